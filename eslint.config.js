@@ -1,0 +1,29 @@
+// @ts-check
+import tseslint from 'typescript-eslint'
+
+// src/core and src/s3-shim run unchanged in Node, browsers, service workers and
+// edge runtimes (DESIGN.md): only Web-standard APIs there.
+const platformModules = ['node:*', 'fs', 'fs/*', 'path', 'http', 'https', 'net', 'os', 'crypto', 'stream', 'stream/*', 'buffer', 'child_process', 'url', 'util', 'zlib', 'events']
+const platformGlobals = ['window', 'document', 'localStorage', 'sessionStorage', 'navigator', 'process', 'Buffer', 'require', '__dirname', '__filename', 'setImmediate', 'global']
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'test-output/', '.tmp/', 'data/'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts', 'src/s3-shim/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: platformModules, message: 'src/core and src/s3-shim use only Web-standard APIs (DESIGN.md): move platform code to src/node, src/browser or src/edge.' }],
+      }],
+      'no-restricted-globals': ['error', ...platformGlobals.map(name => ({ name, message: 'src/core and src/s3-shim must not use platform globals (DESIGN.md).' }))],
+    },
+  },
+)

@@ -1,0 +1,181 @@
+import { S3Error } from './errors.js'
+import { toHex, webHashes, type Hashes } from './hashes.js'
+import { randomId } from './ids.js'
+import { compareKeys } from './key-order.js'
+import { multipartEtag, selectParts } from './multipart.js'
+import type {
+  BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo,
+  ObjectMetadata, ObjectStore, PartInfo, PutOptions, UploadInfo,
+} from './object-store.js'
+import { SortedKeys } from './sorted-keys.js'
+import { concatBytes, drain, streamOfBytes } from './streams.js'
+
+interface StoredObject { info: ObjectInfo, bytes: Uint8Array }
+interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
+interface Bucket { info: BucketInfo, objects: SortedKeys<StoredObject>, uploads: Map<string, Upload> }
+
+export interface MemoryStoreOptions {
+  hashes?: Hashes
+  /** Smallest part but the last; S3's 5 MiB unless a test wants smaller. */
+  minPartSize?: number
+}
+
+/**
+ * Everything in memory. The reference implementation of ObjectStore: tests,
+ * the simulator and short-lived caches use it.
+ */
+export class MemoryStore implements ObjectStore {
+  private readonly buckets = new Map<string, Bucket>()
+  private readonly hashes: Hashes
+  private readonly minPartSize?: number
+
+  constructor (options: MemoryStoreOptions = {}) {
+    this.hashes = options.hashes ?? webHashes
+    this.minPartSize = options.minPartSize
+  }
+
+  private bucket (name: string): Bucket {
+    const b = this.buckets.get(name)
+    if (b === undefined) throw new S3Error('NoSuchBucket', undefined, { resource: name, detail: { BucketName: name } })
+    return b
+  }
+
+  private upload (bucket: string, key: string, uploadId: string): Upload {
+    const u = this.bucket(bucket).uploads.get(uploadId)
+    if (u === undefined || u.info.key !== key) throw new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } })
+    return u
+  }
+
+  async createBucket (name: string): Promise<void> {
+    if (this.buckets.has(name)) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { resource: name, detail: { BucketName: name } })
+    this.buckets.set(name, { info: { name, created: new Date() }, objects: new SortedKeys(), uploads: new Map() })
+  }
+
+  async headBucket (name: string): Promise<BucketInfo> {
+    return { ...this.bucket(name).info }
+  }
+
+  async listBuckets (): Promise<BucketInfo[]> {
+    return [...this.buckets.values()].map(b => ({ ...b.info })).sort((a, b) => compareKeys(a.name, b.name))
+  }
+
+  async deleteBucket (name: string): Promise<void> {
+    const b = this.bucket(name)
+    if (b.objects.size > 0 || b.uploads.size > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
+    this.buckets.delete(name)
+  }
+
+  async setBucketCors (name: string, rules: CorsRule[] | undefined): Promise<void> {
+    const b = this.bucket(name)
+    b.info = { ...b.info, cors: rules }
+  }
+
+  async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
+    this.bucket(bucket)
+    const chunks: Uint8Array[] = []
+    const { size, digests } = await drain(body, {
+      hashes: this.hashes,
+      algorithms: ['md5', 'sha256'],
+      expectedSize: options.size,
+      signal: options.signal,
+      sink: c => { chunks.push(c.slice()) },
+    })
+    const info: ObjectInfo = {
+      key, size, etag: toHex(digests.md5!), sha256: toHex(digests.sha256!), lastModified: new Date(),
+      metadata: options.metadata, tags: options.tags ?? {},
+    }
+    // Looked up again: the bucket may have been deleted while the body streamed.
+    this.bucket(bucket).objects.set(key, { info, bytes: concatBytes(chunks, size) })
+    return info
+  }
+
+  private object (bucket: string, key: string): StoredObject {
+    const o = this.bucket(bucket).objects.get(key)
+    if (o === undefined) throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
+    return o
+  }
+
+  async openObject (bucket: string, key: string): Promise<ObjectHandle> {
+    const { info, bytes } = this.object(bucket, key)
+    return {
+      info,
+      stream: (range?: ByteRange) => streamOfBytes(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)),
+      close: async () => {},
+    }
+  }
+
+  async headObject (bucket: string, key: string): Promise<ObjectInfo> {
+    return this.object(bucket, key).info
+  }
+
+  async deleteObject (bucket: string, key: string): Promise<void> {
+    this.bucket(bucket).objects.delete(key)
+  }
+
+  async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
+    const { entries, isTruncated } = this.bucket(bucket).objects.page(options)
+    return {
+      objects: entries.map(([, o]) => ({ key: o.info.key, size: o.info.size, etag: o.info.etag, lastModified: o.info.lastModified })),
+      isTruncated,
+    }
+  }
+
+  async setObjectTags (bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+    const o = this.object(bucket, key)
+    o.info = { ...o.info, tags }
+  }
+
+  async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> }): Promise<string> {
+    const uploadId = randomId()
+    this.bucket(bucket).uploads.set(uploadId, {
+      info: { uploadId, key, initiated: new Date() }, metadata: options.metadata, tags: options.tags ?? {}, parts: new Map(),
+    })
+    return uploadId
+  }
+
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal } = {}): Promise<PartInfo> {
+    this.upload(bucket, key, uploadId)
+    const chunks: Uint8Array[] = []
+    const { size, digests } = await drain(body, {
+      hashes: this.hashes, algorithms: ['md5'], expectedSize: options.size, signal: options.signal, sink: c => { chunks.push(c.slice()) },
+    })
+    const part = { partNumber, etag: toHex(digests.md5!), size, lastModified: new Date(), bytes: concatBytes(chunks, size) }
+    this.upload(bucket, key, uploadId).parts.set(partNumber, part)
+    return { partNumber, etag: part.etag, size, lastModified: part.lastModified }
+  }
+
+  async listParts (bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
+    return [...this.upload(bucket, key, uploadId).parts.values()]
+      .sort((a, b) => a.partNumber - b.partNumber)
+      .map(({ partNumber, etag, size, lastModified }) => ({ partNumber, etag, size, lastModified }))
+  }
+
+  async listMultipartUploads (bucket: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> {
+    const prefix = options.prefix ?? ''
+    return [...this.bucket(bucket).uploads.values()]
+      .filter(u => u.info.key.startsWith(prefix))
+      .map(u => ({ ...u.info }))
+      .sort((a, b) => compareKeys(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime())
+  }
+
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[]): Promise<ObjectInfo> {
+    const upload = this.upload(bucket, key, uploadId)
+    const chosen = selectParts(parts, upload.parts, this.minPartSize)
+    const bytes = concatBytes(chosen.map(p => upload.parts.get(p.partNumber)!.bytes))
+    const sha = this.hashes.create('sha256')
+    sha.update(bytes)
+    const info: ObjectInfo = {
+      key, size: bytes.byteLength, etag: multipartEtag(this.hashes, chosen), sha256: toHex(sha.digest()),
+      lastModified: new Date(), metadata: upload.metadata, tags: upload.tags, parts: chosen.length,
+    }
+    const b = this.bucket(bucket)
+    b.objects.set(key, { info, bytes })
+    b.uploads.delete(uploadId)
+    return info
+  }
+
+  async abortMultipartUpload (bucket: string, key: string, uploadId: string): Promise<void> {
+    this.upload(bucket, key, uploadId)
+    this.bucket(bucket).uploads.delete(uploadId)
+  }
+}

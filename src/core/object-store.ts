@@ -1,0 +1,144 @@
+/**
+ * The storage contract every s3mesh store implements: memory (core), disk
+ * (Node), IndexedDB (browser) and, later, the mesh-aware store. The S3 handler
+ * speaks only to this interface. One compliance suite (test/compliance) runs
+ * against every implementation.
+ *
+ * Errors are `S3Error`s with the S3 code a client should see (NoSuchBucket,
+ * NoSuchKey, NoSuchUpload, BucketNotEmpty, InvalidPart, ...).
+ */
+
+/** Headers a client sets on an object and gets back on GET/HEAD. */
+export interface ObjectMetadata {
+  contentType?: string
+  contentEncoding?: string
+  contentDisposition?: string
+  contentLanguage?: string
+  cacheControl?: string
+  expires?: string
+  /** `x-amz-meta-*` headers: lower-case names without the prefix. */
+  user: Record<string, string>
+}
+
+/** What a listing needs: cheap enough to keep in memory per object. */
+export interface ObjectSummary {
+  key: string
+  size: number
+  /** Hex MD5 for a single PUT; `md5-of-part-md5s-N` for multipart. No quotes. */
+  etag: string
+  lastModified: Date
+}
+
+export interface ObjectInfo extends ObjectSummary {
+  /** Hex SHA-256 of the whole content: what the mesh verifies transfers against. */
+  sha256: string
+  metadata: ObjectMetadata
+  tags: Record<string, string>
+  /** Number of parts for a multipart object; absent for a single PUT. */
+  parts?: number
+}
+
+export interface BucketInfo {
+  name: string
+  created: Date
+  cors?: CorsRule[]
+}
+
+/** One rule of a bucket's CORS configuration, as in S3's CORSRule. */
+export interface CorsRule {
+  id?: string
+  allowedOrigins: string[]
+  allowedMethods: string[]
+  allowedHeaders: string[]
+  exposeHeaders: string[]
+  maxAgeSeconds?: number
+}
+
+/** An inclusive byte range, already resolved against the object size. */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
+/** An open object: its info and its bytes as one consistent snapshot. */
+export interface ObjectHandle {
+  readonly info: ObjectInfo
+  /** Streams the object (or one range of it). Takes ownership: the handle is closed when the stream ends or is cancelled. */
+  stream (range?: ByteRange): ReadableStream<Uint8Array>
+  /** Releases the handle without reading it. Safe to call more than once. */
+  close (): Promise<void>
+}
+
+export interface Signal {
+  signal?: AbortSignal
+}
+
+export interface PutOptions extends Signal {
+  metadata: ObjectMetadata
+  tags?: Record<string, string>
+  /** The size the client declared; a body of any other length fails with IncompleteBody and stores nothing. */
+  size?: number
+}
+
+export interface ListOptions extends Signal {
+  prefix?: string
+  /** Only keys sorting strictly after this one (UTF-8 byte order). */
+  startAfter?: string
+  /** At most this many objects (1..1000 in practice). */
+  limit: number
+}
+
+export interface ListResult {
+  objects: ObjectSummary[]
+  /** True when more keys match after the last one returned. */
+  isTruncated: boolean
+}
+
+export interface UploadInfo {
+  uploadId: string
+  key: string
+  initiated: Date
+}
+
+export interface PartInfo {
+  partNumber: number
+  etag: string
+  size: number
+  lastModified: Date
+}
+
+export interface CompletedPart {
+  partNumber: number
+  etag: string
+}
+
+export interface ObjectStore {
+  createBucket (name: string, options?: Signal): Promise<void>
+  /** The bucket's info; throws NoSuchBucket. */
+  headBucket (name: string, options?: Signal): Promise<BucketInfo>
+  listBuckets (options?: Signal): Promise<BucketInfo[]>
+  /** Deletes an empty bucket; throws BucketNotEmpty when objects or uploads remain. */
+  deleteBucket (name: string, options?: Signal): Promise<void>
+  /** Sets (or with undefined removes) the bucket's CORS rules. */
+  setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void>
+
+  /** Stores the whole stream as the object, atomically: on any failure nothing changes. */
+  putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo>
+  /** Opens an object for reading; throws NoSuchKey. */
+  openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle>
+  headObject (bucket: string, key: string, options?: Signal): Promise<ObjectInfo>
+  /** Deletes an object; deleting a missing key succeeds, as in S3. */
+  deleteObject (bucket: string, key: string, options?: Signal): Promise<void>
+  /** Keys in UTF-8 byte order. */
+  listObjects (bucket: string, options: ListOptions): Promise<ListResult>
+  setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void>
+
+  createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string>
+  uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number } & Signal): Promise<PartInfo>
+  /** Parts in part-number order; throws NoSuchUpload. */
+  listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]>
+  /** Uploads in (key, initiated) order. */
+  listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]>
+  completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: Signal): Promise<ObjectInfo>
+  abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void>
+}

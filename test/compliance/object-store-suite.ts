@@ -1,0 +1,288 @@
+/**
+ * The ObjectStore compliance suite: every store implementation (memory, disk,
+ * IndexedDB, mesh) runs these same cases. It takes the test runner's
+ * describe/it so it runs under node:test and under web-test-runner (mocha).
+ */
+import assert from 'node:assert/strict'
+import { isS3Error, type S3ErrorCode } from '../../src/core/errors.js'
+import type { ObjectStore } from '../../src/core/object-store.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+
+export interface Runner {
+  describe: (name: string, fn: () => void) => void
+  it: (name: string, fn: () => Promise<void>) => void
+}
+
+export interface StoreUnderTest {
+  store: ObjectStore
+  /** Reopens the same data as a new store instance (a restart), where the store persists. */
+  reopen?: () => Promise<ObjectStore>
+  cleanup: () => Promise<void>
+}
+
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+const bytes = (s: string): Uint8Array => enc.encode(s)
+const meta = { user: {} }
+
+export async function readStream (s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  for await (const c of s as unknown as AsyncIterable<Uint8Array>) chunks.push(c)
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+  let o = 0
+  for (const c of chunks) { out.set(c, o); o += c.length }
+  return out
+}
+
+async function rejects (p: Promise<unknown>, code: S3ErrorCode): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(isS3Error(err), `expected S3Error ${code}, got ${String(err)}`)
+    assert.equal(err.code, code)
+    return true
+  })
+}
+
+async function getText (store: ObjectStore, bucket: string, key: string): Promise<string> {
+  const h = await store.openObject(bucket, key)
+  return dec.decode(await readStream(h.stream()))
+}
+
+function put (store: ObjectStore, bucket: string, key: string, body: string | Uint8Array, extra: Partial<Parameters<ObjectStore['putObject']>[3]> = {}): ReturnType<ObjectStore['putObject']> {
+  return store.putObject(bucket, key, streamOfBytes(typeof body === 'string' ? bytes(body) : body, 7), { metadata: meta, ...extra })
+}
+
+/** A stream that yields `good` and then fails, like a client that disconnects mid-upload. */
+function failingStream (good: Uint8Array): ReadableStream<Uint8Array> {
+  let sent = false
+  return new ReadableStream({
+    pull (c) {
+      if (!sent) { sent = true; c.enqueue(good); return }
+      c.error(new Error('client went away'))
+    },
+  })
+}
+
+export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTest>, { describe, it }: Runner): void {
+  describe(`ObjectStore compliance: ${name}`, () => {
+    const withStore = (title: string, fn: (s: StoreUnderTest) => Promise<void>): void => {
+      it(title, async () => {
+        const s = await make()
+        try { await fn(s) } finally { await s.cleanup() }
+      })
+    }
+
+    withStore('creates, lists, heads and deletes buckets', async ({ store }) => {
+      await store.createBucket('zeta')
+      await store.createBucket('alpha')
+      await rejects(store.createBucket('alpha'), 'BucketAlreadyOwnedByYou')
+      assert.deepEqual((await store.listBuckets()).map(b => b.name), ['alpha', 'zeta'])
+      const info = await store.headBucket('alpha')
+      assert.equal(info.name, 'alpha')
+      assert.ok(info.created instanceof Date && Math.abs(info.created.getTime() - Date.now()) < 60_000)
+      await rejects(store.headBucket('missing'), 'NoSuchBucket')
+      await store.deleteBucket('zeta')
+      await rejects(store.headBucket('zeta'), 'NoSuchBucket')
+      await rejects(store.deleteBucket('zeta'), 'NoSuchBucket')
+    })
+
+    withStore('refuses to delete a bucket with objects or uploads', async ({ store }) => {
+      await store.createBucket('b1')
+      await put(store, 'b1', 'k', 'x')
+      await rejects(store.deleteBucket('b1'), 'BucketNotEmpty')
+      await store.deleteObject('b1', 'k')
+      const id = await store.createMultipartUpload('b1', 'k', { metadata: meta })
+      await rejects(store.deleteBucket('b1'), 'BucketNotEmpty')
+      await store.abortMultipartUpload('b1', 'k', id)
+      await store.deleteBucket('b1')
+    })
+
+    withStore('keeps CORS rules on the bucket', async ({ store }) => {
+      await store.createBucket('web')
+      const rules = [{ allowedOrigins: ['https://app.example'], allowedMethods: ['GET', 'PUT'], allowedHeaders: ['*'], exposeHeaders: ['ETag'], maxAgeSeconds: 600 }]
+      await store.setBucketCors('web', rules)
+      assert.deepEqual((await store.headBucket('web')).cors, rules)
+      await store.setBucketCors('web', undefined)
+      assert.equal((await store.headBucket('web')).cors, undefined)
+    })
+
+    withStore('stores bytes, MD5 ETag, SHA-256, metadata and tags', async ({ store }) => {
+      await store.createBucket('b')
+      const metadata = { contentType: 'text/plain', cacheControl: 'max-age=60', contentDisposition: 'inline', user: { color: 'blue' } }
+      const info = await put(store, 'b', 'hello.txt', 'hello', { metadata, tags: { project: 'x' } })
+      assert.equal(info.etag, '5d41402abc4b2a76b9719d911017c592')
+      assert.equal(info.sha256, '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824')
+      assert.equal(info.size, 5)
+      const head = await store.headObject('b', 'hello.txt')
+      assert.equal(head.etag, info.etag)
+      assert.equal(head.sha256, info.sha256)
+      assert.deepEqual(head.metadata, metadata)
+      assert.deepEqual(head.tags, { project: 'x' })
+      assert.equal(await getText(store, 'b', 'hello.txt'), 'hello')
+    })
+
+    withStore('streams byte ranges', async ({ store }) => {
+      await store.createBucket('b')
+      await put(store, 'b', 'digits', '0123456789')
+      const h = await store.openObject('b', 'digits')
+      assert.equal(dec.decode(await readStream(h.stream({ start: 2, end: 5 }))), '2345')
+      const h2 = await store.openObject('b', 'digits')
+      assert.equal(dec.decode(await readStream(h2.stream({ start: 9, end: 9 }))), '9')
+      const h3 = await store.openObject('b', 'digits')
+      await h3.close()
+      await h3.close()
+    })
+
+    withStore('overwrites, deletes and reports missing keys and buckets', async ({ store }) => {
+      await store.createBucket('b')
+      await put(store, 'b', 'k', 'one')
+      await put(store, 'b', 'k', 'second')
+      assert.equal(await getText(store, 'b', 'k'), 'second')
+      assert.equal((await store.headObject('b', 'k')).size, 6)
+      await store.deleteObject('b', 'k')
+      await rejects(store.headObject('b', 'k'), 'NoSuchKey')
+      await rejects(store.openObject('b', 'k'), 'NoSuchKey')
+      await store.deleteObject('b', 'k')
+      await rejects(store.deleteObject('nobucket', 'k'), 'NoSuchBucket')
+      await rejects(put(store, 'nobucket', 'k', 'x'), 'NoSuchBucket')
+      assert.deepEqual((await store.listObjects('b', { limit: 10 })).objects, [])
+    })
+
+    withStore('a failed or short upload leaves the old object untouched', async ({ store }) => {
+      await store.createBucket('b')
+      await put(store, 'b', 'k', 'original')
+      await assert.rejects(store.putObject('b', 'k', failingStream(bytes('partial')), { metadata: meta }))
+      await rejects(put(store, 'b', 'k', 'short', { size: 100 }), 'IncompleteBody')
+      await rejects(put(store, 'b', 'k', 'toolong', { size: 3 }), 'IncompleteBody')
+      const ac = new AbortController()
+      ac.abort()
+      await assert.rejects(put(store, 'b', 'k', 'aborted', { signal: ac.signal }))
+      assert.equal(await getText(store, 'b', 'k'), 'original')
+      await assert.rejects(store.putObject('b', 'new', failingStream(bytes('partial')), { metadata: meta }))
+      await rejects(store.headObject('b', 'new'), 'NoSuchKey')
+      assert.deepEqual((await store.listObjects('b', { limit: 10 })).objects.map(o => o.key), ['k'])
+    })
+
+    withStore('keeps a key and keys below it apart (a, a/b, dir/, a//b, long names)', async ({ store }) => {
+      await store.createBucket('b')
+      const long = 'L'.repeat(600)
+      const keys = ['a', 'a/b', 'a/b/c', 'dir/', 'dir/x', 'a//b', '/lead', long, `deep/${long}/x`, 'sp ace+%25?#', 'ünï/çødé']
+      for (const k of keys) await put(store, 'b', k, `body of ${k}`)
+      for (const k of keys) assert.equal(await getText(store, 'b', k), `body of ${k}`, k)
+      await store.deleteObject('b', 'a')
+      assert.equal(await getText(store, 'b', 'a/b'), 'body of a/b')
+      await put(store, 'b', 'a', 'again')
+      assert.equal(await getText(store, 'b', 'a'), 'again')
+      await store.deleteObject('b', 'a/b/c')
+      await store.deleteObject('b', 'a/b')
+      assert.equal(await getText(store, 'b', 'a'), 'again')
+      await rejects(store.headObject('b', 'a/b'), 'NoSuchKey')
+    })
+
+    withStore('lists in UTF-8 byte order with prefix, start-after and limit', async ({ store }) => {
+      await store.createBucket('b')
+      // UTF-16 order would put the astral 😀 (U+1F600) before U+FF21; UTF-8 order puts it after.
+      const keys = ['a-c', 'a/b', 'a', 'b', 'ab', '\uFF21', '😀', 'a/a', 'a/c/d']
+      for (const k of keys) await put(store, 'b', k, 'x')
+      const all = (await store.listObjects('b', { limit: 1000 })).objects.map(o => o.key)
+      assert.deepEqual(all, ['a', 'a-c', 'a/a', 'a/b', 'a/c/d', 'ab', 'b', '\uFF21', '😀'])
+      const p = await store.listObjects('b', { prefix: 'a/', limit: 2 })
+      assert.deepEqual(p.objects.map(o => o.key), ['a/a', 'a/b'])
+      assert.equal(p.isTruncated, true)
+      const q = await store.listObjects('b', { prefix: 'a/', startAfter: 'a/b', limit: 2 })
+      assert.deepEqual(q.objects.map(o => o.key), ['a/c/d'])
+      assert.equal(q.isTruncated, false)
+      const r = await store.listObjects('b', { startAfter: 'b', limit: 10 })
+      assert.deepEqual(r.objects.map(o => o.key), ['\uFF21', '😀'])
+      const first = p.objects[0]!
+      assert.equal(first.size, 1)
+      assert.equal(first.etag, '9dd4e461268c8034f5c8564e155c67a6')
+      assert.ok(first.lastModified instanceof Date)
+    })
+
+    withStore('replaces tags', async ({ store }) => {
+      await store.createBucket('b')
+      await put(store, 'b', 'k', 'x', { tags: { a: '1' } })
+      await store.setObjectTags('b', 'k', { b: '2', c: '3' })
+      assert.deepEqual((await store.headObject('b', 'k')).tags, { b: '2', c: '3' })
+      assert.equal(await getText(store, 'b', 'k'), 'x')
+      await rejects(store.setObjectTags('b', 'nope', {}), 'NoSuchKey')
+    })
+
+    withStore('multipart: uploads, lists and completes parts into one object', async ({ store }) => {
+      await store.createBucket('b')
+      const part1 = new Uint8Array(5 * 1024 * 1024).fill(97)
+      const id = await store.createMultipartUpload('b', 'big', { metadata: { contentType: 'application/x-test', user: { k: 'v' } }, tags: { t: '1' } })
+      const p1 = await store.uploadPart('b', 'big', id, 1, streamOfBytes(part1))
+      const p2 = await store.uploadPart('b', 'big', id, 2, streamOfBytes(bytes('tail')))
+      // Re-uploading a part number replaces it.
+      const p2b = await store.uploadPart('b', 'big', id, 2, streamOfBytes(bytes('TAIL!')))
+      assert.notEqual(p2.etag, p2b.etag)
+      const parts = await store.listParts('b', 'big', id)
+      assert.deepEqual(parts.map(p => [p.partNumber, p.size, p.etag]), [[1, part1.length, p1.etag], [2, 5, p2b.etag]])
+      assert.deepEqual((await store.listMultipartUploads('b')).map(u => [u.key, u.uploadId]), [['big', id]])
+      await rejects(store.headObject('b', 'big'), 'NoSuchKey')
+      const info = await store.completeMultipartUpload('b', 'big', id, [{ partNumber: 1, etag: `"${p1.etag}"` }, { partNumber: 2, etag: p2b.etag }])
+      assert.match(info.etag, /^[0-9a-f]{32}-2$/)
+      assert.equal(info.size, part1.length + 5)
+      assert.equal(info.parts, 2)
+      const head = await store.headObject('b', 'big')
+      assert.equal(head.etag, info.etag)
+      assert.equal(head.metadata.contentType, 'application/x-test')
+      assert.deepEqual(head.tags, { t: '1' })
+      const h = await store.openObject('b', 'big')
+      assert.equal(dec.decode(await readStream(h.stream({ start: part1.length - 2, end: part1.length + 4 }))), 'aaTAIL!')
+      await rejects(store.listParts('b', 'big', id), 'NoSuchUpload')
+      assert.deepEqual(await store.listMultipartUploads('b'), [])
+    })
+
+    withStore('multipart: refuses bad part lists and finished uploads', async ({ store }) => {
+      await store.createBucket('b')
+      const id = await store.createMultipartUpload('b', 'k', { metadata: meta })
+      const p1 = await store.uploadPart('b', 'k', id, 1, streamOfBytes(bytes('small')))
+      const p2 = await store.uploadPart('b', 'k', id, 2, streamOfBytes(bytes('also small')))
+      await rejects(store.completeMultipartUpload('b', 'k', id, [{ partNumber: 2, etag: p2.etag }, { partNumber: 1, etag: p1.etag }]), 'InvalidPartOrder')
+      await rejects(store.completeMultipartUpload('b', 'k', id, [{ partNumber: 1, etag: p1.etag }, { partNumber: 3, etag: p2.etag }]), 'InvalidPart')
+      await rejects(store.completeMultipartUpload('b', 'k', id, [{ partNumber: 1, etag: p2.etag }]), 'InvalidPart')
+      await rejects(store.completeMultipartUpload('b', 'k', id, [{ partNumber: 1, etag: p1.etag }, { partNumber: 2, etag: p2.etag }]), 'EntityTooSmall')
+      await rejects(store.uploadPart('b', 'other-key', id, 1, streamOfBytes(bytes('x'))), 'NoSuchUpload')
+      await rejects(store.listParts('b', 'k', 'no-such-upload'), 'NoSuchUpload')
+      // A single small part is a valid (last) part.
+      const info = await store.completeMultipartUpload('b', 'k', id, [{ partNumber: 2, etag: p2.etag }])
+      assert.equal(await getText(store, 'b', 'k'), 'also small')
+      assert.match(info.etag, /-1$/)
+      await rejects(store.abortMultipartUpload('b', 'k', id), 'NoSuchUpload')
+      const id2 = await store.createMultipartUpload('b', 'k', { metadata: meta })
+      await store.uploadPart('b', 'k', id2, 1, streamOfBytes(bytes('x')))
+      await store.abortMultipartUpload('b', 'k', id2)
+      await rejects(store.uploadPart('b', 'k', id2, 2, streamOfBytes(bytes('x'))), 'NoSuchUpload')
+      assert.equal(await getText(store, 'b', 'k'), 'also small')
+    })
+
+    withStore('concurrent writes to one key leave one whole, consistent object', async ({ store }) => {
+      await store.createBucket('b')
+      const bodies = Array.from({ length: 8 }, (_, i) => String(i).repeat(10_000 + i))
+      await Promise.all(bodies.map(b => put(store, 'b', 'hot', b)))
+      const h = await store.openObject('b', 'hot')
+      const text = dec.decode(await readStream(h.stream()))
+      assert.ok(bodies.includes(text))
+      assert.equal(h.info.size, text.length)
+      const again = await store.headObject('b', 'hot')
+      assert.equal(again.size, text.length)
+    })
+
+    withStore('survives a restart with everything in place', async ({ store, reopen }) => {
+      if (reopen === undefined) return
+      await store.createBucket('keep')
+      await put(store, 'keep', 'a/b', 'persisted', { metadata: { contentType: 'text/x', user: { u: '1' } } })
+      await put(store, 'keep', 'a', 'parent')
+      const id = await store.createMultipartUpload('keep', 'mp', { metadata: meta })
+      await store.uploadPart('keep', 'mp', id, 1, streamOfBytes(bytes('part')))
+      const again = await reopen()
+      assert.equal(await getText(again, 'keep', 'a/b'), 'persisted')
+      assert.equal(await getText(again, 'keep', 'a'), 'parent')
+      assert.equal((await again.headObject('keep', 'a/b')).metadata.contentType, 'text/x')
+      assert.deepEqual((await again.listObjects('keep', { limit: 10 })).objects.map(o => o.key), ['a', 'a/b'])
+      assert.deepEqual((await again.listParts('keep', 'mp', id)).map(p => p.size), [4])
+    })
+  })
+}
