@@ -3,7 +3,8 @@ import tseslint from 'typescript-eslint'
 
 // src/core and src/s3-shim run unchanged in Node, browsers, service workers and
 // edge runtimes (DESIGN.md): only Web-standard APIs there.
-const platformModules = ['node:*', 'fs', 'fs/*', 'path', 'http', 'https', 'net', 'os', 'crypto', 'stream', 'stream/*', 'buffer', 'child_process', 'url', 'util', 'zlib', 'events']
+const layerMessage = 'src/core and src/s3-shim use only Web-standard APIs (DESIGN.md): move platform code to src/node, src/browser or src/edge.'
+const platformModules = ['fs', 'fs/promises', 'path', 'http', 'https', 'http2', 'net', 'os', 'crypto', 'stream', 'stream/web', 'stream/promises', 'buffer', 'child_process', 'url', 'util', 'zlib', 'events', 'worker_threads']
 const platformGlobals = ['window', 'document', 'localStorage', 'sessionStorage', 'navigator', 'process', 'Buffer', 'require', '__dirname', '__filename', 'setImmediate', 'global']
 
 export default tseslint.config(
@@ -21,7 +22,8 @@ export default tseslint.config(
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [{ group: platformModules, message: 'src/core and src/s3-shim use only Web-standard APIs (DESIGN.md): move platform code to src/node, src/browser or src/edge.' }],
+        paths: platformModules.map(name => ({ name, message: layerMessage })),
+        patterns: [{ group: ['node:*'], message: layerMessage }],
       }],
       'no-restricted-globals': ['error', ...platformGlobals.map(name => ({ name, message: 'src/core and src/s3-shim must not use platform globals (DESIGN.md).' }))],
     },

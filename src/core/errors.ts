@@ -6,6 +6,7 @@
  */
 const table = {
   AccessDenied: [403, 'Access Denied.'],
+  AccessForbidden: [403, 'CORSResponse: This CORS request is not allowed.'],
   AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
   AuthorizationQueryParametersError: [400, 'The presigned URL query parameters are malformed.'],
   BadDigest: [400, 'The Content-MD5 or checksum you specified did not match what we received.'],

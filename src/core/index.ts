@@ -1,0 +1,6 @@
+export * from './errors.js'
+export * from './object-store.js'
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
+export { webHashes, type Hash, type HashAlgorithm, type Hashes } from './hashes.js'
+export { compareKeys } from './key-order.js'
+export { bucketNameProblem, assertBucketName, assertObjectKey, MAX_KEY_BYTES } from './names.js'

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+
+/** Name of the hidden folder inside the data folder; bucket names cannot start with a dot, so it never clashes. */
+export const SYSTEM_DIR = '.s3mesh'
+/** Bumped when the on-disk layout changes incompatibly. */
+export const FORMAT_VERSION = 1
+/** The longest file name Linux, macOS and Windows file systems all accept, in bytes. */
+const NAME_MAX = 255
+
+/**
+ * Where everything lives under the data folder. Like MinIO's old FS mode, a
+ * bucket is a folder and an object is a file at its key's path, so people can
+ * `ls ./data/photos`. Keys that cannot be such a path (`dir/`, `a//b`, a
+ * segment over 255 bytes, or a key whose path is taken by a folder or a file of
+ * another key, as `a` and `a/b` are) keep their bytes under `.s3mesh/objects`;
+ * their metadata says so. Metadata for every object lives under `.s3mesh/meta`,
+ * named by the SHA-256 of the key.
+ */
+export class DiskLayout {
+  readonly system: string
+  readonly tmp: string
+  readonly bucketsMeta: string
+
+  constructor (readonly root: string) {
+    this.system = join(root, SYSTEM_DIR)
+    this.tmp = join(this.system, 'tmp')
+    this.bucketsMeta = join(this.system, 'buckets')
+  }
+
+  get formatFile (): string { return join(this.system, 'format.json') }
+  get lockFile (): string { return join(this.system, 'lock') }
+
+  bucketDir (bucket: string): string { return join(this.root, bucket) }
+  bucketMeta (bucket: string): string { return join(this.bucketsMeta, `${bucket}.json`) }
+  metaDir (bucket: string): string { return join(this.system, 'meta', bucket) }
+  hiddenDir (bucket: string): string { return join(this.system, 'objects', bucket) }
+  uploadsDir (bucket: string): string { return join(this.system, 'multipart', bucket) }
+  uploadDir (bucket: string, uploadId: string): string { return join(this.uploadsDir(bucket), uploadId) }
+
+  private static keyHash (key: string): string {
+    return createHash('sha256').update(key).digest('hex')
+  }
+
+  metaPath (bucket: string, key: string): string {
+    const h = DiskLayout.keyHash(key)
+    return join(this.metaDir(bucket), h.slice(0, 2), `${h}.json`)
+  }
+
+  hiddenPath (bucket: string, key: string): string {
+    const h = DiskLayout.keyHash(key)
+    return join(this.hiddenDir(bucket), h.slice(0, 2), h)
+  }
+
+  /** The visible file path for a key, or undefined when the key cannot be a plain path. */
+  visiblePath (bucket: string, key: string): string | undefined {
+    const segments = key.split('/')
+    for (const s of segments) {
+      if (s === '' || s === '.' || s === '..' || Buffer.byteLength(s) > NAME_MAX) return undefined
+    }
+    return join(this.bucketDir(bucket), ...segments)
+  }
+
+  tmpPath (id: string, suffix = ''): string {
+    return join(this.tmp, id + suffix)
+  }
+}

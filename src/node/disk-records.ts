@@ -1,0 +1,52 @@
+import type { CorsRule, ObjectMetadata } from '../core/object-store.js'
+
+/** An object's metadata file (`.s3mesh/meta/<bucket>/<hh>/<sha256(key)>.json`). */
+export interface MetaRecord {
+  v: 1
+  key: string
+  size: number
+  etag: string
+  sha256: string
+  /** ms since the epoch */
+  lastModified: number
+  metadata: ObjectMetadata
+  tags: Record<string, string>
+  parts?: number
+  /** True when the bytes live under `.s3mesh/objects` rather than at the key's path. */
+  hidden: boolean
+  /** Inode and mtime of the data file at commit: a mismatch on read means the file was replaced or edited outside s3mesh. */
+  ino: number
+  mtimeMs: number
+}
+
+/**
+ * A metadata temp file doubles as the commit's journal entry: it names the
+ * data temp file and where both go, so that start-up can finish a commit
+ * that a crash interrupted between its two renames.
+ */
+export interface PendingMeta extends MetaRecord {
+  commit: { dataTmp: string, dataPath: string, metaPath: string }
+}
+
+/** A bucket's file (`.s3mesh/buckets/<bucket>.json`). */
+export interface BucketRecord {
+  name: string
+  created: number
+  cors?: CorsRule[]
+}
+
+/** What the in-memory index keeps per object: enough to list without touching the disk. */
+export interface IndexEntry {
+  size: number
+  etag: string
+  lastModified: number
+  hidden: boolean
+}
+
+/** A multipart upload's `upload.json`. */
+export interface UploadRecord {
+  key: string
+  initiated: number
+  metadata: ObjectMetadata
+  tags: Record<string, string>
+}

@@ -1,0 +1,449 @@
+import { mkdir, open, readdir, readFile, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { S3Error } from '../core/errors.js'
+import { toHex, type Hashes } from '../core/hashes.js'
+import { randomId } from '../core/ids.js'
+import { compareKeys } from '../core/key-order.js'
+import { KeyedLock } from '../core/keyed-lock.js'
+import { multipartEtag, selectParts } from '../core/multipart.js'
+import type {
+  BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo,
+  ObjectMetadata, ObjectStore, PartInfo, PutOptions, Signal, UploadInfo,
+} from '../core/object-store.js'
+import { SortedKeys } from '../core/sorted-keys.js'
+import { drain } from '../core/streams.js'
+import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
+import { DiskLayout } from './disk-layout.js'
+import type { BucketRecord, IndexEntry, MetaRecord, PendingMeta } from './disk-records.js'
+import { loadIndex, recoverCommits } from './disk-recovery.js'
+import { DiskUploads } from './disk-uploads.js'
+import { nodeHashes } from './node-hashes.js'
+
+export interface DiskStoreOptions {
+  /** Hash implementations; node:crypto by default. */
+  hashes?: Hashes
+  /** fsync files and folders before acknowledging a write (default true). Off only for throwaway data. */
+  fsync?: boolean
+  /** Smallest part but the last (S3: 5 MiB). */
+  minPartSize?: number
+}
+
+interface Bucket {
+  record: BucketRecord
+  objects: SortedKeys<IndexEntry>
+  /** Writes in flight: a bucket with any is not empty. */
+  pending: number
+  deleting: boolean
+}
+
+// Small writes are gathered into buffers of this size before they reach the disk.
+const WRITE_BUFFER = 1024 * 1024
+/** Rename failures that mean "a file or folder of another key is in the way". */
+const PATH_TAKEN = new Set(['EISDIR', 'ENOTDIR', 'EEXIST', 'ENOTEMPTY'])
+
+/**
+ * Objects as plain files under a data folder, with metadata beside them in
+ * `.s3mesh/` (see DiskLayout). Every write lands in a temp file, is fsynced
+ * and renamed into place, so readers see the old object or the new one,
+ * never a part. Listing is served from an in-memory sorted index rebuilt at
+ * start. One process owns a data folder at a time (see DataDirLock).
+ */
+export class DiskStore implements ObjectStore {
+  private readonly keyLocks = new KeyedLock()
+  private readonly uploads: DiskUploads
+  private readonly hashes: Hashes
+  private readonly sync: boolean
+  private readonly minPartSize?: number
+
+  private constructor (readonly layout: DiskLayout, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions) {
+    this.hashes = options.hashes ?? nodeHashes
+    this.sync = options.fsync ?? true
+    this.minPartSize = options.minPartSize
+    this.uploads = new DiskUploads(layout, this.sync)
+  }
+
+  /** Opens (creating if needed) the store in `root`: finishes interrupted commits, cleans temp files, loads the index. */
+  static async open (root: string, options: DiskStoreOptions = {}): Promise<DiskStore> {
+    const layout = new DiskLayout(root)
+    await mkdir(layout.tmp, { recursive: true })
+    await mkdir(layout.bucketsMeta, { recursive: true })
+    await recoverCommits(layout)
+    const sync = options.fsync ?? true
+    const loaded = await loadIndex(layout, async (name, created) => {
+      const record = { name, created }
+      await DiskStore.writeBucketRecord(layout, record, sync)
+      return record
+    })
+    const buckets = new Map<string, Bucket>()
+    for (const [name, b] of loaded) buckets.set(name, { ...b, pending: 0, deleting: false })
+    return new DiskStore(layout, buckets, options)
+  }
+
+  private static async writeBucketRecord (layout: DiskLayout, record: BucketRecord, sync: boolean): Promise<void> {
+    const tmp = layout.tmpPath(randomId(), '.bucket')
+    await writeDurable(tmp, JSON.stringify(record), sync)
+    await renameInto(tmp, layout.bucketMeta(record.name))
+    if (sync) await syncDir(layout.bucketsMeta)
+  }
+
+  private bucket (name: string): Bucket {
+    const b = this.buckets.get(name)
+    if (b === undefined || b.deleting) throw new S3Error('NoSuchBucket', undefined, { resource: name, detail: { BucketName: name } })
+    return b
+  }
+
+  // ---- buckets ----
+
+  async createBucket (name: string): Promise<void> {
+    if (this.buckets.has(name)) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { resource: name, detail: { BucketName: name } })
+    const bucket: Bucket = { record: { name, created: Date.now() }, objects: new SortedKeys(), pending: 1, deleting: false }
+    this.buckets.set(name, bucket)
+    try {
+      await mkdir(this.layout.bucketDir(name), { recursive: true })
+      await DiskStore.writeBucketRecord(this.layout, bucket.record, this.sync)
+    } catch (err) {
+      this.buckets.delete(name)
+      throw storageError(err, 'create the bucket')
+    } finally {
+      bucket.pending--
+    }
+  }
+
+  async headBucket (name: string): Promise<BucketInfo> {
+    const { record } = this.bucket(name)
+    return { name, created: new Date(record.created), ...(record.cors !== undefined ? { cors: record.cors } : {}) }
+  }
+
+  async listBuckets (): Promise<BucketInfo[]> {
+    return [...this.buckets.values()].filter(b => !b.deleting)
+      .map(b => ({ name: b.record.name, created: new Date(b.record.created) }))
+      .sort((a, b) => compareKeys(a.name, b.name))
+  }
+
+  async deleteBucket (name: string): Promise<void> {
+    const b = this.bucket(name)
+    const notEmpty = (why?: string): S3Error => new S3Error('BucketNotEmpty', why, { resource: name, detail: { BucketName: name } })
+    if (b.objects.size > 0 || b.pending > 0) throw notEmpty()
+    b.deleting = true
+    try {
+      if (await this.uploads.hasAny(name)) throw notEmpty('The bucket has multipart uploads in progress: complete or abort them first.')
+      if (!(await removeEmptyTree(this.layout.bucketDir(name)))) {
+        throw notEmpty('The bucket folder holds files that s3mesh does not manage: move or delete them first.')
+      }
+      await unlink(this.layout.bucketMeta(name))
+      for (const dir of [this.layout.metaDir(name), this.layout.hiddenDir(name), this.layout.uploadsDir(name)]) await removeQuietly(dir)
+      this.buckets.delete(name)
+    } catch (err) {
+      b.deleting = false
+      throw storageError(err, 'delete the bucket')
+    }
+  }
+
+  async setBucketCors (name: string, rules: CorsRule[] | undefined): Promise<void> {
+    const b = this.bucket(name)
+    const record: BucketRecord = { name, created: b.record.created, ...(rules !== undefined ? { cors: rules } : {}) }
+    await DiskStore.writeBucketRecord(this.layout, record, this.sync).catch(err => { throw storageError(err, 'save the CORS rules') })
+    b.record = record
+  }
+
+  // ---- objects ----
+
+  /** Streams a body into a new temp file, fsynced; returns its path, size and digests. */
+  private async writeTemp (body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal, md5: boolean }): Promise<{ tmp: string, size: number, md5: string, sha256: string }> {
+    const tmp = this.layout.tmpPath(randomId())
+    let fh: FileHandle | undefined
+    try {
+      fh = await open(tmp, 'wx', 0o644)
+      const file = fh
+      let buffer = Buffer.allocUnsafe(WRITE_BUFFER)
+      let used = 0
+      const { size, digests } = await drain(body, {
+        hashes: this.hashes,
+        algorithms: options.md5 ? ['md5', 'sha256'] : ['sha256'],
+        expectedSize: options.size,
+        signal: options.signal,
+        sink: async chunk => {
+          if (chunk.byteLength >= WRITE_BUFFER && used === 0) { await file.write(chunk); return }
+          if (used + chunk.byteLength > WRITE_BUFFER) {
+            await file.write(buffer, 0, used)
+            buffer = Buffer.allocUnsafe(WRITE_BUFFER)
+            used = 0
+          }
+          if (chunk.byteLength >= WRITE_BUFFER) { await file.write(chunk); return }
+          buffer.set(chunk, used)
+          used += chunk.byteLength
+        },
+      })
+      if (used > 0) await file.write(buffer, 0, used)
+      if (this.sync) await file.sync()
+      await file.close()
+      fh = undefined
+      return { tmp, size, md5: digests.md5 === undefined ? '' : toHex(digests.md5), sha256: toHex(digests.sha256!) }
+    } catch (err) {
+      await fh?.close().catch(() => {})
+      await removeQuietly(tmp)
+      throw storageError(err, 'store the upload')
+    }
+  }
+
+  /**
+   * Moves a verified temp file into place as the object `key`, with its
+   * metadata, atomically. See PendingMeta for how a crash between the two
+   * renames is finished at start.
+   */
+  private async commit (bucketName: string, key: string, dataTmp: string, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>): Promise<ObjectInfo> {
+    let bucket: Bucket
+    try {
+      bucket = this.bucket(bucketName)
+    } catch (err) {
+      await removeQuietly(dataTmp)
+      throw err
+    }
+    bucket.pending++
+    const metaTmp = this.layout.tmpPath(randomId(), '.meta.json')
+    try {
+      return await this.keyLocks.run(`${bucketName}/${key}`, async () => {
+        const metaPath = this.layout.metaPath(bucketName, key)
+        const visible = this.layout.visiblePath(bucketName, key)
+        const hidden = this.layout.hiddenPath(bucketName, key)
+        const previous = bucket.objects.get(key)
+        const s = await stat(dataTmp)
+        const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: s.ino, mtimeMs: s.mtimeMs }
+        const journal = async (dataPath: string): Promise<void> => {
+          const pending: PendingMeta = { ...full, commit: { dataTmp, dataPath, metaPath } }
+          await writeDurable(metaTmp, JSON.stringify(pending), this.sync)
+        }
+        let dataPath = visible ?? hidden
+        await journal(dataPath)
+        try {
+          await renameInto(dataTmp, dataPath)
+        } catch (err) {
+          if (visible === undefined || !PATH_TAKEN.has(codeOf(err) ?? '')) throw err
+          // Another key's file or folder holds this path (as `a` does for `a/b`): keep the bytes hidden.
+          full.hidden = true
+          dataPath = hidden
+          await journal(dataPath)
+          await renameInto(dataTmp, dataPath)
+        }
+        if (this.sync) await syncDir(dirname(dataPath))
+        // The journal copy becomes the metadata file as it is: its `commit` field is inert outside tmp/.
+        await renameInto(metaTmp, metaPath)
+        if (this.sync) await syncDir(dirname(metaPath))
+        if (previous !== undefined && previous.hidden !== full.hidden) {
+          const old = previous.hidden ? hidden : visible!
+          await unlink(old).catch(() => {})
+          if (!previous.hidden) await pruneEmptyDirs(dirname(old), this.layout.bucketDir(bucketName))
+        }
+        if (key.endsWith('/')) {
+          // A folder marker (`photos/`): show the folder to people browsing the data folder.
+          const folder = this.layout.visiblePath(bucketName, key.slice(0, -1))
+          if (folder !== undefined) await mkdir(folder, { recursive: true }).catch(() => {})
+        }
+        bucket.objects.set(key, { size: full.size, etag: full.etag, lastModified: full.lastModified, hidden: full.hidden })
+        return toInfo(full)
+      })
+    } catch (err) {
+      await removeQuietly(dataTmp)
+      await removeQuietly(metaTmp)
+      throw storageError(err, 'store the object')
+    } finally {
+      bucket.pending--
+    }
+  }
+
+  async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
+    this.bucket(bucket)
+    const written = await this.writeTemp(body, { size: options.size, signal: options.signal, md5: true })
+    return await this.commit(bucket, key, written.tmp, {
+      size: written.size, etag: written.md5, sha256: written.sha256, lastModified: Date.now(),
+      metadata: options.metadata, tags: options.tags ?? {},
+    })
+  }
+
+  private dataPathOf (bucket: string, key: string, hidden: boolean): string {
+    return hidden ? this.layout.hiddenPath(bucket, key) : this.layout.visiblePath(bucket, key)!
+  }
+
+  private async readMeta (bucket: string, key: string): Promise<MetaRecord> {
+    const b = this.bucket(bucket)
+    const missing = (): S3Error => new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
+    if (!b.objects.has(key)) throw missing()
+    try {
+      return JSON.parse(await readFile(this.layout.metaPath(bucket, key), 'utf8')) as MetaRecord
+    } catch (err) {
+      if (codeOf(err) === 'ENOENT') throw missing()
+      throw err
+    }
+  }
+
+  async openObject (bucket: string, key: string): Promise<ObjectHandle> {
+    const { meta, fh } = await this.keyLocks.run(`${bucket}/${key}`, async () => {
+      const meta = await this.readMeta(bucket, key)
+      let fh: FileHandle
+      try {
+        fh = await open(this.dataPathOf(bucket, key, meta.hidden), 'r')
+      } catch (err) {
+        if (codeOf(err) !== 'ENOENT') throw err
+        // The file was deleted by hand (or a delete was cut short): the object is gone.
+        await this.forget(bucket, key)
+        throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
+      }
+      const s = await fh.stat()
+      if (s.ino !== meta.ino || s.size !== meta.size || s.mtimeMs !== meta.mtimeMs) {
+        await fh.close()
+        throw new S3Error('InternalError', `The file behind ${bucket}/${key} was changed outside s3mesh; it will not be served with stale metadata.`)
+      }
+      return { meta, fh }
+    })
+    let closed = false
+    const close = async (): Promise<void> => {
+      if (closed) return
+      closed = true
+      await fh.close().catch(() => {})
+    }
+    return {
+      info: toInfo(meta),
+      stream: (range?: ByteRange) => fileStream(fh, range?.start ?? 0, range?.end ?? meta.size - 1, close),
+      close,
+    }
+  }
+
+  async headObject (bucket: string, key: string): Promise<ObjectInfo> {
+    return toInfo(await this.readMeta(bucket, key))
+  }
+
+  /** Drops an object's metadata and index entry. */
+  private async forget (bucket: string, key: string): Promise<void> {
+    await unlink(this.layout.metaPath(bucket, key)).catch(() => {})
+    this.buckets.get(bucket)?.objects.delete(key)
+  }
+
+  async deleteObject (bucket: string, key: string): Promise<void> {
+    const b = this.bucket(bucket)
+    await this.keyLocks.run(`${bucket}/${key}`, async () => {
+      const entry = b.objects.get(key)
+      if (entry === undefined) return
+      // Data first: a crash between the two leaves metadata without data, which reads as "deleted".
+      const dataPath = this.dataPathOf(bucket, key, entry.hidden)
+      await unlink(dataPath).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
+      await this.forget(bucket, key)
+      if (!entry.hidden) await pruneEmptyDirs(dirname(dataPath), this.layout.bucketDir(bucket))
+      if (key.endsWith('/')) {
+        const folder = this.layout.visiblePath(bucket, key.slice(0, -1))
+        if (folder !== undefined) await pruneEmptyDirs(folder, this.layout.bucketDir(bucket))
+      }
+    })
+  }
+
+  async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
+    const { entries, isTruncated } = this.bucket(bucket).objects.page(options)
+    return {
+      objects: entries.map(([key, e]) => ({ key, size: e.size, etag: e.etag, lastModified: new Date(e.lastModified) })),
+      isTruncated,
+    }
+  }
+
+  async setObjectTags (bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+    await this.keyLocks.run(`${bucket}/${key}`, async () => {
+      const meta = await this.readMeta(bucket, key)
+      const tmp = this.layout.tmpPath(randomId(), '.tags')
+      await writeDurable(tmp, JSON.stringify({ ...meta, tags }), this.sync)
+      await renameInto(tmp, this.layout.metaPath(bucket, key))
+    }).catch(err => { throw storageError(err, 'save the tags') })
+  }
+
+  // ---- multipart ----
+
+  async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> {
+    this.bucket(bucket)
+    const uploadId = randomId()
+    await this.uploads.create(bucket, uploadId, { key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {} }, this.layout.tmpPath(randomId(), '.upload'))
+      .catch(err => { throw storageError(err, 'start the upload') })
+    return uploadId
+  }
+
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number } & Signal = {}): Promise<PartInfo> {
+    this.bucket(bucket)
+    await this.uploads.get(bucket, key, uploadId)
+    const written = await this.writeTemp(body, { size: options.size, signal: options.signal, md5: true })
+    try {
+      await this.keyLocks.run(`upload/${uploadId}`, async () => {
+        await this.uploads.get(bucket, key, uploadId)
+        await this.uploads.putPart(bucket, uploadId, partNumber, written.md5, written.tmp)
+      })
+    } catch (err) {
+      await removeQuietly(written.tmp)
+      throw storageError(err, 'store the part')
+    }
+    return { partNumber, etag: written.md5, size: written.size, lastModified: new Date() }
+  }
+
+  async listParts (bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
+    this.bucket(bucket)
+    await this.uploads.get(bucket, key, uploadId)
+    return [...(await this.uploads.parts(bucket, uploadId)).values()]
+      .sort((a, b) => a.partNumber - b.partNumber)
+      .map(({ partNumber, etag, size, lastModified }) => ({ partNumber, etag, size, lastModified }))
+  }
+
+  async listMultipartUploads (bucket: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> {
+    this.bucket(bucket)
+    return await this.uploads.list(bucket, options.prefix ?? '')
+  }
+
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: Signal = {}): Promise<ObjectInfo> {
+    this.bucket(bucket)
+    return await this.keyLocks.run(`upload/${uploadId}`, async () => {
+      const upload = await this.uploads.get(bucket, key, uploadId)
+      const stored = await this.uploads.parts(bucket, uploadId)
+      const chosen = selectParts(parts, stored, this.minPartSize)
+      const tmp = this.layout.tmpPath(randomId())
+      let sha256: string
+      try {
+        sha256 = await this.uploads.join(chosen.map(p => stored.get(p.partNumber)!), tmp, this.hashes, options.signal)
+      } catch (err) {
+        await removeQuietly(tmp)
+        throw storageError(err, 'assemble the parts')
+      }
+      const info = await this.commit(bucket, key, tmp, {
+        size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.hashes, chosen), sha256,
+        lastModified: Date.now(), metadata: upload.metadata, tags: upload.tags, parts: chosen.length,
+      })
+      await removeQuietly(this.layout.uploadDir(bucket, uploadId))
+      return info
+    })
+  }
+
+  async abortMultipartUpload (bucket: string, key: string, uploadId: string): Promise<void> {
+    this.bucket(bucket)
+    await this.keyLocks.run(`upload/${uploadId}`, async () => {
+      await this.uploads.get(bucket, key, uploadId)
+      await removeQuietly(this.layout.uploadDir(bucket, uploadId))
+    })
+  }
+}
+
+function toInfo (m: MetaRecord): ObjectInfo {
+  return {
+    key: m.key, size: m.size, etag: m.etag, sha256: m.sha256, lastModified: new Date(m.lastModified),
+    metadata: m.metadata, tags: m.tags, ...(m.parts !== undefined ? { parts: m.parts } : {}),
+  }
+}
+
+/** Removes a folder tree that holds only folders; false (leaving the files) when it holds any file. */
+async function removeEmptyTree (dir: string): Promise<boolean> {
+  let entries
+  try {
+    entries = await readdir(dir, { withFileTypes: true })
+  } catch (err) {
+    if (codeOf(err) === 'ENOENT') return true
+    throw err
+  }
+  let empty = true
+  for (const e of entries) {
+    if (e.isDirectory()) empty = (await removeEmptyTree(`${dir}/${e.name}`)) && empty
+    else empty = false
+  }
+  if (empty) await rmdir(dir)
+  return empty
+}

@@ -1,0 +1,120 @@
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { S3Error } from '../core/errors.js'
+import type { Hashes } from '../core/hashes.js'
+import { toHex } from '../core/hashes.js'
+import { compareKeys } from '../core/key-order.js'
+import type { PartInfo, UploadInfo } from '../core/object-store.js'
+import { codeOf, writeDurable } from './disk-files.js'
+import type { DiskLayout } from './disk-layout.js'
+import type { UploadRecord } from './disk-records.js'
+
+const UPLOAD_ID = /^[0-9a-f]{32}$/
+// A part file's name carries everything about it: `part.<5-digit number>.<md5 hex>`.
+const PART_FILE = /^part\.(\d{5})\.([0-9a-f]{32})$/
+
+/**
+ * Multipart staging on disk: `.s3mesh/multipart/<bucket>/<uploadId>/` holds
+ * `upload.json` and one file per part. A part is written to a temp file and
+ * renamed into place, so a part is either whole or absent.
+ */
+export class DiskUploads {
+  constructor (private readonly layout: DiskLayout, private readonly sync: boolean) {}
+
+  async create (bucket: string, uploadId: string, record: UploadRecord, tmp: string): Promise<void> {
+    const dir = this.layout.uploadDir(bucket, uploadId)
+    await mkdir(dir, { recursive: true })
+    await writeDurable(tmp, JSON.stringify(record), this.sync)
+    await rename(tmp, join(dir, 'upload.json'))
+  }
+
+  /** The upload's record; NoSuchUpload when there is none for this bucket and key. */
+  async get (bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
+    const missing = (): S3Error => new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } })
+    // Upload ids become path names: only the exact shape s3mesh issues is looked up.
+    if (!UPLOAD_ID.test(uploadId)) throw missing()
+    try {
+      const record = JSON.parse(await readFile(join(this.layout.uploadDir(bucket, uploadId), 'upload.json'), 'utf8')) as UploadRecord
+      if (record.key !== key) throw missing()
+      return record
+    } catch (err) {
+      if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') throw missing()
+      throw err
+    }
+  }
+
+  /** Moves a written part into place, replacing any earlier upload of the same part number. */
+  async putPart (bucket: string, uploadId: string, partNumber: number, etag: string, tmp: string): Promise<void> {
+    const dir = this.layout.uploadDir(bucket, uploadId)
+    const name = `part.${String(partNumber).padStart(5, '0')}.${etag}`
+    const before = await readdir(dir)
+    await rename(tmp, join(dir, name))
+    for (const other of before) {
+      if (other !== name && other.startsWith(name.slice(0, 11))) await unlink(join(dir, other)).catch(() => {})
+    }
+  }
+
+  /** Parts by number with their files; when a crash left two files for one number, the newer wins. */
+  async parts (bucket: string, uploadId: string): Promise<Map<number, PartInfo & { path: string }>> {
+    const dir = this.layout.uploadDir(bucket, uploadId)
+    const out = new Map<number, PartInfo & { path: string }>()
+    for (const name of await readdir(dir)) {
+      const m = PART_FILE.exec(name)
+      if (m === null) continue
+      const path = join(dir, name)
+      const s = await stat(path)
+      const partNumber = Number(m[1])
+      const seen = out.get(partNumber)
+      if (seen !== undefined && seen.lastModified.getTime() > s.mtimeMs) continue
+      out.set(partNumber, { partNumber, etag: m[2]!, size: s.size, lastModified: s.mtime, path })
+    }
+    return out
+  }
+
+  async list (bucket: string, prefix: string): Promise<UploadInfo[]> {
+    const dir = this.layout.uploadsDir(bucket)
+    const out: UploadInfo[] = []
+    for (const uploadId of await readdir(dir).catch(() => [] as string[])) {
+      if (!UPLOAD_ID.test(uploadId)) continue
+      try {
+        const r = JSON.parse(await readFile(join(dir, uploadId, 'upload.json'), 'utf8')) as UploadRecord
+        if (r.key.startsWith(prefix)) out.push({ uploadId, key: r.key, initiated: new Date(r.initiated) })
+      } catch {
+        // An upload being created or removed right now.
+      }
+    }
+    return out.sort((a, b) => compareKeys(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime())
+  }
+
+  async hasAny (bucket: string): Promise<boolean> {
+    return (await readdir(this.layout.uploadsDir(bucket)).catch(() => [] as string[])).length > 0
+  }
+
+  /** Concatenates parts into one file at `tmp`, returning its SHA-256 (hex). */
+  async join (parts: Array<{ path: string }>, tmp: string, hashes: Hashes, signal?: AbortSignal): Promise<string> {
+    const sha = hashes.create('sha256')
+    const out = await open(tmp, 'w', 0o644)
+    try {
+      const buffer = Buffer.allocUnsafe(1024 * 1024)
+      for (const part of parts) {
+        const fh = await open(part.path, 'r')
+        try {
+          for (;;) {
+            if (signal?.aborted === true) throw new S3Error('InternalError', 'The request was aborted.')
+            const { bytesRead } = await fh.read(buffer, 0, buffer.length, null)
+            if (bytesRead === 0) break
+            const chunk = buffer.subarray(0, bytesRead)
+            sha.update(chunk)
+            await out.write(chunk)
+          }
+        } finally {
+          await fh.close()
+        }
+      }
+      if (this.sync) await out.sync()
+    } finally {
+      await out.close()
+    }
+    return toHex(sha.digest())
+  }
+}

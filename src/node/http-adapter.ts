@@ -1,0 +1,158 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { S3Error } from '../core/errors.js'
+import { randomId } from '../core/ids.js'
+import { errorResponse, rawPathProblem, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
+
+/** What the adapter reports once a response has been sent (or the client went away). */
+export interface Exchange {
+  operation: string
+  status: number
+  seconds: number
+  bytesIn: number
+  bytesOut: number
+}
+
+export interface AdapterOptions {
+  onExchange?: (exchange: Exchange) => void
+}
+
+/**
+ * A request body as a Web stream, paused while the consumer is slow (backpressure),
+ * failing if the client disconnects before the end, and counting bytes.
+ * `detach()` lets go of the request: whatever the handler did not read is
+ * drained and dropped, so the connection can be kept alive.
+ */
+function bodyStream (req: IncomingMessage, counter: { bytes: number }): { stream: ReadableStream<Uint8Array>, detach: () => void } {
+  let open = true
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  const onData = (chunk: Buffer): void => {
+    counter.bytes += chunk.length
+    if (!open) return
+    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
+    if ((controller.desiredSize ?? 0) <= 0) req.pause()
+  }
+  const fail = (err: unknown): void => {
+    if (!open) return
+    open = false
+    controller.error(err)
+  }
+  const stream = new ReadableStream<Uint8Array>({
+    start (c) {
+      controller = c
+      req.on('data', onData)
+      req.on('end', () => { if (open) { open = false; controller.close() } })
+      req.on('error', fail)
+      req.on('close', () => {
+        if (!req.complete) fail(new S3Error('IncompleteBody', 'The client disconnected before the request body was complete.'))
+      })
+      req.pause()
+    },
+    pull () { req.resume() },
+    cancel () { open = false; req.resume() },
+  }, { highWaterMark: 4 })
+  return { stream, detach: () => { open = false; req.resume() } }
+}
+
+/** Writes a Web body to the Node response with backpressure; stops if the client goes away. */
+async function writeBody (body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<number> {
+  const reader = body.getReader()
+  let sent = 0
+  const onClose = (): void => { reader.cancel().catch(() => {}) }
+  res.once('close', onClose)
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (res.destroyed) return sent
+      sent += value.byteLength
+      if (!res.write(value)) {
+        await new Promise<void>(resolve => {
+          const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+          res.on('drain', done)
+          res.on('close', done)
+        })
+      }
+    }
+    res.end()
+  } catch (err) {
+    // Headers are out: the only honest signal left is to cut the connection.
+    res.destroy(err instanceof Error ? err : new Error(String(err)))
+  } finally {
+    res.off('close', onClose)
+  }
+  return sent
+}
+
+/**
+ * Serves a Web-standard S3 handler from node:http: turns IncomingMessage into
+ * a Request (streaming, no buffering of bodies), aborts the request's signal
+ * if the client disconnects, and streams the Response back.
+ */
+export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const started = performance.now()
+    const info: RequestInfo = {}
+    const counter = { bytes: 0 }
+    const abort = new AbortController()
+    res.once('close', () => { if (!res.writableFinished) abort.abort() })
+
+    const finish = (bytesOut: number): void => {
+      options.onExchange?.({
+        operation: info.operation ?? 'Unknown', status: res.statusCode, seconds: (performance.now() - started) / 1000,
+        bytesIn: counter.bytes, bytesOut,
+      })
+    }
+
+    const send = async (response: Response): Promise<void> => {
+      res.statusCode = response.status
+      response.headers.forEach((value, name) => { res.setHeader(name, value) })
+      if (response.body === null || req.method === 'HEAD') {
+        await response.body?.cancel()
+        res.end()
+        finish(0)
+        return
+      }
+      finish(await writeBody(response.body, res))
+    }
+
+    const rawTarget = req.url ?? '/'
+    const problem = rawPathProblem(rawTarget)
+    if (problem !== undefined) {
+      req.resume()
+      send(errorResponse(problem, randomId(8).toUpperCase(), req.method ?? 'GET')).catch(() => { res.destroy() })
+      return
+    }
+    let request: Request
+    let detach = (): void => { req.resume() }
+    try {
+      // WHATWG URLs turn `\` into `/`; S3 keys may contain it.
+      const url = `http://${req.headers.host ?? 'localhost'}${rawTarget.replace(/\\/g, '%5C')}`
+      const headers = new Headers()
+      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
+      const hasBody = req.method !== 'GET' && req.method !== 'HEAD' &&
+        (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0')
+      const body = hasBody ? bodyStream(req, counter) : undefined
+      if (body !== undefined) detach = body.detach
+      request = new Request(url, {
+        method: req.method,
+        headers,
+        body: body?.stream ?? null,
+        signal: abort.signal,
+        // @ts-expect-error: Node's fetch needs duplex for streaming bodies; the DOM types do not know it.
+        duplex: 'half',
+      })
+    } catch (err) {
+      req.resume()
+      const e = new S3Error('InvalidRequest', `The request could not be read: ${err instanceof Error ? err.message : String(err)}`)
+      send(errorResponse(e, randomId(8).toUpperCase(), req.method ?? 'GET')).catch(() => { res.destroy() })
+      return
+    }
+    handler(request, info)
+      .then(send)
+      .catch(err => {
+        console.error('s3mesh: failed to send a response:', err)
+        res.destroy()
+      })
+      .finally(detach)
+  }
+}

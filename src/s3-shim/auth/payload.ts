@@ -1,0 +1,126 @@
+import { S3Error } from '../../core/errors.js'
+import { bytesEqual, fromBase64, fromHex, toBase64, type Hash, type HashAlgorithm, type Hashes } from '../../core/hashes.js'
+import { MAX_PUT_SIZE } from '../../core/multipart.js'
+import { AwsChunkedDecoder } from './aws-chunked.js'
+import { UNSIGNED_PAYLOAD, type SignedIdentity } from './sigv4.js'
+
+/** x-amz-checksum-* algorithms and the hash behind each. */
+const CHECKSUMS: Record<string, HashAlgorithm> = { crc32: 'crc32', crc32c: 'crc32c', sha1: 'sha1', sha256: 'sha256' }
+const CHECKSUM_LENGTH: Record<HashAlgorithm, number> = { crc32: 4, crc32c: 4, sha1: 20, sha256: 32, md5: 16 }
+
+interface Check {
+  algorithm: HashAlgorithm
+  /** The expected digest, or the trailer to read it from at the end. */
+  expected: Uint8Array | { trailer: string }
+  error: () => S3Error
+}
+
+export interface Payload {
+  /** The decoded body: verified as it streams; an error surfaces before the final read completes. */
+  body: ReadableStream<Uint8Array> | null
+  /** The decoded length the client declared, when it did. */
+  size?: number
+}
+
+function checksumName (alg: string): string {
+  return alg.toUpperCase()
+}
+
+/**
+ * Wraps a request body so that what reaches a store is the object's bytes,
+ * verified against everything the client declared: the signed SHA-256, the
+ * aws-chunked chunk signatures, Content-MD5 and x-amz-checksum-* headers or
+ * trailers. Verification completes in the stream's final step, so a store,
+ * which commits only after reading to the end, never commits a body that fails.
+ */
+export function decodePayload (request: Request, identity: SignedIdentity | undefined, hashes: Hashes): Payload {
+  const h = request.headers
+  const mode = identity?.payloadHash ?? h.get('x-amz-content-sha256') ?? UNSIGNED_PAYLOAD
+  const chunked = mode.startsWith('STREAMING-')
+  if (chunked && mode !== 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' && mode !== 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' && mode !== 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') {
+    throw new S3Error('NotImplemented', `The payload mode ${mode} is not supported.`)
+  }
+  const signedChunks = chunked && mode !== 'STREAMING-UNSIGNED-PAYLOAD-TRAILER'
+  if (signedChunks && identity === undefined) throw new S3Error('AccessDenied', 'Signed aws-chunked payloads need a signed request.')
+
+  const lengthHeader = chunked ? h.get('x-amz-decoded-content-length') : h.get('content-length')
+  if (chunked && lengthHeader === null) throw new S3Error('MissingContentLength', 'aws-chunked uploads must send x-amz-decoded-content-length.')
+  let size: number | undefined
+  if (lengthHeader !== null) {
+    if (!/^\d+$/.test(lengthHeader)) throw new S3Error('InvalidArgument', 'The content length must be a non-negative integer.')
+    size = Number(lengthHeader)
+    if (size > MAX_PUT_SIZE) throw new S3Error('EntityTooLarge', undefined, { detail: { ProposedSize: lengthHeader, MaxSizeAllowed: String(MAX_PUT_SIZE) } })
+  }
+
+  const checks: Check[] = []
+  if (!chunked && mode !== UNSIGNED_PAYLOAD) {
+    const expected = fromHex(mode)
+    if (expected === undefined || expected.length !== 32) throw new S3Error('InvalidArgument', 'x-amz-content-sha256 must be a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* mode.')
+    checks.push({ algorithm: 'sha256', expected, error: () => new S3Error('XAmzContentSHA256Mismatch') })
+  }
+  const md5 = h.get('content-md5')
+  if (md5 !== null) {
+    const expected = fromBase64(md5)
+    if (expected === undefined || expected.length !== 16) throw new S3Error('InvalidDigest')
+    checks.push({ algorithm: 'md5', expected, error: () => new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.') })
+  }
+  for (const [name, algorithm] of Object.entries(CHECKSUMS)) {
+    const value = h.get(`x-amz-checksum-${name}`)
+    if (value === null) continue
+    const expected = fromBase64(value)
+    if (expected === undefined || expected.length !== CHECKSUM_LENGTH[algorithm]) {
+      throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${name} header is invalid.`)
+    }
+    checks.push({ algorithm, expected, error: () => new S3Error('BadDigest', `The ${checksumName(name)} you specified did not match the calculated checksum.`) })
+  }
+  const trailer = h.get('x-amz-trailer')?.trim().toLowerCase()
+  if (trailer !== undefined && trailer !== '') {
+    const alg = /^x-amz-checksum-([a-z0-9]+)$/.exec(trailer)?.[1]
+    const algorithm = alg === undefined ? undefined : CHECKSUMS[alg]
+    if (!chunked) throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body.')
+    if (algorithm !== undefined) {
+      checks.push({ algorithm, expected: { trailer }, error: () => new S3Error('BadDigest', `The ${checksumName(alg!)} you specified did not match the calculated checksum.`) })
+    } else if (alg !== 'crc64nvme') {
+      throw new S3Error('InvalidRequest', `The trailer ${trailer} is not supported.`)
+    }
+  }
+
+  const raw = request.body
+  if (raw === null) return { body: null, size }
+  if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size }
+
+  const decoder = chunked ? new AwsChunkedDecoder(hashes, signedChunks ? identity : undefined) : undefined
+  const hashers: Array<[Check, Hash]> = checks.map(c => [c, hashes.create(c.algorithm)])
+  let total = 0
+  const limit = size ?? MAX_PUT_SIZE
+  const transform = new TransformStream<Uint8Array, Uint8Array>({
+    transform (chunk, controller) {
+      const pass = (data: Uint8Array): void => {
+        total += data.byteLength
+        if (total > limit) throw size === undefined ? new S3Error('EntityTooLarge') : new S3Error('IncompleteBody', `The body is longer than the declared ${size} bytes.`)
+        for (const [, hash] of hashers) hash.update(data)
+        controller.enqueue(data)
+      }
+      if (decoder !== undefined) decoder.push(chunk, pass)
+      else pass(chunk)
+    },
+    flush () {
+      decoder?.end()
+      for (const [check, hash] of hashers) {
+        let expected = check.expected
+        if (!(expected instanceof Uint8Array)) {
+          const value = decoder?.trailers.get(expected.trailer)
+          const bytes = value === undefined ? undefined : fromBase64(value)
+          if (bytes === undefined) throw new S3Error('InvalidRequest', `The declared trailer ${expected.trailer} is missing or malformed.`)
+          expected = bytes
+        }
+        const actual = hash.digest()
+        if (!bytesEqual(actual, expected)) {
+          const err = check.error()
+          throw new S3Error(err.code, err.message, { detail: { CalculatedChecksum: toBase64(actual) } })
+        }
+      }
+    },
+  })
+  return { body: raw.pipeThrough(transform), size }
+}

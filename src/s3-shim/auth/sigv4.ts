@@ -1,0 +1,236 @@
+import { S3Error } from '../../core/errors.js'
+import { bytesEqual, digestOf, toHex, utf8, type Hashes } from '../../core/hashes.js'
+import { safeDecode } from '../router.js'
+import { uriEncode } from './uri-encode.js'
+
+/** Where the handler finds secrets: root credentials today, users later. */
+export interface CredentialProvider {
+  /** The secret key of an access key id, or undefined when there is no such key. */
+  secretFor (accessKeyId: string): string | undefined | Promise<string | undefined>
+}
+
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD'
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+const ALGORITHM = 'AWS4-HMAC-SHA256'
+/** AWS refuses requests whose clock is more than 15 minutes off. */
+export const DEFAULT_CLOCK_SKEW_MS = 15 * 60 * 1000
+/** Presigned URLs live at most 7 days. */
+export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+
+/** What a verified signature establishes, and what chunk signatures chain from. */
+export interface SignedIdentity {
+  accessKeyId: string
+  /** The request timestamp as signed, `YYYYMMDDTHHMMSSZ`. */
+  amzDate: string
+  /** `date/region/service/aws4_request`. */
+  scope: string
+  signingKey: Uint8Array
+  /** The request signature: the seed of aws-chunked chunk signatures. */
+  signature: string
+  /** The payload hash the client signed: a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* mode. */
+  payloadHash: string
+  presigned: boolean
+}
+
+export interface VerifyOptions {
+  credentials: CredentialProvider
+  hashes: Hashes
+  now: number
+  clockSkewMs: number
+}
+
+interface Parts {
+  accessKeyId: string
+  date: string
+  region: string
+  service: string
+  signedHeaders: string[]
+  signature: string
+  amzDate: string
+}
+
+function parseCredential (credential: string, error: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError'): Omit<Parts, 'signedHeaders' | 'signature' | 'amzDate'> {
+  const c = credential.split('/')
+  if (c.length !== 5 || c[4] !== 'aws4_request' || !/^\d{8}$/.test(c[1]!)) {
+    throw new S3Error(error, `The credential "${credential}" is malformed; expected "<key>/<YYYYMMDD>/<region>/s3/aws4_request".`)
+  }
+  if (c[3] !== 's3') throw new S3Error(error, `The credential names service "${c[3]}"; expected "s3".`)
+  return { accessKeyId: c[0]!, date: c[1]!, region: c[2]!, service: c[3]! }
+}
+
+function parseAmzDate (s: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s)
+  if (m === null) return undefined
+  const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!)
+  return Number.isNaN(t) ? undefined : t
+}
+
+function toAmzDate (ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+}
+
+function parseAuthorizationHeader (header: string, request: Request): Parts {
+  const rest = header.slice(ALGORITHM.length).trim()
+  const fields = new Map<string, string>()
+  for (const piece of rest.split(',')) {
+    const eq = piece.indexOf('=')
+    if (eq > 0) fields.set(piece.slice(0, eq).trim(), piece.slice(eq + 1).trim())
+  }
+  const credential = fields.get('Credential')
+  const signedHeaders = fields.get('SignedHeaders')
+  const signature = fields.get('Signature')
+  if (credential === undefined || signedHeaders === undefined || signature === undefined) {
+    throw new S3Error('AuthorizationHeaderMalformed', 'The authorization header must name Credential, SignedHeaders and Signature.')
+  }
+  let amzDate = request.headers.get('x-amz-date') ?? undefined
+  if (amzDate === undefined) {
+    const d = request.headers.get('date')
+    const t = d === null ? NaN : Date.parse(d)
+    if (Number.isNaN(t)) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header.')
+    amzDate = toAmzDate(t)
+  }
+  return { ...parseCredential(credential, 'AuthorizationHeaderMalformed'), signedHeaders: signedHeaders.split(';'), signature, amzDate }
+}
+
+/** Raw query pairs, decoded, in order, duplicates kept: the canonical query needs all of them. */
+function queryPairs (search: string): Array<[string, string]> {
+  const s = search.startsWith('?') ? search.slice(1) : search
+  if (s === '') return []
+  return s.split('&').filter(p => p !== '').map(p => {
+    const eq = p.indexOf('=')
+    return eq < 0 ? [safeDecode(p), ''] : [safeDecode(p.slice(0, eq)), safeDecode(p.slice(eq + 1))]
+  })
+}
+
+function canonicalQuery (pairs: Array<[string, string]>): string {
+  return pairs
+    .map(([k, v]) => [uriEncode(k, false), uriEncode(v, false)] as const)
+    .sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&')
+}
+
+function canonicalHeaders (request: Request, signedHeaders: string[]): string {
+  let out = ''
+  for (const name of signedHeaders) {
+    const value = request.headers.get(name)
+    if (value === null) throw new S3Error('AccessDenied', `The signed header "${name}" is missing from the request.`)
+    out += `${name}:${value.trim().replace(/\s+/g, ' ')}\n`
+  }
+  return out
+}
+
+/** Caches derived signing keys: one per (secret, day, region), reused by every request that day. */
+const signingKeys = new Map<string, Uint8Array>()
+
+export function signingKey (hashes: Hashes, secret: string, date: string, region: string, service: string): Uint8Array {
+  const id = `${secret}\n${date}\n${region}\n${service}`
+  let key = signingKeys.get(id)
+  if (key === undefined) {
+    const kDate = hashes.hmacSha256(utf8('AWS4' + secret), utf8(date))
+    const kRegion = hashes.hmacSha256(kDate, utf8(region))
+    const kService = hashes.hmacSha256(kRegion, utf8(service))
+    key = hashes.hmacSha256(kService, utf8('aws4_request'))
+    if (signingKeys.size > 256) signingKeys.clear()
+    signingKeys.set(id, key)
+  }
+  return key
+}
+
+function timingSafeEqualHex (a: string, b: string): boolean {
+  return bytesEqual(utf8(a.toLowerCase()), utf8(b.toLowerCase()))
+}
+
+/**
+ * Verifies a SigV4 request, header-signed or presigned. Returns undefined for
+ * a request that carries no signature at all (anonymous); throws the S3 error
+ * a client should see for any signature that does not verify.
+ */
+export async function verifySigV4 (request: Request, url: URL, options: VerifyOptions): Promise<SignedIdentity | undefined> {
+  const authorization = request.headers.get('authorization')
+  const query = queryPairs(url.search)
+  const presigned = query.some(([k]) => k === 'X-Amz-Algorithm')
+  let parts: Parts
+  let payloadHash: string
+  let pairsToSign = query
+  if (authorization !== null) {
+    if (!authorization.startsWith(ALGORITHM)) {
+      throw new S3Error('InvalidRequest', 'Only AWS Signature Version 4 (AWS4-HMAC-SHA256) is supported.')
+    }
+    parts = parseAuthorizationHeader(authorization, request)
+    const declared = request.headers.get('x-amz-content-sha256')
+    if (declared === null) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256')
+    payloadHash = declared
+    const t = parseAmzDate(parts.amzDate)
+    if (t === undefined) throw new S3Error('AccessDenied', `The x-amz-date "${parts.amzDate}" is not of the form YYYYMMDDTHHMMSSZ.`)
+    if (Math.abs(options.now - t) > options.clockSkewMs) {
+      throw new S3Error('RequestTimeTooSkewed', undefined, { detail: { RequestTime: parts.amzDate, ServerTime: new Date(options.now).toISOString() } })
+    }
+  } else if (presigned) {
+    const q = new Map(query)
+    if (q.get('X-Amz-Algorithm') !== ALGORITHM) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Algorithm must be AWS4-HMAC-SHA256.')
+    const credential = q.get('X-Amz-Credential')
+    const amzDate = q.get('X-Amz-Date')
+    const expires = q.get('X-Amz-Expires')
+    const signedHeaders = q.get('X-Amz-SignedHeaders')
+    const signature = q.get('X-Amz-Signature')
+    if (credential === undefined || amzDate === undefined || expires === undefined || signedHeaders === undefined || signature === undefined) {
+      throw new S3Error('AuthorizationQueryParametersError', 'Presigned URLs need X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.')
+    }
+    parts = { ...parseCredential(credential, 'AuthorizationQueryParametersError'), signedHeaders: signedHeaders.split(';'), signature, amzDate }
+    const t = parseAmzDate(amzDate)
+    if (t === undefined) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be of the form YYYYMMDDTHHMMSSZ.')
+    const seconds = /^\d+$/.test(expires) ? Number(expires) : NaN
+    if (!(seconds >= 1 && seconds <= MAX_PRESIGN_SECONDS)) {
+      throw new S3Error('AuthorizationQueryParametersError', `X-Amz-Expires must be between 1 and ${MAX_PRESIGN_SECONDS} seconds (7 days).`)
+    }
+    if (options.now > t + seconds * 1000) {
+      throw new S3Error('AccessDenied', 'Request has expired', { detail: { 'X-Amz-Expires': expires, Expires: new Date(t + seconds * 1000).toISOString(), ServerTime: new Date(options.now).toISOString() } })
+    }
+    if (t - options.now > options.clockSkewMs) throw new S3Error('AccessDenied', 'Request is not valid yet.')
+    payloadHash = q.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD
+    pairsToSign = query.filter(([k]) => k !== 'X-Amz-Signature')
+  } else {
+    return undefined
+  }
+
+  if (parts.amzDate.slice(0, 8) !== parts.date) {
+    throw new S3Error('AuthorizationHeaderMalformed', `The credential date ${parts.date} does not match the request date ${parts.amzDate.slice(0, 8)}.`)
+  }
+  if (!parts.signedHeaders.includes('host')) throw new S3Error('AccessDenied', 'The host header must be signed.')
+  const secret = await options.credentials.secretFor(parts.accessKeyId)
+  if (secret === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { detail: { AWSAccessKeyId: parts.accessKeyId } })
+
+  const canonicalRequest = [
+    request.method.toUpperCase(),
+    uriEncode(safeDecode(url.pathname), true),
+    canonicalQuery(pairsToSign),
+    canonicalHeaders(request, parts.signedHeaders),
+    parts.signedHeaders.join(';'),
+    payloadHash,
+  ].join('\n')
+  const scope = `${parts.date}/${parts.region}/${parts.service}/aws4_request`
+  const stringToSign = `${ALGORITHM}\n${parts.amzDate}\n${scope}\n${toHex(digestOf(options.hashes, 'sha256', canonicalRequest))}`
+  const key = signingKey(options.hashes, secret, parts.date, parts.region, parts.service)
+  const expected = toHex(options.hashes.hmacSha256(key, utf8(stringToSign)))
+  if (!timingSafeEqualHex(expected, parts.signature)) {
+    throw new S3Error('SignatureDoesNotMatch', undefined, {
+      detail: { AWSAccessKeyId: parts.accessKeyId, StringToSign: stringToSign, CanonicalRequest: canonicalRequest },
+    })
+  }
+  return { accessKeyId: parts.accessKeyId, amzDate: parts.amzDate, scope, signingKey: key, signature: expected, payloadHash, presigned: authorization === null }
+}
+
+/** The signature of one aws-chunked chunk, chained from the previous one. */
+export function chunkSignature (hashes: Hashes, id: SignedIdentity, previous: string, chunkSha256Hex: string): string {
+  const s = `AWS4-HMAC-SHA256-PAYLOAD\n${id.amzDate}\n${id.scope}\n${previous}\n${EMPTY_SHA256}\n${chunkSha256Hex}`
+  return toHex(hashes.hmacSha256(id.signingKey, utf8(s)))
+}
+
+/** The signature over aws-chunked trailing headers. */
+export function trailerSignature (hashes: Hashes, id: SignedIdentity, previous: string, trailerText: string): string {
+  const s = `AWS4-HMAC-SHA256-TRAILER\n${id.amzDate}\n${id.scope}\n${previous}\n${toHex(digestOf(hashes, 'sha256', trailerText))}`
+  return toHex(hashes.hmacSha256(id.signingKey, utf8(s)))
+}
+
+export { timingSafeEqualHex }

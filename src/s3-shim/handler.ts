@@ -1,0 +1,160 @@
+import { S3Error } from '../core/errors.js'
+import { webHashes, type Hashes } from '../core/hashes.js'
+import { randomId } from '../core/ids.js'
+import { assertBucketName, assertObjectKey } from '../core/names.js'
+import type { ObjectStore } from '../core/object-store.js'
+import { DEFAULT_CLOCK_SKEW_MS, verifySigV4, type CredentialProvider } from './auth/sigv4.js'
+import { Context } from './context.js'
+import { corsHeaders, matchCorsRule } from './http/cors.js'
+import { abortMultipartUpload } from './ops/abort-multipart-upload.js'
+import { deleteBucketCors, getBucketCors, putBucketCors } from './ops/bucket-cors.js'
+import { completeMultipartUpload } from './ops/complete-multipart-upload.js'
+import { copyObject } from './ops/copy-object.js'
+import { createBucket } from './ops/create-bucket.js'
+import { createMultipartUpload } from './ops/create-multipart-upload.js'
+import { deleteBucket } from './ops/delete-bucket.js'
+import { deleteObject } from './ops/delete-object.js'
+import { deleteObjects } from './ops/delete-objects.js'
+import { getBucketAcl, getObjectAcl } from './ops/get-acl.js'
+import { getBucketLocation } from './ops/get-bucket-location.js'
+import { getBucketVersioning } from './ops/get-bucket-versioning.js'
+import { getObject } from './ops/get-object.js'
+import { headBucket } from './ops/head-bucket.js'
+import { headObject } from './ops/head-object.js'
+import { listBuckets } from './ops/list-buckets.js'
+import { listMultipartUploads } from './ops/list-multipart-uploads.js'
+import { listObjects } from './ops/list-objects.js'
+import { listObjectsV2 } from './ops/list-objects-v2.js'
+import { listParts } from './ops/list-parts.js'
+import { deleteObjectTagging, getObjectTagging, putObjectTagging } from './ops/object-tagging.js'
+import { preflight } from './ops/preflight.js'
+import { putObject } from './ops/put-object.js'
+import { uploadPart } from './ops/upload-part.js'
+import { uploadPartCopy } from './ops/upload-part-copy.js'
+import { asS3Error, errorResponse } from './respond.js'
+import { route, type Operation, type Route, type RouterOptions } from './router.js'
+
+export interface S3HandlerOptions extends RouterOptions {
+  /** Where objects live. */
+  store: ObjectStore
+  /** Access keys and their secrets, for SigV4. */
+  credentials: CredentialProvider
+  /** Hash implementations; the pure-JS default runs anywhere, Node passes native ones. */
+  hashes?: Hashes
+  /** The region reported by GetBucketLocation and HeadBucket; signatures for any region are accepted. */
+  region?: string
+  /** How far a request's x-amz-date may be from this clock (AWS: 15 minutes). */
+  clockSkewMs?: number
+  /** The clock, in ms since the epoch (tests pass a fixed one). */
+  now?: () => number
+  /**
+   * Whether an unsigned request may proceed. Default: never (AccessDenied).
+   * The service worker allows same-origin requests.
+   */
+  allowAnonymous?: (request: Request, route: Route) => boolean
+  /** Called with unexpected (500) errors; the default logs to the console. */
+  onInternalError?: (err: unknown, requestId: string) => void
+}
+
+/** Filled in by the handler for the caller's metrics and logs. */
+export interface RequestInfo {
+  operation?: Operation
+  requestId?: string
+}
+
+export type S3Handler = (request: Request, info?: RequestInfo) => Promise<Response>
+
+type OperationFn = (ctx: Context) => Promise<Response>
+
+const OPERATIONS: Record<Exclude<Operation, 'Preflight'>, OperationFn> = {
+  ListBuckets: listBuckets,
+  CreateBucket: createBucket,
+  HeadBucket: headBucket,
+  DeleteBucket: deleteBucket,
+  GetBucketLocation: getBucketLocation,
+  GetBucketCors: getBucketCors,
+  PutBucketCors: putBucketCors,
+  DeleteBucketCors: deleteBucketCors,
+  GetBucketVersioning: getBucketVersioning,
+  GetBucketAcl: getBucketAcl,
+  ListObjects: listObjects,
+  ListObjectsV2: listObjectsV2,
+  ListMultipartUploads: listMultipartUploads,
+  DeleteObjects: deleteObjects,
+  PutObject: putObject,
+  GetObject: getObject,
+  HeadObject: headObject,
+  DeleteObject: deleteObject,
+  CopyObject: copyObject,
+  GetObjectAcl: getObjectAcl,
+  GetObjectTagging: getObjectTagging,
+  PutObjectTagging: putObjectTagging,
+  DeleteObjectTagging: deleteObjectTagging,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  UploadPartCopy: uploadPartCopy,
+  CompleteMultipartUpload: completeMultipartUpload,
+  AbortMultipartUpload: abortMultipartUpload,
+  ListParts: listParts,
+}
+
+/**
+ * The S3 protocol as one Web-standard function: `(Request) => Promise<Response>`.
+ * Runs unchanged in Node (through the http adapter), a service worker and an
+ * edge runtime.
+ *
+ * @example
+ * const handler = createS3Handler({ store: new MemoryStore(), credentials: { secretFor: k => k === 'AK' ? 'SECRET' : undefined } })
+ * const res = await handler(new Request('http://localhost/bucket/key'))
+ */
+export function createS3Handler (options: S3HandlerOptions): S3Handler {
+  const hashes = options.hashes ?? webHashes
+  const region = options.region ?? 'us-east-1'
+  const clockSkewMs = options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
+  const now = options.now ?? Date.now
+  const onInternalError = options.onInternalError ?? ((err, id) => { console.error(`s3mesh: internal error in request ${id}:`, err) })
+  const { store } = options
+
+  async function run (request: Request, url: URL, r: Route, requestId: string): Promise<Response> {
+    if (r.operation === 'Preflight') return await preflight(request, r.bucket, store)
+    const identity = await verifySigV4(request, url, { credentials: options.credentials, hashes, now: now(), clockSkewMs })
+    if (identity === undefined && options.allowAnonymous?.(request, r) !== true) {
+      throw new S3Error('AccessDenied', 'Anonymous requests are not allowed: sign the request with SigV4 or use a presigned URL.')
+    }
+    // Names are checked before any store sees them: a store may map them to file paths.
+    if (r.bucket !== '' && r.operation !== 'CreateBucket') assertBucketName(r.bucket)
+    if (r.key !== '') assertObjectKey(r.key)
+    const ctx = new Context(request, url, r, store, hashes, identity, request.signal, requestId, region)
+    return await OPERATIONS[r.operation](ctx)
+  }
+
+  /** CORS headers for an actual (non-preflight) request from a browser, from the bucket's rules. */
+  async function addCors (request: Request, r: Route | undefined, response: Response): Promise<void> {
+    const origin = request.headers.get('origin')
+    if (origin === null || r === undefined || r.bucket === '' || r.operation === 'Preflight') return
+    const bucket = await store.headBucket(r.bucket).catch(() => undefined)
+    const rule = matchCorsRule(bucket?.cors, origin, request.method)
+    if (rule === undefined) return
+    for (const [k, v] of Object.entries(corsHeaders(rule, origin))) response.headers.set(k, v)
+  }
+
+  return async (request, info = {}) => {
+    const requestId = randomId(8).toUpperCase()
+    info.requestId = requestId
+    let r: Route | undefined
+    let response: Response
+    try {
+      const url = new URL(request.url)
+      r = route(request, url, options)
+      info.operation = r.operation
+      response = await run(request, url, r, requestId)
+    } catch (err) {
+      const e = asS3Error(err)
+      if (e.code === 'InternalError') onInternalError(err, requestId)
+      response = errorResponse(e, requestId, request.method)
+    }
+    response.headers.set('x-amz-request-id', requestId)
+    await addCors(request, r, response)
+    return response
+  }
+}

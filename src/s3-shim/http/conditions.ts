@@ -1,0 +1,61 @@
+import { S3Error } from '../../core/errors.js'
+import { bareEtag } from '../../core/multipart.js'
+import type { ObjectInfo } from '../../core/object-store.js'
+import { httpDate, quoteEtag } from '../respond.js'
+
+function etagMatches (list: string, etag: string): boolean {
+  return list.split(',').some(t => {
+    const s = t.trim()
+    return s === '*' || bareEtag(s.replace(/^W\//, '')) === etag
+  })
+}
+
+/** HTTP dates have whole seconds; Last-Modified is compared at that resolution. */
+function seconds (d: Date): number {
+  return Math.floor(d.getTime() / 1000)
+}
+
+function parseDate (s: string | null): number | undefined {
+  if (s === null) return undefined
+  const t = Date.parse(s)
+  return Number.isNaN(t) ? undefined : Math.floor(t / 1000)
+}
+
+export interface ConditionHeaders {
+  ifMatch: string | null
+  ifNoneMatch: string | null
+  ifModifiedSince: string | null
+  ifUnmodifiedSince: string | null
+}
+
+export function readConditions (headers: Headers, prefix = 'if-'): ConditionHeaders {
+  return {
+    ifMatch: headers.get(`${prefix}match`),
+    ifNoneMatch: headers.get(`${prefix}none-match`),
+    ifModifiedSince: headers.get(`${prefix}modified-since`),
+    ifUnmodifiedSince: headers.get(`${prefix}unmodified-since`),
+  }
+}
+
+/**
+ * Evaluates conditional headers in RFC 9110 order, with S3's pairing rules: a
+ * passing If-Match overrides a failing If-Unmodified-Since, and a failing
+ * If-None-Match overrides a passing If-Modified-Since. `notModified` is the
+ * error for a matched If-None-Match: 304 on GET/HEAD, 412 for copy sources.
+ */
+export function checkConditions (c: ConditionHeaders, info: ObjectInfo, notModified: 'NotModified' | 'PreconditionFailed' = 'NotModified'): void {
+  const headers = { etag: quoteEtag(info.etag), 'last-modified': httpDate(info.lastModified) }
+  const modified = seconds(info.lastModified)
+  if (c.ifMatch !== null) {
+    if (!etagMatches(c.ifMatch, info.etag)) throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-Match' } })
+  } else {
+    const t = parseDate(c.ifUnmodifiedSince)
+    if (t !== undefined && modified > t) throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-Unmodified-Since' } })
+  }
+  if (c.ifNoneMatch !== null) {
+    if (etagMatches(c.ifNoneMatch, info.etag)) throw new S3Error(notModified, undefined, notModified === 'NotModified' ? { headers } : { detail: { Condition: 'If-None-Match' } })
+  } else {
+    const t = parseDate(c.ifModifiedSince)
+    if (t !== undefined && modified <= t) throw new S3Error(notModified, undefined, notModified === 'NotModified' ? { headers } : { detail: { Condition: 'If-Modified-Since' } })
+  }
+}

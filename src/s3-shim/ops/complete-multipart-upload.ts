@@ -1,0 +1,23 @@
+import { S3Error } from '../../core/errors.js'
+import type { Context } from '../context.js'
+import { quoteEtag } from '../respond.js'
+import { elementsOf, textOf, xmlResponse } from '../xml.js'
+import { uploadIdOf } from './multipart-params.js'
+
+export async function completeMultipartUpload (ctx: Context): Promise<Response> {
+  const uploadId = uploadIdOf(ctx)
+  const doc = await ctx.xml('CompleteMultipartUpload')
+  const parts = elementsOf(doc, 'Part').map(p => {
+    const n = (textOf(p, 'PartNumber') ?? '').trim()
+    const etag = textOf(p, 'ETag')
+    if (!/^\d{1,5}$/.test(n) || etag === undefined) throw new S3Error('MalformedXML', 'Every Part needs a PartNumber and an ETag.')
+    return { partNumber: Number(n), etag: etag.trim() }
+  })
+  const info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal })
+  return xmlResponse('CompleteMultipartUploadResult', {
+    Location: `${ctx.url.origin}/${ctx.bucket}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
+    Bucket: ctx.bucket,
+    Key: ctx.key,
+    ETag: quoteEtag(info.etag),
+  })
+}

@@ -1,0 +1,27 @@
+import { S3Error } from '../../core/errors.js'
+import type { Context } from '../context.js'
+import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
+import { isoDate, quoteEtag } from '../respond.js'
+import { xmlResponse } from '../xml.js'
+import { openCopySource, parseCopySource } from './copy-source.js'
+
+function directive (ctx: Context, header: string): 'COPY' | 'REPLACE' {
+  const v = (ctx.headers.get(header) ?? 'COPY').toUpperCase()
+  if (v !== 'COPY' && v !== 'REPLACE') throw new S3Error('InvalidArgument', `Unknown ${header}: ${v}`, { detail: { ArgumentName: header, ArgumentValue: v } })
+  return v
+}
+
+/** CopyObject: server-side copy, keeping or replacing metadata and tags. */
+export async function copyObject (ctx: Context): Promise<Response> {
+  const source = parseCopySource(ctx)
+  const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
+  const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
+  if (source.bucket === ctx.bucket && source.key === ctx.key && metadataDirective === 'COPY' && taggingDirective === 'COPY') {
+    throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
+  }
+  const handle = await openCopySource(ctx, source)
+  const metadata = metadataDirective === 'REPLACE' ? metadataFromHeaders(ctx.headers) : handle.info.metadata
+  const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(ctx.headers) ?? {} : handle.info.tags
+  const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, signal: ctx.signal })
+  return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) })
+}

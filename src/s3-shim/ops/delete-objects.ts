@@ -1,0 +1,35 @@
+import { S3Error, isS3Error } from '../../core/errors.js'
+import { assertObjectKey } from '../../core/names.js'
+import type { Context } from '../context.js'
+import { elementsOf, textOf, xmlResponse, type XmlElement } from '../xml.js'
+
+/** S3 deletes at most 1,000 keys per request. */
+const MAX_DELETE = 1000
+
+/** DeleteObjects (POST ?delete): each key succeeds or fails on its own. */
+export async function deleteObjects (ctx: Context): Promise<Response> {
+  const doc = await ctx.xml('Delete')
+  const quiet = (textOf(doc, 'Quiet') ?? '').trim().toLowerCase() === 'true'
+  const objects = elementsOf(doc, 'Object')
+  if (objects.length === 0) throw new S3Error('MalformedXML', 'A Delete request names at least one Object.')
+  if (objects.length > MAX_DELETE) throw new S3Error('MalformedXML', `A Delete request names at most ${MAX_DELETE} objects.`)
+  const keys = objects.map(o => {
+    const key = textOf(o, 'Key')
+    if (key === undefined) throw new S3Error('MalformedXML', 'Every Object in a Delete request needs a Key.')
+    return key
+  })
+  await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
+  const Deleted: XmlElement[] = []
+  const Errors: XmlElement[] = []
+  for (const key of keys) {
+    try {
+      assertObjectKey(key)
+      await ctx.store.deleteObject(ctx.bucket, key, { signal: ctx.signal })
+      if (!quiet) Deleted.push({ Key: key })
+    } catch (err) {
+      if (!isS3Error(err) || err.status >= 500) throw err
+      Errors.push({ Key: key, Code: err.code, Message: err.message })
+    }
+  }
+  return xmlResponse('DeleteResult', { Deleted, Error: Errors })
+}

@@ -1,0 +1,19 @@
+import type { Context } from '../context.js'
+import { checkConditions, readConditions } from '../http/conditions.js'
+import { applyResponseOverrides, objectHeaders } from '../http/metadata.js'
+import { resolveRange } from '../http/range.js'
+
+export async function headObject (ctx: Context): Promise<Response> {
+  const info = await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal })
+  checkConditions(readConditions(ctx.headers), info)
+  const headers = objectHeaders(info)
+  applyResponseOverrides(headers, ctx.query)
+  const range = resolveRange(ctx.headers.get('range'), info.size)
+  if (range === undefined) {
+    headers.set('content-length', String(info.size))
+    return new Response(null, { status: 200, headers })
+  }
+  headers.set('content-length', String(range.end - range.start + 1))
+  headers.set('content-range', `bytes ${range.start}-${range.end}/${info.size}`)
+  return new Response(null, { status: 206, headers })
+}

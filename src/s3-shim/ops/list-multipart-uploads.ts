@@ -1,0 +1,53 @@
+import { compareKeys } from '../../core/key-order.js'
+import type { Context } from '../context.js'
+import { isoDate } from '../respond.js'
+import { xmlResponse, type XmlElement } from '../xml.js'
+import { parseMaxKeys } from './listing.js'
+import { OWNER } from './owner.js'
+
+/** ListMultipartUploads: in-flight uploads by key then initiation, with key/upload-id markers and delimiter roll-up. */
+export async function listMultipartUploads (ctx: Context): Promise<Response> {
+  const prefix = ctx.query.get('prefix') ?? ''
+  const delimiter = ctx.query.get('delimiter') ?? ''
+  const keyMarker = ctx.query.get('key-marker') ?? ''
+  const uploadIdMarker = ctx.query.get('upload-id-marker') ?? ''
+  const maxUploads = parseMaxKeys(ctx.query.get('max-uploads'), 'max-uploads')
+  const uploads = await ctx.store.listMultipartUploads(ctx.bucket, { prefix, signal: ctx.signal })
+  let pastMarker = keyMarker === ''
+  const Upload: XmlElement[] = []
+  const CommonPrefixes: XmlElement[] = []
+  const seenPrefixes = new Set<string>()
+  let isTruncated = false
+  let next: { key: string, uploadId: string } | undefined
+  for (const u of uploads) {
+    if (!pastMarker) {
+      const c = compareKeys(u.key, keyMarker)
+      // With only a key marker, uploads of that key are skipped; with an upload-id marker, only those up to it.
+      if (c < 0 || (c === 0 && (uploadIdMarker === '' || u.uploadId <= uploadIdMarker))) continue
+      pastMarker = true
+    }
+    const at = delimiter === '' ? -1 : u.key.indexOf(delimiter, prefix.length)
+    const common = at >= 0 ? u.key.slice(0, at + delimiter.length) : undefined
+    if (common !== undefined && seenPrefixes.has(common)) continue
+    if (Upload.length + CommonPrefixes.length === maxUploads) { isTruncated = true; break }
+    if (common !== undefined) {
+      seenPrefixes.add(common)
+      CommonPrefixes.push({ Prefix: common })
+    } else {
+      Upload.push({ Key: u.key, UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: isoDate(u.initiated) })
+    }
+    next = { key: u.key, uploadId: u.uploadId }
+  }
+  return xmlResponse('ListMultipartUploadsResult', {
+    Bucket: ctx.bucket,
+    KeyMarker: keyMarker,
+    UploadIdMarker: uploadIdMarker,
+    ...(isTruncated && next !== undefined ? { NextKeyMarker: next.key, NextUploadIdMarker: next.uploadId } : {}),
+    Prefix: prefix,
+    ...(delimiter !== '' ? { Delimiter: delimiter } : {}),
+    MaxUploads: maxUploads,
+    IsTruncated: isTruncated,
+    Upload,
+    CommonPrefixes,
+  })
+}

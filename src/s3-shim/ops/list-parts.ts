@@ -1,0 +1,28 @@
+import type { Context } from '../context.js'
+import { isoDate, quoteEtag } from '../respond.js'
+import { xmlResponse } from '../xml.js'
+import { parseMaxKeys } from './listing.js'
+import { uploadIdOf } from './multipart-params.js'
+import { OWNER } from './owner.js'
+
+export async function listParts (ctx: Context): Promise<Response> {
+  const uploadId = uploadIdOf(ctx)
+  const marker = Number(ctx.query.get('part-number-marker') ?? '0') || 0
+  const maxParts = parseMaxKeys(ctx.query.get('max-parts'), 'max-parts')
+  const all = (await ctx.store.listParts(ctx.bucket, ctx.key, uploadId, { signal: ctx.signal })).filter(p => p.partNumber > marker)
+  const parts = all.slice(0, maxParts)
+  const isTruncated = all.length > parts.length
+  return xmlResponse('ListPartsResult', {
+    Bucket: ctx.bucket,
+    Key: ctx.key,
+    UploadId: uploadId,
+    Initiator: OWNER,
+    Owner: OWNER,
+    StorageClass: 'STANDARD',
+    PartNumberMarker: marker,
+    ...(isTruncated ? { NextPartNumberMarker: parts.at(-1)!.partNumber } : {}),
+    MaxParts: maxParts,
+    IsTruncated: isTruncated,
+    Part: parts.map(p => ({ PartNumber: p.partNumber, LastModified: isoDate(p.lastModified), ETag: quoteEtag(p.etag), Size: p.size })),
+  })
+}

@@ -1,0 +1,14 @@
+import { streamOfBytes } from '../../core/streams.js'
+import type { Context } from '../context.js'
+import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
+import { quoteEtag } from '../respond.js'
+
+export async function putObject (ctx: Context): Promise<Response> {
+  const metadata = metadataFromHeaders(ctx.headers)
+  const tags = tagsFromHeader(ctx.headers)
+  const { body, size } = ctx.body()
+  const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
+    metadata, tags, size, signal: ctx.signal,
+  })
+  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag) } })
+}

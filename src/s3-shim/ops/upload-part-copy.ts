@@ -1,0 +1,35 @@
+import { S3Error } from '../../core/errors.js'
+import type { ByteRange } from '../../core/object-store.js'
+import type { Context } from '../context.js'
+import { isoDate, quoteEtag } from '../respond.js'
+import { xmlResponse } from '../xml.js'
+import { openCopySource, parseCopySource } from './copy-source.js'
+import { partNumberOf, uploadIdOf } from './multipart-params.js'
+
+/** x-amz-copy-source-range must be `bytes=first-last` inside the source object. */
+function copyRange (header: string | null, size: number): ByteRange | undefined {
+  if (header === null) return undefined
+  const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim())
+  if (m === null) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last.', { detail: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header } })
+  const start = Number(m[1])
+  const end = Number(m[2])
+  if (start > end || end >= size) throw new S3Error('InvalidRange', `The x-amz-copy-source-range ${header} is outside the ${size}-byte source object.`)
+  return { start, end }
+}
+
+export async function uploadPartCopy (ctx: Context): Promise<Response> {
+  const partNumber = partNumberOf(ctx)
+  const uploadId = uploadIdOf(ctx)
+  const source = parseCopySource(ctx)
+  const handle = await openCopySource(ctx, source)
+  let range: ByteRange | undefined
+  try {
+    range = copyRange(ctx.headers.get('x-amz-copy-source-range'), handle.info.size)
+  } catch (err) {
+    await handle.close()
+    throw err
+  }
+  const size = range === undefined ? handle.info.size : range.end - range.start + 1
+  const part = await ctx.store.uploadPart(ctx.bucket, ctx.key, uploadId, partNumber, handle.stream(range), { size, signal: ctx.signal })
+  return xmlResponse('CopyPartResult', { ETag: quoteEtag(part.etag), LastModified: isoDate(part.lastModified) })
+}

@@ -1,0 +1,40 @@
+import { S3Error } from '../core/errors.js'
+import { renderXml } from './xml.js'
+
+/** Renders an error as S3 does: XML body (none for HEAD), status from the code table. */
+export function errorResponse (err: S3Error, requestId: string, method: string): Response {
+  const headers = new Headers(err.headers)
+  headers.set('x-amz-request-id', requestId)
+  if (err.status === 304 || method === 'HEAD') {
+    return new Response(null, { status: err.status, headers })
+  }
+  headers.set('content-type', 'application/xml')
+  const body = renderXml('Error', {
+    Code: err.code,
+    Message: err.message,
+    ...(err.detail ?? {}),
+    Resource: err.resource,
+    RequestId: requestId,
+  }, false)
+  return new Response(body, { status: err.status, headers })
+}
+
+/** Unexpected errors become InternalError; S3Errors pass through. */
+export function asS3Error (err: unknown): S3Error {
+  if (err instanceof S3Error) return err
+  return new S3Error('InternalError', undefined, { cause: err })
+}
+
+/** S3's HTTP date (IMF-fixdate), as in Last-Modified. */
+export function httpDate (d: Date): string {
+  return d.toUTCString()
+}
+
+/** S3's XML timestamp: ISO 8601 with milliseconds. */
+export function isoDate (d: Date): string {
+  return d.toISOString()
+}
+
+export function quoteEtag (etag: string): string {
+  return `"${etag}"`
+}

@@ -1,0 +1,161 @@
+import { S3Error } from '../core/errors.js'
+
+/** The S3 operations s3mesh answers, named as in the S3 API reference. */
+export type Operation =
+  | 'ListBuckets' | 'CreateBucket' | 'HeadBucket' | 'DeleteBucket' | 'GetBucketLocation'
+  | 'GetBucketCors' | 'PutBucketCors' | 'DeleteBucketCors' | 'GetBucketVersioning' | 'GetBucketAcl'
+  | 'ListObjects' | 'ListObjectsV2' | 'ListMultipartUploads' | 'DeleteObjects'
+  | 'PutObject' | 'GetObject' | 'HeadObject' | 'DeleteObject' | 'CopyObject' | 'GetObjectAcl'
+  | 'GetObjectTagging' | 'PutObjectTagging' | 'DeleteObjectTagging'
+  | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
+  | 'AbortMultipartUpload' | 'ListParts' | 'Preflight'
+
+export interface Route {
+  operation: Operation
+  /** Empty for service-level operations (ListBuckets). */
+  bucket: string
+  /** Empty for bucket-level operations. */
+  key: string
+  query: Map<string, string>
+}
+
+/** Sub-resources S3 has and s3mesh does not: answered NotImplemented rather than misread as another operation. */
+const UNSUPPORTED = ['policy', 'lifecycle', 'replication', 'website', 'logging', 'notification', 'encryption', 'object-lock',
+  'retention', 'legal-hold', 'versions', 'restore', 'select', 'torrent', 'accelerate', 'requestPayment', 'analytics',
+  'inventory', 'metrics', 'intelligent-tiering', 'ownershipControls', 'publicAccessBlock', 'attributes', 'policyStatus', 'renameObject']
+
+export interface RouterOptions {
+  /** A path prefix in front of the S3 namespace, e.g. `/s3` in a service worker. */
+  basePath?: string
+  /** Host names under which `bucket.<domain>` means virtual-hosted style, e.g. `localhost`. */
+  virtualHostDomains?: readonly string[]
+}
+
+/**
+ * Decodes a raw query string. Unlike URLSearchParams, `+` stays a plus: SigV4
+ * canonicalises from the percent-encoding and every S3 client encodes spaces
+ * as %20.
+ */
+export function parseQuery (search: string): Map<string, string> {
+  const out = new Map<string, string>()
+  const s = search.startsWith('?') ? search.slice(1) : search
+  if (s === '') return out
+  for (const part of s.split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    const name = safeDecode(eq < 0 ? part : part.slice(0, eq))
+    const value = eq < 0 ? '' : safeDecode(part.slice(eq + 1))
+    if (!out.has(name)) out.set(name, value)
+  }
+  return out
+}
+
+export function safeDecode (s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    throw new S3Error('InvalidArgument', 'The request URL contains malformed percent-encoding.')
+  }
+}
+
+/**
+ * Finds `.` or `..` segments in a raw request path before a URL parser resolves
+ * them away: `PUT /bucket/../x` must be refused, not turned into `PUT /x`.
+ * Adapters that see the raw request target (Node's http) call this.
+ */
+export function rawPathProblem (rawPath: string): S3Error | undefined {
+  const path = rawPath.split('?')[0]!
+  for (const seg of path.split('/')) {
+    if (seg.length > 6 || seg.length === 0 || !/^(\.|%2e)+$/i.test(seg)) continue
+    const decoded = seg.replace(/%2e/gi, '.')
+    if (decoded === '.' || decoded === '..') {
+      return new S3Error('InvalidArgument', 'Object keys must not contain "." or ".." path segments.', { resource: path })
+    }
+  }
+  return undefined
+}
+
+function splitTarget (url: URL, host: string | null, options: RouterOptions): { bucket: string, key: string } {
+  let path = url.pathname
+  const base = options.basePath ?? ''
+  if (base !== '') {
+    if (path !== base && !path.startsWith(base + '/')) throw new S3Error('InvalidRequest', `S3 requests live under ${base}/.`)
+    path = path.slice(base.length)
+  }
+  const hostname = (host ?? url.host).replace(/:\d+$/, '').toLowerCase()
+  for (const domain of options.virtualHostDomains ?? []) {
+    if (hostname.endsWith('.' + domain)) {
+      return { bucket: hostname.slice(0, -domain.length - 1), key: safeDecode(path.replace(/^\//, '')) }
+    }
+  }
+  const rest = path.replace(/^\//, '')
+  const slash = rest.indexOf('/')
+  if (slash < 0) return { bucket: safeDecode(rest), key: '' }
+  return { bucket: safeDecode(rest.slice(0, slash)), key: safeDecode(rest.slice(slash + 1)) }
+}
+
+/** Maps method + path + query to an S3 operation. */
+export function route (request: Request, url: URL, options: RouterOptions = {}): Route {
+  const { bucket, key } = splitTarget(url, request.headers.get('host'), options)
+  const query = parseQuery(url.search)
+  const method = request.method.toUpperCase()
+  const has = (name: string): boolean => query.has(name)
+  const op = (operation: Operation): Route => ({ operation, bucket, key, query })
+
+  if (method === 'OPTIONS') return op('Preflight')
+  for (const name of UNSUPPORTED) {
+    if (has(name)) throw new S3Error('NotImplemented', `s3mesh does not implement the "${name}" sub-resource.`)
+  }
+  if (bucket === '') {
+    if (method === 'GET') return op('ListBuckets')
+    throw new S3Error('MethodNotAllowed', undefined, { detail: { Method: method, ResourceType: 'SERVICE' } })
+  }
+  if (key === '') {
+    switch (method) {
+      case 'GET':
+        if (has('location')) return op('GetBucketLocation')
+        if (has('cors')) return op('GetBucketCors')
+        if (has('uploads')) return op('ListMultipartUploads')
+        if (has('versioning')) return op('GetBucketVersioning')
+        if (has('acl')) return op('GetBucketAcl')
+        if (has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement bucket tagging.')
+        return op(query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects')
+      case 'HEAD': return op('HeadBucket')
+      case 'PUT':
+        if (has('cors')) return op('PutBucketCors')
+        if (has('versioning') || has('acl') || has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement this bucket setting.')
+        return op('CreateBucket')
+      case 'DELETE':
+        if (has('cors')) return op('DeleteBucketCors')
+        if (has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement bucket tagging.')
+        return op('DeleteBucket')
+      case 'POST':
+        if (has('delete')) return op('DeleteObjects')
+        break
+    }
+    throw new S3Error('MethodNotAllowed', undefined, { detail: { Method: method, ResourceType: 'BUCKET' } })
+  }
+  const copy = request.headers.has('x-amz-copy-source')
+  switch (method) {
+    case 'GET':
+      if (has('uploadId')) return op('ListParts')
+      if (has('tagging')) return op('GetObjectTagging')
+      if (has('acl')) return op('GetObjectAcl')
+      return op('GetObject')
+    case 'HEAD': return op('HeadObject')
+    case 'PUT':
+      if (has('partNumber') && has('uploadId')) return op(copy ? 'UploadPartCopy' : 'UploadPart')
+      if (has('tagging')) return op('PutObjectTagging')
+      if (has('acl')) throw new S3Error('NotImplemented', 's3mesh does not implement object ACLs.')
+      return op(copy ? 'CopyObject' : 'PutObject')
+    case 'DELETE':
+      if (has('uploadId')) return op('AbortMultipartUpload')
+      if (has('tagging')) return op('DeleteObjectTagging')
+      return op('DeleteObject')
+    case 'POST':
+      if (has('uploads')) return op('CreateMultipartUpload')
+      if (has('uploadId')) return op('CompleteMultipartUpload')
+      break
+  }
+  throw new S3Error('MethodNotAllowed', undefined, { detail: { Method: method, ResourceType: 'OBJECT' } })
+}

@@ -1,0 +1,88 @@
+import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser'
+import { S3Error } from '../core/errors.js'
+
+const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/'
+
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', suppressEmptyNode: false, processEntities: true })
+
+/** Elements that repeat in the request bodies s3mesh reads, so they always parse as arrays. */
+const REPEATED = new Set(['Object', 'Part', 'Tag', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'])
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false, // keep "007" and "true" as strings: S3 values are text
+  trimValues: false, // keys may begin or end with spaces
+  removeNSPrefix: true,
+  isArray: name => REPEATED.has(name),
+})
+
+/** A value in a built document: text, a nested element, or repeated elements. */
+export type XmlValue = string | number | boolean | undefined | XmlElement | XmlElement[] | string[]
+export interface XmlElement { [name: string]: XmlValue }
+
+/** Renders `{ Root: {...} }` as an S3 XML document with the S3 namespace on the root. */
+export function renderXml (root: string, body: XmlElement, namespace = true): string {
+  const doc = namespace ? { [root]: { '@xmlns': S3_NS, ...body } } : { [root]: body }
+  return '<?xml version="1.0" encoding="UTF-8"?>\n' + builder.build(doc)
+}
+
+export function xmlResponse (root: string, body: XmlElement, init: ResponseInit = {}): Response {
+  const headers = new Headers(init.headers)
+  headers.set('content-type', 'application/xml')
+  return new Response(renderXml(root, body), { ...init, headers })
+}
+
+/** A parsed element: text children as strings, repeated ones as arrays. */
+export type Parsed = { [name: string]: string | Parsed | Parsed[] | string[] | undefined }
+
+/**
+ * Parses a request body that must have the given root element. Anything that
+ * is not well-formed XML, declares a DOCTYPE (entity expansion attacks), or has
+ * another root is MalformedXML.
+ */
+export function parseXmlBody (bytes: Uint8Array, root: string): Parsed {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes)
+  if (text.trim() === '') throw new S3Error('MalformedXML', `The request body is empty; expected a <${root}> document.`)
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'XML documents with a DOCTYPE are not accepted.')
+  const valid = XMLValidator.validate(text)
+  if (valid !== true) throw new S3Error('MalformedXML', `The XML you provided was not well-formed: ${valid.err.msg} (line ${valid.err.line}).`)
+  const doc = parser.parse(text) as Parsed
+  const top = doc[root]
+  if (top === undefined || typeof top === 'string' || Array.isArray(top)) {
+    if (top === '') return {}
+    throw new S3Error('MalformedXML', `Expected a <${root}> document.`)
+  }
+  return top
+}
+
+/** The text of a child element, or undefined. Nested elements are not text: MalformedXML. */
+export function textOf (el: Parsed, name: string): string | undefined {
+  const v = el[name]
+  if (v === undefined) return undefined
+  if (typeof v !== 'string') throw new S3Error('MalformedXML', `<${name}> must contain text.`)
+  return v
+}
+
+/** Repeated child elements (declared in REPEATED), each an element. */
+export function elementsOf (el: Parsed, name: string): Parsed[] {
+  const v = el[name]
+  if (v === undefined) return []
+  if (!Array.isArray(v)) throw new S3Error('MalformedXML', `<${name}> is malformed.`)
+  return v.map(x => typeof x === 'string' ? {} : x)
+}
+
+/** Repeated text children (declared in REPEATED). */
+export function textsOf (el: Parsed, name: string): string[] {
+  const v = el[name]
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.some(x => typeof x !== 'string')) throw new S3Error('MalformedXML', `<${name}> must contain text.`)
+  return v as string[]
+}
+
+/** The element of a child, or undefined. */
+export function childOf (el: Parsed, name: string): Parsed | undefined {
+  const v = el[name]
+  if (v === undefined) return undefined
+  if (v === '') return {}
+  if (typeof v === 'string' || Array.isArray(v)) throw new S3Error('MalformedXML', `<${name}> is malformed.`)
+  return v
+}
