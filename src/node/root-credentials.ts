@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto'
+import { readFile, chmod } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CliError } from './cli-error.js'
+import { codeOf, renameInto, writeDurable } from './disk-files.js'
+import type { DiskLayout } from './disk-layout.js'
+
+export interface RootCredentials {
+  accessKey: string
+  secretKey: string
+  /** Where they came from, for the banner. */
+  source: 'environment' | 'file' | 'generated'
+  file: string
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+
+function randomAccessKey (): string {
+  return [...randomBytes(20)].map(b => ALNUM[b % ALNUM.length]).join('')
+}
+
+function randomSecret (): string {
+  return randomBytes(30).toString('base64').replace(/\+/g, 'A').replace(/\//g, 'B')
+}
+
+/**
+ * The root user's keys, as MinIO does it: S3MESH_ROOT_USER and
+ * S3MESH_ROOT_PASSWORD when set; otherwise the ones saved in the data folder;
+ * otherwise new random ones, saved there with mode 0600.
+ */
+export async function loadRootCredentials (layout: DiskLayout, env: NodeJS.ProcessEnv): Promise<RootCredentials> {
+  const file = join(layout.system, 'credentials.json')
+  const user = env.S3MESH_ROOT_USER
+  const password = env.S3MESH_ROOT_PASSWORD
+  if (user !== undefined || password !== undefined) {
+    if (user === undefined || password === undefined) throw new CliError('Set both S3MESH_ROOT_USER and S3MESH_ROOT_PASSWORD, or neither (then s3mesh keeps generated keys in the data folder).', 2)
+    if (user.length < 3) throw new CliError('S3MESH_ROOT_USER must be at least 3 characters long.', 2)
+    if (password.length < 8) throw new CliError('S3MESH_ROOT_PASSWORD must be at least 8 characters long.', 2)
+    return { accessKey: user, secretKey: password, source: 'environment', file }
+  }
+  try {
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { accessKey?: unknown, secretKey?: unknown }
+    if (typeof saved.accessKey !== 'string' || typeof saved.secretKey !== 'string') throw new CliError(`${file} is damaged: delete it to generate new keys.`)
+    await chmod(file, 0o600)
+    return { accessKey: saved.accessKey, secretKey: saved.secretKey, source: 'file', file }
+  } catch (err) {
+    if (codeOf(err) !== 'ENOENT') throw err
+  }
+  const creds = { accessKey: randomAccessKey(), secretKey: randomSecret() }
+  const tmp = layout.tmpPath('credentials')
+  await writeDurable(tmp, JSON.stringify(creds, null, 2) + '\n', true, 0o600)
+  await renameInto(tmp, file)
+  return { ...creds, source: 'generated', file }
+}

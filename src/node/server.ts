@@ -1,0 +1,135 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { mkdir, access, constants } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { resolve } from 'node:path'
+import { createS3Handler } from '../s3-shim/index.js'
+import { CliError } from './cli-error.js'
+import { codeOf } from './disk-files.js'
+import { DiskLayout } from './disk-layout.js'
+import { DiskStore } from './disk-store.js'
+import { lockDataDir } from './data-dir-lock.js'
+import { toNodeListener } from './http-adapter.js'
+import { ServerMetrics } from './metrics.js'
+import { nodeHashes } from './node-hashes.js'
+import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
+
+export interface ServerOptions {
+  /** The data folder: buckets are its folders, objects their files. */
+  dataDir: string
+  /** Interface to listen on; 127.0.0.1 keeps the node private to this machine, 0.0.0.0 opens it to the network. */
+  host: string
+  /** TCP port; 0 picks a free one. */
+  port: number
+  /** Region reported to clients (signatures for any region are accepted). */
+  region?: string
+  /** fsync before acknowledging writes (default true). */
+  fsync?: boolean
+  /** Environment to read S3MESH_ROOT_USER / S3MESH_ROOT_PASSWORD from. */
+  env?: NodeJS.ProcessEnv
+  /** Host names for virtual-hosted-style requests (`bucket.<domain>`). */
+  domains?: string[]
+}
+
+export interface RunningServer {
+  url: string
+  credentials: RootCredentials
+  store: DiskStore
+  metrics: ServerMetrics
+  /** Stops accepting connections, lets requests in flight finish (up to `graceMs`), then releases the data folder. */
+  close (graceMs?: number): Promise<void>
+}
+
+async function prepareDataDir (dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true })
+    await access(dataDir, constants.W_OK | constants.R_OK | constants.X_OK)
+  } catch (err) {
+    const why = codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM' || codeOf(err) === 'EROFS' ? 'permission denied' : codeOf(err) === 'ENOTDIR' ? 'it is not a folder' : String(err)
+    throw new CliError(`Cannot use ${dataDir} as the data folder: ${why}. Choose a folder this user can write to.`)
+  }
+}
+
+async function listen (server: Server, host: string, port: number): Promise<AddressInfo> {
+  await new Promise<void>((resolvePromise, reject) => {
+    const onError = (err: Error): void => { server.off('listening', onListening); reject(err) }
+    const onListening = (): void => { server.off('error', onError); resolvePromise() }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen(port, host)
+  }).catch(err => {
+    if (codeOf(err) === 'EADDRINUSE') throw new CliError(`Port ${port} on ${host} is already in use. Stop whatever holds it, or pick another port with --address ${host}:<port>.`)
+    if (codeOf(err) === 'EACCES') throw new CliError(`Not allowed to listen on ${host}:${port} (ports below 1024 need privileges). Pick a port above 1024 with --address.`)
+    if (codeOf(err) === 'EADDRNOTAVAIL' || codeOf(err) === 'ENOTFOUND') throw new CliError(`${host} is not an address of this machine. Use 127.0.0.1, 0.0.0.0 or one of its own addresses in --address.`)
+    throw err
+  })
+  return server.address() as AddressInfo
+}
+
+/** Health and metrics answer plain GETs; a signed request to the same path is S3 (bucket "health" or "metrics"). */
+function isPlainGet (req: IncomingMessage): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && req.headers.authorization === undefined && !(req.url ?? '').includes('X-Amz-Signature')
+}
+
+/** Starts an S3 server on a data folder: the `s3mesh server` command without the CLI. */
+export async function startServer (options: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(options.dataDir)
+  await prepareDataDir(dataDir)
+  const layout = new DiskLayout(dataDir)
+  await mkdir(layout.system, { recursive: true })
+  const unlock = await lockDataDir(layout.lockFile, dataDir)
+  try {
+    const store = await DiskStore.open(dataDir, { fsync: options.fsync ?? true })
+    const credentials = await loadRootCredentials(layout, options.env ?? process.env)
+    const metrics = new ServerMetrics()
+    const handler = createS3Handler({
+      store,
+      hashes: nodeHashes,
+      region: options.region,
+      virtualHostDomains: options.domains,
+      credentials: { secretFor: key => key === credentials.accessKey ? credentials.secretKey : undefined },
+    })
+    const s3 = toNodeListener(handler, { onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) } })
+    let ready = true
+    const listener = (req: IncomingMessage, res: ServerResponse): void => {
+      const path = (req.url ?? '').split('?')[0]
+      if (isPlainGet(req) && (path === '/health/live' || path === '/health/ready' || path === '/metrics')) {
+        if (path === '/metrics') {
+          metrics.render().then(({ body, contentType }) => { res.writeHead(200, { 'content-type': contentType }).end(body) }, () => { res.writeHead(500).end() })
+          return
+        }
+        const ok = path === '/health/live' || ready
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'shutting down' }) + '\n')
+        return
+      }
+      s3(req, res)
+    }
+    // requestTimeout 0: a 5 GiB upload on a slow link takes longer than Node's default 5 minutes.
+    const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, listener)
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+      else socket.destroy()
+    })
+    const address = await listen(server, options.host, options.port)
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    const url = `http://${shownHost}:${address.port}`
+    let closing: Promise<void> | undefined
+    return {
+      url, credentials, store, metrics,
+      close: async (graceMs = 10_000) => {
+        closing ??= (async () => {
+          ready = false
+          const closed = new Promise<void>(resolveClosed => server.close(() => { resolveClosed() }))
+          server.closeIdleConnections()
+          const timer = setTimeout(() => { server.closeAllConnections() }, graceMs)
+          await closed
+          clearTimeout(timer)
+          await unlock()
+        })()
+        await closing
+      },
+    }
+  } catch (err) {
+    await unlock()
+    throw err
+  }
+}
