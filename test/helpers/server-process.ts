@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const BIN = fileURLToPath(new URL('../../bin/s3mesh.js', import.meta.url))
+export const ACCESS_KEY = 'testaccesskey'
+export const SECRET_KEY = 'test-secret-key-1234'
+
+export interface ServerProcess {
+  url: string
+  port: number
+  dataDir: string
+  child: ChildProcess
+  output: () => string
+  /** SIGTERM and wait; the data folder stays unless `remove`. */
+  stop: (options?: { remove?: boolean, signal?: NodeJS.Signals }) => Promise<number | null>
+}
+
+/**
+ * Starts the real `s3mesh server` (the built bin, as a user runs it) on a free
+ * port with known root credentials, and waits for its banner.
+ */
+export async function startServerProcess (options: { dataDir?: string, args?: string[], env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 's3mesh-test-'))
+  const child = spawn(process.execPath, [BIN, 'server', dataDir, '--address', '127.0.0.1:0', ...(options.args ?? [])], {
+    env: { ...process.env, S3MESH_ROOT_USER: ACCESS_KEY, S3MESH_ROOT_PASSWORD: SECRET_KEY, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`server did not start in 20 s:\n${out}`)) }, 20_000)
+    const check = (): void => {
+      const m = /S3 API:\s+(http:\/\/\S+)/.exec(out)
+      if (m !== null) { clearTimeout(timer); resolve(m[1]!) }
+    }
+    child.stdout!.on('data', check)
+    child.once('exit', code => { clearTimeout(timer); reject(new Error(`server exited with ${code}:\n${out}`)) })
+  })
+  return {
+    url,
+    port: Number(new URL(url).port),
+    dataDir,
+    child,
+    output: () => out,
+    stop: async ({ remove = true, signal = 'SIGTERM' } = {}) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      const code = await exited
+      if (remove) await rm(dataDir, { recursive: true, force: true })
+      return code
+    },
+  }
+}
