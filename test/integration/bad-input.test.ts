@@ -1,0 +1,191 @@
+/** Hostile and broken requests against the real server: the right S3 error, and nothing written. */
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { errorCode, sdkClient, signer } from '../helpers/s3-client.js'
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+
+const B = 'guarded'
+
+/** A raw request whose path no URL parser has touched. */
+function rawRequest (port: number, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, res => {
+      let text = ''
+      res.on('data', d => { text += d })
+      res.on('end', () => { resolve({ status: res.statusCode!, body: text }) })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+describe('bad input', () => {
+  let server: ServerProcess
+  let s3: S3Client
+  const sign = signer()
+  const keys = async (): Promise<string[]> => ((await s3.send(new ListObjectsV2Command({ Bucket: B }))).Contents ?? []).map(c => c.Key!)
+  const signed = async (path: string, init: RequestInit & { aws?: Record<string, unknown> } = {}): Promise<{ status: number, code?: string, text: string }> => {
+    const res = await fetch(await sign.sign(`${server.url}${path}`, init as never))
+    const text = await res.text()
+    return { status: res.status, code: errorCode(text), text }
+  }
+
+  before(async () => {
+    server = await startServerProcess()
+    s3 = sdkClient(server.url)
+    await s3.send(new CreateBucketCommand({ Bucket: B }))
+  })
+  after(async () => { s3?.destroy(); await server?.stop() })
+
+  it('wrong secret, tampered signature, unknown key, anonymous, skewed clock', async () => {
+    const wrong = sdkClient(server.url, 'not-the-secret')
+    await assert.rejects(wrong.send(new PutObjectCommand({ Bucket: B, Key: 'w', Body: 'x' })), { name: 'SignatureDoesNotMatch' })
+    wrong.destroy()
+    const req = await sign.sign(`${server.url}/${B}/t`, { method: 'PUT', body: 'x' })
+    const auth = req.headers.get('authorization')!
+    const tampered = auth.slice(0, -1) + (auth.endsWith('0') ? '1' : '0')
+    const r1 = await fetch(req.url, { method: 'PUT', body: 'x', headers: { ...Object.fromEntries(req.headers), authorization: tampered } })
+    assert.equal(r1.status, 403)
+    assert.equal(errorCode(await r1.text()), 'SignatureDoesNotMatch')
+    const r2 = await fetch(req.url, { method: 'PUT', body: 'x', headers: { ...Object.fromEntries(req.headers), authorization: auth.replace('testaccesskey', 'nosuchkey') } })
+    assert.equal(errorCode(await r2.text()), 'InvalidAccessKeyId')
+    const anon = await fetch(`${server.url}/${B}/anon`, { method: 'PUT', body: 'x' })
+    assert.equal(anon.status, 403)
+    assert.equal(errorCode(await anon.text()), 'AccessDenied')
+    const skewed = await signed(`/${B}/skew`, { method: 'PUT', body: 'x', aws: { datetime: '20200101T000000Z' } })
+    assert.equal(skewed.code, 'RequestTimeTooSkewed')
+    assert.deepEqual(await keys(), [])
+  })
+
+  it('expired and over-long presigned URLs', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'p', Body: 'x' }))
+    const expired = await sign.sign(`${server.url}/${B}/p?X-Amz-Expires=60`, { aws: { signQuery: true, datetime: '20200101T000000Z' } } as never)
+    const r = await fetch(expired.url)
+    assert.equal(r.status, 403)
+    assert.match(await r.text(), /<Code>AccessDenied<\/Code><Message>Request has expired/)
+    const tooLong = await sign.sign(`${server.url}/${B}/p?X-Amz-Expires=604801`, { aws: { signQuery: true } } as never)
+    assert.equal(errorCode(await (await fetch(tooLong.url)).text()), 'AuthorizationQueryParametersError')
+    const ok = await sign.sign(`${server.url}/${B}/p?X-Amz-Expires=60`, { aws: { signQuery: true } } as never)
+    assert.equal((await fetch(ok.url)).status, 200)
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'p', Body: 'x' }))
+  })
+
+  it('keys that would escape the bucket: ../x, %2e%2e/x, NUL, over 1024 bytes', async () => {
+    for (const path of [`/${B}/../x`, `/${B}/%2e%2e/x`, `/${B}/a/%2E%2E/%2e%2e/x`, `/${B}/./x`]) {
+      const r = await rawRequest(server.port, 'PUT', path, { 'content-length': '1' }, Buffer.from('x'))
+      assert.equal(r.status, 400, path)
+      assert.equal(errorCode(r.body), 'InvalidArgument', path)
+    }
+    const nul = await signed(`/${B}/a%00b`, { method: 'PUT', body: 'x' })
+    assert.equal(nul.code, 'InvalidArgument')
+    const long = await signed(`/${B}/${'k'.repeat(1025)}`, { method: 'PUT', body: 'x' })
+    assert.equal(long.code, 'KeyTooLongError')
+    const okLong = await signed(`/${B}/${'k'.repeat(1024)}`, { method: 'PUT', body: 'x' })
+    assert.equal(okLong.status, 200)
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'k'.repeat(1024), Body: '' }))
+    assert.deepEqual((await keys()).filter(k => !k.startsWith('kkk')), ['p'])
+    assert.deepEqual((await readdir(server.dataDir)).sort(), ['.s3mesh', B], 'no folder was made outside the bucket')
+  })
+
+  it('invalid bucket names', async () => {
+    for (const name of ['ab', 'UPPER', '-dash', 'dash-', 'a..b', '192.168.1.1', 'xn--punycode', 'a_b', 'x'.repeat(64), '.s3mesh']) {
+      const r = await signed(`/${encodeURIComponent(name)}`, { method: 'PUT' })
+      assert.equal(r.code, 'InvalidBucketName', name)
+    }
+    assert.deepEqual((await readdir(server.dataDir)).sort(), ['.s3mesh', B])
+  })
+
+  it('malformed XML bodies and bad part lists', async () => {
+    const bad = ['<Delete><Object><Key>a</Key></Object>', 'not xml at all', '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x "y">]><Delete><Object><Key>&x;</Key></Object></Delete>', '<Wrong/>']
+    for (const body of bad) assert.equal((await signed(`/${B}?delete`, { method: 'POST', body })).code, 'MalformedXML', body)
+    assert.equal((await signed(`/${B}?cors`, { method: 'PUT', body: '<CORSConfiguration><CORSRule></CORSRule></CORSConfiguration>' })).code, 'MalformedXML')
+    assert.equal((await signed(`/${B}?cors`, { method: 'PUT', body: '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>' })).code, 'InvalidRequest')
+    const init = await signed(`/${B}/mp?uploads`, { method: 'POST' })
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(init.text)![1]!
+    assert.equal((await signed(`/${B}/mp?uploadId=${uploadId}`, { method: 'POST', body: '<CompleteMultipartUpload><Part>' })).code, 'MalformedXML')
+    const missing = await signed(`/${B}/mp?uploadId=${uploadId}`, {
+      method: 'POST', body: '<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"0123456789abcdef0123456789abcdef"</ETag></Part></CompleteMultipartUpload>',
+    })
+    assert.equal(missing.code, 'InvalidPart')
+    assert.equal((await signed(`/${B}/mp?uploadId=../../../etc`, { method: 'POST', body: '<CompleteMultipartUpload/>' })).code, 'NoSuchUpload')
+    assert.equal((await signed(`/${B}/mp?partNumber=0&uploadId=${uploadId}`, { method: 'PUT', body: 'x' })).code, 'InvalidArgument')
+    assert.equal((await signed(`/${B}/mp?partNumber=10001&uploadId=${uploadId}`, { method: 'PUT', body: 'x' })).code, 'InvalidArgument')
+    await rejectsNothingStored('mp')
+  })
+
+  async function rejectsNothingStored (key: string): Promise<void> {
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: B, Key: key })), { name: 'NotFound' })
+  }
+
+  it('bodies that do not match their Content-MD5, checksum or signed SHA-256', async () => {
+    const md5 = await signed(`/${B}/md5`, { method: 'PUT', body: 'hello', headers: { 'content-md5': 'XUFAKrxLKna5cZ2REBfFkg==' } })
+    assert.equal(md5.status, 200, 'the right MD5 passes')
+    const badMd5 = await signed(`/${B}/bad-md5`, { method: 'PUT', body: 'hellO', headers: { 'content-md5': 'XUFAKrxLKna5cZ2REBfFkg==' } })
+    assert.equal(badMd5.code, 'BadDigest')
+    assert.equal((await signed(`/${B}/bad-md5`, { method: 'PUT', body: 'x', headers: { 'content-md5': 'short' } })).code, 'InvalidDigest')
+    const crc = await signed(`/${B}/bad-crc`, { method: 'PUT', body: 'hello', headers: { 'x-amz-checksum-crc32': 'AAAAAA==' } })
+    assert.equal(crc.code, 'BadDigest')
+    const sha = await signed(`/${B}/bad-sha`, { method: 'PUT', body: 'hello', headers: { 'x-amz-content-sha256': 'a'.repeat(64) } })
+    assert.equal(sha.code, 'XAmzContentSHA256Mismatch')
+    for (const k of ['bad-md5', 'bad-crc', 'bad-sha']) await rejectsNothingStored(k)
+  })
+
+  it('a client that disconnects mid-PUT leaves no object and no temp file', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'cut', Body: 'previous version' }))
+    const presigned = await sign.sign(`${server.url}/${B}/cut?X-Amz-Expires=60`, { method: 'PUT', aws: { signQuery: true } } as never)
+    const url = new URL(presigned.url)
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1', () => {
+        socket.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: 10000000\r\n\r\n`)
+        socket.write(randomBytes(3_000_000), () => { setTimeout(() => { socket.destroy(); resolve() }, 200) })
+      })
+      socket.on('error', reject)
+    })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const got = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'cut' }))
+    assert.equal(got.ContentLength, 'previous version'.length)
+    assert.deepEqual(await readdir(join(server.dataDir, '.s3mesh', 'tmp')), [])
+  })
+
+  it('a full disk answers InsufficientStorage, keeps the old object and recovers', async (t) => {
+    const mountPoint = await mkdtemp(join(tmpdir(), 's3mesh-full-'))
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mountPoint], { stdio: 'pipe' })
+    } catch (err) {
+      await rm(mountPoint, { recursive: true, force: true })
+      if (process.env.CI === 'true') throw new Error(`CI must be able to mount a tmpfs (run as root): ${String(err)}`)
+      t.skip('cannot mount a tmpfs here (needs root): the full-disk test did not run')
+      return
+    }
+    const dataDir = join(mountPoint, 'data')
+    await mkdir(dataDir)
+    const small = await startServerProcess({ dataDir })
+    const client = sdkClient(small.url)
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: 'full' }))
+      await client.send(new PutObjectCommand({ Bucket: 'full', Key: 'keep', Body: 'safe' }))
+      await assert.rejects(client.send(new PutObjectCommand({ Bucket: 'full', Key: 'keep', Body: randomBytes(4 * 1024 * 1024) })), (err: { name: string, $metadata: { httpStatusCode: number } }) => {
+        assert.equal(err.name, 'InsufficientStorage')
+        assert.equal(err.$metadata.httpStatusCode, 507)
+        return true
+      })
+      const head = await client.send(new HeadObjectCommand({ Bucket: 'full', Key: 'keep' }))
+      assert.equal(head.ContentLength, 4)
+      assert.deepEqual(await readdir(join(dataDir, '.s3mesh', 'tmp')), [])
+      await client.send(new PutObjectCommand({ Bucket: 'full', Key: 'after', Body: 'still works' }))
+    } finally {
+      client.destroy()
+      await small.stop({ remove: false })
+      execFileSync('umount', [mountPoint])
+      await rm(mountPoint, { recursive: true, force: true })
+    }
+  })
+})
