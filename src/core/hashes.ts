@@ -21,6 +21,8 @@ export interface Hash {
 export interface Hashes {
   create (algorithm: HashAlgorithm): Hash
   hmacSha256 (key: Uint8Array, data: Uint8Array): Uint8Array
+  /** Only for SigV2 presigned URLs, which older tools (s3cmd signurl) still produce. */
+  hmacSha1 (key: Uint8Array, data: Uint8Array): Uint8Array
 }
 
 function crc (Impl: typeof Crc32 | typeof Crc32c): Hash {
@@ -45,6 +47,7 @@ export const webHashes: Hashes = {
     }
   },
   hmacSha256 (key, data) { return hmac(sha256, key, data) },
+  hmacSha1 (key, data) { return hmac(sha1, key, data) },
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))

@@ -25,4 +25,5 @@ export const nodeHashes: Hashes = {
     }
   },
   hmacSha256 (key, data) { return createHmac('sha256', key).update(data).digest() },
+  hmacSha1 (key, data) { return createHmac('sha1', key).update(data).digest() },
 }

@@ -17,6 +17,8 @@ export interface Route {
   /** Empty for bucket-level operations. */
   key: string
   query: Map<string, string>
+  /** True when the bucket came from the Host header (`bucket.domain`) rather than the path. */
+  virtualHosted: boolean
 }
 
 /** Sub-resources S3 has and s3mesh does not: answered NotImplemented rather than misread as another operation. */
@@ -75,7 +77,7 @@ export function rawPathProblem (rawPath: string): S3Error | undefined {
   return undefined
 }
 
-function splitTarget (url: URL, host: string | null, options: RouterOptions): { bucket: string, key: string } {
+function splitTarget (url: URL, host: string | null, options: RouterOptions): { bucket: string, key: string, virtualHosted: boolean } {
   let path = url.pathname
   const base = options.basePath ?? ''
   if (base !== '') {
@@ -85,22 +87,22 @@ function splitTarget (url: URL, host: string | null, options: RouterOptions): { 
   const hostname = (host ?? url.host).replace(/:\d+$/, '').toLowerCase()
   for (const domain of options.virtualHostDomains ?? []) {
     if (hostname.endsWith('.' + domain)) {
-      return { bucket: hostname.slice(0, -domain.length - 1), key: safeDecode(path.replace(/^\//, '')) }
+      return { bucket: hostname.slice(0, -domain.length - 1), key: safeDecode(path.replace(/^\//, '')), virtualHosted: true }
     }
   }
   const rest = path.replace(/^\//, '')
   const slash = rest.indexOf('/')
-  if (slash < 0) return { bucket: safeDecode(rest), key: '' }
-  return { bucket: safeDecode(rest.slice(0, slash)), key: safeDecode(rest.slice(slash + 1)) }
+  if (slash < 0) return { bucket: safeDecode(rest), key: '', virtualHosted: false }
+  return { bucket: safeDecode(rest.slice(0, slash)), key: safeDecode(rest.slice(slash + 1)), virtualHosted: false }
 }
 
 /** Maps method + path + query to an S3 operation. */
 export function route (request: Request, url: URL, options: RouterOptions = {}): Route {
-  const { bucket, key } = splitTarget(url, request.headers.get('host'), options)
+  const { bucket, key, virtualHosted } = splitTarget(url, request.headers.get('host'), options)
   const query = parseQuery(url.search)
   const method = request.method.toUpperCase()
   const has = (name: string): boolean => query.has(name)
-  const op = (operation: Operation): Route => ({ operation, bucket, key, query })
+  const op = (operation: Operation): Route => ({ operation, bucket, key, query, virtualHosted })
 
   if (method === 'OPTIONS') return op('Preflight')
   for (const name of UNSUPPORTED) {

@@ -12,6 +12,8 @@ const parser = new XMLParser({
   parseTagValue: false, // keep "007" and "true" as strings: S3 values are text
   trimValues: false, // keys may begin or end with spaces
   removeNSPrefix: true,
+  // Numeric character references (&#34;) are how Go's encoding/xml (rclone, MinIO clients) writes quotes.
+  htmlEntities: true,
   isArray: name => REPEATED.has(name),
 })
 

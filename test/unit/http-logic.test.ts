@@ -97,4 +97,8 @@ describe('XML bodies', () => {
     const doc = parseXmlBody(enc('<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key> a &amp; b </Key></Object></Delete>'), 'Delete')
     assert.deepEqual(doc.Object, [{ Key: ' a & b ' }])
   })
+  it('decodes numeric character references, as Go clients write quotes', () => {
+    const doc = parseXmlBody(enc('<CompleteMultipartUpload><Part><ETag>&#34;abc&#34;</ETag><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>'), 'CompleteMultipartUpload')
+    assert.deepEqual(doc.Part, [{ ETag: '"abc"', PartNumber: '1' }])
+  })
 })

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { after, before, it } from 'node:test'
+import { describeClient, makeFixtures, run, type Fixtures } from '../helpers/cli-clients.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+
+// Debian's python3 with python3-boto3; a pyenv python may come first on PATH.
+const PYTHON = '/usr/bin/python3'
+const SCRIPT = fileURLToPath(new URL('./boto3_flow.py', import.meta.url))
+const BOTO3 = '/usr/lib/python3/dist-packages/boto3'
+
+describeClient('boto3', existsSync(PYTHON) ? BOTO3 : PYTHON, 'apt-get install python3-boto3', () => {
+  let server: ServerProcess
+  let fx: Fixtures
+  before(async () => {
+    server = await startServerProcess()
+    fx = await makeFixtures()
+  })
+  after(async () => { await server?.stop(); await fx?.cleanup() })
+
+  it('creates, puts (multipart), lists, gets ranges, downloads, presigns, deletes', async () => {
+    const { stdout } = await run(PYTHON, [SCRIPT, server.url, ACCESS_KEY, SECRET_KEY, fx.big], {}, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })
+    assert.match(stdout, /boto3 flow ok/)
+  })
+})

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, it } from 'node:test'
+import { describeClient, makeFixtures, run, sha256File, type Fixtures } from '../helpers/cli-clients.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+
+const S3CMD = '/usr/bin/s3cmd'
+
+describeClient('s3cmd', S3CMD, 'apt-get install s3cmd', () => {
+  let server: ServerProcess
+  let fx: Fixtures
+  let config: string
+  const s3cmd = async (...args: string[]): Promise<string> => (await run(S3CMD, ['-c', config, '--no-progress', ...args])).stdout
+
+  before(async () => {
+    server = await startServerProcess()
+    fx = await makeFixtures()
+    config = join(fx.dir, 's3cmd.cfg')
+    const host = new URL(server.url).host
+    await writeFile(config, `[default]\naccess_key = ${ACCESS_KEY}\nsecret_key = ${SECRET_KEY}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nsignature_v2 = False\nbucket_location = us-east-1\n`)
+  })
+  after(async () => { await server?.stop(); await fx?.cleanup() })
+
+  it('makes a bucket, puts (multipart), lists, gets, signs a URL, deletes', async () => {
+    await s3cmd('mb', 's3://cli-s3cmd')
+    await s3cmd('put', fx.small, 's3://cli-s3cmd/docs/small.txt')
+    await s3cmd('put', '--multipart-chunk-size-mb=5', fx.big, 's3://cli-s3cmd/big/fifty.bin')
+    const ls = await s3cmd('ls', 's3://cli-s3cmd/')
+    assert.match(ls, /DIR\s+s3:\/\/cli-s3cmd\/big\//)
+    assert.match(ls, /DIR\s+s3:\/\/cli-s3cmd\/docs\//)
+    assert.match(await s3cmd('ls', 's3://cli-s3cmd/docs/'), /s3:\/\/cli-s3cmd\/docs\/small\.txt/)
+    const info = await s3cmd('info', 's3://cli-s3cmd/big/fifty.bin')
+    assert.match(info, /52428800/)
+    const back = join(fx.dir, 'back.bin')
+    await s3cmd('get', 's3://cli-s3cmd/big/fifty.bin', back)
+    assert.equal(await sha256File(back), fx.bigSha256)
+    // s3cmd signs URLs with SigV2.
+    const url = (await s3cmd('signurl', 's3://cli-s3cmd/docs/small.txt', '+600')).trim()
+    const res = await fetch(url)
+    assert.equal(res.status, 200, await res.clone().text())
+    assert.equal(await res.text(), fx.smallText)
+    await s3cmd('del', '--recursive', '--force', 's3://cli-s3cmd')
+    await s3cmd('rb', 's3://cli-s3cmd')
+    assert.doesNotMatch(await s3cmd('ls'), /cli-s3cmd/)
+  })
+})
