@@ -1,0 +1,108 @@
+/** The `s3mesh` command as people run it: help, clear errors, banner, health, metrics, graceful stop. */
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3'
+import { sdkClient } from '../helpers/s3-client.js'
+import { BIN, startServerProcess } from '../helpers/server-process.js'
+
+function cli (args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null, out: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 })
+  return { status: r.status, out: r.stdout + r.stderr }
+}
+
+describe('s3mesh CLI', () => {
+  it('has --help for the program and the server command, and --version', () => {
+    const top = cli(['--help'])
+    assert.equal(top.status, 0)
+    assert.match(top.out, /server \[options\] <dir>/)
+    const server = cli(['server', '--help'])
+    assert.equal(server.status, 0)
+    assert.match(server.out, /--address <host:port>/)
+    assert.match(server.out, /S3MESH_ROOT_USER/)
+    assert.match(cli(['--version']).out, /^\d+\.\d+\.\d+/)
+  })
+
+  it('explains bad flags, bad addresses and bad credentials', () => {
+    const flag = cli(['server', '/tmp/x', '--adress', '1'])
+    assert.notEqual(flag.status, 0)
+    assert.match(flag.out, /unknown option '--adress'/)
+    assert.match(flag.out, /Did you mean --address\?/)
+    const addr = cli(['server', '/tmp/x', '--address', 'localhost:99999'])
+    assert.notEqual(addr.status, 0)
+    assert.match(addr.out, /not an address: use host:port/)
+    const missing = cli(['server'])
+    assert.match(missing.out, /missing required argument 'dir'/)
+    const creds = cli(['server', '/tmp/s3mesh-cli-creds'], { S3MESH_ROOT_USER: 'admin', S3MESH_ROOT_PASSWORD: 'short' })
+    assert.equal(creds.status, 2)
+    assert.match(creds.out, /S3MESH_ROOT_PASSWORD must be at least 8 characters/)
+  })
+
+  it('refuses a data folder that is a file, and a port in use', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-cli-'))
+    try {
+      await writeFile(join(dir, 'file'), 'x')
+      const notDir = cli(['server', join(dir, 'file'), '--address', '127.0.0.1:0'])
+      assert.equal(notDir.status, 1)
+      assert.match(notDir.out, /Cannot use .* as the data folder/)
+      const blocker = createServer()
+      await new Promise<void>(resolve => blocker.listen(0, '127.0.0.1', resolve))
+      const port = (blocker.address() as { port: number }).port
+      const busy = cli(['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`])
+      blocker.close()
+      assert.equal(busy.status, 1)
+      assert.match(busy.out, new RegExp(`Port ${port} on 127.0.0.1 is already in use`))
+      assert.doesNotMatch(busy.out, /at .*\.js:\d+/, 'no stack trace')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('generates root credentials once, keeps them 0600, and prints a ready-to-paste banner', async () => {
+    const server = await startServerProcess({ env: { S3MESH_ROOT_USER: undefined, S3MESH_ROOT_PASSWORD: undefined } })
+    try {
+      const file = join(server.dataDir, '.s3mesh', 'credentials.json')
+      const saved = JSON.parse(await readFile(file, 'utf8')) as { accessKey: string, secretKey: string }
+      assert.equal((await stat(file)).mode & 0o777, 0o600)
+      const out = server.output()
+      assert.match(out, new RegExp(`Access key:\\s+${saved.accessKey}`))
+      assert.ok(out.includes(saved.secretKey))
+      assert.match(out, /aws --endpoint-url http:\/\/127\.0\.0\.1:\d+ s3 mb s3:\/\/photos/)
+      await server.stop({ remove: false })
+      const again = await startServerProcess({ dataDir: server.dataDir, env: { S3MESH_ROOT_USER: undefined, S3MESH_ROOT_PASSWORD: undefined } })
+      assert.match(again.output(), new RegExp(`Access key:\\s+${saved.accessKey}`))
+      await again.stop()
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('serves health and Prometheus metrics, refuses a second server on the same folder, and stops gracefully', async () => {
+    const server = await startServerProcess()
+    const s3 = sdkClient(server.url)
+    try {
+      assert.equal((await fetch(`${server.url}/health/live`)).status, 200)
+      assert.equal((await fetch(`${server.url}/health/ready`)).status, 200)
+      await s3.send(new CreateBucketCommand({ Bucket: 'metered' }))
+      await s3.send(new PutObjectCommand({ Bucket: 'metered', Key: 'k', Body: 'x'.repeat(1000) }))
+      const metrics = await (await fetch(`${server.url}/metrics`)).text()
+      assert.match(metrics, /s3mesh_http_requests_total\{operation="PutObject",status="200"\} 1/)
+      assert.match(metrics, /s3mesh_http_request_duration_seconds_bucket\{le="[^"]+",operation="CreateBucket"\}/)
+      assert.match(metrics, /s3mesh_http_received_bytes_total \d+/)
+      const second = cli(['server', server.dataDir, '--address', '127.0.0.1:0'])
+      assert.equal(second.status, 1)
+      assert.match(second.out, /in use by another s3mesh process \(pid \d+\)/)
+      assert.equal(await server.stop({ remove: false }), 0, 'SIGTERM ends with exit code 0')
+      assert.match(server.output(), /SIGTERM, finishing requests in flight/)
+      assert.equal(existsSync(join(server.dataDir, '.s3mesh', 'lock')), false, 'the lock is released')
+    } finally {
+      s3.destroy()
+      await server.stop()
+    }
+  })
+})

@@ -1,0 +1,68 @@
+/** 1 GiB up and down through the real server: bytes intact, and the server's peak RSS stays under 200 MB. */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { request } from 'node:http'
+import { after, before, describe, it } from 'node:test'
+import { signer } from '../helpers/s3-client.js'
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+
+const GiB = 1024 ** 3
+const CHUNK = 1024 * 1024
+
+/** Deterministic, incompressible-enough bytes, made on the fly: the test itself holds 1 MiB at a time. */
+function chunkAt (i: number): Buffer {
+  const b = Buffer.allocUnsafe(CHUNK)
+  let x = (i * 2654435761) >>> 0
+  for (let o = 0; o < CHUNK; o += 4) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; b.writeUInt32LE(x >>> 0, o) }
+  return b
+}
+
+async function peakRssMb (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024
+}
+
+describe('streaming a 1 GiB object', () => {
+  let server: ServerProcess
+  before(async () => { server = await startServerProcess() })
+  after(async () => { await server?.stop() })
+
+  it('uploads and downloads 1 GiB with the server under 200 MB RSS', async (t) => {
+    const sign = signer()
+    await fetch(await sign.sign(`${server.url}/stream`, { method: 'PUT' }))
+    const putUrl = (await sign.sign(`${server.url}/stream/one-gib.bin?X-Amz-Expires=600`, { method: 'PUT', aws: { signQuery: true } } as never)).url
+    const sent = createHash('sha256')
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(putUrl, { method: 'PUT', headers: { 'content-length': String(GiB) } }, res => { res.resume(); res.on('end', () => resolve(res.statusCode!)) })
+      req.on('error', reject)
+      let i = 0
+      const pump = (): void => {
+        while (i < GiB / CHUNK) {
+          const c = chunkAt(i++)
+          sent.update(c)
+          if (!req.write(c)) { req.once('drain', pump); return }
+        }
+        req.end()
+      }
+      pump()
+    })
+    assert.equal(status, 200)
+    const getUrl = (await sign.sign(`${server.url}/stream/one-gib.bin?X-Amz-Expires=600`, { aws: { signQuery: true } } as never)).url
+    const got = createHash('sha256')
+    let size = 0
+    await new Promise<void>((resolve, reject) => {
+      request(getUrl, res => {
+        assert.equal(res.statusCode, 200)
+        res.on('data', (c: Buffer) => { size += c.length; got.update(c) })
+        res.on('end', resolve)
+        res.on('error', reject)
+      }).on('error', reject).end()
+    })
+    assert.equal(size, GiB)
+    assert.equal(got.digest('hex'), sent.digest('hex'))
+    const peak = await peakRssMb(server.child.pid!)
+    t.diagnostic(`server peak RSS over a 1 GiB upload and download: ${peak.toFixed(0)} MB`)
+    assert.ok(peak < 200, `peak RSS ${peak.toFixed(0)} MB`)
+  })
+})
