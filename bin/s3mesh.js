@@ -1,8 +1,4 @@
 #!/usr/bin/env node
-// Writes fsync in libuv's thread pool; its default 4 threads would cap
-// concurrent uploads. It must be sized before anything uses it.
-process.env.UV_THREADPOOL_SIZE ??= '16'
-
 try {
   const { main } = await import('../dist/node/cli.js')
   await main(process.argv)

@@ -4,3 +4,13 @@ import { toHex } from './hashes.js'
 export function randomId (bytes = 16): string {
   return toHex(crypto.getRandomValues(new Uint8Array(bytes)))
 }
+
+/**
+ * Request ids: unique per process and cheap (WebCrypto randomness per request
+ * showed up in profiles). A random 8-hex-digit prefix per process, then a counter.
+ */
+export function requestIdSource (): () => string {
+  const prefix = randomId(4).toUpperCase()
+  let n = 0
+  return () => prefix + (n++).toString(16).toUpperCase().padStart(8, '0')
+}

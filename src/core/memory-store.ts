@@ -5,10 +5,10 @@ import { compareKeys } from './key-order.js'
 import { multipartEtag, selectParts } from './multipart.js'
 import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo,
-  ObjectMetadata, ObjectStore, PartInfo, PutOptions, UploadInfo,
+  ObjectMetadata, ObjectStore, PartInfo, PutOptions, UploadInfo, VerifiedDigests,
 } from './object-store.js'
 import { SortedKeys } from './sorted-keys.js'
-import { concatBytes, drain, streamOfBytes } from './streams.js'
+import { concatBytes, drainWithDigests, streamOfBytes } from './streams.js'
 
 interface StoredObject { info: ObjectInfo, bytes: Uint8Array }
 interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
@@ -73,9 +73,8 @@ export class MemoryStore implements ObjectStore {
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     this.bucket(bucket)
     const chunks: Uint8Array[] = []
-    const { size, digests } = await drain(body, {
+    const { size, digests } = await drainWithDigests(body, ['md5', 'sha256'], options.verified, {
       hashes: this.hashes,
-      algorithms: ['md5', 'sha256'],
       expectedSize: options.size,
       signal: options.signal,
       sink: c => { chunks.push(c.slice()) },
@@ -133,11 +132,11 @@ export class MemoryStore implements ObjectStore {
     return uploadId
   }
 
-  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal } = {}): Promise<PartInfo> {
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests, signal?: AbortSignal } = {}): Promise<PartInfo> {
     this.upload(bucket, key, uploadId)
     const chunks: Uint8Array[] = []
-    const { size, digests } = await drain(body, {
-      hashes: this.hashes, algorithms: ['md5'], expectedSize: options.size, signal: options.signal, sink: c => { chunks.push(c.slice()) },
+    const { size, digests } = await drainWithDigests(body, ['md5'], options.verified, {
+      hashes: this.hashes, expectedSize: options.size, signal: options.signal, sink: c => { chunks.push(c.slice()) },
     })
     const part = { partNumber, etag: toHex(digests.md5!), size, lastModified: new Date(), bytes: concatBytes(chunks, size) }
     this.upload(bucket, key, uploadId).parts.set(partNumber, part)

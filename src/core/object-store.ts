@@ -78,6 +78,18 @@ export interface PutOptions extends Signal {
   tags?: Record<string, string>
   /** The size the client declared; a body of any other length fails with IncompleteBody and stores nothing. */
   size?: number
+  /**
+   * Hex digests the body stream is already verified against as it flows (the
+   * stream errors before its end if they do not match), such as a signed
+   * x-amz-content-sha256 or a Content-MD5. A store may take them instead of
+   * hashing the bytes a second time.
+   */
+  verified?: VerifiedDigests
+}
+
+export interface VerifiedDigests {
+  md5?: string
+  sha256?: string
 }
 
 export interface ListOptions extends Signal {
@@ -134,7 +146,7 @@ export interface ObjectStore {
   setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void>
 
   createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string>
-  uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number } & Signal): Promise<PartInfo>
+  uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number, verified?: VerifiedDigests } & Signal): Promise<PartInfo>
   /** Parts in part-number order; throws NoSuchUpload. */
   listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]>
   /** Uploads in (key, initiated) order. */

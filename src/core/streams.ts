@@ -1,5 +1,6 @@
 import { AbortError, S3Error } from './errors.js'
-import type { HashAlgorithm, Hashes } from './hashes.js'
+import { fromHex, type HashAlgorithm, type Hashes } from './hashes.js'
+import type { VerifiedDigests } from './object-store.js'
 
 export interface DrainOptions {
   hashes: Hashes
@@ -56,6 +57,21 @@ export async function drain (body: ReadableStream<Uint8Array>, options: DrainOpt
   const digests: Drained['digests'] = {}
   for (const [a, h] of hashers) digests[a] = h.digest()
   return { size, digests }
+}
+
+/**
+ * Drains a body computing only the digests the caller has not already verified,
+ * and returns them all (hex-decoded from `verified` where given).
+ */
+export async function drainWithDigests (body: ReadableStream<Uint8Array>, wanted: ReadonlyArray<'md5' | 'sha256'>, verified: VerifiedDigests | undefined, options: Omit<DrainOptions, 'algorithms'>): Promise<Drained> {
+  const known: Drained['digests'] = {}
+  for (const a of wanted) {
+    const hex = verified?.[a]
+    const bytes = hex === undefined ? undefined : fromHex(hex)
+    if (bytes !== undefined) known[a] = bytes
+  }
+  const result = await drain(body, { ...options, algorithms: wanted.filter(a => known[a] === undefined) })
+  return { size: result.size, digests: { ...known, ...result.digests } }
 }
 
 /** Throws AbortError when the signal has fired. */

@@ -1,7 +1,8 @@
 import { constants } from 'node:fs'
-import { mkdir, open, rename, rm, rmdir, type FileHandle } from 'node:fs/promises'
+import { mkdir, rename, rm, rmdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { S3Error } from '../core/errors.js'
+import { closeFd, fsyncFd, openFd, readAt, writeAll } from './fd.js'
 
 /** Error codes of the Node fs layer, typed. */
 export function codeOf (err: unknown): string | undefined {
@@ -33,18 +34,18 @@ export function storageError (err: unknown, what: string): unknown {
 
 /** fsync a directory so that a rename into it survives power loss. */
 export async function syncDir (dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY)
-  try { await fh.sync() } finally { await fh.close() }
+  const fd = await openFd(dir, constants.O_RDONLY | constants.O_DIRECTORY)
+  try { await fsyncFd(fd) } finally { await closeFd(fd) }
 }
 
 /** Writes a small file durably at a temp path (the caller renames it into place). */
 export async function writeDurable (path: string, data: string | Uint8Array, sync: boolean, mode = 0o644): Promise<void> {
-  const fh = await open(path, 'w', mode)
+  const fd = await openFd(path, 'w', mode)
   try {
-    await fh.writeFile(data)
-    if (sync) await fh.sync()
+    await writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data)
+    if (sync) await fsyncFd(fd)
   } finally {
-    await fh.close()
+    await closeFd(fd)
   }
 }
 
@@ -76,9 +77,13 @@ export async function pruneEmptyDirs (dir: string, stop: string): Promise<void> 
   }
 }
 
-/** Reads a file handle as a Web stream, from `start` to `end` inclusive, in 256 KiB reads; closes it at the end. */
-export function fileStream (fh: FileHandle, start: number, end: number, onClose: () => Promise<void>): ReadableStream<Uint8Array> {
-  const CHUNK = 256 * 1024
+/**
+ * Reads an open file as a Web stream, from `start` to `end` inclusive, one read
+ * of up to 1 MiB per pull (a 1 MiB object is one read); `onClose` runs once at
+ * the end, on error or on cancel.
+ */
+export function fileStream (fd: number, start: number, end: number, onClose: () => Promise<void>): ReadableStream<Uint8Array> {
+  const CHUNK = 1024 * 1024
   let position = start
   return new ReadableStream<Uint8Array>({
     async pull (controller) {
@@ -86,10 +91,11 @@ export function fileStream (fh: FileHandle, start: number, end: number, onClose:
         const want = Math.min(CHUNK, end + 1 - position)
         if (want <= 0) { controller.close(); await onClose(); return }
         const buffer = Buffer.allocUnsafe(want)
-        const { bytesRead } = await fh.read(buffer, 0, want, position)
-        if (bytesRead === 0) throw new Error('The object file is shorter than its metadata says.')
-        position += bytesRead
-        controller.enqueue(new Uint8Array(buffer.buffer, buffer.byteOffset, bytesRead))
+        const n = await readAt(fd, buffer, want, position)
+        if (n === 0) throw new Error('The object file is shorter than its metadata says.')
+        position += n
+        controller.enqueue(new Uint8Array(buffer.buffer, buffer.byteOffset, n))
+        if (position > end) { controller.close(); await onClose() }
       } catch (err) {
         controller.error(err)
         await onClose()

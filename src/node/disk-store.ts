@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rmdir, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { S3Error } from '../core/errors.js'
 import { toHex, type Hashes } from '../core/hashes.js'
@@ -8,15 +8,17 @@ import { KeyedLock } from '../core/keyed-lock.js'
 import { multipartEtag, selectParts } from '../core/multipart.js'
 import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo,
-  ObjectMetadata, ObjectStore, PartInfo, PutOptions, Signal, UploadInfo,
+  ObjectMetadata, ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
 } from '../core/object-store.js'
 import { SortedKeys } from '../core/sorted-keys.js'
-import { drain } from '../core/streams.js'
+import { drainWithDigests } from '../core/streams.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
 import { DiskLayout } from './disk-layout.js'
 import type { BucketRecord, IndexEntry, MetaRecord, PendingMeta } from './disk-records.js'
 import { loadIndex, recoverCommits } from './disk-recovery.js'
 import { DiskUploads } from './disk-uploads.js'
+import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
+import { MetaCache } from './meta-cache.js'
 import { nodeHashes } from './node-hashes.js'
 
 export interface DiskStoreOptions {
@@ -28,6 +30,16 @@ export interface DiskStoreOptions {
   minPartSize?: number
 }
 
+/** A written, fsynced temp file waiting to be committed. */
+interface TempFile {
+  tmp: string
+  size: number
+  md5: string
+  sha256: string
+  ino: number
+  mtimeMs: number
+}
+
 interface Bucket {
   record: BucketRecord
   objects: SortedKeys<IndexEntry>
@@ -36,8 +48,8 @@ interface Bucket {
   deleting: boolean
 }
 
-// Small writes are gathered into buffers of this size before they reach the disk.
-const WRITE_BUFFER = 1024 * 1024
+// Small network chunks are gathered up to this many bytes per write system call.
+const WRITE_BATCH = 1024 * 1024
 /** Rename failures that mean "a file or folder of another key is in the way". */
 const PATH_TAKEN = new Set(['EISDIR', 'ENOTDIR', 'EEXIST', 'ENOTEMPTY'])
 
@@ -50,6 +62,7 @@ const PATH_TAKEN = new Set(['EISDIR', 'ENOTDIR', 'EEXIST', 'ENOTEMPTY'])
  */
 export class DiskStore implements ObjectStore {
   private readonly keyLocks = new KeyedLock()
+  private readonly metaCache = new MetaCache()
   private readonly uploads: DiskUploads
   private readonly hashes: Hashes
   private readonly sync: boolean
@@ -132,6 +145,7 @@ export class DiskStore implements ObjectStore {
       }
       await unlink(this.layout.bucketMeta(name))
       for (const dir of [this.layout.metaDir(name), this.layout.hiddenDir(name), this.layout.uploadsDir(name)]) await removeQuietly(dir)
+      this.metaCache.deleteBucket(name)
       this.buckets.delete(name)
     } catch (err) {
       b.deleting = false
@@ -148,39 +162,39 @@ export class DiskStore implements ObjectStore {
 
   // ---- objects ----
 
-  /** Streams a body into a new temp file, fsynced; returns its path, size and digests. */
-  private async writeTemp (body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal, md5: boolean }): Promise<{ tmp: string, size: number, md5: string, sha256: string }> {
+  /** Streams a body into a new temp file, fsynced; returns its path, size, digests, inode and mtime. */
+  private async writeTemp (body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal, verified?: VerifiedDigests, md5: boolean }): Promise<TempFile> {
     const tmp = this.layout.tmpPath(randomId())
-    let fh: FileHandle | undefined
+    let fd: number | undefined
     try {
-      fh = await open(tmp, 'wx', 0o644)
-      const file = fh
-      let buffer = Buffer.allocUnsafe(WRITE_BUFFER)
-      let used = 0
-      const { size, digests } = await drain(body, {
+      fd = await openFd(tmp, 'wx', 0o644)
+      const file = fd
+      // Chunks are gathered (not copied) and written together once they add up to WRITE_BATCH.
+      let batch: Uint8Array[] = []
+      let batched = 0
+      const { size, digests } = await drainWithDigests(body, options.md5 ? ['md5', 'sha256'] : ['sha256'], options.verified, {
         hashes: this.hashes,
-        algorithms: options.md5 ? ['md5', 'sha256'] : ['sha256'],
         expectedSize: options.size,
         signal: options.signal,
         sink: async chunk => {
-          if (chunk.byteLength >= WRITE_BUFFER && used === 0) { await file.write(chunk); return }
-          if (used + chunk.byteLength > WRITE_BUFFER) {
-            await file.write(buffer, 0, used)
-            buffer = Buffer.allocUnsafe(WRITE_BUFFER)
-            used = 0
+          batch.push(chunk)
+          batched += chunk.byteLength
+          if (batched >= WRITE_BATCH) {
+            const ready = batch
+            batch = []
+            batched = 0
+            await writevAll(file, ready)
           }
-          if (chunk.byteLength >= WRITE_BUFFER) { await file.write(chunk); return }
-          buffer.set(chunk, used)
-          used += chunk.byteLength
         },
       })
-      if (used > 0) await file.write(buffer, 0, used)
-      if (this.sync) await file.sync()
-      await file.close()
-      fh = undefined
-      return { tmp, size, md5: digests.md5 === undefined ? '' : toHex(digests.md5), sha256: toHex(digests.sha256!) }
+      if (batch.length > 0) await writevAll(file, batch)
+      if (this.sync) await fsyncFd(file)
+      const s = await fstatFd(file)
+      fd = undefined
+      await closeFd(file)
+      return { tmp, size, md5: digests.md5 === undefined ? '' : toHex(digests.md5), sha256: toHex(digests.sha256!), ino: s.ino, mtimeMs: s.mtimeMs }
     } catch (err) {
-      await fh?.close().catch(() => {})
+      if (fd !== undefined) await closeFd(fd).catch(() => {})
       await removeQuietly(tmp)
       throw storageError(err, 'store the upload')
     }
@@ -191,7 +205,8 @@ export class DiskStore implements ObjectStore {
    * metadata, atomically. See PendingMeta for how a crash between the two
    * renames is finished at start.
    */
-  private async commit (bucketName: string, key: string, dataTmp: string, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>): Promise<ObjectInfo> {
+  private async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>): Promise<ObjectInfo> {
+    const dataTmp = temp.tmp
     let bucket: Bucket
     try {
       bucket = this.bucket(bucketName)
@@ -207,8 +222,7 @@ export class DiskStore implements ObjectStore {
         const visible = this.layout.visiblePath(bucketName, key)
         const hidden = this.layout.hiddenPath(bucketName, key)
         const previous = bucket.objects.get(key)
-        const s = await stat(dataTmp)
-        const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: s.ino, mtimeMs: s.mtimeMs }
+        const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs }
         const journal = async (dataPath: string): Promise<void> => {
           const pending: PendingMeta = { ...full, commit: { dataTmp, dataPath, metaPath } }
           await writeDurable(metaTmp, JSON.stringify(pending), this.sync)
@@ -240,6 +254,7 @@ export class DiskStore implements ObjectStore {
           if (folder !== undefined) await mkdir(folder, { recursive: true }).catch(() => {})
         }
         bucket.objects.set(key, { size: full.size, etag: full.etag, lastModified: full.lastModified, hidden: full.hidden })
+        this.metaCache.set(`${bucketName}/${key}`, full)
         return toInfo(full)
       })
     } catch (err) {
@@ -253,8 +268,8 @@ export class DiskStore implements ObjectStore {
 
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     this.bucket(bucket)
-    const written = await this.writeTemp(body, { size: options.size, signal: options.signal, md5: true })
-    return await this.commit(bucket, key, written.tmp, {
+    const written = await this.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: true })
+    return await this.commit(bucket, key, written, {
       size: written.size, etag: written.md5, sha256: written.sha256, lastModified: Date.now(),
       metadata: options.metadata, tags: options.tags ?? {},
     })
@@ -268,8 +283,12 @@ export class DiskStore implements ObjectStore {
     const b = this.bucket(bucket)
     const missing = (): S3Error => new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
     if (!b.objects.has(key)) throw missing()
+    const cached = this.metaCache.get(`${bucket}/${key}`)
+    if (cached !== undefined) return cached
     try {
-      return JSON.parse(await readFile(this.layout.metaPath(bucket, key), 'utf8')) as MetaRecord
+      const meta = JSON.parse(await readFile(this.layout.metaPath(bucket, key), 'utf8')) as MetaRecord
+      this.metaCache.set(`${bucket}/${key}`, meta)
+      return meta
     } catch (err) {
       if (codeOf(err) === 'ENOENT') throw missing()
       throw err
@@ -277,33 +296,33 @@ export class DiskStore implements ObjectStore {
   }
 
   async openObject (bucket: string, key: string): Promise<ObjectHandle> {
-    const { meta, fh } = await this.keyLocks.run(`${bucket}/${key}`, async () => {
+    const { meta, fd } = await this.keyLocks.run(`${bucket}/${key}`, async () => {
       const meta = await this.readMeta(bucket, key)
-      let fh: FileHandle
+      let fd: number
       try {
-        fh = await open(this.dataPathOf(bucket, key, meta.hidden), 'r')
+        fd = await openFd(this.dataPathOf(bucket, key, meta.hidden), 'r')
       } catch (err) {
         if (codeOf(err) !== 'ENOENT') throw err
         // The file was deleted by hand (or a delete was cut short): the object is gone.
         await this.forget(bucket, key)
         throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
       }
-      const s = await fh.stat()
+      const s = await fstatFd(fd)
       if (s.ino !== meta.ino || s.size !== meta.size || s.mtimeMs !== meta.mtimeMs) {
-        await fh.close()
+        await closeFd(fd)
         throw new S3Error('InternalError', `The file behind ${bucket}/${key} was changed outside s3mesh; it will not be served with stale metadata.`)
       }
-      return { meta, fh }
+      return { meta, fd }
     })
     let closed = false
     const close = async (): Promise<void> => {
       if (closed) return
       closed = true
-      await fh.close().catch(() => {})
+      await closeFd(fd).catch(() => {})
     }
     return {
       info: toInfo(meta),
-      stream: (range?: ByteRange) => fileStream(fh, range?.start ?? 0, range?.end ?? meta.size - 1, close),
+      stream: (range?: ByteRange) => fileStream(fd, range?.start ?? 0, range?.end ?? meta.size - 1, close),
       close,
     }
   }
@@ -314,6 +333,7 @@ export class DiskStore implements ObjectStore {
 
   /** Drops an object's metadata and index entry. */
   private async forget (bucket: string, key: string): Promise<void> {
+    this.metaCache.delete(`${bucket}/${key}`)
     await unlink(this.layout.metaPath(bucket, key)).catch(() => {})
     this.buckets.get(bucket)?.objects.delete(key)
   }
@@ -347,8 +367,10 @@ export class DiskStore implements ObjectStore {
     await this.keyLocks.run(`${bucket}/${key}`, async () => {
       const meta = await this.readMeta(bucket, key)
       const tmp = this.layout.tmpPath(randomId(), '.tags')
-      await writeDurable(tmp, JSON.stringify({ ...meta, tags }), this.sync)
+      const updated = { ...meta, tags }
+      await writeDurable(tmp, JSON.stringify(updated), this.sync)
       await renameInto(tmp, this.layout.metaPath(bucket, key))
+      this.metaCache.set(`${bucket}/${key}`, updated)
     }).catch(err => { throw storageError(err, 'save the tags') })
   }
 
@@ -362,10 +384,10 @@ export class DiskStore implements ObjectStore {
     return uploadId
   }
 
-  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number } & Signal = {}): Promise<PartInfo> {
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests } & Signal = {}): Promise<PartInfo> {
     this.bucket(bucket)
     await this.uploads.get(bucket, key, uploadId)
-    const written = await this.writeTemp(body, { size: options.size, signal: options.signal, md5: true })
+    const written = await this.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: true })
     try {
       await this.keyLocks.run(`upload/${uploadId}`, async () => {
         await this.uploads.get(bucket, key, uploadId)
@@ -398,14 +420,15 @@ export class DiskStore implements ObjectStore {
       const stored = await this.uploads.parts(bucket, uploadId)
       const chosen = selectParts(parts, stored, this.minPartSize)
       const tmp = this.layout.tmpPath(randomId())
-      let sha256: string
+      let joined: { sha256: string, ino: number, mtimeMs: number }
       try {
-        sha256 = await this.uploads.join(chosen.map(p => stored.get(p.partNumber)!), tmp, this.hashes, options.signal)
+        joined = await this.uploads.join(chosen.map(p => stored.get(p.partNumber)!), tmp, this.hashes, options.signal)
       } catch (err) {
         await removeQuietly(tmp)
         throw storageError(err, 'assemble the parts')
       }
-      const info = await this.commit(bucket, key, tmp, {
+      const { sha256 } = joined
+      const info = await this.commit(bucket, key, { tmp, ...joined }, {
         size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.hashes, chosen), sha256,
         lastModified: Date.now(), metadata: upload.metadata, tags: upload.tags, parts: chosen.length,
       })

@@ -90,8 +90,8 @@ export class DiskUploads {
     return (await readdir(this.layout.uploadsDir(bucket)).catch(() => [] as string[])).length > 0
   }
 
-  /** Concatenates parts into one file at `tmp`, returning its SHA-256 (hex). */
-  async join (parts: Array<{ path: string }>, tmp: string, hashes: Hashes, signal?: AbortSignal): Promise<string> {
+  /** Concatenates parts into one file at `tmp`, returning its SHA-256 (hex), inode and mtime. */
+  async join (parts: Array<{ path: string }>, tmp: string, hashes: Hashes, signal?: AbortSignal): Promise<{ sha256: string, ino: number, mtimeMs: number }> {
     const sha = hashes.create('sha256')
     const out = await open(tmp, 'w', 0o644)
     try {
@@ -112,9 +112,10 @@ export class DiskUploads {
         }
       }
       if (this.sync) await out.sync()
+      const s = await out.stat()
+      return { sha256: toHex(sha.digest()), ino: s.ino, mtimeMs: s.mtimeMs }
     } finally {
       await out.close()
     }
-    return toHex(sha.digest())
   }
 }

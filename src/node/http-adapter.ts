@@ -93,8 +93,6 @@ export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}
     const started = performance.now()
     const info: RequestInfo = {}
     const counter = { bytes: 0 }
-    const abort = new AbortController()
-    res.once('close', () => { if (!res.writableFinished) abort.abort() })
 
     const finish = (bytesOut: number): void => {
       options.onExchange?.({
@@ -136,8 +134,9 @@ export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}
       request = new Request(url, {
         method: req.method,
         headers,
+        // No AbortSignal of our own: a client that goes away errors the body stream (uploads)
+        // or cancels the response stream (downloads), which stops the work either way.
         body: body?.stream ?? null,
-        signal: abort.signal,
         // @ts-expect-error: Node's fetch needs duplex for streaming bodies; the DOM types do not know it.
         duplex: 'half',
       })

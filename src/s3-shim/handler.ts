@@ -1,6 +1,6 @@
 import { S3Error } from '../core/errors.js'
 import { webHashes, type Hashes } from '../core/hashes.js'
-import { randomId } from '../core/ids.js'
+import { requestIdSource } from '../core/ids.js'
 import { assertBucketName, assertObjectKey } from '../core/names.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { isSigV2Presigned, verifySigV2Presigned } from './auth/sigv2-presigned.js'
@@ -115,6 +115,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
   const now = options.now ?? Date.now
   const onInternalError = options.onInternalError ?? ((err, id) => { console.error(`s3mesh: internal error in request ${id}:`, err) })
   const { store } = options
+  const nextRequestId = requestIdSource()
 
   async function authenticate (request: Request, url: URL, r: Route): Promise<SignedIdentity | undefined> {
     if (request.headers.get('authorization') === null && isSigV2Presigned(url)) {
@@ -147,7 +148,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
   }
 
   return async (request, info = {}) => {
-    const requestId = randomId(8).toUpperCase()
+    const requestId = nextRequestId()
     info.requestId = requestId
     let r: Route | undefined
     let response: Response

@@ -1,6 +1,7 @@
 import { S3Error } from '../../core/errors.js'
-import { bytesEqual, fromBase64, fromHex, toBase64, type Hash, type HashAlgorithm, type Hashes } from '../../core/hashes.js'
+import { bytesEqual, fromBase64, fromHex, toBase64, toHex, type Hash, type HashAlgorithm, type Hashes } from '../../core/hashes.js'
 import { MAX_PUT_SIZE } from '../../core/multipart.js'
+import type { VerifiedDigests } from '../../core/object-store.js'
 import { AwsChunkedDecoder } from './aws-chunked.js'
 import { UNSIGNED_PAYLOAD, type SignedIdentity } from './sigv4.js'
 
@@ -20,6 +21,8 @@ export interface Payload {
   body: ReadableStream<Uint8Array> | null
   /** The decoded length the client declared, when it did. */
   size?: number
+  /** Digests the body is checked against as it streams, for the store to reuse. */
+  verified: VerifiedDigests
 }
 
 function checksumName (alg: string): string {
@@ -85,9 +88,13 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
     }
   }
 
+  const verified: VerifiedDigests = {}
+  for (const c of checks) {
+    if (c.expected instanceof Uint8Array && (c.algorithm === 'md5' || c.algorithm === 'sha256')) verified[c.algorithm] = toHex(c.expected)
+  }
   const raw = request.body
-  if (raw === null) return { body: null, size }
-  if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size }
+  if (raw === null) return { body: null, size, verified }
+  if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified }
 
   const decoder = chunked ? new AwsChunkedDecoder(hashes, signedChunks ? identity : undefined) : undefined
   const hashers: Array<[Check, Hash]> = checks.map(c => [c, hashes.create(c.algorithm)])
@@ -122,5 +129,5 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
       }
     },
   })
-  return { body: raw.pipeThrough(transform), size }
+  return { body: raw.pipeThrough(transform), size, verified }
 }

@@ -6,9 +6,9 @@ import { quoteEtag } from '../respond.js'
 export async function putObject (ctx: Context): Promise<Response> {
   const metadata = metadataFromHeaders(ctx.headers)
   const tags = tagsFromHeader(ctx.headers)
-  const { body, size } = ctx.body()
+  const { body, size, verified } = ctx.body()
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
-    metadata, tags, size, signal: ctx.signal,
+    metadata, tags, size, verified, signal: ctx.signal,
   })
   return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag) } })
 }

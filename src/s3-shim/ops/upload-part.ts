@@ -6,7 +6,7 @@ import { partNumberOf, uploadIdOf } from './multipart-params.js'
 export async function uploadPart (ctx: Context): Promise<Response> {
   const partNumber = partNumberOf(ctx)
   const uploadId = uploadIdOf(ctx)
-  const { body, size } = ctx.body()
-  const part = await ctx.store.uploadPart(ctx.bucket, ctx.key, uploadId, partNumber, body ?? streamOfBytes(new Uint8Array(0)), { size, signal: ctx.signal })
+  const { body, size, verified } = ctx.body()
+  const part = await ctx.store.uploadPart(ctx.bucket, ctx.key, uploadId, partNumber, body ?? streamOfBytes(new Uint8Array(0)), { size, verified, signal: ctx.signal })
   return new Response(null, { status: 200, headers: { etag: quoteEtag(part.etag) } })
 }
