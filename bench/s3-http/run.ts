@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { round } from '../lib/stats.js'
 import { bigObject } from './big-object.js'
-import { client, ensureBucket, sdkPutGet, type LoadResult } from './sdk-load.js'
+import { client, ensureBucket, putKeys, sdkPutGet, type LoadResult } from './sdk-load.js'
 import { startNull, startRaw, startS3mesh, startS3rver, type Target } from './targets.js'
 import { wrkCase } from './wrk-load.js'
 
@@ -47,7 +47,13 @@ async function measure (target: Target, dir: string): Promise<TargetResult> {
   }
   if (existsSync('/usr/bin/wrk')) {
     const w = (method: 'PUT' | 'GET', size: number): Promise<LoadResult> => wrkCase(target, bucket, method, size, params.wrkKeys, params.wrkSeconds, params.wrkConnections, dir)
-    result.wrk = { put64k: await w('PUT', params.smallSize), get64k: await w('GET', params.smallSize), put1m: await w('PUT', params.mediumSize), get1m: await w('GET', params.mediumSize) }
+    // GET reads keys the PUT case wrote; write them all first so a short PUT run cannot leave gaps.
+    const put64k = await w('PUT', params.smallSize)
+    await putKeys(s3, bucket, 'wrk', params.smallSize, params.wrkKeys)
+    const get64k = await w('GET', params.smallSize)
+    const put1m = await w('PUT', params.mediumSize)
+    await putKeys(s3, bucket, 'wrk', params.mediumSize, params.wrkKeys)
+    result.wrk = { put64k, get64k, put1m, get1m: await w('GET', params.mediumSize) }
   }
   s3.destroy()
   return result

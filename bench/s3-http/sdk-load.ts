@@ -58,3 +58,9 @@ export async function sdkPutGet (s3: S3Client, bucket: string, size: number, cou
   })
   return { put: summarise(put, size), get: summarise(get, size) }
 }
+
+/** Writes `count` objects named `<prefix>-<size>/<i>` (setup, not measured). */
+export async function putKeys (s3: S3Client, bucket: string, prefix: string, size: number, count: number): Promise<void> {
+  const body = randomBytes(size)
+  await pool(count, 8, async i => { await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}-${size}/${i}`, Body: body })) })
+}

@@ -25,16 +25,20 @@ function toMs (value: string, unit: string): number {
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n
 }
 
-/** wrk, 2 threads and `connections` connections for `seconds`, cycling over `count` keys. */
+/** wrk, 2 threads and `connections` connections for `seconds`, cycling over `count` keys (GET expects them to exist). */
 export async function wrkCase (target: Target, bucket: string, method: 'PUT' | 'GET', size: number, count: number, seconds: number, connections: number, dir: string): Promise<LoadResult> {
   const paths = await presignedPaths(target, bucket, method, size, count)
   const script = join(dir, `wrk-${method}-${size}.lua`)
+  // Each wrk thread has its own Lua state: thread i takes keys i, i+2, i+4, ... so the
+  // threads never write one key at the same moment and together they touch every key.
   await writeFile(script, [
     `local paths = {${paths.map(p => JSON.stringify(p)).join(',')}}`,
-    'local n = 0',
+    'local threads = 0',
+    'function setup(thread) thread:set("tid", threads); threads = threads + 1 end',
+    'function init(args) n = tid end',
     method === 'PUT' ? `local body = string.rep("x", ${size})` : 'local body = nil',
     'request = function()',
-    '  n = n + 1',
+    '  n = n + 2',
     `  return wrk.format("${method}", paths[(n % #paths) + 1], {["Content-Type"] = "application/octet-stream"}, body)`,
     'end',
   ].join('\n'))

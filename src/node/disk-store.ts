@@ -16,6 +16,7 @@ import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageE
 import { DiskLayout } from './disk-layout.js'
 import type { BucketRecord, IndexEntry, MetaRecord, PendingMeta } from './disk-records.js'
 import { loadIndex, recoverCommits } from './disk-recovery.js'
+import { DirSyncer } from './dir-syncer.js'
 import { DiskUploads } from './disk-uploads.js'
 import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
 import { MetaCache } from './meta-cache.js'
@@ -63,6 +64,7 @@ const PATH_TAKEN = new Set(['EISDIR', 'ENOTDIR', 'EEXIST', 'ENOTEMPTY'])
 export class DiskStore implements ObjectStore {
   private readonly keyLocks = new KeyedLock()
   private readonly metaCache = new MetaCache()
+  private readonly dirSyncer = new DirSyncer()
   private readonly uploads: DiskUploads
   private readonly hashes: Hashes
   private readonly sync: boolean
@@ -239,10 +241,10 @@ export class DiskStore implements ObjectStore {
           await journal(dataPath)
           await renameInto(dataTmp, dataPath)
         }
-        if (this.sync) await syncDir(dirname(dataPath))
+        if (this.sync) await this.dirSyncer.sync(dirname(dataPath))
         // The journal copy becomes the metadata file as it is: its `commit` field is inert outside tmp/.
         await renameInto(metaTmp, metaPath)
-        if (this.sync) await syncDir(dirname(metaPath))
+        if (this.sync) await this.dirSyncer.sync(dirname(metaPath))
         if (previous !== undefined && previous.hidden !== full.hidden) {
           const old = previous.hidden ? hidden : visible!
           await unlink(old).catch(() => {})
