@@ -15,6 +15,9 @@ interface DirState {
 export class DirSyncer {
   private readonly dirs = new Map<string, DirState>()
 
+  /** `fsyncDir` is the real directory fsync; tests pass a counting one. */
+  constructor (private readonly fsyncDir: (dir: string) => Promise<void> = syncDir) {}
+
   async sync (dir: string): Promise<void> {
     let state = this.dirs.get(dir)
     if (state === undefined) {
@@ -23,13 +26,13 @@ export class DirSyncer {
     }
     const s = state
     if (s.running === undefined) {
-      s.running = syncDir(dir).finally(() => { this.finish(dir, s) })
+      s.running = this.fsyncDir(dir).finally(() => { this.finish(dir, s) })
       return await s.running
     }
     // An fsync is in flight but may have started before our rename: join the next one.
     s.next ??= s.running.catch(() => {}).then(async () => {
       s.next = undefined
-      s.running = syncDir(dir).finally(() => { this.finish(dir, s) })
+      s.running = this.fsyncDir(dir).finally(() => { this.finish(dir, s) })
       await s.running
     })
     return await s.next

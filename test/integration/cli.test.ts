@@ -1,6 +1,6 @@
 /** The `s3mesh` command as people run it: help, clear errors, banner, health, metrics, graceful stop. */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -59,6 +59,25 @@ describe('s3mesh CLI', () => {
       assert.match(busy.out, new RegExp(`Port ${port} on 127.0.0.1 is already in use`))
       assert.doesNotMatch(busy.out, /at .*\.js:\d+/, 'no stack trace')
     } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses a read-only data folder with a message that says so', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-ro-'))
+    try {
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', dir], { stdio: 'pipe' })
+      } catch (err) {
+        if (process.env.CI === 'true') throw new Error(`CI must be able to mount a tmpfs (run as root): ${String(err)}`)
+        t.skip('cannot mount a read-only tmpfs here (needs root)')
+        return
+      }
+      const ro = cli(['server', dir, '--address', '127.0.0.1:0'])
+      assert.equal(ro.status, 1)
+      assert.match(ro.out, /Cannot use .* as the data folder: permission denied\. Choose a folder this user can write to\./)
+    } finally {
+      try { execFileSync('umount', [dir], { stdio: 'pipe' }) } catch {}
       await rm(dir, { recursive: true, force: true })
     }
   })

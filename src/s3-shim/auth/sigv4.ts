@@ -110,10 +110,12 @@ function canonicalQuery (pairs: Array<[string, string]>): string {
     .join('&')
 }
 
-function canonicalHeaders (request: Request, signedHeaders: string[]): string {
+function canonicalHeaders (request: Request, url: URL, signedHeaders: string[]): string {
   let out = ''
   for (const name of signedHeaders) {
-    const value = request.headers.get(name)
+    // Host is a forbidden header in browsers and service workers: a Request there
+    // never carries it, though it goes on the wire. The URL has it.
+    const value = request.headers.get(name) ?? (name === 'host' ? url.host : null)
     if (value === null) throw new S3Error('AccessDenied', `The signed header "${name}" is missing from the request.`)
     out += `${name}:${value.trim().replace(/\s+/g, ' ')}\n`
   }
@@ -205,7 +207,7 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
     request.method.toUpperCase(),
     uriEncode(safeDecode(url.pathname), true),
     canonicalQuery(pairsToSign),
-    canonicalHeaders(request, parts.signedHeaders),
+    canonicalHeaders(request, url, parts.signedHeaders),
     parts.signedHeaders.join(';'),
     payloadHash,
   ].join('\n')

@@ -1,0 +1,79 @@
+/** The Web-standard handler on its own (no HTTP server): behaviour every adapter inherits. */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { AwsClient } from 'aws4fetch'
+import { MemoryStore } from '../../src/core/memory-store.js'
+import { createS3Handler } from '../../src/s3-shim/index.js'
+
+const sign = new AwsClient({ accessKeyId: 'AK', secretAccessKey: 'SECRET-KEY', service: 's3', region: 'us-east-1' })
+
+async function setup (options: { virtualHostDomains?: string[], basePath?: string } = {}): Promise<(r: Request) => Promise<Response>> {
+  const store = new MemoryStore()
+  await store.createBucket('photos')
+  const h = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined }, ...options })
+  return async r => await h(r)
+}
+
+describe('S3 handler', () => {
+  it('serves virtual-hosted-style requests', async () => {
+    const h = await setup({ virtualHostDomains: ['localhost'] })
+    const put = await h(await sign.sign('http://photos.localhost:9000/cat.jpg', { method: 'PUT', body: 'meow' }))
+    assert.equal(put.status, 200, await put.clone().text())
+    const get = await h(await sign.sign('http://photos.localhost:9000/cat.jpg'))
+    assert.equal(await get.text(), 'meow')
+    const list = await h(await sign.sign('http://photos.localhost:9000/?list-type=2'))
+    assert.match(await list.text(), /<Key>cat\.jpg<\/Key>/)
+  })
+
+  it('serves under a base path (as a service worker does at /s3)', async () => {
+    const h = await setup({ basePath: '/s3' })
+    assert.equal((await h(await sign.sign('http://app.test/s3/photos/a.txt', { method: 'PUT', body: 'x' }))).status, 200)
+    assert.equal(await (await h(await sign.sign('http://app.test/s3/photos/a.txt'))).text(), 'x')
+    const outside = await h(await sign.sign('http://app.test/other/photos/a.txt'))
+    assert.equal(outside.status, 400)
+  })
+
+  it('puts x-amz-request-id on every response, and HEAD errors have no body', async () => {
+    const h = await setup()
+    const ok = await h(await sign.sign('http://localhost/'))
+    assert.match(ok.headers.get('x-amz-request-id') ?? '', /^[0-9A-F]{16}$/)
+    const missing = await h(await sign.sign('http://localhost/photos/nope', { method: 'HEAD' }))
+    assert.equal(missing.status, 404)
+    assert.equal(await missing.text(), '')
+    assert.ok(missing.headers.get('x-amz-request-id'))
+    const anon = await h(new Request('http://localhost/photos/nope'))
+    assert.equal(anon.status, 403)
+    assert.match(await anon.text(), /<RequestId>[0-9A-F]{16}<\/RequestId>/)
+    assert.notEqual(ok.headers.get('x-amz-request-id'), missing.headers.get('x-amz-request-id'))
+  })
+
+  it('answers 304 with ETag and Last-Modified and no body', async () => {
+    const h = await setup()
+    const put = await h(await sign.sign('http://localhost/photos/k', { method: 'PUT', body: 'v' }))
+    const etag = put.headers.get('etag')!
+    const res = await h(await sign.sign('http://localhost/photos/k', { headers: { 'if-none-match': etag } }))
+    assert.equal(res.status, 304)
+    assert.equal(res.headers.get('etag'), etag)
+    assert.ok(res.headers.get('last-modified'))
+    assert.equal(await res.text(), '')
+  })
+
+  it('adds CORS headers to error responses for allowed origins, so browsers can read them', async () => {
+    const h = await setup()
+    const cors = '<CORSConfiguration><CORSRule><AllowedOrigin>http://app.test</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>'
+    assert.equal((await h(await sign.sign('http://localhost/photos?cors', { method: 'PUT', body: cors }))).status, 200)
+    const err = await h(await sign.sign('http://localhost/photos/missing', { headers: { origin: 'http://app.test' } }))
+    assert.equal(err.status, 404)
+    assert.equal(err.headers.get('access-control-allow-origin'), 'http://app.test')
+    const other = await h(await sign.sign('http://localhost/photos/missing', { headers: { origin: 'http://evil.test' } }))
+    assert.equal(other.headers.get('access-control-allow-origin'), null)
+  })
+
+  it('renders S3 XML errors with Code, Message, Resource and RequestId', async () => {
+    const h = await setup()
+    const res = await h(await sign.sign('http://localhost/photos/missing-key'))
+    assert.equal(res.headers.get('content-type'), 'application/xml')
+    const xml = await res.text()
+    assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error><Code>NoSuchKey<\/Code><Message>The specified key does not exist.<\/Message><Key>missing-key<\/Key><Resource>missing-key<\/Resource><RequestId>/)
+  })
+})
