@@ -1,4 +1,4 @@
-import type { CorsRule, ObjectMetadata } from '../core/object-store.js'
+import type { CorsRule, ObjectInfo, ObjectMetadata } from '../core/object-store.js'
 
 /** An object's metadata file (`.s3mesh/meta/<bucket>/<hh>/<sha256(key)>.json`). */
 export interface MetaRecord {
@@ -49,4 +49,12 @@ export interface UploadRecord {
   initiated: number
   metadata: ObjectMetadata
   tags: Record<string, string>
+}
+
+/** The ObjectInfo a metadata record describes. */
+export function toInfo (m: MetaRecord): ObjectInfo {
+  return {
+    key: m.key, size: m.size, etag: m.etag, sha256: m.sha256, lastModified: new Date(m.lastModified),
+    metadata: m.metadata, tags: m.tags, ...(m.parts !== undefined ? { parts: m.parts } : {}),
+  }
 }

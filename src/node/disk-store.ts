@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rmdir, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { S3Error } from '../core/errors.js'
-import { toHex, type Hashes } from '../core/hashes.js'
+import type { Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import { KeyedLock } from '../core/keyed-lock.js'
@@ -11,14 +11,13 @@ import type {
   ObjectMetadata, ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
 } from '../core/object-store.js'
 import { SortedKeys } from '../core/sorted-keys.js'
-import { drainWithDigests } from '../core/streams.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
 import { DiskLayout } from './disk-layout.js'
-import type { BucketRecord, IndexEntry, MetaRecord, PendingMeta } from './disk-records.js'
+import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { loadIndex, recoverCommits } from './disk-recovery.js'
-import { DirSyncer } from './dir-syncer.js'
 import { DiskUploads } from './disk-uploads.js'
-import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
+import { DiskWriter, type Bucket } from './disk-writer.js'
+import { closeFd, fstatFd, openFd } from './fd.js'
 import { MetaCache } from './meta-cache.js'
 import { nodeHashes } from './node-hashes.js'
 
@@ -31,29 +30,6 @@ export interface DiskStoreOptions {
   minPartSize?: number
 }
 
-/** A written, fsynced temp file waiting to be committed. */
-interface TempFile {
-  tmp: string
-  size: number
-  md5: string
-  sha256: string
-  ino: number
-  mtimeMs: number
-}
-
-interface Bucket {
-  record: BucketRecord
-  objects: SortedKeys<IndexEntry>
-  /** Writes in flight: a bucket with any is not empty. */
-  pending: number
-  deleting: boolean
-}
-
-// Small network chunks are gathered up to this many bytes per write system call.
-const WRITE_BATCH = 1024 * 1024
-/** Rename failures that mean "a file or folder of another key is in the way". */
-const PATH_TAKEN = new Set(['EISDIR', 'ENOTDIR', 'EEXIST', 'ENOTEMPTY'])
-
 /**
  * Objects as plain files under a data folder, with metadata beside them in
  * `.s3mesh/` (see DiskLayout). Every write lands in a temp file, is fsynced
@@ -64,7 +40,7 @@ const PATH_TAKEN = new Set(['EISDIR', 'ENOTDIR', 'EEXIST', 'ENOTEMPTY'])
 export class DiskStore implements ObjectStore {
   private readonly keyLocks = new KeyedLock()
   private readonly metaCache = new MetaCache()
-  private readonly dirSyncer = new DirSyncer()
+  private readonly writer: DiskWriter
   private readonly uploads: DiskUploads
   private readonly hashes: Hashes
   private readonly sync: boolean
@@ -75,6 +51,9 @@ export class DiskStore implements ObjectStore {
     this.sync = options.fsync ?? true
     this.minPartSize = options.minPartSize
     this.uploads = new DiskUploads(layout, this.sync)
+    this.writer = new DiskWriter({
+      layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, metaCache: this.metaCache, bucket: name => this.bucket(name),
+    })
   }
 
   /** Opens (creating if needed) the store in `root`: finishes interrupted commits, cleans temp files, loads the index. */
@@ -164,114 +143,10 @@ export class DiskStore implements ObjectStore {
 
   // ---- objects ----
 
-  /** Streams a body into a new temp file, fsynced; returns its path, size, digests, inode and mtime. */
-  private async writeTemp (body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal, verified?: VerifiedDigests, md5: boolean }): Promise<TempFile> {
-    const tmp = this.layout.tmpPath(randomId())
-    let fd: number | undefined
-    try {
-      fd = await openFd(tmp, 'wx', 0o644)
-      const file = fd
-      // Chunks are gathered (not copied) and written together once they add up to WRITE_BATCH.
-      let batch: Uint8Array[] = []
-      let batched = 0
-      const { size, digests } = await drainWithDigests(body, options.md5 ? ['md5', 'sha256'] : ['sha256'], options.verified, {
-        hashes: this.hashes,
-        expectedSize: options.size,
-        signal: options.signal,
-        sink: async chunk => {
-          batch.push(chunk)
-          batched += chunk.byteLength
-          if (batched >= WRITE_BATCH) {
-            const ready = batch
-            batch = []
-            batched = 0
-            await writevAll(file, ready)
-          }
-        },
-      })
-      if (batch.length > 0) await writevAll(file, batch)
-      if (this.sync) await fsyncFd(file)
-      const s = await fstatFd(file)
-      fd = undefined
-      await closeFd(file)
-      return { tmp, size, md5: digests.md5 === undefined ? '' : toHex(digests.md5), sha256: toHex(digests.sha256!), ino: s.ino, mtimeMs: s.mtimeMs }
-    } catch (err) {
-      if (fd !== undefined) await closeFd(fd).catch(() => {})
-      await removeQuietly(tmp)
-      throw storageError(err, 'store the upload')
-    }
-  }
-
-  /**
-   * Moves a verified temp file into place as the object `key`, with its
-   * metadata, atomically. See PendingMeta for how a crash between the two
-   * renames is finished at start.
-   */
-  private async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>): Promise<ObjectInfo> {
-    const dataTmp = temp.tmp
-    let bucket: Bucket
-    try {
-      bucket = this.bucket(bucketName)
-    } catch (err) {
-      await removeQuietly(dataTmp)
-      throw err
-    }
-    bucket.pending++
-    const metaTmp = this.layout.tmpPath(randomId(), '.meta.json')
-    try {
-      return await this.keyLocks.run(`${bucketName}/${key}`, async () => {
-        const metaPath = this.layout.metaPath(bucketName, key)
-        const visible = this.layout.visiblePath(bucketName, key)
-        const hidden = this.layout.hiddenPath(bucketName, key)
-        const previous = bucket.objects.get(key)
-        const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs }
-        const journal = async (dataPath: string): Promise<void> => {
-          const pending: PendingMeta = { ...full, commit: { dataTmp, dataPath, metaPath } }
-          await writeDurable(metaTmp, JSON.stringify(pending), this.sync)
-        }
-        let dataPath = visible ?? hidden
-        await journal(dataPath)
-        try {
-          await renameInto(dataTmp, dataPath)
-        } catch (err) {
-          if (visible === undefined || !PATH_TAKEN.has(codeOf(err) ?? '')) throw err
-          // Another key's file or folder holds this path (as `a` does for `a/b`): keep the bytes hidden.
-          full.hidden = true
-          dataPath = hidden
-          await journal(dataPath)
-          await renameInto(dataTmp, dataPath)
-        }
-        if (this.sync) await this.dirSyncer.sync(dirname(dataPath))
-        // The journal copy becomes the metadata file as it is: its `commit` field is inert outside tmp/.
-        await renameInto(metaTmp, metaPath)
-        if (this.sync) await this.dirSyncer.sync(dirname(metaPath))
-        if (previous !== undefined && previous.hidden !== full.hidden) {
-          const old = previous.hidden ? hidden : visible!
-          await unlink(old).catch(() => {})
-          if (!previous.hidden) await pruneEmptyDirs(dirname(old), this.layout.bucketDir(bucketName))
-        }
-        if (key.endsWith('/')) {
-          // A folder marker (`photos/`): show the folder to people browsing the data folder.
-          const folder = this.layout.visiblePath(bucketName, key.slice(0, -1))
-          if (folder !== undefined) await mkdir(folder, { recursive: true }).catch(() => {})
-        }
-        bucket.objects.set(key, { size: full.size, etag: full.etag, lastModified: full.lastModified, hidden: full.hidden })
-        this.metaCache.set(`${bucketName}/${key}`, full)
-        return toInfo(full)
-      })
-    } catch (err) {
-      await removeQuietly(dataTmp)
-      await removeQuietly(metaTmp)
-      throw storageError(err, 'store the object')
-    } finally {
-      bucket.pending--
-    }
-  }
-
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     this.bucket(bucket)
-    const written = await this.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: true })
-    return await this.commit(bucket, key, written, {
+    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: true })
+    return await this.writer.commit(bucket, key, written, {
       size: written.size, etag: written.md5, sha256: written.sha256, lastModified: Date.now(),
       metadata: options.metadata, tags: options.tags ?? {},
     })
@@ -336,7 +211,7 @@ export class DiskStore implements ObjectStore {
   /** Drops an object's metadata and index entry. */
   private async forget (bucket: string, key: string): Promise<void> {
     this.metaCache.delete(`${bucket}/${key}`)
-    await unlink(this.layout.metaPath(bucket, key)).catch(() => {})
+    await unlink(this.layout.metaPath(bucket, key)).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
     this.buckets.get(bucket)?.objects.delete(key)
   }
 
@@ -345,10 +220,11 @@ export class DiskStore implements ObjectStore {
     await this.keyLocks.run(`${bucket}/${key}`, async () => {
       const entry = b.objects.get(key)
       if (entry === undefined) return
-      // Data first: a crash between the two leaves metadata without data, which reads as "deleted".
+      // Metadata first: it is what makes the object exist. A crash before the data
+      // is unlinked leaves an unlisted file behind, never a listed key that cannot be read.
       const dataPath = this.dataPathOf(bucket, key, entry.hidden)
-      await unlink(dataPath).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
       await this.forget(bucket, key)
+      await unlink(dataPath).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
       if (!entry.hidden) await pruneEmptyDirs(dirname(dataPath), this.layout.bucketDir(bucket))
       if (key.endsWith('/')) {
         const folder = this.layout.visiblePath(bucket, key.slice(0, -1))
@@ -389,7 +265,7 @@ export class DiskStore implements ObjectStore {
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests } & Signal = {}): Promise<PartInfo> {
     this.bucket(bucket)
     await this.uploads.get(bucket, key, uploadId)
-    const written = await this.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: true })
+    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: true })
     try {
       await this.keyLocks.run(`upload/${uploadId}`, async () => {
         await this.uploads.get(bucket, key, uploadId)
@@ -430,7 +306,7 @@ export class DiskStore implements ObjectStore {
         throw storageError(err, 'assemble the parts')
       }
       const { sha256 } = joined
-      const info = await this.commit(bucket, key, { tmp, ...joined }, {
+      const info = await this.writer.commit(bucket, key, { tmp, ...joined }, {
         size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.hashes, chosen), sha256,
         lastModified: Date.now(), metadata: upload.metadata, tags: upload.tags, parts: chosen.length,
       })
@@ -445,13 +321,6 @@ export class DiskStore implements ObjectStore {
       await this.uploads.get(bucket, key, uploadId)
       await removeQuietly(this.layout.uploadDir(bucket, uploadId))
     })
-  }
-}
-
-function toInfo (m: MetaRecord): ObjectInfo {
-  return {
-    key: m.key, size: m.size, etag: m.etag, sha256: m.sha256, lastModified: new Date(m.lastModified),
-    metadata: m.metadata, tags: m.tags, ...(m.parts !== undefined ? { parts: m.parts } : {}),
   }
 }
 
