@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rmdir, unlink } from 'node:fs/promises'
+import { lstat, mkdir, readdir, readFile, rmdir, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { S3Error } from '../core/errors.js'
 import type { Hashes } from '../core/hashes.js'
@@ -12,6 +12,7 @@ import type {
 } from '../core/object-store.js'
 import { SortedKeys } from '../core/sorted-keys.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
+import { describeFile, filesBelow } from './disk-adopt.js'
 import { DiskLayout } from './disk-layout.js'
 import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { loadIndex, recoverCommits } from './disk-recovery.js'
@@ -70,7 +71,33 @@ export class DiskStore implements ObjectStore {
     })
     const buckets = new Map<string, Bucket>()
     for (const [name, b] of loaded) buckets.set(name, { ...b, pending: 0, deleting: false })
-    return new DiskStore(layout, buckets, options)
+    const store = new DiskStore(layout, buckets, options)
+    // Files put into bucket folders by hand, while the server was down, become listed objects.
+    for (const name of buckets.keys()) {
+      for await (const f of filesBelow(layout.bucketDir(name))) {
+        if (!buckets.get(name)!.objects.has(f.key)) await store.adopt(name, f.key, f.path)
+      }
+    }
+    return store
+  }
+
+  /**
+   * Makes the file at a key's path the object: hashes it, writes its metadata,
+   * indexes it. `previous` keeps an edited object's content type, user metadata
+   * and tags. Undefined when there is no regular file.
+   */
+  private async adopt (bucket: string, key: string, path: string, previous?: MetaRecord): Promise<MetaRecord | undefined> {
+    const described = await describeFile(path, key, this.hashes)
+    if (described === undefined) return undefined
+    const meta: MetaRecord = previous === undefined
+      ? described
+      : { ...described, metadata: previous.metadata, tags: previous.tags, hidden: previous.hidden }
+    const tmp = this.layout.tmpPath(randomId(), '.adopt')
+    await writeDurable(tmp, JSON.stringify(meta), this.sync)
+    await renameInto(tmp, this.layout.metaPath(bucket, key))
+    this.buckets.get(bucket)?.objects.set(key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified, hidden: meta.hidden })
+    this.metaCache.set(`${bucket}/${key}`, meta)
+    return meta
   }
 
   private static async writeBucketRecord (layout: DiskLayout, record: BucketRecord, sync: boolean): Promise<void> {
@@ -156,10 +183,17 @@ export class DiskStore implements ObjectStore {
     return hidden ? this.layout.hiddenPath(bucket, key) : this.layout.visiblePath(bucket, key)!
   }
 
+  /** An object's metadata; call with the key's lock held (a file found at the key's path is adopted). */
   private async readMeta (bucket: string, key: string): Promise<MetaRecord> {
     const b = this.bucket(bucket)
     const missing = (): S3Error => new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
-    if (!b.objects.has(key)) throw missing()
+    if (!b.objects.has(key)) {
+      // A file copied into the bucket folder while the server runs is readable at once.
+      const path = this.layout.visiblePath(bucket, key)
+      const adopted = path === undefined ? undefined : await this.adopt(bucket, key, path).catch(() => undefined)
+      if (adopted === undefined) throw missing()
+      return adopted
+    }
     const cached = this.metaCache.get(`${bucket}/${key}`)
     if (cached !== undefined) return cached
     try {
@@ -174,22 +208,26 @@ export class DiskStore implements ObjectStore {
 
   async openObject (bucket: string, key: string): Promise<ObjectHandle> {
     const { meta, fd } = await this.keyLocks.run(`${bucket}/${key}`, async () => {
-      const meta = await this.readMeta(bucket, key)
-      let fd: number
-      try {
-        fd = await openFd(this.dataPathOf(bucket, key, meta.hidden), 'r')
-      } catch (err) {
-        if (codeOf(err) !== 'ENOENT') throw err
-        // The file was deleted by hand (or a delete was cut short): the object is gone.
-        await this.forget(bucket, key)
-        throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
-      }
-      const s = await fstatFd(fd)
-      if (s.ino !== meta.ino || s.size !== meta.size || s.mtimeMs !== meta.mtimeMs) {
+      let meta = await this.readMeta(bucket, key)
+      for (let attempt = 0; ; attempt++) {
+        const path = this.dataPathOf(bucket, key, meta.hidden)
+        let fd: number
+        try {
+          fd = await openFd(path, 'r')
+        } catch (err) {
+          if (codeOf(err) !== 'ENOENT') throw err
+          // The file was deleted by hand: the object is gone.
+          await this.forget(bucket, key)
+          throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
+        }
+        const s = await fstatFd(fd)
+        if (s.ino === meta.ino && s.size === meta.size && s.mtimeMs === meta.mtimeMs) return { meta, fd }
         await closeFd(fd)
-        throw new S3Error('InternalError', `The file behind ${bucket}/${key} was changed outside s3mesh; it will not be served with stale metadata.`)
+        // The file was replaced or edited outside s3mesh: it is the object now, with a new ETag.
+        const again = attempt === 0 ? await this.adopt(bucket, key, path, meta) : undefined
+        if (again === undefined) throw new S3Error('ServiceUnavailable', `The file behind ${bucket}/${key} is changing on disk; retry.`)
+        meta = again
       }
-      return { meta, fd }
     })
     let closed = false
     const close = async (): Promise<void> => {
@@ -205,7 +243,7 @@ export class DiskStore implements ObjectStore {
   }
 
   async headObject (bucket: string, key: string): Promise<ObjectInfo> {
-    return toInfo(await this.readMeta(bucket, key))
+    return toInfo(await this.keyLocks.run(`${bucket}/${key}`, async () => await this.readMeta(bucket, key)))
   }
 
   /** Drops an object's metadata and index entry. */
@@ -219,7 +257,16 @@ export class DiskStore implements ObjectStore {
     const b = this.bucket(bucket)
     await this.keyLocks.run(`${bucket}/${key}`, async () => {
       const entry = b.objects.get(key)
-      if (entry === undefined) return
+      if (entry === undefined) {
+        // A file put there by hand and never read is the object all the same: delete it too.
+        const path = this.layout.visiblePath(bucket, key)
+        const found = path === undefined ? undefined : await lstat(path).catch(() => undefined)
+        if (found?.isFile() === true) {
+          await unlink(path!).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
+          await pruneEmptyDirs(dirname(path!), this.layout.bucketDir(bucket))
+        }
+        return
+      }
       // Metadata first: it is what makes the object exist. A crash before the data
       // is unlinked leaves an unlisted file behind, never a listed key that cannot be read.
       const dataPath = this.dataPathOf(bucket, key, entry.hidden)
