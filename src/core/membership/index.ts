@@ -1,0 +1,6 @@
+export { Membership, type MemberInfo, type MemberEventName, type MembershipOptions } from './membership.js'
+export { LAN, WAN, LOCAL, BROWSER, PRESETS, type MembershipConfig } from './config.js'
+export type { Message, MemberState, Update, Send } from './messages.js'
+export { suspicionTimeout, remainingSuspicionTime } from './suspicion.js'
+export { retransmitLimit } from './broadcast-queue.js'
+export { SimNetwork, seededRandom } from './sim-network.js'

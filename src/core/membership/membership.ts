@@ -1,0 +1,339 @@
+import { bytesEqual } from '../hashes.js'
+import { Awareness } from './awareness.js'
+import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js'
+import type { MembershipConfig } from './config.js'
+import type { Alive, Dead, MemberState, Message, PushPullState, Suspect, Update } from './messages.js'
+import { Prober } from './prober.js'
+import { Suspicion, suspicionTimeout } from './suspicion.js'
+
+export interface MemberInfo {
+  id: string
+  state: MemberState
+  incarnation: number
+  meta: Uint8Array
+  /** When the member last changed state, on the injected clock. */
+  stateChangeMs: number
+  self: boolean
+}
+
+export type MemberEventName = 'member:join' | 'member:update' | 'member:suspect' | 'member:failed' | 'member:leave'
+
+export interface MembershipOptions {
+  /** This member's id (its libp2p peer id). */
+  id: string
+  meta?: Uint8Array
+  config: MembershipConfig
+  /** The clock, in ms. Real time on a network, virtual time in the simulator. */
+  now: () => number
+  /** Uniform randomness in [0, 1). Seeded in tests and the simulator. */
+  random: () => number
+  /** Hands a message to the transport. */
+  send: (to: string, message: Message) => void
+}
+
+interface Member {
+  id: string
+  incarnation: number
+  state: MemberState
+  meta: Uint8Array
+  stateChangeMs: number
+  suspicion?: Suspicion
+}
+
+/** Updates per gossip message: keeps messages small (memberlist fills one UDP packet). */
+const MAX_UPDATES_PER_MESSAGE = 16
+/** memberlist scales push-pull intervals up past this many members. */
+const PUSH_PULL_SCALE_THRESHOLD = 32
+
+/**
+ * SWIM membership with Lifeguard, as HashiCorp memberlist does it, as a state
+ * machine: inputs are received messages and clock ticks, outputs are messages
+ * (through `send`) and member events. It does no I/O and reads no clock or
+ * randomness of its own, so the same code runs over libp2p, in unit tests and
+ * in the discrete-event simulator.
+ */
+export class Membership extends EventTarget {
+  readonly id: string
+  readonly config: MembershipConfig
+  readonly awareness: Awareness
+  private readonly members = new Map<string, Member>()
+  private readonly broadcasts = new BroadcastQueue()
+  private readonly prober: Prober
+  private leaving = false
+  private nextGossipAt: number
+  private nextPushPullAt: number
+  private nextReconnectAt: number
+
+  constructor (private readonly options: MembershipOptions) {
+    super()
+    this.id = options.id
+    this.config = options.config
+    this.awareness = new Awareness(options.config.awarenessMaxMultiplier)
+    this.prober = new Prober(this, options)
+    const now = options.now()
+    this.nextGossipAt = now + options.random() * options.config.gossipIntervalMs
+    this.nextPushPullAt = now + this.pushPullInterval()
+    this.nextReconnectAt = now + options.config.reconnectIntervalMs
+    const meta = options.meta ?? new Uint8Array(0)
+    this.checkMeta(meta)
+    this.aliveNode({ type: 'alive', node: this.id, incarnation: 0, meta })
+  }
+
+  // ---- inputs ----
+
+  receive (from: string, message: Message): void {
+    switch (message.type) {
+      case 'ping': case 'ack': case 'nack': case 'ping-req':
+        this.prober.receive(from, message)
+        return
+      case 'gossip':
+        for (const u of message.updates) this.apply(u)
+        return
+      case 'push-pull':
+        this.merge(message.states)
+        if (!message.reply) this.options.send(from, { type: 'push-pull', states: this.localState(), join: false, reply: true })
+    }
+  }
+
+  /** Runs whatever is due on the clock: probes, suspicion timeouts, gossip, push-pull, forgetting the long dead. */
+  tick (): void {
+    const now = this.options.now()
+    for (const m of this.members.values()) {
+      if (m.suspicion !== undefined && now >= m.suspicion.deadline()) {
+        m.suspicion = undefined
+        this.deadNode({ type: 'dead', node: m.id, incarnation: m.incarnation, from: this.id })
+      }
+    }
+    this.prober.tick(now)
+    if (this.config.gossipIntervalMs > 0 && now >= this.nextGossipAt) {
+      this.gossip()
+      this.nextGossipAt = now + this.config.gossipIntervalMs
+    }
+    if (this.config.pushPullIntervalMs > 0 && now >= this.nextPushPullAt) {
+      const target = this.randomMembers(1, m => m.state === 'alive')[0]
+      if (target !== undefined) this.options.send(target, { type: 'push-pull', states: this.localState(), join: false, reply: false })
+      this.nextPushPullAt = now + this.pushPullInterval()
+    }
+    if (this.config.reconnectIntervalMs > 0 && now >= this.nextReconnectAt) {
+      // A failed member may be reachable again (a partition healed): a push-pull lets it refute.
+      const target = this.randomMembers(1, m => m.state === 'failed')[0]
+      if (target !== undefined) this.options.send(target, { type: 'push-pull', states: this.localState(), join: true, reply: false })
+      this.nextReconnectAt = now + this.config.reconnectIntervalMs
+    }
+    for (const m of this.members.values()) {
+      const age = now - m.stateChangeMs
+      if ((m.state === 'left' && age > this.config.gossipToTheDeadMs) || (m.state === 'failed' && age > this.config.reconnectTimeoutMs)) this.members.delete(m.id)
+    }
+  }
+
+  /** The earliest time `tick` has work to do (for simulators that jump in time). */
+  nextWakeup (): number {
+    let t = this.prober.nextWakeup()
+    if (this.config.gossipIntervalMs > 0) t = Math.min(t, this.nextGossipAt)
+    if (this.config.pushPullIntervalMs > 0) t = Math.min(t, this.nextPushPullAt)
+    if (this.config.reconnectIntervalMs > 0) t = Math.min(t, this.nextReconnectAt)
+    for (const m of this.members.values()) if (m.suspicion !== undefined) t = Math.min(t, m.suspicion.deadline())
+    return t
+  }
+
+  /** Starts full-state exchanges with known members (seeds) to join their cluster. */
+  join (seeds: string[]): void {
+    for (const seed of seeds) {
+      if (seed !== this.id) this.options.send(seed, { type: 'push-pull', states: this.localState(), join: true, reply: false })
+    }
+  }
+
+  /** Leaves on purpose: others mark this member "left", never "failed". */
+  leave (): void {
+    const self = this.members.get(this.id)!
+    this.leaving = true
+    this.deadNode({ type: 'dead', node: this.id, incarnation: self.incarnation, from: this.id })
+    this.gossip()
+  }
+
+  /** Changes this member's meta and spreads it. */
+  updateMeta (meta: Uint8Array): void {
+    this.checkMeta(meta)
+    const self = this.members.get(this.id)!
+    self.incarnation++
+    self.meta = meta
+    this.broadcasts.queue({ type: 'alive', node: this.id, incarnation: self.incarnation, meta })
+    this.emit('member:update', self)
+  }
+
+  /** Queued updates, for a transport that disseminates them itself (gossipsub) instead of gossip rounds. */
+  takeUpdates (max = MAX_UPDATES_PER_MESSAGE): Update[] {
+    return this.broadcasts.take(max, retransmitLimit(this.config.retransmitMult, this.estimatedSize()))
+  }
+
+  // ---- queries ----
+
+  list (): MemberInfo[] {
+    return [...this.members.values()].map(m => this.info(m))
+  }
+
+  get (id: string): MemberInfo | undefined {
+    const m = this.members.get(id)
+    return m === undefined ? undefined : this.info(m)
+  }
+
+  /** Members that are alive or suspect, this one included: the n in SWIM's formulas. */
+  estimatedSize (): number {
+    let n = 0
+    for (const m of this.members.values()) if (m.state === 'alive' || m.state === 'suspect') n++
+    return n
+  }
+
+  /** Up to `count` random other members that pass `filter`. */
+  randomMembers (count: number, filter: (m: MemberInfo) => boolean): string[] {
+    const pool: string[] = []
+    for (const m of this.members.values()) if (m.id !== this.id && filter(this.info(m))) pool.push(m.id)
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(this.options.random() * (i + 1))
+      ;[pool[i], pool[j]] = [pool[j]!, pool[i]!]
+    }
+    return pool.slice(0, count)
+  }
+
+  // ---- the rules (memberlist state.go) ----
+
+  /** Called by the prober when a member did not answer a direct or an indirect probe. */
+  suspectAfterProbe (id: string): void {
+    const m = this.members.get(id)
+    if (m !== undefined) this.suspectNode({ type: 'suspect', node: id, incarnation: m.incarnation, from: this.id })
+  }
+
+  private apply (u: Update): void {
+    if (u.type === 'alive') this.aliveNode(u)
+    else if (u.type === 'suspect') this.suspectNode(u)
+    else this.deadNode(u)
+  }
+
+  private aliveNode (a: Alive): void {
+    const isSelf = a.node === this.id
+    if (isSelf && this.leaving) return
+    let m = this.members.get(a.node)
+    const isNew = m === undefined
+    if (m === undefined) {
+      m = { id: a.node, incarnation: a.incarnation, state: 'failed', meta: a.meta, stateChangeMs: this.options.now() }
+      this.members.set(a.node, m)
+      this.prober.add(a.node)
+    } else {
+      // Old news, unless about ourselves (someone may carry stale meta of ours).
+      if (a.incarnation <= m.incarnation && !isSelf) return
+      if (a.incarnation < m.incarnation && isSelf) return
+    }
+    m.suspicion = undefined
+    if (isSelf && !isNew) {
+      if (a.incarnation === m.incarnation && bytesEqual(a.meta, m.meta)) return
+      // Someone spreads a view of us we did not send: refute it.
+      this.refute(m, a.incarnation)
+      return
+    }
+    this.broadcasts.queue(a)
+    const wasLive = m.state === 'alive' || m.state === 'suspect'
+    const metaChanged = !bytesEqual(m.meta, a.meta)
+    const wasSuspect = m.state === 'suspect'
+    m.incarnation = a.incarnation
+    m.meta = a.meta
+    if (m.state !== 'alive') {
+      m.state = 'alive'
+      m.stateChangeMs = this.options.now()
+    }
+    if (isNew || !wasLive) this.emit('member:join', m)
+    else if (metaChanged || wasSuspect) this.emit('member:update', m)
+  }
+
+  private suspectNode (s: Suspect): void {
+    const m = this.members.get(s.node)
+    if (m === undefined || s.incarnation < m.incarnation) return
+    if (m.suspicion !== undefined) {
+      // Another member agrees: Lifeguard shortens the timeout, and the news is worth passing on.
+      if (m.suspicion.confirm(s.from)) this.broadcasts.queue(s)
+      return
+    }
+    if (m.state !== 'alive') return
+    if (s.node === this.id) {
+      this.refute(m, s.incarnation)
+      return
+    }
+    this.broadcasts.queue(s)
+    m.incarnation = s.incarnation
+    m.state = 'suspect'
+    const now = this.options.now()
+    m.stateChangeMs = now
+    const n = this.estimatedSize()
+    let k = this.config.suspicionMult - 2
+    if (n - 2 < k) k = 0
+    const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs)
+    m.suspicion = new Suspicion(s.from, k, min, this.config.suspicionMaxTimeoutMult * min, now)
+    this.emit('member:suspect', m)
+  }
+
+  private deadNode (d: Dead): void {
+    const m = this.members.get(d.node)
+    if (m === undefined || d.incarnation < m.incarnation) return
+    m.suspicion = undefined
+    if (m.state === 'failed' || m.state === 'left') return
+    if (d.node === this.id && !this.leaving) {
+      this.refute(m, d.incarnation)
+      return
+    }
+    this.broadcasts.queue(d)
+    m.incarnation = d.incarnation
+    m.state = d.node === d.from ? 'left' : 'failed'
+    m.stateChangeMs = this.options.now()
+    this.emit(m.state === 'left' ? 'member:leave' : 'member:failed', m)
+  }
+
+  /** Answers an accusation about ourselves with a higher incarnation. */
+  private refute (self: Member, accused: number): void {
+    self.incarnation = Math.max(self.incarnation, accused) + 1
+    // Being accused means others could not reach us in time: we may be the slow one.
+    this.awareness.applyDelta(1)
+    this.broadcasts.queue({ type: 'alive', node: this.id, incarnation: self.incarnation, meta: self.meta })
+  }
+
+  private merge (states: PushPullState[]): void {
+    for (const s of states) {
+      if (s.state === 'alive') this.aliveNode({ type: 'alive', node: s.node, incarnation: s.incarnation, meta: s.meta })
+      else if (s.state === 'left') this.deadNode({ type: 'dead', node: s.node, incarnation: s.incarnation, from: s.node })
+      // A member failed elsewhere is only suspected here, so that it gets a chance to refute.
+      else this.suspectNode({ type: 'suspect', node: s.node, incarnation: s.incarnation, from: this.id })
+    }
+  }
+
+  private gossip (): void {
+    const now = this.options.now()
+    const targets = this.randomMembers(this.config.gossipNodes, m =>
+      m.state === 'alive' || m.state === 'suspect' || now - m.stateChangeMs < this.config.gossipToTheDeadMs)
+    const limit = retransmitLimit(this.config.retransmitMult, this.estimatedSize())
+    for (const to of targets) {
+      const updates = this.broadcasts.take(MAX_UPDATES_PER_MESSAGE, limit)
+      if (updates.length === 0) return
+      this.options.send(to, { type: 'gossip', updates })
+    }
+  }
+
+  private localState (): PushPullState[] {
+    return [...this.members.values()].map(m => ({ node: m.id, incarnation: m.incarnation, state: m.state, meta: m.meta }))
+  }
+
+  private pushPullInterval (): number {
+    const n = Math.max(1, this.members.size)
+    const scale = n <= PUSH_PULL_SCALE_THRESHOLD ? 1 : Math.ceil(Math.log2(n) - Math.log2(PUSH_PULL_SCALE_THRESHOLD)) + 1
+    return this.config.pushPullIntervalMs * scale
+  }
+
+  private checkMeta (meta: Uint8Array): void {
+    if (meta.byteLength > this.config.maxMetaBytes) throw new RangeError(`Node meta is ${meta.byteLength} bytes; at most ${this.config.maxMetaBytes} are allowed.`)
+  }
+
+  private info (m: Member): MemberInfo {
+    return { id: m.id, state: m.state, incarnation: m.incarnation, meta: m.meta, stateChangeMs: m.stateChangeMs, self: m.id === this.id }
+  }
+
+  private emit (name: MemberEventName, m: Member): void {
+    this.dispatchEvent(new CustomEvent<MemberInfo>(name, { detail: this.info(m) }))
+  }
+}
