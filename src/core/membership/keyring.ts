@@ -1,0 +1,88 @@
+import { DroppedMessageError } from './codec.js'
+
+const IV_BYTES = 12
+const SEALED_VERSION = 1
+const encoder = new TextEncoder()
+
+/**
+ * The cluster key, like memberlist's keyring: every membership message is
+ * sealed with AES-GCM under the primary key (WebCrypto, so browsers and edge
+ * runtimes can do it too); any key on the ring opens messages, so keys can be
+ * rotated without downtime: add the new key everywhere, make it primary
+ * everywhere, then remove the old one. The cluster name is authenticated data:
+ * a message sealed for another cluster does not open.
+ */
+export class Keyring {
+  private constructor (private keys: Array<{ raw: Uint8Array, key: CryptoKey }>, private readonly label: Uint8Array<ArrayBuffer>) {}
+
+  /** @param keys 16, 24 or 32 bytes each (AES-128/192/256); the first is primary. */
+  static async create (keys: Uint8Array[], clusterName: string): Promise<Keyring> {
+    if (keys.length === 0) throw new RangeError('A keyring needs at least one key.')
+    return new Keyring(await Promise.all(keys.map(importKey)), encoder.encode(clusterName))
+  }
+
+  /** A new random 32-byte key. */
+  static generateKey (): Uint8Array {
+    return crypto.getRandomValues(new Uint8Array(32))
+  }
+
+  get primary (): Uint8Array { return this.keys[0]!.raw }
+
+  async add (raw: Uint8Array): Promise<void> {
+    if (this.keys.some(k => equal(k.raw, raw))) return
+    this.keys.push(await importKey(raw))
+  }
+
+  /** Makes an installed key the one new messages are sealed with. */
+  use (raw: Uint8Array): void {
+    const i = this.keys.findIndex(k => equal(k.raw, raw))
+    if (i < 0) throw new RangeError('That key is not on the keyring: add it first.')
+    this.keys.unshift(...this.keys.splice(i, 1))
+  }
+
+  remove (raw: Uint8Array): void {
+    if (equal(this.primary, raw)) throw new RangeError('The primary key cannot be removed: make another key primary first.')
+    this.keys = this.keys.filter(k => !equal(k.raw, raw))
+  }
+
+  /** version (1 byte) | IV (12) | AES-GCM ciphertext and tag */
+  async seal (plain: Uint8Array): Promise<Uint8Array> {
+    const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES))
+    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: this.label }, this.keys[0]!.key, plainBuffer(plain)))
+    const out = new Uint8Array(1 + IV_BYTES + sealed.byteLength)
+    out[0] = SEALED_VERSION
+    out.set(iv, 1)
+    out.set(sealed, 1 + IV_BYTES)
+    return out
+  }
+
+  /** Opens a sealed message with whichever key fits; DroppedMessageError when none does. */
+  async open (data: Uint8Array): Promise<Uint8Array> {
+    if (data.byteLength < 1 + IV_BYTES + 16 || data[0] !== SEALED_VERSION) throw new DroppedMessageError('not-sealed', 'The message is not sealed with a cluster key.')
+    const iv = data.slice(1, 1 + IV_BYTES)
+    const body = data.subarray(1 + IV_BYTES)
+    for (const { key } of this.keys) {
+      try {
+        return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: this.label }, key, plainBuffer(body)))
+      } catch {
+        // Not this key: try the next.
+      }
+    }
+    throw new DroppedMessageError('wrong-key', 'No key on the keyring opens the message (another cluster, or a peer without the key).')
+  }
+}
+
+async function importKey (raw: Uint8Array): Promise<{ raw: Uint8Array, key: CryptoKey }> {
+  if (![16, 24, 32].includes(raw.byteLength)) throw new RangeError(`A cluster key is 16, 24 or 32 bytes, not ${raw.byteLength}.`)
+  const copy = raw.slice()
+  return { raw: copy, key: await crypto.subtle.importKey('raw', copy, 'AES-GCM', false, ['encrypt', 'decrypt']) }
+}
+
+/** WebCrypto takes views of plain ArrayBuffers; copy the rare one backed by a SharedArrayBuffer. */
+function plainBuffer (view: Uint8Array): Uint8Array<ArrayBuffer> {
+  return view.buffer instanceof ArrayBuffer ? view as Uint8Array<ArrayBuffer> : new Uint8Array(view)
+}
+
+function equal (a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i])
+}
