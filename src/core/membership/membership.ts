@@ -31,7 +31,8 @@ export interface MembershipOptions {
   send: (to: string, message: Message) => void
 }
 
-interface Member {
+/** What a member knows about another (internal; MemberInfo is the public view). */
+export interface Member {
   id: string
   incarnation: number
   state: MemberState
@@ -57,6 +58,14 @@ export class Membership extends EventTarget {
   readonly config: MembershipConfig
   readonly awareness: Awareness
   private readonly members = new Map<string, Member>()
+  /** Other members' ids, for O(1) random picks; `slot` finds an id's index for O(1) removal. */
+  private readonly others: string[] = []
+  private readonly slot = new Map<string, number>()
+  /** Members with a suspicion timer running, and members failed or left: both few, so scans stay cheap. */
+  private readonly suspected = new Set<Member>()
+  private readonly departed = new Set<Member>()
+  /** Alive and suspect members, this one included. */
+  private live = 0
   private readonly broadcasts = new BroadcastQueue()
   private readonly prober: Prober
   private leaving = false
@@ -98,9 +107,9 @@ export class Membership extends EventTarget {
   /** Runs whatever is due on the clock: probes, suspicion timeouts, gossip, push-pull, forgetting the long dead. */
   tick (): void {
     const now = this.options.now()
-    for (const m of this.members.values()) {
-      if (m.suspicion !== undefined && now >= m.suspicion.deadline()) {
-        m.suspicion = undefined
+    for (const m of [...this.suspected]) {
+      if (now >= m.suspicion!.deadline()) {
+        this.clearSuspicion(m)
         this.deadNode({ type: 'dead', node: m.id, incarnation: m.incarnation, from: this.id })
       }
     }
@@ -116,13 +125,14 @@ export class Membership extends EventTarget {
     }
     if (this.config.reconnectIntervalMs > 0 && now >= this.nextReconnectAt) {
       // A failed member may be reachable again (a partition healed): a push-pull lets it refute.
-      const target = this.randomMembers(1, m => m.state === 'failed')[0]
-      if (target !== undefined) this.options.send(target, { type: 'push-pull', states: this.localState(), join: true, reply: false })
+      const failed = [...this.departed].filter(m => m.state === 'failed')
+      const target = failed[Math.floor(this.options.random() * failed.length)]
+      if (target !== undefined) this.options.send(target.id, { type: 'push-pull', states: this.localState(), join: true, reply: false })
       this.nextReconnectAt = now + this.config.reconnectIntervalMs
     }
-    for (const m of this.members.values()) {
+    for (const m of this.departed) {
       const age = now - m.stateChangeMs
-      if ((m.state === 'left' && age > this.config.gossipToTheDeadMs) || (m.state === 'failed' && age > this.config.reconnectTimeoutMs)) this.members.delete(m.id)
+      if ((m.state === 'left' && age > this.config.gossipToTheDeadMs) || (m.state === 'failed' && age > this.config.reconnectTimeoutMs)) this.forget(m)
     }
   }
 
@@ -132,7 +142,7 @@ export class Membership extends EventTarget {
     if (this.config.gossipIntervalMs > 0) t = Math.min(t, this.nextGossipAt)
     if (this.config.pushPullIntervalMs > 0) t = Math.min(t, this.nextPushPullAt)
     if (this.config.reconnectIntervalMs > 0) t = Math.min(t, this.nextReconnectAt)
-    for (const m of this.members.values()) if (m.suspicion !== undefined) t = Math.min(t, m.suspicion.deadline())
+    for (const m of this.suspected) t = Math.min(t, m.suspicion!.deadline())
     return t
   }
 
@@ -179,20 +189,31 @@ export class Membership extends EventTarget {
 
   /** Members that are alive or suspect, this one included: the n in SWIM's formulas. */
   estimatedSize (): number {
-    let n = 0
-    for (const m of this.members.values()) if (m.state === 'alive' || m.state === 'suspect') n++
-    return n
+    return this.live
   }
 
-  /** Up to `count` random other members that pass `filter`. */
-  randomMembers (count: number, filter: (m: MemberInfo) => boolean): string[] {
-    const pool: string[] = []
-    for (const m of this.members.values()) if (m.id !== this.id && filter(this.info(m))) pool.push(m.id)
-    for (let i = pool.length - 1; i > 0; i--) {
-      const j = Math.floor(this.options.random() * (i + 1))
-      ;[pool[i], pool[j]] = [pool[j]!, pool[i]!]
+  /** Every other member's id (a copy), in no particular order. */
+  otherIds (): string[] {
+    return this.others.slice()
+  }
+
+  /**
+   * Up to `count` distinct random other members that pass `filter`. Samples
+   * by index, so a pick costs about `count` lookups however large the cluster;
+   * falls back to a scan when few members pass.
+   */
+  randomMembers (count: number, filter: (m: Readonly<Member>) => boolean): string[] {
+    const chosen = new Set<string>()
+    const n = this.others.length
+    for (let tries = 0; tries < count * 4 + 8 && chosen.size < count && n > 0; tries++) {
+      const id = this.others[Math.floor(this.options.random() * n)]!
+      if (!chosen.has(id) && filter(this.members.get(id)!)) chosen.add(id)
     }
-    return pool.slice(0, count)
+    if (chosen.size < count) {
+      const rest = this.others.filter(id => !chosen.has(id) && filter(this.members.get(id)!))
+      while (chosen.size < count && rest.length > 0) chosen.add(rest.splice(Math.floor(this.options.random() * rest.length), 1)[0]!)
+    }
+    return [...chosen]
   }
 
   // ---- the rules (memberlist state.go) ----
@@ -217,13 +238,18 @@ export class Membership extends EventTarget {
     if (m === undefined) {
       m = { id: a.node, incarnation: a.incarnation, state: 'failed', meta: a.meta, stateChangeMs: this.options.now() }
       this.members.set(a.node, m)
+      this.departed.add(m)
+      if (!isSelf) {
+        this.slot.set(a.node, this.others.length)
+        this.others.push(a.node)
+      }
       this.prober.add(a.node)
     } else {
       // Old news, unless about ourselves (someone may carry stale meta of ours).
       if (a.incarnation <= m.incarnation && !isSelf) return
       if (a.incarnation < m.incarnation && isSelf) return
     }
-    m.suspicion = undefined
+    this.clearSuspicion(m)
     if (isSelf && !isNew) {
       if (a.incarnation === m.incarnation && bytesEqual(a.meta, m.meta)) return
       // Someone spreads a view of us we did not send: refute it.
@@ -236,10 +262,7 @@ export class Membership extends EventTarget {
     const wasSuspect = m.state === 'suspect'
     m.incarnation = a.incarnation
     m.meta = a.meta
-    if (m.state !== 'alive') {
-      m.state = 'alive'
-      m.stateChangeMs = this.options.now()
-    }
+    if (m.state !== 'alive') this.setState(m, 'alive')
     if (isNew || !wasLive) this.emit('member:join', m)
     else if (metaChanged || wasSuspect) this.emit('member:update', m)
   }
@@ -259,21 +282,21 @@ export class Membership extends EventTarget {
     }
     this.broadcasts.queue(s)
     m.incarnation = s.incarnation
-    m.state = 'suspect'
+    this.setState(m, 'suspect')
     const now = this.options.now()
-    m.stateChangeMs = now
     const n = this.estimatedSize()
     let k = this.config.suspicionMult - 2
     if (n - 2 < k) k = 0
     const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs)
     m.suspicion = new Suspicion(s.from, k, min, this.config.suspicionMaxTimeoutMult * min, now)
+    this.suspected.add(m)
     this.emit('member:suspect', m)
   }
 
   private deadNode (d: Dead): void {
     const m = this.members.get(d.node)
     if (m === undefined || d.incarnation < m.incarnation) return
-    m.suspicion = undefined
+    this.clearSuspicion(m)
     if (m.state === 'failed' || m.state === 'left') return
     if (d.node === this.id && !this.leaving) {
       this.refute(m, d.incarnation)
@@ -281,9 +304,39 @@ export class Membership extends EventTarget {
     }
     this.broadcasts.queue(d)
     m.incarnation = d.incarnation
-    m.state = d.node === d.from ? 'left' : 'failed'
+    const next = d.node === d.from ? 'left' : 'failed'
+    this.setState(m, next)
+    this.emit(next === 'left' ? 'member:leave' : 'member:failed', m)
+  }
+
+  /** Changes a member's state, keeping the live count and the departed set in step. */
+  private setState (m: Member, state: MemberState): void {
+    const wasLive = m.state === 'alive' || m.state === 'suspect'
+    const isLive = state === 'alive' || state === 'suspect'
+    if (wasLive && !isLive) { this.live--; this.departed.add(m) }
+    if (!wasLive && isLive) { this.live++; this.departed.delete(m) }
+    m.state = state
     m.stateChangeMs = this.options.now()
-    this.emit(m.state === 'left' ? 'member:leave' : 'member:failed', m)
+  }
+
+  private clearSuspicion (m: Member): void {
+    m.suspicion = undefined
+    this.suspected.delete(m)
+  }
+
+  /** Drops a long-departed member entirely. */
+  private forget (m: Member): void {
+    this.members.delete(m.id)
+    this.departed.delete(m)
+    this.clearSuspicion(m)
+    const i = this.slot.get(m.id)
+    if (i === undefined) return
+    const last = this.others.pop()!
+    if (last !== m.id) {
+      this.others[i] = last
+      this.slot.set(last, i)
+    }
+    this.slot.delete(m.id)
   }
 
   /** Answers an accusation about ourselves with a higher incarnation. */

@@ -136,7 +136,12 @@ export class Prober {
   }
 
   private reshuffle (): void {
-    this.order = this.membership.randomMembers(Number.MAX_SAFE_INTEGER, () => true)
+    const order = this.membership.otherIds()
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(this.options.random() * (i + 1))
+      ;[order[i], order[j]] = [order[j]!, order[i]!]
+    }
+    this.order = order
     this.index = 0
   }
 }

@@ -1,0 +1,117 @@
+/**
+ * bench/membership-sim: the real Membership state machine on the simulated
+ * network (virtual time, 0.5-3 ms latency), N members, LAN preset. Measures
+ * dissemination of a join, a failure and a leave, detection times, false
+ * positives under loss and with slow members, and messages per member per
+ * second; prints them beside what SWIM and memberlist predict. JSON, then a
+ * one-line summary.
+ *
+ *   npm run bench:membership-sim              # N = 100 and 1,000
+ *   npm run bench:membership-sim -- 100 1000 3000
+ */
+import { LAN } from '../../src/core/membership/config.js'
+import { retransmitLimit } from '../../src/core/membership/broadcast-queue.js'
+import { suspicionTimeout } from '../../src/core/membership/suspicion.js'
+import { round } from '../lib/stats.js'
+import { formCluster, reportedBy } from './scenario.js'
+
+const sizes = process.argv.slice(2).map(Number).filter(n => n > 1)
+const ns = sizes.length > 0 ? sizes : [100, 1000]
+const SHARE = 0.999
+
+interface Row {
+  n: number
+  formSeconds: number
+  joinMs?: number
+  joinRounds?: number
+  failureFirstMs?: number
+  failureAllMs?: number
+  leaveMs?: number
+  leaveRounds?: number
+  falsePositives: Record<string, number>
+  messagesPerMemberPerSecond: number
+  predicted: { suspicionMinMs: number, suspicionMaxMs: number, firstProbeMs: number, retransmits: number, disseminationRounds: number }
+  wallSeconds: number
+  heapMb: number
+}
+
+function measure (n: number): Row {
+  const wall = performance.now()
+  const { sim, ids } = formCluster({ n, seed: n })
+  const formSeconds = sim.now / 1000
+
+  // Load: messages per member per second in a quiet cluster.
+  const sent0 = sim.messagesSent
+  sim.run(10_000)
+  const messagesPerMemberPerSecond = (sim.messagesSent - sent0) / n / 10
+
+  // A join.
+  const joinAt = sim.now
+  sim.add('newcomer', { join: [ids[Math.floor(n / 2)]!] })
+  sim.run(15_000)
+  const joinMs = reportedBy(sim, ids, 'newcomer', 'member:join', joinAt, SHARE)
+
+  // A crash.
+  const crashed = ids[3]!
+  const survivors = ids.filter(id => id !== crashed)
+  const crashAt = sim.now
+  sim.crash(crashed)
+  const maxSuspicion = LAN.suspicionMaxTimeoutMult * suspicionTimeout(LAN.suspicionMult, n, LAN.probeIntervalMs)
+  sim.run(maxSuspicion + 10_000)
+  const failureFirstMs = reportedBy(sim, survivors, crashed, 'member:failed', crashAt, 1 / survivors.length)
+  const failureAllMs = reportedBy(sim, survivors, crashed, 'member:failed', crashAt, SHARE)
+
+  // A leave.
+  const leaver = ids[5]!
+  const rest = survivors.filter(id => id !== leaver)
+  const leaveAt = sim.now
+  sim.members.get(leaver)!.membership.leave()
+  sim.run(10_000)
+  const leaveMs = reportedBy(sim, rest, leaver, 'member:leave', leaveAt, SHARE)
+
+  // False positives: members reported failed that never failed, over 60 s, at each loss rate.
+  const falsePositives: Record<string, number> = {}
+  for (const loss of [0, 0.05, 0.2]) {
+    sim.loss = loss
+    const from = sim.now
+    sim.run(60_000)
+    falsePositives[`loss${loss * 100}%`] = sim.events.filter(e => e.name === 'member:failed' && e.at >= from && e.member.id !== crashed && e.member.id !== leaver).length
+  }
+  sim.loss = 0
+  const heapMb = process.memoryUsage().heapUsed / 1e6
+  const slow = formCluster({ n, seed: n + 1, slowShare: 0.01, slowMs: LAN.probeTimeoutMs * 1.5 })
+  const slowFrom = slow.sim.now
+  slow.sim.run(60_000)
+  falsePositives['slow1%'] = slow.sim.events.filter(e => e.name === 'member:failed' && e.at >= slowFrom).length
+
+  const minS = suspicionTimeout(LAN.suspicionMult, n, LAN.probeIntervalMs)
+  return {
+    n, formSeconds: round(formSeconds),
+    joinMs: joinMs === undefined ? undefined : round(joinMs), joinRounds: joinMs === undefined ? undefined : round(joinMs / LAN.gossipIntervalMs, 1),
+    failureFirstMs: failureFirstMs === undefined ? undefined : round(failureFirstMs), failureAllMs: failureAllMs === undefined ? undefined : round(failureAllMs),
+    leaveMs: leaveMs === undefined ? undefined : round(leaveMs), leaveRounds: leaveMs === undefined ? undefined : round(leaveMs / LAN.gossipIntervalMs, 1),
+    falsePositives,
+    messagesPerMemberPerSecond: round(messagesPerMemberPerSecond, 2),
+    predicted: {
+      suspicionMinMs: minS,
+      suspicionMaxMs: LAN.suspicionMaxTimeoutMult * minS,
+      // SWIM: a failed member is first probed after e/(e-1) probe periods on average.
+      firstProbeMs: round(LAN.probeIntervalMs * Math.E / (Math.E - 1)),
+      retransmits: retransmitLimit(LAN.retransmitMult, n),
+      // Epidemic dissemination: about log base (gossipNodes+1) of n rounds to reach everyone.
+      disseminationRounds: round(Math.log(n) / Math.log(LAN.gossipNodes + 1), 1),
+    },
+    wallSeconds: round((performance.now() - wall) / 1000),
+    heapMb: round(heapMb),
+  }
+}
+
+const rows: Row[] = []
+for (const n of ns) {
+  process.stderr.write(`membership-sim: N=${n}\n`)
+  rows.push(measure(n))
+}
+process.stdout.write(JSON.stringify({ bench: 'membership-sim', preset: 'LAN', date: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n')
+process.stdout.write('membership-sim: ' + rows.map(r =>
+  `N=${r.n}: join ${r.joinRounds} rounds (log4 N ${r.predicted.disseminationRounds}), failure first ${r.failureFirstMs} ms all ${r.failureAllMs} ms (suspicion ${r.predicted.suspicionMinMs}-${r.predicted.suspicionMaxMs}), leave ${r.leaveMs} ms, ${r.messagesPerMemberPerSecond} msg/member/s, false positives ${Object.entries(r.falsePositives).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+).join('; ') + '\n')

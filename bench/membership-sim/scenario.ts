@@ -1,0 +1,43 @@
+import { LAN, type MembershipConfig } from '../../src/core/membership/config.js'
+import { SimNetwork, seededRandom } from '../../src/core/membership/sim-network.js'
+
+export interface ScenarioOptions {
+  n: number
+  seed: number
+  config?: MembershipConfig
+  loss?: number
+  /** Share of members that handle everything late (slowMs). */
+  slowShare?: number
+  slowMs?: number
+}
+
+/** A cluster of n members on the simulated network, formed and settled. */
+export function formCluster (o: ScenarioOptions): { sim: SimNetwork, ids: string[] } {
+  const config = o.config ?? LAN
+  const sim = new SimNetwork({ config, seed: o.seed, latency: r => 0.5 + r() * 2.5 })
+  const ids = Array.from({ length: o.n }, (_, i) => `node-${i}`)
+  const slow = new Set(ids.slice(0, Math.round(o.n * (o.slowShare ?? 0))).map(String))
+  // Members join through a random earlier member, a few at a time, as a real cluster forms.
+  const random = seededRandom(o.seed + 1)
+  sim.add(ids[0]!)
+  for (let i = 1; i < ids.length; i++) {
+    const seed = ids[Math.floor(random() * i)]!
+    sim.add(ids[i]!, { join: [seed], slowMs: slow.has(ids[i]!) ? o.slowMs ?? 0 : 0 })
+    if (i % 50 === 0) sim.run(200)
+  }
+  sim.run(Math.max(20_000, config.pushPullIntervalMs * 2))
+  sim.loss = o.loss ?? 0
+  return { sim, ids }
+}
+
+/** When `share` of the observers first reported `event` about `subject` after `since`, in ms after `since`. */
+export function reportedBy (sim: SimNetwork, observers: string[], subject: string, event: string, since: number, share: number): number | undefined {
+  const firsts = new Map<string, number>()
+  for (const e of sim.events) {
+    if (e.name !== event || e.member.id !== subject || e.at < since || firsts.has(e.observer)) continue
+    firsts.set(e.observer, e.at - since)
+  }
+  const times = observers.map(o => firsts.get(o)).filter((t): t is number => t !== undefined).sort((a, b) => a - b)
+  const needed = Math.ceil(observers.length * share)
+  return times.length >= needed ? times[needed - 1] : undefined
+}
