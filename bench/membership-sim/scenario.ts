@@ -38,6 +38,7 @@ export function reportedBy (sim: SimNetwork, observers: string[], subject: strin
     firsts.set(e.observer, e.at - since)
   }
   const times = observers.map(o => firsts.get(o)).filter((t): t is number => t !== undefined).sort((a, b) => a - b)
-  const needed = Math.ceil(observers.length * share)
+  // 99% of 98 observers is 97 of them; `share` 1 means every one.
+  const needed = share >= 1 ? observers.length : Math.max(1, Math.floor(observers.length * share))
   return times.length >= needed ? times[needed - 1] : undefined
 }

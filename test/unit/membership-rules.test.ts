@@ -39,15 +39,16 @@ describe('suspicion timer (memberlist suspicion_test.go)', () => {
 })
 
 describe('broadcast queue', () => {
-  it('retransmits each update RetransmitMult x ceil(log10(n+1)) times, newest news about a member first', () => {
+  it('retransmits each update RetransmitMult x ceil(log10(n+1)) times, least transmitted first, newest news about a member only', () => {
     assert.deepEqual([1, 9, 10, 99, 100, 1000].map(n => retransmitLimit(4, n)), [4, 4, 8, 8, 12, 16])
     const q = new BroadcastQueue()
     q.queue({ type: 'alive', node: 'x', incarnation: 1, meta: new Uint8Array() })
     q.queue({ type: 'suspect', node: 'x', incarnation: 1, from: 'y' })
     assert.equal(q.size, 1, 'a newer update about x replaces the older one')
     q.queue({ type: 'alive', node: 'z', incarnation: 1, meta: new Uint8Array() })
-    assert.deepEqual(q.take(1, 2).map(u => u.node), ['z'])
-    assert.deepEqual(q.take(5, 2).map(u => u.node), ['x', 'z'])
+    assert.deepEqual(q.take(1, 2).map(u => u.node), ['z'], 'the newest of the never-sent goes first')
+    assert.deepEqual(q.take(5, 2), [{ type: 'suspect', node: 'x', incarnation: 1, from: 'y' }, { type: 'alive', node: 'z', incarnation: 1, meta: new Uint8Array() }], 'x was sent less often, so it goes first')
+    assert.equal(q.size, 1, 'z reached the limit of 2 and is gone')
     assert.deepEqual(q.take(5, 2).map(u => u.node), ['x'])
     assert.equal(q.size, 0)
   })
@@ -124,7 +125,9 @@ describe('state transitions (memberlist state.go)', () => {
   it('answers a ping, relays a ping-req, and nacks when the target stays silent', () => {
     const { m, sent, clock } = harness()
     m.receive('p', { type: 'ping', seq: 9, target: 'me' })
-    assert.deepEqual(sent.pop(), { to: 'p', message: { type: 'ack', seq: 9 } })
+    const ack = sent.pop()!
+    assert.deepEqual([ack.to, ack.message.type, (ack.message as { seq: number }).seq], ['p', 'ack', 9])
+    assert.deepEqual((ack.message as { updates?: Update[] }).updates, [alive('me', 0)], 'queued news rides along on the ack')
     m.receive('p', { type: 'ping', seq: 10, target: 'someone-else' })
     assert.equal(sent.length, 0, 'a ping for another id is not answered')
     m.receive('r', { type: 'ping-req', seq: 4, target: 't' })

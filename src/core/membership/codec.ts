@@ -100,15 +100,17 @@ export function decodeMessage (data: Uint8Array, limits: CodecLimits = DEFAULT_L
   const envelope = obj(raw, 'envelope')
   if (envelope.v !== WIRE_VERSION) throw new DroppedMessageError('bad-version', `Membership wire version ${String(envelope.v)} is not ${WIRE_VERSION}.`)
   const m = obj(envelope.m, 'message')
+  const updates = (): Update[] => {
+    if (!Array.isArray(m.updates) || m.updates.length > limits.maxUpdates) malformed('updates')
+    return m.updates.map(u => update(u, limits))
+  }
+  const piggyback = (): { updates?: Update[] } => m.updates === undefined ? {} : { updates: updates() }
   switch (m.type) {
-    case 'ping': return { type: 'ping', seq: uint(m.seq, 'seq'), target: id(m.target, 'target') }
-    case 'ack': return { type: 'ack', seq: uint(m.seq, 'seq') }
-    case 'nack': return { type: 'nack', seq: uint(m.seq, 'seq') }
-    case 'ping-req': return { type: 'ping-req', seq: uint(m.seq, 'seq'), target: id(m.target, 'target') }
-    case 'gossip': {
-      if (!Array.isArray(m.updates) || m.updates.length > limits.maxUpdates) malformed('updates')
-      return { type: 'gossip', updates: m.updates.map(u => update(u, limits)) }
-    }
+    case 'ping': return { type: 'ping', seq: uint(m.seq, 'seq'), target: id(m.target, 'target'), ...piggyback() }
+    case 'ack': return { type: 'ack', seq: uint(m.seq, 'seq'), ...piggyback() }
+    case 'nack': return { type: 'nack', seq: uint(m.seq, 'seq'), ...piggyback() }
+    case 'ping-req': return { type: 'ping-req', seq: uint(m.seq, 'seq'), target: id(m.target, 'target'), ...piggyback() }
+    case 'gossip': return { type: 'gossip', updates: updates() }
     case 'push-pull': {
       if (!Array.isArray(m.states) || m.states.length > limits.maxStates) malformed('states')
       if (typeof m.join !== 'boolean' || typeof m.reply !== 'boolean') malformed('push-pull flags')

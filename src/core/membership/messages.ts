@@ -2,12 +2,18 @@
 
 export type MemberState = 'alive' | 'suspect' | 'failed' | 'left'
 
+/**
+ * Probe messages carry queued updates along (memberlist piggybacks them on
+ * every packet): dissemination rides on the failure detector's own traffic.
+ */
+interface Piggyback { updates?: Update[] }
+
 /** Direct probe. `target` lets a member drop probes meant for an id it no longer has. */
-export interface Ping { type: 'ping', seq: number, target: string }
-export interface Ack { type: 'ack', seq: number }
+export interface Ping extends Piggyback { type: 'ping', seq: number, target: string }
+export interface Ack extends Piggyback { type: 'ack', seq: number }
 /** Sent by an indirect prober that got no ack: tells the requester the path to it works (Lifeguard). */
-export interface Nack { type: 'nack', seq: number }
-export interface PingReq { type: 'ping-req', seq: number, target: string }
+export interface Nack extends Piggyback { type: 'nack', seq: number }
+export interface PingReq extends Piggyback { type: 'ping-req', seq: number, target: string }
 
 /** Updates that are disseminated (gossiped) and retransmitted. */
 export interface Alive { type: 'alive', node: string, incarnation: number, meta: Uint8Array }
