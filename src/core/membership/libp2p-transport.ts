@@ -1,0 +1,171 @@
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { decodeMessage, DEFAULT_LIMITS, DroppedMessageError, encodeMessage, type DropReason } from './codec.js'
+import type { MembershipConfig } from './config.js'
+import type { Keyring } from './keyring.js'
+import { Membership, type MemberInfo } from './membership.js'
+import type { Message } from './messages.js'
+import { decodeNodeMeta, encodeNodeMeta, type NodeMeta } from './node-meta.js'
+
+export const MEMBERSHIP_PROTOCOL = '/s3mesh/membership/1.0.0'
+
+export interface MembershipTransportOptions {
+  libp2p: Libp2p
+  keyring: Keyring
+  config: MembershipConfig
+  meta: NodeMeta
+  /** Randomness in [0, 1); Math.random by default. */
+  random?: () => number
+}
+
+/** Counters for /metrics. */
+export interface TransportStats {
+  sent: number
+  received: number
+  sendFailures: number
+  dropped: Record<DropReason, number>
+}
+
+type LpStream = LengthPrefixedStream<Stream>
+
+/**
+ * Runs Membership over libp2p: one protocol, every message length-prefixed and
+ * sealed with the cluster key. The sender of a message is the peer the
+ * (Noise-authenticated) connection belongs to, so no member can speak for
+ * another; a peer without the key gets nothing in and is never listed.
+ */
+export class MembershipTransport {
+  readonly membership: Membership
+  readonly stats: TransportStats = { sent: 0, received: 0, sendFailures: 0, dropped: { 'too-large': 0, 'not-cbor': 0, 'bad-version': 0, malformed: 0, 'not-sealed': 0, 'wrong-key': 0 } }
+  private readonly outbound = new Map<string, Promise<LpStream>>()
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private timerAt = Infinity
+  private stopped = false
+  private readonly libp2p: Libp2p
+  private readonly keyring: Keyring
+
+  constructor (options: MembershipTransportOptions) {
+    this.libp2p = options.libp2p
+    this.keyring = options.keyring
+    this.membership = new Membership({
+      id: options.libp2p.peerId.toString(),
+      meta: encodeNodeMeta(options.meta),
+      config: options.config,
+      now: () => Date.now(),
+      random: options.random ?? Math.random,
+      send: (to, message) => { this.send(to, message) },
+    })
+    // Members' addresses come with their meta: that is how we can dial them later.
+    const learn = (e: Event): void => { this.learnAddresses((e as CustomEvent<MemberInfo>).detail) }
+    this.membership.addEventListener('member:join', learn)
+    this.membership.addEventListener('member:update', learn)
+  }
+
+  async start (): Promise<void> {
+    await this.libp2p.handle(MEMBERSHIP_PROTOCOL, (stream, connection) => { this.read(stream, connection) }, { runOnLimitedConnection: false })
+    this.schedule()
+  }
+
+  /** Dials the given multiaddrs and joins the cluster they belong to. */
+  async join (addrs: Array<string | Multiaddr>, options: { signal?: AbortSignal } = {}): Promise<number> {
+    const peers: string[] = []
+    for (const a of addrs) {
+      try {
+        const connection = await this.libp2p.dial(typeof a === 'string' ? multiaddr(a) : a, { signal: options.signal })
+        peers.push(connection.remotePeer.toString())
+      } catch {
+        // An unreachable seed is not fatal while another answers.
+      }
+    }
+    this.membership.join(peers)
+    this.schedule()
+    return peers.length
+  }
+
+  /** Leaves the cluster and gives the news a moment to spread. */
+  async leave (graceMs = 1000): Promise<void> {
+    this.membership.leave()
+    await new Promise(resolve => setTimeout(resolve, graceMs))
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    await this.libp2p.unhandle(MEMBERSHIP_PROTOCOL)
+    for (const s of this.outbound.values()) void s.then(lp => lp.unwrap().close().catch(() => {}), () => {})
+    this.outbound.clear()
+  }
+
+  private learnAddresses (m: MemberInfo): void {
+    if (m.self) return
+    const meta = decodeNodeMeta(m.meta)
+    if (meta === undefined || meta.addrs.length === 0) return
+    try {
+      void this.libp2p.peerStore.merge(peerIdFromString(m.id), { multiaddrs: meta.addrs.map(a => multiaddr(a)) }).catch(() => {})
+    } catch {
+      // A malformed address in someone's meta: ignore it.
+    }
+  }
+
+  private send (to: string, message: Message): void {
+    if (this.stopped) return
+    this.stats.sent++
+    void (async () => {
+      const sealed = await this.keyring.seal(encodeMessage(message))
+      let stream = this.outbound.get(to)
+      if (stream === undefined) {
+        stream = this.open(peerIdFromString(to))
+        this.outbound.set(to, stream)
+      }
+      await (await stream).write(sealed, { signal: AbortSignal.timeout(this.membership.config.probeTimeoutMs * 4) })
+    })().catch(() => {
+      // Fire and forget, as UDP is for memberlist: a lost message is what SWIM is built for.
+      this.stats.sendFailures++
+      this.outbound.delete(to)
+    })
+  }
+
+  private async open (peer: PeerId): Promise<LpStream> {
+    const stream = await this.libp2p.dialProtocol(peer, MEMBERSHIP_PROTOCOL, { signal: AbortSignal.timeout(this.membership.config.probeTimeoutMs * 4) })
+    stream.addEventListener('close', () => { this.outbound.delete(peer.toString()) })
+    return lpStream(stream, { maxDataLength: DEFAULT_LIMITS.maxMessageBytes })
+  }
+
+  private read (stream: Stream, connection: Connection): void {
+    const from = connection.remotePeer.toString()
+    const lp = lpStream(stream, { maxDataLength: DEFAULT_LIMITS.maxMessageBytes })
+    void (async () => {
+      while (!this.stopped) {
+        const frame = await lp.read()
+        try {
+          const message = decodeMessage(await this.keyring.open(frame.subarray()))
+          this.stats.received++
+          this.membership.receive(from, message)
+          this.schedule()
+        } catch (err) {
+          if (!(err instanceof DroppedMessageError)) throw err
+          this.stats.dropped[err.reason]++
+          // A peer that cannot seal for this cluster has nothing more to say here.
+          if (err.reason === 'wrong-key' || err.reason === 'not-sealed') { stream.abort(err); return }
+        }
+      }
+    })().catch(() => { stream.abort(new Error('membership stream closed')) })
+  }
+
+  /** Runs the state machine's timers when they are due. */
+  private schedule (): void {
+    if (this.stopped) return
+    const at = this.membership.nextWakeup()
+    if (this.timer !== undefined && at >= this.timerAt) return
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.timerAt = Infinity
+      this.membership.tick()
+      this.schedule()
+    }, Math.max(0, at - Date.now()))
+  }
+}

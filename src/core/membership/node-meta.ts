@@ -1,0 +1,32 @@
+import { decode, encode } from 'cborg'
+
+/** What a member tells the others about itself (at most 512 bytes encoded). */
+export interface NodeMeta {
+  /** durable: a Node.js node with a disk; ephemeral: a browser tab; edge: an edge worker. */
+  role: 'durable' | 'ephemeral' | 'edge'
+  /** Multiaddrs others can dial (what `--join` accepts). */
+  addrs: string[]
+  /** s3mesh version. */
+  version: string
+  /** Bytes this member offers for storage, when it says. */
+  capacity?: number
+}
+
+const ROLES = new Set(['durable', 'ephemeral', 'edge'])
+
+export function encodeNodeMeta (meta: NodeMeta): Uint8Array {
+  return encode(meta)
+}
+
+/** Decodes meta strictly; undefined for anything that is not well-formed NodeMeta. */
+export function decodeNodeMeta (bytes: Uint8Array): NodeMeta | undefined {
+  try {
+    const m = decode(bytes, { strict: true, useMaps: false }) as Record<string, unknown>
+    if (typeof m !== 'object' || m === null || !ROLES.has(m.role as string) || typeof m.version !== 'string') return undefined
+    if (!Array.isArray(m.addrs) || m.addrs.length > 16 || !m.addrs.every(a => typeof a === 'string' && a.length < 256)) return undefined
+    if (m.capacity !== undefined && (typeof m.capacity !== 'number' || m.capacity < 0)) return undefined
+    return { role: m.role as NodeMeta['role'], addrs: m.addrs as string[], version: m.version, ...(m.capacity !== undefined ? { capacity: m.capacity as number } : {}) }
+  } catch {
+    return undefined
+  }
+}
