@@ -52,7 +52,7 @@ async function dataDir (name: string): Promise<string> {
 
 export async function startS3mesh (fsync = true): Promise<Target> {
   const dir = await dataDir('s3mesh')
-  return await spawnUntil(fsync ? 's3mesh' : 's3mesh-nofsync', process.execPath, ['bin/s3mesh.js', 'server', dir, '--address', '127.0.0.1:0', ...(fsync ? [] : ['--no-fsync'])], /S3 API:\s+(http:\/\/\S+)/, dir)
+  return await spawnUntil(fsync ? 's3mesh' : 's3mesh-nofsync', process.execPath, ['bin/s3mesh.js', 'server', dir, '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', ...(fsync ? [] : ['--no-fsync'])], /S3 API:\s+(http:\/\/\S+)/, dir)
 }
 
 export async function startS3rver (): Promise<Target> {

@@ -18,6 +18,22 @@ export function banner (server: RunningServer, dataDir: string, version: string,
     `  aws --endpoint-url ${server.url} s3 mb s3://photos`,
     `  aws --endpoint-url ${server.url} s3 cp ./cat.jpg s3://photos/`,
   ]
+  const mesh = server.mesh
+  if (mesh !== undefined) {
+    const tcp = mesh.addresses.find(a => !a.includes('/ws')) ?? mesh.addresses[0]
+    const keyFrom = mesh.clusterKey.source === 'environment' ? 'from S3MESH_CLUSTER_KEY' : mesh.clusterKey.source === 'generated' ? `generated, saved in ${mesh.clusterKey.file}` : `from ${mesh.clusterKey.file}`
+    lines.push(
+      '',
+      `Mesh peer:   ${mesh.libp2p.peerId.toString()}`,
+      ...mesh.addresses.map(a => `             ${a}`),
+      `Cluster key: ${mesh.clusterKey.base64}`,
+      `             (${keyFrom})`,
+      `Members:     s3mesh members --endpoint ${server.url}`,
+      '',
+      'Add a node to this mesh (another folder and ports on this machine):',
+      `  S3MESH_CLUSTER_KEY=${mesh.clusterKey.base64} s3mesh server ./data2 --address 127.0.0.1:9010 --mesh-address 127.0.0.1:9110 --join ${tcp}`,
+    )
+  }
   if (host === '127.0.0.1' || host === 'localhost' || host === '::1') {
     lines.push('', 'Listening on this machine only; use --address 0.0.0.0:<port> to serve the network.')
   }

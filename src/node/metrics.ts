@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 
 /** Prometheus metrics for one server: a registry of its own, so several servers in one process do not collide. */
 export class ServerMetrics {
@@ -22,6 +23,32 @@ export class ServerMetrics {
     this.duration.observe({ operation }, seconds)
     if (bytesIn > 0) this.bytesIn.inc(bytesIn)
     if (bytesOut > 0) this.bytesOut.inc(bytesOut)
+  }
+
+  /** Membership gauges, read when Prometheus scrapes. */
+  attachMembership (transport: MembershipTransport): void {
+    const { membership, stats } = transport
+    const registers = [this.registry]
+    new Gauge({
+      name: 's3mesh_members', help: 'Members of the mesh as this node sees them, by state.', labelNames: ['state'], registers,
+      collect () {
+        this.reset()
+        for (const state of ['alive', 'suspect', 'failed', 'left']) this.set({ state }, 0)
+        for (const m of membership.list()) this.inc({ state: m.state })
+      },
+    })
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers, collect () { this.set(read()) } })
+    }
+    counter('s3mesh_membership_probes_total', 'Direct probes sent.', () => membership.counters.probes)
+    counter('s3mesh_membership_failed_probes_total', 'Probes that got no ack, direct or indirect.', () => membership.counters.failedProbes)
+    counter('s3mesh_membership_suspicions_total', 'Members this node began to suspect.', () => membership.counters.suspicions)
+    counter('s3mesh_membership_refutations_total', 'Times this node refuted a suspicion or death about itself.', () => membership.counters.refutations)
+    counter('s3mesh_membership_health_score', 'Lifeguard local health score (0 is healthy).', () => membership.awareness.healthScore)
+    new Gauge({
+      name: 's3mesh_membership_dropped_messages_total', help: 'Membership messages dropped, by reason.', labelNames: ['reason'], registers,
+      collect () { for (const [reason, n] of Object.entries(stats.dropped)) this.set({ reason }, n) },
+    })
   }
 
   async render (): Promise<{ body: string, contentType: string }> {

@@ -11,6 +11,8 @@ import { lockDataDir } from './data-dir-lock.js'
 import { toNodeListener } from './http-adapter.js'
 import { ServerMetrics } from './metrics.js'
 import { nodeHashes } from './node-hashes.js'
+import { withMeshApi } from './mesh-api.js'
+import { startMesh, type PresetName, type RunningMesh } from './mesh.js'
 import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
 
 export interface ServerOptions {
@@ -28,6 +30,8 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv
   /** Host names for virtual-hosted-style requests (`bucket.<domain>`). */
   domains?: string[]
+  /** Join or start a mesh; without it the node serves alone. */
+  mesh?: { host: string, port: number, join: string[], cluster: string, preset: PresetName, version: string }
 }
 
 export interface RunningServer {
@@ -35,6 +39,7 @@ export interface RunningServer {
   credentials: RootCredentials
   store: DiskStore
   metrics: ServerMetrics
+  mesh?: RunningMesh
   /** Stops accepting connections, lets requests in flight finish (up to `graceMs`), then releases the data folder. */
   close (graceMs?: number): Promise<void>
 }
@@ -81,13 +86,16 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const store = await DiskStore.open(dataDir, { fsync: options.fsync ?? true })
     const credentials = await loadRootCredentials(layout, options.env ?? process.env)
     const metrics = new ServerMetrics()
-    const handler = createS3Handler({
+    const rootOnly = { secretFor: (key: string) => key === credentials.accessKey ? credentials.secretKey : undefined }
+    const mesh = options.mesh === undefined ? undefined : await startMesh({ layout, env: options.env ?? process.env, ...options.mesh })
+    if (mesh !== undefined) metrics.attachMembership(mesh.transport)
+    const handler = withMeshApi(createS3Handler({
       store,
       hashes: nodeHashes,
       region: options.region,
       virtualHostDomains: options.domains,
-      credentials: { secretFor: key => key === credentials.accessKey ? credentials.secretKey : undefined },
-    })
+      credentials: rootOnly,
+    }), { transport: mesh?.transport, credentials: rootOnly, hashes: nodeHashes })
     const s3 = toNodeListener(handler, { onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) } })
     let ready = true
     const listener = (req: IncomingMessage, res: ServerResponse): void => {
@@ -109,15 +117,17 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
       else socket.destroy()
     })
-    const address = await listen(server, options.host, options.port)
+    const address = await listen(server, options.host, options.port).catch(async err => { await mesh?.stop({ leave: false }); throw err })
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
     const url = `http://${shownHost}:${address.port}`
     let closing: Promise<void> | undefined
     return {
-      url, credentials, store, metrics,
+      url, credentials, store, metrics, mesh,
       close: async (graceMs = 10_000) => {
         closing ??= (async () => {
           ready = false
+          // Leave first: the others mark this node "left", not "failed".
+          await mesh?.stop({ leave: true })
           const closed = new Promise<void>(resolveClosed => server.close(() => { resolveClosed() }))
           server.closeIdleConnections()
           const timer = setTimeout(() => { server.closeAllConnections() }, graceMs)

@@ -11,6 +11,8 @@ export const SECRET_KEY = 'test-secret-key-1234'
 export interface ServerProcess {
   url: string
   port: number
+  /** The node's mesh TCP multiaddr (what --join takes), when it runs a mesh. */
+  meshAddress?: string
   dataDir: string
   child: ChildProcess
   output: () => string
@@ -24,7 +26,7 @@ export interface ServerProcess {
  */
 export async function startServerProcess (options: { dataDir?: string, args?: string[], env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 's3mesh-test-'))
-  const child = spawn(process.execPath, [BIN, 'server', dataDir, '--address', '127.0.0.1:0', ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [BIN, 'server', dataDir, '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', ...(options.args ?? [])], {
     env: { ...process.env, S3MESH_ROOT_USER: ACCESS_KEY, S3MESH_ROOT_PASSWORD: SECRET_KEY, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -41,8 +43,11 @@ export async function startServerProcess (options: { dataDir?: string, args?: st
     child.stdout!.on('data', check)
     child.once('exit', code => { clearTimeout(timer); reject(new Error(`server exited with ${code}:\n${out}`)) })
   })
+  await new Promise(resolve => setTimeout(resolve, 50))
+  const meshAddress = /^\s+(\/ip4\/\S+\/tcp\/\d+\/p2p\/\S+)$/m.exec(out)?.[1]
   return {
     url,
+    meshAddress,
     port: Number(new URL(url).port),
     dataDir,
     child,

@@ -112,12 +112,14 @@ describe('state transitions (memberlist state.go)', () => {
     assert.equal(m.awareness.healthScore, 2, 'being accused lowers local health')
   })
 
-  it('leaves on purpose: its own state becomes left and the news goes out', () => {
+  it('leaves on purpose: its own state becomes left and every live member is told directly', () => {
     const { m, sent } = harness()
-    m.receive('x', gossip(alive('a', 1)))
+    m.receive('x', gossip(alive('a', 1), alive('b', 1), alive('c', 1), dead('c', 1)))
     m.takeUpdates(100)
     m.leave()
     assert.equal(m.get('me')!.state, 'left')
+    const direct = sent.filter(s => s.message.type === 'gossip' && s.message.updates.length === 1).map(s => s.to).sort()
+    assert.deepEqual(direct, ['a', 'b'], 'live members a and b, not the failed c')
     const out = sent.filter(s => s.message.type === 'gossip').flatMap(s => (s.message as { updates: Update[] }).updates)
     assert.deepEqual(out[0], dead('me', 0, 'me'), 'the leave goes first: it is the least transmitted update')
   })

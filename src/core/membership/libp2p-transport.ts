@@ -40,6 +40,8 @@ export class MembershipTransport {
   readonly membership: Membership
   readonly stats: TransportStats = { sent: 0, received: 0, sendFailures: 0, dropped: { 'too-large': 0, 'not-cbor': 0, 'bad-version': 0, malformed: 0, 'not-sealed': 0, 'wrong-key': 0 } }
   private readonly outbound = new Map<string, Promise<LpStream>>()
+  /** Sends not yet written, so that a leave can wait for its news to go out. */
+  private readonly inflight = new Set<Promise<void>>()
   private timer: ReturnType<typeof setTimeout> | undefined
   private timerAt = Infinity
   private stopped = false
@@ -84,10 +86,11 @@ export class MembershipTransport {
     return peers.length
   }
 
-  /** Leaves the cluster and gives the news a moment to spread. */
-  async leave (graceMs = 1000): Promise<void> {
+  /** Leaves the cluster: waits (at most `graceMs`) until the news is written to every member. */
+  async leave (graceMs = 2000): Promise<void> {
     this.membership.leave()
-    await new Promise(resolve => setTimeout(resolve, graceMs))
+    const timeout = new Promise(resolve => setTimeout(resolve, graceMs))
+    await Promise.race([Promise.allSettled([...this.inflight]), timeout])
   }
 
   async stop (): Promise<void> {
@@ -112,7 +115,7 @@ export class MembershipTransport {
   private send (to: string, message: Message): void {
     if (this.stopped) return
     this.stats.sent++
-    void (async () => {
+    const sending = (async () => {
       const sealed = await this.keyring.seal(encodeMessage(message))
       let stream = this.outbound.get(to)
       if (stream === undefined) {
@@ -125,6 +128,8 @@ export class MembershipTransport {
       this.stats.sendFailures++
       this.outbound.delete(to)
     })
+    this.inflight.add(sending)
+    void sending.finally(() => { this.inflight.delete(sending) })
   }
 
   private async open (peer: PeerId): Promise<LpStream> {

@@ -14,6 +14,16 @@ export interface MemberInfo {
   /** When the member last changed state, on the injected clock. */
   stateChangeMs: number
   self: boolean
+  /** Round trip of the last direct probe that was answered, ms. */
+  rttMs?: number
+}
+
+/** Counters for /metrics. */
+export interface MembershipCounters {
+  probes: number
+  failedProbes: number
+  suspicions: number
+  refutations: number
 }
 
 export type MemberEventName = 'member:join' | 'member:update' | 'member:suspect' | 'member:failed' | 'member:leave'
@@ -63,6 +73,8 @@ export class Membership extends EventTarget {
   readonly id: string
   readonly config: MembershipConfig
   readonly awareness: Awareness
+  readonly counters: MembershipCounters = { probes: 0, failedProbes: 0, suspicions: 0, refutations: 0 }
+  private readonly rtts = new Map<string, number>()
   private readonly members = new Map<string, Member>()
   /** Other members' ids, for O(1) random picks; `slot` finds an id's index for O(1) removal. */
   private readonly others: string[] = []
@@ -160,11 +172,20 @@ export class Membership extends EventTarget {
     }
   }
 
-  /** Leaves on purpose: others mark this member "left", never "failed". */
+  /**
+   * Leaves on purpose: others mark this member "left", never "failed". Gossip
+   * alone may miss a member (a small cluster retransmits an update only a
+   * couple of times), and a member that misses it would see the stopped
+   * process fail; so every live member is also told directly, once.
+   */
   leave (): void {
     const self = this.members.get(this.id)!
     this.leaving = true
-    this.deadNode({ type: 'dead', node: this.id, incarnation: self.incarnation, from: this.id })
+    const update: Dead = { type: 'dead', node: this.id, incarnation: self.incarnation, from: this.id }
+    this.deadNode(update)
+    for (const m of this.members.values()) {
+      if (m.id !== this.id && (m.state === 'alive' || m.state === 'suspect')) this.options.send(m.id, { type: 'gossip', updates: [update] })
+    }
     this.gossip()
   }
 
@@ -224,6 +245,11 @@ export class Membership extends EventTarget {
   }
 
   // ---- the rules (memberlist state.go) ----
+
+  /** Called by the prober when a direct probe was answered. */
+  recordRtt (id: string, ms: number): void {
+    if (this.members.has(id)) this.rtts.set(id, ms)
+  }
 
   /** Called by the prober when a member did not answer a direct or an indirect probe. */
   suspectAfterProbe (id: string): void {
@@ -297,6 +323,7 @@ export class Membership extends EventTarget {
     const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs)
     m.suspicion = new Suspicion(s.from, k, min, this.config.suspicionMaxTimeoutMult * min, now)
     this.suspected.add(m)
+    this.counters.suspicions++
     this.emit('member:suspect', m)
   }
 
@@ -334,6 +361,7 @@ export class Membership extends EventTarget {
   /** Drops a long-departed member entirely. */
   private forget (m: Member): void {
     this.members.delete(m.id)
+    this.rtts.delete(m.id)
     this.departed.delete(m)
     this.clearSuspicion(m)
     const i = this.slot.get(m.id)
@@ -349,6 +377,7 @@ export class Membership extends EventTarget {
   /** Answers an accusation about ourselves with a higher incarnation. */
   private refute (self: Member, accused: number): void {
     self.incarnation = Math.max(self.incarnation, accused) + 1
+    this.counters.refutations++
     // Being accused means others could not reach us in time: we may be the slow one.
     this.awareness.applyDelta(1)
     this.broadcasts.queue({ type: 'alive', node: this.id, incarnation: self.incarnation, meta: self.meta })
@@ -397,7 +426,8 @@ export class Membership extends EventTarget {
   }
 
   private info (m: Member): MemberInfo {
-    return { id: m.id, state: m.state, incarnation: m.incarnation, meta: m.meta, stateChangeMs: m.stateChangeMs, self: m.id === this.id }
+    const rtt = this.rtts.get(m.id)
+    return { id: m.id, state: m.state, incarnation: m.incarnation, meta: m.meta, stateChangeMs: m.stateChangeMs, self: m.id === this.id, ...(rtt !== undefined ? { rttMs: rtt } : {}) }
   }
 
   private emit (name: MemberEventName, m: Member): void {

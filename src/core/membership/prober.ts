@@ -4,6 +4,7 @@ import type { Ack, Nack, Ping, PingReq } from './messages.js'
 interface Probe {
   seq: number
   target: string
+  startedAt: number
   /** When the direct ping counts as missed and indirect probes go out. */
   directDeadline: number
   /** When the whole probe counts as failed (one probe interval). */
@@ -61,7 +62,10 @@ export class Prober {
           send(relay.requester, { type: 'ack', seq: relay.requesterSeq })
           return
         }
-        if (this.probe?.seq === message.seq) this.finish(true)
+        if (this.probe?.seq === message.seq) {
+          if (!this.probe.indirect) this.membership.recordRtt(this.probe.target, this.options.now() - this.probe.startedAt)
+          this.finish(true)
+        }
         return
       }
       case 'nack':
@@ -103,8 +107,9 @@ export class Prober {
     if (target === undefined) return
     const seq = ++this.seq
     const { awareness } = this.membership
+    this.membership.counters.probes++
     this.probe = {
-      seq, target, indirect: false, expectedNacks: 0, nacks: 0,
+      seq, target, startedAt: now, indirect: false, expectedNacks: 0, nacks: 0,
       directDeadline: now + awareness.scale(this.options.config.probeTimeoutMs),
       finalDeadline: now + awareness.scale(this.options.config.probeIntervalMs),
     }
@@ -119,6 +124,7 @@ export class Prober {
       if (!p.indirect) awareness.applyDelta(-1)
       return
     }
+    this.membership.counters.failedProbes++
     // Lifeguard: helpers that did not even nack point at us, not at the target.
     awareness.applyDelta(p.expectedNacks > 0 ? p.expectedNacks - p.nacks : 1)
     this.membership.suspectAfterProbe(p.target)

@@ -1,0 +1,60 @@
+import type { Hashes } from '../core/hashes.js'
+import { decodeNodeMeta } from '../core/membership/node-meta.js'
+import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import { S3Error } from '../core/errors.js'
+import { DEFAULT_CLOCK_SKEW_MS, EMPTY_SHA256, verifySigV4, type CredentialProvider } from '../s3-shim/auth/sigv4.js'
+import { errorResponse, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
+
+/** One member as `GET /_s3mesh/v1/members` reports it. */
+export interface MemberView {
+  id: string
+  state: string
+  incarnation: number
+  role?: string
+  addresses: string[]
+  meta: { version?: string, capacity?: number }
+  rttMs?: number
+  self?: true
+}
+
+export function memberViews (transport: MembershipTransport): MemberView[] {
+  return transport.membership.list().map(m => {
+    const meta = decodeNodeMeta(m.meta)
+    return {
+      id: m.id, state: m.state, incarnation: m.incarnation, role: meta?.role, addresses: meta?.addrs ?? [],
+      meta: { version: meta?.version, ...(meta?.capacity !== undefined ? { capacity: meta.capacity } : {}) },
+      ...(m.rttMs !== undefined ? { rttMs: Math.round(m.rttMs * 10) / 10 } : {}),
+      ...(m.self ? { self: true as const } : {}),
+    }
+  }).sort((a, b) => (a.self === true ? -1 : b.self === true ? 1 : a.id < b.id ? -1 : 1))
+}
+
+/**
+ * s3mesh's own API beside S3, under `/_s3mesh/` (no bucket name can start with
+ * `_`). Root SigV4 credentials, so `curl --aws-sigv4 "aws:amz:us-east-1:s3"
+ * --user KEY:SECRET` works; requests that sign no payload hash (plain SigV4)
+ * are checked against the empty body.
+ */
+export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTransport, credentials: CredentialProvider, hashes: Hashes }): S3Handler {
+  return async (request: Request, info?: RequestInfo) => {
+    const url = new URL(request.url)
+    if (!url.pathname.startsWith('/_s3mesh/')) return await s3(request, info)
+    if (info !== undefined) info.operation = 'MeshApi' as RequestInfo['operation']
+    try {
+      const signed = request.headers.has('x-amz-content-sha256') || request.headers.get('authorization') === null
+        ? request
+        : new Request(request, { headers: new Headers([...request.headers, ['x-amz-content-sha256', EMPTY_SHA256]]) })
+      const identity = await verifySigV4(signed, url, { credentials: options.credentials, hashes: options.hashes, now: Date.now(), clockSkewMs: DEFAULT_CLOCK_SKEW_MS })
+      if (identity === undefined) throw new S3Error('AccessDenied', 'The s3mesh API needs the root credentials (SigV4).')
+      if (request.method !== 'GET') throw new S3Error('MethodNotAllowed')
+      if (url.pathname === '/_s3mesh/v1/members') {
+        if (options.transport === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
+        return Response.json({ members: memberViews(options.transport) })
+      }
+      throw new S3Error('InvalidRequest', `No such s3mesh API: ${url.pathname}`)
+    } catch (err) {
+      const e = err instanceof S3Error ? err : new S3Error('InternalError', undefined, { cause: err })
+      return errorResponse(e, 'mesh-api', request.method)
+    }
+  }
+}

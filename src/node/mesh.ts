@@ -1,0 +1,138 @@
+import './polyfills.js'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
+import { Keyring } from '../core/membership/keyring.js'
+import { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import { CliError } from './cli-error.js'
+import { codeOf, renameInto, writeDurable } from './disk-files.js'
+import type { DiskLayout } from './disk-layout.js'
+
+export type PresetName = 'lan' | 'wan' | 'local'
+
+export interface MeshOptions {
+  layout: DiskLayout
+  /** TCP listen address; WebSockets listen on the next port (or a free one when port is 0). */
+  host: string
+  port: number
+  /** Multiaddrs of members to join through; empty starts a new cluster. */
+  join: string[]
+  /** The cluster's name: messages sealed for another name do not open. */
+  cluster: string
+  preset: PresetName
+  env: NodeJS.ProcessEnv
+  version: string
+}
+
+export interface RunningMesh {
+  libp2p: Libp2p
+  transport: MembershipTransport
+  /** Dialable addresses (what another node's --join takes). */
+  addresses: string[]
+  clusterKey: { base64: string, source: 'environment' | 'file' | 'generated', file: string }
+  /** Leaves (when asked) and stops. */
+  stop: (options?: { leave?: boolean }) => Promise<void>
+}
+
+/** The node's libp2p identity, kept in the data folder so a restart keeps its peer id. */
+async function peerKey (layout: DiskLayout): Promise<PrivateKey> {
+  const file = join(layout.system, 'peer-key')
+  try {
+    return privateKeyFromProtobuf(await readFile(file))
+  } catch (err) {
+    if (codeOf(err) !== 'ENOENT') throw new CliError(`${file} is damaged (${String(err)}): delete it to give this node a new identity.`)
+  }
+  const key = await generateKeyPair('Ed25519')
+  const tmp = layout.tmpPath('peer-key')
+  await writeDurable(tmp, privateKeyToProtobuf(key), true, 0o600)
+  await renameInto(tmp, file)
+  return key
+}
+
+/**
+ * The cluster key, as memberlist's keyring takes it: S3MESH_CLUSTER_KEY (base64
+ * of 16, 24 or 32 bytes) when set; else the one saved in the data folder; else,
+ * for the first node of a new cluster, a new one saved 0600.
+ */
+async function clusterKey (layout: DiskLayout, env: NodeJS.ProcessEnv, joining: boolean): Promise<RunningMesh['clusterKey'] & { raw: Uint8Array }> {
+  const file = join(layout.system, 'cluster-key')
+  const parse = (text: string, where: string): Uint8Array => {
+    const raw = Buffer.from(text.trim(), 'base64')
+    if (![16, 24, 32].includes(raw.length) || raw.toString('base64') !== text.trim()) {
+      throw new CliError(`${where} must be base64 of 16, 24 or 32 bytes (as the first node prints it).`, 2)
+    }
+    return new Uint8Array(raw)
+  }
+  if (env.S3MESH_CLUSTER_KEY !== undefined) {
+    const raw = parse(env.S3MESH_CLUSTER_KEY, 'S3MESH_CLUSTER_KEY')
+    return { raw, base64: env.S3MESH_CLUSTER_KEY.trim(), source: 'environment', file }
+  }
+  try {
+    const text = await readFile(file, 'utf8')
+    return { raw: parse(text, file), base64: text.trim(), source: 'file', file }
+  } catch (err) {
+    if (err instanceof CliError || codeOf(err) !== 'ENOENT') throw err
+  }
+  if (joining) throw new CliError('This node joins an existing cluster: set S3MESH_CLUSTER_KEY to the cluster key the first node printed.', 2)
+  const raw = Keyring.generateKey()
+  const base64 = Buffer.from(raw).toString('base64')
+  const tmp = layout.tmpPath('cluster-key')
+  await writeDurable(tmp, base64 + '\n', true, 0o600)
+  await renameInto(tmp, file)
+  return { raw, base64, source: 'generated', file }
+}
+
+/** Starts this node's libp2p peer and its membership, and joins the given members. */
+export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
+  const config: MembershipConfig = PRESETS[o.preset.toUpperCase() as keyof typeof PRESETS]
+  const key = await clusterKey(o.layout, o.env, o.join.length > 0)
+  const wsPort = o.port === 0 ? 0 : o.port + 1
+  let libp2p: Libp2p
+  try {
+    libp2p = await createLibp2p({
+      privateKey: await peerKey(o.layout),
+      addresses: { listen: [`/ip4/${o.host}/tcp/${o.port}`, `/ip4/${o.host}/tcp/${wsPort}/ws`] },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    })
+  } catch (err) {
+    if (codeOf(err) === 'EADDRINUSE' || /EADDRINUSE/.test(String(err))) {
+      throw new CliError(`The mesh port ${o.port} (or ${wsPort} for WebSockets) on ${o.host} is in use: pick another with --mesh-address ${o.host}:<port>.`)
+    }
+    throw err
+  }
+  // Meta is at most 512 bytes: a few addresses are enough to reach a member.
+  const addresses = libp2p.getMultiaddrs().map(String).slice(0, 4)
+  const transport = new MembershipTransport({
+    libp2p, keyring: await Keyring.create([key.raw], o.cluster), config,
+    meta: { role: 'durable', addrs: addresses, version: o.version },
+  })
+  await transport.start()
+  let stopped = false
+  const joining = (async () => {
+    // Seeds may start after us: keep trying until one answers.
+    for (let attempt = 0; !stopped && o.join.length > 0; attempt++) {
+      if (await transport.join(o.join) > 0) return
+      if (attempt === 0) process.stderr.write(`s3mesh: no member answered at ${o.join.join(', ')} yet; retrying\n`)
+      await new Promise(resolve => setTimeout(resolve, 2000))
+    }
+  })()
+  return {
+    libp2p, transport, addresses, clusterKey: { base64: key.base64, source: key.source, file: key.file },
+    stop: async ({ leave = true } = {}) => {
+      stopped = true
+      await joining.catch(() => {})
+      if (leave) await transport.leave()
+      await transport.stop()
+      await libp2p.stop()
+    },
+  }
+}
