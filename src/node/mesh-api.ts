@@ -2,6 +2,7 @@ import type { Hashes } from '../core/hashes.js'
 import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import { S3Error } from '../core/errors.js'
+import { requestIdSource } from '../core/ids.js'
 import { DEFAULT_CLOCK_SKEW_MS, EMPTY_SHA256, verifySigV4, type CredentialProvider } from '../s3-shim/auth/sigv4.js'
 import { errorResponse, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
 
@@ -36,6 +37,7 @@ export function memberViews (transport: MembershipTransport): MemberView[] {
  * are checked against the empty body.
  */
 export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTransport, credentials: CredentialProvider, hashes: Hashes }): S3Handler {
+  const nextRequestId = requestIdSource()
   return async (request: Request, info?: RequestInfo) => {
     const url = new URL(request.url)
     if (!url.pathname.startsWith('/_s3mesh/')) return await s3(request, info)
@@ -54,7 +56,7 @@ export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTra
       throw new S3Error('InvalidRequest', `No such s3mesh API: ${url.pathname}`)
     } catch (err) {
       const e = err instanceof S3Error ? err : new S3Error('InternalError', undefined, { cause: err })
-      return errorResponse(e, 'mesh-api', request.method)
+      return errorResponse(e, nextRequestId(), request.method)
     }
   }
 }

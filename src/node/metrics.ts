@@ -44,6 +44,8 @@ export class ServerMetrics {
     counter('s3mesh_membership_failed_probes_total', 'Probes that got no ack, direct or indirect.', () => membership.counters.failedProbes)
     counter('s3mesh_membership_suspicions_total', 'Members this node began to suspect.', () => membership.counters.suspicions)
     counter('s3mesh_membership_refutations_total', 'Times this node refuted a suspicion or death about itself.', () => membership.counters.refutations)
+    counter('s3mesh_membership_sent_bytes_total', 'Sealed membership bytes sent.', () => stats.bytesSent)
+    counter('s3mesh_membership_received_bytes_total', 'Sealed membership bytes received.', () => stats.bytesReceived)
     counter('s3mesh_membership_health_score', 'Lifeguard local health score (0 is healthy).', () => membership.awareness.healthScore)
     new Gauge({
       name: 's3mesh_membership_dropped_messages_total', help: 'Membership messages dropped, by reason.', labelNames: ['reason'], registers,

@@ -24,6 +24,9 @@ export interface MembershipTransportOptions {
 export interface TransportStats {
   sent: number
   received: number
+  /** Sealed bytes written and read, framing excluded. */
+  bytesSent: number
+  bytesReceived: number
   sendFailures: number
   dropped: Record<DropReason, number>
 }
@@ -38,7 +41,7 @@ type LpStream = LengthPrefixedStream<Stream>
  */
 export class MembershipTransport {
   readonly membership: Membership
-  readonly stats: TransportStats = { sent: 0, received: 0, sendFailures: 0, dropped: { 'too-large': 0, 'not-cbor': 0, 'bad-version': 0, malformed: 0, 'not-sealed': 0, 'wrong-key': 0 } }
+  readonly stats: TransportStats = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, sendFailures: 0, dropped: { 'too-large': 0, 'not-cbor': 0, 'bad-version': 0, malformed: 0, 'not-sealed': 0, 'wrong-key': 0 } }
   private readonly outbound = new Map<string, Promise<LpStream>>()
   /** Sends not yet written, so that a leave can wait for its news to go out. */
   private readonly inflight = new Set<Promise<void>>()
@@ -123,6 +126,7 @@ export class MembershipTransport {
         this.outbound.set(to, stream)
       }
       await (await stream).write(sealed, { signal: AbortSignal.timeout(this.membership.config.probeTimeoutMs * 4) })
+      this.stats.bytesSent += sealed.byteLength
     })().catch(() => {
       // Fire and forget, as UDP is for memberlist: a lost message is what SWIM is built for.
       this.stats.sendFailures++
@@ -144,6 +148,7 @@ export class MembershipTransport {
     void (async () => {
       while (!this.stopped) {
         const frame = await lp.read()
+        this.stats.bytesReceived += frame.byteLength
         try {
           const message = decodeMessage(await this.keyring.open(frame.subarray()))
           this.stats.received++
