@@ -1,5 +1,7 @@
 import './polyfills.js'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
@@ -94,7 +96,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const config: MembershipConfig = PRESETS[o.preset.toUpperCase() as keyof typeof PRESETS]
   const key = await clusterKey(o.layout, o.env, o.join.length > 0)
   const wsPort = o.port === 0 ? 0 : o.port + 1
-  let libp2p: Libp2p
+  let libp2p: Libp2p<{ identify: unknown, pubsub: GossipSub }>
   try {
     libp2p = await createLibp2p({
       privateKey: await peerKey(o.layout),
@@ -102,6 +104,12 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      services: {
+        // gossipsub needs identify to learn which peers speak it.
+        identify: identify(),
+        // Publishing before any peer subscribed is normal for the first node of a cluster.
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+      },
     })
   } catch (err) {
     if (codeOf(err) === 'EADDRINUSE' || /EADDRINUSE/.test(String(err))) {
@@ -114,6 +122,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const transport = new MembershipTransport({
     libp2p, keyring: await Keyring.create([key.raw], o.cluster), config,
     meta: { role: 'durable', addrs: addresses, version: o.version },
+    pubsub: { service: libp2p.services.pubsub, cluster: o.cluster },
   })
   await transport.start()
   let stopped = false

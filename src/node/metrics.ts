@@ -46,6 +46,8 @@ export class ServerMetrics {
     counter('s3mesh_membership_refutations_total', 'Times this node refuted a suspicion or death about itself.', () => membership.counters.refutations)
     counter('s3mesh_membership_sent_bytes_total', 'Sealed membership bytes sent.', () => stats.bytesSent)
     counter('s3mesh_membership_received_bytes_total', 'Sealed membership bytes received.', () => stats.bytesReceived)
+    counter('s3mesh_membership_published_updates_total', 'Updates this node published on the gossipsub topic.', () => stats.published)
+    counter('s3mesh_membership_pubsub_updates_total', 'Updates received from the gossipsub topic.', () => stats.fromPubsub)
     counter('s3mesh_membership_health_score', 'Lifeguard local health score (0 is healthy).', () => membership.awareness.healthScore)
     new Gauge({
       name: 's3mesh_membership_dropped_messages_total', help: 'Membership messages dropped, by reason.', labelNames: ['reason'], registers,

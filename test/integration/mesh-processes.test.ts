@@ -85,5 +85,9 @@ describe('a mesh of real s3mesh processes', () => {
     assert.deepEqual((await members(stranger)).map(m => m.id), [strangerId])
     const metrics = await (await fetch(`${seed.url}/metrics`)).text()
     assert.match(metrics, /s3mesh_membership_dropped_messages_total\{reason="wrong-key"\} [1-9]/)
+    // Updates travelled on the cluster's gossipsub topic, not only piggybacked on probes.
+    const others = await Promise.all(nodes.slice(1, 4).map(async n => await (await fetch(`${n.url}/metrics`)).text()))
+    assert.ok(others.some(m => /^s3mesh_membership_pubsub_updates_total [1-9]/m.test(m)), 'updates arrived over gossipsub')
+    assert.ok([metrics, ...others].some(m => /^s3mesh_membership_published_updates_total [1-9]/m.test(m)), 'updates were published')
   })
 })

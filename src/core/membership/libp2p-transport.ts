@@ -1,3 +1,4 @@
+import { TopicValidatorResult, type GossipSub, type Message as PubsubMessage } from '@libp2p/gossipsub'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
@@ -16,6 +17,12 @@ export interface MembershipTransportOptions {
   keyring: Keyring
   config: MembershipConfig
   meta: NodeMeta
+  /**
+   * Disseminate updates on this gossipsub service (topic per cluster) instead
+   * of gossip rounds; probes, push-pull and piggybacked updates stay on the
+   * membership protocol.
+   */
+  pubsub?: { service: GossipSub, cluster: string }
   /** Randomness in [0, 1); Math.random by default. */
   random?: () => number
 }
@@ -27,6 +34,9 @@ export interface TransportStats {
   /** Sealed bytes written and read, framing excluded. */
   bytesSent: number
   bytesReceived: number
+  /** Updates published on and received from the gossipsub topic. */
+  published: number
+  fromPubsub: number
   sendFailures: number
   dropped: Record<DropReason, number>
 }
@@ -41,7 +51,7 @@ type LpStream = LengthPrefixedStream<Stream>
  */
 export class MembershipTransport {
   readonly membership: Membership
-  readonly stats: TransportStats = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, sendFailures: 0, dropped: { 'too-large': 0, 'not-cbor': 0, 'bad-version': 0, malformed: 0, 'not-sealed': 0, 'wrong-key': 0 } }
+  readonly stats: TransportStats = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, published: 0, fromPubsub: 0, sendFailures: 0, dropped: { 'too-large': 0, 'not-cbor': 0, 'bad-version': 0, malformed: 0, 'not-sealed': 0, 'wrong-key': 0 } }
   private readonly outbound = new Map<string, Promise<LpStream>>()
   /** Sends not yet written, so that a leave can wait for its news to go out. */
   private readonly inflight = new Set<Promise<void>>()
@@ -50,14 +60,20 @@ export class MembershipTransport {
   private stopped = false
   private readonly libp2p: Libp2p
   private readonly keyring: Keyring
+  private readonly pubsub?: { service: GossipSub, topic: string, intervalMs: number }
+  private publishTimer: ReturnType<typeof setInterval> | undefined
 
   constructor (options: MembershipTransportOptions) {
     this.libp2p = options.libp2p
     this.keyring = options.keyring
+    if (options.pubsub !== undefined) {
+      this.pubsub = { service: options.pubsub.service, topic: `/s3mesh/${options.pubsub.cluster}/membership/1`, intervalMs: options.config.gossipIntervalMs }
+    }
     this.membership = new Membership({
       id: options.libp2p.peerId.toString(),
       meta: encodeNodeMeta(options.meta),
-      config: options.config,
+      // With gossipsub, the topic replaces gossip rounds.
+      config: this.pubsub === undefined ? options.config : { ...options.config, gossipIntervalMs: 0 },
       now: () => Date.now(),
       random: options.random ?? Math.random,
       send: (to, message) => { this.send(to, message) },
@@ -70,7 +86,48 @@ export class MembershipTransport {
 
   async start (): Promise<void> {
     await this.libp2p.handle(MEMBERSHIP_PROTOCOL, (stream, connection) => { this.read(stream, connection) }, { runOnLimitedConnection: false })
+    if (this.pubsub !== undefined) this.startPubsub(this.pubsub)
     this.schedule()
+  }
+
+  private startPubsub ({ service, topic, intervalMs }: NonNullable<MembershipTransport['pubsub']>): void {
+    // Rejected messages are not forwarded, and gossipsub's peer scoring penalises whoever sent them.
+    service.topicValidators.set(topic, async (_peer, message) => {
+      try {
+        const m = decodeMessage(await this.keyring.open(message.data))
+        return m.type === 'gossip' ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
+      } catch (err) {
+        if (err instanceof DroppedMessageError) this.stats.dropped[err.reason]++
+        return TopicValidatorResult.Reject
+      }
+    })
+    service.addEventListener('message', (e: CustomEvent<PubsubMessage>) => {
+      const msg = e.detail
+      if (msg.topic !== topic || msg.type !== 'signed') return
+      void this.keyring.open(msg.data).then(plain => {
+        const m = decodeMessage(plain)
+        this.stats.fromPubsub += m.type === 'gossip' ? m.updates.length : 0
+        this.membership.receive(msg.from.toString(), m)
+        this.schedule()
+      }).catch(() => {})
+    })
+    service.subscribe(topic)
+    this.publishTimer = setInterval(() => { this.publishOriginated() }, intervalMs)
+  }
+
+  /** Publishes, in one message, the updates this member originated since the last round. */
+  private publishOriginated (): void {
+    if (this.pubsub === undefined || this.stopped) return
+    const updates = this.membership.takeOriginated()
+    for (let i = 0; i < updates.length; i += DEFAULT_LIMITS.maxUpdates) {
+      const batch = updates.slice(i, i + DEFAULT_LIMITS.maxUpdates)
+      const { service, topic } = this.pubsub
+      const sending = this.keyring.seal(encodeMessage({ type: 'gossip', updates: batch }))
+        .then(async sealed => { await service.publish(topic, sealed); this.stats.published += batch.length })
+        .catch(() => { this.stats.sendFailures++ })
+      this.inflight.add(sending)
+      void sending.finally(() => { this.inflight.delete(sending) })
+    }
   }
 
   /** Dials the given multiaddrs and joins the cluster they belong to. */
@@ -92,6 +149,7 @@ export class MembershipTransport {
   /** Leaves the cluster: waits (at most `graceMs`) until the news is written to every member. */
   async leave (graceMs = 2000): Promise<void> {
     this.membership.leave()
+    this.publishOriginated()
     const timeout = new Promise(resolve => setTimeout(resolve, graceMs))
     await Promise.race([Promise.allSettled([...this.inflight]), timeout])
   }
@@ -99,6 +157,11 @@ export class MembershipTransport {
   async stop (): Promise<void> {
     this.stopped = true
     if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.publishTimer !== undefined) clearInterval(this.publishTimer)
+    if (this.pubsub !== undefined) {
+      this.pubsub.service.unsubscribe(this.pubsub.topic)
+      this.pubsub.service.topicValidators.delete(this.pubsub.topic)
+    }
     await this.libp2p.unhandle(MEMBERSHIP_PROTOCOL)
     for (const s of this.outbound.values()) void s.then(lp => lp.unwrap().close().catch(() => {}), () => {})
     this.outbound.clear()

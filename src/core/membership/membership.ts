@@ -85,6 +85,8 @@ export class Membership extends EventTarget {
   /** Alive and suspect members, this one included. */
   private live = 0
   private readonly broadcasts = new BroadcastQueue()
+  /** Updates this member originated (about itself, or suspicions and deaths it raised), for a pubsub transport. */
+  private originated: Update[] = []
   private readonly prober: Prober
   private leaving = false
   private nextGossipAt: number
@@ -195,13 +197,24 @@ export class Membership extends EventTarget {
     const self = this.members.get(this.id)!
     self.incarnation++
     self.meta = meta
-    this.broadcasts.queue({ type: 'alive', node: this.id, incarnation: self.incarnation, meta })
+    this.spread({ type: 'alive', node: this.id, incarnation: self.incarnation, meta })
     this.emit('member:update', self)
   }
 
-  /** Queued updates, for a transport that disseminates them itself (gossipsub) instead of gossip rounds. */
+  /** Queued updates, for a transport that disseminates them itself instead of gossip rounds. */
   takeUpdates (max = MAX_UPDATES_PER_MESSAGE): Update[] {
     return this.broadcasts.take(max, retransmitLimit(this.config.retransmitMult, this.estimatedSize()))
+  }
+
+  /**
+   * Updates this member originated since the last call, oldest first: what a
+   * publish/subscribe transport (gossipsub) publishes. Everything else arrived
+   * that way already, so republishing it would only multiply the traffic.
+   */
+  takeOriginated (): Update[] {
+    const out = this.originated
+    this.originated = []
+    return out
   }
 
   // ---- queries ----
@@ -257,6 +270,12 @@ export class Membership extends EventTarget {
     if (m !== undefined) this.suspectNode({ type: 'suspect', node: id, incarnation: m.incarnation, from: this.id })
   }
 
+  /** Queues an update for dissemination, noting the ones this member originated. */
+  private spread (u: Update): void {
+    this.broadcasts.queue(u)
+    if (u.type === 'alive' ? u.node === this.id : u.from === this.id) this.originated.push(u)
+  }
+
   private apply (u: Update): void {
     if (u.type === 'alive') this.aliveNode(u)
     else if (u.type === 'suspect') this.suspectNode(u)
@@ -289,7 +308,7 @@ export class Membership extends EventTarget {
       this.refute(m, a.incarnation)
       return
     }
-    this.broadcasts.queue(a)
+    this.spread(a)
     const wasLive = m.state === 'alive' || m.state === 'suspect'
     const metaChanged = !bytesEqual(m.meta, a.meta)
     const wasSuspect = m.state === 'suspect'
@@ -305,7 +324,7 @@ export class Membership extends EventTarget {
     if (m === undefined || s.incarnation < m.incarnation) return
     if (m.suspicion !== undefined) {
       // Another member agrees: Lifeguard shortens the timeout, and the news is worth passing on.
-      if (m.suspicion.confirm(s.from)) this.broadcasts.queue(s)
+      if (m.suspicion.confirm(s.from)) this.spread(s)
       return
     }
     if (m.state !== 'alive') return
@@ -313,7 +332,7 @@ export class Membership extends EventTarget {
       this.refute(m, s.incarnation)
       return
     }
-    this.broadcasts.queue(s)
+    this.spread(s)
     m.incarnation = s.incarnation
     this.setState(m, 'suspect')
     const now = this.options.now()
@@ -336,7 +355,7 @@ export class Membership extends EventTarget {
       this.refute(m, d.incarnation)
       return
     }
-    this.broadcasts.queue(d)
+    this.spread(d)
     m.incarnation = d.incarnation
     const next = d.node === d.from ? 'left' : 'failed'
     this.setState(m, next)
@@ -380,7 +399,7 @@ export class Membership extends EventTarget {
     this.counters.refutations++
     // Being accused means others could not reach us in time: we may be the slow one.
     this.awareness.applyDelta(1)
-    this.broadcasts.queue({ type: 'alive', node: this.id, incarnation: self.incarnation, meta: self.meta })
+    this.spread({ type: 'alive', node: this.id, incarnation: self.incarnation, meta: self.meta })
   }
 
   private merge (states: PushPullState[]): void {
