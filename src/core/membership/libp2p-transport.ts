@@ -31,7 +31,7 @@ export interface MembershipTransportOptions {
 export interface TransportStats {
   sent: number
   received: number
-  /** Sealed bytes written and read, framing excluded. */
+  /** Sealed bytes written (membership frames and published payloads; not gossipsub's own forwarding) and read. */
   bytesSent: number
   bytesReceived: number
   /** Updates published on and received from the gossipsub topic. */
@@ -123,7 +123,11 @@ export class MembershipTransport {
       const batch = updates.slice(i, i + DEFAULT_LIMITS.maxUpdates)
       const { service, topic } = this.pubsub
       const sending = this.keyring.seal(encodeMessage({ type: 'gossip', updates: batch }))
-        .then(async sealed => { await service.publish(topic, sealed); this.stats.published += batch.length })
+        .then(async sealed => {
+          await service.publish(topic, sealed)
+          this.stats.published += batch.length
+          this.stats.bytesSent += sealed.byteLength
+        })
         .catch(() => { this.stats.sendFailures++ })
       this.inflight.add(sending)
       void sending.finally(() => { this.inflight.delete(sending) })
