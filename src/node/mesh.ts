@@ -59,26 +59,29 @@ async function peerKey (layout: DiskLayout): Promise<PrivateKey> {
 }
 
 /**
- * The cluster key, as memberlist's keyring takes it: S3MESH_CLUSTER_KEY (base64
- * of 16, 24 or 32 bytes) when set; else the one saved in the data folder; else,
- * for the first node of a new cluster, a new one saved 0600.
+ * The cluster keys, as memberlist's keyring takes them: S3MESH_CLUSTER_KEY
+ * (base64 of 16, 24 or 32 bytes; several separated by commas, the first
+ * sealing and all opening, so keys rotate without downtime as memberlist's do:
+ * "old,new" everywhere, then "new,old" everywhere, then "new") when set; else the key saved in the data
+ * folder; else, for the first node of a new cluster, a new one saved 0600.
  */
-async function clusterKey (layout: DiskLayout, env: NodeJS.ProcessEnv, joining: boolean): Promise<RunningMesh['clusterKey'] & { raw: Uint8Array }> {
+async function clusterKeys (layout: DiskLayout, env: NodeJS.ProcessEnv, joining: boolean): Promise<RunningMesh['clusterKey'] & { raw: Uint8Array[] }> {
   const file = join(layout.system, 'cluster-key')
   const parse = (text: string, where: string): Uint8Array => {
     const raw = Buffer.from(text.trim(), 'base64')
     if (![16, 24, 32].includes(raw.length) || raw.toString('base64') !== text.trim()) {
-      throw new CliError(`${where} must be base64 of 16, 24 or 32 bytes (as the first node prints it).`, 2)
+      throw new CliError(`${where} must be base64 of 16, 24 or 32 bytes (as the first node prints it), or several separated by commas.`, 2)
     }
     return new Uint8Array(raw)
   }
   if (env.S3MESH_CLUSTER_KEY !== undefined) {
-    const raw = parse(env.S3MESH_CLUSTER_KEY, 'S3MESH_CLUSTER_KEY')
-    return { raw, base64: env.S3MESH_CLUSTER_KEY.trim(), source: 'environment', file }
+    const texts = env.S3MESH_CLUSTER_KEY.split(',').map(k => k.trim()).filter(k => k !== '')
+    if (texts.length === 0) throw new CliError('S3MESH_CLUSTER_KEY is empty.', 2)
+    return { raw: texts.map(t => parse(t, 'S3MESH_CLUSTER_KEY')), base64: texts[0]!, source: 'environment', file }
   }
   try {
     const text = await readFile(file, 'utf8')
-    return { raw: parse(text, file), base64: text.trim(), source: 'file', file }
+    return { raw: [parse(text, file)], base64: text.trim(), source: 'file', file }
   } catch (err) {
     if (err instanceof CliError || codeOf(err) !== 'ENOENT') throw err
   }
@@ -88,13 +91,13 @@ async function clusterKey (layout: DiskLayout, env: NodeJS.ProcessEnv, joining: 
   const tmp = layout.tmpPath('cluster-key')
   await writeDurable(tmp, base64 + '\n', true, 0o600)
   await renameInto(tmp, file)
-  return { raw, base64, source: 'generated', file }
+  return { raw: [raw], base64, source: 'generated', file }
 }
 
 /** Starts this node's libp2p peer and its membership, and joins the given members. */
 export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const config: MembershipConfig = PRESETS[o.preset.toUpperCase() as keyof typeof PRESETS]
-  const key = await clusterKey(o.layout, o.env, o.join.length > 0)
+  const key = await clusterKeys(o.layout, o.env, o.join.length > 0)
   const wsPort = o.port === 0 ? 0 : o.port + 1
   let libp2p: Libp2p<{ identify: unknown, pubsub: GossipSub }>
   try {
@@ -120,7 +123,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   // Meta is at most 512 bytes: a few addresses are enough to reach a member.
   const addresses = libp2p.getMultiaddrs().map(String).slice(0, 4)
   const transport = new MembershipTransport({
-    libp2p, keyring: await Keyring.create([key.raw], o.cluster), config,
+    libp2p, keyring: await Keyring.create(key.raw, o.cluster), config,
     meta: { role: 'durable', addrs: addresses, version: o.version },
     pubsub: { service: libp2p.services.pubsub, cluster: o.cluster },
   })

@@ -1,6 +1,7 @@
 /** The `s3mesh` command as people run it: help, clear errors, banner, health, metrics, graceful stop. */
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -41,6 +42,19 @@ describe('s3mesh CLI', () => {
     const creds = cli(['server', '/tmp/s3mesh-cli-creds'], { S3MESH_ROOT_USER: 'admin', S3MESH_ROOT_PASSWORD: 'short' })
     assert.equal(creds.status, 2)
     assert.match(creds.out, /S3MESH_ROOT_PASSWORD must be at least 8 characters/)
+  })
+
+  it('takes a list of cluster keys for rotation, and explains a malformed one', async () => {
+    const [k1, k2] = [randomBytes(32).toString('base64'), randomBytes(16).toString('base64')]
+    const server = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: `${k1},${k2}` } })
+    try {
+      assert.match(server.output(), new RegExp(`Cluster key: ${k1.replace(/[+/]/g, c => '\\' + c)}`), 'the first key is the one that seals')
+    } finally {
+      await server.stop()
+    }
+    const bad = cli(['server', '/tmp/s3mesh-cli-badkey', '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0'], { S3MESH_CLUSTER_KEY: `${k1},not-base64!` })
+    assert.equal(bad.status, 2)
+    assert.match(bad.out, /S3MESH_CLUSTER_KEY must be base64 of 16, 24 or 32 bytes/)
   })
 
   it('refuses a data folder that is a file, and a port in use', async () => {
