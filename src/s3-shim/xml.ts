@@ -43,7 +43,7 @@ export type Parsed = { [name: string]: string | Parsed | Parsed[] | string[] | u
  */
 export function parseXmlBody (bytes: Uint8Array, root: string): Parsed {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes)
-  if (text.trim() === '') throw new S3Error('MalformedXML', `The request body is empty; expected a <${root}> document.`)
+  if (text.trim() === '') throw new S3Error('MalformedXML', `The request body is empty; expected a <${root}> XML body.`)
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'XML documents with a DOCTYPE are not accepted.')
   const valid = XMLValidator.validate(text)
   if (valid !== true) throw new S3Error('MalformedXML', `The XML you provided was not well-formed: ${valid.err.msg} (line ${valid.err.line}).`)
@@ -51,7 +51,7 @@ export function parseXmlBody (bytes: Uint8Array, root: string): Parsed {
   const top = doc[root]
   if (top === undefined || typeof top === 'string' || Array.isArray(top)) {
     if (top === '') return {}
-    throw new S3Error('MalformedXML', `Expected a <${root}> document.`)
+    throw new S3Error('MalformedXML', `Expected a <${root}> XML body.`)
   }
   return top
 }

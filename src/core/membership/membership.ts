@@ -4,6 +4,7 @@ import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js'
 import type { MembershipConfig } from './config.js'
 import type { Alive, Dead, MemberState, Message, PushPullState, Suspect, Update } from './messages.js'
 import { Prober } from './prober.js'
+import { MemberTable, type Member } from './member-table.js'
 import { Suspicion, suspicionTimeout } from './suspicion.js'
 
 export interface MemberInfo {
@@ -41,15 +42,6 @@ export interface MembershipOptions {
   send: (to: string, message: Message) => void
 }
 
-/** What a member knows about another (internal; MemberInfo is the public view). */
-export interface Member {
-  id: string
-  incarnation: number
-  state: MemberState
-  meta: Uint8Array
-  stateChangeMs: number
-  suspicion?: Suspicion
-}
 
 /**
  * Updates per gossip message. memberlist fills one UDP packet (25-35 updates);
@@ -75,15 +67,7 @@ export class Membership extends EventTarget {
   readonly awareness: Awareness
   readonly counters: MembershipCounters = { probes: 0, failedProbes: 0, suspicions: 0, refutations: 0 }
   private readonly rtts = new Map<string, number>()
-  private readonly members = new Map<string, Member>()
-  /** Other members' ids, for O(1) random picks; `slot` finds an id's index for O(1) removal. */
-  private readonly others: string[] = []
-  private readonly slot = new Map<string, number>()
-  /** Members with a suspicion timer running, and members failed or left: both few, so scans stay cheap. */
-  private readonly suspected = new Set<Member>()
-  private readonly departed = new Set<Member>()
-  /** Alive and suspect members, this one included. */
-  private live = 0
+  private readonly members: MemberTable
   private readonly broadcasts = new BroadcastQueue()
   /** Updates this member originated (about itself, or suspicions and deaths it raised), for a pubsub transport. */
   private originated: Update[] = []
@@ -98,6 +82,7 @@ export class Membership extends EventTarget {
     this.id = options.id
     this.config = options.config
     this.awareness = new Awareness(options.config.awarenessMaxMultiplier)
+    this.members = new MemberTable(options.id, options.now, options.random)
     this.prober = new Prober(this, { ...options, send: (to, message) => { options.send(to, this.piggyback(message)) } })
     const now = options.now()
     this.nextGossipAt = now + options.random() * options.config.gossipIntervalMs
@@ -128,9 +113,9 @@ export class Membership extends EventTarget {
   /** Runs whatever is due on the clock: probes, suspicion timeouts, gossip, push-pull, forgetting the long dead. */
   tick (): void {
     const now = this.options.now()
-    for (const m of [...this.suspected]) {
+    for (const m of [...this.members.suspected]) {
       if (now >= m.suspicion!.deadline()) {
-        this.clearSuspicion(m)
+        this.members.clearSuspicion(m)
         this.deadNode({ type: 'dead', node: m.id, incarnation: m.incarnation, from: this.id })
       }
     }
@@ -146,12 +131,12 @@ export class Membership extends EventTarget {
     }
     if (this.config.reconnectIntervalMs > 0 && now >= this.nextReconnectAt) {
       // A failed member may be reachable again (a partition healed): a push-pull lets it refute.
-      const failed = [...this.departed].filter(m => m.state === 'failed')
+      const failed = [...this.members.departed].filter(m => m.state === 'failed')
       const target = failed[Math.floor(this.options.random() * failed.length)]
       if (target !== undefined) this.options.send(target.id, { type: 'push-pull', states: this.localState(), join: true, reply: false })
       this.nextReconnectAt = now + this.config.reconnectIntervalMs
     }
-    for (const m of this.departed) {
+    for (const m of this.members.departed) {
       const age = now - m.stateChangeMs
       if ((m.state === 'left' && age > this.config.gossipToTheDeadMs) || (m.state === 'failed' && age > this.config.reconnectTimeoutMs)) this.forget(m)
     }
@@ -163,7 +148,7 @@ export class Membership extends EventTarget {
     if (this.config.gossipIntervalMs > 0) t = Math.min(t, this.nextGossipAt)
     if (this.config.pushPullIntervalMs > 0) t = Math.min(t, this.nextPushPullAt)
     if (this.config.reconnectIntervalMs > 0) t = Math.min(t, this.nextReconnectAt)
-    for (const m of this.suspected) t = Math.min(t, m.suspicion!.deadline())
+    for (const m of this.members.suspected) t = Math.min(t, m.suspicion!.deadline())
     return t
   }
 
@@ -230,31 +215,17 @@ export class Membership extends EventTarget {
 
   /** Members that are alive or suspect, this one included: the n in SWIM's formulas. */
   estimatedSize (): number {
-    return this.live
+    return this.members.live
   }
 
   /** Every other member's id (a copy), in no particular order. */
   otherIds (): string[] {
-    return this.others.slice()
+    return this.members.otherIds()
   }
 
-  /**
-   * Up to `count` distinct random other members that pass `filter`. Samples
-   * by index, so a pick costs about `count` lookups however large the cluster;
-   * falls back to a scan when few members pass.
-   */
+  /** Up to `count` distinct random other members that pass `filter`. */
   randomMembers (count: number, filter: (m: Readonly<Member>) => boolean): string[] {
-    const chosen = new Set<string>()
-    const n = this.others.length
-    for (let tries = 0; tries < count * 4 + 8 && chosen.size < count && n > 0; tries++) {
-      const id = this.others[Math.floor(this.options.random() * n)]!
-      if (!chosen.has(id) && filter(this.members.get(id)!)) chosen.add(id)
-    }
-    if (chosen.size < count) {
-      const rest = this.others.filter(id => !chosen.has(id) && filter(this.members.get(id)!))
-      while (chosen.size < count && rest.length > 0) chosen.add(rest.splice(Math.floor(this.options.random() * rest.length), 1)[0]!)
-    }
-    return [...chosen]
+    return this.members.pick(count, filter)
   }
 
   // ---- the rules (memberlist state.go) ----
@@ -288,20 +259,14 @@ export class Membership extends EventTarget {
     let m = this.members.get(a.node)
     const isNew = m === undefined
     if (m === undefined) {
-      m = { id: a.node, incarnation: a.incarnation, state: 'failed', meta: a.meta, stateChangeMs: this.options.now() }
-      this.members.set(a.node, m)
-      this.departed.add(m)
-      if (!isSelf) {
-        this.slot.set(a.node, this.others.length)
-        this.others.push(a.node)
-      }
+      m = this.members.add(a.node, a.incarnation, a.meta)
       this.prober.add(a.node)
     } else {
       // Old news, unless about ourselves (someone may carry stale meta of ours).
       if (a.incarnation <= m.incarnation && !isSelf) return
       if (a.incarnation < m.incarnation && isSelf) return
     }
-    this.clearSuspicion(m)
+    this.members.clearSuspicion(m)
     if (isSelf && !isNew) {
       if (a.incarnation === m.incarnation && bytesEqual(a.meta, m.meta)) return
       // Someone spreads a view of us we did not send: refute it.
@@ -314,7 +279,7 @@ export class Membership extends EventTarget {
     const wasSuspect = m.state === 'suspect'
     m.incarnation = a.incarnation
     m.meta = a.meta
-    if (m.state !== 'alive') this.setState(m, 'alive')
+    if (m.state !== 'alive') this.members.setState(m, 'alive')
     if (isNew || !wasLive) this.emit('member:join', m)
     else if (metaChanged || wasSuspect) this.emit('member:update', m)
   }
@@ -334,14 +299,13 @@ export class Membership extends EventTarget {
     }
     this.spread(s)
     m.incarnation = s.incarnation
-    this.setState(m, 'suspect')
+    this.members.setState(m, 'suspect')
     const now = this.options.now()
     const n = this.estimatedSize()
     let k = this.config.suspicionMult - 2
     if (n - 2 < k) k = 0
     const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs)
-    m.suspicion = new Suspicion(s.from, k, min, this.config.suspicionMaxTimeoutMult * min, now)
-    this.suspected.add(m)
+    this.members.startSuspicion(m, new Suspicion(s.from, k, min, this.config.suspicionMaxTimeoutMult * min, now))
     this.counters.suspicions++
     this.emit('member:suspect', m)
   }
@@ -349,7 +313,7 @@ export class Membership extends EventTarget {
   private deadNode (d: Dead): void {
     const m = this.members.get(d.node)
     if (m === undefined || d.incarnation < m.incarnation) return
-    this.clearSuspicion(m)
+    this.members.clearSuspicion(m)
     if (m.state === 'failed' || m.state === 'left') return
     if (d.node === this.id && !this.leaving) {
       this.refute(m, d.incarnation)
@@ -358,39 +322,14 @@ export class Membership extends EventTarget {
     this.spread(d)
     m.incarnation = d.incarnation
     const next = d.node === d.from ? 'left' : 'failed'
-    this.setState(m, next)
+    this.members.setState(m, next)
     this.emit(next === 'left' ? 'member:leave' : 'member:failed', m)
-  }
-
-  /** Changes a member's state, keeping the live count and the departed set in step. */
-  private setState (m: Member, state: MemberState): void {
-    const wasLive = m.state === 'alive' || m.state === 'suspect'
-    const isLive = state === 'alive' || state === 'suspect'
-    if (wasLive && !isLive) { this.live--; this.departed.add(m) }
-    if (!wasLive && isLive) { this.live++; this.departed.delete(m) }
-    m.state = state
-    m.stateChangeMs = this.options.now()
-  }
-
-  private clearSuspicion (m: Member): void {
-    m.suspicion = undefined
-    this.suspected.delete(m)
   }
 
   /** Drops a long-departed member entirely. */
   private forget (m: Member): void {
-    this.members.delete(m.id)
+    this.members.forget(m)
     this.rtts.delete(m.id)
-    this.departed.delete(m)
-    this.clearSuspicion(m)
-    const i = this.slot.get(m.id)
-    if (i === undefined) return
-    const last = this.others.pop()!
-    if (last !== m.id) {
-      this.others[i] = last
-      this.slot.set(last, i)
-    }
-    this.slot.delete(m.id)
   }
 
   /** Answers an accusation about ourselves with a higher incarnation. */
