@@ -25,14 +25,16 @@ export interface Hashes {
   hmacSha1 (key: Uint8Array, data: Uint8Array): Uint8Array
 }
 
+/** A CRC's 32-bit value as the 4 big-endian bytes that x-amz-checksum-crc32(c) carry. */
+export function uint32Bytes (n: number): Uint8Array {
+  return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff])
+}
+
 function crc (Impl: typeof Crc32 | typeof Crc32c): Hash {
   const c = new Impl()
   return {
     update (data) { c.update(data) },
-    digest () {
-      const n = c.digest()
-      return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff])
-    },
+    digest () { return uint32Bytes(c.digest()) },
   }
 }
 

@@ -92,12 +92,17 @@ export class DiskStore implements ObjectStore {
     const meta: MetaRecord = previous === undefined
       ? described
       : { ...described, metadata: previous.metadata, tags: previous.tags, hidden: previous.hidden }
-    const tmp = this.layout.tmpPath(randomId(), '.adopt')
+    await this.saveMeta(bucket, key, meta)
+    this.buckets.get(bucket)?.objects.set(key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified, hidden: meta.hidden })
+    return meta
+  }
+
+  /** Replaces an object's metadata file (data unchanged) and its cache entry; call with the key's lock held. */
+  private async saveMeta (bucket: string, key: string, meta: MetaRecord): Promise<void> {
+    const tmp = this.layout.tmpPath(randomId(), '.meta')
     await writeDurable(tmp, JSON.stringify(meta), this.sync)
     await renameInto(tmp, this.layout.metaPath(bucket, key))
-    this.buckets.get(bucket)?.objects.set(key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified, hidden: meta.hidden })
     this.metaCache.set(`${bucket}/${key}`, meta)
-    return meta
   }
 
   private static async writeBucketRecord (layout: DiskLayout, record: BucketRecord, sync: boolean): Promise<void> {
@@ -291,11 +296,7 @@ export class DiskStore implements ObjectStore {
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>): Promise<void> {
     await this.keyLocks.run(`${bucket}/${key}`, async () => {
       const meta = await this.readMeta(bucket, key)
-      const tmp = this.layout.tmpPath(randomId(), '.tags')
-      const updated = { ...meta, tags }
-      await writeDurable(tmp, JSON.stringify(updated), this.sync)
-      await renameInto(tmp, this.layout.metaPath(bucket, key))
-      this.metaCache.set(`${bucket}/${key}`, updated)
+      await this.saveMeta(bucket, key, { ...meta, tags })
     }).catch(err => { throw storageError(err, 'save the tags') })
   }
 

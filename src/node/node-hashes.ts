@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto'
 import * as zlib from 'node:zlib'
-import { webHashes, type Hash, type Hashes } from '../core/hashes.js'
+import { uint32Bytes, webHashes, type Hash, type Hashes } from '../core/hashes.js'
 
 // zlib.crc32 arrived in Node 20.15 and 22.2: native when there, pure JS otherwise.
 const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32
@@ -9,7 +9,7 @@ function crc32 (): Hash {
   let value = 0
   return {
     update (data) { value = nativeCrc32!(data, value) },
-    digest () { return new Uint8Array([value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]) },
+    digest () { return uint32Bytes(value) },
   }
 }
 

@@ -1,3 +1,4 @@
+import { bytesEqual } from '../hashes.js'
 import { DroppedMessageError } from './codec.js'
 
 const IV_BYTES = 12
@@ -29,20 +30,20 @@ export class Keyring {
   get primary (): Uint8Array { return this.keys[0]!.raw }
 
   async add (raw: Uint8Array): Promise<void> {
-    if (this.keys.some(k => equal(k.raw, raw))) return
+    if (this.keys.some(k => bytesEqual(k.raw, raw))) return
     this.keys.push(await importKey(raw))
   }
 
   /** Makes an installed key the one new messages are sealed with. */
   use (raw: Uint8Array): void {
-    const i = this.keys.findIndex(k => equal(k.raw, raw))
+    const i = this.keys.findIndex(k => bytesEqual(k.raw, raw))
     if (i < 0) throw new RangeError('That key is not on the keyring: add it first.')
     this.keys.unshift(...this.keys.splice(i, 1))
   }
 
   remove (raw: Uint8Array): void {
-    if (equal(this.primary, raw)) throw new RangeError('The primary key cannot be removed: make another key primary first.')
-    this.keys = this.keys.filter(k => !equal(k.raw, raw))
+    if (bytesEqual(this.primary, raw)) throw new RangeError('The primary key cannot be removed: make another key primary first.')
+    this.keys = this.keys.filter(k => !bytesEqual(k.raw, raw))
   }
 
   /** version (1 byte) | IV (12) | AES-GCM ciphertext and tag */
@@ -81,8 +82,4 @@ async function importKey (raw: Uint8Array): Promise<{ raw: Uint8Array, key: Cryp
 /** WebCrypto takes views of plain ArrayBuffers; copy the rare one backed by a SharedArrayBuffer. */
 function plainBuffer (view: Uint8Array): Uint8Array<ArrayBuffer> {
   return view.buffer instanceof ArrayBuffer ? view as Uint8Array<ArrayBuffer> : new Uint8Array(view)
-}
-
-function equal (a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i])
 }
