@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { BroadcastQueue, retransmitLimit } from '../../src/core/membership/broadcast-queue.js'
 import { LAN } from '../../src/core/membership/config.js'
+import { MemberIds, MemberTable } from '../../src/core/membership/member-table.js'
 import { Membership, type MemberInfo } from '../../src/core/membership/membership.js'
 import type { Message, Update } from '../../src/core/membership/messages.js'
 import { remainingSuspicionTime, Suspicion, suspicionTimeout } from '../../src/core/membership/suspicion.js'
@@ -71,6 +72,36 @@ const alive = (node: string, incarnation: number, meta = new Uint8Array()): Upda
 const suspect = (node: string, incarnation: number, from = 'x'): Update => ({ type: 'suspect', node, incarnation, from })
 const dead = (node: string, incarnation: number, from = 'x'): Update => ({ type: 'dead', node, incarnation, from })
 
+describe('member table', () => {
+  it('shares ids between tables, reuses the slot of a member every table forgot, and keeps counts', () => {
+    const ids = new MemberIds()
+    const t1 = new MemberTable('t1', () => 0, seededRandom(1), ids)
+    const t2 = new MemberTable('t2', () => 0, seededRandom(2), ids)
+    t1.add('t1', 0, new Uint8Array(), 'alive')
+    const a1 = t1.add('a', 3, new Uint8Array([1]), 'alive')
+    const a2 = t2.add('a', 3, new Uint8Array([1]))
+    assert.equal(a1, a2, 'one slot for one id')
+    assert.deepEqual([t1.size, t1.live, t2.size, t2.live, t2.departed.size], [2, 2, 1, 0, 1])
+    assert.equal(t2.slot('t1'), undefined, 'a member another table knows is not known here')
+    t1.forget(a1)
+    assert.equal(ids.lookup('a'), a1, 't2 still holds it')
+    t2.forget(a2)
+    assert.equal(ids.lookup('a'), undefined)
+    const b = t1.add('b', 0, new Uint8Array(), 'alive')
+    assert.equal(b, a1, 'the freed slot is reused')
+    assert.deepEqual([t1.state(b), t1.incarnation(b), t1.rtt(b), t1.live, t1.otherIds()], ['alive', 0, undefined, 2, ['b']])
+  })
+
+  it('picks distinct random members that pass the filter, however few pass', () => {
+    const t = new MemberTable('me', () => 0, seededRandom(4))
+    t.add('me', 0, new Uint8Array(), 'alive')
+    for (let i = 0; i < 1000; i++) t.add(`m${i}`, 0, new Uint8Array(), i % 250 === 0 ? 'alive' : 'failed')
+    assert.deepEqual(t.pick(10, m => m.state === 'alive').sort(), ['m0', 'm250', 'm500', 'm750'])
+    const some = t.pick(5, () => true)
+    assert.equal(new Set(some).size, 5)
+  })
+})
+
 describe('state transitions (memberlist state.go)', () => {
   const table: Array<{ name: string, updates: Update[], state: string | undefined, incarnation?: number, events: string[] }> = [
     { name: 'alive adds a member', updates: [alive('a', 1)], state: 'alive', incarnation: 1, events: ['join a'] },
@@ -110,6 +141,19 @@ describe('state transitions (memberlist state.go)', () => {
     assert.equal(m.get('me')!.incarnation, 8)
     assert.equal(m.get('me')!.state, 'alive')
     assert.equal(m.awareness.healthScore, 2, 'being accused lowers local health')
+  })
+
+  it('tells the accused directly when its own probe raises a suspicion, and answers an accuser directly', () => {
+    const { m, sent } = harness()
+    m.receive('x', gossip(alive('a', 1), alive('b', 1)))
+    sent.length = 0
+    m.suspectAfterProbe('a')
+    assert.deepEqual(sent.filter(s => s.to === 'a').map(s => s.message), [gossip(suspect('a', 1, 'me'))])
+    sent.length = 0
+    m.receive('b', gossip(suspect('b', 1, 'b'), suspect('a', 1, 'b')))
+    assert.equal(sent.filter(s => s.to === 'a').length, 0, 'suspicions heard from others are only gossiped')
+    m.receive('x', gossip(suspect('me', 0, 'c')))
+    assert.deepEqual(sent.filter(s => s.to === 'c').map(s => s.message), [gossip(alive('me', 1))], 'the refutation goes straight to the accuser')
   })
 
   it('leaves on purpose: its own state becomes left and every live member is told directly', () => {

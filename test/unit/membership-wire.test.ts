@@ -34,6 +34,7 @@ describe('membership wire format', () => {
       { type: 'gossip', updates: [{ type: 'alive', node: 'a', incarnation: 1, meta: new Uint8Array(513) }] },
       { type: 'gossip', updates: new Array(65).fill({ type: 'dead', node: 'a', incarnation: 1, from: 'b' }) },
       { type: 'gossip', updates: [{ type: 'alive', node: 'a', incarnation: 1 }] },
+      { type: 'gossip', updates: [{ type: 'alive', node: 'a', incarnation: 2 ** 32, meta: new Uint8Array() }] },
       { type: 'push-pull', states: [{ node: 'a', incarnation: 1, state: 'zombie', meta: new Uint8Array() }], join: false, reply: false },
       { type: 'push-pull', states: [], join: 'yes', reply: false },
     ]

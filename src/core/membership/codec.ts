@@ -61,6 +61,13 @@ function uint (x: unknown, what: string): number {
   return x
 }
 
+/** Incarnations are 32-bit, as in memberlist (and the member table stores them so). */
+function incarnationOf (x: unknown, what: string): number {
+  const n = uint(x, what)
+  if (n > 0xffffffff) malformed(`${what} is over 2^32 - 1`)
+  return n
+}
+
 function bytes (x: unknown, max: number, what: string): Uint8Array {
   if (!(x instanceof Uint8Array) || x.byteLength > max) malformed(`${what} is not bytes of at most ${max}`)
   return x
@@ -69,7 +76,7 @@ function bytes (x: unknown, max: number, what: string): Uint8Array {
 function update (x: unknown, limits: CodecLimits): Update {
   const u = obj(x, 'update')
   const node = id(u.node, 'update.node')
-  const incarnation = uint(u.incarnation, 'update.incarnation')
+  const incarnation = incarnationOf(u.incarnation, 'update.incarnation')
   switch (u.type) {
     case 'alive': return { type: 'alive', node, incarnation, meta: bytes(u.meta, limits.maxMetaBytes, 'alive.meta') }
     case 'suspect': return { type: 'suspect', node, incarnation, from: id(u.from, 'suspect.from') }
@@ -81,7 +88,7 @@ function update (x: unknown, limits: CodecLimits): Update {
 function state (x: unknown, limits: CodecLimits): PushPullState {
   const s = obj(x, 'state')
   if (!STATES.includes(s.state as MemberState)) malformed('unknown member state')
-  return { node: id(s.node, 'state.node'), incarnation: uint(s.incarnation, 'state.incarnation'), state: s.state as MemberState, meta: bytes(s.meta, limits.maxMetaBytes, 'state.meta') }
+  return { node: id(s.node, 'state.node'), incarnation: incarnationOf(s.incarnation, 'state.incarnation'), state: s.state as MemberState, meta: bytes(s.meta, limits.maxMetaBytes, 'state.meta') }
 }
 
 /**

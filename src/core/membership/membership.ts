@@ -4,7 +4,7 @@ import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js'
 import type { MembershipConfig } from './config.js'
 import type { Alive, Dead, MemberState, Message, PushPullState, Suspect, Update } from './messages.js'
 import { Prober } from './prober.js'
-import { MemberTable, type Member } from './member-table.js'
+import { MemberIds, MemberTable, type MemberView, type Slot } from './member-table.js'
 import { Suspicion, suspicionTimeout } from './suspicion.js'
 
 export interface MemberInfo {
@@ -40,6 +40,8 @@ export interface MembershipOptions {
   random: () => number
   /** Hands a message to the transport. */
   send: (to: string, message: Message) => void
+  /** Id-to-slot table to share with other members in this process (the simulator passes one to all). */
+  ids?: MemberIds
 }
 
 
@@ -66,7 +68,6 @@ export class Membership extends EventTarget {
   readonly config: MembershipConfig
   readonly awareness: Awareness
   readonly counters: MembershipCounters = { probes: 0, failedProbes: 0, suspicions: 0, refutations: 0 }
-  private readonly rtts = new Map<string, number>()
   private readonly members: MemberTable
   private readonly broadcasts = new BroadcastQueue()
   /** Updates this member originated (about itself, or suspicions and deaths it raised), for a pubsub transport. */
@@ -82,11 +83,12 @@ export class Membership extends EventTarget {
     this.id = options.id
     this.config = options.config
     this.awareness = new Awareness(options.config.awarenessMaxMultiplier)
-    this.members = new MemberTable(options.id, options.now, options.random)
+    this.members = new MemberTable(options.id, options.now, options.random, options.ids)
     this.prober = new Prober(this, { ...options, send: (to, message) => { options.send(to, this.piggyback(message)) } })
     const now = options.now()
     this.nextGossipAt = now + options.random() * options.config.gossipIntervalMs
-    this.nextPushPullAt = now + this.pushPullInterval()
+    // Staggered, as memberlist staggers its push-pull timer, so members started together do not sync together.
+    this.nextPushPullAt = now + options.random() * this.pushPullInterval()
     this.nextReconnectAt = now + options.config.reconnectIntervalMs
     const meta = options.meta ?? new Uint8Array(0)
     this.checkMeta(meta)
@@ -113,10 +115,10 @@ export class Membership extends EventTarget {
   /** Runs whatever is due on the clock: probes, suspicion timeouts, gossip, push-pull, forgetting the long dead. */
   tick (): void {
     const now = this.options.now()
-    for (const m of [...this.members.suspected]) {
-      if (now >= m.suspicion!.deadline()) {
-        this.members.clearSuspicion(m)
-        this.deadNode({ type: 'dead', node: m.id, incarnation: m.incarnation, from: this.id })
+    if (this.members.suspicions.size > 0) for (const [s, suspicion] of [...this.members.suspicions]) {
+      if (now >= suspicion.deadline()) {
+        this.members.clearSuspicion(s)
+        this.deadNode({ type: 'dead', node: this.members.id(s), incarnation: this.members.incarnation(s), from: this.id })
       }
     }
     this.prober.tick(now)
@@ -131,14 +133,18 @@ export class Membership extends EventTarget {
     }
     if (this.config.reconnectIntervalMs > 0 && now >= this.nextReconnectAt) {
       // A failed member may be reachable again (a partition healed): a push-pull lets it refute.
-      const failed = [...this.members.departed].filter(m => m.state === 'failed')
+      // As in Serf, each member tries with chance failed/alive, so the cluster as a whole makes
+      // about one attempt per failed member per interval, not one per member (10,000 full states).
+      const failed = [...this.members.departed].filter(s => this.members.state(s) === 'failed')
       const target = failed[Math.floor(this.options.random() * failed.length)]
-      if (target !== undefined) this.options.send(target.id, { type: 'push-pull', states: this.localState(), join: true, reply: false })
+      const chance = failed.length / Math.max(1, this.members.live - 1)
+      if (target !== undefined && this.options.random() < chance) this.options.send(this.members.id(target), { type: 'push-pull', states: this.localState(), join: true, reply: false })
       this.nextReconnectAt = now + this.config.reconnectIntervalMs
     }
-    for (const m of this.members.departed) {
-      const age = now - m.stateChangeMs
-      if ((m.state === 'left' && age > this.config.gossipToTheDeadMs) || (m.state === 'failed' && age > this.config.reconnectTimeoutMs)) this.forget(m)
+    for (const s of this.members.departed) {
+      const age = now - this.members.stateChangeMs(s)
+      const state = this.members.state(s)
+      if ((state === 'left' && age > this.config.gossipToTheDeadMs) || (state === 'failed' && age > this.config.reconnectTimeoutMs)) this.members.forget(s)
     }
   }
 
@@ -148,7 +154,7 @@ export class Membership extends EventTarget {
     if (this.config.gossipIntervalMs > 0) t = Math.min(t, this.nextGossipAt)
     if (this.config.pushPullIntervalMs > 0) t = Math.min(t, this.nextPushPullAt)
     if (this.config.reconnectIntervalMs > 0) t = Math.min(t, this.nextReconnectAt)
-    for (const m of this.members.suspected) t = Math.min(t, m.suspicion!.deadline())
+    for (const suspicion of this.members.suspicions.values()) t = Math.min(t, suspicion.deadline())
     return t
   }
 
@@ -166,23 +172,37 @@ export class Membership extends EventTarget {
    * process fail; so every live member is also told directly, once.
    */
   leave (): void {
-    const self = this.members.get(this.id)!
     this.leaving = true
-    const update: Dead = { type: 'dead', node: this.id, incarnation: self.incarnation, from: this.id }
+    const update: Dead = { type: 'dead', node: this.id, incarnation: this.members.incarnation(this.members.self), from: this.id }
     this.deadNode(update)
-    for (const m of this.members.values()) {
-      if (m.id !== this.id && (m.state === 'alive' || m.state === 'suspect')) this.options.send(m.id, { type: 'gossip', updates: [update] })
+    for (const s of this.members.slots()) {
+      if (s !== this.members.self && this.members.isLive(s)) this.options.send(this.members.id(s), { type: 'gossip', updates: [update] })
     }
     this.gossip()
+  }
+
+  /**
+   * Takes the members of a formed cluster as known and alive, as a join's
+   * push-pull would, but raising no events and queueing no gossip: for
+   * simulators that start from a formed cluster (forming 10,000 members by
+   * joins costs each member 10,000 join updates, times the retransmit limit).
+   */
+  assumeFormed (members: ReadonlyArray<{ node: string, incarnation: number, meta: Uint8Array }>): void {
+    for (const a of members) {
+      if (this.members.slot(a.node) !== undefined) continue
+      // Not added to the probe order one by one: the next round's shuffle takes them all.
+      this.members.add(a.node, a.incarnation, a.meta, 'alive')
+    }
+    this.nextPushPullAt = this.options.now() + this.options.random() * this.pushPullInterval()
   }
 
   /** Changes this member's meta and spreads it. */
   updateMeta (meta: Uint8Array): void {
     this.checkMeta(meta)
-    const self = this.members.get(this.id)!
-    self.incarnation++
-    self.meta = meta
-    this.spread({ type: 'alive', node: this.id, incarnation: self.incarnation, meta })
+    const self = this.members.self
+    this.members.setIncarnation(self, this.members.incarnation(self) + 1)
+    this.members.setMeta(self, meta)
+    this.spread({ type: 'alive', node: this.id, incarnation: this.members.incarnation(self), meta })
     this.emit('member:update', self)
   }
 
@@ -205,12 +225,12 @@ export class Membership extends EventTarget {
   // ---- queries ----
 
   list (): MemberInfo[] {
-    return [...this.members.values()].map(m => this.info(m))
+    return [...this.members.slots()].map(s => this.info(s))
   }
 
   get (id: string): MemberInfo | undefined {
-    const m = this.members.get(id)
-    return m === undefined ? undefined : this.info(m)
+    const s = this.members.slot(id)
+    return s === undefined ? undefined : this.info(s)
   }
 
   /** Members that are alive or suspect, this one included: the n in SWIM's formulas. */
@@ -224,7 +244,7 @@ export class Membership extends EventTarget {
   }
 
   /** Up to `count` distinct random other members that pass `filter`. */
-  randomMembers (count: number, filter: (m: Readonly<Member>) => boolean): string[] {
+  randomMembers (count: number, filter: (m: MemberView) => boolean): string[] {
     return this.members.pick(count, filter)
   }
 
@@ -232,13 +252,14 @@ export class Membership extends EventTarget {
 
   /** Called by the prober when a direct probe was answered. */
   recordRtt (id: string, ms: number): void {
-    if (this.members.has(id)) this.rtts.set(id, ms)
+    const s = this.members.slot(id)
+    if (s !== undefined) this.members.setRtt(s, ms)
   }
 
   /** Called by the prober when a member did not answer a direct or an indirect probe. */
   suspectAfterProbe (id: string): void {
-    const m = this.members.get(id)
-    if (m !== undefined) this.suspectNode({ type: 'suspect', node: id, incarnation: m.incarnation, from: this.id })
+    const s = this.members.slot(id)
+    if (s !== undefined) this.suspectNode({ type: 'suspect', node: id, incarnation: this.members.incarnation(s), from: this.id })
   }
 
   /** Queues an update for dissemination, noting the ones this member originated. */
@@ -254,91 +275,96 @@ export class Membership extends EventTarget {
   }
 
   private aliveNode (a: Alive): void {
+    const t = this.members
     const isSelf = a.node === this.id
     if (isSelf && this.leaving) return
-    let m = this.members.get(a.node)
+    let m = t.slot(a.node)
     const isNew = m === undefined
     if (m === undefined) {
-      m = this.members.add(a.node, a.incarnation, a.meta)
+      m = t.add(a.node, a.incarnation, a.meta)
       this.prober.add(a.node)
     } else {
       // Old news, unless about ourselves (someone may carry stale meta of ours).
-      if (a.incarnation <= m.incarnation && !isSelf) return
-      if (a.incarnation < m.incarnation && isSelf) return
+      if (a.incarnation <= t.incarnation(m) && !isSelf) return
+      if (a.incarnation < t.incarnation(m) && isSelf) return
     }
-    this.members.clearSuspicion(m)
+    t.clearSuspicion(m)
     if (isSelf && !isNew) {
-      if (a.incarnation === m.incarnation && bytesEqual(a.meta, m.meta)) return
+      if (a.incarnation === t.incarnation(m) && bytesEqual(a.meta, t.meta(m))) return
       // Someone spreads a view of us we did not send: refute it.
       this.refute(m, a.incarnation)
       return
     }
     this.spread(a)
-    const wasLive = m.state === 'alive' || m.state === 'suspect'
-    const metaChanged = !bytesEqual(m.meta, a.meta)
-    const wasSuspect = m.state === 'suspect'
-    m.incarnation = a.incarnation
-    m.meta = a.meta
-    if (m.state !== 'alive') this.members.setState(m, 'alive')
+    const wasLive = t.isLive(m)
+    const metaChanged = !bytesEqual(t.meta(m), a.meta)
+    const wasSuspect = t.state(m) === 'suspect'
+    t.setIncarnation(m, a.incarnation)
+    t.setMeta(m, a.meta)
+    if (t.state(m) !== 'alive') t.setState(m, 'alive')
     if (isNew || !wasLive) this.emit('member:join', m)
     else if (metaChanged || wasSuspect) this.emit('member:update', m)
   }
 
   private suspectNode (s: Suspect): void {
-    const m = this.members.get(s.node)
-    if (m === undefined || s.incarnation < m.incarnation) return
-    if (m.suspicion !== undefined) {
+    const t = this.members
+    const m = t.slot(s.node)
+    if (m === undefined || s.incarnation < t.incarnation(m)) return
+    const running = t.suspicion(m)
+    if (running !== undefined) {
       // Another member agrees: Lifeguard shortens the timeout, and the news is worth passing on.
-      if (m.suspicion.confirm(s.from)) this.spread(s)
+      if (running.confirm(s.from)) this.spread(s)
       return
     }
-    if (m.state !== 'alive') return
+    if (t.state(m) !== 'alive') return
     if (s.node === this.id) {
-      this.refute(m, s.incarnation)
+      this.refute(m, s.incarnation, s.from)
       return
     }
     this.spread(s)
-    m.incarnation = s.incarnation
-    this.members.setState(m, 'suspect')
+    // Gossip reaches the accused with chance 1/n a message, and a member that
+    // never hears it cannot refute: the member whose probe failed tells it
+    // directly too (one message per suspicion raised).
+    if (s.from === this.id) this.options.send(s.node, { type: 'gossip', updates: [s] })
+    t.setIncarnation(m, s.incarnation)
+    t.setState(m, 'suspect')
     const now = this.options.now()
     const n = this.estimatedSize()
     let k = this.config.suspicionMult - 2
     if (n - 2 < k) k = 0
     const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs)
-    this.members.startSuspicion(m, new Suspicion(s.from, k, min, this.config.suspicionMaxTimeoutMult * min, now))
+    t.startSuspicion(m, new Suspicion(s.from, k, min, this.config.suspicionMaxTimeoutMult * min, now))
     this.counters.suspicions++
     this.emit('member:suspect', m)
   }
 
   private deadNode (d: Dead): void {
-    const m = this.members.get(d.node)
-    if (m === undefined || d.incarnation < m.incarnation) return
-    this.members.clearSuspicion(m)
-    if (m.state === 'failed' || m.state === 'left') return
+    const t = this.members
+    const m = t.slot(d.node)
+    if (m === undefined || d.incarnation < t.incarnation(m)) return
+    t.clearSuspicion(m)
+    if (!t.isLive(m)) return
     if (d.node === this.id && !this.leaving) {
-      this.refute(m, d.incarnation)
+      this.refute(m, d.incarnation, d.from)
       return
     }
     this.spread(d)
-    m.incarnation = d.incarnation
+    t.setIncarnation(m, d.incarnation)
     const next = d.node === d.from ? 'left' : 'failed'
-    this.members.setState(m, next)
+    t.setState(m, next)
     this.emit(next === 'left' ? 'member:leave' : 'member:failed', m)
   }
 
-  /** Drops a long-departed member entirely. */
-  private forget (m: Member): void {
-    this.members.forget(m)
-    this.rtts.delete(m.id)
-  }
-
-  /** Answers an accusation about ourselves with a higher incarnation. */
-  private refute (self: Member, accused: number): void {
-    self.incarnation = Math.max(self.incarnation, accused) + 1
+  /** Answers an accusation about ourselves with a higher incarnation, spread and sent straight to the accuser. */
+  private refute (self: Slot, accused: number, accuser?: string): void {
+    const incarnation = Math.max(this.members.incarnation(self), accused) + 1
+    this.members.setIncarnation(self, incarnation)
     this.counters.refutations++
     // Being accused means others could not reach us in time: we may be the slow one.
     this.awareness.applyDelta(1)
-    this.spread({ type: 'alive', node: this.id, incarnation: self.incarnation, meta: self.meta })
+    const alive: Alive = { type: 'alive', node: this.id, incarnation, meta: this.members.meta(self) }
+    this.spread(alive)
+    if (accuser !== undefined && accuser !== this.id) this.options.send(accuser, { type: 'gossip', updates: [alive] })
   }
 
   private merge (states: PushPullState[]): void {
@@ -358,6 +384,7 @@ export class Membership extends EventTarget {
   }
 
   private gossip (): void {
+    if (this.broadcasts.size === 0) return
     const now = this.options.now()
     const targets = this.randomMembers(this.config.gossipNodes, m =>
       m.state === 'alive' || m.state === 'suspect' || now - m.stateChangeMs < this.config.gossipToTheDeadMs)
@@ -370,7 +397,8 @@ export class Membership extends EventTarget {
   }
 
   private localState (): PushPullState[] {
-    return [...this.members.values()].map(m => ({ node: m.id, incarnation: m.incarnation, state: m.state, meta: m.meta }))
+    const t = this.members
+    return [...t.slots()].map(s => ({ node: t.id(s), incarnation: t.incarnation(s), state: t.state(s), meta: t.meta(s) }))
   }
 
   private pushPullInterval (): number {
@@ -383,12 +411,13 @@ export class Membership extends EventTarget {
     if (meta.byteLength > this.config.maxMetaBytes) throw new RangeError(`Node meta is ${meta.byteLength} bytes; at most ${this.config.maxMetaBytes} are allowed.`)
   }
 
-  private info (m: Member): MemberInfo {
-    const rtt = this.rtts.get(m.id)
-    return { id: m.id, state: m.state, incarnation: m.incarnation, meta: m.meta, stateChangeMs: m.stateChangeMs, self: m.id === this.id, ...(rtt !== undefined ? { rttMs: rtt } : {}) }
+  private info (s: Slot): MemberInfo {
+    const t = this.members
+    const rtt = t.rtt(s)
+    return { id: t.id(s), state: t.state(s), incarnation: t.incarnation(s), meta: t.meta(s), stateChangeMs: t.stateChangeMs(s), self: s === t.self, ...(rtt !== undefined ? { rttMs: rtt } : {}) }
   }
 
-  private emit (name: MemberEventName, m: Member): void {
+  private emit (name: MemberEventName, m: Slot): void {
     this.dispatchEvent(new CustomEvent<MemberInfo>(name, { detail: this.info(m) }))
   }
 }

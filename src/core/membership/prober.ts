@@ -36,10 +36,16 @@ export class Prober {
     this.nextProbeAt = options.now() + options.random() * options.config.probeIntervalMs
   }
 
-  /** A new member joins the round robin at a random place, so new members are not all probed last. */
+  /**
+   * A new member joins the round robin at a random place, so new members are
+   * not all probed last: swapped with a random entry, which moves to the end
+   * (memberlist does the same; a splice would make joins O(n)).
+   */
   add (id: string): void {
     if (id === this.options.id) return
-    this.order.splice(Math.floor(this.options.random() * (this.order.length + 1)), 0, id)
+    const i = Math.floor(this.options.random() * (this.order.length + 1))
+    this.order.push(id)
+    ;[this.order[i], this.order[this.order.length - 1]] = [this.order[this.order.length - 1]!, this.order[i]!]
   }
 
   receive (from: string, message: Ping | Ack | Nack | PingReq): void {
