@@ -201,10 +201,13 @@ export class MemberTable {
     return [...chosen].map(s => this.ids.id(s))
   }
 
-  /** Grows the columns to hold slots below `capacity` (by half at least, so adds stay O(1) on average). */
+  /**
+   * Grows the columns to hold slots below `capacity`, with room to spare: in
+   * a process whose tables share ids, one newcomer grows every table at once.
+   */
   private fit (capacity: number): void {
     if (capacity > this.states.length) {
-      const size = Math.max(16, capacity, Math.ceil(this.states.length * 1.5))
+      const size = Math.max(16, Math.ceil(capacity * 1.25), Math.ceil(this.states.length * 1.5))
       this.incarnations = grow(this.incarnations, new Uint32Array(size))
       this.states = grow(this.states, new Uint8Array(size))
       this.changedAt = grow(this.changedAt, new Float64Array(size))

@@ -1,0 +1,131 @@
+import { decode, encode } from 'cborg'
+import { DroppedMessageError } from '../membership/codec.js'
+import type { CatalogEntry, ObjectRecord } from './catalog-entry.js'
+import type { Version } from './hlc.js'
+
+/** Bumped when the catalog wire format changes; other versions are dropped (and counted). */
+export const CATALOG_WIRE_VERSION = 1
+
+export interface CatalogLimits {
+  /** Largest encoded message, bytes. */
+  maxMessageBytes: number
+  /** Most entries in one message. */
+  maxEntries: number
+}
+
+export const CATALOG_LIMITS: Readonly<CatalogLimits> = Object.freeze({
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxEntries: 10_000,
+})
+
+/** Catalog entries on the wire: announcements (gossip) and anti-entropy replies. */
+export interface CatalogMessage {
+  /** Marks the message kind, so a sealed message of another protocol never parses as this one. */
+  kind: 'catalog'
+  entries: CatalogEntry[]
+}
+
+export function encodeCatalogMessage (entries: CatalogEntry[]): Uint8Array {
+  return encode({ v: CATALOG_WIRE_VERSION, kind: 'catalog', entries: entries.map(strip) })
+}
+
+/** Leaves out absent optional fields: CBOR has no `undefined`. */
+function strip (e: CatalogEntry): Record<string, unknown> {
+  const out: Record<string, unknown> = { bucket: e.bucket, version: e.version, deleted: e.deleted, holders: e.holders }
+  if (e.key !== undefined) out.key = e.key
+  if (e.object !== undefined) {
+    const { parts, ...rest } = e.object
+    out.object = parts === undefined ? rest : e.object
+  }
+  return out
+}
+
+function malformed (what: string): never {
+  throw new DroppedMessageError('malformed', `Malformed catalog message: ${what}.`)
+}
+
+function obj (x: unknown, what: string): Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) malformed(`${what} is not a map`)
+  return x as Record<string, unknown>
+}
+
+function str (x: unknown, what: string, max: number, min = 0): string {
+  if (typeof x !== 'string' || x.length < min || x.length > max) malformed(`${what} is not a string of ${min}-${max} characters`)
+  return x
+}
+
+function uint (x: unknown, what: string): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) malformed(`${what} is not a non-negative integer`)
+  return x
+}
+
+function stringMap (x: unknown, what: string): Record<string, string> {
+  const m = obj(x, what)
+  const out: Record<string, string> = {}
+  const keys = Object.keys(m)
+  if (keys.length > 64) malformed(`${what} has too many entries`)
+  for (const k of keys) out[k] = str(m[k], `${what}.${k}`, 2048)
+  return out
+}
+
+const MAX_ID = 128
+const OPTIONAL_HEADERS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires'] as const
+
+function version (x: unknown): Version {
+  const v = obj(x, 'version')
+  return { ms: uint(v.ms, 'version.ms'), counter: uint(v.counter, 'version.counter'), node: str(v.node, 'version.node', MAX_ID, 1) }
+}
+
+function objectRecord (x: unknown): ObjectRecord {
+  const o = obj(x, 'object')
+  const m = obj(o.metadata, 'object.metadata')
+  const metadata: ObjectRecord['metadata'] = { user: stringMap(m.user, 'metadata.user') }
+  for (const h of OPTIONAL_HEADERS) if (m[h] !== undefined) metadata[h] = str(m[h], `metadata.${h}`, 2048)
+  const sha256 = str(o.sha256, 'object.sha256', 64, 64)
+  if (!/^[0-9a-f]{64}$/.test(sha256)) malformed('object.sha256 is not hex')
+  return {
+    size: uint(o.size, 'object.size'),
+    etag: str(o.etag, 'object.etag', 80, 1),
+    sha256,
+    lastModified: uint(o.lastModified, 'object.lastModified'),
+    metadata,
+    tags: stringMap(o.tags, 'object.tags'),
+    ...(o.parts === undefined ? {} : { parts: uint(o.parts, 'object.parts') }),
+  }
+}
+
+function entry (x: unknown): CatalogEntry {
+  const e = obj(x, 'entry')
+  if (typeof e.deleted !== 'boolean') malformed('entry.deleted')
+  if (!Array.isArray(e.holders) || e.holders.length > 256) malformed('entry.holders')
+  const holders = e.holders.map(h => str(h, 'holder', MAX_ID, 1))
+  // Holders are a sorted set: merge relies on it.
+  for (let i = 1; i < holders.length; i++) if (holders[i - 1]! >= holders[i]!) malformed('entry.holders are not sorted and unique')
+  const key = e.key === undefined ? undefined : str(e.key, 'entry.key', 1024, 1)
+  const object = e.object === undefined ? undefined : objectRecord(e.object)
+  if (key !== undefined && !e.deleted && object === undefined) malformed('a live object entry without its record')
+  return {
+    bucket: str(e.bucket, 'entry.bucket', 63, 3),
+    ...(key === undefined ? {} : { key }),
+    version: version(e.version),
+    deleted: e.deleted,
+    ...(object === undefined ? {} : { object }),
+    holders,
+  }
+}
+
+/** Decodes and validates a catalog message field by field. Throws DroppedMessageError with the reason. */
+export function decodeCatalogMessage (data: Uint8Array, limits: CatalogLimits = CATALOG_LIMITS): CatalogMessage {
+  if (data.byteLength > limits.maxMessageBytes) throw new DroppedMessageError('too-large', `A ${data.byteLength}-byte catalog message exceeds ${limits.maxMessageBytes} bytes.`)
+  let raw: unknown
+  try {
+    raw = decode(data, { strict: true, rejectDuplicateMapKeys: true, useMaps: false })
+  } catch (err) {
+    throw new DroppedMessageError('not-cbor', `Not a CBOR catalog message: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  const envelope = obj(raw, 'envelope')
+  if (envelope.v !== CATALOG_WIRE_VERSION) throw new DroppedMessageError('bad-version', `Catalog wire version ${String(envelope.v)} is not ${CATALOG_WIRE_VERSION}.`)
+  if (envelope.kind !== 'catalog') malformed('not a catalog message')
+  if (!Array.isArray(envelope.entries) || envelope.entries.length > limits.maxEntries) malformed('entries')
+  return { kind: 'catalog', entries: envelope.entries.map(entry) }
+}

@@ -1,0 +1,200 @@
+/** The catalog's merge (a CRDT: any order, any duplication, same result), the hybrid clock and rendezvous placement. */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { encode } from 'cborg'
+import fc from 'fast-check'
+import { DroppedMessageError, encodeMessage } from '../../src/core/membership/codec.js'
+import { decodeCatalogMessage, encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
+import { Catalog, rangeOf } from '../../src/core/mesh/catalog.js'
+import { mergeEntries, unite, type CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
+import { ClockDriftError, compareVersions, formatVersion, HybridClock, parseVersion } from '../../src/core/mesh/hlc.js'
+import { Placement } from '../../src/core/mesh/placement.js'
+
+const nodes = ['n1', 'n2', 'n3']
+const arbEntry: fc.Arbitrary<CatalogEntry> = fc.record({
+  bucket: fc.constantFrom('b1', 'b2'),
+  key: fc.option(fc.constantFrom('a', 'a/b', 'c', 'é', 'z'), { nil: undefined }),
+  version: fc.record({ ms: fc.integer({ min: 0, max: 4 }), counter: fc.integer({ min: 0, max: 2 }), node: fc.constantFrom(...nodes) }),
+  deleted: fc.boolean(),
+  sha: fc.constantFrom('aa', 'bb'),
+  holders: fc.uniqueArray(fc.constantFrom(...nodes, 'n4')).map(h => h.sort()),
+}).map(({ sha, ...e }) => ({
+  ...e,
+  version: { ...e.version }, // a plain object, as decoded messages are
+  ...(e.deleted || e.key === undefined ? {} : { object: { size: 1, etag: sha, sha256: sha, lastModified: 0, metadata: { user: {} }, tags: {} } }),
+}))
+
+/** What a catalog says, as plain data, for comparing catalogs. */
+function snapshot (c: Catalog): unknown {
+  return c.bucketNames().sort().map(b => [b, [...c.entries(b)]])
+}
+
+function catalogOf (entries: CatalogEntry[]): Catalog {
+  const c = new Catalog()
+  for (const e of entries) c.apply(e)
+  return c
+}
+
+describe('catalog merge', () => {
+  it('is commutative, associative and idempotent (property)', () => {
+    const same = (a: CatalogEntry, b: CatalogEntry, c: CatalogEntry): void => {
+      assert.deepEqual(mergeEntries(a, b), mergeEntries(b, a))
+      assert.deepEqual(mergeEntries(mergeEntries(a, b), c), mergeEntries(a, mergeEntries(b, c)))
+      assert.deepEqual(mergeEntries(a, a), a)
+    }
+    // Entries of one bucket and key, as merge sees them.
+    fc.assert(fc.property(arbEntry, arbEntry, arbEntry, (a, b, c) => same(a, { ...b, bucket: a.bucket, key: a.key }, { ...c, bucket: a.bucket, key: a.key })), { numRuns: 2000 })
+  })
+
+  it('gives one catalog whatever order and duplication entries arrive in (property)', () => {
+    fc.assert(fc.property(fc.array(arbEntry, { maxLength: 30 }), fc.array(fc.nat()), (entries, picks) => {
+      const shuffled = [...entries]
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        const j = (picks[i] ?? i) % (i + 1)
+        ;[shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!]
+      }
+      const duplicated = [...shuffled, ...entries.filter((_, i) => (picks[i] ?? 0) % 2 === 0)]
+      const x = catalogOf(duplicated)
+      const y = catalogOf(entries)
+      assert.deepEqual(snapshot(x), snapshot(y))
+      for (const b of ['b1', 'b2']) assert.deepEqual(x.rangeDigests(b), y.rangeDigests(b), 'digests are kept in step with merges')
+    }), { numRuns: 500 })
+  })
+
+  it('digests tell exactly which key ranges differ', () => {
+    const obj = { size: 1, etag: 'e', sha256: 's', lastModified: 1, metadata: { user: {} }, tags: {} }
+    const entries = Array.from({ length: 500 }, (_, i): CatalogEntry => ({ bucket: 'b', key: `k${i}`, version: { ms: 1, counter: 0, node: 'n' }, deleted: false, object: obj, holders: ['n'] }))
+    const x = catalogOf(entries)
+    const y = catalogOf(entries)
+    assert.deepEqual(x.digest('b'), y.digest('b'))
+    y.apply({ ...entries[7]!, holders: ['m', 'n'] })
+    y.apply({ ...entries[9]!, version: { ms: 2, counter: 0, node: 'n' }, deleted: true, object: undefined, holders: [] })
+    assert.notDeepEqual(x.digest('b'), y.digest('b'))
+    const dx = x.rangeDigests('b')
+    const differing = y.rangeDigests('b').flatMap((d, i) => d.a !== dx[i]!.a || d.b !== dx[i]!.b ? [i] : [])
+    assert.deepEqual(differing, [...new Set([rangeOf('b', 'k7'), rangeOf('b', 'k9')])].sort((p, q) => p - q))
+    for (const r of differing) for (const e of y.rangeEntries('b', r)) x.apply(e)
+    assert.deepEqual(x.digest('b'), y.digest('b'), 'exchanging the differing ranges repairs')
+    y.forget('b', 'k9')
+    x.forget('b', 'k9')
+    assert.deepEqual(x.digest('b'), y.digest('b'))
+  })
+
+  it('the newer version wins whole; one version unites holders; tombstones hide objects from listings', () => {
+    const c = new Catalog()
+    const v = (ms: number, node = 'n1'): CatalogEntry['version'] => ({ ms, counter: 0, node })
+    const obj = { size: 3, etag: 'e', sha256: 's', lastModified: 1, metadata: { user: {} }, tags: {} }
+    assert.ok(c.apply({ bucket: 'b', version: v(1), deleted: false, holders: [] }))
+    assert.ok(c.apply({ bucket: 'b', key: 'k', version: v(2), deleted: false, object: obj, holders: ['n1'] }))
+    assert.ok(c.apply({ bucket: 'b', key: 'k', version: v(2), deleted: false, object: obj, holders: ['n2'] }))
+    assert.equal(c.apply({ bucket: 'b', key: 'k', version: v(2), deleted: false, object: obj, holders: ['n2'] }), undefined, 'nothing new')
+    assert.deepEqual(c.get('b', 'k')!.holders, ['n1', 'n2'])
+    assert.equal(c.apply({ bucket: 'b', key: 'k', version: v(1, 'n9'), deleted: true, holders: [] }), undefined, 'an older delete loses')
+    assert.deepEqual(c.page('b', { limit: 10 }).entries.map(e => e.key), ['k'])
+    c.apply({ bucket: 'b', key: 'k', version: v(3), deleted: true, holders: [] })
+    c.apply({ bucket: 'b', key: 'j', version: v(3), deleted: false, object: obj, holders: ['n1'] })
+    assert.deepEqual(c.page('b', { limit: 10 }).entries.map(e => e.key), ['j'])
+    assert.equal(c.objectCount('b'), 1)
+    assert.deepEqual(c.listBuckets().map(e => e.bucket), ['b'])
+  })
+
+  it('pages past runs of tombstones', () => {
+    const c = new Catalog()
+    const obj = { size: 1, etag: 'e', sha256: 's', lastModified: 1, metadata: { user: {} }, tags: {} }
+    for (let i = 0; i < 100; i++) c.apply({ bucket: 'b', key: `k${String(i).padStart(3, '0')}`, version: { ms: 1, counter: 0, node: 'n' }, deleted: i % 10 !== 0, ...(i % 10 === 0 ? { object: obj } : {}), holders: [] })
+    const first = c.page('b', { limit: 3 })
+    assert.deepEqual([first.entries.map(e => e.key), first.isTruncated], [['k000', 'k010', 'k020'], true])
+    const rest = c.page('b', { startAfter: 'k020', limit: 100 })
+    assert.deepEqual([rest.entries.length, rest.isTruncated], [7, false])
+  })
+
+  it('unites sorted holder lists', () => {
+    assert.deepEqual(unite(['a', 'c'], ['b', 'c', 'd']), ['a', 'b', 'c', 'd'])
+    const a = ['a', 'b']
+    assert.equal(unite(a, ['b']), a, 'unchanged input returned as is')
+  })
+})
+
+describe('hybrid logical clock', () => {
+  it('never goes backwards, orders after what it has seen, and refuses a clock far ahead', () => {
+    let wall = 1000
+    const clock = new HybridClock(() => wall, 60_000)
+    const t1 = clock.tick()
+    wall = 900 // the wall clock steps back
+    const t2 = clock.tick()
+    assert.ok(t2.ms === 1000 && t2.counter === 1, 'same ms, counter up')
+    clock.observe({ ms: 5000, counter: 7 })
+    const t3 = clock.tick()
+    assert.deepEqual(t3, { ms: 5000, counter: 8 })
+    assert.ok(compareVersions({ ...t1, node: 'z' }, { ...t2, node: 'a' }) < 0)
+    assert.throws(() => clock.observe({ ms: wall + 60_001, counter: 0 }), ClockDriftError)
+  })
+
+  it('formats versions as strings that sort like versions', () => {
+    const vs = [{ ms: 5, counter: 0, node: 'b' }, { ms: 5, counter: 0, node: 'a' }, { ms: 1e12, counter: 3, node: 'a' }, { ms: 5, counter: 1, node: 'a' }]
+    const sorted = [...vs].sort(compareVersions).map(formatVersion)
+    assert.deepEqual([...sorted].sort(), sorted)
+    assert.deepEqual(parseVersion(formatVersion(vs[2]!)), vs[2])
+    assert.equal(parseVersion('nope'), undefined)
+  })
+})
+
+describe('rendezvous placement', () => {
+  const members = Array.from({ length: 10 }, (_, i) => `12D3KooWpeer${i}`)
+  const keys = Array.from({ length: 5000 }, (_, i) => `photos/${i}.jpg`)
+
+  it('is the same whatever order members are listed in, and spreads objects evenly', () => {
+    const p = new Placement(members)
+    const q = new Placement([...members].reverse())
+    const counts = new Map<string, number>()
+    for (const k of keys) {
+      const r = p.replicas('b', k, 2)
+      assert.deepEqual(q.replicas('b', k, 2), r)
+      assert.equal(new Set(r).size, 2)
+      for (const m of r) counts.set(m, (counts.get(m) ?? 0) + 1)
+    }
+    // 10,000 placements over 10 members: 1,000 each, give or take a few percent.
+    for (const m of members) assert.ok(Math.abs(counts.get(m)! - 1000) < 120, `${m} holds ${counts.get(m)}`)
+  })
+
+  it('moves only what the departed member held when one goes', () => {
+    const before = new Placement(members)
+    const after = new Placement(members.filter(m => m !== members[3]))
+    let moved = 0
+    for (const k of keys) {
+      const a = before.replicas('b', k, 2)
+      const b = after.replicas('b', k, 2)
+      if (!a.includes(members[3]!)) assert.deepEqual(b, a)
+      else { moved++; assert.deepEqual(b.filter(m => a.includes(m)), a.filter(m => m !== members[3])) }
+    }
+    assert.ok(moved > 800 && moved < 1200, `${moved} objects had a copy on the departed member`)
+    assert.deepEqual(new Placement(['x']).replicas('b', 'k', 3), ['x'], 'fewer members than replicas')
+  })
+})
+
+describe('catalog wire format', () => {
+  const sha = 'ab'.repeat(32)
+  const live: CatalogEntry = { bucket: 'photos', key: 'cat.jpg', version: { ms: 1700000000000, counter: 2, node: 'n1' }, deleted: false, object: { size: 3, etag: 'e1', sha256: sha, lastModified: 1, metadata: { contentType: 'image/jpeg', user: { a: 'b' } }, tags: { t: 'v' } }, holders: ['n1', 'n2'] }
+  const bucket: CatalogEntry = { bucket: 'photos', version: { ms: 1, counter: 0, node: 'n2' }, deleted: false, holders: [] }
+  const tomb: CatalogEntry = { bucket: 'photos', key: 'old', version: { ms: 2, counter: 0, node: 'n2' }, deleted: true, holders: [] }
+
+  it('round-trips entries', () => {
+    assert.deepEqual(decodeCatalogMessage(encodeCatalogMessage([live, bucket, tomb])).entries, [live, bucket, tomb])
+  })
+
+  it('drops what is malformed, with a reason, and never parses a membership message', () => {
+    const wrap = (entries: unknown[], extra: Record<string, unknown> = {}): Uint8Array => encode({ v: 1, kind: 'catalog', entries, ...extra })
+    const bad: unknown[] = [
+      { ...live, holders: ['n2', 'n1'] }, { ...live, holders: ['n1', 'n1'] }, { ...live, object: undefined }, { ...live, key: '' },
+      { ...live, bucket: 'x' }, { ...live, version: { ms: -1, counter: 0, node: 'n' } }, { ...live, object: { ...live.object, sha256: 'zz'.repeat(32) } },
+      { ...live, object: { ...live.object, metadata: { user: { a: 1 } } } }, { ...live, deleted: 'no' },
+    ]
+    for (const e of bad) assert.throws(() => decodeCatalogMessage(wrap([JSON.parse(JSON.stringify(e))])), (err: DroppedMessageError) => err.reason === 'malformed', JSON.stringify(e))
+    assert.throws(() => decodeCatalogMessage(encodeMessage({ type: 'ack', seq: 1 })), (err: DroppedMessageError) => err.reason === 'bad-version' || err.reason === 'malformed')
+    assert.throws(() => decodeCatalogMessage(encode({ v: 2, kind: 'catalog', entries: [] })), (err: DroppedMessageError) => err.reason === 'bad-version')
+    assert.throws(() => decodeCatalogMessage(new Uint8Array(5 * 1024 * 1024)), (err: DroppedMessageError) => err.reason === 'too-large')
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), data => {
+      try { decodeCatalogMessage(data) } catch (err) { assert.ok(err instanceof DroppedMessageError) }
+    }))
+  })
+})
