@@ -80,8 +80,8 @@ export class MemoryStore implements ObjectStore {
       sink: c => { chunks.push(c.slice()) },
     })
     const info: ObjectInfo = {
-      key, size, etag: toHex(digests.md5!), sha256: toHex(digests.sha256!), lastModified: new Date(),
-      metadata: options.metadata, tags: options.tags ?? {},
+      key, size, etag: options.copyOf?.etag ?? toHex(digests.md5!), sha256: toHex(digests.sha256!), lastModified: options.copyOf?.lastModified ?? new Date(),
+      metadata: options.metadata, tags: options.tags ?? {}, ...(options.copyOf?.parts === undefined ? {} : { parts: options.copyOf.parts }),
     }
     // Looked up again: the bucket may have been deleted while the body streamed.
     this.bucket(bucket).objects.set(key, { info, bytes: concatBytes(chunks, size) })

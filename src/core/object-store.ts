@@ -36,6 +36,8 @@ export interface ObjectInfo extends ObjectSummary {
   tags: Record<string, string>
   /** Number of parts for a multipart object; absent for a single PUT. */
   parts?: number
+  /** On a mesh, after a write: how many members hold this version (x-s3mesh-replicas). */
+  replicas?: number
 }
 
 export interface BucketInfo {
@@ -85,6 +87,11 @@ export interface PutOptions extends Signal {
    * hashing the bytes a second time.
    */
   verified?: VerifiedDigests
+  /**
+   * Stores a copy of a write made elsewhere (a mesh replica): its ETag (a
+   * multipart ETag is not the MD5 of the bytes), time and part count are kept.
+   */
+  copyOf?: { etag: string, lastModified: Date, parts?: number }
 }
 
 export interface VerifiedDigests {

@@ -18,6 +18,12 @@ function addressArg (value: string): { host: string, port: number } {
 }
 
 /** Stops on SIGINT/SIGTERM after requests in flight finish; a second signal stops at once. */
+function positiveInt (value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < 1 || n > 16) throw new InvalidArgumentError('give a whole number from 1 to 16.')
+  return n
+}
+
 function stopOnSignals (server: RunningServer): void {
   let stopping = false
   const stop = (signal: NodeJS.Signals): void => {
@@ -53,6 +59,7 @@ export function buildCli (): Command {
     .option('--join <multiaddr>', 'join the mesh through this member (repeat for several)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--cluster <name>', 'the cluster name: nodes of other clusters are refused', 's3mesh')
     .addOption(new Option('--membership <preset>', 'membership timing preset (memberlist\'s)').choices(['lan', 'wan', 'local']).default('lan'))
+    .option('--replicas <n>', 'copies of each object on distinct durable members', positiveInt, 2)
     .option('--no-mesh', 'serve S3 alone, without joining or starting a mesh')
     .addHelpText('after', `
 Root credentials come from S3MESH_ROOT_USER and S3MESH_ROOT_PASSWORD, or are
@@ -67,10 +74,10 @@ Examples:
   s3mesh server ./data
   s3mesh server ./data --address 0.0.0.0:9000
   S3MESH_CLUSTER_KEY=... s3mesh server ./data2 --address :9010 --mesh-address :9110 --join /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
-    .action(async (dir: string, opts: { address: { host: string, port: number }, region: string, domain?: string[], fsync: boolean, meshAddress: { host: string, port: number }, join?: string[], cluster: string, membership: PresetName, mesh: boolean }) => {
+    .action(async (dir: string, opts: { address: { host: string, port: number }, region: string, domain?: string[], fsync: boolean, meshAddress: { host: string, port: number }, join?: string[], cluster: string, membership: PresetName, mesh: boolean, replicas: number }) => {
       const server = await startServer({
         dataDir: dir, host: opts.address.host, port: opts.address.port, region: opts.region, domains: opts.domain, fsync: opts.fsync,
-        ...(opts.mesh ? { mesh: { host: opts.meshAddress.host, port: opts.meshAddress.port, join: opts.join ?? [], cluster: opts.cluster, preset: opts.membership, version: pkg.version } } : {}),
+        ...(opts.mesh ? { mesh: { host: opts.meshAddress.host, port: opts.meshAddress.port, join: opts.join ?? [], cluster: opts.cluster, preset: opts.membership, version: pkg.version, replicas: opts.replicas } } : {}),
       })
       process.stdout.write(banner(server, dir, pkg.version, opts.address.host))
       stopOnSignals(server)

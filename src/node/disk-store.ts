@@ -178,9 +178,10 @@ export class DiskStore implements ObjectStore {
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     this.bucket(bucket)
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: true })
+    const copy = options.copyOf
     return await this.writer.commit(bucket, key, written, {
-      size: written.size, etag: written.md5, sha256: written.sha256, lastModified: Date.now(),
-      metadata: options.metadata, tags: options.tags ?? {},
+      size: written.size, etag: copy?.etag ?? written.md5, sha256: written.sha256, lastModified: copy?.lastModified.getTime() ?? Date.now(),
+      metadata: options.metadata, tags: options.tags ?? {}, ...(copy?.parts === undefined ? {} : { parts: copy.parts }),
     })
   }
 

@@ -1,6 +1,8 @@
 import type { Hashes } from '../core/hashes.js'
 import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import { formatVersion } from '../core/mesh/hlc.js'
+import type { MeshNode } from '../core/mesh/mesh-node.js'
 import { S3Error } from '../core/errors.js'
 import { requestIdSource } from '../core/ids.js'
 import { DEFAULT_CLOCK_SKEW_MS, EMPTY_SHA256, verifySigV4, type CredentialProvider } from '../s3-shim/auth/sigv4.js'
@@ -30,13 +32,28 @@ export function memberViews (transport: MembershipTransport): MemberView[] {
   }).sort((a, b) => (a.self === true ? -1 : b.self === true ? 1 : a.id < b.id ? -1 : 1))
 }
 
+/** Where one object (or bucket, without a key) is: its newest version, holders and placement. */
+export function locateView (node: MeshNode, path: string): Record<string, unknown> {
+  const slash = path.indexOf('/')
+  const bucket = decodeURIComponent(slash < 0 ? path : path.slice(0, slash))
+  const key = slash < 0 || slash === path.length - 1 ? undefined : decodeURIComponent(path.slice(slash + 1))
+  const { entry, placement, holders } = node.locate(bucket, key)
+  if (entry === undefined) throw new S3Error(key === undefined ? 'NoSuchBucket' : 'NoSuchKey', `The catalog has no entry for ${bucket}/${key ?? ''}.`)
+  return {
+    bucket, ...(key === undefined ? {} : { key }),
+    version: formatVersion(entry.version), deleted: entry.deleted,
+    ...(entry.object === undefined ? {} : { size: entry.object.size, etag: entry.object.etag, sha256: entry.object.sha256 }),
+    holders, placement,
+  }
+}
+
 /**
  * s3mesh's own API beside S3, under `/_s3mesh/` (no bucket name can start with
  * `_`). Root SigV4 credentials, so `curl --aws-sigv4 "aws:amz:us-east-1:s3"
  * --user KEY:SECRET` works; requests that sign no payload hash (plain SigV4)
  * are checked against the empty body.
  */
-export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTransport, credentials: CredentialProvider, hashes: Hashes }): S3Handler {
+export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTransport, node?: MeshNode, credentials: CredentialProvider, hashes: Hashes }): S3Handler {
   const nextRequestId = requestIdSource()
   return async (request: Request, info?: RequestInfo) => {
     const url = new URL(request.url)
@@ -52,6 +69,10 @@ export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTra
       if (url.pathname === '/_s3mesh/v1/members') {
         if (options.transport === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
         return Response.json({ members: memberViews(options.transport) })
+      }
+      if (url.pathname.startsWith('/_s3mesh/v1/locate/')) {
+        if (options.node === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
+        return Response.json(locateView(options.node, url.pathname.slice('/_s3mesh/v1/locate/'.length)))
       }
       throw new S3Error('InvalidRequest', `No such s3mesh API: ${url.pathname}`)
     } catch (err) {

@@ -13,6 +13,10 @@ import { join } from 'node:path'
 import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
 import { Keyring } from '../core/membership/keyring.js'
 import { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import { MESH_DEFAULTS, type MeshConfig } from '../core/mesh/config.js'
+import { MeshNode } from '../core/mesh/mesh-node.js'
+import type { ObjectStore } from '../core/object-store.js'
+import { nodeHashes } from './node-hashes.js'
 import { CliError } from './cli-error.js'
 import { codeOf, renameInto, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
@@ -31,11 +35,17 @@ export interface MeshOptions {
   preset: PresetName
   env: NodeJS.ProcessEnv
   version: string
+  /** The node's own store, which the object mesh serves and fills. */
+  store: ObjectStore
+  /** Object mesh settings (replicas, write quorum, ...) over MESH_DEFAULTS. */
+  objects?: Partial<MeshConfig>
 }
 
 export interface RunningMesh {
   libp2p: Libp2p
   transport: MembershipTransport
+  /** The object mesh: its `store` is what the S3 handler serves. */
+  node: MeshNode
   /** Dialable addresses (what another node's --join takes). */
   addresses: string[]
   clusterKey: { base64: string, source: 'environment' | 'file' | 'generated', file: string }
@@ -128,6 +138,12 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     pubsub: { service: libp2p.services.pubsub, cluster: o.cluster },
   })
   await transport.start()
+  const objects = { ...MESH_DEFAULTS, ...o.objects }
+  const node = new MeshNode({
+    libp2p, pubsub: libp2p.services.pubsub, keyring: await Keyring.create(key.raw, o.cluster), cluster: o.cluster,
+    membership: transport.membership, local: o.store, hashes: nodeHashes, config: { ...objects, writeQuorum: o.objects?.writeQuorum ?? objects.replicas },
+  })
+  await node.start()
   let stopped = false
   const joining = (async () => {
     // Seeds may start after us: keep trying until one answers.
@@ -138,10 +154,11 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     }
   })()
   return {
-    libp2p, transport, addresses, clusterKey: { base64: key.base64, source: key.source, file: key.file },
+    libp2p, transport, node, addresses, clusterKey: { base64: key.base64, source: key.source, file: key.file },
     stop: async ({ leave = true } = {}) => {
       stopped = true
       await joining.catch(() => {})
+      await node.stop()
       if (leave) await transport.leave()
       await transport.stop()
       await libp2p.stop()

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { MeshNode } from '../core/mesh/mesh-node.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 
 /** Prometheus metrics for one server: a registry of its own, so several servers in one process do not collide. */
@@ -53,6 +54,26 @@ export class ServerMetrics {
       name: 's3mesh_membership_dropped_messages_total', help: 'Membership messages dropped, by reason.', labelNames: ['reason'], registers,
       collect () { for (const [reason, n] of Object.entries(stats.dropped)) this.set({ reason }, n) },
     })
+  }
+
+  /** Catalog, replication and transfer figures of the object mesh. */
+  attachMesh (node: MeshNode): void {
+    const registers = [this.registry]
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers, collect () { this.set(read()) } })
+    }
+    gauge('s3mesh_catalog_objects', 'Live objects in the cluster catalog.', () => node.stats.objects)
+    gauge('s3mesh_catalog_bytes', 'Bytes of the live objects in the cluster catalog (one copy each).', () => node.stats.bytes)
+    gauge('s3mesh_under_replicated_objects', 'Objects with fewer live holders than the replica count allows.', () => node.stats.underReplicated)
+    gauge('s3mesh_repair_queue', 'Objects this node is fetching or waiting to fetch to restore replicas.', () => node.stats.repairQueue)
+    gauge('s3mesh_repaired_objects_total', 'Objects this node fetched to restore replicas.', () => node.stats.repaired)
+    gauge('s3mesh_bad_holder_transfers_total', 'Transfers whose bytes did not match the catalog (the holder was skipped).', () => node.stats.badHolders)
+    gauge('s3mesh_transfer_sent_bytes_total', 'Object bytes sent to other members.', () => node.transfer.stats.bytesSent)
+    gauge('s3mesh_transfer_received_bytes_total', 'Object bytes received from other members.', () => node.transfer.stats.bytesReceived)
+    gauge('s3mesh_transfer_refused_total', 'Transfer requests refused (no cluster key, malformed, or not storable).', () => node.transfer.stats.refused)
+    gauge('s3mesh_catalog_announced_entries_total', 'Catalog entries this node published.', () => node.announcer.stats.publishedEntries)
+    gauge('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topic.', () => node.announcer.stats.receivedEntries)
+    gauge('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)
   }
 
   async render (): Promise<{ body: string, contentType: string }> {

@@ -31,7 +31,7 @@ export interface ServerOptions {
   /** Host names for virtual-hosted-style requests (`bucket.<domain>`). */
   domains?: string[]
   /** Join or start a mesh; without it the node serves alone. */
-  mesh?: { host: string, port: number, join: string[], cluster: string, preset: PresetName, version: string }
+  mesh?: { host: string, port: number, join: string[], cluster: string, preset: PresetName, version: string, replicas?: number }
 }
 
 export interface RunningServer {
@@ -87,15 +87,19 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const credentials = await loadRootCredentials(layout, options.env ?? process.env)
     const metrics = new ServerMetrics()
     const rootOnly = { secretFor: (key: string) => key === credentials.accessKey ? credentials.secretKey : undefined }
-    const mesh = options.mesh === undefined ? undefined : await startMesh({ layout, env: options.env ?? process.env, ...options.mesh })
+    const { replicas, ...meshOptions } = options.mesh ?? {}
+    const mesh = options.mesh === undefined
+      ? undefined
+      : await startMesh({ layout, env: options.env ?? process.env, ...meshOptions as Required<Omit<NonNullable<ServerOptions['mesh']>, 'replicas'>>, store, objects: replicas === undefined ? {} : { replicas } })
     if (mesh !== undefined) metrics.attachMembership(mesh.transport)
+    if (mesh !== undefined) metrics.attachMesh(mesh.node)
     const handler = withMeshApi(createS3Handler({
-      store,
+      store: mesh?.node.store ?? store,
       hashes: nodeHashes,
       region: options.region,
       virtualHostDomains: options.domains,
       credentials: rootOnly,
-    }), { transport: mesh?.transport, credentials: rootOnly, hashes: nodeHashes })
+    }), { transport: mesh?.transport, node: mesh?.node, credentials: rootOnly, hashes: nodeHashes })
     const s3 = toNodeListener(handler, { onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) } })
     let ready = true
     const listener = (req: IncomingMessage, res: ServerResponse): void => {

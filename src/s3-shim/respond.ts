@@ -38,3 +38,8 @@ export function isoDate (d: Date): string {
 export function quoteEtag (etag: string): string {
   return `"${etag}"`
 }
+
+/** On a mesh, how many members hold what was just written. */
+export function replicasHeader (info: { replicas?: number }): Record<string, string> {
+  return info.replicas === undefined ? {} : { 'x-s3mesh-replicas': String(info.replicas) }
+}

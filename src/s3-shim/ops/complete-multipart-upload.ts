@@ -1,6 +1,6 @@
 import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
-import { quoteEtag } from '../respond.js'
+import { quoteEtag, replicasHeader } from '../respond.js'
 import { elementsOf, textOf, xmlResponse } from '../xml.js'
 import { uploadIdOf } from './multipart-params.js'
 
@@ -19,5 +19,5 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
     Bucket: ctx.bucket,
     Key: ctx.key,
     ETag: quoteEtag(info.etag),
-  })
+  }, { headers: replicasHeader(info) })
 }

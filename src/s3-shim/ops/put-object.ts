@@ -1,7 +1,7 @@
 import { streamOfBytes } from '../../core/streams.js'
 import type { Context } from '../context.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
-import { quoteEtag } from '../respond.js'
+import { quoteEtag, replicasHeader } from '../respond.js'
 
 export async function putObject (ctx: Context): Promise<Response> {
   const metadata = metadataFromHeaders(ctx.headers)
@@ -10,5 +10,5 @@ export async function putObject (ctx: Context): Promise<Response> {
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
     metadata, tags, size, verified, signal: ctx.signal,
   })
-  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag) } })
+  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...replicasHeader(info) } })
 }

@@ -1,0 +1,30 @@
+/** How the object mesh replicates, repairs and syncs. */
+export interface MeshConfig {
+  /** Copies of each object, on distinct durable members (--replicas). */
+  replicas: number
+  /**
+   * Copies a write waits for before it is acknowledged, this member's
+   * included. Capped by the durable members alive: with fewer alive than
+   * this, a write is acknowledged with the copies that could be made, and the
+   * repair loop makes the rest when members return.
+   */
+  writeQuorum: number
+  /** A catalog exchange with a random member this often (anti-entropy), ms. */
+  syncIntervalMs: number
+  /** The repair loop looks for objects below `replicas` copies this often, ms. */
+  repairIntervalMs: number
+  /** Fetches the repair loop runs at once. */
+  repairConcurrency: number
+  /** A peer that answers nothing for this long is given up on (per request, per chunk), ms. */
+  transferIdleTimeoutMs: number
+}
+
+/** Three-node LANs and laptops: two copies, fast repair. */
+export const MESH_DEFAULTS: MeshConfig = {
+  replicas: 2,
+  writeQuorum: 2,
+  syncIntervalMs: 10_000,
+  repairIntervalMs: 1_000,
+  repairConcurrency: 4,
+  transferIdleTimeoutMs: 10_000,
+}

@@ -1,0 +1,296 @@
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Libp2p } from '@libp2p/interface'
+import { isS3Error, S3Error } from '../errors.js'
+import type { Hashes } from '../hashes.js'
+import type { Keyring } from '../membership/keyring.js'
+import type { Membership, MemberInfo } from '../membership/membership.js'
+import { decodeNodeMeta } from '../membership/node-meta.js'
+import type { ObjectStore } from '../object-store.js'
+import { Announcer } from './announcer.js'
+import { AntiEntropy } from './anti-entropy.js'
+import type { CatalogEntry } from './catalog-entry.js'
+import { Catalog } from './catalog.js'
+import type { MeshConfig } from './config.js'
+import { ClockDriftError, HybridClock } from './hlc.js'
+import { MeshStore, recordOf } from './mesh-store.js'
+import { Placement } from './placement.js'
+import { TransferService } from './transfer.js'
+import { ContentMismatchError } from './verify-stream.js'
+
+export interface MeshNodeOptions {
+  libp2p: Libp2p
+  pubsub: GossipSub
+  keyring: Keyring
+  cluster: string
+  membership: Membership
+  /** This member's own store: disk on a Node node. */
+  local: ObjectStore
+  hashes: Hashes
+  config: MeshConfig
+}
+
+/** Figures for /metrics. */
+export interface MeshStats {
+  objects: number
+  bytes: number
+  /** Live objects with fewer live holders than min(replicas, durable members alive). */
+  underReplicated: number
+  /** Fetches queued or running in the repair loop. */
+  repairQueue: number
+  repaired: number
+  /** Holders that sent bytes that did not match the catalog. */
+  badHolders: number
+  /** Entries refused because their clock was too far ahead. */
+  driftRefused: number
+}
+
+/** Where an object is: GET /_s3mesh/v1/locate. */
+export interface Location {
+  entry?: CatalogEntry
+  placement: string[]
+  holders: Array<{ id: string, state: string }>
+}
+
+/**
+ * One member of the object mesh: the catalog and its gossip and
+ * anti-entropy, the transfer protocol, placement over the durable members
+ * that are alive, and the repair loop that keeps every object at `replicas`
+ * copies. `store` is the ObjectStore the S3 handler uses.
+ */
+export class MeshNode {
+  readonly self: string
+  readonly catalog = new Catalog()
+  readonly clock = new HybridClock()
+  readonly store: MeshStore
+  readonly transfer: TransferService
+  readonly announcer: Announcer
+  readonly antiEntropy: AntiEntropy
+  readonly stats: MeshStats = { objects: 0, bytes: 0, underReplicated: 0, repairQueue: 0, repaired: 0, badHolders: 0, driftRefused: 0 }
+  private placement = new Placement([])
+  private readonly fetching = new Map<string, Promise<CatalogEntry>>()
+  private readonly stopping = new AbortController()
+  private timers: Array<ReturnType<typeof setInterval>> = []
+  private readonly onMember = (e: Event): void => {
+    this.updatePlacement()
+    const m = (e as CustomEvent<MemberInfo>).detail
+    // A member that (re)joins gets our catalog and gives us its own.
+    if (e.type === 'member:join' && !m.self) void this.antiEntropy.syncWith(m.id, this.stopping.signal).catch(() => {})
+  }
+
+  constructor (private readonly o: MeshNodeOptions) {
+    this.self = o.libp2p.peerId.toString()
+    this.store = new MeshStore(o.local, {
+      self: this.self,
+      catalog: this.catalog,
+      clock: this.clock,
+      hashes: o.hashes,
+      announce: entries => { this.announcer.announce(...entries) },
+      replicate: async (entry, signal) => await this.replicate(entry, signal),
+      fetch: async (entry, signal) => await this.fetch(entry, signal),
+    })
+    this.transfer = new TransferService(o.libp2p, o.keyring, {
+      openLocal: async (bucket, key, sha256, signal) => await this.store.openLocal(bucket, key, sha256, signal),
+      accept: async (_from, entry, body, signal) => {
+        this.receive([entry])
+        const stored = await this.store.storeVersion(entry, body, signal)
+        if (stored === undefined) throw new Error('a newer version of that key exists')
+      },
+    }, { idleTimeoutMs: o.config.transferIdleTimeoutMs })
+    this.announcer = new Announcer(o.pubsub, o.keyring, o.cluster, (_from, entries) => { this.receive(entries) })
+    this.antiEntropy = new AntiEntropy(o.libp2p, o.keyring, this.catalog, (_from, entries) => { this.receive(entries) })
+  }
+
+  /** Takes the local store's buckets and objects into the catalog, then starts the protocols and loops. */
+  async start (): Promise<void> {
+    await this.adoptLocal()
+    await this.transfer.start()
+    await this.antiEntropy.start()
+    this.announcer.start()
+    for (const name of ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave']) this.o.membership.addEventListener(name, this.onMember)
+    this.updatePlacement()
+    this.timers.push(setInterval(() => { void this.syncRandom() }, this.o.config.syncIntervalMs))
+    this.timers.push(setInterval(() => { this.repair() }, this.o.config.repairIntervalMs))
+  }
+
+  async stop (): Promise<void> {
+    this.stopping.abort()
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    for (const name of ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave']) this.o.membership.removeEventListener(name, this.onMember)
+    await this.announcer.stop()
+    await this.antiEntropy.stop()
+    await this.transfer.stop()
+    await Promise.allSettled(this.fetching.values())
+  }
+
+  /** Durable members alive or suspected (a suspect may still answer), this one included. */
+  durableMembers (): string[] {
+    return this.o.membership.list().filter(m => (m.state === 'alive' || m.state === 'suspect') && decodeNodeMeta(m.meta)?.role === 'durable').map(m => m.id)
+  }
+
+  locate (bucket: string, key?: string): Location {
+    const entry = this.catalog.get(bucket, key)
+    const states = new Map(this.o.membership.list().map(m => [m.id, m.state]))
+    return {
+      ...(entry === undefined ? {} : { entry }),
+      placement: key === undefined ? [] : this.placement.replicas(bucket, key, this.o.config.replicas),
+      holders: (entry?.holders ?? []).map(id => ({ id, state: states.get(id) ?? 'unknown' })),
+    }
+  }
+
+  /** Entries from gossip or anti-entropy: merged, then acted on (deletes, stale copies, repair). */
+  private receive (entries: CatalogEntry[]): void {
+    for (const e of entries) {
+      try {
+        this.clock.observe(e.version)
+      } catch (err) {
+        if (!(err instanceof ClockDriftError)) throw err
+        this.stats.driftRefused++
+        continue
+      }
+      const merged = this.catalog.apply(e)
+      if (merged !== undefined && merged.key !== undefined) void this.react(merged).catch(() => {})
+    }
+  }
+
+  /** Brings the local copy of a key in line with a newer catalog entry. */
+  private async react (entry: CatalogEntry): Promise<void> {
+    const { bucket, key } = entry
+    await this.store.locks.run(`${bucket}\n${key!}`, async () => {
+      const now = this.catalog.get(bucket, key)
+      if (now === undefined || now.holders.includes(this.self)) return
+      const handle = now.deleted ? undefined : await this.store.openLocal(bucket, key!, now.object!.sha256, this.stopping.signal)
+      if (handle !== undefined) {
+        // We already have these bytes (an earlier copy, or a hand-placed file): say so.
+        await handle.close()
+        this.store.publish({ ...now, holders: [...now.holders, this.self].sort() })
+        return
+      }
+      // A delete, or a version we do not hold: our copy (if any) is stale.
+      await this.store.deleteLocal(bucket, key!, this.stopping.signal)
+    })
+  }
+
+  private updatePlacement (): void {
+    this.placement = new Placement(this.durableMembers())
+  }
+
+  private async syncRandom (): Promise<void> {
+    const others = this.durableMembers().filter(id => id !== this.self)
+    const peer = others[Math.floor(Math.random() * others.length)]
+    if (peer !== undefined) await this.antiEntropy.syncWith(peer, this.stopping.signal).catch(() => {})
+  }
+
+  /**
+   * Pushes a new version to the other replicas placement picks and resolves
+   * once the write quorum holds it (or every push has ended).
+   */
+  private async replicate (entry: CatalogEntry, signal?: AbortSignal): Promise<number> {
+    const live = this.durableMembers()
+    const need = Math.min(this.o.config.writeQuorum, this.o.config.replicas, Math.max(1, live.length))
+    const targets = this.placement.replicas(entry.bucket, entry.key!, this.o.config.replicas).filter(id => id !== this.self)
+    let copies = 1
+    if (copies >= need || targets.length === 0) return copies
+    const s = signal === undefined ? this.stopping.signal : AbortSignal.any([signal, this.stopping.signal])
+    return await new Promise<number>(resolve => {
+      let pending = targets.length
+      for (const target of targets) {
+        void (async () => {
+          const handle = await this.store.openLocal(entry.bucket, entry.key!, entry.object!.sha256, s)
+          if (handle === undefined) throw new Error('the local copy changed')
+          await this.transfer.push(target, entry, handle.stream(), s)
+          copies++
+        })().catch(() => {}).finally(() => {
+          pending--
+          if (copies >= need || pending === 0) resolve(copies)
+        })
+      }
+    })
+  }
+
+  /** Fetches `entry`'s bytes from a live holder into the local store; one fetch per version at a time. */
+  private async fetch (entry: CatalogEntry, signal?: AbortSignal): Promise<CatalogEntry> {
+    const id = `${entry.bucket}\n${entry.key!}\n${entry.object!.sha256}`
+    let running = this.fetching.get(id)
+    if (running === undefined) {
+      running = this.fetchFromHolders(entry, signal ?? this.stopping.signal).finally(() => { this.fetching.delete(id) })
+      this.fetching.set(id, running)
+    }
+    return await running
+  }
+
+  private async fetchFromHolders (entry: CatalogEntry, signal: AbortSignal): Promise<CatalogEntry> {
+    const live = new Set(this.durableMembers())
+    const holders = entry.holders.filter(h => h !== this.self && (live.has(h) || this.o.membership.get(h)?.state === 'alive'))
+    const problems: string[] = []
+    for (const holder of holders) {
+      try {
+        const body = await this.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256 }, signal)
+        const stored = await this.store.storeVersion(entry, body, signal)
+        return stored ?? this.catalog.get(entry.bucket, entry.key)!
+      } catch (err) {
+        if (err instanceof ContentMismatchError) this.stats.badHolders++
+        if (signal.aborted) throw err
+        problems.push(`${holder}: ${err instanceof Error ? err.message : String(err)}`)
+      }
+    }
+    throw new S3Error('ServiceUnavailable', holders.length === 0
+      ? `No live member holds ${entry.bucket}/${entry.key!} now; try again when its holders are back.`
+      : `No member holding ${entry.bucket}/${entry.key!} could send it (${problems.join('; ')}).`)
+  }
+
+  /** One pass of the repair loop: counts what is under-replicated and fetches what this member should hold. */
+  private repair (): void {
+    const live = new Set(this.durableMembers())
+    const want = Math.min(this.o.config.replicas, Math.max(1, live.size))
+    let objects = 0
+    let bytes = 0
+    let under = 0
+    const todo: CatalogEntry[] = []
+    for (const bucket of this.catalog.bucketNames()) {
+      for (const e of this.catalog.entries(bucket)) {
+        if (e.key === undefined || e.deleted || e.object === undefined) continue
+        objects++
+        bytes += e.object.size
+        const holding = e.holders.filter(h => live.has(h)).length
+        if (holding < want) under++
+        if (!e.holders.includes(this.self) && holding < this.o.config.replicas && this.placement.replicas(bucket, e.key, this.o.config.replicas).includes(this.self)) todo.push(e)
+      }
+    }
+    Object.assign(this.stats, { objects, bytes, underReplicated: under })
+    const free = this.o.config.repairConcurrency - this.fetching.size
+    this.stats.repairQueue = this.fetching.size + Math.max(0, todo.length - free)
+    for (const e of todo.slice(0, Math.max(0, free))) {
+      void this.fetch(e).then(() => { this.stats.repaired++ }, () => {})
+    }
+  }
+
+  /** Local buckets and objects become catalog entries: a restarted member says what it holds, a new one adopts its folder. */
+  private async adoptLocal (): Promise<void> {
+    const local = this.o.local
+    const entries: CatalogEntry[] = []
+    for (const b of await local.listBuckets()) {
+      entries.push({ bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: this.self }, deleted: false, holders: [] })
+      let startAfter: string | undefined
+      for (;;) {
+        const page = await local.listObjects(b.name, { startAfter, limit: 1000 })
+        for (const o of page.objects) {
+          try {
+            const info = await local.headObject(b.name, o.key)
+            entries.push({ bucket: b.name, key: o.key, version: { ms: info.lastModified.getTime(), counter: 0, node: this.self }, deleted: false, object: recordOf(info), holders: [this.self] })
+          } catch (err) {
+            if (!isS3Error(err, 'NoSuchKey')) throw err
+          }
+        }
+        if (!page.isTruncated || page.objects.length === 0) break
+        startAfter = page.objects.at(-1)!.key
+      }
+    }
+    for (const e of entries) {
+      // A file dated in the future (a skewed clock, a hand-set mtime) is versioned now instead.
+      try { this.clock.observe(e.version) } catch { e.version = { ...this.clock.tick(), node: this.self } }
+      this.catalog.apply(e)
+    }
+    this.announcer.announce(...entries)
+  }
+}

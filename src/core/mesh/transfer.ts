@@ -1,0 +1,235 @@
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { DroppedMessageError } from '../membership/codec.js'
+import type { Keyring } from '../membership/keyring.js'
+import type { ObjectHandle } from '../object-store.js'
+import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
+import type { CatalogEntry } from './catalog-entry.js'
+import { SealedFrames } from './sealed-frames.js'
+
+export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
+
+/** Data chunk size on the wire: large enough to amortise framing, small enough for yamux's window. */
+const CHUNK_BYTES = 256 * 1024
+
+/** What the transfer protocol needs from the node it runs on. */
+export interface TransferHost {
+  /** The local copy of (bucket, key) if its content hashes to `sha256`. */
+  openLocal (bucket: string, key: string, sha256: string, signal: AbortSignal): Promise<ObjectHandle | undefined>
+  /** Stores pushed bytes of `entry`: verified against it, durable when this resolves. Throws if refused. */
+  accept (from: string, entry: CatalogEntry, body: ReadableStream<Uint8Array>, signal: AbortSignal): Promise<void>
+}
+
+export interface TransferOptions {
+  /** Waiting for a peer's answer (or its next chunk) longer than this fails the transfer, ms. */
+  idleTimeoutMs: number
+}
+
+export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = {
+  idleTimeoutMs: 10_000,
+}
+
+export interface TransferStats {
+  bytesSent: number
+  bytesReceived: number
+  served: number
+  fetched: number
+  pushed: number
+  accepted: number
+  /** Requests refused or dropped: a peer without the key, malformed requests, failed stores. */
+  refused: number
+}
+
+/** A peer answered that it cannot serve or take an object. */
+export class TransferRefusedError extends Error {
+  override name = 'TransferRefusedError'
+}
+
+/**
+ * Object bytes between members, over a libp2p stream protocol. `get` streams
+ * one object (optionally from an offset, to resume) from a holder; `push`
+ * sends one to a replica, which stores it and answers once it is durable.
+ * Every request is sealed with the cluster key: a peer without it is refused
+ * before anything is read or sent. Bytes stream with backpressure end to end
+ * (the reader pulls frames; yamux windows hold the writer back), and are
+ * verified by whoever stores them (see verifyingStream).
+ */
+export class TransferService {
+  readonly stats: TransferStats = { bytesSent: 0, bytesReceived: 0, served: 0, fetched: 0, pushed: 0, accepted: 0, refused: 0 }
+
+  constructor (
+    private readonly libp2p: Libp2p,
+    private readonly keyring: Keyring,
+    private readonly host: TransferHost,
+    private readonly options: TransferOptions = DEFAULT_TRANSFER_OPTIONS,
+  ) {}
+
+  async start (): Promise<void> {
+    await this.libp2p.handle(TRANSFER_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { runOnLimitedConnection: false })
+  }
+
+  async stop (): Promise<void> {
+    await this.libp2p.unhandle(TRANSFER_PROTOCOL)
+  }
+
+  /**
+   * Streams (bucket, key) with content `sha256` from `peer`, from byte
+   * `offset` on. The stream errors if the peer refuses, stalls or goes away;
+   * the caller verifies the bytes.
+   */
+  async get (peer: string, request: { bucket: string, key: string, sha256: string, offset?: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const frames = await this.open(peer, signal)
+    try {
+      await frames.send({ op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: request.offset ?? 0 }, this.idle(signal))
+      const answer = await frames.receive(this.idle(signal))
+      if (answer.status !== 'ok') throw new TransferRefusedError(`${peer} cannot serve ${request.bucket}/${request.key}: ${String(answer.message ?? answer.status)}`)
+    } catch (err) {
+      frames.abort(err as Error)
+      throw err
+    }
+    this.stats.fetched++
+    return new ReadableStream<Uint8Array>({
+      pull: async controller => {
+        try {
+          const chunk = await frames.receiveData(this.idle(signal))
+          if (chunk === undefined) {
+            controller.close()
+            await frames.close()
+            return
+          }
+          this.stats.bytesReceived += chunk.byteLength
+          controller.enqueue(chunk)
+        } catch (err) {
+          frames.abort(err as Error)
+          controller.error(err)
+        }
+      },
+      cancel: reason => { frames.abort(reason instanceof Error ? reason : new Error('cancelled')) },
+    }, { highWaterMark: 0 })
+  }
+
+  /** Sends `entry`'s bytes to `peer`, which stores them; resolves when they are durable there. */
+  async push (peer: string, entry: CatalogEntry, body: ReadableStream<Uint8Array>, signal: AbortSignal): Promise<void> {
+    const frames = await this.open(peer, signal)
+    const reader = body.getReader()
+    try {
+      await frames.send({ op: 'push', entry: encodeCatalogMessage([entry]) }, this.idle(signal))
+      const ready = await frames.receive(this.idle(signal))
+      if (ready.status !== 'ready') throw new TransferRefusedError(`${peer} refused ${entry.bucket}/${entry.key ?? ''}: ${String(ready.message ?? ready.status)}`)
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        for (let i = 0; i < value.byteLength; i += CHUNK_BYTES) {
+          const chunk = value.subarray(i, i + CHUNK_BYTES)
+          await frames.sendData(chunk, this.idle(signal))
+          this.stats.bytesSent += chunk.byteLength
+        }
+      }
+      await frames.endData(this.idle(signal))
+      const stored = await frames.receive(AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs * 6)]))
+      if (stored.status !== 'stored') throw new TransferRefusedError(`${peer} did not store ${entry.bucket}/${entry.key ?? ''}: ${String(stored.message ?? stored.status)}`)
+      this.stats.pushed++
+      await frames.close()
+    } catch (err) {
+      reader.cancel(err).catch(() => {})
+      frames.abort(err as Error)
+      throw err
+    } finally {
+      reader.releaseLock()
+    }
+  }
+
+  private async open (peer: string, signal: AbortSignal): Promise<SealedFrames> {
+    const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), TRANSFER_PROTOCOL, { signal: this.idle(signal) })
+    return new SealedFrames(stream, this.keyring)
+  }
+
+  private idle (signal: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs)])
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const frames = new SealedFrames(stream, this.keyring)
+    const from = connection.remotePeer.toString()
+    const done = new AbortController()
+    stream.addEventListener('close', () => { done.abort() })
+    try {
+      const request = await frames.receive(this.idle(done.signal))
+      if (request.op === 'get') await this.serveGet(frames, request, done.signal)
+      else if (request.op === 'push') await this.servePush(frames, from, request, done.signal)
+      else throw new DroppedMessageError('malformed', 'Unknown transfer operation.')
+    } catch (err) {
+      // Whoever cannot seal for this cluster, or sends nonsense, gets nothing.
+      this.stats.refused++
+      frames.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private async serveGet (frames: SealedFrames, r: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+    if (typeof r.bucket !== 'string' || typeof r.key !== 'string' || typeof r.sha256 !== 'string' || !Number.isSafeInteger(r.offset) || (r.offset as number) < 0) {
+      throw new DroppedMessageError('malformed', 'A malformed get request.')
+    }
+    const handle = await this.host.openLocal(r.bucket, r.key, r.sha256, signal)
+    if (handle === undefined) {
+      await frames.send({ status: 'not-found', message: 'this member does not hold that content' }, this.idle(signal))
+      await frames.close()
+      return
+    }
+    const offset = r.offset as number
+    if (offset > handle.info.size) {
+      await handle.close()
+      await frames.send({ status: 'bad-range', message: `offset ${offset} is past the end (${handle.info.size})` }, this.idle(signal))
+      await frames.close()
+      return
+    }
+    await frames.send({ status: 'ok', size: handle.info.size }, this.idle(signal))
+    const body = handle.info.size === offset ? undefined : handle.stream({ start: offset, end: handle.info.size - 1 })
+    if (body === undefined) await handle.close()
+    const reader = body?.getReader()
+    try {
+      for (;;) {
+        if (reader === undefined) break
+        const { done, value } = await reader.read()
+        if (done) break
+        for (let i = 0; i < value.byteLength; i += CHUNK_BYTES) {
+          const chunk = value.subarray(i, i + CHUNK_BYTES)
+          await frames.sendData(chunk, this.idle(signal))
+          this.stats.bytesSent += chunk.byteLength
+        }
+      }
+      await frames.endData(this.idle(signal))
+      this.stats.served++
+      await frames.close()
+    } catch (err) {
+      await reader?.cancel(err).catch(() => {})
+      throw err
+    }
+  }
+
+  private async servePush (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+    if (!(r.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A push without its entry.')
+    const entries = decodeCatalogMessage(r.entry).entries
+    const entry = entries[0]
+    if (entries.length !== 1 || entry === undefined || entry.key === undefined || entry.deleted || entry.object === undefined) throw new DroppedMessageError('malformed', 'A push of something that is not one object version.')
+    await frames.send({ status: 'ready' }, this.idle(signal))
+    const body = new ReadableStream<Uint8Array>({
+      pull: async controller => {
+        const chunk = await frames.receiveData(this.idle(signal))
+        if (chunk === undefined) { controller.close(); return }
+        this.stats.bytesReceived += chunk.byteLength
+        controller.enqueue(chunk)
+      },
+    }, { highWaterMark: 0 })
+    try {
+      await this.host.accept(from, entry, body, signal)
+    } catch (err) {
+      await frames.send({ status: 'refused', message: err instanceof Error ? err.message : String(err) }, this.idle(signal)).catch(() => {})
+      await frames.close()
+      this.stats.refused++
+      return
+    }
+    await frames.send({ status: 'stored' }, this.idle(signal))
+    this.stats.accepted++
+    await frames.close()
+  }
+}
