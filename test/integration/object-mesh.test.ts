@@ -1,10 +1,17 @@
 /** The object mesh across real `s3mesh server` processes: any node answers for the cluster, writes are replicated, deletes spread. */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { AwsClient } from 'aws4fetch'
+import { makeFixtures, run } from '../helpers/cli-clients.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+
+// Debian's aws-cli v2; a pyenv aws-cli v1 may come first on PATH, so the path is explicit.
+const AWS = '/usr/bin/aws'
 
 const CLUSTER_KEY = randomBytes(32).toString('base64')
 const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
@@ -84,6 +91,39 @@ describe('object mesh across three real processes', () => {
     for (const p of where!.placement) assert.ok(where!.holders.some(h => h.id === p), 'every placement member holds it')
   })
 
+  it('real clients across nodes: aws-cli PUTs (50 MiB multipart) to node 1, boto3 GETs from node 3, the SDK lists from node 2', async (t) => {
+    const [n1, n2, n3] = nodes as [ServerProcess, ServerProcess, ServerProcess]
+    if (!existsSync(AWS) || !existsSync('/usr/bin/python3')) {
+      if (process.env.CI === 'true') throw new Error('aws-cli and python3-boto3 are needed: apt-get install awscli python3-boto3')
+      t.skip('aws-cli or python3 missing')
+      return
+    }
+    const fx = await makeFixtures()
+    try {
+      const config = join(fx.dir, 'aws-config')
+      await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n')
+      const env = { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(fx.dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true' }
+      const aws = async (...args: string[]): Promise<string> => (await run(AWS, ['--endpoint-url', n1.url, ...args], env, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })).stdout
+      await aws('s3', 'mb', 's3://clients')
+      await aws('s3', 'cp', '--no-progress', fx.small, 's3://clients/docs/small.txt')
+      await aws('s3', 'cp', '--no-progress', fx.big, 's3://clients/big/fifty.bin')
+      const script = `
+import boto3, hashlib, sys
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+body = s3.get_object(Bucket="clients", Key="big/fifty.bin")["Body"].read()
+print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="big/fifty.bin")["ETag"])
+`
+      const [sha, etag] = (await run('/usr/bin/python3', ['-c', script, n3.url, ACCESS_KEY, SECRET_KEY])).stdout.trim().split(' ')
+      assert.equal(sha, fx.bigSha256, 'boto3 on node 3 reads the bytes aws-cli wrote to node 1')
+      assert.match(etag!, /-\d+"$/, 'with the multipart ETag')
+      const listed = await client(n2).send(new ListObjectsV2Command({ Bucket: 'clients' }))
+      assert.deepEqual((listed.Contents ?? []).map(o => [o.Key, o.Size]), [['big/fifty.bin', 50 * 1024 * 1024], ['docs/small.txt', fx.smallText.length]])
+    } finally {
+      await fx.cleanup()
+    }
+  })
+
   it('a DELETE on one node removes the object everywhere, files included', async () => {
     const [n1, n2, n3] = nodes as [ServerProcess, ServerProcess, ServerProcess]
     await client(n1).send(new PutObjectCommand({ Bucket: 'shared', Key: 'gone.txt', Body: 'bye' }))
@@ -93,7 +133,6 @@ describe('object mesh across three real processes', () => {
       await until(`node ${n.port} no longer lists it`, async () => !((await client(n).send(new ListObjectsV2Command({ Bucket: 'shared' }))).Contents ?? []).some(o => o.Key === 'gone.txt'))
       await assert.rejects(client(n).send(new GetObjectCommand({ Bucket: 'shared', Key: 'gone.txt' })), (err: Error) => err.name === 'NoSuchKey')
     }
-    const { existsSync } = await import('node:fs')
     await until('no node keeps the file', async () => nodes.every(n => !existsSync(`${n.dataDir}/shared/gone.txt`)))
   })
 
