@@ -1,33 +1,61 @@
 import type { Stream } from '@libp2p/interface'
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { decode, encode } from 'cborg'
+import * as varint from 'uint8-varint'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { DroppedMessageError } from '../membership/codec.js'
 import type { Keyring } from '../membership/keyring.js'
 
 /** Largest frame on a mesh stream: control messages and data chunks alike. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
+/** Received bytes kept before the stream is paused (yamux then stops granting the sender window). */
+const HIGH_WATER_BYTES = 1024 * 1024
+
+/** The peer closed or reset the stream before the frame we waited for. */
+export class StreamEndedError extends Error {
+  override name = 'StreamEndedError'
+}
 
 /**
  * A length-prefixed libp2p stream whose control messages are CBOR sealed with
  * the cluster key (so only members speak the protocol) and whose data frames
  * are plain (Noise already encrypts the connection; sealing every chunk would
  * only cost time). A zero-length data frame ends the data.
+ *
+ * Reading is pull-based with backpressure: @libp2p/utils' lpStream buffers
+ * whatever arrives and fails past 4 MiB, so a fast sender would break a slow
+ * reader; here the stream is paused above a high-water mark instead.
  */
 export class SealedFrames {
-  readonly lp: LengthPrefixedStream<Stream>
+  private readonly buffer = new Uint8ArrayList()
+  private wake: (() => void) | undefined
+  private ended = false
+  private failure: Error | undefined
+  private paused = false
+  /** Bytes the pending read needs in the buffer. */
+  private need = 0
 
   constructor (readonly stream: Stream, private readonly keyring: Keyring) {
-    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    stream.addEventListener('message', e => {
+      this.buffer.append(e.data)
+      this.flow()
+      this.wake?.()
+    })
+    stream.addEventListener('remoteCloseWrite', () => { this.ended = true; this.wake?.() })
+    stream.addEventListener('close', e => {
+      this.ended = true
+      if (e.error !== undefined) this.failure = e.error
+      this.wake?.()
+    })
   }
 
   async send (message: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
-    await this.lp.write(await this.keyring.seal(encode(message)), { signal })
+    await this.write(await this.keyring.seal(encode(message)), signal)
   }
 
   /** The next control message, opened and decoded to a map; DroppedMessageError if it is not one. */
   async receive (signal?: AbortSignal): Promise<Record<string, unknown>> {
-    const frame = await this.lp.read({ signal })
-    const plain = await this.keyring.open(frame.subarray())
+    const frame = await this.read(signal)
+    const plain = await this.keyring.open(frame)
     let raw: unknown
     try {
       raw = decode(plain, { strict: true, rejectDuplicateMapKeys: true, useMaps: false })
@@ -39,17 +67,17 @@ export class SealedFrames {
   }
 
   async sendData (chunk: Uint8Array, signal?: AbortSignal): Promise<void> {
-    if (chunk.byteLength > 0) await this.lp.write(chunk, { signal })
+    if (chunk.byteLength > 0) await this.write(chunk, signal)
   }
 
   async endData (signal?: AbortSignal): Promise<void> {
-    await this.lp.write(new Uint8Array(0), { signal })
+    await this.write(new Uint8Array(0), signal)
   }
 
   /** The next data chunk, or undefined at the end of the data. */
   async receiveData (signal?: AbortSignal): Promise<Uint8Array | undefined> {
-    const frame = await this.lp.read({ signal })
-    return frame.byteLength === 0 ? undefined : frame.subarray()
+    const frame = await this.read(signal)
+    return frame.byteLength === 0 ? undefined : frame
   }
 
   async close (): Promise<void> {
@@ -58,5 +86,76 @@ export class SealedFrames {
 
   abort (err: Error): void {
     this.stream.abort(err)
+  }
+
+  private async write (data: Uint8Array, signal?: AbortSignal): Promise<void> {
+    const framed = new Uint8ArrayList(varint.encode(data.byteLength), data)
+    if (this.stream.send(framed)) return
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        this.stream.removeEventListener('drain', onDrain)
+        this.stream.removeEventListener('close', onClose)
+        signal?.removeEventListener('abort', onAbort)
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      const onDrain = (): void => { done() }
+      const onClose = (): void => { done(new StreamEndedError('The stream closed while writing.')) }
+      const onAbort = (): void => { done(signal!.reason instanceof Error ? signal!.reason : new Error('aborted')) }
+      this.stream.addEventListener('drain', onDrain)
+      this.stream.addEventListener('close', onClose)
+      signal?.addEventListener('abort', onAbort)
+    })
+  }
+
+  /** One length-prefixed frame. */
+  private async read (signal?: AbortSignal): Promise<Uint8Array> {
+    for (;;) {
+      signal?.throwIfAborted()
+      const frame = this.takeFrame()
+      if (frame !== undefined) return frame
+      if (this.failure !== undefined) throw this.failure
+      if (this.ended) throw new StreamEndedError('The peer ended the stream before the next frame.')
+      this.flow()
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => { this.wake = undefined; reject(signal!.reason instanceof Error ? signal!.reason : new Error('aborted')) }
+        this.wake = () => { this.wake = undefined; signal?.removeEventListener('abort', onAbort); resolve() }
+        signal?.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+  }
+
+  private takeFrame (): Uint8Array | undefined {
+    if (this.buffer.byteLength === 0) { this.need = 1; return undefined }
+    let length: number
+    let prefix: number
+    try {
+      length = varint.decode(this.buffer)
+      prefix = varint.encodingLength(length)
+    } catch {
+      // Not enough bytes for the length yet (a varint is at most 10).
+      if (this.buffer.byteLength >= 10) throw new DroppedMessageError('malformed', 'A frame length that is not a varint.')
+      this.need = this.buffer.byteLength + 1
+      return undefined
+    }
+    if (length > MAX_FRAME_BYTES) throw new DroppedMessageError('too-large', `A ${length}-byte frame exceeds ${MAX_FRAME_BYTES} bytes.`)
+    if (this.buffer.byteLength < prefix + length) { this.need = prefix + length; return undefined }
+    const frame = this.buffer.subarray(prefix, prefix + length)
+    this.buffer.consume(prefix + length)
+    this.need = 0
+    this.flow()
+    return frame
+  }
+
+  /** Pauses the stream while enough is buffered and nobody needs more; resumes otherwise. */
+  private flow (): void {
+    const full = this.buffer.byteLength >= Math.max(HIGH_WATER_BYTES, this.need)
+    if (full && !this.paused && this.stream.status === 'open') {
+      this.paused = true
+      this.stream.pause()
+    } else if (!full && this.paused) {
+      this.paused = false
+      if (this.stream.status === 'open') this.stream.resume()
+    }
   }
 }
