@@ -183,29 +183,39 @@ export class MeshNode {
 
   /**
    * Pushes a new version to the other replicas placement picks and resolves
-   * once the write quorum holds it (or every push has ended).
+   * once the write quorum holds it (or every push has ended). A target that
+   * fails is replaced by the next member in the placement order, so a member
+   * that died a moment ago (and is not yet known to be dead) costs time, not
+   * a copy; the repair loop later moves copies where placement wants them.
    */
   private async replicate (entry: CatalogEntry, signal?: AbortSignal): Promise<number> {
     const live = this.durableMembers()
     const need = Math.min(this.o.config.writeQuorum, this.o.config.replicas, Math.max(1, live.length))
-    const targets = this.placement.replicas(entry.bucket, entry.key!, this.o.config.replicas).filter(id => id !== this.self)
+    const order = this.placement.replicas(entry.bucket, entry.key!, this.placement.size).filter(id => id !== this.self)
     let copies = 1
-    if (copies >= need || targets.length === 0) return copies
+    if (copies >= need || order.length === 0) return copies
     const s = signal === undefined ? this.stopping.signal : AbortSignal.any([signal, this.stopping.signal])
-    return await new Promise<number>(resolve => {
-      let pending = targets.length
-      for (const target of targets) {
-        void (async () => {
-          const handle = await this.store.openLocal(entry.bucket, entry.key!, entry.object!.sha256, s)
-          if (handle === undefined) throw new Error('the local copy changed')
-          await this.transfer.push(target, entry, handle.stream(), s)
+    const push = async (target: string): Promise<void> => {
+      const handle = await this.store.openLocal(entry.bucket, entry.key!, entry.object!.sha256, s)
+      if (handle === undefined) throw new Error('the local copy changed')
+      await this.transfer.push(target, entry, handle.stream(), s)
+    }
+    let next = 0
+    // Each lane pushes to one target at a time, taking the next candidate when one fails.
+    const lane = async (): Promise<void> => {
+      while (copies < need && next < order.length) {
+        const target = order[next++]!
+        try {
+          await push(target)
           copies++
-        })().catch(() => {}).finally(() => {
-          pending--
-          if (copies >= need || pending === 0) resolve(copies)
-        })
+          return
+        } catch {
+          if (s.aborted) return
+        }
       }
-    })
+    }
+    await Promise.all(Array.from({ length: need - 1 }, lane))
+    return copies
   }
 
   /** Fetches `entry`'s bytes from a live holder into the local store; one fetch per version at a time. */
