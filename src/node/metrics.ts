@@ -74,6 +74,10 @@ export class ServerMetrics {
     gauge('s3mesh_catalog_announced_entries_total', 'Catalog entries this node published.', () => node.announcer.stats.publishedEntries)
     gauge('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topic.', () => node.announcer.stats.receivedEntries)
     gauge('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)
+    new Gauge({
+      name: 's3mesh_catalog_dropped_messages_total', help: 'Catalog announcements rejected (not sealed with the cluster key, malformed), by reason.', labelNames: ['reason'], registers,
+      collect () { for (const [reason, n] of Object.entries(node.announcer.stats.dropped)) this.set({ reason }, n) },
+    })
   }
 
   async render (): Promise<{ body: string, contentType: string }> {

@@ -1,0 +1,78 @@
+/** A peer without the cluster key, dialling a real s3mesh process: it can neither fetch objects nor inject catalog entries. */
+import '../../src/node/polyfills.js'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, describe, it } from 'node:test'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { AwsClient } from 'aws4fetch'
+import { createLibp2p } from 'libp2p'
+import { Keyring } from '../../src/core/membership/keyring.js'
+import { Announcer } from '../../src/core/mesh/announcer.js'
+import { TransferService } from '../../src/core/mesh/transfer.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+
+const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+
+async function metric (node: ServerProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text()
+  const m = new RegExp(`^${name.replace(/[{}"]/g, c => `\\${c}`)} (\\S+)$`, 'm').exec(text)
+  return m === null ? NaN : Number(m[1])
+}
+
+describe('a peer without the cluster key', () => {
+  let node: ServerProcess
+  const cleanup: Array<() => Promise<void>> = []
+  after(async () => { for (const c of cleanup) await c().catch(() => {}); await node?.stop() })
+
+  it('cannot fetch an object, and its announcements are rejected and counted', async () => {
+    const clusterKey = randomBytes(32)
+    node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: clusterKey.toString('base64') } })
+    assert.equal((await sign.fetch(`${node.url}/vault`, { method: 'PUT' })).status, 200)
+    const put = await sign.fetch(`${node.url}/vault/secret.txt`, { method: 'PUT', body: 'the crown jewels' })
+    assert.equal(put.status, 200)
+    const sha256 = ((await (await sign.fetch(`${node.url}/_s3mesh/v1/locate/vault/secret.txt`)).json()) as { sha256: string }).sha256
+
+    const stranger = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
+    })
+    cleanup.push(async () => { await stranger.stop() })
+    const wrongKey = await Keyring.create([Keyring.generateKey()], 's3mesh')
+    const connection = await stranger.dial(multiaddr(node.meshAddress!))
+    const peer = connection.remotePeer.toString()
+
+    const transfer = new TransferService(stranger, wrongKey, { openLocal: async () => undefined, accept: async () => { throw new Error('no') } }, { idleTimeoutMs: 3_000 })
+    const refusedBefore = await metric(node, 's3mesh_transfer_refused_total')
+    await assert.rejects(async () => {
+      const body = await transfer.get(peer, { bucket: 'vault', key: 'secret.txt', sha256 }, AbortSignal.timeout(5_000))
+      await new Response(body).arrayBuffer()
+    }, 'the transfer is refused')
+    assert.equal(await metric(node, 's3mesh_transfer_refused_total'), refusedBefore + 1, 'and counted')
+
+    // The same request sealed with the right key is served: the key is what was refused.
+    const member = new TransferService(stranger, await Keyring.create([new Uint8Array(clusterKey)], 's3mesh'), { openLocal: async () => undefined, accept: async () => { throw new Error('no') } })
+    assert.equal(await new Response(await member.get(peer, { bucket: 'vault', key: 'secret.txt', sha256 }, AbortSignal.timeout(5_000))).text(), 'the crown jewels')
+
+    const announcer = new Announcer(stranger.services.pubsub, wrongKey, 's3mesh', () => {})
+    announcer.start()
+    const forged = { bucket: 'vault', key: 'secret.txt', version: { ms: Date.now() + 1000, counter: 0, node: stranger.peerId.toString() }, deleted: true, holders: [] }
+    const dropped = async (): Promise<number> => await metric(node, 's3mesh_catalog_dropped_messages_total{reason="wrong-key"}')
+    const deadline = Date.now() + 15_000
+    // Gossipsub needs a heartbeat or two to add the stranger to the topic mesh; announce until a message arrives.
+    while (await dropped() === 0 && Date.now() < deadline) {
+      announcer.announce(forged)
+      await announcer.flush()
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+    assert.ok(await dropped() >= 1, 'the forged announcement reached the node and was rejected')
+    const res = await sign.fetch(`${node.url}/vault/secret.txt`)
+    assert.equal(res.status, 200, 'the forged delete did nothing')
+    assert.equal(await res.text(), 'the crown jewels')
+    await announcer.stop()
+  })
+})
