@@ -116,9 +116,10 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       addresses: { listen: [`/ip4/${o.host}/tcp/${o.port}`, `/ip4/${o.host}/tcp/${wsPort}/ws`] },
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
-      // A paused stream (a reader applying backpressure) still receives what the
-      // sender's window allows, up to yamux's 16 MiB: the read buffer must hold that.
-      streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 256 * 1024, maxStreamWindowSize: 16 * 1024 * 1024, maxReadBufferLength: 20 * 1024 * 1024, inactivityTimeout: 120_000 } })],
+      // yamux grants window as data arrives, not as it is read: a paused stream (a
+      // reader applying backpressure) still receives what was granted, up to about
+      // two windows. A 4 MiB window keeps that well inside the read buffer.
+      streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 256 * 1024, maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 16 * 1024 * 1024, inactivityTimeout: 120_000 } })],
       services: {
         // gossipsub needs identify to learn which peers speak it.
         identify: identify(),

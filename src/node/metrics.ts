@@ -67,6 +67,7 @@ export class ServerMetrics {
     gauge('s3mesh_under_replicated_objects', 'Objects with fewer live holders than the replica count allows.', () => node.stats.underReplicated)
     gauge('s3mesh_repair_queue', 'Objects this node is fetching or waiting to fetch to restore replicas.', () => node.stats.repairQueue)
     gauge('s3mesh_repaired_objects_total', 'Objects this node fetched to restore replicas.', () => node.stats.repaired)
+    gauge('s3mesh_corrupt_copies_total', 'Local copies found not to hash to their version, dropped and fetched again.', () => node.stats.corruptCopies)
     gauge('s3mesh_bad_holder_transfers_total', 'Transfers whose bytes did not match the catalog (the holder was skipped).', () => node.stats.badHolders)
     gauge('s3mesh_transfer_sent_bytes_total', 'Object bytes sent to other members.', () => node.transfer.stats.bytesSent)
     gauge('s3mesh_transfer_received_bytes_total', 'Object bytes received from other members.', () => node.transfer.stats.bytesReceived)

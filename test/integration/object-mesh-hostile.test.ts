@@ -11,6 +11,7 @@ import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { AwsClient } from 'aws4fetch'
 import { createLibp2p } from 'libp2p'
+import { webHashes } from '../../src/core/hashes.js'
 import { Keyring } from '../../src/core/membership/keyring.js'
 import { Announcer } from '../../src/core/mesh/announcer.js'
 import { TransferService } from '../../src/core/mesh/transfer.js'
@@ -46,7 +47,7 @@ describe('a peer without the cluster key', () => {
     const connection = await stranger.dial(multiaddr(node.meshAddress!))
     const peer = connection.remotePeer.toString()
 
-    const transfer = new TransferService(stranger, wrongKey, { openLocal: async () => undefined, accept: async () => { throw new Error('no') } }, { idleTimeoutMs: 3_000 })
+    const transfer = new TransferService(stranger, wrongKey, { openLocal: async () => undefined, accept: async () => { throw new Error('no') }, hashes: webHashes, onCorrupt: () => {} }, { idleTimeoutMs: 3_000 })
     const refusedBefore = await metric(node, 's3mesh_transfer_refused_total')
     await assert.rejects(async () => {
       const body = await transfer.get(peer, { bucket: 'vault', key: 'secret.txt', sha256 }, AbortSignal.timeout(5_000))
@@ -55,7 +56,7 @@ describe('a peer without the cluster key', () => {
     assert.equal(await metric(node, 's3mesh_transfer_refused_total'), refusedBefore + 1, 'and counted')
 
     // The same request sealed with the right key is served: the key is what was refused.
-    const member = new TransferService(stranger, await Keyring.create([new Uint8Array(clusterKey)], 's3mesh'), { openLocal: async () => undefined, accept: async () => { throw new Error('no') } })
+    const member = new TransferService(stranger, await Keyring.create([new Uint8Array(clusterKey)], 's3mesh'), { openLocal: async () => undefined, accept: async () => { throw new Error('no') }, hashes: webHashes, onCorrupt: () => {} })
     assert.equal(await new Response(await member.get(peer, { bucket: 'vault', key: 'secret.txt', sha256 }, AbortSignal.timeout(5_000))).text(), 'the crown jewels')
 
     const announcer = new Announcer(stranger.services.pubsub, wrongKey, 's3mesh', () => {})

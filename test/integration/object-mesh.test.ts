@@ -2,11 +2,12 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { AwsClient } from 'aws4fetch'
+import { Placement } from '../../src/core/mesh/placement.js'
 import { makeFixtures, run } from '../helpers/cli-clients.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
@@ -134,6 +135,43 @@ print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="bi
       await assert.rejects(client(n).send(new GetObjectCommand({ Bucket: 'shared', Key: 'gone.txt' })), (err: Error) => err.name === 'NoSuchKey')
     }
     await until('no node keeps the file', async () => nodes.every(n => !existsSync(`${n.dataDir}/shared/gone.txt`)))
+  })
+
+  it('a copy that rots on disk is never served: a GET elsewhere fails rather than return it, and the copy is repaired', async () => {
+    const ids = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ id: string, self?: boolean }> }).members.find(m => m.self === true)!.id))
+    const body = randomBytes(200 * 1024)
+    const sha = createHash('sha256').update(body).digest('hex')
+    // A key whose placement includes the writer: its two copies are then exactly the placement, and the third node never holds one.
+    let key = ''
+    for (let i = 0; !new Placement(ids).replicas('shared', key, 2).includes(ids[0]!) || key === ''; i++) key = `fragile-${i}.bin`
+    assert.equal((await sign.fetch(`${nodes[0]!.url}/shared/${key}`, { method: 'PUT', body })).headers.get('x-s3mesh-replicas'), '2')
+    const holders = (await locate(nodes[0]!, 'shared', key))!.holders.map(h => h.id)
+    assert.deepEqual(holders.sort(), new Placement(ids).replicas('shared', key, 2).sort())
+    const rotten = nodes[ids.indexOf(holders[0]!)]!
+    const healthy = nodes[ids.indexOf(holders[1]!)]!
+    const reader = nodes.find(n => n !== rotten && n !== healthy)!
+    await until('the reader knows of the object', async () => (await sign.fetch(`${reader.url}/shared/${key}`, { method: 'HEAD' })).status === 200)
+    // Bit rot: one byte flipped, size and mtime kept, so nothing on disk looks edited.
+    const file = join(rotten.dataDir, 'shared', key)
+    const { mtimeNs } = await stat(file, { bigint: true })
+    const bad = Buffer.from(await readFile(file))
+    bad[1000] = bad[1000]! ^ 0xff
+    await writeFile(file, bad)
+    // touch takes nanoseconds, so the store's stat check (inode, size, mtime) sees the same file.
+    await run('touch', ['-m', '-d', `@${mtimeNs / 1_000_000_000n}.${String(mtimeNs % 1_000_000_000n).padStart(9, '0')}`, file])
+
+    const healthyIndex = nodes.indexOf(healthy)
+    await healthy.stop({ remove: false, signal: 'SIGKILL' })
+    const res = await sign.fetch(`${reader.url}/shared/${key}`)
+    assert.equal(res.status, 503, `with only the rotten copy reachable, the GET fails (got ${res.status} ${res.status === 200 ? createHash('sha256').update(Buffer.from(await res.clone().arrayBuffer())).digest('hex') === sha : await res.clone().text()})`)
+    assert.match(await res.text(), /ServiceUnavailable/)
+    await until('the rotten holder noticed', async () => await metric(rotten, 's3mesh_corrupt_copies_total') >= 1)
+
+    nodes[healthyIndex] = await startServerProcess({ dataDir: healthy.dataDir, env: { S3MESH_CLUSTER_KEY: CLUSTER_KEY }, args: ['--membership', 'local', '--replicas', '2', '--join', rotten.meshAddress!] })
+    await until('the rotten copy is replaced by good bytes', async () => createHash('sha256').update(await readFile(file)).digest('hex') === sha, 30_000)
+    const again = await sign.fetch(`${reader.url}/shared/${key}`)
+    assert.equal(again.status, 200)
+    assert.ok(Buffer.from(await again.arrayBuffer()).equals(body))
   })
 
   it('concurrent PUTs of one key on two nodes settle on the same version everywhere', async () => {

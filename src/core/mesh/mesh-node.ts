@@ -42,6 +42,8 @@ export interface MeshStats {
   badHolders: number
   /** Entries refused because their clock was too far ahead. */
   driftRefused: number
+  /** Local copies found not to hash to their version (and replaced). */
+  corruptCopies: number
 }
 
 /** Where an object is: GET /_s3mesh/v1/locate. */
@@ -65,7 +67,9 @@ export class MeshNode {
   readonly transfer: TransferService
   readonly announcer: Announcer
   readonly antiEntropy: AntiEntropy
-  readonly stats: MeshStats = { objects: 0, bytes: 0, underReplicated: 0, repairQueue: 0, repaired: 0, badHolders: 0, driftRefused: 0 }
+  readonly stats: MeshStats = { objects: 0, bytes: 0, underReplicated: 0, repairQueue: 0, repaired: 0, badHolders: 0, driftRefused: 0, corruptCopies: 0 }
+  /** Keys whose local copy was found not to match its version: listed as held, but to be fetched again. */
+  private readonly damaged = new Set<string>()
   private placement = new Placement([])
   private readonly fetching = new Map<string, Promise<CatalogEntry>>()
   private readonly stopping = new AbortController()
@@ -87,6 +91,7 @@ export class MeshNode {
       announce: entries => { this.announcer.announce(...entries) },
       replicate: async (entry, signal) => await this.replicate(entry, signal),
       fetch: async (entry, signal) => await this.fetch(entry, signal),
+      onCorrupt: entry => { this.corrupt(entry.bucket, entry.key!, entry.object!.sha256) },
     })
     this.transfer = new TransferService(o.libp2p, o.keyring, {
       openLocal: async (bucket, key, sha256, signal) => await this.store.openLocal(bucket, key, sha256, signal),
@@ -95,6 +100,8 @@ export class MeshNode {
         const stored = await this.store.storeVersion(entry, body, signal)
         if (stored === undefined) throw new Error('a newer version of that key exists')
       },
+      hashes: o.hashes,
+      onCorrupt: (bucket, key, sha256) => { this.corrupt(bucket, key, sha256) },
     }, { idleTimeoutMs: o.config.transferIdleTimeoutMs })
     this.announcer = new Announcer(o.pubsub, o.keyring, o.cluster, (_from, entries) => { this.receive(entries) })
     this.antiEntropy = new AntiEntropy(o.libp2p, o.keyring, this.catalog, (_from, entries) => { this.receive(entries) })
@@ -153,6 +160,23 @@ export class MeshNode {
     }
   }
 
+  /**
+   * A local copy does not hash to its version: drop it and fetch the version
+   * again from another holder (the repair loop retries until one answers).
+   */
+  private corrupt (bucket: string, key: string, sha256: string): void {
+    const id = `${bucket}\n${key}`
+    if (this.damaged.has(id)) return
+    this.damaged.add(id)
+    this.stats.corruptCopies++
+    void this.store.locks.run(id, async () => {
+      const handle = await this.store.openLocal(bucket, key, sha256, this.stopping.signal)
+      if (handle === undefined) return
+      await handle.close()
+      await this.store.deleteLocal(bucket, key, this.stopping.signal)
+    }).then(() => { this.repair() }, () => {})
+  }
+
   /** Brings the local copy of a key in line with a newer catalog entry. */
   private async react (entry: CatalogEntry): Promise<void> {
     const { bucket, key } = entry
@@ -182,39 +206,47 @@ export class MeshNode {
   }
 
   /**
-   * Pushes a new version to the other replicas placement picks and resolves
-   * once the write quorum holds it (or every push has ended). A target that
-   * fails is replaced by the next member in the placement order, so a member
-   * that died a moment ago (and is not yet known to be dead) costs time, not
-   * a copy; the repair loop later moves copies where placement wants them.
+   * Pushes a new version to the replicas placement picks (other than this
+   * member) and resolves once the write quorum holds it, or every push has
+   * ended; the rest go on in the background. A target that fails is replaced
+   * by the next member in the placement order, so a member that died a moment
+   * ago (and is not yet known to be dead) costs time, not a copy.
    */
   private async replicate (entry: CatalogEntry, signal?: AbortSignal): Promise<number> {
     const live = this.durableMembers()
     const need = Math.min(this.o.config.writeQuorum, this.o.config.replicas, Math.max(1, live.length))
-    const order = this.placement.replicas(entry.bucket, entry.key!, this.placement.size).filter(id => id !== this.self)
+    const ranking = this.placement.replicas(entry.bucket, entry.key!, this.placement.size)
+    const targets = ranking.slice(0, this.o.config.replicas).filter(id => id !== this.self)
+    const spares = ranking.slice(this.o.config.replicas).filter(id => id !== this.self)
     let copies = 1
-    if (copies >= need || order.length === 0) return copies
-    const s = signal === undefined ? this.stopping.signal : AbortSignal.any([signal, this.stopping.signal])
+    if (targets.length === 0) return copies
+    // Background pushes outlive the request, not the node.
+    const s = this.stopping.signal
     const push = async (target: string): Promise<void> => {
       const handle = await this.store.openLocal(entry.bucket, entry.key!, entry.object!.sha256, s)
       if (handle === undefined) throw new Error('the local copy changed')
       await this.transfer.push(target, entry, handle.stream(), s)
     }
-    let next = 0
-    // Each lane pushes to one target at a time, taking the next candidate when one fails.
-    const lane = async (): Promise<void> => {
-      while (copies < need && next < order.length) {
-        const target = order[next++]!
+    const lane = async (first: string): Promise<void> => {
+      for (let target: string | undefined = first; target !== undefined; target = spares.shift()) {
         try {
           await push(target)
           copies++
+          // The target announces itself too; saying so here makes the writer's catalog right at once.
+          this.store.publish({ ...entry, holders: [target] })
           return
         } catch {
           if (s.aborted) return
         }
       }
     }
-    await Promise.all(Array.from({ length: need - 1 }, lane))
+    const lanes = targets.map(lane)
+    const quorum = new Promise<void>(resolve => {
+      const check = (): void => { if (copies >= need) resolve() }
+      for (const l of lanes) void l.then(check)
+    })
+    const aborted = new Promise<void>(resolve => { signal?.addEventListener('abort', () => { resolve() }, { once: true }) })
+    await Promise.race([quorum, Promise.all(lanes), aborted])
     return copies
   }
 
@@ -262,16 +294,21 @@ export class MeshNode {
         if (e.key === undefined || e.deleted || e.object === undefined) continue
         objects++
         bytes += e.object.size
-        const holding = e.holders.filter(h => live.has(h)).length
+        const damaged = this.damaged.has(`${bucket}\n${e.key}`)
+        const holds = e.holders.includes(this.self) && !damaged
+        const holding = e.holders.filter(h => live.has(h)).length - (damaged ? 1 : 0)
         if (holding < want) under++
-        if (!e.holders.includes(this.self) && holding < this.o.config.replicas && this.placement.replicas(bucket, e.key, this.o.config.replicas).includes(this.self)) todo.push(e)
+        // Placement members fetch what they lack, so copies end up where placement says even after
+        // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
+        if (damaged || (!holds && this.placement.replicas(bucket, e.key, this.o.config.replicas).includes(this.self))) todo.push(e)
       }
     }
     Object.assign(this.stats, { objects, bytes, underReplicated: under })
     const free = this.o.config.repairConcurrency - this.fetching.size
     this.stats.repairQueue = this.fetching.size + Math.max(0, todo.length - free)
     for (const e of todo.slice(0, Math.max(0, free))) {
-      void this.fetch(e).then(() => { this.stats.repaired++ }, () => {})
+      const id = `${e.bucket}\n${e.key!}`
+      void this.fetch(e).then(() => { this.stats.repaired++; this.damaged.delete(id) }, () => {})
     }
   }
 

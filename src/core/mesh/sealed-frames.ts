@@ -150,12 +150,16 @@ export class SealedFrames {
   /** Pauses the stream while enough is buffered and nobody needs more; resumes otherwise. */
   private flow (): void {
     const full = this.buffer.byteLength >= Math.max(HIGH_WATER_BYTES, this.need)
-    if (full && !this.paused && this.stream.status === 'open') {
-      this.paused = true
-      this.stream.pause()
-    } else if (!full && this.paused) {
-      this.paused = false
-      if (this.stream.status === 'open') this.stream.resume()
+    try {
+      if (full && !this.paused) {
+        this.paused = true
+        this.stream.pause()
+      } else if (!full && this.paused) {
+        this.paused = false
+        this.stream.resume()
+      }
+    } catch {
+      // The stream is closing: nothing more will arrive to hold back.
     }
   }
 }

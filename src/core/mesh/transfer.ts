@@ -2,10 +2,12 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DroppedMessageError } from '../membership/codec.js'
 import type { Keyring } from '../membership/keyring.js'
+import type { Hashes } from '../hashes.js'
 import type { ObjectHandle } from '../object-store.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import { SealedFrames } from './sealed-frames.js'
+import { verifyingStream } from './verify-stream.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
 
@@ -18,6 +20,10 @@ export interface TransferHost {
   openLocal (bucket: string, key: string, sha256: string, signal: AbortSignal): Promise<ObjectHandle | undefined>
   /** Stores pushed bytes of `entry`: verified against it, durable when this resolves. Throws if refused. */
   accept (from: string, entry: CatalogEntry, body: ReadableStream<Uint8Array>, signal: AbortSignal): Promise<void>
+  /** Hashes for checking what is served. */
+  hashes: Hashes
+  /** A local copy being served did not hash to what was asked for. */
+  onCorrupt (bucket: string, key: string, sha256: string): void
 }
 
 export interface TransferOptions {
@@ -183,7 +189,12 @@ export class TransferService {
       return
     }
     await frames.send({ status: 'ok', size: handle.info.size }, this.idle(signal))
-    const body = handle.info.size === offset ? undefined : handle.stream({ start: offset, end: handle.info.size - 1 })
+    // A whole object is checked as it goes out (the receiver checks too): a copy that rotted on
+    // disk is reported and replaced, and the last chunk is held back so nobody gets a clean end.
+    const raw = handle.info.size === offset ? undefined : handle.stream({ start: offset, end: handle.info.size - 1 })
+    const body = offset === 0 && raw !== undefined
+      ? raw.pipeThrough(verifyingStream(this.host.hashes, { sha256: r.sha256, size: handle.info.size }, () => { this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string) }))
+      : raw
     if (body === undefined) await handle.close()
     const reader = body?.getReader()
     try {
