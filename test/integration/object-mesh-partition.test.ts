@@ -1,0 +1,119 @@
+/**
+ * A partition of the object mesh, in-process over real libp2p (TCP, Noise,
+ * yamux, gossipsub): a connection gater cuts two halves apart, both halves
+ * take writes (one key on both sides), the partition heals, and every node
+ * converges to the same catalog and the same bytes.
+ */
+import '../../src/node/polyfills.js'
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { webHashes } from '../../src/core/hashes.js'
+import { LOCAL, type MembershipConfig } from '../../src/core/membership/config.js'
+import { Keyring } from '../../src/core/membership/keyring.js'
+import { MembershipTransport } from '../../src/core/membership/libp2p-transport.js'
+import { MESH_DEFAULTS } from '../../src/core/mesh/config.js'
+import { MeshNode } from '../../src/core/mesh/mesh-node.js'
+import { MemoryStore } from '../../src/core/memory-store.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+
+const FAST: MembershipConfig = { ...LOCAL, probeIntervalMs: 300, probeTimeoutMs: 150, gossipIntervalMs: 100, pushPullIntervalMs: 3_000, reconnectIntervalMs: 1_000 }
+const MESH = { ...MESH_DEFAULTS, syncIntervalMs: 1_000, repairIntervalMs: 300, transferIdleTimeoutMs: 2_000 }
+
+interface TestNode { libp2p: Libp2p, transport: MembershipTransport, mesh: MeshNode, blocked: Set<string> }
+
+async function node (key: Uint8Array): Promise<TestNode> {
+  const blocked = new Set<string>()
+  const deny = (peer: PeerId): boolean => blocked.has(peer.toString())
+  const libp2p = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+    connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
+  })
+  const keyring = await Keyring.create([key], 'part')
+  const transport = new MembershipTransport({
+    libp2p, keyring, config: FAST, meta: { role: 'durable', addrs: libp2p.getMultiaddrs().map(String), version: 'test' },
+    pubsub: { service: libp2p.services.pubsub, cluster: 'part' },
+  })
+  await transport.start()
+  const mesh = new MeshNode({ libp2p, pubsub: libp2p.services.pubsub, keyring, cluster: 'part', membership: transport.membership, local: new MemoryStore(), hashes: webHashes, config: MESH })
+  await mesh.start()
+  return { libp2p, transport, mesh, blocked }
+}
+
+async function until (what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+const put = async (n: TestNode, key: string, text: string): Promise<void> => {
+  const bytes = new TextEncoder().encode(text)
+  await n.mesh.store.putObject('b', key, streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
+}
+const read = async (n: TestNode, key: string): Promise<string> => {
+  const handle = await n.mesh.store.openObject('b', key)
+  return await new Response(handle.stream()).text()
+}
+const digestOf = (n: TestNode): string => JSON.stringify(n.mesh.catalog.rangeDigests('b'))
+
+describe('object mesh partition', () => {
+  const nodes: TestNode[] = []
+  after(async () => {
+    for (const n of nodes) {
+      await n.mesh.stop().catch(() => {})
+      await Promise.resolve(n.transport.stop()).catch(() => {})
+      await Promise.resolve(n.libp2p.stop()).catch(() => {})
+    }
+  })
+
+  it('both sides take writes while cut apart, and converge to one catalog when the partition heals', async () => {
+    const key = Keyring.generateKey()
+    for (let i = 0; i < 4; i++) nodes.push(await node(key))
+    const seed = nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()
+    for (const n of nodes.slice(1)) assert.equal(await n.transport.join([seed]), 1)
+    const ids = nodes.map(n => n.libp2p.peerId.toString())
+    await until('four alive everywhere', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 4))
+    await nodes[0]!.mesh.store.createBucket('b')
+    await put(nodes[0]!, 'before', 'written before the cut')
+    await until('everyone has the bucket and the first object', () => nodes.every(n => n.mesh.catalog.get('b', 'before') !== undefined))
+
+    // The cut: nodes 0-1 and 2-3 refuse each other, and their connections are closed.
+    const [a, b] = [nodes.slice(0, 2), nodes.slice(2)]
+    for (const x of a) for (const y of b) { x.blocked.add(y.libp2p.peerId.toString()); y.blocked.add(x.libp2p.peerId.toString()) }
+    for (const x of nodes) for (const y of nodes) if (x.blocked.has(y.libp2p.peerId.toString())) await x.libp2p.hangUp(y.libp2p.peerId).catch(() => {})
+    await until('each side sees the other failed', () =>
+      a.every(x => b.every(y => x.transport.membership.get(y.libp2p.peerId.toString())?.state === 'failed')) &&
+      b.every(x => a.every(y => x.transport.membership.get(y.libp2p.peerId.toString())?.state === 'failed')))
+
+    for (let i = 0; i < 10; i++) await put(a[i % 2]!, `left-${i}`, `left ${i}`)
+    for (let i = 0; i < 10; i++) await put(b[i % 2]!, `right-${i}`, `right ${i}`)
+    await put(a[0]!, 'contested', 'the left side wrote this')
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await put(b[0]!, 'contested', 'the right side wrote this later')
+    await nodes[3]!.mesh.store.deleteObject('b', 'before')
+    assert.notEqual(digestOf(a[0]!), digestOf(b[0]!), 'the halves disagree while cut')
+    assert.equal(await read(a[1]!, 'left-0'), 'left 0', 'each side reads its own writes')
+    await assert.rejects(read(a[0]!, 'right-0'), /NoSuchKey|not exist/i)
+
+    // Heal: the gates open; reconnecting members refute their failure and anti-entropy repairs the catalogs.
+    for (const n of nodes) n.blocked.clear()
+    await until('everyone alive everywhere again', () => nodes.every(n => ids.every(id => n.transport.membership.get(id)?.state === 'alive')), 30_000)
+    await until('every node has the same catalog', () => nodes.every(n => digestOf(n) === digestOf(nodes[0]!)), 30_000)
+    for (const n of nodes) {
+      assert.equal(await read(n, 'contested'), 'the right side wrote this later', 'the later write wins everywhere')
+      assert.equal(await read(n, 'left-3'), 'left 3')
+      assert.equal(await read(n, 'right-7'), 'right 7')
+      await assert.rejects(read(n, 'before'), /NoSuchKey|not exist/i, 'the delete made on one side holds everywhere')
+    }
+    await until('no object under-replicated', () => nodes.every(n => n.mesh.stats.underReplicated === 0))
+  })
+})
