@@ -57,13 +57,13 @@ async function until (what: string, check: () => boolean | Promise<boolean>, ms 
 
 const put = async (n: TestNode, key: string, text: string): Promise<void> => {
   const bytes = new TextEncoder().encode(text)
-  await n.mesh.store.putObject('b', key, streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
+  await n.mesh.store.putObject('bkt', key, streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
 }
 const read = async (n: TestNode, key: string): Promise<string> => {
-  const handle = await n.mesh.store.openObject('b', key)
+  const handle = await n.mesh.store.openObject('bkt', key)
   return await new Response(handle.stream()).text()
 }
-const digestOf = (n: TestNode): string => JSON.stringify(n.mesh.catalog.rangeDigests('b'))
+const digestOf = (n: TestNode): string => JSON.stringify(n.mesh.catalog.rangeDigests('bkt'))
 
 describe('object mesh partition', () => {
   const nodes: TestNode[] = []
@@ -82,9 +82,9 @@ describe('object mesh partition', () => {
     for (const n of nodes.slice(1)) assert.equal(await n.transport.join([seed]), 1)
     const ids = nodes.map(n => n.libp2p.peerId.toString())
     await until('four alive everywhere', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 4))
-    await nodes[0]!.mesh.store.createBucket('b')
+    await nodes[0]!.mesh.store.createBucket('bkt')
     await put(nodes[0]!, 'before', 'written before the cut')
-    await until('everyone has the bucket and the first object', () => nodes.every(n => n.mesh.catalog.get('b', 'before') !== undefined))
+    await until('everyone has the bucket and the first object', () => nodes.every(n => n.mesh.catalog.get('bkt', 'before') !== undefined))
 
     // The cut: nodes 0-1 and 2-3 refuse each other, and their connections are closed.
     const [a, b] = [nodes.slice(0, 2), nodes.slice(2)]
@@ -99,7 +99,7 @@ describe('object mesh partition', () => {
     await put(a[0]!, 'contested', 'the left side wrote this')
     await new Promise(resolve => setTimeout(resolve, 5))
     await put(b[0]!, 'contested', 'the right side wrote this later')
-    await nodes[3]!.mesh.store.deleteObject('b', 'before')
+    await nodes[3]!.mesh.store.deleteObject('bkt', 'before')
     assert.notEqual(digestOf(a[0]!), digestOf(b[0]!), 'the halves disagree while cut')
     assert.equal(await read(a[1]!, 'left-0'), 'left 0', 'each side reads its own writes')
     await assert.rejects(read(a[0]!, 'right-0'), /NoSuchKey|not exist/i)
