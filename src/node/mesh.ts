@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
 import { Keyring } from '../core/membership/keyring.js'
 import { MembershipTransport } from '../core/membership/libp2p-transport.js'
-import { MESH_DEFAULTS, type MeshConfig } from '../core/mesh/config.js'
+import { MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
 import { MeshNode } from '../core/mesh/mesh-node.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { nodeHashes } from './node-hashes.js'
@@ -116,10 +116,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       addresses: { listen: [`/ip4/${o.host}/tcp/${o.port}`, `/ip4/${o.host}/tcp/${wsPort}/ws`] },
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
-      // yamux grants window as data arrives, not as it is read: a paused stream (a
-      // reader applying backpressure) still receives what was granted, up to about
-      // two windows. A 4 MiB window keeps that well inside the read buffer.
-      streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 256 * 1024, maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 16 * 1024 * 1024, inactivityTimeout: 120_000 } })],
+      streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
       services: {
         // gossipsub needs identify to learn which peers speak it.
         identify: identify(),

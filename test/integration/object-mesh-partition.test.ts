@@ -4,48 +4,13 @@
  * take writes (one key on both sides), the partition heals, and every node
  * converges to the same catalog and the same bytes.
  */
-import '../../src/node/polyfills.js'
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
-import type { Libp2p, PeerId } from '@libp2p/interface'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
-import { webHashes } from '../../src/core/hashes.js'
-import { LOCAL, type MembershipConfig } from '../../src/core/membership/config.js'
 import { Keyring } from '../../src/core/membership/keyring.js'
-import { MembershipTransport } from '../../src/core/membership/libp2p-transport.js'
-import { MESH_DEFAULTS } from '../../src/core/mesh/config.js'
-import { MeshNode } from '../../src/core/mesh/mesh-node.js'
-import { MemoryStore } from '../../src/core/memory-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
+import { startInProcessNode, type InProcessNode as TestNode } from '../helpers/in-process-mesh.js'
 
-const FAST: MembershipConfig = { ...LOCAL, probeIntervalMs: 300, probeTimeoutMs: 150, gossipIntervalMs: 100, pushPullIntervalMs: 3_000, reconnectIntervalMs: 1_000 }
-const MESH = { ...MESH_DEFAULTS, syncIntervalMs: 1_000, repairIntervalMs: 300, transferIdleTimeoutMs: 2_000 }
-
-interface TestNode { libp2p: Libp2p, transport: MembershipTransport, mesh: MeshNode, blocked: Set<string> }
-
-async function node (key: Uint8Array): Promise<TestNode> {
-  const blocked = new Set<string>()
-  const deny = (peer: PeerId): boolean => blocked.has(peer.toString())
-  const libp2p = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
-    connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
-  })
-  const keyring = await Keyring.create([key], 'part')
-  const transport = new MembershipTransport({
-    libp2p, keyring, config: FAST, meta: { role: 'durable', addrs: libp2p.getMultiaddrs().map(String), version: 'test' },
-    pubsub: { service: libp2p.services.pubsub, cluster: 'part' },
-  })
-  await transport.start()
-  const mesh = new MeshNode({ libp2p, pubsub: libp2p.services.pubsub, keyring, cluster: 'part', membership: transport.membership, local: new MemoryStore(), hashes: webHashes, config: MESH })
-  await mesh.start()
-  return { libp2p, transport, mesh, blocked }
-}
+const node = async (key: Uint8Array): Promise<TestNode> => await startInProcessNode({ key, cluster: 'part' })
 
 async function until (what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms
@@ -68,11 +33,7 @@ const digestOf = (n: TestNode): string => JSON.stringify(n.mesh.catalog.rangeDig
 describe('object mesh partition', () => {
   const nodes: TestNode[] = []
   after(async () => {
-    for (const n of nodes) {
-      await n.mesh.stop().catch(() => {})
-      await Promise.resolve(n.transport.stop()).catch(() => {})
-      await Promise.resolve(n.libp2p.stop()).catch(() => {})
-    }
+    for (const n of nodes) await n.stop()
   })
 
   it('both sides take writes while cut apart, and converge to one catalog when the partition heals', async () => {

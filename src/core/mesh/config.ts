@@ -28,3 +28,16 @@ export const MESH_DEFAULTS: MeshConfig = {
   repairConcurrency: 4,
   transferIdleTimeoutMs: 10_000,
 }
+
+/**
+ * yamux stream settings for every libp2p node of the mesh. yamux grants window
+ * as data arrives, not as it is read: a paused stream (a reader applying
+ * backpressure, see SealedFrames) still receives what was granted, up to about
+ * two windows. A 4 MiB window keeps that well inside the read buffer.
+ */
+export const YAMUX_STREAM_OPTIONS = {
+  initialStreamWindowSize: 256 * 1024,
+  maxStreamWindowSize: 4 * 1024 * 1024,
+  maxReadBufferLength: 16 * 1024 * 1024,
+  inactivityTimeout: 120_000,
+}

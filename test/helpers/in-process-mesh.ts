@@ -1,0 +1,65 @@
+import '../../src/node/polyfills.js'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { LOCAL, type MembershipConfig } from '../../src/core/membership/config.js'
+import { Keyring } from '../../src/core/membership/keyring.js'
+import { MembershipTransport } from '../../src/core/membership/libp2p-transport.js'
+import { MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../../src/core/mesh/config.js'
+import { MeshNode } from '../../src/core/mesh/mesh-node.js'
+import { MemoryStore } from '../../src/core/memory-store.js'
+import type { ObjectStore } from '../../src/core/object-store.js'
+import { nodeHashes } from '../../src/node/node-hashes.js'
+
+/** LOCAL with shorter intervals, so that tests and benchmarks see failures in a second or two. */
+export const FAST_MEMBERSHIP: MembershipConfig = { ...LOCAL, probeIntervalMs: 300, probeTimeoutMs: 150, gossipIntervalMs: 100, pushPullIntervalMs: 3_000, reconnectIntervalMs: 1_000 }
+
+export interface InProcessNode {
+  libp2p: Libp2p<{ identify: unknown, pubsub: GossipSub }>
+  transport: MembershipTransport
+  mesh: MeshNode
+  /** Peer ids this node refuses connections to and from (a partition). */
+  blocked: Set<string>
+  stop: () => Promise<void>
+}
+
+/**
+ * A whole mesh member in this process, over real libp2p (TCP on loopback,
+ * Noise, yamux, gossipsub) with a memory store: what a Node node runs, minus
+ * HTTP and disk. For tests and benchmarks that need many members or control
+ * over their connections.
+ */
+export async function startInProcessNode (o: { key: Uint8Array, cluster?: string, membership?: MembershipConfig, mesh?: Partial<MeshConfig>, store?: ObjectStore }): Promise<InProcessNode> {
+  const cluster = o.cluster ?? 'test'
+  const blocked = new Set<string>()
+  const deny = (peer: PeerId): boolean => blocked.has(peer.toString())
+  const libp2p = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
+    connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) },
+  })
+  const keyring = await Keyring.create([o.key], cluster)
+  const transport = new MembershipTransport({
+    libp2p, keyring, config: o.membership ?? FAST_MEMBERSHIP, meta: { role: 'durable', addrs: libp2p.getMultiaddrs().map(String), version: 'test' },
+    pubsub: { service: libp2p.services.pubsub, cluster },
+  })
+  await transport.start()
+  const mesh = new MeshNode({
+    libp2p, pubsub: libp2p.services.pubsub, keyring, cluster, membership: transport.membership, local: o.store ?? new MemoryStore(), hashes: nodeHashes,
+    config: { ...MESH_DEFAULTS, syncIntervalMs: 1_000, repairIntervalMs: 300, transferIdleTimeoutMs: 2_000, ...o.mesh },
+  })
+  await mesh.start()
+  return {
+    libp2p, transport, mesh, blocked,
+    stop: async () => {
+      await mesh.stop().catch(() => {})
+      await Promise.resolve(transport.stop()).catch(() => {})
+      await Promise.resolve(libp2p.stop()).catch(() => {})
+    },
+  }
+}
