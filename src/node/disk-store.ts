@@ -177,7 +177,8 @@ export class DiskStore implements ObjectStore {
 
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     this.bucket(bucket)
-    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: true })
+    // A copy of a write made elsewhere brings its ETag: no MD5 to compute.
+    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: options.copyOf === undefined })
     const copy = options.copyOf
     return await this.writer.commit(bucket, key, written, {
       size: written.size, etag: copy?.etag ?? written.md5, sha256: written.sha256, lastModified: copy?.lastModified.getTime() ?? Date.now(),

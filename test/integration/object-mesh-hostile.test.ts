@@ -50,14 +50,14 @@ describe('a peer without the cluster key', () => {
     const transfer = new TransferService(stranger, wrongKey, { openLocal: async () => undefined, accept: async () => { throw new Error('no') }, hashes: webHashes, onCorrupt: () => {} }, { idleTimeoutMs: 3_000 })
     const refusedBefore = await metric(node, 's3mesh_transfer_refused_total')
     await assert.rejects(async () => {
-      const body = await transfer.get(peer, { bucket: 'vault', key: 'secret.txt', sha256 }, AbortSignal.timeout(5_000))
+      const body = await transfer.get(peer, { bucket: 'vault', key: 'secret.txt', sha256, size: 16 }, AbortSignal.timeout(5_000))
       await new Response(body).arrayBuffer()
     }, 'the transfer is refused')
     assert.equal(await metric(node, 's3mesh_transfer_refused_total'), refusedBefore + 1, 'and counted')
 
     // The same request sealed with the right key is served: the key is what was refused.
     const member = new TransferService(stranger, await Keyring.create([new Uint8Array(clusterKey)], 's3mesh'), { openLocal: async () => undefined, accept: async () => { throw new Error('no') }, hashes: webHashes, onCorrupt: () => {} })
-    assert.equal(await new Response(await member.get(peer, { bucket: 'vault', key: 'secret.txt', sha256 }, AbortSignal.timeout(5_000))).text(), 'the crown jewels')
+    assert.equal(await new Response(await member.get(peer, { bucket: 'vault', key: 'secret.txt', sha256, size: 16 }, AbortSignal.timeout(5_000))).text(), 'the crown jewels')
 
     const announcer = new Announcer(stranger.services.pubsub, wrongKey, 's3mesh', () => {})
     announcer.start()

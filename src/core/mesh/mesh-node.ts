@@ -97,7 +97,7 @@ export class MeshNode {
       openLocal: async (bucket, key, sha256, signal) => await this.store.openLocal(bucket, key, sha256, signal),
       accept: async (_from, entry, body, signal) => {
         this.receive([entry])
-        const stored = await this.store.storeVersion(entry, body, signal)
+        const stored = await this.store.storeVersion(entry, body, { signal })
         if (stored === undefined) throw new Error('a newer version of that key exists')
       },
       hashes: o.hashes,
@@ -267,8 +267,8 @@ export class MeshNode {
     const problems: string[] = []
     for (const holder of holders) {
       try {
-        const body = await this.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256 }, signal)
-        const stored = await this.store.storeVersion(entry, body, signal)
+        const body = await this.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, signal)
+        const stored = await this.store.storeVersion(entry, body, { signal, checked: true })
         return stored ?? this.catalog.get(entry.bucket, entry.key)!
       } catch (err) {
         if (err instanceof ContentMismatchError) this.stats.badHolders++

@@ -212,10 +212,12 @@ export class MeshStore implements ObjectStore {
    * must not overwrite a newer write). Returns the entry with this member
    * added to its holders, already announced; undefined if it was stale.
    */
-  async storeVersion (entry: CatalogEntry, body: ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<CatalogEntry | undefined> {
+  async storeVersion (entry: CatalogEntry, body: ReadableStream<Uint8Array>, options: { signal?: AbortSignal, checked?: boolean } = {}): Promise<CatalogEntry | undefined> {
     const { bucket, key, object } = entry
+    const { signal } = options
     if (key === undefined || object === undefined) throw new RangeError('Only object versions can be stored.')
-    const verified = body.pipeThrough(verifyingStream(this.mesh.hashes, object))
+    // `checked`: the body already errors instead of ending on bad bytes (TransferService.get).
+    const verified = options.checked === true ? body : body.pipeThrough(verifyingStream(this.mesh.hashes, object))
     return await this.locks.run(`${bucket}\n${key}`, async () => {
       const current = this.mesh.catalog.get(bucket, key)
       if (current !== undefined && compareVersions(current.version, entry.version) > 0) {

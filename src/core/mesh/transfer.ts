@@ -2,12 +2,12 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DroppedMessageError } from '../membership/codec.js'
 import type { Keyring } from '../membership/keyring.js'
-import type { Hashes } from '../hashes.js'
+import { toHex, type Hashes } from '../hashes.js'
 import type { ObjectHandle } from '../object-store.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import { SealedFrames } from './sealed-frames.js'
-import { verifyingStream } from './verify-stream.js'
+import { ContentMismatchError } from './verify-stream.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
 
@@ -79,14 +79,17 @@ export class TransferService {
   }
 
   /**
-   * Streams (bucket, key) with content `sha256` from `peer`, from byte
-   * `offset` on. The stream errors if the peer refuses, stalls or goes away;
-   * the caller verifies the bytes.
+   * Streams (bucket, key) with content `sha256` and `size` from `peer`,
+   * checking the bytes as they come: the stream errors (ContentMismatchError)
+   * instead of ending if they do not hash to `sha256`, holding back its last
+   * chunk so a reader never sees a clean end of bad bytes. The verdict goes
+   * back to the holder, so a holder whose copy rotted learns it without
+   * hashing what it sends. It also errors if the peer refuses, stalls or goes away.
    */
-  async get (peer: string, request: { bucket: string, key: string, sha256: string, offset?: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+  async get (peer: string, request: { bucket: string, key: string, sha256: string, size: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const frames = await this.open(peer, signal)
     try {
-      await frames.send({ op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: request.offset ?? 0 }, this.idle(signal))
+      await frames.send({ op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 }, this.idle(signal))
       const answer = await frames.receive(this.idle(signal))
       if (answer.status !== 'ok') throw new TransferRefusedError(`${peer} cannot serve ${request.bucket}/${request.key}: ${String(answer.message ?? answer.status)}`)
     } catch (err) {
@@ -94,17 +97,41 @@ export class TransferService {
       throw err
     }
     this.stats.fetched++
+    const hash = this.host.hashes.create('sha256')
+    let size = 0
+    let held: Uint8Array[] = []
     return new ReadableStream<Uint8Array>({
+      // Each pull enqueues something (the previous frame) or ends: a pull that enqueued
+      // nothing would not be called again.
       pull: async controller => {
         try {
-          const chunk = await frames.receiveData(this.idle(signal))
-          if (chunk === undefined) {
+          let pieces = await frames.receiveData(this.idle(signal))
+          if (held.length === 0 && pieces !== undefined) {
+            for (const p of pieces) { size += p.byteLength; hash.update(p) }
+            held = pieces
+            pieces = await frames.receiveData(this.idle(signal))
+          }
+          if (pieces === undefined) {
+            const got = toHex(hash.digest())
+            const ok = size === request.size && got === request.sha256
+            if (!ok) {
+              await frames.send({ op: 'verdict', ok }, this.idle(signal)).catch(() => {})
+              throw new ContentMismatchError(`${peer} sent ${size} bytes hashing to ${got}, not ${request.size} bytes hashing to ${request.sha256}.`)
+            }
+            // A good verdict need not hold up the reader.
+            void frames.send({ op: 'verdict', ok }, this.idle(signal)).then(async () => { await frames.close() }, () => { frames.abort(new Error('verdict not sent')) })
+            for (const p of held) controller.enqueue(p)
             controller.close()
-            await frames.close()
             return
           }
-          this.stats.bytesReceived += chunk.byteLength
-          controller.enqueue(chunk)
+          for (const p of pieces) {
+            size += p.byteLength
+            hash.update(p)
+          }
+          if (size > request.size) throw new ContentMismatchError(`${peer} sent more than the ${request.size} bytes of ${request.bucket}/${request.key}.`)
+          this.stats.bytesReceived += pieces.reduce((n, p) => n + p.byteLength, 0)
+          for (const p of held) controller.enqueue(p)
+          held = pieces
         } catch (err) {
           frames.abort(err as Error)
           controller.error(err)
@@ -189,12 +216,7 @@ export class TransferService {
       return
     }
     await frames.send({ status: 'ok', size: handle.info.size }, this.idle(signal))
-    // A whole object is checked as it goes out (the receiver checks too): a copy that rotted on
-    // disk is reported and replaced, and the last chunk is held back so nobody gets a clean end.
-    const raw = handle.info.size === offset ? undefined : handle.stream({ start: offset, end: handle.info.size - 1 })
-    const body = offset === 0 && raw !== undefined
-      ? raw.pipeThrough(verifyingStream(this.host.hashes, { sha256: r.sha256, size: handle.info.size }, () => { this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string) }))
-      : raw
+    const body = handle.info.size === offset ? undefined : handle.stream({ start: offset, end: handle.info.size - 1 })
     if (body === undefined) await handle.close()
     const reader = body?.getReader()
     try {
@@ -210,6 +232,9 @@ export class TransferService {
       }
       await frames.endData(this.idle(signal))
       this.stats.served++
+      // The reader checked what we sent: bad bytes mean our copy rotted on disk.
+      const verdict = await frames.receive(this.idle(signal)).catch(() => undefined)
+      if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string)
       await frames.close()
     } catch (err) {
       await reader?.cancel(err).catch(() => {})
@@ -225,10 +250,12 @@ export class TransferService {
     await frames.send({ status: 'ready' }, this.idle(signal))
     const body = new ReadableStream<Uint8Array>({
       pull: async controller => {
-        const chunk = await frames.receiveData(this.idle(signal))
-        if (chunk === undefined) { controller.close(); return }
-        this.stats.bytesReceived += chunk.byteLength
-        controller.enqueue(chunk)
+        const pieces = await frames.receiveData(this.idle(signal))
+        if (pieces === undefined) { controller.close(); return }
+        for (const p of pieces) {
+          this.stats.bytesReceived += p.byteLength
+          controller.enqueue(p)
+        }
       },
     }, { highWaterMark: 0 })
     try {
