@@ -5,14 +5,11 @@ import { CATALOG_LIMITS, decodeCatalogMessage, encodeCatalogMessage } from './ca
 import type { CatalogEntry } from './catalog-entry.js'
 
 export interface AnnouncerOptions {
-  /** Entries are batched for this long before one sealed, signed message goes out, ms. */
-  batchMs: number
-  /** A batch is sent at once when it reaches this many entries. */
+  /** Most entries in one message. */
   maxBatch: number
 }
 
 export const DEFAULT_ANNOUNCER_OPTIONS: AnnouncerOptions = {
-  batchMs: 20,
   maxBatch: 1000,
 }
 
@@ -26,8 +23,12 @@ export interface AnnouncerStats {
 
 /**
  * Announces catalog entries on a gossipsub topic per cluster, batched
- * (signing and sealing each tiny message would be the throughput limit), and
- * hands entries announced by others to `onEntries`. A topic validator opens
+ * (signing and sealing each tiny message would be the throughput limit)
+ * without waiting: an entry goes out at once when nothing is being published,
+ * and entries that arrive while a message is being sealed and published go
+ * together in the next one. So an idle cluster pays no batching delay, and a
+ * busy one sends few large messages. Entries announced by others go to `onEntries`.
+ * A topic validator opens
  * and decodes every message: anything not sealed with the cluster key, or
  * malformed, is rejected, so gossipsub neither delivers nor forwards it and
  * scores down the peer that sent it.
@@ -36,8 +37,8 @@ export class Announcer {
   readonly stats: AnnouncerStats = { published: 0, publishedEntries: 0, received: 0, receivedEntries: 0, dropped: { 'too-large': 0, 'not-cbor': 0, 'bad-version': 0, malformed: 0, 'not-sealed': 0, 'wrong-key': 0 } }
   readonly topic: string
   private queue: CatalogEntry[] = []
-  private timer: ReturnType<typeof setTimeout> | undefined
-  private readonly flushing = new Set<Promise<void>>()
+  private scheduled = false
+  private inflight: Promise<void> | undefined
   private readonly onMessage = (e: CustomEvent<PubsubMessage>): void => { this.receive(e.detail) }
 
   constructor (
@@ -67,38 +68,40 @@ export class Announcer {
   /** Sends what is queued, then stops. */
   async stop (): Promise<void> {
     await this.flush()
-    await Promise.all(this.flushing)
     this.pubsub.removeEventListener('message', this.onMessage)
     this.pubsub.unsubscribe(this.topic)
     this.pubsub.topicValidators.delete(this.topic)
   }
 
-  /** Queues entries for the next batch. */
+  /** Queues entries: they go out with the next message. */
   announce (...entries: CatalogEntry[]): void {
     this.queue.push(...entries)
-    if (this.queue.length >= this.options.maxBatch) void this.flush()
-    else this.timer ??= setTimeout(() => { void this.flush() }, this.options.batchMs)
+    if (this.scheduled) return
+    this.scheduled = true
+    // After the current task, so that entries made together (a PUT's entry and its holders) go together.
+    queueMicrotask(() => { void this.flush() })
   }
 
-  /** Publishes what is queued now; resolves when it has been handed to gossipsub. */
+  /** Publishes everything queued; resolves when it has been handed to gossipsub. */
   async flush (): Promise<void> {
-    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined }
+    this.scheduled = false
+    // One message at a time: what queues meanwhile is the next batch.
+    while (this.inflight !== undefined) await this.inflight
     if (this.queue.length === 0) return
-    const batch = this.queue.splice(0, this.queue.length)
-    const publishing = (async () => {
-      for (let i = 0; i < batch.length; i += this.options.maxBatch) {
-        const part = batch.slice(i, i + this.options.maxBatch)
-        const data = await this.keyring.seal(encodeCatalogMessage(part))
-        if (data.byteLength > CATALOG_LIMITS.maxMessageBytes) continue // cannot happen with maxBatch entries of bounded size
-        await this.pubsub.publish(this.topic, data).catch(() => {
-          // No subscribed peer yet (a cluster of one): anti-entropy brings later members up to date.
-        })
-        this.stats.published++
-        this.stats.publishedEntries += part.length
-      }
-    })()
-    this.flushing.add(publishing)
-    try { await publishing } finally { this.flushing.delete(publishing) }
+    const batch = this.queue.splice(0, this.options.maxBatch)
+    this.inflight = this.publish(batch)
+    try { await this.inflight } finally { this.inflight = undefined }
+    if (this.queue.length > 0) await this.flush()
+  }
+
+  private async publish (batch: CatalogEntry[]): Promise<void> {
+    const data = await this.keyring.seal(encodeCatalogMessage(batch))
+    if (data.byteLength > CATALOG_LIMITS.maxMessageBytes) return // cannot happen with maxBatch entries of bounded size
+    await this.pubsub.publish(this.topic, data).catch(() => {
+      // No subscribed peer yet (a cluster of one): anti-entropy brings later members up to date.
+    })
+    this.stats.published++
+    this.stats.publishedEntries += batch.length
   }
 
   private receive (msg: PubsubMessage): void {

@@ -62,7 +62,7 @@ export class AntiEntropy {
   async syncWith (peer: string, signal: AbortSignal): Promise<void> {
     const s = AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
     this.stats.rounds++
-    const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: s })
+    const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: s, negotiateFully: false })
     const frames = new SealedFrames(stream, this.keyring)
     try {
       await frames.send({ op: 'digests', buckets: this.catalog.bucketNames().map(b => row(b, this.catalog.digest(b))) }, s)

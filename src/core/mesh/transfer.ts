@@ -146,9 +146,8 @@ export class TransferService {
     const frames = await this.open(peer, signal)
     const reader = body.getReader()
     try {
+      // The bytes follow the request at once: a refusal comes back as the final answer (or a reset).
       await frames.send({ op: 'push', entry: encodeCatalogMessage([entry]) }, this.idle(signal))
-      const ready = await frames.receive(this.idle(signal))
-      if (ready.status !== 'ready') throw new TransferRefusedError(`${peer} refused ${entry.bucket}/${entry.key ?? ''}: ${String(ready.message ?? ready.status)}`)
       for (;;) {
         const { done, value } = await reader.read()
         if (done) break
@@ -173,7 +172,8 @@ export class TransferService {
   }
 
   private async open (peer: string, signal: AbortSignal): Promise<SealedFrames> {
-    const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), TRANSFER_PROTOCOL, { signal: this.idle(signal) })
+    // Optimistic protocol selection: the first request rides with the protocol name, saving a round trip.
+    const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), TRANSFER_PROTOCOL, { signal: this.idle(signal), negotiateFully: false })
     return new SealedFrames(stream, this.keyring)
   }
 
@@ -247,7 +247,6 @@ export class TransferService {
     const entries = decodeCatalogMessage(r.entry).entries
     const entry = entries[0]
     if (entries.length !== 1 || entry === undefined || entry.key === undefined || entry.deleted || entry.object === undefined) throw new DroppedMessageError('malformed', 'A push of something that is not one object version.')
-    await frames.send({ status: 'ready' }, this.idle(signal))
     const body = new ReadableStream<Uint8Array>({
       pull: async controller => {
         const pieces = await frames.receiveData(this.idle(signal))
