@@ -8,11 +8,13 @@
  * every other member delivered it. p50/p99 per N. JSON, then a one-line
  * summary. Goal: p99 within 2x of raw gossipsub.
  *
- *   npm run bench:mesh-convergence             # N = 5, 10, 20; 60 rounds each
+ *   npm run bench:mesh-convergence             # N = 5 and 10; 60 rounds each
+ *   npm run bench:mesh-convergence -- 20       # N = 20 (see the README: not yet reliable in one process)
  *   npm run bench:mesh-convergence -- --quick
  */
 import { randomBytes } from 'node:crypto'
 import type { Message } from '@libp2p/gossipsub'
+import { LOCAL } from '../../src/core/membership/config.js'
 import { Keyring } from '../../src/core/membership/keyring.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { streamOfBytes } from '../../src/core/streams.js'
@@ -20,7 +22,8 @@ import { startInProcessNode, type InProcessNode } from '../../test/helpers/in-pr
 import { percentile, round } from '../lib/stats.js'
 
 const quick = process.argv.includes('--quick')
-const sizes = quick ? [5] : [5, 10, 20]
+const asked = process.argv.slice(2).map(Number).filter(n => n > 1)
+const sizes = asked.length > 0 ? asked : quick ? [5] : [5, 10]
 const ROUNDS = quick ? 15 : 60
 const RAW_TOPIC = '/s3mesh-bench/raw/1'
 
@@ -80,11 +83,12 @@ interface Row {
 async function measure (n: number): Promise<Row> {
   const key = Keyring.generateKey()
   const nodes: InProcessNode[] = []
-  for (let i = 0; i < n; i++) nodes.push(await startInProcessNode({ key, cluster: `conv${n}` }))
+  // LOCAL timing (not the tests' faster one): twenty members in one event loop must not suspect each other.
+  for (let i = 0; i < n; i++) nodes.push(await startInProcessNode({ key, cluster: `conv${n}`, membership: LOCAL }))
   try {
     const seed = nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()
     for (const node of nodes.slice(1)) await node.transport.join([seed])
-    await until(() => nodes.every(x => x.transport.membership.list().filter(m => m.state === 'alive').length === n), 30_000)
+    await until(() => nodes.every(x => x.transport.membership.list().filter(m => m.state === 'alive').length === n), 60_000)
     for (const node of nodes) node.libp2p.services.pubsub.subscribe(RAW_TOPIC)
     await nodes[0]!.mesh.store.createBucket('conv')
     await until(() => nodes.every(x => x.mesh.catalog.get('conv') !== undefined), 10_000)

@@ -41,6 +41,8 @@ export async function startInProcessNode (o: { key: Uint8Array, cluster?: string
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
     connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
+    // Every member here dials from 127.0.0.1: libp2p's default of 5 inbound connections a second per host would refuse most of them.
+    connectionManager: { inboundConnectionThreshold: 1000 },
     services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) },
   })
   const keyring = await Keyring.create([o.key], cluster)
