@@ -50,13 +50,18 @@ export async function sdkPutGet (s3: S3Client, bucket: string, size: number, cou
   const body = randomBytes(size)
   const key = (i: number): string => `sdk-${size}/${i}`
   const put = await pool(count, concurrency, async i => { await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body })) })
+  return { put: summarise(put, size), get: await sdkGet(s3, bucket, size, count, concurrency) }
+}
+
+/** GETs the `count` objects sdkPutGet wrote at `size` (possibly through another node of a mesh). */
+export async function sdkGet (s3: S3Client, bucket: string, size: number, count: number, concurrency: number): Promise<LoadResult> {
   const get = await pool(count, concurrency, async i => {
-    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }))
+    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `sdk-${size}/${i}` }))
     let n = 0
     for await (const c of res.Body as AsyncIterable<Uint8Array>) n += c.length
     if (n !== size) throw new Error(`short read: ${n}`)
   })
-  return { put: summarise(put, size), get: summarise(get, size) }
+  return summarise(get, size)
 }
 
 /** Writes `count` objects named `<prefix>-<size>/<i>` (setup, not measured). */

@@ -96,7 +96,9 @@ export class MeshNode {
     this.transfer = new TransferService(o.libp2p, o.keyring, {
       openLocal: async (bucket, key, sha256, signal) => await this.store.openLocal(bucket, key, sha256, signal),
       accept: async (_from, entry, body, signal) => {
-        this.receive([entry])
+        // Merged first, so that a concurrent older copy is refused; no reaction needed: the bytes are coming.
+        this.clock.observe(entry.version)
+        this.catalog.apply(entry)
         const stored = await this.store.storeVersion(entry, body, { signal })
         if (stored === undefined) throw new Error('a newer version of that key exists')
       },
