@@ -174,6 +174,16 @@ print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="bi
     assert.ok(Buffer.from(await again.arrayBuffer()).equals(body))
   })
 
+  it('a bucket deleted on one node is gone everywhere, its folder too', async () => {
+    const [n1, n2] = nodes as [ServerProcess, ServerProcess, ServerProcess]
+    assert.equal((await sign.fetch(`${n1.url}/shortlived`, { method: 'PUT' })).status, 200)
+    assert.ok(existsSync(join(n1.dataDir, 'shortlived')), 'node 1 made its folder (the others make theirs when they first store into it)')
+    await until('every node knows it', async () => (await Promise.all(nodes.map(async n => (await sign.fetch(`${n.url}/shortlived`, { method: 'HEAD' })).status))).every(s => s === 200))
+    assert.equal((await sign.fetch(`${n2.url}/shortlived`, { method: 'DELETE' })).status, 204)
+    await until('no node lists it', async () => (await Promise.all(nodes.map(async n => (await sign.fetch(`${n.url}/shortlived`, { method: 'HEAD' })).status))).every(s => s === 404))
+    await until('no node keeps its folder', async () => nodes.every(n => !existsSync(join(n.dataDir, 'shortlived'))))
+  })
+
   it('concurrent PUTs of one key on two nodes settle on the same version everywhere', async () => {
     const [n1, n2] = nodes as [ServerProcess, ServerProcess, ServerProcess]
     await Promise.all([

@@ -158,7 +158,10 @@ export class MeshNode {
         continue
       }
       const merged = this.catalog.apply(e)
-      if (merged !== undefined && merged.key !== undefined) void this.react(merged).catch(() => {})
+      if (merged === undefined) continue
+      if (merged.key !== undefined) void this.react(merged).catch(() => {})
+      // A bucket deleted elsewhere: its (empty) folder goes here too; one still holding uploads stays.
+      else if (merged.deleted) void this.o.local.deleteBucket(merged.bucket, { signal: this.stopping.signal }).catch(() => {})
     }
   }
 
