@@ -1,11 +1,11 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { DroppedMessageError } from '../membership/codec.js'
 import type { Keyring } from '../membership/keyring.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import { DIGEST_RANGES, type Catalog, type Digest } from './catalog.js'
 import { SealedFrames } from './sealed-frames.js'
+import { openStream } from './transfer.js'
 
 export const SYNC_PROTOCOL = '/s3mesh/catalog-sync/1.0.0'
 
@@ -62,7 +62,7 @@ export class AntiEntropy {
   async syncWith (peer: string, signal: AbortSignal): Promise<void> {
     const s = AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
     this.stats.rounds++
-    const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: s, negotiateFully: false })
+    const stream = await openStream(this.libp2p, peer, SYNC_PROTOCOL, s)
     const frames = new SealedFrames(stream, this.keyring)
     try {
       await frames.send({ op: 'digests', buckets: this.catalog.bucketNames().map(b => row(b, this.catalog.digest(b))) }, s)

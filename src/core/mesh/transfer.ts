@@ -172,8 +172,7 @@ export class TransferService {
   }
 
   private async open (peer: string, signal: AbortSignal): Promise<SealedFrames> {
-    // Optimistic protocol selection: the first request rides with the protocol name, saving a round trip.
-    const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), TRANSFER_PROTOCOL, { signal: this.idle(signal), negotiateFully: false })
+    const stream = await openStream(this.libp2p, peer, TRANSFER_PROTOCOL, this.idle(signal))
     return new SealedFrames(stream, this.keyring)
   }
 
@@ -269,4 +268,23 @@ export class TransferService {
     this.stats.accepted++
     await frames.close()
   }
+}
+
+/**
+ * A new stream to `peer`: on an open connection when there is one (dialProtocol
+ * costs milliseconds of peer-store and dial-queue work even then), with
+ * optimistic protocol selection, so the first request rides with the protocol
+ * name and saves a round trip.
+ */
+export async function openStream (libp2p: Libp2p, peer: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+  const id = peerIdFromString(peer)
+  const open = libp2p.getConnections(id).find(c => c.status === 'open' && c.limits === undefined)
+  if (open !== undefined) {
+    try {
+      return await open.newStream(protocol, { signal, negotiateFully: false })
+    } catch {
+      // The connection went away meanwhile: dial.
+    }
+  }
+  return await libp2p.dialProtocol(id, protocol, { signal, negotiateFully: false })
 }
