@@ -77,4 +77,20 @@ describe('object mesh partition', () => {
     }
     await until('no object under-replicated', () => nodes.every(n => n.mesh.stats.underReplicated === 0))
   })
+
+  it('drops tombstones after their time on every member, and the catalogs still agree', async () => {
+    const key = Keyring.generateKey()
+    const pair = [await startInProcessNode({ key, cluster: 'gc', mesh: { tombstoneTtlMs: 1_500 } }), await startInProcessNode({ key, cluster: 'gc', mesh: { tombstoneTtlMs: 1_500 } })]
+    nodes.push(...pair)
+    assert.equal(await pair[1]!.transport.join([pair[0]!.libp2p.getMultiaddrs()[0]!.toString()]), 1)
+    await pair[0]!.mesh.store.createBucket('bkt')
+    await put(pair[0]!, 'doomed', 'soon gone')
+    await until('both know it', () => pair.every(n => n.mesh.catalog.get('bkt', 'doomed') !== undefined))
+    await pair[1]!.mesh.store.deleteObject('bkt', 'doomed')
+    await until('both hold the tombstone', () => pair.every(n => n.mesh.catalog.get('bkt', 'doomed')?.deleted === true))
+    await until('both dropped it', () => pair.every(n => n.mesh.catalog.get('bkt', 'doomed') === undefined), 10_000)
+    await new Promise(resolve => setTimeout(resolve, 2_500)) // anti-entropy rounds: nobody brings it back
+    assert.ok(pair.every(n => n.mesh.catalog.get('bkt', 'doomed') === undefined))
+    assert.equal(digestOf(pair[0]!), digestOf(pair[1]!))
+  })
 })

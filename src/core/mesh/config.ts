@@ -17,6 +17,12 @@ export interface MeshConfig {
   repairConcurrency: number
   /** A peer that answers nothing for this long is given up on (per request, per chunk), ms. */
   transferIdleTimeoutMs: number
+  /**
+   * Tombstones (deletes) older than this are dropped from the catalog, ms. A
+   * member that was away longer than this may bring a deleted object back
+   * when it returns, as in Cassandra (gc_grace) and Serf (reconnect timeout).
+   */
+  tombstoneTtlMs: number
 }
 
 /** Three-node LANs and laptops: two copies, fast repair. */
@@ -27,6 +33,7 @@ export const MESH_DEFAULTS: MeshConfig = {
   repairIntervalMs: 1_000,
   repairConcurrency: 4,
   transferIdleTimeoutMs: 10_000,
+  tombstoneTtlMs: 24 * 3600_000, // Serf's reconnect timeout: members away longer are forgotten too
 }
 
 /**

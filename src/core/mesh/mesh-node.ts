@@ -157,6 +157,8 @@ export class MeshNode {
         this.stats.driftRefused++
         continue
       }
+      // A tombstone past its time, from a member that has not dropped it yet: already dropped here.
+      if (e.deleted && e.key !== undefined && e.version.ms < Date.now() - this.o.config.tombstoneTtlMs) continue
       const merged = this.catalog.apply(e)
       if (merged === undefined) continue
       if (merged.key !== undefined) void this.react(merged).catch(() => {})
@@ -294,8 +296,11 @@ export class MeshNode {
     let bytes = 0
     let under = 0
     const todo: CatalogEntry[] = []
+    const expired: CatalogEntry[] = []
+    const horizon = Date.now() - this.o.config.tombstoneTtlMs
     for (const bucket of this.catalog.bucketNames()) {
       for (const e of this.catalog.entries(bucket)) {
+        if (e.key !== undefined && e.deleted && e.version.ms < horizon) expired.push(e)
         if (e.key === undefined || e.deleted || e.object === undefined) continue
         objects++
         bytes += e.object.size
@@ -308,6 +313,8 @@ export class MeshNode {
         if (damaged || (!holds && this.placement.replicas(bucket, e.key, this.o.config.replicas).includes(this.self))) todo.push(e)
       }
     }
+    // Every member drops the same tombstones (by their version's time), so digests agree again.
+    for (const e of expired) this.catalog.forget(e.bucket, e.key!)
     Object.assign(this.stats, { objects, bytes, underReplicated: under })
     const free = this.o.config.repairConcurrency - this.fetching.size
     this.stats.repairQueue = this.fetching.size + Math.max(0, todo.length - free)
