@@ -1,8 +1,8 @@
 /**
  * bench/mesh-transfer: a remote GET node-to-node over the transfer protocol
  * against a raw libp2p stream pushing the same bytes, in the same chunks, on
- * the same connection (two libp2p nodes in this process: TCP on loopback,
- * Noise, yamux). Three readings per size:
+ * the same connection (TCP on loopback, Noise, yamux), with the holder in its
+ * own process (as two nodes are) and, for comparison, in this one. Per size:
  *   raw       — a bare stream: send + drain on one side, count bytes on the other
  *   transfer  — TransferService.get, bytes read from its ReadableStream: what a
  *               remote GET does, SHA-256 verification included
@@ -11,44 +11,39 @@
  *   npm run bench:mesh-transfer             # 1 MiB x 200 and 256 MiB x 3
  *   npm run bench:mesh-transfer -- --quick
  */
-import { createHash, randomBytes } from 'node:crypto'
-import type { Stream } from '@libp2p/interface'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { Keyring } from '../../src/core/membership/keyring.js'
-import { MemoryStore } from '../../src/core/memory-store.js'
-import { streamOfBytes } from '../../src/core/streams.js'
-import { startInProcessNode } from '../../test/helpers/in-process-mesh.js'
+import { startInProcessNode, type InProcessNode } from '../../test/helpers/in-process-mesh.js'
 import { percentile, round } from '../lib/stats.js'
+import { RAW_PROTOCOL, startHolder, type Holder } from './holder.js'
 
 const quick = process.argv.includes('--quick')
-const RAW_PROTOCOL = '/s3mesh-bench/raw/1.0.0'
-const CHUNK = 256 * 1024
 const cases = [
   { name: '1MiB', size: 1024 * 1024, runs: quick ? 30 : 200 },
   { name: '256MiB', size: 256 * 1024 * 1024, runs: quick ? 2 : 3 },
 ]
 
-const key = Keyring.generateKey()
-const store = new MemoryStore()
-const holder = await startInProcessNode({ key, store })
-const reader = await startInProcessNode({ key })
-const holderId = holder.libp2p.peerId.toString()
-await reader.libp2p.dial(holder.libp2p.getMultiaddrs()[0]!)
+/** The holder in its own process, as two nodes are; it exits when our stdin to it closes. */
+async function holderProcess (key: Uint8Array): Promise<Holder & { stop: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('holder.ts', import.meta.url)), ...cases.map(c => String(c.size))], {
+    env: { ...process.env, S3MESH_BENCH_KEY: Buffer.from(key).toString('base64') }, stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(out.split('\n')[0]!) })
+    child.once('exit', code => { reject(new Error(`holder exited (${code})`)) })
+  })
+  return { ...JSON.parse(line) as Holder, stop: () => { child.stdin!.end(); child.kill() } }
+}
 
-// The raw baseline: the holder writes `size` bytes of the object in CHUNK pieces, honouring drain.
-const objects = new Map<number, Uint8Array>()
-await holder.libp2p.handle(RAW_PROTOCOL, (stream: Stream) => {
-  void (async () => {
-    const size = await new Promise<number>(resolve => { stream.addEventListener('message', e => { resolve(Number(new TextDecoder().decode(e.data.subarray()))) }, { once: true }) })
-    const bytes = objects.get(size)!
-    for (let i = 0; i < bytes.byteLength; i += CHUNK) {
-      if (!stream.send(bytes.subarray(i, i + CHUNK))) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
-    }
-    await stream.close()
-  })()
-})
+let reader: InProcessNode
+let holder: Holder
 
 async function raw (size: number): Promise<void> {
-  const stream = await reader.libp2p.dialProtocol(holder.libp2p.peerId, RAW_PROTOCOL)
+  const stream = await reader.libp2p.dialProtocol(peerIdFromString(holder.peer), RAW_PROTOCOL)
   let got = 0
   const done = new Promise<void>((resolve, reject) => {
     stream.addEventListener('message', e => { got += e.data.byteLength; if (got >= size) resolve() })
@@ -59,8 +54,8 @@ async function raw (size: number): Promise<void> {
   await stream.close().catch(() => {})
 }
 
-async function transfer (size: number, sha256: string): Promise<void> {
-  const body = await reader.mesh.transfer.get(holderId, { bucket: 'bench', key: `obj-${size}`, sha256, size }, AbortSignal.timeout(120_000))
+async function transfer (size: number): Promise<void> {
+  const body = await reader.mesh.transfer.get(holder.peer, { bucket: 'bench', key: `obj-${size}`, sha256: holder.sha256[size]!, size }, AbortSignal.timeout(120_000))
   const r = body.getReader()
   let got = 0
   for (;;) {
@@ -95,20 +90,24 @@ async function measure (runs: number, size: number, a: () => Promise<void>, b: (
   return [reading(ta, size), reading(tb, size)]
 }
 
-const rows: Array<{ case: string, raw: Reading, transfer: Reading, transferRatio: number }> = []
-await store.createBucket('bench')
-for (const c of cases) {
-  process.stderr.write(`mesh-transfer: ${c.name}\n`)
-  const bytes = randomBytes(c.size)
-  objects.set(c.size, bytes)
-  const sha256 = createHash('sha256').update(bytes).digest('hex')
-  await store.putObject('bench', `obj-${c.size}`, streamOfBytes(bytes), { metadata: { user: {} }, size: c.size })
-  const [r, t] = await measure(c.runs, c.size, async () => { await raw(c.size) }, async () => { await transfer(c.size, sha256) })
-  rows.push({ case: c.name, raw: r, transfer: t, transferRatio: round(t.mbps / r.mbps, 2) })
+type Setup = 'two processes' | 'one process'
+const rows: Array<{ setup: Setup, case: string, raw: Reading, transfer: Reading, transferRatio: number }> = []
+for (const setup of ['two processes', 'one process'] as Setup[]) {
+  const key = Keyring.generateKey()
+  const child = setup === 'two processes' ? await holderProcess(key) : undefined
+  holder = child ?? await startHolder(key, cases.map(c => c.size))
+  reader = await startInProcessNode({ key })
+  await reader.libp2p.dial(multiaddr(holder.addr))
+  for (const c of cases) {
+    process.stderr.write(`mesh-transfer: ${setup}, ${c.name}\n`)
+    const [r, t] = await measure(c.runs, c.size, async () => { await raw(c.size) }, async () => { await transfer(c.size) })
+    rows.push({ setup, case: c.name, raw: r, transfer: t, transferRatio: round(t.mbps / r.mbps, 2) })
+  }
+  await reader.stop()
+  child?.stop()
+  await holder.node?.stop()
 }
-await reader.stop()
-await holder.stop()
 
-process.stdout.write(JSON.stringify({ bench: 'mesh-transfer', date: new Date().toISOString(), node: process.version, chunkBytes: CHUNK, rows }, null, 2) + '\n')
-process.stdout.write('mesh-transfer: ' + rows.map(r => `${r.case} raw ${r.raw.mbps} MB/s, transfer (verified) ${r.transfer.mbps} MB/s = ${Math.round(r.transferRatio * 100)}% of raw`).join('; ') + ' — goal: >= 80% of raw\n')
+process.stdout.write(JSON.stringify({ bench: 'mesh-transfer', date: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n')
+process.stdout.write('mesh-transfer: ' + rows.map(r => `${r.setup} ${r.case}: raw ${r.raw.mbps} MB/s, transfer (verified) ${r.transfer.mbps} MB/s = ${Math.round(r.transferRatio * 100)}%`).join('; ') + ' — goal: >= 80% of raw\n')
 process.exit(0)

@@ -1,0 +1,50 @@
+/**
+ * The holding side of bench/mesh-transfer: a mesh member with a memory store
+ * holding one random object per size, and the raw baseline protocol that
+ * pushes the same bytes in the same chunks. Runs in the benchmark's process,
+ * or as its own process (`node --import tsx holder.ts <sizes...>`, cluster key
+ * in S3MESH_BENCH_KEY), printing one JSON line: address, peer id, digests.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import type { Stream } from '@libp2p/interface'
+import { MemoryStore } from '../../src/core/memory-store.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { startInProcessNode, type InProcessNode } from '../../test/helpers/in-process-mesh.js'
+
+export const RAW_PROTOCOL = '/s3mesh-bench/raw/1.0.0'
+export const CHUNK = 256 * 1024
+
+export interface Holder { node?: InProcessNode, addr: string, peer: string, sha256: Record<number, string> }
+
+export async function startHolder (key: Uint8Array, sizes: number[]): Promise<Holder> {
+  const store = new MemoryStore()
+  const node = await startInProcessNode({ key, store })
+  await store.createBucket('bench')
+  const objects = new Map<number, Uint8Array>()
+  const sha256: Record<number, string> = {}
+  for (const size of sizes) {
+    const bytes = randomBytes(size)
+    objects.set(size, bytes)
+    sha256[size] = createHash('sha256').update(bytes).digest('hex')
+    await store.putObject('bench', `obj-${size}`, streamOfBytes(bytes), { metadata: { user: {} }, size })
+  }
+  // The raw baseline: `size` bytes of the object in CHUNK pieces, honouring drain.
+  await node.libp2p.handle(RAW_PROTOCOL, (stream: Stream) => {
+    void (async () => {
+      const size = await new Promise<number>(resolve => { stream.addEventListener('message', e => { resolve(Number(new TextDecoder().decode(e.data.subarray()))) }, { once: true }) })
+      const bytes = objects.get(size)!
+      for (let i = 0; i < bytes.byteLength; i += CHUNK) {
+        if (!stream.send(bytes.subarray(i, i + CHUNK))) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+      }
+      await stream.close()
+    })()
+  })
+  return { node, addr: node.libp2p.getMultiaddrs()[0]!.toString(), peer: node.libp2p.peerId.toString(), sha256 }
+}
+
+if (process.argv[1]?.endsWith('holder.ts') === true) {
+  const holder = await startHolder(new Uint8Array(Buffer.from(process.env.S3MESH_BENCH_KEY!, 'base64')), process.argv.slice(2).map(Number))
+  process.stdout.write(JSON.stringify({ addr: holder.addr, peer: holder.peer, sha256: holder.sha256 }) + '\n')
+  process.stdin.resume()
+  process.stdin.on('end', () => { process.exit(0) })
+}
