@@ -92,19 +92,30 @@ function state (x: unknown, limits: CodecLimits): PushPullState {
 }
 
 /**
+ * The first step of reading anything a peer sent (membership messages,
+ * catalog messages, mesh control frames): at most `maxBytes`, strict CBOR
+ * (no duplicate keys, no indefinite lengths), and a map at the top. Throws
+ * DroppedMessageError with the reason.
+ */
+export function decodeStrictMap (data: Uint8Array, what: string, maxBytes = Infinity): Record<string, unknown> {
+  if (data.byteLength > maxBytes) throw new DroppedMessageError('too-large', `A ${data.byteLength}-byte ${what} exceeds ${maxBytes} bytes.`)
+  let raw: unknown
+  try {
+    raw = decode(data, { strict: true, rejectDuplicateMapKeys: true, useMaps: false })
+  } catch (err) {
+    throw new DroppedMessageError('not-cbor', `Not a CBOR ${what}: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) throw new DroppedMessageError('malformed', `Malformed ${what}: it is not a map.`)
+  return raw as Record<string, unknown>
+}
+
+/**
  * Decodes and validates a message field by field: a peer may send anything,
  * and only well-formed messages of this version reach the state machine.
  * Throws DroppedMessageError with the reason.
  */
 export function decodeMessage (data: Uint8Array, limits: CodecLimits = DEFAULT_LIMITS): Message {
-  if (data.byteLength > limits.maxMessageBytes) throw new DroppedMessageError('too-large', `A ${data.byteLength}-byte membership message exceeds ${limits.maxMessageBytes} bytes.`)
-  let raw: unknown
-  try {
-    raw = decode(data, { strict: true, rejectDuplicateMapKeys: true, useMaps: false })
-  } catch (err) {
-    throw new DroppedMessageError('not-cbor', `Not a CBOR membership message: ${err instanceof Error ? err.message : String(err)}`)
-  }
-  const envelope = obj(raw, 'envelope')
+  const envelope = decodeStrictMap(data, 'membership message', limits.maxMessageBytes)
   if (envelope.v !== WIRE_VERSION) throw new DroppedMessageError('bad-version', `Membership wire version ${String(envelope.v)} is not ${WIRE_VERSION}.`)
   const m = obj(envelope.m, 'message')
   const updates = (): Update[] => {

@@ -1,5 +1,5 @@
-import { decode, encode } from 'cborg'
-import { DroppedMessageError } from '../membership/codec.js'
+import { encode } from 'cborg'
+import { decodeStrictMap, DroppedMessageError } from '../membership/codec.js'
 import type { CatalogEntry, ObjectRecord } from './catalog-entry.js'
 import type { Version } from './hlc.js'
 
@@ -116,14 +116,7 @@ function entry (x: unknown): CatalogEntry {
 
 /** Decodes and validates a catalog message field by field. Throws DroppedMessageError with the reason. */
 export function decodeCatalogMessage (data: Uint8Array, limits: CatalogLimits = CATALOG_LIMITS): CatalogMessage {
-  if (data.byteLength > limits.maxMessageBytes) throw new DroppedMessageError('too-large', `A ${data.byteLength}-byte catalog message exceeds ${limits.maxMessageBytes} bytes.`)
-  let raw: unknown
-  try {
-    raw = decode(data, { strict: true, rejectDuplicateMapKeys: true, useMaps: false })
-  } catch (err) {
-    throw new DroppedMessageError('not-cbor', `Not a CBOR catalog message: ${err instanceof Error ? err.message : String(err)}`)
-  }
-  const envelope = obj(raw, 'envelope')
+  const envelope = decodeStrictMap(data, 'catalog message', limits.maxMessageBytes)
   if (envelope.v !== CATALOG_WIRE_VERSION) throw new DroppedMessageError('bad-version', `Catalog wire version ${String(envelope.v)} is not ${CATALOG_WIRE_VERSION}.`)
   if (envelope.kind !== 'catalog') malformed('not a catalog message')
   if (!Array.isArray(envelope.entries) || envelope.entries.length > limits.maxEntries) malformed('entries')

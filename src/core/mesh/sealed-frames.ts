@@ -1,8 +1,8 @@
 import type { Stream } from '@libp2p/interface'
-import { decode, encode } from 'cborg'
+import { encode } from 'cborg'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { DroppedMessageError } from '../membership/codec.js'
+import { decodeStrictMap, DroppedMessageError } from '../membership/codec.js'
 import type { Keyring } from '../membership/keyring.js'
 
 /** Largest frame on a mesh stream: control messages and data chunks alike. */
@@ -55,15 +55,7 @@ export class SealedFrames {
   /** The next control message, opened and decoded to a map; DroppedMessageError if it is not one. */
   async receive (signal?: AbortSignal): Promise<Record<string, unknown>> {
     const frame = await this.read(signal)
-    const plain = await this.keyring.open(frame)
-    let raw: unknown
-    try {
-      raw = decode(plain, { strict: true, rejectDuplicateMapKeys: true, useMaps: false })
-    } catch (err) {
-      throw new DroppedMessageError('not-cbor', `Not a CBOR control message: ${String(err)}`)
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) throw new DroppedMessageError('malformed', 'A control message is not a map.')
-    return raw as Record<string, unknown>
+    return decodeStrictMap(await this.keyring.open(frame), 'control message')
   }
 
   async sendData (chunk: Uint8Array, signal?: AbortSignal): Promise<void> {
