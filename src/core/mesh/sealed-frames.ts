@@ -7,7 +7,7 @@ import type { Keyring } from '../membership/keyring.js'
 
 /** Largest frame on a mesh stream: control messages and data chunks alike. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
-/** Received bytes kept before the stream is paused (yamux then stops granting the sender window). */
+/** Received bytes kept before the stream is paused (yamux then stops granting the sender credit). */
 const HIGH_WATER_BYTES = 1024 * 1024
 
 /** The peer closed or reset the stream before the frame we waited for. */

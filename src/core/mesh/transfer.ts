@@ -11,7 +11,7 @@ import { ContentMismatchError } from './verify-stream.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
 
-/** Data chunk size on the wire: large enough to amortise framing, small enough for yamux's window. */
+/** Data chunk size on the wire: large enough to amortise framing, well inside yamux's flow-control credit. */
 const CHUNK_BYTES = 256 * 1024
 
 /** What the transfer protocol needs from the node it runs on. */
@@ -101,37 +101,37 @@ export class TransferService {
     let size = 0
     let held: Uint8Array[] = []
     return new ReadableStream<Uint8Array>({
-      // Each pull enqueues something (the previous frame) or ends: a pull that enqueued
-      // nothing would not be called again.
+      // Each pull enqueues something (the frame before the last one received) or ends: a pull
+      // that enqueued nothing would not be called again.
       pull: async controller => {
         try {
-          let pieces = await frames.receiveData(this.idle(signal))
-          if (held.length === 0 && pieces !== undefined) {
-            for (const p of pieces) { size += p.byteLength; hash.update(p) }
-            held = pieces
-            pieces = await frames.receiveData(this.idle(signal))
-          }
-          if (pieces === undefined) {
-            const got = toHex(hash.digest())
-            const ok = size === request.size && got === request.sha256
-            if (!ok) {
-              await frames.send({ op: 'verdict', ok }, this.idle(signal)).catch(() => {})
-              throw new ContentMismatchError(`${peer} sent ${size} bytes hashing to ${got}, not ${request.size} bytes hashing to ${request.sha256}.`)
+          for (;;) {
+            const pieces = await frames.receiveData(this.idle(signal))
+            if (pieces === undefined) break
+            for (const p of pieces) {
+              size += p.byteLength
+              hash.update(p)
+              this.stats.bytesReceived += p.byteLength
             }
-            // A good verdict need not hold up the reader.
-            void frames.send({ op: 'verdict', ok }, this.idle(signal)).then(async () => { await frames.close() }, () => { frames.abort(new Error('verdict not sent')) })
-            for (const p of held) controller.enqueue(p)
-            controller.close()
-            return
+            if (size > request.size) throw new ContentMismatchError(`${peer} sent more than the ${request.size} bytes of ${request.bucket}/${request.key}.`)
+            const ready = held
+            held = pieces
+            if (ready.length > 0) {
+              for (const p of ready) controller.enqueue(p)
+              return
+            }
           }
-          for (const p of pieces) {
-            size += p.byteLength
-            hash.update(p)
+          // The end of the data: the whole body is checked now.
+          const got = toHex(hash.digest())
+          const ok = size === request.size && got === request.sha256
+          if (!ok) {
+            await frames.send({ op: 'verdict', ok }, this.idle(signal)).catch(() => {})
+            throw new ContentMismatchError(`${peer} sent ${size} bytes hashing to ${got}, not ${request.size} bytes hashing to ${request.sha256}.`)
           }
-          if (size > request.size) throw new ContentMismatchError(`${peer} sent more than the ${request.size} bytes of ${request.bucket}/${request.key}.`)
-          this.stats.bytesReceived += pieces.reduce((n, p) => n + p.byteLength, 0)
+          // A good verdict need not hold up the reader.
+          void frames.send({ op: 'verdict', ok }, this.idle(signal)).then(async () => { await frames.close() }, () => { frames.abort(new Error('verdict not sent')) })
           for (const p of held) controller.enqueue(p)
-          held = pieces
+          controller.close()
         } catch (err) {
           frames.abort(err as Error)
           controller.error(err)
@@ -144,11 +144,27 @@ export class TransferService {
   /** Sends `entry`'s bytes to `peer`, which stores them; resolves when they are durable there. */
   async push (peer: string, entry: CatalogEntry, body: ReadableStream<Uint8Array>, signal: AbortSignal): Promise<void> {
     const frames = await this.open(peer, signal)
-    const reader = body.getReader()
     try {
       // The bytes follow the request at once: a refusal comes back as the final answer (or a reset).
       await frames.send({ op: 'push', entry: encodeCatalogMessage([entry]) }, this.idle(signal))
+      await this.sendBody(frames, body, signal)
+      const stored = await frames.receive(AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs * 6)]))
+      if (stored.status !== 'stored') throw new TransferRefusedError(`${peer} did not store ${entry.bucket}/${entry.key ?? ''}: ${String(stored.message ?? stored.status)}`)
+      this.stats.pushed++
+      await frames.close()
+    } catch (err) {
+      await body.cancel(err).catch(() => {})
+      frames.abort(err as Error)
+      throw err
+    }
+  }
+
+  /** Sends a body as data frames of at most CHUNK_BYTES, then the end of the data; cancels the body on failure. */
+  private async sendBody (frames: SealedFrames, body: ReadableStream<Uint8Array> | undefined, signal: AbortSignal): Promise<void> {
+    const reader = body?.getReader()
+    try {
       for (;;) {
+        if (reader === undefined) break
         const { done, value } = await reader.read()
         if (done) break
         for (let i = 0; i < value.byteLength; i += CHUNK_BYTES) {
@@ -158,16 +174,11 @@ export class TransferService {
         }
       }
       await frames.endData(this.idle(signal))
-      const stored = await frames.receive(AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs * 6)]))
-      if (stored.status !== 'stored') throw new TransferRefusedError(`${peer} did not store ${entry.bucket}/${entry.key ?? ''}: ${String(stored.message ?? stored.status)}`)
-      this.stats.pushed++
-      await frames.close()
     } catch (err) {
-      reader.cancel(err).catch(() => {})
-      frames.abort(err as Error)
+      await reader?.cancel(err).catch(() => {})
       throw err
     } finally {
-      reader.releaseLock()
+      reader?.releaseLock()
     }
   }
 
@@ -217,28 +228,12 @@ export class TransferService {
     await frames.send({ status: 'ok', size: handle.info.size }, this.idle(signal))
     const body = handle.info.size === offset ? undefined : handle.stream({ start: offset, end: handle.info.size - 1 })
     if (body === undefined) await handle.close()
-    const reader = body?.getReader()
-    try {
-      for (;;) {
-        if (reader === undefined) break
-        const { done, value } = await reader.read()
-        if (done) break
-        for (let i = 0; i < value.byteLength; i += CHUNK_BYTES) {
-          const chunk = value.subarray(i, i + CHUNK_BYTES)
-          await frames.sendData(chunk, this.idle(signal))
-          this.stats.bytesSent += chunk.byteLength
-        }
-      }
-      await frames.endData(this.idle(signal))
-      this.stats.served++
-      // The reader checked what we sent: bad bytes mean our copy rotted on disk.
-      const verdict = await frames.receive(this.idle(signal)).catch(() => undefined)
-      if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string)
-      await frames.close()
-    } catch (err) {
-      await reader?.cancel(err).catch(() => {})
-      throw err
-    }
+    await this.sendBody(frames, body, signal)
+    this.stats.served++
+    // The reader checked what we sent: bad bytes mean our copy rotted on disk.
+    const verdict = await frames.receive(this.idle(signal)).catch(() => undefined)
+    if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string)
+    await frames.close()
   }
 
   private async servePush (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<void> {
