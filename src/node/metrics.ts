@@ -38,9 +38,7 @@ export class ServerMetrics {
         for (const m of membership.list()) this.inc({ state: m.state })
       },
     })
-    const counter = (name: string, help: string, read: () => number): void => {
-      new Gauge({ name, help, registers, collect () { this.set(read()) } })
-    }
+    const counter = this.reading.bind(this)
     counter('s3mesh_membership_probes_total', 'Direct probes sent.', () => membership.counters.probes)
     counter('s3mesh_membership_failed_probes_total', 'Probes that got no ack, direct or indirect.', () => membership.counters.failedProbes)
     counter('s3mesh_membership_suspicions_total', 'Members this node began to suspect.', () => membership.counters.suspicions)
@@ -50,18 +48,12 @@ export class ServerMetrics {
     counter('s3mesh_membership_published_updates_total', 'Updates this node published on the gossipsub topic.', () => stats.published)
     counter('s3mesh_membership_pubsub_updates_total', 'Updates received from the gossipsub topic.', () => stats.fromPubsub)
     counter('s3mesh_membership_health_score', 'Lifeguard local health score (0 is healthy).', () => membership.awareness.healthScore)
-    new Gauge({
-      name: 's3mesh_membership_dropped_messages_total', help: 'Membership messages dropped, by reason.', labelNames: ['reason'], registers,
-      collect () { for (const [reason, n] of Object.entries(stats.dropped)) this.set({ reason }, n) },
-    })
+    this.byReason('s3mesh_membership_dropped_messages_total', 'Membership messages dropped, by reason.', stats.dropped)
   }
 
   /** Catalog, replication and transfer figures of the object mesh. */
   attachMesh (node: MeshNode): void {
-    const registers = [this.registry]
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({ name, help, registers, collect () { this.set(read()) } })
-    }
+    const gauge = this.reading.bind(this)
     gauge('s3mesh_catalog_objects', 'Live objects in the cluster catalog.', () => node.stats.objects)
     gauge('s3mesh_catalog_bytes', 'Bytes of the live objects in the cluster catalog (one copy each).', () => node.stats.bytes)
     gauge('s3mesh_under_replicated_objects', 'Objects with fewer live holders than the replica count allows.', () => node.stats.underReplicated)
@@ -75,10 +67,17 @@ export class ServerMetrics {
     gauge('s3mesh_catalog_announced_entries_total', 'Catalog entries this node published.', () => node.announcer.stats.publishedEntries)
     gauge('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topic.', () => node.announcer.stats.receivedEntries)
     gauge('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)
-    new Gauge({
-      name: 's3mesh_catalog_dropped_messages_total', help: 'Catalog announcements rejected (not sealed with the cluster key, malformed), by reason.', labelNames: ['reason'], registers,
-      collect () { for (const [reason, n] of Object.entries(node.announcer.stats.dropped)) this.set({ reason }, n) },
-    })
+    this.byReason('s3mesh_catalog_dropped_messages_total', 'Catalog announcements rejected (not sealed with the cluster key, malformed), by reason.', node.announcer.stats.dropped)
+  }
+
+  /** A gauge read from a live figure (a counter kept elsewhere, or a level) when Prometheus scrapes. */
+  private reading (name: string, help: string, read: () => number): void {
+    new Gauge({ name, help, registers: [this.registry], collect () { this.set(read()) } })
+  }
+
+  /** A gauge per reason from a live count-by-reason record. */
+  private byReason (name: string, help: string, counts: Record<string, number>): void {
+    new Gauge({ name, help, labelNames: ['reason'], registers: [this.registry], collect () { for (const [reason, n] of Object.entries(counts)) this.set({ reason }, n) } })
   }
 
   async render (): Promise<{ body: string, contentType: string }> {
