@@ -71,6 +71,8 @@ export class MeshNode {
   /** Keys whose local copy was found not to match its version: listed as held, but to be fetched again. */
   private readonly damaged = new Set<string>()
   private placement = new Placement([])
+  /** Durable members alive or suspected, this one included: kept with `placement`, on every member event. */
+  private durable: string[] = []
   private readonly fetching = new Map<string, Promise<CatalogEntry>>()
   private readonly stopping = new AbortController()
   private timers: Array<ReturnType<typeof setInterval>> = []
@@ -134,7 +136,7 @@ export class MeshNode {
 
   /** Durable members alive or suspected (a suspect may still answer), this one included. */
   durableMembers (): string[] {
-    return this.o.membership.list().filter(m => (m.state === 'alive' || m.state === 'suspect') && decodeNodeMeta(m.meta)?.role === 'durable').map(m => m.id)
+    return this.durable
   }
 
   locate (bucket: string, key?: string): Location {
@@ -202,8 +204,10 @@ export class MeshNode {
     })
   }
 
+  /** Every PUT, fetch and repair pass needs these: they are worked out once per member event, not per use. */
   private updatePlacement (): void {
-    this.placement = new Placement(this.durableMembers())
+    this.durable = this.o.membership.list().filter(m => (m.state === 'alive' || m.state === 'suspect') && decodeNodeMeta(m.meta)?.role === 'durable').map(m => m.id)
+    this.placement = new Placement(this.durable)
   }
 
   private async syncRandom (): Promise<void> {
