@@ -60,3 +60,10 @@ export async function startServerProcess (options: { dataDir?: string, args?: st
     },
   }
 }
+
+/** A figure from a node's /metrics (`name` may carry labels, as in `s3mesh_members{state="failed"}`); NaN when absent. */
+export async function metric (node: ServerProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text()
+  const m = new RegExp(`^${name.replace(/[{}"]/g, c => `\\${c}`)} (\\S+)$`, 'm').exec(text)
+  return m === null ? NaN : Number(m[1])
+}

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { AwsClient } from 'aws4fetch'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { ACCESS_KEY, metric, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { until } from '../helpers/until.js'
 
 const CLUSTER_KEY = randomBytes(32).toString('base64')
 const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1', retries: 0 })
@@ -20,20 +21,6 @@ const args = ['--membership', 'local', '--replicas', '2']
 const CHAOS_MS = Number(process.env.S3MESH_CHAOS_MS ?? 20_000)
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-async function until (what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
-  const start = Date.now()
-  while (!(await check().catch(() => false))) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting until ${what}`)
-    await sleep(200)
-  }
-}
-
-async function metric (node: ServerProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text()
-  const m = new RegExp(`^${name.replace(/[{}"]/g, c => `\\${c}`)} (\\S+)$`, 'm').exec(text)
-  return m === null ? NaN : Number(m[1])
-}
 
 interface Acked { key: string, sha256: string, etag: string, replicas: number }
 

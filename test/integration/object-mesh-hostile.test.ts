@@ -15,15 +15,9 @@ import { webHashes } from '../../src/core/hashes.js'
 import { Keyring } from '../../src/core/membership/keyring.js'
 import { Announcer } from '../../src/core/mesh/announcer.js'
 import { TransferService } from '../../src/core/mesh/transfer.js'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { ACCESS_KEY, metric, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
-
-async function metric (node: ServerProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text()
-  const m = new RegExp(`^${name.replace(/[{}"]/g, c => `\\${c}`)} (\\S+)$`, 'm').exec(text)
-  return m === null ? NaN : Number(m[1])
-}
 
 describe('a peer without the cluster key', () => {
   let node: ServerProcess

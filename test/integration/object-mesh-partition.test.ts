@@ -9,16 +9,9 @@ import { after, describe, it } from 'node:test'
 import { Keyring } from '../../src/core/membership/keyring.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { startInProcessNode, type InProcessNode as TestNode } from '../helpers/in-process-mesh.js'
+import { until } from '../helpers/until.js'
 
 const node = async (key: Uint8Array): Promise<TestNode> => await startInProcessNode({ key, cluster: 'part' })
-
-async function until (what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
 
 const put = async (n: TestNode, key: string, text: string): Promise<void> => {
   const bytes = new TextEncoder().encode(text)
@@ -42,10 +35,10 @@ describe('object mesh partition', () => {
     const seed = nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()
     for (const n of nodes.slice(1)) assert.equal(await n.transport.join([seed]), 1)
     const ids = nodes.map(n => n.libp2p.peerId.toString())
-    await until('four alive everywhere', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 4))
+    await until('four alive everywhere', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 4), 20_000)
     await nodes[0]!.mesh.store.createBucket('bkt')
     await put(nodes[0]!, 'before', 'written before the cut')
-    await until('everyone has the bucket and the first object', () => nodes.every(n => n.mesh.catalog.get('bkt', 'before') !== undefined))
+    await until('everyone has the bucket and the first object', () => nodes.every(n => n.mesh.catalog.get('bkt', 'before') !== undefined), 20_000)
 
     // The cut: nodes 0-1 and 2-3 refuse each other, and their connections are closed.
     const [a, b] = [nodes.slice(0, 2), nodes.slice(2)]
@@ -53,7 +46,7 @@ describe('object mesh partition', () => {
     for (const x of nodes) for (const y of nodes) if (x.blocked.has(y.libp2p.peerId.toString())) await x.libp2p.hangUp(y.libp2p.peerId).catch(() => {})
     await until('each side sees the other failed', () =>
       a.every(x => b.every(y => x.transport.membership.get(y.libp2p.peerId.toString())?.state === 'failed')) &&
-      b.every(x => a.every(y => x.transport.membership.get(y.libp2p.peerId.toString())?.state === 'failed')))
+      b.every(x => a.every(y => x.transport.membership.get(y.libp2p.peerId.toString())?.state === 'failed')), 20_000)
 
     for (let i = 0; i < 10; i++) await put(a[i % 2]!, `left-${i}`, `left ${i}`)
     for (let i = 0; i < 10; i++) await put(b[i % 2]!, `right-${i}`, `right ${i}`)
@@ -75,7 +68,7 @@ describe('object mesh partition', () => {
       assert.equal(await read(n, 'right-7'), 'right 7')
       await assert.rejects(read(n, 'before'), /NoSuchKey|not exist/i, 'the delete made on one side holds everywhere')
     }
-    await until('no object under-replicated', () => nodes.every(n => n.mesh.stats.underReplicated === 0))
+    await until('no object under-replicated', () => nodes.every(n => n.mesh.stats.underReplicated === 0), 20_000)
   })
 
   it('drops tombstones after their time on every member, and the catalogs still agree', async () => {
@@ -85,9 +78,9 @@ describe('object mesh partition', () => {
     assert.equal(await pair[1]!.transport.join([pair[0]!.libp2p.getMultiaddrs()[0]!.toString()]), 1)
     await pair[0]!.mesh.store.createBucket('bkt')
     await put(pair[0]!, 'doomed', 'soon gone')
-    await until('both know it', () => pair.every(n => n.mesh.catalog.get('bkt', 'doomed') !== undefined))
+    await until('both know it', () => pair.every(n => n.mesh.catalog.get('bkt', 'doomed') !== undefined), 20_000)
     await pair[1]!.mesh.store.deleteObject('bkt', 'doomed')
-    await until('both hold the tombstone', () => pair.every(n => n.mesh.catalog.get('bkt', 'doomed')?.deleted === true))
+    await until('both hold the tombstone', () => pair.every(n => n.mesh.catalog.get('bkt', 'doomed')?.deleted === true), 20_000)
     await until('both dropped it', () => pair.every(n => n.mesh.catalog.get('bkt', 'doomed') === undefined), 10_000)
     await new Promise(resolve => setTimeout(resolve, 2_500)) // anti-entropy rounds: nobody brings it back
     assert.ok(pair.every(n => n.mesh.catalog.get('bkt', 'doomed') === undefined))

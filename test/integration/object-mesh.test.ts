@@ -9,7 +9,8 @@ import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectC
 import { AwsClient } from 'aws4fetch'
 import { Placement } from '../../src/core/mesh/placement.js'
 import { makeFixtures, run } from '../helpers/cli-clients.js'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { ACCESS_KEY, metric, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { until } from '../helpers/until.js'
 
 // Debian's aws-cli v2; a pyenv aws-cli v1 may come first on PATH, so the path is explicit.
 const AWS = '/usr/bin/aws'
@@ -21,15 +22,6 @@ function client (node: ServerProcess): S3Client {
   return new S3Client({ endpoint: node.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } })
 }
 
-async function until (what: string, check: () => Promise<boolean>, ms = 15_000): Promise<number> {
-  const start = Date.now()
-  while (!(await check().catch(() => false))) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  return Date.now() - start
-}
-
 interface Located { holders: Array<{ id: string, state: string }>, placement: string[], sha256?: string, deleted: boolean }
 
 async function locate (node: ServerProcess, bucket: string, key: string): Promise<Located | undefined> {
@@ -37,12 +29,6 @@ async function locate (node: ServerProcess, bucket: string, key: string): Promis
   if (res.status === 404) return undefined
   assert.equal(res.status, 200, await res.clone().text())
   return await res.json() as Located
-}
-
-async function metric (node: ServerProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text()
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
-  return m === null ? NaN : Number(m[1])
 }
 
 describe('object mesh across three real processes', () => {
