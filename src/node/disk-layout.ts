@@ -30,6 +30,8 @@ export class DiskLayout {
 
   get formatFile (): string { return join(this.system, 'format.json') }
   get lockFile (): string { return join(this.system, 'lock') }
+  /** The mesh catalog's journal (see CatalogJournal). */
+  get catalogJournal (): string { return join(this.system, 'catalog.journal') }
 
   bucketDir (bucket: string): string { return join(this.root, bucket) }
   bucketMeta (bucket: string): string { return join(this.bucketsMeta, `${bucket}.json`) }

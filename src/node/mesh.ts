@@ -16,6 +16,8 @@ import { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import { MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
 import { MeshNode } from '../core/mesh/mesh-node.js'
 import type { ObjectStore } from '../core/object-store.js'
+import { CatalogJournal } from './catalog-journal.js'
+import { nodeAead } from './node-aead.js'
 import { nodeHashes } from './node-hashes.js'
 import { CliError } from './cli-error.js'
 import { codeOf, renameInto, writeDurable } from './disk-files.js'
@@ -133,15 +135,16 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   // Meta is at most 512 bytes: a few addresses are enough to reach a member.
   const addresses = libp2p.getMultiaddrs().map(String).slice(0, 4)
   const transport = new MembershipTransport({
-    libp2p, keyring: await Keyring.create(key.raw, o.cluster), config,
+    libp2p, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), config,
     meta: { role: 'durable', addrs: addresses, version: o.version },
     pubsub: { service: libp2p.services.pubsub, cluster: o.cluster },
   })
   await transport.start()
   const objects = { ...MESH_DEFAULTS, ...o.objects }
   const node = new MeshNode({
-    libp2p, pubsub: libp2p.services.pubsub, keyring: await Keyring.create(key.raw, o.cluster), cluster: o.cluster,
+    libp2p, pubsub: libp2p.services.pubsub, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), cluster: o.cluster,
     membership: transport.membership, local: o.store, hashes: nodeHashes, config: { ...objects, writeQuorum: o.objects?.writeQuorum ?? objects.replicas },
+    catalogStore: new CatalogJournal(o.layout.catalogJournal),
   })
   await node.start()
   let stopped = false

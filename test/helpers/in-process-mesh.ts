@@ -13,6 +13,7 @@ import { MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../../src/
 import { MeshNode } from '../../src/core/mesh/mesh-node.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import type { ObjectStore } from '../../src/core/object-store.js'
+import { nodeAead } from '../../src/node/node-aead.js'
 import { nodeHashes } from '../../src/node/node-hashes.js'
 
 /** LOCAL with shorter intervals, so that tests and benchmarks see failures in a second or two. */
@@ -45,7 +46,7 @@ export async function startInProcessNode (o: { key: Uint8Array, cluster?: string
     connectionManager: { inboundConnectionThreshold: 1000 },
     services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) },
   })
-  const keyring = await Keyring.create([o.key], cluster)
+  const keyring = await Keyring.create([o.key], cluster, nodeAead)
   const transport = new MembershipTransport({
     libp2p, keyring, config: o.membership ?? FAST_MEMBERSHIP, meta: { role: 'durable', addrs: libp2p.getMultiaddrs().map(String), version: 'test' },
     pubsub: { service: libp2p.services.pubsub, cluster },

@@ -1,4 +1,7 @@
-/** A peer without the cluster key, dialling a real s3mesh process: it can neither fetch objects nor inject catalog entries. */
+/**
+ * A peer without the cluster key, dialling a real s3mesh process: it can neither fetch objects nor inject catalog entries.
+ * A member that stalls part-way through a transfer is given up on after the idle timeout, not waited for.
+ */
 import '../../src/node/polyfills.js'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -14,7 +17,8 @@ import { createLibp2p } from 'libp2p'
 import { webHashes } from '../../src/core/hashes.js'
 import { Keyring } from '../../src/core/membership/keyring.js'
 import { Announcer } from '../../src/core/mesh/announcer.js'
-import { TransferService } from '../../src/core/mesh/transfer.js'
+import { PeerIdleError } from '../../src/core/mesh/sealed-frames.js'
+import { TransferService, type TransferHost } from '../../src/core/mesh/transfer.js'
 import { ACCESS_KEY, metric, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
@@ -69,5 +73,50 @@ describe('a peer without the cluster key', () => {
     assert.equal(res.status, 200, 'the forged delete did nothing')
     assert.equal(await res.text(), 'the crown jewels')
     await announcer.stop()
+  })
+})
+
+describe('a member that stalls', () => {
+  it('is given up on after the idle timeout, whether it stalls sending an object or storing one', async () => {
+    const make = async (): Promise<Awaited<ReturnType<typeof createLibp2p>>> => await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+    })
+    const [holder, reader] = [await make(), await make()]
+    try {
+      const key = Keyring.generateKey()
+      const body = new Uint8Array(300_000)
+      // Sends the first chunk, then nothing, and never ends; takes pushes and never answers.
+      const stalling: TransferHost = {
+        openLocal: async () => ({
+          info: { key: 'k', size: body.byteLength, etag: '"x"', sha256: '00'.repeat(32), lastModified: new Date(), metadata: { user: {} }, tags: {} },
+          stream: () => new ReadableStream({ start: c => { c.enqueue(body.subarray(0, 1000)) } }),
+          close: async () => {},
+        }),
+        accept: async (_from, _entry, _body, signal) => { await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new Error('aborted')) }) }) },
+        hashes: webHashes,
+        onCorrupt: () => {},
+      }
+      const idleTimeoutMs = 400
+      await new TransferService(holder, await Keyring.create([key], 'c'), stalling, { idleTimeoutMs }).start()
+      const client = new TransferService(reader, await Keyring.create([key], 'c'), stalling, { idleTimeoutMs })
+      await reader.dial(holder.getMultiaddrs()[0]!)
+      const peer = holder.peerId.toString()
+
+      let t = Date.now()
+      const got = await client.get(peer, { bucket: 'b', key: 'k', sha256: '00'.repeat(32), size: body.byteLength }, AbortSignal.timeout(30_000))
+      await assert.rejects(new Response(got).arrayBuffer(), (e: unknown) => e instanceof PeerIdleError)
+      const waited = Date.now() - t
+      assert.ok(waited >= idleTimeoutMs && waited < idleTimeoutMs * 4, `gave up on the stalled sender after ${waited} ms`)
+
+      t = Date.now()
+      const entry = { bucket: 'bucket', key: 'k', version: { ms: Date.now(), counter: 0, node: reader.peerId.toString() }, deleted: false, holders: [reader.peerId.toString()], object: { size: 5, etag: '"e"', sha256: '00'.repeat(32), lastModified: Date.now(), metadata: { user: {} }, tags: {} } }
+      await assert.rejects(client.push(peer, entry, new Response('hello').body!, AbortSignal.timeout(30_000)), (e: unknown) => e instanceof PeerIdleError)
+      const waitedPush = Date.now() - t
+      // Storing may take a while, so the wait for "stored" is six idle timeouts.
+      assert.ok(waitedPush >= idleTimeoutMs * 6 && waitedPush < idleTimeoutMs * 12, `gave up on the stalled store after ${waitedPush} ms`)
+    } finally {
+      await reader.stop()
+      await holder.stop()
+    }
   })
 })

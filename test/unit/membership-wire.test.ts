@@ -3,7 +3,8 @@ import { describe, it } from 'node:test'
 import { encode } from 'cborg'
 import fc from 'fast-check'
 import { decodeMessage, DroppedMessageError, encodeMessage, type DropReason } from '../../src/core/membership/codec.js'
-import { Keyring } from '../../src/core/membership/keyring.js'
+import { Keyring, webCryptoAead } from '../../src/core/membership/keyring.js'
+import { nodeAead } from '../../src/node/node-aead.js'
 import type { Message } from '../../src/core/membership/messages.js'
 
 const reasonOf = (f: () => unknown): DropReason | 'accepted' => {
@@ -49,16 +50,17 @@ describe('membership wire format', () => {
   })
 })
 
-describe('cluster keyring', () => {
+for (const [name, aead] of [['WebCrypto', webCryptoAead], ['node:crypto', nodeAead]] as const) {
+describe(`cluster keyring (${name})`, () => {
   const msg = encodeMessage({ type: 'ping', seq: 7, target: 'p' })
   it('seals and opens; a peer without the key or of another cluster cannot open', async () => {
     const k1 = Keyring.generateKey()
-    const ring = await Keyring.create([k1], 'prod')
+    const ring = await Keyring.create([k1], 'prod', aead)
     const sealed = await ring.seal(msg)
     assert.deepEqual(await ring.open(sealed), msg)
-    const stranger = await Keyring.create([Keyring.generateKey()], 'prod')
+    const stranger = await Keyring.create([Keyring.generateKey()], 'prod', aead)
     await assert.rejects(stranger.open(sealed), (e: unknown) => e instanceof DroppedMessageError && e.reason === 'wrong-key')
-    const otherCluster = await Keyring.create([k1], 'staging')
+    const otherCluster = await Keyring.create([k1], 'staging', aead)
     await assert.rejects(otherCluster.open(sealed), (e: unknown) => e instanceof DroppedMessageError && e.reason === 'wrong-key')
     await assert.rejects(ring.open(msg), (e: unknown) => e instanceof DroppedMessageError && e.reason === 'not-sealed')
     const tampered = sealed.slice()
@@ -69,8 +71,8 @@ describe('cluster keyring', () => {
   it('rotates keys without downtime: add, use, remove', async () => {
     const oldKey = Keyring.generateKey()
     const newKey = Keyring.generateKey()
-    const a = await Keyring.create([oldKey], 'c')
-    const b = await Keyring.create([oldKey], 'c')
+    const a = await Keyring.create([oldKey], 'c', aead)
+    const b = await Keyring.create([oldKey], 'c', aead)
     await a.add(newKey)
     await b.add(newKey)
     a.use(newKey)
@@ -81,6 +83,21 @@ describe('cluster keyring', () => {
     b.remove(oldKey)
     assert.deepEqual(await a.open(await b.seal(msg)), msg)
     assert.throws(() => a.remove(newKey), /primary key cannot be removed/)
-    await assert.rejects(Keyring.create([new Uint8Array(20)], 'c'), /16, 24 or 32 bytes/)
+    await assert.rejects(Keyring.create([new Uint8Array(20)], 'c', aead), /16, 24 or 32 bytes/)
+  })
+})
+}
+
+describe('cluster keyring across platforms', () => {
+  it('WebCrypto and node:crypto seal the same format: each opens what the other sealed, for every key size', async () => {
+    for (const bytes of [16, 24, 32]) {
+      const key = crypto.getRandomValues(new Uint8Array(bytes))
+      const web = await Keyring.create([key], 'c', webCryptoAead)
+      const node = await Keyring.create([key], 'c', nodeAead)
+      const msg = crypto.getRandomValues(new Uint8Array(1000))
+      assert.deepEqual(await node.open(await web.seal(msg)), msg)
+      assert.deepEqual(await web.open(await node.seal(msg)), msg)
+      assert.deepEqual(await node.open(await node.seal(new Uint8Array(0))), new Uint8Array(0))
+    }
   })
 })

@@ -2,6 +2,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
 import { isS3Error, S3Error } from '../errors.js'
 import type { Hashes } from '../hashes.js'
+import type { CatalogStore } from './catalog-store.js'
 import type { Keyring } from '../membership/keyring.js'
 import type { Membership, MemberInfo } from '../membership/membership.js'
 import { decodeNodeMeta } from '../membership/node-meta.js'
@@ -27,6 +28,8 @@ export interface MeshNodeOptions {
   local: ObjectStore
   hashes: Hashes
   config: MeshConfig
+  /** Keeps the catalog across restarts (versions and tombstones); without it a member starts from what its store holds. */
+  catalogStore?: CatalogStore
 }
 
 /** Figures for /metrics. */
@@ -91,9 +94,11 @@ export class MeshNode {
       clock: this.clock,
       hashes: o.hashes,
       announce: entries => { this.announcer.announce(...entries) },
+      announced: async () => { await this.announcer.flush() },
       replicate: async (entry, signal) => await this.replicate(entry, signal),
       fetch: async (entry, signal) => await this.fetch(entry, signal),
       onCorrupt: entry => { this.corrupt(entry.bucket, entry.key!, entry.object!.sha256) },
+      persist: async () => { await this.o.catalogStore?.flush(true) },
     })
     this.transfer = new TransferService(o.libp2p, o.keyring, {
       openLocal: async (bucket, key, sha256, signal) => await this.store.openLocal(bucket, key, sha256, signal),
@@ -101,7 +106,8 @@ export class MeshNode {
         // Merged first, so that a concurrent older copy is refused; no reaction needed: the bytes are coming.
         this.clock.observe(entry.version)
         this.catalog.apply(entry)
-        const stored = await this.store.storeVersion(entry, body, { signal })
+        // Quiet: the writer announces the version once, with every replica it reached.
+        const stored = await this.store.storeVersion(entry, body, { signal, quiet: true })
         if (stored === undefined) throw new Error('a newer version of that key exists')
       },
       hashes: o.hashes,
@@ -111,8 +117,12 @@ export class MeshNode {
     this.antiEntropy = new AntiEntropy(o.libp2p, o.keyring, this.catalog, (_from, entries) => { this.receive(entries) })
   }
 
-  /** Takes the local store's buckets and objects into the catalog, then starts the protocols and loops. */
+  /**
+   * Loads the saved catalog, takes the local store's buckets and objects into
+   * it, then starts the protocols and loops.
+   */
   async start (): Promise<void> {
+    await this.loadSaved()
     await this.adoptLocal()
     await this.transfer.start()
     await this.antiEntropy.start()
@@ -132,6 +142,8 @@ export class MeshNode {
     await this.antiEntropy.stop()
     await this.transfer.stop()
     await Promise.allSettled(this.fetching.values())
+    this.catalog.removeEventListener('change', this.onCatalogChange)
+    await this.o.catalogStore?.close()
   }
 
   /** Durable members alive or suspected (a suspect may still answer), this one included. */
@@ -223,14 +235,16 @@ export class MeshNode {
    * by the next member in the placement order, so a member that died a moment
    * ago (and is not yet known to be dead) costs time, not a copy.
    */
-  private async replicate (entry: CatalogEntry, signal?: AbortSignal): Promise<number> {
+  private async replicate (entry: CatalogEntry, signal?: AbortSignal): Promise<string[]> {
     const live = this.durableMembers()
     const need = Math.min(this.o.config.writeQuorum, this.o.config.replicas, Math.max(1, live.length))
     const ranking = this.placement.replicas(entry.bucket, entry.key!, this.placement.size)
     const targets = ranking.slice(0, this.o.config.replicas).filter(id => id !== this.self)
     const spares = ranking.slice(this.o.config.replicas).filter(id => id !== this.self)
-    let copies = 1
-    if (targets.length === 0) return copies
+    const copied: string[] = []
+    /** Set once the writer has its answer: later copies are announced as they are made. */
+    let settled = false
+    if (targets.length === 0) return copied
     // Background pushes outlive the request, not the node.
     const s = this.stopping.signal
     const push = async (target: string): Promise<void> => {
@@ -242,9 +256,8 @@ export class MeshNode {
       for (let target: string | undefined = first; target !== undefined; target = spares.shift()) {
         try {
           await push(target)
-          copies++
-          // The target announces itself too; saying so here makes the writer's catalog right at once.
-          this.store.publish({ ...entry, holders: [target] })
+          if (settled) this.store.publish({ ...entry, holders: [target] })
+          else copied.push(target)
           return
         } catch {
           if (s.aborted) return
@@ -253,12 +266,13 @@ export class MeshNode {
     }
     const lanes = targets.map(lane)
     const quorum = new Promise<void>(resolve => {
-      const check = (): void => { if (copies >= need) resolve() }
+      const check = (): void => { if (1 + copied.length >= need) resolve() }
       for (const l of lanes) void l.then(check)
     })
     const aborted = new Promise<void>(resolve => { signal?.addEventListener('abort', () => { resolve() }, { once: true }) })
     await Promise.race([quorum, Promise.all(lanes), aborted])
-    return copies
+    settled = true
+    return [...copied]
   }
 
   /** Fetches `entry`'s bytes from a live holder into the local store; one fetch per version at a time. */
@@ -319,6 +333,11 @@ export class MeshNode {
     }
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) this.catalog.forget(e.bucket, e.key!)
+    const saved = this.o.catalogStore
+    if (saved?.wantsCompaction(objects + expired.length) === true && !this.compacting) {
+      this.compacting = true
+      void saved.compact(this.allEntries()).catch(() => {}).finally(() => { this.compacting = false })
+    }
     Object.assign(this.stats, { objects, bytes, underReplicated: under })
     const free = this.o.config.repairConcurrency - this.fetching.size
     this.stats.repairQueue = this.fetching.size + Math.max(0, todo.length - free)
@@ -328,19 +347,57 @@ export class MeshNode {
     }
   }
 
-  /** Local buckets and objects become catalog entries: a restarted member says what it holds, a new one adopts its folder. */
+  /**
+   * The catalog as this member last saw it, so a restart remembers versions
+   * and deletes. Holder claims for this member are left out: what it holds
+   * is whatever adoptLocal finds on disk now.
+   */
+  private async loadSaved (): Promise<void> {
+    const saved = this.o.catalogStore
+    if (saved === undefined) return
+    const horizon = Date.now() - this.o.config.tombstoneTtlMs
+    for (const e of await saved.load()) {
+      if (e.deleted && e.key !== undefined && e.version.ms < horizon) continue
+      try { this.clock.observe(e.version) } catch { continue }
+      this.catalog.apply(e.holders.includes(this.self) ? { ...e, holders: e.holders.filter(h => h !== this.self) } : e)
+    }
+    this.catalog.addEventListener('change', this.onCatalogChange)
+  }
+
+  private readonly onCatalogChange = (e: Event): void => { this.o.catalogStore?.record((e as CustomEvent<CatalogEntry>).detail) }
+  private compacting = false
+
+  private * allEntries (): Generator<CatalogEntry> {
+    for (const bucket of this.catalog.bucketNames()) {
+      const b = this.catalog.get(bucket)
+      if (b !== undefined) yield b
+      yield * this.catalog.entries(bucket)
+    }
+  }
+
+  /**
+   * Local buckets and objects become catalog entries: a restarted member says
+   * what it holds, a new one adopts its folder. A file whose content the
+   * catalog already knows keeps that version; one that a newer version or a
+   * delete superseded while this member was away is removed.
+   */
   private async adoptLocal (): Promise<void> {
     const local = this.o.local
     const entries: CatalogEntry[] = []
     for (const b of await local.listBuckets()) {
-      entries.push({ bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: this.self }, deleted: false, holders: [] })
+      // A bucket the catalog knows keeps its version: a folder is not a newer creation.
+      const known = this.catalog.get(b.name)
+      entries.push(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: this.self }, deleted: false, holders: [] })
       let startAfter: string | undefined
       for (;;) {
         const page = await local.listObjects(b.name, { startAfter, limit: 1000 })
         for (const o of page.objects) {
           try {
             const info = await local.headObject(b.name, o.key)
-            entries.push({ bucket: b.name, key: o.key, version: { ms: info.lastModified.getTime(), counter: 0, node: this.self }, deleted: false, object: recordOf(info), holders: [this.self] })
+            const known = this.catalog.get(b.name, o.key)
+            entries.push(known !== undefined && !known.deleted && known.object?.sha256 === info.sha256
+              ? { ...known, holders: [this.self] }
+              : { bucket: b.name, key: o.key, version: { ms: info.lastModified.getTime(), counter: 0, node: this.self }, deleted: false, object: recordOf(info), holders: [this.self] })
           } catch (err) {
             if (!isS3Error(err, 'NoSuchKey')) throw err
           }
@@ -349,11 +406,24 @@ export class MeshNode {
         startAfter = page.objects.at(-1)!.key
       }
     }
+    const reactions: Array<Promise<void>> = []
+    const deletedBuckets: string[] = []
     for (const e of entries) {
       // A file dated in the future (a skewed clock, a hand-set mtime) is versioned now instead.
       try { this.clock.observe(e.version) } catch { e.version = { ...this.clock.tick(), node: this.self } }
       this.catalog.apply(e)
+      // Superseded while this member was away (a newer version, a delete): the catalog's entry decides.
+      const now = this.catalog.get(e.bucket, e.key)!
+      if (e.key === undefined) {
+        if (now.deleted) deletedBuckets.push(e.bucket)
+      } else if (now.deleted || !now.holders.includes(this.self)) {
+        reactions.push(this.react(now).catch(() => {}))
+      }
     }
+    // A deleted bucket's folder goes once the objects in it have.
+    void Promise.all(reactions).then(async () => {
+      for (const name of deletedBuckets) await local.deleteBucket(name, { signal: this.stopping.signal }).catch(() => {})
+    })
     this.announcer.announce(...entries)
   }
 }

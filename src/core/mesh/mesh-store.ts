@@ -20,16 +20,21 @@ export interface MeshContext {
   hashes: Hashes
   /** Spreads entries this member made or changed (gossip). */
   announce: (entries: CatalogEntry[]) => void
+  /** Resolves once what was announced so far has been sent to the peers. */
+  announced: () => Promise<void>
   /**
    * Copies a new version to the other replicas placement picks; resolves
-   * with how many members hold it (this one included) once the write quorum
-   * has it, or as many as could be reached.
+   * once the write quorum has it, or as many as could be reached, with the
+   * members that took a copy by then. Copies made later are announced by
+   * whoever makes them.
    */
-  replicate: (entry: CatalogEntry, signal?: AbortSignal) => Promise<number>
+  replicate: (entry: CatalogEntry, signal?: AbortSignal) => Promise<string[]>
   /** Fetches the newest version of an object from its holders into the local store (verified); resolves to the entry now held. */
   fetch: (entry: CatalogEntry, signal?: AbortSignal) => Promise<CatalogEntry>
   /** The local copy of a version turned out not to hash to it (bit rot, a hand edit): replace it. */
   onCorrupt: (entry: CatalogEntry) => void
+  /** Puts the catalog on stable storage (if it is kept), so a delete acknowledged is not forgotten by a restart. */
+  persist: () => Promise<void>
 }
 
 /** An object as the catalog records it. */
@@ -94,6 +99,7 @@ export class MeshStore implements ObjectStore {
       if (!isS3Error(err, 'NoSuchBucket')) throw err
     }
     this.publish({ bucket: name, version: this.version(), deleted: true, holders: [] })
+    await this.mesh.persist()
   }
 
   async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> {
@@ -130,6 +136,7 @@ export class MeshStore implements ObjectStore {
       await this.deleteLocal(bucket, key, options?.signal)
       this.publish({ bucket, key, version: this.version(), deleted: true, holders: [] })
     })
+    await this.mesh.persist()
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
@@ -210,13 +217,15 @@ export class MeshStore implements ObjectStore {
    * Stores a version received from another member: verified against its
    * entry, and only if no newer version of the key is known (a late copy
    * must not overwrite a newer write). Returns the entry with this member
-   * added to its holders, already announced; undefined if it was stale.
+   * added to its holders, already announced unless `quiet` (a replica of a
+   * write in progress: the writer announces it with its replicas); undefined
+   * if it was stale. `checked`: the body already errors instead of ending on
+   * bad bytes (TransferService.get).
    */
-  async storeVersion (entry: CatalogEntry, body: ReadableStream<Uint8Array>, options: { signal?: AbortSignal, checked?: boolean } = {}): Promise<CatalogEntry | undefined> {
+  async storeVersion (entry: CatalogEntry, body: ReadableStream<Uint8Array>, options: { signal?: AbortSignal, checked?: boolean, quiet?: boolean } = {}): Promise<CatalogEntry | undefined> {
     const { bucket, key, object } = entry
     const { signal } = options
     if (key === undefined || object === undefined) throw new RangeError('Only object versions can be stored.')
-    // `checked`: the body already errors instead of ending on bad bytes (TransferService.get).
     const verified = options.checked === true ? body : body.pipeThrough(verifyingStream(this.mesh.hashes, object))
     return await this.locks.run(`${bucket}\n${key}`, async () => {
       const current = this.mesh.catalog.get(bucket, key)
@@ -230,7 +239,10 @@ export class MeshStore implements ObjectStore {
         copyOf: { etag: object.etag, lastModified: new Date(object.lastModified), ...(object.parts === undefined ? {} : { parts: object.parts }) },
       })
       if (info.sha256 !== object.sha256) throw new Error(`Stored ${bucket}/${key} hashes to ${info.sha256}, not ${object.sha256}.`)
-      return this.publish({ ...entry, holders: [...new Set([...entry.holders, this.mesh.self])].sort() })
+      const held = { ...entry, holders: [...new Set([...entry.holders, this.mesh.self])].sort() }
+      if (options.quiet !== true) return this.publish(held)
+      this.mesh.catalog.apply(held)
+      return this.mesh.catalog.get(bucket, key) ?? held
     })
   }
 
@@ -267,10 +279,15 @@ export class MeshStore implements ObjectStore {
   private async committed (bucket: string, key: string, write: () => Promise<ObjectInfo>, signal?: AbortSignal): Promise<ObjectInfo> {
     const { info, entry } = await this.locks.run(`${bucket}\n${key}`, async () => {
       const info = await write()
+      // Announced at once, so that by the time the replicas have it (and the client its answer)
+      // every member lists it: a GET anywhere right after the PUT finds it.
       return { info, entry: this.publish({ bucket, key, version: this.version(), deleted: false, object: recordOf(info), holders: [this.mesh.self] }) }
     })
     const replicas = await this.mesh.replicate(entry, signal)
-    return { ...info, replicas }
+    // Then once more with the replicas (which store quietly): two messages a write, not one per copy.
+    if (replicas.length > 0) this.publish({ ...entry, holders: [this.mesh.self, ...replicas].sort() })
+    await this.mesh.announced()
+    return { ...info, replicas: 1 + replicas.length }
   }
 
   /**

@@ -89,8 +89,8 @@ export class TransferService {
   async get (peer: string, request: { bucket: string, key: string, sha256: string, size: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const frames = await this.open(peer, signal)
     try {
-      await frames.send({ op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 }, this.idle(signal))
-      const answer = await frames.receive(this.idle(signal))
+      await frames.send({ op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 })
+      const answer = await frames.receive()
       if (answer.status !== 'ok') throw new TransferRefusedError(`${peer} cannot serve ${request.bucket}/${request.key}: ${String(answer.message ?? answer.status)}`)
     } catch (err) {
       frames.abort(err as Error)
@@ -106,7 +106,7 @@ export class TransferService {
       pull: async controller => {
         try {
           for (;;) {
-            const pieces = await frames.receiveData(this.idle(signal))
+            const pieces = await frames.receiveData()
             if (pieces === undefined) break
             for (const p of pieces) {
               size += p.byteLength
@@ -125,11 +125,11 @@ export class TransferService {
           const got = toHex(hash.digest())
           const ok = size === request.size && got === request.sha256
           if (!ok) {
-            await frames.send({ op: 'verdict', ok }, this.idle(signal)).catch(() => {})
+            await frames.send({ op: 'verdict', ok }).catch(() => {})
             throw new ContentMismatchError(`${peer} sent ${size} bytes hashing to ${got}, not ${request.size} bytes hashing to ${request.sha256}.`)
           }
           // A good verdict need not hold up the reader.
-          void frames.send({ op: 'verdict', ok }, this.idle(signal)).then(async () => { await frames.close() }, () => { frames.abort(new Error('verdict not sent')) })
+          void frames.send({ op: 'verdict', ok }).then(async () => { await frames.close() }, () => { frames.abort(new Error('verdict not sent')) })
           for (const p of held) controller.enqueue(p)
           controller.close()
         } catch (err) {
@@ -146,9 +146,10 @@ export class TransferService {
     const frames = await this.open(peer, signal)
     try {
       // The bytes follow the request at once: a refusal comes back as the final answer (or a reset).
-      await frames.send({ op: 'push', entry: encodeCatalogMessage([entry]) }, this.idle(signal))
-      await this.sendBody(frames, body, signal)
-      const stored = await frames.receive(AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs * 6)]))
+      await frames.send({ op: 'push', entry: encodeCatalogMessage([entry]) })
+      await this.sendBody(frames, body)
+      // Storing takes the replica a while (a large object is fsynced), hence more patience.
+      const stored = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
       if (stored.status !== 'stored') throw new TransferRefusedError(`${peer} did not store ${entry.bucket}/${entry.key ?? ''}: ${String(stored.message ?? stored.status)}`)
       this.stats.pushed++
       await frames.close()
@@ -160,7 +161,7 @@ export class TransferService {
   }
 
   /** Sends a body as data frames of at most CHUNK_BYTES, then the end of the data; cancels the body on failure. */
-  private async sendBody (frames: SealedFrames, body: ReadableStream<Uint8Array> | undefined, signal: AbortSignal): Promise<void> {
+  private async sendBody (frames: SealedFrames, body: ReadableStream<Uint8Array> | undefined): Promise<void> {
     const reader = body?.getReader()
     try {
       for (;;) {
@@ -169,11 +170,11 @@ export class TransferService {
         if (done) break
         for (let i = 0; i < value.byteLength; i += CHUNK_BYTES) {
           const chunk = value.subarray(i, i + CHUNK_BYTES)
-          await frames.sendData(chunk, this.idle(signal))
+          await frames.sendData(chunk)
           this.stats.bytesSent += chunk.byteLength
         }
       }
-      await frames.endData(this.idle(signal))
+      await frames.endData()
     } catch (err) {
       await reader?.cancel(err).catch(() => {})
       throw err
@@ -183,21 +184,17 @@ export class TransferService {
   }
 
   private async open (peer: string, signal: AbortSignal): Promise<SealedFrames> {
-    const stream = await openStream(this.libp2p, peer, TRANSFER_PROTOCOL, this.idle(signal))
-    return new SealedFrames(stream, this.keyring)
-  }
-
-  private idle (signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs)])
+    const stream = await openStream(this.libp2p, peer, TRANSFER_PROTOCOL, AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs)]))
+    return new SealedFrames(stream, this.keyring, { signal, idleTimeoutMs: this.options.idleTimeoutMs })
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, this.keyring)
+    const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs })
     const from = connection.remotePeer.toString()
     const done = new AbortController()
     stream.addEventListener('close', () => { done.abort() })
     try {
-      const request = await frames.receive(this.idle(done.signal))
+      const request = await frames.receive()
       if (request.op === 'get') await this.serveGet(frames, request, done.signal)
       else if (request.op === 'push') await this.servePush(frames, from, request, done.signal)
       else throw new DroppedMessageError('malformed', 'Unknown transfer operation.')
@@ -214,24 +211,24 @@ export class TransferService {
     }
     const handle = await this.host.openLocal(r.bucket, r.key, r.sha256, signal)
     if (handle === undefined) {
-      await frames.send({ status: 'not-found', message: 'this member does not hold that content' }, this.idle(signal))
+      await frames.send({ status: 'not-found', message: 'this member does not hold that content' })
       await frames.close()
       return
     }
     const offset = r.offset as number
     if (offset > handle.info.size) {
       await handle.close()
-      await frames.send({ status: 'bad-range', message: `offset ${offset} is past the end (${handle.info.size})` }, this.idle(signal))
+      await frames.send({ status: 'bad-range', message: `offset ${offset} is past the end (${handle.info.size})` })
       await frames.close()
       return
     }
-    await frames.send({ status: 'ok', size: handle.info.size }, this.idle(signal))
+    await frames.send({ status: 'ok', size: handle.info.size })
     const body = handle.info.size === offset ? undefined : handle.stream({ start: offset, end: handle.info.size - 1 })
     if (body === undefined) await handle.close()
-    await this.sendBody(frames, body, signal)
+    await this.sendBody(frames, body)
     this.stats.served++
     // The reader checked what we sent: bad bytes mean our copy rotted on disk.
-    const verdict = await frames.receive(this.idle(signal)).catch(() => undefined)
+    const verdict = await frames.receive().catch(() => undefined)
     if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string)
     await frames.close()
   }
@@ -243,7 +240,7 @@ export class TransferService {
     if (entries.length !== 1 || entry === undefined || entry.key === undefined || entry.deleted || entry.object === undefined) throw new DroppedMessageError('malformed', 'A push of something that is not one object version.')
     const body = new ReadableStream<Uint8Array>({
       pull: async controller => {
-        const pieces = await frames.receiveData(this.idle(signal))
+        const pieces = await frames.receiveData()
         if (pieces === undefined) { controller.close(); return }
         for (const p of pieces) {
           this.stats.bytesReceived += p.byteLength
@@ -254,12 +251,12 @@ export class TransferService {
     try {
       await this.host.accept(from, entry, body, signal)
     } catch (err) {
-      await frames.send({ status: 'refused', message: err instanceof Error ? err.message : String(err) }, this.idle(signal)).catch(() => {})
+      await frames.send({ status: 'refused', message: err instanceof Error ? err.message : String(err) }).catch(() => {})
       await frames.close()
       this.stats.refused++
       return
     }
-    await frames.send({ status: 'stored' }, this.idle(signal))
+    await frames.send({ status: 'stored' })
     this.stats.accepted++
     await frames.close()
   }

@@ -1,0 +1,20 @@
+import type { CatalogEntry } from './catalog-entry.js'
+
+/**
+ * Where a member keeps its catalog between runs (a journal file on a Node
+ * node; nothing in a test that does not need it). Entries only merge, so
+ * the store may hold several versions of one key and replay them in any order.
+ */
+export interface CatalogStore {
+  /** Every entry kept, to apply at start. */
+  load (): Promise<CatalogEntry[]>
+  /** Keeps an entry the catalog changed to; written soon, not necessarily durable yet. */
+  record (entry: CatalogEntry): void
+  /** Writes what is recorded; with `durable`, on stable storage when it resolves (before a delete is acknowledged). */
+  flush (durable: boolean): Promise<void>
+  /** Whether rewriting from the catalog's `catalogEntries` entries would shrink the store a good deal. */
+  wantsCompaction (catalogEntries: number): boolean
+  /** Replaces what is kept with `entries`. */
+  compact (entries: Iterable<CatalogEntry>): Promise<void>
+  close (): Promise<void>
+}

@@ -1,0 +1,68 @@
+/**
+ * Restarts remember deletes: a member that was away while an object was
+ * deleted must not bring it back, even when every other member restarted
+ * (crashed, even) before it returned. The catalog journal is what remembers.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { AwsClient } from 'aws4fetch'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { until } from '../helpers/until.js'
+
+const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+
+async function aliveEverywhere (nodes: ServerProcess[]): Promise<void> {
+  await until(`${nodes.length} members alive everywhere`, async () => {
+    for (const n of nodes) {
+      const { members } = await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json() as { members: Array<{ state: string }> }
+      if (members.filter(m => m.state === 'alive').length !== nodes.length) return false
+    }
+    return true
+  }, 20_000)
+}
+
+describe('a restart of the whole cluster', () => {
+  const running: ServerProcess[] = []
+  after(async () => { for (const n of running) await n.stop().catch(() => {}) })
+
+  it('does not bring back an object deleted while a member was away', async () => {
+    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+    const args = ['--membership', 'local', '--replicas', '2']
+    let a = await startServerProcess({ env, args })
+    let b = await startServerProcess({ env, args: [...args, '--join', a.meshAddress!] })
+    running.push(a, b)
+    await aliveEverywhere([a, b])
+    assert.equal((await sign.fetch(`${a.url}/keep`, { method: 'PUT' })).status, 200)
+    for (const key of ['gone.txt', 'kept.txt']) {
+      const put = await sign.fetch(`${a.url}/keep/${key}`, { method: 'PUT', body: `the ${key}` })
+      assert.equal(put.headers.get('x-s3mesh-replicas'), '2')
+    }
+    assert.ok(existsSync(join(b.dataDir, 'keep', 'gone.txt')), 'b holds a copy')
+
+    // b goes away; the object is deleted; then a crashes (no graceful shutdown to save anything).
+    await b.stop({ remove: false })
+    assert.equal((await sign.fetch(`${a.url}/keep/gone.txt`, { method: 'DELETE' })).status, 204)
+    await a.stop({ remove: false, signal: 'SIGKILL' })
+    running.length = 0
+
+    // b comes back first, alone, with its stale copy; then a.
+    b = await startServerProcess({ dataDir: b.dataDir, env, args })
+    running.push(b)
+    a = await startServerProcess({ dataDir: a.dataDir, env, args: [...args, '--join', b.meshAddress!] })
+    running.push(a)
+    await aliveEverywhere([a, b])
+
+    for (const n of [a, b]) {
+      await until(`${n.url} answers 404 for the deleted object`, async () => (await sign.fetch(`${n.url}/keep/gone.txt`)).status === 404)
+      const kept = await sign.fetch(`${n.url}/keep/kept.txt`)
+      assert.equal(kept.status, 200)
+      assert.equal(await kept.text(), 'the kept.txt')
+      const list = await (await sign.fetch(`${n.url}/keep?list-type=2`)).text()
+      assert.ok(!list.includes('gone.txt') && list.includes('kept.txt'), `listed on ${n.url}: ${list}`)
+    }
+    await until('the stale file is removed from b\'s folder', () => !existsSync(join(b.dataDir, 'keep', 'gone.txt')))
+  })
+})
