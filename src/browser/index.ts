@@ -1,9 +1,10 @@
 /**
- * s3mesh for browsers and service workers. For now: the S3 protocol handler
- * and the in-memory store, so a service worker can answer `/s3/...` with
- * `createS3Handler({ store, basePath: '/s3', ... })`. The IndexedDB store and
- * the page node that joins the mesh come next (see DESIGN.md).
+ * s3mesh for browsers and service workers: `register()` puts the s3mesh
+ * service worker in charge of `/s3/...` on this origin (S3 over IndexedDB);
+ * the S3 handler and stores are here for apps that host it themselves.
  */
+export { register, ServiceWorkerUnavailableError, type RegisterOptions, type Registration } from './register.js'
+export { IdbStore, type IdbStoreOptions } from './idb-store.js'
 export { createS3Handler, type S3Handler, type S3HandlerOptions } from '../s3-shim/index.js'
 export { MemoryStore } from '../core/memory-store.js'
 export { webHashes } from '../core/hashes.js'

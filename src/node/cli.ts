@@ -61,6 +61,8 @@ export function buildCli (): Command {
     .addOption(new Option('--membership <preset>', 'membership timing preset (memberlist\'s)').choices(['lan', 'wan', 'local']).default('lan'))
     .option('--replicas <n>', 'copies of each object on distinct durable members', positiveInt, 2)
     .option('--no-mesh', 'serve S3 alone, without joining or starting a mesh')
+    .addOption(new Option('--console-address <host:port>', 'where the console, /s3mesh.js and the service worker /s3mesh-sw.js are served').default(addressArg('127.0.0.1:9001'), '127.0.0.1:9001').argParser(addressArg))
+    .option('--no-console', 'serve no console (nor the browser library and service worker)')
     .addHelpText('after', `
 Root credentials come from S3MESH_ROOT_USER and S3MESH_ROOT_PASSWORD, or are
 generated on first start and kept in <dir>/.s3mesh/credentials.json (mode 0600).
@@ -74,10 +76,11 @@ Examples:
   s3mesh server ./data
   s3mesh server ./data --address 0.0.0.0:9000
   S3MESH_CLUSTER_KEY=... s3mesh server ./data2 --address :9010 --mesh-address :9110 --join /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
-    .action(async (dir: string, opts: { address: { host: string, port: number }, region: string, domain?: string[], fsync: boolean, meshAddress: { host: string, port: number }, join?: string[], cluster: string, membership: PresetName, mesh: boolean, replicas: number }) => {
+    .action(async (dir: string, opts: { address: { host: string, port: number }, region: string, domain?: string[], fsync: boolean, meshAddress: { host: string, port: number }, join?: string[], cluster: string, membership: PresetName, mesh: boolean, replicas: number, consoleAddress: { host: string, port: number }, console: boolean }) => {
       const server = await startServer({
         dataDir: dir, host: opts.address.host, port: opts.address.port, region: opts.region, domains: opts.domain, fsync: opts.fsync,
         ...(opts.mesh ? { mesh: { host: opts.meshAddress.host, port: opts.meshAddress.port, join: opts.join ?? [], cluster: opts.cluster, preset: opts.membership, version: pkg.version, replicas: opts.replicas } } : {}),
+        ...(opts.console ? { console: opts.consoleAddress } : {}),
       })
       process.stdout.write(banner(server, dir, pkg.version, opts.address.host))
       stopOnSignals(server)

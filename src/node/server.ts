@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { createS3Handler } from '../s3-shim/index.js'
 import { CliError } from './cli-error.js'
+import { createConsoleServer } from './console-server.js'
 import { codeOf } from './disk-files.js'
 import { DiskLayout } from './disk-layout.js'
 import { DiskStore } from './disk-store.js'
@@ -32,6 +33,8 @@ export interface ServerOptions {
   domains?: string[]
   /** Join or start a mesh; without it the node serves alone. */
   mesh?: { host: string, port: number, join: string[], cluster: string, preset: PresetName, version: string, replicas?: number }
+  /** Where the console, the page library (/s3mesh.js) and the service worker (/s3mesh-sw.js) are served; none without it. */
+  console?: { host: string, port: number }
 }
 
 export interface RunningServer {
@@ -40,6 +43,8 @@ export interface RunningServer {
   store: DiskStore
   metrics: ServerMetrics
   mesh?: RunningMesh
+  /** The console's address, when it is served. */
+  consoleUrl?: string
   /** Stops accepting connections, lets requests in flight finish (up to `graceMs`), then releases the data folder. */
   close (graceMs?: number): Promise<void>
 }
@@ -54,7 +59,9 @@ async function prepareDataDir (dataDir: string): Promise<void> {
   }
 }
 
-async function listen (server: Server, host: string, port: number): Promise<AddressInfo> {
+/** `flag` names the option that sets this address, for the error message. */
+async function listen (server: Server, host: string, port: number, what: 'S3 API' | 'console' = 'S3 API'): Promise<AddressInfo> {
+  const flag = what === 'console' ? '--console-address' : '--address'
   await new Promise<void>((resolvePromise, reject) => {
     const onError = (err: Error): void => { server.off('listening', onListening); reject(err) }
     const onListening = (): void => { server.off('error', onError); resolvePromise() }
@@ -62,12 +69,16 @@ async function listen (server: Server, host: string, port: number): Promise<Addr
     server.once('listening', onListening)
     server.listen(port, host)
   }).catch(err => {
-    if (codeOf(err) === 'EADDRINUSE') throw new CliError(`Port ${port} on ${host} is already in use. Stop whatever holds it, or pick another port with --address ${host}:<port>.`)
-    if (codeOf(err) === 'EACCES') throw new CliError(`Not allowed to listen on ${host}:${port} (ports below 1024 need privileges). Pick a port above 1024 with --address.`)
-    if (codeOf(err) === 'EADDRNOTAVAIL' || codeOf(err) === 'ENOTFOUND') throw new CliError(`${host} is not an address of this machine. Use 127.0.0.1, 0.0.0.0 or one of its own addresses in --address.`)
+    if (codeOf(err) === 'EADDRINUSE') throw new CliError(`Port ${port} on ${host} (the ${what}) is already in use. Stop whatever holds it, or pick another port with ${flag} ${host}:<port>.`)
+    if (codeOf(err) === 'EACCES') throw new CliError(`Not allowed to listen on ${host}:${port} (ports below 1024 need privileges). Pick a port above 1024 with ${flag}.`)
+    if (codeOf(err) === 'EADDRNOTAVAIL' || codeOf(err) === 'ENOTFOUND') throw new CliError(`${host} is not an address of this machine. Use 127.0.0.1, 0.0.0.0 or one of its own addresses in ${flag}.`)
     throw err
   })
   return server.address() as AddressInfo
+}
+
+function urlOf (address: AddressInfo): string {
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 }
 
 /** Health and metrics answer plain GETs; a signed request to the same path is S3 (bucket "health" or "metrics"). */
@@ -122,11 +133,18 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       else socket.destroy()
     })
     const address = await listen(server, options.host, options.port).catch(async err => { await mesh?.stop({ leave: false }); throw err })
-    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    const url = `http://${shownHost}:${address.port}`
+    const url = urlOf(address)
+    const consoleServer = options.console === undefined ? undefined : createConsoleServer()
+    const consoleUrl = consoleServer === undefined
+      ? undefined
+      : urlOf(await listen(consoleServer, options.console!.host, options.console!.port, 'console').catch(async err => {
+        await mesh?.stop({ leave: false })
+        server.close()
+        throw err
+      }))
     let closing: Promise<void> | undefined
     return {
-      url, credentials, store, metrics, mesh,
+      url, credentials, store, metrics, mesh, consoleUrl,
       close: async (graceMs = 10_000) => {
         closing ??= (async () => {
           ready = false
@@ -135,6 +153,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
           const closed = new Promise<void>(resolveClosed => server.close(() => { resolveClosed() }))
           server.closeIdleConnections()
           const timer = setTimeout(() => { server.closeAllConnections() }, graceMs)
+          consoleServer?.closeAllConnections()
+          consoleServer?.close()
           await closed
           clearTimeout(timer)
           await unlock()

@@ -13,6 +13,8 @@ export interface ServerProcess {
   port: number
   /** The node's mesh TCP multiaddr (what --join takes), when it runs a mesh. */
   meshAddress?: string
+  /** Where the console, /s3mesh.js and /s3mesh-sw.js are served. */
+  consoleUrl?: string
   dataDir: string
   child: ChildProcess
   output: () => string
@@ -26,7 +28,7 @@ export interface ServerProcess {
  */
 export async function startServerProcess (options: { dataDir?: string, args?: string[], env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 's3mesh-test-'))
-  const child = spawn(process.execPath, [BIN, 'server', dataDir, '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [BIN, 'server', dataDir, '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', '--console-address', '127.0.0.1:0', ...(options.args ?? [])], {
     env: { ...process.env, S3MESH_ROOT_USER: ACCESS_KEY, S3MESH_ROOT_PASSWORD: SECRET_KEY, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -48,6 +50,7 @@ export async function startServerProcess (options: { dataDir?: string, args?: st
   return {
     url,
     meshAddress,
+    consoleUrl: /Console:\s+(http:\/\/\S+)/.exec(out)?.[1],
     port: Number(new URL(url).port),
     dataDir,
     child,

@@ -70,7 +70,7 @@ describe('s3mesh CLI', () => {
       const busy = cli(['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`])
       blocker.close()
       assert.equal(busy.status, 1)
-      assert.match(busy.out, new RegExp(`Port ${port} on 127.0.0.1 is already in use`))
+      assert.match(busy.out, new RegExp(`Port ${port} on 127.0.0.1 \\(the S3 API\\) is already in use`))
       assert.doesNotMatch(busy.out, /at .*\.js:\d+/, 'no stack trace')
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -10,13 +10,18 @@ import { fileURLToPath } from 'node:url'
 import { AwsClient } from 'aws4fetch'
 
 const bundle = fileURLToPath(new URL('../../dist/browser-bundle/s3mesh.js', import.meta.url))
+const worker = fileURLToPath(new URL('../../dist/browser-bundle/s3mesh-sw.js', import.meta.url))
 
 describe('browser bundle', () => {
-  it('is built and imports no Node built-in modules', async () => {
-    assert.ok(existsSync(bundle), 'dist/browser-bundle/s3mesh.js is missing: run npm run build')
-    const code = await readFile(bundle, 'utf8')
-    assert.doesNotMatch(code, /from\s*["']node:|import\(\s*["']node:|require\(/)
-    assert.doesNotMatch(code, /from\s*["'](fs|path|http|crypto|stream|os)["']/)
+  it('is built, page library and service worker, and imports no Node built-in modules', async () => {
+    for (const file of [bundle, worker]) {
+      assert.ok(existsSync(file), `${file} is missing: run npm run build`)
+      const code = await readFile(file, 'utf8')
+      assert.doesNotMatch(code, /from\s*["']node:|import\(\s*["']node:|require\(/)
+      assert.doesNotMatch(code, /from\s*["'](fs|path|http|crypto|stream|os)["']/)
+    }
+    // The worker is a classic script (every browser runs those as workers): no import or export statements.
+    assert.doesNotMatch(await readFile(worker, 'utf8'), /^\s*(import|export)\s/m)
   })
 
   it('serves S3 from the bundled handler and memory store', async () => {

@@ -1,0 +1,513 @@
+import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
+import { S3Error } from '../core/errors.js'
+import { toHex, webHashes, type Hashes } from '../core/hashes.js'
+import { randomId } from '../core/ids.js'
+import { compareKeys } from '../core/key-order.js'
+import { multipartEtag, selectParts } from '../core/multipart.js'
+import type {
+  BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo,
+  ObjectMetadata, ObjectStore, PartInfo, PutOptions, UploadInfo, VerifiedDigests,
+} from '../core/object-store.js'
+import { drainWithDigests, throwIfAborted } from '../core/streams.js'
+
+/**
+ * Bytes per stored chunk. Large objects are many values, never one: a 100 MiB
+ * upload never needs 100 MiB in memory or in a single IndexedDB value.
+ */
+const CHUNK_BYTES = 1024 * 1024
+/** A replaced version's chunks stay this long, so a reader that opened it first can finish. */
+const REPLACED_GRACE_MS = 60_000
+/** A write that started this long ago and never committed was cut off (a closed tab): its chunks go. */
+const ABANDONED_WRITE_MS = 60 * 60_000
+
+/** Bytes of one write: `chunks` values under ['c', version, 0..chunks-1], all CHUNK_BYTES but the last. */
+interface Segment { version: string, chunks: number, size: number }
+
+interface BucketRecord { name: string, created: number, cors?: CorsRule[] }
+interface StoredInfo extends Omit<ObjectInfo, 'lastModified' | 'replicas'> { lastModified: number }
+interface ObjectRecord { info: StoredInfo, segments: Segment[] }
+interface UploadRecord { uploadId: string, key: string, initiated: number, metadata: ObjectMetadata, tags: Record<string, string> }
+interface PartRecord { partNumber: number, etag: string, size: number, lastModified: number, segment: Segment }
+
+// Every record lives in one IndexedDB object store under an array key whose
+// first element says what it is, so one transaction can change objects,
+// uploads and chunks together, and key ranges give sorted listings:
+//   ['b', bucket]                       BucketRecord
+//   ['o', bucket, utf8(key)]            ObjectRecord (binary keys sort in UTF-8 byte order, as S3 lists)
+//   ['u', bucket, uploadId]             UploadRecord
+//   ['p', uploadId, partNumber]         PartRecord
+//   ['c', version, index]               Uint8Array chunk
+//   ['w', version]                      start time of a write not yet committed
+//   ['g', time, version]                chunk count of a replaced version, deleted after the grace period
+type Key = IDBValidKey[]
+
+const encoder = new TextEncoder()
+const utf8 = (s: string): Uint8Array<ArrayBuffer> => encoder.encode(s)
+
+/** Everything sorting after ['x', a, ...] for any ...: arrays sort after every other key type. */
+const AFTER: IDBValidKey = []
+
+function toInfo (s: StoredInfo): ObjectInfo {
+  return { ...s, lastModified: new Date(s.lastModified) }
+}
+
+function noSuchBucket (name: string): S3Error {
+  return new S3Error('NoSuchBucket', undefined, { resource: name, detail: { BucketName: name } })
+}
+
+function noSuchKey (key: string): S3Error {
+  return new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
+}
+
+function noSuchUpload (uploadId: string): S3Error {
+  return new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } })
+}
+
+/** A store error from IndexedDB in S3's words (a full quota is the common one). */
+function storageError (err: unknown): unknown {
+  if (err instanceof S3Error) return err
+  const name = (err as { name?: string })?.name
+  if (name === 'QuotaExceededError') return new S3Error('InsufficientStorage', 'The browser refused to store more: its storage quota for this site is used up.')
+  return err
+}
+
+export interface IdbStoreOptions {
+  /** The IndexedDB database name; one per store (a page and its service worker share it). */
+  database?: string
+  hashes?: Hashes
+  /** Smallest part but the last; S3's 5 MiB unless a test wants smaller. */
+  minPartSize?: number
+}
+
+/**
+ * An ObjectStore in IndexedDB (through idb-keyval's store, with raw cursors
+ * for ranges), for service workers and pages. Keeps nothing in memory that it
+ * cannot rebuild: a browser stops idle service workers at will.
+ *
+ * A write streams its body into chunks under a fresh version id, each chunk in
+ * its own transaction, and then commits in one transaction that points the
+ * object at the new version and marks the old one replaced; a write that never
+ * commits (an error, a closed tab) leaves the object as it was, and its chunks
+ * are swept later.
+ */
+export class IdbStore implements ObjectStore {
+  private readonly db: UseStore
+  private readonly hashes: Hashes
+  private readonly minPartSize?: number
+  private sweeping: Promise<void> | undefined
+
+  constructor (options: IdbStoreOptions = {}) {
+    this.db = createStore(options.database ?? 's3mesh', 'records')
+    this.hashes = options.hashes ?? webHashes
+    this.minPartSize = options.minPartSize
+  }
+
+  // ---- buckets ----
+
+  async createBucket (name: string): Promise<void> {
+    await this.tx('readwrite', async s => {
+      if (await get(s, ['b', name]) !== undefined) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { resource: name, detail: { BucketName: name } })
+      s.put({ name, created: Date.now() } satisfies BucketRecord, ['b', name])
+    })
+  }
+
+  async headBucket (name: string): Promise<BucketInfo> {
+    const b = await this.tx('readonly', async s => await bucket(s, name))
+    return { name: b.name, created: new Date(b.created), ...(b.cors === undefined ? {} : { cors: b.cors }) }
+  }
+
+  async listBuckets (): Promise<BucketInfo[]> {
+    const all = await this.tx('readonly', async s => await promisifyRequest(s.getAll(IDBKeyRange.bound(['b'], ['b', AFTER]))) as BucketRecord[])
+    return all.map(b => ({ name: b.name, created: new Date(b.created) })).sort((a, b) => compareKeys(a.name, b.name))
+  }
+
+  async deleteBucket (name: string): Promise<void> {
+    await this.tx('readwrite', async s => {
+      await bucket(s, name)
+      const objects = await promisifyRequest(s.count(IDBKeyRange.bound(['o', name], ['o', name, AFTER])))
+      const uploads = await promisifyRequest(s.count(IDBKeyRange.bound(['u', name], ['u', name, AFTER])))
+      if (objects > 0 || uploads > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
+      s.delete(['b', name])
+    })
+  }
+
+  async setBucketCors (name: string, rules: CorsRule[] | undefined): Promise<void> {
+    await this.tx('readwrite', async s => {
+      const { cors: _old, ...b } = await bucket(s, name)
+      s.put(rules === undefined ? b : { ...b, cors: rules }, ['b', name])
+    })
+  }
+
+  // ---- objects ----
+
+  async putObject (bucketName: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
+    await this.headBucket(bucketName)
+    const { segment, size, digests } = await this.writeSegment(body, ['md5', 'sha256'], options.verified, options.size, options.signal)
+    const info: StoredInfo = {
+      key, size, etag: options.copyOf?.etag ?? toHex(digests.md5!), sha256: toHex(digests.sha256!),
+      lastModified: options.copyOf?.lastModified.getTime() ?? Date.now(),
+      metadata: options.metadata, tags: options.tags ?? {}, ...(options.copyOf?.parts === undefined ? {} : { parts: options.copyOf.parts }),
+    }
+    await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version])
+    return toInfo(info)
+  }
+
+  async openObject (bucketName: string, key: string): Promise<ObjectHandle> {
+    // A one-chunk object is read in the same transaction as its record: one consistent snapshot.
+    const { record, first } = await this.tx('readonly', async s => {
+      await bucket(s, bucketName)
+      const record = await object(s, bucketName, key)
+      const one = record.segments.length === 1 && record.segments[0]!.chunks === 1
+      return { record, first: one ? await get(s, ['c', record.segments[0]!.version, 0]) as Uint8Array | undefined : undefined }
+    })
+    // Nothing is held open between calls (no file handle, no transaction): close has nothing to release.
+    return {
+      info: toInfo(record.info),
+      stream: (range?: ByteRange) => this.readRange(record, range ?? { start: 0, end: record.info.size - 1 }, first),
+      close: async () => {},
+    }
+  }
+
+  async headObject (bucketName: string, key: string): Promise<ObjectInfo> {
+    return toInfo(await this.tx('readonly', async s => {
+      await bucket(s, bucketName)
+      return (await object(s, bucketName, key)).info
+    }))
+  }
+
+  async deleteObject (bucketName: string, key: string): Promise<void> {
+    await this.tx('readwrite', async s => {
+      await bucket(s, bucketName)
+      const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
+      if (old === undefined) return
+      s.delete(['o', bucketName, utf8(key)])
+      retire(s, old.segments)
+    })
+  }
+
+  async listObjects (bucketName: string, options: ListOptions): Promise<ListResult> {
+    const prefix = utf8(options.prefix ?? '')
+    const after = options.startAfter === undefined ? undefined : utf8(options.startAfter)
+    // Start at the prefix or just after startAfter, whichever is later; stop at the first key past the prefix.
+    const fromAfter = after !== undefined && compareBytes(after, prefix) >= 0
+    const lower: Key = ['o', bucketName, fromAfter ? after : prefix]
+    return await this.tx('readonly', async s => {
+      await bucket(s, bucketName)
+      const objects: ListResult['objects'] = []
+      let isTruncated = false
+      const request = s.openCursor(IDBKeyRange.bound(lower, ['o', bucketName, AFTER], fromAfter, true))
+      await new Promise<void>((resolve, reject) => {
+        request.onerror = () => { reject(request.error) }
+        request.onsuccess = () => {
+          const cursor = request.result
+          if (cursor === null) { resolve(); return }
+          const keyBytes = new Uint8Array((cursor.key as IDBValidKey[])[2] as ArrayBuffer)
+          if (!startsWith(keyBytes, prefix)) { resolve(); return }
+          if (objects.length === options.limit) { isTruncated = true; resolve(); return }
+          const { info } = cursor.value as ObjectRecord
+          objects.push({ key: info.key, size: info.size, etag: info.etag, lastModified: new Date(info.lastModified) })
+          cursor.continue()
+        }
+      })
+      return { objects, isTruncated }
+    })
+  }
+
+  async setObjectTags (bucketName: string, key: string, tags: Record<string, string>): Promise<void> {
+    await this.tx('readwrite', async s => {
+      await bucket(s, bucketName)
+      const record = await object(s, bucketName, key)
+      s.put({ ...record, info: { ...record.info, tags } }, ['o', bucketName, utf8(key)])
+    })
+  }
+
+  // ---- multipart ----
+
+  async createMultipartUpload (bucketName: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> }): Promise<string> {
+    const uploadId = randomId()
+    await this.tx('readwrite', async s => {
+      await bucket(s, bucketName)
+      s.put({ uploadId, key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {} } satisfies UploadRecord, ['u', bucketName, uploadId])
+    })
+    return uploadId
+  }
+
+  async uploadPart (bucketName: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests, signal?: AbortSignal } = {}): Promise<PartInfo> {
+    await this.tx('readonly', async s => await upload(s, bucketName, key, uploadId))
+    const { segment, size, digests } = await this.writeSegment(body, ['md5'], options.verified, options.size, options.signal)
+    const part: PartRecord = { partNumber, etag: toHex(digests.md5!), size, lastModified: Date.now(), segment }
+    try {
+      await this.tx('readwrite', async s => {
+        await upload(s, bucketName, key, uploadId)
+        const old = await get(s, ['p', uploadId, partNumber]) as PartRecord | undefined
+        if (old !== undefined) retire(s, [old.segment])
+        s.put(part, ['p', uploadId, partNumber])
+        s.delete(['w', segment.version])
+      })
+    } catch (err) {
+      // The upload was completed or aborted meanwhile: the part's chunks go.
+      await this.tx('readwrite', async s => { abandon(s, [segment]) }).catch(() => {})
+      throw err
+    }
+    return { partNumber, etag: part.etag, size, lastModified: new Date(part.lastModified) }
+  }
+
+  async listParts (bucketName: string, key: string, uploadId: string): Promise<PartInfo[]> {
+    const parts = await this.tx('readonly', async s => {
+      await upload(s, bucketName, key, uploadId)
+      return await promisifyRequest(s.getAll(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))) as PartRecord[]
+    })
+    return parts.map(p => ({ partNumber: p.partNumber, etag: p.etag, size: p.size, lastModified: new Date(p.lastModified) }))
+  }
+
+  async listMultipartUploads (bucketName: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> {
+    const prefix = options.prefix ?? ''
+    const uploads = await this.tx('readonly', async s => {
+      await bucket(s, bucketName)
+      return await promisifyRequest(s.getAll(IDBKeyRange.bound(['u', bucketName], ['u', bucketName, AFTER]))) as UploadRecord[]
+    })
+    return uploads.filter(u => u.key.startsWith(prefix))
+      .map(u => ({ uploadId: u.uploadId, key: u.key, initiated: new Date(u.initiated) }))
+      .sort((a, b) => compareKeys(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime())
+  }
+
+  async completeMultipartUpload (bucketName: string, key: string, uploadId: string, parts: CompletedPart[], options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    const { record, stored } = await this.tx('readonly', async s => {
+      const record = await upload(s, bucketName, key, uploadId)
+      const stored = await promisifyRequest(s.getAll(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))) as PartRecord[]
+      return { record, stored }
+    })
+    const byNumber = new Map(stored.map(p => [p.partNumber, { ...p, lastModified: new Date(p.lastModified) }]))
+    const chosen = selectParts(parts, byNumber, this.minPartSize)
+    const segments = chosen.map(p => byNumber.get(p.partNumber)!.segment)
+    // The whole object's SHA-256, read back part by part (what the mesh verifies copies against).
+    const sha = this.hashes.create('sha256')
+    let size = 0
+    for (const segment of segments) {
+      for (let i = 0; i < segment.chunks; i++) {
+        throwIfAborted(options.signal)
+        const chunk = await this.chunk(segment.version, i)
+        sha.update(chunk)
+        size += chunk.byteLength
+      }
+    }
+    const info: StoredInfo = {
+      key, size, etag: multipartEtag(this.hashes, chosen), sha256: toHex(sha.digest()),
+      lastModified: Date.now(), metadata: record.metadata, tags: record.tags, parts: chosen.length,
+    }
+    const kept = new Set(segments.map(s => s.version))
+    await this.tx('readwrite', async s => {
+      await upload(s, bucketName, key, uploadId)
+      await this.replaceObject(s, bucketName, key, { info, segments })
+      // Parts not named in the list are dropped with the upload.
+      abandon(s, stored.filter(p => !kept.has(p.segment.version)).map(p => p.segment))
+      s.delete(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))
+      s.delete(['u', bucketName, uploadId])
+    })
+    return toInfo(info)
+  }
+
+  async abortMultipartUpload (bucketName: string, key: string, uploadId: string): Promise<void> {
+    await this.tx('readwrite', async s => {
+      await upload(s, bucketName, key, uploadId)
+      const parts = await promisifyRequest(s.getAll(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))) as PartRecord[]
+      abandon(s, parts.map(p => p.segment))
+      s.delete(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))
+      s.delete(['u', bucketName, uploadId])
+    })
+  }
+
+  /** Deletes what failed writes left behind and replaced versions past their grace period. */
+  async sweep (): Promise<void> {
+    this.sweeping ??= this.tx('readwrite', async s => {
+      const now = Date.now()
+      const replaced = await promisifyRequest(s.getAllKeys(IDBKeyRange.bound(['g'], ['g', now - REPLACED_GRACE_MS, AFTER]))) as Key[]
+      for (const k of replaced) {
+        s.delete(IDBKeyRange.bound(['c', k[2]!], ['c', k[2]!, AFTER]))
+        s.delete(k)
+      }
+      const writes = await promisifyRequest(s.getAllKeys(IDBKeyRange.bound(['w'], ['w', AFTER]))) as Key[]
+      const started = await promisifyRequest(s.getAll(IDBKeyRange.bound(['w'], ['w', AFTER]))) as number[]
+      writes.forEach((k, i) => {
+        if (started[i]! > now - ABANDONED_WRITE_MS) return
+        s.delete(IDBKeyRange.bound(['c', k[1]!], ['c', k[1]!, AFTER]))
+        s.delete(k)
+      })
+    }).finally(() => { this.sweeping = undefined })
+    await this.sweeping
+  }
+
+  // ---- internals ----
+
+  /**
+   * Streams a body into CHUNK_BYTES chunks under a new version, hashing as it
+   * goes. The version is marked as a write in progress until its commit; on
+   * any failure its chunks are deleted at once.
+   */
+  private async writeSegment (body: ReadableStream<Uint8Array>, wanted: ReadonlyArray<'md5' | 'sha256'>, verified: VerifiedDigests | undefined, expectedSize: number | undefined, signal: AbortSignal | undefined): Promise<{ segment: Segment, size: number, digests: Partial<Record<'md5' | 'sha256', Uint8Array>> }> {
+    const version = randomId()
+    let pending = new Uint8Array(CHUNK_BYTES)
+    let filled = 0
+    let chunks = 0
+    const flush = async (): Promise<void> => {
+      const chunk = filled === CHUNK_BYTES ? pending : pending.slice(0, filled)
+      const index = chunks++
+      await this.tx('readwrite', async s => {
+        if (index === 0) s.put(Date.now(), ['w', version])
+        s.put(chunk, ['c', version, index])
+      })
+      pending = new Uint8Array(CHUNK_BYTES)
+      filled = 0
+    }
+    try {
+      const { size, digests } = await drainWithDigests(body, wanted, verified, {
+        hashes: this.hashes,
+        expectedSize,
+        signal,
+        sink: async c => {
+          for (let at = 0; at < c.byteLength;) {
+            const n = Math.min(c.byteLength - at, CHUNK_BYTES - filled)
+            pending.set(c.subarray(at, at + n), filled)
+            filled += n
+            at += n
+            if (filled === CHUNK_BYTES) await flush()
+          }
+        },
+      })
+      if (filled > 0 || chunks === 0) await flush()
+      return { segment: { version, chunks, size }, size, digests }
+    } catch (err) {
+      await this.tx('readwrite', async s => { abandon(s, [{ version, chunks, size: 0 }]) }).catch(() => {})
+      throw storageError(err)
+    }
+  }
+
+  private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[]): Promise<void> {
+    try {
+      await this.tx('readwrite', async s => {
+        await bucket(s, bucketName)
+        await this.replaceObject(s, bucketName, key, record)
+        for (const v of written) s.delete(['w', v])
+      })
+    } catch (err) {
+      // The bucket went away meanwhile, or the commit failed: the new chunks go.
+      await this.tx('readwrite', async s => { abandon(s, record.segments) }).catch(() => {})
+      throw err
+    }
+    void this.sweep().catch(() => {})
+  }
+
+  /** Points (bucket, key) at `record`; the version it replaces stays readable for the grace period. */
+  private async replaceObject (s: IDBObjectStore, bucketName: string, key: string, record: ObjectRecord): Promise<void> {
+    const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
+    s.put(record, ['o', bucketName, utf8(key)])
+    if (old !== undefined) retire(s, old.segments)
+  }
+
+  private async chunk (version: string, index: number): Promise<Uint8Array> {
+    const chunk = await this.tx('readonly', async s => await get(s, ['c', version, index]) as Uint8Array | undefined)
+    if (chunk === undefined) throw new S3Error('InternalError', 'Part of this object is missing from the browser\'s storage (it was replaced long ago, or the storage was cleared).')
+    return chunk
+  }
+
+  private readRange (record: ObjectRecord, range: ByteRange, first: Uint8Array | undefined): ReadableStream<Uint8Array> {
+    // (segment, chunk) positions covering the range, in order.
+    const plan: Array<{ version: string, index: number, from: number, to: number }> = []
+    let base = 0
+    for (const seg of record.segments) {
+      for (let i = 0; i < seg.chunks; i++) {
+        const start = base + i * CHUNK_BYTES
+        const end = Math.min(base + seg.size, start + CHUNK_BYTES) - 1
+        if (end >= range.start && start <= range.end) {
+          plan.push({ version: seg.version, index: i, from: Math.max(0, range.start - start), to: Math.min(end, range.end) - start + 1 })
+        }
+      }
+      base += seg.size
+    }
+    let next = 0
+    return new ReadableStream<Uint8Array>({
+      pull: async controller => {
+        const step = plan[next++]
+        if (step === undefined) { controller.close(); return }
+        try {
+          const chunk = first !== undefined && next === 1 ? first : await this.chunk(step.version, step.index)
+          controller.enqueue(chunk.subarray(step.from, step.to))
+        } catch (err) {
+          controller.error(err)
+        }
+      },
+    }, { highWaterMark: 0 })
+  }
+
+  /** Runs `fn` in one transaction and resolves when the transaction has committed (or rejects if it aborted). */
+  private async tx<T> (mode: IDBTransactionMode, fn: (s: IDBObjectStore) => Promise<T>): Promise<T> {
+    try {
+      return await this.db(mode, async s => {
+        const done = new Promise<void>((resolve, reject) => {
+          s.transaction.oncomplete = () => { resolve() }
+          s.transaction.onabort = () => { reject(s.transaction.error ?? new Error('The IndexedDB transaction was aborted.')) }
+        })
+        let result: T
+        try {
+          result = await fn(s)
+        } catch (err) {
+          s.transaction.abort()
+          await done.catch(() => {})
+          throw err
+        }
+        await done
+        return result
+      })
+    } catch (err) {
+      throw storageError(err)
+    }
+  }
+}
+
+async function get (s: IDBObjectStore, key: Key): Promise<unknown> {
+  return await promisifyRequest(s.get(key))
+}
+
+async function bucket (s: IDBObjectStore, name: string): Promise<BucketRecord> {
+  const b = await get(s, ['b', name]) as BucketRecord | undefined
+  if (b === undefined) throw noSuchBucket(name)
+  return b
+}
+
+async function object (s: IDBObjectStore, bucketName: string, key: string): Promise<ObjectRecord> {
+  const o = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
+  if (o === undefined) throw noSuchKey(key)
+  return o
+}
+
+async function upload (s: IDBObjectStore, bucketName: string, key: string, uploadId: string): Promise<UploadRecord> {
+  const u = await get(s, ['u', bucketName, uploadId]) as UploadRecord | undefined
+  if (u === undefined || u.key !== key) throw noSuchUpload(uploadId)
+  return u
+}
+
+/** Marks segments replaced: their chunks go after the grace period (a reader may still be on them). */
+function retire (s: IDBObjectStore, segments: Segment[]): void {
+  const now = Date.now()
+  for (const seg of segments) s.put(seg.chunks, ['g', now, seg.version])
+}
+
+/** Deletes segments nobody can be reading (never committed, or parts of an aborted upload). */
+function abandon (s: IDBObjectStore, segments: Segment[]): void {
+  for (const seg of segments) {
+    s.delete(IDBKeyRange.bound(['c', seg.version], ['c', seg.version, AFTER]))
+    s.delete(['w', seg.version])
+  }
+}
+
+function compareBytes (a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
+  return a.length - b.length
+}
+
+function startsWith (bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false
+  return true
+}

@@ -1,0 +1,58 @@
+/**
+ * The s3mesh service worker: `/s3/...` requests from the pages it controls get
+ * S3 semantics from the same handler as the Node server, over IndexedDB.
+ * Everything else goes to the network untouched. It keeps nothing in memory
+ * that IndexedDB does not have: the browser stops idle workers at will.
+ */
+import { webHashes } from '../core/hashes.js'
+import { createS3Handler } from '../s3-shim/index.js'
+import { IdbStore } from './idb-store.js'
+import { loadWorkerConfig, saveWorkerConfig, type WorkerConfig, S3_BASE_PATH } from './worker-config.js'
+
+// The few service-worker types used here (the project's TypeScript lib is the DOM's, not the worker's).
+interface ExtendableEvent extends Event { waitUntil: (work: Promise<unknown>) => void }
+interface FetchEvent extends ExtendableEvent { readonly request: Request, respondWith: (response: Promise<Response>) => void }
+interface ExtendableMessageEvent extends ExtendableEvent { readonly data: unknown, readonly ports: readonly MessagePort[] }
+interface ServiceWorkerScope {
+  readonly location: Location
+  skipWaiting: () => Promise<void>
+  readonly clients: { claim: () => Promise<void> }
+  addEventListener: ((type: 'install' | 'activate', listener: (event: ExtendableEvent) => void) => void) &
+  ((type: 'fetch', listener: (event: FetchEvent) => void) => void) &
+  ((type: 'message', listener: (event: ExtendableMessageEvent) => void) => void)
+}
+const scope = self as unknown as ServiceWorkerScope
+
+const store = new IdbStore()
+const handler = createS3Handler({
+  store,
+  basePath: S3_BASE_PATH,
+  hashes: webHashes,
+  // Signed requests are checked against the credentials the page registered with (kept in IndexedDB).
+  credentials: {
+    secretFor: async accessKeyId => {
+      const { credentials } = await loadWorkerConfig()
+      return credentials?.accessKeyId === accessKeyId ? credentials.secretAccessKey : undefined
+    },
+  },
+  // Only this origin's pages reach this worker, so their unsigned requests are the page's own.
+  // A navigation can come from any site (a link, a form), so it may only read.
+  allowAnonymous: request => request.mode !== 'navigate' || request.method === 'GET' || request.method === 'HEAD',
+})
+
+scope.addEventListener('install', event => { event.waitUntil(scope.skipWaiting()) })
+scope.addEventListener('activate', event => { event.waitUntil(scope.clients.claim()) })
+
+scope.addEventListener('fetch', event => {
+  const url = new URL(event.request.url)
+  if (url.origin !== scope.location.origin) return
+  if (url.pathname !== S3_BASE_PATH && !url.pathname.startsWith(`${S3_BASE_PATH}/`)) return
+  event.respondWith(handler(event.request))
+})
+
+scope.addEventListener('message', event => {
+  const data = event.data as { type?: string, config?: WorkerConfig } | undefined
+  if (data?.type !== 's3mesh:config' || data.config === undefined) return
+  const port = event.ports[0]
+  event.waitUntil(saveWorkerConfig(data.config).then(() => { port?.postMessage({ ok: true }) }, (err: unknown) => { port?.postMessage({ ok: false, error: String(err) }) }))
+})

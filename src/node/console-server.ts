@@ -1,0 +1,82 @@
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { fileURLToPath } from 'node:url'
+
+/**
+ * The built browser files: next to dist/node when installed, or under dist/
+ * when running from source (tests, `npm run dev`).
+ */
+function bundleDir (): string {
+  for (const candidate of ['../browser-bundle/', '../../dist/browser-bundle/']) {
+    const dir = fileURLToPath(new URL(candidate, import.meta.url))
+    if (existsSync(dir)) return dir
+  }
+  return fileURLToPath(new URL('../browser-bundle/', import.meta.url))
+}
+
+/** What the console address serves, by path: the page library and the service worker from the site's root. */
+const FILES: Record<string, { file: string, type: string, cache: string }> = {
+  '/s3mesh.js': { file: 's3mesh.js', type: 'text/javascript; charset=utf-8', cache: 'no-cache' },
+  '/s3mesh.js.map': { file: 's3mesh.js.map', type: 'application/json', cache: 'no-cache' },
+  // Browsers check a worker script for updates on navigation; no-cache makes a new build take over at once.
+  '/s3mesh-sw.js': { file: 's3mesh-sw.js', type: 'text/javascript; charset=utf-8', cache: 'no-cache' },
+  '/s3mesh-sw.js.map': { file: 's3mesh-sw.js.map', type: 'application/json', cache: 'no-cache' },
+}
+
+/** Until the console (demo/) is built into the package: a page that makes this tab an s3mesh browser peer. */
+const PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>s3mesh</title></head>
+<body>
+<main>
+<h1>s3mesh</h1>
+<p id="status" role="status">Starting the service worker…</p>
+<p>Once it runs, <code>fetch('/s3/bucket/key')</code> from this origin is S3, kept in this browser's IndexedDB.</p>
+</main>
+<script type="module">
+  import { register } from '/s3mesh.js'
+  const status = document.getElementById('status')
+  register().then(() => { status.textContent = 'This tab is an s3mesh browser peer: /s3/ on this origin is S3.' },
+    err => { status.textContent = 'The service worker could not start: ' + err.message })
+</script>
+</body>
+</html>
+`
+
+/** Requests to /s3/ reach this server only before the service worker controls the page. */
+const NOT_CONTROLLED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ServiceUnavailable</Code><Message>The s3mesh service worker does not control this page yet: call register() from /s3mesh.js and wait for it.</Message></Error>\n'
+
+function listener (dir: string) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0]!
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end()
+      return
+    }
+    if (path === '/s3' || path.startsWith('/s3/')) {
+      res.writeHead(503, { 'content-type': 'application/xml' }).end(NOT_CONTROLLED)
+      return
+    }
+    if (path === '/' || path === '/index.html') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }).end(req.method === 'HEAD' ? undefined : PAGE)
+      return
+    }
+    const entry = FILES[path]
+    if (entry === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found\n')
+      return
+    }
+    readFile(`${dir}${entry.file}`).then(body => {
+      res.writeHead(200, { 'content-type': entry.type, 'cache-control': entry.cache, 'content-length': body.byteLength })
+      res.end(req.method === 'HEAD' ? undefined : body)
+    }, () => {
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('The browser bundle is missing: run `npm run build`.\n')
+    })
+  }
+}
+
+/** An HTTP server for the console address: the console page, the page library and the service worker. */
+export function createConsoleServer (): Server {
+  return createServer({ headersTimeout: 60_000 }, listener(bundleDir()))
+}

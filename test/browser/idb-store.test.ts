@@ -1,0 +1,77 @@
+/** The IndexedDB store in a real Chromium: the shared ObjectStore compliance suite, and what only a browser store must do. */
+import assert from 'node:assert/strict'
+import { createStore, promisifyRequest } from 'idb-keyval'
+import { IdbStore } from '../../src/browser/idb-store.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { objectStoreSuite, readStream } from '../compliance/object-store-suite.js'
+
+declare const describe: (name: string, fn: () => void) => void
+declare const it: (name: string, fn: () => Promise<void>) => void
+
+let n = 0
+const fresh = (): string => `s3mesh-test-${Date.now()}-${n++}`
+
+objectStoreSuite('IdbStore (Chromium)', async () => {
+  const database = fresh()
+  return {
+    store: new IdbStore({ database }),
+    reopen: async () => new IdbStore({ database }),
+    // The store's connection stays open; the delete completes when the page goes.
+    cleanup: async () => { indexedDB.deleteDatabase(database) },
+  }
+}, { describe, it })
+
+/** Every value in the store's database, with its key. */
+async function values (database: string): Promise<Array<{ key: IDBValidKey[], value: unknown }>> {
+  return await createStore(database, 'records')('readonly', async s => {
+    const keys = await promisifyRequest(s.getAllKeys()) as IDBValidKey[][]
+    const vals = await promisifyRequest(s.getAll())
+    return keys.map((key, i) => ({ key, value: vals[i] }))
+  })
+}
+
+describe('IdbStore in the browser', () => {
+  it('keeps a large object in 1 MiB values, never one big value, and reads any range of it', async () => {
+    const database = fresh()
+    const store = new IdbStore({ database })
+    await store.createBucket('big')
+    const body = crypto.getRandomValues(new Uint8Array(64 * 1024)).slice()
+    const whole = new Uint8Array(5 * 1024 * 1024 + 3)
+    for (let at = 0; at < whole.length; at += body.length) whole.set(body.subarray(0, Math.min(body.length, whole.length - at)), at)
+    const info = await store.putObject('big', 'blob', streamOfBytes(whole, 100_000), { metadata: { user: {} } })
+    assert.equal(info.size, whole.length)
+    const chunks = (await values(database)).filter(v => v.key[0] === 'c')
+    assert.equal(chunks.length, 6, 'five full chunks and a 3-byte one')
+    assert.ok(chunks.every(c => (c.value as Uint8Array).byteLength <= 1024 * 1024))
+    const h = await store.openObject('big', 'blob')
+    const got = await readStream(h.stream({ start: 1024 * 1024 - 5, end: 3 * 1024 * 1024 + 7 }))
+    assert.deepEqual(got, whole.subarray(1024 * 1024 - 5, 3 * 1024 * 1024 + 8))
+    assert.deepEqual(await readStream((await store.openObject('big', 'blob')).stream()), whole)
+  })
+
+  it('a failed upload leaves no chunks behind; a replaced version stays readable for a reader that opened it', async () => {
+    const database = fresh()
+    const store = new IdbStore({ database })
+    await store.createBucket('b')
+    const big = new Uint8Array(3 * 1024 * 1024).fill(7)
+    await store.putObject('b', 'k', streamOfBytes(big), { metadata: { user: {} } })
+    const reader = await store.openObject('b', 'k')
+    let sent = 0
+    const failing = new ReadableStream<Uint8Array>({ pull: c => { if (sent++ < 3) c.enqueue(new Uint8Array(1024 * 1024)); else c.error(new Error('client went away')) } })
+    await assert.rejects(store.putObject('b', 'k', failing, { metadata: { user: {} } }))
+    assert.equal((await values(database)).filter(v => v.key[0] === 'c').length, 3, 'only the committed version\'s chunks')
+    await store.putObject('b', 'k', streamOfBytes(new Uint8Array(10).fill(1)), { metadata: { user: {} } })
+    assert.deepEqual(await readStream(reader.stream()), big, 'the reader that opened the old version still reads it whole')
+  })
+
+  it('survives a reload of the page: what a store wrote, a new store on the same database reads', async () => {
+    const database = fresh()
+    const first = new IdbStore({ database })
+    await first.createBucket('keep')
+    await first.putObject('keep', 'note.txt', streamOfBytes(new TextEncoder().encode('still here')), { metadata: { contentType: 'text/plain', user: {} } })
+    const second = new IdbStore({ database })
+    const h = await second.openObject('keep', 'note.txt')
+    assert.equal(new TextDecoder().decode(await readStream(h.stream())), 'still here')
+    assert.equal(h.info.metadata.contentType, 'text/plain')
+  })
+})

@@ -1,0 +1,125 @@
+/**
+ * The s3mesh service worker in a real Chromium, served by a real `s3mesh
+ * server` on its console address: a page registers it, and from then on
+ * fetch('/s3/...') is S3 over IndexedDB, surviving reloads and worker restarts.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
+
+describe('service worker: S3 semantics in the browser', () => {
+  let node: ServerProcess
+  let browser: Browser
+  let context: BrowserContext
+  let page: Page
+
+  before(async () => {
+    node = await startServerProcess({ args: ['--no-mesh'] })
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS })
+    context = await browser.newContext()
+    page = await context.newPage()
+    await page.goto(node.consoleUrl!)
+    await page.evaluate(async () => {
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      await register({ accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234' })
+    })
+  })
+  after(async () => { await browser?.close(); await node?.stop() })
+
+  it('answers PUT, GET, HEAD, ranges, LIST with a delimiter, DELETE and multipart through fetch', async () => {
+    const result = await page.evaluate(async () => {
+      const out: Record<string, unknown> = {}
+      out.createBucket = (await fetch('/s3/photos', { method: 'PUT' })).status
+      const put = await fetch('/s3/photos/cats/tom.txt', { method: 'PUT', body: 'meow, says tom', headers: { 'content-type': 'text/plain', 'x-amz-meta-owner': 'ann' } })
+      out.put = [put.status, put.headers.get('etag')]
+      await fetch('/s3/photos/cats/kit.txt', { method: 'PUT', body: 'mew' })
+      await fetch('/s3/photos/dogs/rex.txt', { method: 'PUT', body: 'woof' })
+      await fetch('/s3/photos/top.txt', { method: 'PUT', body: 'top' })
+      const get = await fetch('/s3/photos/cats/tom.txt')
+      out.get = [get.status, await get.text(), get.headers.get('content-type'), get.headers.get('x-amz-meta-owner')]
+      const head = await fetch('/s3/photos/cats/tom.txt', { method: 'HEAD' })
+      out.head = [head.status, head.headers.get('content-length')]
+      const range = await fetch('/s3/photos/cats/tom.txt', { headers: { range: 'bytes=6-9' } })
+      out.range = [range.status, await range.text(), range.headers.get('content-range')]
+      const list = await (await fetch('/s3/photos?list-type=2&delimiter=/')).text()
+      const doc = new DOMParser().parseFromString(list, 'application/xml')
+      out.keys = [...doc.querySelectorAll('Contents > Key')].map(k => k.textContent)
+      out.prefixes = [...doc.querySelectorAll('CommonPrefixes > Prefix')].map(k => k.textContent)
+      out.delete = (await fetch('/s3/photos/cats/kit.txt', { method: 'DELETE' })).status
+      const gone = await fetch('/s3/photos/cats/kit.txt')
+      out.gone = [gone.status, new DOMParser().parseFromString(await gone.text(), 'application/xml').querySelector('Code')?.textContent]
+
+      // Multipart: two parts (the first at S3's 5 MiB minimum), completed, read back across the seam.
+      const created = new DOMParser().parseFromString(await (await fetch('/s3/photos/big.bin?uploads', { method: 'POST' })).text(), 'application/xml')
+      const uploadId = created.querySelector('UploadId')!.textContent!
+      const part1 = new Uint8Array(5 * 1024 * 1024).fill(97)
+      const e1 = (await fetch(`/s3/photos/big.bin?partNumber=1&uploadId=${uploadId}`, { method: 'PUT', body: part1 })).headers.get('etag')
+      const e2 = (await fetch(`/s3/photos/big.bin?partNumber=2&uploadId=${uploadId}`, { method: 'PUT', body: 'the end' })).headers.get('etag')
+      const complete = await fetch(`/s3/photos/big.bin?uploadId=${uploadId}`, {
+        method: 'POST',
+        body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${e1}</ETag></Part><Part><PartNumber>2</PartNumber><ETag>${e2}</ETag></Part></CompleteMultipartUpload>`,
+      })
+      out.complete = [complete.status, new DOMParser().parseFromString(await complete.text(), 'application/xml').querySelector('ETag')?.textContent]
+      const seam = await fetch('/s3/photos/big.bin', { headers: { range: `bytes=${part1.length - 3}-${part1.length + 2}` } })
+      out.seam = await seam.text()
+      out.bigSize = (await fetch('/s3/photos/big.bin', { method: 'HEAD' })).headers.get('content-length')
+      // Not under /s3/: the network, untouched.
+      out.passThrough = (await fetch('/s3mesh.js')).headers.get('content-type')
+      return out
+    })
+    assert.equal(result.createBucket, 200)
+    assert.deepEqual(result.put, [200, `"${createHash('md5').update('meow, says tom').digest('hex')}"`])
+    assert.deepEqual(result.get, [200, 'meow, says tom', 'text/plain', 'ann'])
+    assert.deepEqual(result.head, [200, '14'])
+    assert.deepEqual(result.range, [206, 'says', 'bytes 6-9/14'])
+    assert.deepEqual(result.keys, ['top.txt'])
+    assert.deepEqual(result.prefixes, ['cats/', 'dogs/'])
+    assert.equal(result.delete, 204)
+    assert.deepEqual(result.gone, [404, 'NoSuchKey'])
+    assert.equal((result.complete as unknown[])[0], 200)
+    assert.match(String((result.complete as unknown[])[1]), /-2"$/)
+    assert.equal(result.seam, 'aaathe')
+    assert.equal(result.bigSize, String(5 * 1024 * 1024 + 7))
+    assert.match(String(result.passThrough), /javascript/)
+  })
+
+  it('keeps everything across a reload and a restart of the service worker', async () => {
+    await page.reload()
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null)
+    assert.equal(await page.evaluate(async () => await (await fetch('/s3/photos/cats/tom.txt')).text()), 'meow, says tom')
+
+    // The browser stops idle workers whenever it likes; a stopped worker starts again on the next fetch.
+    const cdp = await context.newCDPSession(page)
+    await cdp.send('ServiceWorker.enable')
+    await cdp.send('ServiceWorker.stopAllWorkers')
+    const after = await page.evaluate(async () => {
+      const get = await fetch('/s3/photos/cats/tom.txt')
+      const list = await (await fetch('/s3/photos?list-type=2')).text()
+      return { status: get.status, body: await get.text(), keys: [...new DOMParser().parseFromString(list, 'application/xml').querySelectorAll('Key')].map(k => k.textContent) }
+    })
+    assert.deepEqual(after, { status: 200, body: 'meow, says tom', keys: ['big.bin', 'cats/tom.txt', 'dogs/rex.txt', 'top.txt'] })
+  })
+
+  it('checks signed requests, and lets a navigation from anywhere only read', async () => {
+    const forged = await page.evaluate(async () => {
+      const res = await fetch('/s3/photos/top.txt', {
+        method: 'DELETE',
+        headers: {
+          'x-amz-date': new Date().toISOString().replace(/[-:]|\.\d{3}/g, ''),
+          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+          authorization: `AWS4-HMAC-SHA256 Credential=page-key/${new Date().toISOString().slice(0, 10).replace(/-/g, '')}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${'0'.repeat(64)}`,
+        },
+      })
+      return [res.status, new DOMParser().parseFromString(await res.text(), 'application/xml').querySelector('Code')?.textContent, (await fetch('/s3/photos/top.txt')).status]
+    })
+    assert.deepEqual(forged, [403, 'SignatureDoesNotMatch', 200], 'a bad signature is refused and deletes nothing')
+
+    const opened = await page.goto(`${node.consoleUrl!}/s3/photos/cats/tom.txt`)
+    assert.equal(opened?.status(), 200)
+    assert.equal(await opened?.text(), 'meow, says tom', 'opening an object\'s URL reads it')
+  })
+})

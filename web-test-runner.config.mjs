@@ -1,0 +1,42 @@
+// Browser tests: web-test-runner drives Debian's Chromium (playwright's launcher,
+// nothing downloaded). Each test file is bundled with esbuild first: wtr's own
+// resolver cannot load libp2p's browser builds unbundled.
+import { build } from 'esbuild'
+import { playwrightLauncher } from '@web/test-runner-playwright'
+
+const bundleTests = {
+  name: 'bundle-tests',
+  async serve (context) {
+    if (!context.path.endsWith('.test.ts')) return undefined
+    const result = await build({
+      entryPoints: [`.${context.path}`],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      sourcemap: 'inline',
+      // The shared compliance suite asserts with node:assert; in the browser that is the npm port.
+      alias: { 'node:assert/strict': 'assert' },
+      define: { 'process.env.NODE_DEBUG': 'false' },
+      inject: ['./test/browser/process-shim.js'],
+    })
+    return { body: result.outputFiles[0].text, type: 'js' }
+  },
+}
+
+export default {
+  files: 'test/browser/**/*.test.ts',
+  nodeResolve: false,
+  plugins: [bundleTests],
+  concurrency: 1,
+  testFramework: { config: { timeout: 120_000 } },
+  testsFinishTimeout: 600_000,
+  browsers: [playwrightLauncher({
+    product: 'chromium',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    },
+  })],
+}
