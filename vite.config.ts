@@ -7,6 +7,7 @@ export default defineConfig({
     outDir: 'dist/browser-bundle',
     emptyOutDir: true,
     sourcemap: true,
+    minify: true,
     target: 'es2022',
     lib: {
       entry: 'src/browser/index.ts',

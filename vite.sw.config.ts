@@ -8,6 +8,7 @@ export default defineConfig({
     outDir: 'dist/browser-bundle',
     emptyOutDir: false,
     sourcemap: true,
+    minify: true,
     target: 'es2022',
     lib: {
       entry: 'src/browser/service-worker.ts',

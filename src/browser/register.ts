@@ -1,19 +1,40 @@
-import type { WorkerConfig } from './worker-config.js'
+import { AwsClient } from 'aws4fetch'
+import { createS3Handler } from '../s3-shim/index.js'
+import { serveServiceWorker } from './bridge.js'
+import { startPageNode, type PageNode } from './page-node.js'
+import { S3_BASE_PATH, type WorkerConfig } from './worker-config.js'
 
 export interface RegisterOptions {
   /** The service worker script, served from the site's root so it may control every page (default `/s3mesh-sw.js`). */
   serviceWorkerUrl?: string
-  /** Root credentials: signed requests to `/s3/...` are checked against them. */
+  /**
+   * Root credentials. Signed requests to `/s3/...` are checked against them,
+   * and with them the tab obtains what it needs to join the mesh from the node
+   * that served the page (a SigV4-signed request: nobody without them joins).
+   */
   accessKeyId?: string
   secretAccessKey?: string
-  /** Gives up waiting for the worker after this long, ms. */
+  /** Join the mesh as a page node (default: when credentials are given). */
+  join?: boolean
+  /** Where to ask for the cluster key and relays (default: this page's origin, which a node serves). */
+  joinEndpoint?: string
+  /**
+   * Let the tab dial ws:// and private addresses (browsers' libp2p refuses
+   * both). Default: only when this page itself comes from a local address
+   * (localhost, 127.0.0.0/8, 10/8, 172.16/12, 192.168/16), i.e. a local mesh.
+   */
+  allowLocalAddresses?: boolean
+  /** Gives up waiting for the worker (and the join) after this long, ms. */
   timeoutMs?: number
   signal?: AbortSignal
 }
 
 export interface Registration {
-  /** The service worker registration. */
   registration: ServiceWorkerRegistration
+  /** The tab's mesh node, when it joined. */
+  node?: PageNode
+  /** Leaves the mesh and stops answering for the service worker (it serves from IndexedDB alone then). */
+  stop: () => Promise<void>
 }
 
 /** The service worker did not take control of the page in time, or cannot run here. */
@@ -21,9 +42,21 @@ export class ServiceWorkerUnavailableError extends Error {
   override name = 'ServiceWorkerUnavailableError'
 }
 
+/** The tab could not join the mesh (wrong credentials, no relay reachable). */
+export class JoinError extends Error {
+  override name = 'JoinError'
+}
+
+function isLocalHost (host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' ||
+    /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)
+}
+
 /**
  * Registers the s3mesh service worker for this origin and resolves once it
- * controls the page, so that `fetch('/s3/bucket/key')` from here on is S3.
+ * controls the page, so that `fetch('/s3/bucket/key')` from here on is S3;
+ * with credentials, the tab also joins the mesh, and the worker answers
+ * through it for every object in the mesh.
  */
 export async function register (options: RegisterOptions = {}): Promise<Registration> {
   if (!('serviceWorker' in navigator)) throw new ServiceWorkerUnavailableError('This browser has no service workers here (they need https:// or localhost, and no private mode in some browsers).')
@@ -33,10 +66,34 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     if (navigator.serviceWorker.controller !== null) return
     await new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
   })
-  if (options.accessKeyId !== undefined && options.secretAccessKey !== undefined) {
-    await configure({ credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }, signal)
+  const { accessKeyId, secretAccessKey } = options
+  if (accessKeyId === undefined || secretAccessKey === undefined) return { registration, stop: async () => {} }
+  await configure({ credentials: { accessKeyId, secretAccessKey } }, signal)
+  if (options.join === false) return { registration, stop: async () => {} }
+
+  const client = new AwsClient({ accessKeyId, secretAccessKey, service: 's3', region: 'us-east-1' })
+  const res = await client.fetch(`${options.joinEndpoint ?? location.origin}/_s3mesh/v1/browser-join`, { signal })
+  if (!res.ok) throw new JoinError(`The node refused to let this tab join (${res.status}): ${await res.text()}`)
+  const info = await res.json() as { cluster: string, clusterKeys: string[], relays: string[] }
+  const node = await startPageNode({
+    relays: info.relays,
+    clusterKeys: info.clusterKeys.map(k => Uint8Array.from(atob(k), c => c.charCodeAt(0))),
+    cluster: info.cluster,
+    allowLocalAddresses: options.allowLocalAddresses ?? isLocalHost(location.hostname),
+    signal,
+  }).catch((err: unknown) => { throw new JoinError(`This tab could not join the mesh: ${err instanceof Error ? err.message : String(err)}`) })
+  const handler = createS3Handler({
+    store: node.node.store,
+    basePath: S3_BASE_PATH,
+    credentials: { secretFor: id => id === accessKeyId ? secretAccessKey : undefined },
+    // The worker only hands over its own origin's requests, and keeps navigations read-only itself.
+    allowAnonymous: () => true,
+  })
+  const unserve = serveServiceWorker(handler)
+  return {
+    registration, node,
+    stop: async () => { unserve(); await node.stop() },
   }
-  return { registration }
 }
 
 /** Sends the worker its configuration and waits until it has stored it. */

@@ -6,6 +6,7 @@
  */
 import { webHashes } from '../core/hashes.js'
 import { createS3Handler } from '../s3-shim/index.js'
+import { askPageNode, pingPageNode } from './bridge.js'
 import { IdbStore } from './idb-store.js'
 import { loadWorkerConfig, saveWorkerConfig, type WorkerConfig, S3_BASE_PATH } from './worker-config.js'
 
@@ -13,13 +14,15 @@ import { loadWorkerConfig, saveWorkerConfig, type WorkerConfig, S3_BASE_PATH } f
 interface ExtendableEvent extends Event { waitUntil: (work: Promise<unknown>) => void }
 interface FetchEvent extends ExtendableEvent { readonly request: Request, respondWith: (response: Promise<Response>) => void }
 interface ExtendableMessageEvent extends ExtendableEvent { readonly data: unknown, readonly ports: readonly MessagePort[] }
+interface WindowClient { readonly id: string, postMessage: (message: unknown, transfer: Transferable[]) => void }
+interface ExtendableMessageEventWithSource extends ExtendableMessageEvent { readonly source: WindowClient | null }
 interface ServiceWorkerScope {
   readonly location: Location
   skipWaiting: () => Promise<void>
-  readonly clients: { claim: () => Promise<void> }
+  readonly clients: { claim: () => Promise<void>, matchAll: (options: { type: 'window' }) => Promise<WindowClient[]>, get: (id: string) => Promise<WindowClient | undefined> }
   addEventListener: ((type: 'install' | 'activate', listener: (event: ExtendableEvent) => void) => void) &
   ((type: 'fetch', listener: (event: FetchEvent) => void) => void) &
-  ((type: 'message', listener: (event: ExtendableMessageEvent) => void) => void)
+  ((type: 'message', listener: (event: ExtendableMessageEventWithSource) => void) => void)
 }
 const scope = self as unknown as ServiceWorkerScope
 
@@ -43,15 +46,54 @@ const handler = createS3Handler({
 scope.addEventListener('install', event => { event.waitUntil(scope.skipWaiting()) })
 scope.addEventListener('activate', event => { event.waitUntil(scope.clients.claim()) })
 
+/**
+ * Pages running a page node, by client id. Only a cache: after the browser
+ * restarts this worker it is empty, and the open pages are asked again.
+ */
+const pageNodes = new Set<string>()
+let asked = false
+
+async function pageNode (): Promise<WindowClient | undefined> {
+  if (!asked) {
+    asked = true
+    const clients = await scope.clients.matchAll({ type: 'window' })
+    await Promise.all(clients.map(async c => { if (await pingPageNode(c, 300)) pageNodes.add(c.id) }))
+  }
+  for (const id of pageNodes) {
+    const client = await scope.clients.get(id)
+    if (client !== undefined) return client
+    pageNodes.delete(id)
+  }
+  return undefined
+}
+
+/** A page node answers for the whole mesh; without one, IndexedDB alone answers. */
+async function answer (request: Request): Promise<Response> {
+  // A navigation can come from any site, so it may only read (checked here: the page sees no mode).
+  if (request.mode === 'navigate' && request.method !== 'GET' && request.method !== 'HEAD') return await handler(request)
+  const node = await pageNode()
+  if (node === undefined) return await handler(request)
+  try {
+    return await askPageNode(node, request, 60_000)
+  } catch {
+    // The page went away mid-request. A request without a body can be answered here instead.
+    pageNodes.delete(node.id)
+    if (request.body === null) return await answer(request)
+    return new Response('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ServiceUnavailable</Code><Message>The page running this tab\'s mesh node closed during the request; retry it.</Message></Error>\n', { status: 503, headers: { 'content-type': 'application/xml' } })
+  }
+}
+
 scope.addEventListener('fetch', event => {
   const url = new URL(event.request.url)
   if (url.origin !== scope.location.origin) return
   if (url.pathname !== S3_BASE_PATH && !url.pathname.startsWith(`${S3_BASE_PATH}/`)) return
-  event.respondWith(handler(event.request))
+  event.respondWith(answer(event.request))
 })
 
 scope.addEventListener('message', event => {
   const data = event.data as { type?: string, config?: WorkerConfig } | undefined
+  if (data?.type === 's3mesh:node-up' && event.source !== null) { pageNodes.add(event.source.id); return }
+  if (data?.type === 's3mesh:node-down' && event.source !== null) { pageNodes.delete(event.source.id); return }
   if (data?.type !== 's3mesh:config' || data.config === undefined) return
   const port = event.ports[0]
   event.waitUntil(saveWorkerConfig(data.config).then(() => { port?.postMessage({ ok: true }) }, (err: unknown) => { port?.postMessage({ ok: false, error: String(err) }) }))

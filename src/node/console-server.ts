@@ -47,9 +47,15 @@ const PAGE = `<!doctype html>
 /** Requests to /s3/ reach this server only before the service worker controls the page. */
 const NOT_CONTROLLED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ServiceUnavailable</Code><Message>The s3mesh service worker does not control this page yet: call register() from /s3mesh.js and wait for it.</Message></Error>\n'
 
-function listener (dir: string) {
+type NodeListener = (req: IncomingMessage, res: ServerResponse) => void
+
+function listener (dir: string, api: NodeListener) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!
+    if (path.startsWith('/_s3mesh/')) {
+      api(req, res)
+      return
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end()
       return
@@ -76,7 +82,10 @@ function listener (dir: string) {
   }
 }
 
-/** An HTTP server for the console address: the console page, the page library and the service worker. */
-export function createConsoleServer (): Server {
-  return createServer({ headersTimeout: 60_000 }, listener(bundleDir()))
+/**
+ * An HTTP server for the console address: the console page, the page library
+ * and the service worker, and the s3mesh API (`api`, root credentials) for its pages.
+ */
+export function createConsoleServer (options: { api: NodeListener }): Server {
+  return createServer({ headersTimeout: 60_000 }, listener(bundleDir(), options.api))
 }

@@ -53,7 +53,7 @@ export function locateView (node: MeshNode, path: string): Record<string, unknow
  * --user KEY:SECRET` works; requests that sign no payload hash (plain SigV4)
  * are checked against the empty body.
  */
-export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTransport, node?: MeshNode, credentials: CredentialProvider, hashes: Hashes }): S3Handler {
+export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTransport, node?: MeshNode, credentials: CredentialProvider, hashes: Hashes, browserJoin?: () => unknown }): S3Handler {
   const nextRequestId = requestIdSource()
   return async (request: Request, info?: RequestInfo) => {
     const url = new URL(request.url)
@@ -69,6 +69,11 @@ export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTra
       if (url.pathname === '/_s3mesh/v1/members') {
         if (options.transport === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
         return Response.json({ members: memberViews(options.transport) })
+      }
+      if (url.pathname === '/_s3mesh/v1/browser-join') {
+        // The cluster key goes only to whoever holds the root credentials (a tab that logged in).
+        if (options.browserJoin === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
+        return Response.json(options.browserJoin(), { headers: { 'cache-control': 'no-store' } })
       }
       if (url.pathname.startsWith('/_s3mesh/v1/locate/')) {
         if (options.node === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')

@@ -16,6 +16,7 @@ import { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import { MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
 import { MeshNode } from '../core/mesh/mesh-node.js'
 import type { ObjectStore } from '../core/object-store.js'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { CatalogJournal } from './catalog-journal.js'
 import { nodeAead } from './node-aead.js'
 import { nodeHashes } from './node-hashes.js'
@@ -43,6 +44,15 @@ export interface MeshOptions {
   objects?: Partial<MeshConfig>
 }
 
+/** What a browser tab needs to join the mesh through this node. */
+export interface BrowserJoinInfo {
+  cluster: string
+  /** Every cluster key, base64, the first one sealing. */
+  clusterKeys: string[]
+  /** This node's WebSocket addresses: the tab dials them, and uses this node as its relay. */
+  relays: string[]
+}
+
 export interface RunningMesh {
   libp2p: Libp2p
   transport: MembershipTransport
@@ -51,6 +61,8 @@ export interface RunningMesh {
   /** Dialable addresses (what another node's --join takes). */
   addresses: string[]
   clusterKey: { base64: string, source: 'environment' | 'file' | 'generated', file: string }
+  /** What a browser tab needs to join (GET /_s3mesh/v1/browser-join, root credentials only). */
+  browserJoin: () => BrowserJoinInfo
   /** Leaves (when asked) and stops. */
   stop: (options?: { leave?: boolean }) => Promise<void>
 }
@@ -111,7 +123,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const config: MembershipConfig = PRESETS[o.preset.toUpperCase() as keyof typeof PRESETS]
   const key = await clusterKeys(o.layout, o.env, o.join.length > 0)
   const wsPort = o.port === 0 ? 0 : o.port + 1
-  let libp2p: Libp2p<{ identify: unknown, pubsub: GossipSub }>
+  let libp2p: Libp2p<{ identify: unknown, relay: unknown, pubsub: GossipSub }>
   try {
     libp2p = await createLibp2p({
       privateKey: await peerKey(o.layout),
@@ -122,6 +134,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       services: {
         // gossipsub needs identify to learn which peers speak it.
         identify: identify(),
+        // Every node relays for browser tabs: they reach it over WebSockets and each other through it (WebRTC signalling).
+        relay: circuitRelayServer(),
         // Publishing before any peer subscribed is normal for the first node of a cluster.
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
       },
@@ -158,6 +172,11 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   })()
   return {
     libp2p, transport, node, addresses, clusterKey: { base64: key.base64, source: key.source, file: key.file },
+    browserJoin: () => ({
+      cluster: o.cluster,
+      clusterKeys: key.raw.map(k => Buffer.from(k).toString('base64')),
+      relays: libp2p.getMultiaddrs().map(String).filter(a => a.includes('/ws/')),
+    }),
     stop: async ({ leave = true } = {}) => {
       stopped = true
       await joining.catch(() => {})

@@ -110,7 +110,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       region: options.region,
       virtualHostDomains: options.domains,
       credentials: rootOnly,
-    }), { transport: mesh?.transport, node: mesh?.node, credentials: rootOnly, hashes: nodeHashes })
+    }), { transport: mesh?.transport, node: mesh?.node, credentials: rootOnly, hashes: nodeHashes, browserJoin: mesh?.browserJoin })
     const s3 = toNodeListener(handler, { onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) } })
     let ready = true
     const listener = (req: IncomingMessage, res: ServerResponse): void => {
@@ -134,7 +134,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     })
     const address = await listen(server, options.host, options.port).catch(async err => { await mesh?.stop({ leave: false }); throw err })
     const url = urlOf(address)
-    const consoleServer = options.console === undefined ? undefined : createConsoleServer()
+    // The console origin answers /_s3mesh/ too, so its pages reach the API without cross-origin requests.
+    const consoleServer = options.console === undefined ? undefined : createConsoleServer({ api: s3 })
     const consoleUrl = consoleServer === undefined
       ? undefined
       : urlOf(await listen(consoleServer, options.console!.host, options.console!.port, 'console').catch(async err => {

@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchChromium } from '../helpers/chromium.js'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
-
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
 
 describe('service worker: S3 semantics in the browser', () => {
   let node: ServerProcess
@@ -19,13 +18,13 @@ describe('service worker: S3 semantics in the browser', () => {
 
   before(async () => {
     node = await startServerProcess({ args: ['--no-mesh'] })
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS })
+    browser = await launchChromium()
     context = await browser.newContext()
     page = await context.newPage()
     await page.goto(node.consoleUrl!)
     await page.evaluate(async () => {
       const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
-      await register({ accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234' })
+      await register({ accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234', join: false })
     })
   })
   after(async () => { await browser?.close(); await node?.stop() })

@@ -265,8 +265,10 @@ export class MeshNode {
       }
     }
     const lanes = targets.map(lane)
+    // A browser tab's own copy does not count: it may close at any moment.
+    const own = live.includes(this.self) ? 1 : 0
     const quorum = new Promise<void>(resolve => {
-      const check = (): void => { if (1 + copied.length >= need) resolve() }
+      const check = (): void => { if (own + copied.length >= need) resolve() }
       for (const l of lanes) void l.then(check)
     })
     const aborted = new Promise<void>(resolve => { signal?.addEventListener('abort', () => { resolve() }, { once: true }) })

@@ -1,0 +1,77 @@
+/**
+ * The service worker and a page node talk over MessageChannels: the worker
+ * hands a page node every /s3/ request while one is open (the page node has
+ * the mesh: catalog, peers, replication), and serves from IndexedDB alone
+ * otherwise. Bodies travel as transferred streams, never buffered whole.
+ */
+import type { S3Handler } from '../s3-shim/index.js'
+
+/** A request as it crosses to the page. */
+export interface BridgedRequest {
+  type: 's3mesh:request'
+  method: string
+  url: string
+  headers: Array<[string, string]>
+  body: ReadableStream<Uint8Array> | null
+}
+
+/** The page's answer. */
+export type BridgedResponse =
+  | { status: number, statusText: string, headers: Array<[string, string]>, body: ReadableStream<Uint8Array> | null }
+  | { error: string }
+
+/**
+ * Page side: answers the service worker's requests with `handler` (the page
+ * node's S3 handler) until the returned function is called.
+ */
+export function serveServiceWorker (handler: S3Handler): () => void {
+  const container = navigator.serviceWorker
+  const onMessage = (event: MessageEvent): void => {
+    const data = event.data as { type?: string } | undefined
+    const port = event.ports[0]
+    if (port === undefined) return
+    if (data?.type === 's3mesh:ping') { port.postMessage({ node: true }); return }
+    if (data?.type !== 's3mesh:request') return
+    const r = data as BridgedRequest
+    const request = new Request(r.url, { method: r.method, headers: r.headers, body: r.body, duplex: 'half' } as RequestInit)
+    handler(request).then(res => {
+      const body = res.body
+      const answer: BridgedResponse = { status: res.status, statusText: res.statusText, headers: [...res.headers], body }
+      port.postMessage(answer, body === null ? [] : [body as unknown as Transferable])
+    }, (err: unknown) => {
+      port.postMessage({ error: err instanceof Error ? err.message : String(err) } satisfies BridgedResponse)
+    })
+  }
+  container.addEventListener('message', onMessage)
+  container.controller?.postMessage({ type: 's3mesh:node-up' })
+  return () => {
+    container.removeEventListener('message', onMessage)
+    container.controller?.postMessage({ type: 's3mesh:node-down' })
+  }
+}
+
+/** Worker side: sends `request` to a page node and turns its answer back into a Response. */
+export async function askPageNode (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, request: Request, timeoutMs: number): Promise<Response> {
+  const channel = new MessageChannel()
+  const body = request.body
+  const message: BridgedRequest = { type: 's3mesh:request', method: request.method, url: request.url, headers: [...request.headers], body }
+  const answer = new Promise<BridgedResponse>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`The page node did not answer in ${timeoutMs} ms.`)) }, timeoutMs)
+    channel.port1.onmessage = e => { clearTimeout(timer); resolve(e.data as BridgedResponse) }
+  })
+  client.postMessage(message, [channel.port2, ...(body === null ? [] : [body as unknown as Transferable])])
+  const a = await answer
+  if ('error' in a) throw new Error(a.error)
+  return new Response(a.body, { status: a.status, statusText: a.statusText, headers: a.headers })
+}
+
+/** Worker side: whether `client` runs a page node (asked when the worker has forgotten, after a restart). */
+export async function pingPageNode (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, timeoutMs: number): Promise<boolean> {
+  const channel = new MessageChannel()
+  const answer = new Promise<boolean>(resolve => {
+    const timer = setTimeout(() => { resolve(false) }, timeoutMs)
+    channel.port1.onmessage = () => { clearTimeout(timer); resolve(true) }
+  })
+  client.postMessage({ type: 's3mesh:ping' }, [channel.port2])
+  return await answer
+}

@@ -1,0 +1,119 @@
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Libp2p } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { webRTC } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { webHashes } from '../core/hashes.js'
+import { BROWSER, type MembershipConfig } from '../core/membership/config.js'
+import { Keyring, webCryptoAead } from '../core/membership/keyring.js'
+import { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import { decodeNodeMeta } from '../core/membership/node-meta.js'
+import { MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
+import { MeshNode } from '../core/mesh/mesh-node.js'
+import type { ObjectStore } from '../core/object-store.js'
+import { IdbStore } from './idb-store.js'
+
+export interface PageNodeOptions {
+  /** Node relays' WebSocket multiaddrs (with /p2p/<id>): the tab dials them and joins through them. */
+  relays: string[]
+  /** The cluster's keys, raw; the first seals. */
+  clusterKeys: Uint8Array[]
+  cluster: string
+  /**
+   * Allow dialling ws:// and private addresses. Browsers' libp2p refuses both
+   * by default (a page should not probe the local network); a local or test
+   * mesh needs them. Off unless asked for.
+   */
+  allowLocalAddresses?: boolean
+  /** The tab's own store; IndexedDB (shared with the service worker) unless given. */
+  store?: ObjectStore
+  /** Membership timing (the Browser preset unless given). */
+  membership?: MembershipConfig
+  objects?: Partial<MeshConfig>
+  version?: string
+  signal?: AbortSignal
+}
+
+export interface PageNode {
+  libp2p: Libp2p<{ identify: unknown, pubsub: GossipSub }>
+  transport: MembershipTransport
+  node: MeshNode
+  /** Leaves the mesh (the others mark the tab "left") and stops. */
+  stop: () => Promise<void>
+}
+
+/**
+ * A browser tab as a member of the mesh: libp2p over WebSockets to the Node
+ * relays, circuit relay v2 and WebRTC to other tabs; membership as an
+ * `ephemeral` member (never a placement target); a MeshNode over the tab's
+ * IndexedDB store, so what the tab writes is announced and pushed to durable
+ * members (closing the tab loses nothing), what it reads from others is
+ * verified and kept, and what it holds it serves.
+ */
+export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
+  const libp2p = await createLibp2p({
+    addresses: { listen: ['/p2p-circuit', '/webrtc'] },
+    transports: [webSockets(), webRTC(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
+    ...(o.allowLocalAddresses === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+    },
+  })
+  try {
+    // The relays first: everything else reaches the tab through them.
+    const reached = await Promise.allSettled(o.relays.map(async r => await libp2p.dial(multiaddr(r), { signal: o.signal })))
+    if (!reached.some(r => r.status === 'fulfilled')) {
+      throw new Error(`No relay answered (${o.relays.join(', ')}): ${reached.map(r => r.status === 'rejected' ? String(r.reason) : '').join('; ')}`)
+    }
+    const transport = new MembershipTransport({
+      libp2p,
+      keyring: await Keyring.create(o.clusterKeys, o.cluster, webCryptoAead),
+      config: o.membership ?? BROWSER,
+      meta: { role: 'ephemeral', addrs: libp2p.getMultiaddrs().map(String).slice(0, 4), version: o.version ?? '' },
+      pubsub: { service: libp2p.services.pubsub, cluster: o.cluster },
+    })
+    await transport.start()
+    const objects = { ...MESH_DEFAULTS, ...o.objects }
+    const node = new MeshNode({
+      libp2p, pubsub: libp2p.services.pubsub, keyring: await Keyring.create(o.clusterKeys, o.cluster, webCryptoAead), cluster: o.cluster,
+      membership: transport.membership, local: o.store ?? new IdbStore(), hashes: webHashes,
+      config: { ...objects, writeQuorum: o.objects?.writeQuorum ?? objects.replicas },
+    })
+    await node.start()
+    // Durable members are dialled directly over WebSockets: transfers and gossip need a direct
+    // connection (a relayed one is limited), and the tab can always dial a Node node, not the reverse.
+    const dialDurable = (e: Event): void => {
+      const m = (e as CustomEvent<{ id: string, meta: Uint8Array }>).detail
+      const meta = decodeNodeMeta(m.meta)
+      const ws = meta?.role === 'durable' ? meta.addrs.find(a => a.includes('/ws/')) : undefined
+      if (ws !== undefined && libp2p.getConnections().every(c => c.remotePeer.toString() !== m.id || c.limits !== undefined)) {
+        void libp2p.dial(multiaddr(ws)).catch(() => {})
+      }
+    }
+    transport.membership.addEventListener('member:join', dialDurable)
+    transport.membership.addEventListener('member:update', dialDurable)
+    if (await transport.join(o.relays) === 0) throw new Error('No relay let the tab join the mesh (a wrong cluster key?).')
+    return {
+      libp2p, transport, node,
+      stop: async () => {
+        transport.membership.removeEventListener('member:join', dialDurable)
+        transport.membership.removeEventListener('member:update', dialDurable)
+        await transport.leave().catch(() => {})
+        await node.stop()
+        await transport.stop()
+        await libp2p.stop()
+      },
+    }
+  } catch (err) {
+    await libp2p.stop()
+    throw err
+  }
+}

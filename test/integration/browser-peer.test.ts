@@ -1,0 +1,110 @@
+/**
+ * A browser tab as a mesh member, in a real Chromium, with two real `s3mesh
+ * server` processes: the tab joins through the node that served it (with the
+ * root credentials, nothing else), its writes through fetch('/s3/...') reach
+ * the Node nodes (aws-cli reads them), objects written with aws-cli are read
+ * in the tab, and closing the tab loses nothing.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { AwsClient } from 'aws4fetch'
+import type { Browser, Page } from 'playwright-core'
+import { run } from '../helpers/cli-clients.js'
+import { launchChromium } from '../helpers/chromium.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { until } from '../helpers/until.js'
+
+const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+
+interface Member { id: string, state: string, role?: string }
+async function members (node: ServerProcess): Promise<Member[]> {
+  return ((await (await sign.fetch(`${node.url}/_s3mesh/v1/members`)).json()) as { members: Member[] }).members
+}
+
+describe('a browser tab in the mesh', () => {
+  const nodes: ServerProcess[] = []
+  let browser: Browser
+  let page: Page
+
+  before(async () => {
+    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+    const args = ['--membership', 'local', '--replicas', '2']
+    nodes.push(await startServerProcess({ env, args }))
+    nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
+    browser = await launchChromium()
+    page = await (await browser.newContext()).newPage()
+    page.on('console', m => { if (process.env.S3MESH_TEST_VERBOSE !== undefined) process.stderr.write(`page: ${m.text()}\n`) })
+  })
+  after(async () => { await browser?.close(); for (const n of nodes) await n.stop().catch(() => {}) })
+
+  it('joins with the root credentials, and a wrong secret is refused', async () => {
+    await page.goto(nodes[0]!.consoleUrl!)
+    const refused = await page.evaluate(async () => {
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      try { await register({ accessKeyId: 'testaccesskey', secretAccessKey: 'not-the-secret' }); return 'joined' } catch (err) { return (err as Error).name }
+    })
+    assert.equal(refused, 'JoinError')
+    await page.evaluate(async ([accessKeyId, secretAccessKey]) => {
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      const r = await register({ accessKeyId, secretAccessKey })
+      ;(globalThis as { s3meshTab?: unknown }).s3meshTab = r
+    }, [ACCESS_KEY, SECRET_KEY])
+    for (const n of nodes) {
+      await until(`${n.url} lists the tab as an alive ephemeral member`, async () => (await members(n)).some(m => m.role === 'ephemeral' && m.state === 'alive'), 20_000)
+    }
+    await until('the tab sees both Node nodes alive', async () => await page.evaluate(() => {
+      const tab = (globalThis as { s3meshTab?: { node?: { transport: { membership: { list: () => Array<{ state: string }> } } } } }).s3meshTab
+      return tab?.node?.transport.membership.list().filter(m => m.state === 'alive').length === 3
+    }), 20_000)
+  })
+
+  it('what the tab writes is on the Node nodes before its PUT answers, and aws-cli reads it', async () => {
+    const body = 'written in a browser tab'
+    const put = await page.evaluate(async text => {
+      await fetch('/s3/tabs', { method: 'PUT' })
+      const res = await fetch('/s3/tabs/note.txt', { method: 'PUT', body: text, headers: { 'content-type': 'text/plain' } })
+      return [res.status, res.headers.get('x-s3mesh-replicas'), await res.text()]
+    }, body)
+    assert.equal(put[0], 200, String(put[2]))
+    assert.equal(put[1], '3', 'the tab\'s copy and two durable ones')
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-aws-'))
+    const config = join(dir, 'aws-config')
+    await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n')
+    const env = { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true' }
+    try {
+      for (const n of nodes) {
+        const got = await run('/usr/bin/aws', ['--endpoint-url', n.url, 's3', 'cp', 's3://tabs/note.txt', '-'], env, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })
+        assert.equal(got.stdout, body, `aws-cli on ${n.url}: ${got.stderr}`)
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('reads in the tab what aws-cli wrote to a Node node (fetched from a holder, verified, kept)', async () => {
+    const bytes = randomBytes(300 * 1024)
+    const res = await sign.fetch(`${nodes[1]!.url}/tabs/from-node.bin`, { method: 'PUT', body: bytes })
+    assert.equal(res.status, 200)
+    await until('the tab lists it', async () => await page.evaluate(async () => (await (await fetch('/s3/tabs?list-type=2')).text()).includes('from-node.bin')))
+    const got = await page.evaluate(async () => {
+      const r = await fetch('/s3/tabs/from-node.bin')
+      return [r.status, Array.from(new Uint8Array(await r.arrayBuffer()))]
+    })
+    assert.equal(got[0], 200)
+    assert.ok(Buffer.from(got[1] as number[]).equals(bytes), 'the same bytes')
+  })
+
+  it('closing the tab loses nothing: the Node nodes still serve what it wrote, and mark it left', async () => {
+    await page.close()
+    for (const n of nodes) {
+      await until(`${n.url} no longer lists the tab as alive`, async () => !(await members(n)).some(m => m.role === 'ephemeral' && m.state === 'alive'), 30_000)
+      const res = await sign.fetch(`${n.url}/tabs/note.txt`)
+      assert.equal(res.status, 200)
+      assert.equal(await res.text(), 'written in a browser tab')
+    }
+  })
+})
