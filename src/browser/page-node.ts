@@ -13,7 +13,7 @@ import { BROWSER, type MembershipConfig } from '../core/membership/config.js'
 import { Keyring, webCryptoAead } from '../core/membership/keyring.js'
 import { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import { decodeNodeMeta } from '../core/membership/node-meta.js'
-import { MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
+import { GOSSIPSUB_OPTIONS, MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
 import { MeshNode } from '../core/mesh/mesh-node.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { IdbStore } from './idb-store.js'
@@ -64,7 +64,7 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     ...(o.allowLocalAddresses === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),
     services: {
       identify: identify(),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+      pubsub: gossipsub(GOSSIPSUB_OPTIONS),
     },
   })
   try {

@@ -47,6 +47,28 @@ export function locateView (node: MeshNode, path: string): Record<string, unknow
   }
 }
 
+/** The longest `?wait=` a locate request may ask for, ms. */
+const MAX_WAIT_MS = 30_000
+
+/**
+ * A blocking query, as Consul's: resolves once this node's catalog lists the
+ * object (or bucket) at `path` as live, or after `ms`. Lets a client (or a
+ * benchmark) see when a write made elsewhere reached this node, without polling.
+ */
+async function untilKnown (node: MeshNode, path: string, ms: number, signal: AbortSignal): Promise<void> {
+  const known = (): boolean => {
+    try { return locateView(node, path).deleted === false } catch { return false }
+  }
+  if (known()) return
+  await new Promise<void>(resolve => {
+    const done = (): void => { clearTimeout(timer); node.catalog.removeEventListener('change', check); signal.removeEventListener('abort', done); resolve() }
+    const check = (): void => { if (known()) done() }
+    const timer = setTimeout(done, ms)
+    node.catalog.addEventListener('change', check)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
 /**
  * s3mesh's own API beside S3, under `/_s3mesh/` (no bucket name can start with
  * `_`). Root SigV4 credentials, so `curl --aws-sigv4 "aws:amz:us-east-1:s3"
@@ -77,7 +99,10 @@ export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTra
       }
       if (url.pathname.startsWith('/_s3mesh/v1/locate/')) {
         if (options.node === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
-        return Response.json(locateView(options.node, url.pathname.slice('/_s3mesh/v1/locate/'.length)))
+        const path = url.pathname.slice('/_s3mesh/v1/locate/'.length)
+        const wait = Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, MAX_WAIT_MS)
+        if (wait > 0) await untilKnown(options.node, path, wait, request.signal)
+        return Response.json(locateView(options.node, path))
       }
       throw new S3Error('InvalidRequest', `No such s3mesh API: ${url.pathname}`)
     } catch (err) {

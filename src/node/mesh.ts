@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
 import { Keyring } from '../core/membership/keyring.js'
 import { MembershipTransport } from '../core/membership/libp2p-transport.js'
-import { MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
+import { GOSSIPSUB_OPTIONS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
 import { MeshNode } from '../core/mesh/mesh-node.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
@@ -131,13 +131,14 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
+      connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND },
       services: {
         // gossipsub needs identify to learn which peers speak it.
         identify: identify(),
         // Every node relays for browser tabs: they reach it over WebSockets and each other through it (WebRTC signalling).
         relay: circuitRelayServer(),
         // Publishing before any peer subscribed is normal for the first node of a cluster.
-        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+        pubsub: gossipsub(GOSSIPSUB_OPTIONS),
       },
     })
   } catch (err) {

@@ -9,7 +9,7 @@ import { createLibp2p } from 'libp2p'
 import { LOCAL, type MembershipConfig } from '../../src/core/membership/config.js'
 import { Keyring } from '../../src/core/membership/keyring.js'
 import { MembershipTransport } from '../../src/core/membership/libp2p-transport.js'
-import { MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../../src/core/mesh/config.js'
+import { GOSSIPSUB_OPTIONS, MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../../src/core/mesh/config.js'
 import { MeshNode } from '../../src/core/mesh/mesh-node.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import type { ObjectStore } from '../../src/core/object-store.js'
@@ -44,7 +44,7 @@ export async function startInProcessNode (o: { key: Uint8Array, cluster?: string
     connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
     // Every member here dials from 127.0.0.1: libp2p's default of 5 inbound connections a second per host would refuse most of them.
     connectionManager: { inboundConnectionThreshold: 1000 },
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) },
+    services: { identify: identify(), pubsub: gossipsub(GOSSIPSUB_OPTIONS) },
   })
   const keyring = await Keyring.create([o.key], cluster, nodeAead)
   const transport = new MembershipTransport({

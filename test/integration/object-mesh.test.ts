@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, DeleteObjectCommand, GetBucketCorsCommand, GetObjectCommand, PutBucketCorsCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { AwsClient } from 'aws4fetch'
 import { Placement } from '../../src/core/mesh/placement.js'
 import { makeFixtures, run } from '../helpers/cli-clients.js'
@@ -158,6 +158,37 @@ print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="bi
     const again = await sign.fetch(`${reader.url}/shared/${key}`)
     assert.equal(again.status, 200)
     assert.ok(Buffer.from(await again.arrayBuffer()).equals(body))
+  })
+
+  it('a blocking locate on node 3 answers when a PUT on node 1 reaches it, and after its wait when nothing comes', async () => {
+    const [n1, , n3] = nodes as [ServerProcess, ServerProcess, ServerProcess]
+    assert.equal((await sign.fetch(`${n1.url}/awaiting`, { method: 'PUT' })).status, 200)
+    await until('node 3 knows the bucket', async () => (await sign.fetch(`${n3.url}/_s3mesh/v1/locate/awaiting`)).status === 200)
+    let answered = 0
+    const waiting = sign.fetch(`${n3.url}/_s3mesh/v1/locate/awaiting/awaited.txt?wait=20000`).then(async res => { answered = Date.now(); return res })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal(answered, 0, 'still waiting before the write')
+    assert.equal((await sign.fetch(`${n1.url}/awaiting/awaited.txt`, { method: 'PUT', body: 'worth the wait' })).status, 200)
+    const res = await waiting
+    assert.equal(res.status, 200)
+    assert.equal(((await res.json()) as Located).sha256, createHash('sha256').update('worth the wait').digest('hex'))
+    const t = Date.now()
+    assert.equal((await sign.fetch(`${n3.url}/_s3mesh/v1/locate/awaiting/never.txt?wait=500`)).status, 404)
+    assert.ok(Date.now() - t >= 450, 'it waited')
+  })
+
+  it('CORS rules set on node 1 answer preflights on node 3', async () => {
+    const [n1, , n3] = nodes as [ServerProcess, ServerProcess, ServerProcess]
+    await client(n1).send(new CreateBucketCommand({ Bucket: 'webapp' }))
+    const preflight = async (): Promise<Response> => await fetch(`${n3.url}/webapp/app.js`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'PUT' } })
+    await until('node 3 knows the bucket', async () => (await preflight()).status === 403)
+    await client(n1).send(new PutBucketCorsCommand({ Bucket: 'webapp', CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['https://app.example'], AllowedMethods: ['GET', 'PUT'], AllowedHeaders: ['*'], MaxAgeSeconds: 600 }] } }))
+    await until('node 3 allows the preflight', async () => (await preflight()).status === 200)
+    const ok = await preflight()
+    assert.equal(ok.headers.get('access-control-allow-origin'), 'https://app.example')
+    const rules = await client(n3).send(new GetBucketCorsCommand({ Bucket: 'webapp' }))
+    assert.deepEqual(rules.CORSRules?.[0]?.AllowedMethods, ['GET', 'PUT'])
+    assert.equal((await fetch(`${n3.url}/webapp/app.js`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'PUT' } })).status, 403, 'other origins still refused')
   })
 
   it('a bucket deleted on one node is gone everywhere, its folder too', async () => {

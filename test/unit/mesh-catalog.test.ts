@@ -178,8 +178,10 @@ describe('catalog wire format', () => {
   const bucket: CatalogEntry = { bucket: 'photos', version: { ms: 1, counter: 0, node: 'n2' }, deleted: false, holders: [] }
   const tomb: CatalogEntry = { bucket: 'photos', key: 'old', version: { ms: 2, counter: 0, node: 'n2' }, deleted: true, holders: [] }
 
-  it('round-trips entries', () => {
-    assert.deepEqual(decodeCatalogMessage(encodeCatalogMessage([live, bucket, tomb])).entries, [live, bucket, tomb])
+  const withCors: CatalogEntry = { ...bucket, version: { ms: 3, counter: 0, node: 'n1' }, cors: [{ allowedOrigins: ['https://app.example'], allowedMethods: ['GET'], allowedHeaders: ['*'], exposeHeaders: ['ETag'], maxAgeSeconds: 60 }, { id: 'r2', allowedOrigins: ['*'], allowedMethods: ['PUT'], allowedHeaders: [], exposeHeaders: [] }] }
+
+  it('round-trips entries, a bucket\'s CORS rules included', () => {
+    assert.deepEqual(decodeCatalogMessage(encodeCatalogMessage([live, bucket, tomb, withCors])).entries, [live, bucket, tomb, withCors])
   })
 
   it('drops what is malformed, with a reason, and never parses a membership message', () => {
@@ -188,6 +190,7 @@ describe('catalog wire format', () => {
       { ...live, holders: ['n2', 'n1'] }, { ...live, holders: ['n1', 'n1'] }, { ...live, object: undefined }, { ...live, key: '' },
       { ...live, bucket: 'x' }, { ...live, version: { ms: -1, counter: 0, node: 'n' } }, { ...live, object: { ...live.object, sha256: 'zz'.repeat(32) } },
       { ...live, object: { ...live.object, metadata: { user: { a: 1 } } } }, { ...live, deleted: 'no' },
+      { ...live, cors: withCors.cors }, { ...withCors, cors: [{ allowedOrigins: 'x' }] }, { ...withCors, cors: [{ ...withCors.cors![0], maxAgeSeconds: -1 }] },
     ]
     for (const e of bad) assert.throws(() => decodeCatalogMessage(wrap([JSON.parse(JSON.stringify(e))])), (err: DroppedMessageError) => err.reason === 'malformed', JSON.stringify(e))
     assert.throws(() => decodeCatalogMessage(encodeMessage({ type: 'ack', seq: 1 })), (err: DroppedMessageError) => err.reason === 'bad-version' || err.reason === 'malformed')

@@ -1,5 +1,6 @@
 import { encode } from 'cborg'
 import { decodeStrictMap, DroppedMessageError } from '../membership/codec.js'
+import type { CorsRule } from '../object-store.js'
 import type { CatalogEntry, ObjectRecord } from './catalog-entry.js'
 import type { Version } from './hlc.js'
 
@@ -36,6 +37,9 @@ function strip (e: CatalogEntry): Record<string, unknown> {
   if (e.object !== undefined) {
     const { parts, ...rest } = e.object
     out.object = parts === undefined ? rest : e.object
+  }
+  if (e.cors !== undefined) {
+    out.cors = e.cors.map(r => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)))
   }
   return out
 }
@@ -94,6 +98,26 @@ function objectRecord (x: unknown): ObjectRecord {
   }
 }
 
+function strings (x: unknown, what: string): string[] {
+  if (!Array.isArray(x) || x.length > 64) malformed(`${what} is not a list of at most 64`)
+  return x.map((v, i) => str(v, `${what}[${i}]`, 256))
+}
+
+function corsRules (x: unknown): CorsRule[] {
+  if (!Array.isArray(x) || x.length > 100) malformed('entry.cors is not a list of at most 100 rules')
+  return x.map((r, i) => {
+    const o = obj(r, `cors[${i}]`)
+    return {
+      ...(o.id === undefined ? {} : { id: str(o.id, `cors[${i}].id`, 255) }),
+      allowedOrigins: strings(o.allowedOrigins, `cors[${i}].allowedOrigins`),
+      allowedMethods: strings(o.allowedMethods, `cors[${i}].allowedMethods`),
+      allowedHeaders: strings(o.allowedHeaders, `cors[${i}].allowedHeaders`),
+      exposeHeaders: strings(o.exposeHeaders, `cors[${i}].exposeHeaders`),
+      ...(o.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: uint(o.maxAgeSeconds, `cors[${i}].maxAgeSeconds`) }),
+    }
+  })
+}
+
 function entry (x: unknown): CatalogEntry {
   const e = obj(x, 'entry')
   if (typeof e.deleted !== 'boolean') malformed('entry.deleted')
@@ -104,12 +128,15 @@ function entry (x: unknown): CatalogEntry {
   const key = e.key === undefined ? undefined : str(e.key, 'entry.key', 1024, 1)
   const object = e.object === undefined ? undefined : objectRecord(e.object)
   if (key !== undefined && !e.deleted && object === undefined) malformed('a live object entry without its record')
+  const cors = e.cors === undefined ? undefined : corsRules(e.cors)
+  if (cors !== undefined && key !== undefined) malformed('CORS rules on an object entry')
   return {
     bucket: str(e.bucket, 'entry.bucket', 63, 3),
     ...(key === undefined ? {} : { key }),
     version: version(e.version),
     deleted: e.deleted,
     ...(object === undefined ? {} : { object }),
+    ...(cors === undefined ? {} : { cors }),
     holders,
   }
 }

@@ -1,4 +1,4 @@
-import type { ObjectMetadata } from '../object-store.js'
+import type { CorsRule, ObjectMetadata } from '../object-store.js'
 import { compareVersions, type Version } from './hlc.js'
 
 /** What the cluster knows of one version of an object: enough to list, HEAD and verify it. */
@@ -28,6 +28,8 @@ export interface CatalogEntry {
   deleted: boolean
   /** Absent on tombstones and bucket entries. */
   object?: ObjectRecord
+  /** A bucket's CORS rules (bucket entries only): a new bucket version carries them, so every node answers preflights alike. */
+  cors?: CorsRule[]
   holders: string[]
 }
 

@@ -48,3 +48,25 @@ export const YAMUX_STREAM_OPTIONS = {
   maxReadBufferLength: 16 * 1024 * 1024,
   inactivityTimeout: 120_000,
 }
+
+/**
+ * Inbound connections libp2p accepts per second from one address (its
+ * default is 5, a DoS guard). Members of a cluster on one machine, or behind
+ * one NAT, share an address: twenty of them starting together would be
+ * turned away for seconds, and gossip would miss members meanwhile.
+ */
+export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 100
+
+/**
+ * gossipsub settings for every s3mesh member. Publishing with no peer yet is
+ * normal for a cluster's first node. Gossipsub's IP colocation penalty is off:
+ * it scores down peers that share an address (beyond 10, quadratically), so
+ * eleven or more members on one machine or behind one NAT stop hearing each
+ * other's gossip. It guards against sybils, which cannot speak here anyway:
+ * every message on our topics is sealed with the cluster key.
+ */
+export const GOSSIPSUB_OPTIONS = {
+  allowPublishToZeroTopicPeers: true,
+  emitSelf: false,
+  scoreParams: { IPColocationFactorWeight: 0 },
+} as const

@@ -389,7 +389,8 @@ export class MeshNode {
     for (const b of await local.listBuckets()) {
       // A bucket the catalog knows keeps its version: a folder is not a newer creation.
       const known = this.catalog.get(b.name)
-      entries.push(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: this.self }, deleted: false, holders: [] })
+      const cors = known === undefined ? (await local.headBucket(b.name)).cors : undefined
+      entries.push(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: this.self }, deleted: false, holders: [], ...(cors === undefined ? {} : { cors }) })
       let startAfter: string | undefined
       for (;;) {
         const page = await local.listObjects(b.name, { startAfter, limit: 1000 })

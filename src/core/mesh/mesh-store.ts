@@ -78,11 +78,13 @@ export class MeshStore implements ObjectStore {
 
   async headBucket (name: string, options?: Signal): Promise<BucketInfo> {
     const e = this.liveBucket(name)
+    // CORS rules live in the bucket's catalog entry: every node answers preflights alike.
+    const cors = e.cors === undefined ? {} : { cors: e.cors }
     try {
-      return await this.local.headBucket(name, options)
+      return { ...await this.local.headBucket(name, options), ...cors }
     } catch (err) {
       if (!isS3Error(err, 'NoSuchBucket')) throw err
-      return { name, created: new Date(e.version.ms) }
+      return { name, created: new Date(e.version.ms), ...cors }
     }
   }
 
@@ -106,6 +108,8 @@ export class MeshStore implements ObjectStore {
     this.liveBucket(name)
     await this.ensureLocalBucket(name, options)
     await this.local.setBucketCors(name, rules, options)
+    // A new version of the bucket's entry carries the rules to every member.
+    this.publish({ bucket: name, version: this.version(), deleted: false, holders: [], ...(rules === undefined ? {} : { cors: rules }) })
   }
 
   // ---- objects ----

@@ -1,0 +1,45 @@
+/**
+ * One raw gossipsub peer in its own process, for bench/mesh-convergence-processes:
+ * the same libp2p stack as a node (TCP, Noise, yamux, identify, gossipsub),
+ * nothing else. Prints its address; dials the addresses it is given; on
+ * `pub <id>` (stdin) publishes a 1 KiB message and prints `sent <id> <ms>`,
+ * and prints `recv <id> <ms>` for every message it receives (ms: this
+ * machine's clock, sub-millisecond, comparable across processes).
+ */
+import '../../src/node/polyfills.js'
+import { createInterface } from 'node:readline'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { GOSSIPSUB_OPTIONS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND } from '../../src/core/mesh/config.js'
+
+const TOPIC = '/s3mesh-bench/raw/1'
+const now = (): number => performance.timeOrigin + performance.now()
+
+const node = await createLibp2p({
+  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+  transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+  // As the nodes do: twenty peers on one machine dial each other within a second.
+  connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND },
+  services: { identify: identify(), pubsub: gossipsub(GOSSIPSUB_OPTIONS) },
+})
+node.services.pubsub.subscribe(TOPIC)
+node.services.pubsub.addEventListener('message', e => {
+  if (e.detail.topic !== TOPIC) return
+  const id = new TextDecoder().decode(e.detail.data.subarray(0, 16)).trim()
+  process.stdout.write(`recv ${id} ${now()}\n`)
+})
+process.stdout.write(`addr ${node.getMultiaddrs()[0]!.toString()}\n`)
+for (const a of process.argv.slice(2)) await node.dial(multiaddr(a)).catch(() => {})
+createInterface({ input: process.stdin }).on('line', line => {
+  const [op, id] = line.split(' ')
+  if (op !== 'pub' || id === undefined) return
+  const data = new Uint8Array(1024)
+  data.set(new TextEncoder().encode(id.padEnd(16)))
+  const t = now()
+  void node.services.pubsub.publish(TOPIC, data).then(() => { process.stdout.write(`sent ${id} ${t}\n`) }, () => { process.stdout.write(`sent ${id} ${t}\n`) })
+}).on('close', () => { void Promise.resolve(node.stop()).then(() => process.exit(0)) })

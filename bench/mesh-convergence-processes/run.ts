@@ -1,0 +1,147 @@
+/**
+ * bench/mesh-convergence-processes: N real `s3mesh server` processes (the
+ * built CLI, two replicas, local membership preset). For each round a node
+ * gets a signed 1 KiB PUT; every other node has a blocking locate request
+ * (`GET /_s3mesh/v1/locate/<b>/<k>?wait=`) waiting, which answers the moment
+ * its catalog lists the object. Reported: from the PUT's acknowledgement (and
+ * from its start) until the last node lists it. Beside it, in the same run,
+ * N raw gossipsub processes (same libp2p stack, nothing else): from a publish
+ * of 1 KiB until the last peer delivered it. p50/p99 per N. JSON, then a
+ * one-line summary. Goal: p99 within 2x of raw gossipsub.
+ *
+ *   npm run bench:mesh-convergence-processes            # N = 5, 10, 20; 40 rounds each
+ *   npm run bench:mesh-convergence-processes -- 5 --quick
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { AwsClient } from 'aws4fetch'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { percentile, round } from '../lib/stats.js'
+
+const quick = process.argv.includes('--quick')
+const asked = process.argv.slice(2).map(Number).filter(n => n > 1)
+const sizes = asked.length > 0 ? asked : [5, 10, 20]
+const ROUNDS = quick ? 10 : 40
+const now = (): number => performance.timeOrigin + performance.now()
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+
+interface Percentiles { p50: number, p99: number }
+const p = (xs: number[]): Percentiles => ({ p50: round(percentile(xs, 50), 2), p99: round(percentile(xs, 99), 2) })
+
+async function startCluster (n: number): Promise<ServerProcess[]> {
+  const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+  const args = ['--membership', 'local', '--replicas', '2', '--no-console']
+  const nodes = [await startServerProcess({ env, args })]
+  // Started a few at a time: twenty processes loading at once on two cores time out.
+  for (let i = 1; i < n; i += 4) {
+    nodes.push(...await Promise.all(Array.from({ length: Math.min(4, n - i) }, async () => await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))))
+  }
+  const end = Date.now() + 60_000
+  for (;;) {
+    const views = await Promise.all(nodes.map(async node => ((await (await sign.fetch(`${node.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ state: string }> }).members.filter(m => m.state === 'alive').length))
+    if (views.every(v => v === n)) return nodes
+    if (Date.now() > end) throw new Error(`the ${n}-node cluster did not form: ${views.join(',')}`)
+    await sleep(250)
+  }
+}
+
+async function meshRounds (nodes: ServerProcess[]): Promise<{ afterAck: number[], fromStart: number[], ack: number[], missed: number }> {
+  let missed = 0
+  const afterAck: number[] = []
+  const fromStart: number[] = []
+  const ack: number[] = []
+  if ((await sign.fetch(`${nodes[0]!.url}/conv`, { method: 'PUT' })).status !== 200) throw new Error('could not create the bucket')
+  await Promise.all(nodes.map(async n => await sign.fetch(`${n.url}/_s3mesh/v1/locate/conv?wait=10000`)))
+  for (let r = 0; r < ROUNDS + 2; r++) {
+    const writer = nodes[r % nodes.length]!
+    const key = `k-${r}-${randomBytes(4).toString('hex')}`
+    const listed = nodes.filter(n => n !== writer).map(async n => {
+      const res = await sign.fetch(`${n.url}/_s3mesh/v1/locate/conv/${key}?wait=20000`)
+      const t = now()
+      // Not listed within 20 s (gossip missed it; anti-entropy had not run yet): counted, not timed.
+      return res.status === 200 ? t : NaN
+    })
+    // The blocking requests must be waiting before the write starts.
+    await sleep(30)
+    const t0 = now()
+    const put = await sign.fetch(`${writer.url}/conv/${key}`, { method: 'PUT', body: randomBytes(1024) })
+    const tAck = now()
+    if (put.status !== 200) throw new Error(`PUT answered ${put.status}`)
+    const last = Math.max(...await Promise.all(listed))
+    if (r < 2) continue // warm-up
+    if (Number.isNaN(last)) { missed++; continue }
+    afterAck.push(Math.max(0, last - tAck))
+    fromStart.push(last - t0)
+    ack.push(tAck - t0)
+  }
+  return { afterAck, fromStart, ack, missed }
+}
+
+interface RawPeer { child: ChildProcess, addr: string }
+
+async function rawPeer (dial: string[], onLine: (line: string) => void): Promise<RawPeer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('raw-peer.ts', import.meta.url)), ...dial], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const rl = createInterface({ input: child.stdout! })
+  const addr = await new Promise<string>((resolve, reject) => {
+    rl.once('line', line => { if (line.startsWith('addr ')) resolve(line.slice(5)); else reject(new Error(line)) })
+    child.once('exit', code => { reject(new Error(`raw peer exited (${code})`)) })
+  })
+  rl.on('line', onLine)
+  return { child, addr }
+}
+
+async function rawRounds (n: number): Promise<number[]> {
+  const sent = new Map<string, number>()
+  const received = new Map<string, number[]>()
+  const onLine = (line: string): void => {
+    const [op, id, t] = line.split(' ')
+    if (op === 'sent') sent.set(id!, Number(t))
+    if (op === 'recv') received.set(id!, [...(received.get(id!) ?? []), Number(t)])
+  }
+  const peers = [await rawPeer([], onLine)]
+  for (let i = 1; i < n; i++) peers.push(await rawPeer([peers[0]!.addr, ...(i > 1 ? [peers[i - 1]!.addr] : [])], onLine))
+  // Gossipsub builds its topic mesh over a few heartbeats (1 s each).
+  await sleep(5000)
+  const out: number[] = []
+  try {
+    for (let r = 0; r < ROUNDS + 2; r++) {
+      const id = `m${r}`
+      peers[r % n]!.child.stdin!.write(`pub ${id}\n`)
+      const end = Date.now() + 10_000
+      while ((received.get(id)?.length ?? 0) < n - 1 || !sent.has(id)) {
+        if (Date.now() > end) throw new Error(`raw gossipsub: ${received.get(id)?.length ?? 0} of ${n - 1} peers got ${id}`)
+        await sleep(5)
+      }
+      if (r >= 2) out.push(Math.max(...received.get(id)!) - sent.get(id)!)
+      await sleep(30)
+    }
+  } finally {
+    for (const peer of peers) peer.child.stdin!.end()
+  }
+  return out
+}
+
+const rows = []
+for (const n of sizes) {
+  process.stderr.write(`mesh-convergence-processes: N=${n}, s3mesh\n`)
+  const nodes = await startCluster(n)
+  let mesh
+  try {
+    mesh = await meshRounds(nodes)
+  } finally {
+    await Promise.all(nodes.map(async node => await node.stop()))
+  }
+  process.stderr.write(`mesh-convergence-processes: N=${n}, raw gossipsub\n`)
+  const raw = await rawRounds(n)
+  const row = { n, rounds: ROUNDS, missedRounds: mesh.missed, meshMs: p(mesh.afterAck), fromPutStartMs: p(mesh.fromStart), ackMs: p(mesh.ack), rawGossipsubMs: p(raw), p99Ratio: 0, p99RatioFromPutStart: 0 }
+  row.p99Ratio = round(row.meshMs.p99 / row.rawGossipsubMs.p99, 2)
+  row.p99RatioFromPutStart = round(row.fromPutStartMs.p99 / row.rawGossipsubMs.p99, 2)
+  rows.push(row)
+}
+
+process.stdout.write(JSON.stringify({ bench: 'mesh-convergence-processes', date: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n')
+process.stdout.write('mesh-convergence-processes: ' + rows.map(r => `N=${r.n} listed everywhere p99 ${r.meshMs.p99} ms after the ack (${r.fromPutStartMs.p99} ms after the PUT began; ack p99 ${r.ackMs.p99} ms); raw gossipsub p99 ${r.rawGossipsubMs.p99} ms (${r.p99Ratio}x after the ack, ${r.p99RatioFromPutStart}x from the PUT's start)${r.missedRounds > 0 ? `, ${r.missedRounds} rounds not listed everywhere within 20 s` : ''}`).join('; ') + ' — goal: p99 within 2x of raw gossipsub\n')
+process.exit(0)
