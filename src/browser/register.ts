@@ -19,6 +19,12 @@ export interface RegisterOptions {
   /** Where to ask for the cluster key and relays (default: this page's origin, which a node serves). */
   joinEndpoint?: string
   /**
+   * A node's S3 endpoint the service worker reads from when no page node is
+   * open and IndexedDB lacks an object (default: this page's origin, which a
+   * node serves under /s3/; `false` for none).
+   */
+  gateway?: string | false
+  /**
    * Let the tab dial ws:// and private addresses (browsers' libp2p refuses
    * both). Default: only when this page itself comes from a local address
    * (localhost, 127.0.0.0/8, 10/8, 172.16/12, 192.168/16), i.e. a local mesh.
@@ -68,7 +74,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   })
   const { accessKeyId, secretAccessKey } = options
   if (accessKeyId === undefined || secretAccessKey === undefined) return { registration, stop: async () => {} }
-  await configure({ credentials: { accessKeyId, secretAccessKey } }, signal)
+  await configure({ credentials: { accessKeyId, secretAccessKey }, ...(options.gateway === false ? {} : { gateway: options.gateway ?? location.origin }) }, signal)
   if (options.join === false) return { registration, stop: async () => {} }
 
   const client = new AwsClient({ accessKeyId, secretAccessKey, service: 's3', region: 'us-east-1' })

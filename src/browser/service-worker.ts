@@ -4,6 +4,7 @@
  * Everything else goes to the network untouched. It keeps nothing in memory
  * that IndexedDB does not have: the browser stops idle workers at will.
  */
+import { AwsClient } from 'aws4fetch'
 import { webHashes } from '../core/hashes.js'
 import { createS3Handler } from '../s3-shim/index.js'
 import { askPageNode, pingPageNode } from './bridge.js'
@@ -67,19 +68,52 @@ async function pageNode (): Promise<WindowClient | undefined> {
   return undefined
 }
 
-/** A page node answers for the whole mesh; without one, IndexedDB alone answers. */
+/** How long a gateway may take to start answering, ms. */
+const GATEWAY_TIMEOUT_MS = 30_000
+
+function s3Error (status: number, code: string, message: string): Response {
+  const escaped = message.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+  return new Response(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escaped}</Message></Error>\n`, { status, headers: { 'content-type': 'application/xml' } })
+}
+
+/**
+ * IndexedDB alone; a read it cannot answer (no such key or bucket here) goes
+ * to the gateway, signed with the registered credentials, when there is one.
+ */
+async function local (request: Request): Promise<Response> {
+  const read = request.method === 'GET' || request.method === 'HEAD'
+  const res = await handler(read ? request.clone() : request)
+  if (!read || res.status !== 404) return res
+  const { credentials, gateway } = await loadWorkerConfig()
+  if (credentials === undefined || gateway === undefined) return res
+  const url = new URL(request.url)
+  const target = `${gateway.replace(/\/$/, '')}${url.pathname}${url.search}`
+  const headers: Record<string, string> = {}
+  for (const name of ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
+    const value = request.headers.get(name)
+    if (value !== null) headers[name] = value
+  }
+  try {
+    const client = new AwsClient({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, service: 's3', region: 'us-east-1' })
+    return await client.fetch(target, { method: request.method, headers, signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS) })
+  } catch (err) {
+    return s3Error(503, 'ServiceUnavailable', `This browser does not hold that, and the gateway ${gateway} did not answer: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
+
+/** A page node answers for the whole mesh; without one, IndexedDB and the gateway answer. */
 async function answer (request: Request): Promise<Response> {
   // A navigation can come from any site, so it may only read (checked here: the page sees no mode).
   if (request.mode === 'navigate' && request.method !== 'GET' && request.method !== 'HEAD') return await handler(request)
   const node = await pageNode()
-  if (node === undefined) return await handler(request)
+  if (node === undefined) return await local(request)
   try {
     return await askPageNode(node, request, 60_000)
   } catch {
     // The page went away mid-request. A request without a body can be answered here instead.
     pageNodes.delete(node.id)
     if (request.body === null) return await answer(request)
-    return new Response('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ServiceUnavailable</Code><Message>The page running this tab\'s mesh node closed during the request; retry it.</Message></Error>\n', { status: 503, headers: { 'content-type': 'application/xml' } })
+    return s3Error(503, 'ServiceUnavailable', 'The page running this tab\'s mesh node closed during the request; retry it.')
   }
 }
 

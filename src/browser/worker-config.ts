@@ -7,6 +7,12 @@ export const S3_BASE_PATH = '/s3'
 export interface WorkerConfig {
   /** Credentials signed requests are checked against; unsigned same-origin requests need none. */
   credentials?: { accessKeyId: string, secretAccessKey: string }
+  /**
+   * A node's S3 endpoint for what IndexedDB lacks when no page node is open
+   * (reads only), signed with `credentials`. A node serves one under /s3/ on
+   * its console address, so by default it is the origin that served the page.
+   */
+  gateway?: string
 }
 
 const configStore = (): ReturnType<typeof createStore> => createStore('s3mesh-config', 'config')

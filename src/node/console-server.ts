@@ -44,24 +44,23 @@ const PAGE = `<!doctype html>
 </html>
 `
 
-/** Requests to /s3/ reach this server only before the service worker controls the page. */
-const NOT_CONTROLLED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ServiceUnavailable</Code><Message>The s3mesh service worker does not control this page yet: call register() from /s3mesh.js and wait for it.</Message></Error>\n'
-
 type NodeListener = (req: IncomingMessage, res: ServerResponse) => void
 
-function listener (dir: string, api: NodeListener) {
+function listener (dir: string, api: NodeListener, gateway: NodeListener) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!
     if (path.startsWith('/_s3mesh/')) {
       api(req, res)
       return
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end()
+    // /s3/ reaches this server when no service worker answered: a worker's gateway fallback (signed),
+    // or a page the worker does not control yet (refused: unsigned).
+    if (path === '/s3' || path.startsWith('/s3/')) {
+      gateway(req, res)
       return
     }
-    if (path === '/s3' || path.startsWith('/s3/')) {
-      res.writeHead(503, { 'content-type': 'application/xml' }).end(NOT_CONTROLLED)
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end()
       return
     }
     if (path === '/' || path === '/index.html') {
@@ -84,8 +83,9 @@ function listener (dir: string, api: NodeListener) {
 
 /**
  * An HTTP server for the console address: the console page, the page library
- * and the service worker, and the s3mesh API (`api`, root credentials) for its pages.
+ * and the service worker, the s3mesh API (`api`, root credentials) for its
+ * pages, and S3 under /s3/ (`gateway`, signed requests) for their workers.
  */
-export function createConsoleServer (options: { api: NodeListener }): Server {
-  return createServer({ headersTimeout: 60_000 }, listener(bundleDir(), options.api))
+export function createConsoleServer (options: { api: NodeListener, gateway: NodeListener }): Server {
+  return createServer({ headersTimeout: 60_000 }, listener(bundleDir(), options.api, options.gateway))
 }

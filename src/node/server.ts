@@ -134,8 +134,12 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     })
     const address = await listen(server, options.host, options.port).catch(async err => { await mesh?.stop({ leave: false }); throw err })
     const url = urlOf(address)
-    // The console origin answers /_s3mesh/ too, so its pages reach the API without cross-origin requests.
-    const consoleServer = options.console === undefined ? undefined : createConsoleServer({ api: s3 })
+    // The console origin answers /_s3mesh/ too, so its pages reach the API without cross-origin requests,
+    // and /s3/ as the gateway a browser's service worker falls back to (signed requests only).
+    const gateway = toNodeListener(createS3Handler({ store: mesh?.node.store ?? store, hashes: nodeHashes, region: options.region, credentials: rootOnly, basePath: '/s3' }), {
+      onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) },
+    })
+    const consoleServer = options.console === undefined ? undefined : createConsoleServer({ api: s3, gateway })
     const consoleUrl = consoleServer === undefined
       ? undefined
       : urlOf(await listen(consoleServer, options.console!.host, options.console!.port, 'console').catch(async err => {

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import { AwsClient } from 'aws4fetch'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/chromium.js'
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 describe('service worker: S3 semantics in the browser', () => {
   let node: ServerProcess
@@ -24,7 +25,7 @@ describe('service worker: S3 semantics in the browser', () => {
     await page.goto(node.consoleUrl!)
     await page.evaluate(async () => {
       const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
-      await register({ accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234', join: false })
+      await register({ accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234', join: false, gateway: false })
     })
   })
   after(async () => { await browser?.close(); await node?.stop() })
@@ -120,5 +121,33 @@ describe('service worker: S3 semantics in the browser', () => {
     const opened = await page.goto(`${node.consoleUrl!}/s3/photos/cats/tom.txt`)
     assert.equal(opened?.status(), 200)
     assert.equal(await opened?.text(), 'meow, says tom', 'opening an object\'s URL reads it')
+  })
+
+  it('with no page node, reads what IndexedDB lacks from the gateway, and says so clearly when the gateway is gone', async () => {
+    await page.goto(node.consoleUrl!)
+    await page.evaluate(async ([accessKeyId, secretAccessKey]) => {
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      await register({ accessKeyId, secretAccessKey, join: false })
+    }, [ACCESS_KEY, SECRET_KEY])
+    const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+    assert.equal((await sign.fetch(`${node.url}/served`, { method: 'PUT' })).status, 200)
+    assert.equal((await sign.fetch(`${node.url}/served/on-the-node.txt`, { method: 'PUT', body: 'only the node has this' })).status, 200)
+    const read = await page.evaluate(async () => {
+      const whole = await fetch('/s3/served/on-the-node.txt')
+      const part = await fetch('/s3/served/on-the-node.txt', { headers: { range: 'bytes=5-8' } })
+      const missing = await fetch('/s3/served/nowhere.txt')
+      return [whole.status, await whole.text(), part.status, await part.text(), missing.status]
+    })
+    assert.deepEqual(read, [200, 'only the node has this', 206, 'the ', 404])
+
+    await node.stop({ remove: false })
+    const t = Date.now()
+    const down = await page.evaluate(async () => {
+      const res = await fetch('/s3/served/also-nowhere.txt')
+      return [res.status, new DOMParser().parseFromString(await res.text(), 'application/xml').querySelector('Code')?.textContent]
+    })
+    assert.deepEqual(down, [503, 'ServiceUnavailable'])
+    assert.ok(Date.now() - t < 35_000, 'an answer, not a hang')
+    assert.equal(await page.evaluate(async () => await (await fetch('/s3/photos/cats/tom.txt')).text()), 'meow, says tom', 'what the browser holds still reads')
   })
 })
