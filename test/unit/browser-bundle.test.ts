@@ -24,6 +24,15 @@ describe('browser bundle', () => {
     assert.doesNotMatch(await readFile(worker, 'utf8'), /^\s*(import|export)\s/m)
   })
 
+  it('is what `s3mesh/browser` resolves to, with type declarations; `s3mesh/node` resolves only under the node condition', async () => {
+    const pkg = JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { exports: Record<string, Record<string, string> | string> }
+    assert.equal(fileURLToPath(import.meta.resolve('s3mesh/browser')), bundle)
+    const browser = pkg.exports['./browser'] as Record<string, string>
+    assert.ok(existsSync(fileURLToPath(new URL(`../../${browser.types!}`, import.meta.url))), 'declarations for s3mesh/browser')
+    assert.deepEqual(Object.keys(pkg.exports['./node'] as Record<string, string>).filter(k => k !== 'types'), ['node'], 'no browser or default condition for the Node entry')
+    assert.equal(fileURLToPath(import.meta.resolve('s3mesh/service-worker')), worker)
+  })
+
   it('serves S3 from the bundled handler and memory store', async () => {
     const { createS3Handler, MemoryStore } = await import(bundle) as typeof import('../../src/browser/index.js')
     const handler = createS3Handler({ store: new MemoryStore(), basePath: '/s3', credentials: { secretFor: () => 'SECRET-KEY' } })
