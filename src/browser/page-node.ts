@@ -36,6 +36,8 @@ export interface PageNodeOptions {
   membership?: MembershipConfig
   objects?: Partial<MeshConfig>
   version?: string
+  /** With no direct connection left, how often to try the relays again, ms. */
+  reconnectIntervalMs?: number
   signal?: AbortSignal
 }
 
@@ -101,9 +103,18 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     transport.membership.addEventListener('member:join', dialDurable)
     transport.membership.addEventListener('member:update', dialDurable)
     if (await transport.join(o.relays) === 0) throw new Error('No relay let the tab join the mesh (a wrong cluster key?).')
+    // A tab cut off from every Node node (relays restarted, network gone) keeps serving what it
+    // holds, and keeps trying its relays; once one answers it joins again and catches up.
+    let rejoining = false
+    const reconnect = setInterval(() => {
+      if (rejoining || libp2p.getConnections().some(c => c.limits === undefined)) return
+      rejoining = true
+      void transport.join(o.relays).catch(() => 0).finally(() => { rejoining = false })
+    }, o.reconnectIntervalMs ?? 2000)
     return {
       libp2p, transport, node,
       stop: async () => {
+        clearInterval(reconnect)
         transport.membership.removeEventListener('member:join', dialDurable)
         transport.membership.removeEventListener('member:update', dialDurable)
         await transport.leave().catch(() => {})

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -106,5 +107,69 @@ describe('a browser tab in the mesh', () => {
       assert.equal(res.status, 200)
       assert.equal(await res.text(), 'written in a browser tab')
     }
+  })
+})
+
+async function bind (port: number): Promise<Server | undefined> {
+  return await new Promise(resolve => {
+    const s = createServer()
+    s.once('error', () => { resolve(undefined) })
+    s.listen(port, '127.0.0.1', () => { resolve(s) })
+  })
+}
+
+/**
+ * Free TCP ports on 127.0.0.1 (bound, read, released), for a node that must
+ * come back where it was; the second one's next port is free too (the mesh's
+ * WebSocket listener takes the mesh port + 1).
+ */
+async function freePorts (): Promise<[number, number, number]> {
+  for (;;) {
+    const held = [await bind(0), await bind(0), await bind(0)] as Server[]
+    const ports = held.map(s => (s.address() as AddressInfo).port) as [number, number, number]
+    const next = await bind(ports[1] + 1)
+    for (const s of [...held, next]) if (s !== undefined) await new Promise(resolve => s.close(resolve))
+    if (next !== undefined) return ports
+  }
+}
+
+describe('a browser tab whose relay dies', () => {
+  let browser: Browser
+  let node: ServerProcess | undefined
+  after(async () => { await browser?.close(); await node?.stop().catch(() => {}) })
+
+  it('keeps serving what it holds while the relay is down, and rejoins when it returns', async () => {
+    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+    // Fixed ports: the node comes back at the same addresses (and the page's origin is its console).
+    const [s3, mesh, ui] = await freePorts()
+    const args = ['--membership', 'local', '--replicas', '1', '--address', `127.0.0.1:${s3}`, '--mesh-address', `127.0.0.1:${mesh}`, '--console-address', `127.0.0.1:${ui}`]
+    node = await startServerProcess({ env, args })
+    browser = await launchChromium()
+    const page = await (await browser.newContext()).newPage()
+    await page.goto(node.consoleUrl!)
+    await page.evaluate(async ([accessKeyId, secretAccessKey]) => {
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      ;(globalThis as { s3meshTab?: unknown }).s3meshTab = await register({ accessKeyId, secretAccessKey })
+      await fetch('/s3/keep', { method: 'PUT' })
+      await fetch('/s3/keep/mine.txt', { method: 'PUT', body: 'held by the tab' })
+    }, [ACCESS_KEY, SECRET_KEY])
+
+    await node.stop({ remove: false })
+    const whileDown = await page.evaluate(async () => {
+      const res = await fetch('/s3/keep/mine.txt')
+      return [res.status, await res.text()]
+    })
+    assert.deepEqual(whileDown, [200, 'held by the tab'], 'the tab\'s own objects still read with the relay gone')
+
+    node = await startServerProcess({ dataDir: node.dataDir, env, args })
+    await until('the returned node lists the tab alive again', async () => (await members(node!)).some(m => m.role === 'ephemeral' && m.state === 'alive'), 30_000)
+    // And the tab's writes reach the node again.
+    const put = await page.evaluate(async () => {
+      const res = await fetch('/s3/keep/after.txt', { method: 'PUT', body: 'written after the return' })
+      return [res.status, res.headers.get('x-s3mesh-replicas')]
+    })
+    assert.deepEqual(put, [200, '2'])
+    const res = await sign.fetch(`${node.url}/keep/after.txt`)
+    assert.equal(await res.text(), 'written after the return')
   })
 })
