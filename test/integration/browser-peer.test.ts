@@ -157,9 +157,10 @@ describe('a browser tab whose relay dies', () => {
     await node.stop({ remove: false })
     const whileDown = await page.evaluate(async () => {
       const res = await fetch('/s3/keep/mine.txt')
-      return [res.status, await res.text()]
+      const offline = await fetch('/s3/keep/offline.txt', { method: 'PUT', body: 'written while cut off' })
+      return [res.status, await res.text(), offline.status, offline.headers.get('x-s3mesh-replicas')]
     })
-    assert.deepEqual(whileDown, [200, 'held by the tab'], 'the tab\'s own objects still read with the relay gone')
+    assert.deepEqual(whileDown, [200, 'held by the tab', 200, '1'], 'the tab\'s own objects still read with the relay gone, and a write is kept in the tab alone')
 
     node = await startServerProcess({ dataDir: node.dataDir, env, args })
     await until('the returned node lists the tab alive again', async () => (await members(node!)).some(m => m.role === 'ephemeral' && m.state === 'alive'), 30_000)
@@ -171,5 +172,10 @@ describe('a browser tab whose relay dies', () => {
     assert.deepEqual(put, [200, '2'])
     const res = await sign.fetch(`${node.url}/keep/after.txt`)
     assert.equal(await res.text(), 'written after the return')
+    // The write made while cut off reaches the node once the tab is back (anti-entropy, then repair fetches it).
+    await until('the node holds the write made while cut off', async () => {
+      const r = await sign.fetch(`${node!.url}/keep/offline.txt`)
+      return r.status === 200 && await r.text() === 'written while cut off'
+    }, 30_000)
   })
 })
