@@ -12,7 +12,7 @@ import { webHashes } from '../core/hashes.js'
 import { BROWSER, type MembershipConfig } from '../core/membership/config.js'
 import { Keyring, webCryptoAead } from '../core/membership/keyring.js'
 import { MembershipTransport } from '../core/membership/libp2p-transport.js'
-import { decodeNodeMeta } from '../core/membership/node-meta.js'
+import { decodeNodeMeta, encodeNodeMeta } from '../core/membership/node-meta.js'
 import { GOSSIPSUB_OPTIONS, MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
 import { MeshNode } from '../core/mesh/mesh-node.js'
 import type { ObjectStore } from '../core/object-store.js'
@@ -102,6 +102,21 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     }
     transport.membership.addEventListener('member:join', dialDurable)
     transport.membership.addEventListener('member:update', dialDurable)
+    // The tab's dialable addresses exist only once a relay has reserved a slot for it: the
+    // WebRTC ones (signalled through the relay) first, as many as fit in a member's 512 bytes of meta.
+    const advertise = (): void => {
+      const all = libp2p.getMultiaddrs().map(String)
+      const ordered = [...all.filter(a => a.includes('/webrtc')), ...all.filter(a => !a.includes('/webrtc'))]
+      const addrs: string[] = []
+      for (const a of ordered) {
+        const meta = encodeNodeMeta({ role: 'ephemeral', addrs: [...addrs, a], version: o.version ?? '' })
+        if (meta.byteLength <= 512 && a.length < 256) addrs.push(a)
+      }
+      const current = decodeNodeMeta(transport.membership.get(libp2p.peerId.toString())?.meta ?? new Uint8Array(0))
+      if (current !== undefined && current.addrs.join(' ') === addrs.join(' ')) return
+      transport.membership.updateMeta(encodeNodeMeta({ role: 'ephemeral', addrs, version: o.version ?? '' }))
+    }
+    libp2p.addEventListener('self:peer:update', advertise)
     if (await transport.join(o.relays) === 0) throw new Error('No relay let the tab join the mesh (a wrong cluster key?).')
     // A tab cut off from every Node node (relays restarted, network gone) keeps serving what it
     // holds, and keeps trying its relays; once one answers it joins again and catches up.
@@ -115,6 +130,7 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
       libp2p, transport, node,
       stop: async () => {
         clearInterval(reconnect)
+        libp2p.removeEventListener('self:peer:update', advertise)
         transport.membership.removeEventListener('member:join', dialDurable)
         transport.membership.removeEventListener('member:update', dialDurable)
         await transport.leave().catch(() => {})
