@@ -1,4 +1,5 @@
 import { AwsClient } from 'aws4fetch'
+import type { Membership } from '../core/membership/membership.js'
 import { createS3Handler } from '../s3-shim/index.js'
 import { serveServiceWorker } from './bridge.js'
 import { startPageNode, type PageNode } from './page-node.js'
@@ -39,6 +40,12 @@ export interface Registration {
   registration: ServiceWorkerRegistration
   /** The tab's mesh node, when it joined. */
   node?: PageNode
+  /**
+   * The mesh's members as this tab sees them, when it joined: `list()`, and
+   * `member:join`, `member:update`, `member:suspect`, `member:failed` and
+   * `member:leave` events (CustomEvent with the member).
+   */
+  membership?: Membership
   /** Leaves the mesh and stops answering for the service worker (it serves from IndexedDB alone then). */
   stop: () => Promise<void>
 }
@@ -97,7 +104,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   })
   const unserve = serveServiceWorker(handler)
   return {
-    registration, node,
+    registration, node, membership: node.transport.membership,
     stop: async () => { unserve(); await node.stop() },
   }
 }

@@ -99,8 +99,29 @@ describe('a browser tab in the mesh', () => {
     assert.ok(Buffer.from(got[1] as number[]).equals(bytes), 'the same bytes')
   })
 
-  it('closing the tab loses nothing: the Node nodes still serve what it wrote, and mark it left', async () => {
+  it('when the page running the node closes, another page of the origin reads through the gateway', async () => {
+    // A second page of the same origin (same worker, same IndexedDB) with no node of its own.
+    const other = await page.context().newPage()
+    await other.goto(nodes[0]!.consoleUrl!)
+    await other.evaluate(async () => {
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      await register()
+    })
+    const members = await page.evaluate(() => (globalThis as { s3meshTab?: { membership?: { list: () => unknown[] } } }).s3meshTab?.membership?.list().length)
+    assert.equal(members, 3, 'register() exposes the members')
+    const bytes = randomBytes(1000)
+    assert.equal((await sign.fetch(`${nodes[1]!.url}/tabs/after-the-node.bin`, { method: 'PUT', body: bytes })).status, 200)
     await page.close()
+    const got = await other.evaluate(async () => {
+      const r = await fetch('/s3/tabs/after-the-node.bin')
+      return [r.status, Array.from(new Uint8Array(await r.arrayBuffer()))]
+    })
+    assert.equal(got[0], 200)
+    assert.ok(Buffer.from(got[1] as number[]).equals(bytes), 'served by the gateway, the page node being gone')
+    await other.close()
+  })
+
+  it('closing the tab loses nothing: the Node nodes still serve what it wrote, and mark it left', async () => {
     for (const n of nodes) {
       await until(`${n.url} no longer lists the tab as alive`, async () => !(await members(n)).some(m => m.role === 'ephemeral' && m.state === 'alive'), 30_000)
       const res = await sign.fetch(`${n.url}/tabs/note.txt`)
