@@ -95,6 +95,8 @@ export class CatalogJournal implements CatalogStore {
     if (this.pending.length === 0 && !durable) return
     this.writing = this.write(durable)
     try { await this.writing } finally { this.writing = undefined }
+    // What was recorded while this write ran goes out next, without waiting for another change.
+    if (this.pending.length > 0) void this.flush(false).catch(() => {})
   }
 
   /** Whether the file holds so much more than the catalog that a rewrite pays. */

@@ -1,6 +1,6 @@
 /** The catalog journal on disk: what is recorded comes back after a restart, a torn tail is cut off, compaction keeps everything. */
 import assert from 'node:assert/strict'
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { appendFile, copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -9,6 +9,14 @@ import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { CatalogJournal } from '../../src/node/catalog-journal.js'
 
 const NODE = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
+
+async function until (check: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + 5000
+  while (!await check()) {
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
 
 function entry (key: string, ms: number, deleted = false): CatalogEntry {
   return deleted
@@ -40,6 +48,24 @@ describe('catalog journal', () => {
     const again = new CatalogJournal(path)
     assert.deepEqual(catalogOf(await again.load()), ['a@2 deleted', 'b@1'])
     await again.close()
+  })
+
+  it('writes what was recorded during a write without waiting for another change', async () => {
+    const path = await fresh()
+    const j = new CatalogJournal(path, false)
+    await j.load()
+    j.record(entry('first', 1))
+    // Recorded while the first record's write is under way.
+    j.record(entry('second', 1))
+    // Read from a copy: loading cuts a torn tail, and the writer may be mid-record.
+    await until(async () => {
+      await copyFile(path, `${path}.copy`)
+      const copy = new CatalogJournal(`${path}.copy`)
+      const rows = catalogOf(await copy.load())
+      await copy.close()
+      return rows.length === 2
+    })
+    await j.close()
   })
 
   it('cuts a torn or corrupt tail off and appends after the last whole record', async () => {
