@@ -315,11 +315,15 @@ export class MeshNode {
     let objects = 0
     let bytes = 0
     let under = 0
+    /** Every entry the catalog keeps (buckets and tombstones too): what a compacted journal holds. */
+    let entries = 0
     const todo: CatalogEntry[] = []
     const expired: CatalogEntry[] = []
     const horizon = Date.now() - this.o.config.tombstoneTtlMs
     for (const bucket of this.catalog.bucketNames()) {
+      entries++
       for (const e of this.catalog.entries(bucket)) {
+        entries++
         if (e.key !== undefined && e.deleted && e.version.ms < horizon) expired.push(e)
         if (e.key === undefined || e.deleted || e.object === undefined) continue
         objects++
@@ -336,7 +340,7 @@ export class MeshNode {
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) this.catalog.forget(e.bucket, e.key!)
     const saved = this.o.catalogStore
-    if (saved?.wantsCompaction(objects + expired.length) === true && !this.compacting) {
+    if (saved?.wantsCompaction(entries - expired.length) === true && !this.compacting) {
       this.compacting = true
       void saved.compact(this.allEntries()).catch(() => {}).finally(() => { this.compacting = false })
     }
