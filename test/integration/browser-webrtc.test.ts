@@ -17,7 +17,10 @@ const SETUP = 'ip link set lo up && ip link add veth0 type veth peer name veth1 
 describe('browser to browser', () => {
   it('two tabs connect over WebRTC inside a network namespace, gossip and read each other\'s objects', async (t) => {
     if (process.getuid?.() !== 0 && process.env.CI !== 'true') { t.skip('needs root for a network namespace (CI runs as root)'); return }
-    const child = spawn('unshare', ['--net', 'sh', '-c', SETUP, 'sh', process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', INNER], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Without NODE_TEST_CONTEXT: node --test inside a test run would otherwise skip its files.
+    const env = { ...process.env }
+    delete env.NODE_TEST_CONTEXT
+    const child = spawn('unshare', ['--net', 'sh', '-c', SETUP, 'sh', process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', INNER], { stdio: ['ignore', 'pipe', 'pipe'], env })
     let out = ''
     child.stdout.on('data', (d: Buffer) => { out += d.toString() })
     child.stderr.on('data', (d: Buffer) => { out += d.toString() })

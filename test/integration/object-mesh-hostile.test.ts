@@ -4,7 +4,7 @@
  */
 import '../../src/node/polyfills.js'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
@@ -15,6 +15,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { AwsClient } from 'aws4fetch'
 import { createLibp2p } from 'libp2p'
 import { webHashes } from '../../src/core/hashes.js'
+import { YAMUX_STREAM_OPTIONS } from '../../src/core/mesh/config.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { nodeHashes } from '../../src/node/node-hashes.js'
 import { Keyring } from '../../src/core/membership/keyring.js'
 import { Announcer } from '../../src/core/mesh/announcer.js'
 import { PeerIdleError } from '../../src/core/mesh/sealed-frames.js'
@@ -114,6 +117,46 @@ describe('a member that stalls', () => {
       const waitedPush = Date.now() - t
       // Storing may take a while, so the wait for "stored" is six idle timeouts.
       assert.ok(waitedPush >= idleTimeoutMs * 6 && waitedPush < idleTimeoutMs * 12, `gave up on the stalled store after ${waitedPush} ms`)
+    } finally {
+      await reader.stop()
+      await holder.stop()
+    }
+  })
+})
+
+describe('a slow reader', () => {
+  it('gets a large object whole: the holder is held back, nothing piles up past the stream\'s buffer limit', async () => {
+    const make = async (): Promise<Awaited<ReturnType<typeof createLibp2p>>> => await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
+    })
+    const [holder, reader] = [await make(), await make()]
+    try {
+      const key = Keyring.generateKey()
+      const body = randomBytes(40 * 1024 * 1024)
+      const sha256 = createHash('sha256').update(body).digest('hex')
+      const host: TransferHost = {
+        openLocal: async () => ({
+          info: { key: 'k', size: body.byteLength, etag: '"x"', sha256, lastModified: new Date(), metadata: { user: {} }, tags: {} },
+          stream: () => streamOfBytes(body, 1024 * 1024),
+          close: async () => {},
+        }),
+        accept: async () => { throw new Error('no') },
+        hashes: nodeHashes,
+        onCorrupt: () => {},
+      }
+      await new TransferService(holder, await Keyring.create([key], 'c'), host).start()
+      const client = new TransferService(reader, await Keyring.create([key], 'c'), host)
+      await reader.dial(holder.getMultiaddrs()[0]!)
+      const got = (await client.get(holder.peerId.toString(), { bucket: 'b', key: 'k', sha256, size: body.byteLength }, AbortSignal.timeout(60_000))).getReader()
+      let size = 0
+      for (let i = 0; ; i++) {
+        const { done, value } = await got.read()
+        if (done) break
+        size += value.byteLength
+        // A reader slower than the network (a client on a slow link, a busy disk).
+        if (i % 4 === 0) await new Promise(resolve => setTimeout(resolve, 2))
+      }
+      assert.equal(size, body.byteLength)
     } finally {
       await reader.stop()
       await holder.stop()

@@ -66,7 +66,10 @@ export class SealedFrames {
     }
     stream.addEventListener('message', e => {
       this.buffer.append(e.data)
-      this.flow()
+      // Deferred: libp2p's resume() dispatches what it buffered while paused and then tells the
+      // muxer to resume. A pause made inside that dispatch would be undone by it: yamux would go
+      // on granting credit while the stream buffers, until its read buffer limit aborts the stream.
+      queueMicrotask(() => { this.flow() })
       this.wake?.()
     })
     stream.addEventListener('remoteCloseWrite', () => { this.ended = true; this.wake?.() })
