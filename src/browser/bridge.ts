@@ -1,8 +1,9 @@
 /**
  * The service worker and a page node talk over MessageChannels: the worker
  * hands a page node every /s3/ request while one is open (the page node has
- * the mesh: catalog, peers, replication), and serves from IndexedDB alone
- * otherwise. Bodies travel as transferred streams, never buffered whole.
+ * the mesh: catalog, peers, replication), and otherwise serves from
+ * IndexedDB and its gateway. Bodies travel as transferred streams, never
+ * buffered whole.
  */
 import type { S3Handler } from '../s3-shim/index.js'
 
