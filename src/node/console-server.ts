@@ -4,16 +4,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { fileURLToPath } from 'node:url'
 
 /**
- * The built browser files: next to dist/node when installed, or under dist/
+ * A built folder of dist/: next to dist/node when installed, or under dist/
  * when running from source (tests, `npm run dev`).
  */
-function bundleDir (): string {
-  for (const candidate of ['../browser-bundle/', '../../dist/browser-bundle/']) {
+function builtDir (name: 'browser-bundle' | 'console'): string {
+  for (const candidate of [`../${name}/`, `../../dist/${name}/`]) {
     const dir = fileURLToPath(new URL(candidate, import.meta.url))
     if (existsSync(dir)) return dir
   }
-  return fileURLToPath(new URL('../browser-bundle/', import.meta.url))
+  return fileURLToPath(new URL(`../${name}/`, import.meta.url))
 }
+
+const ASSET_TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json', '.svg': 'image/svg+xml' }
 
 /** What the console address serves, by path: the page library and the service worker from the site's root. */
 const FILES: Record<string, { file: string, type: string, cache: string }> = {
@@ -24,7 +26,7 @@ const FILES: Record<string, { file: string, type: string, cache: string }> = {
   '/s3mesh-sw.js.map': { file: 's3mesh-sw.js.map', type: 'application/json', cache: 'no-cache' },
 }
 
-/** Until the console (demo/) is built into the package: a page that makes this tab an s3mesh browser peer. */
+/** Without the built console (demo/): a page that makes this tab an s3mesh browser peer. */
 const PAGE = `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>s3mesh</title></head>
@@ -46,7 +48,7 @@ const PAGE = `<!doctype html>
 
 type NodeListener = (req: IncomingMessage, res: ServerResponse) => void
 
-function listener (dir: string, api: NodeListener, gateway: NodeListener) {
+function listener (dir: string, consoleDir: string, api: NodeListener, gateway: NodeListener) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!
     if (path.startsWith('/_s3mesh/')) {
@@ -64,7 +66,19 @@ function listener (dir: string, api: NodeListener, gateway: NodeListener) {
       return
     }
     if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }).end(req.method === 'HEAD' ? undefined : PAGE)
+      readFile(`${consoleDir}index.html`).catch(() => PAGE).then(body => {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }).end(req.method === 'HEAD' ? undefined : body)
+      }, () => { res.writeHead(500).end() })
+      return
+    }
+    // The console's own files: hashed names under /assets/, nothing else (no path walks).
+    const asset = /^\/assets\/([A-Za-z0-9_.-]+)$/.exec(path)?.[1]
+    const type = asset === undefined ? undefined : ASSET_TYPES[asset.slice(asset.lastIndexOf('.'))]
+    if (asset !== undefined && type !== undefined && !asset.startsWith('.')) {
+      readFile(`${consoleDir}assets/${asset}`).then(body => {
+        res.writeHead(200, { 'content-type': type, 'cache-control': 'public, max-age=31536000, immutable', 'content-length': body.byteLength })
+        res.end(req.method === 'HEAD' ? undefined : body)
+      }, () => { res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found\n') })
       return
     }
     const entry = FILES[path]
@@ -87,5 +101,5 @@ function listener (dir: string, api: NodeListener, gateway: NodeListener) {
  * pages, and S3 under /s3/ (`gateway`, signed requests) for their workers.
  */
 export function createConsoleServer (options: { api: NodeListener, gateway: NodeListener }): Server {
-  return createServer({ headersTimeout: 60_000 }, listener(bundleDir(), options.api, options.gateway))
+  return createServer({ headersTimeout: 60_000 }, listener(builtDir('browser-bundle'), builtDir('console'), options.api, options.gateway))
 }

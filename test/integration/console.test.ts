@@ -1,0 +1,71 @@
+/**
+ * The console (demo/, built into the package) in a real Chromium against a
+ * real `s3mesh server`: log in (a wrong secret is refused in plain words),
+ * the tab joins the mesh, buckets are created (S3's naming rules explained
+ * on error), listed and deleted (refused while not empty). Screenshots go to
+ * test-output/ (not committed).
+ */
+import assert from 'node:assert/strict'
+import { mkdir } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { AwsClient } from 'aws4fetch'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../helpers/chromium.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+
+const SHOTS = new URL('../../test-output/console/', import.meta.url)
+
+describe('the console', () => {
+  let node: ServerProcess
+  let browser: Browser
+  let page: Page
+  before(async () => {
+    node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') } })
+    browser = await launchChromium()
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage()
+    page.on('dialog', d => { void d.accept() })
+    await mkdir(SHOTS, { recursive: true })
+  })
+  after(async () => { await browser?.close(); await node?.stop() })
+
+  it('refuses a wrong secret in plain words, then logs in and joins the mesh', async () => {
+    await page.goto(node.consoleUrl!)
+    await page.getByLabel('Access key').fill(ACCESS_KEY)
+    await page.getByLabel('Secret key').fill('not-the-secret-key')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByRole('alert').filter({ hasText: 'Wrong access key or secret key.' }).waitFor()
+    await page.screenshot({ path: new URL('login-error-desktop.png', SHOTS).pathname })
+
+    await page.getByLabel('Secret key').fill(SECRET_KEY)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByRole('heading', { name: 'Buckets' }).waitFor()
+    assert.match(await page.locator('#connection').textContent() ?? '', /member of the mesh/)
+    assert.equal(await page.getByRole('alert').isHidden(), true, 'the error is gone')
+  })
+
+  it('creates, lists and deletes buckets; explains bad names and refuses to delete a bucket with objects', async () => {
+    await page.getByLabel('New bucket').fill('Bad_Name')
+    await page.getByRole('button', { name: 'Create' }).click()
+    await page.getByRole('alert').filter({ hasText: 'not a valid bucket name' }).waitFor()
+
+    await page.getByLabel('New bucket').fill('photos')
+    await page.getByRole('button', { name: 'Create' }).click()
+    await page.getByRole('list', { name: 'Buckets' }).getByText('photos').waitFor()
+    await page.screenshot({ path: new URL('buckets-desktop.png', SHOTS).pathname })
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.screenshot({ path: new URL('buckets-phone.png', SHOTS).pathname })
+    await page.setViewportSize({ width: 1280, height: 800 })
+
+    // The bucket is the cluster's: the node lists it too; an object in it blocks the delete.
+    const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+    assert.match(await (await sign.fetch(`${node.url}/`)).text(), /<Name>photos<\/Name>/)
+    assert.equal((await sign.fetch(`${node.url}/photos/cat.txt`, { method: 'PUT', body: 'meow' })).status, 200)
+    await page.getByRole('button', { name: 'Delete bucket photos' }).click()
+    await page.getByRole('alert').filter({ hasText: 'The bucket is not empty' }).waitFor()
+
+    assert.equal((await sign.fetch(`${node.url}/photos/cat.txt`, { method: 'DELETE' })).status, 204)
+    await page.getByRole('button', { name: 'Delete bucket photos' }).click()
+    await page.getByRole('list', { name: 'Buckets' }).getByText('photos').waitFor({ state: 'detached' })
+  })
+})
