@@ -45,8 +45,11 @@ async function refreshBuckets (): Promise<void> {
   list.replaceChildren(...[...doc.querySelectorAll('Bucket > Name')].map(n => {
     const name = n.textContent ?? ''
     const li = document.createElement('li')
-    const label = document.createElement('span')
+    const label = document.createElement('button')
+    label.type = 'button'
+    label.className = 'link'
     label.textContent = name
+    label.addEventListener('click', () => { void openBucket(name, '') })
     const remove = document.createElement('button')
     remove.type = 'button'
     remove.textContent = 'Delete'
@@ -61,6 +64,106 @@ async function refreshBuckets (): Promise<void> {
     return li
   }))
 }
+
+let current = { bucket: '', prefix: '' }
+
+function button (text: string, label: string, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button')
+  b.type = 'button'
+  b.textContent = text
+  b.setAttribute('aria-label', label)
+  b.addEventListener('click', onClick)
+  return b
+}
+
+/** A bucket's objects under a prefix, with the next level of prefixes as folders. */
+async function openBucket (bucket: string, prefix: string): Promise<void> {
+  current = { bucket, prefix }
+  $('objects').hidden = false
+  const crumbs = $<HTMLOListElement>('breadcrumb')
+  const parts = prefix.split('/').filter(p => p !== '')
+  crumbs.replaceChildren(...[bucket, ...parts].map((part, i) => {
+    const li = document.createElement('li')
+    li.append(button(part, `Open ${i === 0 ? 'bucket' : 'folder'} ${part}`, () => { void openBucket(bucket, parts.slice(0, i).map(p => `${p}/`).join('')) }))
+    return li
+  }))
+  const res = await s3(`/${encodeURIComponent(bucket)}?list-type=2&delimiter=%2F&prefix=${encodeURIComponent(prefix)}`)
+  if (!res.ok) { showError(await explain(res)); return }
+  const doc = new DOMParser().parseFromString(await res.text(), 'application/xml')
+  const folders = [...doc.querySelectorAll('CommonPrefixes > Prefix')].map(p => p.textContent ?? '')
+  const objects = [...doc.querySelectorAll('Contents')].map(c => ({ key: c.querySelector('Key')?.textContent ?? '', size: Number(c.querySelector('Size')?.textContent ?? 0) }))
+  $<HTMLUListElement>('object-list').replaceChildren(
+    ...folders.map(f => {
+      const li = document.createElement('li')
+      li.append(button(`${f.slice(prefix.length)}`, `Open folder ${f.slice(prefix.length)}`, () => { void openBucket(bucket, f) }))
+      return li
+    }),
+    ...objects.map(o => {
+      const name = o.key.slice(prefix.length)
+      const li = document.createElement('li')
+      const label = document.createElement('span')
+      label.textContent = `${name} (${o.size} bytes)`
+      const path = `/${encodeURIComponent(bucket)}/${o.key.split('/').map(encodeURIComponent).join('/')}`
+      li.append(label,
+        button('Download', `Download ${name}`, () => { void download(path, name) }),
+        button('Delete', `Delete ${name}`, () => {
+          if (!confirm(`Delete ${o.key}?`)) return
+          void s3(path, { method: 'DELETE' }).then(async r => { if (r.ok) await openBucket(bucket, prefix); else showError(await explain(r)) })
+        }))
+      return li
+    }),
+  )
+}
+
+async function download (path: string, name: string): Promise<void> {
+  const res = await s3(path)
+  if (!res.ok) { showError(await explain(res)); return }
+  const a = document.createElement('a')
+  a.href = URL.createObjectURL(await res.blob())
+  a.download = name
+  a.click()
+  setTimeout(() => { URL.revokeObjectURL(a.href) }, 10_000)
+}
+
+/** Uploads files into the open bucket and prefix, each with its own progress bar (XHR: fetch reports no upload progress). */
+async function upload (files: FileList | File[]): Promise<void> {
+  const { bucket, prefix } = current
+  const list = $<HTMLUListElement>('uploads')
+  await Promise.all([...files].map(async file => {
+    const li = document.createElement('li')
+    const bar = document.createElement('progress')
+    bar.max = 1
+    bar.value = 0
+    bar.setAttribute('aria-label', `Uploading ${file.name}`)
+    li.append(file.name, bar)
+    list.append(li)
+    const url = `${location.origin}/s3/${encodeURIComponent(bucket)}/${(prefix + file.name).split('/').map(encodeURIComponent).join('/')}`
+    const signed = await client!.sign(url, { method: 'PUT', headers: { 'content-type': file.type || 'application/octet-stream', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
+    await new Promise<void>(resolve => {
+      const xhr = new XMLHttpRequest()
+      xhr.open('PUT', url)
+      signed.headers.forEach((v, k) => { if (k !== 'host' && k !== 'content-length') xhr.setRequestHeader(k, v) })
+      xhr.upload.onprogress = e => { if (e.lengthComputable) bar.value = e.loaded / e.total }
+      xhr.onload = () => {
+        if (xhr.status === 200) { bar.value = 1; li.dataset.done = 'true' } else showError(`Upload of ${file.name} failed (${xhr.status}).`)
+        resolve()
+      }
+      xhr.onerror = () => { showError(`Upload of ${file.name} failed: the network is down or the node is gone.`); resolve() }
+      xhr.send(file)
+    })
+  }))
+  await openBucket(bucket, prefix)
+}
+
+$<HTMLInputElement>('upload').addEventListener('change', e => { const f = (e.target as HTMLInputElement).files; if (f !== null) void upload(f) })
+const drop = $('drop')
+drop.addEventListener('dragover', e => { e.preventDefault(); drop.classList.add('over') })
+drop.addEventListener('dragleave', () => { drop.classList.remove('over') })
+drop.addEventListener('drop', e => {
+  e.preventDefault()
+  drop.classList.remove('over')
+  if (e.dataTransfer !== null) void upload(e.dataTransfer.files)
+})
 
 async function logIn (creds: Credentials, remember: boolean): Promise<void> {
   $('connection').textContent = 'Joining the mesh…'

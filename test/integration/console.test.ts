@@ -68,4 +68,38 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Delete bucket photos' }).click()
     await page.getByRole('list', { name: 'Buckets' }).getByText('photos').waitFor({ state: 'detached' })
   })
+
+  it('browses a bucket with folders and a breadcrumb, uploads dropped files with progress, downloads and deletes', async () => {
+    const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+    await page.getByLabel('New bucket').fill('album')
+    await page.getByRole('button', { name: 'Create' }).click()
+    await page.getByRole('list', { name: 'Buckets' }).getByRole('button', { name: 'album', exact: true }).click()
+    await page.getByRole('heading', { name: 'Objects' }).waitFor()
+
+    // Two files dropped at once.
+    await page.evaluate(() => {
+      const data = new DataTransfer()
+      data.items.add(new File(['first file'], 'one.txt', { type: 'text/plain' }))
+      data.items.add(new File([new Uint8Array(3 * 1024 * 1024)], 'two.bin'))
+      document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }))
+    })
+    await page.locator('#uploads li[data-done="true"]').nth(1).waitFor()
+    for (const bar of await page.locator('#uploads progress').all()) assert.equal(await bar.evaluate(b => (b as HTMLProgressElement).value), 1)
+    await page.getByRole('list', { name: 'Objects' }).getByText('two.bin (3145728 bytes)').waitFor()
+    assert.equal(await (await sign.fetch(`${node.url}/album/one.txt`)).text(), 'first file', 'the node has the upload')
+    await page.screenshot({ path: new URL('objects-desktop.png', SHOTS).pathname })
+
+    // A folder made elsewhere, opened, then left through the breadcrumb.
+    assert.equal((await sign.fetch(`${node.url}/album/docs/readme.txt`, { method: 'PUT', body: 'read me' })).status, 200)
+    await page.getByRole('button', { name: 'Open bucket album' }).click()
+    await page.getByRole('button', { name: 'Open folder docs/' }).click()
+    await page.getByRole('list', { name: 'Objects' }).getByText('readme.txt (7 bytes)').waitFor()
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download readme.txt' }).click()])
+    assert.equal(download.suggestedFilename(), 'readme.txt')
+    await page.getByRole('button', { name: 'Delete readme.txt' }).click()
+    await page.getByRole('list', { name: 'Objects' }).getByText('readme.txt').waitFor({ state: 'detached' })
+    assert.equal((await sign.fetch(`${node.url}/album/docs/readme.txt`)).status, 404, 'deleted in the mesh')
+    await page.getByRole('button', { name: 'Open bucket album' }).click()
+    await page.getByRole('list', { name: 'Objects' }).getByText('one.txt (10 bytes)').waitFor()
+  })
 })
