@@ -105,6 +105,7 @@ async function openBucket (bucket: string, prefix: string): Promise<void> {
       label.textContent = `${name} (${o.size} bytes)`
       const path = `/${encodeURIComponent(bucket)}/${o.key.split('/').map(encodeURIComponent).join('/')}`
       li.append(label,
+        button('Details', `Details of ${name}`, () => { void details(bucket, o.key) }),
         button('Download', `Download ${name}`, () => { void download(path, name) }),
         button('Delete', `Delete ${name}`, () => {
           if (!confirm(`Delete ${o.key}?`)) return
@@ -114,6 +115,52 @@ async function openBucket (bucket: string, prefix: string): Promise<void> {
     }),
   )
 }
+
+/** What the cluster knows of one object: S3's headers, and from the node which members hold it. */
+async function details (bucket: string, key: string): Promise<void> {
+  const path = `/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
+  const head = await s3(path, { method: 'HEAD' })
+  if (!head.ok) { showError(`${key}: ${head.status === 404 ? 'no longer exists' : `HTTP ${head.status}`}`); return }
+  const located = await client!.fetch(`${location.origin}/_s3mesh/v1/locate${path}`)
+  const holders = located.ok ? ((await located.json()) as { holders: Array<{ id: string, state: string }> }).holders : []
+  const rows: Array<[string, string]> = [
+    ['Key', key],
+    ['Size', `${head.headers.get('content-length') ?? '?'} bytes`],
+    ['Type', head.headers.get('content-type') ?? ''],
+    ['ETag', head.headers.get('etag') ?? ''],
+    ['Last modified', head.headers.get('last-modified') ?? ''],
+    ...[...head.headers].filter(([k]) => k.startsWith('x-amz-meta-')).map(([k, v]): [string, string] => [`Metadata ${k.slice(11)}`, v]),
+    ['Held by', holders.map(h => `${h.id.slice(-8)} (${h.state})`).join(', ') || 'this tab only'],
+  ]
+  $<HTMLDListElement>('details-list').replaceChildren(...rows.flatMap(([k, v]) => {
+    const dt = document.createElement('dt')
+    dt.textContent = k
+    const dd = document.createElement('dd')
+    dd.textContent = v
+    return [dt, dd]
+  }))
+  $('details').hidden = false
+  $('details').dataset.path = path
+  $<HTMLInputElement>('share-link').value = ''
+}
+
+/** A presigned GET link (S3 allows up to 7 days), which anyone can open without logging in. */
+$<HTMLFormElement>('share').addEventListener('submit', e => {
+  e.preventDefault()
+  const expiry = Number(new FormData(e.target as HTMLFormElement).get('expiry'))
+  const url = new URL(`${location.origin}/s3${$('details').dataset.path ?? ''}`)
+  url.searchParams.set('X-Amz-Expires', String(Math.min(expiry, 604800)))
+  void client!.sign(url.toString(), { method: 'GET', aws: { signQuery: true } }).then(signed => {
+    $<HTMLInputElement>('share-link').value = signed.url
+  })
+})
+$('copy-link').addEventListener('click', () => {
+  const link = $<HTMLInputElement>('share-link').value
+  void navigator.clipboard.writeText(link).then(() => { $('connection').textContent = 'Link copied.' }, () => {
+    // No clipboard permission (an http:// page): select it for the person to copy.
+    $<HTMLInputElement>('share-link').select()
+  })
+})
 
 async function download (path: string, name: string): Promise<void> {
   const res = await s3(path)
