@@ -5,6 +5,8 @@
  */
 import { AwsClient } from 'aws4fetch'
 import { JoinError, register, type Registration } from '../src/browser/index.js'
+import { decodeNodeMeta } from '../src/core/membership/node-meta.js'
+import type { CatalogEntry } from '../src/core/mesh/catalog-entry.js'
 
 interface Credentials { accessKeyId: string, secretAccessKey: string }
 
@@ -212,6 +214,63 @@ drop.addEventListener('drop', e => {
   if (e.dataTransfer !== null) void upload(e.dataTransfer.files)
 })
 
+const SVG = 'http://www.w3.org/2000/svg'
+
+/** The members as this tab sees them: a table (state, role, RTT; this tab marked) and a graph of who this tab is connected to. */
+function renderMesh (): void {
+  const members = tab?.membership?.list() ?? []
+  const connections = tab?.node?.libp2p.getConnections() ?? []
+  const connected = new Set(connections.map(c => c.remotePeer.toString()))
+  $<HTMLTableSectionElement>('member-rows').replaceChildren(...members.map(m => {
+    const tr = document.createElement('tr')
+    if (m.self) tr.className = 'self'
+    const role = decodeNodeMeta(m.meta)?.role ?? '?'
+    for (const text of [`${m.id.slice(-8)}${m.self ? ' (this tab)' : ''}`, role, m.state, m.rttMs === undefined ? '' : `${m.rttMs.toFixed(1)} ms`]) {
+      const td = document.createElement('td')
+      td.textContent = text
+      tr.append(td)
+    }
+    return tr
+  }))
+  const graph = $('mesh-graph') as unknown as SVGSVGElement
+  const at = (i: number): [number, number] => [Math.cos(2 * Math.PI * i / members.length) * 80, Math.sin(2 * Math.PI * i / members.length) * 80]
+  const self = members.findIndex(m => m.self)
+  const shapes: SVGElement[] = []
+  members.forEach((m, i) => {
+    if (i === self || !connected.has(m.id)) return
+    const line = document.createElementNS(SVG, 'line')
+    const [[x1, y1], [x2, y2]] = [at(self), at(i)]
+    Object.entries({ x1, y1, x2, y2, stroke: '#8c959f' }).forEach(([k, v]) => { line.setAttribute(k, String(v)) })
+    shapes.push(line)
+  })
+  members.forEach((m, i) => {
+    const circle = document.createElementNS(SVG, 'circle')
+    const [cx, cy] = at(i)
+    const fill = m.self ? '#2f6feb' : m.state === 'alive' ? '#1a7f37' : m.state === 'suspect' ? '#bf8700' : '#8c959f'
+    Object.entries({ cx, cy, r: 10, fill }).forEach(([k, v]) => { circle.setAttribute(k, String(v)) })
+    const title = document.createElementNS(SVG, 'title')
+    title.textContent = `${m.id} (${m.state})`
+    circle.append(title)
+    shapes.push(circle)
+  })
+  graph.replaceChildren(...shapes)
+  const relays = connections.filter(c => c.remoteAddr.toString().includes('/ws')).length
+  const webrtc = connections.filter(c => c.remoteAddr.toString().includes('/webrtc')).length
+  $('tab-connections').textContent = `This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC.`
+}
+
+/** Recent catalog changes this tab heard of (its own and the mesh's), newest first. */
+function watchFeed (): void {
+  const feed = $<HTMLOListElement>('feed')
+  tab?.node?.node.catalog.addEventListener('change', e => {
+    const entry = (e as CustomEvent<CatalogEntry>).detail
+    const li = document.createElement('li')
+    li.textContent = `${new Date().toLocaleTimeString()} ${entry.deleted ? 'deleted' : entry.key === undefined ? 'bucket' : 'put'} ${entry.bucket}/${entry.key ?? ''}${entry.deleted ? '' : ` (${entry.holders.length} holder${entry.holders.length === 1 ? '' : 's'})`}`
+    feed.prepend(li)
+    while (feed.children.length > 50) feed.lastElementChild?.remove()
+  })
+}
+
 async function logIn (creds: Credentials, remember: boolean): Promise<void> {
   $('connection').textContent = 'Joining the mesh…'
   try {
@@ -227,6 +286,12 @@ async function logIn (creds: Credentials, remember: boolean): Promise<void> {
   $('connection').textContent = `This tab is a member of the mesh (${tab.membership?.list().length ?? 0} members).`
   $('login').hidden = true
   $('buckets').hidden = false
+  $('mesh').hidden = false
+  for (const name of ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave']) tab.membership?.addEventListener(name, renderMesh)
+  // RTTs and connections change without member events.
+  setInterval(renderMesh, 2000)
+  renderMesh()
+  watchFeed()
   await refreshBuckets()
 }
 

@@ -20,14 +20,16 @@ describe('the console', () => {
   let node: ServerProcess
   let browser: Browser
   let page: Page
+  const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+  const others: ServerProcess[] = []
   before(async () => {
-    node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') } })
+    node = await startServerProcess({ env, args: ['--membership', 'local'] })
     browser = await launchChromium()
     page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage()
     page.on('dialog', d => { void d.accept() })
     await mkdir(SHOTS, { recursive: true })
   })
-  after(async () => { await browser?.close(); await node?.stop() })
+  after(async () => { await browser?.close(); for (const n of [node, ...others]) await n?.stop() })
 
   it('refuses a wrong secret in plain words, then logs in and joins the mesh', async () => {
     await page.goto(node.consoleUrl!)
@@ -121,5 +123,21 @@ describe('the console', () => {
     assert.equal(res.status(), 200)
     assert.equal(await res.text(), 'first file')
     await fresh.close()
+  })
+
+  it('shows the mesh live: members with role and state (this tab marked), its connections, a feed of announcements', async () => {
+    const rows = page.locator('#member-rows tr')
+    await page.locator('#member-rows tr.self').filter({ hasText: '(this tab)' }).waitFor()
+    assert.match(await rows.filter({ hasText: 'durable' }).first().textContent() ?? '', /alive/)
+    assert.match(await page.locator('#tab-connections').textContent() ?? '', /1 Node node over WebSockets/)
+    await page.locator('#feed li').filter({ hasText: 'put album/one.txt' }).first().waitFor()
+    // A node joins: the view shows it without a reload.
+    others.push(await startServerProcess({ env, args: ['--membership', 'local', '--join', node.meshAddress!] }))
+    await page.waitForFunction(() => [...document.querySelectorAll('#member-rows tr')].filter(r => r.textContent?.includes('durable') && r.textContent.includes('alive')).length === 2, undefined, { timeout: 20_000 })
+    assert.equal(await page.locator('#mesh-graph circle').count(), 3)
+    await page.getByRole('heading', { name: 'Mesh', exact: true }).scrollIntoViewIfNeeded()
+    await page.screenshot({ path: new URL('mesh-desktop.png', SHOTS).pathname })
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.screenshot({ path: new URL('mesh-phone.png', SHOTS).pathname })
   })
 })
