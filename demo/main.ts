@@ -174,7 +174,49 @@ async function download (path: string, name: string): Promise<void> {
   setTimeout(() => { URL.revokeObjectURL(a.href) }, 10_000)
 }
 
-/** Uploads files into the open bucket and prefix, each with its own progress bar (XHR: fetch reports no upload progress). */
+/** Files above this go up in parts (S3 multipart), so a large file neither waits whole nor restarts whole. */
+const MULTIPART_ABOVE = 16 * 1024 * 1024
+const PART_BYTES = 8 * 1024 * 1024
+
+/** One signed request with upload progress (XHR: fetch reports none); resolves with the response or throws a plain-words error. */
+async function send (method: string, url: string, body: Blob | string | undefined, headers: Record<string, string>, onProgress?: (loaded: number) => void): Promise<XMLHttpRequest> {
+  const signed = await client!.sign(url, { method, headers: { ...headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
+  return await new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open(method, url)
+    signed.headers.forEach((v, k) => { if (k !== 'host' && k !== 'content-length') xhr.setRequestHeader(k, v) })
+    if (onProgress !== undefined) xhr.upload.onprogress = e => { onProgress(e.loaded) }
+    xhr.onload = () => { if (xhr.status === 200) resolve(xhr); else reject(new Error(`${method} answered ${xhr.status}`)) }
+    xhr.onerror = () => { reject(new Error('the network is down or the node is gone')) }
+    xhr.send(body ?? null)
+  })
+}
+
+async function uploadOne (bucket: string, key: string, file: File, progress: (fraction: number) => void): Promise<void> {
+  const url = `${location.origin}/s3/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
+  const type = { 'content-type': file.type || 'application/octet-stream' }
+  if (file.size <= MULTIPART_ABOVE) {
+    await send('PUT', url, file, type, loaded => { progress(loaded / Math.max(1, file.size)) })
+    return
+  }
+  const created = await send('POST', `${url}?uploads`, undefined, type)
+  const uploadId = new DOMParser().parseFromString(created.responseText, 'application/xml').querySelector('UploadId')?.textContent ?? ''
+  const parts: string[] = []
+  try {
+    for (let at = 0, n = 1; at < file.size; at += PART_BYTES, n++) {
+      const done = at
+      const part = await send('PUT', `${url}?partNumber=${n}&uploadId=${encodeURIComponent(uploadId)}`, file.slice(at, at + PART_BYTES), {}, loaded => { progress((done + loaded) / file.size) })
+      parts.push(`<Part><PartNumber>${n}</PartNumber><ETag>${part.getResponseHeader('etag') ?? ''}</ETag></Part>`)
+    }
+    await send('POST', `${url}?uploadId=${encodeURIComponent(uploadId)}`, `<CompleteMultipartUpload>${parts.join('')}</CompleteMultipartUpload>`, { 'content-type': 'application/xml' })
+  } catch (err) {
+    // Nothing half-done stays behind.
+    await s3(`/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}?uploadId=${encodeURIComponent(uploadId)}`, { method: 'DELETE' }).catch(() => {})
+    throw err
+  }
+}
+
+/** Uploads files into the open bucket and prefix, each with its own progress bar. */
 async function upload (files: FileList | File[]): Promise<void> {
   const { bucket, prefix } = current
   const list = $<HTMLUListElement>('uploads')
@@ -186,20 +228,13 @@ async function upload (files: FileList | File[]): Promise<void> {
     bar.setAttribute('aria-label', `Uploading ${file.name}`)
     li.append(file.name, bar)
     list.append(li)
-    const url = `${location.origin}/s3/${encodeURIComponent(bucket)}/${(prefix + file.name).split('/').map(encodeURIComponent).join('/')}`
-    const signed = await client!.sign(url, { method: 'PUT', headers: { 'content-type': file.type || 'application/octet-stream', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
-    await new Promise<void>(resolve => {
-      const xhr = new XMLHttpRequest()
-      xhr.open('PUT', url)
-      signed.headers.forEach((v, k) => { if (k !== 'host' && k !== 'content-length') xhr.setRequestHeader(k, v) })
-      xhr.upload.onprogress = e => { if (e.lengthComputable) bar.value = e.loaded / e.total }
-      xhr.onload = () => {
-        if (xhr.status === 200) { bar.value = 1; li.dataset.done = 'true' } else showError(`Upload of ${file.name} failed (${xhr.status}).`)
-        resolve()
-      }
-      xhr.onerror = () => { showError(`Upload of ${file.name} failed: the network is down or the node is gone.`); resolve() }
-      xhr.send(file)
-    })
+    try {
+      await uploadOne(bucket, prefix + file.name, file, fraction => { bar.value = fraction })
+      bar.value = 1
+      li.dataset.done = 'true'
+    } catch (err) {
+      showError(`Upload of ${file.name} failed: ${err instanceof Error ? err.message : String(err)}.`)
+    }
   }))
   await openBucket(bucket, prefix)
 }
