@@ -7,15 +7,14 @@ import { after, describe, it } from 'node:test'
 import { Catalog } from '../../src/core/mesh/catalog.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { CatalogJournal } from '../../src/node/catalog-journal.js'
+import { until } from '../helpers/until.js'
 
 const NODE = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
 
-async function until (check: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + 5000
-  while (!await check()) {
-    if (Date.now() > end) throw new Error('timed out')
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
+/** What a journal file replays to, read by a journal of its own (loading may cut a torn tail). */
+async function reread (path: string): Promise<string[]> {
+  const j = new CatalogJournal(path)
+  try { return catalogOf(await j.load()) } finally { await j.close() }
 }
 
 function entry (key: string, ms: number, deleted = false): CatalogEntry {
@@ -45,9 +44,7 @@ describe('catalog journal', () => {
     await j.flush(true)
     j.record(entry('a', 2, true))
     await j.close()
-    const again = new CatalogJournal(path)
-    assert.deepEqual(catalogOf(await again.load()), ['a@2 deleted', 'b@1'])
-    await again.close()
+    assert.deepEqual(await reread(path), ['a@2 deleted', 'b@1'])
   })
 
   it('writes what was recorded during a write without waiting for another change', async () => {
@@ -58,13 +55,10 @@ describe('catalog journal', () => {
     // Recorded while the first record's write is under way.
     j.record(entry('second', 1))
     // Read from a copy: loading cuts a torn tail, and the writer may be mid-record.
-    await until(async () => {
+    await until('both records are in the file', async () => {
       await copyFile(path, `${path}.copy`)
-      const copy = new CatalogJournal(`${path}.copy`)
-      const rows = catalogOf(await copy.load())
-      await copy.close()
-      return rows.length === 2
-    })
+      return (await reread(`${path}.copy`)).length === 2
+    }, 5000)
     await j.close()
   })
 
@@ -84,17 +78,13 @@ describe('catalog journal', () => {
     assert.equal((await stat(path)).size, whole, 'the torn record is gone from the file')
     k.record(entry('c', 1))
     await k.close()
-    const l = new CatalogJournal(path)
-    assert.deepEqual(catalogOf(await l.load()), ['a@1', 'b@1', 'c@1'], 'the append after the cut reads back')
-    await l.close()
+    assert.deepEqual(await reread(path), ['a@1', 'b@1', 'c@1'], 'the append after the cut reads back')
 
     // A flipped byte inside the last record fails its CRC: replay stops before it.
     const bytes = await readFile(path)
     bytes[bytes.length - 2]! ^= 0xff
     await writeFile(path, bytes)
-    const m = new CatalogJournal(path)
-    assert.deepEqual(catalogOf(await m.load()), ['a@1', 'b@1'])
-    await m.close()
+    assert.deepEqual(await reread(path), ['a@1', 'b@1'])
   })
 
   it('compaction rewrites the file from the catalog, smaller, losing nothing recorded meanwhile', async () => {
@@ -123,10 +113,8 @@ describe('catalog journal', () => {
     assert.ok((await stat(path)).size < before / 10, 'the file shrank')
     assert.equal(j.wantsCompaction(202), false)
     await j.close()
-    const again = new CatalogJournal(path)
-    const rows = catalogOf(await again.load())
+    const rows = await reread(path)
     assert.equal(rows.length, 202)
     assert.ok(rows.includes('key-7@30') && rows.includes('late@99') && rows.includes('during@100'))
-    await again.close()
   })
 })
