@@ -6,7 +6,9 @@
  */
 import { AwsClient } from 'aws4fetch'
 import { webHashes } from '../core/hashes.js'
-import { createS3Handler } from '../s3-shim/index.js'
+import { S3Error } from '../core/errors.js'
+import { requestIdSource } from '../core/ids.js'
+import { createS3Handler, errorResponse } from '../s3-shim/index.js'
 import { askPageNode, pingPageNode } from './bridge.js'
 import { IdbStore } from './idb-store.js'
 import { loadWorkerConfig, saveWorkerConfig, type WorkerConfig, S3_BASE_PATH } from './worker-config.js'
@@ -71,9 +73,11 @@ async function pageNode (): Promise<WindowClient | undefined> {
 /** How long a gateway may take to start answering, ms. */
 const GATEWAY_TIMEOUT_MS = 30_000
 
-function s3Error (status: number, code: string, message: string): Response {
-  const escaped = message.replace(/&/g, '&amp;').replace(/</g, '&lt;')
-  return new Response(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escaped}</Message></Error>\n`, { status, headers: { 'content-type': 'application/xml' } })
+const nextRequestId = requestIdSource()
+
+/** An S3 error answered by the worker itself, in the handler's own format. */
+function s3Error (request: Request, message: string): Response {
+  return errorResponse(new S3Error('ServiceUnavailable', message), nextRequestId(), request.method)
 }
 
 /**
@@ -97,7 +101,7 @@ async function local (request: Request): Promise<Response> {
     const client = new AwsClient({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, service: 's3', region: 'us-east-1' })
     return await client.fetch(target, { method: request.method, headers, signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS) })
   } catch (err) {
-    return s3Error(503, 'ServiceUnavailable', `This browser does not hold that, and the gateway ${gateway} did not answer: ${err instanceof Error ? err.message : String(err)}`)
+    return s3Error(request, `This browser does not hold that, and the gateway ${gateway} did not answer: ${err instanceof Error ? err.message : String(err)}`)
   }
 }
 
@@ -113,7 +117,7 @@ async function answer (request: Request): Promise<Response> {
     // The page went away mid-request. A request without a body can be answered here instead.
     pageNodes.delete(node.id)
     if (request.body === null) return await answer(request)
-    return s3Error(503, 'ServiceUnavailable', 'The page running this tab\'s mesh node closed during the request; retry it.')
+    return s3Error(request, 'The page running this tab\'s mesh node closed during the request; retry it.')
   }
 }
 
