@@ -33,10 +33,16 @@ export function memberViews (transport: MembershipTransport): MemberView[] {
 }
 
 /** Where one object (or bucket, without a key) is: its newest version, holders and placement. */
-export function locateView (node: MeshNode, path: string): Record<string, unknown> {
+/** `<bucket>` or `<bucket>/<key>` of a locate path, decoded. */
+function locatePath (path: string): { bucket: string, key?: string } {
   const slash = path.indexOf('/')
   const bucket = decodeURIComponent(slash < 0 ? path : path.slice(0, slash))
   const key = slash < 0 || slash === path.length - 1 ? undefined : decodeURIComponent(path.slice(slash + 1))
+  return key === undefined ? { bucket } : { bucket, key }
+}
+
+export function locateView (node: MeshNode, path: string): Record<string, unknown> {
+  const { bucket, key } = locatePath(path)
   const { entry, placement, holders } = node.locate(bucket, key)
   if (entry === undefined) throw new S3Error(key === undefined ? 'NoSuchBucket' : 'NoSuchKey', `The catalog has no entry for ${bucket}/${key ?? ''}.`)
   return {
@@ -56,9 +62,9 @@ const MAX_WAIT_MS = 30_000
  * benchmark) see when a write made elsewhere reached this node, without polling.
  */
 async function untilKnown (node: MeshNode, path: string, ms: number, signal: AbortSignal): Promise<void> {
-  const known = (): boolean => {
-    try { return locateView(node, path).deleted === false } catch { return false }
-  }
+  // Parsed once: the check runs on every catalog change while the request waits.
+  const { bucket, key } = locatePath(path)
+  const known = (): boolean => node.catalog.get(bucket, key)?.deleted === false
   if (known()) return
   await new Promise<void>(resolve => {
     const done = (): void => { clearTimeout(timer); node.catalog.removeEventListener('change', check); signal.removeEventListener('abort', done); resolve() }

@@ -136,10 +136,14 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const url = urlOf(address)
     // The console origin answers /_s3mesh/ too, so its pages reach the API without cross-origin requests,
     // and /s3/ as the gateway a browser's service worker falls back to (signed requests only).
-    const gateway = toNodeListener(createS3Handler({ store: mesh?.node.store ?? store, hashes: nodeHashes, region: options.region, credentials: rootOnly, basePath: '/s3' }), {
-      onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) },
-    })
-    const consoleServer = options.console === undefined ? undefined : createConsoleServer({ api: s3, gateway })
+    const consoleServer = options.console === undefined
+      ? undefined
+      : createConsoleServer({
+        api: s3,
+        gateway: toNodeListener(createS3Handler({ store: mesh?.node.store ?? store, hashes: nodeHashes, region: options.region, credentials: rootOnly, basePath: '/s3' }), {
+          onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) },
+        }),
+      })
     const consoleUrl = consoleServer === undefined
       ? undefined
       : urlOf(await listen(consoleServer, options.console!.host, options.console!.port, 'console').catch(async err => {
