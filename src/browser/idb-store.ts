@@ -9,6 +9,10 @@ import type {
   ObjectMetadata, ObjectStore, PartInfo, PutOptions, UploadInfo, VerifiedDigests,
 } from '../core/object-store.js'
 import { drainWithDigests, throwIfAborted } from '../core/streams.js'
+import {
+  abandon, AFTER, bucket, compareBytes, get, object, retire, startsWith, storageError, toInfo, upload, utf8,
+  type BucketRecord, type Key, type ObjectRecord, type PartRecord, type Segment, type StoredInfo, type UploadRecord,
+} from './idb-records.js'
 
 /**
  * Bytes per stored chunk. Large objects are many values, never one: a 100 MiB
@@ -19,57 +23,6 @@ const CHUNK_BYTES = 1024 * 1024
 const REPLACED_GRACE_MS = 60_000
 /** A write that started this long ago and never committed was cut off (a closed tab): its chunks go. */
 const ABANDONED_WRITE_MS = 60 * 60_000
-
-/** Bytes of one write: `chunks` values under ['c', version, 0..chunks-1], all CHUNK_BYTES but the last. */
-interface Segment { version: string, chunks: number, size: number }
-
-interface BucketRecord { name: string, created: number, cors?: CorsRule[] }
-interface StoredInfo extends Omit<ObjectInfo, 'lastModified' | 'replicas'> { lastModified: number }
-interface ObjectRecord { info: StoredInfo, segments: Segment[] }
-interface UploadRecord { uploadId: string, key: string, initiated: number, metadata: ObjectMetadata, tags: Record<string, string> }
-interface PartRecord { partNumber: number, etag: string, size: number, lastModified: number, segment: Segment }
-
-// Every record lives in one IndexedDB object store under an array key whose
-// first element says what it is, so one transaction can change objects,
-// uploads and chunks together, and key ranges give sorted listings:
-//   ['b', bucket]                       BucketRecord
-//   ['o', bucket, utf8(key)]            ObjectRecord (binary keys sort in UTF-8 byte order, as S3 lists)
-//   ['u', bucket, uploadId]             UploadRecord
-//   ['p', uploadId, partNumber]         PartRecord
-//   ['c', version, index]               Uint8Array chunk
-//   ['w', version]                      start time of a write not yet committed
-//   ['g', time, version]                chunk count of a replaced version, deleted after the grace period
-type Key = IDBValidKey[]
-
-const encoder = new TextEncoder()
-const utf8 = (s: string): Uint8Array<ArrayBuffer> => encoder.encode(s)
-
-/** Everything sorting after ['x', a, ...] for any ...: arrays sort after every other key type. */
-const AFTER: IDBValidKey = []
-
-function toInfo (s: StoredInfo): ObjectInfo {
-  return { ...s, lastModified: new Date(s.lastModified) }
-}
-
-function noSuchBucket (name: string): S3Error {
-  return new S3Error('NoSuchBucket', undefined, { resource: name, detail: { BucketName: name } })
-}
-
-function noSuchKey (key: string): S3Error {
-  return new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
-}
-
-function noSuchUpload (uploadId: string): S3Error {
-  return new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } })
-}
-
-/** A store error from IndexedDB in S3's words (a full quota is the common one). */
-function storageError (err: unknown): unknown {
-  if (err instanceof S3Error) return err
-  const name = (err as { name?: string })?.name
-  if (name === 'QuotaExceededError') return new S3Error('InsufficientStorage', 'The browser refused to store more: its storage quota for this site is used up.')
-  return err
-}
 
 export interface IdbStoreOptions {
   /** The IndexedDB database name; one per store (a page and its service worker share it). */
@@ -464,50 +417,3 @@ export class IdbStore implements ObjectStore {
   }
 }
 
-async function get (s: IDBObjectStore, key: Key): Promise<unknown> {
-  return await promisifyRequest(s.get(key))
-}
-
-async function bucket (s: IDBObjectStore, name: string): Promise<BucketRecord> {
-  const b = await get(s, ['b', name]) as BucketRecord | undefined
-  if (b === undefined) throw noSuchBucket(name)
-  return b
-}
-
-async function object (s: IDBObjectStore, bucketName: string, key: string): Promise<ObjectRecord> {
-  const o = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
-  if (o === undefined) throw noSuchKey(key)
-  return o
-}
-
-async function upload (s: IDBObjectStore, bucketName: string, key: string, uploadId: string): Promise<UploadRecord> {
-  const u = await get(s, ['u', bucketName, uploadId]) as UploadRecord | undefined
-  if (u === undefined || u.key !== key) throw noSuchUpload(uploadId)
-  return u
-}
-
-/** Marks segments replaced: their chunks go after the grace period (a reader may still be on them). */
-function retire (s: IDBObjectStore, segments: Segment[]): void {
-  const now = Date.now()
-  for (const seg of segments) s.put(seg.chunks, ['g', now, seg.version])
-}
-
-/** Deletes segments nobody can be reading (never committed, or parts of an aborted upload). */
-function abandon (s: IDBObjectStore, segments: Segment[]): void {
-  for (const seg of segments) {
-    s.delete(IDBKeyRange.bound(['c', seg.version], ['c', seg.version, AFTER]))
-    s.delete(['w', seg.version])
-  }
-}
-
-function compareBytes (a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
-  return a.length - b.length
-}
-
-function startsWith (bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false
-  return true
-}
