@@ -13,20 +13,18 @@
  *   npm run bench:browser
  *   npm run bench:browser -- --quick
  */
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { launchChromium } from '../../test/helpers/chromium.js'
+import { AWS_UNSET, awsCliEnv, run } from '../../test/helpers/cli-clients.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess } from '../../test/helpers/server-process.js'
 import { round } from '../lib/stats.js'
 
 const quick = process.argv.includes('--quick')
 const GETS = { '64KiB': { size: 64 * 1024, runs: quick ? 50 : 300 }, '1MiB': { size: 1024 * 1024, runs: quick ? 20 : 100 } }
 const UPLOADS = quick ? 8 : 32
-const run = promisify(execFile)
 
 const node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }, args: ['--replicas', '1'] })
 const browser = await launchChromium()
@@ -110,12 +108,9 @@ try {
   let cliSeconds: number
   try {
     for (let i = 0; i < UPLOADS; i++) await writeFile(join(dir, `cli-${i}.bin`), randomBytes(size))
-    const config = join(dir, 'aws-config')
-    await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n')
-    const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true' }
-    delete env.AWS_CA_BUNDLE
+    const env = await awsCliEnv(dir)
     const t = performance.now()
-    await run('/usr/bin/aws', ['--endpoint-url', node.url, 's3', 'cp', '--recursive', '--no-progress', '--exclude', 'aws-config', dir, 's3://uploads/cli/'], { env })
+    await run('/usr/bin/aws', ['--endpoint-url', node.url, 's3', 'cp', '--recursive', '--no-progress', '--exclude', 'aws-config', dir, 's3://uploads/cli/'], env, { unset: AWS_UNSET })
     cliSeconds = (performance.now() - t) / 1000
   } finally {
     await rm(dir, { recursive: true, force: true })

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, it } from 'node:test'
-import { describeClient, makeFixtures, run, sha256File, type Fixtures } from '../helpers/cli-clients.js'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { AWS_UNSET, awsCliEnv, describeClient, makeFixtures, run, sha256File, type Fixtures } from '../helpers/cli-clients.js'
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 // Debian's aws-cli v2; a pyenv aws-cli v1 may come first on PATH, so the path is explicit.
 const AWS = '/usr/bin/aws'
@@ -13,14 +12,12 @@ describeClient('aws-cli', AWS, 'apt-get install awscli', () => {
   let fx: Fixtures
   let env: NodeJS.ProcessEnv
   const aws = async (...args: string[]): Promise<string> =>
-    (await run(AWS, ['--endpoint-url', server.url, ...args], env, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })).stdout
+    (await run(AWS, ['--endpoint-url', server.url, ...args], env, { unset: AWS_UNSET })).stdout
 
   before(async () => {
     server = await startServerProcess()
     fx = await makeFixtures()
-    const config = join(fx.dir, 'aws-config')
-    await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n')
-    env = { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(fx.dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true' }
+    env = await awsCliEnv(fx.dir)
   })
   after(async () => { await server?.stop(); await fx?.cleanup() })
 

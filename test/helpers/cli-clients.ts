@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { ACCESS_KEY, SECRET_KEY } from './server-process.js'
 
 /**
  * Registers a client's tests when its program is installed. Elsewhere the
@@ -60,4 +61,18 @@ export async function makeFixtures (): Promise<Fixtures> {
 
 export async function sha256File (path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex')
+}
+
+/** Variables of this machine's own AWS setup that would change what aws-cli does: run(..., { unset: AWS_UNSET }). */
+export const AWS_UNSET = ['AWS_CA_BUNDLE', 'AWS_PROFILE']
+
+/**
+ * The environment for aws-cli against an s3mesh node: the root credentials,
+ * path-style addressing (a config file written into `dir`), no credentials
+ * file or instance metadata.
+ */
+export async function awsCliEnv (dir: string): Promise<NodeJS.ProcessEnv> {
+  const config = join(dir, 'aws-config')
+  await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n')
+  return { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true' }
 }

@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { AwsClient } from 'aws4fetch'
 import type { Browser, Page } from 'playwright-core'
-import { run } from '../helpers/cli-clients.js'
+import { AWS_UNSET, awsCliEnv, run } from '../helpers/cli-clients.js'
 import { launchChromium } from '../helpers/chromium.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
@@ -73,12 +73,10 @@ describe('a browser tab in the mesh', () => {
     assert.equal(put[0], 200, String(put[2]))
     assert.equal(put[1], '3', 'the tab\'s copy and two durable ones')
     const dir = await mkdtemp(join(tmpdir(), 's3mesh-aws-'))
-    const config = join(dir, 'aws-config')
-    await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n')
-    const env = { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true' }
+    const env = await awsCliEnv(dir)
     try {
       for (const n of nodes) {
-        const got = await run('/usr/bin/aws', ['--endpoint-url', n.url, 's3', 'cp', 's3://tabs/note.txt', '-'], env, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })
+        const got = await run('/usr/bin/aws', ['--endpoint-url', n.url, 's3', 'cp', 's3://tabs/note.txt', '-'], env, { unset: AWS_UNSET })
         assert.equal(got.stdout, body, `aws-cli on ${n.url}: ${got.stderr}`)
       }
     } finally {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { CreateBucketCommand, DeleteObjectCommand, GetBucketCorsCommand, GetObjectCommand, PutBucketCorsCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { AwsClient } from 'aws4fetch'
 import { Placement } from '../../src/core/mesh/placement.js'
-import { makeFixtures, run } from '../helpers/cli-clients.js'
+import { AWS_UNSET, awsCliEnv, makeFixtures, run } from '../helpers/cli-clients.js'
 import { ACCESS_KEY, metric, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
 
@@ -87,10 +87,8 @@ describe('object mesh across three real processes', () => {
     }
     const fx = await makeFixtures()
     try {
-      const config = join(fx.dir, 'aws-config')
-      await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n')
-      const env = { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(fx.dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true' }
-      const aws = async (...args: string[]): Promise<string> => (await run(AWS, ['--endpoint-url', n1.url, ...args], env, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })).stdout
+      const env = await awsCliEnv(fx.dir)
+      const aws = async (...args: string[]): Promise<string> => (await run(AWS, ['--endpoint-url', n1.url, ...args], env, { unset: AWS_UNSET })).stdout
       await aws('s3', 'mb', 's3://clients')
       await aws('s3', 'cp', '--no-progress', fx.small, 's3://clients/docs/small.txt')
       await aws('s3', 'cp', '--no-progress', fx.big, 's3://clients/big/fifty.bin')
