@@ -30,14 +30,26 @@ async function explain (res: Response): Promise<string> {
     case 'BucketNotEmpty': return 'The bucket is not empty: delete its objects first.'
     case 'BucketAlreadyOwnedByYou': case 'BucketAlreadyExists': return 'A bucket with that name already exists.'
     case 'SignatureDoesNotMatch': case 'InvalidAccessKeyId': return 'Wrong access key or secret key.'
+    case 'InsufficientStorage': return 'This browser has no room left for it (its storage quota is used up): delete objects or free disk space.'
+    case 'ServiceUnavailable': case 'SlowDown': return 'The mesh cannot be reached right now (no node answered): check the network and try again.'
     default: return `${code}: ${message}`
   }
 }
 
 async function s3 (path: string, init: RequestInit = {}): Promise<Response> {
   if (client === undefined) throw new Error('Not logged in.')
-  return await client.fetch(`${location.origin}/s3${path}`, init)
+  try {
+    return await client.fetch(`${location.origin}/s3${path}`, init)
+  } catch (err) {
+    // fetch only rejects when no answer came at all.
+    throw new Error(`The network is down or the node is gone (${err instanceof Error ? err.message : String(err)}).`)
+  }
 }
+
+// Whatever fails without its own message is still shown to the person, never swallowed.
+window.addEventListener('unhandledrejection', e => {
+  showError(e.reason instanceof Error ? e.reason.message : String(e.reason))
+})
 
 async function refreshBuckets (): Promise<void> {
   const res = await s3('/')
@@ -51,7 +63,7 @@ async function refreshBuckets (): Promise<void> {
     label.type = 'button'
     label.className = 'link'
     label.textContent = name
-    label.addEventListener('click', () => { void openBucket(name, '') })
+    label.addEventListener('click', () => { void openBucket(name, '').then(() => { $('objects-title').focus() }) })
     const remove = document.createElement('button')
     remove.type = 'button'
     remove.textContent = 'Delete'
@@ -78,9 +90,57 @@ function button (text: string, label: string, onClick: () => void): HTMLButtonEl
   return b
 }
 
-/** A bucket's objects under a prefix, with the next level of prefixes as folders. */
+interface Listed { folders: string[], objects: Array<{ key: string, size: number, modified: number }>, truncated: boolean }
+
+/** Stops listing here: a bucket this large is better narrowed by a search than scrolled. */
+const LIST_LIMIT = 10_000
+
+/** Every page of one delimited listing (S3 answers 1000 keys at a time), up to LIST_LIMIT keys. */
+async function list (bucket: string, prefix: string): Promise<Listed | Response> {
+  const listed: Listed = { folders: [], objects: [], truncated: false }
+  let token: string | undefined
+  do {
+    const res = await s3(`/${encodeURIComponent(bucket)}?list-type=2&delimiter=%2F&prefix=${encodeURIComponent(prefix)}${token === undefined ? '' : `&continuation-token=${encodeURIComponent(token)}`}`)
+    if (!res.ok) return res
+    const doc = new DOMParser().parseFromString(await res.text(), 'application/xml')
+    listed.folders.push(...[...doc.querySelectorAll('CommonPrefixes > Prefix')].map(p => p.textContent ?? ''))
+    listed.objects.push(...[...doc.querySelectorAll('Contents')].map(c => ({
+      key: c.querySelector('Key')?.textContent ?? '',
+      size: Number(c.querySelector('Size')?.textContent ?? 0),
+      modified: Date.parse(c.querySelector('LastModified')?.textContent ?? ''),
+    })))
+    token = doc.querySelector('IsTruncated')?.textContent === 'true' ? doc.querySelector('NextContinuationToken')?.textContent ?? undefined : undefined
+  } while (token !== undefined && listed.folders.length + listed.objects.length < LIST_LIMIT)
+  listed.truncated = token !== undefined
+  return listed
+}
+
+function bytes (n: number): string {
+  if (n < 1024) return `${n} bytes`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let i = -1
+  do { n /= 1024; i++ } while (n >= 1024 && i < units.length - 1)
+  return `${n.toFixed(n < 10 ? 1 : 0)} ${units[i]!}`
+}
+
+type Order = 'name-asc' | 'name-desc' | 'size-asc' | 'size-desc' | 'modified-asc' | 'modified-desc'
+const ORDERS: Record<Order, (a: Listed['objects'][number], b: Listed['objects'][number]) => number> = {
+  'name-asc': (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
+  'name-desc': (a, b) => a.key < b.key ? 1 : a.key > b.key ? -1 : 0,
+  'size-asc': (a, b) => a.size - b.size,
+  'size-desc': (a, b) => b.size - a.size,
+  'modified-asc': (a, b) => a.modified - b.modified,
+  'modified-desc': (a, b) => b.modified - a.modified,
+}
+
+/** Answers to earlier listings that arrive late (a person typing a search) are dropped. */
+let listing = 0
+
+/** A bucket's objects under a prefix (and the search typed), with the next level of prefixes as folders, sorted as chosen. */
 async function openBucket (bucket: string, prefix: string): Promise<void> {
+  if (bucket !== current.bucket || prefix !== current.prefix) $<HTMLInputElement>('search').value = ''
   current = { bucket, prefix }
+  const seq = ++listing
   $('objects').hidden = false
   const crumbs = $<HTMLOListElement>('breadcrumb')
   const parts = prefix.split('/').filter(p => p !== '')
@@ -89,11 +149,13 @@ async function openBucket (bucket: string, prefix: string): Promise<void> {
     li.append(button(part, `Open ${i === 0 ? 'bucket' : 'folder'} ${part}`, () => { void openBucket(bucket, parts.slice(0, i).map(p => `${p}/`).join('')) }))
     return li
   }))
-  const res = await s3(`/${encodeURIComponent(bucket)}?list-type=2&delimiter=%2F&prefix=${encodeURIComponent(prefix)}`)
-  if (!res.ok) { showError(await explain(res)); return }
-  const doc = new DOMParser().parseFromString(await res.text(), 'application/xml')
-  const folders = [...doc.querySelectorAll('CommonPrefixes > Prefix')].map(p => p.textContent ?? '')
-  const objects = [...doc.querySelectorAll('Contents')].map(c => ({ key: c.querySelector('Key')?.textContent ?? '', size: Number(c.querySelector('Size')?.textContent ?? 0) }))
+  const search = $<HTMLInputElement>('search').value
+  const listed = await list(bucket, prefix + search)
+  if (seq !== listing) return
+  if (listed instanceof Response) { showError(await explain(listed)); return }
+  const order = ORDERS[$<HTMLSelectElement>('sort').value as Order] ?? ORDERS['name-asc']
+  const folders = listed.folders.sort((a, b) => order({ key: a, size: 0, modified: 0 }, { key: b, size: 0, modified: 0 }))
+  const objects = listed.objects.sort(order)
   $<HTMLUListElement>('object-list').replaceChildren(
     ...folders.map(f => {
       const li = document.createElement('li')
@@ -104,19 +166,36 @@ async function openBucket (bucket: string, prefix: string): Promise<void> {
       const name = o.key.slice(prefix.length)
       const li = document.createElement('li')
       const label = document.createElement('span')
-      label.textContent = `${name} (${o.size} bytes)`
+      label.className = 'name'
+      label.textContent = `${name} (${bytes(o.size)})`
+      label.title = `${o.size} bytes, last modified ${new Date(o.modified).toLocaleString()}`
       const path = `/${encodeURIComponent(bucket)}/${o.key.split('/').map(encodeURIComponent).join('/')}`
-      li.append(label,
+      const actions = document.createElement('span')
+      actions.className = 'actions'
+      actions.append(
         button('Details', `Details of ${name}`, () => { void details(bucket, o.key) }),
         button('Download', `Download ${name}`, () => { void download(path, name) }),
         button('Delete', `Delete ${name}`, () => {
           if (!confirm(`Delete ${o.key}?`)) return
           void s3(path, { method: 'DELETE' }).then(async r => { if (r.ok) await openBucket(bucket, prefix); else showError(await explain(r)) })
         }))
+      li.append(label, actions)
       return li
     }),
   )
+  const shown = folders.length + objects.length
+  $('list-note').textContent = listed.truncated
+    ? `Showing the first ${shown.toLocaleString()} entries: search by prefix to narrow.`
+    : shown === 0 ? (search === '' ? 'Nothing here yet: upload files or drop them above.' : `Nothing starts with "${search}".`) : ''
 }
+
+let searchTimer: ReturnType<typeof setTimeout> | undefined
+$('search').addEventListener('input', () => {
+  clearTimeout(searchTimer)
+  searchTimer = setTimeout(() => { void openBucket(current.bucket, current.prefix) }, 200)
+})
+$('sort').addEventListener('change', () => { void openBucket(current.bucket, current.prefix) })
+$('list-options').addEventListener('submit', e => { e.preventDefault(); void openBucket(current.bucket, current.prefix) })
 
 /** What the cluster knows of one object: S3's headers, and from the node which members hold it. */
 async function details (bucket: string, key: string): Promise<void> {
@@ -143,6 +222,8 @@ async function details (bucket: string, key: string): Promise<void> {
   }))
   $('details').hidden = false
   $('details').dataset.path = path
+  // Keyboard and screen-reader users land on what they opened.
+  $('details-title').focus()
   $<HTMLInputElement>('share-link').value = ''
 }
 
@@ -186,7 +267,10 @@ async function send (method: string, url: string, body: Blob | string | undefine
     xhr.open(method, url)
     signed.headers.forEach((v, k) => { if (k !== 'host' && k !== 'content-length') xhr.setRequestHeader(k, v) })
     if (onProgress !== undefined) xhr.upload.onprogress = e => { onProgress(e.loaded) }
-    xhr.onload = () => { if (xhr.status === 200) resolve(xhr); else reject(new Error(`${method} answered ${xhr.status}`)) }
+    xhr.onload = () => {
+      if (xhr.status === 200) resolve(xhr)
+      else void explain(new Response(xhr.responseText, { status: xhr.status })).then(text => { reject(new Error(text)) })
+    }
     xhr.onerror = () => { reject(new Error('the network is down or the node is gone')) }
     xhr.send(body ?? null)
   })
@@ -233,7 +317,7 @@ async function upload (files: FileList | File[]): Promise<void> {
       bar.value = 1
       li.dataset.done = 'true'
     } catch (err) {
-      showError(`Upload of ${file.name} failed: ${err instanceof Error ? err.message : String(err)}.`)
+      showError(`Upload of ${file.name} failed: ${err instanceof Error ? err.message : String(err)}`)
     }
   }))
   await openBucket(bucket, prefix)
@@ -254,6 +338,8 @@ const SVG = 'http://www.w3.org/2000/svg'
 /** The members as this tab sees them: a table (state, role, RTT; this tab marked) and a graph of who this tab is connected to. */
 function renderMesh (): void {
   const members = tab?.membership?.list() ?? []
+  const alive = members.filter(m => m.state === 'alive').length
+  $('connection').textContent = `This tab is a member of the mesh (${alive} member${alive === 1 ? '' : 's'} alive).`
   const connections = tab?.node?.libp2p.getConnections() ?? []
   const connected = new Set(connections.map(c => c.remotePeer.toString()))
   $<HTMLTableSectionElement>('member-rows').replaceChildren(...members.map(m => {
@@ -294,11 +380,25 @@ function renderMesh (): void {
   $('tab-connections').textContent = `This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC.`
 }
 
-/** Recent catalog changes this tab heard of (its own and the mesh's), newest first. */
+/** Runs `f` at most once a `ms`, the last call not lost: a burst of changes costs one listing. */
+function throttled (ms: number, f: () => Promise<void>): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return () => {
+    timer ??= setTimeout(() => { timer = undefined; void f() }, ms)
+  }
+}
+
+/** Recent catalog changes this tab heard of (its own and the mesh's), newest first; the lists shown follow them. */
 function watchFeed (): void {
   const feed = $<HTMLOListElement>('feed')
+  const buckets = throttled(1000, refreshBuckets)
+  const objects = throttled(1000, async () => { if (!$('objects').hidden) await openBucket(current.bucket, current.prefix) })
   tab?.node?.node.catalog.addEventListener('change', e => {
     const entry = (e as CustomEvent<CatalogEntry>).detail
+    if (entry.key === undefined) {
+      buckets()
+      if (entry.deleted && entry.bucket === current.bucket) { $('objects').hidden = true; $('details').hidden = true; current = { bucket: '', prefix: '' } }
+    } else if (entry.bucket === current.bucket) objects()
     const li = document.createElement('li')
     li.textContent = `${new Date().toLocaleTimeString()} ${entry.deleted ? 'deleted' : entry.key === undefined ? 'bucket' : 'put'} ${entry.bucket}/${entry.key ?? ''}${entry.deleted ? '' : ` (${entry.holders.length} holder${entry.holders.length === 1 ? '' : 's'})`}`
     feed.prepend(li)
@@ -318,7 +418,6 @@ async function logIn (creds: Credentials, remember: boolean): Promise<void> {
   client = new AwsClient({ ...creds, service: 's3', region: 'us-east-1' })
   ;(remember ? localStorage : sessionStorage).setItem('s3mesh-credentials', JSON.stringify(creds))
   showError(undefined)
-  $('connection').textContent = `This tab is a member of the mesh (${tab.membership?.list().length ?? 0} members).`
   $('login').hidden = true
   $('buckets').hidden = false
   $('mesh').hidden = false

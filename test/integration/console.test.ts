@@ -2,10 +2,14 @@
  * The console (demo/, built into the package) in a real Chromium against a
  * real `s3mesh server`: log in (a wrong secret is refused in plain words),
  * the tab joins the mesh, buckets are created (S3's naming rules explained
- * on error), listed and deleted (refused while not empty). Screenshots go to
- * test-output/ (not committed).
+ * on error), listed and deleted (refused while not empty); objects browsed,
+ * searched, sorted, uploaded, shared; the mesh shown live; all of it again by
+ * keyboard alone; and `npm run dev` serving it with hot reload. Screenshots of
+ * every main screen at desktop and phone width go to test-output/console/
+ * (not committed).
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
@@ -15,6 +19,35 @@ import { launchChromium } from '../helpers/chromium.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 const SHOTS = new URL('../../test-output/console/', import.meta.url)
+const DESKTOP = { width: 1280, height: 800 }
+const PHONE = { width: 390, height: 844 }
+
+/** The screen as it is, at desktop width and at phone width (full page), into test-output/console/<name>-{desktop,phone}.png. */
+async function shoot (page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: new URL(`${name}-desktop.png`, SHOTS).pathname, fullPage: true })
+  await page.setViewportSize(PHONE)
+  await page.screenshot({ path: new URL(`${name}-phone.png`, SHOTS).pathname, fullPage: true })
+  await page.setViewportSize(DESKTOP)
+}
+
+/** Presses Tab until the control named `name` has the focus (fails if it never comes), and checks the focus is visible. */
+async function tabTo (page: Page, name: string | RegExp): Promise<void> {
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press('Tab')
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement & { labels?: NodeListOf<HTMLLabelElement> }
+      if (el === null || el === document.body) return undefined
+      const outline = getComputedStyle(el).outlineStyle
+      return { name: (el.getAttribute('aria-label') ?? el.labels?.[0]?.textContent ?? el.textContent ?? '').replace(/\s+/g, ' ').trim(), outline }
+    })
+    if (focused === undefined) continue
+    if (typeof name === 'string' ? focused.name === name || focused.name.startsWith(`${name} `) : name.test(focused.name)) {
+      assert.notEqual(focused.outline, 'none', `the focus on ${focused.name} is visible`)
+      return
+    }
+  }
+  assert.fail(`Tab never reached ${String(name)}`)
+}
 
 describe('the console', () => {
   let node: ServerProcess
@@ -25,7 +58,7 @@ describe('the console', () => {
   before(async () => {
     node = await startServerProcess({ env, args: ['--membership', 'local'] })
     browser = await launchChromium()
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage()
+    page = await (await browser.newContext({ viewport: DESKTOP })).newPage()
     page.on('dialog', d => { void d.accept() })
     await mkdir(SHOTS, { recursive: true })
   })
@@ -37,7 +70,7 @@ describe('the console', () => {
     await page.getByLabel('Secret key').fill('not-the-secret-key')
     await page.getByRole('button', { name: 'Log in' }).click()
     await page.getByRole('alert').filter({ hasText: 'Wrong access key or secret key.' }).waitFor()
-    await page.screenshot({ path: new URL('login-error-desktop.png', SHOTS).pathname })
+    await shoot(page, 'login')
 
     await page.getByLabel('Secret key').fill(SECRET_KEY)
     await page.getByRole('button', { name: 'Log in' }).click()
@@ -54,10 +87,7 @@ describe('the console', () => {
     await page.getByLabel('New bucket').fill('photos')
     await page.getByRole('button', { name: 'Create' }).click()
     await page.getByRole('list', { name: 'Buckets' }).getByText('photos').waitFor()
-    await page.screenshot({ path: new URL('buckets-desktop.png', SHOTS).pathname })
-    await page.setViewportSize({ width: 390, height: 844 })
-    await page.screenshot({ path: new URL('buckets-phone.png', SHOTS).pathname })
-    await page.setViewportSize({ width: 1280, height: 800 })
+    await shoot(page, 'buckets')
 
     // The bucket is the cluster's: the node lists it too; an object in it blocks the delete.
     const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
@@ -92,9 +122,25 @@ describe('the console', () => {
     assert.equal(big.headers.get('content-length'), String(20 * 1024 * 1024))
     assert.match(big.headers.get('etag') ?? '', /-3"$/, 'uploaded as a three-part multipart upload')
     for (const bar of await page.locator('#uploads progress').all()) assert.equal(await bar.evaluate(b => (b as HTMLProgressElement).value), 1)
-    await page.getByRole('list', { name: 'Objects' }).getByText('two.bin (3145728 bytes)').waitFor()
+    await page.getByRole('list', { name: 'Objects' }).getByText('two.bin (3.0 MiB)').waitFor()
     assert.equal(await (await sign.fetch(`${node.url}/album/one.txt`)).text(), 'first file', 'the node has the upload')
-    await page.screenshot({ path: new URL('objects-desktop.png', SHOTS).pathname })
+    await shoot(page, 'objects')
+
+    // Sorted as chosen; searched by prefix (folders too).
+    const listed = async (names: string): Promise<void> => {
+      await page.waitForFunction(names => [...document.querySelectorAll('#object-list li')].map(li => li.textContent?.split(' ')[0]).join() === names, names)
+    }
+    await page.getByLabel('Sort by').selectOption({ label: 'Size (largest first)' })
+    await listed('big.bin,two.bin,one.txt')
+    await page.getByLabel('Sort by').selectOption({ label: 'Name (Z to A)' })
+    await listed('two.bin,one.txt,big.bin')
+    await page.getByLabel('Search by prefix').fill('t')
+    await listed('two.bin')
+    await page.getByLabel('Search by prefix').fill('nothing-like-this')
+    await page.getByRole('status').filter({ hasText: 'Nothing starts with "nothing-like-this".' }).waitFor()
+    await page.getByLabel('Search by prefix').fill('')
+    await page.getByLabel('Sort by').selectOption({ label: 'Name (A to Z)' })
+    await listed('big.bin,one.txt,two.bin')
 
     // A folder made elsewhere, opened, then left through the breadcrumb.
     assert.equal((await sign.fetch(`${node.url}/album/docs/readme.txt`, { method: 'PUT', body: 'read me' })).status, 200)
@@ -121,7 +167,7 @@ describe('the console', () => {
     await page.waitForFunction(() => (document.getElementById('share-link') as HTMLInputElement).value !== '')
     const link = await page.getByLabel('Share link').inputValue()
     assert.match(link, /X-Amz-Expires=604800/)
-    await page.screenshot({ path: new URL('details-desktop.png', SHOTS).pathname })
+    await shoot(page, 'details')
     // A fresh context: no service worker, no credentials, only the link.
     const fresh = await browser.newContext()
     const res = await fresh.request.get(link)
@@ -140,9 +186,102 @@ describe('the console', () => {
     others.push(await startServerProcess({ env, args: ['--membership', 'local', '--join', node.meshAddress!] }))
     await page.waitForFunction(() => [...document.querySelectorAll('#member-rows tr')].filter(r => r.textContent?.includes('durable') && r.textContent.includes('alive')).length === 2, undefined, { timeout: 20_000 })
     assert.equal(await page.locator('#mesh-graph circle').count(), 3)
-    await page.getByRole('heading', { name: 'Mesh', exact: true }).scrollIntoViewIfNeeded()
-    await page.screenshot({ path: new URL('mesh-desktop.png', SHOTS).pathname })
-    await page.setViewportSize({ width: 390, height: 844 })
-    await page.screenshot({ path: new URL('mesh-phone.png', SHOTS).pathname })
+    await shoot(page, 'mesh')
+  })
+
+  it('lists a bucket of more than one page (S3 answers 1000 keys at a time) and narrows it by a search', async () => {
+    const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+    assert.equal((await sign.fetch(`${node.url}/many`, { method: 'PUT' })).status, 200)
+    const keys = Array.from({ length: 1010 }, (_, i) => `k${String(i).padStart(4, '0')}`)
+    for (let i = 0; i < keys.length; i += 25) {
+      await Promise.all(keys.slice(i, i + 25).map(async k => { assert.equal((await sign.fetch(`${node.url}/many/${k}`, { method: 'PUT', body: k })).status, 200) }))
+    }
+    // Made elsewhere: the bucket list follows the mesh's catalog without a reload.
+    await page.getByRole('list', { name: 'Buckets' }).getByRole('button', { name: 'many', exact: true }).click()
+    await page.waitForFunction(() => document.querySelectorAll('#object-list li').length === 1010, undefined, { timeout: 30_000 })
+    await page.getByLabel('Search by prefix').fill('k100')
+    await page.waitForFunction(() => document.querySelectorAll('#object-list li').length === 10)
+  })
+
+  it('can be used by keyboard alone: log in, create a bucket, upload, share, delete, log out', async () => {
+    const context = await browser.newContext({ viewport: DESKTOP })
+    const kb = await context.newPage()
+    kb.on('dialog', d => { void d.accept() })
+    await kb.goto(node.consoleUrl!)
+    await tabTo(kb, 'Access key')
+    await kb.keyboard.type(ACCESS_KEY)
+    await tabTo(kb, 'Secret key')
+    await kb.keyboard.type(SECRET_KEY)
+    await kb.keyboard.press('Enter')
+    await kb.getByRole('heading', { name: 'Buckets' }).waitFor()
+
+    await tabTo(kb, 'New bucket')
+    await kb.keyboard.type('keyboard')
+    await kb.keyboard.press('Enter')
+    await kb.getByRole('list', { name: 'Buckets' }).getByRole('button', { name: 'keyboard', exact: true }).waitFor()
+    await tabTo(kb, 'keyboard')
+    await kb.keyboard.press('Enter')
+    await kb.getByRole('heading', { name: 'Objects' }).waitFor()
+
+    await tabTo(kb, 'Upload files')
+    const [chooser] = await Promise.all([kb.waitForEvent('filechooser'), kb.keyboard.press('Space')])
+    await chooser.setFiles({ name: 'typed.txt', mimeType: 'text/plain', buffer: Buffer.from('typed, not clicked') })
+    await kb.getByRole('list', { name: 'Objects' }).getByText('typed.txt').waitFor()
+
+    await tabTo(kb, 'Details of typed.txt')
+    await kb.keyboard.press('Enter')
+    await kb.locator('#details-list').getByText('18 bytes').waitFor()
+    await tabTo(kb, 'Link valid for')
+    await kb.keyboard.press('ArrowDown')
+    await tabTo(kb, 'Share')
+    await kb.keyboard.press('Enter')
+    await kb.waitForFunction(() => (document.getElementById('share-link') as HTMLInputElement).value !== '')
+    assert.match(await kb.getByLabel('Share link').inputValue(), /X-Amz-Expires=86400/, 'the expiry chosen by arrow key')
+
+    await tabTo(kb, 'Delete typed.txt')
+    await kb.keyboard.press('Enter')
+    await kb.getByRole('list', { name: 'Objects' }).getByText('typed.txt').waitFor({ state: 'detached' })
+    await tabTo(kb, 'Log out')
+    await kb.keyboard.press('Enter')
+    await kb.getByRole('heading', { name: 'Log in' }).waitFor()
+    await context.close()
+  })
+})
+
+describe('npm run dev', () => {
+  it('serves the console from source with hot reload, against a local node', async () => {
+    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+    const node = await startServerProcess({ env, args: ['--membership', 'local'] })
+    const dev = spawn('npm', ['run', 'dev'], { cwd: new URL('../..', import.meta.url).pathname, env: { ...process.env, S3MESH_CONSOLE: node.consoleUrl, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    let out = ''
+    dev.stdout.on('data', (b: Buffer) => { out += b.toString() })
+    dev.stderr.on('data', (b: Buffer) => { out += b.toString() })
+    const browser = await launchChromium()
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => { reject(new Error(`npm run dev printed no URL: ${out}`)) }, 60_000)
+        dev.stdout.on('data', () => {
+          const found = /hot reload.*: (http:\/\/\S+)/.exec(out)?.[1]
+          if (found !== undefined) { clearTimeout(timer); resolve(found) }
+        })
+      })
+      const page = await browser.newPage()
+      const connected = page.waitForEvent('console', { predicate: m => m.text().includes('[vite] connected'), timeout: 30_000 })
+      await page.goto(url)
+      await connected
+      await page.getByLabel('Access key').fill(ACCESS_KEY)
+      await page.getByLabel('Secret key').fill(SECRET_KEY)
+      await page.getByRole('button', { name: 'Log in' }).click()
+      await page.getByRole('heading', { name: 'Buckets' }).waitFor()
+      await page.getByLabel('New bucket').fill('from-dev')
+      await page.getByRole('button', { name: 'Create' }).click()
+      await page.getByRole('list', { name: 'Buckets' }).getByText('from-dev').waitFor()
+      const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+      assert.match(await (await sign.fetch(`${node.url}/`)).text(), /<Name>from-dev<\/Name>/, 'the page reached the node through the dev server')
+    } finally {
+      await browser.close()
+      process.kill(-dev.pid!, 'SIGTERM')
+      await node.stop()
+    }
   })
 })
