@@ -80,6 +80,11 @@ export function isS3Error (err: unknown, code?: S3ErrorCode): err is S3Error {
   return err instanceof S3Error && (code === undefined || err.code === code)
 }
 
+/** True when `code` is one s3mesh knows (such as a code read from another S3 server's error). */
+export function isS3ErrorCode (code: string): code is S3ErrorCode {
+  return Object.hasOwn(table, code)
+}
+
 /** The HTTP status for a code, for callers that only need the number. */
 export function statusOf (code: S3ErrorCode): number {
   return table[code][0]

@@ -1,0 +1,343 @@
+import { XMLParser } from 'fast-xml-parser'
+import { AbortError, S3Error } from '../core/errors.js'
+import type {
+  BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
+  ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
+} from '../core/object-store.js'
+import { metadataFromHeaders } from '../s3-shim/http/metadata.js'
+import { quoteEtag } from '../s3-shim/respond.js'
+import { renderXml } from '../s3-shim/xml.js'
+import type { CachedObject, ObjectCache } from './object-cache.js'
+import type { RemoteS3 } from './remote-s3.js'
+
+export interface GatewayStoreOptions {
+  /** The mesh's nodes, over S3. */
+  remote: RemoteS3
+  /** Where small objects are kept near the worker; none: every GET goes to the mesh. */
+  cache?: ObjectCache
+  /** A cached object checked this recently is served without asking the mesh, ms; older ones are revalidated (If-None-Match). */
+  cacheTtlMs: number
+  /** Objects up to this size are cached (whole). */
+  cacheMaxObjectBytes: number
+  /** Bodies up to this size are held in memory so a write can be retried on another node; larger ones stream to one node. */
+  replayableBytes: number
+  now?: () => number
+}
+
+/** Elements that repeat in the S3 answers read here. */
+const REPEATED = new Set(['Bucket', 'Contents', 'Upload', 'Part', 'Tag', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader', 'CommonPrefixes'])
+const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, removeNSPrefix: true, htmlEntities: true, isArray: name => REPEATED.has(name) })
+type Xml = Record<string, unknown>
+
+async function xmlOf (res: Response, root: string): Promise<Xml> {
+  const doc = parser.parse(await res.text()) as Xml
+  const top = doc[root]
+  if (top === undefined) throw new S3Error('InternalError', `A mesh node answered without the expected <${root}> document.`)
+  return top === '' ? {} : top as Xml
+}
+const list = (el: Xml, name: string): Xml[] => (el[name] as Xml[] | undefined) ?? []
+const text = (el: Xml, name: string): string => typeof el[name] === 'string' ? el[name] : ''
+const unquote = (etag: string): string => etag.replace(/^"|"$/g, '')
+
+/** A multipart upload stays on the node that began it: its id here carries that node's index. */
+function uploadOn (uploadId: string): { endpoint: number, id: string } {
+  const m = /^(\d+)\.(.+)$/.exec(uploadId)
+  if (m === null) throw new S3Error('NoSuchUpload')
+  return { endpoint: Number(m[1]), id: m[2]! }
+}
+
+/** What a PUT or multipart create tells the node about the object. */
+function metadataHeaders (metadata: ObjectMetadata, tags?: Record<string, string>): Record<string, string> {
+  const h: Record<string, string> = {}
+  if (metadata.contentType !== undefined) h['content-type'] = metadata.contentType
+  if (metadata.contentEncoding !== undefined) h['content-encoding'] = metadata.contentEncoding
+  if (metadata.contentDisposition !== undefined) h['content-disposition'] = metadata.contentDisposition
+  if (metadata.contentLanguage !== undefined) h['content-language'] = metadata.contentLanguage
+  if (metadata.cacheControl !== undefined) h['cache-control'] = metadata.cacheControl
+  if (metadata.expires !== undefined) h.expires = metadata.expires
+  for (const [k, v] of Object.entries(metadata.user)) h[`x-amz-meta-${k}`] = v
+  if (tags !== undefined && Object.keys(tags).length > 0) h['x-amz-tagging'] = new URLSearchParams(tags).toString()
+  return h
+}
+
+/** The client's verified digests, passed on: the node checks the bytes against them too. */
+function digestHeaders (verified: VerifiedDigests | undefined): Record<string, string> {
+  if (verified?.md5 === undefined) return {}
+  const bytes = verified.md5.match(/../g)!.map(h => parseInt(h, 16))
+  return { 'content-md5': btoa(String.fromCharCode(...bytes)) }
+}
+
+async function readAll (body: ReadableStream<Uint8Array>, limit: number, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    if (signal?.aborted === true) throw new AbortError()
+    chunks.push(chunk)
+    size += chunk.byteLength
+    if (size > limit) return undefined
+  }
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) { out.set(c, at); at += c.byteLength }
+  return out
+}
+
+/** A handle over bytes in hand (a cached object). */
+function bytesHandle (info: ObjectInfo, bytes: Uint8Array<ArrayBuffer>): ObjectHandle {
+  return {
+    info,
+    stream: (range?: ByteRange) => new Response(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)).body!,
+    close: async () => {},
+  }
+}
+
+/**
+ * An ObjectStore whose objects live in the mesh: every operation is an S3
+ * request to one of the mesh's nodes (signed with the worker's credentials,
+ * failing over between nodes), so the unchanged S3 handler can run where no
+ * libp2p node can, an edge worker. Small objects are cached near the worker,
+ * served from there while fresh and revalidated by ETag after.
+ */
+export class GatewayStore implements ObjectStore {
+  private readonly remote: RemoteS3
+  private readonly now: () => number
+
+  constructor (private readonly options: GatewayStoreOptions) {
+    this.remote = options.remote
+    this.now = options.now ?? Date.now
+  }
+
+  async createBucket (name: string, options: Signal = {}): Promise<void> {
+    await this.remote.send({ method: 'PUT', bucket: name, signal: options.signal })
+  }
+
+  /** One request answers both questions: does the bucket exist, and what are its CORS rules. */
+  async headBucket (name: string, options: Signal = {}): Promise<BucketInfo> {
+    try {
+      const { response } = await this.remote.send({ method: 'GET', bucket: name, query: { cors: '' }, signal: options.signal })
+      const doc = await xmlOf(response, 'CORSConfiguration')
+      return { name, created: new Date(0), cors: list(doc, 'CORSRule').map(ruleOf) }
+    } catch (err) {
+      if (err instanceof S3Error && err.code === 'NoSuchCORSConfiguration') return { name, created: new Date(0) }
+      throw err
+    }
+  }
+
+  async listBuckets (options: Signal = {}): Promise<BucketInfo[]> {
+    const { response } = await this.remote.send({ method: 'GET', signal: options.signal })
+    const doc = await xmlOf(response, 'ListAllMyBucketsResult')
+    return list((doc.Buckets ?? {}) as Xml, 'Bucket').map(b => ({ name: text(b, 'Name'), created: new Date(text(b, 'CreationDate')) }))
+  }
+
+  async deleteBucket (name: string, options: Signal = {}): Promise<void> {
+    await this.remote.send({ method: 'DELETE', bucket: name, signal: options.signal })
+  }
+
+  async setBucketCors (name: string, rules: CorsRule[] | undefined, options: Signal = {}): Promise<void> {
+    if (rules === undefined) {
+      await this.remote.send({ method: 'DELETE', bucket: name, query: { cors: '' }, signal: options.signal })
+      return
+    }
+    const body = renderXml('CORSConfiguration', {
+      CORSRule: rules.map(r => ({ ID: r.id, AllowedOrigin: r.allowedOrigins, AllowedMethod: r.allowedMethods, AllowedHeader: r.allowedHeaders, ExposeHeader: r.exposeHeaders, MaxAgeSeconds: r.maxAgeSeconds })),
+    })
+    await this.remote.send({ method: 'PUT', bucket: name, query: { cors: '' }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
+  }
+
+  async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
+    if (options.copyOf !== undefined) throw new S3Error('NotImplemented', 'A gateway does not keep replicas.')
+    const sent = await this.body(body, options.size, options.signal)
+    const { response } = await this.remote.send({
+      method: 'PUT', bucket, key, ...sent,
+      headers: { ...metadataHeaders(options.metadata, options.tags), ...digestHeaders(options.verified) },
+      sha256: options.verified?.sha256,
+      signal: options.signal,
+    })
+    await this.options.cache?.delete(bucket, key)
+    const replicas = response.headers.get('x-s3mesh-replicas')
+    return {
+      key,
+      size: sent.size,
+      etag: unquote(response.headers.get('etag') ?? ''),
+      lastModified: new Date(Date.parse(response.headers.get('date') ?? '') || this.now()),
+      sha256: options.verified?.sha256 ?? '',
+      metadata: options.metadata,
+      tags: options.tags ?? {},
+      ...(replicas === null ? {} : { replicas: Number(replicas) }),
+    }
+  }
+
+  /** A body in memory when small enough to send again elsewhere; otherwise the stream, which needs its length. */
+  private async body (body: ReadableStream<Uint8Array>, size: number | undefined, signal?: AbortSignal): Promise<{ body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>, size: number }> {
+    if (size !== undefined && size > this.options.replayableBytes) return { body, size }
+    const bytes = await readAll(body, this.options.replayableBytes, signal)
+    if (bytes === undefined) throw new S3Error('MissingContentLength', 'A body this large needs a Content-Length.')
+    return { body: bytes, size: bytes.byteLength }
+  }
+
+  async headObject (bucket: string, key: string, options: Signal = {}): Promise<ObjectInfo> {
+    const { response } = await this.remote.send({ method: 'HEAD', bucket, key, signal: options.signal })
+    return await this.infoOf(bucket, key, response.headers, options.signal)
+  }
+
+  /** The object's info from the node's GET/HEAD headers; its tags only when it has some. */
+  private async infoOf (bucket: string, key: string, h: Headers, signal?: AbortSignal): Promise<ObjectInfo> {
+    const parts = h.get('x-amz-mp-parts-count')
+    let tags: Record<string, string> = {}
+    if (Number(h.get('x-amz-tagging-count') ?? 0) > 0) {
+      const { response } = await this.remote.send({ method: 'GET', bucket, key, query: { tagging: '' }, signal })
+      const set = (await xmlOf(response, 'Tagging')).TagSet as Xml | undefined
+      tags = Object.fromEntries(list(set ?? {}, 'Tag').map(t => [text(t, 'Key'), text(t, 'Value')]))
+    }
+    return {
+      key,
+      size: Number(h.get('content-length') ?? 0),
+      etag: unquote(h.get('etag') ?? ''),
+      lastModified: new Date(h.get('last-modified') ?? 0),
+      sha256: '',
+      metadata: metadataFromHeaders(h),
+      tags,
+      ...(parts === null ? {} : { parts: Number(parts) }),
+    }
+  }
+
+  async openObject (bucket: string, key: string, options: Signal = {}): Promise<ObjectHandle> {
+    const { cache } = this.options
+    const cached = await cache?.get(bucket, key)
+    if (cached !== undefined && this.now() - cached.checkedAt < this.options.cacheTtlMs) return bytesHandle(cached.info, cached.bytes)
+    const { response, endpoint } = await this.remote.send({
+      method: 'GET', bucket, key, signal: options.signal,
+      headers: cached === undefined ? {} : { 'if-none-match': quoteEtag(cached.info.etag) },
+    })
+    if (response.status === 304 && cached !== undefined) {
+      await this.remember(bucket, key, { ...cached, checkedAt: this.now() })
+      return bytesHandle(cached.info, cached.bytes)
+    }
+    const info = await this.infoOf(bucket, key, response.headers, options.signal)
+    if (cache !== undefined && info.size <= this.options.cacheMaxObjectBytes) {
+      const bytes = await readAll(response.body!, this.options.cacheMaxObjectBytes, options.signal)
+      if (bytes !== undefined) {
+        await this.remember(bucket, key, { info, bytes, checkedAt: this.now() })
+        return bytesHandle(info, bytes)
+      }
+    }
+    return this.streamingHandle(bucket, key, info, response, endpoint)
+  }
+
+  /** Awaited, not left running: a worker's isolate may stop once the response is sent. */
+  private async remember (bucket: string, key: string, entry: CachedObject): Promise<void> {
+    await this.options.cache!.put(bucket, key, entry).catch(() => { /* a cache that refuses only makes a slower worker */ })
+  }
+
+  /** A whole-object answer already flowing; a range asks the node again for that version only (If-Match). */
+  private streamingHandle (bucket: string, key: string, info: ObjectInfo, response: Response, endpoint: number): ObjectHandle {
+    let body: ReadableStream<Uint8Array> | null = response.body
+    const release = async (): Promise<void> => { const b = body; body = null; await b?.cancel().catch(() => {}) }
+    return {
+      info,
+      stream: (range?: ByteRange) => {
+        if (range === undefined && body !== null) { const b = body; body = null; return b }
+        void release()
+        const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
+        void this.remote.send({
+          method: 'GET', bucket, key, endpoint,
+          headers: { 'if-match': quoteEtag(info.etag), ...(range === undefined ? {} : { range: `bytes=${range.start}-${range.end}` }) },
+        }).then(async ({ response }) => { await response.body!.pipeTo(writable) }, async (err: unknown) => { await writable.abort(err) })
+        return readable
+      },
+      close: release,
+    }
+  }
+
+  async deleteObject (bucket: string, key: string, options: Signal = {}): Promise<void> {
+    await this.remote.send({ method: 'DELETE', bucket, key, signal: options.signal })
+    await this.options.cache?.delete(bucket, key)
+  }
+
+  async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
+    const query: Record<string, string> = { 'list-type': '2', 'max-keys': String(options.limit) }
+    if (options.prefix !== undefined && options.prefix !== '') query.prefix = options.prefix
+    if (options.startAfter !== undefined) query['start-after'] = options.startAfter
+    const { response } = await this.remote.send({ method: 'GET', bucket, query, signal: options.signal })
+    const doc = await xmlOf(response, 'ListBucketResult')
+    return {
+      objects: list(doc, 'Contents').map(c => ({ key: text(c, 'Key'), size: Number(text(c, 'Size')), etag: unquote(text(c, 'ETag')), lastModified: new Date(text(c, 'LastModified')) })),
+      isTruncated: text(doc, 'IsTruncated') === 'true',
+    }
+  }
+
+  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options: Signal = {}): Promise<void> {
+    const body = renderXml('Tagging', { TagSet: { Tag: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } })
+    await this.remote.send({ method: 'PUT', bucket, key, query: { tagging: '' }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
+    await this.options.cache?.delete(bucket, key)
+  }
+
+  async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> {
+    const { response, endpoint } = await this.remote.send({ method: 'POST', bucket, key, query: { uploads: '' }, headers: metadataHeaders(options.metadata, options.tags), signal: options.signal })
+    return `${endpoint}.${text(await xmlOf(response, 'InitiateMultipartUploadResult'), 'UploadId')}`
+  }
+
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests } & Signal = {}): Promise<PartInfo> {
+    const { endpoint, id } = uploadOn(uploadId)
+    const sent = await this.body(body, options.size, options.signal)
+    const { response } = await this.remote.send({
+      method: 'PUT', bucket, key, endpoint, query: { partNumber: String(partNumber), uploadId: id }, ...sent,
+      headers: digestHeaders(options.verified), sha256: options.verified?.sha256, signal: options.signal,
+    })
+    return { partNumber, etag: unquote(response.headers.get('etag') ?? ''), size: sent.size, lastModified: new Date(this.now()) }
+  }
+
+  async listParts (bucket: string, key: string, uploadId: string, options: Signal = {}): Promise<PartInfo[]> {
+    const { endpoint, id } = uploadOn(uploadId)
+    const { response } = await this.remote.send({ method: 'GET', bucket, key, endpoint, query: { uploadId: id }, signal: options.signal })
+    return list(await xmlOf(response, 'ListPartsResult'), 'Part').map(p => ({
+      partNumber: Number(text(p, 'PartNumber')), etag: unquote(text(p, 'ETag')), size: Number(text(p, 'Size')), lastModified: new Date(text(p, 'LastModified')),
+    }))
+  }
+
+  /** Uploads live on the node that began them: every node is asked. */
+  async listMultipartUploads (bucket: string, options: { prefix?: string } & Signal = {}): Promise<UploadInfo[]> {
+    const query: Record<string, string> = { uploads: '' }
+    if (options.prefix !== undefined && options.prefix !== '') query.prefix = options.prefix
+    const answers = await Promise.allSettled(this.remote.endpoints.map(async (_, endpoint) => {
+      const { response } = await this.remote.send({ method: 'GET', bucket, endpoint, query, signal: options.signal })
+      return list(await xmlOf(response, 'ListMultipartUploadsResult'), 'Upload').map(u => ({ uploadId: `${endpoint}.${text(u, 'UploadId')}`, key: text(u, 'Key'), initiated: new Date(text(u, 'Initiated')) }))
+    }))
+    const found = answers.flatMap(a => a.status === 'fulfilled' ? a.value : [])
+    if (found.length === 0) {
+      const failed = answers.find(a => a.status === 'rejected')
+      if (failed !== undefined && answers.every(a => a.status === 'rejected')) throw failed.reason
+    }
+    return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated.getTime() - b.initiated.getTime())
+  }
+
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: Signal = {}): Promise<ObjectInfo> {
+    const { endpoint, id } = uploadOn(uploadId)
+    const body = renderXml('CompleteMultipartUpload', { Part: parts.map(p => ({ PartNumber: p.partNumber, ETag: quoteEtag(unquote(p.etag)) })) })
+    const { response } = await this.remote.send({ method: 'POST', bucket, key, endpoint, query: { uploadId: id }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
+    // S3 may answer 200 and put the error in the body (the answer starts before the work ends).
+    const answer = await response.text()
+    const code = /<Error>[\s\S]*?<Code>([^<]*)<\/Code>/.exec(answer)?.[1]
+    if (code !== undefined) throw new S3Error('InternalError', `Completing the upload failed on the mesh node: ${code}`)
+    await this.options.cache?.delete(bucket, key)
+    return await this.headObject(bucket, key, options)
+  }
+
+  async abortMultipartUpload (bucket: string, key: string, uploadId: string, options: Signal = {}): Promise<void> {
+    const { endpoint, id } = uploadOn(uploadId)
+    await this.remote.send({ method: 'DELETE', bucket, key, endpoint, query: { uploadId: id }, signal: options.signal })
+  }
+}
+
+function ruleOf (r: Xml): CorsRule {
+  const texts = (name: string): string[] => (r[name] as string[] | undefined) ?? []
+  const maxAge = text(r, 'MaxAgeSeconds')
+  return {
+    ...(text(r, 'ID') === '' ? {} : { id: text(r, 'ID') }),
+    allowedOrigins: texts('AllowedOrigin'),
+    allowedMethods: texts('AllowedMethod'),
+    allowedHeaders: texts('AllowedHeader'),
+    exposeHeaders: texts('ExposeHeader'),
+    ...(maxAge === '' ? {} : { maxAgeSeconds: Number(maxAge) }),
+  }
+}

@@ -1,0 +1,112 @@
+import type { ObjectInfo } from '../core/object-store.js'
+
+/** One cached object: its info, its bytes and when the mesh last vouched for them. */
+export interface CachedObject {
+  info: ObjectInfo
+  bytes: Uint8Array<ArrayBuffer>
+  /** When the mesh last said this version is current (ms since the epoch). */
+  checkedAt: number
+}
+
+/**
+ * Whole small objects kept near the worker. The gateway store serves an entry
+ * checked within its TTL without asking the mesh, revalidates an older one with
+ * If-None-Match, and drops an entry on any write or delete it makes.
+ */
+export interface ObjectCache {
+  get (bucket: string, key: string): Promise<CachedObject | undefined>
+  put (bucket: string, key: string, entry: CachedObject): Promise<void>
+  delete (bucket: string, key: string): Promise<void>
+}
+
+/** Cache API keys must be URLs; this host is never fetched. */
+const CACHE_ORIGIN = 'https://s3mesh-cache.invalid'
+
+function cacheUrl (bucket: string, key: string): string {
+  return `${CACHE_ORIGIN}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
+}
+
+/** Dates become strings in JSON; they come back as Dates. */
+function encodeInfo (info: ObjectInfo): string {
+  return encodeURIComponent(JSON.stringify(info))
+}
+function decodeInfo (header: string): ObjectInfo {
+  const info = JSON.parse(decodeURIComponent(header)) as ObjectInfo & { lastModified: string }
+  return { ...info, lastModified: new Date(info.lastModified) }
+}
+
+/**
+ * The runtime's Cache API (Workers' `caches.default`, Deno's `caches.open`):
+ * shared by the isolates of one location and kept across restarts.
+ */
+export class CacheApiCache implements ObjectCache {
+  constructor (private readonly cache: Cache) {}
+
+  /** The cache this runtime offers, or undefined when it has none (Node). */
+  static async open (name = 's3mesh'): Promise<CacheApiCache | undefined> {
+    const storage = (globalThis as { caches?: CacheStorage & { default?: Cache } }).caches
+    if (storage === undefined) return undefined
+    return new CacheApiCache(storage.default ?? await storage.open(name))
+  }
+
+  async get (bucket: string, key: string): Promise<CachedObject | undefined> {
+    const res = await this.cache.match(cacheUrl(bucket, key))
+    const info = res?.headers.get('x-s3mesh-info')
+    if (res === undefined || info === null || info === undefined) return undefined
+    return { info: decodeInfo(info), bytes: new Uint8Array(await res.arrayBuffer()), checkedAt: Number(res.headers.get('x-s3mesh-checked-at')) }
+  }
+
+  async put (bucket: string, key: string, entry: CachedObject): Promise<void> {
+    await this.cache.put(cacheUrl(bucket, key), new Response(entry.bytes, {
+      headers: {
+        'x-s3mesh-info': encodeInfo(entry.info),
+        'x-s3mesh-checked-at': String(entry.checkedAt),
+        // The Cache API evicts by its own rules; freshness is decided by checkedAt, not by this.
+        'cache-control': 'public, max-age=31536000',
+      },
+    }))
+  }
+
+  async delete (bucket: string, key: string): Promise<void> {
+    await this.cache.delete(cacheUrl(bucket, key))
+  }
+}
+
+/** In the isolate's memory, least recently used first out once over `maxBytes`: where there is no Cache API. */
+export class MemoryCache implements ObjectCache {
+  private readonly entries = new Map<string, CachedObject>()
+  private bytes = 0
+
+  constructor (private readonly maxBytes: number) {}
+
+  async get (bucket: string, key: string): Promise<CachedObject | undefined> {
+    const id = cacheUrl(bucket, key)
+    const entry = this.entries.get(id)
+    if (entry !== undefined) {
+      // Map order is insertion order: re-inserting marks it most recently used.
+      this.entries.delete(id)
+      this.entries.set(id, entry)
+    }
+    return entry
+  }
+
+  async put (bucket: string, key: string, entry: CachedObject): Promise<void> {
+    await this.delete(bucket, key)
+    if (entry.bytes.byteLength > this.maxBytes) return
+    this.entries.set(cacheUrl(bucket, key), entry)
+    this.bytes += entry.bytes.byteLength
+    for (const [id, old] of this.entries) {
+      if (this.bytes <= this.maxBytes) break
+      this.entries.delete(id)
+      this.bytes -= old.bytes.byteLength
+    }
+  }
+
+  async delete (bucket: string, key: string): Promise<void> {
+    const id = cacheUrl(bucket, key)
+    const old = this.entries.get(id)
+    if (old === undefined) return
+    this.entries.delete(id)
+    this.bytes -= old.bytes.byteLength
+  }
+}

@@ -1,0 +1,177 @@
+import { AwsClient } from 'aws4fetch'
+import { AbortError, isS3ErrorCode, S3Error } from '../core/errors.js'
+import { UNSIGNED_PAYLOAD } from '../s3-shim/auth/sigv4.js'
+
+export interface RemoteS3Options {
+  /** S3 endpoints of mesh nodes (`http://node-a:9000`); any of them serves the whole mesh. */
+  endpoints: string[]
+  /** Credentials towards the mesh: every request is signed (SigV4) with them. */
+  accessKeyId: string
+  secretAccessKey: string
+  /** How long a node may take to start answering before the next one is tried, ms. */
+  timeoutMs: number
+  /** How long a node that failed is passed over before it is tried again, ms. */
+  retryAfterMs: number
+  /** The clock (tests pass their own). */
+  now?: () => number
+}
+
+export interface RemoteRequest {
+  method: string
+  /** Bucket and key, unencoded; the key may be absent. */
+  bucket?: string
+  key?: string
+  query?: Record<string, string>
+  headers?: Record<string, string>
+  /** Bytes can be sent again to another node; a stream goes to one node only. */
+  body?: Uint8Array<ArrayBuffer> | string | ReadableStream<Uint8Array>
+  /** The body's length, for a stream (S3 needs Content-Length on a PUT). */
+  size?: number
+  /** Hex SHA-256 of the body when known: signed, so the node checks the bytes against it. */
+  sha256?: string
+  /** Send to this endpoint (by index) and no other: a multipart upload lives on the node that began it. */
+  endpoint?: number
+  signal?: AbortSignal
+}
+
+export interface RemoteResponse {
+  response: Response
+  /** Which endpoint answered (by index). */
+  endpoint: number
+}
+
+/** Answers that say the node, not the request, is the problem: another node may do better. */
+const NODE_TROUBLE = new Set([502, 503, 504])
+
+/**
+ * An S3 client for the mesh's nodes over fetch (Web-standard: Workers, Deno,
+ * Node). Each request is signed for the node it goes to; a node that cannot be
+ * reached, does not start answering within the timeout or answers 502-504 is
+ * passed over for a while and the next one is tried, as long as the body can
+ * be sent again. Answers other than 2xx and 304 become the node's S3Error.
+ */
+export class RemoteS3 {
+  private readonly client: AwsClient
+  private readonly downUntil: number[]
+  /** Where the last request succeeded: requests stick to a healthy node. */
+  private preferred = 0
+  private readonly now: () => number
+
+  /** The nodes' S3 endpoints, in the order configured. */
+  get endpoints (): readonly string[] { return this.options.endpoints }
+
+  constructor (private readonly options: RemoteS3Options) {
+    if (options.endpoints.length === 0) throw new Error('RemoteS3 needs at least one endpoint')
+    this.client = new AwsClient({ accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, service: 's3', region: 'us-east-1' })
+    this.downUntil = options.endpoints.map(() => 0)
+    this.now = options.now ?? Date.now
+  }
+
+  /** Sends a request, failing over between nodes; throws the node's S3Error for an S3 error answer. */
+  async send (req: RemoteRequest): Promise<RemoteResponse> {
+    const replayable = !(req.body instanceof ReadableStream)
+    let lastError: unknown
+    for (const endpoint of this.order(req.endpoint)) {
+      if (req.signal?.aborted === true) throw new AbortError()
+      let response: Response
+      try {
+        response = await this.attempt(endpoint, req)
+      } catch (err) {
+        if (aborted(req.signal)) throw new AbortError()
+        lastError = err
+        this.downUntil[endpoint] = this.now() + this.options.retryAfterMs
+        if (!replayable) break
+        continue
+      }
+      if (NODE_TROUBLE.has(response.status) && replayable && req.endpoint === undefined) {
+        lastError = await errorOf(response)
+        this.downUntil[endpoint] = this.now() + this.options.retryAfterMs
+        continue
+      }
+      this.downUntil[endpoint] = 0
+      if (req.endpoint === undefined) this.preferred = endpoint
+      if (response.ok || response.status === 304) return { response, endpoint }
+      throw await errorOf(response)
+    }
+    if (lastError instanceof S3Error) throw lastError
+    throw new S3Error('ServiceUnavailable', `No mesh node answered (${this.options.endpoints.join(', ')}): ${lastError instanceof Error ? lastError.message : String(lastError)}`)
+  }
+
+  /** The preferred node first, then the others; nodes recently down go last rather than never. */
+  private order (only?: number): number[] {
+    if (only !== undefined) {
+      if (only < 0 || only >= this.options.endpoints.length) throw new S3Error('NoSuchUpload', 'That upload was begun through a mesh node this worker no longer knows.')
+      return [only]
+    }
+    const n = this.options.endpoints.length
+    const all = Array.from({ length: n }, (_, i) => (this.preferred + i) % n)
+    const now = this.now()
+    return [...all.filter(i => this.downUntil[i]! <= now), ...all.filter(i => this.downUntil[i]! > now)]
+  }
+
+  private async attempt (endpoint: number, req: RemoteRequest): Promise<Response> {
+    const url = new URL(this.options.endpoints[endpoint]!.replace(/\/+$/, ''))
+    url.pathname = `${url.pathname.replace(/\/+$/, '')}/${req.bucket === undefined ? '' : encodeURIComponent(req.bucket)}${req.key === undefined ? '' : `/${req.key.split('/').map(encodeURIComponent).join('/')}`}`
+    for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v)
+    const headers: Record<string, string> = { ...req.headers }
+    const body = req.body
+    if (body !== undefined) {
+      headers['x-amz-content-sha256'] = req.sha256 ?? (body instanceof ReadableStream ? UNSIGNED_PAYLOAD : await sha256Hex(body))
+      const size = typeof body === 'string' ? new TextEncoder().encode(body).byteLength : body instanceof Uint8Array ? body.byteLength : req.size
+      if (size !== undefined) headers['content-length'] = String(size)
+    }
+    const signed = await this.client.sign(url.toString(), { method: req.method, headers })
+    // The timeout covers waiting for the answer to begin, not streaming it.
+    const controller = new AbortController()
+    const onAbort = (): void => { controller.abort() }
+    req.signal?.addEventListener('abort', onAbort, { once: true })
+    const timer = setTimeout(() => { controller.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)) }, this.options.timeoutMs)
+    try {
+      return await fetch(signed.url, {
+        method: req.method,
+        headers: signed.headers,
+        body: body instanceof ReadableStream ? fixedLength(body, req.size) : body,
+        signal: controller.signal,
+        // Node (undici) needs this to send a stream; other runtimes ignore it.
+        duplex: 'half',
+      } as RequestInit)
+    } catch (err) {
+      if (controller.signal.aborted && controller.signal.reason instanceof Error) throw controller.signal.reason
+      throw err
+    } finally {
+      clearTimeout(timer)
+      req.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+/** A function, so that TypeScript does not assume the flag unchanged across an await. */
+function aborted (signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true
+}
+
+/** Workers send a stream of unknown length chunked; S3 wants Content-Length, which FixedLengthStream gives them. */
+function fixedLength (body: ReadableStream<Uint8Array>, size: number | undefined): ReadableStream<Uint8Array> {
+  const Fixed = (globalThis as { FixedLengthStream?: new (n: number) => TransformStream<Uint8Array, Uint8Array> }).FixedLengthStream
+  return Fixed === undefined || size === undefined ? body : body.pipeThrough(new Fixed(size))
+}
+
+async function sha256Hex (body: Uint8Array<ArrayBuffer> | string): Promise<string> {
+  const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+  return Array.from(digest, b => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** The node's S3 error as an S3Error with the same code (InternalError for codes s3mesh does not know). */
+async function errorOf (response: Response): Promise<S3Error> {
+  const text = await response.text().catch(() => '')
+  const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1]
+  const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1]
+  if (code !== undefined && isS3ErrorCode(code)) return new S3Error(code, message === undefined ? undefined : unescapeXml(message))
+  if (response.status === 404) return new S3Error('NoSuchKey')
+  return new S3Error('InternalError', `A mesh node answered ${response.status}${code === undefined ? '' : ` ${code}`}${message === undefined ? '' : `: ${unescapeXml(message)}`}`)
+}
+
+function unescapeXml (s: string): string {
+  return s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: '\'', amp: '&' })[e]!)
+}

@@ -1,0 +1,78 @@
+/**
+ * s3mesh at the edge: `export default { fetch }` for Cloudflare Workers,
+ * Deno (`deno serve`) and anything else that speaks Web-standard fetch. The
+ * unchanged S3 handler over a GatewayStore: clients sign with SigV4 as with
+ * any S3 endpoint; the worker signs again towards the mesh's nodes, fails
+ * over between them, and keeps small objects in the runtime's cache.
+ */
+import { S3Error } from '../core/errors.js'
+import { createS3Handler, errorResponse, type S3Handler } from '../s3-shim/index.js'
+import { edgeConfig, EdgeConfigError, type EdgeBindings, type EdgeConfig } from './edge-config.js'
+import { GatewayStore } from './gateway-store.js'
+import { CacheApiCache, MemoryCache, type ObjectCache } from './object-cache.js'
+import { RemoteS3 } from './remote-s3.js'
+
+export { edgeConfig, EdgeConfigError, type EdgeBindings, type EdgeConfig } from './edge-config.js'
+export { GatewayStore, type GatewayStoreOptions } from './gateway-store.js'
+export { CacheApiCache, MemoryCache, type CachedObject, type ObjectCache } from './object-cache.js'
+export { RemoteS3, type RemoteS3Options } from './remote-s3.js'
+
+async function cacheFor (config: EdgeConfig): Promise<ObjectCache | undefined> {
+  if (config.cache === 'off') return undefined
+  if (config.cache === 'memory') return new MemoryCache(config.cacheMemoryBytes)
+  const api = await CacheApiCache.open()
+  if (api === undefined && config.cache === 'cache-api') throw new EdgeConfigError('S3MESH_CACHE is cache-api, but this runtime has no Cache API (caches); use memory or auto.')
+  return api ?? new MemoryCache(config.cacheMemoryBytes)
+}
+
+/** The S3 handler for one configuration: what the worker runs, for callers that build their own. */
+export async function createEdgeHandler (config: EdgeConfig): Promise<S3Handler> {
+  const remote = new RemoteS3({ endpoints: config.nodes, ...config.mesh, timeoutMs: config.timeoutMs, retryAfterMs: config.retryAfterMs })
+  const store = new GatewayStore({
+    remote,
+    cache: await cacheFor(config),
+    cacheTtlMs: config.cacheTtlMs,
+    cacheMaxObjectBytes: config.cacheMaxObjectBytes,
+    replayableBytes: config.replayableBytes,
+  })
+  const { accessKeyId, secretAccessKey } = config.clients
+  return createS3Handler({ store, credentials: { secretFor: k => k === accessKeyId ? secretAccessKey : undefined } })
+}
+
+/** Where bindings come from when the runtime passes none (Deno's `serve` and Node pass no env): the process environment. */
+function processBindings (): EdgeBindings {
+  const g = globalThis as { Deno?: { env: { toObject: () => Record<string, string> } }, process?: { env: Record<string, string | undefined> } }
+  return g.Deno?.env.toObject() ?? g.process?.env ?? {}
+}
+
+/** One handler per bindings object (a Worker's env is the same object for the isolate's life). */
+const handlers = new WeakMap<object, Promise<S3Handler>>()
+let fromProcess: Promise<S3Handler> | undefined
+
+function handlerFor (env: unknown): Promise<S3Handler> {
+  if (typeof env === 'object' && env !== null && 'S3MESH_NODES' in env) {
+    let handler = handlers.get(env)
+    if (handler === undefined) {
+      handler = (async () => await createEdgeHandler(edgeConfig(env as EdgeBindings)))()
+      handlers.set(env, handler)
+    }
+    return handler
+  }
+  fromProcess ??= (async () => await createEdgeHandler(edgeConfig(processBindings())))()
+  return fromProcess
+}
+
+export default {
+  async fetch (request: Request, env?: unknown): Promise<Response> {
+    let handler: S3Handler
+    try {
+      handler = await handlerFor(env)
+    } catch (err) {
+      // Said on every request until fixed: the operator sees it in the client and in the worker's log.
+      const message = err instanceof EdgeConfigError ? err.message : `The s3mesh edge worker could not start: ${String(err)}`
+      console.error(`s3mesh: ${message}`)
+      return errorResponse(new S3Error('ServiceUnavailable', message), crypto.randomUUID(), request.method)
+    }
+    return await handler(request)
+  },
+}

@@ -1,0 +1,188 @@
+/**
+ * The edge worker (dist/edge-bundle/s3mesh-edge.js, the file a user deploys)
+ * in workerd through miniflare, in Deno (`deno serve`) and imported by plain
+ * Node, in front of two real `s3mesh server` processes: signed S3 through the
+ * AWS SDK, bad signatures refused at the edge, cache hits that never reach the
+ * mesh (counted by the nodes' own metrics), and failover when a node stops.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type S3ServiceException } from '@aws-sdk/client-s3'
+import { Miniflare } from 'miniflare'
+import { metric, startServerProcess, ACCESS_KEY, SECRET_KEY, type ServerProcess } from '../helpers/server-process.js'
+import { sdkClient, signer } from '../helpers/s3-client.js'
+
+const BUNDLE = fileURLToPath(new URL('../../dist/edge-bundle/s3mesh-edge.js', import.meta.url))
+const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))
+
+/** GETs the mesh's nodes answered, summed over nodes. */
+async function meshGets (nodes: ServerProcess[]): Promise<number> {
+  let sum = 0
+  for (const n of nodes) sum += (await metric(n, 's3mesh_http_requests_total{operation="GetObject",status="200"}')) || 0
+  return sum
+}
+
+/** What every runtime must do: the S3 a client sees through the worker is the mesh's. */
+async function exercise (endpoint: string, nodes: ServerProcess[], bucket: string): Promise<void> {
+  const s3 = sdkClient(endpoint)
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
+  const body = randomBytes(100_000)
+  const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dir/photo.jpg', Body: body, ContentType: 'image/jpeg', Metadata: { camera: 'x100' } }))
+  assert.match(put.ETag ?? '', /^"[0-9a-f]{32}"$/)
+  // In the mesh: a node answers it directly.
+  const direct = await signer().fetch(`${nodes[1]!.url}/${bucket}/dir/photo.jpg`)
+  assert.equal(direct.status, 200)
+  assert.deepEqual(Buffer.from(await direct.arrayBuffer()), body)
+  assert.equal(direct.headers.get('x-amz-meta-camera'), 'x100')
+
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/photo.jpg' }))
+  assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), body)
+  assert.equal(got.ContentType, 'image/jpeg')
+  assert.equal(got.Metadata?.camera, 'x100')
+  const range = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/photo.jpg', Range: 'bytes=10-19' }))
+  assert.deepEqual(Buffer.from(await range.Body!.transformToByteArray()), body.subarray(10, 20))
+
+  // Made elsewhere, listed here, with folders.
+  assert.equal((await signer().fetch(`${nodes[0]!.url}/${bucket}/top.txt`, { method: 'PUT', body: 'top' })).status, 200)
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: '/' }))
+  assert.deepEqual(listed.Contents?.map(c => c.Key), ['top.txt'])
+  assert.deepEqual(listed.CommonPrefixes?.map(p => p.Prefix), ['dir/'])
+
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'dir/photo.jpg' }))
+  assert.equal((await signer().fetch(`${nodes[0]!.url}/${bucket}/dir/photo.jpg`, { method: 'HEAD' })).status, 404)
+  await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'dir/photo.jpg' })), (err: S3ServiceException) => err.$metadata.httpStatusCode === 404)
+
+  // A wrong secret is refused by the worker itself.
+  await assert.rejects(sdkClient(endpoint, 'not-the-secret-key').send(new GetObjectCommand({ Bucket: bucket, Key: 'top.txt' })), (err: S3ServiceException) => err.name === 'SignatureDoesNotMatch')
+}
+
+describe('the edge worker', () => {
+  const nodes: ServerProcess[] = []
+  let bindings: Record<string, string>
+
+  before(async () => {
+    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+    const args = ['--membership', 'local', '--replicas', '2']
+    nodes.push(await startServerProcess({ env, args }))
+    nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
+    bindings = { S3MESH_NODES: nodes.map(n => n.url).join(','), S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY }
+  })
+  after(async () => { for (const n of nodes) await n.stop().catch(() => {}) })
+
+  describe('in workerd (miniflare)', () => {
+    let mf: Miniflare
+    let url: string
+    before(async () => {
+      mf = new Miniflare({ modules: true, scriptPath: BUNDLE, compatibilityDate: '2025-07-01', bindings: { ...bindings, S3MESH_CACHE_TTL_SECONDS: '60' }, host: '127.0.0.1', port: 0 })
+      url = (await mf.ready).toString().replace(/\/$/, '')
+    })
+    after(async () => { await mf?.dispose() })
+
+    it('serves signed S3 from the mesh and refuses bad signatures', async () => {
+      await exercise(url, nodes, 'workerd')
+    })
+
+    it('multipart uploads go through whole (every part to the node that began it)', async () => {
+      const s3 = sdkClient(url)
+      const body = randomBytes(11 * 1024 * 1024)
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'workerd', Key: 'big.bin' }))
+      const parts = await Promise.all([0, 1, 2].map(async i => {
+        const part = await s3.send(new UploadPartCommand({ Bucket: 'workerd', Key: 'big.bin', UploadId, PartNumber: i + 1, Body: body.subarray(i * 5 * 1024 * 1024, (i + 1) * 5 * 1024 * 1024) }))
+        return { PartNumber: i + 1, ETag: part.ETag }
+      }))
+      await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'workerd', Key: 'big.bin', UploadId, MultipartUpload: { Parts: parts } }))
+      const direct = await signer().fetch(`${nodes[1]!.url}/workerd/big.bin`)
+      assert.match(direct.headers.get('etag') ?? '', /-3"$/)
+      assert.deepEqual(Buffer.from(await direct.arrayBuffer()), body)
+    })
+
+    it('answers a cached GET without asking the mesh, and drops the entry on its own writes', async () => {
+      const s3 = sdkClient(url)
+      await s3.send(new PutObjectCommand({ Bucket: 'workerd', Key: 'hot.txt', Body: 'first' }))
+      const read = async (): Promise<string> => await (await s3.send(new GetObjectCommand({ Bucket: 'workerd', Key: 'hot.txt' }))).Body!.transformToString()
+      const before = await meshGets(nodes)
+      assert.equal(await read(), 'first')
+      assert.equal(await meshGets(nodes), before + 1, 'the first read is a miss')
+      for (let i = 0; i < 5; i++) assert.equal(await read(), 'first')
+      assert.equal(await meshGets(nodes), before + 1, 'five hits, none reached the mesh')
+      await s3.send(new PutObjectCommand({ Bucket: 'workerd', Key: 'hot.txt', Body: 'second' }))
+      assert.equal(await read(), 'second', 'a write through the worker is seen at once')
+    })
+
+    it('fails over when a mesh node stops', async () => {
+      const s3 = sdkClient(url)
+      await s3.send(new PutObjectCommand({ Bucket: 'workerd', Key: 'kept.txt', Body: 'kept on both' }))
+      await nodes[0]!.stop()
+      assert.equal(await (await s3.send(new GetObjectCommand({ Bucket: 'workerd', Key: 'kept.txt' }))).Body!.transformToString(), 'kept on both')
+      await s3.send(new PutObjectCommand({ Bucket: 'workerd', Key: 'after.txt', Body: 'written with one node down' }))
+      assert.equal(await (await signer().fetch(`${nodes[1]!.url}/workerd/after.txt`)).text(), 'written with one node down')
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'workerd', Prefix: 'after' }))
+      assert.deepEqual(listed.Contents?.map(c => c.Key), ['after.txt'])
+    })
+  })
+})
+
+describe('the edge worker in Deno and in Node', () => {
+  const nodes: ServerProcess[] = []
+  let bindings: Record<string, string>
+  before(async () => {
+    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+    const args = ['--membership', 'local', '--replicas', '2']
+    nodes.push(await startServerProcess({ env, args }))
+    nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
+    bindings = { S3MESH_NODES: nodes.map(n => n.url).join(','), S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY }
+  })
+  after(async () => { for (const n of nodes) await n.stop().catch(() => {}) })
+
+  it('runs under `deno serve`, configured from the environment', async () => {
+    const deno: ChildProcess = spawn(DENO, ['serve', '--host', '127.0.0.1', '--port', '0', '--allow-net', '--allow-env', '--no-prompt', BUNDLE], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...bindings },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    try {
+      let out = ''
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => { reject(new Error(`deno serve printed no address: ${out}`)) }, 30_000)
+        const seen = (b: Buffer): void => {
+          out += b.toString()
+          const found = /Listening on (http:\/\/\S+?)\/?\s/.exec(out)?.[1]
+          if (found !== undefined) { clearTimeout(timer); resolve(found) }
+        }
+        deno.stdout!.on('data', seen)
+        deno.stderr!.on('data', seen)
+        deno.once('exit', code => { reject(new Error(`deno exited (${code}): ${out}`)) })
+      })
+      await exercise(url, nodes, 'deno')
+    } finally {
+      deno.kill()
+    }
+  })
+
+  it('imports into plain Node and answers Requests, a memory cache keeping GETs from the mesh', async () => {
+    const worker = (await import(BUNDLE) as { default: { fetch: (r: Request, env: unknown) => Promise<Response> } }).default
+    const env = { ...bindings, S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: '60' }
+    const client = signer()
+    const send = async (path: string, init: RequestInit = {}): Promise<Response> => await worker.fetch(await client.sign(`http://edge.test${path}`, init), env)
+    assert.equal((await send('/plain', { method: 'PUT' })).status, 200)
+    assert.equal((await send('/plain/a.txt', { method: 'PUT', body: 'from node' })).status, 200)
+    const before = await meshGets(nodes)
+    for (let i = 0; i < 3; i++) assert.equal(await (await send('/plain/a.txt')).text(), 'from node')
+    assert.equal(await meshGets(nodes), before + 1, 'one miss, two hits')
+    // An ETag the cache knows answers 304 from the edge.
+    const etag = (await send('/plain/a.txt', { method: 'HEAD' })).headers.get('etag')!
+    assert.equal((await send('/plain/a.txt', { headers: { 'if-none-match': etag } })).status, 304)
+    const forged = await signer('not-the-secret-key').sign('http://edge.test/plain/a.txt')
+    assert.equal((await worker.fetch(forged, env)).status, 403)
+    assert.equal((await worker.fetch(new Request('http://edge.test/plain/a.txt'), env)).status, 403, 'anonymous')
+  })
+
+  it('says what to fix when its bindings are missing', async () => {
+    const worker = (await import(BUNDLE) as { default: { fetch: (r: Request, env: unknown) => Promise<Response> } }).default
+    const res = await worker.fetch(new Request('http://edge.test/'), { S3MESH_NODES: 'ftp://nowhere' })
+    assert.equal(res.status, 503)
+    assert.match(await res.text(), /S3MESH_ACCESS_KEY, S3MESH_SECRET_KEY/)
+  })
+})
