@@ -2,8 +2,9 @@
 import tseslint from 'typescript-eslint'
 
 // src/core and src/s3-shim run unchanged in Node, browsers, service workers and
-// edge runtimes (DESIGN.md): only Web-standard APIs there.
-const layerMessage = 'src/core and src/s3-shim use only Web-standard APIs (DESIGN.md): move platform code to src/node, src/browser or src/edge.'
+// edge runtimes (DESIGN.md), and src/edge runs in workerd and Deno: only
+// Web-standard APIs there.
+const layerMessage = 'src/core, src/s3-shim and src/edge use only Web-standard APIs (DESIGN.md): move platform code to src/node or src/browser.'
 const platformModules = ['fs', 'fs/promises', 'path', 'http', 'https', 'http2', 'net', 'os', 'crypto', 'stream', 'stream/web', 'stream/promises', 'buffer', 'child_process', 'url', 'util', 'zlib', 'events', 'worker_threads']
 const platformGlobals = ['window', 'document', 'localStorage', 'sessionStorage', 'navigator', 'process', 'Buffer', 'require', '__dirname', '__filename', 'setImmediate', 'global']
 
@@ -18,14 +19,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/core/**/*.ts', 'src/s3-shim/**/*.ts'],
+    files: ['src/core/**/*.ts', 'src/s3-shim/**/*.ts', 'src/edge/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: platformModules.map(name => ({ name, message: layerMessage })),
         patterns: [{ group: ['node:*'], message: layerMessage }],
       }],
-      'no-restricted-globals': ['error', ...platformGlobals.map(name => ({ name, message: 'src/core and src/s3-shim must not use platform globals (DESIGN.md).' }))],
+      'no-restricted-globals': ['error', ...platformGlobals.map(name => ({ name, message: 'src/core, src/s3-shim and src/edge must not use platform globals (DESIGN.md).' }))],
     },
   },
 )

@@ -7,8 +7,8 @@ import type {
 import { metadataFromHeaders } from '../s3-shim/http/metadata.js'
 import { quoteEtag } from '../s3-shim/respond.js'
 import { renderXml } from '../s3-shim/xml.js'
-import type { CachedObject, ObjectCache } from './object-cache.js'
-import type { RemoteS3 } from './remote-s3.js'
+import type { ObjectCache } from './object-cache.js'
+import { sha256Hex, type RemoteS3 } from './remote-s3.js'
 
 export interface GatewayStoreOptions {
   /** The mesh's nodes, over S3. */
@@ -38,6 +38,9 @@ async function xmlOf (res: Response, root: string): Promise<Xml> {
 const list = (el: Xml, name: string): Xml[] => (el[name] as Xml[] | undefined) ?? []
 const text = (el: Xml, name: string): string => typeof el[name] === 'string' ? el[name] : ''
 const unquote = (etag: string): string => etag.replace(/^"|"$/g, '')
+
+/** How many objects' freshness the store remembers (a few hundred KB at most). */
+const VOUCHED_LIMIT = 10_000
 
 /** A multipart upload stays on the node that began it: its id here carries that node's index. */
 function uploadOn (uploadId: string): { endpoint: number, id: string } {
@@ -101,6 +104,8 @@ function bytesHandle (info: ObjectInfo, bytes: Uint8Array<ArrayBuffer>): ObjectH
 export class GatewayStore implements ObjectStore {
   private readonly remote: RemoteS3
   private readonly now: () => number
+  /** When the mesh last said which version of an object is current, by `bucket/key`. */
+  private readonly vouched = new Map<string, { etag: string, at: number }>()
 
   constructor (private readonly options: GatewayStoreOptions) {
     this.remote = options.remote
@@ -111,14 +116,19 @@ export class GatewayStore implements ObjectStore {
     await this.remote.send({ method: 'PUT', bucket: name, signal: options.signal })
   }
 
-  /** One request answers both questions: does the bucket exist, and what are its CORS rules. */
+  /** The bucket's CORS rules (which also says whether it exists) and, from the listing, when it was made. */
   async headBucket (name: string, options: Signal = {}): Promise<BucketInfo> {
+    const [cors, buckets] = await Promise.all([this.corsOf(name, options.signal), this.listBuckets(options)])
+    const created = buckets.find(b => b.name === name)?.created ?? new Date()
+    return cors === undefined ? { name, created } : { name, created, cors }
+  }
+
+  private async corsOf (name: string, signal?: AbortSignal): Promise<CorsRule[] | undefined> {
     try {
-      const { response } = await this.remote.send({ method: 'GET', bucket: name, query: { cors: '' }, signal: options.signal })
-      const doc = await xmlOf(response, 'CORSConfiguration')
-      return { name, created: new Date(0), cors: list(doc, 'CORSRule').map(ruleOf) }
+      const { response } = await this.remote.send({ method: 'GET', bucket: name, query: { cors: '' }, signal })
+      return list(await xmlOf(response, 'CORSConfiguration'), 'CORSRule').map(ruleOf)
     } catch (err) {
-      if (err instanceof S3Error && err.code === 'NoSuchCORSConfiguration') return { name, created: new Date(0) }
+      if (err instanceof S3Error && err.code === 'NoSuchCORSConfiguration') return undefined
       throw err
     }
   }
@@ -147,20 +157,22 @@ export class GatewayStore implements ObjectStore {
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     if (options.copyOf !== undefined) throw new S3Error('NotImplemented', 'A gateway does not keep replicas.')
     const sent = await this.body(body, options.size, options.signal)
+    // A body in hand is hashed here (once): the node checks the signed hash, and the info reports it.
+    const sha256 = options.verified?.sha256 ?? (sent.body instanceof Uint8Array ? await sha256Hex(sent.body) : undefined)
     const { response } = await this.remote.send({
       method: 'PUT', bucket, key, ...sent,
       headers: { ...metadataHeaders(options.metadata, options.tags), ...digestHeaders(options.verified) },
-      sha256: options.verified?.sha256,
+      sha256,
       signal: options.signal,
     })
-    await this.options.cache?.delete(bucket, key)
+    await this.forget(bucket, key)
     const replicas = response.headers.get('x-s3mesh-replicas')
     return {
       key,
       size: sent.size,
       etag: unquote(response.headers.get('etag') ?? ''),
       lastModified: new Date(Date.parse(response.headers.get('date') ?? '') || this.now()),
-      sha256: options.verified?.sha256 ?? '',
+      sha256: sha256 ?? response.headers.get('x-s3mesh-sha256') ?? '',
       metadata: options.metadata,
       tags: options.tags ?? {},
       ...(replicas === null ? {} : { replicas: Number(replicas) }),
@@ -171,7 +183,12 @@ export class GatewayStore implements ObjectStore {
   private async body (body: ReadableStream<Uint8Array>, size: number | undefined, signal?: AbortSignal): Promise<{ body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>, size: number }> {
     if (size !== undefined && size > this.options.replayableBytes) return { body, size }
     const bytes = await readAll(body, this.options.replayableBytes, signal)
-    if (bytes === undefined) throw new S3Error('MissingContentLength', 'A body this large needs a Content-Length.')
+    if (bytes === undefined) {
+      throw size === undefined
+        ? new S3Error('MissingContentLength', `A body over ${this.options.replayableBytes} bytes needs a Content-Length.`)
+        : new S3Error('IncompleteBody', `The body is longer than the ${size} bytes declared.`)
+    }
+    if (size !== undefined && bytes.byteLength !== size) throw new S3Error('IncompleteBody', `The body has ${bytes.byteLength} bytes; ${size} were declared.`)
     return { body: bytes, size: bytes.byteLength }
   }
 
@@ -194,7 +211,7 @@ export class GatewayStore implements ObjectStore {
       size: Number(h.get('content-length') ?? 0),
       etag: unquote(h.get('etag') ?? ''),
       lastModified: new Date(h.get('last-modified') ?? 0),
-      sha256: '',
+      sha256: h.get('x-s3mesh-sha256') ?? '',
       metadata: metadataFromHeaders(h),
       tags,
       ...(parts === null ? {} : { parts: Number(parts) }),
@@ -203,30 +220,56 @@ export class GatewayStore implements ObjectStore {
 
   async openObject (bucket: string, key: string, options: Signal = {}): Promise<ObjectHandle> {
     const { cache } = this.options
-    const cached = await cache?.get(bucket, key)
-    if (cached !== undefined && this.now() - cached.checkedAt < this.options.cacheTtlMs) return bytesHandle(cached.info, cached.bytes)
-    const { response, endpoint } = await this.remote.send({
+    if (cache === undefined) {
+      const { response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, signal: options.signal })
+      return this.streamingHandle(bucket, key, await this.infoOf(bucket, key, response.headers, options.signal), response, endpoint)
+    }
+    const id = `${bucket}/${key}`
+    const known = this.vouched.get(id)
+    const lookup = cache.get(bucket, key).catch(() => undefined)
+    if (known !== undefined && this.now() - known.at < this.options.cacheTtlMs) {
+      const cached = await lookup
+      if (cached?.info.etag === known.etag) return bytesHandle(cached.info, cached.bytes)
+    }
+    // Asked at once when this isolate knows the ETag; after a restart, the cache says which one it holds.
+    const etag = known?.etag ?? (await lookup)?.info.etag
+    let { response, endpoint } = await this.remote.send({
       method: 'GET', bucket, key, signal: options.signal,
-      headers: cached === undefined ? {} : { 'if-none-match': quoteEtag(cached.info.etag) },
+      headers: etag === undefined ? {} : { 'if-none-match': quoteEtag(etag) },
     })
-    if (response.status === 304 && cached !== undefined) {
-      await this.remember(bucket, key, { ...cached, checkedAt: this.now() })
-      return bytesHandle(cached.info, cached.bytes)
+    if (response.status === 304) {
+      const cached = await lookup
+      if (cached !== undefined && cached.info.etag === etag) {
+        this.vouch(id, etag)
+        return bytesHandle(cached.info, cached.bytes)
+      }
+      // Evicted between the two: ask again, for the bytes this time.
+      ({ response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, signal: options.signal }))
     }
     const info = await this.infoOf(bucket, key, response.headers, options.signal)
-    if (cache !== undefined && info.size <= this.options.cacheMaxObjectBytes) {
+    if (info.size <= this.options.cacheMaxObjectBytes) {
       const bytes = await readAll(response.body!, this.options.cacheMaxObjectBytes, options.signal)
       if (bytes !== undefined) {
-        await this.remember(bucket, key, { info, bytes, checkedAt: this.now() })
+        // Awaited, not left running: a worker's isolate may stop once the response is sent.
+        await cache.put(bucket, key, { info, bytes }).catch(() => { /* a cache that refuses only makes a slower worker */ })
+        this.vouch(id, info.etag)
         return bytesHandle(info, bytes)
       }
     }
     return this.streamingHandle(bucket, key, info, response, endpoint)
   }
 
-  /** Awaited, not left running: a worker's isolate may stop once the response is sent. */
-  private async remember (bucket: string, key: string, entry: CachedObject): Promise<void> {
-    await this.options.cache!.put(bucket, key, entry).catch(() => { /* a cache that refuses only makes a slower worker */ })
+  /** Notes that the mesh said `etag` is current now; the oldest notes go first past VOUCHED_LIMIT. */
+  private vouch (id: string, etag: string): void {
+    this.vouched.delete(id)
+    this.vouched.set(id, { etag, at: this.now() })
+    if (this.vouched.size > VOUCHED_LIMIT) this.vouched.delete(this.vouched.keys().next().value!)
+  }
+
+  /** Forgets what the mesh said of an object this store just changed. */
+  private async forget (bucket: string, key: string): Promise<void> {
+    this.vouched.delete(`${bucket}/${key}`)
+    await this.options.cache?.delete(bucket, key)
   }
 
   /** A whole-object answer already flowing; a range asks the node again for that version only (If-Match). */
@@ -251,7 +294,7 @@ export class GatewayStore implements ObjectStore {
 
   async deleteObject (bucket: string, key: string, options: Signal = {}): Promise<void> {
     await this.remote.send({ method: 'DELETE', bucket, key, signal: options.signal })
-    await this.options.cache?.delete(bucket, key)
+    await this.forget(bucket, key)
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
@@ -269,7 +312,7 @@ export class GatewayStore implements ObjectStore {
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options: Signal = {}): Promise<void> {
     const body = renderXml('Tagging', { TagSet: { Tag: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } })
     await this.remote.send({ method: 'PUT', bucket, key, query: { tagging: '' }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
-    await this.options.cache?.delete(bucket, key)
+    await this.forget(bucket, key)
   }
 
   async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> {
@@ -319,7 +362,7 @@ export class GatewayStore implements ObjectStore {
     const answer = await response.text()
     const code = /<Error>[\s\S]*?<Code>([^<]*)<\/Code>/.exec(answer)?.[1]
     if (code !== undefined) throw new S3Error('InternalError', `Completing the upload failed on the mesh node: ${code}`)
-    await this.options.cache?.delete(bucket, key)
+    await this.forget(bucket, key)
     return await this.headObject(bucket, key, options)
   }
 

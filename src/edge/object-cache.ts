@@ -1,17 +1,17 @@
 import type { ObjectInfo } from '../core/object-store.js'
 
-/** One cached object: its info, its bytes and when the mesh last vouched for them. */
+/** One cached object: its info and its bytes. */
 export interface CachedObject {
   info: ObjectInfo
   bytes: Uint8Array<ArrayBuffer>
-  /** When the mesh last said this version is current (ms since the epoch). */
-  checkedAt: number
 }
 
 /**
  * Whole small objects kept near the worker. The gateway store serves an entry
- * checked within its TTL without asking the mesh, revalidates an older one with
- * If-None-Match, and drops an entry on any write or delete it makes.
+ * the mesh vouched for within its TTL without asking again, revalidates an
+ * older one with If-None-Match, and drops an entry on any write or delete it
+ * makes. When the mesh last vouched is kept by the store, in memory: an
+ * answer of 304 then costs no cache write.
  */
 export interface ObjectCache {
   get (bucket: string, key: string): Promise<CachedObject | undefined>
@@ -53,15 +53,14 @@ export class CacheApiCache implements ObjectCache {
     const res = await this.cache.match(cacheUrl(bucket, key))
     const info = res?.headers.get('x-s3mesh-info')
     if (res === undefined || info === null || info === undefined) return undefined
-    return { info: decodeInfo(info), bytes: new Uint8Array(await res.arrayBuffer()), checkedAt: Number(res.headers.get('x-s3mesh-checked-at')) }
+    return { info: decodeInfo(info), bytes: new Uint8Array(await res.arrayBuffer()) }
   }
 
   async put (bucket: string, key: string, entry: CachedObject): Promise<void> {
     await this.cache.put(cacheUrl(bucket, key), new Response(entry.bytes, {
       headers: {
         'x-s3mesh-info': encodeInfo(entry.info),
-        'x-s3mesh-checked-at': String(entry.checkedAt),
-        // The Cache API evicts by its own rules; freshness is decided by checkedAt, not by this.
+        // The Cache API evicts by its own rules; freshness is the gateway store's to decide, not this header's.
         'cache-control': 'public, max-age=31536000',
       },
     }))

@@ -156,7 +156,7 @@ function fixedLength (body: ReadableStream<Uint8Array>, size: number | undefined
   return Fixed === undefined || size === undefined ? body : body.pipeThrough(new Fixed(size))
 }
 
-async function sha256Hex (body: Uint8Array<ArrayBuffer> | string): Promise<string> {
+export async function sha256Hex (body: Uint8Array<ArrayBuffer> | string): Promise<string> {
   const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
   return Array.from(digest, b => b.toString(16).padStart(2, '0')).join('')

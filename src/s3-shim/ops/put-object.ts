@@ -10,5 +10,5 @@ export async function putObject (ctx: Context): Promise<Response> {
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
     metadata, tags, size, verified, signal: ctx.signal,
   })
-  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...replicasHeader(info) } })
+  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }) } })
 }

@@ -1,0 +1,127 @@
+/**
+ * The edge worker's parts that decide where a request goes and what is kept:
+ * RemoteS3's failover (against real local HTTP servers), the memory cache's
+ * budget, and the configuration's messages.
+ */
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { isS3Error } from '../../src/core/errors.js'
+import { edgeConfig, EdgeConfigError } from '../../src/edge/edge-config.js'
+import { MemoryCache } from '../../src/edge/object-cache.js'
+import { RemoteS3 } from '../../src/edge/remote-s3.js'
+
+/** A node that answers every request with `status` and counts them. */
+async function fakeNode (status: number, body = ''): Promise<{ url: string, hits: () => number, server: Server }> {
+  let hits = 0
+  const server = createServer((req, res) => {
+    hits++
+    req.resume()
+    req.on('end', () => { res.writeHead(status, { 'content-type': 'application/xml' }).end(body) })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits, server }
+}
+
+/** A port nothing listens on. */
+async function closedPort (): Promise<string> {
+  const s = createServer()
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`
+  await new Promise(resolve => s.close(resolve))
+  return url
+}
+
+const keys = { accessKeyId: 'AK', secretAccessKey: 'SECRET' }
+
+describe('RemoteS3', () => {
+  const servers: Server[] = []
+  after(() => { for (const s of servers) s.close() })
+  let ok: Awaited<ReturnType<typeof fakeNode>>
+  let busy: Awaited<ReturnType<typeof fakeNode>>
+  let down: string
+  before(async () => {
+    ok = await fakeNode(200, '<ok/>')
+    busy = await fakeNode(503, '<Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>')
+    servers.push(ok.server, busy.server)
+    down = await closedPort()
+  })
+
+  it('passes over a node that refuses connections, then prefers the one that answered', async () => {
+    let now = 0
+    const remote = new RemoteS3({ endpoints: [down, ok.url], ...keys, timeoutMs: 2000, retryAfterMs: 10_000, now: () => now })
+    const first = await remote.send({ method: 'GET', bucket: 'b', key: 'k' })
+    assert.equal(first.endpoint, 1)
+    const before = ok.hits()
+    assert.equal((await remote.send({ method: 'GET', bucket: 'b' })).endpoint, 1, 'sticks to the healthy node')
+    assert.equal(ok.hits(), before + 1)
+    now += 20_000
+    assert.equal((await remote.send({ method: 'GET', bucket: 'b' })).endpoint, 1, 'still preferred after the pause')
+  })
+
+  it('tries the next node after a 503, but sends a stream to one node only', async () => {
+    const remote = new RemoteS3({ endpoints: [busy.url, ok.url], ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+    assert.equal((await remote.send({ method: 'PUT', bucket: 'b', key: 'k', body: new Uint8Array(10) })).endpoint, 1)
+    const streaming = new RemoteS3({ endpoints: [busy.url, ok.url], ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+    const okBefore = ok.hits()
+    await assert.rejects(streaming.send({ method: 'PUT', bucket: 'b', key: 'k', body: new Response('0123456789').body!, size: 10 }),
+      (err: unknown) => isS3Error(err, 'ServiceUnavailable'))
+    assert.equal(ok.hits(), okBefore, 'a stream cannot be sent twice')
+  })
+
+  it('keeps a pinned request (a multipart upload) on its node, and says so when none answers', async () => {
+    const remote = new RemoteS3({ endpoints: [ok.url, down], ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+    await assert.rejects(remote.send({ method: 'PUT', bucket: 'b', key: 'k', endpoint: 1, body: 'x' }), (err: unknown) => isS3Error(err, 'ServiceUnavailable') && err.message.includes('No mesh node answered'))
+    await assert.rejects(remote.send({ method: 'GET', bucket: 'b', endpoint: 7 }), (err: unknown) => isS3Error(err, 'NoSuchUpload'))
+  })
+
+  it('gives up on a node that does not start answering within the timeout', async () => {
+    const silent = createServer(() => { /* never answers */ })
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    servers.push(silent)
+    const remote = new RemoteS3({ endpoints: [`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, ok.url], ...keys, timeoutMs: 200, retryAfterMs: 10_000 })
+    const t = Date.now()
+    assert.equal((await remote.send({ method: 'GET', bucket: 'b' })).endpoint, 1)
+    assert.ok(Date.now() - t < 2000)
+    silent.closeAllConnections()
+  })
+
+  it('turns a node\'s S3 error into the same S3Error', async () => {
+    const missing = await fakeNode(404, '<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>gone &amp; forgotten</Message></Error>')
+    servers.push(missing.server)
+    const remote = new RemoteS3({ endpoints: [missing.url], ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+    await assert.rejects(remote.send({ method: 'GET', bucket: 'b', key: 'k' }), (err: unknown) => isS3Error(err, 'NoSuchKey') && err.message === 'gone & forgotten')
+  })
+})
+
+describe('MemoryCache', () => {
+  const entry = (size: number, etag: string) => ({ info: { key: etag, size, etag, lastModified: new Date(0), sha256: '', metadata: { user: {} }, tags: {} }, bytes: new Uint8Array(size) })
+
+  it('keeps within its budget, dropping the least recently used first', async () => {
+    const cache = new MemoryCache(100)
+    await cache.put('b', 'one', entry(40, 'one'))
+    await cache.put('b', 'two', entry(40, 'two'))
+    assert.equal((await cache.get('b', 'one'))?.info.etag, 'one', 'touch one: two is now the oldest')
+    await cache.put('b', 'three', entry(40, 'three'))
+    assert.equal(await cache.get('b', 'two'), undefined)
+    assert.equal((await cache.get('b', 'one'))?.info.etag, 'one')
+    await cache.put('b', 'huge', entry(101, 'huge'))
+    assert.equal(await cache.get('b', 'huge'), undefined, 'larger than the whole budget: not kept')
+    await cache.delete('b', 'one')
+    assert.equal(await cache.get('b', 'one'), undefined)
+  })
+})
+
+describe('edgeConfig', () => {
+  it('says which bindings are missing or wrong', () => {
+    assert.throws(() => edgeConfig({}), (err: unknown) => err instanceof EdgeConfigError && /S3MESH_NODES, S3MESH_ACCESS_KEY, S3MESH_SECRET_KEY/.test(err.message))
+    const base = { S3MESH_NODES: 'http://a:9000, http://b:9000', S3MESH_ACCESS_KEY: 'ak', S3MESH_SECRET_KEY: 'sk' }
+    assert.deepEqual(edgeConfig(base).nodes, ['http://a:9000', 'http://b:9000'])
+    assert.throws(() => edgeConfig({ ...base, S3MESH_NODES: 'a:9000' }), /must be http/)
+    assert.throws(() => edgeConfig({ ...base, S3MESH_NODES: 'not a url' }), /is not a URL/)
+    assert.throws(() => edgeConfig({ ...base, S3MESH_CACHE: 'disk' }), /S3MESH_CACHE must be/)
+    assert.throws(() => edgeConfig({ ...base, S3MESH_CACHE_TTL_SECONDS: '-1' }), /S3MESH_CACHE_TTL_SECONDS must be a number/)
+    assert.deepEqual(edgeConfig({ ...base, S3MESH_CLIENT_ACCESS_KEY: 'c', S3MESH_CLIENT_SECRET_KEY: 'cs' }).clients, { accessKeyId: 'c', secretAccessKey: 'cs' })
+  })
+})
