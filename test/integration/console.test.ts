@@ -187,6 +187,10 @@ describe('the console', () => {
     await page.waitForFunction(() => [...document.querySelectorAll('#member-rows tr')].filter(r => r.textContent?.includes('durable') && r.textContent.includes('alive')).length === 2, undefined, { timeout: 20_000 })
     assert.equal(await page.locator('#mesh-graph circle').count(), 3)
     await shoot(page, 'mesh')
+    // It leaves (SIGTERM: a graceful leave): the view says so without a reload.
+    await others.pop()!.stop()
+    await page.waitForFunction(() => [...document.querySelectorAll('#member-rows tr')].filter(r => r.textContent?.includes('durable') && r.textContent.includes('alive')).length === 1, undefined, { timeout: 20_000 })
+    await page.waitForFunction(() => document.getElementById('connection')?.textContent?.includes('(2 members alive)'))
   })
 
   it('lists a bucket of more than one page (S3 answers 1000 keys at a time) and narrows it by a search', async () => {

@@ -191,8 +191,9 @@ describe('the edge worker in Deno and in Node', () => {
     assert.equal((await worker.fetch(new Request('http://edge.test/plain/a.txt'), env)).status, 403, 'anonymous')
   })
 
-  it('says what to fix when its bindings are missing', async () => {
-    const worker = (await import(BUNDLE) as { default: { fetch: (r: Request, env: unknown) => Promise<Response> } }).default
+  it('says what to fix when its bindings are missing (imported as the package export s3mesh/edge)', async () => {
+    const specifier = 's3mesh/edge'
+    const worker = (await import(specifier) as { default: { fetch: (r: Request, env: unknown) => Promise<Response> } }).default
     const res = await worker.fetch(new Request('http://edge.test/'), { S3MESH_NODES: 'ftp://nowhere' })
     assert.equal(res.status, 503)
     assert.match(await res.text(), /S3MESH_ACCESS_KEY, S3MESH_SECRET_KEY/)
