@@ -22,7 +22,7 @@ export interface EdgeBindings {
   S3MESH_CACHE_MAX_OBJECT_BYTES?: string
   /** The memory cache's budget, bytes. Default 32 MiB. */
   S3MESH_CACHE_MEMORY_BYTES?: string
-  /** How long a mesh node may take to start answering before the next is tried, ms. Default 10000. */
+  /** How long a mesh node may take to start answering a request without a body (a read) before the next is tried, ms. Default 10000. */
   S3MESH_TIMEOUT_MS?: string
 }
 

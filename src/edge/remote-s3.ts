@@ -8,7 +8,11 @@ export interface RemoteS3Options {
   /** Credentials towards the mesh: every request is signed (SigV4) with them. */
   accessKeyId: string
   secretAccessKey: string
-  /** How long a node may take to start answering before the next one is tried, ms. */
+  /**
+   * How long a node may take to start answering a request without a body
+   * before the next one is tried, ms. A request with a body has no such limit
+   * (the upload takes as long as the link needs; the caller's signal ends it).
+   */
   timeoutMs: number
   /** How long a node that failed is passed over before it is tried again, ms. */
   retryAfterMs: number
@@ -121,11 +125,11 @@ export class RemoteS3 {
       if (size !== undefined) headers['content-length'] = String(size)
     }
     const signed = await this.client.sign(url.toString(), { method: req.method, headers })
-    // The timeout covers waiting for the answer to begin, not streaming it.
+    // The timeout covers waiting for the answer to begin, not streaming it, and not sending a body.
     const controller = new AbortController()
     const onAbort = (): void => { controller.abort() }
     req.signal?.addEventListener('abort', onAbort, { once: true })
-    const timer = setTimeout(() => { controller.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)) }, this.options.timeoutMs)
+    const timer = body !== undefined ? undefined : setTimeout(() => { controller.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)) }, this.options.timeoutMs)
     try {
       return await fetch(signed.url, {
         method: req.method,

@@ -59,24 +59,29 @@ async function exercise (endpoint: string, nodes: ServerProcess[], bucket: strin
   await assert.rejects(sdkClient(endpoint, 'not-the-secret-key').send(new GetObjectCommand({ Bucket: bucket, Key: 'top.txt' })), (err: S3ServiceException) => err.name === 'SignatureDoesNotMatch')
 }
 
-describe('the edge worker', () => {
-  const nodes: ServerProcess[] = []
-  let bindings: Record<string, string>
-
+/** Two joined nodes (each object on both) for the suite that calls it, and the worker's bindings towards them. */
+function twoNodeMesh (): { nodes: ServerProcess[], bindings: Record<string, string> } {
+  const mesh = { nodes: [] as ServerProcess[], bindings: {} as Record<string, string> }
   before(async () => {
     const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
     const args = ['--membership', 'local', '--replicas', '2']
-    nodes.push(await startServerProcess({ env, args }))
-    nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
-    bindings = { S3MESH_NODES: nodes.map(n => n.url).join(','), S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY }
+    mesh.nodes.push(await startServerProcess({ env, args }))
+    mesh.nodes.push(await startServerProcess({ env, args: [...args, '--join', mesh.nodes[0]!.meshAddress!] }))
+    mesh.bindings = { S3MESH_NODES: mesh.nodes.map(n => n.url).join(','), S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY }
   })
-  after(async () => { for (const n of nodes) await n.stop().catch(() => {}) })
+  after(async () => { for (const n of mesh.nodes) await n.stop().catch(() => {}) })
+  return mesh
+}
+
+describe('the edge worker', () => {
+  const mesh = twoNodeMesh()
+  const { nodes } = mesh
 
   describe('in workerd (miniflare)', () => {
     let mf: Miniflare
     let url: string
     before(async () => {
-      mf = new Miniflare({ modules: true, scriptPath: BUNDLE, compatibilityDate: '2025-07-01', bindings: { ...bindings, S3MESH_CACHE_TTL_SECONDS: '60' }, host: '127.0.0.1', port: 0 })
+      mf = new Miniflare({ modules: true, scriptPath: BUNDLE, compatibilityDate: '2025-07-01', bindings: { ...mesh.bindings, S3MESH_CACHE_TTL_SECONDS: '60' }, host: '127.0.0.1', port: 0 })
       url = (await mf.ready).toString().replace(/\/$/, '')
     })
     after(async () => { await mf?.dispose() })
@@ -138,20 +143,12 @@ describe('the edge worker', () => {
 })
 
 describe('the edge worker in Deno and in Node', () => {
-  const nodes: ServerProcess[] = []
-  let bindings: Record<string, string>
-  before(async () => {
-    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
-    const args = ['--membership', 'local', '--replicas', '2']
-    nodes.push(await startServerProcess({ env, args }))
-    nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
-    bindings = { S3MESH_NODES: nodes.map(n => n.url).join(','), S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY }
-  })
-  after(async () => { for (const n of nodes) await n.stop().catch(() => {}) })
+  const mesh = twoNodeMesh()
+  const { nodes } = mesh
 
   it('runs under `deno serve`, configured from the environment', async () => {
     const deno: ChildProcess = spawn(DENO, ['serve', '--host', '127.0.0.1', '--port', '0', '--allow-net', '--allow-env', '--no-prompt', BUNDLE], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...bindings },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...mesh.bindings },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     try {
@@ -175,7 +172,7 @@ describe('the edge worker in Deno and in Node', () => {
 
   it('imports into plain Node and answers Requests, a memory cache keeping GETs from the mesh', async () => {
     const worker = (await import(BUNDLE) as { default: { fetch: (r: Request, env: unknown) => Promise<Response> } }).default
-    const env = { ...bindings, S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: '60' }
+    const env = { ...mesh.bindings, S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: '60' }
     const client = signer()
     const send = async (path: string, init: RequestInit = {}): Promise<Response> => await worker.fetch(await client.sign(`http://edge.test${path}`, init), env)
     assert.equal((await send('/plain', { method: 'PUT' })).status, 200)

@@ -87,6 +87,14 @@ describe('RemoteS3', () => {
     silent.closeAllConnections()
   })
 
+  it('lets an upload take longer than the timeout (a slow link is not a dead node)', async () => {
+    const slow = createServer((req, res) => { req.resume(); req.on('end', () => { setTimeout(() => { res.writeHead(200).end() }, 400) }) })
+    await new Promise<void>(resolve => slow.listen(0, '127.0.0.1', resolve))
+    servers.push(slow)
+    const remote = new RemoteS3({ endpoints: [`http://127.0.0.1:${(slow.address() as AddressInfo).port}`, ok.url], ...keys, timeoutMs: 200, retryAfterMs: 10_000 })
+    assert.equal((await remote.send({ method: 'PUT', bucket: 'b', key: 'k', body: 'slowly' })).endpoint, 0)
+  })
+
   it('turns a node\'s S3 error into the same S3Error', async () => {
     const missing = await fakeNode(404, '<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>gone &amp; forgotten</Message></Error>')
     servers.push(missing.server)
