@@ -63,7 +63,11 @@ async function refreshBuckets (): Promise<void> {
     label.type = 'button'
     label.className = 'link'
     label.textContent = name
-    label.addEventListener('click', () => { void openBucket(name, '').then(() => { $('objects-title').focus() }) })
+    label.addEventListener('click', () => {
+      void openBucket(name, '')
+      // At once (openBucket shows the section before it lists): moving it later would pull the focus from where the person went meanwhile.
+      $('objects-title').focus()
+    })
     const remove = document.createElement('button')
     remove.type = 'button'
     remove.textContent = 'Delete'
@@ -139,6 +143,11 @@ let listing = 0
 /** A bucket's objects under a prefix (and the search typed), with the next level of prefixes as folders, sorted as chosen. */
 async function openBucket (bucket: string, prefix: string): Promise<void> {
   if (bucket !== current.bucket || prefix !== current.prefix) $<HTMLInputElement>('search').value = ''
+  if (bucket !== current.bucket) {
+    // What was open belongs to the other bucket: its details, and the uploads that finished there.
+    $('details').hidden = true
+    for (const li of $('uploads').querySelectorAll('li[data-done="true"]')) li.remove()
+  }
   current = { bucket, prefix }
   const seq = ++listing
   $('objects').hidden = false
