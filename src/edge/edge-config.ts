@@ -24,6 +24,8 @@ export interface EdgeBindings {
   S3MESH_CACHE_MEMORY_BYTES?: string
   /** How long a mesh node may take to start answering a request without a body (a read) before the next is tried, ms. Default 10000. */
   S3MESH_TIMEOUT_MS?: string
+  /** Comma-separated host names under which `bucket.<domain>` is virtual-hosted style (`s3.example.com`). Default: path style only. */
+  S3MESH_DOMAINS?: string
 }
 
 export interface EdgeConfig {
@@ -35,6 +37,8 @@ export interface EdgeConfig {
   cacheMaxObjectBytes: number
   cacheMemoryBytes: number
   timeoutMs: number
+  /** Virtual-hosted-style domains. */
+  domains: string[]
   /** Passed over this long after a node fails, ms. */
   retryAfterMs: number
   /** Write bodies up to this size are held so a write can go to another node if the first fails. */
@@ -81,6 +85,7 @@ export function edgeConfig (env: EdgeBindings): EdgeConfig {
     cacheMaxObjectBytes: number(env, 'S3MESH_CACHE_MAX_OBJECT_BYTES', 4 * MiB),
     cacheMemoryBytes: number(env, 'S3MESH_CACHE_MEMORY_BYTES', 32 * MiB),
     timeoutMs: number(env, 'S3MESH_TIMEOUT_MS', 10_000),
+    domains: (env.S3MESH_DOMAINS ?? '').split(',').map(s => s.trim().toLowerCase()).filter(s => s !== ''),
     retryAfterMs: 10_000,
     replayableBytes: 16 * MiB,
   }

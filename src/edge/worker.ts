@@ -36,7 +36,7 @@ export async function createEdgeHandler (config: EdgeConfig): Promise<S3Handler>
     replayableBytes: config.replayableBytes,
   })
   const { accessKeyId, secretAccessKey } = config.clients
-  return createS3Handler({ store, credentials: { secretFor: k => k === accessKeyId ? secretAccessKey : undefined } })
+  return createS3Handler({ store, virtualHostDomains: config.domains, credentials: { secretFor: k => k === accessKeyId ? secretAccessKey : undefined } })
 }
 
 /** Where bindings come from when the runtime passes none (Deno's `serve` and Node pass no env): the process environment. */

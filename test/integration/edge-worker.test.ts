@@ -183,6 +183,9 @@ describe('the edge worker in Deno and in Node', () => {
     // An ETag the cache knows answers 304 from the edge.
     const etag = (await send('/plain/a.txt', { method: 'HEAD' })).headers.get('etag')!
     assert.equal((await send('/plain/a.txt', { headers: { 'if-none-match': etag } })).status, 304)
+    // Virtual-hosted style under a configured domain.
+    const hosted = await worker.fetch(await client.sign('http://plain.s3.edge.test/a.txt'), { ...env, S3MESH_DOMAINS: 's3.edge.test' })
+    assert.equal(await hosted.text(), 'from node')
     const forged = await signer('not-the-secret-key').sign('http://edge.test/plain/a.txt')
     assert.equal((await worker.fetch(forged, env)).status, 403)
     assert.equal((await worker.fetch(new Request('http://edge.test/plain/a.txt'), env)).status, 403, 'anonymous')
