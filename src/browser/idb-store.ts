@@ -1,6 +1,7 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import { S3Error } from '../core/errors.js'
-import { toHex, webHashes, type Hashes } from '../core/hashes.js'
+import { toHex, type Hashes } from '../core/hashes.js'
+import { browserHashes } from './wasm-hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import { multipartEtag, selectParts } from '../core/multipart.js'
@@ -27,6 +28,7 @@ const ABANDONED_WRITE_MS = 60 * 60_000
 export interface IdbStoreOptions {
   /** The IndexedDB database name; one per store (a page and its service worker share it). */
   database?: string
+  /** The hashing used for ETags and content hashes; default: WebAssembly (hash-wasm), pure JavaScript where that is refused. */
   hashes?: Hashes
   /** Smallest part but the last; S3's 5 MiB unless a test wants smaller. */
   minPartSize?: number
@@ -51,7 +53,7 @@ export class IdbStore implements ObjectStore {
 
   constructor (options: IdbStoreOptions = {}) {
     this.db = createStore(options.database ?? 's3mesh', 'records')
-    this.hashes = options.hashes ?? webHashes
+    this.hashes = options.hashes ?? browserHashes
     this.minPartSize = options.minPartSize
   }
 

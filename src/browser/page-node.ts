@@ -8,7 +8,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { webHashes } from '../core/hashes.js'
+import { browserHashes } from './wasm-hashes.js'
 import { BROWSER, type MembershipConfig } from '../core/membership/config.js'
 import { Keyring, webCryptoAead } from '../core/membership/keyring.js'
 import { MembershipTransport } from '../core/membership/libp2p-transport.js'
@@ -86,7 +86,7 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     const objects = { ...MESH_DEFAULTS, ...o.objects }
     const node = new MeshNode({
       libp2p, pubsub: libp2p.services.pubsub, keyring: await Keyring.create(o.clusterKeys, o.cluster, webCryptoAead), cluster: o.cluster,
-      membership: transport.membership, local: o.store ?? new IdbStore(), hashes: webHashes,
+      membership: transport.membership, local: o.store ?? new IdbStore(), hashes: browserHashes,
       config: { ...objects, writeQuorum: o.objects?.writeQuorum ?? objects.replicas },
     })
     await node.start()

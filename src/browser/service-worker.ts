@@ -5,7 +5,7 @@
  * that IndexedDB does not have: the browser stops idle workers at will.
  */
 import { AwsClient } from 'aws4fetch'
-import { webHashes } from '../core/hashes.js'
+import { browserHashes } from './wasm-hashes.js'
 import { S3Error } from '../core/errors.js'
 import { requestIdSource } from '../core/ids.js'
 import { createS3Handler, errorResponse } from '../s3-shim/index.js'
@@ -33,7 +33,7 @@ const store = new IdbStore()
 const handler = createS3Handler({
   store,
   basePath: S3_BASE_PATH,
-  hashes: webHashes,
+  hashes: browserHashes,
   // Signed requests are checked against the credentials the page registered with (kept in IndexedDB).
   credentials: {
     secretFor: async accessKeyId => {
