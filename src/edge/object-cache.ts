@@ -22,8 +22,8 @@ export interface ObjectCache {
 /** Cache API keys must be URLs; this host is never fetched. */
 const CACHE_ORIGIN = 'https://s3mesh-cache.invalid'
 
-function cacheUrl (bucket: string, key: string): string {
-  return `${CACHE_ORIGIN}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
+function cacheUrl (bucket: string, key: string, namespace = ''): string {
+  return `${CACHE_ORIGIN}/${encodeURIComponent(namespace)}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
 }
 
 /** Dates become strings in JSON; they come back as Dates. */
@@ -40,24 +40,29 @@ function decodeInfo (header: string): ObjectInfo {
  * shared by the isolates of one location and kept across restarts.
  */
 export class CacheApiCache implements ObjectCache {
-  constructor (private readonly cache: Cache) {}
+  /**
+   * @param namespace keeps apart the meshes whose workers share one cache (a
+   * Workers zone's `caches.default` serves every worker on it): objects of the
+   * same bucket and key in two meshes are different objects.
+   */
+  constructor (private readonly cache: Cache, private readonly namespace: string) {}
 
   /** The cache this runtime offers, or undefined when it has none (Node). */
-  static async open (name = 's3mesh'): Promise<CacheApiCache | undefined> {
+  static async open (namespace: string, name = 's3mesh'): Promise<CacheApiCache | undefined> {
     const storage = (globalThis as { caches?: CacheStorage & { default?: Cache } }).caches
     if (storage === undefined) return undefined
-    return new CacheApiCache(storage.default ?? await storage.open(name))
+    return new CacheApiCache(storage.default ?? await storage.open(name), namespace)
   }
 
   async get (bucket: string, key: string): Promise<CachedObject | undefined> {
-    const res = await this.cache.match(cacheUrl(bucket, key))
+    const res = await this.cache.match(cacheUrl(bucket, key, this.namespace))
     const info = res?.headers.get('x-s3mesh-info')
     if (res === undefined || info === null || info === undefined) return undefined
     return { info: decodeInfo(info), bytes: new Uint8Array(await res.arrayBuffer()) }
   }
 
   async put (bucket: string, key: string, entry: CachedObject): Promise<void> {
-    await this.cache.put(cacheUrl(bucket, key), new Response(entry.bytes, {
+    await this.cache.put(cacheUrl(bucket, key, this.namespace), new Response(entry.bytes, {
       headers: {
         'x-s3mesh-info': encodeInfo(entry.info),
         // The Cache API evicts by its own rules; freshness is the gateway store's to decide, not this header's.
@@ -67,7 +72,7 @@ export class CacheApiCache implements ObjectCache {
   }
 
   async delete (bucket: string, key: string): Promise<void> {
-    await this.cache.delete(cacheUrl(bucket, key))
+    await this.cache.delete(cacheUrl(bucket, key, this.namespace))
   }
 }
 

@@ -20,7 +20,8 @@ export { RemoteS3, type RemoteS3Options } from './remote-s3.js'
 async function cacheFor (config: EdgeConfig): Promise<ObjectCache | undefined> {
   if (config.cache === 'off') return undefined
   if (config.cache === 'memory') return new MemoryCache(config.cacheMemoryBytes)
-  const api = await CacheApiCache.open()
+  // The mesh is named by its nodes: workers of two meshes on one zone keep apart.
+  const api = await CacheApiCache.open(config.nodes.join(','))
   if (api === undefined && config.cache === 'cache-api') throw new EdgeConfigError('S3MESH_CACHE is cache-api, but this runtime has no Cache API (caches); use memory or auto.')
   return api ?? new MemoryCache(config.cacheMemoryBytes)
 }

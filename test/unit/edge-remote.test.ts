@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { isS3Error } from '../../src/core/errors.js'
 import { edgeConfig, EdgeConfigError } from '../../src/edge/edge-config.js'
-import { MemoryCache } from '../../src/edge/object-cache.js'
+import { CacheApiCache, MemoryCache } from '../../src/edge/object-cache.js'
 import { RemoteS3 } from '../../src/edge/remote-s3.js'
 
 /** A node that answers every request with `status` and counts them. */
@@ -118,6 +118,32 @@ describe('MemoryCache', () => {
     assert.equal(await cache.get('b', 'huge'), undefined, 'larger than the whole budget: not kept')
     await cache.delete('b', 'one')
     assert.equal(await cache.get('b', 'one'), undefined)
+  })
+})
+
+describe('CacheApiCache', () => {
+  /** The Cache API's three calls over a Map, as a Workers zone's one shared cache. */
+  function zoneCache (): Cache {
+    const entries = new Map<string, Response>()
+    return {
+      match: async (url: string) => entries.get(url)?.clone(),
+      put: async (url: string, res: Response) => { entries.set(url, res) },
+      delete: async (url: string) => entries.delete(url),
+    } as unknown as Cache
+  }
+
+  it('round-trips an object with its info, and keeps two meshes sharing one cache apart', async () => {
+    const zone = zoneCache()
+    const prod = new CacheApiCache(zone, 'https://prod-a:9000,https://prod-b:9000')
+    const staging = new CacheApiCache(zone, 'https://staging:9000')
+    const info = { key: 'a/ü b.txt', size: 3, etag: 'abc', lastModified: new Date('2026-11-26T10:00:00Z'), sha256: 'f'.repeat(64), metadata: { contentType: 'text/plain', user: { who: 'me' } }, tags: { t: '1' } }
+    await prod.put('photos', 'a/ü b.txt', { info, bytes: new TextEncoder().encode('abc') })
+    const back = await prod.get('photos', 'a/ü b.txt')
+    assert.deepEqual(back?.info, info)
+    assert.equal(new TextDecoder().decode(back?.bytes), 'abc')
+    assert.equal(await staging.get('photos', 'a/ü b.txt'), undefined, 'another mesh\'s object of the same name')
+    await prod.delete('photos', 'a/ü b.txt')
+    assert.equal(await prod.get('photos', 'a/ü b.txt'), undefined)
   })
 })
 
