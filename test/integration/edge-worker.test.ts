@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type S3ServiceException } from '@aws-sdk/client-s3'
+import { CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type S3ServiceException } from '@aws-sdk/client-s3'
 import { Miniflare } from 'miniflare'
 import { metric, startServerProcess, ACCESS_KEY, SECRET_KEY, type ServerProcess } from '../helpers/server-process.js'
 import { sdkClient, signer } from '../helpers/s3-client.js'
@@ -50,6 +50,13 @@ async function exercise (endpoint: string, nodes: ServerProcess[], bucket: strin
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: '/' }))
   assert.deepEqual(listed.Contents?.map(c => c.Key), ['top.txt'])
   assert.deepEqual(listed.CommonPrefixes?.map(p => p.Prefix), ['dir/'])
+
+  // A copy made through the worker (read from the mesh, written back), and a batch delete.
+  await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy.jpg', CopySource: `${bucket}/dir/photo.jpg` }))
+  assert.deepEqual(Buffer.from(await (await signer().fetch(`${nodes[0]!.url}/${bucket}/copy.jpg`)).arrayBuffer()), body)
+  const batch = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'copy.jpg' }, { Key: 'never-was' }] } }))
+  assert.deepEqual(batch.Deleted?.map(d => d.Key).sort(), ['copy.jpg', 'never-was'])
+  assert.equal((await signer().fetch(`${nodes[0]!.url}/${bucket}/copy.jpg`, { method: 'HEAD' })).status, 404)
 
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'dir/photo.jpg' }))
   assert.equal((await signer().fetch(`${nodes[0]!.url}/${bucket}/dir/photo.jpg`, { method: 'HEAD' })).status, 404)
