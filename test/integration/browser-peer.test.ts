@@ -183,6 +183,11 @@ describe('a browser tab whose relay dies', () => {
 
     node = await startServerProcess({ dataDir: node.dataDir, env, args })
     await until('the returned node lists the tab alive again', async () => (await members(node!)).some(m => m.role === 'ephemeral' && m.state === 'alive'), 30_000)
+    // Both ways: the tab must be connected to the node again and see it alive before it can count it for a write.
+    await page.waitForFunction(() => {
+      const tab = (globalThis as { s3meshTab?: { membership?: { list: () => Array<{ self: boolean, state: string }> }, node?: { libp2p: { getConnections: () => unknown[] } } } }).s3meshTab
+      return (tab?.node?.libp2p.getConnections().length ?? 0) > 0 && (tab?.membership?.list() ?? []).some(m => !m.self && m.state === 'alive')
+    }, undefined, { timeout: 30_000 })
     // And the tab's writes reach the node again.
     const put = await page.evaluate(async () => {
       const res = await fetch('/s3/keep/after.txt', { method: 'PUT', body: 'written after the return' })
