@@ -1,9 +1,11 @@
 import { XMLParser } from 'fast-xml-parser'
-import { AbortError, S3Error } from '../core/errors.js'
+import { isS3Error, S3Error } from '../core/errors.js'
+import { fromHex, toBase64 } from '../core/hashes.js'
 import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
   ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
 } from '../core/object-store.js'
+import { readAll } from '../core/streams.js'
 import { metadataFromHeaders } from '../s3-shim/http/metadata.js'
 import { quoteEtag } from '../s3-shim/respond.js'
 import { renderXml } from '../s3-shim/xml.js'
@@ -66,23 +68,15 @@ function metadataHeaders (metadata: ObjectMetadata, tags?: Record<string, string
 /** The client's verified digests, passed on: the node checks the bytes against them too. */
 function digestHeaders (verified: VerifiedDigests | undefined): Record<string, string> {
   if (verified?.md5 === undefined) return {}
-  const bytes = verified.md5.match(/../g)!.map(h => parseInt(h, 16))
-  return { 'content-md5': btoa(String.fromCharCode(...bytes)) }
+  return { 'content-md5': toBase64(fromHex(verified.md5)!) }
 }
 
-async function readAll (body: ReadableStream<Uint8Array>, limit: number, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    if (signal?.aborted === true) throw new AbortError()
-    chunks.push(chunk)
-    size += chunk.byteLength
-    if (size > limit) return undefined
-  }
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) { out.set(c, at); at += c.byteLength }
-  return out
+/**
+ * The whole body, up to `limit` bytes (core's readAll, which says EntityTooLarge beyond).
+ * Stream chunks are never backed by shared memory: typed so, for Response and WebCrypto.
+ */
+async function bytesOf (body: ReadableStream<Uint8Array>, limit: number, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
+  return await readAll(body, limit, signal) as Uint8Array<ArrayBuffer>
 }
 
 /** A handle over bytes in hand (a cached object). */
@@ -182,8 +176,11 @@ export class GatewayStore implements ObjectStore {
   /** A body in memory when small enough to send again elsewhere; otherwise the stream, which needs its length. */
   private async body (body: ReadableStream<Uint8Array>, size: number | undefined, signal?: AbortSignal): Promise<{ body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>, size: number }> {
     if (size !== undefined && size > this.options.replayableBytes) return { body, size }
-    const bytes = await readAll(body, this.options.replayableBytes, signal)
-    if (bytes === undefined) {
+    let bytes: Uint8Array<ArrayBuffer>
+    try {
+      bytes = await bytesOf(body, this.options.replayableBytes, signal)
+    } catch (err) {
+      if (!isS3Error(err, 'EntityTooLarge')) throw err
       throw size === undefined
         ? new S3Error('MissingContentLength', `A body over ${this.options.replayableBytes} bytes needs a Content-Length.`)
         : new S3Error('IncompleteBody', `The body is longer than the ${size} bytes declared.`)
@@ -248,13 +245,12 @@ export class GatewayStore implements ObjectStore {
     }
     const info = await this.infoOf(bucket, key, response.headers, options.signal)
     if (info.size <= this.options.cacheMaxObjectBytes) {
-      const bytes = await readAll(response.body!, this.options.cacheMaxObjectBytes, options.signal)
-      if (bytes !== undefined) {
-        // Awaited, not left running: a worker's isolate may stop once the response is sent.
-        await cache.put(bucket, key, { info, bytes }).catch(() => { /* a cache that refuses only makes a slower worker */ })
-        this.vouch(id, info.etag)
-        return bytesHandle(info, bytes)
-      }
+      // The node declared the size: more bytes than that is EntityTooLarge, not a cache miss.
+      const bytes = await bytesOf(response.body!, this.options.cacheMaxObjectBytes, options.signal)
+      // Awaited, not left running: a worker's isolate may stop once the response is sent.
+      await cache.put(bucket, key, { info, bytes }).catch(() => { /* a cache that refuses only makes a slower worker */ })
+      this.vouch(id, info.etag)
+      return bytesHandle(info, bytes)
     }
     return this.streamingHandle(bucket, key, info, response, endpoint)
   }

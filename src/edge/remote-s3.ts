@@ -1,5 +1,6 @@
 import { AwsClient } from 'aws4fetch'
 import { AbortError, isS3ErrorCode, S3Error } from '../core/errors.js'
+import { toHex } from '../core/hashes.js'
 import { UNSIGNED_PAYLOAD } from '../s3-shim/auth/sigv4.js'
 
 export interface RemoteS3Options {
@@ -162,8 +163,7 @@ function fixedLength (body: ReadableStream<Uint8Array>, size: number | undefined
 
 export async function sha256Hex (body: Uint8Array<ArrayBuffer> | string): Promise<string> {
   const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
-  return Array.from(digest, b => b.toString(16).padStart(2, '0')).join('')
+  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)))
 }
 
 /** The node's S3 error as an S3Error with the same code (InternalError for codes s3mesh does not know). */
