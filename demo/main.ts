@@ -7,6 +7,7 @@ import { AwsClient } from 'aws4fetch'
 import { JoinError, register, type Registration } from '../src/browser/index.js'
 import { decodeNodeMeta } from '../src/core/membership/node-meta.js'
 import type { CatalogEntry } from '../src/core/mesh/catalog-entry.js'
+import { objectPath } from '../src/core/names.js'
 
 interface Credentials { accessKeyId: string, secretAccessKey: string }
 
@@ -74,7 +75,7 @@ async function refreshBuckets (): Promise<void> {
     remove.setAttribute('aria-label', `Delete bucket ${name}`)
     remove.addEventListener('click', () => {
       if (!confirm(`Delete the bucket ${name}?`)) return
-      void s3(`/${encodeURIComponent(name)}`, { method: 'DELETE' }).then(async r => {
+      void s3(objectPath(name), { method: 'DELETE' }).then(async r => {
         if (r.ok) { showError(undefined); await refreshBuckets() } else showError(await explain(r))
       })
     })
@@ -104,7 +105,7 @@ async function list (bucket: string, prefix: string): Promise<Listed | Response>
   const listed: Listed = { folders: [], objects: [], truncated: false }
   let token: string | undefined
   do {
-    const res = await s3(`/${encodeURIComponent(bucket)}?list-type=2&delimiter=%2F&prefix=${encodeURIComponent(prefix)}${token === undefined ? '' : `&continuation-token=${encodeURIComponent(token)}`}`)
+    const res = await s3(`${objectPath(bucket)}?list-type=2&delimiter=%2F&prefix=${encodeURIComponent(prefix)}${token === undefined ? '' : `&continuation-token=${encodeURIComponent(token)}`}`)
     if (!res.ok) return res
     const doc = new DOMParser().parseFromString(await res.text(), 'application/xml')
     listed.folders.push(...[...doc.querySelectorAll('CommonPrefixes > Prefix')].map(p => p.textContent ?? ''))
@@ -178,7 +179,7 @@ async function openBucket (bucket: string, prefix: string): Promise<void> {
       label.className = 'name'
       label.textContent = `${name} (${bytes(o.size)})`
       label.title = `${o.size} bytes, last modified ${new Date(o.modified).toLocaleString()}`
-      const path = `/${encodeURIComponent(bucket)}/${o.key.split('/').map(encodeURIComponent).join('/')}`
+      const path = objectPath(bucket, o.key)
       const actions = document.createElement('span')
       actions.className = 'actions'
       actions.append(
@@ -208,7 +209,7 @@ $('list-options').addEventListener('submit', e => { e.preventDefault(); void ope
 
 /** What the cluster knows of one object: S3's headers, and from the node which members hold it. */
 async function details (bucket: string, key: string): Promise<void> {
-  const path = `/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
+  const path = objectPath(bucket, key)
   const head = await s3(path, { method: 'HEAD' })
   if (!head.ok) { showError(`${key}: ${head.status === 404 ? 'no longer exists' : `HTTP ${head.status}`}`); return }
   const located = await client!.fetch(`${location.origin}/_s3mesh/v1/locate${path}`)
@@ -286,7 +287,7 @@ async function send (method: string, url: string, body: Blob | string | undefine
 }
 
 async function uploadOne (bucket: string, key: string, file: File, progress: (fraction: number) => void): Promise<void> {
-  const url = `${location.origin}/s3/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
+  const url = `${location.origin}/s3${objectPath(bucket, key)}`
   const type = { 'content-type': file.type || 'application/octet-stream' }
   if (file.size <= MULTIPART_ABOVE) {
     await send('PUT', url, file, type, loaded => { progress(loaded / Math.max(1, file.size)) })
@@ -304,7 +305,7 @@ async function uploadOne (bucket: string, key: string, file: File, progress: (fr
     await send('POST', `${url}?uploadId=${encodeURIComponent(uploadId)}`, `<CompleteMultipartUpload>${parts.join('')}</CompleteMultipartUpload>`, { 'content-type': 'application/xml' })
   } catch (err) {
     // Nothing half-done stays behind.
-    await s3(`/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}?uploadId=${encodeURIComponent(uploadId)}`, { method: 'DELETE' }).catch(() => {})
+    await s3(`${objectPath(bucket, key)}?uploadId=${encodeURIComponent(uploadId)}`, { method: 'DELETE' }).catch(() => {})
     throw err
   }
 }
@@ -448,7 +449,7 @@ $<HTMLFormElement>('create-bucket').addEventListener('submit', e => {
   e.preventDefault()
   const form = e.target as HTMLFormElement
   const name = String(new FormData(form).get('name')).trim()
-  void s3(`/${encodeURIComponent(name)}`, { method: 'PUT' }).then(async r => {
+  void s3(objectPath(name), { method: 'PUT' }).then(async r => {
     if (!r.ok) { showError(await explain(r)); return }
     showError(undefined)
     form.reset()

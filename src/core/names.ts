@@ -44,3 +44,11 @@ export function assertObjectKey (key: string): void {
     }
   }
 }
+
+/**
+ * `/bucket` or `/bucket/key` as a URL path, as S3 clients write it: each
+ * segment of the key percent-encoded, its slashes kept.
+ */
+export function objectPath (bucket: string, key?: string): string {
+  return `/${encodeURIComponent(bucket)}${key === undefined ? '' : `/${key.split('/').map(encodeURIComponent).join('/')}`}`
+}

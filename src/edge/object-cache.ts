@@ -1,3 +1,4 @@
+import { objectPath } from '../core/names.js'
 import type { ObjectInfo } from '../core/object-store.js'
 
 /** One cached object: its info and its bytes. */
@@ -23,7 +24,7 @@ export interface ObjectCache {
 const CACHE_ORIGIN = 'https://s3mesh-cache.invalid'
 
 function cacheUrl (bucket: string, key: string, namespace = ''): string {
-  return `${CACHE_ORIGIN}/${encodeURIComponent(namespace)}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
+  return `${CACHE_ORIGIN}/${encodeURIComponent(namespace)}${objectPath(bucket, key)}`
 }
 
 /** Dates become strings in JSON; they come back as Dates. */

@@ -1,6 +1,7 @@
 import { AwsClient } from 'aws4fetch'
 import { AbortError, isS3ErrorCode, S3Error } from '../core/errors.js'
 import { toHex } from '../core/hashes.js'
+import { objectPath } from '../core/names.js'
 import { UNSIGNED_PAYLOAD } from '../s3-shim/auth/sigv4.js'
 
 export interface RemoteS3Options {
@@ -116,7 +117,7 @@ export class RemoteS3 {
 
   private async attempt (endpoint: number, req: RemoteRequest): Promise<Response> {
     const url = new URL(this.options.endpoints[endpoint]!.replace(/\/+$/, ''))
-    url.pathname = `${url.pathname.replace(/\/+$/, '')}/${req.bucket === undefined ? '' : encodeURIComponent(req.bucket)}${req.key === undefined ? '' : `/${req.key.split('/').map(encodeURIComponent).join('/')}`}`
+    url.pathname = `${url.pathname.replace(/\/+$/, '')}${req.bucket === undefined ? '/' : objectPath(req.bucket, req.key)}`
     for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v)
     const headers: Record<string, string> = { ...req.headers }
     const body = req.body

@@ -1,4 +1,5 @@
 import { S3Error } from '../../core/errors.js'
+import { objectPath } from '../../core/names.js'
 import type { Context } from '../context.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import { elementsOf, textOf, xmlResponse } from '../xml.js'
@@ -15,7 +16,7 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
   })
   const info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal })
   return xmlResponse('CompleteMultipartUploadResult', {
-    Location: `${ctx.url.origin}/${ctx.bucket}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
+    Location: `${ctx.url.origin}${objectPath(ctx.bucket, ctx.key)}`,
     Bucket: ctx.bucket,
     Key: ctx.key,
     ETag: quoteEtag(info.etag),
