@@ -8,6 +8,8 @@ import { JoinError, register, type Registration } from '../src/browser/index.js'
 import { decodeNodeMeta } from '../src/core/membership/node-meta.js'
 import type { CatalogEntry } from '../src/core/mesh/catalog-entry.js'
 import { objectPath } from '../src/core/names.js'
+import { explain } from './s3-errors.js'
+import { uploadFile } from './upload.js'
 
 interface Credentials { accessKeyId: string, secretAccessKey: string }
 
@@ -19,22 +21,6 @@ let tab: Registration | undefined
 function showError (message: string | undefined): void {
   errorBox.hidden = message === undefined
   errorBox.textContent = message ?? ''
-}
-
-/** S3 errors come as XML: the code and message, in plain words where we know better ones. */
-async function explain (res: Response): Promise<string> {
-  const doc = new DOMParser().parseFromString(await res.text(), 'application/xml')
-  const code = doc.querySelector('Code')?.textContent ?? `HTTP ${res.status}`
-  const message = doc.querySelector('Message')?.textContent ?? ''
-  switch (code) {
-    case 'InvalidBucketName': return 'That is not a valid bucket name: use 3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit.'
-    case 'BucketNotEmpty': return 'The bucket is not empty: delete its objects first.'
-    case 'BucketAlreadyOwnedByYou': case 'BucketAlreadyExists': return 'A bucket with that name already exists.'
-    case 'SignatureDoesNotMatch': case 'InvalidAccessKeyId': return 'Wrong access key or secret key.'
-    case 'InsufficientStorage': return 'This browser has no room left for it (its storage quota is used up): delete objects or free disk space.'
-    case 'ServiceUnavailable': case 'SlowDown': return 'The mesh cannot be reached right now (no node answered): check the network and try again.'
-    default: return `${code}: ${message}`
-  }
 }
 
 async function s3 (path: string, init: RequestInit = {}): Promise<Response> {
@@ -265,51 +251,6 @@ async function download (path: string, name: string): Promise<void> {
   setTimeout(() => { URL.revokeObjectURL(a.href) }, 10_000)
 }
 
-/** Files above this go up in parts (S3 multipart), so a large file neither waits whole nor restarts whole. */
-const MULTIPART_ABOVE = 16 * 1024 * 1024
-const PART_BYTES = 8 * 1024 * 1024
-
-/** One signed request with upload progress (XHR: fetch reports none); resolves with the response or throws a plain-words error. */
-async function send (method: string, url: string, body: Blob | string | undefined, headers: Record<string, string>, onProgress?: (loaded: number) => void): Promise<XMLHttpRequest> {
-  const signed = await client!.sign(url, { method, headers: { ...headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
-  return await new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest()
-    xhr.open(method, url)
-    signed.headers.forEach((v, k) => { if (k !== 'host' && k !== 'content-length') xhr.setRequestHeader(k, v) })
-    if (onProgress !== undefined) xhr.upload.onprogress = e => { onProgress(e.loaded) }
-    xhr.onload = () => {
-      if (xhr.status === 200) resolve(xhr)
-      else void explain(new Response(xhr.responseText, { status: xhr.status })).then(text => { reject(new Error(text)) })
-    }
-    xhr.onerror = () => { reject(new Error('the network is down or the node is gone')) }
-    xhr.send(body ?? null)
-  })
-}
-
-async function uploadOne (bucket: string, key: string, file: File, progress: (fraction: number) => void): Promise<void> {
-  const url = `${location.origin}/s3${objectPath(bucket, key)}`
-  const type = { 'content-type': file.type || 'application/octet-stream' }
-  if (file.size <= MULTIPART_ABOVE) {
-    await send('PUT', url, file, type, loaded => { progress(loaded / Math.max(1, file.size)) })
-    return
-  }
-  const created = await send('POST', `${url}?uploads`, undefined, type)
-  const uploadId = new DOMParser().parseFromString(created.responseText, 'application/xml').querySelector('UploadId')?.textContent ?? ''
-  const parts: string[] = []
-  try {
-    for (let at = 0, n = 1; at < file.size; at += PART_BYTES, n++) {
-      const done = at
-      const part = await send('PUT', `${url}?partNumber=${n}&uploadId=${encodeURIComponent(uploadId)}`, file.slice(at, at + PART_BYTES), {}, loaded => { progress((done + loaded) / file.size) })
-      parts.push(`<Part><PartNumber>${n}</PartNumber><ETag>${part.getResponseHeader('etag') ?? ''}</ETag></Part>`)
-    }
-    await send('POST', `${url}?uploadId=${encodeURIComponent(uploadId)}`, `<CompleteMultipartUpload>${parts.join('')}</CompleteMultipartUpload>`, { 'content-type': 'application/xml' })
-  } catch (err) {
-    // Nothing half-done stays behind.
-    await s3(`${objectPath(bucket, key)}?uploadId=${encodeURIComponent(uploadId)}`, { method: 'DELETE' }).catch(() => {})
-    throw err
-  }
-}
-
 /** Uploads files into the open bucket and prefix, each with its own progress bar. */
 async function upload (files: FileList | File[]): Promise<void> {
   const { bucket, prefix } = current
@@ -323,7 +264,7 @@ async function upload (files: FileList | File[]): Promise<void> {
     li.append(file.name, bar)
     list.append(li)
     try {
-      await uploadOne(bucket, prefix + file.name, file, fraction => { bar.value = fraction })
+      await uploadFile(client!, bucket, prefix + file.name, file, fraction => { bar.value = fraction })
       bar.value = 1
       li.dataset.done = 'true'
     } catch (err) {
