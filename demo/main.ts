@@ -3,7 +3,8 @@
  * tab a member of the mesh; every request is SigV4-signed here (aws4fetch), so
  * the secret never travels. Kept for the session, or on the device when asked.
  */
-import { AwsClient } from 'aws4fetch'
+import type { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../src/core/s3-signer.js'
 import { JoinError, register, type Registration } from '../src/browser/index.js'
 import { decodeNodeMeta } from '../src/core/membership/node-meta.js'
 import type { CatalogEntry } from '../src/core/mesh/catalog-entry.js'
@@ -366,7 +367,7 @@ async function logIn (creds: Credentials, remember: boolean): Promise<void> {
     showError(err instanceof JoinError && /\(403\)/.test(err.message) ? 'Wrong access key or secret key.' : `Could not start: ${err instanceof Error ? err.message : String(err)}`)
     return
   }
-  client = new AwsClient({ ...creds, service: 's3', region: 'us-east-1' })
+  client = s3Signer(creds)
   ;(remember ? localStorage : sessionStorage).setItem('s3mesh-credentials', JSON.stringify(creds))
   showError(undefined)
   $('login').hidden = true

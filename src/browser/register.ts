@@ -1,4 +1,4 @@
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../core/s3-signer.js'
 import type { Membership } from '../core/membership/membership.js'
 import { createS3Handler } from '../s3-shim/index.js'
 import { serveServiceWorker } from './bridge.js'
@@ -84,7 +84,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   await configure({ credentials: { accessKeyId, secretAccessKey }, ...(options.gateway === false ? {} : { gateway: options.gateway ?? location.origin }) }, signal)
   if (options.join === false) return { registration, stop: async () => {} }
 
-  const client = new AwsClient({ accessKeyId, secretAccessKey, service: 's3', region: 'us-east-1' })
+  const client = s3Signer({ accessKeyId, secretAccessKey })
   const res = await client.fetch(`${options.joinEndpoint ?? location.origin}/_s3mesh/v1/browser-join`, { signal })
   if (!res.ok) throw new JoinError(`The node refused to let this tab join (${res.status}): ${await res.text()}`)
   const info = await res.json() as { cluster: string, clusterKeys: string[], relays: string[] }

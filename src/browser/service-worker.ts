@@ -4,7 +4,7 @@
  * Everything else goes to the network untouched. It keeps nothing in memory
  * that IndexedDB does not have: the browser stops idle workers at will.
  */
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../core/s3-signer.js'
 import { browserHashes } from './wasm-hashes.js'
 import { S3Error } from '../core/errors.js'
 import { requestIdSource } from '../core/ids.js'
@@ -98,7 +98,7 @@ async function local (request: Request): Promise<Response> {
     if (value !== null) headers[name] = value
   }
   try {
-    const client = new AwsClient({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, service: 's3', region: 'us-east-1' })
+    const client = s3Signer(credentials)
     return await client.fetch(target, { method: request.method, headers, signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS) })
   } catch (err) {
     return s3Error(request, `This browser does not hold that, and the gateway ${gateway} did not answer: ${err instanceof Error ? err.message : String(err)}`)

@@ -1,4 +1,5 @@
-import { AwsClient } from 'aws4fetch'
+import type { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../core/s3-signer.js'
 import { AbortError, isS3ErrorCode, S3Error } from '../core/errors.js'
 import { toHex } from '../core/hashes.js'
 import { objectPath } from '../core/names.js'
@@ -68,7 +69,7 @@ export class RemoteS3 {
 
   constructor (private readonly options: RemoteS3Options) {
     if (options.endpoints.length === 0) throw new Error('RemoteS3 needs at least one endpoint')
-    this.client = new AwsClient({ accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, service: 's3', region: 'us-east-1' })
+    this.client = s3Signer(options)
     this.downUntil = options.endpoints.map(() => 0)
     this.now = options.now ?? Date.now
   }

@@ -1,4 +1,4 @@
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../core/s3-signer.js'
 import { CliError } from './cli-error.js'
 import type { MemberView } from './mesh-api.js'
 
@@ -9,7 +9,7 @@ export async function printMembers (opts: { endpoint: string, accessKey?: string
   if (accessKeyId === undefined || secretAccessKey === undefined) {
     throw new CliError('Give the root keys: --access-key and --secret-key, or S3MESH_ROOT_USER and S3MESH_ROOT_PASSWORD.', 2)
   }
-  const client = new AwsClient({ accessKeyId, secretAccessKey, service: 's3', region: 'us-east-1' })
+  const client = s3Signer({ accessKeyId, secretAccessKey })
   let res: Response
   try {
     res = await client.fetch(new URL('/_s3mesh/v1/members', opts.endpoint).toString(), { signal: AbortSignal.timeout(10_000) })

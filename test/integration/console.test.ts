@@ -258,7 +258,7 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Download k0001' }).waitFor()
     await node.stop()
     await page.getByRole('button', { name: 'Download k0001' }).click()
-    await page.getByRole('alert').filter({ hasText: 'The mesh cannot be reached right now' }).waitFor({ timeout: 30_000 }).catch(async (err: unknown) => { throw new Error(`alert: ${await page.locator('#error').textContent()}`, { cause: err }) })
+    await page.getByRole('alert').filter({ hasText: 'The mesh cannot be reached right now' }).waitFor({ timeout: 5_000 }).catch(async (err: unknown) => { throw new Error(`alert: ${await page.locator('#error').textContent()}`, { cause: err }) })
     await shoot(page, 'offline')
   })
 })
