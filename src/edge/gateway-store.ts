@@ -6,7 +6,7 @@ import type {
   ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
 } from '../core/object-store.js'
 import { readAll } from '../core/streams.js'
-import { metadataFromHeaders } from '../s3-shim/http/metadata.js'
+import { metadataFromHeaders, metadataHeaders } from '../s3-shim/http/metadata.js'
 import { quoteEtag } from '../s3-shim/respond.js'
 import { renderXml } from '../s3-shim/xml.js'
 import type { ObjectCache } from './object-cache.js'
@@ -51,16 +51,9 @@ function uploadOn (uploadId: string): { endpoint: number, id: string } {
   return { endpoint: Number(m[1]), id: m[2]! }
 }
 
-/** What a PUT or multipart create tells the node about the object. */
-function metadataHeaders (metadata: ObjectMetadata, tags?: Record<string, string>): Record<string, string> {
-  const h: Record<string, string> = {}
-  if (metadata.contentType !== undefined) h['content-type'] = metadata.contentType
-  if (metadata.contentEncoding !== undefined) h['content-encoding'] = metadata.contentEncoding
-  if (metadata.contentDisposition !== undefined) h['content-disposition'] = metadata.contentDisposition
-  if (metadata.contentLanguage !== undefined) h['content-language'] = metadata.contentLanguage
-  if (metadata.cacheControl !== undefined) h['cache-control'] = metadata.cacheControl
-  if (metadata.expires !== undefined) h.expires = metadata.expires
-  for (const [k, v] of Object.entries(metadata.user)) h[`x-amz-meta-${k}`] = v
+/** What a PUT or multipart create tells the node about the object: its metadata headers and its tags. */
+function writeHeaders (metadata: ObjectMetadata, tags?: Record<string, string>): Record<string, string> {
+  const h = metadataHeaders(metadata)
   if (tags !== undefined && Object.keys(tags).length > 0) h['x-amz-tagging'] = new URLSearchParams(tags).toString()
   return h
 }
@@ -155,7 +148,7 @@ export class GatewayStore implements ObjectStore {
     const sha256 = options.verified?.sha256 ?? (sent.body instanceof Uint8Array ? await sha256Hex(sent.body) : undefined)
     const { response } = await this.remote.send({
       method: 'PUT', bucket, key, ...sent,
-      headers: { ...metadataHeaders(options.metadata, options.tags), ...digestHeaders(options.verified) },
+      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified) },
       sha256,
       signal: options.signal,
     })
@@ -312,7 +305,7 @@ export class GatewayStore implements ObjectStore {
   }
 
   async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> {
-    const { response, endpoint } = await this.remote.send({ method: 'POST', bucket, key, query: { uploads: '' }, headers: metadataHeaders(options.metadata, options.tags), signal: options.signal })
+    const { response, endpoint } = await this.remote.send({ method: 'POST', bucket, key, query: { uploads: '' }, headers: writeHeaders(options.metadata, options.tags), signal: options.signal })
     return `${endpoint}.${text(await xmlOf(response, 'InitiateMultipartUploadResult'), 'UploadId')}`
   }
 

@@ -35,18 +35,24 @@ export function metadataFromHeaders (headers: Headers): ObjectMetadata {
   return meta
 }
 
+/** The headers that carry an object's metadata (the standard ones that are set, and x-amz-meta-*): what a PUT sends and a GET returns. */
+export function metadataHeaders (metadata: ObjectMetadata): Record<string, string> {
+  const h: Record<string, string> = {}
+  for (const [field, header] of STANDARD) {
+    const v = metadata[field]
+    if (v !== undefined) h[header] = v
+  }
+  for (const [k, v] of Object.entries(metadata.user)) h[`x-amz-meta-${k}`] = v
+  return h
+}
+
 /** The response headers that describe an object on GET and HEAD. */
 export function objectHeaders (info: ObjectInfo): Headers {
-  const h = new Headers()
+  const h = new Headers(metadataHeaders(info.metadata))
   h.set('etag', quoteEtag(info.etag))
   h.set('last-modified', httpDate(info.lastModified))
   h.set('accept-ranges', 'bytes')
   h.set('content-type', info.metadata.contentType ?? 'binary/octet-stream')
-  for (const [field, header] of STANDARD) {
-    const v = info.metadata[field]
-    if (v !== undefined && field !== 'contentType') h.set(header, v)
-  }
-  for (const [k, v] of Object.entries(info.metadata.user)) h.set(`x-amz-meta-${k}`, v)
   const tagCount = Object.keys(info.tags).length
   if (tagCount > 0) h.set('x-amz-tagging-count', String(tagCount))
   if (info.parts !== undefined) h.set('x-amz-mp-parts-count', String(info.parts))
