@@ -19,6 +19,18 @@ export default tseslint.config(
     },
   },
   {
+    // aws4fetch retries every 5xx ten times and the AWS SDK three times by default: a test
+    // or benchmark would pass on a retry and never see the server's first answer, and
+    // s3mesh's own callers would wait ~25 s before failing over. One signer has retries off.
+    ignores: ['src/core/s3-signer.ts'],
+    rules: {
+      'no-restricted-syntax': ['error',
+        { selector: "NewExpression[callee.name='AwsClient']", message: "Use s3Signer() (src/core/s3-signer.ts) or test/helpers/s3-client.ts's signer(): aws4fetch's AwsClient retries a 5xx ten times by default." },
+        { selector: "NewExpression[callee.name='S3Client']:not(:has(Property[key.name='maxAttempts']))", message: 'Give the AWS SDK client maxAttempts (1 in tests and benchmarks, or sdkClient() from test/helpers/s3-client.ts): it retries three times by default.' },
+      ],
+    },
+  },
+  {
     files: ['src/core/**/*.ts', 'src/s3-shim/**/*.ts', 'src/edge/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {

@@ -8,7 +8,7 @@
  *   npm run bench:membership-real            # 10 nodes, 6 kills, 3 leaves
  */
 import { randomBytes } from 'node:crypto'
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../../src/core/s3-signer.js'
 import { LAN } from '../../src/core/membership/config.js'
 import { suspicionTimeout } from '../../src/core/membership/suspicion.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
@@ -18,7 +18,7 @@ const N = 10
 const KILLS = Number(process.argv[2] ?? 6)
 const LEAVES = 3
 const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
-const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
 
 async function view (node: ServerProcess): Promise<Map<string, string>> {
   const res = await sign.fetch(`${node.url}/_s3mesh/v1/members`)

@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../../src/core/s3-signer.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
 import { percentile, round } from '../lib/stats.js'
 
@@ -26,7 +26,7 @@ const sizes = asked.length > 0 ? asked : [5, 10, 20]
 const ROUNDS = quick ? 10 : 40
 const now = (): number => performance.timeOrigin + performance.now()
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
 
 interface Percentiles { p50: number, p99: number }
 const p = (xs: number[]): Percentiles => ({ p50: round(percentile(xs, 50), 2), p99: round(percentile(xs, 99), 2) })

@@ -11,7 +11,7 @@
  *   npm run bench:mesh-s3 -- --quick
  */
 import { randomBytes } from 'node:crypto'
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../../src/core/s3-signer.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
 import { round } from '../lib/stats.js'
 import { client, ensureBucket, sdkGet, sdkPutGet, type LoadResult } from '../s3-http/sdk-load.js'
@@ -27,7 +27,7 @@ const cases = [
 const target = (name: string, n: ServerProcess): Target => ({ name, url: n.url, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, pid: n.child.pid!, stop: async () => { await n.stop() } })
 
 async function alive (nodes: ServerProcess[], count: number): Promise<void> {
-  const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+  const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
   const end = Date.now() + 30_000
   for (;;) {
     const views = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ state: string }> }).members.filter(m => m.state === 'alive').length))

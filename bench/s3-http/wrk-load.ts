@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../../src/core/s3-signer.js'
 import { round } from '../lib/stats.js'
 import type { LoadResult } from './sdk-load.js'
 import type { Target } from './targets.js'
@@ -9,7 +9,7 @@ import type { Target } from './targets.js'
 const WRK = '/usr/bin/wrk'
 /** Presigned paths (UNSIGNED-PAYLOAD), so the C load generator does no signing or hashing of its own. */
 async function presignedPaths (target: Target, bucket: string, method: string, size: number, count: number): Promise<string[]> {
-  const signer = new AwsClient({ accessKeyId: target.accessKey, secretAccessKey: target.secretKey, service: 's3', region: 'us-east-1' })
+  const signer = s3Signer({ accessKeyId: target.accessKey, secretAccessKey: target.secretKey })
   const url = target.url
   const out: string[] = []
   for (let i = 0; i < count; i++) {

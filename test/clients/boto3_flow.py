@@ -10,7 +10,7 @@ from botocore.config import Config
 endpoint, access_key, secret_key, big_path = sys.argv[1:5]
 s3 = boto3.client(
     "s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-    region_name="us-east-1", config=Config(s3={"addressing_style": "path"}),
+    region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),  # no retries: the first answer counts
 )
 bucket = "cli-boto3"
 s3.create_bucket(Bucket=bucket)

@@ -13,7 +13,7 @@ describe('minio JS client', () => {
     server = await startServerProcess()
     fx = await makeFixtures()
     const u = new URL(server.url)
-    mc = new Minio.Client({ endPoint: u.hostname, port: Number(u.port), useSSL: false, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, region: 'us-east-1', pathStyle: true })
+    mc = new Minio.Client({ endPoint: u.hostname, port: Number(u.port), useSSL: false, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, region: 'us-east-1', pathStyle: true, retryOptions: { disableRetry: true } })
   })
   after(async () => { await server?.stop(); await fx?.cleanup() })
 

@@ -10,7 +10,8 @@ describeClient('rclone', RCLONE, 'apt-get install rclone', () => {
   let server: ServerProcess
   let fx: Fixtures
   // rclone 1.60 fails with LoadCustomCABundleError when AWS_CA_BUNDLE is set, even for plain HTTP.
-  const rclone = async (...args: string[]): Promise<string> => (await run(RCLONE, args, {
+  // One try per operation and per request (rclone retries 3 and 10 times by default): the first answer counts.
+  const rclone = async (...args: string[]): Promise<string> => (await run(RCLONE, ['--retries', '1', '--low-level-retries', '1', ...args], {
     RCLONE_CONFIG: '/dev/null',
     RCLONE_CONFIG_MESH_TYPE: 's3', RCLONE_CONFIG_MESH_PROVIDER: 'Other', RCLONE_CONFIG_MESH_ENDPOINT: server.url,
     RCLONE_CONFIG_MESH_ACCESS_KEY_ID: ACCESS_KEY, RCLONE_CONFIG_MESH_SECRET_ACCESS_KEY: SECRET_KEY,

@@ -68,11 +68,12 @@ export const AWS_UNSET = ['AWS_CA_BUNDLE', 'AWS_PROFILE']
 
 /**
  * The environment for aws-cli against an s3mesh node: the root credentials,
- * path-style addressing (a config file written into `dir`), no credentials
- * file or instance metadata.
+ * path-style addressing and one attempt per request (a config file written
+ * into `dir`: aws-cli retries a 5xx up to twice by default, which would hide
+ * the server's first answer), no credentials file or instance metadata.
  */
 export async function awsCliEnv (dir: string): Promise<NodeJS.ProcessEnv> {
   const config = join(dir, 'aws-config')
-  await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n')
+  await writeFile(config, '[default]\nregion = us-east-1\nretry_mode = standard\nmax_attempts = 1\ns3 =\n  addressing_style = path\n')
   return { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true' }
 }

@@ -1,18 +1,26 @@
 import { S3Client } from '@aws-sdk/client-s3'
-import { AwsClient } from 'aws4fetch'
+import type { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../../src/core/s3-signer.js'
 import { ACCESS_KEY, SECRET_KEY } from './server-process.js'
 
-/** The AWS SDK for JS v3 with its default settings (CRC32 checksums, aws-chunked streaming), path-style. */
+/**
+ * The AWS SDK for JS v3 with its default settings (CRC32 checksums, aws-chunked
+ * streaming), path-style, and no retries: a test sees the server's first answer.
+ */
 export function sdkClient (endpoint: string, secret = SECRET_KEY): S3Client {
   return new S3Client({
-    endpoint, region: 'us-east-1', forcePathStyle: true,
+    endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1,
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: secret },
   })
 }
 
-/** A raw SigV4 signer for requests no SDK would send (malformed bodies, odd keys). */
+/**
+ * A raw SigV4 signer (and fetch) for requests no SDK would send, with the root
+ * test credentials. No retries (aws4fetch's default is ten on any 5xx), so a
+ * first answer of 503 fails the test instead of passing on the retry.
+ */
 export function signer (secret = SECRET_KEY): AwsClient {
-  return new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: secret, service: 's3', region: 'us-east-1' })
+  return s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: secret })
 }
 
 export async function text (res: Response): Promise<string> {

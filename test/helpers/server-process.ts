@@ -64,6 +64,14 @@ export async function startServerProcess (options: { dataDir?: string, args?: st
   }
 }
 
+/** The sum of every series of a metric on a node's /metrics (all label values): `s3mesh_http_requests_total` counts every S3 request it answered. */
+export async function metricSum (node: ServerProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text()
+  let sum = 0
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1])
+  return sum
+}
+
 /** A figure from a node's /metrics (`name` may carry labels, as in `s3mesh_members{state="failed"}`); NaN when absent. */
 export async function metric (node: ServerProcess, name: string): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text()

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { AwsClient } from 'aws4fetch'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/chromium.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { signer } from '../helpers/s3-client.js'
 
 describe('service worker: S3 semantics in the browser', () => {
   let node: ServerProcess
@@ -129,7 +129,7 @@ describe('service worker: S3 semantics in the browser', () => {
       const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
       await register({ accessKeyId, secretAccessKey, join: false })
     }, [ACCESS_KEY, SECRET_KEY])
-    const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+    const sign = signer()
     assert.equal((await sign.fetch(`${node.url}/served`, { method: 'PUT' })).status, 200)
     assert.equal((await sign.fetch(`${node.url}/served/on-the-node.txt`, { method: 'PUT', body: 'only the node has this' })).status, 200)
     const read = await page.evaluate(async () => {

@@ -10,15 +10,18 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { AwsClient } from 'aws4fetch'
 import type { Browser, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/chromium.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { signer } from '../helpers/s3-client.js'
+import { until } from '../helpers/until.js'
 
 const SHOTS = new URL('../../test-output/console/', import.meta.url)
+/** The console's stylesheet, which the hot-reload test edits (and restores). */
+const STYLE = new URL('../../demo/style.css', import.meta.url)
 const DESKTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
 
@@ -90,7 +93,7 @@ describe('the console', () => {
     await shoot(page, 'buckets')
 
     // The bucket is the cluster's: the node lists it too; an object in it blocks the delete.
-    const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+    const sign = signer()
     assert.match(await (await sign.fetch(`${node.url}/`)).text(), /<Name>photos<\/Name>/)
     assert.equal((await sign.fetch(`${node.url}/photos/cat.txt`, { method: 'PUT', body: 'meow' })).status, 200)
     await page.getByRole('button', { name: 'Delete bucket photos' }).click()
@@ -102,7 +105,7 @@ describe('the console', () => {
   })
 
   it('browses a bucket with folders and a breadcrumb, uploads dropped files with progress, downloads and deletes', async () => {
-    const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+    const sign = signer()
     await page.getByLabel('New bucket').fill('album')
     await page.getByRole('button', { name: 'Create' }).click()
     await page.getByRole('list', { name: 'Buckets' }).getByRole('button', { name: 'album', exact: true }).click()
@@ -194,7 +197,7 @@ describe('the console', () => {
   })
 
   it('lists a bucket of more than one page (S3 answers 1000 keys at a time) and narrows it by a search', async () => {
-    const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+    const sign = signer()
     assert.equal((await sign.fetch(`${node.url}/many`, { method: 'PUT' })).status, 200)
     const keys = Array.from({ length: 1010 }, (_, i) => `k${String(i).padStart(4, '0')}`)
     for (let i = 0; i < keys.length; i += 25) {
@@ -291,8 +294,22 @@ describe('npm run dev', () => {
       await page.getByLabel('New bucket').fill('from-dev')
       await page.getByRole('button', { name: 'Create' }).click()
       await page.getByRole('list', { name: 'Buckets' }).getByText('from-dev').waitFor()
-      const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+      const sign = signer()
       assert.match(await (await sign.fetch(`${node.url}/`)).text(), /<Name>from-dev<\/Name>/, 'the page reached the node through the dev server')
+
+      // Hot reload: an edit to the console's stylesheet shows in the open page, which keeps its state (no reload).
+      await page.evaluate(() => { (globalThis as { beforeEdit?: boolean }).beforeEdit = true })
+      const probe = async (): Promise<string> => await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--dev-edit').trim())
+      assert.equal(await probe(), '', 'precondition: the stylesheet does not have the edit yet')
+      const original = await readFile(STYLE, 'utf8')
+      try {
+        await writeFile(STYLE, `${original}\n:root { --dev-edit: seen; }\n`)
+        await until('the edit shows in the open page', async () => await probe() === 'seen', 15_000)
+      } finally {
+        await writeFile(STYLE, original)
+      }
+      assert.equal(await page.evaluate(() => (globalThis as { beforeEdit?: boolean }).beforeEdit), true, 'the page was updated in place, not reloaded')
+      await page.getByRole('list', { name: 'Buckets' }).getByText('from-dev').waitFor()
     } finally {
       await browser.close()
       process.kill(-dev.pid!, 'SIGTERM')

@@ -12,17 +12,25 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type S3ServiceException } from '@aws-sdk/client-s3'
 import { Miniflare } from 'miniflare'
-import { metric, startServerProcess, ACCESS_KEY, SECRET_KEY, type ServerProcess } from '../helpers/server-process.js'
+import { metric, metricSum, startServerProcess, ACCESS_KEY, SECRET_KEY, type ServerProcess } from '../helpers/server-process.js'
 import { sdkClient, signer } from '../helpers/s3-client.js'
 
 const BUNDLE = fileURLToPath(new URL('../../dist/edge-bundle/s3mesh-edge.js', import.meta.url))
 const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))
 
-/** GETs the mesh's nodes answered, summed over nodes. */
-async function meshGets (nodes: ServerProcess[]): Promise<number> {
-  let sum = 0
-  for (const n of nodes) sum += (await metric(n, 's3mesh_http_requests_total{operation="GetObject",status="200"}')) || 0
-  return sum
+/**
+ * Every S3 request the mesh's nodes answered (any operation, any status: a
+ * revalidation's 304 or a HEAD counts as much as a GET), summed over nodes,
+ * with the GETs answered 200 among them. /metrics itself is not counted.
+ */
+async function meshRequests (nodes: ServerProcess[]): Promise<{ all: number, gets: number }> {
+  let all = 0
+  let gets = 0
+  for (const n of nodes) {
+    all += await metricSum(n, 's3mesh_http_requests_total')
+    gets += (await metric(n, 's3mesh_http_requests_total{operation="GetObject",status="200"}')) || 0
+  }
+  return { all, gets }
 }
 
 /** What every runtime must do: the S3 a client sees through the worker is the mesh's. */
@@ -127,11 +135,11 @@ describe('the edge worker', () => {
       const s3 = sdkClient(url)
       await s3.send(new PutObjectCommand({ Bucket: 'workerd', Key: 'hot.txt', Body: 'first' }))
       const read = async (): Promise<string> => await (await s3.send(new GetObjectCommand({ Bucket: 'workerd', Key: 'hot.txt' }))).Body!.transformToString()
-      const before = await meshGets(nodes)
+      const before = await meshRequests(nodes)
       assert.equal(await read(), 'first')
-      assert.equal(await meshGets(nodes), before + 1, 'the first read is a miss')
+      assert.deepEqual(await meshRequests(nodes), { all: before.all + 1, gets: before.gets + 1 }, 'the first read is a miss: one GET reached the mesh')
       for (let i = 0; i < 5; i++) assert.equal(await read(), 'first')
-      assert.equal(await meshGets(nodes), before + 1, 'five hits, none reached the mesh')
+      assert.deepEqual(await meshRequests(nodes), { all: before.all + 1, gets: before.gets + 1 }, 'five hits: no request of any kind reached the mesh')
       await s3.send(new PutObjectCommand({ Bucket: 'workerd', Key: 'hot.txt', Body: 'second' }))
       assert.equal(await read(), 'second', 'a write through the worker is seen at once')
     })
@@ -184,12 +192,14 @@ describe('the edge worker in Deno and in Node', () => {
     const send = async (path: string, init: RequestInit = {}): Promise<Response> => await worker.fetch(await client.sign(`http://edge.test${path}`, init), env)
     assert.equal((await send('/plain', { method: 'PUT' })).status, 200)
     assert.equal((await send('/plain/a.txt', { method: 'PUT', body: 'from node' })).status, 200)
-    const before = await meshGets(nodes)
+    const before = await meshRequests(nodes)
     for (let i = 0; i < 3; i++) assert.equal(await (await send('/plain/a.txt')).text(), 'from node')
-    assert.equal(await meshGets(nodes), before + 1, 'one miss, two hits')
+    assert.deepEqual(await meshRequests(nodes), { all: before.all + 1, gets: before.gets + 1 }, 'one miss, two hits: one request reached the mesh')
     // An ETag the cache knows answers 304 from the edge.
     const etag = (await send('/plain/a.txt', { method: 'HEAD' })).headers.get('etag')!
+    const beforeConditional = await meshRequests(nodes)
     assert.equal((await send('/plain/a.txt', { headers: { 'if-none-match': etag } })).status, 304)
+    assert.deepEqual(await meshRequests(nodes), beforeConditional, 'the 304 came from the edge: no request reached the mesh')
     // Virtual-hosted style under a configured domain.
     const hosted = await worker.fetch(await client.sign('http://plain.s3.edge.test/a.txt'), { ...env, S3MESH_DOMAINS: 's3.edge.test' })
     assert.equal(await hosted.text(), 'from node')

@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
-import { AwsClient } from 'aws4fetch'
 import { LOCAL } from '../../src/core/membership/config.js'
 import { suspicionTimeout } from '../../src/core/membership/suspicion.js'
 import type { MemberView } from '../../src/node/mesh-api.js'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { signer } from '../helpers/s3-client.js'
 
-const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+const sign = signer()
 const CLUSTER_KEY = randomBytes(32).toString('base64')
 
 async function members (node: ServerProcess): Promise<MemberView[]> {

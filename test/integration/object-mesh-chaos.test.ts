@@ -9,12 +9,12 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
-import { AwsClient } from 'aws4fetch'
-import { ACCESS_KEY, metric, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { metric, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
+import { signer } from '../helpers/s3-client.js'
 
 const CLUSTER_KEY = randomBytes(32).toString('base64')
-const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1', retries: 0 })
+const sign = signer()
 const env = { S3MESH_CLUSTER_KEY: CLUSTER_KEY }
 const args = ['--membership', 'local', '--replicas', '2']
 /** How long the chaos runs, ms. */

@@ -12,19 +12,18 @@ import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
-import { AwsClient } from 'aws4fetch'
 import { createLibp2p } from 'libp2p'
 import { webHashes } from '../../src/core/hashes.js'
 import { YAMUX_STREAM_OPTIONS } from '../../src/core/mesh/config.js'
-import { streamOfBytes } from '../../src/core/streams.js'
 import { nodeHashes } from '../../src/node/node-hashes.js'
 import { Keyring } from '../../src/core/membership/keyring.js'
 import { Announcer } from '../../src/core/mesh/announcer.js'
 import { PeerIdleError } from '../../src/core/mesh/sealed-frames.js'
 import { TransferService, type TransferHost } from '../../src/core/mesh/transfer.js'
-import { ACCESS_KEY, metric, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { metric, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { signer } from '../helpers/s3-client.js'
 
-const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+const sign = signer()
 
 describe('a peer without the cluster key', () => {
   let node: ServerProcess
@@ -134,10 +133,19 @@ describe('a slow reader', () => {
       const key = Keyring.generateKey()
       const body = randomBytes(40 * 1024 * 1024)
       const sha256 = createHash('sha256').update(body).digest('hex')
+      // How much the holder has read from its store: what it sent, or holds ready to send.
+      let sent = 0
+      const counted = (): ReadableStream<Uint8Array> => new ReadableStream<Uint8Array>({
+        pull (controller) {
+          if (sent >= body.byteLength) { controller.close(); return }
+          controller.enqueue(body.subarray(sent, sent + 1024 * 1024))
+          sent += 1024 * 1024
+        },
+      }, { highWaterMark: 0 })
       const host: TransferHost = {
         openLocal: async () => ({
           info: { key: 'k', size: body.byteLength, etag: '"x"', sha256, lastModified: new Date(), metadata: { user: {} }, tags: {} },
-          stream: () => streamOfBytes(body, 1024 * 1024),
+          stream: counted,
           close: async () => {},
         }),
         accept: async () => { throw new Error('no') },
@@ -149,14 +157,20 @@ describe('a slow reader', () => {
       await reader.dial(holder.getMultiaddrs()[0]!)
       const got = (await client.get(holder.peerId.toString(), { bucket: 'b', key: 'k', sha256, size: body.byteLength }, AbortSignal.timeout(60_000))).getReader()
       let size = 0
+      let lead = 0
       for (let i = 0; ; i++) {
         const { done, value } = await got.read()
         if (done) break
         size += value.byteLength
+        lead = Math.max(lead, sent - size)
         // A reader slower than the network (a client on a slow link, a busy disk).
         if (i % 4 === 0) await new Promise(resolve => setTimeout(resolve, 2))
       }
       assert.equal(size, body.byteLength)
+      // Held back: the holder never ran further ahead of the reader than the stream's read buffer
+      // (without backpressure it would read the whole 40 MiB at once; before the fix the buffer overflowed).
+      console.log(`slow reader: the holder ran at most ${(lead / 1048576).toFixed(1)} MiB ahead`)
+      assert.ok(lead > 0 && lead <= YAMUX_STREAM_OPTIONS.maxReadBufferLength, `the holder ran ${lead} bytes ahead of the reader`)
     } finally {
       await reader.stop()
       await holder.stop()

@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { AwsClient } from 'aws4fetch'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
+import { signer } from '../helpers/s3-client.js'
 
-const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+const sign = signer()
 
 async function aliveEverywhere (nodes: ServerProcess[]): Promise<void> {
   await until(`${nodes.length} members alive everywhere`, async () => {

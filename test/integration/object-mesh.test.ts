@@ -6,20 +6,20 @@ import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CreateBucketCommand, DeleteObjectCommand, GetBucketCorsCommand, GetObjectCommand, PutBucketCorsCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { AwsClient } from 'aws4fetch'
 import { Placement } from '../../src/core/mesh/placement.js'
 import { AWS_UNSET, awsCliEnv, makeFixtures, run } from '../helpers/cli-clients.js'
 import { ACCESS_KEY, metric, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { sdkClient, signer } from '../helpers/s3-client.js'
 import { until } from '../helpers/until.js'
 
 // Debian's aws-cli v2; a pyenv aws-cli v1 may come first on PATH, so the path is explicit.
 const AWS = '/usr/bin/aws'
 
 const CLUSTER_KEY = randomBytes(32).toString('base64')
-const sign = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 's3', region: 'us-east-1' })
+const sign = signer()
 
 function client (node: ServerProcess): S3Client {
-  return new S3Client({ endpoint: node.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } })
+  return sdkClient(node.url)
 }
 
 interface Located { holders: Array<{ id: string, state: string }>, placement: string[], sha256?: string, deleted: boolean }
@@ -95,7 +95,7 @@ describe('object mesh across three real processes', () => {
       const script = `
 import boto3, hashlib, sys
 from botocore.config import Config
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
 body = s3.get_object(Bucket="clients", Key="big/fifty.bin")["Body"].read()
 print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="big/fifty.bin")["ETag"])
 `

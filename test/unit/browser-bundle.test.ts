@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../../src/core/s3-signer.js'
 
 const bundle = fileURLToPath(new URL('../../dist/browser-bundle/s3mesh.js', import.meta.url))
 const worker = fileURLToPath(new URL('../../dist/browser-bundle/s3mesh-sw.js', import.meta.url))
@@ -36,7 +36,7 @@ describe('browser bundle', () => {
   it('serves S3 from the bundled handler and memory store', async () => {
     const { createS3Handler, MemoryStore } = await import(bundle) as typeof import('../../src/browser/index.js')
     const handler = createS3Handler({ store: new MemoryStore(), basePath: '/s3', credentials: { secretFor: () => 'SECRET-KEY' } })
-    const sign = new AwsClient({ accessKeyId: 'AK', secretAccessKey: 'SECRET-KEY', service: 's3', region: 'us-east-1' })
+    const sign = s3Signer({ accessKeyId: 'AK', secretAccessKey: 'SECRET-KEY' })
     assert.equal((await handler(await sign.sign('http://app.test/s3/notes', { method: 'PUT' }))).status, 200)
     const put = await handler(await sign.sign('http://app.test/s3/notes/today.txt', { method: 'PUT', body: 'from a bundle' }))
     assert.equal(put.headers.get('etag'), '"98f8508ac6e8b3c3d17c6098e3404145"', 'MD5 computed by the pure-JS hashes')

@@ -1,11 +1,11 @@
 /** The Web-standard handler on its own (no HTTP server): behaviour every adapter inherits. */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../../src/core/s3-signer.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import { createS3Handler } from '../../src/s3-shim/index.js'
 
-const sign = new AwsClient({ accessKeyId: 'AK', secretAccessKey: 'SECRET-KEY', service: 's3', region: 'us-east-1' })
+const sign = s3Signer({ accessKeyId: 'AK', secretAccessKey: 'SECRET-KEY' })
 
 async function setup (options: { virtualHostDomains?: string[], basePath?: string } = {}): Promise<(r: Request) => Promise<Response>> {
   const store = new MemoryStore()

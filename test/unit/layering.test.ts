@@ -16,6 +16,16 @@ describe('layer rule', () => {
     assert.ok((await problems('src/s3-shim/x.ts', 'export const f = (): unknown => window.location\n')).includes('no-restricted-globals'))
   })
 
+  it('refuses S3 clients that retry by default (aws4fetch, the AWS SDK) anywhere but the one signer', async () => {
+    const aws4fetch = "import { AwsClient } from 'aws4fetch'\nexport const c = new AwsClient({ accessKeyId: 'a', secretAccessKey: 'b' })\n"
+    assert.ok((await problems('test/integration/x.test.ts', aws4fetch)).includes('no-restricted-syntax'))
+    assert.ok((await problems('bench/x/run.ts', aws4fetch)).includes('no-restricted-syntax'))
+    assert.deepEqual(await problems('src/core/s3-signer.ts', aws4fetch), [])
+    const sdk = (extra: string): string => `import { S3Client } from '@aws-sdk/client-s3'\nexport const c = new S3Client({ region: 'us-east-1'${extra} })\n`
+    assert.ok((await problems('test/integration/x.test.ts', sdk(''))).includes('no-restricted-syntax'))
+    assert.deepEqual(await problems('test/integration/x.test.ts', sdk(', maxAttempts: 1')), [])
+  })
+
   it('allows them in the platform adapters', async () => {
     assert.deepEqual(await problems('src/node/x.ts', "import { readFile } from 'node:fs/promises'\nexport const f = readFile\n"), [])
   })
