@@ -16,8 +16,8 @@ const bundleTests = {
       target: 'es2022',
       write: false,
       sourcemap: 'inline',
-      // The shared compliance suite asserts with node:assert; in the browser that is the npm port.
-      alias: { 'node:assert/strict': 'assert' },
+      // Shared suites assert with node:assert/strict; in the browser that is the npm port's strict mode.
+      alias: { 'node:assert/strict': './test/browser/strict-assert.js' },
       define: { 'process.env.NODE_DEBUG': 'false' },
       inject: ['./test/browser/process-shim.js'],
     })

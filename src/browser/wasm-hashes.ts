@@ -22,12 +22,22 @@ const POOL_SIZE = 4
  */
 class HasherPool {
   private readonly free: IHasher[] = []
-  private filling = false
+  /** The fill in progress, if any. */
+  private filling: Promise<void> | undefined
   /** WebAssembly may be refused (a page whose CSP lacks 'wasm-unsafe-eval'): then the pool stays empty for good. */
   private refused = false
 
   constructor (private readonly make: () => Promise<IHasher>) {
     this.fill()
+  }
+
+  /** Resolves true once a hasher is ready, false if WebAssembly was refused. */
+  async ready (): Promise<boolean> {
+    while (this.free.length === 0 && !this.refused) {
+      this.fill()
+      await this.filling
+    }
+    return !this.refused
   }
 
   take (): IHasher | undefined {
@@ -41,15 +51,14 @@ class HasherPool {
   }
 
   private fill (): void {
-    if (this.filling || this.refused) return
-    this.filling = true
-    void (async () => {
+    if (this.filling !== undefined || this.refused) return
+    this.filling = (async () => {
       try {
         while (this.free.length < POOL_SIZE) this.free.push(await this.make())
       } catch {
         this.refused = true
       } finally {
-        this.filling = false
+        this.filling = undefined
       }
     })()
   }
@@ -62,7 +71,16 @@ class HasherPool {
  * those defaults while no hasher is ready or where WebAssembly is not allowed.
  * Not for edge workers: Cloudflare's refuses to compile WebAssembly at run time.
  */
-export function wasmHashes (fallback: Hashes = webHashes): Hashes {
+export interface WasmHashes extends Hashes {
+  /**
+   * Resolves true once every named algorithm (default: all) has a WebAssembly
+   * hasher ready, false if WebAssembly was refused. Until then `create` may
+   * hand out the fallback's hashes.
+   */
+  ready: (algorithms?: HashAlgorithm[]) => Promise<boolean>
+}
+
+export function wasmHashes (fallback: Hashes = webHashes): WasmHashes {
   const pools = new Map<HashAlgorithm, HasherPool>()
   const pool = (algorithm: HashAlgorithm): HasherPool => {
     let p = pools.get(algorithm)
@@ -73,6 +91,10 @@ export function wasmHashes (fallback: Hashes = webHashes): Hashes {
   pool('md5')
   pool('sha256')
   return {
+    async ready (algorithms = Object.keys(FACTORIES) as HashAlgorithm[]) {
+      const ready = await Promise.all(algorithms.map(async a => await pool(a).ready()))
+      return ready.every(Boolean)
+    },
     create (algorithm): Hash {
       const p = pool(algorithm)
       const hasher = p.take()
