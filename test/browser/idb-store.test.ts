@@ -6,7 +6,7 @@ import { streamOfBytes } from '../../src/core/streams.js'
 import { objectStoreSuite, readStream } from '../compliance/object-store-suite.js'
 
 declare const describe: (name: string, fn: () => void) => void
-declare const it: (name: string, fn: () => Promise<void>) => void
+declare const it: ((name: string, fn: () => Promise<void>) => void) & { skip: (name: string) => void }
 
 let n = 0
 const fresh = (): string => `s3mesh-test-${Date.now()}-${n++}`
@@ -19,7 +19,7 @@ objectStoreSuite('IdbStore (Chromium)', async () => {
     // The store's connection stays open; the delete completes when the page goes.
     cleanup: async () => { indexedDB.deleteDatabase(database) },
   }
-}, { describe, it })
+}, { describe, it, skip: (name, reason) => { it.skip(`${name} (${reason})`) } })
 
 /** Every value in the store's database, with its key. */
 async function values (database: string): Promise<Array<{ key: IDBValidKey[], value: unknown }>> {

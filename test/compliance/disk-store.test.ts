@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, it } from 'node:test'
 import { DiskStore } from '../../src/node/disk-store.js'
+import { nodeRunner } from './node-runner.js'
 import { objectStoreSuite } from './object-store-suite.js'
 
 objectStoreSuite('DiskStore', async () => {
@@ -12,4 +12,4 @@ objectStoreSuite('DiskStore', async () => {
     reopen: async () => await DiskStore.open(root),
     cleanup: async () => { await rm(root, { recursive: true, force: true }) },
   }
-}, { describe, it })
+}, nodeRunner)

@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, it } from 'node:test'
 import { GatewayStore } from '../../src/edge/gateway-store.js'
 import { MemoryCache } from '../../src/edge/object-cache.js'
 import { RemoteS3 } from '../../src/edge/remote-s3.js'
 import { startServer } from '../../src/node/server.js'
 import { ACCESS_KEY, SECRET_KEY } from '../helpers/server-process.js'
+import { nodeRunner } from './node-runner.js'
 import { objectStoreSuite } from './object-store-suite.js'
 
 // The edge worker's store, over S3 to a real node: the same contract as the
@@ -28,4 +28,4 @@ objectStoreSuite('GatewayStore', async () => {
     reopen: async () => open(),
     cleanup: async () => { await server.close(); await rm(root, { recursive: true, force: true }) },
   }
-}, { describe, it })
+}, nodeRunner)
