@@ -62,10 +62,13 @@ describe('object mesh partition', () => {
     for (const n of nodes) n.blocked.clear()
     await until('everyone alive everywhere again', () => nodes.every(n => ids.every(id => n.transport.membership.get(id)?.state === 'alive')), 30_000)
     await until('every node has the same catalog', () => nodes.every(n => digestOf(n) === digestOf(nodes[0]!)), 30_000)
+    // Every key, on every node: the same bytes.
+    const expected = new Map<string, string>([['contested', 'the right side wrote this later']])
+    for (let i = 0; i < 10; i++) { expected.set(`left-${i}`, `left ${i}`); expected.set(`right-${i}`, `right ${i}`) }
     for (const n of nodes) {
-      assert.equal(await read(n, 'contested'), 'the right side wrote this later', 'the later write wins everywhere')
-      assert.equal(await read(n, 'left-3'), 'left 3')
-      assert.equal(await read(n, 'right-7'), 'right 7')
+      const listed = (await n.mesh.store.listObjects('bkt', { limit: 100 })).objects.map(o => o.key)
+      assert.deepEqual(listed, [...expected.keys()].sort(), 'every node lists the same keys, the deleted one gone')
+      for (const [k, text] of expected) assert.equal(await read(n, k), text, `${k} on ${n.libp2p.peerId.toString()}${k === 'contested' ? ': the later write wins everywhere' : ''}`)
       await assert.rejects(read(n, 'before'), /NoSuchKey|not exist/i, 'the delete made on one side holds everywhere')
     }
     await until('no object under-replicated', () => nodes.every(n => n.mesh.stats.underReplicated === 0), 20_000)

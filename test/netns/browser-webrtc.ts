@@ -20,7 +20,7 @@ describe('two browser tabs over WebRTC', () => {
   let node: ServerProcess
   after(async () => { await browser?.close(); await node?.stop().catch(() => {}) })
 
-  it('connect directly through one relay, then gossip and read each other\'s objects without it', async () => {
+  it('connect directly through one relay, then gossip and read each other\'s objects (both ways) without it', async () => {
     node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }, args: ['--membership', 'local', '--replicas', '1'] })
     browser = await launchChromium()
     const open = async (): Promise<Page> => {
@@ -53,5 +53,15 @@ describe('two browser tabs over WebRTC', () => {
     await until('tab B lists it (gossip between the tabs)', async () => await b.evaluate(async () => (await (await fetch('/s3/tabs?list-type=2')).text()).includes('p2p.txt')), 30_000)
     const got = await b.evaluate(async () => { const r = await fetch('/s3/tabs/p2p.txt'); return [r.status, await r.text()] })
     assert.deepEqual(got, [200, 'from tab A to tab B'], 'read from tab A over WebRTC')
+
+    // And the other way: B writes, A lists it and reads it from B.
+    const back = await b.evaluate(async () => {
+      const res = await fetch('/s3/tabs/p2p-back.txt', { method: 'PUT', body: 'from tab B to tab A' })
+      return [res.status, res.headers.get('x-s3mesh-replicas')]
+    })
+    assert.deepEqual(back, [200, '1'])
+    await until('tab A lists it (gossip between the tabs)', async () => await a.evaluate(async () => (await (await fetch('/s3/tabs?list-type=2')).text()).includes('p2p-back.txt')), 30_000)
+    const gotBack = await a.evaluate(async () => { const r = await fetch('/s3/tabs/p2p-back.txt'); return [r.status, await r.text()] })
+    assert.deepEqual(gotBack, [200, 'from tab B to tab A'], 'read from tab B over WebRTC')
   })
 })

@@ -70,11 +70,14 @@ describe('membership on a simulated network', () => {
     }
   })
 
-  for (const loss of [0.2, 0.3]) {
-    it(`${loss * 100}% message loss: false failures heal (the member refutes and is alive everywhere again), and a real crash is still detected`, () => {
-      const sim = cluster(30, { loss, seed: 11 })
+  // Seeds picked so that the loss does cause false failures (seed 8 at 20%: 1 member; seed 12 at 30%:
+  // 3 members, at the time of writing): a heal test on a run with none would prove nothing.
+  for (const [loss, seed] of [[0.2, 8], [0.3, 12]] as const) {
+    it(`${loss * 100}% message loss: false failures happen and heal (the member refutes and is alive everywhere again), and a real crash is still detected`, () => {
+      const sim = cluster(30, { loss, seed })
       sim.run(120_000)
       const falselyFailed = new Set(sim.events.filter(e => e.name === 'member:failed').map(e => e.member.id))
+      assert.ok(falselyFailed.size >= 1, `precondition: seed ${seed} at ${loss * 100}% loss declared nobody falsely failed, so there is nothing to heal; pick another seed`)
       const crashedAt = sim.now
       sim.crash('m12')
       sim.run(detectionBound(30))
@@ -82,9 +85,8 @@ describe('membership on a simulated network', () => {
       assert.ok(everyoneReported(sim, survivors, 'm12', 'member:failed', crashedAt, detectionBound(30)))
       sim.loss = 0
       sim.run(2 * LAN.reconnectIntervalMs)
-      for (const id of falselyFailed) {
-        if (id !== 'm12') assert.ok(everyoneSees(sim, survivors, id, 'alive'), `${id} was declared failed under loss and did not recover`)
-      }
+      assert.ok(!falselyFailed.has('m12'), 'the member crashed on purpose was not among the false failures')
+      for (const id of falselyFailed) assert.ok(everyoneSees(sim, survivors, id, 'alive'), `${id} was declared failed under loss and did not recover`)
     })
   }
 
@@ -113,7 +115,8 @@ describe('membership on a simulated network', () => {
     const right = ids(20).slice(10)
     sim.partition(left, right)
     sim.run(20_000)
-    assert.ok(left.every(o => right.some(s => sim.stateOf(o, s) !== 'alive')), 'each side noticed the other')
+    assert.ok(left.every(o => right.every(s => sim.stateOf(o, s) !== 'alive')), 'the left side noticed every member of the right')
+    assert.ok(right.every(o => left.every(s => sim.stateOf(o, s) !== 'alive')), 'the right side noticed every member of the left')
     sim.heal()
     // Reconnect contacts one failed member per interval; push-pull and gossip do the rest.
     sim.run(2 * LAN.reconnectIntervalMs)
