@@ -4,25 +4,33 @@
  *   GET      — 64 KiB and 1 MiB objects through fetch('/s3/...'), served by the
  *              service worker from IndexedDB (a tab with no page node), against
  *              raw IndexedDB reads of the same bytes in the page (the limit)
+ *   latency  — p50 of a HEAD and of a 1 KiB GET through the service worker,
+ *              against a raw IndexedDB read of 1 KiB in the page
  *   upload   — 1 MiB objects PUT from a page into the mesh (the tab's page node
  *              stores them in IndexedDB, announces them and pushes them to the
  *              Node node before answering), against aws-cli copying the same
  *              files into the Node node (one `aws s3 cp --recursive`)
- * JSON, then a one-line summary with the ratios.
+ *   hashing  — MD5, SHA-256 and CRC-32 of 8 MiB in the page: the WebAssembly
+ *              hashes browser peers use against the pure-JavaScript ones
+ * Each is repeated (3 runs by default); figures are the median of the runs and
+ * their range. JSON (kept in bench/results/browser.json), then a one-line
+ * summary with the ratios.
  *
  *   npm run bench:browser
  *   npm run bench:browser -- --quick
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { launchChromium } from '../../test/helpers/chromium.js'
 import { AWS_UNSET, awsCliEnv, run } from '../../test/helpers/cli-clients.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess } from '../../test/helpers/server-process.js'
-import { round } from '../lib/stats.js'
+import { benchOptions, keep } from '../lib/keep.js'
+import { showSpread, spread } from '../lib/stats.js'
 
-const quick = process.argv.includes('--quick')
+const options = benchOptions(3)
+const quick = options.quick
 const GETS = { '64KiB': { size: 64 * 1024, runs: quick ? 50 : 300 }, '1MiB': { size: 1024 * 1024, runs: quick ? 20 : 100 } }
 const UPLOADS = quick ? 8 : 32
 
@@ -43,7 +51,8 @@ try {
   await localContext.addInitScript('globalThis.__name = f => f')
   const localPage = await localContext.newPage()
   await localPage.goto(node.consoleUrl!)
-  const gets = await localPage.evaluate(async (cases) => {
+  // Setup, once: the worker alone (no page node), the objects in it, the same bytes in a raw database.
+  await localPage.evaluate(async (cases) => {
     const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
     await register({ join: false })
     await fetch('/s3/bench', { method: 'PUT' })
@@ -58,8 +67,8 @@ try {
       r.onsuccess = () => { resolve((r.result as Uint8Array).byteLength) }
       r.onerror = () => { reject(r.error) }
     })
-    const out: Record<string, { worker: number, raw: number }> = {}
-    for (const [name, { size, runs }] of Object.entries(cases)) {
+    ;(globalThis as { rawGet?: unknown }).rawGet = rawGet
+    for (const [name, { size }] of [...Object.entries(cases), ['1KiB', { size: 1024 }] as const]) {
       const bytes = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)))
       const body = new Uint8Array(size)
       for (let at = 0; at < size; at += bytes.length) body.set(bytes.subarray(0, Math.min(bytes.length, size - at)), at)
@@ -70,6 +79,13 @@ try {
         tx.oncomplete = () => { resolve() }
         tx.onerror = () => { reject(tx.error) }
       })
+    }
+  }, GETS)
+
+  const measureGets = async (): Promise<Record<string, { worker: number, raw: number }>> => await localPage.evaluate(async (cases) => {
+    const rawGet = (globalThis as unknown as { rawGet: (key: string) => Promise<number> }).rawGet
+    const out: Record<string, { worker: number, raw: number }> = {}
+    for (const [name, { size, runs }] of Object.entries(cases)) {
       // Alternated, warmed up, so drift in the browser's state hits both alike.
       await (await fetch(`/s3/bench/${name}`)).arrayBuffer()
       await rawGet(name)
@@ -89,42 +105,119 @@ try {
     return out
   }, GETS)
 
-  // Uploads: from the mesh tab, then aws-cli with the same files.
-  const size = 1024 * 1024
-  const pageSeconds = await meshPage.evaluate(async ({ count, size }) => {
-    await fetch('/s3/uploads', { method: 'PUT' })
-    const body = crypto.getRandomValues(new Uint8Array(65536))
-    const file = new Uint8Array(size)
-    for (let at = 0; at < size; at += body.length) file.set(body, at)
-    const t = performance.now()
-    for (let i = 0; i < count; i++) {
-      file[0] = i
-      const res = await fetch(`/s3/uploads/page-${i}.bin`, { method: 'PUT', body: file })
-      if (res.status !== 200 || res.headers.get('x-s3mesh-replicas') !== '2') throw new Error(`PUT ${i}: ${res.status} ${res.headers.get('x-s3mesh-replicas') ?? ''}`)
+  /** p50 ms of a HEAD and a 1 KiB GET through the worker, and of a raw 1 KiB IndexedDB read, alternated. */
+  const measureLatency = async (): Promise<{ head: number, get: number, raw: number }> => await localPage.evaluate(async (samples) => {
+    const rawGet = (globalThis as unknown as { rawGet: (key: string) => Promise<number> }).rawGet
+    const t: { head: number[], get: number[], raw: number[] } = { head: [], get: [], raw: [] }
+    for (let i = 0; i < samples + 10; i++) {
+      let s = performance.now()
+      const h = await fetch('/s3/bench/1KiB', { method: 'HEAD' })
+      const head = performance.now() - s
+      if (h.status !== 200) throw new Error(`HEAD ${h.status}`)
+      s = performance.now()
+      await (await fetch('/s3/bench/1KiB')).arrayBuffer()
+      const get = performance.now() - s
+      s = performance.now()
+      await rawGet('1KiB')
+      const raw = performance.now() - s
+      if (i >= 10) { t.head.push(head); t.get.push(get); t.raw.push(raw) }
     }
-    return (performance.now() - t) / 1000
-  }, { count: UPLOADS, size })
-  const dir = await mkdtemp(join(tmpdir(), 's3mesh-bench-browser-'))
-  let cliSeconds: number
-  try {
-    for (let i = 0; i < UPLOADS; i++) await writeFile(join(dir, `cli-${i}.bin`), randomBytes(size))
-    const env = await awsCliEnv(dir)
-    const t = performance.now()
-    await run('/usr/bin/aws', ['--endpoint-url', node.url, 's3', 'cp', '--recursive', '--no-progress', '--exclude', 'aws-config', dir, 's3://uploads/cli/'], env, { unset: AWS_UNSET })
-    cliSeconds = (performance.now() - t) / 1000
-  } finally {
-    await rm(dir, { recursive: true, force: true })
+    const p50 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+    return { head: p50(t.head), get: p50(t.get), raw: p50(t.raw) }
+  }, quick ? 50 : 200)
+
+  /** MB/s of each hash over 8 MiB in 1 MiB pieces, WebAssembly (pooled, ready) and pure JavaScript, alternated. */
+  const measureHashing = async (): Promise<Record<string, { wasm: number, js: number }>> => await localPage.evaluate(async (reps) => {
+    const { wasmHashes, webHashes } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+    const wasm = wasmHashes()
+    if (!await wasm.ready(['md5', 'sha256', 'crc32'])) throw new Error('WebAssembly hashers could not be made')
+    const size = 8 * 1024 * 1024
+    const data = new Uint8Array(size)
+    for (let at = 0; at < size; at += 65536) crypto.getRandomValues(data.subarray(at, at + 65536))
+    const once = (hashes: typeof webHashes, algorithm: 'md5' | 'sha256' | 'crc32'): number => {
+      const t = performance.now()
+      const h = hashes.create(algorithm)
+      for (let at = 0; at < size; at += 1024 * 1024) h.update(data.subarray(at, at + 1024 * 1024))
+      h.digest()
+      return performance.now() - t
+    }
+    const out: Record<string, { wasm: number, js: number }> = {}
+    for (const algorithm of ['md5', 'sha256', 'crc32'] as const) {
+      once(wasm, algorithm)
+      once(webHashes, algorithm)
+      let w = 0
+      let j = 0
+      for (let i = 0; i < reps; i++) { w += once(wasm, algorithm); j += once(webHashes, algorithm) }
+      out[algorithm] = { wasm: size * reps / (w / 1000) / 1e6, js: size * reps / (j / 1000) / 1e6 }
+    }
+    return out
+  }, quick ? 1 : 3)
+
+  // Uploads: from the mesh tab, then aws-cli with the same number of files of the same size.
+  const size = 1024 * 1024
+  await meshPage.evaluate(async () => { await fetch('/s3/uploads', { method: 'PUT' }) })
+  const measureUploads = async (round: number): Promise<{ page: number, cli: number }> => {
+    const pageSeconds = await meshPage.evaluate(async ({ count, size, round }) => {
+      const body = crypto.getRandomValues(new Uint8Array(65536))
+      const file = new Uint8Array(size)
+      for (let at = 0; at < size; at += body.length) file.set(body, at)
+      const t = performance.now()
+      for (let i = 0; i < count; i++) {
+        file[0] = i
+        const res = await fetch(`/s3/uploads/page-${round}-${i}.bin`, { method: 'PUT', body: file })
+        if (res.status !== 200 || res.headers.get('x-s3mesh-replicas') !== '2') throw new Error(`PUT ${i}: ${res.status} ${res.headers.get('x-s3mesh-replicas') ?? ''}`)
+      }
+      return (performance.now() - t) / 1000
+    }, { count: UPLOADS, size, round })
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-bench-browser-'))
+    try {
+      const files = join(dir, 'files')
+      await mkdir(files)
+      for (let i = 0; i < UPLOADS; i++) await writeFile(join(files, `cli-${i}.bin`), randomBytes(size))
+      const env = await awsCliEnv(dir)
+      const t = performance.now()
+      await run('/usr/bin/aws', ['--endpoint-url', node.url, 's3', 'cp', '--recursive', '--no-progress', files, `s3://uploads/cli-${round}/`], env, { unset: AWS_UNSET })
+      return { page: pageSeconds, cli: (performance.now() - t) / 1000 }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+
+  const readings: Array<{ gets: Awaited<ReturnType<typeof measureGets>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
+  for (let r = 0; r < options.runs; r++) {
+    process.stderr.write(`browser: run ${r + 1} of ${options.runs}\n`)
+    readings.push({ gets: await measureGets(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
   }
 
   const mb = UPLOADS * size / 1e6
   const result = {
-    bench: 'browser', date: new Date().toISOString(), node: process.version, browser: browser.version(),
-    get: Object.fromEntries(Object.entries(gets).map(([name, g]) => [name, { workerOpsPerSec: round(g.worker), rawIndexedDbOpsPerSec: round(g.raw), ratio: round(g.worker / g.raw, 2) }])),
-    upload: { objects: UPLOADS, size, pageMBps: round(mb / pageSeconds), awsCliMBps: round(mb / cliSeconds), ratio: round(cliSeconds / pageSeconds, 2) },
+    browser: browser.version(),
+    get: Object.fromEntries(Object.keys(GETS).map(name => [name, {
+      workerOpsPerSec: spread(readings.map(r => r.gets[name]!.worker), 1),
+      rawIndexedDbOpsPerSec: spread(readings.map(r => r.gets[name]!.raw), 1),
+      ratio: spread(readings.map(r => r.gets[name]!.worker / r.gets[name]!.raw)),
+    }])),
+    latency: {
+      headMs: spread(readings.map(r => r.latency.head)),
+      get1KiBMs: spread(readings.map(r => r.latency.get)),
+      rawIndexedDb1KiBMs: spread(readings.map(r => r.latency.raw)),
+    },
+    upload: {
+      objects: UPLOADS, size,
+      pageMBps: spread(readings.map(r => mb / r.uploads.page), 1),
+      awsCliMBps: spread(readings.map(r => mb / r.uploads.cli), 1),
+      ratio: spread(readings.map(r => r.uploads.cli / r.uploads.page)),
+    },
+    hashing: Object.fromEntries(['md5', 'sha256', 'crc32'].map(a => [a, {
+      wasmMBps: spread(readings.map(r => r.hashing[a]!.wasm), 0),
+      jsMBps: spread(readings.map(r => r.hashing[a]!.js), 0),
+      speedup: spread(readings.map(r => r.hashing[a]!.wasm / r.hashing[a]!.js), 1),
+    }])),
+    readings,
   }
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n')
-  process.stdout.write('browser: ' + Object.entries(result.get).map(([name, g]) => `GET ${name} via the service worker ${g.workerOpsPerSec}/s vs raw IndexedDB ${g.rawIndexedDbOpsPerSec}/s (${g.ratio}x)`).join('; ') +
-    `; upload 1 MiB x ${UPLOADS} from a page into the mesh ${result.upload.pageMBps} MB/s vs aws-cli into the node ${result.upload.awsCliMBps} MB/s (${result.upload.ratio}x)\n`)
+  await keep('browser', options, result, Object.entries(result.get).map(([name, g]) => `GET ${name} via the service worker ${showSpread(g.workerOpsPerSec)}/s vs raw IndexedDB ${showSpread(g.rawIndexedDbOpsPerSec)}/s (${showSpread(g.ratio, 'x')})`).join('; ') +
+    `; HEAD p50 ${showSpread(result.latency.headMs)} ms; upload 1 MiB x ${UPLOADS} from a page into the mesh ${showSpread(result.upload.pageMBps)} MB/s vs aws-cli into the node ${showSpread(result.upload.awsCliMBps)} MB/s (${showSpread(result.upload.ratio, 'x')}); ` +
+    `WebAssembly hashing ${Object.entries(result.hashing).map(([a, h]) => `${a} ${showSpread(h.speedup, 'x')}`).join(', ')} of pure JavaScript (median and range of ${options.runs} runs)`)
 } finally {
   await browser.close()
   await node.stop()

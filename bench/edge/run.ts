@@ -12,8 +12,10 @@
  *                 without the node
  *   hit-memory  — the same from the isolate's memory instead of the Cache API
  * Objects of 1 KiB, 64 KiB and 1 MiB; sequential GETs, one client, taking the
- * cases in turn. JSON, then
- * a one-line summary with each case's p50 against direct.
+ * cases in turn, the whole repeated (3 runs by default): figures are the
+ * median of the runs' p50/p99 and their range. JSON (kept in
+ * bench/results/edge.json), then a one-line summary with each case's p50
+ * against direct.
  *
  *   npm run bench:edge
  *   npm run bench:edge -- --quick
@@ -23,9 +25,11 @@ import { fileURLToPath } from 'node:url'
 import { Miniflare } from 'miniflare'
 import { signer } from '../../test/helpers/s3-client.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess } from '../../test/helpers/server-process.js'
-import { percentile, round } from '../lib/stats.js'
+import { benchOptions, keep } from '../lib/keep.js'
+import { percentile, showSpread, spread, type Spread } from '../lib/stats.js'
 
-const quick = process.argv.includes('--quick')
+const options = benchOptions(3)
+const quick = options.quick
 const RUNS = quick ? 50 : 300
 const WARMUP = 20
 const SIZES = { '1KiB': 1024, '64KiB': 64 * 1024, '1MiB': 1024 * 1024 }
@@ -66,28 +70,37 @@ try {
     hit: await worker({ S3MESH_CACHE: 'auto', S3MESH_CACHE_TTL_SECONDS: '60' }),
     'hit-memory': await worker({ S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: '60' }),
   }
-  const results: Record<string, Record<string, { p50Ms: number, p99Ms: number, opsPerSec: number, p50VsDirect: number }>> = {}
-  for (const [name, size] of Object.entries(SIZES)) {
-    // Round-robin over the modes, so that the machine's ups and downs fall on all of them alike.
-    const times: Record<string, number[]> = Object.fromEntries(Object.keys(endpoints).map(m => [m, []]))
-    for (let i = 0; i < WARMUP + RUNS; i++) {
-      for (const [mode, endpoint] of Object.entries(endpoints)) {
-        const ms = await get(endpoint, name, size)
-        if (i >= WARMUP) times[mode]!.push(ms)
+  type Reading = Record<string, Record<string, { p50Ms: number, p99Ms: number, opsPerSec: number }>>
+  const readings: Reading[] = []
+  for (let run = 0; run < options.runs; run++) {
+    process.stderr.write(`edge: run ${run + 1} of ${options.runs}\n`)
+    const reading: Reading = {}
+    for (const [name, size] of Object.entries(SIZES)) {
+      // Round-robin over the modes, so that the machine's ups and downs fall on all of them alike.
+      const times: Record<string, number[]> = Object.fromEntries(Object.keys(endpoints).map(m => [m, []]))
+      for (let i = 0; i < WARMUP + RUNS; i++) {
+        for (const [mode, endpoint] of Object.entries(endpoints)) {
+          const ms = await get(endpoint, name, size)
+          if (i >= WARMUP) times[mode]!.push(ms)
+        }
       }
+      reading[name] = Object.fromEntries(Object.entries(times).map(([mode, t]) =>
+        [mode, { p50Ms: percentile(t, 50), p99Ms: percentile(t, 99), opsPerSec: 1000 * t.length / t.reduce((a, b) => a + b, 0) }]))
     }
-    const direct = percentile(times.direct!, 50)
-    const row: typeof results[string] = {}
-    for (const [mode, t] of Object.entries(times)) {
-      const p50 = percentile(t, 50)
-      row[mode] = { p50Ms: round(p50, 2), p99Ms: round(percentile(t, 99), 2), opsPerSec: round(1000 * t.length / t.reduce((a, b) => a + b, 0)), p50VsDirect: round(p50 / direct, 2) }
-    }
-    results[name] = row
+    readings.push(reading)
   }
-  const result = { bench: 'edge', date: new Date().toISOString(), node: process.version, runtime: 'workerd (miniflare 3)', runs: RUNS, get: results }
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n')
-  process.stdout.write('edge: GET p50 ' + Object.entries(results).map(([size, r]) =>
-    `${size} direct ${r.direct!.p50Ms} ms, via worker miss ${r.miss!.p50Ms} ms (${r.miss!.p50VsDirect}x), revalidated ${r.revalidate!.p50Ms} ms (${r.revalidate!.p50VsDirect}x), hit ${r.hit!.p50Ms} ms (${r.hit!.p50VsDirect}x), hit from memory ${r['hit-memory']!.p50Ms} ms (${r['hit-memory']!.p50VsDirect}x)`).join('; ') + '\n')
+  const results: Record<string, Record<string, { p50Ms: Spread, p99Ms: Spread, opsPerSec: Spread, p50VsDirect: Spread }>> = {}
+  for (const name of Object.keys(SIZES)) {
+    results[name] = Object.fromEntries(Object.keys(endpoints).map(mode => [mode, {
+      p50Ms: spread(readings.map(r => r[name]![mode]!.p50Ms)),
+      p99Ms: spread(readings.map(r => r[name]![mode]!.p99Ms)),
+      opsPerSec: spread(readings.map(r => r[name]![mode]!.opsPerSec), 1),
+      p50VsDirect: spread(readings.map(r => r[name]![mode]!.p50Ms / r[name]!.direct!.p50Ms)),
+    }]))
+  }
+  await keep('edge', options, { runtime: 'workerd (miniflare 3)', getsPerRun: RUNS, get: results, readings },
+    'GET p50, median (range) of runs: ' + Object.entries(results).map(([size, r]) =>
+      `${size} direct ${showSpread(r.direct!.p50Ms)} ms, via worker miss ${showSpread(r.miss!.p50VsDirect, 'x')}, revalidated ${showSpread(r.revalidate!.p50VsDirect, 'x')}, hit ${showSpread(r.hit!.p50VsDirect, 'x')}, hit from memory ${showSpread(r['hit-memory']!.p50VsDirect, 'x')}`).join('; '))
 } finally {
   for (const mf of workers) await mf.dispose()
   await node.stop()

@@ -3,19 +3,25 @@
  * preset). Measures kill -9 detection (until every survivor reports the node
  * failed; p50/p99 over repeated kills), leave propagation (SIGTERM until every
  * other node reports it left), and membership bytes per node per second in a
- * quiet cluster, beside what the LAN formulas predict. JSON, then a summary.
+ * quiet cluster, beside what the LAN formulas predict. JSON (kept in
+ * bench/results/membership-real.json), then a summary.
  *
  *   npm run bench:membership-real            # 10 nodes, 6 kills, 3 leaves
+ *   npm run bench:membership-real -- 2       # 2 kills (printed, not kept)
  */
 import { randomBytes } from 'node:crypto'
 import { s3Signer } from '../../src/core/s3-signer.js'
 import { LAN } from '../../src/core/membership/config.js'
 import { suspicionTimeout } from '../../src/core/membership/suspicion.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { benchArgs, benchOptions, keep } from '../lib/keep.js'
 import { percentile, round } from '../lib/stats.js'
 
 const N = 10
-const KILLS = Number(process.argv[2] ?? 6)
+const options = benchOptions(1)
+const KILLS = Number(benchArgs()[0] ?? 6)
+// Only the full number of kills is kept.
+if (KILLS !== 6) options.save = false
 const LEAVES = 3
 const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
 const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
@@ -88,7 +94,7 @@ try {
 
   const min = suspicionTimeout(LAN.suspicionMult, N, LAN.probeIntervalMs)
   const result = {
-    bench: 'membership-real', preset: 'LAN', nodes: N, date: new Date().toISOString(), node: process.version,
+    preset: 'LAN', nodes: N,
     killDetectionMs: { p50: round(percentile(detections, 50)), p99: round(percentile(detections, 99)), all: detections.map(d => round(d)) },
     leavePropagationMs: { p50: round(percentile(leaves, 50)), max: round(Math.max(...leaves)), all: leaves.map(d => round(d)) },
     bytesPerNodePerSecond: round(bytesPerNodePerSecond),
@@ -99,8 +105,7 @@ try {
       suspicionMinMs: min,
     },
   }
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n')
-  process.stdout.write(`membership-real: ${N} nodes, kill -9 detected everywhere p50 ${result.killDetectionMs.p50} ms p99 ${result.killDetectionMs.p99} ms (LAN predicts ${result.predicted.detectionMs.low}-${result.predicted.detectionMs.high} ms); leave everywhere p50 ${result.leavePropagationMs.p50} ms; ${result.bytesPerNodePerSecond} membership bytes/node/s\n`)
+  await keep('membership-real', options, result, `${N} nodes, kill -9 detected everywhere p50 ${result.killDetectionMs.p50} ms p99 ${result.killDetectionMs.p99} ms (LAN predicts ${result.predicted.detectionMs.low}-${result.predicted.detectionMs.high} ms); leave everywhere p50 ${result.leavePropagationMs.p50} ms; ${result.bytesPerNodePerSecond} membership bytes/node/s`)
 } finally {
   for (const n of nodes) await n.stop().catch(() => {})
 }

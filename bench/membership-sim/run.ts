@@ -4,19 +4,23 @@
  * from a formed cluster. Measures dissemination of a join, a failure and a
  * leave (time until 99.9% and until all members know), detection times, false
  * positives under loss and with slow members, and messages per member per
- * second; prints them beside what SWIM and memberlist predict. JSON, then a
- * one-line summary.
+ * second; prints them beside what SWIM and memberlist predict. JSON (kept in
+ * bench/results/membership-sim.json), then a one-line summary.
  *
- *   npm run bench:membership-sim              # N = 100, 1,000 and 10,000 (about 5 minutes, 6 GB)
- *   npm run bench:membership-sim -- 100 3000
+ *   npm run bench:membership-sim              # N = 100, 1,000 and 10,000 (about 9 minutes, 6 GB)
+ *   npm run bench:membership-sim -- 100 3000  # printed, not kept
  */
 import { LAN } from '../../src/core/membership/config.js'
 import { retransmitLimit } from '../../src/core/membership/broadcast-queue.js'
 import { suspicionTimeout } from '../../src/core/membership/suspicion.js'
+import { benchArgs, benchOptions, keep } from '../lib/keep.js'
 import { round } from '../lib/stats.js'
 import { formCluster, reportedBy } from './scenario.js'
 
-const sizes = process.argv.slice(2).map(Number).filter(n => n > 1)
+const options = benchOptions(1)
+const sizes = benchArgs().map(Number).filter(n => n > 1)
+// Only the full set of sizes is kept.
+if (sizes.length > 0) options.save = false
 const ns = sizes.length > 0 ? sizes : [100, 1000, 10_000]
 const SHARE = 0.999
 /** Above 1,000 members, loss rates beyond this are not simulated (see below). */
@@ -142,7 +146,6 @@ for (const n of ns) {
   process.stderr.write(`membership-sim: N=${n}\n`)
   rows.push(measure(n))
 }
-process.stdout.write(JSON.stringify({ bench: 'membership-sim', preset: 'LAN', date: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n')
-process.stdout.write('membership-sim: ' + rows.map(r =>
+await keep('membership-sim', options, { preset: 'LAN', rows: Object.fromEntries(rows.map(r => [`n${r.n}`, r])) }, rows.map(r =>
   `N=${r.n}: join to 99.9% in ${r.joinRounds} rounds (log4 N ${r.predicted.disseminationRounds}), failure first ${r.failureFirstMs} ms 99.9% ${r.failureAllMs} ms (suspicion ${r.predicted.suspicionMinMs}-${r.predicted.suspicionMaxMs}), leave 99.9% ${r.leaveMs} ms all ${r.leaveAllMs ?? '>10000'} ms, ${r.messagesPerMemberPerSecond} msg/member/s, false positives ${Object.entries(r.falsePositives).map(([k, v]) => `${k}=${v ?? 'not run'}`).join(' ')}`,
-).join('; ') + '\n')
+).join('; '))

@@ -5,19 +5,24 @@
  * On the cluster, PUTs and GETs go to node 1 (each PUT waits for its second
  * copy), then the same objects are read through node 2, which holds about
  * two thirds of them and fetches the rest from a holder (checked, then kept).
- * JSON, then a one-line summary.
+ * Repeated (3 rounds by default, one node then the cluster in each); figures
+ * are the median of the rounds and their range, ratios taken within a round.
+ * JSON (kept in bench/results/mesh-s3.json), then a one-line summary.
  *
  *   npm run bench:mesh-s3
+ *   npm run bench:mesh-s3 -- --runs 5
  *   npm run bench:mesh-s3 -- --quick
  */
 import { randomBytes } from 'node:crypto'
 import { s3Signer } from '../../src/core/s3-signer.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
-import { round } from '../lib/stats.js'
+import { benchOptions, keep } from '../lib/keep.js'
+import { showSpread, spread, type Spread } from '../lib/stats.js'
 import { client, ensureBucket, sdkGet, sdkPutGet, type LoadResult } from '../s3-http/sdk-load.js'
 import type { Target } from '../s3-http/targets.js'
 
-const quick = process.argv.includes('--quick')
+const options = benchOptions(3)
+const quick = options.quick
 const CONCURRENCY = 8
 const cases = [
   { name: '64KiB', size: 64 * 1024, count: quick ? 200 : 1000 },
@@ -58,27 +63,53 @@ async function run (put: Target, elsewhere?: Target): Promise<Record<string, Cas
   return out
 }
 
-const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
-process.stderr.write('mesh-s3: one node\n')
-const single = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') } })
-const one = await run(target('one node', single))
-await single.stop()
+type Result = Record<string, CaseResult>
 
-process.stderr.write('mesh-s3: three nodes, two replicas\n')
-const nodes = [await startServerProcess({ env, args: ['--replicas', '2'] })]
-for (let i = 0; i < 2; i++) nodes.push(await startServerProcess({ env, args: ['--replicas', '2', '--join', nodes[0]!.meshAddress!] }))
-await alive(nodes, 3)
-const three = await run(target('node 1 of 3', nodes[0]!), target('node 2 of 3', nodes[1]!))
-for (const n of nodes) await n.stop()
+async function oneNode (): Promise<Result> {
+  const single = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') } })
+  try { return await run(target('one node', single)) } finally { await single.stop() }
+}
 
-const ratios = Object.fromEntries(cases.map(c => [c.name, {
-  put: round(three[c.name]!.put.opsPerSec / one[c.name]!.put.opsPerSec, 2),
-  get: round(three[c.name]!.get.opsPerSec / one[c.name]!.get.opsPerSec, 2),
-  getElsewhere: round(three[c.name]!.getElsewhere!.opsPerSec / one[c.name]!.get.opsPerSec, 2),
+async function threeNodes (): Promise<Result> {
+  const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+  const nodes = [await startServerProcess({ env, args: ['--replicas', '2'] })]
+  try {
+    for (let i = 0; i < 2; i++) nodes.push(await startServerProcess({ env, args: ['--replicas', '2', '--join', nodes[0]!.meshAddress!] }))
+    await alive(nodes, 3)
+    return await run(target('node 1 of 3', nodes[0]!), target('node 2 of 3', nodes[1]!))
+  } finally {
+    for (const n of nodes) await n.stop()
+  }
+}
+
+const rounds: Array<{ one: Result, three: Result }> = []
+for (let r = 0; r < options.runs; r++) {
+  process.stderr.write(`mesh-s3: round ${r + 1} of ${options.runs}: one node\n`)
+  const one = await oneNode()
+  process.stderr.write(`mesh-s3: round ${r + 1} of ${options.runs}: three nodes, two replicas\n`)
+  rounds.push({ one, three: await threeNodes() })
+}
+
+interface Summary { opsPerSec: Spread, p50ms: Spread, p99ms: Spread }
+const summary = (f: (r: { one: Result, three: Result }) => LoadResult): Summary => ({
+  opsPerSec: spread(rounds.map(r => f(r).opsPerSec), 1), p50ms: spread(rounds.map(r => f(r).p50ms)), p99ms: spread(rounds.map(r => f(r).p99ms)),
+})
+const oneNodeSummary = Object.fromEntries(cases.map(c => [c.name, { put: summary(r => r.one[c.name]!.put), get: summary(r => r.one[c.name]!.get) }]))
+const threeNodesSummary = Object.fromEntries(cases.map(c => [c.name, {
+  put: summary(r => r.three[c.name]!.put), get: summary(r => r.three[c.name]!.get), getElsewhere: summary(r => r.three[c.name]!.getElsewhere!),
 }]))
-process.stdout.write(JSON.stringify({ bench: 'mesh-s3', date: new Date().toISOString(), node: process.version, concurrency: CONCURRENCY, oneNode: one, threeNodes: three, ratios }, null, 2) + '\n')
-process.stdout.write('mesh-s3: 3 nodes (R=2) vs 1 node, SDK ops/s: ' + cases.map(c => {
-  const r = ratios[c.name]!
-  return `${c.name} PUT ${three[c.name]!.put.opsPerSec} vs ${one[c.name]!.put.opsPerSec} (${r.put}x), GET ${r.get}x, GET through another node ${three[c.name]!.getElsewhere!.opsPerSec}/s (${r.getElsewhere}x)`
-}).join('; ') + '\n')
+// Within each round: the cluster's ops/s over one node's.
+const ratios = Object.fromEntries(cases.map(c => [c.name, {
+  put: spread(rounds.map(r => r.three[c.name]!.put.opsPerSec / r.one[c.name]!.put.opsPerSec)),
+  get: spread(rounds.map(r => r.three[c.name]!.get.opsPerSec / r.one[c.name]!.get.opsPerSec)),
+  getElsewhere: spread(rounds.map(r => r.three[c.name]!.getElsewhere!.opsPerSec / r.one[c.name]!.get.opsPerSec)),
+  /** The replicated PUT's p50 minus one node's (ms). */
+  putP50AddedMs: spread(rounds.map(r => r.three[c.name]!.put.p50ms - r.one[c.name]!.put.p50ms)),
+}]))
+
+await keep('mesh-s3', options, { concurrency: CONCURRENCY, cases, oneNode: oneNodeSummary, threeNodes: threeNodesSummary, ratios, rounds },
+  `3 nodes (R=2) vs 1 node, SDK ops/s, median (range) of ${options.runs} rounds: ` + cases.map(c => {
+    const r = ratios[c.name]!
+    return `${c.name} PUT ${showSpread(threeNodesSummary[c.name]!.put.opsPerSec)} vs ${showSpread(oneNodeSummary[c.name]!.put.opsPerSec)} (${showSpread(r.put, 'x')}), GET ${showSpread(r.get, 'x')}, GET through another node ${showSpread(r.getElsewhere, 'x')}`
+  }).join('; '))
 process.exit(0)

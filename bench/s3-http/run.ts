@@ -1,47 +1,55 @@
 /**
  * bench/s3-http: s3mesh against s3rver, a null endpoint (the load generator's
  * own ceiling) and raw node:http file streaming, all measured in this run on
- * this machine. Prints one JSON document, then a one-line summary.
+ * this machine. Each round starts every server in turn (the order rotates
+ * from round to round, so drift in the machine hits all alike) and drives it
+ * with the AWS SDK v3 (default settings, 8 at a time), with wrk (presigned
+ * URLs) and with one large object; the server's CPU time per operation comes
+ * from /proc. Figures are the median of the rounds with their range, ratios
+ * taken within each round. Prints one JSON document (kept in
+ * bench/results/s3-http.json), then a one-line summary.
  *
- *   npm run bench:s3-http            # full run (about 5 minutes)
- *   npm run bench:s3-http -- --quick # smoke run
+ *   npm run bench:s3-http                # 3 rounds (about 15 minutes)
+ *   npm run bench:s3-http -- --runs 5
+ *   npm run bench:s3-http -- --quick     # smoke run, not kept
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { round } from '../lib/stats.js'
+import { benchOptions, keep } from '../lib/keep.js'
+import { showSpread, spread, type Spread } from '../lib/stats.js'
 import { bigObject } from './big-object.js'
 import { client, ensureBucket, putKeys, sdkPutGet, type LoadResult } from './sdk-load.js'
 import { startNull, startRaw, startS3mesh, startS3rver, type Target } from './targets.js'
 import { wrkCase } from './wrk-load.js'
 
-const quick = process.argv.includes('--quick')
+const options = benchOptions(3)
+const quick = options.quick
 const params = {
   concurrency: 8,
   smallSize: 64 * 1024,
-  smallCount: quick ? 300 : 2000,
+  smallCount: quick ? 300 : 1500,
   mediumSize: 1024 * 1024,
-  mediumCount: quick ? 60 : 400,
+  mediumCount: quick ? 60 : 300,
   bigSize: (quick ? 32 : 256) * 1024 * 1024,
   wrkSeconds: quick ? 2 : 5,
   wrkConnections: 8,
   wrkKeys: 200,
 }
 
-interface TargetResult {
-  sdk: { put64k: LoadResult, get64k: LoadResult, put1m: LoadResult, get1m: LoadResult }
-  wrk?: { put64k: LoadResult, get64k: LoadResult, put1m: LoadResult, get1m: LoadResult }
-  big: { putMBps: number, getMBps: number }
-}
+const CASES = ['put64k', 'get64k', 'put1m', 'get1m'] as const
+type Case = typeof CASES[number]
+type Loads = Record<Case, LoadResult>
+interface Reading { sdk: Loads, wrk?: Loads, big: { putMBps: number, getMBps: number } }
 
-async function measure (target: Target, dir: string): Promise<TargetResult> {
+async function measure (target: Target, dir: string): Promise<Reading> {
   const s3 = client(target)
   const bucket = 'bench'
   await ensureBucket(s3, bucket)
-  const small = await sdkPutGet(s3, bucket, params.smallSize, params.smallCount, params.concurrency)
-  const medium = await sdkPutGet(s3, bucket, params.mediumSize, params.mediumCount, params.concurrency)
-  const result: TargetResult = {
+  const small = await sdkPutGet(s3, bucket, params.smallSize, params.smallCount, params.concurrency, target.pid)
+  const medium = await sdkPutGet(s3, bucket, params.mediumSize, params.mediumCount, params.concurrency, target.pid)
+  const result: Reading = {
     sdk: { put64k: small.put, get64k: small.get, put1m: medium.put, get1m: medium.get },
     big: await bigObject(s3, bucket, params.bigSize),
   }
@@ -59,43 +67,75 @@ async function measure (target: Target, dir: string): Promise<TargetResult> {
   return result
 }
 
+const starts: Record<string, () => Promise<Target>> = {
+  null: startNull, raw: startRaw, s3rver: startS3rver, s3mesh: async () => await startS3mesh(true), 's3mesh-nofsync': async () => await startS3mesh(false),
+}
+const names = Object.keys(starts)
+
 const dir = await mkdtemp(join(tmpdir(), 's3mesh-bench-'))
-const results: Record<string, TargetResult> = {}
+const rounds: Array<{ order: string[], readings: Record<string, Reading> }> = []
 try {
-  for (const start of [startNull, startRaw, startS3rver, () => startS3mesh(true), () => startS3mesh(false)]) {
-    const target = await start()
-    try {
-      process.stderr.write(`bench: measuring ${target.name}\n`)
-      results[target.name] = await measure(target, dir)
-    } finally {
-      await target.stop()
+  for (let r = 0; r < options.runs; r++) {
+    const order = names.map((_, i) => names[(i + r) % names.length]!)
+    const readings: Record<string, Reading> = {}
+    for (const name of order) {
+      const target = await starts[name]!()
+      try {
+        process.stderr.write(`s3-http: round ${r + 1} of ${options.runs}, ${name}\n`)
+        readings[name] = await measure(target, dir)
+      } finally {
+        await target.stop()
+      }
     }
+    rounds.push({ order, readings })
   }
 } finally {
   await rm(dir, { recursive: true, force: true })
 }
 
-const mesh = results.s3mesh!
-const ratio = (a: number, b: number): number => round(a / b, 2)
-const cases = ['put64k', 'get64k', 'put1m', 'get1m'] as const
-const ratios: Record<string, Record<string, number>> = {}
-for (const gen of ['sdk', 'wrk'] as const) {
-  if (mesh[gen] === undefined) continue
-  for (const c of cases) {
-    const m = mesh[gen]![c].opsPerSec
-    ratios[`${gen}.${c}`] = { vsS3rver: ratio(m, results.s3rver![gen]![c].opsPerSec), vsNull: ratio(m, results.null![gen]![c].opsPerSec), vsRaw: ratio(m, results.raw![gen]![c].opsPerSec) }
+interface Summary { opsPerSec: Spread, mbPerSec: Spread, p50ms: Spread, p99ms: Spread, cpuMsPerOp?: { user: Spread, system: Spread, total: Spread } }
+const across = (f: (r: Reading) => number | undefined, target: string, digits = 1): Spread =>
+  spread(rounds.map(r => f(r.readings[target]!)).filter((v): v is number => v !== undefined), digits)
+function summary (target: string, gen: 'sdk' | 'wrk', c: Case): Summary {
+  const load = (r: Reading): LoadResult => r[gen]![c]
+  const out: Summary = {
+    opsPerSec: across(r => load(r).opsPerSec, target), mbPerSec: across(r => load(r).mbPerSec, target),
+    p50ms: across(r => load(r).p50ms, target, 2), p99ms: across(r => load(r).p99ms, target, 2),
+  }
+  if (rounds[0]!.readings[target]![gen]![c].cpuMsPerOp !== undefined) {
+    out.cpuMsPerOp = {
+      user: across(r => load(r).cpuMsPerOp!.user, target, 3),
+      system: across(r => load(r).cpuMsPerOp!.system, target, 3),
+      total: across(r => load(r).cpuMsPerOp!.user + load(r).cpuMsPerOp!.system, target, 3),
+    }
+  }
+  return out
+}
+const gens = (rounds[0]!.readings.s3mesh!.wrk === undefined ? ['sdk'] : ['sdk', 'wrk']) as Array<'sdk' | 'wrk'>
+const targets = Object.fromEntries(names.map(t => [t, {
+  ...Object.fromEntries(gens.map(g => [g, Object.fromEntries(CASES.map(c => [c, summary(t, g, c)]))])),
+  big: { putMBps: across(r => r.big.putMBps, t), getMBps: across(r => r.big.getMBps, t) },
+}])) as Record<string, Record<'sdk' | 'wrk', Record<Case, Summary>> & { big: { putMBps: Spread, getMBps: Spread } }>
+
+/** s3mesh's reading over another server's, within each round. */
+const ratio = (f: (r: Reading) => number, of: string, to: string): Spread => spread(rounds.map(r => f(r.readings[of]!) / f(r.readings[to]!)))
+const ratios: Record<string, Record<string, Spread>> = {}
+for (const g of gens) {
+  for (const c of CASES) {
+    const ops = (r: Reading): number => r[g]![c].opsPerSec
+    ratios[`${g}-${c}`] = { vsS3rver: ratio(ops, 's3mesh', 's3rver'), vsNull: ratio(ops, 's3mesh', 'null'), vsRaw: ratio(ops, 's3mesh', 'raw'), noFsyncVsS3rver: ratio(ops, 's3mesh-nofsync', 's3rver') }
   }
 }
-ratios.big = { putVsS3rver: ratio(mesh.big.putMBps, results.s3rver!.big.putMBps), getVsS3rver: ratio(mesh.big.getMBps, results.s3rver!.big.getMBps) }
+ratios.big = { putVsS3rver: ratio(r => r.big.putMBps, 's3mesh', 's3rver'), getVsS3rver: ratio(r => r.big.getMBps, 's3mesh', 's3rver') }
 
+const med = (k: string, f: string): number => ratios[k]![f]!.median
 const goals = {
-  aheadOfS3rverEverywhere: Object.entries(ratios).every(([k, r]) => k === 'big' ? r.putVsS3rver! > 1 && r.getVsS3rver! > 1 : r.vsS3rver! > 1),
-  sdkGetAtLeast80PctOfNull: ratios['sdk.get64k']!.vsNull! >= 0.8 && ratios['sdk.get1m']!.vsNull! >= 0.8,
-  sdkPutAtLeast60PctOfNull: ratios['sdk.put64k']!.vsNull! >= 0.6 && ratios['sdk.put1m']!.vsNull! >= 0.6,
-  wrkGet1mAtLeast70PctOfRaw: ratios['wrk.get1m'] === undefined ? null : ratios['wrk.get1m'].vsRaw! >= 0.7,
+  sdkPutAheadOfS3rver: med('sdk-put64k', 'vsS3rver') > 1 && med('sdk-put1m', 'vsS3rver') > 1,
+  sdkPutAtLeast60PctOfNull: med('sdk-put64k', 'vsNull') >= 0.6 && med('sdk-put1m', 'vsNull') >= 0.6,
+  sdkGetAheadOfS3rver: med('sdk-get64k', 'vsS3rver') > 1 && med('sdk-get1m', 'vsS3rver') > 1,
+  wrkGet1mAtLeast70PctOfRaw: gens.includes('wrk') ? med('wrk-get1m', 'vsRaw') >= 0.7 : null,
 }
 
-const doc = { bench: 's3-http', date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, params, results, ratios, goals }
-process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
-const s = (c: typeof cases[number]): string => `${c} ${mesh.sdk[c].opsPerSec}/s (${ratios[`sdk.${c}`]!.vsS3rver}x s3rver, ${Math.round(ratios[`sdk.${c}`]!.vsNull! * 100)}% null)`
-process.stdout.write(`s3-http: SDK c=8 ${cases.map(s).join('; ')}; wrk get1m ${mesh.wrk?.get1m.opsPerSec ?? '-'}/s (${Math.round((ratios['wrk.get1m']?.vsRaw ?? NaN) * 100)}% raw); 256MiB put ${mesh.big.putMBps} MB/s get ${mesh.big.getMBps} MB/s; goals ${Object.entries(goals).map(([k, v]) => `${k}=${v === true ? 'met' : v === false ? 'MISSED' : 'n/a'}`).join(' ')}\n`)
+const s = (c: Case): string => `${c} ${showSpread(targets.s3mesh!.sdk[c].opsPerSec)}/s (${showSpread(ratios[`sdk-${c}`]!.vsS3rver!, 'x')} s3rver, ${showSpread(ratios[`sdk-${c}`]!.vsNull!, 'x')} null)`
+await keep('s3-http', options, { params, targets, ratios, goals, rounds },
+  `SDK c=8, median (range) of ${options.runs} rounds: ${CASES.map(s).join('; ')}; 256MiB put ${showSpread(targets.s3mesh!.big.putMBps)} MB/s get ${showSpread(targets.s3mesh!.big.getMBps)} MB/s; goals ${Object.entries(goals).map(([k, v]) => `${k}=${v === true ? 'met' : v === false ? 'MISSED' : 'n/a'}`).join(' ')}`)

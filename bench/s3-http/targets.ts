@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +19,17 @@ export interface Target {
 }
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const TICKS_PER_SECOND = 100
+
+/** CPU time a process has used so far, in ms (user and system), from /proc/<pid>/stat. */
+export async function cpuMs (pid: number): Promise<{ user: number, system: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces, inside parentheses): utime and stime are the 14th and 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { user: Number(fields[11]) * 1000 / TICKS_PER_SECOND, system: Number(fields[12]) * 1000 / TICKS_PER_SECOND }
+}
 
 async function spawnUntil (name: string, command: string, args: string[], ready: RegExp, dir: string, keys = { accessKey: ACCESS_KEY, secretKey: SECRET_KEY }): Promise<Target> {
   const child: ChildProcess = spawn(command, args, {

@@ -51,5 +51,8 @@ export async function wrkCase (target: Target, bucket: string, method: 'PUT' | '
   const total = Number(/(\d+) requests in/.exec(out)?.[1])
   const lat = (p: string): number => { const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out); return m === null ? NaN : round(toMs(m[1]!, m[2]!), 2) }
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0)
-  return { ops: total, seconds, opsPerSec: round(rps), mbPerSec: round(rps * size / 1e6), p50ms: lat('50'), p99ms: lat('99'), errors: non2xx }
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+  const errors = non2xx + (socket === null ? 0 : socket.slice(1).reduce((n, x) => n + Number(x), 0))
+  if (errors > 0) throw new Error(`wrk ${method} ${size} against ${target.name}: ${errors} of ${total} requests failed:\n${out}`)
+  return { ops: total, seconds, opsPerSec: round(rps), mbPerSec: round(rps * size / 1e6), p50ms: lat('50'), p99ms: lat('99'), errors }
 }

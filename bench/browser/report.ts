@@ -1,0 +1,25 @@
+/** The README's tables from bench/results/browser.json (see bench/figures.ts). */
+import { showSpread, type Spread } from '../lib/stats.js'
+import { table, times } from '../lib/table.js'
+
+interface Doc {
+  get: Record<string, { workerOpsPerSec: Spread, rawIndexedDbOpsPerSec: Spread, ratio: Spread }>
+  latency: { headMs: Spread, get1KiBMs: Spread, rawIndexedDb1KiBMs: Spread }
+  upload: { objects: number, pageMBps: Spread, awsCliMBps: Spread, ratio: Spread }
+  hashing: Record<string, { wasmMBps: Spread, jsMBps: Spread, speedup: Spread }>
+}
+
+const NAMES: Record<string, string> = { md5: 'MD5', sha256: 'SHA-256', crc32: 'CRC-32' }
+
+export const tables = {
+  paths: (doc: Doc): string => table(['', 'through s3mesh', 'baseline', 'ratio'], [
+    ...Object.entries(doc.get).map(([name, g]) => [`GET ${name}: service worker from IndexedDB vs raw IndexedDB read in the page (ops/s)`, showSpread(g.workerOpsPerSec), showSpread(g.rawIndexedDbOpsPerSec), times(g.ratio)]),
+    [`upload 1 MiB x ${doc.upload.objects} from a page into the mesh vs aws-cli into the node (MB/s)`, showSpread(doc.upload.pageMBps), showSpread(doc.upload.awsCliMBps), times(doc.upload.ratio)],
+  ]),
+  latency: (doc: Doc): string => table(['p50 ms', 'through the service worker', 'raw IndexedDB read of 1 KiB in the page'], [
+    ['HEAD', showSpread(doc.latency.headMs), showSpread(doc.latency.rawIndexedDb1KiBMs)],
+    ['GET 1 KiB', showSpread(doc.latency.get1KiBMs), showSpread(doc.latency.rawIndexedDb1KiBMs)],
+  ]),
+  hashing: (doc: Doc): string => table(['8 MiB in the page (MB/s)', 'WebAssembly (hash-wasm)', 'pure JavaScript', 'speed-up'],
+    Object.entries(doc.hashing).map(([a, h]) => [NAMES[a] ?? a, showSpread(h.wasmMBps), showSpread(h.jsMBps), times(h.speedup)])),
+}
