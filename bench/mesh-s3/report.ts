@@ -1,5 +1,5 @@
 /** The README's tables from bench/results/mesh-s3.json (see bench/figures.ts). */
-import { showSpread, type Spread } from '../lib/stats.js'
+import { round, showSpread, type Spread } from '../lib/stats.js'
 import { table, times } from '../lib/table.js'
 
 interface Summary { opsPerSec: Spread, p50ms: Spread, p99ms: Spread }
@@ -11,13 +11,12 @@ interface Doc {
 }
 
 export const tables = {
-  ops: (doc: Doc): string => table(['object', 'PUT via node 1: one node / three', 'PUT p50 ms: one / three', 'GET via node 1: one / three', 'GET via node 2 (holds ~2/3, fetches the rest)'],
-    doc.cases.map(({ name }) => {
-      const [one, three, r] = [doc.oneNode[name]!, doc.threeNodes[name]!, doc.ratios[name]!]
-      return [name,
-        `${showSpread(one.put.opsPerSec)} / ${showSpread(three.put.opsPerSec)} (${times(r.put)})`,
-        `${one.put.p50ms.median} / ${three.put.p50ms.median}`,
-        `${showSpread(one.get.opsPerSec)} / ${showSpread(three.get.opsPerSec)} (${times(r.get)})`,
-        `${showSpread(three.getElsewhere.opsPerSec)} (${times(r.getElsewhere)})`]
-    })),
+  ops: (doc: Doc): string => table(['', ...doc.cases.map(c => c.name)], [
+    ['PUT via node 1, one node (ops/s)', ...doc.cases.map(c => showSpread(doc.oneNode[c.name]!.put.opsPerSec))],
+    ['PUT via node 1, three nodes (ops/s)', ...doc.cases.map(c => showSpread(doc.threeNodes[c.name]!.put.opsPerSec))],
+    ['PUT, three nodes over one', ...doc.cases.map(c => times(doc.ratios[c.name]!.put))],
+    ['PUT p50 ms, one node / three nodes', ...doc.cases.map(c => `${round(doc.oneNode[c.name]!.put.p50ms.median)} / ${round(doc.threeNodes[c.name]!.put.p50ms.median)}`)],
+    ['GET via node 1 (a holder), three nodes over one', ...doc.cases.map(c => times(doc.ratios[c.name]!.get))],
+    ['GET via node 2 (holds ~2/3, fetches the rest), over one node', ...doc.cases.map(c => times(doc.ratios[c.name]!.getElsewhere))],
+  ]),
 }

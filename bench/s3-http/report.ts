@@ -1,5 +1,5 @@
 /** The README's tables from bench/results/s3-http.json (see bench/figures.ts). */
-import { showSpread, type Spread } from '../lib/stats.js'
+import { round, showSpread, type Spread } from '../lib/stats.js'
 import { table, times } from '../lib/table.js'
 
 interface Summary { opsPerSec: Spread, p50ms: Spread, p99ms: Spread, cpuMsPerOp?: { user: Spread, system: Spread, total: Spread } }
@@ -15,7 +15,7 @@ const CASES = ['put64k', 'get64k', 'put1m', 'get1m'] as const
 const HEAD = ['PUT 64 KiB', 'GET 64 KiB', 'PUT 1 MiB', 'GET 1 MiB']
 
 const load = (gen: 'sdk' | 'wrk') => (doc: Doc): string => table(['server', ...HEAD],
-  SERVERS.map(([k, label]) => [label, ...CASES.map(c => { const s = doc.targets[k]![gen]![c]; return `${showSpread(s.opsPerSec)} (${s.p50ms.median} / ${s.p99ms.median})` })]))
+  SERVERS.map(([k, label]) => [label, ...CASES.map(c => { const s = doc.targets[k]![gen]![c]; return `${showSpread(s.opsPerSec)} · ${round(s.p50ms.median)} / ${round(s.p99ms.median)}` })]))
 
 export const tables = {
   sdk: load('sdk'),
@@ -32,6 +32,6 @@ export const tables = {
   cpu: (doc: Doc): string => table(['server', ...HEAD],
     SERVERS.filter(([k]) => k !== 'null').map(([k, label]) => [label, ...CASES.map(c => {
       const cpu = doc.targets[k]!.sdk[c].cpuMsPerOp!
-      return `${cpu.total.median} (${cpu.system.median} system)`
+      return `${round(cpu.total.median)} (${round(cpu.system.median)} system)`
     })])),
 }

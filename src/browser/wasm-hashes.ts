@@ -64,13 +64,6 @@ class HasherPool {
   }
 }
 
-/**
- * Hashing in WebAssembly (hash-wasm) for browsers: MD5 9x, SHA-256 3x and
- * CRC-32 20x faster than the pure-JavaScript defaults, which a browser peer
- * pays on every write (MD5 for the ETag, SHA-256 for the mesh). Falls back to
- * those defaults while no hasher is ready or where WebAssembly is not allowed.
- * Not for edge workers: Cloudflare's refuses to compile WebAssembly at run time.
- */
 export interface WasmHashes extends Hashes {
   /**
    * Resolves true once every named algorithm (default: all) has a WebAssembly
@@ -80,6 +73,13 @@ export interface WasmHashes extends Hashes {
   ready: (algorithms?: HashAlgorithm[]) => Promise<boolean>
 }
 
+/**
+ * Hashing in WebAssembly (hash-wasm) for browsers: several times faster than
+ * the pure-JavaScript defaults (bench:browser measures each), which a browser peer
+ * pays on every write (MD5 for the ETag, SHA-256 for the mesh). Falls back to
+ * those defaults while no hasher is ready or where WebAssembly is not allowed.
+ * Not for edge workers: Cloudflare's refuses to compile WebAssembly at run time.
+ */
 export function wasmHashes (fallback: Hashes = webHashes): WasmHashes {
   const pools = new Map<HashAlgorithm, HasherPool>()
   const pool = (algorithm: HashAlgorithm): HasherPool => {
