@@ -1,10 +1,10 @@
 // @ts-check
 import tseslint from 'typescript-eslint'
 
-// src/core and src/s3-shim run unchanged in Node, browsers, service workers and
-// edge runtimes (DESIGN.md), and src/edge runs in workerd and Deno: only
-// Web-standard APIs there.
-const layerMessage = 'src/core, src/s3-shim and src/edge use only Web-standard APIs (DESIGN.md): move platform code to src/node or src/browser.'
+// src/core, src/s3-shim and src/gateway run unchanged in Node, browsers, service
+// workers and edge runtimes (DESIGN.md), and src/edge runs in workerd and Deno:
+// only Web-standard APIs there, and imports point down only.
+const layerMessage = 'src/core, src/s3-shim, src/gateway and src/edge use only Web-standard APIs (DESIGN.md): move platform code to src/node or src/browser.'
 const platformModules = ['fs', 'fs/promises', 'path', 'http', 'https', 'http2', 'net', 'os', 'crypto', 'stream', 'stream/web', 'stream/promises', 'buffer', 'child_process', 'url', 'util', 'zlib', 'events', 'worker_threads']
 const platformGlobals = ['window', 'document', 'localStorage', 'sessionStorage', 'navigator', 'process', 'Buffer', 'require', '__dirname', '__filename', 'setImmediate', 'global']
 
@@ -30,15 +30,29 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: ['src/core/**/*.ts', 'src/s3-shim/**/*.ts', 'src/edge/**/*.ts'],
+  // Web-standard layers: no platform modules, and imports point down only (docs/architecture.md).
+  ...[
+    ['src/core', ['s3-shim', 'gateway', 'node', 'browser', 'edge']],
+    ['src/s3-shim', ['gateway', 'node', 'browser', 'edge']],
+    ['src/gateway', ['node', 'browser', 'edge']],
+    ['src/edge', ['node', 'browser']],
+  ].map(([dir, above]) => ({
+    files: [`${dir}/**/*.ts`],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        paths: platformModules.map(name => ({ name, message: layerMessage })),
-        patterns: [{ group: ['node:*'], message: layerMessage }],
+        paths: [
+          ...platformModules.map(name => ({ name, message: layerMessage })),
+          ...['node', 'browser', 'edge'].map(name => ({ name: `s3mesh/${name}`, message: `${dir} must not import the ${name} adapter: imports point down only.` })),
+        ],
+        patterns: [
+          { group: ['node:*'], message: layerMessage },
+          // A relative path that climbs out of the layer into one above it (or into the console).
+          { regex: `^(\\.\\./)+(${above.join('|')})/`, message: `${dir} must not import from ${above.map(a => `src/${a}`).join(', ')}: imports point down only (docs/architecture.md).` },
+          { regex: '^(\\.\\./)+demo/', message: `${dir} must not import the console (demo/).` },
+        ],
       }],
-      'no-restricted-globals': ['error', ...platformGlobals.map(name => ({ name, message: 'src/core, src/s3-shim and src/edge must not use platform globals (DESIGN.md).' }))],
+      'no-restricted-globals': ['error', ...platformGlobals.map(name => ({ name, message: `${dir} must not use platform globals (DESIGN.md).` }))],
     },
-  },
+  })),
 )

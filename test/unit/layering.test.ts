@@ -26,6 +26,22 @@ describe('layer rule', () => {
     assert.deepEqual(await problems('test/integration/x.test.ts', sdk(', maxAttempts: 1')), [])
   })
 
+  it('refuses imports that point up: from src/core or src/s3-shim into an adapter, the gateway or the console, relative paths included', async () => {
+    const up = async (file: string, from: string): Promise<boolean> => (await problems(file, `import { x } from '${from}'\nexport const y = x\n`)).includes('no-restricted-imports')
+    assert.ok(await up('src/core/mesh/x.ts', '../../node/mesh.js'))
+    assert.ok(await up('src/core/x.ts', '../browser/page-node.js'))
+    assert.ok(await up('src/core/x.ts', '../s3-shim/handler.js'))
+    assert.ok(await up('src/s3-shim/ops/x.ts', '../../edge/worker.js'))
+    assert.ok(await up('src/s3-shim/x.ts', '../gateway/gateway-store.js'))
+    assert.ok(await up('src/s3-shim/x.ts', '../../demo/main.js'))
+    assert.ok(await up('src/core/x.ts', 's3mesh/node'))
+    assert.ok(await up('src/gateway/x.ts', '../node/server.js'))
+    // Down, or sideways within the layer, is fine.
+    assert.equal(await up('src/s3-shim/x.ts', '../core/errors.js'), false)
+    assert.equal(await up('src/core/mesh/x.ts', '../membership/node-meta.js'), false)
+    assert.equal(await up('src/node/x.ts', '../core/errors.js'), false)
+  })
+
   it('allows them in the platform adapters', async () => {
     assert.deepEqual(await problems('src/node/x.ts', "import { readFile } from 'node:fs/promises'\nexport const f = readFile\n"), [])
   })
