@@ -7,7 +7,7 @@ import type { AwsClient } from 'aws4fetch'
 import { s3Signer } from '../src/core/s3-signer.js'
 import { JoinError, register, type Registration } from '../src/browser/index.js'
 import { decodeNodeMeta } from '../src/core/membership/node-meta.js'
-import type { CatalogEntry } from '../src/core/mesh/catalog-entry.js'
+import { MEMBER_EVENTS } from '../src/core/membership/membership.js'
 import { objectPath } from '../src/core/names.js'
 import { explain } from './s3-errors.js'
 import { uploadFile } from './upload.js'
@@ -346,7 +346,7 @@ function watchFeed (): void {
   const buckets = throttled(1000, refreshBuckets)
   const objects = throttled(1000, async () => { if (!$('objects').hidden) await openBucket(current.bucket, current.prefix) })
   tab?.node?.node.catalog.addEventListener('change', e => {
-    const entry = (e as CustomEvent<CatalogEntry>).detail
+    const entry = e.detail
     if (entry.key === undefined) {
       buckets()
       if (entry.deleted && entry.bucket === current.bucket) { $('objects').hidden = true; $('details').hidden = true; current = { bucket: '', prefix: '' } }
@@ -373,7 +373,7 @@ async function logIn (creds: Credentials, remember: boolean): Promise<void> {
   $('login').hidden = true
   $('buckets').hidden = false
   $('mesh').hidden = false
-  for (const name of ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave']) tab.membership?.addEventListener(name, renderMesh)
+  for (const name of MEMBER_EVENTS) tab.membership?.addEventListener(name, renderMesh)
   // RTTs and connections change without member events.
   setInterval(renderMesh, 2000)
   renderMesh()

@@ -17,12 +17,13 @@
 import { randomBytes } from 'node:crypto'
 import type { Message } from '@libp2p/gossipsub'
 import { LOCAL } from '../../src/core/membership/config.js'
-import { Keyring } from '../../src/core/membership/keyring.js'
+import { Keyring } from '../../src/core/wire/keyring.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { startInProcessNode, type InProcessNode } from '../../test/helpers/in-process-mesh.js'
 import { benchArgs, benchOptions, keep } from '../lib/keep.js'
 import { percentile, round } from '../lib/stats.js'
+import { until } from '../../test/helpers/until.js'
 
 const options = benchOptions(1)
 const quick = options.quick
@@ -34,14 +35,6 @@ const ROUNDS = quick ? 15 : 60
 const RAW_TOPIC = '/s3mesh-bench/raw/1'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-async function until (check: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out')
-    await sleep(20)
-  }
-}
 
 /** When every node in `others` has fired `arrived(key)`, resolves with the latest time. */
 function arrivals (others: InProcessNode[], listen: (n: InProcessNode, seen: (key: string) => void) => () => void, key: string, timeoutMs: number): Promise<number> {
@@ -62,7 +55,7 @@ function arrivals (others: InProcessNode[], listen: (n: InProcessNode, seen: (ke
 }
 
 const viaCatalog = (n: InProcessNode, seen: (key: string) => void): () => void => {
-  const on = (e: Event): void => { const d = (e as CustomEvent<CatalogEntry>).detail; if (d.key !== undefined) seen(d.key) }
+  const on = (e: CustomEvent<CatalogEntry>): void => { if (e.detail.key !== undefined) seen(e.detail.key) }
   n.mesh.catalog.addEventListener('change', on)
   return () => { n.mesh.catalog.removeEventListener('change', on) }
 }
@@ -96,10 +89,10 @@ async function measure (n: number): Promise<Row> {
   try {
     const seed = nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()
     for (const node of nodes.slice(1)) await node.transport.join([seed])
-    await until(() => nodes.every(x => x.transport.membership.list().filter(m => m.state === 'alive').length === n), 60_000)
+    await until(`all ${n} members alive everywhere`, () => nodes.every(x => x.transport.membership.list().filter(m => m.state === 'alive').length === n), 60_000)
     for (const node of nodes) node.libp2p.services.pubsub.subscribe(RAW_TOPIC)
     await nodes[0]!.mesh.store.createBucket('conv')
-    await until(() => nodes.every(x => x.mesh.catalog.get('conv') !== undefined), 10_000)
+    await until('every member knows the bucket', () => nodes.every(x => x.mesh.catalog.get('conv') !== undefined), 10_000)
     await sleep(3_000) // a few gossipsub heartbeats: both topics' meshes formed
     // About the size of a sealed announcement of one object entry.
     const payloadBytes = 400

@@ -10,8 +10,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { browserHashes } from './wasm-hashes.js'
 import { BROWSER, type MembershipConfig } from '../core/membership/config.js'
-import { Keyring, webCryptoAead } from '../core/membership/keyring.js'
+import { Keyring, webCryptoAead } from '../core/wire/keyring.js'
 import { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import type { MemberInfo } from '../core/membership/membership.js'
 import { decodeNodeMeta, encodeNodeMeta } from '../core/membership/node-meta.js'
 import { GOSSIPSUB_OPTIONS, MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
 import { MeshNode } from '../core/mesh/mesh-node.js'
@@ -92,8 +93,8 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     await node.start()
     // Durable members are dialled directly over WebSockets: transfers and gossip need a direct
     // connection (a relayed one is limited), and the tab can always dial a Node node, not the reverse.
-    const dialDurable = (e: Event): void => {
-      const m = (e as CustomEvent<{ id: string, meta: Uint8Array }>).detail
+    const dialDurable = (e: CustomEvent<MemberInfo>): void => {
+      const m = e.detail
       const meta = decodeNodeMeta(m.meta)
       const ws = meta?.role === 'durable' ? meta.addrs.find(a => a.includes('/ws/')) : undefined
       if (ws !== undefined && libp2p.getConnections().every(c => c.remotePeer.toString() !== m.id || c.limits !== undefined)) {

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type CipherGCMTypes, type KeyObject } from 'node:crypto'
-import type { Aead } from '../core/membership/keyring.js'
+import type { Aead } from '../core/wire/keyring.js'
 
 const TAG_BYTES = 16
 

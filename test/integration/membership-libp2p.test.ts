@@ -7,9 +7,10 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { LOCAL, type MembershipConfig } from '../../src/core/membership/config.js'
-import { Keyring } from '../../src/core/membership/keyring.js'
+import { Keyring } from '../../src/core/wire/keyring.js'
 import { MembershipTransport } from '../../src/core/membership/libp2p-transport.js'
 import { decodeNodeMeta } from '../../src/core/membership/node-meta.js'
+import { until } from '../helpers/until.js'
 
 // LOCAL with shorter intervals, so that a test sees failures in seconds.
 const FAST: MembershipConfig = { ...LOCAL, probeIntervalMs: 300, probeTimeoutMs: 150, gossipIntervalMs: 100, pushPullIntervalMs: 3_000, reconnectIntervalMs: 2_000 }
@@ -22,14 +23,6 @@ async function member (key: Uint8Array, cluster = 'test'): Promise<MembershipTra
   })
   await t.start()
   return t
-}
-
-async function until (what: string, check: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
 }
 
 describe('membership over libp2p', () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { Keyring } from '../../src/core/membership/keyring.js'
+import { Keyring } from '../../src/core/wire/keyring.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { startInProcessNode, type InProcessNode as TestNode } from '../helpers/in-process-mesh.js'
 import { until } from '../helpers/until.js'

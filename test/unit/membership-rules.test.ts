@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import { BroadcastQueue, retransmitLimit } from '../../src/core/membership/broadcast-queue.js'
 import { LAN } from '../../src/core/membership/config.js'
 import { MemberIds, MemberTable } from '../../src/core/membership/member-table.js'
-import { Membership, type MemberInfo } from '../../src/core/membership/membership.js'
+import { MEMBER_EVENTS, Membership } from '../../src/core/membership/membership.js'
 import type { Message, Update } from '../../src/core/membership/messages.js'
 import { remainingSuspicionTime, Suspicion, suspicionTimeout } from '../../src/core/membership/suspicion.js'
 import { seededRandom } from '../../src/core/membership/sim-network.js'
@@ -61,9 +61,7 @@ function harness (id = 'me'): { m: Membership, sent: Array<{ to: string, message
   const sent: Array<{ to: string, message: Message }> = []
   const events: string[] = []
   const m = new Membership({ id, config: LAN, now: () => clock.now, random: seededRandom(3), send: (to, message) => sent.push({ to, message }) })
-  for (const name of ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave']) {
-    m.addEventListener(name, e => events.push(`${name.slice(7)} ${(e as CustomEvent<MemberInfo>).detail.id}`))
-  }
+  for (const name of MEMBER_EVENTS) m.addEventListener(name, e => events.push(`${name.slice(7)} ${e.detail.id}`))
   return { m, sent, events, clock }
 }
 

@@ -1,4 +1,5 @@
-import { decode, encode } from 'cborg'
+import { encode } from 'cborg'
+import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
 import type { MemberState, Message, PushPullState, Update } from './messages.js'
 
 /** Bumped when the wire format changes; other versions are dropped (and counted). */
@@ -21,18 +22,6 @@ export const DEFAULT_LIMITS: Readonly<CodecLimits> = Object.freeze({
   maxUpdates: 64,
   maxStates: 100_000,
 })
-
-/** Why a message was dropped: each reason is a counter on /metrics. */
-export type DropReason = 'too-large' | 'not-cbor' | 'bad-version' | 'malformed' | 'not-sealed' | 'wrong-key'
-
-/** A message that was refused before reaching the state machine. */
-export class DroppedMessageError extends Error {
-  static override name = 'DroppedMessageError'
-  constructor (readonly reason: DropReason, message: string) {
-    super(message)
-    this.name = 'DroppedMessageError'
-  }
-}
 
 const STATES: readonly MemberState[] = ['alive', 'suspect', 'failed', 'left']
 /** libp2p peer ids in text form are about 52 characters; anything far longer is not an id. */
@@ -89,24 +78,6 @@ function state (x: unknown, limits: CodecLimits): PushPullState {
   const s = obj(x, 'state')
   if (!STATES.includes(s.state as MemberState)) malformed('unknown member state')
   return { node: id(s.node, 'state.node'), incarnation: incarnationOf(s.incarnation, 'state.incarnation'), state: s.state as MemberState, meta: bytes(s.meta, limits.maxMetaBytes, 'state.meta') }
-}
-
-/**
- * The first step of reading anything a peer sent (membership messages,
- * catalog messages, mesh control frames): at most `maxBytes`, strict CBOR
- * (no duplicate keys, no indefinite lengths), and a map at the top. Throws
- * DroppedMessageError with the reason.
- */
-export function decodeStrictMap (data: Uint8Array, what: string, maxBytes = Infinity): Record<string, unknown> {
-  if (data.byteLength > maxBytes) throw new DroppedMessageError('too-large', `A ${data.byteLength}-byte ${what} exceeds ${maxBytes} bytes.`)
-  let raw: unknown
-  try {
-    raw = decode(data, { strict: true, rejectDuplicateMapKeys: true, useMaps: false })
-  } catch (err) {
-    throw new DroppedMessageError('not-cbor', `Not a CBOR ${what}: ${err instanceof Error ? err.message : String(err)}`)
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) throw new DroppedMessageError('malformed', `Malformed ${what}: it is not a map.`)
-  return raw as Record<string, unknown>
 }
 
 /**

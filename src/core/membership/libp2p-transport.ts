@@ -1,13 +1,15 @@
-import { TopicValidatorResult, type GossipSub, type Message as PubsubMessage } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { decodeMessage, DEFAULT_LIMITS, DroppedMessageError, encodeMessage, type DropReason } from './codec.js'
+import { SealedTopic } from '../wire/sealed-topic.js'
+import { dropCounts, DroppedMessageError, type DropReason } from '../wire/strict-cbor.js'
+import { decodeMessage, DEFAULT_LIMITS, encodeMessage } from './codec.js'
 import type { MembershipConfig } from './config.js'
-import type { Keyring } from './keyring.js'
+import type { Keyring } from '../wire/keyring.js'
 import { Membership, type MemberInfo } from './membership.js'
-import type { Message } from './messages.js'
+import type { Gossip, Message } from './messages.js'
 import { decodeNodeMeta, encodeNodeMeta, type NodeMeta } from './node-meta.js'
 
 export const MEMBERSHIP_PROTOCOL = '/s3mesh/membership/1.0.0'
@@ -51,7 +53,7 @@ type LpStream = LengthPrefixedStream<Stream>
  */
 export class MembershipTransport {
   readonly membership: Membership
-  readonly stats: TransportStats = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, published: 0, fromPubsub: 0, sendFailures: 0, dropped: { 'too-large': 0, 'not-cbor': 0, 'bad-version': 0, malformed: 0, 'not-sealed': 0, 'wrong-key': 0 } }
+  readonly stats: TransportStats = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, published: 0, fromPubsub: 0, sendFailures: 0, dropped: dropCounts() }
   private readonly outbound = new Map<string, Promise<LpStream>>()
   /** Sends not yet written, so that a leave can wait for its news to go out. */
   private readonly inflight = new Set<Promise<void>>()
@@ -60,73 +62,65 @@ export class MembershipTransport {
   private stopped = false
   private readonly libp2p: Libp2p
   private readonly keyring: Keyring
-  private readonly pubsub?: { service: GossipSub, topic: string, intervalMs: number }
+  /** Updates go out on this topic (one sealed message per gossip interval) instead of gossip rounds. */
+  private readonly topic?: SealedTopic<Gossip>
+  private readonly gossipIntervalMs: number
   private publishTimer: ReturnType<typeof setInterval> | undefined
 
   constructor (options: MembershipTransportOptions) {
     this.libp2p = options.libp2p
     this.keyring = options.keyring
+    this.gossipIntervalMs = options.config.gossipIntervalMs
     if (options.pubsub !== undefined) {
-      this.pubsub = { service: options.pubsub.service, topic: `/s3mesh/${options.pubsub.cluster}/membership/1`, intervalMs: options.config.gossipIntervalMs }
+      this.topic = new SealedTopic({
+        pubsub: options.pubsub.service, keyring: this.keyring, topic: `/s3mesh/${options.pubsub.cluster}/membership/1`, dropped: this.stats.dropped,
+        decode: plain => {
+          const m = decodeMessage(plain)
+          if (m.type !== 'gossip') throw new DroppedMessageError('malformed', 'Only gossip travels on the membership topic.')
+          return m
+        },
+        onMessage: (from, m) => {
+          this.stats.fromPubsub += m.updates.length
+          this.membership.receive(from, m)
+          this.schedule()
+        },
+      })
     }
     this.membership = new Membership({
       id: options.libp2p.peerId.toString(),
       meta: encodeNodeMeta(options.meta),
       // With gossipsub, the topic replaces gossip rounds.
-      config: this.pubsub === undefined ? options.config : { ...options.config, gossipIntervalMs: 0 },
+      config: this.topic === undefined ? options.config : { ...options.config, gossipIntervalMs: 0 },
       now: () => Date.now(),
       random: options.random ?? Math.random,
       send: (to, message) => { this.send(to, message) },
     })
     // Members' addresses come with their meta: that is how we can dial them later.
-    const learn = (e: Event): void => { this.learnAddresses((e as CustomEvent<MemberInfo>).detail) }
+    const learn = (e: CustomEvent<MemberInfo>): void => { this.learnAddresses(e.detail) }
     this.membership.addEventListener('member:join', learn)
     this.membership.addEventListener('member:update', learn)
   }
 
   async start (): Promise<void> {
     await this.libp2p.handle(MEMBERSHIP_PROTOCOL, (stream, connection) => { this.read(stream, connection) }, { runOnLimitedConnection: false })
-    if (this.pubsub !== undefined) this.startPubsub(this.pubsub)
+    if (this.topic !== undefined) {
+      this.topic.start()
+      this.publishTimer = setInterval(() => { this.publishOriginated() }, this.gossipIntervalMs)
+    }
     this.schedule()
-  }
-
-  private startPubsub ({ service, topic, intervalMs }: NonNullable<MembershipTransport['pubsub']>): void {
-    // Rejected messages are not forwarded, and gossipsub's peer scoring penalises whoever sent them.
-    service.topicValidators.set(topic, async (_peer, message) => {
-      try {
-        const m = decodeMessage(await this.keyring.open(message.data))
-        return m.type === 'gossip' ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
-      } catch (err) {
-        if (err instanceof DroppedMessageError) this.stats.dropped[err.reason]++
-        return TopicValidatorResult.Reject
-      }
-    })
-    service.addEventListener('message', (e: CustomEvent<PubsubMessage>) => {
-      const msg = e.detail
-      if (msg.topic !== topic || msg.type !== 'signed') return
-      void this.keyring.open(msg.data).then(plain => {
-        const m = decodeMessage(plain)
-        this.stats.fromPubsub += m.type === 'gossip' ? m.updates.length : 0
-        this.membership.receive(msg.from.toString(), m)
-        this.schedule()
-      }).catch(() => {})
-    })
-    service.subscribe(topic)
-    this.publishTimer = setInterval(() => { this.publishOriginated() }, intervalMs)
   }
 
   /** Publishes, in one message, the updates this member originated since the last round. */
   private publishOriginated (): void {
-    if (this.pubsub === undefined || this.stopped) return
+    const topic = this.topic
+    if (topic === undefined || this.stopped) return
     const updates = this.membership.takeOriginated()
     for (let i = 0; i < updates.length; i += DEFAULT_LIMITS.maxUpdates) {
       const batch = updates.slice(i, i + DEFAULT_LIMITS.maxUpdates)
-      const { service, topic } = this.pubsub
-      const sending = this.keyring.seal(encodeMessage({ type: 'gossip', updates: batch }))
-        .then(async sealed => {
-          await service.publish(topic, sealed)
+      const sending = topic.publish(encodeMessage({ type: 'gossip', updates: batch }))
+        .then(bytes => {
           this.stats.published += batch.length
-          this.stats.bytesSent += sealed.byteLength
+          this.stats.bytesSent += bytes
         })
         .catch(() => { this.stats.sendFailures++ })
       this.inflight.add(sending)
@@ -162,10 +156,7 @@ export class MembershipTransport {
     this.stopped = true
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (this.publishTimer !== undefined) clearInterval(this.publishTimer)
-    if (this.pubsub !== undefined) {
-      this.pubsub.service.unsubscribe(this.pubsub.topic)
-      this.pubsub.service.topicValidators.delete(this.pubsub.topic)
-    }
+    this.topic?.stop()
     await this.libp2p.unhandle(MEMBERSHIP_PROTOCOL)
     for (const s of this.outbound.values()) void s.then(lp => lp.unwrap().close().catch(() => {}), () => {})
     this.outbound.clear()

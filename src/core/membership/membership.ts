@@ -1,3 +1,4 @@
+import { TypedEventEmitter } from 'main-event'
 import { bytesEqual } from '../hashes.js'
 import { Awareness } from './awareness.js'
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js'
@@ -27,7 +28,19 @@ export interface MembershipCounters {
   refutations: number
 }
 
-export type MemberEventName = 'member:join' | 'member:update' | 'member:suspect' | 'member:failed' | 'member:leave'
+/** What a member hears about the others (and itself), each with the member as it is now. */
+export interface MembershipEvents {
+  'member:join': CustomEvent<MemberInfo>
+  'member:update': CustomEvent<MemberInfo>
+  'member:suspect': CustomEvent<MemberInfo>
+  'member:failed': CustomEvent<MemberInfo>
+  'member:leave': CustomEvent<MemberInfo>
+}
+
+export type MemberEventName = keyof MembershipEvents
+
+/** Every member event, for listeners that follow them all. */
+export const MEMBER_EVENTS: readonly MemberEventName[] = ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave']
 
 export interface MembershipOptions {
   /** This member's id (its libp2p peer id). */
@@ -63,7 +76,7 @@ const PUSH_PULL_SCALE_THRESHOLD = 32
  * randomness of its own, so the same code runs over libp2p, in unit tests and
  * in the discrete-event simulator.
  */
-export class Membership extends EventTarget {
+export class Membership extends TypedEventEmitter<MembershipEvents> {
   readonly id: string
   readonly config: MembershipConfig
   readonly awareness: Awareness
@@ -418,6 +431,6 @@ export class Membership extends EventTarget {
   }
 
   private emit (name: MemberEventName, m: Slot): void {
-    this.dispatchEvent(new CustomEvent<MemberInfo>(name, { detail: this.info(m) }))
+    this.safeDispatchEvent(name, { detail: this.info(m) })
   }
 }

@@ -1,6 +1,6 @@
 import type { MembershipConfig } from './config.js'
 import { MemberIds } from './member-table.js'
-import { Membership, type MemberEventName, type MemberInfo } from './membership.js'
+import { MEMBER_EVENTS, Membership, type MemberEventName, type MemberInfo } from './membership.js'
 import type { Message } from './messages.js'
 
 /** A small, fast seeded PRNG (mulberry32): the same seed gives the same run. */
@@ -78,7 +78,6 @@ export interface SimMember {
   scheduledTick: number
 }
 
-const EVENT_NAMES = ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave'] as const
 
 export interface RecordedEvent { at: number, observer: string, name: MemberEventName, member: MemberInfo }
 
@@ -96,7 +95,7 @@ export class SimNetwork {
    * 10,000 members is 10^8 joins, and at 20% loss each of hundreds of
    * suspicions a second reaches every member.
    */
-  recording: ReadonlySet<MemberEventName> = new Set(EVENT_NAMES)
+  recording: ReadonlySet<MemberEventName> = new Set(MEMBER_EVENTS)
   messagesSent = 0
   private readonly queue = new EventQueue()
   /** One id table for every member: each id string once, and member tables as typed-array columns. */
@@ -122,9 +121,9 @@ export class SimNetwork {
       send: (to, message) => { this.send(id, to, message) },
       ids: this.ids,
     })
-    for (const name of EVENT_NAMES) {
+    for (const name of MEMBER_EVENTS) {
       membership.addEventListener(name, e => {
-        if (this.recording.has(name)) this.events.push({ at: this.now, observer: id, name, member: (e as CustomEvent<MemberInfo>).detail })
+        if (this.recording.has(name)) this.events.push({ at: this.now, observer: id, name, member: e.detail })
       })
     }
     const sim: SimMember = { membership, up: true, slowMs: options.slowMs ?? 0, scheduledTick: Infinity }

@@ -1,6 +1,7 @@
-import { TopicValidatorResult, type GossipSub, type Message as PubsubMessage } from '@libp2p/gossipsub'
-import { DroppedMessageError, type DropReason } from '../membership/codec.js'
-import type { Keyring } from '../membership/keyring.js'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Keyring } from '../wire/keyring.js'
+import { SealedTopic } from '../wire/sealed-topic.js'
+import { dropCounts, type DropReason } from '../wire/strict-cbor.js'
 import { CATALOG_LIMITS, decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 
@@ -22,57 +23,50 @@ export interface AnnouncerStats {
 }
 
 /**
- * Announces catalog entries on a gossipsub topic per cluster, batched
+ * Announces catalog entries on a sealed gossipsub topic per cluster, batched
  * (signing and sealing each tiny message would be the throughput limit)
  * without waiting: an entry goes out at once when nothing is being published,
  * and entries that arrive while a message is being sealed and published go
  * together in the next one. So an idle cluster pays no batching delay, and a
- * busy one sends few large messages. Entries announced by others go to `onEntries`.
- * A topic validator opens
- * and decodes every message: anything not sealed with the cluster key, or
- * malformed, is rejected, so gossipsub neither delivers nor forwards it and
- * scores down the peer that sent it.
+ * busy one sends few large messages. Entries announced by others go to
+ * `onEntries`; what is not sealed with the cluster key or is malformed never
+ * gets there (see SealedTopic).
  */
 export class Announcer {
-  readonly stats: AnnouncerStats = { published: 0, publishedEntries: 0, received: 0, receivedEntries: 0, dropped: { 'too-large': 0, 'not-cbor': 0, 'bad-version': 0, malformed: 0, 'not-sealed': 0, 'wrong-key': 0 } }
-  readonly topic: string
+  readonly stats: AnnouncerStats = { published: 0, publishedEntries: 0, received: 0, receivedEntries: 0, dropped: dropCounts() }
+  private readonly sealed: SealedTopic<CatalogEntry[]>
   private queue: CatalogEntry[] = []
   private scheduled = false
   private inflight: Promise<void> | undefined
-  /** What the validator opened and decoded, for the delivery of the same message (opening twice cost a third of a busy node's CPU). */
-  private readonly opened = new WeakMap<Uint8Array, CatalogEntry[]>()
-  private readonly onMessage = (e: CustomEvent<PubsubMessage>): void => { this.receive(e.detail) }
 
   constructor (
-    private readonly pubsub: GossipSub,
-    private readonly keyring: Keyring,
+    pubsub: GossipSub,
+    keyring: Keyring,
     cluster: string,
-    private readonly onEntries: (from: string, entries: CatalogEntry[]) => void,
+    onEntries: (from: string, entries: CatalogEntry[]) => void,
     private readonly options: AnnouncerOptions = DEFAULT_ANNOUNCER_OPTIONS,
   ) {
-    this.topic = `/s3mesh/${cluster}/catalog/1`
+    this.sealed = new SealedTopic({
+      pubsub, keyring, topic: `/s3mesh/${cluster}/catalog/1`, dropped: this.stats.dropped,
+      decode: plain => decodeCatalogMessage(plain).entries,
+      onMessage: (from, entries) => {
+        this.stats.received++
+        this.stats.receivedEntries += entries.length
+        onEntries(from, entries)
+      },
+    })
   }
 
+  get topic (): string { return this.sealed.topic }
+
   start (): void {
-    this.pubsub.topicValidators.set(this.topic, async (_peer, message) => {
-      try {
-        this.opened.set(message.data, decodeCatalogMessage(await this.keyring.open(message.data)).entries)
-        return TopicValidatorResult.Accept
-      } catch (err) {
-        if (err instanceof DroppedMessageError) this.stats.dropped[err.reason]++
-        return TopicValidatorResult.Reject
-      }
-    })
-    this.pubsub.addEventListener('message', this.onMessage)
-    this.pubsub.subscribe(this.topic)
+    this.sealed.start()
   }
 
   /** Sends what is queued, then stops. */
   async stop (): Promise<void> {
     await this.flush()
-    this.pubsub.removeEventListener('message', this.onMessage)
-    this.pubsub.unsubscribe(this.topic)
-    this.pubsub.topicValidators.delete(this.topic)
+    this.sealed.stop()
   }
 
   /** Queues entries: they go out with the next message. */
@@ -97,27 +91,12 @@ export class Announcer {
   }
 
   private async publish (batch: CatalogEntry[]): Promise<void> {
-    const data = await this.keyring.seal(encodeCatalogMessage(batch))
-    if (data.byteLength > CATALOG_LIMITS.maxMessageBytes) return // cannot happen with maxBatch entries of bounded size
-    await this.pubsub.publish(this.topic, data).catch(() => {
+    const plain = encodeCatalogMessage(batch)
+    if (plain.byteLength > CATALOG_LIMITS.maxMessageBytes) return // cannot happen with maxBatch entries of bounded size
+    await this.sealed.publish(plain).catch(() => {
       // No subscribed peer yet (a cluster of one): anti-entropy brings later members up to date.
     })
     this.stats.published++
     this.stats.publishedEntries += batch.length
-  }
-
-  private receive (msg: PubsubMessage): void {
-    if (msg.topic !== this.topic || msg.type !== 'signed') return
-    const from = msg.from.toString()
-    const deliver = (entries: CatalogEntry[]): void => {
-      this.stats.received++
-      this.stats.receivedEntries += entries.length
-      this.onEntries(from, entries)
-    }
-    const entries = this.opened.get(msg.data)
-    if (entries !== undefined) { deliver(entries); return }
-    void this.keyring.open(msg.data).then(plain => { deliver(decodeCatalogMessage(plain).entries) }).catch(() => {
-      // The validator already rejected and counted it.
-    })
   }
 }

@@ -1,11 +1,11 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import { DroppedMessageError } from '../membership/codec.js'
-import type { Keyring } from '../membership/keyring.js'
+import { DroppedMessageError } from '../wire/strict-cbor.js'
+import type { Keyring } from '../wire/keyring.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import { DIGEST_RANGES, type Catalog, type Digest } from './catalog.js'
-import { SealedFrames } from './sealed-frames.js'
-import { openStream } from './transfer.js'
+import { SealedFrames } from '../wire/sealed-frames.js'
+import { openStream } from '../wire/open-stream.js'
 
 export const SYNC_PROTOCOL = '/s3mesh/catalog-sync/1.0.0'
 

@@ -1,5 +1,5 @@
 import { encode } from 'cborg'
-import { decodeStrictMap, DroppedMessageError } from '../membership/codec.js'
+import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
 import type { CorsRule } from '../object-store.js'
 import type { CatalogEntry, ObjectRecord } from './catalog-entry.js'
 import type { Version } from './hlc.js'

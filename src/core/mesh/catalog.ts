@@ -1,3 +1,4 @@
+import { TypedEventEmitter } from 'main-event'
 import { SortedKeys } from '../sorted-keys.js'
 import { mergeEntries, sameEntry, type CatalogEntry } from './catalog-entry.js'
 import { formatVersion } from './hlc.js'
@@ -41,8 +42,10 @@ function addTo (d: Digest, f: readonly [number, number], sign: 1 | -1): void {
   d.b = (d.b + sign * f[1]) >>> 0
 }
 
-/** Fired with the merged entry whenever an apply changed what the catalog says. */
-export type CatalogChangeEvent = CustomEvent<CatalogEntry>
+export interface CatalogEvents {
+  /** Fired with the merged entry whenever an apply changed what the catalog says. */
+  change: CustomEvent<CatalogEntry>
+}
 
 /**
  * The cluster-wide index: the newest known version of every bucket and
@@ -50,7 +53,7 @@ export type CatalogChangeEvent = CustomEvent<CatalogEntry>
  * (see mergeEntries), so every member that has applied the same entries, in
  * whatever order and however often, says the same thing.
  */
-export class Catalog extends EventTarget {
+export class Catalog extends TypedEventEmitter<CatalogEvents> {
   private readonly buckets = new Map<string, BucketRecord>()
 
   /** Merges an entry in; returns the merged entry if that changed anything. */
@@ -68,7 +71,7 @@ export class Catalog extends EventTarget {
       b.objects.set(entry.key, merged)
       b.live += (merged.deleted ? 0 : 1) - (current === undefined || current.deleted ? 0 : 1)
     }
-    this.dispatchEvent(new CustomEvent<CatalogEntry>('change', { detail: merged }))
+    this.safeDispatchEvent('change', { detail: merged })
     return merged
   }
 

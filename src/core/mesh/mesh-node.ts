@@ -3,8 +3,8 @@ import type { Libp2p } from '@libp2p/interface'
 import { isS3Error, S3Error } from '../errors.js'
 import type { Hashes } from '../hashes.js'
 import type { CatalogStore } from './catalog-store.js'
-import type { Keyring } from '../membership/keyring.js'
-import type { Membership, MemberInfo } from '../membership/membership.js'
+import type { Keyring } from '../wire/keyring.js'
+import { MEMBER_EVENTS, type Membership, type MemberInfo } from '../membership/membership.js'
 import { decodeNodeMeta } from '../membership/node-meta.js'
 import type { ObjectStore } from '../object-store.js'
 import { Announcer } from './announcer.js'
@@ -79,9 +79,9 @@ export class MeshNode {
   private readonly fetching = new Map<string, Promise<CatalogEntry>>()
   private readonly stopping = new AbortController()
   private timers: Array<ReturnType<typeof setInterval>> = []
-  private readonly onMember = (e: Event): void => {
+  private readonly onMember = (e: CustomEvent<MemberInfo>): void => {
     this.updatePlacement()
-    const m = (e as CustomEvent<MemberInfo>).detail
+    const m = e.detail
     // A member that (re)joins gets our catalog and gives us its own.
     if (e.type === 'member:join' && !m.self) void this.antiEntropy.syncWith(m.id, this.stopping.signal).catch(() => {})
   }
@@ -127,7 +127,7 @@ export class MeshNode {
     await this.transfer.start()
     await this.antiEntropy.start()
     this.announcer.start()
-    for (const name of ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave']) this.o.membership.addEventListener(name, this.onMember)
+    for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, this.onMember)
     this.updatePlacement()
     this.timers.push(setInterval(() => { void this.syncRandom() }, this.o.config.syncIntervalMs))
     this.timers.push(setInterval(() => { this.repair() }, this.o.config.repairIntervalMs))
@@ -137,7 +137,7 @@ export class MeshNode {
     this.stopping.abort()
     for (const t of this.timers) clearInterval(t)
     this.timers = []
-    for (const name of ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave']) this.o.membership.removeEventListener(name, this.onMember)
+    for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, this.onMember)
     await this.announcer.stop()
     await this.antiEntropy.stop()
     await this.transfer.stop()
@@ -370,7 +370,7 @@ export class MeshNode {
     this.catalog.addEventListener('change', this.onCatalogChange)
   }
 
-  private readonly onCatalogChange = (e: Event): void => { this.o.catalogStore?.record((e as CustomEvent<CatalogEntry>).detail) }
+  private readonly onCatalogChange = (e: CustomEvent<CatalogEntry>): void => { this.o.catalogStore?.record(e.detail) }
   private compacting = false
 
   private * allEntries (): Generator<CatalogEntry> {

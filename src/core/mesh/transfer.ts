@@ -1,12 +1,12 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { DroppedMessageError } from '../membership/codec.js'
-import type { Keyring } from '../membership/keyring.js'
+import { openStream } from '../wire/open-stream.js'
+import { DroppedMessageError } from '../wire/strict-cbor.js'
+import type { Keyring } from '../wire/keyring.js'
 import { toHex, type Hashes } from '../hashes.js'
 import type { ObjectHandle } from '../object-store.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
-import { SealedFrames } from './sealed-frames.js'
+import { SealedFrames } from '../wire/sealed-frames.js'
 import { ContentMismatchError } from './verify-stream.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
@@ -260,23 +260,4 @@ export class TransferService {
     this.stats.accepted++
     await frames.close()
   }
-}
-
-/**
- * A new stream to `peer`: on an open connection when there is one (dialProtocol
- * costs milliseconds of peer-store and dial-queue work even then), with
- * optimistic protocol selection, so the first request rides with the protocol
- * name and saves a round trip.
- */
-export async function openStream (libp2p: Libp2p, peer: string, protocol: string, signal: AbortSignal): Promise<Stream> {
-  const id = peerIdFromString(peer)
-  const open = libp2p.getConnections(id).find(c => c.status === 'open' && c.limits === undefined)
-  if (open !== undefined) {
-    try {
-      return await open.newStream(protocol, { signal, negotiateFully: false })
-    } catch {
-      // The connection went away meanwhile: dial.
-    }
-  }
-  return await libp2p.dialProtocol(id, protocol, { signal, negotiateFully: false })
 }

@@ -1,5 +1,5 @@
 import { bytesEqual } from '../hashes.js'
-import { DroppedMessageError } from './codec.js'
+import { DroppedMessageError } from './strict-cbor.js'
 
 const IV_BYTES = 12
 const SEALED_VERSION = 1

@@ -2,8 +2,8 @@ import type { Stream } from '@libp2p/interface'
 import { encode } from 'cborg'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { decodeStrictMap, DroppedMessageError } from '../membership/codec.js'
-import type { Keyring } from '../membership/keyring.js'
+import { decodeStrictMap, DroppedMessageError } from './strict-cbor.js'
+import type { Keyring } from './keyring.js'
 
 /** Largest frame on a mesh stream: control messages and data chunks alike. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
