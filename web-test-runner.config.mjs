@@ -3,6 +3,7 @@
 // resolver cannot load libp2p's browser builds unbundled.
 import { build } from 'esbuild'
 import { playwrightLauncher } from '@web/test-runner-playwright'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/helpers/chromium-args.mjs'
 
 const bundleTests = {
   name: 'bundle-tests',
@@ -34,9 +35,6 @@ export default {
   testsFinishTimeout: 600_000,
   browsers: [playwrightLauncher({
     product: 'chromium',
-    launchOptions: {
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    },
+    launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
   })],
 }

@@ -36,7 +36,7 @@ export interface DiskStoreOptions {
  * `.s3mesh/` (see DiskLayout). Every write lands in a temp file, is fsynced
  * and renamed into place, so readers see the old object or the new one,
  * never a part. Listing is served from an in-memory sorted index rebuilt at
- * start. One process owns a data folder at a time (see DataDirLock).
+ * start. One process owns a data folder at a time (lockDataDir, in data-dir-lock.ts, taken by the server).
  */
 export class DiskStore implements ObjectStore {
   private readonly keyLocks = new KeyedLock()

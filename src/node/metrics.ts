@@ -38,7 +38,7 @@ export class ServerMetrics {
         for (const m of membership.list()) this.inc({ state: m.state })
       },
     })
-    const counter = this.reading.bind(this)
+    const counter = this.counterFrom.bind(this)
     counter('s3mesh_membership_probes_total', 'Direct probes sent.', () => membership.counters.probes)
     counter('s3mesh_membership_failed_probes_total', 'Probes that got no ack, direct or indirect.', () => membership.counters.failedProbes)
     counter('s3mesh_membership_suspicions_total', 'Members this node began to suspect.', () => membership.counters.suspicions)
@@ -47,37 +47,43 @@ export class ServerMetrics {
     counter('s3mesh_membership_received_bytes_total', 'Sealed membership bytes received.', () => stats.bytesReceived)
     counter('s3mesh_membership_published_updates_total', 'Updates this node published on the gossipsub topic.', () => stats.published)
     counter('s3mesh_membership_pubsub_updates_total', 'Updates received from the gossipsub topic.', () => stats.fromPubsub)
-    counter('s3mesh_membership_health_score', 'Lifeguard local health score (0 is healthy).', () => membership.awareness.healthScore)
-    this.byReason('s3mesh_membership_dropped_messages_total', 'Membership messages dropped, by reason.', stats.dropped)
+    this.gaugeFrom('s3mesh_membership_health_score', 'Lifeguard local health score (0 is healthy).', () => membership.awareness.healthScore)
+    this.countersByReason('s3mesh_membership_dropped_messages_total', 'Membership messages dropped, by reason.', stats.dropped)
   }
 
   /** Catalog, replication and transfer figures of the object mesh. */
   attachMesh (node: MeshNode): void {
-    const gauge = this.reading.bind(this)
+    const gauge = this.gaugeFrom.bind(this)
+    const counter = this.counterFrom.bind(this)
     gauge('s3mesh_catalog_objects', 'Live objects in the cluster catalog.', () => node.stats.objects)
     gauge('s3mesh_catalog_bytes', 'Bytes of the live objects in the cluster catalog (one copy each).', () => node.stats.bytes)
     gauge('s3mesh_under_replicated_objects', 'Objects with fewer live holders than the replica count allows.', () => node.stats.underReplicated)
     gauge('s3mesh_repair_queue', 'Objects this node is fetching or waiting to fetch to restore replicas.', () => node.stats.repairQueue)
-    gauge('s3mesh_repaired_objects_total', 'Objects this node fetched to restore replicas.', () => node.stats.repaired)
-    gauge('s3mesh_corrupt_copies_total', 'Local copies found not to hash to their version, dropped and fetched again.', () => node.stats.corruptCopies)
-    gauge('s3mesh_bad_holder_transfers_total', 'Transfers whose bytes did not match the catalog (the holder was skipped).', () => node.stats.badHolders)
-    gauge('s3mesh_transfer_sent_bytes_total', 'Object bytes sent to other members.', () => node.transfer.stats.bytesSent)
-    gauge('s3mesh_transfer_received_bytes_total', 'Object bytes received from other members.', () => node.transfer.stats.bytesReceived)
-    gauge('s3mesh_transfer_refused_total', 'Transfer requests refused (no cluster key, malformed, or not storable).', () => node.transfer.stats.refused)
-    gauge('s3mesh_catalog_announced_entries_total', 'Catalog entries this node published.', () => node.announcer.stats.publishedEntries)
-    gauge('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topic.', () => node.announcer.stats.receivedEntries)
-    gauge('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)
-    this.byReason('s3mesh_catalog_dropped_messages_total', 'Catalog announcements rejected (not sealed with the cluster key, malformed), by reason.', node.announcer.stats.dropped)
+    counter('s3mesh_repaired_objects_total', 'Objects this node fetched to restore replicas.', () => node.stats.repaired)
+    counter('s3mesh_corrupt_copies_total', 'Local copies found not to hash to their version, dropped and fetched again.', () => node.stats.corruptCopies)
+    counter('s3mesh_bad_holder_transfers_total', 'Transfers whose bytes did not match the catalog (the holder was skipped).', () => node.stats.badHolders)
+    counter('s3mesh_transfer_sent_bytes_total', 'Object bytes sent to other members.', () => node.transfer.stats.bytesSent)
+    counter('s3mesh_transfer_received_bytes_total', 'Object bytes received from other members.', () => node.transfer.stats.bytesReceived)
+    counter('s3mesh_transfer_refused_total', 'Transfer requests refused (no cluster key, malformed, or not storable).', () => node.transfer.stats.refused)
+    counter('s3mesh_catalog_announced_entries_total', 'Catalog entries this node published.', () => node.announcer.stats.publishedEntries)
+    counter('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topic.', () => node.announcer.stats.receivedEntries)
+    counter('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)
+    this.countersByReason('s3mesh_catalog_dropped_messages_total', 'Catalog announcements rejected (not sealed with the cluster key, malformed), by reason.', node.announcer.stats.dropped)
   }
 
-  /** A gauge read from a live figure (a counter kept elsewhere, or a level) when Prometheus scrapes. */
-  private reading (name: string, help: string, read: () => number): void {
+  /** A gauge (a level: members, queue lengths) read when Prometheus scrapes. */
+  private gaugeFrom (name: string, help: string, read: () => number): void {
     new Gauge({ name, help, registers: [this.registry], collect () { this.set(read()) } })
   }
 
-  /** A gauge per reason from a live count-by-reason record. */
-  private byReason (name: string, help: string, counts: Record<string, number>): void {
-    new Gauge({ name, help, labelNames: ['reason'], registers: [this.registry], collect () { for (const [reason, n] of Object.entries(counts)) this.set({ reason }, n) } })
+  /** A counter kept elsewhere (a stats field that only grows), read when Prometheus scrapes. */
+  private counterFrom (name: string, help: string, read: () => number): void {
+    new Counter({ name, help, registers: [this.registry], collect () { this.reset(); this.inc(read()) } })
+  }
+
+  /** A counter per reason from a live count-by-reason record. */
+  private countersByReason (name: string, help: string, counts: Record<string, number>): void {
+    new Counter({ name, help, labelNames: ['reason'], registers: [this.registry], collect () { this.reset(); for (const [reason, n] of Object.entries(counts)) this.inc({ reason }, n) } })
   }
 
   async render (): Promise<{ body: string, contentType: string }> {

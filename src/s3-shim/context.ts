@@ -53,4 +53,5 @@ export class Context {
   }
 }
 
-export type Operation = (ctx: Context) => Promise<Response>
+/** What answers one S3 operation (the router names it: `Operation`). */
+export type OperationHandler = (ctx: Context) => Promise<Response>

@@ -1,9 +1,9 @@
-import { S3Error } from '../../core/errors.js'
-import { assertBucketName, assertObjectKey } from '../../core/names.js'
-import type { ObjectHandle } from '../../core/object-store.js'
-import type { Context } from '../context.js'
-import { checkConditions, readConditions } from '../http/conditions.js'
-import { safeDecode } from '../router.js'
+import { S3Error } from '../core/errors.js'
+import { assertBucketName, assertObjectKey } from '../core/names.js'
+import type { ObjectHandle } from '../core/object-store.js'
+import type { Context } from './context.js'
+import { checkConditions, readConditions } from './http/conditions.js'
+import { safeDecode } from './router.js'
 
 export interface CopySource {
   bucket: string

@@ -5,7 +5,7 @@ import { assertBucketName, assertObjectKey } from '../core/names.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { isSigV2Presigned, verifySigV2Presigned } from './auth/sigv2-presigned.js'
 import { DEFAULT_CLOCK_SKEW_MS, verifySigV4, type CredentialProvider, type SignedIdentity } from './auth/sigv4.js'
-import { Context } from './context.js'
+import { Context, type OperationHandler } from './context.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
 import { abortMultipartUpload } from './ops/abort-multipart-upload.js'
 import { deleteBucketCors, getBucketCors, putBucketCors } from './ops/bucket-cors.js'
@@ -65,9 +65,8 @@ export interface RequestInfo {
 
 export type S3Handler = (request: Request, info?: RequestInfo) => Promise<Response>
 
-type OperationFn = (ctx: Context) => Promise<Response>
 
-const OPERATIONS: Record<Exclude<Operation, 'Preflight'>, OperationFn> = {
+const OPERATIONS: Record<Exclude<Operation, 'Preflight'>, OperationHandler> = {
   ListBuckets: listBuckets,
   CreateBucket: createBucket,
   HeadBucket: headBucket,

@@ -1,10 +1,10 @@
-import { S3Error } from '../../core/errors.js'
-import { compareKeys, prefixEnd } from '../../core/key-order.js'
-import type { ObjectSummary } from '../../core/object-store.js'
-import { uriEncode } from '../auth/uri-encode.js'
-import type { Context } from '../context.js'
-import { isoDate, quoteEtag } from '../respond.js'
-import type { XmlElement } from '../xml.js'
+import { S3Error } from '../core/errors.js'
+import { compareKeys, prefixEnd } from '../core/key-order.js'
+import type { ObjectSummary } from '../core/object-store.js'
+import { uriEncode } from './auth/uri-encode.js'
+import type { Context } from './context.js'
+import { isoDate, quoteEtag } from './respond.js'
+import type { XmlElement } from './xml.js'
 import { OWNER } from './owner.js'
 
 /** S3 returns at most 1,000 keys per listing page. */

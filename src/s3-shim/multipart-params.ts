@@ -1,6 +1,6 @@
-import { S3Error } from '../../core/errors.js'
-import { assertPartNumber } from '../../core/multipart.js'
-import type { Context } from '../context.js'
+import { S3Error } from '../core/errors.js'
+import { assertPartNumber } from '../core/multipart.js'
+import type { Context } from './context.js'
 
 export function uploadIdOf (ctx: Context): string {
   const id = ctx.query.get('uploadId') ?? ''

@@ -127,6 +127,12 @@ describe('s3mesh CLI', () => {
       assert.match(metrics, /s3mesh_http_requests_total\{operation="PutObject",status="200"\} 1/)
       assert.match(metrics, /s3mesh_http_request_duration_seconds_bucket\{le="[^"]+",operation="CreateBucket"\}/)
       assert.match(metrics, /s3mesh_http_received_bytes_total \d+/)
+      // What is named a total is a counter, and every counter is named a total (Prometheus' naming rules);
+      // prom-client's own process and Node.js metrics are left out (it names three gauges *_total).
+      const types = [...metrics.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(m => [m[1]!, m[2]!] as const)
+        .filter(([name]) => !name.startsWith('s3mesh_nodejs_') && !name.startsWith('s3mesh_process_'))
+      assert.ok(types.some(([name]) => name === 's3mesh_repaired_objects_total'), 'the mesh metrics are there')
+      assert.deepEqual(types.filter(([name, type]) => name.endsWith('_total') !== (type === 'counter')), [])
       const second = cli(['server', server.dataDir, '--address', '127.0.0.1:0'])
       assert.equal(second.status, 1)
       assert.match(second.out, /in use by another s3mesh process \(pid \d+\)/)

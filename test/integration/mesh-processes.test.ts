@@ -7,6 +7,7 @@ import { suspicionTimeout } from '../../src/core/membership/suspicion.js'
 import type { MemberView } from '../../src/node/mesh-api.js'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { signer } from '../helpers/s3-client.js'
+import { until } from '../helpers/until.js'
 
 const sign = signer()
 const CLUSTER_KEY = randomBytes(32).toString('base64')
@@ -15,15 +16,6 @@ async function members (node: ServerProcess): Promise<MemberView[]> {
   const res = await sign.fetch(`${node.url}/_s3mesh/v1/members`)
   assert.equal(res.status, 200)
   return ((await res.json()) as { members: MemberView[] }).members
-}
-
-async function until (what: string, check: () => Promise<boolean>, ms: number): Promise<number> {
-  const start = Date.now()
-  while (!(await check())) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-  return Date.now() - start
 }
 
 const stateIn = async (observer: ServerProcess, id: string): Promise<string | undefined> => (await members(observer)).find(m => m.id === id)?.state

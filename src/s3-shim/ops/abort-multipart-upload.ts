@@ -1,5 +1,5 @@
 import type { Context } from '../context.js'
-import { uploadIdOf } from './multipart-params.js'
+import { uploadIdOf } from '../multipart-params.js'
 
 export async function abortMultipartUpload (ctx: Context): Promise<Response> {
   await ctx.store.abortMultipartUpload(ctx.bucket, ctx.key, uploadIdOf(ctx), { signal: ctx.signal })

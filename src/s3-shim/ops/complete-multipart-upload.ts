@@ -3,7 +3,7 @@ import { objectPath } from '../../core/names.js'
 import type { Context } from '../context.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import { elementsOf, textOf, xmlResponse } from '../xml.js'
-import { uploadIdOf } from './multipart-params.js'
+import { uploadIdOf } from '../multipart-params.js'
 
 export async function completeMultipartUpload (ctx: Context): Promise<Response> {
   const uploadId = uploadIdOf(ctx)

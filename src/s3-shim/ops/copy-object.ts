@@ -3,7 +3,7 @@ import type { Context } from '../context.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { isoDate, quoteEtag } from '../respond.js'
 import { xmlResponse } from '../xml.js'
-import { openCopySource, parseCopySource } from './copy-source.js'
+import { openCopySource, parseCopySource } from '../copy-source.js'
 
 function directive (ctx: Context, header: string): 'COPY' | 'REPLACE' {
   const v = (ctx.headers.get(header) ?? 'COPY').toUpperCase()

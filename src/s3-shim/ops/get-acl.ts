@@ -1,6 +1,6 @@
 import type { Context } from '../context.js'
 import { xmlResponse } from '../xml.js'
-import { OWNER } from './owner.js'
+import { OWNER } from '../owner.js'
 
 function acl (): Response {
   return xmlResponse('AccessControlPolicy', {

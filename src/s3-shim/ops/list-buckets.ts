@@ -1,7 +1,7 @@
 import type { Context } from '../context.js'
 import { isoDate } from '../respond.js'
 import { xmlResponse } from '../xml.js'
-import { OWNER } from './owner.js'
+import { OWNER } from '../owner.js'
 
 export async function listBuckets (ctx: Context): Promise<Response> {
   const buckets = await ctx.store.listBuckets({ signal: ctx.signal })

@@ -2,8 +2,8 @@ import { compareKeys } from '../../core/key-order.js'
 import type { Context } from '../context.js'
 import { isoDate } from '../respond.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
-import { parseMaxKeys } from './listing.js'
-import { OWNER } from './owner.js'
+import { parseMaxKeys } from '../listing.js'
+import { OWNER } from '../owner.js'
 
 /** ListMultipartUploads: in-flight uploads by key then initiation, with key/upload-id markers and delimiter roll-up. */
 export async function listMultipartUploads (ctx: Context): Promise<Response> {

@@ -2,7 +2,7 @@ import { S3Error } from '../../core/errors.js'
 import { fromBase64, toBase64, utf8 } from '../../core/hashes.js'
 import type { Context } from '../context.js'
 import { xmlResponse } from '../xml.js'
-import { contentsXml, cursorAfter, encoderFor, laterCursor, listPage, parseMaxKeys, type Cursor } from './listing.js'
+import { contentsXml, cursorAfter, encoderFor, laterCursor, listPage, parseMaxKeys, type Cursor } from '../listing.js'
 
 // A continuation token is the cursor, opaque to clients: "k" or "p" (key or
 // common prefix) and the key, base64-encoded.

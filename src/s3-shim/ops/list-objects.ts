@@ -1,6 +1,6 @@
 import type { Context } from '../context.js'
 import { xmlResponse } from '../xml.js'
-import { contentsXml, cursorAfter, encoderFor, listPage, markerCursor, parseMaxKeys } from './listing.js'
+import { contentsXml, cursorAfter, encoderFor, listPage, markerCursor, parseMaxKeys } from '../listing.js'
 
 /** ListObjects (v1): marker-based paging. */
 export async function listObjects (ctx: Context): Promise<Response> {

@@ -1,9 +1,9 @@
 import type { Context } from '../context.js'
 import { isoDate, quoteEtag } from '../respond.js'
 import { xmlResponse } from '../xml.js'
-import { parseMaxKeys } from './listing.js'
-import { uploadIdOf } from './multipart-params.js'
-import { OWNER } from './owner.js'
+import { parseMaxKeys } from '../listing.js'
+import { uploadIdOf } from '../multipart-params.js'
+import { OWNER } from '../owner.js'
 
 export async function listParts (ctx: Context): Promise<Response> {
   const uploadId = uploadIdOf(ctx)

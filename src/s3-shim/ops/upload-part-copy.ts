@@ -3,8 +3,8 @@ import type { ByteRange } from '../../core/object-store.js'
 import type { Context } from '../context.js'
 import { isoDate, quoteEtag } from '../respond.js'
 import { xmlResponse } from '../xml.js'
-import { openCopySource, parseCopySource } from './copy-source.js'
-import { partNumberOf, uploadIdOf } from './multipart-params.js'
+import { openCopySource, parseCopySource } from '../copy-source.js'
+import { partNumberOf, uploadIdOf } from '../multipart-params.js'
 
 /** x-amz-copy-source-range must be `bytes=first-last` inside the source object. */
 function copyRange (header: string | null, size: number): ByteRange | undefined {

@@ -1,7 +1,7 @@
 import { streamOfBytes } from '../../core/streams.js'
 import type { Context } from '../context.js'
 import { quoteEtag } from '../respond.js'
-import { partNumberOf, uploadIdOf } from './multipart-params.js'
+import { partNumberOf, uploadIdOf } from '../multipart-params.js'
 
 export async function uploadPart (ctx: Context): Promise<Response> {
   const partNumber = partNumberOf(ctx)
