@@ -1,13 +1,13 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import { S3Error } from '../core/errors.js'
-import { toHex, type Hashes } from '../core/hashes.js'
+import { hexDigests, toHex, type Hashes } from '../core/hashes.js'
 import { browserHashes } from './wasm-hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import { multipartEtag, selectParts } from '../core/multipart.js'
-import type {
-  BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo,
-  ObjectMetadata, ObjectStore, PartInfo, PutOptions, UploadInfo, VerifiedDigests,
+import {
+  type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests,
+  putDigests, putIdentity,
 } from '../core/object-store.js'
 import { drainWithDigests, throwIfAborted } from '../core/streams.js'
 import {
@@ -97,12 +97,9 @@ export class IdbStore implements ObjectStore {
 
   async putObject (bucketName: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     await this.headBucket(bucketName)
-    const { segment, size, digests } = await this.writeSegment(body, ['md5', 'sha256'], options.verified, options.size, options.signal)
-    const info: StoredInfo = {
-      key, size, etag: options.copyOf?.etag ?? toHex(digests.md5!), sha256: toHex(digests.sha256!),
-      lastModified: options.copyOf?.lastModified.getTime() ?? Date.now(),
-      metadata: options.metadata, tags: options.tags ?? {}, ...(options.copyOf?.parts === undefined ? {} : { parts: options.copyOf.parts }),
-    }
+    const { segment, size, digests } = await this.writeSegment(body, putDigests(options), options.verified, options.size, options.signal)
+    const { lastModified, ...id } = putIdentity(options, hexDigests(digests))
+    const info: StoredInfo = { key, size, ...id, lastModified: lastModified.getTime(), metadata: options.metadata, tags: options.tags ?? {} }
     await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version])
     return toInfo(info)
   }

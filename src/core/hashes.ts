@@ -54,6 +54,14 @@ export const webHashes: Hashes = {
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
+/** Digests as hex, for those present. */
+export function hexDigests (digests: Partial<Record<string, Uint8Array>>): { md5?: string, sha256?: string } {
+  return {
+    ...(digests.md5 === undefined ? {} : { md5: toHex(digests.md5) }),
+    ...(digests.sha256 === undefined ? {} : { sha256: toHex(digests.sha256) }),
+  }
+}
+
 export function toHex (bytes: Uint8Array): string {
   let s = ''
   for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]

@@ -1,11 +1,11 @@
 import { S3Error } from './errors.js'
-import { toHex, webHashes, type Hashes } from './hashes.js'
+import { hexDigests, toHex, webHashes, type Hashes } from './hashes.js'
 import { randomId } from './ids.js'
 import { compareKeys } from './key-order.js'
 import { multipartEtag, selectParts } from './multipart.js'
-import type {
-  BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo,
-  ObjectMetadata, ObjectStore, PartInfo, PutOptions, UploadInfo, VerifiedDigests,
+import {
+  type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests,
+  putDigests, putIdentity,
 } from './object-store.js'
 import { SortedKeys } from './sorted-keys.js'
 import { concatBytes, drainWithDigests, streamOfBytes } from './streams.js'
@@ -73,16 +73,14 @@ export class MemoryStore implements ObjectStore {
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     this.bucket(bucket)
     const chunks: Uint8Array[] = []
-    const { size, digests } = await drainWithDigests(body, ['md5', 'sha256'], options.verified, {
+    const { size, digests } = await drainWithDigests(body, putDigests(options), options.verified, {
       hashes: this.hashes,
       expectedSize: options.size,
       signal: options.signal,
       sink: c => { chunks.push(c.slice()) },
     })
-    const info: ObjectInfo = {
-      key, size, etag: options.copyOf?.etag ?? toHex(digests.md5!), sha256: toHex(digests.sha256!), lastModified: options.copyOf?.lastModified ?? new Date(),
-      metadata: options.metadata, tags: options.tags ?? {}, ...(options.copyOf?.parts === undefined ? {} : { parts: options.copyOf.parts }),
-    }
+    const id = putIdentity(options, hexDigests(digests))
+    const info: ObjectInfo = { key, size, ...id, metadata: options.metadata, tags: options.tags ?? {} }
     // Looked up again: the bucket may have been deleted while the body streamed.
     this.bucket(bucket).objects.set(key, { info, bytes: concatBytes(chunks, size) })
     return info

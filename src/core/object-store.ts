@@ -87,11 +87,33 @@ export interface PutOptions extends Signal {
    * hashing the bytes a second time.
    */
   verified?: VerifiedDigests
+  /** Stores a copy of a write made elsewhere (a mesh replica), keeping its identity. */
+  copyOf?: CopyOf
   /**
-   * Stores a copy of a write made elsewhere (a mesh replica): its ETag (a
-   * multipart ETag is not the MD5 of the bytes), time and part count are kept.
+   * For a copy whose version is known only once all its bytes have arrived (a
+   * mesh replica that receives a write while it is being made): called when
+   * the body has ended, before the write commits, it gives the copy's identity
+   * and the SHA-256 the body stream has already checked the bytes against (the
+   * stream errors instead of ending otherwise). The store hashes nothing.
    */
-  copyOf?: { etag: string, lastModified: Date, parts?: number }
+  copyOfAtEnd?: () => CopyOf & { sha256: string }
+}
+
+/** What a copy of a write made elsewhere keeps: its ETag (a multipart ETag is not the MD5 of the bytes), time and part count. */
+export interface CopyOf { etag: string, lastModified: Date, parts?: number }
+
+/** The digests a store computes for a put: none when the identity comes at the end, no MD5 when a copy brings its ETag. */
+export function putDigests (options: PutOptions): Array<'md5' | 'sha256'> {
+  if (options.copyOfAtEnd !== undefined) return []
+  return options.copyOf === undefined ? ['md5', 'sha256'] : ['sha256']
+}
+
+/** What a put commits as, once its body has ended: from the copy it is, or from the digests computed (hex). */
+export function putIdentity (options: PutOptions, digests: { md5?: string, sha256?: string }): CopyOf & { sha256: string } {
+  const late = options.copyOfAtEnd?.()
+  if (late !== undefined) return late
+  const copy = options.copyOf
+  return { etag: copy?.etag ?? digests.md5!, sha256: digests.sha256!, lastModified: copy?.lastModified ?? new Date(), ...(copy?.parts === undefined ? {} : { parts: copy.parts }) }
 }
 
 export interface VerifiedDigests {

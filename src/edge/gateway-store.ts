@@ -142,7 +142,7 @@ export class GatewayStore implements ObjectStore {
   }
 
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
-    if (options.copyOf !== undefined) throw new S3Error('NotImplemented', 'A gateway does not keep replicas.')
+    if (options.copyOf !== undefined || options.copyOfAtEnd !== undefined) throw new S3Error('NotImplemented', 'A gateway does not keep replicas.')
     const sent = await this.body(body, options.size, options.signal)
     // A body in hand is hashed here (once): the node checks the signed hash, and the info reports it.
     const sha256 = options.verified?.sha256 ?? (sent.body instanceof Uint8Array ? await sha256Hex(sent.body) : undefined)

@@ -6,9 +6,9 @@ import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import { KeyedLock } from '../core/keyed-lock.js'
 import { multipartEtag, selectParts } from '../core/multipart.js'
-import type {
-  BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo,
-  ObjectMetadata, ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
+import {
+  type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests,
+  putDigests, putIdentity,
 } from '../core/object-store.js'
 import { SortedKeys } from '../core/sorted-keys.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
@@ -177,13 +177,9 @@ export class DiskStore implements ObjectStore {
 
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     this.bucket(bucket)
-    // A copy of a write made elsewhere brings its ETag: no MD5 to compute.
-    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: options.copyOf === undefined })
-    const copy = options.copyOf
-    return await this.writer.commit(bucket, key, written, {
-      size: written.size, etag: copy?.etag ?? written.md5, sha256: written.sha256, lastModified: copy?.lastModified.getTime() ?? Date.now(),
-      metadata: options.metadata, tags: options.tags ?? {}, ...(copy?.parts === undefined ? {} : { parts: copy.parts }),
-    })
+    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options) })
+    const { lastModified, ...id } = putIdentity(options, written)
+    return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), metadata: options.metadata, tags: options.tags ?? {} })
   }
 
   private dataPathOf (bucket: string, key: string, hidden: boolean): string {
@@ -315,17 +311,18 @@ export class DiskStore implements ObjectStore {
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests } & Signal = {}): Promise<PartInfo> {
     this.bucket(bucket)
     await this.uploads.get(bucket, key, uploadId)
-    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, md5: true })
+    // A part is named by its MD5 (its ETag); the object's SHA-256 is computed when the parts are put together.
+    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: ['md5'] })
     try {
       await this.keyLocks.run(`upload/${uploadId}`, async () => {
         await this.uploads.get(bucket, key, uploadId)
-        await this.uploads.putPart(bucket, uploadId, partNumber, written.md5, written.tmp)
+        await this.uploads.putPart(bucket, uploadId, partNumber, written.md5!, written.tmp)
       })
     } catch (err) {
       await removeQuietly(written.tmp)
       throw storageError(err, 'store the part')
     }
-    return { partNumber, etag: written.md5, size: written.size, lastModified: new Date() }
+    return { partNumber, etag: written.md5!, size: written.size, lastModified: new Date() }
   }
 
   async listParts (bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {

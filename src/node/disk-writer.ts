@@ -1,6 +1,6 @@
 import { mkdir, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { toHex, type Hashes } from '../core/hashes.js'
+import { hexDigests, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import type { KeyedLock } from '../core/keyed-lock.js'
 import type { ObjectInfo, VerifiedDigests } from '../core/object-store.js'
@@ -17,8 +17,9 @@ import type { MetaCache } from './meta-cache.js'
 export interface TempFile {
   tmp: string
   size: number
-  md5: string
-  sha256: string
+  /** Hex digests of what was computed (see writeTemp's algorithms). */
+  md5?: string
+  sha256?: string
   ino: number
   mtimeMs: number
 }
@@ -66,7 +67,7 @@ export class DiskWriter {
   }
 
   /** Streams a body into a new temp file, fsynced; returns its path, size, digests, inode and mtime. */
-  async writeTemp (body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal, verified?: VerifiedDigests, md5: boolean }): Promise<TempFile> {
+  async writeTemp (body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal, verified?: VerifiedDigests, algorithms: ReadonlyArray<'md5' | 'sha256'> }): Promise<TempFile> {
     const tmp = this.layout.tmpPath(randomId())
     let fd: number | undefined
     try {
@@ -75,7 +76,7 @@ export class DiskWriter {
       // Chunks are gathered (not copied) and written together once they add up to WRITE_BATCH.
       let batch: Uint8Array[] = []
       let batched = 0
-      const { size, digests } = await drainWithDigests(body, options.md5 ? ['md5', 'sha256'] : ['sha256'], options.verified, {
+      const { size, digests } = await drainWithDigests(body, options.algorithms, options.verified, {
         hashes: this.hashes,
         expectedSize: options.size,
         signal: options.signal,
@@ -95,7 +96,7 @@ export class DiskWriter {
       const s = await fstatFd(file)
       fd = undefined
       await closeFd(file)
-      return { tmp, size, md5: digests.md5 === undefined ? '' : toHex(digests.md5), sha256: toHex(digests.sha256!), ino: s.ino, mtimeMs: s.mtimeMs }
+      return { tmp, size, ...hexDigests(digests), ino: s.ino, mtimeMs: s.mtimeMs }
     } catch (err) {
       if (fd !== undefined) await closeFd(fd).catch(() => {})
       await removeQuietly(tmp)

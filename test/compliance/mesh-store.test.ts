@@ -28,4 +28,4 @@ objectStoreSuite('MeshStore', async () => {
     },
     cleanup: async () => { await server.close(); await rm(root, { recursive: true, force: true }) },
   }
-}, nodeRunner)
+}, nodeRunner, { noCopies: 'the mesh makes its own copies (LocalCopies); a client of its store cannot' })

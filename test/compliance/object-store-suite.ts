@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { isS3Error, type S3ErrorCode } from '../../src/core/errors.js'
+import { toHex, webHashes } from '../../src/core/hashes.js'
 import type { ObjectStore } from '../../src/core/object-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 
@@ -27,6 +28,8 @@ export interface StoreUnderTest {
 export interface SuiteOptions {
   /** Why this store keeps nothing across a restart: the restart case is then reported skipped with this reason. */
   noRestart?: string
+  /** Why this store keeps no copies of writes made elsewhere (copyOf, copyOfAtEnd): those cases are then skipped with this reason. */
+  noCopies?: string
 }
 
 const enc = new TextEncoder()
@@ -277,6 +280,40 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.equal(h.info.size, text.length)
       const again = await store.headObject('bkt', 'hot')
       assert.equal(again.size, text.length)
+    })
+
+    const copies = (title: string, fn: (s: StoreUnderTest) => Promise<void>): void => {
+      if (options.noCopies !== undefined) skip(title, options.noCopies)
+      else withStore(title, fn)
+    }
+
+    copies('stores a copy of a write made elsewhere with that write\'s ETag, time and part count', async ({ store }) => {
+      await store.createBucket('cp')
+      const lastModified = new Date('2026-01-02T03:04:05.000Z')
+      const info = await put(store, 'cp', 'k', 'copied bytes', { copyOf: { etag: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-2', lastModified, parts: 2 } })
+      assert.equal(info.etag, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-2')
+      const head = await store.headObject('cp', 'k')
+      assert.deepEqual([head.etag, head.lastModified.getTime(), head.parts], ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-2', lastModified.getTime(), 2])
+      const sha256 = webHashes.create('sha256')
+      sha256.update(bytes('copied bytes'))
+      assert.equal(head.sha256, toHex(sha256.digest()), 'the SHA-256 is the bytes\'')
+      assert.equal(await getText(store, 'cp', 'k'), 'copied bytes')
+    })
+
+    copies('stores a copy whose identity is known only at the end of its bytes (copyOfAtEnd); a body that fails first leaves the old object', async ({ store }) => {
+      await store.createBucket('cp')
+      await put(store, 'cp', 'k', 'the old one')
+      const lastModified = new Date('2026-01-02T03:04:05.000Z')
+      let asked = false
+      const identity = { etag: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', lastModified, sha256: 'c'.repeat(64) }
+      const info = await put(store, 'cp', 'k', 'arrived bytes', { copyOfAtEnd: () => { asked = true; return identity } })
+      assert.ok(asked)
+      assert.deepEqual([info.etag, info.sha256, info.lastModified.getTime()], [identity.etag, identity.sha256, lastModified.getTime()])
+      const head = await store.headObject('cp', 'k')
+      assert.deepEqual([head.etag, head.sha256, head.lastModified.getTime()], [identity.etag, identity.sha256, lastModified.getTime()])
+      assert.equal(await getText(store, 'cp', 'k'), 'arrived bytes')
+      await assert.rejects(store.putObject('cp', 'k', failingStream(bytes('half')), { metadata: meta, copyOfAtEnd: () => identity }))
+      assert.equal(await getText(store, 'cp', 'k'), 'arrived bytes')
     })
 
     const restart = 'survives a restart with everything in place'

@@ -47,7 +47,7 @@ describe('a peer without the cluster key', () => {
     const connection = await stranger.dial(multiaddr(node.meshAddress!))
     const peer = connection.remotePeer.toString()
 
-    const transfer = new TransferService(stranger, wrongKey, { openLocal: async () => undefined, accept: async () => { throw new Error('no') }, hashes: webHashes, onCorrupt: () => {} }, { idleTimeoutMs: 3_000 })
+    const transfer = new TransferService(stranger, wrongKey, { openLocal: async () => undefined, accept: async () => { throw new Error('no') }, acceptStreamed: async () => { throw new Error('no') }, hashes: webHashes, onCorrupt: () => {} }, { idleTimeoutMs: 3_000 })
     const refusedBefore = await metric(node, 's3mesh_transfer_refused_total')
     await assert.rejects(async () => {
       const body = await transfer.get(peer, { bucket: 'vault', key: 'secret.txt', sha256, size: 16 }, AbortSignal.timeout(5_000))
@@ -56,7 +56,7 @@ describe('a peer without the cluster key', () => {
     assert.equal(await metric(node, 's3mesh_transfer_refused_total'), refusedBefore + 1, 'and counted')
 
     // The same request sealed with the right key is served: the key is what was refused.
-    const member = new TransferService(stranger, await Keyring.create([new Uint8Array(clusterKey)], 's3mesh'), { openLocal: async () => undefined, accept: async () => { throw new Error('no') }, hashes: webHashes, onCorrupt: () => {} })
+    const member = new TransferService(stranger, await Keyring.create([new Uint8Array(clusterKey)], 's3mesh'), { openLocal: async () => undefined, accept: async () => { throw new Error('no') }, acceptStreamed: async () => { throw new Error('no') }, hashes: webHashes, onCorrupt: () => {} })
     assert.equal(await new Response(await member.get(peer, { bucket: 'vault', key: 'secret.txt', sha256, size: 16 }, AbortSignal.timeout(5_000))).text(), 'the crown jewels')
 
     const announcer = new Announcer(stranger.services.pubsub, wrongKey, 's3mesh', () => {})
@@ -95,6 +95,7 @@ describe('a member that stalls', () => {
           close: async () => {},
         }),
         accept: async (_from, _entry, _body, signal) => { await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new Error('aborted')) }) }) },
+        acceptStreamed: async (_from, _head, _body, _entry, signal) => { await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new Error('aborted')) }) }) },
         hashes: webHashes,
         onCorrupt: () => {},
       }
@@ -149,6 +150,7 @@ describe('a slow reader', () => {
           close: async () => {},
         }),
         accept: async () => { throw new Error('no') },
+        acceptStreamed: async () => { throw new Error('no') },
         hashes: nodeHashes,
         onCorrupt: () => {},
       }

@@ -1,7 +1,8 @@
 import { encode } from 'cborg'
 import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
-import type { CorsRule } from '../object-store.js'
+import type { CorsRule, ObjectMetadata } from '../object-store.js'
 import type { CatalogEntry, ObjectRecord } from './catalog-entry.js'
+import type { WriteHead } from './local-copies.js'
 import type { Version } from './hlc.js'
 
 /** Bumped when the catalog wire format changes; other versions are dropped (and counted). */
@@ -80,11 +81,16 @@ function version (x: unknown): Version {
   return { ms: uint(v.ms, 'version.ms'), counter: uint(v.counter, 'version.counter'), node: str(v.node, 'version.node', MAX_ID, 1) }
 }
 
+function objectMetadata (x: unknown, what: string): ObjectMetadata {
+  const m = obj(x, what)
+  const metadata: ObjectMetadata = { user: stringMap(m.user, `${what}.user`) }
+  for (const h of OPTIONAL_HEADERS) if (m[h] !== undefined) metadata[h] = str(m[h], `${what}.${h}`, 2048)
+  return metadata
+}
+
 function objectRecord (x: unknown): ObjectRecord {
   const o = obj(x, 'object')
-  const m = obj(o.metadata, 'object.metadata')
-  const metadata: ObjectRecord['metadata'] = { user: stringMap(m.user, 'metadata.user') }
-  for (const h of OPTIONAL_HEADERS) if (m[h] !== undefined) metadata[h] = str(m[h], `metadata.${h}`, 2048)
+  const metadata = objectMetadata(o.metadata, 'object.metadata')
   const sha256 = str(o.sha256, 'object.sha256', 64, 64)
   if (!/^[0-9a-f]{64}$/.test(sha256)) malformed('object.sha256 is not hex')
   return {
@@ -148,4 +154,24 @@ export function decodeCatalogMessage (data: Uint8Array, limits: CatalogLimits = 
   if (envelope.kind !== 'catalog') malformed('not a catalog message')
   if (!Array.isArray(envelope.entries) || envelope.entries.length > limits.maxEntries) malformed('entries')
   return { kind: 'catalog', entries: envelope.entries.map(entry) }
+}
+
+/** A write on its way to a replica, before its version exists (the transfer protocol's streamed push). */
+export function encodeWriteHead (head: WriteHead): Uint8Array {
+  const metadata = Object.fromEntries(Object.entries(head.metadata).filter(([, v]) => v !== undefined))
+  return encode({ v: CATALOG_WIRE_VERSION, kind: 'write', bucket: head.bucket, key: head.key, metadata, tags: head.tags, ...(head.size === undefined ? {} : { size: head.size }) })
+}
+
+/** Decodes and validates a write head. Throws DroppedMessageError with the reason. */
+export function decodeWriteHead (data: Uint8Array): WriteHead {
+  const m = decodeStrictMap(data, 'write head', 64 * 1024)
+  if (m.v !== CATALOG_WIRE_VERSION) throw new DroppedMessageError('bad-version', `Catalog wire version ${String(m.v)} is not ${CATALOG_WIRE_VERSION}.`)
+  if (m.kind !== 'write') malformed('not a write head')
+  return {
+    bucket: str(m.bucket, 'write.bucket', 63, 3),
+    key: str(m.key, 'write.key', 1024, 1),
+    metadata: objectMetadata(m.metadata, 'write.metadata'),
+    tags: stringMap(m.tags, 'write.tags'),
+    ...(m.size === undefined ? {} : { size: uint(m.size, 'write.size') }),
+  }
 }

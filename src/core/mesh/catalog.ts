@@ -116,6 +116,11 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     yield * b.objects.values()
   }
 
+  /** Every entry of every bucket, tombstones included: what a compacted journal keeps. */
+  * all (): IterableIterator<CatalogEntry> {
+    for (const bucket of this.buckets.keys()) yield * this.entries(bucket)
+  }
+
   /** Names of every bucket heard of, tombstoned or not. */
   bucketNames (): string[] {
     return [...this.buckets.keys()]

@@ -4,8 +4,9 @@ import { DroppedMessageError } from '../wire/strict-cbor.js'
 import type { Keyring } from '../wire/keyring.js'
 import { toHex, type Hashes } from '../hashes.js'
 import type { ObjectHandle } from '../object-store.js'
-import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
+import { decodeCatalogMessage, decodeWriteHead, encodeCatalogMessage, encodeWriteHead } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
+import type { WriteHead } from './local-copies.js'
 import { SealedFrames } from '../wire/sealed-frames.js'
 import { ContentMismatchError } from './verify-stream.js'
 
@@ -20,6 +21,12 @@ export interface TransferHost {
   openLocal (bucket: string, key: string, sha256: string, signal: AbortSignal): Promise<ObjectHandle | undefined>
   /** Stores pushed bytes of `entry`: verified against it, durable when this resolves. Throws if refused. */
   accept (from: string, entry: CatalogEntry, body: ReadableStream<Uint8Array>, signal: AbortSignal): Promise<void>
+  /**
+   * Stores a write as it is being made (pushStream): the bytes first, then
+   * `entry()` resolves to its version once they have all arrived. Verified
+   * against it and durable when this resolves; throws if refused.
+   */
+  acceptStreamed (from: string, head: WriteHead, body: ReadableStream<Uint8Array>, entry: () => Promise<CatalogEntry>, signal: AbortSignal): Promise<void>
   /** Hashes for checking what is served. */
   hashes: Hashes
   /** A local copy being served did not hash to what was asked for. */
@@ -49,6 +56,15 @@ export interface TransferStats {
 /** A peer answered that it cannot serve or take an object. */
 export class TransferRefusedError extends Error {
   override name = 'TransferRefusedError'
+}
+
+/** A write streaming to a replica while it is being made (TransferService.pushStream). */
+export interface StreamedPush {
+  readonly target: string
+  /** After the last byte: tells the replica the write's version and resolves once the replica has stored it. */
+  commit: (entry: CatalogEntry) => Promise<void>
+  /** The write failed here: the replica stores nothing. */
+  abort: (err: Error) => void
 }
 
 /**
@@ -160,6 +176,47 @@ export class TransferService {
     }
   }
 
+  /**
+   * Starts sending a write to `peer` while it is being made here: the bytes
+   * go as `body` yields them, and `commit` (called once the write has its
+   * version) tells the replica which version they are. `body` is cancelled if
+   * the stream cannot be opened or fails, so whoever feeds it is not held up.
+   */
+  pushStream (peer: string, head: WriteHead, body: ReadableStream<Uint8Array>, signal: AbortSignal): StreamedPush {
+    let frames: SealedFrames | undefined
+    let failure: Error | undefined
+    const sent = (async () => {
+      frames = await this.open(peer, signal)
+      if (failure !== undefined) throw failure
+      await frames.send({ op: 'put', head: encodeWriteHead(head) })
+      await this.sendBody(frames, body)
+    })()
+    const fail = (err: Error): void => {
+      failure ??= err
+      void body.cancel(err).catch(() => {})
+      frames?.abort(err)
+    }
+    void sent.catch(err => { fail(err instanceof Error ? err : new Error(String(err))) })
+    return {
+      target: peer,
+      commit: async entry => {
+        await sent
+        const f = frames!
+        await f.send({ op: 'commit', entry: encodeCatalogMessage([entry]) })
+        // Storing takes the replica a while (it fsyncs), hence more patience.
+        const stored = await f.receive(undefined, this.options.idleTimeoutMs * 6)
+        if (stored.status !== 'stored') {
+          const err = new TransferRefusedError(`${peer} did not store ${entry.bucket}/${entry.key ?? ''}: ${String(stored.message ?? stored.status)}`)
+          fail(err)
+          throw err
+        }
+        this.stats.pushed++
+        await f.close()
+      },
+      abort: fail,
+    }
+  }
+
   /** Sends a body as data frames of at most CHUNK_BYTES, then the end of the data; cancels the body on failure. */
   private async sendBody (frames: SealedFrames, body: ReadableStream<Uint8Array> | undefined): Promise<void> {
     const reader = body?.getReader()
@@ -197,6 +254,7 @@ export class TransferService {
       const request = await frames.receive()
       if (request.op === 'get') await this.serveGet(frames, request, done.signal)
       else if (request.op === 'push') await this.servePush(frames, from, request, done.signal)
+      else if (request.op === 'put') await this.servePut(frames, from, request, done.signal)
       else throw new DroppedMessageError('malformed', 'Unknown transfer operation.')
     } catch (err) {
       // Whoever cannot seal for this cluster, or sends nonsense, gets nothing.
@@ -230,6 +288,52 @@ export class TransferService {
     // The reader checked what we sent: bad bytes mean our copy rotted on disk.
     const verdict = await frames.receive().catch(() => undefined)
     if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string)
+    await frames.close()
+  }
+
+  /** A write streamed as it is made: the head, the bytes, then the version (pushStream). */
+  private async servePut (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+    if (!(r.head instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A put without its head.')
+    const head = decodeWriteHead(r.head)
+    let resolveEntry!: (entry: CatalogEntry) => void
+    let rejectEntry!: (err: Error) => void
+    const committed = new Promise<CatalogEntry>((resolve, reject) => { resolveEntry = resolve; rejectEntry = reject })
+    void committed.catch(() => {})
+    const body = new ReadableStream<Uint8Array>({
+      pull: async controller => {
+        try {
+          const pieces = await frames.receiveData()
+          if (pieces !== undefined) {
+            for (const p of pieces) {
+              this.stats.bytesReceived += p.byteLength
+              controller.enqueue(p)
+            }
+            return
+          }
+          // The bytes have ended; the writer sends their version once its own copy is committed.
+          const commit = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
+          if (commit.op !== 'commit' || !(commit.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'Expected the write\'s version.')
+          const entries = decodeCatalogMessage(commit.entry).entries
+          if (entries.length !== 1 || entries[0]!.deleted) throw new DroppedMessageError('malformed', 'A commit of something that is not one object version.')
+          resolveEntry(entries[0]!)
+          controller.close()
+        } catch (err) {
+          rejectEntry(err as Error)
+          throw err
+        }
+      },
+      cancel: reason => { rejectEntry(reason instanceof Error ? reason : new Error('cancelled')) },
+    }, { highWaterMark: 0 })
+    try {
+      await this.host.acceptStreamed(from, head, body, async () => await committed, signal)
+    } catch (err) {
+      await frames.send({ status: 'refused', message: err instanceof Error ? err.message : String(err) }).catch(() => {})
+      await frames.close()
+      this.stats.refused++
+      return
+    }
+    await frames.send({ status: 'stored' })
+    this.stats.accepted++
     await frames.close()
   }
 

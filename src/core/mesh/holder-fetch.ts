@@ -1,0 +1,70 @@
+import { S3Error } from '../errors.js'
+import type { CatalogEntry } from './catalog-entry.js'
+import type { Catalog } from './catalog.js'
+import type { DurableMembers } from './durable-members.js'
+import type { LocalCopies } from './local-copies.js'
+import type { TransferService } from './transfer.js'
+import { ContentMismatchError } from './verify-stream.js'
+
+export interface HolderFetchOptions {
+  copies: LocalCopies
+  catalog: Catalog
+  durable: DurableMembers
+  transfer: TransferService
+  /** A holder sent bytes that did not match the catalog (it is skipped). */
+  onBadHolder: () => void
+  /** Fetches outlive the request that started them, not the member. */
+  stopping: AbortSignal
+}
+
+/**
+ * Brings a version this member lacks from a live holder into the local
+ * store: verified as it arrives, tried holder after holder, and one fetch
+ * per version at a time however many readers and repair passes ask for it.
+ */
+export class HolderFetcher {
+  private readonly running = new Map<string, Promise<CatalogEntry>>()
+
+  constructor (private readonly o: HolderFetchOptions) {}
+
+  /** Fetches in progress (for the repair queue's figures and its concurrency). */
+  get inFlight (): number {
+    return this.running.size
+  }
+
+  /** Resolves to the entry now held (its holders include this member). */
+  async fetch (entry: CatalogEntry, signal?: AbortSignal): Promise<CatalogEntry> {
+    const id = `${entry.bucket}\n${entry.key!}\n${entry.object!.sha256}`
+    let running = this.running.get(id)
+    if (running === undefined) {
+      running = this.fromHolders(entry, signal ?? this.o.stopping).finally(() => { this.running.delete(id) })
+      this.running.set(id, running)
+    }
+    return await running
+  }
+
+  /** Waits for the fetches in progress to end (at stop). */
+  async settled (): Promise<void> {
+    await Promise.allSettled(this.running.values())
+  }
+
+  private async fromHolders (entry: CatalogEntry, signal: AbortSignal): Promise<CatalogEntry> {
+    const self = this.o.copies.self
+    const holders = entry.holders.filter(h => h !== self && this.o.durable.reachable(h))
+    const problems: string[] = []
+    for (const holder of holders) {
+      try {
+        const body = await this.o.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, signal)
+        const stored = await this.o.copies.storeVersion(entry, body, { signal, checked: true })
+        return stored ?? this.o.catalog.get(entry.bucket, entry.key)!
+      } catch (err) {
+        if (err instanceof ContentMismatchError) this.o.onBadHolder()
+        if (signal.aborted) throw err
+        problems.push(`${holder}: ${err instanceof Error ? err.message : String(err)}`)
+      }
+    }
+    throw new S3Error('ServiceUnavailable', holders.length === 0
+      ? `No live member holds ${entry.bucket}/${entry.key!} now; try again when its holders are back.`
+      : `No member holding ${entry.bucket}/${entry.key!} could send it (${problems.join('; ')}).`)
+  }
+}

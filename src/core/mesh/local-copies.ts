@@ -1,0 +1,179 @@
+import { isS3Error } from '../errors.js'
+import type { Hashes } from '../hashes.js'
+import { KeyedLock } from '../keyed-lock.js'
+import type { ObjectHandle, ObjectInfo, ObjectMetadata, ObjectStore, Signal } from '../object-store.js'
+import type { CatalogEntry, ObjectRecord } from './catalog-entry.js'
+import type { Catalog } from './catalog.js'
+import { compareVersions, type HybridClock, type Version } from './hlc.js'
+import { verifyingStream } from './verify-stream.js'
+
+/** An object as the catalog records it. */
+export function recordOf (info: ObjectInfo): ObjectRecord {
+  return {
+    size: info.size, etag: info.etag, sha256: info.sha256, lastModified: info.lastModified.getTime(),
+    metadata: info.metadata, tags: info.tags, ...(info.parts === undefined ? {} : { parts: info.parts }),
+  }
+}
+
+export function infoOf (key: string, r: ObjectRecord, replicas?: number): ObjectInfo {
+  return {
+    key, size: r.size, etag: r.etag, sha256: r.sha256, lastModified: new Date(r.lastModified),
+    metadata: r.metadata, tags: r.tags, ...(r.parts === undefined ? {} : { parts: r.parts }), ...(replicas === undefined ? {} : { replicas }),
+  }
+}
+
+/** What a write is before it has a version: where it goes and what it carries besides its bytes. */
+export interface WriteHead {
+  bucket: string
+  key: string
+  metadata: ObjectMetadata
+  tags: Record<string, string>
+  /** The declared size, when the writer knows it. */
+  size?: number
+}
+
+/** A copy refused because the catalog already holds a newer version of its key. */
+export class StaleVersionError extends Error {
+  override name = 'StaleVersionError'
+}
+
+export interface LocalCopiesOptions {
+  /** This member's id. */
+  self: string
+  catalog: Catalog
+  clock: HybridClock
+  hashes: Hashes
+  /** Spreads entries this member made or changed (gossip). */
+  announce: (entries: CatalogEntry[]) => void
+}
+
+/**
+ * This member's own copies of objects, kept in line with the catalog: the
+ * local store, the per-key lock that orders local writes with catalog
+ * versions (a late entry cannot remove bytes just written), and the entries
+ * this member publishes about what it holds. The S3-facing MeshStore, the
+ * transfer protocol and the repair loop all build on it; it calls none of them.
+ */
+export class LocalCopies {
+  readonly locks = new KeyedLock()
+  readonly self: string
+
+  constructor (readonly store: ObjectStore, private readonly o: LocalCopiesOptions) {
+    this.self = o.self
+  }
+
+  /** A new version made by this member. */
+  version (): Version {
+    return { ...this.o.clock.tick(), node: this.self }
+  }
+
+  /** Applies an entry made here and announces it; returns what the catalog now says. */
+  publish (entry: CatalogEntry): CatalogEntry {
+    this.o.catalog.apply(entry)
+    const now = this.o.catalog.get(entry.bucket, entry.key) ?? entry
+    this.o.announce([now])
+    return now
+  }
+
+  /** The local copy of (bucket, key) if its content is `sha256`. */
+  async openLocal (bucket: string, key: string, sha256: string, signal?: AbortSignal): Promise<ObjectHandle | undefined> {
+    let handle: ObjectHandle
+    try {
+      handle = await this.store.openObject(bucket, key, { signal })
+    } catch (err) {
+      if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket')) return undefined
+      throw err
+    }
+    if (handle.info.sha256 === sha256) return handle
+    await handle.close()
+    return undefined
+  }
+
+  /**
+   * Stores a version received from another member: verified against its
+   * entry, and only if no newer version of the key is known (a late copy
+   * must not overwrite a newer write). Returns the entry with this member
+   * added to its holders, already announced unless `quiet` (a replica of a
+   * write in progress: the writer announces it with its replicas); undefined
+   * if it was stale. `checked`: the body already errors instead of ending on
+   * bad bytes (TransferService.get).
+   */
+  async storeVersion (entry: CatalogEntry, body: ReadableStream<Uint8Array>, options: { signal?: AbortSignal, checked?: boolean, quiet?: boolean } = {}): Promise<CatalogEntry | undefined> {
+    const { bucket, key, object } = entry
+    const { signal } = options
+    if (key === undefined || object === undefined) throw new RangeError('Only object versions can be stored.')
+    const verified = options.checked === true ? body : body.pipeThrough(verifyingStream(this.o.hashes, object))
+    return await this.locks.run(`${bucket}\n${key}`, async () => {
+      const current = this.o.catalog.get(bucket, key)
+      if (current !== undefined && compareVersions(current.version, entry.version) > 0) {
+        await verified.cancel(new StaleVersionError('stale')).catch(() => {})
+        return undefined
+      }
+      await this.ensureBucket(bucket, { signal })
+      const info = await this.store.putObject(bucket, key, verified, {
+        metadata: object.metadata, tags: object.tags, size: object.size, verified: { sha256: object.sha256 }, signal,
+        copyOf: { etag: object.etag, lastModified: new Date(object.lastModified), ...(object.parts === undefined ? {} : { parts: object.parts }) },
+      })
+      if (info.sha256 !== object.sha256) throw new Error(`Stored ${bucket}/${key} hashes to ${info.sha256}, not ${object.sha256}.`)
+      return this.held(entry, options.quiet === true)
+    })
+  }
+
+  /**
+   * Stores a write another member is making as its bytes arrive: the entry
+   * (its version, SHA-256 and ETag) comes after the last byte. The bytes are
+   * checked against it before the store commits, and the copy is refused
+   * (nothing stored) if they differ or the catalog knows a newer version by
+   * then. Quiet: the writer announces the version with its replicas.
+   */
+  async storeStreamed (head: WriteHead, body: ReadableStream<Uint8Array>, entry: () => Promise<CatalogEntry>, signal?: AbortSignal): Promise<CatalogEntry> {
+    const { bucket, key } = head
+    return await this.locks.run(`${bucket}\n${key}`, async () => {
+      await this.ensureBucket(bucket, { signal })
+      let final: CatalogEntry | undefined
+      const expected = async (): Promise<{ sha256: string, size: number }> => {
+        final = await entry()
+        if (final.bucket !== bucket || final.key !== key || final.object === undefined) throw new RangeError(`The version sent for ${bucket}/${key} is not one of it.`)
+        this.o.clock.observe(final.version)
+        // Merged first, so that an older copy arriving meanwhile is refused.
+        this.o.catalog.apply(final)
+        const current = this.o.catalog.get(bucket, key)
+        if (current !== undefined && compareVersions(current.version, final.version) > 0) throw new StaleVersionError(`A newer version of ${bucket}/${key} exists.`)
+        return final.object
+      }
+      await this.store.putObject(bucket, key, body.pipeThrough(verifyingStream(this.o.hashes, expected)), {
+        metadata: head.metadata, tags: head.tags, signal, ...(head.size === undefined ? {} : { size: head.size }),
+        copyOfAtEnd: () => {
+          const o = final!.object!
+          return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }) }
+        },
+      })
+      return this.held(final!, true)
+    })
+  }
+
+  /** Removes the local copy of a key (a newer delete arrived, or the copy is stale). */
+  async deleteLocal (bucket: string, key: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.store.deleteObject(bucket, key, { signal })
+    } catch (err) {
+      if (!isS3Error(err, 'NoSuchBucket')) throw err
+    }
+  }
+
+  async ensureBucket (name: string, options?: Signal): Promise<void> {
+    try {
+      await this.store.createBucket(name, options)
+    } catch (err) {
+      if (!isS3Error(err, 'BucketAlreadyOwnedByYou')) throw err
+    }
+  }
+
+  /** The entry with this member among its holders: announced, or only merged when quiet. */
+  private held (entry: CatalogEntry, quiet: boolean): CatalogEntry {
+    const held = { ...entry, holders: [...new Set([...entry.holders, this.self])].sort() }
+    if (!quiet) return this.publish(held)
+    this.o.catalog.apply(held)
+    return this.o.catalog.get(entry.bucket, entry.key!) ?? held
+  }
+}

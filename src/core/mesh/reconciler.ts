@@ -1,0 +1,64 @@
+import type { CatalogEntry } from './catalog-entry.js'
+import type { Catalog } from './catalog.js'
+import { ClockDriftError, type HybridClock } from './hlc.js'
+import type { LocalCopies } from './local-copies.js'
+
+export interface ReconcilerOptions {
+  copies: LocalCopies
+  catalog: Catalog
+  clock: HybridClock
+  /** Tombstones older than this are forgotten everywhere; one arriving late is not taken back in. */
+  tombstoneTtlMs: number
+  /** An entry refused because its clock was too far ahead. */
+  onDriftRefused: () => void
+  stopping: AbortSignal
+}
+
+/**
+ * Takes in what other members say (announcements, anti-entropy): merges
+ * each entry into the catalog, then brings this member's own copies in line
+ * with what changed. A delete or a newer version removes a stale local copy;
+ * a version whose bytes are already here (an earlier copy, a hand-placed
+ * file) is claimed; a deleted bucket's empty folder goes.
+ */
+export class Reconciler {
+  constructor (private readonly o: ReconcilerOptions) {}
+
+  receive (entries: CatalogEntry[]): void {
+    for (const e of entries) {
+      try {
+        this.o.clock.observe(e.version)
+      } catch (err) {
+        if (!(err instanceof ClockDriftError)) throw err
+        this.o.onDriftRefused()
+        continue
+      }
+      // A tombstone past its time, from a member that has not dropped it yet: already dropped here.
+      if (e.deleted && e.key !== undefined && e.version.ms < Date.now() - this.o.tombstoneTtlMs) continue
+      const merged = this.o.catalog.apply(e)
+      if (merged === undefined) continue
+      if (merged.key !== undefined) void this.react(merged).catch(() => {})
+      // A bucket deleted elsewhere: its (empty) folder goes here too; one still holding uploads stays.
+      else if (merged.deleted) void this.o.copies.store.deleteBucket(merged.bucket, { signal: this.o.stopping }).catch(() => {})
+    }
+  }
+
+  /** Brings the local copy of a key in line with the catalog's entry for it. */
+  async react (entry: CatalogEntry): Promise<void> {
+    const { bucket, key } = entry
+    const copies = this.o.copies
+    await copies.locks.run(`${bucket}\n${key!}`, async () => {
+      const now = this.o.catalog.get(bucket, key)
+      if (now === undefined || now.holders.includes(copies.self)) return
+      const handle = now.deleted ? undefined : await copies.openLocal(bucket, key!, now.object!.sha256, this.o.stopping)
+      if (handle !== undefined) {
+        // We already have these bytes (an earlier copy, or a hand-placed file): say so.
+        await handle.close()
+        copies.publish({ ...now, holders: [...now.holders, copies.self].sort() })
+        return
+      }
+      // A delete, or a version we do not hold: our copy (if any) is stale.
+      await copies.deleteLocal(bucket, key!, this.o.stopping)
+    })
+  }
+}
