@@ -8,14 +8,16 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { browserHashes } from './wasm-hashes.js'
+import { bytesEqual } from '../core/hashes.js'
 import { BROWSER, type MembershipConfig } from '../core/membership/config.js'
-import { Keyring, webCryptoAead } from '../core/wire/keyring.js'
-import { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import type { MemberInfo } from '../core/membership/membership.js'
-import { decodeNodeMeta, encodeNodeMeta } from '../core/membership/node-meta.js'
-import { GOSSIPSUB_OPTIONS, MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
-import { MeshNode } from '../core/mesh/mesh-node.js'
+import { decodeNodeMeta, fitNodeMeta } from '../core/membership/node-meta.js'
+import { GOSSIPSUB_OPTIONS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
+import { startMember, type MeshMember } from '../core/mesh/member.js'
+import type { MeshNode } from '../core/mesh/mesh-node.js'
+import { Keyring, webCryptoAead } from '../core/wire/keyring.js'
+import { browserHashes } from './wasm-hashes.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { IdbStore } from './idb-store.js'
 
@@ -70,27 +72,20 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
       pubsub: gossipsub(GOSSIPSUB_OPTIONS),
     },
   })
+  let member: MeshMember | undefined
   try {
     // The relays first: everything else reaches the tab through them.
     const reached = await Promise.allSettled(o.relays.map(async r => await libp2p.dial(multiaddr(r), { signal: o.signal })))
     if (!reached.some(r => r.status === 'fulfilled')) {
       throw new Error(`No relay answered (${o.relays.join(', ')}): ${reached.map(r => r.status === 'rejected' ? String(r.reason) : '').join('; ')}`)
     }
-    const transport = new MembershipTransport({
-      libp2p,
-      keyring: await Keyring.create(o.clusterKeys, o.cluster, webCryptoAead),
-      config: o.membership ?? BROWSER,
-      meta: { role: 'ephemeral', addrs: libp2p.getMultiaddrs().map(String).slice(0, 4), version: o.version ?? '' },
-      pubsub: { service: libp2p.services.pubsub, cluster: o.cluster },
+    member = await startMember({
+      libp2p, store: o.store ?? new IdbStore(), keyring: await Keyring.create(o.clusterKeys, o.cluster, webCryptoAead), cluster: o.cluster,
+      role: 'ephemeral', hashes: browserHashes, membership: o.membership ?? BROWSER, version: o.version ?? '',
+      ...(o.objects === undefined ? {} : { objects: o.objects }),
     })
-    await transport.start()
-    const objects = { ...MESH_DEFAULTS, ...o.objects }
-    const node = new MeshNode({
-      libp2p, pubsub: libp2p.services.pubsub, keyring: await Keyring.create(o.clusterKeys, o.cluster, webCryptoAead), cluster: o.cluster,
-      membership: transport.membership, local: o.store ?? new IdbStore(), hashes: browserHashes,
-      config: { ...objects, writeQuorum: o.objects?.writeQuorum ?? objects.replicas },
-    })
-    await node.start()
+    const { transport, node } = member
+    const started = member
     // Durable members are dialled directly over WebSockets: transfers and gossip need a direct
     // connection (a relayed one is limited), and the tab can always dial a Node node, not the reverse.
     const dialDurable = (e: CustomEvent<MemberInfo>): void => {
@@ -104,28 +99,23 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     transport.membership.addEventListener('member:join', dialDurable)
     transport.membership.addEventListener('member:update', dialDurable)
     // The tab's dialable addresses exist only once a relay has reserved a slot for it: the
-    // WebRTC ones (signalled through the relay) first, as many as fit in a member's 512 bytes of meta.
+    // WebRTC ones (signalled through the relay) first, as many as fit in a member's meta.
     const advertise = (): void => {
       const all = libp2p.getMultiaddrs().map(String)
-      const ordered = [...all.filter(a => a.includes('/webrtc')), ...all.filter(a => !a.includes('/webrtc'))]
-      const addrs: string[] = []
-      for (const a of ordered) {
-        const meta = encodeNodeMeta({ role: 'ephemeral', addrs: [...addrs, a], version: o.version ?? '' })
-        if (meta.byteLength <= 512 && a.length < 256) addrs.push(a)
-      }
-      const current = decodeNodeMeta(transport.membership.get(libp2p.peerId.toString())?.meta ?? new Uint8Array(0))
-      if (current !== undefined && current.addrs.join(' ') === addrs.join(' ')) return
-      transport.membership.updateMeta(encodeNodeMeta({ role: 'ephemeral', addrs, version: o.version ?? '' }))
+      const meta = fitNodeMeta({ role: 'ephemeral', addrs: [...all.filter(a => a.includes('/webrtc')), ...all.filter(a => !a.includes('/webrtc'))], version: o.version ?? '' }, transport.membership.config.maxMetaBytes)
+      const current = transport.membership.get(libp2p.peerId.toString())?.meta
+      if (current !== undefined && bytesEqual(current, meta)) return
+      transport.membership.updateMeta(meta)
     }
     libp2p.addEventListener('self:peer:update', advertise)
-    if (await transport.join(o.relays) === 0) throw new Error('No relay let the tab join the mesh (a wrong cluster key?).')
+    if (await member.join(o.relays) === 0) throw new Error('No relay let the tab join the mesh (a wrong cluster key?).')
     // A tab cut off from every Node node (relays restarted, network gone) keeps serving what it
     // holds, and keeps trying its relays; once one answers it joins again and catches up.
     let rejoining = false
     const reconnect = setInterval(() => {
       if (rejoining || libp2p.getConnections().some(c => c.limits === undefined)) return
       rejoining = true
-      void transport.join(o.relays).catch(() => 0).finally(() => { rejoining = false })
+      void started.join(o.relays).catch(() => 0).finally(() => { rejoining = false })
     }, o.reconnectIntervalMs ?? 2000)
     return {
       libp2p, transport, node,
@@ -134,14 +124,12 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
         libp2p.removeEventListener('self:peer:update', advertise)
         transport.membership.removeEventListener('member:join', dialDurable)
         transport.membership.removeEventListener('member:update', dialDurable)
-        await transport.leave().catch(() => {})
-        await node.stop()
-        await transport.stop()
-        await libp2p.stop()
+        await started.stop()
       },
     }
   } catch (err) {
-    await libp2p.stop()
+    // Nothing half-started stays behind: the member (if it started) and libp2p.
+    await Promise.resolve(member === undefined ? libp2p.stop() : member.stop({ leave: false })).catch(() => {})
     throw err
   }
 }

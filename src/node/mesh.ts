@@ -12,9 +12,10 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
 import { Keyring } from '../core/wire/keyring.js'
-import { MembershipTransport } from '../core/membership/libp2p-transport.js'
-import { GOSSIPSUB_OPTIONS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
-import { MeshNode } from '../core/mesh/mesh-node.js'
+import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import { GOSSIPSUB_OPTIONS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
+import { startMember } from '../core/mesh/member.js'
+import type { MeshNode } from '../core/mesh/mesh-node.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { CatalogJournal } from './catalog-journal.js'
@@ -147,32 +148,23 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     }
     throw err
   }
-  // Meta is at most 512 bytes: a few addresses are enough to reach a member.
-  const addresses = libp2p.getMultiaddrs().map(String).slice(0, 4)
-  const transport = new MembershipTransport({
-    libp2p, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), config,
-    meta: { role: 'durable', addrs: addresses, version: o.version },
-    pubsub: { service: libp2p.services.pubsub, cluster: o.cluster },
-  })
-  await transport.start()
-  const objects = { ...MESH_DEFAULTS, ...o.objects }
-  const node = new MeshNode({
-    libp2p, pubsub: libp2p.services.pubsub, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), cluster: o.cluster,
-    membership: transport.membership, local: o.store, hashes: nodeHashes, config: { ...objects, writeQuorum: o.objects?.writeQuorum ?? objects.replicas },
-    catalogStore: new CatalogJournal(o.layout.catalogJournal),
-  })
-  await node.start()
+  const member = await startMember({
+    libp2p, store: o.store, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), cluster: o.cluster, role: 'durable',
+    hashes: nodeHashes, membership: config, version: o.version, catalogStore: new CatalogJournal(o.layout.catalogJournal),
+    ...(o.objects === undefined ? {} : { objects: o.objects }),
+  }).catch(async err => { await libp2p.stop(); throw err })
+  const { transport, node } = member
   let stopped = false
   const joining = (async () => {
     // Seeds may start after us: keep trying until one answers.
     for (let attempt = 0; !stopped && o.join.length > 0; attempt++) {
-      if (await transport.join(o.join) > 0) return
+      if (await member.join(o.join) > 0) return
       if (attempt === 0) process.stderr.write(`s3mesh: no member answered at ${o.join.join(', ')} yet; retrying\n`)
       await new Promise(resolve => setTimeout(resolve, 2000))
     }
   })()
   return {
-    libp2p, transport, node, addresses, clusterKey: { base64: key.base64, source: key.source, file: key.file },
+    libp2p, transport, node, addresses: libp2p.getMultiaddrs().map(String), clusterKey: { base64: key.base64, source: key.source, file: key.file },
     browserJoin: () => ({
       cluster: o.cluster,
       clusterKeys: key.raw.map(k => Buffer.from(k).toString('base64')),
@@ -181,10 +173,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     stop: async ({ leave = true } = {}) => {
       stopped = true
       await joining.catch(() => {})
-      await node.stop()
-      if (leave) await transport.leave()
-      await transport.stop()
-      await libp2p.stop()
+      await member.stop({ leave })
     },
   }
 }

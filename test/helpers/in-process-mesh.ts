@@ -8,9 +8,10 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { LOCAL, type MembershipConfig } from '../../src/core/membership/config.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
-import { MembershipTransport } from '../../src/core/membership/libp2p-transport.js'
-import { GOSSIPSUB_OPTIONS, MESH_DEFAULTS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../../src/core/mesh/config.js'
-import { MeshNode } from '../../src/core/mesh/mesh-node.js'
+import type { MembershipTransport } from '../../src/core/membership/libp2p-transport.js'
+import { GOSSIPSUB_OPTIONS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../../src/core/mesh/config.js'
+import { startMember } from '../../src/core/mesh/member.js'
+import type { MeshNode } from '../../src/core/mesh/mesh-node.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import type { ObjectStore } from '../../src/core/object-store.js'
 import { nodeAead } from '../../src/node/node-aead.js'
@@ -46,23 +47,15 @@ export async function startInProcessNode (o: { key: Uint8Array, cluster?: string
     connectionManager: { inboundConnectionThreshold: 1000 },
     services: { identify: identify(), pubsub: gossipsub(GOSSIPSUB_OPTIONS) },
   })
-  const keyring = await Keyring.create([o.key], cluster, nodeAead)
-  const transport = new MembershipTransport({
-    libp2p, keyring, config: o.membership ?? FAST_MEMBERSHIP, meta: { role: 'durable', addrs: libp2p.getMultiaddrs().map(String), version: 'test' },
-    pubsub: { service: libp2p.services.pubsub, cluster },
+  const member = await startMember({
+    libp2p, store: o.store ?? new MemoryStore(), keyring: await Keyring.create([o.key], cluster, nodeAead), cluster, role: 'durable',
+    hashes: nodeHashes, membership: o.membership ?? FAST_MEMBERSHIP, version: 'test',
+    objects: { syncIntervalMs: 1_000, repairIntervalMs: 300, transferIdleTimeoutMs: 2_000, ...o.mesh },
   })
-  await transport.start()
-  const mesh = new MeshNode({
-    libp2p, pubsub: libp2p.services.pubsub, keyring, cluster, membership: transport.membership, local: o.store ?? new MemoryStore(), hashes: nodeHashes,
-    config: { ...MESH_DEFAULTS, syncIntervalMs: 1_000, repairIntervalMs: 300, transferIdleTimeoutMs: 2_000, ...o.mesh },
-  })
-  await mesh.start()
+  const { transport, node: mesh } = member
   return {
     libp2p, transport, mesh, blocked,
-    stop: async () => {
-      await mesh.stop().catch(() => {})
-      await Promise.resolve(transport.stop()).catch(() => {})
-      await Promise.resolve(libp2p.stop()).catch(() => {})
-    },
+    // Stopped as a crash would be: no leave, so the others find it failed.
+    stop: async () => { await member.stop({ leave: false }).catch(() => {}) },
   }
 }

@@ -10,7 +10,7 @@ import type { MembershipConfig } from './config.js'
 import type { Keyring } from '../wire/keyring.js'
 import { Membership, type MemberInfo } from './membership.js'
 import type { Gossip, Message } from './messages.js'
-import { decodeNodeMeta, encodeNodeMeta, type NodeMeta } from './node-meta.js'
+import { decodeNodeMeta, fitNodeMeta, type NodeMeta } from './node-meta.js'
 
 export const MEMBERSHIP_PROTOCOL = '/s3mesh/membership/1.0.0'
 
@@ -88,7 +88,8 @@ export class MembershipTransport {
     }
     this.membership = new Membership({
       id: options.libp2p.peerId.toString(),
-      meta: encodeNodeMeta(options.meta),
+      // As many addresses as fit in a member's meta, in the order given.
+      meta: fitNodeMeta(options.meta, options.config.maxMetaBytes),
       // With gossipsub, the topic replaces gossip rounds.
       config: this.topic === undefined ? options.config : { ...options.config, gossipIntervalMs: 0 },
       now: () => Date.now(),

@@ -1,6 +1,6 @@
 import { decode, encode } from 'cborg'
 
-/** What a member tells the others about itself (at most 512 bytes encoded). */
+/** What a member tells the others about itself (at most MembershipConfig.maxMetaBytes encoded). */
 export interface NodeMeta {
   /** durable: a Node.js node with a disk; ephemeral: a browser tab; edge: an edge worker. */
   role: 'durable' | 'ephemeral' | 'edge'
@@ -29,4 +29,17 @@ export function decodeNodeMeta (bytes: Uint8Array): NodeMeta | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * Meta that fits in `maxBytes`: the addresses in the order given (the ones to
+ * try first first), as many as fit, each shorter than decodeNodeMeta allows.
+ */
+export function fitNodeMeta (meta: NodeMeta, maxBytes: number): Uint8Array {
+  const addrs: string[] = []
+  for (const a of meta.addrs) {
+    if (a.length >= 256 || addrs.length >= 16) continue
+    if (encodeNodeMeta({ ...meta, addrs: [...addrs, a] }).byteLength <= maxBytes) addrs.push(a)
+  }
+  return encodeNodeMeta({ ...meta, addrs })
 }
