@@ -1,16 +1,20 @@
 /**
  * The s3mesh service worker: `/s3/...` requests from the pages it controls get
- * S3 semantics from the same handler as the Node server, over IndexedDB.
+ * S3 semantics from the same handler as the Node server: through a page node
+ * when one is open, otherwise over IndexedDB, reading what IndexedDB lacks
+ * from the gateway (a GatewayStore towards the node that served the page).
  * Everything else goes to the network untouched. It keeps nothing in memory
  * that IndexedDB does not have: the browser stops idle workers at will.
  */
-import { s3Signer } from '../core/s3-signer.js'
-import { browserHashes } from './wasm-hashes.js'
 import { S3Error } from '../core/errors.js'
 import { requestIdSource } from '../core/ids.js'
+import { GatewayStore } from '../gateway/gateway-store.js'
+import { ReadThroughStore } from '../gateway/read-through-store.js'
+import { RemoteS3 } from '../gateway/remote-s3.js'
 import { createS3Handler, errorResponse } from '../s3-shim/index.js'
 import { askPageNode, pingPageNode } from './bridge.js'
 import { IdbStore } from './idb-store.js'
+import { browserHashes } from './wasm-hashes.js'
 import { loadWorkerConfig, saveWorkerConfig, type WorkerConfig, S3_BASE_PATH } from './worker-config.js'
 
 // The few service-worker types used here (the project's TypeScript lib is the DOM's, not the worker's).
@@ -29,9 +33,26 @@ interface ServiceWorkerScope {
 }
 const scope = self as unknown as ServiceWorkerScope
 
-const store = new IdbStore()
+/** How long a gateway may take to start answering, ms. */
+const GATEWAY_TIMEOUT_MS = 30_000
+
+/** The gateway's store for the configuration in IndexedDB, made again only when that changes. */
+let gateway: { id: string, store: GatewayStore } | undefined
+async function gatewayStore (): Promise<{ store: GatewayStore, name: string } | undefined> {
+  const { credentials, gateway: url } = await loadWorkerConfig()
+  if (credentials === undefined || url === undefined) return undefined
+  const id = `${url}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}`
+  if (gateway?.id !== id) {
+    // The node serves S3 under the same base path as this worker, on the origin that served the page.
+    const remote = new RemoteS3({ endpoints: [`${url.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: GATEWAY_TIMEOUT_MS, retryAfterMs: 0 })
+    // No cache: what is read through is not kept; no bodies are sent (reads only).
+    gateway = { id, store: new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: 0 }) }
+  }
+  return { store: gateway.store, name: `the gateway ${url}` }
+}
+
 const handler = createS3Handler({
-  store,
+  store: new ReadThroughStore({ local: new IdbStore(), remote: gatewayStore }),
   basePath: S3_BASE_PATH,
   hashes: browserHashes,
   // Signed requests are checked against the credentials the page registered with (kept in IndexedDB).
@@ -70,9 +91,6 @@ async function pageNode (): Promise<WindowClient | undefined> {
   return undefined
 }
 
-/** How long a gateway may take to start answering, ms. */
-const GATEWAY_TIMEOUT_MS = 30_000
-
 const nextRequestId = requestIdSource()
 
 /** An S3 error answered by the worker itself, in the handler's own format. */
@@ -80,37 +98,12 @@ function s3Error (request: Request, message: string): Response {
   return errorResponse(new S3Error('ServiceUnavailable', message), nextRequestId(), request.method)
 }
 
-/**
- * IndexedDB alone; a read it cannot answer (no such key or bucket here) goes
- * to the gateway, signed with the registered credentials, when there is one.
- */
-async function local (request: Request): Promise<Response> {
-  const read = request.method === 'GET' || request.method === 'HEAD'
-  const res = await handler(read ? request.clone() : request)
-  if (!read || res.status !== 404) return res
-  const { credentials, gateway } = await loadWorkerConfig()
-  if (credentials === undefined || gateway === undefined) return res
-  const url = new URL(request.url)
-  const target = `${gateway.replace(/\/$/, '')}${url.pathname}${url.search}`
-  const headers: Record<string, string> = {}
-  for (const name of ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
-    const value = request.headers.get(name)
-    if (value !== null) headers[name] = value
-  }
-  try {
-    const client = s3Signer(credentials)
-    return await client.fetch(target, { method: request.method, headers, signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS) })
-  } catch (err) {
-    return s3Error(request, `This browser does not hold that, and the gateway ${gateway} did not answer: ${err instanceof Error ? err.message : String(err)}`)
-  }
-}
-
 /** A page node answers for the whole mesh; without one, IndexedDB and the gateway answer. */
 async function answer (request: Request): Promise<Response> {
   // A navigation can come from any site, so it may only read (checked here: the page sees no mode).
   if (request.mode === 'navigate' && request.method !== 'GET' && request.method !== 'HEAD') return await handler(request)
   const node = await pageNode()
-  if (node === undefined) return await local(request)
+  if (node === undefined) return await handler(request)
   try {
     return await askPageNode(node, request, 60_000)
   } catch {

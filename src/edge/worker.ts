@@ -8,14 +8,14 @@
 import { S3Error } from '../core/errors.js'
 import { createS3Handler, errorResponse, type S3Handler } from '../s3-shim/index.js'
 import { edgeConfig, EdgeConfigError, type EdgeBindings, type EdgeConfig } from './edge-config.js'
-import { GatewayStore } from './gateway-store.js'
-import { CacheApiCache, MemoryCache, type ObjectCache } from './object-cache.js'
-import { RemoteS3 } from './remote-s3.js'
+import { GatewayStore } from '../gateway/gateway-store.js'
+import { CacheApiCache, MemoryCache, type ObjectCache } from '../gateway/object-cache.js'
+import { RemoteS3 } from '../gateway/remote-s3.js'
 
 export { edgeConfig, EdgeConfigError, type EdgeBindings, type EdgeConfig } from './edge-config.js'
-export { GatewayStore, type GatewayStoreOptions } from './gateway-store.js'
-export { CacheApiCache, MemoryCache, type CachedObject, type ObjectCache } from './object-cache.js'
-export { RemoteS3, type RemoteS3Options } from './remote-s3.js'
+export { GatewayStore, type GatewayStoreOptions } from '../gateway/gateway-store.js'
+export { CacheApiCache, MemoryCache, type CachedObject, type ObjectCache } from '../gateway/object-cache.js'
+export { RemoteS3, type RemoteS3Options } from '../gateway/remote-s3.js'
 
 async function cacheFor (config: EdgeConfig): Promise<ObjectCache | undefined> {
   if (config.cache === 'off') return undefined

@@ -1,6 +1,6 @@
 import { s3Signer } from '../core/s3-signer.js'
 import { CliError } from './cli-error.js'
-import type { MemberView } from './mesh-api.js'
+import type { MemberView } from '../gateway/mesh-api.js'
 
 /** `s3mesh members`: asks a node for its member list (root SigV4) and prints a table. */
 export async function printMembers (opts: { endpoint: string, accessKey?: string, secretKey?: string, json?: boolean }, env: NodeJS.ProcessEnv): Promise<void> {

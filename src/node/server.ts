@@ -12,7 +12,7 @@ import { lockDataDir } from './data-dir-lock.js'
 import { toNodeListener } from './http-adapter.js'
 import { ServerMetrics } from './metrics.js'
 import { nodeHashes } from './node-hashes.js'
-import { withMeshApi } from './mesh-api.js'
+import { withMeshApi } from '../gateway/mesh-api.js'
 import { startMesh, type PresetName, type RunningMesh } from './mesh.js'
 import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
 

@@ -3,8 +3,8 @@ import { webHashes, type Hashes } from '../core/hashes.js'
 import { requestIdSource } from '../core/ids.js'
 import { assertBucketName, assertObjectKey } from '../core/names.js'
 import type { ObjectStore } from '../core/object-store.js'
-import { isSigV2Presigned, verifySigV2Presigned } from './auth/sigv2-presigned.js'
-import { DEFAULT_CLOCK_SKEW_MS, verifySigV4, type CredentialProvider, type SignedIdentity } from './auth/sigv4.js'
+import { authenticate } from './auth/authenticate.js'
+import { DEFAULT_CLOCK_SKEW_MS, type CredentialProvider } from './auth/sigv4.js'
 import { Context, type OperationHandler } from './context.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
 import { abortMultipartUpload } from './ops/abort-multipart-upload.js'
@@ -116,16 +116,9 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
   const { store } = options
   const nextRequestId = requestIdSource()
 
-  async function authenticate (request: Request, url: URL, r: Route): Promise<SignedIdentity | undefined> {
-    if (request.headers.get('authorization') === null && isSigV2Presigned(url)) {
-      return await verifySigV2Presigned(request, url, { credentials: options.credentials, hashes, now: now(), bucketFromHost: r.virtualHosted ? r.bucket : undefined })
-    }
-    return await verifySigV4(request, url, { credentials: options.credentials, hashes, now: now(), clockSkewMs })
-  }
-
   async function run (request: Request, url: URL, r: Route, requestId: string): Promise<Response> {
     if (r.operation === 'Preflight') return await preflight(request, r.bucket, store)
-    const identity = await authenticate(request, url, r)
+    const identity = await authenticate(request, url, { credentials: options.credentials, hashes, now: now(), clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
     if (identity === undefined && options.allowAnonymous?.(request, r) !== true) {
       throw new S3Error('AccessDenied', 'Anonymous requests are not allowed: sign the request with SigV4 or use a presigned URL.')
     }

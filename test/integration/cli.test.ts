@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3'
 import { sdkClient } from '../helpers/s3-client.js'
-import { BIN, startServerProcess } from '../helpers/server-process.js'
+import { ACCESS_KEY, BIN, SECRET_KEY, startServerProcess } from '../helpers/server-process.js'
 
 function cli (args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null, out: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 })
@@ -110,6 +110,22 @@ describe('s3mesh CLI', () => {
       const again = await startServerProcess({ dataDir: server.dataDir, env: { S3MESH_ROOT_USER: undefined, S3MESH_ROOT_PASSWORD: undefined } })
       assert.match(again.output(), new RegExp(`Access key:\\s+${saved.accessKey}`))
       await again.stop()
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('answers the mesh API to curl --aws-sigv4 with the root keys, as docs/membership.md shows, and refuses a wrong secret', async () => {
+    const server = await startServerProcess()
+    try {
+      const curl = (secret: string): ReturnType<typeof spawnSync> => spawnSync('curl', ['-sS', '-w', '\\n%{http_code}', '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${ACCESS_KEY}:${secret}`, `${server.url}/_s3mesh/v1/members`], { encoding: 'utf8' })
+      const ok = curl(SECRET_KEY)
+      const [body, status] = String(ok.stdout).split('\n')
+      assert.equal(status, '200', String(ok.stdout) + String(ok.stderr))
+      const members = (JSON.parse(body!) as { members: Array<{ self?: boolean }> }).members
+      assert.equal(members.length, 1)
+      assert.equal(members[0]!.self, true)
+      assert.match(String(curl('not-the-secret').stdout), /<Code>SignatureDoesNotMatch<\/Code>[\s\S]*\n403$/)
     } finally {
       await server.stop()
     }

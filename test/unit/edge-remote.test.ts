@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { isS3Error } from '../../src/core/errors.js'
 import { edgeConfig, EdgeConfigError } from '../../src/edge/edge-config.js'
-import { CacheApiCache, MemoryCache } from '../../src/edge/object-cache.js'
-import { RemoteS3 } from '../../src/edge/remote-s3.js'
+import { CacheApiCache, MemoryCache } from '../../src/gateway/object-cache.js'
+import { RemoteS3 } from '../../src/gateway/remote-s3.js'
 
 /** A node that answers every request with `status` and counts them. */
 async function fakeNode (status: number, body = ''): Promise<{ url: string, hits: () => number, server: Server }> {

@@ -37,6 +37,13 @@ export interface VerifyOptions {
   hashes: Hashes
   now: number
   clockSkewMs: number
+  /**
+   * A header-signed request without x-amz-content-sha256: S3 refuses it
+   * ('refuse', the default); plain SigV4 (curl --aws-sigv4, s3mesh's own
+   * API) signs the body's hash instead, which for a request without a body
+   * is the empty string's ('empty').
+   */
+  missingPayloadHash?: 'refuse' | 'empty'
 }
 
 interface Parts {
@@ -160,7 +167,7 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
       throw new S3Error('InvalidRequest', 'Only AWS Signature Version 4 (AWS4-HMAC-SHA256) is supported.')
     }
     parts = parseAuthorizationHeader(authorization, request)
-    const declared = request.headers.get('x-amz-content-sha256')
+    const declared = request.headers.get('x-amz-content-sha256') ?? (options.missingPayloadHash === 'empty' ? EMPTY_SHA256 : null)
     if (declared === null) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256')
     payloadHash = declared
     const t = parseAmzDate(parts.amzDate)

@@ -5,8 +5,7 @@ import { formatVersion } from '../core/mesh/hlc.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
 import { S3Error } from '../core/errors.js'
 import { requestIdSource } from '../core/ids.js'
-import { DEFAULT_CLOCK_SKEW_MS, EMPTY_SHA256, verifySigV4, type CredentialProvider } from '../s3-shim/auth/sigv4.js'
-import { errorResponse, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
+import { authenticate, DEFAULT_CLOCK_SKEW_MS, errorResponse, type CredentialProvider, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
 
 /** One member as `GET /_s3mesh/v1/members` reports it. */
 export interface MemberView {
@@ -88,10 +87,7 @@ export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTra
     if (!url.pathname.startsWith('/_s3mesh/')) return await s3(request, info)
     if (info !== undefined) info.operation = 'MeshApi' as RequestInfo['operation']
     try {
-      const signed = request.headers.has('x-amz-content-sha256') || request.headers.get('authorization') === null
-        ? request
-        : new Request(request, { headers: new Headers([...request.headers, ['x-amz-content-sha256', EMPTY_SHA256]]) })
-      const identity = await verifySigV4(signed, url, { credentials: options.credentials, hashes: options.hashes, now: Date.now(), clockSkewMs: DEFAULT_CLOCK_SKEW_MS })
+      const identity = await authenticate(request, url, { credentials: options.credentials, hashes: options.hashes, now: Date.now(), clockSkewMs: DEFAULT_CLOCK_SKEW_MS, missingPayloadHash: 'empty' })
       if (identity === undefined) throw new S3Error('AccessDenied', 'The s3mesh API needs the root credentials (SigV4).')
       if (request.method !== 'GET') throw new S3Error('MethodNotAllowed')
       if (url.pathname === '/_s3mesh/v1/members') {

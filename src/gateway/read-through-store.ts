@@ -1,0 +1,63 @@
+import { isS3Error, S3Error } from '../core/errors.js'
+import type {
+  BucketInfo, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
+  ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
+} from '../core/object-store.js'
+
+export interface ReadThroughOptions {
+  /** The store that holds what is here. */
+  local: ObjectStore
+  /** Where to read what `local` lacks, when there is such a place now (it may change between requests). */
+  remote: () => Promise<{ store: ObjectStore, name: string } | undefined>
+}
+
+/**
+ * Answers from a local store and, for a read it cannot answer (no such
+ * bucket or key there), from a remote one: a browser's service worker with no
+ * page node open, over IndexedDB and a GatewayStore towards the node that
+ * served the page. Writes, uploads and the bucket list are the local
+ * store's; what is read through is not kept.
+ */
+export class ReadThroughStore implements ObjectStore {
+  private readonly local: ObjectStore
+
+  constructor (private readonly o: ReadThroughOptions) {
+    this.local = o.local
+  }
+
+  /** `op` on the local store; on NoSuchBucket or NoSuchKey there, on the remote one. */
+  private async read<T> (what: string, op: (store: ObjectStore) => Promise<T>): Promise<T> {
+    try {
+      return await op(this.local)
+    } catch (err) {
+      if (!isS3Error(err, 'NoSuchKey') && !isS3Error(err, 'NoSuchBucket')) throw err
+      const remote = await this.o.remote()
+      if (remote === undefined) throw err
+      try {
+        return await op(remote.store)
+      } catch (e) {
+        if (isS3Error(e, 'ServiceUnavailable')) throw new S3Error('ServiceUnavailable', `This store does not hold ${what}, and ${remote.name} did not answer: ${e.message}`)
+        throw e
+      }
+    }
+  }
+
+  async headBucket (name: string, options?: Signal): Promise<BucketInfo> { return await this.read(name, async s => await s.headBucket(name, options)) }
+  async listObjects (bucket: string, options: ListOptions): Promise<ListResult> { return await this.read(bucket, async s => await s.listObjects(bucket, options)) }
+  async openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle> { return await this.read(`${bucket}/${key}`, async s => await s.openObject(bucket, key, options)) }
+  async headObject (bucket: string, key: string, options?: Signal): Promise<ObjectInfo> { return await this.read(`${bucket}/${key}`, async s => await s.headObject(bucket, key, options)) }
+
+  async createBucket (name: string, options?: Signal): Promise<void> { await this.local.createBucket(name, options) }
+  async listBuckets (options?: Signal): Promise<BucketInfo[]> { return await this.local.listBuckets(options) }
+  async deleteBucket (name: string, options?: Signal): Promise<void> { await this.local.deleteBucket(name, options) }
+  async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> { await this.local.setBucketCors(name, rules, options) }
+  async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> { return await this.local.putObject(bucket, key, body, options) }
+  async deleteObject (bucket: string, key: string, options?: Signal): Promise<void> { await this.local.deleteObject(bucket, key, options) }
+  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> { await this.local.setObjectTags(bucket, key, tags, options) }
+  async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> { return await this.local.createMultipartUpload(bucket, key, options) }
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number, verified?: VerifiedDigests } & Signal): Promise<PartInfo> { return await this.local.uploadPart(bucket, key, uploadId, partNumber, body, options) }
+  async listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]> { return await this.local.listParts(bucket, key, uploadId, options) }
+  async listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]> { return await this.local.listMultipartUploads(bucket, options) }
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: Signal): Promise<ObjectInfo> { return await this.local.completeMultipartUpload(bucket, key, uploadId, parts, options) }
+  async abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void> { await this.local.abortMultipartUpload(bucket, key, uploadId, options) }
+}
