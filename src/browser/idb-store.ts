@@ -1,7 +1,6 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import { S3Error } from '../core/errors.js'
 import { hexDigests, toHex, type Hashes } from '../core/hashes.js'
-import { browserHashes } from './wasm-hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import { multipartEtag, selectParts } from '../core/multipart.js'
@@ -9,17 +8,14 @@ import {
   type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests,
   putDigests, putIdentity,
 } from '../core/object-store.js'
-import { drainWithDigests, throwIfAborted } from '../core/streams.js'
+import { throwIfAborted } from '../core/streams.js'
 import {
-  abandon, AFTER, bucket, compareBytes, get, object, retire, startsWith, storageError, toInfo, upload, utf8,
-  type BucketRecord, type Key, type ObjectRecord, type PartRecord, type Segment, type StoredInfo, type UploadRecord,
+  abandon, AFTER, bucket, compareBytes, get, object, retire, startsWith, toInfo, upload, utf8,
+  type BucketRecord, type Key, type ObjectRecord, type PartRecord, type StoredInfo, type UploadRecord,
 } from './idb-records.js'
+import { IdbChunks, transaction } from './idb-chunks.js'
+import { browserHashes } from './wasm-hashes.js'
 
-/**
- * Bytes per stored chunk. Large objects are many values, never one: a 100 MiB
- * upload never needs 100 MiB in memory or in a single IndexedDB value.
- */
-const CHUNK_BYTES = 1024 * 1024
 /** A replaced version's chunks stay this long, so a reader that opened it first can finish. */
 const REPLACED_GRACE_MS = 60_000
 /** A write that started this long ago and never committed was cut off (a closed tab): its chunks go. */
@@ -51,9 +47,12 @@ export class IdbStore implements ObjectStore {
   private readonly minPartSize?: number
   private sweeping: Promise<void> | undefined
 
+  private readonly chunks: IdbChunks
+
   constructor (options: IdbStoreOptions = {}) {
     this.db = createStore(options.database ?? 's3mesh', 'records')
     this.hashes = options.hashes ?? browserHashes
+    this.chunks = new IdbChunks(this.db, this.hashes)
     this.minPartSize = options.minPartSize
   }
 
@@ -97,7 +96,7 @@ export class IdbStore implements ObjectStore {
 
   async putObject (bucketName: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     await this.headBucket(bucketName)
-    const { segment, size, digests } = await this.writeSegment(body, putDigests(options), options.verified, options.size, options.signal)
+    const { segment, size, digests } = await this.chunks.write(body, putDigests(options), options.verified, options.size, options.signal)
     const { lastModified, ...id } = putIdentity(options, hexDigests(digests))
     const info: StoredInfo = { key, size, ...id, lastModified: lastModified.getTime(), metadata: options.metadata, tags: options.tags ?? {} }
     await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version])
@@ -115,7 +114,7 @@ export class IdbStore implements ObjectStore {
     // Nothing is held open between calls (no file handle, no transaction): close has nothing to release.
     return {
       info: toInfo(record.info),
-      stream: (range?: ByteRange) => this.readRange(record, range ?? { start: 0, end: record.info.size - 1 }, first),
+      stream: (range?: ByteRange) => this.chunks.read(record, range ?? { start: 0, end: record.info.size - 1 }, first),
       close: async () => {},
     }
   }
@@ -186,7 +185,7 @@ export class IdbStore implements ObjectStore {
 
   async uploadPart (bucketName: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests, signal?: AbortSignal } = {}): Promise<PartInfo> {
     await this.tx('readonly', async s => await upload(s, bucketName, key, uploadId))
-    const { segment, size, digests } = await this.writeSegment(body, ['md5'], options.verified, options.size, options.signal)
+    const { segment, size, digests } = await this.chunks.write(body, ['md5'], options.verified, options.size, options.signal)
     const part: PartRecord = { partNumber, etag: toHex(digests.md5!), size, lastModified: Date.now(), segment }
     try {
       await this.tx('readwrite', async s => {
@@ -238,7 +237,7 @@ export class IdbStore implements ObjectStore {
     for (const segment of segments) {
       for (let i = 0; i < segment.chunks; i++) {
         throwIfAborted(options.signal)
-        const chunk = await this.chunk(segment.version, i)
+        const chunk = await this.chunks.chunk(segment.version, i)
         sha.update(chunk)
         size += chunk.byteLength
       }
@@ -291,49 +290,6 @@ export class IdbStore implements ObjectStore {
 
   // ---- internals ----
 
-  /**
-   * Streams a body into CHUNK_BYTES chunks under a new version, hashing as it
-   * goes. The version is marked as a write in progress until its commit; on
-   * any failure its chunks are deleted at once.
-   */
-  private async writeSegment (body: ReadableStream<Uint8Array>, wanted: ReadonlyArray<'md5' | 'sha256'>, verified: VerifiedDigests | undefined, expectedSize: number | undefined, signal: AbortSignal | undefined): Promise<{ segment: Segment, size: number, digests: Partial<Record<'md5' | 'sha256', Uint8Array>> }> {
-    const version = randomId()
-    let pending = new Uint8Array(CHUNK_BYTES)
-    let filled = 0
-    let chunks = 0
-    const flush = async (): Promise<void> => {
-      const chunk = filled === CHUNK_BYTES ? pending : pending.slice(0, filled)
-      const index = chunks++
-      await this.tx('readwrite', async s => {
-        if (index === 0) s.put(Date.now(), ['w', version])
-        s.put(chunk, ['c', version, index])
-      })
-      pending = new Uint8Array(CHUNK_BYTES)
-      filled = 0
-    }
-    try {
-      const { size, digests } = await drainWithDigests(body, wanted, verified, {
-        hashes: this.hashes,
-        expectedSize,
-        signal,
-        sink: async c => {
-          for (let at = 0; at < c.byteLength;) {
-            const n = Math.min(c.byteLength - at, CHUNK_BYTES - filled)
-            pending.set(c.subarray(at, at + n), filled)
-            filled += n
-            at += n
-            if (filled === CHUNK_BYTES) await flush()
-          }
-        },
-      })
-      if (filled > 0 || chunks === 0) await flush()
-      return { segment: { version, chunks, size }, size, digests }
-    } catch (err) {
-      await this.tx('readwrite', async s => { abandon(s, [{ version, chunks, size: 0 }]) }).catch(() => {})
-      throw storageError(err)
-    }
-  }
-
   private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[]): Promise<void> {
     try {
       await this.tx('readwrite', async s => {
@@ -356,63 +312,9 @@ export class IdbStore implements ObjectStore {
     if (old !== undefined) retire(s, old.segments)
   }
 
-  private async chunk (version: string, index: number): Promise<Uint8Array> {
-    const chunk = await this.tx('readonly', async s => await get(s, ['c', version, index]) as Uint8Array | undefined)
-    if (chunk === undefined) throw new S3Error('InternalError', 'Part of this object is missing from the browser\'s storage (it was replaced long ago, or the storage was cleared).')
-    return chunk
-  }
-
-  private readRange (record: ObjectRecord, range: ByteRange, first: Uint8Array | undefined): ReadableStream<Uint8Array> {
-    // (segment, chunk) positions covering the range, in order.
-    const plan: Array<{ version: string, index: number, from: number, to: number }> = []
-    let base = 0
-    for (const seg of record.segments) {
-      for (let i = 0; i < seg.chunks; i++) {
-        const start = base + i * CHUNK_BYTES
-        const end = Math.min(base + seg.size, start + CHUNK_BYTES) - 1
-        if (end >= range.start && start <= range.end) {
-          plan.push({ version: seg.version, index: i, from: Math.max(0, range.start - start), to: Math.min(end, range.end) - start + 1 })
-        }
-      }
-      base += seg.size
-    }
-    let next = 0
-    return new ReadableStream<Uint8Array>({
-      pull: async controller => {
-        const step = plan[next++]
-        if (step === undefined) { controller.close(); return }
-        try {
-          const chunk = first !== undefined && next === 1 ? first : await this.chunk(step.version, step.index)
-          controller.enqueue(chunk.subarray(step.from, step.to))
-        } catch (err) {
-          controller.error(err)
-        }
-      },
-    }, { highWaterMark: 0 })
-  }
-
-  /** Runs `fn` in one transaction and resolves when the transaction has committed (or rejects if it aborted). */
+  /** Runs `fn` in one transaction of this store's database (see transaction()). */
   private async tx<T> (mode: IDBTransactionMode, fn: (s: IDBObjectStore) => Promise<T>): Promise<T> {
-    try {
-      return await this.db(mode, async s => {
-        const done = new Promise<void>((resolve, reject) => {
-          s.transaction.oncomplete = () => { resolve() }
-          s.transaction.onabort = () => { reject(s.transaction.error ?? new Error('The IndexedDB transaction was aborted.')) }
-        })
-        let result: T
-        try {
-          result = await fn(s)
-        } catch (err) {
-          s.transaction.abort()
-          await done.catch(() => {})
-          throw err
-        }
-        await done
-        return result
-      })
-    } catch (err) {
-      throw storageError(err)
-    }
+    return await transaction(this.db, mode, fn)
   }
 }
 

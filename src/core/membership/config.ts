@@ -100,3 +100,14 @@ export const BROWSER: Readonly<MembershipConfig> = Object.freeze({
 })
 
 export const PRESETS = { LAN, WAN, LOCAL, BROWSER } as const
+
+/**
+ * Updates per gossip message. memberlist fills one UDP packet (25-35 updates);
+ * our messages travel over streams, and the simulator showed 16 per message
+ * too few to spread refutations in time at 1,000 members and 20% loss.
+ */
+export const MAX_UPDATES_PER_MESSAGE = 64
+/** Updates added to each probe message: enough to matter, small enough to keep probes quick. */
+export const PIGGYBACK_UPDATES = 8
+/** memberlist scales push-pull intervals up past this many members. */
+export const PUSH_PULL_SCALE_THRESHOLD = 32

@@ -1,4 +1,5 @@
-export { Membership, type MemberInfo, type MemberEventName, type MembershipOptions } from './membership.js'
+export { Membership, type MembershipOptions } from './membership.js'
+export { MEMBER_EVENTS, type MemberInfo, type MemberEventName, type MembershipEvents } from './member-events.js'
 export { LAN, WAN, LOCAL, BROWSER, PRESETS, type MembershipConfig } from './config.js'
 export type { Message, MemberState, Update, Send } from './messages.js'
 export { suspicionTimeout, remainingSuspicionTime } from './suspicion.js'

@@ -8,7 +8,8 @@ import { dropCounts, DroppedMessageError, type DropReason } from '../wire/strict
 import { decodeMessage, DEFAULT_LIMITS, encodeMessage } from './codec.js'
 import type { MembershipConfig } from './config.js'
 import type { Keyring } from '../wire/keyring.js'
-import { Membership, type MemberInfo } from './membership.js'
+import type { MemberInfo } from './member-events.js'
+import { Membership } from './membership.js'
 import type { Gossip, Message } from './messages.js'
 import { decodeNodeMeta, fitNodeMeta, type NodeMeta } from './node-meta.js'
 

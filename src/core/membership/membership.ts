@@ -2,45 +2,12 @@ import { TypedEventEmitter } from 'main-event'
 import { bytesEqual } from '../hashes.js'
 import { Awareness } from './awareness.js'
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js'
-import type { MembershipConfig } from './config.js'
-import type { Alive, Dead, MemberState, Message, PushPullState, Suspect, Update } from './messages.js'
+import { MAX_UPDATES_PER_MESSAGE, PIGGYBACK_UPDATES, PUSH_PULL_SCALE_THRESHOLD, type MembershipConfig } from './config.js'
+import type { MemberEventName, MemberInfo, MembershipCounters, MembershipEvents } from './member-events.js'
+import type { Alive, Dead, Message, PushPullState, Suspect, Update } from './messages.js'
 import { Prober } from './prober.js'
 import { MemberIds, MemberTable, type MemberView, type Slot } from './member-table.js'
 import { Suspicion, suspicionTimeout } from './suspicion.js'
-
-export interface MemberInfo {
-  id: string
-  state: MemberState
-  incarnation: number
-  meta: Uint8Array
-  /** When the member last changed state, on the injected clock. */
-  stateChangeMs: number
-  self: boolean
-  /** Round trip of the last direct probe that was answered, ms. */
-  rttMs?: number
-}
-
-/** Counters for /metrics. */
-export interface MembershipCounters {
-  probes: number
-  failedProbes: number
-  suspicions: number
-  refutations: number
-}
-
-/** What a member hears about the others (and itself), each with the member as it is now. */
-export interface MembershipEvents {
-  'member:join': CustomEvent<MemberInfo>
-  'member:update': CustomEvent<MemberInfo>
-  'member:suspect': CustomEvent<MemberInfo>
-  'member:failed': CustomEvent<MemberInfo>
-  'member:leave': CustomEvent<MemberInfo>
-}
-
-export type MemberEventName = keyof MembershipEvents
-
-/** Every member event, for listeners that follow them all. */
-export const MEMBER_EVENTS: readonly MemberEventName[] = ['member:join', 'member:update', 'member:suspect', 'member:failed', 'member:leave']
 
 export interface MembershipOptions {
   /** This member's id (its libp2p peer id). */
@@ -57,17 +24,6 @@ export interface MembershipOptions {
   ids?: MemberIds
 }
 
-
-/**
- * Updates per gossip message. memberlist fills one UDP packet (25-35 updates);
- * our messages travel over streams, and the simulator showed 16 per message
- * too few to spread refutations in time at 1,000 members and 20% loss.
- */
-const MAX_UPDATES_PER_MESSAGE = 64
-/** Updates added to each probe message: enough to matter, small enough to keep probes quick. */
-const PIGGYBACK_UPDATES = 8
-/** memberlist scales push-pull intervals up past this many members. */
-const PUSH_PULL_SCALE_THRESHOLD = 32
 
 /**
  * SWIM membership with Lifeguard, as HashiCorp memberlist does it, as a state

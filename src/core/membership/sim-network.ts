@@ -1,6 +1,7 @@
 import type { MembershipConfig } from './config.js'
 import { MemberIds } from './member-table.js'
-import { MEMBER_EVENTS, Membership, type MemberEventName, type MemberInfo } from './membership.js'
+import { MEMBER_EVENTS, type MemberEventName, type MemberInfo } from './member-events.js'
+import { Membership } from './membership.js'
 import type { Message } from './messages.js'
 
 /** A small, fast seeded PRNG (mulberry32): the same seed gives the same run. */

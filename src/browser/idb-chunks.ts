@@ -1,0 +1,126 @@
+import type { UseStore } from 'idb-keyval'
+import { S3Error } from '../core/errors.js'
+import type { Hashes } from '../core/hashes.js'
+import { randomId } from '../core/ids.js'
+import type { ByteRange, VerifiedDigests } from '../core/object-store.js'
+import { drainWithDigests } from '../core/streams.js'
+import { abandon, get, storageError, type ObjectRecord, type Segment } from './idb-records.js'
+
+/**
+ * Bytes per stored chunk. Large objects are many values, never one: a 100 MiB
+ * upload never needs 100 MiB in memory or in a single IndexedDB value.
+ */
+export const CHUNK_BYTES = 1024 * 1024
+
+/**
+ * The bytes of IdbStore's objects and parts: written as a new version in
+ * CHUNK_BYTES chunks (each write its own transaction, so a large upload
+ * never sits in memory or in one IndexedDB value), read back as a stream of
+ * the chunks a range covers.
+ */
+export class IdbChunks {
+  constructor (private readonly db: UseStore, private readonly hashes: Hashes) {}
+
+  /**
+   * Streams a body into CHUNK_BYTES chunks under a new version, hashing as it
+   * goes (the digests `wanted` that `verified` does not give). The version is
+   * marked as a write in progress until its commit; on any failure its chunks
+   * are deleted at once.
+   */
+  async write (body: ReadableStream<Uint8Array>, wanted: ReadonlyArray<'md5' | 'sha256'>, verified: VerifiedDigests | undefined, expectedSize: number | undefined, signal: AbortSignal | undefined): Promise<{ segment: Segment, size: number, digests: Partial<Record<'md5' | 'sha256', Uint8Array>> }> {
+    const version = randomId()
+    let pending = new Uint8Array(CHUNK_BYTES)
+    let filled = 0
+    let chunks = 0
+    const flush = async (): Promise<void> => {
+      const chunk = filled === CHUNK_BYTES ? pending : pending.slice(0, filled)
+      const index = chunks++
+      await transaction(this.db, 'readwrite', async s => {
+        if (index === 0) s.put(Date.now(), ['w', version])
+        s.put(chunk, ['c', version, index])
+      })
+      pending = new Uint8Array(CHUNK_BYTES)
+      filled = 0
+    }
+    try {
+      const { size, digests } = await drainWithDigests(body, wanted, verified, {
+        hashes: this.hashes,
+        expectedSize,
+        signal,
+        sink: async c => {
+          for (let at = 0; at < c.byteLength;) {
+            const n = Math.min(c.byteLength - at, CHUNK_BYTES - filled)
+            pending.set(c.subarray(at, at + n), filled)
+            filled += n
+            at += n
+            if (filled === CHUNK_BYTES) await flush()
+          }
+        },
+      })
+      if (filled > 0 || chunks === 0) await flush()
+      return { segment: { version, chunks, size }, size, digests }
+    } catch (err) {
+      await transaction(this.db, 'readwrite', async s => { abandon(s, [{ version, chunks, size: 0 }]) }).catch(() => {})
+      throw storageError(err)
+    }
+  }
+
+  async chunk (version: string, index: number): Promise<Uint8Array> {
+    const chunk = await transaction(this.db, 'readonly', async s => await get(s, ['c', version, index]) as Uint8Array | undefined)
+    if (chunk === undefined) throw new S3Error('InternalError', 'Part of this object is missing from the browser\'s storage (it was replaced long ago, or the storage was cleared).')
+    return chunk
+  }
+
+  read (record: ObjectRecord, range: ByteRange, first: Uint8Array | undefined): ReadableStream<Uint8Array> {
+    // (segment, chunk) positions covering the range, in order.
+    const plan: Array<{ version: string, index: number, from: number, to: number }> = []
+    let base = 0
+    for (const seg of record.segments) {
+      for (let i = 0; i < seg.chunks; i++) {
+        const start = base + i * CHUNK_BYTES
+        const end = Math.min(base + seg.size, start + CHUNK_BYTES) - 1
+        if (end >= range.start && start <= range.end) {
+          plan.push({ version: seg.version, index: i, from: Math.max(0, range.start - start), to: Math.min(end, range.end) - start + 1 })
+        }
+      }
+      base += seg.size
+    }
+    let next = 0
+    return new ReadableStream<Uint8Array>({
+      pull: async controller => {
+        const step = plan[next++]
+        if (step === undefined) { controller.close(); return }
+        try {
+          const chunk = first !== undefined && next === 1 ? first : await this.chunk(step.version, step.index)
+          controller.enqueue(chunk.subarray(step.from, step.to))
+        } catch (err) {
+          controller.error(err)
+        }
+      },
+    }, { highWaterMark: 0 })
+  }
+}
+
+/** Runs `fn` in one transaction of `db` and resolves when the transaction has committed (or rejects if it aborted). */
+export async function transaction<T> (db: UseStore, mode: IDBTransactionMode, fn: (s: IDBObjectStore) => Promise<T>): Promise<T> {
+  try {
+    return await db(mode, async s => {
+      const done = new Promise<void>((resolve, reject) => {
+        s.transaction.oncomplete = () => { resolve() }
+        s.transaction.onabort = () => { reject(s.transaction.error ?? new Error('The IndexedDB transaction was aborted.')) }
+      })
+      let result: T
+      try {
+        result = await fn(s)
+      } catch (err) {
+        s.transaction.abort()
+        await done.catch(() => {})
+        throw err
+      }
+      await done
+      return result
+    })
+  } catch (err) {
+    throw storageError(err)
+  }
+}
