@@ -97,7 +97,8 @@ async function rawRun (): Promise<{ quiet: number[], busy: number[], messages: n
   const script = fileURLToPath(new URL('../mesh-convergence-processes/raw-peer.ts', import.meta.url))
   const peers: Array<{ child: ChildProcess, addr: string }> = []
   const start = async (dial: string[]): Promise<void> => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...dial], { stdio: ['pipe', 'pipe', 'inherit'] })
+    // Quiet: a peer that printed a line per message would spend CPU no node spends.
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...dial], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, RAW_PEER_QUIET: '1' } })
     const rl = createInterface({ input: child.stdout! })
     const addr = await new Promise<string>((resolve, reject) => {
       rl.once('line', line => { if (line.startsWith('addr ')) resolve(line.slice(5)); else reject(new Error(line)) })

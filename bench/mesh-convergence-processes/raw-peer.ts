@@ -4,7 +4,8 @@
  * nothing else. Prints its address; dials the addresses it is given; on
  * `pub <id>` (stdin) publishes a 1 KiB message and prints `sent <id> <ms>`,
  * and prints `recv <id> <ms>` for every message it receives (ms: this
- * machine's clock, sub-millisecond, comparable across processes).
+ * machine's clock, sub-millisecond, comparable across processes); with
+ * RAW_PEER_QUIET=1 it prints nothing per message (a CPU baseline, bench/cluster-cpu).
  */
 import '../../src/node/polyfills.js'
 import { createInterface } from 'node:readline'
@@ -28,8 +29,9 @@ const node = await createLibp2p({
   services: { identify: identify(), pubsub: gossipsub(GOSSIPSUB_OPTIONS) },
 })
 node.services.pubsub.subscribe(TOPIC)
+const quiet = process.env.RAW_PEER_QUIET === '1'
 node.services.pubsub.addEventListener('message', e => {
-  if (e.detail.topic !== TOPIC) return
+  if (e.detail.topic !== TOPIC || quiet) return
   const id = new TextDecoder().decode(e.detail.data.subarray(0, 16)).trim()
   process.stdout.write(`recv ${id} ${now()}\n`)
 })
@@ -41,5 +43,6 @@ createInterface({ input: process.stdin }).on('line', line => {
   const data = new Uint8Array(1024)
   data.set(new TextEncoder().encode(id.padEnd(16)))
   const t = now()
-  void node.services.pubsub.publish(TOPIC, data).then(() => { process.stdout.write(`sent ${id} ${t}\n`) }, () => { process.stdout.write(`sent ${id} ${t}\n`) })
+  const sent = (): void => { if (!quiet) process.stdout.write(`sent ${id} ${t}\n`) }
+  void node.services.pubsub.publish(TOPIC, data).then(sent, sent)
 }).on('close', () => { void Promise.resolve(node.stop()).then(() => process.exit(0)) })
