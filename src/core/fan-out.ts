@@ -1,16 +1,26 @@
+/** How far a branch may fall behind the fastest (fanOut). */
+export interface FanOutLead<T> {
+  /** The most a branch may hold unread, in `size` units (bytes, for byte chunks). */
+  highWaterMark: number
+  /** A chunk's size. */
+  size: (chunk: T) => number
+}
+
 /**
  * Splits a stream into `n` branches that each see every chunk, read at the
  * pace of the slowest branch still reading. ReadableStream's tee() reads as
  * fast as the fastest branch and queues without bound for the others, so a
  * slow replica would pile a large upload up in memory; here a chunk is read
- * from the source only once every open branch has asked for the next one,
- * and each branch holds at most one chunk.
+ * from the source only once every open branch has room for it. Without a
+ * `lead` each branch holds at most one chunk; with one, a branch may hold up
+ * to its high-water mark unread, so a branch that starts late (a replica's
+ * stream still opening) does not hold the others back for small bodies.
  *
  * A branch that is cancelled drops out (the others go on); the source is
  * cancelled once every branch is. An error from the source errors every
  * open branch.
  */
-export function fanOut<T> (source: ReadableStream<T>, n: number): Array<ReadableStream<T>> {
+export function fanOut<T> (source: ReadableStream<T>, n: number, lead?: FanOutLead<T>): Array<ReadableStream<T>> {
   const reader = source.getReader()
   interface Branch { controller?: ReadableStreamDefaultController<T>, open: boolean, wanting: (() => void) | undefined }
   const branches: Branch[] = Array.from({ length: n }, () => ({ open: true, wanting: undefined }))
@@ -64,5 +74,5 @@ export function fanOut<T> (source: ReadableStream<T>, n: number): Array<Readable
       // The others may have been waiting on this one.
       pump()
     },
-  }, { highWaterMark: 0 }))
+  }, lead ?? { highWaterMark: 0 }))
 }

@@ -44,6 +44,23 @@ describe('fanOut', () => {
     assert.equal((await fastDone).length, 1000, 'once the slow branch leaves, the fast one reads the rest')
   })
 
+  it('with a lead, reads ahead of a branch that has not started, up to the lead and no further', async () => {
+    let next = 0
+    const source = new ReadableStream<Uint8Array>({ pull (c) { if (next === 100) c.close(); else { next++; c.enqueue(new Uint8Array(1000)) } } }, { highWaterMark: 0 })
+    const [fast, late] = fanOut(source, 2, { highWaterMark: 10_000, size: c => c.byteLength })
+    const fastReader = fast!.getReader()
+    // The late branch reads nothing: the fast one still gets the first ten chunks (the lead)...
+    for (let i = 0; i < 10; i++) assert.equal((await fastReader.read()).done, false)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    // ...and no more: the source is not read beyond what the late branch can hold.
+    assert.ok(next <= 11, `read ${next} chunks from the source with 10 allowed ahead`)
+    const lateDone = readAll(late!)
+    const rest: number[] = []
+    for (let r = await fastReader.read(); r.done !== true; r = await fastReader.read()) rest.push(r.value.byteLength)
+    assert.equal(rest.length, 90)
+    assert.equal((await lateDone).length, 100, 'the late branch gets every chunk')
+  })
+
   it('cancels the source only when every branch is cancelled', async () => {
     let cancelled: unknown
     const source = new ReadableStream<number>({ pull (c) { c.enqueue(1) }, cancel (reason) { cancelled = reason } }, { highWaterMark: 0 })

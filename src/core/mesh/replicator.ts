@@ -4,6 +4,15 @@ import type { DurableMembers } from './durable-members.js'
 import type { LocalCopies, WriteHead } from './local-copies.js'
 import type { StreamedPush, TransferService } from './transfer.js'
 
+/**
+ * Bytes a replica's branch may hold before the local write waits for it. A
+ * replica's stream takes a round trip or two to open; without a lead a small
+ * write's local commit (and so its announcement) waited for that. Bounded so
+ * that a slow replica still holds a large upload back instead of piling it
+ * up in memory.
+ */
+const REPLICA_LEAD_BYTES = 1024 * 1024
+
 export interface ReplicatorOptions {
   copies: LocalCopies
   durable: DurableMembers
@@ -27,8 +36,9 @@ export interface WriteFan {
 /**
  * Copies each new write to the other replicas placement picks. The bytes go
  * to them while they are written here (`begin`: the body fans out, at the
- * pace of the slowest), so a replica has them all by the time the local copy
- * is committed; the version follows. A replica that fails is replaced by the
+ * pace of the slowest beyond a 1 MiB lead), so a replica has all but at
+ * most that lead by the time the local copy is committed; the version
+ * follows the bytes. A replica that fails is replaced by the
  * next member in placement order, which gets the bytes from the local copy;
  * a write with no body to fan out (a completed multipart upload) is pushed
  * from the local copy too.
@@ -50,7 +60,7 @@ export class Replicator {
   begin (head: WriteHead, body: ReadableStream<Uint8Array>): WriteFan {
     const { targets } = this.plan(head.bucket, head.key)
     if (targets.length === 0) return { local: body, pushes: [], abort: () => {} }
-    const [local, ...branches] = fanOut(body, 1 + targets.length)
+    const [local, ...branches] = fanOut(body, 1 + targets.length, { highWaterMark: REPLICA_LEAD_BYTES, size: chunk => chunk.byteLength })
     const pushes = targets.map((t, i) => this.o.transfer.pushStream(t, head, branches[i]!, this.o.stopping))
     return { local: local!, pushes, abort: err => { for (const p of pushes) p.abort(err) } }
   }
