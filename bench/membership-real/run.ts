@@ -23,6 +23,10 @@ const KILLS = Number(benchArgs()[0] ?? 6)
 // Only the full number of kills is kept.
 if (KILLS !== 6) options.save = false
 const LEAVES = 3
+/** Seconds after every node is alive everywhere before bytes are counted (the join's news has stopped being retransmitted). */
+const SETTLE_SECONDS = 10
+/** Seconds of quiet counted: two push-pull periods (LAN preset, 30 s). */
+const QUIET_SECONDS = 2 * LAN.pushPullIntervalMs / 1000
 const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
 const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
 
@@ -62,9 +66,14 @@ try {
   for (const id of ids) await waitAll(nodes, id, 'alive', 30_000)
   process.stderr.write(`membership-real: ${N} nodes alive everywhere\n`)
 
-  // Quiet cluster: membership bytes per node per second.
+  // Quiet cluster: membership bytes per node per second. The join's news is
+  // retransmitted for a few seconds first, and each node pushes and pulls
+  // every member's state once per 30 s (staggered), so the window starts
+  // after the join has settled and spans two whole push-pull periods: a
+  // shorter one counted a varying share of push-pulls (406-512 bytes/s).
+  await new Promise(resolve => setTimeout(resolve, SETTLE_SECONDS * 1000))
   const before = await Promise.all(nodes.map(sentBytes))
-  const quietSeconds = 20
+  const quietSeconds = QUIET_SECONDS
   await new Promise(resolve => setTimeout(resolve, quietSeconds * 1000))
   const after = await Promise.all(nodes.map(sentBytes))
   const bytesPerNodePerSecond = after.reduce((s, b, i) => s + b - before[i]!, 0) / N / quietSeconds
@@ -98,6 +107,7 @@ try {
     killDetectionMs: { p50: round(percentile(detections, 50)), p99: round(percentile(detections, 99)), all: detections.map(d => round(d)) },
     leavePropagationMs: { p50: round(percentile(leaves, 50)), max: round(Math.max(...leaves)), all: leaves.map(d => round(d)) },
     bytesPerNodePerSecond: round(bytesPerNodePerSecond),
+    quietWindowSeconds: QUIET_SECONDS,
     predicted: {
       // A failed node is first probed after e/(e-1) probe intervals on average (SWIM), then suspected
       // for between the minimum (after SuspicionMult-2 confirmations) and 6x that.
