@@ -11,7 +11,8 @@ const MULTIPART_ABOVE = 16 * 1024 * 1024
 const PART_BYTES = 8 * 1024 * 1024
 
 /** One signed request with upload progress (XHR: fetch reports none); resolves with the response or throws a plain-words error. */
-async function send (client: AwsClient, method: string, url: string, body: Blob | string | undefined, headers: Record<string, string>, onProgress?: (loaded: number) => void): Promise<XMLHttpRequest> {
+async function send (client: AwsClient, method: string, url: string, body: Blob | string | undefined, headers: Record<string, string>, signal: AbortSignal, onProgress?: (loaded: number) => void): Promise<XMLHttpRequest> {
+  signal.throwIfAborted()
   const signed = await client.sign(url, { method, headers: { ...headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
   return await new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
@@ -23,28 +24,30 @@ async function send (client: AwsClient, method: string, url: string, body: Blob 
       else void explain(new Response(xhr.responseText, { status: xhr.status })).then(text => { reject(new Error(text)) })
     }
     xhr.onerror = () => { reject(new Error('the network is down or the node is gone')) }
+    xhr.onabort = () => { reject(signal.reason instanceof Error ? signal.reason : new DOMException('Cancelled', 'AbortError')) }
+    signal.addEventListener('abort', () => { xhr.abort() }, { once: true })
     xhr.send(body ?? null)
   })
 }
 
-/** Uploads one file to bucket/key through this origin's /s3/, reporting progress from 0 to 1. */
-export async function uploadFile (client: AwsClient, bucket: string, key: string, file: File, progress: (fraction: number) => void): Promise<void> {
+/** Uploads one file to bucket/key through this origin's /s3/, reporting the bytes sent so far; `signal` cancels it (a multipart upload is aborted). */
+export async function uploadFile (client: AwsClient, bucket: string, key: string, file: File, progress: (loaded: number) => void, signal: AbortSignal): Promise<void> {
   const url = `${location.origin}/s3${objectPath(bucket, key)}`
   const type = { 'content-type': file.type || 'application/octet-stream' }
   if (file.size <= MULTIPART_ABOVE) {
-    await send(client, 'PUT', url, file, type, loaded => { progress(loaded / Math.max(1, file.size)) })
+    await send(client, 'PUT', url, file, type, signal, progress)
     return
   }
-  const created = await send(client, 'POST', `${url}?uploads`, undefined, type)
+  const created = await send(client, 'POST', `${url}?uploads`, undefined, type, signal)
   const uploadId = new DOMParser().parseFromString(created.responseText, 'application/xml').querySelector('UploadId')?.textContent ?? ''
   const parts: string[] = []
   try {
     for (let at = 0, n = 1; at < file.size; at += PART_BYTES, n++) {
       const done = at
-      const part = await send(client, 'PUT', `${url}?partNumber=${n}&uploadId=${encodeURIComponent(uploadId)}`, file.slice(at, at + PART_BYTES), {}, loaded => { progress((done + loaded) / file.size) })
+      const part = await send(client, 'PUT', `${url}?partNumber=${n}&uploadId=${encodeURIComponent(uploadId)}`, file.slice(at, at + PART_BYTES), {}, signal, loaded => { progress(done + loaded) })
       parts.push(`<Part><PartNumber>${n}</PartNumber><ETag>${part.getResponseHeader('etag') ?? ''}</ETag></Part>`)
     }
-    await send(client, 'POST', `${url}?uploadId=${encodeURIComponent(uploadId)}`, `<CompleteMultipartUpload>${parts.join('')}</CompleteMultipartUpload>`, { 'content-type': 'application/xml' })
+    await send(client, 'POST', `${url}?uploadId=${encodeURIComponent(uploadId)}`, `<CompleteMultipartUpload>${parts.join('')}</CompleteMultipartUpload>`, { 'content-type': 'application/xml' }, signal)
   } catch (err) {
     // Nothing half-done stays behind.
     await client.fetch(`${url}?uploadId=${encodeURIComponent(uploadId)}`, { method: 'DELETE' }).catch(() => {})

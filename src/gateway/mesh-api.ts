@@ -4,6 +4,7 @@ import type { MembershipTransport } from '../core/membership/libp2p-transport.js
 import { formatVersion } from '../core/mesh/hlc.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
 import { S3Error } from '../core/errors.js'
+import type { TransportKind } from '../core/wire/transport-kind.js'
 import { requestIdSource } from '../core/ids.js'
 import { authenticate, DEFAULT_CLOCK_SKEW_MS, errorResponse, type CredentialProvider, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
 
@@ -14,19 +15,22 @@ export interface MemberView {
   incarnation: number
   role?: string
   addresses: string[]
-  meta: { version?: string, capacity?: number }
+  meta: { version?: string, capacity?: number, started?: number, free?: number }
   rttMs?: number
   self?: true
+  /** How the answering node is connected to this member now (none: not connected). */
+  connections?: TransportKind[]
 }
 
-export function memberViews (transport: MembershipTransport): MemberView[] {
+export function memberViews (transport: MembershipTransport, connections?: Map<string, TransportKind[]>): MemberView[] {
   return transport.membership.list().map(m => {
     const meta = decodeNodeMeta(m.meta)
     return {
       id: m.id, state: m.state, incarnation: m.incarnation, role: meta?.role, addresses: meta?.addrs ?? [],
-      meta: { version: meta?.version, ...(meta?.capacity !== undefined ? { capacity: meta.capacity } : {}) },
+      meta: { version: meta?.version, ...(meta?.capacity !== undefined ? { capacity: meta.capacity } : {}), ...(meta?.started !== undefined ? { started: meta.started } : {}), ...(meta?.free !== undefined ? { free: meta.free } : {}) },
       ...(m.rttMs !== undefined ? { rttMs: Math.round(m.rttMs * 10) / 10 } : {}),
       ...(m.self ? { self: true as const } : {}),
+      ...(connections === undefined || m.self ? {} : { connections: connections.get(m.id) ?? [] }),
     }
   }).sort((a, b) => (a.self === true ? -1 : b.self === true ? 1 : a.id < b.id ? -1 : 1))
 }
@@ -80,7 +84,20 @@ async function untilKnown (node: MeshNode, path: string, ms: number, signal: Abo
  * --user KEY:SECRET` works; requests that sign no payload hash (plain SigV4)
  * are checked against the empty body.
  */
-export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTransport, node?: MeshNode, credentials: CredentialProvider, hashes: Hashes, browserJoin?: () => unknown }): S3Handler {
+export interface MeshApiOptions {
+  transport?: MembershipTransport
+  node?: MeshNode
+  credentials: CredentialProvider
+  hashes: Hashes
+  /** What a tab needs to join (cluster keys, relays): only for the root credentials. */
+  browserJoin?: () => unknown
+  /** This node's connections to each peer, by kind (for `members`). */
+  connections?: () => Map<string, TransportKind[]>
+  /** A member's metrics as JSON (`GET /_s3mesh/v1/metrics[?member=<id>]`: the console's charts); this node's without a member. */
+  metrics?: (member: string | undefined, signal: AbortSignal) => Promise<unknown>
+}
+
+export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler {
   const nextRequestId = requestIdSource()
   return async (request: Request, info?: RequestInfo) => {
     const url = new URL(request.url)
@@ -92,12 +109,17 @@ export function withMeshApi (s3: S3Handler, options: { transport?: MembershipTra
       if (request.method !== 'GET') throw new S3Error('MethodNotAllowed')
       if (url.pathname === '/_s3mesh/v1/members') {
         if (options.transport === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
-        return Response.json({ members: memberViews(options.transport) })
+        return Response.json({ members: memberViews(options.transport, options.connections?.()) })
       }
       if (url.pathname === '/_s3mesh/v1/browser-join') {
         // The cluster key goes only to whoever holds the root credentials (a tab that logged in).
         if (options.browserJoin === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
         return Response.json(options.browserJoin(), { headers: { 'cache-control': 'no-store' } })
+      }
+      if (url.pathname === '/_s3mesh/v1/metrics') {
+        if (options.metrics === undefined) throw new S3Error('NotImplemented', 'This node keeps no metrics.')
+        const member = url.searchParams.get('member') ?? undefined
+        return Response.json({ at: Date.now(), metrics: await options.metrics(member, request.signal) }, { headers: { 'cache-control': 'no-store' } })
       }
       if (url.pathname.startsWith('/_s3mesh/v1/locate/')) {
         if (options.node === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')

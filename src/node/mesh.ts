@@ -8,7 +8,7 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
-import { readFile } from 'node:fs/promises'
+import { readFile, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
 import { Keyring } from '../core/wire/keyring.js'
@@ -56,6 +56,8 @@ export interface BrowserJoinInfo {
 
 export interface RunningMesh {
   libp2p: Libp2p
+  /** The cluster key(s) this node seals with. */
+  keyring: Keyring
   transport: MembershipTransport
   /** The object mesh: its `store` is what the S3 handler serves. */
   node: MeshNode
@@ -119,6 +121,20 @@ async function clusterKeys (layout: DiskLayout, env: NodeJS.ProcessEnv, joining:
   return { raw: [raw], base64, source: 'generated', file }
 }
 
+/** How often the free disk space is read, and how much it must move (a fraction) before the others are told: each telling is one message to every member. */
+const FREE_SPACE_CHECK_MS = 60_000
+const FREE_SPACE_CHANGE = 0.01
+
+/** Bytes free for this process on the file system holding `dir`; undefined if it cannot be read. */
+async function freeBytes (dir: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(dir)
+    return s.bavail * s.bsize
+  } catch {
+    return undefined
+  }
+}
+
 /** Starts this node's libp2p peer and its membership, and joins the given members. */
 export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const config: MembershipConfig = PRESETS[o.preset.toUpperCase() as keyof typeof PRESETS]
@@ -148,12 +164,22 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     }
     throw err
   }
+  let free = await freeBytes(o.layout.root)
   const member = await startMember({
     libp2p, store: o.store, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), cluster: o.cluster, role: 'durable',
     hashes: nodeHashes, membership: config, version: o.version, catalogStore: new CatalogJournal(o.layout.catalogJournal),
-    ...(o.objects === undefined ? {} : { objects: o.objects }),
+    ...(o.objects === undefined ? {} : { objects: o.objects }), ...(free === undefined ? {} : { meta: { free } }),
   }).catch(async err => { await libp2p.stop(); throw err })
   const { transport, node } = member
+  // The others see this node's free disk space (the console's member table); told again when it moves.
+  const diskWatch = setInterval(() => {
+    void freeBytes(o.layout.root).then(now => {
+      if (now === undefined || (free !== undefined && Math.abs(now - free) < FREE_SPACE_CHANGE * Math.max(free, 1))) return
+      free = now
+      transport.updateMeta({ free })
+    })
+  }, FREE_SPACE_CHECK_MS)
+  diskWatch.unref()
   let stopped = false
   const joining = (async () => {
     // Seeds may start after us: keep trying until one answers.
@@ -164,7 +190,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     }
   })()
   return {
-    libp2p, transport, node, addresses: libp2p.getMultiaddrs().map(String), clusterKey: { base64: key.base64, source: key.source, file: key.file },
+    libp2p, keyring: member.keyring, transport, node, addresses: libp2p.getMultiaddrs().map(String), clusterKey: { base64: key.base64, source: key.source, file: key.file },
     browserJoin: () => ({
       cluster: o.cluster,
       clusterKeys: key.raw.map(k => Buffer.from(k).toString('base64')),
@@ -172,6 +198,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     }),
     stop: async ({ leave = true } = {}) => {
       stopped = true
+      clearInterval(diskWatch)
       await joining.catch(() => {})
       await member.stop({ leave })
     },

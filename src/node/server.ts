@@ -13,6 +13,9 @@ import { toNodeListener } from './http-adapter.js'
 import { ServerMetrics } from './metrics.js'
 import { nodeHashes } from './node-hashes.js'
 import { withMeshApi } from '../gateway/mesh-api.js'
+import { connectionKinds } from '../core/wire/transport-kind.js'
+import { MemberStats } from '../core/mesh/member-stats.js'
+import { S3Error } from '../core/errors.js'
 import { startMesh, type PresetName, type RunningMesh } from './mesh.js'
 import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
 
@@ -104,13 +107,25 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       : await startMesh({ layout, env: options.env ?? process.env, ...meshOptions as Required<Omit<NonNullable<ServerOptions['mesh']>, 'replicas'>>, store, objects: replicas === undefined ? {} : { replicas } })
     if (mesh !== undefined) metrics.attachMembership(mesh.transport)
     if (mesh !== undefined) metrics.attachMesh(mesh.node)
+    // Any member's metrics, for the console's charts: other nodes ask this one over the mesh.
+    const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, async () => await metrics.json())
+    await stats?.start()
     const handler = withMeshApi(createS3Handler({
       store: mesh?.node.store ?? store,
       hashes: nodeHashes,
       region: options.region,
       virtualHostDomains: options.domains,
       credentials: rootOnly,
-    }), { transport: mesh?.transport, node: mesh?.node, credentials: rootOnly, hashes: nodeHashes, browserJoin: mesh?.browserJoin })
+    }), {
+      transport: mesh?.transport, node: mesh?.node, credentials: rootOnly, hashes: nodeHashes, browserJoin: mesh?.browserJoin,
+      ...(mesh === undefined ? {} : { connections: () => connectionKinds(mesh.libp2p.getConnections()) }),
+      metrics: async (member, signal) => {
+        if (member === undefined || member === mesh?.libp2p.peerId.toString()) return await metrics.json()
+        if (stats === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
+        if (mesh?.transport.membership.get(member)?.state !== 'alive') throw new S3Error('InvalidArgument', `No live member ${member}.`)
+        return await stats.ask(member, signal).catch((err: unknown) => { throw new S3Error('ServiceUnavailable', `The member ${member} did not answer: ${err instanceof Error ? err.message : String(err)}`) })
+      },
+    })
     const s3 = toNodeListener(handler, { onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) } })
     let ready = true
     const listener = (req: IncomingMessage, res: ServerResponse): void => {
@@ -157,6 +172,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       close: async (graceMs = 10_000) => {
         closing ??= (async () => {
           ready = false
+          await stats?.stop().catch(() => {})
           // Leave first: the others mark this node "left", not "failed".
           await mesh?.stop({ leave: true })
           const closed = new Promise<void>(resolveClosed => server.close(() => { resolveClosed() }))

@@ -67,9 +67,14 @@ export class MembershipTransport {
   private readonly topic?: SealedTopic<Gossip>
   private readonly gossipIntervalMs: number
   private publishTimer: ReturnType<typeof setInterval> | undefined
+  /** What this member tells the others about itself (updateMeta changes it). */
+  private meta: NodeMeta
+  private readonly maxMetaBytes: number
 
   constructor (options: MembershipTransportOptions) {
     this.libp2p = options.libp2p
+    this.meta = options.meta
+    this.maxMetaBytes = options.config.maxMetaBytes
     this.keyring = options.keyring
     this.gossipIntervalMs = options.config.gossipIntervalMs
     if (options.pubsub !== undefined) {
@@ -101,6 +106,12 @@ export class MembershipTransport {
     const learn = (e: CustomEvent<MemberInfo>): void => { this.learnAddresses(e.detail) }
     this.membership.addEventListener('member:join', learn)
     this.membership.addEventListener('member:update', learn)
+  }
+
+  /** Changes what this member tells the others (its free disk space, say) and spreads it. */
+  updateMeta (change: Partial<NodeMeta>): void {
+    this.meta = { ...this.meta, ...change }
+    this.membership.updateMeta(fitNodeMeta(this.meta, this.maxMetaBytes))
   }
 
   async start (): Promise<void> {

@@ -10,6 +10,10 @@ export interface NodeMeta {
   version: string
   /** Bytes this member offers for storage, when it says. */
   capacity?: number
+  /** When this member started, ms since the epoch (its uptime, for the console). */
+  started?: number
+  /** Bytes free on this member's disk, when it has one (refreshed every few minutes). */
+  free?: number
 }
 
 const ROLES = new Set(['durable', 'ephemeral', 'edge'])
@@ -24,8 +28,14 @@ export function decodeNodeMeta (bytes: Uint8Array): NodeMeta | undefined {
     const m = decode(bytes, { strict: true, useMaps: false }) as Record<string, unknown>
     if (typeof m !== 'object' || m === null || !ROLES.has(m.role as string) || typeof m.version !== 'string') return undefined
     if (!Array.isArray(m.addrs) || m.addrs.length > 16 || !m.addrs.every(a => typeof a === 'string' && a.length < 256)) return undefined
-    if (m.capacity !== undefined && (typeof m.capacity !== 'number' || m.capacity < 0)) return undefined
-    return { role: m.role as NodeMeta['role'], addrs: m.addrs as string[], version: m.version, ...(m.capacity !== undefined ? { capacity: m.capacity as number } : {}) }
+    const count = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= 0)
+    if (!count(m.capacity) || !count(m.started) || !count(m.free)) return undefined
+    return {
+      role: m.role as NodeMeta['role'], addrs: m.addrs as string[], version: m.version,
+      ...(m.capacity !== undefined ? { capacity: m.capacity as number } : {}),
+      ...(m.started !== undefined ? { started: m.started as number } : {}),
+      ...(m.free !== undefined ? { free: m.free as number } : {}),
+    }
   } catch {
     return undefined
   }

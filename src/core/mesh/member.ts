@@ -35,6 +35,8 @@ export interface MemberParts {
   version: string
   /** Addresses to tell the others, best first; the libp2p node's own unless given. As many as fit in the member's meta are kept. */
   addresses?: string[]
+  /** More to tell the others from the start (a Node node's free disk space). */
+  meta?: Pick<NodeMeta, 'free' | 'capacity'>
 }
 
 /** A running mesh member. */
@@ -61,7 +63,7 @@ export async function startMember (parts: MemberParts): Promise<MeshMember> {
   const { libp2p, keyring, cluster } = parts
   const transport = new MembershipTransport({
     libp2p, keyring, config: parts.membership,
-    meta: { role: parts.role, addrs: parts.addresses ?? libp2p.getMultiaddrs().map(String), version: parts.version },
+    meta: { role: parts.role, addrs: parts.addresses ?? libp2p.getMultiaddrs().map(String), version: parts.version, started: Date.now(), ...parts.meta },
     pubsub: { service: libp2p.services.pubsub, cluster },
   })
   await transport.start()

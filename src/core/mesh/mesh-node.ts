@@ -154,6 +154,12 @@ export class MeshNode {
     return this.durable.list()
   }
 
+  /** The cluster's name (members of other clusters cannot open its messages). */
+  get cluster (): string { return this.o.cluster }
+
+  /** Copies each object is meant to have. */
+  get replicas (): number { return this.o.config.replicas }
+
   locate (bucket: string, key?: string): Location {
     const entry = this.catalog.get(bucket, key)
     const states = new Map(this.o.membership.list().map(m => [m.id, m.state]))

@@ -1,0 +1,112 @@
+import { useEffect, useState } from 'preact/hooks'
+import { Copy, Download, Share2, Trash2, X } from 'lucide-preact'
+import { copiesOf } from '../catalog-view.js'
+import { messageOf, useConsole } from '../context.js'
+import { bytes, shortId } from '../format.js'
+import { deleteObject, download, getTags, headObject, putMetadata, putTags, type ObjectHead } from '../s3-api.js'
+import { Preview } from './preview.js'
+
+/** The open object: a preview, what S3 and the mesh know of it, its metadata and tags (editable), a share link, download and delete. */
+export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket: string, objectKey: string, onClose: () => void, onDeleted: () => void }): preact.JSX.Element {
+  const { session, watch, showError, notify } = useConsole()
+  const [head, setHead] = useState<ObjectHead>()
+  const [tags, setTags] = useState<Record<string, string>>()
+  const [link, setLink] = useState('')
+  const name = objectKey.slice(objectKey.lastIndexOf('/', objectKey.length - 2) + 1)
+  useEffect(() => {
+    setHead(undefined); setTags(undefined); setLink('')
+    headObject(session, bucket, objectKey).then(setHead, err => { showError(messageOf(err)) })
+    getTags(session, bucket, objectKey).then(setTags, () => { setTags({}) })
+    // Keyboard and screen-reader users land on what they opened.
+    document.getElementById('details-title')?.focus()
+  }, [bucket, objectKey])
+  const copies = copiesOf(session, bucket, objectKey)
+  void watch
+
+  const share = async (e: Event): Promise<void> => {
+    e.preventDefault()
+    const expiry = Number(new FormData(e.currentTarget as HTMLFormElement).get('expiry'))
+    setLink(await session.presign(`/${encodeURIComponent(bucket)}/${objectKey.split('/').map(encodeURIComponent).join('/')}`, expiry))
+  }
+  const copyLink = (): void => {
+    void navigator.clipboard.writeText(link).then(() => { notify('Link copied.') }, () => {
+      // No clipboard permission (an http:// page): select it for the person to copy.
+      (document.getElementById('share-link') as HTMLInputElement | null)?.select()
+    })
+  }
+
+  return <aside id="details" class="panel" aria-labelledby="details-title">
+    <header class="panel-head">
+      <h2 id="details-title" tabindex={-1} title={objectKey}>{name}</h2>
+      <button type="button" class="secondary outline small" aria-label="Close the object panel" onClick={onClose}><X size={16} aria-hidden /></button>
+    </header>
+    {head !== undefined && <Preview bucket={bucket} objectKey={objectKey} head={head} />}
+    <div class="row">
+      <button type="button" class="small icon-text" onClick={() => { void download(session, bucket, objectKey, name).catch(err => { showError(messageOf(err)) }) }}><Download size={16} aria-hidden /> Download</button>
+      <button type="button" class="small danger outline icon-text" onClick={() => {
+        if (!confirm(`Delete ${objectKey}?`)) return
+        void deleteObject(session, bucket, objectKey).then(() => { notify(`Deleted ${name}.`); onDeleted(); onClose() }, err => { showError(messageOf(err)) })
+      }}><Trash2 size={16} aria-hidden /> Delete</button>
+    </div>
+    <h3>Details</h3>
+    <dl id="details-list">
+      <dt>Key</dt><dd>{objectKey}</dd>
+      {head !== undefined && <>
+        <dt>Size</dt><dd>{`${head.size.toLocaleString()} bytes`}{head.size >= 1024 ? ` (${bytes(head.size)})` : ''}</dd>
+        <dt>Type</dt><dd>{head.type}</dd>
+        <dt>ETag</dt><dd class="mono">{head.etag}</dd>
+        <dt>Last modified</dt><dd>{head.modified}</dd>
+      </>}
+      <dt>Held by</dt>
+      <dd>{copies === undefined || copies.holders.length === 0 ? 'this tab only' : copies.holders.map(h => `${shortId(h.id)} (${h.state})`).join(', ')}
+        {copies !== undefined && copies.live < copies.wanted ? ` — ${copies.live} of ${copies.wanted} copies live` : ''}</dd>
+    </dl>
+    {head !== undefined && <Pairs title="Metadata" what="metadata" initial={head.metadata} onSave={async m => { await putMetadata(session, bucket, objectKey, head.type, m); setHead({ ...head, metadata: m }) }} />}
+    {tags !== undefined && <Pairs title="Tags" what="tag" initial={tags} onSave={async t => { await putTags(session, bucket, objectKey, t); setTags(t) }} />}
+    <h3>Share</h3>
+    <form id="share" class="share" onSubmit={e => { void share(e) }}>
+      <label>Link valid for{' '}
+        <select name="expiry">
+          <option value="3600">1 hour</option>
+          <option value="86400">1 day</option>
+          <option value="604800">7 days</option>
+        </select>
+      </label>
+      <button type="submit" class="icon-text"><Share2 size={16} aria-hidden /> Share</button>
+    </form>
+    <div role="group" class="link-row">
+      <input id="share-link" aria-label="Share link" readonly value={link} placeholder="A link anyone can open, without logging in" />
+      <button id="copy-link" type="button" class="secondary icon-text" disabled={link === ''} onClick={copyLink}><Copy size={16} aria-hidden /> Copy link</button>
+    </div>
+  </aside>
+}
+
+/** Key-value pairs (metadata or tags) shown, and edited in place. */
+function Pairs ({ title, what, initial, onSave }: { title: string, what: string, initial: Record<string, string>, onSave: (p: Record<string, string>) => Promise<void> }): preact.JSX.Element {
+  const { showError, notify } = useConsole()
+  const [editing, setEditing] = useState<Array<[string, string]>>()
+  const entries = Object.entries(initial)
+  if (editing === undefined) {
+    return <section class="pairs" aria-label={title}>
+      <div class="pairs-head"><h3>{title}</h3><button type="button" class="secondary outline small" onClick={() => { setEditing(entries.length === 0 ? [['', '']] : entries) }}>Edit {title.toLowerCase()}</button></div>
+      {entries.length === 0 ? <p class="muted">No {what === 'tag' ? 'tags' : 'metadata'}.</p> : <dl>{entries.map(([k, v]) => <><dt key={`k${k}`}>{k}</dt><dd key={`v${k}`}>{v}</dd></>)}</dl>}
+    </section>
+  }
+  return <form class="pairs" aria-label={`Edit ${title.toLowerCase()}`} onSubmit={e => {
+    e.preventDefault()
+    const next = Object.fromEntries(editing.filter(([k]) => k.trim() !== '').map(([k, v]) => [k.trim(), v]))
+    onSave(next).then(() => { setEditing(undefined); notify(`${title} saved.`) }, err => { showError(messageOf(err)) })
+  }}>
+    <h3>{title}</h3>
+    {editing.map(([k, v], i) => <div class="pair" key={i}>
+      <input aria-label={`${title} ${i + 1} name`} value={k} onInput={e => { const n = [...editing]; n[i] = [e.currentTarget.value, v]; setEditing(n) }} />
+      <input aria-label={`${title} ${i + 1} value`} value={v} onInput={e => { const n = [...editing]; n[i] = [k, e.currentTarget.value]; setEditing(n) }} />
+      <button type="button" class="secondary outline small" aria-label={`Remove ${what} ${k}`} onClick={() => { setEditing(editing.filter((_, j) => j !== i)) }}><X size={14} aria-hidden /></button>
+    </div>)}
+    <div class="row">
+      <button type="button" class="secondary outline small" onClick={() => { setEditing([...editing, ['', '']]) }}>Add {what}</button>
+      <button type="submit" class="small">Save {title.toLowerCase()}</button>
+      <button type="button" class="secondary small" onClick={() => { setEditing(undefined) }}>Cancel</button>
+    </div>
+  </form>
+}

@@ -1,0 +1,134 @@
+/**
+ * The S3 calls the console makes, over a Session: XML in and out, errors
+ * thrown in plain words (s3-errors.ts).
+ */
+import { objectPath } from '../src/core/names.js'
+import { explain } from './s3-errors.js'
+import type { Session } from './session.js'
+
+/** A failed S3 call, its message already in plain words. */
+export class ConsoleError extends Error {
+  override name = 'ConsoleError'
+  constructor (message: string, readonly status: number) { super(message) }
+}
+
+async function ok (res: Response): Promise<Response> {
+  if (res.ok) return res
+  throw new ConsoleError(await explain(res), res.status)
+}
+
+const xml = async (res: Response): Promise<Document> => new DOMParser().parseFromString(await (await ok(res)).text(), 'application/xml')
+const text = (el: Element | null | undefined): string => el?.textContent ?? ''
+const escapeXml = (s: string): string => s.replace(/[<>&'"]/g, c => `&#${c.charCodeAt(0)};`)
+
+export interface BucketRow { name: string, created: number }
+
+export async function listBuckets (s: Session): Promise<BucketRow[]> {
+  const doc = await xml(await s.s3('/'))
+  return [...doc.querySelectorAll('Buckets > Bucket')].map(b => ({ name: text(b.querySelector('Name')), created: Date.parse(text(b.querySelector('CreationDate'))) }))
+}
+
+export async function createBucket (s: Session, name: string): Promise<void> {
+  await ok(await s.s3(objectPath(name), { method: 'PUT' }))
+}
+
+export async function deleteBucket (s: Session, name: string): Promise<void> {
+  await ok(await s.s3(objectPath(name), { method: 'DELETE' }))
+}
+
+export interface ObjectRow { key: string, size: number, modified: number }
+export interface Listing { folders: string[], objects: ObjectRow[], truncated: boolean }
+
+/** Stops listing here: a bucket this large is better narrowed by a search than scrolled. */
+export const LIST_LIMIT = 10_000
+
+/** Every page of one listing (S3 answers 1000 keys at a time), up to LIST_LIMIT entries; delimited by '/' unless `deep`. */
+export async function listObjects (s: Session, bucket: string, prefix: string, options: { deep?: boolean, signal?: AbortSignal } = {}): Promise<Listing> {
+  const listed: Listing = { folders: [], objects: [], truncated: false }
+  let token: string | undefined
+  do {
+    const q = new URLSearchParams({ 'list-type': '2', prefix })
+    if (options.deep !== true) q.set('delimiter', '/')
+    if (token !== undefined) q.set('continuation-token', token)
+    const doc = await xml(await s.s3(`${objectPath(bucket)}?${q.toString()}`, options.signal === undefined ? {} : { signal: options.signal }))
+    listed.folders.push(...[...doc.querySelectorAll('CommonPrefixes > Prefix')].map(p => text(p)))
+    listed.objects.push(...[...doc.querySelectorAll('Contents')].map(c => ({
+      key: text(c.querySelector('Key')), size: Number(text(c.querySelector('Size')) || 0), modified: Date.parse(text(c.querySelector('LastModified'))),
+    })))
+    token = text(doc.querySelector('IsTruncated')) === 'true' ? text(doc.querySelector('NextContinuationToken')) || undefined : undefined
+  } while (token !== undefined && listed.folders.length + listed.objects.length < LIST_LIMIT)
+  listed.truncated = token !== undefined
+  return listed
+}
+
+/** Deletes keys with DeleteObjects, 1000 a request; throws listing the keys that could not be deleted. */
+export async function deleteKeys (s: Session, bucket: string, keys: string[], signal?: AbortSignal): Promise<void> {
+  const failed: string[] = []
+  for (let i = 0; i < keys.length; i += 1000) {
+    const body = `<Delete><Quiet>true</Quiet>${keys.slice(i, i + 1000).map(k => `<Object><Key>${escapeXml(k)}</Key></Object>`).join('')}</Delete>`
+    const doc = await xml(await s.s3(`${objectPath(bucket)}?delete`, { method: 'POST', body, headers: { 'content-type': 'application/xml' }, ...(signal === undefined ? {} : { signal }) }))
+    failed.push(...[...doc.querySelectorAll('Error')].map(e => `${text(e.querySelector('Key'))} (${text(e.querySelector('Code'))})`))
+  }
+  if (failed.length > 0) throw new ConsoleError(`Could not delete ${failed.length} object${failed.length === 1 ? '' : 's'}: ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? '…' : ''}`, 500)
+}
+
+export async function deleteObject (s: Session, bucket: string, key: string): Promise<void> {
+  await ok(await s.s3(objectPath(bucket, key), { method: 'DELETE' }))
+}
+
+/** A zero-byte `name/` object: a folder that shows before anything is in it (as the AWS console makes). */
+export async function createFolder (s: Session, bucket: string, prefix: string): Promise<void> {
+  await ok(await s.s3(objectPath(bucket, prefix.endsWith('/') ? prefix : `${prefix}/`), { method: 'PUT', body: '' }))
+}
+
+export interface ObjectHead { size: number, type: string, etag: string, modified: string, metadata: Record<string, string> }
+
+export async function headObject (s: Session, bucket: string, key: string): Promise<ObjectHead> {
+  const res = await s.s3(objectPath(bucket, key), { method: 'HEAD' })
+  if (!res.ok) throw new ConsoleError(res.status === 404 ? `${key} no longer exists.` : `HTTP ${res.status}`, res.status)
+  const h = res.headers
+  return {
+    size: Number(h.get('content-length') ?? 0), type: h.get('content-type') ?? '', etag: h.get('etag') ?? '', modified: h.get('last-modified') ?? '',
+    metadata: Object.fromEntries([...h].filter(([k]) => k.startsWith('x-amz-meta-')).map(([k, v]) => [k.slice(11), v])),
+  }
+}
+
+export async function getTags (s: Session, bucket: string, key: string): Promise<Record<string, string>> {
+  const doc = await xml(await s.s3(`${objectPath(bucket, key)}?tagging`))
+  return Object.fromEntries([...doc.querySelectorAll('TagSet > Tag')].map(t => [text(t.querySelector('Key')), text(t.querySelector('Value'))]))
+}
+
+export async function putTags (s: Session, bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+  const body = `<Tagging><TagSet>${Object.entries(tags).map(([k, v]) => `<Tag><Key>${escapeXml(k)}</Key><Value>${escapeXml(v)}</Value></Tag>`).join('')}</TagSet></Tagging>`
+  await ok(await s.s3(`${objectPath(bucket, key)}?tagging`, { method: 'PUT', body, headers: { 'content-type': 'application/xml' } }))
+}
+
+/** Replaces an object's user metadata (a copy onto itself, as S3 has it), keeping its content type. */
+export async function putMetadata (s: Session, bucket: string, key: string, type: string, metadata: Record<string, string>): Promise<void> {
+  const headers: Record<string, string> = {
+    'x-amz-copy-source': objectPath(bucket, key).slice(1), 'x-amz-metadata-directive': 'REPLACE', 'content-type': type || 'application/octet-stream',
+  }
+  for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k.toLowerCase()}`] = v
+  await ok(await s.s3(objectPath(bucket, key), { method: 'PUT', headers }))
+}
+
+export async function getCors (s: Session, bucket: string): Promise<string> {
+  const res = await s.s3(`${objectPath(bucket)}?cors`)
+  if (res.status === 404) return ''
+  return await (await ok(res)).text()
+}
+
+export async function putCors (s: Session, bucket: string, rulesXml: string): Promise<void> {
+  if (rulesXml.trim() === '') { await ok(await s.s3(`${objectPath(bucket)}?cors`, { method: 'DELETE' })); return }
+  await ok(await s.s3(`${objectPath(bucket)}?cors`, { method: 'PUT', body: rulesXml, headers: { 'content-type': 'application/xml' } }))
+}
+
+/** Downloads an object to the person's disk under `name`. */
+export async function download (s: Session, bucket: string, key: string, name: string): Promise<void> {
+  const blob = await (await ok(await s.s3(objectPath(bucket, key)))).blob()
+  const a = document.createElement('a')
+  a.href = URL.createObjectURL(blob)
+  a.download = name
+  a.click()
+  setTimeout(() => { URL.revokeObjectURL(a.href) }, 10_000)
+}

@@ -1,0 +1,114 @@
+import { useCallback, useEffect, useState } from 'preact/hooks'
+import { Database, Plus, Settings, Trash2 } from 'lucide-preact'
+import { bucketTotals } from '../catalog-view.js'
+import { messageOf, useConsole } from '../context.js'
+import { ago, bytes } from '../format.js'
+import { throttled } from '../mesh-watch.js'
+import { Dialog } from '../parts/dialog.js'
+import { href } from '../router.js'
+import { createBucket, deleteBucket, deleteKeys, listBuckets, listObjects, type BucketRow } from '../s3-api.js'
+
+/** The buckets: a table, a form to create one (naming rules said inline), and deleting, with all objects if asked and confirmed. */
+export function Buckets (): preact.JSX.Element {
+  const { session, watch, showError, notify } = useConsole()
+  const [rows, setRows] = useState<BucketRow[]>()
+  const [deleting, setDeleting] = useState<{ name: string, objects: number }>()
+  const refresh = useCallback(async () => {
+    try { setRows(await listBuckets(session)) } catch (err) { showError(messageOf(err)) }
+  }, [session])
+  useEffect(() => { void refresh() }, [refresh])
+  // Buckets made or deleted elsewhere show without a reload.
+  useEffect(() => {
+    const later = throttled(1000, () => { void refresh() })
+    return watch.onCatalog(item => { if (item.kind === 'bucket' || item.kind === 'bucket-delete') later() })
+  }, [watch, refresh])
+
+  const create = async (e: Event): Promise<void> => {
+    e.preventDefault()
+    const form = e.currentTarget as HTMLFormElement
+    const name = String(new FormData(form).get('name')).trim()
+    try {
+      await createBucket(session, name)
+      showError(undefined)
+      form.reset()
+      notify(`Bucket ${name} created.`)
+      await refresh()
+    } catch (err) { showError(messageOf(err)) }
+  }
+
+  return <section aria-labelledby="buckets-title">
+    <div class="view-head">
+      <h1 id="buckets-title">Buckets</h1>
+    </div>
+    <form id="create-bucket" class="create" onSubmit={e => { void create(e) }}>
+      <label>New bucket
+        <input name="name" required placeholder="photos" aria-describedby="bucket-rules" />
+      </label>
+      <button type="submit" class="icon-text"><Plus size={16} aria-hidden /> Create</button>
+      <small id="bucket-rules" class="muted">3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (S3's rules: the name may become part of a URL).</small>
+    </form>
+    {rows !== undefined && rows.length === 0 && <div class="empty">
+      <Database size={40} aria-hidden />
+      <p>No buckets yet. A bucket holds objects, as a folder holds files: create one above, then drop files into it.</p>
+    </div>}
+    {rows !== undefined && rows.length > 0 && <div class="table-wrap"><table class="striped" aria-label="Buckets">
+      <thead><tr><th scope="col">Name</th><th scope="col" class="num">Objects</th><th scope="col" class="num">Size</th><th scope="col">Created</th><th scope="col">Access</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+      <tbody>{rows.map(b => {
+        const totals = bucketTotals(session, b.name)
+        return <tr key={b.name}>
+          <th scope="row"><a href={href({ view: 'objects', bucket: b.name, prefix: '' })} class="icon-text"><Database size={16} aria-hidden /> {b.name}</a></th>
+          <td class="num">{Number.isNaN(totals.objects) ? '' : totals.objects.toLocaleString()}</td>
+          <td class="num">{Number.isNaN(totals.bytes) ? '' : bytes(totals.bytes)}</td>
+          <td><time dateTime={new Date(b.created).toISOString()} title={new Date(b.created).toLocaleString()}>{ago(b.created)}</time></td>
+          <td><span class="badge">private</span></td>
+          <td class="actions">
+            <a href={href({ view: 'bucket-settings', bucket: b.name })} role="button" class="secondary outline small" aria-label={`Settings of bucket ${b.name}`}><Settings size={16} aria-hidden /></a>
+            <button type="button" class="secondary outline small danger" aria-label={`Delete bucket ${b.name}`} onClick={() => { setDeleting({ name: b.name, objects: totals.objects }) }}><Trash2 size={16} aria-hidden /></button>
+          </td>
+        </tr>
+      })}</tbody>
+    </table></div>}
+    {deleting !== undefined && <DeleteBucket name={deleting.name} objects={deleting.objects} onDone={() => { setDeleting(undefined); void refresh() }} />}
+  </section>
+}
+
+/** Deleting a bucket: a plain confirmation when empty; with objects, only after the person types its name. */
+function DeleteBucket ({ name, objects, onDone }: { name: string, objects: number, onDone: () => void }): preact.JSX.Element {
+  const { session, showError, notify } = useConsole()
+  const [typed, setTyped] = useState('')
+  const [busy, setBusy] = useState(false)
+  const empty = objects === 0
+  const go = async (): Promise<void> => {
+    setBusy(true)
+    try {
+      if (!empty) {
+        // Everything under the bucket, in pages, until none is left (new writes meanwhile are deleted too).
+        for (;;) {
+          const listed = await listObjects(session, name, '', { deep: true })
+          if (listed.objects.length === 0) break
+          await deleteKeys(session, name, listed.objects.map(o => o.key))
+        }
+      }
+      await deleteBucket(session, name)
+      showError(undefined)
+      notify(`Bucket ${name} deleted.`)
+    } catch (err) { showError(messageOf(err)) }
+    onDone()
+  }
+  return <Dialog title={`Delete bucket ${name}?`} onClose={onDone}>
+    {empty
+      ? <p>The bucket is empty. Deleting it cannot be undone.</p>
+      : <>
+        <p>The bucket holds {objects.toLocaleString()} object{objects === 1 ? '' : 's'}. Deleting it deletes all of them from every member of the mesh, and cannot be undone.</p>
+        <label>Type <strong>{name}</strong> to delete it and all its objects
+          <input value={typed} onInput={e => { setTyped(e.currentTarget.value) }} autocomplete="off" />
+        </label>
+      </>}
+    <footer>
+      <button type="button" class="secondary" onClick={onDone}>Cancel</button>
+      <button type="button" class="danger" disabled={busy || (!empty && typed !== name)} aria-busy={busy} onClick={() => { void go() }}>
+        {empty ? 'Delete bucket' : 'Delete bucket and all objects'}
+      </button>
+    </footer>
+  </Dialog>
+}

@@ -1,0 +1,110 @@
+import { useEffect, useState } from 'preact/hooks'
+import { decodeNodeMeta } from '../../src/core/membership/node-meta.js'
+import { connectionKinds, type TransportKind } from '../../src/core/wire/transport-kind.js'
+import { holdings } from '../catalog-view.js'
+import { useConsole } from '../context.js'
+import { bytes, shortId, uptime } from '../format.js'
+import { useMeshWatch, type FeedItem } from '../mesh-watch.js'
+import { useNodeMetrics } from '../node-metrics.js'
+import { MeshGraph, type GraphEdge } from '../parts/mesh-graph.js'
+
+/** How often the node is asked for its own connections, ms. */
+const TOPOLOGY_MS = 5000
+
+/** The members: a live graph of who is connected to whom, a table, replication health and the announcement feed. */
+export function Mesh (): preact.JSX.Element {
+  const { session, watch } = useConsole()
+  useMeshWatch(watch)
+  const [nodeEdges, setNodeEdges] = useState<GraphEdge[]>([])
+  const [pulse, setPulse] = useState<{ ids: string[], at: number }>()
+  const metrics = useNodeMetrics(session)
+  // The node this console is served by reports its own connections; the tab knows its own.
+  useEffect(() => {
+    const controller = new AbortController()
+    const load = async (): Promise<void> => {
+      const res = await session.api('/members', { signal: controller.signal }).catch(() => undefined)
+      if (res?.ok !== true) return
+      const { members } = await res.json() as { members: Array<{ id: string, self?: true, connections?: TransportKind[] }> }
+      const self = members.find(m => m.self === true)?.id
+      if (self === undefined) return
+      setNodeEdges(members.flatMap(m => (m.connections ?? []).slice(0, 1).map(kind => ({ a: self, b: m.id, kind }))))
+    }
+    void load()
+    const timer = setInterval(() => { void load() }, TOPOLOGY_MS)
+    const off = watch.onCatalog(item => { if (item.holders.length > 0) setPulse({ ids: item.holders, at: Date.now() }) })
+    return () => { clearInterval(timer); controller.abort(); off() }
+  }, [session, watch])
+
+  const members = session.tab.membership?.list() ?? []
+  const libp2p = session.tab.node?.libp2p
+  const selfId = libp2p?.peerId.toString() ?? ''
+  const tabKinds = connectionKinds(libp2p?.getConnections() ?? [])
+  const edges: GraphEdge[] = [...tabKinds].map(([peer, kinds]) => ({ a: selfId, b: peer, kind: kinds[0]! }))
+  for (const e of nodeEdges) if (!edges.some(x => (x.a === e.a && x.b === e.b) || (x.a === e.b && x.b === e.a))) edges.push(e)
+  const held = holdings(session)
+  const relays = [...tabKinds.values()].filter(k => k.includes('websockets')).length
+  const webrtc = [...tabKinds.values()].filter(k => k.includes('webrtc')).length
+
+  return <section aria-labelledby="mesh-title">
+    <div class="view-head"><h1 id="mesh-title">Mesh</h1></div>
+    <div class="stats">
+      <article class="stat"><p class="stat-value">{members.filter(m => m.state === 'alive').length}</p><p class="muted">members alive</p></article>
+      <article class="stat"><p class={`stat-value${held.under > 0 ? ' warn' : ''}`}>{held.under.toLocaleString()}</p><p class="muted">objects below their copies (of {held.total.toLocaleString()})</p></article>
+      <article class="stat"><p class="stat-value">{metrics.gauges.s3mesh_repair_queue?.toLocaleString() ?? '–'}</p><p class="muted">repairs in progress on the node</p></article>
+    </div>
+    <figure class="graph-box">
+      <MeshGraph members={members.map(m => ({ id: m.id, role: decodeNodeMeta(m.meta)?.role ?? '?', state: m.state, self: m.self }))} edges={edges} pulse={pulse} />
+      <figcaption class="legend">
+        <span><i class="swatch alive" /> alive</span><span><i class="swatch suspect" /> suspect</span><span><i class="swatch failed" /> failed or left</span>
+        <span><i class="line websockets" /> WebSockets</span><span><i class="line webrtc" /> WebRTC</span><span><i class="line relay" /> relay</span><span><i class="line tcp" /> TCP</span>
+      </figcaption>
+    </figure>
+    <p id="tab-connections">{`This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC.`}</p>
+    <div class="table-wrap"><table class="striped" aria-label="Members">
+      <thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col">State</th><th scope="col" class="num">Objects held</th><th scope="col" class="num">Bytes held</th><th scope="col" class="num">Disk free</th><th scope="col" class="num">RTT</th><th scope="col">Up</th><th scope="col">Version</th></tr></thead>
+      <tbody id="member-rows">{members.map(m => {
+        const meta = decodeNodeMeta(m.meta)
+        const h = held.byMember.get(m.id)
+        return <tr key={m.id} class={m.self ? 'self' : undefined}>
+          <th scope="row" title={m.id}>{`${shortId(m.id)}${m.self ? ' (this tab)' : ''}`}</th>
+          <td>{meta?.role ?? '?'}</td>
+          <td><span class={`badge state-${m.state}`}>{m.state}</span></td>
+          <td class="num">{(h?.objects ?? 0).toLocaleString()}</td>
+          <td class="num">{bytes(h?.bytes ?? 0)}</td>
+          <td class="num">{meta?.free === undefined ? '' : bytes(meta.free)}</td>
+          <td class="num">{m.rttMs === undefined ? '' : `${m.rttMs.toFixed(1)} ms`}</td>
+          <td>{meta?.started === undefined ? '' : <time dateTime={new Date(meta.started).toISOString()} title={`since ${new Date(meta.started).toLocaleString()}`}>{uptime(Date.now() - meta.started)}</time>}</td>
+          <td>{meta?.version ?? ''}</td>
+        </tr>
+      })}</tbody>
+    </table></div>
+    <Feed items={watch.feed} />
+  </section>
+}
+
+/** Recent announcements this tab heard, newest first, filtered by kind and by bucket or key. */
+function Feed ({ items }: { items: FeedItem[] }): preact.JSX.Element {
+  const [kind, setKind] = useState('all')
+  const [text, setText] = useState('')
+  const shown = items.filter(i => (kind === 'all' || i.kind === kind || (kind === 'bucket' && i.kind === 'bucket-delete')) && `${i.bucket}/${i.key ?? ''}`.includes(text))
+  return <section aria-labelledby="feed-title">
+    <h2 id="feed-title">Recent announcements</h2>
+    <div class="toolbar">
+      <label>Kind{' '}
+        <select value={kind} onChange={e => { setKind(e.currentTarget.value) }}>
+          <option value="all">All</option><option value="put">Writes</option><option value="delete">Deletes</option><option value="bucket">Buckets</option>
+        </select>
+      </label>
+      <label>Bucket or key contains <input type="search" value={text} onInput={e => { setText(e.currentTarget.value) }} /></label>
+    </div>
+    <ol id="feed" aria-label="Recent announcements" tabindex={0}>
+      {shown.slice(0, 100).map((i, n) => <li key={`${i.at}-${n}`}>
+        <time>{new Date(i.at).toLocaleTimeString()}</time>{' '}
+        <span class={`badge kind-${i.kind}`}>{i.kind === 'bucket-delete' ? 'deleted' : i.kind === 'delete' ? 'deleted' : i.kind === 'bucket' ? 'bucket' : 'put'}</span>{' '}
+        <span class="mono">{`${i.bucket}/${i.key ?? ''}`}</span>
+        {i.kind === 'put' ? <span class="muted">{` (${i.holders.length} holder${i.holders.length === 1 ? '' : 's'})`}</span> : null}
+      </li>)}
+      {shown.length === 0 && <li class="muted">Nothing yet: writes anywhere in the mesh show here as they are announced.</li>}
+    </ol>
+  </section>
+}
