@@ -1,7 +1,7 @@
 /** How sizes, times and ids read in the console. */
 
 export function bytes (n: number): string {
-  if (n < 1024) return `${n} bytes`
+  if (n < 1024) return n === 1 ? '1 byte' : `${n} bytes`
   const units = ['KiB', 'MiB', 'GiB', 'TiB']
   let i = -1
   do { n /= 1024; i++ } while (n >= 1024 && i < units.length - 1)

@@ -52,7 +52,7 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
     <dl id="details-list">
       <dt>Key</dt><dd>{objectKey}</dd>
       {head !== undefined && <>
-        <dt>Size</dt><dd>{`${head.size.toLocaleString()} bytes`}{head.size >= 1024 ? ` (${bytes(head.size)})` : ''}</dd>
+        <dt>Size</dt><dd>{head.size === 1 ? '1 byte' : `${head.size.toLocaleString()} bytes`}{head.size >= 1024 ? ` (${bytes(head.size)})` : ''}</dd>
         <dt>Type</dt><dd>{head.type}</dd>
         <dt>ETag</dt><dd class="mono">{head.etag}</dd>
         <dt>Last modified</dt><dd>{head.modified}</dd>

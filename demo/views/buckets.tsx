@@ -62,7 +62,7 @@ export function Buckets (): preact.JSX.Element {
           <td><time dateTime={new Date(b.created).toISOString()} title={new Date(b.created).toLocaleString()}>{ago(b.created)}</time></td>
           <td><span class="badge">private</span></td>
           <td class="actions">
-            <a href={href({ view: 'bucket-settings', bucket: b.name })} role="button" class="secondary outline small" aria-label={`Settings of bucket ${b.name}`}><Settings size={16} aria-hidden /></a>
+            <a href={href({ view: 'bucket-settings', bucket: b.name })} class="button-link" aria-label={`Settings of bucket ${b.name}`}><Settings size={16} aria-hidden /></a>
             <button type="button" class="secondary outline small danger" aria-label={`Delete bucket ${b.name}`} onClick={() => { setDeleting({ name: b.name, objects: totals.objects }) }}><Trash2 size={16} aria-hidden /></button>
           </td>
         </tr>

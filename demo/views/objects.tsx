@@ -121,7 +121,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
       </nav>
       <div class="view-head">
         <h1 id="objects-title" tabindex={-1}>{crumbs.length === 0 ? bucket : `${crumbs.at(-1)!}/`}</h1>
-        <a href={href({ view: 'bucket-settings', bucket })} role="button" class="secondary outline small icon-text" aria-label={`Settings of bucket ${bucket}`}><Settings size={16} aria-hidden /> Settings</a>
+        <a href={href({ view: 'bucket-settings', bucket })} class="button-link icon-text" aria-label={`Settings of bucket ${bucket}`}><Settings size={16} aria-hidden /> Settings</a>
       </div>
       <div class="toolbar" role="toolbar" aria-label="Objects">
         <form role="search" onSubmit={e => { e.preventDefault(); void refresh() }}>

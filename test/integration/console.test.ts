@@ -156,13 +156,24 @@ describe('the console', () => {
     await page.getByLabel('New bucket').fill('photos')
     await page.getByRole('button', { name: 'Create' }).click()
     const table = page.getByRole('table', { name: 'Buckets' })
-    await table.getByRole('link', { name: 'photos' }).waitFor()
+    await table.getByRole('link', { name: 'photos', exact: true }).waitFor()
     assert.match(await (await sign.fetch(`${node.url}/`)).text(), /<Name>photos<\/Name>/, 'the bucket is the cluster\'s')
     assert.equal((await sign.fetch(`${node.url}/photos/cat.txt`, { method: 'PUT', body: 'meow' })).status, 200)
     await page.reload()
     await until('the table counts the object the node wrote', async () => (await table.getByRole('row').filter({ hasText: 'photos' }).textContent() ?? '').includes('4 bytes'), 10_000)
     await shoot(page, 'buckets')
     await accessible(page, 'the buckets')
+
+    // Its settings: CORS rules saved here are the node's.
+    await page.getByRole('link', { name: 'Settings of bucket photos' }).click()
+    await page.getByRole('heading', { name: 'Settings of photos' }).waitFor()
+    await page.getByRole('button', { name: 'Insert an example' }).click()
+    await page.getByRole('button', { name: 'Save CORS rules' }).click()
+    await page.getByRole('status').filter({ hasText: 'CORS rules of photos saved.' }).waitFor()
+    assert.match(await (await sign.fetch(`${node.url}/photos?cors`)).text(), /<AllowedOrigin>https:\/\/app\.example\.com<\/AllowedOrigin>/)
+    await shoot(page, 'bucket-settings')
+    await accessible(page, 'a bucket\'s settings')
+    await page.getByRole('link', { name: 'Buckets', exact: true }).first().click()
 
     await page.getByRole('button', { name: 'Delete bucket photos' }).click()
     const dialog = page.getByRole('dialog')
@@ -173,14 +184,14 @@ describe('the console', () => {
     assert.equal(await confirm.isDisabled(), true, 'not with the name mistyped')
     await dialog.getByLabel(/Type photos/).fill('photos')
     await confirm.click()
-    await table.getByRole('link', { name: 'photos' }).waitFor({ state: 'detached' })
+    await table.getByRole('link', { name: 'photos', exact: true }).waitFor({ state: 'detached' })
     assert.equal((await sign.fetch(`${node.url}/photos`, { method: 'HEAD' })).status, 404, 'gone from the node, objects and all')
   })
 
   it('browses a bucket by URL: folders, breadcrumb, sortable columns, search, uploads dropped into a queue with progress; reload, back and forward keep the place', async () => {
     await page.getByLabel('New bucket').fill('album')
     await page.getByRole('button', { name: 'Create' }).click()
-    await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'album' }).click()
+    await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'album', exact: true }).click()
     await page.getByRole('heading', { name: 'album' }).waitFor()
     assert.match(page.url(), /#\/browse\/album\/$/)
     await page.getByText('Nothing here yet').waitFor()
@@ -428,7 +439,7 @@ describe('the console', () => {
     }
     await page.getByRole('link', { name: 'Buckets' }).click()
     // Made elsewhere: the bucket list follows the mesh's catalog without a reload.
-    await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'many' }).click()
+    await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'many', exact: true }).click()
     await page.getByRole('status').filter({ hasText: '1,010 objects' }).waitFor({ timeout: 30_000 })
     assert.equal(await page.locator('tr[data-key]').count(), 500, 'drawn a page at a time')
     await page.getByRole('button', { name: 'Show 500 more' }).click()
@@ -451,7 +462,7 @@ describe('the console', () => {
     await tabTo(kb, 'New bucket')
     await kb.keyboard.type('keyboard')
     await kb.keyboard.press('Enter')
-    await kb.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'keyboard' }).waitFor()
+    await kb.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'keyboard', exact: true }).waitFor()
     await tabTo(kb, 'keyboard')
     await kb.keyboard.press('Enter')
     await kb.getByRole('heading', { name: 'keyboard' }).waitFor()
@@ -532,7 +543,7 @@ describe('npm run dev', () => {
       await page.getByRole('heading', { name: 'Buckets' }).waitFor({ timeout: 60_000 })
       await page.getByLabel('New bucket').fill('from-dev')
       await page.getByRole('button', { name: 'Create' }).click()
-      await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'from-dev' }).waitFor()
+      await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'from-dev', exact: true }).waitFor()
       const sign = signer()
       assert.match(await (await sign.fetch(`${node.url}/`)).text(), /<Name>from-dev<\/Name>/, 'the page reached the node through the dev server')
 
@@ -548,7 +559,7 @@ describe('npm run dev', () => {
         await writeFile(STYLE, original)
       }
       assert.equal(await page.evaluate(() => (globalThis as { beforeEdit?: boolean }).beforeEdit), true, 'the page was updated in place, not reloaded')
-      await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'from-dev' }).waitFor()
+      await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'from-dev', exact: true }).waitFor()
     } finally {
       await browser.close()
       process.kill(-dev.pid!, 'SIGTERM')
