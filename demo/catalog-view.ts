@@ -52,8 +52,9 @@ export function holdings (s: Session): { byMember: Map<string, Held>, under: num
   let under = 0
   let total = 0
   if (node === undefined) return { byMember, under, total }
-  const alive = new Set((s.tab.membership?.list() ?? []).filter(m => m.state === 'alive').map(m => m.id))
-  const durableAlive = (s.tab.membership?.list() ?? []).filter(m => m.state === 'alive' && decodeNodeMeta(m.meta)?.role === 'durable').length
+  // As copiesOf counts: live copies on Node nodes only (a tab's copy is a cache).
+  const alive = new Set((s.tab.membership?.list() ?? []).filter(m => m.state === 'alive' && decodeNodeMeta(m.meta)?.role === 'durable').map(m => m.id))
+  const durableAlive = alive.size
   for (const e of node.catalog.all()) {
     if (e.key === undefined || e.deleted) continue
     total++

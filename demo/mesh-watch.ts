@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks'
 import { MEMBER_EVENTS } from '../src/core/membership/member-events.js'
+import type { CatalogEntry } from '../src/core/mesh/catalog-entry.js'
 import type { Session } from './session.js'
 
 export interface FeedItem {
@@ -25,11 +26,15 @@ export class MeshWatch {
   private readonly listeners = new Set<() => void>()
   private readonly catalogListeners = new Set<(item: FeedItem) => void>()
   private readonly timer: ReturnType<typeof setInterval>
+  /** Removes what the constructor attached to the tab's membership and catalog. */
+  private readonly detach: () => void
 
   constructor (readonly session: Session) {
     const changed = (): void => { this.version++; for (const f of this.listeners) f() }
-    for (const name of MEMBER_EVENTS) session.tab.membership?.addEventListener(name, changed)
-    session.tab.node?.node.catalog.addEventListener('change', e => {
+    const membership = session.tab.membership
+    const catalog = session.tab.node?.node.catalog
+    for (const name of MEMBER_EVENTS) membership?.addEventListener(name, changed)
+    const onChange = (e: CustomEvent<CatalogEntry>): void => {
       const entry = e.detail
       const item: FeedItem = {
         at: Date.now(),
@@ -40,7 +45,12 @@ export class MeshWatch {
       if (this.feed.length > FEED_LIMIT) this.feed.length = FEED_LIMIT
       for (const f of this.catalogListeners) f(item)
       changed()
-    })
+    }
+    catalog?.addEventListener('change', onChange)
+    this.detach = () => {
+      for (const name of MEMBER_EVENTS) membership?.removeEventListener(name, changed)
+      catalog?.removeEventListener('change', onChange)
+    }
     // Round-trip times and connections change without events.
     this.timer = setInterval(changed, 2000)
   }
@@ -56,7 +66,7 @@ export class MeshWatch {
     return () => { this.catalogListeners.delete(f) }
   }
 
-  stop (): void { clearInterval(this.timer) }
+  stop (): void { clearInterval(this.timer); this.detach() }
 }
 
 /** Re-renders the calling component whenever the mesh changes. */
@@ -66,8 +76,9 @@ export function useMeshWatch (watch: MeshWatch): number {
   return watch.version
 }
 
-/** Runs `f` at most once a `ms`, the last call not lost: a burst of changes costs one refresh. */
-export function throttled (ms: number, f: () => void): () => void {
+/** Runs `f` at most once a `ms`, the last call not lost: a burst of changes costs one refresh. `cancel()` drops a planned run (the view went away). */
+export function throttled (ms: number, f: () => void): (() => void) & { cancel: () => void } {
   let timer: ReturnType<typeof setTimeout> | undefined
-  return () => { timer ??= setTimeout(() => { timer = undefined; f() }, ms) }
+  const run = (): void => { timer ??= setTimeout(() => { timer = undefined; f() }, ms) }
+  return Object.assign(run, { cancel: () => { clearTimeout(timer); timer = undefined } })
 }

@@ -102,7 +102,9 @@ export function useNodeMetrics (session: Session, member?: string): NodeMetrics 
         if (!res.ok) throw new Error(new DOMParser().parseFromString(await res.text(), 'application/xml').querySelector('Message')?.textContent ?? `the node answered ${res.status}`)
         const body = await res.json() as { at: number, metrics: Metric[] }
         const now = read(body.metrics, body.at)
-        if (last !== undefined) points.push(pointBetween(last, now))
+        // A counter that went down means the node restarted: start again from this sample, no negative rate.
+        const restarted = last !== undefined && COUNTED.some(k => now[k] < last![k])
+        if (last !== undefined && !restarted) points.push(pointBetween(last, now))
         if (points.length > KEEP) points.shift()
         last = now
         setState({ points: [...points], gauges: now.gauges })

@@ -81,7 +81,18 @@ export async function createFolder (s: Session, bucket: string, prefix: string):
   await ok(await s.s3(objectPath(bucket, prefix.endsWith('/') ? prefix : `${prefix}/`), { method: 'PUT', body: '' }))
 }
 
-export interface ObjectHead { size: number, type: string, etag: string, modified: string, metadata: Record<string, string> }
+export interface ObjectHead {
+  size: number
+  type: string
+  etag: string
+  modified: string
+  metadata: Record<string, string>
+  /** Content-Encoding, Content-Disposition, Cache-Control, Content-Language as stored: a metadata edit keeps them. */
+  headers: Record<string, string>
+}
+
+/** The stored headers S3 replaces along with the metadata on a copy with REPLACE. */
+const KEPT_HEADERS = ['content-encoding', 'content-disposition', 'cache-control', 'content-language']
 
 export async function headObject (s: Session, bucket: string, key: string): Promise<ObjectHead> {
   const res = await s.s3(objectPath(bucket, key), { method: 'HEAD' })
@@ -90,6 +101,7 @@ export async function headObject (s: Session, bucket: string, key: string): Prom
   return {
     size: Number(h.get('content-length') ?? 0), type: h.get('content-type') ?? '', etag: h.get('etag') ?? '', modified: h.get('last-modified') ?? '',
     metadata: Object.fromEntries([...h].filter(([k]) => k.startsWith('x-amz-meta-')).map(([k, v]) => [k.slice(11), v])),
+    headers: Object.fromEntries(KEPT_HEADERS.flatMap(k => { const v = h.get(k); return v === null ? [] : [[k, v]] })),
   }
 }
 
@@ -103,12 +115,18 @@ export async function putTags (s: Session, bucket: string, key: string, tags: Re
   await ok(await s.s3(`${objectPath(bucket, key)}?tagging`, { method: 'PUT', body, headers: { 'content-type': 'application/xml' } }))
 }
 
-/** Replaces an object's user metadata (a copy onto itself, as S3 has it), keeping its content type. */
-export async function putMetadata (s: Session, bucket: string, key: string, type: string, metadata: Record<string, string>): Promise<void> {
+/** Replaces an object's user metadata (a copy onto itself, as S3 has it), keeping its content type and stored headers. */
+export async function putMetadata (s: Session, bucket: string, key: string, head: ObjectHead, metadata: Record<string, string>): Promise<void> {
   const headers: Record<string, string> = {
-    'x-amz-copy-source': objectPath(bucket, key).slice(1), 'x-amz-metadata-directive': 'REPLACE', 'content-type': type || 'application/octet-stream',
+    ...head.headers,
+    'x-amz-copy-source': objectPath(bucket, key).slice(1), 'x-amz-metadata-directive': 'REPLACE', 'content-type': head.type || 'application/octet-stream',
   }
-  for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k.toLowerCase()}`] = v
+  for (const [k, v] of Object.entries(metadata)) {
+    // Metadata travels in HTTP headers: names are tokens, values printable ASCII.
+    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(k)) throw new ConsoleError(`"${k}" cannot be a metadata name: use letters, digits and - _ . only.`, 400)
+    if (!/^[\x20-\x7e]*$/.test(v)) throw new ConsoleError(`The value of ${k} must be printable ASCII (metadata travels in HTTP headers).`, 400)
+    headers[`x-amz-meta-${k.toLowerCase()}`] = v
+  }
   await ok(await s.s3(objectPath(bucket, key), { method: 'PUT', headers }))
 }
 

@@ -30,14 +30,19 @@ export class UploadQueue {
   readonly items: Upload[] = []
   private nextId = 1
   private readonly listeners = new Set<() => void>()
-  /** Called when an upload finishes (to refresh what is shown). */
-  onDone: (u: Upload) => void = () => {}
+  private readonly doneListeners = new Set<(u: Upload) => void>()
 
   constructor (private readonly client: AwsClient) {}
 
   subscribe (f: () => void): () => void {
     this.listeners.add(f)
     return () => { this.listeners.delete(f) }
+  }
+
+  /** Calls `f` with each upload that finishes (views refresh what they show); returns the unsubscribe. */
+  onUploaded (f: (u: Upload) => void): () => void {
+    this.doneListeners.add(f)
+    return () => { this.doneListeners.delete(f) }
   }
 
   private changed (): void { for (const f of this.listeners) f() }
@@ -92,7 +97,7 @@ export class UploadQueue {
       }, u.controller.signal)
       u.state = 'done'
       u.loaded = u.file.size
-      this.onDone(u)
+      for (const f of this.doneListeners) f(u)
     } catch (err) {
       if (u.controller.signal.aborted) u.state = 'cancelled'
       else { u.state = 'failed'; u.error = err instanceof Error ? err.message : String(err) }

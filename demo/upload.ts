@@ -14,6 +14,8 @@ const PART_BYTES = 8 * 1024 * 1024
 async function send (client: AwsClient, method: string, url: string, body: Blob | string | undefined, headers: Record<string, string>, signal: AbortSignal, onProgress?: (loaded: number) => void): Promise<XMLHttpRequest> {
   signal.throwIfAborted()
   const signed = await client.sign(url, { method, headers: { ...headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
+  // Cancelled while signing: nothing is sent.
+  signal.throwIfAborted()
   return await new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
     xhr.open(method, url)
@@ -24,8 +26,10 @@ async function send (client: AwsClient, method: string, url: string, body: Blob 
       else void explain(new Response(xhr.responseText, { status: xhr.status })).then(text => { reject(new Error(text)) })
     }
     xhr.onerror = () => { reject(new Error('the network is down or the node is gone')) }
+    const abort = (): void => { xhr.abort() }
     xhr.onabort = () => { reject(signal.reason instanceof Error ? signal.reason : new DOMException('Cancelled', 'AbortError')) }
-    signal.addEventListener('abort', () => { xhr.abort() }, { once: true })
+    xhr.onloadend = () => { signal.removeEventListener('abort', abort) }
+    signal.addEventListener('abort', abort, { once: true })
     xhr.send(body ?? null)
   })
 }

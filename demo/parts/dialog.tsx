@@ -9,7 +9,8 @@ export function Dialog ({ title, children, onClose }: { title: string, children:
     d.showModal()
     return () => { d.close() }
   }, [])
-  return <dialog ref={ref} aria-labelledby="dialog-title" onClose={onClose} onCancel={onClose}>
+  // Escape asks the owner (onClose), which may refuse while something runs.
+  return <dialog ref={ref} aria-labelledby="dialog-title" onCancel={e => { e.preventDefault(); onClose() }}>
     <article>
       <header><h2 id="dialog-title">{title}</h2></header>
       {children}

@@ -13,12 +13,17 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
   const [tags, setTags] = useState<Record<string, string>>()
   const [link, setLink] = useState('')
   const name = objectKey.slice(objectKey.lastIndexOf('/', objectKey.length - 2) + 1)
+  const [tagsError, setTagsError] = useState<string>()
   useEffect(() => {
-    setHead(undefined); setTags(undefined); setLink('')
-    headObject(session, bucket, objectKey).then(setHead, err => { showError(messageOf(err)) })
-    getTags(session, bucket, objectKey).then(setTags, () => { setTags({}) })
+    // Answers about an object opened before this one are dropped (they would show, and save, the wrong object's data).
+    let current = true
+    setHead(undefined); setTags(undefined); setTagsError(undefined); setLink('')
+    headObject(session, bucket, objectKey).then(h => { if (current) setHead(h) }, err => { if (current) showError(messageOf(err)) })
+    // Tags that could not be read are not shown as none: saving would replace the real ones.
+    getTags(session, bucket, objectKey).then(t => { if (current) setTags(t) }, err => { if (current) setTagsError(messageOf(err)) })
     // Keyboard and screen-reader users land on what they opened.
     document.getElementById('details-title')?.focus()
+    return () => { current = false }
   }, [bucket, objectKey])
   const copies = copiesOf(session, bucket, objectKey)
   void watch
@@ -61,8 +66,9 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
       <dd>{copies === undefined || copies.holders.length === 0 ? 'this tab only' : copies.holders.map(h => `${shortId(h.id)} (${h.state})`).join(', ')}
         {copies !== undefined && copies.live < copies.wanted ? ` — ${copies.live} of ${copies.wanted} copies live` : ''}</dd>
     </dl>
-    {head !== undefined && <Pairs title="Metadata" what="metadata" initial={head.metadata} onSave={async m => { await putMetadata(session, bucket, objectKey, head.type, m); setHead({ ...head, metadata: m }) }} />}
+    {head !== undefined && <Pairs title="Metadata" what="metadata" initial={head.metadata} onSave={async m => { await putMetadata(session, bucket, objectKey, head, m); setHead({ ...head, metadata: m }) }} />}
     {tags !== undefined && <Pairs title="Tags" what="tag" initial={tags} onSave={async t => { await putTags(session, bucket, objectKey, t); setTags(t) }} />}
+    {tagsError !== undefined && <section class="pairs" aria-label="Tags"><h3>Tags</h3><p class="error-text">The tags could not be read: {tagsError}</p></section>}
     <h3>Share</h3>
     <form id="share" class="share" onSubmit={e => { void share(e) }}>
       <label>Link valid for{' '}

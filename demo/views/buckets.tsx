@@ -20,7 +20,8 @@ export function Buckets (): preact.JSX.Element {
   // Buckets made or deleted elsewhere show without a reload.
   useEffect(() => {
     const later = throttled(1000, () => { void refresh() })
-    return watch.onCatalog(item => { if (item.kind === 'bucket' || item.kind === 'bucket-delete') later() })
+    const off = watch.onCatalog(item => { if (item.kind === 'bucket' || item.kind === 'bucket-delete') later() })
+    return () => { off(); later.cancel() }
   }, [watch, refresh])
 
   const create = async (e: Event): Promise<void> => {
@@ -82,10 +83,14 @@ function DeleteBucket ({ name, objects, onDone }: { name: string, objects: numbe
     setBusy(true)
     try {
       if (!empty) {
-        // Everything under the bucket, in pages, until none is left (new writes meanwhile are deleted too).
+        // Everything under the bucket, a listing at a time, until none is left (writes meanwhile are deleted too);
+        // a listing that shows the same first key again made no progress: stop rather than loop.
+        let previous: string | undefined
         for (;;) {
           const listed = await listObjects(session, name, '', { deep: true })
           if (listed.objects.length === 0) break
+          if (listed.objects[0]!.key === previous) throw new Error(`${previous} could not be deleted, so neither can the bucket.`)
+          previous = listed.objects[0]!.key
           await deleteKeys(session, name, listed.objects.map(o => o.key))
         }
       }
@@ -95,7 +100,8 @@ function DeleteBucket ({ name, objects, onDone }: { name: string, objects: numbe
     } catch (err) { showError(messageOf(err)) }
     onDone()
   }
-  return <Dialog title={`Delete bucket ${name}?`} onClose={onDone}>
+  // Once started, it runs to its end: closing the dialog would hide a deletion still going on.
+  return <Dialog title={`Delete bucket ${name}?`} onClose={() => { if (!busy) onDone() }}>
     {empty
       ? <p>The bucket is empty. Deleting it cannot be undone.</p>
       : <>
@@ -105,7 +111,7 @@ function DeleteBucket ({ name, objects, onDone }: { name: string, objects: numbe
         </label>
       </>}
     <footer>
-      <button type="button" class="secondary" onClick={onDone}>Cancel</button>
+      <button type="button" class="secondary" disabled={busy} onClick={onDone}>Cancel</button>
       <button type="button" class="danger" disabled={busy || (!empty && typed !== name)} aria-busy={busy} onClick={() => { void go() }}>
         {empty ? 'Delete bucket' : 'Delete bucket and all objects'}
       </button>

@@ -24,7 +24,10 @@ export function Mesh (): preact.JSX.Element {
     const load = async (): Promise<void> => {
       const res = await session.api('/members', { signal: controller.signal }).catch(() => undefined)
       if (res?.ok !== true) return
-      const { members } = await res.json() as { members: Array<{ id: string, self?: true, connections?: TransportKind[] }> }
+      // The view may go away (aborting the body) while it is read: nothing to show then.
+      const body = await res.json().catch(() => undefined) as { members: Array<{ id: string, self?: true, connections?: TransportKind[] }> } | undefined
+      if (body === undefined) return
+      const { members } = body
       const self = members.find(m => m.self === true)?.id
       if (self === undefined) return
       setNodeEdges(members.flatMap(m => (m.connections ?? []).slice(0, 1).map(kind => ({ a: self, b: m.id, kind }))))

@@ -36,23 +36,28 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
     } catch (err) { if (mine === seq.current) showError(messageOf(err)) }
   }, [session, bucket, prefix, search])
 
-  useEffect(() => { setSearch(''); setSelected(new Set()); setShown(PAGE) }, [bucket, prefix])
+  // Another folder: nothing of the last one's listing, search or selection carries over.
+  useEffect(() => { setListing(undefined); setSearch(''); setSelected(new Set()); setShown(PAGE) }, [bucket, prefix])
+  // A new search shows other rows: a selection made among the old ones would delete what is not in view.
+  useEffect(() => { setSelected(new Set()) }, [search])
   useEffect(() => {
     const t = setTimeout(() => { void refresh() }, search === '' ? 0 : 200)
     return () => { clearTimeout(t) }
   }, [refresh])
+  // The latest listing function (with the search as typed now): a refresh planned earlier must not list with an old search.
+  const latest = useRef(refresh)
+  latest.current = refresh
   // Writes anywhere in the mesh to this bucket show without a reload; a deleted bucket sends the person back.
   useEffect(() => {
-    const later = throttled(1000, () => { void refresh() })
-    const off = watch.onCatalog(item => {
+    const later = throttled(1000, () => { void latest.current() })
+    const offCatalog = watch.onCatalog(item => {
       if (item.bucket !== bucket) return
       if (item.kind === 'bucket-delete') navigate({ view: 'buckets' })
       else later()
     })
-    const prev = uploads.onDone
-    uploads.onDone = u => { prev(u); if (u.bucket === bucket) later() }
-    return () => { off(); uploads.onDone = prev }
-  }, [watch, bucket, refresh])
+    const offUploads = uploads.onUploaded(u => { if (u.bucket === bucket) later() })
+    return () => { offCatalog(); offUploads(); later.cancel() }
+  }, [watch, uploads, bucket])
 
   const objects = useMemo(() => {
     const list = [...(listing?.objects ?? [])].filter(o => o.key !== prefix)
@@ -80,14 +85,16 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
     if (next.has(key)) next.delete(key); else next.add(key)
     setSelected(next)
   }
-  const allSelected = objects.length > 0 && objects.every(o => selected.has(o.key))
+  /** The objects drawn now ("select all" selects these, not rows beyond the page). */
+  const drawn = objects.slice(0, Math.max(0, shown - folders.length))
+  const allSelected = drawn.length > 0 && drawn.every(o => selected.has(o.key))
   const remove = async (keys: string[]): Promise<void> => {
     setConfirming(undefined)
     try {
       await deleteKeys(session, bucket, keys)
       showError(undefined)
       notify(`Deleted ${keys.length === 1 ? keys[0]!.slice(prefix.length) : `${keys.length} objects`}.`)
-      setSelected(new Set([...selected].filter(k => !keys.includes(k))))
+      setSelected(now => new Set([...now].filter(k => !keys.includes(k))))
       if (open !== undefined && keys.includes(open)) navigate({ view: 'objects', bucket, prefix })
       await refresh()
     } catch (err) { showError(messageOf(err)) }
@@ -147,7 +154,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
       </div>}
       {total > 0 && <div class="table-wrap"><table class="striped objects-table" aria-label="Objects">
         <thead><tr>
-          <th scope="col" class="check"><input type="checkbox" aria-label="Select all" checked={allSelected} onChange={() => { setSelected(allSelected ? new Set() : new Set(objects.map(o => o.key))) }} /></th>
+          <th scope="col" class="check"><input type="checkbox" aria-label="Select all" checked={allSelected} onChange={() => { setSelected(allSelected ? new Set() : new Set(drawn.map(o => o.key))) }} /></th>
           {header('name', 'Name')}{header('size', 'Size', true)}{header('modified', 'Last modified')}
           <th scope="col">Copies</th>
           <th scope="col"><span class="visually-hidden">Actions</span></th>
@@ -157,7 +164,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
             <td class="check" />
             <th scope="row" colSpan={5}><a href={href({ view: 'objects', bucket, prefix: f })} class="icon-text" aria-label={`Open folder ${f.slice(prefix.length)}`}><Folder size={16} aria-hidden /> {f.slice(prefix.length)}</a></th>
           </tr>)}
-          {objects.slice(0, Math.max(0, shown - folders.length)).map(o => {
+          {drawn.map(o => {
             const name = o.key.slice(prefix.length)
             const copies = copiesOf(session, bucket, o.key)
             return <tr key={o.key} data-key={o.key} aria-selected={selected.has(o.key)} class={open === o.key ? 'open' : undefined}>

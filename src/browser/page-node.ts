@@ -8,11 +8,10 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { bytesEqual } from '../core/hashes.js'
 import { BROWSER, type MembershipConfig } from '../core/membership/config.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import type { MemberInfo } from '../core/membership/member-events.js'
-import { decodeNodeMeta, fitNodeMeta } from '../core/membership/node-meta.js'
+import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import { GOSSIPSUB_OPTIONS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
 import { startMember, type MeshMember } from '../core/mesh/member.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
@@ -100,12 +99,14 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     transport.membership.addEventListener('member:update', dialDurable)
     // The tab's dialable addresses exist only once a relay has reserved a slot for it: the
     // WebRTC ones (signalled through the relay) first, as many as fit in a member's meta.
+    let advertised = ''
     const advertise = (): void => {
       const all = libp2p.getMultiaddrs().map(String)
-      const meta = fitNodeMeta({ role: 'ephemeral', addrs: [...all.filter(a => a.includes('/webrtc')), ...all.filter(a => !a.includes('/webrtc'))], version: o.version ?? '' }, transport.membership.config.maxMetaBytes)
-      const current = transport.membership.get(libp2p.peerId.toString())?.meta
-      if (current !== undefined && bytesEqual(current, meta)) return
-      transport.membership.updateMeta(meta)
+      const addrs = [...all.filter(a => a.includes('/webrtc')), ...all.filter(a => !a.includes('/webrtc'))]
+      if (addrs.join(' ') === advertised) return
+      advertised = addrs.join(' ')
+      // Through the transport, which keeps the rest of the meta (version, start time) and fits it to the limit.
+      transport.updateMeta({ addrs })
     }
     libp2p.addEventListener('self:peer:update', advertise)
     if (await member.join(o.relays) === 0) throw new Error('No relay let the tab join the mesh (a wrong cluster key?).')

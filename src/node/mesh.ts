@@ -171,16 +171,17 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     ...(o.objects === undefined ? {} : { objects: o.objects }), ...(free === undefined ? {} : { meta: { free } }),
   }).catch(async err => { await libp2p.stop(); throw err })
   const { transport, node } = member
+  let stopped = false
   // The others see this node's free disk space (the console's member table); told again when it moves.
   const diskWatch = setInterval(() => {
     void freeBytes(o.layout.root).then(now => {
-      if (now === undefined || (free !== undefined && Math.abs(now - free) < FREE_SPACE_CHANGE * Math.max(free, 1))) return
+      // Not once stopping: news of this member after its leave would make it alive again elsewhere.
+      if (stopped || now === undefined || (free !== undefined && Math.abs(now - free) < FREE_SPACE_CHANGE * Math.max(free, 1))) return
       free = now
       transport.updateMeta({ free })
-    })
+    }).catch(() => {})
   }, FREE_SPACE_CHECK_MS)
   diskWatch.unref()
-  let stopped = false
   const joining = (async () => {
     // Seeds may start after us: keep trying until one answers.
     for (let attempt = 0; !stopped && o.join.length > 0; attempt++) {

@@ -109,7 +109,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     if (mesh !== undefined) metrics.attachMesh(mesh.node)
     // Any member's metrics, for the console's charts: other nodes ask this one over the mesh.
     const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, async () => await metrics.json())
-    await stats?.start()
+    await stats?.start().catch(async (err: unknown) => { await mesh?.stop({ leave: false }); throw err })
     const handler = withMeshApi(createS3Handler({
       store: mesh?.node.store ?? store,
       hashes: nodeHashes,

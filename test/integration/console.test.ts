@@ -272,6 +272,10 @@ describe('the console', () => {
     await panel.getByRole('button', { name: 'Save tags' }).click()
     await panel.getByRole('region', { name: 'Tags' }).getByText('s3mesh').waitFor()
     assert.match(await (await sign.fetch(`${node.url}/album/one.txt?tagging`)).text(), /<Key>project<\/Key><Value>s3mesh<\/Value>/)
+    // The edits are announced and the list refreshes (throttled to a second): it still lists the bucket as it is,
+    // not an earlier search's answer (a refresh planned before the search was cleared once listed nothing here).
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    assert.equal((await rowNames(page)).split(',').sort().join(), 'big.bin,one.txt,two.bin', 'the list beside the panel')
 
     await page.getByLabel('Link valid for').selectOption({ label: '7 days' })
     await page.getByRole('button', { name: 'Share' }).click()
@@ -325,6 +329,22 @@ describe('the console', () => {
     assert.ok(Math.abs(seeked - 3) < 0.5, `seeked to ${seeked}`)
     assert.ok(ranges.length > 0, 'the video element asked for byte ranges')
     await shoot(page, 'preview')
+
+    // Markdown is rendered, sanitised: no styles, forms, inputs, ids or handlers from somebody's text.
+    const hostile = '# Title\n\n<style>*{display:none}</style><form action="https://example.com/steal"><input name="secret"></form><p id="share-link">x</p><img src="x" onerror="window.pwned=1">'
+    assert.equal((await sign.fetch(`${node.url}/album/notes.md`, { method: 'PUT', body: hostile, headers: { 'content-type': 'text/markdown' } })).status, 200)
+    await page.getByRole('link', { name: 'Details of notes.md' }).click()
+    await page.locator('#details .markdown h1').filter({ hasText: 'Title' }).waitFor()
+    assert.deepEqual(await page.evaluate(() => {
+      const md = document.querySelector('#details .markdown')!
+      return [md.querySelectorAll('style, form, input').length, md.querySelectorAll('[id], [onerror]').length, (window as { pwned?: number }).pwned ?? 0]
+    }), [0, 0, 0])
+    // A name ending in .pdf does not make HTML a framed page on the console's origin: shown as text.
+    assert.equal((await sign.fetch(`${node.url}/album/fake.pdf`, { method: 'PUT', body: '<script>window.pwned=2</script>', headers: { 'content-type': 'text/html' } })).status, 200)
+    await page.getByRole('link', { name: 'Details of fake.pdf' }).click()
+    await page.locator('#details pre').filter({ hasText: '<script>' }).waitFor()
+    assert.equal(await page.locator('#details iframe').count(), 0)
+    assert.equal(await page.evaluate(() => (window as { pwned?: number }).pwned ?? 0), 0)
   })
 
   it('selects fifty objects and deletes them at once', async () => {
