@@ -8,8 +8,10 @@ import { useMeshWatch, type FeedItem } from '../mesh-watch.js'
 import { useNodeMetrics } from '../node-metrics.js'
 import { MeshGraph, type GraphEdge } from '../parts/mesh-graph.js'
 
-/** How often the node is asked for its own connections, ms. */
+/** How often the Node nodes are asked for their connections, ms. */
 const TOPOLOGY_MS = 5000
+/** Node nodes asked for their connections, at most (each is a request through the console's node). */
+const MAX_ASKED = 20
 
 /** The members: a live graph of who is connected to whom, a table, replication health and the announcement feed. */
 export function Mesh (): preact.JSX.Element {
@@ -18,19 +20,36 @@ export function Mesh (): preact.JSX.Element {
   const [nodeEdges, setNodeEdges] = useState<GraphEdge[]>([])
   const [pulse, setPulse] = useState<{ ids: string[], at: number }>()
   const metrics = useNodeMetrics(session)
-  // The node this console is served by reports its own connections; the tab knows its own.
+  // Each Node node reports its own connections (the one serving the console directly, the others through it, over
+  // the mesh); the tab knows its own.
   useEffect(() => {
     const controller = new AbortController()
+    const connectionsOf = async (path: string): Promise<Record<string, TransportKind[]>> => {
+      const res = await session.api(path, { signal: controller.signal }).catch(() => undefined)
+      if (res?.ok !== true) return {}
+      // The view may go away (aborting the body) while it is read: nothing to show then.
+      const body = await res.json().catch(() => undefined) as { connections?: Record<string, TransportKind[]> } | undefined
+      return body?.connections ?? {}
+    }
     const load = async (): Promise<void> => {
       const res = await session.api('/members', { signal: controller.signal }).catch(() => undefined)
       if (res?.ok !== true) return
-      // The view may go away (aborting the body) while it is read: nothing to show then.
-      const body = await res.json().catch(() => undefined) as { members: Array<{ id: string, self?: true, connections?: TransportKind[] }> } | undefined
-      if (body === undefined) return
-      const { members } = body
-      const self = members.find(m => m.self === true)?.id
-      if (self === undefined) return
-      setNodeEdges(members.flatMap(m => (m.connections ?? []).slice(0, 1).map(kind => ({ a: self, b: m.id, kind }))))
+      const body = await res.json().catch(() => undefined) as { members: Array<{ id: string, self?: true, role?: string, state: string }> } | undefined
+      const self = body?.members.find(m => m.self === true)?.id
+      if (body === undefined || self === undefined) return
+      const others = body.members.filter(m => m.self !== true && m.role === 'durable' && m.state === 'alive').slice(0, MAX_ASKED).map(m => m.id)
+      const reports = await Promise.all([
+        connectionsOf('/connections').then(c => [self, c] as const),
+        ...others.map(async id => await connectionsOf(`/connections?member=${encodeURIComponent(id)}`).then(c => [id, c] as const)),
+      ])
+      if (controller.signal.aborted) return
+      const edges: GraphEdge[] = []
+      for (const [from, peers] of reports) {
+        for (const [to, kinds] of Object.entries(peers)) {
+          if (kinds.length > 0 && !edges.some(e => (e.a === from && e.b === to) || (e.a === to && e.b === from))) edges.push({ a: from, b: to, kind: kinds[0]! })
+        }
+      }
+      setNodeEdges(edges)
     }
     void load()
     const timer = setInterval(() => { void load() }, TOPOLOGY_MS)
@@ -76,7 +95,7 @@ export function Mesh (): preact.JSX.Element {
           <td class="num">{bytes(h?.bytes ?? 0)}</td>
           <td class="num">{meta?.free === undefined ? '' : bytes(meta.free)}</td>
           <td class="num">{m.rttMs === undefined ? '' : `${m.rttMs.toFixed(1)} ms`}</td>
-          <td>{meta?.started === undefined ? '' : <time dateTime={new Date(meta.started).toISOString()} title={`since ${new Date(meta.started).toLocaleString()}`}>{uptime(Date.now() - meta.started)}</time>}</td>
+          <td>{meta?.started === undefined || m.state !== 'alive' ? '' : <time dateTime={new Date(meta.started).toISOString()} title={`since ${new Date(meta.started).toLocaleString()}`}>{uptime(Date.now() - meta.started)}</time>}</td>
           <td>{meta?.version ?? ''}</td>
         </tr>
       })}</tbody>

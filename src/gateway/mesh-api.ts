@@ -4,7 +4,7 @@ import type { MembershipTransport } from '../core/membership/libp2p-transport.js
 import { formatVersion } from '../core/mesh/hlc.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
 import { S3Error } from '../core/errors.js'
-import type { TransportKind } from '../core/wire/transport-kind.js'
+import type { StatsKind } from '../core/mesh/member-stats.js'
 import { requestIdSource } from '../core/ids.js'
 import { authenticate, DEFAULT_CLOCK_SKEW_MS, errorResponse, type CredentialProvider, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
 
@@ -18,11 +18,9 @@ export interface MemberView {
   meta: { version?: string, capacity?: number, started?: number, free?: number }
   rttMs?: number
   self?: true
-  /** How the answering node is connected to this member now (none: not connected). */
-  connections?: TransportKind[]
 }
 
-export function memberViews (transport: MembershipTransport, connections?: Map<string, TransportKind[]>): MemberView[] {
+export function memberViews (transport: MembershipTransport): MemberView[] {
   return transport.membership.list().map(m => {
     const meta = decodeNodeMeta(m.meta)
     return {
@@ -30,7 +28,6 @@ export function memberViews (transport: MembershipTransport, connections?: Map<s
       meta: { version: meta?.version, ...(meta?.capacity !== undefined ? { capacity: meta.capacity } : {}), ...(meta?.started !== undefined ? { started: meta.started } : {}), ...(meta?.free !== undefined ? { free: meta.free } : {}) },
       ...(m.rttMs !== undefined ? { rttMs: Math.round(m.rttMs * 10) / 10 } : {}),
       ...(m.self ? { self: true as const } : {}),
-      ...(connections === undefined || m.self ? {} : { connections: connections.get(m.id) ?? [] }),
     }
   }).sort((a, b) => (a.self === true ? -1 : b.self === true ? 1 : a.id < b.id ? -1 : 1))
 }
@@ -91,10 +88,12 @@ export interface MeshApiOptions {
   hashes: Hashes
   /** What a tab needs to join (cluster keys, relays): only for the root credentials. */
   browserJoin?: () => unknown
-  /** This node's connections to each peer, by kind (for `members`). */
-  connections?: () => Map<string, TransportKind[]>
-  /** A member's metrics as JSON (`GET /_s3mesh/v1/metrics[?member=<id>]`: the console's charts); this node's without a member. */
-  metrics?: (member: string | undefined, signal: AbortSignal) => Promise<unknown>
+  /**
+   * A member's figures as JSON, this node's without a member: its metrics
+   * (`GET /_s3mesh/v1/metrics[?member=<id>]`, the console's charts) or its
+   * connections (`GET /_s3mesh/v1/connections[?member=<id>]`, the graph's edges).
+   */
+  stats?: (what: StatsKind, member: string | undefined, signal: AbortSignal) => Promise<unknown>
 }
 
 export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler {
@@ -109,17 +108,18 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
       if (request.method !== 'GET') throw new S3Error('MethodNotAllowed')
       if (url.pathname === '/_s3mesh/v1/members') {
         if (options.transport === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
-        return Response.json({ members: memberViews(options.transport, options.connections?.()) })
+        return Response.json({ members: memberViews(options.transport) })
       }
       if (url.pathname === '/_s3mesh/v1/browser-join') {
         // The cluster key goes only to whoever holds the root credentials (a tab that logged in).
         if (options.browserJoin === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
         return Response.json(options.browserJoin(), { headers: { 'cache-control': 'no-store' } })
       }
-      if (url.pathname === '/_s3mesh/v1/metrics') {
-        if (options.metrics === undefined) throw new S3Error('NotImplemented', 'This node keeps no metrics.')
+      if (url.pathname === '/_s3mesh/v1/metrics' || url.pathname === '/_s3mesh/v1/connections') {
+        if (options.stats === undefined) throw new S3Error('NotImplemented', 'This node keeps no figures.')
+        const what: StatsKind = url.pathname.endsWith('/metrics') ? 'metrics' : 'connections'
         const member = url.searchParams.get('member') ?? undefined
-        return Response.json({ at: Date.now(), metrics: await options.metrics(member, request.signal) }, { headers: { 'cache-control': 'no-store' } })
+        return Response.json({ at: Date.now(), [what]: await options.stats(what, member, request.signal) }, { headers: { 'cache-control': 'no-store' } })
       }
       if (url.pathname.startsWith('/_s3mesh/v1/locate/')) {
         if (options.node === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')

@@ -14,7 +14,7 @@ import { ServerMetrics } from './metrics.js'
 import { nodeHashes } from './node-hashes.js'
 import { withMeshApi } from '../gateway/mesh-api.js'
 import { connectionKinds } from '../core/wire/transport-kind.js'
-import { MemberStats } from '../core/mesh/member-stats.js'
+import { MemberStats, type StatsKind } from '../core/mesh/member-stats.js'
 import { S3Error } from '../core/errors.js'
 import { startMesh, type PresetName, type RunningMesh } from './mesh.js'
 import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
@@ -107,8 +107,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       : await startMesh({ layout, env: options.env ?? process.env, ...meshOptions as Required<Omit<NonNullable<ServerOptions['mesh']>, 'replicas'>>, store, objects: replicas === undefined ? {} : { replicas } })
     if (mesh !== undefined) metrics.attachMembership(mesh.transport)
     if (mesh !== undefined) metrics.attachMesh(mesh.node)
-    // Any member's metrics, for the console's charts: other nodes ask this one over the mesh.
-    const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, async () => await metrics.json())
+    // This node's figures: its metrics (the console's charts) and its connections (the graph's edges).
+    const ownStats = async (what: StatsKind): Promise<unknown> => what === 'metrics' ? await metrics.json() : Object.fromEntries(connectionKinds(mesh?.libp2p.getConnections() ?? []))
+    // Any member's, through this one: the others ask over the mesh.
+    const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, ownStats)
     await stats?.start().catch(async (err: unknown) => { await mesh?.stop({ leave: false }); throw err })
     const handler = withMeshApi(createS3Handler({
       store: mesh?.node.store ?? store,
@@ -118,12 +120,11 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       credentials: rootOnly,
     }), {
       transport: mesh?.transport, node: mesh?.node, credentials: rootOnly, hashes: nodeHashes, browserJoin: mesh?.browserJoin,
-      ...(mesh === undefined ? {} : { connections: () => connectionKinds(mesh.libp2p.getConnections()) }),
-      metrics: async (member, signal) => {
-        if (member === undefined || member === mesh?.libp2p.peerId.toString()) return await metrics.json()
+      stats: async (what, member, signal) => {
+        if (member === undefined || member === mesh?.libp2p.peerId.toString()) return await ownStats(what)
         if (stats === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
         if (mesh?.transport.membership.get(member)?.state !== 'alive') throw new S3Error('InvalidArgument', `No live member ${member}.`)
-        return await stats.ask(member, signal).catch((err: unknown) => { throw new S3Error('ServiceUnavailable', `The member ${member} did not answer: ${err instanceof Error ? err.message : String(err)}`) })
+        return await stats.ask(member, what, signal).catch((err: unknown) => { throw new S3Error('ServiceUnavailable', `The member ${member} did not answer: ${err instanceof Error ? err.message : String(err)}`) })
       },
     })
     const s3 = toNodeListener(handler, { onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) } })

@@ -395,16 +395,20 @@ describe('the console', () => {
     assert.equal(await page.locator('#feed li').filter({ hasText: 'put ' }).count(), 0, 'the filter shows deletes only')
     await page.getByLabel('Kind').selectOption({ label: 'All' })
 
-    others.push(await startServerProcess({ env, args: ['--membership', 'local', '--join', node.meshAddress!] }))
+    // Two nodes join: each is in the graph, and the edge between them (neither is the console's node) comes from
+    // their own report, asked through the console's node over the mesh.
+    const joined = await Promise.all([0, 1].map(async () => await startServerProcess({ env, args: ['--membership', 'local', '--join', node.meshAddress!] })))
+    others.push(...joined)
     const durableAlive = async (): Promise<number> => await page.locator('#mesh-graph g.member.alive').filter({ hasText: 'durable' }).count()
-    await until('two durable nodes alive in the graph', async () => await durableAlive() === 2, 20_000)
-    assert.equal(await members(), await rows(), 'the joined node is in the graph as in the table')
-    // The tab's own connection, and the node's to the one that joined (its members API, asked every 5 s).
-    await until('an edge for each connection', async () => await page.locator('#mesh-graph line.edge').count() >= 2, 15_000)
+    await until('three durable nodes alive in the graph', async () => await durableAlive() === 3, 20_000)
+    assert.equal(await members(), await rows(), 'the joined nodes are in the graph as in the table')
+    const ids = await Promise.all(joined.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ id: string, self?: true }> }).members.find(m => m.self === true)!.id.slice(-8)))
+    await until('an edge between the two joined nodes', async () => (await page.locator('#mesh-graph line.edge title').allTextContents()).some(t => t.includes(ids[0]!) && t.includes(ids[1]!)), 20_000)
     await shoot(page, 'mesh')
     await accessible(page, 'the mesh')
-    // It leaves (SIGTERM: a graceful leave): the graph says so without a reload.
-    await others.pop()!.stop()
+    // They leave (SIGTERM: a graceful leave): the graph says so without a reload.
+    for (const n of joined) await n.stop()
+    others.length = 0
     await until('one durable node alive in the graph', async () => await durableAlive() === 1, 20_000)
     await page.waitForFunction(() => document.getElementById('connection')?.textContent?.includes('(2 members alive)'))
   })

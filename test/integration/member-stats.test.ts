@@ -26,17 +26,18 @@ describe('MemberStats', () => {
     nodes.push(a, b, stranger)
     const keyring = await Keyring.create([key], 'test', nodeAead)
     let asked = 0
-    const served = new MemberStats(b.libp2p, keyring, async () => { asked++; return [{ name: 's3mesh_http_requests_total', values: [{ value: 7 }] }] })
+    const served = new MemberStats(b.libp2p, keyring, async what => { asked++; return what === 'metrics' ? [{ name: 's3mesh_http_requests_total', values: [{ value: 7 }] }] : { peer: ['tcp'] } })
     await served.start()
     await a.libp2p.dial(b.libp2p.getMultiaddrs())
     await stranger.libp2p.dial(b.libp2p.getMultiaddrs())
     const asking = new MemberStats(a.libp2p, keyring, async () => [])
-    assert.deepEqual(await asking.ask(b.libp2p.peerId.toString()), [{ name: 's3mesh_http_requests_total', values: [{ value: 7 }] }])
-    assert.equal(asked, 1)
+    assert.deepEqual(await asking.ask(b.libp2p.peerId.toString(), 'metrics'), [{ name: 's3mesh_http_requests_total', values: [{ value: 7 }] }])
+    assert.deepEqual(await asking.ask(b.libp2p.peerId.toString(), 'connections'), { peer: ['tcp'] })
+    assert.equal(asked, 2)
 
     const wrong = new MemberStats(stranger.libp2p, await Keyring.create([randomBytes(32)], 'test', nodeAead), async () => [])
-    await assert.rejects(wrong.ask(b.libp2p.peerId.toString()))
-    assert.equal(asked, 1, 'the figures were not computed for a peer without the key')
+    await assert.rejects(wrong.ask(b.libp2p.peerId.toString(), 'metrics'))
+    assert.equal(asked, 2, 'the figures were not computed for a peer without the key')
     await served.stop()
   })
 
