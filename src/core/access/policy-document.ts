@@ -1,0 +1,153 @@
+/**
+ * AWS IAM policy documents (Version 2012-10-17), parsed strictly: a document
+ * that is not well-formed is refused whole, with a message naming the
+ * statement and the field, never half-applied.
+ */
+
+/** Where a policy is attached: a user or group (identity), a bucket, or an STS session (narrowing only). */
+export type PolicyKind = 'identity' | 'bucket' | 'session'
+
+/** Largest document accepted, characters, by kind (AWS: managed policies 6,144, bucket policies 20 KB, session policies 2,048). */
+export const POLICY_SIZE_LIMITS: Record<PolicyKind, number> = { identity: 6144, bucket: 20 * 1024, session: 2048 }
+
+export type Effect = 'Allow' | 'Deny'
+
+/** One condition block: operator -> key -> the values to compare with. */
+export type ConditionBlock = Record<string, Record<string, string[]>>
+
+/** A principal in a bucket policy: everyone, or AWS principals by ARN (or '*'). */
+export type Principal = '*' | { AWS: string[] }
+
+export interface Statement {
+  sid?: string
+  effect: Effect
+  /** Exactly one of actions and notActions. */
+  actions?: string[]
+  notActions?: string[]
+  /** Exactly one of resources and notResources. */
+  resources?: string[]
+  notResources?: string[]
+  /** Bucket policies only: exactly one of principal and notPrincipal. */
+  principal?: Principal
+  notPrincipal?: Principal
+  condition?: ConditionBlock
+}
+
+export interface Policy {
+  version: '2012-10-17' | '2008-10-17'
+  id?: string
+  statements: Statement[]
+}
+
+/** A document that is not a policy S3 can enforce (IAM's MalformedPolicyDocument). */
+export class MalformedPolicyError extends Error {
+  override name = 'MalformedPolicyError'
+  readonly code = 'MalformedPolicyDocument'
+}
+
+const STATEMENT_KEYS = new Set(['Sid', 'Effect', 'Action', 'NotAction', 'Resource', 'NotResource', 'Principal', 'NotPrincipal', 'Condition'])
+
+function strings (v: unknown, where: string): string[] {
+  const list = typeof v === 'string' ? [v] : v
+  if (!Array.isArray(list) || list.length === 0 || !list.every(s => typeof s === 'string' && s !== '')) throw new MalformedPolicyError(`${where} must be a string or a non-empty list of strings.`)
+  return list as string[]
+}
+
+function principal (v: unknown, where: string): Principal {
+  if (v === '*') return '*'
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const keys = Object.keys(v)
+    if (keys.length === 1 && keys[0] === 'AWS') return { AWS: strings((v as { AWS: unknown }).AWS, `${where}.AWS`) }
+  }
+  throw new MalformedPolicyError(`${where} must be "*" or {"AWS": ...} (s3mesh has no other principal types).`)
+}
+
+function condition (v: unknown, where: string): ConditionBlock {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new MalformedPolicyError(`${where} must be an object of operators.`)
+  const block: ConditionBlock = {}
+  for (const [operator, keys] of Object.entries(v)) {
+    if (!isOperator(operator)) throw new MalformedPolicyError(`${where}: unknown condition operator ${operator}.`)
+    if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw new MalformedPolicyError(`${where}.${operator} must be an object of condition keys.`)
+    block[operator] = {}
+    for (const [key, values] of Object.entries(keys)) {
+      const list = typeof values === 'string' || typeof values === 'number' || typeof values === 'boolean' ? [values] : values
+      if (!Array.isArray(list) || list.length === 0 || !list.every(x => ['string', 'number', 'boolean'].includes(typeof x))) {
+        throw new MalformedPolicyError(`${where}.${operator}.${key} must be a value or a non-empty list of values.`)
+      }
+      block[operator][key] = list.map(String)
+    }
+  }
+  return block
+}
+
+const BASE_OPERATORS = new Set([
+  'StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase', 'StringLike', 'StringNotLike',
+  'NumericEquals', 'NumericNotEquals', 'NumericLessThan', 'NumericLessThanEquals', 'NumericGreaterThan', 'NumericGreaterThanEquals',
+  'DateEquals', 'DateNotEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals',
+  'Bool', 'IpAddress', 'NotIpAddress', 'ArnEquals', 'ArnNotEquals', 'ArnLike', 'ArnNotLike', 'Null',
+])
+
+/** A condition operator, with its optional ForAnyValue:/ForAllValues: prefix and IfExists suffix. */
+export function isOperator (name: string): boolean {
+  const base = name.replace(/^For(AnyValue|AllValues):/, '').replace(/IfExists$/, '')
+  return BASE_OPERATORS.has(base) && !(name.endsWith('IfExists') && base === 'Null')
+}
+
+/** Parses and checks a policy document of a kind; throws MalformedPolicyError naming what is wrong. */
+export function parsePolicy (text: string, kind: PolicyKind): Policy {
+  if (text.length > POLICY_SIZE_LIMITS[kind]) throw new MalformedPolicyError(`The policy is ${text.length} characters; a ${kind} policy may have at most ${POLICY_SIZE_LIMITS[kind]}.`)
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch (err) {
+    throw new MalformedPolicyError(`The policy is not JSON: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new MalformedPolicyError('The policy must be a JSON object.')
+  const d = doc as Record<string, unknown>
+  for (const k of Object.keys(d)) if (!['Version', 'Id', 'Statement'].includes(k)) throw new MalformedPolicyError(`Unknown field ${k} in the policy.`)
+  if (d.Version !== '2012-10-17' && d.Version !== '2008-10-17') throw new MalformedPolicyError('Version must be "2012-10-17".')
+  if (d.Id !== undefined && typeof d.Id !== 'string') throw new MalformedPolicyError('Id must be a string.')
+  const list = Array.isArray(d.Statement) ? d.Statement : d.Statement === undefined ? undefined : [d.Statement]
+  if (list === undefined || list.length === 0) throw new MalformedPolicyError('Statement is missing or empty.')
+  const sids = new Set<string>()
+  const statements = list.map((raw, i): Statement => {
+    let where = `Statement ${i + 1}`
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new MalformedPolicyError(`${where} must be an object.`)
+    const s = raw as Record<string, unknown>
+    if (s.Sid !== undefined) {
+      if (typeof s.Sid !== 'string' || !/^[A-Za-z0-9]*$/.test(s.Sid)) throw new MalformedPolicyError(`${where}: Sid must be letters and digits.`)
+      if (s.Sid !== '' && sids.has(s.Sid)) throw new MalformedPolicyError(`${where}: Sid ${s.Sid} is used twice.`)
+      sids.add(s.Sid)
+      where = `Statement ${i + 1} (${s.Sid})`
+    }
+    for (const k of Object.keys(s)) if (!STATEMENT_KEYS.has(k)) throw new MalformedPolicyError(`${where}: unknown field ${k}.`)
+    if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw new MalformedPolicyError(`${where}: Effect must be "Allow" or "Deny".`)
+    const one = (a: string, b: string): void => {
+      if ((s[a] === undefined) === (s[b] === undefined)) throw new MalformedPolicyError(`${where}: exactly one of ${a} and ${b} is needed.`)
+    }
+    one('Action', 'NotAction')
+    one('Resource', 'NotResource')
+    const out: Statement = { effect: s.Effect }
+    if (typeof s.Sid === 'string' && s.Sid !== '') out.sid = s.Sid
+    if (s.Action !== undefined) out.actions = strings(s.Action, `${where}: Action`)
+    if (s.NotAction !== undefined) out.notActions = strings(s.NotAction, `${where}: NotAction`)
+    for (const a of [...out.actions ?? [], ...out.notActions ?? []]) {
+      if (a !== '*' && !/^s3:[A-Za-z*?]+$/.test(a)) throw new MalformedPolicyError(`${where}: ${a} is not an S3 action (s3:GetObject, s3:*, ...).`)
+    }
+    if (s.Resource !== undefined) out.resources = strings(s.Resource, `${where}: Resource`)
+    if (s.NotResource !== undefined) out.notResources = strings(s.NotResource, `${where}: NotResource`)
+    for (const r of [...out.resources ?? [], ...out.notResources ?? []]) {
+      if (r !== '*' && !r.startsWith('arn:aws:s3:::')) throw new MalformedPolicyError(`${where}: ${r} is not an S3 resource ARN (arn:aws:s3:::bucket/key).`)
+    }
+    if (kind === 'bucket') {
+      one('Principal', 'NotPrincipal')
+      if (s.Principal !== undefined) out.principal = principal(s.Principal, `${where}: Principal`)
+      if (s.NotPrincipal !== undefined) out.notPrincipal = principal(s.NotPrincipal, `${where}: NotPrincipal`)
+    } else if (s.Principal !== undefined || s.NotPrincipal !== undefined) {
+      throw new MalformedPolicyError(`${where}: a ${kind} policy has no Principal (it applies to whoever it is attached to).`)
+    }
+    if (s.Condition !== undefined) out.condition = condition(s.Condition, `${where}: Condition`)
+    return out
+  })
+  return { version: d.Version, ...(typeof d.Id === 'string' ? { id: d.Id } : {}), statements }
+}
