@@ -1,0 +1,104 @@
+/**
+ * What an S3 request asks permission for, in IAM's terms: each operation's
+ * action(s) on its resource ARN(s), with the condition keys S3 defines for it
+ * (s3:prefix, s3:delimiter, s3:max-keys on a listing; s3:RequestObjectTag/<k>
+ * on a write with tags) and the global ones every request has (aws:SourceIp,
+ * aws:SecureTransport, aws:CurrentTime, aws:Referer, aws:UserAgent). What
+ * evaluate() (src/core/access) decides on.
+ */
+import type { ContextValues } from '../../core/access/policy-match.js'
+import type { Route } from '../router.js'
+import { safeDecode } from '../router.js'
+
+export interface Permission {
+  action: string
+  resource: string
+  context: ContextValues
+}
+
+/** The connection the request came on (the adapter knows it; the Request does not). */
+export interface ClientInfo {
+  /** The client's IP address. */
+  sourceIp?: string
+  /** Whether the request came over TLS. */
+  secure: boolean
+  /** When the request arrived, ms since the epoch. */
+  now: number
+}
+
+const arn = (bucket: string, key?: string): string => key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`
+
+/** Each operation's action, and whether it is on the bucket or the object. */
+const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' | 'all']>> = {
+  ListBuckets: ['s3:ListAllMyBuckets', 'all'],
+  CreateBucket: ['s3:CreateBucket', 'bucket'],
+  HeadBucket: ['s3:ListBucket', 'bucket'],
+  DeleteBucket: ['s3:DeleteBucket', 'bucket'],
+  GetBucketLocation: ['s3:GetBucketLocation', 'bucket'],
+  GetBucketCors: ['s3:GetBucketCORS', 'bucket'],
+  PutBucketCors: ['s3:PutBucketCORS', 'bucket'],
+  DeleteBucketCors: ['s3:PutBucketCORS', 'bucket'],
+  GetBucketVersioning: ['s3:GetBucketVersioning', 'bucket'],
+  GetBucketAcl: ['s3:GetBucketAcl', 'bucket'],
+  ListObjects: ['s3:ListBucket', 'bucket'],
+  ListObjectsV2: ['s3:ListBucket', 'bucket'],
+  ListMultipartUploads: ['s3:ListBucketMultipartUploads', 'bucket'],
+  PutObject: ['s3:PutObject', 'object'],
+  GetObject: ['s3:GetObject', 'object'],
+  HeadObject: ['s3:GetObject', 'object'],
+  DeleteObject: ['s3:DeleteObject', 'object'],
+  CopyObject: ['s3:PutObject', 'object'],
+  GetObjectAcl: ['s3:GetObjectAcl', 'object'],
+  GetObjectTagging: ['s3:GetObjectTagging', 'object'],
+  PutObjectTagging: ['s3:PutObjectTagging', 'object'],
+  DeleteObjectTagging: ['s3:DeleteObjectTagging', 'object'],
+  CreateMultipartUpload: ['s3:PutObject', 'object'],
+  UploadPart: ['s3:PutObject', 'object'],
+  UploadPartCopy: ['s3:PutObject', 'object'],
+  CompleteMultipartUpload: ['s3:PutObject', 'object'],
+  AbortMultipartUpload: ['s3:AbortMultipartUpload', 'object'],
+  ListParts: ['s3:ListMultipartUploadParts', 'object'],
+}
+
+/**
+ * The permissions a request needs, all of which must be allowed. DeleteObjects
+ * needs s3:DeleteObject per key, known only from its body: pass the keys.
+ * A CORS preflight needs none (it is answered from the bucket's CORS rules).
+ */
+export function permissionsFor (route: Route, headers: Headers, client: ClientInfo, deleteKeys: string[] = []): Permission[] {
+  const global: ContextValues = {
+    'aws:SecureTransport': String(client.secure),
+    'aws:CurrentTime': new Date(client.now).toISOString(),
+    'aws:EpochTime': String(Math.floor(client.now / 1000)),
+    ...(client.sourceIp === undefined ? {} : { 'aws:SourceIp': client.sourceIp }),
+    ...(headers.get('referer') === null ? {} : { 'aws:Referer': headers.get('referer')! }),
+    ...(headers.get('user-agent') === null ? {} : { 'aws:UserAgent': headers.get('user-agent')! }),
+  }
+  if (route.operation === 'Preflight') return []
+  if (route.operation === 'DeleteObjects') return deleteKeys.map(key => ({ action: 's3:DeleteObject', resource: arn(route.bucket, key), context: global }))
+  const entry = ACTIONS[route.operation]
+  if (entry === undefined) throw new Error(`No IAM action is mapped for ${route.operation}.`)
+  const [action, on] = entry
+  const resource = on === 'all' ? 'arn:aws:s3:::*' : on === 'bucket' ? arn(route.bucket) : arn(route.bucket, route.key)
+  const context: ContextValues = { ...global }
+  if (route.operation === 'ListObjects' || route.operation === 'ListObjectsV2') {
+    for (const [param, key] of [['prefix', 's3:prefix'], ['delimiter', 's3:delimiter'], ['max-keys', 's3:max-keys']] as const) {
+      const v = route.query.get(param)
+      if (v !== undefined) context[key] = v
+    }
+  }
+  const tagging = headers.get('x-amz-tagging')
+  if (tagging !== null && (route.operation === 'PutObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload')) {
+    const tags = new URLSearchParams(tagging)
+    for (const [k, v] of tags) context[`s3:RequestObjectTag/${k}`] = v
+    context['s3:RequestObjectTagKeys'] = [...tags.keys()]
+  }
+  const permissions: Permission[] = [{ action, resource, context }]
+  // A copy reads its source: the caller needs GetObject there too.
+  if (route.operation === 'CopyObject' || route.operation === 'UploadPartCopy') {
+    const source = safeDecode((headers.get('x-amz-copy-source') ?? '').split('?')[0]!.replace(/^\//, ''))
+    const slash = source.indexOf('/')
+    if (slash > 0) permissions.push({ action: 's3:GetObject', resource: arn(source.slice(0, slash), source.slice(slash + 1)), context: global })
+  }
+  return permissions
+}

@@ -1,0 +1,84 @@
+/**
+ * permissionsFor: every S3 operation the router names maps to the IAM
+ * action(s) and resource(s) AWS documents, with the condition keys S3 defines
+ * for it; a copy needs GetObject on its source, DeleteObjects DeleteObject per
+ * key, a preflight nothing.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { permissionsFor } from '../../src/s3-shim/access/request-actions.js'
+import { route, type Operation } from '../../src/s3-shim/router.js'
+
+const CLIENT = { sourceIp: '10.0.0.7', secure: false, now: Date.parse('2026-11-30T00:00:00Z') }
+
+function perms (method: string, path: string, headers: Record<string, string> = {}, deleteKeys?: string[]): Array<[string, string]> {
+  const request = new Request(`http://127.0.0.1:9000${path}`, { method, headers })
+  return permissionsFor(route(request, new URL(request.url)), request.headers, CLIENT, deleteKeys).map(p => [p.action, p.resource])
+}
+
+describe('permissionsFor', () => {
+  const cases: Array<[string, string, Array<[string, string]>, Record<string, string>?]> = [
+    ['GET', '/', [['s3:ListAllMyBuckets', 'arn:aws:s3:::*']]],
+    ['PUT', '/photos', [['s3:CreateBucket', 'arn:aws:s3:::photos']]],
+    ['HEAD', '/photos', [['s3:ListBucket', 'arn:aws:s3:::photos']]],
+    ['DELETE', '/photos', [['s3:DeleteBucket', 'arn:aws:s3:::photos']]],
+    ['GET', '/photos?list-type=2&prefix=a/', [['s3:ListBucket', 'arn:aws:s3:::photos']]],
+    ['GET', '/photos?location', [['s3:GetBucketLocation', 'arn:aws:s3:::photos']]],
+    ['GET', '/photos?cors', [['s3:GetBucketCORS', 'arn:aws:s3:::photos']]],
+    ['PUT', '/photos?cors', [['s3:PutBucketCORS', 'arn:aws:s3:::photos']]],
+    ['DELETE', '/photos?cors', [['s3:PutBucketCORS', 'arn:aws:s3:::photos']]],
+    ['GET', '/photos?uploads', [['s3:ListBucketMultipartUploads', 'arn:aws:s3:::photos']]],
+    ['GET', '/photos/a/cat.jpg', [['s3:GetObject', 'arn:aws:s3:::photos/a/cat.jpg']]],
+    ['HEAD', '/photos/a/cat.jpg', [['s3:GetObject', 'arn:aws:s3:::photos/a/cat.jpg']]],
+    ['PUT', '/photos/cat.jpg', [['s3:PutObject', 'arn:aws:s3:::photos/cat.jpg']]],
+    ['DELETE', '/photos/cat.jpg', [['s3:DeleteObject', 'arn:aws:s3:::photos/cat.jpg']]],
+    ['GET', '/photos/cat.jpg?tagging', [['s3:GetObjectTagging', 'arn:aws:s3:::photos/cat.jpg']]],
+    ['PUT', '/photos/cat.jpg?tagging', [['s3:PutObjectTagging', 'arn:aws:s3:::photos/cat.jpg']]],
+    ['DELETE', '/photos/cat.jpg?tagging', [['s3:DeleteObjectTagging', 'arn:aws:s3:::photos/cat.jpg']]],
+    ['GET', '/photos/cat.jpg?acl', [['s3:GetObjectAcl', 'arn:aws:s3:::photos/cat.jpg']]],
+    ['POST', '/photos/big.bin?uploads', [['s3:PutObject', 'arn:aws:s3:::photos/big.bin']]],
+    ['PUT', '/photos/big.bin?partNumber=1&uploadId=u', [['s3:PutObject', 'arn:aws:s3:::photos/big.bin']]],
+    ['POST', '/photos/big.bin?uploadId=u', [['s3:PutObject', 'arn:aws:s3:::photos/big.bin']]],
+    ['DELETE', '/photos/big.bin?uploadId=u', [['s3:AbortMultipartUpload', 'arn:aws:s3:::photos/big.bin']]],
+    ['GET', '/photos/big.bin?uploadId=u', [['s3:ListMultipartUploadParts', 'arn:aws:s3:::photos/big.bin']]],
+    ['PUT', '/photos/copy.jpg', [['s3:PutObject', 'arn:aws:s3:::photos/copy.jpg'], ['s3:GetObject', 'arn:aws:s3:::album/a b/cat.jpg']], { 'x-amz-copy-source': '/album/a%20b/cat.jpg' }],
+    ['PUT', '/photos/big.bin?partNumber=2&uploadId=u', [['s3:PutObject', 'arn:aws:s3:::photos/big.bin'], ['s3:GetObject', 'arn:aws:s3:::album/src.bin']], { 'x-amz-copy-source': 'album/src.bin' }],
+  ]
+  for (const [method, path, want, headers] of cases) {
+    it(`${method} ${path}${headers === undefined ? '' : ' (copy)'}`, () => { assert.deepEqual(perms(method, path, headers), want) })
+  }
+
+  it('maps every operation the router names', () => {
+    const operations: Operation[] = ['ListBuckets', 'CreateBucket', 'HeadBucket', 'DeleteBucket', 'GetBucketLocation', 'GetBucketCors', 'PutBucketCors', 'DeleteBucketCors',
+      'GetBucketVersioning', 'GetBucketAcl', 'ListObjects', 'ListObjectsV2', 'ListMultipartUploads', 'PutObject', 'GetObject', 'HeadObject', 'DeleteObject', 'CopyObject',
+      'GetObjectAcl', 'GetObjectTagging', 'PutObjectTagging', 'DeleteObjectTagging', 'CreateMultipartUpload', 'UploadPart', 'UploadPartCopy', 'CompleteMultipartUpload',
+      'AbortMultipartUpload', 'ListParts']
+    const headers = new Headers()
+    for (const operation of operations) {
+      const got = permissionsFor({ operation, bucket: 'b', key: 'k', query: new Map(), virtualHosted: false }, headers, CLIENT)
+      assert.ok(got.length >= 1 && got.every(p => p.action.startsWith('s3:')), operation)
+    }
+  })
+
+  it('DeleteObjects needs DeleteObject on each key; a preflight needs nothing', () => {
+    assert.deepEqual(perms('POST', '/photos?delete', {}, ['a', 'b/c']), [['s3:DeleteObject', 'arn:aws:s3:::photos/a'], ['s3:DeleteObject', 'arn:aws:s3:::photos/b/c']])
+    const pre = new Request('http://127.0.0.1:9000/photos/a', { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' } })
+    assert.deepEqual(permissionsFor(route(pre, new URL(pre.url)), pre.headers, CLIENT), [])
+  })
+
+  it('gives a listing s3:prefix, s3:delimiter and s3:max-keys, a tagged write its tags, every request the global keys', () => {
+    const list = new Request('http://127.0.0.1:9000/photos?list-type=2&prefix=home%2Falice%2F&delimiter=%2F&max-keys=10', { headers: { referer: 'https://app.example.com/', 'user-agent': 'aws-cli/2' } })
+    const [p] = permissionsFor(route(list, new URL(list.url)), list.headers, CLIENT)
+    assert.equal(p!.context['s3:prefix'], 'home/alice/')
+    assert.equal(p!.context['s3:delimiter'], '/')
+    assert.equal(p!.context['s3:max-keys'], '10')
+    assert.equal(p!.context['aws:SourceIp'], '10.0.0.7')
+    assert.equal(p!.context['aws:SecureTransport'], 'false')
+    assert.equal(p!.context['aws:CurrentTime'], '2026-11-30T00:00:00.000Z')
+    assert.equal(p!.context['aws:Referer'], 'https://app.example.com/')
+    const put = new Request('http://127.0.0.1:9000/photos/a', { method: 'PUT', headers: { 'x-amz-tagging': 'project=s3mesh&owner=alice' } })
+    const [w] = permissionsFor(route(put, new URL(put.url)), put.headers, CLIENT)
+    assert.equal(w!.context['s3:RequestObjectTag/project'], 's3mesh')
+    assert.deepEqual(w!.context['s3:RequestObjectTagKeys'], ['project', 'owner'])
+  })
+})
