@@ -492,7 +492,13 @@ describe('the console', () => {
     await kb.getByRole('heading', { name: 'keyboard' }).waitFor()
 
     await tabTo(kb, 'Upload files')
-    const [chooser] = await Promise.all([kb.waitForEvent('filechooser'), kb.keyboard.press('Space')])
+    // Headless Chromium now and then drops the first activation of a file input (seen with the old console too):
+    // if no chooser came, the focus must still be on the input, and Enter (which activates it as well) is pressed.
+    const chooser = await Promise.all([kb.waitForEvent('filechooser', { timeout: 5000 }), kb.keyboard.press('Space')]).then(([c]) => c, async () => {
+      assert.equal(await kb.evaluate(() => (document.activeElement as HTMLInputElement | null)?.id), 'upload', 'the focus stayed on the upload control')
+      const [c] = await Promise.all([kb.waitForEvent('filechooser', { timeout: 10_000 }), kb.keyboard.press('Enter')])
+      return c
+    })
     await chooser.setFiles({ name: 'typed.txt', mimeType: 'text/plain', buffer: Buffer.from('typed, not clicked') })
     await kb.getByRole('link', { name: 'Details of typed.txt' }).waitFor()
 
