@@ -87,11 +87,17 @@ function pointBetween (a: Counters, b: Counters): Point {
   return { ...rates, at: b.at, p50: percentile(a.buckets, b.buckets, 0.5), p99: percentile(a.buckets, b.buckets, 0.99) }
 }
 
-export interface NodeMetrics { points: Point[], gauges: Record<string, number>, error?: string }
+export interface NodeMetrics {
+  points: Point[]
+  gauges: Record<string, number>
+  error?: string
+  /** Whose figures these are (undefined: the node serving the console). */
+  member?: string
+}
 
 /** Samples a member's metrics (the node serving the console when `member` is undefined) while the calling view is shown. */
 export function useNodeMetrics (session: Session, member?: string): NodeMetrics {
-  const [state, setState] = useState<NodeMetrics>({ points: [], gauges: {} })
+  const [state, setState] = useState<NodeMetrics>({ points: [], gauges: {}, ...(member === undefined ? {} : { member }) })
   useEffect(() => {
     let last: Counters | undefined
     const points: Point[] = []
@@ -107,12 +113,12 @@ export function useNodeMetrics (session: Session, member?: string): NodeMetrics 
         if (last !== undefined && !restarted) points.push(pointBetween(last, now))
         if (points.length > KEEP) points.shift()
         last = now
-        setState({ points: [...points], gauges: now.gauges })
+        setState({ points: [...points], gauges: now.gauges, ...(member === undefined ? {} : { member }) })
       } catch (err) {
         if (!controller.signal.aborted) setState(s => ({ ...s, error: err instanceof Error ? err.message : String(err) }))
       }
     }
-    setState({ points: [], gauges: {} })
+    setState({ points: [], gauges: {}, ...(member === undefined ? {} : { member }) })
     void sample()
     const timer = setInterval(() => { void sample() }, SAMPLE_MS)
     return () => { clearInterval(timer); controller.abort() }

@@ -18,7 +18,7 @@ export function Monitoring (): preact.JSX.Element {
   const nodes = (session.tab.membership?.list() ?? []).filter(x => x.state === 'alive' && decodeNodeMeta(x.meta)?.role === 'durable')
   const times = m.points.map(p => p.at)
   const col = <K extends keyof typeof m.points[number]>(k: K): number[] => m.points.map(p => p[k] as number)
-  return <section aria-labelledby="monitoring-title">
+  return <section aria-labelledby="monitoring-title" data-member={m.member ?? ''}>
     <div class="view-head"><h1 id="monitoring-title">Monitoring</h1></div>
     <div class="toolbar">
       <label>Member{' '}

@@ -444,7 +444,8 @@ describe('the console', () => {
       const picker = page.getByRole('combobox', { name: 'Member' })
       await until('the joined node can be picked', async () => (await picker.locator('option').allTextContents()).some(t => t.startsWith(id.slice(-8))), 20_000)
       await picker.selectOption(id)
-      await until('a first point from the other node', async () => await points() >= 1, 10_000)
+      // The charts show the other node's own series (not the points left from this one's) before it is loaded.
+      await until('a first point from the other node', async () => await page.locator(`section[data-member="${id}"]`).count() === 1 && await points() >= 1, 10_000)
       const quiet = await points()
       await load(second.url, 6000, 'other')
       assert.ok(await points() > quiet, 'the other node\'s chart moved')
