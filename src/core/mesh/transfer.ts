@@ -324,17 +324,7 @@ export class TransferService {
       },
       cancel: reason => { rejectEntry(reason instanceof Error ? reason : new Error('cancelled')) },
     }, { highWaterMark: 0 })
-    try {
-      await this.host.acceptStreamed(from, head, body, async () => await committed, signal)
-    } catch (err) {
-      await frames.send({ status: 'refused', message: err instanceof Error ? err.message : String(err) }).catch(() => {})
-      await frames.close()
-      this.stats.refused++
-      return
-    }
-    await frames.send({ status: 'stored' })
-    this.stats.accepted++
-    await frames.close()
+    await this.answerStore(frames, async () => { await this.host.acceptStreamed(from, head, body, async () => await committed, signal) })
   }
 
   private async servePush (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<void> {
@@ -352,8 +342,13 @@ export class TransferService {
         }
       },
     }, { highWaterMark: 0 })
+    await this.answerStore(frames, async () => { await this.host.accept(from, entry, body, signal) })
+  }
+
+  /** Stores what a peer pushed and tells it the outcome: "stored" once durable, or "refused" and why. */
+  private async answerStore (frames: SealedFrames, store: () => Promise<void>): Promise<void> {
     try {
-      await this.host.accept(from, entry, body, signal)
+      await store()
     } catch (err) {
       await frames.send({ status: 'refused', message: err instanceof Error ? err.message : String(err) }).catch(() => {})
       await frames.close()
