@@ -45,27 +45,23 @@ export function copiesOf (s: Session, bucket: string, key: string): Copies | und
 
 export interface Held { objects: number, bytes: number }
 
-/** Objects and bytes each member holds, and the objects with fewer live copies than wanted. */
+/**
+ * Objects and bytes each member holds, and the tab's own mesh member's count
+ * of objects with fewer live copies than wanted (its upkeep pass counts them
+ * every second, by the same rule the nodes report in their metrics).
+ */
 export function holdings (s: Session): { byMember: Map<string, Held>, under: number, total: number } {
   const node = s.tab.node?.node
   const byMember = new Map<string, Held>()
-  let under = 0
-  let total = 0
-  if (node === undefined) return { byMember, under, total }
-  // As copiesOf counts: live copies on Node nodes only (a tab's copy is a cache).
-  const alive = new Set((s.tab.membership?.list() ?? []).filter(m => m.state === 'alive' && decodeNodeMeta(m.meta)?.role === 'durable').map(m => m.id))
-  const durableAlive = alive.size
+  if (node === undefined) return { byMember, under: 0, total: 0 }
   for (const e of node.catalog.all()) {
     if (e.key === undefined || e.deleted) continue
-    total++
     for (const h of e.holders) {
       const held = byMember.get(h) ?? { objects: 0, bytes: 0 }
       held.objects++
       held.bytes += e.object?.size ?? 0
       byMember.set(h, held)
     }
-    const live = e.holders.filter(h => alive.has(h)).length
-    if (live < Math.min(node.replicas, Math.max(1, durableAlive))) under++
   }
-  return { byMember, under, total }
+  return { byMember, under: node.stats.underReplicated, total: node.stats.objects }
 }

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import { Copy, Download, Share2, Trash2, X } from 'lucide-preact'
+import { objectPath } from '../../src/core/names.js'
 import { copiesOf } from '../catalog-view.js'
 import { messageOf, useConsole } from '../context.js'
 import { bytes, shortId } from '../format.js'
@@ -31,7 +32,7 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
   const share = async (e: Event): Promise<void> => {
     e.preventDefault()
     const expiry = Number(new FormData(e.currentTarget as HTMLFormElement).get('expiry'))
-    setLink(await session.presign(`/${encodeURIComponent(bucket)}/${objectKey.split('/').map(encodeURIComponent).join('/')}`, expiry))
+    setLink(await session.presign(objectPath(bucket, objectKey), expiry))
   }
   const copyLink = (): void => {
     void navigator.clipboard.writeText(link).then(() => { notify('Link copied.') }, () => {

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import DOMPurify from 'dompurify'
 import { marked } from 'marked'
+import { objectPath } from '../../src/core/names.js'
 import { useConsole } from '../context.js'
 import type { ObjectHead } from '../s3-api.js'
 
@@ -41,7 +42,7 @@ export function Preview ({ bucket, objectKey, head }: { bucket: string, objectKe
   const kind = kindOf(objectKey, head.type)
   const [url, setUrl] = useState<string>()
   const [text, setText] = useState<string>()
-  const path = `/${encodeURIComponent(bucket)}/${objectKey.split('/').map(encodeURIComponent).join('/')}`
+  const path = objectPath(bucket, objectKey)
   useEffect(() => {
     setUrl(undefined); setText(undefined)
     if (kind === 'none') return

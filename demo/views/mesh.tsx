@@ -13,6 +13,11 @@ const TOPOLOGY_MS = 5000
 /** Node nodes asked for their connections, at most (each is a request through the console's node). */
 const MAX_ASKED = 20
 
+/** Adds a connection unless it is there already, either way round (both ends may report it). */
+function addEdge (edges: GraphEdge[], e: GraphEdge): void {
+  if (!edges.some(x => (x.a === e.a && x.b === e.b) || (x.a === e.b && x.b === e.a))) edges.push(e)
+}
+
 /** The members: a live graph of who is connected to whom, a table, replication health and the announcement feed. */
 export function Mesh (): preact.JSX.Element {
   const { session, watch } = useConsole()
@@ -46,7 +51,7 @@ export function Mesh (): preact.JSX.Element {
       const edges: GraphEdge[] = []
       for (const [from, peers] of reports) {
         for (const [to, kinds] of Object.entries(peers)) {
-          if (kinds.length > 0 && !edges.some(e => (e.a === from && e.b === to) || (e.a === to && e.b === from))) edges.push({ a: from, b: to, kind: kinds[0]! })
+          if (kinds.length > 0) addEdge(edges, { a: from, b: to, kind: kinds[0]! })
         }
       }
       setNodeEdges(edges)
@@ -62,7 +67,7 @@ export function Mesh (): preact.JSX.Element {
   const selfId = libp2p?.peerId.toString() ?? ''
   const tabKinds = connectionKinds(libp2p?.getConnections() ?? [])
   const edges: GraphEdge[] = [...tabKinds].map(([peer, kinds]) => ({ a: selfId, b: peer, kind: kinds[0]! }))
-  for (const e of nodeEdges) if (!edges.some(x => (x.a === e.a && x.b === e.b) || (x.a === e.b && x.b === e.a))) edges.push(e)
+  for (const e of nodeEdges) addEdge(edges, e)
   const held = holdings(session)
   const relays = [...tabKinds.values()].filter(k => k.includes('websockets')).length
   const webrtc = [...tabKinds.values()].filter(k => k.includes('webrtc')).length

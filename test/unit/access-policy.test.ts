@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { evaluate, type AccessRequest, type Decision } from '../../src/core/access/evaluate.js'
 import { inCidr } from '../../src/core/access/conditions.js'
-import { MalformedPolicyError, parsePolicy, type Policy, type PolicyKind } from '../../src/core/access/policy-document.js'
+import { MalformedPolicyError, parsePolicy, type Policy, type PolicyKind } from '../../src/core/access/policy.js'
 
 const doc = (statements: unknown[], kind: PolicyKind = 'identity'): Policy => parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: statements }), kind)
 const allow = (action: string | string[], resource: string | string[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({ Effect: 'Allow', Action: action, Resource: resource, ...extra })

@@ -6,7 +6,7 @@
  * and passes a negated one, unless the operator ends in IfExists (then it
  * passes). ForAnyValue: and ForAllValues: compare sets of request values.
  */
-import type { ConditionBlock } from './policy-document.js'
+import type { ConditionBlock } from './policy.js'
 import { patternMatches, substitute, type ContextValues } from './policy-match.js'
 
 type Compare = (request: string, policy: string, context: ContextValues) => boolean

@@ -5,7 +5,7 @@
  * otherwise the request is denied. A session policy (STS) narrows: the
  * request must also be allowed by it.
  */
-import type { Policy, Principal, Statement } from './policy-document.js'
+import type { Policy, Principal, Statement } from './policy.js'
 import { conditionsHold } from './conditions.js'
 import { actionMatches, patternMatches, type ContextValues } from './policy-match.js'
 
