@@ -1,3 +1,4 @@
+import type { AccessControl, Principal } from '../core/access/access-control.js'
 import type { Hashes } from '../core/hashes.js'
 import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
@@ -6,6 +7,9 @@ import type { MeshNode } from '../core/mesh/mesh-node.js'
 import { S3Error } from '../core/errors.js'
 import type { StatsKind } from '../core/mesh/member-stats.js'
 import { requestIdSource } from '../core/ids.js'
+import { BUILTIN_POLICIES } from '../core/access/builtin-policies.js'
+
+const builtinDocument = (name: string): string | undefined => BUILTIN_POLICIES[name]
 import { authenticate, DEFAULT_CLOCK_SKEW_MS, errorResponse, type CredentialProvider, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
 
 /** One member as `GET /_s3mesh/v1/members` reports it. */
@@ -75,16 +79,48 @@ async function untilKnown (node: MeshNode, path: string, ms: number, signal: Abo
   })
 }
 
+/** What `GET /_s3mesh/v1/access/me` answers. */
+export interface WhoAmI {
+  kind: 'root' | 'user'
+  user?: string
+  /** Temporary credentials: when they expire. */
+  expires?: string
+  /** The identity policies in force (JSON documents); none for root, which may do everything. */
+  policies: string[]
+  /** The session policy of temporary credentials. */
+  sessionPolicy?: boolean
+  groups: string[]
+}
+
+function whoAmI (p: Principal, access: AccessControl | undefined): WhoAmI {
+  if (p.kind === 'anonymous') throw new S3Error('AccessDenied')
+  const expires = p.session === undefined ? {} : { expires: new Date(p.session.expires).toISOString(), sessionPolicy: p.session.policy !== undefined }
+  if (p.kind === 'root' || access === undefined) return { kind: 'root', policies: [], groups: [], ...expires }
+  const docs: string[] = []
+  for (const owner of [['user', p.user.name] as const, ...access.state.groupsOf(p.user.name).map(g => ['group', g] as const)]) {
+    for (const i of access.state.inline(owner[0], owner[1])) docs.push(i.document)
+    for (const a of access.state.attached(owner[0], owner[1])) {
+      const doc = access.state.policy(a.policy)?.document ?? builtinDocument(a.policy)
+      if (doc !== undefined) docs.push(doc)
+    }
+  }
+  return { kind: 'user', user: p.user.name, policies: docs, groups: access.state.groupsOf(p.user.name), ...expires }
+}
+
 /**
  * s3mesh's own API beside S3, under `/_s3mesh/` (no bucket name can start with
- * `_`). Root SigV4 credentials, so `curl --aws-sigv4 "aws:amz:us-east-1:s3"
+ * `_`). SigV4 credentials, so `curl --aws-sigv4 "aws:amz:us-east-1:s3"
  * --user KEY:SECRET` works; requests that sign no payload hash (plain SigV4)
- * are checked against the empty body.
+ * are checked against the empty body. The mesh's figures need admin:ServerInfo
+ * (root, consoleAdmin); `access/me` answers anyone signed; the cluster key
+ * (browser-join) and the access state (for edge workers) only root.
  */
 export interface MeshApiOptions {
   transport?: MembershipTransport
   node?: MeshNode
-  credentials: CredentialProvider
+  /** Users and policies; without it only `credentials` (root) are known. */
+  access?: AccessControl
+  credentials?: CredentialProvider
   hashes: Hashes
   /** What a tab needs to join (cluster keys, relays): only for the root credentials. */
   browserJoin?: () => unknown
@@ -103,9 +139,33 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
     if (!url.pathname.startsWith('/_s3mesh/')) return await s3(request, info)
     if (info !== undefined) info.operation = 'MeshApi' as RequestInfo['operation']
     try {
-      const identity = await authenticate(request, url, { credentials: options.credentials, hashes: options.hashes, now: Date.now(), clockSkewMs: DEFAULT_CLOCK_SKEW_MS, missingPayloadHash: 'empty' })
-      if (identity === undefined) throw new S3Error('AccessDenied', 'The s3mesh API needs the root credentials (SigV4).')
+      const { access } = options
+      const credentials: CredentialProvider = access === undefined
+        ? options.credentials ?? { secretFor: () => undefined }
+        : { secretFor: async (key, token) => (await access.resolve(key, token)).secret }
+      const identity = await authenticate(request, url, { credentials, hashes: options.hashes, now: Date.now(), clockSkewMs: DEFAULT_CLOCK_SKEW_MS, missingPayloadHash: 'empty' })
+      if (identity === undefined) throw new S3Error('AccessDenied', 'The s3mesh API needs a signed request (SigV4).')
+      const principal: Principal = access === undefined ? { kind: 'root', accessKeyId: identity.accessKeyId } : (await access.resolve(identity.accessKeyId, identity.sessionToken)).principal
+      const isRoot = principal.kind === 'root' && principal.session === undefined
+      const admin = (): void => {
+        if (access !== undefined && access.decide(principal, { action: 'admin:ServerInfo', resource: '*', context: {} }) !== 'allow') {
+          throw new S3Error('AccessDenied', 'The mesh\'s members and figures need admin:ServerInfo (root, or a user with the consoleAdmin policy).')
+        }
+      }
       if (request.method !== 'GET') throw new S3Error('MethodNotAllowed')
+      if (url.pathname === '/_s3mesh/v1/access/me') {
+        // Who signed, and the policies that decide what they may do: the console shows only what they can use.
+        return Response.json(whoAmI(principal, access), { headers: { 'cache-control': 'no-store' } })
+      }
+      if (url.pathname === '/_s3mesh/v1/access/state') {
+        if (!isRoot || access === undefined) throw new S3Error('AccessDenied', 'The access state (it holds secret keys) is given only to the root credentials.')
+        return Response.json({ entries: access.state.all() }, { headers: { 'cache-control': 'no-store' } })
+      }
+      if (url.pathname === '/_s3mesh/v1/browser-join') {
+        if (!isRoot) throw new S3Error('AccessDenied', 'Joining the mesh as a tab needs the root credentials for now (a tab is given the cluster key).')
+      } else {
+        admin()
+      }
       if (url.pathname === '/_s3mesh/v1/members') {
         if (options.transport === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
         return Response.json({ members: memberViews(options.transport) })

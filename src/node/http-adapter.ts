@@ -91,7 +91,9 @@ async function writeBody (body: ReadableStream<Uint8Array>, res: ServerResponse)
 export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const started = performance.now()
-    const info: RequestInfo = {}
+    // aws:SourceIp and aws:SecureTransport in policies; IPv4 clients of a dual-stack socket show as ::ffff:a.b.c.d.
+    const address = req.socket.remoteAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '')
+    const info: RequestInfo = { client: { ...(address === undefined ? {} : { sourceIp: address }), secure: 'encrypted' in req.socket && req.socket.encrypted === true } }
     const counter = { bytes: 0 }
 
     const finish = (bytesOut: number): void => {

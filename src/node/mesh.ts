@@ -18,6 +18,8 @@ import { startMember } from '../core/mesh/member.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import type { AccessState } from '../core/access/access-state.js'
+import { AccessSync } from '../core/mesh/access-sync.js'
 import { CatalogJournal } from './catalog-journal.js'
 import { nodeAead } from './node-aead.js'
 import { nodeHashes } from './node-hashes.js'
@@ -43,6 +45,10 @@ export interface MeshOptions {
   store: ObjectStore
   /** Object mesh settings (replicas, write quorum, ...) over MESH_DEFAULTS. */
   objects?: Partial<MeshConfig>
+  /** Users, keys and policies: kept the same on every durable member. */
+  access?: AccessState
+  /** How often access anti-entropy runs with a random member, ms (default 30 s). */
+  accessSyncMs?: number
 }
 
 /** What a browser tab needs to join the mesh through this node. */
@@ -64,6 +70,8 @@ export interface RunningMesh {
   /** Dialable addresses (what another node's --join takes). */
   addresses: string[]
   clusterKey: { base64: string, source: 'environment' | 'file' | 'generated', file: string }
+  /** Gossips and reconciles the access state, when one was given. */
+  accessSync?: AccessSync
   /** What a browser tab needs to join (GET /_s3mesh/v1/browser-join, root credentials only). */
   browserJoin: () => BrowserJoinInfo
   /** Leaves (when asked) and stops. */
@@ -171,6 +179,10 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     ...(o.objects === undefined ? {} : { objects: o.objects }), ...(free === undefined ? {} : { meta: { free } }),
   }).catch(async err => { await libp2p.stop(); throw err })
   const { transport, node } = member
+  const accessSync = o.access === undefined
+    ? undefined
+    : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
+  await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
   let stopped = false
   // The others see this node's free disk space (the console's member table); told again when it moves.
   const diskWatch = setInterval(() => {
@@ -191,7 +203,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     }
   })()
   return {
-    libp2p, keyring: member.keyring, transport, node, addresses: libp2p.getMultiaddrs().map(String), clusterKey: { base64: key.base64, source: key.source, file: key.file },
+    libp2p, keyring: member.keyring, transport, node, ...(accessSync === undefined ? {} : { accessSync }), addresses: libp2p.getMultiaddrs().map(String), clusterKey: { base64: key.base64, source: key.source, file: key.file },
     browserJoin: () => ({
       cluster: o.cluster,
       clusterKeys: key.raw.map(k => Buffer.from(k).toString('base64')),
@@ -201,6 +213,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       stopped = true
       clearInterval(diskWatch)
       await joining.catch(() => {})
+      await accessSync?.stop().catch(() => {})
       await member.stop({ leave })
     },
   }

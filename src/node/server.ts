@@ -18,6 +18,14 @@ import { MemberStats, type StatsKind } from '../core/mesh/member-stats.js'
 import { S3Error } from '../core/errors.js'
 import { startMesh, type PresetName, type RunningMesh } from './mesh.js'
 import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
+import { AccessControl } from '../core/access/access-control.js'
+import { AccessState } from '../core/access/access-state.js'
+import { SessionTokens } from '../core/access/session-token.js'
+import { digestOf } from '../core/hashes.js'
+import { randomId } from '../core/ids.js'
+import { Keyring } from '../core/wire/keyring.js'
+import { AccessFile } from './access-file.js'
+import { nodeAead } from './node-aead.js'
 
 export interface ServerOptions {
   /** The data folder: buckets are its folders, objects their files. */
@@ -35,7 +43,7 @@ export interface ServerOptions {
   /** Host names for virtual-hosted-style requests (`bucket.<domain>`). */
   domains?: string[]
   /** Join or start a mesh; without it the node serves alone. */
-  mesh?: { host: string, port: number, join: string[], cluster: string, preset: PresetName, version: string, replicas?: number }
+  mesh?: { host: string, port: number, join: string[], cluster: string, preset: PresetName, version: string, replicas?: number, accessSyncMs?: number }
   /** Where the console, the page library (/s3mesh.js) and the service worker (/s3mesh-sw.js) are served; none without it. */
   console?: { host: string, port: number }
 }
@@ -43,6 +51,8 @@ export interface ServerOptions {
 export interface RunningServer {
   url: string
   credentials: RootCredentials
+  /** Users, keys, policies and sessions. */
+  access: AccessControl
   store: DiskStore
   metrics: ServerMetrics
   mesh?: RunningMesh
@@ -100,11 +110,24 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const store = await DiskStore.open(dataDir, { fsync: options.fsync ?? true })
     const credentials = await loadRootCredentials(layout, options.env ?? process.env)
     const metrics = new ServerMetrics()
-    const rootOnly = { secretFor: (key: string) => key === credentials.accessKey ? credentials.secretKey : undefined }
-    const { replicas, ...meshOptions } = options.mesh ?? {}
+    // Users, keys and policies: saved here before a change is answered, the same on every member.
+    const accessState = new AccessState(randomId(8))
+    const accessFile = new AccessFile(layout, accessState)
+    await accessFile.load()
+    accessState.onChange(async () => { await accessFile.save() })
+    const { replicas, accessSyncMs, ...meshOptions } = options.mesh ?? {}
     const mesh = options.mesh === undefined
       ? undefined
-      : await startMesh({ layout, env: options.env ?? process.env, ...meshOptions as Required<Omit<NonNullable<ServerOptions['mesh']>, 'replicas'>>, store, objects: replicas === undefined ? {} : { replicas } })
+      : await startMesh({
+        layout, env: options.env ?? process.env, ...meshOptions as Required<Omit<NonNullable<ServerOptions['mesh']>, 'replicas' | 'accessSyncMs'>>, store,
+        objects: replicas === undefined ? {} : { replicas }, access: accessState, ...(accessSyncMs === undefined ? {} : { accessSyncMs }),
+      })
+    // STS tokens open on every member with the cluster key; a lone node seals them with a key derived from its root secret.
+    const access = new AccessControl({
+      state: accessState,
+      root: { accessKeyId: credentials.accessKey, secretAccessKey: credentials.secretKey },
+      tokens: new SessionTokens(mesh?.keyring ?? await Keyring.create([digestOf(nodeHashes, 'sha256', `s3mesh sts\n${credentials.secretKey}`)], 'sts', nodeAead)),
+    })
     if (mesh !== undefined) metrics.attachMembership(mesh.transport)
     if (mesh !== undefined) metrics.attachMesh(mesh.node)
     // This node's figures: its metrics (the console's charts) and its connections (the graph's edges).
@@ -117,9 +140,9 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       hashes: nodeHashes,
       region: options.region,
       virtualHostDomains: options.domains,
-      credentials: rootOnly,
+      access,
     }), {
-      transport: mesh?.transport, node: mesh?.node, credentials: rootOnly, hashes: nodeHashes, browserJoin: mesh?.browserJoin,
+      transport: mesh?.transport, node: mesh?.node, access, hashes: nodeHashes, browserJoin: mesh?.browserJoin,
       stats: async (what, member, signal) => {
         if (member === undefined || member === mesh?.libp2p.peerId.toString()) return await ownStats(what)
         if (stats === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
@@ -156,7 +179,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       ? undefined
       : createConsoleServer({
         api: s3,
-        gateway: toNodeListener(createS3Handler({ store: mesh?.node.store ?? store, hashes: nodeHashes, region: options.region, credentials: rootOnly, basePath: '/s3' }), {
+        gateway: toNodeListener(createS3Handler({ store: mesh?.node.store ?? store, hashes: nodeHashes, region: options.region, access, basePath: '/s3' }), {
           onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) },
         }),
       })
@@ -169,7 +192,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       }))
     let closing: Promise<void> | undefined
     return {
-      url, credentials, store, metrics, mesh, consoleUrl,
+      url, credentials, access, store, metrics, mesh, consoleUrl,
       close: async (graceMs = 10_000) => {
         closing ??= (async () => {
           ready = false

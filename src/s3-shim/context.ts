@@ -1,13 +1,24 @@
+import type { AccessControl, Principal } from '../core/access/access-control.js'
 import type { Hashes } from '../core/hashes.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { readAll } from '../core/streams.js'
 import { decodePayload, type Payload } from './auth/payload.js'
 import type { SignedIdentity } from './auth/sigv4.js'
+import type { ClientInfo } from './access/request-actions.js'
 import type { Route } from './router.js'
 import { parseXmlBody, type Parsed } from './xml.js'
 
 /** XML request bodies (Delete of 1,000 keys, CORS, tagging, part lists) stay well under this. */
 const MAX_XML_BODY = 2 * 1024 * 1024
+
+/** Who asks, and what decides what they may do. */
+export interface RequestAuth {
+  principal: Principal
+  /** Users and policies; absent on endpoints that know only their own credentials (everything is allowed there). */
+  access?: AccessControl
+  /** The connection the request came on: condition keys (aws:SourceIp, aws:SecureTransport). */
+  client: ClientInfo
+}
 
 /** Everything an operation needs about one request. Built once by the handler. */
 export class Context {
@@ -26,6 +37,7 @@ export class Context {
     readonly signal: AbortSignal,
     readonly requestId: string,
     readonly region: string,
+    readonly auth: RequestAuth,
   ) {
     this.bucket = route.bucket
     this.key = route.key

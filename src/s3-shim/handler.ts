@@ -16,7 +16,11 @@ import { createMultipartUpload } from './ops/create-multipart-upload.js'
 import { deleteBucket } from './ops/delete-bucket.js'
 import { deleteObject } from './ops/delete-object.js'
 import { deleteObjects } from './ops/delete-objects.js'
-import { getBucketAcl, getObjectAcl } from './ops/get-acl.js'
+import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './ops/get-acl.js'
+import { deleteBucketPolicy, getBucketPolicy, getBucketPolicyStatus, putBucketPolicy } from './ops/bucket-policy.js'
+import type { AccessControl, Principal } from '../core/access/access-control.js'
+import { permissionsFor, type ClientInfo } from './access/request-actions.js'
+import { accessApi, isAccessApiRequest } from './iam/access-api.js'
 import { getBucketLocation } from './ops/get-bucket-location.js'
 import { getBucketVersioning } from './ops/get-bucket-versioning.js'
 import { getObject } from './ops/get-object.js'
@@ -38,8 +42,14 @@ import { route, type Operation, type Route, type RouterOptions } from './router.
 export interface S3HandlerOptions extends RouterOptions {
   /** Where objects live. */
   store: ObjectStore
-  /** Access keys and their secrets, for SigV4. */
-  credentials: CredentialProvider
+  /**
+   * Users, keys, sessions and policies: who may do what, decided for every
+   * request; the IAM and STS APIs are served with it. Without it, the
+   * `credentials` below sign and may do everything.
+   */
+  access?: AccessControl
+  /** Access keys and their secrets, for SigV4, when there is no `access`. */
+  credentials?: CredentialProvider
   /** Hash implementations; the pure-JS default runs anywhere, Node passes native ones. */
   hashes?: Hashes
   /** The region reported by GetBucketLocation and HeadBucket; signatures for any region are accepted. */
@@ -49,8 +59,9 @@ export interface S3HandlerOptions extends RouterOptions {
   /** The clock, in ms since the epoch (tests pass a fixed one). */
   now?: () => number
   /**
-   * Whether an unsigned request may proceed. Default: never (AccessDenied).
-   * The service worker allows same-origin requests.
+   * Whether an unsigned request may proceed with every right. Default: never;
+   * with `access`, it is then an anonymous request that bucket policies and
+   * ACLs may allow. The service worker allows same-origin requests.
    */
   allowAnonymous?: (request: Request, route: Route) => boolean
   /** Called with unexpected (500) errors; the default logs to the console. */
@@ -61,6 +72,8 @@ export interface S3HandlerOptions extends RouterOptions {
 export interface RequestInfo {
   operation?: Operation
   requestId?: string
+  /** Set by the adapter: the client's address and whether it came over TLS (aws:SourceIp, aws:SecureTransport). */
+  client?: { sourceIp?: string, secure: boolean }
 }
 
 export type S3Handler = (request: Request, info?: RequestInfo) => Promise<Response>
@@ -74,6 +87,12 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight'>, OperationHandler> = {
   GetBucketLocation: getBucketLocation,
   GetBucketCors: getBucketCors,
   PutBucketCors: putBucketCors,
+  GetBucketPolicy: getBucketPolicy,
+  PutBucketPolicy: putBucketPolicy,
+  DeleteBucketPolicy: deleteBucketPolicy,
+  GetBucketPolicyStatus: getBucketPolicyStatus,
+  PutBucketAcl: putBucketAcl,
+  PutObjectAcl: putObjectAcl,
   DeleteBucketCors: deleteBucketCors,
   GetBucketVersioning: getBucketVersioning,
   GetBucketAcl: getBucketAcl,
@@ -113,19 +132,31 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
   const clockSkewMs = options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
   const now = options.now ?? Date.now
   const onInternalError = options.onInternalError ?? ((err, id) => { console.error(`s3mesh: internal error in request ${id}:`, err) })
-  const { store } = options
+  const { store, access } = options
+  const credentials: CredentialProvider = access === undefined
+    ? options.credentials ?? { secretFor: () => undefined }
+    : { secretFor: async (key, token) => (await access.resolve(key, token)).secret }
   const nextRequestId = requestIdSource()
 
-  async function run (request: Request, url: URL, r: Route, requestId: string): Promise<Response> {
+  async function run (request: Request, url: URL, r: Route, requestId: string, client: ClientInfo): Promise<Response> {
     if (r.operation === 'Preflight') return await preflight(request, r.bucket, store)
-    const identity = await authenticate(request, url, { credentials: options.credentials, hashes, now: now(), clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
-    if (identity === undefined && options.allowAnonymous?.(request, r) !== true) {
+    const identity = await authenticate(request, url, { credentials, hashes, now: client.now, clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
+    let principal: Principal
+    if (identity !== undefined) {
+      principal = access === undefined ? { kind: 'root', accessKeyId: identity.accessKeyId } : (await access.resolve(identity.accessKeyId, identity.sessionToken)).principal
+    } else if (options.allowAnonymous?.(request, r) === true) {
+      principal = { kind: 'root', accessKeyId: '' }
+    } else if (access !== undefined) {
+      principal = { kind: 'anonymous' }
+    } else {
       throw new S3Error('AccessDenied', 'Anonymous requests are not allowed: sign the request with SigV4 or use a presigned URL.')
     }
     // Names are checked before any store sees them: a store may map them to file paths.
     if (r.bucket !== '' && r.operation !== 'CreateBucket') assertBucketName(r.bucket)
     if (r.key !== '') assertObjectKey(r.key)
-    const ctx = new Context(request, url, r, store, hashes, identity, request.signal, requestId, region)
+    // ListBuckets shows what the caller may see; DeleteObjects checks each key it names.
+    if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, permissionsFor(r, request.headers, client))
+    const ctx = new Context(request, url, r, store, hashes, identity, request.signal, requestId, region, { principal, client, ...(access === undefined ? {} : { access }) })
     return await OPERATIONS[r.operation](ctx)
   }
 
@@ -146,9 +177,16 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     let response: Response
     try {
       const url = new URL(request.url)
+      const client: ClientInfo = { ...info.client, secure: info.client?.secure ?? url.protocol === 'https:', now: now() }
+      if (access !== undefined && isAccessApiRequest(request, url, options.basePath)) {
+        info.operation = 'AccessApi' as Operation
+        response = await accessApi(request, { access, hashes, clockSkewMs, client, requestId })
+        response.headers.set('x-amz-request-id', requestId)
+        return response
+      }
       r = route(request, url, options)
       info.operation = r.operation
-      response = await run(request, url, r, requestId)
+      response = await run(request, url, r, requestId, client)
     } catch (err) {
       const e = asS3Error(err)
       if (e.code === 'InternalError') onInternalError(err, requestId)

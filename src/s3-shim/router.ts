@@ -9,6 +9,7 @@ export type Operation =
   | 'GetObjectTagging' | 'PutObjectTagging' | 'DeleteObjectTagging'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload' | 'ListParts' | 'Preflight'
+  | 'GetBucketPolicy' | 'PutBucketPolicy' | 'DeleteBucketPolicy' | 'GetBucketPolicyStatus' | 'PutBucketAcl' | 'PutObjectAcl'
 
 export interface Route {
   operation: Operation
@@ -22,9 +23,9 @@ export interface Route {
 }
 
 /** Sub-resources S3 has and s3mesh does not: answered NotImplemented rather than misread as another operation. */
-const UNSUPPORTED = ['policy', 'lifecycle', 'replication', 'website', 'logging', 'notification', 'encryption', 'object-lock',
+const UNSUPPORTED = ['lifecycle', 'replication', 'website', 'logging', 'notification', 'encryption', 'object-lock',
   'retention', 'legal-hold', 'versions', 'restore', 'select', 'torrent', 'accelerate', 'requestPayment', 'analytics',
-  'inventory', 'metrics', 'intelligent-tiering', 'ownershipControls', 'publicAccessBlock', 'attributes', 'policyStatus', 'renameObject']
+  'inventory', 'metrics', 'intelligent-tiering', 'ownershipControls', 'publicAccessBlock', 'attributes', 'renameObject']
 
 export interface RouterOptions {
   /** A path prefix in front of the S3 namespace, e.g. `/s3` in a service worker. */
@@ -120,15 +121,20 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
         if (has('uploads')) return op('ListMultipartUploads')
         if (has('versioning')) return op('GetBucketVersioning')
         if (has('acl')) return op('GetBucketAcl')
+        if (has('policy')) return op('GetBucketPolicy')
+        if (has('policyStatus')) return op('GetBucketPolicyStatus')
         if (has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement bucket tagging.')
         return op(query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects')
       case 'HEAD': return op('HeadBucket')
       case 'PUT':
         if (has('cors')) return op('PutBucketCors')
-        if (has('versioning') || has('acl') || has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement this bucket setting.')
+        if (has('policy')) return op('PutBucketPolicy')
+        if (has('acl')) return op('PutBucketAcl')
+        if (has('versioning') || has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement this bucket setting.')
         return op('CreateBucket')
       case 'DELETE':
         if (has('cors')) return op('DeleteBucketCors')
+        if (has('policy')) return op('DeleteBucketPolicy')
         if (has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement bucket tagging.')
         return op('DeleteBucket')
       case 'POST':
@@ -148,7 +154,7 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
     case 'PUT':
       if (has('partNumber') && has('uploadId')) return op(copy ? 'UploadPartCopy' : 'UploadPart')
       if (has('tagging')) return op('PutObjectTagging')
-      if (has('acl')) throw new S3Error('NotImplemented', 's3mesh does not implement object ACLs.')
+      if (has('acl')) return op('PutObjectAcl')
       return op(copy ? 'CopyObject' : 'PutObject')
     case 'DELETE':
       if (has('uploadId')) return op('AbortMultipartUpload')

@@ -64,6 +64,19 @@ function applies (s: Statement, r: AccessRequest, withPrincipal: boolean): boole
 
 function principalMatches (p: Principal, caller: Caller): boolean {
   if (p === '*') return true
-  if (p.AWS.includes('*')) return true
-  return caller.kind === 'user' && p.AWS.includes(caller.arn)
+  return p.AWS.some(a => a === '*' || (caller.kind === 'user' && sameIdentity(a, caller.arn)))
+}
+
+/**
+ * Whether a principal in a bucket policy names the caller. A mesh is one
+ * account, so the account id in the ARN is not compared: `user/NAME` names
+ * that user, the account's `root` (or a bare account id) every user of the mesh.
+ */
+function sameIdentity (principal: string, arn: string): boolean {
+  if (principal === arn) return true
+  if (/^\d{12}$/.test(principal)) return true
+  const m = /^arn:aws:iam::[^:]*:(.+)$/.exec(principal)
+  const c = /^arn:aws:iam::[^:]*:(.+)$/.exec(arn)
+  if (m === null || c === null) return false
+  return m[1] === 'root' || m[1] === c[1]
 }

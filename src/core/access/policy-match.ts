@@ -31,13 +31,31 @@ function defaultOf (name: string): string | undefined {
 
 /** Matches `value` against a pattern with `*` (any run) and `?` (one character); escaped (\u0000-prefixed) ones are literal. */
 export function wildcardMatch (pattern: string, value: string, ignoreCase = false): boolean {
+  return compiled(pattern, ignoreCase).test(value)
+}
+
+/** Patterns compiled once: a request is checked against every statement of every policy in force. */
+const patterns = new Map<string, RegExp>()
+
+function compiled (pattern: string, ignoreCase: boolean): RegExp {
+  const id = (ignoreCase ? 'i' : 's') + pattern
+  let re = patterns.get(id)
+  if (re === undefined) {
+    if (patterns.size >= 4096) patterns.clear()
+    re = toRegExp(pattern, ignoreCase)
+    patterns.set(id, re)
+  }
+  return re
+}
+
+function toRegExp (pattern: string, ignoreCase: boolean): RegExp {
   let re = '^'
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!
     if (c === '\u0000') { re += escapeRe(pattern[++i] ?? ''); continue }
     re += c === '*' ? '.*' : c === '?' ? '.' : escapeRe(c)
   }
-  return new RegExp(`${re}$`, ignoreCase ? 'is' : 's').test(value)
+  return new RegExp(`${re}$`, ignoreCase ? 'is' : 's')
 }
 
 function escapeRe (c: string): string {

@@ -132,12 +132,12 @@ export function parsePolicy (text: string, kind: PolicyKind): Policy {
     if (s.Action !== undefined) out.actions = strings(s.Action, `${where}: Action`)
     if (s.NotAction !== undefined) out.notActions = strings(s.NotAction, `${where}: NotAction`)
     for (const a of [...out.actions ?? [], ...out.notActions ?? []]) {
-      if (a !== '*' && !/^s3:[A-Za-z*?]+$/.test(a)) throw new MalformedPolicyError(`${where}: ${a} is not an S3 action (s3:GetObject, s3:*, ...).`)
+      if (a !== '*' && !/^(s3|iam|sts|admin):[A-Za-z*?]+$/.test(a)) throw new MalformedPolicyError(`${where}: ${a} is not an action s3mesh knows (s3:GetObject, s3:*, iam:CreateUser, sts:AssumeRole, admin:*, ...).`)
     }
     if (s.Resource !== undefined) out.resources = strings(s.Resource, `${where}: Resource`)
     if (s.NotResource !== undefined) out.notResources = strings(s.NotResource, `${where}: NotResource`)
     for (const r of [...out.resources ?? [], ...out.notResources ?? []]) {
-      if (r !== '*' && !r.startsWith('arn:aws:s3:::')) throw new MalformedPolicyError(`${where}: ${r} is not an S3 resource ARN (arn:aws:s3:::bucket/key).`)
+      if (r !== '*' && !r.startsWith('arn:aws:s3:::') && !r.startsWith('arn:aws:iam::') && !r.startsWith('arn:aws:sts::')) throw new MalformedPolicyError(`${where}: ${r} is not a resource ARN s3mesh knows (arn:aws:s3:::bucket/key, arn:aws:iam::ACCOUNT:user/NAME).`)
     }
     if (kind === 'bucket') {
       one('Principal', 'NotPrincipal')

@@ -6,15 +6,12 @@
  * aws:SecureTransport, aws:CurrentTime, aws:Referer, aws:UserAgent). What
  * evaluate() (src/core/access) decides on.
  */
+import type { Permission } from '../../core/access/access-control.js'
 import type { ContextValues } from '../../core/access/policy-match.js'
 import type { Route } from '../router.js'
 import { safeDecode } from '../router.js'
 
-export interface Permission {
-  action: string
-  resource: string
-  context: ContextValues
-}
+export type { Permission }
 
 /** The connection the request came on (the adapter knows it; the Request does not). */
 export interface ClientInfo {
@@ -58,6 +55,24 @@ const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' |
   CompleteMultipartUpload: ['s3:PutObject', 'object'],
   AbortMultipartUpload: ['s3:AbortMultipartUpload', 'object'],
   ListParts: ['s3:ListMultipartUploadParts', 'object'],
+  GetBucketPolicy: ['s3:GetBucketPolicy', 'bucket'],
+  PutBucketPolicy: ['s3:PutBucketPolicy', 'bucket'],
+  DeleteBucketPolicy: ['s3:DeleteBucketPolicy', 'bucket'],
+  GetBucketPolicyStatus: ['s3:GetBucketPolicyStatus', 'bucket'],
+  PutBucketAcl: ['s3:PutBucketAcl', 'bucket'],
+  PutObjectAcl: ['s3:PutObjectAcl', 'object'],
+}
+
+/** The condition keys every request has. */
+export function globalContext (headers: Headers, client: ClientInfo): ContextValues {
+  return {
+    'aws:SecureTransport': String(client.secure),
+    'aws:CurrentTime': new Date(client.now).toISOString(),
+    'aws:EpochTime': String(Math.floor(client.now / 1000)),
+    ...(client.sourceIp === undefined ? {} : { 'aws:SourceIp': client.sourceIp }),
+    ...(headers.get('referer') === null ? {} : { 'aws:Referer': headers.get('referer')! }),
+    ...(headers.get('user-agent') === null ? {} : { 'aws:UserAgent': headers.get('user-agent')! }),
+  }
 }
 
 /**
@@ -66,14 +81,7 @@ const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' |
  * A CORS preflight needs none (it is answered from the bucket's CORS rules).
  */
 export function permissionsFor (route: Route, headers: Headers, client: ClientInfo, deleteKeys: string[] = []): Permission[] {
-  const global: ContextValues = {
-    'aws:SecureTransport': String(client.secure),
-    'aws:CurrentTime': new Date(client.now).toISOString(),
-    'aws:EpochTime': String(Math.floor(client.now / 1000)),
-    ...(client.sourceIp === undefined ? {} : { 'aws:SourceIp': client.sourceIp }),
-    ...(headers.get('referer') === null ? {} : { 'aws:Referer': headers.get('referer')! }),
-    ...(headers.get('user-agent') === null ? {} : { 'aws:UserAgent': headers.get('user-agent')! }),
-  }
+  const global = globalContext(headers, client)
   if (route.operation === 'Preflight') return []
   if (route.operation === 'DeleteObjects') return deleteKeys.map(key => ({ action: 's3:DeleteObject', resource: arn(route.bucket, key), context: global }))
   const entry = ACTIONS[route.operation]

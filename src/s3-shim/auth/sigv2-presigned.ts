@@ -40,5 +40,5 @@ export async function verifySigV2Presigned (request: Request, url: URL, options:
   if (!bytesEqual(utf8(expected), utf8(signature))) {
     throw new S3Error('SignatureDoesNotMatch', undefined, { detail: { AWSAccessKeyId: accessKeyId, StringToSign: stringToSign } })
   }
-  return { accessKeyId, amzDate: '', scope: '', signingKey: new Uint8Array(0), signature: expected, payloadHash: UNSIGNED_PAYLOAD, presigned: true }
+  return { accessKeyId, amzDate: '', scope: '', signingKey: new Uint8Array(0), signature: expected, payloadHash: UNSIGNED_PAYLOAD, presigned: true, service: 's3' }
 }

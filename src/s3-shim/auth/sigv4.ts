@@ -3,10 +3,14 @@ import { bytesEqual, digestOf, toHex, utf8, type Hashes } from '../../core/hashe
 import { safeDecode } from '../router.js'
 import { uriEncode } from './uri-encode.js'
 
-/** Where the handler finds secrets: root credentials today, users later. */
+/** Where the handler finds secrets: the root credentials, users' keys, STS sessions. */
 export interface CredentialProvider {
-  /** The secret key of an access key id, or undefined when there is no such key. */
-  secretFor (accessKeyId: string): string | undefined | Promise<string | undefined>
+  /**
+   * The secret key of an access key id (with its session token, for STS
+   * credentials), or undefined when there is no such key. May throw the
+   * S3Error a client should see (ExpiredToken, an inactive key).
+   */
+  secretFor (accessKeyId: string, sessionToken?: string): string | undefined | Promise<string | undefined>
 }
 
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD'
@@ -30,6 +34,10 @@ export interface SignedIdentity {
   /** The payload hash the client signed: a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* mode. */
   payloadHash: string
   presigned: boolean
+  /** The STS session token the request carried (x-amz-security-token), signed with it. */
+  sessionToken?: string
+  /** The service the credential scope names: s3, or iam/sts for the access API. */
+  service: string
 }
 
 export interface VerifyOptions {
@@ -44,6 +52,13 @@ export interface VerifyOptions {
    * is the empty string's ('empty').
    */
   missingPayloadHash?: 'refuse' | 'empty'
+  /**
+   * The services a credential scope may name (default s3 only): the IAM and
+   * STS APIs accept iam and sts, signed over the body's SHA-256 (`bodySha256`).
+   */
+  services?: readonly string[]
+  /** The hex SHA-256 of a body already read, for requests that sign it without x-amz-content-sha256. */
+  bodySha256?: string
 }
 
 interface Parts {
@@ -56,12 +71,12 @@ interface Parts {
   amzDate: string
 }
 
-function parseCredential (credential: string, error: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError'): Omit<Parts, 'signedHeaders' | 'signature' | 'amzDate'> {
+function parseCredential (credential: string, error: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError', services: readonly string[] = ['s3']): Omit<Parts, 'signedHeaders' | 'signature' | 'amzDate'> {
   const c = credential.split('/')
   if (c.length !== 5 || c[4] !== 'aws4_request' || !/^\d{8}$/.test(c[1]!)) {
     throw new S3Error(error, `The credential "${credential}" is malformed; expected "<key>/<YYYYMMDD>/<region>/s3/aws4_request".`)
   }
-  if (c[3] !== 's3') throw new S3Error(error, `The credential names service "${c[3]}"; expected "s3".`)
+  if (!services.includes(c[3]!)) throw new S3Error(error, `The credential names service "${c[3]}"; expected ${services.map(x => `"${x}"`).join(' or ')}.`)
   return { accessKeyId: c[0]!, date: c[1]!, region: c[2]!, service: c[3]! }
 }
 
@@ -76,7 +91,7 @@ function toAmzDate (ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
 }
 
-function parseAuthorizationHeader (header: string, request: Request): Parts {
+function parseAuthorizationHeader (header: string, request: Request, services?: readonly string[]): Parts {
   const rest = header.slice(ALGORITHM.length).trim()
   const fields = new Map<string, string>()
   for (const piece of rest.split(',')) {
@@ -96,7 +111,7 @@ function parseAuthorizationHeader (header: string, request: Request): Parts {
     if (Number.isNaN(t)) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header.')
     amzDate = toAmzDate(t)
   }
-  return { ...parseCredential(credential, 'AuthorizationHeaderMalformed'), signedHeaders: signedHeaders.split(';'), signature, amzDate }
+  return { ...parseCredential(credential, 'AuthorizationHeaderMalformed', services), signedHeaders: signedHeaders.split(';'), signature, amzDate }
 }
 
 /** Raw query pairs, decoded, in order, duplicates kept: the canonical query needs all of them. */
@@ -166,8 +181,8 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
     if (!authorization.startsWith(ALGORITHM)) {
       throw new S3Error('InvalidRequest', 'Only AWS Signature Version 4 (AWS4-HMAC-SHA256) is supported.')
     }
-    parts = parseAuthorizationHeader(authorization, request)
-    const declared = request.headers.get('x-amz-content-sha256') ?? (options.missingPayloadHash === 'empty' ? EMPTY_SHA256 : null)
+    parts = parseAuthorizationHeader(authorization, request, options.services)
+    const declared = request.headers.get('x-amz-content-sha256') ?? options.bodySha256 ?? (options.missingPayloadHash === 'empty' ? EMPTY_SHA256 : null)
     if (declared === null) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256')
     payloadHash = declared
     const t = parseAmzDate(parts.amzDate)
@@ -186,7 +201,7 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
     if (credential === undefined || amzDate === undefined || expires === undefined || signedHeaders === undefined || signature === undefined) {
       throw new S3Error('AuthorizationQueryParametersError', 'Presigned URLs need X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.')
     }
-    parts = { ...parseCredential(credential, 'AuthorizationQueryParametersError'), signedHeaders: signedHeaders.split(';'), signature, amzDate }
+    parts = { ...parseCredential(credential, 'AuthorizationQueryParametersError', options.services), signedHeaders: signedHeaders.split(';'), signature, amzDate }
     const t = parseAmzDate(amzDate)
     if (t === undefined) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be of the form YYYYMMDDTHHMMSSZ.')
     const seconds = /^\d+$/.test(expires) ? Number(expires) : NaN
@@ -207,7 +222,12 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
     throw new S3Error('AuthorizationHeaderMalformed', `The credential date ${parts.date} does not match the request date ${parts.amzDate.slice(0, 8)}.`)
   }
   if (!parts.signedHeaders.includes('host')) throw new S3Error('AccessDenied', 'The host header must be signed.')
-  const secret = await options.credentials.secretFor(parts.accessKeyId)
+  // STS credentials carry their session token, signed with the request (a header, or a presigned URL's query).
+  const sessionToken = presigned && authorization === null ? query.find(([k]) => k === 'X-Amz-Security-Token')?.[1] : request.headers.get('x-amz-security-token') ?? undefined
+  if (sessionToken !== undefined && authorization !== null && !parts.signedHeaders.includes('x-amz-security-token')) {
+    throw new S3Error('AccessDenied', 'The x-amz-security-token header must be signed.')
+  }
+  const secret = await options.credentials.secretFor(parts.accessKeyId, sessionToken)
   if (secret === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { detail: { AWSAccessKeyId: parts.accessKeyId } })
 
   const canonicalRequest = [
@@ -227,7 +247,7 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
       detail: { AWSAccessKeyId: parts.accessKeyId, StringToSign: stringToSign, CanonicalRequest: canonicalRequest },
     })
   }
-  return { accessKeyId: parts.accessKeyId, amzDate: parts.amzDate, scope, signingKey: key, signature: expected, payloadHash, presigned: authorization === null }
+  return { accessKeyId: parts.accessKeyId, amzDate: parts.amzDate, scope, signingKey: key, signature: expected, payloadHash, presigned: authorization === null, service: parts.service, ...(sessionToken === undefined ? {} : { sessionToken }) }
 }
 
 /** The signature of one aws-chunked chunk, chained from the previous one. */

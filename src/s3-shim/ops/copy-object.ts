@@ -4,6 +4,7 @@ import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { isoDate, quoteEtag } from '../respond.js'
 import { xmlResponse } from '../xml.js'
 import { openCopySource, parseCopySource } from '../copy-source.js'
+import { applyObjectAcl, requestedAcl } from './get-acl.js'
 
 function directive (ctx: Context, header: string): 'COPY' | 'REPLACE' {
   const v = (ctx.headers.get(header) ?? 'COPY').toUpperCase()
@@ -14,6 +15,7 @@ function directive (ctx: Context, header: string): 'COPY' | 'REPLACE' {
 /** CopyObject: server-side copy, keeping or replacing metadata and tags. */
 export async function copyObject (ctx: Context): Promise<Response> {
   const source = parseCopySource(ctx)
+  const acl = requestedAcl(ctx)
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
   if (source.bucket === ctx.bucket && source.key === ctx.key && metadataDirective === 'COPY' && taggingDirective === 'COPY') {
@@ -23,5 +25,6 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const metadata = metadataDirective === 'REPLACE' ? metadataFromHeaders(ctx.headers) : handle.info.metadata
   const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(ctx.headers) ?? {} : handle.info.tags
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, signal: ctx.signal })
+  await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
   return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) })
 }

@@ -1,11 +1,14 @@
 import { assertBucketName } from '../../core/names.js'
 import type { Context } from '../context.js'
+import { requestedAcl } from './get-acl.js'
 
 export async function createBucket (ctx: Context): Promise<Response> {
   assertBucketName(ctx.bucket)
+  const acl = requestedAcl(ctx)
   // A CreateBucketConfiguration (LocationConstraint) may come along; s3mesh has
   // one region, so the body only has to be well-formed.
   await ctx.optionalXml('CreateBucketConfiguration')
   await ctx.store.createBucket(ctx.bucket, { signal: ctx.signal })
+  if (acl !== undefined && acl !== 'private' && ctx.auth.access !== undefined) await ctx.auth.access.state.commit([{ kind: 'bucket-acl', bucket: ctx.bucket, acl }])
   return new Response(null, { status: 200, headers: { location: `/${ctx.bucket}` } })
 }

@@ -1,6 +1,8 @@
 import { S3Error, isS3Error } from '../../core/errors.js'
 import { assertObjectKey } from '../../core/names.js'
+import { permissionsFor } from '../access/request-actions.js'
 import type { Context } from '../context.js'
+import { applyObjectAcl } from './get-acl.js'
 import { elementsOf, textOf, xmlResponse, type XmlElement } from '../xml.js'
 
 /** S3 deletes at most 1,000 keys per request. */
@@ -24,7 +26,10 @@ export async function deleteObjects (ctx: Context): Promise<Response> {
   for (const key of keys) {
     try {
       assertObjectKey(key)
+      // Each key needs its own s3:DeleteObject: a refused one is reported, the others go ahead.
+      if (ctx.auth.access !== undefined) ctx.auth.access.check(ctx.auth.principal, permissionsFor(ctx.route, ctx.headers, ctx.auth.client, [key]))
       await ctx.store.deleteObject(ctx.bucket, key, { signal: ctx.signal })
+      await applyObjectAcl(ctx, ctx.bucket, key, undefined)
       if (!quiet) Deleted.push({ Key: key })
     } catch (err) {
       if (!isS3Error(err) || err.status >= 500) throw err

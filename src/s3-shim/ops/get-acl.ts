@@ -1,26 +1,78 @@
+import { CANNED_ACLS, idOf, type CannedAcl } from '../../core/access/access-records.js'
+import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
-import { xmlResponse } from '../xml.js'
+import { xmlResponse, type XmlElement } from '../xml.js'
 import { OWNER } from '../owner.js'
 
-function acl (): Response {
-  return xmlResponse('AccessControlPolicy', {
-    Owner: OWNER,
-    AccessControlList: {
-      Grant: {
-        Grantee: { '@xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@xsi:type': 'CanonicalUser', ...OWNER },
-        Permission: 'FULL_CONTROL',
-      },
-    },
-  })
+const XSI = 'http://www.w3.org/2001/XMLSchema-instance'
+const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers'
+const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers'
+
+/** A canned ACL as the grants S3 reports for it. */
+function acl (canned: CannedAcl): Response {
+  const group = (uri: string, permission: string): XmlElement => ({ Grantee: { '@xmlns:xsi': XSI, '@xsi:type': 'Group', URI: uri }, Permission: permission })
+  const grants: XmlElement[] = [{ Grantee: { '@xmlns:xsi': XSI, '@xsi:type': 'CanonicalUser', ...OWNER }, Permission: 'FULL_CONTROL' }]
+  if (canned === 'public-read' || canned === 'public-read-write') grants.push(group(ALL_USERS, 'READ'))
+  if (canned === 'public-read-write') grants.push(group(ALL_USERS, 'WRITE'))
+  if (canned === 'authenticated-read') grants.push(group(AUTHENTICATED_USERS, 'READ'))
+  return xmlResponse('AccessControlPolicy', { Owner: OWNER, AccessControlList: { Grant: grants } })
 }
 
-/** s3mesh has no ACLs: the owner has full control of everything. Tools such as s3cmd `info` ask. */
+/** The x-amz-acl a request sets, if any; grants by header (x-amz-grant-*) are not supported. */
+export function requestedAcl (ctx: Context): CannedAcl | undefined {
+  for (const name of ctx.headers.keys()) {
+    if (name.startsWith('x-amz-grant-')) throw new S3Error('NotImplemented', 's3mesh supports canned ACLs (x-amz-acl: private, public-read, public-read-write, authenticated-read), not grants.')
+  }
+  const v = ctx.headers.get('x-amz-acl')
+  if (v === null) return undefined
+  if (!(CANNED_ACLS as readonly string[]).includes(v)) throw new S3Error('InvalidArgument', `x-amz-acl "${v}" is not one s3mesh supports: ${CANNED_ACLS.join(', ')}.`, { detail: { ArgumentName: 'x-amz-acl', ArgumentValue: v } })
+  return v as CannedAcl
+}
+
+/**
+ * Records the canned ACL an object write asked for; a write without one
+ * resets the key to private, as S3 does (a new object does not inherit the
+ * ACL of the one it replaces).
+ */
+export async function applyObjectAcl (ctx: Context, bucket: string, key: string, canned: CannedAcl | undefined): Promise<void> {
+  const access = ctx.auth.access
+  if (access === undefined) return
+  if (canned !== undefined && canned !== 'private') await access.state.commit([{ kind: 'object-acl', bucket, key, acl: canned }])
+  else if (access.state.get(idOf('object-acl', bucket, key)) !== undefined) await access.state.commit([], [idOf('object-acl', bucket, key)])
+}
+
 export async function getBucketAcl (ctx: Context): Promise<Response> {
   await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
-  return acl()
+  return acl(ctx.auth.access?.cannedAcl(ctx.bucket) ?? 'private')
 }
 
 export async function getObjectAcl (ctx: Context): Promise<Response> {
   await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal })
-  return acl()
+  return acl(ctx.auth.access?.cannedAcl(ctx.bucket, ctx.key) ?? 'private')
+}
+
+/** The ACL body's grants are not supported: a canned ACL in x-amz-acl sets the ACL. */
+async function cannedFromRequest (ctx: Context): Promise<CannedAcl> {
+  const canned = requestedAcl(ctx)
+  const body = await ctx.optionalXml('AccessControlPolicy')
+  if (canned === undefined && body !== undefined) throw new S3Error('NotImplemented', 's3mesh sets ACLs from x-amz-acl (private, public-read, public-read-write, authenticated-read), not from grants in the body.')
+  if (canned === undefined) throw new S3Error('MalformedACLError', 'Send x-amz-acl with one of private, public-read, public-read-write, authenticated-read.')
+  if (ctx.auth.access === undefined) throw new S3Error('NotImplemented', 'This endpoint keeps no ACLs.')
+  return canned
+}
+
+export async function putBucketAcl (ctx: Context): Promise<Response> {
+  const canned = await cannedFromRequest(ctx)
+  await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
+  const id = idOf('bucket-acl', ctx.bucket)
+  if (canned !== 'private') await ctx.auth.access!.state.commit([{ kind: 'bucket-acl', bucket: ctx.bucket, acl: canned }])
+  else await ctx.auth.access!.state.commit([], [id])
+  return new Response(null, { status: 200 })
+}
+
+export async function putObjectAcl (ctx: Context): Promise<Response> {
+  const canned = await cannedFromRequest(ctx)
+  await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal })
+  await applyObjectAcl(ctx, ctx.bucket, ctx.key, canned)
+  return new Response(null, { status: 200 })
 }

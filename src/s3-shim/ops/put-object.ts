@@ -2,13 +2,16 @@ import { streamOfBytes } from '../../core/streams.js'
 import type { Context } from '../context.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
+import { applyObjectAcl, requestedAcl } from './get-acl.js'
 
 export async function putObject (ctx: Context): Promise<Response> {
+  const acl = requestedAcl(ctx)
   const metadata = metadataFromHeaders(ctx.headers)
   const tags = tagsFromHeader(ctx.headers)
   const { body, size, verified } = ctx.body()
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
     metadata, tags, size, verified, signal: ctx.signal,
   })
+  await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
   return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }) } })
 }
