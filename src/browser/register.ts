@@ -12,6 +12,9 @@ export interface RegisterOptions {
    * Root credentials. Signed requests to `/s3/...` are checked against them,
    * and with them the tab obtains what it needs to join the mesh from the node
    * that served the page (a SigV4-signed request: nobody without them joins).
+   * Requests signed with any other key go to that node, which decides them by
+   * that user's policies. Without credentials, the worker forgets any it was
+   * given before.
    */
   accessKeyId?: string
   secretAccessKey?: string
@@ -80,7 +83,12 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     await new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
   })
   const { accessKeyId, secretAccessKey } = options
-  if (accessKeyId === undefined || secretAccessKey === undefined) return { registration, stop: async () => {} }
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    // Without credentials the worker holds none: any an earlier page gave it (root's) are forgotten, and requests
+    // signed by someone else go to the node.
+    await configure({}, signal)
+    return { registration, stop: async () => {} }
+  }
   await configure({ credentials: { accessKeyId, secretAccessKey }, ...(options.gateway === false ? {} : { gateway: options.gateway ?? location.origin }) }, signal)
   if (options.join === false) return { registration, stop: async () => {} }
 

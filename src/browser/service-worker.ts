@@ -98,10 +98,25 @@ function s3Error (request: Request, message: string): Response {
   return errorResponse(new S3Error('ServiceUnavailable', message), nextRequestId(), request.method)
 }
 
+/** Subresources of the access state, which only the node keeps (a page node and IndexedDB have none). */
+const NODE_ONLY = ['policy', 'policyStatus', 'acl']
+
+/** The access key a request is signed with (its Authorization header, or a presigned URL's X-Amz-Credential), if any. */
+function signingKey (request: Request): string | undefined {
+  const header = /Credential=([^/\s,]+)\//.exec(request.headers.get('authorization') ?? '')?.[1]
+  return header ?? new URL(request.url).searchParams.get('X-Amz-Credential')?.split('/')[0]
+}
+
 /** A page node answers for the whole mesh; without one, IndexedDB and the gateway answer. */
 async function answer (request: Request): Promise<Response> {
   // A navigation can come from any site, so it may only read (checked here: the page sees no mode).
   if (request.mode === 'navigate' && request.method !== 'GET' && request.method !== 'HEAD') return await handler(request)
+  // Signed with a key other than the one this worker was given: a user who is not root (the console logged in as
+  // one), whose policies only the node knows. And a bucket's or object's policy and ACL: only the node keeps the
+  // access state. The node that served the page answers those, untouched.
+  const key = signingKey(request)
+  if (key !== undefined && key !== (await loadWorkerConfig()).credentials?.accessKeyId) return await fetch(request)
+  if (NODE_ONLY.some(q => new URL(request.url).searchParams.has(q))) return await fetch(request)
   const node = await pageNode()
   if (node === undefined) return await handler(request)
   try {

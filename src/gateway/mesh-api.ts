@@ -7,6 +7,7 @@ import type { MeshNode } from '../core/mesh/mesh-node.js'
 import { S3Error } from '../core/errors.js'
 import type { StatsKind } from '../core/mesh/member-stats.js'
 import { requestIdSource } from '../core/ids.js'
+import { ACCESS_API_PATHS } from '../s3-shim/iam/access-api.js'
 import { BUILTIN_POLICIES } from '../core/access/builtin-policies.js'
 
 const builtinDocument = (name: string): string | undefined => BUILTIN_POLICIES[name]
@@ -136,7 +137,8 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
   const nextRequestId = requestIdSource()
   return async (request: Request, info?: RequestInfo) => {
     const url = new URL(request.url)
-    if (!url.pathname.startsWith('/_s3mesh/')) return await s3(request, info)
+    // The IAM and STS APIs are the S3 handler's (it holds the access control).
+    if (!url.pathname.startsWith('/_s3mesh/') || url.pathname === ACCESS_API_PATHS.iam || url.pathname === ACCESS_API_PATHS.sts) return await s3(request, info)
     if (info !== undefined) info.operation = 'MeshApi' as RequestInfo['operation']
     try {
       const { access } = options

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { parseAddress } from './address.js'
+import { adminCommand } from './admin-command.js'
 import { banner } from './banner.js'
 import { CliError } from './cli-error.js'
 import { printMembers } from './members-command.js'
@@ -94,6 +95,7 @@ Examples:
     .action(async (opts: { endpoint: string, accessKey?: string, secretKey?: string, json?: boolean }) => {
       await printMembers(opts, process.env)
     })
+  program.addCommand(adminCommand(process.env))
   return program
 }
 

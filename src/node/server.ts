@@ -99,6 +99,14 @@ function isPlainGet (req: IncomingMessage): boolean {
   return (req.method === 'GET' || req.method === 'HEAD') && req.headers.authorization === undefined && !(req.url ?? '').includes('X-Amz-Signature')
 }
 
+/** S3MESH_STS_MIN_SECONDS: the shortest STS session (default AWS's 900 s); tests shorten it to see credentials expire. */
+function stsMinSeconds (env: NodeJS.ProcessEnv): number {
+  const v = env.S3MESH_STS_MIN_SECONDS
+  if (v === undefined) return 900
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 43200) throw new CliError(`S3MESH_STS_MIN_SECONDS must be a number of seconds from 1 to 43200 (got "${v}").`, 2)
+  return Number(v)
+}
+
 /** Starts an S3 server on a data folder: the `s3mesh server` command without the CLI. */
 export async function startServer (options: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(options.dataDir)
@@ -126,6 +134,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const access = new AccessControl({
       state: accessState,
       root: { accessKeyId: credentials.accessKey, secretAccessKey: credentials.secretKey },
+      sessionMinSeconds: stsMinSeconds(options.env ?? process.env),
       tokens: new SessionTokens(mesh?.keyring ?? await Keyring.create([digestOf(nodeHashes, 'sha256', `s3mesh sts\n${credentials.secretKey}`)], 'sts', nodeAead)),
     })
     if (mesh !== undefined) metrics.attachMembership(mesh.transport)

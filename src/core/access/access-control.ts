@@ -48,6 +48,8 @@ export interface AccessControlOptions {
   tokens?: SessionTokens
   /** The clock, ms since the epoch. */
   now?: () => number
+  /** The shortest STS session that may be asked for, seconds (AWS: 900; tests shorten it to see ExpiredToken). */
+  sessionMinSeconds?: number
 }
 
 /** The ARN s3mesh gives a user: bucket policies name users by it (any account id is accepted there). */
@@ -65,6 +67,7 @@ export class AccessControl {
   readonly state: AccessState
   readonly root: RootCredential
   readonly tokens?: SessionTokens
+  readonly sessionMinSeconds: number
   private readonly now: () => number
   private readonly parsed = new Map<string, Policy | null>()
   private identityCache = new Map<string, Policy[]>()
@@ -76,6 +79,7 @@ export class AccessControl {
     this.root = o.root
     if (o.tokens !== undefined) this.tokens = o.tokens
     this.now = o.now ?? Date.now
+    this.sessionMinSeconds = o.sessionMinSeconds ?? 900
   }
 
   /**

@@ -19,6 +19,9 @@ import { renderXml, type XmlElement } from '../xml.js'
 import { IAM_ACTIONS, type IamCall } from './iam-actions.js'
 import { STS_ACTIONS } from './sts-actions.js'
 
+/** Where pages reach the IAM and STS APIs on their own origin. */
+export const ACCESS_API_PATHS = { iam: '/_s3mesh/v1/iam', sts: '/_s3mesh/v1/sts' } as const
+
 export const IAM_NS = 'https://iam.amazonaws.com/doc/2010-05-08/'
 export const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/'
 
@@ -35,7 +38,9 @@ export interface AccessApiOptions {
 
 /** Whether a request is for the IAM or STS API rather than S3: a signed form POST to the root naming service iam or sts. */
 export function isAccessApiRequest (request: Request, url: URL, basePath = ''): boolean {
-  if (request.method !== 'POST' || (url.pathname !== `${basePath}/` && url.pathname !== basePath)) return false
+  // At the root of the S3 endpoint as AWS's clients call it; under /_s3mesh/v1/ for pages (the console), whose origin serves its own `/`.
+  const paths = [`${basePath}/`, basePath, ACCESS_API_PATHS.iam, ACCESS_API_PATHS.sts]
+  if (request.method !== 'POST' || !paths.includes(url.pathname)) return false
   if (!(request.headers.get('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) return false
   const credential = /Credential=[^/]+\/\d{8}\/[^/]+\/(\w+)\//.exec(request.headers.get('authorization') ?? '')?.[1]
   return credential === 'iam' || credential === 'sts'
@@ -64,7 +69,7 @@ export async function accessApi (request: Request, o: AccessApiOptions): Promise
     const call: IamCall = {
       params, principal, access: o.access, admin: new AccessAdmin(o.access.state, o.access.root.accessKeyId, () => o.client.now),
       now: o.client.now,
-      allow: (iamAction, resource) => { allow(o, principal, `${service}:${iamAction}`, resource, request.headers) },
+      allow: (iamAction, resource, on = service) => { allow(o, principal, `${on}:${iamAction}`, resource, request.headers) },
     }
     const result = await handler(call)
     const ns = service === 'iam' ? IAM_NS : STS_NS

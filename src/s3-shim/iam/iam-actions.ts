@@ -19,7 +19,7 @@ export interface IamCall {
   admin: AccessAdmin
   now: number
   /** Throws AccessDenied unless the caller may do `action` (without the service prefix) on `resource`. */
-  allow: (action: string, resource: string) => void
+  allow: (action: string, resource: string, service?: 'iam' | 'sts') => void
 }
 
 export type ActionHandler = (call: IamCall) => Promise<XmlElement | undefined>

@@ -15,13 +15,22 @@ export const STS_DURATION = { min: 900, max: 43200, default: 3600 } as const
 
 export const STS_ACTIONS: Record<string, ActionHandler> = {
   AssumeRole: async call => {
-    const p = call.principal
+    let p = call.principal
     if (p.kind === 'anonymous') throw new IamError('AccessDenied', 'AssumeRole needs a signed request.')
+    // s3mesh's extension: credentials for another user (the console's "temporary credentials"), for whoever may make that user keys.
+    const forUser = call.params.get('UserName')
+    if (forUser !== null && forUser !== '' && !(p.kind === 'user' && p.user.name === forUser)) {
+      call.allow('CreateAccessKey', userArn(forUser), 'iam')
+      const user = call.admin.user(forUser)
+      if (!user.enabled) throw new IamError('ValidationError', `User ${forUser} is disabled.`)
+      p = { kind: 'user', accessKeyId: '', user }
+    }
     if (p.session !== undefined) throw new IamError('AccessDenied', 'Temporary credentials cannot assume a role: call AssumeRole with the user\'s own access key.')
     const text = call.params.get('DurationSeconds')
     const seconds = text === null ? STS_DURATION.default : /^\d+$/.test(text) ? Number(text) : NaN
-    if (!(seconds >= STS_DURATION.min && seconds <= STS_DURATION.max)) {
-      throw new IamError('ValidationError', `DurationSeconds must be between ${STS_DURATION.min} and ${STS_DURATION.max} (got ${text}).`)
+    const min = call.access.sessionMinSeconds
+    if (!(seconds >= min && seconds <= STS_DURATION.max)) {
+      throw new IamError('ValidationError', `DurationSeconds must be between ${min} and ${STS_DURATION.max} (got ${text}).`)
     }
     const policy = call.params.get('Policy') ?? undefined
     if (policy !== undefined) {
