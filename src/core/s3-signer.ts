@@ -6,6 +6,6 @@ import { AwsClient } from 'aws4fetch'
  * 25 s on average before the last answer comes back; s3mesh's callers handle
  * a 503 themselves (fail over, show it, try the gateway), so they get it at once.
  */
-export function s3Signer (credentials: { accessKeyId: string, secretAccessKey: string }): AwsClient {
-  return new AwsClient({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, service: 's3', region: 'us-east-1', retries: 0 })
+export function s3Signer (credentials: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }, service: 's3' | 'iam' | 'sts' = 's3'): AwsClient {
+  return new AwsClient({ ...credentials, service, region: 'us-east-1', retries: 0 })
 }

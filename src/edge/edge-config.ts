@@ -24,6 +24,8 @@ export interface EdgeBindings {
   S3MESH_CACHE_MEMORY_BYTES?: string
   /** How long a mesh node may take to start answering a request without a body (a read) before the next is tried, ms. Default 10000. */
   S3MESH_TIMEOUT_MS?: string
+  /** How old the worker's copy of the mesh's users and policies may be, seconds: a revoked key works here at most this long. Default 5. */
+  S3MESH_ACCESS_TTL_SECONDS?: string
   /** Comma-separated host names under which `bucket.<domain>` is virtual-hosted style (`s3.example.com`). Default: path style only. */
   S3MESH_DOMAINS?: string
 }
@@ -37,6 +39,8 @@ export interface EdgeConfig {
   cacheMaxObjectBytes: number
   cacheMemoryBytes: number
   timeoutMs: number
+  /** How old the copy of the access state may be, ms. */
+  accessTtlMs: number
   /** Virtual-hosted-style domains. */
   domains: string[]
   /** Passed over this long after a node fails, ms. */
@@ -85,6 +89,7 @@ export function edgeConfig (env: EdgeBindings): EdgeConfig {
     cacheMaxObjectBytes: number(env, 'S3MESH_CACHE_MAX_OBJECT_BYTES', 4 * MiB),
     cacheMemoryBytes: number(env, 'S3MESH_CACHE_MEMORY_BYTES', 32 * MiB),
     timeoutMs: number(env, 'S3MESH_TIMEOUT_MS', 10_000),
+    accessTtlMs: number(env, 'S3MESH_ACCESS_TTL_SECONDS', 5) * 1000,
     domains: (env.S3MESH_DOMAINS ?? '').split(',').map(s => s.trim().toLowerCase()).filter(s => s !== ''),
     retryAfterMs: 10_000,
     replayableBytes: 16 * MiB,

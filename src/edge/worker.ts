@@ -11,6 +11,7 @@ import { edgeConfig, EdgeConfigError, type EdgeBindings, type EdgeConfig } from 
 import { GatewayStore } from '../gateway/gateway-store.js'
 import { CacheApiCache, MemoryCache, type ObjectCache } from '../gateway/object-cache.js'
 import { RemoteS3 } from '../gateway/remote-s3.js'
+import { RemoteAccess } from '../gateway/remote-access.js'
 
 export { edgeConfig, EdgeConfigError, type EdgeBindings, type EdgeConfig } from './edge-config.js'
 export { GatewayStore, type GatewayStoreOptions } from '../gateway/gateway-store.js'
@@ -36,8 +37,17 @@ export async function createEdgeHandler (config: EdgeConfig): Promise<S3Handler>
     cacheMaxObjectBytes: config.cacheMaxObjectBytes,
     replayableBytes: config.replayableBytes,
   })
-  const { accessKeyId, secretAccessKey } = config.clients
-  return createS3Handler({ store, virtualHostDomains: config.domains, credentials: { secretFor: k => k === accessKeyId ? secretAccessKey : undefined } })
+  // The mesh's users and policies, decided here by the same code as on a node.
+  const remoteAccess = new RemoteAccess({ nodes: config.nodes, mesh: config.mesh, root: config.clients, ttlMs: config.accessTtlMs })
+  const handler = createS3Handler({ store, virtualHostDomains: config.domains, access: remoteAccess.control, serveAccessApi: false })
+  return async (request, info) => {
+    try {
+      await remoteAccess.fresh()
+    } catch (err) {
+      return errorResponse(err instanceof S3Error ? err : new S3Error('ServiceUnavailable', String(err)), 'edge', request.method)
+    }
+    return await handler(request, info)
+  }
 }
 
 /** Where bindings come from when the runtime passes none (Deno's `serve` and Node pass no env): the process environment. */

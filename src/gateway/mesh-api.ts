@@ -163,6 +163,11 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
         if (!isRoot || access === undefined) throw new S3Error('AccessDenied', 'The access state (it holds secret keys) is given only to the root credentials.')
         return Response.json({ entries: access.state.all() }, { headers: { 'cache-control': 'no-store' } })
       }
+      if (url.pathname === '/_s3mesh/v1/access/session') {
+        // What an edge worker (no cluster key) asks to open a client's STS token.
+        if (!isRoot || access?.tokens === undefined) throw new S3Error('AccessDenied', 'Session tokens are opened only for the root credentials.')
+        return Response.json(await access.tokens.open(request.headers.get('x-s3mesh-session-token') ?? ''), { headers: { 'cache-control': 'no-store' } })
+      }
       if (url.pathname === '/_s3mesh/v1/browser-join') {
         if (!isRoot) throw new S3Error('AccessDenied', 'Joining the mesh as a tab needs the root credentials for now (a tab is given the cluster key).')
       } else {

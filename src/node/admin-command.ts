@@ -27,7 +27,7 @@ const HINTS: Record<string, string> = {
   AccessDenied: 'These credentials may not do this: use the root keys (S3MESH_ROOT_USER and S3MESH_ROOT_PASSWORD) or a user with the consoleAdmin policy.',
   NoSuchEntity: 'Check the name: `s3mesh admin user list`, `policy list` and `group list` show what there is.',
   EntityAlreadyExists: 'Choose another name, or remove the existing one first.',
-  DeleteConflict: 'Remove what still refers to it first, as the message says.',
+  DeleteConflict: 'Remove what still refers to it first.',
   LimitExceeded: 'Remove one before adding another.',
   MalformedPolicyDocument: 'Fix the policy document and run the command again.',
   ValidationError: 'Check the names and keys given (see --help).',
@@ -84,6 +84,16 @@ async function run (cmd: Command, env: NodeJS.ProcessEnv, action: (admin: Admin)
     await action({ iam: connect(opts, env, usage), print, usage })
   } catch (err) {
     throw explain(err)
+  }
+}
+
+/** Runs `step`, giving a refusal with `code` a hint that names the command to run. */
+async function hinted<T> (step: Promise<T>, code: string, hint: string): Promise<T> {
+  try {
+    return await step
+  } catch (err) {
+    if (err instanceof IamApiError && err.code === code) throw new CliError(`${err.code}: ${err.message}\n${hint}`)
+    throw err
   }
 }
 
@@ -224,7 +234,7 @@ async function policyInfo ({ iam, print }: Admin, name: string): Promise<void> {
 }
 
 async function policyRemove ({ iam, print }: Admin, name: string): Promise<void> {
-  await iam.deletePolicy(name)
+  await hinted(iam.deletePolicy(name), 'DeleteConflict', `Detach it first: s3mesh admin policy detach ${name} --user ACCESS_KEY (or --group GROUP).`)
   print(`Removed policy ${name}.`, { policy: name, removed: true })
 }
 
@@ -248,7 +258,7 @@ async function groupRemove ({ iam, print }: Admin, group: string, keys: string[]
     print(`Removed ${users.join(', ')} from group ${group}.`, { group, removedMembers: users })
     return
   }
-  await iam.deleteGroup(group)
+  await hinted(iam.deleteGroup(group), 'DeleteConflict', `Empty it first: s3mesh admin group remove ${group} ACCESS_KEY... and s3mesh admin policy detach NAME --group ${group}.`)
   print(`Removed group ${group}.`, { group, removed: true })
 }
 

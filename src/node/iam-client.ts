@@ -36,7 +36,7 @@ export class UnexpectedAnswerError extends Error {
 }
 
 export type Owner = 'user' | 'group'
-export interface IamUser { name: string, arn: string, created: string }
+export interface IamUser { name: string, arn: string, created: string, /** s3mesh's Status element: whether the user is enabled. */ enabled: boolean }
 export interface IamAccessKey { id: string, status: 'Active' | 'Inactive' }
 export interface IamPolicy { name: string, arn: string, builtin: boolean, attachments: number }
 
@@ -100,13 +100,9 @@ export class IamClient {
    * no disabled users), so this reads the node's access state, which only
    * the root credentials may; undefined when they are not root.
    */
-  async userStatuses (): Promise<Map<string, boolean> | undefined> {
-    const res = await this.send(new URL('_s3mesh/v1/access/state', this.url).toString(), {})
-    if (!res.ok) { await res.body?.cancel(); return undefined }
-    const { entries } = await res.json() as { entries: Array<{ record?: { kind: string, name?: string, enabled?: boolean } }> }
-    const statuses = new Map<string, boolean>()
-    for (const { record } of entries) if (record?.kind === 'user' && record.name !== undefined) statuses.set(record.name, record.enabled !== false)
-    return statuses
+  /** Whether each user is enabled (ListUsers carries s3mesh's Status). */
+  async userStatuses (): Promise<Map<string, boolean>> {
+    return new Map((await this.listUsers()).map(u => [u.name, u.enabled]))
   }
 
   private async send (url: string, init: Parameters<AwsClient['fetch']>[1]): Promise<Response> {
@@ -121,7 +117,7 @@ export class IamClient {
 
   async listUsers (): Promise<IamUser[]> {
     const r = await this.call('ListUsers')
-    return members(r.Users).map(element).map(u => ({ name: text(u.UserName), arn: text(u.Arn), created: text(u.CreateDate) }))
+    return members(r.Users).map(element).map(u => ({ name: text(u.UserName), arn: text(u.Arn), created: text(u.CreateDate), enabled: text(u.Status) !== 'Disabled' }))
   }
 
   async createUser (name: string): Promise<void> { await this.call('CreateUser', { UserName: name }) }

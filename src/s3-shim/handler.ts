@@ -48,6 +48,8 @@ export interface S3HandlerOptions extends RouterOptions {
    * `credentials` below sign and may do everything.
    */
   access?: AccessControl
+  /** Whether the IAM and STS APIs are served with `access` (default true; an edge worker's copy of the state is read-only). */
+  serveAccessApi?: boolean
   /** Access keys and their secrets, for SigV4, when there is no `access`. */
   credentials?: CredentialProvider
   /** Hash implementations; the pure-JS default runs anywhere, Node passes native ones. */
@@ -178,7 +180,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     try {
       const url = new URL(request.url)
       const client: ClientInfo = { ...info.client, secure: info.client?.secure ?? url.protocol === 'https:', now: now() }
-      if (access !== undefined && isAccessApiRequest(request, url, options.basePath)) {
+      if (access !== undefined && options.serveAccessApi !== false && isAccessApiRequest(request, url, options.basePath)) {
         info.operation = 'AccessApi' as Operation
         response = await accessApi(request, { access, hashes, clockSkewMs, client, requestId })
         response.headers.set('x-amz-request-id', requestId)

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, it } from 'node:test'
-import { AwsClient } from 'aws4fetch'
+import { s3Signer } from '../../src/core/s3-signer.js'
 import { AWS_UNSET, awsCliEnv, describeClient, makeFixtures, run, type Fixtures } from '../helpers/cli-clients.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
@@ -225,7 +225,7 @@ print(json.dumps({'AccessKeyId': c['AccessKeyId'], 'SecretAccessKey': c['SecretA
     await knownOn(2, key)
 
     // Disabling the user (s3mesh's SetUserStatus, as `s3mesh admin user disable` sends it) does the same for every key it has.
-    const iam = new AwsClient({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, service: 'iam', region: 'us-east-1', retries: 0 })
+    const iam = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'iam')
     const setStatus = async (status: string): Promise<void> => {
       const res = await iam.fetch(`${nodes[0]!.url}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `Action=SetUserStatus&UserName=dave&Status=${status}&Version=2010-05-08` })
       assert.equal(res.status, 200, await res.text())

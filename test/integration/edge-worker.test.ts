@@ -14,6 +14,8 @@ import { CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand,
 import { Miniflare } from 'miniflare'
 import { metric, metricSum, startServerProcess, ACCESS_KEY, SECRET_KEY, type ServerProcess } from '../helpers/server-process.js'
 import { sdkClient, signer } from '../helpers/s3-client.js'
+import { until } from '../helpers/until.js'
+import { s3Signer } from '../../src/core/s3-signer.js'
 
 const BUNDLE = fileURLToPath(new URL('../../dist/edge-bundle/s3mesh-edge.js', import.meta.url))
 const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))
@@ -206,6 +208,34 @@ describe('the edge worker in Deno and in Node', () => {
     const forged = await signer('not-the-secret-key').sign('http://edge.test/plain/a.txt')
     assert.equal((await worker.fetch(forged, env)).status, 403)
     assert.equal((await worker.fetch(new Request('http://edge.test/plain/a.txt'), env)).status, 403, 'anonymous')
+  })
+
+  it('enforces the mesh\'s users and policies at the edge, and stops a disabled user within its TTL', async () => {
+    const worker = (await import(BUNDLE) as { default: { fetch: (r: Request, env: unknown) => Promise<Response> } }).default
+    const env = { ...mesh.bindings, S3MESH_CACHE: 'off', S3MESH_ACCESS_TTL_SECONDS: '1' }
+    const root = signer()
+    const iam = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'iam')
+    const call = async (params: Record<string, string>): Promise<string> => {
+      const res = await iam.fetch(`${nodes[0]!.url}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...params, Version: '2010-05-08' }).toString() })
+      const text = await res.text()
+      assert.equal(res.status, 200, text)
+      return text
+    }
+    await call({ Action: 'CreateUser', UserName: 'edge-reader' })
+    await call({ Action: 'AttachUserPolicy', UserName: 'edge-reader', PolicyArn: 'readonly' })
+    const xml = await call({ Action: 'CreateAccessKey', UserName: 'edge-reader' })
+    const reader = s3Signer({ accessKeyId: /<AccessKeyId>([^<]+)/.exec(xml)![1]!, secretAccessKey: /<SecretAccessKey>([^<]+)/.exec(xml)![1]! })
+    assert.equal((await worker.fetch(await root.sign('http://edge.test/edge-users', { method: 'PUT' }), env)).status, 200)
+    assert.equal((await worker.fetch(await root.sign('http://edge.test/edge-users/a.txt', { method: 'PUT', body: 'for readers' }), env)).status, 200)
+    const read = await worker.fetch(await reader.sign('http://edge.test/edge-users/a.txt'), env)
+    assert.equal(await read.text(), 'for readers', 'the readonly user reads through the edge')
+    const write = await worker.fetch(await reader.sign('http://edge.test/edge-users/b.txt', { method: 'PUT', body: 'no' }), env)
+    assert.equal(write.status, 403)
+    assert.match(await write.text(), /<Code>AccessDenied<\/Code>/)
+    const iamAtEdge = await worker.fetch(await iam.sign('http://edge.test/', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=ListUsers&Version=2010-05-08' }), env)
+    assert.notEqual(iamAtEdge.status, 200, 'the edge does not serve IAM (its copy of the state is read-only)')
+    await call({ Action: 'SetUserStatus', UserName: 'edge-reader', Status: 'Disabled' })
+    await until('the edge refuses the disabled user', async () => (await worker.fetch(await reader.sign('http://edge.test/edge-users/a.txt'), env)).status === 403, 5_000)
   })
 
   it('says what to fix when its bindings are missing (imported as the package export s3mesh/edge)', async () => {

@@ -14,7 +14,7 @@ import { BUILTIN_POLICIES } from './builtin-policies.js'
 import { evaluate, type Caller, type Decision } from './evaluate.js'
 import { parsePolicy, type Policy, type PolicyKind, type Statement } from './policy.js'
 import { wildcardMatch, substitute, type ContextValues } from './policy-match.js'
-import type { SessionTokens } from './session-token.js'
+import type { TokenService } from './session-token.js'
 
 /** The root credentials: every right, never replicated. */
 export interface RootCredential {
@@ -45,7 +45,7 @@ export interface AccessControlOptions {
   state: AccessState
   root: RootCredential
   /** Opens STS session tokens; without it, tokens are refused. */
-  tokens?: SessionTokens
+  tokens?: TokenService
   /** The clock, ms since the epoch. */
   now?: () => number
   /** The shortest STS session that may be asked for, seconds (AWS: 900; tests shorten it to see ExpiredToken). */
@@ -66,7 +66,7 @@ const SESSION_CACHE = 4096
 export class AccessControl {
   readonly state: AccessState
   readonly root: RootCredential
-  readonly tokens?: SessionTokens
+  readonly tokens?: TokenService
   readonly sessionMinSeconds: number
   private readonly now: () => number
   private readonly parsed = new Map<string, Policy | null>()

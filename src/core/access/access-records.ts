@@ -83,7 +83,6 @@ export function asRecord (v: unknown): AccessRecord | undefined {
   const shape = typeof o.kind === 'string' ? SHAPES[o.kind as RecordKind] : undefined
   if (shape === undefined || Object.keys(o).length !== Object.keys(shape).length + 1) return undefined
   for (const [field, type] of Object.entries(shape)) {
-    // eslint-disable-next-line valid-typeof
     if (typeof o[field] !== type) return undefined
     if (type === 'string' && (o[field] as string).includes('\u0000')) return undefined
   }

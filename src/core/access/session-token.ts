@@ -32,7 +32,14 @@ export interface SessionClaims {
 /** Tells a token apart from anything else sealed with the same key (gossip, transfers). */
 const DOMAIN = utf8('s3mesh/sts-token/1\n')
 
-export class SessionTokens {
+/** Issues and opens session tokens: SessionTokens on a member; a worker asks a member. */
+export interface TokenService {
+  issue (claims: SessionClaims): Promise<string>
+  /** The claims of a token; S3Error InvalidToken when it is not one of this mesh's. */
+  open (token: string): Promise<SessionClaims>
+}
+
+export class SessionTokens implements TokenService {
   constructor (private readonly sealer: Sealer) {}
 
   async issue (claims: SessionClaims): Promise<string> {

@@ -29,7 +29,8 @@ const groupArn = (name: string): string => `arn:aws:iam::${MESH_ACCOUNT}:group/$
 export const policyArn = (p: { name: string, builtin?: boolean }): string => p.builtin === true ? `arn:aws:iam::aws:policy/${p.name}` : `arn:aws:iam::${MESH_ACCOUNT}:policy/${p.name}`
 
 export function userXml (u: UserRecord): XmlElement {
-  return { Path: '/', UserName: u.name, UserId: u.id, Arn: userArn(u.name), CreateDate: iso(u.created) }
+  // Status is s3mesh's (AWS has no disabled users; its clients ignore the element): what `admin user list` shows.
+  return { Path: '/', UserName: u.name, UserId: u.id, Arn: userArn(u.name), CreateDate: iso(u.created), Status: u.enabled ? 'Enabled' : 'Disabled' }
 }
 
 function groupXml (g: GroupRecord): XmlElement {
