@@ -9,6 +9,7 @@ import type { StatsKind } from '../core/mesh/member-stats.js'
 import { requestIdSource } from '../core/ids.js'
 import { ACCESS_API_PATHS } from '../s3-shim/iam/access-api.js'
 import { BUILTIN_POLICIES } from '../core/access/builtin-policies.js'
+import { rootSealer } from '../core/access/root-sealer.js'
 
 const builtinDocument = (name: string): string | undefined => BUILTIN_POLICIES[name]
 import { authenticate, DEFAULT_CLOCK_SKEW_MS, errorResponse, type CredentialProvider, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
@@ -78,6 +79,13 @@ async function untilKnown (node: MeshNode, path: string, ms: number, signal: Abo
     node.catalog.addEventListener('change', check)
     signal.addEventListener('abort', done, { once: true })
   })
+}
+
+/** JSON sealed with a key derived from the root secret: secrets for the root credentials' holder only, never in clear on the wire. */
+async function sealedJson (access: AccessControl, value: unknown): Promise<Response> {
+  const sealer = await rootSealer(access.root.secretAccessKey, 'access-state')
+  const body = await sealer.seal(new TextEncoder().encode(JSON.stringify(value)))
+  return new Response(body as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' } })
 }
 
 /** What `GET /_s3mesh/v1/access/me` answers. */
@@ -161,12 +169,12 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
       }
       if (url.pathname === '/_s3mesh/v1/access/state') {
         if (!isRoot || access === undefined) throw new S3Error('AccessDenied', 'The access state (it holds secret keys) is given only to the root credentials.')
-        return Response.json({ entries: access.state.all() }, { headers: { 'cache-control': 'no-store' } })
+        return await sealedJson(access, { entries: access.state.all() })
       }
       if (url.pathname === '/_s3mesh/v1/access/session') {
         // What an edge worker (no cluster key) asks to open a client's STS token.
         if (!isRoot || access?.tokens === undefined) throw new S3Error('AccessDenied', 'Session tokens are opened only for the root credentials.')
-        return Response.json(await access.tokens.open(request.headers.get('x-s3mesh-session-token') ?? ''), { headers: { 'cache-control': 'no-store' } })
+        return await sealedJson(access, await access.tokens.open(request.headers.get('x-s3mesh-session-token') ?? ''))
       }
       if (url.pathname === '/_s3mesh/v1/browser-join') {
         if (!isRoot) throw new S3Error('AccessDenied', 'Joining the mesh as a tab needs the root credentials for now (a tab is given the cluster key).')

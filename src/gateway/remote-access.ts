@@ -4,6 +4,7 @@
  * root credentials, so the worker holds what a node holds) and refreshed when
  * older than `ttlMs`, and STS session tokens opened by asking a node
  * (`GET /_s3mesh/v1/access/session`), since only members hold the cluster key.
+ * Both answers come sealed with a key derived from the root secret.
  * Decisions are then made by the same AccessControl as on a node. A revoked
  * key stops working here within `ttlMs` (plus one refresh).
  */
@@ -15,6 +16,8 @@ import type { SessionClaims, TokenService } from '../core/access/session-token.j
 import { S3Error } from '../core/errors.js'
 import { randomId } from '../core/ids.js'
 import { s3Signer } from '../core/s3-signer.js'
+import type { Keyring } from '../core/wire/keyring.js'
+import { rootSealer } from '../core/access/root-sealer.js'
 
 export interface RemoteAccessOptions {
   /** The nodes' S3 endpoints, tried in order. */
@@ -36,6 +39,7 @@ export class RemoteAccess {
   private readonly now: () => number
   private fetchedAt = -Infinity
   private refreshing: Promise<void> | undefined
+  private sealer: Promise<Keyring> | undefined
 
   constructor (private readonly o: RemoteAccessOptions) {
     this.signer = s3Signer(o.mesh)
@@ -56,11 +60,18 @@ export class RemoteAccess {
   }
 
   private async refresh (): Promise<void> {
-    const res = await this.ask('/_s3mesh/v1/access/state')
-    const doc = await res.json() as { entries?: unknown[] }
+    const doc = await this.askSealed('/_s3mesh/v1/access/state') as { entries?: unknown[] }
     const entries = (doc.entries ?? []).map(asEntry).filter(e => e !== undefined)
     await this.state.merge(entries)
     this.fetchedAt = this.now()
+  }
+
+  /** A GET of a sealed answer (see root-sealer.ts), opened and parsed. */
+  async askSealed (path: string, headers: Record<string, string> = {}): Promise<unknown> {
+    const res = await this.ask(path, headers)
+    this.sealer ??= rootSealer(this.o.mesh.secretAccessKey, 'access-state')
+    const plain = await (await this.sealer).open(new Uint8Array(await res.arrayBuffer()))
+    return JSON.parse(new TextDecoder().decode(plain))
   }
 
   /** A GET of the mesh API at the first node that answers 200; the node's S3 error otherwise. */
@@ -91,7 +102,6 @@ class RemoteTokens implements TokenService {
   }
 
   async open (token: string): Promise<SessionClaims> {
-    const res = await this.remote.ask('/_s3mesh/v1/access/session', { 'x-s3mesh-session-token': token })
-    return await res.json() as SessionClaims
+    return await this.remote.askSealed('/_s3mesh/v1/access/session', { 'x-s3mesh-session-token': token }) as SessionClaims
   }
 }

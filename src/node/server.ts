@@ -21,9 +21,8 @@ import { loadRootCredentials, type RootCredentials } from './root-credentials.js
 import { AccessControl } from '../core/access/access-control.js'
 import { AccessState } from '../core/access/access-state.js'
 import { SessionTokens } from '../core/access/session-token.js'
-import { digestOf } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
-import { Keyring } from '../core/wire/keyring.js'
+import { rootSealer } from '../core/access/root-sealer.js'
 import { AccessFile } from './access-file.js'
 import { nodeAead } from './node-aead.js'
 
@@ -135,7 +134,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       state: accessState,
       root: { accessKeyId: credentials.accessKey, secretAccessKey: credentials.secretKey },
       sessionMinSeconds: stsMinSeconds(options.env ?? process.env),
-      tokens: new SessionTokens(mesh?.keyring ?? await Keyring.create([digestOf(nodeHashes, 'sha256', `s3mesh sts\n${credentials.secretKey}`)], 'sts', nodeAead)),
+      tokens: new SessionTokens(mesh?.keyring ?? await rootSealer(credentials.secretKey, 'sts', nodeAead)),
     })
     if (mesh !== undefined) metrics.attachMembership(mesh.transport)
     if (mesh !== undefined) metrics.attachMesh(mesh.node)

@@ -25,6 +25,7 @@ describeClient('access: users, policies, STS, public buckets', AWS, 'apt-get ins
   const nodes: ServerProcess[] = []
   let fx: Fixtures
   let rootEnv: NodeJS.ProcessEnv
+  const clusterKey = randomBytes(32).toString('base64')
 
   /** aws-cli against node `i`, as root unless other credentials are given; rejects on a non-zero exit. */
   const aws = async (i: number, args: string[], creds?: Key & { SessionToken?: string }): Promise<string> => {
@@ -54,7 +55,7 @@ describeClient('access: users, policies, STS, public buckets', AWS, 'apt-get ins
   before(async () => {
     fx = await makeFixtures()
     rootEnv = await awsCliEnv(fx.dir)
-    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64'), S3MESH_STS_MIN_SECONDS: '1' }
+    const env = { S3MESH_CLUSTER_KEY: clusterKey, S3MESH_STS_MIN_SECONDS: '1' }
     nodes.push(await startServerProcess({ env, args: ['--membership', 'local'] }))
     for (let i = 0; i < 2; i++) nodes.push(await startServerProcess({ env, args: ['--membership', 'local', '--join', nodes[0]!.meshAddress!] }))
     await aws(0, ['s3', 'mb', 's3://shared'])
@@ -165,6 +166,11 @@ print(json.dumps({'AccessKeyId': c['AccessKeyId'], 'SecretAccessKey': c['SecretA
     assert.match(await awsFails(0, ['s3', 'cp', 's3://shared/readme.txt', '-'], creds), /403|Forbidden/, 'the session policy narrows readwrite')
     const identity = JSON.parse(await aws(0, ['sts', 'get-caller-identity'], creds)) as { Arn: string }
     assert.match(identity.Arn, /user\/webapp$/)
+    // A presigned URL made with temporary credentials carries the token, and the session's rights.
+    const presigned = (await aws(1, ['s3', 'presign', 's3://shared/visitors/v1/upload.txt'], creds)).trim()
+    assert.match(presigned, /X-Amz-Security-Token=/)
+    assert.equal(await (await fetch(presigned)).text(), fx.smallText)
+    assert.equal((await fetch((await aws(1, ['s3', 'presign', 's3://shared/readme.txt'], creds)).trim())).status, 403)
     // A tampered token is refused.
     assert.match(await awsFails(0, ['s3', 'ls', 's3://shared/visitors/'], { ...creds, SessionToken: creds.SessionToken.slice(0, -4) + 'AAAA' }), /InvalidToken|403|400/)
     const left = Date.parse(creds.Expiration) - Date.now()
@@ -212,6 +218,17 @@ print(json.dumps({'AccessKeyId': c['AccessKeyId'], 'SecretAccessKey': c['SecretA
     await aws(0, ['s3api', 'delete-bucket-policy', '--bucket', 'public-site'])
     await until('private again everywhere', async () => (await Promise.all([0, 1, 2].map(async i => await anonymous(i, '/public-site/index.html')))).every(s => s === 403), 10_000)
     assert.match(await awsFails(0, ['s3api', 'get-bucket-policy', '--bucket', 'public-site']), /NoSuchBucketPolicy/)
+  })
+
+  it('a member that was down while users changed catches up when it comes back (anti-entropy)', async () => {
+    const down = nodes[1]!
+    await down.stop({ remove: false })
+    const key = await newUser('latecomer', { attach: 'readonly' })
+    // Precondition: what the stopped node kept does not have the user (gossip cannot bring it: it was sent before the node came back).
+    assert.doesNotMatch(await readFile(join(down.dataDir, '.s3mesh', 'access.json'), 'utf8'), /latecomer/)
+    nodes[1] = await startServerProcess({ dataDir: down.dataDir, env: { S3MESH_CLUSTER_KEY: clusterKey, S3MESH_STS_MIN_SECONDS: '1' }, args: ['--membership', 'local', '--join', nodes[0]!.meshAddress!] })
+    await knownOn(1, key)
+    await until('the node saved what it caught up on', async () => /latecomer/.test(await readFile(join(down.dataDir, '.s3mesh', 'access.json'), 'utf8')), 5_000)
   })
 
   it('a user disabled on node 0 is refused by node 2; enabled again it works; the state survives a restart, 0600', async () => {

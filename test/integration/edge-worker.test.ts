@@ -234,8 +234,17 @@ describe('the edge worker in Deno and in Node', () => {
     assert.match(await write.text(), /<Code>AccessDenied<\/Code>/)
     const iamAtEdge = await worker.fetch(await iam.sign('http://edge.test/', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=ListUsers&Version=2010-05-08' }), env)
     assert.notEqual(iamAtEdge.status, 200, 'the edge does not serve IAM (its copy of the state is read-only)')
+    // Temporary credentials issued by a node work at the edge (it asks a node to open the token).
+    const readerKey = { accessKeyId: /<AccessKeyId>([^<]+)/.exec(xml)![1]!, secretAccessKey: /<SecretAccessKey>([^<]+)/.exec(xml)![1]! }
+    const assumed = await s3Signer(readerKey, 'sts').fetch(`${nodes[1]!.url}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=AssumeRole&RoleArn=arn:aws:iam::000000000000:role/r&RoleSessionName=edge&DurationSeconds=900&Version=2011-06-15' })
+    const stsXml = await assumed.text()
+    assert.equal(assumed.status, 200, stsXml)
+    const temporary = s3Signer({ accessKeyId: /<AccessKeyId>([^<]+)/.exec(stsXml)![1]!, secretAccessKey: /<SecretAccessKey>([^<]+)/.exec(stsXml)![1]!, sessionToken: /<SessionToken>([^<]+)/.exec(stsXml)![1]! })
+    assert.equal(await (await worker.fetch(await temporary.sign('http://edge.test/edge-users/a.txt'), env)).text(), 'for readers')
+    assert.equal((await worker.fetch(await temporary.sign('http://edge.test/edge-users/c.txt', { method: 'PUT', body: 'no' }), env)).status, 403)
     await call({ Action: 'SetUserStatus', UserName: 'edge-reader', Status: 'Disabled' })
     await until('the edge refuses the disabled user', async () => (await worker.fetch(await reader.sign('http://edge.test/edge-users/a.txt'), env)).status === 403, 5_000)
+    assert.equal((await worker.fetch(await temporary.sign('http://edge.test/edge-users/a.txt'), env)).status, 400, 'and its temporary credentials (InvalidToken)')
   })
 
   it('says what to fix when its bindings are missing (imported as the package export s3mesh/edge)', async () => {
