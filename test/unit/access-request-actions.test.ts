@@ -82,3 +82,14 @@ describe('permissionsFor', () => {
     assert.deepEqual(w!.context['s3:RequestObjectTagKeys'], ['project', 'owner'])
   })
 })
+
+describe('ACLs set while writing', () => {
+  it('need s3:PutObjectAcl (or s3:PutBucketAcl) besides the write: PutObject alone cannot make an object public', () => {
+    const put = permissionsFor(route(new Request('http://h/b/k', { method: 'PUT', headers: { 'x-amz-acl': 'public-read' } }), new URL('http://h/b/k')), new Headers({ 'x-amz-acl': 'public-read' }), { secure: false, now: 0 })
+    assert.deepEqual(put.map(p => p.action), ['s3:PutObject', 's3:PutObjectAcl'])
+    const plain = permissionsFor(route(new Request('http://h/b/k', { method: 'PUT' }), new URL('http://h/b/k')), new Headers(), { secure: false, now: 0 })
+    assert.deepEqual(plain.map(p => p.action), ['s3:PutObject'])
+    const bucket = permissionsFor(route(new Request('http://h/b', { method: 'PUT', headers: { 'x-amz-acl': 'public-read' } }), new URL('http://h/b')), new Headers({ 'x-amz-acl': 'public-read' }), { secure: false, now: 0 })
+    assert.deepEqual(bucket.map(p => p.action), ['s3:CreateBucket', 's3:PutBucketAcl'])
+  })
+})

@@ -42,8 +42,9 @@ export class AccessSync {
   private readonly topic: SealedTopic<AccessEntry[]>
   private stopListening?: () => void
   private timer?: ReturnType<typeof setInterval>
-  private readonly onJoin = (e: CustomEvent<{ id: string, self: boolean }>): void => {
-    if (!e.detail.self) void this.exchange(e.detail.id).catch(() => {})
+  private readonly onJoin = (e: CustomEvent<{ id: string, self: boolean, meta: Uint8Array }>): void => {
+    // Tabs keep no access state: only durable members are asked.
+    if (!e.detail.self && decodeNodeMeta(e.detail.meta)?.role === 'durable') void this.exchange(e.detail.id).catch(() => {})
   }
 
   constructor (private readonly o: AccessSyncOptions) {

@@ -102,6 +102,11 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
     context['s3:RequestObjectTagKeys'] = [...tags.keys()]
   }
   const permissions: Permission[] = [{ action, resource, context }]
+  // Setting an ACL while writing needs the ACL permission too (AWS's rule): PutObject alone cannot make an object public.
+  if (headers.get('x-amz-acl') !== null) {
+    if (route.operation === 'CreateBucket') permissions.push({ action: 's3:PutBucketAcl', resource, context })
+    if (route.operation === 'PutObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload') permissions.push({ action: 's3:PutObjectAcl', resource, context })
+  }
   // A copy reads its source: the caller needs GetObject there too.
   if (route.operation === 'CopyObject' || route.operation === 'UploadPartCopy') {
     const source = safeDecode((headers.get('x-amz-copy-source') ?? '').split('?')[0]!.replace(/^\//, ''))
