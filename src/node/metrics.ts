@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { AccessControl } from '../core/access/access-control.js'
+import type { AccessSync } from '../core/mesh/access-sync.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 
@@ -74,6 +76,22 @@ export class ServerMetrics {
     counter('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topic.', () => node.announcer.stats.receivedEntries)
     counter('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)
     this.countersByReason('s3mesh_catalog_dropped_messages_total', 'Catalog announcements rejected (not sealed with the cluster key, malformed), by reason.', node.announcer.stats.dropped)
+  }
+
+  /** Users, keys and policies, refusals, and how the access state travels between members. */
+  attachAccess (access: AccessControl, sync?: AccessSync): void {
+    const gauge = this.gaugeFrom.bind(this)
+    const counter = this.counterFrom.bind(this)
+    gauge('s3mesh_access_users', 'Users of the mesh.', () => access.state.list('user').length)
+    gauge('s3mesh_access_keys', 'Users\' access keys.', () => access.state.list('key').length)
+    gauge('s3mesh_access_policies', 'Managed policies (not counting the built-in ones).', () => access.state.list('policy').length)
+    counter('s3mesh_access_denied_total', 'Requests refused AccessDenied by the caller\'s policies.', () => access.stats.denied)
+    if (sync === undefined) return
+    counter('s3mesh_access_gossip_sent_total', 'Access changes this node gossiped.', () => sync.stats.gossipSent)
+    counter('s3mesh_access_gossip_received_total', 'Access changes received on the gossip topic.', () => sync.stats.gossipReceived)
+    counter('s3mesh_access_exchanges_total', 'Access anti-entropy exchanges this node began.', () => sync.stats.exchanges)
+    counter('s3mesh_access_merged_entries_total', 'Access entries from other members that changed this node\'s state.', () => sync.stats.merged)
+    this.countersByReason('s3mesh_access_dropped_messages_total', 'Access messages rejected (not sealed with the cluster key, malformed), by reason.', sync.stats.dropped)
   }
 
   /** A gauge (a level: members, queue lengths) read when Prometheus scrapes. */

@@ -139,6 +139,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     if (mesh !== undefined) metrics.attachMembership(mesh.transport)
     if (mesh !== undefined) metrics.attachMesh(mesh.node)
     // This node's figures: its metrics (the console's charts) and its connections (the graph's edges).
+    metrics.attachAccess(access, mesh?.accessSync)
     const ownStats = async (what: StatsKind): Promise<unknown> => what === 'metrics' ? await metrics.json() : Object.fromEntries(connectionKinds(mesh?.libp2p.getConnections() ?? []))
     // Any member's, through this one: the others ask over the mesh.
     const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, ownStats)

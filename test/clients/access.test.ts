@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { after, before, it } from 'node:test'
 import { s3Signer } from '../../src/core/s3-signer.js'
 import { AWS_UNSET, awsCliEnv, describeClient, makeFixtures, run, type Fixtures } from '../helpers/cli-clients.js'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { ACCESS_KEY, SECRET_KEY, metric, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
 
 const AWS = '/usr/bin/aws'
@@ -93,7 +93,10 @@ describeClient('access: users, policies, STS, public buckets', AWS, 'apt-get ins
     await knownOn(2, key)
     assert.equal(await aws(2, ['s3', 'cp', 's3://shared/readme.txt', '-'], key), fx.smallText)
     assert.match(await aws(2, ['s3', 'ls', 's3://shared/'], key), /readme\.txt/)
+    const deniedBefore = await metric(nodes[2]!, 's3mesh_access_denied_total')
     assert.match(await awsFails(2, ['s3', 'cp', '--no-progress', fx.small, 's3://shared/new.txt'], key), /AccessDenied/)
+    assert.equal(await metric(nodes[2]!, 's3mesh_access_denied_total'), deniedBefore + 1, 'the refusal is counted on /metrics')
+    assert.ok(await metric(nodes[2]!, 's3mesh_access_users') >= 1)
     assert.match(await awsFails(1, ['s3', 'rm', 's3://shared/readme.txt'], key), /AccessDenied/)
     if (existsSync('/usr/lib/python3/dist-packages/boto3')) {
       const script = `

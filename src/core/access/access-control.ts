@@ -64,6 +64,8 @@ export const MESH_ACCOUNT = '000000000000'
 const SESSION_CACHE = 4096
 
 export class AccessControl {
+  /** Requests refused for want of a permission (AccessDenied), for /metrics. */
+  readonly stats = { denied: 0 }
   readonly state: AccessState
   readonly root: RootCredential
   readonly tokens?: TokenService
@@ -159,6 +161,7 @@ export class AccessControl {
   check (p: Principal, perms: Permission[]): void {
     for (const perm of perms) {
       if (this.decide(p, perm) !== 'allow') {
+        this.stats.denied++
         throw new S3Error('AccessDenied', p.kind === 'anonymous'
           ? `Anonymous requests may not ${perm.action} on ${perm.resource}: sign the request, or ask the bucket's owner to allow it in the bucket policy.`
           : `${describe(p)} is not allowed ${perm.action} on ${perm.resource}.`)
