@@ -4,8 +4,8 @@
  * routed view.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks'
-import { Activity, Boxes, Database, LogOut, Network } from 'lucide-preact'
-import { Ctx, type ConsoleContext } from './context.js'
+import { Activity, Boxes, Database, KeyRound, LogOut, Network } from 'lucide-preact'
+import { Ctx, messageOf, useConsole, type ConsoleContext } from './context.js'
 import { MeshWatch, useMeshWatch } from './mesh-watch.js'
 import { href, useRoute, type Route } from './router.js'
 import type { Session } from './session.js'
@@ -40,11 +40,32 @@ function ErrorBanner ({ message }: { message: string | undefined }): preact.JSX.
   return <p id="error" class="banner" role="alert" hidden={message === undefined}>{message}</p>
 }
 
-const NAV: Array<{ view: Route['view'], label: string, icon: preact.ComponentType<{ size?: number, 'aria-hidden'?: boolean }>, to: Route }> = [
-  { view: 'buckets', label: 'Buckets', icon: Database, to: { view: 'buckets' } },
-  { view: 'mesh', label: 'Mesh', icon: Network, to: { view: 'mesh' } },
-  { view: 'monitoring', label: 'Monitoring', icon: Activity, to: { view: 'monitoring' } },
+/** The places, each shown to whom may use it. */
+const NAV: Array<{ view: Route['view'], label: string, icon: preact.ComponentType<{ size?: number, 'aria-hidden'?: boolean }>, to: Route, shown: (s: Session) => boolean }> = [
+  { view: 'buckets', label: 'Buckets', icon: Database, to: { view: 'buckets' }, shown: () => true },
+  { view: 'access', label: 'Access', icon: KeyRound, to: { view: 'access', tab: 'users' }, shown: s => s.can.manageAccess },
+  { view: 'mesh', label: 'Mesh', icon: Network, to: { view: 'mesh' }, shown: s => s.can.serverInfo },
+  { view: 'monitoring', label: 'Monitoring', icon: Activity, to: { view: 'monitoring' }, shown: s => s.can.serverInfo },
 ]
+
+/** What a place needs, said instead of a view that could only fail. */
+function NotAllowed ({ what, needs }: { what: string, needs: string }): preact.JSX.Element {
+  return <div class="empty"><p>{`Your access does not include ${what} (it needs ${needs}).`}</p></div>
+}
+
+type AccessModule = typeof import('./views/access.js')
+let accessModule: Promise<AccessModule> | undefined
+
+/** The Access section, fetched the first time it is opened (most visits never do). */
+function LazyAccess ({ route }: { route: Extract<Route, { view: 'access' }> }): preact.JSX.Element {
+  const { showError } = useConsole()
+  const [mod, setMod] = useState<AccessModule>()
+  useEffect(() => {
+    accessModule ??= import('./views/access.js')
+    accessModule.then(setMod, err => { accessModule = undefined; showError(`The Access section could not be loaded: ${messageOf(err)}`) })
+  }, [])
+  return mod === undefined ? <p aria-busy="true">Loading…</p> : <mod.Access route={route} />
+}
 
 function Shell ({ session, error, setError }: { session: Session, error: string | undefined, setError: (m: string | undefined) => void }): preact.JSX.Element {
   const route = useRoute()
@@ -58,7 +79,7 @@ function Shell ({ session, error, setError }: { session: Session, error: string 
   }), [session])
   useEffect(() => () => { ctx.watch.stop() }, [ctx])
   // A new place starts without the last place's error or news.
-  useEffect(() => { setError(undefined); setStatus('') }, [route.view, route.view === 'objects' ? route.bucket : ''])
+  useEffect(() => { setError(undefined); setStatus('') }, [route.view, route.view === 'objects' ? route.bucket : route.view === 'access' ? route.tab : ''])
   // News fades: it said what happened, and the view shows the result.
   useEffect(() => {
     if (status === '') return
@@ -69,23 +90,29 @@ function Shell ({ session, error, setError }: { session: Session, error: string 
   const members = session.tab.membership?.list() ?? []
   const alive = members.filter(m => m.state === 'alive').length
   const active = route.view === 'bucket-settings' || route.view === 'objects' ? 'buckets' : route.view
+  const who = session.who.kind === 'root' ? 'root' : session.who.user ?? ''
   return <Ctx.Provider value={ctx}>
     <a class="skip" href="#content">Skip to content</a>
     <header class="top">
       <a class="brand" href={href({ view: 'buckets' })}><Boxes size={22} aria-hidden /> <span>s3mesh</span></a>
       <span class="mesh-name" title="The mesh (cluster) this tab is a member of">{session.tab.node?.node.cluster ?? ''}</span>
-      <p id="connection" class="tab-state" aria-live="polite">
-        <span class={`dot ${alive > 1 ? 'ok' : 'warn'}`} aria-hidden="true" />
-        {`This tab is a member of the mesh (${alive} member${alive === 1 ? '' : 's'} alive).`}
-      </p>
-      <span class="user" title="Logged in as">{session.credentials.accessKeyId}</span>
+      {session.member
+        ? <p id="connection" class="tab-state" aria-live="polite">
+          <span class={`dot ${alive > 1 ? 'ok' : 'warn'}`} aria-hidden="true" />
+          {`This tab is a member of the mesh (${alive} member${alive === 1 ? '' : 's'} alive).`}
+        </p>
+        : <p id="connection" class="tab-state">
+          <span class="dot" aria-hidden="true" />
+          {'Connected to the node (only root\'s tab joins the mesh).'}
+        </p>}
+      <span class="user" title={`Logged in as ${who}, with the access key ${session.credentials.accessKeyId}`}>{who}</span>
       <button id="logout" type="button" class="secondary outline icon-text" onClick={() => { void session.logOut().finally(() => { location.hash = ''; location.reload() }) }}>
         <LogOut size={16} aria-hidden /> Log out
       </button>
     </header>
     <nav class="side" aria-label="Console">
       <ul>
-        {NAV.map(n => <li key={n.view}>
+        {NAV.filter(n => n.shown(session)).map(n => <li key={n.view}>
           <a href={href(n.to)} aria-current={active === n.view ? 'page' : undefined}><n.icon size={18} aria-hidden /> {n.label}</a>
         </li>)}
       </ul>
@@ -96,8 +123,9 @@ function Shell ({ session, error, setError }: { session: Session, error: string 
       {route.view === 'buckets' && <Buckets />}
       {route.view === 'bucket-settings' && <BucketSettings bucket={route.bucket} />}
       {route.view === 'objects' && <Objects bucket={route.bucket} prefix={route.prefix} open={route.open} />}
-      {route.view === 'mesh' && <Mesh />}
-      {route.view === 'monitoring' && <Monitoring />}
+      {route.view === 'mesh' && (session.can.serverInfo ? <Mesh /> : <NotAllowed what="the mesh's members" needs="admin:ServerInfo" />)}
+      {route.view === 'monitoring' && (session.can.serverInfo ? <Monitoring /> : <NotAllowed what="the nodes' figures" needs="admin:ServerInfo" />)}
+      {route.view === 'access' && (session.can.manageAccess ? <LazyAccess route={route} /> : <NotAllowed what="users, groups or policies" needs="iam:ListUsers, iam:ListGroups or iam:ListPolicies" />)}
     </main>
     <UploadPanel />
   </Ctx.Provider>

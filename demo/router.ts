@@ -2,7 +2,8 @@
  * The console's places, in the URL's hash so that a reload, back and forward
  * keep them and a link to a bucket and folder can be shared:
  *   #/buckets, #/buckets/<bucket>/settings, #/browse/<bucket>/<prefix>?open=<key>,
- *   #/mesh, #/monitoring
+ *   #/mesh, #/monitoring,
+ *   #/access/users[/<name>], #/access/groups[/<name>], #/access/policies[/<name>], #/access/policies?new
  */
 import { useEffect, useState } from 'preact/hooks'
 
@@ -12,6 +13,10 @@ export type Route =
   | { view: 'objects', bucket: string, prefix: string, open?: string }
   | { view: 'mesh' }
   | { view: 'monitoring' }
+  | { view: 'access', tab: AccessTab, name?: string, create?: boolean }
+
+export type AccessTab = 'users' | 'groups' | 'policies'
+const ACCESS_TABS: readonly string[] = ['users', 'groups', 'policies']
 
 const enc = (s: string): string => s.split('/').map(encodeURIComponent).join('/')
 
@@ -22,6 +27,7 @@ export function href (r: Route): string {
     case 'objects': return `#/browse/${encodeURIComponent(r.bucket)}/${enc(r.prefix)}${r.open === undefined ? '' : `?open=${encodeURIComponent(r.open)}`}`
     case 'mesh': return '#/mesh'
     case 'monitoring': return '#/monitoring'
+    case 'access': return `#/access/${r.tab}${r.name === undefined ? '' : `/${encodeURIComponent(r.name)}`}${r.create === true ? '?new' : ''}`
   }
 }
 
@@ -36,6 +42,11 @@ export function parse (hash: string): Route {
   if (parts[0] === 'buckets' && parts[1] !== undefined && parts[2] === 'settings') return { view: 'bucket-settings', bucket: dec(parts[1]) }
   if (parts[0] === 'mesh') return { view: 'mesh' }
   if (parts[0] === 'monitoring') return { view: 'monitoring' }
+  if (parts[0] === 'access') {
+    const tab = (ACCESS_TABS.includes(parts[1] ?? '') ? parts[1] : 'users') as AccessTab
+    const name = parts[2] === undefined || parts[2] === '' ? undefined : dec(parts[2])
+    return { view: 'access', tab, ...(name === undefined ? {} : { name }), ...(new URLSearchParams(query).has('new') ? { create: true } : {}) }
+  }
   return { view: 'buckets' }
 }
 

@@ -9,12 +9,14 @@ import type { Session } from './session.js'
 /** A failed S3 call, its message already in plain words. */
 export class ConsoleError extends Error {
   override name = 'ConsoleError'
-  constructor (message: string, readonly status: number) { super(message) }
+  /** S3's error code, when the node gave one (MalformedPolicy, AccessDenied, ...). */
+  constructor (message: string, readonly status: number, readonly code?: string) { super(message) }
 }
 
 async function ok (res: Response): Promise<Response> {
   if (res.ok) return res
-  throw new ConsoleError(await explain(res), res.status)
+  const body = await res.text()
+  throw new ConsoleError(await explain(new Response(body, { status: res.status })), res.status, /<Code>([^<]*)<\/Code>/.exec(body)?.[1])
 }
 
 const xml = async (res: Response): Promise<Document> => new DOMParser().parseFromString(await (await ok(res)).text(), 'application/xml')
@@ -139,6 +141,40 @@ export async function getCors (s: Session, bucket: string): Promise<string> {
 export async function putCors (s: Session, bucket: string, rulesXml: string): Promise<void> {
   if (rulesXml.trim() === '') { await ok(await s.s3(`${objectPath(bucket)}?cors`, { method: 'DELETE' })); return }
   await ok(await s.s3(`${objectPath(bucket)}?cors`, { method: 'PUT', body: rulesXml, headers: { 'content-type': 'application/xml' } }))
+}
+
+/** A bucket's access as the console offers it: private, readable by anyone (the public-read ACL), or its own policy. */
+export interface BucketAccess {
+  /** The canned ACL the grants amount to. */
+  acl: 'private' | 'public-read' | 'public-read-write' | 'authenticated-read'
+  /** The bucket policy's JSON, when it has one. */
+  policy?: string
+}
+
+export async function getBucketAccess (s: Session, bucket: string): Promise<BucketAccess> {
+  const [aclRes, policyRes] = await Promise.all([s.s3(`${objectPath(bucket)}?acl`), s.s3(`${objectPath(bucket)}?policy`)])
+  const grants = [...(await xml(aclRes)).querySelectorAll('Grant')].map(g => `${text(g.querySelector('URI'))} ${text(g.querySelector('Permission'))}`)
+  const all = (p: string): boolean => grants.includes(`http://acs.amazonaws.com/groups/global/AllUsers ${p}`)
+  const acl = all('WRITE') ? 'public-read-write' : all('READ') ? 'public-read' : grants.some(g => g.includes('AuthenticatedUsers')) ? 'authenticated-read' : 'private'
+  if (policyRes.status === 404) { await policyRes.body?.cancel(); return { acl } }
+  return { acl, policy: await (await ok(policyRes)).text() }
+}
+
+export async function putBucketAcl (s: Session, bucket: string, acl: BucketAccess['acl']): Promise<void> {
+  await ok(await s.s3(`${objectPath(bucket)}?acl`, { method: 'PUT', headers: { 'x-amz-acl': acl } }))
+}
+
+/** Sets the bucket's policy; without one, removes it. A refused document throws a ConsoleError whose message names the statement and field. */
+export async function putBucketPolicy (s: Session, bucket: string, policy: string | undefined): Promise<void> {
+  if (policy === undefined) { await ok(await s.s3(`${objectPath(bucket)}?policy`, { method: 'DELETE' })); return }
+  await ok(await s.s3(`${objectPath(bucket)}?policy`, { method: 'PUT', body: policy, headers: { 'content-type': 'application/json' } }))
+}
+
+/** Whether anyone, without keys, may read or write in the bucket (its ACL or policy says so); undefined when this person may not ask. */
+export async function bucketIsPublic (s: Session, bucket: string): Promise<boolean | undefined> {
+  const res = await s.s3(`${objectPath(bucket)}?policyStatus`)
+  if (!res.ok) { await res.body?.cancel(); return undefined }
+  return text((await xml(res)).querySelector('IsPublic')) === 'true'
 }
 
 /** Downloads an object to the person's disk under `name`. */

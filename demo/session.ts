@@ -1,20 +1,31 @@
 /**
- * Logging in: the service worker is registered and this tab joins the mesh
- * with the credentials given; every request is SigV4-signed here (aws4fetch),
- * so the secret never travels. Kept for the session, or on the device when
- * asked.
+ * Logging in: who the keys belong to is asked first (`/_s3mesh/v1/access/me`);
+ * root's tab registers the service worker and joins the mesh, any other
+ * user's registers it without joining (the node that served the page answers
+ * that user's requests, by its policies). Every request is SigV4-signed here
+ * (aws4fetch), so the secret never travels. Kept for the session, or on the
+ * device when asked.
  */
 import type { AwsClient } from 'aws4fetch'
 import { s3Signer } from '../src/core/s3-signer.js'
-import { JoinError, register, type Registration } from '../src/browser/index.js'
+import { register, type Registration } from '../src/browser/index.js'
+import { Permissions, type WhoAmI } from './permissions.js'
 
 export interface Credentials { accessKeyId: string, secretAccessKey: string }
 
 const STORAGE_KEY = 's3mesh-credentials'
 
-/** A logged-in tab: its signer, its mesh membership, and who it is. */
+type SignedInit = NonNullable<Parameters<AwsClient['fetch']>[1]>
+
+/** A logged-in tab: its signer, its mesh membership (root's tab only), who it is and what it may do. */
 export class Session {
-  constructor (readonly credentials: Credentials, readonly client: AwsClient, readonly tab: Registration) {}
+  readonly can: Permissions
+  constructor (readonly credentials: Credentials, readonly client: AwsClient, readonly tab: Registration, readonly who: WhoAmI) {
+    this.can = new Permissions(who)
+  }
+
+  /** Whether this tab is a member of the mesh (it sees the catalog, members and copies). */
+  get member (): boolean { return this.tab.node !== undefined }
 
   /** A signed S3 request through this origin's /s3/ (the service worker answers it). */
   async s3 (path: string, init: RequestInit = {}): Promise<Response> {
@@ -34,7 +45,12 @@ export class Session {
     return (await this.client.sign(url.toString(), { method: 'GET', aws: { signQuery: true } })).url
   }
 
-  private async fetch (path: string, init: RequestInit): Promise<Response> {
+  /** A signed form POST to the node's IAM or STS API (the query protocol). */
+  async accessApi (service: 'iam' | 'sts', body: URLSearchParams): Promise<Response> {
+    return await this.fetch(`/_s3mesh/v1/${service}`, { method: 'POST', body: body.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, aws: { service } })
+  }
+
+  private async fetch (path: string, init: SignedInit): Promise<Response> {
     try {
       return await this.client.fetch(`${location.origin}${path}`, init)
     } catch (err) {
@@ -44,24 +60,49 @@ export class Session {
     }
   }
 
-  /** Leaves the mesh and forgets the credentials on this device. */
+  /** Leaves the mesh and forgets the credentials on this device (the service worker's copy too). */
   async logOut (): Promise<void> {
     sessionStorage.removeItem(STORAGE_KEY)
     localStorage.removeItem(STORAGE_KEY)
     await this.tab.stop()
+    await register().catch(() => {})
   }
 }
 
-/** Registers the service worker and joins the mesh; throws an Error in plain words. */
+/** Asks the node who these keys belong to and what they may do; throws an Error in plain words. */
+async function whoAmI (client: AwsClient): Promise<WhoAmI> {
+  let res: Response
+  try {
+    res = await client.fetch(`${location.origin}/_s3mesh/v1/access/me`)
+  } catch (err) {
+    throw new Error(`The node cannot be reached (${err instanceof Error ? err.message : String(err)}).`)
+  }
+  if (res.ok) return await res.json() as WhoAmI
+  const doc = new DOMParser().parseFromString(await res.text(), 'application/xml')
+  const code = doc.querySelector('Code')?.textContent ?? `HTTP ${res.status}`
+  const message = doc.querySelector('Message')?.textContent ?? ''
+  if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch') {
+    throw new Error(/disabled/.test(message) ? 'This user is disabled: ask whoever manages access to enable it again.' : 'Wrong access key or secret key.')
+  }
+  throw new Error(`The node refused the login: ${code}${message === '' ? '' : `: ${message}`}`)
+}
+
+/**
+ * Logs in: root's tab registers the service worker and joins the mesh; any
+ * other user's registers it without joining (the cluster key is root's).
+ * Throws an Error in plain words.
+ */
 export async function logIn (credentials: Credentials, remember: boolean): Promise<Session> {
+  const client = s3Signer(credentials)
+  const who = await whoAmI(client)
   let tab: Registration
   try {
-    tab = await register(credentials)
+    tab = await register(who.kind === 'root' ? credentials : {})
   } catch (err) {
-    throw new Error(err instanceof JoinError && /\(403\)/.test(err.message) ? 'Wrong access key or secret key.' : `Could not start: ${err instanceof Error ? err.message : String(err)}`)
+    throw new Error(`Could not start: ${err instanceof Error ? err.message : String(err)}`)
   }
   ;(remember ? localStorage : sessionStorage).setItem(STORAGE_KEY, JSON.stringify(credentials))
-  return new Session(credentials, s3Signer(credentials), tab)
+  return new Session(credentials, client, tab, who)
 }
 
 /** Credentials kept from an earlier login in this tab (or on this device), if any. */

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { Copy, Download, Share2, Trash2, X } from 'lucide-preact'
 import { objectPath } from '../../src/core/names.js'
 import { copiesOf } from '../catalog-view.js'
+import { objectArn } from '../permissions.js'
 import { messageOf, useConsole } from '../context.js'
 import { bytes, shortId } from '../format.js'
 import { deleteObject, download, getTags, headObject, putMetadata, putTags, type ObjectHead } from '../s3-api.js'
@@ -28,6 +29,7 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
   }, [bucket, objectKey])
   const copies = copiesOf(session, bucket, objectKey)
   void watch
+  const may = (action: string): boolean => session.can.may(action, objectArn(bucket, objectKey))
 
   const share = async (e: Event): Promise<void> => {
     e.preventDefault()
@@ -49,10 +51,10 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
     {head !== undefined && <Preview bucket={bucket} objectKey={objectKey} head={head} />}
     <div class="row">
       <button type="button" class="small icon-text" onClick={() => { void download(session, bucket, objectKey, name).catch(err => { showError(messageOf(err)) }) }}><Download size={16} aria-hidden /> Download</button>
-      <button type="button" class="small danger outline icon-text" onClick={() => {
+      {may('s3:DeleteObject') && <button type="button" class="small danger outline icon-text" onClick={() => {
         if (!confirm(`Delete ${objectKey}?`)) return
         void deleteObject(session, bucket, objectKey).then(() => { notify(`Deleted ${name}.`); onDeleted(); onClose() }, err => { showError(messageOf(err)) })
-      }}><Trash2 size={16} aria-hidden /> Delete</button>
+      }}><Trash2 size={16} aria-hidden /> Delete</button>}
     </div>
     <h3>Details</h3>
     <dl id="details-list">
@@ -63,12 +65,14 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
         <dt>ETag</dt><dd class="mono">{head.etag}</dd>
         <dt>Last modified</dt><dd>{head.modified}</dd>
       </>}
-      <dt>Held by</dt>
-      <dd>{copies === undefined || copies.holders.length === 0 ? 'this tab only' : copies.holders.map(h => `${shortId(h.id)} (${h.state})`).join(', ')}
-        {copies !== undefined && copies.live < copies.wanted ? ` — ${copies.live} of ${copies.wanted} copies live` : ''}</dd>
+      {session.member && <>
+        <dt>Held by</dt>
+        <dd>{copies === undefined || copies.holders.length === 0 ? 'this tab only' : copies.holders.map(h => `${shortId(h.id)} (${h.state})`).join(', ')}
+          {copies !== undefined && copies.live < copies.wanted ? ` — ${copies.live} of ${copies.wanted} copies live` : ''}</dd>
+      </>}
     </dl>
-    {head !== undefined && <Pairs title="Metadata" what="metadata" initial={head.metadata} onSave={async m => { await putMetadata(session, bucket, objectKey, head, m); setHead({ ...head, metadata: m }) }} />}
-    {tags !== undefined && <Pairs title="Tags" what="tag" initial={tags} onSave={async t => { await putTags(session, bucket, objectKey, t); setTags(t) }} />}
+    {head !== undefined && <Pairs title="Metadata" what="metadata" initial={head.metadata} editable={may('s3:PutObject')} onSave={async m => { await putMetadata(session, bucket, objectKey, head, m); setHead({ ...head, metadata: m }) }} />}
+    {tags !== undefined && <Pairs title="Tags" what="tag" initial={tags} editable={may('s3:PutObjectTagging')} onSave={async t => { await putTags(session, bucket, objectKey, t); setTags(t) }} />}
     {tagsError !== undefined && <section class="pairs" aria-label="Tags"><h3>Tags</h3><p class="error-text">The tags could not be read: {tagsError}</p></section>}
     <h3>Share</h3>
     <form id="share" class="share" onSubmit={e => { void share(e) }}>
@@ -89,13 +93,13 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
 }
 
 /** Key-value pairs (metadata or tags) shown, and edited in place. */
-function Pairs ({ title, what, initial, onSave }: { title: string, what: string, initial: Record<string, string>, onSave: (p: Record<string, string>) => Promise<void> }): preact.JSX.Element {
+function Pairs ({ title, what, initial, editable, onSave }: { title: string, what: string, initial: Record<string, string>, editable: boolean, onSave: (p: Record<string, string>) => Promise<void> }): preact.JSX.Element {
   const { showError, notify } = useConsole()
   const [editing, setEditing] = useState<Array<[string, string]>>()
   const entries = Object.entries(initial)
   if (editing === undefined) {
     return <section class="pairs" aria-label={title}>
-      <div class="pairs-head"><h3>{title}</h3><button type="button" class="secondary outline small" onClick={() => { setEditing(entries.length === 0 ? [['', '']] : entries) }}>Edit {title.toLowerCase()}</button></div>
+      <div class="pairs-head"><h3>{title}</h3>{editable && <button type="button" class="secondary outline small" onClick={() => { setEditing(entries.length === 0 ? [['', '']] : entries) }}>Edit {title.toLowerCase()}</button>}</div>
       {entries.length === 0 ? <p class="muted">No {what === 'tag' ? 'tags' : 'metadata'}.</p> : <dl>{entries.map(([k, v]) => <><dt key={`k${k}`}>{k}</dt><dd key={`v${k}`}>{v}</dd></>)}</dl>}
     </section>
   }

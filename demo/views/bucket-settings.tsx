@@ -1,7 +1,10 @@
 import { useEffect, useState } from 'preact/hooks'
+import { Globe, Lock, FileJson } from 'lucide-preact'
 import { messageOf, useConsole } from '../context.js'
+import { bucketArn } from '../permissions.js'
+import { PolicyEditor, policyProblem } from '../parts/policy-editor.js'
 import { href } from '../router.js'
-import { getCors, putCors } from '../s3-api.js'
+import { ConsoleError, getBucketAccess, getCors, putBucketAcl, putBucketPolicy, putCors, type BucketAccess } from '../s3-api.js'
 
 const EXAMPLE = `<CORSConfiguration>
   <CORSRule>
@@ -13,12 +16,14 @@ const EXAMPLE = `<CORSConfiguration>
   </CORSRule>
 </CORSConfiguration>`
 
-/** A bucket's settings: its CORS rules (S3's XML), replicated to every member with the bucket. */
+/** A bucket's settings: who may read it (private, public read, or its own policy) and its CORS rules, replicated to every member with the bucket. */
 export function BucketSettings ({ bucket }: { bucket: string }): preact.JSX.Element {
   const { session, showError, notify } = useConsole()
+  const can = session.can
   const [rules, setRules] = useState<string>()
+  const mayCors = can.may('s3:PutBucketCORS', bucketArn(bucket))
   useEffect(() => {
-    getCors(session, bucket).then(setRules, err => { showError(messageOf(err)); setRules('') })
+    if (mayCors) getCors(session, bucket).then(setRules, err => { showError(messageOf(err)); setRules('') })
   }, [bucket])
   const save = async (e: Event): Promise<void> => {
     e.preventDefault()
@@ -31,7 +36,9 @@ export function BucketSettings ({ bucket }: { bucket: string }): preact.JSX.Elem
   return <section aria-labelledby="settings-title">
     <nav aria-label="Breadcrumb"><ul><li><a href={href({ view: 'buckets' })}>Buckets</a></li><li><a href={href({ view: 'objects', bucket, prefix: '' })}>{bucket}</a></li><li>Settings</li></ul></nav>
     <h1 id="settings-title">Settings of {bucket}</h1>
-    <form onSubmit={e => { void save(e) }}>
+    {(can.may('s3:PutBucketAcl', bucketArn(bucket)) || can.may('s3:PutBucketPolicy', bucketArn(bucket))) && <BucketAccessForm bucket={bucket} />}
+    {mayCors && <form aria-labelledby="cors-title" onSubmit={e => { void save(e) }}>
+      <h2 id="cors-title">CORS</h2>
       <label>CORS rules
         <textarea rows={14} class="code" value={rules ?? ''} disabled={rules === undefined} aria-describedby="cors-help" onInput={e => { setRules(e.currentTarget.value) }} placeholder={EXAMPLE} />
       </label>
@@ -40,7 +47,76 @@ export function BucketSettings ({ bucket }: { bucket: string }): preact.JSX.Elem
         <button type="submit">Save CORS rules</button>
         <button type="button" class="secondary outline" onClick={() => { setRules(EXAMPLE) }}>Insert an example</button>
       </div>
-    </form>
-    <p class="muted">Access policies and versioning will appear here when s3mesh has them.</p>
+    </form>}
+    <p class="muted">Versioning will appear here when s3mesh has it.</p>
   </section>
+}
+
+type Mode = 'private' | 'public' | 'custom'
+
+const policyExample = (bucket: string): string => JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'AnyoneReadsPublicFolder', Effect: 'Allow', Principal: '*', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${bucket}/public/*`] }],
+}, null, 2)
+
+/** Who may read the bucket: nobody without a policy of their own, anyone (the public-read ACL), or what the bucket's own policy says. */
+function BucketAccessForm ({ bucket }: { bucket: string }): preact.JSX.Element {
+  const { session, showError, notify } = useConsole()
+  const [current, setCurrent] = useState<BucketAccess>()
+  const [mode, setMode] = useState<Mode>('private')
+  const [policy, setPolicy] = useState(policyExample(bucket))
+  const [problem, setProblem] = useState<string>()
+  const [busy, setBusy] = useState(false)
+  const load = async (): Promise<void> => {
+    try {
+      const a = await getBucketAccess(session, bucket)
+      setCurrent(a)
+      setMode(a.policy !== undefined ? 'custom' : a.acl === 'public-read' ? 'public' : 'private')
+      setPolicy(a.policy === undefined ? policyExample(bucket) : JSON.stringify(JSON.parse(a.policy), null, 2))
+      setProblem(undefined)
+    } catch (err) { showError(messageOf(err)) }
+  }
+  useEffect(() => { void load() }, [bucket])
+
+  const save = async (e: Event): Promise<void> => {
+    e.preventDefault()
+    if (current === undefined) return
+    if (mode === 'custom') {
+      const found = policyProblem(policy, 'bucket')
+      setProblem(found)
+      if (found !== undefined) { document.getElementById('bucket-policy')?.focus(); return }
+    }
+    setBusy(true)
+    try {
+      // A policy replaces the canned ACL as the way in: one or the other, never a public ACL left under a policy.
+      if (mode === 'custom') await putBucketPolicy(session, bucket, policy)
+      else if (current.policy !== undefined) await putBucketPolicy(session, bucket, undefined)
+      await putBucketAcl(session, bucket, mode === 'public' ? 'public-read' : 'private')
+      showError(undefined)
+      notify(mode === 'public' ? `${bucket} is readable by anyone now.` : mode === 'private' ? `${bucket} is private now.` : `The policy of ${bucket} is saved.`)
+      await load()
+    } catch (err) {
+      if (err instanceof ConsoleError && err.code === 'MalformedPolicy') { setProblem(err.message); document.getElementById('bucket-policy')?.focus() } else showError(messageOf(err))
+    }
+    setBusy(false)
+  }
+
+  const choice = (value: Mode, Icon: typeof Lock, label: string, help: string): preact.JSX.Element => <label class="choice">
+    <input type="radio" name="access" value={value} checked={mode === value} disabled={current === undefined} onChange={() => { setMode(value) }} />
+    <span><span class="icon-text"><Icon size={16} aria-hidden /> <strong>{label}</strong></span><br /><small class="muted">{help}</small></span>
+  </label>
+
+  return <form id="bucket-access" aria-labelledby="access-title" onSubmit={e => { void save(e) }}>
+    <h2 id="access-title">Access</h2>
+    <fieldset>
+      <legend>Who may read this bucket</legend>
+      {choice('private', Lock, 'Private', 'Only users whose policies allow it (and root).')}
+      {choice('public', Globe, 'Public read', 'Anyone, without keys, may list the bucket and read its objects: for a website\'s files or public downloads.')}
+      {choice('custom', FileJson, 'Custom policy', 'A bucket policy written in JSON: let one user write, or anyone read one folder.')}
+    </fieldset>
+    {current !== undefined && (current.acl === 'public-read-write' || current.acl === 'authenticated-read') && <p class="muted">{`Its ACL is ${current.acl} now (set by an S3 client); saving replaces it.`}</p>}
+    {mode === 'custom' && <PolicyEditor id="bucket-policy" label="Bucket policy (JSON)" kind="bucket" code="MalformedPolicy" value={policy} onInput={setPolicy}
+      problem={problem} onProblem={setProblem} help={`Each statement needs a Principal ("*" for anyone, or {"AWS": ["arn:aws:iam::000000000000:user/alice"]}), and its resources must be in this bucket: arn:aws:s3:::${bucket} or arn:aws:s3:::${bucket}/...`} />}
+    <button type="submit" disabled={busy || current === undefined} aria-busy={busy}>Save access</button>
+  </form>
 }

@@ -6,15 +6,24 @@ import { ago, bytes } from '../format.js'
 import { throttled } from '../mesh-watch.js'
 import { Dialog } from '../parts/dialog.js'
 import { href } from '../router.js'
-import { createBucket, deleteBucket, deleteKeys, listBuckets, listObjects, type BucketRow } from '../s3-api.js'
+import { bucketArn } from '../permissions.js'
+import { bucketIsPublic, createBucket, deleteBucket, deleteKeys, listBuckets, listObjects, type BucketRow } from '../s3-api.js'
 
 /** The buckets: a table, a form to create one (naming rules said inline), and deleting, with all objects if asked and confirmed. */
 export function Buckets (): preact.JSX.Element {
   const { session, watch, showError, notify } = useConsole()
   const [rows, setRows] = useState<BucketRow[]>()
   const [deleting, setDeleting] = useState<{ name: string, objects: number }>()
+  /** Whether anyone may read each bucket without keys (absent: not known, or not this person's to ask). */
+  const [open, setOpen] = useState<Record<string, boolean>>({})
+  const can = session.can
   const refresh = useCallback(async () => {
-    try { setRows(await listBuckets(session)) } catch (err) { showError(messageOf(err)) }
+    try {
+      const list = await listBuckets(session)
+      setRows(list)
+      const answers = await Promise.all(list.map(async b => [b.name, await bucketIsPublic(session, b.name).catch(() => undefined)] as const))
+      setOpen(Object.fromEntries(answers.flatMap(([name, v]) => v === undefined ? [] : [[name, v]])))
+    } catch (err) { showError(messageOf(err)) }
   }, [session])
   useEffect(() => { void refresh() }, [refresh])
   // Buckets made or deleted elsewhere show without a reload.
@@ -41,30 +50,32 @@ export function Buckets (): preact.JSX.Element {
     <div class="view-head">
       <h1 id="buckets-title">Buckets</h1>
     </div>
-    <form id="create-bucket" class="create" onSubmit={e => { void create(e) }}>
-      <label>New bucket
-        <input name="name" required placeholder="photos" aria-describedby="bucket-rules" />
-      </label>
-      <button type="submit" class="icon-text"><Plus size={16} aria-hidden /> Create</button>
-      <small id="bucket-rules" class="muted">3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (S3's rules: the name may become part of a URL).</small>
-    </form>
+    {can.mayOnSome('s3:CreateBucket')
+      ? <form id="create-bucket" class="create" onSubmit={e => { void create(e) }}>
+        <label>New bucket
+          <input name="name" required placeholder="photos" aria-describedby="bucket-rules" />
+        </label>
+        <button type="submit" class="icon-text"><Plus size={16} aria-hidden /> Create</button>
+        <small id="bucket-rules" class="muted">3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (S3's rules: the name may become part of a URL).</small>
+      </form>
+      : <p class="muted">Creating buckets is not among your permissions: these are the buckets you may use.</p>}
     {rows !== undefined && rows.length === 0 && <div class="empty">
       <Database size={40} aria-hidden />
-      <p>No buckets yet. A bucket holds objects, as a folder holds files: create one above, then drop files into it.</p>
+      <p>{can.mayOnSome('s3:CreateBucket') ? 'No buckets yet. A bucket holds objects, as a folder holds files: create one above, then drop files into it.' : 'No buckets you may use yet: ask whoever manages access.'}</p>
     </div>}
     {rows !== undefined && rows.length > 0 && <div class="table-wrap"><table class="striped" aria-label="Buckets">
-      <thead><tr><th scope="col">Name</th><th scope="col" class="num">Objects</th><th scope="col" class="num">Size</th><th scope="col">Created</th><th scope="col">Access</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+      <thead><tr><th scope="col">Name</th>{session.member && <><th scope="col" class="num">Objects</th><th scope="col" class="num">Size</th></>}<th scope="col">Created</th><th scope="col">Access</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
       <tbody>{rows.map(b => {
         const totals = bucketTotals(session, b.name)
         return <tr key={b.name}>
           <th scope="row"><a href={href({ view: 'objects', bucket: b.name, prefix: '' })} class="icon-text"><Database size={16} aria-hidden /> {b.name}</a></th>
-          <td class="num">{Number.isNaN(totals.objects) ? '' : totals.objects.toLocaleString()}</td>
-          <td class="num">{Number.isNaN(totals.bytes) ? '' : bytes(totals.bytes)}</td>
+          {session.member && <><td class="num">{Number.isNaN(totals.objects) ? '' : totals.objects.toLocaleString()}</td>
+            <td class="num">{Number.isNaN(totals.bytes) ? '' : bytes(totals.bytes)}</td></>}
           <td><time dateTime={new Date(b.created).toISOString()} title={new Date(b.created).toLocaleString()}>{ago(b.created)}</time></td>
-          <td><span class="badge">private</span></td>
+          <td>{open[b.name] === undefined ? '' : <span class={`badge${open[b.name] === true ? ' warn' : ''}`} title={open[b.name] === true ? 'Anyone may read it without keys' : 'Only users whose policies allow it'}>{open[b.name] === true ? 'public' : 'private'}</span>}</td>
           <td class="actions">
-            <a href={href({ view: 'bucket-settings', bucket: b.name })} class="button-link" aria-label={`Settings of bucket ${b.name}`}><Settings size={16} aria-hidden /></a>
-            <button type="button" class="secondary outline small danger" aria-label={`Delete bucket ${b.name}`} onClick={() => { setDeleting({ name: b.name, objects: totals.objects }) }}><Trash2 size={16} aria-hidden /></button>
+            {can.bucketSettings(b.name) && <a href={href({ view: 'bucket-settings', bucket: b.name })} class="button-link" aria-label={`Settings of bucket ${b.name}`}><Settings size={16} aria-hidden /></a>}
+            {can.may('s3:DeleteBucket', bucketArn(b.name)) && <button type="button" class="secondary outline small danger" aria-label={`Delete bucket ${b.name}`} onClick={() => { setDeleting({ name: b.name, objects: totals.objects }) }}><Trash2 size={16} aria-hidden /></button>}
           </td>
         </tr>
       })}</tbody>
@@ -105,7 +116,9 @@ function DeleteBucket ({ name, objects, onDone }: { name: string, objects: numbe
     {empty
       ? <p>The bucket is empty. Deleting it cannot be undone.</p>
       : <>
-        <p>The bucket holds {objects.toLocaleString()} object{objects === 1 ? '' : 's'}. Deleting it deletes all of them from every member of the mesh, and cannot be undone.</p>
+        <p>{Number.isNaN(objects)
+          ? 'Deleting the bucket deletes every object in it from every member of the mesh, and cannot be undone.'
+          : `The bucket holds ${objects.toLocaleString()} object${objects === 1 ? '' : 's'}. Deleting it deletes all of them from every member of the mesh, and cannot be undone.`}</p>
         <label>Type <strong>{name}</strong> to delete it and all its objects
           <input value={typed} onInput={e => { setTyped(e.currentTarget.value) }} autocomplete="off" />
         </label>

@@ -18,11 +18,17 @@ function addEdge (edges: GraphEdge[], e: GraphEdge): void {
   if (!edges.some(x => (x.a === e.a && x.b === e.b) || (x.a === e.b && x.b === e.a))) edges.push(e)
 }
 
+/** A member as the table and graph show it: from this tab's own membership, or from the node's (a tab that is not a member). */
+interface MemberRow { id: string, state: string, self: boolean, rttMs?: number, role?: string, free?: number, started?: number, version?: string }
+interface MemberView { id: string, state: string, self?: true, role?: string, rttMs?: number, meta?: { version?: string, started?: number, free?: number } }
+
 /** The members: a live graph of who is connected to whom, a table, replication health and the announcement feed. */
 export function Mesh (): preact.JSX.Element {
   const { session, watch } = useConsole()
   useMeshWatch(watch)
   const [nodeEdges, setNodeEdges] = useState<GraphEdge[]>([])
+  /** The node's members, for a tab that is not a member itself (a user with admin:ServerInfo who is not root). */
+  const [nodeMembers, setNodeMembers] = useState<MemberView[]>([])
   const [pulse, setPulse] = useState<{ ids: string[], at: number }>()
   const metrics = useNodeMetrics(session)
   // Each Node node reports its own connections (the one serving the console directly, the others through it, over
@@ -39,9 +45,10 @@ export function Mesh (): preact.JSX.Element {
     const load = async (): Promise<void> => {
       const res = await session.api('/members', { signal: controller.signal }).catch(() => undefined)
       if (res?.ok !== true) return
-      const body = await res.json().catch(() => undefined) as { members: Array<{ id: string, self?: true, role?: string, state: string }> } | undefined
+      const body = await res.json().catch(() => undefined) as { members: MemberView[] } | undefined
       const self = body?.members.find(m => m.self === true)?.id
       if (body === undefined || self === undefined) return
+      setNodeMembers(body.members)
       const others = body.members.filter(m => m.self !== true && m.role === 'durable' && m.state === 'alive').slice(0, MAX_ASKED).map(m => m.id)
       const reports = await Promise.all([
         connectionsOf('/connections').then(c => [self, c] as const),
@@ -62,7 +69,13 @@ export function Mesh (): preact.JSX.Element {
     return () => { clearInterval(timer); controller.abort(); off() }
   }, [session, watch])
 
-  const members = session.tab.membership?.list() ?? []
+  const members: MemberRow[] = session.tab.membership !== undefined
+    ? session.tab.membership.list().map(m => {
+      const meta = decodeNodeMeta(m.meta)
+      return { id: m.id, state: m.state, self: m.self, ...(m.rttMs === undefined ? {} : { rttMs: m.rttMs }), role: meta?.role, free: meta?.free, started: meta?.started, version: meta?.version }
+    })
+    : nodeMembers.map(m => ({ id: m.id, state: m.state, self: m.self === true, rttMs: m.rttMs, role: m.role, free: m.meta?.free, started: m.meta?.started, version: m.meta?.version }))
+  const selfLabel = session.member ? 'this tab' : 'serving this console'
   const libp2p = session.tab.node?.libp2p
   const selfId = libp2p?.peerId.toString() ?? ''
   const tabKinds = connectionKinds(libp2p?.getConnections() ?? [])
@@ -76,32 +89,33 @@ export function Mesh (): preact.JSX.Element {
     <div class="view-head"><h1 id="mesh-title">Mesh</h1></div>
     <div class="stats">
       <article class="stat"><p class="stat-value">{members.filter(m => m.state === 'alive').length}</p><p class="muted">members alive</p></article>
-      <article class="stat"><p class={`stat-value${held.under > 0 ? ' warn' : ''}`}>{held.under.toLocaleString()}</p><p class="muted">objects below their copies (of {held.total.toLocaleString()})</p></article>
+      {session.member
+        ? <article class="stat"><p class={`stat-value${held.under > 0 ? ' warn' : ''}`}>{held.under.toLocaleString()}</p><p class="muted">objects below their copies (of {held.total.toLocaleString()})</p></article>
+        : <article class="stat"><p class="stat-value">{metrics.gauges.s3mesh_under_replicated_objects?.toLocaleString() ?? '–'}</p><p class="muted">objects below their copies (the node's count)</p></article>}
       <article class="stat"><p class="stat-value">{metrics.gauges.s3mesh_repair_queue?.toLocaleString() ?? '–'}</p><p class="muted">repairs in progress on the node</p></article>
     </div>
     <figure class="graph-box">
-      <MeshGraph members={members.map(m => ({ id: m.id, role: decodeNodeMeta(m.meta)?.role ?? '?', state: m.state, self: m.self }))} edges={edges} pulse={pulse} />
+      <MeshGraph members={members.map(m => ({ id: m.id, role: m.role ?? '?', state: m.state, self: m.self }))} edges={edges} pulse={pulse} />
       <figcaption class="legend">
         <span><i class="swatch alive" /> alive</span><span><i class="swatch suspect" /> suspect</span><span><i class="swatch failed" /> failed or left</span>
         <span><i class="line websockets" /> WebSockets</span><span><i class="line webrtc" /> WebRTC</span><span><i class="line relay" /> relay</span><span><i class="line tcp" /> TCP</span>
       </figcaption>
     </figure>
-    <p id="tab-connections">{`This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC.`}</p>
+    <p id="tab-connections">{session.member ? `This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC.` : 'This tab is not a member of the mesh (only root\'s tab joins): the members are as the node serving this console sees them.'}</p>
     <div class="table-wrap"><table class="striped" aria-label="Members">
       <thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col">State</th><th scope="col" class="num">Objects held</th><th scope="col" class="num">Bytes held</th><th scope="col" class="num">Disk free</th><th scope="col" class="num">RTT</th><th scope="col">Up</th><th scope="col">Version</th></tr></thead>
       <tbody id="member-rows">{members.map(m => {
-        const meta = decodeNodeMeta(m.meta)
         const h = held.byMember.get(m.id)
         return <tr key={m.id} class={m.self ? 'self' : undefined}>
-          <th scope="row" title={m.id}>{`${shortId(m.id)}${m.self ? ' (this tab)' : ''}`}</th>
-          <td>{meta?.role ?? '?'}</td>
+          <th scope="row" title={m.id}>{`${shortId(m.id)}${m.self ? ` (${selfLabel})` : ''}`}</th>
+          <td>{m.role ?? '?'}</td>
           <td><span class={`badge state-${m.state}`}>{m.state}</span></td>
-          <td class="num">{(h?.objects ?? 0).toLocaleString()}</td>
-          <td class="num">{bytes(h?.bytes ?? 0)}</td>
-          <td class="num">{meta?.free === undefined ? '' : bytes(meta.free)}</td>
+          <td class="num">{session.member ? (h?.objects ?? 0).toLocaleString() : ''}</td>
+          <td class="num">{session.member ? bytes(h?.bytes ?? 0) : ''}</td>
+          <td class="num">{m.free === undefined ? '' : bytes(m.free)}</td>
           <td class="num">{m.rttMs === undefined ? '' : `${m.rttMs.toFixed(1)} ms`}</td>
-          <td>{meta?.started === undefined || m.state !== 'alive' ? '' : <time dateTime={new Date(meta.started).toISOString()} title={`since ${new Date(meta.started).toLocaleString()}`}>{uptime(Date.now() - meta.started)}</time>}</td>
-          <td>{meta?.version ?? ''}</td>
+          <td>{m.started === undefined || m.state !== 'alive' ? '' : <time dateTime={new Date(m.started).toISOString()} title={`since ${new Date(m.started).toLocaleString()}`}>{uptime(Date.now() - m.started)}</time>}</td>
+          <td>{m.version ?? ''}</td>
         </tr>
       })}</tbody>
     </table></div>

@@ -6,6 +6,7 @@ import { ago, bytes } from '../format.js'
 import { throttled } from '../mesh-watch.js'
 import { Dialog } from '../parts/dialog.js'
 import { ObjectPanel } from '../parts/object-panel.js'
+import { objectsArn } from '../permissions.js'
 import { href, navigate } from '../router.js'
 import { createFolder, deleteKeys, download, listObjects, type Listing, type ObjectRow } from '../s3-api.js'
 import { droppedFiles } from '../upload-queue.js'
@@ -26,6 +27,9 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
   const [confirming, setConfirming] = useState<string[]>()
   const [naming, setNaming] = useState(false)
   const seq = useRef(0)
+  // What this person may do here: controls that could only fail are not shown.
+  const mayWrite = session.can.may('s3:PutObject', objectsArn(bucket, prefix))
+  const mayDelete = session.can.may('s3:DeleteObject', objectsArn(bucket, prefix))
 
   const refresh = useCallback(async () => {
     const mine = ++seq.current
@@ -78,6 +82,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
   const onDrop = (e: DragEvent): void => {
     e.preventDefault()
     setOver(false)
+    if (!mayWrite) { showError(`Uploading to ${bucket}/${prefix} is not among your permissions.`); return }
     if (e.dataTransfer !== null) void droppedFiles(e.dataTransfer).then(upload)
   }
   const toggle = (key: string): void => {
@@ -117,7 +122,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
   const total = folders.length + objects.length
 
   return <section id="drop" class={`objects${over ? ' over' : ''}${open !== undefined ? ' with-panel' : ''}`} aria-labelledby="objects-title"
-    onDragOver={e => { e.preventDefault(); setOver(true) }} onDragLeave={e => { if (e.currentTarget === e.target) setOver(false) }} onDrop={onDrop}>
+    onDragOver={e => { e.preventDefault(); setOver(mayWrite) }} onDragLeave={e => { if (e.currentTarget === e.target) setOver(false) }} onDrop={onDrop}>
     <div class="browser">
       <nav aria-label="Breadcrumb">
         <ul>
@@ -128,31 +133,34 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
       </nav>
       <div class="view-head">
         <h1 id="objects-title" tabindex={-1}>{crumbs.length === 0 ? bucket : `${crumbs.at(-1)!}/`}</h1>
-        <a href={href({ view: 'bucket-settings', bucket })} class="button-link icon-text" aria-label={`Settings of bucket ${bucket}`}><Settings size={16} aria-hidden /> Settings</a>
+        {session.can.bucketSettings(bucket) && <a href={href({ view: 'bucket-settings', bucket })} class="button-link icon-text" aria-label={`Settings of bucket ${bucket}`}><Settings size={16} aria-hidden /> Settings</a>}
       </div>
       <div class="toolbar" role="toolbar" aria-label="Objects">
         <form role="search" onSubmit={e => { e.preventDefault(); void refresh() }}>
           <input id="search" type="search" aria-label="Search by prefix" placeholder="Search by prefix" autocomplete="off" value={search} onInput={e => { setSearch(e.currentTarget.value) }} />
         </form>
-        <label class="button-like icon-text"><Upload size={16} aria-hidden /> Upload files
-          <input id="upload" class="picker" type="file" multiple onChange={e => { const f = e.currentTarget.files; if (f !== null) upload([...f].map(file => ({ path: file.name, file }))); e.currentTarget.value = '' }} />
-        </label>
-        <label class="button-like secondary icon-text"><FolderUp size={16} aria-hidden /> Upload a folder
-          <input class="picker" type="file" {...{ webkitdirectory: '' }} onChange={e => { const f = e.currentTarget.files; if (f !== null) upload([...f].map(file => ({ path: file.webkitRelativePath || file.name, file }))); e.currentTarget.value = '' }} />
-        </label>
-        <button type="button" class="secondary outline icon-text" onClick={() => { setNaming(true) }}><FolderPlus size={16} aria-hidden /> New folder</button>
+        {mayWrite && <>
+          <label class="button-like icon-text"><Upload size={16} aria-hidden /> Upload files
+            <input id="upload" class="picker" type="file" multiple onChange={e => { const f = e.currentTarget.files; if (f !== null) upload([...f].map(file => ({ path: file.name, file }))); e.currentTarget.value = '' }} />
+          </label>
+          <label class="button-like secondary icon-text"><FolderUp size={16} aria-hidden /> Upload a folder
+            <input class="picker" type="file" {...{ webkitdirectory: '' }} onChange={e => { const f = e.currentTarget.files; if (f !== null) upload([...f].map(file => ({ path: file.webkitRelativePath || file.name, file }))); e.currentTarget.value = '' }} />
+          </label>
+          <button type="button" class="secondary outline icon-text" onClick={() => { setNaming(true) }}><FolderPlus size={16} aria-hidden /> New folder</button>
+        </>}
+        {!mayWrite && <span class="muted read-only-note">Read only: uploading here is not among your permissions.</span>}
       </div>
       {selected.size > 0 && <div class="bulk" role="region" aria-label="Selection">
         <span>{selected.size} selected</span>
         <button type="button" class="secondary small icon-text" onClick={() => { void downloadAll([...selected]) }}><Download size={16} aria-hidden /> Download selected</button>
-        <button type="button" class="danger small icon-text" onClick={() => { setConfirming([...selected]) }}><Trash2 size={16} aria-hidden /> Delete selected</button>
+        {mayDelete && <button type="button" class="danger small icon-text" onClick={() => { setConfirming([...selected]) }}><Trash2 size={16} aria-hidden /> Delete selected</button>}
         <button type="button" class="secondary outline small" onClick={() => { setSelected(new Set()) }}>Clear selection</button>
       </div>}
       {listing !== undefined && total === 0 && <div class="empty">
         <Upload size={40} aria-hidden />
-        <p id="list-note" role="status">{search === '' ? 'Nothing here yet: upload files or drop them here.' : `Nothing starts with "${search}".`}</p>
+        <p id="list-note" role="status">{search !== '' ? `Nothing starts with "${search}".` : mayWrite ? 'Nothing here yet: upload files or drop them here.' : 'Nothing here yet.'}</p>
       </div>}
-      {total > 0 && <div class="table-wrap"><table class="striped objects-table" aria-label="Objects">
+      {total > 0 && <div class="table-wrap"><table class={`striped objects-table${session.member ? '' : ' no-copies'}`} aria-label="Objects">
         <thead><tr>
           <th scope="col" class="check"><input type="checkbox" aria-label="Select all" checked={allSelected} onChange={() => { setSelected(allSelected ? new Set() : new Set(drawn.map(o => o.key))) }} /></th>
           {header('name', 'Name')}{header('size', 'Size', true)}{header('modified', 'Last modified')}
@@ -175,7 +183,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
               <td>{copies === undefined ? <span class="muted">…</span> : <span class={`badge ${copies.live < copies.wanted ? 'warn' : 'ok'}`} title={copies.holders.map(h => `${h.id.slice(-8)} (${h.state})`).join(', ')}>{copies.live} of {copies.wanted}{copies.live < copies.wanted ? ' · missing' : ''}{copies.inTabs > 0 ? ` · +${copies.inTabs} in tabs` : ''}</span>}</td>
               <td class="actions">
                 <button type="button" class="secondary outline small" aria-label={`Download ${name}`} onClick={() => { void download(session, bucket, o.key, name).catch(err => { showError(messageOf(err)) }) }}><Download size={16} aria-hidden /></button>
-                <button type="button" class="secondary outline small danger" aria-label={`Delete ${name}`} onClick={() => { setConfirming([o.key]) }}><Trash2 size={16} aria-hidden /></button>
+                {mayDelete && <button type="button" class="secondary outline small danger" aria-label={`Delete ${name}`} onClick={() => { setConfirming([o.key]) }}><Trash2 size={16} aria-hidden /></button>}
               </td>
             </tr>
           })}
@@ -186,7 +194,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
         {listing?.truncated === true ? `: the first ${total.toLocaleString()} entries shown; search by prefix to narrow.` : ''}
       </p>}
       {total > shown && <button type="button" class="secondary outline" onClick={() => { setShown(shown + PAGE) }}>Show {Math.min(PAGE, total - shown).toLocaleString()} more</button>}
-      <p class="drop-hint muted">Drop files or folders anywhere here to upload them{prefix === '' ? '' : ` into ${prefix}`}.</p>
+      {mayWrite && <p class="drop-hint muted">Drop files or folders anywhere here to upload them{prefix === '' ? '' : ` into ${prefix}`}.</p>}
     </div>
     {open !== undefined && <ObjectPanel bucket={bucket} objectKey={open} onClose={() => { navigate({ view: 'objects', bucket, prefix }) }} onDeleted={() => { void refresh() }} />}
     {confirming !== undefined && <Dialog title={confirming.length === 1 ? `Delete ${confirming[0]!.slice(prefix.length)}?` : `Delete ${confirming.length} objects?`} onClose={() => { setConfirming(undefined) }}>
