@@ -143,24 +143,9 @@ export async function attachmentsOf (s: Session, policy: string): Promise<Array<
   return found
 }
 
-/**
- * Replaces a custom policy's document. The node keeps one version of a
- * policy, so it is detached, deleted, created again and attached again; if
- * the new document is refused, the old one is put back.
- */
+/** Replaces a custom policy's document in one step (CreatePolicyVersion: the node keeps one version); its users and groups keep it attached. */
 export async function replacePolicy (s: Session, name: string, document: string): Promise<void> {
-  const arn = policyArn(name)
-  const [old, attached] = await Promise.all([policyDocument(s, arn), attachmentsOf(s, name)])
-  const detach = (a: { owner: 'user' | 'group', name: string }): Record<string, string> => a.owner === 'user' ? { UserName: a.name, PolicyArn: arn } : { GroupName: a.name, PolicyArn: arn }
-  await Promise.all(attached.map(async a => await call(s, a.owner === 'user' ? 'DetachUserPolicy' : 'DetachGroupPolicy', detach(a))))
-  await call(s, 'DeletePolicy', { PolicyArn: arn })
-  let failure: unknown
-  await call(s, 'CreatePolicy', { PolicyName: name, PolicyDocument: document }).catch(async (err: unknown) => {
-    failure = err
-    await call(s, 'CreatePolicy', { PolicyName: name, PolicyDocument: old })
-  })
-  await Promise.all(attached.map(async a => await call(s, a.owner === 'user' ? 'AttachUserPolicy' : 'AttachGroupPolicy', detach(a))))
-  if (failure !== undefined) throw failure
+  await call(s, 'CreatePolicyVersion', { PolicyArn: policyArn(name), PolicyDocument: document, SetAsDefault: 'true' })
 }
 
 export interface TemporaryCredentials { accessKeyId: string, secretAccessKey: string, sessionToken: string, expiration: string }

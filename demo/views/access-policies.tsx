@@ -64,7 +64,7 @@ export function Policy ({ name }: { name: string | undefined }): preact.JSX.Elem
   }, [session, name])
   useEffect(() => { setRow(undefined); setProblem(undefined); setText(creating ? EXAMPLE : ''); void load() }, [load])
 
-  const editable = creating ? can.mayOnSome('iam:CreatePolicy') : row !== undefined && !row.builtin && can.may('iam:CreatePolicy', policyArn(row.name)) && can.may('iam:DeletePolicy', policyArn(row.name))
+  const editable = creating ? can.mayOnSome('iam:CreatePolicy') : row !== undefined && !row.builtin && can.may('iam:CreatePolicyVersion', policyArn(row.name))
 
   const save = async (e: Event): Promise<void> => {
     e.preventDefault()
@@ -109,7 +109,7 @@ export function Policy ({ name }: { name: string | undefined }): preact.JSX.Elem
       {row !== undefined && !row.builtin && can.may('iam:DeletePolicy', policyArn(row.name)) && <button type="button" class="danger outline icon-text" onClick={() => { setDeleting(true) }}><Trash2 size={16} aria-hidden /> Delete policy</button>}
     </div>
     {row?.builtin === true && <p class="muted">Built-in ({BUILTIN_SUMMARY[row.name] ?? 'every mesh has it'}): it cannot be changed or deleted. Write a new policy to allow something else.</p>}
-    {row !== undefined && !row.builtin && row.attachments > 0 && <p class="muted">{`Attached to ${row.attachments} user${row.attachments === 1 ? '' : 's'} or group${row.attachments === 1 ? '' : 's'}. The node keeps one version of a policy: saving detaches it, replaces it and attaches it again, so for a moment they lack it.`}</p>}
+    {row !== undefined && !row.builtin && row.attachments > 0 && <p class="muted">{`Attached to ${row.attachments} user${row.attachments === 1 ? '' : 's'} or group${row.attachments === 1 ? '' : 's'}. Saving changes their rights at once.`}</p>}
     <form id="policy-form" onSubmit={e => { void save(e) }}>
       {creating && <label>Policy name
         <input name="name" required maxLength={128} pattern="[\w+=,.@\-]+" autocomplete="off" placeholder="photos-editors" aria-describedby="policy-name-rule" />

@@ -88,6 +88,25 @@ describeClient('access: users, policies, STS, public buckets', AWS, 'apt-get ins
     assert.match(await awsFails(0, ['iam', 'get-user', '--user-name', 'carol']), /NoSuchEntity/)
   })
 
+  it('a managed policy attached to a group reaches its members; a new version changes their rights at once', async () => {
+    const key = await newUser('erin')
+    const readDoc = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::shared/*' }] })
+    const created = JSON.parse(await aws(0, ['iam', 'create-policy', '--policy-name', 'shared-read', '--policy-document', readDoc])) as { Policy: { Arn: string } }
+    await aws(0, ['iam', 'create-group', '--group-name', 'readers'])
+    await aws(0, ['iam', 'attach-group-policy', '--group-name', 'readers', '--policy-arn', created.Policy.Arn])
+    await knownOn(2, key)
+    assert.match(await awsFails(2, ['s3', 'cp', 's3://shared/readme.txt', '-'], key), /403|Forbidden/, 'precondition: not in the group yet')
+    await aws(0, ['iam', 'add-user-to-group', '--group-name', 'readers', '--user-name', 'erin'])
+    await until('node 2 lets the group member read', async () => await aws(2, ['s3', 'cp', 's3://shared/readme.txt', '-'], key).then(t => t === fx.smallText, () => false), 10_000)
+    const groups = JSON.parse(await aws(1, ['iam', 'list-groups-for-user', '--user-name', 'erin'])) as { Groups: Array<{ GroupName: string }> }
+    assert.deepEqual(groups.Groups.map(g => g.GroupName), ['readers'])
+    const denyDoc = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::shared/home/*' }] })
+    await aws(0, ['iam', 'create-policy-version', '--policy-arn', created.Policy.Arn, '--policy-document', denyDoc, '--set-as-default'])
+    await until('node 2 applies the new version', async () => /403|Forbidden/.test(await awsFails(2, ['s3', 'cp', 's3://shared/readme.txt', '-'], key).catch(() => '')), 10_000)
+    const attached = JSON.parse(await aws(0, ['iam', 'list-attached-group-policies', '--group-name', 'readers'])) as { AttachedPolicies: Array<{ PolicyName: string }> }
+    assert.deepEqual(attached.AttachedPolicies.map(p => p.PolicyName), ['shared-read'], 'still attached')
+  })
+
   it('a readonly user gets and lists, and is refused PUT and DELETE, with aws-cli and boto3', async () => {
     const key = await newUser('reader', { attach: 'readonly' })
     await knownOn(2, key)
@@ -153,12 +172,12 @@ except botocore.exceptions.ClientError as e:
     const key = await newUser('webapp', { attach: 'readwrite' })
     await knownOn(2, key)
     const session = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: 'arn:aws:s3:::shared/visitors/v1/*' }] })
-    // aws-cli refuses DurationSeconds under 900 before sending; boto3 without parameter validation asks for 6 s (the node allows 1 s and up for this test).
+    // aws-cli refuses DurationSeconds under 900 before sending; boto3 without parameter validation asks for 25 s (the node allows 1 s and up for this test).
     const script = `
 import sys, json, boto3
 from botocore.config import Config
 sts = boto3.client('sts', endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name='us-east-1', config=Config(retries={'max_attempts': 1}, parameter_validation=False))
-c = sts.assume_role(RoleArn='arn:aws:iam::000000000000:role/visitor', RoleSessionName='v1', DurationSeconds=6, Policy=sys.argv[4])['Credentials']
+c = sts.assume_role(RoleArn='arn:aws:iam::000000000000:role/visitor', RoleSessionName='v1', DurationSeconds=25, Policy=sys.argv[4])['Credentials']
 print(json.dumps({'AccessKeyId': c['AccessKeyId'], 'SecretAccessKey': c['SecretAccessKey'], 'SessionToken': c['SessionToken'], 'Expiration': c['Expiration'].isoformat()}))
 `
     const creds = JSON.parse((await run(PYTHON, ['-c', script, nodes[2]!.url, key.AccessKeyId, key.SecretAccessKey, session], {}, { unset: AWS_UNSET })).stdout) as Key & { SessionToken: string, Expiration: string }

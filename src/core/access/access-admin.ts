@@ -199,6 +199,17 @@ export class AccessAdmin {
     return p
   }
 
+  /** Replaces a managed policy's document in one step: whoever it is attached to has the new rights at once. */
+  async replacePolicy (nameOrArn: string | undefined, document: string | undefined): Promise<PolicyRecord> {
+    const p = this.policy(nameOrArn)
+    if (p.builtin) throw new IamError('InvalidInput', `${p.name} is a built-in policy; it cannot be changed.`)
+    if (document === undefined) throw new IamError('MissingParameter', 'PolicyDocument is required.')
+    const { builtin: _, ...record } = p
+    const next: PolicyRecord = { ...record, document: checkPolicy(document), updated: this.now() }
+    await this.state.commit([next])
+    return next
+  }
+
   /** A managed policy by name or ARN, built-ins included. */
   policy (nameOrArn: string | undefined): PolicyRecord & { builtin: boolean } {
     if (nameOrArn === undefined || nameOrArn === '') throw new IamError('MissingParameter', 'PolicyArn is required.')

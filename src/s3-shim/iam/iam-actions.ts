@@ -190,6 +190,17 @@ export const IAM_ACTIONS: Record<string, ActionHandler> = {
     if (version !== 'v1') throw new IamError('NoSuchEntity', `Policy ${p.name} has one version, v1 (s3mesh replaces a policy's document rather than versioning it).`)
     return { PolicyVersion: { Document: encodeURIComponent(p.document), VersionId: 'v1', IsDefaultVersion: true, CreateDate: iso(p.created) } }
   },
+  /**
+   * s3mesh keeps one version of a policy: a new version replaces the
+   * document at once (SetAsDefault must be true) and is still `v1`.
+   */
+  CreatePolicyVersion: async call => {
+    const p = call.admin.policy(call.params.get('PolicyArn') ?? undefined)
+    call.allow('CreatePolicyVersion', policyArn(p))
+    if (call.params.get('SetAsDefault') !== 'true') throw new IamError('ValidationError', 's3mesh keeps one version of a policy: send SetAsDefault=true to replace its document.')
+    const next = await call.admin.replacePolicy(p.name, call.params.get('PolicyDocument') ?? undefined)
+    return { PolicyVersion: { VersionId: 'v1', IsDefaultVersion: true, CreateDate: iso(next.updated) } }
+  },
   ListPolicies: async call => {
     call.allow('ListPolicies', '*')
     const scope = call.params.get('Scope') ?? 'All'
