@@ -65,7 +65,7 @@ export class Session {
     sessionStorage.removeItem(STORAGE_KEY)
     localStorage.removeItem(STORAGE_KEY)
     await this.tab.stop()
-    await register().catch(() => {})
+    await register({ forgetCredentials: true }).catch(() => {})
   }
 }
 
@@ -97,7 +97,7 @@ export async function logIn (credentials: Credentials, remember: boolean): Promi
   const who = await whoAmI(client)
   let tab: Registration
   try {
-    tab = await register(who.kind === 'root' ? credentials : {})
+    tab = await register(who.kind === 'root' ? credentials : { forgetCredentials: true })
   } catch (err) {
     throw new Error(`Could not start: ${err instanceof Error ? err.message : String(err)}`)
   }

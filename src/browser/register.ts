@@ -13,11 +13,17 @@ export interface RegisterOptions {
    * and with them the tab obtains what it needs to join the mesh from the node
    * that served the page (a SigV4-signed request: nobody without them joins).
    * Requests signed with any other key go to that node, which decides them by
-   * that user's policies. Without credentials, the worker forgets any it was
-   * given before.
+   * that user's policies. Without credentials, the worker keeps those an
+   * earlier page of the origin gave it (and its gateway).
    */
   accessKeyId?: string
   secretAccessKey?: string
+  /**
+   * Without credentials: make the worker forget any an earlier page gave it
+   * (a console logging out, or logging in as a user who is not root), so
+   * root's keys do not outlive root's session.
+   */
+  forgetCredentials?: boolean
   /** Join the mesh as a page node (default: when credentials are given). */
   join?: boolean
   /** Where to ask for the cluster key and relays (default: this page's origin, which a node serves). */
@@ -84,9 +90,8 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   })
   const { accessKeyId, secretAccessKey } = options
   if (accessKeyId === undefined || secretAccessKey === undefined) {
-    // Without credentials the worker holds none: any an earlier page gave it (root's) are forgotten, and requests
-    // signed by someone else go to the node.
-    await configure({}, signal)
+    // Forgotten, the worker holds no keys: requests signed by anyone go to the node, which decides them.
+    if (options.forgetCredentials === true) await configure({}, signal)
     return { registration, stop: async () => {} }
   }
   await configure({ credentials: { accessKeyId, secretAccessKey }, ...(options.gateway === false ? {} : { gateway: options.gateway ?? location.origin }) }, signal)

@@ -19,6 +19,14 @@ describe('router', () => {
     ['GET', '/b1?cors', {}, 'GetBucketCors b1|'],
     ['PUT', '/b1?cors', {}, 'PutBucketCors b1|'],
     ['DELETE', '/b1?cors', {}, 'DeleteBucketCors b1|'],
+    ['GET', '/b1?policy', {}, 'GetBucketPolicy b1|'],
+    ['PUT', '/b1?policy', {}, 'PutBucketPolicy b1|'],
+    ['DELETE', '/b1?policy', {}, 'DeleteBucketPolicy b1|'],
+    ['GET', '/b1?policyStatus', {}, 'GetBucketPolicyStatus b1|'],
+    ['GET', '/b1?acl', {}, 'GetBucketAcl b1|'],
+    ['PUT', '/b1?acl', {}, 'PutBucketAcl b1|'],
+    ['GET', '/b1/k?acl', {}, 'GetObjectAcl b1|k'],
+    ['PUT', '/b1/k?acl', {}, 'PutObjectAcl b1|k'],
     ['GET', '/b1', {}, 'ListObjects b1|'],
     ['GET', '/b1?list-type=2&prefix=a', {}, 'ListObjectsV2 b1|'],
     ['GET', '/b1?uploads', {}, 'ListMultipartUploads b1|'],
@@ -52,7 +60,7 @@ describe('router', () => {
   })
 
   it('refuses unsupported sub-resources and methods with S3 errors', () => {
-    for (const [m, t, code] of [['GET', '/b1?policy', 'NotImplemented'], ['PUT', '/b1?versioning', 'NotImplemented'], ['POST', '/b1/k', 'MethodNotAllowed'], ['DELETE', '/', 'MethodNotAllowed']]) {
+    for (const [m, t, code] of [['GET', '/b1?lifecycle', 'NotImplemented'], ['PUT', '/b1?versioning', 'NotImplemented'], ['POST', '/b1/k', 'MethodNotAllowed'], ['DELETE', '/', 'MethodNotAllowed']]) {
       assert.throws(() => op(m!, t!), (e: unknown) => isS3Error(e) && e.code === code, `${m} ${t}`)
     }
   })
