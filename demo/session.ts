@@ -82,7 +82,7 @@ async function whoAmI (client: AwsClient): Promise<WhoAmI> {
   const code = doc.querySelector('Code')?.textContent ?? `HTTP ${res.status}`
   const message = doc.querySelector('Message')?.textContent ?? ''
   if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch') {
-    throw new Error(/disabled/.test(message) ? 'This user is disabled: ask whoever manages access to enable it again.' : 'Wrong access key or secret key.')
+    throw new Error(/not active/.test(message) ? 'This access key is not active (it, or its user, was disabled): ask whoever manages access.' : 'Wrong access key or secret key.')
   }
   throw new Error(`The node refused the login: ${code}${message === '' ? '' : `: ${message}`}`)
 }

@@ -111,6 +111,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   const handler = createS3Handler({
     store: node.node.store,
     basePath: S3_BASE_PATH,
+    sandboxObjects: true,
     credentials: { secretFor: id => id === accessKeyId ? secretAccessKey : undefined },
     // The worker only hands over its own origin's requests, and keeps navigations read-only itself.
     allowAnonymous: () => true,

@@ -54,6 +54,8 @@ async function gatewayStore (): Promise<{ store: GatewayStore, name: string } | 
 const handler = createS3Handler({
   store: new ReadThroughStore({ local: new IdbStore(), remote: gatewayStore }),
   basePath: S3_BASE_PATH,
+  // This origin keeps the page's keys: an object opened here must not run as the page.
+  sandboxObjects: true,
   hashes: browserHashes,
   // Signed requests are checked against the credentials the page registered with (kept in IndexedDB).
   credentials: {

@@ -46,7 +46,11 @@ export async function createEdgeHandler (config: EdgeConfig): Promise<S3Handler>
     } catch (err) {
       return errorResponse(err instanceof S3Error ? err : new S3Error('ServiceUnavailable', String(err)), 'edge', request.method)
     }
-    return await handler(request, info)
+    // aws:SourceIp in policies: Cloudflare says who connected (a client cannot set this header through it).
+    const ip = request.headers.get('cf-connecting-ip')
+    const i = info ?? {}
+    if (ip !== null) i.client = { sourceIp: ip, secure: new URL(request.url).protocol === 'https:' }
+    return await handler(request, i)
   }
 }
 

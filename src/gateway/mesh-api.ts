@@ -81,10 +81,16 @@ async function untilKnown (node: MeshNode, path: string, ms: number, signal: Abo
   })
 }
 
-/** JSON sealed with a key derived from the root secret: secrets for the root credentials' holder only, never in clear on the wire. */
-async function sealedJson (access: AccessControl, value: unknown): Promise<Response> {
-  const sealer = await rootSealer(access.root.secretAccessKey, 'access-state')
-  const body = await sealer.seal(new TextEncoder().encode(JSON.stringify(value)))
+/**
+ * JSON sealed with a key derived from the root secret (secrets for the root
+ * credentials' holder only, never in clear on the wire), bound to the
+ * asker's nonce and the time, so an old answer cannot be replayed to it.
+ */
+async function sealedJson (access: AccessControl, purpose: 'access-state' | 'access-session', request: Request, value: unknown): Promise<Response> {
+  const nonce = request.headers.get('x-s3mesh-nonce')
+  if (nonce === null || !/^[0-9a-f]{16,64}$/.test(nonce)) throw new S3Error('InvalidRequest', 'Send a random x-s3mesh-nonce (hex) to bind the answer to this request.')
+  const sealer = await rootSealer(access.root.secretAccessKey, purpose)
+  const body = await sealer.seal(new TextEncoder().encode(JSON.stringify({ nonce, at: Date.now(), value })))
   return new Response(body as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' } })
 }
 
@@ -169,12 +175,12 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
       }
       if (url.pathname === '/_s3mesh/v1/access/state') {
         if (!isRoot || access === undefined) throw new S3Error('AccessDenied', 'The access state (it holds secret keys) is given only to the root credentials.')
-        return await sealedJson(access, { entries: access.state.all() })
+        return await sealedJson(access, 'access-state', request, { entries: access.state.all() })
       }
       if (url.pathname === '/_s3mesh/v1/access/session') {
         // What an edge worker (no cluster key) asks to open a client's STS token.
         if (!isRoot || access?.tokens === undefined) throw new S3Error('AccessDenied', 'Session tokens are opened only for the root credentials.')
-        return await sealedJson(access, await access.tokens.open(request.headers.get('x-s3mesh-session-token') ?? ''))
+        return await sealedJson(access, 'access-session', request, await access.tokens.open(request.headers.get('x-s3mesh-session-token') ?? ''))
       }
       if (url.pathname === '/_s3mesh/v1/browser-join') {
         if (!isRoot) throw new S3Error('AccessDenied', 'Joining the mesh as a tab needs the root credentials for now (a tab is given the cluster key).')

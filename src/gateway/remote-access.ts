@@ -28,18 +28,24 @@ export interface RemoteAccessOptions {
   root: RootCredential
   /** How old the copy may be before a request waits for a fresh one, ms (default 5 s). */
   ttlMs?: number
+  /**
+   * How old the copy may grow while no node answers before requests are
+   * refused (503) rather than decided by it, ms (default 60 s): a key revoked
+   * meanwhile must not keep working for as long as the mesh is out of reach.
+   */
+  maxStaleMs?: number
   now?: () => number
 }
 
 export class RemoteAccess {
-  readonly state = new AccessState(`edge-${randomId(4)}`)
+  readonly state = new AccessState(`edge-${randomId(4)}`, undefined, true)
   readonly control: AccessControl
   private readonly signer: AwsClient
   private readonly ttlMs: number
   private readonly now: () => number
   private fetchedAt = -Infinity
   private refreshing: Promise<void> | undefined
-  private sealer: Promise<Keyring> | undefined
+  private readonly sealers = new Map<string, Promise<Keyring>>()
 
   constructor (private readonly o: RemoteAccessOptions) {
     this.signer = s3Signer(o.mesh)
@@ -55,23 +61,29 @@ export class RemoteAccess {
     try {
       await this.refreshing
     } catch (err) {
-      if (this.fetchedAt === -Infinity) throw err
+      if (this.now() - this.fetchedAt > (this.o.maxStaleMs ?? 60_000)) throw err
     }
   }
 
   private async refresh (): Promise<void> {
-    const doc = await this.askSealed('/_s3mesh/v1/access/state') as { entries?: unknown[] }
+    const doc = await this.askSealed('/_s3mesh/v1/access/state', 'access-state') as { entries?: unknown[] }
     const entries = (doc.entries ?? []).map(asEntry).filter(e => e !== undefined)
     await this.state.merge(entries)
     this.fetchedAt = this.now()
   }
 
-  /** A GET of a sealed answer (see root-sealer.ts), opened and parsed. */
-  async askSealed (path: string, headers: Record<string, string> = {}): Promise<unknown> {
-    const res = await this.ask(path, headers)
-    this.sealer ??= rootSealer(this.o.mesh.secretAccessKey, 'access-state')
-    const plain = await (await this.sealer).open(new Uint8Array(await res.arrayBuffer()))
-    return JSON.parse(new TextDecoder().decode(plain))
+  /** A GET of a sealed answer (see root-sealer.ts) bound to a fresh nonce, opened, checked and parsed. */
+  async askSealed (path: string, purpose: 'access-state' | 'access-session', headers: Record<string, string> = {}): Promise<unknown> {
+    const nonce = randomId(16)
+    const res = await this.ask(path, { ...headers, 'x-s3mesh-nonce': nonce })
+    let sealer = this.sealers.get(purpose)
+    if (sealer === undefined) this.sealers.set(purpose, sealer = rootSealer(this.o.mesh.secretAccessKey, purpose))
+    const plain = await (await sealer).open(new Uint8Array(await res.arrayBuffer()))
+    const doc = JSON.parse(new TextDecoder().decode(plain)) as { nonce?: string, at?: number, value?: unknown }
+    if (doc.nonce !== nonce || typeof doc.at !== 'number' || Math.abs(this.now() - doc.at) > 5 * 60_000) {
+      throw new S3Error('ServiceUnavailable', 'A node\'s sealed answer was not for this request (a replay, or a clock more than 5 minutes off).')
+    }
+    return doc.value
   }
 
   /** A GET of the mesh API at the first node that answers 200; the node's S3 error otherwise. */
@@ -102,6 +114,6 @@ class RemoteTokens implements TokenService {
   }
 
   async open (token: string): Promise<SessionClaims> {
-    return await this.remote.askSealed('/_s3mesh/v1/access/session', { 'x-s3mesh-session-token': token }) as SessionClaims
+    return await this.remote.askSealed('/_s3mesh/v1/access/session', 'access-session', { 'x-s3mesh-session-token': token }) as SessionClaims
   }
 }

@@ -34,18 +34,18 @@ export class AccessFile {
       throw err
     }
     let entries: AccessEntry[]
+    let skipped = 0
     try {
       const doc = JSON.parse(text) as { format?: number, entries?: unknown[] }
       if (doc.format !== FORMAT || !Array.isArray(doc.entries)) throw new Error(`not format ${FORMAT}`)
-      entries = doc.entries.map(raw => {
-        const e = asEntry(raw)
-        if (e === undefined) throw new Error(`a malformed entry: ${JSON.stringify(raw).slice(0, 80)}`)
-        return e
-      })
+      // One entry this version cannot read does not cost the others: it is skipped and said.
+      entries = doc.entries.map(asEntry).filter((e): e is AccessEntry => e !== undefined)
+      skipped = doc.entries.length - entries.length
     } catch (err) {
       throw new CliError(`${this.path} is damaged (${err instanceof Error ? err.message : String(err)}). Restore it from a backup, or move it away: this node then learns users and policies from the other members (a lone node starts with none).`)
     }
-    await this.state.merge(entries, false)
+    if (skipped > 0) process.stderr.write(`s3mesh: ${skipped} entries of ${this.path} could not be read and were skipped; the other members' copies bring them back\n`)
+    await this.state.merge(entries, false, true)
     return entries.length
   }
 

@@ -188,7 +188,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       ? undefined
       : createConsoleServer({
         api: s3,
-        gateway: toNodeListener(createS3Handler({ store: mesh?.node.store ?? store, hashes: nodeHashes, region: options.region, access, basePath: '/s3' }), {
+        gateway: toNodeListener(createS3Handler({ store: mesh?.node.store ?? store, hashes: nodeHashes, region: options.region, access, basePath: '/s3', sandboxObjects: true }), {
           onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) },
         }),
       })

@@ -66,6 +66,13 @@ export interface S3HandlerOptions extends RouterOptions {
    * ACLs may allow. The service worker allows same-origin requests.
    */
   allowAnonymous?: (request: Request, route: Route) => boolean
+  /**
+   * Serve objects so that a browser never runs them: nosniff, and a CSP
+   * sandbox unless the type is plain media or text. For an origin that holds
+   * secrets (the console's, where a page keeps its keys): an object uploaded
+   * by someone else, opened there, must not run as the console.
+   */
+  sandboxObjects?: boolean
   /** Called with unexpected (500) errors; the default logs to the console. */
   onInternalError?: (err: unknown, requestId: string) => void
 }
@@ -117,6 +124,14 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight'>, OperationHandler> = {
   CompleteMultipartUpload: completeMultipartUpload,
   AbortMultipartUpload: abortMultipartUpload,
   ListParts: listParts,
+}
+
+/** Types a browser shows without running anything: everything else is sandboxed on an origin that holds secrets. */
+const INERT_TYPES = /^(image\/(png|jpeg|gif|webp|avif|bmp|x-icon|vnd\.microsoft\.icon)|video\/[\w.+-]+|audio\/[\w.+-]+|application\/pdf|text\/plain|text\/csv|text\/markdown|application\/json|application\/octet-stream|binary\/octet-stream)\s*(;|$)/i
+
+export function sandbox (headers: Headers): void {
+  headers.set('x-content-type-options', 'nosniff')
+  if (!INERT_TYPES.test(headers.get('content-type') ?? '')) headers.set('content-security-policy', 'sandbox')
 }
 
 /**
@@ -196,6 +211,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     }
     response.headers.set('x-amz-request-id', requestId)
     await addCors(request, r, response)
+    if (options.sandboxObjects === true && (r?.operation === 'GetObject' || r?.operation === 'HeadObject')) sandbox(response.headers)
     return response
   }
 }

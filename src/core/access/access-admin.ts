@@ -121,7 +121,7 @@ export class AccessAdmin {
     if (!KEY_ID.test(id)) throw new IamError('ValidationError', `The access key id "${id}" must be 3 to 128 letters, digits or +=,.@_- characters.`)
     if (id === this.rootAccessKey || this.state.key(id) !== undefined) throw new IamError('EntityAlreadyExists', `The access key ${id} is already in use.`)
     const secret = given.secret ?? newSecret()
-    if (secret.length < 8 || secret.length > 128) throw new IamError('ValidationError', 'The secret key must be 8 to 128 characters.')
+    if (!/^[\x21-\x7e]{8,128}$/.test(secret)) throw new IamError('ValidationError', 'The secret key must be 8 to 128 printable ASCII characters, without spaces.')
     const key: KeyRecord = { kind: 'key', id, user: u.name, secret, active: true, created: this.now() }
     await this.state.commit([key])
     return key

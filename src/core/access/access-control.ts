@@ -26,6 +26,11 @@ export interface RootCredential {
 export interface SessionLimits {
   expires: number
   policy?: Policy
+  /** When the session was issued (aws:TokenIssueTime). */
+  issued?: number
+  /** The user id and the access key it was issued for, checked on every request. */
+  userId?: string
+  sourceKey?: string
 }
 
 /** Who signed a request. */
@@ -64,6 +69,13 @@ export const MESH_ACCOUNT = '000000000000'
 const SESSION_CACHE = 4096
 
 export class AccessControl {
+  /**
+   * Canned ACLs asked for by CreateMultipartUpload, by upload id, applied when
+   * the upload completes (as S3 does): not before, so an existing object under
+   * the key keeps its own until it is replaced. Kept in memory, bounded: an
+   * upload that outlives a restart completes private.
+   */
+  readonly uploadAcls = new BoundedMap<string, CannedAcl>(10_000)
   /** Requests refused for want of a permission (AccessDenied), for /metrics. */
   readonly stats = { denied: 0 }
   readonly state: AccessState
@@ -95,10 +107,9 @@ export class AccessControl {
     const key = this.state.key(accessKeyId)
     const unknown = (why: string): S3Error => new S3Error('InvalidAccessKeyId', `The access key ${accessKeyId} ${why}.`, { detail: { AWSAccessKeyId: accessKeyId } })
     if (key === undefined) throw unknown('does not exist in this mesh')
-    if (!key.active) throw unknown('is inactive')
+    // Not which (inactive key, disabled or deleted user): whoever holds only the key id learns no more than that.
     const user = this.state.user(key.user)
-    if (user === undefined) throw unknown('belongs to a deleted user')
-    if (!user.enabled) throw unknown(`belongs to the disabled user ${user.name}`)
+    if (!key.active || user === undefined || !user.enabled) throw unknown('is not active (the key is inactive, or its user disabled)')
     return { secret: key.secret, principal: { kind: 'user', accessKeyId, user } }
   }
 
@@ -112,7 +123,10 @@ export class AccessControl {
         policy = this.parse(claims.policy, 'session') ?? undefined
         if (policy === undefined) throw new S3Error('InvalidToken', 'The session policy in the token is not valid.')
       }
-      const session: SessionLimits = { expires: claims.expires, ...(policy === undefined ? {} : { policy }) }
+      const session: SessionLimits = {
+        expires: claims.expires, ...(policy === undefined ? {} : { policy }), ...(claims.issued === undefined ? {} : { issued: claims.issued }),
+        ...(claims.userId === undefined ? {} : { userId: claims.userId }), ...(claims.sourceKey === undefined ? {} : { sourceKey: claims.sourceKey }),
+      }
       const principal: Principal = claims.user === undefined
         ? { kind: 'root', accessKeyId: claims.accessKeyId, session }
         : { kind: 'user', accessKeyId: claims.accessKeyId, user: { kind: 'user', name: claims.user, id: '', enabled: true, created: 0 }, session }
@@ -126,7 +140,13 @@ export class AccessControl {
     if (p.kind === 'user') {
       // What the token cannot carry: whether its user still exists and is enabled.
       const user = this.state.user(p.user.name)
-      if (user === undefined || !user.enabled) throw new S3Error('InvalidToken', `The user ${p.user.name} this token was issued for is ${user === undefined ? 'deleted' : 'disabled'}.`)
+      const session = p.session!
+      if (user === undefined || !user.enabled || (session.userId !== undefined && session.userId !== user.id)) throw new S3Error('InvalidToken', 'The user this token was issued for is disabled or deleted.')
+      // And whether the key that asked for it still works: deactivating a leaked key ends the sessions it made.
+      if (session.sourceKey !== undefined && session.sourceKey !== '') {
+        const key = this.state.key(session.sourceKey)
+        if (key === undefined || !key.active || key.user !== user.name) throw new S3Error('InvalidToken', 'The access key this token was issued with is inactive or deleted.')
+      }
       return { secret: found.secret, principal: { ...p, user } }
     }
     return found
@@ -134,10 +154,11 @@ export class AccessControl {
 
   /** The policy variables and condition keys a principal brings to every request. */
   principalContext (p: Principal): ContextValues {
+    const issued = p.kind !== 'anonymous' && p.session?.issued !== undefined ? { 'aws:TokenIssueTime': new Date(p.session.issued).toISOString() } : {}
     if (p.kind === 'user') {
-      return { 'aws:username': p.user.name, 'aws:userid': p.user.id, 'aws:PrincipalType': p.session === undefined ? 'User' : 'AssumedRole', 'aws:PrincipalArn': userArn(p.user.name) }
+      return { ...issued, 'aws:username': p.user.name, 'aws:userid': p.user.id, 'aws:PrincipalType': p.session === undefined ? 'User' : 'AssumedRole', 'aws:PrincipalArn': userArn(p.user.name) }
     }
-    return { 'aws:PrincipalType': p.kind === 'root' ? 'Account' : 'Anonymous' }
+    return { ...issued, 'aws:PrincipalType': p.kind === 'root' ? 'Account' : 'Anonymous' }
   }
 
   /** Whether a principal may do one thing. */
@@ -179,7 +200,8 @@ export class AccessControl {
     if (this.decide(p, { action: 's3:ListAllMyBuckets', resource: 'arn:aws:s3:::*', context }) === 'allow') return true
     const ctx = { ...context, ...this.principalContext(p) }
     const arn = `arn:aws:s3:::${bucket}`
-    const names = (s: Statement): boolean => s.effect === 'Allow' && (s.resources ?? []).some(r => {
+    const s3Action = (s: Statement): boolean => s.actions !== undefined ? s.actions.some(a => a === '*' || a.toLowerCase().startsWith('s3:')) : !(s.notActions ?? []).some(a => a === '*' || a.toLowerCase() === 's3:*')
+    const names = (s: Statement): boolean => s.effect === 'Allow' && s3Action(s) && (s.resources ?? []).some(r => {
       if (r === '*') return true
       const pattern = substitute(r, ctx)
       if (pattern === undefined) return false
@@ -294,6 +316,16 @@ function aclStatements (acl: CannedAcl, arn: string, p: Principal, bucket: boole
   const objects = bucket ? `${arn}/*` : arn
   const read: Statement[] = [{ effect: 'Allow', principal, actions: ['s3:GetObject'], resources: [objects] }]
   if (bucket) read.push({ effect: 'Allow', principal, actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: [arn] })
-  if (acl !== 'public-read-write') return read
+  // WRITE on an object means nothing in S3: an object's public-read-write is public-read.
+  if (acl !== 'public-read-write' || !bucket) return read
   return [...read, { effect: 'Allow', principal, actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [objects] }]
+}
+
+/** A Map that forgets its oldest entries past a size. */
+export class BoundedMap<K, V> extends Map<K, V> {
+  constructor (private readonly limit: number) { super() }
+  override set (key: K, value: V): this {
+    if (this.size >= this.limit && !this.has(key)) this.delete(this.keys().next().value as K)
+    return super.set(key, value)
+  }
 }

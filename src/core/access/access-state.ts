@@ -7,8 +7,9 @@
  * it, the mesh gossips it) and a change heard from a peer is merged the same
  * way, so every node converges on the same records.
  */
+import { S3Error } from '../errors.js'
 import { compareVersions, HybridClock, type Version } from '../mesh/hlc.js'
-import { idOf, recordId, type AccessEntry, type AccessRecord, type AttachRecord, type GroupRecord, type InlineRecord, type KeyRecord, type OwnerKind, type PolicyRecord, type UserRecord } from './access-records.js'
+import { asRecord, idOf, recordId, type AccessEntry, type AccessRecord, type AttachRecord, type GroupRecord, type InlineRecord, type KeyRecord, type OwnerKind, type PolicyRecord, type UserRecord } from './access-records.js'
 
 /** Told of the entries that changed, local or merged: `local` when this node wrote them. */
 export type AccessListener = (entries: AccessEntry[], local: boolean) => void | Promise<void>
@@ -23,7 +24,12 @@ export class AccessState {
    * @param node this node's id: the tie-breaker of its versions
    * @param clock the node's hybrid clock (shared with the catalog on a mesh node)
    */
-  constructor (readonly node: string, private readonly clock = new HybridClock()) {}
+  constructor (
+    readonly node: string,
+    private readonly clock = new HybridClock(),
+    /** A copy that is only merged into (an edge worker's): commit() refuses, changes are made through a node. */
+    readonly readOnly = false,
+  ) {}
 
   /** Changes with each merge or write; equal generations mean equal records. */
   get generation (): number { return this.gen }
@@ -39,6 +45,9 @@ export class AccessState {
    * once every listener (the node's save to disk) has taken it.
    */
   async commit (put: AccessRecord[], remove: string[] = []): Promise<AccessEntry[]> {
+    if (this.readOnly) throw new S3Error('NotImplemented', 'Users, bucket policies and ACLs are changed through a mesh node: this copy of them (an edge worker\'s) is read-only.')
+    // What every peer will check it against: a record they would refuse is refused here, before it is kept.
+    for (const record of put) if (asRecord(record) === undefined) throw new TypeError(`Not an access record peers would accept: ${JSON.stringify(record).slice(0, 120)}`)
     const changed: AccessEntry[] = []
     for (const record of put) changed.push({ id: recordId(record), version: this.tick(), record })
     for (const id of remove) if (this.get(id) !== undefined) changed.push({ id, version: this.tick() })
@@ -48,8 +57,13 @@ export class AccessState {
     return changed
   }
 
-  /** Merges entries from a peer or a file: each replaces ours only when its version is later. Resolves to those that did. */
-  async merge (incoming: AccessEntry[], tell = true): Promise<AccessEntry[]> {
+  /**
+   * Merges entries from a peer or a file: each replaces ours only when its
+   * version is later. Resolves to those that did. `trusted` (this node's own
+   * file) skips the drift check: after the host's clock stepped back, what
+   * the node saved itself is still its own.
+   */
+  async merge (incoming: AccessEntry[], tell = true, trusted = false): Promise<AccessEntry[]> {
     const changed: AccessEntry[] = []
     for (const e of incoming) {
       const ours = this.entries.get(e.id)
@@ -57,7 +71,7 @@ export class AccessState {
       try {
         this.clock.observe(e.version)
       } catch {
-        continue // a clock far ahead of ours: refused, as the catalog refuses it
+        if (!trusted) continue // a clock far ahead of ours: refused, as the catalog refuses it
       }
       this.entries.set(e.id, e)
       changed.push(e)

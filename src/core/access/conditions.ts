@@ -7,7 +7,7 @@
  * passes). ForAnyValue: and ForAllValues: compare sets of request values.
  */
 import type { ConditionBlock } from './policy.js'
-import { patternMatches, substitute, type ContextValues } from './policy-match.js'
+import { lookup, patternMatches, substitute, type ContextValues } from './policy-match.js'
 
 type Compare = (request: string, policy: string, context: ContextValues) => boolean
 
@@ -45,7 +45,7 @@ export function conditionsHold (block: ConditionBlock | undefined, context: Cont
   if (block === undefined) return true
   for (const [operator, keys] of Object.entries(block)) {
     for (const [key, values] of Object.entries(keys)) {
-      if (!holds(operator, context[key], values, context)) return false
+      if (!holds(operator, lookup(context, key), values, context)) return false
     }
   }
   return true

@@ -33,7 +33,9 @@ export interface PoliciesInForce {
 
 export type Decision = 'allow' | 'explicit-deny' | 'implicit-deny'
 
-export function evaluate (policies: PoliciesInForce, request: AccessRequest): Decision {
+export function evaluate (policies: PoliciesInForce, given: AccessRequest): Decision {
+  // Condition keys are case-insensitive: looked up as written, then in lower case.
+  const request = { ...given, context: lowerKeys(given.context) }
   const applicable = (p: Policy, withPrincipal: boolean): Statement[] => p.statements.filter(s => applies(s, request, withPrincipal))
   const identity = policies.identity.flatMap(p => applicable(p, false))
   const bucket = policies.bucket === undefined ? [] : applicable(policies.bucket, true)
@@ -41,11 +43,14 @@ export function evaluate (policies: PoliciesInForce, request: AccessRequest): De
   const all = [...identity, ...bucket, ...session ?? []]
   if (all.some(s => s.effect === 'Deny')) return 'explicit-deny'
   const allowedByIdentity = identity.some(s => s.effect === 'Allow')
-  const allowedByBucket = bucket.some(s => s.effect === 'Allow')
+  // A bucket policy grants by itself only to the principals it names; naming the account delegates to identity policies.
+  const allowedByBucket = bucket.some(s => s.effect === 'Allow' && grantsDirectly(s, request.caller))
   if (session !== undefined) {
-    // A session's rights are what its policy grants of the identity's; a bucket policy naming the caller still grants.
+    // A session has what its policy grants of the identity's rights. A bucket policy's grant to a user is capped by
+    // the session too (AWS: only one naming the session itself is not); a grant to everyone is no more than anyone has.
     const sessionAllows = session.some(s => s.effect === 'Allow')
-    return (allowedByIdentity && sessionAllows) || allowedByBucket ? 'allow' : 'implicit-deny'
+    const publicGrant = bucket.some(s => s.effect === 'Allow' && isEveryone(s.principal))
+    return (sessionAllows && (allowedByIdentity || allowedByBucket)) || publicGrant ? 'allow' : 'implicit-deny'
   }
   return allowedByIdentity || allowedByBucket ? 'allow' : 'implicit-deny'
 }
@@ -60,6 +65,27 @@ function applies (s: Statement, r: AccessRequest, withPrincipal: boolean): boole
   if (s.resources !== undefined && !s.resources.some(p => patternMatches(p, r.resource, r.context))) return false
   if (s.notResources !== undefined && s.notResources.some(p => patternMatches(p, r.resource, r.context))) return false
   return conditionsHold(s.condition, r.context)
+}
+
+function lowerKeys (context: ContextValues): ContextValues {
+  const out: ContextValues = {}
+  for (const [k, v] of Object.entries(context)) out[k.toLowerCase()] = v
+  return out
+}
+
+function isEveryone (p: Principal | undefined): boolean {
+  return p === '*' || (typeof p === 'object' && p.AWS.includes('*'))
+}
+
+/** Whether an Allow in a bucket policy grants by itself: it names everyone or the caller, not just its account. */
+function grantsDirectly (s: Statement, caller: Caller): boolean {
+  if (s.principal === undefined) return true // NotPrincipal: it applied, so it names the caller by exclusion
+  if (isEveryone(s.principal)) return true
+  return caller.kind === 'user' && s.principal !== '*' && s.principal.AWS.some(a => a === caller.arn || (!isAccount(a) && sameIdentity(a, caller.arn)))
+}
+
+function isAccount (principal: string): boolean {
+  return /^\d{12}$/.test(principal) || /^arn:aws:iam::[^:]*:root$/.test(principal)
 }
 
 function principalMatches (p: Principal, caller: Caller): boolean {

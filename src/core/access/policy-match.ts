@@ -16,7 +16,7 @@ export function substitute (text: string, context: ContextValues): string | unde
   let missing = false
   const out = text.replace(/\$\{([^}]+)\}/g, (_m, name: string) => {
     if (name === '*' || name === '?' || name === '$') return `\u0000${name}`
-    const v = context[name.split(',')[0]!.trim()] ?? defaultOf(name)
+    const v = lookup(context, name.split(',')[0]!.trim()) ?? defaultOf(name)
     if (typeof v !== 'string') { missing = true; return '' }
     // A value is matched literally: its own * and ? are not wildcards.
     return v.replace(/[*?]/g, c => `\u0000${c}`)
@@ -24,42 +24,74 @@ export function substitute (text: string, context: ContextValues): string | unde
   return missing ? undefined : out
 }
 
+/** A condition key's value: keys are case-insensitive in IAM (aws:SourceIp is aws:sourceip). */
+export function lookup (context: ContextValues, key: string): string | string[] | undefined {
+  return context[key] ?? context[key.toLowerCase()]
+}
+
 /** `${key, 'default'}`: the default when the key is absent. */
 function defaultOf (name: string): string | undefined {
   return /^[^,]+,\s*'([^']*)'\s*$/.exec(name)?.[1]
 }
 
-/** Matches `value` against a pattern with `*` (any run) and `?` (one character); escaped (\u0000-prefixed) ones are literal. */
+/**
+ * Matches `value` against a pattern with `*` (any run) and `?` (one
+ * character); escaped (\u0000-prefixed) ones are literal. A greedy scan that
+ * backs up only to the last `*`: O(pattern x value) at worst, so a pattern
+ * with hundreds of stars (a hostile policy) cannot stall the node, as a
+ * backtracking regular expression would.
+ */
 export function wildcardMatch (pattern: string, value: string, ignoreCase = false): boolean {
-  return compiled(pattern, ignoreCase).test(value)
+  const tokens = compiled(pattern, ignoreCase)
+  const v = ignoreCase ? value.toLowerCase() : value
+  let t = 0
+  let i = 0
+  let star = -1
+  let mark = 0
+  while (i < v.length) {
+    const tok = tokens[t]
+    if (tok !== undefined && tok !== STAR && (tok === ANY || tok === v[i])) {
+      t++
+      i++
+    } else if (tok === STAR) {
+      star = t++
+      mark = i
+    } else if (star >= 0) {
+      t = star + 1
+      i = ++mark
+    } else {
+      return false
+    }
+  }
+  while (tokens[t] === STAR) t++
+  return t === tokens.length
 }
 
-/** Patterns compiled once: a request is checked against every statement of every policy in force. */
-const patterns = new Map<string, RegExp>()
+/** A pattern as tokens: a literal character, ANY (`?`) or STAR (`*`). */
+const STAR = Symbol('*')
+const ANY = Symbol('?')
+type Token = string | typeof STAR | typeof ANY
 
-function compiled (pattern: string, ignoreCase: boolean): RegExp {
+/** Patterns tokenised once: a request is checked against every statement of every policy in force. */
+const patterns = new Map<string, Token[]>()
+
+function compiled (pattern: string, ignoreCase: boolean): Token[] {
   const id = (ignoreCase ? 'i' : 's') + pattern
-  let re = patterns.get(id)
-  if (re === undefined) {
+  let tokens = patterns.get(id)
+  if (tokens === undefined) {
     if (patterns.size >= 4096) patterns.clear()
-    re = toRegExp(pattern, ignoreCase)
-    patterns.set(id, re)
+    tokens = []
+    const p = ignoreCase ? pattern.toLowerCase() : pattern
+    for (let i = 0; i < p.length; i++) {
+      const c = p[i]!
+      if (c === '\u0000') { tokens.push(p[++i] ?? ''); continue }
+      // Runs of stars are one star.
+      if (c === '*') { if (tokens.at(-1) !== STAR) tokens.push(STAR); continue }
+      tokens.push(c === '?' ? ANY : c)
+    }
+    patterns.set(id, tokens)
   }
-  return re
-}
-
-function toRegExp (pattern: string, ignoreCase: boolean): RegExp {
-  let re = '^'
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!
-    if (c === '\u0000') { re += escapeRe(pattern[++i] ?? ''); continue }
-    re += c === '*' ? '.*' : c === '?' ? '.' : escapeRe(c)
-  }
-  return new RegExp(`${re}$`, ignoreCase ? 'is' : 's')
-}
-
-function escapeRe (c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+  return tokens
 }
 
 /** A pattern from a policy (variables substituted) against a value; a pattern with an absent variable matches nothing. */

@@ -9,7 +9,7 @@
 import { digestOf, webHashes } from '../hashes.js'
 import { Keyring, type Aead } from '../wire/keyring.js'
 
-export type RootSealPurpose = 'access-state' | 'sts'
+export type RootSealPurpose = 'access-state' | 'access-session' | 'sts'
 
 export async function rootSealer (rootSecret: string, purpose: RootSealPurpose, aead?: Aead): Promise<Keyring> {
   return await Keyring.create([digestOf(webHashes, 'sha256', `s3mesh ${purpose}\n${rootSecret}`)], `s3mesh-${purpose}`, aead)

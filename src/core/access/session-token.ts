@@ -27,6 +27,12 @@ export interface SessionClaims {
   expires: number
   /** The session policy's JSON, narrowing the user's rights. */
   policy?: string
+  /** The user's id when issued: a user deleted and made again under the name does not inherit the session. */
+  userId?: string
+  /** The access key that asked for it: the session ends when that key is deactivated or deleted. */
+  sourceKey?: string
+  /** When it was issued, ms since the epoch (aws:TokenIssueTime). */
+  issued?: number
 }
 
 /** Tells a token apart from anything else sealed with the same key (gossip, transfers). */
@@ -43,7 +49,12 @@ export class SessionTokens implements TokenService {
   constructor (private readonly sealer: Sealer) {}
 
   async issue (claims: SessionClaims): Promise<string> {
-    const body = encode({ k: claims.accessKeyId, s: claims.secretAccessKey, e: claims.expires, ...(claims.user === undefined ? {} : { u: claims.user }), ...(claims.policy === undefined ? {} : { p: claims.policy }) })
+    const body = encode({
+      k: claims.accessKeyId, s: claims.secretAccessKey, e: claims.expires,
+      ...(claims.user === undefined ? {} : { u: claims.user }), ...(claims.policy === undefined ? {} : { p: claims.policy }),
+      ...(claims.userId === undefined ? {} : { i: claims.userId }), ...(claims.sourceKey === undefined ? {} : { f: claims.sourceKey }),
+      ...(claims.issued === undefined ? {} : { t: claims.issued }),
+    })
     const plain = new Uint8Array(DOMAIN.byteLength + body.byteLength)
     plain.set(DOMAIN)
     plain.set(body, DOMAIN.byteLength)
@@ -68,8 +79,14 @@ export class SessionTokens implements TokenService {
     } catch {
       throw invalid
     }
-    if (typeof c.k !== 'string' || typeof c.s !== 'string' || typeof c.e !== 'number' || (c.u !== undefined && typeof c.u !== 'string') || (c.p !== undefined && typeof c.p !== 'string')) throw invalid
-    return { accessKeyId: c.k, secretAccessKey: c.s, expires: c.e, ...(c.u === undefined ? {} : { user: c.u as string }), ...(c.p === undefined ? {} : { policy: c.p as string }) }
+    const optional = (v: unknown, type: string): boolean => v === undefined || typeof v === type
+    if (typeof c.k !== 'string' || typeof c.s !== 'string' || typeof c.e !== 'number' || !optional(c.u, 'string') || !optional(c.p, 'string') || !optional(c.i, 'string') || !optional(c.f, 'string') || !optional(c.t, 'number')) throw invalid
+    return {
+      accessKeyId: c.k, secretAccessKey: c.s, expires: c.e,
+      ...(c.u === undefined ? {} : { user: c.u as string }), ...(c.p === undefined ? {} : { policy: c.p as string }),
+      ...(c.i === undefined ? {} : { userId: c.i as string }), ...(c.f === undefined ? {} : { sourceKey: c.f as string }),
+      ...(c.t === undefined ? {} : { issued: c.t as number }),
+    }
   }
 }
 

@@ -50,7 +50,7 @@ export class AccessSync {
   constructor (private readonly o: AccessSyncOptions) {
     this.topic = new SealedTopic<AccessEntry[]>({
       pubsub: o.pubsub, keyring: o.keyring, topic: `/s3mesh/${o.cluster}/access/1`, dropped: this.stats.dropped,
-      decode: plain => entriesOf(decodeStrictMap(plain, 'access change', MAX_GOSSIP_BYTES)),
+      decode: plain => entriesOf(decodeStrictMap(plain, 'access change', MAX_GOSSIP_BYTES), this.stats.dropped),
       onMessage: (_from, entries) => {
         this.stats.gossipReceived++
         void this.o.state.merge(entries).then(m => { this.stats.merged += m.length }).catch(() => {})
@@ -98,14 +98,24 @@ export class AccessSync {
     try {
       this.stats.exchanges++
       await frames.send({ type: 'digest', digest: this.o.state.digest() })
-      const answer = await frames.receive()
-      if (answer.type === 'same') return
-      if (answer.type !== 'state') throw new Error('The member answered something other than its access state.')
-      this.stats.merged += (await this.o.state.merge(entriesOf(answer))).length
-      await frames.send({ type: 'state', entries: this.o.state.all() })
+      const first = await frames.receive()
+      if (first.type === 'same') return
+      await this.receiveState(frames, first)
+      await sendState(frames, this.o.state.all())
       await frames.receive().catch(() => {})
     } finally {
       await frames.close()
+    }
+  }
+
+  /** Merges state frames, `first` already received, until the one marked last. */
+  private async receiveState (frames: SealedFrames, first: Record<string, unknown>): Promise<void> {
+    let msg = first
+    for (;;) {
+      if (msg.type !== 'state') throw new Error('The member sent something other than its access state.')
+      this.stats.merged += (await this.o.state.merge(entriesOf(msg, this.stats.dropped))).length
+      if (msg.last === true) return
+      msg = await frames.receive()
     }
   }
 
@@ -117,10 +127,8 @@ export class AccessSync {
       if (first.digest === this.o.state.digest()) {
         await frames.send({ type: 'same' })
       } else {
-        await frames.send({ type: 'state', entries: this.o.state.all() })
-        const theirs = await frames.receive()
-        if (theirs.type !== 'state') throw new Error('not an access state')
-        this.stats.merged += (await this.o.state.merge(entriesOf(theirs))).length
+        await sendState(frames, this.o.state.all())
+        await this.receiveState(frames, await frames.receive())
         await frames.send({ type: 'done' })
       }
       await frames.close()
@@ -130,13 +138,25 @@ export class AccessSync {
   }
 }
 
-/** The entries of a message; any malformed one drops the whole message. */
-function entriesOf (msg: Record<string, unknown>): AccessEntry[] {
+/** The entries of a message; a malformed one is skipped (and counted), the others kept. */
+function entriesOf (msg: Record<string, unknown>, dropped?: Record<string, number>): AccessEntry[] {
   if (!Array.isArray(msg.entries)) throw new DroppedMessageError('malformed', 'An access message carries no entries.')
-  return msg.entries.map(raw => {
+  const out: AccessEntry[] = []
+  for (const raw of msg.entries) {
     const e = asEntry(raw)
-    if (e === undefined) throw new DroppedMessageError('malformed', 'An access entry is malformed.')
-    return e
-  })
+    if (e === undefined) { if (dropped !== undefined) dropped.malformed = (dropped.malformed ?? 0) + 1; continue }
+    out.push(e)
+  }
+  return out
+}
+
+/** Entries per frame of an exchange: well under a frame's 4 MiB even for entries holding 6 KB policies. */
+const ENTRIES_PER_FRAME = 256
+
+/** Sends every entry in frames of ENTRIES_PER_FRAME, the last marked `last`. */
+async function sendState (frames: SealedFrames, entries: AccessEntry[]): Promise<void> {
+  for (let i = 0; i === 0 || i < entries.length; i += ENTRIES_PER_FRAME) {
+    await frames.send({ type: 'state', entries: entries.slice(i, i + ENTRIES_PER_FRAME), last: i + ENTRIES_PER_FRAME >= entries.length })
+  }
 }
 

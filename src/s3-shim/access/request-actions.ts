@@ -63,6 +63,18 @@ const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' |
   PutObjectAcl: ['s3:PutObjectAcl', 'object'],
 }
 
+/** The S3 condition keys a request's headers and signature give (s3:x-amz-acl, s3:authType, ...). */
+function s3Keys (route: Route, headers: Headers): ContextValues {
+  const presigned = route.query.has('X-Amz-Signature') || route.query.has('Signature')
+  const signed = headers.get('authorization') !== null || presigned
+  return {
+    ...(signed ? { 's3:authType': presigned ? 'REST-QUERY-STRING' : 'REST-HEADER', 's3:signatureversion': route.query.has('Signature') ? 'AWS' : 'AWS4-HMAC-SHA256' } : {}),
+    ...(headers.get('x-amz-acl') === null ? {} : { 's3:x-amz-acl': headers.get('x-amz-acl')! }),
+    ...(headers.get('x-amz-copy-source') === null ? {} : { 's3:x-amz-copy-source': headers.get('x-amz-copy-source')! }),
+    ...(headers.get('x-amz-metadata-directive') === null ? {} : { 's3:x-amz-metadata-directive': headers.get('x-amz-metadata-directive')! }),
+  }
+}
+
 /** The condition keys every request has. */
 export function globalContext (headers: Headers, client: ClientInfo): ContextValues {
   return {
@@ -88,7 +100,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   if (entry === undefined) throw new Error(`No IAM action is mapped for ${route.operation}.`)
   const [action, on] = entry
   const resource = on === 'all' ? 'arn:aws:s3:::*' : on === 'bucket' ? arn(route.bucket) : arn(route.bucket, route.key)
-  const context: ContextValues = { ...global }
+  const context: ContextValues = { ...global, ...s3Keys(route, headers) }
   if (route.operation === 'ListObjects' || route.operation === 'ListObjectsV2') {
     for (const [param, key] of [['prefix', 's3:prefix'], ['delimiter', 's3:delimiter'], ['max-keys', 's3:max-keys']] as const) {
       const v = route.query.get(param)

@@ -61,8 +61,14 @@ export function objectHeaders (info: ObjectInfo): Headers {
   return h
 }
 
-/** GET's response-* query overrides (signed requests only in S3; every request here is signed or same-origin). */
-export function applyResponseOverrides (h: Headers, query: Map<string, string>): void {
+/**
+ * GET's response-* query overrides. Signed requests only, as S3 has it: an
+ * anonymous caller could otherwise make a public object answer as text/html.
+ */
+export function applyResponseOverrides (h: Headers, query: Map<string, string>, anonymous = false): void {
+  if (anonymous && [...query.keys()].some(k => k.startsWith('response-'))) {
+    throw new S3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.')
+  }
   for (const [param, header] of [
     ['response-content-type', 'content-type'], ['response-content-language', 'content-language'],
     ['response-expires', 'expires'], ['response-cache-control', 'cache-control'],

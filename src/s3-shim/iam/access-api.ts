@@ -53,10 +53,14 @@ export async function accessApi (request: Request, o: AccessApiOptions): Promise
       throw new IamError('ValidationError', `The request body is too large (at most ${MAX_FORM_BYTES} bytes): ${err instanceof Error ? err.message : String(err)}`)
     })
     const url = new URL(request.url)
+    const bodySha256 = toHex(digestOf(o.hashes, 'sha256', body))
+    // The body is what is signed: a declared hash must be the body's (else a captured request could carry another action).
+    const declared = request.headers.get('x-amz-content-sha256')
+    if (declared !== null && declared.toLowerCase() !== bodySha256) throw new IamError('SignatureDoesNotMatch', 'x-amz-content-sha256 is not the hash of the body sent: the IAM and STS APIs sign the body itself.')
     const identity = await verifySigV4(request, url, {
       credentials: { secretFor: async (key, token) => (await o.access.resolve(key, token)).secret },
       hashes: o.hashes, now: o.client.now, clockSkewMs: o.clockSkewMs,
-      services: ['iam', 'sts'], bodySha256: toHex(digestOf(o.hashes, 'sha256', body)),
+      services: ['iam', 'sts'], bodySha256,
     }).catch((err: unknown) => { throw asIamError(err) })
     if (identity === undefined) throw new IamError('AccessDenied', 'The IAM and STS APIs need a signed request.')
     service = identity.service as 'iam' | 'sts'

@@ -43,7 +43,12 @@ export const STS_ACTIONS: Record<string, ActionHandler> = {
     const secretAccessKey = newSecret()
     const expires = call.now + seconds * 1000
     const user = p.kind === 'user' ? p.user.name : undefined
-    const sessionToken = await tokens.issue({ accessKeyId, secretAccessKey, expires, ...(user === undefined ? {} : { user }), ...(policy === undefined ? {} : { policy }) })
+    // Minted for another user (UserName), no key of theirs asked for it: only that user's state ends it.
+    const sourceKey = p.kind === 'user' && p.accessKeyId !== '' ? { sourceKey: p.accessKeyId } : {}
+    const sessionToken = await tokens.issue({
+      accessKeyId, secretAccessKey, expires, issued: call.now, ...sourceKey,
+      ...(user === undefined ? {} : { user }), ...(p.kind === 'user' ? { userId: p.user.id } : {}), ...(policy === undefined ? {} : { policy }),
+    })
     const session = call.params.get('RoleSessionName') ?? 's3mesh'
     return {
       Credentials: { AccessKeyId: accessKeyId, SecretAccessKey: secretAccessKey, SessionToken: sessionToken, Expiration: new Date(expires).toISOString() },

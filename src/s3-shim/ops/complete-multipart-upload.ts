@@ -4,6 +4,7 @@ import type { Context } from '../context.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import { elementsOf, textOf, xmlResponse } from '../xml.js'
 import { uploadIdOf } from '../multipart-params.js'
+import { applyObjectAcl } from './get-acl.js'
 
 export async function completeMultipartUpload (ctx: Context): Promise<Response> {
   const uploadId = uploadIdOf(ctx)
@@ -15,6 +16,9 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
     return { partNumber: Number(n), etag: etag.trim() }
   })
   const info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal })
+  // The new object has the ACL its upload asked for, or none: it does not inherit the one it replaces.
+  await applyObjectAcl(ctx, ctx.bucket, ctx.key, ctx.auth.access?.uploadAcls.get(uploadId))
+  ctx.auth.access?.uploadAcls.delete(uploadId)
   return xmlResponse('CompleteMultipartUploadResult', {
     Location: `${ctx.url.origin}${objectPath(ctx.bucket, ctx.key)}`,
     Bucket: ctx.bucket,

@@ -1,14 +1,14 @@
 import type { Context } from '../context.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { xmlResponse } from '../xml.js'
-import { applyObjectAcl, requestedAcl } from './get-acl.js'
+import { requestedAcl } from './get-acl.js'
 
-/** A canned ACL given here applies to the key from now (s3mesh keeps no per-upload ACL until completion). */
+/** A canned ACL given here applies when the upload completes. */
 export async function createMultipartUpload (ctx: Context): Promise<Response> {
   const acl = requestedAcl(ctx)
   const uploadId = await ctx.store.createMultipartUpload(ctx.bucket, ctx.key, {
     metadata: metadataFromHeaders(ctx.headers), tags: tagsFromHeader(ctx.headers), signal: ctx.signal,
   })
-  if (acl !== undefined) await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
+  if (acl !== undefined) ctx.auth.access?.uploadAcls.set(uploadId, acl)
   return xmlResponse('InitiateMultipartUploadResult', { Bucket: ctx.bucket, Key: ctx.key, UploadId: uploadId })
 }

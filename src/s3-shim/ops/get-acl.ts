@@ -25,6 +25,7 @@ export function requestedAcl (ctx: Context): CannedAcl | undefined {
   }
   const v = ctx.headers.get('x-amz-acl')
   if (v === null) return undefined
+  if (ctx.auth.access?.state.readOnly === true) throw new S3Error('NotImplemented', 'ACLs are set through a mesh node: this endpoint\'s copy of the access state is read-only.')
   if (!(CANNED_ACLS as readonly string[]).includes(v)) throw new S3Error('InvalidArgument', `x-amz-acl "${v}" is not one s3mesh supports: ${CANNED_ACLS.join(', ')}.`, { detail: { ArgumentName: 'x-amz-acl', ArgumentValue: v } })
   return v as CannedAcl
 }
@@ -36,7 +37,8 @@ export function requestedAcl (ctx: Context): CannedAcl | undefined {
  */
 export async function applyObjectAcl (ctx: Context, bucket: string, key: string, canned: CannedAcl | undefined): Promise<void> {
   const access = ctx.auth.access
-  if (access === undefined) return
+  // A read-only copy (an edge worker's) leaves it to the node that stores the write, which resets it there.
+  if (access === undefined || access.state.readOnly) return
   if (canned !== undefined && canned !== 'private') await access.state.commit([{ kind: 'object-acl', bucket, key, acl: canned }])
   else if (access.state.get(idOf('object-acl', bucket, key)) !== undefined) await access.state.commit([], [idOf('object-acl', bucket, key)])
 }

@@ -20,7 +20,7 @@ export async function getObject (ctx: Context): Promise<Response> {
     checkPartNumber(ctx, handle)
     const range = resolveRange(ctx.headers.get('range'), info.size)
     const headers = objectHeaders(info)
-    applyResponseOverrides(headers, ctx.query)
+    applyResponseOverrides(headers, ctx.query, ctx.auth.principal.kind === 'anonymous')
     if (range === undefined) {
       headers.set('content-length', String(info.size))
       return new Response(handle.stream(), { status: 200, headers })

@@ -7,7 +7,7 @@ export async function headObject (ctx: Context): Promise<Response> {
   const info = await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal })
   checkConditions(readConditions(ctx.headers), info)
   const headers = objectHeaders(info)
-  applyResponseOverrides(headers, ctx.query)
+  applyResponseOverrides(headers, ctx.query, ctx.auth.principal.kind === 'anonymous')
   const range = resolveRange(ctx.headers.get('range'), info.size)
   if (range === undefined) {
     headers.set('content-length', String(info.size))

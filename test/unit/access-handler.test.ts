@@ -1,0 +1,179 @@
+/**
+ * The access layer through the S3 handler, as an attacker would try it: each
+ * case here is a hole a review found, shown open on the code before its fix.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { AccessAdmin } from '../../src/core/access/access-admin.js'
+import { AccessControl } from '../../src/core/access/access-control.js'
+import { AccessState } from '../../src/core/access/access-state.js'
+import { evaluate } from '../../src/core/access/evaluate.js'
+import { parsePolicy } from '../../src/core/access/policy.js'
+import { wildcardMatch } from '../../src/core/access/policy-match.js'
+import { SessionTokens } from '../../src/core/access/session-token.js'
+import { MemoryStore } from '../../src/core/memory-store.js'
+import { s3Signer } from '../../src/core/s3-signer.js'
+import { Keyring } from '../../src/core/wire/keyring.js'
+import { createS3Handler } from '../../src/s3-shim/index.js'
+
+const ROOT = { accessKeyId: 'ROOTKEY', secretAccessKey: 'root-secret-1234' }
+const root = s3Signer(ROOT)
+const doc = (statements: unknown[]): string => JSON.stringify({ Version: '2012-10-17', Statement: statements })
+const form = { 'content-type': 'application/x-www-form-urlencoded' }
+
+async function setup (options: { sandboxObjects?: boolean } = {}): Promise<{ h: (r: Request) => Promise<Response>, admin: AccessAdmin, state: AccessState, access: AccessControl }> {
+  const store = new MemoryStore()
+  await store.createBucket('bkt')
+  const state = new AccessState('n')
+  const access = new AccessControl({ state, root: ROOT, tokens: new SessionTokens(await Keyring.create([Keyring.generateKey()], 't')) })
+  const h = createS3Handler({ store, access, ...options })
+  return { h: async r => await h(r), admin: new AccessAdmin(state, ROOT.accessKeyId), state, access }
+}
+
+async function userWith (admin: AccessAdmin, name: string, statements: unknown[]): Promise<ReturnType<typeof s3Signer>> {
+  await admin.createUser(name)
+  await admin.putInline('user', name, 'p', doc(statements))
+  const key = await admin.createAccessKey(name)
+  return s3Signer({ accessKeyId: key.id, secretAccessKey: key.secret })
+}
+
+const code = async (res: Response): Promise<string> => /<Code>([^<]+)</.exec(await res.text())?.[1] ?? String(res.status)
+
+describe('access through the handler', () => {
+  it('an IAM request\'s body is what is signed: a captured request cannot carry another action', async () => {
+    const { h, state } = await setup()
+    const signed = await s3Signer(ROOT, 'iam').sign('http://node/', { method: 'POST', headers: form, body: 'Action=ListUsers&Version=2010-05-08' })
+    assert.equal((await h(signed.clone())).status, 200, 'the request as signed')
+    const headers = new Headers(signed.headers)
+    // The hash of the body that was signed, declared beside another body.
+    headers.set('x-amz-content-sha256', createHash('sha256').update('Action=ListUsers&Version=2010-05-08').digest('hex'))
+    const replayed = new Request(signed.url, { method: 'POST', headers, body: 'Action=CreateUser&UserName=mallory&Version=2010-05-08' })
+    assert.equal(await code(await h(replayed)), 'SignatureDoesNotMatch')
+    assert.equal(state.user('mallory'), undefined)
+  })
+
+  it('a hostile pattern of hundreds of stars is matched in linear time, not by backtracking', () => {
+    const pattern = 'arn:aws:s3:::' + '*a'.repeat(300) + '*b'
+    assert.equal(wildcardMatch(pattern, 'arn:aws:s3:::' + 'a'.repeat(2000)), false)
+    assert.equal(wildcardMatch(pattern, 'arn:aws:s3:::' + 'a'.repeat(2000) + 'b'), true)
+    assert.equal(wildcardMatch('a*b?c', 'aXXbYc'), true)
+    assert.equal(wildcardMatch('a*b?c', 'aXXbc'), false)
+    assert.equal(wildcardMatch('S3:Get*', 's3:getobject', true), true)
+  })
+
+  it('a session policy caps what a bucket policy grants the user; naming the account grants nothing by itself', () => {
+    const bucket = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:user/webapp' }, Action: 's3:*', Resource: 'arn:aws:s3:::up/*' }] }), 'bucket')
+    const session = parsePolicy(doc([{ Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::up/v1/*' }]), 'session')
+    const req = (resource: string): Parameters<typeof evaluate>[1] => ({ caller: { kind: 'user', arn: 'arn:aws:iam::000000000000:user/webapp' }, action: 's3:GetObject', resource, context: {} })
+    assert.equal(evaluate({ identity: [], bucket }, req('arn:aws:s3:::up/v2/x')), 'allow', 'the user itself')
+    assert.equal(evaluate({ identity: [], bucket, session }, req('arn:aws:s3:::up/v2/x')), 'implicit-deny', 'its session, outside the session policy')
+    assert.equal(evaluate({ identity: [], bucket, session }, req('arn:aws:s3:::up/v1/x')), 'allow')
+    const account = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 's3:*', Resource: 'arn:aws:s3:::up/*' }] }), 'bucket')
+    assert.equal(evaluate({ identity: [], bucket: account }, req('arn:aws:s3:::up/x')), 'implicit-deny', 'naming the account leaves it to identity policies')
+  })
+
+  it('condition keys are case-insensitive, and s3:x-amz-acl is there for the guardrail that denies public objects', async () => {
+    const { h, admin } = await setup()
+    const user = await userWith(admin, 'u', [
+      { Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::bkt/*' },
+      { Effect: 'Deny', Action: 's3:PutObject', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringEquals: { 's3:X-Amz-Acl': 'public-read' } } },
+      { Effect: 'Deny', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/secret/*', Condition: { StringEquals: { 'AWS:UserName': 'u' } } },
+    ])
+    assert.equal((await h(await user.sign('http://node/bkt/k', { method: 'PUT', body: 'x' }))).status, 200)
+    assert.equal(await code(await h(await user.sign('http://node/bkt/k', { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'public-read' } }))), 'AccessDenied')
+    assert.equal((await h(await root.sign('http://node/bkt/secret/s', { method: 'PUT', body: 's' }))).status, 200)
+    assert.equal(await code(await h(await user.sign('http://node/bkt/secret/s'))), 'AccessDenied')
+  })
+
+  it('anonymous requests may not set response-* headers (a public object cannot be made to answer as HTML)', async () => {
+    const { h } = await setup()
+    assert.equal((await h(await root.sign('http://node/bkt/page.txt', { method: 'PUT', body: '<script>1</script>', headers: { 'x-amz-acl': 'public-read' } }))).status, 200)
+    assert.equal((await h(new Request('http://node/bkt/page.txt'))).status, 200, 'precondition: public')
+    assert.equal(await code(await h(new Request('http://node/bkt/page.txt?response-content-type=text/html'))), 'InvalidRequest')
+  })
+
+  it('on an origin that holds secrets, objects are served nosniff and sandboxed unless inert', async () => {
+    const { h } = await setup({ sandboxObjects: true })
+    await h(await root.sign('http://node/bkt/x.html', { method: 'PUT', body: '<script>1</script>', headers: { 'content-type': 'text/html' } }))
+    await h(await root.sign('http://node/bkt/x.png', { method: 'PUT', body: 'png', headers: { 'content-type': 'image/png' } }))
+    const html = await h(await root.sign('http://node/bkt/x.html'))
+    assert.equal(html.headers.get('content-security-policy'), 'sandbox')
+    assert.equal(html.headers.get('x-content-type-options'), 'nosniff')
+    const png = await h(await root.sign('http://node/bkt/x.png'))
+    assert.equal(png.headers.get('content-security-policy'), null)
+    assert.equal(png.headers.get('x-content-type-options'), 'nosniff')
+  })
+
+  it('a multipart upload\'s ACL applies when it completes, and a completed upload without one is private', async () => {
+    const { h } = await setup()
+    const anonymous = async (): Promise<number> => (await h(new Request('http://node/bkt/big'))).status
+    await h(await root.sign('http://node/bkt/big', { method: 'PUT', body: 'old', headers: { 'x-amz-acl': 'public-read' } }))
+    assert.equal(await anonymous(), 200, 'precondition: the old object is public')
+    const upload = async (acl?: string): Promise<void> => {
+      const created = await h(await root.sign('http://node/bkt/big?uploads', { method: 'POST', ...(acl === undefined ? {} : { headers: { 'x-amz-acl': acl } }) }))
+      const id = /<UploadId>([^<]+)/.exec(await created.text())![1]!
+      const part = await h(await root.sign(`http://node/bkt/big?partNumber=1&uploadId=${id}`, { method: 'PUT', body: 'new' }))
+      const etag = part.headers.get('etag')!
+      const done = await h(await root.sign(`http://node/bkt/big?uploadId=${id}`, { method: 'POST', body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>` }))
+      assert.equal(done.status, 200, await done.clone().text())
+    }
+    await upload()
+    assert.equal(await anonymous(), 403, 'replaced by a private upload, the key is private')
+    const created = await h(await root.sign('http://node/bkt/big?uploads', { method: 'POST', headers: { 'x-amz-acl': 'public-read' } }))
+    assert.equal(created.status, 200)
+    assert.equal(await anonymous(), 403, 'an upload begun public does not open the object it has not replaced yet')
+    await upload('public-read')
+    assert.equal(await anonymous(), 200)
+  })
+
+  it('an object\'s public-read-write lets anyone read it, not overwrite or delete it', async () => {
+    const { h } = await setup()
+    await h(await root.sign('http://node/bkt/o', { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'public-read-write' } }))
+    assert.equal((await h(new Request('http://node/bkt/o'))).status, 200)
+    assert.equal((await h(new Request('http://node/bkt/o', { method: 'PUT', body: 'y' }))).status, 403)
+    assert.equal((await h(new Request('http://node/bkt/o', { method: 'DELETE' }))).status, 403)
+  })
+
+  it('a secret with a NUL (which peers would refuse) is refused, and nothing is kept', async () => {
+    const { admin, state } = await setup()
+    await admin.createUser('u')
+    await assert.rejects(admin.createAccessKey('u', { secret: 'aaaa\u0000aaaa' }), /printable ASCII/)
+    assert.equal(state.keysOf('u').length, 0)
+    await assert.rejects(state.commit([{ kind: 'user', name: 'x\u0000', id: 'AIDA', enabled: true, created: 0 }]), /peers would accept/)
+  })
+
+  it('STS sessions end with the key that asked for them, and do not pass to a user made again under the name', async () => {
+    const { h, admin, access } = await setup()
+    const user = await userWith(admin, 'web', [{ Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::bkt/*' }])
+    const key = admin.state.keysOf('web')[0]!
+    const assume = async (): Promise<ReturnType<typeof s3Signer>> => {
+      const res = await h(await s3Signer({ accessKeyId: key.id, secretAccessKey: key.secret }, 'sts').sign('http://node/', { method: 'POST', headers: form, body: 'Action=AssumeRole&RoleArn=arn:aws:iam::000000000000:role/r&RoleSessionName=s&Version=2011-06-15' }))
+      const xml = await res.text()
+      assert.equal(res.status, 200, xml)
+      return s3Signer({ accessKeyId: /<AccessKeyId>([^<]+)/.exec(xml)![1]!, secretAccessKey: /<SecretAccessKey>([^<]+)/.exec(xml)![1]!, sessionToken: /<SessionToken>([^<]+)/.exec(xml)![1]! })
+    }
+    const session = await assume()
+    assert.equal((await h(await session.sign('http://node/bkt/k', { method: 'PUT', body: 'x' }))).status, 200)
+    await admin.updateAccessKey(key.id, 'Inactive')
+    assert.equal(await code(await h(await session.sign('http://node/bkt/k'))), 'InvalidToken', 'the key that asked is inactive')
+    await admin.updateAccessKey(key.id, 'Active')
+    const second = await assume()
+    await admin.deleteUser('web', true)
+    await admin.createUser('web')
+    await admin.attach('user', 'web', 'readwrite')
+    assert.equal(await code(await h(await second.sign('http://node/bkt/k'))), 'InvalidToken', 'a new user under the name is not the one it was issued for')
+    assert.ok(user !== undefined && access.stats.denied >= 0)
+  })
+
+  it('a read-only copy of the state (an edge worker\'s) refuses changes instead of keeping them to itself', async () => {
+    const store = new MemoryStore()
+    await store.createBucket('bkt')
+    const state = new AccessState('edge', undefined, true)
+    const h = createS3Handler({ store, access: new AccessControl({ state, root: ROOT }), serveAccessApi: false })
+    assert.equal(await code(await h(await root.sign('http://edge/bkt?policy', { method: 'PUT', body: doc([{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*' }]) }))), 'NotImplemented')
+    assert.equal(await code(await h(await root.sign('http://edge/bkt/k', { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'public-read' } }))), 'NotImplemented')
+    assert.equal((await h(await root.sign('http://edge/bkt/k', { method: 'PUT', body: 'x' }))).status, 200, 'a plain write still works')
+    assert.equal((await h(await root.sign('http://edge/bkt/k'))).status, 200)
+  })
+})
