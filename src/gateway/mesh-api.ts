@@ -12,7 +12,7 @@ import { BUILTIN_POLICIES } from '../core/access/builtin-policies.js'
 import { rootSealer } from '../core/access/root-sealer.js'
 
 const builtinDocument = (name: string): string | undefined => BUILTIN_POLICIES[name]
-import { authenticate, DEFAULT_CLOCK_SKEW_MS, errorResponse, type CredentialProvider, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
+import { authenticatePrincipal, DEFAULT_CLOCK_SKEW_MS, errorResponse, type CredentialProvider, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
 
 /** One member as `GET /_s3mesh/v1/members` reports it. */
 export interface MemberView {
@@ -156,12 +156,9 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
     if (info !== undefined) info.operation = 'MeshApi' as RequestInfo['operation']
     try {
       const { access } = options
-      const credentials: CredentialProvider = access === undefined
-        ? options.credentials ?? { secretFor: () => undefined }
-        : { secretFor: async (key, token) => (await access.resolve(key, token)).secret }
-      const identity = await authenticate(request, url, { credentials, hashes: options.hashes, now: Date.now(), clockSkewMs: DEFAULT_CLOCK_SKEW_MS, missingPayloadHash: 'empty' })
-      if (identity === undefined) throw new S3Error('AccessDenied', 'The s3mesh API needs a signed request (SigV4).')
-      const principal: Principal = access === undefined ? { kind: 'root', accessKeyId: identity.accessKeyId } : (await access.resolve(identity.accessKeyId, identity.sessionToken)).principal
+      const signed = await authenticatePrincipal(request, url, access, { ...(options.credentials === undefined ? {} : { credentials: options.credentials }), hashes: options.hashes, now: Date.now(), clockSkewMs: DEFAULT_CLOCK_SKEW_MS, missingPayloadHash: 'empty' })
+      if (signed === undefined) throw new S3Error('AccessDenied', 'The s3mesh API needs a signed request (SigV4).')
+      const { principal } = signed
       const isRoot = principal.kind === 'root' && principal.session === undefined
       const admin = (): void => {
         if (access !== undefined && access.decide(principal, { action: 'admin:ServerInfo', resource: '*', context: {} }) !== 'allow') {

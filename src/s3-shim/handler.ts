@@ -3,7 +3,7 @@ import { webHashes, type Hashes } from '../core/hashes.js'
 import { requestIdSource } from '../core/ids.js'
 import { assertBucketName, assertObjectKey } from '../core/names.js'
 import type { ObjectStore } from '../core/object-store.js'
-import { authenticate } from './auth/authenticate.js'
+import { authenticatePrincipal } from './auth/authenticate.js'
 import { DEFAULT_CLOCK_SKEW_MS, type CredentialProvider } from './auth/sigv4.js'
 import { Context, type OperationHandler } from './context.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
@@ -150,17 +150,15 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
   const now = options.now ?? Date.now
   const onInternalError = options.onInternalError ?? ((err, id) => { console.error(`s3mesh: internal error in request ${id}:`, err) })
   const { store, access } = options
-  const credentials: CredentialProvider = access === undefined
-    ? options.credentials ?? { secretFor: () => undefined }
-    : { secretFor: async (key, token) => (await access.resolve(key, token)).secret }
   const nextRequestId = requestIdSource()
 
   async function run (request: Request, url: URL, r: Route, requestId: string, client: ClientInfo): Promise<Response> {
     if (r.operation === 'Preflight') return await preflight(request, r.bucket, store)
-    const identity = await authenticate(request, url, { credentials, hashes, now: client.now, clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
+    const signed = await authenticatePrincipal(request, url, access, { ...(options.credentials === undefined ? {} : { credentials: options.credentials }), hashes, now: client.now, clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
+    const identity = signed?.identity
     let principal: Principal
-    if (identity !== undefined) {
-      principal = access === undefined ? { kind: 'root', accessKeyId: identity.accessKeyId } : (await access.resolve(identity.accessKeyId, identity.sessionToken)).principal
+    if (signed !== undefined) {
+      principal = signed.principal
     } else if (options.allowAnonymous?.(request, r) === true) {
       principal = { kind: 'root', accessKeyId: '' }
     } else if (access !== undefined) {

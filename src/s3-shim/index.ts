@@ -1,5 +1,5 @@
 export { createS3Handler, type S3Handler, type S3HandlerOptions, type RequestInfo } from './handler.js'
 export { route, rawPathProblem, type Operation, type Route, type RouterOptions } from './router.js'
 export { errorResponse } from './respond.js'
-export { authenticate, type AuthenticateOptions } from './auth/authenticate.js'
+export { authenticate, authenticatePrincipal, type AuthenticateOptions, type SignedPrincipal } from './auth/authenticate.js'
 export { DEFAULT_CLOCK_SKEW_MS, type CredentialProvider, type SignedIdentity } from './auth/sigv4.js'

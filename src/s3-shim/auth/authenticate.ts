@@ -1,5 +1,6 @@
+import type { AccessControl, Principal } from '../../core/access/access-control.js'
 import { isSigV2Presigned, verifySigV2Presigned } from './sigv2-presigned.js'
-import { verifySigV4, type SignedIdentity, type VerifyOptions } from './sigv4.js'
+import { verifySigV4, type CredentialProvider, type SignedIdentity, type VerifyOptions } from './sigv4.js'
 
 export interface AuthenticateOptions extends VerifyOptions {
   /** The bucket a virtual-hosted request names in its Host (SigV2 signs it). */
@@ -18,4 +19,25 @@ export async function authenticate (request: Request, url: URL, options: Authent
     return await verifySigV2Presigned(request, url, { credentials: options.credentials, hashes: options.hashes, now: options.now, bucketFromHost: options.bucketFromHost })
   }
   return await verifySigV4(request, url, options)
+}
+
+export interface SignedPrincipal {
+  identity: SignedIdentity
+  principal: Principal
+}
+
+/**
+ * Who signed a request, as the access layer sees them: the access key (and
+ * session token) resolved once, for the signature's secret and for the
+ * principal decisions are made for. Without `access`, the `credentials`
+ * given are root's. Undefined for an unsigned request.
+ */
+export async function authenticatePrincipal (request: Request, url: URL, access: AccessControl | undefined, options: Omit<AuthenticateOptions, 'credentials'> & { credentials?: CredentialProvider }): Promise<SignedPrincipal | undefined> {
+  let principal: Principal | undefined
+  const credentials: CredentialProvider = access === undefined
+    ? options.credentials ?? { secretFor: () => undefined }
+    : { secretFor: async (key, token) => { const r = await access.resolve(key, token); principal = r.principal; return r.secret } }
+  const identity = await authenticate(request, url, { ...options, credentials })
+  if (identity === undefined) return undefined
+  return { identity, principal: principal ?? { kind: 'root', accessKeyId: identity.accessKeyId } }
 }

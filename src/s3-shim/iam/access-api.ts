@@ -14,7 +14,7 @@ import { digestOf, toHex, type Hashes } from '../../core/hashes.js'
 import { readAll } from '../../core/streams.js'
 import type { ClientInfo } from '../access/request-actions.js'
 import { globalContext } from '../access/request-actions.js'
-import { verifySigV4 } from '../auth/sigv4.js'
+import { authenticatePrincipal } from '../auth/authenticate.js'
 import { renderXml, type XmlElement } from '../xml.js'
 import { IAM_ACTIONS, type IamCall } from './iam-actions.js'
 import { STS_ACTIONS } from './sts-actions.js'
@@ -57,14 +57,12 @@ export async function accessApi (request: Request, o: AccessApiOptions): Promise
     // The body is what is signed: a declared hash must be the body's (else a captured request could carry another action).
     const declared = request.headers.get('x-amz-content-sha256')
     if (declared !== null && declared.toLowerCase() !== bodySha256) throw new IamError('SignatureDoesNotMatch', 'x-amz-content-sha256 is not the hash of the body sent: the IAM and STS APIs sign the body itself.')
-    const identity = await verifySigV4(request, url, {
-      credentials: { secretFor: async (key, token) => (await o.access.resolve(key, token)).secret },
-      hashes: o.hashes, now: o.client.now, clockSkewMs: o.clockSkewMs,
-      services: ['iam', 'sts'], bodySha256,
+    const signed = await authenticatePrincipal(request, url, o.access, {
+      hashes: o.hashes, now: o.client.now, clockSkewMs: o.clockSkewMs, services: ['iam', 'sts'], bodySha256,
     }).catch((err: unknown) => { throw asIamError(err) })
-    if (identity === undefined) throw new IamError('AccessDenied', 'The IAM and STS APIs need a signed request.')
+    if (signed === undefined) throw new IamError('AccessDenied', 'The IAM and STS APIs need a signed request.')
+    const { identity, principal } = signed
     service = identity.service as 'iam' | 'sts'
-    const { principal } = await o.access.resolve(identity.accessKeyId, identity.sessionToken).catch((err: unknown) => { throw asIamError(err) })
     const params = new URLSearchParams(new TextDecoder().decode(body))
     for (const [k, v] of url.searchParams) if (!params.has(k)) params.set(k, v)
     const action = params.get('Action') ?? ''

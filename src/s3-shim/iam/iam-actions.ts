@@ -197,7 +197,7 @@ export const IAM_ACTIONS: Record<string, ActionHandler> = {
   CreatePolicyVersion: async call => {
     const p = call.admin.policy(call.params.get('PolicyArn') ?? undefined)
     call.allow('CreatePolicyVersion', policyArn(p))
-    if (call.params.get('SetAsDefault') !== 'true') throw new IamError('ValidationError', 's3mesh keeps one version of a policy: send SetAsDefault=true to replace its document.')
+    if (call.params.get('SetAsDefault') !== 'true') throw new IamError('ValidationError', 's3mesh keeps one version of a policy: send SetAsDefault=true to replace it.')
     const next = await call.admin.replacePolicy(p.name, call.params.get('PolicyDocument') ?? undefined)
     return { PolicyVersion: { VersionId: 'v1', IsDefaultVersion: true, CreateDate: iso(next.updated) } }
   },
