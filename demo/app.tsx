@@ -1,7 +1,7 @@
 /**
- * The console's frame: the login until a session exists, then a header (the
- * mesh's name, this tab's state, the user, log out), the navigation and the
- * routed view.
+ * The console's frame: the login until a session exists, then a header (this
+ * tab's state in the mesh, the user, log out), the navigation and the routed
+ * view.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { Activity, Boxes, Database, KeyRound, LogOut, Network } from 'lucide-preact'
@@ -87,23 +87,24 @@ function Shell ({ session, error, setError }: { session: Session, error: string 
     return () => { clearTimeout(t) }
   }, [status])
   useMeshWatch(ctx.watch)
-  const members = session.tab.membership?.list() ?? []
-  const alive = members.filter(m => m.state === 'alive').length
+  const guest = session.tab.node?.guest
+  const alive = [...guest?.peers.values() ?? []].filter(p => p.role === 'durable' && p.state === 'alive').length
   const active = route.view === 'bucket-settings' || route.view === 'objects' ? 'buckets' : route.view
   const who = session.who.kind === 'root' ? 'root' : session.who.user ?? ''
   return <Ctx.Provider value={ctx}>
     <a class="skip" href="#content">Skip to content</a>
     <header class="top">
       <a class="brand" href={href({ view: 'buckets' })}><Boxes size={22} aria-hidden /> <span>s3mesh</span></a>
-      <span class="mesh-name" title="The mesh (cluster) this tab is a member of">{session.tab.node?.node.cluster ?? ''}</span>
-      {session.member
+      {guest !== undefined
         ? <p id="connection" class="tab-state" aria-live="polite">
-          <span class={`dot ${alive > 1 ? 'ok' : 'warn'}`} aria-hidden="true" />
-          {`This tab is a member of the mesh (${alive} member${alive === 1 ? '' : 's'} alive).`}
+          <span class={`dot ${guest.node !== undefined ? 'ok' : 'warn'}`} aria-hidden="true" />
+          {guest.node !== undefined
+            ? `This tab is a guest of the mesh, with your rights (${alive} node${alive === 1 ? '' : 's'} alive).`
+            : `This tab is looking for a node to follow${guest.stats.refused === undefined ? '' : ` (the last one refused it: ${guest.stats.refused})`}.`}
         </p>
         : <p id="connection" class="tab-state">
           <span class="dot" aria-hidden="true" />
-          {'Connected to the node (only root\'s tab joins the mesh).'}
+          {'Connected to the node (this tab did not join the mesh).'}
         </p>}
       <span class="user" title={`Logged in as ${who}, with the access key ${session.credentials.accessKeyId}`}>{who}</span>
       <button id="logout" type="button" class="secondary outline icon-text" onClick={() => { void session.logOut().finally(() => { location.hash = ''; location.reload() }) }}>

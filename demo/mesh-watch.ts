@@ -1,10 +1,10 @@
 /**
- * What this tab sees of the mesh, for the views to follow: member events,
- * catalog changes (kept as the announcement feed) and a slow tick for what
- * changes without events (round-trip times, connections).
+ * What this tab sees of the mesh, for the views to follow: its peers (the
+ * nodes and other tabs, as the node it follows tells them), catalog changes
+ * (kept as the announcement feed) and a slow tick for what changes without
+ * events (connections, which node the tab follows).
  */
 import { useEffect, useState } from 'preact/hooks'
-import { MEMBER_EVENTS } from '../src/core/membership/member-events.js'
 import type { CatalogEntry } from '../src/core/mesh/catalog-entry.js'
 import type { Session } from './session.js'
 
@@ -26,14 +26,14 @@ export class MeshWatch {
   private readonly listeners = new Set<() => void>()
   private readonly catalogListeners = new Set<(item: FeedItem) => void>()
   private readonly timer: ReturnType<typeof setInterval>
-  /** Removes what the constructor attached to the tab's membership and catalog. */
+  /** Removes what the constructor attached to the tab's guest and catalog. */
   private readonly detach: () => void
 
   constructor (readonly session: Session) {
     const changed = (): void => { this.version++; for (const f of this.listeners) f() }
-    const membership = session.tab.membership
-    const catalog = session.tab.node?.node.catalog
-    for (const name of MEMBER_EVENTS) membership?.addEventListener(name, changed)
+    const guest = session.tab.node?.guest
+    const catalog = guest?.catalog
+    const offPeers = guest?.onChange(changed)
     const onChange = (e: CustomEvent<CatalogEntry>): void => {
       const entry = e.detail
       const item: FeedItem = {
@@ -48,10 +48,10 @@ export class MeshWatch {
     }
     catalog?.addEventListener('change', onChange)
     this.detach = () => {
-      for (const name of MEMBER_EVENTS) membership?.removeEventListener(name, changed)
+      offPeers?.()
       catalog?.removeEventListener('change', onChange)
     }
-    // Round-trip times and connections change without events.
+    // Connections and the followed node change without events.
     this.timer = setInterval(changed, 2000)
   }
 

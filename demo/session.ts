@@ -1,8 +1,8 @@
 /**
  * Logging in: who the keys belong to is asked first (`/_s3mesh/v1/access/me`);
- * root's tab registers the service worker and joins the mesh, any other
- * user's registers it without joining (the node that served the page answers
- * that user's requests, by its policies). Every request is SigV4-signed here
+ * then the tab registers the service worker and joins the mesh as a guest
+ * with those keys (root's or any user's): its node admits it with that user's
+ * rights, never the cluster key. Every request is SigV4-signed here
  * (aws4fetch), so the secret never travels. Kept for the session, or on the
  * device when asked.
  */
@@ -17,14 +17,14 @@ const STORAGE_KEY = 's3mesh-credentials'
 
 type SignedInit = NonNullable<Parameters<AwsClient['fetch']>[1]>
 
-/** A logged-in tab: its signer, its mesh membership (root's tab only), who it is and what it may do. */
+/** A logged-in tab: its signer, its registration (the tab as a guest of the mesh), who it is and what it may do. */
 export class Session {
   readonly can: Permissions
   constructor (readonly credentials: Credentials, readonly client: AwsClient, readonly tab: Registration, readonly who: WhoAmI) {
     this.can = new Permissions(who)
   }
 
-  /** Whether this tab is a member of the mesh (it sees the catalog, members and copies). */
+  /** Whether this tab joined the mesh (it sees the catalog entries its user may list, the nodes, the other tabs, and copies). */
   get member (): boolean { return this.tab.node !== undefined }
 
   /** A signed S3 request through this origin's /s3/ (the service worker answers it). */
@@ -88,16 +88,15 @@ async function whoAmI (client: AwsClient): Promise<WhoAmI> {
 }
 
 /**
- * Logs in: root's tab registers the service worker and joins the mesh; any
- * other user's registers it without joining (the cluster key is root's).
- * Throws an Error in plain words.
+ * Logs in: the tab registers the service worker and joins the mesh as a
+ * guest, with these credentials' rights. Throws an Error in plain words.
  */
 export async function logIn (credentials: Credentials, remember: boolean): Promise<Session> {
   const client = s3Signer(credentials)
   const who = await whoAmI(client)
   let tab: Registration
   try {
-    tab = await register(who.kind === 'root' ? credentials : { forgetCredentials: true })
+    tab = await register(credentials)
   } catch (err) {
     throw new Error(`Could not start: ${err instanceof Error ? err.message : String(err)}`)
   }

@@ -12,6 +12,12 @@
  *              files into the Node node (one `aws s3 cp --recursive`)
  *   hashing  — MD5, SHA-256 and CRC-32 of 8 MiB in the page: the WebAssembly
  *              hashes browser peers use against the pure-JavaScript ones
+ *   scoped   — a tab joining as a user who may read one bucket against a root
+ *              tab, in the same run: the time register() takes to join (a
+ *              fresh browser context each time), and the p50 of a 64 KiB GET
+ *              the tab must fetch through the mesh (from the Node node, over
+ *              its guest protocol: admission and policy checked). Goal: the
+ *              scoped tab at >= 90% of the root tab's figures
  * Each is repeated (3 runs by default); figures are the median of the runs and
  * their range. JSON (kept in bench/results/browser.json), then a one-line
  * summary with the ratios.
@@ -26,6 +32,8 @@ import { join } from 'node:path'
 import { launchChromium } from '../../test/helpers/chromium.js'
 import { AWS_UNSET, awsCliEnv, run } from '../../test/helpers/cli-clients.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess } from '../../test/helpers/server-process.js'
+import { signer } from '../../test/helpers/s3-client.js'
+import { iamCall, userWithPolicy } from '../../test/helpers/iam.js'
 import { benchOptions, keep } from '../lib/keep.js'
 import { showSpread, spread } from '../lib/stats.js'
 
@@ -165,7 +173,7 @@ try {
       for (let i = 0; i < count; i++) {
         file[0] = i
         const res = await fetch(`/s3/uploads/page-${round}-${i}.bin`, { method: 'PUT', body: file })
-        if (res.status !== 200 || res.headers.get('x-s3mesh-replicas') !== '2') throw new Error(`PUT ${i}: ${res.status} ${res.headers.get('x-s3mesh-replicas') ?? ''}`)
+        if (res.status !== 200 || res.headers.get('x-s3mesh-replicas') !== '1') throw new Error(`PUT ${i}: ${res.status} ${res.headers.get('x-s3mesh-replicas') ?? ''}`)
       }
       return (performance.now() - t) / 1000
     }, { count: UPLOADS, size, round })
@@ -183,10 +191,53 @@ try {
     }
   }
 
-  const readings: Array<{ gets: Awaited<ReturnType<typeof measureGets>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
+  // Scoped vs root tabs: a user who may read (and list) one bucket, its objects written from Node.
+  const root = signer()
+  const scopedCreds = await userWithPolicy(iamCall(node.url), 'bench-reader', [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: ['arn:aws:s3:::bench-mesh', 'arn:aws:s3:::bench-mesh/*'] }])
+  if ((await root.fetch(`${node.url}/bench-mesh`, { method: 'PUT' })).status !== 200) throw new Error('bench-mesh')
+  const MESH_GETS = quick ? 10 : 30
+  /** register()'s time in a fresh context, then the p50 of first GETs of objects the tab must fetch through the mesh. */
+  const measureTab = async (who: 'root' | 'scoped', round: number): Promise<{ joinMs: number, getMs: number }> => {
+    const keys = Array.from({ length: MESH_GETS }, (_, i) => `${who}-${round}-${i}.bin`)
+    for (const k of keys) if ((await root.fetch(`${node.url}/bench-mesh/${k}`, { method: 'PUT', body: randomBytes(64 * 1024) })).status !== 200) throw new Error(`PUT ${k}`)
+    const context = await browser.newContext()
+    await context.addInitScript('globalThis.__name = f => f')
+    try {
+      const page = await context.newPage()
+      await page.goto(node.consoleUrl!)
+      const creds = who === 'root' ? [ACCESS_KEY, SECRET_KEY] : scopedCreds
+      const joinMs = await page.evaluate(async ([accessKeyId, secretAccessKey]) => {
+        const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+        const t = performance.now()
+        await register({ accessKeyId, secretAccessKey })
+        return performance.now() - t
+      }, creds)
+      const getMs = await page.evaluate(async keys => {
+        const times: number[] = []
+        for (const k of keys) {
+          const t = performance.now()
+          const res = await fetch(`/s3/bench-mesh/${k}`)
+          const got = await res.arrayBuffer()
+          times.push(performance.now() - t)
+          if (res.status !== 200 || got.byteLength !== 64 * 1024) throw new Error(`GET ${k}: ${res.status}`)
+        }
+        return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!
+      }, keys)
+      return { joinMs, getMs }
+    } finally {
+      await context.close()
+    }
+  }
+
+  const readings: Array<{ tabs: { root: { joinMs: number, getMs: number }, scoped: { joinMs: number, getMs: number } }, gets: Awaited<ReturnType<typeof measureGets>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
   for (let r = 0; r < options.runs; r++) {
     process.stderr.write(`browser: run ${r + 1} of ${options.runs}\n`)
-    readings.push({ gets: await measureGets(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
+    // Alternated order, so drift in the browser's state hits both alike.
+    const first = r % 2 === 0 ? 'root' : 'scoped'
+    const a = await measureTab(first, r)
+    const b = await measureTab(first === 'root' ? 'scoped' : 'root', r)
+    const tabs = first === 'root' ? { root: a, scoped: b } : { root: b, scoped: a }
+    readings.push({ tabs, gets: await measureGets(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
   }
 
   const mb = UPLOADS * size / 1e6
@@ -208,6 +259,16 @@ try {
       awsCliMBps: spread(readings.map(r => mb / r.uploads.cli), 1),
       ratio: spread(readings.map(r => r.uploads.cli / r.uploads.page)),
     },
+    scoped: {
+      gets: MESH_GETS,
+      rootJoinMs: spread(readings.map(r => r.tabs.root.joinMs)),
+      scopedJoinMs: spread(readings.map(r => r.tabs.scoped.joinMs)),
+      // root's time over the scoped tab's: at or above 0.9 meets the goal.
+      joinRatio: spread(readings.map(r => r.tabs.root.joinMs / r.tabs.scoped.joinMs)),
+      rootGetMs: spread(readings.map(r => r.tabs.root.getMs)),
+      scopedGetMs: spread(readings.map(r => r.tabs.scoped.getMs)),
+      getRatio: spread(readings.map(r => r.tabs.root.getMs / r.tabs.scoped.getMs)),
+    },
     hashing: Object.fromEntries(['md5', 'sha256', 'crc32'].map(a => [a, {
       wasmMBps: spread(readings.map(r => r.hashing[a]!.wasm), 0),
       jsMBps: spread(readings.map(r => r.hashing[a]!.js), 0),
@@ -217,6 +278,7 @@ try {
   }
   await keep('browser', options, result, Object.entries(result.get).map(([name, g]) => `GET ${name} via the service worker ${showSpread(g.workerOpsPerSec)}/s vs raw IndexedDB ${showSpread(g.rawIndexedDbOpsPerSec)}/s (${showSpread(g.ratio, 'x')})`).join('; ') +
     `; HEAD p50 ${showSpread(result.latency.headMs)} ms; upload 1 MiB x ${UPLOADS} from a page into the mesh ${showSpread(result.upload.pageMBps)} MB/s vs aws-cli into the node ${showSpread(result.upload.awsCliMBps)} MB/s (${showSpread(result.upload.ratio, 'x')}); ` +
+    `scoped tab join ${showSpread(result.scoped.scopedJoinMs)} ms vs root ${showSpread(result.scoped.rootJoinMs)} ms (${showSpread(result.scoped.joinRatio, 'x')}), GET 64 KiB through the mesh p50 ${showSpread(result.scoped.scopedGetMs)} ms vs ${showSpread(result.scoped.rootGetMs)} ms (${showSpread(result.scoped.getRatio, 'x')}); ` +
     `WebAssembly hashing ${Object.entries(result.hashing).map(([a, h]) => `${a} ${showSpread(h.speedup, 'x')}`).join(', ')} of pure JavaScript (median and range of ${options.runs} runs)`)
 } finally {
   await browser.close()

@@ -68,7 +68,7 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
       {session.member && <>
         <dt>Held by</dt>
         <dd>{copies === undefined || copies.holders.length === 0 ? 'this tab only' : copies.holders.map(h => `${shortId(h.id)} (${h.state})`).join(', ')}
-          {copies !== undefined && copies.live < copies.wanted ? ` — ${copies.live} of ${copies.wanted} copies live` : ''}</dd>
+          {copies !== undefined && copies.live === 0 ? ' — on no node alive now' : ''}</dd>
       </>}
     </dl>
     {head !== undefined && <Pairs title="Metadata" what="metadata" initial={head.metadata} editable={may('s3:PutObject')} onSave={async m => { await putMetadata(session, bucket, objectKey, head, m); setHead({ ...head, metadata: m }) }} />}

@@ -1,5 +1,4 @@
 import { useEffect, useState } from 'preact/hooks'
-import { decodeNodeMeta } from '../../src/core/membership/node-meta.js'
 import { connectionKinds, type TransportKind } from '../../src/core/wire/transport-kind.js'
 import { holdings } from '../catalog-view.js'
 import { useConsole } from '../context.js'
@@ -18,8 +17,13 @@ function addEdge (edges: GraphEdge[], e: GraphEdge): void {
   if (!edges.some(x => (x.a === e.a && x.b === e.b) || (x.a === e.b && x.b === e.a))) edges.push(e)
 }
 
-/** A member as the table and graph show it: from this tab's own membership, or from the node's (a tab that is not a member). */
-interface MemberRow { id: string, state: string, self: boolean, rttMs?: number, role?: string, free?: number, started?: number, version?: string }
+/**
+ * A member as the table and graph show it: from the node's members API (the
+ * nodes, with what they tell of themselves, and the tabs that follow it), or
+ * from this tab's peers for what that lacks. `self` is this tab, `serving` the
+ * node serving the console.
+ */
+interface MemberRow { id: string, state: string, self: boolean, serving: boolean, rttMs?: number, role?: string, free?: number, started?: number, version?: string }
 interface MemberView { id: string, state: string, self?: true, role?: string, rttMs?: number, meta?: { version?: string, started?: number, free?: number } }
 
 /** The members: a live graph of who is connected to whom, a table, replication health and the announcement feed. */
@@ -27,7 +31,7 @@ export function Mesh (): preact.JSX.Element {
   const { session, watch } = useConsole()
   useMeshWatch(watch)
   const [nodeEdges, setNodeEdges] = useState<GraphEdge[]>([])
-  /** The node's members, for a tab that is not a member itself (a user with admin:ServerInfo who is not root). */
+  /** The node's members and the tabs that follow it, with their version, free disk and round-trip time. */
   const [nodeMembers, setNodeMembers] = useState<MemberView[]>([])
   const [pulse, setPulse] = useState<{ ids: string[], at: number }>()
   const metrics = useNodeMetrics(session)
@@ -69,15 +73,16 @@ export function Mesh (): preact.JSX.Element {
     return () => { clearInterval(timer); controller.abort(); off() }
   }, [session, watch])
 
-  const members: MemberRow[] = session.tab.membership !== undefined
-    ? session.tab.membership.list().map(m => {
-      const meta = decodeNodeMeta(m.meta)
-      return { id: m.id, state: m.state, self: m.self, ...(m.rttMs === undefined ? {} : { rttMs: m.rttMs }), role: meta?.role, free: meta?.free, started: meta?.started, version: meta?.version }
-    })
-    : nodeMembers.map(m => ({ id: m.id, state: m.state, self: m.self === true, rttMs: m.rttMs, role: m.role, free: m.meta?.free, started: m.meta?.started, version: m.meta?.version }))
-  const selfLabel = session.member ? 'this tab' : 'serving this console'
   const libp2p = session.tab.node?.libp2p
   const selfId = libp2p?.peerId.toString() ?? ''
+  const members: MemberRow[] = nodeMembers.map(m => ({ id: m.id, state: m.state, self: m.id === selfId, serving: m.self === true, rttMs: m.rttMs, role: m.role, free: m.meta?.free, started: m.meta?.started, version: m.meta?.version }))
+  // What the node's answer lacks (or before it comes): this tab, and the peers its followed node tells it of.
+  const guest = session.tab.node?.guest
+  if (guest !== undefined) {
+    for (const p of [{ id: guest.self, role: 'guest', state: 'alive' }, ...guest.peers.values()]) {
+      if (!members.some(m => m.id === p.id)) members.push({ id: p.id, state: p.state, self: p.id === guest.self, serving: false, role: p.role })
+    }
+  }
   const tabKinds = connectionKinds(libp2p?.getConnections() ?? [])
   const edges: GraphEdge[] = [...tabKinds].map(([peer, kinds]) => ({ a: selfId, b: peer, kind: kinds[0]! }))
   for (const e of nodeEdges) addEdge(edges, e)
@@ -88,10 +93,8 @@ export function Mesh (): preact.JSX.Element {
   return <section aria-labelledby="mesh-title">
     <div class="view-head"><h1 id="mesh-title">Mesh</h1></div>
     <div class="stats">
-      <article class="stat"><p class="stat-value">{members.filter(m => m.state === 'alive').length}</p><p class="muted">members alive</p></article>
-      {session.member
-        ? <article class="stat"><p class={`stat-value${held.under > 0 ? ' warn' : ''}`}>{held.under.toLocaleString()}</p><p class="muted">objects below their copies (of {held.total.toLocaleString()})</p></article>
-        : <article class="stat"><p class="stat-value">{metrics.gauges.s3mesh_under_replicated_objects?.toLocaleString() ?? '–'}</p><p class="muted">objects below their copies (the node's count)</p></article>}
+      <article class="stat"><p class="stat-value">{members.filter(m => m.role === 'durable' && m.state === 'alive').length}</p><p class="muted">nodes alive</p></article>
+      <article class="stat"><p class="stat-value">{metrics.gauges.s3mesh_under_replicated_objects?.toLocaleString() ?? '–'}</p><p class="muted">objects below their copies (the node's count)</p></article>
       <article class="stat"><p class="stat-value">{metrics.gauges.s3mesh_repair_queue?.toLocaleString() ?? '–'}</p><p class="muted">repairs in progress on the node</p></article>
     </div>
     <figure class="graph-box">
@@ -101,13 +104,13 @@ export function Mesh (): preact.JSX.Element {
         <span><i class="line websockets" /> WebSockets</span><span><i class="line webrtc" /> WebRTC</span><span><i class="line relay" /> relay</span><span><i class="line tcp" /> TCP</span>
       </figcaption>
     </figure>
-    <p id="tab-connections">{session.member ? `This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC.` : 'This tab is not a member of the mesh (only root\'s tab joins): the members are as the node serving this console sees them.'}</p>
+    <p id="tab-connections">{session.member ? `This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC. Objects and bytes held count what your access lets you list.` : 'This tab did not join the mesh: the members are as the node serving this console sees them.'}</p>
     <div class="table-wrap"><table class="striped" aria-label="Members">
       <thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col">State</th><th scope="col" class="num">Objects held</th><th scope="col" class="num">Bytes held</th><th scope="col" class="num">Disk free</th><th scope="col" class="num">RTT</th><th scope="col">Up</th><th scope="col">Version</th></tr></thead>
       <tbody id="member-rows">{members.map(m => {
-        const h = held.byMember.get(m.id)
+        const h = held.get(m.id)
         return <tr key={m.id} class={m.self ? 'self' : undefined}>
-          <th scope="row" title={m.id}>{`${shortId(m.id)}${m.self ? ` (${selfLabel})` : ''}`}</th>
+          <th scope="row" title={m.id}>{`${shortId(m.id)}${m.self ? ' (this tab)' : m.serving ? ' (serving this console)' : ''}`}</th>
           <td>{m.role ?? '?'}</td>
           <td><span class={`badge state-${m.state}`}>{m.state}</span></td>
           <td class="num">{session.member ? (h?.objects ?? 0).toLocaleString() : ''}</td>

@@ -1,5 +1,4 @@
 import { useState } from 'preact/hooks'
-import { decodeNodeMeta } from '../../src/core/membership/node-meta.js'
 import { useConsole } from '../context.js'
 import { bytes, rate, shortId } from '../format.js'
 import { useMeshWatch } from '../mesh-watch.js'
@@ -15,7 +14,8 @@ export function Monitoring (): preact.JSX.Element {
   useMeshWatch(watch)
   const [member, setMember] = useState<string>()
   const m = useNodeMetrics(session, member)
-  const nodes = (session.tab.membership?.list() ?? []).filter(x => x.state === 'alive' && decodeNodeMeta(x.meta)?.role === 'durable')
+  // The Node nodes alive, as the node this tab follows tells them.
+  const nodes = [...session.tab.node?.guest.peers.values() ?? []].filter(x => x.state === 'alive' && x.role === 'durable')
   const times = m.points.map(p => p.at)
   const col = <K extends keyof typeof m.points[number]>(k: K): number[] => m.points.map(p => p[k] as number)
   return <section aria-labelledby="monitoring-title" data-member={m.member ?? ''}>

@@ -180,7 +180,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
               <th scope="row"><a href={href({ view: 'objects', bucket, prefix, open: o.key })} class="icon-text name" aria-label={`Details of ${name}`}><FileIcon size={16} aria-hidden /> <span>{name}</span></a></th>
               <td class="num">{bytes(o.size)}</td>
               <td><time dateTime={new Date(o.modified).toISOString()} title={new Date(o.modified).toLocaleString()}>{ago(o.modified)}</time></td>
-              <td>{copies === undefined ? <span class="muted">…</span> : <span class={`badge ${copies.live < copies.wanted ? 'warn' : 'ok'}`} title={copies.holders.map(h => `${h.id.slice(-8)} (${h.state})`).join(', ')}>{copies.live} of {copies.wanted}{copies.live < copies.wanted ? ' · missing' : ''}{copies.inTabs > 0 ? ` · +${copies.inTabs} in tabs` : ''}</span>}</td>
+              <td>{copies === undefined ? <span class="muted">…</span> : <span class={`badge ${copies.live === 0 ? 'warn' : 'ok'}`} title={copies.holders.map(h => `${h.id.slice(-8)} (${h.state})`).join(', ')}>{copies.live} on node{copies.live === 1 ? '' : 's'}{copies.inTabs > 0 ? ` · +${copies.inTabs} in tabs` : ''}</span>}</td>
               <td class="actions">
                 <button type="button" class="secondary outline small" aria-label={`Download ${name}`} onClick={() => { void download(session, bucket, o.key, name).catch(err => { showError(messageOf(err)) }) }}><Download size={16} aria-hidden /></button>
                 {mayDelete && <button type="button" class="secondary outline small danger" aria-label={`Delete ${name}`} onClick={() => { setConfirming([o.key]) }}><Trash2 size={16} aria-hidden /></button>}

@@ -1,32 +1,38 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { tabAccess } from '../core/access/admission.js'
 import { s3Signer } from '../core/s3-signer.js'
-import type { Membership } from '../core/membership/membership.js'
-import { createS3Handler } from '../s3-shim/index.js'
+import { GatewayStore } from '../gateway/gateway-store.js'
+import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
+import { RemoteS3 } from '../gateway/remote-s3.js'
+import { createS3Handler, type S3Handler } from '../s3-shim/index.js'
 import { serveServiceWorker } from './bridge.js'
 import { startPageNode, type PageNode } from './page-node.js'
-import { S3_BASE_PATH, type WorkerConfig } from './worker-config.js'
+import { browserHashes } from './wasm-hashes.js'
+import { S3_BASE_PATH, TO_NODE_HEADER, type WorkerConfig } from './worker-config.js'
 
 export interface RegisterOptions {
   /** The service worker script, served from the site's root so it may control every page (default `/s3mesh-sw.js`). */
   serviceWorkerUrl?: string
   /**
-   * Root credentials. Signed requests to `/s3/...` are checked against them,
-   * and with them the tab obtains what it needs to join the mesh from the node
-   * that served the page (a SigV4-signed request: nobody without them joins).
-   * Requests signed with any other key go to that node, which decides them by
-   * that user's policies. Without credentials, the worker keeps those an
-   * earlier page of the origin gave it (and its gateway).
+   * Credentials: the root's, any user's, or STS temporary ones (with
+   * `sessionToken`). With them the tab joins the mesh as a guest with that
+   * user's rights (its node admits it after a SigV4-signed request; it is
+   * given no cluster key), and the worker answers the page's unsigned
+   * requests with those rights. Without credentials, the worker keeps those
+   * an earlier page of the origin gave it (and its gateway).
    */
   accessKeyId?: string
   secretAccessKey?: string
+  sessionToken?: string
   /**
    * Without credentials: make the worker forget any an earlier page gave it
-   * (a console logging out, or logging in as a user who is not root), so
-   * root's keys do not outlive root's session.
+   * (a console logging out), so one user's keys do not outlive its session.
    */
   forgetCredentials?: boolean
   /** Join the mesh as a page node (default: when credentials are given). */
   join?: boolean
-  /** Where to ask for the cluster key and relays (default: this page's origin, which a node serves). */
+  /** Where to ask to join, and where the tab's writes go (default: this page's origin, which a node serves). */
   joinEndpoint?: string
   /**
    * A node's S3 endpoint the service worker reads from when no page node is
@@ -47,14 +53,10 @@ export interface RegisterOptions {
 
 export interface Registration {
   registration: ServiceWorkerRegistration
-  /** The tab's mesh node, when it joined. */
+  /** The tab's mesh node (a guest of the mesh), when it joined. */
   node?: PageNode
-  /**
-   * The mesh's members as this tab sees them, when it joined: `list()`, and
-   * `member:join`, `member:update`, `member:suspect`, `member:failed` and
-   * `member:leave` events (CustomEvent with the member).
-   */
-  membership?: Membership
+  /** Who the tab speaks for, as its node admitted it. */
+  principal?: { kind: 'root' | 'user', user?: string, accessKeyId: string }
   /** Leaves the mesh and stops answering for the service worker (it serves from IndexedDB alone then). */
   stop: () => Promise<void>
 }
@@ -74,11 +76,13 @@ function isLocalHost (host: string): boolean {
     /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)
 }
 
+const fromBase64 = (text: string): Uint8Array => Uint8Array.from(atob(text), c => c.charCodeAt(0))
+
 /**
  * Registers the s3mesh service worker for this origin and resolves once it
  * controls the page, so that `fetch('/s3/bucket/key')` from here on is S3;
- * with credentials, the tab also joins the mesh, and the worker answers
- * through it for every object in the mesh.
+ * with credentials, the tab also joins the mesh as a guest, and the worker
+ * answers through it with that user's rights.
  */
 export async function register (options: RegisterOptions = {}): Promise<Registration> {
   if (!('serviceWorker' in navigator)) throw new ServiceWorkerUnavailableError('This browser has no service workers here (they need https:// or localhost, and no private mode in some browsers).')
@@ -88,40 +92,82 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     if (navigator.serviceWorker.controller !== null) return
     await new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
   })
-  const { accessKeyId, secretAccessKey } = options
+  const { accessKeyId, secretAccessKey, sessionToken } = options
   if (accessKeyId === undefined || secretAccessKey === undefined) {
     // Forgotten, the worker holds no keys: requests signed by anyone go to the node, which decides them.
     if (options.forgetCredentials === true) await configure({}, signal)
     return { registration, stop: async () => {} }
   }
-  await configure({ credentials: { accessKeyId, secretAccessKey }, ...(options.gateway === false ? {} : { gateway: options.gateway ?? location.origin }) }, signal)
-  if (options.join === false) return { registration, stop: async () => {} }
-
-  const client = s3Signer({ accessKeyId, secretAccessKey })
-  const res = await client.fetch(`${options.joinEndpoint ?? location.origin}/_s3mesh/v1/browser-join`, { signal })
-  if (!res.ok) throw new JoinError(`The node refused to let this tab join (${res.status}): ${await res.text()}`)
-  const info = await res.json() as { cluster: string, clusterKeys: string[], relays: string[] }
+  const credentials = { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) }
+  const gateway = options.gateway === false ? undefined : options.gateway ?? location.origin
+  const endpoint = options.joinEndpoint ?? location.origin
+  // The tab's libp2p identity first: the node admits that peer id, and no other.
+  const privateKey = await generateKeyPair('Ed25519')
+  const peer = peerIdFromPrivateKey(privateKey).toString()
+  const client = s3Signer(credentials)
+  const admit = async (s: AbortSignal): Promise<BrowserJoinInfo | undefined> => {
+    const res = await client.fetch(`${endpoint}/_s3mesh/v1/browser-join?peer=${encodeURIComponent(peer)}`, { signal: s, headers: { [TO_NODE_HEADER]: '1' } })
+    // A node without a mesh (--no-mesh) has nothing to join.
+    if (res.status === 501) return undefined
+    if (!res.ok) throw new JoinError(`The node refused to let this tab join (${res.status}): ${await res.text()}`)
+    return await res.json() as BrowserJoinInfo
+  }
+  // Not joining, the worker still learns its user's rights from an admission when the node gives one; without one
+  // (a node without a mesh, keys the node does not know) it checks signatures against the keys and nothing more.
+  const info = options.join === false ? await admit(signal).catch(() => undefined) : await admit(signal)
+  if (info === undefined) {
+    await configure({ credentials, ...(gateway === undefined ? {} : { gateway }) }, signal)
+    return { registration, stop: async () => {} }
+  }
+  const tell = async (admission: string): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, signal) }
+  // The worker answers with this user's rights even with no page node open.
+  await tell(info.admission)
+  if (options.join === false) return { registration, principal: info.principal, stop: async () => {} }
+  // The page decides its own requests with its admission's records and the same evaluation as its node, until the next one.
+  const handlerFor = (admission: string): S3Handler => {
+    const own = tabAccess(fromBase64(admission), credentials)
+    return createS3Handler({
+      store: node.store, basePath: S3_BASE_PATH, sandboxObjects: true, hashes: browserHashes,
+      access: own.access, serveAccessApi: false,
+      // The worker hands over only its own origin's requests: unsigned, they are the page's, with its credentials' rights.
+      unsignedAs: () => own.principal,
+    })
+  }
+  // The tab's writes: S3 requests to its node, signed here, past the worker.
+  const remote = new RemoteS3({ endpoints: [`${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: 30_000, retryAfterMs: 0, headers: { [TO_NODE_HEADER]: '1' } })
+  const writer = new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: PAGE_WRITE_BUFFER_BYTES })
   const node = await startPageNode({
+    privateKey, writer,
     relays: info.relays,
-    clusterKeys: info.clusterKeys.map(k => Uint8Array.from(atob(k), c => c.charCodeAt(0))),
     cluster: info.cluster,
+    admission: fromBase64(info.admission),
     allowLocalAddresses: options.allowLocalAddresses ?? isLocalHost(location.hostname),
     signal,
   }).catch((err: unknown) => { throw new JoinError(`This tab could not join the mesh: ${err instanceof Error ? err.message : String(err)}`) })
-  const handler = createS3Handler({
-    store: node.node.store,
-    basePath: S3_BASE_PATH,
-    sandboxObjects: true,
-    credentials: { secretFor: id => id === accessKeyId ? secretAccessKey : undefined },
-    // The worker only hands over its own origin's requests, and keeps navigations read-only itself.
-    allowAnonymous: () => true,
-  })
-  const unserve = serveServiceWorker(handler)
+  // Renewed at the time the node says (half the admission's life), and sooner after a failure.
+  let renewal: ReturnType<typeof setTimeout> | undefined
+  const schedule = (at: number): void => {
+    renewal = setTimeout(() => {
+      admit(AbortSignal.timeout(15_000)).then(async next => {
+        if (next === undefined) throw new Error('the node no longer runs a mesh')
+        handler = handlerFor(next.admission)
+        await node.renew(fromBase64(next.admission))
+        await tell(next.admission).catch(() => {})
+        schedule(next.renewAt)
+      }, () => { schedule(Date.now() + 5000) })
+    }, Math.max(1000, at - Date.now()))
+  }
+  schedule(info.renewAt)
+  let handler = handlerFor(info.admission)
+  const unserve = serveServiceWorker(async (request, requestInfo) => await handler(request, requestInfo))
   return {
-    registration, node, membership: node.transport.membership,
-    stop: async () => { unserve(); await node.stop() },
+    registration, node, principal: info.principal,
+    stop: async () => { clearTimeout(renewal); unserve(); await node.stop() },
   }
 }
+
+/** Bodies the page buffers before sending a write to its node (Chromium streams request bodies only over HTTP/2). */
+const PAGE_WRITE_BUFFER_BYTES = 256 * 1024 * 1024
 
 /** Sends the worker its configuration and waits until it has stored it. */
 async function configure (config: WorkerConfig, signal: AbortSignal): Promise<void> {

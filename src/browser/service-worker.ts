@@ -11,11 +11,12 @@ import { requestIdSource } from '../core/ids.js'
 import { GatewayStore } from '../gateway/gateway-store.js'
 import { ReadThroughStore } from '../gateway/read-through-store.js'
 import { RemoteS3 } from '../gateway/remote-s3.js'
-import { createS3Handler, errorResponse } from '../s3-shim/index.js'
+import { tabAccess } from '../core/access/admission.js'
+import { createS3Handler, errorResponse, type S3Handler } from '../s3-shim/index.js'
 import { askPageNode, pingPageNode } from './bridge.js'
 import { IdbStore } from './idb-store.js'
 import { browserHashes } from './wasm-hashes.js'
-import { loadWorkerConfig, saveWorkerConfig, type WorkerConfig, S3_BASE_PATH } from './worker-config.js'
+import { loadWorkerConfig, saveWorkerConfig, type WorkerConfig, S3_BASE_PATH, TO_NODE_HEADER } from './worker-config.js'
 
 // The few service-worker types used here (the project's TypeScript lib is the DOM's, not the worker's).
 interface ExtendableEvent extends Event { waitUntil: (work: Promise<unknown>) => void }
@@ -51,8 +52,31 @@ async function gatewayStore (): Promise<{ store: GatewayStore, name: string } | 
   return { store: gateway.store, name: `the gateway ${url}` }
 }
 
+const store = new ReadThroughStore({ local: new IdbStore(), remote: gatewayStore })
+
+/** With an admission, the page's requests are decided with its user's rights, as the node decides them; made again when it is renewed. */
+let admitted: { admission: string, handler: S3Handler } | undefined
+async function handlerFor (): Promise<S3Handler> {
+  const { credentials, admission } = await loadWorkerConfig()
+  if (credentials === undefined || admission === undefined) return handler
+  if (admitted?.admission !== admission) {
+    const own = tabAccess(Uint8Array.from(atob(admission), c => c.charCodeAt(0)), credentials)
+    admitted = {
+      admission,
+      handler: createS3Handler({
+        store, basePath: S3_BASE_PATH, sandboxObjects: true, hashes: browserHashes, access: own.access, serveAccessApi: false,
+        // Only this origin's pages reach this worker: unsigned, a request is the page's, with its credentials' rights.
+        // A navigation can come from any site (a link, a form), so it may only read.
+        unsignedAs: request => request.mode !== 'navigate' || request.method === 'GET' || request.method === 'HEAD' ? own.principal : undefined,
+      }),
+    }
+  }
+  return admitted.handler
+}
+
+/** Without an admission (no credentials given): the origin's own IndexedDB, as before any user existed. */
 const handler = createS3Handler({
-  store: new ReadThroughStore({ local: new IdbStore(), remote: gatewayStore }),
+  store,
   basePath: S3_BASE_PATH,
   // This origin keeps the page's keys: an object opened here must not run as the page.
   sandboxObjects: true,
@@ -111,8 +135,10 @@ function signingKey (request: Request): string | undefined {
 
 /** A page node answers for the whole mesh; without one, IndexedDB and the gateway answer. */
 async function answer (request: Request): Promise<Response> {
+  // A tab's own writes to its node (signed in the page): past the worker, untouched.
+  if (request.headers.has(TO_NODE_HEADER)) return await fetch(request)
   // A navigation can come from any site, so it may only read (checked here: the page sees no mode).
-  if (request.mode === 'navigate' && request.method !== 'GET' && request.method !== 'HEAD') return await handler(request)
+  if (request.mode === 'navigate' && request.method !== 'GET' && request.method !== 'HEAD') return await (await handlerFor())(request)
   // Signed with a key other than the one this worker was given: a user who is not root (the console logged in as
   // one), whose policies only the node knows. And a bucket's or object's policy and ACL: only the node keeps the
   // access state. The node that served the page answers those, untouched.
@@ -120,7 +146,7 @@ async function answer (request: Request): Promise<Response> {
   if (key !== undefined && key !== (await loadWorkerConfig()).credentials?.accessKeyId) return await fetch(request)
   if (NODE_ONLY.some(q => new URL(request.url).searchParams.has(q))) return await fetch(request)
   const node = await pageNode()
-  if (node === undefined) return await handler(request)
+  if (node === undefined) return await (await handlerFor())(request)
   try {
     return await askPageNode(node, request, 60_000)
   } catch {

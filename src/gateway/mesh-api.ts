@@ -1,6 +1,7 @@
 import type { AccessControl, Principal } from '../core/access/access-control.js'
 import type { Hashes } from '../core/hashes.js'
 import { decodeNodeMeta } from '../core/membership/node-meta.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import { formatVersion } from '../core/mesh/hlc.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
@@ -15,6 +16,20 @@ const builtinDocument = (name: string): string | undefined => BUILTIN_POLICIES[n
 import { authenticatePrincipal, DEFAULT_CLOCK_SKEW_MS, errorResponse, type CredentialProvider, type RequestInfo, type S3Handler } from '../s3-shim/index.js'
 
 /** One member as `GET /_s3mesh/v1/members` reports it. */
+/** What a browser tab needs to join the mesh through this node: never a cluster key. */
+export interface BrowserJoinInfo {
+  cluster: string
+  /** This node's WebSocket addresses: the tab dials them, and uses this node as its relay. */
+  relays: string[]
+  /** The admission this node signed for the tab's peer id, base64 (see core/access/admission.ts). */
+  admission: string
+  /** When it expires, and when the tab should ask for the next one (ms since the epoch). */
+  expires: number
+  renewAt: number
+  /** Who the tab speaks for. */
+  principal: { kind: 'root' | 'user', user?: string, accessKeyId: string }
+}
+
 export interface MemberView {
   id: string
   state: string
@@ -137,14 +152,25 @@ export interface MeshApiOptions {
   access?: AccessControl
   credentials?: CredentialProvider
   hashes: Hashes
-  /** What a tab needs to join (cluster keys, relays): only for the root credentials. */
-  browserJoin?: () => unknown
+  /** Admits a tab's libp2p peer id for whoever signed its join: an admission and the relays, never a cluster key. */
+  browserJoin?: (principal: Principal, peer: string) => Promise<unknown>
+  /** The guests (tabs) following this node's feed now. */
+  guests?: () => Array<{ id: string, addrs: string[] }>
   /**
    * A member's figures as JSON, this node's without a member: its metrics
    * (`GET /_s3mesh/v1/metrics[?member=<id>]`, the console's charts) or its
    * connections (`GET /_s3mesh/v1/connections[?member=<id>]`, the graph's edges).
    */
   stats?: (what: StatsKind, member: string | undefined, signal: AbortSignal) => Promise<unknown>
+}
+
+function isPeerId (text: string): boolean {
+  if (text.length === 0 || text.length > 128) return false
+  try {
+    return peerIdFromString(text).publicKey !== undefined
+  } catch {
+    return false
+  }
 }
 
 export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler {
@@ -180,18 +206,18 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
         return await sealedJson(access, 'access-session', request, await access.tokens.open(request.headers.get('x-s3mesh-session-token') ?? ''))
       }
       if (url.pathname === '/_s3mesh/v1/browser-join') {
-        if (!isRoot) throw new S3Error('AccessDenied', 'Joining the mesh as a tab needs the root credentials for now (a tab is given the cluster key).')
-      } else {
-        admin()
+        // Any user (or STS session) may join: its tab gets an admission with that user's rights, never a cluster key.
+        if (options.browserJoin === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
+        const peer = url.searchParams.get('peer') ?? ''
+        if (!isPeerId(peer)) throw new S3Error('InvalidArgument', 'browser-join needs ?peer=<the tab\'s libp2p peer id>.')
+        return Response.json(await options.browserJoin(principal, peer), { headers: { 'cache-control': 'no-store' } })
       }
+      admin()
       if (url.pathname === '/_s3mesh/v1/members') {
         if (options.transport === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
-        return Response.json({ members: memberViews(options.transport) })
-      }
-      if (url.pathname === '/_s3mesh/v1/browser-join') {
-        // The cluster key goes only to whoever holds the root credentials (a tab that logged in).
-        if (options.browserJoin === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
-        return Response.json(options.browserJoin(), { headers: { 'cache-control': 'no-store' } })
+        // And the tabs this node admitted that follow it now: guests, not members (their users are not told).
+        const guests: MemberView[] = (options.guests?.() ?? []).map(g => ({ id: g.id, state: 'alive', incarnation: 0, role: 'guest', addresses: g.addrs, meta: {} }))
+        return Response.json({ members: [...memberViews(options.transport), ...guests] })
       }
       if (url.pathname === '/_s3mesh/v1/metrics' || url.pathname === '/_s3mesh/v1/connections') {
         if (options.stats === undefined) throw new S3Error('NotImplemented', 'This node keeps no figures.')

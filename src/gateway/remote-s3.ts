@@ -11,6 +11,10 @@ export interface RemoteS3Options {
   /** Credentials towards the mesh: every request is signed (SigV4) with them. */
   accessKeyId: string
   secretAccessKey: string
+  /** With STS temporary credentials. */
+  sessionToken?: string
+  /** Headers every request carries (a tab's mark that its service worker lets them through to the node). */
+  headers?: Record<string, string>
   /**
    * How long a node may take to start answering a request without a body
    * before the next one is tried, ms. A request with a body has no such limit
@@ -120,7 +124,7 @@ export class RemoteS3 {
     const url = new URL(this.options.endpoints[endpoint]!.replace(/\/+$/, ''))
     url.pathname = `${url.pathname.replace(/\/+$/, '')}${req.bucket === undefined ? '/' : objectPath(req.bucket, req.key)}`
     for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v)
-    const headers: Record<string, string> = { ...req.headers }
+    const headers: Record<string, string> = { ...this.options.headers, ...req.headers }
     const body = req.body
     if (body !== undefined) {
       headers['x-amz-content-sha256'] = req.sha256 ?? (body instanceof ReadableStream ? UNSIGNED_PAYLOAD : await sha256Hex(body))

@@ -11,6 +11,7 @@ import { createLibp2p } from 'libp2p'
 import { readFile, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
+import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import { Keyring } from '../core/wire/keyring.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import { GOSSIPSUB_OPTIONS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
@@ -20,6 +21,11 @@ import type { ObjectStore } from '../core/object-store.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import type { AccessState } from '../core/access/access-state.js'
 import { AccessSync } from '../core/mesh/access-sync.js'
+import type { AccessControl, Principal } from '../core/access/access-control.js'
+import { DEFAULT_ADMISSION_MS, issueAdmission } from '../core/access/admission.js'
+import { GuestGate } from '../core/mesh/guest-gate.js'
+import { GuestService } from '../core/mesh/guest-service.js'
+import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { CatalogJournal } from './catalog-journal.js'
 import { nodeAead } from './node-aead.js'
 import { nodeHashes } from './node-hashes.js'
@@ -51,15 +57,6 @@ export interface MeshOptions {
   accessSyncMs?: number
 }
 
-/** What a browser tab needs to join the mesh through this node. */
-export interface BrowserJoinInfo {
-  cluster: string
-  /** Every cluster key, base64, the first one sealing. */
-  clusterKeys: string[]
-  /** This node's WebSocket addresses: the tab dials them, and uses this node as its relay. */
-  relays: string[]
-}
-
 export interface RunningMesh {
   libp2p: Libp2p
   /** The cluster key(s) this node seals with. */
@@ -72,8 +69,13 @@ export interface RunningMesh {
   clusterKey: { base64: string, source: 'environment' | 'file' | 'generated', file: string }
   /** Gossips and reconciles the access state, when one was given. */
   accessSync?: AccessSync
-  /** What a browser tab needs to join (GET /_s3mesh/v1/browser-join, root credentials only). */
-  browserJoin: () => BrowserJoinInfo
+  /**
+   * Starts serving guests (browser tabs admitted by a node) with the node's
+   * access control, which decides each of their requests.
+   */
+  admitGuests: (access: AccessControl) => Promise<GuestService>
+  /** Admits a tab's peer id for a principal that signed its join (GET /_s3mesh/v1/browser-join); admitGuests first. */
+  browserJoin: (principal: Principal, peer: string) => Promise<BrowserJoinInfo>
   /** Leaves (when asked) and stops. */
   stop: (options?: { leave?: boolean }) => Promise<void>
 }
@@ -129,6 +131,15 @@ async function clusterKeys (layout: DiskLayout, env: NodeJS.ProcessEnv, joining:
   return { raw: [raw], base64, source: 'generated', file }
 }
 
+/** S3MESH_ADMISSION_SECONDS: how long a tab's admission lasts (default 60 s): revocation reaches tab-to-tab traffic within it. */
+function admissionLifetime (env: NodeJS.ProcessEnv): number {
+  const text = env.S3MESH_ADMISSION_SECONDS
+  if (text === undefined || text === '') return DEFAULT_ADMISSION_MS
+  const seconds = Number(text)
+  if (!Number.isInteger(seconds) || seconds < 2 || seconds > 3600) throw new CliError(`S3MESH_ADMISSION_SECONDS must be a whole number of seconds from 2 to 3600, not "${text}".`, 2)
+  return seconds * 1000
+}
+
 /** How often the free disk space is read, and how much it must move (a fraction) before the others are told: each telling is one message to every member. */
 const FREE_SPACE_CHECK_MS = 60_000
 const FREE_SPACE_CHANGE = 0.01
@@ -149,9 +160,10 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const key = await clusterKeys(o.layout, o.env, o.join.length > 0)
   const wsPort = o.port === 0 ? 0 : o.port + 1
   let libp2p: Libp2p<{ identify: unknown, relay: unknown, pubsub: GossipSub }>
+  const privateKey = await peerKey(o.layout)
   try {
     libp2p = await createLibp2p({
-      privateKey: await peerKey(o.layout),
+      privateKey,
       addresses: { listen: [`/ip4/${o.host}/tcp/${o.port}`, `/ip4/${o.host}/tcp/${wsPort}/ws`] },
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
@@ -184,6 +196,9 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
   await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
   let stopped = false
+  let guests: GuestService | undefined
+  let guestAccess: AccessControl | undefined
+  const admissionMs = admissionLifetime(o.env)
   // The others see this node's free disk space (the console's member table); told again when it moves.
   const diskWatch = setInterval(() => {
     void freeBytes(o.layout.root).then(now => {
@@ -204,14 +219,38 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   })()
   return {
     libp2p, keyring: member.keyring, transport, node, ...(accessSync === undefined ? {} : { accessSync }), addresses: libp2p.getMultiaddrs().map(String), clusterKey: { base64: key.base64, source: key.source, file: key.file },
-    browserJoin: () => ({
-      cluster: o.cluster,
-      clusterKeys: key.raw.map(k => Buffer.from(k).toString('base64')),
-      relays: libp2p.getMultiaddrs().map(String).filter(a => a.includes('/ws/')),
-    }),
+    admitGuests: async access => {
+      const self = libp2p.peerId.toString()
+      const gate = new GuestGate({ cluster: o.cluster, live: access, isIssuer: id => {
+        if (id === self) return true
+        const m = transport.membership.get(id)
+        return m !== undefined && decodeNodeMeta(m.meta)?.role === 'durable'
+      } })
+      guests = new GuestService({ libp2p, catalog: node.catalog, copies: node.copies, membership: transport.membership, hashes: nodeHashes, gate, announce: entries => { node.announcer.announce(...entries) } })
+      guestAccess = access
+      await guests.start()
+      return guests
+    },
+    browserJoin: async (principal, peer) => {
+      if (guests === undefined || guestAccess === undefined) throw new Error('admitGuests() first')
+      const now = Date.now()
+      const { bytes, admission } = await issueAdmission({
+        access: guestAccess, principal, peer, issuer: libp2p.peerId.toString(), sign: async data => await privateKey.sign(data), cluster: o.cluster, now, lifetimeMs: admissionMs,
+      })
+      return {
+        cluster: o.cluster,
+        relays: libp2p.getMultiaddrs().map(String).filter(a => a.includes('/ws/')),
+        admission: Buffer.from(bytes).toString('base64'),
+        expires: admission.expires,
+        // Renewed at half its life: a node that is slow to answer once still leaves time for a second try.
+        renewAt: now + Math.floor((admission.expires - now) / 2),
+        principal: { kind: admission.principal.kind, accessKeyId: admission.principal.accessKeyId, ...(admission.principal.user === undefined ? {} : { user: admission.principal.user }) },
+      }
+    },
     stop: async ({ leave = true } = {}) => {
       stopped = true
       clearInterval(diskWatch)
+      await guests?.stop().catch(() => {})
       await joining.catch(() => {})
       await accessSync?.stop().catch(() => {})
       await member.stop({ leave })

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { GuestService } from '../core/mesh/guest-service.js'
 import type { AccessControl } from '../core/access/access-control.js'
 import type { AccessSync } from '../core/mesh/access-sync.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
@@ -92,6 +93,18 @@ export class ServerMetrics {
     counter('s3mesh_access_exchanges_total', 'Access anti-entropy exchanges this node began.', () => sync.stats.exchanges)
     counter('s3mesh_access_merged_entries_total', 'Access entries from other members that changed this node\'s state.', () => sync.stats.merged)
     this.countersByReason('s3mesh_access_dropped_messages_total', 'Access messages rejected (not sealed with the cluster key, malformed), by reason.', sync.stats.dropped)
+  }
+
+  /** Guests (browser tabs admitted without the cluster key): what they were given and what was refused them. */
+  attachGuests (guests: GuestService): void {
+    const gauge = this.gaugeFrom.bind(this)
+    const counter = this.counterFrom.bind(this)
+    gauge('s3mesh_guest_feeds', 'Guests (tabs) following this node\'s catalog feed now.', () => guests.stats.feeds)
+    counter('s3mesh_guest_entries_sent_total', 'Catalog entries sent to guests.', () => guests.stats.entriesSent)
+    counter('s3mesh_guest_entries_filtered_total', 'Catalog entries held back from guests (keys and buckets their user may not list).', () => guests.stats.entriesFiltered)
+    counter('s3mesh_guest_objects_served_total', 'Objects served to guests.', () => guests.stats.served)
+    counter('s3mesh_guest_holdings_taken_total', 'Copies guests announced holding that this node took and forwarded.', () => guests.stats.holdingsTaken)
+    this.countersByReason('s3mesh_guest_refused_total', 'Guests\' requests refused, by reason (a bad or expired admission, a revoked user, an action the user may not take, a write announced instead of made through S3).', guests.gate.refused)
   }
 
   /** A gauge (a level: members, queue lengths) read when Prometheus scrapes. */

@@ -136,6 +136,9 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       sessionMinSeconds: stsMinSeconds(options.env ?? process.env),
       tokens: new SessionTokens(mesh?.keyring ?? await rootSealer(credentials.secretKey, 'sts', nodeAead)),
     })
+    // Tabs join as guests: admitted by a node, each request decided by this access control.
+    const guests = await mesh?.admitGuests(access).catch(async (err: unknown) => { await mesh.stop({ leave: false }); throw err })
+    if (guests !== undefined) metrics.attachGuests(guests)
     if (mesh !== undefined) metrics.attachMembership(mesh.transport)
     if (mesh !== undefined) metrics.attachMesh(mesh.node)
     // This node's figures: its metrics (the console's charts) and its connections (the graph's edges).
@@ -151,7 +154,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       virtualHostDomains: options.domains,
       access,
     }), {
-      transport: mesh?.transport, node: mesh?.node, access, hashes: nodeHashes, browserJoin: mesh?.browserJoin,
+      transport: mesh?.transport, node: mesh?.node, access, hashes: nodeHashes, browserJoin: mesh?.browserJoin, guests: () => guests?.list() ?? [],
       stats: async (what, member, signal) => {
         if (member === undefined || member === mesh?.libp2p.peerId.toString()) return await ownStats(what)
         if (stats === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')

@@ -67,6 +67,12 @@ export interface S3HandlerOptions extends RouterOptions {
    */
   allowAnonymous?: (request: Request, route: Route) => boolean
   /**
+   * Who an unsigned request acts as, if anyone: a service worker's page acts
+   * with the credentials it registered (decided with `access`, as the node
+   * would decide them). Undefined: allowAnonymous, then anonymous.
+   */
+  unsignedAs?: (request: Request, route: Route) => Principal | undefined
+  /**
    * Serve objects so that a browser never runs them: nosniff, and a CSP
    * sandbox unless the type is plain media or text. For an origin that holds
    * secrets (the console's, where a page keeps its keys): an object uploaded
@@ -157,8 +163,11 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     const signed = await authenticatePrincipal(request, url, access, { ...(options.credentials === undefined ? {} : { credentials: options.credentials }), hashes, now: client.now, clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
     const identity = signed?.identity
     let principal: Principal
+    const as = signed === undefined ? options.unsignedAs?.(request, r) : undefined
     if (signed !== undefined) {
       principal = signed.principal
+    } else if (as !== undefined) {
+      principal = as
     } else if (options.allowAnonymous?.(request, r) === true) {
       principal = { kind: 'root', accessKeyId: '' }
     } else if (access !== undefined) {

@@ -15,7 +15,7 @@ const SETUP = 'ip link set lo up && ip link add veth0 type veth peer name veth1 
   'ip link set veth0 up && ip link set veth1 up && ip route add default via 198.18.0.2 dev veth0 && exec "$@"'
 
 describe('browser to browser', () => {
-  it('two tabs connect over WebRTC inside a network namespace, gossip and read each other\'s objects, both ways', async (t) => {
+  it('two tabs of two users connect over WebRTC inside a network namespace, and each gets from the other only what its user may read', async (t) => {
     if (process.getuid?.() !== 0 && process.env.CI !== 'true') { t.skip('needs root for a network namespace (CI runs as root)'); return }
     // Without NODE_TEST_CONTEXT: node --test inside a test run would otherwise skip its files.
     const env = { ...process.env }

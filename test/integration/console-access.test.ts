@@ -8,7 +8,7 @@
  * bucket made public and private again from its settings (an anonymous
  * fetch follows), temporary credentials that work with the AWS SDK for
  * their prefix and nowhere else; disable, enable and delete a user; a user
- * with consoleAdmin sees the mesh without joining it; all by keyboard for
+ * with consoleAdmin sees the mesh (its tab a guest, as every user's is); all by keyboard for
  * creating a user; axe-core on every Access view in both themes, and
  * screenshots at 1280 and 390 px, light and dark, into test-output/console/.
  */
@@ -148,7 +148,7 @@ describe('the console: access', () => {
 
   it('lets root create a user with the readonly policy in the Access section, its secret shown once', async () => {
     await logIn(page, ACCESS_KEY, SECRET_KEY)
-    assert.match(await page.locator('#connection').textContent() ?? '', /member of the mesh/, 'root\'s tab joins the mesh')
+    assert.match(await page.locator('#connection').textContent() ?? '', /guest of the mesh, with your rights/, 'root\'s tab joins the mesh as a guest')
     await nav(page).getByRole('link', { name: 'Access' }).click()
     await page.getByRole('heading', { name: 'Users' }).waitFor()
     assert.match(page.url(), /#\/access\/users$/)
@@ -195,7 +195,7 @@ describe('the console: access', () => {
     await page.getByRole('alert').filter({ hasText: 'Wrong access key or secret key.' }).waitFor()
     await logIn(page, accessKeyId, secretAccessKey)
 
-    assert.match(await page.locator('#connection').textContent() ?? '', /Connected to the node/, 'a user\'s tab does not join the mesh')
+    assert.match(await page.locator('#connection').textContent() ?? '', /guest of the mesh, with your rights/, 'a user\'s tab joins the mesh too, as a guest with its rights')
     assert.equal(await page.locator('header .user').textContent(), 'reader')
     assert.deepEqual(await nav(page).getByRole('link').allTextContents().then(t => t.map(x => x.trim())), ['Buckets'], 'no Access, Mesh or Monitoring')
     const table = page.getByRole('table', { name: 'Buckets' })
@@ -432,11 +432,11 @@ describe('the console: access', () => {
     assert.notEqual(await refusal(sdk(keys.get('reader')!).send(new ListBucketsCommand({}))), '', 'its key is gone')
   })
 
-  it('shows a user with consoleAdmin the Access section and the mesh, without joining it', async () => {
+  it('shows a user with consoleAdmin the Access section and the mesh', async () => {
     await logOut(page)
     const { accessKeyId, secretAccessKey } = await makeUser('operator', 'consoleAdmin')
     await logIn(page, accessKeyId, secretAccessKey)
-    assert.match(await page.locator('#connection').textContent() ?? '', /Connected to the node/)
+    assert.match(await page.locator('#connection').textContent() ?? '', /guest of the mesh/)
     assert.deepEqual(await nav(page).getByRole('link').allTextContents().then(t => t.map(x => x.trim())), ['Buckets', 'Access', 'Mesh', 'Monitoring'])
     await nav(page).getByRole('link', { name: 'Mesh' }).click()
     await until('the member table lists the node', async () => /serving this console/.test(await page.locator('#member-rows').textContent() ?? ''), 15_000)

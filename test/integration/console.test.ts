@@ -142,7 +142,7 @@ describe('the console', () => {
     await page.getByLabel('Secret key').fill(SECRET_KEY)
     await page.getByRole('button', { name: 'Log in' }).click()
     await page.getByRole('heading', { name: 'Buckets' }).waitFor()
-    assert.match(await page.locator('#connection').textContent() ?? '', /member of the mesh/)
+    assert.match(await page.locator('#connection').textContent() ?? '', /guest of the mesh/)
     assert.equal(await page.getByRole('alert').isHidden(), true, 'the error is gone')
     assert.equal(await page.getByRole('link', { name: 'Buckets' }).getAttribute('aria-current'), 'page', 'the navigation shows where the person is')
     await page.getByText('No buckets yet').waitFor()
@@ -411,7 +411,7 @@ describe('the console', () => {
     for (const n of joined) await n.stop()
     others.length = 0
     await until('one durable node alive in the graph', async () => await durableAlive() === 1, 30_000)
-    await page.waitForFunction(() => document.getElementById('connection')?.textContent?.includes('(2 members alive)'))
+    await page.waitForFunction(() => document.getElementById('connection')?.textContent?.includes('(1 node alive)'))
   })
 
   /** PUTs 4 KiB objects into album/ on `url`, four at a time, for `ms`. */

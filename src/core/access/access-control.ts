@@ -55,6 +55,11 @@ export interface AccessControlOptions {
   now?: () => number
   /** The shortest STS session that may be asked for, seconds (AWS: 900; tests shorten it to see ExpiredToken). */
   sessionMinSeconds?: number
+  /**
+   * Credentials known here besides the state's (a tab's own, registered by
+   * its page: the state it decides with carries no secrets). Asked first.
+   */
+  known?: (accessKeyId: string, token?: string) => { secret: string, principal: Principal } | undefined
 }
 
 /** The ARN s3mesh gives a user: bucket policies name users by it (any account id is accepted there). */
@@ -67,6 +72,9 @@ export const MESH_ACCOUNT = '000000000000'
 
 /** Largest number of sessions whose opened token is kept (each is looked up again on every request). */
 const SESSION_CACHE = 4096
+
+/** Each parsed policy's document. */
+const sources = new WeakMap<Policy, string>()
 
 export class AccessControl {
   /**
@@ -82,6 +90,7 @@ export class AccessControl {
   readonly root: RootCredential
   readonly tokens?: TokenService
   readonly sessionMinSeconds: number
+  private readonly known: AccessControlOptions['known']
   private readonly now: () => number
   private readonly parsed = new Map<string, Policy | null>()
   private identityCache = new Map<string, Policy[]>()
@@ -94,6 +103,7 @@ export class AccessControl {
     if (o.tokens !== undefined) this.tokens = o.tokens
     this.now = o.now ?? Date.now
     this.sessionMinSeconds = o.sessionMinSeconds ?? 900
+    this.known = o.known
   }
 
   /**
@@ -102,6 +112,8 @@ export class AccessControl {
    * for an unknown, inactive or disabled user's key; ExpiredToken; InvalidToken.
    */
   async resolve (accessKeyId: string, token?: string): Promise<{ secret: string, principal: Principal }> {
+    const known = this.known?.(accessKeyId, token === '' ? undefined : token)
+    if (known !== undefined) return known
     if (token !== undefined && token !== '') return await this.resolveSession(accessKeyId, token)
     if (accessKeyId === this.root.accessKeyId) return { secret: this.root.secretAccessKey, principal: { kind: 'root', accessKeyId } }
     const key = this.state.key(accessKeyId)
@@ -260,6 +272,7 @@ export class AccessControl {
     if (p === undefined) {
       try {
         p = parsePolicy(doc, kind)
+        sources.set(p, doc)
       } catch {
         p = null
       }
@@ -267,6 +280,11 @@ export class AccessControl {
       this.parsed.set(id, p)
     }
     return p
+  }
+
+  /** The document a policy was parsed from here (a session's, handed on in a tab's admission). */
+  sourceOf (policy: Policy): string | undefined {
+    return sources.get(policy)
   }
 
   private fresh (): void {

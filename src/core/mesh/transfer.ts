@@ -1,13 +1,12 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { openStream } from '../wire/open-stream.js'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
-import type { Keyring } from '../wire/keyring.js'
 import { toHex, type Hashes } from '../hashes.js'
 import type { ObjectHandle } from '../object-store.js'
 import { decodeCatalogMessage, decodeWriteHead, encodeCatalogMessage, encodeWriteHead } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { WriteHead } from './local-copies.js'
-import { SealedFrames } from '../wire/sealed-frames.js'
+import { SealedFrames, type FrameSeal } from '../wire/sealed-frames.js'
 import { ContentMismatchError } from './verify-stream.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
@@ -36,6 +35,16 @@ export interface TransferHost {
 export interface TransferOptions {
   /** Waiting for a peer's answer (or its next chunk) longer than this fails the transfer, ms. */
   idleTimeoutMs: number
+  /** The protocol spoken: the members' own unless given (guests speak GUEST_TRANSFER_PROTOCOL). */
+  protocol?: string
+  /**
+   * Decides a peer's request before anything is read or sent; throws to
+   * refuse it. Members need none (the cluster key is their check); a guest's
+   * requests are decided from the admission they carry.
+   */
+  authorize?: (from: string, request: Record<string, unknown>, signal: AbortSignal) => Promise<void>
+  /** Fields added to every request this service sends (a guest's admission). */
+  credentials?: () => Record<string, unknown>
 }
 
 export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = {
@@ -81,17 +90,19 @@ export class TransferService {
 
   constructor (
     private readonly libp2p: Libp2p,
-    private readonly keyring: Keyring,
+    private readonly keyring: FrameSeal,
     private readonly host: TransferHost,
     private readonly options: TransferOptions = DEFAULT_TRANSFER_OPTIONS,
   ) {}
 
+  private get protocol (): string { return this.options.protocol ?? TRANSFER_PROTOCOL }
+
   async start (): Promise<void> {
-    await this.libp2p.handle(TRANSFER_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { runOnLimitedConnection: false })
+    await this.libp2p.handle(this.protocol, (stream, connection) => { void this.serve(stream, connection) }, { runOnLimitedConnection: false })
   }
 
   async stop (): Promise<void> {
-    await this.libp2p.unhandle(TRANSFER_PROTOCOL)
+    await this.libp2p.unhandle(this.protocol)
   }
 
   /**
@@ -105,7 +116,7 @@ export class TransferService {
   async get (peer: string, request: { bucket: string, key: string, sha256: string, size: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const frames = await this.open(peer, signal)
     try {
-      await frames.send({ op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 })
+      await frames.send({ ...this.options.credentials?.(), op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 })
       const answer = await frames.receive()
       if (answer.status !== 'ok') throw new TransferRefusedError(`${peer} cannot serve ${request.bucket}/${request.key}: ${String(answer.message ?? answer.status)}`)
     } catch (err) {
@@ -162,7 +173,7 @@ export class TransferService {
     const frames = await this.open(peer, signal)
     try {
       // The bytes follow the request at once: a refusal comes back as the final answer (or a reset).
-      await frames.send({ op: 'push', entry: encodeCatalogMessage([entry]) })
+      await frames.send({ ...this.options.credentials?.(), op: 'push', entry: encodeCatalogMessage([entry]) })
       await this.sendBody(frames, body)
       // Storing takes the replica a while (a large object is fsynced), hence more patience.
       const stored = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
@@ -188,7 +199,7 @@ export class TransferService {
     const sent = (async () => {
       frames = await this.open(peer, signal)
       if (failure !== undefined) throw failure
-      await frames.send({ op: 'put', head: encodeWriteHead(head) })
+      await frames.send({ ...this.options.credentials?.(), op: 'put', head: encodeWriteHead(head) })
       await this.sendBody(frames, body)
     })()
     const fail = (err: Error): void => {
@@ -241,7 +252,7 @@ export class TransferService {
   }
 
   private async open (peer: string, signal: AbortSignal): Promise<SealedFrames> {
-    const stream = await openStream(this.libp2p, peer, TRANSFER_PROTOCOL, AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs)]))
+    const stream = await openStream(this.libp2p, peer, this.protocol, AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs)]))
     return new SealedFrames(stream, this.keyring, { signal, idleTimeoutMs: this.options.idleTimeoutMs })
   }
 
@@ -252,6 +263,17 @@ export class TransferService {
     stream.addEventListener('close', () => { done.abort() })
     try {
       const request = await frames.receive()
+      if (this.options.authorize !== undefined) {
+        try {
+          await this.options.authorize(from, request, done.signal)
+        } catch (err) {
+          // Told, not just reset: a guest learns it was refused (and why), as an S3 client would.
+          this.stats.refused++
+          await frames.send({ status: 'denied', message: err instanceof Error ? err.message : String(err) }).catch(() => {})
+          await frames.close().catch(() => {})
+          return
+        }
+      }
       if (request.op === 'get') await this.serveGet(frames, request, done.signal)
       else if (request.op === 'push') await this.servePush(frames, from, request, done.signal)
       else if (request.op === 'put') await this.servePut(frames, from, request, done.signal)

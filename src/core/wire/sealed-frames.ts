@@ -3,7 +3,23 @@ import { encode } from 'cborg'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeStrictMap, DroppedMessageError } from './strict-cbor.js'
-import type { Keyring } from './keyring.js'
+
+/**
+ * What seals a stream's control messages: the cluster's Keyring between
+ * members that hold the key; PLAIN_FRAMES on a guest's stream (a tab holds no
+ * cluster key: Noise already encrypts and authenticates the connection, and
+ * what the guest may do is decided from its admission, not from a key).
+ */
+export interface FrameSeal {
+  seal (plain: Uint8Array): Promise<Uint8Array>
+  open (sealed: Uint8Array): Promise<Uint8Array>
+}
+
+/** Control messages as they are: for protocols whose peers prove who they are otherwise (guests' admissions). */
+export const PLAIN_FRAMES: FrameSeal = {
+  seal: async plain => plain,
+  open: async sealed => sealed,
+}
 
 /** Largest frame on a mesh stream: control messages and data chunks alike. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
@@ -54,7 +70,7 @@ export class SealedFrames {
   private waitingMs = 0
   private watchdog: ReturnType<typeof setInterval> | undefined
 
-  constructor (readonly stream: Stream, private readonly keyring: Keyring, private readonly options: FramesOptions = {}) {
+  constructor (readonly stream: Stream, private readonly keyring: FrameSeal, private readonly options: FramesOptions = {}) {
     const { signal } = options
     if (signal !== undefined) {
       const onAbort = (): void => { stream.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted')) }

@@ -1,0 +1,78 @@
+import type { AccessControl, Principal } from '../access/access-control.js'
+import { AdmissionVerifier, GuestRefusedError, guestPrincipal, type Admission, type GuestRefusal } from '../access/admission.js'
+import type { ContextValues } from '../access/policy-match.js'
+
+/** A guest whose admission checked out, for one request. */
+export interface Guest {
+  id: string
+  admission: Admission
+  access: AccessControl
+  principal: Principal
+}
+
+export const GUEST_REFUSALS: GuestRefusal[] = ['malformed', 'bad-signature', 'unknown-issuer', 'wrong-peer', 'other-cluster', 'expired', 'revoked', 'denied', 'not-a-holding']
+
+export interface GuestGateOptions {
+  cluster: string
+  /** Whether a peer id is a durable member's: only they admit guests. */
+  isIssuer: (peer: string) => boolean
+  /** A durable member's own access control (live: revocation acts at once); a tab has none and decides from the admission's records. */
+  live?: AccessControl
+}
+
+/**
+ * Decides what a guest (a tab, with no cluster key) may do, on whichever peer
+ * it asks: a durable member or another tab. Every request carries the
+ * guest's admission; the gate checks it (AdmissionVerifier) and then the
+ * request's action with the S3 API's own policy evaluation. Each refusal is
+ * counted by its reason.
+ */
+export class GuestGate {
+  readonly refused = Object.fromEntries(GUEST_REFUSALS.map(r => [r, 0])) as Record<GuestRefusal, number>
+  readonly verifier: AdmissionVerifier
+
+  constructor (private readonly o: GuestGateOptions) {
+    this.verifier = new AdmissionVerifier({ cluster: o.cluster, isIssuer: o.isIssuer })
+  }
+
+  /** The guest `from` is, by the admission it sent. Throws GuestRefusedError (counted). */
+  async who (from: string, admission: unknown): Promise<Guest> {
+    try {
+      const a = await this.verifier.verify(admission, from)
+      return { id: from, admission: a, ...guestPrincipal(a, this.o.live) }
+    } catch (err) {
+      throw this.counted(err)
+    }
+  }
+
+  /** Whether the guest may do `action` on a bucket or an object. */
+  allows (g: Guest, action: string, bucket: string, key?: string, context: ContextValues = {}): boolean {
+    const now = Date.now()
+    return g.access.decide(g.principal, {
+      action,
+      resource: key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`,
+      // What an S3 request over TLS would bring; a guest's connection is Noise-encrypted.
+      context: { 'aws:SecureTransport': 'true', 'aws:CurrentTime': new Date(now).toISOString(), 'aws:EpochTime': String(Math.floor(now / 1000)), ...context },
+    }) === 'allow'
+  }
+
+  /** Throws GuestRefusedError('denied') (counted) unless the guest may do it. */
+  check (g: Guest, action: string, bucket: string, key?: string): void {
+    if (!this.allows(g, action, bucket, key)) throw this.counted(new GuestRefusedError('denied', `${g.id} may not ${action} on ${bucket}${key === undefined ? '' : `/${key}`}.`))
+  }
+
+  /** Whether the guest may learn of an entry: a bucket it sees, a key it may list (s3:prefix the key itself). */
+  mayList (g: Guest, bucket: string, key?: string): boolean {
+    if (key === undefined) return g.access.seesBucket(g.principal, bucket, {})
+    return this.allows(g, 's3:ListBucket', bucket, undefined, { 's3:prefix': key })
+  }
+
+  count (reason: GuestRefusal, n = 1): void {
+    this.refused[reason] += n
+  }
+
+  private counted (err: unknown): Error {
+    if (err instanceof GuestRefusedError) this.refused[err.reason]++
+    return err instanceof Error ? err : new Error(String(err))
+  }
+}

@@ -1,0 +1,294 @@
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { GuestRefusedError } from '../access/admission.js'
+import type { Hashes } from '../hashes.js'
+import { MEMBER_EVENTS } from '../membership/member-events.js'
+import type { Membership } from '../membership/membership.js'
+import { decodeNodeMeta } from '../membership/node-meta.js'
+import { PLAIN_FRAMES, SealedFrames } from '../wire/sealed-frames.js'
+import { DroppedMessageError } from '../wire/strict-cbor.js'
+import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
+import type { CatalogEntry } from './catalog-entry.js'
+import type { Catalog } from './catalog.js'
+import { compareVersions } from './hlc.js'
+import type { Guest, GuestGate } from './guest-gate.js'
+import type { LocalCopies } from './local-copies.js'
+import { TransferService, type TransferOptions } from './transfer.js'
+
+/** Guests' requests to a member: the catalog feed, one key's entry, announcing what the guest holds. */
+export const GUEST_PROTOCOL = '/s3mesh/guest/1.0.0'
+/** Object bytes to and from guests: `get` only (a guest writes through S3, where the node decides and replicates). */
+export const GUEST_TRANSFER_PROTOCOL = '/s3mesh/guest-transfer/1.0.0'
+
+/** A guest's addresses as it gives them: a few, each of a sane length. */
+function addresses (v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string' && a.length < 512).slice(0, 8) : []
+}
+
+/**
+ * The guest transfer protocol over a peer's own copies: bytes served (`get`,
+ * decided by `authorize`), never taken (guests write through S3).
+ */
+export function guestTransfer (libp2p: Libp2p, copies: LocalCopies, hashes: Hashes, options: Pick<TransferOptions, 'idleTimeoutMs' | 'authorize' | 'credentials'>): TransferService {
+  return new TransferService(libp2p, PLAIN_FRAMES, {
+    openLocal: async (bucket, key, sha256, signal) => await copies.openLocal(bucket, key, sha256, signal),
+    accept: async () => { throw new Error('guests do not take pushes') },
+    acceptStreamed: async () => { throw new Error('guests do not take pushes') },
+    hashes,
+    onCorrupt: () => {},
+  }, { ...options, protocol: GUEST_TRANSFER_PROTOCOL })
+}
+
+/** Entries per feed frame. */
+const FEED_BATCH = 500
+/** Entries one announcement may carry. */
+const MAX_ANNOUNCED = 1000
+/** How often a following feed re-checks its guest's admission (expiry, revocation), ms. */
+const RECHECK_MS = 1000
+
+/** What a guest is told of the mesh: the durable members (and the relays among them), and other guests' addresses for WebRTC; never their users. */
+export interface GuestPeer {
+  id: string
+  role: 'durable' | 'guest'
+  state: string
+  addrs: string[]
+}
+
+export interface GuestStats {
+  /** Feeds open now, and opened in all. */
+  feeds: number
+  feedsOpened: number
+  /** Entries sent to guests, and those held back (keys and buckets the guest may not list). */
+  entriesSent: number
+  entriesFiltered: number
+  /** Holdings guests announced and this member took (forwarded to the cluster). */
+  holdingsTaken: number
+  served: number
+}
+
+export interface GuestServiceOptions {
+  libp2p: Libp2p
+  catalog: Catalog
+  copies: LocalCopies
+  membership: Membership
+  hashes: Hashes
+  gate: GuestGate
+  /** Spreads entries to the cluster (the member's announcer). */
+  announce: (entries: CatalogEntry[]) => void
+  idleTimeoutMs?: number
+}
+
+/**
+ * The durable member's side of guests (browser tabs admitted by a member):
+ * every request is checked against the guest's admission and its user's
+ * rights (GuestGate) before anything is read or sent. A guest gets the
+ * catalog entries it may list and news of the durable members; the bytes
+ * of objects it may read; and may tell which versions it now holds (never a
+ * new version or a delete: those are S3 writes, decided and replicated by a
+ * node). What it may not do is refused and counted, never forwarded.
+ */
+export class GuestService {
+  readonly stats: GuestStats = { feeds: 0, feedsOpened: 0, entriesSent: 0, entriesFiltered: 0, holdingsTaken: 0, served: 0 }
+  readonly transfer: TransferService
+  /** Guests that follow this member's feed, with the addresses they gave (for other guests' WebRTC dials). */
+  private readonly guests = new Map<string, { addrs: string[], expires: number }>()
+  private readonly closing = new AbortController()
+  /** Feeds told when the guests following this member change (arrive, leave, move addresses). */
+  private readonly directoryListeners = new Set<() => void>()
+
+  constructor (private readonly o: GuestServiceOptions) {
+    const gate = o.gate
+    this.transfer = guestTransfer(o.libp2p, o.copies, o.hashes, {
+      idleTimeoutMs: o.idleTimeoutMs ?? 10_000,
+      authorize: async (from, r) => {
+        const g = await gate.who(from, r.admission)
+        if (r.op !== 'get') {
+          gate.count('denied')
+          throw new GuestRefusedError('denied', 'Guests fetch objects; they write through S3.')
+        }
+        if (typeof r.bucket !== 'string' || typeof r.key !== 'string') throw new DroppedMessageError('malformed', 'A get without its bucket and key.')
+        gate.check(g, 's3:GetObject', r.bucket, r.key)
+        this.stats.served++
+      },
+    })
+  }
+
+  /** What decides guests' requests here (and counts what it refuses). */
+  get gate (): GuestGate { return this.o.gate }
+
+  async start (): Promise<void> {
+    await this.o.libp2p.handle(GUEST_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { runOnLimitedConnection: false })
+    await this.transfer.start()
+  }
+
+  async stop (): Promise<void> {
+    this.closing.abort()
+    await this.o.libp2p.unhandle(GUEST_PROTOCOL)
+    await this.transfer.stop()
+  }
+
+  /** Guests following this member now (the members API lists them; their users are not told). */
+  list (): Array<{ id: string, addrs: string[], expires: number }> {
+    const now = Date.now()
+    return [...this.guests].filter(([, g]) => g.expires > now).map(([id, g]) => ({ id, ...g }))
+  }
+
+  /** The durable members alive or suspected, and the guests following this member, but `except`. */
+  peers (except: string): GuestPeer[] {
+    const out: GuestPeer[] = []
+    for (const m of this.o.membership.list()) {
+      const meta = decodeNodeMeta(m.meta)
+      if (meta?.role !== 'durable' || (m.state !== 'alive' && m.state !== 'suspect')) continue
+      out.push({ id: m.id, role: 'durable', state: m.state, addrs: meta.addrs })
+    }
+    for (const g of this.list()) if (g.id !== except) out.push({ id: g.id, role: 'guest', state: 'alive', addrs: g.addrs })
+    return out
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const frames = new SealedFrames(stream, PLAIN_FRAMES, { idleTimeoutMs: this.o.idleTimeoutMs ?? 10_000 })
+    const from = connection.remotePeer.toString()
+    try {
+      const r = await frames.receive()
+      let g: Guest
+      try {
+        g = await this.o.gate.who(from, r.admission)
+      } catch (err) {
+        await frames.send({ status: 'refused', reason: err instanceof GuestRefusedError ? err.reason : 'malformed', message: String((err as Error).message) })
+        await frames.close()
+        return
+      }
+      if (r.op === 'feed') await this.feed(frames, g, r)
+      else if (r.op === 'lookup') await this.lookup(frames, g, r)
+      else if (r.op === 'announce') await this.announced(frames, g, r)
+      else throw new DroppedMessageError('malformed', 'Unknown guest operation.')
+    } catch (err) {
+      if (err instanceof DroppedMessageError) this.o.gate.count('malformed')
+      frames.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  /** The entries the guest may list, then (when it follows) each change it may list and each change of the members. */
+  private async feed (frames: SealedFrames, first: Guest, r: Record<string, unknown>): Promise<void> {
+    let g = first
+    let admission = r.admission
+    const gate = this.o.gate
+    let addrs = addresses(r.addrs)
+    // Sends one after the other: changes may come while the snapshot is being sent.
+    let sending = Promise.resolve()
+    const send = (m: Record<string, unknown>): void => { sending = sending.then(async () => { await frames.send(m) }) }
+    const visible = (entries: Iterable<CatalogEntry>): CatalogEntry[] => {
+      const out: CatalogEntry[] = []
+      for (const e of entries) {
+        if (gate.mayList(g, e.bucket, e.key)) out.push(e)
+        else this.stats.entriesFiltered++
+      }
+      this.stats.entriesSent += out.length
+      return out
+    }
+    const follow = r.follow === true
+    const pending: CatalogEntry[] = []
+    const onChange = (e: CustomEvent<CatalogEntry>): void => {
+      pending.push(e.detail)
+      if (pending.length === 1) queueMicrotask(() => { const batch = visible(pending.splice(0)); if (batch.length > 0) send({ entries: encodeCatalogMessage(batch) }) })
+    }
+    const onMembers = (): void => { send({ peers: this.peers(g.id) }) }
+    const setAddrs = (next: string[]): void => {
+      addrs = next
+      this.guests.set(g.id, { addrs, expires: g.admission.expires })
+      for (const l of this.directoryListeners) if (l !== onMembers) l()
+    }
+    if (follow) {
+      this.o.catalog.addEventListener('change', onChange)
+      for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, onMembers)
+      this.directoryListeners.add(onMembers)
+      setAddrs(addrs)
+      this.stats.feeds++
+      this.stats.feedsOpened++
+    }
+    const recheck = setInterval(() => {
+      void gate.who(g.id, admission).then(now => { g = now }, (err: unknown) => {
+        send({ status: 'refused', reason: err instanceof GuestRefusedError ? err.reason : 'malformed', message: String((err as Error).message) })
+        void sending.then(async () => { await frames.close() }).catch(() => {})
+        frames.abort(new Error('admission no longer valid'))
+      })
+    }, RECHECK_MS)
+    try {
+      send({ peers: this.peers(g.id) })
+      const batch: CatalogEntry[] = []
+      for (const e of this.o.catalog.all()) {
+        batch.push(e)
+        if (batch.length >= FEED_BATCH) {
+          send({ entries: encodeCatalogMessage(visible(batch.splice(0))) })
+          await sending
+        }
+      }
+      send({ entries: encodeCatalogMessage(visible(batch)), synced: true })
+      await sending
+      if (!follow) { await frames.close(); return }
+      // The guest renews its admission, and tells its new addresses, on the same stream; anything else ends the feed.
+      for (;;) {
+        const m = await frames.receive(undefined, 24 * 3600_000)
+        if (m.admission === undefined && m.addrs === undefined) throw new DroppedMessageError('malformed', 'A feed takes only renewed admissions and addresses.')
+        if (m.admission !== undefined) {
+          g = await gate.who(g.id, m.admission)
+          admission = m.admission
+        }
+        setAddrs(m.addrs === undefined ? addrs : addresses(m.addrs))
+      }
+    } finally {
+      clearInterval(recheck)
+      if (follow) {
+        this.o.catalog.removeEventListener('change', onChange)
+        for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, onMembers)
+        this.directoryListeners.delete(onMembers)
+        this.guests.delete(g.id)
+        for (const l of this.directoryListeners) l()
+        this.stats.feeds--
+      }
+    }
+  }
+
+  /** One key's entry (a guest reading a key it may read but not list). */
+  private async lookup (frames: SealedFrames, g: Guest, r: Record<string, unknown>): Promise<void> {
+    if (typeof r.bucket !== 'string' || (r.key !== undefined && typeof r.key !== 'string')) throw new DroppedMessageError('malformed', 'A lookup without its bucket.')
+    const key = r.key as string | undefined
+    const allowed = key === undefined ? this.o.gate.mayList(g, r.bucket) : this.o.gate.allows(g, 's3:GetObject', r.bucket, key)
+    if (!allowed) {
+      this.o.gate.count('denied')
+      await frames.send({ status: 'refused', reason: 'denied', message: `${g.id} may not read ${r.bucket}${key === undefined ? '' : `/${key}`}.` })
+    } else {
+      const e = this.o.catalog.get(r.bucket, key)
+      await frames.send(e === undefined ? { status: 'not-found' } : { status: 'ok', entries: encodeCatalogMessage([e]) })
+    }
+    await frames.close()
+  }
+
+  /**
+   * A guest telling which versions it holds: taken (and forwarded) only for
+   * the version the catalog already has and a key the guest may read. A new
+   * version, a delete or a bucket is a write, which a guest makes through S3:
+   * refused and counted (as `denied` when its user could not make it anyway).
+   */
+  private async announced (frames: SealedFrames, g: Guest, r: Record<string, unknown>): Promise<void> {
+    if (!(r.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'An announcement without entries.')
+    const entries = decodeCatalogMessage(r.entries).entries.slice(0, MAX_ANNOUNCED)
+    const gate = this.o.gate
+    const taken: CatalogEntry[] = []
+    const refused: Record<string, number> = {}
+    const refuse = (reason: 'denied' | 'not-a-holding'): void => { gate.count(reason); refused[reason] = (refused[reason] ?? 0) + 1 }
+    for (const e of entries) {
+      const current = this.o.catalog.get(e.bucket, e.key)
+      const action = e.key === undefined ? (e.deleted ? 's3:DeleteBucket' : 's3:CreateBucket') : e.deleted ? 's3:DeleteObject' : 's3:PutObject'
+      const holding = e.key !== undefined && !e.deleted && current !== undefined && !current.deleted && current.object !== undefined &&
+        e.object?.sha256 === current.object.sha256 && compareVersions(e.version, current.version) === 0
+      if (!holding) { refuse(gate.allows(g, action, e.bucket, e.key) ? 'not-a-holding' : 'denied'); continue }
+      if (!gate.allows(g, 's3:GetObject', e.bucket, e.key)) { refuse('denied'); continue }
+      taken.push({ ...current, holders: [g.id] })
+    }
+    for (const e of taken) this.o.catalog.apply(e)
+    if (taken.length > 0) this.o.announce(taken.map(e => this.o.catalog.get(e.bucket, e.key)!))
+    this.stats.holdingsTaken += taken.length
+    await frames.send({ status: 'ok', taken: taken.length, refused })
+    await frames.close()
+  }
+}

@@ -1,0 +1,148 @@
+import { S3Error } from '../errors.js'
+import type {
+  BucketInfo, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
+  ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
+} from '../object-store.js'
+import { fanOut } from '../fan-out.js'
+import type { CatalogEntry } from './catalog-entry.js'
+import type { GuestMember } from './guest-member.js'
+import { MeshStore } from './mesh-store.js'
+
+/** Bytes the tab's own copy may run ahead of (or behind) the write to the node. */
+const LOCAL_LEAD_BYTES = 1024 * 1024
+
+/**
+ * The ObjectStore a guest's S3 handler uses (a tab's): reads as on a member
+ * (the catalog lists and HEADs; bytes come from the guest's own copies or
+ * are fetched from holders, verified, and kept), a key missing from the
+ * catalog asked of the node (a key its user may read but not list); writes
+ * are S3 requests to a node (`writer`, signed with the tab's credentials),
+ * which decides them by the user's policies, versions them and replicates
+ * them before it answers; the new entry is then taken from the node, so the
+ * tab reads its own write at once.
+ */
+export class GuestStore extends MeshStore {
+  constructor (private readonly guest: GuestMember, private readonly writer: ObjectStore) {
+    super({
+      copies: guest.copies,
+      catalog: guest.catalog,
+      hashes: guest.hashes,
+      replicator: {
+        begin: () => { throw new S3Error('NotImplemented', 'A guest writes through a node.') },
+        replicate: async () => { throw new S3Error('NotImplemented', 'A guest writes through a node.') },
+      },
+      fetch: async (entry, signal) => await guest.fetch(entry, signal),
+      onCorrupt: () => {},
+      announced: async () => {},
+      persist: async () => {},
+    })
+  }
+
+  /** Asks the node for an entry this guest's catalog lacks (or after a write, for the new one). */
+  private async refresh (bucket: string, key?: string, always = false): Promise<void> {
+    if (!always && this.guest.catalog.get(bucket, key) !== undefined) return
+    await this.guest.lookup(bucket, key).catch(() => undefined)
+  }
+
+  // ---- reads: the member's, once the entry is known ----
+
+  override async headBucket (name: string, options?: Signal): Promise<BucketInfo> {
+    await this.refresh(name)
+    return await super.headBucket(name, options)
+  }
+
+  override async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
+    await this.refresh(bucket)
+    return await super.listObjects(bucket, options)
+  }
+
+  override async openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle> {
+    await this.refresh(bucket)
+    await this.refresh(bucket, key)
+    return await super.openObject(bucket, key, options)
+  }
+
+  override async headObject (bucket: string, key: string): Promise<ObjectInfo> {
+    await this.refresh(bucket)
+    await this.refresh(bucket, key)
+    return await super.headObject(bucket, key)
+  }
+
+  // ---- writes: through a node ----
+
+  override async createBucket (name: string, options?: Signal): Promise<void> {
+    await this.writer.createBucket(name, options)
+    await this.refresh(name, undefined, true)
+  }
+
+  override async deleteBucket (name: string, options?: Signal): Promise<void> {
+    await this.writer.deleteBucket(name, options)
+    await this.refresh(name, undefined, true)
+  }
+
+  override async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> {
+    await this.writer.setBucketCors(name, rules, options)
+    await this.refresh(name, undefined, true)
+  }
+
+  override async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
+    // The tab keeps what it writes (it reads it cut off from its node, and serves it to other tabs): the bytes go to
+    // its own store as they go to the node, and are committed there with the version the node gave them.
+    const [toNode, toLocal] = fanOut(body, 2, { highWaterMark: LOCAL_LEAD_BYTES, size: chunk => chunk.byteLength })
+    let written: ((entry: CatalogEntry) => void) | undefined
+    let failed: ((err: Error) => void) | undefined
+    const version = new Promise<CatalogEntry>((resolve, reject) => { written = resolve; failed = reject })
+    const head = { bucket, key, metadata: options.metadata, tags: options.tags ?? {}, ...(options.size === undefined ? {} : { size: options.size }) }
+    const kept = this.guest.copies.storeStreamed(head, toLocal!, async () => await version, options.signal)
+      .then(held => { this.guest.copies.publish(held) }, () => { /* not kept here: the node holds it */ })
+    try {
+      const info = await this.writer.putObject(bucket, key, toNode!, options)
+      await this.refresh(bucket, key, true)
+      const entry = this.guest.catalog.get(bucket, key)
+      if (entry?.object?.sha256 === info.sha256 || entry?.object?.etag === info.etag) written!(entry)
+      else failed!(new Error('the node\'s version of the write is not known here'))
+      await kept
+      return info
+    } catch (err) {
+      failed!(err instanceof Error ? err : new Error(String(err)))
+      await kept
+      throw err
+    }
+  }
+
+  override async deleteObject (bucket: string, key: string, options?: Signal): Promise<void> {
+    await this.writer.deleteObject(bucket, key, options)
+    await this.refresh(bucket, key, true)
+  }
+
+  override async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> {
+    await this.writer.setObjectTags(bucket, key, tags, options)
+    await this.refresh(bucket, key, true)
+  }
+
+  override async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> {
+    return await this.writer.createMultipartUpload(bucket, key, options)
+  }
+
+  override async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number, verified?: VerifiedDigests } & Signal): Promise<PartInfo> {
+    return await this.writer.uploadPart(bucket, key, uploadId, partNumber, body, options)
+  }
+
+  override async listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]> {
+    return await this.writer.listParts(bucket, key, uploadId, options)
+  }
+
+  override async listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]> {
+    return await this.writer.listMultipartUploads(bucket, options)
+  }
+
+  override async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: Signal): Promise<ObjectInfo> {
+    const info = await this.writer.completeMultipartUpload(bucket, key, uploadId, parts, options)
+    await this.refresh(bucket, key, true)
+    return info
+  }
+
+  override async abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void> {
+    await this.writer.abortMultipartUpload(bucket, key, uploadId, options)
+  }
+}

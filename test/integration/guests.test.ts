@@ -1,0 +1,297 @@
+/**
+ * Guests: peers admitted without the cluster key (what a browser tab is),
+ * against two real `s3mesh server` processes. A Node-side libp2p client with
+ * a scoped user's admission follows a node's feed, fetches what the user may
+ * read and nothing else; a hostile one holding the same admission tries
+ * every way past it, and each is refused, counted in /metrics, and changes
+ * nothing on the durable members. Revocation is measured.
+ */
+import '../../src/node/polyfills.js'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { readdir } from 'node:fs/promises'
+import { join as joinPath } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { MemoryStore } from '../../src/core/memory-store.js'
+import { encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
+import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
+import { GuestMember } from '../../src/core/mesh/guest-member.js'
+import { GUEST_PROTOCOL, GUEST_TRANSFER_PROTOCOL } from '../../src/core/mesh/guest-service.js'
+import { SYNC_PROTOCOL } from '../../src/core/mesh/anti-entropy.js'
+import { s3Signer } from '../../src/core/s3-signer.js'
+import { openStream } from '../../src/core/wire/open-stream.js'
+import { PLAIN_FRAMES, SealedFrames } from '../../src/core/wire/sealed-frames.js'
+import { nodeHashes } from '../../src/node/node-hashes.js'
+import { iamCall, userWithPolicy, type IamCall } from '../helpers/iam.js'
+import { ACCESS_KEY, SECRET_KEY, metric, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { signer } from '../helpers/s3-client.js'
+import { until } from '../helpers/until.js'
+
+const root = signer()
+const ADMISSION_SECONDS = 4
+
+/** The join answer, read as any JSON: a cluster key in it would show. */
+interface Join { admission: string, relays: string[], expires: number, clusterKeys?: unknown, principal: { kind: string, user?: string } }
+
+async function guestNode (key?: PrivateKey): Promise<Libp2p> {
+  return await createLibp2p({
+    ...(key === undefined ? {} : { privateKey: key }),
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+    services: { identify: identify() },
+  })
+}
+
+/** Asks a node to admit `peer` with the given credentials (the browser-join a tab makes). */
+async function join (node: ServerProcess, creds: { accessKeyId: string, secretAccessKey: string }, peer: string): Promise<Join> {
+  const res = await s3Signer(creds).fetch(`${node.url}/_s3mesh/v1/browser-join?peer=${encodeURIComponent(peer)}`)
+  const text = await res.text()
+  assert.equal(res.status, 200, text)
+  return JSON.parse(text) as Join
+}
+
+/** A node's libp2p peer id, from its mesh address. */
+const idOf = (n: ServerProcess): string => n.meshAddress!.split('/p2p/')[1]!
+
+const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
+
+/** One request on a guest protocol, with the answer's first frame. */
+async function ask (libp2p: Libp2p, peer: string, protocol: string, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const frames = new SealedFrames(await openStream(libp2p, peer, protocol, AbortSignal.timeout(10_000)), PLAIN_FRAMES, { idleTimeoutMs: 10_000 })
+  try {
+    await frames.send(request)
+    return await frames.receive()
+  } finally {
+    frames.abort(new Error('done'))
+  }
+}
+
+async function refused (node: ServerProcess, reason: string): Promise<number> {
+  const v = await metric(node, `s3mesh_guest_refused_total{reason="${reason}"}`)
+  return Number.isNaN(v) ? 0 : v
+}
+
+/** What a node's disk holds under a bucket: names and sizes, to compare before and after. */
+async function files (node: ServerProcess, bucket: string): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(joinPath(dir, e.name))
+      else out.push(joinPath(dir, e.name).slice(node.dataDir.length))
+    }
+  }
+  await walk(joinPath(node.dataDir, bucket))
+  return out.sort()
+}
+
+describe('guests: peers without the cluster key, each with its user\'s rights', () => {
+  const nodes: ServerProcess[] = []
+  let reader: { accessKeyId: string, secretAccessKey: string }
+  let iam: IamCall
+  const publicBody = randomBytes(200 * 1024)
+  let key: PrivateKey
+  let peer: string
+  let libp2p: Libp2p
+
+  /** Connects a guest's libp2p node to every node over its WebSockets (the relays each node's join names). */
+  const connectAll = async (l: Libp2p): Promise<void> => {
+    for (const n of nodes) await l.dial(multiaddr((await join(n, reader, peer)).relays[0]!))
+  }
+
+  before(async () => {
+    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64'), S3MESH_ADMISSION_SECONDS: String(ADMISSION_SECONDS) }
+    const args = ['--membership', 'local', '--replicas', '2']
+    nodes.push(await startServerProcess({ env, args }))
+    nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
+    iam = iamCall(nodes[0]!.url)
+    const [accessKeyId, secretAccessKey] = await userWithPolicy(iam, 'scoped', [
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::shared/public/*' },
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::shared', Condition: { StringLike: { 's3:prefix': 'public/*' } } },
+    ])
+    reader = { accessKeyId, secretAccessKey }
+    assert.equal((await root.fetch(`${nodes[0]!.url}/shared`, { method: 'PUT' })).status, 200)
+    assert.equal((await root.fetch(`${nodes[0]!.url}/shared/public/a.bin`, { method: 'PUT', body: publicBody })).status, 200)
+    assert.equal((await root.fetch(`${nodes[1]!.url}/shared/private/b.txt`, { method: 'PUT', body: 'not for guests' })).status, 200)
+    key = await generateKeyPair('Ed25519')
+    peer = peerIdFromPrivateKey(key).toString()
+    libp2p = await guestNode(key)
+  })
+  after(async () => {
+    await libp2p?.stop()
+    for (const n of nodes) await n.stop().catch(() => {})
+  })
+
+  it('browser-join admits any user\'s tab, and gives a cluster key to nobody, root included', async () => {
+    const scoped = await join(nodes[0]!, reader, peer)
+    assert.equal(scoped.principal.user, 'scoped')
+    assert.equal(scoped.clusterKeys, undefined, 'a user\'s tab gets no cluster key')
+    const rootJoin = await join(nodes[0]!, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, peer)
+    assert.equal(rootJoin.principal.kind, 'root')
+    assert.equal(rootJoin.clusterKeys, undefined, 'nor does root\'s')
+    assert.ok(scoped.expires - Date.now() <= ADMISSION_SECONDS * 1000 + 1000)
+    const bad = await s3Signer({ ...reader, secretAccessKey: 'wrong-secret-000' }).fetch(`${nodes[0]!.url}/_s3mesh/v1/browser-join?peer=${peer}`)
+    assert.equal(bad.status, 403, 'a wrong secret is refused')
+    const noPeer = await s3Signer(reader).fetch(`${nodes[0]!.url}/_s3mesh/v1/browser-join`)
+    assert.equal(noPeer.status, 400, 'the peer id is required')
+  })
+
+  it('a guest follows the feed of what its user may list, and fetches what it may read', async () => {
+    let admission = await join(nodes[0]!, reader, peer)
+    const filteredBefore = await metric(nodes[0]!, 's3mesh_guest_entries_filtered_total')
+    const guest = new GuestMember({ libp2p, store: new MemoryStore(), hashes: nodeHashes, cluster: 's3mesh', admission: b64(admission.admission), relays: admission.relays, retryMs: 200 })
+    await libp2p.dial(multiaddr(admission.relays[0]!))
+    await guest.start()
+    // Renewed at half its life, as a tab does.
+    const renewing = setInterval(() => { void join(nodes[0]!, reader, peer).then(async a => { admission = a; await guest.renew(b64(a.admission)) }).catch((err: unknown) => { process.stderr.write(`renewal failed: ${String(err)}\n`) }) }, ADMISSION_SECONDS * 500)
+    try {
+      await guest.synced
+      assert.ok(guest.catalog.get('shared', 'public/a.bin') !== undefined, 'the listable key is in the guest\'s catalog')
+      assert.equal(guest.catalog.get('shared', 'private/b.txt'), undefined, 'the key outside its grant is not')
+      assert.ok(await metric(nodes[0]!, 's3mesh_guest_entries_filtered_total') > filteredBefore, 'held back, and counted')
+      assert.deepEqual([...guest.peers.values()].filter(p => p.role === 'durable').map(p => p.id).sort(), nodes.map(idOf).sort(), 'it learns the durable members')
+      const entry = guest.catalog.get('shared', 'public/a.bin')!
+      const held = await guest.fetch(entry)
+      assert.ok(held.holders.includes(peer), 'kept, and held')
+      const handle = await guest.copies.openLocal('shared', 'public/a.bin', entry.object!.sha256)
+      assert.ok(Buffer.from(await new Response(handle!.stream()).arrayBuffer()).equals(publicBody), 'the same bytes')
+      await handle!.close()
+      // The node took the holding and told the cluster: the other node lists the guest as a holder.
+      await until('the other node knows the guest holds it', async () => {
+        const where = await (await root.fetch(`${nodes[1]!.url}/_s3mesh/v1/locate/shared/public/a.bin`)).json() as { holders: Array<{ id: string }> }
+        return where.holders.some(h => h.id === peer)
+      })
+      // Still following past the first admission's expiry: the renewals were taken.
+      await new Promise(resolve => setTimeout(resolve, ADMISSION_SECONDS * 1000 + 500))
+      assert.equal(guest.stats.refused, undefined, 'the renewed admission kept the feed')
+      assert.ok((await (await root.fetch(`${nodes[0]!.url}/_s3mesh/v1/members`)).json() as { members: Array<{ id: string, role?: string }> }).members.some(m => m.id === peer && m.role === 'guest'), 'the node lists the guest')
+    } finally {
+      clearInterval(renewing)
+      await guest.stop()
+    }
+  })
+
+  it('a hostile guest holding that admission is refused every way past it, counted, and changes nothing', async () => {
+    const a = await join(nodes[0]!, reader, peer)
+    const admission = b64(a.admission)
+    await connectAll(libp2p)
+    const [n0, n1] = nodes.map(idOf) as [string, string]
+    const before = { files: await Promise.all(nodes.map(async n => await files(n, 'shared'))), list: await (await root.fetch(`${nodes[0]!.url}/shared?list-type=2`)).text() }
+    const counts = async (reason: string): Promise<number> => (await refused(nodes[0]!, reason)) + (await refused(nodes[1]!, reason))
+    const private_ = await (await root.fetch(`${nodes[0]!.url}/_s3mesh/v1/locate/shared/private/b.txt`)).json() as { sha256: string, holders: Array<{ id: string }> }
+    const publicEntry = await (await root.fetch(`${nodes[0]!.url}/_s3mesh/v1/locate/shared/public/a.bin`)).json() as { version: string }
+    assert.ok(private_.sha256.length === 64 && publicEntry.version !== undefined)
+
+    // 1. Fetching an object outside its prefix, from a node that holds it.
+    let denied = await counts('denied')
+    const got = await ask(libp2p, private_.holders[0]!.id, GUEST_TRANSFER_PROTOCOL, { admission, op: 'get', bucket: 'shared', key: 'private/b.txt', sha256: private_.sha256, offset: 0 })
+    assert.equal(got.status, 'denied')
+    assert.equal(await counts('denied'), denied + 1, 'counted')
+
+    // 2. Announcing a write: a new version of a key (its user may not write), and a delete.
+    const fake: CatalogEntry = { bucket: 'shared', key: 'public/a.bin', version: { ms: Date.now(), counter: 0, node: peer }, deleted: false, holders: [peer], object: { size: 3, etag: 'x', sha256: 'f'.repeat(64), lastModified: Date.now(), metadata: { user: {} }, tags: {} } }
+    const tomb: CatalogEntry = { bucket: 'shared', key: 'public/a.bin', version: { ms: Date.now() + 1, counter: 0, node: peer }, deleted: true, holders: [] }
+    denied = await counts('denied')
+    for (const e of [fake, tomb]) {
+      const answer = await ask(libp2p, n0, GUEST_PROTOCOL, { admission, op: 'announce', entries: encodeCatalogMessage([e]) })
+      assert.equal(answer.taken, 0)
+    }
+    assert.equal(await counts('denied'), denied + 2, 'both refused as its user may not write, counted')
+
+    // 3. A full catalog sync: only what it may list comes back; the rest is held back and counted.
+    const filtered = await metric(nodes[1]!, 's3mesh_guest_entries_filtered_total')
+    const frames = new SealedFrames(await openStream(libp2p, n1, GUEST_PROTOCOL, AbortSignal.timeout(10_000)), PLAIN_FRAMES, { idleTimeoutMs: 10_000 })
+    await frames.send({ admission, op: 'feed', follow: false })
+    const keys: string[] = []
+    for (;;) {
+      const m = await frames.receive()
+      if (m.entries instanceof Uint8Array) {
+        const { decodeCatalogMessage } = await import('../../src/core/mesh/catalog-codec.js')
+        keys.push(...decodeCatalogMessage(m.entries).entries.map(e => `${e.bucket}/${e.key ?? ''}`))
+      }
+      if (m.synced === true) break
+    }
+    frames.abort(new Error('done'))
+    assert.ok(keys.includes('shared/public/a.bin'))
+    assert.ok(!keys.some(k => k.includes('private')), `nothing outside its grant: ${keys.join(', ')}`)
+    assert.ok(await metric(nodes[1]!, 's3mesh_guest_entries_filtered_total') > filtered, 'what was held back is counted')
+    // And the members' own anti-entropy, which needs the cluster key, gives it nothing at all.
+    await assert.rejects(async () => {
+      const s = new SealedFrames(await openStream(libp2p, n1, SYNC_PROTOCOL, AbortSignal.timeout(5000)), PLAIN_FRAMES, { idleTimeoutMs: 5000 })
+      await s.send({ digests: [] })
+      await s.receive()
+    })
+
+    // 4. Another tab's admission, presented from a different peer id.
+    const thief = await guestNode()
+    try {
+      const wrongPeer = await counts('wrong-peer')
+      await thief.dial(multiaddr(a.relays[0]!))
+      const stolen = await ask(thief, n0, GUEST_PROTOCOL, { admission, op: 'lookup', bucket: 'shared', key: 'public/a.bin' })
+      assert.equal(stolen.reason, 'wrong-peer')
+      assert.equal(await counts('wrong-peer'), wrongPeer + 1)
+    } finally {
+      await thief.stop()
+    }
+
+    // 5. A forged admission: the same body, signed by the guest itself.
+    const badSig = await counts('bad-signature')
+    const { decode, encode } = await import('cborg')
+    const env = decode(admission) as { body: Uint8Array, sig: Uint8Array }
+    const forged = encode({ body: env.body, sig: await key.sign(env.body) })
+    assert.equal((await ask(libp2p, n0, GUEST_PROTOCOL, { admission: forged, op: 'lookup', bucket: 'shared', key: 'public/a.bin' })).reason, 'bad-signature')
+    assert.equal(await counts('bad-signature'), badSig + 1)
+
+    // 6. The admission once expired.
+    await new Promise(resolve => setTimeout(resolve, a.expires - Date.now() + 200))
+    const expired = await counts('expired')
+    assert.equal((await ask(libp2p, n0, GUEST_PROTOCOL, { admission, op: 'lookup', bucket: 'shared', key: 'public/a.bin' })).reason, 'expired')
+    assert.equal(await counts('expired'), expired + 1)
+
+    // Nothing changed on the durable members: the files on their disks, the listing, the version.
+    assert.deepEqual(await Promise.all(nodes.map(async n => await files(n, 'shared'))), before.files)
+    assert.equal(await (await root.fetch(`${nodes[0]!.url}/shared?list-type=2`)).text(), before.list)
+    const after = await (await root.fetch(`${nodes[1]!.url}/_s3mesh/v1/locate/shared/public/a.bin`)).json() as { version: string }
+    assert.equal(after.version, publicEntry.version, 'the announced write and delete were not forwarded')
+  })
+
+  it('a disabled user\'s guest is refused by every durable member at once (measured)', async () => {
+    const a = await join(nodes[0]!, reader, peer)
+    const admission = b64(a.admission)
+    await connectAll(libp2p)
+    const ids = nodes.map(idOf)
+    for (const id of ids) {
+      const r = await ask(libp2p, id, GUEST_PROTOCOL, { admission, op: 'lookup', bucket: 'shared', key: 'public/a.bin' })
+      assert.equal(r.status, 'ok', `served before: ${String(r.message)}`)
+    }
+    const revoked = await Promise.all(nodes.map(async n => await refused(n, 'revoked')))
+    const t0 = performance.now()
+    await iam({ Action: 'SetUserStatus', UserName: 'scoped', Status: 'Disabled' })
+    const took: number[] = []
+    for (const id of ids) {
+      for (;;) {
+        const r = await ask(libp2p, id, GUEST_PROTOCOL, { admission, op: 'lookup', bucket: 'shared', key: 'public/a.bin' })
+        if (r.reason === 'revoked') break
+        assert.ok(performance.now() - t0 < ADMISSION_SECONDS * 1000, 'refused within the admission\'s lifetime')
+        await new Promise(resolve => setTimeout(resolve, 10))
+      }
+      took.push(performance.now() - t0)
+    }
+    process.stderr.write(`guests: a disabled user's guest refused after ${took.map(t => t.toFixed(0)).join(' ms, ')} ms (nodes 0 and 1)\n`)
+    const after = await Promise.all(nodes.map(async n => await refused(n, 'revoked')))
+    after.forEach((v, i) => { assert.ok(v > revoked[i]!, `node ${i} counted it`) })
+    // And no new admission for it.
+    const res = await s3Signer(reader).fetch(`${nodes[1]!.url}/_s3mesh/v1/browser-join?peer=${peer}`)
+    assert.equal(res.status, 403)
+  })
+})
