@@ -7,6 +7,7 @@ interface Doc {
   latency: { headMs: Spread, get1KiBMs: Spread, rawIndexedDb1KiBMs: Spread }
   upload: { objects: number, pageMBps: Spread, awsCliMBps: Spread, ratio: Spread }
   hashing: Record<string, { wasmMBps: Spread, jsMBps: Spread, speedup: Spread }>
+  scoped: { gets: number, rootJoinMs: Spread, scopedJoinMs: Spread, joinRatio: Spread, rootGetMs: Spread, scopedGetMs: Spread, getRatio: Spread }
 }
 
 const NAMES: Record<string, string> = { md5: 'MD5', sha256: 'SHA-256', crc32: 'CRC-32' }
@@ -19,6 +20,10 @@ export const tables = {
   latency: (doc: Doc): string => table(['p50 ms', 'through the service worker', 'raw IndexedDB read of 1 KiB in the page'], [
     ['HEAD', showSpread(doc.latency.headMs), showSpread(doc.latency.rawIndexedDb1KiBMs)],
     ['GET 1 KiB', showSpread(doc.latency.get1KiBMs), showSpread(doc.latency.rawIndexedDb1KiBMs)],
+  ]),
+  scoped: (doc: Doc): string => table(['ms', 'a user\'s tab (one bucket)', 'a root tab', 'root\'s time / the user\'s'], [
+    ['join: register() in a fresh context (median of three a run)', showSpread(doc.scoped.scopedJoinMs), showSpread(doc.scoped.rootJoinMs), times(doc.scoped.joinRatio)],
+    [`GET 64 KiB fetched through the mesh (p50 of ${doc.scoped.gets})`, showSpread(doc.scoped.scopedGetMs), showSpread(doc.scoped.rootGetMs), times(doc.scoped.getRatio)],
   ]),
   hashing: (doc: Doc): string => table(['8 MiB in the page (MB/s)', 'WebAssembly (hash-wasm)', 'pure JavaScript', 'speed-up'],
     Object.entries(doc.hashing).map(([a, h]) => [NAMES[a] ?? a, showSpread(h.wasmMBps), showSpread(h.jsMBps), times(h.speedup)])),

@@ -135,8 +135,6 @@ function signingKey (request: Request): string | undefined {
 
 /** A page node answers for the whole mesh; without one, IndexedDB and the gateway answer. */
 async function answer (request: Request): Promise<Response> {
-  // A tab's own writes to its node (signed in the page): past the worker, untouched.
-  if (request.headers.has(TO_NODE_HEADER)) return await fetch(request)
   // A navigation can come from any site, so it may only read (checked here: the page sees no mode).
   if (request.mode === 'navigate' && request.method !== 'GET' && request.method !== 'HEAD') return await (await handlerFor())(request)
   // Signed with a key other than the one this worker was given: a user who is not root (the console logged in as
@@ -161,6 +159,9 @@ scope.addEventListener('fetch', event => {
   const url = new URL(event.request.url)
   if (url.origin !== scope.location.origin) return
   if (url.pathname !== S3_BASE_PATH && !url.pathname.startsWith(`${S3_BASE_PATH}/`)) return
+  // A tab's own requests to its node (its writes, signed in the page): left to the browser, which sends them itself
+  // (a worker re-sending a request with a body costs it several times the upload).
+  if (event.request.headers.has(TO_NODE_HEADER)) return
   event.respondWith(answer(event.request))
 })
 
