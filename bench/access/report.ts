@@ -6,6 +6,7 @@ interface Doc {
   runs: number
   get: { statements: number, root: Spread, user: Spread, userOverRoot: Spread }
   revocation: { nodes: number, trials: number, p50ms: number, p99ms: number, maxMs: number }
+  guestRevocation: { nodes: number, trials: number, p50ms: number, p99ms: number, maxMs: number }
 }
 
 export const tables = {
@@ -15,5 +16,7 @@ export const tables = {
     ['user over root', times(doc.get.userOverRoot), '≥ 0.95x'],
     [`revocation, last of ${doc.revocation.nodes} processes refusing: p50 (ms)`, doc.revocation.p50ms, ''],
     [`revocation: p99 over ${doc.revocation.trials} trials (ms)`, doc.revocation.p99ms, '< 2000'],
+    [`the user's guest (a tab) refused by the last of ${doc.guestRevocation.nodes}: p50 (ms)`, doc.guestRevocation.p50ms, ''],
+    [`the guest: p99 over ${doc.guestRevocation.trials} trials (ms)`, doc.guestRevocation.p99ms, '< 60000 (its admission\'s lifetime)'],
   ]),
 }

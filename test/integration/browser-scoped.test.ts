@@ -80,6 +80,32 @@ describe('a user\'s tab beside a root tab', () => {
     await page.close()
   })
 
+  it('a tab joins with STS temporary credentials, with the session policy narrowing its user\'s rights', async () => {
+    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::docs/a.txt' }] })
+    const res = await s3Signer({ accessKeyId: viewer[0], secretAccessKey: viewer[1] }, 'sts').fetch(`${node.url}/`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ Action: 'AssumeRole', RoleArn: 'arn:aws:iam::000000000000:role/tab', RoleSessionName: 'tab', DurationSeconds: '900', Policy: policy, Version: '2011-06-15' }).toString(),
+    })
+    const xml = await res.text()
+    assert.equal(res.status, 200, xml)
+    const [id, secret, token] = ['AccessKeyId', 'SecretAccessKey', 'SessionToken'].map(t => new RegExp(`<${t}>([^<]+)</${t}>`).exec(xml)![1]!) as [string, string, string]
+    const context = await browser.newContext()
+    await context.addInitScript('globalThis.__name = f => f')
+    const page = await context.newPage()
+    await page.goto(node.consoleUrl!)
+    const out = await page.evaluate(async ([accessKeyId, secretAccessKey, sessionToken]) => {
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      const tab = await register({ accessKeyId, secretAccessKey, sessionToken })
+      const a = await fetch('/s3/docs/a.txt')
+      const b = await fetch('/s3/docs/b-not-there.txt')
+      return { principal: tab.principal, a: [a.status, await a.text()], b: b.status }
+    }, [id, secret, token])
+    assert.deepEqual(out.principal, { kind: 'user', user: 'viewer', accessKeyId: id })
+    assert.deepEqual(out.a, [200, 'the text of docs/a.txt'])
+    assert.equal(out.b, 403, 'the session policy allows only docs/a.txt: AccessDenied, as the node would say')
+    await context.close()
+  })
+
   it('a disabled user\'s open tab is cut off by its node, and the user is admitted no more', async () => {
     const t0 = Date.now()
     await iam({ Action: 'SetUserStatus', UserName: 'viewer', Status: 'Disabled' })

@@ -149,7 +149,10 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
   it('a guest follows the feed of what its user may list, and fetches what it may read', async () => {
     let admission = await join(nodes[0]!, reader, peer)
     const filteredBefore = await metric(nodes[0]!, 's3mesh_guest_entries_filtered_total')
-    const guest = new GuestMember({ libp2p, store: new MemoryStore(), hashes: nodeHashes, cluster: 's3mesh', admission: b64(admission.admission), relays: admission.relays, retryMs: 200 })
+    // Addresses a guest gives: only one through a durable member's relay is passed on to other guests.
+    const relayed = `${admission.relays[0]!}/p2p-circuit/p2p/${peer}`
+    const addresses = (): string[] => [`/dns4/elsewhere.example/tcp/443/wss/p2p/${peer}`, relayed]
+    const guest = new GuestMember({ libp2p, store: new MemoryStore(), hashes: nodeHashes, cluster: 's3mesh', admission: b64(admission.admission), relays: admission.relays, retryMs: 200, addresses })
     await libp2p.dial(multiaddr(admission.relays[0]!))
     await guest.start()
     // Renewed at half its life, as a tab does.
@@ -174,7 +177,9 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
       // Still following past the first admission's expiry: the renewals were taken.
       await new Promise(resolve => setTimeout(resolve, ADMISSION_SECONDS * 1000 + 500))
       assert.equal(guest.stats.refused, undefined, 'the renewed admission kept the feed')
-      assert.ok((await (await root.fetch(`${nodes[0]!.url}/_s3mesh/v1/members`)).json() as { members: Array<{ id: string, role?: string }> }).members.some(m => m.id === peer && m.role === 'guest'), 'the node lists the guest')
+      const listed = (await (await root.fetch(`${nodes[0]!.url}/_s3mesh/v1/members`)).json() as { members: Array<{ id: string, role?: string, addresses: string[] }> }).members.find(m => m.id === peer)
+      assert.equal(listed?.role, 'guest', 'the node lists the guest')
+      assert.deepEqual(listed.addresses, [relayed], 'with only its address through the relay')
     } finally {
       clearInterval(renewing)
       await guest.stop()

@@ -132,6 +132,21 @@ export class GuestService {
     return [...this.guests].filter(([, g]) => g.expires > now).map(([id, g]) => ({ id, ...g }))
   }
 
+  /**
+   * A guest's addresses that other guests may dial: only through a durable
+   * member's relay (circuit relay, WebRTC signalled through it). Anything
+   * else a guest claims would have other tabs open connections wherever it
+   * pointed them.
+   */
+  private relayed (addrs: string[]): string[] {
+    const durable = new Set(this.peers('').filter(p => p.role === 'durable').map(p => p.id))
+    durable.add(this.o.libp2p.peerId.toString())
+    return addrs.filter(a => {
+      const m = /\/p2p\/([^/]+)\/p2p-circuit(\/|$)/.exec(a)
+      return m !== null && durable.has(m[1]!)
+    })
+  }
+
   /** The durable members alive or suspected, and the guests following this member, but `except`. */
   peers (except: string): GuestPeer[] {
     const out: GuestPeer[] = []
@@ -172,7 +187,7 @@ export class GuestService {
     let g = first
     let admission = r.admission
     const gate = this.o.gate
-    let addrs = addresses(r.addrs)
+    let addrs = this.relayed(addresses(r.addrs))
     // Sends one after the other: changes may come while the snapshot is being sent.
     let sending = Promise.resolve()
     const send = (m: Record<string, unknown>): void => { sending = sending.then(async () => { await frames.send(m) }) }
@@ -233,7 +248,7 @@ export class GuestService {
           g = await gate.who(g.id, m.admission)
           admission = m.admission
         }
-        setAddrs(m.addrs === undefined ? addrs : addresses(m.addrs))
+        setAddrs(m.addrs === undefined ? addrs : this.relayed(addresses(m.addrs)))
       }
     } finally {
       clearInterval(recheck)
