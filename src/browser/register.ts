@@ -119,7 +119,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     await configure({ credentials, ...(gateway === undefined ? {} : { gateway }) }, signal)
     return { registration, stop: async () => {} }
   }
-  const tell = async (admission: string): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, signal) }
+  const tell = async (admission: string, s = signal): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, s) }
   // The worker answers with this user's rights even with no page node open.
   await tell(info.admission)
   if (options.join === false) return { registration, principal: info.principal, stop: async () => {} }
@@ -144,17 +144,21 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     allowLocalAddresses: options.allowLocalAddresses ?? isLocalHost(location.hostname),
     signal,
   }).catch((err: unknown) => { throw new JoinError(`This tab could not join the mesh: ${err instanceof Error ? err.message : String(err)}`) })
-  // Renewed at the time the node says (half the admission's life), and sooner after a failure.
+  // Renewed at the time the node says (half the admission's life), and again 5 s after a failure to reach the node;
+  // not after the node refuses (the user disabled, the session over): the tab then serves with what it holds.
   let renewal: ReturnType<typeof setTimeout> | undefined
+  let stopped = false
   const schedule = (at: number): void => {
+    if (stopped) return
     renewal = setTimeout(() => {
       admit(AbortSignal.timeout(15_000)).then(async next => {
-        if (next === undefined) throw new Error('the node no longer runs a mesh')
+        if (next === undefined || stopped) return
         handler = handlerFor(next.admission)
         await node.renew(fromBase64(next.admission))
-        await tell(next.admission).catch(() => {})
+        // The worker too (its own time limit: register's is long past).
+        await tell(next.admission, AbortSignal.timeout(15_000)).catch(() => {})
         schedule(next.renewAt)
-      }, () => { schedule(Date.now() + 5000) })
+      }).catch((err: unknown) => { if (!(err instanceof JoinError)) schedule(Date.now() + 5000) })
     }, Math.max(1000, at - Date.now()))
   }
   schedule(info.renewAt)
@@ -162,7 +166,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   const unserve = serveServiceWorker(async (request, requestInfo) => await handler(request, requestInfo))
   return {
     registration, node, principal: info.principal,
-    stop: async () => { clearTimeout(renewal); unserve(); await node.stop() },
+    stop: async () => { stopped = true; clearTimeout(renewal); unserve(); await node.stop() },
   }
 }
 

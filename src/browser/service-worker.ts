@@ -12,6 +12,7 @@ import { GatewayStore } from '../gateway/gateway-store.js'
 import { ReadThroughStore } from '../gateway/read-through-store.js'
 import { RemoteS3 } from '../gateway/remote-s3.js'
 import { tabAccess } from '../core/access/admission.js'
+import { s3Signer } from '../core/s3-signer.js'
 import { createS3Handler, errorResponse, type S3Handler } from '../s3-shim/index.js'
 import { askPageNode, pingPageNode } from './bridge.js'
 import { IdbStore } from './idb-store.js'
@@ -133,6 +134,19 @@ function signingKey (request: Request): string | undefined {
   return header ?? new URL(request.url).searchParams.get('X-Amz-Credential')?.split('/')[0]
 }
 
+/** Headers a browser sets itself, not to be signed or copied. */
+const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'origin', 'referer', 'user-agent', 'accept-encoding', 'cookie'])
+
+/** An unsigned request of the page, sent to its node signed with the page's keys (the node decides it). */
+async function toNode (request: Request, credentials: NonNullable<WorkerConfig['credentials']>, gateway?: string): Promise<Response> {
+  const url = new URL(request.url)
+  const target = `${(gateway ?? scope.location.origin).replace(/\/$/, '')}${url.pathname}${url.search}`
+  const headers: Record<string, string> = { [TO_NODE_HEADER]: '1' }
+  for (const [k, v] of request.headers) if (!HOP_HEADERS.has(k) && !k.startsWith('sec-')) headers[k] = v
+  const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer()
+  return await s3Signer(credentials).fetch(target, { method: request.method, headers, ...(body === undefined ? {} : { body }) })
+}
+
 /** A page node answers for the whole mesh; without one, IndexedDB and the gateway answer. */
 async function answer (request: Request): Promise<Response> {
   // A navigation can come from any site, so it may only read (checked here: the page sees no mode).
@@ -144,6 +158,14 @@ async function answer (request: Request): Promise<Response> {
   if (key !== undefined && key !== (await loadWorkerConfig()).credentials?.accessKeyId) return await fetch(request)
   if (NODE_ONLY.some(q => new URL(request.url).searchParams.has(q))) return await fetch(request)
   const node = await pageNode()
+  // A page that joined: its writes are the node's to make, and an ACL set while writing is kept only there. With no
+  // page node to send them, or with an ACL, they go to the node signed with the page's keys (IndexedDB alone would
+  // acknowledge what no durable member holds).
+  const config = await loadWorkerConfig()
+  const write = request.method !== 'GET' && request.method !== 'HEAD'
+  if (config.admission !== undefined && config.credentials !== undefined && ((write && node === undefined) || request.headers.has('x-amz-acl'))) {
+    return key !== undefined ? await fetch(request) : await toNode(request, config.credentials, config.gateway)
+  }
   if (node === undefined) return await (await handlerFor())(request)
   try {
     return await askPageNode(node, request, 60_000)

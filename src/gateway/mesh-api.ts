@@ -153,7 +153,7 @@ export interface MeshApiOptions {
   credentials?: CredentialProvider
   hashes: Hashes
   /** Admits a tab's libp2p peer id for whoever signed its join: an admission and the relays, never a cluster key. */
-  browserJoin?: (principal: Principal, peer: string) => Promise<unknown>
+  browserJoin?: (principal: Principal, peer: string, sourceIp?: string) => Promise<unknown>
   /** The guests (tabs) following this node's feed now. */
   guests?: () => Array<{ id: string, addrs: string[] }>
   /**
@@ -210,7 +210,7 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
         if (options.browserJoin === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
         const peer = url.searchParams.get('peer') ?? ''
         if (!isPeerId(peer)) throw new S3Error('InvalidArgument', 'browser-join needs ?peer=<the tab\'s libp2p peer id>.')
-        return Response.json(await options.browserJoin(principal, peer), { headers: { 'cache-control': 'no-store' } })
+        return Response.json(await options.browserJoin(principal, peer, info?.client?.sourceIp), { headers: { 'cache-control': 'no-store' } })
       }
       admin()
       if (url.pathname === '/_s3mesh/v1/members') {

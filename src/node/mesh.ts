@@ -75,7 +75,7 @@ export interface RunningMesh {
    */
   admitGuests: (access: AccessControl) => Promise<GuestService>
   /** Admits a tab's peer id for a principal that signed its join (GET /_s3mesh/v1/browser-join); admitGuests first. */
-  browserJoin: (principal: Principal, peer: string) => Promise<BrowserJoinInfo>
+  browserJoin: (principal: Principal, peer: string, sourceIp?: string) => Promise<BrowserJoinInfo>
   /** Leaves (when asked) and stops. */
   stop: (options?: { leave?: boolean }) => Promise<void>
 }
@@ -226,16 +226,17 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         const m = transport.membership.get(id)
         return m !== undefined && decodeNodeMeta(m.meta)?.role === 'durable'
       } })
-      guests = new GuestService({ libp2p, catalog: node.catalog, copies: node.copies, membership: transport.membership, hashes: nodeHashes, gate, announce: entries => { node.announcer.announce(...entries) } })
+      guests = new GuestService({ libp2p, catalog: node.catalog, copies: node.copies, membership: transport.membership, hashes: nodeHashes, gate })
       guestAccess = access
       await guests.start()
       return guests
     },
-    browserJoin: async (principal, peer) => {
+    browserJoin: async (principal, peer, sourceIp) => {
       if (guests === undefined || guestAccess === undefined) throw new Error('admitGuests() first')
       const now = Date.now()
       const { bytes, admission } = await issueAdmission({
         access: guestAccess, principal, peer, issuer: libp2p.peerId.toString(), sign: async data => await privateKey.sign(data), cluster: o.cluster, now, lifetimeMs: admissionMs,
+        ...(sourceIp === undefined ? {} : { sourceIp }),
       })
       return {
         cluster: o.cluster,

@@ -120,6 +120,11 @@ describe('a browser tab in the mesh', () => {
     })
     assert.equal(got[0], 200)
     assert.ok(Buffer.from(got[1] as number[]).equals(bytes), 'served by the gateway, the page node being gone')
+    // A write with no page node open: the worker sends it to the node (signed with the keys the first page registered),
+    // rather than keep it in IndexedDB alone.
+    const written = await other.evaluate(async () => (await fetch('/s3/tabs/by-the-worker.txt', { method: 'PUT', body: 'no page node open' })).status)
+    assert.equal(written, 200)
+    assert.equal(await (await sign.fetch(`${nodes[0]!.url}/tabs/by-the-worker.txt`)).text(), 'no page node open', 'the node holds it')
     await other.close()
   })
 

@@ -22,7 +22,7 @@ import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { MemoryStore } from '../../src/core/memory-store.js'
-import { encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
+import { decodeCatalogMessage, encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { GuestMember } from '../../src/core/mesh/guest-member.js'
 import { GUEST_PROTOCOL, GUEST_TRANSFER_PROTOCOL } from '../../src/core/mesh/guest-service.js'
@@ -118,11 +118,13 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     const [accessKeyId, secretAccessKey] = await userWithPolicy(iam, 'scoped', [
       { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::shared/public/*' },
       { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::shared', Condition: { StringLike: { 's3:prefix': 'public/*' } } },
+      { Effect: 'Deny', Action: 's3:GetObject', Resource: 'arn:aws:s3:::shared/public/no-read/*' },
     ])
     reader = { accessKeyId, secretAccessKey }
     assert.equal((await root.fetch(`${nodes[0]!.url}/shared`, { method: 'PUT' })).status, 200)
     assert.equal((await root.fetch(`${nodes[0]!.url}/shared/public/a.bin`, { method: 'PUT', body: publicBody })).status, 200)
     assert.equal((await root.fetch(`${nodes[1]!.url}/shared/private/b.txt`, { method: 'PUT', body: 'not for guests' })).status, 200)
+    assert.equal((await root.fetch(`${nodes[0]!.url}/shared/public/no-read/m.txt`, { method: 'PUT', body: 'listed, not read', headers: { 'x-amz-meta-owner': 'ann', 'x-amz-tagging': 'team=blue' } })).status, 200)
     key = await generateKeyPair('Ed25519')
     peer = peerIdFromPrivateKey(key).toString()
     libp2p = await guestNode(key)
@@ -169,11 +171,15 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
       const handle = await guest.copies.openLocal('shared', 'public/a.bin', entry.object!.sha256)
       assert.ok(Buffer.from(await new Response(handle!.stream()).arrayBuffer()).equals(publicBody), 'the same bytes')
       await handle!.close()
-      // The node took the holding and told the cluster: the other node lists the guest as a holder.
-      await until('the other node knows the guest holds it', async () => {
-        const where = await (await root.fetch(`${nodes[1]!.url}/_s3mesh/v1/locate/shared/public/a.bin`)).json() as { holders: Array<{ id: string }> }
-        return where.holders.some(h => h.id === peer)
+      // The node it follows took the holding, for the guests following it; the replicated catalog does not carry it.
+      await until('the node names the guest as a holder to its guests', async () => {
+        const answer = await ask(libp2p, idOf(nodes[0]!), GUEST_PROTOCOL, { admission: b64(admission.admission), op: 'lookup', bucket: 'shared', key: 'public/a.bin' })
+        return answer.entries instanceof Uint8Array && decodeCatalogMessage(answer.entries).entries[0]!.holders.includes(peer)
       })
+      for (const n of nodes) {
+        const where = await (await root.fetch(`${n.url}/_s3mesh/v1/locate/shared/public/a.bin`)).json() as { holders: Array<{ id: string }> }
+        assert.ok(!where.holders.some(h => h.id === peer), `${n.url}'s catalog does not list the guest`)
+      }
       // Still following past the first admission's expiry: the renewals were taken.
       await new Promise(resolve => setTimeout(resolve, ADMISSION_SECONDS * 1000 + 500))
       assert.equal(guest.stats.refused, undefined, 'the renewed admission kept the feed')
@@ -218,14 +224,17 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     const frames = new SealedFrames(await openStream(libp2p, n1, GUEST_PROTOCOL, AbortSignal.timeout(10_000)), PLAIN_FRAMES, { idleTimeoutMs: 10_000 })
     await frames.send({ admission, op: 'feed', follow: false })
     const keys: string[] = []
+    const synced: CatalogEntry[] = []
     for (;;) {
       const m = await frames.receive()
-      if (m.entries instanceof Uint8Array) {
-        const { decodeCatalogMessage } = await import('../../src/core/mesh/catalog-codec.js')
-        keys.push(...decodeCatalogMessage(m.entries).entries.map(e => `${e.bucket}/${e.key ?? ''}`))
-      }
+      if (m.entries instanceof Uint8Array) synced.push(...decodeCatalogMessage(m.entries).entries)
       if (m.synced === true) break
     }
+    keys.push(...synced.map(e => `${e.bucket}/${e.key ?? ''}`))
+    // Listed but not readable: its name and size, not its metadata or tags (those need s3:GetObject).
+    const listedOnly = synced.find(e => e.key === 'public/no-read/m.txt')
+    assert.ok(listedOnly !== undefined, 'listable: sent')
+    assert.deepEqual([listedOnly.object!.metadata.user, listedOnly.object!.tags], [{}, {}], 'without metadata and tags')
     frames.abort(new Error('done'))
     assert.ok(keys.includes('shared/public/a.bin'))
     assert.ok(!keys.some(k => k.includes('private')), `nothing outside its grant: ${keys.join(', ')}`)
@@ -252,8 +261,8 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     // 5. A forged admission: the same body, signed by the guest itself.
     const badSig = await counts('bad-signature')
     const { decode, encode } = await import('cborg')
-    const env = decode(admission) as { body: Uint8Array, sig: Uint8Array }
-    const forged = encode({ body: env.body, sig: await key.sign(env.body) })
+    const env = decode(admission) as { body: Uint8Array, sig: Uint8Array, issuer: string }
+    const forged = encode({ body: env.body, sig: await key.sign(env.body), issuer: env.issuer })
     assert.equal((await ask(libp2p, n0, GUEST_PROTOCOL, { admission: forged, op: 'lookup', bucket: 'shared', key: 'public/a.bin' })).reason, 'bad-signature')
     assert.equal(await counts('bad-signature'), badSig + 1)
 

@@ -71,13 +71,16 @@ describe('admissions', () => {
     assert.equal(await refusal(verifier().verify(new Uint8Array([1, 2, 3]), w.tab)), 'malformed')
     assert.equal(await refusal(verifier().verify(undefined, w.tab)), 'malformed')
     // The body altered (the peer id swapped for the thief's), the signature kept.
-    const env = decode(bytes) as { body: Uint8Array, sig: Uint8Array }
+    const env = decode(bytes) as { body: Uint8Array, sig: Uint8Array, issuer: string }
     const body = decode(env.body) as Record<string, unknown>
-    const altered = encode({ body: encode({ ...body, peer: w.other }), sig: env.sig })
+    const altered = encode({ body: encode({ ...body, peer: w.other }), sig: env.sig, issuer: env.issuer })
     assert.equal(await refusal(verifier().verify(altered, w.other)), 'bad-signature')
     // Signed by someone else than the issuer it names.
     const mine = await generateKeyPair('Ed25519')
-    assert.equal(await refusal(verifier().verify(encode({ body: env.body, sig: await mine.sign(env.body) }), w.tab)), 'bad-signature')
+    assert.equal(await refusal(verifier().verify(encode({ body: env.body, sig: await mine.sign(env.body), issuer: env.issuer }), w.tab)), 'bad-signature')
+    // Or naming itself as the issuer: not a durable member.
+    const self = peerIdFromPrivateKey(mine).toString()
+    assert.equal(await refusal(verifier().verify(encode({ body: encode({ ...body, issuer: self }), sig: await mine.sign(env.body), issuer: self }), w.tab)), 'unknown-issuer')
   })
 
   it('are decided live on a member: a disabled user, a deactivated key, a user made again are refused at once', async () => {

@@ -42,6 +42,8 @@ export interface Admission {
   issued: number
   expires: number
   principal: AdmittedPrincipal
+  /** The address the tab joined from (aws:SourceIp for its requests on the mesh, where no address is seen). */
+  sourceIp?: string
   /**
    * The records that decide what the principal may do, secrets left out: its
    * user, groups and their policies, and every bucket's policy and canned ACL.
@@ -81,6 +83,8 @@ export interface IssueOptions {
   cluster: string
   now: number
   lifetimeMs?: number
+  /** The join request's client address. */
+  sourceIp?: string
 }
 
 /** Signs an admission for a principal that has just proved its credentials (a SigV4-signed join). */
@@ -95,14 +99,22 @@ export async function issueAdmission (o: IssueOptions): Promise<{ bytes: Uint8Ar
     ...(p.kind === 'user' ? { user: p.user.name, userId: p.session?.userId ?? p.user.id } : {}),
     ...(session === undefined ? {} : { session }),
   }
-  const admission: Admission = { peer: o.peer, issuer: o.issuer, cluster: o.cluster, issued: o.now, expires, principal, records: recordsFor(o.access, p) }
+  const admission: Admission = {
+    peer: o.peer, issuer: o.issuer, cluster: o.cluster, issued: o.now, expires, principal, records: recordsFor(o.access, p),
+    ...(o.sourceIp === undefined ? {} : { sourceIp: o.sourceIp }),
+  }
   const body = encode(admission)
   const sig = await o.sign(concat(DOMAIN, body))
-  return { bytes: encode({ body, sig }), admission }
+  // The issuer beside the body too: a peer checks the signature before it parses the records.
+  const bytes = encode({ body, sig, issuer: o.issuer })
+  if (bytes.byteLength > MAX_ADMISSION_BYTES) throw new S3Error('InvalidRequest', `This user's admission would be ${bytes.byteLength} bytes (its policies and the buckets' it can see), over the ${MAX_ADMISSION_BYTES} peers accept: shorten them.`)
+  return { bytes, admission }
 }
 
 function sessionOf (s: SessionLimits, access: AccessControl): AdmittedPrincipal['session'] {
   const policy = s.policy === undefined ? undefined : documentOf(s.policy, access)
+  // Never without the session's cap: a session whose policy cannot be handed on is not admitted.
+  if (s.policy !== undefined && policy === undefined) throw new S3Error('InternalError', 'The session policy could not be handed to the tab.')
   return { expires: s.expires, ...(policy === undefined ? {} : { policy }), ...(s.issued === undefined ? {} : { issued: s.issued }), ...(s.sourceKey === undefined ? {} : { sourceKey: s.sourceKey }) }
 }
 
@@ -111,7 +123,11 @@ function documentOf (policy: Policy, access: AccessControl): string | undefined 
   return access.sourceOf(policy)
 }
 
-/** The records deciding a principal's rights, without secrets (key records are left out). */
+/**
+ * The records deciding a principal's rights, without secrets (key records are
+ * left out), and the policies and ACLs of the buckets it can see only: other
+ * buckets' names and policies are none of its business.
+ */
 function recordsFor (access: AccessControl, p: Principal): AccessEntry[] {
   const state = access.state
   const ids = new Set<string>()
@@ -131,7 +147,13 @@ function recordsFor (access: AccessControl, p: Principal): AccessEntry[] {
       owner('group', g)
     }
   }
-  return state.all().filter(e => e.record !== undefined && (ids.has(e.id) || e.record.kind === 'bucket-policy' || e.record.kind === 'bucket-acl'))
+  const sees = new Map<string, boolean>()
+  const visible = (bucket: string): boolean => {
+    let v = sees.get(bucket)
+    if (v === undefined) sees.set(bucket, v = access.seesBucket(p, bucket, {}))
+    return v
+  }
+  return state.all().filter(e => e.record !== undefined && (ids.has(e.id) || ((e.record.kind === 'bucket-policy' || e.record.kind === 'bucket-acl') && visible(e.record.bucket))))
 }
 
 export interface VerifierOptions {
@@ -156,18 +178,19 @@ export class AdmissionVerifier {
   /** The admission `bytes` carry, if `from` (the connection's authenticated peer) may use it now. Throws GuestRefusedError. */
   async verify (bytes: unknown, from: string): Promise<Admission> {
     if (!(bytes instanceof Uint8Array) || bytes.byteLength > MAX_ADMISSION_BYTES) throw new GuestRefusedError('malformed', 'A request without an admission (or one too large).')
-    let env: { body?: unknown, sig?: unknown }
+    let env: { body?: unknown, sig?: unknown, issuer?: unknown }
     try {
-      env = decode(bytes) as { body?: unknown, sig?: unknown }
+      env = decode(bytes) as { body?: unknown, sig?: unknown, issuer?: unknown }
     } catch {
       throw new GuestRefusedError('malformed', 'A malformed admission.')
     }
-    if (!(env.body instanceof Uint8Array) || !(env.sig instanceof Uint8Array)) throw new GuestRefusedError('malformed', 'An admission without its body or signature.')
+    if (!(env.body instanceof Uint8Array) || !(env.sig instanceof Uint8Array) || typeof env.issuer !== 'string') throw new GuestRefusedError('malformed', 'An admission without its body, signature or issuer.')
     // Known by its signature: each admission's is its own (Ed25519 signs the body, issue time included).
     const id = toHex(env.sig)
     let a = this.signed.get(id)
     if (a === undefined) {
-      a = await this.open(env.body, env.sig)
+      if (!this.o.isIssuer(env.issuer)) throw new GuestRefusedError('unknown-issuer', `${env.issuer.slice(0, 80)}, which signed this admission, is not a durable member known here.`)
+      a = await this.open(env.body, env.sig, env.issuer)
       if (this.signed.size >= 1000) this.signed.clear()
       this.signed.set(id, a)
     }
@@ -178,21 +201,23 @@ export class AdmissionVerifier {
     return a
   }
 
-  private async open (body: Uint8Array, sig: Uint8Array): Promise<Admission> {
+  /** Checks the signature (nothing is parsed before), then the body. */
+  private async open (body: Uint8Array, sig: Uint8Array, issuer: string): Promise<Admission> {
+    let ok = false
+    try {
+      const key = peerIdFromString(issuer).publicKey
+      ok = key !== undefined && await key.verify(concat(DOMAIN, body), sig)
+    } catch {
+      ok = false
+    }
+    if (!ok) throw new GuestRefusedError('bad-signature', `The admission is not signed by ${issuer.slice(0, 80)}.`)
     let a: Admission
     try {
       a = asAdmission(decode(body))
     } catch (err) {
       throw new GuestRefusedError('malformed', `A malformed admission: ${err instanceof Error ? err.message : String(err)}.`)
     }
-    let ok = false
-    try {
-      const key = peerIdFromString(a.issuer).publicKey
-      ok = key !== undefined && await key.verify(concat(DOMAIN, body), sig)
-    } catch {
-      ok = false
-    }
-    if (!ok) throw new GuestRefusedError('bad-signature', `The admission is not signed by ${a.issuer}.`)
+    if (a.issuer !== issuer) throw new GuestRefusedError('malformed', 'The admission names another issuer than the one that signed it.')
     return a
   }
 }
@@ -224,7 +249,11 @@ function asAdmission (v: unknown): Admission {
     if (e === undefined || e.record === undefined || e.record.kind === 'key') throw new Error('a malformed record')
     return e
   })
-  return { peer: o.peer, issuer: o.issuer, cluster: o.cluster, issued: o.issued, expires: o.expires, principal: p as unknown as AdmittedPrincipal, records }
+  if (o.sourceIp !== undefined && typeof o.sourceIp !== 'string') throw new Error('a malformed source address')
+  return {
+    peer: o.peer, issuer: o.issuer, cluster: o.cluster, issued: o.issued, expires: o.expires, principal: p as unknown as AdmittedPrincipal, records,
+    ...(typeof o.sourceIp === 'string' ? { sourceIp: o.sourceIp } : {}),
+  }
 }
 
 /**
@@ -299,7 +328,12 @@ export function tabAccess (bytes: Uint8Array, credentials: { accessKeyId: string
   const access = new AccessControl({
     state,
     root: { accessKeyId: `\0${admission.issuer}`, secretAccessKey: '\0' },
-    known: (id, token) => id === credentials.accessKeyId && token === credentials.sessionToken && own.principal !== undefined ? { secret: credentials.secretAccessKey, principal: own.principal } : undefined,
+    known: (id, token) => {
+      if (id !== credentials.accessKeyId || token !== credentials.sessionToken || own.principal === undefined) return undefined
+      const session = own.principal.kind === 'anonymous' ? undefined : own.principal.session
+      if (session !== undefined && Date.now() >= session.expires) throw new S3Error('ExpiredToken', `The provided token expired at ${new Date(session.expires).toISOString()}.`)
+      return { secret: credentials.secretAccessKey, principal: own.principal }
+    },
   })
   own.principal = guestPrincipal(admission, undefined, access, false).principal
   return { access, principal: own.principal, admission }

@@ -52,7 +52,11 @@ export class GuestGate {
       action,
       resource: key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`,
       // What an S3 request over TLS would bring; a guest's connection is Noise-encrypted.
-      context: { 'aws:SecureTransport': 'true', 'aws:CurrentTime': new Date(now).toISOString(), 'aws:EpochTime': String(Math.floor(now / 1000)), ...context },
+      // The address the tab joined from stands for its own: none is seen on the mesh (a relay or WebRTC in between).
+      context: {
+        'aws:SecureTransport': 'true', 'aws:CurrentTime': new Date(now).toISOString(), 'aws:EpochTime': String(Math.floor(now / 1000)),
+        ...(g.admission.sourceIp === undefined ? {} : { 'aws:SourceIp': g.admission.sourceIp }), ...context,
+      },
     }) === 'allow'
   }
 

@@ -36,6 +36,9 @@ export interface GuestMemberOptions {
   retryMs?: number
 }
 
+/** How long a read from another tab may take before the next holder is tried, ms. */
+const GUEST_FETCH_MS = 10_000
+
 /** Other guests a guest keeps a direct connection to. */
 const GUEST_LINKS = 4
 
@@ -73,6 +76,7 @@ export class GuestMember {
   readonly synced = new Promise<void>(resolve => { this.resolveSynced = resolve })
   private readonly listeners = new Set<() => void>()
   private readonly dialing = new Set<string>()
+  private readonly durableSeen = new Set<string>()
 
   constructor (private readonly o: GuestMemberOptions) {
     this.self = o.libp2p.peerId.toString()
@@ -80,7 +84,8 @@ export class GuestMember {
     this.hashes = o.hashes
     this.copies = new LocalCopies(o.store, { self: this.self, catalog: this.catalog, clock: this.clock, hashes: o.hashes, announce: entries => { void this.announce(entries) } })
     this.reconciler = new Reconciler({ copies: this.copies, catalog: this.catalog, clock: this.clock, tombstoneTtlMs: GUEST_TOMBSTONE_MS, onDriftRefused: () => {}, stopping: this.stopping.signal })
-    this.gate = new GuestGate({ cluster: o.cluster, isIssuer: id => this.peers.get(id)?.role === 'durable' })
+    // Any durable member its node ever named may have admitted another tab (one that died since too, until its admissions expire).
+    this.gate = new GuestGate({ cluster: o.cluster, isIssuer: id => this.durableSeen.has(id) })
     this.transfer = guestTransfer(o.libp2p, this.copies, o.hashes, {
       idleTimeoutMs: o.idleTimeoutMs ?? 10_000,
       credentials: () => ({ admission: this.admission }),
@@ -167,7 +172,9 @@ export class GuestMember {
     const problems: string[] = []
     for (const holder of holders) {
       try {
-        const body = await this.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, signal)
+        // Another tab gets a deadline: one that claims a copy and sends it slowly must not hold the read up.
+        const s = this.peers.get(holder)?.role === 'guest' ? AbortSignal.any([signal, AbortSignal.timeout(GUEST_FETCH_MS)]) : signal
+        const body = await this.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, s)
         const stored = await this.copies.storeVersion(entry, body, { signal, checked: true })
         this.stats.fetched++
         if (this.peers.get(holder)?.role === 'guest') this.stats.fetchedFromGuests++
@@ -185,7 +192,8 @@ export class GuestMember {
   /** Tells the followed node which versions this guest now holds, so other guests can fetch from it. */
   private async announce (entries: CatalogEntry[]): Promise<void> {
     const node = this.following
-    const held = entries.filter(e => e.key !== undefined && !e.deleted && e.holders.includes(this.self))
+    // Its own holding only (the others' are the node's business).
+    const held = entries.filter(e => e.key !== undefined && !e.deleted && e.holders.includes(this.self)).map(e => ({ ...e, holders: [this.self] }))
     if (node === undefined || held.length === 0) return
     const frames = await this.open(node).catch(() => undefined)
     if (frames === undefined) return
@@ -249,6 +257,7 @@ export class GuestMember {
           for (const p of m.peers as GuestPeer[]) {
             if (typeof p?.id !== 'string' || p.id === this.self || !Array.isArray(p.addrs)) continue
             this.peers.set(p.id, p)
+            if (p.role === 'durable') this.durableSeen.add(p.id)
             // Where to dial it: a guest through its relay (WebRTC), a durable member directly.
             try {
               void this.o.libp2p.peerStore.merge(peerIdFromString(p.id), { multiaddrs: p.addrs.map(a => multiaddr(a)) }).catch(() => {})

@@ -38,6 +38,10 @@ export function guestTransfer (libp2p: Libp2p, copies: LocalCopies, hashes: Hash
   }, { ...options, protocol: GUEST_TRANSFER_PROTOCOL })
 }
 
+/** Guests named as holders of one entry, and holdings kept per guest. */
+const MAX_GUEST_HOLDERS = 16
+const MAX_HOLDINGS_PER_GUEST = 10_000
+
 /** Entries per feed frame. */
 const FEED_BATCH = 500
 /** Entries one announcement may carry. */
@@ -72,8 +76,6 @@ export interface GuestServiceOptions {
   membership: Membership
   hashes: Hashes
   gate: GuestGate
-  /** Spreads entries to the cluster (the member's announcer). */
-  announce: (entries: CatalogEntry[]) => void
   idleTimeoutMs?: number
 }
 
@@ -82,9 +84,10 @@ export interface GuestServiceOptions {
  * every request is checked against the guest's admission and its user's
  * rights (GuestGate) before anything is read or sent. A guest gets the
  * catalog entries it may list and news of the durable members; the bytes
- * of objects it may read; and may tell which versions it now holds (never a
- * new version or a delete: those are S3 writes, decided and replicated by a
- * node). What it may not do is refused and counted, never forwarded.
+ * of objects it may read; and may tell which versions it now holds (kept on
+ * this member for the guests following it; never a new version or a delete:
+ * those are S3 writes, decided and replicated by a node). What it may not do
+ * is refused and counted, never forwarded.
  */
 export class GuestService {
   readonly stats: GuestStats = { feeds: 0, feedsOpened: 0, entriesSent: 0, entriesFiltered: 0, holdingsTaken: 0, served: 0 }
@@ -94,6 +97,18 @@ export class GuestService {
   private readonly closing = new AbortController()
   /** Feeds told when the guests following this member change (arrive, leave, move addresses). */
   private readonly directoryListeners = new Set<() => void>()
+  /** Each guest's one following feed: a second one replaces the first. */
+  private readonly feeds = new Map<string, SealedFrames>()
+  /**
+   * What the guests following this member hold, per object: guest id to the
+   * SHA-256 of its copy. Kept here, not in the replicated catalog (a tab's
+   * peer id is new each page load: the catalog's holder lists would only
+   * grow), and dropped with the guest's feed.
+   */
+  private readonly holdings = new Map<string, Map<string, string>>()
+  private readonly heldBy = new Map<string, Set<string>>()
+  /** Feeds told of an entry whose guest holders changed. */
+  private readonly holdingListeners = new Set<(e: CatalogEntry) => void>()
 
   constructor (private readonly o: GuestServiceOptions) {
     const gate = o.gate
@@ -105,7 +120,10 @@ export class GuestService {
           gate.count('denied')
           throw new GuestRefusedError('denied', 'Guests fetch objects; they write through S3.')
         }
-        if (typeof r.bucket !== 'string' || typeof r.key !== 'string') throw new DroppedMessageError('malformed', 'A get without its bucket and key.')
+        if (typeof r.bucket !== 'string' || typeof r.key !== 'string') {
+          gate.count('malformed')
+          throw new DroppedMessageError('malformed', 'A get without its bucket and key.')
+        }
         gate.check(g, 's3:GetObject', r.bucket, r.key)
         this.stats.served++
       },
@@ -139,12 +157,41 @@ export class GuestService {
    * pointed them.
    */
   private relayed (addrs: string[]): string[] {
-    const durable = new Set(this.peers('').filter(p => p.role === 'durable').map(p => p.id))
-    durable.add(this.o.libp2p.peerId.toString())
-    return addrs.filter(a => {
-      const m = /\/p2p\/([^/]+)\/p2p-circuit(\/|$)/.exec(a)
-      return m !== null && durable.has(m[1]!)
-    })
+    // The relays' own addresses, as they advertise them: a guest's must begin with one of them.
+    const self = this.o.libp2p.peerId.toString()
+    const relays = [
+      ...this.o.libp2p.getMultiaddrs().map(String).map(a => a.endsWith(`/p2p/${self}`) ? a : `${a}/p2p/${self}`),
+      ...this.peers('').filter(p => p.role === 'durable').flatMap(p => p.addrs.map(a => a.endsWith(`/p2p/${p.id}`) ? a : `${a}/p2p/${p.id}`)),
+    ]
+    return addrs.filter(a => relays.some(r => a.startsWith(`${r}/p2p-circuit/`) || a === `${r}/p2p-circuit`))
+  }
+
+  /** An entry as guests see it: with the guests following this member that hold its version (a few). */
+  private withGuests (e: CatalogEntry): CatalogEntry {
+    const held = e.key === undefined || e.object === undefined ? undefined : this.holdings.get(`${e.bucket}\n${e.key}`)
+    if (held === undefined) return e
+    const guests = [...held].filter(([, sha]) => sha === e.object!.sha256).map(([id]) => id).slice(0, MAX_GUEST_HOLDERS)
+    return guests.length === 0 ? e : { ...e, holders: [...new Set([...e.holders, ...guests])].sort() }
+  }
+
+  private hold (guest: string, e: CatalogEntry): void {
+    const id = `${e.bucket}\n${e.key!}`
+    let mine = this.heldBy.get(guest)
+    if (mine === undefined) this.heldBy.set(guest, mine = new Set())
+    if (!mine.has(id) && mine.size >= MAX_HOLDINGS_PER_GUEST) return
+    mine.add(id)
+    let held = this.holdings.get(id)
+    if (held === undefined) this.holdings.set(id, held = new Map())
+    held.set(guest, e.object!.sha256)
+  }
+
+  private forget (guest: string): void {
+    for (const id of this.heldBy.get(guest) ?? []) {
+      const held = this.holdings.get(id)
+      held?.delete(guest)
+      if (held?.size === 0) this.holdings.delete(id)
+    }
+    this.heldBy.delete(guest)
   }
 
   /** The durable members alive or suspected, and the guests following this member, but `except`. */
@@ -188,32 +235,52 @@ export class GuestService {
     let admission = r.admission
     const gate = this.o.gate
     let addrs = this.relayed(addresses(r.addrs))
-    // Sends one after the other: changes may come while the snapshot is being sent.
+    // Sends one after the other (changes may come while the snapshot is being sent); the first failure ends the feed.
     let sending = Promise.resolve()
-    const send = (m: Record<string, unknown>): void => { sending = sending.then(async () => { await frames.send(m) }) }
+    let failed = false
+    const send = (m: Record<string, unknown> | (() => Record<string, unknown>)): void => {
+      if (failed) return
+      sending = sending.then(async () => { if (!failed) await frames.send(typeof m === 'function' ? m() : m) }).catch((err: unknown) => {
+        failed = true
+        frames.abort(err instanceof Error ? err : new Error(String(err)))
+      })
+    }
+    /** What the guest may see of entries: those it may list, without what only reading would show it. */
     const visible = (entries: Iterable<CatalogEntry>): CatalogEntry[] => {
       const out: CatalogEntry[] = []
       for (const e of entries) {
-        if (gate.mayList(g, e.bucket, e.key)) out.push(e)
-        else this.stats.entriesFiltered++
+        if (!gate.mayList(g, e.bucket, e.key)) { this.stats.entriesFiltered++; continue }
+        out.push(this.shown(g, this.withGuests(e)))
       }
       this.stats.entriesSent += out.length
       return out
     }
     const follow = r.follow === true
     const pending: CatalogEntry[] = []
-    const onChange = (e: CustomEvent<CatalogEntry>): void => {
-      pending.push(e.detail)
+    const onChange = (e: CatalogEntry): void => {
+      pending.push(e)
       if (pending.length === 1) queueMicrotask(() => { const batch = visible(pending.splice(0)); if (batch.length > 0) send({ entries: encodeCatalogMessage(batch) }) })
     }
-    const onMembers = (): void => { send({ peers: this.peers(g.id) }) }
+    const onCatalog = (e: CustomEvent<CatalogEntry>): void => { onChange(e.detail) }
+    // Coalesced: a burst of member or directory changes sends the list once, as it is when sent.
+    let peersQueued = false
+    const onMembers = (): void => {
+      if (peersQueued) return
+      peersQueued = true
+      send(() => { peersQueued = false; return { peers: this.peers(g.id) } })
+    }
     const setAddrs = (next: string[]): void => {
+      const changed = next.join(' ') !== addrs.join(' ') || !this.guests.has(g.id)
       addrs = next
       this.guests.set(g.id, { addrs, expires: g.admission.expires })
-      for (const l of this.directoryListeners) if (l !== onMembers) l()
+      if (changed) for (const l of this.directoryListeners) if (l !== onMembers) l()
     }
     if (follow) {
-      this.o.catalog.addEventListener('change', onChange)
+      // One following feed per guest: a new one replaces the old.
+      this.feeds.get(g.id)?.abort(new Error('replaced by a newer feed'))
+      this.feeds.set(g.id, frames)
+      this.o.catalog.addEventListener('change', onCatalog)
+      this.holdingListeners.add(onChange)
       for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, onMembers)
       this.directoryListeners.add(onMembers)
       setAddrs(addrs)
@@ -221,10 +288,14 @@ export class GuestService {
       this.stats.feedsOpened++
     }
     const recheck = setInterval(() => {
-      void gate.who(g.id, admission).then(now => { g = now }, (err: unknown) => {
+      const checked = admission
+      void gate.who(g.id, checked).then(now => { if (checked === admission) g = now }, (err: unknown) => {
+        if (checked !== admission) return
+        clearInterval(recheck)
+        // Told why, then closed; reset if the guest does not take it.
         send({ status: 'refused', reason: err instanceof GuestRefusedError ? err.reason : 'malformed', message: String((err as Error).message) })
-        void sending.then(async () => { await frames.close() }).catch(() => {})
-        frames.abort(new Error('admission no longer valid'))
+        const reset = setTimeout(() => { frames.abort(new Error('admission no longer valid')) }, 2000)
+        void sending.then(async () => { await frames.close() }).catch(() => {}).finally(() => { clearTimeout(reset); frames.abort(new Error('admission no longer valid')) })
       })
     }, RECHECK_MS)
     try {
@@ -239,6 +310,7 @@ export class GuestService {
       }
       send({ entries: encodeCatalogMessage(visible(batch)), synced: true })
       await sending
+      if (failed) return
       if (!follow) { await frames.close(); return }
       // The guest renews its admission, and tells its new addresses, on the same stream; anything else ends the feed.
       for (;;) {
@@ -253,14 +325,31 @@ export class GuestService {
     } finally {
       clearInterval(recheck)
       if (follow) {
-        this.o.catalog.removeEventListener('change', onChange)
+        this.o.catalog.removeEventListener('change', onCatalog)
+        this.holdingListeners.delete(onChange)
         for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, onMembers)
         this.directoryListeners.delete(onMembers)
-        this.guests.delete(g.id)
-        for (const l of this.directoryListeners) l()
+        // Unless a newer feed of the same guest took over: its directory entry and holdings are the newer feed's.
+        if (this.feeds.get(g.id) === frames) {
+          this.feeds.delete(g.id)
+          this.guests.delete(g.id)
+          this.forget(g.id)
+          for (const l of this.directoryListeners) l()
+        }
         this.stats.feeds--
       }
     }
+  }
+
+  /** An entry without what the guest may not read: an object's metadata and tags need GetObject, a bucket's CORS rules GetBucketCORS. */
+  private shown (g: Guest, e: CatalogEntry): CatalogEntry {
+    if (e.key === undefined) {
+      if (e.cors === undefined || this.o.gate.allows(g, 's3:GetBucketCORS', e.bucket)) return e
+      const { cors: _cors, ...rest } = e
+      return rest
+    }
+    if (e.object === undefined || this.o.gate.allows(g, 's3:GetObject', e.bucket, e.key)) return e
+    return { ...e, object: { ...e.object, metadata: { user: {} }, tags: {} } }
   }
 
   /** One key's entry (a guest reading a key it may read but not list). */
@@ -273,37 +362,50 @@ export class GuestService {
       await frames.send({ status: 'refused', reason: 'denied', message: `${g.id} may not read ${r.bucket}${key === undefined ? '' : `/${key}`}.` })
     } else {
       const e = this.o.catalog.get(r.bucket, key)
-      await frames.send(e === undefined ? { status: 'not-found' } : { status: 'ok', entries: encodeCatalogMessage([e]) })
+      await frames.send(e === undefined ? { status: 'not-found' } : { status: 'ok', entries: encodeCatalogMessage([this.shown(g, this.withGuests(e))]) })
     }
     await frames.close()
   }
 
   /**
-   * A guest telling which versions it holds: taken (and forwarded) only for
-   * the version the catalog already has and a key the guest may read. A new
-   * version, a delete or a bucket is a write, which a guest makes through S3:
-   * refused and counted (as `denied` when its user could not make it anyway).
+   * A guest telling which versions it holds: taken only from a guest that
+   * follows this member, for the version the catalog has now and a key the
+   * guest may read, and kept here (other guests following this member learn
+   * it; the replicated catalog does not). A new version, a delete or a bucket
+   * is a write, which a guest makes through S3: refused and counted (`denied`
+   * when its user could not make it anyway).
    */
   private async announced (frames: SealedFrames, g: Guest, r: Record<string, unknown>): Promise<void> {
     if (!(r.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'An announcement without entries.')
     const entries = decodeCatalogMessage(r.entries).entries.slice(0, MAX_ANNOUNCED)
     const gate = this.o.gate
-    const taken: CatalogEntry[] = []
+    const following = this.feeds.has(g.id)
+    let taken = 0
     const refused: Record<string, number> = {}
     const refuse = (reason: 'denied' | 'not-a-holding'): void => { gate.count(reason); refused[reason] = (refused[reason] ?? 0) + 1 }
     for (const e of entries) {
       const current = this.o.catalog.get(e.bucket, e.key)
-      const action = e.key === undefined ? (e.deleted ? 's3:DeleteBucket' : 's3:CreateBucket') : e.deleted ? 's3:DeleteObject' : 's3:PutObject'
-      const holding = e.key !== undefined && !e.deleted && current !== undefined && !current.deleted && current.object !== undefined &&
-        e.object?.sha256 === current.object.sha256 && compareVersions(e.version, current.version) === 0
-      if (!holding) { refuse(gate.allows(g, action, e.bucket, e.key) ? 'not-a-holding' : 'denied'); continue }
-      if (!gate.allows(g, 's3:GetObject', e.bucket, e.key)) { refuse('denied'); continue }
-      taken.push({ ...current, holders: [g.id] })
+      if (e.key === undefined || e.deleted || e.object === undefined) {
+        // A bucket, or a delete: writes.
+        const action = e.key === undefined ? (e.deleted ? 's3:DeleteBucket' : 's3:CreateBucket') : 's3:DeleteObject'
+        refuse(gate.allows(g, action, e.bucket, e.key) ? 'not-a-holding' : 'denied')
+        continue
+      }
+      const live = current !== undefined && !current.deleted && current.object !== undefined
+      if (live && compareVersions(e.version, current.version) === 0 && e.object.sha256 === current.object!.sha256) {
+        if (!gate.allows(g, 's3:GetObject', e.bucket, e.key)) { refuse('denied'); continue }
+        if (!following) { refuse('not-a-holding'); continue }
+        this.hold(g.id, current)
+        taken++
+        for (const l of this.holdingListeners) l(current)
+        continue
+      }
+      // An older version (a late holding): nothing to take. A version the catalog does not have: a write.
+      const older = current !== undefined && compareVersions(e.version, current.version) < 0
+      refuse(older || gate.allows(g, 's3:PutObject', e.bucket, e.key) ? 'not-a-holding' : 'denied')
     }
-    for (const e of taken) this.o.catalog.apply(e)
-    if (taken.length > 0) this.o.announce(taken.map(e => this.o.catalog.get(e.bucket, e.key)!))
-    this.stats.holdingsTaken += taken.length
-    await frames.send({ status: 'ok', taken: taken.length, refused })
+    this.stats.holdingsTaken += taken
+    await frames.send({ status: 'ok', taken, refused })
     await frames.close()
   }
 }
