@@ -1,14 +1,13 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { tabAccess } from '../core/access/admission.js'
 import { s3Signer } from '../core/s3-signer.js'
 import { GatewayStore } from '../gateway/gateway-store.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { RemoteS3 } from '../gateway/remote-s3.js'
-import { createS3Handler, type S3Handler } from '../s3-shim/index.js'
+import type { S3Handler } from '../s3-shim/index.js'
 import { serveServiceWorker } from './bridge.js'
+import { fromBase64, ownHandler } from './own-handler.js'
 import { startPageNode, type PageNode } from './page-node.js'
-import { browserHashes } from './wasm-hashes.js'
 import { S3_BASE_PATH, TO_NODE_HEADER, type WorkerConfig } from './worker-config.js'
 
 export interface RegisterOptions {
@@ -76,8 +75,6 @@ function isLocalHost (host: string): boolean {
     /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)
 }
 
-const fromBase64 = (text: string): Uint8Array => Uint8Array.from(atob(text), c => c.charCodeAt(0))
-
 /**
  * Registers the s3mesh service worker for this origin and resolves once it
  * controls the page, so that `fetch('/s3/bucket/key')` from here on is S3;
@@ -124,15 +121,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   await tell(info.admission)
   if (options.join === false) return { registration, principal: info.principal, stop: async () => {} }
   // The page decides its own requests with its admission's records and the same evaluation as its node, until the next one.
-  const handlerFor = (admission: string): S3Handler => {
-    const own = tabAccess(fromBase64(admission), credentials)
-    return createS3Handler({
-      store: node.store, basePath: S3_BASE_PATH, sandboxObjects: true, hashes: browserHashes,
-      access: own.access, serveAccessApi: false,
-      // The worker hands over only its own origin's requests: unsigned, they are the page's, with its credentials' rights.
-      unsignedAs: () => own.principal,
-    })
-  }
+  const handlerFor = (admission: string): S3Handler => ownHandler(node.store, admission, credentials)
   // The tab's writes: S3 requests to its node, signed here, past the worker.
   const remote = new RemoteS3({ endpoints: [`${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: 30_000, retryAfterMs: 0, headers: { [TO_NODE_HEADER]: '1' } })
   const writer = new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: PAGE_WRITE_BUFFER_BYTES })

@@ -11,11 +11,11 @@ import { requestIdSource } from '../core/ids.js'
 import { GatewayStore } from '../gateway/gateway-store.js'
 import { ReadThroughStore } from '../gateway/read-through-store.js'
 import { RemoteS3 } from '../gateway/remote-s3.js'
-import { tabAccess } from '../core/access/admission.js'
 import { s3Signer } from '../core/s3-signer.js'
 import { createS3Handler, errorResponse, type S3Handler } from '../s3-shim/index.js'
 import { askPageNode, pingPageNode } from './bridge.js'
 import { IdbStore } from './idb-store.js'
+import { ownHandler } from './own-handler.js'
 import { browserHashes } from './wasm-hashes.js'
 import { loadWorkerConfig, saveWorkerConfig, type WorkerConfig, S3_BASE_PATH, TO_NODE_HEADER } from './worker-config.js'
 
@@ -60,18 +60,7 @@ let admitted: { admission: string, handler: S3Handler } | undefined
 async function handlerFor (): Promise<S3Handler> {
   const { credentials, admission } = await loadWorkerConfig()
   if (credentials === undefined || admission === undefined) return handler
-  if (admitted?.admission !== admission) {
-    const own = tabAccess(Uint8Array.from(atob(admission), c => c.charCodeAt(0)), credentials)
-    admitted = {
-      admission,
-      handler: createS3Handler({
-        store, basePath: S3_BASE_PATH, sandboxObjects: true, hashes: browserHashes, access: own.access, serveAccessApi: false,
-        // Only this origin's pages reach this worker: unsigned, a request is the page's, with its credentials' rights.
-        // A navigation can come from any site (a link, a form), so it may only read.
-        unsignedAs: request => request.mode !== 'navigate' || request.method === 'GET' || request.method === 'HEAD' ? own.principal : undefined,
-      }),
-    }
-  }
+  if (admitted?.admission !== admission) admitted = { admission, handler: ownHandler(store, admission, credentials) }
   return admitted.handler
 }
 

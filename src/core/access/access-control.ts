@@ -73,7 +73,7 @@ export const MESH_ACCOUNT = '000000000000'
 /** Largest number of sessions whose opened token is kept (each is looked up again on every request). */
 const SESSION_CACHE = 4096
 
-/** Each parsed policy's document. */
+/** Each parsed policy's source text. */
 const sources = new WeakMap<Policy, string>()
 
 export class AccessControl {

@@ -11,11 +11,11 @@ import type { CatalogEntry } from './catalog-entry.js'
 import { Catalog } from './catalog.js'
 import { GuestGate } from './guest-gate.js'
 import { GUEST_PROTOCOL, guestTransfer, type GuestPeer } from './guest-service.js'
+import { HolderFetcher } from './holder-fetch.js'
 import { HybridClock } from './hlc.js'
 import { LocalCopies } from './local-copies.js'
 import { Reconciler } from './reconciler.js'
 import type { TransferService } from './transfer.js'
-import { ContentMismatchError } from './verify-stream.js'
 
 export interface GuestMemberOptions {
   /** The guest's libp2p node: its peer id is the one admitted. */
@@ -70,7 +70,7 @@ export class GuestMember {
   private following: string | undefined
   private readonly reconciler: Reconciler
   private readonly stopping = new AbortController()
-  private readonly running = new Map<string, Promise<CatalogEntry>>()
+  private readonly fetcher: HolderFetcher
   private resolveSynced!: () => void
   /** Resolves once the first feed has sent everything the guest may list. */
   readonly synced = new Promise<void>(resolve => { this.resolveSynced = resolve })
@@ -99,6 +99,16 @@ export class GuestMember {
         this.gate.check(g, 's3:GetObject', r.bucket, r.key)
       },
     })
+    this.fetcher = new HolderFetcher({
+      copies: this.copies, catalog: this.catalog, transfer: this.transfer, stopping: this.stopping.signal, onBadHolder: () => {},
+      holders: e => this.holders(e),
+      // Another tab gets a deadline: one that claims a copy and sends it slowly must not hold the read up.
+      deadlineMs: h => this.peers.get(h)?.role === 'guest' ? GUEST_FETCH_MS : undefined,
+      onFetched: h => {
+        this.stats.fetched++
+        if (this.peers.get(h)?.role === 'guest') this.stats.fetchedFromGuests++
+      },
+    })
   }
 
   /** Calls `listener` when the peers or the catalog's feed state change (the console redraws). */
@@ -116,7 +126,7 @@ export class GuestMember {
     this.stopping.abort()
     this.feed?.abort(new Error('stopping'))
     await this.transfer.stop()
-    await Promise.allSettled(this.running.values())
+    await this.fetcher.settled()
   }
 
   /** A renewed admission: used from now on, and handed to the followed node. */
@@ -156,37 +166,14 @@ export class GuestMember {
 
   /** Fetches a version from its holders (guests connected now first, then durable members), verified, kept and announced. */
   async fetch (entry: CatalogEntry, signal?: AbortSignal): Promise<CatalogEntry> {
-    const id = `${entry.bucket}\n${entry.key!}\n${entry.object!.sha256}`
-    let running = this.running.get(id)
-    if (running === undefined) {
-      running = this.fromHolders(entry, signal ?? this.stopping.signal).finally(() => { this.running.delete(id) })
-      this.running.set(id, running)
-    }
-    return await running
+    return await this.fetcher.fetch(entry, signal)
   }
 
-  private async fromHolders (entry: CatalogEntry, signal: AbortSignal): Promise<CatalogEntry> {
+  /** An entry's holders to read from: other tabs connected now, durable members, then other tabs (unknown ones never). */
+  private holders (entry: CatalogEntry): string[] {
     const connected = new Set(this.o.libp2p.getConnections().filter(c => c.limits === undefined).map(c => c.remotePeer.toString()))
     const rank = (h: string): number => this.peers.get(h)?.role === 'guest' ? (connected.has(h) ? 0 : 2) : this.peers.get(h)?.role === 'durable' ? 1 : 3
-    const holders = entry.holders.filter(h => h !== this.self && rank(h) < 3).sort((a, b) => rank(a) - rank(b))
-    const problems: string[] = []
-    for (const holder of holders) {
-      try {
-        // Another tab gets a deadline: one that claims a copy and sends it slowly must not hold the read up.
-        const s = this.peers.get(holder)?.role === 'guest' ? AbortSignal.any([signal, AbortSignal.timeout(GUEST_FETCH_MS)]) : signal
-        const body = await this.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, s)
-        const stored = await this.copies.storeVersion(entry, body, { signal, checked: true })
-        this.stats.fetched++
-        if (this.peers.get(holder)?.role === 'guest') this.stats.fetchedFromGuests++
-        return stored ?? this.catalog.get(entry.bucket, entry.key)!
-      } catch (err) {
-        if (signal.aborted) throw err
-        problems.push(`${holder}: ${err instanceof ContentMismatchError ? 'sent bad bytes' : err instanceof Error ? err.message : String(err)}`)
-      }
-    }
-    throw new S3Error('ServiceUnavailable', holders.length === 0
-      ? `No holder of ${entry.bucket}/${entry.key!} is reachable now; try again.`
-      : `No holder of ${entry.bucket}/${entry.key!} could send it (${problems.join('; ')}).`)
+    return entry.holders.filter(h => h !== this.self && rank(h) < 3).sort((a, b) => rank(a) - rank(b))
   }
 
   /** Tells the followed node which versions this guest now holds, so other guests can fetch from it. */

@@ -11,6 +11,7 @@ import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import { compareVersions } from './hlc.js'
 import type { Guest, GuestGate } from './guest-gate.js'
+import { GuestHoldings } from './guest-holdings.js'
 import type { LocalCopies } from './local-copies.js'
 import { TransferService, type TransferOptions } from './transfer.js'
 
@@ -37,10 +38,6 @@ export function guestTransfer (libp2p: Libp2p, copies: LocalCopies, hashes: Hash
     onCorrupt: () => {},
   }, { ...options, protocol: GUEST_TRANSFER_PROTOCOL })
 }
-
-/** Guests named as holders of one entry, and holdings kept per guest. */
-const MAX_GUEST_HOLDERS = 16
-const MAX_HOLDINGS_PER_GUEST = 10_000
 
 /** Entries per feed frame. */
 const FEED_BATCH = 500
@@ -99,14 +96,8 @@ export class GuestService {
   private readonly directoryListeners = new Set<() => void>()
   /** Each guest's one following feed: a second one replaces the first. */
   private readonly feeds = new Map<string, SealedFrames>()
-  /**
-   * What the guests following this member hold, per object: guest id to the
-   * SHA-256 of its copy. Kept here, not in the replicated catalog (a tab's
-   * peer id is new each page load: the catalog's holder lists would only
-   * grow), and dropped with the guest's feed.
-   */
-  private readonly holdings = new Map<string, Map<string, string>>()
-  private readonly heldBy = new Map<string, Set<string>>()
+  /** What the guests following this member hold (not replicated: gone with the guest's feed). */
+  private readonly holdings = new GuestHoldings()
   /** Feeds told of an entry whose guest holders changed. */
   private readonly holdingListeners = new Set<(e: CatalogEntry) => void>()
 
@@ -166,34 +157,6 @@ export class GuestService {
     return addrs.filter(a => relays.some(r => a.startsWith(`${r}/p2p-circuit/`) || a === `${r}/p2p-circuit`))
   }
 
-  /** An entry as guests see it: with the guests following this member that hold its version (a few). */
-  private withGuests (e: CatalogEntry): CatalogEntry {
-    const held = e.key === undefined || e.object === undefined ? undefined : this.holdings.get(`${e.bucket}\n${e.key}`)
-    if (held === undefined) return e
-    const guests = [...held].filter(([, sha]) => sha === e.object!.sha256).map(([id]) => id).slice(0, MAX_GUEST_HOLDERS)
-    return guests.length === 0 ? e : { ...e, holders: [...new Set([...e.holders, ...guests])].sort() }
-  }
-
-  private hold (guest: string, e: CatalogEntry): void {
-    const id = `${e.bucket}\n${e.key!}`
-    let mine = this.heldBy.get(guest)
-    if (mine === undefined) this.heldBy.set(guest, mine = new Set())
-    if (!mine.has(id) && mine.size >= MAX_HOLDINGS_PER_GUEST) return
-    mine.add(id)
-    let held = this.holdings.get(id)
-    if (held === undefined) this.holdings.set(id, held = new Map())
-    held.set(guest, e.object!.sha256)
-  }
-
-  private forget (guest: string): void {
-    for (const id of this.heldBy.get(guest) ?? []) {
-      const held = this.holdings.get(id)
-      held?.delete(guest)
-      if (held?.size === 0) this.holdings.delete(id)
-    }
-    this.heldBy.delete(guest)
-  }
-
   /** The durable members alive or suspected, and the guests following this member, but `except`. */
   peers (except: string): GuestPeer[] {
     const out: GuestPeer[] = []
@@ -250,7 +213,7 @@ export class GuestService {
       const out: CatalogEntry[] = []
       for (const e of entries) {
         if (!gate.mayList(g, e.bucket, e.key)) { this.stats.entriesFiltered++; continue }
-        out.push(this.shown(g, this.withGuests(e)))
+        out.push(this.shown(g, this.holdings.withGuests(e)))
       }
       this.stats.entriesSent += out.length
       return out
@@ -333,7 +296,7 @@ export class GuestService {
         if (this.feeds.get(g.id) === frames) {
           this.feeds.delete(g.id)
           this.guests.delete(g.id)
-          this.forget(g.id)
+          this.holdings.forget(g.id)
           for (const l of this.directoryListeners) l()
         }
         this.stats.feeds--
@@ -362,7 +325,7 @@ export class GuestService {
       await frames.send({ status: 'refused', reason: 'denied', message: `${g.id} may not read ${r.bucket}${key === undefined ? '' : `/${key}`}.` })
     } else {
       const e = this.o.catalog.get(r.bucket, key)
-      await frames.send(e === undefined ? { status: 'not-found' } : { status: 'ok', entries: encodeCatalogMessage([this.shown(g, this.withGuests(e))]) })
+      await frames.send(e === undefined ? { status: 'not-found' } : { status: 'ok', entries: encodeCatalogMessage([this.shown(g, this.holdings.withGuests(e))]) })
     }
     await frames.close()
   }
@@ -395,7 +358,7 @@ export class GuestService {
       if (live && compareVersions(e.version, current.version) === 0 && e.object.sha256 === current.object!.sha256) {
         if (!gate.allows(g, 's3:GetObject', e.bucket, e.key)) { refuse('denied'); continue }
         if (!following) { refuse('not-a-holding'); continue }
-        this.hold(g.id, current)
+        this.holdings.hold(g.id, current)
         taken++
         for (const l of this.holdingListeners) l(current)
         continue

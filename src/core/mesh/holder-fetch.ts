@@ -1,7 +1,6 @@
 import { S3Error } from '../errors.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
-import type { DurableMembers } from './durable-members.js'
 import type { LocalCopies } from './local-copies.js'
 import type { TransferService } from './transfer.js'
 import { ContentMismatchError } from './verify-stream.js'
@@ -9,10 +8,15 @@ import { ContentMismatchError } from './verify-stream.js'
 export interface HolderFetchOptions {
   copies: LocalCopies
   catalog: Catalog
-  durable: DurableMembers
   transfer: TransferService
+  /** The holders of a version to try, best first, this member left out (a member: the live ones). */
+  holders: (entry: CatalogEntry) => string[]
+  /** How long one holder may take before the next is tried, ms; no limit when undefined (a guest limits other tabs). */
+  deadlineMs?: (holder: string) => number | undefined
   /** A holder sent bytes that did not match the catalog (it is skipped). */
   onBadHolder: () => void
+  /** A holder sent the version, now stored. */
+  onFetched?: (holder: string) => void
   /** Fetches outlive the request that started them, not the member. */
   stopping: AbortSignal
 }
@@ -49,13 +53,15 @@ export class HolderFetcher {
   }
 
   private async fromHolders (entry: CatalogEntry, signal: AbortSignal): Promise<CatalogEntry> {
-    const self = this.o.copies.self
-    const holders = entry.holders.filter(h => h !== self && this.o.durable.reachable(h))
+    const holders = this.o.holders(entry)
     const problems: string[] = []
     for (const holder of holders) {
       try {
-        const body = await this.o.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, signal)
+        const deadline = this.o.deadlineMs?.(holder)
+        const s = deadline === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(deadline)])
+        const body = await this.o.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, s)
         const stored = await this.o.copies.storeVersion(entry, body, { signal, checked: true })
+        this.o.onFetched?.(holder)
         return stored ?? this.o.catalog.get(entry.bucket, entry.key)!
       } catch (err) {
         if (err instanceof ContentMismatchError) this.o.onBadHolder()

@@ -100,7 +100,10 @@ export class MeshNode {
       onCorrupt: (bucket, key, sha256) => { this.upkeep.corrupt(bucket, key, sha256) },
     }, { idleTimeoutMs: config.transferIdleTimeoutMs })
     const parts = { copies, catalog, durable: this.durable, transfer: this.transfer, stopping }
-    this.fetcher = new HolderFetcher({ ...parts, onBadHolder: () => { stats.badHolders++ } })
+    this.fetcher = new HolderFetcher({
+      copies, catalog, transfer: this.transfer, stopping, onBadHolder: () => { stats.badHolders++ },
+      holders: e => e.holders.filter(h => h !== this.self && this.durable.reachable(h)),
+    })
     this.reconciler = new Reconciler({ copies, catalog, clock, tombstoneTtlMs: config.tombstoneTtlMs, onDriftRefused: () => { stats.driftRefused++ }, stopping })
     this.upkeep = new Upkeep({
       ...parts, fetcher: this.fetcher, stats, replicas: config.replicas, tombstoneTtlMs: config.tombstoneTtlMs, repairConcurrency: config.repairConcurrency,
