@@ -24,7 +24,6 @@
  *   npm run bench:access -- --runs 9      # rounds of part 1 (default 5)
  *   npm run bench:access -- --quick
  */
-import '../../src/node/polyfills.js'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'

@@ -7,7 +7,6 @@
  * machine's clock, sub-millisecond, comparable across processes); with
  * RAW_PEER_QUIET=1 it prints nothing per message (a CPU baseline, bench/cluster-cpu).
  */
-import '../../src/node/polyfills.js'
 import { createInterface } from 'node:readline'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'

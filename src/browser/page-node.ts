@@ -2,12 +2,12 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
-import { webRTC } from '@libp2p/webrtc'
+import { webRTC, webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
-import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { YAMUX_STREAM_OPTIONS } from '../core/mesh/config.js'
+import { dialFirst, orderAddresses, type NodeTransport } from '../core/wire/dial-first.js'
 import { GuestMember } from '../core/mesh/guest-member.js'
 import { GuestStore } from '../core/mesh/guest-store.js'
 import type { ObjectStore } from '../core/object-store.js'
@@ -17,8 +17,14 @@ import { browserHashes } from './wasm-hashes.js'
 export interface PageNodeOptions {
   /** The tab's libp2p identity: the peer id its node admitted. */
   privateKey: PrivateKey
-  /** Node relays' WebSocket multiaddrs (with /p2p/<id>): the tab dials them and follows one. */
+  /** Node relays' WebSocket and WebRTC-direct multiaddrs (with /p2p/<id>): the tab dials them and follows one. */
   relays: string[]
+  /**
+   * How the tab may reach its nodes, in order of preference (default
+   * WebSockets, then WebRTC-direct: an https page falls back to it when the
+   * node's WebSockets have no certificate the browser trusts).
+   */
+  transports?: NodeTransport[]
   cluster: string
   /** The admission its node signed for this tab (renew() replaces it). */
   admission: Uint8Array
@@ -60,7 +66,7 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
   const libp2p = await createLibp2p({
     privateKey: o.privateKey,
     addresses: { listen: ['/p2p-circuit', '/webrtc'] },
-    transports: [webSockets(), webRTC(), circuitRelayTransport()],
+    transports: [webSockets(), webRTC(), webRTCDirect(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
     ...(o.allowLocalAddresses === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),
@@ -68,8 +74,11 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
   })
   let guest: GuestMember | undefined
   try {
-    // The relays first: everything else reaches the tab through them.
-    const reached = await Promise.allSettled(o.relays.map(async r => await libp2p.dial(multiaddr(r), { signal: o.signal })))
+    // The relays first: everything else reaches the tab through them. One connection to each, by the first transport that works.
+    const relays = orderAddresses(o.relays, o.transports)
+    const byPeer = new Map<string, string[]>()
+    for (const a of relays) byPeer.set(a.split('/p2p/').at(-1) ?? '', [...byPeer.get(a.split('/p2p/').at(-1) ?? '') ?? [], a])
+    const reached = await Promise.allSettled([...byPeer.values()].map(async addrs => await dialFirst(libp2p, addrs, o.signal)))
     if (!reached.some(r => r.status === 'fulfilled')) {
       throw new Error(`No relay answered (${o.relays.join(', ')}): ${reached.map(r => r.status === 'rejected' ? String(r.reason) : '').join('; ')}`)
     }
@@ -79,7 +88,7 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
       return [...all.filter(a => a.includes('/webrtc')), ...all.filter(a => !a.includes('/webrtc'))]
     }
     const started = guest = new GuestMember({
-      libp2p, store: o.store ?? new IdbStore(), hashes: browserHashes, cluster: o.cluster, admission: o.admission, relays: o.relays, addresses,
+      libp2p, store: o.store ?? new IdbStore(), hashes: browserHashes, cluster: o.cluster, admission: o.admission, relays, addresses,
       retryMs: o.reconnectIntervalMs ?? 2000,
     })
     await started.start()

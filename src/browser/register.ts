@@ -8,6 +8,7 @@ import type { S3Handler } from '../s3-shim/index.js'
 import { serveServiceWorker } from './bridge.js'
 import { fromBase64, ownHandler } from './own-handler.js'
 import { startPageNode, type PageNode } from './page-node.js'
+import type { NodeTransport } from '../core/wire/dial-first.js'
 import { S3_BASE_PATH, TO_NODE_HEADER, type WorkerConfig } from './worker-config.js'
 
 export interface RegisterOptions {
@@ -45,6 +46,13 @@ export interface RegisterOptions {
    * (localhost, 127.0.0.0/8, 10/8, 172.16/12, 192.168/16), i.e. a local mesh.
    */
   allowLocalAddresses?: boolean
+  /**
+   * How the tab may reach its node, in order of preference: 'websockets'
+   * (ws, or wss for an https page) and 'webrtc-direct'. Default both,
+   * WebSockets first; an https page whose node has no certificate it trusts
+   * joins over WebRTC-direct.
+   */
+  transports?: NodeTransport[]
   /** Gives up waiting for the worker (and the join) after this long, ms. */
   timeoutMs?: number
   signal?: AbortSignal
@@ -122,8 +130,8 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   if (options.join === false) return { registration, principal: info.principal, stop: async () => {} }
   // The page decides its own requests with its admission's records and the same evaluation as its node, until the next one.
   const handlerFor = (admission: string): S3Handler => ownHandler(node.store, admission, credentials)
-  // The tab's writes: S3 requests to its node, signed here, past the worker.
-  const remote = new RemoteS3({ endpoints: [`${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: 30_000, retryAfterMs: 0, headers: { [TO_NODE_HEADER]: '1' } })
+  // The tab's writes: S3 requests to its node (a storage node the join names, when it was a relay's), signed here, past the worker.
+  const remote = new RemoteS3({ endpoints: [info.writer ?? `${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: 30_000, retryAfterMs: 0, headers: { [TO_NODE_HEADER]: '1' } })
   const writer = new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: PAGE_WRITE_BUFFER_BYTES })
   const node = await startPageNode({
     privateKey, writer,
@@ -131,6 +139,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     cluster: info.cluster,
     admission: fromBase64(info.admission),
     allowLocalAddresses: options.allowLocalAddresses ?? isLocalHost(location.hostname),
+    ...(options.transports === undefined ? {} : { transports: options.transports }),
     signal,
   }).catch((err: unknown) => { throw new JoinError(`This tab could not join the mesh: ${err instanceof Error ? err.message : String(err)}`) })
   // Renewed at the time the node says (half the admission's life), and again 5 s after a failure to reach the node;

@@ -28,6 +28,28 @@ export interface BrowserJoinInfo {
   renewAt: number
   /** Who the tab speaks for. */
   principal: { kind: 'root' | 'user', user?: string, accessKeyId: string }
+  /**
+   * A storage node's S3 endpoint for the tab's writes, when the node that
+   * answered is a relay (which holds no objects); the tab writes to the node
+   * it joined through otherwise.
+   */
+  writer?: string
+}
+
+/**
+ * The paths a page of another origin calls while joining (a web app on its
+ * own origin, its node elsewhere): any origin may, since each request is
+ * SigV4-signed with the user's keys (no cookies, nothing ambient to abuse).
+ */
+const CROSS_ORIGIN_PATHS = new Set(['/_s3mesh/v1/browser-join', '/_s3mesh/v1/access/me'])
+
+function withCors (response: Response, request: Request): Response {
+  const origin = request.headers.get('origin')
+  if (origin === null) return response
+  const headers = new Headers(response.headers)
+  headers.set('access-control-allow-origin', origin)
+  headers.append('vary', 'Origin')
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
 }
 
 export interface MemberView {
@@ -36,7 +58,7 @@ export interface MemberView {
   incarnation: number
   role?: string
   addresses: string[]
-  meta: { version?: string, capacity?: number, started?: number, free?: number }
+  meta: { version?: string, capacity?: number, started?: number, free?: number, url?: string }
   rttMs?: number
   self?: true
 }
@@ -46,7 +68,7 @@ export function memberViews (transport: MembershipTransport): MemberView[] {
     const meta = decodeNodeMeta(m.meta)
     return {
       id: m.id, state: m.state, incarnation: m.incarnation, role: meta?.role, addresses: meta?.addrs ?? [],
-      meta: { version: meta?.version, ...(meta?.capacity !== undefined ? { capacity: meta.capacity } : {}), ...(meta?.started !== undefined ? { started: meta.started } : {}), ...(meta?.free !== undefined ? { free: meta.free } : {}) },
+      meta: { version: meta?.version, ...(meta?.capacity !== undefined ? { capacity: meta.capacity } : {}), ...(meta?.started !== undefined ? { started: meta.started } : {}), ...(meta?.free !== undefined ? { free: meta.free } : {}), ...(meta?.url !== undefined ? { url: meta.url } : {}) },
       ...(m.rttMs !== undefined ? { rttMs: Math.round(m.rttMs * 10) / 10 } : {}),
       ...(m.self ? { self: true as const } : {}),
     }
@@ -180,6 +202,25 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
     // The IAM and STS APIs are the S3 handler's (it holds the access control).
     if (!url.pathname.startsWith('/_s3mesh/') || url.pathname === ACCESS_API_PATHS.iam || url.pathname === ACCESS_API_PATHS.sts) return await s3(request, info)
     if (info !== undefined) info.operation = 'MeshApi' as RequestInfo['operation']
+    if (CROSS_ORIGIN_PATHS.has(url.pathname)) {
+      if (request.method === 'OPTIONS') {
+        return new Response(null, {
+          status: 204,
+          headers: {
+            'access-control-allow-origin': request.headers.get('origin') ?? '*',
+            'access-control-allow-methods': 'GET',
+            'access-control-allow-headers': request.headers.get('access-control-request-headers') ?? 'authorization, x-amz-date, x-amz-content-sha256, x-amz-security-token',
+            'access-control-max-age': '600',
+            vary: 'Origin',
+          },
+        })
+      }
+      return withCors(await meshApi(request, url, info), request)
+    }
+    return await meshApi(request, url, info)
+  }
+
+  async function meshApi (request: Request, url: URL, info?: RequestInfo): Promise<Response> {
     try {
       const { access } = options
       const signed = await authenticatePrincipal(request, url, access, { ...(options.credentials === undefined ? {} : { credentials: options.credentials }), hashes: options.hashes, now: Date.now(), clockSkewMs: DEFAULT_CLOCK_SKEW_MS, missingPayloadHash: 'empty' })

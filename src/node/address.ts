@@ -1,4 +1,16 @@
+import { networkInterfaces } from 'node:os'
 import { CliError } from './cli-error.js'
+
+/**
+ * This machine's addresses, for a server listening on every interface: never
+ * 0.0.0.0, which nobody can connect to. Loopback last; IPv6 only with `v6`.
+ */
+export function interfaceHosts (v6 = false): string[] {
+  const all = Object.values(networkInterfaces()).flatMap(list => list ?? [])
+    .filter(i => i.family === 'IPv4' || (v6 && i.family === 'IPv6' && !i.address.startsWith('fe80')))
+  const sorted = [...all.filter(i => !i.internal), ...all.filter(i => i.internal)].map(i => i.address)
+  return sorted.length > 0 ? sorted : ['127.0.0.1']
+}
 
 /**
  * Parses `host:port`, `:port` (every interface, as MinIO reads it), `port`
@@ -26,4 +38,31 @@ export function parseAddress (value: string, flag = '--address'): { host: string
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN
   if (!(port >= 0 && port <= 65535)) throw bad()
   return { host, port }
+}
+
+/**
+ * Checks a --announce multiaddr: one others can dial (TCP, WebSockets or
+ * secure WebSockets over an IP or DNS name), never an unspecified address.
+ */
+export function parseAnnounce (value: string): string {
+  const v = value.trim()
+  const ok = /^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d{1,5}(\/tls(\/sni\/[^/]+)?\/ws|\/wss|\/ws)?(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(v)
+  if (!ok) throw new CliError(`--announce "${value}" is not a multiaddr others can dial: use /ip4/<address>/tcp/<port>, /dns4/<name>/tcp/<port>/tls/ws and the like.`, 2)
+  if (/^\/ip4\/0\.0\.0\.0\/|^\/ip6\/::\//.test(v)) throw new CliError(`--announce "${value}" names no machine (0.0.0.0): give the address others reach this node at.`, 2)
+  return v.replace(/\/p2p\/[^/]+$/, '')
+}
+
+/** Checks --public-url: an http(s) URL with no path, query or credentials; returned without a trailing slash. */
+export function parsePublicUrl (value: string): string {
+  let u: URL
+  try {
+    u = new URL(value)
+  } catch {
+    throw new CliError(`--public-url "${value}" is not a URL: use https://s3.example.com or http://203.0.113.5:9000.`, 2)
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError(`--public-url "${value}" must start with http:// or https://.`, 2)
+  if (u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '' || (u.pathname !== '/' && u.pathname !== '')) {
+    throw new CliError(`--public-url "${value}" must be a bare origin such as https://s3.example.com (no path, query or user).`, 2)
+  }
+  return u.origin
 }

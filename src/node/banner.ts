@@ -4,24 +4,36 @@ import type { RunningServer } from './server.js'
 export function banner (server: RunningServer, dataDir: string, version: string, host: string): string {
   const { accessKey, secretKey, source, file } = server.credentials
   const where = source === 'environment' ? 'from S3MESH_ROOT_USER / S3MESH_ROOT_PASSWORD' : source === 'generated' ? `generated, saved in ${file}` : `from ${file}`
+  const url = server.publicUrl ?? server.url
+  const also = server.urls.filter(u => u !== url)
+  const relay = server.role === 'relay'
   const lines = [
-    `s3mesh ${version} serving ${dataDir}`,
+    relay ? `s3mesh ${version} relay (holds no objects), its state in ${dataDir}` : `s3mesh ${version} serving ${dataDir}`,
     '',
-    `S3 API:      ${server.url}`,
+    relay ? `Relay API:   ${url}    (tabs join here: register({ node: '${url}', ... }))` : `S3 API:      ${url}`,
+    ...(also.length === 0 ? [] : [`             (${server.publicUrl === undefined ? 'also ' : 'listening on '}${also.join(', ')})`]),
     ...(server.consoleUrl === undefined ? [] : [`Console:     ${server.consoleUrl}    (browser library ${server.consoleUrl}/s3mesh.js)`]),
     `Access key:  ${accessKey}`,
     `Secret key:  ${secretKey}`,
     `             (${where})`,
-    `Health:      ${server.url}/health/ready    Metrics: ${server.url}/metrics`,
-    '',
-    'Try it with aws-cli:',
-    `  export AWS_ACCESS_KEY_ID=${accessKey} AWS_SECRET_ACCESS_KEY='${secretKey}' AWS_DEFAULT_REGION=us-east-1`,
-    `  aws --endpoint-url ${server.url} s3 mb s3://photos`,
-    `  aws --endpoint-url ${server.url} s3 cp ./cat.jpg s3://photos/`,
+    `Health:      ${url}/health/ready    Metrics: ${url}/metrics`,
+    ...(server.certificates === undefined
+      ? []
+      : [`TLS:         ${server.certificates.dir}/public.crt for ${server.certificates.names.join(', ') || '(no names)'}, valid until ${server.certificates.validTo.toISOString().slice(0, 10)} (kill -HUP ${process.pid} reloads it)`]),
+    ...(relay
+      ? []
+      : [
+          '',
+          'Try it with aws-cli:',
+          `  export AWS_ACCESS_KEY_ID=${accessKey} AWS_SECRET_ACCESS_KEY='${secretKey}' AWS_DEFAULT_REGION=us-east-1`,
+          `  aws --endpoint-url ${url} s3 mb s3://photos`,
+          `  aws --endpoint-url ${url} s3 cp ./cat.jpg s3://photos/`,
+        ]),
   ]
   const mesh = server.mesh
   if (mesh !== undefined) {
     const tcp = mesh.addresses.find(a => !a.includes('/ws')) ?? mesh.addresses[0]
+    const remote = !(host === '127.0.0.1' || host === 'localhost' || host === '::1') || mesh.addresses.some(a => !/^\/ip4\/127\./.test(a))
     const keyFrom = mesh.clusterKey.source === 'environment' ? 'from S3MESH_CLUSTER_KEY' : mesh.clusterKey.source === 'generated' ? `generated, saved in ${mesh.clusterKey.file}` : `from ${mesh.clusterKey.file}`
     lines.push(
       '',
@@ -29,10 +41,11 @@ export function banner (server: RunningServer, dataDir: string, version: string,
       ...mesh.addresses.map(a => `             ${a}`),
       `Cluster key: ${mesh.clusterKey.base64}`,
       `             (${keyFrom})`,
-      `Members:     s3mesh members --endpoint ${server.url}`,
+      `Members:     s3mesh members --endpoint ${url}`,
       '',
-      'Add a node to this mesh (another folder and ports on this machine):',
-      `  S3MESH_CLUSTER_KEY=${mesh.clusterKey.base64} s3mesh server ./data2 --address 127.0.0.1:9010 --mesh-address 127.0.0.1:9110 --join ${tcp}`,
+      ...(remote
+        ? ['Add a node to this mesh (on another machine):', `  S3MESH_CLUSTER_KEY=${mesh.clusterKey.base64} s3mesh server ./data --address 0.0.0.0:9000 --mesh-address 0.0.0.0:9100 --join ${tcp}`]
+        : ['Add a node to this mesh (another folder and ports on this machine):', `  S3MESH_CLUSTER_KEY=${mesh.clusterKey.base64} s3mesh server ./data2 --address 127.0.0.1:9010 --mesh-address 127.0.0.1:9110 --join ${tcp}`]),
     )
   }
   if (host === '127.0.0.1' || host === 'localhost' || host === '::1') {

@@ -1,14 +1,23 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import { parseAddress } from './address.js'
+import { parseAddress, parseAnnounce, parsePublicUrl } from './address.js'
 import { adminCommand } from './admin-command.js'
 import { banner } from './banner.js'
 import { CliError } from './cli-error.js'
 import { printMembers } from './members-command.js'
-import type { PresetName } from './mesh.js'
+import { CIRCUIT_DEFAULTS, type PresetName } from './mesh.js'
 import { startServer, type RunningServer } from './server.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+
+/** A parser's CliError as commander's InvalidArgumentError, so the message comes with the usage hint. */
+function cliArg<T> (parse: (value: string) => T, value: string): T {
+  try {
+    return parse(value)
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err))
+  }
+}
 
 function addressArg (value: string): { host: string, port: number } {
   try {
@@ -43,27 +52,96 @@ function stopOnSignals (server: RunningServer): void {
   process.on('SIGTERM', stop)
 }
 
+/** SIGHUP reads the certificate again; a bad one is reported and the old one kept. */
+function reloadOnHangup (server: RunningServer): void {
+  process.on('SIGHUP', () => {
+    server.reloadCertificates().then(c => {
+      process.stderr.write(`s3mesh: SIGHUP, serving the certificate in ${c.dir}/public.crt (SHA-256 ${c.fingerprint.slice(0, 23)}…, valid until ${c.validTo.toISOString()}) to new connections\n`)
+    }, (err: unknown) => {
+      process.stderr.write(`s3mesh: SIGHUP, certificate not reloaded, still serving the previous one: ${err instanceof Error ? err.message : String(err)}\n`)
+    })
+  })
+}
+
+/** The flags `server` and `relay` read. */
+interface ServerFlags {
+  address: { host: string, port: number }
+  region: string
+  domain?: string[]
+  fsync: boolean
+  meshAddress: { host: string, port: number }
+  join?: string[]
+  cluster: string
+  membership: PresetName
+  mesh: boolean
+  replicas: number
+  consoleAddress: { host: string, port: number }
+  console: boolean
+  certsDir?: string
+  announce?: string[]
+  publicUrl?: string
+  circuitDuration: number
+  circuitBytes: number
+  relayReservations: number
+  circuitsPerPeer: number
+  webrtcDirect: boolean
+}
+
+/** A count or size for a flag: a whole number, with K, M or G (binary) for sizes; 0 allowed where `zero` says what it means. */
+function wholeNumber (flag: string, sizes: boolean): (value: string) => number {
+  return (value: string) => {
+    const m = /^(\d+)\s*([KMG]i?B?)?$/i.exec(value.trim())
+    if (m === null || (!sizes && m[2] !== undefined)) throw new InvalidArgumentError(`${flag} takes a whole number${sizes ? ' of bytes (K, M or G allowed, e.g. 512M)' : ''}.`)
+    const unit = m[2] === undefined ? 1 : 1024 ** ('KMG'.indexOf(m[2][0]!.toUpperCase()) + 1)
+    return Number(m[1]) * unit
+  }
+}
+
+/** Mesh flags both `server` and `relay` take. */
+function meshFlags (command: Command, meshDefault: string): Command {
+  return command
+    .addOption(new Option('--mesh-address <host:port>', 'where this node listens for mesh peers (TCP; WebSockets on the next port)').default(addressArg(meshDefault), meshDefault).argParser(addressArg))
+    .option('--join <multiaddr>', 'join the mesh through this member (repeat for several)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--cluster <name>', 'the cluster name: nodes of other clusters are refused', 's3mesh')
+    .addOption(new Option('--membership <preset>', 'membership timing preset (memberlist\'s)').choices(['lan', 'wan', 'local']).default('lan'))
+    .option('--announce <multiaddr>', 'tell other members and tabs to dial this address instead of the ones listened on (behind NAT or a proxy; repeat for several)', (value: string, previous: string[] = []) => [...previous, cliArg(parseAnnounce, value)])
+    .option('--certs-dir <dir>', 'serve TLS (https, wss) on the same ports: <dir>/public.crt and <dir>/private.key in PEM, <dir>/CAs/ for peers\' CAs; reloaded on SIGHUP')
+    .option('--no-webrtc-direct', 'do not listen on WebRTC-direct (UDP, the mesh port\'s number), which tabs on https pages use when the WebSockets certificate is not one they trust')
+    .option('--circuit-duration <seconds>', 'longest a connection relayed through this node stays open (0: no limit)', wholeNumber('--circuit-duration', false), CIRCUIT_DEFAULTS.durationMs / 1000)
+    .option('--circuit-bytes <size>', 'most bytes a relayed connection carries each way (0: no limit)', wholeNumber('--circuit-bytes', true), CIRCUIT_DEFAULTS.bytes)
+    .option('--relay-reservations <n>', 'how many peers may be reachable through this node at once', wholeNumber('--relay-reservations', false), CIRCUIT_DEFAULTS.reservations)
+    .option('--circuits-per-peer <n>', 'relayed connections one peer may have open through this node at once', wholeNumber('--circuits-per-peer', false), CIRCUIT_DEFAULTS.perPeer)
+}
+
+function meshOf (opts: ServerFlags): NonNullable<Parameters<typeof startServer>[0]['mesh']> {
+  return {
+    host: opts.meshAddress.host, port: opts.meshAddress.port, join: opts.join ?? [], cluster: opts.cluster, preset: opts.membership, version: pkg.version,
+    ...(opts.replicas === undefined ? {} : { replicas: opts.replicas }),
+    ...(opts.announce === undefined ? {} : { announce: opts.announce }),
+    circuits: { durationMs: opts.circuitDuration * 1000, bytes: opts.circuitBytes, reservations: opts.relayReservations, perPeer: opts.circuitsPerPeer },
+    webrtcDirect: opts.webrtcDirect,
+  }
+}
+
 export function buildCli (): Command {
   const program = new Command('s3mesh')
     .description('An S3-compatible object store that runs as a peer-to-peer mesh.')
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
-  program.command('server')
+  const server = program.command('server')
     .description('Serve a data folder over S3: buckets are its folders, objects their files.')
     .argument('<dir>', 'the data folder (created if missing)')
     .addOption(new Option('--address <host:port>', 'where the S3 API listens (:9000 for every interface)').default(addressArg('127.0.0.1:9000'), '127.0.0.1:9000').argParser(addressArg))
     .option('--region <name>', 'region reported to clients', 'us-east-1')
     .option('--domain <name...>', 'host names for virtual-hosted-style requests (bucket.<domain>)')
     .option('--no-fsync', 'do not fsync before acknowledging writes (faster; data may be lost on power failure)')
-    .addOption(new Option('--mesh-address <host:port>', 'where this node listens for mesh peers (TCP; WebSockets on the next port)').default(addressArg('127.0.0.1:9100'), '127.0.0.1:9100').argParser(addressArg))
-    .option('--join <multiaddr>', 'join the mesh through this member (repeat for several)', (value: string, previous: string[] = []) => [...previous, value])
-    .option('--cluster <name>', 'the cluster name: nodes of other clusters are refused', 's3mesh')
-    .addOption(new Option('--membership <preset>', 'membership timing preset (memberlist\'s)').choices(['lan', 'wan', 'local']).default('lan'))
+  meshFlags(server, '127.0.0.1:9100')
     .option('--replicas <n>', 'copies of each object on distinct durable members', positiveInt, 2)
     .option('--no-mesh', 'serve S3 alone, without joining or starting a mesh')
     .addOption(new Option('--console-address <host:port>', 'where the console, /s3mesh.js and the service worker /s3mesh-sw.js are served').default(addressArg('127.0.0.1:9001'), '127.0.0.1:9001').argParser(addressArg))
     .option('--no-console', 'serve no console (nor the browser library and service worker)')
+    .option('--public-url <url>', 'the S3 endpoint as clients reach it (behind a reverse proxy), shown in the banner and told to the mesh', (value: string) => cliArg(parsePublicUrl, value))
     .addHelpText('after', `
 Root credentials come from S3MESH_ROOT_USER and S3MESH_ROOT_PASSWORD, or are
 generated on first start and kept in <dir>/.s3mesh/credentials.json (mode 0600).
@@ -76,15 +154,44 @@ with NEW alone.
 Examples:
   s3mesh server ./data
   s3mesh server ./data --address 0.0.0.0:9000
+  s3mesh server ./data --address 0.0.0.0:9000 --mesh-address 0.0.0.0:9100 --certs-dir ./certs --announce /dns4/node1.example.com/tcp/9101/tls/ws
   S3MESH_CLUSTER_KEY=... s3mesh server ./data2 --address :9010 --mesh-address :9110 --join /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
-    .action(async (dir: string, opts: { address: { host: string, port: number }, region: string, domain?: string[], fsync: boolean, meshAddress: { host: string, port: number }, join?: string[], cluster: string, membership: PresetName, mesh: boolean, replicas: number, consoleAddress: { host: string, port: number }, console: boolean }) => {
-      const server = await startServer({
+    .action(async (dir: string, opts: ServerFlags) => {
+      const running = await startServer({
         dataDir: dir, host: opts.address.host, port: opts.address.port, region: opts.region, domains: opts.domain, fsync: opts.fsync,
-        ...(opts.mesh ? { mesh: { host: opts.meshAddress.host, port: opts.meshAddress.port, join: opts.join ?? [], cluster: opts.cluster, preset: opts.membership, version: pkg.version, replicas: opts.replicas } } : {}),
+        ...(opts.mesh ? { mesh: meshOf(opts) } : {}),
         ...(opts.console ? { console: opts.consoleAddress } : {}),
+        ...(opts.certsDir === undefined ? {} : { certsDir: opts.certsDir }),
+        ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
       })
-      process.stdout.write(banner(server, dir, pkg.version, opts.address.host))
-      stopOnSignals(server)
+      process.stdout.write(banner(running, dir, pkg.version, opts.address.host))
+      stopOnSignals(running)
+      if (opts.certsDir !== undefined) reloadOnHangup(running)
+    })
+  const relay = program.command('relay')
+    .description('Relay for browser tabs and admit them, keep the member list, store nothing: a member that never holds a replica.')
+    .argument('<dir>', 'a folder for its identity, the cluster key and the users (created if missing); it holds no objects')
+    .addOption(new Option('--address <host:port>', 'where its HTTP API listens (browser joins, members, health, metrics)').default(addressArg('127.0.0.1:9200'), '127.0.0.1:9200').argParser(addressArg))
+  meshFlags(relay, '127.0.0.1:9300')
+    .addHelpText('after', `
+A relay joins a mesh (--join, with S3MESH_CLUSTER_KEY) and lets browser tabs
+reach it over WebSockets (wss with --certs-dir) and each other through it
+(circuit relay v2, WebRTC signalling). It admits tabs with their users' rights
+as storage nodes do, and answers S3 requests with NotImplemented naming the
+storage nodes. The member list shows it with role "relay".
+
+Example:
+  S3MESH_CLUSTER_KEY=... s3mesh relay ./relay --address 0.0.0.0:443 --mesh-address 0.0.0.0:9100 \\
+    --certs-dir ./certs --join /ip4/10.0.0.1/tcp/9100/p2p/12D3Koo...`)
+    .action(async (dir: string, opts: ServerFlags) => {
+      if ((opts.join ?? []).length === 0) throw new CliError('A relay joins an existing mesh: give --join <a member\'s multiaddr> (and S3MESH_CLUSTER_KEY).', 2)
+      const running = await startServer({
+        dataDir: dir, host: opts.address.host, port: opts.address.port, role: 'relay', mesh: meshOf(opts),
+        ...(opts.certsDir === undefined ? {} : { certsDir: opts.certsDir }),
+      })
+      process.stdout.write(banner(running, dir, pkg.version, opts.address.host))
+      stopOnSignals(running)
+      if (opts.certsDir !== undefined) reloadOnHangup(running)
     })
   program.command('members')
     .description('List the members of the mesh a node belongs to.')

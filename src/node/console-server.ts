@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { fileURLToPath } from 'node:url'
 
 /**
@@ -100,6 +101,8 @@ function listener (dir: string, consoleDir: string, api: NodeListener, gateway: 
  * and the service worker, the s3mesh API (`api`, root credentials) for its
  * pages, and S3 under /s3/ (`gateway`, signed requests) for their workers.
  */
-export function createConsoleServer (options: { api: NodeListener, gateway: NodeListener }): Server {
-  return createServer({ headersTimeout: 60_000 }, listener(builtDir('browser-bundle'), builtDir('console'), options.api, options.gateway))
+export function createConsoleServer (options: { api: NodeListener, gateway: NodeListener, certificates?: { key: string, cert: string } | undefined }): Server {
+  const handle = listener(builtDir('browser-bundle'), builtDir('console'), options.api, options.gateway)
+  if (options.certificates !== undefined) return createHttpsServer({ headersTimeout: 60_000, key: options.certificates.key, cert: options.certificates.cert }, handle) as unknown as Server
+  return createServer({ headersTimeout: 60_000 }, handle)
 }

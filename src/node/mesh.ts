@@ -1,11 +1,12 @@
-import './polyfills.js'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, Libp2pEvents, PrivateKey } from '@libp2p/interface'
+import type { TypedEventTarget } from 'main-event'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
+import { webRTCDirect } from '@libp2p/webrtc'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { readFile, statfs } from 'node:fs/promises'
@@ -28,12 +29,46 @@ import { GuestService } from '../core/mesh/guest-service.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { CatalogJournal } from './catalog-journal.js'
 import { nodeAead } from './node-aead.js'
+import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
 import { nodeHashes } from './node-hashes.js'
 import { CliError } from './cli-error.js'
 import { codeOf, renameInto, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
 
 export type PresetName = 'lan' | 'wan' | 'local'
+
+/**
+ * What one node relays for others (circuit relay v2: tabs reach it and each
+ * other through it). libp2p's own defaults (2 minutes and 128 KiB a circuit,
+ * 15 reservations) suit signalling only; these carry object traffic.
+ */
+export interface CircuitLimits {
+  /** How long one relayed connection may stay open, ms; 0 for no limit. A tab redials when it ends. */
+  durationMs: number
+  /** How many bytes one relayed connection may carry each way; 0 for no limit. */
+  bytes: number
+  /** How many peers may hold a reservation (be reachable through this node) at once. */
+  reservations: number
+  /** How many relayed connections one peer may have open through this node at once. */
+  perPeer: number
+}
+
+/** An hour and 1 GiB a circuit, 1024 reservations, 64 circuits a peer. */
+export const CIRCUIT_DEFAULTS: CircuitLimits = { durationMs: 3_600_000, bytes: 1024 ** 3, reservations: 1024, perPeer: 64 }
+
+/** The relay server's settings for these limits; 0 means none (the longest a timer takes, the most bytes a counter holds). */
+function relayInit (limits: CircuitLimits): Parameters<typeof circuitRelayServer>[0] {
+  const none = limits.durationMs === 0 && limits.bytes === 0
+  return {
+    maxInboundHopStreams: limits.perPeer,
+    reservations: {
+      maxReservations: limits.reservations,
+      applyDefaultLimit: !none,
+      defaultDurationLimit: limits.durationMs === 0 ? 2 ** 31 - 1 : limits.durationMs,
+      defaultDataLimit: BigInt(limits.bytes === 0 ? 2 ** 53 : limits.bytes),
+    },
+  }
+}
 
 export interface MeshOptions {
   layout: DiskLayout
@@ -55,6 +90,25 @@ export interface MeshOptions {
   access?: AccessState
   /** How often access anti-entropy runs with a random member, ms (default 30 s). */
   accessSyncMs?: number
+  /** A certificate and key (PEM): the WebSockets port then speaks wss only (browsers on https pages need it). */
+  tls?: { key: string, cert: string }
+  /**
+   * Multiaddrs to tell others instead of the ones listened on (--announce):
+   * for a node behind NAT or a proxy, whose own addresses nobody can dial.
+   */
+  announce?: string[]
+  /** This node's S3 endpoint as clients reach it (--public-url, else where it listens), told to the others. */
+  url?: string
+  /** durable (default) holds replicas; a relay relays, keeps the member list and admits tabs, and never holds an object. */
+  role?: 'durable' | 'relay'
+  /** Circuit relay limits (CIRCUIT_DEFAULTS unless given). */
+  circuits?: CircuitLimits
+  /**
+   * Listen on WebRTC-direct too (UDP, the mesh port's number): tabs on https
+   * pages reach the node that way when its WebSockets have no certificate
+   * they trust. Default true.
+   */
+  webrtcDirect?: boolean
 }
 
 export interface RunningMesh {
@@ -76,8 +130,21 @@ export interface RunningMesh {
   admitGuests: (access: AccessControl) => Promise<GuestService>
   /** Admits a tab's peer id for a principal that signed its join (GET /_s3mesh/v1/browser-join); admitGuests first. */
   browserJoin: (principal: Principal, peer: string, sourceIp?: string) => Promise<BrowserJoinInfo>
+  /** Serves a new certificate on the WebSockets port from the next connection on; open ones keep theirs. */
+  renewCertificate: (tls: { key: string, cert: string }) => void
   /** Leaves (when asked) and stops. */
   stop: (options?: { leave?: boolean }) => Promise<void>
+}
+
+/**
+ * A libp2p service that only hands a renewed certificate to the WebSockets
+ * listener, through the event libp2p's own auto-tls uses: the listener makes
+ * a new https server for new connections and leaves open ones alone.
+ */
+function certificateRenewer () {
+  return (components: { events: TypedEventTarget<Libp2pEvents> }) => ({
+    renew: (detail: { key: string, cert: string }) => { components.events.safeDispatchEvent('certificate:renew', { detail }) },
+  })
 }
 
 /** The node's libp2p identity, kept in the data folder so a restart keeps its peer id. */
@@ -154,18 +221,35 @@ async function freeBytes (dir: string): Promise<number | undefined> {
   }
 }
 
+/** Addresses others can use first: loopback ones (only this machine reaches them) last, the order otherwise kept. */
+export function bestFirst (addrs: string[]): string[] {
+  const local = (a: string): boolean => /^\/ip4\/127\.|^\/ip6\/::1\//.test(a)
+  return [...addrs.filter(a => !local(a)), ...addrs.filter(local)]
+}
+
 /** Starts this node's libp2p peer and its membership, and joins the given members. */
 export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const config: MembershipConfig = PRESETS[o.preset.toUpperCase() as keyof typeof PRESETS]
   const key = await clusterKeys(o.layout, o.env, o.join.length > 0)
   const wsPort = o.port === 0 ? 0 : o.port + 1
-  let libp2p: Libp2p<{ identify: unknown, relay: unknown, pubsub: GossipSub }>
+  let libp2p: Libp2p<{ identify: unknown, relay: unknown, pubsub: GossipSub, certificates: { renew: (detail: { key: string, cert: string }) => void } }>
   const privateKey = await peerKey(o.layout)
+  const direct = o.webrtcDirect === false ? undefined : await webRTCDirectCertificate(o.layout)
   try {
     libp2p = await createLibp2p({
       privateKey,
-      addresses: { listen: [`/ip4/${o.host}/tcp/${o.port}`, `/ip4/${o.host}/tcp/${wsPort}/ws`] },
-      transports: [tcp(), webSockets()],
+      addresses: {
+        listen: [
+          `/ip4/${o.host}/tcp/${o.port}`, `/ip4/${o.host}/tcp/${wsPort}${o.tls === undefined ? '' : '/tls'}/ws`,
+          ...(direct === undefined ? [] : [`/ip4/${o.host}/udp/${o.port}/webrtc-direct`]),
+        ],
+        ...(o.announce === undefined || o.announce.length === 0 ? {} : { announce: o.announce }),
+      },
+      transports: [
+        tcp(), webSockets(o.tls === undefined ? {} : { https: { key: o.tls.key, cert: o.tls.cert } }),
+        // No STUN servers: a node is dialled at the address it announces.
+        ...(direct === undefined ? [] : [webRTCDirect({ certificate: direct, rtcConfiguration: { iceServers: [] } })]),
+      ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
       connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND },
@@ -173,22 +257,28 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         // gossipsub needs identify to learn which peers speak it.
         identify: identify(),
         // Every node relays for browser tabs: they reach it over WebSockets and each other through it (WebRTC signalling).
-        relay: circuitRelayServer(),
+        relay: circuitRelayServer(relayInit(o.circuits ?? CIRCUIT_DEFAULTS)),
         // Publishing before any peer subscribed is normal for the first node of a cluster.
         pubsub: gossipsub(GOSSIPSUB_OPTIONS),
+        certificates: certificateRenewer(),
       },
     })
   } catch (err) {
     if (codeOf(err) === 'EADDRINUSE' || /EADDRINUSE/.test(String(err))) {
       throw new CliError(`The mesh port ${o.port} (or ${wsPort} for WebSockets) on ${o.host} is in use: pick another with --mesh-address ${o.host}:<port>.`)
     }
+    if (/ICE UDP mux listener|already a listener/.test(String(err))) {
+      throw new CliError(`The UDP port ${o.port} on ${o.host} (WebRTC-direct) is in use: pick another with --mesh-address ${o.host}:<port>, or start with --no-webrtc-direct.`)
+    }
     throw err
   }
   let free = await freeBytes(o.layout.root)
+  // Listening on 0.0.0.0, libp2p names each interface; loopback goes last, or other machines would try it first.
+  const addresses = bestFirst(libp2p.getMultiaddrs().map(String))
   const member = await startMember({
-    libp2p, store: o.store, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), cluster: o.cluster, role: 'durable',
+    libp2p, store: o.store, addresses, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), cluster: o.cluster, role: o.role ?? 'durable',
     hashes: nodeHashes, membership: config, version: o.version, catalogStore: new CatalogJournal(o.layout.catalogJournal),
-    ...(o.objects === undefined ? {} : { objects: o.objects }), ...(free === undefined ? {} : { meta: { free } }),
+    ...(o.objects === undefined ? {} : { objects: o.objects }), meta: { ...(free === undefined ? {} : { free }), ...(o.url === undefined ? {} : { url: o.url }) },
   }).catch(async err => { await libp2p.stop(); throw err })
   const { transport, node } = member
   const accessSync = o.access === undefined
@@ -217,14 +307,25 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       await new Promise(resolve => setTimeout(resolve, 2000))
     }
   })()
+  /** A relay's tabs write to a storage node: one of those alive with an S3 endpoint, spread by the tab's peer id. */
+  const writerFor = (peer: string): { writer?: string } => {
+    const urls = transport.membership.list().filter(m => m.state === 'alive').map(m => decodeNodeMeta(m.meta))
+      .filter(meta => meta?.role === 'durable' && meta.url !== undefined).map(meta => meta!.url!).sort()
+    if (urls.length === 0) return {}
+    let h = 0
+    for (const c of peer) h = (h * 31 + c.charCodeAt(0)) >>> 0
+    return { writer: urls[h % urls.length] }
+  }
   return {
-    libp2p, keyring: member.keyring, transport, node, ...(accessSync === undefined ? {} : { accessSync }), addresses: libp2p.getMultiaddrs().map(String), clusterKey: { base64: key.base64, source: key.source, file: key.file },
+    libp2p, keyring: member.keyring, transport, node, ...(accessSync === undefined ? {} : { accessSync }), addresses, clusterKey: { base64: key.base64, source: key.source, file: key.file },
     admitGuests: async access => {
       const self = libp2p.peerId.toString()
       const gate = new GuestGate({ cluster: o.cluster, live: access, isIssuer: id => {
         if (id === self) return true
+        // Durable members and relays admit tabs: both hold the cluster key and the users.
         const m = transport.membership.get(id)
-        return m !== undefined && decodeNodeMeta(m.meta)?.role === 'durable'
+        const role = m === undefined ? undefined : decodeNodeMeta(m.meta)?.role
+        return role === 'durable' || role === 'relay'
       } })
       guests = new GuestService({ libp2p, catalog: node.catalog, copies: node.copies, membership: transport.membership, hashes: nodeHashes, gate })
       guestAccess = access
@@ -240,14 +341,17 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       })
       return {
         cluster: o.cluster,
-        relays: libp2p.getMultiaddrs().map(String).filter(a => a.includes('/ws/')),
+        // WebSockets and WebRTC-direct: the tab tries them in that order.
+        relays: addresses.filter(a => a.includes('/ws/') || a.includes('/webrtc-direct/')),
         admission: Buffer.from(bytes).toString('base64'),
         expires: admission.expires,
         // Renewed at half its life: a node that is slow to answer once still leaves time for a second try.
         renewAt: now + Math.floor((admission.expires - now) / 2),
         principal: { kind: admission.principal.kind, accessKeyId: admission.principal.accessKeyId, ...(admission.principal.user === undefined ? {} : { user: admission.principal.user }) },
+        ...(o.role === 'relay' ? writerFor(peer) : {}),
       }
     },
+    renewCertificate: tls => { libp2p.services.certificates.renew(tls) },
     stop: async ({ leave = true } = {}) => {
       stopped = true
       clearInterval(diskWatch)

@@ -1,9 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerOptions as HttpServerOptions, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { mkdir, access, constants } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { createS3Handler } from '../s3-shim/index.js'
 import { CliError } from './cli-error.js'
+import { interfaceHosts } from './address.js'
 import { createConsoleServer } from './console-server.js'
 import { codeOf } from './disk-files.js'
 import { DiskLayout } from './disk-layout.js'
@@ -16,7 +18,10 @@ import { withMeshApi } from '../gateway/mesh-api.js'
 import { connectionKinds } from '../core/wire/transport-kind.js'
 import { MemberStats, type StatsKind } from '../core/mesh/member-stats.js'
 import { S3Error } from '../core/errors.js'
-import { startMesh, type PresetName, type RunningMesh } from './mesh.js'
+import { startMesh, type CircuitLimits, type PresetName, type RunningMesh } from './mesh.js'
+import { decodeNodeMeta } from '../core/membership/node-meta.js'
+import { errorResponse } from '../s3-shim/respond.js'
+import type { S3Handler } from '../s3-shim/index.js'
 import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
 import { AccessControl } from '../core/access/access-control.js'
 import { AccessState } from '../core/access/access-state.js'
@@ -25,6 +30,7 @@ import { randomId } from '../core/ids.js'
 import { rootSealer } from '../core/access/root-sealer.js'
 import { AccessFile } from './access-file.js'
 import { nodeAead } from './node-aead.js'
+import { loadCertificates, trustCertificateAuthorities, type Certificates } from './certs.js'
 
 export interface ServerOptions {
   /** The data folder: buckets are its folders, objects their files. */
@@ -42,13 +48,34 @@ export interface ServerOptions {
   /** Host names for virtual-hosted-style requests (`bucket.<domain>`). */
   domains?: string[]
   /** Join or start a mesh; without it the node serves alone. */
-  mesh?: { host: string, port: number, join: string[], cluster: string, preset: PresetName, version: string, replicas?: number, accessSyncMs?: number }
+  mesh?: { host: string, port: number, join: string[], cluster: string, preset: PresetName, version: string, replicas?: number, accessSyncMs?: number, announce?: string[], circuits?: CircuitLimits, webrtcDirect?: boolean }
+  /**
+   * durable (default) stores objects; relay (`s3mesh relay`) relays for tabs,
+   * keeps the member list and admits tabs, holds no object and answers S3
+   * requests with NotImplemented naming the storage nodes.
+   */
+  role?: 'durable' | 'relay'
+  /** The S3 endpoint as clients reach it, when that is not where it listens (behind a reverse proxy or NAT): in the banner and told to the mesh. */
+  publicUrl?: string
   /** Where the console, the page library (/s3mesh.js) and the service worker (/s3mesh-sw.js) are served; none without it. */
   console?: { host: string, port: number }
+  /**
+   * A folder as MinIO's --certs-dir: public.crt and private.key (PEM), CAs/
+   * for peers' CAs. S3, the console and the mesh's WebSockets then speak TLS
+   * only (https, wss) on the same ports.
+   */
+  certsDir?: string
 }
 
 export interface RunningServer {
+  /** Where S3 answers: the listen address, or on 0.0.0.0 the first interface others can reach. */
   url: string
+  /** Every URL it answers on (each interface's, when listening on all of them). */
+  urls: string[]
+  /** --public-url, when given. */
+  publicUrl?: string
+  /** durable, or relay (holds no objects). */
+  role: 'durable' | 'relay'
   credentials: RootCredentials
   /** Users, keys, policies and sessions. */
   access: AccessControl
@@ -57,6 +84,14 @@ export interface RunningServer {
   mesh?: RunningMesh
   /** The console's address, when it is served. */
   consoleUrl?: string
+  /** The certificate served, when --certs-dir was given. */
+  certificates?: Certificates
+  /**
+   * Reads the certificate and key again (SIGHUP) and serves them from the next
+   * connection on; open connections keep theirs. A bad pair throws (naming
+   * the file) and the old one stays.
+   */
+  reloadCertificates (): Promise<Certificates>
   /** Stops accepting connections, lets requests in flight finish (up to `graceMs`), then releases the data folder. */
   close (graceMs?: number): Promise<void>
 }
@@ -89,8 +124,20 @@ async function listen (server: Server, host: string, port: number, what: 'S3 API
   return server.address() as AddressInfo
 }
 
-function urlOf (address: AddressInfo): string {
-  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+function urlOf (address: AddressInfo, secure: boolean): string {
+  return urlsOf(address, secure)[0]!
+}
+
+/** The URLs an address answers on: each interface's for 0.0.0.0 or ::, others before loopback. */
+function urlsOf (address: AddressInfo, secure: boolean): string[] {
+  const hosts = address.address === '0.0.0.0' || address.address === '::' ? interfaceHosts(address.address === '::') : [address.address]
+  return hosts.map(h => `${secure ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${address.port}`)
+}
+
+/** An http server, or an https one with the certificate when there is one. */
+function makeServer (options: HttpServerOptions, certificates: Certificates | undefined, listener: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  if (certificates === undefined) return createServer(options, listener)
+  return createHttpsServer({ ...options, key: certificates.key, cert: certificates.cert }, listener) as unknown as Server
 }
 
 /** Health and metrics answer plain GETs; a signed request to the same path is S3 (bucket "health" or "metrics"). */
@@ -106,12 +153,28 @@ function stsMinSeconds (env: NodeJS.ProcessEnv): number {
   return Number(v)
 }
 
+/** A relay's answer to S3 requests: it holds no object, so it names the members that do. */
+function relayAnswer (mesh: RunningMesh): S3Handler {
+  return async (request: Request) => {
+    const storage = mesh.transport.membership.list()
+      .map(m => m.state === 'alive' ? decodeNodeMeta(m.meta) : undefined)
+      .filter(meta => meta?.role === 'durable' && meta.url !== undefined).map(meta => meta!.url!)
+    const where = storage.length > 0 ? `Send S3 requests to a storage node: ${storage.slice(0, 4).join(', ')}.` : 'No storage node is alive in its mesh now.'
+    return errorResponse(new S3Error('NotImplemented', `This is an s3mesh relay: it holds no objects. ${where}`), randomId(8), request.method)
+  }
+}
+
 /** Starts an S3 server on a data folder: the `s3mesh server` command without the CLI. */
 export async function startServer (options: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(options.dataDir)
   await prepareDataDir(dataDir)
   const layout = new DiskLayout(dataDir)
   await mkdir(layout.system, { recursive: true })
+  // Before anything is opened: a bad certificate stops the start with the file's name.
+  let certificates = options.certsDir === undefined ? undefined : await loadCertificates(resolve(options.certsDir))
+  if (certificates !== undefined && !trustCertificateAuthorities(certificates.cas)) {
+    process.stderr.write(`s3mesh: this Node.js (${process.version}) cannot add ${certificates.dir}/CAs to its trusted CAs; start it with NODE_EXTRA_CA_CERTS=<file> instead.\n`)
+  }
   const unlock = await lockDataDir(layout.lockFile, dataDir)
   try {
     const store = await DiskStore.open(dataDir, { fsync: options.fsync ?? true })
@@ -128,6 +191,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       : await startMesh({
         layout, env: options.env ?? process.env, ...meshOptions as Required<Omit<NonNullable<ServerOptions['mesh']>, 'replicas' | 'accessSyncMs'>>, store,
         objects: replicas === undefined ? {} : { replicas }, access: accessState, ...(accessSyncMs === undefined ? {} : { accessSyncMs }),
+        ...(certificates === undefined ? {} : { tls: { key: certificates.key, cert: certificates.cert } }),
+        role: options.role ?? 'durable',
       })
     // STS tokens open on every member with the cluster key; a lone node seals them with a key derived from its root secret.
     const access = new AccessControl({
@@ -147,13 +212,16 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     // Any member's, through this one: the others ask over the mesh.
     const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, ownStats)
     await stats?.start().catch(async (err: unknown) => { await mesh?.stop({ leave: false }); throw err })
-    const handler = withMeshApi(createS3Handler({
-      store: mesh?.node.store ?? store,
-      hashes: nodeHashes,
-      region: options.region,
-      virtualHostDomains: options.domains,
-      access,
-    }), {
+    const s3Handler = options.role === 'relay' && mesh !== undefined
+      ? relayAnswer(mesh)
+      : createS3Handler({
+        store: mesh?.node.store ?? store,
+        hashes: nodeHashes,
+        region: options.region,
+        virtualHostDomains: options.domains,
+        access,
+      })
+    const handler = withMeshApi(s3Handler, {
       transport: mesh?.transport, node: mesh?.node, access, hashes: nodeHashes, browserJoin: mesh?.browserJoin, guests: () => guests?.list() ?? [],
       stats: async (what, member, signal) => {
         if (member === undefined || member === mesh?.libp2p.peerId.toString()) return await ownStats(what)
@@ -178,18 +246,22 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       s3(req, res)
     }
     // requestTimeout 0: a 5 GiB upload on a slow link takes longer than Node's default 5 minutes.
-    const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, listener)
+    const server = makeServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, certificates, listener)
     server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
       else socket.destroy()
     })
     const address = await listen(server, options.host, options.port).catch(async err => { await mesh?.stop({ leave: false }); throw err })
-    const url = urlOf(address)
+    const urls = urlsOf(address, certificates !== undefined)
+    const url = urls[0]!
+    // The others learn where this node's S3 answers (the console links it; tabs of a relay write there).
+    mesh?.transport.updateMeta({ url: options.publicUrl ?? url })
     // The console origin answers /_s3mesh/ too, so its pages reach the API without cross-origin requests,
     // and /s3/ as the gateway a browser's service worker falls back to (signed requests only).
     const consoleServer = options.console === undefined
       ? undefined
       : createConsoleServer({
+        certificates,
         api: s3,
         gateway: toNodeListener(createS3Handler({ store: mesh?.node.store ?? store, hashes: nodeHashes, region: options.region, access, basePath: '/s3', sandboxObjects: true }), {
           onExchange: e => { metrics.observe(e.operation, e.status, e.seconds, e.bytesIn, e.bytesOut) },
@@ -201,10 +273,21 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         await mesh?.stop({ leave: false })
         server.close()
         throw err
-      }))
+      }), certificates !== undefined)
     let closing: Promise<void> | undefined
     return {
-      url, credentials, access, store, metrics, mesh, consoleUrl,
+      url, urls, role: options.role ?? 'durable', credentials, access, store, metrics, mesh, consoleUrl, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+      get certificates () { return certificates },
+      reloadCertificates: async () => {
+        if (options.certsDir === undefined) throw new CliError('This node serves plain HTTP: start it with --certs-dir to serve TLS.')
+        const next = await loadCertificates(resolve(options.certsDir))
+        // New connections get the new pair; open ones (keep-alive, WebSockets) are left alone.
+        for (const s of [server, consoleServer]) (s as unknown as { setSecureContext?: (o: { key: string, cert: string }) => void } | undefined)?.setSecureContext?.({ key: next.key, cert: next.cert })
+        mesh?.renewCertificate({ key: next.key, cert: next.cert })
+        trustCertificateAuthorities(next.cas)
+        certificates = next
+        return next
+      },
       close: async (graceMs = 10_000) => {
         closing ??= (async () => {
           ready = false

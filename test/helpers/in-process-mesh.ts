@@ -1,4 +1,3 @@
-import '../../src/node/polyfills.js'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerId } from '@libp2p/interface'

@@ -26,9 +26,10 @@ export interface ServerProcess {
  * Starts the real `s3mesh server` (the built bin, as a user runs it) on a free
  * port with known root credentials, and waits for its banner.
  */
-export async function startServerProcess (options: { dataDir?: string, args?: string[], env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+export async function startServerProcess (options: { dataDir?: string, args?: string[], env?: NodeJS.ProcessEnv, command?: 'server' | 'relay' } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 's3mesh-test-'))
-  const child = spawn(process.execPath, [BIN, 'server', dataDir, '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', '--console-address', '127.0.0.1:0', ...(options.args ?? [])], {
+  const command = options.command ?? 'server'
+  const child = spawn(process.execPath, [BIN, command, dataDir, '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', ...(command === 'server' ? ['--console-address', '127.0.0.1:0'] : []), ...(options.args ?? [])], {
     env: { ...process.env, S3MESH_ROOT_USER: ACCESS_KEY, S3MESH_ROOT_PASSWORD: SECRET_KEY, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -39,7 +40,7 @@ export async function startServerProcess (options: { dataDir?: string, args?: st
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`server did not start in 20 s:\n${out}`)) }, 20_000)
     const check = (): void => {
-      const m = /S3 API:\s+(http:\/\/\S+)/.exec(out)
+      const m = /(?:S3|Relay) API:\s+(https?:\/\/\S+)/.exec(out)
       if (m !== null) { clearTimeout(timer); resolve(m[1]!) }
     }
     child.stdout!.on('data', check)
@@ -50,7 +51,7 @@ export async function startServerProcess (options: { dataDir?: string, args?: st
   return {
     url,
     meshAddress,
-    consoleUrl: /Console:\s+(http:\/\/\S+)/.exec(out)?.[1],
+    consoleUrl: /Console:\s+(https?:\/\/\S+)/.exec(out)?.[1],
     port: Number(new URL(url).port),
     dataDir,
     child,

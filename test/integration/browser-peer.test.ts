@@ -136,6 +136,32 @@ describe('a browser tab in the mesh', () => {
       assert.equal(await res.text(), 'written in a browser tab')
     }
   })
+
+  it('joins over WebRTC-direct when that is the transport it may use, and reads over it', async () => {
+    const context = await browser.newContext()
+    try {
+      await context.addInitScript('globalThis.__name = f => f')
+      const tab = await context.newPage()
+      await tab.goto(nodes[0]!.consoleUrl!)
+      const bytes = randomBytes(200 * 1024)
+      assert.equal((await sign.fetch(`${nodes[0]!.url}/tabs/over-webrtc-direct.bin`, { method: 'PUT', body: bytes })).status, 200)
+      const remote = await tab.evaluate(async ([accessKeyId, secretAccessKey]) => {
+        const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+        const r = await register({ accessKeyId, secretAccessKey, transports: ['webrtc-direct'] })
+        ;(globalThis as { s3meshTab?: unknown }).s3meshTab = r
+        return r.node!.libp2p.getConnections().map(c => c.remoteAddr.toString())
+      }, [ACCESS_KEY, SECRET_KEY])
+      assert.ok(remote.length > 0 && remote.every(a => a.includes('/webrtc-direct/')), `the tab reached its node over WebRTC-direct only: ${remote.join(' ')}`)
+      const got = await tab.evaluate(async () => {
+        const r = await fetch('/s3/tabs/over-webrtc-direct.bin')
+        return [r.status, Array.from(new Uint8Array(await r.arrayBuffer()))]
+      })
+      assert.equal(got[0], 200)
+      assert.ok(Buffer.from(got[1] as number[]).equals(bytes), 'the same bytes')
+    } finally {
+      await context.close()
+    }
+  })
 })
 
 async function bind (port: number): Promise<Server | undefined> {

@@ -6,7 +6,6 @@
  * every way past it, and each is refused, counted in /metrics, and changes
  * nothing on the durable members. Revocation is measured.
  */
-import '../../src/node/polyfills.js'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readdir } from 'node:fs/promises'

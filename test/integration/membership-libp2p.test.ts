@@ -1,5 +1,4 @@
 /** Membership over real libp2p nodes (TCP, Noise, yamux) in this process, with the cluster key. */
-import '../../src/node/polyfills.js'
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { noise } from '@libp2p/noise'

@@ -2,7 +2,6 @@
  * A peer without the cluster key, dialling a real s3mesh process: it can neither fetch objects nor inject catalog entries.
  * A member that stalls part-way through a transfer is given up on after the idle timeout, not waited for.
  */
-import '../../src/node/polyfills.js'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'

@@ -1,4 +1,8 @@
-/** 1 GiB up and down through the real server: bytes intact, and the server's peak RSS stays under 200 MB. */
+/**
+ * 1 GiB up and down through the real server: bytes intact, and the server's
+ * memory grows by less than an eighth of the object over what it held idle
+ * (Node 24 idles some 25 MB higher than Node 20, so the budget is the growth).
+ */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -18,9 +22,11 @@ function chunkAt (i: number): Buffer {
   return b
 }
 
-async function peakRssMb (pid: number): Promise<number> {
+/** The process's resident memory now (VmRSS) and its peak so far (VmHWM), MB. */
+async function rssMb (pid: number): Promise<{ now: number, peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024
+  const mb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024
+  return { now: mb('VmRSS'), peak: mb('VmHWM') }
 }
 
 describe('streaming a 1 GiB object', () => {
@@ -28,8 +34,9 @@ describe('streaming a 1 GiB object', () => {
   before(async () => { server = await startServerProcess() })
   after(async () => { await server?.stop() })
 
-  it('uploads and downloads 1 GiB with the server under 200 MB RSS', async (t) => {
+  it('uploads and downloads 1 GiB with the server\'s RSS growing by less than 128 MB', async (t) => {
     const sign = signer()
+    const idle = (await rssMb(server.child.pid!)).now
     await fetch(await sign.sign(`${server.url}/stream`, { method: 'PUT' }))
     const putUrl = (await sign.sign(`${server.url}/stream/one-gib.bin?X-Amz-Expires=600`, { method: 'PUT', aws: { signQuery: true } } as never)).url
     const sent = createHash('sha256')
@@ -61,8 +68,8 @@ describe('streaming a 1 GiB object', () => {
     })
     assert.equal(size, GiB)
     assert.equal(got.digest('hex'), sent.digest('hex'))
-    const peak = await peakRssMb(server.child.pid!)
-    t.diagnostic(`server peak RSS over a 1 GiB upload and download: ${peak.toFixed(0)} MB`)
-    assert.ok(peak < 200, `peak RSS ${peak.toFixed(0)} MB`)
+    const { peak } = await rssMb(server.child.pid!)
+    t.diagnostic(`server RSS idle ${idle.toFixed(0)} MB, peak over a 1 GiB upload and download ${peak.toFixed(0)} MB (Node ${process.version})`)
+    assert.ok(peak - idle < 128, `RSS grew by ${(peak - idle).toFixed(0)} MB (idle ${idle.toFixed(0)} MB, peak ${peak.toFixed(0)} MB)`)
   })
 })

@@ -2,8 +2,12 @@ import { decode, encode } from 'cborg'
 
 /** What a member tells the others about itself (at most MembershipConfig.maxMetaBytes encoded). */
 export interface NodeMeta {
-  /** durable: a Node.js node with a disk; ephemeral: a browser tab; edge: an edge worker. */
-  role: 'durable' | 'ephemeral' | 'edge'
+  /**
+   * durable: a Node.js node with a disk; relay: a Node.js node that relays and
+   * admits tabs but stores nothing (never a placement target); ephemeral: a
+   * browser tab; edge: an edge worker.
+   */
+  role: 'durable' | 'relay' | 'ephemeral' | 'edge'
   /** Multiaddrs others can dial (what `--join` accepts). */
   addrs: string[]
   /** s3mesh version. */
@@ -14,9 +18,11 @@ export interface NodeMeta {
   started?: number
   /** Bytes free on this member's disk, when it has one (refreshed every few minutes). */
   free?: number
+  /** Its S3 endpoint as clients reach it (--public-url, else what it listens on), when it serves S3. */
+  url?: string
 }
 
-const ROLES = new Set(['durable', 'ephemeral', 'edge'])
+const ROLES = new Set(['durable', 'relay', 'ephemeral', 'edge'])
 
 export function encodeNodeMeta (meta: NodeMeta): Uint8Array {
   return encode(meta)
@@ -30,11 +36,13 @@ export function decodeNodeMeta (bytes: Uint8Array): NodeMeta | undefined {
     if (!Array.isArray(m.addrs) || m.addrs.length > 16 || !m.addrs.every(a => typeof a === 'string' && a.length < 256)) return undefined
     const count = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= 0)
     if (!count(m.capacity) || !count(m.started) || !count(m.free)) return undefined
+    if (m.url !== undefined && (typeof m.url !== 'string' || m.url.length >= 256 || !/^https?:\/\//.test(m.url))) return undefined
     return {
       role: m.role as NodeMeta['role'], addrs: m.addrs as string[], version: m.version,
       ...(m.capacity !== undefined ? { capacity: m.capacity as number } : {}),
       ...(m.started !== undefined ? { started: m.started as number } : {}),
       ...(m.free !== undefined ? { free: m.free as number } : {}),
+      ...(m.url !== undefined ? { url: m.url as string } : {}),
     }
   } catch {
     return undefined

@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { dialFirst, orderAddresses } from '../wire/dial-first.js'
 import { S3Error } from '../errors.js'
 import type { Hashes } from '../hashes.js'
 import type { ObjectStore } from '../object-store.js'
@@ -193,8 +194,9 @@ export class GuestMember {
     }
   }
 
+  /** The members whose feed a tab can follow: durable ones and relays. */
   private durable (): string[] {
-    return [...this.peers.values()].filter(p => p.role === 'durable').map(p => p.id)
+    return [...this.peers.values()].filter(p => p.role === 'durable' || p.role === 'relay').map(p => p.id)
   }
 
   private async open (peer: string, signal?: AbortSignal): Promise<SealedFrames> {
@@ -213,8 +215,10 @@ export class GuestMember {
         if (s.aborted) return
         try {
           if (!this.o.libp2p.getConnections().some(c => c.remotePeer.toString() === id && c.limits === undefined)) {
-            const addr = this.o.relays.find(a => a.endsWith(`/p2p/${id}`)) ?? this.peers.get(id)?.addrs.find(a => a.includes('/ws'))
-            if (addr !== undefined) await this.o.libp2p.dial(multiaddr(addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`), { signal: AbortSignal.any([s, AbortSignal.timeout(10_000)]) })
+            // The join's addresses for it in their order (the tab's transports), else the ones the feed gave.
+            const given = this.o.relays.filter(a => a.endsWith(`/p2p/${id}`))
+            const addrs = given.length > 0 ? given : orderAddresses(this.peers.get(id)?.addrs ?? []).map(a => a.includes('/p2p/') ? a : `${a}/p2p/${id}`)
+            if (addrs.length > 0) await dialFirst(this.o.libp2p, addrs, AbortSignal.any([s, AbortSignal.timeout(10_000)]))
           }
           await this.follow(id)
         } catch {
@@ -244,7 +248,8 @@ export class GuestMember {
           for (const p of m.peers as GuestPeer[]) {
             if (typeof p?.id !== 'string' || p.id === this.self || !Array.isArray(p.addrs)) continue
             this.peers.set(p.id, p)
-            if (p.role === 'durable') this.durableSeen.add(p.id)
+            // Durable members and relays admit tabs: their admissions are the ones to honour.
+            if (p.role === 'durable' || p.role === 'relay') this.durableSeen.add(p.id)
             // Where to dial it: a guest through its relay (WebRTC), a durable member directly.
             try {
               void this.o.libp2p.peerStore.merge(peerIdFromString(p.id), { multiaddrs: p.addrs.map(a => multiaddr(a)) }).catch(() => {})

@@ -49,7 +49,7 @@ const RECHECK_MS = 1000
 /** What a guest is told of the mesh: the durable members (and the relays among them), and other guests' addresses for WebRTC; never their users. */
 export interface GuestPeer {
   id: string
-  role: 'durable' | 'guest'
+  role: 'durable' | 'relay' | 'guest'
   state: string
   addrs: string[]
 }
@@ -152,18 +152,18 @@ export class GuestService {
     const self = this.o.libp2p.peerId.toString()
     const relays = [
       ...this.o.libp2p.getMultiaddrs().map(String).map(a => a.endsWith(`/p2p/${self}`) ? a : `${a}/p2p/${self}`),
-      ...this.peers('').filter(p => p.role === 'durable').flatMap(p => p.addrs.map(a => a.endsWith(`/p2p/${p.id}`) ? a : `${a}/p2p/${p.id}`)),
+      ...this.peers('').filter(p => p.role !== 'guest').flatMap(p => p.addrs.map(a => a.endsWith(`/p2p/${p.id}`) ? a : `${a}/p2p/${p.id}`)),
     ]
     return addrs.filter(a => relays.some(r => a.startsWith(`${r}/p2p-circuit/`) || a === `${r}/p2p-circuit`))
   }
 
-  /** The durable members alive or suspected, and the guests following this member, but `except`. */
+  /** The durable members and relays alive or suspected, and the guests following this member, but `except`. */
   peers (except: string): GuestPeer[] {
     const out: GuestPeer[] = []
     for (const m of this.o.membership.list()) {
       const meta = decodeNodeMeta(m.meta)
-      if (meta?.role !== 'durable' || (m.state !== 'alive' && m.state !== 'suspect')) continue
-      out.push({ id: m.id, role: 'durable', state: m.state, addrs: meta.addrs })
+      if ((meta?.role !== 'durable' && meta?.role !== 'relay') || (m.state !== 'alive' && m.state !== 'suspect')) continue
+      out.push({ id: m.id, role: meta.role, state: m.state, addrs: meta.addrs })
     }
     for (const g of this.list()) if (g.id !== except) out.push({ id: g.id, role: 'guest', state: 'alive', addrs: g.addrs })
     return out

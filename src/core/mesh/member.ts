@@ -21,7 +21,7 @@ export interface MemberParts {
   keyring: Keyring
   /** The cluster's name: messages sealed for another name do not open. */
   cluster: string
-  /** durable: holds replicas; ephemeral: a browser tab, never a placement target (its copy never counts). */
+  /** durable: holds replicas; relay and ephemeral (a browser tab) are never placement targets (their copies never count). */
   role: NodeMeta['role']
   /** The platform's hashes (node:crypto on Node, WebAssembly in a browser). */
   hashes: Hashes
@@ -36,7 +36,7 @@ export interface MemberParts {
   /** Addresses to tell the others, best first; the libp2p node's own unless given. As many as fit in the member's meta are kept. */
   addresses?: string[]
   /** More to tell the others from the start (a Node node's free disk space). */
-  meta?: Pick<NodeMeta, 'free' | 'capacity'>
+  meta?: Pick<NodeMeta, 'free' | 'capacity' | 'url'>
 }
 
 /** A running mesh member. */

@@ -1,0 +1,66 @@
+import * as x509 from '@peculiar/x509'
+import { createHash, X509Certificate } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { codeOf, renameInto, writeDurable } from './disk-files.js'
+import type { DiskLayout } from './disk-layout.js'
+
+/** What @libp2p/webrtc's webRTCDirect({ certificate }) takes. */
+export interface WebRTCDirectCertificate {
+  /** PKCS#8 PEM of the ECDSA P-256 key. */
+  privateKey: string
+  /** PEM of the self-signed certificate. */
+  pem: string
+  /** Multibase base64url of the SHA-256 multihash of its DER: the /certhash/ in the node's addresses. */
+  certhash: string
+}
+
+/**
+ * Browsers check a WebRTC-direct peer by the certificate's hash in its
+ * address, not by a CA or by its dates; a new certificate would change every
+ * address a tab or a web app was given. So one is made on the first start,
+ * valid for ten years, and kept 0600 in the data folder (libp2p's own would
+ * change on each start and every 14 days).
+ */
+export async function webRTCDirectCertificate (layout: DiskLayout): Promise<WebRTCDirectCertificate> {
+  const file = join(layout.system, 'webrtc-direct.json')
+  try {
+    const kept = JSON.parse(await readFile(file, 'utf8')) as WebRTCDirectCertificate
+    if (typeof kept.privateKey === 'string' && typeof kept.pem === 'string' && kept.certhash === certhashOf(kept.pem)) return kept
+  } catch (err) {
+    if (codeOf(err) !== 'ENOENT' && !(err instanceof SyntaxError)) throw err
+  }
+  const made = await makeCertificate()
+  const tmp = layout.tmpPath('webrtc-direct.json')
+  await writeDurable(tmp, JSON.stringify(made) + '\n', true, 0o600)
+  await renameInto(tmp, file)
+  return made
+}
+
+function certhashOf (pem: string): string {
+  const der = new X509Certificate(pem).raw
+  // A multihash: sha2-256 (0x12), 32 bytes (0x20), the digest; then multibase base64url ('u').
+  return 'u' + Buffer.concat([Buffer.from([0x12, 0x20]), createHash('sha256').update(der).digest()]).toString('base64url')
+}
+
+async function makeCertificate (): Promise<WebRTCDirectCertificate> {
+  const crypto = globalThis.crypto
+  x509.cryptoProvider.set(crypto)
+  const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])
+  const notBefore = new Date()
+  notBefore.setMilliseconds(0)
+  const notAfter = new Date(notBefore.getTime() + 10 * 365 * 86_400_000)
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString('hex').replace(/^[89a-f]/, '1'),
+    name: 'CN=s3mesh webrtc-direct',
+    notBefore,
+    notAfter,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    keys,
+    extensions: [new x509.BasicConstraintsExtension(false, undefined, true)],
+  })
+  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64')
+  const privateKey = ['-----BEGIN PRIVATE KEY-----', ...pkcs8.match(/.{1,64}/g)!, '-----END PRIVATE KEY-----'].join('\n')
+  const pem = cert.toString('pem')
+  return { privateKey, pem, certhash: certhashOf(pem) }
+}
