@@ -16,7 +16,7 @@ export interface LabNode {
   host: string
   /** The S3 (or relay API) URL on the host's lab address. */
   url: string
-  /** Its libp2p peer id. */
+  /** Its libp2p peer id ('' without a mesh). */
   id: string
   /** Its TCP mesh multiaddr on the lab address, with /p2p/: what --join takes. */
   meshAddress: string
@@ -43,15 +43,17 @@ export async function startLabNode (lab: Lab, host: string, o: { command?: 'serv
   const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`${host} did not start in 30 s:\n${out}`)) }, 30_000)
-    child.stdout!.on('data', () => { if (/Cluster key:/.test(out)) { clearTimeout(timer); resolve() } })
+    // The banner is one write: once its Health line is in, all of it is.
+    child.stdout!.on('data', () => { if (/Health:.*\n/.test(out)) { clearTimeout(timer); resolve() } })
     child.once('exit', code => { clearTimeout(timer); reject(new Error(`${host} exited with ${code}:\n${out}`)) })
   })
   const address = lab.address(host)
   const url = new RegExp(`(?:S3|Relay) API:\\s+(https?://${address.replace(/\./g, '\\.')}:\\d+)`).exec(out)?.[1]
   const id = /Mesh peer:\s+(\S+)/.exec(out)?.[1]
-  if (url === undefined || id === undefined) throw new Error(`${host}'s banner names no URL on ${address}:\n${out}`)
+  if (url === undefined) throw new Error(`${host}'s banner names no URL on ${address}:\n${out}`)
   return {
-    host, url, id, meshAddress: `/ip4/${address}/tcp/9100/p2p/${id}`, child, output: () => out,
+    // A node started with --no-mesh has no peer id.
+    host, url, id: id ?? '', meshAddress: id === undefined ? '' : `/ip4/${address}/tcp/9100/p2p/${id}`, child, output: () => out,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       await exited

@@ -4,7 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 /** How a tab reaches a node: WebSockets (ws or wss) or WebRTC-direct. */
 export type NodeTransport = 'websockets' | 'webrtc-direct'
 
-/** WebSockets first: a fraction of WebRTC-direct's CPU per byte on the node, and faster (docs/benchmarks.md#transports). */
+/** WebSockets first: a fraction of WebRTC-direct's CPU per byte on the node, and faster (docs/benchmarks.md#how-a-tab-reaches-its-node). */
 export const DEFAULT_NODE_TRANSPORTS: NodeTransport[] = ['websockets', 'webrtc-direct']
 
 function transportOf (addr: string): NodeTransport | undefined {
