@@ -8,6 +8,7 @@
 //   node s3-client.mjs get <endpoint> <bucket> <key>...
 //   node s3-client.mjs get-stdin <endpoint> <bucket>        (keys, one per line, on stdin)
 //   node s3-client.mjs signed-get <url>                     (a signed GET of any path: prints status and body)
+//   node s3-client.mjs put-cors <endpoint> <bucket> <origin>  (the bucket, and a CORS rule letting that origin's pages write)
 import { createHash, randomBytes } from 'node:crypto'
 import { AwsClient } from 'aws4fetch'
 
@@ -57,6 +58,12 @@ if (mode === 'put') {
       out({ op: 'get', key, status: 0, error: String(err) })
     }
   }
+} else if (mode === 'put-cors') {
+  const [bucket, origin] = rest
+  await request(`${endpoint}/${bucket}`, { method: 'PUT' }).catch(() => {})
+  const body = `<CORSConfiguration><CORSRule><AllowedOrigin>${origin}</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedMethod>DELETE</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><ExposeHeader>x-s3mesh-replicas</ExposeHeader></CORSRule></CORSConfiguration>`
+  const r = await request(`${endpoint}/${bucket}?cors`, { method: 'PUT', body, headers: { 'content-md5': createHash('md5').update(body).digest('base64') } })
+  out({ status: r.status, body: r.body.toString() })
 } else if (mode === 'signed-get') {
   try {
     const r = await request(endpoint)
