@@ -29,11 +29,11 @@ export interface BrowserJoinInfo {
   /** Who the tab speaks for. */
   principal: { kind: 'root' | 'user', user?: string, accessKeyId: string }
   /**
-   * A storage node's S3 endpoint for the tab's writes, when the node that
-   * answered is a relay (which holds no objects); the tab writes to the node
-   * it joined through otherwise.
+   * Storage nodes' S3 endpoints for the tab's writes, in the order to try
+   * them, when the node that answered is a relay (which holds no objects);
+   * the tab writes to the node it joined through otherwise.
    */
-  writer?: string
+  writers?: string[]
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { CliError } from './cli-error.js'
 
@@ -46,9 +47,17 @@ export function parseAddress (value: string, flag = '--address'): { host: string
  */
 export function parseAnnounce (value: string): string {
   const v = value.trim()
-  const ok = /^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d{1,5}(\/tls(\/sni\/[^/]+)?\/ws|\/wss|\/ws)?(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(v)
-  if (!ok) throw new CliError(`--announce "${value}" is not a multiaddr others can dial: use /ip4/<address>/tcp/<port>, /dns4/<name>/tcp/<port>/tls/ws and the like.`, 2)
-  if (/^\/ip4\/0\.0\.0\.0\/|^\/ip6\/::\//.test(v)) throw new CliError(`--announce "${value}" names no machine (0.0.0.0): give the address others reach this node at.`, 2)
+  const bad = (): CliError => new CliError(`--announce "${value}" is not a multiaddr others can dial: use /ip4/<address>/tcp/<port>, /dns4/<name>/tcp/<port>/tls/ws, /ip4/<address>/udp/<port>/webrtc-direct and the like.`, 2)
+  const m = /^\/(ip4|ip6|dns|dns4|dns6)\/([^/]+)\/(?:tcp\/(\d{1,5})(\/tls(\/sni\/[^/]+)?\/ws|\/wss|\/ws)?|udp\/(\d{1,5})\/webrtc-direct)(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.exec(v)
+  if (m === null) throw bad()
+  const [, kind, host, tcpPort, , , udpPort] = m
+  const port = Number(tcpPort ?? udpPort)
+  if (!(port >= 1 && port <= 65535)) throw bad()
+  if (kind === 'ip4' && isIP(host!) !== 4) throw bad()
+  if (kind === 'ip6' && isIP(host!) !== 6) throw bad()
+  if (udpPort !== undefined && kind !== 'ip4' && kind !== 'ip6') throw new CliError(`--announce "${value}": a WebRTC-direct address needs an IP address (browsers do not resolve names for it).`, 2)
+  if ((kind === 'ip4' && host === '0.0.0.0') || (kind === 'ip6' && /^[0:]+$/.test(host!))) throw new CliError(`--announce "${value}" names no machine (0.0.0.0): give the address others reach this node at.`, 2)
+  // libp2p adds /p2p/<id> (and a WebRTC-direct address's /certhash/) itself.
   return v.replace(/\/p2p\/[^/]+$/, '')
 }
 

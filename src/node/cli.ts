@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { parseAddress, parseAnnounce, parsePublicUrl } from './address.js'
 import { adminCommand } from './admin-command.js'
@@ -87,13 +88,15 @@ interface ServerFlags {
   webrtcDirect: boolean
 }
 
-/** A count or size for a flag: a whole number, with K, M or G (binary) for sizes; 0 allowed where `zero` says what it means. */
-function wholeNumber (flag: string, sizes: boolean): (value: string) => number {
+/** A count or size for a flag: a whole number from `min` to `max`, with K, M or G (binary) for sizes. */
+function wholeNumber (flag: string, sizes: boolean, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
     const m = /^(\d+)\s*([KMG]i?B?)?$/i.exec(value.trim())
     if (m === null || (!sizes && m[2] !== undefined)) throw new InvalidArgumentError(`${flag} takes a whole number${sizes ? ' of bytes (K, M or G allowed, e.g. 512M)' : ''}.`)
     const unit = m[2] === undefined ? 1 : 1024 ** ('KMG'.indexOf(m[2][0]!.toUpperCase()) + 1)
-    return Number(m[1]) * unit
+    const n = Number(m[1]) * unit
+    if (n < min || n > max) throw new InvalidArgumentError(`${flag} takes ${min === 0 ? '0 (no limit) or more' : `${min} or more`}${max < Number.MAX_SAFE_INTEGER ? `, up to ${max}` : ''}.`)
+    return n
   }
 }
 
@@ -107,10 +110,10 @@ function meshFlags (command: Command, meshDefault: string): Command {
     .option('--announce <multiaddr>', 'tell other members and tabs to dial this address instead of the ones listened on (behind NAT or a proxy; repeat for several)', (value: string, previous: string[] = []) => [...previous, cliArg(parseAnnounce, value)])
     .option('--certs-dir <dir>', 'serve TLS (https, wss) on the same ports: <dir>/public.crt and <dir>/private.key in PEM, <dir>/CAs/ for peers\' CAs; reloaded on SIGHUP')
     .option('--no-webrtc-direct', 'do not listen on WebRTC-direct (UDP, the mesh port\'s number), which tabs on https pages use when the WebSockets certificate is not one they trust')
-    .option('--circuit-duration <seconds>', 'longest a connection relayed through this node stays open (0: no limit)', wholeNumber('--circuit-duration', false), CIRCUIT_DEFAULTS.durationMs / 1000)
-    .option('--circuit-bytes <size>', 'most bytes a relayed connection carries each way (0: no limit)', wholeNumber('--circuit-bytes', true), CIRCUIT_DEFAULTS.bytes)
-    .option('--relay-reservations <n>', 'how many peers may be reachable through this node at once', wholeNumber('--relay-reservations', false), CIRCUIT_DEFAULTS.reservations)
-    .option('--circuits-per-peer <n>', 'relayed connections one peer may have open through this node at once', wholeNumber('--circuits-per-peer', false), CIRCUIT_DEFAULTS.perPeer)
+    .option('--circuit-duration <seconds>', 'longest a connection relayed through this node stays open, up to 2147483 (0: no limit)', wholeNumber('--circuit-duration', false, 0, 2_147_483), CIRCUIT_DEFAULTS.durationMs / 1000)
+    .option('--circuit-bytes <size>', 'most bytes a relayed connection carries, both directions together (0: no limit)', wholeNumber('--circuit-bytes', true, 0), CIRCUIT_DEFAULTS.bytes)
+    .option('--relay-reservations <n>', 'how many peers may be reachable through this node at once', wholeNumber('--relay-reservations', false, 1), CIRCUIT_DEFAULTS.reservations)
+    .option('--circuits-per-peer <n>', 'relayed connections one peer may have open at once through its connection to this node', wholeNumber('--circuits-per-peer', false, 1), CIRCUIT_DEFAULTS.perPeer)
 }
 
 function meshOf (opts: ServerFlags): NonNullable<Parameters<typeof startServer>[0]['mesh']> {
@@ -172,6 +175,7 @@ Examples:
     .description('Relay for browser tabs and admit them, keep the member list, store nothing: a member that never holds a replica.')
     .argument('<dir>', 'a folder for its identity, the cluster key and the users (created if missing); it holds no objects')
     .addOption(new Option('--address <host:port>', 'where its HTTP API listens (browser joins, members, health, metrics)').default(addressArg('127.0.0.1:9200'), '127.0.0.1:9200').argParser(addressArg))
+    .option('--public-url <url>', 'its API as browsers reach it (behind a TLS reverse proxy), shown in the banner', (value: string) => cliArg(parsePublicUrl, value))
   meshFlags(relay, '127.0.0.1:9300')
     .addHelpText('after', `
 A relay joins a mesh (--join, with S3MESH_CLUSTER_KEY) and lets browser tabs
@@ -185,9 +189,13 @@ Example:
     --certs-dir ./certs --join /ip4/10.0.0.1/tcp/9100/p2p/12D3Koo...`)
     .action(async (dir: string, opts: ServerFlags) => {
       if ((opts.join ?? []).length === 0) throw new CliError('A relay joins an existing mesh: give --join <a member\'s multiaddr> (and S3MESH_CLUSTER_KEY).', 2)
+      // A storage node's folder would have its objects adopted and announced by a member that must hold none.
+      const held = await readdir(dir).then(names => names.filter(n => n !== '.s3mesh'), () => [])
+      if (held.length > 0) throw new CliError(`${dir} holds ${held.slice(0, 3).join(', ')}${held.length > 3 ? ', ...' : ''}: a relay holds no objects. Give it a folder of its own (empty, or one only a relay used).`, 2)
       const running = await startServer({
         dataDir: dir, host: opts.address.host, port: opts.address.port, role: 'relay', mesh: meshOf(opts),
         ...(opts.certsDir === undefined ? {} : { certsDir: opts.certsDir }),
+        ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
       })
       process.stdout.write(banner(running, dir, pkg.version, opts.address.host))
       stopOnSignals(running)

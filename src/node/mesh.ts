@@ -30,6 +30,7 @@ import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { CatalogJournal } from './catalog-journal.js'
 import { nodeAead } from './node-aead.js'
 import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
+import { orderAddresses } from '../core/wire/dial-first.js'
 import { nodeHashes } from './node-hashes.js'
 import { CliError } from './cli-error.js'
 import { codeOf, renameInto, writeDurable } from './disk-files.js'
@@ -43,20 +44,24 @@ export type PresetName = 'lan' | 'wan' | 'local'
  * 15 reservations) suit signalling only; these carry object traffic.
  */
 export interface CircuitLimits {
-  /** How long one relayed connection may stay open, ms; 0 for no limit. A tab redials when it ends. */
+  /** How long one relayed connection may stay open, ms (at most 2^31 - 1, a timer's limit); 0 for no limit. A tab redials when it ends. */
   durationMs: number
-  /** How many bytes one relayed connection may carry each way; 0 for no limit. */
+  /** How many bytes one relayed connection may carry, both directions together; 0 for no limit. */
   bytes: number
   /** How many peers may hold a reservation (be reachable through this node) at once. */
   reservations: number
-  /** How many relayed connections one peer may have open through this node at once. */
+  /** How many relayed connections one peer may have open at once through one connection to this node (libp2p counts hop streams per connection). */
   perPeer: number
 }
 
 /** An hour and 1 GiB a circuit, 1024 reservations, 64 circuits a peer. */
 export const CIRCUIT_DEFAULTS: CircuitLimits = { durationMs: 3_600_000, bytes: 1024 ** 3, reservations: 1024, perPeer: 64 }
 
-/** The relay server's settings for these limits; 0 means none (the longest a timer takes, the most bytes a counter holds). */
+/**
+ * The relay server's settings for these limits; 0 means none (the longest a
+ * timer takes, the most bytes a counter holds). With neither limit, relayed
+ * connections are not "limited" in libp2p's sense: every protocol runs on them.
+ */
 function relayInit (limits: CircuitLimits): Parameters<typeof circuitRelayServer>[0] {
   const none = limits.durationMs === 0 && limits.bytes === 0
   return {
@@ -252,7 +257,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
-      connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND },
+      // Room for every reservation the relay offers (each is a tab's connection), beyond libp2p's default of 300.
+      connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, maxConnections: Math.max(300, (o.circuits ?? CIRCUIT_DEFAULTS).reservations + 256) },
       services: {
         // gossipsub needs identify to learn which peers speak it.
         identify: identify(),
@@ -307,14 +313,19 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       await new Promise(resolve => setTimeout(resolve, 2000))
     }
   })()
-  /** A relay's tabs write to a storage node: one of those alive with an S3 endpoint, spread by the tab's peer id. */
-  const writerFor = (peer: string): { writer?: string } => {
+  /**
+   * A relay's tabs write to storage nodes: those alive with an S3 endpoint,
+   * https ones first (an https page cannot reach http), each list rotated by
+   * the tab's peer id so tabs spread; the tab fails over along it.
+   */
+  const writersFor = (peer: string): { writers?: string[] } => {
     const urls = transport.membership.list().filter(m => m.state === 'alive').map(m => decodeNodeMeta(m.meta))
       .filter(meta => meta?.role === 'durable' && meta.url !== undefined).map(meta => meta!.url!).sort()
     if (urls.length === 0) return {}
     let h = 0
     for (const c of peer) h = (h * 31 + c.charCodeAt(0)) >>> 0
-    return { writer: urls[h % urls.length] }
+    const rotated = [...urls.slice(h % urls.length), ...urls.slice(0, h % urls.length)]
+    return { writers: [...rotated.filter(u => u.startsWith('https:')), ...rotated.filter(u => !u.startsWith('https:'))] }
   }
   return {
     libp2p, keyring: member.keyring, transport, node, ...(accessSync === undefined ? {} : { accessSync }), addresses, clusterKey: { base64: key.base64, source: key.source, file: key.file },
@@ -342,13 +353,13 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       return {
         cluster: o.cluster,
         // WebSockets and WebRTC-direct: the tab tries them in that order.
-        relays: addresses.filter(a => a.includes('/ws/') || a.includes('/webrtc-direct/')),
+        relays: addresses.filter(a => orderAddresses([a]).length > 0),
         admission: Buffer.from(bytes).toString('base64'),
         expires: admission.expires,
         // Renewed at half its life: a node that is slow to answer once still leaves time for a second try.
         renewAt: now + Math.floor((admission.expires - now) / 2),
         principal: { kind: admission.principal.kind, accessKeyId: admission.principal.accessKeyId, ...(admission.principal.user === undefined ? {} : { user: admission.principal.user }) },
-        ...(o.role === 'relay' ? writerFor(peer) : {}),
+        ...(o.role === 'relay' ? writersFor(peer) : {}),
       }
     },
     renewCertificate: tls => { libp2p.services.certificates.renew(tls) },

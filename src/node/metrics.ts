@@ -73,6 +73,7 @@ export class ServerMetrics {
     counter('s3mesh_transfer_sent_bytes_total', 'Object bytes sent to other members.', () => node.transfer.stats.bytesSent)
     counter('s3mesh_transfer_received_bytes_total', 'Object bytes received from other members.', () => node.transfer.stats.bytesReceived)
     counter('s3mesh_transfer_refused_total', 'Transfer requests refused (no cluster key, malformed, or not storable).', () => node.transfer.stats.refused)
+    counter('s3mesh_transfer_pushed_on_spare_total', 'Writes pushed to a replica on a stream opened ahead (no protocol round trip).', () => node.transfer.stats.pushedOnSpare)
     counter('s3mesh_catalog_announced_entries_total', 'Catalog entries this node published.', () => node.announcer.stats.publishedEntries)
     counter('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topic.', () => node.announcer.stats.receivedEntries)
     counter('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)

@@ -19,7 +19,6 @@ import { connectionKinds } from '../core/wire/transport-kind.js'
 import { MemberStats, type StatsKind } from '../core/mesh/member-stats.js'
 import { S3Error } from '../core/errors.js'
 import { startMesh, type CircuitLimits, type PresetName, type RunningMesh } from './mesh.js'
-import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import { errorResponse } from '../s3-shim/respond.js'
 import type { S3Handler } from '../s3-shim/index.js'
 import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
@@ -153,15 +152,13 @@ function stsMinSeconds (env: NodeJS.ProcessEnv): number {
   return Number(v)
 }
 
-/** A relay's answer to S3 requests: it holds no object, so it names the members that do. */
-function relayAnswer (mesh: RunningMesh): S3Handler {
-  return async (request: Request) => {
-    const storage = mesh.transport.membership.list()
-      .map(m => m.state === 'alive' ? decodeNodeMeta(m.meta) : undefined)
-      .filter(meta => meta?.role === 'durable' && meta.url !== undefined).map(meta => meta!.url!)
-    const where = storage.length > 0 ? `Send S3 requests to a storage node: ${storage.slice(0, 4).join(', ')}.` : 'No storage node is alive in its mesh now.'
-    return errorResponse(new S3Error('NotImplemented', `This is an s3mesh relay: it holds no objects. ${where}`), randomId(8), request.method)
-  }
+/**
+ * A relay's answer to S3 requests: it holds no object. It names no storage
+ * node: the request is not authenticated, and the relay is the member that
+ * faces the public (the members API tells a signed caller where they are).
+ */
+function relayAnswer (): S3Handler {
+  return async (request: Request) => errorResponse(new S3Error('NotImplemented', 'This is an s3mesh relay: it holds no objects. Send S3 requests to a storage node of its mesh (`s3mesh members --endpoint <this URL>` lists them).'), randomId(8), request.method)
 }
 
 /** Starts an S3 server on a data folder: the `s3mesh server` command without the CLI. */
@@ -213,7 +210,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, ownStats)
     await stats?.start().catch(async (err: unknown) => { await mesh?.stop({ leave: false }); throw err })
     const s3Handler = options.role === 'relay' && mesh !== undefined
-      ? relayAnswer(mesh)
+      ? relayAnswer()
       : createS3Handler({
         store: mesh?.node.store ?? store,
         hashes: nodeHashes,

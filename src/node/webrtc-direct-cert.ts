@@ -1,9 +1,10 @@
 import * as x509 from '@peculiar/x509'
-import { createHash, X509Certificate } from 'node:crypto'
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { codeOf, renameInto, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
+import { CliError } from './cli-error.js'
 
 /** What @libp2p/webrtc's webRTCDirect({ certificate }) takes. */
 export interface WebRTCDirectCertificate {
@@ -24,11 +25,30 @@ export interface WebRTCDirectCertificate {
  */
 export async function webRTCDirectCertificate (layout: DiskLayout): Promise<WebRTCDirectCertificate> {
   const file = join(layout.system, 'webrtc-direct.json')
+  let text: string | undefined
   try {
-    const kept = JSON.parse(await readFile(file, 'utf8')) as WebRTCDirectCertificate
-    if (typeof kept.privateKey === 'string' && typeof kept.pem === 'string' && kept.certhash === certhashOf(kept.pem)) return kept
+    text = await readFile(file, 'utf8')
   } catch (err) {
-    if (codeOf(err) !== 'ENOENT' && !(err instanceof SyntaxError)) throw err
+    if (codeOf(err) !== 'ENOENT') throw new CliError(`Cannot read ${file} (${codeOf(err) ?? String(err)}): it holds this node's WebRTC-direct certificate.`)
+  }
+  if (text !== undefined) {
+    // A damaged file is not replaced quietly: a new certificate changes every WebRTC-direct address handed out.
+    const damaged = (): CliError => new CliError(`${file} is damaged: delete it to give this node a new WebRTC-direct certificate (addresses with the old /certhash/ then stop working), or start with --no-webrtc-direct.`)
+    let kept: Partial<WebRTCDirectCertificate> | null
+    try {
+      kept = JSON.parse(text) as Partial<WebRTCDirectCertificate> | null
+    } catch {
+      throw damaged()
+    }
+    if (kept === null || typeof kept.privateKey !== 'string' || typeof kept.pem !== 'string') throw damaged()
+    let certhash: string
+    try {
+      certhash = certhashOf(kept.pem)
+      if (!new X509Certificate(kept.pem).checkPrivateKey(createPrivateKey(kept.privateKey))) throw new Error('key and certificate do not match')
+    } catch {
+      throw damaged()
+    }
+    return { privateKey: kept.privateKey, pem: kept.pem, certhash }
   }
   const made = await makeCertificate()
   const tmp = layout.tmpPath('webrtc-direct.json')

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { networkInterfaces } from 'node:os'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -57,8 +59,8 @@ describe('addresses a node announces', () => {
 
   it('--announce and --public-url replace the listened addresses in the banner, the member list and a tab\'s join answer', async (t) => {
     const port = await freePair()
-    const announced = ['/dns4/mesh.example.com/tcp/443/tls/ws', '/ip4/203.0.113.5/tcp/9100']
-    const first = await startServerProcess({ args: ['--mesh-address', `127.0.0.1:${port}`, '--announce', announced[0]!, '--announce', announced[1]!, '--public-url', 'https://s3.example.com/'] })
+    const announced = ['/dns4/mesh.example.com/tcp/443/tls/ws', '/ip4/203.0.113.5/tcp/9100', '/ip4/203.0.113.5/udp/9100/webrtc-direct']
+    const first = await startServerProcess({ args: ['--mesh-address', `127.0.0.1:${port}`, ...announced.flatMap(a => ['--announce', a]), '--public-url', 'https://s3.example.com/'] })
     t.after(async () => { await first.stop() })
     const out = first.output()
     assert.match(out, /S3 API:\s+https:\/\/s3\.example\.com\n\s+\(listening on http:\/\/127\.0\.0\.1:\d+\)/)
@@ -72,14 +74,16 @@ describe('addresses a node announces', () => {
     t.after(async () => { await second.stop() })
     await until('the second node lists the first', async () => (await members(second.url)).some(m => m.id === id))
     const seen = (await members(second.url)).find(m => m.id === id)!
-    assert.deepEqual(seen.addresses, announced.map(a => `${a}/p2p/${id}`), 'others are told the announced addresses, in order')
+    // libp2p adds the WebRTC-direct address's /certhash/ itself.
+    assert.deepEqual(seen.addresses.map(a => a.replace(/\/certhash\/[^/]+/, '')), announced.map(a => `${a}/p2p/${id}`), 'others are told the announced addresses, in order')
+    assert.match(seen.addresses[2]!, /\/webrtc-direct\/certhash\/u/)
     assert.equal(seen.meta.url, 'https://s3.example.com')
 
     const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
     const res = await signer().fetch(`${local}/_s3mesh/v1/browser-join?peer=${peer}`)
     assert.equal(res.status, 200)
     const joinAnswer = await res.json() as { relays: string[] }
-    assert.deepEqual(joinAnswer.relays, [`${announced[0]}/p2p/${id}`], 'a tab is sent to the announced WebSockets address')
+    assert.deepEqual(joinAnswer.relays.map(a => a.replace(/\/certhash\/[^/]+/, '')), [`${announced[0]}/p2p/${id}`, `${announced[2]}/p2p/${id}`], 'a tab is sent to the announced WebSockets and WebRTC-direct addresses')
   })
 
   it('listens on WebRTC-direct with a certificate kept across restarts, offers it to tabs, and a peer connects over it', async (t) => {
@@ -100,6 +104,11 @@ describe('addresses a node announces', () => {
     t.after(async () => { await again.stop() })
     const second = /^\s+(\/ip4\/127\.0\.0\.1\/udp\/\d+\/webrtc-direct\/certhash\/\S+)$/m.exec(again.output())![1]!
     assert.equal(certhash(second), certhash(first), 'the same certificate after a restart: addresses handed out stay valid')
+    await again.stop({ remove: false })
+    // A damaged certificate file is not replaced quietly: that would change every address handed out.
+    const file = join(node.dataDir, '.s3mesh', 'webrtc-direct.json')
+    await writeFile(file, '{"privateKey": "x"')
+    await assert.rejects(startServerProcess({ dataDir: node.dataDir }), /webrtc-direct\.json is damaged: delete it/)
   })
 
   it('explains a bad --announce or --public-url', () => {
@@ -110,6 +119,10 @@ describe('addresses a node announces', () => {
     }
     assert.match(run(['--announce', '/ip4/0.0.0.0/tcp/9100']), /names no machine \(0\.0\.0\.0\)/)
     assert.match(run(['--announce', 'mesh.example.com:9100']), /is not a multiaddr others can dial/)
+    assert.match(run(['--announce', '/ip4/999.1.1.1/tcp/9100']), /is not a multiaddr others can dial/)
+    assert.match(run(['--announce', '/ip4/203.0.113.5/tcp/99999']), /is not a multiaddr others can dial/)
+    assert.match(run(['--announce', '/ip6/0:0:0:0:0:0:0:0/tcp/9100']), /names no machine/)
+    assert.match(run(['--announce', '/dns4/mesh.example.com/udp/9100/webrtc-direct']), /needs an IP address/)
     assert.match(run(['--public-url', 'ftp://x']), /must start with http:\/\/ or https:\/\//)
     assert.match(run(['--public-url', 'https://s3.example.com/bucket']), /must be a bare origin/)
   })

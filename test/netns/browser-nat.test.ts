@@ -19,7 +19,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/chromium-args.mjs'
 import { issueCertificate, makeTestCa, type TestCa } from '../helpers/test-ca.js'
 import { until } from '../helpers/until.js'
-import { canCreateLab, createLab, type Lab } from './lab.js'
+import { createLab, type Lab } from './lab.js'
 import { LAB_ACCESS_KEY, LAB_SECRET_KEY, labClient, startLabNode, type LabNode } from './lab-nodes.js'
 
 const PROXY = fileURLToPath(new URL('./tls-proxy.mjs', import.meta.url))
@@ -28,7 +28,7 @@ const CERTUTIL = (() => { try { execFileSync('certutil', ['-H'], { stdio: 'ignor
 
 interface TabView { connections: string[], addrs: string[], fetchedFromGuests: number }
 
-describe('a browser behind NAT joins through a relay over wss', { skip: !ROOTED || !canCreateLab() ? 'needs root for network namespaces (CI runs as root)' : !CERTUTIL && process.env.CI !== 'true' ? 'needs certutil (apt-get install libnss3-tools)' : false }, () => {
+describe('a browser behind NAT joins through a relay over wss', { skip: !ROOTED ? 'needs root for network namespaces (CI runs as root)' : !CERTUTIL && process.env.CI !== 'true' ? 'needs certutil (apt-get install libnss3-tools)' : false }, () => {
   let lab: Lab
   let ca: TestCa
   let work: string
