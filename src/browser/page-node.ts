@@ -77,7 +77,10 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     // The relays first: everything else reaches the tab through them. One connection to each, by the first transport that works.
     const relays = orderAddresses(o.relays, o.transports)
     const byPeer = new Map<string, string[]>()
-    for (const a of relays) byPeer.set(a.split('/p2p/').at(-1) ?? '', [...byPeer.get(a.split('/p2p/').at(-1) ?? '') ?? [], a])
+    for (const a of relays) {
+      const peer = a.split('/p2p/').at(-1) ?? ''
+      byPeer.set(peer, [...byPeer.get(peer) ?? [], a])
+    }
     const reached = await Promise.allSettled([...byPeer.values()].map(async addrs => await dialFirst(libp2p, addrs, o.signal)))
     if (!reached.some(r => r.status === 'fulfilled')) {
       throw new Error(`No relay answered (${o.relays.join(', ')}): ${reached.map(r => r.status === 'rejected' ? String(r.reason) : '').join('; ')}`)

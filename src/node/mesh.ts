@@ -30,7 +30,7 @@ import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { CatalogJournal } from './catalog-journal.js'
 import { nodeAead } from './node-aead.js'
 import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
-import { orderAddresses } from '../core/wire/dial-first.js'
+import { transportOf } from '../core/wire/dial-first.js'
 import { nodeHashes } from './node-hashes.js'
 import { CliError } from './cli-error.js'
 import { codeOf, renameInto, writeDurable } from './disk-files.js'
@@ -353,7 +353,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       return {
         cluster: o.cluster,
         // WebSockets and WebRTC-direct: the tab tries them in that order.
-        relays: addresses.filter(a => orderAddresses([a]).length > 0),
+        relays: addresses.filter(a => transportOf(a) !== undefined),
         admission: Buffer.from(bytes).toString('base64'),
         expires: admission.expires,
         // Renewed at half its life: a node that is slow to answer once still leaves time for a second try.

@@ -20,7 +20,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/chromium-args.mjs'
 import { issueCertificate, makeTestCa, type TestCa } from '../helpers/test-ca.js'
 import { until } from '../helpers/until.js'
 import { createLab, type Lab } from './lab.js'
-import { LAB_ACCESS_KEY, LAB_SECRET_KEY, labClient, startLabNode, type LabNode } from './lab-nodes.js'
+import { LAB_ACCESS_KEY, LAB_SECRET_KEY, labClient, startLabNode, startTlsLabNode, type LabNode } from './lab-nodes.js'
 
 const PROXY = fileURLToPath(new URL('./tls-proxy.mjs', import.meta.url))
 const ROOTED = process.getuid?.() === 0 || process.env.CI === 'true'
@@ -43,14 +43,7 @@ describe('a browser behind NAT joins through a relay over wss', { skip: !ROOTED 
     lab = await createLab({ hosts: ['n1', 'n2', 'relay', 'proxied', 'browser', 'client'], rttMs: 40, loss: 0.01, nat: ['browser'] })
     ca = await makeTestCa()
     work = await mkdtemp(join(tmpdir(), 's3mesh-browser-nat-'))
-    const start = async (host: string, command: 'server' | 'relay', seed?: string): Promise<LabNode> => {
-      const certs = await issueCertificate(ca, `${work}/${host}-certs`, [lab.address(host)], { trust: true })
-      return await startLabNode(lab, host, {
-        command, dataDir: `${work}/${host}`,
-        args: ['--certs-dir', certs, '--membership', 'wan', ...(seed === undefined ? [] : ['--join', seed])],
-        env: { S3MESH_CLUSTER_KEY: key, NODE_EXTRA_CA_CERTS: ca.certFile },
-      })
-    }
+    const start = async (host: string, command: 'server' | 'relay', seed?: string): Promise<LabNode> => await startTlsLabNode(lab, host, { command, work, ca, key, ...(seed === undefined ? {} : { seed }) })
     nodes.push(await start('n1', 'server'))
     nodes.push(await start('n2', 'server', nodes[0]!.meshAddress))
     relay = await start('relay', 'relay', nodes[0]!.meshAddress)

@@ -10,10 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { issueCertificate, makeTestCa, type TestCa } from '../helpers/test-ca.js'
+import { makeTestCa, type TestCa } from '../helpers/test-ca.js'
 import { until } from '../helpers/until.js'
 import { createLab, type Lab } from './lab.js'
-import { labClient, labClientStream, startLabNode, type ClientLine, type LabNode } from './lab-nodes.js'
+import { labClient, labClientStream, startTlsLabNode, type ClientLine, type LabNode } from './lab-nodes.js'
 
 const ROOTED = process.getuid?.() === 0 || process.env.CI === 'true'
 
@@ -37,14 +37,7 @@ describe('a deployment on five hosts, 40 ms apart with 1% loss', { skip: !ROOTED
     lab = await createLab({ hosts: ['n1', 'n2', 'n3', 'relay', 'client'], rttMs: 40, loss: 0.01 })
     ca = await makeTestCa()
     work = await mkdtemp(join(tmpdir(), 's3mesh-deploy-'))
-    const start = async (host: string, command: 'server' | 'relay', join?: string): Promise<LabNode> => {
-      const certs = await issueCertificate(ca, join === undefined ? `${work}/${host}-certs` : `${work}/${host}-certs`, [lab.address(host)], { trust: true })
-      return await startLabNode(lab, host, {
-        command, dataDir: `${work}/${host}`,
-        args: ['--certs-dir', certs, '--membership', 'wan', ...(join === undefined ? [] : ['--join', join])],
-        env: { S3MESH_CLUSTER_KEY: key, NODE_EXTRA_CA_CERTS: ca.certFile },
-      })
-    }
+    const start = async (host: string, command: 'server' | 'relay', seed?: string): Promise<LabNode> => await startTlsLabNode(lab, host, { command, work, ca, key, ...(seed === undefined ? {} : { seed }) })
     nodes.push(await start('n1', 'server'))
     nodes.push(await start('n2', 'server', nodes[0]!.meshAddress))
     nodes.push(await start('n3', 'server', nodes[0]!.meshAddress))

@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { Lab } from './lab.js'
+import { issueCertificate, type TestCa } from '../helpers/test-ca.js'
 
 export const BIN = fileURLToPath(new URL('../../bin/s3mesh.js', import.meta.url))
 export const CLIENT = fileURLToPath(new URL('./s3-client.mjs', import.meta.url))
@@ -59,6 +60,19 @@ export async function startLabNode (lab: Lab, host: string, o: { command?: 'serv
       await exited
     },
   }
+}
+
+/**
+ * A node of the deployment tests: a certificate for its lab address from `ca`
+ * (CAs/ trusting it), the WAN preset, the cluster `key`, joining `seed` if given.
+ */
+export async function startTlsLabNode (lab: Lab, host: string, o: { command: 'server' | 'relay', work: string, ca: TestCa, key: string, seed?: string }): Promise<LabNode> {
+  const certs = await issueCertificate(o.ca, `${o.work}/${host}-certs`, [lab.address(host)], { trust: true })
+  return await startLabNode(lab, host, {
+    command: o.command, dataDir: `${o.work}/${host}`,
+    args: ['--certs-dir', certs, '--membership', 'wan', ...(o.seed === undefined ? [] : ['--join', o.seed])],
+    env: { S3MESH_CLUSTER_KEY: o.key, NODE_EXTRA_CA_CERTS: o.ca.certFile },
+  })
 }
 
 export interface ClientLine { op?: string, key?: string, status: number, sha256?: string, ms?: number, at?: number, error?: string, body?: string }

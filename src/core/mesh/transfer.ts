@@ -8,6 +8,7 @@ import type { CatalogEntry } from './catalog-entry.js'
 import type { WriteHead } from './local-copies.js'
 import { PeerIdleError, SealedFrames, StreamEndedError, type FrameSeal } from '../wire/sealed-frames.js'
 import { ContentMismatchError } from './verify-stream.js'
+import { SpareStreams } from './spare-streams.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
 
@@ -95,44 +96,21 @@ export class TransferService {
     private readonly keyring: FrameSeal,
     private readonly host: TransferHost,
     private readonly options: TransferOptions = DEFAULT_TRANSFER_OPTIONS,
-  ) {}
+  ) {
+    this.spares = new SpareStreams(libp2p, this.protocol, options.idleTimeoutMs / 2)
+  }
 
   private get protocol (): string { return this.options.protocol ?? TRANSFER_PROTOCOL }
 
-  /**
-   * A stream opened ahead to each peer writes were pushed to, its protocol
-   * already agreed: libp2p 3.3 waits a round trip to agree on a new stream's
-   * protocol (it ignores optimistic selection), which a push would otherwise
-   * pay before its first byte (40 ms between machines 40 ms apart). Kept for
-   * half the idle timeout (the serving side drops a stream that says nothing
-   * for the whole of it), then closed and opened again at the next push.
-   */
-  private readonly spares = new Map<string, { stream: Stream, at: number }>()
-  private readonly opening = new Set<string>()
-  private stopped = false
+  /** Pushes' streams opened ahead, kept for half the idle timeout (see SpareStreams). */
+  private readonly spares: SpareStreams
 
-  /** Opens the next spare stream to `peer` in the background, unless one is on its way. */
-  private refill (peer: string): void {
-    if (this.stopped || this.opening.has(peer) || this.spares.has(peer)) return
-    this.opening.add(peer)
-    void openStream(this.libp2p, peer, this.protocol, AbortSignal.timeout(this.options.idleTimeoutMs)).then(stream => {
-      if (this.stopped || this.spares.has(peer)) { void Promise.resolve(stream.close()).catch(() => {}); return }
-      this.spares.set(peer, { stream, at: Date.now() })
-      stream.addEventListener('close', () => { if (this.spares.get(peer)?.stream === stream) this.spares.delete(peer) })
-    }, () => {}).finally(() => { this.opening.delete(peer) })
-  }
-
-  /** A stream for a push: the spare when it is fresh and open, else a new one; a new spare is opened either way. */
+  /** A stream for a push: the spare when there is one, else a new one. */
   private async openForPush (peer: string, signal: AbortSignal): Promise<SealedFrames> {
-    const spare = this.spares.get(peer)
-    this.spares.delete(peer)
-    this.refill(peer)
-    if (spare !== undefined && spare.stream.status === 'open' && Date.now() - spare.at < this.options.idleTimeoutMs / 2) {
-      this.stats.pushedOnSpare++
-      return new SealedFrames(spare.stream, this.keyring, { signal, idleTimeoutMs: this.options.idleTimeoutMs })
-    }
-    if (spare !== undefined) void Promise.resolve(spare.stream.close()).catch(() => {})
-    return await this.open(peer, signal)
+    const spare = this.spares.take(peer)
+    if (spare === undefined) return await this.open(peer, signal)
+    this.stats.pushedOnSpare++
+    return new SealedFrames(spare, this.keyring, { signal, idleTimeoutMs: this.options.idleTimeoutMs })
   }
 
   async start (): Promise<void> {
@@ -140,9 +118,7 @@ export class TransferService {
   }
 
   async stop (): Promise<void> {
-    this.stopped = true
-    for (const { stream } of this.spares.values()) void Promise.resolve(stream.close()).catch(() => {})
-    this.spares.clear()
+    this.spares.stop()
     await this.libp2p.unhandle(this.protocol)
   }
 

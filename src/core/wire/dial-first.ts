@@ -7,7 +7,8 @@ export type NodeTransport = 'websockets' | 'webrtc-direct'
 /** WebSockets first: a fraction of WebRTC-direct's CPU per byte on the node, and faster (docs/benchmarks.md#how-a-tab-reaches-its-node). */
 export const DEFAULT_NODE_TRANSPORTS: NodeTransport[] = ['websockets', 'webrtc-direct']
 
-function transportOf (addr: string): NodeTransport | undefined {
+/** Which of a tab's transports reaches `addr`, if any. */
+export function transportOf (addr: string): NodeTransport | undefined {
   if (addr.includes('/webrtc-direct')) return 'webrtc-direct'
   if (/\/(ws|wss)(\/|$)/.test(addr)) return 'websockets'
   return undefined
