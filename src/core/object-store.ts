@@ -182,4 +182,11 @@ export interface ObjectStore {
   listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]>
   completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: Signal): Promise<ObjectInfo>
   abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void>
+
+  /**
+   * Stores that find objects by themselves (files placed by hand in a Node
+   * node's bucket folders, adopted in the background) tell listeners here, so
+   * a mesh member can announce them. Returns the unsubscribe.
+   */
+  onAdopted?: (listener: (bucket: string, info: ObjectInfo) => void) => () => void
 }

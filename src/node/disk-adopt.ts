@@ -1,9 +1,6 @@
-import { lstat, readdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { lstat } from 'node:fs/promises'
 import mime from 'mime'
-import { isS3Error } from '../core/errors.js'
 import { toHex, type Hashes } from '../core/hashes.js'
-import { assertObjectKey } from '../core/names.js'
 import type { MetaRecord } from './disk-records.js'
 import { closeFd, fstatFd, openFd, readAt } from './fd.js'
 
@@ -37,25 +34,5 @@ export async function describeFile (path: string, key: string, hashes: Hashes): 
     }
   } finally {
     await closeFd(fd)
-  }
-}
-
-/** Every regular file below a bucket folder, as the key it stands for; symlinks and invalid keys are passed over. */
-export async function * filesBelow (dir: string, prefix = ''): AsyncGenerator<{ key: string, path: string }> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => [])
-  for (const e of entries) {
-    const path = join(dir, e.name)
-    const key = prefix + e.name
-    if (e.isDirectory()) {
-      yield * filesBelow(path, key + '/')
-    } else if (e.isFile()) {
-      try {
-        assertObjectKey(key)
-      } catch (err) {
-        if (isS3Error(err)) continue
-        throw err
-      }
-      yield { key, path }
-    }
   }
 }

@@ -3,8 +3,12 @@ import { join } from 'node:path'
 
 /** Name of the hidden folder inside the data folder; bucket names cannot start with a dot, so it never clashes. */
 export const SYSTEM_DIR = '.s3mesh'
-/** Bumped when the on-disk layout changes incompatibly. */
-export const FORMAT_VERSION = 1
+/**
+ * Bumped when the on-disk layout changes incompatibly. 1 kept a JSON file per
+ * object under `.s3mesh/meta`; 2 keeps metadata in `.s3mesh/meta.db` (a
+ * format-1 folder is imported at the first start).
+ */
+export const FORMAT_VERSION = 2
 /** The longest file name Linux, macOS and Windows file systems all accept, in bytes. */
 const NAME_MAX = 255
 
@@ -14,8 +18,8 @@ const NAME_MAX = 255
  * `ls ./data/photos`. Keys that cannot be such a path (`dir/`, `a//b`, a
  * segment over 255 bytes, or a key whose path is taken by a folder or a file of
  * another key, as `a` and `a/b` are) keep their bytes under `.s3mesh/objects`;
- * their metadata says so. Metadata for every object lives under `.s3mesh/meta`,
- * named by the SHA-256 of the key.
+ * their metadata says so, and the key is kept beside them (`<hash>.key`) for
+ * a rebuild. Metadata for every object lives in `.s3mesh/meta.db` (MetaDb).
  */
 export class DiskLayout {
   readonly system: string
@@ -33,9 +37,14 @@ export class DiskLayout {
   /** The mesh catalog's journal (see CatalogJournal). */
   get catalogJournal (): string { return join(this.system, 'catalog.journal') }
 
+  /** Object metadata (see MetaDb). */
+  get metaDb (): string { return join(this.system, 'meta.db') }
+  /** Format 1's per-object metadata files, imported into the database and removed at the first start of format 2. */
+  get legacyMetaRoot (): string { return join(this.system, 'meta') }
+
   bucketDir (bucket: string): string { return join(this.root, bucket) }
   bucketMeta (bucket: string): string { return join(this.bucketsMeta, `${bucket}.json`) }
-  metaDir (bucket: string): string { return join(this.system, 'meta', bucket) }
+  legacyMetaDir (bucket: string): string { return join(this.legacyMetaRoot, bucket) }
   hiddenDir (bucket: string): string { return join(this.system, 'objects', bucket) }
   uploadsDir (bucket: string): string { return join(this.system, 'multipart', bucket) }
   uploadDir (bucket: string, uploadId: string): string { return join(this.uploadsDir(bucket), uploadId) }
@@ -44,14 +53,19 @@ export class DiskLayout {
     return createHash('sha256').update(key).digest('hex')
   }
 
-  metaPath (bucket: string, key: string): string {
+  legacyMetaPath (bucket: string, key: string): string {
     const h = DiskLayout.keyHash(key)
-    return join(this.metaDir(bucket), h.slice(0, 2), `${h}.json`)
+    return join(this.legacyMetaDir(bucket), h.slice(0, 2), `${h}.json`)
   }
 
   hiddenPath (bucket: string, key: string): string {
     const h = DiskLayout.keyHash(key)
     return join(this.hiddenDir(bucket), h.slice(0, 2), h)
+  }
+
+  /** The key of a hidden object, kept beside its bytes. */
+  hiddenKeyPath (bucket: string, key: string): string {
+    return this.hiddenPath(bucket, key) + '.key'
   }
 
   /** The visible file path for a key, or undefined when the key cannot be a plain path. */

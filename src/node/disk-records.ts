@@ -1,6 +1,6 @@
 import type { CorsRule, ObjectInfo, ObjectMetadata } from '../core/object-store.js'
 
-/** An object's metadata file (`.s3mesh/meta/<bucket>/<hh>/<sha256(key)>.json`). */
+/** An object's metadata: a row of `.s3mesh/meta.db` (format 1 kept it in `.s3mesh/meta/<bucket>/<hh>/<sha256(key)>.json`). */
 export interface MetaRecord {
   v: 1
   key: string
@@ -20,9 +20,8 @@ export interface MetaRecord {
 }
 
 /**
- * A metadata temp file doubles as the commit's journal entry: it names the
- * data temp file and where both go, so that start-up can finish a commit
- * that a crash interrupted between its two renames.
+ * Format 1's commit journal: a metadata temp file naming the data temp file
+ * and where both go. Start-up still finishes one left by a crash before an upgrade.
  */
 export interface PendingMeta extends MetaRecord {
   commit: { dataTmp: string, dataPath: string, metaPath: string }
@@ -33,14 +32,6 @@ export interface BucketRecord {
   name: string
   created: number
   cors?: CorsRule[]
-}
-
-/** What the in-memory index keeps per object: enough to list without touching the disk. */
-export interface IndexEntry {
-  size: number
-  etag: string
-  lastModified: number
-  hidden: boolean
 }
 
 /** A multipart upload's `upload.json`. */

@@ -1,91 +1,107 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bucketNameProblem } from '../core/names.js'
-import { SortedKeys } from '../core/sorted-keys.js'
-import { codeOf, removeQuietly, renameInto } from './disk-files.js'
+import { codeOf, removeQuietly, renameInto, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
-import type { BucketRecord, IndexEntry, MetaRecord, PendingMeta } from './disk-records.js'
+import type { BucketRecord, MetaRecord, PendingMeta } from './disk-records.js'
+import type { MetaDb } from './meta-db.js'
 
 async function exists (path: string): Promise<boolean> {
   try { await stat(path); return true } catch { return false }
 }
 
 /**
- * Finishes or rolls back commits a crash interrupted, then empties the temp
- * folder. A commit renames its data file, then its metadata file: if the data
- * rename happened, the metadata rename is finished (the client may not have
- * seen the 200, but the object is whole and verified); if not, both are
- * dropped. Returns how many commits were finished and how many temp files dropped.
+ * Finishes or rolls back commits a crash interrupted. A commit's intent is
+ * durable before its data file moves: if the data file is in place (the temp
+ * file gone, the inode at the destination the one the intent names), the
+ * commit is finished (the client may not have seen the 200, but the object is
+ * whole and verified); if not, the intent is dropped and the old object stays.
  */
-export async function recoverCommits (layout: DiskLayout): Promise<{ finished: number, dropped: number }> {
+export async function recoverIntents (db: MetaDb): Promise<{ finished: number, dropped: number }> {
   let finished = 0
   let dropped = 0
-  const names = await readdir(layout.tmp).catch(() => [] as string[])
-  for (const name of names.filter(n => n.endsWith('.meta.json'))) {
-    const path = join(layout.tmp, name)
-    try {
-      const pending = JSON.parse(await readFile(path, 'utf8')) as PendingMeta
-      const { dataTmp, dataPath, metaPath } = pending.commit
-      if (!(await exists(dataTmp))) {
-        const s = await stat(dataPath).catch(() => undefined)
-        if (s !== undefined && s.ino === pending.ino) {
-          await renameInto(path, metaPath)
-          finished++
-          continue
-        }
-      }
-    } catch {
-      // An unreadable journal entry was never renamed into place: nothing to finish.
+  for (const intent of db.intents()) {
+    const s = await exists(intent.dataTmp) ? undefined : await stat(intent.dataPath).catch(() => undefined)
+    if (s !== undefined && s.ino === intent.record.ino) {
+      await db.settle(intent.id, intent.bucket, intent.record)
+      finished++
+    } else {
+      await db.settle(intent.id, intent.bucket)
+      dropped++
     }
-  }
-  for (const name of await readdir(layout.tmp).catch(() => [] as string[])) {
-    await removeQuietly(join(layout.tmp, name))
-    dropped++
   }
   return { finished, dropped }
 }
 
-export interface LoadedBucket {
-  record: BucketRecord
-  objects: SortedKeys<IndexEntry>
+/** Empties the temp folder: whatever is there belongs to a write that never finished. Returns how many went. */
+export async function cleanTemp (layout: DiskLayout): Promise<number> {
+  let dropped = 0
+  for (const name of await readdir(layout.tmp).catch(() => [] as string[])) {
+    await removeQuietly(join(layout.tmp, name))
+    dropped++
+  }
+  return dropped
 }
 
 /**
- * Reads every bucket and object record into memory. Folders in the data root
- * that have a valid bucket name but no record (made by hand) become buckets.
+ * Format 1 (one JSON file per object) to format 2 (MetaDb): finishes a commit
+ * a crash left in format 1's journal, imports every metadata file in batches,
+ * keeps hidden objects' keys beside their bytes (format 1 did not), and
+ * removes the old files. Runs once, at the first start after an upgrade.
+ * Returns how many objects were imported.
  */
-export async function loadIndex (layout: DiskLayout, adopt: (name: string, created: number) => Promise<BucketRecord>): Promise<Map<string, LoadedBucket>> {
-  const buckets = new Map<string, LoadedBucket>()
+export async function importFormat1 (layout: DiskLayout, db: MetaDb, sync: boolean): Promise<number> {
+  if (!(await exists(layout.legacyMetaRoot))) return 0
+  for (const name of (await readdir(layout.tmp).catch(() => [] as string[])).filter(n => n.endsWith('.meta.json'))) {
+    try {
+      const pending = JSON.parse(await readFile(join(layout.tmp, name), 'utf8')) as PendingMeta
+      const { dataTmp, dataPath, metaPath } = pending.commit
+      const s = await exists(dataTmp) ? undefined : await stat(dataPath).catch(() => undefined)
+      if (s !== undefined && s.ino === pending.ino) await renameInto(join(layout.tmp, name), metaPath)
+    } catch {
+      // An unreadable journal entry was never renamed into place: nothing to finish.
+    }
+  }
+  let imported = 0
+  for (const bucket of await readdir(layout.legacyMetaRoot).catch(() => [] as string[])) {
+    const dir = layout.legacyMetaDir(bucket)
+    for (const shard of await readdir(dir).catch(() => [] as string[])) {
+      const files = (await readdir(join(dir, shard)).catch(err => { if (codeOf(err) === 'ENOTDIR') return [] as string[]; throw err }))
+        .filter(f => f.endsWith('.json'))
+      for (let i = 0; i < files.length; i += 256) {
+        const records = (await Promise.all(files.slice(i, i + 256).map(async f => {
+          try { return JSON.parse(await readFile(join(dir, shard, f), 'utf8')) as MetaRecord } catch { return undefined }
+        }))).filter((r): r is MetaRecord => r !== undefined)
+        for (const r of records.filter(r => r.hidden)) {
+          const tmp = layout.tmpPath(`import-${imported}`, '.key')
+          await writeDurable(tmp, r.key, sync)
+          await renameInto(tmp, layout.hiddenKeyPath(bucket, r.key))
+        }
+        await db.putMany(bucket, records)
+        imported += records.length
+      }
+    }
+  }
+  await removeQuietly(layout.legacyMetaRoot)
+  return imported
+}
+
+/**
+ * Reads every bucket record. Folders in the data root that have a valid
+ * bucket name but no record (made by hand) become buckets. Objects are not
+ * read here: they are in MetaDb, and files placed by hand are found by FolderScan.
+ */
+export async function loadBuckets (layout: DiskLayout, adopt: (name: string, created: number) => Promise<BucketRecord>): Promise<Map<string, BucketRecord>> {
+  const buckets = new Map<string, BucketRecord>()
   for (const name of await readdir(layout.bucketsMeta).catch(() => [] as string[])) {
     if (!name.endsWith('.json')) continue
     const record = JSON.parse(await readFile(join(layout.bucketsMeta, name), 'utf8')) as BucketRecord
-    buckets.set(record.name, { record, objects: new SortedKeys() })
+    buckets.set(record.name, record)
   }
   for (const entry of await readdir(layout.root, { withFileTypes: true })) {
     if (!entry.isDirectory() || buckets.has(entry.name) || bucketNameProblem(entry.name) !== undefined) continue
     const s = await stat(join(layout.root, entry.name))
-    buckets.set(entry.name, { record: await adopt(entry.name, s.mtimeMs), objects: new SortedKeys() })
-  }
-  for (const [name, bucket] of buckets) {
-    const dir = layout.metaDir(name)
-    for (const shard of await readdir(dir).catch(() => [] as string[])) {
-      const files = await readdir(join(dir, shard)).catch(err => { if (codeOf(err) === 'ENOTDIR') return [] as string[]; throw err })
-      // Bounded parallel reads: fast on SSDs without exhausting file descriptors.
-      for (let i = 0; i < files.length; i += 64) {
-        const batch = files.slice(i, i + 64).filter(f => f.endsWith('.json'))
-        const records = await Promise.all(batch.map(async f => {
-          try {
-            return JSON.parse(await readFile(join(dir, shard, f), 'utf8')) as MetaRecord
-          } catch {
-            return undefined
-          }
-        }))
-        for (const r of records) {
-          if (r !== undefined) bucket.objects.set(r.key, { size: r.size, etag: r.etag, lastModified: r.lastModified, hidden: r.hidden })
-        }
-      }
-    }
+    buckets.set(entry.name, await adopt(entry.name, s.mtimeMs))
   }
   return buckets
 }
-

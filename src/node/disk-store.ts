@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, readFile, rmdir, unlink } from 'node:fs/promises'
+import { lstat, mkdir, opendir, readdir, readFile, rmdir, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { S3Error } from '../core/errors.js'
 import type { Hashes } from '../core/hashes.js'
@@ -10,16 +10,16 @@ import {
   type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests,
   putDigests, putIdentity,
 } from '../core/object-store.js'
-import { SortedKeys } from '../core/sorted-keys.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
-import { describeFile, filesBelow } from './disk-adopt.js'
-import { DiskLayout } from './disk-layout.js'
+import { describeFile } from './disk-adopt.js'
+import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
 import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
-import { loadIndex, recoverCommits } from './disk-recovery.js'
+import { cleanTemp, importFormat1, loadBuckets, recoverIntents } from './disk-recovery.js'
 import { DiskUploads } from './disk-uploads.js'
 import { DiskWriter, type Bucket } from './disk-writer.js'
 import { closeFd, fstatFd, openFd } from './fd.js'
-import { MetaCache } from './meta-cache.js'
+import { FolderScan, type ScanCounters } from './folder-scan.js'
+import { MetaDb } from './meta-db.js'
 import { nodeHashes } from './node-hashes.js'
 
 export interface DiskStoreOptions {
@@ -29,56 +29,120 @@ export interface DiskStoreOptions {
   fsync?: boolean
   /** Smallest part but the last (S3: 5 MiB). */
   minPartSize?: number
+  /** Time between scans of the bucket folders for files placed by hand (ms; default 60 s; 0: only the scan at start). */
+  scanIntervalMs?: number
+  /** Where progress lines go (adoption, an upgrade, a rebuild); stderr by default. */
+  log?: (line: string) => void
 }
 
+/** Called with an object that came from a file placed by hand (see DiskStore.onAdopted). */
+export type AdoptedListener = (bucket: string, info: ObjectInfo) => void
+
+/** Default time between folder scans. */
+export const SCAN_INTERVAL_MS = 60_000
+
 /**
- * Objects as plain files under a data folder, with metadata beside them in
- * `.s3mesh/` (see DiskLayout). Every write lands in a temp file, is fsynced
- * and renamed into place, so readers see the old object or the new one,
- * never a part. Listing is served from an in-memory sorted index rebuilt at
- * start. One process owns a data folder at a time (lockDataDir, in data-dir-lock.ts, taken by the server).
+ * Objects as plain files under a data folder, with their metadata in
+ * `.s3mesh/meta.db` (see DiskLayout, MetaDb). Every write lands in a temp
+ * file, is fsynced and renamed into place, so readers see the old object or
+ * the new one, never a part. Listing reads the database in key order; start-up
+ * reads nothing per object, and files placed by hand are adopted in the
+ * background (FolderScan). One process owns a data folder at a time
+ * (lockDataDir, in data-dir-lock.ts, taken by the server).
  */
 export class DiskStore implements ObjectStore {
   private readonly keyLocks = new KeyedLock()
-  private readonly metaCache = new MetaCache()
   private readonly writer: DiskWriter
+  private readonly scan: FolderScan
+  private readonly adoptedListeners = new Set<AdoptedListener>()
   private readonly uploads: DiskUploads
   private readonly hashes: Hashes
   private readonly sync: boolean
   private readonly minPartSize?: number
 
-  private constructor (readonly layout: DiskLayout, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions) {
+  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions) {
     this.hashes = options.hashes ?? nodeHashes
     this.sync = options.fsync ?? true
     this.minPartSize = options.minPartSize
     this.uploads = new DiskUploads(layout, this.sync)
     this.writer = new DiskWriter({
-      layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, metaCache: this.metaCache, bucket: name => this.bucket(name),
+      layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.bucket(name),
+    })
+    const log = options.log ?? ((line: string) => { process.stderr.write(`s3mesh: ${line}\n`) })
+    this.scan = new FolderScan({
+      db,
+      buckets: () => [...this.buckets.values()].filter(b => !b.deleting).map(b => ({ name: b.record.name, dir: layout.bucketDir(b.record.name) })),
+      adopt: async (bucket, key, path) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
+        // Written by the store meanwhile (the scan looked before taking the lock): nothing to adopt.
+        if (db.has(bucket, key) || !this.buckets.has(bucket)) return false
+        return await this.adopt(bucket, key, path).catch(() => undefined) !== undefined
+      }),
+      intervalMs: options.scanIntervalMs ?? SCAN_INTERVAL_MS,
+      log,
+      // A new database (lost, damaged, first start) also gets the hidden objects back, from the keys kept beside them.
+      ...(db.created ? { beforeFirst: async (signal: AbortSignal) => { await this.adoptHidden(signal) } } : {}),
     })
   }
 
-  /** Opens (creating if needed) the store in `root`: finishes interrupted commits, cleans temp files, loads the index. */
+  /**
+   * Opens (creating if needed) the store in `root`: finishes or rolls back
+   * commits a crash interrupted, cleans temp files, reads the bucket records,
+   * and starts adopting files placed by hand in the background. Nothing is
+   * read per object. A lost or damaged metadata database is rebuilt from the
+   * folder (in the background, like adoption).
+   */
   static async open (root: string, options: DiskStoreOptions = {}): Promise<DiskStore> {
     const layout = new DiskLayout(root)
+    const log = options.log ?? ((line: string) => { process.stderr.write(`s3mesh: ${line}\n`) })
     await mkdir(layout.tmp, { recursive: true })
     await mkdir(layout.bucketsMeta, { recursive: true })
-    await recoverCommits(layout)
+    await checkFormat(layout)
     const sync = options.fsync ?? true
-    const loaded = await loadIndex(layout, async (name, created) => {
-      const record = { name, created }
-      await DiskStore.writeBucketRecord(layout, record, sync)
-      return record
-    })
-    const buckets = new Map<string, Bucket>()
-    for (const [name, b] of loaded) buckets.set(name, { ...b, pending: 0, deleting: false })
-    const store = new DiskStore(layout, buckets, options)
-    // Files put into bucket folders by hand, while the server was down, become listed objects.
-    for (const name of buckets.keys()) {
-      for await (const f of filesBelow(layout.bucketDir(name))) {
-        if (!buckets.get(name)!.objects.has(f.key)) await store.adopt(name, f.key, f.path)
-      }
+    const db = await MetaDb.open(layout.metaDb, { sync })
+    try {
+      const imported = await importFormat1(layout, db, sync)
+      if (imported > 0) log(`moved the metadata of ${imported} objects into ${layout.metaDb} (format ${FORMAT_VERSION})`)
+      else if (db.created && await hasAnyBucketFolder(layout)) log(`${layout.metaDb} is new: rebuilding it from the bucket folders in the background`)
+      await recoverIntents(db)
+      await cleanTemp(layout)
+      const formatTmp = layout.tmpPath(randomId(), '.format')
+      await writeDurable(formatTmp, JSON.stringify({ version: FORMAT_VERSION }), sync)
+      await renameInto(formatTmp, layout.formatFile)
+      const loaded = await loadBuckets(layout, async (name, created) => {
+        const record = { name, created }
+        await DiskStore.writeBucketRecord(layout, record, sync)
+        return record
+      })
+      const buckets = new Map<string, Bucket>()
+      for (const [name, record] of loaded) buckets.set(name, { record, pending: 0, deleting: false })
+      const store = new DiskStore(layout, db, buckets, { ...options, log })
+      store.scan.start()
+      return store
+    } catch (err) {
+      db.close()
+      throw err
     }
-    return store
+  }
+
+  /** Stops the folder scans and closes the metadata database. */
+  async close (): Promise<void> {
+    await this.scan.stop()
+    this.db.close()
+  }
+
+  /** What the folder scans did (for /metrics). */
+  get scanCounters (): ScanCounters { return this.scan.counters }
+
+  /** Settles once the first scan of the bucket folders (the one at start) has finished. */
+  get firstScan (): Promise<void> { return this.scan.firstScan }
+
+  /** Scans the bucket folders now for files placed by hand (and waits for it). */
+  async scanFolders (): Promise<void> { await this.scan.scanNow() }
+
+  /** Hears of every object that came from a file placed by hand, at a scan or on first read. Returns the unsubscribe. */
+  onAdopted (listener: AdoptedListener): () => void {
+    this.adoptedListeners.add(listener)
+    return () => { this.adoptedListeners.delete(listener) }
   }
 
   /**
@@ -93,16 +157,35 @@ export class DiskStore implements ObjectStore {
       ? described
       : { ...described, metadata: previous.metadata, tags: previous.tags, hidden: previous.hidden }
     await this.saveMeta(bucket, key, meta)
-    this.buckets.get(bucket)?.objects.set(key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified, hidden: meta.hidden })
+    if (previous === undefined) for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
     return meta
   }
 
-  /** Replaces an object's metadata file (data unchanged) and its cache entry; call with the key's lock held. */
+  /** Hidden objects found by the keys kept beside their bytes (a rebuild of the database). */
+  private async adoptHidden (signal: AbortSignal): Promise<void> {
+    for (const [bucket] of this.buckets) {
+      const dir = this.layout.hiddenDir(bucket)
+      for (const shard of await readdir(dir).catch(() => [] as string[])) {
+        for (const name of (await readdir(`${dir}/${shard}`).catch(() => [] as string[])).filter(n => n.endsWith('.key'))) {
+          if (signal.aborted) return
+          const key = await readFile(`${dir}/${shard}/${name}`, 'utf8').catch(() => undefined)
+          if (key === undefined || this.layout.hiddenKeyPath(bucket, key) !== `${dir}/${shard}/${name}`) continue
+          await this.keyLocks.run(`${bucket}/${key}`, async () => {
+            if (this.db.has(bucket, key)) return
+            const described = await describeFile(this.layout.hiddenPath(bucket, key), key, this.hashes).catch(() => undefined)
+            if (described === undefined) return
+            const meta = { ...described, hidden: true }
+            await this.saveMeta(bucket, key, meta)
+            for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
+          })
+        }
+      }
+    }
+  }
+
+  /** Replaces an object's metadata (data unchanged); call with the key's lock held. */
   private async saveMeta (bucket: string, key: string, meta: MetaRecord): Promise<void> {
-    const tmp = this.layout.tmpPath(randomId(), '.meta')
-    await writeDurable(tmp, JSON.stringify(meta), this.sync)
-    await renameInto(tmp, this.layout.metaPath(bucket, key))
-    this.metaCache.set(`${bucket}/${key}`, meta)
+    await this.db.put(bucket, meta)
   }
 
   private static async writeBucketRecord (layout: DiskLayout, record: BucketRecord, sync: boolean): Promise<void> {
@@ -122,7 +205,7 @@ export class DiskStore implements ObjectStore {
 
   async createBucket (name: string): Promise<void> {
     if (this.buckets.has(name)) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { resource: name, detail: { BucketName: name } })
-    const bucket: Bucket = { record: { name, created: Date.now() }, objects: new SortedKeys(), pending: 1, deleting: false }
+    const bucket: Bucket = { record: { name, created: Date.now() }, pending: 1, deleting: false }
     this.buckets.set(name, bucket)
     try {
       await mkdir(this.layout.bucketDir(name), { recursive: true })
@@ -149,7 +232,7 @@ export class DiskStore implements ObjectStore {
   async deleteBucket (name: string): Promise<void> {
     const b = this.bucket(name)
     const notEmpty = (why?: string): S3Error => new S3Error('BucketNotEmpty', why, { resource: name, detail: { BucketName: name } })
-    if (b.objects.size > 0 || b.pending > 0) throw notEmpty()
+    if (this.db.hasAny(name) || b.pending > 0) throw notEmpty()
     b.deleting = true
     try {
       if (await this.uploads.hasAny(name)) throw notEmpty('The bucket has multipart uploads in progress: complete or abort them first.')
@@ -157,8 +240,8 @@ export class DiskStore implements ObjectStore {
         throw notEmpty('The bucket folder holds files that s3mesh does not manage: move or delete them first.')
       }
       await unlink(this.layout.bucketMeta(name))
-      for (const dir of [this.layout.metaDir(name), this.layout.hiddenDir(name), this.layout.uploadsDir(name)]) await removeQuietly(dir)
-      this.metaCache.deleteBucket(name)
+      for (const dir of [this.layout.hiddenDir(name), this.layout.uploadsDir(name)]) await removeQuietly(dir)
+      await this.db.removeBucket(name)
       this.buckets.delete(name)
     } catch (err) {
       b.deleting = false
@@ -188,25 +271,14 @@ export class DiskStore implements ObjectStore {
 
   /** An object's metadata; call with the key's lock held (a file found at the key's path is adopted). */
   private async readMeta (bucket: string, key: string): Promise<MetaRecord> {
-    const b = this.bucket(bucket)
-    const missing = (): S3Error => new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
-    if (!b.objects.has(key)) {
-      // A file copied into the bucket folder while the server runs is readable at once.
-      const path = this.layout.visiblePath(bucket, key)
-      const adopted = path === undefined ? undefined : await this.adopt(bucket, key, path).catch(() => undefined)
-      if (adopted === undefined) throw missing()
-      return adopted
-    }
-    const cached = this.metaCache.get(`${bucket}/${key}`)
-    if (cached !== undefined) return cached
-    try {
-      const meta = JSON.parse(await readFile(this.layout.metaPath(bucket, key), 'utf8')) as MetaRecord
-      this.metaCache.set(`${bucket}/${key}`, meta)
-      return meta
-    } catch (err) {
-      if (codeOf(err) === 'ENOENT') throw missing()
-      throw err
-    }
+    this.bucket(bucket)
+    const meta = this.db.get(bucket, key)
+    if (meta !== undefined) return meta
+    // A file copied into the bucket folder while the server runs is readable at once.
+    const path = this.layout.visiblePath(bucket, key)
+    const adopted = path === undefined ? undefined : await this.adopt(bucket, key, path).catch(() => undefined)
+    if (adopted === undefined) throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
+    return adopted
   }
 
   async openObject (bucket: string, key: string): Promise<ObjectHandle> {
@@ -249,17 +321,15 @@ export class DiskStore implements ObjectStore {
     return toInfo(await this.keyLocks.run(`${bucket}/${key}`, async () => await this.readMeta(bucket, key)))
   }
 
-  /** Drops an object's metadata and index entry. */
+  /** Drops an object's metadata. */
   private async forget (bucket: string, key: string): Promise<void> {
-    this.metaCache.delete(`${bucket}/${key}`)
-    await unlink(this.layout.metaPath(bucket, key)).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
-    this.buckets.get(bucket)?.objects.delete(key)
+    await this.db.remove(bucket, key).catch(err => { throw storageError(err, 'delete the object') })
   }
 
   async deleteObject (bucket: string, key: string): Promise<void> {
-    const b = this.bucket(bucket)
+    this.bucket(bucket)
     await this.keyLocks.run(`${bucket}/${key}`, async () => {
-      const entry = b.objects.get(key)
+      const entry = this.db.get(bucket, key)
       if (entry === undefined) {
         // A file put there by hand and never read is the object all the same: delete it too.
         const path = this.layout.visiblePath(bucket, key)
@@ -275,7 +345,8 @@ export class DiskStore implements ObjectStore {
       const dataPath = this.dataPathOf(bucket, key, entry.hidden)
       await this.forget(bucket, key)
       await unlink(dataPath).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
-      if (!entry.hidden) await pruneEmptyDirs(dirname(dataPath), this.layout.bucketDir(bucket))
+      if (entry.hidden) await removeQuietly(this.layout.hiddenKeyPath(bucket, key))
+      else await pruneEmptyDirs(dirname(dataPath), this.layout.bucketDir(bucket))
       if (key.endsWith('/')) {
         const folder = this.layout.visiblePath(bucket, key.slice(0, -1))
         if (folder !== undefined) await pruneEmptyDirs(folder, this.layout.bucketDir(bucket))
@@ -284,9 +355,10 @@ export class DiskStore implements ObjectStore {
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
-    const { entries, isTruncated } = this.bucket(bucket).objects.page(options)
+    this.bucket(bucket)
+    const { rows, isTruncated } = this.db.page(bucket, options)
     return {
-      objects: entries.map(([key, e]) => ({ key, size: e.size, etag: e.etag, lastModified: new Date(e.lastModified) })),
+      objects: rows.map(r => ({ key: r.key, size: r.size, etag: r.etag, lastModified: new Date(r.lastModified) })),
       isTruncated,
     }
   }
@@ -387,4 +459,24 @@ async function removeEmptyTree (dir: string): Promise<boolean> {
   }
   if (empty) await rmdir(dir)
   return empty
+}
+
+/** A folder written by a newer s3mesh is refused rather than misread. */
+async function checkFormat (layout: DiskLayout): Promise<void> {
+  let version: number | undefined
+  try {
+    version = (JSON.parse(await readFile(layout.formatFile, 'utf8')) as { version?: number }).version
+  } catch (err) {
+    if (codeOf(err) === 'ENOENT') return
+    throw new Error(`${layout.formatFile} is not readable JSON (${err instanceof Error ? err.message : String(err)}); it says which s3mesh format the folder holds`)
+  }
+  if (typeof version === 'number' && version > FORMAT_VERSION) {
+    throw new Error(`${layout.root} was written by a newer s3mesh (format ${version}; this one reads up to ${FORMAT_VERSION}): upgrade s3mesh`)
+  }
+}
+
+/** Whether the data folder holds anything a rebuild would find. */
+async function hasAnyBucketFolder (layout: DiskLayout): Promise<boolean> {
+  for await (const e of await opendir(layout.root)) if (e.isDirectory() && !e.name.startsWith('.')) return true
+  return false
 }

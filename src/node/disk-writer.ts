@@ -4,14 +4,13 @@ import { hexDigests, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import type { KeyedLock } from '../core/keyed-lock.js'
 import type { ObjectInfo, VerifiedDigests } from '../core/object-store.js'
-import type { SortedKeys } from '../core/sorted-keys.js'
 import { drainWithDigests } from '../core/streams.js'
 import { DirSyncer } from './dir-syncer.js'
 import { codeOf, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
-import { toInfo, type BucketRecord, type IndexEntry, type MetaRecord, type PendingMeta } from './disk-records.js'
+import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
-import type { MetaCache } from './meta-cache.js'
+import type { MetaDb } from './meta-db.js'
 
 /** A written, fsynced temp file waiting to be committed. */
 export interface TempFile {
@@ -26,7 +25,6 @@ export interface TempFile {
 
 export interface Bucket {
   record: BucketRecord
-  objects: SortedKeys<IndexEntry>
   /** Writes in flight: a bucket with any is not empty. */
   pending: number
   deleting: boolean
@@ -43,16 +41,17 @@ export interface DiskWriterDeps {
   sync: boolean
   /** The store's per-key locks: a commit holds its key's lock. */
   keyLocks: KeyedLock
-  metaCache: MetaCache
+  /** Where the store's metadata rows and commit intents go. */
+  db: MetaDb
   /** The live bucket, or NoSuchBucket. */
   bucket: (name: string) => Bucket
 }
 
 /**
  * The write path of DiskStore: a body streams into a temp file (hashed,
- * verified, fsynced), then a journaled commit moves it and its metadata into
- * place. See PendingMeta for the journal and disk-recovery.ts for what start-up
- * does with one a crash left behind.
+ * verified, fsynced), then a commit moves it into place and records its
+ * metadata, with an intent in the metadata database that start-up finishes
+ * or rolls back after a crash (disk-recovery.ts).
  */
 export class DiskWriter {
   private readonly dirSyncer = new DirSyncer()
@@ -106,8 +105,10 @@ export class DiskWriter {
 
   /**
    * Moves a verified temp file into place as the object `key`, with its
-   * metadata, atomically. See PendingMeta for how a crash between the two
-   * renames is finished at start.
+   * metadata, atomically: the commit's intent is made durable in the metadata
+   * database first, then the data file is renamed into place, then the row is
+   * written and the intent cleared. A crash between those steps is finished or
+   * rolled back at the next start (recoverIntents, in disk-recovery.ts).
    */
   async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>): Promise<ObjectInfo> {
     const dataTmp = temp.tmp
@@ -119,23 +120,23 @@ export class DiskWriter {
       throw err
     }
     bucket.pending++
-    const metaTmp = this.layout.tmpPath(randomId(), '.meta.json')
+    const id = randomId()
+    const { db } = this.deps
+    let intended = false
     let dataInPlace = false
     try {
       return await this.deps.keyLocks.run(`${bucketName}/${key}`, async () => {
-        const metaPath = this.layout.metaPath(bucketName, key)
         const visible = this.layout.visiblePath(bucketName, key)
         const hidden = this.layout.hiddenPath(bucketName, key)
-        const previous = bucket.objects.get(key)
+        const previous = db.get(bucketName, key)
         const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs }
-        const journal = async (dataPath: string): Promise<void> => {
-          const pending: PendingMeta = { ...full, commit: { dataTmp, dataPath, metaPath } }
-          await writeDurable(metaTmp, JSON.stringify(pending), this.sync)
+        const intend = async (dataPath: string): Promise<void> => {
+          if (full.hidden) await this.keepHiddenKey(bucketName, key)
+          await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath })
+          intended = true
         }
-        // Everything that can fail for want of space happens before the data rename.
-        await mkdir(dirname(metaPath), { recursive: true })
         let dataPath = visible ?? hidden
-        await journal(dataPath)
+        await intend(dataPath)
         try {
           await renameInto(dataTmp, dataPath)
         } catch (err) {
@@ -143,40 +144,44 @@ export class DiskWriter {
           // Another key's file or folder holds this path (as `a` does for `a/b`): keep the bytes hidden.
           full.hidden = true
           dataPath = hidden
-          await journal(dataPath)
+          await intend(dataPath)
           await renameInto(dataTmp, dataPath)
         }
         dataInPlace = true
         if (this.sync) await this.dirSyncer.sync(dirname(dataPath))
-        // The journal copy becomes the metadata file as it is: its `commit` field is inert outside tmp/.
-        await renameInto(metaTmp, metaPath)
-        if (this.sync) await this.dirSyncer.sync(dirname(metaPath))
+        await db.settle(id, bucketName, full)
         if (previous !== undefined && previous.hidden !== full.hidden) {
           const old = previous.hidden ? hidden : visible!
           await unlink(old).catch(() => {})
-          if (!previous.hidden) await pruneEmptyDirs(dirname(old), this.layout.bucketDir(bucketName))
+          if (previous.hidden) await removeQuietly(this.layout.hiddenKeyPath(bucketName, key))
+          else await pruneEmptyDirs(dirname(old), this.layout.bucketDir(bucketName))
         }
         if (key.endsWith('/')) {
           // A folder marker (`photos/`): show the folder to people browsing the data folder.
           const folder = this.layout.visiblePath(bucketName, key.slice(0, -1))
           if (folder !== undefined) await mkdir(folder, { recursive: true }).catch(() => {})
         }
-        bucket.objects.set(key, { size: full.size, etag: full.etag, lastModified: full.lastModified, hidden: full.hidden })
-        this.deps.metaCache.set(`${bucketName}/${key}`, full)
         return toInfo(full)
       })
     } catch (err) {
       await removeQuietly(dataTmp)
-      if (dataInPlace) {
-        // The new bytes replaced the old ones but the metadata did not follow: keep the
-        // journal so the next start finishes this commit, and stop serving stale metadata.
-        this.deps.metaCache.delete(`${bucketName}/${key}`)
-      } else {
-        await removeQuietly(metaTmp)
-      }
+      // With the data in place the intent stays: the next start finishes this commit. Without, it is dropped.
+      if (intended && !dataInPlace) await db.settle(id, bucketName).catch(() => {})
       throw storageError(err, 'store the object')
     } finally {
       bucket.pending--
     }
+  }
+
+  /**
+   * Hidden bytes are named by the key's hash; the key itself is kept beside
+   * them so that a rebuild of the metadata database can find it again.
+   */
+  private async keepHiddenKey (bucket: string, key: string): Promise<void> {
+    const path = this.layout.hiddenKeyPath(bucket, key)
+    await mkdir(dirname(path), { recursive: true })
+    const tmp = this.layout.tmpPath(randomId(), '.key')
+    await writeDurable(tmp, key, this.sync)
+    await renameInto(tmp, path)
   }
 }

@@ -4,6 +4,8 @@ import type { AccessControl } from '../core/access/access-control.js'
 import type { AccessSync } from '../core/mesh/access-sync.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import type { DiskStore } from './disk-store.js'
+import type { ScanCounters } from './folder-scan.js'
 
 /** Prometheus metrics for one server: a registry of its own, so several servers in one process do not collide. */
 export class ServerMetrics {
@@ -32,6 +34,16 @@ export class ServerMetrics {
     this.duration.observe({ operation }, seconds)
     if (bytesIn > 0) this.bytesIn.inc(bytesIn)
     if (bytesOut > 0) this.bytesOut.inc(bytesOut)
+  }
+
+  /** The folder scans that adopt files placed by hand (DiskStore): progress while one runs. */
+  attachStore (store: DiskStore): void {
+    const c = (): ScanCounters => store.scanCounters
+    this.counterFrom('s3mesh_adopt_scans_total', 'Scans of the bucket folders for files placed by hand, finished.', () => c().scans)
+    this.counterFrom('s3mesh_adopt_checked_files_total', 'Files looked up by those scans (only in folders that changed since the last scan).', () => c().checked)
+    this.counterFrom('s3mesh_adopt_adopted_files_total', 'Files placed by hand that became objects.', () => c().adopted)
+    this.gaugeFrom('s3mesh_adopt_scan_running', '1 while a scan runs (the first one after start adopts what was placed while the node was down).', () => c().running ? 1 : 0)
+    this.gaugeFrom('s3mesh_adopt_last_scan_seconds', 'How long the last finished scan took.', () => c().lastSeconds)
   }
 
   /** Membership gauges, read when Prometheus scrapes. */

@@ -42,6 +42,8 @@ export interface ServerOptions {
   region?: string
   /** fsync before acknowledging writes (default true). */
   fsync?: boolean
+  /** Time between scans of the bucket folders for files placed by hand (ms; default SCAN_INTERVAL_MS; 0: at start only). */
+  scanIntervalMs?: number
   /** Environment to read S3MESH_ROOT_USER / S3MESH_ROOT_PASSWORD from. */
   env?: NodeJS.ProcessEnv
   /** Host names for virtual-hosted-style requests (`bucket.<domain>`). */
@@ -173,10 +175,12 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     process.stderr.write(`s3mesh: this Node.js (${process.version}) cannot add ${certificates.dir}/CAs to its trusted CAs; start it with NODE_EXTRA_CA_CERTS=<file> instead.\n`)
   }
   const unlock = await lockDataDir(layout.lockFile, dataDir)
+  let store: DiskStore | undefined
   try {
-    const store = await DiskStore.open(dataDir, { fsync: options.fsync ?? true })
+    store = await DiskStore.open(dataDir, { fsync: options.fsync ?? true, ...(options.scanIntervalMs === undefined ? {} : { scanIntervalMs: options.scanIntervalMs }) })
     const credentials = await loadRootCredentials(layout, options.env ?? process.env)
     const metrics = new ServerMetrics()
+    metrics.attachStore(store)
     // Users, keys and policies: saved here before a change is answered, the same on every member.
     const accessState = new AccessState(randomId(8))
     const accessFile = new AccessFile(layout, accessState)
@@ -298,12 +302,14 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
           consoleServer?.close()
           await closed
           clearTimeout(timer)
+          await store?.close()
           await unlock()
         })()
         await closing
       },
     }
   } catch (err) {
+    await store?.close()
     await unlock()
     throw err
   }

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import type { MetaRecord } from '../../src/node/disk-records.js'
 import { DirSyncer } from '../../src/node/dir-syncer.js'
-import { MetaCache } from '../../src/node/meta-cache.js'
+import { MetaDb } from '../../src/node/meta-db.js'
+import { compareKeys } from '../../src/core/key-order.js'
 
 describe('DirSyncer (group commit of folder fsyncs)', () => {
   it('shares fsyncs between concurrent callers, and every caller waits for an fsync that started after it asked', async () => {
@@ -41,19 +45,57 @@ describe('DirSyncer (group commit of folder fsyncs)', () => {
   })
 })
 
-describe('MetaCache', () => {
-  const meta = (key: string): MetaRecord => ({ v: 1, key, size: 1, etag: 'e', sha256: 's', lastModified: 0, metadata: { user: {} }, tags: {}, hidden: false, ino: 1, mtimeMs: 0 })
-  it('evicts the least recently used entry and forgets buckets', () => {
-    const c = new MetaCache(2)
-    c.set('b/a', meta('a'))
-    c.set('b/b', meta('b'))
-    assert.equal(c.get('b/a')?.key, 'a')
-    c.set('b/c', meta('c'))
-    assert.equal(c.get('b/b'), undefined, 'b was least recently used')
-    assert.equal(c.get('b/a')?.key, 'a')
-    c.set('other/x', meta('x'))
-    c.deleteBucket('b')
-    assert.equal(c.get('b/a'), undefined)
-    assert.equal(c.get('other/x')?.key, 'x')
+describe('MetaDb (object metadata in node:sqlite)', () => {
+  const meta = (key: string, size = 1): MetaRecord => ({ v: 1, key, size, etag: 'e', sha256: 's', lastModified: 0, metadata: { user: {} }, tags: {}, hidden: false, ino: 1, mtimeMs: 0 })
+  const withDb = async (fn: (dir: string, db: MetaDb) => Promise<void>): Promise<void> => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-metadb-'))
+    const db = await MetaDb.open(join(dir, 'meta.db'), { sync: false })
+    try { await fn(dir, db) } finally { db.close(); await rm(dir, { recursive: true, force: true }) }
+  }
+
+  it('lists in UTF-8 byte order (S3\'s), pages with prefixes and start-after, and keeps buckets apart', async () => {
+    await withDb(async (_dir, db) => {
+      // U+FF5E sorts after U+1F600 in UTF-16 (whose surrogates are D8xx) but before it in UTF-8 (EF BD BE < F0 9F 98 80).
+      const keys = ['a', 'a/b', 'a.txt', 'b', '\uff5e', '\u{1f600}', 'é', 'z', 'A']
+      await Promise.all(keys.map(async k => { await db.put('b1', meta(k)) }))
+      await db.put('b2', meta('a'))
+      const all = db.page('b1', { limit: 100 }).rows.map(r => r.key)
+      assert.deepEqual(all, [...keys].sort(compareKeys))
+      assert.notDeepEqual([...keys].sort(compareKeys), [...keys].sort(), 'the test has keys whose UTF-16 and UTF-8 orders differ')
+      assert.deepEqual(db.page('b1', { prefix: 'a', limit: 2 }), { rows: db.page('b1', { limit: 100 }).rows.filter(r => r.key.startsWith('a')).slice(0, 2), isTruncated: true })
+      assert.deepEqual(db.page('b1', { prefix: 'a', startAfter: 'a.txt', limit: 10 }).rows.map(r => r.key), ['a/b'])
+      assert.deepEqual(db.page('b1', { prefix: 'b', startAfter: 'a', limit: 10 }).rows.map(r => r.key), ['b'], 'a start-after before the prefix is ignored')
+      assert.equal(db.count('b2'), 1)
+      await db.removeBucket('b2')
+      assert.equal(db.hasAny('b2'), false)
+      assert.equal(db.count('b1'), keys.length)
+    })
+  })
+
+  it('commits the writes of one turn together, and a failing one fails alone', async () => {
+    await withDb(async (_dir, db) => {
+      const writes = Array.from({ length: 100 }, async (_, i) => { await db.put('b', meta(`k${i}`, i)) })
+      const bad = db.settle('no-such-intent', 'b', { ...meta('x'), size: null as unknown as number })
+      await Promise.all(writes)
+      await assert.rejects(bad, /NOT NULL/)
+      assert.equal(db.count('b'), 100)
+      assert.equal(db.get('b', 'k42')?.size, 42)
+      assert.equal(db.has('b', 'x'), false)
+    })
+  })
+
+  it('moves a damaged file aside and starts a new database, saying it is new', async () => {
+    await withDb(async (dir) => {
+      const path = join(dir, 'other.db')
+      await writeFile(path, Buffer.alloc(8192, 7))
+      const db = await MetaDb.open(path, { sync: false })
+      try {
+        assert.equal(db.created, true)
+        assert.equal(db.count('b'), 0)
+        assert.ok((await readdir(dir)).some(n => n.startsWith('other.db.damaged-')), 'the damaged file is kept aside')
+      } finally { db.close() }
+      const again = await MetaDb.open(path, { sync: false })
+      try { assert.equal(again.created, false) } finally { again.close() }
+    })
   })
 })

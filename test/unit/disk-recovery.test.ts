@@ -5,28 +5,31 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { streamOfBytes } from '../../src/core/streams.js'
-import type { PendingMeta } from '../../src/node/disk-records.js'
+import type { MetaRecord, PendingMeta } from '../../src/node/disk-records.js'
+import { DiskLayout } from '../../src/node/disk-layout.js'
+import { MetaDb } from '../../src/node/meta-db.js'
 import { DiskStore } from '../../src/node/disk-store.js'
 import { readStream } from '../compliance/object-store-suite.js'
+import { until } from '../helpers/until.js'
 
 const enc = new TextEncoder()
 
 /**
- * Replays a commit by hand up to the point a crash would cut it: the journal
- * (metadata temp file) written, and the data rename done or not.
+ * Replays a commit by hand up to the point a crash would cut it: the intent
+ * made durable in the metadata database, and the data rename done or not.
  */
 async function interruptedCommit (root: string, key: string, body: string, dataRenamed: boolean): Promise<void> {
-  const store = await DiskStore.open(root)
-  const { layout } = store
+  const layout = new DiskLayout(root)
   const dataTmp = layout.tmpPath('crash-data')
   await writeFile(dataTmp, body)
   const s = await stat(dataTmp)
   const dataPath = layout.visiblePath('b', key)!
-  const pending: PendingMeta = {
+  const record: MetaRecord = {
     v: 1, key, size: s.size, etag: 'e'.repeat(32), sha256: 's'.repeat(64), lastModified: Date.now(), metadata: { user: { v: 'new' } }, tags: {},
-    hidden: false, ino: s.ino, mtimeMs: s.mtimeMs, commit: { dataTmp, dataPath, metaPath: layout.metaPath('b', key) },
+    hidden: false, ino: s.ino, mtimeMs: s.mtimeMs,
   }
-  await writeFile(layout.tmpPath('crash', '.meta.json'), JSON.stringify(pending))
+  const db = await MetaDb.open(layout.metaDb, { sync: false })
+  try { await db.intend({ id: 'crash', bucket: 'b', record, dataTmp, dataPath }) } finally { db.close() }
   if (dataRenamed) await rename(dataTmp, dataPath)
 }
 
@@ -45,6 +48,7 @@ describe('DiskStore crash recovery', () => {
       const first = await DiskStore.open(root)
       await first.createBucket('b')
       await first.putObject('b', 'k', streamOfBytes(enc.encode('old')), { metadata: { user: { v: 'old' } } })
+      await first.close()
       await interruptedCommit(root, 'k', 'new!', true)
       const store = await DiskStore.open(root)
       assert.equal(await read(store, 'k'), 'new!')
@@ -61,6 +65,7 @@ describe('DiskStore crash recovery', () => {
       const first = await DiskStore.open(root)
       await first.createBucket('b')
       await first.putObject('b', 'k', streamOfBytes(enc.encode('old')), { metadata: { user: {} } })
+      await first.close()
       await interruptedCommit(root, 'k', 'new!', false)
       await writeFile(join(first.layout.tmp, 'half-written-upload'), 'partial')
       const store = await DiskStore.open(root)
@@ -87,7 +92,10 @@ describe('DiskStore crash recovery', () => {
       await rm(join(root, 'b', 'gone'))
       await assert.rejects(store.openObject('b', 'gone'), /NoSuchKey|does not exist/)
       assert.deepEqual((await store.listObjects('b', { limit: 10 })).objects.map(o => o.key), ['edited'])
-      assert.equal(JSON.parse(await readFile(store.layout.metaPath('b', 'edited'), 'utf8')).key, 'edited')
+      await store.close()
+      const reopened = await DiskStore.open(root)
+      assert.equal((await reopened.headObject('b', 'edited')).etag, h.info.etag, 'the edit\'s new ETag was saved')
+      await reopened.close()
     } finally {
       await rm(root, { recursive: true, force: true })
     }
@@ -103,6 +111,7 @@ describe('DiskStore crash recovery', () => {
       await symlink(join(tmpdir(), 's3mesh-outside.txt'), join(root, 'photos', 'link.txt'))
       const store = await DiskStore.open(root)
       assert.deepEqual((await store.listBuckets()).map(b => b.name), ['photos'], 'a folder with a bucket name is a bucket')
+      await store.firstScan
       assert.deepEqual((await store.listObjects('photos', { limit: 10 })).objects.map(o => o.key), ['2024/dog.png', 'cat.jpg'], 'files are objects; symlinks are not')
       const cat = await store.headObject('photos', 'cat.jpg')
       assert.equal(cat.etag, createHash('md5').update('jpeg bytes').digest('hex'))
@@ -117,6 +126,119 @@ describe('DiskStore crash recovery', () => {
     } finally {
       await rm(root, { recursive: true, force: true })
       await rm(join(tmpdir(), 's3mesh-outside.txt'), { force: true })
+    }
+  })
+})
+
+describe('DiskStore metadata database', () => {
+  const listAll = async (store: DiskStore, bucket: string): Promise<Array<[string, string]>> =>
+    (await store.listObjects(bucket, { limit: 1000 })).objects.map(o => [o.key, o.etag])
+
+  /** Objects of every kind: plain paths, nested ones, and keys kept hidden (a folder marker, `a//b`, a path taken by another key). */
+  async function filled (root: string): Promise<DiskStore> {
+    const store = await DiskStore.open(root, { fsync: false })
+    await store.createBucket('b')
+    for (const key of ['plain.txt', 'dir/nested.txt', 'dir/', 'a//b', 'x', 'x/y']) {
+      await store.putObject('b', key, streamOfBytes(enc.encode(`body of ${key}`)), { metadata: { user: {} } })
+    }
+    return store
+  }
+
+  for (const damage of ['deleted', 'overwritten with garbage'] as const) {
+    it(`rebuilds the same listing from the folder when the database was ${damage}`, async () => {
+      const root = await mkdtemp(join(tmpdir(), 's3mesh-rebuild-'))
+      try {
+        const store = await filled(root)
+        const before = await listAll(store, 'b')
+        assert.equal(before.length, 6)
+        await store.close()
+        const layout = new DiskLayout(root)
+        for (const suffix of ['', '-wal', '-shm']) await rm(layout.metaDb + suffix, { force: true })
+        if (damage === 'overwritten with garbage') await writeFile(layout.metaDb, Buffer.alloc(64 * 1024, 0x5a))
+        const lines: string[] = []
+        const rebuilt = await DiskStore.open(root, { fsync: false, log: line => lines.push(line) })
+        assert.deepEqual(await listAll(rebuilt, 'b'), [], 'open does not wait for the rebuild')
+        await rebuilt.firstScan
+        assert.deepEqual(await listAll(rebuilt, 'b'), before)
+        assert.equal(await read2(rebuilt, 'b', 'a//b'), 'body of a//b', 'a hidden object is found by the key kept beside it')
+        assert.ok(lines.some(l => /rebuilding it from the bucket folders/.test(l)), lines.join('\n'))
+        if (damage === 'overwritten with garbage') assert.ok((await readdir(layout.system)).some(n => n.startsWith('meta.db.damaged-')), 'the damaged file is kept aside')
+        await rebuilt.close()
+      } finally {
+        await rm(root, { recursive: true, force: true })
+      }
+    })
+  }
+
+  it('imports a format-1 folder (a JSON file per object), keeping metadata, hidden objects and an interrupted commit', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-format1-'))
+    try {
+      const layout = new DiskLayout(root)
+      await mkdir(join(root, 'b', 'docs'), { recursive: true })
+      await mkdir(layout.bucketsMeta, { recursive: true })
+      await mkdir(layout.tmp, { recursive: true })
+      await writeFile(layout.bucketMeta('b'), JSON.stringify({ name: 'b', created: 1 }))
+      const legacy = async (key: string, body: string, hidden: boolean, where: 'meta' | 'journal' = 'meta'): Promise<void> => {
+        const dataPath = hidden ? layout.hiddenPath('b', key) : layout.visiblePath('b', key)!
+        await mkdir(join(dataPath, '..'), { recursive: true })
+        await writeFile(dataPath, body)
+        const s = await stat(dataPath)
+        const record = {
+          v: 1, key, size: s.size, etag: createHash('md5').update(body).digest('hex'), sha256: createHash('sha256').update(body).digest('hex'),
+          lastModified: 5, metadata: { contentType: 'text/x-kept', user: { kept: key } }, tags: { t: '1' }, hidden, ino: s.ino, mtimeMs: s.mtimeMs,
+        }
+        await mkdir(join(layout.legacyMetaPath('b', key), '..'), { recursive: true })
+        if (where === 'meta') {
+          await writeFile(layout.legacyMetaPath('b', key), JSON.stringify(record))
+        } else {
+          // Cut after the data rename, before the metadata rename: format 1 finishes it from the journal.
+          const pending: PendingMeta = { ...record, v: 1, commit: { dataTmp: layout.tmpPath('gone'), dataPath, metaPath: layout.legacyMetaPath('b', key) } }
+          await writeFile(layout.tmpPath('cut', '.meta.json'), JSON.stringify(pending))
+        }
+      }
+      await legacy('docs/a.txt', 'a', false)
+      await legacy('dir/', '', true)
+      await legacy('journaled.txt', 'j', false, 'journal')
+      const lines: string[] = []
+      const store = await DiskStore.open(root, { fsync: false, log: line => lines.push(line) })
+      assert.ok(lines.some(l => /moved the metadata of 3 objects/.test(l)), lines.join('\n'))
+      assert.deepEqual((await listAll(store, 'b')).map(([k]) => k), ['dir/', 'docs/a.txt', 'journaled.txt'], 'listed at once, before any scan')
+      const head = await store.headObject('b', 'docs/a.txt')
+      assert.deepEqual([head.metadata, head.tags], [{ contentType: 'text/x-kept', user: { kept: 'docs/a.txt' } }, { t: '1' }])
+      assert.equal((await store.headObject('b', 'journaled.txt')).metadata.user.kept, 'journaled.txt')
+      await assert.rejects(stat(layout.legacyMetaRoot), /ENOENT/, 'the old files are gone')
+      assert.equal(await readFile(layout.hiddenKeyPath('b', 'dir/'), 'utf8'), 'dir/', 'a hidden object\'s key is kept beside it now')
+      assert.equal(JSON.parse(await readFile(layout.formatFile, 'utf8')).version, 2)
+      await store.close()
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
+  it('adopts files placed by hand in the background: open does not wait, a file placed while running is found by the next scan', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-scan-'))
+    try {
+      await mkdir(join(root, 'photos', 'y'), { recursive: true })
+      for (let i = 0; i < 300; i++) await writeFile(join(root, 'photos', 'y', `f${i}.txt`), `file ${i}`)
+      const adopted: string[] = []
+      const store = await DiskStore.open(root, { fsync: false, scanIntervalMs: 200, log: () => {} })
+      store.onAdopted((bucket, info) => { adopted.push(`${bucket}/${info.key}`) })
+      let scanned = false
+      void store.firstScan.then(() => { scanned = true })
+      assert.equal(scanned, false, 'open returned before the first scan finished')
+      await store.firstScan
+      assert.equal((await store.listObjects('photos', { limit: 1000 })).objects.length, 300)
+      assert.equal(store.scanCounters.adopted, 300)
+      await writeFile(join(root, 'photos', 'y', 'late.txt'), 'placed while running')
+      await until('the late file is listed', async () => (await store.listObjects('photos', { prefix: 'y/late', limit: 1 })).objects.length === 1, 5000)
+      assert.ok(adopted.includes('photos/y/late.txt'), 'listeners hear of it (the mesh announces it)')
+      const checkedBefore = store.scanCounters.checked
+      const scansBefore = store.scanCounters.scans
+      await until('two more scans', () => store.scanCounters.scans >= scansBefore + 2, 5000)
+      assert.equal(store.scanCounters.checked, checkedBefore, 'a scan of unchanged folders looks up no file')
+      await store.close()
+    } finally {
+      await rm(root, { recursive: true, force: true })
     }
   })
 })

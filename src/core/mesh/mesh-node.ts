@@ -18,7 +18,7 @@ import { LocalCopies } from './local-copies.js'
 import { MeshStore } from './mesh-store.js'
 import { Reconciler } from './reconciler.js'
 import { Replicator } from './replicator.js'
-import { adoptLocal, loadSaved } from './startup.js'
+import { adoptedLater, adoptLocal, loadSaved } from './startup.js'
 import { TransferService } from './transfer.js'
 import { Upkeep, type MeshStats } from './upkeep.js'
 
@@ -129,7 +129,14 @@ export class MeshNode {
       await loadSaved({ catalog: this.catalog, clock: this.clock, self: this.self, saved: catalogStore, tombstoneTtlMs: config.tombstoneTtlMs })
       this.catalog.addEventListener('change', this.onCatalogChange)
     }
-    this.announcer.announce(...await adoptLocal({ catalog: this.catalog, clock: this.clock, copies: this.copies, reconciler: this.reconciler, stopping: this.stopping.signal }))
+    const adopting = { catalog: this.catalog, clock: this.clock, copies: this.copies, reconciler: this.reconciler, stopping: this.stopping.signal }
+    // Heard before the walk below, so a file adopted meanwhile is not missed (taking one twice is harmless: entries merge).
+    const unsubscribe = this.o.local.onAdopted?.((bucket, info) => {
+      const e = adoptedLater(adopting, bucket, info)
+      if (e !== undefined) this.announcer.announce(e)
+    })
+    if (unsubscribe !== undefined) this.stopping.signal.addEventListener('abort', unsubscribe, { once: true })
+    this.announcer.announce(...await adoptLocal(adopting))
     await this.transfer.start()
     await this.antiEntropy.start()
     this.announcer.start()

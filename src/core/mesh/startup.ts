@@ -1,4 +1,5 @@
 import { isS3Error } from '../errors.js'
+import type { ObjectInfo } from '../object-store.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { CatalogStore } from './catalog-store.js'
 import type { Catalog } from './catalog.js'
@@ -42,11 +43,7 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
       const page = await local.listObjects(b.name, { startAfter, limit: 1000 })
       for (const obj of page.objects) {
         try {
-          const info = await local.headObject(b.name, obj.key)
-          const known = catalog.get(b.name, obj.key)
-          entries.push(known !== undefined && !known.deleted && known.object?.sha256 === info.sha256
-            ? { ...known, holders: [self] }
-            : { bucket: b.name, key: obj.key, version: { ms: info.lastModified.getTime(), counter: 0, node: self }, deleted: false, object: recordOf(info), holders: [self] })
+          entries.push(localEntry(catalog, self, b.name, await local.headObject(b.name, obj.key)))
         } catch (err) {
           if (!isS3Error(err, 'NoSuchKey')) throw err
         }
@@ -58,11 +55,7 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
   const reactions: Array<Promise<void>> = []
   const deletedBuckets: string[] = []
   for (const e of entries) {
-    // A file dated in the future (a skewed clock, a hand-set mtime) is versioned now instead.
-    try { o.clock.observe(e.version) } catch { e.version = copies.version() }
-    catalog.apply(e)
-    // Superseded while this member was away (a newer version, a delete): the catalog's entry decides.
-    const now = catalog.get(e.bucket, e.key)!
+    const now = takeLocal(o, e)
     if (e.key === undefined) {
       if (now.deleted) deletedBuckets.push(e.bucket)
     } else if (now.deleted || !now.holders.includes(self)) {
@@ -74,4 +67,41 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
     for (const name of deletedBuckets) await local.deleteBucket(name, { signal: o.stopping }).catch(() => {})
   })
   return entries
+}
+
+/**
+ * The entry for an object this member holds: a file whose content the
+ * catalog already knows keeps that version; anything else is a version dated
+ * by the file.
+ */
+function localEntry (catalog: Catalog, self: string, bucket: string, info: ObjectInfo): CatalogEntry {
+  const known = catalog.get(bucket, info.key)
+  return known !== undefined && !known.deleted && known.object?.sha256 === info.sha256
+    ? { ...known, holders: [self] }
+    : { bucket, key: info.key, version: { ms: info.lastModified.getTime(), counter: 0, node: self }, deleted: false, object: recordOf(info), holders: [self] }
+}
+
+/** Applies a local entry and returns what the catalog says afterwards (a newer version or a delete may win). */
+function takeLocal (o: { catalog: Catalog, clock: HybridClock, copies: LocalCopies }, e: CatalogEntry): CatalogEntry {
+  // A file dated in the future (a skewed clock, a hand-set mtime) is versioned now instead.
+  try { o.clock.observe(e.version) } catch { e.version = o.copies.version() }
+  o.catalog.apply(e)
+  return o.catalog.get(e.bucket, e.key)!
+}
+
+/**
+ * An object the local store adopted while running (a file placed by hand):
+ * taken into the catalog as at start, and announced; superseded, it is
+ * reconciled away as at start. Returns the entry to announce.
+ */
+export function adoptedLater (o: { catalog: Catalog, clock: HybridClock, copies: LocalCopies, reconciler: Reconciler }, bucket: string, info: ObjectInfo): CatalogEntry | undefined {
+  const bucketEntry = o.catalog.get(bucket)
+  if (bucketEntry === undefined || bucketEntry.deleted) return undefined
+  const e = localEntry(o.catalog, o.copies.self, bucket, info)
+  const now = takeLocal(o, e)
+  if (now.deleted || !now.holders.includes(o.copies.self)) {
+    void o.reconciler.react(now).catch(() => {})
+    return undefined
+  }
+  return e
 }

@@ -1,0 +1,165 @@
+/**
+ * bench/scale: what a node's start and memory cost as the objects it holds
+ * grow, with its own 10,000-object run as the baseline.
+ *
+ * For each size (10,000, 100,000, 1,000,000 small objects of 64 bytes in one
+ * bucket, 1,000 keys per folder), the data folder is filled through the store
+ * itself (DiskStore, fsync off, so that a million takes minutes), then the
+ * real `s3mesh server` is started on it `--runs` times:
+ *
+ *   - alone (`--no-mesh`): restart to ready (spawn until /health/ready
+ *     answers 200), RSS once ready, ListObjectsV2 first page (1,000 keys)
+ *     p50/p99 over 200 requests, HEAD of random keys p50/p99 over 500;
+ *   - as a one-member mesh (the default): restart to ready and RSS. Every
+ *     member still keeps the whole catalog in memory (issue 19's partitioned
+ *     catalog is not done), which this shows.
+ *
+ * Goals (issue 19) at 1,000,000: restart to ready <= 3 s, RSS <= 300 MB,
+ * first page p50 <= 1.5x the 10,000-object figure.
+ *
+ * JSON (kept in bench/results/scale.json), then a one-line summary.
+ *
+ *   npm run bench:scale
+ *   npm run bench:scale -- --runs 5
+ *   npm run bench:scale -- --quick        # 2,000 and 20,000 objects, one run
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { DiskStore } from '../../src/node/disk-store.js'
+import { ACCESS_KEY, BIN, SECRET_KEY } from '../../test/helpers/server-process.js'
+import { signer } from '../../test/helpers/s3-client.js'
+import { benchOptions, keep } from '../lib/keep.js'
+import { percentile, round, showSpread, spread } from '../lib/stats.js'
+
+const options = benchOptions(3)
+const SIZES = options.quick ? [2_000, 20_000] : [10_000, 100_000, 1_000_000]
+const PER_FOLDER = 1000
+const BODY = new Uint8Array(64).fill(0x61)
+const LISTS = 200
+const HEADS = 500
+const BUCKET = 'scale'
+
+const keyOf = (i: number): string => `d${String(Math.floor(i / PER_FOLDER)).padStart(5, '0')}/k${String(i).padStart(7, '0')}`
+
+/** Fills a data folder through the store: what a node that was written to over time holds. */
+async function fill (dir: string, count: number): Promise<number> {
+  const started = performance.now()
+  const store = await DiskStore.open(dir, { fsync: false, scanIntervalMs: 0, log: () => {} })
+  await store.createBucket(BUCKET)
+  let next = 0
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < count) {
+      const i = next++
+      await store.putObject(BUCKET, keyOf(i), streamOfBytes(BODY), { size: BODY.length, metadata: { contentType: 'text/plain', user: {} } })
+    }
+  }))
+  await store.close()
+  return (performance.now() - started) / 1000
+}
+
+async function rssMb (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return round(Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024)
+}
+
+interface Started { url: string, pid: number, readyMs: number, stop: () => Promise<void> }
+
+/** Starts `s3mesh server` on the folder and waits (up to 15 min) until /health/ready answers 200. */
+async function start (dir: string, mesh: boolean): Promise<Started> {
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [BIN, 'server', dir, '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', '--no-console', ...(mesh ? [] : ['--no-mesh'])], {
+    env: { ...process.env, S3MESH_ROOT_USER: ACCESS_KEY, S3MESH_ROOT_PASSWORD: SECRET_KEY },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
+  let url: string | undefined
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${out}`)
+    if (performance.now() - t0 > 15 * 60_000) throw new Error(`server not ready in 15 min:\n${out}`)
+    url ??= /S3 API:\s+(https?:\/\/\S+)/.exec(out)?.[1]
+    if (url !== undefined && (await fetch(`${url}/health/ready`).then(r => r.status, () => 0)) === 200) break
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  return {
+    url, pid: child.pid!, readyMs: performance.now() - t0,
+    stop: async () => { child.kill('SIGTERM'); await exited },
+  }
+}
+
+async function latencies (n: number, request: (i: number) => Promise<Response>): Promise<{ p50: number, p99: number }> {
+  const ms: number[] = []
+  for (let i = 0; i < n; i++) {
+    const t = performance.now()
+    const res = await request(i)
+    await res.arrayBuffer()
+    if (res.status !== 200) throw new Error(`answered ${res.status}`)
+    ms.push(performance.now() - t)
+  }
+  return { p50: round(percentile(ms, 50), 2), p99: round(percentile(ms, 99), 2) }
+}
+
+const s3 = signer()
+const results: Array<Record<string, unknown>> = []
+for (const count of SIZES) {
+  const dir = await mkdtemp(join(tmpdir(), 's3mesh-scale-'))
+  try {
+    const fillSeconds = await fill(dir, count)
+    process.stderr.write(`scale: ${count} objects written through the store in ${fillSeconds.toFixed(1)} s\n`)
+    const alone = { readyMs: [] as number[], rssMb: [] as number[], listP50: [] as number[], listP99: [] as number[], headP50: [] as number[], headP99: [] as number[] }
+    const meshed = { readyMs: [] as number[], rssMb: [] as number[] }
+    for (let run = 0; run < options.runs; run++) {
+      const node = await start(dir, false)
+      try {
+        alone.readyMs.push(round(node.readyMs))
+        alone.rssMb.push(await rssMb(node.pid))
+        const list = await latencies(LISTS, async () => await s3.fetch(`${node.url}/${BUCKET}?list-type=2&max-keys=1000`))
+        const head = await latencies(HEADS, async () => await s3.fetch(`${node.url}/${BUCKET}/${keyOf(Math.floor(Math.random() * count))}`, { method: 'HEAD' }))
+        alone.listP50.push(list.p50)
+        alone.listP99.push(list.p99)
+        alone.headP50.push(head.p50)
+        alone.headP99.push(head.p99)
+      } finally {
+        await node.stop()
+      }
+      const member = await start(dir, true)
+      try {
+        meshed.readyMs.push(round(member.readyMs))
+        meshed.rssMb.push(await rssMb(member.pid))
+      } finally {
+        await member.stop()
+      }
+      process.stderr.write(`scale: ${count} objects, run ${run + 1}: alone ready in ${alone.readyMs.at(-1)} ms (${alone.rssMb.at(-1)} MB), mesh member ready in ${meshed.readyMs.at(-1)} ms (${meshed.rssMb.at(-1)} MB)\n`)
+    }
+    const s = (values: number[]): ReturnType<typeof spread> => spread(values)
+    results.push({
+      objects: count,
+      fillSeconds: round(fillSeconds),
+      alone: { readyMs: s(alone.readyMs), rssMb: s(alone.rssMb), listFirstPageMs: { p50: s(alone.listP50), p99: s(alone.listP99) }, headMs: { p50: s(alone.headP50), p99: s(alone.headP99) } },
+      meshMember: { readyMs: s(meshed.readyMs), rssMb: s(meshed.rssMb) },
+    })
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+type Row = { objects: number, alone: { readyMs: { median: number }, rssMb: { median: number }, listFirstPageMs: { p50: { median: number } } }, meshMember: { readyMs: { median: number }, rssMb: { median: number } } }
+const rows = results as unknown as Row[]
+const base = rows[0]!
+const top = rows.at(-1)!
+const goals = {
+  readyMs: { goal: 3000, value: top.alone.readyMs.median, met: top.alone.readyMs.median <= 3000 },
+  rssMb: { goal: 300, value: top.alone.rssMb.median, met: top.alone.rssMb.median <= 300 },
+  listRatio: { goal: 1.5, value: round(top.alone.listFirstPageMs.p50.median / base.alone.listFirstPageMs.p50.median, 2), met: top.alone.listFirstPageMs.p50.median <= 1.5 * base.alone.listFirstPageMs.p50.median },
+  meshReadyMs: { goal: 3000, value: top.meshMember.readyMs.median, met: top.meshMember.readyMs.median <= 3000 },
+  meshRssMb: { goal: 300, value: top.meshMember.rssMb.median, met: top.meshMember.rssMb.median <= 300 },
+}
+await keep('scale', options, { sizes: SIZES, perFolder: PER_FOLDER, objectBytes: BODY.length, results, goals },
+  `${top.objects} objects: alone ready ${top.alone.readyMs.median} ms (${base.objects}: ${base.alone.readyMs.median} ms), RSS ${top.alone.rssMb.median} MB (${base.alone.rssMb.median}), first page p50 ${top.alone.listFirstPageMs.p50.median} ms = ${goals.listRatio.value}x of ${base.objects}'s; ` +
+  `as a mesh member ready ${top.meshMember.readyMs.median} ms, RSS ${top.meshMember.rssMb.median} MB (${showSpread(spread(rows.map(r => r.meshMember.rssMb.median)), ' MB')} across sizes); ` +
+  `goals: ready ${goals.readyMs.met ? 'met' : 'missed'}, RSS ${goals.rssMb.met ? 'met' : 'missed'}, page ${goals.listRatio.met ? 'met' : 'missed'}, mesh ready ${goals.meshReadyMs.met ? 'met' : 'missed'}, mesh RSS ${goals.meshRssMb.met ? 'met' : 'missed'}`)

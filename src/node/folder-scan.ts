@@ -1,0 +1,156 @@
+import { opendir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setImmediate as yieldToIo } from 'node:timers/promises'
+import { isS3Error } from '../core/errors.js'
+import { assertObjectKey } from '../core/names.js'
+import type { MetaDb } from './meta-db.js'
+
+/** Files looked up between two yields to the event loop: requests keep being served during a scan. */
+const YIELD_EVERY = 512
+
+export interface FolderScanOptions {
+  db: MetaDb
+  /** The bucket folders to walk, by bucket name. */
+  buckets: () => Array<{ name: string, dir: string }>
+  /** Makes the file at `path` the object `key`; false when it is not a regular file any more. */
+  adopt: (bucket: string, key: string, path: string, signal: AbortSignal) => Promise<boolean>
+  /** Time between the end of one scan and the start of the next; 0 scans once, at start. */
+  intervalMs: number
+  /** Where progress lines go (the server's log). */
+  log: (line: string) => void
+  /** Runs before the first scan's walk (a rebuild's other sources). */
+  beforeFirst?: (signal: AbortSignal) => Promise<void>
+}
+
+/** What the scans did, for /metrics. */
+export interface ScanCounters {
+  /** Scans finished since start. */
+  scans: number
+  /** Files looked up in the database (those in folders that changed since the last scan). */
+  checked: number
+  /** Files that became objects. */
+  adopted: number
+  /** Whether a scan is running now. */
+  running: boolean
+  /** Length of the last finished scan, in seconds. */
+  lastSeconds: number
+}
+
+/**
+ * Files that people put into bucket folders themselves (`cp -r photos data/`)
+ * become objects in the background: readiness never waits for them. The
+ * first scan runs at start, then one every `intervalMs`.
+ *
+ * A scan is cheap when little changed: a folder whose mtime is the one the
+ * last scan recorded gained or lost no entry since, so its files are not
+ * looked up (and a folder that had no subfolders is not even read). A file
+ * rewritten in place keeps its folder's mtime; the store catches that on read
+ * (the data file's inode and mtime no longer match).
+ */
+export class FolderScan {
+  readonly counters: ScanCounters = { scans: 0, checked: 0, adopted: 0, running: false, lastSeconds: 0 }
+  private readonly abort = new AbortController()
+  private timer: NodeJS.Timeout | undefined
+  private current: Promise<void> | undefined
+  /** Settles when the first scan has finished. */
+  readonly firstScan: Promise<void>
+  private firstDone!: () => void
+
+  constructor (private readonly o: FolderScanOptions) {
+    this.firstScan = new Promise(resolve => { this.firstDone = resolve })
+  }
+
+  start (): void {
+    this.current = this.run(true)
+  }
+
+  /** Runs a scan now (after the running one, if any) and settles when it has finished. */
+  async scanNow (): Promise<void> {
+    await this.current
+    if (this.abort.signal.aborted) return
+    clearTimeout(this.timer)
+    this.current = this.run(false)
+    await this.current
+  }
+
+  async stop (): Promise<void> {
+    this.abort.abort()
+    clearTimeout(this.timer)
+    await this.current
+  }
+
+  private async run (first: boolean): Promise<void> {
+    const started = performance.now()
+    const before = { checked: this.counters.checked, adopted: this.counters.adopted }
+    this.counters.running = true
+    let lastReport = started
+    const report = (): void => {
+      const now = performance.now()
+      if (now - lastReport < 10_000) return
+      lastReport = now
+      this.o.log(`adopting files placed in bucket folders: ${this.counters.checked - before.checked} checked, ${this.counters.adopted - before.adopted} adopted so far`)
+    }
+    try {
+      if (first) await this.o.beforeFirst?.(this.abort.signal)
+      for (const b of this.o.buckets()) await this.walk(b.name, b.dir, '', report)
+    } catch (err) {
+      if (!this.abort.signal.aborted) this.o.log(`a scan of the bucket folders stopped: ${err instanceof Error ? err.message : String(err)}`)
+    } finally {
+      this.counters.running = false
+      this.counters.scans++
+      this.counters.lastSeconds = (performance.now() - started) / 1000
+      const adopted = this.counters.adopted - before.adopted
+      if (adopted > 0 || (first && performance.now() - started > 1000)) {
+        this.o.log(`adopted ${adopted} files placed in bucket folders (${this.counters.checked - before.checked} checked in ${this.counters.lastSeconds.toFixed(1)} s)`)
+      }
+      if (first) this.firstDone()
+      if (!this.abort.signal.aborted && this.o.intervalMs > 0) {
+        this.timer = setTimeout(() => { this.current = this.run(false) }, this.o.intervalMs)
+        this.timer.unref()
+      }
+    }
+  }
+
+  /** One folder: its files if it changed since the last scan, then its subfolders. `rel` is its key prefix. */
+  private async walk (bucket: string, dir: string, rel: string, report: () => void): Promise<void> {
+    const signal = this.abort.signal
+    if (signal.aborted) return
+    const s = await stat(dir).catch(() => undefined)
+    if (s === undefined || !s.isDirectory()) return
+    const seen = this.o.db.dir(bucket, rel)
+    const changed = seen === undefined || seen.mtimeMs !== s.mtimeMs
+    if (!changed && seen.subdirs === 0) return
+    const subdirs: string[] = []
+    let sinceYield = 0
+    for await (const e of await opendir(dir, { bufferSize: 256 })) {
+      if (signal.aborted) return
+      if (e.isDirectory()) {
+        subdirs.push(e.name)
+        continue
+      }
+      if (!changed || !e.isFile()) continue
+      const key = rel + e.name
+      if (!validKey(key)) continue
+      this.counters.checked++
+      if (!this.o.db.has(bucket, key) && await this.o.adopt(bucket, key, join(dir, e.name), signal)) this.counters.adopted++
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0
+        report()
+        await yieldToIo()
+      }
+    }
+    // Recorded after the files: an entry added while they were read changed the mtime again, so the next scan looks.
+    if (changed) await this.o.db.setDir(bucket, rel, { mtimeMs: s.mtimeMs, subdirs: subdirs.length })
+    for (const name of subdirs) await this.walk(bucket, join(dir, name), `${rel}${name}/`, report)
+  }
+}
+
+function validKey (key: string): boolean {
+  try {
+    assertObjectKey(key)
+    return true
+  } catch (err) {
+    if (isS3Error(err)) return false
+    throw err
+  }
+}

@@ -1,0 +1,278 @@
+import { rename } from 'node:fs/promises'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import type { MetaRecord } from './disk-records.js'
+
+/** Bumped when the tables change incompatibly; an older database is rebuilt from the folder. */
+const SCHEMA = 1
+
+/** SQLite's primary result codes that matter here (https://sqlite.org/rescode.html). */
+const SQLITE_FULL = 13
+const SQLITE_CORRUPT = 11
+const SQLITE_NOTADB = 26
+
+/** A commit's intent: written durably before its data file is renamed into place (see DiskWriter.commit). */
+export interface CommitIntent {
+  id: string
+  bucket: string
+  record: MetaRecord
+  dataTmp: string
+  dataPath: string
+}
+
+/** What listing needs of an object, read without parsing its whole record. */
+export interface ListedRow {
+  key: string
+  size: number
+  etag: string
+  lastModified: number
+}
+
+/**
+ * A SQLite error turned into what the store's callers understand: a full disk
+ * is ENOSPC (InsufficientStorage to the client), whatever SQLite says.
+ */
+function translate (err: unknown): unknown {
+  const e = err as { errcode?: number, message?: string }
+  if (typeof e.errcode === 'number' && (e.errcode & 0xff) === SQLITE_FULL) {
+    return Object.assign(new Error(`The metadata database cannot grow: ${e.message ?? 'disk full'}`), { code: 'ENOSPC', cause: err })
+  }
+  return err
+}
+
+/** True for the errors that mean the file is not a usable database. */
+function damaged (err: unknown): boolean {
+  const code = (err as { errcode?: number }).errcode
+  return typeof code === 'number' && ((code & 0xff) === SQLITE_CORRUPT || (code & 0xff) === SQLITE_NOTADB)
+}
+
+/**
+ * A data folder's object metadata in SQLite (`node:sqlite`, built into Node 22.13+ and 24):
+ * one row per object, keyed by (bucket, key) in UTF-8 byte order, so listing
+ * is a range read of the index and start-up reads nothing per object.
+ *
+ * Writes are group-committed: every write asked for in the same turn of the
+ * event loop goes into one transaction, and one fsync of the write-ahead log
+ * (synchronous=FULL) makes them all durable before any caller is answered.
+ * node:sqlite is synchronous, so a commit holds the event loop for its fsync;
+ * grouping keeps that to one per turn however many writes are in flight.
+ *
+ * The folder stays the truth for bytes: if this file is lost or damaged, the
+ * store moves it aside and rebuilds it from the folder (see DiskStore.open).
+ */
+export class MetaDb {
+  private readonly queue: Array<{ op: () => void, resolve: () => void, reject: (err: unknown) => void }> = []
+  private scheduled = false
+  private readonly s: Record<'get' | 'has' | 'any' | 'upsert' | 'remove' | 'removeBucket' | 'pageFrom' | 'pageAfter' | 'intent' | 'intents' | 'clearIntent' | 'dirGet' | 'dirSet' | 'dirsClear' | 'count' | 'infoGet' | 'infoSet', StatementSync>
+
+  private constructor (private readonly db: DatabaseSync, readonly path: string, readonly created: boolean) {
+    const p = (sql: string): StatementSync => db.prepare(sql)
+    this.s = {
+      get: p('SELECT record FROM objects WHERE bucket = ? AND key = ?'),
+      has: p('SELECT 1 AS one FROM objects WHERE bucket = ? AND key = ?'),
+      any: p('SELECT 1 AS one FROM objects WHERE bucket = ? LIMIT 1'),
+      upsert: p('INSERT INTO objects (bucket, key, size, etag, last_modified, record) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified, record = excluded.record'),
+      remove: p('DELETE FROM objects WHERE bucket = ? AND key = ?'),
+      removeBucket: p('DELETE FROM objects WHERE bucket = ?'),
+      pageFrom: p('SELECT key, size, etag, last_modified AS lastModified FROM objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?'),
+      pageAfter: p('SELECT key, size, etag, last_modified AS lastModified FROM objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?'),
+      intent: p('INSERT OR REPLACE INTO intents (id, bucket, record, data_tmp, data_path) VALUES (?, ?, ?, ?, ?)'),
+      intents: p('SELECT id, bucket, record, data_tmp AS dataTmp, data_path AS dataPath FROM intents'),
+      clearIntent: p('DELETE FROM intents WHERE id = ?'),
+      dirGet: p('SELECT mtime_ms AS mtimeMs, subdirs FROM dirs WHERE bucket = ? AND path = ?'),
+      dirSet: p('INSERT OR REPLACE INTO dirs (bucket, path, mtime_ms, subdirs) VALUES (?, ?, ?, ?)'),
+      dirsClear: p('DELETE FROM dirs WHERE bucket = ?'),
+      count: p('SELECT count(*) AS n FROM objects WHERE bucket = ?'),
+      infoGet: p('SELECT value FROM info WHERE name = ?'),
+      infoSet: p('INSERT OR REPLACE INTO info (name, value) VALUES (?, ?)'),
+    }
+  }
+
+  /**
+   * Opens the database at `path`, creating it if missing. A file that is not
+   * a usable database (damaged, truncated, another program's) or of another
+   * schema is moved aside to `<path>.damaged-<time>` and a new one made:
+   * `created` tells the store to rebuild from the folder.
+   */
+  static async open (path: string, options: { sync: boolean }): Promise<MetaDb> {
+    try {
+      return MetaDb.openAs(path, options)
+    } catch (err) {
+      if (!damaged(err) && !(err instanceof SchemaMismatch)) throw translate(err)
+      const aside = `${path}.damaged-${Date.now()}`
+      for (const suffix of ['', '-wal', '-shm']) await rename(path + suffix, aside + suffix).catch(() => {})
+      return MetaDb.openAs(path, options)
+    }
+  }
+
+  private static openAs (path: string, options: { sync: boolean }): MetaDb {
+    const db = new DatabaseSync(path)
+    try {
+      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync ? 'FULL' : 'OFF'};`)
+      // Reading the schema touches the file's header and first page: a damaged file fails here, not mid-request.
+      const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }
+      const created = tables.n === 0
+      if (created) {
+        db.exec(`
+          CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+          CREATE TABLE intents (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, record TEXT NOT NULL, data_tmp TEXT NOT NULL, data_path TEXT NOT NULL);
+          CREATE TABLE dirs (bucket TEXT NOT NULL, path TEXT NOT NULL, mtime_ms REAL NOT NULL, subdirs INTEGER NOT NULL, PRIMARY KEY (bucket, path)) WITHOUT ROWID;
+          CREATE TABLE info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+          INSERT INTO info (name, value) VALUES ('schema', '${SCHEMA}');
+        `)
+      } else {
+        const schema = db.prepare("SELECT value FROM info WHERE name = 'schema'").get() as { value: string } | undefined
+        if (schema?.value !== String(SCHEMA)) throw new SchemaMismatch(`schema ${schema?.value ?? 'unknown'}, expected ${SCHEMA}`)
+      }
+      return new MetaDb(db, path, created)
+    } catch (err) {
+      db.close()
+      throw err
+    }
+  }
+
+  close (): void {
+    if (this.db.isOpen) this.db.close()
+  }
+
+  // ---- reads (synchronous: an indexed lookup is microseconds) ----
+
+  get (bucket: string, key: string): MetaRecord | undefined {
+    const row = this.s.get.get(bucket, key) as { record: string } | undefined
+    return row === undefined ? undefined : JSON.parse(row.record) as MetaRecord
+  }
+
+  has (bucket: string, key: string): boolean {
+    return this.s.has.get(bucket, key) !== undefined
+  }
+
+  /** Whether the bucket holds any object. */
+  hasAny (bucket: string): boolean {
+    return this.s.any.get(bucket) !== undefined
+  }
+
+  count (bucket: string): number {
+    return (this.s.count.get(bucket) as { n: number }).n
+  }
+
+  /**
+   * Up to `limit` objects whose keys start with `prefix` and sort after
+   * `startAfter`, in key order, and whether more follow. SQLite compares TEXT
+   * with memcmp over UTF-8, which is S3's order.
+   */
+  page (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }): { rows: ListedRow[], isTruncated: boolean } {
+    const prefix = options.prefix ?? ''
+    const after = options.startAfter !== undefined && Buffer.compare(Buffer.from(options.startAfter), Buffer.from(prefix)) >= 0 ? options.startAfter : undefined
+    const rows: ListedRow[] = []
+    let isTruncated = false
+    // The extra row asked for tells whether more follow.
+    const found = after === undefined ? this.s.pageFrom.iterate(bucket, prefix, options.limit + 1) : this.s.pageAfter.iterate(bucket, after, options.limit + 1)
+    for (const row of found as Iterable<ListedRow>) {
+      if (!row.key.startsWith(prefix)) break
+      if (rows.length === options.limit) { isTruncated = true; break }
+      rows.push({ key: row.key, size: row.size, etag: row.etag, lastModified: row.lastModified })
+    }
+    return { rows, isTruncated }
+  }
+
+  /** Every commit intent a crash left behind. */
+  intents (): CommitIntent[] {
+    return (this.s.intents.all() as Array<{ id: string, bucket: string, record: string, dataTmp: string, dataPath: string }>)
+      .map(r => ({ id: r.id, bucket: r.bucket, record: JSON.parse(r.record) as MetaRecord, dataTmp: r.dataTmp, dataPath: r.dataPath }))
+  }
+
+  /** A folder as the last scan saw it (see FolderScan). */
+  dir (bucket: string, path: string): { mtimeMs: number, subdirs: number } | undefined {
+    return this.s.dirGet.get(bucket, path) as { mtimeMs: number, subdirs: number } | undefined
+  }
+
+  info (name: string): string | undefined {
+    return (this.s.infoGet.get(name) as { value: string } | undefined)?.value
+  }
+
+  // ---- writes (group-committed; each resolves once durable) ----
+
+  put (bucket: string, record: MetaRecord): Promise<void> {
+    return this.write(() => { this.upsert(bucket, record) })
+  }
+
+  remove (bucket: string, key: string): Promise<void> {
+    return this.write(() => { this.s.remove.run(bucket, key) })
+  }
+
+  removeBucket (bucket: string): Promise<void> {
+    return this.write(() => { this.s.removeBucket.run(bucket); this.s.dirsClear.run(bucket) })
+  }
+
+  /** Records what a commit is about to do, durably, before its data file moves. */
+  intend (intent: CommitIntent): Promise<void> {
+    return this.write(() => { this.s.intent.run(intent.id, intent.bucket, JSON.stringify(intent.record), intent.dataTmp, intent.dataPath) })
+  }
+
+  /** The commit happened (`record` given) or was abandoned: its intent goes. */
+  settle (id: string, bucket: string, record?: MetaRecord): Promise<void> {
+    return this.write(() => {
+      if (record !== undefined) this.upsert(bucket, record)
+      this.s.clearIntent.run(id)
+    })
+  }
+
+  setDir (bucket: string, path: string, seen: { mtimeMs: number, subdirs: number }): Promise<void> {
+    return this.write(() => { this.s.dirSet.run(bucket, path, seen.mtimeMs, seen.subdirs) })
+  }
+
+  setInfo (name: string, value: string): Promise<void> {
+    return this.write(() => { this.s.infoSet.run(name, value) })
+  }
+
+  /** Many records in one transaction (imports and rebuilds). */
+  putMany (bucket: string, records: MetaRecord[]): Promise<void> {
+    return this.write(() => { for (const r of records) this.upsert(bucket, r) })
+  }
+
+  private upsert (bucket: string, r: MetaRecord): void {
+    this.s.upsert.run(bucket, r.key, r.size, r.etag, r.lastModified, JSON.stringify(r))
+  }
+
+  private write (op: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ op, resolve, reject })
+      if (!this.scheduled) {
+        this.scheduled = true
+        // setImmediate, not a microtask: writes started by the same batch of I/O callbacks share the commit.
+        setImmediate(() => { this.flush() })
+      }
+    })
+  }
+
+  private flush (): void {
+    this.scheduled = false
+    const batch = this.queue.splice(0)
+    if (batch.length === 0) return
+    const failed = new Map<number, unknown>()
+    try {
+      this.db.exec('BEGIN IMMEDIATE')
+      batch.forEach((w, i) => {
+        // A failing write (a constraint, say) is undone alone; the others still commit.
+        this.db.exec('SAVEPOINT w')
+        try {
+          w.op()
+          this.db.exec('RELEASE w')
+        } catch (err) {
+          this.db.exec('ROLLBACK TO w; RELEASE w')
+          failed.set(i, translate(err))
+        }
+      })
+      this.db.exec('COMMIT')
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      const e = translate(err)
+      for (const w of batch) w.reject(e)
+      return
+    }
+    batch.forEach((w, i) => { if (failed.has(i)) w.reject(failed.get(i)); else w.resolve() })
+  }
+}
+
+class SchemaMismatch extends Error {
+  override name = 'SchemaMismatch'
+}
