@@ -10,9 +10,12 @@
  *   - alone (`--no-mesh`): restart to ready (spawn until /health/ready
  *     answers 200), RSS once ready, ListObjectsV2 first page (1,000 keys)
  *     p50/p99 over 200 requests, HEAD of random keys p50/p99 over 500;
- *   - as a one-member mesh (the default): restart to ready and RSS. Every
- *     member still keeps the whole catalog in memory (issue 19's partitioned
- *     catalog is not done), which this shows.
+ *   - as a one-member mesh (the default): first, the start that takes the
+ *     folder into the mesh catalog (until /metrics counts every object, in
+ *     the background of a node already serving); then `--runs` restarts:
+ *     restart to ready, RSS once ready and 5 s later (its check of its own
+ *     copies runs in the background meanwhile). The catalog is on disk; each
+ *     member still holds all of it (the partitioned catalog is not done).
  *
  * Goals (issue 19) at 1,000,000: restart to ready <= 3 s, RSS <= 300 MB,
  * first page p50 <= 1.5x the 10,000-object figure.
@@ -112,7 +115,23 @@ for (const count of SIZES) {
     const fillSeconds = await fill(dir, count)
     process.stderr.write(`scale: ${count} objects written through the store in ${fillSeconds.toFixed(1)} s\n`)
     const alone = { readyMs: [] as number[], rssMb: [] as number[], listP50: [] as number[], listP99: [] as number[], headP50: [] as number[], headP99: [] as number[] }
-    const meshed = { readyMs: [] as number[], rssMb: [] as number[] }
+    const meshed = { readyMs: [] as number[], rssMb: [] as number[], rssLaterMb: [] as number[] }
+    // The first start as a member takes every object into the catalog; the runs below are restarts.
+    const first = await start(dir, true)
+    let adoptSeconds: number
+    try {
+      const t0 = performance.now()
+      for (;;) {
+        const text = await (await fetch(`${first.url}/metrics`)).text()
+        if (Number(/^s3mesh_catalog_objects (\S+)$/m.exec(text)?.[1]) >= count) break
+        if (performance.now() - t0 > 30 * 60_000) throw new Error('the catalog did not take every object in 30 min')
+        await new Promise(resolve => setTimeout(resolve, 200))
+      }
+      adoptSeconds = (performance.now() - t0 + first.readyMs) / 1000
+      process.stderr.write(`scale: ${count} objects taken into the catalog in ${adoptSeconds.toFixed(1)} s (ready after ${round(first.readyMs)} ms)\n`)
+    } finally {
+      await first.stop()
+    }
     for (let run = 0; run < options.runs; run++) {
       const node = await start(dir, false)
       try {
@@ -131,6 +150,8 @@ for (const count of SIZES) {
       try {
         meshed.readyMs.push(round(member.readyMs))
         meshed.rssMb.push(await rssMb(member.pid))
+        await new Promise(resolve => setTimeout(resolve, 5000))
+        meshed.rssLaterMb.push(await rssMb(member.pid))
       } finally {
         await member.stop()
       }
@@ -141,14 +162,14 @@ for (const count of SIZES) {
       objects: count,
       fillSeconds: round(fillSeconds),
       alone: { readyMs: s(alone.readyMs), rssMb: s(alone.rssMb), listFirstPageMs: { p50: s(alone.listP50), p99: s(alone.listP99) }, headMs: { p50: s(alone.headP50), p99: s(alone.headP99) } },
-      meshMember: { readyMs: s(meshed.readyMs), rssMb: s(meshed.rssMb) },
+      meshMember: { firstStartToCatalogSeconds: round(adoptSeconds), readyMs: s(meshed.readyMs), rssMb: s(meshed.rssMb), rssAfter5sMb: s(meshed.rssLaterMb) },
     })
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
 }
 
-type Row = { objects: number, alone: { readyMs: { median: number }, rssMb: { median: number }, listFirstPageMs: { p50: { median: number } } }, meshMember: { readyMs: { median: number }, rssMb: { median: number } } }
+type Row = { objects: number, alone: { readyMs: { median: number }, rssMb: { median: number }, listFirstPageMs: { p50: { median: number } } }, meshMember: { readyMs: { median: number }, rssMb: { median: number }, rssAfter5sMb: { median: number } } }
 const rows = results as unknown as Row[]
 const base = rows[0]!
 const top = rows.at(-1)!
@@ -157,9 +178,9 @@ const goals = {
   rssMb: { goal: 300, value: top.alone.rssMb.median, met: top.alone.rssMb.median <= 300 },
   listRatio: { goal: 1.5, value: round(top.alone.listFirstPageMs.p50.median / base.alone.listFirstPageMs.p50.median, 2), met: top.alone.listFirstPageMs.p50.median <= 1.5 * base.alone.listFirstPageMs.p50.median },
   meshReadyMs: { goal: 3000, value: top.meshMember.readyMs.median, met: top.meshMember.readyMs.median <= 3000 },
-  meshRssMb: { goal: 300, value: top.meshMember.rssMb.median, met: top.meshMember.rssMb.median <= 300 },
+  meshRssMb: { goal: 300, value: Math.max(top.meshMember.rssMb.median, top.meshMember.rssAfter5sMb.median), met: Math.max(top.meshMember.rssMb.median, top.meshMember.rssAfter5sMb.median) <= 300 },
 }
 await keep('scale', options, { sizes: SIZES, perFolder: PER_FOLDER, objectBytes: BODY.length, results, goals },
   `${top.objects} objects: alone ready ${top.alone.readyMs.median} ms (${base.objects}: ${base.alone.readyMs.median} ms), RSS ${top.alone.rssMb.median} MB (${base.alone.rssMb.median}), first page p50 ${top.alone.listFirstPageMs.p50.median} ms = ${goals.listRatio.value}x of ${base.objects}'s; ` +
-  `as a mesh member ready ${top.meshMember.readyMs.median} ms, RSS ${top.meshMember.rssMb.median} MB (${showSpread(spread(rows.map(r => r.meshMember.rssMb.median)), ' MB')} across sizes); ` +
+  `as a mesh member ready ${top.meshMember.readyMs.median} ms (${base.objects}: ${base.meshMember.readyMs.median} ms), RSS ${goals.meshRssMb.value} MB (${showSpread(spread(rows.map(r => Math.max(r.meshMember.rssMb.median, r.meshMember.rssAfter5sMb.median))), ' MB')} across sizes); ` +
   `goals: ready ${goals.readyMs.met ? 'met' : 'missed'}, RSS ${goals.rssMb.met ? 'met' : 'missed'}, page ${goals.listRatio.met ? 'met' : 'missed'}, mesh ready ${goals.meshReadyMs.met ? 'met' : 'missed'}, mesh RSS ${goals.meshRssMb.met ? 'met' : 'missed'}`)

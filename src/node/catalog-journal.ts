@@ -70,7 +70,7 @@ export class CatalogJournal implements CatalogStore {
       const payload = data.subarray(good + HEADER_BYTES, end)
       if (crc32(payload) !== view.getUint32(good + 4)) break
       try {
-        entries.push(...decodeCatalogMessage(payload).entries)
+        for (const e of decodeCatalogMessage(payload).entries) entries.push(e)
       } catch {
         break
       }
@@ -128,7 +128,7 @@ export class CatalogJournal implements CatalogStore {
           if (batch.length === BATCH) await put()
         }
         // What was recorded meanwhile goes in too: nothing is lost to the rewrite.
-        batch.push(...this.pending.splice(0))
+        for (const e of this.pending.splice(0)) batch.push(e)
         if (batch.length > 0) await put()
         if (this.sync) await f.sync()
       } finally {

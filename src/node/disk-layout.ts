@@ -34,7 +34,9 @@ export class DiskLayout {
 
   get formatFile (): string { return join(this.system, 'format.json') }
   get lockFile (): string { return join(this.system, 'lock') }
-  /** The mesh catalog's journal (see CatalogJournal). */
+  /** The mesh catalog (see CatalogDb). */
+  get catalogDb (): string { return join(this.system, 'catalog.db') }
+  /** Where older versions kept the mesh catalog (see CatalogJournal): imported into catalogDb once. */
   get catalogJournal (): string { return join(this.system, 'catalog.journal') }
 
   /** Object metadata (see MetaDb). */

@@ -100,7 +100,7 @@ export class FolderScan {
       this.counters.scans++
       this.counters.lastSeconds = (performance.now() - started) / 1000
       const adopted = this.counters.adopted - before.adopted
-      if (adopted > 0 || (first && performance.now() - started > 1000)) {
+      if (adopted > 0) {
         this.o.log(`adopted ${adopted} files placed in bucket folders (${this.counters.checked - before.checked} checked in ${this.counters.lastSeconds.toFixed(1)} s)`)
       }
       if (first) this.firstDone()

@@ -27,7 +27,7 @@ import { DEFAULT_ADMISSION_MS, issueAdmission } from '../core/access/admission.j
 import { GuestGate } from '../core/mesh/guest-gate.js'
 import { GuestService } from '../core/mesh/guest-service.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
-import { CatalogJournal } from './catalog-journal.js'
+import { CatalogDb } from './catalog-db.js'
 import { nodeAead } from './node-aead.js'
 import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
 import { transportOf } from '../core/wire/dial-first.js'
@@ -281,11 +281,13 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   let free = await freeBytes(o.layout.root)
   // Listening on 0.0.0.0, libp2p names each interface; loopback goes last, or other machines would try it first.
   const addresses = bestFirst(libp2p.getMultiaddrs().map(String))
+  // The catalog on disk: memory does not grow with it, and a restart replays nothing (a journal left by an older s3mesh is imported).
+  const catalogStore = await CatalogDb.open(o.layout.catalogDb, o.layout.catalogJournal).catch(async (err: unknown) => { await libp2p.stop(); throw err })
   const member = await startMember({
     libp2p, store: o.store, addresses, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), cluster: o.cluster, role: o.role ?? 'durable',
-    hashes: nodeHashes, membership: config, version: o.version, catalogStore: new CatalogJournal(o.layout.catalogJournal),
+    hashes: nodeHashes, membership: config, version: o.version, catalogStore,
     ...(o.objects === undefined ? {} : { objects: o.objects }), meta: { ...(free === undefined ? {} : { free }), ...(o.url === undefined ? {} : { url: o.url }) },
-  }).catch(async err => { await libp2p.stop(); throw err })
+  }).catch(async err => { await catalogStore.close(); await libp2p.stop(); throw err })
   const { transport, node } = member
   const accessSync = o.access === undefined
     ? undefined

@@ -65,7 +65,7 @@ describe('a peer without the cluster key', () => {
     const deadline = Date.now() + 15_000
     // Gossipsub needs a heartbeat or two to add the stranger to the topic mesh; announce until a message arrives.
     while (await dropped() === 0 && Date.now() < deadline) {
-      announcer.announce(forged)
+      announcer.announce([forged])
       await announcer.flush()
       await new Promise(resolve => setTimeout(resolve, 500))
     }

@@ -1,11 +1,13 @@
 /**
  * Restarts remember deletes: a member that was away while an object was
  * deleted must not bring it back, even when every other member restarted
- * (crashed, even) before it returned. The catalog journal is what remembers.
+ * (crashed, even) before it returned. The catalog on disk is what remembers.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { DatabaseSync } from 'node:sqlite'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
@@ -64,5 +66,30 @@ describe('a restart of the whole cluster', () => {
       assert.ok(!list.includes('gone.txt') && list.includes('kept.txt'), `listed on ${n.url}: ${list}`)
     }
     await until('the stale file is removed from b\'s folder', () => !existsSync(join(b.dataDir, 'keep', 'gone.txt')))
+  })
+
+  it('keeps the catalog on disk, and a restarted member drops its claim on a copy that is gone', async () => {
+    const args = ['--membership', 'local', '--replicas', '1']
+    let a = await startServerProcess({ args })
+    running.push(a)
+    assert.equal((await sign.fetch(`${a.url}/claims`, { method: 'PUT' })).status, 200)
+    for (const key of ['lost.txt', 'kept.txt']) assert.equal((await sign.fetch(`${a.url}/claims/${key}`, { method: 'PUT', body: `the ${key}` })).status, 200)
+    await a.stop({ remove: false })
+    running.splice(running.indexOf(a), 1)
+    assert.ok(existsSync(join(a.dataDir, '.s3mesh', 'catalog.db')) && !existsSync(join(a.dataDir, '.s3mesh', 'catalog.journal')), 'the catalog is in catalog.db')
+    // The copy goes while the node is down, its metadata row with it (a damaged disk, a restore from an older backup).
+    await rm(join(a.dataDir, 'claims', 'lost.txt'))
+    const meta = new DatabaseSync(join(a.dataDir, '.s3mesh', 'meta.db'))
+    assert.equal(meta.prepare("DELETE FROM objects WHERE bucket = 'claims' AND key = 'lost.txt'").run().changes, 1)
+    meta.close()
+
+    a = await startServerProcess({ dataDir: a.dataDir, args })
+    running.push(a)
+    const self = ((await (await sign.fetch(`${a.url}/_s3mesh/v1/members`)).json()) as { self?: string, members: Array<{ id: string }> }).members[0]!.id
+    const holders = async (key: string): Promise<string[]> => ((await (await sign.fetch(`${a.url}/_s3mesh/v1/locate/claims/${key}`)).json()) as { holders: Array<{ id: string }> }).holders.map(h => h.id)
+    await until('the claim on the lost copy is dropped', async () => (await holders('lost.txt')).length === 0)
+    assert.deepEqual(await holders('kept.txt'), [self], 'the claim on the kept copy stays')
+    const kept = await sign.fetch(`${a.url}/claims/kept.txt`)
+    assert.equal(await kept.text(), 'the kept.txt')
   })
 })

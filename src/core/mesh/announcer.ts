@@ -70,8 +70,9 @@ export class Announcer {
   }
 
   /** Queues entries: they go out with the next message. */
-  announce (...entries: CatalogEntry[]): void {
-    this.queue.push(...entries)
+  announce (entries: CatalogEntry[]): void {
+    // One at a time: a spread of a start-up's hundred thousand entries overflows the call stack.
+    for (const e of entries) this.queue.push(e)
     if (this.scheduled) return
     this.scheduled = true
     // After the current task, so that entries made together (a PUT's entry and its holders) go together.

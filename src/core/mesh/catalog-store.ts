@@ -1,4 +1,5 @@
 import type { CatalogEntry } from './catalog-entry.js'
+import type { CatalogTable } from './catalog-table.js'
 
 /**
  * Where a member keeps its catalog between runs (a journal file on a Node
@@ -6,6 +7,13 @@ import type { CatalogEntry } from './catalog-entry.js'
  * the store may hold several versions of one key and replay them in any order.
  */
 export interface CatalogStore {
+  /**
+   * Where the catalog keeps its entries, when this store is that table (a
+   * Node node's SQLite): the catalog is then on disk already, a restart
+   * replays nothing, and this member's own claims are checked against its
+   * store in the background rather than rebuilt before it is ready.
+   */
+  readonly table?: CatalogTable
   /** Every entry kept, to apply at start. */
   load (): Promise<CatalogEntry[]>
   /** Keeps an entry the catalog changed to; written soon, not necessarily durable yet. */

@@ -1,6 +1,6 @@
 import { TypedEventEmitter } from 'main-event'
-import { SortedKeys } from '../sorted-keys.js'
 import { mergeEntries, sameEntry, type CatalogEntry } from './catalog-entry.js'
+import { MemoryCatalogTable, type BucketState, type CatalogTable, type Digest } from './catalog-table.js'
 import { formatVersion } from './hlc.js'
 import { hash64, objectHash } from './placement.js'
 
@@ -11,22 +11,7 @@ import { hash64, objectHash } from './placement.js'
  */
 export const DIGEST_RANGES = 64
 
-/**
- * An order-independent digest of a set of entries: the sums, modulo 2^32, of
- * two 32-bit halves of each entry's fingerprint. Adding and removing an entry
- * are O(1), so digests are kept up to date on every apply.
- */
-export interface Digest { a: number, b: number }
-
-interface BucketRecord {
-  /** The bucket's own entry; objects may be heard of before it. */
-  entry?: CatalogEntry
-  objects: SortedKeys<CatalogEntry>
-  /** Objects that are not tombstones, for listing and metrics without a scan. */
-  live: number
-  /** Per key range: the digest of its object entries. Index DIGEST_RANGES is the bucket entry. */
-  ranges: Digest[]
-}
+export type { Digest } from './catalog-table.js'
 
 /** Which digest range a key falls in. */
 export function rangeOf (bucket: string, key: string): number {
@@ -54,31 +39,57 @@ export interface CatalogEvents {
  * whatever order and however often, says the same thing.
  */
 export class Catalog extends TypedEventEmitter<CatalogEvents> {
-  private readonly buckets = new Map<string, BucketRecord>()
+  private readonly buckets: Map<string, BucketState>
+
+  /** @param table where object entries live: memory unless given (a Node node's is on disk). */
+  constructor (private readonly table: CatalogTable = new MemoryCatalogTable()) {
+    super()
+    this.buckets = table.loadBuckets()
+  }
 
   /** Merges an entry in; returns the merged entry if that changed anything. */
   apply (entry: CatalogEntry): CatalogEntry | undefined {
     const b = this.record(entry.bucket)
-    const current = entry.key === undefined ? b.entry : b.objects.get(entry.key)
+    const current = entry.key === undefined ? b.entry : this.table.get(entry.bucket, entry.key)
     const merged = current === undefined ? entry : mergeEntries(current, entry)
     if (current !== undefined && (merged === current || sameEntry(merged, current))) return undefined
-    const range = b.ranges[entry.key === undefined ? DIGEST_RANGES : rangeOf(entry.bucket, entry.key)]!
-    if (current !== undefined) addTo(range, fingerprint(current), -1)
-    addTo(range, fingerprint(merged), 1)
-    if (entry.key === undefined) {
-      b.entry = merged
-    } else {
-      b.objects.set(entry.key, merged)
-      b.live += (merged.deleted ? 0 : 1) - (current === undefined || current.deleted ? 0 : 1)
-    }
+    this.replace(b, current, merged)
     this.safeDispatchEvent('change', { detail: merged })
     return merged
   }
 
+  /**
+   * Sets what this member's own claim says, outside the merge: its claim to
+   * hold `entry`'s version is dropped (its copy is gone, found at a restart).
+   * Merging only ever adds holders, so this is the one way to take one away;
+   * others learn it when they find the copy missing.
+   */
+  dropHolder (bucket: string, key: string, holder: string): void {
+    const b = this.buckets.get(bucket)
+    const current = this.table.get(bucket, key)
+    if (b === undefined || current === undefined || !current.holders.includes(holder)) return
+    this.replace(b, current, { ...current, holders: current.holders.filter(h => h !== holder) })
+  }
+
+  private replace (b: BucketState, current: CatalogEntry | undefined, merged: CatalogEntry): void {
+    const { bucket, key } = merged
+    const rangeIndex = key === undefined ? DIGEST_RANGES : rangeOf(bucket, key)
+    const range = b.ranges[rangeIndex]!
+    if (current !== undefined) addTo(range, fingerprint(current), -1)
+    addTo(range, fingerprint(merged), 1)
+    if (key === undefined) {
+      b.entry = merged
+    } else {
+      this.table.set(bucket, key, rangeIndex, merged)
+      b.live += (merged.deleted ? 0 : 1) - (current === undefined || current.deleted ? 0 : 1)
+    }
+    this.table.saveBucket(bucket, b)
+  }
+
   /** The entry for a bucket (key absent) or an object, tombstones included. */
   get (bucket: string, key?: string): CatalogEntry | undefined {
-    const b = this.buckets.get(bucket)
-    return key === undefined ? b?.entry : b?.objects.get(key)
+    if (key === undefined) return this.buckets.get(bucket)?.entry
+    return this.buckets.has(bucket) ? this.table.get(bucket, key) : undefined
   }
 
   /** Buckets that exist (newest entry not a tombstone), sorted by name. */
@@ -89,18 +100,8 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
 
   /** Live objects in a bucket, in S3 key order, after `startAfter` and under `prefix`. */
   page (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }): { entries: CatalogEntry[], isTruncated: boolean } {
-    const b = this.buckets.get(bucket)
-    const entries: CatalogEntry[] = []
-    if (b === undefined) return { entries, isTruncated: false }
-    let startAfter = options.startAfter
-    // Tombstones are skipped, so read pages until enough live entries are found.
-    for (;;) {
-      const page = b.objects.page({ prefix: options.prefix, startAfter, limit: options.limit - entries.length })
-      for (const [, e] of page.entries) if (!e.deleted) entries.push(e)
-      if (!page.isTruncated) return { entries, isTruncated: false }
-      if (entries.length >= options.limit) return { entries, isTruncated: true }
-      startAfter = page.entries.at(-1)![0]
-    }
+    if (!this.buckets.has(bucket)) return { entries: [], isTruncated: false }
+    return this.table.livePage(bucket, options)
   }
 
   /** Number of live objects in a bucket. */
@@ -113,7 +114,7 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     const b = this.buckets.get(bucket)
     if (b === undefined) return
     if (b.entry !== undefined) yield b.entry
-    yield * b.objects.values()
+    yield * this.table.values(bucket)
   }
 
   /** Every entry of every bucket, tombstones included: what a compacted journal keeps. */
@@ -129,10 +130,11 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
   /** Drops a tombstone for good (garbage collection, once every member has it). */
   forget (bucket: string, key: string): void {
     const b = this.buckets.get(bucket)
-    const e = b?.objects.get(key)
+    const e = b === undefined ? undefined : this.table.get(bucket, key)
     if (e?.deleted !== true) return
-    b!.objects.delete(key)
+    this.table.delete(bucket, key)
     addTo(b!.ranges[rangeOf(bucket, key)]!, fingerprint(e), -1)
+    this.table.saveBucket(bucket, b!)
   }
 
   /** The digest of a whole bucket (its entry and every object entry). */
@@ -152,13 +154,13 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     const b = this.buckets.get(bucket)
     if (b === undefined) return []
     if (range === DIGEST_RANGES) return b.entry === undefined ? [] : [b.entry]
-    return [...b.objects.values()].filter(e => rangeOf(bucket, e.key!) === range)
+    return this.table.rangeValues(bucket, range)
   }
 
-  private record (bucket: string): BucketRecord {
+  private record (bucket: string): BucketState {
     let b = this.buckets.get(bucket)
     if (b === undefined) {
-      b = { objects: new SortedKeys<CatalogEntry>(), live: 0, ranges: emptyRanges() }
+      b = { live: 0, ranges: emptyRanges() }
       this.buckets.set(bucket, b)
     }
     return b

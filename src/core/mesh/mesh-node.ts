@@ -18,7 +18,7 @@ import { LocalCopies } from './local-copies.js'
 import { MeshStore } from './mesh-store.js'
 import { Reconciler } from './reconciler.js'
 import { Replicator } from './replicator.js'
-import { adoptedLater, adoptLocal, loadSaved } from './startup.js'
+import { adoptedLater, adoptLocal, dropLostClaims, loadSaved } from './startup.js'
 import { TransferService } from './transfer.js'
 import { Upkeep, type MeshStats } from './upkeep.js'
 
@@ -55,7 +55,7 @@ export interface Location {
  */
 export class MeshNode {
   readonly self: string
-  readonly catalog = new Catalog()
+  readonly catalog: Catalog
   readonly clock = new HybridClock()
   readonly stats: MeshStats = { objects: 0, bytes: 0, underReplicated: 0, repairQueue: 0, repaired: 0, badHolders: 0, driftRefused: 0, corruptCopies: 0 }
   readonly copies: LocalCopies
@@ -69,6 +69,8 @@ export class MeshNode {
   private readonly upkeep: Upkeep
   private readonly stopping = new AbortController()
   private timers: Array<ReturnType<typeof setInterval>> = []
+  /** The check of this member's store against a catalog kept on disk, running after start. */
+  private background: Promise<void> | undefined
   private readonly onMember = (e: CustomEvent<MemberInfo>): void => {
     this.durable.update()
     // A member that (re)joins gets our catalog and gives us its own.
@@ -79,6 +81,7 @@ export class MeshNode {
 
   constructor (private readonly o: MeshNodeOptions) {
     this.self = o.libp2p.peerId.toString()
+    this.catalog = new Catalog(o.catalogStore?.table)
     const { catalog, clock, stats } = this
     const { config, hashes } = o
     const stopping = this.stopping.signal
@@ -86,7 +89,7 @@ export class MeshNode {
     this.durable = new DurableMembers(o.membership)
     this.announcer = new Announcer(o.pubsub, o.keyring, o.cluster, receive)
     this.antiEntropy = new AntiEntropy(o.libp2p, o.keyring, catalog, receive)
-    const copies = this.copies = new LocalCopies(o.local, { self: this.self, catalog, clock, hashes, announce: entries => { this.announcer.announce(...entries) } })
+    const copies = this.copies = new LocalCopies(o.local, { self: this.self, catalog, clock, hashes, announce: entries => { this.announcer.announce(entries) } })
     this.transfer = new TransferService(o.libp2p, o.keyring, {
       openLocal: async (bucket, key, sha256, signal) => await copies.openLocal(bucket, key, sha256, signal),
       accept: async (_from, entry, body, signal) => {
@@ -133,10 +136,18 @@ export class MeshNode {
     // Heard before the walk below, so a file adopted meanwhile is not missed (taking one twice is harmless: entries merge).
     const unsubscribe = this.o.local.onAdopted?.((bucket, info) => {
       const e = adoptedLater(adopting, bucket, info)
-      if (e !== undefined) this.announcer.announce(e)
+      if (e !== undefined) this.announcer.announce([e])
     })
     if (unsubscribe !== undefined) this.stopping.signal.addEventListener('abort', unsubscribe, { once: true })
-    this.announcer.announce(...await adoptLocal(adopting))
+    if (catalogStore?.table === undefined) {
+      this.announcer.announce(await adoptLocal(adopting))
+    } else {
+      // The catalog on disk kept this member's claims: it serves at once, and its store is checked against them meanwhile.
+      this.background = (async () => {
+        this.announcer.announce(await adoptLocal(adopting))
+        await dropLostClaims(adopting)
+      })().catch(() => {})
+    }
     await this.transfer.start()
     await this.antiEntropy.start()
     this.announcer.start()
@@ -151,6 +162,7 @@ export class MeshNode {
     for (const t of this.timers) clearInterval(t)
     this.timers = []
     for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, this.onMember)
+    await this.background
     await this.announcer.stop()
     await this.antiEntropy.stop()
     await this.transfer.stop()

@@ -21,52 +21,95 @@ export async function loadSaved (o: { catalog: Catalog, clock: HybridClock, self
   }
 }
 
+/** Lets the event loop run (timers, I/O) between pages of a long walk; platform-neutral. */
+async function breathe (): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, 0))
+}
+
 /**
  * The local store's buckets and objects become catalog entries: a restarted
  * member says what it holds, a new one adopts its folder. A file whose
  * content the catalog already knows keeps that version; one that a newer
  * version or a delete superseded while this member was away is removed.
- * Returns the entries to announce.
+ * Walks a page at a time, yielding between pages, so it can run in the
+ * background of a member that is already serving. Returns the entries that
+ * changed the catalog, to announce.
  */
 export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, copies: LocalCopies, reconciler: Reconciler, stopping: AbortSignal }): Promise<CatalogEntry[]> {
   const { catalog, copies } = o
   const local = copies.store
   const self = copies.self
-  const entries: CatalogEntry[] = []
+  const announce: CatalogEntry[] = []
+  const reactions: Array<Promise<void>> = []
+  const deletedBuckets: string[] = []
+  const take = (e: CatalogEntry): void => {
+    const now = takeLocal(o, e)
+    if (now === undefined) return
+    if (now.changed) announce.push(e)
+    const after = now.entry
+    // Superseded while this member was away (a newer version, a delete): the catalog's entry decides.
+    if (e.key === undefined) {
+      if (after.deleted) deletedBuckets.push(e.bucket)
+    } else if (after.deleted || !after.holders.includes(self)) {
+      reactions.push(o.reconciler.react(after).catch(() => {}))
+    }
+  }
   for (const b of await local.listBuckets()) {
+    if (o.stopping.aborted) break
     // A bucket the catalog knows keeps its version: a folder is not a newer creation.
     const known = catalog.get(b.name)
     const cors = known === undefined ? (await local.headBucket(b.name)).cors : undefined
-    entries.push(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: self }, deleted: false, holders: [], ...(cors === undefined ? {} : { cors }) })
+    take(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: self }, deleted: false, holders: [], ...(cors === undefined ? {} : { cors }) })
     let startAfter: string | undefined
     for (;;) {
       const page = await local.listObjects(b.name, { startAfter, limit: 1000 })
       for (const obj of page.objects) {
         try {
-          entries.push(localEntry(catalog, self, b.name, await local.headObject(b.name, obj.key)))
+          take(localEntry(catalog, self, b.name, await local.headObject(b.name, obj.key)))
         } catch (err) {
           if (!isS3Error(err, 'NoSuchKey')) throw err
         }
       }
-      if (!page.isTruncated || page.objects.length === 0) break
+      if (!page.isTruncated || page.objects.length === 0 || o.stopping.aborted) break
       startAfter = page.objects.at(-1)!.key
-    }
-  }
-  const reactions: Array<Promise<void>> = []
-  const deletedBuckets: string[] = []
-  for (const e of entries) {
-    const now = takeLocal(o, e)
-    if (e.key === undefined) {
-      if (now.deleted) deletedBuckets.push(e.bucket)
-    } else if (now.deleted || !now.holders.includes(self)) {
-      reactions.push(o.reconciler.react(now).catch(() => {}))
+      await breathe()
     }
   }
   // A deleted bucket's folder goes once the objects in it have.
   void Promise.all(reactions).then(async () => {
     for (const name of deletedBuckets) await local.deleteBucket(name, { signal: o.stopping }).catch(() => {})
   })
-  return entries
+  return announce
+}
+
+/**
+ * With a catalog kept on disk, this member's claims survive a restart; a
+ * claim whose copy is gone (a file deleted while the node was down, a data
+ * folder lost) is dropped here, in the background. Returns how many.
+ */
+export async function dropLostClaims (o: { catalog: Catalog, copies: LocalCopies, stopping: AbortSignal }): Promise<number> {
+  const { catalog, copies } = o
+  let dropped = 0
+  let seen = 0
+  for (const bucket of catalog.bucketNames()) {
+    for (const e of catalog.entries(bucket)) {
+      if (o.stopping.aborted) return dropped
+      if (++seen % 1000 === 0) await breathe()
+      if (e.key === undefined || e.deleted || e.object === undefined || !e.holders.includes(copies.self)) continue
+      const info = await copies.store.headObject(bucket, e.key).catch(() => undefined)
+      if (info?.sha256 === e.object.sha256) continue
+      // Checked again under the key's lock: a write may have brought the copy meanwhile.
+      await copies.locks.run(`${bucket}\n${e.key}`, async () => {
+        const now = catalog.get(bucket, e.key)
+        if (now === undefined || now.deleted || now.object === undefined || !now.holders.includes(copies.self)) return
+        const again = await copies.store.headObject(bucket, e.key!).catch(() => undefined)
+        if (again?.sha256 === now.object.sha256) return
+        catalog.dropHolder(bucket, e.key!, copies.self)
+        dropped++
+      })
+    }
+  }
+  return dropped
 }
 
 /**
@@ -81,12 +124,13 @@ function localEntry (catalog: Catalog, self: string, bucket: string, info: Objec
     : { bucket, key: info.key, version: { ms: info.lastModified.getTime(), counter: 0, node: self }, deleted: false, object: recordOf(info), holders: [self] }
 }
 
-/** Applies a local entry and returns what the catalog says afterwards (a newer version or a delete may win). */
-function takeLocal (o: { catalog: Catalog, clock: HybridClock, copies: LocalCopies }, e: CatalogEntry): CatalogEntry {
+/** Applies a local entry; says whether that changed the catalog, and what it says afterwards (a newer version or a delete may win). */
+function takeLocal (o: { catalog: Catalog, clock: HybridClock, copies: LocalCopies }, e: CatalogEntry): { changed: boolean, entry: CatalogEntry } | undefined {
   // A file dated in the future (a skewed clock, a hand-set mtime) is versioned now instead.
   try { o.clock.observe(e.version) } catch { e.version = o.copies.version() }
-  o.catalog.apply(e)
-  return o.catalog.get(e.bucket, e.key)!
+  const changed = o.catalog.apply(e) !== undefined
+  const entry = o.catalog.get(e.bucket, e.key)
+  return entry === undefined ? undefined : { changed, entry }
 }
 
 /**
@@ -99,9 +143,10 @@ export function adoptedLater (o: { catalog: Catalog, clock: HybridClock, copies:
   if (bucketEntry === undefined || bucketEntry.deleted) return undefined
   const e = localEntry(o.catalog, o.copies.self, bucket, info)
   const now = takeLocal(o, e)
-  if (now.deleted || !now.holders.includes(o.copies.self)) {
-    void o.reconciler.react(now).catch(() => {})
+  if (now === undefined) return undefined
+  if (now.entry.deleted || !now.entry.holders.includes(o.copies.self)) {
+    void o.reconciler.react(now.entry).catch(() => {})
     return undefined
   }
-  return e
+  return now.changed ? e : undefined
 }

@@ -22,6 +22,9 @@ export interface MeshStats {
   corruptCopies: number
 }
 
+/** Entries one pass of the repair loop looks at (a pass runs every repairIntervalMs). */
+const PASS_BUDGET = 5000
+
 export interface UpkeepOptions {
   copies: LocalCopies
   catalog: Catalog
@@ -48,6 +51,8 @@ export class Upkeep {
   /** Keys whose local copy was found not to match its version: listed as held, but to be fetched again. */
   private readonly damaged = new Set<string>()
   private compacting = false
+  /** The walk through every entry that passes continue, with what it has counted so far. */
+  private cycle: { entries: IterableIterator<CatalogEntry>, objects: number, bytes: number, under: number, seen: number, owed: number } | undefined
 
   constructor (private readonly o: UpkeepOptions) {}
 
@@ -69,48 +74,57 @@ export class Upkeep {
     }).then(() => { this.pass() }, () => {})
   }
 
-  /** One pass: counts, expiry, compaction, and the fetches this member owes. */
+  /**
+   * One pass: counts, expiry, compaction, and the fetches this member owes.
+   * A pass looks at up to PASS_BUDGET entries from where the last one
+   * stopped, so a catalog of millions (on disk) costs the same per pass as a
+   * small one; the counts are published when a cycle through every entry ends.
+   */
   pass (): void {
     const { catalog, durable, stats } = this.o
     const self = this.o.copies.self
     const live = new Set(durable.list())
     const want = Math.min(this.o.replicas, Math.max(1, live.size))
-    let objects = 0
-    let bytes = 0
-    let under = 0
-    /** Every entry the catalog keeps (buckets and tombstones too): what a compacted journal holds. */
-    let entries = 0
+    const horizon = Date.now() - this.o.tombstoneTtlMs
+    this.cycle ??= { entries: catalog.all(), objects: 0, bytes: 0, under: 0, seen: 0, owed: 0 }
+    const cycle = this.cycle
     const todo: CatalogEntry[] = []
     const expired: CatalogEntry[] = []
-    const horizon = Date.now() - this.o.tombstoneTtlMs
-    for (const e of catalog.all()) {
-      entries++
+    let done = false
+    for (let n = 0; n < PASS_BUDGET; n++) {
+      const next = cycle.entries.next()
+      if (next.done === true) { done = true; break }
+      const e = next.value
+      cycle.seen++
       if (e.key !== undefined && e.deleted && e.version.ms < horizon) expired.push(e)
       if (e.key === undefined || e.deleted || e.object === undefined) continue
-      objects++
-      bytes += e.object.size
+      cycle.objects++
+      cycle.bytes += e.object.size
       const damaged = this.damaged.has(`${e.bucket}\n${e.key}`)
       const holds = e.holders.includes(self) && !damaged
       const holding = e.holders.filter(h => live.has(h)).length - (damaged ? 1 : 0)
-      if (holding < want) under++
+      if (holding < want) cycle.under++
       // Placement members fetch what they lack, so copies end up where placement says even after
       // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
       if (damaged || (!holds && durable.replicas(e.bucket, e.key, this.o.replicas).includes(self))) todo.push(e)
     }
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) catalog.forget(e.bucket, e.key!)
-    const saved = this.o.catalogStore
-    if (saved?.wantsCompaction(entries - expired.length) === true && !this.compacting) {
-      this.compacting = true
-      void saved.compact(catalog.all()).catch(() => {}).finally(() => { this.compacting = false })
-    }
-    Object.assign(stats, { objects, bytes, underReplicated: under })
+    cycle.seen -= expired.length
     const running = this.o.fetcher.inFlight
-    const free = this.o.repairConcurrency - running
-    stats.repairQueue = running + Math.max(0, todo.length - free)
-    for (const e of todo.slice(0, Math.max(0, free))) {
+    const free = Math.max(0, this.o.repairConcurrency - running)
+    cycle.owed += Math.max(0, todo.length - free)
+    for (const e of todo.slice(0, free)) {
       const id = `${e.bucket}\n${e.key!}`
       void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id) }, () => {})
     }
+    if (!done) return
+    this.cycle = undefined
+    const saved = this.o.catalogStore
+    if (saved?.wantsCompaction(cycle.seen) === true && !this.compacting) {
+      this.compacting = true
+      void saved.compact(catalog.all()).catch(() => {}).finally(() => { this.compacting = false })
+    }
+    Object.assign(stats, { objects: cycle.objects, bytes: cycle.bytes, underReplicated: cycle.under, repairQueue: this.o.fetcher.inFlight + cycle.owed })
   }
 }

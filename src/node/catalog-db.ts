@@ -1,0 +1,214 @@
+import { rm, stat } from 'node:fs/promises'
+import { rename } from 'node:fs/promises'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import type { CatalogEntry } from '../core/mesh/catalog-entry.js'
+import type { CatalogStore } from '../core/mesh/catalog-store.js'
+import type { BucketState, CatalogTable } from '../core/mesh/catalog-table.js'
+import { CatalogJournal } from './catalog-journal.js'
+
+/** Bumped when the tables change incompatibly; another schema is moved aside and the catalog comes back from the mesh. */
+const SCHEMA = 1
+/** Rows read per query when walking a bucket: no statement stays open across the caller's awaits. */
+const CHUNK = 512
+
+/**
+ * The mesh catalog on a Node node, in SQLite (`.s3mesh/catalog.db`): object
+ * entries stay on disk, and only each bucket's small state (its entry, live
+ * count and range digests) is in memory. A restart reads nothing per entry.
+ *
+ * Writes go into a transaction that is committed once per turn of the event
+ * loop (the catalog merges synchronously, often a thousand entries at a time)
+ * or at once when a durable flush is asked for (before a delete is
+ * acknowledged). synchronous=FULL: a commit is on disk when it returns.
+ */
+export class SqliteCatalogTable implements CatalogTable {
+  private readonly s: Record<'get' | 'set' | 'del' | 'pageFrom' | 'pageAfter' | 'chunkFrom' | 'chunkAfter' | 'range' | 'bucketSet' | 'buckets', StatementSync>
+  private commitScheduled = false
+  /** Bucket states changed since the last commit. */
+  private readonly dirty = new Map<string, BucketState>()
+  /** A commit that failed (a full disk): told once per failure, the writes are lost (the mesh has them). */
+  onCommitError: (err: unknown) => void = () => {}
+
+  constructor (private readonly db: DatabaseSync) {
+    const p = (sql: string): StatementSync => db.prepare(sql)
+    this.s = {
+      get: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND key = ?'),
+      set: p('INSERT OR REPLACE INTO catalog_objects (bucket, key, range, deleted, entry) VALUES (?, ?, ?, ?, ?)'),
+      del: p('DELETE FROM catalog_objects WHERE bucket = ? AND key = ?'),
+      pageFrom: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key >= ? AND deleted = 0 ORDER BY key LIMIT ?'),
+      pageAfter: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key > ? AND deleted = 0 ORDER BY key LIMIT ?'),
+      chunkFrom: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? ORDER BY key LIMIT ?'),
+      chunkAfter: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?'),
+      range: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND range = ? ORDER BY key'),
+      bucketSet: p('INSERT OR REPLACE INTO catalog_buckets (name, state) VALUES (?, ?)'),
+      buckets: p('SELECT name, state FROM catalog_buckets'),
+    }
+  }
+
+  loadBuckets (): Map<string, BucketState> {
+    const out = new Map<string, BucketState>()
+    for (const row of this.s.buckets.all() as Array<{ name: string, state: string }>) out.set(row.name, JSON.parse(row.state) as BucketState)
+    return out
+  }
+
+  saveBucket (bucket: string, state: BucketState): void {
+    // Written once per commit, not once per entry: a thousand merges into one bucket write its state once.
+    this.writing()
+    this.dirty.set(bucket, state)
+  }
+
+  get (bucket: string, key: string): CatalogEntry | undefined {
+    const row = this.s.get.get(bucket, key) as { entry: string } | undefined
+    return row === undefined ? undefined : JSON.parse(row.entry) as CatalogEntry
+  }
+
+  set (bucket: string, key: string, range: number, entry: CatalogEntry): void {
+    this.writing()
+    this.s.set.run(bucket, key, range, entry.deleted ? 1 : 0, JSON.stringify(entry))
+  }
+
+  delete (bucket: string, key: string): void {
+    this.writing()
+    this.s.del.run(bucket, key)
+  }
+
+  livePage (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }): { entries: CatalogEntry[], isTruncated: boolean } {
+    const prefix = options.prefix ?? ''
+    const after = options.startAfter !== undefined && Buffer.compare(Buffer.from(options.startAfter), Buffer.from(prefix)) >= 0 ? options.startAfter : undefined
+    const rows = (after === undefined ? this.s.pageFrom.all(bucket, prefix, options.limit + 1) : this.s.pageAfter.all(bucket, after, options.limit + 1)) as Array<{ key: string, entry: string }>
+    const entries: CatalogEntry[] = []
+    for (const row of rows) {
+      if (!row.key.startsWith(prefix)) return { entries, isTruncated: false }
+      if (entries.length === options.limit) return { entries, isTruncated: true }
+      entries.push(JSON.parse(row.entry) as CatalogEntry)
+    }
+    return { entries, isTruncated: false }
+  }
+
+  * values (bucket: string): IterableIterator<CatalogEntry> {
+    let after: string | undefined
+    for (;;) {
+      const rows = (after === undefined ? this.s.chunkFrom.all(bucket, CHUNK) : this.s.chunkAfter.all(bucket, after, CHUNK)) as Array<{ key: string, entry: string }>
+      for (const row of rows) yield JSON.parse(row.entry) as CatalogEntry
+      if (rows.length < CHUNK) return
+      after = rows.at(-1)!.key
+    }
+  }
+
+  rangeValues (bucket: string, range: number): CatalogEntry[] {
+    return (this.s.range.all(bucket, range) as Array<{ entry: string }>).map(r => JSON.parse(r.entry) as CatalogEntry)
+  }
+
+  /** Commits what was written (durable when it returns). */
+  commit (): void {
+    if (!this.db.isOpen || !this.db.isTransaction) return
+    try {
+      for (const [bucket, state] of this.dirty) this.s.bucketSet.run(bucket, JSON.stringify(state))
+      this.dirty.clear()
+      this.db.exec('COMMIT')
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      this.onCommitError(err)
+    }
+  }
+
+  private writing (): void {
+    if (!this.db.isTransaction) this.db.exec('BEGIN')
+    if (this.commitScheduled) return
+    this.commitScheduled = true
+    setImmediate(() => {
+      this.commitScheduled = false
+      this.commit()
+    })
+  }
+}
+
+/**
+ * A Node node's CatalogStore: the catalog itself lives in the table (see
+ * SqliteCatalogTable), so there is nothing to replay at start. A node that
+ * kept the catalog in a journal (catalog-journal.ts) before has it imported
+ * once: `load` returns the journal's entries while the table is new, and the
+ * journal is removed once they are committed.
+ */
+export class CatalogDb implements CatalogStore {
+  readonly table: SqliteCatalogTable
+  private journal: string | undefined
+
+  private constructor (private readonly db: DatabaseSync, private readonly created: boolean, private readonly journalPath: string) {
+    this.table = new SqliteCatalogTable(db)
+    this.table.onCommitError = err => { process.stderr.write(`s3mesh: the catalog database could not commit (${err instanceof Error ? err.message : String(err)}); the mesh's anti-entropy brings the entries back\n`) }
+  }
+
+  /**
+   * Opens `path`, creating it if missing; a file that is not a usable
+   * database of this schema is moved aside (`<path>.damaged-<time>`) and a new
+   * one made: the mesh's anti-entropy fills it again, as for a new member.
+   */
+  static async open (path: string, journalPath: string, options: { sync?: boolean } = {}): Promise<CatalogDb> {
+    const attempt = (): CatalogDb => {
+      const db = new DatabaseSync(path)
+      try {
+        db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync === false ? 'OFF' : 'FULL'};`)
+        const created = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n === 0
+        if (created) {
+          db.exec(`
+            CREATE TABLE catalog_objects (bucket TEXT NOT NULL, key TEXT NOT NULL, range INTEGER NOT NULL, deleted INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+            CREATE INDEX catalog_ranges ON catalog_objects (bucket, range, key);
+            CREATE TABLE catalog_buckets (name TEXT PRIMARY KEY, state TEXT NOT NULL);
+            CREATE TABLE info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO info (name, value) VALUES ('schema', '${SCHEMA}');
+          `)
+        } else {
+          const schema = db.prepare("SELECT value FROM info WHERE name = 'schema'").get() as { value: string } | undefined
+          if (schema?.value !== String(SCHEMA)) throw Object.assign(new Error(`catalog schema ${schema?.value ?? 'unknown'}`), { errcode: 26 })
+        }
+        return new CatalogDb(db, created, journalPath)
+      } catch (err) {
+        db.close()
+        throw err
+      }
+    }
+    try {
+      return attempt()
+    } catch (err) {
+      const code = (err as { errcode?: number }).errcode
+      if (code === undefined || ((code & 0xff) !== 11 && (code & 0xff) !== 26)) throw err
+      const aside = `${path}.damaged-${Date.now()}`
+      for (const suffix of ['', '-wal', '-shm']) await rename(path + suffix, aside + suffix).catch(() => {})
+      return attempt()
+    }
+  }
+
+  async load (): Promise<CatalogEntry[]> {
+    const found = await stat(this.journalPath).then(() => true, () => false)
+    if (!found) return []
+    if (!this.created) {
+      // Imported before (the removal did not happen): the table is the catalog now.
+      await rm(this.journalPath, { force: true })
+      return []
+    }
+    this.journal = this.journalPath
+    const journal = new CatalogJournal(this.journalPath, false)
+    try { return await journal.load() } finally { await journal.close() }
+  }
+
+  /** The table holds the entries already. */
+  record (): void {}
+
+  async flush (durable: boolean): Promise<void> {
+    if (!durable) return
+    this.table.commit()
+    if (this.journal !== undefined) {
+      await rm(this.journal, { force: true })
+      this.journal = undefined
+    }
+  }
+
+  wantsCompaction (): boolean { return false }
+  async compact (): Promise<void> {}
+
+  async close (): Promise<void> {
+    await this.flush(true)
+    if (this.db.isOpen) this.db.close()
+  }
+}

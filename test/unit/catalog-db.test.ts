@@ -1,0 +1,119 @@
+/** The mesh catalog kept in SQLite on a Node node: the same catalog as in memory, kept across restarts, a journal imported once. */
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { Catalog, DIGEST_RANGES } from '../../src/core/mesh/catalog.js'
+import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
+import { CatalogDb } from '../../src/node/catalog-db.js'
+import { CatalogJournal } from '../../src/node/catalog-journal.js'
+
+const nodes = ['n1', 'n2', 'n3']
+const arbEntry: fc.Arbitrary<CatalogEntry> = fc.record({
+  bucket: fc.constantFrom('b1', 'b2'),
+  key: fc.option(fc.constantFrom('a', 'a/b', 'a.txt', 'c', 'é', '\uff5e', '\u{1f600}', 'z'), { nil: undefined }),
+  version: fc.record({ ms: fc.integer({ min: 0, max: 4 }), counter: fc.integer({ min: 0, max: 2 }), node: fc.constantFrom(...nodes) }),
+  deleted: fc.boolean(),
+  sha: fc.constantFrom('aa', 'bb'),
+  holders: fc.uniqueArray(fc.constantFrom(...nodes, 'n4')).map(h => h.sort()),
+}).map(({ sha, key, ...e }) => ({
+  ...e,
+  version: { ...e.version }, // a plain object, as decoded messages are
+  // Absent, not undefined, for a bucket's own entry: as decoded from the wire (and from JSON).
+  ...(key === undefined ? {} : { key }),
+  ...(e.deleted || key === undefined ? {} : { object: { size: 1, etag: sha, sha256: sha, lastModified: 0, metadata: { user: {} }, tags: {} } }),
+}))
+
+/** Everything a catalog answers, as plain data. */
+function said (c: Catalog): unknown {
+  return c.bucketNames().sort().map(b => ({
+    bucket: b,
+    entries: [...c.entries(b)],
+    digests: c.rangeDigests(b),
+    ranges: Array.from({ length: DIGEST_RANGES + 1 }, (_, r) => c.rangeEntries(b, r)),
+    live: c.objectCount(b),
+    pages: [c.page(b, { limit: 2 }), c.page(b, { prefix: 'a', limit: 10 }), c.page(b, { startAfter: 'a/b', limit: 3 })],
+  }))
+}
+
+async function withDir (fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 's3mesh-catalogdb-'))
+  try { await fn(dir) } finally { await rm(dir, { recursive: true, force: true }) }
+}
+
+describe('catalog kept in SQLite (CatalogDb)', () => {
+  it('says what the in-memory catalog says, and the same after a restart (property)', async () => {
+    await withDir(async dir => {
+      let run = 0
+      await fc.assert(fc.asyncProperty(fc.array(arbEntry, { maxLength: 40 }), fc.array(fc.constantFrom('a', 'c', 'z')), async (entries, forgets) => {
+        const path = join(dir, `c${run++}.db`)
+        const memory = new Catalog()
+        const store = await CatalogDb.open(path, join(dir, 'none.journal'))
+        const disk = new Catalog(store.table)
+        for (const e of entries) assert.deepEqual(disk.apply(e), memory.apply(e), 'apply says the same')
+        for (const k of forgets) { memory.forget('b1', k); disk.forget('b1', k) }
+        assert.deepEqual(said(disk), said(memory))
+        await store.close()
+        const again = await CatalogDb.open(path, join(dir, 'none.journal'))
+        try {
+          const back = said(new Catalog(again.table)) as Array<Record<string, unknown>>
+          const want = said(memory) as Array<Record<string, unknown>>
+          for (const [i, b] of want.entries()) for (const k of Object.keys(b)) assert.deepEqual(back[i]?.[k], b[k], `a restart reads back the same catalog: ${String(b.bucket)} ${k}`)
+          assert.equal(back.length, want.length)
+        } finally { await again.close() }
+      }), { numRuns: 60 })
+    })
+  })
+
+  it('drops a holder outside the merge, keeping digests in step', async () => {
+    await withDir(async dir => {
+      const store = await CatalogDb.open(join(dir, 'c.db'), join(dir, 'none.journal'))
+      const c = new Catalog(store.table)
+      const obj = { size: 1, etag: 'e', sha256: 's', lastModified: 1, metadata: { user: {} }, tags: {} }
+      const e: CatalogEntry = { bucket: 'b', key: 'k', version: { ms: 1, counter: 0, node: 'n1' }, deleted: false, object: obj, holders: ['n1', 'n2'] }
+      c.apply(e)
+      c.dropHolder('b', 'k', 'n1')
+      assert.deepEqual(c.get('b', 'k')!.holders, ['n2'])
+      const fresh = new Catalog()
+      fresh.apply({ ...e, holders: ['n2'] })
+      assert.deepEqual(c.rangeDigests('b'), fresh.rangeDigests('b'))
+      await store.close()
+    })
+  })
+
+  it('imports a journal left by an older s3mesh once, then removes it', async () => {
+    await withDir(async dir => {
+      const journalPath = join(dir, 'catalog.journal')
+      const journal = new CatalogJournal(journalPath)
+      await journal.load()
+      const entries: CatalogEntry[] = Array.from({ length: 3000 }, (_, i) => ({ bucket: 'bkt', key: `k${i}`, version: { ms: i, counter: 0, node: 'n1' }, deleted: i % 3 === 0, ...(i % 3 === 0 ? {} : { object: { size: 1, etag: 'e'.repeat(32), sha256: 'a'.repeat(64), lastModified: 1, metadata: { user: {} }, tags: {} } }), holders: ['n1'] }))
+      for (const e of entries) journal.record(e)
+      await journal.close()
+      const store = await CatalogDb.open(join(dir, 'c.db'), journalPath)
+      const loaded = await store.load()
+      assert.equal(loaded.length, 3000)
+      const c = new Catalog(store.table)
+      for (const e of loaded) c.apply(e)
+      await store.flush(true)
+      await assert.rejects(stat(journalPath), /ENOENT/, 'removed once the entries are committed')
+      await store.close()
+      const again = await CatalogDb.open(join(dir, 'c.db'), journalPath)
+      assert.deepEqual(await again.load(), [], 'nothing to import the second time')
+      assert.equal(new Catalog(again.table).get('bkt', 'k2999')?.version.ms, 2999)
+      await again.close()
+    })
+  })
+
+  it('moves a damaged file aside and starts empty (the mesh fills it again)', async () => {
+    await withDir(async dir => {
+      const path = join(dir, 'c.db')
+      await writeFile(path, Buffer.alloc(16384, 0x33))
+      const store = await CatalogDb.open(path, join(dir, 'none.journal'))
+      assert.deepEqual(new Catalog(store.table).bucketNames(), [])
+      assert.ok((await readdir(dir)).some(n => n.startsWith('c.db.damaged-')))
+      await store.close()
+    })
+  })
+})
