@@ -189,4 +189,6 @@ export interface ObjectStore {
    * a mesh member can announce them. Returns the unsubscribe.
    */
   onAdopted?: (listener: (bucket: string, info: ObjectInfo) => void) => () => void
+  /** Settles once such a store has looked for what was placed in it by hand (a Node node's first folder scan). */
+  readonly firstScan?: Promise<void>
 }

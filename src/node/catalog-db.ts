@@ -24,9 +24,14 @@ const CHUNK = 512
 export class SqliteCatalogTable implements CatalogTable {
   private readonly s: Record<'get' | 'set' | 'del' | 'pageFrom' | 'pageAfter' | 'chunkFrom' | 'chunkAfter' | 'range' | 'bucketSet' | 'buckets', StatementSync>
   private commitScheduled = false
+  // Kept here, not read from DatabaseSync: its isOpen and isTransaction arrived in Node 22.15 and 22.16.
+  private inTransaction = false
+  private closed = false
   /** Bucket states changed since the last commit. */
   private readonly dirty = new Map<string, BucketState>()
-  /** A commit that failed (a full disk): told once per failure, the writes are lost (the mesh has them). */
+  /** Set by the Catalog: after a failed commit, the buckets whose rows were rolled back and whose state it must recount. */
+  onRolledBack: (buckets: string[]) => void = () => {}
+  /** A commit that failed (a full disk), for the log. */
   onCommitError: (err: unknown) => void = () => {}
 
   constructor (private readonly db: DatabaseSync) {
@@ -99,26 +104,56 @@ export class SqliteCatalogTable implements CatalogTable {
     return (this.s.range.all(bucket, range) as Array<{ entry: string }>).map(r => JSON.parse(r.entry) as CatalogEntry)
   }
 
-  /** Commits what was written (durable when it returns). */
+  /**
+   * Commits what was written (durable when it returns). A failed commit is
+   * rolled back whole; the catalog recounts the buckets it touched from the
+   * rows left (its digests then say what is on disk, and anti-entropy brings
+   * the lost entries back), and the error is thrown.
+   */
   commit (): void {
-    if (!this.db.isOpen || !this.db.isTransaction) return
+    if (this.closed || !this.inTransaction) return
+    const touched = [...this.dirty.keys()]
     try {
       for (const [bucket, state] of this.dirty) this.s.bucketSet.run(bucket, JSON.stringify(state))
-      this.dirty.clear()
       this.db.exec('COMMIT')
+      this.inTransaction = false
+      this.dirty.clear()
     } catch (err) {
-      if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      try { this.db.exec('ROLLBACK') } catch { /* not open any more */ }
+      this.inTransaction = false
+      this.dirty.clear()
       this.onCommitError(err)
+      this.onRolledBack(touched)
+      throw err
     }
   }
 
+  /** Commits, then closes. */
+  close (): void {
+    if (this.closed) return
+    try { this.commit() } finally {
+      this.closed = true
+      this.db.close()
+    }
+  }
+
+  /** Runs a write of the caller's in the open transaction (the journal's import mark). */
+  write (op: () => void): void {
+    this.writing()
+    op()
+  }
+
   private writing (): void {
-    if (!this.db.isTransaction) this.db.exec('BEGIN')
+    if (this.closed) throw new Error('The catalog database is closed (the node is stopping).')
+    if (!this.inTransaction) {
+      this.db.exec('BEGIN')
+      this.inTransaction = true
+    }
     if (this.commitScheduled) return
     this.commitScheduled = true
     setImmediate(() => {
       this.commitScheduled = false
-      this.commit()
+      try { this.commit() } catch { /* told through onCommitError; a durable flush throws to its caller */ }
     })
   }
 }
@@ -132,10 +167,15 @@ export class SqliteCatalogTable implements CatalogTable {
  */
 export class CatalogDb implements CatalogStore {
   readonly table: SqliteCatalogTable
+  /** Whether a journal's entries were committed here (in the same transaction as this mark). */
+  private imported: boolean
+  private readonly markImported: StatementSync
   private journal: string | undefined
 
-  private constructor (private readonly db: DatabaseSync, private readonly created: boolean, private readonly journalPath: string) {
+  private constructor (db: DatabaseSync, readonly fresh: boolean, private readonly journalPath: string) {
     this.table = new SqliteCatalogTable(db)
+    this.imported = db.prepare("SELECT value FROM info WHERE name = 'journal-imported'").get() !== undefined
+    this.markImported = db.prepare("INSERT OR REPLACE INTO info (name, value) VALUES ('journal-imported', '1')")
     this.table.onCommitError = err => { process.stderr.write(`s3mesh: the catalog database could not commit (${err instanceof Error ? err.message : String(err)}); the mesh's anti-entropy brings the entries back\n`) }
   }
 
@@ -182,7 +222,7 @@ export class CatalogDb implements CatalogStore {
   async load (): Promise<CatalogEntry[]> {
     const found = await stat(this.journalPath).then(() => true, () => false)
     if (!found) return []
-    if (!this.created) {
+    if (this.imported) {
       // Imported before (the removal did not happen): the table is the catalog now.
       await rm(this.journalPath, { force: true })
       return []
@@ -197,6 +237,11 @@ export class CatalogDb implements CatalogStore {
 
   async flush (durable: boolean): Promise<void> {
     if (!durable) return
+    if (this.journal !== undefined && !this.imported) {
+      // In the transaction that holds the imported entries: a crash before this commit imports the journal again.
+      this.table.write(() => { this.markImported.run() })
+      this.imported = true
+    }
     this.table.commit()
     if (this.journal !== undefined) {
       await rm(this.journal, { force: true })
@@ -208,7 +253,7 @@ export class CatalogDb implements CatalogStore {
   async compact (): Promise<void> {}
 
   async close (): Promise<void> {
-    await this.flush(true)
-    if (this.db.isOpen) this.db.close()
+    await this.flush(true).catch(() => {})
+    this.table.close()
   }
 }

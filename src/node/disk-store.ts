@@ -33,6 +33,8 @@ export interface DiskStoreOptions {
   scanIntervalMs?: number
   /** Where progress lines go (adoption, an upgrade, a rebuild); stderr by default. */
   log?: (line: string) => void
+  /** A file placed by hand is adopted by a scan once unchanged for this long (ms; default 2 s), so one still being copied in is not taken half-written. */
+  settleMs?: number
 }
 
 /** Called with an object that came from a file placed by hand (see DiskStore.onAdopted). */
@@ -55,6 +57,8 @@ export class DiskStore implements ObjectStore {
   private readonly writer: DiskWriter
   private readonly scan: FolderScan
   private readonly adoptedListeners = new Set<AdoptedListener>()
+  /** The first scan has finished (a rebuild is complete). */
+  private scanned = false
   private readonly uploads: DiskUploads
   private readonly hashes: Hashes
   private readonly sync: boolean
@@ -75,9 +79,10 @@ export class DiskStore implements ObjectStore {
       adopt: async (bucket, key, path) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
         // Written by the store meanwhile (the scan looked before taking the lock): nothing to adopt.
         if (db.has(bucket, key) || !this.buckets.has(bucket)) return false
-        return await this.adopt(bucket, key, path).catch(() => undefined) !== undefined
+        return await this.adopt(bucket, key, path) !== undefined
       }),
       intervalMs: options.scanIntervalMs ?? SCAN_INTERVAL_MS,
+      settleMs: options.settleMs ?? 2000,
       log,
       // A new database (lost, damaged, first start) also gets the hidden objects back, from the keys kept beside them.
       ...(db.created ? { beforeFirst: async (signal: AbortSignal) => { await this.adoptHidden(signal) } } : {}),
@@ -102,7 +107,8 @@ export class DiskStore implements ObjectStore {
     try {
       const imported = await importFormat1(layout, db, sync)
       if (imported > 0) log(`moved the metadata of ${imported} objects into ${layout.metaDb} (format ${FORMAT_VERSION})`)
-      else if (db.created && await hasAnyBucketFolder(layout)) log(`${layout.metaDb} is new: rebuilding it from the bucket folders in the background`)
+      const rebuilding = imported === 0 && db.created && await hasAnyBucketFolder(layout)
+      if (rebuilding) log(`${layout.metaDb} is new: rebuilding it from the bucket folders in the background`)
       await recoverIntents(db)
       await cleanTemp(layout)
       const formatTmp = layout.tmpPath(randomId(), '.format')
@@ -117,6 +123,10 @@ export class DiskStore implements ObjectStore {
       for (const [name, record] of loaded) buckets.set(name, { record, pending: 0, deleting: false })
       const store = new DiskStore(layout, db, buckets, { ...options, log })
       store.scan.start()
+      void store.scan.firstScan.then(() => {
+        store.scanned = true
+        if (rebuilding) log(`${layout.metaDb} is rebuilt from the bucket folders`)
+      })
       return store
     } catch (err) {
       db.close()
@@ -157,7 +167,8 @@ export class DiskStore implements ObjectStore {
       ? described
       : { ...described, metadata: previous.metadata, tags: previous.tags, hidden: previous.hidden }
     await this.saveMeta(bucket, key, meta)
-    if (previous === undefined) for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
+    // New files and edited ones alike: either is a version the mesh should hear of.
+    for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
     return meta
   }
 
@@ -170,6 +181,9 @@ export class DiskStore implements ObjectStore {
           if (signal.aborted) return
           const key = await readFile(`${dir}/${shard}/${name}`, 'utf8').catch(() => undefined)
           if (key === undefined || this.layout.hiddenKeyPath(bucket, key) !== `${dir}/${shard}/${name}`) continue
+          // A visible file of the same key is the current one (a crash can leave the hidden copy it replaced).
+          const visible = this.layout.visiblePath(bucket, key)
+          if (visible !== undefined && (await lstat(visible).catch(() => undefined))?.isFile() === true) continue
           await this.keyLocks.run(`${bucket}/${key}`, async () => {
             if (this.db.has(bucket, key)) return
             const described = await describeFile(this.layout.hiddenPath(bucket, key), key, this.hashes).catch(() => undefined)
@@ -232,6 +246,8 @@ export class DiskStore implements ObjectStore {
   async deleteBucket (name: string): Promise<void> {
     const b = this.bucket(name)
     const notEmpty = (why?: string): S3Error => new S3Error('BucketNotEmpty', why, { resource: name, detail: { BucketName: name } })
+    // While the index is rebuilt, objects the database does not know yet may be in the bucket (hidden ones too).
+    if (this.db.created && !this.scanned) throw new S3Error('ServiceUnavailable', 'The node is rebuilding its metadata index from the data folder; retry once its log says it is done.')
     if (this.db.hasAny(name) || b.pending > 0) throw notEmpty()
     b.deleting = true
     try {

@@ -12,8 +12,10 @@ export interface FolderScanOptions {
   db: MetaDb
   /** The bucket folders to walk, by bucket name. */
   buckets: () => Array<{ name: string, dir: string }>
-  /** Makes the file at `path` the object `key`; false when it is not a regular file any more. */
+  /** Makes the file at `path` the object `key`; false when there was nothing to adopt (not a regular file, written meanwhile). Throws when it failed. */
   adopt: (bucket: string, key: string, path: string, signal: AbortSignal) => Promise<boolean>
+  /** A file is adopted once unchanged for this long (ms): one still being copied in is left for the next scan. */
+  settleMs: number
   /** Time between the end of one scan and the start of the next; 0 scans once, at start. */
   intervalMs: number
   /** Where progress lines go (the server's log). */
@@ -52,6 +54,8 @@ export class FolderScan {
   private readonly abort = new AbortController()
   private timer: NodeJS.Timeout | undefined
   private current: Promise<void> | undefined
+  /** The running scan left a file that was still changing: the next scan comes once it should have settled. */
+  private unsettled = false
   /** Settles when the first scan has finished. */
   readonly firstScan: Promise<void>
   private firstDone!: () => void
@@ -83,6 +87,7 @@ export class FolderScan {
     const started = performance.now()
     const before = { checked: this.counters.checked, adopted: this.counters.adopted }
     this.counters.running = true
+    this.unsettled = false
     let lastReport = started
     const report = (): void => {
       const now = performance.now()
@@ -104,8 +109,9 @@ export class FolderScan {
         this.o.log(`adopted ${adopted} files placed in bucket folders (${this.counters.checked - before.checked} checked in ${this.counters.lastSeconds.toFixed(1)} s)`)
       }
       if (first) this.firstDone()
-      if (!this.abort.signal.aborted && this.o.intervalMs > 0) {
-        this.timer = setTimeout(() => { this.current = this.run(false) }, this.o.intervalMs)
+      const next = this.unsettled ? Math.min(this.o.intervalMs || Infinity, this.o.settleMs + 100) : this.o.intervalMs
+      if (!this.abort.signal.aborted && next > 0 && next !== Infinity) {
+        this.timer = setTimeout(() => { this.current = this.run(false) }, next)
         this.timer.unref()
       }
     }
@@ -122,6 +128,8 @@ export class FolderScan {
     if (!changed && seen.subdirs === 0) return
     const subdirs: string[] = []
     let sinceYield = 0
+    // A file left for later (still being written, or its adoption failed) keeps the folder marked as changed.
+    let incomplete = false
     for await (const e of await opendir(dir, { bufferSize: 256 })) {
       if (signal.aborted) return
       if (e.isDirectory()) {
@@ -132,7 +140,20 @@ export class FolderScan {
       const key = rel + e.name
       if (!validKey(key)) continue
       this.counters.checked++
-      if (!this.o.db.has(bucket, key) && await this.o.adopt(bucket, key, join(dir, e.name), signal)) this.counters.adopted++
+      if (!this.o.db.has(bucket, key)) {
+        const path = join(dir, e.name)
+        const f = await stat(path).catch(() => undefined)
+        if (f !== undefined && Date.now() - f.mtimeMs < this.o.settleMs) {
+          incomplete = true
+          this.unsettled = true
+        } else if (f !== undefined) {
+          try {
+            if (await this.o.adopt(bucket, key, path, signal)) this.counters.adopted++
+          } catch {
+            incomplete = true
+          }
+        }
+      }
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0
         report()
@@ -140,7 +161,7 @@ export class FolderScan {
       }
     }
     // Recorded after the files: an entry added while they were read changed the mtime again, so the next scan looks.
-    if (changed) await this.o.db.setDir(bucket, rel, { mtimeMs: s.mtimeMs, subdirs: subdirs.length })
+    if (changed && !incomplete) await this.o.db.setDir(bucket, rel, { mtimeMs: s.mtimeMs, subdirs: subdirs.length })
     for (const name of subdirs) await this.walk(bucket, join(dir, name), `${rel}${name}/`, report)
   }
 }

@@ -62,6 +62,8 @@ function damaged (err: unknown): boolean {
 export class MetaDb {
   private readonly queue: Array<{ op: () => void, resolve: () => void, reject: (err: unknown) => void }> = []
   private scheduled = false
+  // Kept here, not read from DatabaseSync: its isOpen and isTransaction arrived in Node 22.15 and 22.16.
+  private closed = false
   private readonly s: Record<'get' | 'has' | 'any' | 'upsert' | 'remove' | 'removeBucket' | 'pageFrom' | 'pageAfter' | 'intent' | 'intents' | 'clearIntent' | 'dirGet' | 'dirSet' | 'dirsClear' | 'count' | 'infoGet' | 'infoSet', StatementSync>
 
   private constructor (private readonly db: DatabaseSync, readonly path: string, readonly created: boolean) {
@@ -130,8 +132,12 @@ export class MetaDb {
     }
   }
 
+  /** Commits what is queued, then closes; later writes are refused. */
   close (): void {
-    if (this.db.isOpen) this.db.close()
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    this.db.close()
   }
 
   // ---- reads (synchronous: an indexed lookup is microseconds) ----
@@ -234,6 +240,7 @@ export class MetaDb {
   }
 
   private write (op: () => void): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('The metadata database is closed (the server is stopping).'))
     return new Promise((resolve, reject) => {
       this.queue.push({ op, resolve, reject })
       if (!this.scheduled) {
@@ -246,11 +253,14 @@ export class MetaDb {
 
   private flush (): void {
     this.scheduled = false
+    if (this.closed) return
     const batch = this.queue.splice(0)
     if (batch.length === 0) return
     const failed = new Map<number, unknown>()
+    let begun = false
     try {
       this.db.exec('BEGIN IMMEDIATE')
+      begun = true
       batch.forEach((w, i) => {
         // A failing write (a constraint, say) is undone alone; the others still commit.
         this.db.exec('SAVEPOINT w')
@@ -264,7 +274,8 @@ export class MetaDb {
       })
       this.db.exec('COMMIT')
     } catch (err) {
-      if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      // A failed COMMIT may have left the transaction open: roll it back, or every later BEGIN fails.
+      if (begun) try { this.db.exec('ROLLBACK') } catch { /* it was not open */ }
       const e = translate(err)
       for (const w of batch) w.reject(e)
       return

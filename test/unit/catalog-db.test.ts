@@ -1,5 +1,6 @@
 /** The mesh catalog kept in SQLite on a Node node: the same catalog as in memory, kept across restarts, a journal imported once. */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -115,5 +116,29 @@ describe('catalog kept in SQLite (CatalogDb)', () => {
       assert.ok((await readdir(dir)).some(n => n.startsWith('c.db.damaged-')))
       await store.close()
     })
+  })
+
+  it('on a full disk, a durable flush fails and the digests say what the table holds', { skip: process.getuid?.() !== 0 ? 'needs root to mount a small tmpfs' : false }, async () => {
+    const mnt = await mkdtemp(join(tmpdir(), 's3mesh-full-'))
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt])
+    try {
+      const store = await CatalogDb.open(join(mnt, 'c.db'), join(mnt, 'none.journal'))
+      const c = new Catalog(store.table)
+      const obj = { size: 1, etag: 'e'.repeat(32), sha256: 'a'.repeat(64), lastModified: 1, metadata: { user: { pad: 'x'.repeat(200) } }, tags: {} }
+      let failed: unknown
+      for (let round = 0; round < 200 && failed === undefined; round++) {
+        for (let i = 0; i < 50; i++) c.apply({ bucket: 'bkt', key: `r${round}-k${i}`, version: { ms: 1, counter: 0, node: 'n1' }, deleted: false, object: obj, holders: ['n1'] })
+        await store.flush(true).catch((err: unknown) => { failed = err })
+      }
+      assert.ok(failed !== undefined, 'the disk filled up and a durable flush said so')
+      const rows = new Catalog()
+      for (const e of c.entries('bkt')) rows.apply(e)
+      assert.deepEqual(c.rangeDigests('bkt'), rows.rangeDigests('bkt'), 'the digests were recounted from the rows that are there')
+      assert.equal(c.objectCount('bkt'), rows.objectCount('bkt'))
+      await store.close()
+    } finally {
+      execFileSync('umount', [mnt])
+      await rm(mnt, { recursive: true, force: true })
+    }
   })
 })

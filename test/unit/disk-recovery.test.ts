@@ -109,7 +109,7 @@ describe('DiskStore crash recovery', () => {
       await writeFile(join(root, 'photos', '2024', 'dog.png'), 'png bytes')
       await writeFile(join(tmpdir(), 's3mesh-outside.txt'), 'secret')
       await symlink(join(tmpdir(), 's3mesh-outside.txt'), join(root, 'photos', 'link.txt'))
-      const store = await DiskStore.open(root)
+      const store = await DiskStore.open(root, { settleMs: 0 })
       assert.deepEqual((await store.listBuckets()).map(b => b.name), ['photos'], 'a folder with a bucket name is a bucket')
       await store.firstScan
       assert.deepEqual((await store.listObjects('photos', { limit: 10 })).objects.map(o => o.key), ['2024/dog.png', 'cat.jpg'], 'files are objects; symlinks are not')
@@ -156,12 +156,13 @@ describe('DiskStore metadata database', () => {
         for (const suffix of ['', '-wal', '-shm']) await rm(layout.metaDb + suffix, { force: true })
         if (damage === 'overwritten with garbage') await writeFile(layout.metaDb, Buffer.alloc(64 * 1024, 0x5a))
         const lines: string[] = []
-        const rebuilt = await DiskStore.open(root, { fsync: false, log: line => lines.push(line) })
+        const rebuilt = await DiskStore.open(root, { fsync: false, settleMs: 0, log: line => lines.push(line) })
         assert.deepEqual(await listAll(rebuilt, 'b'), [], 'open does not wait for the rebuild')
         await rebuilt.firstScan
         assert.deepEqual(await listAll(rebuilt, 'b'), before)
         assert.equal(await read2(rebuilt, 'b', 'a//b'), 'body of a//b', 'a hidden object is found by the key kept beside it')
         assert.ok(lines.some(l => /rebuilding it from the bucket folders/.test(l)), lines.join('\n'))
+        await until('the log says the rebuild is done', () => lines.some(l => /is rebuilt/.test(l)), 2000)
         if (damage === 'overwritten with garbage') assert.ok((await readdir(layout.system)).some(n => n.startsWith('meta.db.damaged-')), 'the damaged file is kept aside')
         await rebuilt.close()
       } finally {
@@ -221,7 +222,7 @@ describe('DiskStore metadata database', () => {
       await mkdir(join(root, 'photos', 'y'), { recursive: true })
       for (let i = 0; i < 300; i++) await writeFile(join(root, 'photos', 'y', `f${i}.txt`), `file ${i}`)
       const adopted: string[] = []
-      const store = await DiskStore.open(root, { fsync: false, scanIntervalMs: 200, log: () => {} })
+      const store = await DiskStore.open(root, { fsync: false, scanIntervalMs: 200, settleMs: 0, log: () => {} })
       store.onAdopted((bucket, info) => { adopted.push(`${bucket}/${info.key}`) })
       let scanned = false
       void store.firstScan.then(() => { scanned = true })
@@ -236,6 +237,24 @@ describe('DiskStore metadata database', () => {
       const scansBefore = store.scanCounters.scans
       await until('two more scans', () => store.scanCounters.scans >= scansBefore + 2, 5000)
       assert.equal(store.scanCounters.checked, checkedBefore, 'a scan of unchanged folders looks up no file')
+      await store.close()
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
+  it('leaves a file that is still being written for a later scan', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-settle-'))
+    try {
+      await mkdir(join(root, 'photos'), { recursive: true })
+      const store = await DiskStore.open(root, { fsync: false, scanIntervalMs: 0, settleMs: 1500, log: () => {} })
+      await store.firstScan
+      await writeFile(join(root, 'photos', 'copying.bin'), 'first half')
+      await store.scanFolders()
+      assert.equal((await store.listObjects('photos', { limit: 10 })).objects.length, 0, 'not adopted while it may still grow')
+      // With scans at start only (interval 0), a scan comes again once the file should have settled, and takes it.
+      await until('the settled file is adopted', async () => (await store.listObjects('photos', { limit: 10 })).objects.length === 1, 4000)
+      assert.deepEqual((await store.listObjects('photos', { limit: 10 })).objects.map(o => o.key), ['copying.bin'])
       await store.close()
     } finally {
       await rm(root, { recursive: true, force: true })

@@ -14,6 +14,8 @@ export interface CatalogStore {
    * store in the background rather than rebuilt before it is ready.
    */
   readonly table?: CatalogTable
+  /** The table was made on this start (new, lost or damaged): nothing on disk to serve from, so the start waits for the store's adoption. */
+  readonly fresh?: boolean
   /** Every entry kept, to apply at start. */
   load (): Promise<CatalogEntry[]>
   /** Keeps an entry the catalog changed to; written soon, not necessarily durable yet. */

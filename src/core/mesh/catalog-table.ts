@@ -40,6 +40,12 @@ export interface CatalogTable {
   values (bucket: string): IterableIterator<CatalogEntry>
   /** The object entries of one digest range. */
   rangeValues (bucket: string, range: number): CatalogEntry[]
+  /**
+   * Set by the Catalog on a table that can lose writes (a disk table whose
+   * commit failed): called with the buckets whose rows were rolled back, so
+   * their state is recounted from what the table holds.
+   */
+  onRolledBack?: (buckets: string[]) => void
 }
 
 /** A CatalogTable in memory: a sorted map per bucket. */

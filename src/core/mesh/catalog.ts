@@ -45,6 +45,21 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
   constructor (private readonly table: CatalogTable = new MemoryCatalogTable()) {
     super()
     this.buckets = table.loadBuckets()
+    table.onRolledBack = buckets => { for (const b of buckets) this.recount(b) }
+  }
+
+  /** A bucket's live count and digests, recounted from its rows (after the table lost writes). */
+  private recount (bucket: string): void {
+    const b = this.buckets.get(bucket)
+    if (b === undefined) return
+    b.ranges = emptyRanges()
+    b.live = 0
+    if (b.entry !== undefined) addTo(b.ranges[DIGEST_RANGES]!, fingerprint(b.entry), 1)
+    for (const e of this.table.values(bucket)) {
+      addTo(b.ranges[rangeOf(bucket, e.key!)]!, fingerprint(e), 1)
+      if (!e.deleted) b.live++
+    }
+    this.table.saveBucket(bucket, b)
   }
 
   /** Merges an entry in; returns the merged entry if that changed anything. */

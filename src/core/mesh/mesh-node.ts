@@ -128,8 +128,9 @@ export class MeshNode {
    */
   async start (): Promise<void> {
     const { catalogStore, config } = this.o
+    let imported = 0
     if (catalogStore !== undefined) {
-      await loadSaved({ catalog: this.catalog, clock: this.clock, self: this.self, saved: catalogStore, tombstoneTtlMs: config.tombstoneTtlMs })
+      imported = await loadSaved({ catalog: this.catalog, clock: this.clock, self: this.self, saved: catalogStore, tombstoneTtlMs: config.tombstoneTtlMs })
       this.catalog.addEventListener('change', this.onCatalogChange)
     }
     const adopting = { catalog: this.catalog, clock: this.clock, copies: this.copies, reconciler: this.reconciler, stopping: this.stopping.signal }
@@ -139,7 +140,9 @@ export class MeshNode {
       if (e !== undefined) this.announcer.announce([e])
     })
     if (unsubscribe !== undefined) this.stopping.signal.addEventListener('abort', unsubscribe, { once: true })
-    if (catalogStore?.table === undefined) {
+    // A catalog in memory, a table made on this start, or one just filled from an older journal (without this member's
+    // claims) has nothing to serve from until the store's objects are in it.
+    if (catalogStore?.table === undefined || catalogStore.fresh === true || imported > 0) {
       this.announcer.announce(await adoptLocal(adopting))
     } else {
       // The catalog on disk kept this member's claims: it serves at once, and its store is checked against them meanwhile.

@@ -10,15 +10,17 @@ import type { Reconciler } from './reconciler.js'
 /**
  * The catalog as this member last saw it, so a restart remembers versions
  * and deletes. Holder claims for this member are left out: what it holds is
- * whatever adoption finds in its store now.
+ * whatever adoption finds in its store now. Returns how many entries were loaded.
  */
-export async function loadSaved (o: { catalog: Catalog, clock: HybridClock, self: string, saved: CatalogStore, tombstoneTtlMs: number }): Promise<void> {
+export async function loadSaved (o: { catalog: Catalog, clock: HybridClock, self: string, saved: CatalogStore, tombstoneTtlMs: number }): Promise<number> {
   const horizon = Date.now() - o.tombstoneTtlMs
-  for (const e of await o.saved.load()) {
+  const entries = await o.saved.load()
+  for (const e of entries) {
     if (e.deleted && e.key !== undefined && e.version.ms < horizon) continue
     try { o.clock.observe(e.version) } catch { continue }
     o.catalog.apply(e.holders.includes(o.self) ? { ...e, holders: e.holders.filter(h => h !== o.self) } : e)
   }
+  return entries.length
 }
 
 /** Lets the event loop run (timers, I/O) between pages of a long walk; platform-neutral. */
@@ -66,8 +68,8 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
       for (const obj of page.objects) {
         try {
           take(localEntry(catalog, self, b.name, await local.headObject(b.name, obj.key)))
-        } catch (err) {
-          if (!isS3Error(err, 'NoSuchKey')) throw err
+        } catch {
+          // Gone meanwhile, or changing on disk: the next start or the store's next adoption takes it.
         }
       }
       if (!page.isTruncated || page.objects.length === 0 || o.stopping.aborted) break
@@ -91,19 +93,23 @@ export async function dropLostClaims (o: { catalog: Catalog, copies: LocalCopies
   const { catalog, copies } = o
   let dropped = 0
   let seen = 0
+  // What the store finds by itself (files placed by hand, a rebuilt index) is found first.
+  await copies.store.firstScan
+  // Only a copy the store says is missing or different counts as lost: a read error does not.
+  const gone = (err: unknown): boolean => isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket')
   for (const bucket of catalog.bucketNames()) {
     for (const e of catalog.entries(bucket)) {
       if (o.stopping.aborted) return dropped
       if (++seen % 1000 === 0) await breathe()
       if (e.key === undefined || e.deleted || e.object === undefined || !e.holders.includes(copies.self)) continue
-      const info = await copies.store.headObject(bucket, e.key).catch(() => undefined)
-      if (info?.sha256 === e.object.sha256) continue
+      const info = await copies.store.headObject(bucket, e.key).catch((err: unknown) => gone(err) ? undefined : null)
+      if (info === null || info?.sha256 === e.object.sha256) continue
       // Checked again under the key's lock: a write may have brought the copy meanwhile.
       await copies.locks.run(`${bucket}\n${e.key}`, async () => {
         const now = catalog.get(bucket, e.key)
         if (now === undefined || now.deleted || now.object === undefined || !now.holders.includes(copies.self)) return
-        const again = await copies.store.headObject(bucket, e.key!).catch(() => undefined)
-        if (again?.sha256 === now.object.sha256) return
+        const again = await copies.store.headObject(bucket, e.key!).catch((err: unknown) => gone(err) ? undefined : null)
+        if (again === null || again?.sha256 === now.object.sha256) return
         catalog.dropHolder(bucket, e.key!, copies.self)
         dropped++
       })
