@@ -415,6 +415,19 @@ export async function createLab(options: LabOptions): Promise<Lab> {
       }
     }
     await sh(lines.join('\n'))
+    // A veth end is "up" at once but has no carrier for a moment, and libuv leaves interfaces without one out of
+    // os.networkInterfaces(): a node started then sees only loopback and announces 127.0.0.1 (a CI failure).
+    const ends = [...info.values()].flatMap(h => [
+      { ns: h.natNs ?? h.ns, dev: h.natNs ? 'wan' : 'eth0' }, { ns: routerNs, dev: `h${h.index}` },
+      ...(h.natNs ? [{ ns: h.natNs, dev: 'lan' }, { ns: h.ns, dev: 'eth0' }] : []),
+    ])
+    for (const end of ends) {
+      const deadline = Date.now() + 10_000
+      while (!/[<,]LOWER_UP[,>]/.test(await sh(`ip -n ${q(end.ns)} link show ${end.dev}`))) {
+        if (Date.now() > deadline) throw new Error(`network lab: ${end.dev} in ${end.ns} has no carrier after 10 s`)
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+    }
 
     forwarder = spawn('ip', ['netns', 'exec', routerNs, python, FORWARDER, '--tun', TUN, '--delay', String(rttMs / 2), '--loss', String(loss),
       ...(options.seed !== undefined ? ['--seed', String(options.seed)] : []), ...(options.gso ? ['--gso'] : [])], { stdio: ['pipe', 'pipe', 'pipe'] })
