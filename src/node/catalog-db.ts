@@ -1,10 +1,10 @@
 import { rm, stat } from 'node:fs/promises'
-import { rename } from 'node:fs/promises'
-import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { CatalogEntry } from '../core/mesh/catalog-entry.js'
 import type { CatalogStore } from '../core/mesh/catalog-store.js'
 import type { BucketState, CatalogTable } from '../core/mesh/catalog-table.js'
 import { CatalogJournal } from './catalog-journal.js'
+import { openSqliteFile } from './sqlite-file.js'
 
 /** Bumped when the tables change incompatibly; another schema is moved aside and the catalog comes back from the mesh. */
 const SCHEMA = 1
@@ -185,38 +185,15 @@ export class CatalogDb implements CatalogStore {
    * one made: the mesh's anti-entropy fills it again, as for a new member.
    */
   static async open (path: string, journalPath: string, options: { sync?: boolean } = {}): Promise<CatalogDb> {
-    const attempt = (): CatalogDb => {
-      const db = new DatabaseSync(path)
-      try {
-        db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync === false ? 'OFF' : 'FULL'};`)
-        const created = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n === 0
-        if (created) {
-          db.exec(`
-            CREATE TABLE catalog_objects (bucket TEXT NOT NULL, key TEXT NOT NULL, range INTEGER NOT NULL, deleted INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
-            CREATE INDEX catalog_ranges ON catalog_objects (bucket, range, key);
-            CREATE TABLE catalog_buckets (name TEXT PRIMARY KEY, state TEXT NOT NULL);
-            CREATE TABLE info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-            INSERT INTO info (name, value) VALUES ('schema', '${SCHEMA}');
-          `)
-        } else {
-          const schema = db.prepare("SELECT value FROM info WHERE name = 'schema'").get() as { value: string } | undefined
-          if (schema?.value !== String(SCHEMA)) throw Object.assign(new Error(`catalog schema ${schema?.value ?? 'unknown'}`), { errcode: 26 })
-        }
-        return new CatalogDb(db, created, journalPath)
-      } catch (err) {
-        db.close()
-        throw err
-      }
-    }
-    try {
-      return attempt()
-    } catch (err) {
-      const code = (err as { errcode?: number }).errcode
-      if (code === undefined || ((code & 0xff) !== 11 && (code & 0xff) !== 26)) throw err
-      const aside = `${path}.damaged-${Date.now()}`
-      for (const suffix of ['', '-wal', '-shm']) await rename(path + suffix, aside + suffix).catch(() => {})
-      return attempt()
-    }
+    const { db, created } = await openSqliteFile(path, {
+      sync: options.sync !== false,
+      schema: SCHEMA,
+      tables: `
+        CREATE TABLE catalog_objects (bucket TEXT NOT NULL, key TEXT NOT NULL, range INTEGER NOT NULL, deleted INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+        CREATE INDEX catalog_ranges ON catalog_objects (bucket, range, key);
+        CREATE TABLE catalog_buckets (name TEXT PRIMARY KEY, state TEXT NOT NULL);`,
+    })
+    return new CatalogDb(db, created, journalPath)
   }
 
   async load (): Promise<CatalogEntry[]> {

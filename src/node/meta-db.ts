@@ -1,14 +1,12 @@
-import { rename } from 'node:fs/promises'
-import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { MetaRecord } from './disk-records.js'
+import { openSqliteFile } from './sqlite-file.js'
 
 /** Bumped when the tables change incompatibly; an older database is rebuilt from the folder. */
 const SCHEMA = 1
 
-/** SQLite's primary result codes that matter here (https://sqlite.org/rescode.html). */
+/** SQLite's result code for a full disk (https://sqlite.org/rescode.html). */
 const SQLITE_FULL = 13
-const SQLITE_CORRUPT = 11
-const SQLITE_NOTADB = 26
 
 /** A commit's intent: written durably before its data file is renamed into place (see DiskWriter.commit). */
 export interface CommitIntent {
@@ -39,11 +37,6 @@ function translate (err: unknown): unknown {
   return err
 }
 
-/** True for the errors that mean the file is not a usable database. */
-function damaged (err: unknown): boolean {
-  const code = (err as { errcode?: number }).errcode
-  return typeof code === 'number' && ((code & 0xff) === SQLITE_CORRUPT || (code & 0xff) === SQLITE_NOTADB)
-}
 
 /**
  * A data folder's object metadata in SQLite (`node:sqlite`, built into Node 22.13+ and 24):
@@ -90,46 +83,20 @@ export class MetaDb {
   }
 
   /**
-   * Opens the database at `path`, creating it if missing. A file that is not
-   * a usable database (damaged, truncated, another program's) or of another
-   * schema is moved aside to `<path>.damaged-<time>` and a new one made:
+   * Opens the database at `path`, creating it if missing. A damaged file or
+   * one of another schema is moved aside and a new one made (openSqliteFile):
    * `created` tells the store to rebuild from the folder.
    */
   static async open (path: string, options: { sync: boolean }): Promise<MetaDb> {
-    try {
-      return MetaDb.openAs(path, options)
-    } catch (err) {
-      if (!damaged(err) && !(err instanceof SchemaMismatch)) throw translate(err)
-      const aside = `${path}.damaged-${Date.now()}`
-      for (const suffix of ['', '-wal', '-shm']) await rename(path + suffix, aside + suffix).catch(() => {})
-      return MetaDb.openAs(path, options)
-    }
-  }
-
-  private static openAs (path: string, options: { sync: boolean }): MetaDb {
-    const db = new DatabaseSync(path)
-    try {
-      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync ? 'FULL' : 'OFF'};`)
-      // Reading the schema touches the file's header and first page: a damaged file fails here, not mid-request.
-      const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }
-      const created = tables.n === 0
-      if (created) {
-        db.exec(`
-          CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
-          CREATE TABLE intents (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, record TEXT NOT NULL, data_tmp TEXT NOT NULL, data_path TEXT NOT NULL);
-          CREATE TABLE dirs (bucket TEXT NOT NULL, path TEXT NOT NULL, mtime_ms REAL NOT NULL, subdirs INTEGER NOT NULL, PRIMARY KEY (bucket, path)) WITHOUT ROWID;
-          CREATE TABLE info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-          INSERT INTO info (name, value) VALUES ('schema', '${SCHEMA}');
-        `)
-      } else {
-        const schema = db.prepare("SELECT value FROM info WHERE name = 'schema'").get() as { value: string } | undefined
-        if (schema?.value !== String(SCHEMA)) throw new SchemaMismatch(`schema ${schema?.value ?? 'unknown'}, expected ${SCHEMA}`)
-      }
-      return new MetaDb(db, path, created)
-    } catch (err) {
-      db.close()
-      throw err
-    }
+    const { db, created } = await openSqliteFile(path, {
+      sync: options.sync,
+      schema: SCHEMA,
+      tables: `
+        CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+        CREATE TABLE intents (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, record TEXT NOT NULL, data_tmp TEXT NOT NULL, data_path TEXT NOT NULL);
+        CREATE TABLE dirs (bucket TEXT NOT NULL, path TEXT NOT NULL, mtime_ms REAL NOT NULL, subdirs INTEGER NOT NULL, PRIMARY KEY (bucket, path)) WITHOUT ROWID;`,
+    }).catch((err: unknown) => { throw translate(err) })
+    return new MetaDb(db, path, created)
   }
 
   /** Commits what is queued, then closes; later writes are refused. */
@@ -282,8 +249,4 @@ export class MetaDb {
     }
     batch.forEach((w, i) => { if (failed.has(i)) w.reject(failed.get(i)); else w.resolve() })
   }
-}
-
-class SchemaMismatch extends Error {
-  override name = 'SchemaMismatch'
 }

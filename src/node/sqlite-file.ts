@@ -1,0 +1,64 @@
+import { rename } from 'node:fs/promises'
+import { DatabaseSync } from 'node:sqlite'
+
+/** SQLite's primary result codes for a file that is not a usable database (https://sqlite.org/rescode.html). */
+const SQLITE_CORRUPT = 11
+const SQLITE_NOTADB = 26
+
+/** A database of another schema than this s3mesh's: treated as damaged. */
+class SchemaMismatch extends Error {
+  override name = 'SchemaMismatch'
+}
+
+function damaged (err: unknown): boolean {
+  if (err instanceof SchemaMismatch) return true
+  const code = (err as { errcode?: number }).errcode
+  return typeof code === 'number' && ((code & 0xff) === SQLITE_CORRUPT || (code & 0xff) === SQLITE_NOTADB)
+}
+
+export interface SqliteFileOptions {
+  /** synchronous=FULL (a commit is on disk when it returns); OFF only for throwaway data. */
+  sync: boolean
+  /** Bumped when the tables change incompatibly: a file of another schema is moved aside. */
+  schema: number
+  /** The tables, made when the file is new (with an `info (name, value)` table of its own for the schema). */
+  tables: string
+}
+
+/**
+ * Opens a database file of s3mesh's (WAL), creating its tables if the file is
+ * new. A file that is not a usable database (damaged, truncated, another
+ * program's) or of another schema is moved aside to `<path>.damaged-<time>`
+ * and a new one made: `created` tells the caller to fill it again.
+ */
+export async function openSqliteFile (path: string, options: SqliteFileOptions): Promise<{ db: DatabaseSync, created: boolean }> {
+  try {
+    return openAs(path, options)
+  } catch (err) {
+    if (!damaged(err)) throw err
+    const aside = `${path}.damaged-${Date.now()}`
+    for (const suffix of ['', '-wal', '-shm']) await rename(path + suffix, aside + suffix).catch(() => {})
+    return openAs(path, options)
+  }
+}
+
+function openAs (path: string, options: SqliteFileOptions): { db: DatabaseSync, created: boolean } {
+  const db = new DatabaseSync(path)
+  try {
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync ? 'FULL' : 'OFF'};`)
+    // Reading the schema touches the file's header and first page: a damaged file fails here, not mid-request.
+    const created = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n === 0
+    if (created) {
+      db.exec(`${options.tables}
+        CREATE TABLE info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO info (name, value) VALUES ('schema', '${options.schema}');`)
+    } else {
+      const schema = db.prepare("SELECT value FROM info WHERE name = 'schema'").get() as { value: string } | undefined
+      if (schema?.value !== String(options.schema)) throw new SchemaMismatch(`schema ${schema?.value ?? 'unknown'}, expected ${options.schema}`)
+    }
+    return { db, created }
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}
