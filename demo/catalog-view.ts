@@ -1,24 +1,10 @@
 /**
- * What the console reads from this tab's copy of the catalog (the entries its
- * user may list, as the node it follows sends them): the objects and bytes of
- * a bucket, which nodes and tabs hold an object, and what each member holds.
+ * What the console reads from this tab's own catalog: the entries of what it
+ * holds and of the buckets its pages watch, as the node it follows sends
+ * them (never the whole mesh's). Which nodes and tabs hold an object, and
+ * what this tab holds.
  */
 import type { Session } from './session.js'
-
-export interface BucketTotals { objects: number, bytes: number }
-
-export function bucketTotals (s: Session, bucket: string): BucketTotals {
-  const catalog = s.tab.node?.guest.catalog
-  if (catalog === undefined) return { objects: NaN, bytes: NaN }
-  let bytes = 0
-  let objects = 0
-  for (const e of catalog.entries(bucket)) {
-    if (e.key === undefined || e.deleted) continue
-    objects++
-    bytes += e.object?.size ?? 0
-  }
-  return { objects, bytes }
-}
 
 export interface Copies {
   /** Durable holders (Node nodes) alive now: the copies that count. */
@@ -44,17 +30,15 @@ export function copiesOf (s: Session, bucket: string, key: string): Copies | und
 
 export interface Held { objects: number, bytes: number }
 
-/** Objects and bytes each member holds, among the entries this tab's user may list. */
-export function holdings (s: Session): Map<string, Held> {
-  const byMember = new Map<string, Held>()
-  for (const e of s.tab.node?.guest.catalog.all() ?? []) {
-    if (e.key === undefined || e.deleted) continue
-    for (const h of e.holders) {
-      const held = byMember.get(h) ?? { objects: 0, bytes: 0 }
-      held.objects++
-      held.bytes += e.object?.size ?? 0
-      byMember.set(h, held)
-    }
+/** What this tab holds: the objects whose copies are in its own store. */
+export function tabHoldings (s: Session): Held {
+  const guest = s.tab.node?.guest
+  const held = { objects: 0, bytes: 0 }
+  if (guest === undefined) return held
+  for (const e of guest.catalog.all()) {
+    if (e.key === undefined || e.deleted || !e.holders.includes(guest.self)) continue
+    held.objects++
+    held.bytes += e.object?.size ?? 0
   }
-  return byMember
+  return held
 }

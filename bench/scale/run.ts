@@ -15,10 +15,16 @@
  *     the background of a node already serving); then `--runs` restarts:
  *     restart to ready, RSS once ready and 5 s later (its check of its own
  *     copies runs in the background meanwhile). The catalog is on disk; each
- *     member still holds all of it (the partitioned catalog is not done).
+ *     member still holds all of it (the partitioned catalog is not done);
+ *   - a guest (what a browser tab is) joining that member: browser-join,
+ *     a WebSockets connection, and the feed until it says `synced`, timed,
+ *     with the bytes of every frame the feed sent (CBOR, before Noise); then
+ *     a listing page of 1,000 keys asked through the guest protocol, p50/p99
+ *     over 50. The guest is a Node libp2p client running the protocol a
+ *     tab's GuestMember runs (a tab's own memory is not measured here).
  *
  * Goals (issue 19) at 1,000,000: restart to ready <= 3 s, RSS <= 300 MB,
- * first page p50 <= 1.5x the 10,000-object figure.
+ * first page p50 <= 1.5x the 10,000-object figure, a guest's join <= 1 MB.
  *
  * JSON (kept in bench/results/scale.json), then a one-line summary.
  *
@@ -27,6 +33,17 @@
  *   npm run bench:scale -- --quick        # 2,000 and 20,000 objects, one run
  */
 import { spawn } from 'node:child_process'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { encode } from 'cborg'
+import { createLibp2p } from 'libp2p'
+import { decodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
+import { GUEST_PROTOCOL } from '../../src/core/mesh/guest-service.js'
+import { openStream } from '../../src/core/wire/open-stream.js'
+import { PLAIN_FRAMES, SealedFrames } from '../../src/core/wire/sealed-frames.js'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -95,6 +112,53 @@ async function start (dir: string, mesh: boolean): Promise<Started> {
   }
 }
 
+/**
+ * A guest's join of the member at `url`: admission, connection, the feed's
+ * snapshot (its frames' bytes counted), then listing pages through the guest
+ * protocol.
+ */
+async function guestJoin (url: string): Promise<{ joinMs: number, feedBytes: number, feedEntries: number, listP50: number, listP99: number }> {
+  const libp2p = await createLibp2p({
+    transports: [webSockets()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false }, services: { identify: identify() },
+  })
+  try {
+    const t0 = performance.now()
+    const res = await s3.fetch(`${url}/_s3mesh/v1/browser-join?peer=${libp2p.peerId.toString()}`)
+    if (res.status !== 200) throw new Error(`browser-join answered ${res.status}: ${await res.text()}`)
+    const answer = await res.json() as { admission: string, relays: string[] }
+    const admission = new Uint8Array(Buffer.from(answer.admission, 'base64'))
+    const relay = answer.relays[0]!
+    const node = relay.split('/p2p/').at(-1)!
+    await libp2p.dial(multiaddr(relay))
+    const frames = new SealedFrames(await openStream(libp2p, node, GUEST_PROTOCOL, AbortSignal.timeout(60_000)), PLAIN_FRAMES, { idleTimeoutMs: 60_000 })
+    await frames.send({ op: 'feed', admission, follow: false })
+    let feedBytes = 0
+    let feedEntries = 0
+    for (;;) {
+      const m = await frames.receive()
+      feedBytes += encode(m).byteLength
+      if (m.entries instanceof Uint8Array) feedEntries += decodeCatalogMessage(m.entries).entries.length
+      if (m.synced === true) break
+    }
+    const joinMs = performance.now() - t0
+    frames.abort(new Error('done'))
+    const ms: number[] = []
+    for (let i = 0; i < 50; i++) {
+      const t = performance.now()
+      const list = new SealedFrames(await openStream(libp2p, node, GUEST_PROTOCOL, AbortSignal.timeout(60_000)), PLAIN_FRAMES, { idleTimeoutMs: 60_000 })
+      await list.send({ op: 'list', admission, bucket: BUCKET, limit: 1000 })
+      const page = await list.receive()
+      list.abort(new Error('done'))
+      if (page.status !== 'ok') throw new Error(`list answered ${String(page.status)}`)
+      ms.push(performance.now() - t)
+    }
+    return { joinMs: round(joinMs), feedBytes, feedEntries, listP50: round(percentile(ms, 50), 2), listP99: round(percentile(ms, 99), 2) }
+  } finally {
+    await libp2p.stop()
+  }
+}
+
 async function latencies (n: number, request: (i: number) => Promise<Response>): Promise<{ p50: number, p99: number }> {
   const ms: number[] = []
   for (let i = 0; i < n; i++) {
@@ -116,6 +180,7 @@ for (const count of SIZES) {
     process.stderr.write(`scale: ${count} objects written through the store in ${fillSeconds.toFixed(1)} s\n`)
     const alone = { readyMs: [] as number[], rssMb: [] as number[], listP50: [] as number[], listP99: [] as number[], headP50: [] as number[], headP99: [] as number[] }
     const meshed = { readyMs: [] as number[], rssMb: [] as number[], rssLaterMb: [] as number[] }
+    const guest = { joinMs: [] as number[], feedBytes: [] as number[], feedEntries: [] as number[], listP50: [] as number[], listP99: [] as number[] }
     // The first start as a member takes every object into the catalog; the runs below are restarts.
     const first = await start(dir, true)
     let adoptSeconds: number
@@ -152,6 +217,12 @@ for (const count of SIZES) {
         meshed.rssMb.push(await rssMb(member.pid))
         await new Promise(resolve => setTimeout(resolve, 5000))
         meshed.rssLaterMb.push(await rssMb(member.pid))
+        const joined = await guestJoin(member.url)
+        guest.joinMs.push(joined.joinMs)
+        guest.feedBytes.push(joined.feedBytes)
+        guest.feedEntries.push(joined.feedEntries)
+        guest.listP50.push(joined.listP50)
+        guest.listP99.push(joined.listP99)
       } finally {
         await member.stop()
       }
@@ -163,13 +234,14 @@ for (const count of SIZES) {
       fillSeconds: round(fillSeconds),
       alone: { readyMs: s(alone.readyMs), rssMb: s(alone.rssMb), listFirstPageMs: { p50: s(alone.listP50), p99: s(alone.listP99) }, headMs: { p50: s(alone.headP50), p99: s(alone.headP99) } },
       meshMember: { firstStartToCatalogSeconds: round(adoptSeconds), readyMs: s(meshed.readyMs), rssMb: s(meshed.rssMb), rssAfter5sMb: s(meshed.rssLaterMb) },
+      guestJoin: { joinMs: s(guest.joinMs), feedBytes: s(guest.feedBytes), feedEntries: s(guest.feedEntries), listPageMs: { p50: s(guest.listP50), p99: s(guest.listP99) } },
     })
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
 }
 
-type Row = { objects: number, alone: { readyMs: { median: number }, rssMb: { median: number }, listFirstPageMs: { p50: { median: number } } }, meshMember: { readyMs: { median: number }, rssMb: { median: number }, rssAfter5sMb: { median: number } } }
+type Row = { objects: number, guestJoin: { joinMs: { median: number }, feedBytes: { median: number } }, alone: { readyMs: { median: number }, rssMb: { median: number }, listFirstPageMs: { p50: { median: number } } }, meshMember: { readyMs: { median: number }, rssMb: { median: number }, rssAfter5sMb: { median: number } } }
 const rows = results as unknown as Row[]
 const base = rows[0]!
 const top = rows.at(-1)!
@@ -178,9 +250,11 @@ const goals = {
   rssMb: { goal: 300, value: top.alone.rssMb.median, met: top.alone.rssMb.median <= 300 },
   listRatio: { goal: 1.5, value: round(top.alone.listFirstPageMs.p50.median / base.alone.listFirstPageMs.p50.median, 2), met: top.alone.listFirstPageMs.p50.median <= 1.5 * base.alone.listFirstPageMs.p50.median },
   meshReadyMs: { goal: 3000, value: top.meshMember.readyMs.median, met: top.meshMember.readyMs.median <= 3000 },
+  guestJoinBytes: { goal: 1_000_000, value: top.guestJoin.feedBytes.median, met: top.guestJoin.feedBytes.median <= 1_000_000 },
   meshRssMb: { goal: 300, value: Math.max(top.meshMember.rssMb.median, top.meshMember.rssAfter5sMb.median), met: Math.max(top.meshMember.rssMb.median, top.meshMember.rssAfter5sMb.median) <= 300 },
 }
 await keep('scale', options, { sizes: SIZES, perFolder: PER_FOLDER, objectBytes: BODY.length, results, goals },
   `${top.objects} objects: alone ready ${top.alone.readyMs.median} ms (${base.objects}: ${base.alone.readyMs.median} ms), RSS ${top.alone.rssMb.median} MB (${base.alone.rssMb.median}), first page p50 ${top.alone.listFirstPageMs.p50.median} ms = ${goals.listRatio.value}x of ${base.objects}'s; ` +
   `as a mesh member ready ${top.meshMember.readyMs.median} ms (${base.objects}: ${base.meshMember.readyMs.median} ms), RSS ${goals.meshRssMb.value} MB (${showSpread(spread(rows.map(r => Math.max(r.meshMember.rssMb.median, r.meshMember.rssAfter5sMb.median))), ' MB')} across sizes); ` +
-  `goals: ready ${goals.readyMs.met ? 'met' : 'missed'}, RSS ${goals.rssMb.met ? 'met' : 'missed'}, page ${goals.listRatio.met ? 'met' : 'missed'}, mesh ready ${goals.meshReadyMs.met ? 'met' : 'missed'}, mesh RSS ${goals.meshRssMb.met ? 'met' : 'missed'}`)
+  `a guest's join ${top.guestJoin.feedBytes.median} bytes in ${top.guestJoin.joinMs.median} ms (${base.objects}: ${base.guestJoin.feedBytes.median} bytes); ` +
+  `goals: ready ${goals.readyMs.met ? 'met' : 'missed'}, RSS ${goals.rssMb.met ? 'met' : 'missed'}, page ${goals.listRatio.met ? 'met' : 'missed'}, mesh ready ${goals.meshReadyMs.met ? 'met' : 'missed'}, mesh RSS ${goals.meshRssMb.met ? 'met' : 'missed'}, join bytes ${goals.guestJoinBytes.met ? 'met' : 'missed'}`)

@@ -1,6 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { Database, Plus, Settings, Trash2 } from 'lucide-preact'
-import { bucketTotals } from '../catalog-view.js'
 import { messageOf, useConsole } from '../context.js'
 import { ago, bytes } from '../format.js'
 import { throttled } from '../mesh-watch.js'
@@ -16,16 +15,29 @@ export function Buckets (): preact.JSX.Element {
   const [deleting, setDeleting] = useState<{ name: string, objects: number }>()
   /** Whether anyone may read each bucket without keys (absent: not known, or not this person's to ask). */
   const [open, setOpen] = useState<Record<string, boolean>>({})
+  /** Each bucket's objects and bytes as the node counts them (buckets this person may list whole). */
+  const [totals, setTotals] = useState<Map<string, { objects: number, bytes: number }>>(new Map())
   const can = session.can
+  const countAll = useCallback(async (names: string[]) => {
+    const t = await session.tab.node?.guest.totals(names).catch(() => undefined)
+    if (t !== undefined) setTotals(t)
+  }, [session])
   const refresh = useCallback(async () => {
     try {
       const list = await listBuckets(session)
       setRows(list)
+      void countAll(list.map(b => b.name))
       const answers = await Promise.all(list.map(async b => [b.name, await bucketIsPublic(session, b.name).catch(() => undefined)] as const))
       setOpen(Object.fromEntries(answers.flatMap(([name, v]) => v === undefined ? [] : [[name, v]])))
     } catch (err) { showError(messageOf(err)) }
-  }, [session])
+  }, [session, countAll])
   useEffect(() => { void refresh() }, [refresh])
+  // The counts move with writes anywhere in the mesh, which this tab is not told of one by one.
+  useEffect(() => {
+    if (rows === undefined || rows.length === 0) return
+    const t = setInterval(() => { void countAll(rows.map(b => b.name)) }, 5000)
+    return () => { clearInterval(t) }
+  }, [rows, countAll])
   // Buckets made or deleted elsewhere show without a reload.
   useEffect(() => {
     const later = throttled(1000, () => { void refresh() })
@@ -66,16 +78,16 @@ export function Buckets (): preact.JSX.Element {
     {rows !== undefined && rows.length > 0 && <div class="table-wrap"><table class="striped" aria-label="Buckets">
       <thead><tr><th scope="col">Name</th>{session.member && <><th scope="col" class="num">Objects</th><th scope="col" class="num">Size</th></>}<th scope="col">Created</th><th scope="col">Access</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
       <tbody>{rows.map(b => {
-        const totals = bucketTotals(session, b.name)
+        const t = totals.get(b.name)
         return <tr key={b.name}>
           <th scope="row"><a href={href({ view: 'objects', bucket: b.name, prefix: '' })} class="icon-text"><Database size={16} aria-hidden /> {b.name}</a></th>
-          {session.member && <><td class="num">{Number.isNaN(totals.objects) ? '' : totals.objects.toLocaleString()}</td>
-            <td class="num">{Number.isNaN(totals.bytes) ? '' : bytes(totals.bytes)}</td></>}
+          {session.member && <><td class="num">{t === undefined ? '' : t.objects.toLocaleString()}</td>
+            <td class="num">{t === undefined ? '' : bytes(t.bytes)}</td></>}
           <td><time dateTime={new Date(b.created).toISOString()} title={new Date(b.created).toLocaleString()}>{ago(b.created)}</time></td>
           <td>{open[b.name] === undefined ? '' : <span class={`badge${open[b.name] === true ? ' warn' : ''}`} title={open[b.name] === true ? 'Anyone may read it without keys' : 'Only users whose policies allow it'}>{open[b.name] === true ? 'public' : 'private'}</span>}</td>
           <td class="actions">
             {can.bucketSettings(b.name) && <a href={href({ view: 'bucket-settings', bucket: b.name })} class="button-link" aria-label={`Settings of bucket ${b.name}`}><Settings size={16} aria-hidden /></a>}
-            {can.may('s3:DeleteBucket', bucketArn(b.name)) && <button type="button" class="secondary outline small danger" aria-label={`Delete bucket ${b.name}`} onClick={() => { setDeleting({ name: b.name, objects: totals.objects }) }}><Trash2 size={16} aria-hidden /></button>}
+            {can.may('s3:DeleteBucket', bucketArn(b.name)) && <button type="button" class="secondary outline small danger" aria-label={`Delete bucket ${b.name}`} onClick={() => { setDeleting({ name: b.name, objects: t?.objects ?? NaN }) }}><Trash2 size={16} aria-hidden /></button>}
           </td>
         </tr>
       })}</tbody>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import { connectionKinds, type TransportKind } from '../../src/core/wire/transport-kind.js'
-import { holdings } from '../catalog-view.js'
+import { tabHoldings } from '../catalog-view.js'
 import { useConsole } from '../context.js'
 import { bytes, shortId, uptime } from '../format.js'
 import { useMeshWatch, type FeedItem } from '../mesh-watch.js'
@@ -23,8 +23,8 @@ function addEdge (edges: GraphEdge[], e: GraphEdge): void {
  * from this tab's peers for what that lacks. `self` is this tab, `serving` the
  * node serving the console.
  */
-interface MemberRow { id: string, state: string, self: boolean, serving: boolean, rttMs?: number, role?: string, free?: number, started?: number, version?: string }
-interface MemberView { id: string, state: string, self?: true, role?: string, rttMs?: number, meta?: { version?: string, started?: number, free?: number } }
+interface MemberRow { id: string, state: string, self: boolean, serving: boolean, rttMs?: number, role?: string, free?: number, started?: number, version?: string, held?: { objects: number, bytes: number } }
+interface MemberView { id: string, state: string, self?: true, role?: string, rttMs?: number, meta?: { version?: string, started?: number, free?: number, heldObjects?: number, heldBytes?: number } }
 
 /** The members: a live graph of who is connected to whom, a table, replication health and the announcement feed. */
 export function Mesh (): preact.JSX.Element {
@@ -35,6 +35,9 @@ export function Mesh (): preact.JSX.Element {
   const [nodeMembers, setNodeMembers] = useState<MemberView[]>([])
   const [pulse, setPulse] = useState<{ ids: string[], at: number }>()
   const metrics = useNodeMetrics(session)
+  // The feed below shows writes to every bucket this person may list: the tab follows them while the view is open.
+  const buckets = session.tab.node?.guest.catalog.listBuckets().map(e => e.bucket).join('/') ?? ''
+  useEffect(() => session.tab.node?.guest.watch(buckets === '' ? [] : buckets.split('/')), [session, buckets])
   // Each Node node reports its own connections (the one serving the console directly, the others through it, over
   // the mesh); the tab knows its own.
   useEffect(() => {
@@ -75,7 +78,7 @@ export function Mesh (): preact.JSX.Element {
 
   const libp2p = session.tab.node?.libp2p
   const selfId = libp2p?.peerId.toString() ?? ''
-  const members: MemberRow[] = nodeMembers.map(m => ({ id: m.id, state: m.state, self: m.id === selfId, serving: m.self === true, rttMs: m.rttMs, role: m.role, free: m.meta?.free, started: m.meta?.started, version: m.meta?.version }))
+  const members: MemberRow[] = nodeMembers.map(m => ({ id: m.id, state: m.state, self: m.id === selfId, serving: m.self === true, rttMs: m.rttMs, role: m.role, free: m.meta?.free, started: m.meta?.started, version: m.meta?.version, ...(m.meta?.heldObjects === undefined ? {} : { held: { objects: m.meta.heldObjects, bytes: m.meta.heldBytes ?? 0 } }) }))
   // What the node's answer lacks (or before it comes): this tab, and the peers its followed node tells it of.
   const guest = session.tab.node?.guest
   if (guest !== undefined) {
@@ -86,7 +89,7 @@ export function Mesh (): preact.JSX.Element {
   const tabKinds = connectionKinds(libp2p?.getConnections() ?? [])
   const edges: GraphEdge[] = [...tabKinds].map(([peer, kinds]) => ({ a: selfId, b: peer, kind: kinds[0]! }))
   for (const e of nodeEdges) addEdge(edges, e)
-  const held = holdings(session)
+  const mine = tabHoldings(session)
   const relays = [...tabKinds.values()].filter(k => k.includes('websockets')).length
   const webrtc = [...tabKinds.values()].filter(k => k.includes('webrtc')).length
 
@@ -104,17 +107,17 @@ export function Mesh (): preact.JSX.Element {
         <span><i class="line websockets" /> WebSockets</span><span><i class="line webrtc" /> WebRTC</span><span><i class="line relay" /> relay</span><span><i class="line tcp" /> TCP</span>
       </figcaption>
     </figure>
-    <p id="tab-connections">{session.member ? `This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC. Objects and bytes held count what your access lets you list.` : 'This tab did not join the mesh: the members are as the node serving this console sees them.'}</p>
+    <p id="tab-connections">{session.member ? `This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC. Objects and bytes held: as each node counts its own copies, and this tab's.` : 'This tab did not join the mesh: the members are as the node serving this console sees them.'}</p>
     <div class="table-wrap"><table class="striped" aria-label="Members">
       <thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col">State</th><th scope="col" class="num">Objects held</th><th scope="col" class="num">Bytes held</th><th scope="col" class="num">Disk free</th><th scope="col" class="num">RTT</th><th scope="col">Up</th><th scope="col">Version</th></tr></thead>
       <tbody id="member-rows">{members.map(m => {
-        const h = held.get(m.id)
+        const h = m.self ? mine : m.held
         return <tr key={m.id} class={m.self ? 'self' : undefined}>
           <th scope="row" title={m.id}>{`${shortId(m.id)}${m.self ? ' (this tab)' : m.serving ? ' (serving this console)' : ''}`}</th>
           <td>{m.role ?? '?'}</td>
           <td><span class={`badge state-${m.state}`}>{m.state}</span></td>
-          <td class="num">{session.member ? (h?.objects ?? 0).toLocaleString() : ''}</td>
-          <td class="num">{session.member ? bytes(h?.bytes ?? 0) : ''}</td>
+          <td class="num">{h === undefined ? '' : h.objects.toLocaleString()}</td>
+          <td class="num">{h === undefined ? '' : bytes(h.bytes)}</td>
           <td class="num">{m.free === undefined ? '' : bytes(m.free)}</td>
           <td class="num">{m.rttMs === undefined ? '' : `${m.rttMs.toFixed(1)} ms`}</td>
           <td>{m.started === undefined || m.state !== 'alive' ? '' : <time dateTime={new Date(m.started).toISOString()} title={`since ${new Date(m.started).toLocaleString()}`}>{uptime(Date.now() - m.started)}</time>}</td>

@@ -51,6 +51,8 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
   // The latest listing function (with the search as typed now): a refresh planned earlier must not list with an old search.
   const latest = useRef(refresh)
   latest.current = refresh
+  // The tab follows the open bucket: its changes come with the feed (and the listed objects' copies stay current).
+  useEffect(() => session.tab.node?.guest.watch([bucket]), [session, bucket])
   // Writes anywhere in the mesh to this bucket show without a reload; a deleted bucket sends the person back.
   useEffect(() => {
     const later = throttled(1000, () => { void latest.current() })

@@ -133,6 +133,12 @@ export interface ListResult {
   objects: ObjectSummary[]
   /** True when more keys match after the last one returned. */
   isTruncated: boolean
+  /**
+   * Where the next page starts when that is past the last key returned (a
+   * store that held keys back from this caller walked further): a listing
+   * goes on after it, so that a page with no key it may see still moves on.
+   */
+  resumeAfter?: string
 }
 
 export interface UploadInfo {

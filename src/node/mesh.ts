@@ -212,7 +212,7 @@ function admissionLifetime (env: NodeJS.ProcessEnv): number {
   return seconds * 1000
 }
 
-/** How often the free disk space is read, and how much it must move (a fraction) before the others are told: each telling is one message to every member. */
+/** How often the free disk space (and what the node holds) is read, and how much it must move (a fraction) before the others are told: each telling is one message to every member. */
 const FREE_SPACE_CHECK_MS = 60_000
 const FREE_SPACE_CHANGE = 0.01
 
@@ -297,13 +297,18 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   let guests: GuestService | undefined
   let guestAccess: AccessControl | undefined
   const admissionMs = admissionLifetime(o.env)
-  // The others see this node's free disk space (the console's member table); told again when it moves.
+  // The others see this node's free disk space and what it holds (the console's member table); told again when they move.
+  let held = { heldObjects: 0, heldBytes: 0 }
+  const moved = (now: number, was: number): boolean => Math.abs(now - was) >= FREE_SPACE_CHANGE * Math.max(was, 1)
   const diskWatch = setInterval(() => {
     void freeBytes(o.layout.root).then(now => {
       // Not once stopping: news of this member after its leave would make it alive again elsewhere.
-      if (stopped || now === undefined || (free !== undefined && Math.abs(now - free) < FREE_SPACE_CHANGE * Math.max(free, 1))) return
-      free = now
-      transport.updateMeta({ free })
+      if (stopped) return
+      const update: { free?: number, heldObjects?: number, heldBytes?: number } = {}
+      if (now !== undefined && (free === undefined || moved(now, free))) update.free = free = now
+      const { heldObjects, heldBytes } = node.stats
+      if (heldObjects !== held.heldObjects || moved(heldBytes, held.heldBytes)) Object.assign(update, held = { heldObjects, heldBytes })
+      if (Object.keys(update).length > 0) transport.updateMeta(update)
     }).catch(() => {})
   }, FREE_SPACE_CHECK_MS)
   diskWatch.unref()

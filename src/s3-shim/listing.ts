@@ -53,6 +53,7 @@ export async function listPage (ctx: Context, prefix: string, delimiter: string,
       startAfter = object.key
     }
     if (!page.isTruncated) break
+    if (page.resumeAfter !== undefined && (startAfter === undefined || compareKeys(page.resumeAfter, startAfter) > 0)) startAfter = page.resumeAfter
   }
   return { entries, isTruncated }
 }

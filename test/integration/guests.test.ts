@@ -160,11 +160,14 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     const renewing = setInterval(() => { void join(nodes[0]!, reader, peer).then(async a => { admission = a; await guest.renew(b64(a.admission)) }).catch((err: unknown) => { process.stderr.write(`renewal failed: ${String(err)}\n`) }) }, ADMISSION_SECONDS * 500)
     try {
       await guest.synced
-      assert.ok(guest.catalog.get('shared', 'public/a.bin') !== undefined, 'the listable key is in the guest\'s catalog')
-      assert.equal(guest.catalog.get('shared', 'private/b.txt'), undefined, 'the key outside its grant is not')
+      assert.ok(guest.catalog.get('shared') !== undefined, 'the feed gave the bucket')
+      assert.deepEqual([...guest.catalog.entries('shared')].filter(e => e.key !== undefined), [], 'and no object: the guest holds none and watches no bucket')
+      const page = await guest.list('shared', { limit: 1000 })
+      assert.deepEqual(page.entries.map(e => e.key), ['public/a.bin', 'public/no-read/m.txt'], 'a listing from the node has the keys it may list, not the one outside its grant')
+      assert.equal(page.isTruncated, false)
       assert.ok(await metric(nodes[0]!, 's3mesh_guest_entries_filtered_total') > filteredBefore, 'held back, and counted')
       assert.deepEqual([...guest.peers.values()].filter(p => p.role === 'durable').map(p => p.id).sort(), nodes.map(idOf).sort(), 'it learns the durable members')
-      const entry = guest.catalog.get('shared', 'public/a.bin')!
+      const entry = (await guest.lookup('shared', 'public/a.bin'))!
       const held = await guest.fetch(entry)
       assert.ok(held.holders.includes(peer), 'kept, and held')
       const handle = await guest.copies.openLocal('shared', 'public/a.bin', entry.object!.sha256)
@@ -188,6 +191,87 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     } finally {
       clearInterval(renewing)
       await guest.stop()
+    }
+  })
+
+  it('a guest\'s join moves the buckets and what it holds, not the catalog; its feed tells it of what it holds and watches, nothing else', async () => {
+    const n0 = nodes[0]!
+    const put = async (key: string, body: string): Promise<void> => { assert.equal((await root.fetch(`${n0.url}/many/${key}`, { method: 'PUT', body })).status, 200) }
+    assert.equal((await root.fetch(`${n0.url}/many`, { method: 'PUT' })).status, 200)
+    for (let i = 0; i < 400; i += 20) await Promise.all(Array.from({ length: 20 }, async (_, j) => { await put(`k-${String(i + j).padStart(4, '0')}`, `object ${i + j}`) }))
+    const guestKey = await generateKeyPair('Ed25519')
+    const guestPeer = peerIdFromPrivateKey(guestKey).toString()
+    const l = await guestNode(guestKey)
+    const rootCreds = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }
+    const a = await join(n0, rootCreds, guestPeer)
+    await l.dial(multiaddr(a.relays[0]!))
+    try {
+      // What a join moves: the feed's snapshot, as the node sends it to a guest that holds one of the 400.
+      const frames = new SealedFrames(await openStream(l, idOf(n0), GUEST_PROTOCOL, AbortSignal.timeout(10_000)), PLAIN_FRAMES, { idleTimeoutMs: 10_000 })
+      await frames.send({ admission: b64(a.admission), op: 'feed', follow: false, held: [['many', 'k-0005']] })
+      const fed: CatalogEntry[] = []
+      let bytes = 0
+      for (;;) {
+        const m = await frames.receive()
+        if (m.entries instanceof Uint8Array) { fed.push(...decodeCatalogMessage(m.entries).entries); bytes += m.entries.byteLength }
+        if (m.synced === true) break
+      }
+      frames.abort(new Error('done'))
+      assert.deepEqual(fed.filter(e => e.key !== undefined).map(e => e.key), ['k-0005'], 'of 400 objects, only the held one')
+      assert.ok(bytes < 4096, `the snapshot is small: ${bytes} bytes`)
+
+      // A guest whose own store holds k-0005's bytes: it learns that entry at join and claims its copy.
+      const store = new MemoryStore()
+      await store.createBucket('many')
+      await store.putObject('many', 'k-0005', new Response('object 5').body!, { metadata: { user: {} } })
+      const guest = new GuestMember({ libp2p: l, store, hashes: nodeHashes, cluster: 's3mesh', admission: b64(a.admission), relays: a.relays, retryMs: 200 })
+      await guest.start()
+      try {
+        await guest.synced
+        await until('the guest claims the copy it holds', () => guest.catalog.get('many', 'k-0005')?.holders.includes(guestPeer) === true)
+        assert.ok(guest.trusts('many', 'k-0005'), 'a held key is kept current by the feed')
+        assert.equal(guest.trusts('many', 'k-0006'), false, 'another is not')
+        // A key it neither holds nor watches changes: not told. The one it holds: told, and its stale copy goes.
+        await put('k-0006', 'changed 6')
+        await put('k-0005', 'changed 5')
+        await until('the held key\'s new version reaches the guest', () => guest.catalog.get('many', 'k-0005')?.object?.size === 'changed 5'.length)
+        await until('its stale copy is dropped', async () => (await store.listObjects('many', { limit: 10 })).objects.length === 0)
+        assert.equal(guest.catalog.get('many', 'k-0006'), undefined, 'the unwatched key\'s change was not sent')
+        // Watching the bucket (a page showing it): every change comes, until the page lets go.
+        const release = guest.watch(['many'])
+        await until('the node has the watch', async () => {
+          await put('k-0007', `watched ${Date.now()}`)
+          return guest.catalog.get('many', 'k-0007') !== undefined
+        })
+        release()
+        await put('k-0008', 'after the watch')
+        await put('k-0005', 'changed again')
+        await until('a held key still comes', () => guest.catalog.get('many', 'k-0005')?.object?.size === 'changed again'.length)
+        assert.equal(guest.catalog.get('many', 'k-0008'), undefined, 'a change after the watch ended was not sent')
+        assert.equal(guest.catalog.get('many', 'k-0007'), undefined, 'and what the watch brought was dropped with it')
+        // Listing pages the node's catalog: 400 keys and more, a page at a time.
+        let listed = 0
+        let startAfter: string | undefined
+        for (;;) {
+          const page = await guest.list('many', { limit: 1000, ...(startAfter === undefined ? {} : { startAfter }) })
+          listed += page.entries.length
+          if (!page.isTruncated) break
+          startAfter = page.after
+        }
+        assert.equal(listed, 400)
+        assert.deepEqual(await guest.totals(['many']), new Map([['many', { objects: 400, bytes: (await guest.list('many', { limit: 1000 })).entries.reduce((n, e) => n + e.object!.size, 0) }]]))
+      } finally {
+        await guest.stop()
+      }
+
+      // Announcing a copy of a version that was replaced meanwhile: the answer names the newer one.
+      const old = decodeCatalogMessage((await ask(l, idOf(n0), GUEST_PROTOCOL, { admission: b64(a.admission), op: 'lookup', bucket: 'many', key: 'k-0009' })).entries as Uint8Array).entries[0]!
+      await put('k-0009', 'replaced')
+      const told = await ask(l, idOf(n0), GUEST_PROTOCOL, { admission: b64(a.admission), op: 'announce', entries: encodeCatalogMessage([{ ...old, holders: [guestPeer] }]) })
+      assert.equal(told.taken, 0)
+      assert.equal(decodeCatalogMessage(told.newer as Uint8Array).entries[0]!.object!.size, 'replaced'.length, 'the newer version, so the guest drops its stale copy')
+    } finally {
+      await l.stop()
     }
   })
 
@@ -218,26 +302,32 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     }
     assert.equal(await counts('denied'), denied + 2, 'both refused as its user may not write, counted')
 
-    // 3. A full catalog sync: only what it may list comes back; the rest is held back and counted.
+    // 3. The feed: the buckets, no object (it holds none, watches none). A listing: only what it may list comes back,
+    // the rest held back and counted.
     const filtered = await metric(nodes[1]!, 's3mesh_guest_entries_filtered_total')
     const frames = new SealedFrames(await openStream(libp2p, n1, GUEST_PROTOCOL, AbortSignal.timeout(10_000)), PLAIN_FRAMES, { idleTimeoutMs: 10_000 })
-    await frames.send({ admission, op: 'feed', follow: false })
-    const keys: string[] = []
-    const synced: CatalogEntry[] = []
+    await frames.send({ admission, op: 'feed', follow: false, held: [['shared', 'private/b.txt'], ['shared', 'public/a.bin']] })
+    const fed: CatalogEntry[] = []
     for (;;) {
       const m = await frames.receive()
-      if (m.entries instanceof Uint8Array) synced.push(...decodeCatalogMessage(m.entries).entries)
+      if (m.entries instanceof Uint8Array) fed.push(...decodeCatalogMessage(m.entries).entries)
       if (m.synced === true) break
     }
-    keys.push(...synced.map(e => `${e.bucket}/${e.key ?? ''}`))
+    frames.abort(new Error('done'))
+    assert.deepEqual(fed.map(e => `${e.bucket}/${e.key ?? ''}`).sort(), ['shared/', 'shared/public/a.bin'], 'the bucket and the held key it may list; a held key outside its grant is not sent')
+    const listedAnswer = await ask(libp2p, n1, GUEST_PROTOCOL, { admission, op: 'list', bucket: 'shared', limit: 1 })
+    assert.equal(listedAnswer.truncated, true, 'a page of one says more follow')
+    const listedMore = await ask(libp2p, n1, GUEST_PROTOCOL, { admission, op: 'list', bucket: 'shared', limit: 1000, startAfter: listedAnswer.after })
+    const synced = [...decodeCatalogMessage(listedAnswer.entries as Uint8Array).entries, ...decodeCatalogMessage(listedMore.entries as Uint8Array).entries]
+    const keys = synced.map(e => `${e.bucket}/${e.key ?? ''}`)
     // Listed but not readable: its name and size, not its metadata or tags (those need s3:GetObject).
     const listedOnly = synced.find(e => e.key === 'public/no-read/m.txt')
     assert.ok(listedOnly !== undefined, 'listable: sent')
     assert.deepEqual([listedOnly.object!.metadata.user, listedOnly.object!.tags], [{}, {}], 'without metadata and tags')
-    frames.abort(new Error('done'))
-    assert.ok(keys.includes('shared/public/a.bin'))
-    assert.ok(!keys.some(k => k.includes('private')), `nothing outside its grant: ${keys.join(', ')}`)
+    assert.deepEqual(keys, ['shared/public/a.bin', 'shared/public/no-read/m.txt'], `nothing outside its grant: ${keys.join(', ')}`)
     assert.ok(await metric(nodes[1]!, 's3mesh_guest_entries_filtered_total') > filtered, 'what was held back is counted')
+    const otherBucket = await ask(libp2p, n1, GUEST_PROTOCOL, { admission, op: 'totals', buckets: ['shared'] })
+    assert.deepEqual(otherBucket.totals, [], 'no totals of a bucket it may list only in part (a count tells of every key)')
     // And the members' own anti-entropy, which needs the cluster key, gives it nothing at all.
     await assert.rejects(async () => {
       const s = new SealedFrames(await openStream(libp2p, n1, SYNC_PROTOCOL, AbortSignal.timeout(5000)), PLAIN_FRAMES, { idleTimeoutMs: 5000 })

@@ -1,5 +1,6 @@
 /** The mesh catalog kept in SQLite on a Node node: the same catalog as in memory, kept across restarts, a journal imported once. */
 import assert from 'node:assert/strict'
+import { DatabaseSync } from 'node:sqlite'
 import { execFileSync } from 'node:child_process'
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -35,6 +36,7 @@ function said (c: Catalog): unknown {
     digests: c.rangeDigests(b),
     ranges: Array.from({ length: DIGEST_RANGES + 1 }, (_, r) => c.rangeEntries(b, r)),
     live: c.objectCount(b),
+    totals: c.bucketTotals(b),
     pages: [c.page(b, { limit: 2 }), c.page(b, { prefix: 'a', limit: 10 }), c.page(b, { startAfter: 'a/b', limit: 3 })],
   }))
 }
@@ -103,6 +105,27 @@ describe('catalog kept in SQLite (CatalogDb)', () => {
       const again = await CatalogDb.open(join(dir, 'c.db'), journalPath)
       assert.deepEqual(await again.load(), [], 'nothing to import the second time')
       assert.equal(new Catalog(again.table).get('bkt', 'k2999')?.version.ms, 2999)
+      await again.close()
+    })
+  })
+
+  it('counts a bucket\'s bytes once from its rows when its state was saved before they were kept', async () => {
+    await withDir(async dir => {
+      const path = join(dir, 'c.db')
+      const first = await CatalogDb.open(path, join(dir, 'none.journal'))
+      const c = new Catalog(first.table)
+      c.apply({ bucket: 'b', version: { ms: 1, counter: 0, node: 'n1' }, deleted: false, holders: [] })
+      for (let i = 0; i < 5; i++) c.apply({ bucket: 'b', key: `k${i}`, version: { ms: 2, counter: 0, node: 'n1' }, deleted: false, object: { size: 10 + i, etag: 'e', sha256: 's', lastModified: 1, metadata: { user: {} }, tags: {} }, holders: ['n1'] })
+      await first.flush(true)
+      await first.close()
+      // The state as an older s3mesh saved it: no bytes.
+      const db = new DatabaseSync(path)
+      const row = db.prepare('SELECT state FROM catalog_buckets WHERE name = ?').get('b') as { state: string }
+      const { bytes: _bytes, ...older } = JSON.parse(row.state) as Record<string, unknown>
+      db.prepare('UPDATE catalog_buckets SET state = ? WHERE name = ?').run(JSON.stringify(older), 'b')
+      db.close()
+      const again = await CatalogDb.open(path, join(dir, 'none.journal'))
+      assert.deepEqual(new Catalog(again.table).bucketTotals('b'), { objects: 5, bytes: 60 })
       await again.close()
     })
   })

@@ -99,6 +99,27 @@ describe('catalog merge', () => {
     assert.deepEqual(c.listBuckets().map(e => e.bucket), ['b'])
   })
 
+  it('keeps each bucket\'s objects and bytes through merges, deletes and a cache\'s evictions, without a scan', () => {
+    const c = new Catalog()
+    const v = (ms: number): CatalogEntry['version'] => ({ ms, counter: 0, node: 'n1' })
+    const obj = (size: number): NonNullable<CatalogEntry['object']> => ({ size, etag: 'e', sha256: `s${size}`, lastModified: 1, metadata: { user: {} }, tags: {} })
+    c.apply({ bucket: 'b', version: v(1), deleted: false, holders: [] })
+    c.apply({ bucket: 'b', key: 'k', version: v(2), deleted: false, object: obj(10), holders: ['n1'] })
+    c.apply({ bucket: 'b', key: 'j', version: v(2), deleted: false, object: obj(5), holders: ['n1'] })
+    assert.deepEqual(c.bucketTotals('b'), { objects: 2, bytes: 15 })
+    c.apply({ bucket: 'b', key: 'k', version: v(3), deleted: false, object: obj(100), holders: ['n1'] })
+    assert.deepEqual(c.bucketTotals('b'), { objects: 2, bytes: 105 }, 'a new version replaces its bytes')
+    c.apply({ bucket: 'b', key: 'j', version: v(4), deleted: true, holders: [] })
+    assert.deepEqual(c.bucketTotals('b'), { objects: 1, bytes: 100 }, 'a delete takes them away')
+    c.evict('b', 'k')
+    c.evict('b', 'j')
+    assert.deepEqual(c.bucketTotals('b'), { objects: 0, bytes: 0 })
+    assert.deepEqual([...c.entries('b')].map(e => e.key), [undefined], 'only the bucket\'s own entry stays')
+    const fresh = new Catalog()
+    for (const e of c.entries('b')) fresh.apply(e)
+    assert.deepEqual(c.rangeDigests('b'), fresh.rangeDigests('b'), 'digests in step')
+  })
+
   it('pages past runs of tombstones', () => {
     const c = new Catalog()
     const obj = { size: 1, etag: 'e', sha256: 's', lastModified: 1, metadata: { user: {} }, tags: {} }

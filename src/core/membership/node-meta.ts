@@ -18,6 +18,9 @@ export interface NodeMeta {
   started?: number
   /** Bytes free on this member's disk, when it has one (refreshed every few minutes). */
   free?: number
+  /** Objects and bytes this member holds copies of (counted by its repair loop's last cycle), for the console. */
+  heldObjects?: number
+  heldBytes?: number
   /** Its S3 endpoint as clients reach it (--public-url, else what it listens on), when it serves S3. */
   url?: string
 }
@@ -35,13 +38,15 @@ export function decodeNodeMeta (bytes: Uint8Array): NodeMeta | undefined {
     if (typeof m !== 'object' || m === null || !ROLES.has(m.role as string) || typeof m.version !== 'string') return undefined
     if (!Array.isArray(m.addrs) || m.addrs.length > 16 || !m.addrs.every(a => typeof a === 'string' && a.length < 256)) return undefined
     const count = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= 0)
-    if (!count(m.capacity) || !count(m.started) || !count(m.free)) return undefined
+    if (!count(m.capacity) || !count(m.started) || !count(m.free) || !count(m.heldObjects) || !count(m.heldBytes)) return undefined
     if (m.url !== undefined && (typeof m.url !== 'string' || m.url.length >= 256 || !/^https?:\/\//.test(m.url))) return undefined
     return {
       role: m.role as NodeMeta['role'], addrs: m.addrs as string[], version: m.version,
       ...(m.capacity !== undefined ? { capacity: m.capacity as number } : {}),
       ...(m.started !== undefined ? { started: m.started as number } : {}),
       ...(m.free !== undefined ? { free: m.free as number } : {}),
+      ...(m.heldObjects !== undefined ? { heldObjects: m.heldObjects as number } : {}),
+      ...(m.heldBytes !== undefined ? { heldBytes: m.heldBytes as number } : {}),
       ...(m.url !== undefined ? { url: m.url as string } : {}),
     }
   } catch {

@@ -14,6 +14,8 @@ export interface BucketState {
   entry?: CatalogEntry
   /** Objects that are not tombstones, for listing and metrics without a scan. */
   live: number
+  /** Bytes of those objects (one copy each). Absent in states saved before it was kept: recounted on load. */
+  bytes?: number
   /** Per key range: the digest of its object entries. Index DIGEST_RANGES is the bucket entry. */
   ranges: Digest[]
 }

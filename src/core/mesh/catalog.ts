@@ -46,6 +46,8 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     super()
     this.buckets = table.loadBuckets()
     table.onRolledBack = buckets => { for (const b of buckets) this.recount(b) }
+    // A state saved before its bytes were kept: counted once, from its rows.
+    for (const [name, b] of this.buckets) if (b.bytes === undefined) this.recount(name)
   }
 
   /** A bucket's live count and digests, recounted from its rows (after the table lost writes). */
@@ -54,10 +56,11 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     if (b === undefined) return
     b.ranges = emptyRanges()
     b.live = 0
+    b.bytes = 0
     if (b.entry !== undefined) addTo(b.ranges[DIGEST_RANGES]!, fingerprint(b.entry), 1)
     for (const e of this.table.values(bucket)) {
       addTo(b.ranges[rangeOf(bucket, e.key!)]!, fingerprint(e), 1)
-      if (!e.deleted) b.live++
+      if (!e.deleted) { b.live++; b.bytes += e.object?.size ?? 0 }
     }
     this.table.saveBucket(bucket, b)
   }
@@ -97,6 +100,7 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     } else {
       this.table.set(bucket, key, rangeIndex, merged)
       b.live += (merged.deleted ? 0 : 1) - (current === undefined || current.deleted ? 0 : 1)
+      b.bytes = (b.bytes ?? 0) + liveBytes(merged) - (current === undefined ? 0 : liveBytes(current))
     }
     this.table.saveBucket(bucket, b)
   }
@@ -122,6 +126,12 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
   /** Number of live objects in a bucket. */
   objectCount (bucket: string): number {
     return this.buckets.get(bucket)?.live ?? 0
+  }
+
+  /** A bucket's live objects and their bytes (one copy each), kept as entries merge: no scan. */
+  bucketTotals (bucket: string): { objects: number, bytes: number } {
+    const b = this.buckets.get(bucket)
+    return { objects: b?.live ?? 0, bytes: b?.bytes ?? 0 }
   }
 
   /** Every entry of a bucket (its own first, then objects in key order, tombstones included). */
@@ -152,6 +162,21 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     this.table.saveBucket(bucket, b!)
   }
 
+  /**
+   * Takes an object entry out whatever it says: for a catalog that is a
+   * cache of the mesh's (a tab's keeps what it holds and follows), never for
+   * a member's, whose entries only merge or expire.
+   */
+  evict (bucket: string, key: string): void {
+    const b = this.buckets.get(bucket)
+    const e = b === undefined ? undefined : this.table.get(bucket, key)
+    if (e === undefined) return
+    this.table.delete(bucket, key)
+    addTo(b!.ranges[rangeOf(bucket, key)]!, fingerprint(e), -1)
+    if (!e.deleted) { b!.live--; b!.bytes = (b!.bytes ?? 0) - liveBytes(e) }
+    this.table.saveBucket(bucket, b!)
+  }
+
   /** The digest of a whole bucket (its entry and every object entry). */
   digest (bucket: string): Digest {
     const d: Digest = { a: 0, b: 0 }
@@ -175,11 +200,15 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
   private record (bucket: string): BucketState {
     let b = this.buckets.get(bucket)
     if (b === undefined) {
-      b = { live: 0, ranges: emptyRanges() }
+      b = { live: 0, bytes: 0, ranges: emptyRanges() }
       this.buckets.set(bucket, b)
     }
     return b
   }
+}
+
+function liveBytes (e: CatalogEntry): number {
+  return e.deleted ? 0 : e.object?.size ?? 0
 }
 
 function emptyRanges (): Digest[] {

@@ -2,7 +2,7 @@ import type { CatalogEntry } from './catalog-entry.js'
 
 /** Guests named as holders of one entry, and holdings kept per guest. */
 const MAX_GUEST_HOLDERS = 16
-const MAX_HOLDINGS_PER_GUEST = 10_000
+export const MAX_HOLDINGS_PER_GUEST = 10_000
 
 /**
  * What the guests following a member hold, per object: guest id to the
@@ -24,6 +24,11 @@ export class GuestHoldings {
     let held = this.byObject.get(id)
     if (held === undefined) this.byObject.set(id, held = new Map())
     held.set(guest, e.object!.sha256)
+  }
+
+  /** Whether the guest said it holds a version of `bucket`/`key` (any version: a newer one is news to it). */
+  holds (guest: string, bucket: string, key: string): boolean {
+    return this.byGuest.get(guest)?.has(`${bucket}\n${key}`) === true
   }
 
   forget (guest: string): void {

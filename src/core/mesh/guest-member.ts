@@ -11,7 +11,7 @@ import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import { Catalog } from './catalog.js'
 import { GuestGate } from './guest-gate.js'
-import { GUEST_PROTOCOL, guestTransfer, type GuestPeer } from './guest-service.js'
+import { GUEST_PROTOCOL, guestTransfer, MAX_FOLLOWED, MAX_HELD, type GuestPeer } from './guest-service.js'
 import { HolderFetcher } from './holder-fetch.js'
 import { HybridClock } from './hlc.js'
 import { LocalCopies } from './local-copies.js'
@@ -48,8 +48,9 @@ const GUEST_TOMBSTONE_MS = 24 * 3600_000
 
 /**
  * A guest of the mesh (a browser tab admitted by a node, with no cluster
- * key): it follows a durable member's feed of the catalog entries its user
- * may list, fetches the objects it reads from their holders (other guests
+ * key): it follows a durable member's feed (the buckets, and the entries of
+ * what it holds and of the buckets it watches, that its user may list: never
+ * the whole catalog), asks that node for listings and other keys, fetches the objects it reads from their holders (other guests
  * first, over WebRTC when connected) and keeps them, tells the node which
  * versions it holds, and serves them to other guests whose admission lets
  * them read them. It never makes a version: its writes go through S3 to a node.
@@ -78,6 +79,9 @@ export class GuestMember {
   private readonly listeners = new Set<() => void>()
   private readonly dialing = new Set<string>()
   private readonly durableSeen = new Set<string>()
+  /** Buckets whose every change the followed node sends (pages showing them), and how many pages watch each. */
+  private readonly watched = new Set<string>()
+  private readonly watchers = new Map<string, number>()
 
   constructor (private readonly o: GuestMemberOptions) {
     this.self = o.libp2p.peerId.toString()
@@ -145,24 +149,105 @@ export class GuestMember {
   /** The durable member followed now. */
   get node (): string | undefined { return this.following }
 
-  /** One key's (or bucket's) entry from the followed node: for what the guest may read but not list, and after its own writes. */
-  async lookup (bucket: string, key?: string, signal?: AbortSignal): Promise<CatalogEntry | undefined> {
+  /** One request to the followed node (or, before there is one, the first durable member), and its answer. */
+  private async ask (request: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const node = this.following ?? this.durable()[0]
-    if (node === undefined) return undefined
+    if (node === undefined) throw new S3Error('ServiceUnavailable', 'This tab follows no node yet.')
     const frames = await this.open(node, signal)
     try {
-      await frames.send({ op: 'lookup', admission: this.admission, bucket, ...(key === undefined ? {} : { key }) })
+      await frames.send({ ...request, admission: this.admission })
       const a = await frames.receive()
       await frames.close()
       if (a.status === 'refused') throw new S3Error('AccessDenied', String(a.message))
-      if (a.status !== 'ok' || !(a.entries instanceof Uint8Array)) return undefined
-      const entries = decodeCatalogMessage(a.entries).entries
-      this.reconciler.receive(entries)
-      return this.catalog.get(bucket, key)
+      return a
     } catch (err) {
       frames.abort(err as Error)
       throw err
     }
+  }
+
+  /** One key's (or bucket's) entry from the followed node: for what the guest may read but not list, and after its own writes. */
+  async lookup (bucket: string, key?: string, signal?: AbortSignal): Promise<CatalogEntry | undefined> {
+    if (this.following === undefined && this.durable().length === 0) return undefined
+    const a = await this.ask({ op: 'lookup', bucket, ...(key === undefined ? {} : { key }) }, signal)
+    // Gone (a delete long enough ago that its tombstone was dropped): what this tab knew of it is stale.
+    if (a.status === 'not-found' && key !== undefined) this.catalog.evict(bucket, key)
+    if (a.status !== 'ok' || !(a.entries instanceof Uint8Array)) return undefined
+    this.reconciler.receive(decodeCatalogMessage(a.entries).entries)
+    return this.catalog.get(bucket, key)
+  }
+
+  /**
+   * A page of a bucket's listing from the followed node (this tab keeps no
+   * bucket whole): the live entries after `startAfter` under `prefix`, whether
+   * more follow, and where the next page starts. Kept in this tab's catalog
+   * when it follows the bucket (its changes come with the feed).
+   */
+  async list (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }, signal?: AbortSignal): Promise<{ entries: CatalogEntry[], isTruncated: boolean, after?: string }> {
+    const a = await this.ask({ op: 'list', bucket, limit: Math.min(1000, Math.max(1, options.limit)), ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }) }, signal)
+    if (a.status !== 'ok' || !(a.entries instanceof Uint8Array)) throw new S3Error('ServiceUnavailable', 'The node did not answer the listing.')
+    const entries = decodeCatalogMessage(a.entries).entries.filter(e => e.bucket === bucket && e.key !== undefined && !e.deleted && e.object !== undefined)
+    if (this.watched.has(bucket)) this.reconciler.receive(entries)
+    return { entries, isTruncated: a.truncated === true, ...(typeof a.after === 'string' ? { after: a.after } : {}) }
+  }
+
+  /** Live objects and bytes of each bucket this tab's user may list whole, as the followed node counts them. */
+  async totals (buckets: string[], signal?: AbortSignal): Promise<Map<string, { objects: number, bytes: number }>> {
+    const a = await this.ask({ op: 'totals', buckets: buckets.slice(0, 1000) }, signal)
+    const out = new Map<string, { objects: number, bytes: number }>()
+    for (const t of Array.isArray(a.totals) ? a.totals : []) {
+      if (Array.isArray(t) && typeof t[0] === 'string' && Number.isInteger(t[1]) && Number.isInteger(t[2])) out.set(t[0], { objects: t[1] as number, bytes: t[2] as number })
+    }
+    return out
+  }
+
+  /**
+   * Follows these buckets' changes (a page showing them) until the returned
+   * function is called; pages watching at once are added up. What this tab
+   * knew of a bucket it starts or stops following, besides what it holds, is
+   * dropped: it may be stale (nobody told it of changes), and a page lists
+   * again anyway.
+   */
+  watch (buckets: Iterable<string>): () => void {
+    const mine = [...new Set(buckets)]
+    for (const b of mine) this.watchers.set(b, (this.watchers.get(b) ?? 0) + 1)
+    this.rewatch()
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      for (const b of mine) {
+        const n = (this.watchers.get(b) ?? 1) - 1
+        if (n === 0) this.watchers.delete(b)
+        else this.watchers.set(b, n)
+      }
+      this.rewatch()
+    }
+  }
+
+  /** Tells the followed node the buckets watched now, when they changed. */
+  private rewatch (): void {
+    const next = new Set([...this.watchers.keys()].slice(0, MAX_FOLLOWED))
+    const changed = [...next].filter(b => !this.watched.has(b)).concat([...this.watched].filter(b => !next.has(b)))
+    if (changed.length === 0) return
+    for (const b of changed) this.forgetUnheld(b)
+    this.watched.clear()
+    for (const b of next) this.watched.add(b)
+    void this.feed?.send({ buckets: [...next] }).catch(() => {})
+  }
+
+  /** Drops what this tab knows of a bucket's objects but those it holds (their changes reach it). */
+  private forgetUnheld (bucket: string): void {
+    for (const e of [...this.catalog.entries(bucket)]) if (e.key !== undefined && !e.holders.includes(this.self)) this.catalog.evict(bucket, e.key)
+  }
+
+  /**
+   * Whether this tab's entry for a key is current: the feed tells of every
+   * change to a key it holds and to a bucket it follows. Any other entry may
+   * be stale, and is asked of the node again before it is used.
+   */
+  trusts (bucket: string, key: string): boolean {
+    return this.watched.has(bucket) || this.catalog.get(bucket, key)?.holders.includes(this.self) === true
   }
 
   /** Fetches a version from its holders (guests connected now first, then durable members), verified, kept and announced. */
@@ -187,8 +272,10 @@ export class GuestMember {
     if (frames === undefined) return
     try {
       await frames.send({ op: 'announce', admission: this.admission, entries: encodeCatalogMessage(held) })
-      await frames.receive()
+      const a = await frames.receive()
       await frames.close()
+      // A version newer than the one announced: this copy is stale, and goes.
+      if (a.newer instanceof Uint8Array) this.reconciler.receive(decodeCatalogMessage(a.newer).entries)
     } catch (err) {
       frames.abort(err as Error)
     }
@@ -220,7 +307,7 @@ export class GuestMember {
             const addrs = given.length > 0 ? given : orderAddresses(this.peers.get(id)?.addrs ?? []).map(a => a.includes('/p2p/') ? a : `${a}/p2p/${id}`)
             if (addrs.length > 0) await dialFirst(this.o.libp2p, addrs, AbortSignal.any([s, AbortSignal.timeout(10_000)]))
           }
-          await this.follow(id)
+          await this.followNode(id)
         } catch {
           // That one could not be followed (or the feed ended): the next.
         }
@@ -229,13 +316,35 @@ export class GuestMember {
     }
   }
 
-  private async follow (node: string): Promise<void> {
+  /** The keys whose copies this guest holds (its store's objects), for a feed to tell of their changes. */
+  private async heldKeys (): Promise<Array<[string, string]>> {
+    const out: Array<[string, string]> = []
+    const store = this.o.store
+    for (const b of await store.listBuckets()) {
+      let startAfter: string | undefined
+      for (;;) {
+        const page = await store.listObjects(b.name, { limit: 1000, ...(startAfter === undefined ? {} : { startAfter }) })
+        for (const o of page.objects) {
+          if (out.length >= MAX_HELD) return out
+          out.push([b.name, o.key])
+        }
+        if (!page.isTruncated || page.objects.length === 0) break
+        startAfter = page.objects.at(-1)!.key
+      }
+    }
+    return out
+  }
+
+  private async followNode (node: string): Promise<void> {
+    const held = await this.heldKeys().catch(() => [])
+    // Changes to watched buckets while no feed was open were missed: what was known of them besides holdings goes.
+    for (const b of this.watched) this.forgetUnheld(b)
     const frames = await this.open(node)
     this.feed = frames
     this.following = node
     this.stats.feedsOpened++
     try {
-      await frames.send({ op: 'feed', admission: this.admission, follow: true, addrs: this.o.addresses?.() ?? [] })
+      await frames.send({ op: 'feed', admission: this.admission, follow: true, addrs: this.o.addresses?.() ?? [], held, buckets: [...this.watched] })
       for (;;) {
         const m = await frames.receive(undefined, 24 * 3600_000)
         if (m.status === 'refused') {

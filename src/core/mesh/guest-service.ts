@@ -11,7 +11,7 @@ import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import { compareVersions } from './hlc.js'
 import type { Guest, GuestGate } from './guest-gate.js'
-import { GuestHoldings } from './guest-holdings.js'
+import { GuestHoldings, MAX_HOLDINGS_PER_GUEST } from './guest-holdings.js'
 import type { LocalCopies } from './local-copies.js'
 import { TransferService, type TransferOptions } from './transfer.js'
 
@@ -19,6 +19,22 @@ import { TransferService, type TransferOptions } from './transfer.js'
 export const GUEST_PROTOCOL = '/s3mesh/guest/1.0.0'
 /** Object bytes to and from guests: `get` only (a guest writes through S3, where the node decides and replicates). */
 export const GUEST_TRANSFER_PROTOCOL = '/s3mesh/guest-transfer/1.0.0'
+
+/** The buckets a guest follows, as it gives them: names, a few. */
+function followedBuckets (v: unknown): Set<string> {
+  if (v === undefined) return new Set()
+  if (!Array.isArray(v) || v.length > MAX_FOLLOWED || !v.every(b => typeof b === 'string' && b.length <= 63)) throw new DroppedMessageError('malformed', 'Followed buckets are a short list of names.')
+  return new Set(v as string[])
+}
+
+/** The keys a guest says it holds: [bucket, key] pairs, at most MAX_HELD. */
+function heldKeys (v: unknown): Array<[string, string]> {
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.length > MAX_HELD || !v.every(p => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[0].length <= 63 && typeof p[1] === 'string' && p[1].length <= 1024)) {
+    throw new DroppedMessageError('malformed', 'Held keys are [bucket, key] pairs.')
+  }
+  return v as Array<[string, string]>
+}
 
 /** A guest's addresses as it gives them: a few, each of a sane length. */
 function addresses (v: unknown): string[] {
@@ -41,6 +57,12 @@ export function guestTransfer (libp2p: Libp2p, copies: LocalCopies, hashes: Hash
 
 /** Entries per feed frame. */
 const FEED_BATCH = 500
+/** Keys a guest may say it holds when it opens a feed (as many as the holdings a member keeps for it). */
+export const MAX_HELD = MAX_HOLDINGS_PER_GUEST
+/** Buckets a guest may follow at once. */
+export const MAX_FOLLOWED = 64
+/** Entries one listing request looks at, at most (keys held back from the guest included). */
+const LIST_SCAN = 20_000
 /** Entries one announcement may carry. */
 const MAX_ANNOUNCED = 1000
 /** How often a following feed re-checks its guest's admission (expiry, revocation), ms. */
@@ -80,7 +102,8 @@ export interface GuestServiceOptions {
  * The durable member's side of guests (browser tabs admitted by a member):
  * every request is checked against the guest's admission and its user's
  * rights (GuestGate) before anything is read or sent. A guest gets the
- * catalog entries it may list and news of the durable members; the bytes
+ * entries of the buckets and keys it holds or follows and may list, news of
+ * the durable members, listing pages and single entries on request; the bytes
  * of objects it may read; and may tell which versions it now holds (kept on
  * this member for the guests following it; never a new version or a delete:
  * those are S3 writes, decided and replicated by a node). What it may not do
@@ -185,6 +208,8 @@ export class GuestService {
       if (r.op === 'feed') await this.feed(frames, g, r)
       else if (r.op === 'lookup') await this.lookup(frames, g, r)
       else if (r.op === 'announce') await this.announced(frames, g, r)
+      else if (r.op === 'list') await this.listPage(frames, g, r)
+      else if (r.op === 'totals') await this.totals(frames, g, r)
       else throw new DroppedMessageError('malformed', 'Unknown guest operation.')
     } catch (err) {
       if (err instanceof DroppedMessageError) this.o.gate.count('malformed')
@@ -192,12 +217,24 @@ export class GuestService {
     }
   }
 
-  /** The entries the guest may list, then (when it follows) each change it may list and each change of the members. */
+  /**
+   * The feed: the bucket entries the guest may see and the entries of the
+   * keys it says it holds (`held`), then (when it follows) each change of
+   * those, of the keys it holds since, and of the buckets it follows
+   * (`buckets`: a page showing a bucket), and each change of the members.
+   * Never the whole catalog: what a guest receives grows with what it holds
+   * and looks at, not with the mesh. Listing and reading other keys are
+   * requests of their own (`list`, `lookup`).
+   */
   private async feed (frames: SealedFrames, first: Guest, r: Record<string, unknown>): Promise<void> {
     let g = first
     let admission = r.admission
     const gate = this.o.gate
     let addrs = this.relayed(addresses(r.addrs))
+    // What this guest is told changes of, besides buckets' own entries.
+    let followed = followedBuckets(r.buckets)
+    const held = new Set(heldKeys(r.held).map(([b, k]) => `${b}\n${k}`))
+    const interested = (e: CatalogEntry): boolean => e.key === undefined || followed.has(e.bucket) || held.has(`${e.bucket}\n${e.key}`) || this.holdings.holds(g.id, e.bucket, e.key)
     // Sends one after the other (changes may come while the snapshot is being sent); the first failure ends the feed.
     let sending = Promise.resolve()
     let failed = false
@@ -221,6 +258,7 @@ export class GuestService {
     const follow = r.follow === true
     const pending: CatalogEntry[] = []
     const onChange = (e: CatalogEntry): void => {
+      if (!interested(e)) return
       pending.push(e)
       if (pending.length === 1) queueMicrotask(() => { const batch = visible(pending.splice(0)); if (batch.length > 0) send({ entries: encodeCatalogMessage(batch) }) })
     }
@@ -264,7 +302,15 @@ export class GuestService {
     try {
       send({ peers: this.peers(g.id) })
       const batch: CatalogEntry[] = []
-      for (const e of this.o.catalog.all()) {
+      const snapshot = (function * (catalog: Catalog): IterableIterator<CatalogEntry> {
+        for (const name of catalog.bucketNames()) { const e = catalog.get(name); if (e !== undefined) yield e }
+        for (const id of held) {
+          const [bucket, key] = id.split('\n') as [string, string]
+          const e = catalog.get(bucket, key)
+          if (e !== undefined) yield e
+        }
+      })(this.o.catalog)
+      for (const e of snapshot) {
         batch.push(e)
         if (batch.length >= FEED_BATCH) {
           send({ entries: encodeCatalogMessage(visible(batch.splice(0))) })
@@ -275,14 +321,15 @@ export class GuestService {
       await sending
       if (failed) return
       if (!follow) { await frames.close(); return }
-      // The guest renews its admission, and tells its new addresses, on the same stream; anything else ends the feed.
+      // The guest renews its admission, tells its new addresses and the buckets it follows, on the same stream; anything else ends the feed.
       for (;;) {
         const m = await frames.receive(undefined, 24 * 3600_000)
-        if (m.admission === undefined && m.addrs === undefined) throw new DroppedMessageError('malformed', 'A feed takes only renewed admissions and addresses.')
+        if (m.admission === undefined && m.addrs === undefined && m.buckets === undefined) throw new DroppedMessageError('malformed', 'A feed takes only renewed admissions, addresses and followed buckets.')
         if (m.admission !== undefined) {
           g = await gate.who(g.id, m.admission)
           admission = m.admission
         }
+        if (m.buckets !== undefined) followed = followedBuckets(m.buckets)
         setAddrs(m.addrs === undefined ? addrs : this.relayed(addresses(m.addrs)))
       }
     } finally {
@@ -302,6 +349,61 @@ export class GuestService {
         this.stats.feeds--
       }
     }
+  }
+
+  /**
+   * A page of a bucket's listing, as ListObjectsV2 pages the store: up to
+   * `limit` keys the guest may list after `startAfter`, whether more follow,
+   * and where the walk stopped (`after`; past keys held back, so that a
+   * guest allowed a sliver of a large bucket still moves on). A walk looks at
+   * LIST_SCAN entries at most.
+   */
+  private async listPage (frames: SealedFrames, g: Guest, r: Record<string, unknown>): Promise<void> {
+    const { bucket, prefix, startAfter } = r
+    const limit = r.limit
+    if (typeof bucket !== 'string' || (prefix !== undefined && typeof prefix !== 'string') || (startAfter !== undefined && typeof startAfter !== 'string') ||
+      !Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 1000) throw new DroppedMessageError('malformed', 'A list without its bucket or with a bad limit.')
+    const gate = this.o.gate
+    if (!gate.mayList(g, bucket)) {
+      gate.count('denied')
+      await frames.send({ status: 'refused', reason: 'denied', message: `${g.id} may not list ${bucket}.` })
+      await frames.close()
+      return
+    }
+    const want = limit as number
+    const out: CatalogEntry[] = []
+    let cursor = startAfter
+    let scanned = 0
+    let more = true
+    while (out.length <= want && scanned < LIST_SCAN) {
+      const page = this.o.catalog.page(bucket, { ...(prefix === undefined ? {} : { prefix }), ...(cursor === undefined ? {} : { startAfter: cursor }), limit: Math.min(1000, want + 1 - out.length) })
+      for (const e of page.entries) {
+        scanned++
+        cursor = e.key
+        if (gate.mayList(g, bucket, e.key)) out.push(this.shown(g, this.holdings.withGuests(e)))
+        else this.stats.entriesFiltered++
+      }
+      if (!page.isTruncated) { more = false; break }
+    }
+    const truncated = out.length > want || more
+    const entries = out.slice(0, want)
+    this.stats.entriesSent += entries.length
+    const after = out.length > want ? entries.at(-1)?.key : cursor
+    await frames.send({ status: 'ok', entries: encodeCatalogMessage(entries), truncated, ...(truncated && after !== undefined ? { after } : {}) })
+    await frames.close()
+  }
+
+  /** Each bucket's live objects and bytes, for the buckets the guest may list whole (a count tells of every key). */
+  private async totals (frames: SealedFrames, g: Guest, r: Record<string, unknown>): Promise<void> {
+    if (!Array.isArray(r.buckets) || r.buckets.length > 1000 || !r.buckets.every(b => typeof b === 'string')) throw new DroppedMessageError('malformed', 'Totals need a list of buckets.')
+    const totals: Array<[string, number, number]> = []
+    for (const b of r.buckets as string[]) {
+      if (this.o.catalog.get(b)?.deleted !== false || !this.o.gate.mayList(g, b, '')) continue
+      const t = this.o.catalog.bucketTotals(b)
+      totals.push([b, t.objects, t.bytes])
+    }
+    await frames.send({ status: 'ok', totals })
+    await frames.close()
   }
 
   /** An entry without what the guest may not read: an object's metadata and tags need GetObject, a bucket's CORS rules GetBucketCORS. */
@@ -346,6 +448,8 @@ export class GuestService {
     let taken = 0
     const refused: Record<string, number> = {}
     const refuse = (reason: 'denied' | 'not-a-holding'): void => { gate.count(reason); refused[reason] = (refused[reason] ?? 0) + 1 }
+    // What replaced a version the guest holds: it learns so here, as it may not be told by its feed (it was not known to hold it).
+    const newer: CatalogEntry[] = []
     for (const e of entries) {
       const current = this.o.catalog.get(e.bucket, e.key)
       if (e.key === undefined || e.deleted || e.object === undefined) {
@@ -366,9 +470,10 @@ export class GuestService {
       // An older version (a late holding): nothing to take. A version the catalog does not have: a write.
       const older = current !== undefined && compareVersions(e.version, current.version) < 0
       refuse(older || gate.allows(g, 's3:PutObject', e.bucket, e.key) ? 'not-a-holding' : 'denied')
+      if (older && gate.allows(g, 's3:GetObject', e.bucket, e.key)) newer.push(this.shown(g, this.holdings.withGuests(current)))
     }
     this.stats.holdingsTaken += taken
-    await frames.send({ status: 'ok', taken, refused })
+    await frames.send({ status: 'ok', taken, refused, ...(newer.length === 0 ? {} : { newer: encodeCatalogMessage(newer) }) })
     await frames.close()
   }
 }

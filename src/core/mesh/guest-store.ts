@@ -12,10 +12,11 @@ import { MeshStore } from './mesh-store.js'
 const LOCAL_LEAD_BYTES = 1024 * 1024
 
 /**
- * The ObjectStore a guest's S3 handler uses (a tab's): reads as on a member
- * (the catalog lists and HEADs; bytes come from the guest's own copies or
- * are fetched from holders, verified, and kept), a key missing from the
- * catalog asked of the node (a key its user may read but not list); writes
+ * The ObjectStore a guest's S3 handler uses (a tab's): listings come from
+ * the node a page at a time; a key's entry from the tab's catalog when the
+ * feed keeps it current (a key the tab holds, a bucket it watches), else from
+ * the node; bytes from the guest's own copies or fetched from holders,
+ * verified, and kept; writes
  * are S3 requests to a node (`writer`, signed with the tab's credentials),
  * which decides them by the user's policies, versions them and replicates
  * them before it answers; the new entry is then taken from the node, so the
@@ -51,20 +52,28 @@ export class GuestStore extends MeshStore {
     return await super.headBucket(name, options)
   }
 
+  /** A page of the listing from the node: a tab keeps no bucket whole. */
   override async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
     await this.refresh(bucket)
-    return await super.listObjects(bucket, options)
+    const b = this.guest.catalog.get(bucket)
+    if (b === undefined || b.deleted) throw new S3Error('NoSuchBucket', undefined, { resource: bucket, detail: { BucketName: bucket } })
+    const page = await this.guest.list(bucket, options, options.signal)
+    return {
+      objects: page.entries.map(e => ({ key: e.key!, size: e.object!.size, etag: e.object!.etag, lastModified: new Date(e.object!.lastModified) })),
+      isTruncated: page.isTruncated,
+      ...(page.after === undefined ? {} : { resumeAfter: page.after }),
+    }
   }
 
   override async openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle> {
     await this.refresh(bucket)
-    await this.refresh(bucket, key)
+    await this.refresh(bucket, key, !this.guest.trusts(bucket, key))
     return await super.openObject(bucket, key, options)
   }
 
   override async headObject (bucket: string, key: string): Promise<ObjectInfo> {
     await this.refresh(bucket)
-    await this.refresh(bucket, key)
+    await this.refresh(bucket, key, !this.guest.trusts(bucket, key))
     return await super.headObject(bucket, key)
   }
 

@@ -9,6 +9,9 @@ import type { LocalCopies } from './local-copies.js'
 export interface MeshStats {
   objects: number
   bytes: number
+  /** Of those, the ones this member holds a copy of. */
+  heldObjects: number
+  heldBytes: number
   /** Live objects with fewer live holders than min(replicas, durable members alive). */
   underReplicated: number
   /** Fetches queued or running in the repair loop. */
@@ -52,7 +55,7 @@ export class Upkeep {
   private readonly damaged = new Set<string>()
   private compacting = false
   /** The walk through every entry that passes continue, with what it has counted so far. */
-  private cycle: { entries: IterableIterator<CatalogEntry>, objects: number, bytes: number, under: number, seen: number, owed: number } | undefined
+  private cycle: { entries: IterableIterator<CatalogEntry>, objects: number, bytes: number, held: number, heldBytes: number, under: number, seen: number, owed: number } | undefined
 
   constructor (private readonly o: UpkeepOptions) {}
 
@@ -86,7 +89,7 @@ export class Upkeep {
     const live = new Set(durable.list())
     const want = Math.min(this.o.replicas, Math.max(1, live.size))
     const horizon = Date.now() - this.o.tombstoneTtlMs
-    this.cycle ??= { entries: catalog.all(), objects: 0, bytes: 0, under: 0, seen: 0, owed: 0 }
+    this.cycle ??= { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0 }
     const cycle = this.cycle
     const todo: CatalogEntry[] = []
     const expired: CatalogEntry[] = []
@@ -102,6 +105,7 @@ export class Upkeep {
       cycle.bytes += e.object.size
       const damaged = this.damaged.has(`${e.bucket}\n${e.key}`)
       const holds = e.holders.includes(self) && !damaged
+      if (holds) { cycle.held++; cycle.heldBytes += e.object.size }
       const holding = e.holders.filter(h => live.has(h)).length - (damaged ? 1 : 0)
       if (holding < want) cycle.under++
       // Placement members fetch what they lack, so copies end up where placement says even after
@@ -125,6 +129,6 @@ export class Upkeep {
       this.compacting = true
       void saved.compact(catalog.all()).catch(() => {}).finally(() => { this.compacting = false })
     }
-    Object.assign(stats, { objects: cycle.objects, bytes: cycle.bytes, underReplicated: cycle.under, repairQueue: this.o.fetcher.inFlight + cycle.owed })
+    Object.assign(stats, { objects: cycle.objects, bytes: cycle.bytes, heldObjects: cycle.held, heldBytes: cycle.heldBytes, underReplicated: cycle.under, repairQueue: this.o.fetcher.inFlight + cycle.owed })
   }
 }
