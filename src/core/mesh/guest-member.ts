@@ -50,8 +50,9 @@ const GUEST_TOMBSTONE_MS = 24 * 3600_000
  * A guest of the mesh (a browser tab admitted by a node, with no cluster
  * key): it follows a durable member's feed (the buckets, and the entries of
  * what it holds and of the buckets it watches, that its user may list: never
- * the whole catalog), asks that node for listings and other keys, fetches the objects it reads from their holders (other guests
- * first, over WebRTC when connected) and keeps them, tells the node which
+ * the whole catalog), asks that node for listings and other keys, fetches
+ * the objects it reads from their holders (other guests first, over WebRTC
+ * when connected) and keeps them, tells the node which
  * versions it holds, and serves them to other guests whose admission lets
  * them read them. It never makes a version: its writes go through S3 to a node.
  */
