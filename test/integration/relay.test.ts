@@ -144,8 +144,10 @@ describe('s3mesh relay', () => {
       try {
         await guest.synced
         assert.equal(guest.node, idOf(relay), 'it follows the relay')
-        const entry = guest.catalog.get('relayed', 'k3')
-        assert.ok(entry !== undefined, 'the relay\'s feed carries the catalog')
+        assert.ok(guest.catalog.get('relayed') !== undefined, 'the relay\'s feed carries the bucket')
+        assert.ok((await guest.list('relayed', { limit: 1000 })).entries.some(e => e.key === 'k3'), 'the relay lists its objects')
+        const entry = await guest.lookup('relayed', 'k3')
+        assert.ok(entry !== undefined, 'and looks one up')
         const held = await guest.fetch(entry)
         assert.ok(held.holders.includes(libp2p.peerId.toString()), 'read from a storage node, verified, and held')
       } finally {
