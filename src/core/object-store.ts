@@ -195,6 +195,8 @@ export interface ObjectStore {
    * a mesh member can announce them. Returns the unsubscribe.
    */
   onAdopted?: (listener: (bucket: string, info: ObjectInfo) => void) => () => void
+  /** Such a store's objects whose bytes were deleted by hand (a file removed from a bucket folder). Returns the unsubscribe. */
+  onRemoved?: (listener: (bucket: string, key: string) => void) => () => void
   /** Settles once such a store has looked for what was placed in it by hand (a Node node's first folder scan). */
   readonly firstScan?: Promise<void>
 }

@@ -39,6 +39,8 @@ export interface DiskStoreOptions {
 
 /** Called with an object that came from a file placed by hand (see DiskStore.onAdopted). */
 export type AdoptedListener = (bucket: string, info: ObjectInfo) => void
+/** Called with an object whose file was deleted by hand (see DiskStore.onRemoved). */
+export type RemovedListener = (bucket: string, key: string) => void
 
 /** Default time between folder scans. */
 export const SCAN_INTERVAL_MS = 60_000
@@ -57,6 +59,7 @@ export class DiskStore implements ObjectStore {
   private readonly writer: DiskWriter
   private readonly scan: FolderScan
   private readonly adoptedListeners = new Set<AdoptedListener>()
+  private readonly removedListeners = new Set<RemovedListener>()
   /** The first scan has finished (a rebuild is complete). */
   private scanned = false
   private readonly uploads: DiskUploads
@@ -80,6 +83,15 @@ export class DiskStore implements ObjectStore {
         // Written by the store meanwhile (the scan looked before taking the lock): nothing to adopt.
         if (db.has(bucket, key) || !this.buckets.has(bucket)) return false
         return await this.adopt(bucket, key, path) !== undefined
+      }),
+      removed: async (bucket, key) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
+        // Written again meanwhile, hidden (its bytes are not in the folder), or the file is back: nothing to drop.
+        const meta = db.get(bucket, key)
+        const path = this.layout.visiblePath(bucket, key)
+        if (meta === undefined || meta.hidden || path === undefined) return false
+        if (await lstat(path).then(() => true, (err: unknown) => { if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return false; throw err })) return false
+        await this.forget(bucket, key, true)
+        return true
       }),
       intervalMs: options.scanIntervalMs ?? SCAN_INTERVAL_MS,
       settleMs: options.settleMs ?? 2000,
@@ -148,6 +160,12 @@ export class DiskStore implements ObjectStore {
 
   /** Scans the bucket folders now for files placed by hand (and waits for it). */
   async scanFolders (): Promise<void> { await this.scan.scanNow() }
+
+  /** Hears of every object whose file was deleted by hand, found by a scan or on a read. Returns the unsubscribe. */
+  onRemoved (listener: RemovedListener): () => void {
+    this.removedListeners.add(listener)
+    return () => { this.removedListeners.delete(listener) }
+  }
 
   /** Hears of every object that came from a file placed by hand, at a scan or on first read. Returns the unsubscribe. */
   onAdopted (listener: AdoptedListener): () => void {
@@ -308,7 +326,7 @@ export class DiskStore implements ObjectStore {
         } catch (err) {
           if (codeOf(err) !== 'ENOENT') throw err
           // The file was deleted by hand: the object is gone.
-          await this.forget(bucket, key)
+          await this.forget(bucket, key, true)
           throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
         }
         const s = await fstatFd(fd)
@@ -337,9 +355,12 @@ export class DiskStore implements ObjectStore {
     return toInfo(await this.keyLocks.run(`${bucket}/${key}`, async () => await this.readMeta(bucket, key)))
   }
 
-  /** Drops an object's metadata. */
-  private async forget (bucket: string, key: string): Promise<void> {
+  /** Drops an object's metadata. `byHand`: its file was deleted outside s3mesh (listeners are told). */
+  private async forget (bucket: string, key: string, byHand = false): Promise<void> {
     await this.db.remove(bucket, key).catch(err => { throw storageError(err, 'delete the object') })
+    if (!byHand) return
+    this.scan.counters.removed++
+    for (const l of this.removedListeners) l(bucket, key)
   }
 
   async deleteObject (bucket: string, key: string): Promise<void> {

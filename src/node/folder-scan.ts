@@ -14,6 +14,8 @@ export interface FolderScanOptions {
   buckets: () => Array<{ name: string, dir: string }>
   /** Makes the file at `path` the object `key`; false when there was nothing to adopt (not a regular file, written meanwhile). Throws when it failed. */
   adopt: (bucket: string, key: string, path: string, signal: AbortSignal) => Promise<boolean>
+  /** The object `key`'s file is gone from its folder (deleted by hand): drops it, and true, if it is still gone under the key's lock. */
+  removed: (bucket: string, key: string, signal: AbortSignal) => Promise<boolean>
   /** A file is adopted once unchanged for this long (ms): one still being copied in is left for the next scan. */
   settleMs: number
   /** Time between the end of one scan and the start of the next; 0 scans once, at start. */
@@ -32,6 +34,8 @@ export interface ScanCounters {
   checked: number
   /** Files that became objects. */
   adopted: number
+  /** Objects dropped because their file was deleted by hand, found by a scan or by a read (the store counts them). */
+  removed: number
   /** Whether a scan is running now. */
   running: boolean
   /** Length of the last finished scan, in seconds. */
@@ -50,10 +54,12 @@ export interface ScanCounters {
  * (the data file's inode and mtime no longer match).
  */
 export class FolderScan {
-  readonly counters: ScanCounters = { scans: 0, checked: 0, adopted: 0, running: false, lastSeconds: 0 }
+  readonly counters: ScanCounters = { scans: 0, checked: 0, adopted: 0, removed: 0, running: false, lastSeconds: 0 }
   private readonly abort = new AbortController()
   private timer: NodeJS.Timeout | undefined
   private current: Promise<void> | undefined
+  /** Objects the running scan found deleted by hand (for its log line). */
+  private removedInRun = 0
   /** The running scan left a file that was still changing: the next scan comes once it should have settled. */
   private unsettled = false
   /** Settles when the first scan has finished. */
@@ -86,6 +92,7 @@ export class FolderScan {
   private async run (first: boolean): Promise<void> {
     const started = performance.now()
     const before = { checked: this.counters.checked, adopted: this.counters.adopted }
+    this.removedInRun = 0
     this.counters.running = true
     this.unsettled = false
     let lastReport = started
@@ -108,6 +115,7 @@ export class FolderScan {
       if (adopted > 0) {
         this.o.log(`adopted ${adopted} files placed in bucket folders (${this.counters.checked - before.checked} checked in ${this.counters.lastSeconds.toFixed(1)} s)`)
       }
+      if (this.removedInRun > 0) this.o.log(`dropped ${this.removedInRun} objects whose files were deleted from bucket folders`)
       if (first) this.firstDone()
       const next = this.unsettled ? Math.min(this.o.intervalMs || Infinity, this.o.settleMs + 100) : this.o.intervalMs
       if (!this.abort.signal.aborted && next > 0 && next !== Infinity) {
@@ -115,6 +123,32 @@ export class FolderScan {
         this.timer.unref()
       }
     }
+  }
+
+  /**
+   * Drops the objects of a folder whose files are gone from it (each checked
+   * again by the store under its key's lock: a write meanwhile keeps it).
+   * False when one could not be dropped (the folder is looked at again).
+   */
+  private async dropMissing (bucket: string, rel: string, present: Set<string>, report: () => void): Promise<boolean> {
+    // Collected first: the index changes as they are dropped.
+    const gone = [...missing(this.o.db, bucket, rel, present)]
+    let complete = true
+    let sinceYield = 0
+    for (const key of gone) {
+      if (this.abort.signal.aborted) return false
+      try {
+        if (await this.o.removed(bucket, key, this.abort.signal)) this.removedInRun++
+      } catch {
+        complete = false
+      }
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0
+        report()
+        await yieldToIo()
+      }
+    }
+    return complete
   }
 
   /** One folder: its files if it changed since the last scan, then its subfolders. `rel` is its key prefix. */
@@ -127,11 +161,14 @@ export class FolderScan {
     const changed = seen === undefined || seen.mtimeMs !== s.mtimeMs
     if (!changed && seen.subdirs === 0) return
     const subdirs: string[] = []
+    /** Every name in the folder, to find the objects whose file or folder is gone. */
+    const present = new Set<string>()
     let sinceYield = 0
     // A file left for later (still being written, or its adoption failed) keeps the folder marked as changed.
     let incomplete = false
     for await (const e of await opendir(dir, { bufferSize: 256 })) {
       if (signal.aborted) return
+      present.add(e.name)
       if (e.isDirectory()) {
         subdirs.push(e.name)
         continue
@@ -160,10 +197,32 @@ export class FolderScan {
         await yieldToIo()
       }
     }
+    // A folder that changed may have lost files (or whole subfolders) deleted by hand: their objects go.
+    if (changed && !await this.dropMissing(bucket, rel, present, report)) incomplete = true
     // Recorded after the files: an entry added while they were read changed the mtime again, so the next scan looks.
     if (changed && !incomplete) await this.o.db.setDir(bucket, rel, { mtimeMs: s.mtimeMs, subdirs: subdirs.length })
     for (const name of subdirs) await this.walk(bucket, join(dir, name), `${rel}${name}/`, report)
   }
+}
+
+/** Keys of the objects in a folder the index knows and the folder no longer has (its listing: `present`). */
+function missing (db: MetaDb, bucket: string, rel: string, present: Set<string>): IterableIterator<string> {
+  return (function * () {
+    for (const e of db.entriesIn(bucket, rel)) {
+      if ('key' in e) {
+        if (!present.has(e.key.slice(rel.length))) yield e.key
+      } else if (!present.has(e.folder)) {
+        // A whole subfolder gone: every key under it.
+        let startAfter: string | undefined
+        for (;;) {
+          const page = db.page(bucket, { prefix: `${rel}${e.folder}/`, ...(startAfter === undefined ? {} : { startAfter }), limit: 1000 })
+          for (const r of page.rows) yield r.key
+          if (!page.isTruncated) break
+          startAfter = page.rows.at(-1)!.key
+        }
+      }
+    }
+  })()
 }
 
 function validKey (key: string): boolean {

@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { MetaRecord } from './disk-records.js'
+import { prefixEnd } from '../core/key-order.js'
 import { openSqliteFile } from './sqlite-file.js'
 
 /** Bumped when the tables change incompatibly; an older database is rebuilt from the folder. */
@@ -145,6 +146,33 @@ export class MetaDb {
       rows.push({ key: row.key, size: row.size, etag: row.etag, lastModified: row.lastModified })
     }
     return { rows, isTruncated }
+  }
+
+  /**
+   * What the index has directly in folder `rel` of a bucket (`rel` is a key
+   * prefix ending in '/', or '' for the bucket's own folder): the keys of its
+   * files, and the names of its subfolders, each subfolder's keys skipped in
+   * one step, so this costs what the folder holds, not what is below it.
+   */
+  * entriesIn (bucket: string, rel: string): IterableIterator<{ key: string } | { folder: string }> {
+    let from = rel
+    let inclusive = true
+    for (;;) {
+      const rows = (inclusive ? this.s.pageFrom.all(bucket, from, 256) : this.s.pageAfter.all(bucket, from, 256)) as Array<{ key: string }>
+      let jumped = false
+      for (const { key } of rows) {
+        if (!key.startsWith(rel)) return
+        inclusive = false
+        const slash = key.indexOf('/', rel.length)
+        if (slash < 0) { yield { key }; from = key; continue }
+        // A subfolder (or a key ending in '/'): named once, then past every key under it.
+        yield { folder: key.slice(rel.length, slash) }
+        from = prefixEnd(key.slice(0, slash + 1))
+        jumped = true
+        break
+      }
+      if (!jumped && rows.length < 256) return
+    }
   }
 
   /** Every commit intent a crash left behind. */

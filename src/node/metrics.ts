@@ -42,6 +42,7 @@ export class ServerMetrics {
     this.counterFrom('s3mesh_adopt_scans_total', 'Scans of the bucket folders for files placed by hand, finished.', () => c().scans)
     this.counterFrom('s3mesh_adopt_checked_files_total', 'Files looked up by those scans (only in folders that changed since the last scan).', () => c().checked)
     this.counterFrom('s3mesh_adopt_adopted_files_total', 'Files placed by hand that became objects.', () => c().adopted)
+    this.counterFrom('s3mesh_adopt_removed_files_total', 'Objects dropped because their file was deleted from its bucket folder by hand.', () => c().removed)
     this.gaugeFrom('s3mesh_adopt_scan_running', '1 while a scan runs (the first one after start adopts what was placed while the node was down).', () => c().running ? 1 : 0)
     this.gaugeFrom('s3mesh_adopt_last_scan_seconds', 'How long the last finished scan took.', () => c().lastSeconds)
   }

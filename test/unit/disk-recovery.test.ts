@@ -243,6 +243,39 @@ describe('DiskStore metadata database', () => {
     }
   })
 
+  it('drops objects whose files or folders were deleted by hand, found by a scan, and keeps the rest', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-removed-'))
+    try {
+      const store = await DiskStore.open(root, { fsync: false, scanIntervalMs: 0, settleMs: 0, log: () => {} })
+      await store.firstScan
+      await store.createBucket('photos')
+      const put = async (key: string): Promise<void> => { await store.putObject('photos', key, streamOfBytes(enc.encode(key)), { metadata: { user: {} } }) }
+      for (const key of ['top.txt', 'keep.txt', 'a/1.txt', 'a/2.txt', 'a/b/3.txt', 'gone/x.txt', 'gone/deep/y.txt', 'odd/..hidden', 'folder/']) await put(key)
+      const removed: string[] = []
+      store.onRemoved((bucket, key) => { removed.push(`${bucket}/${key}`) })
+      await store.scanFolders()
+      assert.deepEqual(removed, [], 'nothing removed: nothing dropped')
+      await rm(join(root, 'photos', 'top.txt'))
+      await rm(join(root, 'photos', 'a', '2.txt'))
+      await rm(join(root, 'photos', 'a', 'b', '3.txt'))
+      await rm(join(root, 'photos', 'gone'), { recursive: true })
+      await store.scanFolders()
+      assert.deepEqual(removed.sort(), ['photos/a/2.txt', 'photos/a/b/3.txt', 'photos/gone/deep/y.txt', 'photos/gone/x.txt', 'photos/top.txt'])
+      assert.deepEqual((await store.listObjects('photos', { limit: 100 })).objects.map(o => o.key), ['a/1.txt', 'folder/', 'keep.txt', 'odd/..hidden'], 'the rest stays, hidden objects and folder markers included')
+      assert.equal(store.scanCounters.removed, 5)
+      assert.equal(await read2(store, 'photos', 'keep.txt'), 'keep.txt')
+      // A file deleted and written again through S3 before the scan: kept.
+      await rm(join(root, 'photos', 'keep.txt'))
+      await put('keep.txt')
+      await store.scanFolders()
+      assert.equal(await read2(store, 'photos', 'keep.txt'), 'keep.txt')
+      assert.equal(store.scanCounters.removed, 5)
+      await store.close()
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
   it('leaves a file that is still being written for a later scan', async () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-settle-'))
     try {

@@ -18,7 +18,7 @@ import { LocalCopies } from './local-copies.js'
 import { MeshStore } from './mesh-store.js'
 import { Reconciler } from './reconciler.js'
 import { Replicator } from './replicator.js'
-import { adoptedLater, adoptLocal, dropLostClaims, loadSaved } from './startup.js'
+import { adoptedLater, adoptLocal, dropLostClaims, loadSaved, removedByHand } from './startup.js'
 import { TransferService } from './transfer.js'
 import { Upkeep, type MeshStats } from './upkeep.js'
 
@@ -140,6 +140,8 @@ export class MeshNode {
       if (e !== undefined) this.announcer.announce([e])
     })
     if (unsubscribe !== undefined) this.stopping.signal.addEventListener('abort', unsubscribe, { once: true })
+    const unsubscribeRemoved = this.o.local.onRemoved?.((bucket, key) => { void removedByHand(adopting, bucket, key).catch(() => {}) })
+    if (unsubscribeRemoved !== undefined) this.stopping.signal.addEventListener('abort', unsubscribeRemoved, { once: true })
     // A catalog in memory, a table made on this start, or one just filled from an older journal (without this member's
     // claims) has nothing to serve from until the store's objects are in it.
     if (catalogStore?.table === undefined || catalogStore.fresh === true || imported > 0) {

@@ -156,3 +156,24 @@ export function adoptedLater (o: { catalog: Catalog, clock: HybridClock, copies:
   }
   return now.changed ? e : undefined
 }
+
+/**
+ * This member's copy of an object was deleted by hand (its file removed from
+ * a bucket folder), checked again under the key's lock. Its claim goes. If no
+ * other member holds that version, the object is gone: a delete is made and
+ * announced, as an `rm` of the only copy means. Otherwise repair brings the
+ * copies placement wants back (a member's folder is not where a replicated
+ * object is deleted: S3 is).
+ */
+export async function removedByHand (o: { catalog: Catalog, copies: LocalCopies, stopping: AbortSignal }, bucket: string, key: string): Promise<void> {
+  const { catalog, copies } = o
+  await copies.locks.run(`${bucket}\n${key}`, async () => {
+    const e = catalog.get(bucket, key)
+    if (e === undefined || e.deleted || e.object === undefined || !e.holders.includes(copies.self)) return
+    // Written again since (a PUT after the file went): still held.
+    const handle = await copies.openLocal(bucket, key, e.object.sha256, o.stopping)
+    if (handle !== undefined) { await handle.close(); return }
+    if (e.holders.some(h => h !== copies.self)) catalog.dropHolder(bucket, key, copies.self)
+    else copies.publish({ bucket, key, version: copies.version(), deleted: true, holders: [] })
+  })
+}
