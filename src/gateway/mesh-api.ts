@@ -4,6 +4,7 @@ import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import { formatVersion } from '../core/mesh/hlc.js'
+import type { CatalogEntry } from '../core/mesh/catalog-entry.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
 import { S3Error } from '../core/errors.js'
 import type { StatsKind } from '../core/mesh/member-stats.js'
@@ -84,9 +85,9 @@ function locatePath (path: string): { bucket: string, key?: string } {
   return key === undefined ? { bucket } : { bucket, key }
 }
 
-export function locateView (node: MeshNode, path: string): Record<string, unknown> {
+export async function locateView (node: MeshNode, path: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const { bucket, key } = locatePath(path)
-  const { entry, placement, holders } = node.locate(bucket, key)
+  const { entry, placement, holders } = await node.locate(bucket, key, signal)
   if (entry === undefined) throw new S3Error(key === undefined ? 'NoSuchBucket' : 'NoSuchKey', `The catalog has no entry for ${bucket}/${key ?? ''}.`)
   return {
     bucket, ...(key === undefined ? {} : { key }),
@@ -100,20 +101,28 @@ export function locateView (node: MeshNode, path: string): Record<string, unknow
 const MAX_WAIT_MS = 30_000
 
 /**
- * A blocking query, as Consul's: resolves once this node's catalog lists the
- * object (or bucket) at `path` as live, or after `ms`. Lets a client (or a
- * benchmark) see when a write made elsewhere reached this node, without polling.
+ * A blocking query, as Consul's: resolves once this node has heard of the
+ * object (or bucket) at `path` as live (kept in its catalog, or passed on
+ * when its bucket is another member's to keep), or after `ms`. Lets a client
+ * (or a benchmark) see when a write made elsewhere reached this node, without
+ * polling.
  */
 async function untilKnown (node: MeshNode, path: string, ms: number, signal: AbortSignal): Promise<void> {
   // Parsed once: the check runs on every catalog change while the request waits.
   const { bucket, key } = locatePath(path)
-  const known = (): boolean => node.catalog.get(bucket, key)?.deleted === false
-  if (known()) return
+  if (node.catalog.get(bucket, key)?.deleted === false) return
   await new Promise<void>(resolve => {
-    const done = (): void => { clearTimeout(timer); node.catalog.removeEventListener('change', check); signal.removeEventListener('abort', done); resolve() }
-    const check = (): void => { if (known()) done() }
+    const done = (): void => {
+      clearTimeout(timer)
+      node.catalog.removeEventListener('change', check)
+      node.heard.removeEventListener('passed', check)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const check = (e: CustomEvent<CatalogEntry>): void => { if (e.detail.bucket === bucket && e.detail.key === key && !e.detail.deleted) done() }
     const timer = setTimeout(done, ms)
     node.catalog.addEventListener('change', check)
+    node.heard.addEventListener('passed', check)
     signal.addEventListener('abort', done, { once: true })
   })
 }
@@ -271,7 +280,7 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
         const path = url.pathname.slice('/_s3mesh/v1/locate/'.length)
         const wait = Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, MAX_WAIT_MS)
         if (wait > 0) await untilKnown(options.node, path, wait, request.signal)
-        return Response.json(locateView(options.node, path))
+        return Response.json(await locateView(options.node, path, request.signal))
       }
       throw new S3Error('InvalidRequest', `No such s3mesh API: ${url.pathname}`)
     } catch (err) {

@@ -76,9 +76,10 @@ export class ServerMetrics {
   attachMesh (node: MeshNode): void {
     const gauge = this.gaugeFrom.bind(this)
     const counter = this.counterFrom.bind(this)
-    gauge('s3mesh_catalog_objects', 'Live objects in the cluster catalog.', () => node.stats.objects)
-    gauge('s3mesh_catalog_bytes', 'Bytes of the live objects in the cluster catalog (one copy each).', () => node.stats.bytes)
-    gauge('s3mesh_under_replicated_objects', 'Objects with fewer live holders than the replica count allows.', () => node.stats.underReplicated)
+    gauge('s3mesh_catalog_objects', 'Live objects in the buckets whose part of the catalog this node keeps (every bucket, unless the catalog is partitioned).', () => node.stats.objects)
+    gauge('s3mesh_catalog_bytes', 'Bytes of those objects (one copy each).', () => node.stats.bytes)
+    gauge('s3mesh_catalog_owned_buckets', 'Buckets whose part of the catalog this node keeps (owns).', () => node.catalog.bucketNames().filter(b => node.partition.owns(b)).length)
+    gauge('s3mesh_under_replicated_objects', 'Of those objects, the ones with fewer live holders than the replica count allows.', () => node.stats.underReplicated)
     gauge('s3mesh_repair_queue', 'Objects this node is fetching or waiting to fetch to restore replicas.', () => node.stats.repairQueue)
     counter('s3mesh_repaired_objects_total', 'Objects this node fetched to restore replicas.', () => node.stats.repaired)
     counter('s3mesh_corrupt_copies_total', 'Local copies found not to hash to their version, dropped and fetched again.', () => node.stats.corruptCopies)

@@ -38,7 +38,9 @@ describe('object mesh partition', () => {
     await until('four alive everywhere', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 4), 20_000)
     await nodes[0]!.mesh.store.createBucket('bkt')
     await put(nodes[0]!, 'before', 'written before the cut')
-    await until('everyone has the bucket and the first object', () => nodes.every(n => n.mesh.catalog.get('bkt', 'before') !== undefined), 20_000)
+    // Four durable members: three own bkt's part of the catalog; the fourth reads it through them.
+    await until('every owner has the bucket and the first object', () => nodes.every(n => n.mesh.catalog.get('bkt') !== undefined && (!n.mesh.partition.owns('bkt') || n.mesh.catalog.get('bkt', 'before') !== undefined)), 20_000)
+    assert.equal(nodes.filter(n => n.mesh.partition.owns('bkt')).length, 3, 'three owners')
 
     // The cut: nodes 0-1 and 2-3 refuse each other, and their connections are closed.
     const [a, b] = [nodes.slice(0, 2), nodes.slice(2)]
@@ -54,14 +56,15 @@ describe('object mesh partition', () => {
     await new Promise(resolve => setTimeout(resolve, 5))
     await put(b[0]!, 'contested', 'the right side wrote this later')
     await nodes[3]!.mesh.store.deleteObject('bkt', 'before')
-    assert.notEqual(digestOf(a[0]!), digestOf(b[0]!), 'the halves disagree while cut')
+    assert.notEqual(digestOf(a[0]!), digestOf(b[0]!), 'the halves disagree while cut (each half of two owns every bucket)')
     assert.equal(await read(a[1]!, 'left-0'), 'left 0', 'each side reads its own writes')
     await assert.rejects(read(a[0]!, 'right-0'), /NoSuchKey|not exist/i)
 
     // Heal: the gates open; reconnecting members refute their failure and anti-entropy repairs the catalogs.
     for (const n of nodes) n.blocked.clear()
     await until('everyone alive everywhere again', () => nodes.every(n => ids.every(id => n.transport.membership.get(id)?.state === 'alive')), 30_000)
-    await until('every node has the same catalog', () => nodes.every(n => digestOf(n) === digestOf(nodes[0]!)), 30_000)
+    const owners = (): TestNode[] => nodes.filter(n => n.mesh.partition.owns('bkt'))
+    await until('every owner has the same catalog', () => owners().length === 3 && owners().every(n => digestOf(n) === digestOf(owners()[0]!)), 30_000)
     // Every key, on every node: the same bytes.
     const expected = new Map<string, string>([['contested', 'the right side wrote this later']])
     for (let i = 0; i < 10; i++) { expected.set(`left-${i}`, `left ${i}`); expected.set(`right-${i}`, `right ${i}`) }

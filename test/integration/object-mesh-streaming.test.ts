@@ -66,8 +66,8 @@ describe('a write streamed to its replicas', () => {
   }
 
   /** The member placement picks, besides `writer`, for bkt/<key>. */
-  const replicaOf = (writer: InProcessNode, key: string, all: InProcessNode[]): InProcessNode => {
-    const id = writer.mesh.locate('bkt', key).placement.find(p => p !== writer.libp2p.peerId.toString())!
+  const replicaOf = async (writer: InProcessNode, key: string, all: InProcessNode[]): Promise<InProcessNode> => {
+    const id = (await writer.mesh.locate('bkt', key)).placement.find(p => p !== writer.libp2p.peerId.toString())!
     return all.find(x => x.libp2p.peerId.toString() === id)!
   }
 
@@ -110,7 +110,7 @@ describe('a write streamed to its replicas', () => {
     const stores = [new MemoryStore(), new MemoryStore(), new MemoryStore()]
     const all = await cluster(3, stores)
     const writer = all[0]!
-    const lost = replicaOf(writer, 'moved', all)
+    const lost = await replicaOf(writer, 'moved', all)
     const spare = all.find(x => x !== writer && x !== lost)!
     const { body, release } = gatedBody(randomBytes(200_000), randomBytes(200_000))
     const writing = writer.mesh.store.putObject('bkt', 'moved', body, { metadata: { user: {} } })

@@ -26,7 +26,8 @@ export interface SyncStats {
   failures: number
 }
 
-type Row = [string, number, number]
+/** A bucket's digest: its name, the digest's two halves, and 1 when it covers every entry (0: the bucket's own entry only). */
+type Row = [string, number, number, number]
 
 /**
  * Anti-entropy for the catalog, as push-pull is for membership: two members
@@ -48,7 +49,19 @@ export class AntiEntropy {
     private readonly catalog: Catalog,
     private readonly onEntries: (from: string, entries: CatalogEntry[]) => void,
     private readonly timeoutMs = 30_000,
+    /**
+     * Whether this member and `peer` both keep every entry of a bucket (both
+     * own its part of a partitioned catalog): those buckets are compared
+     * whole; of the others, only the bucket's own entry (every member has it).
+     */
+    private readonly shares: (peer: string, bucket: string) => boolean = () => true,
   ) {}
+
+  /** The digest compared for a bucket with `peer`: the whole bucket's, or its own entry's. */
+  private digestFor (peer: string, bucket: string): { whole: boolean, d: Digest } {
+    const whole = this.shares(peer, bucket)
+    return { whole, d: whole ? this.catalog.digest(bucket) : this.catalog.rangeDigests(bucket)[DIGEST_RANGES]! }
+  }
 
   async start (): Promise<void> {
     await this.libp2p.handle(SYNC_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { runOnLimitedConnection: false })
@@ -65,13 +78,14 @@ export class AntiEntropy {
     const stream = await openStream(this.libp2p, peer, SYNC_PROTOCOL, s)
     const frames = new SealedFrames(stream, this.keyring)
     try {
-      await frames.send({ op: 'digests', buckets: this.catalog.bucketNames().map(b => row(b, this.catalog.digest(b))) }, s)
+      await frames.send({ op: 'digests', buckets: this.catalog.bucketNames().map(b => { const { whole, d } = this.digestFor(peer, b); return row(b, d, whole) }) }, s)
       const answer = await frames.receive(s)
       const theirs = rangeRows(answer)
       const want: Array<[string, number[]]> = []
       for (const [bucket, ranges] of theirs) {
         const mine = this.catalog.rangeDigests(bucket)
-        const differing = ranges.flatMap((d, i) => d.a !== mine[i]!.a || d.b !== mine[i]!.b ? [i] : [])
+        const whole = this.shares(peer, bucket)
+        const differing = ranges.flatMap((d, i) => (whole || i === DIGEST_RANGES) && (d.a !== mine[i]!.a || d.b !== mine[i]!.b) ? [i] : [])
         if (differing.length > 0) want.push([bucket, differing])
       }
       this.stats.bucketsDiffering += want.length
@@ -94,16 +108,18 @@ export class AntiEntropy {
     try {
       const request = await frames.receive(s)
       if (request.op !== 'digests' || !Array.isArray(request.buckets) || request.buckets.length > MAX_BUCKETS) throw new DroppedMessageError('malformed', 'Expected bucket digests.')
-      const theirs = new Map<string, Digest>()
+      const theirs = new Map<string, Digest & { whole: boolean }>()
       for (const r of request.buckets) {
         if (!isRow(r)) throw new DroppedMessageError('malformed', 'A malformed bucket digest.')
-        theirs.set(r[0], { a: r[1], b: r[2] })
+        theirs.set(r[0], { a: r[1], b: r[2], whole: r[3] === 1 })
       }
       const names = new Set([...theirs.keys(), ...this.catalog.bucketNames()])
       const differing = [...names].filter(b => {
-        const mine = this.catalog.digest(b)
-        const other = theirs.get(b) ?? { a: 0, b: 0 }
-        return mine.a !== other.a || mine.b !== other.b
+        const other = theirs.get(b)
+        const { whole, d: mine } = this.digestFor(from, b)
+        // Seen differently by the two (a membership change in flight): its ranges are sent, and the asker compares what it shares.
+        if (other !== undefined && other.whole !== whole) return true
+        return mine.a !== (other?.a ?? 0) || mine.b !== (other?.b ?? 0)
       })
       await frames.send({ op: 'ranges', buckets: differing.map(b => [b, this.catalog.rangeDigests(b).flatMap(d => [d.a, d.b])]) }, s)
       await this.receiveEntries(frames, from, s)
@@ -156,12 +172,12 @@ export class AntiEntropy {
   }
 }
 
-function row (bucket: string, d: Digest): Row {
-  return [bucket, d.a, d.b]
+function row (bucket: string, d: Digest, whole: boolean): Row {
+  return [bucket, d.a, d.b, whole ? 1 : 0]
 }
 
 function isRow (r: unknown): r is Row {
-  return Array.isArray(r) && r.length === 3 && typeof r[0] === 'string' && r[0].length <= 63 && isUint32(r[1]) && isUint32(r[2])
+  return Array.isArray(r) && r.length === 4 && typeof r[0] === 'string' && r[0].length <= 63 && isUint32(r[1]) && isUint32(r[2]) && (r[3] === 0 || r[3] === 1)
 }
 
 function isUint32 (x: unknown): x is number {

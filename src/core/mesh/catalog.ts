@@ -163,9 +163,9 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
   }
 
   /**
-   * Takes an object entry out whatever it says: for a catalog that is a
-   * cache of the mesh's (a tab's keeps what it holds and follows), never for
-   * a member's, whose entries only merge or expire.
+   * Takes an object entry out whatever it says: for a catalog that keeps a
+   * part of the mesh's (a tab's: what it holds and follows; a member's: the
+   * buckets it owns and what it holds), once the entry is not its to keep.
    */
   evict (bucket: string, key: string): void {
     const b = this.buckets.get(bucket)

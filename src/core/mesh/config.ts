@@ -9,6 +9,14 @@ export interface MeshConfig {
    * repair loop makes the rest when members return.
    */
   writeQuorum: number
+  /**
+   * Members that keep each bucket's part of the catalog (every object entry
+   * of the bucket): the catalog is partitioned by bucket over the durable
+   * members, each partition on this many of them, by rendezvous. The others
+   * keep the entries of what they hold and ask an owner for the rest. With
+   * this many durable members or fewer, every member keeps everything.
+   */
+  catalogReplicas: number
   /** A catalog exchange with a random member this often (anti-entropy), ms. */
   syncIntervalMs: number
   /** The repair loop looks for objects below `replicas` copies this often, ms. */
@@ -29,6 +37,7 @@ export interface MeshConfig {
 export const MESH_DEFAULTS: MeshConfig = {
   replicas: 2,
   writeQuorum: 2,
+  catalogReplicas: 3,
   syncIntervalMs: 10_000,
   repairIntervalMs: 1_000,
   repairConcurrency: 4,

@@ -31,6 +31,16 @@ export class DurableMembers {
     return this.placement.replicas(bucket, key, n)
   }
 
+  /**
+   * The members that keep a bucket's part of the catalog (its objects'
+   * entries), best first: `n` of the durable members, by rendezvous on the
+   * bucket's name. The others keep only the entries of what they hold or
+   * placement gives them, and ask an owner for the rest.
+   */
+  owners (bucket: string, n: number): string[] {
+    return this.placement.owners(bucket, n)
+  }
+
   /** Every durable member, in placement order for (bucket, key). */
   ranking (bucket: string, key: string): string[] {
     return this.placement.replicas(bucket, key, this.placement.size)

@@ -9,6 +9,8 @@ import { DroppedMessageError } from '../wire/strict-cbor.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
+import type { CatalogPartition } from './catalog-partition.js'
+import type { TypedEventEmitter } from 'main-event'
 import { compareVersions } from './hlc.js'
 import type { Guest, GuestGate } from './guest-gate.js'
 import { GuestHoldings, MAX_HOLDINGS_PER_GUEST } from './guest-holdings.js'
@@ -91,6 +93,10 @@ export interface GuestStats {
 export interface GuestServiceOptions {
   libp2p: Libp2p
   catalog: Catalog
+  /** Where entries this member does not keep are read (a partitioned catalog's owners); else the catalog answers. */
+  partition?: Pick<CatalogPartition, 'entry' | 'entries' | 'page' | 'totals'>
+  /** Entries this member heard and did not keep (`passed`): a guest watching their bucket is told of them too. */
+  heard?: TypedEventEmitter<{ passed: CustomEvent<CatalogEntry> }>
   copies: LocalCopies
   membership: Membership
   hashes: Hashes
@@ -281,6 +287,7 @@ export class GuestService {
       this.feeds.get(g.id)?.abort(new Error('replaced by a newer feed'))
       this.feeds.set(g.id, frames)
       this.o.catalog.addEventListener('change', onCatalog)
+      this.o.heard?.addEventListener('passed', onCatalog)
       this.holdingListeners.add(onChange)
       for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, onMembers)
       this.directoryListeners.add(onMembers)
@@ -302,14 +309,16 @@ export class GuestService {
     try {
       send({ peers: this.peers(g.id) })
       const batch: CatalogEntry[] = []
-      const snapshot = (function * (catalog: Catalog): IterableIterator<CatalogEntry> {
-        for (const name of catalog.bucketNames()) { const e = catalog.get(name); if (e !== undefined) yield e }
-        for (const id of held) {
-          const [bucket, key] = id.split('\n') as [string, string]
-          const e = catalog.get(bucket, key)
-          if (e !== undefined) yield e
-        }
-      })(this.o.catalog)
+      const snapshot: CatalogEntry[] = []
+      for (const name of this.o.catalog.bucketNames()) { const e = this.o.catalog.get(name); if (e !== undefined) snapshot.push(e) }
+      const byBucket = new Map<string, string[]>()
+      for (const id of held) {
+        const [bucket, key] = id.split('\n') as [string, string]
+        const keys = byBucket.get(bucket)
+        if (keys === undefined) byBucket.set(bucket, [key])
+        else keys.push(key)
+      }
+      for (const [bucket, keys] of byBucket) snapshot.push(...await this.entriesOf(bucket, keys).catch(() => []))
       for (const e of snapshot) {
         batch.push(e)
         if (batch.length >= FEED_BATCH) {
@@ -336,6 +345,7 @@ export class GuestService {
       clearInterval(recheck)
       if (follow) {
         this.o.catalog.removeEventListener('change', onCatalog)
+        this.o.heard?.removeEventListener('passed', onCatalog)
         this.holdingListeners.delete(onChange)
         for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, onMembers)
         this.directoryListeners.delete(onMembers)
@@ -376,7 +386,8 @@ export class GuestService {
     let scanned = 0
     let more = true
     while (out.length <= want && scanned < LIST_SCAN) {
-      const page = this.o.catalog.page(bucket, { ...(prefix === undefined ? {} : { prefix }), ...(cursor === undefined ? {} : { startAfter: cursor }), limit: Math.min(1000, want + 1 - out.length) })
+      const options = { ...(prefix === undefined ? {} : { prefix }), ...(cursor === undefined ? {} : { startAfter: cursor }), limit: Math.min(1000, want + 1 - out.length) }
+      const page = this.o.partition === undefined ? this.o.catalog.page(bucket, options) : await this.o.partition.page(bucket, options)
       for (const e of page.entries) {
         scanned++
         cursor = e.key
@@ -399,11 +410,17 @@ export class GuestService {
     const totals: Array<[string, number, number]> = []
     for (const b of r.buckets as string[]) {
       if (this.o.catalog.get(b)?.deleted !== false || !this.o.gate.mayList(g, b, '')) continue
-      const t = this.o.catalog.bucketTotals(b)
-      totals.push([b, t.objects, t.bytes])
+      const t = this.o.partition === undefined ? this.o.catalog.bucketTotals(b) : await this.o.partition.totals(b).catch(() => undefined)
+      if (t !== undefined) totals.push([b, t.objects, t.bytes])
     }
     await frames.send({ status: 'ok', totals })
     await frames.close()
+  }
+
+  /** The current entries of some keys of a bucket, wherever the catalog keeps them. */
+  private async entriesOf (bucket: string, keys: string[]): Promise<CatalogEntry[]> {
+    if (this.o.partition !== undefined) return await this.o.partition.entries(bucket, keys)
+    return keys.flatMap(k => { const e = this.o.catalog.get(bucket, k); return e === undefined ? [] : [e] })
   }
 
   /** An entry without what the guest may not read: an object's metadata and tags need GetObject, a bucket's CORS rules GetBucketCORS. */
@@ -426,7 +443,7 @@ export class GuestService {
       this.o.gate.count('denied')
       await frames.send({ status: 'refused', reason: 'denied', message: `${g.id} may not read ${r.bucket}${key === undefined ? '' : `/${key}`}.` })
     } else {
-      const e = this.o.catalog.get(r.bucket, key)
+      const e = key === undefined ? this.o.catalog.get(r.bucket) : (await this.entriesOf(r.bucket, [key]))[0]
       await frames.send(e === undefined ? { status: 'not-found' } : { status: 'ok', entries: encodeCatalogMessage([this.shown(g, this.holdings.withGuests(e))]) })
     }
     await frames.close()
@@ -451,7 +468,7 @@ export class GuestService {
     // What replaced a version the guest holds: it learns so here, as it may not be told by its feed (it was not known to hold it).
     const newer: CatalogEntry[] = []
     for (const e of entries) {
-      const current = this.o.catalog.get(e.bucket, e.key)
+      const current = e.key === undefined ? this.o.catalog.get(e.bucket) : (await this.entriesOf(e.bucket, [e.key]).catch(() => []))[0]
       if (e.key === undefined || e.deleted || e.object === undefined) {
         // A bucket, or a delete: writes.
         const action = e.key === undefined ? (e.deleted ? 's3:DeleteBucket' : 's3:CreateBucket') : 's3:DeleteObject'

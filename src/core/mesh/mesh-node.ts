@@ -1,4 +1,5 @@
 import type { GossipSub } from '@libp2p/gossipsub'
+import { TypedEventEmitter } from 'main-event'
 import type { Libp2p } from '@libp2p/interface'
 import type { Hashes } from '../hashes.js'
 import { MEMBER_EVENTS, type MemberInfo } from '../membership/member-events.js'
@@ -10,6 +11,8 @@ import { AntiEntropy } from './anti-entropy.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { CatalogStore } from './catalog-store.js'
 import { Catalog } from './catalog.js'
+import { CatalogPartition } from './catalog-partition.js'
+import { CatalogQuery } from './catalog-query.js'
 import type { MeshConfig } from './config.js'
 import { DurableMembers } from './durable-members.js'
 import { HybridClock } from './hlc.js'
@@ -63,6 +66,11 @@ export class MeshNode {
   readonly transfer: TransferService
   readonly announcer: Announcer
   readonly antiEntropy: AntiEntropy
+  /** Which buckets' part of the catalog this member owns, and reads of the rest from their owners. */
+  readonly partition: CatalogPartition
+  readonly query: CatalogQuery
+  /** Entries heard and not kept here (buckets this member does not own): `passed` (a guest following such a bucket is told). */
+  readonly heard = new TypedEventEmitter<{ passed: CustomEvent<CatalogEntry> }>()
   private readonly durable: DurableMembers
   private readonly fetcher: HolderFetcher
   private readonly reconciler: Reconciler
@@ -73,8 +81,12 @@ export class MeshNode {
   private background: Promise<void> | undefined
   private readonly onMember = (e: CustomEvent<MemberInfo>): void => {
     this.durable.update()
+    // Buckets this member now owns and did not: compared whole with another owner at once (their reads go there meanwhile).
+    for (const peer of new Set(this.partition.update().map(b => this.partition.others(b)[0]).filter((p): p is string => p !== undefined))) {
+      void this.antiEntropy.syncWith(peer, this.stopping.signal).then(() => { this.partition.synced(peer) }, () => {})
+    }
     // A member that (re)joins gets our catalog and gives us its own.
-    if (e.type === 'member:join' && !e.detail.self) void this.antiEntropy.syncWith(e.detail.id, this.stopping.signal).catch(() => {})
+    if (e.type === 'member:join' && !e.detail.self) void this.antiEntropy.syncWith(e.detail.id, this.stopping.signal).then(() => { this.partition.synced(e.detail.id) }, () => {})
   }
 
   private readonly onCatalogChange = (e: CustomEvent<CatalogEntry>): void => { this.o.catalogStore?.record(e.detail) }
@@ -87,8 +99,16 @@ export class MeshNode {
     const stopping = this.stopping.signal
     const receive = (_from: string, entries: CatalogEntry[]): void => { this.reconciler.receive(entries) }
     this.durable = new DurableMembers(o.membership)
+    const partition = this.partition = new CatalogPartition({ self: this.self, catalog, durable: this.durable, owners: config.catalogReplicas, replicas: config.replicas })
+    this.query = partition.query = new CatalogQuery({
+      libp2p: o.libp2p, keyring: o.keyring, catalog, receive,
+      owns: b => partition.owns(b), owners: b => partition.others(b),
+      persist: async () => { await o.catalogStore?.flush(true) },
+    })
     this.announcer = new Announcer(o.pubsub, o.keyring, o.cluster, receive)
-    this.antiEntropy = new AntiEntropy(o.libp2p, o.keyring, catalog, receive)
+    // A bucket both own is compared whole; of the others only the bucket's own entry.
+    const shares = (peer: string, bucket: string): boolean => !partition.partitioned || (partition.owns(bucket) && partition.owners(bucket).includes(peer))
+    this.antiEntropy = new AntiEntropy(o.libp2p, o.keyring, catalog, receive, undefined, shares)
     const copies = this.copies = new LocalCopies(o.local, { self: this.self, catalog, clock, hashes, announce: entries => { this.announcer.announce(entries) } })
     this.transfer = new TransferService(o.libp2p, o.keyring, {
       openLocal: async (bucket, key, sha256, signal) => await copies.openLocal(bucket, key, sha256, signal),
@@ -107,9 +127,13 @@ export class MeshNode {
       copies, catalog, transfer: this.transfer, stopping, onBadHolder: () => { stats.badHolders++ },
       holders: e => e.holders.filter(h => h !== this.self && this.durable.reachable(h)),
     })
-    this.reconciler = new Reconciler({ copies, catalog, clock, tombstoneTtlMs: config.tombstoneTtlMs, onDriftRefused: () => { stats.driftRefused++ }, stopping })
+    this.reconciler = new Reconciler({
+      copies, catalog, clock, tombstoneTtlMs: config.tombstoneTtlMs, onDriftRefused: () => { stats.driftRefused++ }, stopping,
+      keeps: e => partition.keeps(e), passedOn: e => { this.heard.safeDispatchEvent('passed', { detail: e }) },
+    })
     this.upkeep = new Upkeep({
       ...parts, fetcher: this.fetcher, stats, replicas: config.replicas, tombstoneTtlMs: config.tombstoneTtlMs, repairConcurrency: config.repairConcurrency,
+      partition, query: this.query, receive: entries => { this.reconciler.receive(entries) },
       ...(o.catalogStore === undefined ? {} : { catalogStore: o.catalogStore }),
     })
     this.store = new MeshStore({
@@ -119,6 +143,7 @@ export class MeshNode {
       onCorrupt: entry => { this.upkeep.corrupt(entry.bucket, entry.key!, entry.object!.sha256) },
       announced: async () => { await this.announcer.flush() },
       persist: async () => { await o.catalogStore?.flush(true) },
+      partition,
     })
   }
 
@@ -155,9 +180,11 @@ export class MeshNode {
     }
     await this.transfer.start()
     await this.antiEntropy.start()
+    await this.query.start()
     this.announcer.start()
     for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, this.onMember)
     this.durable.update()
+    this.partition.update()
     this.timers.push(setInterval(() => { void this.syncRandom() }, config.syncIntervalMs))
     this.timers.push(setInterval(() => { this.upkeep.pass() }, config.repairIntervalMs))
   }
@@ -170,6 +197,7 @@ export class MeshNode {
     await this.background
     await this.announcer.stop()
     await this.antiEntropy.stop()
+    await this.query.stop()
     await this.transfer.stop()
     await this.fetcher.settled()
     this.catalog.removeEventListener('change', this.onCatalogChange)
@@ -187,8 +215,8 @@ export class MeshNode {
   /** Copies each object is meant to have. */
   get replicas (): number { return this.o.config.replicas }
 
-  locate (bucket: string, key?: string): Location {
-    const entry = this.catalog.get(bucket, key)
+  async locate (bucket: string, key?: string, signal?: AbortSignal): Promise<Location> {
+    const entry = key === undefined ? this.catalog.get(bucket) : await this.partition.entry(bucket, key, signal)
     const states = new Map(this.o.membership.list().map(m => [m.id, m.state]))
     return {
       ...(entry === undefined ? {} : { entry }),
@@ -200,6 +228,6 @@ export class MeshNode {
   private async syncRandom (): Promise<void> {
     const others = this.durable.list().filter(id => id !== this.self)
     const peer = others[Math.floor(Math.random() * others.length)]
-    if (peer !== undefined) await this.antiEntropy.syncWith(peer, this.stopping.signal).catch(() => {})
+    if (peer !== undefined) await this.antiEntropy.syncWith(peer, this.stopping.signal).then(() => { this.partition.synced(peer) }, () => {})
   }
 }

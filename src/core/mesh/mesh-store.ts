@@ -6,6 +6,7 @@ import type {
 } from '../object-store.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
+import type { CatalogPartition } from './catalog-partition.js'
 import { infoOf, recordOf, type LocalCopies } from './local-copies.js'
 import type { Replicator, WriteFan } from './replicator.js'
 import { verifyingStream } from './verify-stream.js'
@@ -26,6 +27,8 @@ export interface MeshStoreParts {
   announced: () => Promise<void>
   /** Puts the catalog on stable storage (if it is kept), so a delete acknowledged is not forgotten by a restart. */
   persist: () => Promise<void>
+  /** Where entries this member does not keep are read (a bucket's owners, when the catalog is partitioned); else the local catalog answers. */
+  partition?: Pick<CatalogPartition, 'entry' | 'page' | 'totals'>
 }
 
 /**
@@ -75,7 +78,8 @@ export class MeshStore implements ObjectStore {
 
   async deleteBucket (name: string, options?: Signal): Promise<void> {
     this.liveBucket(name)
-    if (this.catalog.objectCount(name) > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
+    const objects = this.p.partition === undefined ? this.catalog.objectCount(name) : (await this.p.partition.totals(name, options?.signal)).objects
+    if (objects > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
     try {
       await this.local.deleteBucket(name, options)
     } catch (err) {
@@ -106,7 +110,7 @@ export class MeshStore implements ObjectStore {
   }
 
   async openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle> {
-    let e = this.liveObject(bucket, key)
+    let e = await this.liveObject(bucket, key, options?.signal)
     for (let attempt = 0; attempt < 3; attempt++) {
       const handle = await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal)
       if (handle !== undefined) return this.verified(handle, e)
@@ -115,8 +119,8 @@ export class MeshStore implements ObjectStore {
     throw new S3Error('ServiceUnavailable', `${bucket}/${key} changed while it was being fetched; try again.`)
   }
 
-  async headObject (bucket: string, key: string): Promise<ObjectInfo> {
-    return infoOf(key, this.liveObject(bucket, key).object!)
+  async headObject (bucket: string, key: string, options?: Signal): Promise<ObjectInfo> {
+    return infoOf(key, (await this.liveObject(bucket, key, options?.signal)).object!)
   }
 
   async deleteObject (bucket: string, key: string, options?: Signal): Promise<void> {
@@ -130,7 +134,7 @@ export class MeshStore implements ObjectStore {
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
     this.liveBucket(bucket)
-    const page = this.catalog.page(bucket, options)
+    const page = this.p.partition === undefined ? this.catalog.page(bucket, options) : await this.p.partition.page(bucket, options, options.signal)
     return {
       objects: page.entries.map(e => ({ key: e.key!, size: e.object!.size, etag: e.object!.etag, lastModified: new Date(e.object!.lastModified) })),
       isTruncated: page.isTruncated,
@@ -139,7 +143,7 @@ export class MeshStore implements ObjectStore {
 
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> {
     await this.copies.locks.run(`${bucket}\n${key}`, async () => {
-      const e = this.liveObject(bucket, key)
+      const e = await this.liveObject(bucket, key, options?.signal)
       // The bytes do not change: every holder of the old version holds the new one.
       const entry: CatalogEntry = { ...e, version: this.version(), object: { ...e.object!, tags } }
       try {
@@ -240,9 +244,9 @@ export class MeshStore implements ObjectStore {
     return e
   }
 
-  private liveObject (bucket: string, key: string): CatalogEntry {
+  private async liveObject (bucket: string, key: string, signal?: AbortSignal): Promise<CatalogEntry> {
     this.liveBucket(bucket)
-    const e = this.catalog.get(bucket, key)
+    const e = this.p.partition === undefined ? this.catalog.get(bucket, key) : await this.p.partition.entry(bucket, key, signal)
     if (e === undefined || e.deleted || e.object === undefined) throw new S3Error('NoSuchKey', undefined, { resource: `/${bucket}/${key}`, detail: { Key: key } })
     return e
   }

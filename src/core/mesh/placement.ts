@@ -54,7 +54,15 @@ export class Placement {
 
   /** The `r` members that should hold (bucket, key), best first. Fewer when fewer members exist. */
   replicas (bucket: string, key: string, r: number): string[] {
-    const h = objectHash(bucket, key)
+    return this.top(objectHash(bucket, key), r)
+  }
+
+  /** The `r` members that keep a bucket's part of the catalog, best first (a hash of its own, apart from its objects'). */
+  owners (bucket: string, r: number): string[] {
+    return this.top(hash64(`catalog\n${bucket}`), r)
+  }
+
+  private top (h: Hash64, r: number): string[] {
     return this.members
       .map(m => ({ id: m.id, s: score(h, m.hash) }))
       // Ties (1 in 2^53) fall to the id, so every member still agrees.

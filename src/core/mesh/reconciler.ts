@@ -12,6 +12,10 @@ export interface ReconcilerOptions {
   /** An entry refused because its clock was too far ahead. */
   onDriftRefused: () => void
   stopping: AbortSignal
+  /** Whether this member keeps an entry it does not have yet (a partitioned catalog); else every entry is kept. */
+  keeps?: (e: CatalogEntry) => boolean
+  /** Hears of every entry heard and not kept (a guest following a bucket this member does not own is told of it). */
+  passedOn?: (e: CatalogEntry) => void
 }
 
 /**
@@ -35,6 +39,8 @@ export class Reconciler {
       }
       // A tombstone past its time, from a member that has not dropped it yet: already dropped here.
       if (e.deleted && e.key !== undefined && e.version.ms < Date.now() - this.o.tombstoneTtlMs) continue
+      // Not this member's business (a bucket it does not own, a key it neither holds nor should): passed on, not kept.
+      if (this.o.keeps?.(e) === false && this.o.catalog.get(e.bucket, e.key) === undefined) { this.o.passedOn?.(e); continue }
       const merged = this.o.catalog.apply(e)
       if (merged === undefined) continue
       if (merged.key !== undefined) void this.react(merged).catch(() => {})

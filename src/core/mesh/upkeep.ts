@@ -1,4 +1,7 @@
+import { compareVersions } from './hlc.js'
 import type { CatalogEntry } from './catalog-entry.js'
+import type { CatalogPartition } from './catalog-partition.js'
+import type { CatalogQuery } from './catalog-query.js'
 import type { CatalogStore } from './catalog-store.js'
 import type { Catalog } from './catalog.js'
 import type { DurableMembers } from './durable-members.js'
@@ -41,6 +44,11 @@ export interface UpkeepOptions {
   repairConcurrency: number
   stats: MeshStats
   stopping: AbortSignal
+  /** The catalog partitioned by bucket: owners push what placement gives others, non-owners hand their entries to owners. */
+  partition?: CatalogPartition
+  query?: CatalogQuery
+  /** Takes in entries an owner answered with (as gossip would be). */
+  receive?: (entries: CatalogEntry[]) => void
 }
 
 /**
@@ -58,6 +66,44 @@ export class Upkeep {
   private cycle: { entries: IterableIterator<CatalogEntry>, objects: number, bytes: number, held: number, heldBytes: number, under: number, seen: number, owed: number } | undefined
 
   constructor (private readonly o: UpkeepOptions) {}
+
+  /** Hand-overs and assignments in flight (one pass's at a time). */
+  private exchanging = false
+
+  /**
+   * A partitioned catalog's exchanges for one pass: what this member keeps
+   * of buckets it does not own goes to an owner, which answers with what it
+   * knows of those keys (newer versions and deletes this member missed); an
+   * entry this member no longer needs (the bucket's owner it was, a copy it
+   * no longer holds) is dropped once an owner has it. Owners push the
+   * entries placement gives a member that lacks the copy.
+   */
+  private exchange (partition: CatalogPartition, handOver: Map<string, CatalogEntry[]>, assign: Map<string, CatalogEntry[]>): void {
+    const query = this.o.query
+    if (query === undefined || this.exchanging || (handOver.size === 0 && assign.size === 0)) return
+    this.exchanging = true
+    const signal = this.o.stopping
+    void (async () => {
+      for (const [bucket, entries] of handOver) {
+        for (const owner of partition.others(bucket)) {
+          try {
+            const known = await query.merge(owner, entries, signal)
+            this.o.receive?.(known)
+            const theirs = new Map(known.map(k => [k.key!, k]))
+            for (const e of entries) {
+              const now = this.o.catalog.get(bucket, e.key)
+              const owner = theirs.get(e.key!)
+              if (now !== undefined && !partition.keeps(now) && owner !== undefined && compareVersions(owner.version, now.version) >= 0) this.o.catalog.evict(bucket, e.key!)
+            }
+            break
+          } catch {
+            // That owner did not answer: the next.
+          }
+        }
+      }
+      for (const [member, entries] of assign) await query.merge(member, entries, signal).catch(() => {})
+    })().finally(() => { this.exchanging = false })
+  }
 
   /**
    * A local copy does not hash to its version: drop it and fetch the version
@@ -94,26 +140,43 @@ export class Upkeep {
     const todo: CatalogEntry[] = []
     const expired: CatalogEntry[] = []
     let done = false
+    const partition = this.o.partition?.partitioned === true ? this.o.partition : undefined
+    /** Entries of buckets this member does not own, to hand to an owner; entries placement gives other members, to push to them. */
+    const handOver = new Map<string, CatalogEntry[]>()
+    const assign = new Map<string, CatalogEntry[]>()
     for (let n = 0; n < PASS_BUDGET; n++) {
       const next = cycle.entries.next()
       if (next.done === true) { done = true; break }
       const e = next.value
       cycle.seen++
       if (e.key !== undefined && e.deleted && e.version.ms < horizon) expired.push(e)
-      if (e.key === undefined || e.deleted || e.object === undefined) continue
-      cycle.objects++
-      cycle.bytes += e.object.size
+      if (e.key === undefined) continue
+      const owned = partition?.owns(e.bucket) ?? true
+      if (!owned) pushTo(handOver, e.bucket, e)
+      if (e.deleted || e.object === undefined) continue
       const damaged = this.damaged.has(`${e.bucket}\n${e.key}`)
       const holds = e.holders.includes(self) && !damaged
       if (holds) { cycle.held++; cycle.heldBytes += e.object.size }
       const holding = e.holders.filter(h => live.has(h)).length - (damaged ? 1 : 0)
-      if (holding < want) cycle.under++
+      // Counted by the bucket's owners only: the others see a part of it.
+      if (owned) {
+        cycle.objects++
+        cycle.bytes += e.object.size
+        if (holding < want) cycle.under++
+      }
+      // An owner tells the members placement now gives a copy and that lack it (they may never have heard of it).
+      if (partition !== undefined && owned) {
+        for (const t of durable.replicas(e.bucket, e.key, this.o.replicas)) {
+          if (t !== self && !e.holders.includes(t) && live.has(t)) pushTo(assign, t, e)
+        }
+      }
       // Placement members fetch what they lack, so copies end up where placement says even after
       // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
       if (damaged || (!holds && durable.replicas(e.bucket, e.key, this.o.replicas).includes(self))) todo.push(e)
     }
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) catalog.forget(e.bucket, e.key!)
+    if (partition !== undefined) this.exchange(partition, handOver, assign)
     cycle.seen -= expired.length
     const running = this.o.fetcher.inFlight
     const free = Math.max(0, this.o.repairConcurrency - running)
@@ -131,4 +194,10 @@ export class Upkeep {
     }
     Object.assign(stats, { objects: cycle.objects, bytes: cycle.bytes, heldObjects: cycle.held, heldBytes: cycle.heldBytes, underReplicated: cycle.under, repairQueue: this.o.fetcher.inFlight + cycle.owed })
   }
+}
+
+function pushTo<K, V> (m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k)
+  if (list === undefined) m.set(k, [v])
+  else list.push(v)
 }

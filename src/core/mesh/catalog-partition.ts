@@ -1,0 +1,138 @@
+import { S3Error } from '../errors.js'
+import type { CatalogEntry } from './catalog-entry.js'
+import type { CatalogQuery, RemotePage } from './catalog-query.js'
+import type { Catalog } from './catalog.js'
+import type { DurableMembers } from './durable-members.js'
+
+export interface CatalogPartitionOptions {
+  self: string
+  catalog: Catalog
+  durable: DurableMembers
+  /** Owners per bucket (MeshConfig.catalogReplicas). */
+  owners: number
+  /** Copies per object (placement's targets keep the entries they should hold). */
+  replicas: number
+  /** Set once the query service exists (it needs this to answer). */
+  query?: CatalogQuery
+}
+
+/**
+ * The catalog partitioned by bucket: which members own a bucket's part
+ * (`owners` of the durable members, by rendezvous on its name), what this
+ * member keeps of the rest (buckets' own entries, and the entries of what it
+ * holds or placement gives it), and reads that go to an owner when the
+ * answer is not kept here. With no more durable members than owners per
+ * bucket, every member owns everything and nothing is asked.
+ */
+export class CatalogPartition {
+  /** Buckets known, and those owned, when ownership was last worked out. */
+  private seen = new Set<string>()
+  private owned = new Set<string>()
+  /** Buckets this member became an owner of and has not yet compared whole with another owner: their reads go to the others. */
+  private readonly unready = new Set<string>()
+
+  constructor (private readonly o: CatalogPartitionOptions) {}
+
+  /**
+   * Works ownership out again (after a membership change): a bucket this
+   * member now owns and did not (another owner left) is not read here until
+   * it has been compared whole with another owner (`synced`); a bucket it no
+   * longer owns is read from its owners at once. Returns the buckets waiting
+   * for that comparison.
+   */
+  update (): string[] {
+    const names = this.o.catalog.bucketNames()
+    const owned = new Set(names.filter(b => this.owns(b)))
+    for (const b of names) {
+      if (!owned.has(b)) this.unready.delete(b)
+      else if (this.seen.has(b) && !this.owned.has(b) && this.others(b).length > 0) this.unready.add(b)
+    }
+    this.seen = new Set(names)
+    this.owned = owned
+    return [...this.unready]
+  }
+
+  /** A whole comparison with `peer` finished: the buckets it owns too are read here from now on. */
+  synced (peer: string): void {
+    for (const b of [...this.unready]) if (this.owners(b).includes(peer)) this.unready.delete(b)
+  }
+
+  /** Whether reads of a bucket are answered here: it owns it, and has caught up with another owner since it became one. */
+  answers (bucket: string): boolean {
+    return this.owns(bucket) && !this.unready.has(bucket)
+  }
+
+  /** The service that asks owners (set after construction: it needs `owns` to answer). */
+  set query (q: CatalogQuery) { this.o.query = q }
+
+  /** The owners of a bucket's part of the catalog, best first. */
+  owners (bucket: string): string[] {
+    return this.o.durable.owners(bucket, this.o.owners)
+  }
+
+  /** Whether the durable members are more than a bucket's owners (else every member owns every bucket). */
+  get partitioned (): boolean {
+    return this.o.durable.size > this.o.owners
+  }
+
+  owns (bucket: string): boolean {
+    return !this.partitioned || this.owners(bucket).includes(this.o.self)
+  }
+
+  /** The owners to ask, this member left out. */
+  others (bucket: string): string[] {
+    return this.owners(bucket).filter(id => id !== this.o.self)
+  }
+
+  /**
+   * Whether this member keeps an entry: a bucket's own entry always; an
+   * object's when it owns the bucket, holds that version, or placement
+   * gives it a copy (so the repair loop finds what to fetch).
+   */
+  keeps (e: CatalogEntry): boolean {
+    if (e.key === undefined || this.owns(e.bucket)) return true
+    return e.holders.includes(this.o.self) || this.o.durable.replicas(e.bucket, e.key, this.o.replicas).includes(this.o.self)
+  }
+
+  /** An object's entry, tombstones included: kept here when current, else an owner's. */
+  async entry (bucket: string, key: string, signal?: AbortSignal): Promise<CatalogEntry | undefined> {
+    const local = this.o.catalog.get(bucket, key)
+    // A held version's changes reach this member (gossip, and its hand-over to the owners each repair cycle).
+    if (this.answers(bucket) || local?.holders.includes(this.o.self) === true) return local
+    return await this.remote(async q => await q.get(bucket, key, signal), local)
+  }
+
+  /** The entries of several keys of a bucket (those that exist, tombstones included). */
+  async entries (bucket: string, keys: string[], signal?: AbortSignal): Promise<CatalogEntry[]> {
+    const local = keys.flatMap(k => { const e = this.o.catalog.get(bucket, k); return e === undefined ? [] : [e] })
+    if (this.answers(bucket)) return local
+    const held = local.filter(e => e.holders.includes(this.o.self))
+    const ask = keys.filter(k => !held.some(e => e.key === k))
+    if (ask.length === 0) return held
+    return [...held, ...await this.remote(async q => await q.getMany(bucket, ask, signal), local.filter(e => !held.includes(e)))]
+  }
+
+  /** A page of a bucket's live objects. */
+  async page (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }, signal?: AbortSignal): Promise<RemotePage> {
+    if (this.answers(bucket)) return this.o.catalog.page(bucket, options)
+    return await this.remote(async q => await q.page(bucket, options, signal), this.owns(bucket) ? this.o.catalog.page(bucket, options) : undefined)
+  }
+
+  /** A bucket's live objects and their bytes. */
+  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number }> {
+    if (this.answers(bucket)) return this.o.catalog.bucketTotals(bucket)
+    return await this.remote(async q => await q.totals(bucket, signal), this.owns(bucket) ? this.o.catalog.bucketTotals(bucket) : undefined)
+  }
+
+  /** Asks an owner; without an answer, what is kept here (if anything) stands in, else the request fails as S3 would. */
+  private async remote<T> (ask: (q: CatalogQuery) => Promise<T>, fallback?: T): Promise<T> {
+    const q = this.o.query
+    if (q === undefined) throw new S3Error('ServiceUnavailable', 'The catalog is not partitioned here yet.')
+    try {
+      return await ask(q)
+    } catch (err) {
+      if (fallback !== undefined) return fallback
+      throw new S3Error('ServiceUnavailable', `No member that keeps this bucket's catalog answered: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+}

@@ -1,0 +1,201 @@
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { DroppedMessageError } from '../wire/strict-cbor.js'
+import type { Keyring } from '../wire/keyring.js'
+import { openStream } from '../wire/open-stream.js'
+import { SealedFrames } from '../wire/sealed-frames.js'
+import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
+import type { CatalogEntry } from './catalog-entry.js'
+import type { Catalog, Digest } from './catalog.js'
+
+/** Questions to a bucket's owners, and entries handed to a member: sealed with the cluster key. */
+export const QUERY_PROTOCOL = '/s3mesh/catalog-query/1.0.0'
+
+/** Entries in one `merge`. */
+export const MERGE_BATCH = 1000
+
+export interface CatalogQueryStats {
+  /** Questions asked of owners, and answered here. */
+  asked: number
+  answered: number
+  /** Questions this member could not answer (it does not own the bucket). */
+  notOwner: number
+  failures: number
+}
+
+export interface CatalogQueryOptions {
+  libp2p: Libp2p
+  keyring: Keyring
+  catalog: Catalog
+  /** Whether this member owns a bucket's part of the catalog now. */
+  owns: (bucket: string) => boolean
+  /** The owners to ask about a bucket, best first, this member left out. */
+  owners: (bucket: string) => string[]
+  /** Entries another member hands this one (merged as gossip would be). */
+  receive: (from: string, entries: CatalogEntry[]) => void
+  /** Puts what was merged on stable storage before a `merge` is answered (the sender may drop its copy then). */
+  persist?: () => Promise<void>
+  timeoutMs?: number
+}
+
+/** A page of a bucket's listing as an owner answers it. */
+export interface RemotePage { entries: CatalogEntry[], isTruncated: boolean }
+
+/**
+ * The catalog partitioned by bucket needs members to ask each other: a
+ * member that does not own a bucket asks one of its owners for an entry, a
+ * listing page, a bucket's totals or its digest; and members hand each other
+ * entries (`merge`: a holder its claims to the owners, who answer with what
+ * they know of those keys; an owner the entries placement now gives a member).
+ * An owner answers from its own catalog; a member that is not one says so,
+ * and the asker tries the next owner.
+ */
+export class CatalogQuery {
+  readonly stats: CatalogQueryStats = { asked: 0, answered: 0, notOwner: 0, failures: 0 }
+  private readonly timeoutMs: number
+
+  constructor (private readonly o: CatalogQueryOptions) {
+    this.timeoutMs = o.timeoutMs ?? 10_000
+  }
+
+  async start (): Promise<void> {
+    await this.o.libp2p.handle(QUERY_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { runOnLimitedConnection: false })
+  }
+
+  async stop (): Promise<void> {
+    await this.o.libp2p.unhandle(QUERY_PROTOCOL)
+  }
+
+  /** The entry of a bucket's object (tombstones included), as an owner has it; undefined when none has it. */
+  async get (bucket: string, key: string, signal?: AbortSignal): Promise<CatalogEntry | undefined> {
+    const a = await this.fromOwners(bucket, { op: 'get', bucket, key }, signal)
+    return a.entries instanceof Uint8Array ? decodeCatalogMessage(a.entries).entries[0] : undefined
+  }
+
+  /** The entries of several keys of a bucket (those an owner has), at most MERGE_BATCH a question. */
+  async getMany (bucket: string, keys: string[], signal?: AbortSignal): Promise<CatalogEntry[]> {
+    const out: CatalogEntry[] = []
+    for (let i = 0; i < keys.length; i += MERGE_BATCH) {
+      const a = await this.fromOwners(bucket, { op: 'get', bucket, keys: keys.slice(i, i + MERGE_BATCH) }, signal)
+      if (a.entries instanceof Uint8Array) out.push(...decodeCatalogMessage(a.entries).entries)
+    }
+    return out
+  }
+
+  /** A page of a bucket's live objects, as an owner lists it. */
+  async page (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }, signal?: AbortSignal): Promise<RemotePage> {
+    const a = await this.fromOwners(bucket, { op: 'page', bucket, limit: Math.min(1000, Math.max(1, options.limit)), ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }) }, signal)
+    if (!(a.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A page without entries.')
+    return { entries: decodeCatalogMessage(a.entries).entries, isTruncated: a.truncated === true }
+  }
+
+  /** A bucket's live objects and their bytes, as an owner counts them. */
+  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number }> {
+    const a = await this.fromOwners(bucket, { op: 'totals', bucket }, signal)
+    if (!Number.isInteger(a.objects) || !Number.isInteger(a.bytes)) throw new DroppedMessageError('malformed', 'Totals without their numbers.')
+    return { objects: a.objects as number, bytes: a.bytes as number }
+  }
+
+  /** `peer`'s digest of a whole bucket, if it owns it (else undefined). */
+  async digest (peer: string, bucket: string, signal?: AbortSignal): Promise<Digest | undefined> {
+    const a = await this.ask(peer, { op: 'digest', bucket }, signal)
+    if (a.status !== 'ok') return undefined
+    if (!Number.isInteger(a.a) || !Number.isInteger(a.b)) throw new DroppedMessageError('malformed', 'A digest without its numbers.')
+    return { a: a.a as number, b: a.b as number }
+  }
+
+  /** Hands `peer` entries to merge; resolves with what it knows of those keys (its entries, newer or not). */
+  async merge (peer: string, entries: CatalogEntry[], signal?: AbortSignal): Promise<CatalogEntry[]> {
+    const known: CatalogEntry[] = []
+    for (let i = 0; i < entries.length; i += MERGE_BATCH) {
+      const a = await this.ask(peer, { op: 'merge', entries: encodeCatalogMessage(entries.slice(i, i + MERGE_BATCH)) }, signal)
+      if (a.entries instanceof Uint8Array) known.push(...decodeCatalogMessage(a.entries).entries)
+    }
+    return known
+  }
+
+  /** Asks the bucket's owners in turn until one answers as an owner. */
+  private async fromOwners (bucket: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    let last: unknown
+    for (const peer of this.o.owners(bucket)) {
+      try {
+        const a = await this.ask(peer, request, signal)
+        if (a.status === 'ok') return a
+        last = new Error(`${peer} does not own ${bucket} (yet)`)
+      } catch (err) {
+        if (signal?.aborted === true) throw err
+        last = err
+      }
+    }
+    throw Object.assign(new Error(`No owner of ${bucket}'s catalog answered: ${String(last ?? 'none is known')}`), { code: 'NoOwner' })
+  }
+
+  private async ask (peer: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const s = AbortSignal.any([signal ?? AbortSignal.timeout(this.timeoutMs), AbortSignal.timeout(this.timeoutMs)])
+    this.stats.asked++
+    const frames = new SealedFrames(await openStream(this.o.libp2p, peer, QUERY_PROTOCOL, s), this.o.keyring)
+    try {
+      await frames.send(request, s)
+      const a = await frames.receive(s)
+      await frames.close()
+      return a
+    } catch (err) {
+      this.stats.failures++
+      frames.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const frames = new SealedFrames(stream, this.o.keyring)
+    const s = AbortSignal.timeout(this.timeoutMs)
+    try {
+      const r = await frames.receive(s)
+      await frames.send(await this.answer(connection.remotePeer.toString(), r), s)
+      this.stats.answered++
+      await frames.close()
+    } catch (err) {
+      this.stats.failures++
+      frames.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private async answer (from: string, r: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const { catalog, owns } = this.o
+    if (r.op === 'merge') {
+      if (!(r.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A merge without entries.')
+      const entries = decodeCatalogMessage(r.entries).entries.slice(0, MERGE_BATCH)
+      this.o.receive(from, entries)
+      await this.o.persist?.()
+      const known = entries.flatMap(e => { const now = catalog.get(e.bucket, e.key); return now === undefined ? [] : [now] })
+      return { status: 'ok', entries: encodeCatalogMessage(known) }
+    }
+    if (typeof r.bucket !== 'string' || r.bucket.length > 63) throw new DroppedMessageError('malformed', 'A question without its bucket.')
+    const bucket = r.bucket
+    if (!owns(bucket)) {
+      this.stats.notOwner++
+      return { status: 'not-owner' }
+    }
+    switch (r.op) {
+      case 'get': {
+        const keys = typeof r.key === 'string' ? [r.key] : r.keys
+        if (!Array.isArray(keys) || keys.length > MERGE_BATCH || !keys.every(k => typeof k === 'string')) throw new DroppedMessageError('malformed', 'A get without its keys.')
+        const found = (keys as string[]).flatMap(k => { const e = catalog.get(bucket, k); return e === undefined ? [] : [e] })
+        return { status: 'ok', ...(found.length === 0 ? {} : { entries: encodeCatalogMessage(found) }) }
+      }
+      case 'page': {
+        const limit = r.limit
+        if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 1000 || (r.prefix !== undefined && typeof r.prefix !== 'string') || (r.startAfter !== undefined && typeof r.startAfter !== 'string')) {
+          throw new DroppedMessageError('malformed', 'A page with a bad limit, prefix or start.')
+        }
+        const page = catalog.page(bucket, { limit: limit as number, ...(r.prefix === undefined ? {} : { prefix: r.prefix as string }), ...(r.startAfter === undefined ? {} : { startAfter: r.startAfter as string }) })
+        return { status: 'ok', entries: encodeCatalogMessage(page.entries), truncated: page.isTruncated }
+      }
+      case 'totals':
+        return { status: 'ok', ...catalog.bucketTotals(bucket) }
+      case 'digest':
+        return { status: 'ok', ...catalog.digest(bucket) }
+      default:
+        throw new DroppedMessageError('malformed', 'Unknown catalog question.')
+    }
+  }
+}

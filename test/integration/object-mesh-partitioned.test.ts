@@ -1,0 +1,95 @@
+/**
+ * The catalog partitioned by bucket, in-process over real libp2p: five
+ * durable members, each bucket's part of the catalog kept by three of them.
+ * Every member lists and reads every object (through the owners when it is
+ * not one), keeps only what it owns, holds or should hold, and when owners
+ * crash (gone with what they held), the members that become owners take the
+ * partition from the remaining one before they answer for it: no entry lost.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { Keyring } from '../../src/core/wire/keyring.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { startInProcessNode, type InProcessNode as TestNode } from '../helpers/in-process-mesh.js'
+import { until } from '../helpers/until.js'
+
+const BUCKETS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot']
+const PER_BUCKET = 30
+
+const idOf = (n: TestNode): string => n.libp2p.peerId.toString()
+const put = async (n: TestNode, bucket: string, key: string): Promise<void> => {
+  const bytes = new TextEncoder().encode(`${bucket}/${key}`)
+  await n.mesh.store.putObject(bucket, key, streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
+}
+const listed = async (n: TestNode, bucket: string): Promise<string[]> => (await n.mesh.store.listObjects(bucket, { limit: 1000 })).objects.map(o => o.key)
+const objectsIn = (n: TestNode, bucket: string): string[] => [...n.mesh.catalog.entries(bucket)].filter(e => e.key !== undefined && !e.deleted).map(e => e.key!)
+
+describe('the catalog partitioned by bucket', () => {
+  const nodes: TestNode[] = []
+  after(async () => { for (const n of nodes) await n.stop() })
+  const live = (): TestNode[] => nodes.filter(n => !dead.has(n))
+  const dead = new Set<TestNode>()
+  const keys = Array.from({ length: PER_BUCKET }, (_, i) => `k${String(i).padStart(3, '0')}`)
+
+  it('five members, three owners a bucket: every member lists and reads everything, and keeps only its part', async () => {
+    const key = Keyring.generateKey()
+    // Three copies of each object: two members crashing together below leave every object a copy.
+    for (let i = 0; i < 5; i++) nodes.push(await startInProcessNode({ key, cluster: 'parted', mesh: { replicas: 3, writeQuorum: 2 } }))
+    const seed = nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()
+    for (const n of nodes.slice(1)) assert.equal(await n.transport.join([seed]), 1)
+    await until('five alive everywhere', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 5), 20_000)
+    await until('every member sees five durable members', () => nodes.every(n => n.mesh.durableMembers().length === 5 && n.mesh.partition.partitioned), 10_000)
+    for (const b of BUCKETS) await nodes[0]!.mesh.store.createBucket(b)
+    await until('every member has every bucket', () => nodes.every(n => BUCKETS.every(b => n.mesh.catalog.get(b) !== undefined)), 10_000)
+    for (const b of BUCKETS) for (const [i, k] of keys.entries()) await put(nodes[i % 5]!, b, k)
+
+    for (const b of BUCKETS) {
+      const owners = nodes.filter(n => n.mesh.partition.owns(b))
+      assert.equal(owners.length, 3, `${b}: three owners`)
+      assert.ok(nodes.every(n => n.mesh.partition.owners(b).join() === nodes[0]!.mesh.partition.owners(b).join()), `${b}: every member names the same owners`)
+      await until(`${b}: every owner keeps every entry`, () => owners.every(o => objectsIn(o, b).length === PER_BUCKET), 20_000)
+      for (const n of nodes) {
+        assert.deepEqual(await listed(n, b), keys, `${b} listed whole by ${idOf(n)}${n.mesh.partition.owns(b) ? ' (an owner)' : ' (through the owners)'}`)
+        assert.equal(new TextDecoder().decode(await new Response((await n.mesh.store.openObject(b, 'k007')).stream()).arrayBuffer()), `${b}/k007`)
+      }
+    }
+    // A non-owner keeps a part: what it holds, or placement gives it. Never all of a bucket it does not own.
+    let kept = 0
+    let notOwned = 0
+    for (const n of nodes) {
+      for (const b of BUCKETS) {
+        if (n.mesh.partition.owns(b)) continue
+        notOwned++
+        for (const e of n.mesh.catalog.entries(b)) {
+          if (e.key === undefined) continue
+          kept++
+          assert.ok(n.mesh.partition.keeps(e), `${idOf(n)} keeps ${b}/${e.key} only as a holder or a placement target`)
+        }
+      }
+    }
+    assert.ok(notOwned > 0)
+    assert.ok(kept < notOwned * PER_BUCKET, `the non-owners keep ${kept} entries of the ${notOwned * PER_BUCKET} in buckets they do not own`)
+  })
+
+  it('owners crash and are gone with their data: the new owners take each partition from the one left, and nothing is lost', async () => {
+    // Two of alpha's three owners crash at once (a node lost with its disk, and another during the rebalance that follows).
+    const owners = nodes.filter(n => n.mesh.partition.owns('alpha'))
+    const [first, second] = owners
+    const newcomers = nodes.filter(n => !owners.includes(n))
+    assert.ok(newcomers.every(n => objectsIn(n, 'alpha').length < PER_BUCKET), 'precondition: the members that will own alpha keep only a part of it now')
+    await first!.stop()
+    dead.add(first!)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    await second!.stop()
+    dead.add(second!)
+    await until('the others see both failed', () => live().every(n => [first!, second!].every(d => n.transport.membership.get(idOf(d))?.state === 'failed')), 20_000)
+    // Three durable members left: every member owns every bucket now, and those that did not take the partitions first.
+    for (const b of BUCKETS) {
+      await until(`${b}: every member left keeps every entry`, () => live().every(n => n.mesh.partition.owns(b) && objectsIn(n, b).length === PER_BUCKET), 30_000)
+      for (const n of live()) assert.deepEqual(await listed(n, b), keys, `${b} listed whole by ${idOf(n)}`)
+    }
+    // And every object still has its bytes somewhere live (the repair loop brings them to two copies).
+    await until('no object under-replicated', () => live().every(n => n.mesh.stats.underReplicated === 0), 30_000)
+    for (const b of BUCKETS) for (const n of live()) assert.equal(new TextDecoder().decode(await new Response((await n.mesh.store.openObject(b, 'k013')).stream()).arrayBuffer()), `${b}/k013`)
+  })
+})
