@@ -31,7 +31,7 @@ export function Monitoring (): preact.JSX.Element {
     <p class="muted">Its S3 traffic, sampled every {SAMPLE_MS / 1000} s from its own metrics (each node also serves them at <code>/metrics</code> for Prometheus; another node's come over the mesh); the last five minutes.</p>
     {m.error !== undefined && <p class="banner" role="alert">The node's metrics cannot be read: {m.error}</p>}
     <div class="stats">
-      <Stat label="Objects in the catalog" value={m.gauges.s3mesh_catalog_objects?.toLocaleString() ?? '–'} />
+      <Stat label="Objects in the buckets it keeps" value={m.gauges.s3mesh_catalog_objects?.toLocaleString() ?? '–'} />
       <Stat label="Data (one copy each)" value={m.gauges.s3mesh_catalog_bytes === undefined ? '–' : bytes(m.gauges.s3mesh_catalog_bytes)} />
       <Stat label="Objects below their copies" value={m.gauges.s3mesh_under_replicated_objects?.toLocaleString() ?? '–'} />
       <Stat label="Repairs in progress" value={m.gauges.s3mesh_repair_queue?.toLocaleString() ?? '–'} />

@@ -3,6 +3,7 @@ import type { CatalogEntry } from './catalog-entry.js'
 import type { CatalogQuery, RemotePage } from './catalog-query.js'
 import type { Catalog } from './catalog.js'
 import type { DurableMembers } from './durable-members.js'
+import { Placement } from './placement.js'
 
 export interface CatalogPartitionOptions {
   self: string
@@ -25,9 +26,8 @@ export interface CatalogPartitionOptions {
  * bucket, every member owns everything and nothing is asked.
  */
 export class CatalogPartition {
-  /** Buckets known, and those owned, when ownership was last worked out. */
-  private seen = new Set<string>()
-  private owned = new Set<string>()
+  /** The durable members when ownership was last worked out. */
+  private last: string[] = []
   /** Buckets this member became an owner of and has not yet compared whole with another owner: their reads go to the others. */
   private readonly unready = new Set<string>()
 
@@ -41,14 +41,13 @@ export class CatalogPartition {
    * for that comparison.
    */
   update (): string[] {
-    const names = this.o.catalog.bucketNames()
-    const owned = new Set(names.filter(b => this.owns(b)))
-    for (const b of names) {
-      if (!owned.has(b)) this.unready.delete(b)
-      else if (this.seen.has(b) && !this.owned.has(b) && this.others(b).length > 0) this.unready.add(b)
+    const before = new Placement(this.last)
+    const owned = (b: string): boolean => before.size <= this.o.owners || before.owners(b, this.o.owners).includes(this.o.self)
+    for (const b of this.o.catalog.bucketNames()) {
+      if (!this.owns(b)) this.unready.delete(b)
+      else if (!owned(b) && this.others(b).length > 0) this.unready.add(b)
     }
-    this.seen = new Set(names)
-    this.owned = owned
+    this.last = this.o.durable.list()
     return [...this.unready]
   }
 
@@ -107,7 +106,8 @@ export class CatalogPartition {
     const local = keys.flatMap(k => { const e = this.o.catalog.get(bucket, k); return e === undefined ? [] : [e] })
     if (this.answers(bucket)) return local
     const held = local.filter(e => e.holders.includes(this.o.self))
-    const ask = keys.filter(k => !held.some(e => e.key === k))
+    const heldKeys = new Set(held.map(e => e.key))
+    const ask = keys.filter(k => !heldKeys.has(k))
     if (ask.length === 0) return held
     return [...held, ...await this.remote(async q => await q.getMany(bucket, ask, signal), local.filter(e => !held.includes(e)))]
   }

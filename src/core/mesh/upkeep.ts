@@ -144,6 +144,13 @@ export class Upkeep {
     /** Entries of buckets this member does not own, to hand to an owner; entries placement gives other members, to push to them. */
     const handOver = new Map<string, CatalogEntry[]>()
     const assign = new Map<string, CatalogEntry[]>()
+    // Worked out once per bucket a pass (ownership hashes the bucket's name).
+    const owning = new Map<string, boolean>()
+    const ownsBucket = (b: string): boolean => {
+      let v = owning.get(b)
+      if (v === undefined) owning.set(b, v = partition?.owns(b) ?? true)
+      return v
+    }
     for (let n = 0; n < PASS_BUDGET; n++) {
       const next = cycle.entries.next()
       if (next.done === true) { done = true; break }
@@ -151,7 +158,7 @@ export class Upkeep {
       cycle.seen++
       if (e.key !== undefined && e.deleted && e.version.ms < horizon) expired.push(e)
       if (e.key === undefined) continue
-      const owned = partition?.owns(e.bucket) ?? true
+      const owned = ownsBucket(e.bucket)
       if (!owned) pushTo(handOver, e.bucket, e)
       if (e.deleted || e.object === undefined) continue
       const damaged = this.damaged.has(`${e.bucket}\n${e.key}`)
