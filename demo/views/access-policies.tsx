@@ -57,9 +57,10 @@ export function Policy ({ name }: { name: string | undefined }): preact.JSX.Elem
     try {
       const found = (await listPolicies(session)).find(p => p.name === name)
       if (found === undefined) { showError(`There is no policy called ${name}.`); return }
-      setRow(found)
+      // The document first, then both at once: an editor shown before its document came would take typing that the document then overwrote.
       const doc = await policyDocument(session, found.arn)
       setText(JSON.stringify(JSON.parse(doc), null, 2))
+      setRow(found)
     } catch (err) { showError(messageOf(err)) }
   }, [session, name])
   useEffect(() => { setRow(undefined); setProblem(undefined); setText(creating ? EXAMPLE : ''); void load() }, [load])

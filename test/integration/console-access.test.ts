@@ -286,6 +286,7 @@ describe('the console: access', () => {
     await iam('AttachUserPolicy', { UserName: 'reader', PolicyArn: 'arn:aws:iam::000000000000:policy/shared-reader' })
     await page.reload()
     await page.getByText('Attached to 1 user').waitFor()
+    assert.match(await editor.inputValue(), /s3:ListBucket/, 'the document is in the editor once the page says what it is attached to')
     await editor.fill((await editor.inputValue()).replace('"s3:ListBucket"', '"s3:ListBucket",\n        "s3:GetObjectTagging"'))
     await page.getByRole('button', { name: 'Save policy' }).click()
     await page.getByRole('status').filter({ hasText: 'Policy shared-reader saved.' }).waitFor()
