@@ -93,10 +93,10 @@ export interface GuestStats {
 export interface GuestServiceOptions {
   libp2p: Libp2p
   catalog: Catalog
-  /** Where entries this member does not keep are read (a partitioned catalog's owners); else the catalog answers. */
-  partition?: Pick<CatalogPartition, 'entry' | 'entries' | 'page' | 'totals'>
+  /** Where object entries are read: this member's catalog for what it keeps, a bucket's owners for the rest. */
+  partition: Pick<CatalogPartition, 'entries' | 'page' | 'totals'>
   /** Entries this member heard and did not keep (`passed`): a guest watching their bucket is told of them too. */
-  heard?: TypedEventEmitter<{ passed: CustomEvent<CatalogEntry> }>
+  heard: TypedEventEmitter<{ passed: CustomEvent<CatalogEntry> }>
   copies: LocalCopies
   membership: Membership
   hashes: Hashes
@@ -239,7 +239,8 @@ export class GuestService {
     let addrs = this.relayed(addresses(r.addrs))
     // What this guest is told changes of, besides buckets' own entries.
     let followed = followedBuckets(r.buckets)
-    const held = new Set(heldKeys(r.held).map(([b, k]) => `${b}\n${k}`))
+    const heldPairs = heldKeys(r.held)
+    const held = new Set(heldPairs.map(([b, k]) => `${b}\n${k}`))
     const interested = (e: CatalogEntry): boolean => e.key === undefined || followed.has(e.bucket) || held.has(`${e.bucket}\n${e.key}`) || this.holdings.holds(g.id, e.bucket, e.key)
     // Sends one after the other (changes may come while the snapshot is being sent); the first failure ends the feed.
     let sending = Promise.resolve()
@@ -287,7 +288,7 @@ export class GuestService {
       this.feeds.get(g.id)?.abort(new Error('replaced by a newer feed'))
       this.feeds.set(g.id, frames)
       this.o.catalog.addEventListener('change', onCatalog)
-      this.o.heard?.addEventListener('passed', onCatalog)
+      this.o.heard.addEventListener('passed', onCatalog)
       this.holdingListeners.add(onChange)
       for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, onMembers)
       this.directoryListeners.add(onMembers)
@@ -312,13 +313,12 @@ export class GuestService {
       const snapshot: CatalogEntry[] = []
       for (const name of this.o.catalog.bucketNames()) { const e = this.o.catalog.get(name); if (e !== undefined) snapshot.push(e) }
       const byBucket = new Map<string, string[]>()
-      for (const id of held) {
-        const [bucket, key] = id.split('\n') as [string, string]
+      for (const [bucket, key] of heldPairs) {
         const keys = byBucket.get(bucket)
         if (keys === undefined) byBucket.set(bucket, [key])
         else keys.push(key)
       }
-      for (const [bucket, keys] of byBucket) snapshot.push(...await this.entriesOf(bucket, keys).catch(() => []))
+      for (const [bucket, keys] of byBucket) snapshot.push(...await this.o.partition.entries(bucket, keys).catch(() => []))
       for (const e of snapshot) {
         batch.push(e)
         if (batch.length >= FEED_BATCH) {
@@ -345,7 +345,7 @@ export class GuestService {
       clearInterval(recheck)
       if (follow) {
         this.o.catalog.removeEventListener('change', onCatalog)
-        this.o.heard?.removeEventListener('passed', onCatalog)
+        this.o.heard.removeEventListener('passed', onCatalog)
         this.holdingListeners.delete(onChange)
         for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, onMembers)
         this.directoryListeners.delete(onMembers)
@@ -387,7 +387,7 @@ export class GuestService {
     let more = true
     while (out.length <= want && scanned < LIST_SCAN) {
       const options = { ...(prefix === undefined ? {} : { prefix }), ...(cursor === undefined ? {} : { startAfter: cursor }), limit: Math.min(1000, want + 1 - out.length) }
-      const page = this.o.partition === undefined ? this.o.catalog.page(bucket, options) : await this.o.partition.page(bucket, options)
+      const page = await this.o.partition.page(bucket, options)
       for (const e of page.entries) {
         scanned++
         cursor = e.key
@@ -410,17 +410,11 @@ export class GuestService {
     const totals: Array<[string, number, number]> = []
     for (const b of r.buckets as string[]) {
       if (this.o.catalog.get(b)?.deleted !== false || !this.o.gate.mayList(g, b, '')) continue
-      const t = this.o.partition === undefined ? this.o.catalog.bucketTotals(b) : await this.o.partition.totals(b).catch(() => undefined)
+      const t = await this.o.partition.totals(b).catch(() => undefined)
       if (t !== undefined) totals.push([b, t.objects, t.bytes])
     }
     await frames.send({ status: 'ok', totals })
     await frames.close()
-  }
-
-  /** The current entries of some keys of a bucket, wherever the catalog keeps them. */
-  private async entriesOf (bucket: string, keys: string[]): Promise<CatalogEntry[]> {
-    if (this.o.partition !== undefined) return await this.o.partition.entries(bucket, keys)
-    return keys.flatMap(k => { const e = this.o.catalog.get(bucket, k); return e === undefined ? [] : [e] })
   }
 
   /** An entry without what the guest may not read: an object's metadata and tags need GetObject, a bucket's CORS rules GetBucketCORS. */
@@ -443,7 +437,7 @@ export class GuestService {
       this.o.gate.count('denied')
       await frames.send({ status: 'refused', reason: 'denied', message: `${g.id} may not read ${r.bucket}${key === undefined ? '' : `/${key}`}.` })
     } else {
-      const e = key === undefined ? this.o.catalog.get(r.bucket) : (await this.entriesOf(r.bucket, [key]))[0]
+      const e = key === undefined ? this.o.catalog.get(r.bucket) : (await this.o.partition.entries(r.bucket, [key]))[0]
       await frames.send(e === undefined ? { status: 'not-found' } : { status: 'ok', entries: encodeCatalogMessage([this.shown(g, this.holdings.withGuests(e))]) })
     }
     await frames.close()
@@ -468,7 +462,7 @@ export class GuestService {
     // What replaced a version the guest holds: it learns so here, as it may not be told by its feed (it was not known to hold it).
     const newer: CatalogEntry[] = []
     for (const e of entries) {
-      const current = e.key === undefined ? this.o.catalog.get(e.bucket) : (await this.entriesOf(e.bucket, [e.key]).catch(() => []))[0]
+      const current = e.key === undefined ? this.o.catalog.get(e.bucket) : (await this.o.partition.entries(e.bucket, [e.key]).catch(() => []))[0]
       if (e.key === undefined || e.deleted || e.object === undefined) {
         // A bucket, or a delete: writes.
         const action = e.key === undefined ? (e.deleted ? 's3:DeleteBucket' : 's3:CreateBucket') : 's3:DeleteObject'

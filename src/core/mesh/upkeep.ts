@@ -92,8 +92,8 @@ export class Upkeep {
             const theirs = new Map(known.map(k => [k.key!, k]))
             for (const e of entries) {
               const now = this.o.catalog.get(bucket, e.key)
-              const owner = theirs.get(e.key!)
-              if (now !== undefined && !partition.keeps(now) && owner !== undefined && compareVersions(owner.version, now.version) >= 0) this.o.catalog.evict(bucket, e.key!)
+              const held = theirs.get(e.key!)
+              if (now !== undefined && !partition.keeps(now) && held !== undefined && compareVersions(held.version, now.version) >= 0) this.o.catalog.evict(bucket, e.key!)
             }
             break
           } catch {
@@ -171,15 +171,14 @@ export class Upkeep {
         cycle.bytes += e.object.size
         if (holding < want) cycle.under++
       }
+      const placed = durable.replicas(e.bucket, e.key, this.o.replicas)
       // An owner tells the members placement now gives a copy and that lack it (they may never have heard of it).
       if (partition !== undefined && owned) {
-        for (const t of durable.replicas(e.bucket, e.key, this.o.replicas)) {
-          if (t !== self && !e.holders.includes(t) && live.has(t)) pushTo(assign, t, e)
-        }
+        for (const t of placed) if (t !== self && !e.holders.includes(t) && live.has(t)) pushTo(assign, t, e)
       }
       // Placement members fetch what they lack, so copies end up where placement says even after
       // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
-      if (damaged || (!holds && durable.replicas(e.bucket, e.key, this.o.replicas).includes(self))) todo.push(e)
+      if (damaged || (!holds && placed.includes(self))) todo.push(e)
     }
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) catalog.forget(e.bucket, e.key!)
