@@ -90,6 +90,7 @@ export class ServerMetrics {
     counter('s3mesh_transfer_pushed_on_spare_total', 'Writes pushed to a replica on a stream opened ahead (no protocol round trip).', () => node.transfer.stats.pushedOnSpare)
     counter('s3mesh_catalog_announced_entries_total', 'Catalog entries this node published.', () => node.announcer.stats.publishedEntries)
     counter('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topic.', () => node.announcer.stats.receivedEntries)
+    counter('s3mesh_catalog_handed_over_entries_total', 'Entries of buckets this node does not own handed to an owner (all once after a start or a membership change, then only what changed).', () => node.stats.handedOver)
     counter('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)
     this.countersByReason('s3mesh_catalog_dropped_messages_total', 'Catalog announcements rejected (not sealed with the cluster key, malformed), by reason.', node.announcer.stats.dropped)
   }

@@ -71,6 +71,22 @@ describe('the catalog partitioned by bucket', () => {
     assert.ok(kept < notOwned * PER_BUCKET, `the non-owners keep ${kept} entries of the ${notOwned * PER_BUCKET} in buckets they do not own`)
   })
 
+  it('what a member keeps of buckets it does not own goes to the owners once, then only when it changes', async () => {
+    // The catalog here is small: a repair cycle is one pass (a second), so three seconds are three cycles.
+    await until('each member has handed its entries over once', () => nodes.every(n => n.mesh.stats.handedOver > 0), 10_000)
+    await new Promise(resolve => setTimeout(resolve, 2_500))
+    const before = nodes.map(n => n.mesh.stats.handedOver)
+    await new Promise(resolve => setTimeout(resolve, 3_000))
+    assert.deepEqual(nodes.map(n => n.mesh.stats.handedOver), before, 'nothing changed: nothing handed over again')
+    // A new version of an object a non-owner holds: that one entry goes to the owners.
+    const bucket = BUCKETS[0]!
+    const writer = nodes.find(n => !n.mesh.partition.owns(bucket))!
+    await put(writer, bucket, 'k001')
+    await until('the changed entry handed over', () => writer.mesh.stats.handedOver > before[nodes.indexOf(writer)]!, 10_000)
+    await new Promise(resolve => setTimeout(resolve, 2_500))
+    assert.ok(writer.mesh.stats.handedOver - before[nodes.indexOf(writer)]! <= 2, `one changed entry (and the claim that follows it), not the ${objectsIn(writer, bucket).length} kept`)
+  })
+
   it('owners crash and are gone with their data: the new owners take each partition from the one left, and nothing is lost', async () => {
     // Two of alpha's three owners crash at once (a node lost with its disk, and another during the rebalance that follows).
     const owners = nodes.filter(n => n.mesh.partition.owns('alpha'))

@@ -26,6 +26,8 @@ export interface MeshStats {
   driftRefused: number
   /** Local copies found not to hash to their version (and replaced). */
   corruptCopies: number
+  /** Entries of buckets this member does not own that it handed to an owner (partitioned catalog). */
+  handedOver: number
 }
 
 /** Entries one pass of the repair loop looks at (a pass runs every repairIntervalMs). */
@@ -63,12 +65,34 @@ export class Upkeep {
   private readonly damaged = new Set<string>()
   private compacting = false
   /** The walk through every entry that passes continue, with what it has counted so far. */
-  private cycle: { entries: IterableIterator<CatalogEntry>, objects: number, bytes: number, held: number, heldBytes: number, under: number, seen: number, owed: number } | undefined
-
-  constructor (private readonly o: UpkeepOptions) {}
+  private cycle: {
+    entries: IterableIterator<CatalogEntry>, objects: number, bytes: number, held: number, heldBytes: number, under: number, seen: number, owed: number
+    /** The durable members this cycle started under, and whether it hands over every entry of buckets this member does not own. */
+    members: string, whole: boolean
+  } | undefined
 
   /** Hand-overs and assignments in flight (one pass's at a time). */
   private exchanging = false
+  /** Keys of buckets this member does not own whose entries changed since they were last handed to an owner, by bucket. */
+  private readonly changed = new Map<string, Set<string>>()
+  /** The durable members the last whole hand-over walked under: another list (owners may have changed) calls for another walk. */
+  private handedUnder: string | undefined
+
+  constructor (private readonly o: UpkeepOptions) {
+    const partition = o.partition
+    if (partition === undefined) return
+    // Between whole hand-overs only what changed goes to the owners: a member holding a million entries of buckets
+    // it does not own does not send them every cycle.
+    o.catalog.addEventListener('change', ({ detail: e }) => {
+      if (e.key !== undefined && partition.partitioned && !partition.owns(e.bucket)) this.requeue(e.bucket, [e.key])
+    })
+  }
+
+  private requeue (bucket: string, keys: Iterable<string>): void {
+    let set = this.changed.get(bucket)
+    if (set === undefined) this.changed.set(bucket, set = new Set())
+    for (const k of keys) set.add(k)
+  }
 
   /**
    * A partitioned catalog's exchanges for one pass: what this member keeps
@@ -78,16 +102,25 @@ export class Upkeep {
    * no longer holds) is dropped once an owner has it. Owners push the
    * entries placement gives a member that lacks the copy.
    */
-  private exchange (partition: CatalogPartition, handOver: Map<string, CatalogEntry[]>, assign: Map<string, CatalogEntry[]>): void {
+  private exchange (partition: CatalogPartition, handOver: Map<string, Map<string, CatalogEntry>>, assign: Map<string, CatalogEntry[]>): void {
     const query = this.o.query
-    if (query === undefined || this.exchanging || (handOver.size === 0 && assign.size === 0)) return
+    if (query === undefined || (handOver.size === 0 && assign.size === 0)) return
+    if (this.exchanging) {
+      // The last pass's exchange is still running: what this one would hand over waits for the next.
+      for (const [bucket, entries] of handOver) this.requeue(bucket, entries.keys())
+      return
+    }
     this.exchanging = true
     const signal = this.o.stopping
     void (async () => {
-      for (const [bucket, entries] of handOver) {
+      for (const [bucket, byKey] of handOver) {
+        const entries = [...byKey.values()]
+        let handed = false
         for (const owner of partition.others(bucket)) {
           try {
             const known = await query.merge(owner, entries, signal)
+            handed = true
+            this.o.stats.handedOver += entries.length
             this.o.receive?.(known)
             const theirs = new Map(known.map(k => [k.key!, k]))
             for (const e of entries) {
@@ -100,9 +133,26 @@ export class Upkeep {
             // That owner did not answer: the next.
           }
         }
+        // No owner answered: handed over again next pass.
+        if (!handed) this.requeue(bucket, byKey.keys())
       }
       for (const [member, entries] of assign) await query.merge(member, entries, signal).catch(() => {})
     })().finally(() => { this.exchanging = false })
+  }
+
+  /** Adds to a pass's hand-over the entries that changed since they were last handed (up to PASS_BUDGET keys). */
+  private changedSince (partition: CatalogPartition, handOver: Map<string, Map<string, CatalogEntry>>): void {
+    let budget = PASS_BUDGET
+    for (const [bucket, keys] of this.changed) {
+      const owned = partition.owns(bucket)
+      for (const key of keys) {
+        if (budget-- <= 0) return
+        keys.delete(key)
+        const e = owned ? undefined : this.o.catalog.get(bucket, key)
+        if (e !== undefined) handTo(handOver, e)
+      }
+      this.changed.delete(bucket)
+    }
   }
 
   /**
@@ -135,14 +185,18 @@ export class Upkeep {
     const live = new Set(durable.list())
     const want = Math.min(this.o.replicas, Math.max(1, live.size))
     const horizon = Date.now() - this.o.tombstoneTtlMs
-    this.cycle ??= { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0 }
+    const partition = this.o.partition?.partitioned === true ? this.o.partition : undefined
+    if (this.cycle === undefined) {
+      const members = [...live].sort().join(',')
+      // Whole after a start and after the member list changed; else only what changed is handed over.
+      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder }
+    }
     const cycle = this.cycle
     const todo: CatalogEntry[] = []
     const expired: CatalogEntry[] = []
     let done = false
-    const partition = this.o.partition?.partitioned === true ? this.o.partition : undefined
     /** Entries of buckets this member does not own, to hand to an owner; entries placement gives other members, to push to them. */
-    const handOver = new Map<string, CatalogEntry[]>()
+    const handOver = new Map<string, Map<string, CatalogEntry>>()
     const assign = new Map<string, CatalogEntry[]>()
     // Worked out once per bucket a pass (ownership hashes the bucket's name).
     const owning = new Map<string, boolean>()
@@ -159,7 +213,7 @@ export class Upkeep {
       if (e.key !== undefined && e.deleted && e.version.ms < horizon) expired.push(e)
       if (e.key === undefined) continue
       const owned = ownsBucket(e.bucket)
-      if (!owned) pushTo(handOver, e.bucket, e)
+      if (!owned && cycle.whole) handTo(handOver, e)
       if (e.deleted || e.object === undefined) continue
       const damaged = this.damaged.has(`${e.bucket}\n${e.key}`)
       const holds = e.holders.includes(self) && !damaged
@@ -182,7 +236,10 @@ export class Upkeep {
     }
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) catalog.forget(e.bucket, e.key!)
-    if (partition !== undefined) this.exchange(partition, handOver, assign)
+    if (partition !== undefined) {
+      this.changedSince(partition, handOver)
+      this.exchange(partition, handOver, assign)
+    }
     cycle.seen -= expired.length
     const running = this.o.fetcher.inFlight
     const free = Math.max(0, this.o.repairConcurrency - running)
@@ -193,6 +250,7 @@ export class Upkeep {
     }
     if (!done) return
     this.cycle = undefined
+    if (cycle.whole) this.handedUnder = cycle.members
     const saved = this.o.catalogStore
     if (saved?.wantsCompaction(cycle.seen) === true && !this.compacting) {
       this.compacting = true
@@ -200,6 +258,12 @@ export class Upkeep {
     }
     Object.assign(stats, { objects: cycle.objects, bytes: cycle.bytes, heldObjects: cycle.held, heldBytes: cycle.heldBytes, underReplicated: cycle.under, repairQueue: this.o.fetcher.inFlight + cycle.owed })
   }
+}
+
+function handTo (m: Map<string, Map<string, CatalogEntry>>, e: CatalogEntry): void {
+  let byKey = m.get(e.bucket)
+  if (byKey === undefined) m.set(e.bucket, byKey = new Map())
+  byKey.set(e.key!, e)
 }
 
 function pushTo<K, V> (m: Map<K, V[]>, k: K, v: V): void {
