@@ -170,11 +170,17 @@ export class CatalogDb implements CatalogStore {
   /** Whether a journal's entries were committed here (in the same transaction as this mark). */
   private imported: boolean
   private readonly markImported: StatementSync
+  private readonly markChecked: StatementSync
+  readonly checkedAtClose: boolean
   private journal: string | undefined
 
   private constructor (db: DatabaseSync, readonly fresh: boolean, private readonly journalPath: string) {
     this.table = new SqliteCatalogTable(db)
     this.imported = db.prepare("SELECT value FROM info WHERE name = 'journal-imported'").get() !== undefined
+    // Read once, then cleared at once: a crash from here on leaves it unset.
+    this.checkedAtClose = db.prepare("SELECT value FROM info WHERE name = 'checked-at-close'").get() !== undefined
+    if (this.checkedAtClose) db.prepare("DELETE FROM info WHERE name = 'checked-at-close'").run()
+    this.markChecked = db.prepare("INSERT OR REPLACE INTO info (name, value) VALUES ('checked-at-close', '1')")
     this.markImported = db.prepare("INSERT OR REPLACE INTO info (name, value) VALUES ('journal-imported', '1')")
     this.table.onCommitError = err => { process.stderr.write(`s3mesh: the catalog database could not commit (${err instanceof Error ? err.message : String(err)}); the mesh's anti-entropy brings the entries back\n`) }
   }
@@ -229,8 +235,10 @@ export class CatalogDb implements CatalogStore {
   wantsCompaction (): boolean { return false }
   async compact (): Promise<void> {}
 
-  async close (): Promise<void> {
+  async close (options: { checked?: boolean } = {}): Promise<void> {
     await this.flush(true).catch(() => {})
+    // In the last transaction: the mark says every entry before it is on disk.
+    if (options.checked === true) try { this.table.write(() => { this.markChecked.run() }) } catch { /* closed already */ }
     this.table.close()
   }
 }

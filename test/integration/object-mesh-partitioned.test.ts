@@ -15,6 +15,8 @@ import { until } from '../helpers/until.js'
 
 const BUCKETS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot']
 const PER_BUCKET = 30
+/** How long a gone owner keeps its buckets (MeshConfig.ownerGraceMs; a minute by default). */
+const GRACE_MS = 4_000
 
 const idOf = (n: TestNode): string => n.libp2p.peerId.toString()
 const put = async (n: TestNode, bucket: string, key: string): Promise<void> => {
@@ -34,7 +36,7 @@ describe('the catalog partitioned by bucket', () => {
   it('five members, three owners a bucket: every member lists and reads everything, and keeps only its part', async () => {
     const key = Keyring.generateKey()
     // Three copies of each object: two members crashing together below leave every object a copy.
-    for (let i = 0; i < 5; i++) nodes.push(await startInProcessNode({ key, cluster: 'parted', mesh: { replicas: 3, writeQuorum: 2 } }))
+    for (let i = 0; i < 5; i++) nodes.push(await startInProcessNode({ key, cluster: 'parted', mesh: { replicas: 3, writeQuorum: 2, ownerGraceMs: GRACE_MS } }))
     const seed = nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()
     for (const n of nodes.slice(1)) assert.equal(await n.transport.join([seed]), 1)
     await until('five alive everywhere', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 5), 20_000)
@@ -99,6 +101,13 @@ describe('the catalog partitioned by bucket', () => {
     await second!.stop()
     dead.add(second!)
     await until('the others see both failed', () => live().every(n => [first!, second!].every(d => n.transport.membership.get(idOf(d))?.state === 'failed')), 20_000)
+    const seen = Date.now()
+    // Within the grace nothing moves (they may only be restarting): alpha is read through the one owner left.
+    for (const n of newcomers) {
+      assert.ok(!n.mesh.partition.owns('alpha') && n.mesh.partition.owners('alpha').includes(idOf(first!)), 'within the grace, the gone owners still own alpha')
+      assert.deepEqual(await listed(n, 'alpha'), keys, `alpha listed whole by ${idOf(n)} through the owner left`)
+    }
+    assert.ok(Date.now() - seen < GRACE_MS, 'precondition: those checks ran within the grace')
     // Three durable members left: every member owns every bucket now, and those that did not take the partitions first.
     for (const b of BUCKETS) {
       await until(`${b}: every member left keeps every entry`, () => live().every(n => n.mesh.partition.owns(b) && objectsIn(n, b).length === PER_BUCKET), 30_000)

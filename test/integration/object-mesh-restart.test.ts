@@ -68,15 +68,21 @@ describe('a restart of the whole cluster', () => {
     await until('the stale file is removed from b\'s folder', () => !existsSync(join(b.dataDir, 'keep', 'gone.txt')))
   })
 
-  it('keeps the catalog on disk, and a restarted member drops its claim on a copy that is gone', async () => {
+  it('keeps the catalog on disk, and a member restarted after a crash drops its claim on a copy that is gone', async () => {
     const args = ['--membership', 'local', '--replicas', '1']
     let a = await startServerProcess({ args })
     running.push(a)
     assert.equal((await sign.fetch(`${a.url}/claims`, { method: 'PUT' })).status, 200)
     for (const key of ['lost.txt', 'kept.txt']) assert.equal((await sign.fetch(`${a.url}/claims/${key}`, { method: 'PUT', body: `the ${key}` })).status, 200)
-    await a.stop({ remove: false })
+    // A crash: the next start checks the claims against the store (after a clean stop it would not need to).
+    await a.stop({ remove: false, signal: 'SIGKILL' })
     running.splice(running.indexOf(a), 1)
     assert.ok(existsSync(join(a.dataDir, '.s3mesh', 'catalog.db')) && !existsSync(join(a.dataDir, '.s3mesh', 'catalog.journal')), 'the catalog is in catalog.db')
+    const checkedMark = (): boolean => {
+      const db = new DatabaseSync(join(a.dataDir, '.s3mesh', 'catalog.db'))
+      try { return db.prepare("SELECT value FROM info WHERE name = 'checked-at-close'").get() !== undefined } finally { db.close() }
+    }
+    assert.equal(checkedMark(), false, 'a crash leaves no mark that the claims were checked')
     // The copy goes while the node is down, its metadata row with it (a damaged disk, a restore from an older backup).
     await rm(join(a.dataDir, 'claims', 'lost.txt'))
     const meta = new DatabaseSync(join(a.dataDir, '.s3mesh', 'meta.db'))
@@ -91,5 +97,13 @@ describe('a restart of the whole cluster', () => {
     assert.deepEqual(await holders('kept.txt'), [self], 'the claim on the kept copy stays')
     const kept = await sign.fetch(`${a.url}/claims/kept.txt`)
     assert.equal(await kept.text(), 'the kept.txt')
+    // Stopped cleanly once the check ran: the next start need not walk the store again.
+    await a.stop({ remove: false })
+    running.splice(running.indexOf(a), 1)
+    assert.equal(checkedMark(), true, 'a clean stop after the check leaves the mark')
+    a = await startServerProcess({ dataDir: a.dataDir, args })
+    running.push(a)
+    assert.equal(checkedMark(), false, 'the mark is taken at start (a crash from here is a crash)')
+    assert.deepEqual(await holders('kept.txt'), [self])
   })
 })

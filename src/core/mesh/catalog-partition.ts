@@ -47,7 +47,7 @@ export class CatalogPartition {
       if (!this.owns(b)) this.unready.delete(b)
       else if (!owned(b) && this.others(b).length > 0) this.unready.add(b)
     }
-    this.last = this.o.durable.list()
+    this.last = this.o.durable.owning()
     return [...this.unready]
   }
 
@@ -69,18 +69,18 @@ export class CatalogPartition {
     return this.o.durable.owners(bucket, this.o.owners)
   }
 
-  /** Whether the durable members are more than a bucket's owners (else every member owns every bucket). */
+  /** Whether the durable members (with those gone within the grace) are more than a bucket's owners (else every member owns every bucket). */
   get partitioned (): boolean {
-    return this.o.durable.size > this.o.owners
+    return this.o.durable.owningSize > this.o.owners
   }
 
   owns (bucket: string): boolean {
     return !this.partitioned || this.owners(bucket).includes(this.o.self)
   }
 
-  /** The owners to ask, this member left out. */
+  /** The owners to ask, this member and owners gone (within the grace) left out. */
   others (bucket: string): string[] {
-    return this.owners(bucket).filter(id => id !== this.o.self)
+    return this.owners(bucket).filter(id => id !== this.o.self && this.o.durable.has(id))
   }
 
   /**

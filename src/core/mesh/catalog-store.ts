@@ -16,6 +16,12 @@ export interface CatalogStore {
   readonly table?: CatalogTable
   /** The table was made on this start (new, lost or damaged): nothing on disk to serve from, so the start waits for the store's adoption. */
   readonly fresh?: boolean
+  /**
+   * The last run closed the table saying its claims had been checked against
+   * the store (`close({ checked: true })`): nothing to check again at this
+   * start. A crash, or a stop before the check ended, leaves it false.
+   */
+  readonly checkedAtClose?: boolean
   /** Every entry kept, to apply at start. */
   load (): Promise<CatalogEntry[]>
   /** Keeps an entry the catalog changed to; written soon, not necessarily durable yet. */
@@ -26,5 +32,6 @@ export interface CatalogStore {
   wantsCompaction (catalogEntries: number): boolean
   /** Replaces what is kept with `entries`. */
   compact (entries: Iterable<CatalogEntry>): Promise<void>
-  close (): Promise<void>
+  /** @param options.checked this member's claims and its store were found to agree in this run (see checkedAtClose) */
+  close (options?: { checked?: boolean }): Promise<void>
 }

@@ -17,6 +17,12 @@ export interface MeshConfig {
    * this many durable members or fewer, every member keeps everything.
    */
   catalogReplicas: number
+  /**
+   * A durable member gone (failed, left) keeps owning its buckets' part of
+   * the catalog this long, ms: a restart or a short cut moves nothing; past
+   * it, other members take its buckets over.
+   */
+  ownerGraceMs: number
   /** A catalog exchange with a random member this often (anti-entropy), ms. */
   syncIntervalMs: number
   /** The repair loop looks for objects below `replicas` copies this often, ms. */
@@ -38,6 +44,7 @@ export const MESH_DEFAULTS: MeshConfig = {
   replicas: 2,
   writeQuorum: 2,
   catalogReplicas: 3,
+  ownerGraceMs: 60_000,
   syncIntervalMs: 10_000,
   repairIntervalMs: 1_000,
   repairConcurrency: 4,

@@ -6,16 +6,66 @@ import { Placement } from './placement.js'
  * The durable members alive or suspected (a suspect may still answer), this
  * one included, and placement over them. Every PUT, fetch and repair pass
  * needs these: they are worked out once per member event (`update`), not per use.
+ *
+ * The catalog's owners are chosen among these and the durable members gone
+ * (failed, left) less than `ownerGraceMs` ago: a member restarted or briefly
+ * cut off finds its buckets still its own, instead of every other member
+ * moving whole buckets away and back (Dynamo and Cassandra keep ranges on a
+ * member that is down, too). Meanwhile its buckets are read from their other
+ * owners.
  */
 export class DurableMembers {
   private durable: string[] = []
   private placement = new Placement([])
+  /** Durable members gone within the grace: since when (ms), and the start time their meta said then. */
+  private readonly gone = new Map<string, { since: number, started?: number }>()
+  private ownerPlacement = new Placement([])
+  /**
+   * Counts the durable members that came back without having restarted (the
+   * same start time): cut off, not down, so what either side wrote meanwhile
+   * may have missed the other (a partitioned catalog hands over whole then).
+   */
+  rejoins = 0
 
-  constructor (private readonly membership: Membership) {}
+  constructor (private readonly membership: Membership, private readonly ownerGraceMs = 0, private readonly now: () => number = Date.now) {}
 
   update (): void {
+    const before = this.durable
     this.durable = this.membership.list().filter(m => (m.state === 'alive' || m.state === 'suspect') && decodeNodeMeta(m.meta)?.role === 'durable').map(m => m.id)
     this.placement = new Placement(this.durable)
+    const t = this.now()
+    const now = new Set(this.durable)
+    const started = (id: string): number | undefined => {
+      const meta = this.membership.get(id)?.meta
+      return meta === undefined ? undefined : decodeNodeMeta(meta)?.started
+    }
+    for (const id of before) if (!now.has(id) && !this.gone.has(id)) this.gone.set(id, { since: t, started: started(id) })
+    for (const [id, g] of this.gone) {
+      if (now.has(id)) {
+        if (g.started === undefined || g.started === started(id)) this.rejoins++
+        this.gone.delete(id)
+      } else if (t - g.since >= this.ownerGraceMs) {
+        this.gone.delete(id)
+      }
+    }
+    this.ownerPlacement = new Placement([...this.durable, ...this.gone.keys()])
+  }
+
+  /** Whether a gone member's grace has ended since the last update: ownership moves at the next one. */
+  get graceEnded (): boolean {
+    const t = this.now()
+    for (const g of this.gone.values()) if (t - g.since >= this.ownerGraceMs) return true
+    return false
+  }
+
+  /** The members the catalog's owners are chosen among: the durable members and those gone within the grace. */
+  owning (): string[] {
+    return [...this.durable, ...this.gone.keys()]
+  }
+
+  /** How many members the catalog's owners are chosen among. */
+  get owningSize (): number {
+    return this.ownerPlacement.size
   }
 
   list (): string[] {
@@ -38,7 +88,12 @@ export class DurableMembers {
    * placement gives them, and ask an owner for the rest.
    */
   owners (bucket: string, n: number): string[] {
-    return this.placement.owners(bucket, n)
+    return this.ownerPlacement.owners(bucket, n)
+  }
+
+  /** Whether `id` is a durable member alive or suspected (not one gone within the grace). */
+  has (id: string): boolean {
+    return this.durable.includes(id)
   }
 
   /** Every durable member, in placement order for (bucket, key). */

@@ -48,6 +48,9 @@ export interface Location {
   holders: Array<{ id: string, state: string }>
 }
 
+/** How long after a member joins its catalog is compared with it: members started together find each other first. */
+const JOIN_SYNC_DELAY_MS = 2_000
+
 /**
  * One member of the object mesh, put together from its parts: the catalog
  * with its announcements and anti-entropy, this member's own copies, the
@@ -79,14 +82,32 @@ export class MeshNode {
   private timers: Array<ReturnType<typeof setInterval>> = []
   /** The check of this member's store against a catalog kept on disk, running after start. */
   private background: Promise<void> | undefined
+  /** Whether this member's claims and its store were found to agree in this run (the next start skips the check). */
+  private checked = false
   private readonly onMember = (e: CustomEvent<MemberInfo>): void => {
+    this.membersChanged()
+    // A member that (re)joins gets our catalog and gives us its own, once the members starting with it have joined
+    // too: compared while only two or three were known, every bucket would be compared whole (each would own all).
+    if (e.type === 'member:join' && !e.detail.self) {
+      const peer = e.detail.id
+      const timer = setTimeout(() => {
+        this.joinSyncs.delete(timer)
+        void this.antiEntropy.syncWith(peer, this.stopping.signal).then(() => { this.partition.synced(peer) }, () => {})
+      }, JOIN_SYNC_DELAY_MS)
+      this.joinSyncs.add(timer)
+    }
+  }
+
+  /** Comparisons with members that just joined, waiting for JOIN_SYNC_DELAY_MS. */
+  private readonly joinSyncs = new Set<ReturnType<typeof setTimeout>>()
+
+  /** Placement and the catalog's ownership worked out again. */
+  private membersChanged (): void {
     this.durable.update()
     // Buckets this member now owns and did not: compared whole with another owner at once (their reads go there meanwhile).
     for (const peer of new Set(this.partition.update().map(b => this.partition.others(b)[0]).filter((p): p is string => p !== undefined))) {
       void this.antiEntropy.syncWith(peer, this.stopping.signal).then(() => { this.partition.synced(peer) }, () => {})
     }
-    // A member that (re)joins gets our catalog and gives us its own.
-    if (e.type === 'member:join' && !e.detail.self) void this.antiEntropy.syncWith(e.detail.id, this.stopping.signal).then(() => { this.partition.synced(e.detail.id) }, () => {})
   }
 
   private readonly onCatalogChange = (e: CustomEvent<CatalogEntry>): void => { this.o.catalogStore?.record(e.detail) }
@@ -98,7 +119,7 @@ export class MeshNode {
     const { config, hashes } = o
     const stopping = this.stopping.signal
     const receive = (_from: string, entries: CatalogEntry[]): void => { this.reconciler.receive(entries) }
-    this.durable = new DurableMembers(o.membership)
+    this.durable = new DurableMembers(o.membership, config.ownerGraceMs)
     const partition = this.partition = new CatalogPartition({ self: this.self, catalog, durable: this.durable, owners: config.catalogReplicas, replicas: config.replicas })
     this.query = partition.query = new CatalogQuery({
       libp2p: o.libp2p, keyring: o.keyring, catalog, receive,
@@ -171,11 +192,17 @@ export class MeshNode {
     // claims) has nothing to serve from until the store's objects are in it.
     if (catalogStore?.table === undefined || catalogStore.fresh === true || imported > 0) {
       this.announcer.announce(await adoptLocal(adopting))
+      this.checked = true
+    } else if (catalogStore.checkedAtClose === true) {
+      // Stopped cleanly after a check: catalog and store agreed then, and what changed in the folder since, the store's
+      // own scan finds (files placed or deleted by hand). A million objects are not walked again at every restart.
+      this.checked = true
     } else {
       // The catalog on disk kept this member's claims: it serves at once, and its store is checked against them meanwhile.
       this.background = (async () => {
         this.announcer.announce(await adoptLocal(adopting))
         await dropLostClaims(adopting)
+        this.checked = !this.stopping.signal.aborted
       })().catch(() => {})
     }
     await this.transfer.start()
@@ -186,13 +213,19 @@ export class MeshNode {
     this.durable.update()
     this.partition.update()
     this.timers.push(setInterval(() => { void this.syncRandom() }, config.syncIntervalMs))
-    this.timers.push(setInterval(() => { this.upkeep.pass() }, config.repairIntervalMs))
+    this.timers.push(setInterval(() => {
+      // A gone member's grace ended: its buckets' ownership moves to the members left.
+      if (this.durable.graceEnded) this.membersChanged()
+      this.upkeep.pass()
+    }, config.repairIntervalMs))
   }
 
   async stop (): Promise<void> {
     this.stopping.abort()
     for (const t of this.timers) clearInterval(t)
     this.timers = []
+    for (const t of this.joinSyncs) clearTimeout(t)
+    this.joinSyncs.clear()
     for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, this.onMember)
     await this.background
     await this.announcer.stop()
@@ -201,7 +234,7 @@ export class MeshNode {
     await this.transfer.stop()
     await this.fetcher.settled()
     this.catalog.removeEventListener('change', this.onCatalogChange)
-    await this.o.catalogStore?.close()
+    await this.o.catalogStore?.close({ checked: this.checked })
   }
 
   /** Durable members alive or suspected (a suspect may still answer), this one included. */

@@ -187,8 +187,9 @@ export class Upkeep {
     const horizon = Date.now() - this.o.tombstoneTtlMs
     const partition = this.o.partition?.partitioned === true ? this.o.partition : undefined
     if (this.cycle === undefined) {
-      const members = [...live].sort().join(',')
-      // Whole after a start and after the member list changed; else only what changed is handed over.
+      // Whole after a start, after ownership changed and after a member came back from a cut (either side may have
+      // missed the other's writes); else only what changed is handed over.
+      const members = `${durable.owning().sort().join(',')}/${durable.rejoins}`
       this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder }
     }
     const cycle = this.cycle
