@@ -199,4 +199,12 @@ export interface ObjectStore {
   onRemoved?: (listener: (bucket: string, key: string) => void) => () => void
   /** Settles once such a store has looked for what was placed in it by hand (a Node node's first folder scan). */
   readonly firstScan?: Promise<void>
+  /**
+   * A store kept between runs names each opening (a Node node's meta.db):
+   * `current` this one's, `previous` the one before it. A mesh member that
+   * checked its claims against the store in session X skips the check at its
+   * next start only if the store's previous session is X: nothing else (a
+   * run without the mesh) wrote to the store in between.
+   */
+  readonly session?: { current: string, previous?: string }
 }

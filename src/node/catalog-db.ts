@@ -171,16 +171,16 @@ export class CatalogDb implements CatalogStore {
   private imported: boolean
   private readonly markImported: StatementSync
   private readonly markChecked: StatementSync
-  readonly checkedAtClose: boolean
+  readonly checkedInSession: string | undefined
   private journal: string | undefined
 
   private constructor (db: DatabaseSync, readonly fresh: boolean, private readonly journalPath: string) {
     this.table = new SqliteCatalogTable(db)
     this.imported = db.prepare("SELECT value FROM info WHERE name = 'journal-imported'").get() !== undefined
     // Read once, then cleared at once: a crash from here on leaves it unset.
-    this.checkedAtClose = db.prepare("SELECT value FROM info WHERE name = 'checked-at-close'").get() !== undefined
-    if (this.checkedAtClose) db.prepare("DELETE FROM info WHERE name = 'checked-at-close'").run()
-    this.markChecked = db.prepare("INSERT OR REPLACE INTO info (name, value) VALUES ('checked-at-close', '1')")
+    this.checkedInSession = (db.prepare("SELECT value FROM info WHERE name = 'checked-in-session'").get() as { value: string } | undefined)?.value
+    if (this.checkedInSession !== undefined) db.prepare("DELETE FROM info WHERE name = 'checked-in-session'").run()
+    this.markChecked = db.prepare("INSERT OR REPLACE INTO info (name, value) VALUES ('checked-in-session', ?)")
     this.markImported = db.prepare("INSERT OR REPLACE INTO info (name, value) VALUES ('journal-imported', '1')")
     this.table.onCommitError = err => { process.stderr.write(`s3mesh: the catalog database could not commit (${err instanceof Error ? err.message : String(err)}); the mesh's anti-entropy brings the entries back\n`) }
   }
@@ -235,10 +235,10 @@ export class CatalogDb implements CatalogStore {
   wantsCompaction (): boolean { return false }
   async compact (): Promise<void> {}
 
-  async close (options: { checked?: boolean } = {}): Promise<void> {
+  async close (options: { checked?: string } = {}): Promise<void> {
     await this.flush(true).catch(() => {})
     // In the last transaction: the mark says every entry before it is on disk.
-    if (options.checked === true) try { this.table.write(() => { this.markChecked.run() }) } catch { /* closed already */ }
+    if (options.checked !== undefined) try { this.table.write(() => { this.markChecked.run(options.checked!) }) } catch { /* closed already */ }
     this.table.close()
   }
 }

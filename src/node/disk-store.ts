@@ -67,7 +67,7 @@ export class DiskStore implements ObjectStore {
   private readonly sync: boolean
   private readonly minPartSize?: number
 
-  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions) {
+  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions, readonly session: { current: string, previous?: string }) {
     this.hashes = options.hashes ?? nodeHashes
     this.sync = options.fsync ?? true
     this.minPartSize = options.minPartSize
@@ -133,7 +133,11 @@ export class DiskStore implements ObjectStore {
       })
       const buckets = new Map<string, Bucket>()
       for (const [name, record] of loaded) buckets.set(name, { record, pending: 0, deleting: false })
-      const store = new DiskStore(layout, db, buckets, { ...options, log })
+      // Named before anything is written in this session: a later start can tell whether another run came between.
+      const previous = db.info('session')
+      const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
+      await db.setInfo('session', session.current)
+      const store = new DiskStore(layout, db, buckets, { ...options, log }, session)
       store.scan.start()
       void store.scan.firstScan.then(() => {
         store.scanned = true

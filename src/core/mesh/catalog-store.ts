@@ -17,11 +17,12 @@ export interface CatalogStore {
   /** The table was made on this start (new, lost or damaged): nothing on disk to serve from, so the start waits for the store's adoption. */
   readonly fresh?: boolean
   /**
-   * The last run closed the table saying its claims had been checked against
-   * the store (`close({ checked: true })`): nothing to check again at this
-   * start. A crash, or a stop before the check ended, leaves it false.
+   * The store session (ObjectStore.session) in which the last run found its
+   * claims and the store in agreement, said when it closed the table
+   * (`close({ checked })`); a crash, or a stop before the check ended,
+   * leaves it undefined.
    */
-  readonly checkedAtClose?: boolean
+  readonly checkedInSession?: string
   /** Every entry kept, to apply at start. */
   load (): Promise<CatalogEntry[]>
   /** Keeps an entry the catalog changed to; written soon, not necessarily durable yet. */
@@ -32,6 +33,6 @@ export interface CatalogStore {
   wantsCompaction (catalogEntries: number): boolean
   /** Replaces what is kept with `entries`. */
   compact (entries: Iterable<CatalogEntry>): Promise<void>
-  /** @param options.checked this member's claims and its store were found to agree in this run (see checkedAtClose) */
-  close (options?: { checked?: boolean }): Promise<void>
+  /** @param options.checked the store session in which this member's claims and its store were found to agree (see checkedInSession) */
+  close (options?: { checked?: string }): Promise<void>
 }

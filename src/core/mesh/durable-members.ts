@@ -12,10 +12,12 @@ import { Placement } from './placement.js'
  * cut off finds its buckets still its own, instead of every other member
  * moving whole buckets away and back (Dynamo and Cassandra keep ranges on a
  * member that is down, too). Meanwhile its buckets are read from their other
- * owners.
+ * owners, and a bucket whose owners are all gone is owned by the members
+ * alive (as without the grace).
  */
 export class DurableMembers {
   private durable: string[] = []
+  private live = new Set<string>()
   private placement = new Placement([])
   /** Durable members gone within the grace: since when (ms), and the start time their meta said then. */
   private readonly gone = new Map<string, { since: number, started?: number }>()
@@ -34,7 +36,7 @@ export class DurableMembers {
     this.durable = this.membership.list().filter(m => (m.state === 'alive' || m.state === 'suspect') && decodeNodeMeta(m.meta)?.role === 'durable').map(m => m.id)
     this.placement = new Placement(this.durable)
     const t = this.now()
-    const now = new Set(this.durable)
+    const now = this.live = new Set(this.durable)
     const started = (id: string): number | undefined => {
       const meta = this.membership.get(id)?.meta
       return meta === undefined ? undefined : decodeNodeMeta(meta)?.started
@@ -88,12 +90,14 @@ export class DurableMembers {
    * placement gives them, and ask an owner for the rest.
    */
   owners (bucket: string, n: number): string[] {
-    return this.ownerPlacement.owners(bucket, n)
+    const chosen = this.ownerPlacement.owners(bucket, n)
+    // Every owner gone (within the grace): the bucket is not left without an answer; the members alive own it meanwhile.
+    return chosen.some(id => this.live.has(id)) ? chosen : this.placement.owners(bucket, n)
   }
 
   /** Whether `id` is a durable member alive or suspected (not one gone within the grace). */
   has (id: string): boolean {
-    return this.durable.includes(id)
+    return this.live.has(id)
   }
 
   /** Every durable member, in placement order for (bucket, key). */

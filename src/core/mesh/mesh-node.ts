@@ -82,7 +82,7 @@ export class MeshNode {
   private timers: Array<ReturnType<typeof setInterval>> = []
   /** The check of this member's store against a catalog kept on disk, running after start. */
   private background: Promise<void> | undefined
-  /** Whether this member's claims and its store were found to agree in this run (the next start skips the check). */
+  /** Whether this member's claims and its store were found to agree in this run (the next start may skip the check). */
   private checked = false
   private readonly onMember = (e: CustomEvent<MemberInfo>): void => {
     this.membersChanged()
@@ -193,9 +193,10 @@ export class MeshNode {
     if (catalogStore?.table === undefined || catalogStore.fresh === true || imported > 0) {
       this.announcer.announce(await adoptLocal(adopting))
       this.checked = true
-    } else if (catalogStore.checkedAtClose === true) {
-      // Stopped cleanly after a check: catalog and store agreed then, and what changed in the folder since, the store's
-      // own scan finds (files placed or deleted by hand). A million objects are not walked again at every restart.
+    } else if (catalogStore.checkedInSession !== undefined && catalogStore.checkedInSession === this.o.local.session?.previous) {
+      // Stopped cleanly after a check, and nothing opened the store since: catalog and store agreed then, and what
+      // changed in the folder meanwhile the store's own scan finds (files placed or deleted by hand). A million
+      // objects are not walked again at every restart.
       this.checked = true
     } else {
       // The catalog on disk kept this member's claims: it serves at once, and its store is checked against them meanwhile.
@@ -234,7 +235,8 @@ export class MeshNode {
     await this.transfer.stop()
     await this.fetcher.settled()
     this.catalog.removeEventListener('change', this.onCatalogChange)
-    await this.o.catalogStore?.close({ checked: this.checked })
+    const session = this.o.local.session?.current
+    await this.o.catalogStore?.close(this.checked && session !== undefined ? { checked: session } : {})
   }
 
   /** Durable members alive or suspected (a suspect may still answer), this one included. */

@@ -1,0 +1,83 @@
+/**
+ * DurableMembers' owner grace: a durable member gone (failed, left) keeps
+ * owning its buckets' part of the catalog for a while, unless every owner of
+ * a bucket is gone; a member back with the same start time counts as a
+ * rejoin (a cut), one restarted does not.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { MemberInfo } from '../../src/core/membership/member-events.js'
+import type { Membership } from '../../src/core/membership/membership.js'
+import { encodeNodeMeta } from '../../src/core/membership/node-meta.js'
+import { DurableMembers } from '../../src/core/mesh/durable-members.js'
+
+const GRACE = 60_000
+
+function mesh (ids: string[]): { members: Map<string, MemberInfo>, membership: Membership, set: (id: string, state: MemberInfo['state'], started?: number) => void } {
+  const members = new Map<string, MemberInfo>()
+  const set = (id: string, state: MemberInfo['state'], started = 1): void => {
+    members.set(id, { id, state, incarnation: 0, meta: encodeNodeMeta({ role: 'durable', addrs: [], version: 'test', started }) } as MemberInfo)
+  }
+  for (const id of ids) set(id, 'alive')
+  const membership = { list: () => [...members.values()], get: (id: string) => members.get(id) } as unknown as Membership
+  return { members, membership, set }
+}
+
+describe('durable members: the owner grace', () => {
+  const ids = ['m1', 'm2', 'm3', 'm4', 'm5']
+
+  it('keeps a gone member an owner within the grace, and moves its buckets after it', () => {
+    let now = 0
+    const { membership, set } = mesh(ids)
+    const d = new DurableMembers(membership, GRACE, () => now)
+    d.update()
+    const bucket = 'photos'
+    const before = d.owners(bucket, 3)
+    const gone = before[0]!
+    set(gone, 'failed')
+    now += 1000
+    d.update()
+    assert.equal(d.size, 4, 'four alive')
+    assert.deepEqual(d.owners(bucket, 3), before, 'within the grace the owners stay')
+    assert.equal(d.has(gone), false, 'but the gone one is not asked')
+    assert.equal(d.graceEnded, false)
+    now += GRACE
+    assert.equal(d.graceEnded, true)
+    d.update()
+    assert.ok(!d.owners(bucket, 3).includes(gone), 'after the grace its buckets move')
+    assert.equal(d.owningSize, 4)
+  })
+
+  it('lets the members alive own a bucket whose owners are all gone', () => {
+    let now = 0
+    const { membership, set } = mesh(ids)
+    const d = new DurableMembers(membership, GRACE, () => now)
+    d.update()
+    const bucket = 'orphaned'
+    const owners = d.owners(bucket, 3)
+    for (const id of owners) set(id, 'left')
+    now += 1000
+    d.update()
+    const alive = ids.filter(id => !owners.includes(id))
+    assert.equal(d.owningSize, 5, 'precondition: the gone members still count for ownership')
+    assert.deepEqual([...d.owners(bucket, 3)].sort(), alive.sort(), 'the two alive own it meanwhile')
+  })
+
+  it('counts a member back with the same start time as a rejoin (a cut), not one that restarted', () => {
+    let now = 0
+    const { membership, set } = mesh(ids)
+    const d = new DurableMembers(membership, GRACE, () => now)
+    d.update()
+    set('m2', 'failed')
+    d.update()
+    set('m2', 'alive')
+    now += 1000
+    d.update()
+    assert.equal(d.rejoins, 1, 'cut off and back')
+    set('m3', 'left')
+    d.update()
+    set('m3', 'alive', 2)
+    d.update()
+    assert.equal(d.rejoins, 1, 'restarted: not a rejoin')
+  })
+})
