@@ -65,6 +65,15 @@ describe('object mesh partition', () => {
     await until('everyone alive everywhere again', () => nodes.every(n => ids.every(id => n.transport.membership.get(id)?.state === 'alive')), 30_000)
     const owners = (): TestNode[] => nodes.filter(n => n.mesh.partition.owns('bkt'))
     await until('every owner has the same catalog', () => owners().length === 3 && owners().every(n => digestOf(n) === digestOf(owners()[0]!)), 30_000)
+    // A member that holds a key of the bucket without owning it hears of the later write, or of the delete, when it
+    // hands its entries to the owners again (the heal brought members back from a cut): soon after the owners agree.
+    await until('every member knows the later write and the delete', async () => {
+      for (const n of nodes) {
+        if (await read(n, 'contested').catch(() => '') !== 'the right side wrote this later') return false
+        if (await read(n, 'before').then(() => true, () => false)) return false
+      }
+      return true
+    }, 15_000)
     // Every key, on every node: the same bytes.
     const expected = new Map<string, string>([['contested', 'the right side wrote this later']])
     for (let i = 0; i < 10; i++) { expected.set(`left-${i}`, `left ${i}`); expected.set(`right-${i}`, `right ${i}`) }

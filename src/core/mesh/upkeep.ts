@@ -186,13 +186,14 @@ export class Upkeep {
     const want = Math.min(this.o.replicas, Math.max(1, live.size))
     const horizon = Date.now() - this.o.tombstoneTtlMs
     const partition = this.o.partition?.partitioned === true ? this.o.partition : undefined
-    if (this.cycle === undefined) {
-      // Whole after a start, after ownership changed and after a member came back from a cut (either side may have
-      // missed the other's writes); else only what changed is handed over.
-      const members = `${durable.owning().sort().join(',')}/${durable.rejoins}`
-      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder }
-    }
+    // Whole after a start, after ownership changed and after a member came back from a cut (either side may have
+    // missed the other's writes); else only what changed is handed over.
+    const members = partition === undefined ? '' : `${durable.owning().sort().join(',')}/${durable.rejoins}`
+    this.cycle ??= { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder }
     const cycle = this.cycle
+    // Changed in the middle of a cycle: the rest of it is handed over now, and the next cycle (this one ends under the
+    // old list) hands over what this one walked before.
+    if (partition !== undefined && members !== cycle.members) cycle.whole = true
     const todo: CatalogEntry[] = []
     const expired: CatalogEntry[] = []
     let done = false
