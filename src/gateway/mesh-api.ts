@@ -100,31 +100,48 @@ export async function locateView (node: MeshNode, path: string, signal?: AbortSi
 /** The longest `?wait=` a locate request may ask for, ms. */
 const MAX_WAIT_MS = 30_000
 
+/** How often a blocking query on a bucket this node does not own asks the owners (a writer may not know of the follow yet), ms. */
+const ASK_OWNERS_MS = 1_000
+
 /**
  * A blocking query, as Consul's: resolves once this node has heard of the
- * object (or bucket) at `path` as live (kept in its catalog, or passed on
- * when its bucket is another member's to keep), or after `ms`. Lets a client
- * (or a benchmark) see when a write made elsewhere reached this node, without
- * polling.
+ * object (or bucket) at `path` as live, or after `ms`. Lets a client (or a
+ * benchmark) see when a write made elsewhere reached this node, without
+ * polling. An object of a bucket this node keeps is waited for in its
+ * catalog; of another bucket, the node follows the bucket's announcements
+ * while it waits, and asks the owners at first and now and then.
  */
 async function untilKnown (node: MeshNode, path: string, ms: number, signal: AbortSignal): Promise<void> {
   // Parsed once: the check runs on every catalog change while the request waits.
   const { bucket, key } = locatePath(path)
   if (node.catalog.get(bucket, key)?.deleted === false) return
-  await new Promise<void>(resolve => {
-    const done = (): void => {
-      clearTimeout(timer)
-      node.catalog.removeEventListener('change', check)
-      node.heard.removeEventListener('passed', check)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const check = (e: CustomEvent<CatalogEntry>): void => { if (e.detail.bucket === bucket && e.detail.key === key && !e.detail.deleted) done() }
-    const timer = setTimeout(done, ms)
-    node.catalog.addEventListener('change', check)
-    node.heard.addEventListener('passed', check)
-    signal.addEventListener('abort', done, { once: true })
-  })
+  const kept = key === undefined || node.partition.answers(bucket)
+  const unfollow = kept ? undefined : node.follow(bucket)
+  const owners = new AbortController()
+  const stop = AbortSignal.any([signal, owners.signal])
+  try {
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        clearInterval(asking)
+        node.catalog.removeEventListener('change', check)
+        node.heard.removeEventListener('passed', check)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const check = (e: CustomEvent<CatalogEntry>): void => { if (e.detail.bucket === bucket && e.detail.key === key && !e.detail.deleted) done() }
+      const ask = (): void => { void node.partition.entry(bucket, key!, stop).then(e => { if (e?.deleted === false) done() }, () => {}) }
+      const timer = setTimeout(done, ms)
+      const asking = kept ? undefined : setInterval(ask, ASK_OWNERS_MS)
+      node.catalog.addEventListener('change', check)
+      node.heard.addEventListener('passed', check)
+      signal.addEventListener('abort', done, { once: true })
+      if (!kept) ask()
+    })
+  } finally {
+    owners.abort()
+    unfollow?.()
+  }
 }
 
 /**

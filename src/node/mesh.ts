@@ -345,7 +345,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         const role = m === undefined ? undefined : decodeNodeMeta(m.meta)?.role
         return role === 'durable' || role === 'relay'
       } })
-      guests = new GuestService({ libp2p, catalog: node.catalog, partition: node.partition, heard: node.heard, copies: node.copies, membership: transport.membership, hashes: nodeHashes, gate })
+      guests = new GuestService({ libp2p, catalog: node.catalog, partition: node.partition, heard: node.heard, follow: b => node.follow(b), copies: node.copies, membership: transport.membership, hashes: nodeHashes, gate })
       guestAccess = access
       await guests.start()
       return guests

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { bucketTopic } from '../../src/core/mesh/announcer.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { startInProcessNode, type InProcessNode as TestNode } from '../helpers/in-process-mesh.js'
@@ -90,6 +91,62 @@ describe('the catalog partitioned by bucket', () => {
     await until('the changed entry handed over', () => writer.mesh.stats.handedOver > before[nodes.indexOf(writer)]!, 10_000)
     await new Promise(resolve => setTimeout(resolve, 2_500))
     assert.ok(writer.mesh.stats.handedOver - before[nodes.indexOf(writer)]! <= 2, `one changed entry (and the claim that follows it), not the ${objectsIn(writer, bucket).length} kept`)
+  })
+
+  it('a write is announced to its bucket\'s owners and followers only; a member holding a key of a bucket it does not own hears of its delete from the leading owner', async () => {
+    // A bucket of its own: the test after this one counts the others' objects.
+    const bucket = 'golf'
+    await nodes[0]!.mesh.store.createBucket(bucket)
+    await until('every member has the bucket', () => nodes.every(n => n.mesh.catalog.get(bucket) !== undefined), 10_000)
+    const owners = nodes.filter(n => n.mesh.partition.owns(bucket))
+    const others = nodes.filter(n => !n.mesh.partition.owns(bucket))
+    assert.equal(others.length, 2, 'precondition: two members do not own the bucket')
+    const topic = bucketTopic('parted', bucket)
+    const everyone = nodes[0]!.mesh.announcer.topic
+    // What each member's gossipsub delivers, by topic (it delivers only topics the member subscribes to).
+    const heard = nodes.map(() => ({ bucket: 0, everyone: 0 }))
+    const listeners = nodes.map((n, i) => {
+      const l = (e: CustomEvent<{ topic: string }>): void => { if (e.detail.topic === topic) heard[i]!.bucket++; else if (e.detail.topic === everyone) heard[i]!.everyone++ }
+      n.libp2p.services.pubsub.addEventListener('message', l)
+      return () => { n.libp2p.services.pubsub.removeEventListener('message', l) }
+    })
+    try {
+      const writer = owners[0]!
+      const subscribers = (n: TestNode): Set<string> => new Set(n.libp2p.services.pubsub.getSubscribers(topic).map(p => p.toString()))
+      await until('the writer knows every other owner listens to the bucket\'s topic', () => owners.every(o => o === writer || subscribers(writer).has(idOf(o))), 10_000)
+      assert.ok(others.every(n => !n.mesh.announcer.hears(bucket) && !subscribers(writer).has(idOf(n))), 'the other members do not listen to it')
+      for (let i = 0; i < 10; i++) await put(writer, bucket, `fresh-${i}`)
+      await until('every other owner heard the writes on the bucket\'s topic', () => owners.every(o => o === writer || heard[nodes.indexOf(o)]!.bucket > 0), 10_000)
+      await until('every owner keeps the ten entries', () => owners.every(o => Array.from({ length: 10 }, (_, i) => o.mesh.catalog.get(bucket, `fresh-${i}`)).every(e => e?.deleted === false)), 10_000)
+      await new Promise(resolve => setTimeout(resolve, 500))
+      for (const n of others) assert.deepEqual(heard[nodes.indexOf(n)], { bucket: 0, everyone: 0 }, `${idOf(n)} (not an owner) heard none of the writes`)
+
+      // A member that follows the bucket (a guest's page, a blocking locate) hears its writes, and stops when it unfollows.
+      const follower = others[0]!
+      const unfollow = follower.mesh.follow(bucket)
+      await until('the writer knows the follower listens', () => subscribers(writer).has(idOf(follower)), 10_000)
+      await put(writer, bucket, 'fresh-10')
+      await until('the follower heard the write', () => heard[nodes.indexOf(follower)]!.bucket > 0, 10_000)
+      unfollow()
+      assert.equal(follower.mesh.announcer.hears(bucket), false, 'unfollowed')
+
+      // A key of the bucket held by a member that does not own it: deleted through an owner, it goes from that member too.
+      const all = Array.from({ length: 11 }, (_, i) => `fresh-${i}`)
+      const held = others.flatMap(n => all.filter(k => n.mesh.catalog.get(bucket, k)?.holders.includes(idOf(n)) === true).map(k => ({ n, k })))[0]
+      assert.ok(held !== undefined, 'precondition: a member that does not own the bucket holds one of its keys')
+      const { n: holder, k } = held
+      await holder.mesh.copies.store.headObject(bucket, k)
+      const leader = owners.find(o => o.mesh.partition.leads(bucket))!
+      const noticesBefore = leader.mesh.notices.stats.sent
+      const heardBefore = { ...heard[nodes.indexOf(holder)]! }
+      await owners[owners.length - 1]!.mesh.store.deleteObject(bucket, k)
+      await until('the holder\'s catalog has the delete', () => holder.mesh.catalog.get(bucket, k)?.deleted === true, 10_000)
+      await until('the holder\'s copy is gone', async () => await holder.mesh.copies.store.headObject(bucket, k).then(() => false, () => true), 10_000)
+      assert.ok(leader.mesh.notices.stats.sent > noticesBefore, 'the leading owner told it')
+      assert.equal(heard[nodes.indexOf(holder)]!.everyone, heardBefore.everyone, 'not an announcement to every member')
+    } finally {
+      for (const stop of listeners) stop()
+    }
   })
 
   it('owners crash and are gone with their data: the new owners take each partition from the one left, and nothing is lost', async () => {

@@ -1,4 +1,6 @@
 import type { GossipSub } from '@libp2p/gossipsub'
+import { sha256 } from '@noble/hashes/sha2'
+import { bytesToHex } from '@noble/hashes/utils'
 import type { Keyring } from '../wire/keyring.js'
 import { SealedTopic } from '../wire/sealed-topic.js'
 import { dropCounts, type DropReason } from '../wire/strict-cbor.js'
@@ -10,6 +12,14 @@ export interface AnnouncerOptions {
   maxBatch: number
 }
 
+/**
+ * The members that must hear of a bucket's object entries (its catalog
+ * owners, this member left out): until every one of them subscribes to the
+ * bucket's topic, its entries go out on the cluster's topic as well, so a
+ * bucket just made (or an owner just arrived) loses no announcement.
+ */
+export type MustHear = (bucket: string) => string[]
+
 export const DEFAULT_ANNOUNCER_OPTIONS: AnnouncerOptions = {
   maxBatch: 1000,
 }
@@ -19,54 +29,102 @@ export interface AnnouncerStats {
   publishedEntries: number
   received: number
   receivedEntries: number
+  /** Bucket topics subscribed to now. */
+  topics: number
   dropped: Record<DropReason, number>
 }
 
+/** A bucket's topic: its name hashed, so that subscriptions (seen by every connected peer) do not spell it out. */
+export function bucketTopic (cluster: string, bucket: string): string {
+  return `/s3mesh/${cluster}/catalog/1/${bytesToHex(sha256(new TextEncoder().encode(bucket))).slice(0, 32)}`
+}
+
 /**
- * Announces catalog entries on a sealed gossipsub topic per cluster, batched
- * (signing and sealing each tiny message would be the throughput limit)
- * without waiting: an entry goes out at once when nothing is being published,
- * and entries that arrive while a message is being sealed and published go
- * together in the next one. So an idle cluster pays no batching delay, and a
- * busy one sends few large messages. Entries announced by others go to
- * `onEntries`; what is not sealed with the cluster key or is malformed never
- * gets there (see SealedTopic).
+ * Announces catalog entries on sealed gossipsub topics, batched (signing and
+ * sealing each tiny message would be the throughput limit) without waiting:
+ * an entry goes out at once when nothing is being published, and entries
+ * that arrive while a message is being sealed and published go together in
+ * the next one. So an idle cluster pays no batching delay, and a busy one
+ * sends few large messages.
+ *
+ * Buckets' own entries go on the cluster's topic, to every member (each
+ * keeps every bucket's entry). An object's entry goes on its bucket's topic,
+ * which only the bucket's owners (`listen`) and the members following it
+ * (`follow`: a guest's page, a blocking locate) subscribe to: a write costs
+ * the members that keep its part of the catalog, not the whole mesh. Members
+ * that hold a key of a bucket they do not own hear of its changes from an
+ * owner (HolderNotices). Entries announced by others go to `onEntries`; what
+ * is not sealed with the cluster key or is malformed never gets there (see
+ * SealedTopic).
  */
 export class Announcer {
-  readonly stats: AnnouncerStats = { published: 0, publishedEntries: 0, received: 0, receivedEntries: 0, dropped: dropCounts() }
+  readonly stats: AnnouncerStats = { published: 0, publishedEntries: 0, received: 0, receivedEntries: 0, topics: 0, dropped: dropCounts() }
   private readonly sealed: SealedTopic<CatalogEntry[]>
+  /** Bucket topics subscribed to, by bucket. */
+  private readonly subscribed = new Map<string, SealedTopic<CatalogEntry[]>>()
+  /** Bucket topics published on without being subscribed to, by bucket (kept: made once). */
+  private readonly publishing = new Map<string, SealedTopic<CatalogEntry[]>>()
+  /** The buckets this member owns (`listen`), and how many follows each followed bucket has. */
+  private owned = new Set<string>()
+  private readonly followed = new Map<string, number>()
+  private started = false
   private queue: CatalogEntry[] = []
   private scheduled = false
   private inflight: Promise<void> | undefined
 
   constructor (
-    pubsub: GossipSub,
-    keyring: Keyring,
-    cluster: string,
-    onEntries: (from: string, entries: CatalogEntry[]) => void,
+    private readonly pubsub: GossipSub,
+    private readonly keyring: Keyring,
+    private readonly cluster: string,
+    private readonly onEntries: (from: string, entries: CatalogEntry[]) => void,
+    private readonly mustHear: MustHear = () => [],
     private readonly options: AnnouncerOptions = DEFAULT_ANNOUNCER_OPTIONS,
   ) {
-    this.sealed = new SealedTopic({
-      pubsub, keyring, topic: `/s3mesh/${cluster}/catalog/1`, dropped: this.stats.dropped,
-      decode: plain => decodeCatalogMessage(plain).entries,
-      onMessage: (from, entries) => {
-        this.stats.received++
-        this.stats.receivedEntries += entries.length
-        onEntries(from, entries)
-      },
-    })
+    this.sealed = this.topicOf(`/s3mesh/${cluster}/catalog/1`)
   }
 
   get topic (): string { return this.sealed.topic }
 
   start (): void {
+    this.started = true
     this.sealed.start()
+    this.resubscribe()
   }
 
   /** Sends what is queued, then stops. */
   async stop (): Promise<void> {
     await this.flush()
+    this.started = false
     this.sealed.stop()
+    for (const t of this.subscribed.values()) t.stop()
+    this.subscribed.clear()
+    this.stats.topics = 0
+  }
+
+  /** The buckets this member owns: their topics are subscribed to, the others' left (unless followed). */
+  listen (owned: Iterable<string>): void {
+    this.owned = new Set(owned)
+    this.resubscribe()
+  }
+
+  /** Hears of a bucket's object entries until the returned function is called. */
+  follow (bucket: string): () => void {
+    this.followed.set(bucket, (this.followed.get(bucket) ?? 0) + 1)
+    this.resubscribe()
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      const n = (this.followed.get(bucket) ?? 1) - 1
+      if (n > 0) this.followed.set(bucket, n)
+      else this.followed.delete(bucket)
+      this.resubscribe()
+    }
+  }
+
+  /** Whether this member hears of a bucket's object entries (it owns or follows it). */
+  hears (bucket: string): boolean {
+    return this.subscribed.has(bucket)
   }
 
   /** Queues entries: they go out with the next message. */
@@ -82,7 +140,7 @@ export class Announcer {
   /** Publishes everything queued; resolves when it has been handed to gossipsub. */
   async flush (): Promise<void> {
     this.scheduled = false
-    // One message at a time: what queues meanwhile is the next batch.
+    // One batch at a time: what queues meanwhile is the next batch.
     while (this.inflight !== undefined) await this.inflight
     if (this.queue.length === 0) return
     const batch = this.queue.splice(0, this.options.maxBatch)
@@ -91,13 +149,63 @@ export class Announcer {
     if (this.queue.length > 0) await this.flush()
   }
 
+  private topicOf (topic: string): SealedTopic<CatalogEntry[]> {
+    return new SealedTopic({
+      pubsub: this.pubsub, keyring: this.keyring, topic, dropped: this.stats.dropped,
+      decode: plain => decodeCatalogMessage(plain).entries,
+      onMessage: (from, entries) => {
+        this.stats.received++
+        this.stats.receivedEntries += entries.length
+        this.onEntries(from, entries)
+      },
+    })
+  }
+
+  private resubscribe (): void {
+    if (!this.started) return
+    const want = new Set([...this.owned, ...this.followed.keys()])
+    for (const [bucket, t] of this.subscribed) {
+      if (want.has(bucket)) continue
+      t.stop()
+      this.subscribed.delete(bucket)
+    }
+    for (const bucket of want) {
+      if (this.subscribed.has(bucket)) continue
+      const t = this.publishing.get(bucket) ?? this.topicOf(bucketTopic(this.cluster, bucket))
+      this.publishing.delete(bucket)
+      t.start()
+      this.subscribed.set(bucket, t)
+    }
+    this.stats.topics = this.subscribed.size
+  }
+
+  /** The batch split by topic: buckets' entries, and the entries of each bucket whose members must all hear them and do not all subscribe yet, on the cluster's topic. */
   private async publish (batch: CatalogEntry[]): Promise<void> {
-    const plain = encodeCatalogMessage(batch)
+    const everyone: CatalogEntry[] = []
+    const byBucket = new Map<string, CatalogEntry[]>()
+    for (const e of batch) {
+      if (e.key === undefined) { everyone.push(e); continue }
+      const list = byBucket.get(e.bucket)
+      if (list === undefined) byBucket.set(e.bucket, [e])
+      else list.push(e)
+    }
+    for (const [bucket, entries] of byBucket) {
+      const topic = this.subscribed.get(bucket) ?? this.publishing.get(bucket) ?? this.topicOf(bucketTopic(this.cluster, bucket))
+      if (!this.subscribed.has(bucket)) this.publishing.set(bucket, topic)
+      const listening = new Set(this.pubsub.getSubscribers(topic.topic).map(p => p.toString()))
+      if (this.mustHear(bucket).some(id => !listening.has(id))) everyone.push(...entries)
+      else await this.send(topic, entries)
+    }
+    if (everyone.length > 0) await this.send(this.sealed, everyone)
+  }
+
+  private async send (topic: SealedTopic<CatalogEntry[]>, entries: CatalogEntry[]): Promise<void> {
+    const plain = encodeCatalogMessage(entries)
     if (plain.byteLength > CATALOG_LIMITS.maxMessageBytes) return // cannot happen with maxBatch entries of bounded size
-    await this.sealed.publish(plain).catch(() => {
+    await topic.publish(plain).catch(() => {
       // No subscribed peer yet (a cluster of one): anti-entropy brings later members up to date.
     })
     this.stats.published++
-    this.stats.publishedEntries += batch.length
+    this.stats.publishedEntries += entries.length
   }
 }

@@ -78,6 +78,11 @@ export class CatalogPartition {
     return !this.partitioned || this.owners(bucket).includes(this.o.self)
   }
 
+  /** Whether this member is the first of a bucket's owners alive: the one that tells non-owners holding its keys of their changes. */
+  leads (bucket: string): boolean {
+    return this.owners(bucket).find(id => id === this.o.self || this.o.durable.has(id)) === this.o.self
+  }
+
   /** The owners to ask, this member and owners gone (within the grace) left out. */
   others (bucket: string): string[] {
     return this.owners(bucket).filter(id => id !== this.o.self && this.o.durable.has(id))

@@ -1,7 +1,7 @@
 import { TypedEventEmitter } from 'main-event'
 import { mergeEntries, sameEntry, type CatalogEntry } from './catalog-entry.js'
 import { MemoryCatalogTable, type BucketState, type CatalogTable, type Digest } from './catalog-table.js'
-import { formatVersion } from './hlc.js'
+import { compareVersions, formatVersion } from './hlc.js'
 import { hash64, objectHash } from './placement.js'
 
 /**
@@ -30,6 +30,8 @@ function addTo (d: Digest, f: readonly [number, number], sign: 1 | -1): void {
 export interface CatalogEvents {
   /** Fired with the merged entry whenever an apply changed what the catalog says. */
   change: CustomEvent<CatalogEntry>
+  /** Fired after `change` when an apply replaced an object's version (newer, or a delete): the entry before and after. */
+  replaced: CustomEvent<{ before: CatalogEntry, after: CatalogEntry }>
 }
 
 /**
@@ -73,6 +75,7 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     if (current !== undefined && (merged === current || sameEntry(merged, current))) return undefined
     this.replace(b, current, merged)
     this.safeDispatchEvent('change', { detail: merged })
+    if (current !== undefined && entry.key !== undefined && this.listenerCount('replaced') > 0 && compareVersions(current.version, merged.version) !== 0) this.safeDispatchEvent('replaced', { detail: { before: current, after: merged } })
     return merged
   }
 

@@ -31,6 +31,13 @@ export class GuestHoldings {
     return this.byGuest.get(guest)?.has(`${bucket}\n${key}`) === true
   }
 
+  /** The buckets the guest holds keys of. */
+  bucketsOf (guest: string): Set<string> {
+    const out = new Set<string>()
+    for (const id of this.byGuest.get(guest) ?? []) out.add(id.slice(0, id.indexOf('\n')))
+    return out
+  }
+
   forget (guest: string): void {
     for (const id of this.byGuest.get(guest) ?? []) {
       const held = this.byObject.get(id)

@@ -101,6 +101,8 @@ export interface GuestServiceOptions {
   membership: Membership
   hashes: Hashes
   gate: GuestGate
+  /** Hears of a bucket's object entries until the returned function is called (this member may not own it): a feed's followed and held buckets. */
+  follow?: (bucket: string) => () => void
   idleTimeoutMs?: number
 }
 
@@ -263,8 +265,17 @@ export class GuestService {
       return out
     }
     const follow = r.follow === true
+    /** The buckets whose announcements this member follows for the feed (a follow each), and the ones it should. */
+    const watched = new Map<string, () => void>()
+    const watch = (): void => {
+      if (!follow || this.o.follow === undefined) return
+      const want = new Set([...followed, ...heldPairs.map(([b]) => b), ...this.holdings.bucketsOf(g.id)])
+      for (const [b, unfollow] of watched) if (!want.has(b)) { unfollow(); watched.delete(b) }
+      for (const b of want) if (!watched.has(b)) watched.set(b, this.o.follow(b))
+    }
     const pending: CatalogEntry[] = []
     const onChange = (e: CatalogEntry): void => {
+      if (e.key !== undefined && !watched.has(e.bucket) && this.holdings.holds(g.id, e.bucket, e.key)) watch()
       if (!interested(e)) return
       pending.push(e)
       if (pending.length === 1) queueMicrotask(() => { const batch = visible(pending.splice(0)); if (batch.length > 0) send({ entries: encodeCatalogMessage(batch) }) })
@@ -293,6 +304,7 @@ export class GuestService {
       for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, onMembers)
       this.directoryListeners.add(onMembers)
       setAddrs(addrs)
+      watch()
       this.stats.feeds++
       this.stats.feedsOpened++
     }
@@ -338,12 +350,13 @@ export class GuestService {
           g = await gate.who(g.id, m.admission)
           admission = m.admission
         }
-        if (m.buckets !== undefined) followed = followedBuckets(m.buckets)
+        if (m.buckets !== undefined) { followed = followedBuckets(m.buckets); watch() }
         setAddrs(m.addrs === undefined ? addrs : this.relayed(addresses(m.addrs)))
       }
     } finally {
       clearInterval(recheck)
       if (follow) {
+        for (const unfollow of watched.values()) unfollow()
         this.o.catalog.removeEventListener('change', onCatalog)
         this.o.heard.removeEventListener('passed', onCatalog)
         this.holdingListeners.delete(onChange)

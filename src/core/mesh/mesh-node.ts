@@ -17,6 +17,7 @@ import type { MeshConfig } from './config.js'
 import { DurableMembers } from './durable-members.js'
 import { HybridClock } from './hlc.js'
 import { HolderFetcher } from './holder-fetch.js'
+import { HolderNotices } from './holder-notices.js'
 import { LocalCopies } from './local-copies.js'
 import { MeshStore } from './mesh-store.js'
 import { Reconciler } from './reconciler.js'
@@ -72,6 +73,8 @@ export class MeshNode {
   /** Which buckets' part of the catalog this member owns, and reads of the rest from their owners. */
   readonly partition: CatalogPartition
   readonly query: CatalogQuery
+  /** The leading owner's notices to members holding keys of buckets they do not own (they do not hear those buckets' announcements). */
+  readonly notices: HolderNotices
   /** Entries heard and not kept here (buckets this member does not own): `passed` (a guest following such a bucket is told). */
   readonly heard = new TypedEventEmitter<{ passed: CustomEvent<CatalogEntry> }>()
   private readonly durable: DurableMembers
@@ -104,6 +107,7 @@ export class MeshNode {
   /** Placement and the catalog's ownership worked out again. */
   private membersChanged (): void {
     this.durable.update()
+    this.relisten()
     // Buckets this member now owns and did not: compared whole with another owner at once (their reads go there meanwhile).
     for (const peer of new Set(this.partition.update().map(b => this.partition.others(b)[0]).filter((p): p is string => p !== undefined))) {
       void this.antiEntropy.syncWith(peer, this.stopping.signal).then(() => { this.partition.synced(peer) }, () => {})
@@ -111,6 +115,21 @@ export class MeshNode {
   }
 
   private readonly onCatalogChange = (e: CustomEvent<CatalogEntry>): void => { this.o.catalogStore?.record(e.detail) }
+  /** A bucket made or deleted: the bucket topics this member listens to change with the buckets it owns. */
+  private readonly onBucketChange = (e: CustomEvent<CatalogEntry>): void => { if (e.detail.key === undefined) this.relisten() }
+  private relistening = false
+
+  /** Subscribes to the topics of the buckets this member owns now (once for a burst of changes). */
+  private relisten (): void {
+    if (this.relistening) return
+    this.relistening = true
+    queueMicrotask(() => {
+      this.relistening = false
+      const owned: string[] = []
+      for (const b of this.catalog.bucketNames()) if (this.catalog.get(b)?.deleted === false && this.partition.owns(b)) owned.push(b)
+      this.announcer.listen(owned)
+    })
+  }
 
   constructor (private readonly o: MeshNodeOptions) {
     this.self = o.libp2p.peerId.toString()
@@ -126,7 +145,9 @@ export class MeshNode {
       owns: b => partition.owns(b), owners: b => partition.others(b),
       persist: async () => { await o.catalogStore?.flush(true) },
     })
-    this.announcer = new Announcer(o.pubsub, o.keyring, o.cluster, receive)
+    // An object's entry goes to its bucket's owners (and followers); until every owner listens, to every member.
+    this.announcer = new Announcer(o.pubsub, o.keyring, o.cluster, receive, b => partition.others(b))
+    this.notices = new HolderNotices({ self: this.self, catalog, partition, durable: this.durable, query: this.query, stopping })
     // A bucket both own is compared whole; of the others only the bucket's own entry.
     const shares = (peer: string, bucket: string): boolean => !partition.partitioned || (partition.owns(bucket) && partition.owners(bucket).includes(peer))
     this.antiEntropy = new AntiEntropy(o.libp2p, o.keyring, catalog, receive, undefined, shares)
@@ -210,9 +231,12 @@ export class MeshNode {
     await this.antiEntropy.start()
     await this.query.start()
     this.announcer.start()
+    this.catalog.addEventListener('change', this.onBucketChange)
+    this.notices.start()
     for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, this.onMember)
     this.durable.update()
     this.partition.update()
+    this.relisten()
     this.timers.push(setInterval(() => { void this.syncRandom() }, config.syncIntervalMs))
     this.timers.push(setInterval(() => {
       // A gone member's grace ended: its buckets' ownership moves to the members left.
@@ -229,6 +253,8 @@ export class MeshNode {
     this.joinSyncs.clear()
     for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, this.onMember)
     await this.background
+    this.catalog.removeEventListener('change', this.onBucketChange)
+    await this.notices.stop()
     await this.announcer.stop()
     await this.antiEntropy.stop()
     await this.query.stop()
@@ -237,6 +263,11 @@ export class MeshNode {
     this.catalog.removeEventListener('change', this.onCatalogChange)
     const session = this.o.local.session?.current
     await this.o.catalogStore?.close(this.checked && session !== undefined ? { checked: session } : {})
+  }
+
+  /** Hears of a bucket's object entries (owned or not) until the returned function is called: a guest's page, a blocking locate. */
+  follow (bucket: string): () => void {
+    return this.announcer.follow(bucket)
   }
 
   /** Durable members alive or suspected (a suspect may still answer), this one included. */
