@@ -25,8 +25,13 @@
  *   - a guest (what a browser tab is) joins the non-owner: the bytes of its
  *     feed until `synced` and the time, then a listing page of 1,000 keys
  *     through the guest protocol, p50/p99 over 50. The guest is a Node
- *     libp2p client running a tab's protocol (a tab's own memory is not
- *     measured here);
+ *     libp2p client running a tab's protocol;
+ *   - a real tab (Debian's Chromium, a fresh context) on the non-owner's
+ *     console origin registers with the root keys (it joins the mesh
+ *     through that node) and lists the first page of the bucket through its
+ *     service worker: the time of each, and the tab's memory (the PSS of
+ *     Chromium's renderer processes, before register() and after the list,
+ *     and the page's JavaScript heap in use);
  *   - RSS of every node at the end of the run, and the V8 heap in use then.
  *
  * The catalog entries the members exchanged by anti-entropy and gossip over
@@ -56,9 +61,11 @@ import { streamOfBytes } from '../../src/core/streams.js'
 import { CatalogDb } from '../../src/node/catalog-db.js'
 import { DiskLayout } from '../../src/node/disk-layout.js'
 import { DiskStore } from '../../src/node/disk-store.js'
+import { launchChromium } from '../../test/helpers/chromium.js'
 import { signer } from '../../test/helpers/s3-client.js'
-import { metricSum, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { ACCESS_KEY, metricSum, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
 import { guestJoin } from '../lib/guest-join.js'
+import { tabMemory, type TabMemory } from '../lib/tab-memory.js'
 import { benchOptions, keep } from '../lib/keep.js'
 import { percentile, round, showSpread, spread } from '../lib/stats.js'
 
@@ -138,7 +145,8 @@ async function rssMb (node: ServerProcess): Promise<number> {
   return round(Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024)
 }
 
-const ARGS = ['--membership', 'local', '--replicas', String(REPLICAS), '--no-console']
+// With the console: the tab below opens a node's console origin (its service worker and /s3mesh.js are served there).
+const ARGS = ['--membership', 'local', '--replicas', String(REPLICAS)]
 
 /** Starts a node on its folder (joining `seed` when given) and times spawn until /health/ready answers 200. */
 async function start (folder: Folder, env: NodeJS.ProcessEnv, seed?: string): Promise<{ node: ServerProcess, readyMs: number }> {
@@ -183,6 +191,7 @@ async function exchanged (nodes: ServerProcess[]): Promise<number> {
 }
 
 const results: Array<Record<string, unknown>> = []
+const browser = await launchChromium()
 for (const count of SIZES) {
   const { folders, seconds } = await generate(count)
   const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
@@ -206,6 +215,7 @@ for (const count of SIZES) {
       owner: { listP50: [] as number[], listP99: [] as number[], locateP50: [] as number[], locateP99: [] as number[], headP50: [] as number[], headP99: [] as number[] },
       other: { listP50: [] as number[], listP99: [] as number[], locateP50: [] as number[], locateP99: [] as number[], headP50: [] as number[], headP99: [] as number[] },
       guest: { joinMs: [] as number[], feedBytes: [] as number[], listP50: [] as number[], listP99: [] as number[] },
+      tab: [] as TabMemory[],
     }
     for (let run = 0; run < options.runs; run++) {
       for (let n = 0; n < NODES; n++) {
@@ -237,11 +247,14 @@ for (const count of SIZES) {
       m.guest.feedBytes.push(joined.feedBytes)
       m.guest.listP50.push(joined.listP50)
       m.guest.listP99.push(joined.listP99)
+      const tab = await tabMemory(browser, nodes[other]!.consoleUrl!, [ACCESS_KEY, SECRET_KEY], bucket)
+      if (tab.listed !== 1000) throw new Error(`the tab listed ${tab.listed} keys, not 1,000`)
+      m.tab.push(tab)
       for (const node of nodes) {
         m.rssEndMb.push(await rssMb(node))
         m.heapEndMb.push(round(await metricSum(node, 's3mesh_nodejs_heap_size_used_bytes') / 1e6))
       }
-      process.stderr.write(`scale-mesh: ${count} objects, run ${run + 1}: restarts ready in ${m.readyMs.slice(-NODES).join(', ')} ms; first page via owner ${m.owner.listP50.at(-1)} ms, via non-owner ${m.other.listP50.at(-1)} ms; RSS ${Math.max(...m.rssEndMb.slice(-NODES))} MB at most\n`)
+      process.stderr.write(`scale-mesh: ${count} objects, run ${run + 1}: restarts ready in ${m.readyMs.slice(-NODES).join(', ')} ms; first page via owner ${m.owner.listP50.at(-1)} ms, via non-owner ${m.other.listP50.at(-1)} ms; RSS ${Math.max(...m.rssEndMb.slice(-NODES))} MB at most; a tab ${tab.joinedPssMb} MB (${tab.idlePssMb} MB before it joined)\n`)
     }
     const s = (values: number[]): ReturnType<typeof spread> => spread(values)
     const side = (x: typeof m.owner): Record<string, unknown> => ({
@@ -258,6 +271,10 @@ for (const count of SIZES) {
       viaOwner: side(m.owner),
       viaNonOwner: side(m.other),
       guestJoin: { joinMs: s(m.guest.joinMs), feedBytes: s(m.guest.feedBytes), listPageMs: { p50: s(m.guest.listP50), p99: s(m.guest.listP99) } },
+      tab: {
+        registerMs: s(m.tab.map(t => t.registerMs)), firstPageMs: s(m.tab.map(t => t.listMs)),
+        idlePssMb: s(m.tab.map(t => t.idlePssMb)), joinedPssMb: s(m.tab.map(t => t.joinedPssMb)), pageHeapMb: s(m.tab.map(t => t.pageHeapMb)),
+      },
       entriesExchanged: await exchanged(nodes),
     })
   } finally {
@@ -265,9 +282,10 @@ for (const count of SIZES) {
     for (const f of folders) await rm(f.dir, { recursive: true, force: true })
   }
 }
+await browser.close()
 
 interface Side { listFirstPageMs: { p50: { median: number } }, locateMs: { p50: { median: number } } }
-type Row = { objects: number, restart: { readyMs: { median: number, max: number }, rssMb: { max: number }, rssAfter5sMb: { max: number } }, rssEndOfRunMb: { max: number }, viaOwner: Side, viaNonOwner: Side, guestJoin: { feedBytes: { median: number } } }
+type Row = { objects: number, restart: { readyMs: { median: number, max: number }, rssMb: { max: number }, rssAfter5sMb: { max: number } }, rssEndOfRunMb: { max: number }, viaOwner: Side, viaNonOwner: Side, guestJoin: { feedBytes: { median: number } }, tab: { joinedPssMb: { median: number }, idlePssMb: { median: number } } }
 const rows = results as unknown as Row[]
 const base = rows[0]!
 const top = rows.at(-1)!
@@ -284,5 +302,5 @@ const met = (g: { met: boolean }): string => g.met ? 'met' : 'missed'
 await keep('scale-mesh', options, { nodes: NODES, replicas: REPLICAS, owners: OWNERS, buckets: BUCKETS.length, sizes: SIZES, perFolder: PER_FOLDER, objectBytes: BODY.length, results, goals },
   `5-node mesh, ${top.objects} objects: restart to ready ${top.restart.readyMs.median} ms (${base.objects}: ${base.restart.readyMs.median} ms), RSS ${rssTop} MB at most (${showSpread(spread(rows.map(r => Math.max(r.restart.rssMb.max, r.restart.rssAfter5sMb.max, r.rssEndOfRunMb.max))), ' MB')} across sizes); ` +
   `first page p50 via an owner ${top.viaOwner.listFirstPageMs.p50.median} ms = ${goals.listRatioOwner.value}x, via a non-owner ${top.viaNonOwner.listFirstPageMs.p50.median} ms = ${goals.listRatioNonOwner.value}x of ${base.objects}'s; ` +
-  `locate p50 ${top.viaOwner.locateMs.p50.median} / ${top.viaNonOwner.locateMs.p50.median} ms (owner / non-owner); a guest's join ${top.guestJoin.feedBytes.median} bytes; ` +
+  `locate p50 ${top.viaOwner.locateMs.p50.median} / ${top.viaNonOwner.locateMs.p50.median} ms (owner / non-owner); a guest's join ${top.guestJoin.feedBytes.median} bytes; a tab ${top.tab.joinedPssMb.median} MB once joined (${top.tab.idlePssMb.median} MB before; ${base.objects}: ${base.tab.joinedPssMb.median} MB); ` +
   `goals: ready ${met(goals.readyMs)}, RSS ${met(goals.rssMb)}, page ${met(goals.listRatioOwner)} / ${met(goals.listRatioNonOwner)}, join bytes ${met(goals.guestJoinBytes)}`)
