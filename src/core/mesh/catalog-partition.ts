@@ -98,11 +98,15 @@ export class CatalogPartition {
     return e.holders.includes(this.o.self) || this.o.durable.replicas(e.bucket, e.key, this.o.replicas).includes(this.o.self)
   }
 
-  /** An object's entry, tombstones included: kept here when current, else an owner's. */
-  async entry (bucket: string, key: string, signal?: AbortSignal): Promise<CatalogEntry | undefined> {
+  /**
+   * An object's entry, tombstones included: kept here when current, else an
+   * owner's. With `holders`, the owners' even for a version held here: a
+   * held version's replacement reaches this member (the leading owner's
+   * notice), but not every change of its holders (a repair's new copy).
+   */
+  async entry (bucket: string, key: string, signal?: AbortSignal, options: { holders?: boolean } = {}): Promise<CatalogEntry | undefined> {
     const local = this.o.catalog.get(bucket, key)
-    // A held version's changes reach this member (gossip, and its hand-over to the owners each repair cycle).
-    if (this.answers(bucket) || local?.holders.includes(this.o.self) === true) return local
+    if (this.answers(bucket) || (options.holders !== true && local?.holders.includes(this.o.self) === true)) return local
     return await this.remote(async q => await q.get(bucket, key, signal), local)
   }
 

@@ -282,7 +282,8 @@ export class MeshNode {
   get replicas (): number { return this.o.config.replicas }
 
   async locate (bucket: string, key?: string, signal?: AbortSignal): Promise<Location> {
-    const entry = key === undefined ? this.catalog.get(bucket) : await this.partition.entry(bucket, key, signal)
+    // Who holds it, as the owners know: a copy held here does not hear of every other copy made.
+    const entry = key === undefined ? this.catalog.get(bucket) : await this.partition.entry(bucket, key, signal, { holders: true })
     const states = new Map(this.o.membership.list().map(m => [m.id, m.state]))
     return {
       ...(entry === undefined ? {} : { entry }),
