@@ -6,8 +6,8 @@ if (major < 22 || (major === 22 && minor < 13)) {
   process.stderr.write(`s3mesh: needs Node.js 22.13 or later, or 24; this is ${process.version}. Install a current LTS (for example \`npm install --prefix ~/.node24 node@24\`, then put ~/.node24/node_modules/.bin first on PATH).\n`)
   process.exit(1)
 }
-// V8 sizes the young generation from the machine's memory: up to 64 MB semi-spaces on a 24 GiB machine, which a
-// node keeps (134 MB of new space) after a burst of requests, for the rest of its life. A server or relay runs with
+// V8 sizes the young generation from the machine's memory (64 MB semi-spaces on a 24 GiB machine), and a node keeps
+// what it grew to in a burst of requests for the rest of its life. A server or relay runs with
 // 16 MB (V8's default for years; the old generation is untouched). The flag is read only at start, so the process
 // replaces itself once with it (process.execve: the same pid, so signals and kill -9 reach the node itself).
 const LONG_RUNNING = new Set(['server', 'relay'])
