@@ -60,9 +60,10 @@ export function bucketTopic (cluster: string, bucket: string): string {
 export class Announcer {
   readonly stats: AnnouncerStats = { published: 0, publishedEntries: 0, received: 0, receivedEntries: 0, topics: 0, dropped: dropCounts() }
   private readonly sealed: SealedTopic<CatalogEntry[]>
-  /** Each bucket's topic once published on or subscribed to (made once), and the buckets whose topic is subscribed to. */
-  private readonly topics = new Map<string, SealedTopic<CatalogEntry[]>>()
-  private readonly subscribed = new Set<string>()
+  /** Bucket topics subscribed to, by bucket. */
+  private readonly subscribed = new Map<string, SealedTopic<CatalogEntry[]>>()
+  /** Bucket topics published on without being subscribed to, by bucket (kept: made once). */
+  private readonly publishing = new Map<string, SealedTopic<CatalogEntry[]>>()
   /** The buckets this member owns (`listen`), and how many follows each followed bucket has. */
   private owned = new Set<string>()
   private readonly followed = new Map<string, number>()
@@ -95,7 +96,7 @@ export class Announcer {
     await this.flush()
     this.started = false
     this.sealed.stop()
-    for (const bucket of this.subscribed) this.topicFor(bucket).stop()
+    for (const t of this.subscribed.values()) t.stop()
     this.subscribed.clear()
     this.stats.topics = 0
   }
@@ -160,24 +161,20 @@ export class Announcer {
     })
   }
 
-  private topicFor (bucket: string): SealedTopic<CatalogEntry[]> {
-    let t = this.topics.get(bucket)
-    if (t === undefined) this.topics.set(bucket, t = this.topicOf(bucketTopic(this.cluster, bucket)))
-    return t
-  }
-
   private resubscribe (): void {
     if (!this.started) return
     const want = new Set([...this.owned, ...this.followed.keys()])
-    for (const bucket of this.subscribed) {
+    for (const [bucket, t] of this.subscribed) {
       if (want.has(bucket)) continue
-      this.topicFor(bucket).stop()
+      t.stop()
       this.subscribed.delete(bucket)
     }
     for (const bucket of want) {
       if (this.subscribed.has(bucket)) continue
-      this.topicFor(bucket).start()
-      this.subscribed.add(bucket)
+      const t = this.publishing.get(bucket) ?? this.topicOf(bucketTopic(this.cluster, bucket))
+      this.publishing.delete(bucket)
+      t.start()
+      this.subscribed.set(bucket, t)
     }
     this.stats.topics = this.subscribed.size
   }
@@ -193,7 +190,8 @@ export class Announcer {
       else list.push(e)
     }
     for (const [bucket, entries] of byBucket) {
-      const topic = this.topicFor(bucket)
+      const topic = this.subscribed.get(bucket) ?? this.publishing.get(bucket) ?? this.topicOf(bucketTopic(this.cluster, bucket))
+      if (!this.subscribed.has(bucket)) this.publishing.set(bucket, topic)
       const listening = new Set(this.pubsub.getSubscribers(topic.topic).map(p => p.toString()))
       if (this.mustHear(bucket).some(id => !listening.has(id))) everyone.push(...entries)
       else await this.send(topic, entries)
