@@ -18,8 +18,10 @@
  *   - each node in turn is stopped (SIGTERM) and started again on its folder:
  *     restart to ready (spawn until /health/ready answers 200), RSS once
  *     ready and 5 s later; the next waits until every member sees five alive;
- *   - then, on the member that owns the first bucket and on one that does
- *     not (it asks an owner): ListObjectsV2 first page (1,000 keys) p50/p99
+ *   - then, once the hand-overs and repairs the restarts caused are done
+ *     (the upkeep counters still for 3 s; how long that took is kept), on
+ *     the member that owns the first bucket and on one that does not (it
+ *     asks an owner): ListObjectsV2 first page (1,000 keys) p50/p99
  *     over 100 requests, locate (`GET /_s3mesh/v1/locate/<b>/<k>`) and HEAD
  *     of random keys p50/p99 over 200;
  *   - a guest (what a browser tab is) joins the non-owner: the bytes of its
@@ -184,6 +186,34 @@ async function latencies (n: number, request: (i: number) => Promise<Response>):
   return { p50: round(percentile(ms, 50), 2), p99: round(percentile(ms, 99), 2) }
 }
 
+/** What the mesh's upkeep has done so far, summed over the nodes (entries moved, repairs, folder scans): unchanged while the mesh is quiet. */
+async function upkeep (nodes: ServerProcess[]): Promise<string> {
+  const names = ['s3mesh_catalog_handed_over_entries_total', 's3mesh_catalog_sync_entries_received_total', 's3mesh_catalog_received_entries_total', 's3mesh_repair_queue', 's3mesh_repaired_objects_total', 's3mesh_adopt_scan_running']
+  const figures: number[] = []
+  for (const n of nodes) for (const name of names) figures.push(await metricSum(n, name))
+  return figures.join(',')
+}
+
+/**
+ * Until the hand-overs and repairs after the restarts are done (the upkeep
+ * figures unchanged for 3 s and no repair queued): latencies are timed on a
+ * mesh at rest, not while a member still takes in 160,000 entries. Returns
+ * how long it took (2 min at most).
+ */
+async function settled (nodes: ServerProcess[]): Promise<number> {
+  const t0 = performance.now()
+  let last = ''
+  let since = t0
+  for (;;) {
+    const now = await upkeep(nodes)
+    if (now !== last) { last = now; since = performance.now() }
+    const queued = await Promise.all(nodes.map(async n => await metricSum(n, 's3mesh_repair_queue')))
+    if (performance.now() - since >= 3000 && queued.every(q => q === 0)) return round(performance.now() - t0)
+    if (performance.now() - t0 > 120_000) throw new Error(`the mesh was still busy after 2 min: ${now}`)
+    await sleep(500)
+  }
+}
+
 /** The sum over the nodes of the catalog entries they received from each other. */
 async function exchanged (nodes: ServerProcess[]): Promise<number> {
   let sum = 0
@@ -212,7 +242,7 @@ for (const count of SIZES) {
     const owner = folders.findIndex(f => f.id === owners[0])
     const other = folders.findIndex(f => !owners.includes(f.id))
     const m = {
-      readyMs: [] as number[], rssMb: [] as number[], rssAfter5sMb: [] as number[], rssEndMb: [] as number[], heapEndMb: [] as number[], heapTotalEndMb: [] as number[],
+      readyMs: [] as number[], rssMb: [] as number[], rssAfter5sMb: [] as number[], rssEndMb: [] as number[], heapEndMb: [] as number[], heapTotalEndMb: [] as number[], externalEndMb: [] as number[], settleMs: [] as number[],
       owner: { listP50: [] as number[], listP99: [] as number[], locateP50: [] as number[], locateP99: [] as number[], headP50: [] as number[], headP99: [] as number[] },
       other: { listP50: [] as number[], listP99: [] as number[], locateP50: [] as number[], locateP99: [] as number[], headP50: [] as number[], headP99: [] as number[] },
       guest: { joinMs: [] as number[], feedBytes: [] as number[], listP50: [] as number[], listP99: [] as number[] },
@@ -230,6 +260,7 @@ for (const count of SIZES) {
         m.rssAfter5sMb.push(await rssMb(again.node))
         await formed(nodes)
       }
+      m.settleMs.push(await settled(nodes))
       for (const [n, into] of [[owner, m.owner], [other, m.other]] as const) {
         const node = nodes[n]!
         const random = (): number => Math.floor(Math.random() * count / BUCKETS.length) * BUCKETS.length
@@ -255,6 +286,7 @@ for (const count of SIZES) {
         m.rssEndMb.push(await rssMb(node))
         m.heapEndMb.push(round(await metricSum(node, 's3mesh_nodejs_heap_size_used_bytes') / 1e6))
         m.heapTotalEndMb.push(round(await metricSum(node, 's3mesh_nodejs_heap_size_total_bytes') / 1e6))
+        m.externalEndMb.push(round(await metricSum(node, 's3mesh_nodejs_external_memory_bytes') / 1e6))
       }
       process.stderr.write(`scale-mesh: ${count} objects, run ${run + 1}: restarts ready in ${m.readyMs.slice(-NODES).join(', ')} ms; first page via owner ${m.owner.listP50.at(-1)} ms, via non-owner ${m.other.listP50.at(-1)} ms; RSS ${Math.max(...m.rssEndMb.slice(-NODES))} MB at most; a tab ${tab.joinedPssMb} MB (${tab.idlePssMb} MB before it joined)\n`)
     }
@@ -272,6 +304,10 @@ for (const count of SIZES) {
       heapUsedEndOfRunMb: s(m.heapEndMb),
       // The V8 heap's size then, in use or not (young generation included: 16 MB semi-spaces, as bin/s3mesh.js sets).
       heapTotalEndOfRunMb: s(m.heapTotalEndMb),
+      // Memory outside the V8 heap that V8 knows of (buffers, typed arrays).
+      externalEndOfRunMb: s(m.externalEndMb),
+      // From the last restart's mesh formed until the hand-overs were done (the latencies below are timed after).
+      settleMs: s(m.settleMs),
       viaOwner: side(m.owner),
       viaNonOwner: side(m.other),
       guestJoin: { joinMs: s(m.guest.joinMs), feedBytes: s(m.guest.feedBytes), listPageMs: { p50: s(m.guest.listP50), p99: s(m.guest.listP99) } },

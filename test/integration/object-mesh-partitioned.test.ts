@@ -51,8 +51,11 @@ describe('the catalog partitioned by bucket', () => {
       assert.equal(owners.length, 3, `${b}: three owners`)
       assert.ok(nodes.every(n => n.mesh.partition.owners(b).join() === nodes[0]!.mesh.partition.owners(b).join()), `${b}: every member names the same owners`)
       await until(`${b}: every owner keeps every entry`, () => owners.every(o => objectsIn(o, b).length === PER_BUCKET), 20_000)
+      const summaries = (await owners[0]!.mesh.store.listObjects(b, { limit: 1000 })).objects
+      assert.ok(summaries.every(o => o.size > 0 && o.etag.length === 32 && o.lastModified.getTime() > 0), `${b}: an owner lists sizes, ETags and dates`)
       for (const n of nodes) {
         assert.deepEqual(await listed(n, b), keys, `${b} listed whole by ${idOf(n)}${n.mesh.partition.owns(b) ? ' (an owner)' : ' (through the owners)'}`)
+        assert.deepEqual((await n.mesh.store.listObjects(b, { limit: 1000 })).objects, summaries, `${b}: ${idOf(n)} lists what an owner does, sizes, ETags and dates included`)
         assert.equal(new TextDecoder().decode(await new Response((await n.mesh.store.openObject(b, 'k007')).stream()).arrayBuffer()), `${b}/k007`)
       }
     }

@@ -1,11 +1,11 @@
 /** The catalog's merge (a CRDT: any order, any duplication, same result), the hybrid clock and rendezvous placement. */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { encode } from 'cborg'
+import { decode, encode } from 'cborg'
 import fc from 'fast-check'
 import { encodeMessage } from '../../src/core/membership/codec.js'
 import { DroppedMessageError } from '../../src/core/wire/strict-cbor.js'
-import { decodeCatalogMessage, encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
+import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns } from '../../src/core/mesh/catalog-codec.js'
 import { Catalog, rangeOf } from '../../src/core/mesh/catalog.js'
 import { mergeEntries, unite, type CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { ClockDriftError, compareVersions, formatVersion, HybridClock, parseVersion } from '../../src/core/mesh/hlc.js'
@@ -221,5 +221,21 @@ describe('catalog wire format', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), data => {
       try { decodeCatalogMessage(data) } catch (err) { assert.ok(err instanceof DroppedMessageError) }
     }))
+  })
+  it('sends a listing page as the columns ListObjects shows, and checks them', () => {
+    const second: CatalogEntry = { ...live, key: 'dog.jpg', object: { ...live.object!, size: 9, etag: 'e2', lastModified: 2 } }
+    const columns = listingColumns([live, tomb, second])
+    assert.deepEqual(columns, { keys: ['cat.jpg', 'dog.jpg'], sizes: [3, 9], etags: ['e1', 'e2'], modified: [1, 2] }, 'tombstones left out')
+    const wire = decode(encode(columns)) as Record<string, unknown>
+    assert.deepEqual(decodeListingColumns(wire, 1000), [
+      { key: 'cat.jpg', size: 3, etag: 'e1', lastModified: new Date(1) },
+      { key: 'dog.jpg', size: 9, etag: 'e2', lastModified: new Date(2) },
+    ])
+    const bad: Array<Record<string, unknown>> = [
+      {}, { ...columns, sizes: [3] }, { ...columns, keys: ['dog.jpg', 'cat.jpg'] }, { ...columns, keys: ['cat.jpg', 'cat.jpg'] },
+      { ...columns, sizes: [3, -1] }, { ...columns, etags: ['e1', ''] }, { ...columns, modified: [1, 'x'] }, { ...columns, keys: ['cat.jpg', 'k'.repeat(1025)] },
+    ]
+    for (const b of bad) assert.throws(() => decodeListingColumns(b, 1000), (err: DroppedMessageError) => err.reason === 'malformed', JSON.stringify(b).slice(0, 80))
+    assert.throws(() => decodeListingColumns(wire, 1), (err: DroppedMessageError) => err.reason === 'malformed', 'more keys than asked for')
   })
 })

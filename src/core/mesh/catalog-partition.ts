@@ -1,6 +1,6 @@
 import { S3Error } from '../errors.js'
 import type { CatalogEntry } from './catalog-entry.js'
-import type { CatalogQuery, RemotePage } from './catalog-query.js'
+import type { CatalogQuery, RemoteListing, RemotePage } from './catalog-query.js'
 import type { Catalog } from './catalog.js'
 import type { DurableMembers } from './durable-members.js'
 import { Placement } from './placement.js'
@@ -127,6 +127,13 @@ export class CatalogPartition {
     return await this.remote(async q => await q.page(bucket, options, signal), this.owns(bucket) ? this.o.catalog.page(bucket, options) : undefined)
   }
 
+  /** A page of a bucket's live objects as ListObjects shows them (the owners send only that). */
+  async listing (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }, signal?: AbortSignal): Promise<RemoteListing> {
+    const here = (): RemoteListing => summaries(this.o.catalog.page(bucket, options))
+    if (this.answers(bucket)) return here()
+    return await this.remote(async q => await q.listing(bucket, options, signal), this.owns(bucket) ? here() : undefined)
+  }
+
   /** A bucket's live objects and their bytes. */
   async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number }> {
     if (this.answers(bucket)) return this.o.catalog.bucketTotals(bucket)
@@ -143,5 +150,13 @@ export class CatalogPartition {
       if (fallback !== undefined) return fallback
       throw new S3Error('ServiceUnavailable', `No member that keeps this bucket's catalog answered: ${err instanceof Error ? err.message : String(err)}`)
     }
+  }
+}
+
+/** A page of entries as ListObjects shows it. */
+export function summaries (page: { entries: CatalogEntry[], isTruncated: boolean }): RemoteListing {
+  return {
+    objects: page.entries.map(e => ({ key: e.key!, size: e.object!.size, etag: e.object!.etag, lastModified: new Date(e.object!.lastModified) })),
+    isTruncated: page.isTruncated,
   }
 }

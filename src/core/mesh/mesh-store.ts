@@ -6,7 +6,7 @@ import type {
 } from '../object-store.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
-import type { CatalogPartition } from './catalog-partition.js'
+import { summaries, type CatalogPartition } from './catalog-partition.js'
 import { infoOf, recordOf, type LocalCopies } from './local-copies.js'
 import type { Replicator, WriteFan } from './replicator.js'
 import { verifyingStream } from './verify-stream.js'
@@ -28,7 +28,7 @@ export interface MeshStoreParts {
   /** Puts the catalog on stable storage (if it is kept), so a delete acknowledged is not forgotten by a restart. */
   persist: () => Promise<void>
   /** Where entries this member does not keep are read (a bucket's owners, when the catalog is partitioned); else the local catalog answers. */
-  partition?: Pick<CatalogPartition, 'entry' | 'page' | 'totals'>
+  partition?: Pick<CatalogPartition, 'entry' | 'listing' | 'totals'>
 }
 
 /**
@@ -134,11 +134,8 @@ export class MeshStore implements ObjectStore {
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
     this.liveBucket(bucket)
-    const page = this.p.partition === undefined ? this.catalog.page(bucket, options) : await this.p.partition.page(bucket, options, options.signal)
-    return {
-      objects: page.entries.map(e => ({ key: e.key!, size: e.object!.size, etag: e.object!.etag, lastModified: new Date(e.object!.lastModified) })),
-      isTruncated: page.isTruncated,
-    }
+    if (this.p.partition !== undefined) return await this.p.partition.listing(bucket, options, options.signal)
+    return summaries(this.catalog.page(bucket, options))
   }
 
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> {
