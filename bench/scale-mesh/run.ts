@@ -143,9 +143,9 @@ async function generate (count: number): Promise<{ folders: Folder[], seconds: n
   return { folders, seconds }
 }
 
-async function rssMb (node: ServerProcess): Promise<number> {
+async function rssMb (node: ServerProcess, part: 'VmRSS' | 'RssFile' = 'VmRSS'): Promise<number> {
   const status = await readFile(`/proc/${node.child.pid!}/status`, 'utf8')
-  return round(Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024)
+  return round(Number(new RegExp(`${part}:\\s+(\\d+) kB`).exec(status)![1]) / 1024)
 }
 
 // With the console: the tab below opens a node's console origin (its service worker and /s3mesh.js are served there).
@@ -242,7 +242,7 @@ for (const count of SIZES) {
     const owner = folders.findIndex(f => f.id === owners[0])
     const other = folders.findIndex(f => !owners.includes(f.id))
     const m = {
-      readyMs: [] as number[], rssMb: [] as number[], rssAfter5sMb: [] as number[], rssEndMb: [] as number[], heapEndMb: [] as number[], heapTotalEndMb: [] as number[], externalEndMb: [] as number[], settleMs: [] as number[],
+      readyMs: [] as number[], rssMb: [] as number[], rssAfter5sMb: [] as number[], rssEndMb: [] as number[], heapEndMb: [] as number[], heapTotalEndMb: [] as number[], externalEndMb: [] as number[], rssFileEndMb: [] as number[], settleMs: [] as number[],
       owner: { listP50: [] as number[], listP99: [] as number[], locateP50: [] as number[], locateP99: [] as number[], headP50: [] as number[], headP99: [] as number[] },
       other: { listP50: [] as number[], listP99: [] as number[], locateP50: [] as number[], locateP99: [] as number[], headP50: [] as number[], headP99: [] as number[] },
       guest: { joinMs: [] as number[], feedBytes: [] as number[], listP50: [] as number[], listP99: [] as number[] },
@@ -284,6 +284,7 @@ for (const count of SIZES) {
       m.tab.push(tab)
       for (const node of nodes) {
         m.rssEndMb.push(await rssMb(node))
+        m.rssFileEndMb.push(await rssMb(node, 'RssFile'))
         m.heapEndMb.push(round(await metricSum(node, 's3mesh_nodejs_heap_size_used_bytes') / 1e6))
         m.heapTotalEndMb.push(round(await metricSum(node, 's3mesh_nodejs_heap_size_total_bytes') / 1e6))
         m.externalEndMb.push(round(await metricSum(node, 's3mesh_nodejs_external_memory_bytes') / 1e6))
@@ -300,6 +301,8 @@ for (const count of SIZES) {
       firstStartReadyMs: s(firstStart),
       restart: { readyMs: s(m.readyMs), rssMb: s(m.rssMb), rssAfter5sMb: s(m.rssAfter5sMb) },
       rssEndOfRunMb: s(m.rssEndMb),
+      // Of it, pages of files (node's own code, mostly; shared with every node process).
+      rssFileEndOfRunMb: s(m.rssFileEndMb),
       // What of it the V8 heap holds in use (the rest is heap V8 has not given back, code, buffers, SQLite's caches).
       heapUsedEndOfRunMb: s(m.heapEndMb),
       // The V8 heap's size then, in use or not (young generation included: 16 MB semi-spaces, as bin/s3mesh.js sets).
