@@ -19,7 +19,8 @@
  *     restart to ready (spawn until /health/ready answers 200), RSS once
  *     ready and 5 s later; the next waits until every member sees five alive;
  *   - then, once the hand-overs and repairs the restarts caused are done
- *     (the upkeep counters still for 3 s; how long that took is kept), on
+ *     (the upkeep counters still for 3 s, 3 min at most; how long that
+ *     took is kept), on
  *     the member that owns the first bucket and on one that does not (it
  *     asks an owner): ListObjectsV2 first page (1,000 keys) p50/p99
  *     over 100 requests, locate (`GET /_s3mesh/v1/locate/<b>/<k>`) and HEAD
@@ -186,9 +187,9 @@ async function latencies (n: number, request: (i: number) => Promise<Response>):
   return { p50: round(percentile(ms, 50), 2), p99: round(percentile(ms, 99), 2) }
 }
 
-/** What the mesh's upkeep has done so far, summed over the nodes (entries moved, repairs, folder scans): unchanged while the mesh is quiet. */
+/** What the mesh's upkeep has done so far, summed over the nodes (entries moved, copies repaired, folder scans): unchanged while the mesh is quiet. */
 async function upkeep (nodes: ServerProcess[]): Promise<string> {
-  const names = ['s3mesh_catalog_handed_over_entries_total', 's3mesh_catalog_sync_entries_received_total', 's3mesh_catalog_received_entries_total', 's3mesh_repair_queue', 's3mesh_repaired_objects_total', 's3mesh_adopt_scan_running']
+  const names = ['s3mesh_catalog_handed_over_entries_total', 's3mesh_catalog_sync_entries_received_total', 's3mesh_catalog_received_entries_total', 's3mesh_repaired_objects_total', 's3mesh_adopt_scan_running']
   const figures: number[] = []
   for (const n of nodes) for (const name of names) figures.push(await metricSum(n, name))
   return figures.join(',')
@@ -196,20 +197,21 @@ async function upkeep (nodes: ServerProcess[]): Promise<string> {
 
 /**
  * Until the hand-overs and repairs after the restarts are done (the upkeep
- * figures unchanged for 3 s and no repair queued): latencies are timed on a
- * mesh at rest, not while a member still takes in 160,000 entries. Returns
- * how long it took (2 min at most).
+ * counters unchanged for 3 s), so that latencies are timed on a mesh at
+ * rest, not while a member still takes in 160,000 entries; 3 min at most
+ * (then timed anyway, and said so). The repair queue's gauge is not waited
+ * on: it is published once a cycle through the catalog ends, minutes apart
+ * at a million entries.
  */
-async function settled (nodes: ServerProcess[]): Promise<number> {
+async function settled (nodes: ServerProcess[]): Promise<{ ms: number, quiet: boolean }> {
   const t0 = performance.now()
   let last = ''
   let since = t0
   for (;;) {
     const now = await upkeep(nodes)
     if (now !== last) { last = now; since = performance.now() }
-    const queued = await Promise.all(nodes.map(async n => await metricSum(n, 's3mesh_repair_queue')))
-    if (performance.now() - since >= 3000 && queued.every(q => q === 0)) return round(performance.now() - t0)
-    if (performance.now() - t0 > 120_000) throw new Error(`the mesh was still busy after 2 min: ${now}`)
+    if (performance.now() - since >= 3000) return { ms: round(performance.now() - t0), quiet: true }
+    if (performance.now() - t0 > 180_000) return { ms: round(performance.now() - t0), quiet: false }
     await sleep(500)
   }
 }
@@ -242,7 +244,7 @@ for (const count of SIZES) {
     const owner = folders.findIndex(f => f.id === owners[0])
     const other = folders.findIndex(f => !owners.includes(f.id))
     const m = {
-      readyMs: [] as number[], rssMb: [] as number[], rssAfter5sMb: [] as number[], rssEndMb: [] as number[], heapEndMb: [] as number[], heapTotalEndMb: [] as number[], externalEndMb: [] as number[], rssFileEndMb: [] as number[], settleMs: [] as number[],
+      readyMs: [] as number[], rssMb: [] as number[], rssAfter5sMb: [] as number[], rssEndMb: [] as number[], heapEndMb: [] as number[], heapTotalEndMb: [] as number[], externalEndMb: [] as number[], rssFileEndMb: [] as number[], settleMs: [] as number[], busyRuns: 0,
       owner: { listP50: [] as number[], listP99: [] as number[], locateP50: [] as number[], locateP99: [] as number[], headP50: [] as number[], headP99: [] as number[] },
       other: { listP50: [] as number[], listP99: [] as number[], locateP50: [] as number[], locateP99: [] as number[], headP50: [] as number[], headP99: [] as number[] },
       guest: { joinMs: [] as number[], feedBytes: [] as number[], listP50: [] as number[], listP99: [] as number[] },
@@ -260,7 +262,9 @@ for (const count of SIZES) {
         m.rssAfter5sMb.push(await rssMb(again.node))
         await formed(nodes)
       }
-      m.settleMs.push(await settled(nodes))
+      const rest = await settled(nodes)
+      m.settleMs.push(rest.ms)
+      if (!rest.quiet) m.busyRuns++
       for (const [n, into] of [[owner, m.owner], [other, m.other]] as const) {
         const node = nodes[n]!
         const random = (): number => Math.floor(Math.random() * count / BUCKETS.length) * BUCKETS.length
@@ -311,6 +315,8 @@ for (const count of SIZES) {
       externalEndOfRunMb: s(m.externalEndMb),
       // From the last restart's mesh formed until the hand-overs were done (the latencies below are timed after).
       settleMs: s(m.settleMs),
+      // Runs whose latencies were timed with the mesh still busy after 3 min.
+      busyRuns: m.busyRuns,
       viaOwner: side(m.owner),
       viaNonOwner: side(m.other),
       guestJoin: { joinMs: s(m.guest.joinMs), feedBytes: s(m.guest.feedBytes), listPageMs: { p50: s(m.guest.listP50), p99: s(m.guest.listP99) } },
