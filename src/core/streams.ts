@@ -122,3 +122,17 @@ export function concatBytes (chunks: Uint8Array[], total = chunks.reduce((n, c) 
   for (const c of chunks) { out.set(c, offset); offset += c.byteLength }
   return out
 }
+
+/** Passes on only bytes `start` to `end` (inclusive) of what flows through, and ends there (cancelling what is upstream). */
+export function byteRange (start: number, end: number): TransformStream<Uint8Array, Uint8Array> {
+  let offset = 0
+  return new TransformStream({
+    transform (chunk, controller) {
+      const from = Math.max(0, start - offset)
+      const to = Math.min(chunk.byteLength, end + 1 - offset)
+      offset += chunk.byteLength
+      if (to > from) controller.enqueue(chunk.subarray(from, to))
+      if (offset > end) controller.terminate()
+    },
+  })
+}

@@ -158,6 +158,28 @@ print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="bi
     assert.ok(Buffer.from(await again.arrayBuffer()).equals(body))
   })
 
+  it('a large object read through a member that lacks it streams from a holder: a range first, then whole, the same bytes, and the copy is kept', async () => {
+    const ids = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ id: string, self?: boolean }> }).members.find(m => m.self === true)!.id))
+    const body = randomBytes(3 * 1024 * 1024 + 17)
+    const sha = createHash('sha256').update(body).digest('hex')
+    // Its two copies on nodes 1 and 2 (placement includes the writer); node 3 holds none.
+    let key = ''
+    for (let i = 0; key === '' || new Placement(ids).replicas('shared', key, 2).includes(ids[2]!); i++) key = `streamed-${i}.bin`
+    assert.equal((await sign.fetch(`${nodes[0]!.url}/shared/${key}`, { method: 'PUT', body })).headers.get('x-s3mesh-replicas'), '2')
+    const reader = nodes[2]!
+    const file = join(reader.dataDir, 'shared', key)
+    await until('node 3 knows of the object', async () => (await sign.fetch(`${reader.url}/shared/${key}`, { method: 'HEAD' })).status === 200)
+    assert.equal(existsSync(file), false, 'node 3 holds no copy before the read')
+    const ranged = await sign.fetch(`${reader.url}/shared/${key}`, { headers: { range: 'bytes=1000000-2000000' } })
+    assert.equal(ranged.status, 206)
+    assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(body.subarray(1000000, 2000001)), 'the range, as stored')
+    // The reader took a part; the copy went on to the end and was kept.
+    await until('node 3 keeps a whole, good copy', async () => existsSync(file) && createHash('sha256').update(await readFile(file)).digest('hex') === sha)
+    const whole = await sign.fetch(`${reader.url}/shared/${key}`)
+    assert.equal(whole.status, 200)
+    assert.ok(Buffer.from(await whole.arrayBuffer()).equals(body))
+  })
+
   it('a blocking locate on node 3 answers when a PUT on node 1 reaches it, and after its wait when nothing comes', async () => {
     const [n1, , n3] = nodes as [ServerProcess, ServerProcess, ServerProcess]
     assert.equal((await sign.fetch(`${n1.url}/awaiting`, { method: 'PUT' })).status, 200)

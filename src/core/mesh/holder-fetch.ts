@@ -1,4 +1,5 @@
 import { S3Error } from '../errors.js'
+import { fanOut } from '../fan-out.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import type { LocalCopies } from './local-copies.js'
@@ -20,6 +21,9 @@ export interface HolderFetchOptions {
   /** Fetches outlive the request that started them, not the member. */
   stopping: AbortSignal
 }
+
+/** How far a reader of a streamed fetch and the local copy may drift apart (bytes). */
+const STREAM_LEAD_BYTES = 1024 * 1024
 
 /**
  * Brings a version this member lacks from a live holder into the local
@@ -47,19 +51,51 @@ export class HolderFetcher {
     return await running
   }
 
+  /**
+   * Fetches a version as `fetch` does, and streams its bytes to a reader as
+   * they arrive: a GET through a member that lacks the object answers after
+   * one round trip to a holder, not once the whole copy is on disk here. The
+   * reader sees what the store does: bytes checked as they come (an error,
+   * not an end, if they do not hash to the version), read at the pace of the
+   * slower of the two, 1 MiB apart at most; a reader that goes away leaves
+   * the copy to finish. Undefined when this version is being fetched already
+   * (the reader waits for it and reads the stored copy). Rejects as `fetch`
+   * when no holder could send it.
+   */
+  async stream (entry: CatalogEntry): Promise<ReadableStream<Uint8Array> | undefined> {
+    const id = `${entry.bucket}\n${entry.key!}\n${entry.object!.sha256}`
+    if (this.running.has(id)) return undefined
+    return await new Promise<ReadableStream<Uint8Array> | undefined>((resolve, reject) => {
+      // The copy belongs to the member, not to the request that started it.
+      const running = this.fromHolders(entry, this.o.stopping, body => {
+        const [reader, store] = fanOut(body, 2, { highWaterMark: STREAM_LEAD_BYTES, size: chunk => chunk.byteLength })
+        resolve(reader)
+        return store!
+      }).finally(() => { this.running.delete(id) })
+      this.running.set(id, running)
+      // Settles the reader's promise if no holder answered (a tapped stream has resolved it already).
+      running.then(() => { resolve(undefined) }, reject)
+    })
+  }
+
   /** Waits for the fetches in progress to end (at stop). */
   async settled (): Promise<void> {
     await Promise.allSettled(this.running.values())
   }
 
-  private async fromHolders (entry: CatalogEntry, signal: AbortSignal): Promise<CatalogEntry> {
+  /** `tap`: given the first holder's stream, returns what to store (the first holder only: a reader cannot restart). */
+  private async fromHolders (entry: CatalogEntry, signal: AbortSignal, tap?: (body: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>): Promise<CatalogEntry> {
     const holders = this.o.holders(entry)
     const problems: string[] = []
     for (const holder of holders) {
       try {
         const deadline = this.o.deadlineMs?.(holder)
         const s = deadline === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(deadline)])
-        const body = await this.o.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, s)
+        let body = await this.o.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, s)
+        if (tap !== undefined) {
+          body = tap(body)
+          tap = undefined
+        }
         const stored = await this.o.copies.storeVersion(entry, body, { signal, checked: true })
         this.o.onFetched?.(holder)
         return stored ?? this.o.catalog.get(entry.bucket, entry.key)!

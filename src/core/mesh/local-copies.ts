@@ -67,10 +67,15 @@ export class LocalCopies {
     return { ...this.o.clock.tick(), node: this.self }
   }
 
+  /** Applies an entry made here, without announcing it yet; returns what the catalog now says. */
+  apply (entry: CatalogEntry): CatalogEntry {
+    this.o.catalog.apply(entry)
+    return this.o.catalog.get(entry.bucket, entry.key) ?? entry
+  }
+
   /** Applies an entry made here and announces it; returns what the catalog now says. */
   publish (entry: CatalogEntry): CatalogEntry {
-    this.o.catalog.apply(entry)
-    const now = this.o.catalog.get(entry.bucket, entry.key) ?? entry
+    const now = this.apply(entry)
     this.o.announce([now])
     return now
   }

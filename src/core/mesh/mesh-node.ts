@@ -182,6 +182,7 @@ export class MeshNode {
       copies, catalog, hashes,
       replicator: new Replicator({ ...parts, replicas: config.replicas, writeQuorum: config.writeQuorum }),
       fetch: async (entry, signal) => await this.fetcher.fetch(entry, signal),
+      stream: async entry => await this.fetcher.stream(entry),
       onCorrupt: entry => { this.upkeep.corrupt(entry.bucket, entry.key!, entry.object!.sha256) },
       announced: async () => { await this.announcer.flush() },
       persist: async () => { await o.catalogStore?.flush(true) },

@@ -1,5 +1,6 @@
 import { isS3Error, S3Error } from '../errors.js'
 import type { Hashes } from '../hashes.js'
+import { byteRange, readAll, streamOfBytes, throwIfAborted } from '../streams.js'
 import type {
   BucketInfo, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
   ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
@@ -21,6 +22,8 @@ export interface MeshStoreParts {
   replicator: Pick<Replicator, 'begin' | 'replicate'>
   /** Fetches the newest version of an object from its holders into the local store (verified); resolves to the entry now held. */
   fetch: (entry: CatalogEntry, signal?: AbortSignal) => Promise<CatalogEntry>
+  /** Fetches as `fetch` does while streaming the bytes to a reader (checked as they come); undefined when that version is being fetched already. */
+  stream?: (entry: CatalogEntry) => Promise<ReadableStream<Uint8Array> | undefined>
   /** The local copy of a version turned out not to hash to it (bit rot, a hand edit): replace it. */
   onCorrupt: (entry: CatalogEntry) => void
   /** Resolves once what was announced so far has been sent to the peers. */
@@ -32,10 +35,17 @@ export interface MeshStoreParts {
 }
 
 /**
+ * Objects up to this size read through a member that lacks them are had whole
+ * (and checked) before the answer starts; larger ones stream as they arrive,
+ * and bad bytes end the response short.
+ */
+const WHOLE_BEFORE_ANSWER = 1024 * 1024
+
+/**
  * The ObjectStore the S3 handler uses on a mesh member: the cluster's
  * catalog decides what exists (so any member lists, HEADs and GETs every
  * object), the local store holds the bytes this member has, and what it lacks
- * is fetched from holders and verified before it is served. Writes go to the
+ * is fetched from holders, checked as it arrives, served and kept. Writes go to the
  * local store first, then get a new version (hybrid clock: last writer wins),
  * are announced, and are copied to the replicas placement picks before the
  * write is acknowledged.
@@ -114,6 +124,22 @@ export class MeshStore implements ObjectStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       const handle = await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal)
       if (handle !== undefined) return this.verified(handle, e)
+      // The reader has the bytes as they arrive from a holder, while they are stored here.
+      const body = attempt === 0 ? await this.p.stream?.(e) : undefined
+      if (body !== undefined) {
+        if (options?.signal?.aborted === true) {
+          await body.cancel(options.signal.reason).catch(() => {})
+          throw options.signal.reason
+        }
+        if (e.object!.size > WHOLE_BEFORE_ANSWER) return streamed(e, body)
+        // A small one is had whole (and checked) before the answer, so bad bytes get a 503, not a 200 cut short.
+        try {
+          return inMemory(e, await readAll(body, WHOLE_BEFORE_ANSWER, options?.signal))
+        } catch {
+          throwIfAborted(options?.signal)
+          // That holder failed or sent bad bytes: the fetch goes on with the next ones, and this read waits for it.
+        }
+      }
       e = await this.p.fetch(e, options?.signal)
     }
     throw new S3Error('ServiceUnavailable', `${bucket}/${key} changed while it was being fetched; try again.`)
@@ -201,13 +227,13 @@ export class MeshStore implements ObjectStore {
         fan?.abort(err instanceof Error ? err : new Error(String(err)))
         throw err
       }
-      // Announced at once, so that by the time the replicas have it (and the client its answer)
-      // every member lists it: a GET anywhere right after the PUT finds it.
-      return { info, entry: this.copies.publish({ bucket, key, version: this.version(), deleted: false, object: recordOf(info), holders: [this.copies.self] }) }
+      // In this member's catalog at once (a read here finds it); announced below, once.
+      return { info, entry: this.copies.apply({ bucket, key, version: this.version(), deleted: false, object: recordOf(info), holders: [this.copies.self] }) }
     })
     const replicas = await this.p.replicator.replicate(entry, signal, fan)
-    // Then once more with the replicas (which store quietly): two messages a write, not one per copy.
-    if (replicas.length > 0) this.copies.publish({ ...entry, holders: [this.copies.self, ...replicas].sort() })
+    // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
+    // the client has its answer: a GET anywhere right after the PUT finds it.
+    this.copies.publish({ ...entry, holders: [this.copies.self, ...replicas].sort() })
     await this.p.announced()
     return { ...info, replicas: 1 + replicas.length }
   }
@@ -249,3 +275,30 @@ export class MeshStore implements ObjectStore {
   }
 }
 
+/** A handle on a version's bytes, had whole from a holder and checked. */
+function inMemory (e: CatalogEntry, bytes: Uint8Array): ObjectHandle {
+  return {
+    info: infoOf(e.key!, e.object!),
+    stream: range => streamOfBytes(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)),
+    close: async () => {},
+  }
+}
+
+/** A handle on a version's bytes as they arrive from a holder (already checked against it by the transfer). */
+function streamed (e: CatalogEntry, body: ReadableStream<Uint8Array>): ObjectHandle {
+  let taken = false
+  return {
+    info: infoOf(e.key!, e.object!),
+    stream: range => {
+      if (taken) throw new Error('This handle was read or closed already.')
+      taken = true
+      return range === undefined ? body : body.pipeThrough(byteRange(range.start, range.end))
+    },
+    close: async () => {
+      if (taken) return
+      taken = true
+      // Lets the copy being stored go on without this reader.
+      await body.cancel().catch(() => {})
+    },
+  }
+}
