@@ -27,17 +27,28 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
   const [confirming, setConfirming] = useState<string[]>()
   const [naming, setNaming] = useState(false)
   const seq = useRef(0)
+  /** The listing shown (its place in `seq`) and the query asked last. */
+  const shownSeq = useRef(0)
+  const query = useRef('')
   // What this person may do here: controls that could only fail are not shown.
   const mayWrite = session.can.may('s3:PutObject', objectsArn(bucket, prefix))
   const mayDelete = session.can.may('s3:DeleteObject', objectsArn(bucket, prefix))
 
   const refresh = useCallback(async () => {
     const mine = ++seq.current
+    const asked = `${bucket}/${prefix}${search}`
+    query.current = asked
+    // Answers to listings of another query that arrive late (a person typing a search) are dropped, and so is an
+    // answer older than one shown already. An older answer to the same query is shown: while writes keep coming,
+    // each starts a new listing, and waiting for the newest would show nothing for as long as they come.
+    const current = (): boolean => asked === query.current
     try {
       const l = await listObjects(session, bucket, prefix + search)
-      // Answers to earlier listings that arrive late (a person typing a search) are dropped.
-      if (mine === seq.current) setListing(l)
-    } catch (err) { if (mine === seq.current) showError(messageOf(err)) }
+      if (current() && mine > shownSeq.current) {
+        shownSeq.current = mine
+        setListing(l)
+      }
+    } catch (err) { if (current() && mine > shownSeq.current) showError(messageOf(err)) }
   }, [session, bucket, prefix, search])
 
   // Another folder: nothing of the last one's listing, search or selection carries over.
