@@ -4,11 +4,11 @@ import { randomId } from './ids.js'
 import { compareKeys } from './key-order.js'
 import { multipartEtag, selectParts } from './multipart.js'
 import {
-  type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests,
-  putDigests, putIdentity,
+  type BucketInfo, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests,
+  bytesHandle, putDigests, putIdentity,
 } from './object-store.js'
 import { SortedKeys } from './sorted-keys.js'
-import { concatBytes, drainWithDigests, streamOfBytes } from './streams.js'
+import { concatBytes, drainWithDigests } from './streams.js'
 
 interface StoredObject { info: ObjectInfo, bytes: Uint8Array }
 interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
@@ -94,11 +94,7 @@ export class MemoryStore implements ObjectStore {
 
   async openObject (bucket: string, key: string): Promise<ObjectHandle> {
     const { info, bytes } = this.object(bucket, key)
-    return {
-      info,
-      stream: (range?: ByteRange) => streamOfBytes(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)),
-      close: async () => {},
-    }
+    return bytesHandle(info, bytes)
   }
 
   async headObject (bucket: string, key: string): Promise<ObjectInfo> {

@@ -1,3 +1,5 @@
+import { streamOfBytes } from './streams.js'
+
 /**
  * The storage contract every s3mesh store implements: memory (core), disk
  * (Node), IndexedDB (browser) and, later, the mesh-aware store. The S3 handler
@@ -207,4 +209,13 @@ export interface ObjectStore {
    * run without the mesh) wrote to the store in between.
    */
   readonly session?: { current: string, previous?: string }
+}
+
+/** A handle on an object's bytes held in memory (nothing to release). */
+export function bytesHandle (info: ObjectInfo, bytes: Uint8Array): ObjectHandle {
+  return {
+    info,
+    stream: (range?: ByteRange) => streamOfBytes(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)),
+    close: async () => {},
+  }
 }

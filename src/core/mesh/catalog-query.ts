@@ -87,7 +87,7 @@ export class CatalogQuery {
 
   /** A page of a bucket's live objects, as an owner lists it. */
   async page (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }, signal?: AbortSignal): Promise<RemotePage> {
-    const a = await this.fromOwners(bucket, { op: 'page', bucket, limit: Math.min(1000, Math.max(1, options.limit)), ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }) }, signal)
+    const a = await this.fromOwners(bucket, pageQuestion('page', bucket, options), signal)
     if (!(a.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A page without entries.')
     return { entries: decodeCatalogMessage(a.entries).entries, isTruncated: a.truncated === true }
   }
@@ -97,9 +97,9 @@ export class CatalogQuery {
    * ETag, date), as an owner lists it: a sixth of a full page's bytes.
    */
   async listing (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }, signal?: AbortSignal): Promise<RemoteListing> {
-    const limit = Math.min(1000, Math.max(1, options.limit))
-    const a = await this.fromOwners(bucket, { op: 'list', bucket, limit, ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }) }, signal)
-    return { objects: decodeListingColumns(a, limit), isTruncated: a.truncated === true }
+    const question = pageQuestion('list', bucket, options)
+    const a = await this.fromOwners(bucket, question, signal)
+    return { objects: decodeListingColumns(a, question.limit), isTruncated: a.truncated === true }
   }
 
   /** A bucket's live objects and their bytes, as an owner counts them. */
@@ -213,5 +213,14 @@ export class CatalogQuery {
       default:
         throw new DroppedMessageError('malformed', 'Unknown catalog question.')
     }
+  }
+}
+
+/** A question for a page of a bucket: full entries (`page`) or the listing's columns (`list`), 1 to 1,000 keys. */
+function pageQuestion (op: 'page' | 'list', bucket: string, options: { prefix?: string, startAfter?: string, limit: number }): { op: string, bucket: string, limit: number } & Record<string, unknown> {
+  return {
+    op, bucket, limit: Math.min(1000, Math.max(1, options.limit)),
+    ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+    ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }),
   }
 }

@@ -42,7 +42,7 @@ export class HolderFetcher {
 
   /** Resolves to the entry now held (its holders include this member). */
   async fetch (entry: CatalogEntry, signal?: AbortSignal): Promise<CatalogEntry> {
-    const id = `${entry.bucket}\n${entry.key!}\n${entry.object!.sha256}`
+    const id = fetchId(entry)
     let running = this.running.get(id)
     if (running === undefined) {
       running = this.fromHolders(entry, signal ?? this.o.stopping).finally(() => { this.running.delete(id) })
@@ -63,7 +63,7 @@ export class HolderFetcher {
    * when no holder could send it.
    */
   async stream (entry: CatalogEntry): Promise<ReadableStream<Uint8Array> | undefined> {
-    const id = `${entry.bucket}\n${entry.key!}\n${entry.object!.sha256}`
+    const id = fetchId(entry)
     if (this.running.has(id)) return undefined
     return await new Promise<ReadableStream<Uint8Array> | undefined>((resolve, reject) => {
       // The copy belongs to the member, not to the request that started it.
@@ -109,4 +109,9 @@ export class HolderFetcher {
       ? `No live member holds ${entry.bucket}/${entry.key!} now; try again when its holders are back.`
       : `No member holding ${entry.bucket}/${entry.key!} could send it (${problems.join('; ')}).`)
   }
+}
+
+/** One fetch per version at a time: its bucket, key and content. */
+function fetchId (entry: CatalogEntry): string {
+  return `${entry.bucket}\n${entry.key!}\n${entry.object!.sha256}`
 }

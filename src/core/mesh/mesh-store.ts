@@ -1,9 +1,9 @@
 import { isS3Error, S3Error } from '../errors.js'
 import type { Hashes } from '../hashes.js'
-import { byteRange, readAll, streamOfBytes, throwIfAborted } from '../streams.js'
-import type {
-  BucketInfo, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
+import { byteRange, readAll, throwIfAborted } from '../streams.js'
+import {
+  bytesHandle, type BucketInfo, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
+  type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests,
 } from '../object-store.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
@@ -134,7 +134,7 @@ export class MeshStore implements ObjectStore {
         if (e.object!.size > WHOLE_BEFORE_ANSWER) return streamed(e, body)
         // A small one is had whole (and checked) before the answer, so bad bytes get a 503, not a 200 cut short.
         try {
-          return inMemory(e, await readAll(body, WHOLE_BEFORE_ANSWER, options?.signal))
+          return bytesHandle(infoOf(e.key!, e.object!), await readAll(body, WHOLE_BEFORE_ANSWER, options?.signal))
         } catch {
           throwIfAborted(options?.signal)
           // That holder failed or sent bad bytes: the fetch goes on with the next ones, and this read waits for it.
@@ -272,15 +272,6 @@ export class MeshStore implements ObjectStore {
     const e = this.p.partition === undefined ? this.catalog.get(bucket, key) : await this.p.partition.entry(bucket, key, signal)
     if (e === undefined || e.deleted || e.object === undefined) throw new S3Error('NoSuchKey', undefined, { resource: `/${bucket}/${key}`, detail: { Key: key } })
     return e
-  }
-}
-
-/** A handle on a version's bytes, had whole from a holder and checked. */
-function inMemory (e: CatalogEntry, bytes: Uint8Array): ObjectHandle {
-  return {
-    info: infoOf(e.key!, e.object!),
-    stream: range => streamOfBytes(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)),
-    close: async () => {},
   }
 }
 
