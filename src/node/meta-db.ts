@@ -90,7 +90,7 @@ export class MetaDb {
    */
   static async open (path: string, options: { sync: boolean }): Promise<MetaDb> {
     const { db, created } = await openSqliteFile(path, {
-      sync: options.sync,
+      synchronous: options.sync ? 'FULL' : 'OFF',
       schema: SCHEMA,
       tables: `
         CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;

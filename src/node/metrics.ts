@@ -88,6 +88,7 @@ export class ServerMetrics {
     counter('s3mesh_transfer_received_bytes_total', 'Object bytes received from other members.', () => node.transfer.stats.bytesReceived)
     counter('s3mesh_transfer_refused_total', 'Transfer requests refused (no cluster key, malformed, or not storable).', () => node.transfer.stats.refused)
     counter('s3mesh_transfer_pushed_on_spare_total', 'Writes pushed to a replica on a stream opened ahead (no protocol round trip).', () => node.transfer.stats.pushedOnSpare)
+    counter('s3mesh_transfer_pushed_on_kept_total', 'Writes pushed to a replica on a stream kept from the last push to it (no new stream).', () => node.transfer.stats.pushedOnKept)
     counter('s3mesh_catalog_announced_entries_total', 'Catalog entries this node published.', () => node.announcer.stats.publishedEntries)
     counter('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topics (the buckets this node owns or follows, and buckets\' own entries).', () => node.announcer.stats.receivedEntries)
     gauge('s3mesh_catalog_bucket_topics', 'Bucket announcement topics this node subscribes to (buckets it owns or follows).', () => node.announcer.stats.topics)

@@ -17,8 +17,13 @@ function damaged (err: unknown): boolean {
 }
 
 export interface SqliteFileOptions {
-  /** synchronous=FULL (a commit is on disk when it returns); OFF only for throwaway data. */
-  sync: boolean
+  /**
+   * SQLite's synchronous setting (WAL mode): FULL, a commit is on disk when it
+   * returns; NORMAL, a commit survives the process crashing but a power cut
+   * may lose the latest ones (the file stays consistent), and no commit waits
+   * on the disk; OFF only for throwaway data.
+   */
+  synchronous: 'FULL' | 'NORMAL' | 'OFF'
   /** Bumped when the tables change incompatibly: a file of another schema is moved aside. */
   schema: number
   /** The tables, made when the file is new (with an `info (name, value)` table of its own for the schema). */
@@ -45,7 +50,7 @@ export async function openSqliteFile (path: string, options: SqliteFileOptions):
 function openAs (path: string, options: SqliteFileOptions): { db: DatabaseSync, created: boolean } {
   const db = new DatabaseSync(path)
   try {
-    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync ? 'FULL' : 'OFF'};`)
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous};`)
     // Reading the schema touches the file's header and first page: a damaged file fails here, not mid-request.
     const created = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n === 0
     if (created) {

@@ -141,6 +141,26 @@ describe('catalog kept in SQLite (CatalogDb)', () => {
     })
   })
 
+  it('keeps what it committed when the process is killed before any durable flush', async () => {
+    await withDir(async dir => {
+      const path = join(dir, 'killed.db')
+      // A child applies entries, lets the turn's commit happen, and is killed: no close, no durable flush.
+      const child = `
+        import { CatalogDb } from ${JSON.stringify(new URL('../../src/node/catalog-db.ts', import.meta.url).href)}
+        import { Catalog } from ${JSON.stringify(new URL('../../src/core/mesh/catalog.ts', import.meta.url).href)}
+        const store = await CatalogDb.open(${JSON.stringify(path)}, ${JSON.stringify(join(dir, 'none.journal'))})
+        const c = new Catalog(store.table)
+        for (let i = 0; i < 100; i++) c.apply({ bucket: 'bkt', key: 'k' + i, version: { ms: 1, counter: 0, node: 'n1' }, deleted: false, holders: ['n1'], object: { size: 1, etag: 'e', sha256: 'a', lastModified: 1, metadata: { user: {} }, tags: {} } })
+        await new Promise(resolve => setTimeout(resolve, 50))
+        process.kill(process.pid, 'SIGKILL')`
+      assert.throws(() => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { stdio: 'pipe' }), (e: { signal?: string }) => e.signal === 'SIGKILL', 'the child was killed')
+      const again = await CatalogDb.open(path, join(dir, 'none.journal'))
+      try {
+        assert.equal(new Catalog(again.table).objectCount('bkt'), 100, 'every committed entry is there after the kill')
+      } finally { await again.close() }
+    })
+  })
+
   it('on a full disk, a durable flush fails and the digests say what the table holds', { skip: process.getuid?.() !== 0 ? 'needs root to mount a small tmpfs' : false }, async () => {
     const mnt = await mkdtemp(join(tmpdir(), 's3mesh-full-'))
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt])

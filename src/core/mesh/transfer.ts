@@ -8,6 +8,7 @@ import type { CatalogEntry } from './catalog-entry.js'
 import type { WriteHead } from './local-copies.js'
 import { PeerIdleError, SealedFrames, StreamEndedError, type FrameSeal } from '../wire/sealed-frames.js'
 import { ContentMismatchError } from './verify-stream.js'
+import { KeptStreams } from './kept-streams.js'
 import { SpareStreams } from './spare-streams.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
@@ -63,6 +64,8 @@ export interface TransferStats {
   refused: number
   /** Pushes that went out on a stream opened ahead (its protocol agreed), not a new one. */
   pushedOnSpare: number
+  /** Pushes that went out on a stream kept from an earlier push to the same peer. */
+  pushedOnKept: number
 }
 
 /** A peer answered that it cannot serve or take an object. */
@@ -89,7 +92,7 @@ export interface StreamedPush {
  * verified by whoever stores them (see verifyingStream).
  */
 export class TransferService {
-  readonly stats: TransferStats = { bytesSent: 0, bytesReceived: 0, served: 0, fetched: 0, pushed: 0, accepted: 0, refused: 0, pushedOnSpare: 0 }
+  readonly stats: TransferStats = { bytesSent: 0, bytesReceived: 0, served: 0, fetched: 0, pushed: 0, accepted: 0, refused: 0, pushedOnSpare: 0, pushedOnKept: 0 }
 
   constructor (
     private readonly libp2p: Libp2p,
@@ -98,6 +101,7 @@ export class TransferService {
     private readonly options: TransferOptions = DEFAULT_TRANSFER_OPTIONS,
   ) {
     this.spares = new SpareStreams(libp2p, this.protocol, options.idleTimeoutMs / 2)
+    this.kept = new KeptStreams(options.idleTimeoutMs / 2)
   }
 
   private get protocol (): string { return this.options.protocol ?? TRANSFER_PROTOCOL }
@@ -105,12 +109,20 @@ export class TransferService {
   /** Pushes' streams opened ahead, kept for half the idle timeout (see SpareStreams). */
   private readonly spares: SpareStreams
 
-  /** A stream for a push: the spare when there is one, else a new one. */
+  /** Streams kept after pushes, for the next push to the same peer (see KeptStreams). */
+  private readonly kept: KeptStreams
+
+  /** A stream for a push, bound to no signal (the push binds its own): one kept from an earlier push, else the spare, else a new one. */
   private async openForPush (peer: string, signal: AbortSignal): Promise<SealedFrames> {
+    const kept = this.kept.take(peer)
+    if (kept !== undefined) {
+      this.stats.pushedOnKept++
+      return kept
+    }
     const spare = this.spares.take(peer)
-    if (spare === undefined) return await this.open(peer, signal)
+    if (spare === undefined) return await this.open(peer, signal, false)
     this.stats.pushedOnSpare++
-    return new SealedFrames(spare, this.keyring, { signal, idleTimeoutMs: this.options.idleTimeoutMs })
+    return new SealedFrames(spare, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs })
   }
 
   async start (): Promise<void> {
@@ -119,6 +131,7 @@ export class TransferService {
 
   async stop (): Promise<void> {
     this.spares.stop()
+    this.kept.stop()
     await this.libp2p.unhandle(this.protocol)
   }
 
@@ -209,14 +222,18 @@ export class TransferService {
    * go as `body` yields them, and `commit` (called once the write has its
    * version) tells the replica which version they are. `body` is cancelled if
    * the stream cannot be opened or fails, so whoever feeds it is not held up.
+   * The stream is kept for the next push to `peer` if the replica agrees
+   * (`keep` asked, `kept` answered; a member of an older version closes it).
    */
   pushStream (peer: string, head: WriteHead, body: ReadableStream<Uint8Array>, signal: AbortSignal): StreamedPush {
     let frames: SealedFrames | undefined
     let failure: Error | undefined
+    let unbind = (): void => {}
     const sent = (async () => {
       frames = await this.openForPush(peer, signal)
+      unbind = frames.abortOn(signal)
       if (failure !== undefined) throw failure
-      await frames.send({ ...this.options.credentials?.(), op: 'put', head: encodeWriteHead(head) })
+      await frames.send({ ...this.options.credentials?.(), op: 'put', keep: true, head: encodeWriteHead(head) })
       await this.sendBody(frames, body)
     })()
     const fail = (err: Error): void => {
@@ -239,7 +256,9 @@ export class TransferService {
           throw err
         }
         this.stats.pushed++
-        await f.close()
+        unbind()
+        if (stored.kept === true) this.kept.keep(peer, f)
+        else await f.close()
       },
       abort: fail,
     }
@@ -268,46 +287,57 @@ export class TransferService {
     }
   }
 
-  private async open (peer: string, signal: AbortSignal): Promise<SealedFrames> {
+  /** A new stream to `peer`; aborting `signal` aborts it unless `bound` is false (its user binds it, see SealedFrames.abortOn). */
+  private async open (peer: string, signal: AbortSignal, bound = true): Promise<SealedFrames> {
     const stream = await openStream(this.libp2p, peer, this.protocol, AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs)]))
-    return new SealedFrames(stream, this.keyring, { signal, idleTimeoutMs: this.options.idleTimeoutMs })
+    return new SealedFrames(stream, this.keyring, { ...(bound ? { signal } : {}), idleTimeoutMs: this.options.idleTimeoutMs })
   }
 
+  /** Answers the requests on one stream: one, or one push after another while the pusher keeps the stream. */
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs })
     const from = connection.remotePeer.toString()
     const done = new AbortController()
     stream.addEventListener('close', () => { done.abort() })
+    while (await this.serveOne(frames, from, done.signal));
+  }
+
+  /** Reads and answers one request; resolves to whether the stream stays open for another. */
+  private async serveOne (frames: SealedFrames, from: string, signal: AbortSignal): Promise<boolean> {
     let request: Record<string, unknown>
     try {
       request = await frames.receive()
     } catch (err) {
-      // A spare stream the other side closed unused (or one idle too long): nothing was asked, nothing refused.
-      if (err instanceof StreamEndedError || err instanceof PeerIdleError) { await frames.close().catch(() => {}); return }
+      // A spare or kept stream the other side closed unused (or left idle too long): nothing was asked, nothing refused.
+      if (err instanceof StreamEndedError || err instanceof PeerIdleError) { await frames.close().catch(() => {}); return false }
       this.stats.refused++
       frames.abort(err instanceof Error ? err : new Error(String(err)))
-      return
+      return false
     }
     try {
       if (this.options.authorize !== undefined) {
         try {
-          await this.options.authorize(from, request, done.signal)
+          await this.options.authorize(from, request, signal)
         } catch (err) {
           // Told, not just reset: a guest learns it was refused (and why), as an S3 client would.
           this.stats.refused++
           await frames.send({ status: 'denied', message: err instanceof Error ? err.message : String(err) }).catch(() => {})
           await frames.close().catch(() => {})
-          return
+          return false
         }
       }
-      if (request.op === 'get') await this.serveGet(frames, request, done.signal)
-      else if (request.op === 'push') await this.servePush(frames, from, request, done.signal)
-      else if (request.op === 'put') await this.servePut(frames, from, request, done.signal)
-      else throw new DroppedMessageError('malformed', 'Unknown transfer operation.')
+      if (request.op === 'get') {
+        await this.serveGet(frames, request, signal)
+        return false
+      }
+      if (request.op === 'push') return await this.servePush(frames, from, request, signal)
+      if (request.op === 'put') return await this.servePut(frames, from, request, signal)
+      throw new DroppedMessageError('malformed', 'Unknown transfer operation.')
     } catch (err) {
       // Whoever cannot seal for this cluster, or sends nonsense, gets nothing.
       this.stats.refused++
       frames.abort(err instanceof Error ? err : new Error(String(err)))
+      return false
     }
   }
 
@@ -340,7 +370,7 @@ export class TransferService {
   }
 
   /** A write streamed as it is made: the head, the bytes, then the version (pushStream). */
-  private async servePut (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+  private async servePut (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
     if (!(r.head instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A put without its head.')
     const head = decodeWriteHead(r.head)
     let resolveEntry!: (entry: CatalogEntry) => void
@@ -372,10 +402,11 @@ export class TransferService {
       },
       cancel: reason => { rejectEntry(reason instanceof Error ? reason : new Error('cancelled')) },
     }, { highWaterMark: 0 })
-    await this.answerStore(frames, async () => { await this.host.acceptStreamed(from, head, body, async () => await committed, signal) })
+    // Everything the put sent has been read once the store is done (it reads to the version): the stream can carry the next one.
+    return await this.answerStore(frames, async () => { await this.host.acceptStreamed(from, head, body, async () => await committed, signal) }, r.keep === true)
   }
 
-  private async servePush (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+  private async servePush (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
     if (!(r.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A push without its entry.')
     const entries = decodeCatalogMessage(r.entry).entries
     const entry = entries[0]
@@ -390,21 +421,31 @@ export class TransferService {
         }
       },
     }, { highWaterMark: 0 })
-    await this.answerStore(frames, async () => { await this.host.accept(from, entry, body, signal) })
+    return await this.answerStore(frames, async () => { await this.host.accept(from, entry, body, signal) }, false)
   }
 
-  /** Stores what a peer pushed and tells it the outcome: "stored" once durable, or "refused" and why. */
-  private async answerStore (frames: SealedFrames, store: () => Promise<void>): Promise<void> {
+  /**
+   * Stores what a peer pushed and tells it the outcome: "stored" once
+   * durable, or "refused" and why. With `keep` (the pusher asked), a stored
+   * answer says `kept` and the stream stays open for the pusher's next
+   * request; resolves to whether it did.
+   */
+  private async answerStore (frames: SealedFrames, store: () => Promise<void>, keep: boolean): Promise<boolean> {
     try {
       await store()
     } catch (err) {
       await frames.send({ status: 'refused', message: err instanceof Error ? err.message : String(err) }).catch(() => {})
       await frames.close()
       this.stats.refused++
-      return
+      return false
+    }
+    this.stats.accepted++
+    if (keep) {
+      await frames.send({ status: 'stored', kept: true })
+      return true
     }
     await frames.send({ status: 'stored' })
-    this.stats.accepted++
     await frames.close()
+    return false
   }
 }

@@ -71,15 +71,7 @@ export class SealedFrames {
   private watchdog: ReturnType<typeof setInterval> | undefined
 
   constructor (readonly stream: Stream, private readonly keyring: FrameSeal, private readonly options: FramesOptions = {}) {
-    const { signal } = options
-    if (signal !== undefined) {
-      const onAbort = (): void => { stream.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted')) }
-      if (signal.aborted) onAbort()
-      else {
-        signal.addEventListener('abort', onAbort, { once: true })
-        stream.addEventListener('close', () => { signal.removeEventListener('abort', onAbort) }, { once: true })
-      }
-    }
+    if (options.signal !== undefined) this.abortOn(options.signal)
     stream.addEventListener('message', e => {
       this.buffer.append(e.data)
       // Deferred: libp2p's resume() dispatches what it buffered while paused and then tells the
@@ -95,6 +87,23 @@ export class SealedFrames {
       if (e.error !== undefined) this.failure = e.error
       this.wake?.()
     })
+  }
+
+  /**
+   * Aborting `signal` aborts the stream, until the returned function is
+   * called: a stream kept for several exchanges (a push's, see KeptStreams)
+   * is bound to each exchange's signal in turn.
+   */
+  abortOn (signal: AbortSignal): () => void {
+    const onAbort = (): void => { this.stream.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted')) }
+    if (signal.aborted) { onAbort(); return () => {} }
+    const unbind = (): void => {
+      signal.removeEventListener('abort', onAbort)
+      this.stream.removeEventListener('close', unbind)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    this.stream.addEventListener('close', unbind, { once: true })
+    return unbind
   }
 
   async send (message: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
