@@ -4,7 +4,8 @@
  * replicas, in the same run on this machine, reported as ratios to one node.
  * On the cluster, PUTs and GETs go to node 1 (each PUT waits for its second
  * copy), then the same objects are read through node 2, which holds about
- * two thirds of them and fetches the rest from a holder (checked, then kept).
+ * two thirds of them and reads the rest through from a holder (checked, not
+ * kept: placement does not give node 2 those).
  * Repeated (3 rounds by default, one node then the cluster in each); figures
  * are the median of the rounds and their range, ratios taken within a round.
  * JSON (kept in bench/results/mesh-s3.json), then a one-line summary.

@@ -158,7 +158,7 @@ print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="bi
     assert.ok(Buffer.from(await again.arrayBuffer()).equals(body))
   })
 
-  it('a large object read through a member that lacks it streams from a holder: a range first, then whole, the same bytes, and the copy is kept', async () => {
+  it('a large object read through a member placement gives no copy streams from a holder: a range first, then whole, the same bytes, and no copy is kept there', async () => {
     const ids = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ id: string, self?: boolean }> }).members.find(m => m.self === true)!.id))
     const body = randomBytes(3 * 1024 * 1024 + 17)
     const sha = createHash('sha256').update(body).digest('hex')
@@ -173,11 +173,30 @@ print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="bi
     const ranged = await sign.fetch(`${reader.url}/shared/${key}`, { headers: { range: 'bytes=1000000-2000000' } })
     assert.equal(ranged.status, 206)
     assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(body.subarray(1000000, 2000001)), 'the range, as stored')
-    // The reader took a part; the copy went on to the end and was kept.
-    await until('node 3 keeps a whole, good copy', async () => existsSync(file) && createHash('sha256').update(await readFile(file)).digest('hex') === sha)
     const whole = await sign.fetch(`${reader.url}/shared/${key}`)
     assert.equal(whole.status, 200)
     assert.ok(Buffer.from(await whole.arrayBuffer()).equals(body))
+    // Not one of its two replicas: node 3 read it through, and neither stored it nor claims it.
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.equal(existsSync(file), false, 'node 3 keeps no copy')
+    const located = (await locate(nodes[0]!, 'shared', key))!.holders.map(h => h.id).sort()
+    assert.deepEqual(located, [ids[0]!, ids[1]!].sort(), 'the holders are still the two replicas')
+  })
+
+  it('a small object read through a member placement gives no copy is checked whole before the answer, and not kept there', async () => {
+    const ids = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ id: string, self?: boolean }> }).members.find(m => m.self === true)!.id))
+    const body = randomBytes(64 * 1024)
+    let key = ''
+    for (let i = 0; key === '' || new Placement(ids).replicas('shared', key, 2).includes(ids[2]!); i++) key = `small-through-${i}.bin`
+    assert.equal((await sign.fetch(`${nodes[0]!.url}/shared/${key}`, { method: 'PUT', body })).status, 200)
+    const reader = nodes[2]!
+    await until('node 3 knows of the object', async () => (await sign.fetch(`${reader.url}/shared/${key}`, { method: 'HEAD' })).status === 200)
+    for (let i = 0; i < 3; i++) {
+      const res = await sign.fetch(`${reader.url}/shared/${key}`)
+      assert.equal(res.status, 200)
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(body), `read ${i + 1}: the bytes as written`)
+    }
+    assert.equal(existsSync(join(reader.dataDir, 'shared', key)), false, 'node 3 keeps no copy, however often it is read')
   })
 
   it('a blocking locate on node 3 answers when a PUT on node 1 reaches it, and after its wait when nothing comes', async () => {

@@ -1,5 +1,6 @@
 import { S3Error } from '../errors.js'
 import { fanOut } from '../fan-out.js'
+import { readAll } from '../streams.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import type { LocalCopies } from './local-copies.js'
@@ -78,6 +79,20 @@ export class HolderFetcher {
     })
   }
 
+  /**
+   * Reads a version from a live holder without keeping a copy here: how a
+   * member that placement does not give the object serves a GET (a copy kept
+   * there would be one beyond --replicas, written at every read miss, and
+   * the reader would wait on this member's disk and its announcement too).
+   * Holders are tried in order until one answers. A version of up to `whole`
+   * bytes is read and checked before it is returned (a holder that sends bad
+   * bytes is skipped for the next); a larger one is returned as it streams,
+   * checked as it comes (an error, not an end, if it does not hash to the version).
+   */
+  async readThrough (entry: CatalogEntry, whole: number, signal: AbortSignal): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+    return await this.tryHolders(entry, signal, async (body, s) => entry.object!.size > whole ? body : await readAll(body, whole, s))
+  }
+
   /** Waits for the fetches in progress to end (at stop). */
   async settled (): Promise<void> {
     await Promise.allSettled(this.running.values())
@@ -85,20 +100,27 @@ export class HolderFetcher {
 
   /** `tap`: given the first holder's stream, returns what to store (the first holder only: a reader cannot restart). */
   private async fromHolders (entry: CatalogEntry, signal: AbortSignal, tap?: (body: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>): Promise<CatalogEntry> {
+    return await this.tryHolders(entry, signal, async (body, _s, holder) => {
+      if (tap !== undefined) {
+        body = tap(body)
+        tap = undefined
+      }
+      const stored = await this.o.copies.storeVersion(entry, body, { signal, checked: true })
+      this.o.onFetched?.(holder)
+      return stored ?? this.o.catalog.get(entry.bucket, entry.key)!
+    })
+  }
+
+  /** Gets the version's bytes from one holder after another until `use` succeeds with them; ServiceUnavailable if none did. */
+  private async tryHolders<T> (entry: CatalogEntry, signal: AbortSignal, use: (body: ReadableStream<Uint8Array>, signal: AbortSignal, holder: string) => Promise<T>): Promise<T> {
     const holders = this.o.holders(entry)
     const problems: string[] = []
     for (const holder of holders) {
       try {
         const deadline = this.o.deadlineMs?.(holder)
         const s = deadline === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(deadline)])
-        let body = await this.o.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, s)
-        if (tap !== undefined) {
-          body = tap(body)
-          tap = undefined
-        }
-        const stored = await this.o.copies.storeVersion(entry, body, { signal, checked: true })
-        this.o.onFetched?.(holder)
-        return stored ?? this.o.catalog.get(entry.bucket, entry.key)!
+        const body = await this.o.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, s)
+        return await use(body, s, holder)
       } catch (err) {
         if (err instanceof ContentMismatchError) this.o.onBadHolder()
         if (signal.aborted) throw err

@@ -183,6 +183,8 @@ export class MeshNode {
       replicator: new Replicator({ ...parts, replicas: config.replicas, writeQuorum: config.writeQuorum }),
       fetch: async (entry, signal) => await this.fetcher.fetch(entry, signal),
       stream: async entry => await this.fetcher.stream(entry),
+      keeps: e => this.durable.replicas(e.bucket, e.key!, config.replicas).includes(this.self),
+      readThrough: async (entry, whole, signal) => await this.fetcher.readThrough(entry, whole, signal),
       onCorrupt: entry => { this.upkeep.corrupt(entry.bucket, entry.key!, entry.object!.sha256) },
       announced: async () => { await this.announcer.flush() },
       persist: async () => { await o.catalogStore?.flush(true) },

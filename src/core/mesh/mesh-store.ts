@@ -24,6 +24,10 @@ export interface MeshStoreParts {
   fetch: (entry: CatalogEntry, signal?: AbortSignal) => Promise<CatalogEntry>
   /** Fetches as `fetch` does while streaming the bytes to a reader (checked as they come); undefined when that version is being fetched already. */
   stream?: (entry: CatalogEntry) => Promise<ReadableStream<Uint8Array> | undefined>
+  /** Whether placement gives this member a copy of the version (else a GET here reads it through without keeping it). */
+  keeps?: (entry: CatalogEntry) => boolean
+  /** Reads a version from a holder without keeping it (see HolderFetcher.readThrough): whole and checked up to `whole` bytes, else streaming. */
+  readThrough?: (entry: CatalogEntry, whole: number, signal: AbortSignal) => Promise<Uint8Array | ReadableStream<Uint8Array>>
   /** The local copy of a version turned out not to hash to it (bit rot, a hand edit): replace it. */
   onCorrupt: (entry: CatalogEntry) => void
   /** Resolves once what was announced so far has been sent to the peers. */
@@ -45,7 +49,8 @@ const WHOLE_BEFORE_ANSWER = 1024 * 1024
  * The ObjectStore the S3 handler uses on a mesh member: the cluster's
  * catalog decides what exists (so any member lists, HEADs and GETs every
  * object), the local store holds the bytes this member has, and what it lacks
- * is fetched from holders, checked as it arrives, served and kept. Writes go to the
+ * is fetched from holders, checked as it arrives, and served (kept only when
+ * placement gives this member a copy). Writes go to the
  * local store first, then get a new version (hybrid clock: last writer wins),
  * are announced, and are copied to the replicas placement picks before the
  * write is acknowledged.
@@ -124,6 +129,11 @@ export class MeshStore implements ObjectStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       const handle = await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal)
       if (handle !== undefined) return this.verified(handle, e)
+      if (this.p.readThrough !== undefined && this.p.keeps?.(e) === false) {
+        // Not one of its replicas: served from a holder, and nothing is kept here.
+        const got = await this.p.readThrough(e, WHOLE_BEFORE_ANSWER, options?.signal ?? new AbortController().signal)
+        return got instanceof Uint8Array ? bytesHandle(infoOf(e.key!, e.object!), got) : streamed(e, got)
+      }
       // The reader has the bytes as they arrive from a holder, while they are stored here.
       const body = attempt === 0 ? await this.p.stream?.(e) : undefined
       if (body !== undefined) {
