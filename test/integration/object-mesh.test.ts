@@ -161,7 +161,6 @@ print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="bi
   it('a large object read through a member placement gives no copy streams from a holder: a range first, then whole, the same bytes, and no copy is kept there', async () => {
     const ids = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ id: string, self?: boolean }> }).members.find(m => m.self === true)!.id))
     const body = randomBytes(3 * 1024 * 1024 + 17)
-    const sha = createHash('sha256').update(body).digest('hex')
     // Its two copies on nodes 1 and 2 (placement includes the writer); node 3 holds none.
     let key = ''
     for (let i = 0; key === '' || new Placement(ids).replicas('shared', key, 2).includes(ids[2]!); i++) key = `streamed-${i}.bin`
