@@ -64,7 +64,7 @@ function summarise (r: { latencies: number[], seconds: number, errors: number },
 /** The AWS SDK v3 with default settings (CRC32 checksums on PUT), as applications use it; with the server's CPU per operation when its pid is given. */
 export async function sdkPutGet (s3: S3Client, bucket: string, size: number, count: number, concurrency: number, pid?: number): Promise<{ put: LoadResult, get: LoadResult }> {
   const body = randomBytes(size)
-  const key = (i: number): string => `sdk-${size}/${i}`
+  const key = (i: number): string => sdkKey(size, i)
   const putLoad = async (): Promise<LoadResult> => summarise(await pool(count, concurrency, async i => { await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body })) }), size)
   const getLoad = async (): Promise<LoadResult> => await sdkGet(s3, bucket, size, count, concurrency)
   if (pid === undefined) return { put: await putLoad(), get: await getLoad() }
@@ -73,8 +73,18 @@ export async function sdkPutGet (s3: S3Client, bucket: string, size: number, cou
 
 /** GETs the `count` objects sdkPutGet wrote at `size` (possibly through another node of a mesh). */
 export async function sdkGet (s3: S3Client, bucket: string, size: number, count: number, concurrency: number): Promise<LoadResult> {
-  const get = await pool(count, concurrency, async i => {
-    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `sdk-${size}/${i}` }))
+  return await sdkGetKeys(s3, bucket, Array.from({ length: count }, (_, i) => sdkKey(size, i)), size, concurrency)
+}
+
+/** The key sdkPutGet gives its `i`th object of `size` bytes. */
+export function sdkKey (size: number, i: number): string {
+  return `sdk-${size}/${i}`
+}
+
+/** GETs `keys` (objects of `size` bytes), in order, `concurrency` at a time. */
+export async function sdkGetKeys (s3: S3Client, bucket: string, keys: string[], size: number, concurrency: number): Promise<LoadResult> {
+  const get = await pool(keys.length, concurrency, async i => {
+    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: keys[i] }))
     let n = 0
     for await (const c of res.Body as AsyncIterable<Uint8Array>) n += c.length
     if (n !== size) throw new Error(`short read: ${n}`)

@@ -33,7 +33,16 @@ function entryOf (self: string, key: string, bytes: Uint8Array): CatalogEntry {
 /** A replica's host that keeps what it is pushed (checked against the version), or refuses keys starting with "refuse". */
 function storingHost (stored: Map<string, Uint8Array>): TransferHost {
   return {
-    openLocal: async () => undefined,
+    // What was stored is served back (the key's content, whatever hash is asked for: the reader checks).
+    openLocal: async (_bucket, key) => {
+      const bytes = stored.get(key)
+      if (bytes === undefined) return undefined
+      return {
+        info: { key, size: bytes.byteLength, etag: '"e"', sha256: '', lastModified: new Date(), metadata: { user: {} }, tags: {} },
+        stream: () => new Response(new Uint8Array(bytes)).body!,
+        close: async () => {},
+      }
+    },
     accept: async () => { throw new Error('not used here') },
     acceptStreamed: async (_from, head, body, entry) => {
       const bytes = new Uint8Array(await new Response(body).arrayBuffer())
@@ -67,7 +76,7 @@ describe('push streams', () => {
   })
   after(async () => { await writer?.stop(); await replica?.stop() })
 
-  it('a push after the first goes out on the stream the one before used, and every copy arrives whole', async () => {
+  it('a push after the first goes out on the stream the one before used, every copy arrives whole, and gets reuse the streams too', async () => {
     const stored = new Map<string, Uint8Array>()
     const server = new TransferService(replica, await Keyring.create([key], 'c'), storingHost(stored))
     await server.start()
@@ -88,6 +97,20 @@ describe('push streams', () => {
       await push(client, peer, writer.peerId.toString(), 'after-refusal', randomBytes(20))
       assert.equal(client.stats.pushedOnKept, keptBefore, 'the push after a refusal did not use the refused stream')
       assert.equal(stored.get('after-refusal')?.byteLength, 20)
+
+      // Gets go out on the streams pushes left, and keep theirs for the next: each object read back whole.
+      const fetchedBefore = client.stats.fetchedOnKept
+      for (const [i, bytes] of sent.entries()) {
+        const body = await client.get(peer, { bucket: 'bucket', key: `k${i}`, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.byteLength }, AbortSignal.timeout(20_000))
+        assert.deepEqual(new Uint8Array(await new Response(body).arrayBuffer()), new Uint8Array(bytes), `k${i} read back`)
+        // The good verdict goes out, and the stream back to the pool, after the reader's last byte.
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+      assert.equal(client.stats.fetchedOnKept - fetchedBefore, sent.length, 'every get reused a kept stream')
+      // Refused (not held there): that stream ends, and the next get still works.
+      await assert.rejects(client.get(peer, { bucket: 'bucket', key: 'missing', sha256: '00'.repeat(32), size: 1 }, AbortSignal.timeout(20_000)), /cannot serve/)
+      const again = await client.get(peer, { bucket: 'bucket', key: 'k0', sha256: createHash('sha256').update(sent[0]!).digest('hex'), size: sent[0]!.byteLength }, AbortSignal.timeout(20_000))
+      assert.equal((await new Response(again).arrayBuffer()).byteLength, sent[0]!.byteLength)
     } finally {
       await client.stop()
       await server.stop()

@@ -4,14 +4,14 @@ import type { SealedFrames } from '../wire/sealed-frames.js'
 const MAX_PER_PEER = 16
 
 /**
- * Push streams kept open after a push the peer agreed to keep the stream
- * for (its answer says `kept`), so the next push to it starts on a stream
+ * Transfer streams kept open after a push or a fetch the peer agreed to keep
+ * the stream for (its answer says `kept`), so the next one starts on a stream
  * whose protocol is agreed and whose muxer state exists: opening one costs
  * both sides a yamux stream, a protocol negotiation and a peer-store update,
  * about a millisecond of CPU each at a replicated PUT's rate. A kept stream
  * is used for `maxAgeMs` at most after its last push (less than the serving
  * side's idle timeout, after which it drops a stream that says nothing), and
- * by one push at a time.
+ * by one exchange at a time.
  */
 export class KeptStreams {
   private readonly kept = new Map<string, Array<{ frames: SealedFrames, at: number }>>()

@@ -64,8 +64,10 @@ export interface TransferStats {
   refused: number
   /** Pushes that went out on a stream opened ahead (its protocol agreed), not a new one. */
   pushedOnSpare: number
-  /** Pushes that went out on a stream kept from an earlier push to the same peer. */
+  /** Pushes that went out on a stream kept from an earlier exchange with the same peer. */
   pushedOnKept: number
+  /** Fetches (gets) that went out on a stream kept from an earlier exchange with the same peer. */
+  fetchedOnKept: number
 }
 
 /** A peer answered that it cannot serve or take an object. */
@@ -92,7 +94,7 @@ export interface StreamedPush {
  * verified by whoever stores them (see verifyingStream).
  */
 export class TransferService {
-  readonly stats: TransferStats = { bytesSent: 0, bytesReceived: 0, served: 0, fetched: 0, pushed: 0, accepted: 0, refused: 0, pushedOnSpare: 0, pushedOnKept: 0 }
+  readonly stats: TransferStats = { bytesSent: 0, bytesReceived: 0, served: 0, fetched: 0, pushed: 0, accepted: 0, refused: 0, pushedOnSpare: 0, pushedOnKept: 0, fetchedOnKept: 0 }
 
   constructor (
     private readonly libp2p: Libp2p,
@@ -144,15 +146,22 @@ export class TransferService {
    * hashing what it sends. It also errors if the peer refuses, stalls or goes away.
    */
   async get (peer: string, request: { bucket: string, key: string, sha256: string, size: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    const frames = await this.open(peer, signal)
+    let frames = this.kept.take(peer)
+    if (frames !== undefined) this.stats.fetchedOnKept++
+    else frames = await this.open(peer, signal, false)
+    const unbind = frames.abortOn(signal)
+    /** Whether the holder keeps the stream open after this get (then it goes back to the pool once done). */
+    let kept: boolean
     try {
-      await frames.send({ ...this.options.credentials?.(), op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 })
+      await frames.send({ ...this.options.credentials?.(), op: 'get', keep: true, bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 })
       const answer = await frames.receive()
       if (answer.status !== 'ok') throw new TransferRefusedError(`${peer} cannot serve ${request.bucket}/${request.key}: ${String(answer.message ?? answer.status)}`)
+      kept = answer.kept === true
     } catch (err) {
       frames.abort(err as Error)
       throw err
     }
+    const f = frames
     this.stats.fetched++
     const hash = this.host.hashes.create('sha256')
     let size = 0
@@ -163,7 +172,7 @@ export class TransferService {
       pull: async controller => {
         try {
           for (;;) {
-            const pieces = await frames.receiveData()
+            const pieces = await f.receiveData()
             if (pieces === undefined) break
             for (const p of pieces) {
               size += p.byteLength
@@ -182,19 +191,23 @@ export class TransferService {
           const got = toHex(hash.digest())
           const ok = size === request.size && got === request.sha256
           if (!ok) {
-            await frames.send({ op: 'verdict', ok }).catch(() => {})
+            await f.send({ op: 'verdict', ok }).catch(() => {})
             throw new ContentMismatchError(`${peer} sent ${size} bytes hashing to ${got}, not ${request.size} bytes hashing to ${request.sha256}.`)
           }
-          // A good verdict need not hold up the reader.
-          void frames.send({ op: 'verdict', ok }).then(async () => { await frames.close() }, () => { frames.abort(new Error('verdict not sent')) })
+          // A good verdict need not hold up the reader. The stream then serves the next get or push, if the holder keeps it.
+          void f.send({ op: 'verdict', ok }).then(async () => {
+            unbind()
+            if (kept) this.kept.keep(peer, f)
+            else await f.close()
+          }, () => { f.abort(new Error('verdict not sent')) })
           for (const p of held) controller.enqueue(p)
           controller.close()
         } catch (err) {
-          frames.abort(err as Error)
+          f.abort(err as Error)
           controller.error(err)
         }
       },
-      cancel: reason => { frames.abort(reason instanceof Error ? reason : new Error('cancelled')) },
+      cancel: reason => { f.abort(reason instanceof Error ? reason : new Error('cancelled')) },
     }, { highWaterMark: 0 })
   }
 
@@ -326,10 +339,7 @@ export class TransferService {
           return false
         }
       }
-      if (request.op === 'get') {
-        await this.serveGet(frames, request, signal)
-        return false
-      }
+      if (request.op === 'get') return await this.serveGet(frames, request, signal)
       if (request.op === 'push') return await this.servePush(frames, from, request, signal)
       if (request.op === 'put') return await this.servePut(frames, from, request, signal)
       throw new DroppedMessageError('malformed', 'Unknown transfer operation.')
@@ -341,7 +351,8 @@ export class TransferService {
     }
   }
 
-  private async serveGet (frames: SealedFrames, r: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+  /** Sends a local copy; resolves to whether the stream stays open for the reader's next request (it asked, and all went well). */
+  private async serveGet (frames: SealedFrames, r: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
     if (typeof r.bucket !== 'string' || typeof r.key !== 'string' || typeof r.sha256 !== 'string' || !Number.isSafeInteger(r.offset) || (r.offset as number) < 0) {
       throw new DroppedMessageError('malformed', 'A malformed get request.')
     }
@@ -349,16 +360,17 @@ export class TransferService {
     if (handle === undefined) {
       await frames.send({ status: 'not-found', message: 'this member does not hold that content' })
       await frames.close()
-      return
+      return false
     }
     const offset = r.offset as number
     if (offset > handle.info.size) {
       await handle.close()
       await frames.send({ status: 'bad-range', message: `offset ${offset} is past the end (${handle.info.size})` })
       await frames.close()
-      return
+      return false
     }
-    await frames.send({ status: 'ok', size: handle.info.size })
+    const keep = r.keep === true
+    await frames.send({ status: 'ok', size: handle.info.size, ...(keep ? { kept: true } : {}) })
     const body = handle.info.size === offset ? undefined : handle.stream({ start: offset, end: handle.info.size - 1 })
     if (body === undefined) await handle.close()
     await this.sendBody(frames, body)
@@ -366,7 +378,9 @@ export class TransferService {
     // The reader checked what we sent: bad bytes mean our copy rotted on disk.
     const verdict = await frames.receive().catch(() => undefined)
     if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string)
+    if (keep && verdict?.op === 'verdict' && verdict.ok === true) return true
     await frames.close()
+    return false
   }
 
   /** A write streamed as it is made: the head, the bytes, then the version (pushStream). */
