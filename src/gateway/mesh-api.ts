@@ -85,9 +85,15 @@ function locatePath (path: string): { bucket: string, key?: string } {
   return key === undefined ? { bucket } : { bucket, key }
 }
 
-export async function locateView (node: MeshNode, path: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+/**
+ * What the catalog says of `path`. `heard`: an entry of it this node saw go
+ * by while a blocking query waited (see untilKnown); it answers if the owners
+ * asked have no newer one yet (they hear of a write through the same gossip,
+ * and may take in the announcement a moment after a follower did).
+ */
+export async function locateView (node: MeshNode, path: string, signal?: AbortSignal, heard?: CatalogEntry): Promise<Record<string, unknown>> {
   const { bucket, key } = locatePath(path)
-  const { entry, placement, holders } = await node.locate(bucket, key, signal)
+  const { entry, placement, holders } = await node.locate(bucket, key, signal, heard)
   if (entry === undefined) throw new S3Error(key === undefined ? 'NoSuchBucket' : 'NoSuchKey', `The catalog has no entry for ${bucket}/${key ?? ''}.`)
   return {
     bucket, ...(key === undefined ? {} : { key }),
@@ -111,14 +117,16 @@ const ASK_OWNERS_MS = 1_000
  * catalog; of another bucket, the node follows the bucket's announcements
  * while it waits, and asks the owners at first and now and then.
  */
-async function untilKnown (node: MeshNode, path: string, ms: number, signal: AbortSignal): Promise<void> {
+async function untilKnown (node: MeshNode, path: string, ms: number, signal: AbortSignal): Promise<CatalogEntry | undefined> {
   // Parsed once: the check runs on every catalog change while the request waits.
   const { bucket, key } = locatePath(path)
-  if (node.catalog.get(bucket, key)?.deleted === false) return
+  const known = node.catalog.get(bucket, key)
+  if (known?.deleted === false) return known
   const kept = key === undefined || node.partition.answers(bucket)
   const unfollow = kept ? undefined : node.follow(bucket)
   const owners = new AbortController()
   const stop = AbortSignal.any([signal, owners.signal])
+  let heard: CatalogEntry | undefined
   try {
     await new Promise<void>(resolve => {
       const done = (): void => {
@@ -129,8 +137,8 @@ async function untilKnown (node: MeshNode, path: string, ms: number, signal: Abo
         signal.removeEventListener('abort', done)
         resolve()
       }
-      const check = (e: CustomEvent<CatalogEntry>): void => { if (e.detail.bucket === bucket && e.detail.key === key && !e.detail.deleted) done() }
-      const ask = (): void => { void node.partition.entry(bucket, key!, stop).then(e => { if (e?.deleted === false) done() }, () => {}) }
+      const check = (e: CustomEvent<CatalogEntry>): void => { if (e.detail.bucket === bucket && e.detail.key === key && !e.detail.deleted) { heard = e.detail; done() } }
+      const ask = (): void => { void node.partition.entry(bucket, key!, stop).then(e => { if (e?.deleted === false) { heard = e; done() } }, () => {}) }
       const timer = setTimeout(done, ms)
       const asking = kept ? undefined : setInterval(ask, ASK_OWNERS_MS)
       node.catalog.addEventListener('change', check)
@@ -142,6 +150,7 @@ async function untilKnown (node: MeshNode, path: string, ms: number, signal: Abo
     owners.abort()
     unfollow?.()
   }
+  return heard
 }
 
 /**
@@ -296,8 +305,8 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
         if (options.node === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
         const path = url.pathname.slice('/_s3mesh/v1/locate/'.length)
         const wait = Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, MAX_WAIT_MS)
-        if (wait > 0) await untilKnown(options.node, path, wait, request.signal)
-        return Response.json(await locateView(options.node, path, request.signal))
+        const heard = wait > 0 ? await untilKnown(options.node, path, wait, request.signal) : undefined
+        return Response.json(await locateView(options.node, path, request.signal, heard))
       }
       throw new S3Error('InvalidRequest', `No such s3mesh API: ${url.pathname}`)
     } catch (err) {

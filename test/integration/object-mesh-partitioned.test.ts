@@ -77,6 +77,17 @@ describe('the catalog partitioned by bucket', () => {
     assert.ok(kept < notOwned * PER_BUCKET, `the non-owners keep ${kept} entries of the ${notOwned * PER_BUCKET} in buckets they do not own`)
   })
 
+  it('a locate that heard of an entry the owners have not taken in yet answers with it; a newer one at the owners wins', async () => {
+    const nonOwner = nodes.find(n => !n.mesh.partition.owns('alpha'))!
+    const object = { size: 1, etag: '"e"', sha256: 'a'.repeat(64), lastModified: Date.now(), metadata: { user: {} }, tags: {} }
+    const heard = { bucket: 'alpha', key: 'heard-only', version: { ms: Date.now(), counter: 0, node: idOf(nonOwner) }, deleted: false, holders: [idOf(nonOwner)], object }
+    assert.equal((await nonOwner.mesh.locate('alpha', 'heard-only')).entry, undefined, 'the owners do not know it')
+    assert.deepEqual((await nonOwner.mesh.locate('alpha', 'heard-only', undefined, heard)).entry, heard, 'what was heard answers')
+    const older = { ...heard, key: keys[0]!, version: { ms: 1, counter: 0, node: idOf(nonOwner) } }
+    const found = (await nonOwner.mesh.locate('alpha', keys[0]!, undefined, older)).entry
+    assert.ok(found !== undefined && found.version.ms > 1, 'the owners\' newer version wins over an older one heard')
+  })
+
   it('what a member keeps of buckets it does not own goes to the owners once, then only when it changes', async () => {
     // The catalog here is small: a repair cycle is one pass (a second), so three seconds are three cycles.
     // A member may own every bucket (three owners of five, six buckets): it has nothing to hand over.

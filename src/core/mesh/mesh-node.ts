@@ -15,7 +15,7 @@ import { CatalogPartition } from './catalog-partition.js'
 import { CatalogQuery } from './catalog-query.js'
 import type { MeshConfig } from './config.js'
 import { DurableMembers } from './durable-members.js'
-import { HybridClock } from './hlc.js'
+import { compareVersions, HybridClock } from './hlc.js'
 import { HolderFetcher } from './holder-fetch.js'
 import { HolderNotices } from './holder-notices.js'
 import { LocalCopies } from './local-copies.js'
@@ -284,9 +284,12 @@ export class MeshNode {
   /** Copies each object is meant to have. */
   get replicas (): number { return this.o.config.replicas }
 
-  async locate (bucket: string, key?: string, signal?: AbortSignal): Promise<Location> {
+  /** Where (bucket, key) is, as the owners know; `heard`, an entry of it seen here, answers if they have no newer one yet. */
+  async locate (bucket: string, key?: string, signal?: AbortSignal, heard?: CatalogEntry): Promise<Location> {
     // Who holds it, as the owners know: a copy held here does not hear of every other copy made.
-    const entry = key === undefined ? this.catalog.get(bucket) : await this.partition.entry(bucket, key, signal, { holders: true })
+    const asked = key === undefined ? this.catalog.get(bucket) : await this.partition.entry(bucket, key, signal, { holders: true })
+    // An owner may take in an announcement a moment after a follower here did: what was heard is not unsaid.
+    const entry = heard !== undefined && (asked === undefined || compareVersions(heard.version, asked.version) > 0) ? heard : asked
     const states = new Map(this.o.membership.list().map(m => [m.id, m.state]))
     return {
       ...(entry === undefined ? {} : { entry }),
