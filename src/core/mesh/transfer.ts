@@ -111,10 +111,10 @@ export class TransferService {
   /** Pushes' streams opened ahead, kept for half the idle timeout (see SpareStreams). */
   private readonly spares: SpareStreams
 
-  /** Streams kept after pushes, for the next push to the same peer (see KeptStreams). */
+  /** Streams kept after pushes and fetches, for the next one with the same peer (see KeptStreams). */
   private readonly kept: KeptStreams
 
-  /** A stream for a push, bound to no signal (the push binds its own): one kept from an earlier push, else the spare, else a new one. */
+  /** A stream for a push, bound to no signal (the push binds its own): one kept from an earlier exchange, else the spare, else a new one. */
   private async openForPush (peer: string, signal: AbortSignal): Promise<SealedFrames> {
     const kept = this.kept.take(peer)
     if (kept !== undefined) {
