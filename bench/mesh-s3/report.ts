@@ -8,6 +8,8 @@ interface Doc {
   oneNode: Record<string, { put: Summary, get: Summary }>
   threeNodes: Record<string, { put: Summary, get: Summary, getElsewhere: Summary, getNonHolder?: Summary, getHolderSame?: Summary }>
   ratios: Record<string, { put: Spread, get: Spread, getElsewhere: Spread, getNonHolder?: Spread, putP50AddedMs: Spread }>
+  range?: { ratio: Spread, nonHolderP50ms: Spread, holderP50ms: Spread, firstMs: Spread, receivedPerReadMiB: Spread }
+  rounds: Array<{ range?: { objectBytes: number, reads: number } }>
 }
 
 export const tables = {
@@ -22,4 +24,15 @@ export const tables = {
     ['the same GETs via node 1, a holder (ops/s)', ...doc.cases.map(c => doc.threeNodes[c.name]!.getHolderSame === undefined ? '-' : showSpread(doc.threeNodes[c.name]!.getHolderSame!.opsPerSec))],
     ['GET through a non-holder over at a holder', ...doc.cases.map(c => doc.ratios[c.name]!.getNonHolder === undefined ? '-' : times(doc.ratios[c.name]!.getNonHolder!))],
   ]),
+  range: (doc: Doc): string => {
+    const r = doc.range
+    if (r === undefined) return table(['1 MiB ranges', ''], [['not measured in the kept run', '-']])
+    const mib = (doc.rounds[0]?.range?.objectBytes ?? 0) / (1024 * 1024)
+    return table([`1 MiB ranges of a ${mib} MiB object, one at a time`, ''], [
+      ['p50 ms through node 3 (no copy) / at node 1 (a holder)', `${showSpread(r.nonHolderP50ms)} / ${showSpread(r.holderP50ms)}`],
+      ['ops/s through node 3 over at node 1', times(r.ratio)],
+      ['MiB node 3 received per range', showSpread(r.receivedPerReadMiB)],
+      ['the first range through node 3, ms (its holder makes the tree)', showSpread(r.firstMs)],
+    ])
+  },
 }

@@ -69,6 +69,12 @@ export interface ObjectHandle {
   readonly info: ObjectInfo
   /** Streams the object (or one range of it). Takes ownership: the handle is closed when the stream ends or is cancelled. */
   stream (range?: ByteRange): ReadableStream<Uint8Array>
+  /**
+   * Streams as `stream` does once the bytes are under way, for a store that
+   * reads them elsewhere: it fails here (and the request gets an error
+   * answer) instead of cutting the body short. Absent: use `stream`.
+   */
+  streamReady? (range?: ByteRange): Promise<ReadableStream<Uint8Array>>
   /** Releases the handle without reading it. Safe to call more than once. */
   close (): Promise<void>
 }

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CreateBucketCommand, DeleteObjectCommand, GetBucketCorsCommand, GetObjectCommand, PutBucketCorsCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetBucketCorsCommand, GetObjectCommand, PutBucketCorsCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3'
+import { TREE_CHUNK_BYTES } from '../../src/core/mesh/chunk-tree.js'
 import { Placement } from '../../src/core/mesh/placement.js'
 import { AWS_UNSET, awsCliEnv, makeFixtures, run } from '../helpers/cli-clients.js'
 import { ACCESS_KEY, metric, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
@@ -180,6 +181,54 @@ print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="bi
     assert.equal(existsSync(file), false, 'node 3 keeps no copy')
     const located = (await locate(nodes[0]!, 'shared', key))!.holders.map(h => h.id).sort()
     assert.deepEqual(located, [ids[0]!, ids[1]!].sort(), 'the holders are still the two replicas')
+  })
+
+  it('a range of a large object read through a member placement gives no copy brings only the chunks that hold it, checked by the tree its writer made, a multipart upload\'s too', async () => {
+    const ids = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ id: string, self?: boolean }> }).members.find(m => m.self === true)!.id))
+    const C = 1024 * 1024
+    const notOnNode3 = (prefix: string): string => {
+      let key = ''
+      for (let i = 0; key === '' || new Placement(ids).replicas('shared', key, 2).includes(ids[2]!); i++) key = `${prefix}-${i}.bin`
+      return key
+    }
+    const reader = nodes[2]!
+    const received = async (): Promise<number> => await metric(reader, 's3mesh_transfer_received_bytes_total')
+    /** The bytes of the tree's chunks holding start..end of an object of `size` bytes. */
+    const chunksOf = (start: number, end: number, size: number): number => Math.min((Math.floor(end / TREE_CHUNK_BYTES) + 1) * TREE_CHUNK_BYTES, size) - Math.floor(start / TREE_CHUNK_BYTES) * TREE_CHUNK_BYTES
+    const rangeThrough = async (key: string, range: string, expected: Buffer, carried: number): Promise<void> => {
+      assert.ok(carried < 4 * C, 'a range smaller than its object')
+      const before = await received()
+      const res = await sign.fetch(`${reader.url}/shared/${key}`, { headers: { range } })
+      assert.equal(res.status, 206, await res.clone().text())
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(expected), `${key} ${range}: the bytes as stored`)
+      assert.equal(await received() - before, carried, `${key} ${range}: node 3 received only the chunks holding the range`)
+    }
+
+    // One PUT of 8 MiB and 5 bytes: chunks 0-7 whole, chunk 8 of 5 bytes.
+    const body = randomBytes(8 * C + 5)
+    const single = notOnNode3('ranged')
+    assert.equal((await sign.fetch(`${nodes[0]!.url}/shared/${single}`, { method: 'PUT', body })).headers.get('x-s3mesh-replicas'), '2')
+    await until('node 3 knows of it', async () => (await sign.fetch(`${reader.url}/shared/${single}`, { method: 'HEAD' })).status === 200)
+    assert.ok(Number.isFinite(await received()), 'node 3 reports what it receives')
+    const size = body.byteLength
+    await rangeThrough(single, 'bytes=5000000-5000999', body.subarray(5000000, 5001000), chunksOf(5000000, 5000999, size))
+    await rangeThrough(single, 'bytes=-100', body.subarray(size - 100), chunksOf(size - 100, size - 1, size))
+    await rangeThrough(single, `bytes=${C - 1}-${3 * C}`, body.subarray(C - 1, 3 * C + 1), chunksOf(C - 1, 3 * C, size))
+
+    // A multipart upload (parts of 5 MiB and 2 MiB) gets its tree when it is completed.
+    const multi = notOnNode3('ranged-multipart')
+    const s3 = client(nodes[0]!)
+    const parts = [randomBytes(5 * C), randomBytes(2 * C)]
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'shared', Key: multi }))
+    const etags = []
+    for (const [i, p] of parts.entries()) etags.push((await s3.send(new UploadPartCommand({ Bucket: 'shared', Key: multi, UploadId, PartNumber: i + 1, Body: p }))).ETag!)
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'shared', Key: multi, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }))
+    await until('node 3 knows of the multipart object', async () => (await sign.fetch(`${reader.url}/shared/${multi}`, { method: 'HEAD' })).status === 200)
+    const whole = Buffer.concat(parts)
+    await rangeThrough(multi, `bytes=${6 * C + 10}-${6 * C + 20}`, whole.subarray(6 * C + 10, 6 * C + 21), chunksOf(6 * C + 10, 6 * C + 20, whole.byteLength))
+
+    assert.equal(existsSync(join(reader.dataDir, 'shared', single)), false, 'node 3 keeps no copy')
+    assert.equal(existsSync(join(reader.dataDir, 'shared', multi)), false, 'node 3 keeps no copy')
   })
 
   it('a small object read through a member placement gives no copy is checked whole before the answer, and not kept there', async () => {

@@ -37,8 +37,8 @@ function strip (e: CatalogEntry): Record<string, unknown> {
   const out: Record<string, unknown> = { bucket: e.bucket, version: e.version, deleted: e.deleted, holders: e.holders }
   if (e.key !== undefined) out.key = e.key
   if (e.object !== undefined) {
-    const { parts, ...rest } = e.object
-    out.object = parts === undefined ? rest : e.object
+    const { parts, tree, ...rest } = e.object
+    out.object = parts === undefined && tree === undefined ? rest : { ...rest, ...(parts === undefined ? {} : { parts }), ...(tree === undefined ? {} : { tree }) }
   }
   if (e.cors !== undefined) {
     out.cors = e.cors.map(r => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)))
@@ -94,6 +94,8 @@ function objectRecord (x: unknown): ObjectRecord {
   const metadata = objectMetadata(o.metadata, 'object.metadata')
   const sha256 = str(o.sha256, 'object.sha256', 64, 64)
   if (!/^[0-9a-f]{64}$/.test(sha256)) malformed('object.sha256 is not hex')
+  const tree = o.tree === undefined ? undefined : str(o.tree, 'object.tree', 64, 64)
+  if (tree !== undefined && !/^[0-9a-f]{64}$/.test(tree)) malformed('object.tree is not hex')
   return {
     size: uint(o.size, 'object.size'),
     etag: str(o.etag, 'object.etag', 80, 1),
@@ -102,6 +104,7 @@ function objectRecord (x: unknown): ObjectRecord {
     metadata,
     tags: stringMap(o.tags, 'object.tags'),
     ...(o.parts === undefined ? {} : { parts: uint(o.parts, 'object.parts') }),
+    ...(tree === undefined ? {} : { tree }),
   }
 }
 

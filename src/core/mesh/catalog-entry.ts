@@ -12,6 +12,8 @@ export interface ObjectRecord {
   metadata: ObjectMetadata
   tags: Record<string, string>
   parts?: number
+  /** Hex root of the object's chunk tree (chunk-tree.ts), for objects of more than 1 MiB written by a member that makes one: what a range read from a holder is checked against. */
+  tree?: string
 }
 
 /**

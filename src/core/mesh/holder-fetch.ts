@@ -1,7 +1,9 @@
 import { S3Error } from '../errors.js'
 import { fanOut } from '../fan-out.js'
+import type { ByteRange } from '../object-store.js'
 import { readAll } from '../streams.js'
 import type { CatalogEntry } from './catalog-entry.js'
+import { rangePieces } from './range-transfer.js'
 import type { Catalog } from './catalog.js'
 import type { LocalCopies } from './local-copies.js'
 import type { TransferService } from './transfer.js'
@@ -93,6 +95,35 @@ export class HolderFetcher {
     return await this.tryHolders(entry, signal, async (body, s) => entry.object!.size > whole ? body : await readAll(body, whole, s))
   }
 
+  /**
+   * Reads bytes `range.start`..`range.end` of a version with a chunk tree
+   * from a live holder, keeping nothing: only the chunks that hold them
+   * travel, each checked against the tree's root in the entry before any of
+   * its bytes come out. Returned once the first chunk has passed (a holder
+   * that sends a bad one is skipped for the next); the rest streams, and a
+   * bad chunk later ends it short.
+   */
+  async readRange (entry: CatalogEntry, range: ByteRange, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    if (entry.object?.tree === undefined) throw new TypeError('Only a version with a chunk tree can be read by range.')
+    const one = async (r: ByteRange): Promise<Primed> => await this.tryHolders(entry, signal, async body => await primed(body), r)
+    // A request carries at most MAX_RANGE_CHUNKS chunks: a longer range is asked for a piece at a time, as it is read.
+    const pieces = rangePieces(range.start, range.end)
+    let current = await one(pieces[0]!)
+    let next = 1
+    return new ReadableStream<Uint8Array>({
+      pull: async controller => {
+        for (;;) {
+          const got = current.first ?? await current.reader.read()
+          current.first = undefined
+          if (!got.done) { controller.enqueue(got.value); return }
+          if (next === pieces.length) { controller.close(); return }
+          current = await one(pieces[next++]!)
+        }
+      },
+      cancel: async reason => { await current.reader.cancel(reason) },
+    }, { highWaterMark: 0 })
+  }
+
   /** Waits for the fetches in progress to end (at stop). */
   async settled (): Promise<void> {
     await Promise.allSettled(this.running.values())
@@ -111,15 +142,18 @@ export class HolderFetcher {
     })
   }
 
-  /** Gets the version's bytes from one holder after another until `use` succeeds with them; ServiceUnavailable if none did. */
-  private async tryHolders<T> (entry: CatalogEntry, signal: AbortSignal, use: (body: ReadableStream<Uint8Array>, signal: AbortSignal, holder: string) => Promise<T>): Promise<T> {
+  /** Gets the version's bytes (or a range of them) from one holder after another until `use` succeeds with them; ServiceUnavailable if none did. */
+  private async tryHolders<T> (entry: CatalogEntry, signal: AbortSignal, use: (body: ReadableStream<Uint8Array>, signal: AbortSignal, holder: string) => Promise<T>, range?: ByteRange): Promise<T> {
     const holders = this.o.holders(entry)
     const problems: string[] = []
     for (const holder of holders) {
       try {
         const deadline = this.o.deadlineMs?.(holder)
         const s = deadline === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(deadline)])
-        const body = await this.o.transfer.get(holder, { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }, s)
+        const wanted = { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }
+        const body = range === undefined
+          ? await this.o.transfer.get(holder, wanted, s)
+          : await this.o.transfer.getRange(holder, { ...wanted, tree: entry.object!.tree!, ...range }, s)
         return await use(body, s, holder)
       } catch (err) {
         if (err instanceof ContentMismatchError) this.o.onBadHolder()
@@ -131,6 +165,15 @@ export class HolderFetcher {
       ? `No live member holds ${entry.bucket}/${entry.key!} now; try again when its holders are back.`
       : `No member holding ${entry.bucket}/${entry.key!} could send it (${problems.join('; ')}).`)
   }
+}
+
+/** A body's reader with its first read done (undefined once taken). */
+interface Primed { reader: ReadableStreamDefaultReader<Uint8Array>, first: ReadableStreamReadResult<Uint8Array> | undefined }
+
+/** Reads a body's first chunk: a holder that fails before it is thrown out here, while the next can still be tried. */
+async function primed (body: ReadableStream<Uint8Array>): Promise<Primed> {
+  const reader = body.getReader()
+  return { reader, first: await reader.read() }
 }
 
 /** One fetch per version at a time: its bucket, key and content. */

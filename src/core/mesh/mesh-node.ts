@@ -185,6 +185,7 @@ export class MeshNode {
       stream: async entry => await this.fetcher.stream(entry),
       keeps: e => this.durable.replicas(e.bucket, e.key!, config.replicas).includes(this.self),
       readThrough: async (entry, whole, signal) => await this.fetcher.readThrough(entry, whole, signal),
+      readRange: async (entry, range, signal) => await this.fetcher.readRange(entry, range, signal),
       onCorrupt: entry => { this.upkeep.corrupt(entry.bucket, entry.key!, entry.object!.sha256) },
       announced: async () => { await this.announcer.flush() },
       persist: async () => { await o.catalogStore?.flush(true) },

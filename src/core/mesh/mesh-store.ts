@@ -1,12 +1,13 @@
 import { isS3Error, S3Error } from '../errors.js'
-import type { Hashes } from '../hashes.js'
+import { toHex, type Hashes } from '../hashes.js'
 import { byteRange, readAll, throwIfAborted } from '../streams.js'
 import {
-  bytesHandle, type BucketInfo, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
+  bytesHandle, type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
   type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests,
 } from '../object-store.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
+import { hasTree, TreeHasher, treeRoot } from './chunk-tree.js'
 import { summaries, type CatalogPartition } from './catalog-partition.js'
 import { infoOf, recordOf, type LocalCopies } from './local-copies.js'
 import type { Replicator, WriteFan } from './replicator.js'
@@ -28,6 +29,8 @@ export interface MeshStoreParts {
   keeps?: (entry: CatalogEntry) => boolean
   /** Reads a version from a holder without keeping it (see HolderFetcher.readThrough): whole and checked up to `whole` bytes, else streaming. */
   readThrough?: (entry: CatalogEntry, whole: number, signal: AbortSignal) => Promise<Uint8Array | ReadableStream<Uint8Array>>
+  /** Reads a range of a version with a chunk tree from a holder, keeping nothing (see HolderFetcher.readRange). */
+  readRange?: (entry: CatalogEntry, range: ByteRange, signal: AbortSignal) => Promise<ReadableStream<Uint8Array>>
   /** The local copy of a version turned out not to hash to it (bit rot, a hand edit): replace it. */
   onCorrupt: (entry: CatalogEntry) => void
   /** Resolves once what was announced so far has been sent to the peers. */
@@ -120,8 +123,11 @@ export class MeshStore implements ObjectStore {
     this.liveBucket(bucket)
     await this.copies.ensureBucket(bucket, options)
     // The bytes go to the replicas while they are written here; the version follows once it exists.
-    const fan = this.p.replicator.begin({ bucket, key, metadata: options.metadata, tags: options.tags ?? {}, ...(options.size === undefined ? {} : { size: options.size }) }, body)
-    return await this.committed(bucket, key, async () => await this.local.putObject(bucket, key, fan.local, options), options.signal, fan)
+    // An object of more than one chunk gets its chunk tree from the same pass (see chunk-tree.ts).
+    const tree = options.size === undefined || hasTree(options.size) ? new TreeHasher(this.p.hashes) : undefined
+    const source = tree === undefined ? body : body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => { tree.update(chunk); c.enqueue(chunk) } }))
+    const fan = this.p.replicator.begin({ bucket, key, metadata: options.metadata, tags: options.tags ?? {}, ...(options.size === undefined ? {} : { size: options.size }) }, source)
+    return await this.committed(bucket, key, async () => await this.local.putObject(bucket, key, fan.local, options), options.signal, fan, tree)
   }
 
   async openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle> {
@@ -131,6 +137,7 @@ export class MeshStore implements ObjectStore {
       if (handle !== undefined) return this.verified(handle, e)
       if (this.p.readThrough !== undefined && this.p.keeps?.(e) === false) {
         // Not one of its replicas: served from a holder, and nothing is kept here.
+        if (e.object!.size > WHOLE_BEFORE_ANSWER && e.object!.tree !== undefined && this.p.readRange !== undefined) return this.readLater(e, options?.signal)
         const got = await this.p.readThrough(e, WHOLE_BEFORE_ANSWER, options?.signal ?? new AbortController().signal)
         return got instanceof Uint8Array ? bytesHandle(infoOf(e.key!, e.object!), got) : streamed(e, got)
       }
@@ -228,7 +235,7 @@ export class MeshStore implements ObjectStore {
    * catalog entry cannot remove the new bytes in between), then copies it to
    * the replicas.
    */
-  private async committed (bucket: string, key: string, write: () => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan): Promise<ObjectInfo> {
+  private async committed (bucket: string, key: string, write: () => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher): Promise<ObjectInfo> {
     const { info, entry } = await this.copies.locks.run(`${bucket}\n${key}`, async () => {
       let info: ObjectInfo
       try {
@@ -237,8 +244,14 @@ export class MeshStore implements ObjectStore {
         fan?.abort(err instanceof Error ? err : new Error(String(err)))
         throw err
       }
+      const object = recordOf(info)
+      if (hasTree(info.size)) {
+        // A completed multipart upload (no body went by) is hashed from the copy just made.
+        const leaves = tree?.bytes === info.size ? tree.finish() : await this.leavesOfLocal(bucket, key, info.sha256, signal)
+        if (leaves !== undefined) object.tree = toHex(treeRoot(this.p.hashes, leaves))
+      }
       // In this member's catalog at once (a read here finds it); announced below, once.
-      return { info, entry: this.copies.apply({ bucket, key, version: this.version(), deleted: false, object: recordOf(info), holders: [this.copies.self] }) }
+      return { info, entry: this.copies.apply({ bucket, key, version: this.version(), deleted: false, object, holders: [this.copies.self] }) }
     })
     const replicas = await this.p.replicator.replicate(entry, signal, fan)
     // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
@@ -246,6 +259,54 @@ export class MeshStore implements ObjectStore {
     this.copies.publish({ ...entry, holders: [this.copies.self, ...replicas].sort() })
     await this.p.announced()
     return { ...info, replicas: 1 + replicas.length }
+  }
+
+  /** The chunk tree's leaves of the local copy of (bucket, key), if it still has content `sha256`. */
+  private async leavesOfLocal (bucket: string, key: string, sha256: string, signal?: AbortSignal): Promise<Uint8Array[] | undefined> {
+    const handle = await this.copies.openLocal(bucket, key, sha256, signal)
+    if (handle === undefined) return undefined
+    const tree = new TreeHasher(this.p.hashes)
+    const reader = handle.stream().getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return tree.finish()
+      tree.update(value)
+    }
+  }
+
+  /**
+   * A handle on a large version read through from a holder, asked for once
+   * the range is known: a range travels alone (the chunks that hold it,
+   * checked against the version's tree), a whole read streams.
+   */
+  private readLater (e: CatalogEntry, signal?: AbortSignal): ObjectHandle {
+    const object = e.object!
+    let taken = false
+    const streamReady = async (range?: ByteRange): Promise<ReadableStream<Uint8Array>> => {
+      if (taken) throw new Error('This handle was read or closed already.')
+      taken = true
+      const s = signal ?? new AbortController().signal
+      if (range === undefined || (range.start === 0 && range.end >= object.size - 1)) return await this.p.readThrough!(e, 0, s) as ReadableStream<Uint8Array>
+      // Not cut from the whole object as it streams: bytes before its end could not be checked then.
+      return await this.p.readRange!(e, range, s)
+    }
+    return {
+      info: infoOf(e.key!, object),
+      streamReady,
+      stream: range => {
+        let body: ReadableStreamDefaultReader<Uint8Array> | undefined
+        return new ReadableStream<Uint8Array>({
+          pull: async controller => {
+            body ??= (await streamReady(range)).getReader()
+            const { done, value } = await body.read()
+            if (done) controller.close()
+            else controller.enqueue(value)
+          },
+          cancel: async reason => { await body?.cancel(reason) },
+        }, { highWaterMark: 0 })
+      },
+      close: async () => { taken = true },
+    }
   }
 
   /**

@@ -10,6 +10,7 @@ import { PeerIdleError, SealedFrames, StreamEndedError, type FrameSeal } from '.
 import { ContentMismatchError } from './verify-stream.js'
 import { KeptStreams } from './kept-streams.js'
 import { SpareStreams } from './spare-streams.js'
+import { chunkBytes, parseRangeRequest, RangeCheck, rangeAnswer, rangeRequestFields, TreeLeaves, UnusableCopyError, type RangeRequest } from './range-transfer.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
 
@@ -104,7 +105,11 @@ export class TransferService {
   ) {
     this.spares = new SpareStreams(libp2p, this.protocol, options.idleTimeoutMs / 2)
     this.kept = new KeptStreams(options.idleTimeoutMs / 2)
+    this.trees = new TreeLeaves(host.hashes)
   }
+
+  /** The chunk trees of what this member has served ranges of. */
+  private readonly trees: TreeLeaves
 
   private get protocol (): string { return this.options.protocol ?? TRANSFER_PROTOCOL }
 
@@ -201,6 +206,62 @@ export class TransferService {
             else await f.close()
           }, () => { f.abort(new Error('verdict not sent')) })
           for (const p of held) controller.enqueue(p)
+          controller.close()
+        } catch (err) {
+          f.abort(err as Error)
+          controller.error(err)
+        }
+      },
+      cancel: reason => { f.abort(reason instanceof Error ? reason : new Error('cancelled')) },
+    }, { highWaterMark: 0 })
+  }
+
+  /**
+   * Streams bytes start..end of an object with a chunk tree from `peer`:
+   * only the chunks that hold them travel, and each is checked against the
+   * tree's root before any of its bytes come out (the stream errors with
+   * ContentMismatchError otherwise). Errors as `get` does if the peer
+   * refuses, stalls or goes away.
+   */
+  async getRange (peer: string, request: RangeRequest, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    let frames = this.kept.take(peer)
+    if (frames !== undefined) this.stats.fetchedOnKept++
+    else frames = await this.open(peer, signal, false)
+    const unbind = frames.abortOn(signal)
+    let kept: boolean
+    let check: RangeCheck
+    try {
+      await frames.send({ ...this.options.credentials?.(), ...rangeRequestFields(request), keep: true })
+      // The first range of an object a holder serves waits for it to hash its copy into the tree: more patience.
+      const answer = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
+      if (answer.status !== 'ok') throw new TransferRefusedError(`${peer} cannot serve a range of ${request.bucket}/${request.key}: ${String(answer.message ?? answer.status)}`)
+      kept = answer.kept === true
+      check = new RangeCheck(this.host.hashes, request, answer, peer)
+    } catch (err) {
+      frames.abort(err as Error)
+      throw err
+    }
+    const f = frames
+    this.stats.fetched++
+    return new ReadableStream<Uint8Array>({
+      pull: async controller => {
+        try {
+          for (;;) {
+            const pieces = await f.receiveData()
+            if (pieces === undefined) break
+            for (const p of pieces) this.stats.bytesReceived += p.byteLength
+            const out = check.take(pieces)
+            if (out.length > 0) {
+              for (const p of out) controller.enqueue(p)
+              return
+            }
+          }
+          if (!check.complete) throw new ContentMismatchError(`${peer} ended the range of ${request.bucket}/${request.key} short.`)
+          void f.send({ op: 'verdict', ok: true }).then(async () => {
+            unbind()
+            if (kept) this.kept.keep(peer, f)
+            else await f.close()
+          }, () => { f.abort(new Error('verdict not sent')) })
           controller.close()
         } catch (err) {
           f.abort(err as Error)
@@ -340,6 +401,7 @@ export class TransferService {
         }
       }
       if (request.op === 'get') return await this.serveGet(frames, request, signal)
+      if (request.op === 'range') return await this.serveRange(frames, request, signal)
       if (request.op === 'push') return await this.servePush(frames, from, request, signal)
       if (request.op === 'put') return await this.servePut(frames, from, request, signal)
       throw new DroppedMessageError('malformed', 'Unknown transfer operation.')
@@ -379,6 +441,44 @@ export class TransferService {
     const verdict = await frames.receive().catch(() => undefined)
     if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string)
     if (keep && verdict?.op === 'verdict' && verdict.ok === true) return true
+    await frames.close()
+    return false
+  }
+
+  /** Sends the chunks holding a range, with the tree hashes that check them (getRange); resolves as serveGet does. */
+  private async serveRange (frames: SealedFrames, r: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
+    const q = parseRangeRequest(r)
+    const refuse = async (status: string, message: string): Promise<false> => {
+      await frames.send({ status, message })
+      await frames.close()
+      return false
+    }
+    let answer: Record<string, unknown>
+    try {
+      const leaves = await this.trees.leaves(q.sha256, q.tree, async () => await this.host.openLocal(q.bucket, q.key, q.sha256, signal))
+      if (q.last >= leaves.length) return await refuse('bad-range', `chunk ${q.last} is past the end (${leaves.length} chunks)`)
+      answer = rangeAnswer(this.host.hashes, leaves, q.first, q.last)
+    } catch (err) {
+      if (!(err instanceof UnusableCopyError)) throw err
+      if (err.rotten) this.host.onCorrupt(q.bucket, q.key, q.sha256)
+      return await refuse('not-found', err.message)
+    }
+    const handle = await this.host.openLocal(q.bucket, q.key, q.sha256, signal)
+    if (handle === undefined) return await refuse('not-found', 'this member does not hold that content')
+    const keep = r.keep === true
+    await frames.send({ ...answer, ...(keep ? { kept: true } : {}) })
+    try {
+      await this.sendBody(frames, handle.stream(chunkBytes(q.first, q.last, handle.info.size)))
+    } catch (err) {
+      // The reader may have found a chunk bad (it goes away then): the next range read makes the tree again, checking the copy.
+      this.trees.forget(q.sha256, q.tree)
+      throw err
+    }
+    this.stats.served++
+    const verdict = await frames.receive().catch(() => undefined)
+    const good = verdict?.op === 'verdict' && verdict.ok === true
+    if (!good) this.trees.forget(q.sha256, q.tree)
+    if (keep && good) return true
     await frames.close()
     return false
   }

@@ -21,13 +21,14 @@ export async function getObject (ctx: Context): Promise<Response> {
     const range = resolveRange(ctx.headers.get('range'), info.size)
     const headers = objectHeaders(info)
     applyResponseOverrides(headers, ctx.query, ctx.auth.principal.kind === 'anonymous')
+    const body = handle.streamReady !== undefined ? await handle.streamReady(range) : handle.stream(range)
     if (range === undefined) {
       headers.set('content-length', String(info.size))
-      return new Response(handle.stream(), { status: 200, headers })
+      return new Response(body, { status: 200, headers })
     }
     headers.set('content-length', String(range.end - range.start + 1))
     headers.set('content-range', `bytes ${range.start}-${range.end}/${info.size}`)
-    return new Response(handle.stream(range), { status: 206, headers })
+    return new Response(body, { status: 206, headers })
   } catch (err) {
     await handle.close()
     throw err
