@@ -5,7 +5,7 @@ import { randomId } from '../core/ids.js'
 import type { KeyedLock } from '../core/keyed-lock.js'
 import type { ObjectInfo, VerifiedDigests } from '../core/object-store.js'
 import { drainWithDigests } from '../core/streams.js'
-import { DirSyncer } from './dir-syncer.js'
+import { GroupFsync } from './group-fsync.js'
 import { codeOf, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
 import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
@@ -54,7 +54,7 @@ export interface DiskWriterDeps {
  * or rolls back after a crash (disk-recovery.ts).
  */
 export class DiskWriter {
-  private readonly dirSyncer = new DirSyncer()
+  private readonly dirSyncer = new GroupFsync()
   private readonly layout: DiskLayout
   private readonly hashes: Hashes
   private readonly sync: boolean

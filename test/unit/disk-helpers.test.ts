@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import type { MetaRecord } from '../../src/node/disk-records.js'
-import { DirSyncer } from '../../src/node/dir-syncer.js'
+import { GroupFsync } from '../../src/node/group-fsync.js'
 import { MetaDb } from '../../src/node/meta-db.js'
 import { compareKeys } from '../../src/core/key-order.js'
 
-describe('DirSyncer (group commit of folder fsyncs)', () => {
+describe('GroupFsync (group commit of fsyncs)', () => {
   it('shares fsyncs between concurrent callers, and every caller waits for an fsync that started after it asked', async () => {
     const started: number[] = []
     let clock = 0
     const releases: Array<() => void> = []
-    const syncer = new DirSyncer(async () => {
+    const syncer = new GroupFsync(async () => {
       started.push(clock)
       await new Promise<void>(resolve => releases.push(resolve))
     })
@@ -39,11 +39,19 @@ describe('DirSyncer (group commit of folder fsyncs)', () => {
   })
 
   it('passes an fsync failure to every caller of that round', async () => {
-    const syncer = new DirSyncer(async () => { throw new Error('EIO') })
+    const syncer = new GroupFsync(async () => { throw new Error('EIO') })
     await assert.rejects(Promise.all([syncer.sync('/x'), syncer.sync('/x')]), /EIO/)
     await assert.rejects(syncer.sync('/x'), /EIO/)
   })
 })
+
+async function until (check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
 
 describe('MetaDb (object metadata in node:sqlite)', () => {
   const meta = (key: string, size = 1): MetaRecord => ({ v: 1, key, size, etag: 'e', sha256: 's', lastModified: 0, metadata: { user: {} }, tags: {}, hidden: false, ino: 1, mtimeMs: 0 })
@@ -82,6 +90,49 @@ describe('MetaDb (object metadata in node:sqlite)', () => {
       assert.equal(db.get('b', 'k42')?.size, 42)
       assert.equal(db.has('b', 'x'), false)
     })
+  })
+
+  it('answers a write only once an fsync of the log that began after its commit has ended; one fsync at a time, shared by the writes committed meanwhile', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-metadb-'))
+    const db = await MetaDb.open(join(dir, 'meta.db'), { sync: true })
+    // The log's FileHandle class, its fsync held until the test lets it go.
+    const probe = await open(join(dir, 'meta.db'), 'r')
+    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> }
+    await probe.close()
+    const realSync = proto.sync
+    const held: Array<() => void> = []
+    let running = 0
+    let most = 0
+    proto.sync = async function (this: unknown) {
+      running++
+      most = Math.max(most, running)
+      await new Promise<void>(resolve => held.push(resolve))
+      try { await realSync.call(this) } finally { running-- }
+    }
+    try {
+      const done: string[] = []
+      const first = db.put('b', meta('first')).then(() => { done.push('first') })
+      await until(() => held.length === 1)
+      assert.equal(db.get('b', 'first')?.key, 'first', 'committed (a read sees it) while its fsync runs')
+      const second = db.put('b', meta('second')).then(() => { done.push('second') })
+      const third = db.put('b', meta('third')).then(() => { done.push('third') })
+      await new Promise(resolve => setTimeout(resolve, 30))
+      assert.deepEqual(done, [], 'nothing is answered before the fsync ends')
+      assert.equal(held.length, 1, 'a second fsync does not start while one runs')
+      held.shift()!()
+      await first
+      await until(() => held.length === 1)
+      assert.deepEqual(done, ['first'], 'the writes committed during the first fsync wait for the next')
+      held.shift()!()
+      await Promise.all([second, third])
+      assert.deepEqual(done.sort(), ['first', 'second', 'third'])
+      assert.equal(most, 1)
+    } finally {
+      proto.sync = realSync
+      for (const release of held) release()
+      db.close()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('moves a damaged file aside and starts a new database, saying it is new', async () => {
