@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { gossipsub } from '@libp2p/gossipsub'
+import { GOSSIPSUB_OPTIONS } from '../../src/core/mesh/config.js'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
@@ -39,7 +40,8 @@ describe('a peer without the cluster key', () => {
 
     const stranger = await createLibp2p({
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
-      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
+      // gossipsub as members run it (unsigned messages), so that the cluster key is all that tells it apart.
+      services: { identify: identify(), pubsub: gossipsub(GOSSIPSUB_OPTIONS) },
     })
     cleanup.push(async () => { await stranger.stop() })
     const wrongKey = await Keyring.create([Keyring.generateKey()], 's3mesh')

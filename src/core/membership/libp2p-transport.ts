@@ -85,9 +85,10 @@ export class MembershipTransport {
           if (m.type !== 'gossip') throw new DroppedMessageError('malformed', 'Only gossip travels on the membership topic.')
           return m
         },
-        onMessage: (from, m) => {
+        onMessage: (via, m) => {
           this.stats.fromPubsub += m.updates.length
-          this.membership.receive(from, m)
+          // Gossip's updates name their own subjects and sources; who passed the message on does not matter.
+          this.membership.receive(via, m)
           this.schedule()
         },
       })

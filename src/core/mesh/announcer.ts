@@ -153,10 +153,10 @@ export class Announcer {
     return new SealedTopic({
       pubsub: this.pubsub, keyring: this.keyring, topic, dropped: this.stats.dropped,
       decode: plain => decodeCatalogMessage(plain).entries,
-      onMessage: (from, entries) => {
+      onMessage: (via, entries) => {
         this.stats.received++
         this.stats.receivedEntries += entries.length
-        this.onEntries(from, entries)
+        this.onEntries(via, entries)
       },
     })
   }

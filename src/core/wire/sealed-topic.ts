@@ -8,8 +8,8 @@ export interface SealedTopicOptions<T> {
   topic: string
   /** Reads an opened message; throws DroppedMessageError to refuse it. */
   decode: (plain: Uint8Array) => T
-  /** A message that opened and decoded, with the peer that published it. */
-  onMessage: (from: string, value: T) => void
+  /** A message that opened and decoded, with the peer it came through (not its author: messages are not signed, see GOSSIPSUB_OPTIONS). */
+  onMessage: (via: string, value: T) => void
   /** Where refusals are counted, by reason (a component's stats, shown on /metrics). */
   dropped: Record<DropReason, number>
 }
@@ -24,8 +24,8 @@ export interface SealedTopicOptions<T> {
  * message is opened once (opening twice cost a third of a busy node's CPU).
  */
 export class SealedTopic<T> {
-  /** Decoded by the validator, keyed by the message's bytes, for its delivery. */
-  private readonly opened = new WeakMap<Uint8Array, T>()
+  /** Decoded by the validator, keyed by the message's bytes, for its delivery; with the peer it came through. */
+  private readonly opened = new WeakMap<Uint8Array, { value: T, via: string }>()
   private readonly onEvent = (e: CustomEvent<PubsubMessage>): void => { this.deliver(e.detail) }
 
   constructor (private readonly o: SealedTopicOptions<T>) {}
@@ -33,9 +33,9 @@ export class SealedTopic<T> {
   get topic (): string { return this.o.topic }
 
   start (): void {
-    this.o.pubsub.topicValidators.set(this.o.topic, async (_peer, message) => {
+    this.o.pubsub.topicValidators.set(this.o.topic, async (peer, message) => {
       try {
-        this.opened.set(message.data, this.o.decode(await this.o.keyring.open(message.data)))
+        this.opened.set(message.data, { value: this.o.decode(await this.o.keyring.open(message.data)), via: peer.toString() })
         return TopicValidatorResult.Accept
       } catch (err) {
         if (err instanceof DroppedMessageError) this.o.dropped[err.reason]++
@@ -60,16 +60,11 @@ export class SealedTopic<T> {
   }
 
   private deliver (msg: PubsubMessage): void {
-    // Signed messages only: the publisher's peer id is part of what gossipsub checked.
-    if (msg.topic !== this.o.topic || msg.type !== 'signed') return
-    const from = msg.from.toString()
-    const value = this.opened.get(msg.data)
-    if (value !== undefined) {
-      this.opened.delete(msg.data)
-      this.o.onMessage(from, value)
-      return
-    }
-    // Not seen by the validator (it always should be): open it here.
-    void this.o.keyring.open(msg.data).then(plain => { this.o.onMessage(from, this.o.decode(plain)) }).catch(() => {})
+    if (msg.topic !== this.o.topic) return
+    const opened = this.opened.get(msg.data)
+    // Every message delivered went through the validator, which opened it (a message it refused is never delivered).
+    if (opened === undefined) return
+    this.opened.delete(msg.data)
+    this.o.onMessage(opened.via, opened.value)
   }
 }
