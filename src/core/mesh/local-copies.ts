@@ -167,6 +167,8 @@ export class LocalCopies {
   }
 
   async ensureBucket (name: string, options?: Signal): Promise<void> {
+    // There already, nearly always: asked without an error (an S3Error records a stack) on every copy stored.
+    if (await this.store.headBucket(name, options).then(() => true, () => false)) return
     try {
       await this.store.createBucket(name, options)
     } catch (err) {
