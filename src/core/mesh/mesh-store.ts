@@ -123,7 +123,7 @@ export class MeshStore implements ObjectStore {
     this.liveBucket(bucket)
     await this.copies.ensureBucket(bucket, options)
     // The bytes go to the replicas while they are written here; the version follows once it exists.
-    // An object of more than one chunk gets its chunk tree from the same pass (see chunk-tree.ts).
+    // An object of more than 1 MiB gets its chunk tree from the same pass (see chunk-tree.ts).
     const tree = options.size === undefined || hasTree(options.size) ? new TreeHasher(this.p.hashes) : undefined
     const source = tree === undefined ? body : body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => { tree.update(chunk); c.enqueue(chunk) } }))
     const fan = this.p.replicator.begin({ bucket, key, metadata: options.metadata, tags: options.tags ?? {}, ...(options.size === undefined ? {} : { size: options.size }) }, source)

@@ -66,8 +66,8 @@ export class UnusableCopyError extends Error {
 /**
  * The leaves of the objects this member has served ranges of, by content.
  * They are made from the local copy the first time a range of it is asked
- * for (one read of the whole copy, checked against its SHA-256 and the
- * catalog's root), then kept, newest used last out, up to `maxLeaves` in all
+ * for (one read of the whole copy; leaves that lead to the catalog's root
+ * say the copy is that content), then kept, newest used last out, up to `maxLeaves` in all
  * (32 bytes each: the default holds the trees of 16 GiB of objects in 2 MiB).
  */
 export class TreeLeaves {
@@ -113,21 +113,28 @@ export class TreeLeaves {
   }
 
   private async make (sha256: string, tree: string, open: () => Promise<ObjectHandle | undefined>): Promise<Uint8Array[]> {
+    const hasher = new TreeHasher(this.hashes)
+    await this.read(open, chunk => { hasher.update(chunk) })
+    const leaves = hasher.finish()
+    if (toHex(treeRoot(this.hashes, leaves)) === tree) return leaves
+    // Not the tree asked for: either the copy rotted or the tree is not this content's. Its SHA-256 tells which
+    // (one more read, only then: checking it every time would double the first range's wait).
+    const whole = this.hashes.create('sha256')
+    await this.read(open, chunk => { whole.update(chunk) })
+    if (toHex(whole.digest()) !== sha256) throw new UnusableCopyError('this member\'s copy does not hash to the version', true)
+    throw new UnusableCopyError('the version\'s tree differs from the one asked for')
+  }
+
+  /** Reads the whole local copy through `use`. */
+  private async read (open: () => Promise<ObjectHandle | undefined>, use: (chunk: Uint8Array) => void): Promise<void> {
     const handle = await open()
     if (handle === undefined) throw new UnusableCopyError('this member does not hold that content')
-    const whole = this.hashes.create('sha256')
-    const hasher = new TreeHasher(this.hashes)
     const reader = handle.stream().getReader()
     for (;;) {
       const { done, value } = await reader.read()
-      if (done) break
-      whole.update(value)
-      hasher.update(value)
+      if (done) return
+      use(value)
     }
-    const leaves = hasher.finish()
-    if (toHex(whole.digest()) !== sha256) throw new UnusableCopyError('this member\'s copy does not hash to the version', true)
-    if (toHex(treeRoot(this.hashes, leaves)) !== tree) throw new UnusableCopyError('the version\'s tree differs from the one asked for')
-    return leaves
   }
 }
 
