@@ -53,6 +53,38 @@ function bodyStream (req: IncomingMessage, counter: { bytes: number }): { stream
   return { stream, detach: () => { open = false; req.resume() } }
 }
 
+/** Requests whose client waits for "100 Continue" before it sends the body (see expectsContinue). */
+const awaitingContinue = new WeakSet<IncomingMessage>()
+
+/**
+ * For a server's 'checkContinue' event: the request's client sent
+ * `Expect: 100-continue`. "100 Continue" goes out only when the handler
+ * first reads the body, so a request refused before that (a bad signature,
+ * no such bucket, access denied) is answered without the client sending a byte of it.
+ */
+export function expectsContinue (req: IncomingMessage): void {
+  awaitingContinue.add(req)
+}
+
+/**
+ * `body` behind a gate that calls `first` when the body is first read. A
+ * stream's own pull is not that: a stream fills its queue as soon as it
+ * starts. Only for requests waiting for "100 Continue".
+ */
+function onFirstRead (body: ReadableStream<Uint8Array>, first: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  let opened = false
+  return new ReadableStream<Uint8Array>({
+    pull: async controller => {
+      if (!opened) { opened = true; first() }
+      const { done, value } = await reader.read()
+      if (done) controller.close()
+      else controller.enqueue(value)
+    },
+    cancel: async reason => { await reader.cancel(reason) },
+  }, { highWaterMark: 0 })
+}
+
 /** Writes a Web body to the Node response with backpressure; stops if the client goes away. */
 async function writeBody (body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<number> {
   const reader = body.getReader()
@@ -106,6 +138,8 @@ export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}
     const send = async (response: Response): Promise<void> => {
       res.statusCode = response.status
       response.headers.forEach((value, name) => { res.setHeader(name, value) })
+      // Answered before the body was asked for: the client never sends it, so the connection cannot carry another request.
+      if (awaitingContinue.delete(req)) res.setHeader('connection', 'close')
       if (response.body === null || req.method === 'HEAD') {
         await response.body?.cancel()
         res.end()
@@ -133,6 +167,7 @@ export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}
         (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0')
       const body = hasBody ? bodyStream(req, counter) : undefined
       if (body !== undefined) detach = body.detach
+      if (body !== undefined && awaitingContinue.has(req)) body.stream = onFirstRead(body.stream, () => { if (awaitingContinue.delete(req)) res.writeContinue() })
       request = new Request(url, {
         method: req.method,
         headers,

@@ -11,7 +11,7 @@ import { codeOf } from './disk-files.js'
 import { DiskLayout } from './disk-layout.js'
 import { DiskStore } from './disk-store.js'
 import { lockDataDir } from './data-dir-lock.js'
-import { toNodeListener } from './http-adapter.js'
+import { expectsContinue, toNodeListener } from './http-adapter.js'
 import { ServerMetrics } from './metrics.js'
 import { nodeHashes } from './node-hashes.js'
 import { withMeshApi } from '../gateway/mesh-api.js'
@@ -137,8 +137,12 @@ function urlsOf (address: AddressInfo, secure: boolean): string[] {
 
 /** An http server, or an https one with the certificate when there is one. */
 function makeServer (options: HttpServerOptions, certificates: Certificates | undefined, listener: (req: IncomingMessage, res: ServerResponse) => void): Server {
-  if (certificates === undefined) return createServer(options, listener)
-  return createHttpsServer({ ...options, key: certificates.key, cert: certificates.cert }, listener) as unknown as Server
+  const server = certificates === undefined
+    ? createServer(options, listener)
+    : createHttpsServer({ ...options, key: certificates.key, cert: certificates.cert }, listener) as unknown as Server
+  // Expect: 100-continue is answered when the body is first read, not at once (see expectsContinue).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => { expectsContinue(req); listener(req, res) })
+  return server
 }
 
 /** Health and metrics answer plain GETs; a signed request to the same path is S3 (bucket "health" or "metrics"). */

@@ -34,6 +34,8 @@ export function cursorAfter (entry: ListingEntry): Cursor {
  * keys in one store call.
  */
 export async function listPage (ctx: Context, prefix: string, delimiter: string, after: Cursor | undefined, maxKeys: number): Promise<Listing> {
+  // Nothing asked for, and so nothing more to ask for (as S3 answers): "truncated" with no token to go on would loop a paginator forever.
+  if (maxKeys === 0) return { entries: [], isTruncated: false }
   const entries: ListingEntry[] = []
   let startAfter = after === undefined ? undefined : after.isPrefix ? prefixEnd(after.key) : after.key
   let isTruncated = false

@@ -28,8 +28,10 @@ export function metadataFromHeaders (headers: Headers): ObjectMetadata {
   headers.forEach((value, name) => {
     if (!name.startsWith('x-amz-meta-')) return
     const key = name.slice('x-amz-meta-'.length)
-    size += key.length + value.length
-    meta.user[key] = value
+    const text = metadataValue(value)
+    // Counted as S3 counts it: the bytes of the key and value in UTF-8.
+    size += key.length + ENCODER.encode(text).byteLength
+    meta.user[key] = text
   })
   if (size > MAX_USER_METADATA) throw new S3Error('InvalidArgument', `User metadata (x-amz-meta-*) is limited to ${MAX_USER_METADATA} bytes; this request has ${size}.`)
   return meta
@@ -42,8 +44,66 @@ export function metadataHeaders (metadata: ObjectMetadata): Record<string, strin
     const v = metadata[field]
     if (v !== undefined) h[header] = v
   }
-  for (const [k, v] of Object.entries(metadata.user)) h[`x-amz-meta-${k}`] = v
+  for (const [k, v] of Object.entries(metadata.user)) h[`x-amz-meta-${k}`] = mailSafe(v)
   return h
+}
+
+const ENCODER = new TextEncoder()
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A user metadata value as received, as text. HTTP headers carry bytes: a
+ * client that sends UTF-8 as it is (Node and the fetch API hand it over one
+ * character per byte) means that text; one that encodes it as RFC 2047 asks,
+ * as AWS documents (`=?UTF-8?B?...?=` or `?Q?`), means the text decoded.
+ * Bytes that are not UTF-8 stay as they came (one character per byte).
+ */
+export function metadataValue (raw: string): string {
+  const words = decodeEncodedWords(raw)
+  if (words !== undefined) return words
+  if (!/[\x80-\xff]/.test(raw) || /[^\x00-\xff]/.test(raw)) return raw
+  try {
+    return STRICT_UTF8.decode(Uint8Array.from(raw, c => c.charCodeAt(0)))
+  } catch {
+    return raw
+  }
+}
+
+/** A metadata value as AWS returns it: as is if US-ASCII, else RFC 2047 encoded (`=?UTF-8?B?...?=`). */
+export function mailSafe (value: string): string {
+  if (/^[\x20-\x7e]*$/.test(value)) return value
+  let binary = ''
+  for (const b of ENCODER.encode(value)) binary += String.fromCharCode(b)
+  return `=?UTF-8?B?${btoa(binary)}?=`
+}
+
+/** The text of a value made of RFC 2047 encoded words (UTF-8 or ISO-8859-1, B or Q), else undefined. */
+function decodeEncodedWords (raw: string): string | undefined {
+  const word = /=\?(utf-8|iso-8859-1)\?([bq])\?([^?\s]*)\?=/gi
+  const trimmed = raw.trim()
+  if (!trimmed.startsWith('=?') || !trimmed.endsWith('?=')) return undefined
+  let out = ''
+  let last = 0
+  for (const m of trimmed.matchAll(word)) {
+    // Only whitespace may separate encoded words (it is then dropped).
+    if (trimmed.slice(last, m.index).trim() !== '') return undefined
+    last = m.index + m[0].length
+    const [, charset, kind, text] = m as unknown as [string, string, string, string]
+    let bytes: Uint8Array
+    if (kind.toLowerCase() === 'b') {
+      let binary: string
+      try { binary = atob(text) } catch { return undefined }
+      bytes = Uint8Array.from(binary, c => c.charCodeAt(0))
+    } else {
+      const q = text.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+      bytes = Uint8Array.from(q, c => c.charCodeAt(0))
+    }
+    if (charset.toLowerCase() === 'iso-8859-1') out += String.fromCharCode(...bytes)
+    else {
+      try { out += STRICT_UTF8.decode(bytes) } catch { return undefined }
+    }
+  }
+  return last === trimmed.length && last > 0 ? out : undefined
 }
 
 /** The response headers that describe an object on GET and HEAD. */

@@ -1,4 +1,6 @@
-import { S3Error } from '../../core/errors.js'
+import { isS3Error, S3Error } from '../../core/errors.js'
+import { fromHex, toHex } from '../../core/hashes.js'
+import type { ObjectInfo } from '../../core/object-store.js'
 import { objectPath } from '../../core/names.js'
 import type { Context } from '../context.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
@@ -15,14 +17,40 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
     if (!/^\d{1,5}$/.test(n) || etag === undefined) throw new S3Error('MalformedXML', 'Every Part needs a PartNumber and an ETag.')
     return { partNumber: Number(n), etag: etag.trim() }
   })
-  const info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal })
-  // The new object has the ACL its upload asked for, or none: it does not inherit the one it replaces.
-  await applyObjectAcl(ctx, ctx.bucket, ctx.key, ctx.auth.access?.uploadAcls.get(uploadId))
-  ctx.auth.access?.uploadAcls.delete(uploadId)
+  let info: ObjectInfo
+  try {
+    info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal })
+    // The new object has the ACL its upload asked for, or none: it does not inherit the one it replaces.
+    await applyObjectAcl(ctx, ctx.bucket, ctx.key, ctx.auth.access?.uploadAcls.get(uploadId))
+    ctx.auth.access?.uploadAcls.delete(uploadId)
+  } catch (err) {
+    // A retry of a completion that went through (SDKs retry after a timeout): answered as the first was.
+    const done = isS3Error(err, 'NoSuchUpload') ? await completedAlready(ctx, parts) : undefined
+    if (done === undefined) throw err
+    info = done
+  }
   return xmlResponse('CompleteMultipartUploadResult', {
     Location: `${ctx.url.origin}${objectPath(ctx.bucket, ctx.key)}`,
     Bucket: ctx.bucket,
     Key: ctx.key,
     ETag: quoteEtag(info.etag),
   }, { headers: replicasHeader(info) })
+}
+
+/**
+ * The object at the key, if it is what completing these parts made: its ETag
+ * is the MD5 of the parts' MD5s and their count, so only an upload of the
+ * same parts in the same order (the same bytes) has it. Nothing records which
+ * upload id made an object (a retry may reach another node of the mesh), so
+ * naming those parts under another id gets the same answer: it asks for what
+ * the key already holds.
+ */
+async function completedAlready (ctx: Context, parts: Array<{ etag: string }>): Promise<ObjectInfo | undefined> {
+  const digests = parts.map(p => fromHex(p.etag.replace(/"/g, '')))
+  if (parts.length === 0 || digests.some(d => d === undefined || d.byteLength !== 16)) return undefined
+  const md5 = ctx.hashes.create('md5')
+  for (const d of digests) md5.update(d!)
+  const etag = `${toHex(md5.digest())}-${parts.length}`
+  const info = await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal }).catch(() => undefined)
+  return info?.etag === etag ? info : undefined
 }

@@ -27,7 +27,8 @@ export async function listObjectsV2 (ctx: Context): Promise<Response> {
   const startAfter = ctx.query.get('start-after') ?? ''
   const maxKeys = parseMaxKeys(ctx.query.get('max-keys'))
   const encode = encoderFor(ctx)
-  const after = laterCursor(token === undefined ? undefined : decodeToken(token), startAfter === '' ? undefined : { key: startAfter, isPrefix: false })
+  // An empty token is no token (S3 lists from the start and echoes it): SDKs send one when a caller passes "".
+  const after = laterCursor(token === undefined || token === '' ? undefined : decodeToken(token), startAfter === '' ? undefined : { key: startAfter, isPrefix: false })
   const { entries, isTruncated } = await listPage(ctx, prefix, delimiter, after, maxKeys)
   const last = entries.at(-1)
   return xmlResponse('ListBucketResult', {
