@@ -95,7 +95,8 @@ async function writeBody (body: ReadableStream<Uint8Array>, res: ServerResponse)
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
-      if (res.destroyed) return sent
+      // The client went away (its 'close' may have come before this reader existed): the body is let go.
+      if (res.destroyed) { await reader.cancel().catch(() => {}); return sent }
       sent += value.byteLength
       if (!res.write(value)) {
         await new Promise<void>(resolve => {

@@ -68,6 +68,8 @@ export class MetaDb {
   private readonly logSyncs = new GroupFsync(async () => { await this.syncLog() })
   /** Writes committed whose fsync has not ended (close syncs them itself). */
   private readonly unsynced = new Set<{ resolve: () => void, reject: (err: unknown) => void }>()
+  /** Set once an fsync of the log failed: every write is refused from then on. */
+  private failure: Error | undefined
   /** The write-ahead log, kept open for its fsyncs (SQLite deletes it only when the database closes). */
   private wal: Promise<FileHandle> | undefined
   // Kept here, not read from DatabaseSync: its isOpen and isTransaction arrived in Node 22.15 and 22.16.
@@ -265,6 +267,7 @@ export class MetaDb {
 
   private write (op: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new Error('The metadata database is closed (the server is stopping).'))
+    if (this.failure !== undefined) return Promise.reject(this.failure)
     return new Promise((resolve, reject) => {
       this.queue.push({ op, resolve, reject })
       if (!this.scheduled) {
@@ -304,17 +307,20 @@ export class MetaDb {
       for (const w of batch) w.reject(e)
       return
     }
-    for (const [i, w] of batch.entries()) {
-      if (failed.has(i)) w.reject(failed.get(i))
-      else if (this.walPath === undefined) w.resolve()
-      else {
-        this.unsynced.add(w)
-        this.logSyncs.sync(this.walPath).then(
-          () => { if (this.unsynced.delete(w)) w.resolve() },
-          (err: unknown) => { if (this.unsynced.delete(w)) w.reject(translate(err)) },
-        )
-      }
-    }
+    const committed = batch.filter((w, i) => { if (failed.has(i)) w.reject(failed.get(i)); return !failed.has(i) })
+    if (this.walPath === undefined) { for (const w of committed) w.resolve(); return }
+    if (committed.length === 0) return
+    // One fsync for the whole batch: every write in it was committed before it starts.
+    for (const w of committed) this.unsynced.add(w)
+    this.logSyncs.sync(this.walPath).then(
+      () => { for (const w of committed) if (this.unsynced.delete(w)) w.resolve() },
+      (err: unknown) => {
+        // After a failed fsync the kernel may have dropped the log's pages, and a later fsync would not say so:
+        // no write is answered durable from here on (as SQLite at FULL would fail them); a restart recovers what is on disk.
+        this.failure ??= Object.assign(new Error(`The metadata database's log could not be synced (${err instanceof Error ? err.message : String(err)}); writes are refused until the server restarts.`), { code: (err as { code?: string }).code, cause: err })
+        for (const w of committed) if (this.unsynced.delete(w)) w.reject(this.failure)
+      },
+    )
   }
 
   /** One fsync of the log, on libuv's thread pool. */
@@ -325,7 +331,7 @@ export class MetaDb {
     try {
       await (await wal).sync()
     } catch (err) {
-      // A log that could not be synced: those writes fail, and the next fsync opens the log afresh.
+      // The database refuses writes from now on (see flush); the handle goes.
       if (this.wal === wal) this.wal = undefined
       void wal.then(async h => { await h.close() }).catch(() => {})
       throw err

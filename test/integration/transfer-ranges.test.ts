@@ -23,11 +23,12 @@ const make = async (): Promise<Libp2p> => await createLibp2p({
 })
 
 /** A holder of one object under key "k": its bytes as they are now (a test may change them on "disk"). */
-function holderHost (copy: { bytes: Uint8Array }, corrupt: string[]): TransferHost {
+function holderHost (copy: { bytes: Uint8Array, opened?: number }, corrupt: string[]): TransferHost {
   const sha256 = createHash('sha256').update(copy.bytes).digest('hex')
   return {
     openLocal: async (_bucket, key, wanted) => {
       if (key !== 'k' || wanted !== sha256) return undefined
+      copy.opened = (copy.opened ?? 0) + 1
       const bytes = copy.bytes
       return {
         // What the store believes it holds (its metadata), whatever the bytes have become.
@@ -58,7 +59,7 @@ describe('range reads', () => {
 
   it('carry only the chunks that hold the range, come back as stored, and reuse the stream; a wrong root is refused; a copy that rots is found out', async () => {
     const original = new Uint8Array(randomBytes(6 * C + 4321))
-    const copy = { bytes: new Uint8Array(original) }
+    const copy: { bytes: Uint8Array, opened?: number } = { bytes: new Uint8Array(original) }
     const sha256 = createHash('sha256').update(original).digest('hex')
     const hasher = new TreeHasher(webHashes)
     hasher.update(original)
@@ -88,6 +89,15 @@ describe('range reads', () => {
       }
       assert.equal(client.stats.fetchedOnKept, ranges.length - 1, 'every range after the first reused the stream')
       assert.equal(server.stats.refused, 0)
+
+      // A reader that goes away mid-range (a seek in a video) leaves the holder's tree be: the next range opens the copy once, for its chunks.
+      const cancelled = (await client.getRange(peer, ask(0, 3 * C), AbortSignal.timeout(20_000))).getReader()
+      await cancelled.read()
+      await cancelled.cancel()
+      await new Promise(resolve => setTimeout(resolve, 50))
+      const opened = copy.opened!
+      assert.ok((await read(await client.getRange(peer, ask(C, C + 10), AbortSignal.timeout(20_000)))).equals(Buffer.from(original.subarray(C, C + 11))))
+      assert.equal(copy.opened! - opened, 1, 'no second read of the whole copy to make the tree again')
 
       // A root that is not this content's: refused before any byte.
       await assert.rejects(client.getRange(peer, ask(0, 10, '00'.repeat(32)), AbortSignal.timeout(20_000)), /cannot serve.*tree differs/)

@@ -135,6 +135,31 @@ describe('MetaDb (object metadata in node:sqlite)', () => {
     }
   })
 
+  it('refuses every write once an fsync of the log failed (the kernel may have dropped its pages), until a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-metadb-'))
+    const db = await MetaDb.open(join(dir, 'meta.db'), { sync: true })
+    const probe = await open(join(dir, 'meta.db'), 'r')
+    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> }
+    await probe.close()
+    const realSync = proto.sync
+    try {
+      await db.put('b', meta('before'))
+      proto.sync = async () => { throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }) }
+      await assert.rejects(db.put('b', meta('failed')), /could not be synced \(EIO/)
+      proto.sync = realSync
+      await assert.rejects(db.put('b', meta('after')), /writes are refused until the server restarts/, 'a later fsync would not tell: nothing is answered durable')
+      db.close()
+      const again = await MetaDb.open(join(dir, 'meta.db'), { sync: true })
+      try {
+        await again.put('b', meta('after restart'))
+        assert.equal(again.get('b', 'before')?.key, 'before')
+      } finally { again.close() }
+    } finally {
+      proto.sync = realSync
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('moves a damaged file aside and starts a new database, saying it is new', async () => {
     await withDb(async (dir) => {
       const path = join(dir, 'other.db')

@@ -110,6 +110,7 @@ export class HolderFetcher {
     const pieces = rangePieces(range.start, range.end)
     let current = await one(pieces[0]!)
     let next = 1
+    let cancelled: unknown
     return new ReadableStream<Uint8Array>({
       pull: async controller => {
         for (;;) {
@@ -118,9 +119,14 @@ export class HolderFetcher {
           if (!got.done) { controller.enqueue(got.value); return }
           if (next === pieces.length) { controller.close(); return }
           current = await one(pieces[next++]!)
+          // Cancelled while the next piece was being asked for: that one is let go too.
+          if (cancelled !== undefined) { await current.reader.cancel(cancelled); return }
         }
       },
-      cancel: async reason => { await current.reader.cancel(reason) },
+      cancel: async reason => {
+        cancelled = reason ?? new Error('cancelled')
+        await current.reader.cancel(reason)
+      },
     }, { highWaterMark: 0 })
   }
 

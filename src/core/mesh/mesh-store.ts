@@ -247,7 +247,8 @@ export class MeshStore implements ObjectStore {
       const object = recordOf(info)
       if (hasTree(info.size)) {
         // A completed multipart upload (no body went by) is hashed from the copy just made.
-        const leaves = tree?.bytes === info.size ? tree.finish() : await this.leavesOfLocal(bucket, key, info.sha256, signal)
+        // A copy that cannot be read back now gets no tree (its ranges stream whole): the write itself has happened.
+        const leaves = tree?.bytes === info.size ? tree.finish() : await this.leavesOfLocal(bucket, key, info.sha256, signal).catch(() => undefined)
         if (leaves !== undefined) object.tree = toHex(treeRoot(this.p.hashes, leaves))
       }
       // In this member's catalog at once (a read here finds it); announced below, once.
@@ -295,14 +296,22 @@ export class MeshStore implements ObjectStore {
       streamReady,
       stream: range => {
         let body: ReadableStreamDefaultReader<Uint8Array> | undefined
+        let cancelled: unknown
         return new ReadableStream<Uint8Array>({
           pull: async controller => {
-            body ??= (await streamReady(range)).getReader()
+            if (body === undefined) {
+              body = (await streamReady(range)).getReader()
+              // Cancelled while the holder was being asked: what it then sent is let go too.
+              if (cancelled !== undefined) { await body.cancel(cancelled); return }
+            }
             const { done, value } = await body.read()
             if (done) controller.close()
             else controller.enqueue(value)
           },
-          cancel: async reason => { await body?.cancel(reason) },
+          cancel: async reason => {
+            cancelled = reason ?? new Error('cancelled')
+            await body?.cancel(reason)
+          },
         }, { highWaterMark: 0 })
       },
       close: async () => { taken = true },

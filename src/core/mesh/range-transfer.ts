@@ -68,10 +68,11 @@ export class UnusableCopyError extends Error {
  * They are made from the local copy the first time a range of it is asked
  * for (one read of the whole copy; leaves that lead to the catalog's root
  * say the copy is that content), then kept, newest used last out, up to `maxLeaves` in all
- * (32 bytes each: the default holds the trees of 16 GiB of objects in 2 MiB).
+ * (the default holds the trees of 16 GiB of objects in a few MB).
  */
 export class TreeLeaves {
-  private readonly known = new Map<string, Promise<Uint8Array[]>>()
+  /** By content: the leaves once made (counted in `held`), and the making, which readers asking meanwhile share. */
+  private readonly known = new Map<string, { making: Promise<Uint8Array[]>, leaves?: Uint8Array[] }>()
   private held = 0
 
   constructor (private readonly hashes: Hashes, private readonly maxLeaves = 65_536) {}
@@ -79,37 +80,43 @@ export class TreeLeaves {
   /** The leaves of content `sha256` with root `tree`, from `open`'s copy unless known; UnusableCopyError if the copy is not that content. */
   async leaves (sha256: string, tree: string, open: () => Promise<ObjectHandle | undefined>): Promise<Uint8Array[]> {
     const id = `${sha256}\n${tree}`
-    let got = this.known.get(id)
-    if (got !== undefined) {
+    const seen = this.known.get(id)
+    if (seen !== undefined) {
       // Most recently used goes last: the first in the map is the next to go.
       this.known.delete(id)
-      this.known.set(id, got)
-      return await got
+      this.known.set(id, seen)
+      return seen.leaves ?? await seen.making
     }
-    got = this.make(sha256, tree, open)
-    this.known.set(id, got)
+    const entry: { making: Promise<Uint8Array[]>, leaves?: Uint8Array[] } = { making: this.make(sha256, tree, open) }
+    this.known.set(id, entry)
+    let leaves: Uint8Array[]
     try {
-      const leaves = await got
-      this.held += leaves.length
-      for (const [other, p] of this.known) {
-        if (this.held <= this.maxLeaves || other === id) break
-        this.known.delete(other)
-        this.held -= (await p.catch(() => [])).length
-      }
-      return leaves
+      leaves = await entry.making
     } catch (err) {
-      this.known.delete(id)
+      if (this.known.get(id) === entry) this.known.delete(id)
       throw err
     }
+    // Forgotten while it was made: served this once, not kept.
+    if (this.known.get(id) !== entry) return leaves
+    entry.leaves = leaves
+    this.held += leaves.length
+    // Only made trees go; one being made is skipped (its maker counts it when done).
+    for (const [other, e] of this.known) {
+      if (this.held <= this.maxLeaves) break
+      if (other === id || e.leaves === undefined) continue
+      this.known.delete(other)
+      this.held -= e.leaves.length
+    }
+    return leaves
   }
 
-  /** Drops what is known of a content (its copy failed to send: the next range read makes the leaves again, and checks the copy). */
+  /** Drops what is known of a content (a reader found a chunk of it bad: the next range read makes the leaves again, and checks the copy). */
   forget (sha256: string, tree: string): void {
     const id = `${sha256}\n${tree}`
-    const p = this.known.get(id)
-    if (p === undefined) return
+    const e = this.known.get(id)
+    if (e === undefined) return
     this.known.delete(id)
-    void p.then(l => { this.held -= l.length }, () => {})
+    if (e.leaves !== undefined) this.held -= e.leaves.length
   }
 
   private async make (sha256: string, tree: string, open: () => Promise<ObjectHandle | undefined>): Promise<Uint8Array[]> {

@@ -264,6 +264,8 @@ export class TransferService {
           }, () => { f.abort(new Error('verdict not sent')) })
           controller.close()
         } catch (err) {
+          // A chunk that does not match its tree: the holder is told, and makes the tree again from its copy next time.
+          if (err instanceof ContentMismatchError) await f.send({ op: 'verdict', ok: false }).catch(() => {})
           f.abort(err as Error)
           controller.error(err)
         }
@@ -467,17 +469,12 @@ export class TransferService {
     if (handle === undefined) return await refuse('not-found', 'this member does not hold that content')
     const keep = r.keep === true
     await frames.send({ ...answer, ...(keep ? { kept: true } : {}) })
-    try {
-      await this.sendBody(frames, handle.stream(chunkBytes(q.first, q.last, handle.info.size)))
-    } catch (err) {
-      // The reader may have found a chunk bad (it goes away then): the next range read makes the tree again, checking the copy.
-      this.trees.forget(q.sha256, q.tree)
-      throw err
-    }
+    await this.sendBody(frames, handle.stream(chunkBytes(q.first, q.last, handle.info.size)))
     this.stats.served++
     const verdict = await frames.receive().catch(() => undefined)
+    // Only a reader that found a chunk bad says so; one that went away (a download cancelled) says nothing, and the tree stays.
+    if (verdict?.op === 'verdict' && verdict.ok === false) this.trees.forget(q.sha256, q.tree)
     const good = verdict?.op === 'verdict' && verdict.ok === true
-    if (!good) this.trees.forget(q.sha256, q.tree)
     if (keep && good) return true
     await frames.close()
     return false
