@@ -53,6 +53,16 @@ async function until (check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+/** A MetaDb that fsyncs, and FileHandle's prototype (the log's fsync goes through it) for a test to stand in for its sync. */
+async function syncedDb (): Promise<{ dir: string, db: MetaDb, proto: { sync: () => Promise<void> }, realSync: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 's3mesh-metadb-'))
+  const db = await MetaDb.open(join(dir, 'meta.db'), { sync: true })
+  const probe = await open(join(dir, 'meta.db'), 'r')
+  const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> }
+  await probe.close()
+  return { dir, db, proto, realSync: proto.sync }
+}
+
 describe('MetaDb (object metadata in node:sqlite)', () => {
   const meta = (key: string, size = 1): MetaRecord => ({ v: 1, key, size, etag: 'e', sha256: 's', lastModified: 0, metadata: { user: {} }, tags: {}, hidden: false, ino: 1, mtimeMs: 0 })
   const withDb = async (fn: (dir: string, db: MetaDb) => Promise<void>): Promise<void> => {
@@ -93,13 +103,8 @@ describe('MetaDb (object metadata in node:sqlite)', () => {
   })
 
   it('answers a write only once an fsync of the log that began after its commit has ended; one fsync at a time, shared by the writes committed meanwhile', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 's3mesh-metadb-'))
-    const db = await MetaDb.open(join(dir, 'meta.db'), { sync: true })
-    // The log's FileHandle class, its fsync held until the test lets it go.
-    const probe = await open(join(dir, 'meta.db'), 'r')
-    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> }
-    await probe.close()
-    const realSync = proto.sync
+    const { dir, db, proto, realSync } = await syncedDb()
+    // The log's fsync is held until the test lets it go.
     const held: Array<() => void> = []
     let running = 0
     let most = 0
@@ -136,12 +141,7 @@ describe('MetaDb (object metadata in node:sqlite)', () => {
   })
 
   it('refuses every write once an fsync of the log failed (the kernel may have dropped its pages), until a restart', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 's3mesh-metadb-'))
-    const db = await MetaDb.open(join(dir, 'meta.db'), { sync: true })
-    const probe = await open(join(dir, 'meta.db'), 'r')
-    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> }
-    await probe.close()
-    const realSync = proto.sync
+    const { dir, db, proto, realSync } = await syncedDb()
     try {
       await db.put('b', meta('before'))
       proto.sync = async () => { throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }) }
