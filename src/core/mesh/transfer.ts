@@ -151,22 +151,8 @@ export class TransferService {
    * hashing what it sends. It also errors if the peer refuses, stalls or goes away.
    */
   async get (peer: string, request: { bucket: string, key: string, sha256: string, size: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    let frames = this.kept.take(peer)
-    if (frames !== undefined) this.stats.fetchedOnKept++
-    else frames = await this.open(peer, signal, false)
-    const unbind = frames.abortOn(signal)
-    /** Whether the holder keeps the stream open after this get (then it goes back to the pool once done). */
-    let kept: boolean
-    try {
-      await frames.send({ ...this.options.credentials?.(), op: 'get', keep: true, bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 })
-      const answer = await frames.receive()
-      if (answer.status !== 'ok') throw new TransferRefusedError(`${peer} cannot serve ${request.bucket}/${request.key}: ${String(answer.message ?? answer.status)}`)
-      kept = answer.kept === true
-    } catch (err) {
-      frames.abort(err as Error)
-      throw err
-    }
-    const f = frames
+    const fields = { op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 }
+    const { frames: f, done } = await this.fetchFrom(peer, fields, `${request.bucket}/${request.key}`, signal)
     this.stats.fetched++
     const hash = this.host.hashes.create('sha256')
     let size = 0
@@ -199,12 +185,7 @@ export class TransferService {
             await f.send({ op: 'verdict', ok }).catch(() => {})
             throw new ContentMismatchError(`${peer} sent ${size} bytes hashing to ${got}, not ${request.size} bytes hashing to ${request.sha256}.`)
           }
-          // A good verdict need not hold up the reader. The stream then serves the next get or push, if the holder keeps it.
-          void f.send({ op: 'verdict', ok }).then(async () => {
-            unbind()
-            if (kept) this.kept.keep(peer, f)
-            else await f.close()
-          }, () => { f.abort(new Error('verdict not sent')) })
+          done()
           for (const p of held) controller.enqueue(p)
           controller.close()
         } catch (err) {
@@ -224,24 +205,15 @@ export class TransferService {
    * refuses, stalls or goes away.
    */
   async getRange (peer: string, request: RangeRequest, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    let frames = this.kept.take(peer)
-    if (frames !== undefined) this.stats.fetchedOnKept++
-    else frames = await this.open(peer, signal, false)
-    const unbind = frames.abortOn(signal)
-    let kept: boolean
+    // The first range of an object a holder serves waits for it to hash its copy into the tree: more patience.
+    const { frames: f, answer, done } = await this.fetchFrom(peer, rangeRequestFields(request), `a range of ${request.bucket}/${request.key}`, signal, this.options.idleTimeoutMs * 6)
     let check: RangeCheck
     try {
-      await frames.send({ ...this.options.credentials?.(), ...rangeRequestFields(request), keep: true })
-      // The first range of an object a holder serves waits for it to hash its copy into the tree: more patience.
-      const answer = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
-      if (answer.status !== 'ok') throw new TransferRefusedError(`${peer} cannot serve a range of ${request.bucket}/${request.key}: ${String(answer.message ?? answer.status)}`)
-      kept = answer.kept === true
       check = new RangeCheck(this.host.hashes, request, answer, peer)
     } catch (err) {
-      frames.abort(err as Error)
+      f.abort(err as Error)
       throw err
     }
-    const f = frames
     this.stats.fetched++
     return new ReadableStream<Uint8Array>({
       pull: async controller => {
@@ -257,11 +229,7 @@ export class TransferService {
             }
           }
           if (!check.complete) throw new ContentMismatchError(`${peer} ended the range of ${request.bucket}/${request.key} short.`)
-          void f.send({ op: 'verdict', ok: true }).then(async () => {
-            unbind()
-            if (kept) this.kept.keep(peer, f)
-            else await f.close()
-          }, () => { f.abort(new Error('verdict not sent')) })
+          done()
           controller.close()
         } catch (err) {
           // A chunk that does not match its tree: the holder is told, and makes the tree again from its copy next time.
@@ -272,6 +240,39 @@ export class TransferService {
       },
       cancel: reason => { f.abort(reason instanceof Error ? reason : new Error('cancelled')) },
     }, { highWaterMark: 0 })
+  }
+
+  /**
+   * A fetch's request (`fields`, asking the holder to keep the stream) on
+   * a stream kept with `peer`, else a new one, and the holder's answer
+   * (TransferRefusedError unless ok). `done`, after the reader's last byte
+   * checked, sends the good verdict without holding the reader up, and puts
+   * the stream back in the pool if the holder keeps it.
+   */
+  private async fetchFrom (peer: string, fields: Record<string, unknown>, what: string, signal: AbortSignal, patienceMs?: number): Promise<{ frames: SealedFrames, answer: Record<string, unknown>, done: () => void }> {
+    let frames = this.kept.take(peer)
+    if (frames !== undefined) this.stats.fetchedOnKept++
+    else frames = await this.open(peer, signal, false)
+    const unbind = frames.abortOn(signal)
+    let answer: Record<string, unknown>
+    try {
+      await frames.send({ ...this.options.credentials?.(), ...fields, keep: true })
+      answer = await frames.receive(undefined, patienceMs)
+      if (answer.status !== 'ok') throw new TransferRefusedError(`${peer} cannot serve ${what}: ${String(answer.message ?? answer.status)}`)
+    } catch (err) {
+      frames.abort(err as Error)
+      throw err
+    }
+    const f = frames
+    const kept = answer.kept === true
+    const done = (): void => {
+      void f.send({ op: 'verdict', ok: true }).then(async () => {
+        unbind()
+        if (kept) this.kept.keep(peer, f)
+        else await f.close()
+      }, () => { f.abort(new Error('verdict not sent')) })
+    }
+    return { frames: f, answer, done }
   }
 
   /** Sends `entry`'s bytes to `peer`, which stores them; resolves when they are durable there. */
