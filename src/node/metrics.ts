@@ -94,7 +94,8 @@ export class ServerMetrics {
     counter('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topics (the buckets this node owns or follows, and buckets\' own entries).', () => node.announcer.stats.receivedEntries)
     gauge('s3mesh_catalog_bucket_topics', 'Bucket announcement topics this node subscribes to (buckets it owns or follows).', () => node.announcer.stats.topics)
     counter('s3mesh_catalog_holder_notices_total', 'Entries this node, as a bucket\'s leading owner, sent to members holding a replaced version of a key in a bucket they do not own.', () => node.notices.stats.sent)
-    counter('s3mesh_catalog_handed_over_entries_total', 'Entries of buckets this node does not own handed to an owner (all once after a start or a membership change, then only what changed).', () => node.stats.handedOver)
+    counter('s3mesh_catalog_handed_over_entries_total', 'Entries of buckets this node does not own handed to an owner (all once after a start or a membership change, then only what changed), by fingerprint or whole.', () => node.stats.handedOver)
+    counter('s3mesh_catalog_handed_whole_entries_total', 'Of those, the entries sent whole: the owner had them otherwise or not at all.', () => node.stats.handedWhole)
     counter('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)
     this.countersByReason('s3mesh_catalog_dropped_messages_total', 'Catalog announcements rejected (not sealed with the cluster key, malformed), by reason.', node.announcer.stats.dropped)
   }

@@ -88,7 +88,7 @@ describe('the catalog partitioned by bucket', () => {
     assert.ok(found !== undefined && found.version.ms > 1, 'the owners\' newer version wins over an older one heard')
   })
 
-  it('what a member keeps of buckets it does not own goes to the owners once, then only when it changes', async () => {
+  it('what a member keeps of buckets it does not own goes to the owners once, then only when it changes; handed again after a cut, it goes by fingerprint', async () => {
     // The catalog here is small: a repair cycle is one pass (a second), so three seconds are three cycles.
     // A member may own every bucket (three owners of five, six buckets): it has nothing to hand over.
     const handing = nodes.filter(n => BUCKETS.some(b => !n.mesh.partition.owns(b) && objectsIn(n, b).length > 0))
@@ -105,6 +105,27 @@ describe('the catalog partitioned by bucket', () => {
     await until('the changed entry handed over', () => writer.mesh.stats.handedOver > before[nodes.indexOf(writer)]!, 10_000)
     await new Promise(resolve => setTimeout(resolve, 2_500))
     assert.ok(writer.mesh.stats.handedOver - before[nodes.indexOf(writer)]! <= 2, `one changed entry (and the claim that follows it), not the ${objectsIn(writer, bucket).length} kept`)
+    // Back from a cut (counted by its durable members, as a rejoin without a restart), a member hands over all it
+    // keeps again, as after a start: by fingerprint, and the owners have every entry, so none goes whole.
+    const kept = BUCKETS.filter(b => !writer.mesh.partition.owns(b)).reduce((n, b) => n + [...writer.mesh.catalog.entries(b)].filter(e => e.key !== undefined).length, 0)
+    assert.ok(kept > 0, 'precondition: the member keeps entries of buckets it does not own')
+    const [handed, whole] = [writer.mesh.stats.handedOver, writer.mesh.stats.handedWhole]
+    Reflect.get(writer.mesh, 'durable').rejoins++
+    await until('everything kept handed over again', () => writer.mesh.stats.handedOver >= handed + kept, 10_000)
+    assert.equal(writer.mesh.stats.handedWhole, whole, `the owners had all ${kept} entries: only fingerprints went`)
+  })
+
+  it('an owner compares fingerprints: it names the entries it has otherwise or not at all; a member that does not own the bucket refuses', async () => {
+    const bucket = BUCKETS[1]!
+    const asker = nodes.find(n => !n.mesh.partition.owns(bucket))!
+    const owner = nodes.find(n => n.mesh.partition.owns(bucket))!
+    const same = owner.mesh.catalog.get(bucket, keys[3]!)!
+    const other = { ...owner.mesh.catalog.get(bucket, keys[4]!)!, holders: ['12D3KooWnobody'] }
+    const unknown = { ...same, key: 'never-written' }
+    const differ = await asker.mesh.query.differing(idOf(owner), bucket, [same, other, unknown])
+    assert.deepEqual(differ.map(e => e.key), [keys[4], 'never-written'], 'the same entry is left out; other holders and an unknown key are named')
+    const otherNonOwner = nodes.find(n => n !== asker && !n.mesh.partition.owns(bucket))!
+    await assert.rejects(asker.mesh.query.differing(idOf(otherNonOwner), bucket, [same]), /does not own/)
   })
 
   it('a write is announced to its bucket\'s owners and followers only; a member holding a key of a bucket it does not own hears of its delete from the leading owner', async () => {

@@ -6,7 +6,7 @@ import { SealedFrames } from '../wire/sealed-frames.js'
 import type { ObjectSummary } from '../object-store.js'
 import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
-import type { Catalog, Digest } from './catalog.js'
+import { fingerprint, type Catalog, type Digest } from './catalog.js'
 
 /** Questions to a bucket's owners, and entries handed to a member: sealed with the cluster key. */
 export const QUERY_PROTOCOL = '/s3mesh/catalog-query/1.0.0'
@@ -127,6 +127,28 @@ export class CatalogQuery {
     return known
   }
 
+  /**
+   * Of a bucket's `entries`, the ones `peer` has otherwise or not at all,
+   * compared by fingerprint (8 bytes an entry, with its key): what a
+   * hand-over still has to send whole. Rejects when `peer` does not own the
+   * bucket, or is of a version that does not know the question.
+   */
+  async differing (peer: string, bucket: string, entries: CatalogEntry[], signal?: AbortSignal): Promise<CatalogEntry[]> {
+    const out: CatalogEntry[] = []
+    for (let i = 0; i < entries.length; i += MERGE_BATCH) {
+      const batch = entries.slice(i, i + MERGE_BATCH)
+      const prints = new Uint8Array(8 * batch.length)
+      const view = new DataView(prints.buffer)
+      batch.forEach((e, j) => { const [a, b] = fingerprint(e); view.setUint32(8 * j, a); view.setUint32(8 * j + 4, b) })
+      const a = await this.ask(peer, { op: 'compare', bucket, keys: batch.map(e => e.key!), prints }, signal)
+      if (a.status !== 'ok') throw new Error(`${peer} does not own ${bucket} (yet)`)
+      const differ = a.differ
+      if (!Array.isArray(differ) || !differ.every(n => Number.isInteger(n) && n >= 0 && n < batch.length)) throw new DroppedMessageError('malformed', 'A comparison without its answer.')
+      for (const n of differ as number[]) out.push(batch[n]!)
+    }
+    return out
+  }
+
   /** Asks the bucket's owners in turn until one answers as an owner. */
   private async fromOwners (bucket: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
     let last: unknown
@@ -205,6 +227,20 @@ export class CatalogQuery {
         const page = catalog.page(bucket, { limit: limit as number, ...(r.prefix === undefined ? {} : { prefix: r.prefix as string }), ...(r.startAfter === undefined ? {} : { startAfter: r.startAfter as string }) })
         if (r.op === 'list') return { status: 'ok', ...listingColumns(page.entries), truncated: page.isTruncated }
         return { status: 'ok', entries: encodeCatalogMessage(page.entries), truncated: page.isTruncated }
+      }
+      case 'compare': {
+        const { keys, prints } = r
+        if (!Array.isArray(keys) || keys.length > MERGE_BATCH || !keys.every(k => typeof k === 'string') || !(prints instanceof Uint8Array) || prints.length !== 8 * keys.length) {
+          throw new DroppedMessageError('malformed', 'A comparison without its keys or fingerprints.')
+        }
+        const view = new DataView(prints.buffer, prints.byteOffset, prints.byteLength)
+        const differ: number[] = []
+        for (let j = 0; j < keys.length; j++) {
+          const e = catalog.get(bucket, keys[j] as string)
+          const f = e === undefined ? undefined : fingerprint(e)
+          if (f === undefined || f[0] !== view.getUint32(8 * j) || f[1] !== view.getUint32(8 * j + 4)) differ.push(j)
+        }
+        return { status: 'ok', differ }
       }
       case 'totals':
         return { status: 'ok', ...catalog.bucketTotals(bucket) }

@@ -18,7 +18,8 @@ export function rangeOf (bucket: string, key: string): number {
   return objectHash(bucket, key)[0] % DIGEST_RANGES
 }
 
-function fingerprint (e: CatalogEntry): readonly [number, number] {
+/** 64 bits that change with anything an entry says (version, tombstone, content, holders): the digests' parts, and what a hand-over compares before it sends entries whole. */
+export function fingerprint (e: CatalogEntry): readonly [number, number] {
   return hash64(`${e.bucket}\n${e.key ?? ''}\n${formatVersion(e.version)}\n${e.deleted ? 1 : 0}\n${e.object?.sha256 ?? ''}\n${e.holders.join(',')}`)
 }
 

@@ -26,8 +26,10 @@ export interface MeshStats {
   driftRefused: number
   /** Local copies found not to hash to their version (and replaced). */
   corruptCopies: number
-  /** Entries of buckets this member does not own that it handed to an owner (partitioned catalog). */
+  /** Entries of buckets this member does not own that it handed to an owner (partitioned catalog), by fingerprint or whole. */
   handedOver: number
+  /** Of those, the ones sent whole: the owner had them otherwise or not at all (or could not compare). */
+  handedWhole: number
 }
 
 /** Entries one pass of the repair loop looks at (a pass runs every repairIntervalMs). */
@@ -118,14 +120,21 @@ export class Upkeep {
         let handed = false
         for (const owner of partition.others(bucket)) {
           try {
-            const known = await query.merge(owner, entries, signal)
+            // Fingerprints first: after a restart the owners have nearly all of it already, and a key with its
+            // fingerprint is a tenth of an entry. An owner that cannot compare (an older version) gets them whole.
+            let whole = entries
+            try { whole = await query.differing(owner, bucket, entries, signal) } catch { if (signal.aborted) return }
+            const known = whole.length === 0 ? [] : await query.merge(owner, whole, signal)
             handed = true
             this.o.stats.handedOver += entries.length
+            this.o.stats.handedWhole += whole.length
             this.o.receive?.(known)
-            const theirs = new Map(known.map(k => [k.key!, k]))
+            const theirs = new Map<string, CatalogEntry>(known.map(k => [k.key!, k]))
+            const sent = new Set(whole)
             for (const e of entries) {
               const now = this.o.catalog.get(bucket, e.key)
-              const held = theirs.get(e.key!)
+              // The owner has what was compared, or answered with what it has.
+              const held = sent.has(e) ? theirs.get(e.key!) : e
               if (now !== undefined && !partition.keeps(now) && held !== undefined && compareVersions(held.version, now.version) >= 0) this.o.catalog.evict(bucket, e.key!)
             }
             break
