@@ -5,7 +5,7 @@ import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import { multipartEtag, selectParts } from '../core/multipart.js'
 import {
-  type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests, type WriteCondition,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { throwIfAborted } from '../core/streams.js'
@@ -99,7 +99,7 @@ export class IdbStore implements ObjectStore {
     const { segment, size, digests } = await this.chunks.write(body, putDigests(options), options.verified, options.size, options.signal)
     const { lastModified, ...id } = putIdentity(options, hexDigests(digests))
     const info: StoredInfo = { key, size, ...id, lastModified: lastModified.getTime(), metadata: options.metadata, tags: options.tags ?? {} }
-    await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version])
+    await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version], options.condition)
     return toInfo(info)
   }
 
@@ -222,7 +222,7 @@ export class IdbStore implements ObjectStore {
       .sort((a, b) => compareKeys(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime())
   }
 
-  async completeMultipartUpload (bucketName: string, key: string, uploadId: string, parts: CompletedPart[], options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+  async completeMultipartUpload (bucketName: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
     const { record, stored } = await this.tx('readonly', async s => {
       const record = await upload(s, bucketName, key, uploadId)
       const stored = await promisifyRequest(s.getAll(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))) as PartRecord[]
@@ -249,7 +249,7 @@ export class IdbStore implements ObjectStore {
     const kept = new Set(segments.map(s => s.version))
     await this.tx('readwrite', async s => {
       await upload(s, bucketName, key, uploadId)
-      await this.replaceObject(s, bucketName, key, { info, segments })
+      await this.replaceObject(s, bucketName, key, { info, segments }, options.condition)
       // Parts not named in the list are dropped with the upload.
       abandon(s, stored.filter(p => !kept.has(p.segment.version)).map(p => p.segment))
       s.delete(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))
@@ -290,11 +290,11 @@ export class IdbStore implements ObjectStore {
 
   // ---- internals ----
 
-  private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[]): Promise<void> {
+  private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[], condition?: WriteCondition): Promise<void> {
     try {
       await this.tx('readwrite', async s => {
         await bucket(s, bucketName)
-        await this.replaceObject(s, bucketName, key, record)
+        await this.replaceObject(s, bucketName, key, record, condition)
         for (const v of written) s.delete(['w', v])
       })
     } catch (err) {
@@ -305,9 +305,10 @@ export class IdbStore implements ObjectStore {
     void this.sweep().catch(() => {})
   }
 
-  /** Points (bucket, key) at `record`; the version it replaces stays readable for the grace period. */
-  private async replaceObject (s: IDBObjectStore, bucketName: string, key: string, record: ObjectRecord): Promise<void> {
+  /** Points (bucket, key) at `record` if what it holds meets `condition`; the version it replaces stays readable for the grace period. */
+  private async replaceObject (s: IDBObjectStore, bucketName: string, key: string, record: ObjectRecord, condition?: WriteCondition): Promise<void> {
     const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
+    checkWriteCondition(condition, old?.info, key)
     s.put(record, ['o', bucketName, utf8(key)])
     if (old !== undefined) retire(s, old.segments)
   }

@@ -4,7 +4,7 @@ import { randomId } from './ids.js'
 import { compareKeys } from './key-order.js'
 import { multipartEtag, selectParts } from './multipart.js'
 import {
-  type BucketInfo, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests,
+  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests,
   bytesHandle, putDigests, putIdentity,
 } from './object-store.js'
 import { SortedKeys } from './sorted-keys.js'
@@ -82,6 +82,9 @@ export class MemoryStore implements ObjectStore {
     const id = putIdentity(options, hexDigests(digests))
     const info: ObjectInfo = { key, size, ...id, metadata: options.metadata, tags: options.tags ?? {} }
     // Looked up again: the bucket may have been deleted while the body streamed.
+    // Checked with the commit, in one turn of the event loop: nothing else writes in between.
+    await options.beforeCommit?.()
+    checkWriteCondition(options.condition, this.bucket(bucket).objects.get(key)?.info, key)
     this.bucket(bucket).objects.set(key, { info, bytes: concatBytes(chunks, size) })
     return info
   }
@@ -151,8 +154,11 @@ export class MemoryStore implements ObjectStore {
       .sort((a, b) => compareKeys(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime())
   }
 
-  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[]): Promise<ObjectInfo> {
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
     const upload = this.upload(bucket, key, uploadId)
+    // Checked with the commit, in one turn of the event loop: nothing else writes in between.
+    await options.beforeCommit?.()
+    checkWriteCondition(options.condition, this.bucket(bucket).objects.get(key)?.info, key)
     const chosen = selectParts(parts, upload.parts, this.minPartSize)
     const bytes = concatBytes(chosen.map(p => upload.parts.get(p.partNumber)!.bytes))
     const sha = this.hashes.create('sha256')

@@ -1,3 +1,4 @@
+import { S3Error } from './errors.js'
 import { streamOfBytes } from './streams.js'
 
 /**
@@ -83,8 +84,38 @@ export interface Signal {
   signal?: AbortSignal
 }
 
+/**
+ * A write's precondition, as S3's conditional writes send it: `If-None-Match: *`
+ * (only if no object has the key) or `If-Match: <etag>` (only if the object
+ * has that ETag). A store checks it where the write commits, atomically with
+ * it: a write that fails it stores nothing.
+ */
+export interface WriteCondition {
+  ifNoneMatch?: '*'
+  /** An ETag, without quotes. */
+  ifMatch?: string
+}
+
+/** Throws what S3 answers when `current` (the key's object, or undefined) fails a write's condition: 412, or 404 for If-Match on no object. */
+export function checkWriteCondition (condition: WriteCondition | undefined, current: { etag: string } | undefined, key: string): void {
+  if (condition === undefined) return
+  if (condition.ifMatch !== undefined) {
+    if (current === undefined) throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
+    if (current.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-Match' } })
+  }
+  if (condition.ifNoneMatch === '*' && current !== undefined) throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-None-Match' } })
+}
+
 export interface PutOptions extends Signal {
   metadata: ObjectMetadata
+  /** Only if the key's object meets it (checked as the write commits). */
+  condition?: WriteCondition
+  /**
+   * Called once the new object is ready to take the key, under the store's
+   * lock for it, before it does: a throw stores nothing. (A mesh asks its
+   * arbiter here whether a conditional write may still commit.)
+   */
+  beforeCommit?: () => Promise<void>
   tags?: Record<string, string>
   /** The size the client declared; a body of any other length fails with IncompleteBody and stores nothing. */
   size?: number
@@ -105,6 +136,13 @@ export interface PutOptions extends Signal {
    * stream errors instead of ending otherwise). The store hashes nothing.
    */
   copyOfAtEnd?: () => CopyOf & { sha256: string }
+}
+
+export interface CompleteOptions extends Signal {
+  /** Only if the key's object meets it (checked as the upload completes; the upload stays if it fails). */
+  condition?: WriteCondition
+  /** As PutOptions.beforeCommit. */
+  beforeCommit?: () => Promise<void>
 }
 
 /** What a copy of a write made elsewhere keeps: its ETag (a multipart ETag is not the MD5 of the bytes), time and part count. */
@@ -194,7 +232,7 @@ export interface ObjectStore {
   listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]>
   /** Uploads in (key, initiated) order. */
   listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]>
-  completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: Signal): Promise<ObjectInfo>
+  completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: CompleteOptions): Promise<ObjectInfo>
   abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void>
 
   /**

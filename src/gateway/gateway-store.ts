@@ -3,7 +3,7 @@ import { isS3Error, S3Error } from '../core/errors.js'
 import { fromHex, toBase64 } from '../core/hashes.js'
 import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
+  ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests, CompleteOptions, WriteCondition,
 } from '../core/object-store.js'
 import { readAll } from '../core/streams.js'
 import { metadataFromHeaders, metadataHeaders } from '../s3-shim/http/metadata.js'
@@ -49,6 +49,14 @@ function uploadOn (uploadId: string): { endpoint: number, id: string } {
   const m = /^(\d+)\.(.+)$/.exec(uploadId)
   if (m === null) throw new S3Error('NoSuchUpload')
   return { endpoint: Number(m[1]), id: m[2]! }
+}
+
+/** A write's condition as the node reads it: the node checks it where the write commits. */
+function conditionHeaders (condition: WriteCondition | undefined): Record<string, string> {
+  return {
+    ...(condition?.ifNoneMatch === undefined ? {} : { 'if-none-match': condition.ifNoneMatch }),
+    ...(condition?.ifMatch === undefined ? {} : { 'if-match': quoteEtag(condition.ifMatch) }),
+  }
 }
 
 /** What a PUT or multipart create tells the node about the object: its metadata headers and its tags. */
@@ -148,7 +156,7 @@ export class GatewayStore implements ObjectStore {
     const sha256 = options.verified?.sha256 ?? (sent.body instanceof Uint8Array ? await sha256Hex(sent.body) : undefined)
     const { response } = await this.remote.send({
       method: 'PUT', bucket, key, ...sent,
-      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified) },
+      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...conditionHeaders(options.condition) },
       sha256,
       signal: options.signal,
     })
@@ -343,10 +351,10 @@ export class GatewayStore implements ObjectStore {
     return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated.getTime() - b.initiated.getTime())
   }
 
-  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: Signal = {}): Promise<ObjectInfo> {
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
     const { endpoint, id } = uploadOn(uploadId)
     const body = renderXml('CompleteMultipartUpload', { Part: parts.map(p => ({ PartNumber: p.partNumber, ETag: quoteEtag(unquote(p.etag)) })) })
-    const { response } = await this.remote.send({ method: 'POST', bucket, key, endpoint, query: { uploadId: id }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
+    const { response } = await this.remote.send({ method: 'POST', bucket, key, endpoint, query: { uploadId: id }, body, headers: { 'content-type': 'application/xml', ...conditionHeaders(options.condition) }, signal: options.signal })
     // S3 may answer 200 and put the error in the body (the answer starts before the work ends).
     const answer = await response.text()
     const code = /<Error>[\s\S]*?<Code>([^<]*)<\/Code>/.exec(answer)?.[1]

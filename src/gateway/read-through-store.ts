@@ -1,6 +1,6 @@
 import { isS3Error, S3Error } from '../core/errors.js'
 import type {
-  BucketInfo, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
+  BucketInfo, CompleteOptions, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
   ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
 } from '../core/object-store.js'
 
@@ -58,6 +58,6 @@ export class ReadThroughStore implements ObjectStore {
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number, verified?: VerifiedDigests } & Signal): Promise<PartInfo> { return await this.local.uploadPart(bucket, key, uploadId, partNumber, body, options) }
   async listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]> { return await this.local.listParts(bucket, key, uploadId, options) }
   async listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]> { return await this.local.listMultipartUploads(bucket, options) }
-  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: Signal): Promise<ObjectInfo> { return await this.local.completeMultipartUpload(bucket, key, uploadId, parts, options) }
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: CompleteOptions): Promise<ObjectInfo> { return await this.local.completeMultipartUpload(bucket, key, uploadId, parts, options) }
   async abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void> { await this.local.abortMultipartUpload(bucket, key, uploadId, options) }
 }

@@ -7,7 +7,7 @@ import { compareKeys } from '../core/key-order.js'
 import { KeyedLock } from '../core/keyed-lock.js'
 import { multipartEtag, selectParts } from '../core/multipart.js'
 import {
-  type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
@@ -298,9 +298,11 @@ export class DiskStore implements ObjectStore {
 
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     this.bucket(bucket)
+    // Checked before the body is read (a failed condition is answered at once), and again as the object commits.
+    checkWriteCondition(options.condition, this.db.get(bucket, key), key)
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options) })
     const { lastModified, ...id } = putIdentity(options, written)
-    return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), metadata: options.metadata, tags: options.tags ?? {} })
+    return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), metadata: options.metadata, tags: options.tags ?? {} }, options.condition, options.beforeCommit)
   }
 
   private dataPathOf (bucket: string, key: string, hidden: boolean): string {
@@ -451,10 +453,12 @@ export class DiskStore implements ObjectStore {
     return await this.uploads.list(bucket, options.prefix ?? '')
   }
 
-  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: Signal = {}): Promise<ObjectInfo> {
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
     this.bucket(bucket)
     return await this.keyLocks.run(`upload/${uploadId}`, async () => {
       const upload = await this.uploads.get(bucket, key, uploadId)
+      // Checked before the parts are joined (a failed condition costs no copy), and again as the object commits.
+      checkWriteCondition(options.condition, this.db.get(bucket, key), key)
       const stored = await this.uploads.parts(bucket, uploadId)
       const chosen = selectParts(parts, stored, this.minPartSize)
       const tmp = this.layout.tmpPath(randomId())
@@ -469,7 +473,7 @@ export class DiskStore implements ObjectStore {
       const info = await this.writer.commit(bucket, key, { tmp, ...joined }, {
         size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.hashes, chosen), sha256,
         lastModified: Date.now(), metadata: upload.metadata, tags: upload.tags, parts: chosen.length,
-      })
+      }, options.condition, options.beforeCommit)
       await removeQuietly(this.layout.uploadDir(bucket, uploadId))
       return info
     })

@@ -1,9 +1,9 @@
-import { mkdir, unlink } from 'node:fs/promises'
+import { lstat, mkdir, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { hexDigests, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import type { KeyedLock } from '../core/keyed-lock.js'
-import type { ObjectInfo, VerifiedDigests } from '../core/object-store.js'
+import { checkWriteCondition, type ObjectInfo, type VerifiedDigests, type WriteCondition } from '../core/object-store.js'
 import { drainWithDigests } from '../core/streams.js'
 import { GroupFsync } from './group-fsync.js'
 import { codeOf, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
@@ -110,7 +110,7 @@ export class DiskWriter {
    * written and the intent cleared. A crash between those steps is finished or
    * rolled back at the next start (recoverIntents, in disk-recovery.ts).
    */
-  async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>): Promise<ObjectInfo> {
+  async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>, condition?: WriteCondition, beforeCommit?: () => Promise<void>): Promise<ObjectInfo> {
     const dataTmp = temp.tmp
     let bucket: Bucket
     try {
@@ -129,6 +129,12 @@ export class DiskWriter {
         const visible = this.layout.visiblePath(bucketName, key)
         const hidden = this.layout.hiddenPath(bucketName, key)
         const previous = db.get(bucketName, key)
+        if (condition !== undefined) {
+          // A file put in the folder by hand and not yet read is an object all the same (of an ETag not yet known).
+          const byHand = previous === undefined && visible !== undefined && (await lstat(visible).catch(() => undefined))?.isFile() === true
+          checkWriteCondition(condition, previous ?? (byHand ? { etag: '' } : undefined), key)
+        }
+        await beforeCommit?.()
         const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs }
         const intend = async (dataPath: string): Promise<void> => {
           if (full.hidden) await this.keepHiddenKey(bucketName, key)

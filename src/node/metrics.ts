@@ -96,6 +96,7 @@ export class ServerMetrics {
     counter('s3mesh_catalog_holder_notices_total', 'Entries this node, as a bucket\'s leading owner, sent to members holding a replaced version of a key in a bucket they do not own.', () => node.notices.stats.sent)
     counter('s3mesh_catalog_handed_over_entries_total', 'Entries of buckets this node does not own handed to an owner (all once after a start or a membership change, then only what changed), by fingerprint or whole.', () => node.stats.handedOver)
     counter('s3mesh_catalog_handed_whole_entries_total', 'Of those, the entries sent whole: the owner had them otherwise or not at all.', () => node.stats.handedWhole)
+    counter('s3mesh_catalog_compared_entries_total', 'Entries other members handed this node, as an owner, by fingerprint (compared with its own).', () => node.query.stats.compared)
     counter('s3mesh_catalog_sync_entries_received_total', 'Catalog entries received by anti-entropy.', () => node.antiEntropy.stats.entriesReceived)
     this.countersByReason('s3mesh_catalog_dropped_messages_total', 'Catalog announcements rejected (not sealed with the cluster key, malformed), by reason.', node.announcer.stats.dropped)
   }

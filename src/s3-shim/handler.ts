@@ -33,6 +33,7 @@ import { listObjectsV2 } from './ops/list-objects-v2.js'
 import { listParts } from './ops/list-parts.js'
 import { deleteObjectTagging, getObjectTagging, putObjectTagging } from './ops/object-tagging.js'
 import { preflight } from './ops/preflight.js'
+import { postObject } from './ops/post-object.js'
 import { putObject } from './ops/put-object.js'
 import { uploadPart } from './ops/upload-part.js'
 import { uploadPartCopy } from './ops/upload-part-copy.js'
@@ -94,7 +95,8 @@ export interface RequestInfo {
 export type S3Handler = (request: Request, info?: RequestInfo) => Promise<Response>
 
 
-const OPERATIONS: Record<Exclude<Operation, 'Preflight'>, OperationHandler> = {
+/** Every operation but the two the handler answers itself: a preflight (no signature) and a form upload (signed inside its body). */
+const OPERATIONS: Record<Exclude<Operation, 'Preflight' | 'PostObject'>, OperationHandler> = {
   ListBuckets: listBuckets,
   CreateBucket: createBucket,
   HeadBucket: headBucket,
@@ -158,23 +160,26 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
   const { store, access } = options
   const nextRequestId = requestIdSource()
 
+  /** Who an unsigned request acts as: a service worker's page, anyone when allowed, else anonymous (with `access`) or no one. */
+  function unsignedPrincipal (request: Request, r: Route): Principal {
+    const as = options.unsignedAs?.(request, r)
+    if (as !== undefined) return as
+    if (options.allowAnonymous?.(request, r) === true) return { kind: 'root', accessKeyId: '' }
+    if (access !== undefined) return { kind: 'anonymous' }
+    throw new S3Error('AccessDenied', 'Anonymous requests are not allowed: sign the request with SigV4 or use a presigned URL.')
+  }
+
   async function run (request: Request, url: URL, r: Route, requestId: string, client: ClientInfo): Promise<Response> {
     if (r.operation === 'Preflight') return await preflight(request, r.bucket, store)
+    if (r.operation === 'PostObject') {
+      return await postObject(request, url, r, {
+        store, hashes, region, requestId, client, ...(access === undefined ? {} : { access }), ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+        unsigned: () => unsignedPrincipal(request, r),
+      })
+    }
     const signed = await authenticatePrincipal(request, url, access, { ...(options.credentials === undefined ? {} : { credentials: options.credentials }), hashes, now: client.now, clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
     const identity = signed?.identity
-    let principal: Principal
-    const as = signed === undefined ? options.unsignedAs?.(request, r) : undefined
-    if (signed !== undefined) {
-      principal = signed.principal
-    } else if (as !== undefined) {
-      principal = as
-    } else if (options.allowAnonymous?.(request, r) === true) {
-      principal = { kind: 'root', accessKeyId: '' }
-    } else if (access !== undefined) {
-      principal = { kind: 'anonymous' }
-    } else {
-      throw new S3Error('AccessDenied', 'Anonymous requests are not allowed: sign the request with SigV4 or use a presigned URL.')
-    }
+    const principal = signed?.principal ?? unsignedPrincipal(request, r)
     // Names are checked before any store sees them: a store may map them to file paths.
     if (r.bucket !== '' && r.operation !== 'CreateBucket') assertBucketName(r.bucket)
     if (r.key !== '') assertObjectKey(r.key)

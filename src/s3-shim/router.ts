@@ -1,11 +1,12 @@
 import { S3Error } from '../core/errors.js'
+import { isFormUpload } from './http/form-upload.js'
 
 /** The S3 operations s3mesh answers, named as in the S3 API reference. */
 export type Operation =
   | 'ListBuckets' | 'CreateBucket' | 'HeadBucket' | 'DeleteBucket' | 'GetBucketLocation'
   | 'GetBucketCors' | 'PutBucketCors' | 'DeleteBucketCors' | 'GetBucketVersioning' | 'GetBucketAcl'
   | 'ListObjects' | 'ListObjectsV2' | 'ListMultipartUploads' | 'DeleteObjects'
-  | 'PutObject' | 'GetObject' | 'HeadObject' | 'DeleteObject' | 'CopyObject' | 'GetObjectAcl'
+  | 'PutObject' | 'PostObject' | 'GetObject' | 'HeadObject' | 'DeleteObject' | 'CopyObject' | 'GetObjectAcl'
   | 'GetObjectTagging' | 'PutObjectTagging' | 'DeleteObjectTagging'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload' | 'ListParts' | 'Preflight'
@@ -139,6 +140,8 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
         return op('DeleteBucket')
       case 'POST':
         if (has('delete')) return op('DeleteObjects')
+        // A browser form upload: the key, the policy and the file are in the body.
+        if (isFormUpload(request.headers)) return op('PostObject')
         break
     }
     throw new S3Error('MethodNotAllowed', undefined, { detail: { Method: method, ResourceType: 'BUCKET' } })

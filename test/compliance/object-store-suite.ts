@@ -282,6 +282,36 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.equal(again.size, text.length)
     })
 
+    withStore('conditional writes: If-None-Match: * creates once, If-Match writes over the ETag it names, and a refused write stores nothing', async ({ store }) => {
+      await store.createBucket('cond')
+      const first = await put(store, 'cond', 'k', 'first', { condition: { ifNoneMatch: '*' } })
+      await rejects(put(store, 'cond', 'k', 'second', { condition: { ifNoneMatch: '*' } }), 'PreconditionFailed')
+      assert.equal(await getText(store, 'cond', 'k'), 'first')
+      await rejects(put(store, 'cond', 'k', 'stale', { condition: { ifMatch: '0123456789abcdef0123456789abcdef' } }), 'PreconditionFailed')
+      const second = await put(store, 'cond', 'k', 'second', { condition: { ifMatch: first.etag } })
+      await rejects(put(store, 'cond', 'k', 'third', { condition: { ifMatch: first.etag } }), 'PreconditionFailed')
+      assert.equal((await store.headObject('cond', 'k')).etag, second.etag)
+      await rejects(put(store, 'cond', 'none', 'x', { condition: { ifMatch: first.etag } }), 'NoSuchKey')
+      await rejects(store.headObject('cond', 'none'), 'NoSuchKey')
+      // Deleted, the key may be created again.
+      await store.deleteObject('cond', 'k')
+      await put(store, 'cond', 'k', 'again', { condition: { ifNoneMatch: '*' } })
+      assert.equal(await getText(store, 'cond', 'k'), 'again')
+    })
+
+    withStore('conditional writes: a multipart completion refused by its condition leaves its upload, which completes without it', async ({ store }) => {
+      await store.createBucket('cond')
+      await put(store, 'cond', 'mp', 'there')
+      const id = await store.createMultipartUpload('cond', 'mp', { metadata: meta })
+      const p1 = await store.uploadPart('cond', 'mp', id, 1, streamOfBytes(bytes('parts')))
+      await rejects(store.completeMultipartUpload('cond', 'mp', id, [{ partNumber: 1, etag: p1.etag }], { condition: { ifNoneMatch: '*' } }), 'PreconditionFailed')
+      assert.equal(await getText(store, 'cond', 'mp'), 'there')
+      assert.equal((await store.listParts('cond', 'mp', id)).length, 1)
+      const etag = (await store.headObject('cond', 'mp')).etag
+      await store.completeMultipartUpload('cond', 'mp', id, [{ partNumber: 1, etag: p1.etag }], { condition: { ifMatch: etag } })
+      assert.equal(await getText(store, 'cond', 'mp'), 'parts')
+    })
+
     const copies = (title: string, fn: (s: StoreUnderTest) => Promise<void>): void => {
       if (options.noCopies !== undefined) skip(title, options.noCopies)
       else withStore(title, fn)

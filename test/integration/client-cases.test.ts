@@ -5,14 +5,15 @@
  * and Expect: 100-continue answered before the body is sent.
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command,
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListPartsCommand, ListObjectsCommand, ListObjectsV2Command,
   PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { run } from '../helpers/cli-clients.js'
@@ -170,5 +171,36 @@ print(s3.head_object(Bucket='${B}', Key='boto.txt')['Metadata']['word'])
     const denied = (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_upload}', '-H', 'Expect: 100-continue', '-T', file, `${server.url}/${B}/anonymous.bin`])).stdout
     assert.equal(denied, '403 0', 'refused (anonymous) with no byte of the body uploaded')
     await rm(dirname(file), { recursive: true, force: true })
+  })
+
+  it('a part re-sent while an earlier send of it is still arriving: the send that completes last is the part, whole', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'resent' }))
+    const slow = randomBytes(6 * 1024 * 1024)
+    const quick = randomBytes(6 * 1024 * 1024)
+    const partUrl = `${server.url}/${B}/resent?partNumber=1&uploadId=${encodeURIComponent(UploadId!)}`
+    // The first send: half its body, then a pause while the second send of the part goes through whole.
+    const signed = await sign.sign(partUrl, { method: 'PUT', headers: { 'content-length': String(slow.byteLength), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
+    const headers = Object.fromEntries(signed.headers)
+    let resume!: () => void
+    const paused = new Promise<void>(resolve => { resume = resolve })
+    const first = new Promise<{ status: number, etag: string }>((resolve, reject) => {
+      const req = httpRequest(partUrl, { method: 'PUT', headers }, res => { res.resume(); res.on('end', () => { resolve({ status: res.statusCode ?? 0, etag: String(res.headers.etag) }) }) })
+      req.on('error', reject)
+      req.write(slow.subarray(0, slow.byteLength / 2))
+      void paused.then(() => { req.end(slow.subarray(slow.byteLength / 2)) })
+    })
+    const second = await s3.send(new UploadPartCommand({ Bucket: B, Key: 'resent', UploadId, PartNumber: 1, Body: quick }))
+    resume()
+    const firstDone = await first
+    assert.equal(firstDone.status, 200)
+    const md5 = (b: Buffer): string => `"${createHash('md5').update(b).digest('hex')}"`
+    assert.equal(second.ETag, md5(quick))
+    assert.equal(firstDone.etag, md5(slow))
+    const parts = (await s3.send(new ListPartsCommand({ Bucket: B, Key: 'resent', UploadId }))).Parts ?? []
+    assert.deepEqual(parts.map(p => [p.PartNumber, p.ETag, p.Size]), [[1, md5(slow), slow.byteLength]], 'one part: the send that completed last')
+    await assert.rejects(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'resent', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: second.ETag! }] } })), (e: { name: string }) => e.name === 'InvalidPart')
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'resent', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: firstDone.etag }] } }))
+    const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: B, Key: 'resent' }))).Body!.transformToByteArray())
+    assert.ok(got.equals(slow), 'the object is that send\'s bytes, whole')
   })
 })

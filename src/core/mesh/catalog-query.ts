@@ -21,6 +21,8 @@ export interface CatalogQueryStats {
   /** Questions this member could not answer (it does not own the bucket). */
   notOwner: number
   failures: number
+  /** Entries other members handed this one (as an owner) by fingerprint, compared with its own. */
+  compared: number
 }
 
 export interface CatalogQueryOptions {
@@ -54,7 +56,7 @@ export interface RemoteListing { objects: ObjectSummary[], isTruncated: boolean 
  * and the asker tries the next owner.
  */
 export class CatalogQuery {
-  readonly stats: CatalogQueryStats = { asked: 0, answered: 0, notOwner: 0, failures: 0 }
+  readonly stats: CatalogQueryStats = { asked: 0, answered: 0, notOwner: 0, failures: 0, compared: 0 }
   private readonly timeoutMs: number
 
   constructor (private readonly o: CatalogQueryOptions) {
@@ -240,6 +242,7 @@ export class CatalogQuery {
           const f = e === undefined ? undefined : fingerprint(e)
           if (f === undefined || f[0] !== view.getUint32(8 * j) || f[1] !== view.getUint32(8 * j + 4)) differ.push(j)
         }
+        this.stats.compared += keys.length
         return { status: 'ok', differ }
       }
       case 'totals':

@@ -1,6 +1,6 @@
 import { S3Error } from '../errors.js'
 import type {
-  BucketInfo, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
+  BucketInfo, CompleteOptions, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
   ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
 } from '../object-store.js'
 import { fanOut } from '../fan-out.js'
@@ -145,7 +145,7 @@ export class GuestStore extends MeshStore {
     return await this.writer.listMultipartUploads(bucket, options)
   }
 
-  override async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: Signal): Promise<ObjectInfo> {
+  override async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: CompleteOptions): Promise<ObjectInfo> {
     const info = await this.writer.completeMultipartUpload(bucket, key, uploadId, parts, options)
     await this.refresh(bucket, key, true)
     return info

@@ -13,6 +13,7 @@ import type { CatalogStore } from './catalog-store.js'
 import { Catalog } from './catalog.js'
 import { CatalogPartition } from './catalog-partition.js'
 import { CatalogQuery } from './catalog-query.js'
+import { WriteArbiter } from './write-arbiter.js'
 import type { MeshConfig } from './config.js'
 import { DurableMembers } from './durable-members.js'
 import { compareVersions, HybridClock } from './hlc.js'
@@ -73,6 +74,8 @@ export class MeshNode {
   /** Which buckets' part of the catalog this member owns, and reads of the rest from their owners. */
   readonly partition: CatalogPartition
   readonly query: CatalogQuery
+  /** Orders conditional writes: a bucket's leading owner decides which of two racing writes of a key goes ahead. */
+  readonly arbiter: WriteArbiter
   /** The leading owner's notices to members holding keys of buckets they do not own (they do not hear those buckets' announcements). */
   readonly notices: HolderNotices
   /** Entries heard and not kept here (buckets this member does not own): `passed` (a guest following such a bucket is told). */
@@ -178,6 +181,11 @@ export class MeshNode {
       partition, query: this.query, receive: entries => { this.reconciler.receive(entries) },
       ...(o.catalogStore === undefined ? {} : { catalogStore: o.catalogStore }),
     })
+    this.arbiter = new WriteArbiter({
+      libp2p: o.libp2p, keyring: o.keyring, self: this.self,
+      arbiterOf: b => partition.owners(b)[0],
+      current: async (b, k, signal) => await partition.entry(b, k, signal, { holders: true }),
+    })
     this.store = new MeshStore({
       copies, catalog, hashes,
       replicator: new Replicator({ ...parts, replicas: config.replicas, writeQuorum: config.writeQuorum }),
@@ -190,6 +198,7 @@ export class MeshNode {
       announced: async () => { await this.announcer.flush() },
       persist: async () => { await o.catalogStore?.flush(true) },
       partition,
+      arbiter: this.arbiter,
     })
   }
 
@@ -234,6 +243,7 @@ export class MeshNode {
     await this.transfer.start()
     await this.antiEntropy.start()
     await this.query.start()
+    await this.arbiter.start()
     this.announcer.start()
     this.catalog.addEventListener('change', this.onBucketChange)
     this.notices.start()
@@ -262,6 +272,7 @@ export class MeshNode {
     await this.announcer.stop()
     await this.antiEntropy.stop()
     await this.query.stop()
+    await this.arbiter.stop()
     await this.transfer.stop()
     await this.fetcher.settled()
     this.catalog.removeEventListener('change', this.onCatalogChange)

@@ -2,8 +2,8 @@ import { isS3Error, S3Error } from '../errors.js'
 import { toHex, type Hashes } from '../hashes.js'
 import { byteRange, readAll, throwIfAborted } from '../streams.js'
 import {
-  bytesHandle, type BucketInfo, type ByteRange, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
-  type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests,
+  bytesHandle, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
+  type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests, type WriteCondition,
 } from '../object-store.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
@@ -12,6 +12,7 @@ import { summaries, type CatalogPartition } from './catalog-partition.js'
 import { infoOf, recordOf, type LocalCopies } from './local-copies.js'
 import type { Replicator, WriteFan } from './replicator.js'
 import { verifyingStream } from './verify-stream.js'
+import type { WriteArbiter, WriteLease } from './write-arbiter.js'
 
 /** What the mesh store is built on (see MeshNode, which makes them). */
 export interface MeshStoreParts {
@@ -39,6 +40,8 @@ export interface MeshStoreParts {
   persist: () => Promise<void>
   /** Where entries this member does not keep are read (a bucket's owners, when the catalog is partitioned); else the local catalog answers. */
   partition?: Pick<CatalogPartition, 'entry' | 'listing' | 'totals'>
+  /** Orders conditional writes across the mesh (without it they are refused as not implemented). */
+  arbiter?: Pick<WriteArbiter, 'acquire'>
 }
 
 /**
@@ -122,12 +125,22 @@ export class MeshStore implements ObjectStore {
     if (options.copyOf !== undefined || options.copyOfAtEnd !== undefined) throw new S3Error('NotImplemented', 'A mesh store makes its own copies.')
     this.liveBucket(bucket)
     await this.copies.ensureBucket(bucket, options)
+    // A conditional write asks the bucket's arbiter before its body is read: a failed condition is answered at once.
+    const lease = await this.lease(bucket, key, options.condition, options.signal)
     // The bytes go to the replicas while they are written here; the version follows once it exists.
     // An object of more than 1 MiB gets its chunk tree from the same pass (see chunk-tree.ts).
     const tree = options.size === undefined || hasTree(options.size) ? new TreeHasher(this.p.hashes) : undefined
     const source = tree === undefined ? body : body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => { tree.update(chunk); c.enqueue(chunk) } }))
     const fan = this.p.replicator.begin({ bucket, key, metadata: options.metadata, tags: options.tags ?? {}, ...(options.size === undefined ? {} : { size: options.size }) }, source)
-    return await this.committed(bucket, key, async () => await this.local.putObject(bucket, key, fan.local, options), options.signal, fan, tree)
+    const { condition: _checked, ...local } = options
+    return await this.committed(bucket, key, async () => await this.local.putObject(bucket, key, fan.local, { ...local, ...confirmed(lease, options.signal) }), options.signal, fan, tree, lease)
+  }
+
+  /** The key's lease from the bucket's arbiter, for a conditional write (see write-arbiter.ts). */
+  private async lease (bucket: string, key: string, condition: WriteCondition | undefined, signal?: AbortSignal): Promise<WriteLease | undefined> {
+    if (condition === undefined) return undefined
+    if (this.p.arbiter === undefined) throw new S3Error('NotImplemented', 'Conditional writes need the mesh\'s write arbiter.')
+    return await this.p.arbiter.acquire(bucket, key, condition, signal)
   }
 
   async openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle> {
@@ -222,8 +235,10 @@ export class MeshStore implements ObjectStore {
     }
   }
 
-  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options?: Signal): Promise<ObjectInfo> {
-    return await this.committed(bucket, key, async () => await this.local.completeMultipartUpload(bucket, key, uploadId, parts, options), options?.signal)
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
+    const lease = await this.lease(bucket, key, options.condition, options.signal)
+    const { condition: _checked, ...local } = options
+    return await this.committed(bucket, key, async () => await this.local.completeMultipartUpload(bucket, key, uploadId, parts, { ...local, ...confirmed(lease, options.signal) }), options.signal, undefined, undefined, lease)
   }
 
   async abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void> {
@@ -235,13 +250,14 @@ export class MeshStore implements ObjectStore {
    * catalog entry cannot remove the new bytes in between), then copies it to
    * the replicas.
    */
-  private async committed (bucket: string, key: string, write: () => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher): Promise<ObjectInfo> {
+  private async committed (bucket: string, key: string, write: () => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher, lease?: WriteLease): Promise<ObjectInfo> {
     const { info, entry } = await this.copies.locks.run(`${bucket}\n${key}`, async () => {
       let info: ObjectInfo
       try {
         info = await write()
       } catch (err) {
         fan?.abort(err instanceof Error ? err : new Error(String(err)))
+        await lease?.release()
         throw err
       }
       const object = recordOf(info)
@@ -254,12 +270,17 @@ export class MeshStore implements ObjectStore {
       // In this member's catalog at once (a read here finds it); announced below, once.
       return { info, entry: this.copies.apply({ bucket, key, version: this.version(), deleted: false, object, holders: [this.copies.self] }) }
     })
-    const replicas = await this.p.replicator.replicate(entry, signal, fan)
-    // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
-    // the client has its answer: a GET anywhere right after the PUT finds it.
-    this.copies.publish({ ...entry, holders: [this.copies.self, ...replicas].sort() })
-    await this.p.announced()
-    return { ...info, replicas: 1 + replicas.length }
+    try {
+      const replicas = await this.p.replicator.replicate(entry, signal, fan)
+      // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
+      // the client has its answer: a GET anywhere right after the PUT finds it.
+      this.copies.publish({ ...entry, holders: [this.copies.self, ...replicas].sort() })
+      await this.p.announced()
+      return { ...info, replicas: 1 + replicas.length }
+    } finally {
+      // Written here: the arbiter holds later conditional writes to this version until every member has heard of it.
+      await lease?.release({ etag: info.etag, version: entry.version })
+    }
   }
 
   /** The chunk tree's leaves of the local copy of (bucket, key), if it still has content `sha256`. */
@@ -353,6 +374,11 @@ export class MeshStore implements ObjectStore {
     if (e === undefined || e.deleted || e.object === undefined) throw new S3Error('NoSuchKey', undefined, { resource: `/${bucket}/${key}`, detail: { Key: key } })
     return e
   }
+}
+
+/** A conditional write's check as it commits: the arbiter is asked again whether the key is still the write's. */
+function confirmed (lease: WriteLease | undefined, signal?: AbortSignal): { beforeCommit?: () => Promise<void> } {
+  return lease === undefined ? {} : { beforeCommit: async () => { await lease.confirm(signal) } }
 }
 
 /** A handle on a version's bytes as they arrive from a holder (already checked against it by the transfer). */

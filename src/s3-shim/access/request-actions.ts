@@ -41,6 +41,7 @@ const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' |
   ListObjectsV2: ['s3:ListBucket', 'bucket'],
   ListMultipartUploads: ['s3:ListBucketMultipartUploads', 'bucket'],
   PutObject: ['s3:PutObject', 'object'],
+  PostObject: ['s3:PutObject', 'object'],
   GetObject: ['s3:GetObject', 'object'],
   HeadObject: ['s3:GetObject', 'object'],
   DeleteObject: ['s3:DeleteObject', 'object'],
@@ -68,6 +69,8 @@ function s3Keys (route: Route, headers: Headers): ContextValues {
   const presigned = route.query.has('X-Amz-Signature') || route.query.has('Signature')
   const signed = headers.get('authorization') !== null || presigned
   return {
+    // A form upload's signature is over its policy (post-object.ts passes the form's fields as headers).
+    ...(route.operation === 'PostObject' ? { 's3:authType': 'POST' } : {}),
     ...(signed ? { 's3:authType': presigned ? 'REST-QUERY-STRING' : 'REST-HEADER', 's3:signatureversion': route.query.has('Signature') ? 'AWS' : 'AWS4-HMAC-SHA256' } : {}),
     ...(headers.get('x-amz-acl') === null ? {} : { 's3:x-amz-acl': headers.get('x-amz-acl')! }),
     ...(headers.get('x-amz-copy-source') === null ? {} : { 's3:x-amz-copy-source': headers.get('x-amz-copy-source')! }),
@@ -108,7 +111,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
     }
   }
   const tagging = headers.get('x-amz-tagging')
-  if (tagging !== null && (route.operation === 'PutObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload')) {
+  if (tagging !== null && (route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload')) {
     const tags = new URLSearchParams(tagging)
     for (const [k, v] of tags) context[`s3:RequestObjectTag/${k}`] = v
     context['s3:RequestObjectTagKeys'] = [...tags.keys()]
@@ -117,7 +120,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   // Setting an ACL while writing needs the ACL permission too (AWS's rule): PutObject alone cannot make an object public.
   if (headers.get('x-amz-acl') !== null) {
     if (route.operation === 'CreateBucket') permissions.push({ action: 's3:PutBucketAcl', resource, context })
-    if (route.operation === 'PutObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload') permissions.push({ action: 's3:PutObjectAcl', resource, context })
+    if (route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload') permissions.push({ action: 's3:PutObjectAcl', resource, context })
   }
   // A copy reads its source: the caller needs GetObject there too.
   if (route.operation === 'CopyObject' || route.operation === 'UploadPartCopy') {

@@ -71,7 +71,8 @@ interface Parts {
   amzDate: string
 }
 
-function parseCredential (credential: string, error: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError', services: readonly string[] = ['s3']): Omit<Parts, 'signedHeaders' | 'signature' | 'amzDate'> {
+/** A SigV4 credential (`<key>/<YYYYMMDD>/<region>/<service>/aws4_request`), or the S3 error `error` saying what is wrong with it. */
+export function parseCredential (credential: string, error: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError' | 'InvalidArgument', services: readonly string[] = ['s3']): Omit<Parts, 'signedHeaders' | 'signature' | 'amzDate'> {
   const c = credential.split('/')
   if (c.length !== 5 || c[4] !== 'aws4_request' || !/^\d{8}$/.test(c[1]!)) {
     throw new S3Error(error, `The credential "${credential}" is malformed; expected "<key>/<YYYYMMDD>/<region>/s3/aws4_request".`)

@@ -1,6 +1,6 @@
 import { S3Error } from '../../core/errors.js'
 import { bareEtag } from '../../core/multipart.js'
-import type { ObjectInfo } from '../../core/object-store.js'
+import type { ObjectInfo, WriteCondition } from '../../core/object-store.js'
 import { httpDate, quoteEtag } from '../respond.js'
 
 function etagMatches (list: string, etag: string): boolean {
@@ -58,4 +58,24 @@ export function checkConditions (c: ConditionHeaders, info: ObjectInfo, notModif
     const t = parseDate(c.ifModifiedSince)
     if (t !== undefined && modified <= t) throw new S3Error(notModified, undefined, notModified === 'NotModified' ? { headers } : { detail: { Condition: 'If-Modified-Since' } })
   }
+}
+
+/**
+ * The condition a PUT or CompleteMultipartUpload sends (S3's conditional
+ * writes): `If-None-Match: *` or `If-Match: <etag>`; the store checks it as
+ * the write commits.
+ */
+export function writeCondition (headers: Headers): WriteCondition | undefined {
+  const none = headers.get('if-none-match')?.trim()
+  const match = headers.get('if-match')?.trim()
+  if (none === undefined && match === undefined) return undefined
+  if (none !== undefined && none !== '*') throw new S3Error('NotImplemented', 'If-None-Match on a write takes only "*" (no object may have the key).', { detail: { Header: 'If-None-Match' } })
+  if (match !== undefined && (match === '' || match.includes(','))) throw new S3Error('InvalidArgument', 'If-Match on a write takes one ETag.', { detail: { ArgumentName: 'If-Match', ArgumentValue: match } })
+  return { ...(none === undefined ? {} : { ifNoneMatch: '*' as const }), ...(match === undefined ? {} : { ifMatch: bareEtag(match) }) }
+}
+
+/** The write condition as store options: nothing when there is none. */
+export function conditionOf (headers: Headers): { condition?: WriteCondition } {
+  const condition = writeCondition(headers)
+  return condition === undefined ? {} : { condition }
 }

@@ -3,6 +3,7 @@ import { fromHex, toHex } from '../../core/hashes.js'
 import type { ObjectInfo } from '../../core/object-store.js'
 import { objectPath } from '../../core/names.js'
 import type { Context } from '../context.js'
+import { conditionOf } from '../http/conditions.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import { elementsOf, textOf, xmlResponse } from '../xml.js'
 import { uploadIdOf } from '../multipart-params.js'
@@ -19,7 +20,7 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
   })
   let info: ObjectInfo
   try {
-    info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal })
+    info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal, ...conditionOf(ctx.headers) })
     // The new object has the ACL its upload asked for, or none: it does not inherit the one it replaces.
     await applyObjectAcl(ctx, ctx.bucket, ctx.key, ctx.auth.access?.uploadAcls.get(uploadId))
     ctx.auth.access?.uploadAcls.delete(uploadId)

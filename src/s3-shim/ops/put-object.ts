@@ -1,5 +1,6 @@
 import { streamOfBytes } from '../../core/streams.js'
 import type { Context } from '../context.js'
+import { conditionOf } from '../http/conditions.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import { applyObjectAcl, requestedAcl } from './get-acl.js'
@@ -10,7 +11,7 @@ export async function putObject (ctx: Context): Promise<Response> {
   const tags = tagsFromHeader(ctx.headers)
   const { body, size, verified } = ctx.body()
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
-    metadata, tags, size, verified, signal: ctx.signal,
+    metadata, tags, size, verified, signal: ctx.signal, ...conditionOf(ctx.headers),
   })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
   return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }) } })

@@ -1,0 +1,190 @@
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { S3Error } from '../errors.js'
+import { randomId } from '../ids.js'
+import { checkWriteCondition, type WriteCondition } from '../object-store.js'
+import { DroppedMessageError } from '../wire/strict-cbor.js'
+import type { Keyring } from '../wire/keyring.js'
+import { openStream } from '../wire/open-stream.js'
+import { SealedFrames } from '../wire/sealed-frames.js'
+import type { CatalogEntry } from './catalog-entry.js'
+import { compareVersions, type Version } from './hlc.js'
+
+/** Conditional writes asked of a bucket's arbiter: sealed with the cluster key. */
+export const ARBITER_PROTOCOL = '/s3mesh/write-arbiter/1.0.0'
+
+/** How long a conditional write holds its key before another may take it (a writer that died lets go then). */
+export const DEFAULT_LEASE_MS = 30_000
+
+/** How long the arbiter remembers a conditional write it let commit, for the catalog to hear of it meanwhile. */
+const REMEMBER_MS = 5 * 60_000
+
+export interface WriteArbiterOptions {
+  libp2p: Libp2p
+  keyring: Keyring
+  self: string
+  /** The member that orders a bucket's conditional writes: its leading catalog owner, the same on every member that sees the same members. */
+  arbiterOf: (bucket: string) => string | undefined
+  /** A key's newest entry as the catalog's owners know it (tombstones included). */
+  current: (bucket: string, key: string, signal?: AbortSignal) => Promise<CatalogEntry | undefined>
+  leaseMs?: number
+  timeoutMs?: number
+  now?: () => number
+}
+
+/** A conditional write's hold on its key, given by the arbiter. */
+export interface WriteLease {
+  /** Asks the arbiter again, as the write commits: the condition still holds (412 or 404 if not) and the key is still this write's (409 if another took it). */
+  confirm: (signal?: AbortSignal) => Promise<void>
+  /** Lets the key go: with the version written, which the arbiter holds later conditions to, or with none (the write failed). */
+  release: (written?: { etag: string, version: Version }) => Promise<void>
+}
+
+type Refusal = 'PreconditionFailed' | 'NoSuchKey' | 'ConditionalRequestConflict'
+
+/**
+ * Conditional writes (If-None-Match: *, If-Match) across the mesh: of two
+ * members racing to create a key, exactly one may win, so both ask the one
+ * member that orders the bucket's conditional writes (its arbiter). The
+ * arbiter checks the condition against the newest entry it knows, and the
+ * writes it let commit since, and gives the key to one write at a time: a
+ * second conditional write of the key meanwhile is refused with 409
+ * ConditionalRequestConflict, as S3 does. A write asks once before its body
+ * (a failed condition is answered before the bytes are sent) and again as it
+ * commits. Unconditional writes ask no one: the last writer wins, as in S3.
+ * When the arbiter cannot be reached, conditional writes answer 503 rather
+ * than risk two winners.
+ */
+export class WriteArbiter {
+  /** Keys held by a conditional write in progress: its token and when the hold ends. */
+  private readonly held = new Map<string, { token: string, until: number }>()
+  /** Conditional writes let commit here, until the catalog surely has them. */
+  private readonly written = new Map<string, { etag: string, version: Version, at: number }>()
+  private readonly leaseMs: number
+  private readonly timeoutMs: number
+  private readonly now: () => number
+
+  constructor (private readonly o: WriteArbiterOptions) {
+    this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS
+    this.timeoutMs = o.timeoutMs ?? 10_000
+    this.now = o.now ?? Date.now
+  }
+
+  async start (): Promise<void> {
+    await this.o.libp2p.handle(ARBITER_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { runOnLimitedConnection: false })
+  }
+
+  async stop (): Promise<void> {
+    await this.o.libp2p.unhandle(ARBITER_PROTOCOL)
+  }
+
+  /**
+   * Asks the bucket's arbiter whether a conditional write of (bucket, key)
+   * may go ahead: resolves with the key's lease, or throws what S3 answers
+   * (412, 404 for If-Match on no object, 409 while another conditional write
+   * of the key is under way, 503 when the arbiter cannot be asked).
+   */
+  async acquire (bucket: string, key: string, condition: WriteCondition, signal?: AbortSignal): Promise<WriteLease> {
+    const arbiter = this.o.arbiterOf(bucket)
+    if (arbiter === undefined) throw new S3Error('ServiceUnavailable', 'No member orders this bucket\'s conditional writes yet; try again.')
+    const ask = async (request: Record<string, unknown>, s?: AbortSignal): Promise<Record<string, unknown>> =>
+      arbiter === this.o.self ? await this.answer(request, s) : await this.ask(arbiter, request, s)
+    const question = { bucket, key, ...(condition.ifNoneMatch === undefined ? {} : { ifNoneMatch: condition.ifNoneMatch }), ...(condition.ifMatch === undefined ? {} : { ifMatch: condition.ifMatch }) }
+    const token = refusedOr(await ask({ op: 'acquire', ...question }, signal), key)
+    return {
+      confirm: async s => { refusedOr(await ask({ op: 'acquire', ...question, token }, s), key) },
+      release: async written => {
+        await ask({ op: 'release', bucket, key, token, ...(written === undefined ? {} : { etag: written.etag, version: written.version }) }, AbortSignal.timeout(this.timeoutMs)).catch(() => {
+          // Not heard: the hold ends with its lease.
+        })
+      },
+    }
+  }
+
+  /** The arbiter's side: decides on an acquire (a new hold, or the holder's confirmation) and takes a release. */
+  private async answer (r: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const { bucket, key, token } = r
+    if (typeof bucket !== 'string' || typeof key !== 'string' || (token !== undefined && typeof token !== 'string')) throw new DroppedMessageError('malformed', 'An arbiter question without its key.')
+    const id = `${bucket}\n${key}`
+    const now = this.now()
+    this.forgetOld(now)
+    const hold = this.held.get(id)
+    const mine = hold !== undefined && hold.token === token
+    if (r.op === 'release') {
+      if (mine) this.held.delete(id)
+      const { etag, version } = r
+      if (mine && typeof etag === 'string' && isVersion(version)) this.written.set(id, { etag, version, at: now })
+      return { status: 'ok' }
+    }
+    if (r.op !== 'acquire') throw new DroppedMessageError('malformed', 'Unknown arbiter question.')
+    if (hold !== undefined && !mine && hold.until > now) return { status: 'refused', code: 'ConditionalRequestConflict' }
+    const condition: WriteCondition = {
+      ...(r.ifNoneMatch === '*' ? { ifNoneMatch: '*' as const } : {}),
+      ...(typeof r.ifMatch === 'string' ? { ifMatch: r.ifMatch } : {}),
+    }
+    const entry = await this.o.current(bucket, key, signal)
+    // Decided after the wait: another question may have taken the key meanwhile.
+    const again = this.held.get(id)
+    if (again !== undefined && again.token !== token && again.until > this.now()) return { status: 'refused', code: 'ConditionalRequestConflict' }
+    // The newer of the catalog's entry (a tombstone: no object) and the last conditional write let commit here.
+    const known = this.written.get(id)
+    const fromCatalog = entry === undefined ? undefined : { version: entry.version, object: entry.deleted ? undefined : entry.object }
+    const newest = known !== undefined && (fromCatalog === undefined || compareVersions(known.version, fromCatalog.version) > 0) ? { object: known } : fromCatalog
+    try {
+      checkWriteCondition(condition, newest?.object, key)
+    } catch (err) {
+      if (err instanceof S3Error && (err.code === 'PreconditionFailed' || err.code === 'NoSuchKey')) return { status: 'refused', code: err.code }
+      throw err
+    }
+    const given = typeof token === 'string' ? token : randomId()
+    this.held.set(id, { token: given, until: this.now() + this.leaseMs })
+    return { status: 'ok', token: given }
+  }
+
+  private forgetOld (now: number): void {
+    for (const [id, w] of this.written) if (now - w.at > REMEMBER_MS) this.written.delete(id)
+    for (const [id, h] of this.held) if (h.until <= now) this.held.delete(id)
+  }
+
+  private async ask (peer: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const s = AbortSignal.any([signal ?? AbortSignal.timeout(this.timeoutMs), AbortSignal.timeout(this.timeoutMs)])
+    let frames: SealedFrames | undefined
+    try {
+      frames = new SealedFrames(await openStream(this.o.libp2p, peer, ARBITER_PROTOCOL, s), this.o.keyring)
+      await frames.send(request, s)
+      const a = await frames.receive(s)
+      await frames.close()
+      return a
+    } catch (err) {
+      frames?.abort(err instanceof Error ? err : new Error(String(err)))
+      if (signal?.aborted === true) throw err
+      throw new S3Error('ServiceUnavailable', `The member that orders conditional writes to this bucket (${peer}) did not answer; try again.`, { cause: err })
+    }
+  }
+
+  private async serve (stream: Stream, _connection: Connection): Promise<void> {
+    const frames = new SealedFrames(stream, this.o.keyring)
+    const s = AbortSignal.timeout(this.timeoutMs)
+    try {
+      const r = await frames.receive(s)
+      await frames.send(await this.answer(r, s), s)
+      await frames.close()
+    } catch (err) {
+      frames.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+}
+
+function isVersion (v: unknown): v is Version {
+  const x = v as Version
+  return typeof v === 'object' && v !== null && Number.isSafeInteger(x.ms) && Number.isSafeInteger(x.counter) && typeof x.node === 'string'
+}
+
+/** The token of an answer that lets the write go ahead; else the S3 error it refuses with. */
+function refusedOr (a: Record<string, unknown>, key: string): string {
+  if (a.status === 'ok' && typeof a.token === 'string') return a.token
+  const code = a.code as Refusal | undefined
+  if (code === 'NoSuchKey') throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
+  if (code === 'PreconditionFailed') throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-None-Match or If-Match' } })
+  if (code === 'ConditionalRequestConflict') throw new S3Error('ConditionalRequestConflict')
+  throw new DroppedMessageError('malformed', 'An arbiter answer without its token.')
+}
