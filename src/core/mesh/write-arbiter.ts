@@ -5,9 +5,10 @@ import { checkWriteCondition, type WriteCondition } from '../object-store.js'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
 import type { Keyring } from '../wire/keyring.js'
 import { openStream } from '../wire/open-stream.js'
-import { SealedFrames } from '../wire/sealed-frames.js'
+import { PeerIdleError, SealedFrames, StreamEndedError } from '../wire/sealed-frames.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import { compareVersions, type Version } from './hlc.js'
+import { KeptStreams } from './kept-streams.js'
 
 /** Conditional writes asked of a bucket's arbiter: sealed with the cluster key. */
 export const ARBITER_PROTOCOL = '/s3mesh/write-arbiter/1.0.0'
@@ -17,6 +18,9 @@ export const DEFAULT_LEASE_MS = 30_000
 
 /** How long the arbiter remembers a conditional write it let commit, for the catalog to hear of it meanwhile. */
 const REMEMBER_MS = 5 * 60_000
+
+/** How long the arbiter keeps a stream open for the next question, and an asker keeps it (less, so it never uses one the arbiter dropped). */
+const STREAM_IDLE_MS = 10_000
 
 export interface WriteArbiterOptions {
   libp2p: Libp2p
@@ -62,6 +66,10 @@ export class WriteArbiter {
   private readonly leaseMs: number
   private readonly timeoutMs: number
   private readonly now: () => number
+  /** Streams to arbiters kept for the next question: a new one costs a protocol round trip, three times a write. */
+  private readonly kept = new KeptStreams(STREAM_IDLE_MS / 2)
+  /** Streams this member answers on, waiting for their next question: closed when it stops. */
+  private readonly serving = new Set<SealedFrames>()
 
   constructor (private readonly o: WriteArbiterOptions) {
     this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS
@@ -74,6 +82,8 @@ export class WriteArbiter {
   }
 
   async stop (): Promise<void> {
+    this.kept.stop()
+    for (const frames of this.serving) frames.abort(new Error('This member is stopping.'))
     await this.o.libp2p.unhandle(ARBITER_PROTOCOL)
   }
 
@@ -88,10 +98,12 @@ export class WriteArbiter {
     if (arbiter === undefined) throw new S3Error('ServiceUnavailable', 'No member orders this bucket\'s conditional writes yet; try again.')
     const ask = async (request: Record<string, unknown>, s?: AbortSignal): Promise<Record<string, unknown>> =>
       arbiter === this.o.self ? await this.answer(request, s) : await this.ask(arbiter, request, s)
-    const question = { bucket, key, ...(condition.ifNoneMatch === undefined ? {} : { ifNoneMatch: condition.ifNoneMatch }), ...(condition.ifMatch === undefined ? {} : { ifMatch: condition.ifMatch }) }
-    const token = refusedOr(await ask({ op: 'acquire', ...question }, signal), key)
+    // The asker names its hold, so asking twice (a kept stream that broke after the arbiter took the question) is asking once.
+    const token = randomId()
+    const question = { op: 'acquire', bucket, key, token, ...(condition.ifNoneMatch === undefined ? {} : { ifNoneMatch: condition.ifNoneMatch }), ...(condition.ifMatch === undefined ? {} : { ifMatch: condition.ifMatch }) }
+    refusedOr(await ask(question, signal), key)
     return {
-      confirm: async s => { refusedOr(await ask({ op: 'acquire', ...question, token }, s), key) },
+      confirm: async s => { refusedOr(await ask(question, s), key) },
       release: async written => {
         await ask({ op: 'release', bucket, key, token, ...(written === undefined ? {} : { etag: written.etag, version: written.version }) }, AbortSignal.timeout(this.timeoutMs)).catch(() => {
           // Not heard: the hold ends with its lease.
@@ -103,7 +115,7 @@ export class WriteArbiter {
   /** The arbiter's side: decides on an acquire (a new hold, or the holder's confirmation) and takes a release. */
   private async answer (r: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const { bucket, key, token } = r
-    if (typeof bucket !== 'string' || typeof key !== 'string' || (token !== undefined && typeof token !== 'string')) throw new DroppedMessageError('malformed', 'An arbiter question without its key.')
+    if (typeof bucket !== 'string' || typeof key !== 'string' || typeof token !== 'string' || token.length > 64) throw new DroppedMessageError('malformed', 'An arbiter question without its key or token.')
     const id = `${bucket}\n${key}`
     const now = this.now()
     this.forgetOld(now)
@@ -135,9 +147,8 @@ export class WriteArbiter {
       if (err instanceof S3Error && (err.code === 'PreconditionFailed' || err.code === 'NoSuchKey')) return { status: 'refused', code: err.code }
       throw err
     }
-    const given = typeof token === 'string' ? token : randomId()
-    this.held.set(id, { token: given, until: this.now() + this.leaseMs })
-    return { status: 'ok', token: given }
+    this.held.set(id, { token, until: this.now() + this.leaseMs })
+    return { status: 'ok' }
   }
 
   private forgetOld (now: number): void {
@@ -145,31 +156,41 @@ export class WriteArbiter {
     for (const [id, h] of this.held) if (h.until <= now) this.held.delete(id)
   }
 
+  /** Asks `peer` on a kept stream if there is one (a new one if that fails: the arbiter may have dropped it), else on a new one. */
   private async ask (peer: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const s = AbortSignal.any([signal ?? AbortSignal.timeout(this.timeoutMs), AbortSignal.timeout(this.timeoutMs)])
-    let frames: SealedFrames | undefined
-    try {
-      frames = new SealedFrames(await openStream(this.o.libp2p, peer, ARBITER_PROTOCOL, s), this.o.keyring)
-      await frames.send(request, s)
-      const a = await frames.receive(s)
-      await frames.close()
-      return a
-    } catch (err) {
-      frames?.abort(err instanceof Error ? err : new Error(String(err)))
-      if (signal?.aborted === true) throw err
-      throw new S3Error('ServiceUnavailable', `The member that orders conditional writes to this bucket (${peer}) did not answer; try again.`, { cause: err })
+    for (let attempt = 0; ; attempt++) {
+      const pooled = attempt === 0 ? this.kept.take(peer) : undefined
+      let frames = pooled
+      try {
+        frames ??= new SealedFrames(await openStream(this.o.libp2p, peer, ARBITER_PROTOCOL, s), this.o.keyring, { idleTimeoutMs: this.timeoutMs })
+        await frames.send(request, s)
+        const a = await frames.receive(s)
+        this.kept.keep(peer, frames)
+        return a
+      } catch (err) {
+        frames?.abort(err instanceof Error ? err : new Error(String(err)))
+        if (signal?.aborted === true) throw err
+        if (pooled !== undefined) continue
+        throw new S3Error('ServiceUnavailable', `The member that orders conditional writes to this bucket (${peer}) did not answer; try again.`, { cause: err })
+      }
     }
   }
 
+  /** Answers questions on a stream one after another, until the asker closes it or it has been idle for STREAM_IDLE_MS. */
   private async serve (stream: Stream, _connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, this.o.keyring)
-    const s = AbortSignal.timeout(this.timeoutMs)
+    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: STREAM_IDLE_MS })
+    this.serving.add(frames)
     try {
-      const r = await frames.receive(s)
-      await frames.send(await this.answer(r, s), s)
-      await frames.close()
+      for (;;) {
+        const r = await frames.receive()
+        await frames.send(await this.answer(r))
+      }
     } catch (err) {
-      frames.abort(err instanceof Error ? err : new Error(String(err)))
+      if (err instanceof StreamEndedError || err instanceof PeerIdleError) await frames.close().catch(() => {})
+      else frames.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      this.serving.delete(frames)
     }
   }
 }
@@ -179,12 +200,12 @@ function isVersion (v: unknown): v is Version {
   return typeof v === 'object' && v !== null && Number.isSafeInteger(x.ms) && Number.isSafeInteger(x.counter) && typeof x.node === 'string'
 }
 
-/** The token of an answer that lets the write go ahead; else the S3 error it refuses with. */
-function refusedOr (a: Record<string, unknown>, key: string): string {
-  if (a.status === 'ok' && typeof a.token === 'string') return a.token
+/** Returns if an answer lets the write go ahead; else throws the S3 error it refuses with. */
+function refusedOr (a: Record<string, unknown>, key: string): void {
+  if (a.status === 'ok') return
   const code = a.code as Refusal | undefined
   if (code === 'NoSuchKey') throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
   if (code === 'PreconditionFailed') throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-None-Match or If-Match' } })
   if (code === 'ConditionalRequestConflict') throw new S3Error('ConditionalRequestConflict')
-  throw new DroppedMessageError('malformed', 'An arbiter answer without its token.')
+  throw new DroppedMessageError('malformed', 'An arbiter answer that neither lets the write go ahead nor refuses it.')
 }
