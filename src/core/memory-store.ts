@@ -155,9 +155,10 @@ export class MemoryStore implements ObjectStore {
   }
 
   async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
-    const upload = this.upload(bucket, key, uploadId)
-    // Checked with the commit, in one turn of the event loop: nothing else writes in between.
+    selectParts(parts, this.upload(bucket, key, uploadId).parts, this.minPartSize)
     await options.beforeCommit?.()
+    // Looked up again after the wait (the upload may have been aborted), and checked with the commit in one turn of the event loop.
+    const upload = this.upload(bucket, key, uploadId)
     checkWriteCondition(options.condition, this.bucket(bucket).objects.get(key)?.info, key)
     const chosen = selectParts(parts, upload.parts, this.minPartSize)
     const bytes = concatBytes(chosen.map(p => upload.parts.get(p.partNumber)!.bytes))

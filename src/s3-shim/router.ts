@@ -1,5 +1,4 @@
 import { S3Error } from '../core/errors.js'
-import { isFormUpload } from './http/form-upload.js'
 
 /** The S3 operations s3mesh answers, named as in the S3 API reference. */
 export type Operation =
@@ -140,9 +139,8 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
         return op('DeleteBucket')
       case 'POST':
         if (has('delete')) return op('DeleteObjects')
-        // A browser form upload: the key, the policy and the file are in the body.
-        if (isFormUpload(request.headers)) return op('PostObject')
-        break
+        // A browser form upload: the key, the policy and the file are in the body (anything else is refused as S3 does).
+        return op('PostObject')
     }
     throw new S3Error('MethodNotAllowed', undefined, { detail: { Method: method, ResourceType: 'BUCKET' } })
   }

@@ -182,13 +182,18 @@ print(s3.head_object(Bucket='${B}', Key='boto.txt')['Metadata']['word'])
     const signed = await sign.sign(partUrl, { method: 'PUT', headers: { 'content-length': String(slow.byteLength), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
     const headers = Object.fromEntries(signed.headers)
     let resume!: () => void
+    let halfSent!: () => void
+    const halfWritten = new Promise<void>(resolve => { halfSent = resolve })
     const paused = new Promise<void>(resolve => { resume = resolve })
     const first = new Promise<{ status: number, etag: string }>((resolve, reject) => {
       const req = httpRequest(partUrl, { method: 'PUT', headers }, res => { res.resume(); res.on('end', () => { resolve({ status: res.statusCode ?? 0, etag: String(res.headers.etag) }) }) })
       req.on('error', reject)
-      req.write(slow.subarray(0, slow.byteLength / 2))
+      req.write(slow.subarray(0, slow.byteLength / 2), () => { halfSent() })
       void paused.then(() => { req.end(slow.subarray(slow.byteLength / 2)) })
     })
+    // The second send starts once the first's half is on the wire and the server has had time to take it in.
+    await halfWritten
+    await new Promise(resolve => setTimeout(resolve, 200))
     const second = await s3.send(new UploadPartCommand({ Bucket: B, Key: 'resent', UploadId, PartNumber: 1, Body: quick }))
     resume()
     const firstDone = await first

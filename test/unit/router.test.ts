@@ -31,6 +31,7 @@ describe('router', () => {
     ['GET', '/b1?list-type=2&prefix=a', {}, 'ListObjectsV2 b1|'],
     ['GET', '/b1?uploads', {}, 'ListMultipartUploads b1|'],
     ['POST', '/b1?delete', {}, 'DeleteObjects b1|'],
+    ['POST', '/b1', {}, 'PostObject b1|'],
     ['PUT', '/b1/a/b.txt', {}, 'PutObject b1|a/b.txt'],
     ['PUT', '/b1/a%20b%2Bc', {}, 'PutObject b1|a b+c'],
     ['PUT', '/b1/k', { 'x-amz-copy-source': '/b2/x' }, 'CopyObject b1|k'],

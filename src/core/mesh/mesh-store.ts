@@ -127,11 +127,18 @@ export class MeshStore implements ObjectStore {
     await this.copies.ensureBucket(bucket, options)
     // A conditional write asks the bucket's arbiter before its body is read: a failed condition is answered at once.
     const lease = await this.lease(bucket, key, options.condition, options.signal)
-    // The bytes go to the replicas while they are written here; the version follows once it exists.
-    // An object of more than 1 MiB gets its chunk tree from the same pass (see chunk-tree.ts).
-    const tree = options.size === undefined || hasTree(options.size) ? new TreeHasher(this.p.hashes) : undefined
-    const source = tree === undefined ? body : body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => { tree.update(chunk); c.enqueue(chunk) } }))
-    const fan = this.p.replicator.begin({ bucket, key, metadata: options.metadata, tags: options.tags ?? {}, ...(options.size === undefined ? {} : { size: options.size }) }, source)
+    let tree: TreeHasher | undefined
+    let fan: WriteFan
+    try {
+      // The bytes go to the replicas while they are written here; the version follows once it exists.
+      // An object of more than 1 MiB gets its chunk tree from the same pass (see chunk-tree.ts).
+      const hasher = tree = options.size === undefined || hasTree(options.size) ? new TreeHasher(this.p.hashes) : undefined
+      const source = hasher === undefined ? body : body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => { hasher.update(chunk); c.enqueue(chunk) } }))
+      fan = this.p.replicator.begin({ bucket, key, metadata: options.metadata, tags: options.tags ?? {}, ...(options.size === undefined ? {} : { size: options.size }) }, source)
+    } catch (err) {
+      await lease?.release()
+      throw err
+    }
     const { condition: _checked, ...local } = options
     return await this.committed(bucket, key, async () => await this.local.putObject(bucket, key, fan.local, { ...local, ...confirmed(lease, options.signal) }), options.signal, fan, tree, lease)
   }
@@ -246,18 +253,41 @@ export class MeshStore implements ObjectStore {
   }
 
   /**
-   * Runs a local write and versions it, under the key's lock (so a late
-   * catalog entry cannot remove the new bytes in between), then copies it to
-   * the replicas.
+   * Runs a local write and versions it (`locked`), lets a conditional
+   * write's key go with the version written, then copies it to the replicas.
    */
   private async committed (bucket: string, key: string, write: () => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher, lease?: WriteLease): Promise<ObjectInfo> {
-    const { info, entry } = await this.copies.locks.run(`${bucket}\n${key}`, async () => {
+    let done: { info: ObjectInfo, entry: CatalogEntry }
+    try {
+      done = await this.locked(bucket, key, write, signal, fan, tree)
+    } catch (err) {
+      // Not written: the key is let go (outside its lock: the arbiter may be slow to answer).
+      await lease?.release()
+      throw err
+    }
+    const { info, entry } = done
+    // Written here: the arbiter holds later conditional writes to this version from now on, however long the copies take.
+    const released = lease?.release({ etag: info.etag, version: entry.version })
+    try {
+      const replicas = await this.p.replicator.replicate(entry, signal, fan)
+      // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
+      // the client has its answer: a GET anywhere right after the PUT finds it.
+      this.copies.publish({ ...entry, holders: [this.copies.self, ...replicas].sort() })
+      await this.p.announced()
+      return { ...info, replicas: 1 + replicas.length }
+    } finally {
+      await released
+    }
+  }
+
+  /** The local write and its version, under the key's lock (so a late catalog entry cannot remove the new bytes in between). */
+  private async locked (bucket: string, key: string, write: () => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher): Promise<{ info: ObjectInfo, entry: CatalogEntry }> {
+    return await this.copies.locks.run(`${bucket}\n${key}`, async () => {
       let info: ObjectInfo
       try {
         info = await write()
       } catch (err) {
         fan?.abort(err instanceof Error ? err : new Error(String(err)))
-        await lease?.release()
         throw err
       }
       const object = recordOf(info)
@@ -267,20 +297,9 @@ export class MeshStore implements ObjectStore {
         const leaves = tree?.bytes === info.size ? tree.finish() : await this.leavesOfLocal(bucket, key, info.sha256, signal).catch(() => undefined)
         if (leaves !== undefined) object.tree = toHex(treeRoot(this.p.hashes, leaves))
       }
-      // In this member's catalog at once (a read here finds it); announced below, once.
+      // In this member's catalog at once (a read here finds it); announced by committed(), once.
       return { info, entry: this.copies.apply({ bucket, key, version: this.version(), deleted: false, object, holders: [this.copies.self] }) }
     })
-    try {
-      const replicas = await this.p.replicator.replicate(entry, signal, fan)
-      // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
-      // the client has its answer: a GET anywhere right after the PUT finds it.
-      this.copies.publish({ ...entry, holders: [this.copies.self, ...replicas].sort() })
-      await this.p.announced()
-      return { ...info, replicas: 1 + replicas.length }
-    } finally {
-      // Written here: the arbiter holds later conditional writes to this version until every member has heard of it.
-      await lease?.release({ etag: info.etag, version: entry.version })
-    }
   }
 
   /** The chunk tree's leaves of the local copy of (bucket, key), if it still has content `sha256`. */

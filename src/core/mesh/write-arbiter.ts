@@ -63,6 +63,8 @@ export class WriteArbiter {
   private readonly held = new Map<string, { token: string, until: number }>()
   /** Conditional writes let commit here, until the catalog surely has them. */
   private readonly written = new Map<string, { etag: string, version: Version, at: number }>()
+  /** When forgetOld last walked the maps. */
+  private swept = 0
   private readonly leaseMs: number
   private readonly timeoutMs: number
   private readonly now: () => number
@@ -123,8 +125,13 @@ export class WriteArbiter {
     const mine = hold !== undefined && hold.token === token
     if (r.op === 'release') {
       if (mine) this.held.delete(id)
+      // Kept even when the hold had passed to another write meanwhile: this version was written all the same.
       const { etag, version } = r
-      if (mine && typeof etag === 'string' && isVersion(version)) this.written.set(id, { etag, version, at: now })
+      const known = this.written.get(id)
+      if (typeof etag === 'string' && isVersion(version) && (known === undefined || compareVersions(version, known.version) > 0)) {
+        this.written.delete(id)
+        this.written.set(id, { etag, version, at: now })
+      }
       return { status: 'ok' }
     }
     if (r.op !== 'acquire') throw new DroppedMessageError('malformed', 'Unknown arbiter question.')
@@ -151,8 +158,12 @@ export class WriteArbiter {
     return { status: 'ok' }
   }
 
+  /** Drops what has passed, at most once a second (a question must not cost a walk through every key). */
   private forgetOld (now: number): void {
-    for (const [id, w] of this.written) if (now - w.at > REMEMBER_MS) this.written.delete(id)
+    if (now - this.swept < 1000) return
+    this.swept = now
+    // Both maps are in the order their entries were set (each set after a delete), so the oldest come first.
+    for (const [id, w] of this.written) { if (now - w.at <= REMEMBER_MS) break; this.written.delete(id) }
     for (const [id, h] of this.held) if (h.until <= now) this.held.delete(id)
   }
 

@@ -69,7 +69,8 @@ export async function readFormUpload (request: Request, signal?: AbortSignal): P
       file = { contentType: info.contentType, ...(info.filename === undefined ? {} : { filename: info.filename }) }
       return chunk => { if (chunk === null) fileEnded = true; else pending.push(chunk) }
     },
-    onError (e) { failure ??= malformed(e) },
+    // What follows the file is ignored, as S3 ignores it: its errors too.
+    onError (e) { if (!fileEnded) failure ??= malformed(e) },
     onDone () { formEnded = true },
   })
   const abort = (): void => { void reader.cancel(signal?.reason).catch(() => {}) }
@@ -78,12 +79,14 @@ export async function readFormUpload (request: Request, signal?: AbortSignal): P
   /** Feeds the parser one more chunk of the request; false once the request has ended. */
   const feed = async (): Promise<boolean> => {
     const { done, value } = await reader.read()
-    if (done) {
-      parser.end()
-      return false
+    try {
+      if (done) parser.end()
+      else parser.write(value)
+    } catch {
+      // The parser's own decoding (a filename* that is not percent-encoding) throws rather than reporting.
+      if (!fileEnded) failure ??= new S3Error('MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data: a part\'s headers cannot be decoded.')
     }
-    parser.write(value)
-    return true
+    return !done
   }
 
   try {

@@ -14,7 +14,7 @@ import { checkPostPolicy, parsePostPolicy, verifyPostSignature } from '../auth/p
 import type { CredentialProvider } from '../auth/sigv4.js'
 import { uriEncode } from '../auth/uri-encode.js'
 import { Context } from '../context.js'
-import { readFormUpload } from '../http/form-upload.js'
+import { isFormUpload, readFormUpload } from '../http/form-upload.js'
 import { assertTags, metadataFromHeaders } from '../http/metadata.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import type { Route } from '../router.js'
@@ -43,7 +43,10 @@ export interface PostObjectOptions {
 /** Reads a form upload, checks its policy and signature, and stores its file. */
 export async function postObject (request: Request, url: URL, route: Route, o: PostObjectOptions): Promise<Response> {
   const signal = request.signal
+  if (!isFormUpload(request.headers)) throw new S3Error('PreconditionFailed', 'Bucket POST must be of the enclosure-type multipart/form-data.', { detail: { Condition: 'Bucket POST must be of the enclosure-type multipart/form-data' } })
   const { fields, file } = await readFormUpload(request, signal)
+  /** The file as the store reads it (once piped, only this end can be cancelled). */
+  let body = file.body
   try {
     const bucket = route.bucket
     assertBucketName(bucket)
@@ -91,11 +94,13 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
     }
     const ctx = new Context(new Request(url, { method: 'PUT', headers }), url, target, o.store, o.hashes, undefined, signal, o.requestId, o.region, { principal, client: o.client, ...(o.access === undefined ? {} : { access: o.access }) })
     const acl = requestedAcl(ctx)
-    const info = await o.store.putObject(bucket, key, sizeChecked(file.body, size.min, size.max), { metadata: metadataFromHeaders(headers), ...(tags === undefined ? {} : { tags }), signal })
+    body = sizeChecked(file.body, size.min, size.max)
+    const info = await o.store.putObject(bucket, key, body, { metadata: metadataFromHeaders(headers), ...(tags === undefined ? {} : { tags }), signal })
     await applyObjectAcl(ctx, bucket, key, acl)
     return answer(url, route, bucket, key, quoteEtag(info.etag), fields, replicasHeader(info))
   } catch (err) {
-    await file.body.cancel(err).catch(() => {})
+    // A store that never read the file (no such bucket): the request is let go. One that did has cancelled it.
+    if (!body.locked) await body.cancel(err).catch(() => {})
     throw err
   }
 }
