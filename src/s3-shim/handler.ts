@@ -24,6 +24,7 @@ import { accessApi, isAccessApiRequest } from './iam/access-api.js'
 import { getBucketLocation } from './ops/get-bucket-location.js'
 import { getBucketVersioning } from './ops/get-bucket-versioning.js'
 import { getObject } from './ops/get-object.js'
+import { getObjectAttributes } from './ops/get-object-attributes.js'
 import { headBucket } from './ops/head-bucket.js'
 import { headObject } from './ops/head-object.js'
 import { listBuckets } from './ops/list-buckets.js'
@@ -124,6 +125,7 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight' | 'PostObject'>, Operati
   CopyObject: copyObject,
   GetObjectAcl: getObjectAcl,
   GetObjectTagging: getObjectTagging,
+  GetObjectAttributes: getObjectAttributes,
   PutObjectTagging: putObjectTagging,
   DeleteObjectTagging: deleteObjectTagging,
   CreateMultipartUpload: createMultipartUpload,

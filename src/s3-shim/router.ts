@@ -6,7 +6,7 @@ export type Operation =
   | 'GetBucketCors' | 'PutBucketCors' | 'DeleteBucketCors' | 'GetBucketVersioning' | 'GetBucketAcl'
   | 'ListObjects' | 'ListObjectsV2' | 'ListMultipartUploads' | 'DeleteObjects'
   | 'PutObject' | 'PostObject' | 'GetObject' | 'HeadObject' | 'DeleteObject' | 'CopyObject' | 'GetObjectAcl'
-  | 'GetObjectTagging' | 'PutObjectTagging' | 'DeleteObjectTagging'
+  | 'GetObjectTagging' | 'PutObjectTagging' | 'DeleteObjectTagging' | 'GetObjectAttributes'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload' | 'ListParts' | 'Preflight'
   | 'GetBucketPolicy' | 'PutBucketPolicy' | 'DeleteBucketPolicy' | 'GetBucketPolicyStatus' | 'PutBucketAcl' | 'PutObjectAcl'
@@ -25,7 +25,7 @@ export interface Route {
 /** Sub-resources S3 has and s3mesh does not: answered NotImplemented rather than misread as another operation. */
 const UNSUPPORTED = ['lifecycle', 'replication', 'website', 'logging', 'notification', 'encryption', 'object-lock',
   'retention', 'legal-hold', 'versions', 'restore', 'select', 'torrent', 'accelerate', 'requestPayment', 'analytics',
-  'inventory', 'metrics', 'intelligent-tiering', 'ownershipControls', 'publicAccessBlock', 'attributes', 'renameObject']
+  'inventory', 'metrics', 'intelligent-tiering', 'ownershipControls', 'publicAccessBlock', 'renameObject']
 
 export interface RouterOptions {
   /** A path prefix in front of the S3 namespace, e.g. `/s3` in a service worker. */
@@ -150,6 +150,7 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
       if (has('uploadId')) return op('ListParts')
       if (has('tagging')) return op('GetObjectTagging')
       if (has('acl')) return op('GetObjectAcl')
+      if (has('attributes')) return op('GetObjectAttributes')
       return op('GetObject')
     case 'HEAD': return op('HeadObject')
     case 'PUT':

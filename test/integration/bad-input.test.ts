@@ -133,9 +133,14 @@ describe('bad input', () => {
     assert.equal((await signed(`/${B}/bad-md5`, { method: 'PUT', body: 'x', headers: { 'content-md5': 'short' } })).code, 'InvalidDigest')
     const crc = await signed(`/${B}/bad-crc`, { method: 'PUT', body: 'hello', headers: { 'x-amz-checksum-crc32': 'AAAAAA==' } })
     assert.equal(crc.code, 'BadDigest')
+    // CRC-64/NVME's check value (the CRC catalogue's, of "123456789"): right, then on other bytes.
+    const nvme = { 'x-amz-checksum-crc64nvme': Buffer.from('ae8b14860a799888', 'hex').toString('base64') }
+    assert.equal((await signed(`/${B}/crc64`, { method: 'PUT', body: '123456789', headers: nvme })).status, 200, 'the right CRC64/NVME passes')
+    assert.equal((await signed(`/${B}/bad-crc64`, { method: 'PUT', body: '123456788', headers: nvme })).code, 'BadDigest')
+    assert.equal((await signed(`/${B}/bad-crc64`, { method: 'PUT', body: 'x', headers: { 'x-amz-checksum-crc64nvme': 'AAAA' } })).code, 'InvalidRequest', 'a CRC64 is 8 bytes')
     const sha = await signed(`/${B}/bad-sha`, { method: 'PUT', body: 'hello', headers: { 'x-amz-content-sha256': 'a'.repeat(64) } })
     assert.equal(sha.code, 'XAmzContentSHA256Mismatch')
-    for (const k of ['bad-md5', 'bad-crc', 'bad-sha']) await rejectsNothingStored(k)
+    for (const k of ['bad-md5', 'bad-crc', 'bad-crc64', 'bad-sha']) await rejectsNothingStored(k)
   })
 
   it('a client that disconnects mid-PUT leaves no object and no temp file', async () => {

@@ -27,6 +27,7 @@ describe('router', () => {
     ['PUT', '/b1?acl', {}, 'PutBucketAcl b1|'],
     ['GET', '/b1/k?acl', {}, 'GetObjectAcl b1|k'],
     ['PUT', '/b1/k?acl', {}, 'PutObjectAcl b1|k'],
+    ['GET', '/b1/k?attributes', {}, 'GetObjectAttributes b1|k'],
     ['GET', '/b1', {}, 'ListObjects b1|'],
     ['GET', '/b1?list-type=2&prefix=a', {}, 'ListObjectsV2 b1|'],
     ['GET', '/b1?uploads', {}, 'ListMultipartUploads b1|'],

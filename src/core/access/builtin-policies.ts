@@ -7,7 +7,7 @@
 export const BUILTIN_POLICIES: Record<string, string> = {
   readonly: JSON.stringify({
     Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Action: ['s3:GetBucketLocation', 's3:GetObject', 's3:ListBucket', 's3:ListAllMyBuckets', 's3:GetObjectTagging'], Resource: ['arn:aws:s3:::*'] }],
+    Statement: [{ Effect: 'Allow', Action: ['s3:GetBucketLocation', 's3:GetObject', 's3:ListBucket', 's3:ListAllMyBuckets', 's3:GetObjectTagging', 's3:GetObjectAttributes'], Resource: ['arn:aws:s3:::*'] }],
   }),
   readwrite: JSON.stringify({
     Version: '2012-10-17',

@@ -48,6 +48,7 @@ const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' |
   CopyObject: ['s3:PutObject', 'object'],
   GetObjectAcl: ['s3:GetObjectAcl', 'object'],
   GetObjectTagging: ['s3:GetObjectTagging', 'object'],
+  GetObjectAttributes: ['s3:GetObjectAttributes', 'object'],
   PutObjectTagging: ['s3:PutObjectTagging', 'object'],
   DeleteObjectTagging: ['s3:DeleteObjectTagging', 'object'],
   CreateMultipartUpload: ['s3:PutObject', 'object'],

@@ -1,16 +1,30 @@
+import { Crc64Nvme } from '@aws-sdk/crc64-nvme'
 import { S3Error } from '../../core/errors.js'
-import { bytesEqual, fromBase64, fromHex, toBase64, toHex, type Hash, type HashAlgorithm, type Hashes } from '../../core/hashes.js'
+import { bytesEqual, fromBase64, fromHex, toBase64, toHex, type HashAlgorithm, type Hashes } from '../../core/hashes.js'
 import { MAX_PUT_SIZE } from '../../core/multipart.js'
 import type { VerifiedDigests } from '../../core/object-store.js'
 import { AwsChunkedDecoder } from './aws-chunked.js'
 import { UNSIGNED_PAYLOAD, type SignedIdentity } from './sigv4.js'
 
+/** What a body is checked with: the platform's hashes, and CRC64/NVME (the SDKs' own implementation, whose digest is asynchronous). */
+type CheckAlgorithm = HashAlgorithm | 'crc64nvme'
+
 /** x-amz-checksum-* algorithms and the hash behind each. */
-const CHECKSUMS: Record<string, HashAlgorithm> = { crc32: 'crc32', crc32c: 'crc32c', sha1: 'sha1', sha256: 'sha256' }
-const CHECKSUM_LENGTH: Record<HashAlgorithm, number> = { crc32: 4, crc32c: 4, sha1: 20, sha256: 32, md5: 16 }
+const CHECKSUMS: Record<string, CheckAlgorithm> = { crc32: 'crc32', crc32c: 'crc32c', crc64nvme: 'crc64nvme', sha1: 'sha1', sha256: 'sha256' }
+const CHECKSUM_LENGTH: Record<CheckAlgorithm, number> = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32, md5: 16 }
+
+/** An incremental checksum whose digest may be asynchronous. */
+interface Checker {
+  update (data: Uint8Array): void
+  digest (): Uint8Array | Promise<Uint8Array>
+}
+
+function checker (hashes: Hashes, algorithm: CheckAlgorithm): Checker {
+  return algorithm === 'crc64nvme' ? new Crc64Nvme() : hashes.create(algorithm)
+}
 
 interface Check {
-  algorithm: HashAlgorithm
+  algorithm: CheckAlgorithm
   /** The expected digest, or the trailer to read it from at the end. */
   expected: Uint8Array | { trailer: string }
   error: () => S3Error
@@ -79,13 +93,10 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   const trailer = h.get('x-amz-trailer')?.trim().toLowerCase()
   if (trailer !== undefined && trailer !== '') {
     const alg = /^x-amz-checksum-([a-z0-9]+)$/.exec(trailer)?.[1]
-    const algorithm = alg === undefined ? undefined : CHECKSUMS[alg]
+    const algorithm = alg !== undefined && Object.hasOwn(CHECKSUMS, alg) ? CHECKSUMS[alg] : undefined
     if (!chunked) throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body.')
-    if (algorithm !== undefined) {
-      checks.push({ algorithm, expected: { trailer }, error: () => new S3Error('BadDigest', `The ${checksumName(alg!)} you specified did not match the calculated checksum.`) })
-    } else if (alg !== 'crc64nvme') {
-      throw new S3Error('InvalidRequest', `The trailer ${trailer} is not supported.`)
-    }
+    if (algorithm === undefined) throw new S3Error('InvalidRequest', `The trailer ${trailer} is not supported.`)
+    checks.push({ algorithm, expected: { trailer }, error: () => new S3Error('BadDigest', `The ${checksumName(alg!)} you specified did not match the calculated checksum.`) })
   }
 
   const verified: VerifiedDigests = {}
@@ -97,7 +108,7 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified }
 
   const decoder = chunked ? new AwsChunkedDecoder(hashes, signedChunks ? identity : undefined) : undefined
-  const hashers: Array<[Check, Hash]> = checks.map(c => [c, hashes.create(c.algorithm)])
+  const hashers: Array<[Check, Checker]> = checks.map(c => [c, checker(hashes, c.algorithm)])
   let total = 0
   const limit = size ?? MAX_PUT_SIZE
   const transform = new TransformStream<Uint8Array, Uint8Array>({
@@ -111,7 +122,7 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
       if (decoder !== undefined) decoder.push(chunk, pass)
       else pass(chunk)
     },
-    flush () {
+    async flush () {
       decoder?.end()
       for (const [check, hash] of hashers) {
         let expected = check.expected
@@ -121,7 +132,7 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
           if (bytes === undefined) throw new S3Error('InvalidRequest', `The declared trailer ${expected.trailer} is missing or malformed.`)
           expected = bytes
         }
-        const actual = hash.digest()
+        const actual = await hash.digest()
         if (!bytesEqual(actual, expected)) {
           const err = check.error()
           throw new S3Error(err.code, err.message, { detail: { CalculatedChecksum: toBase64(actual) } })
