@@ -33,11 +33,23 @@ export interface SignedPrincipal {
  * given are root's. Undefined for an unsigned request.
  */
 export async function authenticatePrincipal (request: Request, url: URL, access: AccessControl | undefined, options: Omit<AuthenticateOptions, 'credentials'> & { credentials?: CredentialProvider }): Promise<SignedPrincipal | undefined> {
-  let principal: Principal | undefined
-  const credentials: CredentialProvider = access === undefined
-    ? options.credentials ?? { secretFor: () => undefined }
-    : { secretFor: async (key, token) => { const r = await access.resolve(key, token); principal = r.principal; return r.secret } }
+  const { credentials, principalOf } = principalCredentials(access, options.credentials)
   const identity = await authenticate(request, url, { ...options, credentials })
   if (identity === undefined) return undefined
-  return { identity, principal: principal ?? { kind: 'root', accessKeyId: identity.accessKeyId } }
+  return { identity, principal: principalOf(identity.accessKeyId) }
+}
+
+/**
+ * The secrets a signature is checked with, and who signed once it has been:
+ * with `access`, the principal its key resolves to (resolved once, with the
+ * secret); without, the `credentials` given, which are root's.
+ */
+export function principalCredentials (access: AccessControl | undefined, credentials?: CredentialProvider): { credentials: CredentialProvider, principalOf: (accessKeyId: string) => Principal } {
+  let principal: Principal | undefined
+  return {
+    credentials: access === undefined
+      ? credentials ?? { secretFor: () => undefined }
+      : { secretFor: async (key, token) => { const r = await access.resolve(key, token); principal = r.principal; return r.secret } },
+    principalOf: accessKeyId => principal ?? { kind: 'root', accessKeyId },
+  }
 }

@@ -2,6 +2,7 @@ import { S3Error } from '../../core/errors.js'
 import type { ObjectInfo, ObjectMetadata } from '../../core/object-store.js'
 import { parseQuery } from '../router.js'
 import { httpDate, quoteEtag } from '../respond.js'
+import { childOf, elementsOf, textOf, type Parsed } from '../xml.js'
 
 /** S3 limits user metadata (names and values of x-amz-meta-*) to 2 KB. */
 const MAX_USER_METADATA = 2048
@@ -150,6 +151,11 @@ export function assertTags (tags: Array<[string, string]>): Record<string, strin
     out[k] = v
   }
   return out
+}
+
+/** A Tagging document's tags (PutObjectTagging's body, a form upload's `tagging` field), checked. */
+export function tagsFromDocument (doc: Parsed): Record<string, string> {
+  return assertTags(elementsOf(childOf(doc, 'TagSet') ?? {}, 'Tag').map(t => [textOf(t, 'Key') ?? '', textOf(t, 'Value') ?? '']))
 }
 
 /** The x-amz-tagging header of a PUT: URL-encoded `k1=v1&k2=v2`. */

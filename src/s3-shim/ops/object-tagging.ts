@@ -1,6 +1,6 @@
 import type { Context } from '../context.js'
-import { assertTags } from '../http/metadata.js'
-import { childOf, elementsOf, textOf, xmlResponse } from '../xml.js'
+import { tagsFromDocument } from '../http/metadata.js'
+import { xmlResponse } from '../xml.js'
 
 export async function getObjectTagging (ctx: Context): Promise<Response> {
   const info = await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal })
@@ -8,9 +8,7 @@ export async function getObjectTagging (ctx: Context): Promise<Response> {
 }
 
 export async function putObjectTagging (ctx: Context): Promise<Response> {
-  const doc = await ctx.xml('Tagging')
-  const set = childOf(doc, 'TagSet') ?? {}
-  const tags = assertTags(elementsOf(set, 'Tag').map(t => [textOf(t, 'Key') ?? '', textOf(t, 'Value') ?? '']))
+  const tags = tagsFromDocument(await ctx.xml('Tagging'))
   await ctx.store.setObjectTags(ctx.bucket, ctx.key, tags, { signal: ctx.signal })
   return new Response(null, { status: 200 })
 }

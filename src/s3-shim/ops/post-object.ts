@@ -11,14 +11,15 @@ import { assertBucketName, assertObjectKey } from '../../core/names.js'
 import type { ObjectStore } from '../../core/object-store.js'
 import { permissionsFor, type ClientInfo } from '../access/request-actions.js'
 import { checkPostPolicy, parsePostPolicy, verifyPostSignature } from '../auth/post-policy.js'
+import { principalCredentials } from '../auth/authenticate.js'
 import type { CredentialProvider } from '../auth/sigv4.js'
 import { uriEncode } from '../auth/uri-encode.js'
 import { Context } from '../context.js'
 import { isFormUpload, readFormUpload } from '../http/form-upload.js'
-import { assertTags, metadataFromHeaders } from '../http/metadata.js'
+import { metadataFromHeaders, tagsFromDocument } from '../http/metadata.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import type { Route } from '../router.js'
-import { childOf, elementsOf, parseXmlBody, textOf, xmlResponse } from '../xml.js'
+import { parseXmlBody, xmlResponse } from '../xml.js'
 import { applyObjectAcl, requestedAcl } from './get-acl.js'
 
 /** S3's largest POST upload. */
@@ -60,12 +61,9 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
     let version: string | undefined
     if (fields.has('policy')) {
       const policy = parsePostPolicy(fields.get('policy')!)
-      let resolved: Principal | undefined
-      const credentials: CredentialProvider = o.access === undefined
-        ? o.credentials ?? { secretFor: () => undefined }
-        : { secretFor: async (key, token) => { const r = await o.access!.resolve(key, token); resolved = r.principal; return r.secret } }
+      const { credentials, principalOf } = principalCredentials(o.access, o.credentials)
       const signer = await verifyPostSignature(fields, credentials, o.hashes)
-      principal = resolved ?? { kind: 'root', accessKeyId: signer.accessKeyId }
+      principal = principalOf(signer.accessKeyId)
       version = signer.version
       const allowed = checkPostPolicy(policy, bucket, fields, o.client.now)
       size = { min: allowed.min, max: Math.min(allowed.max, MAX_POST_BYTES) }
@@ -84,7 +82,7 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
       if (HEADER_FIELDS.includes(name) || name.startsWith('x-amz-meta-')) headers.set(name, value)
     }
     if (fields.has('acl')) headers.set('x-amz-acl', fields.get('acl')!)
-    const tags = fields.has('tagging') ? tagsFromXml(fields.get('tagging')!) : undefined
+    const tags = fields.has('tagging') ? tagsFromDocument(parseXmlBody(new TextEncoder().encode(fields.get('tagging')!), 'Tagging')) : undefined
     if (tags !== undefined) headers.set('x-amz-tagging', new URLSearchParams(tags).toString())
     const target: Route = { ...route, key }
     if (o.access !== undefined) {
@@ -103,12 +101,6 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
     if (!body.locked) await body.cancel(err).catch(() => {})
     throw err
   }
-}
-
-/** The `tagging` field: a Tagging document, as PutObjectTagging takes. */
-function tagsFromXml (xml: string): Record<string, string> {
-  const doc = parseXmlBody(new TextEncoder().encode(xml), 'Tagging')
-  return assertTags(elementsOf(childOf(doc, 'TagSet') ?? {}, 'Tag').map(t => [textOf(t, 'Key') ?? '', textOf(t, 'Value') ?? '']))
 }
 
 /** The file, refused as it streams once past `max` and at its end when short of `min` (the policy's content-length-range): nothing is stored then. */
