@@ -11,6 +11,10 @@
  *    PutObject with If-None-Match: * (new keys) against the same PUTs without
  *    it, with the AWS SDK, 8 at a time, 64 KiB, through every node in turn
  *    (each bucket's arbiter is one of them: the others ask it over the mesh).
+ * 3. Checksums kept, on one node: PutObject of 1 MiB with the AWS SDK, 8 at
+ *    a time, with a CRC64/NVME checksum (which the server checks in
+ *    JavaScript, with the SDK's own implementation) against the same with
+ *    CRC32 (the SDK's default, checked by zlib).
  *
  * Rounds alternate the two sides (ABBA); figures are medians of the rounds'
  * ops/s, with the range. JSON (kept in bench/results/writes.json), then a
@@ -115,9 +119,26 @@ async function conditionalWrites (nodes: ServerProcess[]): Promise<Record<string
   return { [String(size)]: result }
 }
 
+async function checksums (node: ServerProcess): Promise<Record<string, unknown>> {
+  const s3 = sdk(node.url)
+  const size = 1024 * 1024
+  const count = COUNT[size]!
+  const body = randomBytes(size)
+  const put = (algorithm: 'CRC64NVME' | 'CRC32') => async (r: number): Promise<Load> => await load(count, async i => {
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${algorithm}/${r}-${i}`, Body: body, ChecksumAlgorithm: algorithm }))
+  })
+  const result = figures(await rounds(put('CRC64NVME'), put('CRC32')))
+  s3.destroy()
+  return { [String(size)]: result }
+}
+
 const single = await startServerProcess()
 let browser: Record<string, unknown>
-try { browser = await browserUploads(single) } finally { await single.stop() }
+let sums: Record<string, unknown>
+try {
+  browser = await browserUploads(single)
+  sums = await checksums(single)
+} finally { await single.stop() }
 
 const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
 const args = ['--membership', 'local', '--replicas', '2']
@@ -131,6 +152,7 @@ try {
 }
 
 const r = (x: Record<string, unknown>, size: number): ReturnType<typeof spread> => (x[String(size)] as { ratio: ReturnType<typeof spread> }).ratio
-await keep('writes', options, { concurrency: CONCURRENCY, counts: COUNT, browser, conditional },
+await keep('writes', options, { concurrency: CONCURRENCY, counts: COUNT, browser, conditional, checksums: sums },
   `POST Object over a presigned PUT ${showSpread(r(browser, 64 * 1024), 'x')} (64 KiB), ${showSpread(r(browser, 1024 * 1024), 'x')} (1 MiB); ` +
-  `If-None-Match: * over a plain PUT on three nodes ${showSpread(r(conditional, 64 * 1024), 'x')} (64 KiB)`)
+  `If-None-Match: * over a plain PUT on three nodes ${showSpread(r(conditional, 64 * 1024), 'x')} (64 KiB); ` +
+  `a CRC64/NVME PUT over a CRC32 one ${showSpread(r(sums, 1024 * 1024), 'x')} (1 MiB)`)

@@ -1,6 +1,7 @@
 import { promisifyRequest } from 'idb-keyval'
 import { S3Error } from '../core/errors.js'
-import type { CorsRule, ObjectInfo, ObjectMetadata } from '../core/object-store.js'
+import type { Checksum } from '../core/checksums.js'
+import type { CorsRule, ObjectInfo, ObjectMetadata, PartInfo } from '../core/object-store.js'
 
 // The records IdbStore keeps in IndexedDB, their keys, and the small reads and
 // writes its operations share (these take the IDBObjectStore of a transaction
@@ -13,7 +14,12 @@ export interface BucketRecord { name: string, created: number, cors?: CorsRule[]
 export interface StoredInfo extends Omit<ObjectInfo, 'lastModified' | 'replicas'> { lastModified: number }
 export interface ObjectRecord { info: StoredInfo, segments: Segment[] }
 export interface UploadRecord { uploadId: string, key: string, initiated: number, metadata: ObjectMetadata, tags: Record<string, string> }
-export interface PartRecord { partNumber: number, etag: string, size: number, lastModified: number, segment: Segment }
+export interface PartRecord { partNumber: number, etag: string, size: number, lastModified: number, checksum?: Checksum, segment: Segment }
+
+/** A part as the store's interface gives it. */
+export function partInfo (p: PartRecord): PartInfo {
+  return { partNumber: p.partNumber, etag: p.etag, size: p.size, lastModified: new Date(p.lastModified), ...(p.checksum === undefined ? {} : { checksum: p.checksum }) }
+}
 
 // Every record lives in one IndexedDB object store under an array key whose
 // first element says what it is, so one transaction can change objects,

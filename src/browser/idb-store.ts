@@ -3,14 +3,14 @@ import { S3Error } from '../core/errors.js'
 import { hexDigests, toHex, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
-import { multipartEtag, selectParts } from '../core/multipart.js'
+import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests, type WriteCondition,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type WriteCondition,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { throwIfAborted } from '../core/streams.js'
 import {
-  abandon, AFTER, bucket, compareBytes, get, object, retire, startsWith, toInfo, upload, utf8,
+  abandon, AFTER, bucket, compareBytes, get, object, partInfo, retire, startsWith, toInfo, upload, utf8,
   type BucketRecord, type Key, type ObjectRecord, type PartRecord, type StoredInfo, type UploadRecord,
 } from './idb-records.js'
 import { IdbChunks, transaction } from './idb-chunks.js'
@@ -98,7 +98,7 @@ export class IdbStore implements ObjectStore {
     await this.headBucket(bucketName)
     const { segment, size, digests } = await this.chunks.write(body, putDigests(options), options.verified, options.size, options.signal)
     const { lastModified, ...id } = putIdentity(options, hexDigests(digests))
-    const info: StoredInfo = { key, size, ...id, lastModified: lastModified.getTime(), metadata: options.metadata, tags: options.tags ?? {} }
+    const info: StoredInfo = { key, size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }
     await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version], options.condition)
     return toInfo(info)
   }
@@ -183,10 +183,11 @@ export class IdbStore implements ObjectStore {
     return uploadId
   }
 
-  async uploadPart (bucketName: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests, signal?: AbortSignal } = {}): Promise<PartInfo> {
+  async uploadPart (bucketName: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
     await this.tx('readonly', async s => await upload(s, bucketName, key, uploadId))
     const { segment, size, digests } = await this.chunks.write(body, ['md5'], options.verified, options.size, options.signal)
-    const part: PartRecord = { partNumber, etag: toHex(digests.md5!), size, lastModified: Date.now(), segment }
+    const checksum = options.checksum?.()
+    const part: PartRecord = { partNumber, etag: toHex(digests.md5!), size, lastModified: Date.now(), ...(checksum === undefined ? {} : { checksum }), segment }
     try {
       await this.tx('readwrite', async s => {
         await upload(s, bucketName, key, uploadId)
@@ -200,7 +201,7 @@ export class IdbStore implements ObjectStore {
       await this.tx('readwrite', async s => { abandon(s, [segment]) }).catch(() => {})
       throw err
     }
-    return { partNumber, etag: part.etag, size, lastModified: new Date(part.lastModified) }
+    return partInfo(part)
   }
 
   async listParts (bucketName: string, key: string, uploadId: string): Promise<PartInfo[]> {
@@ -208,7 +209,7 @@ export class IdbStore implements ObjectStore {
       await upload(s, bucketName, key, uploadId)
       return await promisifyRequest(s.getAll(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))) as PartRecord[]
     })
-    return parts.map(p => ({ partNumber: p.partNumber, etag: p.etag, size: p.size, lastModified: new Date(p.lastModified) }))
+    return parts.map(partInfo)
   }
 
   async listMultipartUploads (bucketName: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> {
@@ -228,8 +229,9 @@ export class IdbStore implements ObjectStore {
       const stored = await promisifyRequest(s.getAll(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))) as PartRecord[]
       return { record, stored }
     })
-    const byNumber = new Map(stored.map(p => [p.partNumber, { ...p, lastModified: new Date(p.lastModified) }]))
+    const byNumber = new Map(stored.map(p => [p.partNumber, { ...partInfo(p), segment: p.segment }]))
     const chosen = selectParts(parts, byNumber, this.minPartSize)
+    const metadata = await completedMetadata(this.hashes, record.metadata, chosen, options.checksum)
     const segments = chosen.map(p => byNumber.get(p.partNumber)!.segment)
     // The whole object's SHA-256, read back part by part (what the mesh verifies copies against).
     const sha = this.hashes.create('sha256')
@@ -244,7 +246,7 @@ export class IdbStore implements ObjectStore {
     }
     const info: StoredInfo = {
       key, size, etag: multipartEtag(this.hashes, chosen), sha256: toHex(sha.digest()),
-      lastModified: Date.now(), metadata: record.metadata, tags: record.tags, parts: chosen.length,
+      lastModified: Date.now(), metadata, tags: record.tags, parts: chosen.length,
     }
     const kept = new Set(segments.map(s => s.version))
     await this.tx('readwrite', async s => {

@@ -2,9 +2,9 @@ import { S3Error } from './errors.js'
 import { hexDigests, toHex, webHashes, type Hashes } from './hashes.js'
 import { randomId } from './ids.js'
 import { compareKeys } from './key-order.js'
-import { multipartEtag, selectParts } from './multipart.js'
+import { completedMetadata, multipartEtag, selectParts } from './multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type UploadInfo, type VerifiedDigests,
+  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo,
   bytesHandle, putDigests, putIdentity,
 } from './object-store.js'
 import { SortedKeys } from './sorted-keys.js'
@@ -80,7 +80,7 @@ export class MemoryStore implements ObjectStore {
       sink: c => { chunks.push(c.slice()) },
     })
     const id = putIdentity(options, hexDigests(digests))
-    const info: ObjectInfo = { key, size, ...id, metadata: options.metadata, tags: options.tags ?? {} }
+    const info: ObjectInfo = { key, size, ...id, tags: options.tags ?? {} }
     // Looked up again: the bucket may have been deleted while the body streamed.
     // Checked with the commit, in one turn of the event loop: nothing else writes in between.
     await options.beforeCommit?.()
@@ -129,21 +129,23 @@ export class MemoryStore implements ObjectStore {
     return uploadId
   }
 
-  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests, signal?: AbortSignal } = {}): Promise<PartInfo> {
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
     this.upload(bucket, key, uploadId)
     const chunks: Uint8Array[] = []
     const { size, digests } = await drainWithDigests(body, ['md5'], options.verified, {
       hashes: this.hashes, expectedSize: options.size, signal: options.signal, sink: c => { chunks.push(c.slice()) },
     })
-    const part = { partNumber, etag: toHex(digests.md5!), size, lastModified: new Date(), bytes: concatBytes(chunks, size) }
+    const checksum = options.checksum?.()
+    const part = { partNumber, etag: toHex(digests.md5!), size, lastModified: new Date(), ...(checksum === undefined ? {} : { checksum }), bytes: concatBytes(chunks, size) }
     this.upload(bucket, key, uploadId).parts.set(partNumber, part)
-    return { partNumber, etag: part.etag, size, lastModified: part.lastModified }
+    const { bytes: _bytes, ...info } = part
+    return info
   }
 
   async listParts (bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
     return [...this.upload(bucket, key, uploadId).parts.values()]
       .sort((a, b) => a.partNumber - b.partNumber)
-      .map(({ partNumber, etag, size, lastModified }) => ({ partNumber, etag, size, lastModified }))
+      .map(({ bytes: _bytes, ...part }) => part)
   }
 
   async listMultipartUploads (bucket: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> {
@@ -155,7 +157,8 @@ export class MemoryStore implements ObjectStore {
   }
 
   async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
-    selectParts(parts, this.upload(bucket, key, uploadId).parts, this.minPartSize)
+    const first = this.upload(bucket, key, uploadId)
+    const metadata = await completedMetadata(this.hashes, first.metadata, selectParts(parts, first.parts, this.minPartSize), options.checksum)
     await options.beforeCommit?.()
     // Looked up again after the wait (the upload may have been aborted), and checked with the commit in one turn of the event loop.
     const upload = this.upload(bucket, key, uploadId)
@@ -166,7 +169,7 @@ export class MemoryStore implements ObjectStore {
     sha.update(bytes)
     const info: ObjectInfo = {
       key, size: bytes.byteLength, etag: multipartEtag(this.hashes, chosen), sha256: toHex(sha.digest()),
-      lastModified: new Date(), metadata: upload.metadata, tags: upload.tags, parts: chosen.length,
+      lastModified: new Date(), metadata, tags: upload.tags, parts: chosen.length,
     }
     const b = this.bucket(bucket)
     b.objects.set(key, { info, bytes })

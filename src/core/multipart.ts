@@ -1,6 +1,7 @@
+import { multipartChecksum, partSizesOf, type Checksum } from './checksums.js'
 import { S3Error } from './errors.js'
 import { fromHex, toHex, type Hashes } from './hashes.js'
-import type { CompletedPart, PartInfo } from './object-store.js'
+import type { CompletedPart, ObjectMetadata, PartInfo } from './object-store.js'
 import { concatBytes } from './streams.js'
 
 /** S3's smallest part, except the last: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html */
@@ -19,7 +20,8 @@ export function bareEtag (etag: string): string {
 /**
  * Checks a CompleteMultipartUpload part list against the stored parts, as S3
  * does: at least one part, strictly ascending numbers, every part uploaded
- * with the named ETag, every part but the last at least `minPartSize` bytes.
+ * with the named ETag (and checksum, when one is named), every part but the
+ * last at least `minPartSize` bytes.
  * Returns the stored parts to join, in order.
  */
 export function selectParts (requested: CompletedPart[], stored: ReadonlyMap<number, PartInfo>, minPartSize = MIN_PART_SIZE): PartInfo[] {
@@ -30,7 +32,7 @@ export function selectParts (requested: CompletedPart[], stored: ReadonlyMap<num
     if (r.partNumber <= previous) throw new S3Error('InvalidPartOrder')
     previous = r.partNumber
     const part = stored.get(r.partNumber)
-    if (part === undefined || part.etag !== bareEtag(r.etag)) {
+    if (part === undefined || part.etag !== bareEtag(r.etag) || (r.checksum !== undefined && (part.checksum?.algorithm !== r.checksum.algorithm || part.checksum.value !== r.checksum.value))) {
       throw new S3Error('InvalidPart', undefined, { detail: { PartNumber: String(r.partNumber), ETag: r.etag } })
     }
     out.push(part)
@@ -56,4 +58,20 @@ export function assertPartNumber (n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_PART_NUMBER) {
     throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive.`, { detail: { ArgumentName: 'partNumber', ArgumentValue: String(n) } })
   }
+}
+
+/**
+ * The metadata a completed upload's object keeps: the upload's, with the
+ * object's checksum made from its parts' when the upload named an algorithm
+ * (see checksums.ts), and its part sizes (GET ?partNumber=N). `expected`, a
+ * full-object checksum the completion sent, must be the one made.
+ */
+export async function completedMetadata (hashes: Hashes, upload: ObjectMetadata, parts: readonly PartInfo[], expected?: Checksum): Promise<ObjectMetadata> {
+  const { checksumPlan, checksum: _none, ...rest } = upload
+  const metadata: ObjectMetadata = { ...rest, partSizes: partSizesOf(parts.map(p => p.size)) }
+  if (checksumPlan !== undefined) metadata.checksum = await multipartChecksum(hashes, checksumPlan, parts)
+  if (expected !== undefined && (metadata.checksum?.type !== 'FULL_OBJECT' || metadata.checksum.algorithm !== expected.algorithm || metadata.checksum.value !== expected.value)) {
+    throw new S3Error('BadDigest', `The ${expected.algorithm} you specified for the multipart upload did not match the calculated checksum.`)
+  }
+  return metadata
 }

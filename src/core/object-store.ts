@@ -1,3 +1,4 @@
+import type { Checksum, ChecksumPlan, ObjectChecksum, PartSizes } from './checksums.js'
 import { S3Error } from './errors.js'
 import { streamOfBytes } from './streams.js'
 
@@ -21,6 +22,12 @@ export interface ObjectMetadata {
   expires?: string
   /** `x-amz-meta-*` headers: lower-case names without the prefix. */
   user: Record<string, string>
+  /** The checksum the client sent with the object and the store verified, or a multipart object's made from its parts' (returned with `x-amz-checksum-mode: ENABLED`). */
+  checksum?: ObjectChecksum
+  /** On a multipart upload not yet completed: what its parts are checked with, and how its object's checksum is made. */
+  checksumPlan?: ChecksumPlan
+  /** A multipart object's part sizes, in runs: what GET ?partNumber=N reads. */
+  partSizes?: PartSizes
 }
 
 /** What a listing needs: cheap enough to keep in memory per object. */
@@ -126,6 +133,12 @@ export interface PutOptions extends Signal {
    * hashing the bytes a second time.
    */
   verified?: VerifiedDigests
+  /**
+   * The checksum the client sent (x-amz-checksum-*, as a header or a
+   * trailer), which the body stream has verified: read once the body has
+   * ended, and kept with the object.
+   */
+  checksum?: () => Checksum | undefined
   /** Stores a copy of a write made elsewhere (a mesh replica), keeping its identity. */
   copyOf?: CopyOf
   /**
@@ -143,10 +156,12 @@ export interface CompleteOptions extends Signal {
   condition?: WriteCondition
   /** As PutOptions.beforeCommit. */
   beforeCommit?: () => Promise<void>
+  /** The object's full-object checksum as the client sent it with the completion: it must match the one made from the parts'. */
+  checksum?: Checksum
 }
 
-/** What a copy of a write made elsewhere keeps: its ETag (a multipart ETag is not the MD5 of the bytes), time and part count. */
-export interface CopyOf { etag: string, lastModified: Date, parts?: number }
+/** What a copy of a write made elsewhere keeps: its ETag (a multipart ETag is not the MD5 of the bytes), time and part count, and its checksum when only its end tells it. */
+export interface CopyOf { etag: string, lastModified: Date, parts?: number, checksum?: ObjectChecksum }
 
 /** The digests a store computes for a put: none when the identity comes at the end, no MD5 when a copy brings its ETag. */
 export function putDigests (options: PutOptions): Array<'md5' | 'sha256'> {
@@ -154,12 +169,23 @@ export function putDigests (options: PutOptions): Array<'md5' | 'sha256'> {
   return options.copyOf === undefined ? ['md5', 'sha256'] : ['sha256']
 }
 
-/** What a put commits as, once its body has ended: from the copy it is, or from the digests computed (hex). */
-export function putIdentity (options: PutOptions, digests: { md5?: string, sha256?: string }): CopyOf & { sha256: string } {
+/** What a put commits as, once its body has ended: from the copy it is, or from the digests computed (hex), with the metadata to keep (the client's checksum added). */
+export function putIdentity (options: PutOptions, digests: { md5?: string, sha256?: string }): Omit<CopyOf, 'checksum'> & { sha256: string, metadata: ObjectMetadata } {
   const late = options.copyOfAtEnd?.()
-  if (late !== undefined) return late
+  if (late !== undefined) {
+    const { checksum, ...id } = late
+    return { ...id, metadata: withChecksum(options.metadata, checksum) }
+  }
   const copy = options.copyOf
-  return { etag: copy?.etag ?? digests.md5!, sha256: digests.sha256!, lastModified: copy?.lastModified ?? new Date(), ...(copy?.parts === undefined ? {} : { parts: copy.parts }) }
+  const sent = copy === undefined ? options.checksum?.() : undefined
+  return {
+    etag: copy?.etag ?? digests.md5!, sha256: digests.sha256!, lastModified: copy?.lastModified ?? new Date(), ...(copy?.parts === undefined ? {} : { parts: copy.parts }),
+    metadata: withChecksum(options.metadata, sent === undefined ? undefined : { ...sent, type: 'FULL_OBJECT' }),
+  }
+}
+
+function withChecksum (metadata: ObjectMetadata, checksum: ObjectChecksum | undefined): ObjectMetadata {
+  return checksum === undefined ? metadata : { ...metadata, checksum }
 }
 
 export interface VerifiedDigests {
@@ -198,11 +224,23 @@ export interface PartInfo {
   etag: string
   size: number
   lastModified: Date
+  /** The checksum the part was sent with, verified. */
+  checksum?: Checksum
 }
 
 export interface CompletedPart {
   partNumber: number
   etag: string
+  /** The part's checksum as the client names it in the completion (checked against the part's). */
+  checksum?: Checksum
+}
+
+/** What an upload's part is stored with. */
+export interface PartOptions extends Signal {
+  size?: number
+  verified?: VerifiedDigests
+  /** As PutOptions.checksum: the part's checksum, read once its body has ended. */
+  checksum?: () => Checksum | undefined
 }
 
 export interface ObjectStore {
@@ -227,7 +265,7 @@ export interface ObjectStore {
   setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void>
 
   createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string>
-  uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number, verified?: VerifiedDigests } & Signal): Promise<PartInfo>
+  uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo>
   /** Parts in part-number order; throws NoSuchUpload. */
   listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]>
   /** Uploads in (key, initiated) order. */

@@ -1,12 +1,14 @@
 import { XMLParser } from 'fast-xml-parser'
+import { CHECKSUM_ALGORITHMS, checksumElement, type ObjectChecksum, type PartSizes } from '../core/checksums.js'
 import { isS3Error, S3Error } from '../core/errors.js'
 import { fromHex, toBase64 } from '../core/hashes.js'
 import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests, CompleteOptions, WriteCondition,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VerifiedDigests, CompleteOptions, WriteCondition,
 } from '../core/object-store.js'
 import { readAll } from '../core/streams.js'
-import { metadataFromHeaders, metadataHeaders } from '../s3-shim/http/metadata.js'
+import { checksumFromHeaders, checksumHeaders, checksumXml, planHeaders } from '../s3-shim/http/checksum-headers.js'
+import { metadataFromHeaders, metadataHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
 import { quoteEtag } from '../s3-shim/respond.js'
 import { renderXml } from '../s3-shim/xml.js'
 import type { ObjectCache } from './object-cache.js'
@@ -41,6 +43,17 @@ const list = (el: Xml, name: string): Xml[] => (el[name] as Xml[] | undefined) ?
 const text = (el: Xml, name: string): string => typeof el[name] === 'string' ? el[name] : ''
 const unquote = (etag: string): string => etag.replace(/^"|"$/g, '')
 
+/** Asks a node's GET and HEAD for the object's checksum, which the info carries. */
+const CHECKSUM_MODE = { 'x-amz-checksum-mode': 'ENABLED' }
+
+function withChecksum (metadata: ObjectMetadata, checksum: ObjectChecksum | undefined): ObjectMetadata {
+  return checksum === undefined ? metadata : { ...metadata, checksum }
+}
+
+function withPartSizes (metadata: ObjectMetadata, partSizes: PartSizes | undefined): ObjectMetadata {
+  return partSizes === undefined ? metadata : { ...metadata, partSizes }
+}
+
 /** How many objects' freshness the store remembers (a few hundred KB at most). */
 const VOUCHED_LIMIT = 10_000
 
@@ -59,9 +72,9 @@ function conditionHeaders (condition: WriteCondition | undefined): Record<string
   }
 }
 
-/** What a PUT or multipart create tells the node about the object: its metadata headers and its tags. */
+/** What a PUT or multipart create tells the node about the object: its metadata headers, its tags, an upload's checksum algorithm. */
 function writeHeaders (metadata: ObjectMetadata, tags?: Record<string, string>): Record<string, string> {
-  const h = metadataHeaders(metadata)
+  const h = { ...metadataHeaders(metadata), ...planHeaders(metadata.checksumPlan) }
   if (tags !== undefined && Object.keys(tags).length > 0) h['x-amz-tagging'] = new URLSearchParams(tags).toString()
   return h
 }
@@ -154,9 +167,12 @@ export class GatewayStore implements ObjectStore {
     const sent = await this.body(body, options.size, options.signal)
     // A body in hand is hashed here (once): the node checks the signed hash, and the info reports it.
     const sha256 = options.verified?.sha256 ?? (sent.body instanceof Uint8Array ? await sha256Hex(sent.body) : undefined)
+    // The client's checksum goes on for the node to check and keep: known once a body in hand has been read, or
+    // at once when it came as a header (a trailer of a body streamed on is not known before its end, and is not kept).
+    const checksum = options.checksum?.()
     const { response } = await this.remote.send({
       method: 'PUT', bucket, key, ...sent,
-      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...conditionHeaders(options.condition) },
+      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...checksumHeaders(checksum), ...conditionHeaders(options.condition) },
       sha256,
       signal: options.signal,
     })
@@ -168,7 +184,7 @@ export class GatewayStore implements ObjectStore {
       etag: unquote(response.headers.get('etag') ?? ''),
       lastModified: new Date(Date.parse(response.headers.get('date') ?? '') || this.now()),
       sha256: sha256 ?? response.headers.get('x-s3mesh-sha256') ?? '',
-      metadata: options.metadata,
+      metadata: checksum === undefined ? options.metadata : { ...options.metadata, checksum: { ...checksum, type: 'FULL_OBJECT' } },
       tags: options.tags ?? {},
       ...(replicas === null ? {} : { replicas: Number(replicas) }),
     }
@@ -191,7 +207,7 @@ export class GatewayStore implements ObjectStore {
   }
 
   async headObject (bucket: string, key: string, options: Signal = {}): Promise<ObjectInfo> {
-    const { response } = await this.remote.send({ method: 'HEAD', bucket, key, signal: options.signal })
+    const { response } = await this.remote.send({ method: 'HEAD', bucket, key, headers: CHECKSUM_MODE, signal: options.signal })
     return await this.infoOf(bucket, key, response.headers, options.signal)
   }
 
@@ -210,7 +226,7 @@ export class GatewayStore implements ObjectStore {
       etag: unquote(h.get('etag') ?? ''),
       lastModified: new Date(h.get('last-modified') ?? 0),
       sha256: h.get('x-s3mesh-sha256') ?? '',
-      metadata: metadataFromHeaders(h),
+      metadata: withPartSizes(withChecksum(metadataFromHeaders(h), checksumFromHeaders(h)), parsePartSizes(h.get('x-s3mesh-part-sizes'))),
       tags,
       ...(parts === null ? {} : { parts: Number(parts) }),
     }
@@ -219,7 +235,7 @@ export class GatewayStore implements ObjectStore {
   async openObject (bucket: string, key: string, options: Signal = {}): Promise<ObjectHandle> {
     const { cache } = this.options
     if (cache === undefined) {
-      const { response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, signal: options.signal })
+      const { response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, headers: CHECKSUM_MODE, signal: options.signal })
       return this.streamingHandle(bucket, key, await this.infoOf(bucket, key, response.headers, options.signal), response, endpoint)
     }
     const id = `${bucket}/${key}`
@@ -233,7 +249,7 @@ export class GatewayStore implements ObjectStore {
     const etag = known?.etag ?? (await lookup)?.info.etag
     let { response, endpoint } = await this.remote.send({
       method: 'GET', bucket, key, signal: options.signal,
-      headers: etag === undefined ? {} : { 'if-none-match': quoteEtag(etag) },
+      headers: { ...CHECKSUM_MODE, ...(etag === undefined ? {} : { 'if-none-match': quoteEtag(etag) }) },
     })
     if (response.status === 304) {
       const cached = await lookup
@@ -242,7 +258,7 @@ export class GatewayStore implements ObjectStore {
         return bytesHandle(cached.info, cached.bytes)
       }
       // Evicted between the two: ask again, for the bytes this time.
-      ({ response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, signal: options.signal }))
+      ({ response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, headers: CHECKSUM_MODE, signal: options.signal }))
     }
     const info = await this.infoOf(bucket, key, response.headers, options.signal)
     if (info.size <= this.options.cacheMaxObjectBytes) {
@@ -317,22 +333,27 @@ export class GatewayStore implements ObjectStore {
     return `${endpoint}.${text(await xmlOf(response, 'InitiateMultipartUploadResult'), 'UploadId')}`
   }
 
-  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests } & Signal = {}): Promise<PartInfo> {
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
     const { endpoint, id } = uploadOn(uploadId)
     const sent = await this.body(body, options.size, options.signal)
     const { response } = await this.remote.send({
       method: 'PUT', bucket, key, endpoint, query: { partNumber: String(partNumber), uploadId: id }, ...sent,
-      headers: digestHeaders(options.verified), sha256: options.verified?.sha256, signal: options.signal,
+      headers: { ...digestHeaders(options.verified), ...checksumHeaders(options.checksum?.()) }, sha256: options.verified?.sha256, signal: options.signal,
     })
-    return { partNumber, etag: unquote(response.headers.get('etag') ?? ''), size: sent.size, lastModified: new Date(this.now()) }
+    const checksum = checksumFromHeaders(response.headers)
+    return { partNumber, etag: unquote(response.headers.get('etag') ?? ''), size: sent.size, lastModified: new Date(this.now()), ...(checksum === undefined ? {} : { checksum: { algorithm: checksum.algorithm, value: checksum.value } }) }
   }
 
   async listParts (bucket: string, key: string, uploadId: string, options: Signal = {}): Promise<PartInfo[]> {
     const { endpoint, id } = uploadOn(uploadId)
     const { response } = await this.remote.send({ method: 'GET', bucket, key, endpoint, query: { uploadId: id }, signal: options.signal })
-    return list(await xmlOf(response, 'ListPartsResult'), 'Part').map(p => ({
-      partNumber: Number(text(p, 'PartNumber')), etag: unquote(text(p, 'ETag')), size: Number(text(p, 'Size')), lastModified: new Date(text(p, 'LastModified')),
-    }))
+    return list(await xmlOf(response, 'ListPartsResult'), 'Part').map(p => {
+      const checksum = CHECKSUM_ALGORITHMS.map(algorithm => ({ algorithm, value: text(p, checksumElement(algorithm)) })).find(c => c.value !== '')
+      return {
+        partNumber: Number(text(p, 'PartNumber')), etag: unquote(text(p, 'ETag')), size: Number(text(p, 'Size')), lastModified: new Date(text(p, 'LastModified')),
+        ...(checksum === undefined ? {} : { checksum }),
+      }
+    })
   }
 
   /** Uploads live on the node that began them: every node is asked. */
@@ -353,8 +374,9 @@ export class GatewayStore implements ObjectStore {
 
   async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
     const { endpoint, id } = uploadOn(uploadId)
-    const body = renderXml('CompleteMultipartUpload', { Part: parts.map(p => ({ PartNumber: p.partNumber, ETag: quoteEtag(unquote(p.etag)) })) })
-    const { response } = await this.remote.send({ method: 'POST', bucket, key, endpoint, query: { uploadId: id }, body, headers: { 'content-type': 'application/xml', ...conditionHeaders(options.condition) }, signal: options.signal })
+    const body = renderXml('CompleteMultipartUpload', { Part: parts.map(p => ({ PartNumber: p.partNumber, ETag: quoteEtag(unquote(p.etag)), ...checksumXml(p.checksum) })) })
+    const headers = { 'content-type': 'application/xml', ...conditionHeaders(options.condition), ...checksumHeaders(options.checksum) }
+    const { response } = await this.remote.send({ method: 'POST', bucket, key, endpoint, query: { uploadId: id }, body, headers, signal: options.signal })
     // S3 may answer 200 and put the error in the body (the answer starts before the work ends).
     const answer = await response.text()
     const code = /<Error>[\s\S]*?<Code>([^<]*)<\/Code>/.exec(answer)?.[1]

@@ -1,7 +1,7 @@
 import { isS3Error, S3Error } from '../core/errors.js'
 import type {
   BucketInfo, CompleteOptions, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo,
 } from '../core/object-store.js'
 
 export interface ReadThroughOptions {
@@ -55,7 +55,7 @@ export class ReadThroughStore implements ObjectStore {
   async deleteObject (bucket: string, key: string, options?: Signal): Promise<void> { await this.local.deleteObject(bucket, key, options) }
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> { await this.local.setObjectTags(bucket, key, tags, options) }
   async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> { return await this.local.createMultipartUpload(bucket, key, options) }
-  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number, verified?: VerifiedDigests } & Signal): Promise<PartInfo> { return await this.local.uploadPart(bucket, key, uploadId, partNumber, body, options) }
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo> { return await this.local.uploadPart(bucket, key, uploadId, partNumber, body, options) }
   async listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]> { return await this.local.listParts(bucket, key, uploadId, options) }
   async listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]> { return await this.local.listMultipartUploads(bucket, options) }
   async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> { return await this.local.completeMultipartUpload(bucket, key, uploadId, parts, unconditional(options)) }

@@ -5,9 +5,9 @@ import type { Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import { KeyedLock } from '../core/keyed-lock.js'
-import { multipartEtag, selectParts } from '../core/multipart.js'
+import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
@@ -302,7 +302,7 @@ export class DiskStore implements ObjectStore {
     checkWriteCondition(options.condition, this.db.get(bucket, key), key)
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options) })
     const { lastModified, ...id } = putIdentity(options, written)
-    return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), metadata: options.metadata, tags: options.tags ?? {} }, options.condition, options.beforeCommit)
+    return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }, options.condition, options.beforeCommit)
   }
 
   private dataPathOf (bucket: string, key: string, hidden: boolean): string {
@@ -423,21 +423,22 @@ export class DiskStore implements ObjectStore {
     return uploadId
   }
 
-  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: { size?: number, verified?: VerifiedDigests } & Signal = {}): Promise<PartInfo> {
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
     this.bucket(bucket)
     await this.uploads.get(bucket, key, uploadId)
     // A part is named by its MD5 (its ETag); the object's SHA-256 is computed when the parts are put together.
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: ['md5'] })
+    const checksum = options.checksum?.()
     try {
       await this.keyLocks.run(`upload/${uploadId}`, async () => {
         await this.uploads.get(bucket, key, uploadId)
-        await this.uploads.putPart(bucket, uploadId, partNumber, written.md5!, written.tmp)
+        await this.uploads.putPart(bucket, uploadId, partNumber, written.md5!, checksum, written.tmp)
       })
     } catch (err) {
       await removeQuietly(written.tmp)
       throw storageError(err, 'store the part')
     }
-    return { partNumber, etag: written.md5!, size: written.size, lastModified: new Date() }
+    return { partNumber, etag: written.md5!, size: written.size, lastModified: new Date(), ...(checksum === undefined ? {} : { checksum }) }
   }
 
   async listParts (bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
@@ -445,7 +446,7 @@ export class DiskStore implements ObjectStore {
     await this.uploads.get(bucket, key, uploadId)
     return [...(await this.uploads.parts(bucket, uploadId)).values()]
       .sort((a, b) => a.partNumber - b.partNumber)
-      .map(({ partNumber, etag, size, lastModified }) => ({ partNumber, etag, size, lastModified }))
+      .map(({ path: _path, ...part }) => part)
   }
 
   async listMultipartUploads (bucket: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> {
@@ -461,6 +462,7 @@ export class DiskStore implements ObjectStore {
       checkWriteCondition(options.condition, this.db.get(bucket, key), key)
       const stored = await this.uploads.parts(bucket, uploadId)
       const chosen = selectParts(parts, stored, this.minPartSize)
+      const metadata = await completedMetadata(this.hashes, upload.metadata, chosen, options.checksum)
       const tmp = this.layout.tmpPath(randomId())
       let joined: { sha256: string, ino: number, mtimeMs: number }
       try {
@@ -472,7 +474,7 @@ export class DiskStore implements ObjectStore {
       const { sha256 } = joined
       const info = await this.writer.commit(bucket, key, { tmp, ...joined }, {
         size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.hashes, chosen), sha256,
-        lastModified: Date.now(), metadata: upload.metadata, tags: upload.tags, parts: chosen.length,
+        lastModified: Date.now(), metadata, tags: upload.tags, parts: chosen.length,
       }, options.condition, options.beforeCommit)
       await removeQuietly(this.layout.uploadDir(bucket, uploadId))
       return info

@@ -1,8 +1,8 @@
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { S3Error } from '../core/errors.js'
-import type { Hashes } from '../core/hashes.js'
-import { toHex } from '../core/hashes.js'
+import { CHECKSUM_ALGORITHMS, type Checksum, type ChecksumAlgorithm } from '../core/checksums.js'
+import { fromBase64, fromHex, toBase64, toHex, type Hashes } from '../core/hashes.js'
 import { compareKeys } from '../core/key-order.js'
 import type { PartInfo, UploadInfo } from '../core/object-store.js'
 import { codeOf, writeDurable } from './disk-files.js'
@@ -10,8 +10,9 @@ import type { DiskLayout } from './disk-layout.js'
 import type { UploadRecord } from './disk-records.js'
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/
-// A part file's name carries everything about it: `part.<5-digit number>.<md5 hex>`.
-const PART_FILE = /^part\.(\d{5})\.([0-9a-f]{32})$/
+// A part file's name carries everything about it: `part.<5-digit number>.<md5 hex>`, then
+// `.<algorithm>-<hex digest>` for a part sent with a checksum.
+const PART_FILE = /^part\.(\d{5})\.([0-9a-f]{32})(?:\.([a-z0-9]+)-([0-9a-f]+))?$/
 
 /**
  * Multipart staging on disk: `.s3mesh/multipart/<bucket>/<uploadId>/` holds
@@ -44,9 +45,10 @@ export class DiskUploads {
   }
 
   /** Moves a written part into place, replacing any earlier upload of the same part number. */
-  async putPart (bucket: string, uploadId: string, partNumber: number, etag: string, tmp: string): Promise<void> {
+  async putPart (bucket: string, uploadId: string, partNumber: number, etag: string, checksum: Checksum | undefined, tmp: string): Promise<void> {
     const dir = this.layout.uploadDir(bucket, uploadId)
-    const name = `part.${String(partNumber).padStart(5, '0')}.${etag}`
+    const sum = checksum === undefined ? '' : `.${checksum.algorithm.toLowerCase()}-${toHex(fromBase64(checksum.value)!)}`
+    const name = `part.${String(partNumber).padStart(5, '0')}.${etag}${sum}`
     const before = await readdir(dir)
     await rename(tmp, join(dir, name))
     for (const other of before) {
@@ -66,7 +68,10 @@ export class DiskUploads {
       const partNumber = Number(m[1])
       const seen = out.get(partNumber)
       if (seen !== undefined && seen.lastModified.getTime() > s.mtimeMs) continue
-      out.set(partNumber, { partNumber, etag: m[2]!, size: s.size, lastModified: s.mtime, path })
+      const algorithm = m[3]?.toUpperCase() as ChecksumAlgorithm | undefined
+      const digest = m[4] === undefined ? undefined : fromHex(m[4])
+      const checksum = algorithm !== undefined && digest !== undefined && CHECKSUM_ALGORITHMS.includes(algorithm) ? { algorithm, value: toBase64(digest) } : undefined
+      out.set(partNumber, { partNumber, etag: m[2]!, size: s.size, lastModified: s.mtime, ...(checksum === undefined ? {} : { checksum }), path })
     }
     return out
   }

@@ -48,7 +48,8 @@ export class Context {
 
   /** The request body, decoded (aws-chunked) and verified (signatures, checksums) as it streams. */
   body (): Payload {
-    this.payload ??= decodePayload(this.request, this.identity, this.hashes)
+    // A completion's x-amz-checksum-* is the object's, not its XML body's.
+    this.payload ??= decodePayload(this.request, this.identity, this.hashes, { checksumHeaders: this.route.operation !== 'CompleteMultipartUpload' })
     return this.payload
   }
 

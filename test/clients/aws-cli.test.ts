@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { after, before, it } from 'node:test'
 import { AWS_UNSET, awsCliEnv, describeClient, makeFixtures, run, sha256File, type Fixtures } from '../helpers/cli-clients.js'
@@ -21,7 +22,7 @@ describeClient('aws-cli', AWS, 'apt-get install awscli', () => {
   })
   after(async () => { await server?.stop(); await fx?.cleanup() })
 
-  it('makes a bucket, puts, lists with prefix and delimiter, gets, presigns, deletes', async () => {
+  it('makes a bucket, puts (a checksum kept), reads a part, lists with prefix and delimiter, gets, presigns, deletes', async () => {
     await aws('s3', 'mb', 's3://cli-aws')
     await aws('s3', 'cp', '--no-progress', fx.small, 's3://cli-aws/docs/small.txt')
     await aws('s3', 'cp', '--no-progress', fx.big, 's3://cli-aws/big/fifty.bin')
@@ -33,6 +34,15 @@ describeClient('aws-cli', AWS, 'apt-get install awscli', () => {
     const head = JSON.parse(await aws('s3api', 'head-object', '--bucket', 'cli-aws', '--key', 'big/fifty.bin')) as { ETag: string, ContentLength: number }
     assert.match(head.ETag, /-\d+"$/, 'a 50 MiB upload is multipart')
     assert.equal(head.ContentLength, 50 * 1024 * 1024)
+    // A checksum sent with the object is kept, and comes back when asked for (aws-cli checks the bytes against it).
+    await aws('s3api', 'put-object', '--bucket', 'cli-aws', '--key', 'docs/summed.txt', '--body', fx.small, '--checksum-algorithm', 'SHA256')
+    const small = JSON.parse(await aws('s3api', 'head-object', '--bucket', 'cli-aws', '--key', 'docs/summed.txt', '--checksum-mode', 'ENABLED')) as { ChecksumSHA256?: string }
+    assert.equal(small.ChecksumSHA256, createHash('sha256').update(fx.smallText).digest('base64'))
+    const got = JSON.parse(await aws('s3api', 'get-object', '--bucket', 'cli-aws', '--key', 'docs/summed.txt', '--checksum-mode', 'ENABLED', join(fx.dir, 'summed.txt'))) as { ChecksumSHA256?: string }
+    assert.equal(got.ChecksumSHA256, small.ChecksumSHA256)
+    // One part of a multipart object, as it was uploaded (aws-cli's 8 MiB parts).
+    const part = JSON.parse(await aws('s3api', 'get-object', '--bucket', 'cli-aws', '--key', 'big/fifty.bin', '--part-number', '7', join(fx.dir, 'part7.bin'))) as { ContentLength: number, PartsCount: number }
+    assert.deepEqual([part.ContentLength, part.PartsCount], [2 * 1024 * 1024, 7])
     const back = join(fx.dir, 'back.bin')
     await aws('s3', 'cp', '--no-progress', 's3://cli-aws/big/fifty.bin', back)
     assert.equal(await sha256File(back), fx.bigSha256)

@@ -1,4 +1,5 @@
 """The boto3 client flow, run by boto3.test.ts with Debian's python3 and python3-boto3."""
+import base64
 import hashlib
 import os
 import sys
@@ -31,6 +32,21 @@ assert got["Metadata"] == {"who": "boto3"}, got["Metadata"]
 ranged = s3.get_object(Bucket=bucket, Key="docs/small.txt", Range="bytes=6-9")
 assert ranged["Body"].read() == b"from"
 
+# Checksums: sent, kept, returned when asked, and checked by botocore on the way back.
+s3.put_object(Bucket=bucket, Key="docs/summed.txt", Body=b"checked\n", ChecksumAlgorithm="SHA256")
+summed = s3.get_object(Bucket=bucket, Key="docs/summed.txt", ChecksumMode="ENABLED")
+assert summed["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"checked\n").digest()).decode(), summed
+assert summed["Body"].read() == b"checked\n"
+s3.upload_file(big_path, bucket, "big/summed.bin", ExtraArgs={"ChecksumAlgorithm": "CRC32"})  # each part's CRC32, the object's made of them
+head = s3.head_object(Bucket=bucket, Key="big/summed.bin", ChecksumMode="ENABLED")
+assert head["ChecksumCRC32"].endswith("-7"), head
+# One part as it was uploaded (boto3's 8 MiB parts).
+part = s3.get_object(Bucket=bucket, Key="big/summed.bin", PartNumber=2)
+assert part["PartsCount"] == 7 and part["ContentLength"] == 8 * 1024 * 1024, part
+with open(big_path, "rb") as f:
+    f.seek(8 * 1024 * 1024)
+    assert part["Body"].read() == f.read(8 * 1024 * 1024)
+
 target = big_path + ".back"
 s3.download_file(bucket, "big/fifty.bin", target)
 with open(big_path, "rb") as a, open(target, "rb") as b:
@@ -40,7 +56,7 @@ url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "
 with urllib.request.urlopen(url) as res:
     assert res.status == 200 and res.read() == b"hello from boto3\n"
 
-s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "docs/small.txt"}, {"Key": "big/fifty.bin"}]})
+s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in ["docs/small.txt", "docs/summed.txt", "big/fifty.bin", "big/summed.bin"]]})
 s3.delete_bucket(Bucket=bucket)
 assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 print("boto3 flow ok")

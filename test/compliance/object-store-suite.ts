@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { isS3Error, type S3ErrorCode } from '../../src/core/errors.js'
-import { toHex, webHashes } from '../../src/core/hashes.js'
+import { fromBase64, toBase64, toHex, webHashes } from '../../src/core/hashes.js'
 import type { ObjectStore } from '../../src/core/object-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 
@@ -310,6 +310,39 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       const etag = (await store.headObject('cond', 'mp')).etag
       await store.completeMultipartUpload('cond', 'mp', id, [{ partNumber: 1, etag: p1.etag }], { condition: { ifMatch: etag } })
       assert.equal(await getText(store, 'cond', 'mp'), 'parts')
+    })
+
+    withStore('keeps a write\'s checksum, and a multipart object\'s made from its parts\' with its part sizes', async ({ store }) => {
+      await store.createBucket('sums')
+      const crc = (data: Uint8Array): string => {
+        const h = webHashes.create('crc32')
+        h.update(data)
+        return toBase64(h.digest())
+      }
+      const one = bytes('checked bytes')
+      await put(store, 'sums', 'one', one, { checksum: () => ({ algorithm: 'CRC32', value: crc(one) }) })
+      assert.deepEqual((await store.headObject('sums', 'one')).metadata.checksum, { algorithm: 'CRC32', value: crc(one), type: 'FULL_OBJECT' })
+      assert.deepEqual((await store.openObject('sums', 'one')).info.metadata.checksum?.value, crc(one))
+      await put(store, 'sums', 'plain', 'no checksum')
+      assert.equal((await store.headObject('sums', 'plain')).metadata.checksum, undefined)
+
+      const part1 = new Uint8Array(5 * 1024 * 1024).fill(98)
+      const part2 = bytes('the tail')
+      const id = await store.createMultipartUpload('sums', 'multi', { metadata: { user: {}, checksumPlan: { algorithm: 'CRC32', type: 'COMPOSITE' } } })
+      const p1 = await store.uploadPart('sums', 'multi', id, 1, streamOfBytes(part1), { checksum: () => ({ algorithm: 'CRC32', value: crc(part1) }) })
+      const p2 = await store.uploadPart('sums', 'multi', id, 2, streamOfBytes(part2), { checksum: () => ({ algorithm: 'CRC32', value: crc(part2) }) })
+      assert.deepEqual(p1.checksum, { algorithm: 'CRC32', value: crc(part1) })
+      assert.deepEqual((await store.listParts('sums', 'multi', id)).map(p => p.checksum?.value), [crc(part1), crc(part2)])
+      const named = [{ partNumber: 1, etag: p1.etag, checksum: { algorithm: 'CRC32' as const, value: crc(part2) } }, { partNumber: 2, etag: p2.etag }]
+      await rejects(store.completeMultipartUpload('sums', 'multi', id, named), 'InvalidPart')
+      await store.completeMultipartUpload('sums', 'multi', id, [{ partNumber: 1, etag: p1.etag, checksum: p1.checksum! }, { partNumber: 2, etag: p2.etag }])
+      const both = new Uint8Array(8)
+      both.set(fromBase64(crc(part1))!, 0)
+      both.set(fromBase64(crc(part2))!, 4)
+      const head = await store.headObject('sums', 'multi')
+      assert.deepEqual(head.metadata.checksum, { algorithm: 'CRC32', value: `${crc(both)}-2`, type: 'COMPOSITE' })
+      assert.deepEqual(head.metadata.partSizes, [[part1.length, 1], [part2.length, 1]])
+      assert.equal(head.metadata.checksumPlan, undefined, 'the plan was the upload\'s')
     })
 
     const copies = (title: string, fn: (s: StoreUnderTest) => Promise<void>): void => {

@@ -1,4 +1,6 @@
 import { encode } from 'cborg'
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type ObjectChecksum, type PartSizes } from '../checksums.js'
+import { MAX_PART_NUMBER } from '../multipart.js'
 import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
 import { compareKeys } from '../key-order.js'
 import type { CorsRule, ObjectMetadata, ObjectSummary } from '../object-store.js'
@@ -86,7 +88,28 @@ function objectMetadata (x: unknown, what: string): ObjectMetadata {
   const m = obj(x, what)
   const metadata: ObjectMetadata = { user: stringMap(m.user, `${what}.user`) }
   for (const h of OPTIONAL_HEADERS) if (m[h] !== undefined) metadata[h] = str(m[h], `${what}.${h}`, 2048)
+  if (m.checksum !== undefined) metadata.checksum = objectChecksum(m.checksum, `${what}.checksum`)
+  if (m.partSizes !== undefined) metadata.partSizes = partSizes(m.partSizes, `${what}.partSizes`)
   return metadata
+}
+
+function objectChecksum (x: unknown, what: string): ObjectChecksum {
+  const c = obj(x, what)
+  const algorithm = str(c.algorithm, `${what}.algorithm`, 16) as ChecksumAlgorithm
+  if (!CHECKSUM_ALGORITHMS.includes(algorithm)) malformed(`${what}.algorithm is not a checksum algorithm`)
+  if (c.type !== 'FULL_OBJECT' && c.type !== 'COMPOSITE') malformed(`${what}.type`)
+  const value = str(c.value, `${what}.value`, 64, 1)
+  if (!/^[A-Za-z0-9+/]+={0,2}(-\d{1,5})?$/.test(value)) malformed(`${what}.value is not base64`)
+  return { algorithm, type: c.type, value }
+}
+
+/** Runs of [size, count]: at most one per part. */
+function partSizes (x: unknown, what: string): PartSizes {
+  if (!Array.isArray(x) || x.length < 1 || x.length > MAX_PART_NUMBER) malformed(`${what} is not a list of 1-${MAX_PART_NUMBER} runs`)
+  return x.map((r, i) => {
+    if (!Array.isArray(r) || r.length !== 2) malformed(`${what}[${i}] is not a [size, count] pair`)
+    return [uint(r[0], `${what}[${i}][0]`), uint(r[1], `${what}[${i}][1]`)] as [number, number]
+  })
 }
 
 function objectRecord (x: unknown): ObjectRecord {

@@ -1,7 +1,7 @@
 import { S3Error } from '../errors.js'
 import type {
   BucketInfo, CompleteOptions, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PutOptions, Signal, UploadInfo, VerifiedDigests,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo,
 } from '../object-store.js'
 import { fanOut } from '../fan-out.js'
 import type { CatalogEntry } from './catalog-entry.js'
@@ -133,7 +133,7 @@ export class GuestStore extends MeshStore {
     return await this.writer.createMultipartUpload(bucket, key, options)
   }
 
-  override async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number, verified?: VerifiedDigests } & Signal): Promise<PartInfo> {
+  override async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo> {
     return await this.writer.uploadPart(bucket, key, uploadId, partNumber, body, options)
   }
 

@@ -150,7 +150,7 @@ export class LocalCopies {
         metadata: head.metadata, tags: head.tags, signal, ...(head.size === undefined ? {} : { size: head.size }),
         copyOfAtEnd: () => {
           const o = final!.object!
-          return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }) }
+          return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }), ...(o.metadata.checksum === undefined ? {} : { checksum: o.metadata.checksum }) }
         },
       })
       return this.held(final!, true)

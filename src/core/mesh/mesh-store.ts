@@ -3,7 +3,7 @@ import { toHex, type Hashes } from '../hashes.js'
 import { byteRange, readAll, throwIfAborted } from '../streams.js'
 import {
   bytesHandle, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
-  type ObjectMetadata, type ObjectStore, type PartInfo, type PutOptions, type Signal, type UploadInfo, type VerifiedDigests, type WriteCondition,
+  type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type WriteCondition,
 } from '../object-store.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
@@ -224,7 +224,7 @@ export class MeshStore implements ObjectStore {
     return await this.local.createMultipartUpload(bucket, key, options)
   }
 
-  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: { size?: number, verified?: VerifiedDigests } & Signal): Promise<PartInfo> {
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo> {
     return await this.local.uploadPart(bucket, key, uploadId, partNumber, body, options)
   }
 

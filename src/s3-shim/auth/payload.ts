@@ -1,7 +1,9 @@
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme'
+import type { Checksum, ChecksumAlgorithm } from '../../core/checksums.js'
 import { S3Error } from '../../core/errors.js'
 import { bytesEqual, fromBase64, fromHex, toBase64, toHex, type HashAlgorithm, type Hashes } from '../../core/hashes.js'
 import { MAX_PUT_SIZE } from '../../core/multipart.js'
+import { streamOfBytes } from '../../core/streams.js'
 import type { VerifiedDigests } from '../../core/object-store.js'
 import { AwsChunkedDecoder } from './aws-chunked.js'
 import { UNSIGNED_PAYLOAD, type SignedIdentity } from './sigv4.js'
@@ -25,6 +27,8 @@ function checker (hashes: Hashes, algorithm: CheckAlgorithm): Checker {
 
 interface Check {
   algorithm: CheckAlgorithm
+  /** An x-amz-checksum-* the client sent: kept with the object once verified. */
+  kept?: boolean
   /** The expected digest, or the trailer to read it from at the end. */
   expected: Uint8Array | { trailer: string }
   error: () => S3Error
@@ -37,6 +41,11 @@ export interface Payload {
   size?: number
   /** Digests the body is checked against as it streams, for the store to reuse. */
   verified: VerifiedDigests
+  /**
+   * The client's x-amz-checksum-* (a header, or a trailer once the body has
+   * ended), which the body is checked against: a store keeps it.
+   */
+  checksum: () => Checksum | undefined
 }
 
 function checksumName (alg: string): string {
@@ -47,10 +56,11 @@ function checksumName (alg: string): string {
  * Wraps a request body so that what reaches a store is the object's bytes,
  * verified against everything the client declared: the signed SHA-256, the
  * aws-chunked chunk signatures, Content-MD5 and x-amz-checksum-* headers or
- * trailers. Verification completes in the stream's final step, so a store,
+ * trailers (not the headers with `checksumHeaders: false`: a completion's
+ * are the object's). Verification completes in the stream's final step, so a store,
  * which commits only after reading to the end, never commits a body that fails.
  */
-export function decodePayload (request: Request, identity: SignedIdentity | undefined, hashes: Hashes): Payload {
+export function decodePayload (request: Request, identity: SignedIdentity | undefined, hashes: Hashes, options: { checksumHeaders?: boolean } = {}): Payload {
   const h = request.headers
   const mode = identity?.payloadHash ?? h.get('x-amz-content-sha256') ?? UNSIGNED_PAYLOAD
   const chunked = mode.startsWith('STREAMING-')
@@ -81,14 +91,14 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
     if (expected === undefined || expected.length !== 16) throw new S3Error('InvalidDigest')
     checks.push({ algorithm: 'md5', expected, error: () => new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.') })
   }
-  for (const [name, algorithm] of Object.entries(CHECKSUMS)) {
+  for (const [name, algorithm] of options.checksumHeaders === false ? [] : Object.entries(CHECKSUMS)) {
     const value = h.get(`x-amz-checksum-${name}`)
     if (value === null) continue
     const expected = fromBase64(value)
     if (expected === undefined || expected.length !== CHECKSUM_LENGTH[algorithm]) {
       throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${name} header is invalid.`)
     }
-    checks.push({ algorithm, expected, error: () => new S3Error('BadDigest', `The ${checksumName(name)} you specified did not match the calculated checksum.`) })
+    checks.push({ algorithm, kept: true, expected, error: () => new S3Error('BadDigest', `The ${checksumName(name)} you specified did not match the calculated checksum.`) })
   }
   const trailer = h.get('x-amz-trailer')?.trim().toLowerCase()
   if (trailer !== undefined && trailer !== '') {
@@ -96,16 +106,22 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
     const algorithm = alg !== undefined && Object.hasOwn(CHECKSUMS, alg) ? CHECKSUMS[alg] : undefined
     if (!chunked) throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body.')
     if (algorithm === undefined) throw new S3Error('InvalidRequest', `The trailer ${trailer} is not supported.`)
-    checks.push({ algorithm, expected: { trailer }, error: () => new S3Error('BadDigest', `The ${checksumName(alg!)} you specified did not match the calculated checksum.`) })
+    checks.push({ algorithm, kept: true, expected: { trailer }, error: () => new S3Error('BadDigest', `The ${checksumName(alg!)} you specified did not match the calculated checksum.`) })
   }
+  const sent = checks.filter(c => c.kept === true)
+  if (sent.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.')
+  /** The sent checksum's digest: at once from a header, from the trailer once the body has ended. */
+  let sentDigest = sent[0]?.expected instanceof Uint8Array ? sent[0].expected : undefined
+  const checksum = (): Checksum | undefined => sentDigest === undefined ? undefined : { algorithm: sent[0]!.algorithm.toUpperCase() as ChecksumAlgorithm, value: toBase64(sentDigest) }
 
   const verified: VerifiedDigests = {}
   for (const c of checks) {
     if (c.expected instanceof Uint8Array && (c.algorithm === 'md5' || c.algorithm === 'sha256')) verified[c.algorithm] = toHex(c.expected)
   }
-  const raw = request.body
-  if (raw === null) return { body: null, size, verified }
-  if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified }
+  // An empty body is checked too (a Content-MD5 or checksum of nothing must be that of nothing).
+  const raw = request.body ?? (checks.length > 0 || chunked ? streamOfBytes(new Uint8Array(0)) : null)
+  if (raw === null) return { body: null, size, verified, checksum }
+  if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified, checksum }
 
   const decoder = chunked ? new AwsChunkedDecoder(hashes, signedChunks ? identity : undefined) : undefined
   const hashers: Array<[Check, Checker]> = checks.map(c => [c, checker(hashes, c.algorithm)])
@@ -137,8 +153,9 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
           const err = check.error()
           throw new S3Error(err.code, err.message, { detail: { CalculatedChecksum: toBase64(actual) } })
         }
+        if (check.kept === true) sentDigest = expected
       }
     },
   })
-  return { body: raw.pipeThrough(transform), size, verified }
+  return { body: raw.pipeThrough(transform), size, verified, checksum }
 }

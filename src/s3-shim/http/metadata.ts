@@ -1,3 +1,4 @@
+import type { PartSizes } from '../../core/checksums.js'
 import { S3Error } from '../../core/errors.js'
 import type { ObjectInfo, ObjectMetadata } from '../../core/object-store.js'
 import { parseQuery } from '../router.js'
@@ -7,7 +8,7 @@ import { childOf, elementsOf, textOf, type Parsed } from '../xml.js'
 /** S3 limits user metadata (names and values of x-amz-meta-*) to 2 KB. */
 const MAX_USER_METADATA = 2048
 
-const STANDARD: Array<[keyof Omit<ObjectMetadata, 'user'>, string]> = [
+const STANDARD: Array<[keyof Omit<ObjectMetadata, 'user' | 'checksum' | 'checksumPlan' | 'partSizes'>, string]> = [
   ['contentType', 'content-type'],
   ['contentEncoding', 'content-encoding'],
   ['contentDisposition', 'content-disposition'],
@@ -119,6 +120,8 @@ export function objectHeaders (info: ObjectInfo): Headers {
   if (info.parts !== undefined) h.set('x-amz-mp-parts-count', String(info.parts))
   // The content's SHA-256, which the mesh verifies copies against: lets a gateway (the edge worker) report it too.
   if (info.sha256 !== '') h.set('x-s3mesh-sha256', info.sha256)
+  // A multipart object's part sizes, for a gateway to answer ?partNumber=N as the node would.
+  if (info.metadata.partSizes !== undefined) h.set('x-s3mesh-part-sizes', formatPartSizes(info.metadata.partSizes))
   return h
 }
 
@@ -163,4 +166,15 @@ export function tagsFromHeader (headers: Headers): Record<string, string> | unde
   const v = headers.get('x-amz-tagging')
   if (v === null) return undefined
   return assertTags([...parseQuery(v.replace(/\+/g, '%20'))])
+}
+
+/** Part sizes as `x-s3mesh-part-sizes` carries them: `size*count,...`. */
+export function formatPartSizes (runs: PartSizes): string {
+  return runs.map(([size, count]) => `${size}*${count}`).join(',')
+}
+
+/** `x-s3mesh-part-sizes` read back; undefined when absent or malformed. */
+export function parsePartSizes (header: string | null): PartSizes | undefined {
+  if (header === null || !/^\d+\*\d+(,\d+\*\d+)*$/.test(header)) return undefined
+  return header.split(',').map(run => run.split('*').map(Number) as [number, number])
 }

@@ -1,5 +1,7 @@
+import { partRange } from '../../core/checksums.js'
 import { S3Error } from '../../core/errors.js'
-import type { ByteRange } from '../../core/object-store.js'
+import { assertPartNumber } from '../../core/multipart.js'
+import type { ByteRange, ObjectInfo } from '../../core/object-store.js'
 
 /**
  * Resolves a Range header against an object size, as S3 does: `bytes=a-b`,
@@ -28,4 +30,30 @@ export function resolveRange (header: string | null, size: number): ByteRange | 
   if (last !== '' && Number(last) < start) return undefined
   if (start >= size) throw unsatisfiable()
   return { start, end }
+}
+
+/**
+ * The bytes a GET or HEAD asks for: a Range header, or one part of the
+ * object (`?partNumber=N`: a multipart object's part as it was uploaded; part
+ * 1 of any other object is all of it). Undefined: the whole object, with 200.
+ */
+export function requestedBytes (headers: Headers, query: Map<string, string>, info: ObjectInfo): ByteRange | undefined {
+  const n = query.get('partNumber')
+  if (n === undefined) return resolveRange(headers.get('range'), info.size)
+  if (headers.get('range') !== null) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.')
+  const number = /^\d{1,5}$/.test(n) ? Number(n) : NaN
+  assertPartNumber(number)
+  const unsatisfiable = (): S3Error => new S3Error('InvalidPartNumber', undefined, { detail: { PartNumberRequested: n, ActualPartCount: String(info.parts ?? 1) } })
+  if (info.parts === undefined) {
+    if (number !== 1) throw unsatisfiable()
+    return info.size === 0 ? undefined : { start: 0, end: info.size - 1 }
+  }
+  const sizes = info.metadata.partSizes
+  if (sizes === undefined) {
+    if (info.parts === 1 && number === 1) return info.size === 0 ? undefined : { start: 0, end: info.size - 1 }
+    throw new S3Error('NotImplemented', 'This object was completed before s3mesh kept its part boundaries: read it with a Range.')
+  }
+  const part = partRange(sizes, number)
+  if (part === undefined) throw unsatisfiable()
+  return part.size === 0 ? undefined : { start: part.start, end: part.end }
 }

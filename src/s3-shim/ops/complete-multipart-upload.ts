@@ -3,6 +3,7 @@ import { fromHex, toHex } from '../../core/hashes.js'
 import type { ObjectInfo } from '../../core/object-store.js'
 import { objectPath } from '../../core/names.js'
 import type { Context } from '../context.js'
+import { checksumOfPart, checksumXml, completionChecksum } from '../http/checksum-headers.js'
 import { conditionOf } from '../http/conditions.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import { elementsOf, textOf, xmlResponse } from '../xml.js'
@@ -16,11 +17,15 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
     const n = (textOf(p, 'PartNumber') ?? '').trim()
     const etag = textOf(p, 'ETag')
     if (!/^\d{1,5}$/.test(n) || etag === undefined) throw new S3Error('MalformedXML', 'Every Part needs a PartNumber and an ETag.')
-    return { partNumber: Number(n), etag: etag.trim() }
+    const checksum = checksumOfPart(p)
+    return { partNumber: Number(n), etag: etag.trim(), ...(checksum === undefined ? {} : { checksum }) }
   })
+  const checksum = completionChecksum(ctx.headers)
+  const type = ctx.headers.get('x-amz-checksum-type')?.toUpperCase()
+  if (checksum !== undefined && type !== undefined && type !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', 'A checksum of the whole object is only checked for the FULL_OBJECT checksum type.')
   let info: ObjectInfo
   try {
-    info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal, ...conditionOf(ctx.headers) })
+    info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal, ...conditionOf(ctx.headers), ...(checksum === undefined ? {} : { checksum }) })
     // The new object has the ACL its upload asked for, or none: it does not inherit the one it replaces.
     await applyObjectAcl(ctx, ctx.bucket, ctx.key, ctx.auth.access?.uploadAcls.get(uploadId))
     ctx.auth.access?.uploadAcls.delete(uploadId)
@@ -35,6 +40,8 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
     Bucket: ctx.bucket,
     Key: ctx.key,
     ETag: quoteEtag(info.etag),
+    ...checksumXml(info.metadata.checksum),
+    ...(info.metadata.checksum === undefined ? {} : { ChecksumType: info.metadata.checksum.type }),
   }, { headers: replicasHeader(info) })
 }
 

@@ -22,9 +22,12 @@ export async function copyObject (ctx: Context): Promise<Response> {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
   }
   const handle = await openCopySource(ctx, source)
-  const metadata = metadataDirective === 'REPLACE' ? metadataFromHeaders(ctx.headers) : handle.info.metadata
+  // The copy is one part: the source's part sizes do not apply, nor a checksum made of parts'; a full-object checksum is of the same bytes.
+  const { checksum: sourceChecksum, checksumPlan: _plan, partSizes: _sizes, ...kept } = handle.info.metadata
+  const metadata = metadataDirective === 'REPLACE' ? metadataFromHeaders(ctx.headers) : kept
+  const checksum = sourceChecksum?.type === 'FULL_OBJECT' ? { algorithm: sourceChecksum.algorithm, value: sourceChecksum.value } : undefined
   const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(ctx.headers) ?? {} : handle.info.tags
-  const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, signal: ctx.signal })
+  const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
   return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) })
 }

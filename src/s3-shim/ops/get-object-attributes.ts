@@ -1,5 +1,9 @@
+import { partCount, partRange } from '../../core/checksums.js'
 import { S3Error } from '../../core/errors.js'
+import type { ObjectInfo } from '../../core/object-store.js'
 import type { Context } from '../context.js'
+import { checksumXml } from '../http/checksum-headers.js'
+import { parseMaxKeys } from '../listing.js'
 import { httpDate } from '../respond.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
 
@@ -8,10 +12,10 @@ const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSi
 
 /**
  * GetObjectAttributes: what an object is without its bytes, as SDKs and
- * backup tools ask before a download (size, ETag, parts). Checksums are
- * verified as objects arrive but not kept, so `Checksum` is left out, as S3
- * leaves it out for an object stored without one; `ObjectParts` gives the
- * part count of a multipart object.
+ * backup tools ask before a download (size, ETag, checksum, parts).
+ * `Checksum` is left out for an object stored without one, as S3 leaves it
+ * out; `ObjectParts` gives a multipart object's part count and its parts'
+ * sizes, a page at a time (x-amz-max-parts, x-amz-part-number-marker).
  */
 export async function getObjectAttributes (ctx: Context): Promise<Response> {
   const asked = (ctx.headers.get('x-amz-object-attributes') ?? '').split(',').map(a => a.trim()).filter(a => a !== '')
@@ -21,8 +25,28 @@ export async function getObjectAttributes (ctx: Context): Promise<Response> {
   const info = await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal })
   const body: XmlElement = {}
   if (asked.includes('ETag')) body.ETag = info.etag
-  if (asked.includes('ObjectParts') && info.parts !== undefined) body.ObjectParts = { PartsCount: info.parts }
+  if (asked.includes('Checksum') && info.metadata.checksum !== undefined) body.Checksum = { ...checksumXml(info.metadata.checksum), ChecksumType: info.metadata.checksum.type }
+  if (asked.includes('ObjectParts') && info.parts !== undefined) body.ObjectParts = objectParts(ctx, info)
   if (asked.includes('StorageClass')) body.StorageClass = 'STANDARD'
   if (asked.includes('ObjectSize')) body.ObjectSize = info.size
   return xmlResponse('GetObjectAttributesResponse', body, { headers: { 'last-modified': httpDate(info.lastModified) } })
+}
+
+function objectParts (ctx: Context, info: ObjectInfo): XmlElement {
+  const sizes = info.metadata.partSizes
+  if (sizes === undefined) return { PartsCount: info.parts! }
+  const marker = Number(ctx.headers.get('x-amz-part-number-marker') ?? '0') || 0
+  const max = parseMaxKeys(ctx.headers.get('x-amz-max-parts') ?? undefined, 'x-amz-max-parts')
+  const count = partCount(sizes)
+  const parts: XmlElement[] = []
+  for (let n = marker + 1; n <= count && parts.length < max; n++) parts.push({ PartNumber: n, Size: partRange(sizes, n)!.size })
+  const last = marker + parts.length
+  return {
+    PartsCount: count,
+    PartNumberMarker: marker,
+    ...(last < count ? { NextPartNumberMarker: last } : {}),
+    MaxParts: max,
+    IsTruncated: last < count,
+    Part: parts,
+  }
 }

@@ -1,25 +1,17 @@
-import { S3Error } from '../../core/errors.js'
-import type { ObjectHandle } from '../../core/object-store.js'
+import type { ObjectInfo } from '../../core/object-store.js'
 import type { Context } from '../context.js'
+import { checksumMode, objectChecksumHeaders } from '../http/checksum-headers.js'
 import { checkConditions, readConditions } from '../http/conditions.js'
 import { applyResponseOverrides, objectHeaders } from '../http/metadata.js'
-import { resolveRange } from '../http/range.js'
-
-/** GET ?partNumber=N reads one part of a multipart object; s3mesh keeps only whole objects, so only part 1 of a single-part object is served. */
-function checkPartNumber (ctx: Context, handle: ObjectHandle): void {
-  const n = ctx.query.get('partNumber')
-  if (n === undefined) return
-  if (n !== '1' || handle.info.parts !== undefined) throw new S3Error('NotImplemented', 'Reading single parts of multipart objects (partNumber) is not supported; use a Range.')
-}
+import { requestedBytes } from '../http/range.js'
 
 export async function getObject (ctx: Context): Promise<Response> {
   const handle = await ctx.store.openObject(ctx.bucket, ctx.key, { signal: ctx.signal })
   try {
     const { info } = handle
     checkConditions(readConditions(ctx.headers), info)
-    checkPartNumber(ctx, handle)
-    const range = resolveRange(ctx.headers.get('range'), info.size)
-    const headers = objectHeaders(info)
+    const range = requestedBytes(ctx.headers, ctx.query, info)
+    const headers = readHeaders(ctx, info, range !== undefined)
     applyResponseOverrides(headers, ctx.query, ctx.auth.principal.kind === 'anonymous')
     const body = handle.streamReady !== undefined ? await handle.streamReady(range) : handle.stream(range)
     if (range === undefined) {
@@ -33,4 +25,17 @@ export async function getObject (ctx: Context): Promise<Response> {
     await handle.close()
     throw err
   }
+}
+
+/**
+ * An object's headers for a GET or HEAD, with its checksum when the client
+ * asked for it and reads the whole object (a part's or a range's bytes are
+ * not what the object's checksum is of).
+ */
+export function readHeaders (ctx: Context, info: ObjectInfo, partial: boolean): Headers {
+  const headers = objectHeaders(info)
+  if (!partial && ctx.query.get('partNumber') === undefined && checksumMode(ctx.headers)) {
+    for (const [name, value] of Object.entries(objectChecksumHeaders(info.metadata.checksum))) headers.set(name, value)
+  }
+  return headers
 }

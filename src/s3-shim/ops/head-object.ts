@@ -1,14 +1,15 @@
 import type { Context } from '../context.js'
 import { checkConditions, readConditions } from '../http/conditions.js'
-import { applyResponseOverrides, objectHeaders } from '../http/metadata.js'
-import { resolveRange } from '../http/range.js'
+import { applyResponseOverrides } from '../http/metadata.js'
+import { requestedBytes } from '../http/range.js'
+import { readHeaders } from './get-object.js'
 
 export async function headObject (ctx: Context): Promise<Response> {
   const info = await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal })
   checkConditions(readConditions(ctx.headers), info)
-  const headers = objectHeaders(info)
+  const range = requestedBytes(ctx.headers, ctx.query, info)
+  const headers = readHeaders(ctx, info, range !== undefined)
   applyResponseOverrides(headers, ctx.query, ctx.auth.principal.kind === 'anonymous')
-  const range = resolveRange(ctx.headers.get('range'), info.size)
   if (range === undefined) {
     headers.set('content-length', String(info.size))
     return new Response(null, { status: 200, headers })

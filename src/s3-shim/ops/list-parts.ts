@@ -1,5 +1,6 @@
 import type { Context } from '../context.js'
 import { isoDate, quoteEtag } from '../respond.js'
+import { checksumXml } from '../http/checksum-headers.js'
 import { xmlResponse } from '../xml.js'
 import { parseMaxKeys } from '../listing.js'
 import { uploadIdOf } from '../multipart-params.js'
@@ -23,6 +24,6 @@ export async function listParts (ctx: Context): Promise<Response> {
     ...(isTruncated ? { NextPartNumberMarker: parts.at(-1)!.partNumber } : {}),
     MaxParts: maxParts,
     IsTruncated: isTruncated,
-    Part: parts.map(p => ({ PartNumber: p.partNumber, LastModified: isoDate(p.lastModified), ETag: quoteEtag(p.etag), Size: p.size })),
+    Part: parts.map(p => ({ PartNumber: p.partNumber, LastModified: isoDate(p.lastModified), ETag: quoteEtag(p.etag), Size: p.size, ...checksumXml(p.checksum) })),
   })
 }

@@ -1,5 +1,6 @@
 import { streamOfBytes } from '../../core/streams.js'
 import type { Context } from '../context.js'
+import { checksumHeaders } from '../http/checksum-headers.js'
 import { conditionOf } from '../http/conditions.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
@@ -9,10 +10,10 @@ export async function putObject (ctx: Context): Promise<Response> {
   const acl = requestedAcl(ctx)
   const metadata = metadataFromHeaders(ctx.headers)
   const tags = tagsFromHeader(ctx.headers)
-  const { body, size, verified } = ctx.body()
+  const { body, size, verified, checksum } = ctx.body()
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
-    metadata, tags, size, verified, signal: ctx.signal, ...conditionOf(ctx.headers),
+    metadata, tags, size, verified, checksum, signal: ctx.signal, ...conditionOf(ctx.headers),
   })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
-  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }) } })
+  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...checksumHeaders(checksum()), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }) } })
 }
