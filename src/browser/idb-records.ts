@@ -1,6 +1,7 @@
 import { promisifyRequest } from 'idb-keyval'
 import { S3Error } from '../core/errors.js'
 import type { Checksum } from '../core/checksums.js'
+import type { LifecycleRule } from '../core/lifecycle.js'
 import type { CorsRule, ObjectInfo, ObjectMetadata, PartInfo } from '../core/object-store.js'
 
 // The records IdbStore keeps in IndexedDB, their keys, and the small reads and
@@ -10,7 +11,7 @@ import type { CorsRule, ObjectInfo, ObjectMetadata, PartInfo } from '../core/obj
 /** Bytes of one write: `chunks` values under ['c', version, 0..chunks-1], all CHUNK_BYTES but the last. */
 export interface Segment { version: string, chunks: number, size: number }
 
-export interface BucketRecord { name: string, created: number, cors?: CorsRule[] }
+export interface BucketRecord { name: string, created: number, cors?: CorsRule[], lifecycle?: LifecycleRule[] }
 export interface StoredInfo extends Omit<ObjectInfo, 'lastModified' | 'replicas'> { lastModified: number }
 export interface ObjectRecord { info: StoredInfo, segments: Segment[] }
 export interface UploadRecord { uploadId: string, key: string, initiated: number, metadata: ObjectMetadata, tags: Record<string, string> }

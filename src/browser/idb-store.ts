@@ -3,6 +3,7 @@ import { S3Error } from '../core/errors.js'
 import { hexDigests, toHex, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
+import type { LifecycleRule } from '../core/lifecycle.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
   checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type WriteCondition,
@@ -67,7 +68,7 @@ export class IdbStore implements ObjectStore {
 
   async headBucket (name: string): Promise<BucketInfo> {
     const b = await this.tx('readonly', async s => await bucket(s, name))
-    return { name: b.name, created: new Date(b.created), ...(b.cors === undefined ? {} : { cors: b.cors }) }
+    return { name: b.name, created: new Date(b.created), ...(b.cors === undefined ? {} : { cors: b.cors }), ...(b.lifecycle === undefined ? {} : { lifecycle: b.lifecycle }) }
   }
 
   async listBuckets (): Promise<BucketInfo[]> {
@@ -89,6 +90,14 @@ export class IdbStore implements ObjectStore {
     await this.tx('readwrite', async s => {
       const { cors: _old, ...b } = await bucket(s, name)
       s.put(rules === undefined ? b : { ...b, cors: rules }, ['b', name])
+    })
+  }
+
+  /** Kept for a page that reads the configuration back; a tab runs no lifecycle (its nodes do). */
+  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined): Promise<void> {
+    await this.tx('readwrite', async s => {
+      const { lifecycle: _old, ...b } = await bucket(s, name)
+      s.put(rules === undefined ? b : { ...b, lifecycle: rules }, ['b', name])
     })
   }
 

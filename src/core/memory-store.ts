@@ -2,6 +2,7 @@ import { S3Error } from './errors.js'
 import { hexDigests, toHex, webHashes, type Hashes } from './hashes.js'
 import { randomId } from './ids.js'
 import { compareKeys } from './key-order.js'
+import type { LifecycleRule } from './lifecycle.js'
 import { completedMetadata, multipartEtag, selectParts } from './multipart.js'
 import {
   checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo,
@@ -66,8 +67,17 @@ export class MemoryStore implements ObjectStore {
   }
 
   async setBucketCors (name: string, rules: CorsRule[] | undefined): Promise<void> {
-    const b = this.bucket(name)
-    b.info = { ...b.info, cors: rules }
+    const { cors: _old, ...info } = this.bucket(name).info
+    this.bucket(name).info = rules === undefined ? info : { ...info, cors: rules }
+  }
+
+  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined): Promise<void> {
+    const { lifecycle: _old, ...info } = this.bucket(name).info
+    this.bucket(name).info = rules === undefined ? info : { ...info, lifecycle: rules }
+  }
+
+  lifecycleAtHand (bucket: string): LifecycleRule[] | undefined {
+    return this.buckets.get(bucket)?.info.lifecycle
   }
 
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {

@@ -1,5 +1,6 @@
 import type { Checksum, ChecksumPlan, ObjectChecksum, PartSizes } from './checksums.js'
 import { S3Error } from './errors.js'
+import type { LifecycleRule } from './lifecycle.js'
 import { streamOfBytes } from './streams.js'
 
 /**
@@ -48,12 +49,15 @@ export interface ObjectInfo extends ObjectSummary {
   parts?: number
   /** On a mesh, after a write: how many members hold this version (x-s3mesh-replicas). */
   replicas?: number
+  /** When the bucket's lifecycle rules expire it, as a store that reads objects elsewhere was told (a gateway); others' are worked out from `lifecycleAtHand`. */
+  expiration?: { date: Date, ruleId: string }
 }
 
 export interface BucketInfo {
   name: string
   created: Date
   cors?: CorsRule[]
+  lifecycle?: LifecycleRule[]
 }
 
 /** One rule of a bucket's CORS configuration, as in S3's CORSRule. */
@@ -252,6 +256,14 @@ export interface ObjectStore {
   deleteBucket (name: string, options?: Signal): Promise<void>
   /** Sets (or with undefined removes) the bucket's CORS rules. */
   setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void>
+  /** Sets (or with undefined removes) the bucket's lifecycle rules. */
+  setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void>
+  /**
+   * The bucket's lifecycle rules when the store has them at hand, without
+   * I/O: GET, HEAD and PUT answer x-amz-expiration from them. Absent on a
+   * store that asks elsewhere (it sets ObjectInfo.expiration instead).
+   */
+  lifecycleAtHand?: (bucket: string) => LifecycleRule[] | undefined
 
   /** Stores the whole stream as the object, atomically: on any failure nothing changes. */
   putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo>

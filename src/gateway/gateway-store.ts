@@ -1,6 +1,7 @@
 import { XMLParser } from 'fast-xml-parser'
 import { CHECKSUM_ALGORITHMS, checksumElement, type ObjectChecksum, type PartSizes } from '../core/checksums.js'
 import { isS3Error, S3Error } from '../core/errors.js'
+import type { LifecycleRule } from '../core/lifecycle.js'
 import { fromHex, toBase64 } from '../core/hashes.js'
 import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
@@ -10,7 +11,8 @@ import { readAll } from '../core/streams.js'
 import { checksumFromHeaders, checksumHeaders, checksumXml, planHeaders } from '../s3-shim/http/checksum-headers.js'
 import { metadataFromHeaders, metadataHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
 import { quoteEtag } from '../s3-shim/respond.js'
-import { renderXml } from '../s3-shim/xml.js'
+import { lifecycleFromXml, lifecycleXml } from '../s3-shim/lifecycle-xml.js'
+import { parseXmlBody, renderXml } from '../s3-shim/xml.js'
 import type { ObjectCache } from './object-cache.js'
 import { sha256Hex, type RemoteS3 } from './remote-s3.js'
 
@@ -45,6 +47,14 @@ const unquote = (etag: string): string => etag.replace(/^"|"$/g, '')
 
 /** Asks a node's GET and HEAD for the object's checksum, which the info carries. */
 const CHECKSUM_MODE = { 'x-amz-checksum-mode': 'ENABLED' }
+
+/** A node's x-amz-expiration (`expiry-date="...", rule-id="..."`), passed on. */
+function expirationOf (header: string | null): { expiration?: { date: Date, ruleId: string } } {
+  const m = header === null ? null : /expiry-date="([^"]+)",\s*rule-id="((?:[^"\\]|\\.)*)"/.exec(header)
+  if (m === null) return {}
+  const date = new Date(m[1]!)
+  return Number.isNaN(date.getTime()) ? {} : { expiration: { date, ruleId: m[2]!.replace(/\\(.)/g, '$1') } }
+}
 
 function withChecksum (metadata: ObjectMetadata, checksum: ObjectChecksum | undefined): ObjectMetadata {
   return checksum === undefined ? metadata : { ...metadata, checksum }
@@ -126,9 +136,28 @@ export class GatewayStore implements ObjectStore {
 
   /** The bucket's CORS rules (which also says whether it exists) and, from the listing, when it was made. */
   async headBucket (name: string, options: Signal = {}): Promise<BucketInfo> {
-    const [cors, buckets] = await Promise.all([this.corsOf(name, options.signal), this.listBuckets(options)])
+    const [cors, lifecycle, buckets] = await Promise.all([this.corsOf(name, options.signal), this.lifecycleOf(name, options.signal), this.listBuckets(options)])
     const created = buckets.find(b => b.name === name)?.created ?? new Date()
-    return cors === undefined ? { name, created } : { name, created, cors }
+    return { name, created, ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }) }
+  }
+
+  private async lifecycleOf (name: string, signal?: AbortSignal): Promise<LifecycleRule[] | undefined> {
+    try {
+      const { response } = await this.remote.send({ method: 'GET', bucket: name, query: { lifecycle: '' }, signal })
+      return lifecycleFromXml(parseXmlBody(new Uint8Array(await response.arrayBuffer()), 'LifecycleConfiguration'))
+    } catch (err) {
+      if (err instanceof S3Error && err.code === 'NoSuchLifecycleConfiguration') return undefined
+      throw err
+    }
+  }
+
+  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options: Signal = {}): Promise<void> {
+    if (rules === undefined) {
+      await this.remote.send({ method: 'DELETE', bucket: name, query: { lifecycle: '' }, signal: options.signal })
+      return
+    }
+    const body = renderXml('LifecycleConfiguration', lifecycleXml(rules))
+    await this.remote.send({ method: 'PUT', bucket: name, query: { lifecycle: '' }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
   }
 
   private async corsOf (name: string, signal?: AbortSignal): Promise<CorsRule[] | undefined> {
@@ -187,6 +216,7 @@ export class GatewayStore implements ObjectStore {
       metadata: checksum === undefined ? options.metadata : { ...options.metadata, checksum: { ...checksum, type: 'FULL_OBJECT' } },
       tags: options.tags ?? {},
       ...(replicas === null ? {} : { replicas: Number(replicas) }),
+      ...expirationOf(response.headers.get('x-amz-expiration')),
     }
   }
 
@@ -229,6 +259,7 @@ export class GatewayStore implements ObjectStore {
       metadata: withPartSizes(withChecksum(metadataFromHeaders(h), checksumFromHeaders(h)), parsePartSizes(h.get('x-s3mesh-part-sizes'))),
       tags,
       ...(parts === null ? {} : { parts: Number(parts) }),
+      ...expirationOf(h.get('x-amz-expiration')),
     }
   }
 

@@ -1,4 +1,5 @@
 import { isS3Error, S3Error } from '../core/errors.js'
+import type { LifecycleRule } from '../core/lifecycle.js'
 import type {
   BucketInfo, CompleteOptions, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
   ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo,
@@ -51,6 +52,7 @@ export class ReadThroughStore implements ObjectStore {
   async listBuckets (options?: Signal): Promise<BucketInfo[]> { return await this.local.listBuckets(options) }
   async deleteBucket (name: string, options?: Signal): Promise<void> { await this.local.deleteBucket(name, options) }
   async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> { await this.local.setBucketCors(name, rules, options) }
+  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void> { await this.local.setBucketLifecycle(name, rules, options) }
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> { return await this.local.putObject(bucket, key, body, unconditional(options)) }
   async deleteObject (bucket: string, key: string, options?: Signal): Promise<void> { await this.local.deleteObject(bucket, key, options) }
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> { await this.local.setObjectTags(bucket, key, tags, options) }

@@ -7,7 +7,7 @@ import { banner } from './banner.js'
 import { CliError } from './cli-error.js'
 import { printMembers } from './members-command.js'
 import { CIRCUIT_DEFAULTS, type PresetName } from './mesh.js'
-import { startServer, type RunningServer } from './server.js'
+import { LIFECYCLE_INTERVAL_MS, startServer, type RunningServer } from './server.js'
 import { SCAN_INTERVAL_MS } from './disk-store.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -72,6 +72,7 @@ interface ServerFlags {
   domain?: string[]
   fsync: boolean
   scanInterval: number
+  lifecycleInterval: number
   meshAddress: { host: string, port: number }
   join?: string[]
   cluster: string
@@ -142,6 +143,7 @@ export function buildCli (): Command {
     .option('--domain <name...>', 'host names for virtual-hosted-style requests (bucket.<domain>)')
     .option('--no-fsync', 'do not fsync before acknowledging writes (faster; data may be lost on power failure)')
     .option('--scan-interval <seconds>', 'how often bucket folders are scanned for files placed by hand (0: only at start; a file is also found when it is read)', wholeNumber('--scan-interval', false, 0, 86_400), SCAN_INTERVAL_MS / 1000)
+    .option('--lifecycle-interval <seconds>', 'how often buckets\' lifecycle rules are applied (expired objects deleted, old uploads aborted)', wholeNumber('--lifecycle-interval', false, 1, 86_400), LIFECYCLE_INTERVAL_MS / 1000)
   meshFlags(server, '127.0.0.1:9100')
     .option('--replicas <n>', 'copies of each object on distinct durable members', positiveInt, 2)
     .option('--no-mesh', 'serve S3 alone, without joining or starting a mesh')
@@ -164,7 +166,7 @@ Examples:
   S3MESH_CLUSTER_KEY=... s3mesh server ./data2 --address :9010 --mesh-address :9110 --join /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
     .action(async (dir: string, opts: ServerFlags) => {
       const running = await startServer({
-        dataDir: dir, host: opts.address.host, port: opts.address.port, region: opts.region, domains: opts.domain, fsync: opts.fsync, scanIntervalMs: opts.scanInterval * 1000,
+        dataDir: dir, host: opts.address.host, port: opts.address.port, region: opts.region, domains: opts.domain, fsync: opts.fsync, scanIntervalMs: opts.scanInterval * 1000, lifecycleIntervalMs: opts.lifecycleInterval * 1000,
         ...(opts.mesh ? { mesh: meshOf(opts) } : {}),
         ...(opts.console ? { console: opts.consoleAddress } : {}),
         ...(opts.certsDir === undefined ? {} : { certsDir: opts.certsDir }),

@@ -1,3 +1,4 @@
+import type { LifecycleRule } from '../core/lifecycle.js'
 import type { CorsRule, ObjectInfo, ObjectMetadata } from '../core/object-store.js'
 
 /** An object's metadata: a row of `.s3mesh/meta.db` (format 1 kept it in `.s3mesh/meta/<bucket>/<hh>/<sha256(key)>.json`). */
@@ -32,6 +33,7 @@ export interface BucketRecord {
   name: string
   created: number
   cors?: CorsRule[]
+  lifecycle?: LifecycleRule[]
 }
 
 /** A multipart upload's `upload.json`. */

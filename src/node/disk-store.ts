@@ -4,6 +4,7 @@ import { S3Error } from '../core/errors.js'
 import type { Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
+import type { LifecycleRule } from '../core/lifecycle.js'
 import { KeyedLock } from '../core/keyed-lock.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
@@ -256,7 +257,7 @@ export class DiskStore implements ObjectStore {
 
   async headBucket (name: string): Promise<BucketInfo> {
     const { record } = this.bucket(name)
-    return { name, created: new Date(record.created), ...(record.cors !== undefined ? { cors: record.cors } : {}) }
+    return { name, created: new Date(record.created), ...(record.cors !== undefined ? { cors: record.cors } : {}), ...(record.lifecycle !== undefined ? { lifecycle: record.lifecycle } : {}) }
   }
 
   async listBuckets (): Promise<BucketInfo[]> {
@@ -288,10 +289,22 @@ export class DiskStore implements ObjectStore {
   }
 
   async setBucketCors (name: string, rules: CorsRule[] | undefined): Promise<void> {
-    const b = this.bucket(name)
-    const record: BucketRecord = { name, created: b.record.created, ...(rules !== undefined ? { cors: rules } : {}) }
-    await DiskStore.writeBucketRecord(this.layout, record, this.sync).catch(err => { throw storageError(err, 'save the CORS rules') })
-    b.record = record
+    const { cors: _old, ...rest } = this.bucket(name).record
+    await this.saveBucketRecord(rules === undefined ? rest : { ...rest, cors: rules }, 'save the CORS rules')
+  }
+
+  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined): Promise<void> {
+    const { lifecycle: _old, ...rest } = this.bucket(name).record
+    await this.saveBucketRecord(rules === undefined ? rest : { ...rest, lifecycle: rules }, 'save the lifecycle rules')
+  }
+
+  lifecycleAtHand (bucket: string): LifecycleRule[] | undefined {
+    return this.buckets.get(bucket)?.record.lifecycle
+  }
+
+  private async saveBucketRecord (record: BucketRecord, what: string): Promise<void> {
+    await DiskStore.writeBucketRecord(this.layout, record, this.sync).catch(err => { throw storageError(err, what) })
+    this.bucket(record.name).record = record
   }
 
   // ---- objects ----

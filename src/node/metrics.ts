@@ -4,6 +4,7 @@ import type { AccessControl } from '../core/access/access-control.js'
 import type { AccessSync } from '../core/mesh/access-sync.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
+import type { LifecycleStats } from '../core/lifecycle-runner.js'
 import type { DiskStore } from './disk-store.js'
 import type { ScanCounters } from './folder-scan.js'
 
@@ -45,6 +46,15 @@ export class ServerMetrics {
     this.counterFrom('s3mesh_adopt_removed_files_total', 'Objects dropped because their file was deleted from its bucket folder by hand.', () => c().removed)
     this.gaugeFrom('s3mesh_adopt_scan_running', '1 while a scan runs (the first one after start adopts what was placed while the node was down).', () => c().running ? 1 : 0)
     this.gaugeFrom('s3mesh_adopt_last_scan_seconds', 'How long the last finished scan took.', () => c().lastSeconds)
+  }
+
+  /** What the buckets' lifecycle rules did on this node. */
+  attachLifecycle (stats: LifecycleStats): void {
+    this.counterFrom('s3mesh_lifecycle_passes_total', 'Passes over the buckets with lifecycle rules.', () => stats.passes)
+    this.counterFrom('s3mesh_lifecycle_checked_objects_total', 'Objects looked at by those passes, in the buckets this node decides for (in a mesh, those it leads).', () => stats.checked)
+    this.counterFrom('s3mesh_lifecycle_expired_objects_total', 'Objects deleted because a lifecycle rule expired them.', () => stats.expired)
+    this.counterFrom('s3mesh_lifecycle_aborted_uploads_total', 'Multipart uploads aborted by an AbortIncompleteMultipartUpload rule.', () => stats.aborted)
+    this.gaugeFrom('s3mesh_lifecycle_last_pass_seconds', 'How long the last finished pass took.', () => stats.lastPassSeconds)
   }
 
   /** Membership gauges, read when Prometheus scrapes. */

@@ -30,6 +30,8 @@ import { rootSealer } from '../core/access/root-sealer.js'
 import { AccessFile } from './access-file.js'
 import { nodeAead } from './node-aead.js'
 import { loadCertificates, trustCertificateAuthorities, type Certificates } from './certs.js'
+import { LifecycleRunner } from '../core/lifecycle-runner.js'
+import type { ObjectStore } from '../core/object-store.js'
 
 export interface ServerOptions {
   /** The data folder: buckets are its folders, objects their files. */
@@ -44,6 +46,8 @@ export interface ServerOptions {
   fsync?: boolean
   /** Time between scans of the bucket folders for files placed by hand (ms; default SCAN_INTERVAL_MS; 0: at start only). */
   scanIntervalMs?: number
+  /** Time between passes of the buckets' lifecycle rules (ms; default LIFECYCLE_INTERVAL_MS). */
+  lifecycleIntervalMs?: number
   /** Environment to read S3MESH_ROOT_USER / S3MESH_ROOT_PASSWORD from. */
   env?: NodeJS.ProcessEnv
   /** Host names for virtual-hosted-style requests (`bucket.<domain>`). */
@@ -217,6 +221,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     // Any member's, through this one: the others ask over the mesh.
     const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, ownStats)
     await stats?.start().catch(async (err: unknown) => { await mesh?.stop({ leave: false }); throw err })
+    // Lifecycle rules: in a mesh each bucket's leading catalog owner expires its objects (once, not once per node).
+    const lifecycle = options.role === 'relay' ? undefined : lifecycleRunner(mesh?.node.store ?? store, mesh === undefined ? () => true : b => mesh.node.partition.leads(b), options)
+    if (lifecycle !== undefined) metrics.attachLifecycle(lifecycle.stats)
+    lifecycle?.start()
     const s3Handler = options.role === 'relay' && mesh !== undefined
       ? relayAnswer()
       : createS3Handler({
@@ -296,6 +304,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       close: async (graceMs = 10_000) => {
         closing ??= (async () => {
           ready = false
+          await lifecycle?.stop()
           await stats?.stop().catch(() => {})
           // Leave first: the others mark this node "left", not "failed".
           await mesh?.stop({ leave: true })
@@ -317,4 +326,24 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     await unlock()
     throw err
   }
+}
+
+/** Between passes of the lifecycle rules by default: S3 applies them once a day; an hour keeps expiry close to its date. */
+export const LIFECYCLE_INTERVAL_MS = 60 * 60 * 1000
+
+/**
+ * The node's lifecycle runner. `S3MESH_LIFECYCLE_CLOCK_SKEW_DAYS` (tests
+ * only) moves the clock its rules are checked against by that many days, so
+ * a test sees a rule of days act without waiting them.
+ */
+function lifecycleRunner (store: ObjectStore, decides: (bucket: string) => boolean, options: ServerOptions): LifecycleRunner {
+  const intervalMs = options.lifecycleIntervalMs ?? LIFECYCLE_INTERVAL_MS
+  const skewDays = Number((options.env ?? process.env).S3MESH_LIFECYCLE_CLOCK_SKEW_DAYS ?? 0) || 0
+  return new LifecycleRunner({
+    store, decides, intervalMs,
+    // Not at once: a member that has just started does not yet know who leads which bucket.
+    firstPassAfterMs: Math.min(intervalMs, 10_000),
+    now: () => Date.now() + skewDays * 86_400_000,
+    onError: err => { process.stderr.write(`s3mesh: a lifecycle pass failed (tried again in ${intervalMs / 1000} s): ${err instanceof Error ? err.message : String(err)}\n`) },
+  })
 }

@@ -9,6 +9,7 @@ import { Context, type OperationHandler } from './context.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
 import { abortMultipartUpload } from './ops/abort-multipart-upload.js'
 import { deleteBucketCors, getBucketCors, putBucketCors } from './ops/bucket-cors.js'
+import { deleteBucketLifecycle, getBucketLifecycleConfiguration, putBucketLifecycleConfiguration } from './ops/bucket-lifecycle.js'
 import { completeMultipartUpload } from './ops/complete-multipart-upload.js'
 import { copyObject } from './ops/copy-object.js'
 import { createBucket } from './ops/create-bucket.js'
@@ -112,6 +113,9 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight' | 'PostObject'>, Operati
   PutBucketAcl: putBucketAcl,
   PutObjectAcl: putObjectAcl,
   DeleteBucketCors: deleteBucketCors,
+  GetBucketLifecycleConfiguration: getBucketLifecycleConfiguration,
+  PutBucketLifecycleConfiguration: putBucketLifecycleConfiguration,
+  DeleteBucketLifecycle: deleteBucketLifecycle,
   GetBucketVersioning: getBucketVersioning,
   GetBucketAcl: getBucketAcl,
   ListObjects: listObjects,

@@ -10,6 +10,7 @@ export type Operation =
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload' | 'ListParts' | 'Preflight'
   | 'GetBucketPolicy' | 'PutBucketPolicy' | 'DeleteBucketPolicy' | 'GetBucketPolicyStatus' | 'PutBucketAcl' | 'PutObjectAcl'
+  | 'GetBucketLifecycleConfiguration' | 'PutBucketLifecycleConfiguration' | 'DeleteBucketLifecycle'
 
 export interface Route {
   operation: Operation
@@ -107,6 +108,8 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
 
   if (method === 'OPTIONS') return op('Preflight')
   for (const name of UNSUPPORTED) {
+    // A bucket's lifecycle is supported; an object has none.
+    if (name === 'lifecycle' && key === '' && bucket !== '') continue
     if (has(name)) throw new S3Error('NotImplemented', `s3mesh does not implement the "${name}" sub-resource.`)
   }
   if (bucket === '') {
@@ -118,6 +121,7 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
       case 'GET':
         if (has('location')) return op('GetBucketLocation')
         if (has('cors')) return op('GetBucketCors')
+        if (has('lifecycle')) return op('GetBucketLifecycleConfiguration')
         if (has('uploads')) return op('ListMultipartUploads')
         if (has('versioning')) return op('GetBucketVersioning')
         if (has('acl')) return op('GetBucketAcl')
@@ -128,17 +132,20 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
       case 'HEAD': return op('HeadBucket')
       case 'PUT':
         if (has('cors')) return op('PutBucketCors')
+        if (has('lifecycle')) return op('PutBucketLifecycleConfiguration')
         if (has('policy')) return op('PutBucketPolicy')
         if (has('acl')) return op('PutBucketAcl')
         if (has('versioning') || has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement this bucket setting.')
         return op('CreateBucket')
       case 'DELETE':
         if (has('cors')) return op('DeleteBucketCors')
+        if (has('lifecycle')) return op('DeleteBucketLifecycle')
         if (has('policy')) return op('DeleteBucketPolicy')
         if (has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement bucket tagging.')
         return op('DeleteBucket')
       case 'POST':
         if (has('delete')) return op('DeleteObjects')
+        if (has('lifecycle')) break
         // A browser form upload: the key, the policy and the file are in the body (anything else is refused as S3 does).
         return op('PostObject')
     }

@@ -19,7 +19,7 @@ describeClient('boto3', existsSync(PYTHON) ? BOTO3 : PYTHON, 'apt-get install py
   })
   after(async () => { await server?.stop(); await fx?.cleanup() })
 
-  it('creates, puts (multipart), lists, gets ranges, checksums and parts, downloads, presigns, deletes', async () => {
+  it('creates, puts (multipart), lists, gets ranges, checksums and parts, a lifecycle rule, downloads, presigns, deletes', async () => {
     const { stdout } = await run(PYTHON, [SCRIPT, server.url, ACCESS_KEY, SECRET_KEY, fx.big], {}, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })
     assert.match(stdout, /boto3 flow ok/)
   })

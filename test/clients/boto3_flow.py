@@ -47,6 +47,13 @@ with open(big_path, "rb") as f:
     f.seek(8 * 1024 * 1024)
     assert part["Body"].read() == f.read(8 * 1024 * 1024)
 
+# A lifecycle rule: kept as given, and an object it applies to says when it expires.
+rule = {"ID": "docs-30", "Filter": {"Prefix": "docs/"}, "Status": "Enabled", "Expiration": {"Days": 30}}
+s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == [rule]
+assert 'rule-id="docs-30"' in s3.head_object(Bucket=bucket, Key="docs/small.txt")["Expiration"]
+s3.delete_bucket_lifecycle(Bucket=bucket)
+
 target = big_path + ".back"
 s3.download_file(bucket, "big/fifty.bin", target)
 with open(big_path, "rb") as a, open(target, "rb") as b:

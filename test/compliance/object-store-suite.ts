@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { isS3Error, type S3ErrorCode } from '../../src/core/errors.js'
 import { fromBase64, toBase64, toHex, webHashes } from '../../src/core/hashes.js'
+import type { LifecycleRule } from '../../src/core/lifecycle.js'
 import type { ObjectStore } from '../../src/core/object-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 
@@ -345,6 +346,27 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.equal(head.metadata.checksumPlan, undefined, 'the plan was the upload\'s')
     })
 
+    withStore('keeps a bucket\'s lifecycle rules beside its CORS rules, each set and removed without the other', async ({ store }) => {
+      await store.createBucket('life')
+      const rules: LifecycleRule[] = [
+        { id: 'logs', enabled: true, filter: { prefix: 'logs/', tags: { a: 'b' }, sizeGreaterThan: 1 }, expiration: { days: 3 } },
+        { enabled: false, filter: {}, expiration: { date: '2027-01-01T00:00:00.000Z' }, abortIncompleteMultipartUpload: { daysAfterInitiation: 2 } },
+      ]
+      const cors = [{ allowedOrigins: ['*'], allowedMethods: ['GET'], allowedHeaders: [], exposeHeaders: [] }]
+      await store.setBucketLifecycle('life', rules)
+      await store.setBucketCors('life', cors)
+      const both = await store.headBucket('life')
+      assert.deepEqual([both.lifecycle, both.cors], [rules, cors])
+      await store.setBucketLifecycle('life', undefined)
+      const corsOnly = await store.headBucket('life')
+      assert.deepEqual([corsOnly.lifecycle, corsOnly.cors], [undefined, cors])
+      await store.setBucketLifecycle('life', rules.slice(0, 1))
+      await store.setBucketCors('life', undefined)
+      const rulesOnly = await store.headBucket('life')
+      assert.deepEqual([rulesOnly.lifecycle, rulesOnly.cors], [rules.slice(0, 1), undefined])
+      await rejects(store.setBucketLifecycle('no-such-bucket', rules), 'NoSuchBucket')
+    })
+
     const copies = (title: string, fn: (s: StoreUnderTest) => Promise<void>): void => {
       if (options.noCopies !== undefined) skip(title, options.noCopies)
       else withStore(title, fn)
@@ -388,7 +410,10 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       await put(store, 'keep', 'a', 'parent')
       const id = await store.createMultipartUpload('keep', 'mp', { metadata: meta })
       await store.uploadPart('keep', 'mp', id, 1, streamOfBytes(bytes('part')))
+      const rules: LifecycleRule[] = [{ id: 'r', enabled: true, filter: { prefix: 'a' }, expiration: { days: 1 } }]
+      await store.setBucketLifecycle('keep', rules)
       const again = await reopen()
+      assert.deepEqual((await again.headBucket('keep')).lifecycle, rules)
       assert.equal(await getText(again, 'keep', 'a/b'), 'persisted')
       assert.equal(await getText(again, 'keep', 'a'), 'parent')
       assert.equal((await again.headObject('keep', 'a/b')).metadata.contentType, 'text/x')

@@ -17,6 +17,9 @@ describe('router', () => {
     ['DELETE', '/b1/', {}, 'DeleteBucket b1|'],
     ['GET', '/b1?location', {}, 'GetBucketLocation b1|'],
     ['GET', '/b1?cors', {}, 'GetBucketCors b1|'],
+    ['GET', '/b1?lifecycle', {}, 'GetBucketLifecycleConfiguration b1|'],
+    ['PUT', '/b1?lifecycle', {}, 'PutBucketLifecycleConfiguration b1|'],
+    ['DELETE', '/b1?lifecycle', {}, 'DeleteBucketLifecycle b1|'],
     ['PUT', '/b1?cors', {}, 'PutBucketCors b1|'],
     ['DELETE', '/b1?cors', {}, 'DeleteBucketCors b1|'],
     ['GET', '/b1?policy', {}, 'GetBucketPolicy b1|'],
@@ -62,7 +65,7 @@ describe('router', () => {
   })
 
   it('refuses unsupported sub-resources and methods with S3 errors', () => {
-    for (const [m, t, code] of [['GET', '/b1?lifecycle', 'NotImplemented'], ['PUT', '/b1?versioning', 'NotImplemented'], ['POST', '/b1/k', 'MethodNotAllowed'], ['DELETE', '/', 'MethodNotAllowed']]) {
+    for (const [m, t, code] of [['GET', '/b1?replication', 'NotImplemented'], ['GET', '/b1/k?lifecycle', 'NotImplemented'], ['POST', '/b1?lifecycle', 'MethodNotAllowed'], ['PUT', '/b1?versioning', 'NotImplemented'], ['POST', '/b1/k', 'MethodNotAllowed'], ['DELETE', '/', 'MethodNotAllowed']]) {
       assert.throws(() => op(m!, t!), (e: unknown) => isS3Error(e) && e.code === code, `${m} ${t}`)
     }
   })

@@ -1,5 +1,6 @@
 import { encode } from 'cborg'
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type ObjectChecksum, type PartSizes } from '../checksums.js'
+import type { LifecycleFilter, LifecycleRule } from '../lifecycle.js'
 import { MAX_PART_NUMBER } from '../multipart.js'
 import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
 import { compareKeys } from '../key-order.js'
@@ -45,6 +46,8 @@ function strip (e: CatalogEntry): Record<string, unknown> {
   if (e.cors !== undefined) {
     out.cors = e.cors.map(r => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)))
   }
+  // Through JSON: nested fields left undefined go (CBOR would keep them as `undefined`).
+  if (e.lifecycle !== undefined) out.lifecycle = JSON.parse(JSON.stringify(e.lifecycle)) as unknown
   return out
 }
 
@@ -163,6 +166,8 @@ function entry (x: unknown): CatalogEntry {
   if (key !== undefined && !e.deleted && object === undefined) malformed('a live object entry without its record')
   const cors = e.cors === undefined ? undefined : corsRules(e.cors)
   if (cors !== undefined && key !== undefined) malformed('CORS rules on an object entry')
+  const lifecycle = e.lifecycle === undefined ? undefined : lifecycleRules(e.lifecycle)
+  if (lifecycle !== undefined && key !== undefined) malformed('lifecycle rules on an object entry')
   return {
     bucket: str(e.bucket, 'entry.bucket', 63, 3),
     ...(key === undefined ? {} : { key }),
@@ -170,8 +175,50 @@ function entry (x: unknown): CatalogEntry {
     deleted: e.deleted,
     ...(object === undefined ? {} : { object }),
     ...(cors === undefined ? {} : { cors }),
+    ...(lifecycle === undefined ? {} : { lifecycle }),
     holders,
   }
+}
+
+function optionalUint (o: Record<string, unknown>, name: string, what: string): Record<string, number> {
+  return o[name] === undefined ? {} : { [name]: uint(o[name], `${what}.${name}`) }
+}
+
+function lifecycleRules (x: unknown): LifecycleRule[] {
+  if (!Array.isArray(x) || x.length > 1000) malformed('entry.lifecycle is not a list of at most 1000 rules')
+  return x.map((r, i) => {
+    const what = `lifecycle[${i}]`
+    const o = obj(r, what)
+    if (typeof o.enabled !== 'boolean') malformed(`${what}.enabled`)
+    const f = obj(o.filter, `${what}.filter`)
+    const filter: LifecycleFilter = {
+      ...(f.prefix === undefined ? {} : { prefix: str(f.prefix, `${what}.filter.prefix`, 1024) }),
+      ...(f.tags === undefined ? {} : { tags: stringMap(f.tags, `${what}.filter.tags`) }),
+      ...optionalUint(f, 'sizeGreaterThan', `${what}.filter`),
+      ...optionalUint(f, 'sizeLessThan', `${what}.filter`),
+    }
+    const rule: LifecycleRule = { ...(o.id === undefined ? {} : { id: str(o.id, `${what}.id`, 255) }), enabled: o.enabled, filter }
+    if (o.expiration !== undefined) {
+      const e = obj(o.expiration, `${what}.expiration`)
+      if (e.expiredObjectDeleteMarker !== undefined && typeof e.expiredObjectDeleteMarker !== 'boolean') malformed(`${what}.expiration.expiredObjectDeleteMarker`)
+      const date = e.date === undefined ? undefined : str(e.date, `${what}.expiration.date`, 32)
+      if (date !== undefined && Number.isNaN(Date.parse(date))) malformed(`${what}.expiration.date is not a date`)
+      rule.expiration = {
+        ...optionalUint(e, 'days', `${what}.expiration`),
+        ...(date === undefined ? {} : { date }),
+        ...(e.expiredObjectDeleteMarker === undefined ? {} : { expiredObjectDeleteMarker: e.expiredObjectDeleteMarker as boolean }),
+      }
+    }
+    if (o.noncurrentVersionExpiration !== undefined) {
+      const n = obj(o.noncurrentVersionExpiration, `${what}.noncurrentVersionExpiration`)
+      rule.noncurrentVersionExpiration = { noncurrentDays: uint(n.noncurrentDays, `${what}.noncurrentDays`), ...optionalUint(n, 'newerNoncurrentVersions', what) }
+    }
+    if (o.abortIncompleteMultipartUpload !== undefined) {
+      const a = obj(o.abortIncompleteMultipartUpload, `${what}.abortIncompleteMultipartUpload`)
+      rule.abortIncompleteMultipartUpload = { daysAfterInitiation: uint(a.daysAfterInitiation, `${what}.daysAfterInitiation`) }
+    }
+    return rule
+  })
 }
 
 /** Decodes and validates a catalog message field by field. Throws DroppedMessageError with the reason. */

@@ -1,3 +1,4 @@
+import type { LifecycleRule } from '../lifecycle.js'
 import type { CorsRule, ObjectMetadata } from '../object-store.js'
 import { compareVersions, type Version } from './hlc.js'
 
@@ -32,6 +33,8 @@ export interface CatalogEntry {
   object?: ObjectRecord
   /** A bucket's CORS rules (bucket entries only): a new bucket version carries them, so every node answers preflights alike. */
   cors?: CorsRule[]
+  /** A bucket's lifecycle rules (bucket entries only), carried the same way: the member that decides for the bucket's objects acts on them. */
+  lifecycle?: LifecycleRule[]
   holders: string[]
 }
 

@@ -430,12 +430,15 @@ export class GuestService {
     await frames.close()
   }
 
-  /** An entry without what the guest may not read: an object's metadata and tags need GetObject, a bucket's CORS rules GetBucketCORS. */
+  /** An entry without what the guest may not read: an object's metadata and tags need GetObject, a bucket's CORS rules GetBucketCORS, its lifecycle GetLifecycleConfiguration. */
   private shown (g: Guest, e: CatalogEntry): CatalogEntry {
     if (e.key === undefined) {
-      if (e.cors === undefined || this.o.gate.allows(g, 's3:GetBucketCORS', e.bucket)) return e
-      const { cors: _cors, ...rest } = e
-      return rest
+      const { cors, lifecycle, ...rest } = e
+      return {
+        ...rest,
+        ...(cors === undefined || !this.o.gate.allows(g, 's3:GetBucketCORS', e.bucket) ? {} : { cors }),
+        ...(lifecycle === undefined || !this.o.gate.allows(g, 's3:GetLifecycleConfiguration', e.bucket) ? {} : { lifecycle }),
+      }
     }
     if (e.object === undefined || this.o.gate.allows(g, 's3:GetObject', e.bucket, e.key)) return e
     return { ...e, object: { ...e.object, metadata: { user: {} }, tags: {} } }

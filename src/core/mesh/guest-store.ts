@@ -4,6 +4,7 @@ import type {
   ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo,
 } from '../object-store.js'
 import { fanOut } from '../fan-out.js'
+import type { LifecycleRule } from '../lifecycle.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { GuestMember } from './guest-member.js'
 import { MeshStore } from './mesh-store.js'
@@ -87,6 +88,10 @@ export class GuestStore extends MeshStore {
   override async deleteBucket (name: string, options?: Signal): Promise<void> {
     await this.writer.deleteBucket(name, options)
     await this.refresh(name, undefined, true)
+  }
+
+  override async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void> {
+    await this.writer.setBucketLifecycle(name, rules, options)
   }
 
   override async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> {

@@ -1,5 +1,6 @@
 import { isS3Error, S3Error } from '../errors.js'
 import { toHex, type Hashes } from '../hashes.js'
+import type { LifecycleRule } from '../lifecycle.js'
 import { byteRange, readAll, throwIfAborted } from '../streams.js'
 import {
   bytesHandle, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
@@ -83,8 +84,8 @@ export class MeshStore implements ObjectStore {
 
   async headBucket (name: string, options?: Signal): Promise<BucketInfo> {
     const e = this.liveBucket(name)
-    // CORS rules live in the bucket's catalog entry: every node answers preflights alike.
-    const cors = e.cors === undefined ? {} : { cors: e.cors }
+    // CORS and lifecycle rules live in the bucket's catalog entry: every node answers alike.
+    const cors = { ...(e.cors === undefined ? {} : { cors: e.cors }), ...(e.lifecycle === undefined ? {} : { lifecycle: e.lifecycle }) }
     try {
       return { ...await this.local.headBucket(name, options), ...cors }
     } catch (err) {
@@ -111,11 +112,27 @@ export class MeshStore implements ObjectStore {
   }
 
   async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> {
-    this.liveBucket(name)
+    const { cors: _old, ...kept } = this.liveBucket(name)
     await this.copies.ensureBucket(name, options)
     await this.local.setBucketCors(name, rules, options)
-    // A new version of the bucket's entry carries the rules to every member.
-    this.copies.publish({ bucket: name, version: this.version(), deleted: false, holders: [], ...(rules === undefined ? {} : { cors: rules }) })
+    this.publishBucket(name, { ...kept, cors: rules })
+  }
+
+  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void> {
+    const { lifecycle: _old, ...kept } = this.liveBucket(name)
+    await this.copies.ensureBucket(name, options)
+    await this.local.setBucketLifecycle(name, rules, options)
+    this.publishBucket(name, { ...kept, lifecycle: rules })
+  }
+
+  /** A new version of the bucket's entry, with the settings it keeps, carries them to every member. */
+  private publishBucket (name: string, settings: { cors?: CorsRule[] | undefined, lifecycle?: LifecycleRule[] | undefined }): void {
+    const { cors, lifecycle } = settings
+    this.copies.publish({ bucket: name, version: this.version(), deleted: false, holders: [], ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }) })
+  }
+
+  lifecycleAtHand (bucket: string): LifecycleRule[] | undefined {
+    return this.catalog.get(bucket)?.lifecycle
   }
 
   // ---- objects ----

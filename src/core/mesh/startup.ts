@@ -60,8 +60,9 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
     if (o.stopping.aborted) break
     // A bucket the catalog knows keeps its version: a folder is not a newer creation.
     const known = catalog.get(b.name)
-    const cors = known === undefined ? (await local.headBucket(b.name)).cors : undefined
-    take(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: self }, deleted: false, holders: [], ...(cors === undefined ? {} : { cors }) })
+    const held = known === undefined ? await local.headBucket(b.name) : undefined
+    const settings = { ...(held?.cors === undefined ? {} : { cors: held.cors }), ...(held?.lifecycle === undefined ? {} : { lifecycle: held.lifecycle }) }
+    take(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: self }, deleted: false, holders: [], ...settings })
     let startAfter: string | undefined
     for (;;) {
       const page = await local.listObjects(b.name, { startAfter, limit: 1000 })

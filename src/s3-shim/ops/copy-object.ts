@@ -2,6 +2,7 @@ import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { isoDate, quoteEtag } from '../respond.js'
+import { expirationHeaders } from '../lifecycle-xml.js'
 import { xmlResponse } from '../xml.js'
 import { openCopySource, parseCopySource } from '../copy-source.js'
 import { applyObjectAcl, requestedAcl } from './get-acl.js'
@@ -29,5 +30,5 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(ctx.headers) ?? {} : handle.info.tags
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
-  return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) })
+  return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) }, { headers: expirationHeaders(ctx.store, ctx.bucket, info) })
 }

@@ -4,6 +4,7 @@ import { checksumMode, objectChecksumHeaders } from '../http/checksum-headers.js
 import { checkConditions, readConditions } from '../http/conditions.js'
 import { applyResponseOverrides, objectHeaders } from '../http/metadata.js'
 import { requestedBytes } from '../http/range.js'
+import { expirationHeaders } from '../lifecycle-xml.js'
 
 export async function getObject (ctx: Context): Promise<Response> {
   const handle = await ctx.store.openObject(ctx.bucket, ctx.key, { signal: ctx.signal })
@@ -34,6 +35,7 @@ export async function getObject (ctx: Context): Promise<Response> {
  */
 export function readHeaders (ctx: Context, info: ObjectInfo, partial: boolean): Headers {
   const headers = objectHeaders(info)
+  for (const [name, value] of Object.entries(expirationHeaders(ctx.store, ctx.bucket, info))) headers.set(name, value)
   if (!partial && ctx.query.get('partNumber') === undefined && checksumMode(ctx.headers)) {
     for (const [name, value] of Object.entries(objectChecksumHeaders(info.metadata.checksum))) headers.set(name, value)
   }

@@ -3,6 +3,7 @@ import type { Context } from '../context.js'
 import { checksumHeaders } from '../http/checksum-headers.js'
 import { conditionOf } from '../http/conditions.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
+import { expirationHeaders } from '../lifecycle-xml.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import { applyObjectAcl, requestedAcl } from './get-acl.js'
 
@@ -15,5 +16,5 @@ export async function putObject (ctx: Context): Promise<Response> {
     metadata, tags, size, verified, checksum, signal: ctx.signal, ...conditionOf(ctx.headers),
   })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
-  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...checksumHeaders(checksum()), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }) } })
+  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...checksumHeaders(checksum()), ...expirationHeaders(ctx.store, ctx.bucket, info), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }) } })
 }

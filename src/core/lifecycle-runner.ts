@@ -1,0 +1,139 @@
+import { isS3Error } from './errors.js'
+import { expiryOf, uploadExpiryOf, type LifecycleRule } from './lifecycle.js'
+import type { ObjectStore } from './object-store.js'
+import { throwIfAborted } from './streams.js'
+
+export interface LifecycleRunnerOptions {
+  /** The store the rules act on: a mesh member's MeshStore (its deletes reach every node), or a lone node's. */
+  store: ObjectStore
+  /**
+   * Whether this member acts on a bucket's objects. In a mesh one member
+   * does (the bucket's leading catalog owner, which keeps all its entries),
+   * so each object is expired once, not once per node.
+   */
+  decides: (bucket: string) => boolean
+  /** Time between passes, ms. */
+  intervalMs: number
+  /** Before the first pass, ms (a member that has just started does not yet know who leads which bucket). */
+  firstPassAfterMs: number
+  /** The time rules are checked against (a test moves it on by days). */
+  now?: () => number
+  /** A pass that failed (it is tried again at the next interval). */
+  onError?: (err: unknown) => void
+}
+
+/** What the runner did, for /metrics. */
+export interface LifecycleStats {
+  passes: number
+  /** Objects looked at by passes over buckets this member decides for. */
+  checked: number
+  expired: number
+  aborted: number
+  /** How long the last finished pass took, s. */
+  lastPassSeconds: number
+}
+
+/** A listing page: what S3 lifecycle walks a bucket by. */
+const PAGE = 1000
+/** Objects of a page looked up and deleted at a time (a delete waits for the catalog's group commit: several share one). */
+const CONCURRENCY = 8
+
+/**
+ * Acts on buckets' lifecycle rules (lifecycle.ts): every `intervalMs`, walks
+ * the buckets with rules, deletes the current objects they expire in the
+ * buckets this member decides for, and aborts its own multipart uploads
+ * (an upload lives on the member that began it, so that is once too).
+ * An object is looked up again just before its delete: one written since
+ * the listing is not the one that expired.
+ */
+export class LifecycleRunner {
+  readonly stats: LifecycleStats = { passes: 0, checked: 0, expired: 0, aborted: 0, lastPassSeconds: 0 }
+  private readonly stopping = new AbortController()
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private running: Promise<void> | undefined
+
+  constructor (private readonly o: LifecycleRunnerOptions) {}
+
+  start (): void {
+    const next = (delay: number): void => {
+      this.timer = setTimeout(() => {
+        this.running = this.pass(this.stopping.signal).then(() => {}, err => { if (!this.stopping.signal.aborted) this.o.onError?.(err) })
+        void this.running.then(() => { if (!this.stopping.signal.aborted) next(this.o.intervalMs) })
+      }, delay)
+      // A timer alone does not keep the process up.
+      ;(this.timer as { unref?: () => void }).unref?.()
+    }
+    next(this.o.firstPassAfterMs)
+  }
+
+  async stop (): Promise<void> {
+    this.stopping.abort(new Error('stopping'))
+    clearTimeout(this.timer)
+    await this.running
+  }
+
+  /** One pass over every bucket with rules. */
+  async pass (signal: AbortSignal = this.stopping.signal): Promise<{ expired: number, aborted: number }> {
+    const done = { expired: 0, aborted: 0 }
+    const started = performance.now()
+    const now = this.o.now?.() ?? Date.now()
+    for (const b of await this.o.store.listBuckets({ signal })) {
+      throwIfAborted(signal)
+      const rules = (await this.o.store.headBucket(b.name, { signal }).catch(() => undefined))?.lifecycle?.filter(r => r.enabled)
+      if (rules === undefined || rules.length === 0) continue
+      done.aborted += await this.abortUploads(b.name, rules, now, signal)
+      if (this.o.decides(b.name)) done.expired += await this.expireObjects(b.name, rules, now, signal)
+    }
+    this.stats.passes++
+    this.stats.lastPassSeconds = (performance.now() - started) / 1000
+    return done
+  }
+
+  private async abortUploads (bucket: string, rules: LifecycleRule[], now: number, signal: AbortSignal): Promise<number> {
+    if (!rules.some(r => r.abortIncompleteMultipartUpload !== undefined)) return 0
+    let aborted = 0
+    for (const u of await this.o.store.listMultipartUploads(bucket, { signal })) {
+      const at = uploadExpiryOf(rules, u.key, u.initiated)
+      if (at === undefined || at.getTime() > now) continue
+      try {
+        await this.o.store.abortMultipartUpload(bucket, u.key, u.uploadId, { signal })
+        aborted++
+        this.stats.aborted++
+      } catch (err) {
+        if (!isS3Error(err, 'NoSuchUpload')) throw err
+      }
+    }
+    return aborted
+  }
+
+  private async expireObjects (bucket: string, rules: LifecycleRule[], now: number, signal: AbortSignal): Promise<number> {
+    if (!rules.some(r => r.expiration?.days !== undefined || r.expiration?.date !== undefined)) return 0
+    // A rule with a tag filter may apply: an object that would expire but for its tags is looked up for them.
+    const untagged = rules.map(r => r.filter.tags === undefined ? r : { ...r, filter: { ...r.filter, tags: undefined } })
+    let expired = 0
+    let after: string | undefined
+    for (;;) {
+      const page = await this.o.store.listObjects(bucket, { limit: PAGE, signal, ...(after === undefined ? {} : { startAfter: after }) })
+      this.stats.checked += page.objects.length
+      const due = page.objects.filter(o => (expiryOf(untagged, o)?.date.getTime() ?? Infinity) <= now)
+      let next = 0
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, due.length) }, async () => {
+        while (next < due.length) {
+          throwIfAborted(signal)
+          const summary = due[next++]!
+          const info = await this.o.store.headObject(bucket, summary.key, { signal }).catch(() => undefined)
+          // Gone, or written again since the listing: not the version that expired.
+          if (info === undefined || info.etag !== summary.etag || info.lastModified.getTime() !== summary.lastModified.getTime()) continue
+          const expiry = expiryOf(rules, info)
+          if (expiry === undefined || expiry.date.getTime() > now) continue
+          await this.o.store.deleteObject(bucket, summary.key, { signal })
+          expired++
+          this.stats.expired++
+        }
+      }))
+      if (!page.isTruncated) return expired
+      after = page.resumeAfter ?? page.objects.at(-1)?.key
+      if (after === undefined) return expired
+    }
+  }
+}

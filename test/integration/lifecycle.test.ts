@@ -1,0 +1,146 @@
+/**
+ * Bucket lifecycle with the AWS SDK against real `s3mesh server` processes:
+ * the configuration API and its refusals, x-amz-expiration, and the rules
+ * acting: on one node, and on a five-node mesh where each expired object is
+ * deleted once, by one member, and is gone from every node. The nodes run
+ * their rules every second with a clock moved days on
+ * (S3MESH_LIFECYCLE_CLOCK_SKEW_DAYS), so a rule of days acts at once.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import {
+  CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketLifecycleCommand, GetBucketLifecycleConfigurationCommand, HeadObjectCommand,
+  ListMultipartUploadsCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutObjectCommand, type LifecycleRule, type S3Client,
+} from '@aws-sdk/client-s3'
+import { sdkClient, signer } from '../helpers/s3-client.js'
+import { metric, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { until } from '../helpers/until.js'
+
+const B = 'aging'
+const sign = signer()
+/** Every node's clock for its rules, moved on: a 2-day rule is due, a 30-day one is not. */
+const SKEW = { S3MESH_LIFECYCLE_CLOCK_SKEW_DAYS: '3' }
+const FAST = ['--lifecycle-interval', '1']
+
+async function code (p: Promise<unknown>): Promise<string> {
+  try { await p } catch (err) { return `${(err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode} ${(err as Error).name}` }
+  return 'no error'
+}
+
+const keys = async (s3: S3Client): Promise<string[]> => ((await s3.send(new ListObjectsV2Command({ Bucket: B }))).Contents ?? []).map(c => c.Key!)
+
+const RULES: LifecycleRule[] = [
+  { ID: 'expire-logs', Filter: { Prefix: 'logs/' }, Status: 'Enabled', Expiration: { Days: 2 } },
+  { ID: 'keep-30', Filter: { And: { Prefix: 'keep/', Tags: [{ Key: 'keep', Value: 'yes' }] } }, Status: 'Enabled', Expiration: { Days: 30 } },
+  { ID: 'old-uploads', Filter: { Prefix: '' }, Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
+  { ID: 'off', Filter: { Prefix: 'data/' }, Status: 'Disabled', Expiration: { Days: 1 } },
+]
+
+/** The x-amz-expiration S3 gives an object written now under a rule of `days`: the next midnight UTC after now + days. */
+function expiryAfter (written: Date, days: number, rule: string): string {
+  const midnight = new Date(Math.ceil((written.getTime() + days * 86_400_000) / 86_400_000) * 86_400_000)
+  return `expiry-date="${midnight.toUTCString()}", rule-id="${rule}"`
+}
+
+describe('lifecycle on one node', () => {
+  let server: ServerProcess
+  let s3: S3Client
+  before(async () => {
+    server = await startServerProcess({ args: FAST, env: SKEW })
+    s3 = sdkClient(server.url)
+    await s3.send(new CreateBucketCommand({ Bucket: B }))
+  })
+  after(async () => { s3?.destroy(); await server?.stop() })
+
+  it('the configuration is kept and read back as it was given; removed, reading it is NoSuchLifecycleConfiguration', async () => {
+    assert.equal(await code(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))), '404 NoSuchLifecycleConfiguration')
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: RULES } }))
+    const got = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))
+    assert.deepEqual(got.Rules, RULES)
+    await s3.send(new DeleteBucketLifecycleCommand({ Bucket: B }))
+    assert.equal(await code(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))), '404 NoSuchLifecycleConfiguration')
+    assert.equal(await code(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'no-such-bucket' }))), '404 NoSuchBucket')
+  })
+
+  it('refuses what S3 refuses, keeping the configuration it had', async () => {
+    const refused = async (body: string): Promise<string> => {
+      const res = await sign.fetch(`${server.url}/${B}?lifecycle`, { method: 'PUT', body, headers: { 'content-type': 'application/xml' } })
+      return `${res.status} ${/<Code>([^<]*)<\/Code>/.exec(await res.text())?.[1]}`
+    }
+    const rule = (inner: string, id = 'r'): string => `<Rule><ID>${id}</ID><Filter><Prefix>p/</Prefix></Filter><Status>Enabled</Status>${inner}</Rule>`
+    const doc = (...rules: string[]): string => `<LifecycleConfiguration>${rules.join('')}</LifecycleConfiguration>`
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: RULES.slice(0, 1) } }))
+    assert.equal(await refused(doc()), '400 MalformedXML', 'no rule')
+    assert.equal(await refused(doc(rule('<Expiration><Days>0</Days></Expiration>'))), '400 InvalidArgument', 'zero days')
+    assert.equal(await refused(doc(rule('<Expiration><Date>2026-05-01T10:00:00Z</Date></Expiration>'))), '400 InvalidArgument', 'a date not at midnight')
+    assert.equal(await refused(doc(rule('<Expiration><Days>1</Days><Date>2026-05-01T00:00:00Z</Date></Expiration>'))), '400 MalformedXML', 'days and a date')
+    assert.equal(await refused(doc(rule('<Expiration><Days>1</Days></Expiration>'), rule('<Expiration><Days>2</Days></Expiration>'))), '400 InvalidArgument', 'two rules with one ID')
+    assert.equal(await refused(doc(rule(''))), '400 InvalidArgument', 'no action')
+    assert.equal(await refused(doc('<Rule><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>')), '400 MalformedXML', 'no filter')
+    assert.equal(await refused(doc('<Rule><Filter><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>')), '400 MalformedXML', 'two conditions outside <And>')
+    assert.equal(await refused(doc(rule('<Expiration><Days>1</Days></Expiration>').replace('Enabled', 'On'))), '400 MalformedXML', 'a status that is not Enabled or Disabled')
+    assert.equal(await refused(doc(rule('<Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition>'))), '501 NotImplemented', 'one storage class')
+    assert.equal(await refused(doc('<Rule><Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>')), '400 InvalidRequest', 'uploads have no tags')
+    assert.equal(await refused('<LifecycleConfiguration><Rule>'), '400 MalformedXML', 'not XML')
+    assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))).Rules, RULES.slice(0, 1), 'the one it had')
+  })
+
+  it('objects a rule expires say when (x-amz-expiration on PUT and HEAD) and are deleted when their day comes; old uploads are aborted; the rest stays', async () => {
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: RULES } }))
+    const before = await metric(server, 's3mesh_lifecycle_expired_objects_total')
+    const kept = await s3.send(new PutObjectCommand({ Bucket: B, Key: 'keep/a', Body: 'kept', Tagging: 'keep=yes' }))
+    const head = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'keep/a' }))
+    assert.equal(kept.Expiration, expiryAfter(head.LastModified!, 30, 'keep-30'), 'PutObject says when')
+    assert.equal(head.Expiration, kept.Expiration, 'HeadObject too')
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'keep/untagged', Body: 'no tag: no rule' }))
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'keep/untagged' }))).Expiration, undefined)
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'data/1', Body: 'a disabled rule' }))
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'up/x' }))
+    for (let i = 0; i < 5; i++) await s3.send(new PutObjectCommand({ Bucket: B, Key: `logs/${i}`, Body: `log ${i}` }))
+    await until('the logs/ objects are gone', async () => !(await keys(s3)).some(k => k.startsWith('logs/')), 20_000)
+    assert.deepEqual(await keys(s3), ['data/1', 'keep/a', 'keep/untagged'])
+    await until('the upload is aborted', async () => ((await s3.send(new ListMultipartUploadsCommand({ Bucket: B }))).Uploads ?? []).length === 0, 10_000)
+    assert.ok(UploadId !== undefined)
+    assert.equal(await metric(server, 's3mesh_lifecycle_expired_objects_total') - before, 5)
+    assert.equal(await metric(server, 's3mesh_lifecycle_aborted_uploads_total'), 1)
+  })
+})
+
+describe('lifecycle on a five-node mesh', () => {
+  const nodes: ServerProcess[] = []
+  const clients: S3Client[] = []
+  before(async () => {
+    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64'), ...SKEW }
+    const args = ['--membership', 'local', '--replicas', '2', ...FAST]
+    nodes.push(await startServerProcess({ env, args }))
+    for (let i = 0; i < 4; i++) nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
+    for (const n of nodes) clients.push(sdkClient(n.url))
+    await until('five members alive everywhere', async () => {
+      for (const n of nodes) {
+        const { members } = await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json() as { members: Array<{ state: string }> }
+        if (members.filter(m => m.state === 'alive').length !== 5) return false
+      }
+      return true
+    }, 30_000)
+    await clients[0]!.send(new CreateBucketCommand({ Bucket: B }))
+    await until('every node has the bucket', async () => (await Promise.all(clients.map(async c => await code(c.send(new PutObjectCommand({ Bucket: B, Key: 'keep/probe', Body: 'p' })))))).every(r => r === 'no error'))
+  })
+  after(async () => { for (const c of clients) c.destroy(); for (const n of nodes) await n.stop().catch(() => {}) })
+
+  it('a rule that expires 40 objects written through every node deletes each once, by one member, and every node lists them gone', async () => {
+    for (let i = 0; i < 40; i++) await clients[i % 5]!.send(new PutObjectCommand({ Bucket: B, Key: `logs/${String(i).padStart(2, '0')}`, Body: `log ${i}` }))
+    for (const c of clients) await until('every node lists the 40', async () => (await keys(c)).filter(k => k.startsWith('logs/')).length === 40)
+    // Every node runs its rules each second: each would delete them all if each decided.
+    await clients[2]!.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: RULES.slice(0, 1) } }))
+    for (const c of clients) await until('every node lists them gone', async () => !(await keys(c)).some(k => k.startsWith('logs/')), 30_000)
+    const counts = await Promise.all(nodes.map(async n => await metric(n, 's3mesh_lifecycle_expired_objects_total')))
+    assert.equal(counts.reduce((a, b) => a + b, 0), 40, `deleted once each: ${counts.join(', ')}`)
+    assert.equal(counts.filter(c => c > 0).length, 1, `by one member: ${counts.join(', ')}`)
+    const passes = await Promise.all(nodes.map(async n => await metric(n, 's3mesh_lifecycle_passes_total')))
+    assert.ok(passes.every(p => p > 0), `every node ran its rules: ${passes.join(', ')}`)
+    for (const c of clients) assert.deepEqual((await keys(c)).sort(), ['keep/probe'])
+    const config = await clients[4]!.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))
+    assert.deepEqual(config.Rules, RULES.slice(0, 1), 'every node has the configuration')
+  })
+})
