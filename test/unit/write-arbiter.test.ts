@@ -87,4 +87,25 @@ describe('write arbiter', () => {
     const a = new WriteArbiter({ libp2p: unreachable, keyring: {} as Keyring, self: 'me', arbiterOf: () => '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA', current: async () => undefined })
     await refused(a.acquire('b', 'k', { ifNoneMatch: '*' }), 'ServiceUnavailable')
   })
+
+  it('a member that is no longer a bucket\'s arbiter confirms none of the holds it gave; one that has just become it takes no new hold for a lease\'s length', async () => {
+    const clock = { t: 1_000_000 }
+    const view = { arbiter: 'me' }
+    const a = new WriteArbiter({ libp2p: {} as Libp2p, keyring: {} as Keyring, self: 'me', arbiterOf: () => view.arbiter, current: async () => undefined, leaseMs: LEASE, now: () => clock.t })
+    a.membersChanged(['b'])
+    const given = await a.acquire('b', 'k', { ifNoneMatch: '*' })
+    // The members changed: another member orders the bucket now (by this member's view too).
+    view.arbiter = 'other'
+    a.membersChanged(['b'])
+    await refused(given.confirm(), 'ServiceUnavailable')
+    // And back: this member may not know what 'other' let through meanwhile.
+    view.arbiter = 'me'
+    a.membersChanged(['b'])
+    await refused(a.acquire('b', 'k2', { ifNoneMatch: '*' }), 'ServiceUnavailable')
+    clock.t += LEASE
+    await (await a.acquire('b', 'k2', { ifNoneMatch: '*' })).release()
+    // A bucket first seen with this member as its arbiter (a start, a new bucket) has no predecessor to wait for.
+    a.membersChanged(['fresh'])
+    await (await a.acquire('fresh', 'k', { ifNoneMatch: '*' })).release()
+  })
 })

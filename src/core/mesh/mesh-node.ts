@@ -110,6 +110,7 @@ export class MeshNode {
   /** Placement and the catalog's ownership worked out again. */
   private membersChanged (): void {
     this.durable.update()
+    this.arbiter.membersChanged(this.catalog.bucketNames())
     this.relisten()
     // Buckets this member now owns and did not: compared whole with another owner at once (their reads go there meanwhile).
     for (const peer of new Set(this.partition.update().map(b => this.partition.others(b)[0]).filter((p): p is string => p !== undefined))) {
@@ -250,6 +251,7 @@ export class MeshNode {
     for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, this.onMember)
     this.durable.update()
     this.partition.update()
+    this.arbiter.membersChanged(this.catalog.bucketNames())
     this.relisten()
     this.timers.push(setInterval(() => { void this.syncRandom() }, config.syncIntervalMs))
     this.timers.push(setInterval(() => {

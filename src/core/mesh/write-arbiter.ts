@@ -43,7 +43,13 @@ export interface WriteLease {
   release: (written?: { etag: string, version: Version }) => Promise<void>
 }
 
-type Refusal = 'PreconditionFailed' | 'NoSuchKey' | 'ConditionalRequestConflict'
+/**
+ * Why an arbiter refuses: the condition (412, 404), another write's hold
+ * (409), or its office: it is not the bucket's arbiter by its own view of
+ * the members (`not-arbiter`), or became it less than a lease ago and waits
+ * out the holds its predecessor may have given (`appointed`); both 503.
+ */
+type Refusal = 'PreconditionFailed' | 'NoSuchKey' | 'ConditionalRequestConflict' | 'not-arbiter' | 'appointed'
 
 /**
  * Conditional writes (If-None-Match: *, If-Match) across the mesh: of two
@@ -72,11 +78,31 @@ export class WriteArbiter {
   private readonly kept = new KeptStreams(STREAM_IDLE_MS / 2)
   /** Streams this member answers on, waiting for their next question: closed when it stops. */
   private readonly serving = new Set<SealedFrames>()
+  /** Each bucket's arbiter as this member last saw it (buckets it has seen questions for, or a change of members). */
+  private readonly seen = new Map<string, string | undefined>()
+  /** Buckets whose arbiter this member became, at a change of members, and when. */
+  private readonly appointed = new Map<string, number>()
 
   constructor (private readonly o: WriteArbiterOptions) {
     this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS
     this.timeoutMs = o.timeoutMs ?? 10_000
     this.now = o.now ?? Date.now
+  }
+
+  /**
+   * The members changed: a bucket whose arbiter this member has become (it
+   * was another) takes no new hold for a lease's length, since the one before
+   * may have given holds this member cannot know of; and that one, no longer
+   * the arbiter by its own view, confirms none of them (see answer).
+   */
+  membersChanged (buckets: Iterable<string>): void {
+    const now = this.now()
+    for (const b of buckets) {
+      const arbiter = this.o.arbiterOf(b)
+      const before = this.seen.get(b)
+      if (arbiter === this.o.self && before !== undefined && before !== this.o.self) this.appointed.set(b, now)
+      this.seen.set(b, arbiter)
+    }
   }
 
   async start (): Promise<void> {
@@ -98,6 +124,7 @@ export class WriteArbiter {
   async acquire (bucket: string, key: string, condition: WriteCondition, signal?: AbortSignal): Promise<WriteLease> {
     const arbiter = this.o.arbiterOf(bucket)
     if (arbiter === undefined) throw new S3Error('ServiceUnavailable', 'No member orders this bucket\'s conditional writes yet; try again.')
+    if (!this.seen.has(bucket)) this.seen.set(bucket, arbiter)
     const ask = async (request: Record<string, unknown>, s?: AbortSignal): Promise<Record<string, unknown>> =>
       arbiter === this.o.self ? await this.answer(request, s) : await this.ask(arbiter, request, s)
     // The asker names its hold, so asking twice (a kept stream that broke after the arbiter took the question) is asking once.
@@ -135,6 +162,11 @@ export class WriteArbiter {
       return { status: 'ok' }
     }
     if (r.op !== 'acquire') throw new DroppedMessageError('malformed', 'Unknown arbiter question.')
+    // Only the bucket's arbiter by this member's own view decides (a confirmation included): two members never both grant.
+    if (this.o.arbiterOf(bucket) !== this.o.self) return { status: 'refused', code: 'not-arbiter' }
+    if (!this.seen.has(bucket)) this.seen.set(bucket, this.o.self)
+    const since = this.appointed.get(bucket)
+    if (since !== undefined && now - since < this.leaseMs && !mine) return { status: 'refused', code: 'appointed' }
     if (hold !== undefined && !mine && hold.until > now) return { status: 'refused', code: 'ConditionalRequestConflict' }
     const condition: WriteCondition = {
       ...(r.ifNoneMatch === '*' ? { ifNoneMatch: '*' as const } : {}),
@@ -218,5 +250,6 @@ function refusedOr (a: Record<string, unknown>, key: string): void {
   if (code === 'NoSuchKey') throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
   if (code === 'PreconditionFailed') throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-None-Match or If-Match' } })
   if (code === 'ConditionalRequestConflict') throw new S3Error('ConditionalRequestConflict')
+  if (code === 'not-arbiter' || code === 'appointed') throw new S3Error('ServiceUnavailable', 'The member that orders conditional writes to this bucket is changing; try again shortly.')
   throw new DroppedMessageError('malformed', 'An arbiter answer that neither lets the write go ahead nor refuses it.')
 }
