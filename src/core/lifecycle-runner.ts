@@ -18,8 +18,8 @@ export interface LifecycleRunnerOptions {
   firstPassAfterMs: number
   /** The time rules are checked against (a test moves it on by days). */
   now?: () => number
-  /** A pass that failed (it is tried again at the next interval). */
-  onError?: (err: unknown) => void
+  /** A bucket a pass could not finish (the others go on; it is tried again at the next pass). */
+  onError?: (err: unknown, bucket?: string) => void
 }
 
 /** What the runner did, for /metrics. */
@@ -79,10 +79,16 @@ export class LifecycleRunner {
     const now = this.o.now?.() ?? Date.now()
     for (const b of await this.o.store.listBuckets({ signal })) {
       throwIfAborted(signal)
-      const rules = (await this.o.store.headBucket(b.name, { signal }).catch(() => undefined))?.lifecycle?.filter(r => r.enabled)
-      if (rules === undefined || rules.length === 0) continue
-      done.aborted += await this.abortUploads(b.name, rules, now, signal)
-      if (this.o.decides(b.name)) done.expired += await this.expireObjects(b.name, rules, now, signal)
+      try {
+        const rules = (await this.o.store.headBucket(b.name, { signal }).catch(() => undefined))?.lifecycle?.filter(r => r.enabled)
+        if (rules === undefined || rules.length === 0) continue
+        done.aborted += await this.abortUploads(b.name, rules, now, signal)
+        if (this.o.decides(b.name)) done.expired += await this.expireObjects(b.name, rules, now, signal)
+      } catch (err) {
+        // One bucket that cannot be walked now (its owners unreachable, a store error) does not stop the others.
+        throwIfAborted(signal)
+        this.o.onError?.(err, b.name)
+      }
     }
     this.stats.passes++
     this.stats.lastPassSeconds = (performance.now() - started) / 1000

@@ -344,6 +344,6 @@ function lifecycleRunner (store: ObjectStore, decides: (bucket: string) => boole
     // Not at once: a member that has just started does not yet know who leads which bucket.
     firstPassAfterMs: Math.min(intervalMs, 10_000),
     now: () => Date.now() + skewDays * 86_400_000,
-    onError: err => { process.stderr.write(`s3mesh: a lifecycle pass failed (tried again in ${intervalMs / 1000} s): ${err instanceof Error ? err.message : String(err)}\n`) },
+    onError: (err, bucket) => { process.stderr.write(`s3mesh: a lifecycle pass ${bucket === undefined ? '' : `over bucket ${bucket} `}failed (tried again in ${intervalMs / 1000} s): ${err instanceof Error ? err.message : String(err)}\n`) },
   })
 }

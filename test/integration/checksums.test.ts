@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { nodeHashes } from '../../src/node/node-hashes.js'
 import { sdkClient, signer } from '../helpers/s3-client.js'
+import { startMeshProcesses } from '../helpers/mesh-processes.js'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
 
@@ -205,18 +206,8 @@ describe('checksums across two mesh members', () => {
   const nodes: ServerProcess[] = []
   const clients: S3Client[] = []
   before(async () => {
-    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
-    const args = ['--membership', 'local', '--replicas', '2']
-    nodes.push(await startServerProcess({ env, args }))
-    nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
+    nodes.push(...await startMeshProcesses(2))
     for (const n of nodes) clients.push(sdkClient(n.url))
-    await until('both members alive on both', async () => {
-      for (const n of nodes) {
-        const { members } = await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json() as { members: Array<{ state: string }> }
-        if (members.filter(m => m.state === 'alive').length !== 2) return false
-      }
-      return true
-    }, 20_000)
     await clients[0]!.send(new CreateBucketCommand({ Bucket: B }))
     await until('node 2 has the bucket', async () => (await code(clients[1]!.send(new PutObjectCommand({ Bucket: B, Key: 'probe', Body: 'p' })))) === 'no error')
   })

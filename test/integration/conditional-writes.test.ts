@@ -6,12 +6,12 @@
  * and every node serves that one.
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { sdkClient, signer } from '../helpers/s3-client.js'
+import { startMeshProcesses } from '../helpers/mesh-processes.js'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
 
@@ -92,17 +92,7 @@ describe('conditional writes across three mesh processes', () => {
   const nodes: ServerProcess[] = []
   const clients: S3Client[] = []
   before(async () => {
-    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
-    const args = ['--membership', 'local', '--replicas', '2']
-    nodes.push(await startServerProcess({ env, args }))
-    for (let i = 0; i < 2; i++) nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
-    await until('three members alive everywhere', async () => {
-      for (const n of nodes) {
-        const { members } = await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json() as { members: Array<{ state: string }> }
-        if (members.filter(m => m.state === 'alive').length !== 3) return false
-      }
-      return true
-    }, 20_000)
+    nodes.push(...await startMeshProcesses(3))
     for (const n of nodes) clients.push(sdkClient(n.url))
     await clients[0]!.send(new CreateBucketCommand({ Bucket: B }))
     await until('every node has the bucket', async () => (await Promise.all(clients.map(async c => await put(c, 'probe', 'p')))).every(a => a.status === 200))

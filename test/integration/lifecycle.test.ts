@@ -7,13 +7,13 @@
  * (S3MESH_LIFECYCLE_CLOCK_SKEW_DAYS), so a rule of days acts at once.
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import {
   CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketLifecycleCommand, GetBucketLifecycleConfigurationCommand, HeadObjectCommand,
   ListMultipartUploadsCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutObjectCommand, type LifecycleRule, type S3Client,
 } from '@aws-sdk/client-s3'
 import { sdkClient, signer } from '../helpers/s3-client.js'
+import { startMeshProcesses } from '../helpers/mesh-processes.js'
 import { metric, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
 
@@ -111,18 +111,8 @@ describe('lifecycle on a five-node mesh', () => {
   const nodes: ServerProcess[] = []
   const clients: S3Client[] = []
   before(async () => {
-    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64'), ...SKEW }
-    const args = ['--membership', 'local', '--replicas', '2', ...FAST]
-    nodes.push(await startServerProcess({ env, args }))
-    for (let i = 0; i < 4; i++) nodes.push(await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))
+    nodes.push(...await startMeshProcesses(5, { args: FAST, env: SKEW }))
     for (const n of nodes) clients.push(sdkClient(n.url))
-    await until('five members alive everywhere', async () => {
-      for (const n of nodes) {
-        const { members } = await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json() as { members: Array<{ state: string }> }
-        if (members.filter(m => m.state === 'alive').length !== 5) return false
-      }
-      return true
-    }, 30_000)
     await clients[0]!.send(new CreateBucketCommand({ Bucket: B }))
     await until('every node has the bucket', async () => (await Promise.all(clients.map(async c => await code(c.send(new PutObjectCommand({ Bucket: B, Key: 'keep/probe', Body: 'p' })))))).every(r => r === 'no error'))
   })

@@ -10,21 +10,13 @@ import { rm } from 'node:fs/promises'
 import { DatabaseSync } from 'node:sqlite'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { aliveEverywhere } from '../helpers/mesh-processes.js'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
 import { signer } from '../helpers/s3-client.js'
 
 const sign = signer()
 
-async function aliveEverywhere (nodes: ServerProcess[]): Promise<void> {
-  await until(`${nodes.length} members alive everywhere`, async () => {
-    for (const n of nodes) {
-      const { members } = await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json() as { members: Array<{ state: string }> }
-      if (members.filter(m => m.state === 'alive').length !== nodes.length) return false
-    }
-    return true
-  }, 20_000)
-}
 
 describe('a restart of the whole cluster', () => {
   const running: ServerProcess[] = []

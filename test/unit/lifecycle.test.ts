@@ -94,6 +94,22 @@ describe('the lifecycle runner', () => {
     assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0 })
   })
 
+  it('a bucket that cannot be walked is reported, and the others are walked all the same', async () => {
+    const { store, now } = await setup()
+    await store.createBucket('a-broken')
+    await store.setBucketLifecycle('a-broken', [{ id: 'all', enabled: true, filter: {}, expiration: { days: 1 } }])
+    const listObjects = store.listObjects.bind(store)
+    store.listObjects = async (bucket, options) => {
+      if (bucket === 'a-broken') throw new Error('the owners cannot be reached')
+      return await listObjects(bucket, options)
+    }
+    now.t += 2 * DAY
+    const failed: Array<string | undefined> = []
+    const runner = new LifecycleRunner({ store, decides: () => true, intervalMs: 1000, firstPassAfterMs: 0, now: () => now.t, onError: (_err, bucket) => { failed.push(bucket) } })
+    assert.deepEqual(await runner.pass(), { expired: 2, aborted: 0 })
+    assert.deepEqual(failed, ['a-broken'])
+  })
+
   it('runs on its interval once started, and stops', async () => {
     const { store, now } = await setup()
     now.t += 2 * DAY
