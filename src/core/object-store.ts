@@ -1,4 +1,4 @@
-import type { Checksum, ChecksumPlan, ObjectChecksum, PartSizes } from './checksums.js'
+import type { Checksum, ChecksumAlgorithm, ChecksumPlan, ObjectChecksum, PartSizes } from './checksums.js'
 import { S3Error } from './errors.js'
 import type { LifecycleRule } from './lifecycle.js'
 import { streamOfBytes } from './streams.js'
@@ -143,6 +143,8 @@ export interface PutOptions extends Signal {
    * ended, and kept with the object.
    */
   checksum?: () => Checksum | undefined
+  /** The algorithm of `checksum`, known before the body (a trailer's is named up front): a store that passes the body on as it arrives declares it. */
+  checksumAlgorithm?: ChecksumAlgorithm
   /** Stores a copy of a write made elsewhere (a mesh replica), keeping its identity. */
   copyOf?: CopyOf
   /**
@@ -245,6 +247,8 @@ export interface PartOptions extends Signal {
   verified?: VerifiedDigests
   /** As PutOptions.checksum: the part's checksum, read once its body has ended. */
   checksum?: () => Checksum | undefined
+  /** As PutOptions.checksumAlgorithm. */
+  checksumAlgorithm?: ChecksumAlgorithm
 }
 
 export interface ObjectStore {

@@ -1,5 +1,5 @@
 import { XMLParser } from 'fast-xml-parser'
-import { CHECKSUM_ALGORITHMS, checksumElement, type ObjectChecksum, type PartSizes } from '../core/checksums.js'
+import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, checksumElement, checksumHeader, type ObjectChecksum, type PartSizes } from '../core/checksums.js'
 import { isS3Error, S3Error } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import { fromHex, toBase64 } from '../core/hashes.js'
@@ -13,6 +13,7 @@ import { metadataFromHeaders, metadataHeaders, parsePartSizes } from '../s3-shim
 import { quoteEtag } from '../s3-shim/respond.js'
 import { lifecycleFromXml, lifecycleXml } from '../s3-shim/lifecycle-xml.js'
 import { parseXmlBody, renderXml } from '../s3-shim/xml.js'
+import { awsChunked, awsChunkedLength } from './aws-chunked-encoder.js'
 import type { ObjectCache } from './object-cache.js'
 import { sha256Hex, type RemoteS3 } from './remote-s3.js'
 
@@ -62,6 +63,28 @@ function withChecksum (metadata: ObjectMetadata, checksum: ObjectChecksum | unde
 
 function withPartSizes (metadata: ObjectMetadata, partSizes: PartSizes | undefined): ObjectMetadata {
   return partSizes === undefined ? metadata : { ...metadata, partSizes }
+}
+
+/**
+ * A body as it goes to the node with the client's checksum, for the node to
+ * check and keep: in a header when it is known (a body in hand has been read,
+ * or it came as a header), else, for a body streamed on whose checksum came
+ * as a trailer, aws-chunked with it as a trailer at the end.
+ */
+function withChecksumOf (sent: { body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>, size: number }, options: Pick<PutOptions, 'checksum' | 'checksumAlgorithm'>): {
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>, size: number, decodedSize: number, headers: Record<string, string>, sha256?: string
+} {
+  const known = options.checksum?.()
+  const algorithm = options.checksumAlgorithm
+  if (known !== undefined || algorithm === undefined || !(sent.body instanceof ReadableStream)) return { ...sent, decodedSize: sent.size, headers: checksumHeaders(known) }
+  const trailer = { name: checksumHeader(algorithm), valueLength: 4 * Math.ceil(CHECKSUM_BYTES[algorithm] / 3), value: () => options.checksum?.()?.value }
+  return {
+    body: awsChunked(sent.body, trailer),
+    size: awsChunkedLength(sent.size, trailer),
+    decodedSize: sent.size,
+    headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(sent.size), 'x-amz-trailer': trailer.name },
+    sha256: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+  }
 }
 
 /** How many objects' freshness the store remembers (a few hundred KB at most). */
@@ -196,15 +219,14 @@ export class GatewayStore implements ObjectStore {
     const sent = await this.body(body, options.size, options.signal)
     // A body in hand is hashed here (once): the node checks the signed hash, and the info reports it.
     const sha256 = options.verified?.sha256 ?? (sent.body instanceof Uint8Array ? await sha256Hex(sent.body) : undefined)
-    // The client's checksum goes on for the node to check and keep: known once a body in hand has been read, or
-    // at once when it came as a header (a trailer of a body streamed on is not known before its end, and is not kept).
-    const checksum = options.checksum?.()
+    const wire = withChecksumOf(sent, options)
     const { response } = await this.remote.send({
-      method: 'PUT', bucket, key, ...sent,
-      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...checksumHeaders(checksum), ...conditionHeaders(options.condition) },
-      sha256,
+      method: 'PUT', bucket, key, body: wire.body, size: wire.size,
+      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...wire.headers, ...conditionHeaders(options.condition) },
+      sha256: wire.sha256 ?? sha256,
       signal: options.signal,
     })
+    const checksum = options.checksum?.()
     await this.forget(bucket, key)
     const replicas = response.headers.get('x-s3mesh-replicas')
     return {
@@ -366,13 +388,13 @@ export class GatewayStore implements ObjectStore {
 
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
     const { endpoint, id } = uploadOn(uploadId)
-    const sent = await this.body(body, options.size, options.signal)
+    const wire = withChecksumOf(await this.body(body, options.size, options.signal), options)
     const { response } = await this.remote.send({
-      method: 'PUT', bucket, key, endpoint, query: { partNumber: String(partNumber), uploadId: id }, ...sent,
-      headers: { ...digestHeaders(options.verified), ...checksumHeaders(options.checksum?.()) }, sha256: options.verified?.sha256, signal: options.signal,
+      method: 'PUT', bucket, key, endpoint, query: { partNumber: String(partNumber), uploadId: id }, body: wire.body, size: wire.size,
+      headers: { ...digestHeaders(options.verified), ...wire.headers }, sha256: wire.sha256 ?? options.verified?.sha256, signal: options.signal,
     })
     const checksum = checksumFromHeaders(response.headers)
-    return { partNumber, etag: unquote(response.headers.get('etag') ?? ''), size: sent.size, lastModified: new Date(this.now()), ...(checksum === undefined ? {} : { checksum: { algorithm: checksum.algorithm, value: checksum.value } }) }
+    return { partNumber, etag: unquote(response.headers.get('etag') ?? ''), size: wire.decodedSize, lastModified: new Date(this.now()), ...(checksum === undefined ? {} : { checksum: { algorithm: checksum.algorithm, value: checksum.value } }) }
   }
 
   async listParts (bucket: string, key: string, uploadId: string, options: Signal = {}): Promise<PartInfo[]> {

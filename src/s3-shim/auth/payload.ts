@@ -46,6 +46,8 @@ export interface Payload {
    * ended), which the body is checked against: a store keeps it.
    */
   checksum: () => Checksum | undefined
+  /** The algorithm of that checksum, known before the body. */
+  checksumAlgorithm?: ChecksumAlgorithm
 }
 
 function checksumName (alg: string): string {
@@ -112,7 +114,9 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   if (sent.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.')
   /** The sent checksum's digest: at once from a header, from the trailer once the body has ended. */
   let sentDigest = sent[0]?.expected instanceof Uint8Array ? sent[0].expected : undefined
-  const checksum = (): Checksum | undefined => sentDigest === undefined ? undefined : { algorithm: sent[0]!.algorithm.toUpperCase() as ChecksumAlgorithm, value: toBase64(sentDigest) }
+  const checksumAlgorithm = sent[0]?.algorithm.toUpperCase() as ChecksumAlgorithm | undefined
+  const checksum = (): Checksum | undefined => sentDigest === undefined ? undefined : { algorithm: checksumAlgorithm!, value: toBase64(sentDigest) }
+  const declared = checksumAlgorithm === undefined ? {} : { checksumAlgorithm }
 
   const verified: VerifiedDigests = {}
   for (const c of checks) {
@@ -120,8 +124,8 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   }
   // An empty body is checked too (a Content-MD5 or checksum of nothing must be that of nothing).
   const raw = request.body ?? (checks.length > 0 || chunked ? streamOfBytes(new Uint8Array(0)) : null)
-  if (raw === null) return { body: null, size, verified, checksum }
-  if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified, checksum }
+  if (raw === null) return { body: null, size, verified, checksum, ...declared }
+  if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified, checksum, ...declared }
 
   const decoder = chunked ? new AwsChunkedDecoder(hashes, signedChunks ? identity : undefined) : undefined
   const hashers: Array<[Check, Checker]> = checks.map(c => [c, checker(hashes, c.algorithm)])
@@ -157,5 +161,5 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
       }
     },
   })
-  return { body: raw.pipeThrough(transform), size, verified, checksum }
+  return { body: raw.pipeThrough(transform), size, verified, checksum, ...declared }
 }

@@ -11,9 +11,9 @@ export async function putObject (ctx: Context): Promise<Response> {
   const acl = requestedAcl(ctx)
   const metadata = metadataFromHeaders(ctx.headers)
   const tags = tagsFromHeader(ctx.headers)
-  const { body, size, verified, checksum } = ctx.body()
+  const { body, size, verified, checksum, checksumAlgorithm } = ctx.body()
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
-    metadata, tags, size, verified, checksum, signal: ctx.signal, ...conditionOf(ctx.headers),
+    metadata, tags, size, verified, checksum, checksumAlgorithm, signal: ctx.signal, ...conditionOf(ctx.headers),
   })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
   return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...checksumHeaders(checksum()), ...expirationHeaders(ctx.store, ctx.bucket, info), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }) } })
