@@ -4,6 +4,7 @@ import { hexDigests, toHex, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
+import { plannedChecksum } from '../core/checksums.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
   checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type WriteCondition,
@@ -193,9 +194,10 @@ export class IdbStore implements ObjectStore {
   }
 
   async uploadPart (bucketName: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
-    await this.tx('readonly', async s => await upload(s, bucketName, key, uploadId))
-    const { segment, size, digests } = await this.chunks.write(body, ['md5'], options.verified, options.size, options.signal)
-    const checksum = options.checksum?.()
+    const record = await this.tx('readonly', async s => await upload(s, bucketName, key, uploadId))
+    const planned = plannedChecksum(this.hashes, record.metadata.checksumPlan, body, options)
+    const { segment, size, digests } = await this.chunks.write(planned.body, ['md5'], options.verified, options.size, options.signal)
+    const checksum = planned.checksum?.()
     const part: PartRecord = { partNumber, etag: toHex(digests.md5!), size, lastModified: Date.now(), ...(checksum === undefined ? {} : { checksum }), segment }
     try {
       await this.tx('readwrite', async s => {

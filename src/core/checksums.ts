@@ -220,3 +220,20 @@ export function partRange (runs: PartSizes, n: number): { start: number, end: nu
 export function partCount (runs: PartSizes): number {
   return runs.reduce((n, [, c]) => n + c, 0)
 }
+
+/**
+ * A part's body that works out the upload's checksum as it streams, for a
+ * part the client sent without one (an UploadPartCopy, or a client that
+ * declared none): read once the body has ended. A part whose client declared
+ * a checksum keeps the client's (checked on the way in).
+ */
+export function plannedChecksum (hashes: Hashes, plan: ChecksumPlan | undefined, body: ReadableStream<Uint8Array>, options: { checksum?: () => Checksum | undefined, checksumAlgorithm?: ChecksumAlgorithm }): { body: ReadableStream<Uint8Array>, checksum?: () => Checksum | undefined } {
+  if (plan === undefined || options.checksumAlgorithm !== undefined) return { body, ...(options.checksum === undefined ? {} : { checksum: options.checksum }) }
+  const h = plan.algorithm === 'CRC64NVME' ? new Crc64Nvme() : hashes.create(plan.algorithm.toLowerCase() as 'crc32' | 'crc32c' | 'sha1' | 'sha256')
+  let value: string | undefined
+  const summed = body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    transform (chunk, controller) { h.update(chunk); controller.enqueue(chunk) },
+    async flush () { value = toBase64(await h.digest()) },
+  }))
+  return { body: summed, checksum: () => value === undefined ? undefined : { algorithm: plan.algorithm, value } }
+}

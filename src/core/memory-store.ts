@@ -1,6 +1,7 @@
 import { S3Error } from './errors.js'
 import { hexDigests, toHex, webHashes, type Hashes } from './hashes.js'
 import { randomId } from './ids.js'
+import { plannedChecksum } from './checksums.js'
 import { compareKeys } from './key-order.js'
 import type { LifecycleRule } from './lifecycle.js'
 import { completedMetadata, multipartEtag, selectParts } from './multipart.js'
@@ -140,12 +141,12 @@ export class MemoryStore implements ObjectStore {
   }
 
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
-    this.upload(bucket, key, uploadId)
+    const planned = plannedChecksum(this.hashes, this.upload(bucket, key, uploadId).metadata.checksumPlan, body, options)
     const chunks: Uint8Array[] = []
-    const { size, digests } = await drainWithDigests(body, ['md5'], options.verified, {
+    const { size, digests } = await drainWithDigests(planned.body, ['md5'], options.verified, {
       hashes: this.hashes, expectedSize: options.size, signal: options.signal, sink: c => { chunks.push(c.slice()) },
     })
-    const checksum = options.checksum?.()
+    const checksum = planned.checksum?.()
     const part = { partNumber, etag: toHex(digests.md5!), size, lastModified: new Date(), ...(checksum === undefined ? {} : { checksum }), bytes: concatBytes(chunks, size) }
     this.upload(bucket, key, uploadId).parts.set(partNumber, part)
     const { bytes: _bytes, ...info } = part

@@ -5,6 +5,7 @@ import type { Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
+import { plannedChecksum } from '../core/checksums.js'
 import { KeyedLock } from '../core/keyed-lock.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
@@ -438,10 +439,10 @@ export class DiskStore implements ObjectStore {
 
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
     this.bucket(bucket)
-    await this.uploads.get(bucket, key, uploadId)
+    const planned = plannedChecksum(this.hashes, (await this.uploads.get(bucket, key, uploadId)).metadata.checksumPlan, body, options)
     // A part is named by its MD5 (its ETag); the object's SHA-256 is computed when the parts are put together.
-    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: ['md5'] })
-    const checksum = options.checksum?.()
+    const written = await this.writer.writeTemp(planned.body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: ['md5'] })
+    const checksum = planned.checksum?.()
     try {
       await this.keyLocks.run(`upload/${uploadId}`, async () => {
         await this.uploads.get(bucket, key, uploadId)

@@ -344,6 +344,10 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.deepEqual(head.metadata.checksum, { algorithm: 'CRC32', value: `${crc(both)}-2`, type: 'COMPOSITE' })
       assert.deepEqual(head.metadata.partSizes, [[part1.length, 1], [part2.length, 1]])
       assert.equal(head.metadata.checksumPlan, undefined, 'the plan was the upload\'s')
+      // A part sent without the upload's checksum (a copied part) gets it from its bytes.
+      const planned = await store.createMultipartUpload('sums', 'bare', { metadata: { user: {}, checksumPlan: { algorithm: 'CRC32', type: 'FULL_OBJECT' } } })
+      const bare = await store.uploadPart('sums', 'bare', planned, 1, streamOfBytes(part2))
+      assert.deepEqual(bare.checksum, { algorithm: 'CRC32', value: crc(part2) })
     })
 
     withStore('keeps a bucket\'s lifecycle rules beside its CORS rules, each set and removed without the other', async ({ store }) => {

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme'
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectAttributesCommand, GetObjectCommand,
-  HeadObjectCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, type ChecksumAlgorithm, type S3Client,
+  HeadObjectCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type ChecksumAlgorithm, type S3Client,
 } from '@aws-sdk/client-s3'
 import { nodeHashes } from '../../src/node/node-hashes.js'
 import { sdkClient, signer } from '../helpers/s3-client.js'
@@ -145,14 +145,20 @@ describe('checksums on one node', () => {
     }
   })
 
-  it('a completion naming a part\'s checksum wrongly is InvalidPart; a part sent without the upload\'s checksum is InvalidRequest; the upload stays', async () => {
-    const { UploadId, parts } = await upload(s3, 'refused', parts3.slice(0, 1), 'CRC32', 'COMPOSITE')
-    assert.equal(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'refused', UploadId, MultipartUpload: { Parts: [{ ...parts[0]!, ChecksumCRC32: 'AAAAAA==' }] } }))), '400 InvalidPart')
-    const bare = await sign.fetch(`${server.url}/${B}/refused?partNumber=2&uploadId=${UploadId}`, { method: 'PUT', body: 'no checksum' })
+  it('a completion naming a part\'s checksum wrongly is InvalidPart (the upload stays); a part sent without one, or copied (UploadPartCopy), gets the upload\'s from its bytes', async () => {
+    const { UploadId, parts } = await upload(s3, 'mixed', parts3.slice(0, 1), 'CRC32', 'COMPOSITE')
+    assert.equal(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mixed', UploadId, MultipartUpload: { Parts: [{ ...parts[0]!, ChecksumCRC32: 'AAAAAA==' }] } }))), '400 InvalidPart')
+    assert.equal((await s3.send(new ListPartsCommand({ Bucket: B, Key: 'mixed', UploadId }))).Parts!.length, 1, 'the upload is still there')
+    const bare = await sign.fetch(`${server.url}/${B}/mixed?partNumber=2&uploadId=${UploadId}`, { method: 'PUT', body: parts3[1]! })
     assert.equal(bare.status, 200)
-    const both = [...parts, { PartNumber: 2, ETag: bare.headers.get('etag')! }]
-    assert.equal(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'refused', UploadId, MultipartUpload: { Parts: both } }))), '400 InvalidRequest')
-    assert.equal((await s3.send(new ListPartsCommand({ Bucket: B, Key: 'refused', UploadId }))).Parts!.length, 2, 'the upload is still there')
+    assert.equal(bare.headers.get('x-amz-checksum-crc32'), await checksum('CRC32', parts3[1]!), 'worked out from the bytes')
+    const copied = await s3.send(new UploadPartCopyCommand({ Bucket: B, Key: 'mixed', UploadId, PartNumber: 3, CopySource: `${B}/CRC32-header`, CopySourceRange: 'bytes=0-999' }))
+    const source = (await (await s3.send(new GetObjectCommand({ Bucket: B, Key: 'CRC32-header', Range: 'bytes=0-999' }))).Body!.transformToByteArray())
+    assert.equal(copied.CopyPartResult?.ChecksumCRC32, await checksum('CRC32', source))
+    const all = [...parts, { PartNumber: 2, ETag: bare.headers.get('etag')! }, { PartNumber: 3, ETag: copied.CopyPartResult!.ETag! }]
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mixed', UploadId, MultipartUpload: { Parts: all } }))
+    const sums = await Promise.all([parts3[0]!, parts3[1]!, source].map(async p => Buffer.from(await checksum('CRC32', p), 'base64')))
+    assert.equal(done.ChecksumCRC32, `${await checksum('CRC32', Buffer.concat(sums))}-3`)
     assert.equal(await code(s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'x', ChecksumAlgorithm: 'SHA256', ChecksumType: 'FULL_OBJECT' }))), '400 InvalidRequest', 'SHA-256 is composite only')
   })
 

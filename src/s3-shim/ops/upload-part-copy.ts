@@ -1,6 +1,7 @@
 import { S3Error } from '../../core/errors.js'
 import type { ByteRange } from '../../core/object-store.js'
 import type { Context } from '../context.js'
+import { checksumXml } from '../http/checksum-headers.js'
 import { isoDate, quoteEtag } from '../respond.js'
 import { xmlResponse } from '../xml.js'
 import { openCopySource, parseCopySource } from '../copy-source.js'
@@ -31,5 +32,5 @@ export async function uploadPartCopy (ctx: Context): Promise<Response> {
   }
   const size = range === undefined ? handle.info.size : range.end - range.start + 1
   const part = await ctx.store.uploadPart(ctx.bucket, ctx.key, uploadId, partNumber, handle.stream(range), { size, signal: ctx.signal })
-  return xmlResponse('CopyPartResult', { ETag: quoteEtag(part.etag), LastModified: isoDate(part.lastModified) })
+  return xmlResponse('CopyPartResult', { ETag: quoteEtag(part.etag), LastModified: isoDate(part.lastModified), ...checksumXml(part.checksum) })
 }
