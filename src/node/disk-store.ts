@@ -187,9 +187,11 @@ export class DiskStore implements ObjectStore {
   private async adopt (bucket: string, key: string, path: string, previous?: MetaRecord): Promise<MetaRecord | undefined> {
     const described = await describeFile(path, key, this.hashes)
     if (described === undefined) return undefined
+    // Its checksum and part sizes were of the bytes before the edit: they go.
+    const { checksum: _checksum, partSizes: _sizes, ...kept } = previous?.metadata ?? { user: {} }
     const meta: MetaRecord = previous === undefined
       ? described
-      : { ...described, metadata: previous.metadata, tags: previous.tags, hidden: previous.hidden }
+      : { ...described, metadata: kept, tags: previous.tags, hidden: previous.hidden }
     await this.saveMeta(bucket, key, meta)
     // New files and edited ones alike: either is a version the mesh should hear of.
     for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
