@@ -70,16 +70,22 @@ export function checksumPlan (algorithm: string | null, type: string | null): Ch
   return { algorithm: a, type: t }
 }
 
-/** The digest of `data` with `algorithm`, CRC64/NVME included (the AWS SDK's own implementation). */
+/** An incremental checksum whose digest may be asynchronous. */
+export interface ChecksumHasher {
+  update (data: Uint8Array): void
+  digest (): Uint8Array | Promise<Uint8Array>
+}
+
+/** A hasher for `algorithm`: the platform's, and for CRC64/NVME the AWS SDK's own implementation (its digest is asynchronous). */
+export function checksumHasher (hashes: Hashes, algorithm: ChecksumAlgorithm): ChecksumHasher {
+  return algorithm === 'CRC64NVME' ? new Crc64Nvme() : hashes.create(algorithm.toLowerCase() as 'crc32' | 'crc32c' | 'sha1' | 'sha256')
+}
+
+/** The digest of `data` with `algorithm`. */
 async function digest (hashes: Hashes, algorithm: ChecksumAlgorithm, data: Uint8Array): Promise<Uint8Array> {
-  if (algorithm === 'CRC64NVME') {
-    const c = new Crc64Nvme()
-    c.update(data)
-    return await c.digest()
-  }
-  const h = hashes.create(algorithm.toLowerCase() as 'crc32' | 'crc32c' | 'sha1' | 'sha256')
+  const h = checksumHasher(hashes, algorithm)
   h.update(data)
-  return h.digest()
+  return await h.digest()
 }
 
 /** A part as a multipart object's checksum needs it. */
@@ -229,7 +235,7 @@ export function partCount (runs: PartSizes): number {
  */
 export function plannedChecksum (hashes: Hashes, plan: ChecksumPlan | undefined, body: ReadableStream<Uint8Array>, options: { checksum?: () => Checksum | undefined, checksumAlgorithm?: ChecksumAlgorithm }): { body: ReadableStream<Uint8Array>, checksum?: () => Checksum | undefined } {
   if (plan === undefined || options.checksumAlgorithm !== undefined) return { body, ...(options.checksum === undefined ? {} : { checksum: options.checksum }) }
-  const h = plan.algorithm === 'CRC64NVME' ? new Crc64Nvme() : hashes.create(plan.algorithm.toLowerCase() as 'crc32' | 'crc32c' | 'sha1' | 'sha256')
+  const h = checksumHasher(hashes, plan.algorithm)
   let value: string | undefined
   const summed = body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
     transform (chunk, controller) { h.update(chunk); controller.enqueue(chunk) },

@@ -190,7 +190,8 @@ export function putIdentity (options: PutOptions, digests: { md5?: string, sha25
   }
 }
 
-function withChecksum (metadata: ObjectMetadata, checksum: ObjectChecksum | undefined): ObjectMetadata {
+/** The metadata with the object's checksum, if it has one. */
+export function withChecksum (metadata: ObjectMetadata, checksum: ObjectChecksum | undefined): ObjectMetadata {
   return checksum === undefined ? metadata : { ...metadata, checksum }
 }
 

@@ -1,5 +1,5 @@
 import { XMLParser } from 'fast-xml-parser'
-import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, checksumElement, checksumHeader, type ObjectChecksum, type PartSizes } from '../core/checksums.js'
+import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, checksumElement, checksumHeader, type PartSizes } from '../core/checksums.js'
 import { isS3Error, S3Error } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import { fromHex, toBase64 } from '../core/hashes.js'
@@ -7,6 +7,7 @@ import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
   ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VerifiedDigests, CompleteOptions, WriteCondition,
 } from '../core/object-store.js'
+import { withChecksum } from '../core/object-store.js'
 import { readAll } from '../core/streams.js'
 import { checksumFromHeaders, checksumHeaders, checksumXml, planHeaders } from '../s3-shim/http/checksum-headers.js'
 import { metadataFromHeaders, metadataHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
@@ -55,10 +56,6 @@ function expirationOf (header: string | null): { expiration?: { date: Date, rule
   if (m === null) return {}
   const date = new Date(m[1]!)
   return Number.isNaN(date.getTime()) ? {} : { expiration: { date, ruleId: m[2]!.replace(/\\(.)/g, '$1') } }
-}
-
-function withChecksum (metadata: ObjectMetadata, checksum: ObjectChecksum | undefined): ObjectMetadata {
-  return checksum === undefined ? metadata : { ...metadata, checksum }
 }
 
 function withPartSizes (metadata: ObjectMetadata, partSizes: PartSizes | undefined): ObjectMetadata {
@@ -235,7 +232,7 @@ export class GatewayStore implements ObjectStore {
       etag: unquote(response.headers.get('etag') ?? ''),
       lastModified: new Date(Date.parse(response.headers.get('date') ?? '') || this.now()),
       sha256: sha256 ?? response.headers.get('x-s3mesh-sha256') ?? '',
-      metadata: checksum === undefined ? options.metadata : { ...options.metadata, checksum: { ...checksum, type: 'FULL_OBJECT' } },
+      metadata: withChecksum(options.metadata, checksum === undefined ? undefined : { ...checksum, type: 'FULL_OBJECT' }),
       tags: options.tags ?? {},
       ...(replicas === null ? {} : { replicas: Number(replicas) }),
       ...expirationOf(response.headers.get('x-amz-expiration')),

@@ -31,3 +31,9 @@ export async function text (res: Response): Promise<string> {
 export function errorCode (xml: string): string | undefined {
   return /<Code>([^<]*)<\/Code>/.exec(xml)?.[1]
 }
+
+/** What an SDK call ended with: `<status> <error name>`, or `no error`. */
+export async function sdkOutcome (p: Promise<unknown>): Promise<string> {
+  try { await p } catch (err) { return `${(err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode} ${(err as Error).name}` }
+  return 'no error'
+}

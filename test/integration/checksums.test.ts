@@ -15,7 +15,7 @@ import {
   HeadObjectCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type ChecksumAlgorithm, type S3Client,
 } from '@aws-sdk/client-s3'
 import { nodeHashes } from '../../src/node/node-hashes.js'
-import { sdkClient, signer } from '../helpers/s3-client.js'
+import { sdkClient, sdkOutcome, signer } from '../helpers/s3-client.js'
 import { startMeshProcesses } from '../helpers/mesh-processes.js'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
@@ -34,11 +34,6 @@ async function checksum (algorithm: ChecksumAlgorithm, data: Uint8Array): Promis
   const h = nodeHashes.create(algorithm.toLowerCase() as 'crc32' | 'crc32c')
   h.update(data)
   return Buffer.from(h.digest()).toString('base64')
-}
-
-async function code (p: Promise<unknown>): Promise<string> {
-  try { await p } catch (err) { return `${(err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode} ${(err as Error).name}` }
-  return 'no error'
 }
 
 /** A multipart upload of `parts` with the algorithm; each part's checksum sent and named in the completion. */
@@ -103,7 +98,7 @@ describe('checksums on one node', () => {
     assert.match(await empty.text(), /<Code>BadDigest<\/Code>/)
     const md5 = await sign.fetch(`${server.url}/${B}/empty`, { method: 'PUT', headers: { 'content-md5': createHash('md5').update('x').digest('base64') } })
     assert.equal(md5.status, 400)
-    assert.equal(await code(s3.send(new HeadObjectCommand({ Bucket: B, Key: 'empty' }))), '404 NotFound', 'nothing stored')
+    assert.equal(await sdkOutcome(s3.send(new HeadObjectCommand({ Bucket: B, Key: 'empty' }))), '404 NotFound', 'nothing stored')
     await s3.send(new PutObjectCommand({ Bucket: B, Key: 'empty', Body: '', ChecksumAlgorithm: 'CRC32' }))
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'empty', ChecksumMode: 'ENABLED' }))).ChecksumCRC32, 'AAAAAA==')
   })
@@ -147,7 +142,7 @@ describe('checksums on one node', () => {
 
   it('a completion naming a part\'s checksum wrongly is InvalidPart (the upload stays); a part sent without one, or copied (UploadPartCopy), gets the upload\'s from its bytes', async () => {
     const { UploadId, parts } = await upload(s3, 'mixed', parts3.slice(0, 1), 'CRC32', 'COMPOSITE')
-    assert.equal(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mixed', UploadId, MultipartUpload: { Parts: [{ ...parts[0]!, ChecksumCRC32: 'AAAAAA==' }] } }))), '400 InvalidPart')
+    assert.equal(await sdkOutcome(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mixed', UploadId, MultipartUpload: { Parts: [{ ...parts[0]!, ChecksumCRC32: 'AAAAAA==' }] } }))), '400 InvalidPart')
     assert.equal((await s3.send(new ListPartsCommand({ Bucket: B, Key: 'mixed', UploadId }))).Parts!.length, 1, 'the upload is still there')
     const bare = await sign.fetch(`${server.url}/${B}/mixed?partNumber=2&uploadId=${UploadId}`, { method: 'PUT', body: parts3[1]! })
     assert.equal(bare.status, 200)
@@ -159,7 +154,7 @@ describe('checksums on one node', () => {
     const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mixed', UploadId, MultipartUpload: { Parts: all } }))
     const sums = await Promise.all([parts3[0]!, parts3[1]!, source].map(async p => Buffer.from(await checksum('CRC32', p), 'base64')))
     assert.equal(done.ChecksumCRC32, `${await checksum('CRC32', Buffer.concat(sums))}-3`)
-    assert.equal(await code(s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'x', ChecksumAlgorithm: 'SHA256', ChecksumType: 'FULL_OBJECT' }))), '400 InvalidRequest', 'SHA-256 is composite only')
+    assert.equal(await sdkOutcome(s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'x', ChecksumAlgorithm: 'SHA256', ChecksumType: 'FULL_OBJECT' }))), '400 InvalidRequest', 'SHA-256 is composite only')
   })
 
   it('GET and HEAD ?partNumber=N answer one part as it was uploaded; GetObjectAttributes lists the parts\' sizes a page at a time', async () => {
@@ -172,12 +167,12 @@ describe('checksums on one node', () => {
       const head = await s3.send(new HeadObjectCommand({ Bucket: B, Key: key, PartNumber: i + 1 }))
       assert.deepEqual([head.ContentLength, head.PartsCount], [part.length, 3])
     }
-    assert.equal(await code(s3.send(new GetObjectCommand({ Bucket: B, Key: key, PartNumber: 4 }))), '416 InvalidPartNumber')
-    assert.equal(await code(s3.send(new GetObjectCommand({ Bucket: B, Key: key, PartNumber: 1, Range: 'bytes=0-1' }))), '400 InvalidRequest')
+    assert.equal(await sdkOutcome(s3.send(new GetObjectCommand({ Bucket: B, Key: key, PartNumber: 4 }))), '416 InvalidPartNumber')
+    assert.equal(await sdkOutcome(s3.send(new GetObjectCommand({ Bucket: B, Key: key, PartNumber: 1, Range: 'bytes=0-1' }))), '400 InvalidRequest')
     const single = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'CRC32-header', PartNumber: 1 }))
     assert.equal(single.ContentLength, 300_000, 'part 1 of a single PUT is all of it')
     await single.Body!.transformToByteArray()
-    assert.equal(await code(s3.send(new GetObjectCommand({ Bucket: B, Key: 'CRC32-header', PartNumber: 2 }))), '416 InvalidPartNumber')
+    assert.equal(await sdkOutcome(s3.send(new GetObjectCommand({ Bucket: B, Key: 'CRC32-header', PartNumber: 2 }))), '416 InvalidPartNumber')
 
     const page = await s3.send(new GetObjectAttributesCommand({ Bucket: B, Key: key, ObjectAttributes: ['ObjectParts'], MaxParts: 2 }))
     assert.deepEqual(page.ObjectParts?.Parts?.map(p => [p.PartNumber, p.Size]), [[1, 5 * MiB], [2, 5 * MiB]])
@@ -193,7 +188,7 @@ describe('checksums on one node', () => {
     assert.deepEqual([full.ChecksumCRC64NVME, full.PartsCount], [await checksum('CRC64NVME', whole3), undefined])
     await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'copy-composite', CopySource: `${B}/composite-CRC32` }))
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'copy-composite', ChecksumMode: 'ENABLED' }))).ChecksumCRC32, undefined)
-    assert.equal(await code(s3.send(new GetObjectCommand({ Bucket: B, Key: 'copy-composite', PartNumber: 2 }))), '416 InvalidPartNumber')
+    assert.equal(await sdkOutcome(s3.send(new GetObjectCommand({ Bucket: B, Key: 'copy-composite', PartNumber: 2 }))), '416 InvalidPartNumber')
   })
 
   it('what was kept survives a restart', async () => {
@@ -215,7 +210,7 @@ describe('checksums across two mesh members', () => {
     nodes.push(...await startMeshProcesses(2))
     for (const n of nodes) clients.push(sdkClient(n.url))
     await clients[0]!.send(new CreateBucketCommand({ Bucket: B }))
-    await until('node 2 has the bucket', async () => (await code(clients[1]!.send(new PutObjectCommand({ Bucket: B, Key: 'probe', Body: 'p' })))) === 'no error')
+    await until('node 2 has the bucket', async () => (await sdkOutcome(clients[1]!.send(new PutObjectCommand({ Bucket: B, Key: 'probe', Body: 'p' })))) === 'no error')
   })
   after(async () => { for (const c of clients) c.destroy(); for (const n of nodes) await n.stop().catch(() => {}) })
 

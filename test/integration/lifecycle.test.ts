@@ -12,7 +12,7 @@ import {
   CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketLifecycleCommand, GetBucketLifecycleConfigurationCommand, HeadObjectCommand,
   ListMultipartUploadsCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutObjectCommand, type LifecycleRule, type S3Client,
 } from '@aws-sdk/client-s3'
-import { sdkClient, signer } from '../helpers/s3-client.js'
+import { sdkClient, sdkOutcome, signer } from '../helpers/s3-client.js'
 import { startMeshProcesses } from '../helpers/mesh-processes.js'
 import { metric, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
@@ -22,11 +22,6 @@ const sign = signer()
 /** Every node's clock for its rules, moved on: a 2-day rule is due, a 30-day one is not. */
 const SKEW = { S3MESH_LIFECYCLE_CLOCK_SKEW_DAYS: '3' }
 const FAST = ['--lifecycle-interval', '1']
-
-async function code (p: Promise<unknown>): Promise<string> {
-  try { await p } catch (err) { return `${(err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode} ${(err as Error).name}` }
-  return 'no error'
-}
 
 const keys = async (s3: S3Client): Promise<string[]> => ((await s3.send(new ListObjectsV2Command({ Bucket: B }))).Contents ?? []).map(c => c.Key!)
 
@@ -54,13 +49,13 @@ describe('lifecycle on one node', () => {
   after(async () => { s3?.destroy(); await server?.stop() })
 
   it('the configuration is kept and read back as it was given; removed, reading it is NoSuchLifecycleConfiguration', async () => {
-    assert.equal(await code(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))), '404 NoSuchLifecycleConfiguration')
+    assert.equal(await sdkOutcome(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))), '404 NoSuchLifecycleConfiguration')
     await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: RULES } }))
     const got = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))
     assert.deepEqual(got.Rules, RULES)
     await s3.send(new DeleteBucketLifecycleCommand({ Bucket: B }))
-    assert.equal(await code(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))), '404 NoSuchLifecycleConfiguration')
-    assert.equal(await code(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'no-such-bucket' }))), '404 NoSuchBucket')
+    assert.equal(await sdkOutcome(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))), '404 NoSuchLifecycleConfiguration')
+    assert.equal(await sdkOutcome(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'no-such-bucket' }))), '404 NoSuchBucket')
   })
 
   it('refuses what S3 refuses, keeping the configuration it had', async () => {
@@ -114,7 +109,7 @@ describe('lifecycle on a five-node mesh', () => {
     nodes.push(...await startMeshProcesses(5, { args: FAST, env: SKEW }))
     for (const n of nodes) clients.push(sdkClient(n.url))
     await clients[0]!.send(new CreateBucketCommand({ Bucket: B }))
-    await until('every node has the bucket', async () => (await Promise.all(clients.map(async c => await code(c.send(new PutObjectCommand({ Bucket: B, Key: 'keep/probe', Body: 'p' })))))).every(r => r === 'no error'))
+    await until('every node has the bucket', async () => (await Promise.all(clients.map(async c => await sdkOutcome(c.send(new PutObjectCommand({ Bucket: B, Key: 'keep/probe', Body: 'p' })))))).every(r => r === 'no error'))
   })
   after(async () => { for (const c of clients) c.destroy(); for (const n of nodes) await n.stop().catch(() => {}) })
 

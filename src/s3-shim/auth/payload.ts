@@ -1,5 +1,4 @@
-import { Crc64Nvme } from '@aws-sdk/crc64-nvme'
-import type { Checksum, ChecksumAlgorithm } from '../../core/checksums.js'
+import { checksumHasher, type Checksum, type ChecksumAlgorithm, type ChecksumHasher } from '../../core/checksums.js'
 import { S3Error } from '../../core/errors.js'
 import { bytesEqual, fromBase64, fromHex, toBase64, toHex, type HashAlgorithm, type Hashes } from '../../core/hashes.js'
 import { MAX_PUT_SIZE } from '../../core/multipart.js'
@@ -15,14 +14,8 @@ type CheckAlgorithm = HashAlgorithm | 'crc64nvme'
 const CHECKSUMS: Record<string, CheckAlgorithm> = { crc32: 'crc32', crc32c: 'crc32c', crc64nvme: 'crc64nvme', sha1: 'sha1', sha256: 'sha256' }
 const CHECKSUM_LENGTH: Record<CheckAlgorithm, number> = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32, md5: 16 }
 
-/** An incremental checksum whose digest may be asynchronous. */
-interface Checker {
-  update (data: Uint8Array): void
-  digest (): Uint8Array | Promise<Uint8Array>
-}
-
-function checker (hashes: Hashes, algorithm: CheckAlgorithm): Checker {
-  return algorithm === 'crc64nvme' ? new Crc64Nvme() : hashes.create(algorithm)
+function checker (hashes: Hashes, algorithm: CheckAlgorithm): ChecksumHasher {
+  return algorithm === 'md5' ? hashes.create('md5') : checksumHasher(hashes, algorithm.toUpperCase() as ChecksumAlgorithm)
 }
 
 interface Check {
@@ -128,7 +121,7 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified, checksum, ...declared }
 
   const decoder = chunked ? new AwsChunkedDecoder(hashes, signedChunks ? identity : undefined) : undefined
-  const hashers: Array<[Check, Checker]> = checks.map(c => [c, checker(hashes, c.algorithm)])
+  const hashers: Array<[Check, ChecksumHasher]> = checks.map(c => [c, checker(hashes, c.algorithm)])
   let total = 0
   const limit = size ?? MAX_PUT_SIZE
   const transform = new TransformStream<Uint8Array, Uint8Array>({

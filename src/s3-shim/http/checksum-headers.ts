@@ -1,4 +1,4 @@
-import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, checksumElement, checksumHeader, type Checksum, type ChecksumAlgorithm, type ChecksumPlan, type ObjectChecksum } from '../../core/checksums.js'
+import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, checksumElement, checksumHeader, type Checksum, type ChecksumPlan, type ObjectChecksum } from '../../core/checksums.js'
 import { S3Error } from '../../core/errors.js'
 import { fromBase64 } from '../../core/hashes.js'
 import { textOf, type Parsed, type XmlElement } from '../xml.js'
@@ -19,15 +19,21 @@ export function checksumHeaders (checksum: Checksum | undefined): Record<string,
   return checksum === undefined ? {} : { [checksumHeader(checksum.algorithm)]: checksum.value }
 }
 
-/** The checksum in a GET or HEAD answer's headers (a gateway reading a node's). */
-export function checksumFromHeaders (headers: Headers): ObjectChecksum | undefined {
+/** The first x-amz-checksum-* header there is, as it was sent. */
+function headerChecksum (headers: Headers): Checksum | undefined {
   for (const algorithm of CHECKSUM_ALGORITHMS) {
     const value = headers.get(checksumHeader(algorithm))
-    if (value === null) continue
-    const type = headers.get('x-amz-checksum-type') ?? (value.includes('-') ? 'COMPOSITE' : 'FULL_OBJECT')
-    return { algorithm, value, type: type === 'COMPOSITE' ? 'COMPOSITE' : 'FULL_OBJECT' }
+    if (value !== null) return { algorithm, value }
   }
   return undefined
+}
+
+/** The checksum in a GET or HEAD answer's headers (a gateway reading a node's). */
+export function checksumFromHeaders (headers: Headers): ObjectChecksum | undefined {
+  const c = headerChecksum(headers)
+  if (c === undefined) return undefined
+  const type = headers.get('x-amz-checksum-type') ?? (c.value.includes('-') ? 'COMPOSITE' : 'FULL_OBJECT')
+  return { ...c, type: type === 'COMPOSITE' ? 'COMPOSITE' : 'FULL_OBJECT' }
 }
 
 /** An upload's plan as CreateMultipartUpload answers it (and a gateway sends it on). */
@@ -53,11 +59,7 @@ export function checksumOfPart (part: Parsed): Checksum | undefined {
 
 /** The full-object checksum a completion sends in its headers, checked against the one made from the parts. */
 export function completionChecksum (headers: Headers): Checksum | undefined {
-  for (const algorithm of CHECKSUM_ALGORITHMS) {
-    const value = headers.get(checksumHeader(algorithm))
-    if (value === null) continue
-    if (fromBase64(value)?.length !== CHECKSUM_BYTES[algorithm]) throw new S3Error('InvalidRequest', `Value for ${checksumHeader(algorithm)} header is invalid.`)
-    return { algorithm: algorithm satisfies ChecksumAlgorithm, value }
-  }
-  return undefined
+  const c = headerChecksum(headers)
+  if (c !== undefined && fromBase64(c.value)?.length !== CHECKSUM_BYTES[c.algorithm]) throw new S3Error('InvalidRequest', `Value for ${checksumHeader(c.algorithm)} header is invalid.`)
+  return c
 }
