@@ -1,21 +1,18 @@
-import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p } from '@libp2p/interface'
 import { openStream } from '../wire/open-stream.js'
-import { DroppedMessageError } from '../wire/strict-cbor.js'
 import { toHex, type Hashes } from '../hashes.js'
 import type { ObjectHandle } from '../object-store.js'
-import { decodeCatalogMessage, decodeWriteHead, encodeCatalogMessage, encodeWriteHead } from './catalog-codec.js'
+import { encodeCatalogMessage, encodeWriteHead } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { WriteHead } from './local-copies.js'
-import { PeerIdleError, SealedFrames, StreamEndedError, type FrameSeal } from '../wire/sealed-frames.js'
+import { SealedFrames, type FrameSeal } from '../wire/sealed-frames.js'
 import { ContentMismatchError } from './verify-stream.js'
 import { KeptStreams } from './kept-streams.js'
 import { SpareStreams } from './spare-streams.js'
-import { chunkBytes, parseRangeRequest, RangeCheck, rangeAnswer, rangeRequestFields, TreeLeaves, UnusableCopyError, type RangeRequest } from './range-transfer.js'
+import { RangeCheck, rangeRequestFields, TreeLeaves, type RangeRequest } from './range-transfer.js'
+import { sendBody, TransferServer } from './transfer-server.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
-
-/** Data chunk size on the wire: large enough to amortise framing, well inside yamux's flow-control credit. */
-const CHUNK_BYTES = 256 * 1024
 
 /** What the transfer protocol needs from the node it runs on. */
 export interface TransferHost {
@@ -105,11 +102,11 @@ export class TransferService {
   ) {
     this.spares = new SpareStreams(libp2p, this.protocol, options.idleTimeoutMs / 2)
     this.kept = new KeptStreams(options.idleTimeoutMs / 2)
-    this.trees = new TreeLeaves(host.hashes)
+    this.server = new TransferServer(keyring, host, options, this.stats, new TreeLeaves(host.hashes))
   }
 
-  /** The chunk trees of what this member has served ranges of. */
-  private readonly trees: TreeLeaves
+  /** Answers what peers ask of this member. */
+  private readonly server: TransferServer
 
   private get protocol (): string { return this.options.protocol ?? TRANSFER_PROTOCOL }
 
@@ -133,7 +130,7 @@ export class TransferService {
   }
 
   async start (): Promise<void> {
-    await this.libp2p.handle(this.protocol, (stream, connection) => { void this.serve(stream, connection) }, { runOnLimitedConnection: false })
+    await this.libp2p.handle(this.protocol, (stream, connection) => { void this.server.serve(stream, connection) }, { runOnLimitedConnection: false })
   }
 
   async stop (): Promise<void> {
@@ -281,7 +278,7 @@ export class TransferService {
     try {
       // The bytes follow the request at once: a refusal comes back as the final answer (or a reset).
       await frames.send({ ...this.options.credentials?.(), op: 'push', entry: encodeCatalogMessage([entry]) })
-      await this.sendBody(frames, body)
+      await sendBody(frames, body, this.stats)
       // Storing takes the replica a while (a large object is fsynced), hence more patience.
       const stored = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
       if (stored.status !== 'stored') throw new TransferRefusedError(`${peer} did not store ${entry.bucket}/${entry.key ?? ''}: ${String(stored.message ?? stored.status)}`)
@@ -311,7 +308,7 @@ export class TransferService {
       unbind = frames.abortOn(signal)
       if (failure !== undefined) throw failure
       await frames.send({ ...this.options.credentials?.(), op: 'put', keep: true, head: encodeWriteHead(head) })
-      await this.sendBody(frames, body)
+      await sendBody(frames, body, this.stats)
     })()
     const fail = (err: Error): void => {
       failure ??= err
@@ -341,223 +338,9 @@ export class TransferService {
     }
   }
 
-  /** Sends a body as data frames of at most CHUNK_BYTES, then the end of the data; cancels the body on failure. */
-  private async sendBody (frames: SealedFrames, body: ReadableStream<Uint8Array> | undefined): Promise<void> {
-    const reader = body?.getReader()
-    try {
-      for (;;) {
-        if (reader === undefined) break
-        const { done, value } = await reader.read()
-        if (done) break
-        for (let i = 0; i < value.byteLength; i += CHUNK_BYTES) {
-          const chunk = value.subarray(i, i + CHUNK_BYTES)
-          await frames.sendData(chunk)
-          this.stats.bytesSent += chunk.byteLength
-        }
-      }
-      await frames.endData()
-    } catch (err) {
-      await reader?.cancel(err).catch(() => {})
-      throw err
-    } finally {
-      reader?.releaseLock()
-    }
-  }
-
   /** A new stream to `peer`; aborting `signal` aborts it unless `bound` is false (its user binds it, see SealedFrames.abortOn). */
   private async open (peer: string, signal: AbortSignal, bound = true): Promise<SealedFrames> {
     const stream = await openStream(this.libp2p, peer, this.protocol, AbortSignal.any([signal, AbortSignal.timeout(this.options.idleTimeoutMs)]))
     return new SealedFrames(stream, this.keyring, { ...(bound ? { signal } : {}), idleTimeoutMs: this.options.idleTimeoutMs })
-  }
-
-  /** Answers the requests on one stream: one, or one push after another while the pusher keeps the stream. */
-  private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs })
-    const from = connection.remotePeer.toString()
-    const done = new AbortController()
-    stream.addEventListener('close', () => { done.abort() })
-    while (await this.serveOne(frames, from, done.signal));
-  }
-
-  /** Reads and answers one request; resolves to whether the stream stays open for another. */
-  private async serveOne (frames: SealedFrames, from: string, signal: AbortSignal): Promise<boolean> {
-    let request: Record<string, unknown>
-    try {
-      request = await frames.receive()
-    } catch (err) {
-      // A spare or kept stream the other side closed unused (or left idle too long): nothing was asked, nothing refused.
-      if (err instanceof StreamEndedError || err instanceof PeerIdleError) { await frames.close().catch(() => {}); return false }
-      this.stats.refused++
-      frames.abort(err instanceof Error ? err : new Error(String(err)))
-      return false
-    }
-    try {
-      if (this.options.authorize !== undefined) {
-        try {
-          await this.options.authorize(from, request, signal)
-        } catch (err) {
-          // Told, not just reset: a guest learns it was refused (and why), as an S3 client would.
-          this.stats.refused++
-          await frames.send({ status: 'denied', message: err instanceof Error ? err.message : String(err) }).catch(() => {})
-          await frames.close().catch(() => {})
-          return false
-        }
-      }
-      if (request.op === 'get') return await this.serveGet(frames, request, signal)
-      if (request.op === 'range') return await this.serveRange(frames, request, signal)
-      if (request.op === 'push') return await this.servePush(frames, from, request, signal)
-      if (request.op === 'put') return await this.servePut(frames, from, request, signal)
-      throw new DroppedMessageError('malformed', 'Unknown transfer operation.')
-    } catch (err) {
-      // Whoever cannot seal for this cluster, or sends nonsense, gets nothing.
-      this.stats.refused++
-      frames.abort(err instanceof Error ? err : new Error(String(err)))
-      return false
-    }
-  }
-
-  /** Sends a local copy; resolves to whether the stream stays open for the reader's next request (it asked, and all went well). */
-  private async serveGet (frames: SealedFrames, r: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
-    if (typeof r.bucket !== 'string' || typeof r.key !== 'string' || typeof r.sha256 !== 'string' || !Number.isSafeInteger(r.offset) || (r.offset as number) < 0) {
-      throw new DroppedMessageError('malformed', 'A malformed get request.')
-    }
-    const handle = await this.host.openLocal(r.bucket, r.key, r.sha256, signal)
-    if (handle === undefined) {
-      await frames.send({ status: 'not-found', message: 'this member does not hold that content' })
-      await frames.close()
-      return false
-    }
-    const offset = r.offset as number
-    if (offset > handle.info.size) {
-      await handle.close()
-      await frames.send({ status: 'bad-range', message: `offset ${offset} is past the end (${handle.info.size})` })
-      await frames.close()
-      return false
-    }
-    const keep = r.keep === true
-    await frames.send({ status: 'ok', size: handle.info.size, ...(keep ? { kept: true } : {}) })
-    const body = handle.info.size === offset ? undefined : handle.stream({ start: offset, end: handle.info.size - 1 })
-    if (body === undefined) await handle.close()
-    await this.sendBody(frames, body)
-    this.stats.served++
-    // The reader checked what we sent: bad bytes mean our copy rotted on disk.
-    const verdict = await frames.receive().catch(() => undefined)
-    if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string)
-    if (keep && verdict?.op === 'verdict' && verdict.ok === true) return true
-    await frames.close()
-    return false
-  }
-
-  /** Sends the chunks holding a range, with the tree hashes that check them (getRange); resolves as serveGet does. */
-  private async serveRange (frames: SealedFrames, r: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
-    const q = parseRangeRequest(r)
-    const refuse = async (status: string, message: string): Promise<false> => {
-      await frames.send({ status, message })
-      await frames.close()
-      return false
-    }
-    let answer: Record<string, unknown>
-    try {
-      const leaves = await this.trees.leaves(q.sha256, q.tree, async () => await this.host.openLocal(q.bucket, q.key, q.sha256, signal))
-      if (q.last >= leaves.length) return await refuse('bad-range', `chunk ${q.last} is past the end (${leaves.length} chunks)`)
-      answer = rangeAnswer(this.host.hashes, leaves, q.first, q.last)
-    } catch (err) {
-      if (!(err instanceof UnusableCopyError)) throw err
-      if (err.rotten) this.host.onCorrupt(q.bucket, q.key, q.sha256)
-      return await refuse('not-found', err.message)
-    }
-    const handle = await this.host.openLocal(q.bucket, q.key, q.sha256, signal)
-    if (handle === undefined) return await refuse('not-found', 'this member does not hold that content')
-    const keep = r.keep === true
-    await frames.send({ ...answer, ...(keep ? { kept: true } : {}) })
-    await this.sendBody(frames, handle.stream(chunkBytes(q.first, q.last, handle.info.size)))
-    this.stats.served++
-    const verdict = await frames.receive().catch(() => undefined)
-    // Only a reader that found a chunk bad says so; one that went away (a download cancelled) says nothing, and the tree stays.
-    if (verdict?.op === 'verdict' && verdict.ok === false) this.trees.forget(q.sha256, q.tree)
-    const good = verdict?.op === 'verdict' && verdict.ok === true
-    if (keep && good) return true
-    await frames.close()
-    return false
-  }
-
-  /** A write streamed as it is made: the head, the bytes, then the version (pushStream). */
-  private async servePut (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
-    if (!(r.head instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A put without its head.')
-    const head = decodeWriteHead(r.head)
-    let resolveEntry!: (entry: CatalogEntry) => void
-    let rejectEntry!: (err: Error) => void
-    const committed = new Promise<CatalogEntry>((resolve, reject) => { resolveEntry = resolve; rejectEntry = reject })
-    void committed.catch(() => {})
-    const body = new ReadableStream<Uint8Array>({
-      pull: async controller => {
-        try {
-          const pieces = await frames.receiveData()
-          if (pieces !== undefined) {
-            for (const p of pieces) {
-              this.stats.bytesReceived += p.byteLength
-              controller.enqueue(p)
-            }
-            return
-          }
-          // The bytes have ended; the writer sends their version once its own copy is committed.
-          const commit = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
-          if (commit.op !== 'commit' || !(commit.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'Expected the write\'s version.')
-          const entries = decodeCatalogMessage(commit.entry).entries
-          if (entries.length !== 1 || entries[0]!.deleted) throw new DroppedMessageError('malformed', 'A commit of something that is not one object version.')
-          resolveEntry(entries[0]!)
-          controller.close()
-        } catch (err) {
-          rejectEntry(err as Error)
-          throw err
-        }
-      },
-      cancel: reason => { rejectEntry(reason instanceof Error ? reason : new Error('cancelled')) },
-    }, { highWaterMark: 0 })
-    // Everything the put sent has been read once the store is done (it reads to the version): the stream can carry the next one.
-    return await this.answerStore(frames, async () => { await this.host.acceptStreamed(from, head, body, async () => await committed, signal) }, r.keep === true)
-  }
-
-  private async servePush (frames: SealedFrames, from: string, r: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
-    if (!(r.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A push without its entry.')
-    const entries = decodeCatalogMessage(r.entry).entries
-    const entry = entries[0]
-    if (entries.length !== 1 || entry === undefined || entry.key === undefined || entry.deleted || entry.object === undefined) throw new DroppedMessageError('malformed', 'A push of something that is not one object version.')
-    const body = new ReadableStream<Uint8Array>({
-      pull: async controller => {
-        const pieces = await frames.receiveData()
-        if (pieces === undefined) { controller.close(); return }
-        for (const p of pieces) {
-          this.stats.bytesReceived += p.byteLength
-          controller.enqueue(p)
-        }
-      },
-    }, { highWaterMark: 0 })
-    return await this.answerStore(frames, async () => { await this.host.accept(from, entry, body, signal) }, false)
-  }
-
-  /**
-   * Stores what a peer pushed and tells it the outcome: "stored" once
-   * durable, or "refused" and why. With `keep` (the pusher asked), a stored
-   * answer says `kept` and the stream stays open for the pusher's next
-   * request; resolves to whether it did.
-   */
-  private async answerStore (frames: SealedFrames, store: () => Promise<void>, keep: boolean): Promise<boolean> {
-    try {
-      await store()
-    } catch (err) {
-      await frames.send({ status: 'refused', message: err instanceof Error ? err.message : String(err) }).catch(() => {})
-      await frames.close()
-      this.stats.refused++
-      return false
-    }
-    this.stats.accepted++
-    if (keep) {
-      await frames.send({ status: 'stored', kept: true })
-      return true
-    }
-    await frames.send({ status: 'stored' })
-    await frames.close()
-    return false
   }
 }
