@@ -46,6 +46,7 @@ const table = {
   NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist.'],
   NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist.'],
   NoSuchKey: [404, 'The specified key does not exist.'],
+  NoSuchVersion: [404, 'The specified version does not exist.'],
   NoSuchUpload: [404, 'The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.'],
   NotImplemented: [501, 'A header or query you provided implies functionality that is not implemented.'],
   NotModified: [304, 'Not Modified.'],

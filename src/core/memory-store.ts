@@ -6,15 +6,21 @@ import { compareKeys } from './key-order.js'
 import type { LifecycleRule } from './lifecycle.js'
 import { completedMetadata, multipartEtag, selectParts } from './multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo,
+  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type ObjectSummary, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionOptions,
   bytesHandle, putDigests, putIdentity,
 } from './object-store.js'
 import { SortedKeys } from './sorted-keys.js'
 import { concatBytes, drainWithDigests } from './streams.js'
+import {
+  afterDelete, versionToRead, VersionIds, withVersion, writtenVersionId,
+  type DeleteResult, type KeptVersion, type VersionListOptions, type VersionListResult, type VersioningStatus, type VersionSummary,
+} from './versioning.js'
 
-interface StoredObject { info: ObjectInfo, bytes: Uint8Array }
+/** One version of a key: an object's (info and bytes) or a delete marker. */
+interface StoredVersion extends KeptVersion { lastModified: Date, info?: ObjectInfo, bytes?: Uint8Array }
 interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
-interface Bucket { info: BucketInfo, objects: SortedKeys<StoredObject>, uploads: Map<string, Upload> }
+/** A bucket's keys, each with its versions newest first (one, the `null` version, while versioning was never enabled). */
+interface Bucket { info: BucketInfo, objects: SortedKeys<StoredVersion[]>, uploads: Map<string, Upload> }
 
 export interface MemoryStoreOptions {
   hashes?: Hashes
@@ -30,6 +36,7 @@ export class MemoryStore implements ObjectStore {
   private readonly buckets = new Map<string, Bucket>()
   private readonly hashes: Hashes
   private readonly minPartSize?: number
+  private readonly versionIds = new VersionIds(randomId(8))
 
   constructor (options: MemoryStoreOptions = {}) {
     this.hashes = options.hashes ?? webHashes
@@ -81,6 +88,31 @@ export class MemoryStore implements ObjectStore {
     return this.buckets.get(bucket)?.info.lifecycle
   }
 
+  async setBucketVersioning (name: string, status: VersioningStatus): Promise<void> {
+    this.bucket(name).info = { ...this.bucket(name).info, versioning: status }
+  }
+
+  /** The key's current object (none when its newest version is a delete marker). */
+  private current (bucket: string, key: string): ObjectInfo | undefined {
+    const v = this.bucket(bucket).objects.get(key)?.[0]
+    return v === undefined || v.deleteMarker ? undefined : v.info
+  }
+
+  /** Stores a written object as its key's newest version (replacing the `null` one unless versioning is enabled); returns its info. */
+  private commit (bucket: string, key: string, info: ObjectInfo, bytes: Uint8Array): ObjectInfo {
+    const b = this.bucket(bucket)
+    const status = b.info.versioning
+    const versionId = writtenVersionId(status, () => this.versionIds.next())
+    const kept = status === undefined ? info : { ...info, versionId }
+    b.objects.set(key, withVersion(b.objects.get(key) ?? [], { versionId, deleteMarker: false, lastModified: info.lastModified, info: kept, bytes }))
+    return kept
+  }
+
+  /** A version as the store shows it: with its id once the bucket has had versioning set. */
+  private shown (bucket: string, v: StoredVersion): ObjectInfo {
+    return this.bucket(bucket).info.versioning === undefined ? v.info! : { ...v.info!, versionId: v.versionId }
+  }
+
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     this.bucket(bucket)
     const chunks: Uint8Array[] = []
@@ -95,41 +127,76 @@ export class MemoryStore implements ObjectStore {
     // Looked up again: the bucket may have been deleted while the body streamed.
     // Checked with the commit, in one turn of the event loop: nothing else writes in between.
     await options.beforeCommit?.()
-    checkWriteCondition(options.condition, this.bucket(bucket).objects.get(key)?.info, key)
-    this.bucket(bucket).objects.set(key, { info, bytes: concatBytes(chunks, size) })
-    return info
+    checkWriteCondition(options.condition, this.current(bucket, key), key)
+    return this.commit(bucket, key, info, concatBytes(chunks, size))
   }
 
-  private object (bucket: string, key: string): StoredObject {
-    const o = this.bucket(bucket).objects.get(key)
-    if (o === undefined) throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
-    return o
+  /** The version a read names, or the key's current one (core/versioning.ts's versionToRead says what else). */
+  private version (bucket: string, key: string, versionId?: string): StoredVersion {
+    return versionToRead(this.bucket(bucket).objects.get(key) ?? [], key, versionId)
   }
 
-  async openObject (bucket: string, key: string): Promise<ObjectHandle> {
-    const { info, bytes } = this.object(bucket, key)
-    return bytesHandle(info, bytes)
+  async openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle> {
+    const v = this.version(bucket, key, options?.versionId)
+    return bytesHandle(this.shown(bucket, v), v.bytes!)
   }
 
-  async headObject (bucket: string, key: string): Promise<ObjectInfo> {
-    return this.object(bucket, key).info
+  async headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo> {
+    return this.shown(bucket, this.version(bucket, key, options?.versionId))
   }
 
-  async deleteObject (bucket: string, key: string): Promise<void> {
-    this.bucket(bucket).objects.delete(key)
+  async deleteObject (bucket: string, key: string, options?: VersionOptions): Promise<DeleteResult> {
+    const b = this.bucket(bucket)
+    const marker = (versionId: string): StoredVersion => ({ versionId, deleteMarker: true, lastModified: new Date() })
+    const { versions, result } = afterDelete(b.objects.get(key) ?? [], b.info.versioning, options?.versionId, () => this.versionIds.next(), marker)
+    if (versions.length === 0) b.objects.delete(key)
+    else b.objects.set(key, versions)
+    return result
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
-    const { entries, isTruncated } = this.bucket(bucket).objects.page(options)
-    return {
-      objects: entries.map(([, o]) => ({ key: o.info.key, size: o.info.size, etag: o.info.etag, lastModified: o.info.lastModified })),
-      isTruncated,
+    const objects = this.bucket(bucket).objects
+    const out: ObjectInfo[] = []
+    let startAfter = options.startAfter
+    // Keys whose newest version is a delete marker are skipped: read on until one more than asked for is found, or none is left.
+    for (;;) {
+      const page = objects.page({ prefix: options.prefix, startAfter, limit: options.limit + 1 - out.length })
+      for (const [, versions] of page.entries) if (!versions[0]!.deleteMarker) out.push(versions[0]!.info!)
+      if (out.length > options.limit) return { objects: out.slice(0, options.limit).map(summaryOf), isTruncated: true }
+      if (!page.isTruncated) return { objects: out.map(summaryOf), isTruncated: false }
+      startAfter = page.entries.at(-1)![0]
     }
   }
 
-  async setObjectTags (bucket: string, key: string, tags: Record<string, string>): Promise<void> {
-    const o = this.object(bucket, key)
-    o.info = { ...o.info, tags }
+  async listObjectVersions (bucket: string, options: VersionListOptions): Promise<VersionListResult> {
+    const objects = this.bucket(bucket).objects
+    const out: VersionSummary[] = []
+    const add = (key: string, versions: StoredVersion[], from: number): boolean => {
+      for (let i = from; i < versions.length; i++) {
+        if (out.length === options.limit) return false
+        const v = versions[i]!
+        out.push({ key, versionId: v.versionId, isLatest: i === 0, deleteMarker: v.deleteMarker, lastModified: v.lastModified, ...(v.info === undefined ? {} : { size: v.info.size, etag: v.info.etag }) })
+      }
+      return true
+    }
+    // The marked key's versions older than the marked version first, then the keys after it.
+    if (options.keyMarker !== undefined && options.versionIdMarker !== undefined && options.keyMarker.startsWith(options.prefix ?? '')) {
+      const versions = objects.get(options.keyMarker) ?? []
+      const at = versions.findIndex(v => v.versionId === options.versionIdMarker)
+      if (at >= 0 && !add(options.keyMarker, versions, at + 1)) return { versions: out, isTruncated: true }
+    }
+    let startAfter = options.keyMarker
+    for (;;) {
+      const page = objects.page({ prefix: options.prefix, startAfter, limit: 1000 })
+      for (const [key, versions] of page.entries) if (!add(key, versions, 0)) return { versions: out, isTruncated: true }
+      if (!page.isTruncated) return { versions: out, isTruncated: false }
+      startAfter = page.entries.at(-1)![0]
+    }
+  }
+
+  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
+    const v = this.version(bucket, key, options?.versionId)
+    v.info = { ...v.info!, tags }
   }
 
   async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> }): Promise<string> {
@@ -173,7 +240,7 @@ export class MemoryStore implements ObjectStore {
     await options.beforeCommit?.()
     // Looked up again after the wait (the upload may have been aborted), and checked with the commit in one turn of the event loop.
     const upload = this.upload(bucket, key, uploadId)
-    checkWriteCondition(options.condition, this.bucket(bucket).objects.get(key)?.info, key)
+    checkWriteCondition(options.condition, this.current(bucket, key), key)
     const chosen = selectParts(parts, upload.parts, this.minPartSize)
     const bytes = concatBytes(chosen.map(p => upload.parts.get(p.partNumber)!.bytes))
     const sha = this.hashes.create('sha256')
@@ -182,14 +249,17 @@ export class MemoryStore implements ObjectStore {
       key, size: bytes.byteLength, etag: multipartEtag(this.hashes, chosen), sha256: toHex(sha.digest()),
       lastModified: new Date(), metadata, tags: upload.tags, parts: chosen.length,
     }
-    const b = this.bucket(bucket)
-    b.objects.set(key, { info, bytes })
-    b.uploads.delete(uploadId)
-    return info
+    const kept = this.commit(bucket, key, info, bytes)
+    this.bucket(bucket).uploads.delete(uploadId)
+    return kept
   }
 
   async abortMultipartUpload (bucket: string, key: string, uploadId: string): Promise<void> {
     this.upload(bucket, key, uploadId)
     this.bucket(bucket).uploads.delete(uploadId)
   }
+}
+
+function summaryOf (info: ObjectInfo): ObjectSummary {
+  return { key: info.key, size: info.size, etag: info.etag, lastModified: info.lastModified }
 }

@@ -2,6 +2,7 @@ import type { Checksum, ChecksumAlgorithm, ChecksumPlan, ObjectChecksum, PartSiz
 import { S3Error } from './errors.js'
 import type { LifecycleRule } from './lifecycle.js'
 import { streamOfBytes } from './streams.js'
+import type { DeleteResult, VersionListOptions, VersionListResult, VersioningStatus } from './versioning.js'
 
 /**
  * The storage contract every s3mesh store implements: memory (core), disk
@@ -51,6 +52,8 @@ export interface ObjectInfo extends ObjectSummary {
   replicas?: number
   /** When the bucket's lifecycle rules expire it, as a store that reads objects elsewhere was told (a gateway); others' are worked out from `lifecycleAtHand`. */
   expiration?: { date: Date, ruleId: string }
+  /** Its version id, in a store that keeps versions (core/versioning.ts): `null` for the version a key has while versioning is not enabled. */
+  versionId?: string
 }
 
 export interface BucketInfo {
@@ -58,6 +61,8 @@ export interface BucketInfo {
   created: Date
   cors?: CorsRule[]
   lifecycle?: LifecycleRule[]
+  /** Set once PutBucketVersioning has been: versions are kept while Enabled (core/versioning.ts). */
+  versioning?: VersioningStatus
 }
 
 /** One rule of a bucket's CORS configuration, as in S3's CORSRule. */
@@ -93,6 +98,11 @@ export interface ObjectHandle {
 
 export interface Signal {
   signal?: AbortSignal
+}
+
+/** A read, delete or tagging of one version (a store that keeps versions); the key's current one without `versionId`. */
+export interface VersionOptions extends Signal {
+  versionId?: string
 }
 
 /**
@@ -272,14 +282,19 @@ export interface ObjectStore {
 
   /** Stores the whole stream as the object, atomically: on any failure nothing changes. */
   putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo>
-  /** Opens an object for reading; throws NoSuchKey. */
-  openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle>
-  headObject (bucket: string, key: string, options?: Signal): Promise<ObjectInfo>
-  /** Deletes an object; deleting a missing key succeeds, as in S3. */
-  deleteObject (bucket: string, key: string, options?: Signal): Promise<void>
+  /** Opens an object (or, in a store that keeps versions, one version of it) for reading; throws NoSuchKey (NoSuchVersion). */
+  openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle>
+  headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo>
+  /** Deletes an object (a store that keeps versions: as core/versioning.ts's afterDelete says); deleting a missing key succeeds, as in S3. */
+  deleteObject (bucket: string, key: string, options?: VersionOptions): Promise<DeleteResult | void>
   /** Keys in UTF-8 byte order. */
   listObjects (bucket: string, options: ListOptions): Promise<ListResult>
-  setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void>
+  setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void>
+
+  /** Sets a bucket's versioning (a store that keeps versions; docs/plans/versioning.md says which do). */
+  setBucketVersioning?: (name: string, status: VersioningStatus, options?: Signal) => Promise<void>
+  /** Every version and delete marker of a bucket's keys, a page at a time (a store that keeps versions). */
+  listObjectVersions?: (bucket: string, options: VersionListOptions) => Promise<VersionListResult>
 
   createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string>
   uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo>

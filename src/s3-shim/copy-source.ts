@@ -4,25 +4,27 @@ import type { ObjectHandle } from '../core/object-store.js'
 import type { Context } from './context.js'
 import { checkConditions, readConditions } from './http/conditions.js'
 import { safeDecode } from './router.js'
+import { storeVersion } from './http/version-id.js'
 
 export interface CopySource {
   bucket: string
   key: string
+  /** The version named (`?versionId=`), if any. */
+  versionId?: string
 }
 
 /** Parses x-amz-copy-source: `bucket/key` or `/bucket/key`, URL-encoded, optionally `?versionId=`. */
 export function parseCopySource (ctx: Context): CopySource {
   const raw = ctx.headers.get('x-amz-copy-source') ?? ''
   const [path, query] = raw.split('?', 2) as [string, string | undefined]
-  if (query !== undefined && !/^versionId=(null)?$/.test(query)) {
-    throw new S3Error('NotImplemented', 's3mesh does not version objects: x-amz-copy-source cannot name a versionId.')
-  }
+  const versionId = query === undefined ? undefined : /^versionId=(.*)$/.exec(query)?.[1]
+  if (query !== undefined && versionId === undefined) throw new S3Error('InvalidArgument', 'x-amz-copy-source may name a versionId and nothing else after "?".', { detail: { ArgumentName: 'x-amz-copy-source', ArgumentValue: raw } })
   const decoded = safeDecode(path.replace(/^\//, ''))
   const slash = decoded.indexOf('/')
   if (slash <= 0 || slash === decoded.length - 1) {
     throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { detail: { ArgumentName: 'x-amz-copy-source', ArgumentValue: raw } })
   }
-  const source = { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) }
+  const source = { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), ...(versionId === undefined || versionId === '' ? {} : { versionId: safeDecode(versionId) }) }
   assertBucketName(source.bucket)
   assertObjectKey(source.key)
   return source
@@ -30,7 +32,7 @@ export function parseCopySource (ctx: Context): CopySource {
 
 /** Opens the copy source and checks the x-amz-copy-source-if-* conditions (412 when one fails). */
 export async function openCopySource (ctx: Context, source: CopySource): Promise<ObjectHandle> {
-  const handle = await ctx.store.openObject(source.bucket, source.key, { signal: ctx.signal })
+  const handle = await ctx.store.openObject(source.bucket, source.key, storeVersion(ctx.store, source.key, source.versionId, ctx.signal))
   try {
     checkConditions(readConditions(ctx.headers, 'x-amz-copy-source-if-'), handle.info, 'PreconditionFailed')
   } catch (err) {

@@ -31,6 +31,8 @@ export interface SuiteOptions {
   noRestart?: string
   /** Why this store keeps no copies of writes made elsewhere (copyOf, copyOfAtEnd): those cases are then skipped with this reason. */
   noCopies?: string
+  /** Why this store keeps no versions yet (docs/plans/versioning.md says in which increment it will): the versioning cases are then skipped with this reason. */
+  noVersions?: string
 }
 
 const enc = new TextEncoder()
@@ -403,6 +405,107 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.equal(await getText(store, 'cp', 'k'), 'arrived bytes')
       await assert.rejects(store.putObject('cp', 'k', failingStream(bytes('half')), { metadata: meta, copyOfAtEnd: () => identity }))
       assert.equal(await getText(store, 'cp', 'k'), 'arrived bytes')
+    })
+
+    // ---- versioning (core/versioning.ts): a store that keeps versions ----
+    const versioned = (title: string, fn: (store: ObjectStore & Required<Pick<ObjectStore, 'setBucketVersioning' | 'listObjectVersions'>>) => Promise<void>): void => {
+      if (options.noVersions !== undefined) { skip(title, options.noVersions); return }
+      withStore(title, async ({ store }) => {
+        assert.ok(store.setBucketVersioning !== undefined && store.listObjectVersions !== undefined, 'a store that keeps versions implements setBucketVersioning and listObjectVersions; one that does not says why in the suite\'s options')
+        await fn(store as ObjectStore & Required<Pick<ObjectStore, 'setBucketVersioning' | 'listObjectVersions'>>)
+      })
+    }
+    const versionsOf = async (store: ObjectStore & Required<Pick<ObjectStore, 'listObjectVersions'>>, bucket: string, options: { prefix?: string, keyMarker?: string, versionIdMarker?: string, limit?: number } = {}): Promise<string[]> =>
+      (await store.listObjectVersions(bucket, { limit: 1000, ...options })).versions.map(v => `${v.key}:${v.deleteMarker ? 'marker' : v.size!}${v.isLatest ? ':latest' : ''}`)
+
+    versioned('keeps every version of a key while versioning is enabled, newest first', async store => {
+      await store.createBucket('ver')
+      const before = await put(store, 'ver', 'k', 'before')
+      assert.equal(before.versionId, undefined, 'a bucket never versioned shows no version ids')
+      await store.setBucketVersioning('ver', 'Enabled')
+      assert.equal((await store.headBucket('ver')).versioning, 'Enabled')
+      assert.equal((await store.headObject('ver', 'k')).versionId, 'null', 'what was there before is the null version')
+      const v1 = await put(store, 'ver', 'k', 'one!')
+      const v2 = await put(store, 'ver', 'k', 'two')
+      assert.ok(v1.versionId !== undefined && v2.versionId !== undefined && v1.versionId !== v2.versionId && v1.versionId !== 'null')
+      assert.equal(await getText(store, 'ver', 'k'), 'two')
+      const read = async (versionId: string): Promise<string> => dec.decode(await readStream((await store.openObject('ver', 'k', { versionId })).stream()))
+      assert.equal(await read(v1.versionId), 'one!')
+      assert.equal(await read('null'), 'before')
+      assert.equal((await store.headObject('ver', 'k', { versionId: v1.versionId })).size, 4)
+      assert.deepEqual(await versionsOf(store, 'ver'), ['k:3:latest', 'k:4', 'k:6'])
+      assert.deepEqual((await store.listObjectVersions('ver', { limit: 10 })).versions.map(v => v.versionId), [v2.versionId, v1.versionId, 'null'])
+      await rejects(store.openObject('ver', 'k', { versionId: 'nosuchversion' }), 'NoSuchVersion')
+      // Tags belong to one version.
+      await store.setObjectTags('ver', 'k', { t: '1' }, { versionId: v1.versionId })
+      assert.deepEqual((await store.headObject('ver', 'k', { versionId: v1.versionId })).tags, { t: '1' })
+      assert.deepEqual((await store.headObject('ver', 'k')).tags, {})
+    })
+
+    versioned('a delete leaves a marker; deleting the marker or the newest version brings the one before back', async store => {
+      await store.createBucket('del')
+      await store.setBucketVersioning('del', 'Enabled')
+      const v1 = await put(store, 'del', 'k', 'one')
+      const removed = await store.deleteObject('del', 'k')
+      assert.ok(removed !== undefined && removed.deleteMarker === true && removed.versionId !== undefined && removed.versionId !== v1.versionId)
+      await assert.rejects(store.headObject('del', 'k'), (err: unknown) => isS3Error(err, 'NoSuchKey') && err.headers?.['x-amz-delete-marker'] === 'true' && err.headers['x-amz-version-id'] === removed.versionId)
+      await assert.rejects(store.headObject('del', 'k', { versionId: removed.versionId }), (err: unknown) => isS3Error(err, 'MethodNotAllowed') && err.headers?.['x-amz-delete-marker'] === 'true')
+      assert.deepEqual((await store.listObjects('del', { limit: 10 })).objects, [], 'a key behind a marker is not listed')
+      await rejects(store.deleteBucket('del'), 'BucketNotEmpty')
+      assert.deepEqual(await versionsOf(store, 'del'), ['k:marker:latest', 'k:3'])
+      assert.deepEqual(await store.deleteObject('del', 'k', { versionId: removed.versionId }), { versionId: removed.versionId, deleteMarker: true })
+      assert.equal(await getText(store, 'del', 'k'), 'one')
+      const v2 = await put(store, 'del', 'k', 'two!')
+      assert.deepEqual(await store.deleteObject('del', 'k', { versionId: v2.versionId }), { versionId: v2.versionId })
+      assert.equal((await store.headObject('del', 'k')).versionId, v1.versionId, 'deleting the current version makes the one before current')
+      await store.deleteObject('del', 'k', { versionId: v1.versionId })
+      assert.deepEqual(await versionsOf(store, 'del'), [])
+      await store.deleteBucket('del')
+    })
+
+    versioned('while suspended, a write or a delete replaces the null version and keeps the others', async store => {
+      await store.createBucket('sus')
+      await store.setBucketVersioning('sus', 'Enabled')
+      await put(store, 'sus', 'k', 'kept')
+      await store.setBucketVersioning('sus', 'Suspended')
+      assert.equal((await put(store, 'sus', 'k', 'null one')).versionId, 'null')
+      assert.equal((await put(store, 'sus', 'k', 'null two')).versionId, 'null')
+      assert.deepEqual(await versionsOf(store, 'sus'), ['k:8:latest', 'k:4'])
+      assert.deepEqual(await store.deleteObject('sus', 'k'), { versionId: 'null', deleteMarker: true })
+      assert.deepEqual(await versionsOf(store, 'sus'), ['k:marker:latest', 'k:4'])
+    })
+
+    versioned('lists versions a page at a time from a key and version marker', async store => {
+      await store.createBucket('pg')
+      await store.setBucketVersioning('pg', 'Enabled')
+      for (const key of ['a', 'b', 'c']) for (const body of ['1', '22']) await put(store, 'pg', key, body)
+      await store.deleteObject('pg', 'b')
+      const all = (await store.listObjectVersions('pg', { limit: 100 })).versions
+      assert.deepEqual(all.map(v => `${v.key}:${v.deleteMarker ? 'm' : v.size!}`), ['a:2', 'a:1', 'b:m', 'b:2', 'b:1', 'c:2', 'c:1'])
+      const seen: string[] = []
+      let keyMarker: string | undefined
+      let versionIdMarker: string | undefined
+      for (;;) {
+        const page = await store.listObjectVersions('pg', { limit: 2, ...(keyMarker === undefined ? {} : { keyMarker }), ...(versionIdMarker === undefined ? {} : { versionIdMarker }) })
+        seen.push(...page.versions.map(v => v.versionId))
+        if (!page.isTruncated) break
+        keyMarker = page.versions.at(-1)!.key
+        versionIdMarker = page.versions.at(-1)!.versionId
+      }
+      assert.deepEqual(seen, all.map(v => v.versionId))
+      assert.deepEqual(await versionsOf(store, 'pg', { keyMarker: 'a' }), ['b:marker:latest', 'b:2', 'b:1', 'c:2:latest', 'c:1'], 'a key marker alone skips all of that key')
+      assert.deepEqual(await versionsOf(store, 'pg', { prefix: 'c' }), ['c:2:latest', 'c:1'])
+    })
+
+    versioned('a completed multipart upload is a new version', async store => {
+      await store.createBucket('mpv')
+      await store.setBucketVersioning('mpv', 'Enabled')
+      const first = await put(store, 'mpv', 'k', 'single')
+      const id = await store.createMultipartUpload('mpv', 'k', { metadata: meta })
+      const p1 = await store.uploadPart('mpv', 'k', id, 1, streamOfBytes(bytes('multi')))
+      const done = await store.completeMultipartUpload('mpv', 'k', id, [{ partNumber: 1, etag: p1.etag }])
+      assert.ok(done.versionId !== undefined && done.versionId !== first.versionId)
+      assert.deepEqual(await versionsOf(store, 'mpv'), ['k:5:latest', 'k:6'])
     })
 
     const restart = 'survives a restart with everything in place'

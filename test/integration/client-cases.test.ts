@@ -2,7 +2,8 @@
  * Cases real clients hit, against the real server: an empty page asked for,
  * an empty continuation token, a CompleteMultipartUpload retried after it
  * went through, user metadata that is not US-ASCII (AWS's RFC 2047 answer),
- * and Expect: 100-continue answered before the body is sent.
+ * Expect: 100-continue answered before the body is sent, and a version id
+ * named to a bucket that keeps none.
  */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
@@ -13,11 +14,11 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListPartsCommand, ListObjectsCommand, ListObjectsV2Command,
-  PutObjectCommand, UploadPartCommand, type S3Client,
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, GetObjectTaggingCommand,
+  HeadObjectCommand, ListPartsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { run } from '../helpers/cli-clients.js'
-import { errorCode, sdkClient, signer } from '../helpers/s3-client.js'
+import { errorCode, sdkClient, sdkOutcome, signer } from '../helpers/s3-client.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 const B = 'cases'
@@ -95,6 +96,32 @@ describe('cases real clients hit', () => {
     const bad = await sign.fetch(`${server.url}/${B}?list-type=2&continuation-token=%21%21`)
     assert.equal(bad.status, 400, 'a token that is not one is still refused')
     assert.equal(errorCode(await bad.text()), 'InvalidArgument')
+  })
+
+  it('a version id the bucket does not have is NoSuchVersion, and deleting it deletes nothing (the current object is not read or deleted in its place); null is the object', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'v/k', Body: 'current' }))
+    const text = async (versionId?: string): Promise<string> => await (await s3.send(new GetObjectCommand({ Bucket: B, Key: 'v/k', ...(versionId === undefined ? {} : { VersionId: versionId }) }))).Body!.transformToString()
+    assert.equal(await text('null'), 'current', 'a bucket never versioned has one version, null')
+    const other = '0mbg5t3kw000abcdefgh'
+    assert.deepEqual([
+      await sdkOutcome(s3.send(new GetObjectCommand({ Bucket: B, Key: 'v/k', VersionId: other }))),
+      await sdkOutcome(s3.send(new HeadObjectCommand({ Bucket: B, Key: 'v/k', VersionId: other }))),
+      await sdkOutcome(s3.send(new GetObjectTaggingCommand({ Bucket: B, Key: 'v/k', VersionId: other }))),
+      await sdkOutcome(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'v/copy', CopySource: `${B}/v/k?versionId=${other}` }))),
+    ], ['404 NoSuchVersion', '404 NotFound', '404 NoSuchVersion', '404 NoSuchVersion'])
+    // A malformed id is refused, as S3 refuses one.
+    const bad = await sign.fetch(`${server.url}/${B}/v/k?versionId=${encodeURIComponent('a b')}`)
+    assert.equal(bad.status, 400)
+    assert.equal(errorCode(await bad.text()), 'InvalidArgument')
+    // Deleting a version that is not there deletes nothing, alone or in a batch.
+    const deleted = await s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'v/k', VersionId: other }))
+    assert.equal(deleted.VersionId, other)
+    const batch = await s3.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: [{ Key: 'v/k', VersionId: '0mbg5t3kw000abcdefgi' }] } }))
+    assert.deepEqual(batch.Deleted?.map(d => [d.Key, d.VersionId]), [['v/k', '0mbg5t3kw000abcdefgi']])
+    assert.equal(await text(), 'current', 'the object is still there')
+    // The null version is the object: deleting it deletes it.
+    await s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'v/k', VersionId: 'null' }))
+    assert.equal(await sdkOutcome(s3.send(new HeadObjectCommand({ Bucket: B, Key: 'v/k' }))), '404 NotFound')
   })
 
   it('a CompleteMultipartUpload retried after it went through answers as the first did; other parts, or the key written over since, get NoSuchUpload', async () => {

@@ -19,7 +19,8 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const acl = requestedAcl(ctx)
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
-  if (source.bucket === ctx.bucket && source.key === ctx.key && metadataDirective === 'COPY' && taggingDirective === 'COPY') {
+  // A version copied onto its own key is a restore, allowed as S3 allows it.
+  if (source.bucket === ctx.bucket && source.key === ctx.key && source.versionId === undefined && metadataDirective === 'COPY' && taggingDirective === 'COPY') {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
   }
   const handle = await openCopySource(ctx, source)
@@ -30,5 +31,8 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(ctx.headers) ?? {} : handle.info.tags
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
-  return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) }, { headers: expirationHeaders(ctx.store, ctx.bucket, info) })
+  const headers: Record<string, string> = { ...expirationHeaders(ctx.store, ctx.bucket, info) }
+  if (source.versionId !== undefined) headers['x-amz-copy-source-version-id'] = source.versionId
+  if (info.versionId !== undefined) headers['x-amz-version-id'] = info.versionId
+  return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) }, { headers })
 }

@@ -1,8 +1,10 @@
 import { S3Error, isS3Error } from '../../core/errors.js'
 import { assertObjectKey } from '../../core/names.js'
+import { NULL_VERSION } from '../../core/versioning.js'
 import { permissionsFor } from '../access/request-actions.js'
 import type { Context } from '../context.js'
 import { applyObjectAcl } from './get-acl.js'
+import { deleteVersion } from '../http/version-id.js'
 import { elementsOf, textOf, xmlResponse, type XmlElement } from '../xml.js'
 
 /** S3 deletes at most 1,000 keys per request. */
@@ -18,22 +20,27 @@ export async function deleteObjects (ctx: Context): Promise<Response> {
   const keys = objects.map(o => {
     const key = textOf(o, 'Key')
     if (key === undefined) throw new S3Error('MalformedXML', 'Every Object in a Delete request needs a Key.')
-    return key
+    return { key, versionId: textOf(o, 'VersionId') }
   })
   await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
   const Deleted: XmlElement[] = []
   const Errors: XmlElement[] = []
-  for (const key of keys) {
+  for (const { key, versionId } of keys) {
     try {
       assertObjectKey(key)
       // Each key needs its own s3:DeleteObject: a refused one is reported, the others go ahead.
       if (ctx.auth.access !== undefined) ctx.auth.access.check(ctx.auth.principal, permissionsFor(ctx.route, ctx.headers, ctx.auth.client, [key]))
-      await ctx.store.deleteObject(ctx.bucket, key, { signal: ctx.signal })
-      await applyObjectAcl(ctx, ctx.bucket, key, undefined)
-      if (!quiet) Deleted.push({ Key: key })
+      const result = await deleteVersion(ctx, key, versionId)
+      if (versionId === undefined || versionId === NULL_VERSION) await applyObjectAcl(ctx, ctx.bucket, key, undefined)
+      if (!quiet) {
+        Deleted.push({
+          Key: key, ...(result.versionId === undefined ? {} : { VersionId: result.versionId }),
+          ...(result.deleteMarker === true ? { DeleteMarker: 'true', ...(versionId === undefined ? { DeleteMarkerVersionId: result.versionId } : {}) } : {}),
+        })
+      }
     } catch (err) {
       if (!isS3Error(err) || err.status >= 500) throw err
-      Errors.push({ Key: key, Code: err.code, Message: err.message })
+      Errors.push({ Key: key, ...(versionId === undefined ? {} : { VersionId: versionId }), Code: err.code, Message: err.message })
     }
   }
   return xmlResponse('DeleteResult', { Deleted, Error: Errors })

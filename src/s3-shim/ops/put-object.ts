@@ -16,5 +16,5 @@ export async function putObject (ctx: Context): Promise<Response> {
     metadata, tags, size, verified, checksum, checksumAlgorithm, signal: ctx.signal, ...conditionOf(ctx.headers),
   })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
-  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...checksumHeaders(checksum()), ...expirationHeaders(ctx.store, ctx.bucket, info), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }) } })
+  return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...checksumHeaders(checksum()), ...expirationHeaders(ctx.store, ctx.bucket, info), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }), ...(info.versionId === undefined ? {} : { 'x-amz-version-id': info.versionId }) } })
 }

@@ -1,0 +1,152 @@
+import { S3Error } from './errors.js'
+import type { Signal } from './object-store.js'
+
+/**
+ * S3 object versioning, the rules every store follows (docs/plans/versioning.md):
+ * which version a write or a delete makes under a bucket's versioning state,
+ * what a read of a delete marker answers, and how version ids are made. A
+ * store keeps, per key, its versions newest first; these functions decide
+ * what changes in that list, so every store answers alike.
+ */
+
+/** A bucket's versioning state as PutBucketVersioning sets it. A bucket never set keeps one version per key, the `null` one. */
+export type VersioningStatus = 'Enabled' | 'Suspended'
+
+/** The id of the version a key has while its bucket's versioning is not enabled (never set, or suspended). */
+export const NULL_VERSION = 'null'
+
+/** What a delete did: the version it removed or the marker it made, as DeleteObject answers (x-amz-version-id, x-amz-delete-marker). */
+export interface DeleteResult {
+  versionId?: string
+  deleteMarker?: boolean
+}
+
+/** One version of a key as ListObjectVersions shows it: an object's version, or a delete marker. */
+export interface VersionSummary {
+  key: string
+  versionId: string
+  /** The key's current version (a marker may be). */
+  isLatest: boolean
+  deleteMarker: boolean
+  lastModified: Date
+  /** Absent on a delete marker. */
+  size?: number
+  /** Absent on a delete marker. */
+  etag?: string
+}
+
+export interface VersionListOptions extends Signal {
+  prefix?: string
+  /** Versions of keys after this one, and of this key those older than `versionIdMarker` (S3's key-marker). */
+  keyMarker?: string
+  /** With `keyMarker`: only that key's versions older than this one (S3's version-id-marker). */
+  versionIdMarker?: string
+  /** At most this many versions and markers. */
+  limit: number
+}
+
+export interface VersionListResult {
+  /** In key order (UTF-8 bytes), each key's newest first. */
+  versions: VersionSummary[]
+  isTruncated: boolean
+}
+
+/** What a store keeps of one version of a key, for the rules below. */
+export interface KeptVersion {
+  versionId: string
+  deleteMarker: boolean
+}
+
+/**
+ * The version id a write (PUT, copy, completed upload) gets: a new one when
+ * versioning is enabled, else the `null` version's, which it replaces.
+ */
+export function writtenVersionId (status: VersioningStatus | undefined, newId: () => string): string {
+  return status === 'Enabled' ? newId() : NULL_VERSION
+}
+
+/**
+ * A key's versions (newest first) once `written` is stored: it goes first,
+ * and a version of the same id (the `null` one, when versioning is not
+ * enabled) goes, wherever it was.
+ */
+export function withVersion<T extends KeptVersion> (versions: readonly T[], written: T): T[] {
+  return [written, ...versions.filter(v => v.versionId !== written.versionId)]
+}
+
+/**
+ * What a DELETE does to a key's versions (newest first) and what it answers.
+ * With a version id it removes that version (a marker or an object's; none:
+ * nothing, as S3 answers a delete of a missing version). Without one: a
+ * bucket never versioned removes the `null` version; an enabled one adds a
+ * delete marker with a new id; a suspended one replaces the `null` version
+ * with a `null` marker. `marker(id)` makes the store's marker.
+ */
+export function afterDelete<T extends KeptVersion> (
+  versions: readonly T[], status: VersioningStatus | undefined, versionId: string | undefined, newId: () => string, marker: (versionId: string) => T,
+): { versions: T[], result: DeleteResult, removed?: T } {
+  if (versionId !== undefined) {
+    const removed = versions.find(v => v.versionId === versionId)
+    if (removed === undefined) return { versions: [...versions], result: { versionId } }
+    return { versions: versions.filter(v => v !== removed), removed, result: { versionId, ...(removed.deleteMarker ? { deleteMarker: true } : {}) } }
+  }
+  if (status === undefined) {
+    const removed = versions.find(v => v.versionId === NULL_VERSION)
+    return { versions: versions.filter(v => v !== removed), result: {}, ...(removed === undefined ? {} : { removed }) }
+  }
+  const m = marker(status === 'Enabled' ? newId() : NULL_VERSION)
+  const removed = status === 'Suspended' ? versions.find(v => v.versionId === NULL_VERSION) : undefined
+  return { versions: withVersion(versions, m), result: { versionId: m.versionId, deleteMarker: true }, ...(removed === undefined ? {} : { removed }) }
+}
+
+/**
+ * The version a read names (`versionId`), or the key's current one: throws
+ * what S3 answers when there is none (NoSuchKey, NoSuchVersion) or it is a
+ * delete marker (404 NoSuchKey without a version id, 405 with one, both with
+ * `x-amz-delete-marker`).
+ */
+export function versionToRead<T extends KeptVersion & { lastModified: Date }> (versions: readonly T[], key: string, versionId?: string): T {
+  if (versionId === undefined) {
+    const current = versions[0]
+    if (current === undefined) throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
+    if (current.deleteMarker) throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key }, headers: markerHeaders(current) })
+    return current
+  }
+  const v = versions.find(x => x.versionId === versionId)
+  if (v === undefined) throw new S3Error('NoSuchVersion', undefined, { resource: key, detail: { Key: key, VersionId: versionId } })
+  if (v.deleteMarker) throw new S3Error('MethodNotAllowed', undefined, { resource: key, detail: { Method: 'GET', ResourceType: 'DeleteMarker' }, headers: { ...markerHeaders(v), allow: 'DELETE' } })
+  return v
+}
+
+function markerHeaders (v: KeptVersion & { lastModified: Date }): Record<string, string> {
+  return { 'x-amz-delete-marker': 'true', 'x-amz-version-id': v.versionId, 'last-modified': v.lastModified.toUTCString() }
+}
+
+/**
+ * Version ids that sort in the order they were made (base-36 time, a counter
+ * for ids made in the same millisecond) and are unique to their maker (`tag`:
+ * a member's id, or a random one). URL-safe, 20 characters or so.
+ */
+export class VersionIds {
+  private lastMs = 0
+  private counter = 0
+
+  constructor (private readonly tag: string, private readonly now: () => number = Date.now) {}
+
+  next (): string {
+    const ms = Math.max(Math.floor(this.now()), this.lastMs)
+    this.counter = ms === this.lastMs ? this.counter + 1 : 0
+    this.lastMs = ms
+    return versionIdOf(ms, this.counter, this.tag)
+  }
+}
+
+/** The version id of a write made at (`ms`, `counter`) by `tag`'s maker. */
+export function versionIdOf (ms: number, counter: number, tag: string): string {
+  return `${ms.toString(36).padStart(9, '0')}${counter.toString(36).padStart(3, '0')}${tag.replace(/[^A-Za-z0-9]/g, '').slice(-8)}`
+}
+
+/** A version id as a client may send it: S3's are opaque, up to 1,024 characters; s3mesh's are URL-safe. */
+export function checkVersionId (versionId: string): void {
+  if (versionId === '' || versionId.length > 1024 || !/^[A-Za-z0-9._-]+$/.test(versionId)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { detail: { ArgumentName: 'versionId', ArgumentValue: versionId } })
+}

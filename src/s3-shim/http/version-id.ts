@@ -1,0 +1,53 @@
+import { S3Error } from '../../core/errors.js'
+import type { ObjectStore, VersionOptions } from '../../core/object-store.js'
+import { checkVersionId, NULL_VERSION, type DeleteResult } from '../../core/versioning.js'
+import type { Context } from '../context.js'
+
+/**
+ * The version a request names (`?versionId=`), checked: none for the key's
+ * current one. A store that keeps no versions (docs/plans/versioning.md) has
+ * only the `null` version, so a read of any other is NoSuchVersion rather
+ * than the current object read in its place.
+ */
+export function versionToRead (ctx: Context): VersionOptions {
+  return storeVersion(ctx.store, ctx.key, ctx.query.get('versionId'), ctx.signal)
+}
+
+/** As versionToRead, for a version named elsewhere (a copy source's). */
+export function storeVersion (store: ObjectStore, key: string, versionId: string | undefined, signal?: AbortSignal): VersionOptions {
+  const named = namedVersion(versionId)
+  if (named !== undefined && !keepsVersions(store) && named !== NULL_VERSION) {
+    throw new S3Error('NoSuchVersion', undefined, { resource: key, detail: { Key: key, VersionId: named } })
+  }
+  return { ...(signal === undefined ? {} : { signal }), ...(named === undefined ? {} : { versionId: named }) }
+}
+
+/**
+ * Deletes `key` or the version named (`versionId`, checked), as S3 does: in a
+ * store that keeps no versions a version other than `null` does not exist,
+ * and deleting it deletes nothing (where ignoring the id would delete the
+ * current object).
+ */
+export async function deleteVersion (ctx: Context, key: string, versionId: string | undefined): Promise<DeleteResult> {
+  const named = namedVersion(versionId)
+  if (named !== undefined && !keepsVersions(ctx.store) && named !== NULL_VERSION) return { versionId: named }
+  return await ctx.store.deleteObject(ctx.bucket, key, { signal: ctx.signal, ...(named === undefined ? {} : { versionId: named }) }) ?? (named === undefined ? {} : { versionId: named })
+}
+
+/** The headers DeleteObject answers with. */
+export function deleteHeaders (result: DeleteResult): Headers {
+  const headers = new Headers()
+  if (result.versionId !== undefined) headers.set('x-amz-version-id', result.versionId)
+  if (result.deleteMarker === true) headers.set('x-amz-delete-marker', 'true')
+  return headers
+}
+
+function namedVersion (versionId: string | undefined): string | undefined {
+  if (versionId === undefined) return undefined
+  checkVersionId(versionId)
+  return versionId
+}
+
+function keepsVersions (store: ObjectStore): boolean {
+  return store.listObjectVersions !== undefined
+}

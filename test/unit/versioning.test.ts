@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { isS3Error } from '../../src/core/errors.js'
+import { afterDelete, checkVersionId, NULL_VERSION, VersionIds, versionToRead, withVersion, writtenVersionId, type KeptVersion } from '../../src/core/versioning.js'
+
+type V = KeptVersion & { lastModified: Date, body?: string }
+const obj = (versionId: string, body = versionId): V => ({ versionId, deleteMarker: false, lastModified: new Date(0), body })
+const marker = (versionId: string): V => ({ versionId, deleteMarker: true, lastModified: new Date(0) })
+const ids = (vs: V[]): string[] => vs.map(v => `${v.versionId}${v.deleteMarker ? '(m)' : ''}`)
+
+describe('versioning rules', () => {
+  it('makes version ids that sort in the order they were made, unique within a millisecond', () => {
+    let t = 1_700_000_000_000
+    const maker = new VersionIds('12D3KooWAbCdEf', () => t)
+    const made = [maker.next(), maker.next()]
+    t += 1
+    made.push(maker.next())
+    // A clock that steps back does not reorder them.
+    t -= 5_000
+    made.push(maker.next())
+    assert.equal(new Set(made).size, made.length)
+    assert.deepEqual([...made].sort(), made)
+    for (const id of made) checkVersionId(id)
+    assert.notEqual(new VersionIds('other-node', () => 1).next(), new VersionIds('12D3KooWAbCdEf', () => 1).next(), 'two makers differ by their tag')
+  })
+
+  it('gives a write a new id only while versioning is enabled', () => {
+    let n = 0
+    const next = (): string => `id${++n}`
+    assert.equal(writtenVersionId('Enabled', next), 'id1')
+    assert.equal(writtenVersionId('Suspended', next), NULL_VERSION)
+    assert.equal(writtenVersionId(undefined, next), NULL_VERSION)
+  })
+
+  it('puts a written version first and replaces one of the same id wherever it was', () => {
+    assert.deepEqual(ids(withVersion([obj('b'), obj('null'), obj('a')], obj('null', 'new'))), ['null', 'b', 'a'])
+    assert.deepEqual(ids(withVersion([obj('a')], obj('b'))), ['b', 'a'])
+  })
+
+  it('deletes as S3 does under each state', () => {
+    const next = (): string => 'm1'
+    // Never versioned: the null version goes, no marker.
+    assert.deepEqual(afterDelete([obj('null')], undefined, undefined, next, marker).versions, [])
+    // Enabled: a marker with a new id in front, nothing removed.
+    const enabled = afterDelete([obj('a'), obj('null')], 'Enabled', undefined, next, marker)
+    assert.deepEqual([ids(enabled.versions), enabled.result, enabled.removed], [['m1(m)', 'a', 'null'], { versionId: 'm1', deleteMarker: true }, undefined])
+    // Suspended: a null marker replaces the null version.
+    const suspended = afterDelete([obj('a'), obj('null')], 'Suspended', undefined, next, marker)
+    assert.deepEqual([ids(suspended.versions), suspended.result, suspended.removed?.versionId], [['null(m)', 'a'], { versionId: 'null', deleteMarker: true }, 'null'])
+    // A version named: that one goes (a marker says so); a missing one changes nothing.
+    const named = afterDelete([marker('m'), obj('a')], 'Enabled', 'm', next, marker)
+    assert.deepEqual([ids(named.versions), named.result], [['a'], { versionId: 'm', deleteMarker: true }])
+    const missing = afterDelete([obj('a')], 'Enabled', 'zz', next, marker)
+    assert.deepEqual([ids(missing.versions), missing.result, missing.removed], [['a'], { versionId: 'zz' }, undefined])
+  })
+
+  it('reads the current version or the one named, and answers a marker as S3 does', () => {
+    assert.equal(versionToRead([obj('b'), obj('a')], 'k').versionId, 'b')
+    assert.equal(versionToRead([obj('b'), obj('a')], 'k', 'a').versionId, 'a')
+    assert.throws(() => versionToRead([], 'k'), (err: unknown) => isS3Error(err, 'NoSuchKey') && err.headers === undefined)
+    assert.throws(() => versionToRead([marker('m'), obj('a')], 'k'), (err: unknown) => isS3Error(err, 'NoSuchKey') && err.headers?.['x-amz-delete-marker'] === 'true' && err.headers['x-amz-version-id'] === 'm')
+    assert.throws(() => versionToRead([marker('m'), obj('a')], 'k', 'm'), (err: unknown) => isS3Error(err, 'MethodNotAllowed') && err.status === 405 && err.headers?.allow === 'DELETE')
+    assert.throws(() => versionToRead([obj('a')], 'k', 'b'), (err: unknown) => isS3Error(err, 'NoSuchVersion') && err.status === 404)
+  })
+
+  it('refuses a malformed version id', () => {
+    for (const bad of ['', 'a b', 'x'.repeat(1025), 'a/b']) assert.throws(() => { checkVersionId(bad) }, (err: unknown) => isS3Error(err, 'InvalidArgument'))
+    checkVersionId('null')
+  })
+})
