@@ -27,18 +27,18 @@ process.emitWarning = function (warning, ...rest) {
   if (type === 'ExperimentalWarning' && String(warning).startsWith('SQLite')) return
   return emitWarning.call(process, warning, ...rest)
 }
-// The command runs from one bundled file (\`npm run build:cli\`): Node loading the thousand-odd modules of dist/ and
+// The command runs from one bundled file (`npm run build:cli`): Node loading the thousand-odd modules of dist/ and
 // node_modules one by one took most of a start (0.7-1 s of a 1 s start on a 2-core machine, against about 0.25 s
 // for the bundle). Node keeps the bundle's compiled code in its cache (the OS's temp folder), which takes a little more off.
-const { enableCompileCache } = await import('node:module')
+const { enableCompileCache, flushCompileCache } = await import('node:module')
+const { existsSync } = await import('node:fs')
 enableCompileCache?.()
-try {
-  const { main } = await import('../dist/node/s3mesh.mjs')
-  await main(process.argv)
-} catch (err) {
-  if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/node/s3mesh.mjs')) {
-    process.stderr.write('s3mesh: the build is missing; run `npm run build` (npm ci does it) first.\n')
-    process.exit(1)
-  }
-  throw err
+const bundle = new URL('../dist/node/s3mesh.mjs', import.meta.url)
+if (!existsSync(bundle)) {
+  process.stderr.write('s3mesh: the build is missing; run `npm run build` (npm ci does it) first.\n')
+  process.exit(1)
 }
+const { main } = await import(bundle.href)
+await main(process.argv)
+// Node writes what it compiled to the cache at exit; a server that is killed instead would never keep it.
+flushCompileCache?.()

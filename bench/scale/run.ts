@@ -7,9 +7,12 @@
  * itself (DiskStore, fsync off, so that a million takes minutes), then the
  * real `s3mesh server` is started on it `--runs` times:
  *
- *   - alone (`--no-mesh`): restart to ready (spawn until /health/ready
- *     answers 200), RSS once ready, ListObjectsV2 first page (1,000 keys)
- *     p50/p99 over 200 requests, HEAD of random keys p50/p99 over 500;
+ *   - alone (`--no-mesh`, `--scan-interval 5`): restart to ready (spawn
+ *     until /health/ready answers 200), RSS once ready, ListObjectsV2 first
+ *     page (1,000 keys) p50/p99 over 200 requests, HEAD of random keys
+ *     p50/p99 over 500; then the folder scans: how long a scan that finds
+ *     nothing new takes (s3mesh_adopt_last_scan_seconds), and from a file
+ *     written into the bucket folder by hand until a listing shows it;
  *   - as a one-member mesh (the default): first, the start that takes the
  *     folder into the mesh catalog (until /metrics counts every object, in
  *     the background of a node already serving); then `--runs` restarts:
@@ -44,7 +47,7 @@ import { decodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
 import { GUEST_PROTOCOL } from '../../src/core/mesh/guest-service.js'
 import { openStream } from '../../src/core/wire/open-stream.js'
 import { PLAIN_FRAMES, SealedFrames } from '../../src/core/wire/sealed-frames.js'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { streamOfBytes } from '../../src/core/streams.js'
@@ -61,6 +64,8 @@ const BODY = new Uint8Array(64).fill(0x61)
 const LISTS = 200
 const HEADS = 500
 const BUCKET = 'scale'
+/** The node alone scans its folders this often (s): a file placed by hand is listed within it and the 2 s a file must rest. */
+const SCAN_INTERVAL_S = 5
 
 const keyOf = (i: number): string => `d${String(Math.floor(i / PER_FOLDER)).padStart(5, '0')}/k${String(i).padStart(7, '0')}`
 
@@ -90,7 +95,7 @@ interface Started { url: string, pid: number, readyMs: number, stop: () => Promi
 /** Starts `s3mesh server` on the folder and waits (up to 15 min) until /health/ready answers 200. */
 async function start (dir: string, mesh: boolean): Promise<Started> {
   const t0 = performance.now()
-  const child = spawn(process.execPath, [BIN, 'server', dir, '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', '--no-console', ...(mesh ? [] : ['--no-mesh'])], {
+  const child = spawn(process.execPath, [BIN, 'server', dir, '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', '--no-console', ...(mesh ? [] : ['--no-mesh', '--scan-interval', String(SCAN_INTERVAL_S)])], {
     env: { ...process.env, S3MESH_ROOT_USER: ACCESS_KEY, S3MESH_ROOT_PASSWORD: SECRET_KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -110,6 +115,39 @@ async function start (dir: string, mesh: boolean): Promise<Started> {
     url, pid: child.pid!, readyMs: performance.now() - t0,
     stop: async () => { child.kill('SIGTERM'); await exited },
   }
+}
+
+/** A number on the node's /metrics. */
+async function metric (url: string, name: string): Promise<number> {
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN)
+}
+
+/**
+ * The node's folder scans: once the scan at start and one after it are done,
+ * how long the last (nothing new) took; then a file is written into the
+ * bucket folder by hand and listings are asked for until one shows it. The
+ * file is removed after.
+ */
+async function folderScans (url: string, dir: string, run: number): Promise<{ idleScanMs: number, placedToListedMs: number }> {
+  const t0 = performance.now()
+  while (await metric(url, 's3mesh_adopt_scans_total') < 2) {
+    if (performance.now() - t0 > 10 * 60_000) throw new Error('the node did not finish two folder scans in 10 min')
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  const idleScanMs = round(await metric(url, 's3mesh_adopt_last_scan_seconds') * 1000, 2)
+  const key = `by-hand/file-${run}`
+  await mkdir(join(dir, BUCKET, 'by-hand'), { recursive: true })
+  const placed = performance.now()
+  await writeFile(join(dir, BUCKET, key), 'placed by hand')
+  for (;;) {
+    const xml = await (await s3.fetch(`${url}/${BUCKET}?list-type=2&prefix=${encodeURIComponent(key)}`)).text()
+    if (xml.includes(`<Key>${key}</Key>`)) break
+    if (performance.now() - placed > 5 * 60_000) throw new Error(`${key}, placed by hand, was not listed in 5 min`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  const placedToListedMs = round(performance.now() - placed)
+  await rm(join(dir, BUCKET, 'by-hand'), { recursive: true, force: true })
+  return { idleScanMs, placedToListedMs }
 }
 
 /**
@@ -178,7 +216,7 @@ for (const count of SIZES) {
   try {
     const fillSeconds = await fill(dir, count)
     process.stderr.write(`scale: ${count} objects written through the store in ${fillSeconds.toFixed(1)} s\n`)
-    const alone = { readyMs: [] as number[], rssMb: [] as number[], listP50: [] as number[], listP99: [] as number[], headP50: [] as number[], headP99: [] as number[] }
+    const alone = { readyMs: [] as number[], rssMb: [] as number[], listP50: [] as number[], listP99: [] as number[], headP50: [] as number[], headP99: [] as number[], idleScanMs: [] as number[], placedToListedMs: [] as number[] }
     const meshed = { readyMs: [] as number[], rssMb: [] as number[], rssLaterMb: [] as number[] }
     const guest = { joinMs: [] as number[], feedBytes: [] as number[], feedEntries: [] as number[], listP50: [] as number[], listP99: [] as number[] }
     // The first start as a member takes every object into the catalog; the runs below are restarts.
@@ -208,6 +246,9 @@ for (const count of SIZES) {
         alone.listP99.push(list.p99)
         alone.headP50.push(head.p50)
         alone.headP99.push(head.p99)
+        const scans = await folderScans(node.url, dir, run)
+        alone.idleScanMs.push(scans.idleScanMs)
+        alone.placedToListedMs.push(scans.placedToListedMs)
       } finally {
         await node.stop()
       }
@@ -232,7 +273,11 @@ for (const count of SIZES) {
     results.push({
       objects: count,
       fillSeconds: round(fillSeconds),
-      alone: { readyMs: s(alone.readyMs), rssMb: s(alone.rssMb), listFirstPageMs: { p50: s(alone.listP50), p99: s(alone.listP99) }, headMs: { p50: s(alone.headP50), p99: s(alone.headP99) } },
+      alone: {
+        readyMs: s(alone.readyMs), rssMb: s(alone.rssMb), listFirstPageMs: { p50: s(alone.listP50), p99: s(alone.listP99) }, headMs: { p50: s(alone.headP50), p99: s(alone.headP99) },
+        // A scan of every bucket folder that finds nothing changed, and a file placed by hand until it is listed (scans every SCAN_INTERVAL_S).
+        idleScanMs: s(alone.idleScanMs), placedToListedMs: s(alone.placedToListedMs),
+      },
       meshMember: { firstStartToCatalogSeconds: round(adoptSeconds), readyMs: s(meshed.readyMs), rssMb: s(meshed.rssMb), rssAfter5sMb: s(meshed.rssLaterMb) },
       guestJoin: { joinMs: s(guest.joinMs), feedBytes: s(guest.feedBytes), feedEntries: s(guest.feedEntries), listPageMs: { p50: s(guest.listP50), p99: s(guest.listP99) } },
     })
@@ -241,7 +286,7 @@ for (const count of SIZES) {
   }
 }
 
-type Row = { objects: number, guestJoin: { joinMs: { median: number }, feedBytes: { median: number } }, alone: { readyMs: { median: number }, rssMb: { median: number }, listFirstPageMs: { p50: { median: number } } }, meshMember: { readyMs: { median: number }, rssMb: { median: number }, rssAfter5sMb: { median: number } } }
+type Row = { objects: number, guestJoin: { joinMs: { median: number }, feedBytes: { median: number } }, alone: { readyMs: { median: number }, rssMb: { median: number }, listFirstPageMs: { p50: { median: number } }, idleScanMs: { median: number }, placedToListedMs: { median: number } }, meshMember: { readyMs: { median: number }, rssMb: { median: number }, rssAfter5sMb: { median: number } } }
 const rows = results as unknown as Row[]
 const base = rows[0]!
 const top = rows.at(-1)!
@@ -254,7 +299,7 @@ const goals = {
   meshRssMb: { goal: 300, value: Math.max(top.meshMember.rssMb.median, top.meshMember.rssAfter5sMb.median), met: Math.max(top.meshMember.rssMb.median, top.meshMember.rssAfter5sMb.median) <= 300 },
 }
 await keep('scale', options, { sizes: SIZES, perFolder: PER_FOLDER, objectBytes: BODY.length, results, goals },
-  `${top.objects} objects: alone ready ${top.alone.readyMs.median} ms (${base.objects}: ${base.alone.readyMs.median} ms), RSS ${top.alone.rssMb.median} MB (${base.alone.rssMb.median}), first page p50 ${top.alone.listFirstPageMs.p50.median} ms = ${goals.listRatio.value}x of ${base.objects}'s; ` +
+  `${top.objects} objects: alone ready ${top.alone.readyMs.median} ms (${base.objects}: ${base.alone.readyMs.median} ms), RSS ${top.alone.rssMb.median} MB (${base.alone.rssMb.median}), first page p50 ${top.alone.listFirstPageMs.p50.median} ms = ${goals.listRatio.value}x of ${base.objects}'s, an idle folder scan ${top.alone.idleScanMs.median} ms, a file placed by hand listed after ${top.alone.placedToListedMs.median} ms (scans every ${SCAN_INTERVAL_S} s); ` +
   `as a mesh member ready ${top.meshMember.readyMs.median} ms (${base.objects}: ${base.meshMember.readyMs.median} ms), RSS ${goals.meshRssMb.value} MB (${showSpread(spread(rows.map(r => Math.max(r.meshMember.rssMb.median, r.meshMember.rssAfter5sMb.median))), ' MB')} across sizes); ` +
   `a guest's join ${top.guestJoin.feedBytes.median} bytes in ${top.guestJoin.joinMs.median} ms (${base.objects}: ${base.guestJoin.feedBytes.median} bytes); ` +
   `goals: ready ${goals.readyMs.met ? 'met' : 'missed'}, RSS ${goals.rssMb.met ? 'met' : 'missed'}, page ${goals.listRatio.met ? 'met' : 'missed'}, mesh ready ${goals.meshReadyMs.met ? 'met' : 'missed'}, mesh RSS ${goals.meshRssMb.met ? 'met' : 'missed'}, join bytes ${goals.guestJoinBytes.met ? 'met' : 'missed'}`)

@@ -12,7 +12,7 @@ import {
 import { SortedKeys } from './sorted-keys.js'
 import { concatBytes, drainWithDigests } from './streams.js'
 import {
-  afterDelete, versionToRead, VersionIds, withVersion, writtenVersionId,
+  afterDelete, afterMarker, versionToRead, VersionIds, withVersion, writtenVersionId,
   type DeleteResult, type KeptVersion, type VersionListOptions, type VersionListResult, type VersioningStatus, type VersionSummary,
 } from './versioning.js'
 
@@ -182,8 +182,7 @@ export class MemoryStore implements ObjectStore {
     // The marked key's versions older than the marked version first, then the keys after it.
     if (options.keyMarker !== undefined && options.versionIdMarker !== undefined && options.keyMarker.startsWith(options.prefix ?? '')) {
       const versions = objects.get(options.keyMarker) ?? []
-      const at = versions.findIndex(v => v.versionId === options.versionIdMarker)
-      if (at >= 0 && !add(options.keyMarker, versions, at + 1)) return { versions: out, isTruncated: true }
+      if (!add(options.keyMarker, versions, afterMarker(versions, options.versionIdMarker))) return { versions: out, isTruncated: true }
     }
     let startAfter = options.keyMarker
     for (;;) {

@@ -114,12 +114,36 @@ export function versionToRead<T extends KeptVersion & { lastModified: Date }> (v
   }
   const v = versions.find(x => x.versionId === versionId)
   if (v === undefined) throw new S3Error('NoSuchVersion', undefined, { resource: key, detail: { Key: key, VersionId: versionId } })
-  if (v.deleteMarker) throw new S3Error('MethodNotAllowed', undefined, { resource: key, detail: { Method: 'GET', ResourceType: 'DeleteMarker' }, headers: { ...markerHeaders(v), allow: 'DELETE' } })
+  if (v.deleteMarker) throw new S3Error('MethodNotAllowed', undefined, { resource: key, detail: { ResourceType: 'DeleteMarker' }, headers: { ...markerHeaders(v), allow: 'DELETE' } })
   return v
 }
 
 function markerHeaders (v: KeptVersion & { lastModified: Date }): Record<string, string> {
   return { 'x-amz-delete-marker': 'true', 'x-amz-version-id': v.versionId, 'last-modified': v.lastModified.toUTCString() }
+}
+
+/**
+ * Where a listing of a key's versions (newest first) goes on after
+ * `marker` (S3's version-id-marker): past it, or, once it has been deleted
+ * (a client emptying a bucket a page at a time deletes each page before it
+ * asks for the next), past where it stood. Ids sort as they were made; the
+ * `null` version stands by its date. A deleted `null` marker has no place
+ * left: the rest of the key is skipped.
+ */
+export function afterMarker<T extends KeptVersion & { lastModified: Date }> (versions: readonly T[], marker: string): number {
+  const at = versions.findIndex(v => v.versionId === marker)
+  if (at >= 0) return at + 1
+  if (marker === NULL_VERSION) return versions.length
+  const stamp = marker.slice(0, STAMP_LENGTH)
+  const older = versions.findIndex(v => stampOf(v) < stamp)
+  return older < 0 ? versions.length : older
+}
+
+/** The part of a version id that says when it was made (base-36 ms, then the counter). */
+const STAMP_LENGTH = 13
+
+function stampOf (v: KeptVersion & { lastModified: Date }): string {
+  return v.versionId === NULL_VERSION ? versionIdOf(v.lastModified.getTime(), 0, '') : v.versionId.slice(0, STAMP_LENGTH)
 }
 
 /**
@@ -141,12 +165,12 @@ export class VersionIds {
   }
 }
 
-/** The version id of a write made at (`ms`, `counter`) by `tag`'s maker. */
+/** The version id of a write made at (`ms`, `counter`: fixed widths up to 1.6 million ids a millisecond, so ids sort as they were made) by `tag`'s maker. */
 export function versionIdOf (ms: number, counter: number, tag: string): string {
-  return `${ms.toString(36).padStart(9, '0')}${counter.toString(36).padStart(3, '0')}${tag.replace(/[^A-Za-z0-9]/g, '').slice(-8)}`
+  return `${ms.toString(36).padStart(9, '0')}${counter.toString(36).padStart(4, '0')}${tag.replace(/[^A-Za-z0-9]/g, '').slice(-8)}`
 }
 
-/** A version id as a client may send it: S3's are opaque, up to 1,024 characters; s3mesh's are URL-safe. */
+/** A version id as a client may send it: S3's are opaque (printable ASCII, `+`, `/` and `=` among them), up to 1,024 characters; s3mesh's are URL-safe. */
 export function checkVersionId (versionId: string): void {
-  if (versionId === '' || versionId.length > 1024 || !/^[A-Za-z0-9._-]+$/.test(versionId)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { detail: { ArgumentName: 'versionId', ArgumentValue: versionId } })
+  if (versionId === '' || versionId.length > 1024 || !/^[\x21-\x7e]+$/.test(versionId)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { detail: { ArgumentName: 'versionId', ArgumentValue: versionId } })
 }

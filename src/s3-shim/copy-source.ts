@@ -32,7 +32,7 @@ export function parseCopySource (ctx: Context): CopySource {
 
 /** Opens the copy source and checks the x-amz-copy-source-if-* conditions (412 when one fails). */
 export async function openCopySource (ctx: Context, source: CopySource): Promise<ObjectHandle> {
-  const handle = await ctx.store.openObject(source.bucket, source.key, storeVersion(ctx.store, source.key, source.versionId, ctx.signal))
+  const handle = await ctx.store.openObject(source.bucket, source.key, await storeVersion(ctx.store, source.bucket, source.key, source.versionId, ctx.signal))
   try {
     checkConditions(readConditions(ctx.headers, 'x-amz-copy-source-if-'), handle.info, 'PreconditionFailed')
   } catch (err) {

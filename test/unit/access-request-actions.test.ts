@@ -11,7 +11,7 @@ import { route, type Operation } from '../../src/s3-shim/router.js'
 
 const CLIENT = { sourceIp: '10.0.0.7', secure: false, now: Date.parse('2026-11-30T00:00:00Z') }
 
-function perms (method: string, path: string, headers: Record<string, string> = {}, deleteKeys?: string[]): Array<[string, string]> {
+function perms (method: string, path: string, headers: Record<string, string> = {}, deleteKeys?: Array<string | { key: string, versionId?: string }>): Array<[string, string]> {
   const request = new Request(`http://127.0.0.1:9000${path}`, { method, headers })
   return permissionsFor(route(request, new URL(request.url)), request.headers, CLIENT, deleteKeys).map(p => [p.action, p.resource])
 }
@@ -58,6 +58,20 @@ describe('permissionsFor', () => {
       const got = permissionsFor({ operation, bucket: 'b', key: 'k', query: new Map(), virtualHosted: false }, headers, CLIENT)
       assert.ok(got.length >= 1 && got.every(p => p.action.startsWith('s3:')), operation)
     }
+  })
+
+  it('a request naming a version needs the *Version action, with s3:versionid; a copy of a version GetObjectVersion on its source', () => {
+    for (const [method, path, action] of [
+      ['GET', '/photos/a?versionId=v1', 's3:GetObjectVersion'], ['HEAD', '/photos/a?versionId=v1', 's3:GetObjectVersion'], ['DELETE', '/photos/a?versionId=v1', 's3:DeleteObjectVersion'],
+      ['GET', '/photos/a?tagging&versionId=v1', 's3:GetObjectVersionTagging'], ['PUT', '/photos/a?tagging&versionId=v1', 's3:PutObjectVersionTagging'], ['DELETE', '/photos/a?tagging&versionId=v1', 's3:DeleteObjectVersionTagging'],
+      ['GET', '/photos/a?acl&versionId=v1', 's3:GetObjectVersionAcl'], ['GET', '/photos/a?attributes&versionId=v1', 's3:GetObjectVersionAttributes'],
+    ] as const) {
+      const request = new Request(`http://127.0.0.1:9000${path}`, { method })
+      const [p] = permissionsFor(route(request, new URL(request.url)), request.headers, CLIENT)
+      assert.deepEqual([p!.action, p!.resource, p!.context['s3:versionid']], [action, 'arn:aws:s3:::photos/a', 'v1'], `${method} ${path}`)
+    }
+    assert.deepEqual(perms('PUT', '/photos/b', { 'x-amz-copy-source': '/src/a?versionId=v9' }), [['s3:PutObject', 'arn:aws:s3:::photos/b'], ['s3:GetObjectVersion', 'arn:aws:s3:::src/a']])
+    assert.deepEqual(perms('POST', '/photos?delete', {}, [{ key: 'a', versionId: 'v1' }, { key: 'b' }]), [['s3:DeleteObjectVersion', 'arn:aws:s3:::photos/a'], ['s3:DeleteObject', 'arn:aws:s3:::photos/b']])
   })
 
   it('DeleteObjects needs DeleteObject on each key; a preflight needs nothing', () => {

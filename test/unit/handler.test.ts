@@ -76,4 +76,34 @@ describe('S3 handler', () => {
     const xml = await res.text()
     assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error><Code>NoSuchKey<\/Code><Message>The specified key does not exist.<\/Message><Key>missing-key<\/Key><Resource>missing-key<\/Resource><RequestId>/)
   })
+  it('serves a store that keeps versions: version ids, a delete marker\'s 404 and 405, deletes by version (alone and in a batch)', async () => {
+    const store = new MemoryStore()
+    await store.createBucket('vers')
+    await store.setBucketVersioning('vers', 'Enabled')
+    const h = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined } })
+    const url = 'http://localhost/vers/k'
+    const v1 = (await h(await sign.sign(url, { method: 'PUT', body: 'one' }))).headers.get('x-amz-version-id')!
+    const v2 = (await h(await sign.sign(url, { method: 'PUT', body: 'two' }))).headers.get('x-amz-version-id')!
+    assert.ok(v1 !== null && v2 !== null && v1 !== v2)
+    const old = await h(await sign.sign(`${url}?versionId=${v1}`))
+    assert.deepEqual([old.status, await old.text(), old.headers.get('x-amz-version-id')], [200, 'one', v1])
+    // A delete without a version leaves a marker: the key answers 404 with it, the marker's id 405.
+    const del = await h(await sign.sign(url, { method: 'DELETE' }))
+    const marker = del.headers.get('x-amz-version-id')!
+    assert.deepEqual([del.status, del.headers.get('x-amz-delete-marker')], [204, 'true'])
+    const gone = await h(await sign.sign(url))
+    assert.deepEqual([gone.status, gone.headers.get('x-amz-delete-marker'), gone.headers.get('x-amz-version-id')], [404, 'true', marker])
+    const onMarker = await h(await sign.sign(`${url}?versionId=${marker}`, { method: 'HEAD' }))
+    assert.deepEqual([onMarker.status, onMarker.headers.get('x-amz-delete-marker'), onMarker.headers.get('allow')], [405, 'true', 'DELETE'])
+    // In a batch: the marker deleted by its id, then v2 by its id; v1 is current again.
+    const body = `<Delete><Object><Key>k</Key><VersionId>${marker}</VersionId></Object><Object><Key>k</Key><VersionId>${v2}</VersionId></Object></Delete>`
+    const batch = await (await h(await sign.sign('http://localhost/vers?delete', { method: 'POST', body }))).text()
+    assert.match(batch, new RegExp(`<Deleted><Key>k</Key><VersionId>${marker}</VersionId><DeleteMarker>true</DeleteMarker><DeleteMarkerVersionId>${marker}</DeleteMarkerVersionId></Deleted>`))
+    assert.match(batch, new RegExp(`<Deleted><Key>k</Key><VersionId>${v2}</VersionId></Deleted>`))
+    const now = await h(await sign.sign(url))
+    assert.deepEqual([await now.text(), now.headers.get('x-amz-version-id')], ['one', v1])
+    // A batch delete without a version makes a marker, named by DeleteMarkerVersionId alone (as AWS answers).
+    const made = await (await h(await sign.sign('http://localhost/vers?delete', { method: 'POST', body: '<Delete><Object><Key>k</Key></Object></Delete>' }))).text()
+    assert.match(made, /<Deleted><Key>k<\/Key><DeleteMarker>true<\/DeleteMarker><DeleteMarkerVersionId>[^<]+<\/DeleteMarkerVersionId><\/Deleted>/)
+  })
 })

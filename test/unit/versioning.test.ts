@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { isS3Error } from '../../src/core/errors.js'
-import { afterDelete, checkVersionId, NULL_VERSION, VersionIds, versionToRead, withVersion, writtenVersionId, type KeptVersion } from '../../src/core/versioning.js'
+import { afterDelete, afterMarker, checkVersionId, versionIdOf, NULL_VERSION, VersionIds, versionToRead, withVersion, writtenVersionId, type KeptVersion } from '../../src/core/versioning.js'
 
 type V = KeptVersion & { lastModified: Date, body?: string }
 const obj = (versionId: string, body = versionId): V => ({ versionId, deleteMarker: false, lastModified: new Date(0), body })
@@ -63,8 +63,22 @@ describe('versioning rules', () => {
     assert.throws(() => versionToRead([obj('a')], 'k', 'b'), (err: unknown) => isS3Error(err, 'NoSuchVersion') && err.status === 404)
   })
 
-  it('refuses a malformed version id', () => {
-    for (const bad of ['', 'a b', 'x'.repeat(1025), 'a/b']) assert.throws(() => { checkVersionId(bad) }, (err: unknown) => isS3Error(err, 'InvalidArgument'))
+  it('refuses a malformed version id, and takes AWS\'s (with + / =)', () => {
+    for (const bad of ['', 'a b', 'x'.repeat(1025), 'tab\there']) assert.throws(() => { checkVersionId(bad) }, (err: unknown) => isS3Error(err, 'InvalidArgument'))
     checkVersionId('null')
+    checkVersionId('3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo/a=')
+  })
+
+  it('goes on after a version-id marker, or after where it stood once it is deleted', () => {
+    const at = (ms: number): V => ({ versionId: versionIdOf(ms, 0, 'n'), deleteMarker: false, lastModified: new Date(ms) })
+    const nul: V = { versionId: 'null', deleteMarker: false, lastModified: new Date(2500) }
+    const versions = [at(4000), at(3000), nul, at(1000)]
+    assert.equal(afterMarker(versions, versions[1]!.versionId), 2)
+    assert.equal(afterMarker(versions, 'null'), 3)
+    // Deleted: between 3000 and the null version's 2500; after everything; before everything.
+    assert.equal(afterMarker(versions, versionIdOf(2800, 0, 'n')), 2)
+    assert.equal(afterMarker(versions, versionIdOf(500, 0, 'n')), 4)
+    assert.equal(afterMarker(versions, versionIdOf(9000, 0, 'n')), 0)
+    assert.equal(afterMarker([at(1000)], 'null'), 1, 'a deleted null marker has no place: the key is done')
   })
 })

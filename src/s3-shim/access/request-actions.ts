@@ -68,6 +68,19 @@ const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' |
   PutObjectAcl: ['s3:PutObjectAcl', 'object'],
 }
 
+/** What a request that names a version (`?versionId=`) needs in place of its operation's action: AWS's *Version actions. */
+const VERSION_ACTIONS: Partial<Record<string, string>> = {
+  GetObject: 's3:GetObjectVersion',
+  HeadObject: 's3:GetObjectVersion',
+  DeleteObject: 's3:DeleteObjectVersion',
+  GetObjectAcl: 's3:GetObjectVersionAcl',
+  PutObjectAcl: 's3:PutObjectVersionAcl',
+  GetObjectTagging: 's3:GetObjectVersionTagging',
+  PutObjectTagging: 's3:PutObjectVersionTagging',
+  DeleteObjectTagging: 's3:DeleteObjectVersionTagging',
+  GetObjectAttributes: 's3:GetObjectVersionAttributes',
+}
+
 /** The S3 condition keys a request's headers and signature give (s3:x-amz-acl, s3:authType, ...). */
 function s3Keys (route: Route, headers: Headers): ContextValues {
   const presigned = route.query.has('X-Amz-Signature') || route.query.has('Signature')
@@ -96,18 +109,26 @@ export function globalContext (headers: Headers, client: ClientInfo): ContextVal
 
 /**
  * The permissions a request needs, all of which must be allowed. DeleteObjects
- * needs s3:DeleteObject per key, known only from its body: pass the keys.
- * A CORS preflight needs none (it is answered from the bucket's CORS rules).
+ * needs s3:DeleteObject per key (s3:DeleteObjectVersion for a key with a
+ * VersionId), known only from its body: pass the keys. A request naming a
+ * version needs the *Version action (s3:GetObjectVersion, ...), with the
+ * `s3:versionid` condition key. A CORS preflight needs none (it is answered
+ * from the bucket's CORS rules).
  */
-export function permissionsFor (route: Route, headers: Headers, client: ClientInfo, deleteKeys: string[] = []): Permission[] {
+export function permissionsFor (route: Route, headers: Headers, client: ClientInfo, deleteKeys: Array<string | { key: string, versionId?: string }> = []): Permission[] {
   const global = globalContext(headers, client)
   if (route.operation === 'Preflight') return []
-  if (route.operation === 'DeleteObjects') return deleteKeys.map(key => ({ action: 's3:DeleteObject', resource: arn(route.bucket, key), context: global }))
+  if (route.operation === 'DeleteObjects') {
+    return deleteKeys.map(k => typeof k === 'string' || k.versionId === undefined
+      ? { action: 's3:DeleteObject', resource: arn(route.bucket, typeof k === 'string' ? k : k.key), context: global }
+      : { action: 's3:DeleteObjectVersion', resource: arn(route.bucket, k.key), context: { ...global, 's3:versionid': k.versionId } })
+  }
   const entry = ACTIONS[route.operation]
   if (entry === undefined) throw new Error(`No IAM action is mapped for ${route.operation}.`)
-  const [action, on] = entry
+  const versionId = route.query.get('versionId')
+  const [action, on] = versionId === undefined ? entry : [VERSION_ACTIONS[route.operation] ?? entry[0], entry[1]]
   const resource = on === 'all' ? 'arn:aws:s3:::*' : on === 'bucket' ? arn(route.bucket) : arn(route.bucket, route.key)
-  const context: ContextValues = { ...global, ...s3Keys(route, headers) }
+  const context: ContextValues = { ...global, ...s3Keys(route, headers), ...(versionId === undefined || VERSION_ACTIONS[route.operation] === undefined ? {} : { 's3:versionid': versionId }) }
   if (route.operation === 'ListObjects' || route.operation === 'ListObjectsV2') {
     for (const [param, key] of [['prefix', 's3:prefix'], ['delimiter', 's3:delimiter'], ['max-keys', 's3:max-keys']] as const) {
       const v = route.query.get(param)
@@ -126,11 +147,17 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
     if (route.operation === 'CreateBucket') permissions.push({ action: 's3:PutBucketAcl', resource, context })
     if (route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload') permissions.push({ action: 's3:PutObjectAcl', resource, context })
   }
-  // A copy reads its source: the caller needs GetObject there too.
+  // A copy reads its source: the caller needs GetObject there too (GetObjectVersion for a version named).
   if (route.operation === 'CopyObject' || route.operation === 'UploadPartCopy') {
-    const source = safeDecode((headers.get('x-amz-copy-source') ?? '').split('?')[0]!.replace(/^\//, ''))
+    const [path, query] = (headers.get('x-amz-copy-source') ?? '').split('?', 2) as [string, string | undefined]
+    const source = safeDecode(path.replace(/^\//, ''))
     const slash = source.indexOf('/')
-    if (slash > 0) permissions.push({ action: 's3:GetObject', resource: arn(source.slice(0, slash), source.slice(slash + 1)), context: global })
+    const sourceVersion = query === undefined ? undefined : /^versionId=(.+)$/.exec(query)?.[1]
+    if (slash > 0) {
+      permissions.push(sourceVersion === undefined
+        ? { action: 's3:GetObject', resource: arn(source.slice(0, slash), source.slice(slash + 1)), context: global }
+        : { action: 's3:GetObjectVersion', resource: arn(source.slice(0, slash), source.slice(slash + 1)), context: { ...global, 's3:versionid': safeDecode(sourceVersion) } })
+    }
   }
   return permissions
 }

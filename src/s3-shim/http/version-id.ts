@@ -9,14 +9,16 @@ import type { Context } from '../context.js'
  * only the `null` version, so a read of any other is NoSuchVersion rather
  * than the current object read in its place.
  */
-export function versionToRead (ctx: Context): VersionOptions {
-  return storeVersion(ctx.store, ctx.key, ctx.query.get('versionId'), ctx.signal)
+export async function versionToRead (ctx: Context): Promise<VersionOptions> {
+  return await storeVersion(ctx.store, ctx.bucket, ctx.key, ctx.query.get('versionId'), ctx.signal)
 }
 
 /** As versionToRead, for a version named elsewhere (a copy source's). */
-export function storeVersion (store: ObjectStore, key: string, versionId: string | undefined, signal?: AbortSignal): VersionOptions {
+export async function storeVersion (store: ObjectStore, bucket: string, key: string, versionId: string | undefined, signal?: AbortSignal): Promise<VersionOptions> {
   const named = namedVersion(versionId)
   if (named !== undefined && !keepsVersions(store) && named !== NULL_VERSION) {
+    // A missing bucket is said first, as S3 says it.
+    await store.headBucket(bucket, { ...(signal === undefined ? {} : { signal }) })
     throw new S3Error('NoSuchVersion', undefined, { resource: key, detail: { Key: key, VersionId: named } })
   }
   return { ...(signal === undefined ? {} : { signal }), ...(named === undefined ? {} : { versionId: named }) }
@@ -30,7 +32,10 @@ export function storeVersion (store: ObjectStore, key: string, versionId: string
  */
 export async function deleteVersion (ctx: Context, key: string, versionId: string | undefined): Promise<DeleteResult> {
   const named = namedVersion(versionId)
-  if (named !== undefined && !keepsVersions(ctx.store) && named !== NULL_VERSION) return { versionId: named }
+  if (named !== undefined && !keepsVersions(ctx.store) && named !== NULL_VERSION) {
+    await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
+    return { versionId: named }
+  }
   return await ctx.store.deleteObject(ctx.bucket, key, { signal: ctx.signal, ...(named === undefined ? {} : { versionId: named }) }) ?? (named === undefined ? {} : { versionId: named })
 }
 

@@ -43,7 +43,7 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
     ETag: quoteEtag(info.etag),
     ...checksumXml(info.metadata.checksum),
     ...(info.metadata.checksum === undefined ? {} : { ChecksumType: info.metadata.checksum.type }),
-  }, { headers: { ...replicasHeader(info), ...expirationHeaders(ctx.store, ctx.bucket, info) } })
+  }, { headers: { ...replicasHeader(info), ...expirationHeaders(ctx.store, ctx.bucket, info), ...(info.versionId === undefined ? {} : { 'x-amz-version-id': info.versionId }) } })
 }
 
 /**

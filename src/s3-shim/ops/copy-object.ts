@@ -1,3 +1,4 @@
+import { NULL_VERSION } from '../../core/versioning.js'
 import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
@@ -20,7 +21,7 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
   // A version copied onto its own key is a restore, allowed as S3 allows it.
-  if (source.bucket === ctx.bucket && source.key === ctx.key && source.versionId === undefined && metadataDirective === 'COPY' && taggingDirective === 'COPY') {
+  if (source.bucket === ctx.bucket && source.key === ctx.key && (source.versionId === undefined || source.versionId === NULL_VERSION) && metadataDirective === 'COPY' && taggingDirective === 'COPY') {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
   }
   const handle = await openCopySource(ctx, source)
@@ -32,7 +33,8 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
   const headers: Record<string, string> = { ...expirationHeaders(ctx.store, ctx.bucket, info) }
-  if (source.versionId !== undefined) headers['x-amz-copy-source-version-id'] = source.versionId
+  const sourceVersion = handle.info.versionId ?? source.versionId
+  if (sourceVersion !== undefined) headers['x-amz-copy-source-version-id'] = sourceVersion
   if (info.versionId !== undefined) headers['x-amz-version-id'] = info.versionId
   return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) }, { headers })
 }

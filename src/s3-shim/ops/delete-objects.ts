@@ -29,13 +29,15 @@ export async function deleteObjects (ctx: Context): Promise<Response> {
     try {
       assertObjectKey(key)
       // Each key needs its own s3:DeleteObject: a refused one is reported, the others go ahead.
-      if (ctx.auth.access !== undefined) ctx.auth.access.check(ctx.auth.principal, permissionsFor(ctx.route, ctx.headers, ctx.auth.client, [key]))
+      if (ctx.auth.access !== undefined) ctx.auth.access.check(ctx.auth.principal, permissionsFor(ctx.route, ctx.headers, ctx.auth.client, [{ key, ...(versionId === undefined ? {} : { versionId }) }]))
       const result = await deleteVersion(ctx, key, versionId)
       if (versionId === undefined || versionId === NULL_VERSION) await applyObjectAcl(ctx, ctx.bucket, key, undefined)
       if (!quiet) {
+        // As AWS answers: a marker made is named by DeleteMarkerVersionId alone; a version deleted by its id by VersionId (and a marker's by both).
+        const made = result.deleteMarker === true && versionId === undefined
         Deleted.push({
-          Key: key, ...(result.versionId === undefined ? {} : { VersionId: result.versionId }),
-          ...(result.deleteMarker === true ? { DeleteMarker: 'true', ...(versionId === undefined ? { DeleteMarkerVersionId: result.versionId } : {}) } : {}),
+          Key: key, ...(result.versionId === undefined || made ? {} : { VersionId: result.versionId }),
+          ...(result.deleteMarker === true ? { DeleteMarker: 'true', DeleteMarkerVersionId: result.versionId } : {}),
         })
       }
     } catch (err) {

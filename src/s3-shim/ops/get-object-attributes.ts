@@ -23,7 +23,7 @@ export async function getObjectAttributes (ctx: Context): Promise<Response> {
   if (asked.length === 0) throw new S3Error('InvalidArgument', 'x-amz-object-attributes must name at least one of ' + ATTRIBUTES.join(', ') + '.', { detail: { ArgumentName: 'x-amz-object-attributes' } })
   const unknown = asked.find(a => !ATTRIBUTES.includes(a))
   if (unknown !== undefined) throw new S3Error('InvalidArgument', `Invalid attribute name specified: ${unknown}.`, { detail: { ArgumentName: 'x-amz-object-attributes', ArgumentValue: unknown } })
-  const info = await ctx.store.headObject(ctx.bucket, ctx.key, versionToRead(ctx))
+  const info = await ctx.store.headObject(ctx.bucket, ctx.key, await versionToRead(ctx))
   const body: XmlElement = {}
   if (asked.includes('ETag')) body.ETag = info.etag
   if (asked.includes('Checksum') && info.metadata.checksum !== undefined) body.Checksum = { ...checksumXml(info.metadata.checksum), ChecksumType: info.metadata.checksum.type }

@@ -8,7 +8,7 @@ import { versionToRead } from '../http/version-id.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
 
 export async function getObject (ctx: Context): Promise<Response> {
-  const handle = await ctx.store.openObject(ctx.bucket, ctx.key, versionToRead(ctx))
+  const handle = await ctx.store.openObject(ctx.bucket, ctx.key, await versionToRead(ctx))
   try {
     const { info } = handle
     checkConditions(readConditions(ctx.headers), info)

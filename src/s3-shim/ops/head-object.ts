@@ -6,7 +6,7 @@ import { readHeaders } from './get-object.js'
 import { versionToRead } from '../http/version-id.js'
 
 export async function headObject (ctx: Context): Promise<Response> {
-  const info = await ctx.store.headObject(ctx.bucket, ctx.key, versionToRead(ctx))
+  const info = await ctx.store.headObject(ctx.bucket, ctx.key, await versionToRead(ctx))
   checkConditions(readConditions(ctx.headers), info)
   const range = requestedBytes(ctx.headers, ctx.query, info)
   const headers = readHeaders(ctx, info, range !== undefined)
