@@ -98,14 +98,12 @@ export class MemoryStore implements ObjectStore {
     return v === undefined || v.deleteMarker ? undefined : v.info
   }
 
-  /** Stores a written object as its key's newest version (replacing the `null` one unless versioning is enabled); returns its info. */
+  /** Stores a written object as its key's newest version (replacing the `null` one unless versioning is enabled); returns its info as shown. */
   private commit (bucket: string, key: string, info: ObjectInfo, bytes: Uint8Array): ObjectInfo {
     const b = this.bucket(bucket)
-    const status = b.info.versioning
-    const versionId = writtenVersionId(status, () => this.versionIds.next())
-    const kept = status === undefined ? info : { ...info, versionId }
-    b.objects.set(key, withVersion(b.objects.get(key) ?? [], { versionId, deleteMarker: false, lastModified: info.lastModified, info: kept, bytes }))
-    return kept
+    const version: StoredVersion = { versionId: writtenVersionId(b.info.versioning, () => this.versionIds.next()), deleteMarker: false, lastModified: info.lastModified, info, bytes }
+    b.objects.set(key, withVersion(b.objects.get(key) ?? [], version))
+    return this.shown(bucket, version)
   }
 
   /** A version as the store shows it: with its id once the bucket has had versioning set. */
@@ -155,17 +153,9 @@ export class MemoryStore implements ObjectStore {
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
-    const objects = this.bucket(bucket).objects
-    const out: ObjectInfo[] = []
-    let startAfter = options.startAfter
-    // Keys whose newest version is a delete marker are skipped: read on until one more than asked for is found, or none is left.
-    for (;;) {
-      const page = objects.page({ prefix: options.prefix, startAfter, limit: options.limit + 1 - out.length })
-      for (const [, versions] of page.entries) if (!versions[0]!.deleteMarker) out.push(versions[0]!.info!)
-      if (out.length > options.limit) return { objects: out.slice(0, options.limit).map(summaryOf), isTruncated: true }
-      if (!page.isTruncated) return { objects: out.map(summaryOf), isTruncated: false }
-      startAfter = page.entries.at(-1)![0]
-    }
+    // A key whose newest version is a delete marker is not listed.
+    const { entries, isTruncated } = this.bucket(bucket).objects.page({ ...options, where: versions => !versions[0]!.deleteMarker })
+    return { objects: entries.map(([, versions]) => summaryOf(versions[0]!.info!)), isTruncated }
   }
 
   async listObjectVersions (bucket: string, options: VersionListOptions): Promise<VersionListResult> {

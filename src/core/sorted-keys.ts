@@ -31,9 +31,10 @@ export class SortedKeys<V> {
 
   /**
    * Up to `limit` entries whose keys start with `prefix` and sort after
-   * `startAfter`, and whether more such entries follow.
+   * `startAfter` (and whose values pass `where`, when given), and whether
+   * more such entries follow.
    */
-  page (options: { prefix?: string, startAfter?: string, limit: number }): { entries: Array<[string, V]>, isTruncated: boolean } {
+  page (options: { prefix?: string, startAfter?: string, limit: number, where?: (value: V) => boolean }): { entries: Array<[string, V]>, isTruncated: boolean } {
     const prefix = options.prefix ?? ''
     let from = prefix
     let inclusive = true
@@ -46,8 +47,10 @@ export class SortedKeys<V> {
     let pair = inclusive ? this.tree.getPairOrNextHigher(from) : this.tree.nextHigherPair(from)
     while (pair !== undefined) {
       if (!pair[0].startsWith(prefix)) break
-      if (entries.length >= options.limit) { isTruncated = true; break }
-      entries.push(pair)
+      if (options.where === undefined || options.where(pair[1])) {
+        if (entries.length >= options.limit) { isTruncated = true; break }
+        entries.push(pair)
+      }
       pair = this.tree.nextHigherPair(pair[0])
     }
     return { entries, isTruncated }

@@ -79,18 +79,8 @@ export class MemoryCatalogTable implements CatalogTable {
   }
 
   livePage (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }): { entries: CatalogEntry[], isTruncated: boolean } {
-    const b = this.buckets.get(bucket)
-    const entries: CatalogEntry[] = []
-    if (b === undefined) return { entries, isTruncated: false }
-    let startAfter = options.startAfter
-    // Tombstones are skipped, so read pages until one live entry more than asked for is found (then more follow) or none is left.
-    for (;;) {
-      const page = b.page({ prefix: options.prefix, startAfter, limit: options.limit + 1 - entries.length })
-      for (const [, e] of page.entries) if (!e.deleted) entries.push(e)
-      if (entries.length > options.limit) return { entries: entries.slice(0, options.limit), isTruncated: true }
-      if (!page.isTruncated) return { entries, isTruncated: false }
-      startAfter = page.entries.at(-1)![0]
-    }
+    const page = this.buckets.get(bucket)?.page({ ...options, where: e => !e.deleted })
+    return { entries: page?.entries.map(([, e]) => e) ?? [], isTruncated: page?.isTruncated ?? false }
   }
 
   * values (bucket: string): IterableIterator<CatalogEntry> {

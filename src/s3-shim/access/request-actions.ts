@@ -9,7 +9,7 @@
 import type { Permission } from '../../core/access/access-control.js'
 import type { ContextValues } from '../../core/access/policy-match.js'
 import type { Route } from '../router.js'
-import { safeDecode } from '../router.js'
+import { splitCopySource } from '../copy-source.js'
 
 export type { Permission }
 
@@ -149,14 +149,12 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   }
   // A copy reads its source: the caller needs GetObject there too (GetObjectVersion for a version named).
   if (route.operation === 'CopyObject' || route.operation === 'UploadPartCopy') {
-    const [path, query] = (headers.get('x-amz-copy-source') ?? '').split('?', 2) as [string, string | undefined]
-    const source = safeDecode(path.replace(/^\//, ''))
+    const { path: source, versionId: sourceVersion } = splitCopySource(headers.get('x-amz-copy-source') ?? '')
     const slash = source.indexOf('/')
-    const sourceVersion = query === undefined ? undefined : /^versionId=(.+)$/.exec(query)?.[1]
     if (slash > 0) {
       permissions.push(sourceVersion === undefined
         ? { action: 's3:GetObject', resource: arn(source.slice(0, slash), source.slice(slash + 1)), context: global }
-        : { action: 's3:GetObjectVersion', resource: arn(source.slice(0, slash), source.slice(slash + 1)), context: { ...global, 's3:versionid': safeDecode(sourceVersion) } })
+        : { action: 's3:GetObjectVersion', resource: arn(source.slice(0, slash), source.slice(slash + 1)), context: { ...global, 's3:versionid': sourceVersion } })
     }
   }
   return permissions

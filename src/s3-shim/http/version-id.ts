@@ -9,14 +9,14 @@ import type { Context } from '../context.js'
  * only the `null` version, so a read of any other is NoSuchVersion rather
  * than the current object read in its place.
  */
-export async function versionToRead (ctx: Context): Promise<VersionOptions> {
-  return await storeVersion(ctx.store, ctx.bucket, ctx.key, ctx.query.get('versionId'), ctx.signal)
+export async function requestedVersion (ctx: Context): Promise<VersionOptions> {
+  return await versionOf(ctx.store, ctx.bucket, ctx.key, ctx.query.get('versionId'), ctx.signal)
 }
 
-/** As versionToRead, for a version named elsewhere (a copy source's). */
-export async function storeVersion (store: ObjectStore, bucket: string, key: string, versionId: string | undefined, signal?: AbortSignal): Promise<VersionOptions> {
+/** As requestedVersion, for a version named elsewhere (a copy source's). */
+export async function versionOf (store: ObjectStore, bucket: string, key: string, versionId: string | undefined, signal?: AbortSignal): Promise<VersionOptions> {
   const named = namedVersion(versionId)
-  if (named !== undefined && !keepsVersions(store) && named !== NULL_VERSION) {
+  if (named !== undefined && !kept(store, named)) {
     // A missing bucket is said first, as S3 says it.
     await store.headBucket(bucket, { ...(signal === undefined ? {} : { signal }) })
     throw new S3Error('NoSuchVersion', undefined, { resource: key, detail: { Key: key, VersionId: named } })
@@ -32,7 +32,7 @@ export async function storeVersion (store: ObjectStore, bucket: string, key: str
  */
 export async function deleteVersion (ctx: Context, key: string, versionId: string | undefined): Promise<DeleteResult> {
   const named = namedVersion(versionId)
-  if (named !== undefined && !keepsVersions(ctx.store) && named !== NULL_VERSION) {
+  if (named !== undefined && !kept(ctx.store, named)) {
     await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
     return { versionId: named }
   }
@@ -53,6 +53,7 @@ function namedVersion (versionId: string | undefined): string | undefined {
   return versionId
 }
 
-function keepsVersions (store: ObjectStore): boolean {
-  return store.listObjectVersions !== undefined
+/** Whether `store` may have the version `versionId`: any, if it keeps versions; else only the `null` one. */
+function kept (store: ObjectStore, versionId: string): boolean {
+  return store.listObjectVersions !== undefined || versionId === NULL_VERSION
 }

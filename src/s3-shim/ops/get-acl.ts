@@ -1,7 +1,7 @@
 import { CANNED_ACLS, idOf, type CannedAcl } from '../../core/access/access-records.js'
 import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
-import { versionToRead } from '../http/version-id.js'
+import { requestedVersion } from '../http/version-id.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
 import { OWNER } from '../owner.js'
 
@@ -50,7 +50,7 @@ export async function getBucketAcl (ctx: Context): Promise<Response> {
 }
 
 export async function getObjectAcl (ctx: Context): Promise<Response> {
-  await ctx.store.headObject(ctx.bucket, ctx.key, await versionToRead(ctx))
+  await ctx.store.headObject(ctx.bucket, ctx.key, await requestedVersion(ctx))
   return acl(ctx.auth.access?.cannedAcl(ctx.bucket, ctx.key) ?? 'private')
 }
 
@@ -75,7 +75,7 @@ export async function putBucketAcl (ctx: Context): Promise<Response> {
 
 export async function putObjectAcl (ctx: Context): Promise<Response> {
   const canned = await cannedFromRequest(ctx)
-  await ctx.store.headObject(ctx.bucket, ctx.key, await versionToRead(ctx))
+  await ctx.store.headObject(ctx.bucket, ctx.key, await requestedVersion(ctx))
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, canned)
   return new Response(null, { status: 200 })
 }

@@ -3,7 +3,7 @@ import { S3Error } from '../../core/errors.js'
 import type { ObjectInfo } from '../../core/object-store.js'
 import type { Context } from '../context.js'
 import { checksumXml } from '../http/checksum-headers.js'
-import { versionToRead } from '../http/version-id.js'
+import { requestedVersion } from '../http/version-id.js'
 import { parseMaxKeys } from '../listing.js'
 import { httpDate } from '../respond.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
@@ -23,7 +23,7 @@ export async function getObjectAttributes (ctx: Context): Promise<Response> {
   if (asked.length === 0) throw new S3Error('InvalidArgument', 'x-amz-object-attributes must name at least one of ' + ATTRIBUTES.join(', ') + '.', { detail: { ArgumentName: 'x-amz-object-attributes' } })
   const unknown = asked.find(a => !ATTRIBUTES.includes(a))
   if (unknown !== undefined) throw new S3Error('InvalidArgument', `Invalid attribute name specified: ${unknown}.`, { detail: { ArgumentName: 'x-amz-object-attributes', ArgumentValue: unknown } })
-  const info = await ctx.store.headObject(ctx.bucket, ctx.key, await versionToRead(ctx))
+  const info = await ctx.store.headObject(ctx.bucket, ctx.key, await requestedVersion(ctx))
   const body: XmlElement = {}
   if (asked.includes('ETag')) body.ETag = info.etag
   if (asked.includes('Checksum') && info.metadata.checksum !== undefined) body.Checksum = { ...checksumXml(info.metadata.checksum), ChecksumType: info.metadata.checksum.type }

@@ -4,11 +4,11 @@ import { checksumMode, objectChecksumHeaders } from '../http/checksum-headers.js
 import { checkConditions, readConditions } from '../http/conditions.js'
 import { applyResponseOverrides, objectHeaders } from '../http/metadata.js'
 import { requestedBytes } from '../http/range.js'
-import { versionToRead } from '../http/version-id.js'
+import { requestedVersion } from '../http/version-id.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
 
 export async function getObject (ctx: Context): Promise<Response> {
-  const handle = await ctx.store.openObject(ctx.bucket, ctx.key, await versionToRead(ctx))
+  const handle = await ctx.store.openObject(ctx.bucket, ctx.key, await requestedVersion(ctx))
   try {
     const { info } = handle
     checkConditions(readConditions(ctx.headers), info)

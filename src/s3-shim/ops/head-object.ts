@@ -3,10 +3,10 @@ import { checkConditions, readConditions } from '../http/conditions.js'
 import { applyResponseOverrides } from '../http/metadata.js'
 import { requestedBytes } from '../http/range.js'
 import { readHeaders } from './get-object.js'
-import { versionToRead } from '../http/version-id.js'
+import { requestedVersion } from '../http/version-id.js'
 
 export async function headObject (ctx: Context): Promise<Response> {
-  const info = await ctx.store.headObject(ctx.bucket, ctx.key, await versionToRead(ctx))
+  const info = await ctx.store.headObject(ctx.bucket, ctx.key, await requestedVersion(ctx))
   checkConditions(readConditions(ctx.headers), info)
   const range = requestedBytes(ctx.headers, ctx.query, info)
   const headers = readHeaders(ctx, info, range !== undefined)
