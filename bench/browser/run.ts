@@ -3,13 +3,18 @@
  * playwright-core) against a real `s3mesh server`, same run:
  *   GET      — 64 KiB and 1 MiB objects through fetch('/s3/...'), served by the
  *              service worker from IndexedDB (a tab with no page node), against
- *              raw IndexedDB reads of the same bytes in the page (the limit)
+ *              raw IndexedDB reads of the same bytes in the page (the goal's
+ *              baseline), and against the floor of any answer from a service
+ *              worker: one that answers the same sizes from memory (no
+ *              IndexedDB, no S3; another origin in the same browser)
  *   latency  — p50 of a HEAD and of a 1 KiB GET through the service worker,
  *              against a raw IndexedDB read of 1 KiB in the page
  *   upload   — 1 MiB objects PUT from a page into the mesh (the tab's page node
- *              stores them in IndexedDB, announces them and pushes them to the
- *              Node node before answering), against aws-cli copying the same
- *              files into the Node node (one `aws s3 cp --recursive`)
+ *              stores them in IndexedDB and sends them to the Node node before
+ *              answering), as a web app uploads files: Blobs (what a file
+ *              input gives), ten at a time, against aws-cli copying the same
+ *              number of files into the Node node (one `aws s3 cp
+ *              --recursive`, which also sends ten at a time)
  *   hashing  — MD5, SHA-256 and CRC-32 of 8 MiB in the page: the WebAssembly
  *              hashes browser peers use against the pure-JavaScript ones
  *   scoped   — a tab joining as a user who may read one bucket against a root
@@ -28,6 +33,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { launchChromium } from '../../test/helpers/chromium.js'
@@ -42,6 +48,34 @@ const options = benchOptions(3)
 const quick = options.quick
 const GETS = { '64KiB': { size: 64 * 1024, runs: quick ? 50 : 300 }, '1MiB': { size: 1024 * 1024, runs: quick ? 20 : 100 } }
 const UPLOADS = quick ? 8 : 32
+/** Uploads the page keeps in flight: aws-cli's default (max_concurrent_requests). */
+const UPLOAD_CONCURRENCY = 10
+
+/**
+ * The floor: a service worker that answers /floor/<name> with bytes it keeps
+ * in memory, served with a blank page from another origin. Any GET through a
+ * worker costs at least this much.
+ */
+const FLOOR_WORKER = `const sizes = ${JSON.stringify(Object.fromEntries(Object.entries(GETS).map(([n, g]) => [n, g.size])))}
+const bodies = {}
+self.addEventListener('install', e => { e.waitUntil(self.skipWaiting()) })
+self.addEventListener('activate', e => { e.waitUntil(self.clients.claim()) })
+self.addEventListener('fetch', e => {
+  const name = new URL(e.request.url).pathname.replace('/floor/', '')
+  const size = sizes[name]
+  if (size === undefined) return
+  if (bodies[name] === undefined) {
+    bodies[name] = new Uint8Array(size)
+    for (let at = 0; at < size; at += 65536) crypto.getRandomValues(bodies[name].subarray(at, at + 65536))
+  }
+  e.respondWith(new Response(bodies[name]))
+})`
+const floorServer = createServer((req, res) => {
+  if (req.url === '/floor-sw.js') { res.writeHead(200, { 'content-type': 'text/javascript' }).end(FLOOR_WORKER); return }
+  res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>floor</title>')
+})
+await new Promise<void>(resolve => { floorServer.listen(0, '127.0.0.1', resolve) })
+const floorUrl = `http://127.0.0.1:${(floorServer.address() as { port: number }).port}/`
 
 const node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }, args: ['--replicas', '1'] })
 const browser = await launchChromium()
@@ -89,6 +123,31 @@ try {
         tx.onerror = () => { reject(tx.error) }
       })
     }
+  }, GETS)
+
+  // The floor's page, its worker in control.
+  const floorContext = await browser.newContext()
+  await floorContext.addInitScript('globalThis.__name = f => f')
+  const floorPage = await floorContext.newPage()
+  await floorPage.goto(floorUrl)
+  await floorPage.evaluate(async () => {
+    await navigator.serviceWorker.register('/floor-sw.js')
+    await navigator.serviceWorker.ready
+    if (navigator.serviceWorker.controller === null) await new Promise(resolve => { navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }) })
+  })
+  /** GETs a second of each size answered by the floor's worker from memory. */
+  const measureFloor = async (): Promise<Record<string, number>> => await floorPage.evaluate(async (cases) => {
+    const out: Record<string, number> = {}
+    for (const [name, { size, runs }] of Object.entries(cases)) {
+      await (await fetch(`/floor/${name}`)).arrayBuffer()
+      const t = performance.now()
+      for (let i = 0; i < runs; i++) {
+        const got = await (await fetch(`/floor/${name}`)).arrayBuffer()
+        if (got.byteLength !== size) throw new Error(`floor: read ${got.byteLength} of ${size} bytes`)
+      }
+      out[name] = runs / ((performance.now() - t) / 1000)
+    }
+    return out
   }, GETS)
 
   const measureGets = async (): Promise<Record<string, { worker: number, raw: number }>> => await localPage.evaluate(async (cases) => {
@@ -166,18 +225,23 @@ try {
   const size = 1024 * 1024
   await meshPage.evaluate(async () => { await fetch('/s3/uploads', { method: 'PUT' }) })
   const measureUploads = async (round: number): Promise<{ page: number, cli: number }> => {
-    const pageSeconds = await meshPage.evaluate(async ({ count, size, round }) => {
-      const body = crypto.getRandomValues(new Uint8Array(65536))
-      const file = new Uint8Array(size)
-      for (let at = 0; at < size; at += body.length) file.set(body, at)
+    const pageSeconds = await meshPage.evaluate(async ({ count, size, round, concurrency }) => {
+      // The files, made before the clock starts (aws-cli's are on disk): Blobs, as a file input gives them.
+      const files = Array.from({ length: count }, () => {
+        const file = new Uint8Array(size)
+        for (let at = 0; at < size; at += 65536) crypto.getRandomValues(file.subarray(at, at + 65536))
+        return new Blob([file])
+      })
+      let next = 0
       const t = performance.now()
-      for (let i = 0; i < count; i++) {
-        file[0] = i
-        const res = await fetch(`/s3/uploads/page-${round}-${i}.bin`, { method: 'PUT', body: file })
-        if (res.status !== 200 || res.headers.get('x-s3mesh-replicas') !== '1') throw new Error(`PUT ${i}: ${res.status} ${res.headers.get('x-s3mesh-replicas') ?? ''}`)
-      }
+      await Promise.all(Array.from({ length: concurrency }, async () => {
+        for (let i = next++; i < count; i = next++) {
+          const res = await fetch(`/s3/uploads/page-${round}-${i}.bin`, { method: 'PUT', body: files[i] })
+          if (res.status !== 200 || res.headers.get('x-s3mesh-replicas') !== '1') throw new Error(`PUT ${i}: ${res.status} ${res.headers.get('x-s3mesh-replicas') ?? ''}`)
+        }
+      }))
       return (performance.now() - t) / 1000
-    }, { count: UPLOADS, size, round })
+    }, { count: UPLOADS, size, round, concurrency: UPLOAD_CONCURRENCY })
     const dir = await mkdtemp(join(tmpdir(), 's3mesh-bench-browser-'))
     try {
       const files = join(dir, 'files')
@@ -244,7 +308,7 @@ try {
     }
   }
 
-  const readings: Array<{ tabs: { root: { joinMs: number, getMs: number }, scoped: { joinMs: number, getMs: number } }, gets: Awaited<ReturnType<typeof measureGets>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
+  const readings: Array<{ tabs: { root: { joinMs: number, getMs: number }, scoped: { joinMs: number, getMs: number } }, gets: Awaited<ReturnType<typeof measureGets>>, floor: Awaited<ReturnType<typeof measureFloor>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
   for (let r = 0; r < options.runs; r++) {
     process.stderr.write(`browser: run ${r + 1} of ${options.runs}\n`)
     // Alternated order, so drift in the browser's state hits both alike; joins are noisy, so three of each a run.
@@ -259,7 +323,7 @@ try {
       root: { getMs: (first === 'root' ? a : b).getMs, joinMs: median(joins.root) },
       scoped: { getMs: (first === 'root' ? b : a).getMs, joinMs: median(joins.scoped) },
     }
-    readings.push({ tabs, gets: await measureGets(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
+    readings.push({ tabs, gets: await measureGets(), floor: await measureFloor(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
   }
 
   const mb = UPLOADS * size / 1e6
@@ -269,6 +333,10 @@ try {
       workerOpsPerSec: spread(readings.map(r => r.gets[name]!.worker), 1),
       rawIndexedDbOpsPerSec: spread(readings.map(r => r.gets[name]!.raw), 1),
       ratio: spread(readings.map(r => r.gets[name]!.worker / r.gets[name]!.raw)),
+      // The same size answered by a worker from memory: no GET through a worker is faster.
+      floorOpsPerSec: spread(readings.map(r => r.floor[name]!), 1),
+      floorOfRaw: spread(readings.map(r => r.floor[name]! / r.gets[name]!.raw)),
+      ofFloor: spread(readings.map(r => r.gets[name]!.worker / r.floor[name]!)),
     }])),
     latency: {
       headMs: spread(readings.map(r => r.latency.head)),
@@ -276,7 +344,7 @@ try {
       rawIndexedDb1KiBMs: spread(readings.map(r => r.latency.raw)),
     },
     upload: {
-      objects: UPLOADS, size,
+      objects: UPLOADS, size, concurrency: UPLOAD_CONCURRENCY,
       pageMBps: spread(readings.map(r => mb / r.uploads.page), 1),
       awsCliMBps: spread(readings.map(r => mb / r.uploads.cli), 1),
       ratio: spread(readings.map(r => r.uploads.cli / r.uploads.page)),
@@ -298,12 +366,13 @@ try {
     }])),
     readings,
   }
-  await keep('browser', options, result, Object.entries(result.get).map(([name, g]) => `GET ${name} via the service worker ${showSpread(g.workerOpsPerSec)}/s vs raw IndexedDB ${showSpread(g.rawIndexedDbOpsPerSec)}/s (${showSpread(g.ratio, 'x')})`).join('; ') +
+  await keep('browser', options, result, Object.entries(result.get).map(([name, g]) => `GET ${name} via the service worker ${showSpread(g.workerOpsPerSec)}/s vs raw IndexedDB ${showSpread(g.rawIndexedDbOpsPerSec)}/s (${showSpread(g.ratio, 'x')}; a worker answering from memory ${showSpread(g.floorOfRaw, 'x')}, s3mesh at ${showSpread(g.ofFloor, 'x')} of that)`).join('; ') +
     `; HEAD p50 ${showSpread(result.latency.headMs)} ms; upload 1 MiB x ${UPLOADS} from a page into the mesh ${showSpread(result.upload.pageMBps)} MB/s vs aws-cli into the node ${showSpread(result.upload.awsCliMBps)} MB/s (${showSpread(result.upload.ratio, 'x')}); ` +
     `scoped tab join ${showSpread(result.scoped.scopedJoinMs)} ms vs root ${showSpread(result.scoped.rootJoinMs)} ms (${showSpread(result.scoped.joinRatio, 'x')}), GET 64 KiB through the mesh p50 ${showSpread(result.scoped.scopedGetMs)} ms vs ${showSpread(result.scoped.rootGetMs)} ms (${showSpread(result.scoped.getRatio, 'x')}); ` +
     `WebAssembly hashing ${Object.entries(result.hashing).map(([a, h]) => `${a} ${showSpread(h.speedup, 'x')}`).join(', ')} of pure JavaScript (median and range of ${options.runs} runs)`)
 } finally {
   await browser.close()
   await node.stop()
+  floorServer.close()
 }
 process.exit(0)

@@ -119,12 +119,13 @@ export class IdbStore implements ObjectStore {
       await bucket(s, bucketName)
       const record = await object(s, bucketName, key)
       const one = record.segments.length === 1 && record.segments[0]!.chunks === 1
-      return { record, first: one ? await get(s, ['c', record.segments[0]!.version, 0]) as Uint8Array | undefined : undefined }
+      return { record, first: one ? await get(s, ['c', record.segments[0]!.version, 0]) as Uint8Array<ArrayBuffer> | undefined : undefined }
     })
     // Nothing is held open between calls (no file handle, no transaction): close has nothing to release.
     return {
       info: toInfo(record.info),
       stream: (range?: ByteRange) => this.chunks.read(record, range ?? { start: 0, end: record.info.size - 1 }, first),
+      bytes: (range?: ByteRange) => range === undefined ? first : first?.subarray(range.start, range.end + 1),
       close: async () => {},
     }
   }

@@ -25,12 +25,25 @@ export interface WorkerConfig {
   gateway?: string
 }
 
-const configStore = (): ReturnType<typeof createStore> => createStore('s3mesh-config', 'config')
+/** The database holding it, opened once (each idb-keyval store opens its own connection). */
+let configStore: ReturnType<typeof createStore> | undefined
+const store = (): ReturnType<typeof createStore> => (configStore ??= createStore('s3mesh-config', 'config'))
+
+/**
+ * The configuration as last read or saved. Only the service worker reads and
+ * writes it (the page sends it there), so after the first read it answers
+ * from memory: every request needs it, and a read of IndexedDB costs a
+ * request a millisecond or more. A worker the browser stopped starts empty
+ * and reads it again.
+ */
+let current: Promise<WorkerConfig> | undefined
 
 export async function loadWorkerConfig (): Promise<WorkerConfig> {
-  return (await get<WorkerConfig>('worker', configStore())) ?? {}
+  current ??= get<WorkerConfig>('worker', store()).then(c => c ?? {}, (err: unknown) => { current = undefined; throw err })
+  return await current
 }
 
 export async function saveWorkerConfig (config: WorkerConfig): Promise<void> {
-  await set('worker', config, configStore())
+  await set('worker', config, store())
+  current = Promise.resolve(config)
 }

@@ -92,6 +92,14 @@ export interface ObjectHandle {
    * answer) instead of cutting the body short. Absent: use `stream`.
    */
   streamReady? (range?: ByteRange): Promise<ReadableStream<Uint8Array>>
+  /**
+   * The bytes (or one range of them) when the store already has them in
+   * memory, read with the info (IndexedDB reads a one-chunk object so):
+   * a body the platform hands over whole, where a stream is pumped through
+   * JavaScript a chunk at a time. Undefined (or absent): use `stream`. The
+   * caller still closes the handle.
+   */
+  bytes? (range?: ByteRange): Uint8Array<ArrayBuffer> | undefined
   /** Releases the handle without reading it. Safe to call more than once. */
   close (): Promise<void>
 }

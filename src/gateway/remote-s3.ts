@@ -23,6 +23,13 @@ export interface RemoteS3Options {
   timeoutMs: number
   /** How long a node that failed is passed over before it is tried again, ms. */
   retryAfterMs: number
+  /**
+   * Hand bodies in memory to fetch as Blobs. Chromium copies a byte-array
+   * body on the calling thread (about 35 ms a MiB, 100 ms until the upload
+   * ends, against 2 ms and 20 ms for the same bytes as a Blob), so the
+   * browser's stores set it; Node sends bytes as they are.
+   */
+  blobBodies?: boolean
   /** The clock (tests pass their own). */
   now?: () => number
 }
@@ -141,7 +148,7 @@ export class RemoteS3 {
       return await fetch(signed.url, {
         method: req.method,
         headers: signed.headers,
-        body: body instanceof ReadableStream ? fixedLength(body, req.size) : body,
+        body: body instanceof ReadableStream ? fixedLength(body, req.size) : this.options.blobBodies === true && body instanceof Uint8Array ? new Blob([body]) : body,
         signal: controller.signal,
         // Node (undici) needs this to send a stream; other runtimes ignore it.
         duplex: 'half',

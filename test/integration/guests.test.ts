@@ -24,6 +24,10 @@ import { MemoryStore } from '../../src/core/memory-store.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { GuestMember } from '../../src/core/mesh/guest-member.js'
+import { GuestStore } from '../../src/core/mesh/guest-store.js'
+import { compareVersions } from '../../src/core/mesh/hlc.js'
+import { GatewayStore } from '../../src/gateway/gateway-store.js'
+import { RemoteS3 } from '../../src/gateway/remote-s3.js'
 import { GUEST_PROTOCOL, GUEST_TRANSFER_PROTOCOL } from '../../src/core/mesh/guest-service.js'
 import { SYNC_PROTOCOL } from '../../src/core/mesh/anti-entropy.js'
 import { s3Signer } from '../../src/core/s3-signer.js'
@@ -271,6 +275,41 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
       assert.equal(told.taken, 0)
       assert.equal(decodeCatalogMessage(told.newer as Uint8Array).entries[0]!.object!.size, 'replaced'.length, 'the newer version, so the guest drops its stale copy')
     } finally {
+      await l.stop()
+    }
+  })
+
+  it('a guest\'s write is kept in its own store under the node\'s version, also a rewrite of the same bytes', async () => {
+    const n0 = nodes[0]!
+    assert.equal((await root.fetch(`${n0.url}/rewrites`, { method: 'PUT' })).status, 200)
+    const guestKey = await generateKeyPair('Ed25519')
+    const guestPeer = peerIdFromPrivateKey(guestKey).toString()
+    const l = await guestNode(guestKey)
+    const a = await join(n0, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, guestPeer)
+    await l.dial(multiaddr(a.relays[0]!))
+    const local = new MemoryStore()
+    const guest = new GuestMember({ libp2p: l, store: local, hashes: nodeHashes, cluster: 's3mesh', admission: b64(a.admission), relays: a.relays, retryMs: 200 })
+    await guest.start()
+    try {
+      await guest.synced
+      const remote = new RemoteS3({ endpoints: [n0.url], accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, timeoutMs: 10_000, retryAfterMs: 0 })
+      const store = new GuestStore(guest, new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: 1 << 20 }))
+      const nodeVersion = async (): Promise<CatalogEntry> => decodeCatalogMessage((await ask(l, idOf(n0), GUEST_PROTOCOL, { admission: b64(a.admission), op: 'lookup', bucket: 'rewrites', key: 'same' })).entries as Uint8Array).entries[0]!
+      const versions: CatalogEntry[] = []
+      for (let i = 0; i < 3; i++) {
+        const info = await store.putObject('rewrites', 'same', new Response('the same bytes').body!, { metadata: { user: {} } })
+        const atNode = await nodeVersion()
+        assert.equal(atNode.object?.sha256, info.sha256)
+        // The write answered only once the tab's copy was kept: under the version the node made, not the one before.
+        const entry = guest.catalog.get('rewrites', 'same')
+        assert.equal(compareVersions(entry!.version, atNode.version), 0, `write ${i + 1}: the tab's entry is the node's version`)
+        assert.ok(entry!.holders.includes(guestPeer), `write ${i + 1}: the tab holds it`)
+        assert.equal(await new Response((await local.openObject('rewrites', 'same')).stream()).text(), 'the same bytes')
+        versions.push(atNode)
+      }
+      assert.ok(compareVersions(versions[1]!.version, versions[0]!.version) > 0 && compareVersions(versions[2]!.version, versions[1]!.version) > 0, 'each rewrite is a new version')
+    } finally {
+      await guest.stop()
       await l.stop()
     }
   })
