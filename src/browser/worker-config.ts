@@ -34,11 +34,22 @@ const store = (): ReturnType<typeof createStore> => (configStore ??= createStore
  * writes it (the page sends it there), so after the first read it answers
  * from memory: every request needs it, and a read of IndexedDB costs a
  * request a millisecond or more. A worker the browser stopped starts empty
- * and reads it again.
+ * and reads it again; while a new version of the worker takes over, the old
+ * one may be sent a change, so a save tells every worker of the origin to
+ * read it again.
  */
 let current: Promise<WorkerConfig> | undefined
+let changes: BroadcastChannel | undefined
+const changed = (): BroadcastChannel => {
+  if (changes === undefined) {
+    changes = new BroadcastChannel('s3mesh-config')
+    changes.onmessage = () => { current = undefined }
+  }
+  return changes
+}
 
 export async function loadWorkerConfig (): Promise<WorkerConfig> {
+  changed()
   current ??= get<WorkerConfig>('worker', store()).then(c => c ?? {}, (err: unknown) => { current = undefined; throw err })
   return await current
 }
@@ -46,4 +57,5 @@ export async function loadWorkerConfig (): Promise<WorkerConfig> {
 export async function saveWorkerConfig (config: WorkerConfig): Promise<void> {
   await set('worker', config, store())
   current = Promise.resolve(config)
+  changed().postMessage('saved')
 }

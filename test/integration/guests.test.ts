@@ -285,11 +285,14 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     const guestKey = await generateKeyPair('Ed25519')
     const guestPeer = peerIdFromPrivateKey(guestKey).toString()
     const l = await guestNode(guestKey)
-    const a = await join(n0, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, guestPeer)
+    const rootCreds = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }
+    let a = await join(n0, rootCreds, guestPeer)
     await l.dial(multiaddr(a.relays[0]!))
     const local = new MemoryStore()
     const guest = new GuestMember({ libp2p: l, store: local, hashes: nodeHashes, cluster: 's3mesh', admission: b64(a.admission), relays: a.relays, retryMs: 200 })
     await guest.start()
+    // Renewed at half its life, as a tab does (the admission lasts seconds here).
+    const renewing = setInterval(() => { void join(n0, rootCreds, guestPeer).then(async next => { a = next; await guest.renew(b64(next.admission)) }).catch((err: unknown) => { process.stderr.write(`renewal failed: ${String(err)}\n`) }) }, ADMISSION_SECONDS * 500)
     try {
       await guest.synced
       const remote = new RemoteS3({ endpoints: [n0.url], accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, timeoutMs: 10_000, retryAfterMs: 0 })
@@ -309,6 +312,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
       }
       assert.ok(compareVersions(versions[1]!.version, versions[0]!.version) > 0 && compareVersions(versions[2]!.version, versions[1]!.version) > 0, 'each rewrite is a new version')
     } finally {
+      clearInterval(renewing)
       await guest.stop()
       await l.stop()
     }

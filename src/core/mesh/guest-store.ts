@@ -7,7 +7,6 @@ import { fanOut } from '../fan-out.js'
 import type { LifecycleRule } from '../lifecycle.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { GuestMember } from './guest-member.js'
-import { compareVersions, type Version } from './hlc.js'
 import { MeshStore } from './mesh-store.js'
 
 /** Bytes the tab's own copy may run ahead of (or behind) the write to the node. */
@@ -45,19 +44,6 @@ export class GuestStore extends MeshStore {
   private async refresh (bucket: string, key?: string, always = false): Promise<void> {
     if (!always && this.guest.catalog.get(bucket, key) !== undefined) return
     await this.guest.lookup(bucket, key).catch(() => undefined)
-  }
-
-  /**
-   * Whether the catalog's entry for the key is the version `info` describes:
-   * its bytes, and (with `before`, the version known when the write began) a
-   * newer version than that, so a rewrite of the same bytes is not taken for
-   * the version it replaced.
-   */
-  private announced (bucket: string, key: string, info: ObjectInfo, before?: Version): boolean {
-    const entry = this.guest.catalog.get(bucket, key)
-    if (entry?.object === undefined || entry.deleted) return false
-    if (before !== undefined && compareVersions(entry.version, before) <= 0) return false
-    return entry.object.sha256 === info.sha256 || entry.object.etag === info.etag
   }
 
   // ---- reads: the member's, once the entry is known ----
@@ -123,13 +109,11 @@ export class GuestStore extends MeshStore {
     const head = { bucket, key, metadata: options.metadata, tags: options.tags ?? {}, ...(options.size === undefined ? {} : { size: options.size }) }
     const kept = this.guest.copies.storeStreamed(head, toLocal!, async () => await version, options.signal)
       .then(held => { this.guest.copies.publish(held) }, () => { /* not kept here: the node holds it */ })
-    const before = this.guest.catalog.get(bucket, key)?.version
     try {
       const info = await this.writer.putObject(bucket, key, toNode!, options)
-      // The node's announcement of the write often arrives with its answer; only without it is the node asked.
-      if (!this.announced(bucket, key, info, before)) await this.refresh(bucket, key, true)
+      await this.refresh(bucket, key, true)
       const entry = this.guest.catalog.get(bucket, key)
-      if (entry !== undefined && this.announced(bucket, key, info)) written!(entry)
+      if (entry?.object?.sha256 === info.sha256 || entry?.object?.etag === info.etag) written!(entry)
       else failed!(new Error('the node\'s version of the write is not known here'))
       await kept
       return info
