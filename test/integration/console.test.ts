@@ -467,7 +467,9 @@ describe('the console', () => {
     await page.getByRole('link', { name: 'Buckets' }).click()
     // Made elsewhere: the bucket list follows the mesh's catalog without a reload.
     await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'many', exact: true }).click()
-    await page.getByRole('status').filter({ hasText: '1,010 objects' }).waitFor({ timeout: 30_000 })
+    // What the page says meanwhile (its status, or an alert) is in the message when it never says 1,010.
+    await until('the listing says 1,010 objects', async () => (await page.getByRole('status').filter({ hasText: '1,010 objects' }).count()) > 0, 30_000,
+      async () => `status: ${JSON.stringify(await page.getByRole('status').allTextContents())}, alerts: ${JSON.stringify(await page.getByRole('alert').allTextContents())}`)
     assert.equal(await page.locator('tr[data-key]').count(), 500, 'drawn a page at a time')
     await page.getByRole('button', { name: 'Show 500 more' }).click()
     await until('1,000 rows', async () => await page.locator('tr[data-key]').count() === 1000, 10_000)
