@@ -23,6 +23,12 @@ export interface Hashes {
   hmacSha256 (key: Uint8Array, data: Uint8Array): Uint8Array
   /** Only for SigV2 presigned URLs, which older tools (s3cmd signurl) still produce. */
   hmacSha1 (key: Uint8Array, data: Uint8Array): Uint8Array
+  /**
+   * SHA-256 of bytes in memory in one call, where the platform has a faster
+   * way than `create` (browsers: WebCrypto, native code, several times
+   * WebAssembly's speed, but not incremental). Absent: stream with `create`.
+   */
+  sha256Of? (data: Uint8Array): Promise<Uint8Array>
 }
 
 /** A CRC's 32-bit value as the 4 big-endian bytes that x-amz-checksum-crc32(c) carry. */

@@ -70,6 +70,15 @@ export function wasmHashesSuite (where: string, { describe, it }: Runner): void 
       assert.equal(digest(hashes, 'crc32', [bytes('123456789')]), 'cbf43926')
     })
 
+    it('has a one-shot SHA-256 (WebCrypto) that gives the streaming digest, for a view into a larger buffer too', async () => {
+      const hashes = wasmHashes(watchedFallback(true))
+      assert.ok(hashes.sha256Of !== undefined, 'WebCrypto is there (Node and Chromium both have it)')
+      const data = random(300_001)
+      const view = data.subarray(1, 300_000)
+      assert.equal(toHex(await hashes.sha256Of(view)), digest(webHashes, 'sha256', [view]))
+      assert.equal(toHex(await hashes.sha256Of(bytes('abc'))), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    })
+
     it('keeps two hashes of one algorithm apart when both are open', async () => {
       const hashes = wasmHashes(watchedFallback(true))
       assert.equal(await hashes.ready(['sha256']), true)
