@@ -13,6 +13,18 @@ import { abandon, get, storageError, type ObjectRecord, type Segment } from './i
 export const CHUNK_BYTES = 1024 * 1024
 
 /**
+ * A chunk as IndexedDB keeps it: a Blob (a handle: reading the record reads
+ * none of its bytes, and a service worker answers with it as it is), or a
+ * byte array, as earlier releases of s3mesh wrote them.
+ */
+export type StoredChunk = Blob | Uint8Array
+
+/** A stored chunk's bytes. */
+export async function chunkBytes (chunk: StoredChunk): Promise<Uint8Array> {
+  return chunk instanceof Blob ? new Uint8Array(await chunk.arrayBuffer()) : chunk
+}
+
+/**
  * The bytes of IdbStore's objects and parts: written as a new version in
  * CHUNK_BYTES chunks (each write its own transaction, so a large upload
  * never sits in memory or in one IndexedDB value), read back as a stream of
@@ -29,18 +41,18 @@ export class IdbChunks {
    */
   async write (body: ReadableStream<Uint8Array>, wanted: ReadonlyArray<'md5' | 'sha256'>, verified: VerifiedDigests | undefined, expectedSize: number | undefined, signal: AbortSignal | undefined): Promise<{ segment: Segment, size: number, digests: Partial<Record<'md5' | 'sha256', Uint8Array>> }> {
     const version = randomId()
-    let pending = new Uint8Array(CHUNK_BYTES)
+    // One buffer for the whole write: a Blob copies what it is made of.
+    const pending = new Uint8Array(CHUNK_BYTES)
     let filled = 0
     let chunks = 0
     const flush = async (): Promise<void> => {
-      const chunk = filled === CHUNK_BYTES ? pending : pending.slice(0, filled)
+      const chunk = new Blob([pending.subarray(0, filled)])
       const index = chunks++
+      filled = 0
       await transaction(this.db, 'readwrite', async s => {
         if (index === 0) s.put(Date.now(), ['w', version])
         s.put(chunk, ['c', version, index])
       })
-      pending = new Uint8Array(CHUNK_BYTES)
-      filled = 0
     }
     try {
       const { size, digests } = await drainWithDigests(body, wanted, verified, {
@@ -66,13 +78,46 @@ export class IdbChunks {
   }
 
   async chunk (version: string, index: number): Promise<Uint8Array> {
-    const chunk = await transaction(this.db, 'readonly', async s => await get(s, ['c', version, index]) as Uint8Array | undefined)
-    if (chunk === undefined) throw new S3Error('InternalError', 'Part of this object is missing from the browser\'s storage (it was replaced long ago, or the storage was cleared).')
-    return chunk
+    const chunk = await transaction(this.db, 'readonly', async s => await get(s, ['c', version, index]) as StoredChunk | undefined)
+    if (chunk === undefined) throw missingChunk()
+    return await chunkBytes(chunk)
   }
 
-  read (record: ObjectRecord, range: ByteRange, first: Uint8Array | undefined): ReadableStream<Uint8Array> {
-    // (segment, chunk) positions covering the range, in order.
+  /**
+   * The range as one Blob made of the stored chunks' Blobs (no bytes read),
+   * or undefined when a chunk is kept as bytes (written by an older version).
+   */
+  async blob (record: ObjectRecord, range: ByteRange): Promise<Blob | undefined> {
+    const plan = this.plan(record, range)
+    const stored = await transaction(this.db, 'readonly', async s => await Promise.all(plan.map(async step => await get(s, ['c', step.version, step.index]) as StoredChunk | undefined)))
+    const parts: Blob[] = []
+    for (const [i, chunk] of stored.entries()) {
+      if (chunk === undefined) throw missingChunk()
+      if (!(chunk instanceof Blob)) return undefined
+      parts.push(chunk.slice(plan[i]!.from, plan[i]!.to))
+    }
+    return parts.length === 1 ? parts[0]! : new Blob(parts)
+  }
+
+  read (record: ObjectRecord, range: ByteRange, first: StoredChunk | undefined): ReadableStream<Uint8Array> {
+    const plan = this.plan(record, range)
+    let next = 0
+    return new ReadableStream<Uint8Array>({
+      pull: async controller => {
+        const step = plan[next++]
+        if (step === undefined) { controller.close(); return }
+        try {
+          const chunk = first !== undefined && next === 1 ? await chunkBytes(first) : await this.chunk(step.version, step.index)
+          controller.enqueue(chunk.subarray(step.from, step.to))
+        } catch (err) {
+          controller.error(err)
+        }
+      },
+    }, { highWaterMark: 0 })
+  }
+
+  /** The (segment, chunk) positions covering `range`, in order, with the part of each it takes. */
+  private plan (record: ObjectRecord, range: ByteRange): Array<{ version: string, index: number, from: number, to: number }> {
     const plan: Array<{ version: string, index: number, from: number, to: number }> = []
     let base = 0
     for (const seg of record.segments) {
@@ -85,20 +130,12 @@ export class IdbChunks {
       }
       base += seg.size
     }
-    let next = 0
-    return new ReadableStream<Uint8Array>({
-      pull: async controller => {
-        const step = plan[next++]
-        if (step === undefined) { controller.close(); return }
-        try {
-          const chunk = first !== undefined && next === 1 ? first : await this.chunk(step.version, step.index)
-          controller.enqueue(chunk.subarray(step.from, step.to))
-        } catch (err) {
-          controller.error(err)
-        }
-      },
-    }, { highWaterMark: 0 })
+    return plan
   }
+}
+
+function missingChunk (): S3Error {
+  return new S3Error('InternalError', 'Part of this object is missing from the browser\'s storage (it was replaced long ago, or the storage was cleared).')
 }
 
 /** Runs `fn` in one transaction of `db` and resolves when the transaction has committed (or rejects if it aborted). */

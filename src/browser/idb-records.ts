@@ -29,7 +29,7 @@ export function partInfo (p: PartRecord): PartInfo {
 //   ['o', bucket, utf8(key)]            ObjectRecord (binary keys sort in UTF-8 byte order, as S3 lists)
 //   ['u', bucket, uploadId]             UploadRecord
 //   ['p', uploadId, partNumber]         PartRecord
-//   ['c', version, index]               Uint8Array chunk
+//   ['c', version, index]               chunk: a Blob (a byte array when an older version wrote it)
 //   ['w', version]                      start time of a write not yet committed
 //   ['g', time, version]                chunk count of a replaced version, deleted after the grace period
 export type Key = IDBValidKey[]

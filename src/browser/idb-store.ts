@@ -15,7 +15,7 @@ import {
   abandon, AFTER, bucket, compareBytes, get, object, partInfo, retire, startsWith, toInfo, upload, utf8,
   type BucketRecord, type Key, type ObjectRecord, type PartRecord, type StoredInfo, type UploadRecord,
 } from './idb-records.js'
-import { IdbChunks, transaction } from './idb-chunks.js'
+import { IdbChunks, transaction, type StoredChunk } from './idb-chunks.js'
 import { browserHashes } from './wasm-hashes.js'
 
 /** A replaced version's chunks stay this long, so a reader that opened it first can finish. */
@@ -119,13 +119,20 @@ export class IdbStore implements ObjectStore {
       await bucket(s, bucketName)
       const record = await object(s, bucketName, key)
       const one = record.segments.length === 1 && record.segments[0]!.chunks === 1
-      return { record, first: one ? await get(s, ['c', record.segments[0]!.version, 0]) as Uint8Array<ArrayBuffer> | undefined : undefined }
+      return { record, first: one ? await get(s, ['c', record.segments[0]!.version, 0]) as StoredChunk | undefined : undefined }
     })
+    const whole = { start: 0, end: record.info.size - 1 }
     // Nothing is held open between calls (no file handle, no transaction): close has nothing to release.
     return {
       info: toInfo(record.info),
-      stream: (range?: ByteRange) => this.chunks.read(record, range ?? { start: 0, end: record.info.size - 1 }, first),
-      bytes: (range?: ByteRange) => range === undefined ? first : first?.subarray(range.start, range.end + 1),
+      stream: (range?: ByteRange) => this.chunks.read(record, range ?? whole, first),
+      // The stored Blobs themselves (a worker answers with them without reading a byte), or a one-chunk object's bytes.
+      body: async (range?: ByteRange) => {
+        const r = range ?? whole
+        if (first instanceof Blob) return first.slice(r.start, r.end + 1)
+        if (first !== undefined) return first.subarray(r.start, r.end + 1) as Uint8Array<ArrayBuffer>
+        return await this.chunks.blob(record, r)
+      },
       close: async () => {},
     }
   }

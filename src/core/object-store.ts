@@ -93,13 +93,14 @@ export interface ObjectHandle {
    */
   streamReady? (range?: ByteRange): Promise<ReadableStream<Uint8Array>>
   /**
-   * The bytes (or one range of them) when the store already has them in
-   * memory, read with the info (IndexedDB reads a one-chunk object so):
-   * a body the platform hands over whole, where a stream is pumped through
-   * JavaScript a chunk at a time. Undefined (or absent): use `stream`. The
-   * caller still closes the handle.
+   * The object (or one range of it) as a body the platform hands over whole,
+   * when the store has one at hand: bytes it read with the info, or Blobs
+   * (IndexedDB keeps chunks as Blobs, and a service worker answers with them
+   * without reading a byte), where a stream is pumped through JavaScript a
+   * chunk at a time. Undefined (or absent): use `stream`. The caller still
+   * closes the handle.
    */
-  bytes? (range?: ByteRange): Uint8Array<ArrayBuffer> | undefined
+  body? (range?: ByteRange): Promise<Uint8Array<ArrayBuffer> | Blob | undefined>
   /** Releases the handle without reading it. Safe to call more than once. */
   close (): Promise<void>
 }

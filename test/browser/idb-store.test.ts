@@ -42,11 +42,56 @@ describe('IdbStore in the browser', () => {
     assert.equal(info.size, whole.length)
     const chunks = (await values(database)).filter(v => v.key[0] === 'c')
     assert.equal(chunks.length, 6, 'five full chunks and a 3-byte one')
-    assert.ok(chunks.every(c => (c.value as Uint8Array).byteLength <= 1024 * 1024))
+    assert.ok(chunks.every(c => c.value instanceof Blob && c.value.size <= 1024 * 1024), 'each chunk a Blob of 1 MiB at most')
     const h = await store.openObject('big', 'blob')
     const got = await readStream(h.stream({ start: 1024 * 1024 - 5, end: 3 * 1024 * 1024 + 7 }))
     assert.deepEqual(got, whole.subarray(1024 * 1024 - 5, 3 * 1024 * 1024 + 8))
     assert.deepEqual(await readStream((await store.openObject('big', 'blob')).stream()), whole)
+  })
+
+  it('hands over any range of an object as one Blob of its stored chunks, across the seams between chunks', async () => {
+    const database = fresh()
+    const store = new IdbStore({ database })
+    await store.createBucket('b')
+    const whole = crypto.getRandomValues(new Uint8Array(65536))
+    const big = new Uint8Array(2 * 1024 * 1024 + 100)
+    for (let at = 0; at < big.length; at += whole.length) big.set(whole.subarray(0, Math.min(whole.length, big.length - at)), at)
+    await store.putObject('b', 'big', streamOfBytes(big, 300_000), { metadata: { user: {} } })
+    await store.putObject('b', 'small', streamOfBytes(whole), { metadata: { user: {} } })
+    await store.putObject('b', 'empty', streamOfBytes(new Uint8Array(0)), { metadata: { user: {} } })
+    const bytesOf = async (b: Uint8Array | Blob | undefined): Promise<Uint8Array> => b instanceof Blob ? new Uint8Array(await b.arrayBuffer()) : b!
+    const h = await store.openObject('b', 'big')
+    for (const r of [undefined, { start: 0, end: 0 }, { start: 1024 * 1024 - 3, end: 1024 * 1024 + 2 }, { start: 5, end: big.length - 1 }, { start: 2 * 1024 * 1024, end: 2 * 1024 * 1024 + 99 }]) {
+      const body = await h.body!(r)
+      assert.ok(body instanceof Blob, 'a Blob, not bytes read')
+      assert.deepEqual(await bytesOf(body), r === undefined ? big : big.subarray(r.start, r.end + 1), `range ${JSON.stringify(r)}`)
+    }
+    assert.deepEqual(await bytesOf(await (await store.openObject('b', 'small')).body!({ start: 10, end: 19 })), whole.subarray(10, 20))
+    assert.equal((await bytesOf(await (await store.openObject('b', 'empty')).body!())).byteLength, 0)
+  })
+
+  it('reads objects whose chunks an earlier release kept as byte arrays: every range, as a stream, and whole when it is one chunk', async () => {
+    const database = fresh()
+    const store = new IdbStore({ database })
+    await store.createBucket('old')
+    const big = crypto.getRandomValues(new Uint8Array(65536))
+    const two = new Uint8Array(1024 * 1024 + 65536)
+    two.set(big, 1024 * 1024 - 100)
+    await store.putObject('old', 'two', streamOfBytes(two), { metadata: { user: {} } })
+    await store.putObject('old', 'one', streamOfBytes(big), { metadata: { user: {} } })
+    // As an earlier release stored them: each chunk's bytes as a byte array (read first: a transaction ends while it waits on a Blob).
+    const stored = (await values(database)).filter(v => v.key[0] === 'c')
+    const asBytes = await Promise.all(stored.map(async c => ({ key: c.key, bytes: new Uint8Array(await (c.value as Blob).arrayBuffer()) })))
+    await createStore(database, 'records')('readwrite', async s => { for (const c of asBytes) s.put(c.bytes, c.key) })
+    assert.ok((await values(database)).filter(v => v.key[0] === 'c').every(c => c.value instanceof Uint8Array), 'the chunks are byte arrays now')
+    const h = await store.openObject('old', 'two')
+    assert.deepEqual(await readStream(h.stream()), two)
+    assert.deepEqual(await readStream(h.stream({ start: 1024 * 1024 - 100, end: 1024 * 1024 + 65435 })), big)
+    assert.equal(await h.body!(), undefined, 'no Blob to hand over: the caller streams')
+    assert.deepEqual(await h.body!({ start: 0, end: 9 }), undefined)
+    const one = await store.openObject('old', 'one')
+    assert.deepEqual(await one.body!({ start: 3, end: 9 }), big.subarray(3, 10), 'a one-chunk object: its bytes, read with its record')
+    assert.deepEqual(await readStream(one.stream()), big)
   })
 
   it('a failed upload leaves no chunks behind; a replaced version stays readable for a reader that opened it', async () => {

@@ -15,9 +15,9 @@ export async function getObject (ctx: Context): Promise<Response> {
     const range = requestedBytes(ctx.headers, ctx.query, info)
     const headers = readHeaders(ctx, info, range !== undefined)
     applyResponseOverrides(headers, ctx.query, ctx.auth.principal.kind === 'anonymous')
-    const bytes = handle.bytes?.(range)
-    if (bytes !== undefined) await handle.close()
-    const body = bytes ?? (handle.streamReady !== undefined ? await handle.streamReady(range) : handle.stream(range))
+    const whole = await handle.body?.(range)
+    if (whole !== undefined) await handle.close()
+    const body = whole ?? (handle.streamReady !== undefined ? await handle.streamReady(range) : handle.stream(range))
     if (range === undefined) {
       headers.set('content-length', String(info.size))
       return new Response(body, { status: 200, headers })
