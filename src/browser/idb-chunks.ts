@@ -89,6 +89,11 @@ export class IdbChunks {
    */
   async blob (record: ObjectRecord, range: ByteRange): Promise<Blob | undefined> {
     const plan = this.plan(record, range)
+    // One chunk of each segment first (a segment is one write, all in one format): an object kept as bytes is
+    // streamed, never read whole here.
+    const firsts = [...new Map(plan.map(step => [step.version, step] as const).reverse()).values()]
+    const probed = await transaction(this.db, 'readonly', async s => await Promise.all(firsts.map(async step => await get(s, ['c', step.version, step.index]) as StoredChunk | undefined)))
+    if (probed.some(chunk => chunk !== undefined && !(chunk instanceof Blob))) return undefined
     const stored = await transaction(this.db, 'readonly', async s => await Promise.all(plan.map(async step => await get(s, ['c', step.version, step.index]) as StoredChunk | undefined)))
     const parts: Blob[] = []
     for (const [i, chunk] of stored.entries()) {

@@ -21,7 +21,8 @@ export type Expected = { sha256: string, size: number } | (() => Promise<{ sha25
 export function verifyingStream (hashes: Hashes, expected: Expected, onMismatch?: (err: ContentMismatchError) => void): TransformStream<Uint8Array, Uint8Array> {
   const early = typeof expected === 'function' ? undefined : expected
   // Bytes up to ONE_SHOT_BYTES are kept (not copied) and hashed at the end in one call where the platform has a
-  // faster one-shot hash; past that, and elsewhere, they are hashed as they pass.
+  // faster one-shot hash; past that, and elsewhere, they are hashed as they pass. So what reads this stream must not
+  // change the chunks it is given (none does: stores copy out of them).
   let kept: Uint8Array[] | undefined = hashes.sha256Of !== undefined && (early === undefined || early.size <= ONE_SHOT_BYTES) ? [] : undefined
   let hash = kept === undefined ? hashes.create('sha256') : undefined
   let size = 0
