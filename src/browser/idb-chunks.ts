@@ -19,6 +19,11 @@ export const CHUNK_BYTES = 1024 * 1024
  */
 export type StoredChunk = Blob | Uint8Array
 
+/** The chunk stored under (version, index), in the transaction `s` belongs to. */
+export async function storedChunk (s: IDBObjectStore, version: string, index: number): Promise<StoredChunk | undefined> {
+  return await get(s, ['c', version, index]) as StoredChunk | undefined
+}
+
 /** A stored chunk's bytes. */
 export async function chunkBytes (chunk: StoredChunk): Promise<Uint8Array> {
   return chunk instanceof Blob ? new Uint8Array(await chunk.arrayBuffer()) : chunk
@@ -78,7 +83,7 @@ export class IdbChunks {
   }
 
   async chunk (version: string, index: number): Promise<Uint8Array> {
-    const chunk = await transaction(this.db, 'readonly', async s => await get(s, ['c', version, index]) as StoredChunk | undefined)
+    const chunk = await transaction(this.db, 'readonly', async s => await storedChunk(s, version, index))
     if (chunk === undefined) throw missingChunk()
     return await chunkBytes(chunk)
   }
@@ -89,12 +94,15 @@ export class IdbChunks {
    */
   async blob (record: ObjectRecord, range: ByteRange): Promise<Blob | undefined> {
     const plan = this.plan(record, range)
-    // One chunk of each segment first (a segment is one write, all in one format): an object kept as bytes is
-    // streamed, never read whole here.
-    const firsts = [...new Map(plan.map(step => [step.version, step] as const).reverse()).values()]
-    const probed = await transaction(this.db, 'readonly', async s => await Promise.all(firsts.map(async step => await get(s, ['c', step.version, step.index]) as StoredChunk | undefined)))
-    if (probed.some(chunk => chunk !== undefined && !(chunk instanceof Blob))) return undefined
-    const stored = await transaction(this.db, 'readonly', async s => await Promise.all(plan.map(async step => await get(s, ['c', step.version, step.index]) as StoredChunk | undefined)))
+    const stored = await transaction(this.db, 'readonly', async s => {
+      // One chunk of each segment first (a segment is one write, all in one format): an object kept as bytes is
+      // streamed, never read whole here.
+      const firsts = [...new Map(plan.map(step => [step.version, step] as const).reverse()).values()]
+      const probed = await Promise.all(firsts.map(async step => await storedChunk(s, step.version, step.index)))
+      if (probed.some(chunk => chunk !== undefined && !(chunk instanceof Blob))) return undefined
+      return await Promise.all(plan.map(async step => await storedChunk(s, step.version, step.index)))
+    })
+    if (stored === undefined) return undefined
     const parts: Blob[] = []
     for (const [i, chunk] of stored.entries()) {
       if (chunk === undefined) throw missingChunk()

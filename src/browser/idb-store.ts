@@ -15,7 +15,7 @@ import {
   abandon, AFTER, bucket, compareBytes, get, object, partInfo, retire, startsWith, toInfo, upload, utf8,
   type BucketRecord, type Key, type ObjectRecord, type PartRecord, type StoredInfo, type UploadRecord,
 } from './idb-records.js'
-import { IdbChunks, transaction, type StoredChunk } from './idb-chunks.js'
+import { IdbChunks, storedChunk, transaction } from './idb-chunks.js'
 import { browserHashes } from './wasm-hashes.js'
 
 /** A replaced version's chunks stay this long, so a reader that opened it first can finish. */
@@ -119,7 +119,7 @@ export class IdbStore implements ObjectStore {
       await bucket(s, bucketName)
       const record = await object(s, bucketName, key)
       const one = record.segments.length === 1 && record.segments[0]!.chunks === 1
-      return { record, first: one ? await get(s, ['c', record.segments[0]!.version, 0]) as StoredChunk | undefined : undefined }
+      return { record, first: one ? await storedChunk(s, record.segments[0]!.version, 0) : undefined }
     })
     const whole = { start: 0, end: record.info.size - 1 }
     // Nothing is held open between calls (no file handle, no transaction): close has nothing to release.
