@@ -41,6 +41,7 @@ import { until } from '../helpers/until.js'
 
 const root = signer()
 const ADMISSION_SECONDS = 4
+const ROOT_CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }
 
 /** The join answer, read as any JSON: a cluster key in it would show. */
 interface Join { admission: string, relays: string[], expires: number, clusterKeys?: unknown, principal: { kind: string, user?: string } }
@@ -62,6 +63,28 @@ async function join (node: ServerProcess, creds: { accessKeyId: string, secretAc
   const text = await res.text()
   assert.equal(res.status, 200, text)
   return JSON.parse(text) as Join
+}
+
+/**
+ * Renews a guest's admission at half its life, as a tab does, until `stop()`;
+ * `current()` is the latest one.
+ */
+function keepRenewed (node: ServerProcess, creds: { accessKeyId: string, secretAccessKey: string }, peer: string, guest: GuestMember, first: Join): { current: () => Join, stop: () => void } {
+  let latest = first
+  const timer = setInterval(() => {
+    void join(node, creds, peer).then(async next => { latest = next; await guest.renew(b64(next.admission)) }).catch((err: unknown) => { process.stderr.write(`renewal failed: ${String(err)}\n`) })
+  }, ADMISSION_SECONDS * 500)
+  return { current: () => latest, stop: () => { clearInterval(timer) } }
+}
+
+/** A fresh guest's libp2p node, admitted as root by `node` and connected to its relay. */
+async function rootGuest (node: ServerProcess): Promise<{ peer: string, libp2p: Libp2p, joined: Join }> {
+  const key = await generateKeyPair('Ed25519')
+  const peer = peerIdFromPrivateKey(key).toString()
+  const libp2p = await guestNode(key)
+  const joined = await join(node, ROOT_CREDS, peer)
+  await libp2p.dial(multiaddr(joined.relays[0]!))
+  return { peer, libp2p, joined }
 }
 
 /** A node's libp2p peer id, from its mesh address. */
@@ -141,7 +164,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     const scoped = await join(nodes[0]!, reader, peer)
     assert.equal(scoped.principal.user, 'scoped')
     assert.equal(scoped.clusterKeys, undefined, 'a user\'s tab gets no cluster key')
-    const rootJoin = await join(nodes[0]!, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, peer)
+    const rootJoin = await join(nodes[0]!, ROOT_CREDS, peer)
     assert.equal(rootJoin.principal.kind, 'root')
     assert.equal(rootJoin.clusterKeys, undefined, 'nor does root\'s')
     assert.ok(scoped.expires - Date.now() <= ADMISSION_SECONDS * 1000 + 1000)
@@ -152,7 +175,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
   })
 
   it('a guest follows the feed of what its user may list, and fetches what it may read', async () => {
-    let admission = await join(nodes[0]!, reader, peer)
+    const admission = await join(nodes[0]!, reader, peer)
     const filteredBefore = await metric(nodes[0]!, 's3mesh_guest_entries_filtered_total')
     // Addresses a guest gives: only one through a durable member's relay is passed on to other guests.
     const relayed = `${admission.relays[0]!}/p2p-circuit/p2p/${peer}`
@@ -160,8 +183,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     const guest = new GuestMember({ libp2p, store: new MemoryStore(), hashes: nodeHashes, cluster: 's3mesh', admission: b64(admission.admission), relays: admission.relays, retryMs: 200, addresses })
     await libp2p.dial(multiaddr(admission.relays[0]!))
     await guest.start()
-    // Renewed at half its life, as a tab does.
-    const renewing = setInterval(() => { void join(nodes[0]!, reader, peer).then(async a => { admission = a; await guest.renew(b64(a.admission)) }).catch((err: unknown) => { process.stderr.write(`renewal failed: ${String(err)}\n`) }) }, ADMISSION_SECONDS * 500)
+    const renewing = keepRenewed(nodes[0]!, reader, peer, guest, admission)
     try {
       await guest.synced
       assert.ok(guest.catalog.get('shared') !== undefined, 'the feed gave the bucket')
@@ -179,7 +201,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
       await handle!.close()
       // The node it follows took the holding, for the guests following it; the replicated catalog does not carry it.
       await until('the node names the guest as a holder to its guests', async () => {
-        const answer = await ask(libp2p, idOf(nodes[0]!), GUEST_PROTOCOL, { admission: b64(admission.admission), op: 'lookup', bucket: 'shared', key: 'public/a.bin' })
+        const answer = await ask(libp2p, idOf(nodes[0]!), GUEST_PROTOCOL, { admission: b64(renewing.current().admission), op: 'lookup', bucket: 'shared', key: 'public/a.bin' })
         return answer.entries instanceof Uint8Array && decodeCatalogMessage(answer.entries).entries[0]!.holders.includes(peer)
       })
       for (const n of nodes) {
@@ -193,7 +215,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
       assert.equal(listed?.role, 'guest', 'the node lists the guest')
       assert.deepEqual(listed.addresses, [relayed], 'with only its address through the relay')
     } finally {
-      clearInterval(renewing)
+      renewing.stop()
       await guest.stop()
     }
   })
@@ -203,12 +225,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     const put = async (key: string, body: string): Promise<void> => { assert.equal((await root.fetch(`${n0.url}/many/${key}`, { method: 'PUT', body })).status, 200) }
     assert.equal((await root.fetch(`${n0.url}/many`, { method: 'PUT' })).status, 200)
     for (let i = 0; i < 400; i += 20) await Promise.all(Array.from({ length: 20 }, async (_, j) => { await put(`k-${String(i + j).padStart(4, '0')}`, `object ${i + j}`) }))
-    const guestKey = await generateKeyPair('Ed25519')
-    const guestPeer = peerIdFromPrivateKey(guestKey).toString()
-    const l = await guestNode(guestKey)
-    const rootCreds = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }
-    const a = await join(n0, rootCreds, guestPeer)
-    await l.dial(multiaddr(a.relays[0]!))
+    const { peer: guestPeer, libp2p: l, joined: a } = await rootGuest(n0)
     try {
       // What a join moves: the feed's snapshot, as the node sends it to a guest that holds one of the 400.
       const frames = new SealedFrames(await openStream(l, idOf(n0), GUEST_PROTOCOL, AbortSignal.timeout(10_000)), PLAIN_FRAMES, { idleTimeoutMs: 10_000 })
@@ -282,22 +299,17 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
   it('a guest\'s write is kept in its own store under the node\'s version, also a rewrite of the same bytes', async () => {
     const n0 = nodes[0]!
     assert.equal((await root.fetch(`${n0.url}/rewrites`, { method: 'PUT' })).status, 200)
-    const guestKey = await generateKeyPair('Ed25519')
-    const guestPeer = peerIdFromPrivateKey(guestKey).toString()
-    const l = await guestNode(guestKey)
-    const rootCreds = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }
-    let a = await join(n0, rootCreds, guestPeer)
-    await l.dial(multiaddr(a.relays[0]!))
+    const { peer: guestPeer, libp2p: l, joined } = await rootGuest(n0)
     const local = new MemoryStore()
-    const guest = new GuestMember({ libp2p: l, store: local, hashes: nodeHashes, cluster: 's3mesh', admission: b64(a.admission), relays: a.relays, retryMs: 200 })
+    const guest = new GuestMember({ libp2p: l, store: local, hashes: nodeHashes, cluster: 's3mesh', admission: b64(joined.admission), relays: joined.relays, retryMs: 200 })
     await guest.start()
-    // Renewed at half its life, as a tab does (the admission lasts seconds here).
-    const renewing = setInterval(() => { void join(n0, rootCreds, guestPeer).then(async next => { a = next; await guest.renew(b64(next.admission)) }).catch((err: unknown) => { process.stderr.write(`renewal failed: ${String(err)}\n`) }) }, ADMISSION_SECONDS * 500)
+    // The admission lasts seconds here.
+    const renewing = keepRenewed(n0, ROOT_CREDS, guestPeer, guest, joined)
     try {
       await guest.synced
       const remote = new RemoteS3({ endpoints: [n0.url], accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, timeoutMs: 10_000, retryAfterMs: 0 })
       const store = new GuestStore(guest, new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: 1 << 20 }))
-      const nodeVersion = async (): Promise<CatalogEntry> => decodeCatalogMessage((await ask(l, idOf(n0), GUEST_PROTOCOL, { admission: b64(a.admission), op: 'lookup', bucket: 'rewrites', key: 'same' })).entries as Uint8Array).entries[0]!
+      const nodeVersion = async (): Promise<CatalogEntry> => decodeCatalogMessage((await ask(l, idOf(n0), GUEST_PROTOCOL, { admission: b64(renewing.current().admission), op: 'lookup', bucket: 'rewrites', key: 'same' })).entries as Uint8Array).entries[0]!
       const versions: CatalogEntry[] = []
       for (let i = 0; i < 3; i++) {
         const info = await store.putObject('rewrites', 'same', new Response('the same bytes').body!, { metadata: { user: {} } })
@@ -312,7 +324,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
       }
       assert.ok(compareVersions(versions[1]!.version, versions[0]!.version) > 0 && compareVersions(versions[2]!.version, versions[1]!.version) > 0, 'each rewrite is a new version')
     } finally {
-      clearInterval(renewing)
+      renewing.stop()
       await guest.stop()
       await l.stop()
     }
