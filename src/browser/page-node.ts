@@ -1,12 +1,11 @@
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import { noise } from '@libp2p/noise'
 import { webRTC, webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
-import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
-import { YAMUX_STREAM_OPTIONS } from '../core/mesh/config.js'
+import { meshMuxer } from '../core/wire/mesh-muxer.js'
+import { noise } from '@libp2p/noise'
 import { dialFirst, orderAddresses, type NodeTransport } from '../core/wire/dial-first.js'
 import { GuestMember } from '../core/mesh/guest-member.js'
 import { GuestStore } from '../core/mesh/guest-store.js'
@@ -68,7 +67,7 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     addresses: { listen: ['/p2p-circuit', '/webrtc'] },
     transports: [webSockets(), webRTC(), webRTCDirect(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
+    streamMuxers: [meshMuxer()],
     ...(o.allowLocalAddresses === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),
     services: { identify: identify() },
   })

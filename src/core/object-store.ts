@@ -289,6 +289,15 @@ export interface ObjectStore {
    */
   lifecycleAtHand?: (bucket: string) => LifecycleRule[] | undefined
 
+  /**
+   * False when the store surely keeps nothing under the key, known without
+   * I/O (a DiskStore: no metadata row; a file placed by hand there is its
+   * folder scan's to find). Absent where asking costs no more than opening.
+   * A mesh member hears of every write to the keys it owns; most it does not
+   * hold, and this spares it looking for each on disk.
+   */
+  recorded?: (bucket: string, key: string) => boolean
+
   /** Stores the whole stream as the object, atomically: on any failure nothing changes. */
   putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo>
   /** Opens an object (or, in a store that keeps versions, one version of it) for reading; throws NoSuchKey (NoSuchVersion). */

@@ -321,6 +321,10 @@ export class DiskStore implements ObjectStore {
     return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }, options.condition, options.beforeCommit)
   }
 
+  recorded (bucket: string, key: string): boolean {
+    return this.db.has(bucket, key)
+  }
+
   private dataPathOf (bucket: string, key: string, hidden: boolean): string {
     return hidden ? this.layout.hiddenPath(bucket, key) : this.layout.visiblePath(bucket, key)!
   }

@@ -3,19 +3,19 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, Libp2pEvents, PrivateKey } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
-import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { webRTCDirect } from '@libp2p/webrtc'
-import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { readFile, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
 import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import { Keyring } from '../core/wire/keyring.js'
+import { meshMuxer } from '../core/wire/mesh-muxer.js'
+import { noise } from '@libp2p/noise'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
-import { GOSSIPSUB_OPTIONS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../core/mesh/config.js'
+import { GOSSIPSUB_OPTIONS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, type MeshConfig } from '../core/mesh/config.js'
 import { startMember } from '../core/mesh/member.js'
 import type { MeshNode } from '../core/mesh/mesh-node.js'
 import type { ObjectStore } from '../core/object-store.js'
@@ -256,7 +256,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         ...(direct === undefined ? [] : [webRTCDirect({ certificate: direct, rtcConfiguration: { iceServers: [] } })]),
       ],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
+      streamMuxers: [meshMuxer()],
       // Room for every reservation the relay offers (each is a tab's connection), beyond libp2p's default of 300.
       connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, maxConnections: Math.max(300, (o.circuits ?? CIRCUIT_DEFAULTS).reservations + 256) },
       services: {

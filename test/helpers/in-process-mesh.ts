@@ -1,14 +1,14 @@
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerId } from '@libp2p/interface'
-import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { LOCAL, type MembershipConfig } from '../../src/core/membership/config.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
+import { meshMuxer } from '../../src/core/wire/mesh-muxer.js'
+import { noise } from '@libp2p/noise'
 import type { MembershipTransport } from '../../src/core/membership/libp2p-transport.js'
-import { GOSSIPSUB_OPTIONS, YAMUX_STREAM_OPTIONS, type MeshConfig } from '../../src/core/mesh/config.js'
+import { GOSSIPSUB_OPTIONS, type MeshConfig } from '../../src/core/mesh/config.js'
 import { startMember } from '../../src/core/mesh/member.js'
 import type { MeshNode } from '../../src/core/mesh/mesh-node.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
@@ -40,7 +40,7 @@ export async function startInProcessNode (o: { key: Uint8Array, cluster?: string
   const deny = (peer: PeerId): boolean => blocked.has(peer.toString())
   const libp2p = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
+    streamMuxers: [meshMuxer()],
     connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
     // Every member here dials from 127.0.0.1: libp2p's default of 5 inbound connections a second per host would refuse most of them.
     connectionManager: { inboundConnectionThreshold: 1000 },

@@ -53,19 +53,6 @@ export const MESH_DEFAULTS: MeshConfig = {
 }
 
 /**
- * yamux stream settings for every libp2p node of the mesh. yamux grants window
- * as data arrives, not as it is read: a paused stream (a reader applying
- * backpressure, see SealedFrames) still receives what was granted, up to about
- * two windows. A 4 MiB window keeps that well inside the read buffer.
- */
-export const YAMUX_STREAM_OPTIONS = {
-  initialStreamWindowSize: 256 * 1024,
-  maxStreamWindowSize: 4 * 1024 * 1024,
-  maxReadBufferLength: 16 * 1024 * 1024,
-  inactivityTimeout: 120_000,
-}
-
-/**
  * Inbound connections libp2p accepts per second from one address (its
  * default is 5, a DoS guard). Members of a cluster on one machine, or behind
  * one NAT, share an address: twenty of them starting together would be
@@ -89,10 +76,18 @@ export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 100
  * replicated PUT load. Members of a version that signs refuse unsigned
  * messages and the other way round: during an upgrade, announcements between
  * the two reach each other by anti-entropy (every 10 s) instead.
+ *
+ * IDONTWANT (gossipsub 1.2) only for messages of 16 KiB or more, not 512
+ * bytes: a member sends one to each mesh peer as soon as a message arrives,
+ * an RPC of its own, to spare them a duplicate of it. For a catalog
+ * announcement (a few hundred bytes to a few KiB) that RPC costs about what
+ * the duplicate would, and among a few members every peer has the message
+ * from its publisher before an IDONTWANT could reach it.
  */
 export const GOSSIPSUB_OPTIONS = {
   allowPublishToZeroTopicPeers: true,
   emitSelf: false,
   scoreParams: { IPColocationFactorWeight: 0 },
   globalSignaturePolicy: 'StrictNoSign',
+  idontwantMinDataSize: 16 * 1024,
 } as const

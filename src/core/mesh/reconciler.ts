@@ -56,6 +56,8 @@ export class Reconciler {
     await copies.locks.run(`${bucket}\n${key!}`, async () => {
       const now = this.o.catalog.get(bucket, key)
       if (now === undefined || now.holders.includes(copies.self)) return
+      // Nothing kept here under the key (nearly always so for a new write elsewhere): no copy to claim or drop.
+      if (copies.store.recorded?.(bucket, key!) === false) return
       const handle = now.deleted ? undefined : await copies.openLocal(bucket, key!, now.object!.sha256, this.o.stopping)
       if (handle !== undefined) {
         // We already have these bytes (an earlier copy, or a hand-placed file): say so.

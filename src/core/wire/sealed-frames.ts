@@ -107,7 +107,8 @@ export class SealedFrames {
   }
 
   async send (message: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
-    await this.write(await this.keyring.seal(encode(message)), signal)
+    const sealed = await this.keyring.seal(encode(message))
+    await this.write([sealed], sealed.byteLength, signal)
   }
 
   /**
@@ -120,12 +121,15 @@ export class SealedFrames {
     return decodeStrictMap(await this.keyring.open(frame), 'control message')
   }
 
-  async sendData (chunk: Uint8Array, signal?: AbortSignal): Promise<void> {
-    if (chunk.byteLength > 0) await this.write(chunk, signal)
+  /** One data frame of `chunk`, or of several pieces sent together (not copied into one buffer). */
+  async sendData (chunk: Uint8Array | Uint8Array[], signal?: AbortSignal): Promise<void> {
+    const pieces = chunk instanceof Uint8Array ? [chunk] : chunk
+    const length = pieces.reduce((n, p) => n + p.byteLength, 0)
+    if (length > 0) await this.write(pieces, length, signal)
   }
 
   async endData (signal?: AbortSignal): Promise<void> {
-    await this.write(new Uint8Array(0), signal)
+    await this.write([], 0, signal)
   }
 
   /**
@@ -145,8 +149,8 @@ export class SealedFrames {
     this.stream.abort(err)
   }
 
-  private async write (data: Uint8Array, signal?: AbortSignal): Promise<void> {
-    const framed = new Uint8ArrayList(varint.encode(data.byteLength), data)
+  private async write (pieces: Uint8Array[], length: number, signal?: AbortSignal): Promise<void> {
+    const framed = new Uint8ArrayList(varint.encode(length), ...pieces)
     if (this.stream.send(framed)) return
     this.waitOnPeer()
     await new Promise<void>((resolve, reject) => {
