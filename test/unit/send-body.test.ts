@@ -50,11 +50,50 @@ test('what is at hand is sent without waiting for pieces the body has yet to pro
     },
   }, { highWaterMark: 0 })
   const { frames, sent } = recorder()
-  const sending = sendBody(frames, body, { bytesSent: 0 })
+  const stats = { bytesSent: 0 }
+  const sending = sendBody(frames, body, stats)
   for (let i = 0; i < 50 && sent.length === 0; i++) await new Promise(resolve => setTimeout(resolve, 5))
   assert.equal(sent.length, 1, 'the first piece went out while the body waited')
   assert.ok(joined(sent).equals(first))
   release()
   await sending
   assert.ok(joined(sent).equals(Buffer.concat([first, rest])))
+  assert.equal(stats.bytesSent, first.byteLength + rest.byteLength)
+})
+
+test('pieces that arrive while a frame waits for the peer go out together once it is sent', async () => {
+  const bytes = randomBytes(12 * 64 * 1024)
+  let produced = 0
+  const body = new ReadableStream<Uint8Array>({
+    pull (c) {
+      if (produced >= bytes.byteLength) { c.close(); return }
+      c.enqueue(bytes.subarray(produced, produced + 64 * 1024))
+      produced += 64 * 1024
+    },
+  }, { highWaterMark: 12 })
+  const sent: Uint8Array[][] = []
+  let open!: () => void
+  const peer = new Promise<void>(resolve => { open = resolve })
+  const frames = {
+    // The first frame waits for the peer (yamux's window, a slow replica), as a real stream's would.
+    sendData: async (pieces: Uint8Array[]) => { sent.push([...pieces]); if (sent.length === 1) await peer },
+    endData: async () => {},
+  } as unknown as SealedFrames
+  const sending = sendBody(frames, body, { bytesSent: 0 })
+  await new Promise(resolve => setTimeout(resolve, 20))
+  open()
+  await sending
+  assert.ok(joined(sent).equals(bytes))
+  assert.ok(sent.every(f => f.reduce((n, p) => n + p.byteLength, 0) <= 262144))
+  assert.ok(sent.length <= 4, `${sent.length} frames for 12 pieces`)
+})
+
+test('a body that fails fails the send, and the end of the data is not sent', async () => {
+  const body = new ReadableStream<Uint8Array>({
+    start (c) { c.enqueue(randomBytes(1000)) },
+    pull (c) { c.error(new Error('the client went away')) },
+  })
+  const { frames, ended } = recorder()
+  await assert.rejects(sendBody(frames, body, { bytesSent: 0 }), /the client went away/)
+  assert.equal(ended(), false)
 })

@@ -22,8 +22,8 @@ export interface ReconcilerOptions {
  * Takes in what other members say (announcements, anti-entropy): merges
  * each entry into the catalog, then brings this member's own copies in line
  * with what changed. A delete or a newer version removes a stale local copy;
- * a version whose bytes are already here (an earlier copy, a hand-placed
- * file) is claimed; a deleted bucket's empty folder goes.
+ * a version whose bytes are already here (an earlier copy, an adopted
+ * hand-placed file) is claimed; a deleted bucket's empty folder goes.
  */
 export class Reconciler {
   constructor (private readonly o: ReconcilerOptions) {}
@@ -56,11 +56,12 @@ export class Reconciler {
     await copies.locks.run(`${bucket}\n${key!}`, async () => {
       const now = this.o.catalog.get(bucket, key)
       if (now === undefined || now.holders.includes(copies.self)) return
-      // Nothing kept here under the key (nearly always so for a new write elsewhere): no copy to claim or drop.
-      if (copies.store.recorded?.(bucket, key!) === false) return
+      // A new version elsewhere of a key nothing is kept under here (nearly every write): no copy to claim or
+      // drop. A file placed there by hand is the folder scan's to find; a delete still looks for one to remove.
+      if (!now.deleted && copies.store.recorded?.(bucket, key!) === false) return
       const handle = now.deleted ? undefined : await copies.openLocal(bucket, key!, now.object!.sha256, this.o.stopping)
       if (handle !== undefined) {
-        // We already have these bytes (an earlier copy, or a hand-placed file): say so.
+        // We already have these bytes (an earlier copy, or a hand-placed file the store had adopted): say so.
         await handle.close()
         copies.publish({ ...now, holders: [...now.holders, copies.self].sort() })
         return

@@ -33,9 +33,14 @@ let installed = false
  * was several percent of a replicated write's CPU on each member. The wire
  * format is unchanged, and peers with either policy work together: credit
  * is only granted later, never beyond the window. Updates that carry a flag
- * (SYN, ACK) and a resume after a pause still go at once (the original's
- * path), and the window still doubles when updates come within four round
- * trips. Installed once, on the class @libp2p/yamux exports for it.
+ * (SYN, ACK) and those of a stream not yet established or paused go the
+ * original's way; a resume after a pause grants once half the window is
+ * used, like any other update (a sender with no credit left means the
+ * window is used up, so it is never left waiting). The window still doubles
+ * when updates come within four round trips, now measured per half window.
+ * Installed once, on the class @libp2p/yamux exports for it: every yamux
+ * stream in the process follows it from then on, including those of libp2p
+ * nodes an application embedding s3mesh makes itself.
  */
 function grantAtHalfWindow (): void {
   if (installed) return

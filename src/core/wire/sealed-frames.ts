@@ -123,7 +123,7 @@ export class SealedFrames {
 
   /** One data frame of `chunk`, or of several pieces sent together (not copied into one buffer). */
   async sendData (chunk: Uint8Array | Uint8Array[], signal?: AbortSignal): Promise<void> {
-    const pieces = chunk instanceof Uint8Array ? [chunk] : chunk
+    const pieces = Array.isArray(chunk) ? chunk : [chunk]
     const length = pieces.reduce((n, p) => n + p.byteLength, 0)
     if (length > 0) await this.write(pieces, length, signal)
   }
