@@ -15,7 +15,7 @@ const WINDOW_UPDATE = 1
  */
 async function transfer (bytes: Uint8Array, piece: number, receiver: (s: Stream) => void = () => {}): Promise<{ received: Uint8Array, updates: number, dataFrames: number, credits: Array<{ granted: number, window: number }> }> {
   const [out, inb] = multiaddrConnectionPair()
-  const factory = meshMuxer()({})
+  const factory = meshMuxer()()
   const client: StreamMuxer = factory.createStreamMuxer(out)
   const server: StreamMuxer = factory.createStreamMuxer(inb)
   let updates = 0

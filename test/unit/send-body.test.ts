@@ -4,12 +4,15 @@ import { test } from 'node:test'
 import { sendBody } from '../../src/core/mesh/transfer-server.js'
 import type { SealedFrames } from '../../src/core/wire/sealed-frames.js'
 
-/** Records the data frames sendBody writes (each frame: the pieces it was given). */
-function recorder (): { frames: SealedFrames, sent: Uint8Array[][], ended: () => boolean } {
+/** Records the data frames sendBody writes (each frame: the pieces it was given); the first waits for `peer` when given. */
+function recorder (peer?: Promise<void>): { frames: SealedFrames, sent: Uint8Array[][], ended: () => boolean } {
   const sent: Uint8Array[][] = []
   let ended = false
   const frames = {
-    sendData: async (chunk: Uint8Array | Uint8Array[]) => { sent.push(chunk instanceof Uint8Array ? [chunk] : [...chunk]) },
+    sendData: async (chunk: Uint8Array | Uint8Array[]) => {
+      sent.push(Array.isArray(chunk) ? [...chunk] : [chunk])
+      if (sent.length === 1) await peer
+    },
     endData: async () => { ended = true },
   } as unknown as SealedFrames
   return { frames, sent, ended: () => ended }
@@ -71,14 +74,9 @@ test('pieces that arrive while a frame waits for the peer go out together once i
       produced += 64 * 1024
     },
   }, { highWaterMark: 12 })
-  const sent: Uint8Array[][] = []
   let open!: () => void
-  const peer = new Promise<void>(resolve => { open = resolve })
-  const frames = {
-    // The first frame waits for the peer (yamux's window, a slow replica), as a real stream's would.
-    sendData: async (pieces: Uint8Array[]) => { sent.push([...pieces]); if (sent.length === 1) await peer },
-    endData: async () => {},
-  } as unknown as SealedFrames
+  // The first frame waits for the peer (yamux's window, a slow replica), as a real stream's would.
+  const { frames, sent } = recorder(new Promise<void>(resolve => { open = resolve }))
   const sending = sendBody(frames, body, { bytesSent: 0 })
   await new Promise(resolve => setTimeout(resolve, 20))
   open()

@@ -1,6 +1,5 @@
 import { yamux } from '@libp2p/yamux'
 import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
-import type { StreamMuxerFactory } from '@libp2p/interface'
 
 /**
  * yamux stream settings for every libp2p node of the mesh. yamux grants window
@@ -32,12 +31,13 @@ let installed = false
  * to open and handle) for every push chunk and every gossip message, which
  * was several percent of a replicated write's CPU on each member. The wire
  * format is unchanged, and peers with either policy work together: credit
- * is only granted later, never beyond the window. Updates that carry a flag
+ * is only granted later, never beyond the window; updates that carry a flag
  * (SYN, ACK) and those of a stream not yet established or paused go the
  * original's way; a resume after a pause grants once half the window is
  * used, like any other update (a sender with no credit left means the
  * window is used up, so it is never left waiting). The window still doubles
- * when updates come within four round trips, now measured per half window.
+ * when updates come within four round trips, now measured per half window
+ * rather than per frame.
  * Installed once, on the class @libp2p/yamux exports for it: every yamux
  * stream in the process follows it from then on, including those of libp2p
  * nodes an application embedding s3mesh makes itself.
@@ -54,7 +54,7 @@ function grantAtHalfWindow (): void {
 }
 
 /** The stream muxer every s3mesh member (node or tab) uses: yamux, with the settings and window policy above. */
-export function meshMuxer (): (components: unknown) => StreamMuxerFactory {
+export function meshMuxer (): ReturnType<typeof yamux> {
   grantAtHalfWindow()
-  return yamux({ streamOptions: YAMUX_STREAM_OPTIONS }) as (components: unknown) => StreamMuxerFactory
+  return yamux({ streamOptions: YAMUX_STREAM_OPTIONS })
 }
