@@ -28,6 +28,10 @@ export class SortedKeys<V> {
   has (key: string): boolean { return this.tree.has(key) }
   set (key: string, value: V): void { this.tree.set(key, value) }
   delete (key: string): boolean { return this.tree.delete(key) }
+  /** The first pair at `key` (when `inclusive`) or after it. */
+  pairFrom (key: string, inclusive: boolean): [string, V] | undefined {
+    return inclusive ? this.tree.getPairOrNextHigher(key) : this.tree.nextHigherPair(key)
+  }
 
   /**
    * Up to `limit` entries whose keys start with `prefix` and sort after

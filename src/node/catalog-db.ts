@@ -1,14 +1,35 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs'
 import { rm, stat } from 'node:fs/promises'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import type { CatalogEntry } from '../core/mesh/catalog-entry.js'
+import { isLiveObject, slotOf, type CatalogEntry } from '../core/mesh/catalog-entry.js'
 import type { CatalogStore } from '../core/mesh/catalog-store.js'
-import type { BucketState, CatalogTable } from '../core/mesh/catalog-table.js'
+import type { BucketState, CatalogTable, SlotRow } from '../core/mesh/catalog-table.js'
 import { CatalogJournal } from './catalog-journal.js'
 import { openSqliteFile } from './sqlite-file.js'
 
-/** Bumped when the tables change incompatibly; another schema is moved aside and the catalog comes back from the mesh. */
-const SCHEMA = 1
+/** Bumped when the tables change; an older schema is upgraded in place (UPGRADES), another moved aside and the catalog comes back from the mesh. */
+const SCHEMA = 2
+
+/**
+ * One row per slot of a key (catalog-entry.ts): `slot` is its version id,
+ * `''` for the `null` slot; `head` flags the key's current version and `obj`
+ * a slot holding an object (not a tombstone or a delete marker), so a
+ * listing reads only rows with both.
+ */
+const OBJECTS_TABLE = `
+  CREATE TABLE catalog_objects (bucket TEXT NOT NULL, key TEXT NOT NULL, slot TEXT NOT NULL, range INTEGER NOT NULL, head INTEGER NOT NULL, obj INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (bucket, key, slot)) WITHOUT ROWID;
+  CREATE INDEX catalog_ranges ON catalog_objects (bucket, range, key);`
+
+const UPGRADES: Record<number, string> = {
+  // Schema 1 kept one entry per key: each becomes its key's null slot and head, and a bucket's versions are its live objects.
+  1: `
+    ALTER TABLE catalog_objects RENAME TO catalog_objects_1;
+    DROP INDEX catalog_ranges;
+    ${OBJECTS_TABLE}
+    INSERT INTO catalog_objects (bucket, key, slot, range, head, obj, entry) SELECT bucket, key, '', range, 1, 1 - deleted, entry FROM catalog_objects_1;
+    DROP TABLE catalog_objects_1;
+    UPDATE catalog_buckets SET state = json_set(state, '$.versions', json_extract(state, '$.live'), '$.versionBytes', json_extract(state, '$.bytes')) WHERE json_extract(state, '$.bytes') IS NOT NULL;`,
+}
 /** Rows read per query when walking a bucket: no statement stays open across the caller's awaits. */
 const CHUNK = 512
 
@@ -30,7 +51,7 @@ const CHUNK = 512
  * on each member that heard of it.
  */
 export class SqliteCatalogTable implements CatalogTable {
-  private readonly s: Record<'get' | 'set' | 'del' | 'pageFrom' | 'pageAfter' | 'chunkFrom' | 'chunkAfter' | 'range' | 'bucketSet' | 'buckets', StatementSync>
+  private readonly s: Record<'get' | 'slots' | 'set' | 'setHead' | 'del' | 'pageFrom' | 'pageAfter' | 'keysFrom' | 'keysAfter' | 'chunkFrom' | 'chunkAfter' | 'range' | 'bucketSet' | 'buckets', StatementSync>
   private commitScheduled = false
   // Kept here, not read from DatabaseSync: its isOpen and isTransaction arrived in Node 22.15 and 22.16.
   private inTransaction = false
@@ -48,14 +69,18 @@ export class SqliteCatalogTable implements CatalogTable {
   constructor (private readonly db: DatabaseSync, private readonly walPath?: string) {
     const p = (sql: string): StatementSync => db.prepare(sql)
     this.s = {
-      get: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND key = ?'),
-      set: p('INSERT OR REPLACE INTO catalog_objects (bucket, key, range, deleted, entry) VALUES (?, ?, ?, ?, ?)'),
-      del: p('DELETE FROM catalog_objects WHERE bucket = ? AND key = ?'),
-      pageFrom: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key >= ? AND deleted = 0 ORDER BY key LIMIT ?'),
-      pageAfter: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key > ? AND deleted = 0 ORDER BY key LIMIT ?'),
-      chunkFrom: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? ORDER BY key LIMIT ?'),
-      chunkAfter: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?'),
-      range: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND range = ? ORDER BY key'),
+      get: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND key = ? AND head = 1'),
+      slots: p('SELECT head, entry FROM catalog_objects WHERE bucket = ? AND key = ? ORDER BY slot'),
+      set: p('INSERT OR REPLACE INTO catalog_objects (bucket, key, slot, range, head, obj, entry) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      setHead: p('UPDATE catalog_objects SET head = ? WHERE bucket = ? AND key = ? AND slot = ?'),
+      del: p('DELETE FROM catalog_objects WHERE bucket = ? AND key = ? AND slot = ?'),
+      pageFrom: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key >= ? AND head = 1 AND obj = 1 ORDER BY key LIMIT ?'),
+      pageAfter: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key > ? AND head = 1 AND obj = 1 ORDER BY key LIMIT ?'),
+      keysFrom: p('SELECT DISTINCT key FROM catalog_objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?'),
+      keysAfter: p('SELECT DISTINCT key FROM catalog_objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?'),
+      chunkFrom: p('SELECT key, slot, entry FROM catalog_objects WHERE bucket = ? ORDER BY key, slot LIMIT ?'),
+      chunkAfter: p('SELECT key, slot, entry FROM catalog_objects WHERE bucket = ? AND (key, slot) > (?, ?) ORDER BY key, slot LIMIT ?'),
+      range: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND range = ? ORDER BY key, slot'),
       bucketSet: p('INSERT OR REPLACE INTO catalog_buckets (name, state) VALUES (?, ?)'),
       buckets: p('SELECT name, state FROM catalog_buckets'),
     }
@@ -78,14 +103,23 @@ export class SqliteCatalogTable implements CatalogTable {
     return row === undefined ? undefined : JSON.parse(row.entry) as CatalogEntry
   }
 
-  set (bucket: string, key: string, range: number, entry: CatalogEntry): void {
-    this.writing()
-    this.s.set.run(bucket, key, range, entry.deleted ? 1 : 0, JSON.stringify(entry))
+  slots (bucket: string, key: string): SlotRow[] {
+    return (this.s.slots.all(bucket, key) as Array<{ head: number, entry: string }>).map(r => ({ entry: JSON.parse(r.entry) as CatalogEntry, head: r.head === 1 }))
   }
 
-  delete (bucket: string, key: string): void {
+  set (bucket: string, key: string, range: number, entry: CatalogEntry, head: boolean): void {
     this.writing()
-    this.s.del.run(bucket, key)
+    this.s.set.run(bucket, key, slotOf(entry), range, head ? 1 : 0, isLiveObject(entry) ? 1 : 0, JSON.stringify(entry))
+  }
+
+  setHead (bucket: string, key: string, slot: string, head: boolean): void {
+    this.writing()
+    this.s.setHead.run(head ? 1 : 0, bucket, key, slot)
+  }
+
+  delete (bucket: string, key: string, slot: string): void {
+    this.writing()
+    this.s.del.run(bucket, key, slot)
   }
 
   livePage (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }): { entries: CatalogEntry[], isTruncated: boolean } {
@@ -101,13 +135,24 @@ export class SqliteCatalogTable implements CatalogTable {
     return { entries, isTruncated: false }
   }
 
+  keys (bucket: string, options: { prefix?: string, from: string, inclusive: boolean, limit: number }): string[] {
+    const prefix = options.prefix ?? ''
+    const rows = (options.inclusive ? this.s.keysFrom : this.s.keysAfter).all(bucket, options.from, options.limit) as Array<{ key: string }>
+    const out: string[] = []
+    for (const { key } of rows) {
+      if (!key.startsWith(prefix)) break
+      out.push(key)
+    }
+    return out
+  }
+
   * values (bucket: string): IterableIterator<CatalogEntry> {
-    let after: string | undefined
+    let after: { key: string, slot: string } | undefined
     for (;;) {
-      const rows = (after === undefined ? this.s.chunkFrom.all(bucket, CHUNK) : this.s.chunkAfter.all(bucket, after, CHUNK)) as Array<{ key: string, entry: string }>
+      const rows = (after === undefined ? this.s.chunkFrom.all(bucket, CHUNK) : this.s.chunkAfter.all(bucket, after.key, after.slot, CHUNK)) as Array<{ key: string, slot: string, entry: string }>
       for (const row of rows) yield JSON.parse(row.entry) as CatalogEntry
       if (rows.length < CHUNK) return
-      after = rows.at(-1)!.key
+      after = rows.at(-1)!
     }
   }
 
@@ -213,10 +258,9 @@ export class CatalogDb implements CatalogStore {
     const { db, created } = await openSqliteFile(path, {
       synchronous: options.sync === false ? 'OFF' : 'NORMAL',
       schema: SCHEMA,
-      tables: `
-        CREATE TABLE catalog_objects (bucket TEXT NOT NULL, key TEXT NOT NULL, range INTEGER NOT NULL, deleted INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
-        CREATE INDEX catalog_ranges ON catalog_objects (bucket, range, key);
+      tables: `${OBJECTS_TABLE}
         CREATE TABLE catalog_buckets (name TEXT PRIMARY KEY, state TEXT NOT NULL);`,
+      upgrades: UPGRADES,
     })
     return new CatalogDb(db, created, journalPath, options.sync === false ? undefined : `${path}-wal`)
   }

@@ -24,17 +24,25 @@ export interface SqliteFileOptions {
    * on the disk; OFF only for throwaway data.
    */
   synchronous: 'FULL' | 'NORMAL' | 'OFF'
-  /** Bumped when the tables change incompatibly: a file of another schema is moved aside. */
+  /** Bumped when the tables change: a file of an older schema is upgraded in place when `upgrades` can, else (or of a newer one) moved aside. */
   schema: number
   /** The tables, made when the file is new (with an `info (name, value)` table of its own for the schema). */
   tables: string
+  /**
+   * SQL that takes a file of schema N (the key) to N + 1, for data that
+   * cannot simply be made again (a catalog moved aside would forget
+   * deletes). Each step runs in one transaction with the schema's new
+   * number: a crash leaves the file at one schema or the next.
+   */
+  upgrades?: Record<number, string>
 }
 
 /**
  * Opens a database file of s3mesh's (WAL), creating its tables if the file is
- * new. A file that is not a usable database (damaged, truncated, another
- * program's) or of another schema is moved aside to `<path>.damaged-<time>`
- * and a new one made: `created` tells the caller to fill it again.
+ * new and upgrading an older schema in place when `upgrades` says how. A
+ * file that is not a usable database (damaged, truncated, another program's)
+ * or of another schema is moved aside to `<path>.damaged-<time>` and a new
+ * one made: `created` tells the caller to fill it again.
  */
 export async function openSqliteFile (path: string, options: SqliteFileOptions): Promise<{ db: DatabaseSync, created: boolean }> {
   try {
@@ -59,7 +67,20 @@ function openAs (path: string, options: SqliteFileOptions): { db: DatabaseSync, 
         INSERT INTO info (name, value) VALUES ('schema', '${options.schema}');`)
     } else {
       const schema = db.prepare("SELECT value FROM info WHERE name = 'schema'").get() as { value: string } | undefined
-      if (schema?.value !== String(options.schema)) throw new SchemaMismatch(`schema ${schema?.value ?? 'unknown'}, expected ${options.schema}`)
+      let at = Number(schema?.value)
+      while (at < options.schema && options.upgrades?.[at] !== undefined) {
+        db.exec('BEGIN')
+        try {
+          db.exec(options.upgrades[at]!)
+          db.prepare("UPDATE info SET value = ? WHERE name = 'schema'").run(String(at + 1))
+          db.exec('COMMIT')
+        } catch (err) {
+          db.exec('ROLLBACK')
+          throw err
+        }
+        at++
+      }
+      if (at !== options.schema) throw new SchemaMismatch(`schema ${schema?.value ?? 'unknown'}, expected ${options.schema}`)
     }
     return { db, created }
   } catch (err) {

@@ -9,6 +9,8 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { bucketTopic } from '../../src/core/mesh/announcer.js'
+import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
+import { versionIdOf } from '../../src/core/versioning.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { startInProcessNode, type InProcessNode as TestNode } from '../helpers/in-process-mesh.js'
@@ -186,6 +188,28 @@ describe('the catalog partitioned by bucket', () => {
     } finally {
       for (const stop of listeners) stop()
     }
+  })
+
+  it('a member that does not own a bucket lists its versions and delete markers as an owner does, through the owners', async () => {
+    const bucket = 'hotel'
+    await nodes[0]!.mesh.store.createBucket(bucket)
+    await until('every member has hotel', () => nodes.every(n => n.mesh.catalog.get(bucket) !== undefined), 10_000)
+    const owners = nodes.filter(n => n.mesh.partition.owns(bucket))
+    const asker = nodes.find(n => !n.mesh.partition.owns(bucket))!
+    const t = Date.now()
+    const slot = (key: string, ms: number, deleted = false): CatalogEntry => ({ bucket, key, versionId: versionIdOf(t + ms, 0, 'n1'), version: { ms: t + ms, counter: 0, node: idOf(asker) }, deleted, ...(deleted ? {} : { marker: true as const }), holders: [] })
+    const entries = [slot('gone', 1), slot('gone', 2, true), slot('gone', 3), slot('also', 4)]
+    // Handed to each owner over the wire, as a hand-over would: the slots travel in their own list, and the answer is per slot.
+    for (const o of owners) assert.deepEqual(await asker.mesh.query.merge(idOf(o), entries), entries, `${idOf(o)} answers with each slot as it now has it`)
+    const whole = owners[0]!.mesh.catalog.versionPage(bucket, { limit: 100 })
+    assert.deepEqual(whole.versions.map(r => [r.entry.key, r.entry.versionId, r.latest]), [['also', entries[3]!.versionId, true], ['gone', entries[2]!.versionId, true], ['gone', entries[0]!.versionId, false]], 'the owner lists markers newest first, the removed version left out')
+    assert.ok(owners.every(o => JSON.stringify(o.mesh.catalog.versionPage(bucket, { limit: 100 })) === JSON.stringify(whole)), 'every owner lists the same')
+    const asked = asker.mesh.query.stats.asked
+    assert.deepEqual(await asker.mesh.partition.versionPage(bucket, { limit: 100 }), whole, 'the asker lists what an owner does')
+    assert.equal(asker.mesh.query.stats.asked, asked + 1, 'asked of an owner')
+    assert.deepEqual(await asker.mesh.partition.versionPage(bucket, { limit: 2 }), { versions: whole.versions.slice(0, 2), isTruncated: true })
+    assert.deepEqual(await asker.mesh.partition.versionPage(bucket, { keyMarker: 'gone', versionIdMarker: entries[2]!.versionId, limit: 10 }), { versions: whole.versions.slice(2), isTruncated: false })
+    assert.deepEqual((await asker.mesh.store.listObjects(bucket, { limit: 100 })).objects, [], 'delete markers are not objects')
   })
 
   it('owners crash and are gone with their data: the new owners take each partition from the one left, and nothing is lost', async () => {

@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { Catalog, DIGEST_RANGES } from '../../src/core/mesh/catalog.js'
+import { Catalog, DIGEST_RANGES, rangeOf } from '../../src/core/mesh/catalog.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { CatalogDb } from '../../src/node/catalog-db.js'
 import { CatalogJournal } from '../../src/node/catalog-journal.js'
+import { arbSlot, countsFrom, idAt, slotView } from '../helpers/catalog-slots.js'
 
 const nodes = ['n1', 'n2', 'n3']
 const arbEntry: fc.Arbitrary<CatalogEntry> = fc.record({
@@ -67,6 +68,100 @@ describe('catalog kept in SQLite (CatalogDb)', () => {
           assert.equal(back.length, want.length)
         } finally { await again.close() }
       }), { numRuns: 60 })
+    })
+  })
+
+  it('keeps slots, heads, version listings and counts as the in-memory catalog does, and the same after a restart (property)', async () => {
+    await withDir(async dir => {
+      let run = 0
+      await fc.assert(fc.asyncProperty(fc.array(arbSlot, { maxLength: 40 }), fc.array(fc.tuple(fc.constantFrom('a', 'c'), fc.option(fc.constantFrom(1, 2, 3), { nil: undefined }), fc.boolean())), async (entries, drops) => {
+        const path = join(dir, `s${run++}.db`)
+        const memory = new Catalog()
+        const store = await CatalogDb.open(path, join(dir, 'none.journal'))
+        const disk = new Catalog(store.table)
+        for (const e of entries) assert.deepEqual(disk.apply(e), memory.apply(e), 'apply says the same')
+        // Tombstones forgotten and slots evicted, by slot.
+        for (const [k, id, evict] of drops) {
+          const versionId = id === undefined ? undefined : idAt(id)
+          if (evict) { memory.evict('b1', k, versionId); disk.evict('b1', k, versionId) } else { memory.forget('b1', k, versionId); disk.forget('b1', k, versionId) }
+        }
+        assert.deepEqual(slotView(disk), slotView(memory))
+        assert.deepEqual(disk.versionTotals('b1'), countsFrom(memory).kept)
+        await store.close()
+        const again = await CatalogDb.open(path, join(dir, 'none.journal'))
+        try {
+          assert.deepEqual(slotView(new Catalog(again.table)), slotView(memory), 'a restart reads back the same slots and heads')
+        } finally { await again.close() }
+      }), { numRuns: 60 })
+    })
+  })
+
+  it('lists versions in key order, newest first, the null slot among them by its time, a page at a time', async () => {
+    await withDir(async dir => {
+      const store = await CatalogDb.open(join(dir, 'c.db'), join(dir, 'none.journal'))
+      for (const c of [new Catalog(), new Catalog(store.table)]) {
+        const at = (ms: number): { ms: number, counter: number, node: string } => ({ ms, counter: 0, node: 'n1' })
+        const object = { size: 1, etag: 'e', sha256: 's', lastModified: 1, metadata: { user: {} }, tags: {} }
+        const v = (key: string, ms: number, extra: Partial<CatalogEntry> = {}): CatalogEntry => ({ bucket: 'b1', key, versionId: idAt(ms), version: at(ms), deleted: false, object, holders: ['n1'], ...extra })
+        c.apply(v('a', 1))
+        c.apply({ bucket: 'b1', key: 'a', version: at(2), deleted: false, object, holders: ['n1'] }) // the null slot, between v1 and v3
+        c.apply(v('a', 3))
+        c.apply(v('a', 4, { marker: true, object: undefined, holders: [] }))
+        c.apply(v('a', 5))
+        c.apply({ bucket: 'b1', key: 'a', versionId: idAt(5), version: at(6), deleted: true, holders: [] }) // v5 removed
+        c.apply(v('b', 1))
+        c.apply(v('c', 7, { deleted: true, object: undefined, holders: [] })) // only a tombstone: nothing to list
+        c.apply(v('d', 2))
+        const ids = (p: { versions: Array<{ entry: CatalogEntry, latest: boolean }>, isTruncated: boolean }): unknown => [p.versions.map(r => `${r.entry.key} ${r.entry.versionId === undefined ? 'null' : r.entry.versionId === idAt(4) ? 'marker' : r.entry.versionId}${r.latest ? ' latest' : ''}`), p.isTruncated]
+        assert.deepEqual(ids(c.versionPage('b1', { limit: 10 })), [['a marker latest', `a ${idAt(3)}`, 'a null', `a ${idAt(1)}`, `b ${idAt(1)} latest`, `d ${idAt(2)} latest`], false])
+        assert.deepEqual(ids(c.versionPage('b1', { limit: 3 })), [['a marker latest', `a ${idAt(3)}`, 'a null'], true])
+        assert.deepEqual(ids(c.versionPage('b1', { keyMarker: 'a', versionIdMarker: 'null', limit: 2 })), [[`a ${idAt(1)}`, `b ${idAt(1)} latest`], true], 'on from the null slot')
+        assert.deepEqual(ids(c.versionPage('b1', { keyMarker: 'a', versionIdMarker: idAt(5), limit: 2 })), [['a marker latest', `a ${idAt(3)}`], true], 'a marker since removed still places the page')
+        assert.deepEqual(ids(c.versionPage('b1', { keyMarker: 'a', limit: 10 })), [[`b ${idAt(1)} latest`, `d ${idAt(2)} latest`], false], 'after a key')
+        assert.deepEqual(ids(c.versionPage('b1', { prefix: 'c', limit: 10 })), [[], false])
+        assert.deepEqual(ids(c.versionPage('b1', { prefix: 'd', keyMarker: 'a', limit: 10 })), [[`d ${idAt(2)} latest`], false], 'a key marker before the prefix')
+        assert.deepEqual(c.page('b1', { limit: 10 }).entries.map(e => e.key), ['b', 'd'], 'a key whose head is a marker is not listed')
+        assert.deepEqual(c.versionTotals('b1'), { versions: 6, bytes: 5 })
+      }
+      await store.close()
+    })
+  })
+
+  it('upgrades a catalog of the first schema in place: every entry becomes its key\'s null slot, digests and counts unchanged', async () => {
+    await withDir(async dir => {
+      const path = join(dir, 'c.db')
+      const entries: CatalogEntry[] = [
+        { bucket: 'bkt', version: { ms: 1, counter: 0, node: 'n1' }, deleted: false, holders: [] },
+        ...Array.from({ length: 50 }, (_, i): CatalogEntry => ({ bucket: 'bkt', key: `k${i}`, version: { ms: 2 + i, counter: 0, node: 'n1' }, deleted: i % 5 === 0, ...(i % 5 === 0 ? {} : { object: { size: i, etag: 'e', sha256: 's', lastModified: 1, metadata: { user: {} }, tags: {} } }), holders: i % 5 === 0 ? [] : ['n1'] })),
+      ]
+      const memory = new Catalog()
+      for (const e of entries) memory.apply(e)
+      // The file as the first schema kept it, written as that release did.
+      const db = new DatabaseSync(path)
+      db.exec(`PRAGMA journal_mode = WAL;
+        CREATE TABLE catalog_objects (bucket TEXT NOT NULL, key TEXT NOT NULL, range INTEGER NOT NULL, deleted INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+        CREATE INDEX catalog_ranges ON catalog_objects (bucket, range, key);
+        CREATE TABLE catalog_buckets (name TEXT PRIMARY KEY, state TEXT NOT NULL);
+        CREATE TABLE info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO info (name, value) VALUES ('schema', '1');`)
+      const state = { entry: entries[0], live: memory.objectCount('bkt'), bytes: memory.bucketTotals('bkt').bytes, ranges: memory.rangeDigests('bkt') }
+      db.prepare('INSERT INTO catalog_buckets (name, state) VALUES (?, ?)').run('bkt', JSON.stringify(state))
+      for (const e of entries.slice(1)) db.prepare('INSERT INTO catalog_objects (bucket, key, range, deleted, entry) VALUES (?, ?, ?, ?, ?)').run('bkt', e.key!, rangeOf('bkt', e.key!), e.deleted ? 1 : 0, JSON.stringify(e))
+      db.close()
+      const store = await CatalogDb.open(path, join(dir, 'none.journal'))
+      try {
+        assert.equal(store.fresh, false, 'upgraded, not moved aside and made again')
+        assert.deepEqual((await readdir(dir)).filter(n => n.includes('damaged')), [])
+        const c = new Catalog(store.table)
+        assert.deepEqual(said(c), said(memory), 'every entry is there, digests, pages and counts as before')
+        assert.deepEqual(c.versionTotals('bkt'), { versions: 40, bytes: memory.bucketTotals('bkt').bytes }, 'a bucket\'s versions are its live objects')
+        assert.deepEqual(c.slots('bkt', 'k1').map(e => e.versionId), [undefined])
+        c.apply({ bucket: 'bkt', key: 'k1', versionId: idAt(100), version: { ms: 100, counter: 0, node: 'n1' }, deleted: false, object: { size: 7, etag: 'e', sha256: 't', lastModified: 1, metadata: { user: {} }, tags: {} }, holders: ['n1'] })
+        assert.equal(c.get('bkt', 'k1')?.versionId, idAt(100), 'an upgraded key takes versions')
+      } finally { await store.close() }
+      const check = new DatabaseSync(path)
+      assert.equal((check.prepare("SELECT value FROM info WHERE name = 'schema'").get() as { value: string }).value, '2')
+      check.close()
     })
   })
 

@@ -7,9 +7,10 @@ import { encodeMessage } from '../../src/core/membership/codec.js'
 import { DroppedMessageError } from '../../src/core/wire/strict-cbor.js'
 import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns } from '../../src/core/mesh/catalog-codec.js'
 import { Catalog, rangeOf } from '../../src/core/mesh/catalog.js'
-import { mergeEntries, unite, type CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
+import { createdOf, mergeEntries, unite, type CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { ClockDriftError, compareVersions, formatVersion, HybridClock, parseVersion } from '../../src/core/mesh/hlc.js'
 import { Placement } from '../../src/core/mesh/placement.js'
+import { arbSlot, countsFrom, idAt, slotView } from '../helpers/catalog-slots.js'
 
 const nodes = ['n1', 'n2', 'n3']
 const arbEntry: fc.Arbitrary<CatalogEntry> = fc.record({
@@ -237,5 +238,123 @@ describe('catalog wire format', () => {
     ]
     for (const b of bad) assert.throws(() => decodeListingColumns(b, 1000), (err: DroppedMessageError) => err.reason === 'malformed', JSON.stringify(b).slice(0, 80))
     assert.throws(() => decodeListingColumns(wire, 1), (err: DroppedMessageError) => err.reason === 'malformed', 'more keys than asked for')
+  })
+})
+
+describe('catalog slots (S3 versions)', () => {
+  const obj = (sha: string, size: number): CatalogEntry['object'] => ({ size, etag: sha, sha256: sha, lastModified: 0, metadata: { user: {} }, tags: {} })
+  const at = (ms: number): { ms: number, counter: number, node: string } => ({ ms, counter: 0, node: 'n1' })
+  const version = (ms: number, sha: string, size = 1): CatalogEntry => ({ bucket: 'b1', key: 'k', versionId: idAt(ms), version: at(ms), deleted: false, object: obj(sha, size), holders: ['n1'] })
+
+  it('merges each slot on its own: commutative, associative and idempotent (property)', () => {
+    fc.assert(fc.property(arbSlot, arbSlot, arbSlot, (a, b, c) => {
+      const slot = { key: a.key, ...(a.versionId === undefined ? {} : { versionId: a.versionId }) }
+      const same = (e: CatalogEntry): CatalogEntry => { const { versionId: _v, ...rest } = e; return { ...rest, ...slot } }
+      const [x, y, z] = [a, same(b), same(c)]
+      assert.deepEqual(mergeEntries(x, y), mergeEntries(y, x))
+      assert.deepEqual(mergeEntries(mergeEntries(x, y), z), mergeEntries(x, mergeEntries(y, z)))
+      assert.deepEqual(mergeEntries(x, x), x)
+    }), { numRuns: 2000 })
+  })
+
+  it('says the same, heads, listings and counts included, whatever order and duplication slots arrive in (property)', () => {
+    fc.assert(fc.property(fc.array(arbSlot, { maxLength: 30 }), fc.array(fc.nat()), (entries, picks) => {
+      const shuffled = [...entries]
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        const j = (picks[i] ?? i) % (i + 1)
+        ;[shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!]
+      }
+      const x = catalogOf([...shuffled, ...entries.filter((_, i) => (picks[i] ?? 0) % 2 === 0)])
+      const y = catalogOf(entries)
+      assert.deepEqual(slotView(x), slotView(y))
+      const counts = countsFrom(x)
+      assert.deepEqual(x.bucketTotals('b1'), counts.objects, 'live objects and bytes follow the heads')
+      assert.deepEqual(x.versionTotals('b1'), counts.kept, 'versions and markers kept, and their bytes')
+      // The head is the slot that is not a tombstone with the latest created.
+      for (const k of ['a', 'a/b', 'c']) {
+        const head = x.get('b1', k)
+        const rest = x.slots('b1', k).filter(e => e !== head && !e.deleted)
+        if (head !== undefined && !head.deleted) for (const e of rest) assert.ok(compareVersions(createdOf(e), createdOf(head)) <= 0)
+        if (head?.deleted === true) assert.equal(rest.length, 0, 'a tombstone is the head only when nothing else is left')
+      }
+    }), { numRuns: 500 })
+  })
+
+  it('promotes the previous version when the head goes, keeps the head through a tag edit, and says when it moves', () => {
+    const c = new Catalog()
+    const moves: Array<[string | undefined, string | undefined]> = []
+    c.addEventListener('head', e => moves.push([e.detail.before.versionId, e.detail.after?.versionId]))
+    const v1 = version(1, 'aa', 3)
+    const v2 = version(2, 'bb', 5)
+    c.apply(v1)
+    c.apply(v2)
+    assert.equal(c.get('b1', 'k')?.versionId, v2.versionId)
+    assert.deepEqual(moves, [[v1.versionId, v2.versionId]])
+    // A tag edit of v1: a newer version of its slot, the same created.
+    c.apply({ ...v1, version: at(3), created: at(1), object: { ...v1.object!, tags: { t: '1' } } })
+    assert.equal(c.get('b1', 'k')?.versionId, v2.versionId, 'a tag edit does not make an old version current')
+    assert.deepEqual(c.bucketTotals('b1'), { objects: 1, bytes: 5 })
+    // v2 removed by its id: v1 is current again, with nothing moved.
+    c.apply({ bucket: 'b1', key: 'k', versionId: v2.versionId, version: at(4), deleted: true, holders: [] })
+    assert.equal(c.get('b1', 'k')?.versionId, v1.versionId)
+    assert.deepEqual(c.get('b1', 'k')?.object?.tags, { t: '1' })
+    assert.deepEqual(moves.at(-1), [v2.versionId, v1.versionId])
+    assert.deepEqual(c.bucketTotals('b1'), { objects: 1, bytes: 3 })
+    assert.deepEqual(c.versionTotals('b1'), { versions: 1, bytes: 3 })
+    assert.deepEqual(c.page('b1', { limit: 10 }).entries.map(e => e.versionId), [v1.versionId])
+    // A delete marker on top: no current object, listed nowhere but among versions.
+    const marker: CatalogEntry = { bucket: 'b1', key: 'k', versionId: idAt(5), version: at(5), marker: true, deleted: false, holders: [] }
+    c.apply(marker)
+    assert.equal(c.get('b1', 'k')?.marker, true)
+    assert.deepEqual(c.bucketTotals('b1'), { objects: 0, bytes: 0 })
+    assert.deepEqual(c.versionTotals('b1'), { versions: 2, bytes: 3 }, 'a bucket with a version and a marker is not empty')
+    assert.deepEqual(c.page('b1', { limit: 10 }).entries, [])
+    assert.deepEqual(c.versionPage('b1', { limit: 10 }).versions.map(r => [r.entry.versionId, r.latest]), [[marker.versionId, true], [v1.versionId, false]])
+    // Markers are not tombstones: nothing forgets them.
+    c.forget('b1', 'k', marker.versionId)
+    assert.equal(c.get('b1', 'k')?.marker, true, 'a marker outlives the tombstone TTL')
+    // The tombstone of v2 can go; the digests then match a catalog that never had v2.
+    c.forget('b1', 'k', v2.versionId)
+    const fresh = catalogOf([c.slot('b1', 'k', v1.versionId)!, marker])
+    assert.deepEqual(c.rangeDigests('b1'), fresh.rangeDigests('b1'))
+  })
+
+  it('keeps the null slot last-writer-wins among versions, and current when written after them', () => {
+    const c = new Catalog()
+    const v1 = version(1, 'aa')
+    const nullAt = (ms: number, sha: string): CatalogEntry => ({ bucket: 'b1', key: 'k', version: at(ms), deleted: false, object: obj(sha, 2), holders: ['n1'] })
+    c.apply(v1)
+    c.apply(nullAt(2, 'bb'))
+    assert.equal(c.get('b1', 'k')?.versionId, undefined, 'the null slot written after v1 is current')
+    c.apply(nullAt(3, 'cc'))
+    assert.equal(c.get('b1', 'k')?.object?.sha256, 'cc', 'a suspended write replaces the null slot, once')
+    assert.deepEqual(c.versionPage('b1', { limit: 10 }).versions.map(r => r.entry.versionId ?? 'null'), ['null', v1.versionId])
+    c.apply({ ...v1, version: at(4), created: at(1), object: { ...v1.object!, tags: { t: 'x' } } })
+    assert.equal(c.get('b1', 'k')?.object?.sha256, 'cc', 'the null slot stays current through v1\'s tag edit')
+    assert.equal(c.slots('b1', 'k').length, 2)
+  })
+
+  it('sends slots in a list of their own that an earlier release ignores, and checks them', () => {
+    const v1 = { ...version(1, 'ab'.repeat(32)), bucket: 'photos' }
+    const plain: CatalogEntry = { bucket: 'photos', key: 'k', version: at(1), deleted: false, object: obj('cd'.repeat(32), 1), holders: ['n1'] }
+    const marker: CatalogEntry = { bucket: 'photos', key: 'k', versionId: idAt(2), version: at(2), marker: true, deleted: false, holders: [] }
+    const suspended: CatalogEntry = { ...plain, version: at(3), created: at(2) }
+    const gone: CatalogEntry = { bucket: 'photos', key: 'k', versionId: idAt(1), version: at(4), deleted: true, holders: [] }
+    const bucketEntry: CatalogEntry = { bucket: 'photos', version: at(1), deleted: false, versioning: 'Enabled', holders: [] }
+    const all = [plain, bucketEntry, v1, marker, suspended, gone]
+    assert.deepEqual(decodeCatalogMessage(encodeCatalogMessage(all)).entries, [plain, bucketEntry, v1, marker, suspended, gone])
+    const raw = decode(encodeCatalogMessage(all)) as { entries: Array<Record<string, unknown>>, versions: unknown[] }
+    assert.deepEqual(raw.entries.map(e => e.key ?? null), ['k', null], 'only null slots and buckets in entries, as an earlier decoder reads them')
+    assert.equal(raw.versions.length, 4)
+    assert.equal('versions' in (decode(encodeCatalogMessage([plain, bucketEntry])) as object), false, 'a message without versions is what it always was')
+    const wrap = (versions: unknown[]): Uint8Array => encode({ v: 1, kind: 'catalog', entries: [], versions })
+    const bad: unknown[] = [
+      { ...marker, holders: ['n1'] }, { ...marker, object: v1.object }, { ...marker, deleted: true }, { ...marker, marker: 1 },
+      { ...v1, versionId: 'null' }, { ...v1, versionId: 'has space' }, { ...v1, versionId: '' }, { ...v1, object: undefined },
+      { ...v1, created: { ms: -1, counter: 0, node: 'n1' } }, { bucket: 'photos', version: at(1), deleted: false, holders: [], versionId: idAt(1) },
+    ]
+    for (const e of bad) assert.throws(() => decodeCatalogMessage(wrap([JSON.parse(JSON.stringify(e))])), (err: DroppedMessageError) => err.reason === 'malformed', JSON.stringify(e))
+    assert.throws(() => decodeCatalogMessage(encode({ v: 1, kind: 'catalog', entries: [{ ...bucketEntry, versioning: 'On' }] })), (err: DroppedMessageError) => err.reason === 'malformed')
+    assert.throws(() => decodeCatalogMessage(wrap(Array.from({ length: 10_001 }, () => marker))), (err: DroppedMessageError) => err.reason === 'malformed', 'entries and versions count together')
   })
 })

@@ -5,7 +5,8 @@ import { MAX_PART_NUMBER } from '../multipart.js'
 import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
 import { compareKeys } from '../key-order.js'
 import type { CorsRule, ObjectMetadata, ObjectSummary } from '../object-store.js'
-import type { CatalogEntry, ObjectRecord } from './catalog-entry.js'
+import { isVersionedSlot, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
+import { NULL_VERSION } from '../versioning.js'
 import type { WriteHead } from './local-copies.js'
 import type { Version } from './hlc.js'
 
@@ -31,14 +32,28 @@ export interface CatalogMessage {
   entries: CatalogEntry[]
 }
 
+/**
+ * Entries of `null` slots and buckets go in `entries`, as they always have;
+ * other slots (a version id, a delete marker, a `created` of their own) in
+ * `versions`, which a member of an earlier release ignores whole (its
+ * decoder drops fields it does not know). Had they gone in `entries`, it
+ * would strip their version ids and merge them over the `null` slot.
+ */
 export function encodeCatalogMessage (entries: CatalogEntry[]): Uint8Array {
-  return encode({ v: CATALOG_WIRE_VERSION, kind: 'catalog', entries: entries.map(strip) })
+  const plain: Array<Record<string, unknown>> = []
+  const versions: Array<Record<string, unknown>> = []
+  for (const e of entries) (isVersionedSlot(e) && e.key !== undefined ? versions : plain).push(strip(e))
+  return encode({ v: CATALOG_WIRE_VERSION, kind: 'catalog', entries: plain, ...(versions.length === 0 ? {} : { versions }) })
 }
 
 /** Leaves out absent optional fields: CBOR has no `undefined`. */
 function strip (e: CatalogEntry): Record<string, unknown> {
   const out: Record<string, unknown> = { bucket: e.bucket, version: e.version, deleted: e.deleted, holders: e.holders }
   if (e.key !== undefined) out.key = e.key
+  if (e.versionId !== undefined) out.versionId = e.versionId
+  if (e.created !== undefined) out.created = e.created
+  if (e.marker === true) out.marker = true
+  if (e.versioning !== undefined) out.versioning = e.versioning
   if (e.object !== undefined) {
     const { parts, tree, ...rest } = e.object
     out.object = parts === undefined && tree === undefined ? rest : { ...rest, ...(parts === undefined ? {} : { parts }), ...(tree === undefined ? {} : { tree }) }
@@ -154,7 +169,28 @@ function corsRules (x: unknown): CorsRule[] {
   })
 }
 
-function entry (x: unknown): CatalogEntry {
+/** S3's version ids: printable ASCII (see checkVersionId), at most 1024 characters; never `null`, the name of the slot that has none. */
+function versionId (x: unknown): string {
+  const id = str(x, 'entry.versionId', 1024, 1)
+  if (!/^[\x21-\x7e]+$/.test(id) || id === NULL_VERSION) malformed('entry.versionId is not a version id')
+  return id
+}
+
+/** An entry of the `versions` list: a slot of an object, with what only slots carry. */
+function slotEntry (x: unknown): CatalogEntry {
+  const e = entry(x, true)
+  const m = x as Record<string, unknown>
+  if (e.key === undefined) malformed('a version of a bucket')
+  const id = m.versionId === undefined ? undefined : versionId(m.versionId)
+  const created = m.created === undefined ? undefined : version(m.created)
+  if (m.marker !== undefined && m.marker !== true) malformed('entry.marker')
+  const marker = m.marker === true
+  if (marker && (e.deleted || e.object !== undefined || e.holders.length > 0)) malformed('a delete marker with an object, holders or a tombstone')
+  if (!marker && !e.deleted && e.object === undefined) malformed('a live object entry without its record')
+  return { ...e, ...(id === undefined ? {} : { versionId: id }), ...(created === undefined ? {} : { created }), ...(marker ? { marker: true } : {}) }
+}
+
+function entry (x: unknown, slot = false): CatalogEntry {
   const e = obj(x, 'entry')
   if (typeof e.deleted !== 'boolean') malformed('entry.deleted')
   if (!Array.isArray(e.holders) || e.holders.length > 256) malformed('entry.holders')
@@ -163,11 +199,12 @@ function entry (x: unknown): CatalogEntry {
   for (let i = 1; i < holders.length; i++) if (holders[i - 1]! >= holders[i]!) malformed('entry.holders are not sorted and unique')
   const key = e.key === undefined ? undefined : str(e.key, 'entry.key', 1024, 1)
   const object = e.object === undefined ? undefined : objectRecord(e.object)
-  if (key !== undefined && !e.deleted && object === undefined) malformed('a live object entry without its record')
+  if (key !== undefined && !e.deleted && object === undefined && !slot) malformed('a live object entry without its record')
   const cors = e.cors === undefined ? undefined : corsRules(e.cors)
   if (cors !== undefined && key !== undefined) malformed('CORS rules on an object entry')
   const lifecycle = e.lifecycle === undefined ? undefined : lifecycleRules(e.lifecycle)
   if (lifecycle !== undefined && key !== undefined) malformed('lifecycle rules on an object entry')
+  if (e.versioning !== undefined && (key !== undefined || (e.versioning !== 'Enabled' && e.versioning !== 'Suspended'))) malformed('entry.versioning')
   return {
     bucket: str(e.bucket, 'entry.bucket', 63, 3),
     ...(key === undefined ? {} : { key }),
@@ -176,6 +213,7 @@ function entry (x: unknown): CatalogEntry {
     ...(object === undefined ? {} : { object }),
     ...(cors === undefined ? {} : { cors }),
     ...(lifecycle === undefined ? {} : { lifecycle }),
+    ...(e.versioning === undefined ? {} : { versioning: e.versioning }),
     holders,
   }
 }
@@ -227,7 +265,9 @@ export function decodeCatalogMessage (data: Uint8Array, limits: CatalogLimits = 
   if (envelope.v !== CATALOG_WIRE_VERSION) throw new DroppedMessageError('bad-version', `Catalog wire version ${String(envelope.v)} is not ${CATALOG_WIRE_VERSION}.`)
   if (envelope.kind !== 'catalog') malformed('not a catalog message')
   if (!Array.isArray(envelope.entries) || envelope.entries.length > limits.maxEntries) malformed('entries')
-  return { kind: 'catalog', entries: envelope.entries.map(entry) }
+  const versions = envelope.versions ?? []
+  if (!Array.isArray(versions) || envelope.entries.length + versions.length > limits.maxEntries) malformed('versions')
+  return { kind: 'catalog', entries: [...envelope.entries.map(x => entry(x)), ...versions.map(slotEntry)] }
 }
 
 /**

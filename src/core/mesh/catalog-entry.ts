@@ -1,5 +1,6 @@
 import type { LifecycleRule } from '../lifecycle.js'
 import type { CorsRule, ObjectMetadata } from '../object-store.js'
+import type { VersioningStatus } from '../versioning.js'
 import { compareVersions, type Version } from './hlc.js'
 
 /** What the cluster knows of one version of an object: enough to list, HEAD and verify it. */
@@ -19,14 +20,26 @@ export interface ObjectRecord {
 
 /**
  * One catalog entry: the newest version known of a bucket (key `undefined`)
- * or of an object, or a tombstone when that newest version is a delete.
- * `holders` are the members that hold this version's bytes, sorted.
+ * or of one slot of an object, or a tombstone when that newest version is a
+ * delete. `holders` are the members that hold this version's bytes, sorted.
+ *
+ * An object key has one slot per S3 version (docs/plans/versioning.md): the
+ * `null` slot (no `versionId`: every entry of an unversioned bucket) and one
+ * per version id. Entries merge per slot; which slot is the key's current
+ * version is derived from them (headOf), so nothing moves when it changes.
  */
 export interface CatalogEntry {
   bucket: string
   /** Absent for the entry of the bucket itself. */
   key?: string
+  /** The S3 version id of this slot; absent for the `null` slot (and on bucket entries). */
+  versionId?: string
+  /** The entry's version: the last change to this slot (a write, a tag edit, a removal). Merges go by it. */
   version: Version
+  /** When the S3 version in this slot was written (absent: `version`): a tag edit changes `version`, never this, so the head stays where it was. */
+  created?: Version
+  /** A delete marker: a version that says the key is deleted. Not a tombstone (it stays until deleted by its id); no object, no holders. */
+  marker?: true
   /** A tombstone: the newest version is a delete. */
   deleted: boolean
   /** Absent on tombstones and bucket entries. */
@@ -35,7 +48,47 @@ export interface CatalogEntry {
   cors?: CorsRule[]
   /** A bucket's lifecycle rules (bucket entries only), carried the same way: the member that decides for the bucket's objects acts on them. */
   lifecycle?: LifecycleRule[]
+  /** A bucket's versioning state (bucket entries only; absent: never set). */
+  versioning?: VersioningStatus
   holders: string[]
+}
+
+/** The slot an entry fills under its key: its version id, `''` for the `null` slot. */
+export function slotOf (e: CatalogEntry): string {
+  return e.versionId ?? ''
+}
+
+/** When an entry's S3 version was written. */
+export function createdOf (e: CatalogEntry): Version {
+  return e.created ?? e.version
+}
+
+/** Whether an entry needs the versioned wire form and fields (a slot other than `null`, a marker, or a `created` of its own). */
+export function isVersionedSlot (e: CatalogEntry): boolean {
+  return e.versionId !== undefined || e.marker === true || e.created !== undefined
+}
+
+/**
+ * The head of a key (its current version) among its slots: the slot that is
+ * not a tombstone with the latest `created`; when every slot is a tombstone,
+ * the one removed last. Ties (a broken writer) go to the larger slot id, so
+ * every member picks the same slot whatever order entries arrived in.
+ */
+export function headOf (slots: Iterable<CatalogEntry>): CatalogEntry | undefined {
+  let head: CatalogEntry | undefined
+  for (const e of slots) if (head === undefined || beats(e, head)) head = e
+  return head
+}
+
+function beats (a: CatalogEntry, b: CatalogEntry): boolean {
+  if (a.deleted !== b.deleted) return !a.deleted
+  const order = a.deleted ? compareVersions(a.version, b.version) : compareVersions(createdOf(a), createdOf(b))
+  return order > 0 || (order === 0 && slotOf(a) > slotOf(b))
+}
+
+/** Whether a head says the key has an object now (not a tombstone, not a delete marker). */
+export function isLiveObject (e: CatalogEntry | undefined): boolean {
+  return e !== undefined && !e.deleted && e.marker !== true && e.object !== undefined
 }
 
 /**
@@ -56,6 +109,9 @@ export function mergeEntries (a: CatalogEntry, b: CatalogEntry): CatalogEntry {
 /** Orders entries of one version by content, so that merge stays commutative whatever arrives. */
 function compareContent (a: CatalogEntry, b: CatalogEntry): number {
   if (a.deleted !== b.deleted) return a.deleted ? 1 : -1
+  if ((a.marker === true) !== (b.marker === true)) return a.marker === true ? 1 : -1
+  const created = compareVersions(createdOf(a), createdOf(b))
+  if (created !== 0) return created
   const x = a.object?.sha256 ?? ''
   const y = b.object?.sha256 ?? ''
   return x < y ? -1 : x > y ? 1 : 0
@@ -74,8 +130,9 @@ export function unite (a: string[], b: string[]): string[] {
   return out.length === a.length ? a : out.length === b.length ? b : out
 }
 
-/** Whether two entries say the same thing (same version, tombstone flag, content and holders). */
+/** Whether two entries of one slot say the same thing (same version, tombstone and marker flags, content and holders). */
 export function sameEntry (a: CatalogEntry, b: CatalogEntry): boolean {
-  return compareVersions(a.version, b.version) === 0 && a.deleted === b.deleted &&
+  return compareVersions(a.version, b.version) === 0 && a.deleted === b.deleted && a.marker === b.marker &&
+    compareVersions(createdOf(a), createdOf(b)) === 0 &&
     a.object?.sha256 === b.object?.sha256 && a.holders.length === b.holders.length && a.holders.every((h, i) => h === b.holders[i])
 }

@@ -1,6 +1,6 @@
 import { S3Error } from '../errors.js'
 import type { CatalogEntry } from './catalog-entry.js'
-import type { CatalogQuery, RemoteListing, RemotePage } from './catalog-query.js'
+import type { CatalogQuery, RemoteListing, RemotePage, VersionPage, VersionPageOptions } from './catalog-query.js'
 import type { Catalog } from './catalog.js'
 import type { DurableMembers } from './durable-members.js'
 import { Placement } from './placement.js'
@@ -132,6 +132,12 @@ export class CatalogPartition {
     const here = (): RemoteListing => summaries(this.o.catalog.page(bucket, options))
     if (this.answers(bucket)) return here()
     return await this.remote(async q => await q.listing(bucket, options, signal), this.owns(bucket) ? here() : undefined)
+  }
+
+  /** A page of a bucket's versions and delete markers (Catalog.versionPage). */
+  async versionPage (bucket: string, options: VersionPageOptions, signal?: AbortSignal): Promise<VersionPage> {
+    if (this.answers(bucket)) return this.o.catalog.versionPage(bucket, options)
+    return await this.remote(async q => await q.versions(bucket, options, signal), this.owns(bucket) ? this.o.catalog.versionPage(bucket, options) : undefined)
   }
 
   /** A bucket's live objects and their bytes. */

@@ -5,8 +5,10 @@ import { openStream } from '../wire/open-stream.js'
 import { SealedFrames } from '../wire/sealed-frames.js'
 import type { ObjectSummary } from '../object-store.js'
 import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns } from './catalog-codec.js'
-import type { CatalogEntry } from './catalog-entry.js'
-import { fingerprint, type Catalog, type Digest } from './catalog.js'
+import { compareKeys } from '../key-order.js'
+import { createdOf, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { fingerprint, type Catalog, type Digest, type VersionRow } from './catalog.js'
+import { compareVersions } from './hlc.js'
 
 /** Questions to a bucket's owners, and entries handed to a member: sealed with the cluster key. */
 export const QUERY_PROTOCOL = '/s3mesh/catalog-query/1.0.0'
@@ -45,6 +47,11 @@ export interface RemotePage { entries: CatalogEntry[], isTruncated: boolean }
 
 /** A page of a bucket's listing with only what ListObjects shows. */
 export interface RemoteListing { objects: ObjectSummary[], isTruncated: boolean }
+
+/** A page of a bucket's versions and delete markers (Catalog.versionPage). */
+export interface VersionPage { versions: VersionRow[], isTruncated: boolean }
+
+export interface VersionPageOptions { prefix?: string, keyMarker?: string, versionIdMarker?: string, limit: number }
 
 /**
  * The catalog partitioned by bucket needs members to ask each other: a
@@ -102,6 +109,24 @@ export class CatalogQuery {
     const question = pageQuestion('list', bucket, options)
     const a = await this.fromOwners(bucket, question, signal)
     return { objects: decodeListingColumns(a, question.limit), isTruncated: a.truncated === true }
+  }
+
+  /** A page of a bucket's versions and delete markers, as an owner lists them. */
+  async versions (bucket: string, options: VersionPageOptions, signal?: AbortSignal): Promise<VersionPage> {
+    const limit = Math.min(1000, Math.max(1, options.limit))
+    const a = await this.fromOwners(bucket, {
+      op: 'versions', bucket, limit,
+      ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+      ...(options.keyMarker === undefined ? {} : { keyMarker: options.keyMarker }),
+      ...(options.versionIdMarker === undefined ? {} : { versionIdMarker: options.versionIdMarker }),
+    }, signal)
+    if (!(a.entries instanceof Uint8Array) || !Array.isArray(a.latest)) throw new DroppedMessageError('malformed', 'A page of versions without its entries.')
+    const entries = decodeCatalogMessage(a.entries).entries
+    if (entries.length > limit || entries.some(e => e.key === undefined || e.deleted || e.bucket !== bucket)) throw new DroppedMessageError('malformed', 'A page of versions with entries that are not versions of the bucket.')
+    // The message keeps null slots and others apart: back in the page's order (key, then newest first).
+    entries.sort((x, y) => compareKeys(x.key!, y.key!) || compareVersions(createdOf(y), createdOf(x)) || (slotOf(x) < slotOf(y) ? 1 : slotOf(x) > slotOf(y) ? -1 : 0))
+    const latest = new Set(a.latest.map(n => typeof n === 'number' ? n : -1))
+    return { versions: entries.map((entry, i) => ({ entry, latest: latest.has(i) })), isTruncated: a.truncated === true }
   }
 
   /** A bucket's live objects and their bytes, as an owner counts them. */
@@ -204,7 +229,7 @@ export class CatalogQuery {
       const entries = decodeCatalogMessage(r.entries).entries.slice(0, MERGE_BATCH)
       this.o.receive(from, entries)
       await this.o.persist?.()
-      const known = entries.flatMap(e => { const now = catalog.get(e.bucket, e.key); return now === undefined ? [] : [now] })
+      const known = entries.flatMap(e => { const now = e.key === undefined ? catalog.get(e.bucket) : catalog.slot(e.bucket, e.key, e.versionId); return now === undefined ? [] : [now] })
       return { status: 'ok', entries: encodeCatalogMessage(known) }
     }
     if (typeof r.bucket !== 'string' || r.bucket.length > 63) throw new DroppedMessageError('malformed', 'A question without its bucket.')
@@ -229,6 +254,14 @@ export class CatalogQuery {
         const page = catalog.page(bucket, { limit: limit as number, ...(r.prefix === undefined ? {} : { prefix: r.prefix as string }), ...(r.startAfter === undefined ? {} : { startAfter: r.startAfter as string }) })
         if (r.op === 'list') return { status: 'ok', ...listingColumns(page.entries), truncated: page.isTruncated }
         return { status: 'ok', entries: encodeCatalogMessage(page.entries), truncated: page.isTruncated }
+      }
+      case 'versions': {
+        const { limit, prefix, keyMarker, versionIdMarker } = r
+        if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 1000 || [prefix, keyMarker, versionIdMarker].some(x => x !== undefined && typeof x !== 'string')) {
+          throw new DroppedMessageError('malformed', 'A page of versions with a bad limit, prefix or marker.')
+        }
+        const page = catalog.versionPage(bucket, { limit: limit as number, ...(prefix === undefined ? {} : { prefix: prefix as string }), ...(keyMarker === undefined ? {} : { keyMarker: keyMarker as string }), ...(versionIdMarker === undefined ? {} : { versionIdMarker: versionIdMarker as string }) })
+        return { status: 'ok', entries: encodeCatalogMessage(page.versions.map(v => v.entry)), latest: page.versions.flatMap((v, i) => v.latest ? [i] : []), truncated: page.isTruncated }
       }
       case 'compare': {
         const { keys, prints } = r

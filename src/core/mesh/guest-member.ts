@@ -239,7 +239,7 @@ export class GuestMember {
 
   /** Drops what this tab knows of a bucket's objects but those it holds (their changes reach it). */
   private forgetUnheld (bucket: string): void {
-    for (const e of [...this.catalog.entries(bucket)]) if (e.key !== undefined && !e.holders.includes(this.self)) this.catalog.evict(bucket, e.key)
+    for (const e of [...this.catalog.entries(bucket)]) if (e.key !== undefined && !e.holders.includes(this.self)) this.catalog.evict(bucket, e.key, e.versionId)
   }
 
   /**

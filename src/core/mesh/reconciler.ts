@@ -56,6 +56,9 @@ export class Reconciler {
     await copies.locks.run(`${bucket}\n${key!}`, async () => {
       const now = this.o.catalog.get(bucket, key)
       if (now === undefined || now.holders.includes(copies.self)) return
+      // A head that is a version or a delete marker: stores keep no versions yet (docs/plans/versioning.md,
+      // increment 5), and no copy here is removed because of one.
+      if (now.versionId !== undefined || now.marker === true) return
       // A new version elsewhere of a key nothing is kept under here (nearly every write): no copy to claim or
       // drop. A file placed there by hand is the folder scan's to find; a delete still looks for one to remove.
       if (!now.deleted && copies.store.recorded?.(bucket, key!) === false) return

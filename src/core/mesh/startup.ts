@@ -111,7 +111,7 @@ export async function dropLostClaims (o: { catalog: Catalog, copies: LocalCopies
         if (now === undefined || now.deleted || now.object === undefined || !now.holders.includes(copies.self)) return
         const again = await copies.store.headObject(bucket, e.key!).catch((err: unknown) => gone(err) ? undefined : null)
         if (again === null || again?.sha256 === now.object.sha256) return
-        catalog.dropHolder(bucket, e.key!, copies.self)
+        catalog.dropHolder(bucket, e.key!, copies.self, now.versionId)
         dropped++
       })
     }
@@ -174,7 +174,7 @@ export async function removedByHand (o: { catalog: Catalog, copies: LocalCopies,
     // Written again since (a PUT after the file went): still held.
     const handle = await copies.openLocal(bucket, key, e.object.sha256, o.stopping)
     if (handle !== undefined) { await handle.close(); return }
-    if (e.holders.some(h => h !== copies.self)) catalog.dropHolder(bucket, key, copies.self)
+    if (e.holders.some(h => h !== copies.self)) catalog.dropHolder(bucket, key, copies.self, e.versionId)
     else copies.publish({ bucket, key, version: copies.version(), deleted: true, holders: [] })
   })
 }

@@ -246,7 +246,7 @@ export class Upkeep {
       if (damaged || (!holds && placed.includes(self))) todo.push(e)
     }
     // Every member drops the same tombstones (by their version's time), so digests agree again.
-    for (const e of expired) catalog.forget(e.bucket, e.key!)
+    for (const e of expired) catalog.forget(e.bucket, e.key!, e.versionId)
     if (partition !== undefined) {
       this.changedSince(partition, handOver)
       this.exchange(partition, handOver, assign)
