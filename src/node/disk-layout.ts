@@ -70,6 +70,33 @@ export class DiskLayout {
     return this.hiddenPath(bucket, key) + '.key'
   }
 
+  /**
+   * Where a key's versions that are not at its path live, in a bucket with
+   * versioning set: `.s3mesh/versions/<bucket>/<hh>/<sha256(key)>/`, a file
+   * per version named by its id (`null` for the null version), an empty
+   * `<id>.marker` per delete marker, and the key beside the folder
+   * (`<sha256(key)>.key`) for a rebuild.
+   */
+  versionsDir (bucket: string, key: string): string {
+    const h = DiskLayout.keyHash(key)
+    return join(this.system, 'versions', bucket, h.slice(0, 2), h)
+  }
+
+  versionPath (bucket: string, key: string, versionId: string | undefined): string {
+    return join(this.versionsDir(bucket, key), versionId ?? 'null')
+  }
+
+  markerPath (bucket: string, key: string, versionId: string | undefined): string {
+    return join(this.versionsDir(bucket, key), `${versionId ?? 'null'}.marker`)
+  }
+
+  versionsKeyPath (bucket: string, key: string): string {
+    return this.versionsDir(bucket, key) + '.key'
+  }
+
+  /** Every bucket's versions (removed with the bucket). */
+  bucketVersionsDir (bucket: string): string { return join(this.system, 'versions', bucket) }
+
   /** The visible file path for a key, or undefined when the key cannot be a plain path. */
   visiblePath (bucket: string, key: string): string | undefined {
     const segments = key.split('/')

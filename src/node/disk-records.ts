@@ -1,5 +1,6 @@
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type { CorsRule, ObjectInfo, ObjectMetadata } from '../core/object-store.js'
+import { versionIdOf, type VersioningStatus } from '../core/versioning.js'
 
 /** An object's metadata: a row of `.s3mesh/meta.db` (format 1 kept it in `.s3mesh/meta/<bucket>/<hh>/<sha256(key)>.json`). */
 export interface MetaRecord {
@@ -15,6 +16,14 @@ export interface MetaRecord {
   parts?: number
   /** True when the bytes live under `.s3mesh/objects` rather than at the key's path. */
   hidden: boolean
+  /** The version's id in a bucket with versioning set; absent for the null version (every object of a bucket never versioned). */
+  versionId?: string
+  /** When the version was made (the sortable start of a version id, see versionIdOf); absent: from lastModified. A key's versions are ordered by it. */
+  stamp?: string
+  /** A delete marker: no bytes; size 0. */
+  marker?: true
+  /** The bytes live where noncurrent versions do (`.s3mesh/versions`): a noncurrent version's, or a current one's whose newer versions were deleted. Overrides `hidden`. */
+  shelved?: true
   /** Inode and mtime of the data file at commit: a mismatch on read means the file was replaced or edited outside s3mesh. */
   ino: number
   mtimeMs: number
@@ -34,6 +43,8 @@ export interface BucketRecord {
   created: number
   cors?: CorsRule[]
   lifecycle?: LifecycleRule[]
+  /** Set once PutBucketVersioning has been (never unset). */
+  versioning?: VersioningStatus
 }
 
 /** A multipart upload's `upload.json`. */
@@ -42,6 +53,11 @@ export interface UploadRecord {
   initiated: number
   metadata: ObjectMetadata
   tags: Record<string, string>
+}
+
+/** When a version was made, for ordering a key's versions newest first. */
+export function stampOf (m: Pick<MetaRecord, 'stamp' | 'lastModified'>): string {
+  return m.stamp ?? versionIdOf(m.lastModified, 0, '')
 }
 
 /** The ObjectInfo a metadata record describes. */

@@ -4,7 +4,7 @@ import { bucketNameProblem } from '../core/names.js'
 import { codeOf, removeQuietly, renameInto, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
 import type { BucketRecord, MetaRecord, PendingMeta } from './disk-records.js'
-import type { MetaDb } from './meta-db.js'
+import type { CommitIntent, MetaDb } from './meta-db.js'
 
 async function exists (path: string): Promise<boolean> {
   try { await stat(path); return true } catch { return false }
@@ -17,10 +17,15 @@ async function exists (path: string): Promise<boolean> {
  * commit is finished (the client may not have seen the 200, but the object is
  * whole and verified); if not, the intent is dropped and the old object stays.
  */
-export async function recoverIntents (db: MetaDb): Promise<{ finished: number, dropped: number }> {
+export async function recoverIntents (db: MetaDb, writeMarker: (path: string) => Promise<void>): Promise<{ finished: number, dropped: number }> {
   let finished = 0
   let dropped = 0
   for (const intent of db.intents()) {
+    if (intent.plan !== undefined) {
+      if (await recoverVersioned(db, intent, writeMarker)) finished++
+      else dropped++
+      continue
+    }
     const s = await exists(intent.dataTmp) ? undefined : await stat(intent.dataPath).catch(() => undefined)
     if (s !== undefined && s.ino === intent.record.ino) {
       await db.settle(intent.id, intent.bucket, intent.record)
@@ -31,6 +36,31 @@ export async function recoverIntents (db: MetaDb): Promise<{ finished: number, d
     }
   }
   return { finished, dropped }
+}
+
+/**
+ * A versioned commit or delete (disk-versions.ts): done once its new data is
+ * in place (a delete writes none: once the current object is shelved); then
+ * what is left (a replaced version's file removed, a marker's file written,
+ * the rows) is finished. Otherwise a shelved object goes back to its path and
+ * the intent is dropped. Returns whether it was finished.
+ */
+async function recoverVersioned (db: MetaDb, intent: CommitIntent, writeMarker: (path: string) => Promise<void>): Promise<boolean> {
+  const plan = intent.plan!
+  const shelve = plan.shelve
+  const shelvedThere = shelve === undefined ? false : (await stat(shelve.to).catch(() => undefined))?.ino === shelve.ino
+  const done = intent.dataTmp === ''
+    ? shelve === undefined || shelvedThere
+    : !(await exists(intent.dataTmp)) && (await stat(intent.dataPath).catch(() => undefined))?.ino === intent.record.ino
+  if (done) {
+    if (plan.drop !== undefined) await removeQuietly(plan.drop)
+    if (plan.markerFile !== undefined) await writeMarker(plan.markerFile)
+    await db.settle(intent.id, intent.bucket, undefined, { key: intent.record.key, rows: plan.rows })
+    return true
+  }
+  if (shelvedThere && !(await exists(shelve!.from))) await renameInto(shelve!.to, shelve!.from)
+  await db.settle(intent.id, intent.bucket)
+  return false
 }
 
 /** Empties the temp folder: whatever is there belongs to a write that never finished. Returns how many went. */

@@ -8,8 +8,9 @@ import type { LifecycleRule } from '../core/lifecycle.js'
 import { plannedChecksum } from '../core/checksums.js'
 import { KeyedLock } from '../core/keyed-lock.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
+import { afterMarker, NULL_VERSION, versionToRead, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
 import {
-  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type VersionOptions,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
@@ -18,6 +19,7 @@ import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
 import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { cleanTemp, importFormat1, loadBuckets, recoverIntents } from './disk-recovery.js'
 import { DiskUploads } from './disk-uploads.js'
+import { DiskVersions, kept } from './disk-versions.js'
 import { DiskWriter, type Bucket } from './disk-writer.js'
 import { closeFd, fstatFd, openFd } from './fd.js'
 import { FolderScan, type ScanCounters } from './folder-scan.js'
@@ -69,13 +71,13 @@ export class DiskStore implements ObjectStore {
   private readonly sync: boolean
   private readonly minPartSize?: number
 
-  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions, readonly session: { current: string, previous?: string }) {
+  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly versions: DiskVersions, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions, readonly session: { current: string, previous?: string }) {
     this.hashes = options.hashes ?? nodeHashes
     this.sync = options.fsync ?? true
     this.minPartSize = options.minPartSize
     this.uploads = new DiskUploads(layout, this.sync)
     this.writer = new DiskWriter({
-      layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.bucket(name),
+      layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.bucket(name), versions,
     })
     const log = options.log ?? ((line: string) => { process.stderr.write(`s3mesh: ${line}\n`) })
     this.scan = new FolderScan({
@@ -87,10 +89,10 @@ export class DiskStore implements ObjectStore {
         return await this.adopt(bucket, key, path) !== undefined
       }),
       removed: async (bucket, key) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
-        // Written again meanwhile, hidden (its bytes are not in the folder), or the file is back: nothing to drop.
+        // Written again meanwhile, hidden or shelved (its bytes are not in the folder), or the file is back: nothing to drop.
         const meta = db.get(bucket, key)
         const path = this.layout.visiblePath(bucket, key)
-        if (meta === undefined || meta.hidden || path === undefined) return false
+        if (meta === undefined || meta.hidden || meta.shelved === true || path === undefined) return false
         if (await lstat(path).then(() => true, (err: unknown) => { if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return false; throw err })) return false
         await this.forget(bucket, key, true)
         return true
@@ -123,7 +125,8 @@ export class DiskStore implements ObjectStore {
       if (imported > 0) log(`moved the metadata of ${imported} objects into ${layout.metaDb} (format ${FORMAT_VERSION})`)
       const rebuilding = imported === 0 && db.created && await hasAnyBucketFolder(layout)
       if (rebuilding) log(`${layout.metaDb} is new: rebuilding it from the bucket folders in the background`)
-      await recoverIntents(db)
+      const versions = new DiskVersions(layout, db, sync)
+      await recoverIntents(db, async path => { await versions.writeMarker(path) })
       await cleanTemp(layout)
       const formatTmp = layout.tmpPath(randomId(), '.format')
       await writeDurable(formatTmp, JSON.stringify({ version: FORMAT_VERSION }), sync)
@@ -139,7 +142,7 @@ export class DiskStore implements ObjectStore {
       const previous = db.info('session')
       const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
       await db.setInfo('session', session.current)
-      const store = new DiskStore(layout, db, buckets, { ...options, log }, session)
+      const store = new DiskStore(layout, db, versions, buckets, { ...options, log }, session)
       store.scan.start()
       void store.scan.firstScan.then(() => {
         store.scanned = true
@@ -192,6 +195,9 @@ export class DiskStore implements ObjectStore {
     const meta: MetaRecord = previous === undefined
       ? described
       : { ...described, metadata: kept, tags: previous.tags, hidden: previous.hidden }
+    // In a bucket with versioning set, a file placed or edited by hand is a version of its own (an edited one's bytes are gone).
+    const status = this.buckets.get(bucket)?.record.versioning
+    if (status !== undefined) Object.assign(meta, this.versions.newVersion('Enabled'))
     await this.saveMeta(bucket, key, meta)
     // New files and edited ones alike: either is a version the mesh should hear of.
     for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
@@ -260,7 +266,10 @@ export class DiskStore implements ObjectStore {
 
   async headBucket (name: string): Promise<BucketInfo> {
     const { record } = this.bucket(name)
-    return { name, created: new Date(record.created), ...(record.cors !== undefined ? { cors: record.cors } : {}), ...(record.lifecycle !== undefined ? { lifecycle: record.lifecycle } : {}) }
+    return {
+      name, created: new Date(record.created), ...(record.cors !== undefined ? { cors: record.cors } : {}), ...(record.lifecycle !== undefined ? { lifecycle: record.lifecycle } : {}),
+      ...(record.versioning !== undefined ? { versioning: record.versioning } : {}),
+    }
   }
 
   async listBuckets (): Promise<BucketInfo[]> {
@@ -274,7 +283,7 @@ export class DiskStore implements ObjectStore {
     const notEmpty = (why?: string): S3Error => new S3Error('BucketNotEmpty', why, { resource: name, detail: { BucketName: name } })
     // While the index is rebuilt, objects the database does not know yet may be in the bucket (hidden ones too).
     if (this.db.created && !this.scanned) throw new S3Error('ServiceUnavailable', 'The node is rebuilding its metadata index from the data folder; retry once its log says it is done.')
-    if (this.db.hasAny(name) || b.pending > 0) throw notEmpty()
+    if (this.db.hasAny(name) || this.db.hasAnyVersion(name) || b.pending > 0) throw notEmpty()
     b.deleting = true
     try {
       if (await this.uploads.hasAny(name)) throw notEmpty('The bucket has multipart uploads in progress: complete or abort them first.')
@@ -282,7 +291,7 @@ export class DiskStore implements ObjectStore {
         throw notEmpty('The bucket folder holds files that s3mesh does not manage: move or delete them first.')
       }
       await unlink(this.layout.bucketMeta(name))
-      for (const dir of [this.layout.hiddenDir(name), this.layout.uploadsDir(name)]) await removeQuietly(dir)
+      for (const dir of [this.layout.hiddenDir(name), this.layout.uploadsDir(name), this.layout.bucketVersionsDir(name)]) await removeQuietly(dir)
       await this.db.removeBucket(name)
       this.buckets.delete(name)
     } catch (err) {
@@ -299,6 +308,10 @@ export class DiskStore implements ObjectStore {
   async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined): Promise<void> {
     const { lifecycle: _old, ...rest } = this.bucket(name).record
     await this.saveBucketRecord(rules === undefined ? rest : { ...rest, lifecycle: rules }, 'save the lifecycle rules')
+  }
+
+  async setBucketVersioning (name: string, status: VersioningStatus): Promise<void> {
+    await this.saveBucketRecord({ ...this.bucket(name).record, versioning: status }, 'save the versioning state')
   }
 
   lifecycleAtHand (bucket: string): LifecycleRule[] | undefined {
@@ -325,11 +338,12 @@ export class DiskStore implements ObjectStore {
     return this.db.has(bucket, key)
   }
 
-  private dataPathOf (bucket: string, key: string, hidden: boolean): string {
-    return hidden ? this.layout.hiddenPath(bucket, key) : this.layout.visiblePath(bucket, key)!
+  /** An object as the store shows it: with its version id once the bucket has had versioning set. */
+  private shown (bucket: string, meta: MetaRecord): ObjectInfo {
+    return this.buckets.get(bucket)?.record.versioning === undefined ? toInfo(meta) : { ...toInfo(meta), versionId: meta.versionId ?? NULL_VERSION }
   }
 
-  /** An object's metadata; call with the key's lock held (a file found at the key's path is adopted). */
+  /** An object's current metadata; call with the key's lock held (a file found at the key's path is adopted). */
   private async readMeta (bucket: string, key: string): Promise<MetaRecord> {
     this.bucket(bucket)
     const meta = this.db.get(bucket, key)
@@ -337,26 +351,38 @@ export class DiskStore implements ObjectStore {
     // A file copied into the bucket folder while the server runs is readable at once.
     const path = this.layout.visiblePath(bucket, key)
     const adopted = path === undefined ? undefined : await this.adopt(bucket, key, path).catch(() => undefined)
-    if (adopted === undefined) throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
-    return adopted
+    if (adopted !== undefined) return adopted
+    // No current object: a key whose newest version is a delete marker says so (core/versioning.ts).
+    versionToRead(kept(this.db.versionsOf(bucket, key)), key)
+    throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
   }
 
-  async openObject (bucket: string, key: string): Promise<ObjectHandle> {
+  /** The version a read names (or the current one); call with the key's lock held. */
+  private async readVersion (bucket: string, key: string, versionId: string | undefined): Promise<MetaRecord> {
+    if (versionId === undefined) return await this.readMeta(bucket, key)
+    this.bucket(bucket)
+    return versionToRead(kept(this.versions.list(bucket, key)), key, versionId).record
+  }
+
+  async openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle> {
     const { meta, fd } = await this.keyLocks.run(`${bucket}/${key}`, async () => {
-      let meta = await this.readMeta(bucket, key)
+      let meta = await this.readVersion(bucket, key, options?.versionId)
+      const current = this.db.get(bucket, key)
       for (let attempt = 0; ; attempt++) {
-        const path = this.dataPathOf(bucket, key, meta.hidden)
+        const path = this.versions.dataPath(bucket, key, meta)
+        // Only the current object at the key's path may be edited or deleted by hand; other versions' bytes are the store's.
+        const byHand = current !== undefined && current.versionId === meta.versionId && meta.shelved !== true
         let fd: number
         try {
           fd = await openFd(path, 'r')
         } catch (err) {
-          if (codeOf(err) !== 'ENOENT') throw err
+          if (codeOf(err) !== 'ENOENT' || !byHand) throw err
           // The file was deleted by hand: the object is gone.
           await this.forget(bucket, key, true)
           throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
         }
         const s = await fstatFd(fd)
-        if (s.ino === meta.ino && s.size === meta.size && s.mtimeMs === meta.mtimeMs) return { meta, fd }
+        if (!byHand || (s.ino === meta.ino && s.size === meta.size && s.mtimeMs === meta.mtimeMs)) return { meta, fd }
         await closeFd(fd)
         // The file was replaced or edited outside s3mesh: it is the object now, with a new ETag.
         const again = attempt === 0 ? await this.adopt(bucket, key, path, meta) : undefined
@@ -371,27 +397,45 @@ export class DiskStore implements ObjectStore {
       await closeFd(fd).catch(() => {})
     }
     return {
-      info: toInfo(meta),
+      info: this.shown(bucket, meta),
       stream: (range?: ByteRange) => fileStream(fd, range?.start ?? 0, range?.end ?? meta.size - 1, close),
       close,
     }
   }
 
-  async headObject (bucket: string, key: string): Promise<ObjectInfo> {
-    return toInfo(await this.keyLocks.run(`${bucket}/${key}`, async () => await this.readMeta(bucket, key)))
+  async headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo> {
+    return this.shown(bucket, await this.keyLocks.run(`${bucket}/${key}`, async () => await this.readVersion(bucket, key, options?.versionId)))
   }
 
-  /** Drops an object's metadata. `byHand`: its file was deleted outside s3mesh (listeners are told). */
+  /**
+   * Drops an object's metadata; in a bucket with versioning set, the version
+   * before it is current where its bytes are. `byHand`: its file was deleted
+   * outside s3mesh (listeners are told).
+   */
   private async forget (bucket: string, key: string, byHand = false): Promise<void> {
-    await this.db.remove(bucket, key).catch(err => { throw storageError(err, 'delete the object') })
+    const before = this.db.versionsOf(bucket, key)[0]
+    const removed = before === undefined || before.marker === true
+      ? this.db.remove(bucket, key)
+      : this.db.changeVersions(bucket, key, { current: { ...before, shelved: true }, remove: [before.versionId ?? NULL_VERSION] })
+    await removed.catch(err => { throw storageError(err, 'delete the object') })
     if (!byHand) return
     this.scan.counters.removed++
     for (const l of this.removedListeners) l(bucket, key)
   }
 
-  async deleteObject (bucket: string, key: string): Promise<void> {
-    this.bucket(bucket)
-    await this.keyLocks.run(`${bucket}/${key}`, async () => {
+  async deleteObject (bucket: string, key: string, options?: VersionOptions): Promise<DeleteResult> {
+    const { record } = this.bucket(bucket)
+    return await this.keyLocks.run(`${bucket}/${key}`, async () => {
+      const versionId = options?.versionId
+      if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId)
+      if (record.versioning !== undefined) {
+        // A delete marker becomes the current version; the object before it is kept (disk-versions.ts).
+        const { plan, marker } = this.versions.planDelete(bucket, key, record.versioning)
+        const dropped = plan.drop
+        await this.writer.runPlan(bucket, key, marker, plan)
+        if (dropped !== undefined) await this.cleanAfter(bucket, key, dropped)
+        return { versionId: marker.versionId ?? NULL_VERSION, deleteMarker: true }
+      }
       const entry = this.db.get(bucket, key)
       if (entry === undefined) {
         // A file put there by hand and never read is the object all the same: delete it too.
@@ -401,20 +445,43 @@ export class DiskStore implements ObjectStore {
           await unlink(path!).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
           await pruneEmptyDirs(dirname(path!), this.layout.bucketDir(bucket))
         }
-        return
+        return {}
       }
       // Metadata first: it is what makes the object exist. A crash before the data
       // is unlinked leaves an unlisted file behind, never a listed key that cannot be read.
-      const dataPath = this.dataPathOf(bucket, key, entry.hidden)
+      const dataPath = this.versions.dataPath(bucket, key, entry)
       await this.forget(bucket, key)
       await unlink(dataPath).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
-      if (entry.hidden) await removeQuietly(this.layout.hiddenKeyPath(bucket, key))
-      else await pruneEmptyDirs(dirname(dataPath), this.layout.bucketDir(bucket))
-      if (key.endsWith('/')) {
-        const folder = this.layout.visiblePath(bucket, key.slice(0, -1))
-        if (folder !== undefined) await pruneEmptyDirs(folder, this.layout.bucketDir(bucket))
-      }
+      await this.cleanAfter(bucket, key, dataPath)
+      return {}
     })
+  }
+
+  /**
+   * Deletes one version by its id (the key's lock held): its row first, then
+   * its file; when it was the newest, the version before it is current where
+   * its bytes are. A missing version is not an error, as in S3.
+   */
+  private async deleteVersion (bucket: string, key: string, versionId: string): Promise<DeleteResult> {
+    const list = this.versions.list(bucket, key)
+    const target = list.find(v => (v.versionId ?? NULL_VERSION) === versionId)
+    if (target === undefined) return { versionId }
+    const path = this.versions.filePath(bucket, key, target)
+    await this.db.changeVersions(bucket, key, this.versions.rowsWithout(list, target, this.db.get(bucket, key))).catch(err => { throw storageError(err, 'delete the version') })
+    await unlink(path).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the version') })
+    await this.cleanAfter(bucket, key, path)
+    return { versionId, ...(target.marker === true ? { deleteMarker: true } : {}) }
+  }
+
+  /** What a removed file leaves: its empty folders in the bucket, a hidden object's key file, a folder marker's folder. */
+  private async cleanAfter (bucket: string, key: string, removed: string): Promise<void> {
+    if (removed === this.layout.hiddenPath(bucket, key)) { await removeQuietly(this.layout.hiddenKeyPath(bucket, key)); return }
+    if (removed !== this.layout.visiblePath(bucket, key)) return
+    await pruneEmptyDirs(dirname(removed), this.layout.bucketDir(bucket))
+    if (key.endsWith('/')) {
+      const folder = this.layout.visiblePath(bucket, key.slice(0, -1))
+      if (folder !== undefined) await pruneEmptyDirs(folder, this.layout.bucketDir(bucket))
+    }
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
@@ -426,10 +493,36 @@ export class DiskStore implements ObjectStore {
     }
   }
 
-  async setObjectTags (bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+  async listObjectVersions (bucket: string, options: VersionListOptions): Promise<VersionListResult> {
+    this.bucket(bucket)
+    const out: VersionSummary[] = []
+    const prefix = options.prefix ?? ''
+    const marked = options.keyMarker !== undefined && compareKeys(options.keyMarker, prefix) >= 0
+    let from = marked ? options.keyMarker! : prefix
+    let inclusive = !marked || options.versionIdMarker !== undefined
+    for (;;) {
+      const keys = this.db.keysWithVersions(bucket, from, inclusive, 64)
+      for (const key of keys) {
+        if (!key.startsWith(prefix)) return { versions: out, isTruncated: false }
+        const versions = kept(this.versions.list(bucket, key))
+        let i = marked && key === options.keyMarker && options.versionIdMarker !== undefined ? afterMarker(versions, options.versionIdMarker) : 0
+        for (; i < versions.length; i++) {
+          if (out.length === options.limit) return { versions: out, isTruncated: true }
+          const v = versions[i]!
+          out.push({ key, versionId: v.versionId, isLatest: i === 0, deleteMarker: v.deleteMarker, lastModified: v.lastModified, ...(v.deleteMarker ? {} : { size: v.record.size, etag: v.record.etag }) })
+        }
+      }
+      if (keys.length < 64) return { versions: out, isTruncated: false }
+      from = keys.at(-1)!
+      inclusive = false
+    }
+  }
+
+  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
     await this.keyLocks.run(`${bucket}/${key}`, async () => {
-      const meta = await this.readMeta(bucket, key)
-      await this.saveMeta(bucket, key, { ...meta, tags })
+      const meta = await this.readVersion(bucket, key, options?.versionId)
+      if (this.db.get(bucket, key)?.versionId === meta.versionId && meta.marker !== true) await this.saveMeta(bucket, key, { ...meta, tags })
+      else await this.db.putVersion(bucket, { ...meta, tags })
     }).catch(err => { throw storageError(err, 'save the tags') })
   }
 

@@ -10,7 +10,8 @@ import { codeOf, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeD
 import type { DiskLayout } from './disk-layout.js'
 import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
-import type { MetaDb } from './meta-db.js'
+import type { DiskVersions } from './disk-versions.js'
+import type { MetaDb, VersionPlan } from './meta-db.js'
 
 /** A written, fsynced temp file waiting to be committed. */
 export interface TempFile {
@@ -45,6 +46,8 @@ export interface DiskWriterDeps {
   db: MetaDb
   /** The live bucket, or NoSuchBucket. */
   bucket: (name: string) => Bucket
+  /** Versions of keys in buckets with versioning set. */
+  versions: DiskVersions
 }
 
 /**
@@ -124,6 +127,8 @@ export class DiskWriter {
     const { db } = this.deps
     let intended = false
     let dataInPlace = false
+    let shelved: { from: string, to: string } | undefined
+    const versions = this.deps.versions
     try {
       return await this.deps.keyLocks.run(`${bucketName}/${key}`, async () => {
         const visible = this.layout.visiblePath(bucketName, key)
@@ -135,14 +140,22 @@ export class DiskWriter {
           checkWriteCondition(condition, previous ?? (byHand ? { etag: '' } : undefined), key)
         }
         await beforeCommit?.()
-        const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs }
+        const status = bucket.record.versioning
+        const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs, ...(status === undefined ? {} : versions.newVersion(status)) }
+        // In a bucket with versioning set, the current object is kept as a version (disk-versions.ts).
+        const { plan, inPlace } = status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
         const intend = async (dataPath: string): Promise<void> => {
           if (full.hidden) await this.keepHiddenKey(bucketName, key)
-          await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath })
+          await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
           intended = true
         }
         let dataPath = visible ?? hidden
         await intend(dataPath)
+        if (plan?.shelve !== undefined) {
+          await versions.prepare(bucketName, key)
+          await renameInto(plan.shelve.from, plan.shelve.to)
+          shelved = plan.shelve
+        }
         try {
           await renameInto(dataTmp, dataPath)
         } catch (err) {
@@ -155,8 +168,14 @@ export class DiskWriter {
         }
         dataInPlace = true
         if (this.sync) await this.dirSyncer.sync(dirname(dataPath))
-        await db.settle(id, bucketName, full)
-        if (previous !== undefined && previous.hidden !== full.hidden) {
+        if (plan === undefined) {
+          await db.settle(id, bucketName, full)
+        } else {
+          if (this.sync && shelved !== undefined) await this.dirSyncer.sync(dirname(shelved.to))
+          if (plan.drop !== undefined) await unlink(plan.drop).catch(() => {})
+          await db.settle(id, bucketName, undefined, { key, rows: plan.rows })
+        }
+        if (inPlace && previous !== undefined && previous.hidden !== full.hidden) {
           const old = previous.hidden ? hidden : visible!
           await unlink(old).catch(() => {})
           if (previous.hidden) await removeQuietly(this.layout.hiddenKeyPath(bucketName, key))
@@ -167,16 +186,51 @@ export class DiskWriter {
           const folder = this.layout.visiblePath(bucketName, key.slice(0, -1))
           if (folder !== undefined) await mkdir(folder, { recursive: true }).catch(() => {})
         }
-        return toInfo(full)
+        return { ...toInfo(full), ...(status === undefined ? {} : { versionId: full.versionId ?? 'null' }) }
       })
     } catch (err) {
       await removeQuietly(dataTmp)
-      // With the data in place the intent stays: the next start finishes this commit. Without, it is dropped.
-      if (intended && !dataInPlace) await db.settle(id, bucketName).catch(() => {})
+      // With the data in place the intent stays: the next start finishes this commit. Without, the shelved
+      // current object goes back, and the intent is dropped (if that move fails, the next start moves it).
+      if (intended && !dataInPlace) {
+        const back = shelved === undefined ? true : await renameInto(shelved.to, shelved.from).then(() => true, () => false)
+        if (back) await db.settle(id, bucketName).catch(() => {})
+      }
       throw storageError(err, 'store the object')
     } finally {
       bucket.pending--
     }
+  }
+
+  /**
+   * Carries out a versioned change that writes no new data (a delete that
+   * leaves a marker, disk-versions.ts's planDelete) under an intent, as a
+   * commit is: the current object shelved, a replaced null version's file
+   * removed, the marker's file written, then the rows in one transaction. A
+   * crash before the rows is finished at the next start once the shelving
+   * happened, else rolled back (disk-recovery.ts). Call with the key's lock held.
+   */
+  async runPlan (bucketName: string, key: string, record: MetaRecord, plan: VersionPlan): Promise<void> {
+    const { db, versions } = this.deps
+    const id = randomId()
+    await db.intend({ id, bucket: bucketName, record, dataTmp: '', dataPath: '', plan })
+    try {
+      if (plan.shelve !== undefined) {
+        await versions.prepare(bucketName, key)
+        await renameInto(plan.shelve.from, plan.shelve.to)
+        if (this.sync) await this.dirSyncer.sync(dirname(plan.shelve.to))
+      }
+    } catch (err) {
+      await db.settle(id, bucketName).catch(() => {})
+      throw storageError(err, 'delete the object')
+    }
+    // Shelved: from here on the next start finishes what is left, whatever fails now.
+    if (plan.drop !== undefined) await unlink(plan.drop).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
+    if (plan.markerFile !== undefined) {
+      await versions.prepare(bucketName, key)
+      await versions.writeMarker(plan.markerFile).catch(err => { throw storageError(err, 'delete the object') })
+    }
+    await db.settle(id, bucketName, undefined, { key, rows: plan.rows }).catch(err => { throw storageError(err, 'delete the object') })
   }
 
   /**

@@ -1,13 +1,26 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import type { MetaRecord } from './disk-records.js'
+import { stampOf, type MetaRecord } from './disk-records.js'
 import { prefixEnd } from '../core/key-order.js'
 import { GroupFsync } from './group-fsync.js'
 import { openSqliteFile } from './sqlite-file.js'
 
-/** Bumped when the tables change incompatibly; an older database is rebuilt from the folder. */
-const SCHEMA = 1
+/** Bumped when the tables change; an older database is upgraded in place (UPGRADES), one of another schema rebuilt from the folder. */
+const SCHEMA = 2
+
+/**
+ * Versions of keys in buckets with versioning set that are not the key's
+ * current object (docs/plans/versioning.md): noncurrent versions, and delete
+ * markers, current or not. `version_id` is `null` for the null version;
+ * `stamp` orders a key's versions (when each was made).
+ */
+const VERSIONS_TABLE = 'CREATE TABLE versions (bucket TEXT NOT NULL, key TEXT NOT NULL, version_id TEXT NOT NULL, stamp TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (bucket, key, version_id)) WITHOUT ROWID;'
+
+const UPGRADES: Record<number, string> = {
+  // Schema 1 kept no versions; a commit's intent gains what it does to them.
+  1: `${VERSIONS_TABLE} ALTER TABLE intents ADD COLUMN plan TEXT;`,
+}
 
 /** SQLite's result code for a full disk (https://sqlite.org/rescode.html). */
 const SQLITE_FULL = 13
@@ -19,6 +32,29 @@ export interface CommitIntent {
   record: MetaRecord
   dataTmp: string
   dataPath: string
+  /** In a bucket with versioning set: what else the commit moves and changes (disk-versions.ts). */
+  plan?: VersionPlan
+}
+
+/** What a versioned commit does besides placing its new data (see disk-versions.ts). */
+export interface VersionPlan {
+  /** The key's current object's bytes, moved to where noncurrent versions live (`ino`: the file's). */
+  shelve?: { from: string, to: string, ino: number }
+  /** A version's file removed (the null version a suspended write or delete replaces). */
+  drop?: string
+  /** A delete marker's empty file (a rebuild of the database finds markers by them). */
+  markerFile?: string
+  /** The rows changed with the commit, in its transaction. */
+  rows: VersionRows
+}
+
+/** Row changes of one key, made in one transaction: its current object's row and its versions'. */
+export interface VersionRows {
+  /** The key's current object (undefined: none, its row goes). */
+  current: MetaRecord | undefined
+  put?: MetaRecord[]
+  /** Version ids (`null` for the null version) whose rows go. */
+  remove?: string[]
 }
 
 /** What listing needs of an object, read without parsing its whole record. */
@@ -74,7 +110,8 @@ export class MetaDb {
   private wal: Promise<FileHandle> | undefined
   // Kept here, not read from DatabaseSync: its isOpen and isTransaction arrived in Node 22.15 and 22.16.
   private closed = false
-  private readonly s: Record<'get' | 'has' | 'any' | 'upsert' | 'remove' | 'removeBucket' | 'pageFrom' | 'pageAfter' | 'intent' | 'intents' | 'clearIntent' | 'dirGet' | 'dirSet' | 'dirsClear' | 'count' | 'infoGet' | 'infoSet', StatementSync>
+  private readonly s: Record<'get' | 'has' | 'any' | 'upsert' | 'remove' | 'removeBucket' | 'pageFrom' | 'pageAfter' | 'intent' | 'intents' | 'clearIntent' | 'dirGet' | 'dirSet' | 'dirsClear' | 'count' | 'infoGet' | 'infoSet' |
+    'versionsOf' | 'versionPut' | 'versionRemove' | 'versionsClear' | 'anyVersion' | 'keysFrom' | 'keysAfter', StatementSync>
 
   /** @param walPath the write-ahead log, fsynced before writes resolve; undefined when writes are not synced (--no-fsync) */
   private constructor (private readonly db: DatabaseSync, readonly path: string, readonly created: boolean, private readonly walPath: string | undefined) {
@@ -88,8 +125,8 @@ export class MetaDb {
       removeBucket: p('DELETE FROM objects WHERE bucket = ?'),
       pageFrom: p('SELECT key, size, etag, last_modified AS lastModified FROM objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?'),
       pageAfter: p('SELECT key, size, etag, last_modified AS lastModified FROM objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?'),
-      intent: p('INSERT OR REPLACE INTO intents (id, bucket, record, data_tmp, data_path) VALUES (?, ?, ?, ?, ?)'),
-      intents: p('SELECT id, bucket, record, data_tmp AS dataTmp, data_path AS dataPath FROM intents'),
+      intent: p('INSERT OR REPLACE INTO intents (id, bucket, record, data_tmp, data_path, plan) VALUES (?, ?, ?, ?, ?, ?)'),
+      intents: p('SELECT id, bucket, record, data_tmp AS dataTmp, data_path AS dataPath, plan FROM intents'),
       clearIntent: p('DELETE FROM intents WHERE id = ?'),
       dirGet: p('SELECT mtime_ms AS mtimeMs, subdirs FROM dirs WHERE bucket = ? AND path = ?'),
       dirSet: p('INSERT OR REPLACE INTO dirs (bucket, path, mtime_ms, subdirs) VALUES (?, ?, ?, ?)'),
@@ -97,6 +134,14 @@ export class MetaDb {
       count: p('SELECT count(*) AS n FROM objects WHERE bucket = ?'),
       infoGet: p('SELECT value FROM info WHERE name = ?'),
       infoSet: p('INSERT OR REPLACE INTO info (name, value) VALUES (?, ?)'),
+      versionsOf: p('SELECT record FROM versions WHERE bucket = ? AND key = ? ORDER BY stamp DESC, version_id DESC'),
+      versionPut: p('INSERT OR REPLACE INTO versions (bucket, key, version_id, stamp, record) VALUES (?, ?, ?, ?, ?)'),
+      versionRemove: p('DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?'),
+      versionsClear: p('DELETE FROM versions WHERE bucket = ?'),
+      anyVersion: p('SELECT 1 AS one FROM versions WHERE bucket = ? LIMIT 1'),
+      // The keys with a current object or any version, in key order: the two indexes merged.
+      keysFrom: p('SELECT key FROM objects WHERE bucket = ?1 AND key >= ?2 UNION SELECT key FROM versions WHERE bucket = ?1 AND key >= ?2 ORDER BY key LIMIT ?3'),
+      keysAfter: p('SELECT key FROM objects WHERE bucket = ?1 AND key > ?2 UNION SELECT key FROM versions WHERE bucket = ?1 AND key > ?2 ORDER BY key LIMIT ?3'),
     }
   }
 
@@ -111,8 +156,10 @@ export class MetaDb {
       schema: SCHEMA,
       tables: `
         CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
-        CREATE TABLE intents (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, record TEXT NOT NULL, data_tmp TEXT NOT NULL, data_path TEXT NOT NULL);
-        CREATE TABLE dirs (bucket TEXT NOT NULL, path TEXT NOT NULL, mtime_ms REAL NOT NULL, subdirs INTEGER NOT NULL, PRIMARY KEY (bucket, path)) WITHOUT ROWID;`,
+        CREATE TABLE intents (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, record TEXT NOT NULL, data_tmp TEXT NOT NULL, data_path TEXT NOT NULL, plan TEXT);
+        CREATE TABLE dirs (bucket TEXT NOT NULL, path TEXT NOT NULL, mtime_ms REAL NOT NULL, subdirs INTEGER NOT NULL, PRIMARY KEY (bucket, path)) WITHOUT ROWID;
+        ${VERSIONS_TABLE}`,
+      upgrades: UPGRADES,
     }).catch((err: unknown) => { throw translate(err) })
     return new MetaDb(db, path, created, options.sync ? `${path}-wal` : undefined)
   }
@@ -206,10 +253,25 @@ export class MetaDb {
     }
   }
 
+  /** A key's versions that are not its current object, newest first (see VERSIONS_TABLE). */
+  versionsOf (bucket: string, key: string): MetaRecord[] {
+    return (this.s.versionsOf.all(bucket, key) as Array<{ record: string }>).map(r => JSON.parse(r.record) as MetaRecord)
+  }
+
+  /** Whether the bucket keeps any version or delete marker besides its current objects. */
+  hasAnyVersion (bucket: string): boolean {
+    return this.s.anyVersion.get(bucket) !== undefined
+  }
+
+  /** Up to `limit` keys with a current object or a version, from `from` (`inclusive`, or after it), in key order. */
+  keysWithVersions (bucket: string, from: string, inclusive: boolean, limit: number): string[] {
+    return ((inclusive ? this.s.keysFrom : this.s.keysAfter).all(bucket, from, limit) as Array<{ key: string }>).map(r => r.key)
+  }
+
   /** Every commit intent a crash left behind. */
   intents (): CommitIntent[] {
-    return (this.s.intents.all() as Array<{ id: string, bucket: string, record: string, dataTmp: string, dataPath: string }>)
-      .map(r => ({ id: r.id, bucket: r.bucket, record: JSON.parse(r.record) as MetaRecord, dataTmp: r.dataTmp, dataPath: r.dataPath }))
+    return (this.s.intents.all() as Array<{ id: string, bucket: string, record: string, dataTmp: string, dataPath: string, plan: string | null }>)
+      .map(r => ({ id: r.id, bucket: r.bucket, record: JSON.parse(r.record) as MetaRecord, dataTmp: r.dataTmp, dataPath: r.dataPath, ...(r.plan === null ? {} : { plan: JSON.parse(r.plan) as VersionPlan }) }))
   }
 
   /** A folder as the last scan saw it (see FolderScan). */
@@ -232,20 +294,42 @@ export class MetaDb {
   }
 
   removeBucket (bucket: string): Promise<void> {
-    return this.write(() => { this.s.removeBucket.run(bucket); this.s.dirsClear.run(bucket) })
+    return this.write(() => { this.s.removeBucket.run(bucket); this.s.dirsClear.run(bucket); this.s.versionsClear.run(bucket) })
   }
 
   /** Records what a commit is about to do, durably, before its data file moves. */
   intend (intent: CommitIntent): Promise<void> {
-    return this.write(() => { this.s.intent.run(intent.id, intent.bucket, JSON.stringify(intent.record), intent.dataTmp, intent.dataPath) })
+    return this.write(() => { this.s.intent.run(intent.id, intent.bucket, JSON.stringify(intent.record), intent.dataTmp, intent.dataPath, intent.plan === undefined ? null : JSON.stringify(intent.plan)) })
   }
 
-  /** The commit happened (`record` given) or was abandoned: its intent goes. */
-  settle (id: string, bucket: string, record?: MetaRecord): Promise<void> {
+  /** The commit happened (`record` given, or `rows` for a versioned one) or was abandoned: its intent goes, in the same transaction. */
+  settle (id: string, bucket: string, record?: MetaRecord, rows?: { key: string, rows: VersionRows }): Promise<void> {
     return this.write(() => {
       if (record !== undefined) this.upsert(bucket, record)
+      if (rows !== undefined) this.changeRows(bucket, rows.key, rows.rows)
       this.s.clearIntent.run(id)
     })
+  }
+
+  /** Changes a key's current row and its versions' in one transaction. */
+  changeVersions (bucket: string, key: string, rows: VersionRows): Promise<void> {
+    return this.write(() => { this.changeRows(bucket, key, rows) })
+  }
+
+  /** Replaces the record of one version that is not the current object (a tag edit). */
+  putVersion (bucket: string, record: MetaRecord): Promise<void> {
+    return this.write(() => { this.versionRow(bucket, record) })
+  }
+
+  private changeRows (bucket: string, key: string, rows: VersionRows): void {
+    for (const id of rows.remove ?? []) this.s.versionRemove.run(bucket, key, id)
+    for (const r of rows.put ?? []) this.versionRow(bucket, r)
+    if (rows.current === undefined) this.s.remove.run(bucket, key)
+    else this.upsert(bucket, rows.current)
+  }
+
+  private versionRow (bucket: string, r: MetaRecord): void {
+    this.s.versionPut.run(bucket, r.key, r.versionId ?? 'null', stampOf(r), JSON.stringify(r))
   }
 
   setDir (bucket: string, path: string, seen: { mtimeMs: number, subdirs: number }): Promise<void> {

@@ -12,4 +12,4 @@ objectStoreSuite('DiskStore', async () => {
     reopen: async () => await DiskStore.open(root),
     cleanup: async () => { await rm(root, { recursive: true, force: true }) },
   }
-}, nodeRunner, { noVersions: 'DiskStore keeps no versions yet (docs/plans/versioning.md, increment 3)' })
+}, nodeRunner)

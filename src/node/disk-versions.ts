@@ -1,0 +1,154 @@
+import { access, mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { randomId } from '../core/ids.js'
+import { VersionIds, type KeptVersion, type VersioningStatus } from '../core/versioning.js'
+import { renameInto, writeDurable } from './disk-files.js'
+import type { DiskLayout } from './disk-layout.js'
+import type { MetaRecord } from './disk-records.js'
+import type { MetaDb, VersionPlan, VersionRows } from './meta-db.js'
+
+/** A record as core/versioning.ts's rules see it. */
+export interface KeptRecord extends KeptVersion { lastModified: Date, record: MetaRecord }
+
+/**
+ * The versions of keys in DiskStore's buckets with versioning set
+ * (docs/plans/versioning.md). A key's current object stays where it always
+ * was (its path, or `.s3mesh/objects` when hidden) with its row in `objects`;
+ * the versions before it, and delete markers, have rows in `versions` and
+ * their bytes under `.s3mesh/versions` (DiskLayout.versionsDir). When the
+ * current version is deleted, the one before becomes current where its
+ * bytes are (`shelved`): nothing moves back, so `ls` shows a key's current
+ * object or nothing. This file plans what a write or a delete changes; the
+ * writer (disk-writer.ts) carries a plan out under an intent that start-up
+ * finishes or rolls back (disk-recovery.ts).
+ */
+export class DiskVersions {
+  /** Ids of this store's versions: sortable, unique to it (a tag of its own each run). */
+  private readonly ids = new VersionIds(randomId(8))
+
+  constructor (private readonly layout: DiskLayout, private readonly db: MetaDb, private readonly sync: boolean) {}
+
+  /** A key's versions newest first: its current object (if any), then the others. */
+  list (bucket: string, key: string): MetaRecord[] {
+    const current = this.db.get(bucket, key)
+    const others = this.db.versionsOf(bucket, key)
+    return current === undefined ? others : [current, ...others]
+  }
+
+  /** Where a version's bytes are. */
+  dataPath (bucket: string, key: string, m: MetaRecord): string {
+    if (m.shelved === true) return this.layout.versionPath(bucket, key, m.versionId)
+    return m.hidden ? this.layout.hiddenPath(bucket, key) : this.layout.visiblePath(bucket, key)!
+  }
+
+  /** The file a version leaves behind when it goes: its bytes, or a marker's empty file. */
+  filePath (bucket: string, key: string, m: MetaRecord): string {
+    return m.marker === true ? this.layout.markerPath(bucket, key, m.versionId) : this.dataPath(bucket, key, m)
+  }
+
+  /** The id (none for the null version) and stamp of a version made now under `status`. */
+  newVersion (status: VersioningStatus): { versionId?: string, stamp: string } {
+    const id = this.ids.next()
+    const stamp = id.slice(0, STAMP_LENGTH)
+    return status === 'Enabled' ? { versionId: id, stamp } : { stamp }
+  }
+
+  /**
+   * What writing `next` as the key's new current version changes: the
+   * current object before it is shelved (kept as a noncurrent version),
+   * unless both are the null version (suspended: overwritten in place); a
+   * noncurrent null version goes when `next` is the null one. `inPlace`:
+   * the previous object's bytes are replaced at the key's path, as in a
+   * bucket never versioned.
+   */
+  planWrite (bucket: string, key: string, next: MetaRecord, previous: MetaRecord | undefined): { plan: VersionPlan, inPlace: boolean } {
+    const rows: VersionRows = { current: next, put: [], remove: [] }
+    const plan: VersionPlan = { rows }
+    let inPlace = false
+    if (previous !== undefined) {
+      if (next.versionId === undefined && previous.versionId === undefined) {
+        if (previous.shelved === true) plan.drop = this.dataPath(bucket, key, previous)
+        else inPlace = true
+      } else {
+        this.shelve(bucket, key, previous, plan)
+      }
+    }
+    if (next.versionId === undefined) this.dropOlderNull(bucket, key, plan)
+    return { plan, inPlace }
+  }
+
+  /**
+   * What a DELETE without a version id does in a bucket with versioning set:
+   * a delete marker becomes the current version (the null one when
+   * suspended, replacing the null version wherever it is), and the current
+   * object is shelved.
+   */
+  planDelete (bucket: string, key: string, status: VersioningStatus): { plan: VersionPlan, marker: MetaRecord } {
+    const marker: MetaRecord = {
+      v: 1, key, size: 0, etag: '', sha256: '', lastModified: Date.now(), metadata: { user: {} }, tags: {}, hidden: false, ino: 0, mtimeMs: 0, marker: true,
+      ...this.newVersion(status),
+    }
+    const rows: VersionRows = { current: undefined, put: [], remove: [] }
+    const plan: VersionPlan = { rows, markerFile: this.layout.markerPath(bucket, key, marker.versionId) }
+    const current = this.db.get(bucket, key)
+    if (current !== undefined) {
+      if (marker.versionId === undefined && current.versionId === undefined) plan.drop = this.dataPath(bucket, key, current)
+      else this.shelve(bucket, key, current, plan)
+    }
+    if (marker.versionId === undefined) this.dropOlderNull(bucket, key, plan)
+    rows.put!.push(marker)
+    return { plan, marker }
+  }
+
+  /**
+   * The row changes of deleting one version by its id (`target`, of the
+   * key's versions newest first): when it was the newest, the version
+   * before it becomes current, where its bytes are.
+   */
+  rowsWithout (list: MetaRecord[], target: MetaRecord, currentRow: MetaRecord | undefined): VersionRows {
+    const id = target.versionId ?? 'null'
+    const isCurrent = currentRow !== undefined && target === list[0]
+    const next = list[0] === target ? list[1] : undefined
+    const promoted = next !== undefined && next.marker !== true ? { ...next, shelved: true as const } : undefined
+    const remove = [...(isCurrent ? [] : [id]), ...(promoted === undefined ? [] : [promoted.versionId ?? 'null'])]
+    return { current: isCurrent ? promoted : (promoted ?? currentRow), remove }
+  }
+
+  /** Makes sure a key's versions folder is there, with the key beside it (for a rebuild). */
+  async prepare (bucket: string, key: string): Promise<void> {
+    const keyPath = this.layout.versionsKeyPath(bucket, key)
+    if (await access(keyPath).then(() => true, () => false)) return
+    await mkdir(this.layout.versionsDir(bucket, key), { recursive: true })
+    const tmp = this.layout.tmpPath(randomId(), '.key')
+    await writeDurable(tmp, key, this.sync)
+    await renameInto(tmp, keyPath)
+  }
+
+  /** Writes a delete marker's empty file. */
+  async writeMarker (path: string): Promise<void> {
+    await mkdir(dirname(path), { recursive: true })
+    const tmp = this.layout.tmpPath(randomId(), '.marker')
+    await writeDurable(tmp, '', this.sync)
+    await renameInto(tmp, path)
+  }
+
+  private shelve (bucket: string, key: string, current: MetaRecord, plan: VersionPlan): void {
+    plan.rows.put!.push({ ...current, shelved: true })
+    if (current.shelved !== true) plan.shelve = { from: this.dataPath(bucket, key, current), to: this.layout.versionPath(bucket, key, current.versionId), ino: current.ino }
+  }
+
+  private dropOlderNull (bucket: string, key: string, plan: VersionPlan): void {
+    const older = this.db.versionsOf(bucket, key).find(v => v.versionId === undefined)
+    if (older === undefined) return
+    plan.rows.remove!.push('null')
+    plan.drop = this.filePath(bucket, key, older)
+  }
+}
+
+/** The part of a version id that says when it was made (see versionIdOf). */
+const STAMP_LENGTH = 13
+
+/** Records as the rules in core/versioning.ts take them. */
+export function kept (records: MetaRecord[]): KeptRecord[] {
+  return records.map(record => ({ versionId: record.versionId ?? 'null', deleteMarker: record.marker === true, lastModified: new Date(record.lastModified), record }))
+}
