@@ -12,12 +12,14 @@ const SCHEMA = 2
 
 /**
  * One row per slot of a key (catalog-entry.ts): `slot` is its version id,
- * `''` for the `null` slot; `head` flags the key's current version and `obj`
- * a slot holding an object (not a tombstone or a delete marker), so a
- * listing reads only rows with both.
+ * `''` for the `null` slot; `head` flags the key's current version, `obj` a
+ * slot holding an object (not a tombstone or a delete marker), so a listing
+ * reads only rows with both, and `kept` a slot that is not a tombstone, so a
+ * listing of versions reads past keys that only have tombstones without
+ * parsing them.
  */
 const OBJECTS_TABLE = `
-  CREATE TABLE catalog_objects (bucket TEXT NOT NULL, key TEXT NOT NULL, slot TEXT NOT NULL, range INTEGER NOT NULL, head INTEGER NOT NULL, obj INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (bucket, key, slot)) WITHOUT ROWID;
+  CREATE TABLE catalog_objects (bucket TEXT NOT NULL, key TEXT NOT NULL, slot TEXT NOT NULL, range INTEGER NOT NULL, head INTEGER NOT NULL, obj INTEGER NOT NULL, kept INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (bucket, key, slot)) WITHOUT ROWID;
   CREATE INDEX catalog_ranges ON catalog_objects (bucket, range, key);`
 
 const UPGRADES: Record<number, string> = {
@@ -26,7 +28,7 @@ const UPGRADES: Record<number, string> = {
     ALTER TABLE catalog_objects RENAME TO catalog_objects_1;
     DROP INDEX catalog_ranges;
     ${OBJECTS_TABLE}
-    INSERT INTO catalog_objects (bucket, key, slot, range, head, obj, entry) SELECT bucket, key, '', range, 1, 1 - deleted, entry FROM catalog_objects_1;
+    INSERT INTO catalog_objects (bucket, key, slot, range, head, obj, kept, entry) SELECT bucket, key, '', range, 1, 1 - deleted, 1 - deleted, entry FROM catalog_objects_1;
     DROP TABLE catalog_objects_1;
     UPDATE catalog_buckets SET state = json_set(state, '$.versions', json_extract(state, '$.live'), '$.versionBytes', json_extract(state, '$.bytes')) WHERE json_extract(state, '$.bytes') IS NOT NULL;`,
 }
@@ -71,13 +73,13 @@ export class SqliteCatalogTable implements CatalogTable {
     this.s = {
       get: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND key = ? AND head = 1'),
       slots: p('SELECT head, entry FROM catalog_objects WHERE bucket = ? AND key = ? ORDER BY slot'),
-      set: p('INSERT OR REPLACE INTO catalog_objects (bucket, key, slot, range, head, obj, entry) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      set: p('INSERT OR REPLACE INTO catalog_objects (bucket, key, slot, range, head, obj, kept, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       setHead: p('UPDATE catalog_objects SET head = ? WHERE bucket = ? AND key = ? AND slot = ?'),
       del: p('DELETE FROM catalog_objects WHERE bucket = ? AND key = ? AND slot = ?'),
       pageFrom: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key >= ? AND head = 1 AND obj = 1 ORDER BY key LIMIT ?'),
       pageAfter: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key > ? AND head = 1 AND obj = 1 ORDER BY key LIMIT ?'),
-      keysFrom: p('SELECT DISTINCT key FROM catalog_objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?'),
-      keysAfter: p('SELECT DISTINCT key FROM catalog_objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?'),
+      keysFrom: p('SELECT DISTINCT key FROM catalog_objects WHERE bucket = ? AND key >= ? AND kept = 1 ORDER BY key LIMIT ?'),
+      keysAfter: p('SELECT DISTINCT key FROM catalog_objects WHERE bucket = ? AND key > ? AND kept = 1 ORDER BY key LIMIT ?'),
       chunkFrom: p('SELECT key, slot, entry FROM catalog_objects WHERE bucket = ? ORDER BY key, slot LIMIT ?'),
       chunkAfter: p('SELECT key, slot, entry FROM catalog_objects WHERE bucket = ? AND (key, slot) > (?, ?) ORDER BY key, slot LIMIT ?'),
       range: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND range = ? ORDER BY key, slot'),
@@ -108,18 +110,37 @@ export class SqliteCatalogTable implements CatalogTable {
   }
 
   set (bucket: string, key: string, range: number, entry: CatalogEntry, head: boolean): void {
-    this.writing()
-    this.s.set.run(bucket, key, slotOf(entry), range, head ? 1 : 0, isLiveObject(entry) ? 1 : 0, JSON.stringify(entry))
+    this.run(bucket, this.s.set, bucket, key, slotOf(entry), range, head ? 1 : 0, isLiveObject(entry) ? 1 : 0, entry.deleted ? 0 : 1, JSON.stringify(entry))
   }
 
   setHead (bucket: string, key: string, slot: string, head: boolean): void {
-    this.writing()
-    this.s.setHead.run(head ? 1 : 0, bucket, key, slot)
+    this.run(bucket, this.s.setHead, head ? 1 : 0, bucket, key, slot)
   }
 
   delete (bucket: string, key: string, slot: string): void {
+    this.run(bucket, this.s.del, bucket, key, slot)
+  }
+
+  /**
+   * Runs a write in the open transaction. A write that fails (a full disk)
+   * may leave SQLite's transaction rolled back, or half a slot change (its
+   * row written, its key's old head not unflagged): the whole transaction is
+   * rolled back, and the catalog recounts what it touched from the rows of
+   * the last commit, whose heads agree with their slots.
+   */
+  private run (bucket: string, statement: StatementSync, ...args: Array<string | number>): void {
     this.writing()
-    this.s.del.run(bucket, key, slot)
+    try {
+      statement.run(...args)
+    } catch (err) {
+      const touched = new Set([...this.dirty.keys(), bucket])
+      try { this.db.exec('ROLLBACK') } catch { /* not open any more */ }
+      this.inTransaction = false
+      this.dirty.clear()
+      this.onCommitError(err)
+      this.onRolledBack([...touched])
+      throw err
+    }
   }
 
   livePage (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }): { entries: CatalogEntry[], isTruncated: boolean } {

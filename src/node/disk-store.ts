@@ -101,7 +101,7 @@ export class DiskStore implements ObjectStore {
       settleMs: options.settleMs ?? 2000,
       log,
       // A new database (lost, damaged, first start) also gets the hidden objects back, from the keys kept beside them.
-      ...(db.created ? { beforeFirst: async (signal: AbortSignal) => { await this.adoptHidden(signal) } } : {}),
+      ...(db.created ? { beforeFirst: async (signal: AbortSignal) => { await this.adoptHidden(signal); await this.adoptVersions(signal) } } : {}),
     })
   }
 
@@ -226,6 +226,13 @@ export class DiskStore implements ObjectStore {
           })
         }
       }
+    }
+  }
+
+  /** Versions and delete markers found by their files (a rebuild of the database). */
+  private async adoptVersions (signal: AbortSignal): Promise<void> {
+    for (const [bucket] of this.buckets) {
+      await this.versions.rebuild(bucket, this.hashes, async (key, fn) => { await this.keyLocks.run(`${bucket}/${key}`, fn) }, signal)
     }
   }
 

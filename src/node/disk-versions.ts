@@ -1,10 +1,12 @@
-import { access, mkdir } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { access, lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import type { Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
-import { VersionIds, type KeptVersion, type VersioningStatus } from '../core/versioning.js'
+import { NULL_VERSION, VersionIds, versionIdOf, type KeptVersion, type VersioningStatus } from '../core/versioning.js'
+import { describeFile } from './disk-adopt.js'
 import { renameInto, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
-import type { MetaRecord } from './disk-records.js'
+import { stampOf, type MetaRecord } from './disk-records.js'
 import type { MetaDb, VersionPlan, VersionRows } from './meta-db.js'
 
 /** A record as core/versioning.ts's rules see it. */
@@ -130,6 +132,52 @@ export class DiskVersions {
     const tmp = this.layout.tmpPath(randomId(), '.marker')
     await writeDurable(tmp, '', this.sync)
     await renameInto(tmp, path)
+  }
+
+  /**
+   * Finds a bucket's versions and markers again from their files (a lost or
+   * damaged metadata database, rebuilt): each key's folder under
+   * `.s3mesh/versions`, named by the key kept beside it. A key with no file
+   * at its path (nor a hidden one) gets its newest version as current, where
+   * its bytes are. `lock` runs a key's change under the store's key lock.
+   * Returns how many versions and markers were found.
+   */
+  async rebuild (bucket: string, hashes: Hashes, lock: (key: string, fn: () => Promise<void>) => Promise<void>, signal: AbortSignal): Promise<number> {
+    const root = this.layout.bucketVersionsDir(bucket)
+    let found = 0
+    for (const shard of await readdir(root).catch(() => [] as string[])) {
+      for (const name of (await readdir(join(root, shard)).catch(() => [] as string[])).filter(n => n.endsWith('.key'))) {
+        if (signal.aborted) return found
+        const key = await readFile(join(root, shard, name), 'utf8').catch(() => undefined)
+        if (key === undefined || this.layout.versionsKeyPath(bucket, key) !== join(root, shard, name)) continue
+        await lock(key, async () => {
+          const dir = this.layout.versionsDir(bucket, key)
+          const records: MetaRecord[] = []
+          for (const file of await readdir(dir).catch(() => [] as string[])) {
+            const marker = file.endsWith('.marker')
+            const id = marker ? file.slice(0, -'.marker'.length) : file
+            const s = await stat(join(dir, file)).catch(() => undefined)
+            if (s === undefined || !s.isFile()) continue
+            const made = { ...(id === NULL_VERSION ? {} : { versionId: id }), stamp: id === NULL_VERSION ? versionIdOf(Math.floor(s.mtimeMs), 0, '') : id.slice(0, STAMP_LENGTH) }
+            if (marker) {
+              records.push({ v: 1, key, size: 0, etag: '', sha256: '', lastModified: Math.floor(s.mtimeMs), metadata: { user: {} }, tags: {}, hidden: false, ino: 0, mtimeMs: 0, marker: true, ...made })
+              continue
+            }
+            const described = await describeFile(join(dir, file), key, hashes).catch(() => undefined)
+            if (described !== undefined) records.push({ ...described, ...made, shelved: true })
+          }
+          if (records.length === 0) return
+          records.sort((a, b) => stampOf(b) < stampOf(a) ? -1 : stampOf(b) > stampOf(a) ? 1 : 0)
+          const visible = this.layout.visiblePath(bucket, key)
+          const atPath = this.db.has(bucket, key) || (visible !== undefined && (await lstat(visible).catch(() => undefined))?.isFile() === true)
+          const newest = records[0]!
+          const current = !atPath && newest.marker !== true ? newest : undefined
+          await this.db.changeVersions(bucket, key, { current: current ?? this.db.get(bucket, key), put: records.filter(r => r !== current) })
+          found += records.length
+        })
+      }
+    }
+    return found
   }
 
   private shelve (bucket: string, key: string, current: MetaRecord, plan: VersionPlan): void {

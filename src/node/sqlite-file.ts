@@ -75,7 +75,8 @@ function openAs (path: string, options: SqliteFileOptions): { db: DatabaseSync, 
           db.prepare("UPDATE info SET value = ? WHERE name = 'schema'").run(String(at + 1))
           db.exec('COMMIT')
         } catch (err) {
-          db.exec('ROLLBACK')
+          // SQLite may have rolled back already: the upgrade's own error is the one to tell.
+          try { db.exec('ROLLBACK') } catch { /* not open any more */ }
           throw err
         }
         at++

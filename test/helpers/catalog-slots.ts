@@ -1,4 +1,5 @@
 /** Catalog entries of versioned keys (slots, markers, tombstones) for property tests, and what a catalog says about them. */
+import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { headOf, isLiveObject, type CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import type { Catalog } from '../../src/core/mesh/catalog.js'
@@ -50,6 +51,15 @@ export function slotView (c: Catalog): unknown {
     kept: c.versionTotals('b1'),
     digests: c.rangeDigests('b1'),
   }
+}
+
+/** Checks a catalog's heads and counts against what its slots say, worked out from scratch. */
+export function checkAgainstSlots (c: Catalog): void {
+  const counts = countsFrom(c)
+  assert.deepEqual(c.bucketTotals('b1'), counts.objects, 'live objects and bytes follow the heads')
+  assert.deepEqual(c.versionTotals('b1'), counts.kept, 'versions and markers kept, and their bytes')
+  for (const k of ['a', 'a/b', 'c']) assert.deepEqual(c.get('b1', k), headOf(c.slots('b1', k)), `the head of ${k} is the one its slots say`)
+  assert.deepEqual(c.page('b1', { limit: 10 }).entries.map(e => e.key), ['a', 'a/b', 'c'].filter(k => isLiveObject(headOf(c.slots('b1', k)))), 'listed: the keys whose head is an object')
 }
 
 /** What the counts should be, worked out from the slots alone. */

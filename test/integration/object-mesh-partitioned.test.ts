@@ -240,4 +240,22 @@ describe('the catalog partitioned by bucket', () => {
     await until('no object under-replicated', () => live().every(n => n.mesh.stats.underReplicated === 0), 30_000)
     for (const b of BUCKETS) for (const n of live()) assert.equal(new TextDecoder().decode(await new Response((await n.mesh.store.openObject(b, 'k013')).stream()).arrayBuffer()), `${b}/k013`)
   })
+
+  it('a page of versions asked of an owner comes back in the owner\'s order and flags, a null slot among the others', async () => {
+    // Last: the null slot's object has no bytes anywhere, which the repair loop would chase.
+    const bucket = 'hotel'
+    const [asker, ...others] = live()
+    const t = Date.now()
+    const object = { size: 1, etag: 'e'.repeat(32), sha256: 'a'.repeat(64), lastModified: t, metadata: { user: {} }, tags: {} }
+    const at = (ms: number): { ms: number, counter: number, node: string } => ({ ms: t + ms, counter: 0, node: idOf(asker!) })
+    const entries: CatalogEntry[] = [
+      { bucket, key: 'mixed', versionId: versionIdOf(t + 10, 0, 'n1'), version: at(10), deleted: false, object, holders: [] },
+      { bucket, key: 'mixed', version: at(11), deleted: false, object, holders: [] }, // the null slot: in the message's plain list
+      { bucket, key: 'mixed', versionId: versionIdOf(t + 12, 0, 'n1'), version: at(12), marker: true, deleted: false, holders: [] },
+    ]
+    for (const o of others) await asker!.mesh.query.merge(idOf(o), entries)
+    const page = await asker!.mesh.query.versions(bucket, { prefix: 'mixed', limit: 10 })
+    assert.deepEqual(page.versions.map(r => [r.entry.versionId ?? 'null', r.latest]), [[entries[2]!.versionId, true], ['null', false], [entries[0]!.versionId, false]], 'newest first, the marker current')
+    assert.deepEqual(page, others[0]!.mesh.catalog.versionPage(bucket, { prefix: 'mixed', limit: 10 }))
+  })
 })

@@ -94,6 +94,29 @@ describe('DiskStore versions on disk', () => {
     })
   })
 
+  it('a lost metadata database is rebuilt with every version and delete marker, from their files', async () => {
+    await withRoot(async root => {
+      const store = await versionedStore(root)
+      await put(store, 'k', 'one')
+      await put(store, 'k', 'two')
+      await put(store, 'gone', 'was here')
+      await store.deleteObject('b', 'gone')
+      await put(store, 'apart', 'a1')
+      await put(store, 'apart', 'a2')
+      await store.deleteObject('b', 'apart', { versionId: (await store.headObject('b', 'apart')).versionId! })
+      await store.close()
+      for (const suffix of ['', '-wal', '-shm']) await rm(join(root, '.s3mesh', `meta.db${suffix}`), { force: true })
+      const again = await DiskStore.open(root, { scanIntervalMs: 0, settleMs: 0 })
+      try {
+        await again.firstScan
+        assert.deepEqual(await history(again, 'k'), ['two*', 'one'], 'the file at its path is current, the version before it kept')
+        assert.deepEqual(await history(again, 'gone'), ['marker*', 'was here'], 'a deleted key stays deleted')
+        assert.deepEqual(await history(again, 'apart'), ['a1*'], 'a current version kept apart is current again')
+        assert.deepEqual((await again.listObjects('b', { limit: 10 })).objects.map(o => o.key), ['apart', 'k'])
+      } finally { await again.close() }
+    })
+  })
+
   it('a bucket with only versions or markers left is not empty, and goes with them once they are deleted', async () => {
     await withRoot(async root => {
       const store = await versionedStore(root)

@@ -8,7 +8,7 @@ import type { CorsRule, ObjectMetadata, ObjectSummary } from '../object-store.js
 import { isVersionedSlot, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import { NULL_VERSION } from '../versioning.js'
 import type { WriteHead } from './local-copies.js'
-import type { Version } from './hlc.js'
+import { compareVersions, type Version } from './hlc.js'
 
 /** Bumped when the catalog wire format changes; other versions are dropped (and counted). */
 export const CATALOG_WIRE_VERSION = 1
@@ -182,7 +182,10 @@ function slotEntry (x: unknown): CatalogEntry {
   const m = x as Record<string, unknown>
   if (e.key === undefined) malformed('a version of a bucket')
   const id = m.versionId === undefined ? undefined : versionId(m.versionId)
-  const created = m.created === undefined ? undefined : version(m.created)
+  let created = m.created === undefined ? undefined : version(m.created)
+  // A version is made before any later change to its slot: a `created` ahead would pin the head (and pass the clock's drift check).
+  if (created !== undefined && compareVersions(created, e.version) > 0) malformed('entry.created is after entry.version')
+  if (created !== undefined && compareVersions(created, e.version) === 0) created = undefined
   if (m.marker !== undefined && m.marker !== true) malformed('entry.marker')
   const marker = m.marker === true
   if (marker && (e.deleted || e.object !== undefined || e.holders.length > 0)) malformed('a delete marker with an object, holders or a tombstone')

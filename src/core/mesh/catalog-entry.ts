@@ -92,7 +92,7 @@ export function isLiveObject (e: CatalogEntry | undefined): boolean {
 }
 
 /**
- * Merges two entries for the same bucket and key. Commutative, associative
+ * Merges two entries for the same slot (bucket, key and version id). Commutative, associative
  * and idempotent, so announcements may arrive in any order, twice, or late:
  * the newer version wins whole; for the same version the holder lists unite.
  * (Two different contents under one version would mean a broken or hostile

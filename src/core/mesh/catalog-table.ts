@@ -52,7 +52,7 @@ export interface CatalogTable {
   delete (bucket: string, key: string, slot: string): void
   /** Up to `limit` heads that are objects (see isLiveObject) under `prefix` after `startAfter`, in key order, and whether more follow. */
   livePage (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }): { entries: CatalogEntry[], isTruncated: boolean }
-  /** Up to `limit` keys with any slot, under `prefix`, from `from` (`inclusive`, or after it), in key order. */
+  /** Up to `limit` keys with a slot that is not a tombstone, under `prefix`, from `from` (`inclusive`, or after it), in key order. */
   keys (bucket: string, options: { prefix?: string, from: string, inclusive: boolean, limit: number }): string[]
   /** Every object entry of a bucket in key then slot order, tombstones included. Safe to interleave with writes. */
   values (bucket: string): IterableIterator<CatalogEntry>
@@ -131,7 +131,7 @@ export class MemoryCatalogTable implements CatalogTable {
     const out: string[] = []
     let pair = b.pairFrom(options.from, options.inclusive)
     while (pair !== undefined && out.length < options.limit && pair[0].startsWith(prefix)) {
-      out.push(pair[0])
+      if ([...pair[1].slots.values()].some(e => !e.deleted)) out.push(pair[0])
       pair = b.pairFrom(pair[0], false)
     }
     return out

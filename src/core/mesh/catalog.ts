@@ -1,7 +1,7 @@
 import { TypedEventEmitter } from 'main-event'
 import { compareKeys } from '../key-order.js'
 import { afterMarker, NULL_VERSION } from '../versioning.js'
-import { createdOf, headOf, isLiveObject, mergeEntries, sameEntry, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { createdOf, headOf, isLiveObject, isVersionedSlot, mergeEntries, sameEntry, slotOf, type CatalogEntry } from './catalog-entry.js'
 import { MemoryCatalogTable, type BucketState, type CatalogTable, type Digest, type SlotRow } from './catalog-table.js'
 import { compareVersions, formatVersion } from './hlc.js'
 import { hash64, objectHash } from './placement.js'
@@ -27,7 +27,7 @@ export function rangeOf (bucket: string, key: string): number {
  * before slots, so members of either release agree on unversioned buckets.
  */
 export function fingerprint (e: CatalogEntry): readonly [number, number] {
-  const slot = e.versionId === undefined && e.created === undefined && e.marker === undefined ? '' : `\n${e.versionId ?? ''}\n${formatVersion(createdOf(e))}\n${e.marker === true ? 1 : 0}`
+  const slot = !isVersionedSlot(e) ? '' : `\n${e.versionId ?? ''}\n${formatVersion(createdOf(e))}\n${e.marker === true ? 1 : 0}`
   return hash64(`${e.bucket}\n${e.key ?? ''}\n${formatVersion(e.version)}\n${e.deleted ? 1 : 0}\n${e.object?.sha256 ?? ''}\n${e.holders.join(',')}${slot}`)
 }
 
@@ -96,7 +96,9 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
   }
 
   /** Merges an entry in; returns the merged entry if that changed anything. */
-  apply (entry: CatalogEntry): CatalogEntry | undefined {
+  apply (given: CatalogEntry): CatalogEntry | undefined {
+    // One form for a version made at its slot's last change (the codec drops such a `created` too), so fingerprints agree.
+    const entry = given.created !== undefined && compareVersions(given.created, given.version) === 0 ? withoutCreated(given) : given
     const b = this.record(entry.bucket)
     const key = entry.key
     const rows = key === undefined ? undefined : this.table.slots(entry.bucket, key)
@@ -313,6 +315,11 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     }
     return b
   }
+}
+
+function withoutCreated (e: CatalogEntry): CatalogEntry {
+  const { created: _created, ...rest } = e
+  return rest
 }
 
 /** Bytes of a head that is an object. */

@@ -1,6 +1,6 @@
 import { isS3Error } from '../errors.js'
 import type { ObjectInfo } from '../object-store.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import { isVersionedSlot, type CatalogEntry } from './catalog-entry.js'
 import type { CatalogStore } from './catalog-store.js'
 import type { Catalog } from './catalog.js'
 import type { HybridClock } from './hlc.js'
@@ -170,7 +170,8 @@ export async function removedByHand (o: { catalog: Catalog, copies: LocalCopies,
   const { catalog, copies } = o
   await copies.locks.run(`${bucket}\n${key}`, async () => {
     const e = catalog.get(bucket, key)
-    if (e === undefined || e.deleted || e.object === undefined || !e.holders.includes(copies.self)) return
+    // A head that is a version or a marker is not this release's to drop or replace (docs/plans/versioning.md, increment 5).
+    if (e === undefined || e.deleted || e.object === undefined || !e.holders.includes(copies.self) || isVersionedSlot(e)) return
     // Written again since (a PUT after the file went): still held.
     const handle = await copies.openLocal(bucket, key, e.object.sha256, o.stopping)
     if (handle !== undefined) { await handle.close(); return }

@@ -1,6 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
 import { decodeCatalogMessage, decodeWriteHead } from './catalog-codec.js'
+import { isVersionedSlot } from './catalog-entry.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import { PeerIdleError, SealedFrames, StreamEndedError, type FrameSeal } from '../wire/sealed-frames.js'
 import { chunkBytes, parseRangeRequest, rangeAnswer, TreeLeaves, UnusableCopyError } from './range-transfer.js'
@@ -158,7 +159,7 @@ export class TransferServer {
           const commit = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
           if (commit.op !== 'commit' || !(commit.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'Expected the write\'s version.')
           const entries = decodeCatalogMessage(commit.entry).entries
-          if (entries.length !== 1 || entries[0]!.deleted) throw new DroppedMessageError('malformed', 'A commit of something that is not one object version.')
+          if (entries.length !== 1 || entries[0]!.deleted || isVersionedSlot(entries[0]!)) throw new DroppedMessageError('malformed', 'A commit of something that is not one object version (versions other than null are not stored by this release).')
           resolveEntry(entries[0]!)
           controller.close()
         } catch (err) {
@@ -176,7 +177,7 @@ export class TransferServer {
     if (!(r.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A push without its entry.')
     const entries = decodeCatalogMessage(r.entry).entries
     const entry = entries[0]
-    if (entries.length !== 1 || entry === undefined || entry.key === undefined || entry.deleted || entry.object === undefined) throw new DroppedMessageError('malformed', 'A push of something that is not one object version.')
+    if (entries.length !== 1 || entry === undefined || entry.key === undefined || entry.deleted || entry.object === undefined || isVersionedSlot(entry)) throw new DroppedMessageError('malformed', 'A push of something that is not one object version (versions other than null are not stored by this release).')
     const body = new ReadableStream<Uint8Array>({
       pull: async controller => {
         const pieces = await frames.receiveData()

@@ -1,5 +1,5 @@
 import { compareVersions } from './hlc.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import { isVersionedSlot, type CatalogEntry } from './catalog-entry.js'
 import type { CatalogPartition } from './catalog-partition.js'
 import type { CatalogQuery } from './catalog-query.js'
 import type { CatalogStore } from './catalog-store.js'
@@ -135,7 +135,7 @@ export class Upkeep {
               const now = this.o.catalog.get(bucket, e.key)
               // The owner has what was compared, or answered with what it has.
               const held = sent.has(e) ? theirs.get(e.key!) : e
-              if (now !== undefined && !partition.keeps(now) && held !== undefined && compareVersions(held.version, now.version) >= 0) this.o.catalog.evict(bucket, e.key!)
+              if (now !== undefined && !partition.keeps(now) && held !== undefined && compareVersions(held.version, now.version) >= 0) this.o.catalog.evict(bucket, e.key!, now.versionId)
             }
             break
           } catch {
@@ -158,7 +158,7 @@ export class Upkeep {
         if (budget-- <= 0) return
         keys.delete(key)
         const e = owned ? undefined : this.o.catalog.get(bucket, key)
-        if (e !== undefined) handTo(handOver, e)
+        if (e !== undefined && !isVersionedSlot(e)) handTo(handOver, e)
       }
       this.changed.delete(bucket)
     }
@@ -223,6 +223,8 @@ export class Upkeep {
       cycle.seen++
       if (e.key !== undefined && e.deleted && e.version.ms < horizon) expired.push(e)
       if (e.key === undefined) continue
+      // Slots other than null are not placed, repaired or handed over by this release (docs/plans/versioning.md, increment 5).
+      if (isVersionedSlot(e)) continue
       const owned = ownsBucket(e.bucket)
       if (!owned && cycle.whole) handTo(handOver, e)
       if (e.deleted || e.object === undefined) continue
