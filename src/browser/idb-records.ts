@@ -3,6 +3,7 @@ import { S3Error } from '../core/errors.js'
 import type { Checksum } from '../core/checksums.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type { CorsRule, ObjectInfo, ObjectMetadata, PartInfo } from '../core/object-store.js'
+import type { VersioningStatus } from '../core/versioning.js'
 
 // The records IdbStore keeps in IndexedDB, their keys, and the small reads and
 // writes its operations share (these take the IDBObjectStore of a transaction
@@ -11,9 +12,16 @@ import type { CorsRule, ObjectInfo, ObjectMetadata, PartInfo } from '../core/obj
 /** Bytes of one write: `chunks` values under ['c', version, 0..chunks-1], all CHUNK_BYTES but the last. */
 export interface Segment { version: string, chunks: number, size: number }
 
-export interface BucketRecord { name: string, created: number, cors?: CorsRule[], lifecycle?: LifecycleRule[] }
+export interface BucketRecord { name: string, created: number, cors?: CorsRule[], lifecycle?: LifecycleRule[], versioning?: VersioningStatus }
 export interface StoredInfo extends Omit<ObjectInfo, 'lastModified' | 'replicas'> { lastModified: number }
-export interface ObjectRecord { info: StoredInfo, segments: Segment[] }
+export interface ObjectRecord {
+  info: StoredInfo
+  segments: Segment[]
+  /** A delete marker (idb-versions.ts): no bytes. */
+  marker?: true
+  /** When the version was made, in a bucket with versioning set (see idb-versions.ts's stampOf). */
+  stamp?: string
+}
 export interface UploadRecord { uploadId: string, key: string, initiated: number, metadata: ObjectMetadata, tags: Record<string, string> }
 export interface PartRecord { partNumber: number, etag: string, size: number, lastModified: number, checksum?: Checksum, segment: Segment }
 
@@ -27,6 +35,7 @@ export function partInfo (p: PartRecord): PartInfo {
 // uploads and chunks together, and key ranges give sorted listings:
 //   ['b', bucket]                       BucketRecord
 //   ['o', bucket, utf8(key)]            ObjectRecord (binary keys sort in UTF-8 byte order, as S3 lists)
+//   ['v', bucket, utf8(key), stamp, id]  ObjectRecord of a version that is not current, or a delete marker (idb-versions.ts)
 //   ['u', bucket, uploadId]             UploadRecord
 //   ['p', uploadId, partNumber]         PartRecord
 //   ['c', version, index]               chunk: a Blob (a byte array when an older version wrote it)

@@ -7,16 +7,31 @@ import type { LifecycleRule } from '../core/lifecycle.js'
 import { plannedChecksum } from '../core/checksums.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type WriteCondition,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionOptions, type WriteCondition,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { throwIfAborted } from '../core/streams.js'
+import {
+  afterDelete, afterMarker, NULL_VERSION, VersionIds, versionToRead, withVersion, writtenVersionId,
+  type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
+} from '../core/versioning.js'
 import {
   abandon, AFTER, bucket, compareBytes, get, object, partInfo, retire, startsWith, toInfo, upload, utf8,
   type BucketRecord, type Key, type ObjectRecord, type PartRecord, type StoredInfo, type UploadRecord,
 } from './idb-records.js'
 import { IdbChunks, storedChunk, transaction } from './idb-chunks.js'
+import { anyVersion, asVersion, markerRecord, nextKey, versionsOf, writeVersions, type IdbVersion } from './idb-versions.js'
 import { browserHashes } from './wasm-hashes.js'
+
+/** The part of a version id that says when it was made (see versionIdOf). */
+const STAMP_LENGTH = 13
+
+const decoder = new TextDecoder()
+
+/** An object as the store shows it: with its version id once its bucket has had versioning set. */
+function shown (record: ObjectRecord, versioned: boolean): ObjectInfo {
+  return versioned ? { ...toInfo(record.info), versionId: record.info.versionId ?? NULL_VERSION } : toInfo(record.info)
+}
 
 /** A replaced version's chunks stay this long, so a reader that opened it first can finish. */
 const REPLACED_GRACE_MS = 60_000
@@ -50,6 +65,8 @@ export class IdbStore implements ObjectStore {
   private sweeping: Promise<void> | undefined
 
   private readonly chunks: IdbChunks
+  /** Ids of the versions this store makes (a page and its worker each have their own tag). */
+  private readonly ids = new VersionIds(randomId(8))
 
   constructor (options: IdbStoreOptions = {}) {
     this.db = createStore(options.database ?? 's3mesh', 'records')
@@ -69,7 +86,14 @@ export class IdbStore implements ObjectStore {
 
   async headBucket (name: string): Promise<BucketInfo> {
     const b = await this.tx('readonly', async s => await bucket(s, name))
-    return { name: b.name, created: new Date(b.created), ...(b.cors === undefined ? {} : { cors: b.cors }), ...(b.lifecycle === undefined ? {} : { lifecycle: b.lifecycle }) }
+    return {
+      name: b.name, created: new Date(b.created), ...(b.cors === undefined ? {} : { cors: b.cors }), ...(b.lifecycle === undefined ? {} : { lifecycle: b.lifecycle }),
+      ...(b.versioning === undefined ? {} : { versioning: b.versioning }),
+    }
+  }
+
+  async setBucketVersioning (name: string, status: VersioningStatus): Promise<void> {
+    await this.tx('readwrite', async s => { s.put({ ...await bucket(s, name), versioning: status }, ['b', name]) })
   }
 
   async listBuckets (): Promise<BucketInfo[]> {
@@ -82,7 +106,7 @@ export class IdbStore implements ObjectStore {
       await bucket(s, name)
       const objects = await promisifyRequest(s.count(IDBKeyRange.bound(['o', name], ['o', name, AFTER])))
       const uploads = await promisifyRequest(s.count(IDBKeyRange.bound(['u', name], ['u', name, AFTER])))
-      if (objects > 0 || uploads > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
+      if (objects > 0 || uploads > 0 || await anyVersion(s, name)) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
       s.delete(['b', name])
     })
   }
@@ -109,22 +133,32 @@ export class IdbStore implements ObjectStore {
     const { segment, size, digests } = await this.chunks.write(body, putDigests(options), options.verified, options.size, options.signal)
     const { lastModified, ...id } = putIdentity(options, hexDigests(digests))
     const info: StoredInfo = { key, size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }
-    await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version], options.condition)
-    return toInfo(info)
+    return await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version], options.condition)
   }
 
-  async openObject (bucketName: string, key: string): Promise<ObjectHandle> {
+  /**
+   * The record a read names (`versionId`), or the key's current object, in
+   * transaction `s`: in a bucket with versioning set, or for a version id,
+   * by core/versioning.ts's rules (markers, NoSuchVersion).
+   */
+  private async readRecord (s: IDBObjectStore, bucketName: string, key: string, versionId: string | undefined): Promise<{ record: ObjectRecord, versioned: boolean }> {
+    const b = await bucket(s, bucketName)
+    const versioned = b.versioning !== undefined
+    if (versionId === undefined && !versioned) return { record: await object(s, bucketName, key), versioned }
+    return { record: versionToRead(await versionsOf(s, bucketName, key), key, versionId).record, versioned }
+  }
+
+  async openObject (bucketName: string, key: string, options?: VersionOptions): Promise<ObjectHandle> {
     // A one-chunk object is read in the same transaction as its record: one consistent snapshot.
-    const { record, first } = await this.tx('readonly', async s => {
-      await bucket(s, bucketName)
-      const record = await object(s, bucketName, key)
+    const { record, versioned, first } = await this.tx('readonly', async s => {
+      const { record, versioned } = await this.readRecord(s, bucketName, key, options?.versionId)
       const one = record.segments.length === 1 && record.segments[0]!.chunks === 1
-      return { record, first: one ? await storedChunk(s, record.segments[0]!.version, 0) : undefined }
+      return { record, versioned, first: one ? await storedChunk(s, record.segments[0]!.version, 0) : undefined }
     })
     const whole = { start: 0, end: record.info.size - 1 }
     // Nothing is held open between calls (no file handle, no transaction): close has nothing to release.
     return {
-      info: toInfo(record.info),
+      info: shown(record, versioned),
       stream: (range?: ByteRange) => this.chunks.read(record, range ?? whole, first),
       // The stored Blobs themselves (a worker answers with them without reading a byte), or a one-chunk object's bytes.
       body: async (range?: ByteRange) => {
@@ -137,20 +171,29 @@ export class IdbStore implements ObjectStore {
     }
   }
 
-  async headObject (bucketName: string, key: string): Promise<ObjectInfo> {
-    return toInfo(await this.tx('readonly', async s => {
-      await bucket(s, bucketName)
-      return (await object(s, bucketName, key)).info
-    }))
+  async headObject (bucketName: string, key: string, options?: VersionOptions): Promise<ObjectInfo> {
+    return await this.tx('readonly', async s => {
+      const { record, versioned } = await this.readRecord(s, bucketName, key, options?.versionId)
+      return shown(record, versioned)
+    })
   }
 
-  async deleteObject (bucketName: string, key: string): Promise<void> {
-    await this.tx('readwrite', async s => {
-      await bucket(s, bucketName)
-      const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
-      if (old === undefined) return
-      s.delete(['o', bucketName, utf8(key)])
-      retire(s, old.segments)
+  async deleteObject (bucketName: string, key: string, options?: VersionOptions): Promise<DeleteResult> {
+    return await this.tx('readwrite', async s => {
+      const b = await bucket(s, bucketName)
+      if (b.versioning === undefined && options?.versionId === undefined) {
+        const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
+        if (old === undefined) return {}
+        s.delete(['o', bucketName, utf8(key)])
+        retire(s, old.segments)
+        return {}
+      }
+      // core/versioning.ts says what the delete does to the key's versions; they are written back in this transaction.
+      const before = await versionsOf(s, bucketName, key)
+      const marker = (versionId: string): IdbVersion => asVersion(markerRecord(key, versionId, this.ids.next().slice(0, STAMP_LENGTH)))
+      const { versions, result } = afterDelete(before, b.versioning, options?.versionId, () => this.ids.next(), marker)
+      writeVersions(s, bucketName, key, before, versions)
+      return result
     })
   }
 
@@ -182,11 +225,39 @@ export class IdbStore implements ObjectStore {
     })
   }
 
-  async setObjectTags (bucketName: string, key: string, tags: Record<string, string>): Promise<void> {
-    await this.tx('readwrite', async s => {
+  async listObjectVersions (bucketName: string, options: VersionListOptions): Promise<VersionListResult> {
+    const prefix = utf8(options.prefix ?? '')
+    const marked = options.keyMarker !== undefined && compareBytes(utf8(options.keyMarker), prefix) >= 0
+    return await this.tx('readonly', async s => {
       await bucket(s, bucketName)
-      const record = await object(s, bucketName, key)
-      s.put({ ...record, info: { ...record.info, tags } }, ['o', bucketName, utf8(key)])
+      const out: VersionSummary[] = []
+      let from = marked ? utf8(options.keyMarker!) : prefix
+      let inclusive = !marked || options.versionIdMarker !== undefined
+      for (;;) {
+        const keyBytes = await nextKey(s, bucketName, from, inclusive)
+        if (keyBytes === undefined || !startsWith(keyBytes, prefix)) return { versions: out, isTruncated: false }
+        const key = decoder.decode(keyBytes)
+        const versions = await versionsOf(s, bucketName, key)
+        let i = marked && key === options.keyMarker && options.versionIdMarker !== undefined ? afterMarker(versions, options.versionIdMarker) : 0
+        for (; i < versions.length; i++) {
+          if (out.length === options.limit) return { versions: out, isTruncated: true }
+          const v = versions[i]!
+          out.push({ key, versionId: v.versionId, isLatest: i === 0, deleteMarker: v.deleteMarker, lastModified: v.lastModified, ...(v.deleteMarker ? {} : { size: v.record.info.size, etag: v.record.info.etag }) })
+        }
+        from = utf8(key)
+        inclusive = false
+      }
+    })
+  }
+
+  async setObjectTags (bucketName: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
+    await this.tx('readwrite', async s => {
+      const { record } = await this.readRecord(s, bucketName, key, options?.versionId)
+      const tagged = { ...record, info: { ...record.info, tags } }
+      const before = await versionsOf(s, bucketName, key)
+      // Tags belong to one version: its record is rewritten, the others stay as they are.
+      const target = asVersion(record).versionId
+      writeVersions(s, bucketName, key, before, before.map(v => v.versionId === target ? asVersion(tagged) : v))
     })
   }
 
@@ -268,15 +339,15 @@ export class IdbStore implements ObjectStore {
       lastModified: Date.now(), metadata, tags: record.tags, parts: chosen.length,
     }
     const kept = new Set(segments.map(s => s.version))
-    await this.tx('readwrite', async s => {
+    return await this.tx('readwrite', async s => {
       await upload(s, bucketName, key, uploadId)
-      await this.replaceObject(s, bucketName, key, { info, segments }, options.condition)
+      const shownInfo = await this.replaceObject(s, bucketName, key, { info, segments }, options.condition)
       // Parts not named in the list are dropped with the upload.
       abandon(s, stored.filter(p => !kept.has(p.segment.version)).map(p => p.segment))
       s.delete(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))
       s.delete(['u', bucketName, uploadId])
+      return shownInfo
     })
-    return toInfo(info)
   }
 
   async abortMultipartUpload (bucketName: string, key: string, uploadId: string): Promise<void> {
@@ -311,27 +382,43 @@ export class IdbStore implements ObjectStore {
 
   // ---- internals ----
 
-  private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[], condition?: WriteCondition): Promise<void> {
+  private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[], condition?: WriteCondition): Promise<ObjectInfo> {
     try {
-      await this.tx('readwrite', async s => {
-        await bucket(s, bucketName)
-        await this.replaceObject(s, bucketName, key, record, condition)
+      const info = await this.tx('readwrite', async s => {
+        const shownInfo = await this.replaceObject(s, bucketName, key, record, condition)
         for (const v of written) s.delete(['w', v])
+        return shownInfo
       })
+      void this.sweep().catch(() => {})
+      return info
     } catch (err) {
       // The bucket went away meanwhile, or the commit failed: the new chunks go.
       await this.tx('readwrite', async s => { abandon(s, record.segments) }).catch(() => {})
       throw err
     }
-    void this.sweep().catch(() => {})
   }
 
-  /** Points (bucket, key) at `record` if what it holds meets `condition`; the version it replaces stays readable for the grace period. */
-  private async replaceObject (s: IDBObjectStore, bucketName: string, key: string, record: ObjectRecord, condition?: WriteCondition): Promise<void> {
+  /**
+   * Points (bucket, key) at `record` if what it holds meets `condition`; the
+   * version it replaces stays readable for the grace period, or, in a bucket
+   * with versioning set, is kept as core/versioning.ts says. Returns the
+   * object as shown.
+   */
+  private async replaceObject (s: IDBObjectStore, bucketName: string, key: string, record: ObjectRecord, condition?: WriteCondition): Promise<ObjectInfo> {
+    const b = await bucket(s, bucketName)
     const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
     checkWriteCondition(condition, old?.info, key)
-    s.put(record, ['o', bucketName, utf8(key)])
-    if (old !== undefined) retire(s, old.segments)
+    if (b.versioning === undefined) {
+      s.put(record, ['o', bucketName, utf8(key)])
+      if (old !== undefined) retire(s, old.segments)
+      return toInfo(record.info)
+    }
+    const made = this.ids.next()
+    const versionId = writtenVersionId(b.versioning, () => made)
+    const versioned: ObjectRecord = { ...record, info: { ...record.info, ...(versionId === NULL_VERSION ? {} : { versionId }) }, stamp: made.slice(0, STAMP_LENGTH) }
+    const before = await versionsOf(s, bucketName, key)
+    writeVersions(s, bucketName, key, before, withVersion(before, asVersion(versioned)))
+    return shown(versioned, true)
   }
 
   /** Runs `fn` in one transaction of this store's database (see transaction()). */

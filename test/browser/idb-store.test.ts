@@ -19,7 +19,7 @@ objectStoreSuite('IdbStore (Chromium)', async () => {
     // The store's connection stays open; the delete completes when the page goes.
     cleanup: async () => { indexedDB.deleteDatabase(database) },
   }
-}, { describe, it, skip: (name, reason) => { it.skip(`${name} (${reason})`) } }, { noVersions: 'IdbStore keeps no versions yet (docs/plans/versioning.md, increment 4)' })
+}, { describe, it, skip: (name, reason) => { it.skip(`${name} (${reason})`) } })
 
 /** Every value in the store's database, with its key. */
 async function values (database: string): Promise<Array<{ key: IDBValidKey[], value: unknown }>> {
@@ -107,6 +107,23 @@ describe('IdbStore in the browser', () => {
     assert.equal((await values(database)).filter(v => v.key[0] === 'c').length, 3, 'only the committed version\'s chunks')
     await store.putObject('b', 'k', streamOfBytes(new Uint8Array(10).fill(1)), { metadata: { user: {} } })
     assert.deepEqual(await readStream(reader.stream()), big, 'the reader that opened the old version still reads it whole')
+  })
+
+  it('keeps the bytes of every version it keeps (none is marked for the sweep), and marks a version\'s once it is deleted; a page and its worker see the same versions', async () => {
+    const database = fresh()
+    const page = new IdbStore({ database })
+    await page.createBucket('v')
+    await page.setBucketVersioning('v', 'Enabled')
+    const v1 = await page.putObject('v', 'k', streamOfBytes(new TextEncoder().encode('one')), { metadata: { user: {} } })
+    await page.putObject('v', 'k', streamOfBytes(new TextEncoder().encode('two')), { metadata: { user: {} } })
+    await page.deleteObject('v', 'k')
+    const retired = async (): Promise<number> => (await values(database)).filter(v => v.key[0] === 'g').length
+    assert.equal(await retired(), 0, 'an overwrite and a delete marker keep the versions before them')
+    const worker = new IdbStore({ database })
+    assert.deepEqual((await worker.listObjectVersions('v', { limit: 10 })).versions.map(v => [v.deleteMarker, v.isLatest, v.size ?? null]), [[true, true, null], [false, false, 3], [false, false, 3]])
+    assert.equal(new TextDecoder().decode(await readStream((await worker.openObject('v', 'k', { versionId: v1.versionId! })).stream())), 'one')
+    await worker.deleteObject('v', 'k', { versionId: v1.versionId! })
+    assert.equal(await retired(), 1, 'the deleted version\'s bytes are marked for the sweep')
   })
 
   it('survives a reload of the page: what a store wrote, a new store on the same database reads', async () => {
