@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, readFile, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bucketNameProblem } from '../core/names.js'
 import { codeOf, removeQuietly, renameInto, writeDurable } from './disk-files.js'
@@ -53,12 +53,14 @@ async function recoverVersioned (db: MetaDb, intent: CommitIntent, writeMarker: 
     ? shelve === undefined || shelvedThere
     : !(await exists(intent.dataTmp)) && (await stat(intent.dataPath).catch(() => undefined))?.ino === intent.record.ino
   if (done) {
-    if (plan.drop !== undefined) await removeQuietly(plan.drop)
+    if (plan.drop !== undefined) await unlink(plan.drop).catch(err => { if (codeOf(err) !== 'ENOENT') throw err })
     if (plan.markerFile !== undefined) await writeMarker(plan.markerFile)
     await db.settle(intent.id, intent.bucket, undefined, { key: intent.record.key, rows: plan.rows })
     return true
   }
   if (shelvedThere && !(await exists(shelve!.from))) await renameInto(shelve!.to, shelve!.from)
+  // A marker's file written before the shelving that did not happen goes with it.
+  if (plan.markerFile !== undefined) await unlink(plan.markerFile).catch(() => {})
   await db.settle(intent.id, intent.bucket)
   return false
 }

@@ -78,21 +78,22 @@ export class DiskStore implements ObjectStore {
     this.uploads = new DiskUploads(layout, this.sync)
     this.writer = new DiskWriter({
       layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.bucket(name), versions,
+      beforeVersioned: async (bucket, key) => { this.notRebuilding(bucket); await this.reconcilePath(bucket, key) },
     })
     const log = options.log ?? ((line: string) => { process.stderr.write(`s3mesh: ${line}\n`) })
     this.scan = new FolderScan({
       db,
       buckets: () => [...this.buckets.values()].filter(b => !b.deleting).map(b => ({ name: b.record.name, dir: layout.bucketDir(b.record.name) })),
       adopt: async (bucket, key, path) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
-        // Written by the store meanwhile (the scan looked before taking the lock): nothing to adopt.
-        if (db.has(bucket, key) || !this.buckets.has(bucket)) return false
+        // Written by the store meanwhile (the scan looked before taking the lock), or waiting for the next start: nothing to adopt.
+        if (db.has(bucket, key) || !this.buckets.has(bucket) || this.writer.blocked.has(`${bucket}/${key}`)) return false
         return await this.adopt(bucket, key, path) !== undefined
       }),
       removed: async (bucket, key) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
         // Written again meanwhile, hidden or shelved (its bytes are not in the folder), or the file is back: nothing to drop.
         const meta = db.get(bucket, key)
         const path = this.layout.visiblePath(bucket, key)
-        if (meta === undefined || meta.hidden || meta.shelved === true || path === undefined) return false
+        if (meta === undefined || meta.hidden || meta.shelved === true || path === undefined || this.writer.blocked.has(`${bucket}/${key}`)) return false
         if (await lstat(path).then(() => true, (err: unknown) => { if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return false; throw err })) return false
         await this.forget(bucket, key, true)
         return true
@@ -195,10 +196,13 @@ export class DiskStore implements ObjectStore {
     const meta: MetaRecord = previous === undefined
       ? described
       : { ...described, metadata: kept, tags: previous.tags, hidden: previous.hidden }
-    // In a bucket with versioning set, a file placed or edited by hand is a version of its own (an edited one's bytes are gone).
+    // In a bucket with versioning set, a file placed or edited by hand is a version of its own (an edited one's bytes are gone);
+    // one placed over a current version kept apart (shelved) makes that one noncurrent.
     const status = this.buckets.get(bucket)?.record.versioning
+    const apart = status !== undefined && previous === undefined ? this.db.get(bucket, key) : undefined
     if (status !== undefined) Object.assign(meta, this.versions.newVersion('Enabled'))
-    await this.saveMeta(bucket, key, meta)
+    if (apart?.shelved === true) await this.db.changeVersions(bucket, key, { current: meta, put: [apart] })
+    else await this.saveMeta(bucket, key, meta)
     // New files and edited ones alike: either is a version the mesh should hear of.
     for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
     return meta
@@ -220,7 +224,7 @@ export class DiskStore implements ObjectStore {
             if (this.db.has(bucket, key)) return
             const described = await describeFile(this.layout.hiddenPath(bucket, key), key, this.hashes).catch(() => undefined)
             if (described === undefined) return
-            const meta = { ...described, hidden: true }
+            const meta = { ...described, hidden: true, ...(this.buckets.get(bucket)?.record.versioning === undefined ? {} : this.versions.newVersion('Enabled')) }
             await this.saveMeta(bucket, key, meta)
             for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
           })
@@ -345,6 +349,43 @@ export class DiskStore implements ObjectStore {
     return this.db.has(bucket, key)
   }
 
+  /** Runs `fn` under the key's lock, unless the key's last change is waiting for the next start (ServiceUnavailable). */
+  private async locked<T> (bucket: string, key: string, fn: () => Promise<T>): Promise<T> {
+    return await this.keyLocks.run(`${bucket}/${key}`, async () => {
+      this.writer.notBlocked(`${bucket}/${key}`)
+      return await fn()
+    })
+  }
+
+  /** Versions are not changed while the database is rebuilt: a key's versions may not be found yet (ServiceUnavailable). */
+  private notRebuilding (bucket: string): void {
+    if (this.db.created && !this.scanned && this.buckets.get(bucket)?.record.versioning !== undefined) {
+      throw new S3Error('ServiceUnavailable', 'The node is rebuilding its metadata index from the data folder; retry once its log says it is done.')
+    }
+  }
+
+  /**
+   * Before a versioned change (the key's lock held): what is at the key's
+   * path is what the rows say. A file edited or replaced by hand is adopted
+   * (a version of its own; the edited one's bytes are gone), one deleted by
+   * hand is forgotten, and one placed where no row has its bytes (a key
+   * behind a marker, or whose current version is kept apart) is adopted as
+   * the current version, so that a marker or a write never buries it.
+   */
+  private async reconcilePath (bucket: string, key: string): Promise<void> {
+    const path = this.layout.visiblePath(bucket, key)
+    if (path === undefined) return
+    const current = this.db.get(bucket, key)
+    const s = await lstat(path).catch(() => undefined)
+    const file = s?.isFile() === true ? s : undefined
+    if (current !== undefined && current.shelved !== true && !current.hidden) {
+      if (file === undefined) await this.forget(bucket, key, true)
+      else if (file.ino !== current.ino || file.size !== current.size || file.mtimeMs !== current.mtimeMs) await this.adopt(bucket, key, path, current)
+      return
+    }
+    if (file !== undefined) await this.adopt(bucket, key, path)
+  }
+
   /** An object as the store shows it: with its version id once the bucket has had versioning set. */
   private shown (bucket: string, meta: MetaRecord): ObjectInfo {
     return this.buckets.get(bucket)?.record.versioning === undefined ? toInfo(meta) : { ...toInfo(meta), versionId: meta.versionId ?? NULL_VERSION }
@@ -372,7 +413,7 @@ export class DiskStore implements ObjectStore {
   }
 
   async openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle> {
-    const { meta, fd } = await this.keyLocks.run(`${bucket}/${key}`, async () => {
+    const { meta, fd } = await this.locked(bucket, key, async () => {
       let meta = await this.readVersion(bucket, key, options?.versionId)
       const current = this.db.get(bucket, key)
       for (let attempt = 0; ; attempt++) {
@@ -411,7 +452,7 @@ export class DiskStore implements ObjectStore {
   }
 
   async headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo> {
-    return this.shown(bucket, await this.keyLocks.run(`${bucket}/${key}`, async () => await this.readVersion(bucket, key, options?.versionId)))
+    return this.shown(bucket, await this.locked(bucket, key, async () => await this.readVersion(bucket, key, options?.versionId)))
   }
 
   /**
@@ -431,60 +472,72 @@ export class DiskStore implements ObjectStore {
   }
 
   async deleteObject (bucket: string, key: string, options?: VersionOptions): Promise<DeleteResult> {
-    const { record } = this.bucket(bucket)
-    return await this.keyLocks.run(`${bucket}/${key}`, async () => {
-      const versionId = options?.versionId
-      if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId)
-      if (record.versioning !== undefined) {
-        // A delete marker becomes the current version; the object before it is kept (disk-versions.ts).
-        const { plan, marker } = this.versions.planDelete(bucket, key, record.versioning)
-        const dropped = plan.drop
-        await this.writer.runPlan(bucket, key, marker, plan)
-        if (dropped !== undefined) await this.cleanAfter(bucket, key, dropped)
-        return { versionId: marker.versionId ?? NULL_VERSION, deleteMarker: true }
+    const b = this.bucket(bucket)
+    // A write in flight: a bucket being deleted waits for it, or finds it there.
+    b.pending++
+    try {
+      return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, options?.versionId))
+    } finally {
+      b.pending--
+    }
+  }
+
+  private async deleteLocked (bucket: string, key: string, versionId: string | undefined): Promise<DeleteResult> {
+    const status = this.bucket(bucket).record.versioning
+    if (status !== undefined || versionId !== undefined) {
+      this.notRebuilding(bucket)
+      await this.reconcilePath(bucket, key)
+    }
+    if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId)
+    if (status !== undefined) {
+      // A delete marker becomes the current version; the object before it is kept (disk-versions.ts).
+      const { plan, marker } = this.versions.planDelete(bucket, key, status)
+      const dropped = plan.drop
+      await this.writer.runPlan(bucket, key, marker, plan)
+      if (dropped !== undefined) await this.cleanAfter(bucket, key, dropped)
+      return { versionId: marker.versionId ?? NULL_VERSION, deleteMarker: true }
+    }
+    const entry = this.db.get(bucket, key)
+    if (entry === undefined) {
+      // A file put there by hand and never read is the object all the same: delete it too.
+      const path = this.layout.visiblePath(bucket, key)
+      const found = path === undefined ? undefined : await lstat(path).catch(() => undefined)
+      if (found?.isFile() === true) {
+        await unlink(path!).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
+        await pruneEmptyDirs(dirname(path!), this.layout.bucketDir(bucket))
       }
-      const entry = this.db.get(bucket, key)
-      if (entry === undefined) {
-        // A file put there by hand and never read is the object all the same: delete it too.
-        const path = this.layout.visiblePath(bucket, key)
-        const found = path === undefined ? undefined : await lstat(path).catch(() => undefined)
-        if (found?.isFile() === true) {
-          await unlink(path!).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
-          await pruneEmptyDirs(dirname(path!), this.layout.bucketDir(bucket))
-        }
-        return {}
-      }
-      // Metadata first: it is what makes the object exist. A crash before the data
-      // is unlinked leaves an unlisted file behind, never a listed key that cannot be read.
-      const dataPath = this.versions.dataPath(bucket, key, entry)
-      await this.forget(bucket, key)
-      await unlink(dataPath).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
-      await this.cleanAfter(bucket, key, dataPath)
       return {}
-    })
+    }
+    // Metadata first: it is what makes the object exist. A crash before the data
+    // is unlinked leaves an unlisted file behind, never a listed key that cannot be read.
+    const dataPath = this.versions.dataPath(bucket, key, entry)
+    await this.forget(bucket, key)
+    await unlink(dataPath).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
+    await this.cleanAfter(bucket, key, dataPath)
+    return {}
   }
 
   /**
-   * Deletes one version by its id (the key's lock held): its row first, then
-   * its file; when it was the newest, the version before it is current where
-   * its bytes are. A missing version is not an error, as in S3.
+   * Deletes one version by its id (the key's lock held): its file, then its
+   * row, under an intent; when it was the newest, the version before it is
+   * current where its bytes are. A missing version is not an error, as in S3.
    */
   private async deleteVersion (bucket: string, key: string, versionId: string): Promise<DeleteResult> {
     const list = this.versions.list(bucket, key)
     const target = list.find(v => (v.versionId ?? NULL_VERSION) === versionId)
     if (target === undefined) return { versionId }
     const path = this.versions.filePath(bucket, key, target)
-    await this.db.changeVersions(bucket, key, this.versions.rowsWithout(list, target, this.db.get(bucket, key))).catch(err => { throw storageError(err, 'delete the version') })
-    await unlink(path).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the version') })
+    // Under an intent: its file removed, then the rows; a crash between is finished at the next start.
+    await this.writer.runPlan(bucket, key, target, { drop: path, rows: this.versions.rowsWithout(list, target, this.db.get(bucket, key)) }, 'delete the version')
     await this.cleanAfter(bucket, key, path)
     return { versionId, ...(target.marker === true ? { deleteMarker: true } : {}) }
   }
 
   /** What a removed file leaves: its empty folders in the bucket, a hidden object's key file, a folder marker's folder. */
   private async cleanAfter (bucket: string, key: string, removed: string): Promise<void> {
-    if (removed === this.layout.hiddenPath(bucket, key)) { await removeQuietly(this.layout.hiddenKeyPath(bucket, key)); return }
-    if (removed !== this.layout.visiblePath(bucket, key)) return
-    await pruneEmptyDirs(dirname(removed), this.layout.bucketDir(bucket))
+    if (removed === this.layout.hiddenPath(bucket, key)) await removeQuietly(this.layout.hiddenKeyPath(bucket, key))
+    else if (removed === this.layout.visiblePath(bucket, key)) await pruneEmptyDirs(dirname(removed), this.layout.bucketDir(bucket))
+    else return
     if (key.endsWith('/')) {
       const folder = this.layout.visiblePath(bucket, key.slice(0, -1))
       if (folder !== undefined) await pruneEmptyDirs(folder, this.layout.bucketDir(bucket))
@@ -526,9 +579,11 @@ export class DiskStore implements ObjectStore {
   }
 
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
-    await this.keyLocks.run(`${bucket}/${key}`, async () => {
+    await this.locked(bucket, key, async () => {
       const meta = await this.readVersion(bucket, key, options?.versionId)
-      if (this.db.get(bucket, key)?.versionId === meta.versionId && meta.marker !== true) await this.saveMeta(bucket, key, { ...meta, tags })
+      const current = this.db.get(bucket, key)
+      // The current object's row, or another version's (a null version behind a marker is not the current one).
+      if (current !== undefined && current.versionId === meta.versionId) await this.saveMeta(bucket, key, { ...meta, tags })
       else await this.db.putVersion(bucket, { ...meta, tags })
     }).catch(err => { throw storageError(err, 'save the tags') })
   }

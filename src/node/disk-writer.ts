@@ -10,6 +10,7 @@ import { codeOf, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeD
 import type { DiskLayout } from './disk-layout.js'
 import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
+import { S3Error } from '../core/errors.js'
 import type { DiskVersions } from './disk-versions.js'
 import type { MetaDb, VersionPlan } from './meta-db.js'
 
@@ -48,6 +49,8 @@ export interface DiskWriterDeps {
   bucket: (name: string) => Bucket
   /** Versions of keys in buckets with versioning set. */
   versions: DiskVersions
+  /** Called under the key's lock before a write in a bucket with versioning set (the store brings its rows in line with the key's path). */
+  beforeVersioned?: (bucket: string, key: string) => Promise<void>
 }
 
 /**
@@ -128,9 +131,12 @@ export class DiskWriter {
     let intended = false
     let dataInPlace = false
     let shelved: { from: string, to: string } | undefined
+    let versioned = false
     const versions = this.deps.versions
     try {
       return await this.deps.keyLocks.run(`${bucketName}/${key}`, async () => {
+        this.notBlocked(`${bucketName}/${key}`)
+        if (bucket.record.versioning !== undefined) await this.deps.beforeVersioned?.(bucketName, key)
         const visible = this.layout.visiblePath(bucketName, key)
         const hidden = this.layout.hiddenPath(bucketName, key)
         const previous = db.get(bucketName, key)
@@ -144,6 +150,7 @@ export class DiskWriter {
         const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs, ...(status === undefined ? {} : versions.newVersion(status)) }
         // In a bucket with versioning set, the current object is kept as a version (disk-versions.ts).
         const { plan, inPlace } = status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
+        versioned = plan !== undefined
         const intend = async (dataPath: string): Promise<void> => {
           if (full.hidden) await this.keepHiddenKey(bucketName, key)
           await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
@@ -171,9 +178,8 @@ export class DiskWriter {
         if (plan === undefined) {
           await db.settle(id, bucketName, full)
         } else {
-          if (this.sync && shelved !== undefined) await this.dirSyncer.sync(dirname(shelved.to))
-          if (plan.drop !== undefined) await unlink(plan.drop).catch(() => {})
-          await db.settle(id, bucketName, undefined, { key, rows: plan.rows })
+          if (this.sync && shelved !== undefined) await this.dirSyncer.sync(dirname(shelved.to)).catch(() => {})
+          await this.finish(id, bucketName, key, plan, 'store the object')
         }
         if (inPlace && previous !== undefined && previous.hidden !== full.hidden) {
           const old = previous.hidden ? hidden : visible!
@@ -194,7 +200,11 @@ export class DiskWriter {
       // current object goes back, and the intent is dropped (if that move fails, the next start moves it).
       if (intended && !dataInPlace) {
         const back = shelved === undefined ? true : await renameInto(shelved.to, shelved.from).then(() => true, () => false)
-        if (back) await db.settle(id, bucketName).catch(() => {})
+        const dropped = back && await db.settle(id, bucketName).then(() => true, () => false)
+        if (!dropped && shelved !== undefined) this.blocked.add(`${bucketName}/${key}`)
+      } else if (dataInPlace && versioned) {
+        // In place, its rows not written: the next start finishes it; until then the key is left alone.
+        this.blocked.add(`${bucketName}/${key}`)
       }
       throw storageError(err, 'store the object')
     } finally {
@@ -210,27 +220,53 @@ export class DiskWriter {
    * crash before the rows is finished at the next start once the shelving
    * happened, else rolled back (disk-recovery.ts). Call with the key's lock held.
    */
-  async runPlan (bucketName: string, key: string, record: MetaRecord, plan: VersionPlan): Promise<void> {
+  async runPlan (bucketName: string, key: string, record: MetaRecord, plan: VersionPlan, what = 'delete the object'): Promise<void> {
     const { db, versions } = this.deps
     const id = randomId()
-    await db.intend({ id, bucket: bucketName, record, dataTmp: '', dataPath: '', plan })
+    const where = `${bucketName}/${key}`
+    this.notBlocked(where)
+    // The key beside its versions folder and a marker's file come first: after the shelving, only rows are left to write.
+    if (plan.shelve !== undefined || plan.markerFile !== undefined) await versions.prepare(bucketName, key).catch(err => { throw storageError(err, what) })
+    await db.intend({ id, bucket: bucketName, record, dataTmp: '', dataPath: '', plan }).catch(err => { throw storageError(err, what) })
+    let shelved = false
     try {
+      if (plan.markerFile !== undefined) await versions.writeMarker(plan.markerFile)
       if (plan.shelve !== undefined) {
-        await versions.prepare(bucketName, key)
         await renameInto(plan.shelve.from, plan.shelve.to)
+        shelved = true
         if (this.sync) await this.dirSyncer.sync(dirname(plan.shelve.to))
       }
     } catch (err) {
-      await db.settle(id, bucketName).catch(() => {})
-      throw storageError(err, 'delete the object')
+      if (!shelved) {
+        // Nothing moved: the change is undone (its marker's file goes), or left to the next start if even that fails.
+        try {
+          if (plan.markerFile !== undefined) await unlinkIfThere(plan.markerFile)
+          await db.settle(id, bucketName)
+        } catch { this.blocked.add(where) }
+        throw storageError(err, what)
+      }
     }
-    // Shelved: from here on the next start finishes what is left, whatever fails now.
-    if (plan.drop !== undefined) await unlink(plan.drop).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
-    if (plan.markerFile !== undefined) {
-      await versions.prepare(bucketName, key)
-      await versions.writeMarker(plan.markerFile).catch(err => { throw storageError(err, 'delete the object') })
+    await this.finish(id, bucketName, key, plan, what)
+  }
+
+  /** Keys whose change failed half-way and could not be finished or undone: left alone (503) until the next start finishes it. */
+  readonly blocked = new Set<string>()
+
+  /** Throws ServiceUnavailable for a key whose last change is waiting for the next start. */
+  notBlocked (where: string): void {
+    if (this.blocked.has(where)) throw new S3Error('ServiceUnavailable', `A change to ${where} failed half-way (a full disk?); the next start of the server finishes it. Until then the key is not changed or read.`)
+  }
+
+  /** The last steps of a versioned change whose data is in place: the replaced file removed, then the rows. */
+  private async finish (id: string, bucketName: string, key: string, plan: VersionPlan, what: string): Promise<void> {
+    try {
+      if (plan.drop !== undefined) await unlinkIfThere(plan.drop)
+      await this.deps.db.settle(id, bucketName, undefined, { key, rows: plan.rows })
+    } catch (err) {
+      // Half made: the next start finishes it (its intent says how); until then the key is left alone.
+      this.blocked.add(`${bucketName}/${key}`)
+      throw storageError(err, what)
     }
-    await db.settle(id, bucketName, undefined, { key, rows: plan.rows }).catch(err => { throw storageError(err, 'delete the object') })
   }
 
   /**
@@ -244,4 +280,9 @@ export class DiskWriter {
     await writeDurable(tmp, key, this.sync)
     await renameInto(tmp, path)
   }
+}
+
+/** Removes a file; one already gone is fine. */
+async function unlinkIfThere (path: string): Promise<void> {
+  await unlink(path).catch(err => { if (codeOf(err) !== 'ENOENT') throw err })
 }

@@ -23,7 +23,8 @@ import type { AccessControl, Principal } from '../core/access/access-control.js'
 import { permissionsFor, type ClientInfo } from './access/request-actions.js'
 import { accessApi, isAccessApiRequest } from './iam/access-api.js'
 import { getBucketLocation } from './ops/get-bucket-location.js'
-import { getBucketVersioning } from './ops/get-bucket-versioning.js'
+import { getBucketVersioning, putBucketVersioning } from './ops/bucket-versioning.js'
+import { listObjectVersions } from './ops/list-object-versions.js'
 import { getObject } from './ops/get-object.js'
 import { getObjectAttributes } from './ops/get-object-attributes.js'
 import { headBucket } from './ops/head-bucket.js'
@@ -117,6 +118,8 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight' | 'PostObject'>, Operati
   PutBucketLifecycleConfiguration: putBucketLifecycleConfiguration,
   DeleteBucketLifecycle: deleteBucketLifecycle,
   GetBucketVersioning: getBucketVersioning,
+  PutBucketVersioning: putBucketVersioning,
+  ListObjectVersions: listObjectVersions,
   GetBucketAcl: getBucketAcl,
   ListObjects: listObjects,
   ListObjectsV2: listObjectsV2,

@@ -3,8 +3,8 @@ import { S3Error } from '../core/errors.js'
 /** The S3 operations s3mesh answers, named as in the S3 API reference. */
 export type Operation =
   | 'ListBuckets' | 'CreateBucket' | 'HeadBucket' | 'DeleteBucket' | 'GetBucketLocation'
-  | 'GetBucketCors' | 'PutBucketCors' | 'DeleteBucketCors' | 'GetBucketVersioning' | 'GetBucketAcl'
-  | 'ListObjects' | 'ListObjectsV2' | 'ListMultipartUploads' | 'DeleteObjects'
+  | 'GetBucketCors' | 'PutBucketCors' | 'DeleteBucketCors' | 'GetBucketVersioning' | 'PutBucketVersioning' | 'GetBucketAcl'
+  | 'ListObjects' | 'ListObjectsV2' | 'ListObjectVersions' | 'ListMultipartUploads' | 'DeleteObjects'
   | 'PutObject' | 'PostObject' | 'GetObject' | 'HeadObject' | 'DeleteObject' | 'CopyObject' | 'GetObjectAcl'
   | 'GetObjectTagging' | 'PutObjectTagging' | 'DeleteObjectTagging' | 'GetObjectAttributes'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
@@ -25,7 +25,7 @@ export interface Route {
 
 /** Sub-resources S3 has and s3mesh does not: answered NotImplemented rather than misread as another operation. */
 const UNSUPPORTED = ['lifecycle', 'replication', 'website', 'logging', 'notification', 'encryption', 'object-lock',
-  'retention', 'legal-hold', 'versions', 'restore', 'select', 'torrent', 'accelerate', 'requestPayment', 'analytics',
+  'retention', 'legal-hold', 'restore', 'select', 'torrent', 'accelerate', 'requestPayment', 'analytics',
   'inventory', 'metrics', 'intelligent-tiering', 'ownershipControls', 'publicAccessBlock', 'renameObject']
 
 export interface RouterOptions {
@@ -124,6 +124,7 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
         if (has('lifecycle')) return op('GetBucketLifecycleConfiguration')
         if (has('uploads')) return op('ListMultipartUploads')
         if (has('versioning')) return op('GetBucketVersioning')
+        if (has('versions')) return op('ListObjectVersions')
         if (has('acl')) return op('GetBucketAcl')
         if (has('policy')) return op('GetBucketPolicy')
         if (has('policyStatus')) return op('GetBucketPolicyStatus')
@@ -135,7 +136,8 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
         if (has('lifecycle')) return op('PutBucketLifecycleConfiguration')
         if (has('policy')) return op('PutBucketPolicy')
         if (has('acl')) return op('PutBucketAcl')
-        if (has('versioning') || has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement this bucket setting.')
+        if (has('versioning')) return op('PutBucketVersioning')
+        if (has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement bucket tagging.')
         return op('CreateBucket')
       case 'DELETE':
         if (has('cors')) return op('DeleteBucketCors')

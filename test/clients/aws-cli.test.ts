@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, it } from 'node:test'
 import { AWS_UNSET, awsCliEnv, describeClient, makeFixtures, run, sha256File, type Fixtures } from '../helpers/cli-clients.js'
@@ -53,5 +54,27 @@ describeClient('aws-cli', AWS, 'apt-get install awscli', () => {
     await aws('s3', 'rm', '--recursive', 's3://cli-aws')
     await aws('s3', 'rb', 's3://cli-aws')
     assert.doesNotMatch(await aws('s3', 'ls'), /cli-aws/)
+  })
+
+  it('versioning on a node without the mesh: turned on, every version listed, an old one read back, a delete marker', async () => {
+    const lone = await startServerProcess({ args: ['--no-mesh'] })
+    try {
+      const a = async (...args: string[]): Promise<string> => (await run(AWS, ['--endpoint-url', lone.url, ...args], env, { unset: AWS_UNSET })).stdout
+      await a('s3', 'mb', 's3://cli-versions')
+      await a('s3api', 'put-bucket-versioning', '--bucket', 'cli-versions', '--versioning-configuration', 'Status=Enabled')
+      assert.equal((JSON.parse(await a('s3api', 'get-bucket-versioning', '--bucket', 'cli-versions')) as { Status: string }).Status, 'Enabled')
+      const second = join(fx.dir, 'second.txt')
+      await writeFile(second, 'the second version')
+      const v1 = (JSON.parse(await a('s3api', 'put-object', '--bucket', 'cli-versions', '--key', 'k.txt', '--body', fx.small)) as { VersionId: string }).VersionId
+      await a('s3api', 'put-object', '--bucket', 'cli-versions', '--key', 'k.txt', '--body', second)
+      await a('s3', 'rm', 's3://cli-versions/k.txt')
+      const listed = JSON.parse(await a('s3api', 'list-object-versions', '--bucket', 'cli-versions')) as { Versions: Array<{ VersionId: string, IsLatest: boolean }>, DeleteMarkers: Array<{ IsLatest: boolean }> }
+      assert.equal(listed.Versions.length, 2)
+      assert.deepEqual(listed.DeleteMarkers.map(m => m.IsLatest), [true])
+      const back = join(fx.dir, 'v1.txt')
+      await a('s3api', 'get-object', '--bucket', 'cli-versions', '--key', 'k.txt', '--version-id', v1, back)
+      assert.equal(await readFile(back, 'utf8'), fx.smallText)
+      assert.doesNotMatch(await a('s3', 'ls', 's3://cli-versions/'), /k\.txt/, 'a key behind a delete marker is not listed')
+    } finally { await lone.stop() }
   })
 })

@@ -132,6 +132,57 @@ describe('DiskStore versions on disk', () => {
     })
   })
 
+  it('a file placed by hand where no row has its bytes is a version of its own before a DELETE or a PUT buries it', async () => {
+    await withRoot(async root => {
+      const store = await versionedStore(root)
+      try {
+        await writeFile(join(root, 'b', 'placed.txt'), 'placed by hand')
+        await store.deleteObject('b', 'placed.txt')
+        assert.deepEqual(await history(store, 'placed.txt'), ['marker*', 'placed by hand'], 'kept under the marker, not left at its path to come back')
+        assert.deepEqual(await listed(root), [])
+        // Behind a marker, a file placed again, then a PUT: the placed file is kept as a version.
+        await writeFile(join(root, 'b', 'placed.txt'), 'placed again')
+        await put(store, 'placed.txt', 'written')
+        assert.deepEqual(await history(store, 'placed.txt'), ['written*', 'placed again', 'marker', 'placed by hand'])
+        // Edited in place, then written: the edit is kept as a version of its own, and the version it overwrote is gone.
+        const written = (await store.headObject('b', 'placed.txt')).versionId!
+        await new Promise(resolve => setTimeout(resolve, 20))
+        await writeFile(join(root, 'b', 'placed.txt'), 'edited in place')
+        await put(store, 'placed.txt', 'after the edit')
+        assert.deepEqual(await history(store, 'placed.txt'), ['after the edit*', 'edited in place', 'placed again', 'marker', 'placed by hand'])
+        await assert.rejects(store.headObject('b', 'placed.txt', { versionId: written }), (err: unknown) => isS3Error(err, 'NoSuchVersion'), 'its bytes were overwritten by hand')
+      } finally { await store.close() }
+    })
+  })
+
+  it('tags a null version behind a delete marker without making it current', async () => {
+    await withRoot(async root => {
+      const store = await DiskStore.open(root, { scanIntervalMs: 0 })
+      try {
+        await store.createBucket('b')
+        await put(store, 'k', 'from before versioning')
+        await store.setBucketVersioning!('b', 'Enabled')
+        await store.deleteObject('b', 'k')
+        await store.setObjectTags('b', 'k', { t: '1' }, { versionId: 'null' })
+        assert.deepEqual((await store.headObject('b', 'k', { versionId: 'null' })).tags, { t: '1' })
+        assert.deepEqual(await history(store, 'k'), ['marker*', 'from before versioning'], 'still deleted, one null version')
+      } finally { await store.close() }
+    })
+  })
+
+  it('a folder marker deleted in a bucket never versioned takes its folder with it', async () => {
+    await withRoot(async root => {
+      const store = await DiskStore.open(root, { scanIntervalMs: 0 })
+      try {
+        await store.createBucket('b')
+        await put(store, 'photos/', '')
+        assert.deepEqual(await listed(root), ['photos'])
+        await store.deleteObject('b', 'photos/')
+        assert.deepEqual(await listed(root), [])
+      } finally { await store.close() }
+    })
+  })
+
   it('a file edited by hand in a versioned bucket is a new version; one deleted by hand leaves the versions before it', async () => {
     await withRoot(async root => {
       const store = await versionedStore(root)
@@ -243,6 +294,32 @@ describe('DiskStore versions after a crash', () => {
       })
     }
   }
+})
+
+describe('DiskStore versions after a crash, deleting by id', () => {
+  it('a delete of the current version by its id cut after its intent is finished: the version is gone, its file too, the one before current', async () => {
+    await withRoot(async root => {
+      const store = await versionedStore(root)
+      await put(store, 'k', 'one')
+      const two = await put(store, 'k', 'two')
+      await store.close()
+      // The intent of DELETE ?versionId=<two>, as runPlan writes it, and then the crash.
+      const layout = new DiskLayout(root)
+      const db = await MetaDb.open(layout.metaDb, { sync: false })
+      try {
+        const versions = new DiskVersions(layout, db, false)
+        const list = versions.list('b', 'k')
+        const target = list.find(v => v.versionId === two)!
+        await db.intend({ id: 'crash', bucket: 'b', record: target, dataTmp: '', dataPath: '', plan: { drop: versions.filePath('b', 'k', target), rows: versions.rowsWithout(list, target, db.get('b', 'k')) } })
+      } finally { db.close() }
+      const again = await DiskStore.open(root, { scanIntervalMs: 0, settleMs: 0 })
+      try {
+        await again.scanFolders()
+        assert.deepEqual(await history(again, 'k'), ['one*'], 'not brought back by a scan of the folder')
+        assert.deepEqual(await listed(root), [])
+      } finally { await again.close() }
+    })
+  })
 })
 
 describe('DiskStore metadata database before versions', () => {

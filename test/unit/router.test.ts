@@ -34,6 +34,9 @@ describe('router', () => {
     ['GET', '/b1', {}, 'ListObjects b1|'],
     ['GET', '/b1?list-type=2&prefix=a', {}, 'ListObjectsV2 b1|'],
     ['GET', '/b1?uploads', {}, 'ListMultipartUploads b1|'],
+    ['GET', '/b1?versions&prefix=a', {}, 'ListObjectVersions b1|'],
+    ['GET', '/b1?versioning', {}, 'GetBucketVersioning b1|'],
+    ['PUT', '/b1?versioning', {}, 'PutBucketVersioning b1|'],
     ['POST', '/b1?delete', {}, 'DeleteObjects b1|'],
     ['POST', '/b1', {}, 'PostObject b1|'],
     ['PUT', '/b1/a/b.txt', {}, 'PutObject b1|a/b.txt'],
@@ -65,7 +68,7 @@ describe('router', () => {
   })
 
   it('refuses unsupported sub-resources and methods with S3 errors', () => {
-    for (const [m, t, code] of [['GET', '/b1?replication', 'NotImplemented'], ['GET', '/b1/k?lifecycle', 'NotImplemented'], ['POST', '/b1?lifecycle', 'MethodNotAllowed'], ['PUT', '/b1?versioning', 'NotImplemented'], ['POST', '/b1/k', 'MethodNotAllowed'], ['DELETE', '/', 'MethodNotAllowed']]) {
+    for (const [m, t, code] of [['GET', '/b1?replication', 'NotImplemented'], ['GET', '/b1/k?lifecycle', 'NotImplemented'], ['POST', '/b1?lifecycle', 'MethodNotAllowed'], ['POST', '/b1/k', 'MethodNotAllowed'], ['DELETE', '/', 'MethodNotAllowed'], ['PUT', '/b1?tagging', 'NotImplemented']]) {
       assert.throws(() => op(m!, t!), (e: unknown) => isS3Error(e) && e.code === code, `${m} ${t}`)
     }
   })

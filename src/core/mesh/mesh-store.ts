@@ -224,8 +224,10 @@ export class MeshStore implements ObjectStore {
       // The bytes do not change: every holder of the old version holds the new one.
       const entry: CatalogEntry = { ...e, version: this.version(), object: { ...e.object!, tags } }
       try {
-        const local = await this.local.headObject(bucket, key, options)
-        if (local.sha256 === e.object!.sha256) await this.local.setObjectTags(bucket, key, tags, options)
+        // The local copy is the key's current version (the mesh keeps no others yet): no version id goes down.
+        const signal = options?.signal === undefined ? {} : { signal: options.signal }
+        const local = await this.local.headObject(bucket, key, signal)
+        if (local.sha256 === e.object!.sha256) await this.local.setObjectTags(bucket, key, tags, signal)
       } catch (err) {
         if (!isS3Error(err, 'NoSuchKey') && !isS3Error(err, 'NoSuchBucket')) throw err
       }

@@ -39,6 +39,8 @@ const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' |
   PutBucketLifecycleConfiguration: ['s3:PutLifecycleConfiguration', 'bucket'],
   DeleteBucketLifecycle: ['s3:PutLifecycleConfiguration', 'bucket'],
   GetBucketVersioning: ['s3:GetBucketVersioning', 'bucket'],
+  PutBucketVersioning: ['s3:PutBucketVersioning', 'bucket'],
+  ListObjectVersions: ['s3:ListBucketVersions', 'bucket'],
   GetBucketAcl: ['s3:GetBucketAcl', 'bucket'],
   ListObjects: ['s3:ListBucket', 'bucket'],
   ListObjectsV2: ['s3:ListBucket', 'bucket'],
@@ -129,7 +131,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   const [action, on] = versionId === undefined ? entry : [VERSION_ACTIONS[route.operation] ?? entry[0], entry[1]]
   const resource = on === 'all' ? 'arn:aws:s3:::*' : on === 'bucket' ? arn(route.bucket) : arn(route.bucket, route.key)
   const context: ContextValues = { ...global, ...s3Keys(route, headers), ...(versionId === undefined || VERSION_ACTIONS[route.operation] === undefined ? {} : { 's3:versionid': versionId }) }
-  if (route.operation === 'ListObjects' || route.operation === 'ListObjectsV2') {
+  if (route.operation === 'ListObjects' || route.operation === 'ListObjectsV2' || route.operation === 'ListObjectVersions') {
     for (const [param, key] of [['prefix', 's3:prefix'], ['delimiter', 's3:delimiter'], ['max-keys', 's3:max-keys']] as const) {
       const v = route.query.get(param)
       if (v !== undefined) context[key] = v
