@@ -1,7 +1,8 @@
 import { isS3Error } from './errors.js'
-import { expiryOf, uploadExpiryOf, type LifecycleRule } from './lifecycle.js'
+import { expiredMarkerGoes, expiryOf, noncurrentExpires, uploadExpiryOf, type LifecycleRule } from './lifecycle.js'
 import type { ObjectStore } from './object-store.js'
 import { throwIfAborted } from './streams.js'
+import type { VersionSummary } from './versioning.js'
 
 export interface LifecycleRunnerOptions {
   /** The store the rules act on: a mesh member's MeshStore (its deletes reach every node), or a lone node's. */
@@ -29,6 +30,8 @@ export interface LifecycleStats {
   checked: number
   expired: number
   aborted: number
+  /** Noncurrent versions and delete markers deleted by NoncurrentVersionExpiration and ExpiredObjectDeleteMarker. */
+  versionsExpired: number
   /** How long the last finished pass took, s. */
   lastPassSeconds: number
 }
@@ -47,7 +50,7 @@ const CONCURRENCY = 8
  * the listing is not the one that expired.
  */
 export class LifecycleRunner {
-  readonly stats: LifecycleStats = { passes: 0, checked: 0, expired: 0, aborted: 0, lastPassSeconds: 0 }
+  readonly stats: LifecycleStats = { passes: 0, checked: 0, expired: 0, aborted: 0, versionsExpired: 0, lastPassSeconds: 0 }
   private readonly stopping = new AbortController()
   private timer: ReturnType<typeof setTimeout> | undefined
   private running: Promise<void> | undefined
@@ -73,17 +76,21 @@ export class LifecycleRunner {
   }
 
   /** One pass over every bucket with rules. */
-  async pass (signal: AbortSignal = this.stopping.signal): Promise<{ expired: number, aborted: number }> {
-    const done = { expired: 0, aborted: 0 }
+  async pass (signal: AbortSignal = this.stopping.signal): Promise<{ expired: number, aborted: number, versions: number }> {
+    const done = { expired: 0, aborted: 0, versions: 0 }
     const started = performance.now()
     const now = this.o.now?.() ?? Date.now()
     for (const b of await this.o.store.listBuckets({ signal })) {
       throwIfAborted(signal)
       try {
-        const rules = (await this.o.store.headBucket(b.name, { signal }).catch(() => undefined))?.lifecycle?.filter(r => r.enabled)
+        const bucket = await this.o.store.headBucket(b.name, { signal }).catch(() => undefined)
+        const rules = bucket?.lifecycle?.filter(r => r.enabled)
         if (rules === undefined || rules.length === 0) continue
         done.aborted += await this.abortUploads(b.name, rules, now, signal)
-        if (this.o.decides(b.name)) done.expired += await this.expireObjects(b.name, rules, now, signal)
+        if (!this.o.decides(b.name)) continue
+        // Versions first: a marker the current object's expiry leaves now is noncurrent from now, not before.
+        if (bucket?.versioning !== undefined) done.versions += await this.expireVersions(b.name, rules, now, signal)
+        done.expired += await this.expireObjects(b.name, rules, now, signal)
       } catch (err) {
         // One bucket that cannot be walked now (its owners unreachable, a store error) does not stop the others.
         throwIfAborted(signal)
@@ -110,6 +117,75 @@ export class LifecycleRunner {
       }
     }
     return aborted
+  }
+
+  /**
+   * In a bucket with versioning set: walks every key's versions (newest
+   * first) and deletes, by id, the noncurrent ones a NoncurrentVersionExpiration
+   * rule expires (counted from when their successor was made, keeping
+   * NewerNoncurrentVersions), then a delete marker left as its key's only
+   * version when ExpiredObjectDeleteMarker says so. Each delete re-checks
+   * first that the version is still not the key's current one.
+   */
+  private async expireVersions (bucket: string, rules: LifecycleRule[], now: number, signal: AbortSignal): Promise<number> {
+    const list = this.o.store.listObjectVersions?.bind(this.o.store)
+    if (list === undefined || !rules.some(r => r.noncurrentVersionExpiration !== undefined || r.expiration?.expiredObjectDeleteMarker === true)) return 0
+    const tagged = rules.some(r => r.filter.tags !== undefined)
+    let expired = 0
+    let run: VersionSummary[] = []
+    const endRun = async (): Promise<void> => {
+      const versions = run
+      run = []
+      if (versions.length === 0) return
+      const key = versions[0]!.key
+      const left: VersionSummary[] = [versions[0]!]
+      for (let i = 1; i < versions.length; i++) {
+        throwIfAborted(signal)
+        const v = versions[i]!
+        const tags = tagged && !v.deleteMarker ? (await this.o.store.headObject(bucket, key, { signal, versionId: v.versionId }).catch(() => undefined))?.tags : undefined
+        if (!noncurrentExpires(rules, { key, size: v.size ?? 0, lastModified: v.lastModified, marker: v.deleteMarker, ...(tags === undefined ? {} : { tags }) }, versions[i - 1]!.lastModified, i - 1, now) || !await this.stillNoncurrent(bucket, key, v.versionId, signal)) {
+          left.push(v)
+          continue
+        }
+        await this.o.store.deleteObject(bucket, key, { signal, versionId: v.versionId })
+        expired++
+      }
+      const only = left[0]!
+      if (left.length === 1 && only.deleteMarker && expiredMarkerGoes(rules, key)) {
+        // Re-checked: still the key's only version (nothing written since the listing).
+        const again = await list(bucket, { prefix: key, limit: 2, signal })
+        if (again.versions.filter(x => x.key === key).length === 1 && again.versions[0]!.versionId === only.versionId) {
+          await this.o.store.deleteObject(bucket, key, { signal, versionId: only.versionId })
+          expired++
+        }
+      }
+    }
+    let markers: { keyMarker?: string, versionIdMarker?: string } = {}
+    for (;;) {
+      const page = await list(bucket, { ...markers, limit: PAGE, signal })
+      this.stats.checked += page.versions.length
+      for (const v of page.versions) {
+        if (run.length > 0 && run[0]!.key !== v.key) await endRun()
+        run.push(v)
+      }
+      const last = page.versions.at(-1)
+      if (!page.isTruncated || last === undefined) break
+      markers = { keyMarker: last.key, versionIdMarker: last.versionId }
+    }
+    await endRun()
+    this.stats.versionsExpired += expired
+    return expired
+  }
+
+  /** Whether a version is still not its key's current one (the current object's id differs, or none). */
+  private async stillNoncurrent (bucket: string, key: string, versionId: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      return (await this.o.store.headObject(bucket, key, { signal })).versionId !== versionId
+    } catch (err) {
+      // No current object (a marker is current, or nothing): a noncurrent version stays noncurrent, unless the marker is this one.
+      if (isS3Error(err, 'NoSuchKey')) return err.headers?.['x-amz-version-id'] !== versionId
+      throw err
+    }
   }
 
   private async expireObjects (bucket: string, rules: LifecycleRule[], now: number, signal: AbortSignal): Promise<number> {

@@ -68,6 +68,29 @@ export function expiryOf (rules: readonly LifecycleRule[] | undefined, o: Lifecy
   return best
 }
 
+/**
+ * Whether the rules expire a noncurrent version (NoncurrentVersionExpiration):
+ * `since` is when it became noncurrent (its successor was made), `newer` how
+ * many noncurrent versions of its key are newer than it (a rule keeps
+ * NewerNoncurrentVersions of them). A delete marker is matched by the
+ * filter's prefix alone (it has no size or tags).
+ */
+export function noncurrentExpires (rules: readonly LifecycleRule[] | undefined, o: LifecycleSubject & { marker?: boolean }, since: Date, newer: number, now: number): boolean {
+  for (const r of rules ?? []) {
+    const n = r.noncurrentVersionExpiration
+    if (!r.enabled || n === undefined) continue
+    if (o.marker === true ? (r.filter.prefix !== undefined && !o.key.startsWith(r.filter.prefix)) : !matches(r.filter, o)) continue
+    if (n.newerNoncurrentVersions !== undefined && newer < n.newerNoncurrentVersions) continue
+    if (afterDays(since, n.noncurrentDays).getTime() <= now) return true
+  }
+  return false
+}
+
+/** Whether the rules remove a delete marker that is the only version of its key left (ExpiredObjectDeleteMarker). */
+export function expiredMarkerGoes (rules: readonly LifecycleRule[] | undefined, key: string): boolean {
+  return (rules ?? []).some(r => r.enabled && r.expiration?.expiredObjectDeleteMarker === true && (r.filter.prefix === undefined || key.startsWith(r.filter.prefix)))
+}
+
 /** When an upload begun at `initiated` under `key` is aborted by the rules; undefined: never. */
 export function uploadExpiryOf (rules: readonly LifecycleRule[] | undefined, key: string, initiated: Date): Date | undefined {
   let best: Date | undefined

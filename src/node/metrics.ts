@@ -54,6 +54,7 @@ export class ServerMetrics {
     this.counterFrom('s3mesh_lifecycle_checked_objects_total', 'Objects looked at by those passes, in the buckets this node decides for (in a mesh, those it leads).', () => stats.checked)
     this.counterFrom('s3mesh_lifecycle_expired_objects_total', 'Objects deleted because a lifecycle rule expired them.', () => stats.expired)
     this.counterFrom('s3mesh_lifecycle_aborted_uploads_total', 'Multipart uploads aborted by an AbortIncompleteMultipartUpload rule.', () => stats.aborted)
+    this.counterFrom('s3mesh_lifecycle_expired_versions_total', 'Noncurrent versions and delete markers deleted by NoncurrentVersionExpiration and ExpiredObjectDeleteMarker rules.', () => stats.versionsExpired)
     this.gaugeFrom('s3mesh_lifecycle_last_pass_seconds', 'How long the last finished pass took.', () => stats.lastPassSeconds)
   }
 

@@ -1,10 +1,15 @@
-/** Lifecycle rules (core/lifecycle.ts) and the runner that acts on them (core/lifecycle-runner.ts), over a MemoryStore with a clock the test moves. */
+/** Lifecycle rules (core/lifecycle.ts) and the runner that acts on them (core/lifecycle-runner.ts), over a MemoryStore (and a DiskStore for versions) with a clock the test moves. */
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { afterDays, expiryOf, uploadExpiryOf, type LifecycleRule } from '../../src/core/lifecycle.js'
 import { LifecycleRunner } from '../../src/core/lifecycle-runner.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
+import type { ObjectStore } from '../../src/core/object-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
+import { DiskStore } from '../../src/node/disk-store.js'
 
 const DAY = 86_400_000
 const at = (iso: string): Date => new Date(iso)
@@ -62,16 +67,16 @@ describe('the lifecycle runner', () => {
     const { store, now } = await setup()
     await store.createMultipartUpload('b', 'up/x', { metadata: { user: {} } })
     const runner = new LifecycleRunner({ store, decides: () => true, intervalMs: 1000, firstPassAfterMs: 0, now: () => now.t })
-    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0 }, 'today: nothing is due')
+    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0, versions: 0 }, 'today: nothing is due')
     assert.deepEqual((await store.listObjects('b', { limit: 10 })).objects.map(o => o.key), ['data/1', 'logs/1', 'logs/2'])
     now.t += 2 * DAY
-    assert.deepEqual(await runner.pass(), { expired: 2, aborted: 1 })
+    assert.deepEqual(await runner.pass(), { expired: 2, aborted: 1, versions: 0 })
     assert.deepEqual((await store.listObjects('b', { limit: 10 })).objects.map(o => o.key), ['data/1'], 'both logs/ objects: the earliest rule decides, the tag rule is later')
     assert.deepEqual(await store.listMultipartUploads('b'), [])
     const { lastPassSeconds, ...counts } = runner.stats
-    assert.deepEqual(counts, { passes: 2, checked: 6, expired: 2, aborted: 1 })
+    assert.deepEqual(counts, { passes: 2, checked: 6, expired: 2, aborted: 1, versionsExpired: 0 })
     assert.ok(lastPassSeconds > 0 && lastPassSeconds < 5)
-    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0 }, 'once')
+    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0, versions: 0 }, 'once')
   })
 
   it('a member that does not decide for the bucket deletes nothing (it still aborts its own uploads)', async () => {
@@ -79,7 +84,7 @@ describe('the lifecycle runner', () => {
     await store.createMultipartUpload('b', 'up/x', { metadata: { user: {} } })
     now.t += 2 * DAY
     const runner = new LifecycleRunner({ store, decides: () => false, intervalMs: 1000, firstPassAfterMs: 0, now: () => now.t })
-    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 1 })
+    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 1, versions: 0 })
     assert.equal((await store.listObjects('b', { limit: 10 })).objects.length, 3)
   })
 
@@ -88,10 +93,10 @@ describe('the lifecycle runner', () => {
     now.t += 2 * DAY
     const runner = new LifecycleRunner({ store, decides: () => true, intervalMs: 1000, firstPassAfterMs: 0, now: () => now.t })
     await store.setBucketLifecycle('b', [{ id: 'logs', enabled: false, filter: { prefix: 'logs/' }, expiration: { days: 1 } }])
-    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0 })
+    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0, versions: 0 })
     await store.setBucketLifecycle('b', undefined)
     assert.equal((await store.headBucket('b')).lifecycle, undefined)
-    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0 })
+    assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0, versions: 0 })
   })
 
   it('a bucket that cannot be walked is reported, and the others are walked all the same', async () => {
@@ -106,7 +111,7 @@ describe('the lifecycle runner', () => {
     now.t += 2 * DAY
     const failed: Array<string | undefined> = []
     const runner = new LifecycleRunner({ store, decides: () => true, intervalMs: 1000, firstPassAfterMs: 0, now: () => now.t, onError: (_err, bucket) => { failed.push(bucket) } })
-    assert.deepEqual(await runner.pass(), { expired: 2, aborted: 0 })
+    assert.deepEqual(await runner.pass(), { expired: 2, aborted: 0, versions: 0 })
     assert.deepEqual(failed, ['a-broken'])
   })
 
@@ -123,4 +128,46 @@ describe('the lifecycle runner', () => {
     await new Promise(resolve => setTimeout(resolve, 60))
     assert.equal(runner.stats.passes, passes, 'no pass after stop')
   })
+})
+
+describe('the lifecycle runner on versions', () => {
+  const stores: Array<[string, () => Promise<{ store: ObjectStore & Required<Pick<ObjectStore, 'setBucketVersioning' | 'listObjectVersions'>>, close: () => Promise<void> }>]> = [
+    ['MemoryStore', async () => ({ store: new MemoryStore(), close: async () => {} })],
+    ['DiskStore', async () => {
+      const root = await mkdtemp(join(tmpdir(), 's3mesh-lifecycle-'))
+      const store = await DiskStore.open(root, { scanIntervalMs: 0 })
+      return { store: store as DiskStore & Required<Pick<ObjectStore, 'setBucketVersioning'>>, close: async () => { await store.close(); await rm(root, { recursive: true, force: true }) } }
+    }],
+  ]
+  for (const [name, open] of stores) {
+    it(`${name}: a noncurrent version goes NoncurrentDays after its successor was made, the newest kept; a delete marker left alone goes`, async () => {
+      const { store, close } = await open()
+      try {
+        await store.createBucket('v')
+        await store.setBucketVersioning('v', 'Enabled')
+        const put = async (key: string, body: string): Promise<void> => { await store.putObject('v', key, streamOfBytes(new TextEncoder().encode(body)), { metadata: { user: {} } }) }
+        for (const body of ['1', '22', '333', '4444']) await put('keep/k', body)
+        await put('gone/g', 'g')
+        await store.deleteObject('v', 'gone/g')
+        await put('other/o', 'o1')
+        await put('other/o', 'o2')
+        await store.setBucketLifecycle('v', [
+          { id: 'keep one', enabled: true, filter: { prefix: 'keep/' }, noncurrentVersionExpiration: { noncurrentDays: 1, newerNoncurrentVersions: 1 } },
+          { id: 'gone', enabled: true, filter: { prefix: 'gone/' }, noncurrentVersionExpiration: { noncurrentDays: 1 } },
+          { id: 'markers', enabled: true, filter: {}, expiration: { expiredObjectDeleteMarker: true } },
+        ])
+        const now = { t: Date.now() }
+        const runner = new LifecycleRunner({ store, decides: () => true, intervalMs: 1000, firstPassAfterMs: 0, now: () => now.t })
+        const versions = async (): Promise<string[]> => (await store.listObjectVersions('v', { limit: 100 })).versions.map(v => `${v.key}:${v.deleteMarker ? 'marker' : v.size!}${v.isLatest ? '*' : ''}`)
+        const all = await versions()
+        assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0, versions: 0 }, 'today: nothing is due')
+        assert.deepEqual(await versions(), all)
+        now.t += 2 * DAY
+        assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0, versions: 4 })
+        assert.deepEqual(await versions(), ['keep/k:4*', 'keep/k:3', 'other/o:2*', 'other/o:2'], 'the newest noncurrent version of keep/k is kept; gone/g\'s version went, then its marker, left alone; no rule for other/')
+        assert.equal(runner.stats.versionsExpired, 4)
+        assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0, versions: 0 }, 'once')
+      } finally { await close() }
+    })
+  }
 })
