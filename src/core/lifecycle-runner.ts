@@ -129,7 +129,7 @@ export class LifecycleRunner {
    */
   private async expireVersions (bucket: string, rules: LifecycleRule[], now: number, signal: AbortSignal): Promise<number> {
     const list = this.o.store.listObjectVersions?.bind(this.o.store)
-    if (list === undefined || !rules.some(r => r.noncurrentVersionExpiration !== undefined || r.expiration?.expiredObjectDeleteMarker === true)) return 0
+    if (list === undefined || !rules.some(r => r.noncurrentVersionExpiration !== undefined || r.expiration !== undefined)) return 0
     const tagged = rules.some(r => r.filter.tags !== undefined)
     let expired = 0
     let run: VersionSummary[] = []
@@ -143,7 +143,9 @@ export class LifecycleRunner {
         throwIfAborted(signal)
         const v = versions[i]!
         const tags = tagged && !v.deleteMarker ? (await this.o.store.headObject(bucket, key, { signal, versionId: v.versionId }).catch(() => undefined))?.tags : undefined
-        if (!noncurrentExpires(rules, { key, size: v.size ?? 0, lastModified: v.lastModified, marker: v.deleteMarker, ...(tags === undefined ? {} : { tags }) }, versions[i - 1]!.lastModified, i - 1, now) || !await this.stillNoncurrent(bucket, key, v.versionId, signal)) {
+        // Noncurrent since its successor was made (not that one's date: a file placed by hand keeps an old one).
+        const successor = versions[i - 1]!
+        if (!noncurrentExpires(rules, { key, size: v.size ?? 0, lastModified: v.lastModified, marker: v.deleteMarker, ...(tags === undefined ? {} : { tags }) }, successor.made ?? successor.lastModified, i - 1, now) || !await this.stillNoncurrent(bucket, key, v.versionId, signal)) {
           left.push(v)
           continue
         }
@@ -151,7 +153,7 @@ export class LifecycleRunner {
         expired++
       }
       const only = left[0]!
-      if (left.length === 1 && only.deleteMarker && expiredMarkerGoes(rules, key)) {
+      if (left.length === 1 && only.deleteMarker && expiredMarkerGoes(rules, only, now)) {
         // Re-checked: still the key's only version (nothing written since the listing).
         const again = await list(bucket, { prefix: key, limit: 2, signal })
         if (again.versions.filter(x => x.key === key).length === 1 && again.versions[0]!.versionId === only.versionId) {

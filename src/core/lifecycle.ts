@@ -24,7 +24,7 @@ export interface LifecycleRule {
   filter: LifecycleFilter
   /** Current versions expire `days` after they were written (at the next midnight UTC), or on `date` (an ISO date at midnight UTC). */
   expiration?: { days?: number, date?: string, expiredObjectDeleteMarker?: boolean }
-  /** Noncurrent versions (kept only by versioning, which s3mesh does not have yet: kept in the configuration, acts on nothing). */
+  /** Noncurrent versions in a versioned bucket: deleted NoncurrentDays after they became noncurrent, the newest NewerNoncurrentVersions kept (in a store that keeps versions; see noncurrentExpires). */
   noncurrentVersionExpiration?: { noncurrentDays: number, newerNoncurrentVersions?: number }
   /** Multipart uploads not completed `days` after they began (at the next midnight UTC) are aborted. */
   abortIncompleteMultipartUpload?: { daysAfterInitiation: number }
@@ -72,23 +72,36 @@ export function expiryOf (rules: readonly LifecycleRule[] | undefined, o: Lifecy
  * Whether the rules expire a noncurrent version (NoncurrentVersionExpiration):
  * `since` is when it became noncurrent (its successor was made), `newer` how
  * many noncurrent versions of its key are newer than it (a rule keeps
- * NewerNoncurrentVersions of them). A delete marker is matched by the
- * filter's prefix alone (it has no size or tags).
+ * NewerNoncurrentVersions of them). A delete marker is matched as an
+ * object of no bytes and no tags.
  */
 export function noncurrentExpires (rules: readonly LifecycleRule[] | undefined, o: LifecycleSubject & { marker?: boolean }, since: Date, newer: number, now: number): boolean {
   for (const r of rules ?? []) {
     const n = r.noncurrentVersionExpiration
-    if (!r.enabled || n === undefined) continue
-    if (o.marker === true ? (r.filter.prefix !== undefined && !o.key.startsWith(r.filter.prefix)) : !matches(r.filter, o)) continue
+    // A marker has no size or tags: a filter on tags never matches one.
+    if (!r.enabled || n === undefined || !matches(r.filter, o.marker === true ? { key: o.key, size: 0, lastModified: o.lastModified } : o)) continue
     if (n.newerNoncurrentVersions !== undefined && newer < n.newerNoncurrentVersions) continue
     if (afterDays(since, n.noncurrentDays).getTime() <= now) return true
   }
   return false
 }
 
-/** Whether the rules remove a delete marker that is the only version of its key left (ExpiredObjectDeleteMarker). */
-export function expiredMarkerGoes (rules: readonly LifecycleRule[] | undefined, key: string): boolean {
-  return (rules ?? []).some(r => r.enabled && r.expiration?.expiredObjectDeleteMarker === true && (r.filter.prefix === undefined || key.startsWith(r.filter.prefix)))
+/**
+ * Whether the rules remove a delete marker that is the only version of its
+ * key left (an expired object delete marker): ExpiredObjectDeleteMarker says
+ * so, and so does an Expiration by Days or Date once the marker is past it,
+ * as S3 does in a versioned bucket.
+ */
+export function expiredMarkerGoes (rules: readonly LifecycleRule[] | undefined, marker: { key: string, lastModified: Date }, now: number): boolean {
+  const subject = { key: marker.key, size: 0, lastModified: marker.lastModified }
+  for (const r of rules ?? []) {
+    const e = r.expiration
+    if (!r.enabled || e === undefined || !matches(r.filter, subject)) continue
+    if (e.expiredObjectDeleteMarker === true) return true
+    const at = e.days !== undefined ? afterDays(marker.lastModified, e.days) : e.date !== undefined ? new Date(e.date) : undefined
+    if (at !== undefined && at.getTime() <= now) return true
+  }
+  return false
 }
 
 /** When an upload begun at `initiated` under `key` is aborted by the rules; undefined: never. */

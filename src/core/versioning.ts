@@ -33,6 +33,8 @@ export interface VersionSummary {
   size?: number
   /** Absent on a delete marker. */
   etag?: string
+  /** When this store made the version, where that is not `lastModified` (a file placed by hand keeps its own date): when its predecessor became noncurrent. */
+  made?: Date
 }
 
 export interface VersionListOptions extends Signal {
@@ -128,12 +130,14 @@ function markerHeaders (v: KeptVersion & { lastModified: Date }): Record<string,
  * (a client emptying a bucket a page at a time deletes each page before it
  * asks for the next), past where it stood. Ids sort as they were made; the
  * `null` version stands by its date. A deleted `null` marker has no place
- * left: the rest of the key is skipped.
+ * left: the key is listed again from its newest version (a version listed
+ * twice is harmless; one skipped is left behind when a client empties a
+ * bucket a page at a time).
  */
 export function afterMarker<T extends KeptVersion & { lastModified: Date }> (versions: readonly T[], marker: string): number {
   const at = versions.findIndex(v => v.versionId === marker)
   if (at >= 0) return at + 1
-  if (marker === NULL_VERSION) return versions.length
+  if (marker === NULL_VERSION) return 0
   const stamp = marker.slice(0, STAMP_LENGTH)
   const older = versions.findIndex(v => stampOf(v) < stamp)
   return older < 0 ? versions.length : older
@@ -168,6 +172,12 @@ export class VersionIds {
 /** The version id of a write made at (`ms`, `counter`: fixed widths up to 1.6 million ids a millisecond, so ids sort as they were made) by `tag`'s maker. */
 export function versionIdOf (ms: number, counter: number, tag: string): string {
   return `${ms.toString(36).padStart(9, '0')}${counter.toString(36).padStart(4, '0')}${tag.replace(/[^A-Za-z0-9]/g, '').slice(-8)}`
+}
+
+/** When a version id (or a stamp, its first part) was made, ms; undefined for one not made by versionIdOf. */
+export function stampTime (id: string): number | undefined {
+  const ms = parseInt(id.slice(0, 9), 36)
+  return /^[0-9a-z]{13}/.test(id) && Number.isSafeInteger(ms) ? ms : undefined
 }
 
 /** A version id as a client may send it: S3's are opaque (printable ASCII, `+`, `/` and `=` among them), up to 1,024 characters; s3mesh's are URL-safe. */

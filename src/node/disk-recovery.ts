@@ -17,13 +17,20 @@ async function exists (path: string): Promise<boolean> {
  * commit is finished (the client may not have seen the 200, but the object is
  * whole and verified); if not, the intent is dropped and the old object stays.
  */
-export async function recoverIntents (db: MetaDb, writeMarker: (path: string) => Promise<void>): Promise<{ finished: number, dropped: number }> {
+export async function recoverIntents (db: MetaDb, writeMarker: (path: string) => Promise<void>): Promise<{ finished: number, dropped: number, stuck: string[] }> {
   let finished = 0
   let dropped = 0
+  const stuck: string[] = []
   for (const intent of db.intents()) {
     if (intent.plan !== undefined) {
-      if (await recoverVersioned(db, intent, writeMarker)) finished++
-      else dropped++
+      try {
+        if (await recoverVersioned(db, intent, writeMarker)) finished++
+        else dropped++
+      } catch (err) {
+        // One change that cannot be finished now (a file that will not go) does not stop the start: its key waits (`stuck`).
+        process.stderr.write(`s3mesh: finishing an interrupted change to ${intent.bucket}/${intent.record.key}: ${err instanceof Error ? err.message : String(err)}\n`)
+        stuck.push(`${intent.bucket}/${intent.record.key}`)
+      }
       continue
     }
     const s = await exists(intent.dataTmp) ? undefined : await stat(intent.dataPath).catch(() => undefined)
@@ -35,7 +42,7 @@ export async function recoverIntents (db: MetaDb, writeMarker: (path: string) =>
       dropped++
     }
   }
-  return { finished, dropped }
+  return { finished, dropped, stuck }
 }
 
 /**
@@ -60,7 +67,7 @@ async function recoverVersioned (db: MetaDb, intent: CommitIntent, writeMarker: 
   }
   if (shelvedThere && !(await exists(shelve!.from))) await renameInto(shelve!.to, shelve!.from)
   // A marker's file written before the shelving that did not happen goes with it.
-  if (plan.markerFile !== undefined) await unlink(plan.markerFile).catch(() => {})
+  if (plan.markerFile !== undefined && plan.markerReplaces !== true) await unlink(plan.markerFile).catch(() => {})
   await db.settle(intent.id, intent.bucket)
   return false
 }

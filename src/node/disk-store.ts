@@ -8,7 +8,7 @@ import type { LifecycleRule } from '../core/lifecycle.js'
 import { plannedChecksum } from '../core/checksums.js'
 import { KeyedLock } from '../core/keyed-lock.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
-import { afterMarker, NULL_VERSION, versionToRead, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
+import { afterMarker, NULL_VERSION, stampTime, versionToRead, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
 import {
   checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type VersionOptions,
   putDigests, putIdentity,
@@ -16,7 +16,7 @@ import {
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
 import { describeFile } from './disk-adopt.js'
 import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
-import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
+import { stampOf, toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { cleanTemp, importFormat1, loadBuckets, recoverIntents } from './disk-recovery.js'
 import { DiskUploads } from './disk-uploads.js'
 import { DiskVersions, kept } from './disk-versions.js'
@@ -60,7 +60,7 @@ export const SCAN_INTERVAL_MS = 60_000
  */
 export class DiskStore implements ObjectStore {
   private readonly keyLocks = new KeyedLock()
-  private readonly writer: DiskWriter
+  readonly writer: DiskWriter
   private readonly scan: FolderScan
   private readonly adoptedListeners = new Set<AdoptedListener>()
   private readonly removedListeners = new Set<RemovedListener>()
@@ -71,7 +71,7 @@ export class DiskStore implements ObjectStore {
   private readonly sync: boolean
   private readonly minPartSize?: number
 
-  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly versions: DiskVersions, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions, readonly session: { current: string, previous?: string }) {
+  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly versions: DiskVersions, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions, readonly session: { current: string, previous?: string }, private readonly rebuilding = false) {
     this.hashes = options.hashes ?? nodeHashes
     this.sync = options.fsync ?? true
     this.minPartSize = options.minPartSize
@@ -127,7 +127,8 @@ export class DiskStore implements ObjectStore {
       const rebuilding = imported === 0 && db.created && await hasAnyBucketFolder(layout)
       if (rebuilding) log(`${layout.metaDb} is new: rebuilding it from the bucket folders in the background`)
       const versions = new DiskVersions(layout, db, sync)
-      await recoverIntents(db, async path => { await versions.writeMarker(path) })
+      const { stuck } = await recoverIntents(db, async path => { await versions.writeMarker(path) })
+      for (const where of stuck) log(`the change to ${where} a crash interrupted could not be finished; the key is left alone until a start can (see the error above)`)
       await cleanTemp(layout)
       const formatTmp = layout.tmpPath(randomId(), '.format')
       await writeDurable(formatTmp, JSON.stringify({ version: FORMAT_VERSION }), sync)
@@ -143,7 +144,8 @@ export class DiskStore implements ObjectStore {
       const previous = db.info('session')
       const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
       await db.setInfo('session', session.current)
-      const store = new DiskStore(layout, db, versions, buckets, { ...options, log }, session)
+      const store = new DiskStore(layout, db, versions, buckets, { ...options, log }, session, rebuilding)
+      for (const where of stuck) store.writer.blocked.add(where)
       store.scan.start()
       void store.scan.firstScan.then(() => {
         store.scanned = true
@@ -359,7 +361,7 @@ export class DiskStore implements ObjectStore {
 
   /** Versions are not changed while the database is rebuilt: a key's versions may not be found yet (ServiceUnavailable). */
   private notRebuilding (bucket: string): void {
-    if (this.db.created && !this.scanned && this.buckets.get(bucket)?.record.versioning !== undefined) {
+    if (this.rebuilding && !this.scanned && this.buckets.get(bucket)?.record.versioning !== undefined) {
       throw new S3Error('ServiceUnavailable', 'The node is rebuilding its metadata index from the data folder; retry once its log says it is done.')
     }
   }
@@ -374,11 +376,12 @@ export class DiskStore implements ObjectStore {
    */
   private async reconcilePath (bucket: string, key: string): Promise<void> {
     const path = this.layout.visiblePath(bucket, key)
-    if (path === undefined) return
     const current = this.db.get(bucket, key)
-    const s = await lstat(path).catch(() => undefined)
+    // A hidden current object is not at the key's path (another key's folder holds it): a file there is not its.
+    if (path === undefined || current?.hidden === true) return
+    const s = await lstat(path).catch((err: unknown) => { if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return undefined; throw storageError(err, 'read the object') })
     const file = s?.isFile() === true ? s : undefined
-    if (current !== undefined && current.shelved !== true && !current.hidden) {
+    if (current !== undefined && current.shelved !== true) {
       if (file === undefined) await this.forget(bucket, key, true)
       else if (file.ino !== current.ino || file.size !== current.size || file.mtimeMs !== current.mtimeMs) await this.adopt(bucket, key, path, current)
       return
@@ -473,7 +476,8 @@ export class DiskStore implements ObjectStore {
 
   async deleteObject (bucket: string, key: string, options?: VersionOptions): Promise<DeleteResult> {
     const b = this.bucket(bucket)
-    // A write in flight: a bucket being deleted waits for it, or finds it there.
+    if (b.record.versioning === undefined && options?.versionId === undefined) return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, undefined))
+    // A versioned delete writes a marker: a bucket being deleted meanwhile finds it in flight (BucketNotEmpty), not after.
     b.pending++
     try {
       return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, options?.versionId))
@@ -569,7 +573,11 @@ export class DiskStore implements ObjectStore {
         for (; i < versions.length; i++) {
           if (out.length === options.limit) return { versions: out, isTruncated: true }
           const v = versions[i]!
-          out.push({ key, versionId: v.versionId, isLatest: i === 0, deleteMarker: v.deleteMarker, lastModified: v.lastModified, ...(v.deleteMarker ? {} : { size: v.record.size, etag: v.record.etag }) })
+          const made = stampTime(stampOf(v.record))
+          out.push({
+            key, versionId: v.versionId, isLatest: i === 0, deleteMarker: v.deleteMarker, lastModified: v.lastModified, ...(v.deleteMarker ? {} : { size: v.record.size, etag: v.record.etag }),
+            ...(made === undefined || made === v.record.lastModified ? {} : { made: new Date(made) }),
+          })
         }
       }
       if (keys.length < 64) return { versions: out, isTruncated: false }

@@ -189,7 +189,10 @@ export class DiskVersions {
     const older = this.db.versionsOf(bucket, key).find(v => v.versionId === undefined)
     if (older === undefined) return
     plan.rows.remove!.push('null')
-    plan.drop = this.filePath(bucket, key, older)
+    const file = this.filePath(bucket, key, older)
+    // A null marker's file over the older one's: the same name, replaced in one rename, never removed after.
+    if (file === plan.markerFile) plan.markerReplaces = true
+    else plan.drop = file
   }
 }
 

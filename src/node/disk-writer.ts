@@ -240,7 +240,7 @@ export class DiskWriter {
       if (!shelved) {
         // Nothing moved: the change is undone (its marker's file goes), or left to the next start if even that fails.
         try {
-          if (plan.markerFile !== undefined) await unlinkIfThere(plan.markerFile)
+          if (plan.markerFile !== undefined && plan.markerReplaces !== true) await unlinkIfThere(plan.markerFile)
           await db.settle(id, bucketName)
         } catch { this.blocked.add(where) }
         throw storageError(err, what)

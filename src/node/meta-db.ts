@@ -44,6 +44,8 @@ export interface VersionPlan {
   drop?: string
   /** A delete marker's empty file (a rebuild of the database finds markers by them). */
   markerFile?: string
+  /** The marker's file replaces one of the same name (a null marker over a null marker): left in place if the change is undone. */
+  markerReplaces?: true
   /** The rows changed with the commit, in its transaction. */
   rows: VersionRows
 }

@@ -107,6 +107,8 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
   const op = (operation: Operation): Route => ({ operation, bucket, key, query, virtualHosted })
 
   if (method === 'OPTIONS') return op('Preflight')
+  // A bucket's versions are listed (GET); the sub-resource means nothing else.
+  if (has('versions') && (method !== 'GET' || key !== '' || bucket === '')) throw new S3Error('NotImplemented', 'The "versions" sub-resource is only listed (GET on a bucket).')
   for (const name of UNSUPPORTED) {
     // A bucket's lifecycle is supported; an object has none.
     if (name === 'lifecycle' && key === '' && bucket !== '') continue

@@ -507,6 +507,25 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       await store.deleteBucket('pg')
     })
 
+    versioned('emptied a page at a time, a page ending on the null version deleted before the next skips nothing', async store => {
+      await store.createBucket('nul')
+      await store.setBucketVersioning('nul', 'Enabled')
+      await put(store, 'nul', 'k', 'one')
+      await put(store, 'nul', 'k', 'two')
+      await store.setBucketVersioning('nul', 'Suspended')
+      await put(store, 'nul', 'k', 'null')
+      assert.deepEqual(await versionsOf(store, 'nul'), ['k:4:latest', 'k:3', 'k:3'])
+      let marker: { keyMarker: string, versionIdMarker: string } | undefined
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.listObjectVersions('nul', { limit: 1, ...marker })
+        for (const v of page.versions) await store.deleteObject('nul', v.key, { versionId: v.versionId })
+        if (!page.isTruncated) break
+        marker = { keyMarker: page.versions.at(-1)!.key, versionIdMarker: page.versions.at(-1)!.versionId }
+      }
+      assert.deepEqual(await versionsOf(store, 'nul'), [], 'every version was listed and deleted')
+      await store.deleteBucket('nul')
+    })
+
     versioned('a completed multipart upload is a new version', async store => {
       await store.createBucket('mpv')
       await store.setBucketVersioning('mpv', 'Enabled')

@@ -83,6 +83,11 @@ describe('S3 versioning on a node without the mesh (AWS SDK v3)', () => {
     const rolled = await s3.send(new ListObjectVersionsCommand({ Bucket: B, Delimiter: '/' }))
     assert.deepEqual(rolled.CommonPrefixes?.map(p => p.Prefix), ['a/'])
     assert.deepEqual([...new Set(rolled.Versions?.map(v => v.Key))], ['b', 'doc.txt'])
+    // Paged with the delimiter: a page cut on a common prefix goes on after the whole of it.
+    const first = await s3.send(new ListObjectVersionsCommand({ Bucket: B, Delimiter: '/', MaxKeys: 1 }))
+    assert.deepEqual([first.CommonPrefixes?.map(p => p.Prefix), first.IsTruncated, first.NextKeyMarker], [['a/'], true, 'a/'])
+    const next = await s3.send(new ListObjectVersionsCommand({ Bucket: B, Delimiter: '/', MaxKeys: 1, KeyMarker: first.NextKeyMarker }))
+    assert.deepEqual([next.CommonPrefixes, next.Versions?.map(v => v.Key)], [undefined, ['b']], 'after a/, b: nothing under a/ again')
     assert.equal((await errorOf(s3.send(new ListObjectVersionsCommand({ Bucket: B, VersionIdMarker: 'x' })))).name, 'InvalidArgument', 'a version-id marker needs a key marker')
   })
 
@@ -95,6 +100,25 @@ describe('S3 versioning on a node without the mesh (AWS SDK v3)', () => {
     const bad = await fetch(`${server.url}/${B}?versioning`, { method: 'PUT', body: '<VersioningConfiguration><Status>On</Status></VersioningConfiguration>' })
     assert.equal(bad.status, 403, 'unsigned: refused before the body is read')
     assert.equal((await errorOf(s3.send(new PutBucketVersioningCommand({ Bucket: B, VersioningConfiguration: { Status: 'On' as 'Enabled' } })))).name, 'MalformedXML')
+  })
+})
+
+describe('a data folder with versions, started as a mesh member', () => {
+  it('refuses to start, saying which bucket and what to do, and loses nothing', async () => {
+    const lone = await startServerProcess({ args: ['--no-mesh'] })
+    const s3 = sdkClient(lone.url)
+    await s3.send(new CreateBucketCommand({ Bucket: 'kept' }))
+    await s3.send(new PutBucketVersioningCommand({ Bucket: 'kept', VersioningConfiguration: { Status: 'Enabled' } }))
+    await s3.send(new PutObjectCommand({ Bucket: 'kept', Key: 'k', Body: 'v1' }))
+    await s3.send(new PutObjectCommand({ Bucket: 'kept', Key: 'k', Body: 'v2' }))
+    s3.destroy()
+    await lone.stop({ remove: false })
+    await assert.rejects(startServerProcess({ dataDir: lone.dataDir }), /bucket kept has versioning on .*--no-mesh/s)
+    const again = await startServerProcess({ dataDir: lone.dataDir, args: ['--no-mesh'] })
+    const back = sdkClient(again.url)
+    try {
+      assert.equal((await back.send(new ListObjectVersionsCommand({ Bucket: 'kept' }))).Versions?.length, 2)
+    } finally { back.destroy(); await again.stop() }
   })
 })
 

@@ -155,6 +155,25 @@ describe('DiskStore versions on disk', () => {
     })
   })
 
+  it('a second DELETE while suspended keeps the null marker\'s file (a rebuild finds the key deleted)', async () => {
+    await withRoot(async root => {
+      const store = await versionedStore(root)
+      await put(store, 'k', 'kept')
+      await store.setBucketVersioning!('b', 'Suspended')
+      await store.deleteObject('b', 'k')
+      await store.deleteObject('b', 'k')
+      assert.deepEqual(await history(store, 'k'), ['marker*', 'kept'])
+      await stat(store.layout.markerPath('b', 'k', undefined))
+      await store.close()
+      for (const suffix of ['', '-wal', '-shm']) await rm(join(root, '.s3mesh', `meta.db${suffix}`), { force: true })
+      const again = await DiskStore.open(root, { scanIntervalMs: 0, settleMs: 0 })
+      try {
+        await again.firstScan
+        assert.deepEqual(await history(again, 'k'), ['marker*', 'kept'], 'still deleted after a rebuild')
+      } finally { await again.close() }
+    })
+  })
+
   it('tags a null version behind a delete marker without making it current', async () => {
     await withRoot(async root => {
       const store = await DiskStore.open(root, { scanIntervalMs: 0 })

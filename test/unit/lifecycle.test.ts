@@ -169,5 +169,28 @@ describe('the lifecycle runner on versions', () => {
         assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0, versions: 0 }, 'once')
       } finally { await close() }
     })
+
+    it(`${name}: an Expiration by days deletes the current object (a marker), then the marker once it is the only version left; a tag filter never matches a marker`, async () => {
+      const { store, close } = await open()
+      try {
+        await store.createBucket('v')
+        await store.setBucketVersioning('v', 'Enabled')
+        await store.putObject('v', 'a', streamOfBytes(new TextEncoder().encode('x')), { metadata: { user: {} } })
+        await store.putObject('v', 'tagged', streamOfBytes(new TextEncoder().encode('y')), { metadata: { user: {} }, tags: { t: 'x' } })
+        await store.deleteObject('v', 'tagged')
+        await store.setBucketLifecycle('v', [
+          { id: 'a', enabled: true, filter: { prefix: 'a' }, expiration: { days: 1 }, noncurrentVersionExpiration: { noncurrentDays: 1 } },
+          { id: 'tags', enabled: true, filter: { tags: { t: 'x' } }, noncurrentVersionExpiration: { noncurrentDays: 1 } },
+        ])
+        const now = { t: Date.now() + 2 * DAY }
+        const runner = new LifecycleRunner({ store, decides: () => true, intervalMs: 1000, firstPassAfterMs: 0, now: () => now.t })
+        const versions = async (): Promise<string[]> => (await store.listObjectVersions('v', { limit: 100 })).versions.map(v => `${v.key}:${v.deleteMarker ? 'marker' : v.size!}${v.isLatest ? '*' : ''}`)
+        assert.deepEqual(await runner.pass(), { expired: 1, aborted: 0, versions: 1 }, 'a: a marker now; tagged: its noncurrent version (tags t=x) goes, its marker does not match the tag rule')
+        assert.deepEqual(await versions(), ['a:marker*', 'a:1', 'tagged:marker*'])
+        now.t += 2 * DAY
+        assert.deepEqual(await runner.pass(), { expired: 0, aborted: 0, versions: 2 }, 'a\'s version, noncurrent for two days, then its marker, alone')
+        assert.deepEqual(await versions(), ['tagged:marker*'])
+      } finally { await close() }
+    })
   }
 })

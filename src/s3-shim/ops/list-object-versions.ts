@@ -69,7 +69,8 @@ export async function listObjectVersions (ctx: Context): Promise<Response> {
         entries.push({ kind: 'version', version: v })
         cursor = { keyMarker: v.key, versionIdMarker: v.versionId }
       }
-      if (!page.isTruncated) break
+      // A page cut short with nothing in it and nowhere to go on from would be asked for again and again.
+      if (!page.isTruncated || page.versions.length === 0) break
     }
   }
   const last = entries.at(-1)
