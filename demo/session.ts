@@ -27,9 +27,21 @@ export class Session {
   /** Whether this tab joined the mesh (it sees the catalog entries its user may list, the nodes, the other tabs, and copies). */
   get member (): boolean { return this.tab.node !== undefined }
 
-  /** A signed S3 request through this origin's /s3/ (the service worker answers it). */
+  /**
+   * A signed S3 request through this origin's /s3/ (the service worker
+   * answers it). A read answered 500 or 503 is tried again twice, after a
+   * quarter of a second and then three quarters, as S3's SDKs retry them:
+   * a busy node's passing error is not the person's to see.
+   */
   async s3 (path: string, init: RequestInit = {}): Promise<Response> {
-    return await this.fetch(`/s3${path}`, init)
+    const method = (init.method ?? 'GET').toUpperCase()
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.fetch(`/s3${path}`, init)
+      if (attempt === 2 || (method !== 'GET' && method !== 'HEAD') || (res.status !== 500 && res.status !== 503) || init.signal?.aborted === true) return res
+      console.warn(`s3mesh console: ${method} ${path} answered ${res.status}: tried again`)
+      await res.body?.cancel()
+      await new Promise(resolve => setTimeout(resolve, 250 * 3 ** attempt))
+    }
   }
 
   /** A signed request to the node's s3mesh API (/_s3mesh/v1/...). */

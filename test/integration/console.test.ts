@@ -111,9 +111,13 @@ describe('the console', () => {
     browser = await launchChromium()
     page = await (await browser.newContext({ viewport: DESKTOP })).newPage()
     page.on('dialog', d => { void d.accept() })
+    // What the page logs of failed requests it tried again, and errors it met, kept for a failure's message.
+    page.on('console', m => { if (m.type() === 'error' || m.type() === 'warning') pageLog.push(`${m.type()}: ${m.text()}`) })
+    page.on('pageerror', e => { pageLog.push(`page error: ${e.stack ?? e.message}`) })
     await mkdir(SHOTS, { recursive: true })
   })
   after(async () => { await browser?.close(); for (const n of [node, ...others]) await n?.stop().catch(() => {}) })
+  const pageLog: string[] = []
 
   it('keeps its own JavaScript within 150 KB gzipped, beside the mesh library', async () => {
     const files = (await readdir(BUILT)).filter(f => f.endsWith('.js'))
@@ -469,7 +473,8 @@ describe('the console', () => {
     await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'many', exact: true }).click()
     // What the page says meanwhile (its status, or an alert) is in the message when it never says 1,010.
     await until('the listing says 1,010 objects', async () => (await page.getByRole('status').filter({ hasText: '1,010 objects' }).count()) > 0, 30_000,
-      async () => `status: ${JSON.stringify(await page.getByRole('status').allTextContents())}, alerts: ${JSON.stringify(await page.getByRole('alert').allTextContents())}`)
+      async () => `status: ${JSON.stringify(await page.getByRole('status').allTextContents())}, alerts: ${JSON.stringify(await page.getByRole('alert').allTextContents())}, ` +
+        `the page's log: ${JSON.stringify(pageLog.filter(l => !l.includes('Failed to load resource')).slice(-10))}, the node's: ${JSON.stringify(node.output().split('\n').filter(l => /internal error/i.test(l)).slice(-5))}`)
     assert.equal(await page.locator('tr[data-key]').count(), 500, 'drawn a page at a time')
     await page.getByRole('button', { name: 'Show 500 more' }).click()
     await until('1,000 rows', async () => await page.locator('tr[data-key]').count() === 1000, 10_000)
