@@ -418,7 +418,8 @@ export class DiskStore implements ObjectStore {
   async openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle> {
     const { meta, fd } = await this.locked(bucket, key, async () => {
       let meta = await this.readVersion(bucket, key, options?.versionId)
-      const current = this.db.get(bucket, key)
+      // Without a version id the row read is the current one: no second lookup on every GET.
+      const current = options?.versionId === undefined ? meta : this.db.get(bucket, key)
       for (let attempt = 0; ; attempt++) {
         const path = this.versions.dataPath(bucket, key, meta)
         // Only the current object at the key's path may be edited or deleted by hand; other versions' bytes are the store's.
