@@ -73,7 +73,7 @@ export class DiskLayout {
   /**
    * Where a key's versions that are not at its path live, in a bucket with
    * versioning set: `.s3mesh/versions/<bucket>/<hh>/<sha256(key)>/`, a file
-   * per version named by its id (`null` for the null version), an empty
+   * per version named by its id (`null` for the null version), a small
    * `<id>.marker` per delete marker, and the key beside the folder
    * (`<sha256(key)>.key`) for a rebuild.
    */

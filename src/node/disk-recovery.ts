@@ -17,7 +17,7 @@ async function exists (path: string): Promise<boolean> {
  * commit is finished (the client may not have seen the 200, but the object is
  * whole and verified); if not, the intent is dropped and the old object stays.
  */
-export async function recoverIntents (db: MetaDb, writeMarker: (path: string) => Promise<void>): Promise<{ finished: number, dropped: number, stuck: string[] }> {
+export async function recoverIntents (db: MetaDb, writeMarker: (path: string, stamp?: string) => Promise<void>): Promise<{ finished: number, dropped: number, stuck: string[] }> {
   let finished = 0
   let dropped = 0
   const stuck: string[] = []
@@ -52,7 +52,7 @@ export async function recoverIntents (db: MetaDb, writeMarker: (path: string) =>
  * the rows) is finished. Otherwise a shelved object goes back to its path and
  * the intent is dropped. Returns whether it was finished.
  */
-async function recoverVersioned (db: MetaDb, intent: CommitIntent, writeMarker: (path: string) => Promise<void>): Promise<boolean> {
+async function recoverVersioned (db: MetaDb, intent: CommitIntent, writeMarker: (path: string, stamp?: string) => Promise<void>): Promise<boolean> {
   const plan = intent.plan!
   const shelve = plan.shelve
   const shelvedThere = shelve === undefined ? false : (await stat(shelve.to).catch(() => undefined))?.ino === shelve.ino
@@ -61,7 +61,7 @@ async function recoverVersioned (db: MetaDb, intent: CommitIntent, writeMarker: 
     : !(await exists(intent.dataTmp)) && (await stat(intent.dataPath).catch(() => undefined))?.ino === intent.record.ino
   if (done) {
     if (plan.drop !== undefined) await unlink(plan.drop).catch(err => { if (codeOf(err) !== 'ENOENT') throw err })
-    if (plan.markerFile !== undefined) await writeMarker(plan.markerFile)
+    if (plan.markerFile !== undefined) await writeMarker(plan.markerFile, intent.record.stamp)
     await db.settle(intent.id, intent.bucket, undefined, { key: intent.record.key, rows: plan.rows })
     return true
   }

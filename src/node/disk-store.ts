@@ -127,7 +127,7 @@ export class DiskStore implements ObjectStore {
       const rebuilding = imported === 0 && db.created && await hasAnyBucketFolder(layout)
       if (rebuilding) log(`${layout.metaDb} is new: rebuilding it from the bucket folders in the background`)
       const versions = new DiskVersions(layout, db, sync)
-      const { stuck } = await recoverIntents(db, async path => { await versions.writeMarker(path) })
+      const { stuck } = await recoverIntents(db, async (path, stamp) => { await versions.writeMarker(path, stamp) })
       for (const where of stuck) log(`the change to ${where} a crash interrupted could not be finished; the key is left alone until a start can (see the error above)`)
       await cleanTemp(layout)
       const formatTmp = layout.tmpPath(randomId(), '.format')

@@ -126,11 +126,11 @@ export class DiskVersions {
     await renameInto(tmp, keyPath)
   }
 
-  /** Writes a delete marker's empty file. */
-  async writeMarker (path: string): Promise<void> {
+  /** Writes a delete marker's file, holding its stamp: a rebuild orders a null marker by it (a file's time is too coarse beside versions made in the same millisecond). */
+  async writeMarker (path: string, stamp = ''): Promise<void> {
     await mkdir(dirname(path), { recursive: true })
     const tmp = this.layout.tmpPath(randomId(), '.marker')
-    await writeDurable(tmp, '', this.sync)
+    await writeDurable(tmp, stamp, this.sync)
     await renameInto(tmp, path)
   }
 
@@ -158,7 +158,10 @@ export class DiskVersions {
             const id = marker ? file.slice(0, -'.marker'.length) : file
             const s = await stat(join(dir, file)).catch(() => undefined)
             if (s === undefined || !s.isFile()) continue
-            const made = { ...(id === NULL_VERSION ? {} : { versionId: id }), stamp: id === NULL_VERSION ? versionIdOf(Math.floor(s.mtimeMs), 0, '') : id.slice(0, STAMP_LENGTH) }
+            // A marker's file holds its stamp (older ones are empty: their time then).
+            const kept = marker ? (await readFile(join(dir, file), 'utf8').catch(() => '')).trim() : ''
+            const stamp = /^[0-9a-z]{13}$/.test(kept) ? kept : id === NULL_VERSION ? versionIdOf(Math.floor(s.mtimeMs), 0, '') : id.slice(0, STAMP_LENGTH)
+            const made = { ...(id === NULL_VERSION ? {} : { versionId: id }), stamp }
             if (marker) {
               records.push({ v: 1, key, size: 0, etag: '', sha256: '', lastModified: Math.floor(s.mtimeMs), metadata: { user: {} }, tags: {}, hidden: false, ino: 0, mtimeMs: 0, marker: true, ...made })
               continue

@@ -230,7 +230,7 @@ export class DiskWriter {
     await db.intend({ id, bucket: bucketName, record, dataTmp: '', dataPath: '', plan }).catch(err => { throw storageError(err, what) })
     let shelved = false
     try {
-      if (plan.markerFile !== undefined) await versions.writeMarker(plan.markerFile)
+      if (plan.markerFile !== undefined) await versions.writeMarker(plan.markerFile, record.stamp)
       if (plan.shelve !== undefined) {
         await renameInto(plan.shelve.from, plan.shelve.to)
         shelved = true

@@ -42,7 +42,7 @@ export interface VersionPlan {
   shelve?: { from: string, to: string, ino: number }
   /** A version's file removed (the null version a suspended write or delete replaces). */
   drop?: string
-  /** A delete marker's empty file (a rebuild of the database finds markers by them). */
+  /** A delete marker's file (its stamp) (a rebuild of the database finds markers by them). */
   markerFile?: string
   /** The marker's file replaces one of the same name (a null marker over a null marker): left in place if the change is undone. */
   markerReplaces?: true
