@@ -7,7 +7,7 @@ import type { LifecycleRule } from '../core/lifecycle.js'
 import { plannedChecksum } from '../core/checksums.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionOptions, type WriteCondition,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionOptions, type DeleteOptions, type WriteCondition,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { throwIfAborted } from '../core/streams.js'
@@ -178,7 +178,7 @@ export class IdbStore implements ObjectStore {
     })
   }
 
-  async deleteObject (bucketName: string, key: string, options?: VersionOptions): Promise<DeleteResult> {
+  async deleteObject (bucketName: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
     return await this.tx('readwrite', async s => {
       const b = await bucket(s, bucketName)
       if (b.versioning === undefined && options?.versionId === undefined) {
@@ -191,7 +191,7 @@ export class IdbStore implements ObjectStore {
       // core/versioning.ts says what the delete does to the key's versions; they are written back in this transaction.
       const before = await versionsOf(s, bucketName, key)
       const marker = (versionId: string): IdbVersion => asVersion(markerRecord(key, versionId, this.ids.next().slice(0, STAMP_LENGTH)))
-      const { versions, result } = afterDelete(before, b.versioning, options?.versionId, () => this.ids.next(), marker)
+      const { versions, result } = afterDelete(before, b.versioning, options?.versionId, () => this.ids.next(), marker, options?.onlyIf)
       writeVersions(s, bucketName, key, before, versions)
       return result
     })

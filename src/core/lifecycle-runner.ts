@@ -124,8 +124,8 @@ export class LifecycleRunner {
    * first) and deletes, by id, the noncurrent ones a NoncurrentVersionExpiration
    * rule expires (counted from when their successor was made, keeping
    * NewerNoncurrentVersions), then a delete marker left as its key's only
-   * version when ExpiredObjectDeleteMarker says so. Each delete re-checks
-   * first that the version is still not the key's current one.
+   * version when ExpiredObjectDeleteMarker says so. The store deletes each
+   * only while it is still noncurrent (or still alone), under its lock.
    */
   private async expireVersions (bucket: string, rules: LifecycleRule[], now: number, signal: AbortSignal): Promise<number> {
     const list = this.o.store.listObjectVersions?.bind(this.o.store)
@@ -145,22 +145,19 @@ export class LifecycleRunner {
         const tags = tagged && !v.deleteMarker ? (await this.o.store.headObject(bucket, key, { signal, versionId: v.versionId }).catch(() => undefined))?.tags : undefined
         // Noncurrent since its successor was made (not that one's date: a file placed by hand keeps an old one).
         const successor = versions[i - 1]!
-        if (!noncurrentExpires(rules, { key, size: v.size ?? 0, lastModified: v.lastModified, marker: v.deleteMarker, ...(tags === undefined ? {} : { tags }) }, successor.made ?? successor.lastModified, i - 1, now) || !await this.stillNoncurrent(bucket, key, v.versionId, signal)) {
+        if (!noncurrentExpires(rules, { key, size: v.size ?? 0, lastModified: v.lastModified, marker: v.deleteMarker, ...(tags === undefined ? {} : { tags }) }, successor.made ?? successor.lastModified, i - 1, now)) {
           left.push(v)
           continue
         }
-        await this.o.store.deleteObject(bucket, key, { signal, versionId: v.versionId })
-        expired++
+        // Only while still noncurrent, checked by the store under the key's lock: a delete by id of the version
+        // before it since the listing may have made it current.
+        if ((await this.o.store.deleteObject(bucket, key, { signal, versionId: v.versionId, onlyIf: 'noncurrent' }))?.kept === true) left.push(v)
+        else expired++
       }
       const only = left[0]!
-      if (left.length === 1 && only.deleteMarker && expiredMarkerGoes(rules, only, now)) {
-        // Re-checked: still the key's only version (nothing written since the listing).
-        const again = await list(bucket, { prefix: key, limit: 2, signal })
-        if (again.versions.filter(x => x.key === key).length === 1 && again.versions[0]!.versionId === only.versionId) {
-          await this.o.store.deleteObject(bucket, key, { signal, versionId: only.versionId })
-          expired++
-        }
-      }
+      // Only while still the key's only version (nothing written since the listing), checked the same way.
+      if (left.length === 1 && only.deleteMarker && expiredMarkerGoes(rules, only, now) &&
+        (await this.o.store.deleteObject(bucket, key, { signal, versionId: only.versionId, onlyIf: 'alone' }))?.kept !== true) expired++
     }
     let markers: { keyMarker?: string, versionIdMarker?: string } = {}
     for (;;) {
@@ -177,17 +174,6 @@ export class LifecycleRunner {
     await endRun()
     this.stats.versionsExpired += expired
     return expired
-  }
-
-  /** Whether a version is still not its key's current one (the current object's id differs, or none). */
-  private async stillNoncurrent (bucket: string, key: string, versionId: string, signal: AbortSignal): Promise<boolean> {
-    try {
-      return (await this.o.store.headObject(bucket, key, { signal })).versionId !== versionId
-    } catch (err) {
-      // No current object (a marker is current, or nothing): a noncurrent version stays noncurrent, unless the marker is this one.
-      if (isS3Error(err, 'NoSuchKey')) return err.headers?.['x-amz-version-id'] !== versionId
-      throw err
-    }
   }
 
   private async expireObjects (bucket: string, rules: LifecycleRule[], now: number, signal: AbortSignal): Promise<number> {

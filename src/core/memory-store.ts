@@ -6,7 +6,7 @@ import { compareKeys } from './key-order.js'
 import type { LifecycleRule } from './lifecycle.js'
 import { completedMetadata, multipartEtag, selectParts } from './multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type ObjectSummary, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionOptions,
+  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type ObjectSummary, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionOptions, type DeleteOptions,
   bytesHandle, putDigests, putIdentity,
 } from './object-store.js'
 import { SortedKeys } from './sorted-keys.js'
@@ -143,10 +143,10 @@ export class MemoryStore implements ObjectStore {
     return this.shown(bucket, this.version(bucket, key, options?.versionId))
   }
 
-  async deleteObject (bucket: string, key: string, options?: VersionOptions): Promise<DeleteResult> {
+  async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
     const b = this.bucket(bucket)
     const marker = (versionId: string): StoredVersion => ({ versionId, deleteMarker: true, lastModified: new Date() })
-    const { versions, result } = afterDelete(b.objects.get(key) ?? [], b.info.versioning, options?.versionId, () => this.versionIds.next(), marker)
+    const { versions, result } = afterDelete(b.objects.get(key) ?? [], b.info.versioning, options?.versionId, () => this.versionIds.next(), marker, options?.onlyIf)
     if (versions.length === 0) b.objects.delete(key)
     else b.objects.set(key, versions)
     return result

@@ -2,7 +2,7 @@ import type { Checksum, ChecksumAlgorithm, ChecksumPlan, ObjectChecksum, PartSiz
 import { S3Error } from './errors.js'
 import type { LifecycleRule } from './lifecycle.js'
 import { streamOfBytes } from './streams.js'
-import type { DeleteResult, VersionListOptions, VersionListResult, VersioningStatus } from './versioning.js'
+import type { DeleteCondition, DeleteResult, VersionListOptions, VersionListResult, VersioningStatus } from './versioning.js'
 
 /**
  * The storage contract every s3mesh store implements: memory (core), disk
@@ -112,6 +112,11 @@ export interface Signal {
 /** A read, delete or tagging of one version (a store that keeps versions); the key's current one without `versionId`. */
 export interface VersionOptions extends Signal {
   versionId?: string
+}
+
+/** A delete: of one version, and with `versionId` only if that version still meets `onlyIf` (core/versioning.ts), checked under the store's lock. */
+export interface DeleteOptions extends VersionOptions {
+  onlyIf?: DeleteCondition
 }
 
 /**
@@ -304,7 +309,7 @@ export interface ObjectStore {
   openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle>
   headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo>
   /** Deletes an object (a store that keeps versions: as core/versioning.ts's afterDelete says); deleting a missing key succeeds, as in S3. */
-  deleteObject (bucket: string, key: string, options?: VersionOptions): Promise<DeleteResult | void>
+  deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult | void>
   /** Keys in UTF-8 byte order. */
   listObjects (bucket: string, options: ListOptions): Promise<ListResult>
   setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void>

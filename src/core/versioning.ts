@@ -19,7 +19,18 @@ export const NULL_VERSION = 'null'
 export interface DeleteResult {
   versionId?: string
   deleteMarker?: boolean
+  /** Nothing was deleted: the version no longer met the delete's `onlyIf` (never sent to a client). */
+  kept?: true
 }
+
+/**
+ * A delete by version id that goes ahead only while the version is still
+ * what the caller saw, checked under the store's lock for the key (the
+ * lifecycle runner's deletes): `noncurrent`, not the key's current version;
+ * `alone`, the key's only version. A version made current, or given a
+ * successor, in between is kept.
+ */
+export type DeleteCondition = 'noncurrent' | 'alone'
 
 /** One version of a key as ListObjectVersions shows it: an object's version, or a delete marker. */
 export interface VersionSummary {
@@ -82,14 +93,16 @@ export function withVersion<T extends KeptVersion> (versions: readonly T[], writ
  * nothing, as S3 answers a delete of a missing version). Without one: a
  * bucket never versioned removes the `null` version; an enabled one adds a
  * delete marker with a new id; a suspended one replaces the `null` version
- * with a `null` marker. `marker(id)` makes the store's marker.
+ * with a `null` marker. `marker(id)` makes the store's marker. A delete by
+ * id that fails `onlyIf` changes nothing and answers `kept`.
  */
 export function afterDelete<T extends KeptVersion> (
-  versions: readonly T[], status: VersioningStatus | undefined, versionId: string | undefined, newId: () => string, marker: (versionId: string) => T,
+  versions: readonly T[], status: VersioningStatus | undefined, versionId: string | undefined, newId: () => string, marker: (versionId: string) => T, onlyIf?: DeleteCondition,
 ): { versions: T[], result: DeleteResult, removed?: T } {
   if (versionId !== undefined) {
     const removed = versions.find(v => v.versionId === versionId)
     if (removed === undefined) return { versions: [...versions], result: { versionId } }
+    if (!deleteMayGo(versions, removed, onlyIf)) return { versions: [...versions], result: { versionId, kept: true } }
     return { versions: versions.filter(v => v !== removed), removed, result: { versionId, ...(removed.deleteMarker ? { deleteMarker: true } : {}) } }
   }
   if (status === undefined) {
@@ -99,6 +112,13 @@ export function afterDelete<T extends KeptVersion> (
   const m = marker(status === 'Enabled' ? newId() : NULL_VERSION)
   const removed = status === 'Suspended' ? versions.find(v => v.versionId === NULL_VERSION) : undefined
   return { versions: withVersion(versions, m), result: { versionId: m.versionId, deleteMarker: true }, ...(removed === undefined ? {} : { removed }) }
+}
+
+/** Whether a delete by id of `target` (one of the key's `versions`, newest first) meets its condition. */
+export function deleteMayGo<T> (versions: readonly T[], target: T, onlyIf: DeleteCondition | undefined): boolean {
+  if (onlyIf === 'noncurrent') return versions[0] !== target
+  if (onlyIf === 'alone') return versions.length === 1
+  return true
 }
 
 /**

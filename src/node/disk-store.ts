@@ -8,9 +8,9 @@ import type { LifecycleRule } from '../core/lifecycle.js'
 import { plannedChecksum } from '../core/checksums.js'
 import { KeyedLock } from '../core/keyed-lock.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
-import { afterMarker, NULL_VERSION, stampTime, versionToRead, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
+import { afterMarker, deleteMayGo, NULL_VERSION, stampTime, versionToRead, type DeleteCondition, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
 import {
-  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type VersionOptions,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type VersionOptions, type DeleteOptions,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
@@ -475,25 +475,25 @@ export class DiskStore implements ObjectStore {
     for (const l of this.removedListeners) l(bucket, key)
   }
 
-  async deleteObject (bucket: string, key: string, options?: VersionOptions): Promise<DeleteResult> {
+  async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
     const b = this.bucket(bucket)
     if (b.record.versioning === undefined && options?.versionId === undefined) return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, undefined))
     // A versioned delete writes a marker: a bucket being deleted meanwhile finds it in flight (BucketNotEmpty), not after.
     b.pending++
     try {
-      return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, options?.versionId))
+      return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, options?.versionId, options?.onlyIf))
     } finally {
       b.pending--
     }
   }
 
-  private async deleteLocked (bucket: string, key: string, versionId: string | undefined): Promise<DeleteResult> {
+  private async deleteLocked (bucket: string, key: string, versionId: string | undefined, onlyIf?: DeleteCondition): Promise<DeleteResult> {
     const status = this.bucket(bucket).record.versioning
     if (status !== undefined || versionId !== undefined) {
       this.notRebuilding(bucket)
       await this.reconcilePath(bucket, key)
     }
-    if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId)
+    if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId, onlyIf)
     if (status !== undefined) {
       // A delete marker becomes the current version; the object before it is kept (disk-versions.ts).
       const { plan, marker } = this.versions.planDelete(bucket, key, status)
@@ -527,10 +527,11 @@ export class DiskStore implements ObjectStore {
    * row, under an intent; when it was the newest, the version before it is
    * current where its bytes are. A missing version is not an error, as in S3.
    */
-  private async deleteVersion (bucket: string, key: string, versionId: string): Promise<DeleteResult> {
+  private async deleteVersion (bucket: string, key: string, versionId: string, onlyIf?: DeleteCondition): Promise<DeleteResult> {
     const list = this.versions.list(bucket, key)
     const target = list.find(v => (v.versionId ?? NULL_VERSION) === versionId)
     if (target === undefined) return { versionId }
+    if (!deleteMayGo(list, target, onlyIf)) return { versionId, kept: true }
     const path = this.versions.filePath(bucket, key, target)
     // Under an intent: its file removed, then the rows; a crash between is finished at the next start.
     await this.writer.runPlan(bucket, key, target, { drop: path, rows: this.versions.rowsWithout(list, target, this.db.get(bucket, key)) }, 'delete the version')

@@ -463,6 +463,27 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       await store.deleteBucket('del')
     })
 
+    versioned('a delete by id with onlyIf keeps a version that became current, or gained a successor, since it was listed', async store => {
+      await store.createBucket('cond')
+      await store.setBucketVersioning('cond', 'Enabled')
+      const v1 = await put(store, 'cond', 'k', 'one')
+      const v2 = await put(store, 'cond', 'k', 'two!')
+      assert.deepEqual(await store.deleteObject('cond', 'k', { versionId: v2.versionId, onlyIf: 'alone' }), { versionId: v2.versionId, kept: true }, 'a version with another is not alone')
+      // As the lifecycle runner would find it, having listed v1 as noncurrent: v2 deleted by id since, v1 is current.
+      await store.deleteObject('cond', 'k', { versionId: v2.versionId })
+      assert.deepEqual(await store.deleteObject('cond', 'k', { versionId: v1.versionId, onlyIf: 'noncurrent' }), { versionId: v1.versionId, kept: true }, 'the current version is not noncurrent')
+      assert.deepEqual(await versionsOf(store, 'cond'), ['k:3:latest'], 'nothing deleted')
+      await put(store, 'cond', 'k', 'three')
+      assert.deepEqual(await store.deleteObject('cond', 'k', { versionId: v1.versionId, onlyIf: 'noncurrent' }), { versionId: v1.versionId })
+      assert.deepEqual(await versionsOf(store, 'cond'), ['k:5:latest'])
+      // A marker alone goes; one with a version behind it stays.
+      const lone = await store.deleteObject('cond', 'm')
+      const over = await store.deleteObject('cond', 'k')
+      assert.equal((await store.deleteObject('cond', 'k', { versionId: over!.versionId!, onlyIf: 'alone' }))?.kept, true)
+      assert.deepEqual(await store.deleteObject('cond', 'm', { versionId: lone!.versionId!, onlyIf: 'alone' }), { versionId: lone!.versionId!, deleteMarker: true })
+      assert.deepEqual(await versionsOf(store, 'cond'), ['k:marker:latest', 'k:5'])
+    })
+
     versioned('while suspended, a write or a delete replaces the null version and keeps the others', async store => {
       await store.createBucket('sus')
       await store.setBucketVersioning('sus', 'Enabled')
