@@ -8,6 +8,7 @@ import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '
 // Debian's python3 with python3-boto3; a pyenv python may come first on PATH.
 const PYTHON = '/usr/bin/python3'
 const SCRIPT = fileURLToPath(new URL('./boto3_flow.py', import.meta.url))
+const VERSIONS = fileURLToPath(new URL('./boto3_versions.py', import.meta.url))
 const BOTO3 = '/usr/lib/python3/dist-packages/boto3'
 
 describeClient('boto3', existsSync(PYTHON) ? BOTO3 : PYTHON, 'apt-get install python3-boto3', () => {
@@ -22,5 +23,15 @@ describeClient('boto3', existsSync(PYTHON) ? BOTO3 : PYTHON, 'apt-get install py
   it('creates, puts (multipart), lists, gets ranges, checksums and parts, a lifecycle rule, downloads, presigns, deletes', async () => {
     const { stdout } = await run(PYTHON, [SCRIPT, server.url, ACCESS_KEY, SECRET_KEY, fx.big], {}, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })
     assert.match(stdout, /boto3 flow ok/)
+  })
+
+  it('keeps versions on a node without the mesh: ids, markers, the versions paginator, restore by copy, suspended, and emptying with object_versions.delete()', async () => {
+    const lone = await startServerProcess({ args: ['--no-mesh'] })
+    try {
+      const { stdout } = await run(PYTHON, [VERSIONS, lone.url, ACCESS_KEY, SECRET_KEY], {}, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })
+      assert.match(stdout, /boto3 versions ok/)
+    } finally {
+      await lone.stop()
+    }
   })
 })

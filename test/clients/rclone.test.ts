@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, it } from 'node:test'
 import { describeClient, makeFixtures, run, sha256File, type Fixtures } from '../helpers/cli-clients.js'
@@ -11,12 +12,13 @@ describeClient('rclone', RCLONE, 'apt-get install rclone', () => {
   let fx: Fixtures
   // rclone 1.60 fails with LoadCustomCABundleError when AWS_CA_BUNDLE is set, even for plain HTTP.
   // One try per operation and per request (rclone retries 3 and 10 times by default): the first answer counts.
-  const rclone = async (...args: string[]): Promise<string> => (await run(RCLONE, ['--retries', '1', '--low-level-retries', '1', ...args], {
+  const rcloneAt = async (endpoint: string, ...args: string[]): Promise<string> => (await run(RCLONE, ['--retries', '1', '--low-level-retries', '1', ...args], {
     RCLONE_CONFIG: '/dev/null',
-    RCLONE_CONFIG_MESH_TYPE: 's3', RCLONE_CONFIG_MESH_PROVIDER: 'Other', RCLONE_CONFIG_MESH_ENDPOINT: server.url,
+    RCLONE_CONFIG_MESH_TYPE: 's3', RCLONE_CONFIG_MESH_PROVIDER: 'Other', RCLONE_CONFIG_MESH_ENDPOINT: endpoint,
     RCLONE_CONFIG_MESH_ACCESS_KEY_ID: ACCESS_KEY, RCLONE_CONFIG_MESH_SECRET_ACCESS_KEY: SECRET_KEY,
     RCLONE_CONFIG_MESH_FORCE_PATH_STYLE: 'true', RCLONE_CONFIG_MESH_REGION: 'us-east-1',
   }, { unset: ['AWS_CA_BUNDLE'] })).stdout
+  const rclone = async (...args: string[]): Promise<string> => await rcloneAt(server.url, ...args)
 
   before(async () => {
     server = await startServerProcess()
@@ -41,5 +43,34 @@ describeClient('rclone', RCLONE, 'apt-get install rclone', () => {
     assert.equal(await res.text(), fx.smallText)
     await rclone('purge', 'mesh:cli-rclone')
     assert.doesNotMatch(await rclone('lsd', 'mesh:'), /cli-rclone/)
+  })
+
+  it('keeps versions on a node without the mesh: turns versioning on, lists and reads old versions (--s3-versions), removes them (cleanup-hidden)', async () => {
+    const lone = await startServerProcess({ args: ['--no-mesh'] })
+    try {
+      const at = async (...args: string[]): Promise<string> => await rcloneAt(lone.url, ...args)
+      await at('mkdir', 'mesh:cli-rclone-v')
+      await at('backend', 'versioning', 'mesh:cli-rclone-v', 'Enabled')
+      assert.equal((await at('backend', 'versioning', 'mesh:cli-rclone-v')).trim(), 'Enabled')
+      for (const text of ['first\n', 'second\n']) {
+        const file = join(fx.dir, 'notes.txt')
+        await writeFile(file, text)
+        await at('copyto', file, 'mesh:cli-rclone-v/notes.txt')
+      }
+      assert.deepEqual((await at('lsf', 'mesh:cli-rclone-v')).trim().split('\n'), ['notes.txt'], 'the current version alone without --s3-versions')
+      const all = (await at('lsf', '--s3-versions', 'mesh:cli-rclone-v')).trim().split('\n')
+      const old = all.filter(name => name !== 'notes.txt')
+      assert.equal(all.length, 2, all.join(', '))
+      assert.equal(old.length, 1, all.join(', '))
+      assert.match(old[0]!, /^notes-v\d{4}-\d{2}-\d{2}-\d{6}-\d{3}\.txt$/, 'an old version, named by its time as rclone names them')
+      assert.equal(await at('cat', '--s3-versions', `mesh:cli-rclone-v/${old[0]!}`), 'first\n')
+      assert.equal(await at('cat', 'mesh:cli-rclone-v/notes.txt'), 'second\n')
+      // cleanup-hidden deletes every noncurrent version by its id.
+      await at('backend', 'cleanup-hidden', 'mesh:cli-rclone-v')
+      assert.deepEqual((await at('lsf', '--s3-versions', 'mesh:cli-rclone-v')).trim().split('\n'), ['notes.txt'])
+      assert.equal(await at('cat', 'mesh:cli-rclone-v/notes.txt'), 'second\n')
+    } finally {
+      await lone.stop()
+    }
   })
 })
