@@ -7,12 +7,12 @@ import type { LifecycleRule } from '../core/lifecycle.js'
 import { plannedChecksum } from '../core/checksums.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionOptions, type DeleteOptions, type WriteCondition,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionAs, type VersionOptions, type DeleteOptions, type WriteCondition,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { throwIfAborted } from '../core/streams.js'
 import {
-  afterDelete, afterMarker, NULL_VERSION, VersionIds, versionToRead, withVersion, writtenVersionId,
+  afterDelete, afterMarker, checkNamedVersion, NULL_VERSION, placeVersion, VersionIds, versionToRead, withVersion, writtenVersionId,
   type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
 } from '../core/versioning.js'
 import {
@@ -20,7 +20,7 @@ import {
   type BucketRecord, type Key, type ObjectRecord, type PartRecord, type StoredInfo, type UploadRecord,
 } from './idb-records.js'
 import { IdbChunks, storedChunk, transaction } from './idb-chunks.js'
-import { anyVersion, asVersion, markerRecord, nextKey, versionsOf, writeVersions, type IdbVersion } from './idb-versions.js'
+import { anyVersion, asVersion, markerRecord, nextKey, stampOf, versionsOf, writeVersions, type IdbVersion } from './idb-versions.js'
 import { browserHashes } from './wasm-hashes.js'
 
 /** The part of a version id that says when it was made (see versionIdOf). */
@@ -131,9 +131,9 @@ export class IdbStore implements ObjectStore {
   async putObject (bucketName: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     await this.headBucket(bucketName)
     const { segment, size, digests } = await this.chunks.write(body, putDigests(options), options.verified, options.size, options.signal)
-    const { lastModified, ...id } = putIdentity(options, hexDigests(digests))
+    const { lastModified, versionAs, ...id } = putIdentity(options, hexDigests(digests))
     const info: StoredInfo = { key, size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }
-    return await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version], options.condition)
+    return await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version], options.condition, versionAs)
   }
 
   /**
@@ -341,7 +341,7 @@ export class IdbStore implements ObjectStore {
     const kept = new Set(segments.map(s => s.version))
     return await this.tx('readwrite', async s => {
       await upload(s, bucketName, key, uploadId)
-      const shownInfo = await this.replaceObject(s, bucketName, key, { info, segments }, options.condition)
+      const shownInfo = await this.replaceObject(s, bucketName, key, { info, segments }, options.condition, options.versionAs)
       // Parts not named in the list are dropped with the upload.
       abandon(s, stored.filter(p => !kept.has(p.segment.version)).map(p => p.segment))
       s.delete(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))
@@ -382,10 +382,10 @@ export class IdbStore implements ObjectStore {
 
   // ---- internals ----
 
-  private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[], condition?: WriteCondition): Promise<ObjectInfo> {
+  private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[], condition?: WriteCondition, named?: VersionAs): Promise<ObjectInfo> {
     try {
       const info = await this.tx('readwrite', async s => {
-        const shownInfo = await this.replaceObject(s, bucketName, key, record, condition)
+        const shownInfo = await this.replaceObject(s, bucketName, key, record, condition, named)
         for (const v of written) s.delete(['w', v])
         return shownInfo
       })
@@ -401,23 +401,25 @@ export class IdbStore implements ObjectStore {
   /**
    * Points (bucket, key) at `record` if what it holds meets `condition`; the
    * version it replaces stays readable for the grace period, or, in a bucket
-   * with versioning set, is kept as core/versioning.ts says. Returns the
-   * object as shown.
+   * with versioning set, is kept as core/versioning.ts says (`named`: as
+   * that version, in its place by its stamp). Returns the object as shown.
    */
-  private async replaceObject (s: IDBObjectStore, bucketName: string, key: string, record: ObjectRecord, condition?: WriteCondition): Promise<ObjectInfo> {
+  private async replaceObject (s: IDBObjectStore, bucketName: string, key: string, record: ObjectRecord, condition?: WriteCondition, named?: VersionAs): Promise<ObjectInfo> {
     const b = await bucket(s, bucketName)
     const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
     checkWriteCondition(condition, old?.info, key)
+    if (named !== undefined) checkNamedVersion(b.versioning, named.versionId)
     if (b.versioning === undefined) {
       s.put(record, ['o', bucketName, utf8(key)])
       if (old !== undefined) retire(s, old.segments)
       return toInfo(record.info)
     }
-    const made = this.ids.next()
-    const versionId = writtenVersionId(b.versioning, () => made)
+    const made = named?.stamp ?? this.ids.next()
+    const versionId = named?.versionId ?? writtenVersionId(b.versioning, () => made)
     const versioned: ObjectRecord = { ...record, info: { ...record.info, ...(versionId === NULL_VERSION ? {} : { versionId }) }, stamp: made.slice(0, STAMP_LENGTH) }
     const before = await versionsOf(s, bucketName, key)
-    writeVersions(s, bucketName, key, before, withVersion(before, asVersion(versioned)))
+    const written = asVersion(versioned)
+    writeVersions(s, bucketName, key, before, named === undefined ? withVersion(before, written) : placeVersion(before, written, v => stampOf(v.record)))
     return shown(versioned, true)
   }
 

@@ -6,21 +6,24 @@ import { compareKeys } from './key-order.js'
 import type { LifecycleRule } from './lifecycle.js'
 import { completedMetadata, multipartEtag, selectParts } from './multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type ObjectSummary, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionOptions, type DeleteOptions,
+  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type ObjectSummary, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionAs, type VersionOptions, type DeleteOptions,
   bytesHandle, putDigests, putIdentity,
 } from './object-store.js'
 import { SortedKeys } from './sorted-keys.js'
 import { concatBytes, drainWithDigests } from './streams.js'
 import {
-  afterDelete, afterMarker, versionToRead, VersionIds, withVersion, writtenVersionId,
+  afterDelete, afterMarker, checkNamedVersion, placeVersion, versionToRead, VersionIds, withVersion, writtenVersionId,
   type DeleteResult, type KeptVersion, type VersionListOptions, type VersionListResult, type VersioningStatus, type VersionSummary,
 } from './versioning.js'
 
-/** One version of a key: an object's (info and bytes) or a delete marker. */
-interface StoredVersion extends KeptVersion { lastModified: Date, info?: ObjectInfo, bytes?: Uint8Array }
+/** One version of a key: an object's (info and bytes) or a delete marker; `stamp` orders a key's versions (when each was made). */
+interface StoredVersion extends KeptVersion { lastModified: Date, stamp: string, info?: ObjectInfo, bytes?: Uint8Array }
 interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
 /** A bucket's keys, each with its versions newest first (one, the `null` version, while versioning was never enabled). */
 interface Bucket { info: BucketInfo, objects: SortedKeys<StoredVersion[]>, uploads: Map<string, Upload> }
+
+/** The part of a version id that says when it was made (see versionIdOf). */
+const STAMP_LENGTH = 13
 
 export interface MemoryStoreOptions {
   hashes?: Hashes
@@ -98,10 +101,21 @@ export class MemoryStore implements ObjectStore {
     return v === undefined || v.deleteMarker ? undefined : v.info
   }
 
-  /** Stores a written object as its key's newest version (replacing the `null` one unless versioning is enabled); returns its info as shown. */
-  private commit (bucket: string, key: string, info: ObjectInfo, bytes: Uint8Array): ObjectInfo {
+  /**
+   * Stores a written object as its key's newest version (replacing the
+   * `null` one unless versioning is enabled), or as the version `named`
+   * (in its place by its stamp); returns its info as shown.
+   */
+  private commit (bucket: string, key: string, info: ObjectInfo, bytes: Uint8Array, named?: VersionAs): ObjectInfo {
     const b = this.bucket(bucket)
-    const version: StoredVersion = { versionId: writtenVersionId(b.info.versioning, () => this.versionIds.next()), deleteMarker: false, lastModified: info.lastModified, info, bytes }
+    if (named !== undefined) {
+      checkNamedVersion(b.info.versioning, named.versionId)
+      const version: StoredVersion = { versionId: named.versionId, stamp: named.stamp, deleteMarker: false, lastModified: info.lastModified, info, bytes }
+      b.objects.set(key, placeVersion(b.objects.get(key) ?? [], version, v => v.stamp))
+      return this.shown(bucket, version)
+    }
+    const id = this.versionIds.next()
+    const version: StoredVersion = { versionId: writtenVersionId(b.info.versioning, () => id), stamp: id.slice(0, STAMP_LENGTH), deleteMarker: false, lastModified: info.lastModified, info, bytes }
     b.objects.set(key, withVersion(b.objects.get(key) ?? [], version))
     return this.shown(bucket, version)
   }
@@ -120,13 +134,13 @@ export class MemoryStore implements ObjectStore {
       signal: options.signal,
       sink: c => { chunks.push(c.slice()) },
     })
-    const id = putIdentity(options, hexDigests(digests))
+    const { versionAs, ...id } = putIdentity(options, hexDigests(digests))
     const info: ObjectInfo = { key, size, ...id, tags: options.tags ?? {} }
     // Looked up again: the bucket may have been deleted while the body streamed.
     // Checked with the commit, in one turn of the event loop: nothing else writes in between.
     await options.beforeCommit?.()
     checkWriteCondition(options.condition, this.current(bucket, key), key)
-    return this.commit(bucket, key, info, concatBytes(chunks, size))
+    return this.commit(bucket, key, info, concatBytes(chunks, size), versionAs)
   }
 
   /** The version a read names, or the key's current one (core/versioning.ts's versionToRead says what else). */
@@ -145,7 +159,7 @@ export class MemoryStore implements ObjectStore {
 
   async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
     const b = this.bucket(bucket)
-    const marker = (versionId: string): StoredVersion => ({ versionId, deleteMarker: true, lastModified: new Date() })
+    const marker = (versionId: string): StoredVersion => ({ versionId, stamp: (versionId === 'null' ? this.versionIds.next() : versionId).slice(0, STAMP_LENGTH), deleteMarker: true, lastModified: new Date() })
     const { versions, result } = afterDelete(b.objects.get(key) ?? [], b.info.versioning, options?.versionId, () => this.versionIds.next(), marker, options?.onlyIf)
     if (versions.length === 0) b.objects.delete(key)
     else b.objects.set(key, versions)
@@ -238,7 +252,7 @@ export class MemoryStore implements ObjectStore {
       key, size: bytes.byteLength, etag: multipartEtag(this.hashes, chosen), sha256: toHex(sha.digest()),
       lastModified: new Date(), metadata, tags: upload.tags, parts: chosen.length,
     }
-    const kept = this.commit(bucket, key, info, bytes)
+    const kept = this.commit(bucket, key, info, bytes, options.versionAs)
     this.bucket(bucket).uploads.delete(uploadId)
     return kept
   }

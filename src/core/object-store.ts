@@ -171,6 +171,8 @@ export interface PutOptions extends Signal {
   checksumAlgorithm?: ChecksumAlgorithm
   /** Stores a copy of a write made elsewhere (a mesh replica), keeping its identity. */
   copyOf?: CopyOf
+  /** The version this write is stored as, in a bucket with versioning set, where the caller names its versions (a mesh member, by its clock). Absent: the store names it. */
+  versionAs?: VersionAs
   /**
    * For a copy whose version is known only once all its bytes have arrived (a
    * mesh replica that receives a write while it is being made): called when
@@ -188,10 +190,23 @@ export interface CompleteOptions extends Signal {
   beforeCommit?: () => Promise<void>
   /** The object's full-object checksum as the client sent it with the completion: it must match the one made from the parts'. */
   checksum?: Checksum
+  /** As PutOptions.versionAs. */
+  versionAs?: VersionAs
 }
 
-/** What a copy of a write made elsewhere keeps: its ETag (a multipart ETag is not the MD5 of the bytes), time and part count, and its checksum when only its end tells it. */
-export interface CopyOf { etag: string, lastModified: Date, parts?: number, checksum?: ObjectChecksum }
+/** What a copy of a write made elsewhere keeps: its ETag (a multipart ETag is not the MD5 of the bytes), time and part count, its checksum when only its end tells it, and the version it is in a bucket with versioning set. */
+export interface CopyOf { etag: string, lastModified: Date, parts?: number, checksum?: ObjectChecksum, versionAs?: VersionAs }
+
+/**
+ * A version as another part names it (a mesh member names its versions by
+ * its clock, and its copies keep them): its id (`null` for the null
+ * version) and the stamp that orders it among its key's versions (when it
+ * was made: core/versioning.ts's stampOfVersion). A store keeps it under that
+ * id, replacing a version of the same id, and in its place by the stamp: a
+ * copy older than the key's newest version is kept as noncurrent. A bucket
+ * never versioned takes only the null version.
+ */
+export interface VersionAs { versionId: string, stamp: string }
 
 /** The digests a store computes for a put: none when the identity comes at the end, no MD5 when a copy brings its ETag. */
 export function putDigests (options: PutOptions): Array<'md5' | 'sha256'> {
@@ -208,9 +223,11 @@ export function putIdentity (options: PutOptions, digests: { md5?: string, sha25
   }
   const copy = options.copyOf
   const sent = copy === undefined ? options.checksum?.() : undefined
+  const versionAs = copy?.versionAs ?? options.versionAs
   return {
     etag: copy?.etag ?? digests.md5!, sha256: digests.sha256!, lastModified: copy?.lastModified ?? new Date(), ...(copy?.parts === undefined ? {} : { parts: copy.parts }),
     metadata: withChecksum(options.metadata, sent === undefined ? undefined : { ...sent, type: 'FULL_OBJECT' }),
+    ...(versionAs === undefined ? {} : { versionAs }),
   }
 }
 

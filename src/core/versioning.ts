@@ -88,6 +88,29 @@ export function withVersion<T extends KeptVersion> (versions: readonly T[], writ
 }
 
 /**
+ * A key's versions (newest first) once `written`, a version another part
+ * named (ObjectStore's VersionAs), is stored: a version of the same id goes,
+ * and `written` takes its place by its stamp (`stamp` gives each version's),
+ * ahead of those of the same stamp. A late copy of an old version is so
+ * kept as noncurrent.
+ */
+export function placeVersion<T extends KeptVersion> (versions: readonly T[], written: T, stamp: (v: T) => string): T[] {
+  const others = versions.filter(v => v.versionId !== written.versionId)
+  const at = others.findIndex(v => stamp(v) <= stamp(written))
+  return at < 0 ? [...others, written] : [...others.slice(0, at), written, ...others.slice(at)]
+}
+
+/** Throws when a bucket with versioning never set is asked to keep a version other than the null one. */
+export function checkNamedVersion (status: VersioningStatus | undefined, versionId: string): void {
+  if (status === undefined && versionId !== NULL_VERSION) throw new S3Error('InvalidRequest', `Version ${versionId} cannot be kept in a bucket whose versioning was never set.`)
+}
+
+/** The stamp (the sortable start of a version id) of a version made at `ms`, `counter` (a hybrid clock's reading). */
+export function stampAt (ms: number, counter: number): string {
+  return versionIdOf(ms, counter, '')
+}
+
+/**
  * What a DELETE does to a key's versions (newest first) and what it answers.
  * With a version id it removes that version (a marker or an object's; none:
  * nothing, as S3 answers a delete of a missing version). Without one: a

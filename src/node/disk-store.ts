@@ -343,8 +343,8 @@ export class DiskStore implements ObjectStore {
     // Checked before the body is read (a failed condition is answered at once), and again as the object commits.
     checkWriteCondition(options.condition, this.db.get(bucket, key), key)
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options) })
-    const { lastModified, ...id } = putIdentity(options, written)
-    return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }, options.condition, options.beforeCommit)
+    const { lastModified, versionAs, ...id } = putIdentity(options, written)
+    return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }, options.condition, options.beforeCommit, versionAs)
   }
 
   recorded (bucket: string, key: string): boolean {
@@ -660,7 +660,7 @@ export class DiskStore implements ObjectStore {
       const info = await this.writer.commit(bucket, key, { tmp, ...joined }, {
         size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.hashes, chosen), sha256,
         lastModified: Date.now(), metadata, tags: upload.tags, parts: chosen.length,
-      }, options.condition, options.beforeCommit)
+      }, options.condition, options.beforeCommit, options.versionAs)
       await removeQuietly(this.layout.uploadDir(bucket, uploadId))
       return info
     })

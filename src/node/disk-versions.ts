@@ -68,15 +68,35 @@ export class DiskVersions {
     const plan: VersionPlan = { rows }
     let inPlace = false
     if (previous !== undefined) {
-      if (next.versionId === undefined && previous.versionId === undefined) {
+      // The same version again (the null one; a named copy fetched again) is overwritten, not kept.
+      if (next.versionId === previous.versionId) {
         if (previous.shelved === true) plan.drop = this.dataPath(bucket, key, previous)
         else inPlace = true
       } else {
         this.shelve(bucket, key, previous, plan)
       }
     }
-    if (next.versionId === undefined) this.dropOlderNull(bucket, key, plan)
+    this.dropOlderNull(bucket, key, plan, next.versionId)
     return { plan, inPlace }
+  }
+
+  /**
+   * What keeping `next`, a version named elsewhere (a mesh's copy, its
+   * `shelved` set here), as noncurrent changes when the key's newest
+   * version is later than it; undefined when it is not (it is written as
+   * the current one, planWrite). Its bytes go straight to the versions
+   * area, a version of the same id goes, and the current object stays.
+   */
+  planOlder (bucket: string, key: string, next: MetaRecord): VersionPlan | undefined {
+    const newest = this.list(bucket, key)[0]
+    if (newest === undefined || newest.versionId === next.versionId || stampOf(newest) <= stampOf(next)) return undefined
+    next.shelved = true
+    const plan: VersionPlan = { rows: { current: this.db.get(bucket, key), put: [next], remove: [] } }
+    const same = this.db.versionsOf(bucket, key).find(v => v.versionId === next.versionId)
+    // A version of the same id (the null one, or a copy fetched again): replaced by the rename, or its other file dropped.
+    const file = same === undefined ? undefined : this.filePath(bucket, key, same)
+    if (file !== undefined && file !== this.dataPath(bucket, key, next)) plan.drop = file
+    return plan
   }
 
   /**
@@ -97,7 +117,7 @@ export class DiskVersions {
       if (marker.versionId === undefined && current.versionId === undefined) plan.drop = this.dataPath(bucket, key, current)
       else this.shelve(bucket, key, current, plan)
     }
-    if (marker.versionId === undefined) this.dropOlderNull(bucket, key, plan)
+    if (marker.versionId === undefined) this.dropOlderNull(bucket, key, plan, undefined)
     rows.put!.push(marker)
     return { plan, marker }
   }
@@ -188,10 +208,11 @@ export class DiskVersions {
     if (current.shelved !== true) plan.shelve = { from: this.dataPath(bucket, key, current), to: this.layout.versionPath(bucket, key, current.versionId), ino: current.ino }
   }
 
-  private dropOlderNull (bucket: string, key: string, plan: VersionPlan): void {
-    const older = this.db.versionsOf(bucket, key).find(v => v.versionId === undefined)
+  /** A noncurrent version of the id being written goes: the null one (a suspended write or delete), or a named copy's. */
+  private dropOlderNull (bucket: string, key: string, plan: VersionPlan, versionId: string | undefined): void {
+    const older = this.db.versionsOf(bucket, key).find(v => v.versionId === versionId)
     if (older === undefined) return
-    plan.rows.remove!.push('null')
+    plan.rows.remove!.push(versionId ?? 'null')
     const file = this.filePath(bucket, key, older)
     // A null marker's file over the older one's: the same name, replaced in one rename, never removed after.
     if (file === plan.markerFile) plan.markerReplaces = true

@@ -3,7 +3,8 @@ import { dirname } from 'node:path'
 import { hexDigests, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import type { KeyedLock } from '../core/keyed-lock.js'
-import { checkWriteCondition, type ObjectInfo, type VerifiedDigests, type WriteCondition } from '../core/object-store.js'
+import { checkWriteCondition, type ObjectInfo, type VerifiedDigests, type VersionAs, type WriteCondition } from '../core/object-store.js'
+import { checkNamedVersion, NULL_VERSION } from '../core/versioning.js'
 import { drainWithDigests } from '../core/streams.js'
 import { GroupFsync } from './group-fsync.js'
 import { codeOf, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
@@ -115,8 +116,10 @@ export class DiskWriter {
    * database first, then the data file is renamed into place, then the row is
    * written and the intent cleared. A crash between those steps is finished or
    * rolled back at the next start (recoverIntents, in disk-recovery.ts).
+   * `named`: the version it is (ObjectStore's VersionAs); one older than the
+   * key's newest goes straight to the noncurrent versions.
    */
-  async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>, condition?: WriteCondition, beforeCommit?: () => Promise<void>): Promise<ObjectInfo> {
+  async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>, condition?: WriteCondition, beforeCommit?: () => Promise<void>, named?: VersionAs): Promise<ObjectInfo> {
     const dataTmp = temp.tmp
     let bucket: Bucket
     try {
@@ -147,16 +150,21 @@ export class DiskWriter {
         }
         await beforeCommit?.()
         const status = bucket.record.versioning
-        const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs, ...(status === undefined ? {} : versions.newVersion(status)) }
-        // In a bucket with versioning set, the current object is kept as a version (disk-versions.ts).
-        const { plan, inPlace } = status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
+        if (named !== undefined) checkNamedVersion(status, named.versionId)
+        const made = status === undefined ? {} : named === undefined ? versions.newVersion(status) : { ...(named.versionId === NULL_VERSION ? {} : { versionId: named.versionId }), stamp: named.stamp }
+        const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs, ...made }
+        // In a bucket with versioning set, the current object is kept as a version (disk-versions.ts); a named
+        // version older than the key's newest is kept as noncurrent, and the current one stays.
+        const older = status !== undefined && named !== undefined ? versions.planOlder(bucketName, key, full) : undefined
+        const { plan, inPlace } = older !== undefined ? { plan: older, inPlace: false } : status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
         versioned = plan !== undefined
         const intend = async (dataPath: string): Promise<void> => {
           if (full.hidden) await this.keepHiddenKey(bucketName, key)
           await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
           intended = true
         }
-        let dataPath = visible ?? hidden
+        let dataPath = older !== undefined ? versions.dataPath(bucketName, key, full) : visible ?? hidden
+        if (older !== undefined) await versions.prepare(bucketName, key)
         await intend(dataPath)
         if (plan?.shelve !== undefined) {
           await versions.prepare(bucketName, key)
@@ -166,7 +174,7 @@ export class DiskWriter {
         try {
           await renameInto(dataTmp, dataPath)
         } catch (err) {
-          if (visible === undefined || !PATH_TAKEN.has(codeOf(err) ?? '')) throw err
+          if (older !== undefined || visible === undefined || !PATH_TAKEN.has(codeOf(err) ?? '')) throw err
           // Another key's file or folder holds this path (as `a` does for `a/b`): keep the bytes hidden.
           full.hidden = true
           dataPath = hidden
@@ -187,7 +195,7 @@ export class DiskWriter {
           if (previous.hidden) await removeQuietly(this.layout.hiddenKeyPath(bucketName, key))
           else await pruneEmptyDirs(dirname(old), this.layout.bucketDir(bucketName))
         }
-        if (key.endsWith('/')) {
+        if (key.endsWith('/') && older === undefined) {
           // A folder marker (`photos/`): show the folder to people browsing the data folder.
           const folder = this.layout.visiblePath(bucketName, key.slice(0, -1))
           if (folder !== undefined) await mkdir(folder, { recursive: true }).catch(() => {})

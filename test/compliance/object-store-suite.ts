@@ -9,8 +9,9 @@ import assert from 'node:assert/strict'
 import { isS3Error, type S3ErrorCode } from '../../src/core/errors.js'
 import { fromBase64, toBase64, toHex, webHashes } from '../../src/core/hashes.js'
 import type { LifecycleRule } from '../../src/core/lifecycle.js'
-import type { ObjectStore } from '../../src/core/object-store.js'
+import type { ObjectInfo, ObjectStore, VersionAs } from '../../src/core/object-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
+import { stampAt } from '../../src/core/versioning.js'
 
 export interface Runner {
   describe: (name: string, fn: () => void) => void
@@ -482,6 +483,42 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.equal((await store.deleteObject('cond', 'k', { versionId: over!.versionId!, onlyIf: 'alone' }))?.kept, true)
       assert.deepEqual(await store.deleteObject('cond', 'm', { versionId: lone!.versionId!, onlyIf: 'alone' }), { versionId: lone!.versionId!, deleteMarker: true })
       assert.deepEqual(await versionsOf(store, 'cond'), ['k:marker:latest', 'k:5'])
+    })
+
+    versioned('keeps a version named elsewhere (a mesh copy) under its id, in its place by its stamp', async store => {
+      await store.createBucket('named')
+      await store.setBucketVersioning('named', 'Enabled')
+      const t = Date.now()
+      const as = (versionId: string, ms: number): VersionAs => ({ versionId, stamp: stampAt(ms, 0) })
+      const putAs = async (key: string, text: string, versionAs: VersionAs): Promise<ObjectInfo> => await store.putObject('named', key, streamOfBytes(bytes(text)), { metadata: meta, size: text.length, versionAs })
+      const ids = async (): Promise<string[]> => (await store.listObjectVersions('named', { limit: 100 })).versions.map(v => `${v.key}:${v.versionId}${v.isLatest ? ':latest' : ''}`)
+      assert.equal((await putAs('k', 'two!', as('v2', t - 1000))).versionId, 'v2')
+      assert.equal((await putAs('k', 'one', as('v1', t - 2000))).versionId, 'v1', 'a late copy of an older version')
+      assert.deepEqual(await ids(), ['k:v2:latest', 'k:v1'], 'kept as noncurrent: the newer one stays current')
+      assert.equal(await getText(store, 'named', 'k'), 'two!')
+      await putAs('k', 'three', as('v3', t))
+      assert.deepEqual(await ids(), ['k:v3:latest', 'k:v2', 'k:v1'], 'a newer one is current')
+      await putAs('k', 'ONE', as('v1', t - 2000))
+      await putAs('k', 'nul', as('null', t - 1500))
+      assert.deepEqual(await ids(), ['k:v3:latest', 'k:v2', 'k:null', 'k:v1'], 'the same id again replaces it in its place; a null version goes by its stamp too')
+      const text = async (versionId: string): Promise<string> => dec.decode(await readStream((await store.openObject('named', 'k', { versionId })).stream()))
+      assert.deepEqual([await text('v1'), await text('null'), await text('v2'), await text('v3')], ['ONE', 'nul', 'two!', 'three'])
+      // Deleting the current version by id makes the newest of the rest current, whatever order they came in.
+      await store.deleteObject('named', 'k', { versionId: 'v3' })
+      assert.equal(await getText(store, 'named', 'k'), 'two!')
+      // A copy keeps its version, as a replica's identity (copyOf) or one known at its end (copyOfAtEnd).
+      const hash = webHashes.create('sha256')
+      hash.update(bytes('copied'))
+      const sha = toHex(hash.digest())
+      const copied = await store.putObject('named', 'c', streamOfBytes(bytes('copied')), { metadata: meta, copyOf: { etag: 'abc', lastModified: new Date(t - 100), versionAs: as('vc', t - 100) } })
+      assert.deepEqual([copied.versionId, copied.etag, copied.sha256], ['vc', 'abc', sha])
+      await store.putObject('named', 'c', streamOfBytes(bytes('old copy')), { metadata: meta, copyOfAtEnd: () => ({ etag: 'def', sha256: 'd'.repeat(64), lastModified: new Date(t - 200), versionAs: as('vb', t - 200) }) })
+      assert.deepEqual((await ids()).filter(x => x.startsWith('c:')), ['c:vc:latest', 'c:vb'])
+      // A bucket never versioned keeps only the null version.
+      await store.createBucket('plain')
+      await assert.rejects(store.putObject('plain', 'k', streamOfBytes(bytes('x')), { metadata: meta, versionAs: as('v9', t) }), (err: unknown) => isS3Error(err, 'InvalidRequest'))
+      assert.equal((await store.putObject('plain', 'k', streamOfBytes(bytes('x')), { metadata: meta, versionAs: as('null', t) })).versionId, undefined)
+      assert.equal(await getText(store, 'plain', 'k'), 'x')
     })
 
     versioned('while suspended, a write or a delete replaces the null version and keeps the others', async store => {

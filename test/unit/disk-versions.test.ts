@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { isS3Error } from '../../src/core/errors.js'
 import { streamOfBytes } from '../../src/core/streams.js'
+import { stampAt } from '../../src/core/versioning.js'
 import { DiskLayout } from '../../src/node/disk-layout.js'
 import type { MetaRecord } from '../../src/node/disk-records.js'
 import { DiskStore } from '../../src/node/disk-store.js'
@@ -339,6 +340,42 @@ describe('DiskStore versions after a crash, deleting by id', () => {
       } finally { await again.close() }
     })
   })
+})
+
+describe('DiskStore versions after a crash, keeping an older copy', () => {
+  // A mesh's copy of a version older than the key's current one (VersionAs) goes straight to the versions folder:
+  // 1, the intent; 2, the data in place there; then the rows.
+  for (const steps of [1, 2]) {
+    it(`a named older version cut after step ${steps} of 2 ends ${steps < 2 ? 'as before it' : 'as after it'}, the current object untouched`, async () => {
+      await withRoot(async root => {
+        const store = await versionedStore(root)
+        await put(store, 'k', 'current')
+        await store.close()
+        const layout = new DiskLayout(root)
+        const db = await MetaDb.open(layout.metaDb, { sync: false })
+        try {
+          const versions = new DiskVersions(layout, db, false)
+          const dataTmp = layout.tmpPath('crash-data')
+          await writeFile(dataTmp, 'older')
+          const s = await stat(dataTmp)
+          const full: MetaRecord = { v: 1, key: 'k', size: s.size, etag: 'e'.repeat(32), sha256: 's'.repeat(64), lastModified: Date.now(), metadata: { user: {} }, tags: {}, hidden: false, ino: s.ino, mtimeMs: s.mtimeMs, versionId: 'vold', stamp: stampAt(Date.now() - 60_000, 0) }
+          const plan = versions.planOlder('b', 'k', full)
+          assert.ok(plan !== undefined, 'older than the current version: kept apart')
+          const dataPath = versions.dataPath('b', 'k', full)
+          await versions.prepare('b', 'k')
+          await db.intend({ id: 'crash', bucket: 'b', record: full, dataTmp, dataPath, plan })
+          if (steps >= 2) await rename(dataTmp, dataPath)
+        } finally { db.close() }
+        const again = await DiskStore.open(root, { scanIntervalMs: 0 })
+        try {
+          assert.deepEqual(await history(again, 'k'), steps < 2 ? ['current*'] : ['current*', 'older'])
+          assert.equal(await readFile(join(root, 'b', 'k'), 'utf8'), 'current')
+          assert.deepEqual(await readdir(again.layout.tmp), [])
+          await keptApart(root, again, 1)
+        } finally { await again.close() }
+      })
+    })
+  }
 })
 
 describe('DiskStore metadata database before versions', () => {
