@@ -186,7 +186,6 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   let store: DiskStore | undefined
   try {
     store = await DiskStore.open(dataDir, { fsync: options.fsync ?? true, ...(options.scanIntervalMs === undefined ? {} : { scanIntervalMs: options.scanIntervalMs }) })
-    if (options.mesh !== undefined) await refuseVersionedBuckets(store)
     const credentials = await loadRootCredentials(layout, options.env ?? process.env)
     const metrics = new ServerMetrics()
     metrics.attachStore(store)
@@ -349,15 +348,3 @@ function lifecycleRunner (store: ObjectStore, decides: (bucket: string) => boole
   })
 }
 
-/**
- * A mesh member keeps no versions yet (docs/plans/versioning.md): a data
- * folder with a bucket whose versioning was turned on while the node ran
- * without the mesh would go on keeping versions under the mesh, where
- * nothing can list or expire them. The start is refused, saying what to do.
- */
-async function refuseVersionedBuckets (store: DiskStore): Promise<void> {
-  for (const b of await store.listBuckets()) {
-    if ((await store.headBucket(b.name)).versioning === undefined) continue
-    throw new Error(`bucket ${b.name} has versioning on (set while this node ran with --no-mesh), and a mesh member keeps no object versions yet: start it with --no-mesh, or copy its objects to a bucket without versioning first`)
-  }
-}

@@ -28,4 +28,4 @@ objectStoreSuite('MeshStore', async () => {
     },
     cleanup: async () => { await server.close(); await rm(root, { recursive: true, force: true }) },
   }
-}, nodeRunner, { noCopies: 'the mesh makes its own copies (LocalCopies); a client of its store cannot', noVersions: 'the mesh keeps no versions yet (docs/plans/versioning.md, increment 5)' })
+}, nodeRunner, { noCopies: 'the mesh makes its own copies (LocalCopies); a client of its store cannot' })

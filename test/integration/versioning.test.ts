@@ -1,7 +1,9 @@
 /**
  * S3 versioning through the real `s3mesh server` process with the AWS SDK v3
- * (retries off): a node started with --no-mesh keeps versions on disk
- * (DiskStore); a mesh member says plainly that it does not yet.
+ * (retries off), the same on a node started with --no-mesh (DiskStore's
+ * versions) and on a mesh member (the catalog's, over the same store); a
+ * data folder with versions made without the mesh keeps them as a member.
+ * Across several members: object-mesh-versioning.test.ts.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -20,13 +22,13 @@ async function errorOf (p: Promise<unknown>): Promise<{ name: string, status?: n
   return { name: 'no error' }
 }
 
-describe('S3 versioning on a node without the mesh (AWS SDK v3)', () => {
+for (const [where, args] of [['a node without the mesh', ['--no-mesh']], ['a mesh member', []]] as const) describe(`S3 versioning on ${where} (AWS SDK v3)`, () => {
   let server: ServerProcess
   let s3: S3Client
   const B = 'versioned'
   const text = async (key: string, versionId?: string): Promise<string> => await (await s3.send(new GetObjectCommand({ Bucket: B, Key: key, ...(versionId === undefined ? {} : { VersionId: versionId }) }))).Body!.transformToString()
   before(async () => {
-    server = await startServerProcess({ args: ['--no-mesh'] })
+    server = await startServerProcess({ args: [...args] })
     s3 = sdkClient(server.url)
     await s3.send(new CreateBucketCommand({ Bucket: B }))
   })
@@ -104,25 +106,41 @@ describe('S3 versioning on a node without the mesh (AWS SDK v3)', () => {
 })
 
 describe('a data folder with versions, started as a mesh member', () => {
-  it('refuses to start, saying which bucket and what to do, and loses nothing', async () => {
+  it('keeps them: each version and delete marker made without the mesh is listed and read as before', async () => {
     const lone = await startServerProcess({ args: ['--no-mesh'] })
     const s3 = sdkClient(lone.url)
     await s3.send(new CreateBucketCommand({ Bucket: 'kept' }))
+    await s3.send(new PutObjectCommand({ Bucket: 'kept', Key: 'k', Body: 'before' }))
     await s3.send(new PutBucketVersioningCommand({ Bucket: 'kept', VersioningConfiguration: { Status: 'Enabled' } }))
-    await s3.send(new PutObjectCommand({ Bucket: 'kept', Key: 'k', Body: 'v1' }))
-    await s3.send(new PutObjectCommand({ Bucket: 'kept', Key: 'k', Body: 'v2' }))
+    const v1 = (await s3.send(new PutObjectCommand({ Bucket: 'kept', Key: 'k', Body: 'v1' }))).VersionId!
+    const v2 = (await s3.send(new PutObjectCommand({ Bucket: 'kept', Key: 'k', Body: 'v2!' }))).VersionId!
+    const marker = (await s3.send(new DeleteObjectCommand({ Bucket: 'kept', Key: 'gone' }))).VersionId!
+    await s3.send(new PutObjectCommand({ Bucket: 'kept', Key: 'other', Body: 'x' }))
+    const before = await s3.send(new ListObjectVersionsCommand({ Bucket: 'kept' }))
     s3.destroy()
     await lone.stop({ remove: false })
-    await assert.rejects(startServerProcess({ dataDir: lone.dataDir }), /bucket kept has versioning on .*--no-mesh/s)
-    const again = await startServerProcess({ dataDir: lone.dataDir, args: ['--no-mesh'] })
-    const back = sdkClient(again.url)
+    const member = await startServerProcess({ dataDir: lone.dataDir })
+    const back = sdkClient(member.url)
     try {
-      assert.equal((await back.send(new ListObjectVersionsCommand({ Bucket: 'kept' }))).Versions?.length, 2)
-    } finally { back.destroy(); await again.stop() }
+      assert.equal((await back.send(new GetBucketVersioningCommand({ Bucket: 'kept' }))).Status, 'Enabled')
+      const listed = await back.send(new ListObjectVersionsCommand({ Bucket: 'kept' }))
+      const shape = (l: typeof listed): unknown => [l.Versions?.map(v => [v.Key, v.VersionId, v.IsLatest, v.Size]), l.DeleteMarkers?.map(m => [m.Key, m.VersionId, m.IsLatest])]
+      assert.deepEqual(shape(listed), shape(before))
+      assert.deepEqual(listed.Versions?.filter(v => v.Key === 'k').map(v => v.VersionId), [v2, v1, 'null'])
+      assert.deepEqual(listed.DeleteMarkers?.map(m => m.VersionId), [marker])
+      const text = async (key: string, versionId?: string): Promise<string> => await (await back.send(new GetObjectCommand({ Bucket: 'kept', Key: key, ...(versionId === undefined ? {} : { VersionId: versionId }) }))).Body!.transformToString()
+      assert.deepEqual([await text('k'), await text('k', v1), await text('k', 'null')], ['v2!', 'v1', 'before'])
+      assert.deepEqual(await errorOf(back.send(new HeadObjectCommand({ Bucket: 'kept', Key: 'gone' }))), { name: 'NotFound', status: 404, marker: 'true' })
+      // Kept as the mesh's from now on: a new version, and the old ones by id.
+      const v3 = (await back.send(new PutObjectCommand({ Bucket: 'kept', Key: 'k', Body: 'v3 in the mesh' }))).VersionId!
+      await back.send(new DeleteObjectCommand({ Bucket: 'kept', Key: 'k', VersionId: v2 }))
+      assert.deepEqual((await back.send(new ListObjectVersionsCommand({ Bucket: 'kept', Prefix: 'k' }))).Versions?.map(v => v.VersionId), [v3, v1, 'null'])
+      assert.equal(await text('k'), 'v3 in the mesh')
+    } finally { back.destroy(); await member.stop() }
   })
 })
 
-describe('S3 versioning on a mesh member (not kept yet)', () => {
+describe('ListObjectVersions of a bucket never versioned, on a mesh member', () => {
   let server: ServerProcess
   let s3: S3Client
   before(async () => {
@@ -132,8 +150,7 @@ describe('S3 versioning on a mesh member (not kept yet)', () => {
   })
   after(async () => { s3?.destroy(); await server?.stop() })
 
-  it('answers NotImplemented to turning versioning on, and lists each object as its null version', async () => {
-    assert.equal((await errorOf(s3.send(new PutBucketVersioningCommand({ Bucket: 'meshed', VersioningConfiguration: { Status: 'Enabled' } })))).name, 'NotImplemented')
+  it('lists each object as its null version, pages by key and version-id markers, and reads and tags the null version as the object', async () => {
     assert.equal((await s3.send(new GetBucketVersioningCommand({ Bucket: 'meshed' }))).Status, undefined)
     for (const key of ['a', 'b', 'c']) await s3.send(new PutObjectCommand({ Bucket: 'meshed', Key: key, Body: 'v' }))
     const page = await s3.send(new ListObjectVersionsCommand({ Bucket: 'meshed', MaxKeys: 2 }))

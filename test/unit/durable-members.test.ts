@@ -81,3 +81,23 @@ describe('durable members: the owner grace', () => {
     assert.equal(d.rejoins, 1, 'restarted: not a rejoin')
   })
 })
+
+describe('durable members: the features their releases announce', () => {
+  it('names the members alive or suspect whose release lacks a feature (an older one), and none once all have it', () => {
+    const members = new Map<string, MemberInfo>()
+    const add = (id: string, state: MemberInfo['state'], features?: string[], role: 'durable' | 'ephemeral' = 'durable'): void => {
+      members.set(id, { id, state, incarnation: 0, meta: encodeNodeMeta({ role, addrs: [], version: 'test', ...(features === undefined ? {} : { features }) }) } as MemberInfo)
+    }
+    add('new1', 'alive', ['versions'])
+    add('old', 'alive')
+    add('new2', 'suspect', ['versions'])
+    add('gone-old', 'failed')
+    add('tab-old', 'alive', undefined, 'ephemeral')
+    const membership = { list: () => [...members.values()], get: (id: string) => members.get(id) } as unknown as Membership
+    const d = new DurableMembers(membership)
+    d.update()
+    assert.deepEqual(d.lacking('versions'), ['old'], 'a failed member and a tab do not hold versioning back')
+    add('old', 'alive', ['versions'])
+    assert.deepEqual(d.lacking('versions'), [], 'upgraded')
+  })
+})

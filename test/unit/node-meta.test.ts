@@ -26,4 +26,12 @@ describe('NodeMeta', () => {
     assert.equal(fitted.started, 1)
     assert.equal(fitted.free, 2)
   })
+
+  it('carries the features a release announces, and refuses malformed ones', () => {
+    const meta = { ...base, features: ['versions'] }
+    assert.deepEqual(decodeNodeMeta(encodeNodeMeta(meta)), meta)
+    assert.equal(decodeNodeMeta(encode({ ...base, features: 'versions' })), undefined)
+    assert.equal(decodeNodeMeta(encode({ ...base, features: [1] })), undefined)
+    assert.equal(decodeNodeMeta(encode({ ...base, features: Array.from({ length: 17 }, () => 'x') })), undefined)
+  })
 })

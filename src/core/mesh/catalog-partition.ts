@@ -1,4 +1,5 @@
 import { S3Error } from '../errors.js'
+import { NULL_VERSION } from '../versioning.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { CatalogQuery, RemoteListing, RemotePage, VersionPage, VersionPageOptions } from './catalog-query.js'
 import type { Catalog } from './catalog.js'
@@ -104,10 +105,15 @@ export class CatalogPartition {
    * held version's replacement reaches this member (the leading owner's
    * notice), but not every change of its holders (a repair's new copy).
    */
-  async entry (bucket: string, key: string, signal?: AbortSignal, options: { holders?: boolean } = {}): Promise<CatalogEntry | undefined> {
-    const local = this.o.catalog.get(bucket, key)
-    if (this.answers(bucket) || (options.holders !== true && local?.holders.includes(this.o.self) === true)) return local
-    return await this.remote(async q => await q.get(bucket, key, signal), local)
+  async entry (bucket: string, key: string, signal?: AbortSignal, options: { holders?: boolean, versionId?: string } = {}): Promise<CatalogEntry | undefined> {
+    const { versionId } = options
+    const catalog = this.o.catalog
+    const local = versionId === undefined ? catalog.get(bucket, key) : catalog.slot(bucket, key, versionId === NULL_VERSION ? undefined : versionId)
+    // A held entry answers without asking, but not for a key's head in a bucket keeping versions: a newer version
+    // written elsewhere leaves the held slot as it was (only its owners hear of the new one).
+    const held = options.holders !== true && local?.holders.includes(this.o.self) === true && (versionId !== undefined || catalog.get(bucket)?.versioning === undefined)
+    if (this.answers(bucket) || held) return local
+    return await this.remote(async q => await q.get(bucket, key, signal, versionId), local)
   }
 
   /** The entries of several keys of a bucket (those that exist, tombstones included). */
@@ -140,10 +146,11 @@ export class CatalogPartition {
     return await this.remote(async q => await q.versions(bucket, options, signal), this.owns(bucket) ? this.o.catalog.versionPage(bucket, options) : undefined)
   }
 
-  /** A bucket's live objects and their bytes. */
-  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number }> {
-    if (this.answers(bucket)) return this.o.catalog.bucketTotals(bucket)
-    return await this.remote(async q => await q.totals(bucket, signal), this.owns(bucket) ? this.o.catalog.bucketTotals(bucket) : undefined)
+  /** A bucket's live objects and their bytes, and its versions and delete markers (a bucket with any is not empty). */
+  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number, versions: number }> {
+    const here = (): { objects: number, bytes: number, versions: number } => ({ ...this.o.catalog.bucketTotals(bucket), versions: this.o.catalog.versionTotals(bucket).versions })
+    if (this.answers(bucket)) return here()
+    return await this.remote(async q => await q.totals(bucket, signal), this.owns(bucket) ? here() : undefined)
   }
 
   /** Asks an owner; without an answer, what is kept here (if anything) stands in, else the request fails as S3 would. */

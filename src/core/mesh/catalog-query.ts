@@ -6,6 +6,7 @@ import { SealedFrames } from '../wire/sealed-frames.js'
 import type { ObjectSummary } from '../object-store.js'
 import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns } from './catalog-codec.js'
 import { compareKeys } from '../key-order.js'
+import { NULL_VERSION } from '../versioning.js'
 import { createdOf, slotOf, type CatalogEntry } from './catalog-entry.js'
 import { fingerprint, type Catalog, type Digest, type VersionRow } from './catalog.js'
 import { compareVersions } from './hlc.js'
@@ -78,9 +79,13 @@ export class CatalogQuery {
     await this.o.libp2p.unhandle(QUERY_PROTOCOL)
   }
 
-  /** The entry of a bucket's object (tombstones included), as an owner has it; undefined when none has it. */
-  async get (bucket: string, key: string, signal?: AbortSignal): Promise<CatalogEntry | undefined> {
-    const a = await this.fromOwners(bucket, { op: 'get', bucket, key }, signal)
+  /**
+   * The entry of a bucket's object (its head; tombstones included), or of
+   * its version `versionId` (`null`: the null slot), as an owner has it;
+   * undefined when none has it.
+   */
+  async get (bucket: string, key: string, signal?: AbortSignal, versionId?: string): Promise<CatalogEntry | undefined> {
+    const a = await this.fromOwners(bucket, { op: 'get', bucket, key, ...(versionId === undefined ? {} : { versionId }) }, signal)
     return a.entries instanceof Uint8Array ? decodeCatalogMessage(a.entries).entries[0] : undefined
   }
 
@@ -129,11 +134,11 @@ export class CatalogQuery {
     return { versions: entries.map((entry, i) => ({ entry, latest: latest.has(i) })), isTruncated: a.truncated === true }
   }
 
-  /** A bucket's live objects and their bytes, as an owner counts them. */
-  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number }> {
+  /** A bucket's live objects and their bytes, and its versions and delete markers (an owner of an older release counts none), as an owner counts them. */
+  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number, versions: number }> {
     const a = await this.fromOwners(bucket, { op: 'totals', bucket }, signal)
-    if (!Number.isInteger(a.objects) || !Number.isInteger(a.bytes)) throw new DroppedMessageError('malformed', 'Totals without their numbers.')
-    return { objects: a.objects as number, bytes: a.bytes as number }
+    if (!Number.isInteger(a.objects) || !Number.isInteger(a.bytes) || (a.versions !== undefined && !Number.isInteger(a.versions))) throw new DroppedMessageError('malformed', 'Totals without their numbers.')
+    return { objects: a.objects as number, bytes: a.bytes as number, versions: (a.versions as number | undefined) ?? 0 }
   }
 
   /** `peer`'s digest of a whole bucket, if it owns it (else undefined). */
@@ -242,7 +247,10 @@ export class CatalogQuery {
       case 'get': {
         const keys = typeof r.key === 'string' ? [r.key] : r.keys
         if (!Array.isArray(keys) || keys.length > MERGE_BATCH || !keys.every(k => typeof k === 'string')) throw new DroppedMessageError('malformed', 'A get without its keys.')
-        const found = (keys as string[]).flatMap(k => { const e = catalog.get(bucket, k); return e === undefined ? [] : [e] })
+        const versionId = r.versionId
+        if (versionId !== undefined && (typeof versionId !== 'string' || versionId === '' || versionId.length > 1024 || keys.length !== 1)) throw new DroppedMessageError('malformed', 'A get of a malformed version.')
+        const find = (k: string): CatalogEntry | undefined => versionId === undefined ? catalog.get(bucket, k) : catalog.slot(bucket, k, versionId === NULL_VERSION ? undefined : versionId)
+        const found = (keys as string[]).flatMap(k => { const e = find(k); return e === undefined ? [] : [e] })
         return { status: 'ok', ...(found.length === 0 ? {} : { entries: encodeCatalogMessage(found) }) }
       }
       case 'page':
@@ -279,7 +287,7 @@ export class CatalogQuery {
         return { status: 'ok', differ }
       }
       case 'totals':
-        return { status: 'ok', ...catalog.bucketTotals(bucket) }
+        return { status: 'ok', ...catalog.bucketTotals(bucket), versions: catalog.versionTotals(bucket).versions }
       case 'digest':
         return { status: 'ok', ...catalog.digest(bucket) }
       default:

@@ -53,6 +53,14 @@ export class DurableMembers {
     this.ownerPlacement = new Placement([...this.durable, ...this.gone.keys()])
   }
 
+  /** The durable members (alive or suspect) whose release does not announce `feature` (NodeMeta.features). */
+  lacking (feature: string): string[] {
+    return this.durable.filter(id => {
+      const meta = this.membership.get(id)?.meta
+      return meta === undefined || decodeNodeMeta(meta)?.features?.includes(feature) !== true
+    })
+  }
+
   /** Whether a gone member's grace has ended since the last update: ownership moves at the next one. */
   get graceEnded (): boolean {
     const t = this.now()

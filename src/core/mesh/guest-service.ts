@@ -49,6 +49,8 @@ function addresses (v: unknown): string[] {
  */
 export function guestTransfer (libp2p: Libp2p, copies: LocalCopies, hashes: Hashes, options: Pick<TransferOptions, 'idleTimeoutMs' | 'authorize' | 'credentials'>): TransferService {
   return new TransferService(libp2p, PLAIN_FRAMES, {
+    // A guest reads current copies only: a version it names is not looked up (its reads by version id go through S3,
+    // decided by s3:GetObjectVersion), so a guest allowed s3:GetObject cannot read an old version here.
     openLocal: async (bucket, key, sha256, signal) => await copies.openLocal(bucket, key, sha256, signal),
     accept: async () => { throw new Error('guests do not take pushes') },
     acceptStreamed: async () => { throw new Error('guests do not take pushes') },

@@ -4,6 +4,7 @@ import type {
   ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo,
 } from '../object-store.js'
 import { fanOut } from '../fan-out.js'
+import type { DeleteResult } from '../versioning.js'
 import type { LifecycleRule } from '../lifecycle.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { GuestMember } from './guest-member.js'
@@ -124,9 +125,10 @@ export class GuestStore extends MeshStore {
     }
   }
 
-  override async deleteObject (bucket: string, key: string, options?: Signal): Promise<void> {
-    await this.writer.deleteObject(bucket, key, options)
+  override async deleteObject (bucket: string, key: string, options?: Signal): Promise<DeleteResult | undefined> {
+    const result = await this.writer.deleteObject(bucket, key, options)
     await this.refresh(bucket, key, true)
+    return result ?? undefined
   }
 
   override async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> {

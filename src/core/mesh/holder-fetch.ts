@@ -144,7 +144,7 @@ export class HolderFetcher {
       }
       const stored = await this.o.copies.storeVersion(entry, body, { signal, checked: true })
       this.o.onFetched?.(holder)
-      return stored ?? this.o.catalog.get(entry.bucket, entry.key)!
+      return stored ?? this.o.copies.slotNow(entry.bucket, entry.key!, entry.versionId)!
     })
   }
 
@@ -156,7 +156,8 @@ export class HolderFetcher {
       try {
         const deadline = this.o.deadlineMs?.(holder)
         const s = deadline === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(deadline)])
-        const wanted = { bucket: entry.bucket, key: entry.key!, sha256: entry.object!.sha256, size: entry.object!.size }
+        const versionId = this.o.copies.localId(entry)
+        const wanted = { bucket: entry.bucket, key: entry.key!, ...(versionId === undefined ? {} : { versionId }), sha256: entry.object!.sha256, size: entry.object!.size }
         const body = range === undefined
           ? await this.o.transfer.get(holder, wanted, s)
           : await this.o.transfer.getRange(holder, { ...wanted, tree: entry.object!.tree!, ...range }, s)
@@ -182,7 +183,7 @@ async function primed (body: ReadableStream<Uint8Array>): Promise<Primed> {
   return { reader, first: await reader.read() }
 }
 
-/** One fetch per version at a time: its bucket, key and content. */
+/** One fetch per version at a time: its bucket, key, slot and content. */
 function fetchId (entry: CatalogEntry): string {
-  return `${entry.bucket}\n${entry.key!}\n${entry.object!.sha256}`
+  return `${entry.bucket}\n${entry.key!}\n${entry.versionId ?? ''}\n${entry.object!.sha256}`
 }

@@ -1,8 +1,9 @@
 import { isS3Error } from '../errors.js'
 import type { Hashes } from '../hashes.js'
 import { KeyedLock } from '../keyed-lock.js'
-import type { ObjectHandle, ObjectInfo, ObjectMetadata, ObjectStore, Signal } from '../object-store.js'
-import type { CatalogEntry, ObjectRecord } from './catalog-entry.js'
+import type { ObjectHandle, ObjectInfo, ObjectMetadata, ObjectStore, Signal, VersionAs } from '../object-store.js'
+import { NULL_VERSION, stampAt } from '../versioning.js'
+import { createdOf, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import { compareVersions, type HybridClock, type Version } from './hlc.js'
 import { verifyingStream } from './verify-stream.js'
@@ -67,10 +68,16 @@ export class LocalCopies {
     return { ...this.o.clock.tick(), node: this.self }
   }
 
-  /** Applies an entry made here, without announcing it yet; returns what the catalog now says. */
+  /** Applies an entry made here, without announcing it yet; returns what the catalog now says of its slot. */
   apply (entry: CatalogEntry): CatalogEntry {
     this.o.catalog.apply(entry)
-    return this.o.catalog.get(entry.bucket, entry.key) ?? entry
+    return (entry.key === undefined ? this.o.catalog.get(entry.bucket) : this.slotNow(entry.bucket, entry.key, entry.versionId)) ?? entry
+  }
+
+  /** What the catalog says of one slot of a key: in a bucket never versioned, the key's head (its only slot), read as cheaply as always. */
+  slotNow (bucket: string, key: string, versionId: string | undefined): CatalogEntry | undefined {
+    const { catalog } = this.o
+    return versionId === undefined && catalog.get(bucket)?.versioning === undefined ? catalog.get(bucket, key) : catalog.slot(bucket, key, versionId)
   }
 
   /** Applies an entry made here and announces it; returns what the catalog now says. */
@@ -80,13 +87,31 @@ export class LocalCopies {
     return now
   }
 
-  /** The local copy of (bucket, key) if its content is `sha256`. */
-  async openLocal (bucket: string, key: string, sha256: string, signal?: AbortSignal): Promise<ObjectHandle | undefined> {
+  /**
+   * The id the local store keeps a slot's copy under: its version id, or
+   * `null` for the null slot of a bucket with versioning set; undefined in a
+   * bucket never versioned (the key's one object, read as it always was).
+   */
+  localId (e: CatalogEntry): string | undefined {
+    if (e.versionId !== undefined) return e.versionId
+    return this.o.catalog.get(e.bucket)?.versioning === undefined ? undefined : NULL_VERSION
+  }
+
+  /** The version a slot's copy is stored as (its id, ordered by when it was made), in a bucket with versioning set. */
+  versionAs (e: CatalogEntry): VersionAs | undefined {
+    const versionId = this.localId(e)
+    if (versionId === undefined) return undefined
+    const created = createdOf(e)
+    return { versionId, stamp: stampAt(created.ms, created.counter) }
+  }
+
+  /** The local copy of (bucket, key), or of its version `versionId` (see localId), if its content is `sha256`. */
+  async openLocal (bucket: string, key: string, sha256: string, signal?: AbortSignal, versionId?: string): Promise<ObjectHandle | undefined> {
     let handle: ObjectHandle
     try {
-      handle = await this.store.openObject(bucket, key, { signal })
+      handle = await this.store.openObject(bucket, key, { signal, ...(versionId === undefined ? {} : { versionId }) })
     } catch (err) {
-      if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket')) return undefined
+      if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket') || isS3Error(err, 'NoSuchVersion') || isS3Error(err, 'MethodNotAllowed')) return undefined
       throw err
     }
     if (handle.info.sha256 === sha256) return handle
@@ -109,15 +134,17 @@ export class LocalCopies {
     if (key === undefined || object === undefined) throw new RangeError('Only object versions can be stored.')
     const verified = options.checked === true ? body : body.pipeThrough(verifyingStream(this.o.hashes, object))
     return await this.locks.run(`${bucket}\n${key}`, async () => {
-      const current = this.o.catalog.get(bucket, key)
+      // Stale only if its own slot was overwritten or removed since: a late copy of an old version is kept.
+      const current = this.slotNow(bucket, key, entry.versionId)
       if (current !== undefined && compareVersions(current.version, entry.version) > 0) {
         await verified.cancel(new StaleVersionError('stale')).catch(() => {})
         return undefined
       }
       await this.ensureBucket(bucket, { signal })
+      const versionAs = this.versionAs(entry)
       const info = await this.store.putObject(bucket, key, verified, {
         metadata: object.metadata, tags: object.tags, size: object.size, verified: { sha256: object.sha256 }, signal,
-        copyOf: { etag: object.etag, lastModified: new Date(object.lastModified), ...(object.parts === undefined ? {} : { parts: object.parts }) },
+        copyOf: { etag: object.etag, lastModified: new Date(object.lastModified), ...(object.parts === undefined ? {} : { parts: object.parts }), ...(versionAs === undefined ? {} : { versionAs }) },
       })
       if (info.sha256 !== object.sha256) throw new Error(`Stored ${bucket}/${key} hashes to ${info.sha256}, not ${object.sha256}.`)
       return this.held(entry, options.quiet === true)
@@ -142,37 +169,57 @@ export class LocalCopies {
         this.o.clock.observe(final.version)
         // Merged first, so that an older copy arriving meanwhile is refused.
         this.o.catalog.apply(final)
-        const current = this.o.catalog.get(bucket, key)
+        const current = this.slotNow(bucket, key, final.versionId)
         if (current !== undefined && compareVersions(current.version, final.version) > 0) throw new StaleVersionError(`A newer version of ${bucket}/${key} exists.`)
+        // A version of a bucket with versioning set: the store keeps it as one (the bucket's state may have come with it).
+        if (this.localId(final) !== undefined) await this.ensureBucket(bucket, { signal })
         return final.object
       }
       await this.store.putObject(bucket, key, body.pipeThrough(verifyingStream(this.o.hashes, expected)), {
         metadata: head.metadata, tags: head.tags, signal, ...(head.size === undefined ? {} : { size: head.size }),
         copyOfAtEnd: () => {
           const o = final!.object!
-          return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }), ...(o.metadata.checksum === undefined ? {} : { checksum: o.metadata.checksum }) }
+          const versionAs = this.versionAs(final!)
+          return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }), ...(o.metadata.checksum === undefined ? {} : { checksum: o.metadata.checksum }), ...(versionAs === undefined ? {} : { versionAs }) }
         },
       })
       return this.held(final!, true)
     })
   }
 
-  /** Removes the local copy of a key (a newer delete arrived, or the copy is stale). */
-  async deleteLocal (bucket: string, key: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Removes the local copy of a key (a newer delete arrived, or the copy is
+   * stale), or of its version `versionId` (see localId). Without one, in a
+   * store whose bucket keeps versions, the null version goes: a delete there
+   * would leave a marker instead.
+   */
+  async deleteLocal (bucket: string, key: string, signal?: AbortSignal, versionId?: string): Promise<void> {
     try {
-      await this.store.deleteObject(bucket, key, { signal })
+      const id = versionId ?? ((await this.store.headBucket(bucket, { signal })).versioning === undefined ? undefined : NULL_VERSION)
+      await this.store.deleteObject(bucket, key, { signal, ...(id === undefined ? {} : { versionId: id }) })
     } catch (err) {
       if (!isS3Error(err, 'NoSuchBucket')) throw err
     }
   }
 
+  /**
+   * Makes sure the local store has the bucket, and keeps versions in it when
+   * the mesh's bucket has versioning set (the mesh names them: every copy is
+   * stored under its own id, whether the bucket is enabled or suspended).
+   */
   async ensureBucket (name: string, options?: Signal): Promise<void> {
     // There already, nearly always: asked without an error (an S3Error records a stack) on every copy stored.
-    if (await this.store.headBucket(name, options).then(() => true, () => false)) return
-    try {
-      await this.store.createBucket(name, options)
-    } catch (err) {
-      if (!isS3Error(err, 'BucketAlreadyOwnedByYou')) throw err
+    let info = await this.store.headBucket(name, options).catch(() => undefined)
+    if (info === undefined) {
+      try {
+        await this.store.createBucket(name, options)
+      } catch (err) {
+        if (!isS3Error(err, 'BucketAlreadyOwnedByYou')) throw err
+      }
+      info = { name, created: new Date() }
+    }
+    if (info.versioning === undefined && this.o.catalog.get(name)?.versioning !== undefined && this.store.setBucketVersioning !== undefined) {
+      await this.store.setBucketVersioning(name, 'Enabled', options)
     }
   }
 
@@ -181,6 +228,6 @@ export class LocalCopies {
     const held = { ...entry, holders: [...new Set([...entry.holders, this.self])].sort() }
     if (!quiet) return this.publish(held)
     this.o.catalog.apply(held)
-    return this.o.catalog.get(entry.bucket, entry.key!) ?? held
+    return this.slotNow(entry.bucket, entry.key!, entry.versionId) ?? held
   }
 }

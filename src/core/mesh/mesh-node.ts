@@ -157,7 +157,7 @@ export class MeshNode {
     this.antiEntropy = new AntiEntropy(o.libp2p, o.keyring, catalog, receive, undefined, shares)
     const copies = this.copies = new LocalCopies(o.local, { self: this.self, catalog, clock, hashes, announce: entries => { this.announcer.announce(entries) } })
     this.transfer = new TransferService(o.libp2p, o.keyring, {
-      openLocal: async (bucket, key, sha256, signal) => await copies.openLocal(bucket, key, sha256, signal),
+      openLocal: async (bucket, key, sha256, signal, versionId) => await copies.openLocal(bucket, key, sha256, signal, versionId),
       accept: async (_from, entry, body, signal) => {
         // Merged first, so that a concurrent older copy is refused; quiet: the writer announces it with its replicas.
         clock.observe(entry.version)
@@ -166,7 +166,7 @@ export class MeshNode {
       },
       acceptStreamed: async (_from, head, body, entry, signal) => { await copies.storeStreamed(head, body, entry, signal) },
       hashes,
-      onCorrupt: (bucket, key, sha256) => { this.upkeep.corrupt(bucket, key, sha256) },
+      onCorrupt: (bucket, key, sha256, versionId) => { this.upkeep.corrupt(bucket, key, sha256, versionId) },
     }, { idleTimeoutMs: config.transferIdleTimeoutMs })
     const parts = { copies, catalog, durable: this.durable, transfer: this.transfer, stopping }
     this.fetcher = new HolderFetcher({
@@ -195,11 +195,12 @@ export class MeshNode {
       keeps: e => this.durable.replicas(e.bucket, e.key!, config.replicas).includes(this.self),
       readThrough: async (entry, whole, signal) => await this.fetcher.readThrough(entry, whole, signal),
       readRange: async (entry, range, signal) => await this.fetcher.readRange(entry, range, signal),
-      onCorrupt: entry => { this.upkeep.corrupt(entry.bucket, entry.key!, entry.object!.sha256) },
+      onCorrupt: entry => { this.upkeep.corrupt(entry.bucket, entry.key!, entry.object!.sha256, copies.localId(entry)) },
       announced: async () => { await this.announcer.flush() },
       persist: async () => { await o.catalogStore?.flush(true) },
       partition,
       arbiter: this.arbiter,
+      versionsBlockedBy: () => this.durable.lacking('versions'),
     })
   }
 

@@ -3,11 +3,16 @@ import { toHex, type Hashes } from '../hashes.js'
 import type { LifecycleRule } from '../lifecycle.js'
 import { byteRange, readAll, throwIfAborted } from '../streams.js'
 import {
-  bytesHandle, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
-  type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type WriteCondition,
+  bytesHandle, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type DeleteOptions, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
+  type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type VersionAs, type VersionOptions, type WriteCondition,
 } from '../object-store.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import {
+  deleteMayGo, NULL_VERSION, stampAt, versionToRead,
+  type DeleteResult, type KeptVersion, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
+} from '../versioning.js'
+import { createdOf, slotOf, type CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
+import type { Version } from './hlc.js'
 import { hasTree, TreeHasher, treeRoot } from './chunk-tree.js'
 import { summaries, type CatalogPartition } from './catalog-partition.js'
 import { infoOf, recordOf, type LocalCopies } from './local-copies.js'
@@ -40,7 +45,13 @@ export interface MeshStoreParts {
   /** Puts the catalog on stable storage (if it is kept), so a delete acknowledged is not forgotten by a restart. */
   persist: () => Promise<void>
   /** Where entries this member does not keep are read (a bucket's owners, when the catalog is partitioned); else the local catalog answers. */
-  partition?: Pick<CatalogPartition, 'entry' | 'listing' | 'totals'>
+  partition?: Pick<CatalogPartition, 'entry' | 'listing' | 'totals' | 'versionPage'>
+  /**
+   * The durable members that keep no versions (an older release): versioning
+   * is not turned on while there are any. Absent: this store keeps no
+   * versions (a guest's, which answers as such a store does).
+   */
+  versionsBlockedBy?: () => string[]
   /** Orders conditional writes across the mesh (without it they are refused as not implemented). */
   arbiter?: Pick<WriteArbiter, 'acquire'>
 }
@@ -66,9 +77,19 @@ export class MeshStore implements ObjectStore {
   private readonly copies: LocalCopies
   private readonly catalog: Catalog
 
+  /** Sets a bucket's versioning for the whole mesh (see MeshStoreParts.versionsBlockedBy: a store that keeps no versions has none). */
+  readonly setBucketVersioning?: (name: string, status: VersioningStatus, options?: Signal) => Promise<void>
+  /** A page of a bucket's versions and delete markers, from the catalog (its owners). */
+  readonly listObjectVersions?: (bucket: string, options: VersionListOptions) => Promise<VersionListResult>
+
   constructor (private readonly p: MeshStoreParts) {
     this.copies = p.copies
     this.catalog = p.catalog
+    const blocked = p.versionsBlockedBy
+    if (blocked !== undefined) {
+      this.setBucketVersioning = async (name, status, options) => { await this.setVersioning(name, status, blocked(), options) }
+      this.listObjectVersions = async (bucket, options) => await this.versionsOf(bucket, options)
+    }
   }
 
   private get local (): ObjectStore { return this.copies.store }
@@ -84,8 +105,8 @@ export class MeshStore implements ObjectStore {
 
   async headBucket (name: string, options?: Signal): Promise<BucketInfo> {
     const e = this.liveBucket(name)
-    // CORS and lifecycle rules live in the bucket's catalog entry: every node answers alike.
-    const cors = { ...(e.cors === undefined ? {} : { cors: e.cors }), ...(e.lifecycle === undefined ? {} : { lifecycle: e.lifecycle }) }
+    // CORS and lifecycle rules and versioning live in the bucket's catalog entry: every node answers alike.
+    const cors = { ...(e.cors === undefined ? {} : { cors: e.cors }), ...(e.lifecycle === undefined ? {} : { lifecycle: e.lifecycle }), ...(e.versioning === undefined ? {} : { versioning: e.versioning }) }
     try {
       return { ...await this.local.headBucket(name, options), ...cors }
     } catch (err) {
@@ -100,8 +121,11 @@ export class MeshStore implements ObjectStore {
 
   async deleteBucket (name: string, options?: Signal): Promise<void> {
     this.liveBucket(name)
-    const objects = this.p.partition === undefined ? this.catalog.objectCount(name) : (await this.p.partition.totals(name, options?.signal)).objects
-    if (objects > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
+    // Not empty while any version or delete marker is left, current or not.
+    const { objects, versions } = this.p.partition === undefined
+      ? { objects: this.catalog.objectCount(name), versions: this.catalog.versionTotals(name).versions }
+      : await this.p.partition.totals(name, options?.signal)
+    if (objects > 0 || versions > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
     try {
       await this.local.deleteBucket(name, options)
     } catch (err) {
@@ -126,9 +150,30 @@ export class MeshStore implements ObjectStore {
   }
 
   /** A new version of the bucket's entry, with the settings it keeps, carries them to every member. */
-  private publishBucket (name: string, settings: { cors?: CorsRule[] | undefined, lifecycle?: LifecycleRule[] | undefined }): void {
-    const { cors, lifecycle } = settings
-    this.copies.publish({ bucket: name, version: this.version(), deleted: false, holders: [], ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }) })
+  private publishBucket (name: string, settings: { cors?: CorsRule[] | undefined, lifecycle?: LifecycleRule[] | undefined, versioning?: VersioningStatus | undefined }): void {
+    const { cors, lifecycle, versioning } = settings
+    this.copies.publish({
+      bucket: name, version: this.version(), deleted: false, holders: [],
+      ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }), ...(versioning === undefined ? {} : { versioning }),
+    })
+  }
+
+  /**
+   * Turns versioning on (or suspends it) for every member: the bucket's
+   * entry carries it. Refused while a durable member of an older release is
+   * in the mesh: it would take a version as the key's only object and
+   * delete the others' copies.
+   */
+  private async setVersioning (name: string, status: VersioningStatus, blocked: string[], options?: Signal): Promise<void> {
+    const { versioning: _old, ...kept } = this.liveBucket(name)
+    if (blocked.length > 0) {
+      const named = blocked.slice(0, 3).join(', ') + (blocked.length > 3 ? ` and ${blocked.length - 3} more` : '')
+      throw new S3Error('ServiceUnavailable', `Versioning cannot be set while members that keep no versions (an older release) are in the mesh: ${named}. Upgrade every node first.`)
+    }
+    this.publishBucket(name, { ...kept, versioning: status })
+    // This member's store keeps versions from now on (the others' when they next store a copy of the bucket's).
+    await this.copies.ensureBucket(name, options)
+    await this.p.persist()
   }
 
   lifecycleAtHand (bucket: string): LifecycleRule[] | undefined {
@@ -139,7 +184,7 @@ export class MeshStore implements ObjectStore {
 
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     // Copies of writes made elsewhere are the mesh's own business (LocalCopies), never a client's.
-    if (options.copyOf !== undefined || options.copyOfAtEnd !== undefined) throw new S3Error('NotImplemented', 'A mesh store makes its own copies.')
+    if (options.copyOf !== undefined || options.copyOfAtEnd !== undefined || options.versionAs !== undefined) throw new S3Error('NotImplemented', 'A mesh store makes its own copies and names its own versions.')
     this.liveBucket(bucket)
     await this.copies.ensureBucket(bucket, options)
     // A conditional write asks the bucket's arbiter before its body is read: a failed condition is answered at once.
@@ -157,7 +202,7 @@ export class MeshStore implements ObjectStore {
       throw err
     }
     const { condition: _checked, ...local } = options
-    return await this.committed(bucket, key, async () => await this.local.putObject(bucket, key, fan.local, { ...local, ...confirmed(lease, options.signal) }), options.signal, fan, tree, lease)
+    return await this.committed(bucket, key, async named => await this.local.putObject(bucket, key, fan.local, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) }), options.signal, fan, tree, lease)
   }
 
   /** The key's lease from the bucket's arbiter, for a conditional write (see write-arbiter.ts). */
@@ -167,16 +212,18 @@ export class MeshStore implements ObjectStore {
     return await this.p.arbiter.acquire(bucket, key, condition, signal)
   }
 
-  async openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle> {
-    let e = await this.liveObject(bucket, key, options?.signal)
+  async openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle> {
+    let e = await this.liveObject(bucket, key, options?.signal, options?.versionId)
+    const shown = this.shownId(e)
+    const show = (h: ObjectHandle): ObjectHandle => shown === undefined ? h : { ...h, info: { ...h.info, versionId: shown } }
     for (let attempt = 0; attempt < 3; attempt++) {
-      const handle = await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal)
-      if (handle !== undefined) return this.verified(handle, e)
+      const handle = await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal, this.copies.localId(e))
+      if (handle !== undefined) return show(this.verified(handle, e))
       if (this.p.readThrough !== undefined && this.p.keeps?.(e) === false) {
         // Not one of its replicas: served from a holder, and nothing is kept here.
-        if (e.object!.size > WHOLE_BEFORE_ANSWER && e.object!.tree !== undefined && this.p.readRange !== undefined) return this.readLater(e, options?.signal)
+        if (e.object!.size > WHOLE_BEFORE_ANSWER && e.object!.tree !== undefined && this.p.readRange !== undefined) return show(this.readLater(e, options?.signal))
         const got = await this.p.readThrough(e, WHOLE_BEFORE_ANSWER, options?.signal ?? new AbortController().signal)
-        return got instanceof Uint8Array ? bytesHandle(infoOf(e.key!, e.object!), got) : streamed(e, got)
+        return show(got instanceof Uint8Array ? bytesHandle(infoOf(e.key!, e.object!), got) : streamed(e, got))
       }
       // The reader has the bytes as they arrive from a holder, while they are stored here.
       const body = attempt === 0 ? await this.p.stream?.(e) : undefined
@@ -185,10 +232,10 @@ export class MeshStore implements ObjectStore {
           await body.cancel(options.signal.reason).catch(() => {})
           throw options.signal.reason
         }
-        if (e.object!.size > WHOLE_BEFORE_ANSWER) return streamed(e, body)
+        if (e.object!.size > WHOLE_BEFORE_ANSWER) return show(streamed(e, body))
         // A small one is had whole (and checked) before the answer, so bad bytes get a 503, not a 200 cut short.
         try {
-          return bytesHandle(infoOf(e.key!, e.object!), await readAll(body, WHOLE_BEFORE_ANSWER, options?.signal))
+          return show(bytesHandle(infoOf(e.key!, e.object!), await readAll(body, WHOLE_BEFORE_ANSWER, options?.signal)))
         } catch {
           throwIfAborted(options?.signal)
           // That holder failed or sent bad bytes: the fetch goes on with the next ones, and this read waits for it.
@@ -199,17 +246,57 @@ export class MeshStore implements ObjectStore {
     throw new S3Error('ServiceUnavailable', `${bucket}/${key} changed while it was being fetched; try again.`)
   }
 
-  async headObject (bucket: string, key: string, options?: Signal): Promise<ObjectInfo> {
-    return infoOf(key, (await this.liveObject(bucket, key, options?.signal)).object!)
+  async headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo> {
+    const e = await this.liveObject(bucket, key, options?.signal, options?.versionId)
+    const shown = this.shownId(e)
+    return { ...infoOf(key, e.object!), ...(shown === undefined ? {} : { versionId: shown }) }
   }
 
-  async deleteObject (bucket: string, key: string, options?: Signal): Promise<void> {
-    this.liveBucket(bucket)
-    await this.copies.locks.run(`${bucket}\n${key}`, async () => {
-      await this.copies.deleteLocal(bucket, key, options?.signal)
-      this.copies.publish({ bucket, key, version: this.version(), deleted: true, holders: [] })
+  /**
+   * Deletes as S3 does in the bucket's versioning state: in a bucket never
+   * versioned, the key's object; else a delete marker becomes its current
+   * version (the null slot's, when suspended), or, by id, that version goes
+   * and the newest of the rest is current, with nothing moved.
+   */
+  async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult | undefined> {
+    const status = this.liveBucket(bucket).versioning
+    const versionId = options?.versionId
+    const signal = options?.signal
+    if (status === undefined && (versionId === undefined || versionId === NULL_VERSION)) {
+      await this.copies.locks.run(`${bucket}\n${key}`, async () => {
+        await this.copies.deleteLocal(bucket, key, signal)
+        this.copies.publish({ bucket, key, version: this.version(), deleted: true, holders: [] })
+      })
+      await this.p.persist()
+      return undefined
+    }
+    const result = await this.copies.locks.run(`${bucket}\n${key}`, async (): Promise<DeleteResult> => {
+      if (versionId !== undefined) return await this.deleteSlot(bucket, key, versionId, options?.onlyIf, signal)
+      const version = this.version()
+      const suspended = status === 'Suspended'
+      // Suspended: the marker takes the null slot, and the null version's copy here goes (the other holders' as they hear of it).
+      if (suspended) await this.copies.deleteLocal(bucket, key, signal, NULL_VERSION)
+      this.copies.publish({ bucket, key, ...(suspended ? {} : { versionId: meshVersionId(version) }), version, marker: true, deleted: false, holders: [] })
+      return { versionId: suspended ? NULL_VERSION : meshVersionId(version), deleteMarker: true }
     })
     await this.p.persist()
+    return result
+  }
+
+  /** Deletes one version (or marker) by its id, the key's lock held; the key's head is worked out again from what is left. */
+  private async deleteSlot (bucket: string, key: string, versionId: string, onlyIf: DeleteOptions['onlyIf'], signal?: AbortSignal): Promise<DeleteResult> {
+    const slot = versionId === NULL_VERSION ? undefined : versionId
+    const e = await this.entryOf(bucket, key, signal, versionId)
+    if (e === undefined || e.deleted) return { versionId }
+    if (onlyIf !== undefined) {
+      // As a store checks it under its lock: the key's slots as this member knows them (the lifecycle runner, which
+      // asks this, runs at the bucket's leading owner: it has them all).
+      const live = this.catalog.slots(bucket, key).filter(x => !x.deleted).sort((a, b) => compareCreated(b, a))
+      if (!deleteMayGo(live.map(slotOf), slotOf(e), onlyIf)) return { versionId, kept: true }
+    }
+    this.copies.publish({ bucket, key, ...(slot === undefined ? {} : { versionId: slot }), version: this.version(), deleted: true, holders: [] })
+    if (e.marker !== true) await this.copies.deleteLocal(bucket, key, signal, this.copies.localId(e))
+    return { versionId, ...(e.marker === true ? { deleteMarker: true } : {}) }
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
@@ -218,21 +305,29 @@ export class MeshStore implements ObjectStore {
     return summaries(this.catalog.page(bucket, options))
   }
 
-  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> {
+  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
     await this.copies.locks.run(`${bucket}\n${key}`, async () => {
-      const e = await this.liveObject(bucket, key, options?.signal)
-      // The bytes do not change: every holder of the old version holds the new one.
-      const entry: CatalogEntry = { ...e, version: this.version(), object: { ...e.object!, tags } }
+      const e = await this.liveObject(bucket, key, options?.signal, options?.versionId)
+      const localId = this.copies.localId(e)
+      // The bytes do not change: every holder of the old version holds the new one. A version keeps when it was
+      // made (a tag edit never makes it current); in a bucket never versioned the entry stays as an older release reads it.
+      const entry: CatalogEntry = { ...e, version: this.version(), ...(localId === undefined ? {} : { created: createdOf(e) }), object: { ...e.object!, tags } }
       try {
-        // The local copy is the key's current version (the mesh keeps no others yet): no version id goes down.
-        const signal = options?.signal === undefined ? {} : { signal: options.signal }
-        const local = await this.local.headObject(bucket, key, signal)
-        if (local.sha256 === e.object!.sha256) await this.local.setObjectTags(bucket, key, tags, signal)
+        const local = { ...(options?.signal === undefined ? {} : { signal: options.signal }), ...(localId === undefined ? {} : { versionId: localId }) }
+        if ((await this.local.headObject(bucket, key, local)).sha256 === e.object!.sha256) await this.local.setObjectTags(bucket, key, tags, local)
       } catch (err) {
-        if (!isS3Error(err, 'NoSuchKey') && !isS3Error(err, 'NoSuchBucket')) throw err
+        if (!isS3Error(err, 'NoSuchKey') && !isS3Error(err, 'NoSuchBucket') && !isS3Error(err, 'NoSuchVersion') && !isS3Error(err, 'MethodNotAllowed')) throw err
       }
       this.copies.publish(entry)
     })
+  }
+
+  /** A page of a bucket's versions and delete markers, each key's newest first, as the catalog (its owners) has them. */
+  private async versionsOf (bucket: string, options: VersionListOptions): Promise<VersionListResult> {
+    this.liveBucket(bucket)
+    const q = { limit: options.limit, ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.keyMarker === undefined ? {} : { keyMarker: options.keyMarker }), ...(options.versionIdMarker === undefined ? {} : { versionIdMarker: options.versionIdMarker }) }
+    const page = this.p.partition === undefined ? this.catalog.versionPage(bucket, q) : await this.p.partition.versionPage(bucket, q, options.signal)
+    return { versions: page.versions.map(({ entry, latest }) => versionSummary(entry, latest)), isTruncated: page.isTruncated }
   }
 
   // ---- multipart: staged on the member that receives the upload ----
@@ -264,7 +359,7 @@ export class MeshStore implements ObjectStore {
   async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
     const lease = await this.lease(bucket, key, options.condition, options.signal)
     const { condition: _checked, ...local } = options
-    return await this.committed(bucket, key, async () => await this.local.completeMultipartUpload(bucket, key, uploadId, parts, { ...local, ...confirmed(lease, options.signal) }), options.signal, undefined, undefined, lease)
+    return await this.committed(bucket, key, async named => await this.local.completeMultipartUpload(bucket, key, uploadId, parts, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) }), options.signal, undefined, undefined, lease)
   }
 
   async abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void> {
@@ -275,7 +370,7 @@ export class MeshStore implements ObjectStore {
    * Runs a local write and versions it (`locked`), lets a conditional
    * write's key go with the version written, then copies it to the replicas.
    */
-  private async committed (bucket: string, key: string, write: () => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher, lease?: WriteLease): Promise<ObjectInfo> {
+  private async committed (bucket: string, key: string, write: (named: VersionAs | undefined) => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher, lease?: WriteLease): Promise<ObjectInfo> {
     let done: { info: ObjectInfo, entry: CatalogEntry }
     try {
       done = await this.locked(bucket, key, write, signal, fan, tree)
@@ -299,12 +394,22 @@ export class MeshStore implements ObjectStore {
     }
   }
 
-  /** The local write and its version, under the key's lock (so a late catalog entry cannot remove the new bytes in between). */
-  private async locked (bucket: string, key: string, write: () => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher): Promise<{ info: ObjectInfo, entry: CatalogEntry }> {
+  /**
+   * The local write and its version, under the key's lock (so a late
+   * catalog entry cannot remove the new bytes in between). In a bucket with
+   * versioning set the version is named first, from this member's clock:
+   * the local store keeps the bytes under that id (the null one while
+   * suspended), as every replica does.
+   */
+  private async locked (bucket: string, key: string, write: (named: VersionAs | undefined) => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher): Promise<{ info: ObjectInfo, entry: CatalogEntry }> {
     return await this.copies.locks.run(`${bucket}\n${key}`, async () => {
+      const status = this.catalog.get(bucket)?.versioning
+      const version = status === undefined ? undefined : this.version()
+      const named = version === undefined ? undefined : { versionId: status === 'Enabled' ? meshVersionId(version) : NULL_VERSION, stamp: stampAt(version.ms, version.counter) }
       let info: ObjectInfo
       try {
-        info = await write()
+        if (named !== undefined) await this.copies.ensureBucket(bucket, signal === undefined ? {} : { signal })
+        info = await write(named)
       } catch (err) {
         fan?.abort(err instanceof Error ? err : new Error(String(err)))
         throw err
@@ -313,17 +418,19 @@ export class MeshStore implements ObjectStore {
       if (hasTree(info.size)) {
         // A completed multipart upload (no body went by) is hashed from the copy just made.
         // A copy that cannot be read back now gets no tree (its ranges stream whole): the write itself has happened.
-        const leaves = tree?.bytes === info.size ? tree.finish() : await this.leavesOfLocal(bucket, key, info.sha256, signal).catch(() => undefined)
+        const leaves = tree?.bytes === info.size ? tree.finish() : await this.leavesOfLocal(bucket, key, info.sha256, signal, named?.versionId).catch(() => undefined)
         if (leaves !== undefined) object.tree = toHex(treeRoot(this.p.hashes, leaves))
       }
+      const slot = named === undefined || named.versionId === NULL_VERSION ? {} : { versionId: named.versionId }
       // In this member's catalog at once (a read here finds it); announced by committed(), once.
-      return { info, entry: this.copies.apply({ bucket, key, version: this.version(), deleted: false, object, holders: [this.copies.self] }) }
+      const entry = this.copies.apply({ bucket, key, ...slot, version: version ?? this.version(), deleted: false, object, holders: [this.copies.self] })
+      return { info: named === undefined ? info : { ...info, versionId: named.versionId }, entry }
     })
   }
 
-  /** The chunk tree's leaves of the local copy of (bucket, key), if it still has content `sha256`. */
-  private async leavesOfLocal (bucket: string, key: string, sha256: string, signal?: AbortSignal): Promise<Uint8Array[] | undefined> {
-    const handle = await this.copies.openLocal(bucket, key, sha256, signal)
+  /** The chunk tree's leaves of the local copy of (bucket, key) (or of its version `versionId`), if it still has content `sha256`. */
+  private async leavesOfLocal (bucket: string, key: string, sha256: string, signal?: AbortSignal, versionId?: string): Promise<Uint8Array[] | undefined> {
+    const handle = await this.copies.openLocal(bucket, key, sha256, signal, versionId)
     if (handle === undefined) return undefined
     const tree = new TreeHasher(this.p.hashes)
     const reader = handle.stream().getReader()
@@ -406,11 +513,61 @@ export class MeshStore implements ObjectStore {
     return e
   }
 
-  private async liveObject (bucket: string, key: string, signal?: AbortSignal): Promise<CatalogEntry> {
+  /**
+   * The version a read names (`versionId`), or the key's current one, with
+   * an object: throws what S3 answers otherwise (NoSuchKey, with the delete
+   * marker's headers when one is current; NoSuchVersion; 405 for a marker's id).
+   */
+  private async liveObject (bucket: string, key: string, signal?: AbortSignal, versionId?: string): Promise<CatalogEntry> {
     this.liveBucket(bucket)
-    const e = this.p.partition === undefined ? this.catalog.get(bucket, key) : await this.p.partition.entry(bucket, key, signal)
-    if (e === undefined || e.deleted || e.object === undefined) throw new S3Error('NoSuchKey', undefined, { resource: `/${bucket}/${key}`, detail: { Key: key } })
-    return e
+    const e = await this.entryOf(bucket, key, signal, versionId)
+    if (versionId === undefined && (e === undefined || e.deleted || e.object === undefined) && e?.marker !== true) {
+      throw new S3Error('NoSuchKey', undefined, { resource: `/${bucket}/${key}`, detail: { Key: key } })
+    }
+    versionToRead(e === undefined || e.deleted ? [] : [keptOf(e)], key, versionId)
+    return e!
+  }
+
+  /** The key's head (`versionId` absent) or one of its slots (`null`: the null slot), tombstones included, from the catalog or the bucket's owners. */
+  private async entryOf (bucket: string, key: string, signal?: AbortSignal, versionId?: string): Promise<CatalogEntry | undefined> {
+    if (this.p.partition !== undefined) return await this.p.partition.entry(bucket, key, signal, versionId === undefined ? {} : { versionId })
+    return versionId === undefined ? this.catalog.get(bucket, key) : this.catalog.slot(bucket, key, versionId === NULL_VERSION ? undefined : versionId)
+  }
+
+  /** The version id a read shows (x-amz-version-id): a slot's in a bucket with versioning set, none in one never versioned. */
+  private shownId (e: CatalogEntry): string | undefined {
+    return this.copies.localId(e)
+  }
+}
+
+/**
+ * The S3 version id of a version this member makes at `v`: the stamp the
+ * stores order versions by (when it was made), then the member's id, so
+ * ids made at once by two members differ.
+ */
+export function meshVersionId (v: Version): string {
+  return `${stampAt(v.ms, v.counter)}${v.node.replace(/[^A-Za-z0-9]/g, '')}`
+}
+
+/** A slot as core/versioning.ts's rules see it (versionToRead). */
+function keptOf (e: CatalogEntry): KeptVersion & { lastModified: Date } {
+  return { versionId: e.versionId ?? NULL_VERSION, deleteMarker: e.marker === true, lastModified: new Date(e.marker === true || e.object === undefined ? createdOf(e).ms : e.object.lastModified) }
+}
+
+/** Orders slots by when their version was made (then slot id, as headOf breaks ties). */
+function compareCreated (a: CatalogEntry, b: CatalogEntry): number {
+  const x = createdOf(a)
+  const y = createdOf(b)
+  return x.ms - y.ms || x.counter - y.counter || (x.node < y.node ? -1 : x.node > y.node ? 1 : 0) || (slotOf(a) < slotOf(b) ? -1 : slotOf(a) > slotOf(b) ? 1 : 0)
+}
+
+/** A slot as ListObjectVersions shows it. */
+function versionSummary (e: CatalogEntry, latest: boolean): VersionSummary {
+  const made = new Date(createdOf(e).ms)
+  const o = e.object
+  return {
+    key: e.key!, versionId: e.versionId ?? NULL_VERSION, isLatest: latest, deleteMarker: e.marker === true,
+    lastModified: o === undefined ? made : new Date(o.lastModified), ...(o === undefined ? {} : { size: o.size, etag: o.etag }), made,
   }
 }
 

@@ -32,6 +32,8 @@ export function rangePieces (start: number, end: number, maxChunks = MAX_RANGE_C
 export interface RangeRequest {
   bucket: string
   key: string
+  /** The version's local id, for a slot of a bucket with versioning set (see TransferService.get). */
+  versionId?: string
   sha256: string
   size: number
   /** Hex root of the version's chunk tree. */
@@ -44,17 +46,26 @@ export interface RangeRequest {
 /** The request's fields on the wire (chunk indices: the holder sends whole chunks). */
 export function rangeRequestFields (r: RangeRequest): Record<string, unknown> {
   const { first, last } = chunkSpan(r.start, r.end)
-  return { op: 'range', bucket: r.bucket, key: r.key, sha256: r.sha256, tree: r.tree, first, last }
+  return { op: 'range', bucket: r.bucket, key: r.key, ...(r.versionId === undefined ? {} : { versionId: r.versionId }), sha256: r.sha256, tree: r.tree, first, last }
 }
 
 /** A range request as the holder reads it; DroppedMessageError if malformed. */
-export function parseRangeRequest (r: Record<string, unknown>): { bucket: string, key: string, sha256: string, tree: string, first: number, last: number } {
+export function parseRangeRequest (r: Record<string, unknown>): { bucket: string, key: string, versionId?: string, sha256: string, tree: string, first: number, last: number } {
   const { bucket, key, sha256, tree, first, last } = r
+  const versionId = requestedVersion(r)
   if (typeof bucket !== 'string' || typeof key !== 'string' || typeof sha256 !== 'string' || typeof tree !== 'string' ||
     !Number.isSafeInteger(first) || !Number.isSafeInteger(last) || (first as number) < 0 || (last as number) < (first as number) || (last as number) - (first as number) >= MAX_RANGE_CHUNKS) {
     throw new DroppedMessageError('malformed', 'A malformed range request.')
   }
-  return { bucket, key, sha256, tree, first: first as number, last: last as number }
+  return { bucket, key, ...(versionId === undefined ? {} : { versionId }), sha256, tree, first: first as number, last: last as number }
+}
+
+/** The version a get or range request names, if any; DroppedMessageError if it is not a version id. */
+export function requestedVersion (r: Record<string, unknown>): string | undefined {
+  const v = r.versionId
+  if (v === undefined) return undefined
+  if (typeof v !== 'string' || v === '' || v.length > 1024) throw new DroppedMessageError('malformed', 'A request naming a malformed version.')
+  return v
 }
 
 /** A holder cannot serve a range from its copy: it has none of that content, or (`rotten`) its copy does not hash to it. */

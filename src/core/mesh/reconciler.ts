@@ -49,28 +49,30 @@ export class Reconciler {
     }
   }
 
-  /** Brings the local copy of a key in line with the catalog's entry for it. */
+  /** Brings the local copy of one slot of a key (its version; in a bucket never versioned, its one object) in line with the catalog's entry for it. */
   async react (entry: CatalogEntry): Promise<void> {
     const { bucket, key } = entry
     const copies = this.o.copies
     await copies.locks.run(`${bucket}\n${key!}`, async () => {
-      const now = this.o.catalog.get(bucket, key)
+      const now = copies.slotNow(bucket, key!, entry.versionId)
       if (now === undefined || now.holders.includes(copies.self)) return
-      // A head that is a version or a delete marker: stores keep no versions yet (docs/plans/versioning.md,
-      // increment 5), and no copy here is removed because of one.
-      if (now.versionId !== undefined || now.marker === true) return
+      // A delete marker in a slot of its own never had bytes: nothing here to claim or drop. (One in the null
+      // slot, a suspended bucket's delete, replaced the null version: that copy goes.)
+      if (now.marker === true && now.versionId !== undefined) return
       // A new version elsewhere of a key nothing is kept under here (nearly every write): no copy to claim or
       // drop. A file placed there by hand is the folder scan's to find; a delete still looks for one to remove.
-      if (!now.deleted && copies.store.recorded?.(bucket, key!) === false) return
-      const handle = now.deleted ? undefined : await copies.openLocal(bucket, key!, now.object!.sha256, this.o.stopping)
+      const gone = now.deleted || now.marker === true
+      if (!gone && copies.store.recorded?.(bucket, key!) === false) return
+      const id = copies.localId(now)
+      const handle = gone ? undefined : await copies.openLocal(bucket, key!, now.object!.sha256, this.o.stopping, id)
       if (handle !== undefined) {
         // We already have these bytes (an earlier copy, or a hand-placed file the store had adopted): say so.
         await handle.close()
         copies.publish({ ...now, holders: [...now.holders, copies.self].sort() })
         return
       }
-      // A delete, or a version we do not hold: our copy (if any) is stale.
-      await copies.deleteLocal(bucket, key!, this.o.stopping)
+      // A delete, or a version we do not hold: our copy of this slot (if any) is stale. Other versions stay.
+      await copies.deleteLocal(bucket, key!, this.o.stopping, id)
     })
   }
 }

@@ -1,6 +1,7 @@
 import { isS3Error } from '../errors.js'
 import type { ObjectInfo } from '../object-store.js'
-import { isVersionedSlot, type CatalogEntry } from './catalog-entry.js'
+import { NULL_VERSION, stampTime, type VersionSummary } from '../versioning.js'
+import type { CatalogEntry } from './catalog-entry.js'
 import type { CatalogStore } from './catalog-store.js'
 import type { Catalog } from './catalog.js'
 import type { HybridClock } from './hlc.js'
@@ -60,15 +61,37 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
     if (o.stopping.aborted) break
     // A bucket the catalog knows keeps its version: a folder is not a newer creation.
     const known = catalog.get(b.name)
-    const held = known === undefined ? await local.headBucket(b.name) : undefined
-    const settings = { ...(held?.cors === undefined ? {} : { cors: held.cors }), ...(held?.lifecycle === undefined ? {} : { lifecycle: held.lifecycle }) }
+    const held = await local.headBucket(b.name)
+    const settings = known !== undefined
+      ? {}
+      : { ...(held.cors === undefined ? {} : { cors: held.cors }), ...(held.lifecycle === undefined ? {} : { lifecycle: held.lifecycle }), ...(held.versioning === undefined ? {} : { versioning: held.versioning }) }
     take(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: self }, deleted: false, holders: [], ...settings })
+    if (held.versioning !== undefined && local.listObjectVersions !== undefined) {
+      // A bucket keeping versions: each version (and a marker left by a run without the mesh) is a slot of its own.
+      let markers: { keyMarker?: string, versionIdMarker?: string } = {}
+      for (;;) {
+        const page = await local.listObjectVersions(b.name, { ...markers, limit: 1000, signal: o.stopping })
+        for (const v of page.versions) {
+          try {
+            const info = v.deleteMarker ? undefined : await local.headObject(b.name, v.key, { versionId: v.versionId })
+            take(versionEntry(o, b.name, v, info))
+          } catch {
+            // Gone meanwhile: the next start takes what is there then.
+          }
+        }
+        const last = page.versions.at(-1)
+        if (!page.isTruncated || last === undefined || o.stopping.aborted) break
+        markers = { keyMarker: last.key, versionIdMarker: last.versionId }
+        await breathe()
+      }
+      continue
+    }
     let startAfter: string | undefined
     for (;;) {
       const page = await local.listObjects(b.name, { startAfter, limit: 1000 })
       for (const obj of page.objects) {
         try {
-          take(localEntry(catalog, self, b.name, await local.headObject(b.name, obj.key)))
+          take(localEntry(o, b.name, await local.headObject(b.name, obj.key)))
         } catch {
           // Gone meanwhile, or changing on disk: the next start or the store's next adoption takes it.
         }
@@ -97,19 +120,21 @@ export async function dropLostClaims (o: { catalog: Catalog, copies: LocalCopies
   // What the store finds by itself (files placed by hand, a rebuilt index) is found first.
   await copies.store.firstScan
   // Only a copy the store says is missing or different counts as lost: a read error does not.
-  const gone = (err: unknown): boolean => isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket')
+  const gone = (err: unknown): boolean => isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket') || isS3Error(err, 'NoSuchVersion') || isS3Error(err, 'MethodNotAllowed')
   for (const bucket of catalog.bucketNames()) {
     for (const e of catalog.entries(bucket)) {
       if (o.stopping.aborted) return dropped
       if (++seen % 1000 === 0) await breathe()
       if (e.key === undefined || e.deleted || e.object === undefined || !e.holders.includes(copies.self)) continue
-      const info = await copies.store.headObject(bucket, e.key).catch((err: unknown) => gone(err) ? undefined : null)
+      const versionId = copies.localId(e)
+      const head = async (): Promise<ObjectInfo | undefined | null> => await copies.store.headObject(bucket, e.key!, versionId === undefined ? {} : { versionId }).catch((err: unknown) => gone(err) ? undefined : null)
+      const info = await head()
       if (info === null || info?.sha256 === e.object.sha256) continue
       // Checked again under the key's lock: a write may have brought the copy meanwhile.
       await copies.locks.run(`${bucket}\n${e.key}`, async () => {
-        const now = catalog.get(bucket, e.key)
+        const now = copies.slotNow(bucket, e.key!, e.versionId)
         if (now === undefined || now.deleted || now.object === undefined || !now.holders.includes(copies.self)) return
-        const again = await copies.store.headObject(bucket, e.key!).catch((err: unknown) => gone(err) ? undefined : null)
+        const again = await head()
         if (again === null || again?.sha256 === now.object.sha256) return
         catalog.dropHolder(bucket, e.key!, copies.self, now.versionId)
         dropped++
@@ -120,23 +145,36 @@ export async function dropLostClaims (o: { catalog: Catalog, copies: LocalCopies
 }
 
 /**
- * The entry for an object this member holds: a file whose content the
- * catalog already knows keeps that version; anything else is a version dated
- * by the file.
+ * The entry for an object (or one version of it, `info.versionId`) this
+ * member holds: a copy whose content the catalog already knows in that slot
+ * keeps that version; anything else is a version dated by the file (or by
+ * when its version was made).
  */
-function localEntry (catalog: Catalog, self: string, bucket: string, info: ObjectInfo): CatalogEntry {
-  const known = catalog.get(bucket, info.key)
-  return known !== undefined && !known.deleted && known.object?.sha256 === info.sha256
-    ? { ...known, holders: [self] }
-    : { bucket, key: info.key, version: { ms: info.lastModified.getTime(), counter: 0, node: self }, deleted: false, object: recordOf(info), holders: [self] }
+function localEntry (o: { copies: LocalCopies }, bucket: string, info: ObjectInfo, made?: Date): CatalogEntry {
+  const self = o.copies.self
+  const slot = info.versionId === undefined || info.versionId === NULL_VERSION ? undefined : info.versionId
+  const known = o.copies.slotNow(bucket, info.key, slot)
+  if (known !== undefined && !known.deleted && known.object?.sha256 === info.sha256) return { ...known, holders: [self] }
+  const ms = (slot === undefined ? undefined : stampTime(slot)) ?? made?.getTime() ?? info.lastModified.getTime()
+  return { bucket, key: info.key, ...(slot === undefined ? {} : { versionId: slot }), version: { ms, counter: 0, node: self }, deleted: false, object: recordOf(info), holders: [self] }
 }
 
-/** Applies a local entry; says whether that changed the catalog, and what it says afterwards (a newer version or a delete may win). */
+/** The entry for one version in a local bucket keeping versions: its object's (localEntry), or a delete marker's, a slot of its own. */
+function versionEntry (o: { copies: LocalCopies }, bucket: string, v: VersionSummary, info: ObjectInfo | undefined): CatalogEntry {
+  if (info !== undefined) return localEntry(o, bucket, { ...info, versionId: v.versionId }, v.made)
+  const slot = v.versionId === NULL_VERSION ? undefined : v.versionId
+  const known = o.copies.slotNow(bucket, v.key, slot)
+  if (known?.marker === true) return known
+  const ms = (slot === undefined ? undefined : stampTime(slot)) ?? v.made?.getTime() ?? v.lastModified.getTime()
+  return { bucket, key: v.key, ...(slot === undefined ? {} : { versionId: slot }), version: { ms, counter: 0, node: o.copies.self }, marker: true, deleted: false, holders: [] }
+}
+
+/** Applies a local entry; says whether that changed the catalog, and what it says afterwards of its slot (a newer version or a delete may win). */
 function takeLocal (o: { catalog: Catalog, clock: HybridClock, copies: LocalCopies }, e: CatalogEntry): { changed: boolean, entry: CatalogEntry } | undefined {
   // A file dated in the future (a skewed clock, a hand-set mtime) is versioned now instead.
   try { o.clock.observe(e.version) } catch { e.version = o.copies.version() }
   const changed = o.catalog.apply(e) !== undefined
-  const entry = o.catalog.get(e.bucket, e.key)
+  const entry = e.key === undefined ? o.catalog.get(e.bucket) : o.copies.slotNow(e.bucket, e.key, e.versionId)
   return entry === undefined ? undefined : { changed, entry }
 }
 
@@ -148,7 +186,7 @@ function takeLocal (o: { catalog: Catalog, clock: HybridClock, copies: LocalCopi
 export function adoptedLater (o: { catalog: Catalog, clock: HybridClock, copies: LocalCopies, reconciler: Reconciler }, bucket: string, info: ObjectInfo): CatalogEntry | undefined {
   const bucketEntry = o.catalog.get(bucket)
   if (bucketEntry === undefined || bucketEntry.deleted) return undefined
-  const e = localEntry(o.catalog, o.copies.self, bucket, info)
+  const e = localEntry(o, bucket, info)
   const now = takeLocal(o, e)
   if (now === undefined) return undefined
   if (now.entry.deleted || !now.entry.holders.includes(o.copies.self)) {
@@ -169,13 +207,14 @@ export function adoptedLater (o: { catalog: Catalog, clock: HybridClock, copies:
 export async function removedByHand (o: { catalog: Catalog, copies: LocalCopies, stopping: AbortSignal }, bucket: string, key: string): Promise<void> {
   const { catalog, copies } = o
   await copies.locks.run(`${bucket}\n${key}`, async () => {
-    const e = catalog.get(bucket, key)
-    // A head that is a version or a marker is not this release's to drop or replace (docs/plans/versioning.md, increment 5).
-    if (e === undefined || e.deleted || e.object === undefined || !e.holders.includes(copies.self) || isVersionedSlot(e)) return
-    // Written again since (a PUT after the file went): still held.
-    const handle = await copies.openLocal(bucket, key, e.object.sha256, o.stopping)
-    if (handle !== undefined) { await handle.close(); return }
-    if (e.holders.some(h => h !== copies.self)) catalog.dropHolder(bucket, key, copies.self, e.versionId)
-    else copies.publish({ bucket, key, version: copies.version(), deleted: true, holders: [] })
+    // Each slot this member holds of the key (in a bucket keeping versions, the file was one of them; which one, the store knows).
+    for (const e of catalog.get(bucket)?.versioning === undefined ? [catalog.get(bucket, key)] : catalog.slots(bucket, key)) {
+      if (e === undefined || e.deleted || e.object === undefined || !e.holders.includes(copies.self)) continue
+      // Written again since (a PUT after the file went): still held.
+      const handle = await copies.openLocal(bucket, key, e.object.sha256, o.stopping, copies.localId(e))
+      if (handle !== undefined) { await handle.close(); continue }
+      if (e.holders.some(h => h !== copies.self)) catalog.dropHolder(bucket, key, copies.self, e.versionId)
+      else copies.publish({ bucket, key, ...(e.versionId === undefined ? {} : { versionId: e.versionId }), version: copies.version(), deleted: true, holders: [] })
+    }
   })
 }

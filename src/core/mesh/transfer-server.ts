@@ -1,10 +1,9 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
 import { decodeCatalogMessage, decodeWriteHead } from './catalog-codec.js'
-import { isVersionedSlot } from './catalog-entry.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import { PeerIdleError, SealedFrames, StreamEndedError, type FrameSeal } from '../wire/sealed-frames.js'
-import { chunkBytes, parseRangeRequest, rangeAnswer, TreeLeaves, UnusableCopyError } from './range-transfer.js'
+import { chunkBytes, parseRangeRequest, rangeAnswer, requestedVersion, TreeLeaves, UnusableCopyError } from './range-transfer.js'
 import type { TransferHost, TransferOptions, TransferStats } from './transfer.js'
 
 /** Data chunk size on the wire: large enough to amortise framing, well inside yamux's flow-control credit. */
@@ -76,7 +75,8 @@ export class TransferServer {
     if (typeof r.bucket !== 'string' || typeof r.key !== 'string' || typeof r.sha256 !== 'string' || !Number.isSafeInteger(r.offset) || (r.offset as number) < 0) {
       throw new DroppedMessageError('malformed', 'A malformed get request.')
     }
-    const handle = await this.host.openLocal(r.bucket, r.key, r.sha256, signal)
+    const versionId = requestedVersion(r)
+    const handle = await this.host.openLocal(r.bucket, r.key, r.sha256, signal, versionId)
     if (handle === undefined) {
       await frames.send({ status: 'not-found', message: 'this member does not hold that content' })
       await frames.close()
@@ -97,7 +97,7 @@ export class TransferServer {
     this.stats.served++
     // The reader checked what we sent: bad bytes mean our copy rotted on disk.
     const verdict = await frames.receive().catch(() => undefined)
-    if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string)
+    if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string, versionId)
     if (keep && verdict?.op === 'verdict' && verdict.ok === true) return true
     await frames.close()
     return false
@@ -113,15 +113,15 @@ export class TransferServer {
     }
     let answer: Record<string, unknown>
     try {
-      const leaves = await this.trees.leaves(q.sha256, q.tree, async () => await this.host.openLocal(q.bucket, q.key, q.sha256, signal))
+      const leaves = await this.trees.leaves(q.sha256, q.tree, async () => await this.host.openLocal(q.bucket, q.key, q.sha256, signal, q.versionId))
       if (q.last >= leaves.length) return await refuse('bad-range', `chunk ${q.last} is past the end (${leaves.length} chunks)`)
       answer = rangeAnswer(this.host.hashes, leaves, q.first, q.last)
     } catch (err) {
       if (!(err instanceof UnusableCopyError)) throw err
-      if (err.rotten) this.host.onCorrupt(q.bucket, q.key, q.sha256)
+      if (err.rotten) this.host.onCorrupt(q.bucket, q.key, q.sha256, q.versionId)
       return await refuse('not-found', err.message)
     }
-    const handle = await this.host.openLocal(q.bucket, q.key, q.sha256, signal)
+    const handle = await this.host.openLocal(q.bucket, q.key, q.sha256, signal, q.versionId)
     if (handle === undefined) return await refuse('not-found', 'this member does not hold that content')
     const keep = r.keep === true
     await frames.send({ ...answer, ...(keep ? { kept: true } : {}) })
@@ -159,7 +159,7 @@ export class TransferServer {
           const commit = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
           if (commit.op !== 'commit' || !(commit.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'Expected the write\'s version.')
           const entries = decodeCatalogMessage(commit.entry).entries
-          if (entries.length !== 1 || entries[0]!.deleted || isVersionedSlot(entries[0]!)) throw new DroppedMessageError('malformed', 'A commit of something that is not one object version (versions other than null are not stored by this release).')
+          if (entries.length !== 1 || entries[0]!.deleted || entries[0]!.marker === true) throw new DroppedMessageError('malformed', 'A commit of something that is not one object version.')
           resolveEntry(entries[0]!)
           controller.close()
         } catch (err) {
@@ -177,7 +177,7 @@ export class TransferServer {
     if (!(r.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A push without its entry.')
     const entries = decodeCatalogMessage(r.entry).entries
     const entry = entries[0]
-    if (entries.length !== 1 || entry === undefined || entry.key === undefined || entry.deleted || entry.object === undefined || isVersionedSlot(entry)) throw new DroppedMessageError('malformed', 'A push of something that is not one object version (versions other than null are not stored by this release).')
+    if (entries.length !== 1 || entry === undefined || entry.key === undefined || entry.deleted || entry.marker === true || entry.object === undefined) throw new DroppedMessageError('malformed', 'A push of something that is not one object version.')
     const body = new ReadableStream<Uint8Array>({
       pull: async controller => {
         const pieces = await frames.receiveData()

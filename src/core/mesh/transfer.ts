@@ -16,8 +16,8 @@ export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
 
 /** What the transfer protocol needs from the node it runs on. */
 export interface TransferHost {
-  /** The local copy of (bucket, key) if its content hashes to `sha256`. */
-  openLocal (bucket: string, key: string, sha256: string, signal: AbortSignal): Promise<ObjectHandle | undefined>
+  /** The local copy of (bucket, key), or of its version `versionId` (a slot's local id: LocalCopies.localId), if its content hashes to `sha256`. */
+  openLocal (bucket: string, key: string, sha256: string, signal: AbortSignal, versionId?: string): Promise<ObjectHandle | undefined>
   /** Stores pushed bytes of `entry`: verified against it, durable when this resolves. Throws if refused. */
   accept (from: string, entry: CatalogEntry, body: ReadableStream<Uint8Array>, signal: AbortSignal): Promise<void>
   /**
@@ -29,7 +29,7 @@ export interface TransferHost {
   /** Hashes for checking what is served. */
   hashes: Hashes
   /** A local copy being served did not hash to what was asked for. */
-  onCorrupt (bucket: string, key: string, sha256: string): void
+  onCorrupt (bucket: string, key: string, sha256: string, versionId?: string): void
 }
 
 export interface TransferOptions {
@@ -147,8 +147,10 @@ export class TransferService {
    * back to the holder, so a holder whose copy rotted learns it without
    * hashing what it sends. It also errors if the peer refuses, stalls or goes away.
    */
-  async get (peer: string, request: { bucket: string, key: string, sha256: string, size: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    const fields = { op: 'get', bucket: request.bucket, key: request.key, sha256: request.sha256, offset: 0 }
+  async get (peer: string, request: { bucket: string, key: string, versionId?: string, sha256: string, size: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    // The version's local id, for a slot of a bucket with versioning set (a holder of an older release reads the key's
+    // current copy instead: its bytes then fail the SHA-256 check, and the next holder is tried).
+    const fields = { op: 'get', bucket: request.bucket, key: request.key, ...(request.versionId === undefined ? {} : { versionId: request.versionId }), sha256: request.sha256, offset: 0 }
     const { frames: f, done } = await this.fetchFrom(peer, fields, `${request.bucket}/${request.key}`, signal)
     this.stats.fetched++
     const hash = this.host.hashes.create('sha256')

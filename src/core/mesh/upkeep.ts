@@ -1,5 +1,5 @@
 import { compareVersions } from './hlc.js'
-import { isVersionedSlot, type CatalogEntry } from './catalog-entry.js'
+import { slotOf, type CatalogEntry } from './catalog-entry.js'
 import type { CatalogPartition } from './catalog-partition.js'
 import type { CatalogQuery } from './catalog-query.js'
 import type { CatalogStore } from './catalog-store.js'
@@ -109,7 +109,7 @@ export class Upkeep {
     if (query === undefined || (handOver.size === 0 && assign.size === 0)) return
     if (this.exchanging) {
       // The last pass's exchange is still running: what this one would hand over waits for the next.
-      for (const [bucket, entries] of handOver) this.requeue(bucket, entries.keys())
+      for (const [bucket, entries] of handOver) this.requeue(bucket, [...entries.values()].map(e => e.key!))
       return
     }
     this.exchanging = true
@@ -129,12 +129,12 @@ export class Upkeep {
             this.o.stats.handedOver += entries.length
             this.o.stats.handedWhole += whole.length
             this.o.receive?.(known)
-            const theirs = new Map<string, CatalogEntry>(known.map(k => [k.key!, k]))
+            const theirs = new Map<string, CatalogEntry>(known.map(k => [slotId(k), k]))
             const sent = new Set(whole)
             for (const e of entries) {
-              const now = this.o.catalog.get(bucket, e.key)
+              const now = this.o.catalog.slot(bucket, e.key!, e.versionId)
               // The owner has what was compared, or answered with what it has.
-              const held = sent.has(e) ? theirs.get(e.key!) : e
+              const held = sent.has(e) ? theirs.get(slotId(e)) : e
               if (now !== undefined && !partition.keeps(now) && held !== undefined && compareVersions(held.version, now.version) >= 0) this.o.catalog.evict(bucket, e.key!, now.versionId)
             }
             break
@@ -143,7 +143,7 @@ export class Upkeep {
           }
         }
         // No owner answered: handed over again next pass.
-        if (!handed) this.requeue(bucket, byKey.keys())
+        if (!handed) this.requeue(bucket, [...byKey.values()].map(e => e.key!))
       }
       for (const [member, entries] of assign) await query.merge(member, entries, signal).catch(() => {})
     })().finally(() => { this.exchanging = false })
@@ -157,28 +157,28 @@ export class Upkeep {
       for (const key of keys) {
         if (budget-- <= 0) return
         keys.delete(key)
-        const e = owned ? undefined : this.o.catalog.get(bucket, key)
-        if (e !== undefined && !isVersionedSlot(e)) handTo(handOver, e)
+        if (!owned) for (const e of this.o.catalog.slots(bucket, key)) handTo(handOver, e)
       }
       this.changed.delete(bucket)
     }
   }
 
   /**
-   * A local copy does not hash to its version: drop it and fetch the version
-   * again from another holder (the repair loop retries until one answers).
+   * A local copy does not hash to its version (`versionId`: the local id of
+   * its slot, LocalCopies.localId): drop it and fetch the version again from
+   * another holder (the repair loop retries until one answers).
    */
-  corrupt (bucket: string, key: string, sha256: string): void {
-    const id = `${bucket}\n${key}`
+  corrupt (bucket: string, key: string, sha256: string, versionId?: string): void {
+    const id = damageId(bucket, key, versionId)
     if (this.damaged.has(id)) return
     this.damaged.add(id)
     this.o.stats.corruptCopies++
     const { copies, stopping } = this.o
-    void copies.locks.run(id, async () => {
-      const handle = await copies.openLocal(bucket, key, sha256, stopping)
+    void copies.locks.run(`${bucket}\n${key}`, async () => {
+      const handle = await copies.openLocal(bucket, key, sha256, stopping, versionId)
       if (handle === undefined) return
       await handle.close()
-      await copies.deleteLocal(bucket, key, stopping)
+      await copies.deleteLocal(bucket, key, stopping, versionId)
     }).then(() => { this.pass() }, () => {})
   }
 
@@ -223,12 +223,11 @@ export class Upkeep {
       cycle.seen++
       if (e.key !== undefined && e.deleted && e.version.ms < horizon) expired.push(e)
       if (e.key === undefined) continue
-      // Slots other than null are not placed, repaired or handed over by this release (docs/plans/versioning.md, increment 5).
-      if (isVersionedSlot(e)) continue
+      // Every slot is an entry placed by its key: noncurrent versions are placed, repaired and handed over as current ones are.
       const owned = ownsBucket(e.bucket)
       if (!owned && cycle.whole) handTo(handOver, e)
       if (e.deleted || e.object === undefined) continue
-      const damaged = this.damaged.has(`${e.bucket}\n${e.key}`)
+      const damaged = this.damaged.has(damageId(e.bucket, e.key, this.o.copies.localId(e)))
       const holds = e.holders.includes(self) && !damaged
       if (holds) { cycle.held++; cycle.heldBytes += e.object.size }
       const holding = e.holders.filter(h => live.has(h)).length - (damaged ? 1 : 0)
@@ -258,7 +257,7 @@ export class Upkeep {
     const free = Math.max(0, this.o.repairConcurrency - running)
     cycle.owed += Math.max(0, todo.length - free)
     for (const e of todo.slice(0, free)) {
-      const id = `${e.bucket}\n${e.key!}`
+      const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
       void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id) }, () => {})
     }
     if (!done) return
@@ -276,7 +275,17 @@ export class Upkeep {
 function handTo (m: Map<string, Map<string, CatalogEntry>>, e: CatalogEntry): void {
   let byKey = m.get(e.bucket)
   if (byKey === undefined) m.set(e.bucket, byKey = new Map())
-  byKey.set(e.key!, e)
+  byKey.set(slotId(e), e)
+}
+
+/** A slot of a key, as one string. */
+function slotId (e: CatalogEntry): string {
+  return `${e.key!}\n${slotOf(e)}`
+}
+
+/** A damaged local copy: the key, and the local id of its slot. */
+function damageId (bucket: string, key: string, versionId: string | undefined): string {
+  return `${bucket}\n${key}\n${versionId ?? ''}`
 }
 
 function pushTo<K, V> (m: Map<K, V[]>, k: K, v: V): void {
