@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { MemberInfo } from '../../src/core/membership/member-events.js'
 import type { Membership } from '../../src/core/membership/membership.js'
-import { encodeNodeMeta } from '../../src/core/membership/node-meta.js'
+import { encodeNodeMeta, FEATURES } from '../../src/core/membership/node-meta.js'
 import { DurableMembers } from '../../src/core/mesh/durable-members.js'
 
 const GRACE = 60_000
@@ -85,19 +85,19 @@ describe('durable members: the owner grace', () => {
 describe('durable members: the features their releases announce', () => {
   it('names the members alive or suspect whose release lacks a feature (an older one), and none once all have it', () => {
     const members = new Map<string, MemberInfo>()
-    const add = (id: string, state: MemberInfo['state'], features?: string[], role: 'durable' | 'ephemeral' = 'durable'): void => {
-      members.set(id, { id, state, incarnation: 0, meta: encodeNodeMeta({ role, addrs: [], version: 'test', ...(features === undefined ? {} : { features }) }) } as MemberInfo)
+    const add = (id: string, state: MemberInfo['state'], caps?: number, role: 'durable' | 'ephemeral' = 'durable'): void => {
+      members.set(id, { id, state, incarnation: 0, meta: encodeNodeMeta({ role, addrs: [], version: 'test', ...(caps === undefined ? {} : { caps }) }) } as MemberInfo)
     }
-    add('new1', 'alive', ['versions'])
+    add('new1', 'alive', FEATURES.versions)
     add('old', 'alive')
-    add('new2', 'suspect', ['versions'])
+    add('new2', 'suspect', FEATURES.versions | 2)
     add('gone-old', 'failed')
     add('tab-old', 'alive', undefined, 'ephemeral')
     const membership = { list: () => [...members.values()], get: (id: string) => members.get(id) } as unknown as Membership
     const d = new DurableMembers(membership)
     d.update()
-    assert.deepEqual(d.lacking('versions'), ['old'], 'a failed member and a tab do not hold versioning back')
-    add('old', 'alive', ['versions'])
-    assert.deepEqual(d.lacking('versions'), [], 'upgraded')
+    assert.deepEqual(d.lacking(FEATURES.versions), ['old'], 'a failed member and a tab do not hold versioning back')
+    add('old', 'alive', FEATURES.versions)
+    assert.deepEqual(d.lacking(FEATURES.versions), [], 'upgraded')
   })
 })

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { encode } from 'cborg'
-import { decodeNodeMeta, encodeNodeMeta, fitNodeMeta, type NodeMeta } from '../../src/core/membership/node-meta.js'
+import { decodeNodeMeta, encodeNodeMeta, FEATURES, fitNodeMeta, type NodeMeta } from '../../src/core/membership/node-meta.js'
 
 const base: NodeMeta = { role: 'durable', addrs: ['/ip4/127.0.0.1/tcp/9100'], version: '0.1.0' }
 
@@ -28,10 +28,10 @@ describe('NodeMeta', () => {
   })
 
   it('carries the features a release announces, and refuses malformed ones', () => {
-    const meta = { ...base, features: ['versions'] }
+    const meta = { ...base, caps: FEATURES.versions }
     assert.deepEqual(decodeNodeMeta(encodeNodeMeta(meta)), meta)
-    assert.equal(decodeNodeMeta(encode({ ...base, features: 'versions' })), undefined)
-    assert.equal(decodeNodeMeta(encode({ ...base, features: [1] })), undefined)
-    assert.equal(decodeNodeMeta(encode({ ...base, features: Array.from({ length: 17 }, () => 'x') })), undefined)
+    assert.equal(decodeNodeMeta(encode({ ...base, caps: 'versions' })), undefined)
+    assert.equal(decodeNodeMeta(encode({ ...base, caps: -1 })), undefined)
+    assert.equal(encodeNodeMeta(meta).byteLength - encodeNodeMeta(base).byteLength, 6, 'six bytes of the 512: the addresses keep the rest')
   })
 })

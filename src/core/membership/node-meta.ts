@@ -23,16 +23,24 @@ export interface NodeMeta {
   heldBytes?: number
   /** Its S3 endpoint as clients reach it (--public-url, else what it listens on), when it serves S3. */
   url?: string
-  /** What this member's release does that an older one does not, where the mesh must wait for every member (MEMBER_FEATURES). */
-  features?: string[]
+  /**
+   * What this member's release does that an older one does not, where the
+   * mesh must wait for every member: a sum of FEATURES' bits (a number: the
+   * meta's 512 bytes are mostly addresses).
+   */
+  caps?: number
 }
 
 /**
- * The features this release announces. `versions`: it keeps object versions
- * (docs/plans/versioning.md); an older member would take a version for the
- * key's only object, so versioning waits until every durable member says this.
+ * The features a release may announce, one bit each. `versions`: it keeps
+ * object versions (docs/plans/versioning.md); an older member would take a
+ * version for the key's only object, so versioning waits until every
+ * durable member says this.
  */
-export const MEMBER_FEATURES = ['versions']
+export const FEATURES = { versions: 1 } as const
+
+/** The features this release announces (NodeMeta.caps). */
+export const MEMBER_CAPS = FEATURES.versions
 
 const ROLES = new Set(['durable', 'relay', 'ephemeral', 'edge'])
 
@@ -49,7 +57,7 @@ export function decodeNodeMeta (bytes: Uint8Array): NodeMeta | undefined {
     const count = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= 0)
     if (!count(m.capacity) || !count(m.started) || !count(m.free) || !count(m.heldObjects) || !count(m.heldBytes)) return undefined
     if (m.url !== undefined && (typeof m.url !== 'string' || m.url.length >= 256 || !/^https?:\/\//.test(m.url))) return undefined
-    if (m.features !== undefined && (!Array.isArray(m.features) || m.features.length > 16 || !m.features.every(f => typeof f === 'string' && f.length <= 32))) return undefined
+    if (m.caps !== undefined && (!Number.isSafeInteger(m.caps) || (m.caps as number) < 0)) return undefined
     return {
       role: m.role as NodeMeta['role'], addrs: m.addrs as string[], version: m.version,
       ...(m.capacity !== undefined ? { capacity: m.capacity as number } : {}),
@@ -58,7 +66,7 @@ export function decodeNodeMeta (bytes: Uint8Array): NodeMeta | undefined {
       ...(m.heldObjects !== undefined ? { heldObjects: m.heldObjects as number } : {}),
       ...(m.heldBytes !== undefined ? { heldBytes: m.heldBytes as number } : {}),
       ...(m.url !== undefined ? { url: m.url as string } : {}),
-      ...(m.features !== undefined ? { features: m.features as string[] } : {}),
+      ...(m.caps !== undefined ? { caps: m.caps as number } : {}),
     }
   } catch {
     return undefined

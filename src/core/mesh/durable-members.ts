@@ -53,11 +53,11 @@ export class DurableMembers {
     this.ownerPlacement = new Placement([...this.durable, ...this.gone.keys()])
   }
 
-  /** The durable members (alive or suspect) whose release does not announce `feature` (NodeMeta.features). */
-  lacking (feature: string): string[] {
+  /** The durable members (alive or suspect) whose release does not announce `feature` (a bit of NodeMeta.caps). */
+  lacking (feature: number): string[] {
     return this.durable.filter(id => {
       const meta = this.membership.get(id)?.meta
-      return meta === undefined || decodeNodeMeta(meta)?.features?.includes(feature) !== true
+      return meta === undefined || ((decodeNodeMeta(meta)?.caps ?? 0) & feature) === 0
     })
   }
 

@@ -4,7 +4,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Hashes } from '../hashes.js'
 import type { MembershipConfig } from '../membership/config.js'
 import { MembershipTransport } from '../membership/libp2p-transport.js'
-import { MEMBER_FEATURES, type NodeMeta } from '../membership/node-meta.js'
+import { MEMBER_CAPS, type NodeMeta } from '../membership/node-meta.js'
 import type { ObjectStore } from '../object-store.js'
 import type { Keyring } from '../wire/keyring.js'
 import type { CatalogStore } from './catalog-store.js'
@@ -63,7 +63,7 @@ export async function startMember (parts: MemberParts): Promise<MeshMember> {
   const { libp2p, keyring, cluster } = parts
   const transport = new MembershipTransport({
     libp2p, keyring, config: parts.membership,
-    meta: { role: parts.role, addrs: parts.addresses ?? libp2p.getMultiaddrs().map(String), version: parts.version, started: Date.now(), features: MEMBER_FEATURES, ...parts.meta },
+    meta: { role: parts.role, addrs: parts.addresses ?? libp2p.getMultiaddrs().map(String), version: parts.version, started: Date.now(), caps: MEMBER_CAPS, ...parts.meta },
     pubsub: { service: libp2p.services.pubsub, cluster },
   })
   await transport.start()

@@ -4,6 +4,7 @@ import type { Libp2p } from '@libp2p/interface'
 import type { Hashes } from '../hashes.js'
 import { MEMBER_EVENTS, type MemberInfo } from '../membership/member-events.js'
 import type { Membership } from '../membership/membership.js'
+import { FEATURES } from '../membership/node-meta.js'
 import type { ObjectStore } from '../object-store.js'
 import type { Keyring } from '../wire/keyring.js'
 import { Announcer } from './announcer.js'
@@ -200,7 +201,7 @@ export class MeshNode {
       persist: async () => { await o.catalogStore?.flush(true) },
       partition,
       arbiter: this.arbiter,
-      versionsBlockedBy: () => this.durable.lacking('versions'),
+      versionsBlockedBy: () => this.durable.lacking(FEATURES.versions),
     })
   }
 
