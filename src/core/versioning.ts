@@ -100,8 +100,13 @@ export function placeVersion<T extends KeptVersion> (versions: readonly T[], wri
   return at < 0 ? [...others, written] : [...others.slice(0, at), written, ...others.slice(at)]
 }
 
-/** Throws when a bucket with versioning never set is asked to keep a version other than the null one. */
+/**
+ * Throws when a bucket with versioning never set is asked to keep a version
+ * other than the null one, and for an id of anything but letters, digits,
+ * `-` and `_` (a store may name a file by it).
+ */
 export function checkNamedVersion (status: VersioningStatus | undefined, versionId: string): void {
+  if (!isVersionIdName(versionId)) throw new S3Error('InvalidArgument', 'A version id named for a store is letters, digits, - and _ only.')
   if (status === undefined && versionId !== NULL_VERSION) throw new S3Error('InvalidRequest', `Version ${versionId} cannot be kept in a bucket whose versioning was never set.`)
 }
 
@@ -221,6 +226,11 @@ export function versionIdOf (ms: number, counter: number, tag: string): string {
 export function stampTime (id: string): number | undefined {
   const ms = parseInt(id.slice(0, 9), 36)
   return /^[0-9a-z]{13}/.test(id) && Number.isSafeInteger(ms) ? ms : undefined
+}
+
+/** Whether a version id is one s3mesh makes (letters, digits, `-` and `_`, up to 128): safe as a file's name. */
+export function isVersionIdName (id: string): boolean {
+  return /^[A-Za-z0-9_-]{1,128}$/.test(id)
 }
 
 /** A version id as a client may send it: S3's are opaque (printable ASCII, `+`, `/` and `=` among them), up to 1,024 characters; s3mesh's are URL-safe. */

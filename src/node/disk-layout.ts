@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
+import { isVersionIdName } from '../core/versioning.js'
 
 /** Name of the hidden folder inside the data folder; bucket names cannot start with a dot, so it never clashes. */
 export const SYSTEM_DIR = '.s3mesh'
@@ -83,11 +84,11 @@ export class DiskLayout {
   }
 
   versionPath (bucket: string, key: string, versionId: string | undefined): string {
-    return join(this.versionsDir(bucket, key), versionId ?? 'null')
+    return join(this.versionsDir(bucket, key), versionFile(versionId))
   }
 
   markerPath (bucket: string, key: string, versionId: string | undefined): string {
-    return join(this.versionsDir(bucket, key), `${versionId ?? 'null'}.marker`)
+    return join(this.versionsDir(bucket, key), `${versionFile(versionId)}.marker`)
   }
 
   versionsKeyPath (bucket: string, key: string): string {
@@ -109,4 +110,11 @@ export class DiskLayout {
   tmpPath (id: string, suffix = ''): string {
     return join(this.tmp, id + suffix)
   }
+}
+
+/** A version's file name: its id (`null` for the null version), which must be one s3mesh makes, so it names no other path. */
+function versionFile (versionId: string | undefined): string {
+  const id = versionId ?? 'null'
+  if (!isVersionIdName(id)) throw new Error(`A version kept on disk is named by letters, digits, - and _ only, not ${JSON.stringify(id)}.`)
+  return id
 }

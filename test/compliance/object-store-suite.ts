@@ -518,6 +518,8 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.deepEqual([copied.versionId, copied.etag, copied.sha256], ['vc', 'abc', sha])
       await store.putObject('named', 'c', streamOfBytes(bytes('old copy')), { metadata: meta, copyOfAtEnd: () => ({ etag: 'def', sha256: 'd'.repeat(64), lastModified: new Date(t - 200), versionAs: as('vb', t - 200) }) })
       assert.deepEqual((await ids()).filter(x => x.startsWith('c:')), ['c:vc:latest', 'c:vb'])
+      // An id that is not one s3mesh makes (a store may name a file by it) is refused.
+      await assert.rejects(putAs('k', 'path', as('../../x', t)), (err: unknown) => isS3Error(err, 'InvalidArgument'))
       // A bucket never versioned keeps only the null version.
       await store.createBucket('plain')
       await assert.rejects(store.putObject('plain', 'k', streamOfBytes(bytes('x')), { metadata: meta, versionAs: as('v9', t) }), (err: unknown) => isS3Error(err, 'InvalidRequest'))

@@ -356,6 +356,8 @@ describe('catalog slots (S3 versions)', () => {
     const bad: unknown[] = [
       { ...marker, holders: ['n1'] }, { ...marker, object: v1.object }, { ...marker, deleted: true }, { ...marker, marker: 1 },
       { ...v1, versionId: 'null' }, { ...v1, versionId: 'has space' }, { ...v1, versionId: '' }, { ...v1, object: undefined },
+      // A member stores its copy of a slot in a file named by the id: a path is no id.
+      { ...v1, versionId: '../../../etc/x' }, { ...v1, versionId: 'a/b' }, { ...v1, versionId: '..' }, { ...v1, versionId: 'x'.repeat(129) },
       { ...v1, created: { ms: -1, counter: 0, node: 'n1' } }, { bucket: 'photos', version: at(1), deleted: false, holders: [], versionId: idAt(1) },
       { ...v1, created: at(2) }, // made after its last change: a clock far ahead would pin the head
     ]

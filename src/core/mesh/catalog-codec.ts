@@ -6,7 +6,7 @@ import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
 import { compareKeys } from '../key-order.js'
 import type { CorsRule, ObjectMetadata, ObjectSummary } from '../object-store.js'
 import { isVersionedSlot, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
-import { NULL_VERSION } from '../versioning.js'
+import { isVersionIdName, NULL_VERSION } from '../versioning.js'
 import type { WriteHead } from './local-copies.js'
 import { compareVersions, type Version } from './hlc.js'
 
@@ -169,10 +169,14 @@ function corsRules (x: unknown): CorsRule[] {
   })
 }
 
-/** S3's version ids: printable ASCII (see checkVersionId), at most 1024 characters; never `null`, the name of the slot that has none. */
+/**
+ * A slot's version id as s3mesh makes them (letters, digits, `-` and `_`,
+ * at most 128): a member stores its copy of a slot in a file named by it, so
+ * a peer's id can name no other path. Never `null`, the name of the slot that has none.
+ */
 function versionId (x: unknown): string {
-  const id = str(x, 'entry.versionId', 1024, 1)
-  if (!/^[\x21-\x7e]+$/.test(id) || id === NULL_VERSION) malformed('entry.versionId is not a version id')
+  const id = str(x, 'entry.versionId', 128, 1)
+  if (!isVersionIdName(id) || id === NULL_VERSION) malformed('entry.versionId is not a version id')
   return id
 }
 

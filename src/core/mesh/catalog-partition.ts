@@ -120,7 +120,8 @@ export class CatalogPartition {
   async entries (bucket: string, keys: string[], signal?: AbortSignal): Promise<CatalogEntry[]> {
     const local = keys.flatMap(k => { const e = this.o.catalog.get(bucket, k); return e === undefined ? [] : [e] })
     if (this.answers(bucket)) return local
-    const held = local.filter(e => e.holders.includes(this.o.self))
+    // As entry(): a held slot is not a versioned key's head for sure.
+    const held = this.o.catalog.get(bucket)?.versioning === undefined ? local.filter(e => e.holders.includes(this.o.self)) : []
     const heldKeys = new Set(held.map(e => e.key))
     const ask = keys.filter(k => !heldKeys.has(k))
     if (ask.length === 0) return held
@@ -146,9 +147,9 @@ export class CatalogPartition {
     return await this.remote(async q => await q.versions(bucket, options, signal), this.owns(bucket) ? this.o.catalog.versionPage(bucket, options) : undefined)
   }
 
-  /** A bucket's live objects and their bytes, and its versions and delete markers (a bucket with any is not empty). */
-  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number, versions: number }> {
-    const here = (): { objects: number, bytes: number, versions: number } => ({ ...this.o.catalog.bucketTotals(bucket), versions: this.o.catalog.versionTotals(bucket).versions })
+  /** A bucket's live objects and their bytes, and its versions and delete markers (a bucket with any is not empty; absent from an owner of an older release). */
+  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number, versions?: number }> {
+    const here = (): { objects: number, bytes: number, versions?: number } => ({ ...this.o.catalog.bucketTotals(bucket), versions: this.o.catalog.versionTotals(bucket).versions })
     if (this.answers(bucket)) return here()
     return await this.remote(async q => await q.totals(bucket, signal), this.owns(bucket) ? here() : undefined)
   }

@@ -1,5 +1,6 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
+import { S3Error } from '../errors.js'
 import type { Keyring } from '../wire/keyring.js'
 import { openStream } from '../wire/open-stream.js'
 import { SealedFrames } from '../wire/sealed-frames.js'
@@ -86,7 +87,11 @@ export class CatalogQuery {
    */
   async get (bucket: string, key: string, signal?: AbortSignal, versionId?: string): Promise<CatalogEntry | undefined> {
     const a = await this.fromOwners(bucket, { op: 'get', bucket, key, ...(versionId === undefined ? {} : { versionId }) }, signal)
-    return a.entries instanceof Uint8Array ? decodeCatalogMessage(a.entries).entries[0] : undefined
+    const e = a.entries instanceof Uint8Array ? decodeCatalogMessage(a.entries).entries[0] : undefined
+    if (e !== undefined && (e.bucket !== bucket || e.key !== key)) throw new DroppedMessageError('malformed', 'An answer about another key.')
+    // An owner of an older release answers with the key's head whatever version was asked: not the slot asked for.
+    if (e !== undefined && versionId !== undefined && slotOf(e) !== (versionId === NULL_VERSION ? '' : versionId)) throw new S3Error('ServiceUnavailable', 'An owner of this bucket\'s catalog runs a release that keeps no versions: upgrade every node.')
+    return e
   }
 
   /** The entries of several keys of a bucket (those an owner has), at most MERGE_BATCH a question. */
@@ -135,10 +140,10 @@ export class CatalogQuery {
   }
 
   /** A bucket's live objects and their bytes, and its versions and delete markers (an owner of an older release counts none), as an owner counts them. */
-  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number, versions: number }> {
+  async totals (bucket: string, signal?: AbortSignal): Promise<{ objects: number, bytes: number, versions?: number }> {
     const a = await this.fromOwners(bucket, { op: 'totals', bucket }, signal)
     if (!Number.isInteger(a.objects) || !Number.isInteger(a.bytes) || (a.versions !== undefined && !Number.isInteger(a.versions))) throw new DroppedMessageError('malformed', 'Totals without their numbers.')
-    return { objects: a.objects as number, bytes: a.bytes as number, versions: (a.versions as number | undefined) ?? 0 }
+    return { objects: a.objects as number, bytes: a.bytes as number, ...(a.versions === undefined ? {} : { versions: a.versions as number }) }
   }
 
   /** `peer`'s digest of a whole bucket, if it owns it (else undefined). */

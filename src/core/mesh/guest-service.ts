@@ -7,7 +7,7 @@ import { decodeNodeMeta } from '../membership/node-meta.js'
 import { PLAIN_FRAMES, SealedFrames } from '../wire/sealed-frames.js'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import { isLiveObject, slotOf, type CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import type { CatalogPartition } from './catalog-partition.js'
 import type { TypedEventEmitter } from 'main-event'
@@ -47,11 +47,20 @@ function addresses (v: unknown): string[] {
  * The guest transfer protocol over a peer's own copies: bytes served (`get`,
  * decided by `authorize`), never taken (guests write through S3).
  */
-export function guestTransfer (libp2p: Libp2p, copies: LocalCopies, hashes: Hashes, options: Pick<TransferOptions, 'idleTimeoutMs' | 'authorize' | 'credentials'>): TransferService {
+export function guestTransfer (
+  libp2p: Libp2p, copies: LocalCopies, hashes: Hashes, options: Pick<TransferOptions, 'idleTimeoutMs' | 'authorize' | 'credentials'>,
+  head?: (bucket: string, key: string, signal: AbortSignal) => Promise<CatalogEntry | undefined>,
+): TransferService {
   return new TransferService(libp2p, PLAIN_FRAMES, {
-    // A guest reads current copies only: a version it names is not looked up (its reads by version id go through S3,
-    // decided by s3:GetObjectVersion), so a guest allowed s3:GetObject cannot read an old version here.
-    openLocal: async (bucket, key, sha256, signal) => await copies.openLocal(bucket, key, sha256, signal),
+    // A guest reads current objects only: a version it names is not looked up (reads by version id go through S3,
+    // decided by s3:GetObjectVersion). In a bucket keeping versions, the content asked for must be the key's current
+    // version (`head`), so a guest allowed s3:GetObject cannot read an old one, or one behind a delete marker.
+    openLocal: async (bucket, key, sha256, signal) => {
+      if (head === undefined || !copies.versioned(bucket)) return await copies.openLocal(bucket, key, sha256, signal)
+      const now = await head(bucket, key, signal)
+      if (now === undefined || !isLiveObject(now) || now.object!.sha256 !== sha256) return undefined
+      return await copies.openLocal(bucket, key, sha256, signal, copies.localId(now))
+    },
     accept: async () => { throw new Error('guests do not take pushes') },
     acceptStreamed: async () => { throw new Error('guests do not take pushes') },
     hashes,
@@ -96,7 +105,7 @@ export interface GuestServiceOptions {
   libp2p: Libp2p
   catalog: Catalog
   /** Where object entries are read: this member's catalog for what it keeps, a bucket's owners for the rest. */
-  partition: Pick<CatalogPartition, 'entries' | 'page' | 'totals'>
+  partition: Pick<CatalogPartition, 'entry' | 'entries' | 'page' | 'totals'>
   /** Entries this member heard and did not keep (`passed`): a guest watching their bucket is told of them too. */
   heard: TypedEventEmitter<{ passed: CustomEvent<CatalogEntry> }>
   copies: LocalCopies
@@ -151,7 +160,7 @@ export class GuestService {
         gate.check(g, 's3:GetObject', r.bucket, r.key)
         this.stats.served++
       },
-    })
+    }, async (bucket, key, signal) => await o.partition.entry(bucket, key, signal))
   }
 
   /** What decides guests' requests here (and counts what it refuses). */
@@ -261,7 +270,13 @@ export class GuestService {
       const out: CatalogEntry[] = []
       for (const e of entries) {
         if (!gate.mayList(g, e.bucket, e.key)) { this.stats.entriesFiltered++; continue }
+        // A guest keeps no versions: of a key in a bucket keeping them, it hears the current version (and removals
+        // and markers, which carry no bytes), never an older version's content.
+        const head = e.key === undefined || !this.o.copies.versioned(e.bucket) ? undefined : this.o.catalog.get(e.bucket, e.key)
+        if (head !== undefined && isLiveObject(e) && slotOf(head) !== slotOf(e)) { this.stats.entriesFiltered++; continue }
         out.push(this.shown(g, this.holdings.withGuests(e)))
+        // A removal or a marker may have made an older version current: the guest hears that one too.
+        if (head !== undefined && !isLiveObject(e) && isLiveObject(head) && slotOf(head) !== slotOf(e)) out.push(this.shown(g, this.holdings.withGuests(head)))
       }
       this.stats.entriesSent += out.length
       return out

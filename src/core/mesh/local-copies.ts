@@ -97,6 +97,11 @@ export class LocalCopies {
     return this.o.catalog.get(e.bucket)?.versioning === undefined ? undefined : NULL_VERSION
   }
 
+  /** Whether the mesh's bucket has versioning set (its keys have slots besides the null one). */
+  versioned (bucket: string): boolean {
+    return this.o.catalog.get(bucket)?.versioning !== undefined
+  }
+
   /** The version a slot's copy is stored as (its id, ordered by when it was made), in a bucket with versioning set. */
   versionAs (e: CatalogEntry): VersionAs | undefined {
     const versionId = this.localId(e)
@@ -218,8 +223,18 @@ export class LocalCopies {
       }
       info = { name, created: new Date() }
     }
-    if (info.versioning === undefined && this.o.catalog.get(name)?.versioning !== undefined && this.store.setBucketVersioning !== undefined) {
+    const meshVersioning = this.o.catalog.get(name)?.versioning
+    if (info.versioning === undefined && meshVersioning !== undefined && this.store.setBucketVersioning !== undefined) {
       await this.store.setBucketVersioning(name, 'Enabled', options)
+    } else if (info.versioning !== undefined && meshVersioning === undefined && this.o.catalog.get(name) !== undefined) {
+      // Left keeping versions by a bucket of this name deleted from the mesh before (its folder went only once its
+      // versions had): made again as the mesh's bucket is, if nothing is in it. (One with versions of its own, made
+      // without the mesh, is adopted at start: its versioning comes with it.)
+      const left = await this.store.listObjectVersions?.(name, { limit: 1, ...options })
+      if (left?.versions.length === 0) {
+        await this.store.deleteBucket(name, options).catch(() => {})
+        await this.store.createBucket(name, options).catch(err => { if (!isS3Error(err, 'BucketAlreadyOwnedByYou')) throw err })
+      }
     }
   }
 

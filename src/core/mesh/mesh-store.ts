@@ -108,7 +108,9 @@ export class MeshStore implements ObjectStore {
     // CORS and lifecycle rules and versioning live in the bucket's catalog entry: every node answers alike.
     const cors = { ...(e.cors === undefined ? {} : { cors: e.cors }), ...(e.lifecycle === undefined ? {} : { lifecycle: e.lifecycle }), ...(e.versioning === undefined ? {} : { versioning: e.versioning }) }
     try {
-      return { ...await this.local.headBucket(name, options), ...cors }
+      // The mesh's settings, not the member's store's (it may keep versions for a bucket of the same name deleted before).
+      const { versioning: _local, ...local } = await this.local.headBucket(name, options)
+      return { ...local, ...cors }
     } catch (err) {
       if (!isS3Error(err, 'NoSuchBucket')) throw err
       return { name, created: new Date(e.version.ms), ...cors }
@@ -125,7 +127,10 @@ export class MeshStore implements ObjectStore {
     const { objects, versions } = this.p.partition === undefined
       ? { objects: this.catalog.objectCount(name), versions: this.catalog.versionTotals(name).versions }
       : await this.p.partition.totals(name, options?.signal)
-    if (objects > 0 || versions > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
+    if (versions === undefined && this.liveBucket(name).versioning !== undefined) {
+      throw new S3Error('ServiceUnavailable', 'The owner that counted this bucket runs a release that keeps no versions, and cannot say whether versions are left: upgrade every node.')
+    }
+    if (objects > 0 || (versions ?? 0) > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
     try {
       await this.local.deleteBucket(name, options)
     } catch (err) {
@@ -295,7 +300,8 @@ export class MeshStore implements ObjectStore {
       if (!deleteMayGo(live.map(slotOf), slotOf(e), onlyIf)) return { versionId, kept: true }
     }
     this.copies.publish({ bucket, key, ...(slot === undefined ? {} : { versionId: slot }), version: this.version(), deleted: true, holders: [] })
-    if (e.marker !== true) await this.copies.deleteLocal(bucket, key, signal, this.copies.localId(e))
+    // A marker's too: one made by a run without the mesh is kept in the store, and a start would adopt it again.
+    await this.copies.deleteLocal(bucket, key, signal, this.copies.localId(e))
     return { versionId, ...(e.marker === true ? { deleteMarker: true } : {}) }
   }
 
@@ -310,8 +316,10 @@ export class MeshStore implements ObjectStore {
       const e = await this.liveObject(bucket, key, options?.signal, options?.versionId)
       const localId = this.copies.localId(e)
       // The bytes do not change: every holder of the old version holds the new one. A version keeps when it was
-      // made (a tag edit never makes it current); in a bucket never versioned the entry stays as an older release reads it.
-      const entry: CatalogEntry = { ...e, version: this.version(), ...(localId === undefined ? {} : { created: createdOf(e) }), object: { ...e.object!, tags } }
+      // made (a tag edit never makes it current), whenever the key has versions (this member may not have heard yet
+      // that the bucket keeps them); a key of a bucket never versioned stays as an older release reads it.
+      const versioned = localId !== undefined || this.catalog.slots(bucket, key).some(x => x.versionId !== undefined)
+      const entry: CatalogEntry = { ...e, version: this.version(), ...(versioned ? { created: createdOf(e) } : {}), object: { ...e.object!, tags } }
       try {
         const local = { ...(options?.signal === undefined ? {} : { signal: options.signal }), ...(localId === undefined ? {} : { versionId: localId }) }
         if ((await this.local.headObject(bucket, key, local)).sha256 === e.object!.sha256) await this.local.setObjectTags(bucket, key, tags, local)
@@ -404,8 +412,8 @@ export class MeshStore implements ObjectStore {
   private async locked (bucket: string, key: string, write: (named: VersionAs | undefined) => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher): Promise<{ info: ObjectInfo, entry: CatalogEntry }> {
     return await this.copies.locks.run(`${bucket}\n${key}`, async () => {
       const status = this.catalog.get(bucket)?.versioning
-      const version = status === undefined ? undefined : this.version()
-      const named = version === undefined ? undefined : { versionId: status === 'Enabled' ? meshVersionId(version) : NULL_VERSION, stamp: stampAt(version.ms, version.counter) }
+      const made = status === undefined ? undefined : this.version()
+      const named = made === undefined ? undefined : { versionId: status === 'Enabled' ? meshVersionId(made) : NULL_VERSION, stamp: stampAt(made.ms, made.counter) }
       let info: ObjectInfo
       try {
         if (named !== undefined) await this.copies.ensureBucket(bucket, signal === undefined ? {} : { signal })
@@ -422,8 +430,12 @@ export class MeshStore implements ObjectStore {
         if (leaves !== undefined) object.tree = toHex(treeRoot(this.p.hashes, leaves))
       }
       const slot = named === undefined || named.versionId === NULL_VERSION ? {} : { versionId: named.versionId }
+      // A new version keeps the clock's reading it is named by. The null slot merges last-writer-wins by version:
+      // its version is read once the write is done, as in a bucket never versioned (a write that began first and
+      // ended last wins, and one that lost meanwhile is not taken for this one).
+      const version = slot.versionId === undefined ? this.version() : made!
       // In this member's catalog at once (a read here finds it); announced by committed(), once.
-      const entry = this.copies.apply({ bucket, key, ...slot, version: version ?? this.version(), deleted: false, object, holders: [this.copies.self] })
+      const entry = this.copies.apply({ bucket, key, ...slot, version, deleted: false, object, holders: [this.copies.self] })
       return { info: named === undefined ? info : { ...info, versionId: named.versionId }, entry }
     })
   }

@@ -80,7 +80,8 @@ export class Replicator {
     if (targets.length === 0) return copied
     const s = this.o.stopping
     const fromDisk = async (target: string): Promise<void> => {
-      const handle = await this.o.copies.openLocal(entry.bucket, entry.key!, entry.object!.sha256, s)
+      // This version's copy (not the key's newest here: a later write of the key may have landed meanwhile).
+      const handle = await this.o.copies.openLocal(entry.bucket, entry.key!, entry.object!.sha256, s, this.o.copies.localId(entry))
       if (handle === undefined) throw new Error('the local copy changed')
       await this.o.transfer.push(target, entry, handle.stream(), s)
     }

@@ -65,7 +65,13 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
     const settings = known !== undefined
       ? {}
       : { ...(held.cors === undefined ? {} : { cors: held.cors }), ...(held.lifecycle === undefined ? {} : { lifecycle: held.lifecycle }), ...(held.versioning === undefined ? {} : { versioning: held.versioning }) }
-    take(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: self }, deleted: false, holders: [], ...settings })
+    if (known !== undefined && !known.deleted && known.versioning === undefined && held.versioning !== undefined && await keepsVersions(local, b.name)) {
+      // Versions made in this folder by a run without the mesh, in a bucket the mesh keeps none for: the bucket
+      // keeps them from now on (its other versions would otherwise be taken for its only object).
+      take({ ...known, version: copies.version(), versioning: held.versioning })
+    } else {
+      take(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: self }, deleted: false, holders: [], ...settings })
+    }
     if (held.versioning !== undefined && local.listObjectVersions !== undefined) {
       // A bucket keeping versions: each version (and a marker left by a run without the mesh) is a slot of its own.
       let markers: { keyMarker?: string, versionIdMarker?: string } = {}
@@ -106,6 +112,18 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
     for (const name of deletedBuckets) await local.deleteBucket(name, { signal: o.stopping }).catch(() => {})
   })
   return announce
+}
+
+/** Whether a local bucket holds a version other than the null one, or a delete marker. */
+async function keepsVersions (local: LocalCopies['store'], bucket: string): Promise<boolean> {
+  let markers: { keyMarker?: string, versionIdMarker?: string } = {}
+  for (;;) {
+    const page = await local.listObjectVersions!(bucket, { ...markers, limit: 1000 })
+    if (page.versions.some(v => v.versionId !== NULL_VERSION || v.deleteMarker)) return true
+    const last = page.versions.at(-1)
+    if (!page.isTruncated || last === undefined) return false
+    markers = { keyMarker: last.key, versionIdMarker: last.versionId }
+  }
 }
 
 /**

@@ -169,16 +169,18 @@ export class Upkeep {
    * another holder (the repair loop retries until one answers).
    */
   corrupt (bucket: string, key: string, sha256: string, versionId?: string): void {
-    const id = damageId(bucket, key, versionId)
-    if (this.damaged.has(id)) return
-    this.damaged.add(id)
-    this.o.stats.corruptCopies++
     const { copies, stopping } = this.o
     void copies.locks.run(`${bucket}\n${key}`, async () => {
       const handle = await copies.openLocal(bucket, key, sha256, stopping, versionId)
       if (handle === undefined) return
+      // The copy that was opened goes, by its own id (a reader of an older release names none: the key's newest here).
+      const local = handle.info.versionId ?? versionId
       await handle.close()
-      await copies.deleteLocal(bucket, key, stopping, versionId)
+      const id = damageId(bucket, key, local)
+      if (this.damaged.has(id)) return
+      this.damaged.add(id)
+      this.o.stats.corruptCopies++
+      await copies.deleteLocal(bucket, key, stopping, local)
     }).then(() => { this.pass() }, () => {})
   }
 
