@@ -9,8 +9,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import {
-  CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketLifecycleCommand, GetBucketLifecycleConfigurationCommand, HeadObjectCommand,
-  ListMultipartUploadsCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutObjectCommand, type LifecycleRule, type S3Client,
+  CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketLifecycleCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand, GetBucketVersioningCommand,
+  GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand, PutObjectCommand, type LifecycleRule, type S3Client,
 } from '@aws-sdk/client-s3'
 import { sdkClient, sdkOutcome, signer } from '../helpers/s3-client.js'
 import { startMeshProcesses } from '../helpers/mesh-processes.js'
@@ -127,5 +128,31 @@ describe('lifecycle on a five-node mesh', () => {
     for (const c of clients) assert.deepEqual((await keys(c)).sort(), ['keep/probe'])
     const config = await clients[4]!.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))
     assert.deepEqual(config.Rules, RULES.slice(0, 1), 'every node has the configuration')
+  })
+
+  it('in a versioned bucket, noncurrent versions and lone delete markers written through every node are deleted once each, by one member', async () => {
+    const V = 'aging-versions'
+    await clients[0]!.send(new CreateBucketCommand({ Bucket: V }))
+    await until('every node has the bucket', async () => (await Promise.all(clients.map(async c => await sdkOutcome(c.send(new GetBucketVersioningCommand({ Bucket: V })))))).every(r => r === 'no error'))
+    await clients[1]!.send(new PutBucketVersioningCommand({ Bucket: V, VersioningConfiguration: { Status: 'Enabled' } }))
+    for (const c of clients) await until('every node keeps versions', async () => (await c.send(new GetBucketVersioningCommand({ Bucket: V }))).Status === 'Enabled')
+    for (let i = 0; i < 10; i++) for (const body of ['old', 'new']) await clients[(i + body.length) % 5]!.send(new PutObjectCommand({ Bucket: V, Key: `v/${i}`, Body: `${body} ${i}` }))
+    for (let i = 0; i < 5; i++) await clients[i]!.send(new DeleteObjectCommand({ Bucket: V, Key: `gone/${i}` }))
+    const versionsOf = async (c: S3Client): Promise<string[]> => {
+      const page = await c.send(new ListObjectVersionsCommand({ Bucket: V }))
+      return [...(page.Versions ?? []).map(v => `${v.Key!}${v.IsLatest === true ? '*' : ''}`), ...(page.DeleteMarkers ?? []).map(m => `${m.Key!}:marker`)].sort()
+    }
+    const current = Array.from({ length: 10 }, (_, i) => `v/${i}*`)
+    assert.deepEqual(await versionsOf(clients[3]!), [...Array.from({ length: 5 }, (_, i) => `gone/${i}:marker`), ...Array.from({ length: 10 }, (_, i) => [`v/${i}`, `v/${i}*`]).flat()].sort(), 'precondition: ten noncurrent versions and five lone markers')
+    const before = await Promise.all(nodes.map(async n => await metric(n, 's3mesh_lifecycle_expired_versions_total')))
+    await clients[4]!.send(new PutBucketLifecycleConfigurationCommand({
+      Bucket: V,
+      LifecycleConfiguration: { Rules: [{ ID: 'old-versions', Filter: { Prefix: '' }, Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Expiration: { ExpiredObjectDeleteMarker: true } }] },
+    }))
+    for (const c of clients) await until('every node lists only the current versions', async () => (await versionsOf(c)).join() === current.sort().join(), 30_000, async () => (await versionsOf(c)).join(' '))
+    const counts = (await Promise.all(nodes.map(async n => await metric(n, 's3mesh_lifecycle_expired_versions_total')))).map((n, i) => n - before[i]!)
+    assert.equal(counts.reduce((a, b) => a + b, 0), 15, `deleted once each: ${counts.join(', ')}`)
+    assert.equal(counts.filter(c => c > 0).length, 1, `by one member: ${counts.join(', ')}`)
+    for (const [i, c] of clients.entries()) assert.equal(await (await c.send(new GetObjectCommand({ Bucket: V, Key: 'v/7' }))).Body!.transformToString(), 'new 7', `node ${i} reads the current version`)
   })
 })

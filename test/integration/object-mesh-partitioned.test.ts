@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { bucketTopic } from '../../src/core/mesh/announcer.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
+import { isS3Error } from '../../src/core/errors.js'
 import { versionIdOf } from '../../src/core/versioning.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { streamOfBytes } from '../../src/core/streams.js'
@@ -210,6 +211,34 @@ describe('the catalog partitioned by bucket', () => {
     assert.deepEqual(await asker.mesh.partition.versionPage(bucket, { limit: 2 }), { versions: whole.versions.slice(0, 2), isTruncated: true })
     assert.deepEqual(await asker.mesh.partition.versionPage(bucket, { keyMarker: 'gone', versionIdMarker: entries[2]!.versionId, limit: 10 }), { versions: whole.versions.slice(2), isTruncated: false })
     assert.deepEqual((await asker.mesh.store.listObjects(bucket, { limit: 100 })).objects, [], 'delete markers are not objects')
+  })
+
+  it('a versioned bucket: versions written by members that do not own it are read by id, listed and deleted through the owners by every member', async () => {
+    const bucket = 'india'
+    await nodes[0]!.mesh.store.createBucket(bucket)
+    await until('every member has the bucket', () => live().every(n => n.mesh.catalog.get(bucket) !== undefined), 10_000)
+    await nodes[0]!.mesh.store.setBucketVersioning!(bucket, 'Enabled')
+    await until('every member hears versioning is on', () => live().every(n => n.mesh.catalog.get(bucket)?.versioning === 'Enabled'), 10_000)
+    const outsiders = live().filter(n => !n.mesh.partition.owns(bucket))
+    assert.equal(outsiders.length, 2, 'precondition: two members do not own the bucket')
+    const text = async (n: TestNode, key: string, versionId?: string): Promise<string> =>
+      new TextDecoder().decode(await new Response((await n.mesh.store.openObject(bucket, key, versionId === undefined ? undefined : { versionId })).stream()).arrayBuffer())
+    const write = async (n: TestNode, key: string, body: string): Promise<string> =>
+      (await n.mesh.store.putObject(bucket, key, streamOfBytes(new TextEncoder().encode(body)), { metadata: { user: {} }, size: body.length })).versionId!
+    const v1 = await write(outsiders[0]!, 'doc', 'one')
+    const v2 = await write(outsiders[1]!, 'doc', 'two!')
+    for (const n of live()) {
+      await until(`${idOf(n)} reads the newest version`, async () => await text(n, 'doc') === 'two!', 10_000)
+      assert.equal(await text(n, 'doc', v1), 'one', `${idOf(n)} reads the older one by its id`)
+      assert.deepEqual((await n.mesh.store.listObjectVersions!(bucket, { limit: 10 })).versions.map(v => [v.versionId, v.isLatest]), [[v2, true], [v1, false]])
+    }
+    const marker = (await outsiders[0]!.mesh.store.deleteObject(bucket, 'doc'))!
+    const behindMarker = async (n: TestNode): Promise<boolean> => await n.mesh.store.headObject(bucket, 'doc').then(() => false, (err: unknown) => isS3Error(err, 'NoSuchKey') && err.headers?.['x-amz-delete-marker'] === 'true')
+    for (const n of live()) await until(`${idOf(n)} finds the key behind its marker`, async () => await behindMarker(n), 10_000)
+    await assert.rejects(outsiders[1]!.mesh.store.deleteBucket(bucket), (err: unknown) => isS3Error(err, 'BucketNotEmpty'), 'versions and a marker are left')
+    for (const id of [marker.versionId!, v2, v1]) await outsiders[1]!.mesh.store.deleteObject(bucket, 'doc', { versionId: id })
+    await until('the owners count no version left', () => live().filter(n => n.mesh.partition.owns(bucket)).every(n => n.mesh.catalog.versionTotals(bucket).versions === 0), 10_000)
+    await outsiders[0]!.mesh.store.deleteBucket(bucket)
   })
 
   it('owners crash and are gone with their data: the new owners take each partition from the one left, and nothing is lost', async () => {
