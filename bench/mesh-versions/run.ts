@@ -4,8 +4,9 @@
  * cluster with two replicas (as bench/mesh-s3), the AWS SDK v3 (default
  * settings, 8 at a time, 64 KiB objects), all through node 1.
  *
- * In each round, into a fresh bucket of each kind (their order alternating
- * from round to round):
+ * In each round, after a load not measured (the first load of a cluster runs
+ * colder), into a fresh bucket of each kind (their order alternating from
+ * round to round):
  * 1. PUT N new keys, then GET them: a bucket never versioned against one
  *    with versioning on (each PUT names a version; no version before it).
  * 2. PUT the N keys again, then GET them: the unversioned bucket overwrites
@@ -89,7 +90,9 @@ async function round (n: number): Promise<Round> {
     await alive(nodes)
     const s3 = client({ name: 'node 1 of 3', url: nodes[0]!.url, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, pid: nodes[0]!.child.pid!, stop: async () => {} })
     try {
-      // Which kind goes first alternates: drift over a round (a warmer JIT, a fuller disk) falls on each in turn.
+      // A load first, not measured: the first load of a cluster runs colder (JIT, connections) than the next.
+      await side(s3, 'warm-up', false)
+      // Which kind goes first alternates: drift over a round (a fuller disk) falls on each in turn.
       const plainFirst = n % 2 === 0
       const a = await side(s3, plainFirst ? 'plain' : 'versioned', !plainFirst)
       const b = await side(s3, plainFirst ? 'versioned' : 'plain', plainFirst)
