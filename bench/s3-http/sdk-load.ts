@@ -36,7 +36,7 @@ export async function ensureBucket (s3: S3Client, bucket: string): Promise<void>
  * operation fails the run (with no retries, a figure that skipped errors
  * would not be the server's): the first error is thrown once all settle.
  */
-export async function pool (count: number, concurrency: number, op: (i: number) => Promise<void>): Promise<{ latencies: number[], seconds: number, errors: number }> {
+async function pool (count: number, concurrency: number, op: (i: number) => Promise<void>): Promise<{ latencies: number[], seconds: number, errors: number }> {
   const latencies: number[] = []
   let next = 0
   let errors = 0
@@ -53,7 +53,7 @@ export async function pool (count: number, concurrency: number, op: (i: number) 
   return { latencies, seconds: (performance.now() - started) / 1000, errors }
 }
 
-export function summarise (r: { latencies: number[], seconds: number, errors: number }, size: number): LoadResult {
+function summarise (r: { latencies: number[], seconds: number, errors: number }, size: number): LoadResult {
   const ops = r.latencies.length
   return {
     ops, seconds: round(r.seconds, 2), opsPerSec: round(ops / r.seconds), mbPerSec: round(ops * size / r.seconds / 1e6),
