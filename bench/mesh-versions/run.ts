@@ -102,7 +102,7 @@ async function side (s3: S3Client, bucket: string, versioned: boolean): Promise<
   return { side: { put: first.load, get, overwrite: second.load, getAfter }, old: first.ids }
 }
 
-async function round (n: number): Promise<Round> {
+async function oneRound (n: number): Promise<Round> {
   const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
   const nodes = [await startServerProcess({ env, args: ['--replicas', '2'] })]
   try {
@@ -127,7 +127,7 @@ async function round (n: number): Promise<Round> {
 
 const rounds: Round[] = []
 for (let i = 0; i < options.runs; i++) {
-  rounds.push(await round(i))
+  rounds.push(await oneRound(i))
   process.stderr.write(`round ${i + 1} of ${options.runs} done\n`)
 }
 const figure = (f: (r: Round) => LoadResult): { opsPerSec: ReturnType<typeof spread>, p50ms: ReturnType<typeof spread> } => ({ opsPerSec: spread(rounds.map(r => f(r).opsPerSec), 1), p50ms: spread(rounds.map(r => f(r).p50ms)) })
