@@ -25,7 +25,12 @@ describeClient('boto3', existsSync(PYTHON) ? BOTO3 : PYTHON, 'apt-get install py
     assert.match(stdout, /boto3 flow ok/)
   })
 
-  it('keeps versions on a node without the mesh: ids, markers, the versions paginator, restore by copy, suspended, and emptying with object_versions.delete()', async () => {
+  it('keeps versions on a mesh member: ids, markers, the versions paginator, restore by copy, suspended, and emptying with object_versions.delete()', async () => {
+    const { stdout } = await run(PYTHON, [VERSIONS, server.url, ACCESS_KEY, SECRET_KEY], {}, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })
+    assert.match(stdout, /boto3 versions ok/)
+  })
+
+  it('keeps versions the same on a node without the mesh', async () => {
     const lone = await startServerProcess({ args: ['--no-mesh'] })
     try {
       const { stdout } = await run(PYTHON, [VERSIONS, lone.url, ACCESS_KEY, SECRET_KEY], {}, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })

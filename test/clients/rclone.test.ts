@@ -45,32 +45,41 @@ describeClient('rclone', RCLONE, 'apt-get install rclone', () => {
     assert.doesNotMatch(await rclone('lsd', 'mesh:'), /cli-rclone/)
   })
 
-  it('keeps versions on a node without the mesh: turns versioning on, lists and reads old versions (--s3-versions), removes them (cleanup-hidden)', async () => {
+  it('keeps versions on a mesh member: turns versioning on, lists and reads old versions (--s3-versions), removes them (cleanup-hidden)', async () => {
+    await versionsFlow(server.url)
+  })
+
+  it('keeps versions the same on a node without the mesh', async () => {
     const lone = await startServerProcess({ args: ['--no-mesh'] })
     try {
-      const at = async (...args: string[]): Promise<string> => await rcloneAt(lone.url, ...args)
-      await at('mkdir', 'mesh:cli-rclone-v')
-      await at('backend', 'versioning', 'mesh:cli-rclone-v', 'Enabled')
-      assert.equal((await at('backend', 'versioning', 'mesh:cli-rclone-v')).trim(), 'Enabled')
-      for (const text of ['first\n', 'second\n']) {
-        const file = join(fx.dir, 'notes.txt')
-        await writeFile(file, text)
-        await at('copyto', file, 'mesh:cli-rclone-v/notes.txt')
-      }
-      assert.deepEqual((await at('lsf', 'mesh:cli-rclone-v')).trim().split('\n'), ['notes.txt'], 'the current version alone without --s3-versions')
-      const all = (await at('lsf', '--s3-versions', 'mesh:cli-rclone-v')).trim().split('\n')
-      const old = all.filter(name => name !== 'notes.txt')
-      assert.equal(all.length, 2, all.join(', '))
-      assert.equal(old.length, 1, all.join(', '))
-      assert.match(old[0]!, /^notes-v\d{4}-\d{2}-\d{2}-\d{6}-\d{3}\.txt$/, 'an old version, named by its time as rclone names them')
-      assert.equal(await at('cat', '--s3-versions', `mesh:cli-rclone-v/${old[0]!}`), 'first\n')
-      assert.equal(await at('cat', 'mesh:cli-rclone-v/notes.txt'), 'second\n')
-      // cleanup-hidden deletes every noncurrent version by its id.
-      await at('backend', 'cleanup-hidden', 'mesh:cli-rclone-v')
-      assert.deepEqual((await at('lsf', '--s3-versions', 'mesh:cli-rclone-v')).trim().split('\n'), ['notes.txt'])
-      assert.equal(await at('cat', 'mesh:cli-rclone-v/notes.txt'), 'second\n')
+      await versionsFlow(lone.url)
     } finally {
       await lone.stop()
     }
   })
+
+  /** Versioning through rclone, as a backup job uses it, against the node at `url`. */
+  const versionsFlow = async (url: string): Promise<void> => {
+    const at = async (...args: string[]): Promise<string> => await rcloneAt(url, ...args)
+    await at('mkdir', 'mesh:cli-rclone-v')
+    await at('backend', 'versioning', 'mesh:cli-rclone-v', 'Enabled')
+    assert.equal((await at('backend', 'versioning', 'mesh:cli-rclone-v')).trim(), 'Enabled')
+    for (const text of ['first\n', 'second\n']) {
+      const file = join(fx.dir, 'notes.txt')
+      await writeFile(file, text)
+      await at('copyto', file, 'mesh:cli-rclone-v/notes.txt')
+    }
+    assert.deepEqual((await at('lsf', 'mesh:cli-rclone-v')).trim().split('\n'), ['notes.txt'], 'the current version alone without --s3-versions')
+    const all = (await at('lsf', '--s3-versions', 'mesh:cli-rclone-v')).trim().split('\n')
+    const old = all.filter(name => name !== 'notes.txt')
+    assert.equal(all.length, 2, all.join(', '))
+    assert.equal(old.length, 1, all.join(', '))
+    assert.match(old[0]!, /^notes-v\d{4}-\d{2}-\d{2}-\d{6}-\d{3}\.txt$/, 'an old version, named by its time as rclone names them')
+    assert.equal(await at('cat', '--s3-versions', `mesh:cli-rclone-v/${old[0]!}`), 'first\n')
+    assert.equal(await at('cat', 'mesh:cli-rclone-v/notes.txt'), 'second\n')
+    // cleanup-hidden deletes every noncurrent version by its id.
+    await at('backend', 'cleanup-hidden', 'mesh:cli-rclone-v')
+    assert.deepEqual((await at('lsf', '--s3-versions', 'mesh:cli-rclone-v')).trim().split('\n'), ['notes.txt'])
+    assert.equal(await at('cat', 'mesh:cli-rclone-v/notes.txt'), 'second\n')
+  }
 })
