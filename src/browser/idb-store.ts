@@ -12,7 +12,7 @@ import {
 } from '../core/object-store.js'
 import { throwIfAborted } from '../core/streams.js'
 import {
-  afterDelete, afterMarker, checkNamedVersion, NULL_VERSION, placeVersion, VersionIds, versionToRead, withVersion, writtenVersionId,
+  afterDelete, afterMarker, checkNamedVersion, NULL_VERSION, placeVersion, STAMP_LENGTH, VersionIds, versionToRead, withVersion, writtenVersionId,
   type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
 } from '../core/versioning.js'
 import {
@@ -23,8 +23,6 @@ import { IdbChunks, storedChunk, transaction } from './idb-chunks.js'
 import { anyVersion, asVersion, markerRecord, nextKey, stampOf, versionsOf, writeVersions, type IdbVersion } from './idb-versions.js'
 import { browserHashes } from './wasm-hashes.js'
 
-/** The part of a version id that says when it was made (see versionIdOf). */
-const STAMP_LENGTH = 13
 
 const decoder = new TextDecoder()
 

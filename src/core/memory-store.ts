@@ -12,7 +12,7 @@ import {
 import { SortedKeys } from './sorted-keys.js'
 import { concatBytes, drainWithDigests } from './streams.js'
 import {
-  afterDelete, afterMarker, checkNamedVersion, placeVersion, versionToRead, VersionIds, withVersion, writtenVersionId,
+  afterDelete, afterMarker, checkNamedVersion, placeVersion, STAMP_LENGTH, versionToRead, VersionIds, withVersion, writtenVersionId,
   type DeleteResult, type KeptVersion, type VersionListOptions, type VersionListResult, type VersioningStatus, type VersionSummary,
 } from './versioning.js'
 
@@ -22,8 +22,6 @@ interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<stri
 /** A bucket's keys, each with its versions newest first (one, the `null` version, while versioning was never enabled). */
 interface Bucket { info: BucketInfo, objects: SortedKeys<StoredVersion[]>, uploads: Map<string, Upload> }
 
-/** The part of a version id that says when it was made (see versionIdOf). */
-const STAMP_LENGTH = 13
 
 export interface MemoryStoreOptions {
   hashes?: Hashes

@@ -191,8 +191,8 @@ export function afterMarker<T extends KeptVersion & { lastModified: Date }> (ver
   return older < 0 ? versions.length : older
 }
 
-/** The part of a version id that says when it was made (base-36 ms, then the counter). */
-const STAMP_LENGTH = 13
+/** The part of a version id that says when it was made (base-36 ms, then the counter): what stores order a key's versions by. */
+export const STAMP_LENGTH = 13
 
 function stampOf (v: KeptVersion & { lastModified: Date }): string {
   return v.versionId === NULL_VERSION ? versionIdOf(v.lastModified.getTime(), 0, '') : v.versionId.slice(0, STAMP_LENGTH)

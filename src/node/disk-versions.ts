@@ -2,7 +2,7 @@ import { access, lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
-import { NULL_VERSION, VersionIds, versionIdOf, type KeptVersion, type VersioningStatus } from '../core/versioning.js'
+import { NULL_VERSION, STAMP_LENGTH, VersionIds, versionIdOf, type KeptVersion, type VersioningStatus } from '../core/versioning.js'
 import { describeFile } from './disk-adopt.js'
 import { renameInto, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
@@ -76,7 +76,7 @@ export class DiskVersions {
         this.shelve(bucket, key, previous, plan)
       }
     }
-    this.dropOlderNull(bucket, key, plan, next.versionId)
+    this.dropSameId(bucket, key, plan, next.versionId)
     return { plan, inPlace }
   }
 
@@ -117,7 +117,7 @@ export class DiskVersions {
       if (marker.versionId === undefined && current.versionId === undefined) plan.drop = this.dataPath(bucket, key, current)
       else this.shelve(bucket, key, current, plan)
     }
-    if (marker.versionId === undefined) this.dropOlderNull(bucket, key, plan, undefined)
+    if (marker.versionId === undefined) this.dropSameId(bucket, key, plan, undefined)
     rows.put!.push(marker)
     return { plan, marker }
   }
@@ -209,7 +209,7 @@ export class DiskVersions {
   }
 
   /** A noncurrent version of the id being written goes: the null one (a suspended write or delete), or a named copy's. */
-  private dropOlderNull (bucket: string, key: string, plan: VersionPlan, versionId: string | undefined): void {
+  private dropSameId (bucket: string, key: string, plan: VersionPlan, versionId: string | undefined): void {
     const older = this.db.versionsOf(bucket, key).find(v => v.versionId === versionId)
     if (older === undefined) return
     plan.rows.remove!.push(versionId ?? 'null')
@@ -220,8 +220,6 @@ export class DiskVersions {
   }
 }
 
-/** The part of a version id that says when it was made (see versionIdOf). */
-const STAMP_LENGTH = 13
 
 /** Records as the rules in core/versioning.ts take them. */
 export function kept (records: MetaRecord[]): KeptRecord[] {

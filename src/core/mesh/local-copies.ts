@@ -23,6 +23,11 @@ export function infoOf (key: string, r: ObjectRecord, replicas?: number): Object
   }
 }
 
+/** Whether a store's error says it has no such copy: no bucket, no key, no such version, or a delete marker there. */
+export function isNoCopy (err: unknown): boolean {
+  return isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket') || isS3Error(err, 'NoSuchVersion') || isS3Error(err, 'MethodNotAllowed')
+}
+
 /** What a write is before it has a version: where it goes and what it carries besides its bytes. */
 export interface WriteHead {
   bucket: string
@@ -77,7 +82,7 @@ export class LocalCopies {
   /** What the catalog says of one slot of a key: in a bucket never versioned, the key's head (its only slot), read as cheaply as always. */
   slotNow (bucket: string, key: string, versionId: string | undefined): CatalogEntry | undefined {
     const { catalog } = this.o
-    return versionId === undefined && catalog.get(bucket)?.versioning === undefined ? catalog.get(bucket, key) : catalog.slot(bucket, key, versionId)
+    return versionId === undefined && !this.versioned(bucket) ? catalog.get(bucket, key) : catalog.slot(bucket, key, versionId)
   }
 
   /** Applies an entry made here and announces it; returns what the catalog now says. */
@@ -94,7 +99,7 @@ export class LocalCopies {
    */
   localId (e: CatalogEntry): string | undefined {
     if (e.versionId !== undefined) return e.versionId
-    return this.o.catalog.get(e.bucket)?.versioning === undefined ? undefined : NULL_VERSION
+    return this.versioned(e.bucket) ? NULL_VERSION : undefined
   }
 
   /** Whether the mesh's bucket has versioning set (its keys have slots besides the null one). */
@@ -116,7 +121,7 @@ export class LocalCopies {
     try {
       handle = await this.store.openObject(bucket, key, { signal, ...(versionId === undefined ? {} : { versionId }) })
     } catch (err) {
-      if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket') || isS3Error(err, 'NoSuchVersion') || isS3Error(err, 'MethodNotAllowed')) return undefined
+      if (isNoCopy(err)) return undefined
       throw err
     }
     if (handle.info.sha256 === sha256) return handle

@@ -15,7 +15,7 @@ import type { Catalog } from './catalog.js'
 import type { Version } from './hlc.js'
 import { hasTree, TreeHasher, treeRoot } from './chunk-tree.js'
 import { summaries, type CatalogPartition } from './catalog-partition.js'
-import { infoOf, recordOf, type LocalCopies } from './local-copies.js'
+import { infoOf, isNoCopy, recordOf, type LocalCopies } from './local-copies.js'
 import type { Replicator, WriteFan } from './replicator.js'
 import { verifyingStream } from './verify-stream.js'
 import type { WriteArbiter, WriteLease } from './write-arbiter.js'
@@ -294,10 +294,11 @@ export class MeshStore implements ObjectStore {
     const e = await this.entryOf(bucket, key, signal, versionId)
     if (e === undefined || e.deleted) return { versionId }
     if (onlyIf !== undefined) {
-      // As a store checks it under its lock: the key's slots as this member knows them (the lifecycle runner, which
-      // asks this, runs at the bucket's leading owner: it has them all).
-      const live = this.catalog.slots(bucket, key).filter(x => !x.deleted).sort((a, b) => compareCreated(b, a))
-      if (!deleteMayGo(live.map(slotOf), slotOf(e), onlyIf)) return { versionId, kept: true }
+      // As a store checks it under its lock: the key's slots as this member knows them, its head first (the lifecycle
+      // runner, which asks this, runs at the bucket's leading owner: it has them all).
+      const head = slotOf(this.catalog.get(bucket, key) ?? e)
+      const others = this.catalog.slots(bucket, key).filter(x => !x.deleted).map(slotOf).filter(s => s !== head)
+      if (!deleteMayGo([head, ...others], slotOf(e), onlyIf)) return { versionId, kept: true }
     }
     this.copies.publish({ bucket, key, ...(slot === undefined ? {} : { versionId: slot }), version: this.version(), deleted: true, holders: [] })
     // A marker's too: one made by a run without the mesh is kept in the store, and a start would adopt it again.
@@ -324,7 +325,7 @@ export class MeshStore implements ObjectStore {
         const local = { ...(options?.signal === undefined ? {} : { signal: options.signal }), ...(localId === undefined ? {} : { versionId: localId }) }
         if ((await this.local.headObject(bucket, key, local)).sha256 === e.object!.sha256) await this.local.setObjectTags(bucket, key, tags, local)
       } catch (err) {
-        if (!isS3Error(err, 'NoSuchKey') && !isS3Error(err, 'NoSuchBucket') && !isS3Error(err, 'NoSuchVersion') && !isS3Error(err, 'MethodNotAllowed')) throw err
+        if (!isNoCopy(err)) throw err
       }
       this.copies.publish(entry)
     })
@@ -564,13 +565,6 @@ export function meshVersionId (v: Version): string {
 /** A slot as core/versioning.ts's rules see it (versionToRead). */
 function keptOf (e: CatalogEntry): KeptVersion & { lastModified: Date } {
   return { versionId: e.versionId ?? NULL_VERSION, deleteMarker: e.marker === true, lastModified: new Date(e.marker === true || e.object === undefined ? createdOf(e).ms : e.object.lastModified) }
-}
-
-/** Orders slots by when their version was made (then slot id, as headOf breaks ties). */
-function compareCreated (a: CatalogEntry, b: CatalogEntry): number {
-  const x = createdOf(a)
-  const y = createdOf(b)
-  return x.ms - y.ms || x.counter - y.counter || (x.node < y.node ? -1 : x.node > y.node ? 1 : 0) || (slotOf(a) < slotOf(b) ? -1 : slotOf(a) > slotOf(b) ? 1 : 0)
 }
 
 /** A slot as ListObjectVersions shows it. */

@@ -1,11 +1,10 @@
-import { isS3Error } from '../errors.js'
 import type { ObjectInfo } from '../object-store.js'
 import { NULL_VERSION, stampTime, type VersionSummary } from '../versioning.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { CatalogStore } from './catalog-store.js'
 import type { Catalog } from './catalog.js'
 import type { HybridClock } from './hlc.js'
-import { recordOf, type LocalCopies } from './local-copies.js'
+import { isNoCopy, recordOf, type LocalCopies } from './local-copies.js'
 import type { Reconciler } from './reconciler.js'
 
 /**
@@ -138,14 +137,13 @@ export async function dropLostClaims (o: { catalog: Catalog, copies: LocalCopies
   // What the store finds by itself (files placed by hand, a rebuilt index) is found first.
   await copies.store.firstScan
   // Only a copy the store says is missing or different counts as lost: a read error does not.
-  const gone = (err: unknown): boolean => isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket') || isS3Error(err, 'NoSuchVersion') || isS3Error(err, 'MethodNotAllowed')
   for (const bucket of catalog.bucketNames()) {
     for (const e of catalog.entries(bucket)) {
       if (o.stopping.aborted) return dropped
       if (++seen % 1000 === 0) await breathe()
       if (e.key === undefined || e.deleted || e.object === undefined || !e.holders.includes(copies.self)) continue
       const versionId = copies.localId(e)
-      const head = async (): Promise<ObjectInfo | undefined | null> => await copies.store.headObject(bucket, e.key!, versionId === undefined ? {} : { versionId }).catch((err: unknown) => gone(err) ? undefined : null)
+      const head = async (): Promise<ObjectInfo | undefined | null> => await copies.store.headObject(bucket, e.key!, versionId === undefined ? {} : { versionId }).catch((err: unknown) => isNoCopy(err) ? undefined : null)
       const info = await head()
       if (info === null || info?.sha256 === e.object.sha256) continue
       // Checked again under the key's lock: a write may have brought the copy meanwhile.
