@@ -187,14 +187,15 @@ export function afterMarker<T extends KeptVersion & { lastModified: Date }> (ver
   if (at >= 0) return at + 1
   if (marker === NULL_VERSION) return 0
   const stamp = marker.slice(0, STAMP_LENGTH)
-  const older = versions.findIndex(v => stampOf(v) < stamp)
+  const older = versions.findIndex(v => listedStamp(v) < stamp)
   return older < 0 ? versions.length : older
 }
 
 /** The part of a version id that says when it was made (base-36 ms, then the counter): what stores order a key's versions by. */
 export const STAMP_LENGTH = 13
 
-function stampOf (v: KeptVersion & { lastModified: Date }): string {
+/** Where a listed version stands among its key's (newer is greater): its id's stamp, or for the `null` version its date's. */
+export function listedStamp (v: KeptVersion & { lastModified: Date }): string {
   return v.versionId === NULL_VERSION ? versionIdOf(v.lastModified.getTime(), 0, '') : v.versionId.slice(0, STAMP_LENGTH)
 }
 

@@ -3,11 +3,13 @@ import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, checksumElement, checksumHeader, t
 import { isS3Error, S3Error } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import { fromHex, toBase64 } from '../core/hashes.js'
+import { compareKeys } from '../core/key-order.js'
 import type {
-  BucketInfo, ByteRange, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VerifiedDigests, CompleteOptions, WriteCondition,
+  BucketInfo, ByteRange, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VerifiedDigests, CompleteOptions, VersionOptions, WriteCondition,
 } from '../core/object-store.js'
 import { withChecksum } from '../core/object-store.js'
+import { listedStamp, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
 import { readAll } from '../core/streams.js'
 import { checksumFromHeaders, checksumHeaders, checksumXml, planHeaders } from '../s3-shim/http/checksum-headers.js'
 import { metadataFromHeaders, metadataHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
@@ -33,7 +35,7 @@ export interface GatewayStoreOptions {
 }
 
 /** Elements that repeat in the S3 answers read here. */
-const REPEATED = new Set(['Bucket', 'Contents', 'Upload', 'Part', 'Tag', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader', 'CommonPrefixes'])
+const REPEATED = new Set(['Bucket', 'Contents', 'Upload', 'Part', 'Tag', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader', 'CommonPrefixes', 'Version', 'DeleteMarker'])
 const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, removeNSPrefix: true, htmlEntities: true, isArray: name => REPEATED.has(name) })
 type Xml = Record<string, unknown>
 
@@ -102,6 +104,17 @@ function conditionHeaders (condition: WriteCondition | undefined): Record<string
   }
 }
 
+/** The query that names one version (`?versionId=`), or none for the key's current one. */
+function versionQuery (options: VersionOptions | undefined): Record<string, string> {
+  return options?.versionId === undefined ? {} : { versionId: options.versionId }
+}
+
+/** The version id a node's answer names (x-amz-version-id): none in a bucket never versioned. */
+function versionIdOf (h: Headers): { versionId?: string } {
+  const id = h.get('x-amz-version-id')
+  return id === null ? {} : { versionId: id }
+}
+
 /** What a PUT or multipart create tells the node about the object: its metadata headers, its tags, an upload's checksum algorithm. */
 function writeHeaders (metadata: ObjectMetadata, tags?: Record<string, string>): Record<string, string> {
   const h = { ...metadataHeaders(metadata), ...planHeaders(metadata.checksumPlan) }
@@ -156,9 +169,42 @@ export class GatewayStore implements ObjectStore {
 
   /** The bucket's CORS rules (which also says whether it exists) and, from the listing, when it was made. */
   async headBucket (name: string, options: Signal = {}): Promise<BucketInfo> {
-    const [cors, lifecycle, buckets] = await Promise.all([this.corsOf(name, options.signal), this.lifecycleOf(name, options.signal), this.listBuckets(options)])
+    const [cors, lifecycle, versioning, buckets] = await Promise.all([this.corsOf(name, options.signal), this.lifecycleOf(name, options.signal), this.versioningOf(name, options.signal), this.listBuckets(options)])
     const created = buckets.find(b => b.name === name)?.created ?? new Date()
-    return { name, created, ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }) }
+    return { name, created, ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }), ...(versioning === undefined ? {} : { versioning }) }
+  }
+
+  private async versioningOf (name: string, signal?: AbortSignal): Promise<VersioningStatus | undefined> {
+    const { response } = await this.remote.send({ method: 'GET', bucket: name, query: { versioning: '' }, signal })
+    const status = text(await xmlOf(response, 'VersioningConfiguration'), 'Status')
+    return status === 'Enabled' || status === 'Suspended' ? status : undefined
+  }
+
+  async setBucketVersioning (name: string, status: VersioningStatus, options: Signal = {}): Promise<void> {
+    const body = renderXml('VersioningConfiguration', { Status: status })
+    await this.remote.send({ method: 'PUT', bucket: name, query: { versioning: '' }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
+    // Reads cached before are of the key's current version, which versioning does not change.
+  }
+
+  /**
+   * A page of the bucket's versions and delete markers. S3's answer lists
+   * the two kinds apart; they are put back in listing order: by key, each
+   * key's current one first, then newest first.
+   */
+  async listObjectVersions (bucket: string, options: VersionListOptions): Promise<VersionListResult> {
+    const query: Record<string, string> = { versions: '', 'max-keys': String(options.limit) }
+    if (options.prefix !== undefined && options.prefix !== '') query.prefix = options.prefix
+    if (options.keyMarker !== undefined) query['key-marker'] = options.keyMarker
+    if (options.versionIdMarker !== undefined) query['version-id-marker'] = options.versionIdMarker
+    const { response } = await this.remote.send({ method: 'GET', bucket, query, signal: options.signal })
+    const doc = await xmlOf(response, 'ListVersionsResult')
+    const common = (v: Xml, deleteMarker: boolean): VersionSummary => ({
+      key: text(v, 'Key'), versionId: text(v, 'VersionId'), isLatest: text(v, 'IsLatest') === 'true', deleteMarker, lastModified: new Date(text(v, 'LastModified')),
+      ...(deleteMarker ? {} : { size: Number(text(v, 'Size')), etag: unquote(text(v, 'ETag')) }),
+    })
+    const versions = [...list(doc, 'Version').map(v => common(v, false)), ...list(doc, 'DeleteMarker').map(v => common(v, true))]
+    versions.sort((a, b) => compareKeys(a.key, b.key) || Number(b.isLatest) - Number(a.isLatest) || (listedStamp(a) < listedStamp(b) ? 1 : listedStamp(a) > listedStamp(b) ? -1 : 0))
+    return { versions, isTruncated: text(doc, 'IsTruncated') === 'true' }
   }
 
   private async lifecycleOf (name: string, signal?: AbortSignal): Promise<LifecycleRule[] | undefined> {
@@ -235,6 +281,7 @@ export class GatewayStore implements ObjectStore {
       metadata: withChecksum(options.metadata, checksum === undefined ? undefined : { ...checksum, type: 'FULL_OBJECT' }),
       tags: options.tags ?? {},
       ...(replicas === null ? {} : { replicas: Number(replicas) }),
+      ...versionIdOf(response.headers),
       ...expirationOf(response.headers.get('x-amz-expiration')),
     }
   }
@@ -255,8 +302,8 @@ export class GatewayStore implements ObjectStore {
     return { body: bytes, size: bytes.byteLength }
   }
 
-  async headObject (bucket: string, key: string, options: Signal = {}): Promise<ObjectInfo> {
-    const { response } = await this.remote.send({ method: 'HEAD', bucket, key, headers: CHECKSUM_MODE, signal: options.signal })
+  async headObject (bucket: string, key: string, options: VersionOptions = {}): Promise<ObjectInfo> {
+    const { response } = await this.remote.send({ method: 'HEAD', bucket, key, query: versionQuery(options), headers: CHECKSUM_MODE, signal: options.signal })
     return await this.infoOf(bucket, key, response.headers, options.signal)
   }
 
@@ -265,7 +312,8 @@ export class GatewayStore implements ObjectStore {
     const parts = h.get('x-amz-mp-parts-count')
     let tags: Record<string, string> = {}
     if (Number(h.get('x-amz-tagging-count') ?? 0) > 0) {
-      const { response } = await this.remote.send({ method: 'GET', bucket, key, query: { tagging: '' }, signal })
+      // The tags of the version read, which may have become noncurrent since.
+      const { response } = await this.remote.send({ method: 'GET', bucket, key, query: { tagging: '', ...versionQuery(versionIdOf(h)) }, signal })
       const set = (await xmlOf(response, 'Tagging')).TagSet as Xml | undefined
       tags = Object.fromEntries(list(set ?? {}, 'Tag').map(t => [text(t, 'Key'), text(t, 'Value')]))
     }
@@ -278,14 +326,16 @@ export class GatewayStore implements ObjectStore {
       metadata: withPartSizes(withChecksum(metadataFromHeaders(h), checksumFromHeaders(h)), parsePartSizes(h.get('x-s3mesh-part-sizes'))),
       tags,
       ...(parts === null ? {} : { parts: Number(parts) }),
+      ...versionIdOf(h),
       ...expirationOf(h.get('x-amz-expiration')),
     }
   }
 
-  async openObject (bucket: string, key: string, options: Signal = {}): Promise<ObjectHandle> {
+  async openObject (bucket: string, key: string, options: VersionOptions = {}): Promise<ObjectHandle> {
     const { cache } = this.options
-    if (cache === undefined) {
-      const { response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, headers: CHECKSUM_MODE, signal: options.signal })
+    // The cache holds each key's current version; one named by id is read from the mesh.
+    if (cache === undefined || options.versionId !== undefined) {
+      const { response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, query: versionQuery(options), headers: CHECKSUM_MODE, signal: options.signal })
       return this.streamingHandle(bucket, key, await this.infoOf(bucket, key, response.headers, options.signal), response, endpoint)
     }
     const id = `${bucket}/${key}`
@@ -335,7 +385,7 @@ export class GatewayStore implements ObjectStore {
     await this.options.cache?.delete(bucket, key)
   }
 
-  /** A whole-object answer already flowing; a range asks the node again for that version only (If-Match). */
+  /** A whole-object answer already flowing; a range asks the node again for that version only (by its id where it has one, and If-Match). */
   private streamingHandle (bucket: string, key: string, info: ObjectInfo, response: Response, endpoint: number): ObjectHandle {
     let body: ReadableStream<Uint8Array> | null = response.body
     const release = async (): Promise<void> => { const b = body; body = null; await b?.cancel().catch(() => {}) }
@@ -346,7 +396,7 @@ export class GatewayStore implements ObjectStore {
         void release()
         const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
         void this.remote.send({
-          method: 'GET', bucket, key, endpoint,
+          method: 'GET', bucket, key, endpoint, query: versionQuery(info),
           headers: { 'if-match': quoteEtag(info.etag), ...(range === undefined ? {} : { range: `bytes=${range.start}-${range.end}` }) },
         }).then(async ({ response }) => { await response.body!.pipeTo(writable) }, async (err: unknown) => { await writable.abort(err) })
         return readable
@@ -355,9 +405,13 @@ export class GatewayStore implements ObjectStore {
     }
   }
 
-  async deleteObject (bucket: string, key: string, options: Signal = {}): Promise<void> {
-    await this.remote.send({ method: 'DELETE', bucket, key, signal: options.signal })
+  /** A delete by the node: a marker made, or a version removed, as its answer says. */
+  async deleteObject (bucket: string, key: string, options: DeleteOptions = {}): Promise<DeleteResult> {
+    // S3 has no such condition: the mesh's lifecycle runner, which asks it, runs on a node.
+    if (options.onlyIf !== undefined) throw new S3Error('NotImplemented', 'A gateway cannot delete a version only if it is noncurrent (or alone): S3 has no such condition.')
+    const { response } = await this.remote.send({ method: 'DELETE', bucket, key, query: versionQuery(options), signal: options.signal })
     await this.forget(bucket, key)
+    return { ...versionIdOf(response.headers), ...(response.headers.get('x-amz-delete-marker') === 'true' ? { deleteMarker: true } : {}) }
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
@@ -372,9 +426,9 @@ export class GatewayStore implements ObjectStore {
     }
   }
 
-  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options: Signal = {}): Promise<void> {
+  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options: VersionOptions = {}): Promise<void> {
     const body = renderXml('Tagging', { TagSet: { Tag: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } })
-    await this.remote.send({ method: 'PUT', bucket, key, query: { tagging: '' }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
+    await this.remote.send({ method: 'PUT', bucket, key, query: { tagging: '', ...versionQuery(options) }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
     await this.forget(bucket, key)
   }
 
@@ -432,7 +486,9 @@ export class GatewayStore implements ObjectStore {
     const code = /<Error>[\s\S]*?<Code>([^<]*)<\/Code>/.exec(answer)?.[1]
     if (code !== undefined) throw new S3Error('InternalError', `Completing the upload failed on the mesh node: ${code}`)
     await this.forget(bucket, key)
-    return await this.headObject(bucket, key, options)
+    // The version completed, not whatever is current by the time it is asked.
+    const { signal } = options
+    return await this.headObject(bucket, key, { ...(signal === undefined ? {} : { signal }), ...versionIdOf(response.headers) })
   }
 
   async abortMultipartUpload (bucket: string, key: string, uploadId: string, options: Signal = {}): Promise<void> {

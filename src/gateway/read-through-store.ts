@@ -1,9 +1,10 @@
 import { isS3Error, S3Error } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type {
-  BucketInfo, CompleteOptions, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo,
+  BucketInfo, CompleteOptions, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VersionOptions,
 } from '../core/object-store.js'
+import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult } from '../core/versioning.js'
 
 export interface ReadThroughOptions {
   /** The store that holds what is here. */
@@ -17,27 +18,46 @@ export interface ReadThroughOptions {
  * bucket or key there), from a remote one: a browser's service worker with no
  * page node open, over IndexedDB and a GatewayStore towards the node that
  * served the page. Writes, uploads and the bucket list are the local
- * store's; what is read through is not kept.
+ * store's; what is read through is not kept. It keeps versions as the local
+ * store does; a version it lacks (by id) is read through as well.
  */
 export class ReadThroughStore implements ObjectStore {
   private readonly local: ObjectStore
 
+  /** The local store's (a store that keeps versions), as its writes are. */
+  readonly setBucketVersioning?: (name: string, status: VersioningStatus, options?: Signal) => Promise<void>
+  /** The local store's listing; of a bucket it lacks, the remote one's. */
+  readonly listObjectVersions?: (bucket: string, options: VersionListOptions) => Promise<VersionListResult>
+
   constructor (private readonly o: ReadThroughOptions) {
     this.local = o.local
+    const { setBucketVersioning: set, listObjectVersions: list } = o.local
+    if (set !== undefined && list !== undefined) {
+      this.setBucketVersioning = async (name, status, options) => { await set.call(this.local, name, status, options) }
+      this.listObjectVersions = async (bucket, options) => await this.read(bucket, async s => {
+        // A remote store that keeps no versions lists none of a bucket this one lacks: the bucket is not here.
+        if (s.listObjectVersions === undefined) throw new S3Error('NoSuchBucket', undefined, { resource: bucket, detail: { BucketName: bucket } })
+        return await s.listObjectVersions(bucket, options)
+      })
+    }
   }
 
-  /** `op` on the local store; on NoSuchBucket or NoSuchKey there, on the remote one. */
+  /** `op` on the local store; on NoSuchBucket, NoSuchKey (but a delete marker) or NoSuchVersion there, on the remote one. */
   private async read<T> (what: string, op: (store: ObjectStore) => Promise<T>): Promise<T> {
     try {
       return await op(this.local)
     } catch (err) {
-      if (!isS3Error(err, 'NoSuchKey') && !isS3Error(err, 'NoSuchBucket')) throw err
+      if (!isS3Error(err, 'NoSuchKey') && !isS3Error(err, 'NoSuchBucket') && !isS3Error(err, 'NoSuchVersion')) throw err
+      // A delete marker here says the key was deleted here: what the remote store still has is older.
+      if (err.headers?.['x-amz-delete-marker'] === 'true') throw err
       const remote = await this.o.remote()
       if (remote === undefined) throw err
       try {
         return await op(remote.store)
       } catch (e) {
         if (isS3Error(e, 'ServiceUnavailable')) throw new S3Error('ServiceUnavailable', `This store does not hold ${what}, and ${remote.name} did not answer: ${e.message}`)
+        // A bucket this store has and the remote one lacks: this store's answer (NoSuchKey, NoSuchVersion) is the one that says what is missing.
+        if (isS3Error(e, 'NoSuchBucket') && !isS3Error(err, 'NoSuchBucket')) throw err
         throw e
       }
     }
@@ -45,8 +65,8 @@ export class ReadThroughStore implements ObjectStore {
 
   async headBucket (name: string, options?: Signal): Promise<BucketInfo> { return await this.read(name, async s => await s.headBucket(name, options)) }
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> { return await this.read(bucket, async s => await s.listObjects(bucket, options)) }
-  async openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle> { return await this.read(`${bucket}/${key}`, async s => await s.openObject(bucket, key, options)) }
-  async headObject (bucket: string, key: string, options?: Signal): Promise<ObjectInfo> { return await this.read(`${bucket}/${key}`, async s => await s.headObject(bucket, key, options)) }
+  async openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle> { return await this.read(`${bucket}/${key}`, async s => await s.openObject(bucket, key, options)) }
+  async headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo> { return await this.read(`${bucket}/${key}`, async s => await s.headObject(bucket, key, options)) }
 
   async createBucket (name: string, options?: Signal): Promise<void> { await this.local.createBucket(name, options) }
   async listBuckets (options?: Signal): Promise<BucketInfo[]> { return await this.local.listBuckets(options) }
@@ -54,8 +74,8 @@ export class ReadThroughStore implements ObjectStore {
   async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> { await this.local.setBucketCors(name, rules, options) }
   async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void> { await this.local.setBucketLifecycle(name, rules, options) }
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> { return await this.local.putObject(bucket, key, body, unconditional(options)) }
-  async deleteObject (bucket: string, key: string, options?: Signal): Promise<void> { await this.local.deleteObject(bucket, key, options) }
-  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> { await this.local.setObjectTags(bucket, key, tags, options) }
+  async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult | void> { return await this.local.deleteObject(bucket, key, options) }
+  async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> { await this.local.setObjectTags(bucket, key, tags, options) }
   async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> { return await this.local.createMultipartUpload(bucket, key, options) }
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo> { return await this.local.uploadPart(bucket, key, uploadId, partNumber, body, options) }
   async listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]> { return await this.local.listParts(bucket, key, uploadId, options) }

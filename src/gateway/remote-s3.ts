@@ -179,13 +179,23 @@ export async function sha256Hex (body: Uint8Array<ArrayBuffer> | string): Promis
   return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)))
 }
 
-/** The node's S3 error as an S3Error with the same code (InternalError for codes s3mesh does not know). */
+/** Headers an error answer carries that the client must see too: a delete marker's, read (404) or named (405). */
+const ERROR_HEADERS = ['x-amz-delete-marker', 'x-amz-version-id', 'last-modified', 'allow']
+
+/**
+ * The node's S3 error as an S3Error with the same code (InternalError for
+ * codes s3mesh does not know), with a delete marker's headers. A HEAD's
+ * answer has no body: its status says what it can.
+ */
 async function errorOf (response: Response): Promise<S3Error> {
   const text = await response.text().catch(() => '')
   const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1]
   const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1]
-  if (code !== undefined && isS3ErrorCode(code)) return new S3Error(code, message === undefined ? undefined : unescapeXml(message))
-  if (response.status === 404) return new S3Error('NoSuchKey')
+  const passed = ERROR_HEADERS.flatMap(name => { const v = response.headers.get(name); return v === null ? [] : [[name, v] as const] })
+  const options = passed.length === 0 || response.headers.get('x-amz-delete-marker') === null ? {} : { headers: Object.fromEntries(passed) }
+  if (code !== undefined && isS3ErrorCode(code)) return new S3Error(code, message === undefined ? undefined : unescapeXml(message), options)
+  if (response.status === 404) return new S3Error('NoSuchKey', undefined, options)
+  if (response.status === 405) return new S3Error('MethodNotAllowed', undefined, options)
   return new S3Error('InternalError', `A mesh node answered ${response.status}${code === undefined ? '' : ` ${code}`}${message === undefined ? '' : `: ${unescapeXml(message)}`}`)
 }
 

@@ -27,6 +27,18 @@ export function renderXml (root: string, body: XmlElement, namespace = true): st
   return '<?xml version="1.0" encoding="UTF-8"?>\n' + builder.build(doc)
 }
 
+/**
+ * As xmlResponse, with `sequence` after the body's elements, in its order:
+ * elements of different names interleaved, as S3 lists versions and delete
+ * markers (an XmlElement groups each name's elements together).
+ */
+export function xmlResponseInOrder (root: string, body: XmlElement, sequence: ReadonlyArray<readonly [string, XmlElement]>): Response {
+  const doc = renderXml(root, body)
+  const close = doc.lastIndexOf(`</${root}>`)
+  const children = sequence.map(([name, el]) => builder.build({ [name]: el }) as string).join('')
+  return new Response(doc.slice(0, close) + children + doc.slice(close), { headers: { 'content-type': 'application/xml' } })
+}
+
 export function xmlResponse (root: string, body: XmlElement, init: ResponseInit = {}): Response {
   const headers = new Headers(init.headers)
   headers.set('content-type', 'application/xml')

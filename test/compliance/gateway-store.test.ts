@@ -28,4 +28,4 @@ objectStoreSuite('GatewayStore', async () => {
     reopen: async () => open(),
     cleanup: async () => { await server.close(); await rm(root, { recursive: true, force: true }) },
   }
-}, nodeRunner, { noCopies: 'a gateway keeps nothing of its own: replicas are the nodes\' business', noVersions: 'a gateway passes no version requests on to its node yet (docs/plans/versioning.md)' })
+}, nodeRunner, { noCopies: 'a gateway keeps nothing of its own: replicas are the nodes\' business', noDeleteConditions: 'S3 has no condition for it: the mesh\'s lifecycle runner, its one user, runs on a node' })

@@ -3,16 +3,30 @@
  * (retries off), the same on a node started with --no-mesh (DiskStore's
  * versions) and on a mesh member (the catalog's, over the same store); a
  * data folder with versions made without the mesh keeps them as a member.
- * Across several members: object-mesh-versioning.test.ts.
+ * The same cases through an edge worker (its GatewayStore, caching) in front
+ * of a mesh member. Across several members: object-mesh-versioning.test.ts;
+ * through a browser tab: browser-versions.test.ts.
  */
 import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import {
   CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand,
   GetObjectTaggingCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { sdkClient } from '../helpers/s3-client.js'
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { createEdgeHandler, edgeConfig } from '../../src/edge/worker.js'
+import { toNodeListener } from '../../src/node/http-adapter.js'
+
+/** The edge worker's handler (a memory cache that serves reads for a minute unasked) on a local port, in front of `node`. */
+async function edgeInFrontOf (node: ServerProcess): Promise<{ url: string, close: () => Promise<void> }> {
+  const handler = await createEdgeHandler(edgeConfig({ S3MESH_NODES: node.url, S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY, S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: '60' }))
+  const server: Server = createServer(toNodeListener(handler))
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) } }
+}
 
 async function errorOf (p: Promise<unknown>): Promise<{ name: string, status?: number, marker?: string }> {
   try { await p } catch (err) {
@@ -22,17 +36,22 @@ async function errorOf (p: Promise<unknown>): Promise<{ name: string, status?: n
   return { name: 'no error' }
 }
 
-for (const [where, args] of [['a node without the mesh', ['--no-mesh']], ['a mesh member', []]] as const) describe(`S3 versioning on ${where} (AWS SDK v3)`, () => {
+const places = [['a node without the mesh', ['--no-mesh'], false], ['a mesh member', [], false], ['an edge worker in front of a mesh member', [], true]] as const
+for (const [where, args, edge] of places) describe(`S3 versioning on ${where} (AWS SDK v3)`, () => {
   let server: ServerProcess
+  let front: { url: string, close: () => Promise<void> } | undefined
+  let url: string
   let s3: S3Client
   const B = 'versioned'
   const text = async (key: string, versionId?: string): Promise<string> => await (await s3.send(new GetObjectCommand({ Bucket: B, Key: key, ...(versionId === undefined ? {} : { VersionId: versionId }) }))).Body!.transformToString()
   before(async () => {
     server = await startServerProcess({ args: [...args] })
-    s3 = sdkClient(server.url)
+    if (edge) front = await edgeInFrontOf(server)
+    url = front?.url ?? server.url
+    s3 = sdkClient(url)
     await s3.send(new CreateBucketCommand({ Bucket: B }))
   })
-  after(async () => { s3?.destroy(); await server?.stop() })
+  after(async () => { s3?.destroy(); await front?.close(); await server?.stop() })
 
   it('turns versioning on and keeps every version: ids on PUT, GET by id, a delete marker, ListObjectVersions', async () => {
     assert.equal((await s3.send(new GetBucketVersioningCommand({ Bucket: B }))).Status, undefined, 'never set')
@@ -99,7 +118,7 @@ for (const [where, args] of [['a node without the mesh', ['--no-mesh']], ['a mes
     assert.equal(put.VersionId, 'null')
     const b = (await s3.send(new ListObjectVersionsCommand({ Bucket: B, Prefix: 'b' }))).Versions!
     assert.deepEqual(b.map(v => [v.VersionId === 'null', v.IsLatest, v.Size]), [[true, true, 8], [false, false, 2], [false, false, 1]])
-    const bad = await fetch(`${server.url}/${B}?versioning`, { method: 'PUT', body: '<VersioningConfiguration><Status>On</Status></VersioningConfiguration>' })
+    const bad = await fetch(`${url}/${B}?versioning`, { method: 'PUT', body: '<VersioningConfiguration><Status>On</Status></VersioningConfiguration>' })
     assert.equal(bad.status, 403, 'unsigned: refused before the body is read')
     assert.equal((await errorOf(s3.send(new PutBucketVersioningCommand({ Bucket: B, VersioningConfiguration: { Status: 'On' as 'Enabled' } })))).name, 'MalformedXML')
   })

@@ -1,10 +1,10 @@
 import { S3Error } from '../errors.js'
 import type {
-  BucketInfo, CompleteOptions, CompletedPart, CorsRule, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo,
+  BucketInfo, CompleteOptions, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VersionOptions,
 } from '../object-store.js'
 import { fanOut } from '../fan-out.js'
-import type { DeleteResult } from '../versioning.js'
+import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult } from '../versioning.js'
 import type { LifecycleRule } from '../lifecycle.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { GuestMember } from './guest-member.js'
@@ -22,9 +22,24 @@ const LOCAL_LEAD_BYTES = 1024 * 1024
  * are S3 requests to a node (`writer`, signed with the tab's credentials),
  * which decides them by the user's policies, versions them and replicates
  * them before it answers; the new entry is then taken from the node, so the
- * tab reads its own write at once.
+ * tab reads its own write at once. A bucket's versions are the node's too:
+ * the feed carries each key's current version only, so older ones are
+ * listed and read (by id) through the node.
  */
 export class GuestStore extends MeshStore {
+  /** Through the node, which keeps the bucket's versioning in its catalog entry; the tab then takes the new entry. */
+  override readonly setBucketVersioning = async (name: string, status: VersioningStatus, options?: Signal): Promise<void> => {
+    if (this.writer.setBucketVersioning === undefined) throw new S3Error('NotImplemented', 'The node this tab writes through keeps no versions.')
+    await this.writer.setBucketVersioning(name, status, options)
+    await this.refresh(name, undefined, true)
+  }
+
+  /** The node's listing: the tab's catalog holds no noncurrent version. */
+  override readonly listObjectVersions = async (bucket: string, options: VersionListOptions): Promise<VersionListResult> => {
+    if (this.writer.listObjectVersions === undefined) throw new S3Error('NotImplemented', 'The node this tab writes through keeps no versions.')
+    return await this.writer.listObjectVersions(bucket, options)
+  }
+
   constructor (private readonly guest: GuestMember, private readonly writer: ObjectStore) {
     super({
       copies: guest.copies,
@@ -67,16 +82,19 @@ export class GuestStore extends MeshStore {
     }
   }
 
-  override async openObject (bucket: string, key: string, options?: Signal): Promise<ObjectHandle> {
+  /** A key's current version from the mesh's holders (kept here); one named by id from the node. */
+  override async openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle> {
+    if (options?.versionId !== undefined) return await this.writer.openObject(bucket, key, options)
     await this.refresh(bucket)
     await this.refresh(bucket, key, !this.guest.trusts(bucket, key))
     return await super.openObject(bucket, key, options)
   }
 
-  override async headObject (bucket: string, key: string): Promise<ObjectInfo> {
+  override async headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo> {
+    if (options?.versionId !== undefined) return await this.writer.headObject(bucket, key, options)
     await this.refresh(bucket)
     await this.refresh(bucket, key, !this.guest.trusts(bucket, key))
-    return await super.headObject(bucket, key)
+    return await super.headObject(bucket, key, options)
   }
 
   // ---- writes: through a node ----
@@ -125,13 +143,13 @@ export class GuestStore extends MeshStore {
     }
   }
 
-  override async deleteObject (bucket: string, key: string, options?: Signal): Promise<DeleteResult | undefined> {
+  override async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult | undefined> {
     const result = await this.writer.deleteObject(bucket, key, options)
     await this.refresh(bucket, key, true)
     return result ?? undefined
   }
 
-  override async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: Signal): Promise<void> {
+  override async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
     await this.writer.setObjectTags(bucket, key, tags, options)
     await this.refresh(bucket, key, true)
   }

@@ -10,8 +10,8 @@ export async function getBucketVersioning (ctx: Context): Promise<Response> {
 
 /**
  * Sets a bucket's versioning (Enabled or Suspended; it is never unset, as in
- * S3). A store that keeps no versions (a tab's or an edge worker's, for
- * now: docs/plans/versioning.md) says so rather than pretending.
+ * S3). A store that keeps no versions says so rather than pretending
+ * (every store s3mesh serves keeps them: docs/plans/versioning.md).
  */
 export async function putBucketVersioning (ctx: Context): Promise<Response> {
   const config = await ctx.xml('VersioningConfiguration')
@@ -24,7 +24,7 @@ export async function putBucketVersioning (ctx: Context): Promise<Response> {
   const set = ctx.store.setBucketVersioning
   if (set === undefined) {
     await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
-    throw new S3Error('NotImplemented', 'This endpoint keeps no object versions (a browser tab or an edge worker does not yet): set versioning through a node. See docs/plans/versioning.md.')
+    throw new S3Error('NotImplemented', 'This endpoint keeps no object versions: set versioning through a node.')
   }
   await set.call(ctx.store, ctx.bucket, status, { signal: ctx.signal })
   return new Response(null, { status: 200 })

@@ -6,7 +6,7 @@ import type { Context } from '../context.js'
 import { encoderFor, MAX_KEYS, parseMaxKeys } from '../listing.js'
 import { OWNER } from '../owner.js'
 import { isoDate, quoteEtag } from '../respond.js'
-import { xmlResponse, type XmlElement } from '../xml.js'
+import { xmlResponseInOrder, type XmlElement } from '../xml.js'
 
 type Entry = { kind: 'version', version: VersionSummary } | { kind: 'prefix', prefix: string }
 
@@ -88,16 +88,14 @@ export async function listObjectVersions (ctx: Context): Promise<Response> {
     IsTruncated: isTruncated,
     ...(ctx.query.has('encoding-type') ? { EncodingType: 'url' } : {}),
   }
-  // Versions and markers in their listing order; the XML writer groups repeated names, so each kind is its own list.
-  const Version: XmlElement[] = []
-  const DeleteMarker: XmlElement[] = []
-  const CommonPrefixes: XmlElement[] = []
+  // Versions and markers interleaved in their listing order, as S3 lists them; then the common prefixes.
+  const sequence: Array<readonly [string, XmlElement]> = []
+  const prefixes: Array<readonly [string, XmlElement]> = []
   for (const e of entries) {
-    if (e.kind === 'prefix') { CommonPrefixes.push({ Prefix: encode(e.prefix) }); continue }
+    if (e.kind === 'prefix') { prefixes.push(['CommonPrefixes', { Prefix: encode(e.prefix) }]); continue }
     const v = e.version
     const common = { Key: encode(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: isoDate(v.lastModified) }
-    if (v.deleteMarker) DeleteMarker.push({ Owner: OWNER, ...common })
-    else Version.push({ ...common, ETag: quoteEtag(v.etag!), Size: v.size!, Owner: OWNER, StorageClass: 'STANDARD' })
+    sequence.push(v.deleteMarker ? ['DeleteMarker', { Owner: OWNER, ...common }] : ['Version', { ...common, ETag: quoteEtag(v.etag!), Size: v.size!, Owner: OWNER, StorageClass: 'STANDARD' }])
   }
-  return xmlResponse('ListVersionsResult', { ...body, Version, DeleteMarker, CommonPrefixes })
+  return xmlResponseInOrder('ListVersionsResult', body, [...sequence, ...prefixes])
 }
