@@ -25,6 +25,13 @@ export function ago (ms: number, now = Date.now()): string {
   return new Date(ms).toLocaleDateString()
 }
 
+/** A moment to the second: the time for one today, else the date and time. */
+export function moment (ms: number, now = Date.now()): string {
+  const d = new Date(ms)
+  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  return d.toDateString() === new Date(now).toDateString() ? time : `${d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' })}, ${time}`
+}
+
 /** A member's short name: the end of its peer id, as in `s3mesh members`. */
 export const shortId = (id: string): string => id.slice(-8)
 

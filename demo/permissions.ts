@@ -69,6 +69,6 @@ export class Permissions {
 
   /** Whether a bucket's settings page has anything this person may change. */
   bucketSettings (bucket: string): boolean {
-    return ['s3:PutBucketCORS', 's3:PutBucketAcl', 's3:PutBucketPolicy'].some(a => this.may(a, bucketArn(bucket)))
+    return ['s3:PutBucketCORS', 's3:PutBucketAcl', 's3:PutBucketPolicy', 's3:PutBucketVersioning'].some(a => this.may(a, bucketArn(bucket)))
   }
 }

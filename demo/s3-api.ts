@@ -177,12 +177,88 @@ export async function bucketIsPublic (s: Session, bucket: string): Promise<boole
   return text((await xml(res)).querySelector('IsPublic')) === 'true'
 }
 
-/** Downloads an object to the person's disk under `name`. */
-export async function download (s: Session, bucket: string, key: string, name: string): Promise<void> {
-  const blob = await (await ok(await s.s3(objectPath(bucket, key)))).blob()
+/** Downloads an object (or one version of it) to the person's disk under `name`. */
+export async function download (s: Session, bucket: string, key: string, name: string, versionId?: string): Promise<void> {
+  const blob = await (await ok(await s.s3(`${objectPath(bucket, key)}${versionQuery(versionId)}`))).blob()
   const a = document.createElement('a')
   a.href = URL.createObjectURL(blob)
   a.download = name
   a.click()
   setTimeout(() => { URL.revokeObjectURL(a.href) }, 10_000)
+}
+
+// ---- versions ----
+
+/** A bucket's versioning: Enabled, Suspended, or undefined while it was never turned on. */
+export type Versioning = 'Enabled' | 'Suspended' | undefined
+
+const versionQuery = (versionId: string | undefined): string => versionId === undefined ? '' : `?versionId=${encodeURIComponent(versionId)}`
+
+export async function getVersioning (s: Session, bucket: string): Promise<Versioning> {
+  const status = text((await xml(await s.s3(`${objectPath(bucket)}?versioning`))).querySelector('Status'))
+  return status === 'Enabled' || status === 'Suspended' ? status : undefined
+}
+
+/** Turns versioning on, or suspends it (S3 never turns it off once on). */
+export async function putVersioning (s: Session, bucket: string, status: 'Enabled' | 'Suspended'): Promise<void> {
+  const body = `<VersioningConfiguration><Status>${status}</Status></VersioningConfiguration>`
+  await ok(await s.s3(`${objectPath(bucket)}?versioning`, { method: 'PUT', body, headers: { 'content-type': 'application/xml' } }))
+}
+
+/** One version of a key, or a delete marker, as ListObjectVersions lists it. */
+export interface VersionRow { key: string, versionId: string, latest: boolean, marker: boolean, size: number, modified: number }
+
+/** A page of ListObjectVersions: its versions and markers in listing order (each key's newest first), and where the next page starts. */
+async function versionPage (s: Session, bucket: string, query: Record<string, string>, signal?: AbortSignal): Promise<{ rows: VersionRow[], next?: { 'key-marker': string, 'version-id-marker'?: string } }> {
+  const doc = await xml(await s.s3(`${objectPath(bucket)}?versions&${new URLSearchParams(query).toString()}`, signal === undefined ? {} : { signal }))
+  const rows = [...doc.documentElement.children].filter(e => e.tagName === 'Version' || e.tagName === 'DeleteMarker').map(e => ({
+    key: text(e.querySelector('Key')), versionId: text(e.querySelector('VersionId')), latest: text(e.querySelector('IsLatest')) === 'true',
+    marker: e.tagName === 'DeleteMarker', size: Number(text(e.querySelector('Size')) || 0), modified: Date.parse(text(e.querySelector('LastModified'))),
+  }))
+  if (text(doc.querySelector('IsTruncated')) !== 'true') return { rows }
+  const versionIdMarker = text(doc.querySelector('NextVersionIdMarker'))
+  return { rows, next: { 'key-marker': text(doc.querySelector('NextKeyMarker')), ...(versionIdMarker === '' ? {} : { 'version-id-marker': versionIdMarker }) } }
+}
+
+/** A key's versions shown at most: one this old is better cleaned up by a lifecycle rule than scrolled. */
+export const VERSIONS_LIMIT = 1000
+
+/** Every version and delete marker of one key, newest first (up to VERSIONS_LIMIT). */
+export async function keyVersions (s: Session, bucket: string, key: string, signal?: AbortSignal): Promise<{ versions: VersionRow[], truncated: boolean }> {
+  const versions: VersionRow[] = []
+  let cursor: Record<string, string> = {}
+  for (;;) {
+    const page = await versionPage(s, bucket, { prefix: key, 'max-keys': '1000', ...cursor }, signal)
+    // Keys that start with this one (`a.txt.bak` after `a.txt`) come after all of its versions.
+    const mine = page.rows.filter(r => r.key === key)
+    versions.push(...mine)
+    if (page.next === undefined || mine.length < page.rows.length) return { versions, truncated: false }
+    if (versions.length >= VERSIONS_LIMIT) return { versions: versions.slice(0, VERSIONS_LIMIT), truncated: true }
+    cursor = page.next
+  }
+}
+
+/** Keys in one folder (`prefix`, delimited by '/') whose current version is a delete marker: deleted, with versions to recover. */
+export async function deletedKeys (s: Session, bucket: string, prefix: string, signal?: AbortSignal): Promise<{ rows: VersionRow[], truncated: boolean }> {
+  const rows: VersionRow[] = []
+  let cursor: Record<string, string> = {}
+  // A folder's versions, a page at a time, up to LIST_LIMIT of them (the markers among them are what is shown).
+  for (let seen = 0; seen < LIST_LIMIT;) {
+    const page = await versionPage(s, bucket, { prefix, delimiter: '/', 'max-keys': '1000', ...cursor }, signal)
+    rows.push(...page.rows.filter(r => r.marker && r.latest))
+    seen += page.rows.length
+    if (page.next === undefined) return { rows, truncated: false }
+    cursor = page.next
+  }
+  return { rows, truncated: true }
+}
+
+/** Deletes one version (or delete marker) for good; deleting a key's current marker brings its newest version back. */
+export async function deleteVersion (s: Session, bucket: string, key: string, versionId: string): Promise<void> {
+  await ok(await s.s3(`${objectPath(bucket, key)}${versionQuery(versionId)}`, { method: 'DELETE' }))
+}
+
+/** Makes an old version current again: a copy of it over its key (S3's restore), itself a new version. */
+export async function restoreVersion (s: Session, bucket: string, key: string, versionId: string): Promise<void> {
+  await ok(await s.s3(objectPath(bucket, key), { method: 'PUT', headers: { 'x-amz-copy-source': `${objectPath(bucket, key).slice(1)}${versionQuery(versionId)}` } }))
 }

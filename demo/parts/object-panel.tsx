@@ -1,21 +1,28 @@
 import { useEffect, useState } from 'preact/hooks'
-import { Copy, Download, Share2, Trash2, X } from 'lucide-preact'
+import { Copy, Download, History, Share2, Trash2, X } from 'lucide-preact'
 import { objectPath } from '../../src/core/names.js'
 import { copiesOf } from '../catalog-view.js'
 import { objectArn } from '../permissions.js'
 import { messageOf, useConsole } from '../context.js'
-import { bytes, shortId } from '../format.js'
-import { deleteObject, download, getTags, headObject, putMetadata, putTags, type ObjectHead } from '../s3-api.js'
+import { bytes, moment, shortId } from '../format.js'
+import { bucketArn } from '../permissions.js'
+import { deleteObject, deleteVersion, download, getTags, headObject, keyVersions, putMetadata, putTags, restoreVersion, type ObjectHead, type Versioning, type VersionRow } from '../s3-api.js'
 import { Preview } from './preview.js'
 
-/** The open object: a preview, what S3 and the mesh know of it, its metadata and tags (editable), a share link, download and delete. */
-export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket: string, objectKey: string, onClose: () => void, onDeleted: () => void }): preact.JSX.Element {
+/**
+ * The open object: a preview, what S3 and the mesh know of it, its metadata
+ * and tags (editable), its versions in a bucket that keeps them (download,
+ * restore, delete for good), a share link, download and delete.
+ */
+export function ObjectPanel ({ bucket, objectKey, versioning, onClose, onDeleted }: { bucket: string, objectKey: string, versioning: Versioning, onClose: () => void, onDeleted: () => void }): preact.JSX.Element {
   const { session, watch, showError, notify } = useConsole()
   const [head, setHead] = useState<ObjectHead>()
   const [tags, setTags] = useState<Record<string, string>>()
   const [link, setLink] = useState('')
   const name = objectKey.slice(objectKey.lastIndexOf('/', objectKey.length - 2) + 1)
   const [tagsError, setTagsError] = useState<string>()
+  /** Bumped when a version is restored or deleted here: the head, tags and versions are read again. */
+  const [revision, setRevision] = useState(0)
   useEffect(() => {
     // Answers about an object opened before this one are dropped (they would show, and save, the wrong object's data).
     let current = true
@@ -26,7 +33,7 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
     // Keyboard and screen-reader users land on what they opened.
     document.getElementById('details-title')?.focus()
     return () => { current = false }
-  }, [bucket, objectKey])
+  }, [bucket, objectKey, revision])
   const copies = copiesOf(session, bucket, objectKey)
   void watch
   const may = (action: string): boolean => session.can.may(action, objectArn(bucket, objectKey))
@@ -52,7 +59,7 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
     <div class="row">
       <button type="button" class="small icon-text" onClick={() => { void download(session, bucket, objectKey, name).catch(err => { showError(messageOf(err)) }) }}><Download size={16} aria-hidden /> Download</button>
       {may('s3:DeleteObject') && <button type="button" class="small danger outline icon-text" onClick={() => {
-        if (!confirm(`Delete ${objectKey}?`)) return
+        if (!confirm(versioning === 'Enabled' ? `Delete ${objectKey}? Its versions are kept: "Show deleted" recovers it.` : `Delete ${objectKey}?`)) return
         void deleteObject(session, bucket, objectKey).then(() => { notify(`Deleted ${name}.`); onDeleted(); onClose() }, err => { showError(messageOf(err)) })
       }}><Trash2 size={16} aria-hidden /> Delete</button>}
     </div>
@@ -74,6 +81,8 @@ export function ObjectPanel ({ bucket, objectKey, onClose, onDeleted }: { bucket
     {head !== undefined && <Pairs title="Metadata" what="metadata" initial={head.metadata} editable={may('s3:PutObject')} onSave={async m => { await putMetadata(session, bucket, objectKey, head, m); setHead({ ...head, metadata: m }) }} />}
     {tags !== undefined && <Pairs title="Tags" what="tag" initial={tags} editable={may('s3:PutObjectTagging')} onSave={async t => { await putTags(session, bucket, objectKey, t); setTags(t) }} />}
     {tagsError !== undefined && <section class="pairs" aria-label="Tags"><h3>Tags</h3><p class="error-text">The tags could not be read: {tagsError}</p></section>}
+    {versioning !== undefined && session.can.may('s3:ListBucketVersions', bucketArn(bucket)) &&
+      <Versions bucket={bucket} objectKey={objectKey} name={name} revision={revision} onChanged={() => { setRevision(r => r + 1); onDeleted() }} onGone={() => { onDeleted(); onClose() }} />}
     <h3>Share</h3>
     <form id="share" class="share" onSubmit={e => { void share(e) }}>
       <label>Link valid for{' '}
@@ -120,4 +129,67 @@ function Pairs ({ title, what, initial, editable, onSave }: { title: string, wha
       <button type="button" class="secondary small" onClick={() => { setEditing(undefined) }}>Cancel</button>
     </div>
   </form>
+}
+
+/** A key's versions, newest first: each downloaded, an old one restored (copied over the key, a new version), or one deleted for good. */
+function Versions ({ bucket, objectKey, name, revision, onChanged, onGone }: { bucket: string, objectKey: string, name: string, revision: number, onChanged: () => void, onGone: () => void }): preact.JSX.Element {
+  const { session, showError, notify } = useConsole()
+  const [listed, setListed] = useState<{ versions: VersionRow[], truncated: boolean }>()
+  const [busy, setBusy] = useState<string>()
+  useEffect(() => {
+    const asked = new AbortController()
+    setListed(undefined)
+    keyVersions(session, bucket, objectKey, asked.signal).then(setListed, err => { if (!asked.signal.aborted) showError(messageOf(err)) })
+    return () => { asked.abort() }
+  }, [bucket, objectKey, revision])
+  const may = (action: string): boolean => session.can.may(action, objectArn(bucket, objectKey))
+  const act = async (v: VersionRow, what: string, work: () => Promise<void>, gone = false): Promise<void> => {
+    setBusy(v.versionId)
+    try {
+      await work()
+      showError(undefined)
+      notify(what)
+      if (gone) onGone(); else onChanged()
+    } catch (err) { showError(messageOf(err)) }
+    setBusy(undefined)
+  }
+  /** Whether deleting `v` leaves the key with no object to show: it was current, and what comes after it is a delete marker or nothing. */
+  const lastOfKey = (v: VersionRow): boolean => {
+    const all = listed?.versions ?? []
+    const next = all[all.indexOf(v) + 1]
+    return v.latest && (next === undefined || next.marker)
+  }
+  /** Versions are numbered from the oldest listed, as people count them. */
+  const number = (v: VersionRow): number => (listed?.versions.length ?? 0) - (listed?.versions.indexOf(v) ?? 0)
+  const label = (v: VersionRow): string => `version ${number(v)} (${moment(v.modified)})`
+  return <section class="versions" aria-labelledby="versions-title">
+    <h3 id="versions-title"><span class="icon-text"><History size={16} aria-hidden /> Versions</span></h3>
+    {listed === undefined ? <p class="muted" aria-busy="true">Reading the versions…</p> : <>
+      <table class="striped versions-table" aria-label={`Versions of ${name}`}>
+        <thead><tr><th scope="col">Saved</th><th scope="col" class="num">Size</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+        <tbody>
+          {listed.versions.map(v => <tr key={v.versionId} data-version={v.versionId} class={v.latest ? 'current' : undefined}>
+            <th scope="row">
+              <span class="muted">{number(v)}.</span> <time dateTime={new Date(v.modified).toISOString()} title={`Version id ${v.versionId}`}>{moment(v.modified)}</time>
+              {v.latest && <> <span class="badge ok">current</span></>}
+              {v.marker && <> <span class="badge warn">deleted</span></>}
+            </th>
+            <td class="num">{v.marker ? '' : bytes(v.size)}</td>
+            <td class="actions">
+              {!v.marker && may('s3:GetObjectVersion') && <button type="button" class="secondary outline small" aria-label={`Download ${label(v)}`} title="Download this version"
+                onClick={() => { void download(session, bucket, objectKey, name, v.versionId).catch(err => { showError(messageOf(err)) }) }}><Download size={16} aria-hidden /></button>}
+              {!v.marker && !v.latest && may('s3:GetObjectVersion') && may('s3:PutObject') && <button type="button" class="small" disabled={busy !== undefined} aria-busy={busy === v.versionId} aria-label={`Restore ${label(v)}`}
+                onClick={() => { void act(v, `Restored ${label(v)}: a copy of it is current now.`, async () => { await restoreVersion(session, bucket, objectKey, v.versionId) }) }}>Restore</button>}
+              {may('s3:DeleteObjectVersion') && <button type="button" class="secondary outline small danger" disabled={busy !== undefined} aria-label={`Delete ${label(v)} for good`} title="Delete this version for good"
+                onClick={() => {
+                  if (!confirm(`Delete ${label(v)} of ${name} for good? This cannot be undone.`)) return
+                  void act(v, `Deleted ${label(v)}.`, async () => { await deleteVersion(session, bucket, objectKey, v.versionId) }, lastOfKey(v))
+                }}><Trash2 size={16} aria-hidden /></button>}
+            </td>
+          </tr>)}
+        </tbody>
+      </table>
+      {listed.truncated && <p class="muted">The newest {listed.versions.length.toLocaleString()} versions are shown; a lifecycle rule can remove older ones.</p>}
+    </>}
+  </section>
 }

@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'preact/hooks'
-import { Globe, Lock, FileJson } from 'lucide-preact'
+import { Globe, History, Lock, FileJson, CirclePause } from 'lucide-preact'
 import { messageOf, useConsole } from '../context.js'
 import { bucketArn } from '../permissions.js'
 import { PolicyEditor, policyProblem } from '../parts/policy-editor.js'
 import { href } from '../router.js'
-import { ConsoleError, getBucketAccess, getCors, putBucketAcl, putBucketPolicy, putCors, type BucketAccess } from '../s3-api.js'
+import { ConsoleError, getBucketAccess, getCors, getVersioning, putBucketAcl, putBucketPolicy, putCors, putVersioning, type BucketAccess, type Versioning } from '../s3-api.js'
 
 const EXAMPLE = `<CORSConfiguration>
   <CORSRule>
@@ -16,7 +16,7 @@ const EXAMPLE = `<CORSConfiguration>
   </CORSRule>
 </CORSConfiguration>`
 
-/** A bucket's settings: who may read it (private, public read, or its own policy) and its CORS rules, replicated to every member with the bucket. */
+/** A bucket's settings: who may read it (private, public read, or its own policy), its versioning and its CORS rules, replicated to every member with the bucket. */
 export function BucketSettings ({ bucket }: { bucket: string }): preact.JSX.Element {
   const { session, showError, notify } = useConsole()
   const can = session.can
@@ -48,7 +48,44 @@ export function BucketSettings ({ bucket }: { bucket: string }): preact.JSX.Elem
         <button type="button" class="secondary outline" onClick={() => { setRules(EXAMPLE) }}>Insert an example</button>
       </div>
     </form>}
-    <p class="muted">Versioning will appear here when s3mesh has it.</p>
+    {can.may('s3:PutBucketVersioning', bucketArn(bucket)) && <VersioningForm bucket={bucket} />}
+  </section>
+}
+
+/** Whether the bucket keeps every version of its objects: turned on, or suspended (S3 never turns it off again). */
+function VersioningForm ({ bucket }: { bucket: string }): preact.JSX.Element {
+  const { session, showError, notify } = useConsole()
+  const [status, setStatus] = useState<Versioning | 'unknown'>('unknown')
+  const [busy, setBusy] = useState(false)
+  useEffect(() => {
+    setStatus('unknown')
+    getVersioning(session, bucket).then(setStatus, err => { showError(messageOf(err)) })
+  }, [bucket])
+  const set = async (next: 'Enabled' | 'Suspended'): Promise<void> => {
+    setBusy(true)
+    try {
+      await putVersioning(session, bucket, next)
+      setStatus(next)
+      showError(undefined)
+      notify(next === 'Enabled' ? `${bucket} keeps every version now.` : `Versioning of ${bucket} is suspended.`)
+    } catch (err) { showError(messageOf(err)) }
+    setBusy(false)
+  }
+  const said = status === 'unknown' ? '…' : status === 'Enabled' ? 'On' : status === 'Suspended' ? 'Suspended' : 'Off'
+  return <section aria-labelledby="versioning-title">
+    <h2 id="versioning-title">Versioning</h2>
+    <p>Versioning is <strong id="versioning-status">{said}</strong>.</p>
+    <small id="versioning-help" class="muted">
+      {status === 'Enabled'
+        ? 'An overwrite or a delete keeps the old version: open an object to restore one, or show deleted objects to recover them. Suspending keeps the versions there are; new writes then replace the latest.'
+        : status === 'Suspended'
+          ? 'The versions kept before stay, and can still be restored; a write or a delete replaces only the latest. Turn it on again to keep every version.'
+          : 'With versioning on, an overwrite or a delete keeps the old version, to restore it later, on every member of the mesh. Once on, it can be suspended but not turned off, as in S3.'}
+    </small>
+    <div class="row">
+      {status !== 'Enabled' && <button type="button" class="icon-text" disabled={busy || status === 'unknown'} aria-busy={busy} aria-describedby="versioning-help" onClick={() => { void set('Enabled') }}><History size={16} aria-hidden /> {status === 'Suspended' ? 'Turn versioning on again' : 'Turn versioning on'}</button>}
+      {status === 'Enabled' && <button type="button" class="secondary outline icon-text" disabled={busy} aria-busy={busy} aria-describedby="versioning-help" onClick={() => { void set('Suspended') }}><CirclePause size={16} aria-hidden /> Suspend versioning</button>}
+    </div>
   </section>
 }
 

@@ -1,21 +1,25 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
-import { ArrowDown, ArrowUp, Download, File as FileIcon, Folder, FolderPlus, FolderUp, Settings, Trash2, Upload } from 'lucide-preact'
+import { ArrowDown, ArrowUp, Download, File as FileIcon, FileX, Folder, FolderPlus, FolderUp, Settings, Trash2, Undo2, Upload } from 'lucide-preact'
 import { copiesOf } from '../catalog-view.js'
 import { messageOf, useConsole } from '../context.js'
 import { ago, bytes } from '../format.js'
 import { throttled } from '../mesh-watch.js'
 import { Dialog } from '../parts/dialog.js'
 import { ObjectPanel } from '../parts/object-panel.js'
-import { objectsArn } from '../permissions.js'
+import { bucketArn, objectArn, objectsArn } from '../permissions.js'
 import { href, navigate } from '../router.js'
-import { createFolder, deleteKeys, download, listObjects, type Listing, type ObjectRow } from '../s3-api.js'
+import { createFolder, deletedKeys, deleteKeys, deleteVersion, download, getVersioning, listObjects, type Listing, type ObjectRow, type Versioning, type VersionRow } from '../s3-api.js'
 import { droppedFiles } from '../upload-queue.js'
 
 type Column = 'name' | 'size' | 'modified'
 /** Rows drawn at a time; "Show more" draws the next. */
 const PAGE = 500
 
-/** A bucket's objects under a prefix: folders, a sortable table with copies, search, selection, uploads by drop or pick, and the open object's panel. */
+/**
+ * A bucket's objects under a prefix: folders, a sortable table with copies,
+ * search, selection, uploads by drop or pick, the open object's panel, and
+ * in a bucket that keeps versions the deleted objects, to recover.
+ */
 export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: string, open: string | undefined }): preact.JSX.Element {
   const { session, watch, uploads, showError, notify } = useConsole()
   const [listing, setListing] = useState<Listing>()
@@ -33,6 +37,10 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
   // What this person may do here: controls that could only fail are not shown.
   const mayWrite = session.can.may('s3:PutObject', objectsArn(bucket, prefix))
   const mayDelete = session.can.may('s3:DeleteObject', objectsArn(bucket, prefix))
+  const [versioning, setVersioning] = useState<Versioning>()
+  const mayListVersions = versioning !== undefined && session.can.may('s3:ListBucketVersions', bucketArn(bucket))
+  const [showDeleted, setShowDeleted] = useState(false)
+  const [deleted, setDeleted] = useState<{ rows: VersionRow[], truncated: boolean }>()
 
   const refresh = useCallback(async () => {
     const mine = ++seq.current
@@ -43,16 +51,22 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
     // each starts a new listing, and waiting for the newest would show nothing for as long as they come.
     const current = (): boolean => asked === query.current
     try {
-      const l = await listObjects(session, bucket, prefix + search)
+      const [l, d] = await Promise.all([listObjects(session, bucket, prefix + search), showDeleted ? deletedKeys(session, bucket, prefix + search) : undefined])
       if (current() && mine > shownSeq.current) {
         shownSeq.current = mine
         setListing(l)
+        setDeleted(d)
       }
     } catch (err) { if (current() && mine > shownSeq.current) showError(messageOf(err)) }
-  }, [session, bucket, prefix, search])
+  }, [session, bucket, prefix, search, showDeleted])
 
   // Another folder: nothing of the last one's listing, search or selection carries over.
-  useEffect(() => { setListing(undefined); setSearch(''); setSelected(new Set()); setShown(PAGE) }, [bucket, prefix])
+  useEffect(() => { setListing(undefined); setDeleted(undefined); setSearch(''); setSelected(new Set()); setShown(PAGE) }, [bucket, prefix])
+  // Whether the bucket keeps versions: deleted objects can then be shown and recovered. Unknown to someone who may not ask.
+  const askVersioning = useCallback(() => {
+    if (session.can.may('s3:GetBucketVersioning', bucketArn(bucket))) getVersioning(session, bucket).then(setVersioning, () => {})
+  }, [session, bucket])
+  useEffect(() => { setVersioning(undefined); setShowDeleted(false); askVersioning() }, [askVersioning])
   // A new search shows other rows: a selection made among the old ones would delete what is not in view.
   useEffect(() => { setSelected(new Set()) }, [search])
   useEffect(() => {
@@ -70,11 +84,13 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
     const offCatalog = watch.onCatalog(item => {
       if (item.bucket !== bucket) return
       if (item.kind === 'bucket-delete') navigate({ view: 'buckets' })
+      // The bucket's own entry changed (its versioning turned on elsewhere, say).
+      else if (item.kind === 'bucket') askVersioning()
       else later()
     })
     const offUploads = uploads.onUploaded(u => { if (u.bucket === bucket) later() })
     return () => { offCatalog(); offUploads(); later.cancel() }
-  }, [watch, uploads, bucket])
+  }, [watch, uploads, bucket, askVersioning])
 
   const objects = useMemo(() => {
     const list = [...(listing?.objects ?? [])].filter(o => o.key !== prefix)
@@ -114,6 +130,15 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
       notify(`Deleted ${keys.length === 1 ? keys[0]!.slice(prefix.length) : `${keys.length} objects`}.`)
       setSelected(now => new Set([...now].filter(k => !keys.includes(k))))
       if (open !== undefined && keys.includes(open)) navigate({ view: 'objects', bucket, prefix })
+      await refresh()
+    } catch (err) { showError(messageOf(err)) }
+  }
+  /** Brings a deleted key back: its delete marker goes, and its newest version is current again. */
+  const recover = async (row: VersionRow): Promise<void> => {
+    try {
+      await deleteVersion(session, bucket, row.key, row.versionId)
+      showError(undefined)
+      notify(`Recovered ${row.key.slice(prefix.length)}.`)
       await refresh()
     } catch (err) { showError(messageOf(err)) }
   }
@@ -162,6 +187,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
           <button type="button" class="secondary outline icon-text" onClick={() => { setNaming(true) }}><FolderPlus size={16} aria-hidden /> New folder</button>
         </>}
         {!mayWrite && <span class="muted read-only-note">Read only: uploading here is not among your permissions.</span>}
+        {mayListVersions && <label class="toggle"><input type="checkbox" role="switch" checked={showDeleted} onChange={e => { setShowDeleted(e.currentTarget.checked); if (!e.currentTarget.checked) setDeleted(undefined) }} /> Show deleted</label>}
       </div>
       {selected.size > 0 && <div class="bulk" role="region" aria-label="Selection">
         <span>{selected.size} selected</span>
@@ -169,7 +195,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
         {mayDelete && <button type="button" class="danger small icon-text" onClick={() => { setConfirming([...selected]) }}><Trash2 size={16} aria-hidden /> Delete selected</button>}
         <button type="button" class="secondary outline small" onClick={() => { setSelected(new Set()) }}>Clear selection</button>
       </div>}
-      {listing !== undefined && total === 0 && <div class="empty">
+      {listing !== undefined && total === 0 && (deleted?.rows.length ?? 0) === 0 && <div class="empty">
         <Upload size={40} aria-hidden />
         <p id="list-note" role="status">{search !== '' ? `Nothing starts with "${search}".` : mayWrite ? 'Nothing here yet: upload files or drop them here.' : 'Nothing here yet.'}</p>
       </div>}
@@ -207,11 +233,15 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
         {listing?.truncated === true ? `: the first ${total.toLocaleString()} entries shown; search by prefix to narrow.` : ''}
       </p>}
       {total > shown && <button type="button" class="secondary outline" onClick={() => { setShown(shown + PAGE) }}>Show {Math.min(PAGE, total - shown).toLocaleString()} more</button>}
+      {showDeleted && deleted !== undefined && <Deleted rows={deleted.rows} truncated={deleted.truncated} prefix={prefix}
+        mayRecover={key => session.can.may('s3:DeleteObjectVersion', objectArn(bucket, key))} onRecover={row => { void recover(row) }} />}
       {mayWrite && <p class="drop-hint muted">Drop files or folders anywhere here to upload them{prefix === '' ? '' : ` into ${prefix}`}.</p>}
     </div>
-    {open !== undefined && <ObjectPanel bucket={bucket} objectKey={open} onClose={() => { navigate({ view: 'objects', bucket, prefix }) }} onDeleted={() => { void refresh() }} />}
+    {open !== undefined && <ObjectPanel bucket={bucket} objectKey={open} versioning={versioning} onClose={() => { navigate({ view: 'objects', bucket, prefix }) }} onDeleted={() => { void refresh() }} />}
     {confirming !== undefined && <Dialog title={confirming.length === 1 ? `Delete ${confirming[0]!.slice(prefix.length)}?` : `Delete ${confirming.length} objects?`} onClose={() => { setConfirming(undefined) }}>
-      <p>{confirming.length === 1 ? 'The object' : 'They'} will be deleted from every member of the mesh. This cannot be undone.</p>
+      <p>{versioning === 'Enabled'
+        ? `${confirming.length === 1 ? 'It' : 'They'} will be hidden on every member of the mesh; every version is kept, and "Show deleted" recovers ${confirming.length === 1 ? 'it' : 'them'}.`
+        : `${confirming.length === 1 ? 'The object' : 'They'} will be deleted from every member of the mesh. ${versioning === 'Suspended' ? 'Versions kept while versioning was on stay; the latest does not.' : 'This cannot be undone.'}`}</p>
       <footer>
         <button type="button" class="secondary" onClick={() => { setConfirming(undefined) }}>Cancel</button>
         <button type="button" class="danger" onClick={() => { void remove(confirming) }}>Delete</button>
@@ -235,4 +265,27 @@ function NewFolder ({ onDone }: { onDone: (name: string | undefined) => void }):
       </footer>
     </form>
   </Dialog>
+}
+
+/** Keys of this folder whose current version is a delete marker: when each was deleted, and a way to bring it back. */
+function Deleted ({ rows, truncated, prefix, mayRecover, onRecover }: { rows: VersionRow[], truncated: boolean, prefix: string, mayRecover: (key: string) => boolean, onRecover: (row: VersionRow) => void }): preact.JSX.Element {
+  return <section class="deleted" aria-labelledby="deleted-title">
+    <h2 id="deleted-title" class="icon-text"><FileX size={18} aria-hidden /> Deleted</h2>
+    {rows.length === 0
+      ? <p class="muted" role="status">Nothing deleted here: no object of this folder has a delete marker as its current version.</p>
+      : <div class="table-wrap"><table class="striped" aria-label="Deleted objects">
+        <thead><tr><th scope="col">Name</th><th scope="col">Deleted</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+        <tbody>
+          {rows.map(r => {
+            const name = r.key.slice(prefix.length)
+            return <tr key={r.key} data-deleted={r.key}>
+              <th scope="row" class="muted"><span class="icon-text"><FileX size={16} aria-hidden /> {name}</span></th>
+              <td><time dateTime={new Date(r.modified).toISOString()} title={new Date(r.modified).toLocaleString()}>{ago(r.modified)}</time></td>
+              <td class="actions">{mayRecover(r.key) && <button type="button" class="secondary small icon-text" aria-label={`Recover ${name}`} onClick={() => { onRecover(r) }}><Undo2 size={16} aria-hidden /> Recover</button>}</td>
+            </tr>
+          })}
+        </tbody>
+      </table></div>}
+    {truncated && <p class="muted">Only the first versions of this folder were looked through: search by prefix to narrow.</p>}
+  </section>
 }

@@ -195,7 +195,7 @@ export function afterMarker<T extends KeptVersion & { lastModified: Date }> (ver
 export const STAMP_LENGTH = 13
 
 /** Where a listed version stands among its key's (newer is greater): its id's stamp, or for the `null` version its date's. */
-export function listedStamp (v: KeptVersion & { lastModified: Date }): string {
+function listedStamp (v: KeptVersion & { lastModified: Date }): string {
   return v.versionId === NULL_VERSION ? versionIdOf(v.lastModified.getTime(), 0, '') : v.versionId.slice(0, STAMP_LENGTH)
 }
 

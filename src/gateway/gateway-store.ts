@@ -3,13 +3,12 @@ import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, checksumElement, checksumHeader, t
 import { isS3Error, S3Error } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import { fromHex, toBase64 } from '../core/hashes.js'
-import { compareKeys } from '../core/key-order.js'
 import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
   ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VerifiedDigests, CompleteOptions, VersionOptions, WriteCondition,
 } from '../core/object-store.js'
 import { withChecksum } from '../core/object-store.js'
-import { listedStamp, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
+import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult, VersionSummary } from '../core/versioning.js'
 import { readAll } from '../core/streams.js'
 import { checksumFromHeaders, checksumHeaders, checksumXml, planHeaders } from '../s3-shim/http/checksum-headers.js'
 import { metadataFromHeaders, metadataHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
@@ -46,6 +45,16 @@ async function xmlOf (res: Response, root: string): Promise<Xml> {
   return top === '' ? {} : top as Xml
 }
 const list = (el: Xml, name: string): Xml[] => (el[name] as Xml[] | undefined) ?? []
+
+/** The same documents parsed in document order, for the one whose elements of different names interleave (ListVersionsResult). */
+const inOrder = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, removeNSPrefix: true, htmlEntities: true, preserveOrder: true })
+type Ordered = Array<Record<string, unknown>>
+/** An ordered element's children as [name, children] pairs (text and attributes left out). */
+const childrenOf = (nodes: Ordered): Array<[string, Ordered]> => nodes.flatMap(n => Object.entries(n).filter(([name]) => name !== ':@' && name !== '#text') as Array<[string, Ordered]>)
+/** An ordered element's text. */
+const textIn = (nodes: Ordered): string => nodes.map(n => typeof n['#text'] === 'string' ? n['#text'] : '').join('')
+/** An ordered element whose children are text, as the Xml the rest of this file reads. */
+const flat = (nodes: Ordered): Xml => Object.fromEntries(childrenOf(nodes).map(([name, c]) => [name, textIn(c)]))
 const text = (el: Xml, name: string): string => typeof el[name] === 'string' ? el[name] : ''
 const unquote = (etag: string): string => etag.replace(/^"|"$/g, '')
 
@@ -110,7 +119,7 @@ function versionQuery (options: VersionOptions | undefined): Record<string, stri
 }
 
 /** The version id a node's answer names (x-amz-version-id): none in a bucket never versioned. */
-function versionIdOf (h: Headers): { versionId?: string } {
+function versionHeader (h: Headers): { versionId?: string } {
   const id = h.get('x-amz-version-id')
   return id === null ? {} : { versionId: id }
 }
@@ -174,37 +183,47 @@ export class GatewayStore implements ObjectStore {
     return { name, created, ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }), ...(versioning === undefined ? {} : { versioning }) }
   }
 
+  /** The bucket's versioning; none as well to credentials that may not ask (the bucket's other settings are still theirs to read). */
   private async versioningOf (name: string, signal?: AbortSignal): Promise<VersioningStatus | undefined> {
-    const { response } = await this.remote.send({ method: 'GET', bucket: name, query: { versioning: '' }, signal })
-    const status = text(await xmlOf(response, 'VersioningConfiguration'), 'Status')
-    return status === 'Enabled' || status === 'Suspended' ? status : undefined
+    try {
+      const { response } = await this.remote.send({ method: 'GET', bucket: name, query: { versioning: '' }, signal })
+      const status = text(await xmlOf(response, 'VersioningConfiguration'), 'Status')
+      return status === 'Enabled' || status === 'Suspended' ? status : undefined
+    } catch (err) {
+      if (isS3Error(err, 'AccessDenied')) return undefined
+      throw err
+    }
   }
 
   async setBucketVersioning (name: string, status: VersioningStatus, options: Signal = {}): Promise<void> {
     const body = renderXml('VersioningConfiguration', { Status: status })
     await this.remote.send({ method: 'PUT', bucket: name, query: { versioning: '' }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
-    // Reads cached before are of the key's current version, which versioning does not change.
+    // What the node vouched for was said without version ids (or with the null one's): asked again.
+    for (const id of [...this.vouched.keys()]) if (id.startsWith(`${name}/`)) this.vouched.delete(id)
   }
 
-  /**
-   * A page of the bucket's versions and delete markers. S3's answer lists
-   * the two kinds apart; they are put back in listing order: by key, each
-   * key's current one first, then newest first.
-   */
+  /** A page of the bucket's versions and delete markers, in the answer's order (S3 interleaves the two kinds). */
   async listObjectVersions (bucket: string, options: VersionListOptions): Promise<VersionListResult> {
     const query: Record<string, string> = { versions: '', 'max-keys': String(options.limit) }
     if (options.prefix !== undefined && options.prefix !== '') query.prefix = options.prefix
     if (options.keyMarker !== undefined) query['key-marker'] = options.keyMarker
     if (options.versionIdMarker !== undefined) query['version-id-marker'] = options.versionIdMarker
     const { response } = await this.remote.send({ method: 'GET', bucket, query, signal: options.signal })
-    const doc = await xmlOf(response, 'ListVersionsResult')
-    const common = (v: Xml, deleteMarker: boolean): VersionSummary => ({
-      key: text(v, 'Key'), versionId: text(v, 'VersionId'), isLatest: text(v, 'IsLatest') === 'true', deleteMarker, lastModified: new Date(text(v, 'LastModified')),
-      ...(deleteMarker ? {} : { size: Number(text(v, 'Size')), etag: unquote(text(v, 'ETag')) }),
-    })
-    const versions = [...list(doc, 'Version').map(v => common(v, false)), ...list(doc, 'DeleteMarker').map(v => common(v, true))]
-    versions.sort((a, b) => compareKeys(a.key, b.key) || Number(b.isLatest) - Number(a.isLatest) || (listedStamp(a) < listedStamp(b) ? 1 : listedStamp(a) > listedStamp(b) ? -1 : 0))
-    return { versions, isTruncated: text(doc, 'IsTruncated') === 'true' }
+    const root = childrenOf(inOrder.parse(await response.text()) as Ordered).find(([name]) => name === 'ListVersionsResult')
+    if (root === undefined) throw new S3Error('InternalError', 'A mesh node answered without the expected <ListVersionsResult> document.')
+    const versions: VersionSummary[] = []
+    let isTruncated = false
+    for (const [name, children] of childrenOf(root[1])) {
+      if (name === 'IsTruncated') isTruncated = textIn(children) === 'true'
+      if (name !== 'Version' && name !== 'DeleteMarker') continue
+      const v = flat(children)
+      const deleteMarker = name === 'DeleteMarker'
+      versions.push({
+        key: text(v, 'Key'), versionId: text(v, 'VersionId'), isLatest: text(v, 'IsLatest') === 'true', deleteMarker, lastModified: new Date(text(v, 'LastModified')),
+        ...(deleteMarker ? {} : { size: Number(text(v, 'Size')), etag: unquote(text(v, 'ETag')) }),
+      })
+    }
+    return { versions, isTruncated }
   }
 
   private async lifecycleOf (name: string, signal?: AbortSignal): Promise<LifecycleRule[] | undefined> {
@@ -281,7 +300,7 @@ export class GatewayStore implements ObjectStore {
       metadata: withChecksum(options.metadata, checksum === undefined ? undefined : { ...checksum, type: 'FULL_OBJECT' }),
       tags: options.tags ?? {},
       ...(replicas === null ? {} : { replicas: Number(replicas) }),
-      ...versionIdOf(response.headers),
+      ...versionHeader(response.headers),
       ...expirationOf(response.headers.get('x-amz-expiration')),
     }
   }
@@ -304,16 +323,20 @@ export class GatewayStore implements ObjectStore {
 
   async headObject (bucket: string, key: string, options: VersionOptions = {}): Promise<ObjectInfo> {
     const { response } = await this.remote.send({ method: 'HEAD', bucket, key, query: versionQuery(options), headers: CHECKSUM_MODE, signal: options.signal })
-    return await this.infoOf(bucket, key, response.headers, options.signal)
+    return await this.infoOf(bucket, key, response.headers, options)
   }
 
-  /** The object's info from the node's GET/HEAD headers; its tags only when it has some. */
-  private async infoOf (bucket: string, key: string, h: Headers, signal?: AbortSignal): Promise<ObjectInfo> {
+  /**
+   * The object's info from the node's GET/HEAD headers; its tags only when
+   * it has some, asked of the version the caller named (a read of the
+   * current one asks as such: naming its id would need the version rights).
+   */
+  private async infoOf (bucket: string, key: string, h: Headers, options: VersionOptions): Promise<ObjectInfo> {
+    const { signal } = options
     const parts = h.get('x-amz-mp-parts-count')
     let tags: Record<string, string> = {}
     if (Number(h.get('x-amz-tagging-count') ?? 0) > 0) {
-      // The tags of the version read, which may have become noncurrent since.
-      const { response } = await this.remote.send({ method: 'GET', bucket, key, query: { tagging: '', ...versionQuery(versionIdOf(h)) }, signal })
+      const { response } = await this.remote.send({ method: 'GET', bucket, key, query: { tagging: '', ...versionQuery(options) }, signal })
       const set = (await xmlOf(response, 'Tagging')).TagSet as Xml | undefined
       tags = Object.fromEntries(list(set ?? {}, 'Tag').map(t => [text(t, 'Key'), text(t, 'Value')]))
     }
@@ -326,7 +349,7 @@ export class GatewayStore implements ObjectStore {
       metadata: withPartSizes(withChecksum(metadataFromHeaders(h), checksumFromHeaders(h)), parsePartSizes(h.get('x-s3mesh-part-sizes'))),
       tags,
       ...(parts === null ? {} : { parts: Number(parts) }),
-      ...versionIdOf(h),
+      ...versionHeader(h),
       ...expirationOf(h.get('x-amz-expiration')),
     }
   }
@@ -336,7 +359,7 @@ export class GatewayStore implements ObjectStore {
     // The cache holds each key's current version; one named by id is read from the mesh.
     if (cache === undefined || options.versionId !== undefined) {
       const { response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, query: versionQuery(options), headers: CHECKSUM_MODE, signal: options.signal })
-      return this.streamingHandle(bucket, key, await this.infoOf(bucket, key, response.headers, options.signal), response, endpoint)
+      return this.streamingHandle(bucket, key, await this.infoOf(bucket, key, response.headers, options), response, endpoint, options)
     }
     const id = `${bucket}/${key}`
     const known = this.vouched.get(id)
@@ -353,14 +376,15 @@ export class GatewayStore implements ObjectStore {
     })
     if (response.status === 304) {
       const cached = await lookup
-      if (cached !== undefined && cached.info.etag === etag) {
+      // The same ETag may be another version (a restore copies an old one's bytes): the 304 names the version it means.
+      if (cached !== undefined && cached.info.etag === etag && (response.headers.get('x-amz-version-id') ?? undefined) === cached.info.versionId) {
         this.vouch(id, etag)
         return bytesHandle(cached.info, cached.bytes)
       }
       // Evicted between the two: ask again, for the bytes this time.
       ({ response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, headers: CHECKSUM_MODE, signal: options.signal }))
     }
-    const info = await this.infoOf(bucket, key, response.headers, options.signal)
+    const info = await this.infoOf(bucket, key, response.headers, options)
     if (info.size <= this.options.cacheMaxObjectBytes) {
       // The node declared the size: more bytes than that is EntityTooLarge, not a cache miss.
       const bytes = await bytesOf(response.body!, this.options.cacheMaxObjectBytes, options.signal)
@@ -369,7 +393,7 @@ export class GatewayStore implements ObjectStore {
       this.vouch(id, info.etag)
       return bytesHandle(info, bytes)
     }
-    return this.streamingHandle(bucket, key, info, response, endpoint)
+    return this.streamingHandle(bucket, key, info, response, endpoint, options)
   }
 
   /** Notes that the mesh said `etag` is current now; the oldest notes go first past VOUCHED_LIMIT. */
@@ -385,8 +409,8 @@ export class GatewayStore implements ObjectStore {
     await this.options.cache?.delete(bucket, key)
   }
 
-  /** A whole-object answer already flowing; a range asks the node again for that version only (by its id where it has one, and If-Match). */
-  private streamingHandle (bucket: string, key: string, info: ObjectInfo, response: Response, endpoint: number): ObjectHandle {
+  /** A whole-object answer already flowing; a range asks the node again for that version only (the one named, and If-Match). */
+  private streamingHandle (bucket: string, key: string, info: ObjectInfo, response: Response, endpoint: number, named: VersionOptions): ObjectHandle {
     let body: ReadableStream<Uint8Array> | null = response.body
     const release = async (): Promise<void> => { const b = body; body = null; await b?.cancel().catch(() => {}) }
     return {
@@ -396,7 +420,7 @@ export class GatewayStore implements ObjectStore {
         void release()
         const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
         void this.remote.send({
-          method: 'GET', bucket, key, endpoint, query: versionQuery(info),
+          method: 'GET', bucket, key, endpoint, query: versionQuery(named),
           headers: { 'if-match': quoteEtag(info.etag), ...(range === undefined ? {} : { range: `bytes=${range.start}-${range.end}` }) },
         }).then(async ({ response }) => { await response.body!.pipeTo(writable) }, async (err: unknown) => { await writable.abort(err) })
         return readable
@@ -411,7 +435,7 @@ export class GatewayStore implements ObjectStore {
     if (options.onlyIf !== undefined) throw new S3Error('NotImplemented', 'A gateway cannot delete a version only if it is noncurrent (or alone): S3 has no such condition.')
     const { response } = await this.remote.send({ method: 'DELETE', bucket, key, query: versionQuery(options), signal: options.signal })
     await this.forget(bucket, key)
-    return { ...versionIdOf(response.headers), ...(response.headers.get('x-amz-delete-marker') === 'true' ? { deleteMarker: true } : {}) }
+    return { ...versionHeader(response.headers), ...(response.headers.get('x-amz-delete-marker') === 'true' ? { deleteMarker: true } : {}) }
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
@@ -486,9 +510,12 @@ export class GatewayStore implements ObjectStore {
     const code = /<Error>[\s\S]*?<Code>([^<]*)<\/Code>/.exec(answer)?.[1]
     if (code !== undefined) throw new S3Error('InternalError', `Completing the upload failed on the mesh node: ${code}`)
     await this.forget(bucket, key)
-    // The version completed, not whatever is current by the time it is asked.
+    // The version completed: the current one, unless another write came in between (only then asked by its id, which
+    // needs the version rights).
     const { signal } = options
-    return await this.headObject(bucket, key, { ...(signal === undefined ? {} : { signal }), ...versionIdOf(response.headers) })
+    const completed = versionHeader(response.headers)
+    const head = await this.headObject(bucket, key, signal === undefined ? {} : { signal })
+    return head.versionId === completed.versionId ? head : await this.headObject(bucket, key, { ...(signal === undefined ? {} : { signal }), ...completed })
   }
 
   async abortMultipartUpload (bucket: string, key: string, uploadId: string, options: Signal = {}): Promise<void> {

@@ -1,4 +1,4 @@
-import { isS3Error, S3Error } from '../core/errors.js'
+import { isS3Error, S3Error, type S3ErrorCode } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type {
   BucketInfo, CompleteOptions, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
@@ -12,6 +12,9 @@ export interface ReadThroughOptions {
   /** Where to read what `local` lacks, when there is such a place now (it may change between requests). */
   remote: () => Promise<{ store: ObjectStore, name: string } | undefined>
 }
+
+/** The answers that send a read to the remote store, from the least said of what is missing to the most. */
+const NOT_FOUND: readonly S3ErrorCode[] = ['NoSuchBucket', 'NoSuchKey', 'NoSuchVersion']
 
 /**
  * Answers from a local store and, for a read it cannot answer (no such
@@ -47,7 +50,7 @@ export class ReadThroughStore implements ObjectStore {
     try {
       return await op(this.local)
     } catch (err) {
-      if (!isS3Error(err, 'NoSuchKey') && !isS3Error(err, 'NoSuchBucket') && !isS3Error(err, 'NoSuchVersion')) throw err
+      if (!isS3Error(err) || !NOT_FOUND.includes(err.code)) throw err
       // A delete marker here says the key was deleted here: what the remote store still has is older.
       if (err.headers?.['x-amz-delete-marker'] === 'true') throw err
       const remote = await this.o.remote()
@@ -56,8 +59,8 @@ export class ReadThroughStore implements ObjectStore {
         return await op(remote.store)
       } catch (e) {
         if (isS3Error(e, 'ServiceUnavailable')) throw new S3Error('ServiceUnavailable', `This store does not hold ${what}, and ${remote.name} did not answer: ${e.message}`)
-        // A bucket this store has and the remote one lacks: this store's answer (NoSuchKey, NoSuchVersion) is the one that says what is missing.
-        if (isS3Error(e, 'NoSuchBucket') && !isS3Error(err, 'NoSuchBucket')) throw err
+        // Missing there too: the answer that says more of what is missing (this store has the bucket, or the key) is this store's.
+        if (isS3Error(e) && NOT_FOUND.includes(e.code) && e.headers?.['x-amz-delete-marker'] === undefined && NOT_FOUND.indexOf(e.code) < NOT_FOUND.indexOf(err.code)) throw err
         throw e
       }
     }

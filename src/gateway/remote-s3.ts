@@ -185,17 +185,19 @@ const ERROR_HEADERS = ['x-amz-delete-marker', 'x-amz-version-id', 'last-modified
 /**
  * The node's S3 error as an S3Error with the same code (InternalError for
  * codes s3mesh does not know), with a delete marker's headers. A HEAD's
- * answer has no body: its status says what it can.
+ * answer has no body: the node names its code in x-s3mesh-error-code, and
+ * where it does not, the status says what it can.
  */
 async function errorOf (response: Response): Promise<S3Error> {
   const text = await response.text().catch(() => '')
-  const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1]
+  const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? response.headers.get('x-s3mesh-error-code') ?? undefined
   const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1]
   const passed = ERROR_HEADERS.flatMap(name => { const v = response.headers.get(name); return v === null ? [] : [[name, v] as const] })
   const options = passed.length === 0 || response.headers.get('x-amz-delete-marker') === null ? {} : { headers: Object.fromEntries(passed) }
   if (code !== undefined && isS3ErrorCode(code)) return new S3Error(code, message === undefined ? undefined : unescapeXml(message), options)
   if (response.status === 404) return new S3Error('NoSuchKey', undefined, options)
   if (response.status === 405) return new S3Error('MethodNotAllowed', undefined, options)
+  if (response.status === 403) return new S3Error('AccessDenied')
   return new S3Error('InternalError', `A mesh node answered ${response.status}${code === undefined ? '' : ` ${code}`}${message === undefined ? '' : `: ${unescapeXml(message)}`}`)
 }
 

@@ -5,7 +5,11 @@ import { renderXml } from './xml.js'
 export function errorResponse (err: S3Error, requestId: string, method: string): Response {
   const headers = new Headers(err.headers)
   headers.set('x-amz-request-id', requestId)
-  if (err.status === 304 || method === 'HEAD') {
+  if (err.status === 304) return new Response(null, { status: err.status, headers })
+  // A HEAD's answer has no body to name the error in: a header does (as MinIO's x-minio-error-code), for the edge and a
+  // tab's gateway, which pass the node's errors on (NoSuchVersion, AccessDenied: the status alone does not tell them).
+  if (method === 'HEAD') {
+    headers.set('x-s3mesh-error-code', err.code)
     return new Response(null, { status: err.status, headers })
   }
   headers.set('content-type', 'application/xml')

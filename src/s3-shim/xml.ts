@@ -32,17 +32,21 @@ export function renderXml (root: string, body: XmlElement, namespace = true): st
  * elements of different names interleaved, as S3 lists versions and delete
  * markers (an XmlElement groups each name's elements together).
  */
-export function xmlResponseInOrder (root: string, body: XmlElement, sequence: ReadonlyArray<readonly [string, XmlElement]>): Response {
+export function xmlResponseInOrder (root: string, body: XmlElement, sequence: ReadonlyArray<readonly [string, XmlElement]>, init: ResponseInit = {}): Response {
   const doc = renderXml(root, body)
   const close = doc.lastIndexOf(`</${root}>`)
   const children = sequence.map(([name, el]) => builder.build({ [name]: el }) as string).join('')
-  return new Response(doc.slice(0, close) + children + doc.slice(close), { headers: { 'content-type': 'application/xml' } })
+  return withXmlType(doc.slice(0, close) + children + doc.slice(close), init)
 }
 
 export function xmlResponse (root: string, body: XmlElement, init: ResponseInit = {}): Response {
+  return withXmlType(renderXml(root, body), init)
+}
+
+function withXmlType (doc: string, init: ResponseInit): Response {
   const headers = new Headers(init.headers)
   headers.set('content-type', 'application/xml')
-  return new Response(renderXml(root, body), { ...init, headers })
+  return new Response(doc, { ...init, headers })
 }
 
 /** A parsed element: text children as strings, repeated ones as arrays. */

@@ -52,7 +52,8 @@ async function versionsFlow (page: Page, b: string): Promise<Record<string, unkn
     out.del = [del.status, del.headers.get('x-amz-delete-marker'), marker !== null && marker !== v1 && marker !== v2]
     const gone = await fetch(`/s3/${b}/note.txt`)
     out.gone = [gone.status, gone.headers.get('x-amz-delete-marker'), gone.headers.get('x-amz-version-id') === marker]
-    out.markerHead = (await fetch(`/s3/${b}/note.txt?versionId=${marker}`, { method: 'HEAD' })).status
+    const markerHead = await fetch(`/s3/${b}/note.txt?versionId=${marker}`, { method: 'HEAD' })
+    out.markerHead = [markerHead.status, markerHead.headers.get('x-amz-delete-marker'), markerHead.headers.get('allow')]
     out.listedWithMarker = await listed()
     out.notEmpty = (await doc(await fetch(`/s3/${b}`, { method: 'DELETE' }))).querySelector('Code')?.textContent
     const undone = await fetch(`/s3/${b}/note.txt?versionId=${marker}`, { method: 'DELETE' })
@@ -62,7 +63,8 @@ async function versionsFlow (page: Page, b: string): Promise<Record<string, unkn
     const restored = await fetch(`/s3/${b}/note.txt`, { method: 'PUT', headers: { 'x-amz-copy-source': `/${b}/note.txt?versionId=${v1}` } })
     out.restored = [restored.status, restored.headers.get('x-amz-copy-source-version-id') === v1, await (await fetch(`/s3/${b}/note.txt`)).text()]
     const tagged = await fetch(`/s3/${b}/note.txt?tagging&versionId=${v2}`, { method: 'PUT', body: '<Tagging><TagSet><Tag><Key>kept</Key><Value>yes</Value></Tag></TagSet></Tagging>' })
-    out.tagged = [tagged.status, (await doc(await fetch(`/s3/${b}/note.txt?tagging&versionId=${v2}`))).querySelector('Value')?.textContent]
+    out.tagged = [tagged.status, (await doc(await fetch(`/s3/${b}/note.txt?tagging&versionId=${v2}`))).querySelector('Value')?.textContent,
+      (await doc(await fetch(`/s3/${b}/note.txt?tagging`))).querySelectorAll('Tag').length]
     out.final = await listed()
     return out
   }, b)
@@ -83,13 +85,13 @@ function assertFlow (out: Record<string, unknown>): void {
   assert.deepEqual(out.listed, ['v:4:latest', 'v:3'])
   assert.deepEqual(out.del, [204, 'true', true])
   assert.deepEqual(out.gone, [404, 'true', true])
-  assert.equal(out.markerHead, 405)
+  assert.deepEqual(out.markerHead, [405, 'true', 'DELETE'])
   assert.deepEqual(out.listedWithMarker, ['marker:latest', 'v:4', 'v:3'])
   assert.equal(out.notEmpty, 'BucketNotEmpty')
   assert.deepEqual(out.undone, [204, 'true'])
   assert.equal(out.back, 'two!')
   assert.deepEqual(out.restored, [200, true, 'one'])
-  assert.deepEqual(out.tagged, [200, 'yes'])
+  assert.deepEqual(out.tagged, [200, 'yes', 0], 'the tags are the version\'s: the current one has none')
   assert.deepEqual(out.final, ['v:3:latest', 'v:4', 'v:3'])
 }
 
@@ -121,6 +123,21 @@ describe('S3 versioning in a browser tab', () => {
     const elsewhere = (await s3.send(new PutObjectCommand({ Bucket: 'tab-versions', Key: 'note.txt', Body: 'from the SDK' }))).VersionId!
     const read = await page.evaluate(async ([id, older]) => [await (await fetch(`/s3/tab-versions/note.txt?versionId=${id}`)).text(), await (await fetch(`/s3/tab-versions/note.txt?versionId=${older}`)).text()], [elsewhere, v2])
     assert.deepEqual(read, ['from the SDK', 'two!'])
+    // A key the tab read but does not follow: its current version deleted by id in the tab, the one before is current there.
+    const older = (await s3.send(new PutObjectCommand({ Bucket: 'tab-versions', Key: 'other.txt', Body: 'older' }))).VersionId!
+    const newer = (await s3.send(new PutObjectCommand({ Bucket: 'tab-versions', Key: 'other.txt', Body: 'newer' }))).VersionId!
+    const afterDelete = await page.evaluate(async ([newer, older]) => {
+      const before = await (await fetch('/s3/tab-versions/other.txt')).text()
+      const deleted = (await fetch(`/s3/tab-versions/other.txt?versionId=${newer}`, { method: 'DELETE' })).status
+      const now = await fetch('/s3/tab-versions/other.txt')
+      return [before, deleted, await now.text(), now.headers.get('x-amz-version-id') === older]
+    }, [newer, older])
+    assert.deepEqual(afterDelete, ['newer', 204, 'older', true])
+    // A listing in the tab is in key order whatever slots its keys have (a null version written while suspended, beside versioned ones).
+    await s3.send(new PutBucketVersioningCommand({ Bucket: 'tab-versions', VersioningConfiguration: { Status: 'Suspended' } }))
+    await s3.send(new PutObjectCommand({ Bucket: 'tab-versions', Key: 'zz-null.txt', Body: 'null version' }))
+    const keys = await page.evaluate(async () => [...new DOMParser().parseFromString(await (await fetch('/s3/tab-versions?list-type=2')).text(), 'application/xml').querySelectorAll('Contents > Key')].map(k => k.textContent))
+    assert.deepEqual(keys, ['note.txt', 'other.txt', 'zz-null.txt'])
     await page.context().close()
   })
 

@@ -138,6 +138,7 @@ describe('the console: access', () => {
     context = await browser.newContext({ viewport: DESKTOP })
     page = await context.newPage()
     page.on('dialog', d => { void d.accept() })
+    page.on('console', m => { if (process.env.S3MESH_TEST_VERBOSE !== undefined) process.stderr.write(`page: ${m.text()}\n`) })
     await mkdir(SHOTS, { recursive: true })
     for (const [path, body, type] of [['shared', '', ''], ['shared/hello.txt', 'hello from root', 'text/plain'], ['shared/pixel.png', PNG, 'image/png'], ['shared/public/notice.txt', 'anyone may read this', 'text/plain']] as const) {
       const res = await root.fetch(`${node.url}/${path}`, { method: 'PUT', body, ...(type === '' ? {} : { headers: { 'content-type': type } }) })
@@ -224,6 +225,22 @@ describe('the console: access', () => {
     await until('the image preview loads through a presigned link', async () => await page.locator('.preview img').evaluate(i => (i as HTMLImageElement).naturalWidth) === 2, 15_000)
     await shoot(page, 'access-readonly-objects')
     await accessible(page, 'a read-only user\'s objects')
+
+    // Old versions: readonly reads them (as AWS's read-only access does), and is offered nothing that changes them.
+    assert.equal((await root.fetch(`${node.url}/shared?versioning`, { method: 'PUT', body: '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>' })).status, 200)
+    for (const body of ['first', 'second']) assert.equal((await root.fetch(`${node.url}/shared/versioned.txt`, { method: 'PUT', body })).status, 200)
+    assert.equal((await root.fetch(`${node.url}/shared/gone.txt`, { method: 'PUT', body: 'x' })).status, 200)
+    assert.equal((await root.fetch(`${node.url}/shared/gone.txt`, { method: 'DELETE' })).status, 204)
+    await page.goto(`${node.consoleUrl!}/#/browse/shared/?open=versioned.txt`)
+    const versions = page.getByRole('table', { name: 'Versions of versioned.txt' })
+    await until('both versions listed', async () => await versions.locator('tbody tr').count() === 2, 10_000)
+    assert.equal(await versions.getByRole('button', { name: /^Download version/ }).count(), 2, 'each version downloads')
+    assert.equal(await versions.getByRole('button', { name: /^Restore/ }).count(), 0, 'no restore: it writes')
+    assert.equal(await versions.getByRole('button', { name: /for good$/ }).count(), 0, 'no delete of a version')
+    await page.getByRole('switch', { name: 'Show deleted' }).check()
+    const deleted = page.getByRole('table', { name: 'Deleted objects' })
+    await deleted.getByRole('row').filter({ hasText: 'gone.txt' }).waitFor()
+    assert.equal(await deleted.getByRole('button', { name: 'Recover gone.txt' }).count(), 0, 'no recover: it deletes a marker')
 
     // Places it may not use say so instead of failing.
     await page.goto(`${node.consoleUrl!}/#/mesh`)

@@ -20,9 +20,9 @@ import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '
 import { createEdgeHandler, edgeConfig } from '../../src/edge/worker.js'
 import { toNodeListener } from '../../src/node/http-adapter.js'
 
-/** The edge worker's handler (a memory cache that serves reads for a minute unasked) on a local port, in front of `node`. */
-async function edgeInFrontOf (node: ServerProcess): Promise<{ url: string, close: () => Promise<void> }> {
-  const handler = await createEdgeHandler(edgeConfig({ S3MESH_NODES: node.url, S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY, S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: '60' }))
+/** The edge worker's handler (a memory cache that serves reads unasked for `ttl` seconds, a minute unless said) on a local port, in front of `node`. */
+async function edgeInFrontOf (node: ServerProcess, ttl = '60'): Promise<{ url: string, close: () => Promise<void> }> {
+  const handler = await createEdgeHandler(edgeConfig({ S3MESH_NODES: node.url, S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY, S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: ttl }))
   const server: Server = createServer(toNodeListener(handler))
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) } }
@@ -122,6 +122,25 @@ for (const [where, args, edge] of places) describe(`S3 versioning on ${where} (A
     assert.equal(bad.status, 403, 'unsigned: refused before the body is read')
     assert.equal((await errorOf(s3.send(new PutBucketVersioningCommand({ Bucket: B, VersioningConfiguration: { Status: 'On' as 'Enabled' } })))).name, 'MalformedXML')
   })
+
+  if (edge) {
+    it('revalidates what it caches by version: the same bytes written again through a node are a new version, read as such', async () => {
+      await s3.send(new PutBucketVersioningCommand({ Bucket: B, VersioningConfiguration: { Status: 'Enabled' } }))
+      const asking = await edgeInFrontOf(server, '0')
+      const viaEdge = sdkClient(asking.url)
+      const direct = sdkClient(server.url)
+      try {
+        const first = (await viaEdge.send(new PutObjectCommand({ Bucket: B, Key: 'same.txt', Body: 'same bytes' }))).VersionId
+        assert.equal((await viaEdge.send(new GetObjectCommand({ Bucket: B, Key: 'same.txt' }))).VersionId, first, 'read once: cached')
+        const again = (await direct.send(new PutObjectCommand({ Bucket: B, Key: 'same.txt', Body: 'same bytes' }))).VersionId
+        assert.ok(again !== undefined && again !== first, 'the precondition: a second version, with the same ETag')
+        assert.equal((await viaEdge.send(new GetObjectCommand({ Bucket: B, Key: 'same.txt' }))).VersionId, again, 'the node\'s 304 named another version: asked again')
+        // A HEAD of a version that is not there answers NoSuchVersion (the node names its code in a header), not NoSuchKey.
+        const missing = await viaEdge.send(new GetObjectTaggingCommand({ Bucket: B, Key: 'same.txt', VersionId: '0000000000000nosuch' })).then(() => 'no error', (err: Error) => err.name)
+        assert.equal(missing, 'NoSuchVersion')
+      } finally { viaEdge.destroy(); direct.destroy(); await asking.close() }
+    })
+  }
 })
 
 describe('a data folder with versions, started as a mesh member', () => {

@@ -1,6 +1,7 @@
 import type { LifecycleRule } from '../lifecycle.js'
 import type { CorsRule, ObjectMetadata } from '../object-store.js'
 import type { VersioningStatus } from '../versioning.js'
+import { compareKeys } from '../key-order.js'
 import { compareVersions, type Version } from './hlc.js'
 
 /** What the cluster knows of one version of an object: enough to list, HEAD and verify it. */
@@ -135,4 +136,13 @@ export function sameEntry (a: CatalogEntry, b: CatalogEntry): boolean {
   return compareVersions(a.version, b.version) === 0 && a.deleted === b.deleted && a.marker === b.marker &&
     compareVersions(createdOf(a), createdOf(b)) === 0 &&
     a.object?.sha256 === b.object?.sha256 && a.holders.length === b.holders.length && a.holders.every((h, i) => h === b.holders[i])
+}
+
+/**
+ * A page of entries back in key order (UTF-8 bytes): a catalog message
+ * carries versioned slots apart from the others (an older release reads only
+ * the others), so a page decoded from one is not in order.
+ */
+export function inKeyOrder (entries: CatalogEntry[]): CatalogEntry[] {
+  return entries.sort((a, b) => compareKeys(a.key ?? '', b.key ?? ''))
 }

@@ -8,7 +8,7 @@ import type { ObjectSummary } from '../object-store.js'
 import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns } from './catalog-codec.js'
 import { compareKeys } from '../key-order.js'
 import { NULL_VERSION } from '../versioning.js'
-import { createdOf, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { createdOf, inKeyOrder, slotOf, type CatalogEntry } from './catalog-entry.js'
 import { fingerprint, type Catalog, type Digest, type VersionRow } from './catalog.js'
 import { compareVersions } from './hlc.js'
 
@@ -108,7 +108,7 @@ export class CatalogQuery {
   async page (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }, signal?: AbortSignal): Promise<RemotePage> {
     const a = await this.fromOwners(bucket, pageQuestion('page', bucket, options), signal)
     if (!(a.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'A page without entries.')
-    return { entries: decodeCatalogMessage(a.entries).entries, isTruncated: a.truncated === true }
+    return { entries: inKeyOrder(decodeCatalogMessage(a.entries).entries), isTruncated: a.truncated === true }
   }
 
   /**

@@ -8,7 +8,7 @@ import type { ObjectStore } from '../object-store.js'
 import { openStream } from '../wire/open-stream.js'
 import { PLAIN_FRAMES, SealedFrames } from '../wire/sealed-frames.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import { inKeyOrder, slotOf, type CatalogEntry } from './catalog-entry.js'
 import { Catalog } from './catalog.js'
 import { GuestGate } from './guest-gate.js'
 import { GUEST_PROTOCOL, guestTransfer, MAX_FOLLOWED, MAX_HELD, type GuestPeer } from './guest-service.js'
@@ -174,7 +174,14 @@ export class GuestMember {
     // Gone (a delete long enough ago that its tombstone was dropped): what this tab knew of it is stale.
     if (a.status === 'not-found' && key !== undefined) this.catalog.evict(bucket, key)
     if (a.status !== 'ok' || !(a.entries instanceof Uint8Array)) return undefined
-    this.reconciler.receive(decodeCatalogMessage(a.entries).entries)
+    const entries = decodeCatalogMessage(a.entries).entries
+    this.reconciler.receive(entries)
+    // The node answers a key's head. A guest keeps no other slot of it: one deleted by id since (the tab's own delete,
+    // or another's it does not follow) would otherwise stay newest here, and so its head.
+    const answered = new Set(entries.filter(e => e.bucket === bucket && e.key === key).map(slotOf))
+    if (key !== undefined && answered.size > 0) {
+      for (const e of this.catalog.slots(bucket, key)) if (!answered.has(slotOf(e))) this.catalog.evict(bucket, key, e.versionId)
+    }
     return this.catalog.get(bucket, key)
   }
 
@@ -187,7 +194,7 @@ export class GuestMember {
   async list (bucket: string, options: { prefix?: string, startAfter?: string, limit: number }, signal?: AbortSignal): Promise<{ entries: CatalogEntry[], isTruncated: boolean, after?: string }> {
     const a = await this.ask({ op: 'list', bucket, limit: Math.min(1000, Math.max(1, options.limit)), ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }) }, signal)
     if (a.status !== 'ok' || !(a.entries instanceof Uint8Array)) throw new S3Error('ServiceUnavailable', 'The node did not answer the listing.')
-    const entries = decodeCatalogMessage(a.entries).entries.filter(e => e.bucket === bucket && e.key !== undefined && !e.deleted && e.object !== undefined)
+    const entries = inKeyOrder(decodeCatalogMessage(a.entries).entries.filter(e => e.bucket === bucket && e.key !== undefined && !e.deleted && e.object !== undefined))
     if (this.watched.has(bucket)) this.reconciler.receive(entries)
     return { entries, isTruncated: a.truncated === true, ...(typeof a.after === 'string' ? { after: a.after } : {}) }
   }

@@ -44,7 +44,8 @@ export function readConditions (headers: Headers, prefix = 'if-'): ConditionHead
  * error for a matched If-None-Match: 304 on GET/HEAD, 412 for copy sources.
  */
 export function checkConditions (c: ConditionHeaders, info: ObjectInfo, notModified: 'NotModified' | 'PreconditionFailed' = 'NotModified'): void {
-  const headers = { etag: quoteEtag(info.etag), 'last-modified': httpDate(info.lastModified) }
+  // A 304 names the version it vouches for too: a cache that holds another version with the same ETag (a restore) asks again.
+  const headers = { etag: quoteEtag(info.etag), 'last-modified': httpDate(info.lastModified), ...(info.versionId === undefined ? {} : { 'x-amz-version-id': info.versionId }) }
   const modified = seconds(info.lastModified)
   if (c.ifMatch !== null) {
     if (!etagMatches(c.ifMatch, info.etag)) throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-Match' } })
