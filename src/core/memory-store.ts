@@ -6,9 +6,10 @@ import { compareKeys } from './key-order.js'
 import type { LifecycleRule } from './lifecycle.js'
 import { completedMetadata, multipartEtag, selectParts } from './multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type ObjectSummary, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionAs, type VersionOptions, type DeleteOptions,
+  checkWriteCondition, type BucketInfo, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type ObjectSummary, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type UploadOptions, type VersionAs, type VersionOptions, type DeleteOptions, type LockOptions,
   bytesHandle, putDigests, putIdentity,
 } from './object-store.js'
+import { changedLock, checkLockable, checkVersioningChange, lockForWrite, mayDeleteLocked, type BucketObjectLock, type LockChange, type VersionLock } from './object-lock.js'
 import { SortedKeys } from './sorted-keys.js'
 import { concatBytes, drainWithDigests } from './streams.js'
 import {
@@ -18,7 +19,7 @@ import {
 
 /** One version of a key: an object's (info and bytes) or a delete marker; `stamp` orders a key's versions (when each was made). */
 interface StoredVersion extends KeptVersion { lastModified: Date, stamp: string, info?: ObjectInfo, bytes?: Uint8Array }
-interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
+interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, lock?: VersionLock, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
 /** A bucket's keys, each with its versions newest first (one, the `null` version, while versioning was never enabled). */
 interface Bucket { info: BucketInfo, objects: SortedKeys<StoredVersion[]>, uploads: Map<string, Upload> }
 
@@ -90,7 +91,21 @@ export class MemoryStore implements ObjectStore {
   }
 
   async setBucketVersioning (name: string, status: VersioningStatus): Promise<void> {
+    checkVersioningChange(this.bucket(name).info.objectLock, status)
     this.bucket(name).info = { ...this.bucket(name).info, versioning: status }
+  }
+
+  async setBucketObjectLock (name: string, lock: BucketObjectLock): Promise<void> {
+    checkLockable(this.bucket(name).info.versioning)
+    this.bucket(name).info = { ...this.bucket(name).info, objectLock: lock }
+  }
+
+  async setObjectLock (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
+    const v = this.version(bucket, key, options?.versionId)
+    const { lock: _old, ...info } = v.info!
+    const lock = changedLock(this.bucket(bucket).info.objectLock, v.info!.lock, change, new Date(), options?.bypassGovernance === true)
+    v.info = lock === undefined ? info : { ...info, lock }
+    return lock
   }
 
   /** The key's current object (none when its newest version is a delete marker). */
@@ -104,8 +119,11 @@ export class MemoryStore implements ObjectStore {
    * `null` one unless versioning is enabled), or as the version `named`
    * (in its place by its stamp); returns its info as shown.
    */
-  private commit (bucket: string, key: string, info: ObjectInfo, bytes: Uint8Array, named?: VersionAs): ObjectInfo {
+  private commit (bucket: string, key: string, written: ObjectInfo, bytes: Uint8Array, named?: VersionAs, asked?: VersionLock): ObjectInfo {
     const b = this.bucket(bucket)
+    // The lock asked for, or the bucket's default from when the version is made.
+    const lock = lockForWrite(asked, b.info.objectLock, written.lastModified)
+    const info = lock === undefined ? written : { ...written, lock }
     if (named !== undefined) {
       checkNamedVersion(b.info.versioning, named.versionId)
       const version: StoredVersion = { versionId: named.versionId, stamp: named.stamp, deleteMarker: false, lastModified: info.lastModified, info, bytes }
@@ -138,7 +156,7 @@ export class MemoryStore implements ObjectStore {
     // Checked with the commit, in one turn of the event loop: nothing else writes in between.
     await options.beforeCommit?.()
     checkWriteCondition(options.condition, this.current(bucket, key), key)
-    return this.commit(bucket, key, info, concatBytes(chunks, size), versionAs)
+    return this.commit(bucket, key, info, concatBytes(chunks, size), versionAs, options.lock)
   }
 
   /** The version a read names, or the key's current one (core/versioning.ts's versionToRead says what else). */
@@ -157,6 +175,10 @@ export class MemoryStore implements ObjectStore {
 
   async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
     const b = this.bucket(bucket)
+    if (options?.versionId !== undefined) {
+      const target = b.objects.get(key)?.find(v => v.versionId === options.versionId)
+      if (target !== undefined && !mayDeleteLocked(target.info?.lock, new Date(), options)) return { versionId: options.versionId, kept: true }
+    }
     const marker = (versionId: string): StoredVersion => ({ versionId, stamp: (versionId === 'null' ? this.versionIds.next() : versionId).slice(0, STAMP_LENGTH), deleteMarker: true, lastModified: new Date() })
     const { versions, result } = afterDelete(b.objects.get(key) ?? [], b.info.versioning, options?.versionId, () => this.versionIds.next(), marker, options?.onlyIf)
     if (versions.length === 0) b.objects.delete(key)
@@ -200,10 +222,12 @@ export class MemoryStore implements ObjectStore {
     v.info = { ...v.info!, tags }
   }
 
-  async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> }): Promise<string> {
+  async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
     const uploadId = randomId()
+    // Refused now, not at completion, in a bucket without object lock.
+    lockForWrite(options.lock, this.bucket(bucket).info.objectLock, new Date())
     this.bucket(bucket).uploads.set(uploadId, {
-      info: { uploadId, key, initiated: new Date() }, metadata: options.metadata, tags: options.tags ?? {}, parts: new Map(),
+      info: { uploadId, key, initiated: new Date() }, metadata: options.metadata, tags: options.tags ?? {}, parts: new Map(), ...(options.lock === undefined ? {} : { lock: options.lock }),
     })
     return uploadId
   }
@@ -250,7 +274,7 @@ export class MemoryStore implements ObjectStore {
       key, size: bytes.byteLength, etag: multipartEtag(this.hashes, chosen), sha256: toHex(sha.digest()),
       lastModified: new Date(), metadata, tags: upload.tags, parts: chosen.length,
     }
-    const kept = this.commit(bucket, key, info, bytes, options.versionAs)
+    const kept = this.commit(bucket, key, info, bytes, options.versionAs, upload.lock)
     this.bucket(bucket).uploads.delete(uploadId)
     return kept
   }

@@ -3,6 +3,7 @@ import { S3Error } from './errors.js'
 import type { LifecycleRule } from './lifecycle.js'
 import { streamOfBytes } from './streams.js'
 import type { DeleteCondition, DeleteResult, VersionListOptions, VersionListResult, VersioningStatus } from './versioning.js'
+import type { BucketObjectLock, LockChange, VersionLock } from './object-lock.js'
 
 /**
  * The storage contract every s3mesh store implements: memory (core), disk
@@ -54,6 +55,8 @@ export interface ObjectInfo extends ObjectSummary {
   expiration?: { date: Date, ruleId: string }
   /** Its version id, in a store that keeps versions (core/versioning.ts): `null` for the version a key has while versioning is not enabled. */
   versionId?: string
+  /** What protects this version from being deleted (a store that keeps object lock: core/object-lock.ts). */
+  lock?: VersionLock
 }
 
 export interface BucketInfo {
@@ -63,6 +66,8 @@ export interface BucketInfo {
   lifecycle?: LifecycleRule[]
   /** Set once PutBucketVersioning has been: versions are kept while Enabled (core/versioning.ts). */
   versioning?: VersioningStatus
+  /** Set once object lock was turned on (never off again), with the default retention new versions get (core/object-lock.ts). */
+  objectLock?: BucketObjectLock
 }
 
 /** One rule of a bucket's CORS configuration, as in S3's CORSRule. */
@@ -117,6 +122,13 @@ export interface VersionOptions extends Signal {
 /** A delete: of one version, and with `versionId` only if that version still meets `onlyIf` (core/versioning.ts), checked under the store's lock. */
 export interface DeleteOptions extends VersionOptions {
   onlyIf?: DeleteCondition
+  /** A GOVERNANCE retention does not refuse this delete by id (a caller allowed s3:BypassGovernanceRetention asked for it). */
+  bypassGovernance?: boolean
+}
+
+/** A lock change of one version (the key's current one without `versionId`), past a GOVERNANCE retention with `bypassGovernance`. */
+export interface LockOptions extends VersionOptions {
+  bypassGovernance?: boolean
 }
 
 /**
@@ -181,6 +193,15 @@ export interface PutOptions extends Signal {
    * stream errors instead of ending otherwise). The store hashes nothing.
    */
   copyOfAtEnd?: () => CopyOf & { sha256: string }
+  /** The lock the request asks the new version to get; in a bucket with a default retention, that is given where none is asked (core/object-lock.ts lockForWrite). */
+  lock?: VersionLock
+}
+
+export interface UploadOptions extends Signal {
+  metadata: ObjectMetadata
+  tags?: Record<string, string>
+  /** As PutOptions.lock, for the version the upload makes. */
+  lock?: VersionLock
 }
 
 export interface CompleteOptions extends Signal {
@@ -336,7 +357,23 @@ export interface ObjectStore {
   /** Every version and delete marker of a bucket's keys, a page at a time (a store that keeps versions). */
   listObjectVersions?: (bucket: string, options: VersionListOptions) => Promise<VersionListResult>
 
-  createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string>
+  /**
+   * Turns object lock on for a bucket whose versioning is Enabled
+   * (InvalidBucketState otherwise), or changes its default retention; it is
+   * never turned off, and its versioning is not suspended again (a store
+   * that keeps object lock: docs/plans/object-lock.md).
+   */
+  setBucketObjectLock?: (name: string, lock: BucketObjectLock, options?: Signal) => Promise<void>
+  /**
+   * Changes one version's retention or legal hold, checked as the change
+   * is made (core/object-lock.ts retentionChangeRefusal); returns the
+   * version's lock now. A delete by id of a protected version is refused
+   * with AccessDenied (deleteRefusal), or answered `kept` with `onlyIf`.
+   */
+  setObjectLock?: (bucket: string, key: string, change: LockChange, options?: LockOptions) => Promise<VersionLock | undefined>
+
+  /** Begins an upload; the lock asked for (`lock`) is the version's once it completes, as PutOptions.lock. */
+  createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string>
   uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo>
   /** Parts in part-number order; throws NoSuchUpload. */
   listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]>

@@ -1,6 +1,7 @@
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type { CorsRule, ObjectInfo, ObjectMetadata } from '../core/object-store.js'
 import { versionIdOf, type VersioningStatus } from '../core/versioning.js'
+import type { BucketObjectLock, LockMode, VersionLock } from '../core/object-lock.js'
 
 /** An object's metadata: a row of `.s3mesh/meta.db` (format 1 kept it in `.s3mesh/meta/<bucket>/<hh>/<sha256(key)>.json`). */
 export interface MetaRecord {
@@ -27,6 +28,22 @@ export interface MetaRecord {
   /** Inode and mtime of the data file at commit: a mismatch on read means the file was replaced or edited outside s3mesh. */
   ino: number
   mtimeMs: number
+  /** What protects the version (a bucket with object lock). */
+  lock?: StoredLock
+}
+
+/** A version's lock as the records keep it: its retention's mode and end (ms since the epoch), and a legal hold. */
+export interface StoredLock { mode?: LockMode, until?: number, legalHold?: true }
+
+export function storedLock (lock: VersionLock | undefined): StoredLock | undefined {
+  if (lock === undefined) return undefined
+  return { ...(lock.retention === undefined ? {} : { mode: lock.retention.mode, until: lock.retention.until.getTime() }), ...(lock.legalHold === true ? { legalHold: true as const } : {}) }
+}
+
+export function lockOf (stored: StoredLock | undefined): VersionLock | undefined {
+  if (stored === undefined) return undefined
+  const lock: VersionLock = { ...(stored.mode === undefined || stored.until === undefined ? {} : { retention: { mode: stored.mode, until: new Date(stored.until) } }), ...(stored.legalHold === true ? { legalHold: true } : {}) }
+  return lock.retention === undefined && lock.legalHold !== true ? undefined : lock
 }
 
 /**
@@ -45,6 +62,8 @@ export interface BucketRecord {
   lifecycle?: LifecycleRule[]
   /** Set once PutBucketVersioning has been (never unset). */
   versioning?: VersioningStatus
+  /** Set once object lock was turned on (never unset). */
+  objectLock?: BucketObjectLock
 }
 
 /** A multipart upload's `upload.json`. */
@@ -53,6 +72,8 @@ export interface UploadRecord {
   initiated: number
   metadata: ObjectMetadata
   tags: Record<string, string>
+  /** The lock the completed version is asked to get. */
+  lock?: StoredLock
 }
 
 /** When a version was made, for ordering a key's versions newest first. */
@@ -64,6 +85,8 @@ export function stampOf (m: Pick<MetaRecord, 'stamp' | 'lastModified'>): string 
 export function toInfo (m: MetaRecord): ObjectInfo {
   return {
     key: m.key, size: m.size, etag: m.etag, sha256: m.sha256, lastModified: new Date(m.lastModified),
-    metadata: m.metadata, tags: m.tags, ...(m.parts !== undefined ? { parts: m.parts } : {}),
+    metadata: m.metadata, tags: m.tags, ...(m.parts !== undefined ? { parts: m.parts } : {}), ...lockField(lockOf(m.lock)),
   }
 }
+
+const lockField = (lock: VersionLock | undefined): { lock?: VersionLock } => lock === undefined ? {} : { lock }

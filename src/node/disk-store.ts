@@ -8,15 +8,16 @@ import type { LifecycleRule } from '../core/lifecycle.js'
 import { plannedChecksum } from '../core/checksums.js'
 import { KeyedLock } from '../core/keyed-lock.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
-import { afterMarker, deleteMayGo, NULL_VERSION, stampTime, versionToRead, type DeleteCondition, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
+import { afterMarker, deleteMayGo, NULL_VERSION, stampTime, versionToRead, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
+import { changedLock, checkLockable, checkVersioningChange, lockForWrite, mayDeleteLocked, type BucketObjectLock, type LockChange, type VersionLock } from '../core/object-lock.js'
 import {
-  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type VersionOptions, type DeleteOptions,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type UploadOptions, type VersionOptions, type DeleteOptions, type LockOptions,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
 import { describeFile } from './disk-adopt.js'
 import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
-import { stampOf, toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
+import { lockOf, stampOf, storedLock, toInfo, type BucketRecord, type MetaRecord, type StoredLock } from './disk-records.js'
 import { cleanTemp, importFormat1, loadBuckets, recoverIntents } from './disk-recovery.js'
 import { DiskUploads } from './disk-uploads.js'
 import { DiskVersions, kept } from './disk-versions.js'
@@ -281,7 +282,7 @@ export class DiskStore implements ObjectStore {
     const { record } = this.bucket(name)
     return {
       name, created: new Date(record.created), ...(record.cors !== undefined ? { cors: record.cors } : {}), ...(record.lifecycle !== undefined ? { lifecycle: record.lifecycle } : {}),
-      ...(record.versioning !== undefined ? { versioning: record.versioning } : {}),
+      ...(record.versioning !== undefined ? { versioning: record.versioning } : {}), ...(record.objectLock !== undefined ? { objectLock: record.objectLock } : {}),
     }
   }
 
@@ -324,7 +325,18 @@ export class DiskStore implements ObjectStore {
   }
 
   async setBucketVersioning (name: string, status: VersioningStatus): Promise<void> {
+    checkVersioningChange(this.bucket(name).record.objectLock, status)
     await this.saveBucketRecord({ ...this.bucket(name).record, versioning: status }, 'save the versioning state')
+  }
+
+  async setBucketObjectLock (name: string, lock: BucketObjectLock): Promise<void> {
+    checkLockable(this.bucket(name).record.versioning)
+    await this.saveBucketRecord({ ...this.bucket(name).record, objectLock: lock }, 'save the object lock configuration')
+  }
+
+  /** The lock a version written now gets (asked for, or the bucket's default); refused in a bucket without object lock. */
+  private lockFor (bucket: string, asked: VersionLock | undefined, made: number): StoredLock | undefined {
+    return storedLock(lockForWrite(asked, this.bucket(bucket).record.objectLock, new Date(made)))
   }
 
   lifecycleAtHand (bucket: string): LifecycleRule[] | undefined {
@@ -342,9 +354,12 @@ export class DiskStore implements ObjectStore {
     this.bucket(bucket)
     // Checked before the body is read (a failed condition is answered at once), and again as the object commits.
     checkWriteCondition(options.condition, this.db.get(bucket, key), key)
+    // A lock a bucket without object lock cannot give is refused before the body is read.
+    this.lockFor(bucket, options.lock, Date.now())
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options) })
     const { lastModified, versionAs, ...id } = putIdentity(options, written)
-    return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }, options.condition, options.beforeCommit, versionAs)
+    const lock = this.lockFor(bucket, options.lock, lastModified.getTime())
+    return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {}, ...(lock === undefined ? {} : { lock }) }, options.condition, options.beforeCommit, versionAs)
   }
 
   recorded (bucket: string, key: string): boolean {
@@ -481,19 +496,19 @@ export class DiskStore implements ObjectStore {
     // A versioned delete writes a marker: a bucket being deleted meanwhile finds it in flight (BucketNotEmpty), not after.
     b.pending++
     try {
-      return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, options?.versionId, options?.onlyIf))
+      return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, options?.versionId, options))
     } finally {
       b.pending--
     }
   }
 
-  private async deleteLocked (bucket: string, key: string, versionId: string | undefined, onlyIf?: DeleteCondition): Promise<DeleteResult> {
+  private async deleteLocked (bucket: string, key: string, versionId: string | undefined, options?: DeleteOptions): Promise<DeleteResult> {
     const status = this.bucket(bucket).record.versioning
     if (status !== undefined || versionId !== undefined) {
       this.notRebuilding(bucket)
       await this.reconcilePath(bucket, key)
     }
-    if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId, onlyIf)
+    if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId, options)
     if (status !== undefined) {
       // A delete marker becomes the current version; the object before it is kept (disk-versions.ts).
       const { plan, marker } = this.versions.planDelete(bucket, key, status)
@@ -527,11 +542,11 @@ export class DiskStore implements ObjectStore {
    * row, under an intent; when it was the newest, the version before it is
    * current where its bytes are. A missing version is not an error, as in S3.
    */
-  private async deleteVersion (bucket: string, key: string, versionId: string, onlyIf?: DeleteCondition): Promise<DeleteResult> {
+  private async deleteVersion (bucket: string, key: string, versionId: string, options?: DeleteOptions): Promise<DeleteResult> {
     const list = this.versions.list(bucket, key)
     const target = list.find(v => (v.versionId ?? NULL_VERSION) === versionId)
     if (target === undefined) return { versionId }
-    if (!deleteMayGo(list, target, onlyIf)) return { versionId, kept: true }
+    if (!deleteMayGo(list, target, options?.onlyIf) || !mayDeleteLocked(lockOf(target.lock), new Date(), options)) return { versionId, kept: true }
     const path = this.versions.filePath(bucket, key, target)
     // Under an intent: its file removed, then the rows; a crash between is finished at the next start.
     await this.writer.runPlan(bucket, key, target, { drop: path, rows: this.versions.rowsWithout(list, target, this.db.get(bucket, key)) }, 'delete the version')
@@ -598,12 +613,27 @@ export class DiskStore implements ObjectStore {
     }).catch(err => { throw storageError(err, 'save the tags') })
   }
 
+  async setObjectLock (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
+    return await this.locked(bucket, key, async () => {
+      const meta = await this.readVersion(bucket, key, options?.versionId)
+      const lock = changedLock(this.bucket(bucket).record.objectLock, lockOf(meta.lock), change, new Date(), options?.bypassGovernance === true)
+      const { lock: _old, ...rest } = meta
+      const next = lock === undefined ? rest : { ...rest, lock: storedLock(lock)! }
+      const current = this.db.get(bucket, key)
+      if (current !== undefined && current.versionId === meta.versionId) await this.saveMeta(bucket, key, next)
+      else await this.db.putVersion(bucket, next)
+      return lock
+    }).catch(err => { throw storageError(err, 'save the object\'s lock') })
+  }
+
   // ---- multipart ----
 
-  async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> {
+  async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
     this.bucket(bucket)
     const uploadId = randomId()
-    await this.uploads.create(bucket, uploadId, { key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {} }, this.layout.tmpPath(randomId(), '.upload'))
+    this.lockFor(bucket, options.lock, Date.now())
+    const lock = storedLock(options.lock)
+    await this.uploads.create(bucket, uploadId, { key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {}, ...(lock === undefined ? {} : { lock }) }, this.layout.tmpPath(randomId(), '.upload'))
       .catch(err => { throw storageError(err, 'start the upload') })
     return uploadId
   }
@@ -657,9 +687,11 @@ export class DiskStore implements ObjectStore {
         throw storageError(err, 'assemble the parts')
       }
       const { sha256 } = joined
+      const lastModified = Date.now()
+      const lock = this.lockFor(bucket, lockOf(upload.lock), lastModified)
       const info = await this.writer.commit(bucket, key, { tmp, ...joined }, {
         size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.hashes, chosen), sha256,
-        lastModified: Date.now(), metadata, tags: upload.tags, parts: chosen.length,
+        lastModified, metadata, tags: upload.tags, parts: chosen.length, ...(lock === undefined ? {} : { lock }),
       }, options.condition, options.beforeCommit, options.versionAs)
       await removeQuietly(this.layout.uploadDir(bucket, uploadId))
       return info

@@ -6,7 +6,9 @@ import type { ObjectStore } from '../core/object-store.js'
 import { authenticatePrincipal } from './auth/authenticate.js'
 import { DEFAULT_CLOCK_SKEW_MS, type CredentialProvider } from './auth/sigv4.js'
 import { Context, type OperationHandler } from './context.js'
+import { refuseObjectLock } from './http/object-lock.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
+import { getObjectLegalHold, getObjectLockConfiguration, getObjectRetention, putObjectLegalHold, putObjectLockConfiguration, putObjectRetention } from './ops/object-lock.js'
 import { abortMultipartUpload } from './ops/abort-multipart-upload.js'
 import { deleteBucketCors, getBucketCors, putBucketCors } from './ops/bucket-cors.js'
 import { deleteBucketLifecycle, getBucketLifecycleConfiguration, putBucketLifecycleConfiguration } from './ops/bucket-lifecycle.js'
@@ -113,6 +115,12 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight' | 'PostObject'>, Operati
   GetBucketPolicyStatus: getBucketPolicyStatus,
   PutBucketAcl: putBucketAcl,
   PutObjectAcl: putObjectAcl,
+  GetObjectLockConfiguration: getObjectLockConfiguration,
+  PutObjectLockConfiguration: putObjectLockConfiguration,
+  GetObjectRetention: getObjectRetention,
+  PutObjectRetention: putObjectRetention,
+  GetObjectLegalHold: getObjectLegalHold,
+  PutObjectLegalHold: putObjectLegalHold,
   DeleteBucketCors: deleteBucketCors,
   GetBucketLifecycleConfiguration: getBucketLifecycleConfiguration,
   PutBucketLifecycleConfiguration: putBucketLifecycleConfiguration,
@@ -194,6 +202,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     if (r.key !== '') assertObjectKey(r.key)
     // ListBuckets shows what the caller may see; DeleteObjects checks each key it names.
     if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, permissionsFor(r, request.headers, client))
+    refuseObjectLock(r.operation, request.headers, store)
     const ctx = new Context(request, url, r, store, hashes, identity, request.signal, requestId, region, { principal, client, ...(access === undefined ? {} : { access }) })
     return await OPERATIONS[r.operation](ctx)
   }

@@ -11,6 +11,7 @@ export type Operation =
   | 'AbortMultipartUpload' | 'ListParts' | 'Preflight'
   | 'GetBucketPolicy' | 'PutBucketPolicy' | 'DeleteBucketPolicy' | 'GetBucketPolicyStatus' | 'PutBucketAcl' | 'PutObjectAcl'
   | 'GetBucketLifecycleConfiguration' | 'PutBucketLifecycleConfiguration' | 'DeleteBucketLifecycle'
+  | 'GetObjectLockConfiguration' | 'PutObjectLockConfiguration' | 'GetObjectRetention' | 'PutObjectRetention' | 'GetObjectLegalHold' | 'PutObjectLegalHold'
 
 export interface Route {
   operation: Operation
@@ -110,8 +111,9 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
   // A bucket's versions are listed (GET); the sub-resource means nothing else.
   if (has('versions') && (method !== 'GET' || key !== '' || bucket === '')) throw new S3Error('NotImplemented', 'The "versions" sub-resource is only listed (GET on a bucket).')
   for (const name of UNSUPPORTED) {
-    // A bucket's lifecycle is supported; an object has none.
-    if (name === 'lifecycle' && key === '' && bucket !== '') continue
+    // A bucket's lifecycle and object lock configuration are supported, and an object's retention and legal hold.
+    if ((name === 'lifecycle' || name === 'object-lock') && key === '' && bucket !== '') continue
+    if ((name === 'retention' || name === 'legal-hold') && key !== '') continue
     if (has(name)) throw new S3Error('NotImplemented', `s3mesh does not implement the "${name}" sub-resource.`)
   }
   if (bucket === '') {
@@ -130,6 +132,7 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
         if (has('acl')) return op('GetBucketAcl')
         if (has('policy')) return op('GetBucketPolicy')
         if (has('policyStatus')) return op('GetBucketPolicyStatus')
+        if (has('object-lock')) return op('GetObjectLockConfiguration')
         if (has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement bucket tagging.')
         return op(query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects')
       case 'HEAD': return op('HeadBucket')
@@ -139,6 +142,7 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
         if (has('policy')) return op('PutBucketPolicy')
         if (has('acl')) return op('PutBucketAcl')
         if (has('versioning')) return op('PutBucketVersioning')
+        if (has('object-lock')) return op('PutObjectLockConfiguration')
         if (has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement bucket tagging.')
         return op('CreateBucket')
       case 'DELETE':
@@ -162,12 +166,16 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
       if (has('tagging')) return op('GetObjectTagging')
       if (has('acl')) return op('GetObjectAcl')
       if (has('attributes')) return op('GetObjectAttributes')
+      if (has('retention')) return op('GetObjectRetention')
+      if (has('legal-hold')) return op('GetObjectLegalHold')
       return op('GetObject')
     case 'HEAD': return op('HeadObject')
     case 'PUT':
       if (has('partNumber') && has('uploadId')) return op(copy ? 'UploadPartCopy' : 'UploadPart')
       if (has('tagging')) return op('PutObjectTagging')
       if (has('acl')) return op('PutObjectAcl')
+      if (has('retention')) return op('PutObjectRetention')
+      if (has('legal-hold')) return op('PutObjectLegalHold')
       return op(copy ? 'CopyObject' : 'PutObject')
     case 'DELETE':
       if (has('uploadId')) return op('AbortMultipartUpload')

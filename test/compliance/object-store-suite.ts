@@ -36,6 +36,8 @@ export interface SuiteOptions {
   noVersions?: string
   /** Why this store cannot delete a version only while it is noncurrent or alone (DeleteOptions.onlyIf): that case is then skipped with this reason. */
   noDeleteConditions?: string
+  /** Why this store keeps no object lock yet (docs/plans/object-lock.md says in which increment it will): the object lock cases are then skipped with this reason. */
+  noObjectLock?: string
 }
 
 const enc = new TextEncoder()
@@ -605,6 +607,104 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       const done = await store.completeMultipartUpload('mpv', 'k', id, [{ partNumber: 1, etag: p1.etag }])
       assert.ok(done.versionId !== undefined && done.versionId !== first.versionId)
       assert.deepEqual(await versionsOf(store, 'mpv'), ['k:5:latest', 'k:6'])
+    })
+
+    // ---- object lock (core/object-lock.ts): a store that keeps it ----
+    type Locking = ObjectStore & Required<Pick<ObjectStore, 'setBucketVersioning' | 'listObjectVersions' | 'setBucketObjectLock' | 'setObjectLock'>>
+    const locking = (title: string, fn: (store: Locking, reopen?: () => Promise<ObjectStore>) => Promise<void>): void => {
+      if (options.noObjectLock !== undefined) { skip(title, options.noObjectLock); return }
+      withStore(title, async ({ store, reopen }) => {
+        assert.ok(store.setBucketObjectLock !== undefined && store.setObjectLock !== undefined, 'a store that keeps object lock implements setBucketObjectLock and setObjectLock; one that does not says why in the suite\'s options')
+        await fn(store as Locking, reopen)
+      })
+    }
+    const days = (n: number): Date => new Date(Date.now() + n * 86_400_000)
+    const lockedBucket = async (store: Locking, name: string): Promise<void> => {
+      await store.createBucket(name)
+      await store.setBucketVersioning(name, 'Enabled')
+      await store.setBucketObjectLock(name, {})
+    }
+    const isLocked = (err: unknown): boolean => isS3Error(err, 'AccessDenied') && /object lock/.test(err.message)
+
+    locking('object lock is turned on only while versioning is enabled, and versioning then stays enabled', async store => {
+      await store.createBucket('lk-state')
+      await rejects(store.setBucketObjectLock('lk-state', {}), 'InvalidBucketState')
+      await store.setBucketVersioning('lk-state', 'Enabled')
+      await store.setBucketObjectLock('lk-state', { rule: { mode: 'GOVERNANCE', days: 1 } })
+      assert.deepEqual((await store.headBucket('lk-state')).objectLock, { rule: { mode: 'GOVERNANCE', days: 1 } })
+      await rejects(store.setBucketVersioning('lk-state', 'Suspended'), 'InvalidBucketState')
+      assert.equal((await store.headBucket('lk-state')).versioning, 'Enabled')
+      await store.setBucketObjectLock('lk-state', {})
+      assert.deepEqual((await store.headBucket('lk-state')).objectLock, {}, 'the default retention cleared, the lock kept')
+      // A lock asked of a bucket without object lock is refused, and nothing is stored.
+      await store.createBucket('lk-none')
+      await assert.rejects(put(store, 'lk-none', 'k', 'x', { lock: { legalHold: true } }), (err: unknown) => isS3Error(err, 'InvalidRequest'))
+      await rejects(store.headObject('lk-none', 'k'), 'NoSuchKey')
+      await put(store, 'lk-none', 'k', 'x')
+      await rejects(store.setObjectLock('lk-none', 'k', { legalHold: true }), 'InvalidRequest')
+    })
+
+    locking('a version under retention or a legal hold is not deleted by id; a delete without one makes a marker; GOVERNANCE goes with a bypass', async (store, reopen) => {
+      await lockedBucket(store, 'lk-del')
+      const g = await put(store, 'lk-del', 'gov', 'governed', { lock: { retention: { mode: 'GOVERNANCE', until: days(1) } } })
+      const c = await put(store, 'lk-del', 'comp', 'complied', { lock: { retention: { mode: 'COMPLIANCE', until: days(1) } } })
+      const h = await put(store, 'lk-del', 'held', 'held', { lock: { legalHold: true } })
+      assert.deepEqual((await store.headObject('lk-del', 'comp')).lock?.retention?.mode, 'COMPLIANCE')
+      assert.deepEqual((await store.headObject('lk-del', 'held', { versionId: h.versionId! })).lock, { legalHold: true })
+      await assert.rejects(store.deleteObject('lk-del', 'gov', { versionId: g.versionId! }), isLocked)
+      await assert.rejects(store.deleteObject('lk-del', 'comp', { versionId: c.versionId!, bypassGovernance: true }), isLocked, 'nothing lifts COMPLIANCE')
+      await assert.rejects(store.deleteObject('lk-del', 'held', { versionId: h.versionId!, bypassGovernance: true }), isLocked, 'nor a legal hold')
+      assert.deepEqual(await store.deleteObject('lk-del', 'comp', { versionId: c.versionId!, onlyIf: 'noncurrent' }), { versionId: c.versionId, kept: true }, 'a conditional delete (lifecycle\'s) keeps it quietly')
+      const marker = await store.deleteObject('lk-del', 'comp')
+      assert.equal(marker?.deleteMarker, true, 'a delete without an id makes a marker')
+      assert.equal(await getText(store, 'lk-del', 'comp').catch(() => 'gone'), 'gone')
+      assert.equal(dec.decode(await readStream((await store.openObject('lk-del', 'comp', { versionId: c.versionId! })).stream())), 'complied', 'the locked version is still there')
+      assert.deepEqual(await store.deleteObject('lk-del', 'gov', { versionId: g.versionId!, bypassGovernance: true }), { versionId: g.versionId })
+      await store.setObjectLock('lk-del', 'held', { legalHold: false })
+      assert.deepEqual(await store.deleteObject('lk-del', 'held', { versionId: h.versionId! }), { versionId: h.versionId }, 'once the hold is lifted')
+      if (reopen !== undefined) {
+        const again = await reopen()
+        assert.equal((await again.headObject('lk-del', 'comp', { versionId: c.versionId! })).lock?.retention?.mode, 'COMPLIANCE', 'kept across a restart')
+        assert.deepEqual((await again.headBucket('lk-del')).objectLock, {})
+        await assert.rejects(again.deleteObject('lk-del', 'comp', { versionId: c.versionId! }), isLocked)
+      }
+    })
+
+    locking('a retention is extended, never shortened or lifted but GOVERNANCE with a bypass; a legal hold is set and lifted', async store => {
+      await lockedBucket(store, 'lk-change')
+      const v = await put(store, 'lk-change', 'k', 'x')
+      assert.equal(v.lock, undefined, 'no default retention: unprotected')
+      const at = { versionId: v.versionId! }
+      assert.deepEqual(await store.setObjectLock('lk-change', 'k', { retention: { mode: 'GOVERNANCE', until: days(2) } }, at), { retention: { mode: 'GOVERNANCE', until: (await store.headObject('lk-change', 'k')).lock!.retention!.until } })
+      await assert.rejects(store.setObjectLock('lk-change', 'k', { retention: { mode: 'GOVERNANCE', until: days(1) } }, at), isLocked)
+      await store.setObjectLock('lk-change', 'k', { retention: { mode: 'GOVERNANCE', until: days(3) } }, at)
+      await store.setObjectLock('lk-change', 'k', { legalHold: true }, at)
+      assert.equal((await store.headObject('lk-change', 'k')).lock?.legalHold, true)
+      await store.setObjectLock('lk-change', 'k', { retention: undefined }, { ...at, bypassGovernance: true })
+      assert.deepEqual((await store.headObject('lk-change', 'k')).lock, { legalHold: true }, 'the retention lifted, the hold kept')
+      await store.setObjectLock('lk-change', 'k', { retention: { mode: 'COMPLIANCE', until: days(2) } }, at)
+      for (const change of [{ retention: { mode: 'COMPLIANCE' as const, until: days(1) } }, { retention: { mode: 'GOVERNANCE' as const, until: days(5) } }, { retention: undefined }]) {
+        await assert.rejects(store.setObjectLock('lk-change', 'k', change, { ...at, bypassGovernance: true }), isLocked, JSON.stringify(change))
+      }
+      assert.equal(await store.setObjectLock('lk-change', 'k', { legalHold: false }, at).then(l => l?.legalHold), undefined)
+      await rejects(store.setObjectLock('lk-change', 'k', { legalHold: true }, { versionId: 'nosuchversion' }), 'NoSuchVersion')
+    })
+
+    locking('the bucket\'s default retention is given to each new version from when it is made: a PUT and a completed upload', async store => {
+      await lockedBucket(store, 'lk-default')
+      await store.setBucketObjectLock('lk-default', { rule: { mode: 'COMPLIANCE', days: 2 } })
+      const before = Date.now()
+      const v = await put(store, 'lk-default', 'k', 'x')
+      const until = v.lock?.retention?.until.getTime() ?? 0
+      assert.ok(v.lock?.retention?.mode === 'COMPLIANCE' && until >= before + 2 * 86_400_000 && until <= Date.now() + 2 * 86_400_000, `two days from the PUT: ${String(v.lock?.retention?.until)}`)
+      const asked = await put(store, 'lk-default', 'k', 'y', { lock: { retention: { mode: 'GOVERNANCE', until: days(9) } } })
+      assert.equal(asked.lock?.retention?.mode, 'GOVERNANCE', 'the lock asked for wins over the default')
+      const id = await store.createMultipartUpload('lk-default', 'mp', { metadata: meta, lock: { legalHold: true } })
+      const p1 = await store.uploadPart('lk-default', 'mp', id, 1, streamOfBytes(bytes('part')))
+      const done = await store.completeMultipartUpload('lk-default', 'mp', id, [{ partNumber: 1, etag: p1.etag }])
+      assert.equal(done.lock?.legalHold, true)
+      assert.equal(done.lock?.retention?.mode, 'COMPLIANCE', 'a hold alone keeps the default retention')
+      await assert.rejects(store.deleteObject('lk-default', 'mp', { versionId: done.versionId! }), isLocked)
     })
 
     const restart = 'survives a restart with everything in place'

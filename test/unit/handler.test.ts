@@ -7,10 +7,13 @@ import { createS3Handler } from '../../src/s3-shim/index.js'
 
 const sign = s3Signer({ accessKeyId: 'AK', secretAccessKey: 'SECRET-KEY' })
 
-async function setup (options: { virtualHostDomains?: string[], basePath?: string } = {}): Promise<(r: Request) => Promise<Response>> {
+async function setup (options: { virtualHostDomains?: string[], basePath?: string, noLocks?: boolean } = {}): Promise<(r: Request) => Promise<Response>> {
+  const { noLocks, ...handlerOptions } = options
   const store = new MemoryStore()
+  // A store that keeps no object lock (as a mesh member's, for now).
+  if (noLocks === true) Object.assign(store, { setBucketObjectLock: undefined, setObjectLock: undefined })
   await store.createBucket('photos')
-  const h = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined }, ...options })
+  const h = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined }, ...handlerOptions })
   return async r => await h(r)
 }
 
@@ -45,6 +48,28 @@ describe('S3 handler', () => {
     assert.equal(anon.status, 403)
     assert.match(await anon.text(), /<RequestId>[0-9A-F]{16}<\/RequestId>/)
     assert.notEqual(ok.headers.get('x-amz-request-id'), missing.headers.get('x-amz-request-id'))
+  })
+
+  it('refuses object lock where the store keeps none, rather than storing unlocked: a bucket created with it, a write that asks for a retention or a legal hold', async () => {
+    const h = await setup({ noLocks: true })
+    const bucket = await h(await sign.sign('http://localhost/vault', { method: 'PUT', headers: { 'x-amz-bucket-object-lock-enabled': 'true' } }))
+    assert.equal(bucket.status, 501)
+    assert.match(await bucket.text(), /<Code>NotImplemented<\/Code>/)
+    assert.equal((await h(await sign.sign('http://localhost/vault', { method: 'HEAD' }))).status, 404, 'no bucket was made')
+    const locked = { 'x-amz-object-lock-mode': 'COMPLIANCE', 'x-amz-object-lock-retain-until-date': '2099-01-01T00:00:00Z' }
+    for (const [what, init] of [['PutObject', { method: 'PUT', body: 'x', headers: locked }], ['a legal hold', { method: 'PUT', body: 'x', headers: { 'x-amz-object-lock-legal-hold': 'ON' } }], ['CreateMultipartUpload', { method: 'POST', headers: locked }]] as const) {
+      const res = await h(await sign.sign(`http://localhost/photos/locked${what === 'CreateMultipartUpload' ? '?uploads' : ''}`, init))
+      assert.equal(res.status, 400, what)
+      assert.match(await res.text(), /<Code>InvalidRequest<\/Code><Message>Bucket is missing ObjectLockConfiguration<\/Message>/, what)
+    }
+    assert.equal((await h(await sign.sign('http://localhost/photos/locked', { method: 'HEAD' }))).status, 404, 'nothing was stored')
+    const copy = await h(await sign.sign('http://localhost/photos/copy', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/nothing', 'x-amz-object-lock-legal-hold': 'ON' } }))
+    assert.equal(copy.status, 400)
+    // A store that keeps it: the bucket is made, with versioning on and the lock answered.
+    const keeps = await setup()
+    assert.equal((await keeps(await sign.sign('http://localhost/vault', { method: 'PUT', headers: { 'x-amz-bucket-object-lock-enabled': 'true' } }))).status, 200)
+    assert.match(await (await keeps(await sign.sign('http://localhost/vault?object-lock'))).text(), /<ObjectLockEnabled>Enabled<\/ObjectLockEnabled>/)
+    assert.match(await (await keeps(await sign.sign('http://localhost/vault?versioning'))).text(), /<Status>Enabled<\/Status>/)
   })
 
   it('answers 304 with ETag and Last-Modified and no body', async () => {

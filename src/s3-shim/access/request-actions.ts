@@ -68,6 +68,12 @@ const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' |
   GetBucketPolicyStatus: ['s3:GetBucketPolicyStatus', 'bucket'],
   PutBucketAcl: ['s3:PutBucketAcl', 'bucket'],
   PutObjectAcl: ['s3:PutObjectAcl', 'object'],
+  GetObjectLockConfiguration: ['s3:GetBucketObjectLockConfiguration', 'bucket'],
+  PutObjectLockConfiguration: ['s3:PutBucketObjectLockConfiguration', 'bucket'],
+  GetObjectRetention: ['s3:GetObjectRetention', 'object'],
+  PutObjectRetention: ['s3:PutObjectRetention', 'object'],
+  GetObjectLegalHold: ['s3:GetObjectLegalHold', 'object'],
+  PutObjectLegalHold: ['s3:PutObjectLegalHold', 'object'],
 }
 
 /** What a request that names a version (`?versionId=`) needs in place of its operation's action: AWS's *Version actions. */
@@ -81,6 +87,11 @@ const VERSION_ACTIONS: Partial<Record<string, string>> = {
   PutObjectTagging: 's3:PutObjectVersionTagging',
   DeleteObjectTagging: 's3:DeleteObjectVersionTagging',
   GetObjectAttributes: 's3:GetObjectVersionAttributes',
+}
+
+/** Whether a request asks to pass a GOVERNANCE retention (it then needs s3:BypassGovernanceRetention too). */
+export function asksBypass (headers: Headers): boolean {
+  return headers.get('x-amz-bypass-governance-retention')?.trim().toLowerCase() === 'true'
 }
 
 /** The S3 condition keys a request's headers and signature give (s3:x-amz-acl, s3:authType, ...). */
@@ -121,9 +132,15 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   const global = globalContext(headers, client)
   if (route.operation === 'Preflight') return []
   if (route.operation === 'DeleteObjects') {
-    return deleteKeys.map(k => typeof k === 'string' || k.versionId === undefined
-      ? { action: 's3:DeleteObject', resource: arn(route.bucket, typeof k === 'string' ? k : k.key), context: global }
-      : { action: 's3:DeleteObjectVersion', resource: arn(route.bucket, k.key), context: { ...global, 's3:versionid': k.versionId } })
+    return deleteKeys.flatMap(k => {
+      const key = typeof k === 'string' ? k : k.key
+      const versionId = typeof k === 'string' ? undefined : k.versionId
+      const perms: Permission[] = [versionId === undefined
+        ? { action: 's3:DeleteObject', resource: arn(route.bucket, key), context: global }
+        : { action: 's3:DeleteObjectVersion', resource: arn(route.bucket, key), context: { ...global, 's3:versionid': versionId } }]
+      if (versionId !== undefined && asksBypass(headers)) perms.push({ action: 's3:BypassGovernanceRetention', resource: arn(route.bucket, key), context: global })
+      return perms
+    })
   }
   const entry = ACTIONS[route.operation]
   if (entry === undefined) throw new Error(`No IAM action is mapped for ${route.operation}.`)
@@ -149,6 +166,15 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
     if (route.operation === 'CreateBucket') permissions.push({ action: 's3:PutBucketAcl', resource, context })
     if (route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload') permissions.push({ action: 's3:PutObjectAcl', resource, context })
   }
+  // Object lock: a bucket made with it needs its configuration's and versioning's permissions; a write that locks the
+  // new version, the retention's or legal hold's; passing a GOVERNANCE retention, s3:BypassGovernanceRetention.
+  const writes = route.operation === 'PutObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload'
+  if (route.operation === 'CreateBucket' && headers.get('x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true') {
+    permissions.push({ action: 's3:PutBucketObjectLockConfiguration', resource, context }, { action: 's3:PutBucketVersioning', resource, context })
+  }
+  if (writes && (headers.has('x-amz-object-lock-mode') || headers.has('x-amz-object-lock-retain-until-date'))) permissions.push({ action: 's3:PutObjectRetention', resource, context })
+  if (writes && headers.has('x-amz-object-lock-legal-hold')) permissions.push({ action: 's3:PutObjectLegalHold', resource, context })
+  if ((route.operation === 'DeleteObject' || route.operation === 'PutObjectRetention') && asksBypass(headers)) permissions.push({ action: 's3:BypassGovernanceRetention', resource, context })
   // A copy reads its source: the caller needs GetObject there too (GetObjectVersion for a version named).
   if (route.operation === 'CopyObject' || route.operation === 'UploadPartCopy') {
     const { path: source, versionId: sourceVersion } = splitCopySource(headers.get('x-amz-copy-source') ?? '')

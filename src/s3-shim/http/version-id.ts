@@ -2,6 +2,7 @@ import { S3Error } from '../../core/errors.js'
 import type { ObjectStore, VersionOptions } from '../../core/object-store.js'
 import { checkVersionId, NULL_VERSION, type DeleteResult } from '../../core/versioning.js'
 import type { Context } from '../context.js'
+import { asksBypass } from '../access/request-actions.js'
 
 /**
  * The version a request names (`?versionId=`), checked: none for the key's
@@ -36,7 +37,9 @@ export async function deleteVersion (ctx: Context, key: string, versionId: strin
     await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
     return { versionId: named }
   }
-  return await ctx.store.deleteObject(ctx.bucket, key, { signal: ctx.signal, ...(named === undefined ? {} : { versionId: named }) }) ?? (named === undefined ? {} : { versionId: named })
+  // Passing a GOVERNANCE retention was asked for, and allowed (request-actions.ts requires s3:BypassGovernanceRetention).
+  const bypass = asksBypass(ctx.headers) ? { bypassGovernance: true } : {}
+  return await ctx.store.deleteObject(ctx.bucket, key, { signal: ctx.signal, ...bypass, ...(named === undefined ? {} : { versionId: named }) }) ?? (named === undefined ? {} : { versionId: named })
 }
 
 /** The headers DeleteObject answers with. */

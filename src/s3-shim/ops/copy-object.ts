@@ -1,3 +1,4 @@
+import { askedLock } from '../http/object-lock.js'
 import { NULL_VERSION } from '../../core/versioning.js'
 import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
@@ -30,7 +31,8 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const metadata = metadataDirective === 'REPLACE' ? metadataFromHeaders(ctx.headers) : kept
   const checksum = sourceChecksum?.type === 'FULL_OBJECT' ? { algorithm: sourceChecksum.algorithm, value: sourceChecksum.value } : undefined
   const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(ctx.headers) ?? {} : handle.info.tags
-  const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal })
+  // The copy's lock is the request's (or the bucket's default), never the source's.
+  const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal, ...askedLock(ctx) })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
   const headers: Record<string, string> = { ...expirationHeaders(ctx.store, ctx.bucket, info) }
   const sourceVersion = handle.info.versionId ?? source.versionId

@@ -1,6 +1,7 @@
 import { checksumPlan } from '../../core/checksums.js'
 import type { Context } from '../context.js'
 import { planHeaders } from '../http/checksum-headers.js'
+import { askedLock } from '../http/object-lock.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { xmlResponse } from '../xml.js'
 import { requestedAcl } from './get-acl.js'
@@ -10,7 +11,7 @@ export async function createMultipartUpload (ctx: Context): Promise<Response> {
   const acl = requestedAcl(ctx)
   const plan = checksumPlan(ctx.headers.get('x-amz-checksum-algorithm'), ctx.headers.get('x-amz-checksum-type'))
   const uploadId = await ctx.store.createMultipartUpload(ctx.bucket, ctx.key, {
-    metadata: { ...metadataFromHeaders(ctx.headers), ...(plan === undefined ? {} : { checksumPlan: plan }) }, tags: tagsFromHeader(ctx.headers), signal: ctx.signal,
+    metadata: { ...metadataFromHeaders(ctx.headers), ...(plan === undefined ? {} : { checksumPlan: plan }) }, tags: tagsFromHeader(ctx.headers), signal: ctx.signal, ...askedLock(ctx),
   })
   if (acl !== undefined) ctx.auth.access?.uploadAcls.set(uploadId, acl)
   return xmlResponse('InitiateMultipartUploadResult', { Bucket: ctx.bucket, Key: ctx.key, UploadId: uploadId }, { headers: planHeaders(plan) })

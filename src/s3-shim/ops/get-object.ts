@@ -5,6 +5,8 @@ import { checkConditions, readConditions } from '../http/conditions.js'
 import { applyResponseOverrides, objectHeaders } from '../http/metadata.js'
 import { requestedBytes } from '../http/range.js'
 import { requestedVersion } from '../http/version-id.js'
+import { mayReadLock } from '../http/object-lock.js'
+import { lockHeaders } from '../object-lock-xml.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
 
 export async function getObject (ctx: Context): Promise<Response> {
@@ -39,6 +41,7 @@ export async function getObject (ctx: Context): Promise<Response> {
 export function readHeaders (ctx: Context, info: ObjectInfo, partial: boolean): Headers {
   const headers = objectHeaders(info)
   for (const [name, value] of Object.entries(expirationHeaders(ctx.store, ctx.bucket, info))) headers.set(name, value)
+  for (const [name, value] of Object.entries(lockHeaders(info.lock, info.lock === undefined ? { retention: false, legalHold: false } : mayReadLock(ctx)))) headers.set(name, value)
   if (!partial && ctx.query.get('partNumber') === undefined && checksumMode(ctx.headers)) {
     for (const [name, value] of Object.entries(objectChecksumHeaders(info.metadata.checksum))) headers.set(name, value)
   }
