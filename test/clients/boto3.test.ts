@@ -9,6 +9,7 @@ import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '
 const PYTHON = '/usr/bin/python3'
 const SCRIPT = fileURLToPath(new URL('./boto3_flow.py', import.meta.url))
 const VERSIONS = fileURLToPath(new URL('./boto3_versions.py', import.meta.url))
+const OBJECT_LOCK = fileURLToPath(new URL('./boto3_object_lock.py', import.meta.url))
 const BOTO3 = '/usr/lib/python3/dist-packages/boto3'
 
 describeClient('boto3', existsSync(PYTHON) ? BOTO3 : PYTHON, 'apt-get install python3-boto3', () => {
@@ -30,11 +31,13 @@ describeClient('boto3', existsSync(PYTHON) ? BOTO3 : PYTHON, 'apt-get install py
     assert.match(stdout, /boto3 versions ok/)
   })
 
-  it('keeps versions the same on a node without the mesh', async () => {
+  it('keeps versions the same on a node without the mesh, and object lock there: retention, legal hold, refused deletes, a bypass', async () => {
     const lone = await startServerProcess({ args: ['--no-mesh'] })
     try {
       const { stdout } = await run(PYTHON, [VERSIONS, lone.url, ACCESS_KEY, SECRET_KEY], {}, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })
       assert.match(stdout, /boto3 versions ok/)
+      const locked = await run(PYTHON, [OBJECT_LOCK, lone.url, ACCESS_KEY, SECRET_KEY], {}, { unset: ['AWS_CA_BUNDLE', 'AWS_PROFILE'] })
+      assert.match(locked.stdout, /boto3 object lock ok/)
     } finally {
       await lone.stop()
     }
