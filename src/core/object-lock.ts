@@ -23,8 +23,13 @@ export interface BucketObjectLock { rule?: DefaultRetention }
 /** A version's retention: it cannot be deleted (by id) before `until`, nor the retention shortened, as `mode` says. */
 export interface Retention { mode: LockMode, until: Date }
 
-/** What protects one version: a retention, a legal hold (until lifted, whatever the dates), or both. */
+/** What protects one version: a retention, a legal hold (true: ON until lifted, whatever the dates; false: OFF, as set; absent: never set), or both. */
 export interface VersionLock { retention?: Retention, legalHold?: boolean }
+
+/** A lock that says nothing (no retention, a hold never set) is none. */
+function orNone (lock: VersionLock): VersionLock | undefined {
+  return lock.retention === undefined && lock.legalHold === undefined ? undefined : lock
+}
 
 /** A change to one version's lock: its retention (undefined: lifted) or its legal hold. */
 export type LockChange = { retention: Retention | undefined } | { legalHold: boolean }
@@ -60,7 +65,7 @@ export function defaultUntil (rule: DefaultRetention, made: Date): Retention {
 
 /** Checks a retention a request sets: it must end in the future. */
 export function checkRetention (r: Retention, now: Date): void {
-  if (Number.isNaN(r.until.getTime())) throw new S3Error('InvalidArgument', 'The retain until date is not a date.', { detail: { ArgumentName: 'RetainUntilDate' } })
+  if (Number.isNaN(r.until.getTime())) throw new S3Error('InvalidArgument', 'The retain until date is not an ISO 8601 date with its time zone (such as 2030-01-01T00:00:00Z).', { detail: { ArgumentName: 'RetainUntilDate' } })
   if (r.until.getTime() <= now.getTime()) throw new S3Error('InvalidArgument', 'The retain until date must be in the future!', { detail: { ArgumentName: 'RetainUntilDate' } })
 }
 
@@ -72,8 +77,7 @@ export function checkRetention (r: Retention, now: Date): void {
 export function lockForWrite (asked: VersionLock | undefined, bucket: BucketObjectLock | undefined, made: Date): VersionLock | undefined {
   if (asked !== undefined && bucket === undefined) throw new S3Error('InvalidRequest', 'Bucket is missing ObjectLockConfiguration')
   const retention = asked?.retention ?? (bucket?.rule === undefined ? undefined : defaultUntil(bucket.rule, made))
-  const lock: VersionLock = { ...(retention === undefined ? {} : { retention }), ...(asked?.legalHold === true ? { legalHold: true } : {}) }
-  return lock.retention === undefined && lock.legalHold !== true ? undefined : lock
+  return orNone({ ...(retention === undefined ? {} : { retention }), ...(asked?.legalHold === undefined ? {} : { legalHold: asked.legalHold }) })
 }
 
 /** Whether a retention still holds at `now`. */
@@ -128,15 +132,13 @@ export function checkVersioningChange (lock: BucketObjectLock | undefined, statu
  */
 export function changedLock (bucket: BucketObjectLock | undefined, current: VersionLock | undefined, change: LockChange, now: Date, bypass: boolean): VersionLock | undefined {
   if (bucket === undefined) throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration')
-  let next: VersionLock
+  const hold = current?.legalHold === undefined ? {} : { legalHold: current.legalHold }
   if ('retention' in change) {
     const refusal = retentionChangeRefusal(current?.retention, change.retention, now, bypass)
     if (refusal !== undefined) throw refusal
-    next = { ...(change.retention === undefined ? {} : { retention: change.retention }), ...(current?.legalHold === true ? { legalHold: true } : {}) }
-  } else {
-    next = { ...(current?.retention === undefined ? {} : { retention: current.retention }), ...(change.legalHold ? { legalHold: true } : {}) }
+    return orNone({ ...(change.retention === undefined ? {} : { retention: change.retention }), ...hold })
   }
-  return next.retention === undefined && next.legalHold !== true ? undefined : next
+  return orNone({ ...(current?.retention === undefined ? {} : { retention: current.retention }), legalHold: change.legalHold })
 }
 
 /**

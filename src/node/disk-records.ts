@@ -33,17 +33,17 @@ export interface MetaRecord {
 }
 
 /** A version's lock as the records keep it: its retention's mode and end (ms since the epoch), and a legal hold. */
-export interface StoredLock { mode?: LockMode, until?: number, legalHold?: true }
+export interface StoredLock { mode?: LockMode, until?: number, legalHold?: boolean }
 
 export function storedLock (lock: VersionLock | undefined): StoredLock | undefined {
   if (lock === undefined) return undefined
-  return { ...(lock.retention === undefined ? {} : { mode: lock.retention.mode, until: lock.retention.until.getTime() }), ...(lock.legalHold === true ? { legalHold: true as const } : {}) }
+  return { ...(lock.retention === undefined ? {} : { mode: lock.retention.mode, until: lock.retention.until.getTime() }), ...(lock.legalHold === undefined ? {} : { legalHold: lock.legalHold }) }
 }
 
 export function lockOf (stored: StoredLock | undefined): VersionLock | undefined {
   if (stored === undefined) return undefined
-  const lock: VersionLock = { ...(stored.mode === undefined || stored.until === undefined ? {} : { retention: { mode: stored.mode, until: new Date(stored.until) } }), ...(stored.legalHold === true ? { legalHold: true } : {}) }
-  return lock.retention === undefined && lock.legalHold !== true ? undefined : lock
+  const lock: VersionLock = { ...(stored.mode === undefined || stored.until === undefined ? {} : { retention: { mode: stored.mode, until: new Date(stored.until) } }), ...(stored.legalHold === undefined ? {} : { legalHold: stored.legalHold }) }
+  return lock.retention === undefined && lock.legalHold === undefined ? undefined : lock
 }
 
 /**

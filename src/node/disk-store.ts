@@ -315,23 +315,30 @@ export class DiskStore implements ObjectStore {
   }
 
   async setBucketCors (name: string, rules: CorsRule[] | undefined): Promise<void> {
-    const { cors: _old, ...rest } = this.bucket(name).record
-    await this.saveBucketRecord(rules === undefined ? rest : { ...rest, cors: rules }, 'save the CORS rules')
+    await this.changeBucket(name, 'save the CORS rules', ({ cors: _old, ...rest }) => rules === undefined ? rest : { ...rest, cors: rules })
   }
 
   async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined): Promise<void> {
-    const { lifecycle: _old, ...rest } = this.bucket(name).record
-    await this.saveBucketRecord(rules === undefined ? rest : { ...rest, lifecycle: rules }, 'save the lifecycle rules')
+    await this.changeBucket(name, 'save the lifecycle rules', ({ lifecycle: _old, ...rest }) => rules === undefined ? rest : { ...rest, lifecycle: rules })
   }
 
   async setBucketVersioning (name: string, status: VersioningStatus): Promise<void> {
-    checkVersioningChange(this.bucket(name).record.objectLock, status)
-    await this.saveBucketRecord({ ...this.bucket(name).record, versioning: status }, 'save the versioning state')
+    await this.changeBucket(name, 'save the versioning state', record => {
+      checkVersioningChange(record.objectLock, status)
+      return { ...record, versioning: status }
+    })
   }
 
   async setBucketObjectLock (name: string, lock: BucketObjectLock): Promise<void> {
-    checkLockable(this.bucket(name).record.versioning)
-    await this.saveBucketRecord({ ...this.bucket(name).record, objectLock: lock }, 'save the object lock configuration')
+    await this.changeBucket(name, 'save the object lock configuration', record => {
+      checkLockable(record.versioning)
+      return { ...record, objectLock: lock }
+    })
+  }
+
+  /** One change of a bucket's settings at a time: each reads the record the one before it saved (a lock turned on is not lost to a CORS change). */
+  private async changeBucket (name: string, what: string, change: (record: BucketRecord) => BucketRecord): Promise<void> {
+    await this.keyLocks.run(`settings:${name}`, async () => { await this.saveBucketRecord(change(this.bucket(name).record), what) })
   }
 
   /** The lock a version written now gets (asked for, or the bucket's default); refused in a bucket without object lock. */
@@ -354,8 +361,13 @@ export class DiskStore implements ObjectStore {
     this.bucket(bucket)
     // Checked before the body is read (a failed condition is answered at once), and again as the object commits.
     checkWriteCondition(options.condition, this.db.get(bucket, key), key)
-    // A lock a bucket without object lock cannot give is refused before the body is read.
-    this.lockFor(bucket, options.lock, Date.now())
+    // A lock a bucket without object lock cannot give is refused before the body is read (and the body let go).
+    try {
+      this.lockFor(bucket, options.lock, Date.now())
+    } catch (err) {
+      await body.cancel(err).catch(() => {})
+      throw err
+    }
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options) })
     const { lastModified, versionAs, ...id } = putIdentity(options, written)
     const lock = this.lockFor(bucket, options.lock, lastModified.getTime())

@@ -195,6 +195,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     await accessFile.load()
     accessState.onChange(async () => { await accessFile.save() })
     const { replicas, accessSyncMs, ...meshOptions } = options.mesh ?? {}
+    if (options.mesh !== undefined) await refuseLockedBuckets(store, dataDir)
     const mesh = options.mesh === undefined
       ? undefined
       : await startMesh({
@@ -348,3 +349,15 @@ function lifecycleRunner (store: ObjectStore, decides: (bucket: string) => boole
   })
 }
 
+
+/**
+ * A mesh member keeps no object lock yet (docs/plans/object-lock.md): a
+ * data folder whose buckets have it, from a run with --no-mesh, is refused
+ * rather than served unlocked (the mesh would delete locked versions).
+ */
+async function refuseLockedBuckets (store: DiskStore, dataDir: string): Promise<void> {
+  const locked: string[] = []
+  for (const b of await store.listBuckets()) if ((await store.headBucket(b.name)).objectLock !== undefined) locked.push(b.name)
+  if (locked.length === 0) return
+  throw new CliError(`${dataDir} has buckets with object lock (${locked.slice(0, 3).join(', ')}${locked.length > 3 ? ` and ${locked.length - 3} more` : ''}), which a mesh member does not keep yet: start this node with --no-mesh.`)
+}

@@ -47,10 +47,10 @@ export function lockConfigurationXml (lock: BucketObjectLock): XmlElement {
   }
 }
 
-/** An S3 date (ISO 8601, or an HTTP date as some clients send in headers). */
+/** An S3 date: ISO 8601 with its time zone (Z or an offset); anything else is not a date (a zone left out would be the server's). */
 function dateOf (text: string): Date {
   const t = text.trim()
-  return new Date(/^\d{4}-\d{2}-\d{2}/.test(t) ? t : Number.NaN)
+  return new Date(/^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/i.test(t) ? t : Number.NaN)
 }
 
 /** A PutObjectRetention body: a mode and a date in the future, or neither (the retention lifted, which only a bypass allows). */
@@ -92,7 +92,7 @@ export function lockFromHeaders (headers: Headers, now: Date): VersionLock | und
     retention = { mode: modeOf(mode, () => new S3Error('InvalidArgument', 'Unknown wormMode directive.')), until: dateOf(until) }
     checkRetention(retention, now)
   }
-  return { ...(retention === undefined ? {} : { retention }), ...(hold === 'ON' ? { legalHold: true } : {}) }
+  return { ...(retention === undefined ? {} : { retention }), ...(hold === null ? {} : { legalHold: hold === 'ON' }) }
 }
 
 /** The x-amz-object-lock-* headers of a GET or HEAD: each only for a caller who may read it (s3:GetObjectRetention, s3:GetObjectLegalHold). */
@@ -102,6 +102,6 @@ export function lockHeaders (lock: VersionLock | undefined, may: { retention: bo
     h['x-amz-object-lock-mode'] = lock.retention.mode
     h['x-amz-object-lock-retain-until-date'] = isoDate(lock.retention.until)
   }
-  if (lock !== undefined && may.legalHold) h['x-amz-object-lock-legal-hold'] = lock.legalHold === true ? 'ON' : 'OFF'
+  if (lock?.legalHold !== undefined && may.legalHold) h['x-amz-object-lock-legal-hold'] = lock.legalHold ? 'ON' : 'OFF'
   return h
 }

@@ -111,9 +111,12 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
   // A bucket's versions are listed (GET); the sub-resource means nothing else.
   if (has('versions') && (method !== 'GET' || key !== '' || bucket === '')) throw new S3Error('NotImplemented', 'The "versions" sub-resource is only listed (GET on a bucket).')
   for (const name of UNSUPPORTED) {
-    // A bucket's lifecycle and object lock configuration are supported, and an object's retention and legal hold.
-    if ((name === 'lifecycle' || name === 'object-lock') && key === '' && bucket !== '') continue
-    if ((name === 'retention' || name === 'legal-hold') && key !== '') continue
+    // A bucket's lifecycle is supported; its object lock configuration and an object's retention and legal hold are read and set (GET, PUT).
+    if (name === 'lifecycle' && key === '' && bucket !== '') continue
+    const getOrPut = method === 'GET' || method === 'PUT'
+    if (name === 'object-lock' && key === '' && bucket !== '' && getOrPut) continue
+    if ((name === 'retention' || name === 'legal-hold') && key !== '' && getOrPut) continue
+    if ((name === 'object-lock' || name === 'retention' || name === 'legal-hold') && has(name) && bucket !== '') throw new S3Error('MethodNotAllowed', undefined, { detail: { Method: method, ResourceType: name } })
     if (has(name)) throw new S3Error('NotImplemented', `s3mesh does not implement the "${name}" sub-resource.`)
   }
   if (bucket === '') {

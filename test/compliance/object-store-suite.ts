@@ -654,6 +654,8 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       await assert.rejects(store.deleteObject('lk-del', 'gov', { versionId: g.versionId! }), isLocked)
       await assert.rejects(store.deleteObject('lk-del', 'comp', { versionId: c.versionId!, bypassGovernance: true }), isLocked, 'nothing lifts COMPLIANCE')
       await assert.rejects(store.deleteObject('lk-del', 'held', { versionId: h.versionId!, bypassGovernance: true }), isLocked, 'nor a legal hold')
+      // Noncurrent now, so only its lock keeps it from the lifecycle runner's conditional delete (kept quietly, not refused).
+      await put(store, 'lk-del', 'comp', 'newer')
       assert.deepEqual(await store.deleteObject('lk-del', 'comp', { versionId: c.versionId!, onlyIf: 'noncurrent' }), { versionId: c.versionId, kept: true }, 'a conditional delete (lifecycle\'s) keeps it quietly')
       const marker = await store.deleteObject('lk-del', 'comp')
       assert.equal(marker?.deleteMarker, true, 'a delete without an id makes a marker')
@@ -675,7 +677,9 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       const v = await put(store, 'lk-change', 'k', 'x')
       assert.equal(v.lock, undefined, 'no default retention: unprotected')
       const at = { versionId: v.versionId! }
-      assert.deepEqual(await store.setObjectLock('lk-change', 'k', { retention: { mode: 'GOVERNANCE', until: days(2) } }, at), { retention: { mode: 'GOVERNANCE', until: (await store.headObject('lk-change', 'k')).lock!.retention!.until } })
+      const two = days(2)
+      assert.deepEqual(await store.setObjectLock('lk-change', 'k', { retention: { mode: 'GOVERNANCE', until: two } }, at), { retention: { mode: 'GOVERNANCE', until: two } })
+      assert.deepEqual((await store.headObject('lk-change', 'k')).lock, { retention: { mode: 'GOVERNANCE', until: two } })
       await assert.rejects(store.setObjectLock('lk-change', 'k', { retention: { mode: 'GOVERNANCE', until: days(1) } }, at), isLocked)
       await store.setObjectLock('lk-change', 'k', { retention: { mode: 'GOVERNANCE', until: days(3) } }, at)
       await store.setObjectLock('lk-change', 'k', { legalHold: true }, at)
@@ -686,7 +690,7 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       for (const change of [{ retention: { mode: 'COMPLIANCE' as const, until: days(1) } }, { retention: { mode: 'GOVERNANCE' as const, until: days(5) } }, { retention: undefined }]) {
         await assert.rejects(store.setObjectLock('lk-change', 'k', change, { ...at, bypassGovernance: true }), isLocked, JSON.stringify(change))
       }
-      assert.equal(await store.setObjectLock('lk-change', 'k', { legalHold: false }, at).then(l => l?.legalHold), undefined)
+      assert.equal(await store.setObjectLock('lk-change', 'k', { legalHold: false }, at).then(l => l?.legalHold), false, 'a hold lifted is OFF, not unset')
       await rejects(store.setObjectLock('lk-change', 'k', { legalHold: true }, { versionId: 'nosuchversion' }), 'NoSuchVersion')
     })
 

@@ -10,7 +10,7 @@ import {
   CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, GetObjectLegalHoldCommand, GetObjectLockConfigurationCommand, GetObjectRetentionCommand,
   HeadBucketCommand, HeadObjectCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectLegalHoldCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand, type S3Client,
 } from '@aws-sdk/client-s3'
-import { sdkClient } from '../helpers/s3-client.js'
+import { sdkClient, signer } from '../helpers/s3-client.js'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 async function outcome (p: Promise<unknown>): Promise<string> {
@@ -78,14 +78,41 @@ describe('S3 object lock on a node without the mesh (AWS SDK v3)', () => {
     assert.equal(await outcome(s3.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: days(3) } }))), '403 AccessDenied')
     await s3.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: days(3) }, BypassGovernanceRetention: true }))
     assert.equal(await outcome(s3.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'COMPLIANCE', RetainUntilDate: days(4) } }))), '403 AccessDenied', 'made COMPLIANCE only past GOVERNANCE with a bypass')
-    await s3.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'COMPLIANCE', RetainUntilDate: days(4) }, BypassGovernanceRetention: true }))
+    const four = days(4)
+    await s3.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'COMPLIANCE', RetainUntilDate: four }, BypassGovernanceRetention: true }))
     assert.equal(await outcome(s3.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'COMPLIANCE', RetainUntilDate: days(3) }, BypassGovernanceRetention: true }))), '403 AccessDenied')
-    assert.equal((await s3.send(new GetObjectRetentionCommand(at))).Retention?.RetainUntilDate?.getTime(), days(4).getTime())
+    assert.equal((await s3.send(new GetObjectRetentionCommand(at))).Retention?.RetainUntilDate?.getTime(), four.getTime())
     assert.equal(await outcome(s3.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'COMPLIANCE', RetainUntilDate: new Date(Date.now() - 60_000) } }))), '400 InvalidArgument')
     const plain = (await s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'k', Body: 'x' })))
     assert.equal(plain.VersionId, undefined)
     assert.equal(await outcome(s3.send(new GetObjectRetentionCommand({ Bucket: 'plain', Key: 'k' }))), '400 InvalidRequest')
     assert.ok((await s3.send(new HeadBucketCommand({ Bucket: 'vault' }))).$metadata.httpStatusCode === 200)
+  })
+
+  it('refuses lock headers a presigned URL does not sign, and other methods on the lock sub-resources', async () => {
+    const v = (await s3.send(new PutObjectCommand({ Bucket: 'vault', Key: 'presigned.txt', Body: 'x' }))).VersionId!
+    const url = await signer().sign(`${server.url}/vault/presigned.txt?versionId=${v}`, { method: 'DELETE', aws: { signQuery: true } })
+    const added = await fetch(url.url, { method: 'DELETE', headers: { 'x-amz-bypass-governance-retention': 'true' } })
+    assert.equal(added.status, 403, 'a bypass added to a presigned DELETE')
+    assert.match(await added.text(), /not signed/)
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: 'vault', Key: 'presigned.txt', VersionId: v }))).ObjectLockMode, 'GOVERNANCE', 'still there')
+    const deleteRetention = await signer().fetch(`${server.url}/vault/presigned.txt?retention&versionId=${v}`, { method: 'DELETE' })
+    assert.equal(deleteRetention.status, 405, 'DELETE ?retention is not a DeleteObject')
+    assert.equal((await signer().fetch(`${server.url}/vault?object-lock`, { method: 'DELETE' })).status, 405, 'nor DELETE ?object-lock a DeleteBucket')
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: 'vault', Key: 'presigned.txt', VersionId: v }))).VersionId, v)
+  })
+})
+
+describe('a data folder with object lock, started as a mesh member', () => {
+  it('is refused with what to do, rather than served unlocked', async () => {
+    const lone = await startServerProcess({ args: ['--no-mesh'] })
+    const s3 = sdkClient(lone.url)
+    await s3.send(new CreateBucketCommand({ Bucket: 'kept-locked', ObjectLockEnabledForBucket: true }))
+    s3.destroy()
+    await lone.stop({ remove: false })
+    await assert.rejects(startServerProcess({ dataDir: lone.dataDir }), (err: Error) => /object lock \(kept-locked\).*--no-mesh/s.test(err.message))
+    const again = await startServerProcess({ dataDir: lone.dataDir, args: ['--no-mesh'] })
+    await again.stop()
   })
 })
 

@@ -174,7 +174,9 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   }
   if (writes && (headers.has('x-amz-object-lock-mode') || headers.has('x-amz-object-lock-retain-until-date'))) permissions.push({ action: 's3:PutObjectRetention', resource, context })
   if (writes && headers.has('x-amz-object-lock-legal-hold')) permissions.push({ action: 's3:PutObjectLegalHold', resource, context })
-  if ((route.operation === 'DeleteObject' || route.operation === 'PutObjectRetention') && asksBypass(headers)) permissions.push({ action: 's3:BypassGovernanceRetention', resource, context })
+  // (A delete without a version id makes a marker, which no lock refuses: the header asks nothing there.)
+  const byId = route.operation === 'PutObjectRetention' || (route.operation === 'DeleteObject' && versionId !== undefined)
+  if (byId && asksBypass(headers)) permissions.push({ action: 's3:BypassGovernanceRetention', resource, context })
   // A copy reads its source: the caller needs GetObject there too (GetObjectVersion for a version named).
   if (route.operation === 'CopyObject' || route.operation === 'UploadPartCopy') {
     const { path: source, versionId: sourceVersion } = splitCopySource(headers.get('x-amz-copy-source') ?? '')

@@ -3,6 +3,9 @@ import { bytesEqual, digestOf, toHex, utf8, type Hashes } from '../../core/hashe
 import { safeDecode } from '../router.js'
 import { uriEncode } from './uri-encode.js'
 
+/** Object lock's headers: present, they must be among the signed ones (as S3 requires of x-amz-* headers). */
+const MUST_SIGN = ['x-amz-bypass-governance-retention', 'x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold', 'x-amz-bucket-object-lock-enabled']
+
 /** Where the handler finds secrets: the root credentials, users' keys, STS sessions. */
 export interface CredentialProvider {
   /**
@@ -223,6 +226,9 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
     throw new S3Error('AuthorizationHeaderMalformed', `The credential date ${parts.date} does not match the request date ${parts.amzDate.slice(0, 8)}.`)
   }
   if (!parts.signedHeaders.includes('host')) throw new S3Error('AccessDenied', 'The host header must be signed.')
+  // Headers that change what a request may do to a locked version: one added to a presigned URL (or a signed request) must not pass.
+  const unsigned = MUST_SIGN.filter(h => request.headers.has(h) && !parts.signedHeaders.includes(h))
+  if (unsigned.length > 0) throw new S3Error('AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}.`, { detail: { HeadersNotSigned: unsigned.join(', ') } })
   // STS credentials carry their session token, signed with the request (a header, or a presigned URL's query).
   const sessionToken = presigned && authorization === null ? query.find(([k]) => k === 'X-Amz-Security-Token')?.[1] : request.headers.get('x-amz-security-token') ?? undefined
   if (sessionToken !== undefined && authorization !== null && !parts.signedHeaders.includes('x-amz-security-token')) {

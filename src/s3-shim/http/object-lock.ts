@@ -1,6 +1,7 @@
 import { S3Error } from '../../core/errors.js'
 import type { VersionLock } from '../../core/object-lock.js'
 import type { ObjectStore } from '../../core/object-store.js'
+import { globalContext } from '../access/request-actions.js'
 import type { Context } from '../context.js'
 import { lockFromHeaders } from '../object-lock-xml.js'
 import type { Operation } from '../router.js'
@@ -45,9 +46,10 @@ export function askedLock (ctx: Context): { lock?: VersionLock } {
 export function mayReadLock (ctx: Context): { retention: boolean, legalHold: boolean } {
   const access = ctx.auth.access
   if (access === undefined) return { retention: true, legalHold: true }
+  const context = globalContext(ctx.headers, ctx.auth.client)
   const may = (action: string): boolean => {
     try {
-      access.check(ctx.auth.principal, [{ action, resource: `arn:aws:s3:::${ctx.bucket}/${ctx.key}`, context: {} }])
+      access.check(ctx.auth.principal, [{ action, resource: `arn:aws:s3:::${ctx.bucket}/${ctx.key}`, context }])
       return true
     } catch {
       return false

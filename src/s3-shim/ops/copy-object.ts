@@ -25,14 +25,22 @@ export async function copyObject (ctx: Context): Promise<Response> {
   if (source.bucket === ctx.bucket && source.key === ctx.key && (source.versionId === undefined || source.versionId === NULL_VERSION) && metadataDirective === 'COPY' && taggingDirective === 'COPY') {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
   }
+  // The copy's lock is the request's (or the bucket's default), never the source's; a bad one is refused before the source is opened.
+  const lock = askedLock(ctx)
   const handle = await openCopySource(ctx, source)
   // The copy is one part: the source's part sizes do not apply, nor a checksum made of parts'; a full-object checksum is of the same bytes.
   const { checksum: sourceChecksum, checksumPlan: _plan, partSizes: _sizes, ...kept } = handle.info.metadata
   const metadata = metadataDirective === 'REPLACE' ? metadataFromHeaders(ctx.headers) : kept
   const checksum = sourceChecksum?.type === 'FULL_OBJECT' ? { algorithm: sourceChecksum.algorithm, value: sourceChecksum.value } : undefined
   const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(ctx.headers) ?? {} : handle.info.tags
-  // The copy's lock is the request's (or the bucket's default), never the source's.
-  const info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal, ...askedLock(ctx) })
+  let info
+  try {
+    info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal, ...lock })
+  } catch (err) {
+    // A store that refuses before it reads the body leaves the source open otherwise.
+    await handle.close()
+    throw err
+  }
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
   const headers: Record<string, string> = { ...expirationHeaders(ctx.store, ctx.bucket, info) }
   const sourceVersion = handle.info.versionId ?? source.versionId

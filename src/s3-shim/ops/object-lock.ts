@@ -48,16 +48,14 @@ export async function getObjectRetention (ctx: Context): Promise<Response> {
 
 export async function getObjectLegalHold (ctx: Context): Promise<Response> {
   const lock = await lockOfVersion(ctx)
-  if (lock === undefined) throw notSet(ctx)
-  return xmlResponse('LegalHold', legalHoldXml(lock.legalHold === true))
+  if (lock?.legalHold === undefined) throw notSet(ctx)
+  return xmlResponse('LegalHold', legalHoldXml(lock.legalHold))
 }
 
 async function setLock (ctx: Context, change: LockChange): Promise<Response> {
   const set = ctx.store.setObjectLock
-  if (set === undefined) {
-    await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
-    throw missing()
-  }
+  // A bucket without object lock is said first, as S3 says it (before whether the key or version exists).
+  if (set === undefined || (await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })).objectLock === undefined) throw missing()
   await set.call(ctx.store, ctx.bucket, ctx.key, change, { ...await requestedVersion(ctx), bypassGovernance: asksBypass(ctx.headers) })
   return new Response(null, { status: 200 })
 }
