@@ -45,6 +45,15 @@ export function lockedError (): S3Error {
   return new S3Error('AccessDenied', 'Access Denied because object protected by object lock.')
 }
 
+/**
+ * What S3 answers for object lock asked of a bucket without it: a write's
+ * lock headers (`write`: S3 spells it "ObjectLockConfiguration" there) or a
+ * retention or legal hold (its own operations: "Object Lock Configuration").
+ */
+export function missingLockError (asked: 'write' | 'version'): S3Error {
+  return new S3Error('InvalidRequest', asked === 'write' ? 'Bucket is missing ObjectLockConfiguration' : 'Bucket is missing Object Lock Configuration')
+}
+
 /** Checks a default retention as PutObjectLockConfiguration does: one period, positive, at most 100 years. */
 export function checkDefaultRetention (rule: DefaultRetention): void {
   if ((rule.days === undefined) === (rule.years === undefined)) throw new S3Error('MalformedXML', 'A DefaultRetention needs Days or Years, not both.')
@@ -75,7 +84,7 @@ export function checkRetention (r: Retention, now: Date): void {
  * when nothing protects it.
  */
 export function lockForWrite (asked: VersionLock | undefined, bucket: BucketObjectLock | undefined, made: Date): VersionLock | undefined {
-  if (asked !== undefined && bucket === undefined) throw new S3Error('InvalidRequest', 'Bucket is missing ObjectLockConfiguration')
+  if (asked !== undefined && bucket === undefined) throw missingLockError('write')
   const retention = asked?.retention ?? (bucket?.rule === undefined ? undefined : defaultUntil(bucket.rule, made))
   return orNone({ ...(retention === undefined ? {} : { retention }), ...(asked?.legalHold === undefined ? {} : { legalHold: asked.legalHold }) })
 }
@@ -131,7 +140,7 @@ export function checkVersioningChange (lock: BucketObjectLock | undefined, statu
  * says. Undefined when nothing protects the version any more.
  */
 export function changedLock (bucket: BucketObjectLock | undefined, current: VersionLock | undefined, change: LockChange, now: Date, bypass: boolean): VersionLock | undefined {
-  if (bucket === undefined) throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration')
+  if (bucket === undefined) throw missingLockError('version')
   const hold = current?.legalHold === undefined ? {} : { legalHold: current.legalHold }
   if ('retention' in change) {
     const refusal = retentionChangeRefusal(current?.retention, change.retention, now, bypass)

@@ -618,11 +618,15 @@ export class DiskStore implements ObjectStore {
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
     await this.locked(bucket, key, async () => {
       const meta = await this.readVersion(bucket, key, options?.versionId)
-      const current = this.db.get(bucket, key)
-      // The current object's row, or another version's (a null version behind a marker is not the current one).
-      if (current !== undefined && current.versionId === meta.versionId) await this.saveMeta(bucket, key, { ...meta, tags })
-      else await this.db.putVersion(bucket, { ...meta, tags })
+      await this.saveVersionRecord(bucket, key, { ...meta, tags })
     }).catch(err => { throw storageError(err, 'save the tags') })
+  }
+
+  /** Saves a changed record of one version (the key's lock held): the current object's row, or another version's (a null version behind a marker is not the current one). */
+  private async saveVersionRecord (bucket: string, key: string, record: MetaRecord): Promise<void> {
+    const current = this.db.get(bucket, key)
+    if (current !== undefined && current.versionId === record.versionId) await this.saveMeta(bucket, key, record)
+    else await this.db.putVersion(bucket, record)
   }
 
   async setObjectLock (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
@@ -630,10 +634,7 @@ export class DiskStore implements ObjectStore {
       const meta = await this.readVersion(bucket, key, options?.versionId)
       const lock = changedLock(this.bucket(bucket).record.objectLock, lockOf(meta.lock), change, new Date(), options?.bypassGovernance === true)
       const { lock: _old, ...rest } = meta
-      const next = lock === undefined ? rest : { ...rest, lock: storedLock(lock)! }
-      const current = this.db.get(bucket, key)
-      if (current !== undefined && current.versionId === meta.versionId) await this.saveMeta(bucket, key, next)
-      else await this.db.putVersion(bucket, next)
+      await this.saveVersionRecord(bucket, key, lock === undefined ? rest : { ...rest, lock: storedLock(lock)! })
       return lock
     }).catch(err => { throw storageError(err, 'save the object\'s lock') })
   }

@@ -1,5 +1,5 @@
 import { S3Error } from '../../core/errors.js'
-import type { VersionLock } from '../../core/object-lock.js'
+import { missingLockError, type VersionLock } from '../../core/object-lock.js'
 import type { ObjectStore } from '../../core/object-store.js'
 import { globalContext } from '../access/request-actions.js'
 import type { Context } from '../context.js'
@@ -32,7 +32,7 @@ export function refuseObjectLock (operation: Operation, headers: Headers, store:
     throw new S3Error('NotImplemented', 'This endpoint does not keep object lock yet (docs/plans/object-lock.md): create the bucket without x-amz-bucket-object-lock-enabled, or on a node started with --no-mesh.')
   }
   if ((operation === 'PutObject' || operation === 'CopyObject' || operation === 'CreateMultipartUpload') && LOCK_HEADERS.some(h => headers.has(h))) {
-    throw new S3Error('InvalidRequest', 'Bucket is missing ObjectLockConfiguration')
+    throw missingLockError('write')
   }
 }
 

@@ -5,14 +5,13 @@
  * does for a bucket without object lock.
  */
 import { S3Error } from '../../core/errors.js'
-import type { LockChange, VersionLock } from '../../core/object-lock.js'
+import { missingLockError, type LockChange, type VersionLock } from '../../core/object-lock.js'
 import type { Context } from '../context.js'
 import { asksBypass } from '../access/request-actions.js'
 import { requestedVersion } from '../http/version-id.js'
 import { legalHoldFrom, legalHoldXml, lockConfigurationFrom, lockConfigurationXml, retentionFrom, retentionXml } from '../object-lock-xml.js'
 import { xmlResponse } from '../xml.js'
 
-const missing = (): S3Error => new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration')
 
 export async function getObjectLockConfiguration (ctx: Context): Promise<Response> {
   const bucket = await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
@@ -34,7 +33,7 @@ export async function putObjectLockConfiguration (ctx: Context): Promise<Respons
 /** The version's lock, in a bucket with object lock (InvalidRequest otherwise, as S3 answers). */
 async function lockOfVersion (ctx: Context): Promise<VersionLock | undefined> {
   const bucket = await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
-  if (bucket.objectLock === undefined) throw missing()
+  if (bucket.objectLock === undefined) throw missingLockError('version')
   return (await ctx.store.headObject(ctx.bucket, ctx.key, await requestedVersion(ctx))).lock
 }
 
@@ -55,7 +54,7 @@ export async function getObjectLegalHold (ctx: Context): Promise<Response> {
 async function setLock (ctx: Context, change: LockChange): Promise<Response> {
   const set = ctx.store.setObjectLock
   // A bucket without object lock is said first, as S3 says it (before whether the key or version exists).
-  if (set === undefined || (await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })).objectLock === undefined) throw missing()
+  if (set === undefined || (await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })).objectLock === undefined) throw missingLockError('version')
   await set.call(ctx.store, ctx.bucket, ctx.key, change, { ...await requestedVersion(ctx), bypassGovernance: asksBypass(ctx.headers) })
   return new Response(null, { status: 200 })
 }
