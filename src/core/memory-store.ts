@@ -19,7 +19,7 @@ import {
 
 /** One version of a key: an object's (info and bytes) or a delete marker; `stamp` orders a key's versions (when each was made). */
 interface StoredVersion extends KeptVersion { lastModified: Date, stamp: string, info?: ObjectInfo, bytes?: Uint8Array }
-interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, lock?: VersionLock, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
+interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, lock?: VersionLock, lockAside?: boolean, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
 /** A bucket's keys, each with its versions newest first (one, the `null` version, while versioning was never enabled). */
 interface Bucket { info: BucketInfo, objects: SortedKeys<StoredVersion[]>, uploads: Map<string, Upload> }
 
@@ -225,9 +225,10 @@ export class MemoryStore implements ObjectStore {
   async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
     const uploadId = randomId()
     // Refused now, not at completion, in a bucket without object lock.
-    lockForWrite(options.lock, this.bucket(bucket).info.objectLock, new Date())
+    if (options.lockAside !== true) lockForWrite(options.lock, this.bucket(bucket).info.objectLock, new Date())
     this.bucket(bucket).uploads.set(uploadId, {
-      info: { uploadId, key, initiated: new Date() }, metadata: options.metadata, tags: options.tags ?? {}, parts: new Map(), ...(options.lock === undefined ? {} : { lock: options.lock }),
+      info: { uploadId, key, initiated: new Date() }, metadata: options.metadata, tags: options.tags ?? {}, parts: new Map(),
+      ...(options.lock === undefined ? {} : { lock: options.lock }), ...(options.lockAside === true ? { lockAside: true } : {}),
     })
     return uploadId
   }
@@ -274,9 +275,9 @@ export class MemoryStore implements ObjectStore {
       key, size: bytes.byteLength, etag: multipartEtag(this.hashes, chosen), sha256: toHex(sha.digest()),
       lastModified: new Date(), metadata, tags: upload.tags, parts: chosen.length,
     }
-    const kept = this.commit(bucket, key, info, bytes, options.versionAs, upload.lock)
+    const kept = this.commit(bucket, key, info, bytes, options.versionAs, upload.lockAside === true ? undefined : upload.lock)
     this.bucket(bucket).uploads.delete(uploadId)
-    return kept
+    return upload.lockAside === true && upload.lock !== undefined ? { ...kept, lock: upload.lock } : kept
   }
 
   async abortMultipartUpload (bucket: string, key: string, uploadId: string): Promise<void> {

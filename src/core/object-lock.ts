@@ -31,6 +31,23 @@ function orNone (lock: VersionLock): VersionLock | undefined {
   return lock.retention === undefined && lock.legalHold === undefined ? undefined : lock
 }
 
+/**
+ * A version's lock as records and messages keep it (a DiskStore's meta.db,
+ * a mesh's catalog entry): plain JSON and CBOR, its retention's end as ms
+ * since the epoch.
+ */
+export interface LockRecord { mode?: LockMode, until?: number, legalHold?: boolean }
+
+export function lockRecord (lock: VersionLock | undefined): LockRecord | undefined {
+  if (lock === undefined) return undefined
+  return { ...(lock.retention === undefined ? {} : { mode: lock.retention.mode, until: lock.retention.until.getTime() }), ...(lock.legalHold === undefined ? {} : { legalHold: lock.legalHold }) }
+}
+
+export function lockOfRecord (stored: LockRecord | undefined): VersionLock | undefined {
+  if (stored === undefined) return undefined
+  return orNone({ ...(stored.mode === undefined || stored.until === undefined ? {} : { retention: { mode: stored.mode, until: new Date(stored.until) } }), ...(stored.legalHold === undefined ? {} : { legalHold: stored.legalHold }) })
+}
+
 /** A change to one version's lock: its retention (undefined: lifted) or its legal hold. */
 export type LockChange = { retention: Retention | undefined } | { legalHold: boolean }
 

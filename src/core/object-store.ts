@@ -202,6 +202,13 @@ export interface UploadOptions extends Signal {
   tags?: Record<string, string>
   /** As PutOptions.lock, for the version the upload makes. */
   lock?: VersionLock
+  /**
+   * The caller keeps and enforces object lock itself (a mesh member, in its
+   * catalog): `lock` is kept with the upload unchecked and answered as the
+   * completed version's ObjectInfo.lock, and this store neither checks it
+   * against its bucket nor keeps it with the version.
+   */
+  lockAside?: boolean
 }
 
 export interface CompleteOptions extends Signal {

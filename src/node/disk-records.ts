@@ -1,7 +1,7 @@
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type { CorsRule, ObjectInfo, ObjectMetadata } from '../core/object-store.js'
 import { versionIdOf, type VersioningStatus } from '../core/versioning.js'
-import type { BucketObjectLock, LockMode, VersionLock } from '../core/object-lock.js'
+import { lockOfRecord, type BucketObjectLock, type LockRecord, type VersionLock } from '../core/object-lock.js'
 
 /** An object's metadata: a row of `.s3mesh/meta.db` (format 1 kept it in `.s3mesh/meta/<bucket>/<hh>/<sha256(key)>.json`). */
 export interface MetaRecord {
@@ -29,21 +29,7 @@ export interface MetaRecord {
   ino: number
   mtimeMs: number
   /** What protects the version (a bucket with object lock). */
-  lock?: StoredLock
-}
-
-/** A version's lock as the records keep it: its retention's mode and end (ms since the epoch), and a legal hold. */
-export interface StoredLock { mode?: LockMode, until?: number, legalHold?: boolean }
-
-export function storedLock (lock: VersionLock | undefined): StoredLock | undefined {
-  if (lock === undefined) return undefined
-  return { ...(lock.retention === undefined ? {} : { mode: lock.retention.mode, until: lock.retention.until.getTime() }), ...(lock.legalHold === undefined ? {} : { legalHold: lock.legalHold }) }
-}
-
-export function lockOf (stored: StoredLock | undefined): VersionLock | undefined {
-  if (stored === undefined) return undefined
-  const lock: VersionLock = { ...(stored.mode === undefined || stored.until === undefined ? {} : { retention: { mode: stored.mode, until: new Date(stored.until) } }), ...(stored.legalHold === undefined ? {} : { legalHold: stored.legalHold }) }
-  return lock.retention === undefined && lock.legalHold === undefined ? undefined : lock
+  lock?: LockRecord
 }
 
 /**
@@ -73,7 +59,9 @@ export interface UploadRecord {
   metadata: ObjectMetadata
   tags: Record<string, string>
   /** The lock the completed version is asked to get. */
-  lock?: StoredLock
+  lock?: LockRecord
+  /** The lock is the caller's to keep (UploadOptions.lockAside): answered at completion, not kept with the version. */
+  lockAside?: true
 }
 
 /** When a version was made, for ordering a key's versions newest first. */
@@ -85,7 +73,7 @@ export function stampOf (m: Pick<MetaRecord, 'stamp' | 'lastModified'>): string 
 export function toInfo (m: MetaRecord): ObjectInfo {
   return {
     key: m.key, size: m.size, etag: m.etag, sha256: m.sha256, lastModified: new Date(m.lastModified),
-    metadata: m.metadata, tags: m.tags, ...(m.parts !== undefined ? { parts: m.parts } : {}), ...lockField(lockOf(m.lock)),
+    metadata: m.metadata, tags: m.tags, ...(m.parts !== undefined ? { parts: m.parts } : {}), ...lockField(lockOfRecord(m.lock)),
   }
 }
 

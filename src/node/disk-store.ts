@@ -9,7 +9,7 @@ import { plannedChecksum } from '../core/checksums.js'
 import { KeyedLock } from '../core/keyed-lock.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import { afterMarker, deleteMayGo, NULL_VERSION, stampTime, versionToRead, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
-import { changedLock, checkLockable, checkVersioningChange, lockForWrite, mayDeleteLocked, type BucketObjectLock, type LockChange, type VersionLock } from '../core/object-lock.js'
+import { changedLock, checkLockable, checkVersioningChange, lockForWrite, lockOfRecord, lockRecord, mayDeleteLocked, type BucketObjectLock, type LockChange, type LockRecord, type VersionLock } from '../core/object-lock.js'
 import {
   checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type UploadOptions, type VersionOptions, type DeleteOptions, type LockOptions,
   putDigests, putIdentity,
@@ -17,7 +17,7 @@ import {
 import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
 import { describeFile } from './disk-adopt.js'
 import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
-import { lockOf, stampOf, storedLock, toInfo, type BucketRecord, type MetaRecord, type StoredLock } from './disk-records.js'
+import { stampOf, toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { cleanTemp, importFormat1, loadBuckets, recoverIntents } from './disk-recovery.js'
 import { DiskUploads } from './disk-uploads.js'
 import { DiskVersions, kept } from './disk-versions.js'
@@ -342,8 +342,8 @@ export class DiskStore implements ObjectStore {
   }
 
   /** The lock a version written now gets (asked for, or the bucket's default); refused in a bucket without object lock. */
-  private lockFor (bucket: string, asked: VersionLock | undefined, made: number): StoredLock | undefined {
-    return storedLock(lockForWrite(asked, this.bucket(bucket).record.objectLock, new Date(made)))
+  private lockFor (bucket: string, asked: VersionLock | undefined, made: number): LockRecord | undefined {
+    return lockRecord(lockForWrite(asked, this.bucket(bucket).record.objectLock, new Date(made)))
   }
 
   lifecycleAtHand (bucket: string): LifecycleRule[] | undefined {
@@ -558,7 +558,7 @@ export class DiskStore implements ObjectStore {
     const list = this.versions.list(bucket, key)
     const target = list.find(v => (v.versionId ?? NULL_VERSION) === versionId)
     if (target === undefined) return { versionId }
-    if (!deleteMayGo(list, target, options?.onlyIf) || !mayDeleteLocked(lockOf(target.lock), new Date(), options)) return { versionId, kept: true }
+    if (!deleteMayGo(list, target, options?.onlyIf) || !mayDeleteLocked(lockOfRecord(target.lock), new Date(), options)) return { versionId, kept: true }
     const path = this.versions.filePath(bucket, key, target)
     // Under an intent: its file removed, then the rows; a crash between is finished at the next start.
     await this.writer.runPlan(bucket, key, target, { drop: path, rows: this.versions.rowsWithout(list, target, this.db.get(bucket, key)) }, 'delete the version')
@@ -632,9 +632,9 @@ export class DiskStore implements ObjectStore {
   async setObjectLock (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
     return await this.locked(bucket, key, async () => {
       const meta = await this.readVersion(bucket, key, options?.versionId)
-      const lock = changedLock(this.bucket(bucket).record.objectLock, lockOf(meta.lock), change, new Date(), options?.bypassGovernance === true)
+      const lock = changedLock(this.bucket(bucket).record.objectLock, lockOfRecord(meta.lock), change, new Date(), options?.bypassGovernance === true)
       const { lock: _old, ...rest } = meta
-      await this.saveVersionRecord(bucket, key, lock === undefined ? rest : { ...rest, lock: storedLock(lock)! })
+      await this.saveVersionRecord(bucket, key, lock === undefined ? rest : { ...rest, lock: lockRecord(lock)! })
       return lock
     }).catch(err => { throw storageError(err, 'save the object\'s lock') })
   }
@@ -644,9 +644,10 @@ export class DiskStore implements ObjectStore {
   async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
     this.bucket(bucket)
     const uploadId = randomId()
-    this.lockFor(bucket, options.lock, Date.now())
-    const lock = storedLock(options.lock)
-    await this.uploads.create(bucket, uploadId, { key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {}, ...(lock === undefined ? {} : { lock }) }, this.layout.tmpPath(randomId(), '.upload'))
+    if (options.lockAside !== true) this.lockFor(bucket, options.lock, Date.now())
+    const lock = lockRecord(options.lock)
+    const aside = options.lockAside === true && lock !== undefined ? { lockAside: true as const } : {}
+    await this.uploads.create(bucket, uploadId, { key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {}, ...(lock === undefined ? {} : { lock }), ...aside }, this.layout.tmpPath(randomId(), '.upload'))
       .catch(err => { throw storageError(err, 'start the upload') })
     return uploadId
   }
@@ -701,13 +702,14 @@ export class DiskStore implements ObjectStore {
       }
       const { sha256 } = joined
       const lastModified = Date.now()
-      const lock = this.lockFor(bucket, lockOf(upload.lock), lastModified)
+      const lock = upload.lockAside === true ? undefined : this.lockFor(bucket, lockOfRecord(upload.lock), lastModified)
       const info = await this.writer.commit(bucket, key, { tmp, ...joined }, {
         size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.hashes, chosen), sha256,
         lastModified, metadata, tags: upload.tags, parts: chosen.length, ...(lock === undefined ? {} : { lock }),
       }, options.condition, options.beforeCommit, options.versionAs)
       await removeQuietly(this.layout.uploadDir(bucket, uploadId))
-      return info
+      const aside = upload.lockAside === true ? lockOfRecord(upload.lock) : undefined
+      return aside === undefined ? info : { ...info, lock: aside }
     })
   }
 

@@ -351,13 +351,15 @@ function lifecycleRunner (store: ObjectStore, decides: (bucket: string) => boole
 
 
 /**
- * A mesh member keeps no object lock yet (docs/plans/object-lock.md): a
- * data folder whose buckets have it, from a run with --no-mesh, is refused
- * rather than served unlocked (the mesh would delete locked versions).
+ * Object lock kept by a node without the mesh lives in its store (meta.db);
+ * a mesh keeps it in its catalog, and a member's store keeps none (it drops
+ * and moves copies as placement says). A data folder whose buckets have it,
+ * from a run with --no-mesh, is refused as a member rather than served
+ * unlocked.
  */
 async function refuseLockedBuckets (store: DiskStore, dataDir: string): Promise<void> {
   const locked: string[] = []
   for (const b of await store.listBuckets()) if ((await store.headBucket(b.name)).objectLock !== undefined) locked.push(b.name)
   if (locked.length === 0) return
-  throw new CliError(`${dataDir} has buckets with object lock (${locked.slice(0, 3).join(', ')}${locked.length > 3 ? ` and ${locked.length - 3} more` : ''}), which a mesh member does not keep yet: start this node with --no-mesh.`)
+  throw new CliError(`${dataDir} has buckets with object lock (${locked.slice(0, 3).join(', ')}${locked.length > 3 ? ` and ${locked.length - 3} more` : ''}), kept by this folder alone: start this node with --no-mesh, or copy its objects into a mesh bucket with object lock.`)
 }

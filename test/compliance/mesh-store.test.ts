@@ -28,4 +28,4 @@ objectStoreSuite('MeshStore', async () => {
     },
     cleanup: async () => { await server.close(); await rm(root, { recursive: true, force: true }) },
   }
-}, nodeRunner, { noCopies: 'the mesh makes its own copies (LocalCopies); a client of its store cannot', noObjectLock: 'the mesh keeps object lock from increment 4 of docs/plans/object-lock.md' })
+}, nodeRunner, { noCopies: 'the mesh makes its own copies (LocalCopies); a client of its store cannot' })

@@ -2,7 +2,8 @@
  * Bucket lifecycle with the AWS SDK against real `s3mesh server` processes:
  * the configuration API and its refusals, x-amz-expiration, and the rules
  * acting: on one node, and on a five-node mesh where each expired object is
- * deleted once, by one member, and is gone from every node. The nodes run
+ * deleted once, by one member, and is gone from every node, and no version
+ * under object lock is deleted. The nodes run
  * their rules every second with a clock moved days on
  * (S3MESH_LIFECYCLE_CLOCK_SKEW_DAYS), so a rule of days acts at once.
  */
@@ -10,7 +11,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import {
   CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketLifecycleCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand, GetBucketVersioningCommand,
-  GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketLifecycleConfigurationCommand,
+  GetObjectCommand, GetObjectLockConfigurationCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand, PutObjectCommand, type LifecycleRule, type S3Client,
 } from '@aws-sdk/client-s3'
 import { sdkClient, sdkOutcome, signer } from '../helpers/s3-client.js'
@@ -154,5 +155,30 @@ describe('lifecycle on a five-node mesh', () => {
     assert.equal(counts.reduce((a, b) => a + b, 0), 15, `deleted once each: ${counts.join(', ')}`)
     assert.equal(counts.filter(c => c > 0).length, 1, `by one member: ${counts.join(', ')}`)
     for (const [i, c] of clients.entries()) assert.equal(await (await c.send(new GetObjectCommand({ Bucket: V, Key: 'v/7' }))).Body!.transformToString(), 'new 7', `node ${i} reads the current version`)
+  })
+
+  it('in a bucket with object lock, the rules delete no version under retention or a legal hold (every node\'s clock days on, the retentions\' not ended)', async () => {
+    const L = 'aging-locked'
+    await clients[0]!.send(new CreateBucketCommand({ Bucket: L, ObjectLockEnabledForBucket: true }))
+    await until('every node has the lock', async () => (await Promise.all(clients.map(async c => await sdkOutcome(c.send(new GetObjectLockConfigurationCommand({ Bucket: L })))))).every(r => r === 'no error'))
+    const tomorrow = new Date(Math.ceil((Date.now() + 86_400_000) / 1000) * 1000)
+    const locks = [{ ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: tomorrow }, { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: tomorrow }, { ObjectLockLegalHoldStatus: 'ON' as const }, {}]
+    for (const [i, lock] of locks.entries()) {
+      await clients[i]!.send(new PutObjectCommand({ Bucket: L, Key: `l/${i}`, Body: `old ${i}`, ...lock }))
+      await clients[(i + 1) % 5]!.send(new PutObjectCommand({ Bucket: L, Key: `l/${i}`, Body: `new ${i}` }))
+    }
+    const noncurrent = async (c: S3Client): Promise<string[]> => ((await c.send(new ListObjectVersionsCommand({ Bucket: L }))).Versions ?? []).filter(v => v.IsLatest !== true).map(v => v.Key!).sort()
+    for (const c of clients) await until('every node lists four noncurrent versions', async () => (await noncurrent(c)).length === 4)
+    await clients[3]!.send(new PutBucketLifecycleConfigurationCommand({
+      Bucket: L, LifecycleConfiguration: { Rules: [{ ID: 'old-versions', Filter: { Prefix: '' }, Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 1 } }] },
+    }))
+    // The unprotected one goes (so the rule has run over the bucket); the three protected stay, on every node.
+    for (const c of clients) await until('every node lists the unprotected one gone', async () => (await noncurrent(c)).join() === 'l/0,l/1,l/2', 30_000, async () => (await noncurrent(c)).join())
+    await new Promise(resolve => setTimeout(resolve, 2_500))
+    for (const [i, c] of clients.entries()) {
+      assert.deepEqual(await noncurrent(c), ['l/0', 'l/1', 'l/2'], `node ${i}, after more passes`)
+      const old = ((await c.send(new ListObjectVersionsCommand({ Bucket: L, Prefix: 'l/2' }))).Versions ?? []).find(v => v.IsLatest !== true)!
+      assert.equal(await (await c.send(new GetObjectCommand({ Bucket: L, Key: 'l/2', VersionId: old.VersionId }))).Body!.transformToString(), 'old 2', `node ${i} reads the held version`)
+    }
   })
 })

@@ -1,8 +1,10 @@
 /**
- * S3 Object Lock through the real `s3mesh server` process with the AWS SDK
- * v3 (retries off), on a node started with --no-mesh (DiskStore keeps the
- * locks; docs/plans/object-lock.md, increments 1 to 3); a mesh member, which
- * does not keep them yet, refuses them instead of storing unlocked.
+ * S3 Object Lock through real `s3mesh server` processes with the AWS SDK v3
+ * (retries off): on a node started with --no-mesh (DiskStore keeps the
+ * locks) and on a mesh member (its catalog keeps them), the same cases; then
+ * across a mesh of three, where a locked version survives a delete sent to
+ * every member and a retention or legal hold set on one holds on the others
+ * (docs/plans/object-lock.md).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -11,6 +13,8 @@ import {
   HeadBucketCommand, HeadObjectCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectLegalHoldCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { sdkClient, signer } from '../helpers/s3-client.js'
+import { startMeshProcesses } from '../helpers/mesh-processes.js'
+import { until } from '../helpers/until.js'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 async function outcome (p: Promise<unknown>): Promise<string> {
@@ -20,11 +24,12 @@ async function outcome (p: Promise<unknown>): Promise<string> {
 
 const days = (n: number): Date => new Date(Math.ceil((Date.now() + n * 86_400_000) / 1000) * 1000)
 
-describe('S3 object lock on a node without the mesh (AWS SDK v3)', () => {
+for (const [where, args] of [['a node without the mesh', ['--no-mesh']], ['a mesh member', []]] as const) {
+describe(`S3 object lock on ${where} (AWS SDK v3)`, () => {
   let server: ServerProcess
   let s3: S3Client
   before(async () => {
-    server = await startServerProcess({ args: ['--no-mesh'] })
+    server = await startServerProcess({ args: [...args] })
     s3 = sdkClient(server.url)
   })
   after(async () => { s3?.destroy(); await server?.stop() })
@@ -102,6 +107,7 @@ describe('S3 object lock on a node without the mesh (AWS SDK v3)', () => {
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: 'vault', Key: 'presigned.txt', VersionId: v }))).VersionId, v)
   })
 })
+}
 
 describe('a data folder with object lock, started as a mesh member', () => {
   it('is refused with what to do, rather than served unlocked', async () => {
@@ -116,21 +122,68 @@ describe('a data folder with object lock, started as a mesh member', () => {
   })
 })
 
-describe('S3 object lock on a mesh member (not kept yet)', () => {
-  let server: ServerProcess
-  let s3: S3Client
+describe('S3 object lock across a mesh of three processes', () => {
+  let nodes: ServerProcess[] = []
+  let s3: S3Client[] = []
+  const B = 'mesh-vault'
   before(async () => {
-    server = await startServerProcess()
-    s3 = sdkClient(server.url)
+    nodes = await startMeshProcesses(3)
+    s3 = nodes.map(n => sdkClient(n.url))
+    await s3[0]!.send(new CreateBucketCommand({ Bucket: B, ObjectLockEnabledForBucket: true }))
+    await s3[1]!.send(new PutObjectLockConfigurationCommand({ Bucket: B, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 1 } } } }))
+    for (const c of s3) {
+      await until('every member has the lock and its default', async () => (await outcome(c.send(new GetObjectLockConfigurationCommand({ Bucket: B })).then(r => {
+        if (r.ObjectLockConfiguration?.Rule?.DefaultRetention?.Mode !== 'GOVERNANCE') throw new Error('no default yet')
+      }))) === 'ok')
+    }
   })
-  after(async () => { s3?.destroy(); await server?.stop() })
+  after(async () => {
+    for (const c of s3) c.destroy()
+    for (const n of nodes) await n.stop().catch(() => {})
+  })
 
-  it('refuses a bucket with object lock and locked writes, storing nothing unlocked', async () => {
-    assert.equal(await outcome(s3.send(new CreateBucketCommand({ Bucket: 'vault', ObjectLockEnabledForBucket: true }))), '501 NotImplemented')
-    assert.equal(await outcome(s3.send(new HeadBucketCommand({ Bucket: 'vault' }))), '404 NotFound', 'no bucket was made')
-    await s3.send(new CreateBucketCommand({ Bucket: 'plain' }))
-    assert.equal(await outcome(s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'k', Body: 'x', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: days(1) }))), '400 InvalidRequest')
-    assert.equal(await outcome(s3.send(new HeadObjectCommand({ Bucket: 'plain', Key: 'k' }))), '404 NotFound')
-    assert.equal(await outcome(s3.send(new PutObjectLockConfigurationCommand({ Bucket: 'plain', ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }))), '501 NotImplemented')
+  it('a locked version survives a delete by id sent to every member, in DeleteObject and DeleteObjects; a delete without an id makes a marker', async () => {
+    const c = await s3[1]!.send(new PutObjectCommand({ Bucket: B, Key: 'contract.pdf', Body: 'signed', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: days(2) }))
+    const g = await s3[2]!.send(new PutObjectCommand({ Bucket: B, Key: 'draft.txt', Body: 'draft' }))
+    for (const [i, client] of s3.entries()) {
+      await until(`member ${i} has both versions`, async () => (await outcome(client.send(new HeadObjectCommand({ Bucket: B, Key: 'draft.txt', VersionId: g.VersionId })))) === 'ok')
+      const head = await client.send(new HeadObjectCommand({ Bucket: B, Key: 'contract.pdf', VersionId: c.VersionId }))
+      assert.equal(head.ObjectLockMode, 'COMPLIANCE', `member ${i} shows the lock`)
+      assert.equal((await client.send(new HeadObjectCommand({ Bucket: B, Key: 'draft.txt' }))).ObjectLockMode, 'GOVERNANCE', `member ${i}: the default retention, set on member 1`)
+      assert.equal(await outcome(client.send(new DeleteObjectCommand({ Bucket: B, Key: 'contract.pdf', VersionId: c.VersionId, BypassGovernanceRetention: true }))), '403 AccessDenied', `member ${i}`)
+      assert.equal(await outcome(client.send(new DeleteObjectCommand({ Bucket: B, Key: 'draft.txt', VersionId: g.VersionId }))), '403 AccessDenied', `member ${i}: GOVERNANCE without a bypass`)
+      const batch = await client.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: [{ Key: 'contract.pdf', VersionId: c.VersionId }, { Key: 'draft.txt', VersionId: g.VersionId }] } }))
+      assert.deepEqual(batch.Errors?.map(e => [e.Key, e.Code]), [['contract.pdf', 'AccessDenied'], ['draft.txt', 'AccessDenied']], `member ${i}`)
+    }
+    assert.equal((await s3[0]!.send(new DeleteObjectCommand({ Bucket: B, Key: 'contract.pdf' }))).DeleteMarker, true)
+    for (const [i, client] of s3.entries()) {
+      assert.equal(await (await client.send(new GetObjectCommand({ Bucket: B, Key: 'contract.pdf', VersionId: c.VersionId }))).Body!.transformToString(), 'signed', `member ${i} reads the locked version`)
+    }
+    // GOVERNANCE bypassed on one member: gone from every member.
+    assert.equal((await s3[0]!.send(new DeleteObjectCommand({ Bucket: B, Key: 'draft.txt', VersionId: g.VersionId, BypassGovernanceRetention: true }))).VersionId, g.VersionId)
+    for (const [i, client] of s3.entries()) {
+      await until(`member ${i} has it gone`, async () => (await outcome(client.send(new HeadObjectCommand({ Bucket: B, Key: 'draft.txt', VersionId: g.VersionId })))) === '404 NotFound')
+    }
+  })
+
+  it('a legal hold or retention set on one member holds on the others, and is lifted for all', async () => {
+    const v = (await s3[2]!.send(new PutObjectCommand({ Bucket: B, Key: 'evidence.bin', Body: 'held' }))).VersionId!
+    const at = { Bucket: B, Key: 'evidence.bin', VersionId: v }
+    const three = days(3)
+    await s3[0]!.send(new PutObjectLegalHoldCommand({ ...at, LegalHold: { Status: 'ON' } }))
+    await s3[1]!.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: three } }))
+    for (const [i, client] of s3.entries()) {
+      await until(`member ${i} has the hold and the retention`, async () => {
+        const head = await client.send(new HeadObjectCommand(at))
+        return head.ObjectLockLegalHoldStatus === 'ON' && head.ObjectLockRetainUntilDate?.getTime() === three.getTime()
+      })
+      assert.equal(await outcome(client.send(new DeleteObjectCommand({ ...at, BypassGovernanceRetention: true }))), '403 AccessDenied', `member ${i}: a legal hold`)
+      assert.equal(await outcome(client.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: days(2) } }))), '403 AccessDenied', `member ${i}: not shortened`)
+    }
+    await s3[1]!.send(new PutObjectLegalHoldCommand({ ...at, LegalHold: { Status: 'OFF' } }))
+    await until('member 2 has the hold lifted', async () => (await s3[2]!.send(new GetObjectLegalHoldCommand(at))).LegalHold?.Status === 'OFF')
+    assert.equal((await s3[2]!.send(new GetObjectRetentionCommand(at))).Retention?.Mode, 'GOVERNANCE', 'the retention kept')
+    await s3[2]!.send(new DeleteObjectCommand({ ...at, BypassGovernanceRetention: true }))
+    for (const [i, client] of s3.entries()) await until(`member ${i} has it gone`, async () => (await outcome(client.send(new HeadObjectCommand(at)))) === '404 NotFound')
   })
 })

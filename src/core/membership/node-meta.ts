@@ -35,12 +35,15 @@ export interface NodeMeta {
  * The features a release may announce, one bit each. `versions`: it keeps
  * object versions (docs/plans/versioning.md); an older member would take a
  * version for the key's only object, so versioning waits until every
- * durable member says this.
+ * durable member says this. `objectLock`: it keeps and enforces object
+ * lock from the catalog (docs/plans/object-lock.md); an older member would
+ * drop a version's lock and delete it, so no bucket gets object lock until
+ * every durable member says this.
  */
-export const FEATURES = { versions: 1 } as const
+export const FEATURES = { versions: 1, objectLock: 2 } as const
 
 /** The features this release announces (NodeMeta.caps). */
-export const MEMBER_CAPS = FEATURES.versions
+export const MEMBER_CAPS = FEATURES.versions | FEATURES.objectLock
 
 const ROLES = new Set(['durable', 'relay', 'ephemeral', 'edge'])
 

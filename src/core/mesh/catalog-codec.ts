@@ -9,6 +9,7 @@ import { isVersionedSlot, type CatalogEntry, type ObjectRecord } from './catalog
 import { isVersionIdName, NULL_VERSION } from '../versioning.js'
 import type { WriteHead } from './local-copies.js'
 import { compareVersions, type Version } from './hlc.js'
+import { checkDefaultRetention, LOCK_MODES, type BucketObjectLock, type DefaultRetention, type LockMode, type LockRecord } from '../object-lock.js'
 
 /** Bumped when the catalog wire format changes; other versions are dropped (and counted). */
 export const CATALOG_WIRE_VERSION = 1
@@ -54,9 +55,12 @@ function strip (e: CatalogEntry): Record<string, unknown> {
   if (e.created !== undefined) out.created = e.created
   if (e.marker === true) out.marker = true
   if (e.versioning !== undefined) out.versioning = e.versioning
+  if (e.objectLock !== undefined) out.objectLock = JSON.parse(JSON.stringify(e.objectLock)) as unknown
   if (e.object !== undefined) {
-    const { parts, tree, ...rest } = e.object
-    out.object = parts === undefined && tree === undefined ? rest : { ...rest, ...(parts === undefined ? {} : { parts }), ...(tree === undefined ? {} : { tree }) }
+    const { parts, tree, lock, ...rest } = e.object
+    out.object = parts === undefined && tree === undefined && lock === undefined
+      ? rest
+      : { ...rest, ...(parts === undefined ? {} : { parts }), ...(tree === undefined ? {} : { tree }), ...(lock === undefined ? {} : { lock: JSON.parse(JSON.stringify(lock)) as unknown }) }
   }
   if (e.cors !== undefined) {
     out.cors = e.cors.map(r => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)))
@@ -146,7 +150,38 @@ function objectRecord (x: unknown): ObjectRecord {
     tags: stringMap(o.tags, 'object.tags'),
     ...(o.parts === undefined ? {} : { parts: uint(o.parts, 'object.parts') }),
     ...(tree === undefined ? {} : { tree }),
+    ...(o.lock === undefined ? {} : { lock: lockRecordOf(o.lock) }),
   }
+}
+
+function lockMode (x: unknown, what: string): LockMode {
+  if (!LOCK_MODES.includes(x as LockMode)) malformed(`${what} is not GOVERNANCE or COMPLIANCE`)
+  return x as LockMode
+}
+
+/** A version's lock: a retention (mode and end, both or neither) and a legal hold. */
+function lockRecordOf (x: unknown): LockRecord {
+  const l = obj(x, 'object.lock')
+  if ((l.mode === undefined) !== (l.until === undefined)) malformed('object.lock has a mode or an end without the other')
+  if (l.legalHold !== undefined && typeof l.legalHold !== 'boolean') malformed('object.lock.legalHold')
+  return {
+    ...(l.mode === undefined ? {} : { mode: lockMode(l.mode, 'object.lock.mode'), until: uint(l.until, 'object.lock.until') }),
+    ...(l.legalHold === undefined ? {} : { legalHold: l.legalHold as boolean }),
+  }
+}
+
+/** A bucket's object lock: its default retention, if it has one (days or years, in S3's bounds). */
+function bucketLock (x: unknown): BucketObjectLock {
+  const l = obj(x, 'entry.objectLock')
+  if (l.rule === undefined) return {}
+  const r = obj(l.rule, 'entry.objectLock.rule')
+  const rule: DefaultRetention = { mode: lockMode(r.mode, 'entry.objectLock.rule.mode'), ...optionalUint(r, 'days', 'entry.objectLock.rule'), ...optionalUint(r, 'years', 'entry.objectLock.rule') }
+  try {
+    checkDefaultRetention(rule)
+  } catch {
+    malformed('entry.objectLock.rule is not a default retention')
+  }
+  return { rule }
 }
 
 function strings (x: unknown, what: string): string[] {
@@ -212,6 +247,8 @@ function entry (x: unknown, slot = false): CatalogEntry {
   const lifecycle = e.lifecycle === undefined ? undefined : lifecycleRules(e.lifecycle)
   if (lifecycle !== undefined && key !== undefined) malformed('lifecycle rules on an object entry')
   if (e.versioning !== undefined && (key !== undefined || (e.versioning !== 'Enabled' && e.versioning !== 'Suspended'))) malformed('entry.versioning')
+  const objectLock = e.objectLock === undefined ? undefined : bucketLock(e.objectLock)
+  if (objectLock !== undefined && (key !== undefined || e.versioning !== 'Enabled')) malformed('entry.objectLock on an object entry or a bucket without versioning enabled')
   return {
     bucket: str(e.bucket, 'entry.bucket', 63, 3),
     ...(key === undefined ? {} : { key }),
@@ -221,6 +258,7 @@ function entry (x: unknown, slot = false): CatalogEntry {
     ...(cors === undefined ? {} : { cors }),
     ...(lifecycle === undefined ? {} : { lifecycle }),
     ...(e.versioning === undefined ? {} : { versioning: e.versioning }),
+    ...(objectLock === undefined ? {} : { objectLock }),
     holders,
   }
 }

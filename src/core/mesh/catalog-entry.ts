@@ -1,6 +1,7 @@
 import type { LifecycleRule } from '../lifecycle.js'
 import type { CorsRule, ObjectMetadata } from '../object-store.js'
 import type { VersioningStatus } from '../versioning.js'
+import type { BucketObjectLock, LockRecord } from '../object-lock.js'
 import { compareKeys } from '../key-order.js'
 import { compareVersions, type Version } from './hlc.js'
 
@@ -17,6 +18,8 @@ export interface ObjectRecord {
   parts?: number
   /** Hex root of the object's chunk tree (chunk-tree.ts), for objects of more than 1 MiB written by a member that makes one: what a range read from a holder is checked against. */
   tree?: string
+  /** What protects this version from a delete by id (a bucket with object lock): changed as tags are, by a new entry version that keeps `created`. */
+  lock?: LockRecord
 }
 
 /**
@@ -51,6 +54,8 @@ export interface CatalogEntry {
   lifecycle?: LifecycleRule[]
   /** A bucket's versioning state (bucket entries only; absent: never set). */
   versioning?: VersioningStatus
+  /** A bucket's object lock (bucket entries only; absent: never turned on), with its default retention. */
+  objectLock?: BucketObjectLock
   holders: string[]
 }
 
@@ -115,7 +120,16 @@ function compareContent (a: CatalogEntry, b: CatalogEntry): number {
   if (created !== 0) return created
   const x = a.object?.sha256 ?? ''
   const y = b.object?.sha256 ?? ''
-  return x < y ? -1 : x > y ? 1 : 0
+  if (x !== y) return x < y ? -1 : 1
+  // The same version with and without a lock (a member that dropped the field): the lock is kept.
+  // (Two different locks under one version would mean a broken writer: ordered by their text, so every member agrees.)
+  const l = a.object?.lock ?? a.objectLock
+  const m = b.object?.lock ?? b.objectLock
+  if (l === m) return 0
+  if (l === undefined || m === undefined) return l === undefined ? -1 : 1
+  const p = JSON.stringify(l)
+  const q = JSON.stringify(m)
+  return p < q ? -1 : p > q ? 1 : 0
 }
 
 /** The sorted union of two sorted lists; returns an input unchanged when it already holds everything. */

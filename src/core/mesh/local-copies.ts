@@ -3,6 +3,7 @@ import type { Hashes } from '../hashes.js'
 import { KeyedLock } from '../keyed-lock.js'
 import type { ObjectHandle, ObjectInfo, ObjectMetadata, ObjectStore, Signal, VersionAs } from '../object-store.js'
 import { NULL_VERSION, stampAt } from '../versioning.js'
+import { lockOfRecord } from '../object-lock.js'
 import { createdOf, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import { compareVersions, type HybridClock, type Version } from './hlc.js'
@@ -20,6 +21,7 @@ export function infoOf (key: string, r: ObjectRecord, replicas?: number): Object
   return {
     key, size: r.size, etag: r.etag, sha256: r.sha256, lastModified: new Date(r.lastModified),
     metadata: r.metadata, tags: r.tags, ...(r.parts === undefined ? {} : { parts: r.parts }), ...(replicas === undefined ? {} : { replicas }),
+    ...(r.lock === undefined ? {} : { lock: lockOfRecord(r.lock) }),
   }
 }
 

@@ -202,6 +202,7 @@ export class MeshNode {
       partition,
       arbiter: this.arbiter,
       versionsBlockedBy: () => this.durable.lacking(FEATURES.versions),
+      objectLockBlockedBy: () => this.durable.lacking(FEATURES.objectLock),
     })
   }
 

@@ -4,8 +4,11 @@ import type { LifecycleRule } from '../lifecycle.js'
 import { byteRange, readAll, throwIfAborted } from '../streams.js'
 import {
   bytesHandle, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type DeleteOptions, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
-  type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type VersionAs, type VersionOptions, type WriteCondition,
+  type LockOptions, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type UploadOptions, type VersionAs, type VersionOptions, type WriteCondition,
 } from '../object-store.js'
+import {
+  changedLock, checkLockable, checkVersioningChange, lockForWrite, lockOfRecord, lockRecord, mayDeleteLocked, type BucketObjectLock, type LockChange, type VersionLock,
+} from '../object-lock.js'
 import {
   deleteMayGo, NULL_VERSION, stampAt, versionToRead,
   type DeleteResult, type KeptVersion, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
@@ -52,6 +55,12 @@ export interface MeshStoreParts {
    * versions (a guest's, which answers as such a store does).
    */
   versionsBlockedBy?: () => string[]
+  /**
+   * The durable members that keep no object lock (an older release): no
+   * bucket gets object lock while there are any. Absent: this store keeps
+   * none (a guest's), and a handler refuses what asks for it.
+   */
+  objectLockBlockedBy?: () => string[]
   /** Orders conditional writes across the mesh (without it they are refused as not implemented). */
   arbiter?: Pick<WriteArbiter, 'acquire'>
 }
@@ -81,6 +90,10 @@ export class MeshStore implements ObjectStore {
   readonly setBucketVersioning?: (name: string, status: VersioningStatus, options?: Signal) => Promise<void>
   /** A page of a bucket's versions and delete markers, from the catalog (its owners). */
   readonly listObjectVersions?: (bucket: string, options: VersionListOptions) => Promise<VersionListResult>
+  /** Turns object lock on for the whole mesh (the bucket's entry carries it; see MeshStoreParts.objectLockBlockedBy). */
+  readonly setBucketObjectLock?: (name: string, lock: BucketObjectLock, options?: Signal) => Promise<void>
+  /** Changes a version's retention or legal hold for the whole mesh (its slot's entry carries it). */
+  readonly setObjectLock?: (bucket: string, key: string, change: LockChange, options?: LockOptions) => Promise<VersionLock | undefined>
 
   constructor (private readonly p: MeshStoreParts) {
     this.copies = p.copies
@@ -89,6 +102,11 @@ export class MeshStore implements ObjectStore {
     if (blocked !== undefined) {
       this.setBucketVersioning = async (name, status, options) => { await this.setVersioning(name, status, blocked(), options) }
       this.listObjectVersions = async (bucket, options) => await this.versionsOf(bucket, options)
+    }
+    const lockBlocked = p.objectLockBlockedBy
+    if (lockBlocked !== undefined) {
+      this.setBucketObjectLock = async (name, lock, options) => { await this.setBucketLock(name, lock, lockBlocked(), options) }
+      this.setObjectLock = async (bucket, key, change, options) => await this.changeLock(bucket, key, change, options)
     }
   }
 
@@ -106,10 +124,13 @@ export class MeshStore implements ObjectStore {
   async headBucket (name: string, options?: Signal): Promise<BucketInfo> {
     const e = this.liveBucket(name)
     // CORS and lifecycle rules and versioning live in the bucket's catalog entry: every node answers alike.
-    const cors = { ...(e.cors === undefined ? {} : { cors: e.cors }), ...(e.lifecycle === undefined ? {} : { lifecycle: e.lifecycle }), ...(e.versioning === undefined ? {} : { versioning: e.versioning }) }
+    const cors = {
+      ...(e.cors === undefined ? {} : { cors: e.cors }), ...(e.lifecycle === undefined ? {} : { lifecycle: e.lifecycle }),
+      ...(e.versioning === undefined ? {} : { versioning: e.versioning }), ...(e.objectLock === undefined ? {} : { objectLock: e.objectLock }),
+    }
     try {
       // The mesh's settings, not the member's store's (it may keep versions for a bucket of the same name deleted before).
-      const { versioning: _local, ...local } = await this.local.headBucket(name, options)
+      const { versioning: _local, objectLock: _none, ...local } = await this.local.headBucket(name, options)
       return { ...local, ...cors }
     } catch (err) {
       if (!isS3Error(err, 'NoSuchBucket')) throw err
@@ -155,11 +176,12 @@ export class MeshStore implements ObjectStore {
   }
 
   /** A new version of the bucket's entry, with the settings it keeps, carries them to every member. */
-  private publishBucket (name: string, settings: { cors?: CorsRule[] | undefined, lifecycle?: LifecycleRule[] | undefined, versioning?: VersioningStatus | undefined }): void {
-    const { cors, lifecycle, versioning } = settings
+  private publishBucket (name: string, settings: Pick<CatalogEntry, 'cors' | 'lifecycle' | 'versioning' | 'objectLock'>): void {
+    const { cors, lifecycle, versioning, objectLock } = settings
     this.copies.publish({
       bucket: name, version: this.version(), deleted: false, holders: [],
       ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }), ...(versioning === undefined ? {} : { versioning }),
+      ...(objectLock === undefined ? {} : { objectLock }),
     })
   }
 
@@ -171,13 +193,26 @@ export class MeshStore implements ObjectStore {
    */
   private async setVersioning (name: string, status: VersioningStatus, blocked: string[], options?: Signal): Promise<void> {
     const { versioning: _old, ...kept } = this.liveBucket(name)
-    if (blocked.length > 0) {
-      const named = blocked.slice(0, 3).join(', ') + (blocked.length > 3 ? ` and ${blocked.length - 3} more` : '')
-      throw new S3Error('ServiceUnavailable', `Versioning cannot be set while members that keep no versions (an older release) are in the mesh: ${named}. Upgrade every node first.`)
-    }
+    checkVersioningChange(kept.objectLock, status)
+    if (blocked.length > 0) throw new S3Error('ServiceUnavailable', `Versioning cannot be set while members that keep no versions (an older release) are in the mesh: ${listed(blocked)}. Upgrade every node first.`)
     this.publishBucket(name, { ...kept, versioning: status })
     // This member's store keeps versions from now on (the others' when they next store a copy of the bucket's).
     await this.copies.ensureBucket(name, options)
+    await this.p.persist()
+  }
+
+  /**
+   * Turns object lock on (or changes its default retention) for every
+   * member: the bucket's entry carries it. Refused while a durable member of
+   * an older release is in the mesh: it would drop the versions' locks.
+   */
+  private async setBucketLock (name: string, lock: BucketObjectLock, blocked: string[], options?: Signal): Promise<void> {
+    const { objectLock: _old, ...kept } = this.liveBucket(name)
+    checkLockable(kept.versioning)
+    if (blocked.length > 0) throw new S3Error('ServiceUnavailable', `Object lock cannot be set while members that keep none (an older release) are in the mesh: ${listed(blocked)}. Upgrade every node first.`)
+    this.publishBucket(name, { ...kept, objectLock: lock })
+    throwIfAborted(options?.signal)
+    await this.p.announced()
     await this.p.persist()
   }
 
@@ -190,7 +225,8 @@ export class MeshStore implements ObjectStore {
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     // Copies of writes made elsewhere are the mesh's own business (LocalCopies), never a client's.
     if (options.copyOf !== undefined || options.copyOfAtEnd !== undefined || options.versionAs !== undefined) throw new S3Error('NotImplemented', 'A mesh store makes its own copies and names its own versions.')
-    this.liveBucket(bucket)
+    // A lock the bucket cannot give is refused before the body is read.
+    lockForWrite(options.lock, this.liveBucket(bucket).objectLock, new Date())
     await this.copies.ensureBucket(bucket, options)
     // A conditional write asks the bucket's arbiter before its body is read: a failed condition is answered at once.
     const lease = await this.lease(bucket, key, options.condition, options.signal)
@@ -206,8 +242,12 @@ export class MeshStore implements ObjectStore {
       await lease?.release()
       throw err
     }
-    const { condition: _checked, ...local } = options
-    return await this.committed(bucket, key, async named => await this.local.putObject(bucket, key, fan.local, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) }), options.signal, fan, tree, lease)
+    // The version's lock is the catalog's: the local store keeps none (it drops and moves copies as placement says).
+    const { condition: _checked, lock, ...local } = options
+    return await this.committed(bucket, key, async named => {
+      const info = await this.local.putObject(bucket, key, fan.local, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) })
+      return lock === undefined ? info : { ...info, lock }
+    }, options.signal, fan, tree, lease)
   }
 
   /** The key's lease from the bucket's arbiter, for a conditional write (see write-arbiter.ts). */
@@ -276,7 +316,7 @@ export class MeshStore implements ObjectStore {
       return undefined
     }
     const result = await this.copies.locks.run(`${bucket}\n${key}`, async (): Promise<DeleteResult> => {
-      if (versionId !== undefined) return await this.deleteSlot(bucket, key, versionId, options?.onlyIf, signal)
+      if (versionId !== undefined) return await this.deleteSlot(bucket, key, versionId, options ?? {}, signal)
       const version = this.version()
       const suspended = status === 'Suspended'
       // Suspended: the marker takes the null slot, and the null version's copy here goes (the other holders' as they hear of it).
@@ -289,10 +329,13 @@ export class MeshStore implements ObjectStore {
   }
 
   /** Deletes one version (or marker) by its id, the key's lock held; the key's head is worked out again from what is left. */
-  private async deleteSlot (bucket: string, key: string, versionId: string, onlyIf: DeleteOptions['onlyIf'], signal?: AbortSignal): Promise<DeleteResult> {
+  private async deleteSlot (bucket: string, key: string, versionId: string, options: DeleteOptions, signal?: AbortSignal): Promise<DeleteResult> {
+    const { onlyIf } = options
     const slot = versionId === NULL_VERSION ? undefined : versionId
     const e = await this.entryOf(bucket, key, signal, versionId)
     if (e === undefined || e.deleted) return { versionId }
+    // A protected version is refused (AccessDenied), or kept quietly for the lifecycle runner: the slot's entry carries its lock to every member.
+    if (!mayDeleteLocked(lockOfRecord(e.object?.lock), new Date(), options)) return { versionId, kept: true }
     if (onlyIf !== undefined) {
       // As a store checks it under its lock: the key's slots as this member knows them, its head first (the lifecycle
       // runner, which asks this, runs at the bucket's leading owner: it has them all).
@@ -331,6 +374,26 @@ export class MeshStore implements ObjectStore {
     })
   }
 
+  /**
+   * Changes a version's retention or legal hold as S3 allows
+   * (core/object-lock.ts changedLock), under the key's lock: a new version of
+   * its slot's entry, keeping when the version was made, carries it to every
+   * member before the answer (announced and saved, as a delete is).
+   */
+  private async changeLock (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
+    const lock = await this.copies.locks.run(`${bucket}\n${key}`, async () => {
+      const e = await this.liveObject(bucket, key, options?.signal, options?.versionId)
+      const changed = changedLock(this.liveBucket(bucket).objectLock, lockOfRecord(e.object!.lock), change, new Date(), options?.bypassGovernance === true)
+      const { lock: _old, ...object } = e.object!
+      const record = lockRecord(changed)
+      this.copies.publish({ ...e, version: this.version(), created: createdOf(e), object: record === undefined ? object : { ...object, lock: record } })
+      return changed
+    })
+    await this.p.announced()
+    await this.p.persist()
+    return lock
+  }
+
   /** A page of a bucket's versions and delete markers, each key's newest first, as the catalog (its owners) has them. */
   private async versionsOf (bucket: string, options: VersionListOptions): Promise<VersionListResult> {
     this.liveBucket(bucket)
@@ -341,10 +404,11 @@ export class MeshStore implements ObjectStore {
 
   // ---- multipart: staged on the member that receives the upload ----
 
-  async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> {
-    this.liveBucket(bucket)
+  async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
+    lockForWrite(options.lock, this.liveBucket(bucket).objectLock, new Date())
     await this.copies.ensureBucket(bucket, options)
-    return await this.local.createMultipartUpload(bucket, key, options)
+    // The upload keeps the lock asked for and answers it at completion; the catalog keeps it with the version.
+    return await this.local.createMultipartUpload(bucket, key, { ...options, ...(options.lock === undefined ? {} : { lockAside: true }) })
   }
 
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo> {
@@ -424,6 +488,9 @@ export class MeshStore implements ObjectStore {
         throw err
       }
       const object = recordOf(info)
+      // The lock the write asked for (info.lock: the request's, or its upload's), else the bucket's default from when the version was made.
+      const lock = lockRecord(lockForWrite(info.lock, this.catalog.get(bucket)?.objectLock, info.lastModified))
+      if (lock !== undefined) object.lock = lock
       if (hasTree(info.size)) {
         // A completed multipart upload (no body went by) is hashed from the copy just made.
         // A copy that cannot be read back now gets no tree (its ranges stream whole): the write itself has happened.
@@ -437,7 +504,9 @@ export class MeshStore implements ObjectStore {
       const version = slot.versionId === undefined ? this.version() : made!
       // In this member's catalog at once (a read here finds it); announced by committed(), once.
       const entry = this.copies.apply({ bucket, key, ...slot, version, deleted: false, object, holders: [this.copies.self] })
-      return { info: named === undefined ? info : { ...info, versionId: named.versionId }, entry }
+      const { lock: _asked, ...written } = info
+      const kept = { ...written, ...(lock === undefined ? {} : { lock: lockOfRecord(lock)! }) }
+      return { info: named === undefined ? kept : { ...kept, versionId: named.versionId }, entry }
     })
   }
 
@@ -575,6 +644,11 @@ function versionSummary (e: CatalogEntry, latest: boolean): VersionSummary {
     key: e.key!, versionId: e.versionId ?? NULL_VERSION, isLatest: latest, deleteMarker: e.marker === true,
     lastModified: o === undefined ? made : new Date(o.lastModified), ...(o === undefined ? {} : { size: o.size, etag: o.etag }), made,
   }
+}
+
+/** Up to three members by name, and how many more. */
+function listed (ids: string[]): string {
+  return ids.slice(0, 3).join(', ') + (ids.length > 3 ? ` and ${ids.length - 3} more` : '')
 }
 
 /** A conditional write's check as it commits: the arbiter is asked again whether the key is still the write's. */
