@@ -4,6 +4,7 @@ import type { Checksum } from '../core/checksums.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type { CorsRule, ObjectInfo, ObjectMetadata, PartInfo } from '../core/object-store.js'
 import type { VersioningStatus } from '../core/versioning.js'
+import type { BucketObjectLock, VersionLock } from '../core/object-lock.js'
 
 // The records IdbStore keeps in IndexedDB, their keys, and the small reads and
 // writes its operations share (these take the IDBObjectStore of a transaction
@@ -12,7 +13,15 @@ import type { VersioningStatus } from '../core/versioning.js'
 /** Bytes of one write: `chunks` values under ['c', version, 0..chunks-1], all CHUNK_BYTES but the last. */
 export interface Segment { version: string, chunks: number, size: number }
 
-export interface BucketRecord { name: string, created: number, cors?: CorsRule[], lifecycle?: LifecycleRule[], versioning?: VersioningStatus }
+export interface BucketRecord {
+  name: string
+  created: number
+  cors?: CorsRule[]
+  lifecycle?: LifecycleRule[]
+  versioning?: VersioningStatus
+  /** Set once object lock was turned on (never unset). */
+  objectLock?: BucketObjectLock
+}
 export interface StoredInfo extends Omit<ObjectInfo, 'lastModified' | 'replicas'> { lastModified: number }
 export interface ObjectRecord {
   info: StoredInfo
@@ -22,7 +31,17 @@ export interface ObjectRecord {
   /** When the version was made, in a bucket with versioning set (see idb-versions.ts's stampOf). */
   stamp?: string
 }
-export interface UploadRecord { uploadId: string, key: string, initiated: number, metadata: ObjectMetadata, tags: Record<string, string> }
+export interface UploadRecord {
+  uploadId: string
+  key: string
+  initiated: number
+  metadata: ObjectMetadata
+  tags: Record<string, string>
+  /** The lock the completed version is asked to get (IndexedDB keeps its Date as one). */
+  lock?: VersionLock
+  /** The lock is the caller's to keep (UploadOptions.lockAside). */
+  lockAside?: true
+}
 export interface PartRecord { partNumber: number, etag: string, size: number, lastModified: number, checksum?: Checksum, segment: Segment }
 
 /** A part as the store's interface gives it. */

@@ -7,10 +7,12 @@ import type { LifecycleRule } from '../core/lifecycle.js'
 import { plannedChecksum } from '../core/checksums.js'
 import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
-  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectMetadata, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionAs, type VersionOptions, type DeleteOptions, type WriteCondition,
+  checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionAs, type VersionOptions, type DeleteOptions, type WriteCondition,
+  type LockOptions, type UploadOptions,
   putDigests, putIdentity,
 } from '../core/object-store.js'
 import { throwIfAborted } from '../core/streams.js'
+import { changedLock, checkLockable, checkVersioningChange, lockForWrite, mayDeleteLocked, type BucketObjectLock, type LockChange, type VersionLock } from '../core/object-lock.js'
 import {
   afterDelete, afterMarker, checkNamedVersion, NULL_VERSION, placeVersion, STAMP_LENGTH, VersionIds, versionToRead, withVersion, writtenVersionId,
   type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
@@ -86,12 +88,36 @@ export class IdbStore implements ObjectStore {
     const b = await this.tx('readonly', async s => await bucket(s, name))
     return {
       name: b.name, created: new Date(b.created), ...(b.cors === undefined ? {} : { cors: b.cors }), ...(b.lifecycle === undefined ? {} : { lifecycle: b.lifecycle }),
-      ...(b.versioning === undefined ? {} : { versioning: b.versioning }),
+      ...(b.versioning === undefined ? {} : { versioning: b.versioning }), ...(b.objectLock === undefined ? {} : { objectLock: b.objectLock }),
     }
   }
 
   async setBucketVersioning (name: string, status: VersioningStatus): Promise<void> {
-    await this.tx('readwrite', async s => { s.put({ ...await bucket(s, name), versioning: status }, ['b', name]) })
+    await this.tx('readwrite', async s => {
+      const b = await bucket(s, name)
+      checkVersioningChange(b.objectLock, status)
+      s.put({ ...b, versioning: status }, ['b', name])
+    })
+  }
+
+  async setBucketObjectLock (name: string, lock: BucketObjectLock): Promise<void> {
+    await this.tx('readwrite', async s => {
+      const b = await bucket(s, name)
+      checkLockable(b.versioning)
+      s.put({ ...b, objectLock: lock }, ['b', name])
+    })
+  }
+
+  /** A version's retention or legal hold, checked and changed in one transaction with the version's record. */
+  async setObjectLock (bucketName: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
+    return await this.tx('readwrite', async s => {
+      const b = await bucket(s, bucketName)
+      const { record } = await this.readRecord(s, bucketName, key, options?.versionId)
+      const lock = changedLock(b.objectLock, record.info.lock, change, new Date(), options?.bypassGovernance === true)
+      const { lock: _old, ...info } = record.info
+      this.rewriteVersion(s, bucketName, key, await versionsOf(s, bucketName, key), { ...record, info: lock === undefined ? info : { ...info, lock } })
+      return lock
+    })
   }
 
   async listBuckets (): Promise<BucketInfo[]> {
@@ -127,11 +153,12 @@ export class IdbStore implements ObjectStore {
   // ---- objects ----
 
   async putObject (bucketName: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
-    await this.headBucket(bucketName)
+    // A lock the bucket cannot give is refused before the body is read.
+    lockForWrite(options.lock, (await this.headBucket(bucketName)).objectLock, new Date())
     const { segment, size, digests } = await this.chunks.write(body, putDigests(options), options.verified, options.size, options.signal)
     const { lastModified, versionAs, ...id } = putIdentity(options, hexDigests(digests))
     const info: StoredInfo = { key, size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }
-    return await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version], options.condition, versionAs)
+    return await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version], options.condition, versionAs, options.lock)
   }
 
   /**
@@ -189,6 +216,9 @@ export class IdbStore implements ObjectStore {
       // core/versioning.ts says what the delete does to the key's versions; they are written back in this transaction.
       const before = await versionsOf(s, bucketName, key)
       const marker = (versionId: string): IdbVersion => asVersion(markerRecord(key, versionId, this.ids.next().slice(0, STAMP_LENGTH)))
+      // A protected version is refused (or kept quietly for a conditional delete) before anything changes.
+      const target = options?.versionId === undefined ? undefined : before.find(v => v.versionId === options.versionId)
+      if (target !== undefined && !mayDeleteLocked(target.record.info.lock, new Date(), options)) return { versionId: target.versionId, kept: true }
       const { versions, result } = afterDelete(before, b.versioning, options?.versionId, () => this.ids.next(), marker, options?.onlyIf)
       writeVersions(s, bucketName, key, before, versions)
       return result
@@ -251,21 +281,28 @@ export class IdbStore implements ObjectStore {
   async setObjectTags (bucketName: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
     await this.tx('readwrite', async s => {
       const { record } = await this.readRecord(s, bucketName, key, options?.versionId)
-      const tagged = { ...record, info: { ...record.info, tags } }
-      const before = await versionsOf(s, bucketName, key)
-      // Tags belong to one version: its record is rewritten, the others stay as they are.
-      const target = asVersion(record).versionId
-      writeVersions(s, bucketName, key, before, before.map(v => v.versionId === target ? asVersion(tagged) : v))
+      this.rewriteVersion(s, bucketName, key, await versionsOf(s, bucketName, key), { ...record, info: { ...record.info, tags } })
     })
+  }
+
+  /** Rewrites one version's record (its tags or lock: they belong to it), the others as they are. */
+  private rewriteVersion (s: IDBObjectStore, bucketName: string, key: string, before: IdbVersion[], changed: ObjectRecord): void {
+    const target = asVersion(changed).versionId
+    writeVersions(s, bucketName, key, before, before.map(v => v.versionId === target ? asVersion(changed) : v))
   }
 
   // ---- multipart ----
 
-  async createMultipartUpload (bucketName: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> }): Promise<string> {
+  async createMultipartUpload (bucketName: string, key: string, options: UploadOptions): Promise<string> {
     const uploadId = randomId()
     await this.tx('readwrite', async s => {
-      await bucket(s, bucketName)
-      s.put({ uploadId, key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {} } satisfies UploadRecord, ['u', bucketName, uploadId])
+      const b = await bucket(s, bucketName)
+      // Refused now, not at completion, in a bucket without object lock.
+      if (options.lockAside !== true) lockForWrite(options.lock, b.objectLock, new Date())
+      s.put({
+        uploadId, key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {},
+        ...(options.lock === undefined ? {} : { lock: options.lock }), ...(options.lockAside === true ? { lockAside: true as const } : {}),
+      } satisfies UploadRecord, ['u', bucketName, uploadId])
     })
     return uploadId
   }
@@ -339,12 +376,13 @@ export class IdbStore implements ObjectStore {
     const kept = new Set(segments.map(s => s.version))
     return await this.tx('readwrite', async s => {
       await upload(s, bucketName, key, uploadId)
-      const shownInfo = await this.replaceObject(s, bucketName, key, { info, segments }, options.condition, options.versionAs)
+      const aside = record.lockAside === true
+      const shownInfo = await this.replaceObject(s, bucketName, key, { info, segments }, options.condition, options.versionAs, aside ? undefined : record.lock)
       // Parts not named in the list are dropped with the upload.
       abandon(s, stored.filter(p => !kept.has(p.segment.version)).map(p => p.segment))
       s.delete(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))
       s.delete(['u', bucketName, uploadId])
-      return shownInfo
+      return aside && record.lock !== undefined ? { ...shownInfo, lock: record.lock } : shownInfo
     })
   }
 
@@ -380,10 +418,10 @@ export class IdbStore implements ObjectStore {
 
   // ---- internals ----
 
-  private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[], condition?: WriteCondition, named?: VersionAs): Promise<ObjectInfo> {
+  private async commitObject (bucketName: string, key: string, record: ObjectRecord, written: string[], condition?: WriteCondition, named?: VersionAs, asked?: VersionLock): Promise<ObjectInfo> {
     try {
       const info = await this.tx('readwrite', async s => {
-        const shownInfo = await this.replaceObject(s, bucketName, key, record, condition, named)
+        const shownInfo = await this.replaceObject(s, bucketName, key, record, condition, named, asked)
         for (const v of written) s.delete(['w', v])
         return shownInfo
       })
@@ -400,10 +438,14 @@ export class IdbStore implements ObjectStore {
    * Points (bucket, key) at `record` if what it holds meets `condition`; the
    * version it replaces stays readable for the grace period, or, in a bucket
    * with versioning set, is kept as core/versioning.ts says (`named`: as
-   * that version, in its place by its stamp). Returns the object as shown.
+   * that version, in its place by its stamp). The version gets the lock
+   * asked for, else the bucket's default from when it is made. Returns the
+   * object as shown.
    */
-  private async replaceObject (s: IDBObjectStore, bucketName: string, key: string, record: ObjectRecord, condition?: WriteCondition, named?: VersionAs): Promise<ObjectInfo> {
+  private async replaceObject (s: IDBObjectStore, bucketName: string, key: string, unlocked: ObjectRecord, condition?: WriteCondition, named?: VersionAs, asked?: VersionLock): Promise<ObjectInfo> {
     const b = await bucket(s, bucketName)
+    const lock = lockForWrite(asked, b.objectLock, new Date(unlocked.info.lastModified))
+    const record = lock === undefined ? unlocked : { ...unlocked, info: { ...unlocked.info, lock } }
     const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
     checkWriteCondition(condition, old?.info, key)
     if (named !== undefined) checkNamedVersion(b.versioning, named.versionId)

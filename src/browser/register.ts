@@ -131,7 +131,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   // The page decides its own requests with its admission's records and the same evaluation as its node, until the next one.
   const handlerFor = (admission: string): S3Handler => ownHandler(node.store, admission, credentials)
   // The tab's writes: S3 requests to its node (a storage node the join names, when it was a relay's), signed here, past the worker.
-  const remote = new RemoteS3({ endpoints: info.writers !== undefined && info.writers.length > 0 ? info.writers : [`${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: 30_000, retryAfterMs: 0, blobBodies: true, headers: { [TO_NODE_HEADER]: '1' } })
+  const remote = new RemoteS3({ endpoints: info.writers !== undefined && info.writers.length > 0 ? info.writers : [`${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: 30_000, retryAfterMs: 0, blobBodies: true, noHttpCache: true, headers: { [TO_NODE_HEADER]: '1' } })
   const writer = new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: PAGE_WRITE_BUFFER_BYTES })
   const node = await startPageNode({
     privateKey, writer,

@@ -46,7 +46,7 @@ async function gatewayStore (): Promise<{ store: GatewayStore, name: string } | 
   const id = `${url}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}`
   if (gateway?.id !== id) {
     // The node serves S3 under the same base path as this worker, on the origin that served the page.
-    const remote = new RemoteS3({ endpoints: [`${url.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: GATEWAY_TIMEOUT_MS, retryAfterMs: 0, blobBodies: true })
+    const remote = new RemoteS3({ endpoints: [`${url.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: GATEWAY_TIMEOUT_MS, retryAfterMs: 0, blobBodies: true, noHttpCache: true })
     // No cache: what is read through is not kept; no bodies are sent (reads only).
     gateway = { id, store: new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: 0 }) }
   }

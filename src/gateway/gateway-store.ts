@@ -5,8 +5,10 @@ import type { LifecycleRule } from '../core/lifecycle.js'
 import { fromHex, toBase64 } from '../core/hashes.js'
 import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VerifiedDigests, CompleteOptions, VersionOptions, WriteCondition,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, VerifiedDigests, CompleteOptions, VersionOptions, WriteCondition, LockOptions,
 } from '../core/object-store.js'
+import type { BucketObjectLock, LockChange, VersionLock } from '../core/object-lock.js'
+import { bypassHeader, lockOfAnswer, lockRequestHeaders, objectLockOf, putObjectLock, putVersionLock } from './gateway-object-lock.js'
 import { withChecksum } from '../core/object-store.js'
 import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult, VersionSummary } from '../core/versioning.js'
 import { readAll } from '../core/streams.js'
@@ -180,7 +182,12 @@ export class GatewayStore implements ObjectStore {
   async headBucket (name: string, options: Signal = {}): Promise<BucketInfo> {
     const [cors, lifecycle, versioning, buckets] = await Promise.all([this.corsOf(name, options.signal), this.lifecycleOf(name, options.signal), this.versioningOf(name, options.signal), this.listBuckets(options)])
     const created = buckets.find(b => b.name === name)?.created ?? new Date()
-    return { name, created, ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }), ...(versioning === undefined ? {} : { versioning }) }
+    // Object lock needs versioning Enabled: asked only then, so other buckets cost no request more.
+    const objectLock = versioning === 'Enabled' ? await objectLockOf(this.remote, name, options.signal) : undefined
+    return {
+      name, created, ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }), ...(versioning === undefined ? {} : { versioning }),
+      ...(objectLock === undefined ? {} : { objectLock }),
+    }
   }
 
   /** The bucket's versioning; none as well to credentials that may not ask (the bucket's other settings are still theirs to read). */
@@ -200,6 +207,18 @@ export class GatewayStore implements ObjectStore {
     await this.remote.send({ method: 'PUT', bucket: name, query: { versioning: '' }, body, headers: { 'content-type': 'application/xml' }, signal: options.signal })
     // What the node vouched for was said without version ids (or with the null one's): asked again.
     for (const id of [...this.vouched.keys()]) if (id.startsWith(`${name}/`)) this.vouched.delete(id)
+  }
+
+  async setBucketObjectLock (name: string, lock: BucketObjectLock, options: Signal = {}): Promise<void> {
+    await putObjectLock(this.remote, name, lock, options.signal)
+  }
+
+  /** Changes a version's retention or legal hold on the node, and answers the lock it has now. */
+  async setObjectLock (bucket: string, key: string, change: LockChange, options: LockOptions = {}): Promise<VersionLock | undefined> {
+    await putVersionLock(this.remote, bucket, key, change, options)
+    await this.forget(bucket, key)
+    const { bypassGovernance: _asked, ...read } = options
+    return (await this.headObject(bucket, key, read)).lock
   }
 
   /** A page of the bucket's versions and delete markers, in the answer's order (S3 interleaves the two kinds). */
@@ -284,7 +303,7 @@ export class GatewayStore implements ObjectStore {
     const wire = withChecksumOf(sent, options)
     const { response } = await this.remote.send({
       method: 'PUT', bucket, key, body: wire.body, size: wire.size,
-      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...wire.headers, ...conditionHeaders(options.condition) },
+      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...wire.headers, ...conditionHeaders(options.condition), ...lockRequestHeaders(options.lock) },
       sha256: wire.sha256 ?? sha256,
       signal: options.signal,
     })
@@ -351,6 +370,7 @@ export class GatewayStore implements ObjectStore {
       ...(parts === null ? {} : { parts: Number(parts) }),
       ...versionHeader(h),
       ...expirationOf(h.get('x-amz-expiration')),
+      ...lockOfAnswer(h),
     }
   }
 
@@ -433,7 +453,7 @@ export class GatewayStore implements ObjectStore {
   async deleteObject (bucket: string, key: string, options: DeleteOptions = {}): Promise<DeleteResult> {
     // S3 has no such condition: the mesh's lifecycle runner, which asks it, runs on a node.
     if (options.onlyIf !== undefined) throw new S3Error('NotImplemented', 'A gateway cannot delete a version only if it is noncurrent (or alone): S3 has no such condition.')
-    const { response } = await this.remote.send({ method: 'DELETE', bucket, key, query: versionQuery(options), signal: options.signal })
+    const { response } = await this.remote.send({ method: 'DELETE', bucket, key, query: versionQuery(options), headers: bypassHeader(options.bypassGovernance), signal: options.signal })
     await this.forget(bucket, key)
     return { ...versionHeader(response.headers), ...(response.headers.get('x-amz-delete-marker') === 'true' ? { deleteMarker: true } : {}) }
   }
@@ -456,8 +476,9 @@ export class GatewayStore implements ObjectStore {
     await this.forget(bucket, key)
   }
 
-  async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> {
-    const { response, endpoint } = await this.remote.send({ method: 'POST', bucket, key, query: { uploads: '' }, headers: writeHeaders(options.metadata, options.tags), signal: options.signal })
+  async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
+    const headers = { ...writeHeaders(options.metadata, options.tags), ...lockRequestHeaders(options.lock) }
+    const { response, endpoint } = await this.remote.send({ method: 'POST', bucket, key, query: { uploads: '' }, headers, signal: options.signal })
     return `${endpoint}.${text(await xmlOf(response, 'InitiateMultipartUploadResult'), 'UploadId')}`
   }
 

@@ -1,9 +1,10 @@
 import { isS3Error, S3Error, type S3ErrorCode } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type {
-  BucketInfo, CompleteOptions, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VersionOptions,
+  BucketInfo, CompleteOptions, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, LockOptions, ObjectHandle, ObjectInfo,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, VersionOptions,
 } from '../core/object-store.js'
+import type { BucketObjectLock, LockChange, VersionLock } from '../core/object-lock.js'
 import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult } from '../core/versioning.js'
 
 export interface ReadThroughOptions {
@@ -31,6 +32,9 @@ export class ReadThroughStore implements ObjectStore {
   readonly setBucketVersioning?: (name: string, status: VersioningStatus, options?: Signal) => Promise<void>
   /** The local store's listing; of a bucket it lacks, the remote one's. */
   readonly listObjectVersions?: (bucket: string, options: VersionListOptions) => Promise<VersionListResult>
+  /** The local store's object lock (a store that keeps it), as its writes are: a lock is kept and enforced where the version is. */
+  readonly setBucketObjectLock?: (name: string, lock: BucketObjectLock, options?: Signal) => Promise<void>
+  readonly setObjectLock?: (bucket: string, key: string, change: LockChange, options?: LockOptions) => Promise<VersionLock | undefined>
 
   constructor (private readonly o: ReadThroughOptions) {
     this.local = o.local
@@ -42,6 +46,11 @@ export class ReadThroughStore implements ObjectStore {
         if (s.listObjectVersions === undefined) throw new S3Error('NoSuchBucket', undefined, { resource: bucket, detail: { BucketName: bucket } })
         return await s.listObjectVersions(bucket, options)
       })
+    }
+    const { setBucketObjectLock: lockBucket, setObjectLock: lockVersion } = o.local
+    if (lockBucket !== undefined && lockVersion !== undefined) {
+      this.setBucketObjectLock = async (name, lock, options) => { await lockBucket.call(this.local, name, lock, options) }
+      this.setObjectLock = async (bucket, key, change, options) => await lockVersion.call(this.local, bucket, key, change, options)
     }
   }
 
@@ -79,7 +88,7 @@ export class ReadThroughStore implements ObjectStore {
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> { return await this.local.putObject(bucket, key, body, unconditional(options)) }
   async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult | void> { return await this.local.deleteObject(bucket, key, options) }
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> { await this.local.setObjectTags(bucket, key, tags, options) }
-  async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> { return await this.local.createMultipartUpload(bucket, key, options) }
+  async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> { return await this.local.createMultipartUpload(bucket, key, options) }
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo> { return await this.local.uploadPart(bucket, key, uploadId, partNumber, body, options) }
   async listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]> { return await this.local.listParts(bucket, key, uploadId, options) }
   async listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]> { return await this.local.listMultipartUploads(bucket, options) }

@@ -30,6 +30,13 @@ export interface RemoteS3Options {
    * browser's stores set it; Node sends bytes as they are.
    */
   blobBodies?: boolean
+  /**
+   * Keep answers out of the HTTP cache (a browser's): a node's answers carry
+   * Last-Modified and no Cache-Control, so a browser would serve a later
+   * HEAD or GET of the same URL from an earlier answer, with the headers a
+   * version had then (its tags count, its lock). The browser's stores set it.
+   */
+  noHttpCache?: boolean
   /** The clock (tests pass their own). */
   now?: () => number
 }
@@ -150,6 +157,7 @@ export class RemoteS3 {
         headers: signed.headers,
         body: body instanceof ReadableStream ? fixedLength(body, req.size) : this.options.blobBodies === true && body instanceof Uint8Array ? new Blob([body]) : body,
         signal: controller.signal,
+        ...(this.options.noHttpCache === true ? { cache: 'no-store' } : {}),
         // Node (undici) needs this to send a stream; other runtimes ignore it.
         duplex: 'half',
       } as RequestInit)

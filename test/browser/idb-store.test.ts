@@ -19,7 +19,7 @@ objectStoreSuite('IdbStore (Chromium)', async () => {
     // The store's connection stays open; the delete completes when the page goes.
     cleanup: async () => { indexedDB.deleteDatabase(database) },
   }
-}, { describe, it, skip: (name, reason) => { it.skip(`${name} (${reason})`) } }, { noObjectLock: 'IdbStore keeps object lock from increment 2 of docs/plans/object-lock.md, after MemoryStore and DiskStore' })
+}, { describe, it, skip: (name, reason) => { it.skip(`${name} (${reason})`) } })
 
 /** Every value in the store's database, with its key. */
 async function values (database: string): Promise<Array<{ key: IDBValidKey[], value: unknown }>> {

@@ -28,4 +28,4 @@ objectStoreSuite('GatewayStore', async () => {
     reopen: async () => open(),
     cleanup: async () => { await server.close(); await rm(root, { recursive: true, force: true }) },
   }
-}, nodeRunner, { noCopies: 'a gateway keeps nothing of its own: replicas are the nodes\' business', noDeleteConditions: 'S3 has no condition for it: the mesh\'s lifecycle runner, its one user, runs on a node', noObjectLock: 'a gateway passes object lock on to its node from increment 5 of docs/plans/object-lock.md' })
+}, nodeRunner, { noCopies: 'a gateway keeps nothing of its own: replicas are the nodes\' business', noDeleteConditions: 'S3 has no condition for it: the mesh\'s lifecycle runner, its one user, runs on a node' })

@@ -1,8 +1,9 @@
 import { S3Error } from '../errors.js'
 import type {
-  BucketInfo, CompleteOptions, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, VersionOptions,
+  BucketInfo, CompleteOptions, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, LockOptions, ObjectHandle, ObjectInfo,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, VersionOptions,
 } from '../object-store.js'
+import type { BucketObjectLock, LockChange, VersionLock } from '../object-lock.js'
 import { fanOut } from '../fan-out.js'
 import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult } from '../versioning.js'
 import type { LifecycleRule } from '../lifecycle.js'
@@ -38,6 +39,21 @@ export class GuestStore extends MeshStore {
   override readonly listObjectVersions = async (bucket: string, options: VersionListOptions): Promise<VersionListResult> => {
     if (this.writer.listObjectVersions === undefined) throw new S3Error('NotImplemented', 'The node this tab writes through keeps no versions.')
     return await this.writer.listObjectVersions(bucket, options)
+  }
+
+  /** Through the node, whose catalog keeps and enforces object lock; the tab then takes the new entry. */
+  override readonly setBucketObjectLock = async (name: string, lock: BucketObjectLock, options?: Signal): Promise<void> => {
+    if (this.writer.setBucketObjectLock === undefined) throw new S3Error('NotImplemented', 'The node this tab writes through keeps no object lock.')
+    await this.writer.setBucketObjectLock(name, lock, options)
+    await this.refresh(name, undefined, true)
+  }
+
+  /** A version's retention or legal hold, changed (and checked) by the node. */
+  override readonly setObjectLock = async (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> => {
+    if (this.writer.setObjectLock === undefined) throw new S3Error('NotImplemented', 'The node this tab writes through keeps no object lock.')
+    const lock = await this.writer.setObjectLock(bucket, key, change, options)
+    await this.refresh(bucket, key, true)
+    return lock
   }
 
   constructor (private readonly guest: GuestMember, private readonly writer: ObjectStore) {
@@ -154,7 +170,7 @@ export class GuestStore extends MeshStore {
     await this.refresh(bucket, key, true)
   }
 
-  override async createMultipartUpload (bucket: string, key: string, options: { metadata: ObjectMetadata, tags?: Record<string, string> } & Signal): Promise<string> {
+  override async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
     return await this.writer.createMultipartUpload(bucket, key, options)
   }
 
