@@ -2,11 +2,23 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before } from 'node:test'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3ServiceException } from '@aws-sdk/client-s3'
 import { metric, metricSum, startServerProcess, ACCESS_KEY, SECRET_KEY, type ServerProcess } from './server-process.js'
 import { sdkClient, signer } from './s3-client.js'
+import { createEdgeHandler, edgeConfig } from '../../src/edge/worker.js'
+import { toNodeListener } from '../../src/node/http-adapter.js'
 export const BUNDLE = fileURLToPath(new URL('../../dist/edge-bundle/s3mesh-edge.js', import.meta.url))
+/** The edge worker's handler (a memory cache that serves reads unasked for `ttl` seconds, a minute unless said) on a local port, in front of `node`. */
+export async function edgeInFrontOf (node: ServerProcess, ttl = '60'): Promise<{ url: string, close: () => Promise<void> }> {
+  const handler = await createEdgeHandler(edgeConfig({ S3MESH_NODES: node.url, S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY, S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: ttl }))
+  const server: Server = createServer(toNodeListener(handler))
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) } }
+}
+
 export const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))
 
 /**

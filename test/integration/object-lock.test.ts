@@ -1,7 +1,8 @@
 /**
  * S3 Object Lock through real `s3mesh server` processes with the AWS SDK v3
  * (retries off): on a node started with --no-mesh (DiskStore keeps the
- * locks) and on a mesh member (its catalog keeps them), the same cases; then
+ * locks), on a mesh member (its catalog keeps them) and through an edge
+ * worker in front of one (its GatewayStore passes them on), the same cases; then
  * across a mesh of three, where a locked version survives a delete sent to
  * every member and a retention or legal hold set on one holds on the others
  * (docs/plans/object-lock.md).
@@ -14,6 +15,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { sdkClient, signer } from '../helpers/s3-client.js'
 import { startMeshProcesses } from '../helpers/mesh-processes.js'
+import { edgeInFrontOf } from '../helpers/edge.js'
 import { until } from '../helpers/until.js'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
@@ -24,15 +26,17 @@ async function outcome (p: Promise<unknown>): Promise<string> {
 
 const days = (n: number): Date => new Date(Math.ceil((Date.now() + n * 86_400_000) / 1000) * 1000)
 
-for (const [where, args] of [['a node without the mesh', ['--no-mesh']], ['a mesh member', []]] as const) {
+for (const [where, args, edge] of [['a node without the mesh', ['--no-mesh'], false], ['a mesh member', [], false], ['an edge worker in front of a mesh member', [], true]] as const) {
 describe(`S3 object lock on ${where} (AWS SDK v3)`, () => {
   let server: ServerProcess
+  let front: { url: string, close: () => Promise<void> } | undefined
   let s3: S3Client
   before(async () => {
     server = await startServerProcess({ args: [...args] })
-    s3 = sdkClient(server.url)
+    if (edge) front = await edgeInFrontOf(server)
+    s3 = sdkClient(front?.url ?? server.url)
   })
-  after(async () => { s3?.destroy(); await server?.stop() })
+  after(async () => { s3?.destroy(); await front?.close(); await server?.stop() })
 
   it('makes a bucket with object lock (versioning on, never suspended) and a default retention each new version gets', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'vault', ObjectLockEnabledForBucket: true }))

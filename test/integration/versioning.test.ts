@@ -8,25 +8,14 @@
  * through a browser tab: browser-versions.test.ts.
  */
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import {
   CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand,
   GetObjectTaggingCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { sdkClient } from '../helpers/s3-client.js'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
-import { createEdgeHandler, edgeConfig } from '../../src/edge/worker.js'
-import { toNodeListener } from '../../src/node/http-adapter.js'
-
-/** The edge worker's handler (a memory cache that serves reads unasked for `ttl` seconds, a minute unless said) on a local port, in front of `node`. */
-async function edgeInFrontOf (node: ServerProcess, ttl = '60'): Promise<{ url: string, close: () => Promise<void> }> {
-  const handler = await createEdgeHandler(edgeConfig({ S3MESH_NODES: node.url, S3MESH_ACCESS_KEY: ACCESS_KEY, S3MESH_SECRET_KEY: SECRET_KEY, S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: ttl }))
-  const server: Server = createServer(toNodeListener(handler))
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) } }
-}
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { edgeInFrontOf } from '../helpers/edge.js'
 
 async function errorOf (p: Promise<unknown>): Promise<{ name: string, status?: number, marker?: string }> {
   try { await p } catch (err) {
