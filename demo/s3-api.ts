@@ -30,8 +30,9 @@ export async function listBuckets (s: Session): Promise<BucketRow[]> {
   return [...doc.querySelectorAll('Buckets > Bucket')].map(b => ({ name: text(b.querySelector('Name')), created: Date.parse(text(b.querySelector('CreationDate'))) }))
 }
 
-export async function createBucket (s: Session, name: string): Promise<void> {
-  await ok(await s.s3(objectPath(name), { method: 'PUT' }))
+/** Creates a bucket; with `objectLock`, one whose versions object lock can protect (versioning on for good). */
+export async function createBucket (s: Session, name: string, options: { objectLock?: boolean } = {}): Promise<void> {
+  await ok(await s.s3(objectPath(name), { method: 'PUT', ...(options.objectLock === true ? { headers: { 'x-amz-bucket-object-lock-enabled': 'true' } } : {}) }))
 }
 
 export async function deleteBucket (s: Session, name: string): Promise<void> {
@@ -83,7 +84,15 @@ export async function createFolder (s: Session, bucket: string, prefix: string):
   await ok(await s.s3(objectPath(bucket, prefix.endsWith('/') ? prefix : `${prefix}/`), { method: 'PUT', body: '' }))
 }
 
+/** What protects a version from deletion: a retention until a date, in a mode, and a legal hold. */
+export interface VersionLock { mode?: LockMode, until?: number, legalHold?: boolean }
+export type LockMode = 'GOVERNANCE' | 'COMPLIANCE'
+
 export interface ObjectHead {
+  /** The version shown, in a bucket that keeps versions. */
+  versionId?: string
+  /** Its object lock, as the HEAD shows it to this user. */
+  lock: VersionLock
   size: number
   type: string
   etag: string
@@ -100,7 +109,16 @@ export async function headObject (s: Session, bucket: string, key: string): Prom
   const res = await s.s3(objectPath(bucket, key), { method: 'HEAD' })
   if (!res.ok) throw new ConsoleError(res.status === 404 ? `${key} no longer exists.` : `HTTP ${res.status}`, res.status)
   const h = res.headers
+  const mode = h.get('x-amz-object-lock-mode')
+  const until = h.get('x-amz-object-lock-retain-until-date')
+  const hold = h.get('x-amz-object-lock-legal-hold')
+  const versionId = h.get('x-amz-version-id')
   return {
+    ...(versionId === null || versionId === 'null' ? {} : { versionId }),
+    lock: {
+      ...(mode === 'GOVERNANCE' || mode === 'COMPLIANCE' ? { mode } : {}), ...(until === null ? {} : { until: Date.parse(until) }),
+      ...(hold === null ? {} : { legalHold: hold === 'ON' }),
+    },
     size: Number(h.get('content-length') ?? 0), type: h.get('content-type') ?? '', etag: h.get('etag') ?? '', modified: h.get('last-modified') ?? '',
     metadata: Object.fromEntries([...h].filter(([k]) => k.startsWith('x-amz-meta-')).map(([k, v]) => [k.slice(11), v])),
     headers: Object.fromEntries(KEPT_HEADERS.flatMap(k => { const v = h.get(k); return v === null ? [] : [[k, v]] })),
@@ -261,4 +279,36 @@ export async function deleteVersion (s: Session, bucket: string, key: string, ve
 /** Makes an old version current again: a copy of it over its key (S3's restore), itself a new version. */
 export async function restoreVersion (s: Session, bucket: string, key: string, versionId: string): Promise<void> {
   await ok(await s.s3(objectPath(bucket, key), { method: 'PUT', headers: { 'x-amz-copy-source': `${objectPath(bucket, key).slice(1)}${versionQuery(versionId)}` } }))
+}
+
+/** A bucket's object lock: off, or on with the default retention each new version gets (days or years). */
+export type ObjectLock = { enabled: false } | { enabled: true, rule?: { mode: LockMode, days?: number, years?: number } }
+
+export async function getObjectLock (s: Session, bucket: string): Promise<ObjectLock> {
+  const res = await s.s3(`${objectPath(bucket)}?object-lock`)
+  if (res.status === 404 && /ObjectLockConfigurationNotFoundError/.test(await res.clone().text())) return { enabled: false }
+  const doc = await xml(res)
+  const mode = text(doc.querySelector('DefaultRetention > Mode'))
+  const days = text(doc.querySelector('DefaultRetention > Days'))
+  const years = text(doc.querySelector('DefaultRetention > Years'))
+  if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') return { enabled: true }
+  return { enabled: true, rule: { mode, ...(days === '' ? {} : { days: Number(days) }), ...(years === '' ? {} : { years: Number(years) }) } }
+}
+
+/** Turns object lock on (for good, as S3 has it), with a default retention or none. */
+export async function putObjectLock (s: Session, bucket: string, rule: { mode: LockMode, days: number } | undefined): Promise<void> {
+  const body = `<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>${rule === undefined ? '' : `<Rule><DefaultRetention><Mode>${rule.mode}</Mode><Days>${rule.days}</Days></DefaultRetention></Rule>`}</ObjectLockConfiguration>`
+  await ok(await s.s3(`${objectPath(bucket)}?object-lock`, { method: 'PUT', body, headers: { 'content-type': 'application/xml' } }))
+}
+
+/** Sets a version's retention (undefined: lifted), past a GOVERNANCE one with `bypass`. */
+export async function putRetention (s: Session, bucket: string, key: string, versionId: string | undefined, retention: { mode: LockMode, until: number } | undefined, bypass: boolean): Promise<void> {
+  const body = retention === undefined ? '<Retention/>' : `<Retention><Mode>${retention.mode}</Mode><RetainUntilDate>${new Date(retention.until).toISOString()}</RetainUntilDate></Retention>`
+  const headers: Record<string, string> = { 'content-type': 'application/xml', ...(bypass ? { 'x-amz-bypass-governance-retention': 'true' } : {}) }
+  await ok(await s.s3(`${objectPath(bucket, key)}?retention${versionId === undefined ? '' : `&versionId=${encodeURIComponent(versionId)}`}`, { method: 'PUT', body, headers }))
+}
+
+export async function putLegalHold (s: Session, bucket: string, key: string, versionId: string | undefined, on: boolean): Promise<void> {
+  const body = `<LegalHold><Status>${on ? 'ON' : 'OFF'}</Status></LegalHold>`
+  await ok(await s.s3(`${objectPath(bucket, key)}?legal-hold${versionId === undefined ? '' : `&versionId=${encodeURIComponent(versionId)}`}`, { method: 'PUT', body, headers: { 'content-type': 'application/xml' } }))
 }

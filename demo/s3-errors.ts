@@ -9,7 +9,10 @@ export async function explain (res: Response): Promise<string> {
     case 'BucketAlreadyOwnedByYou': case 'BucketAlreadyExists': return 'A bucket with that name already exists.'
     case 'SignatureDoesNotMatch': case 'InvalidAccessKeyId': return 'Wrong access key or secret key.'
     case 'InsufficientStorage': return 'This browser has no room left for it (its storage quota is used up): delete objects or free disk space.'
-    case 'AccessDenied': return `Your access does not allow this${message === '' || message === 'Access Denied.' ? '.' : `: ${message}`}`
+    case 'AccessDenied':
+      if (/object lock/.test(message)) return 'Object lock protects this version (a retention that has not ended, or a legal hold): it cannot be deleted or its retention shortened until then.'
+      return `Your access does not allow this${message === '' || message === 'Access Denied.' ? '.' : `: ${message}`}`
+    case 'InvalidBucketState': return message
     case 'MalformedPolicy': return message
     case 'ServiceUnavailable': case 'SlowDown': return 'The mesh cannot be reached right now (no node answered): check the network and try again.'
     default: return `${code}: ${message}`

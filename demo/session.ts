@@ -36,7 +36,8 @@ export class Session {
   async s3 (path: string, init: RequestInit = {}): Promise<Response> {
     const method = (init.method ?? 'GET').toUpperCase()
     for (let attempt = 0; ; attempt++) {
-      const res = await this.fetch(`/s3${path}`, init)
+      // Never from the browser's HTTP cache: a HEAD after a GET of the same URL would show that GET's headers (a lock changed since).
+      const res = await this.fetch(`/s3${path}`, { cache: 'no-store', ...init })
       if (attempt === 2 || (method !== 'GET' && method !== 'HEAD') || (res.status !== 500 && res.status !== 503) || init.signal?.aborted === true) return res
       console.warn(`s3mesh console: ${method} ${path} answered ${res.status}: tried again`)
       await res.body?.cancel()

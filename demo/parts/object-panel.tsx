@@ -8,13 +8,14 @@ import { bytes, moment, shortId } from '../format.js'
 import { bucketArn } from '../permissions.js'
 import { deleteObject, deleteVersion, download, getTags, headObject, keyVersions, putMetadata, putTags, restoreVersion, type ObjectHead, type Versioning, type VersionRow } from '../s3-api.js'
 import { Preview } from './preview.js'
+import { Protection } from './protection.js'
 
 /**
  * The open object: a preview, what S3 and the mesh know of it, its metadata
- * and tags (editable), its versions in a bucket that keeps them (download,
+ * and tags (editable), its object lock protection, its versions in a bucket that keeps them (download,
  * restore, delete for good), a share link, download and delete.
  */
-export function ObjectPanel ({ bucket, objectKey, versioning, onClose, onDeleted }: { bucket: string, objectKey: string, versioning: Versioning, onClose: () => void, onDeleted: () => void }): preact.JSX.Element {
+export function ObjectPanel ({ bucket, objectKey, versioning, objectLock, onClose, onDeleted }: { bucket: string, objectKey: string, versioning: Versioning, objectLock: boolean, onClose: () => void, onDeleted: () => void }): preact.JSX.Element {
   const { session, watch, showError, notify } = useConsole()
   const [head, setHead] = useState<ObjectHead>()
   const [tags, setTags] = useState<Record<string, string>>()
@@ -80,6 +81,7 @@ export function ObjectPanel ({ bucket, objectKey, versioning, onClose, onDeleted
     </dl>
     {head !== undefined && <Pairs title="Metadata" what="metadata" initial={head.metadata} editable={may('s3:PutObject')} onSave={async m => { await putMetadata(session, bucket, objectKey, head, m); setHead({ ...head, metadata: m }) }} />}
     {tags !== undefined && <Pairs title="Tags" what="tag" initial={tags} editable={may('s3:PutObjectTagging')} onSave={async t => { await putTags(session, bucket, objectKey, t); setTags(t) }} />}
+    {head !== undefined && (objectLock || Object.keys(head.lock).length > 0) && <Protection bucket={bucket} objectKey={objectKey} head={head} onChanged={() => { setRevision(r => r + 1) }} />}
     {tagsError !== undefined && <section class="pairs" aria-label="Tags"><h3>Tags</h3><p class="error-text">The tags could not be read: {tagsError}</p></section>}
     {versioning !== undefined && session.can.may('s3:ListBucketVersions', bucketArn(bucket)) &&
       <Versions bucket={bucket} objectKey={objectKey} name={name} revision={revision} onChanged={() => { setRevision(r => r + 1); onDeleted() }} onGone={() => { onDeleted(); onClose() }} />}

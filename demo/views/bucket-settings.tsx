@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'preact/hooks'
-import { Globe, History, Lock, FileJson, CirclePause } from 'lucide-preact'
+import { Globe, History, Lock, FileJson, CirclePause, ShieldCheck } from 'lucide-preact'
 import { messageOf, useConsole } from '../context.js'
 import { bucketArn } from '../permissions.js'
 import { PolicyEditor, policyProblem } from '../parts/policy-editor.js'
 import { href } from '../router.js'
-import { ConsoleError, getBucketAccess, getCors, getVersioning, putBucketAcl, putBucketPolicy, putCors, putVersioning, type BucketAccess, type Versioning } from '../s3-api.js'
+import { ConsoleError, getBucketAccess, getCors, getObjectLock, getVersioning, putBucketAcl, putBucketPolicy, putCors, putObjectLock, putVersioning, type BucketAccess, type LockMode, type ObjectLock, type Versioning } from '../s3-api.js'
 
 const EXAMPLE = `<CORSConfiguration>
   <CORSRule>
@@ -22,8 +22,16 @@ export function BucketSettings ({ bucket }: { bucket: string }): preact.JSX.Elem
   const can = session.can
   const [rules, setRules] = useState<string>()
   const mayCors = can.may('s3:PutBucketCORS', bucketArn(bucket))
+  const mayVersioning = can.may('s3:PutBucketVersioning', bucketArn(bucket))
+  const mayLock = can.may('s3:GetBucketObjectLockConfiguration', bucketArn(bucket))
+  // Versioning and object lock are read here: each form's choices depend on the other's state.
+  const [versioning, setVersioning] = useState<Versioning | 'unknown'>('unknown')
+  const [lock, setLock] = useState<ObjectLock>()
   useEffect(() => {
     if (mayCors) getCors(session, bucket).then(setRules, err => { showError(messageOf(err)); setRules('') })
+    setVersioning('unknown'); setLock(undefined)
+    if (mayVersioning) getVersioning(session, bucket).then(setVersioning, err => { showError(messageOf(err)) })
+    if (mayLock) getObjectLock(session, bucket).then(setLock, err => { showError(messageOf(err)) })
   }, [bucket])
   const save = async (e: Event): Promise<void> => {
     e.preventDefault()
@@ -48,24 +56,80 @@ export function BucketSettings ({ bucket }: { bucket: string }): preact.JSX.Elem
         <button type="button" class="secondary outline" onClick={() => { setRules(EXAMPLE) }}>Insert an example</button>
       </div>
     </form>}
-    {can.may('s3:PutBucketVersioning', bucketArn(bucket)) && <VersioningForm bucket={bucket} />}
+    {mayVersioning && <VersioningForm bucket={bucket} status={versioning} locked={lock?.enabled === true} onChange={setVersioning} />}
+    {mayLock && <ObjectLockForm bucket={bucket} lock={lock} versioning={versioning} editable={can.may('s3:PutBucketObjectLockConfiguration', bucketArn(bucket)) && mayVersioning}
+      onChange={next => { setLock(next); setVersioning('Enabled') }} />}
   </section>
 }
 
-/** Whether the bucket keeps every version of its objects: turned on, or suspended (S3 never turns it off again). */
-function VersioningForm ({ bucket }: { bucket: string }): preact.JSX.Element {
+/**
+ * Object lock: off, or on (for good, as in S3) with the default retention
+ * each new version gets. Turning it on needs versioning on, and keeps it on.
+ */
+function ObjectLockForm ({ bucket, lock, versioning, editable, onChange }: { bucket: string, lock: ObjectLock | undefined, versioning: Versioning | 'unknown', editable: boolean, onChange: (next: ObjectLock) => void }): preact.JSX.Element {
   const { session, showError, notify } = useConsole()
-  const [status, setStatus] = useState<Versioning | 'unknown'>('unknown')
   const [busy, setBusy] = useState(false)
-  useEffect(() => {
-    setStatus('unknown')
-    getVersioning(session, bucket).then(setStatus, err => { showError(messageOf(err)) })
-  }, [bucket])
+  const save = async (rule: { mode: LockMode, days: number } | undefined, done: string): Promise<void> => {
+    setBusy(true)
+    try {
+      // Object lock needs versioning on: turned on first (it stays on).
+      if (versioning !== 'Enabled') await putVersioning(session, bucket, 'Enabled')
+      await putObjectLock(session, bucket, rule)
+      onChange({ enabled: true, ...(rule === undefined ? {} : { rule }) })
+      showError(undefined)
+      notify(done)
+    } catch (err) { showError(messageOf(err)) }
+    setBusy(false)
+  }
+  const submit = (e: Event): void => {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget as HTMLFormElement)
+    const mode = String(form.get('mode'))
+    const days = Number(form.get('days'))
+    if (mode === 'none') { void save(undefined, `New versions in ${bucket} get no retention of their own.`); return }
+    void save({ mode: mode as LockMode, days }, `New versions in ${bucket} are kept ${days} day${days === 1 ? '' : 's'} (${mode.toLowerCase()}).`)
+  }
+  const rule = lock?.enabled === true ? lock.rule : undefined
+  const period = rule === undefined ? '' : rule.days !== undefined ? `${rule.days} day${rule.days === 1 ? '' : 's'}` : `${rule.years} year${rule.years === 1 ? '' : 's'}`
+  return <section aria-labelledby="lock-title">
+    <h2 id="lock-title"><span class="icon-text"><ShieldCheck size={20} aria-hidden /> Object lock</span></h2>
+    <p>Object lock is <strong id="lock-status">{lock === undefined ? '…' : lock.enabled ? 'On' : 'Off'}</strong>{rule !== undefined && <>; each new version is kept <strong id="lock-default">{period}</strong> in {rule.mode.toLowerCase()} mode</>}.</p>
+    <small id="lock-help" class="muted">
+      {lock?.enabled === true
+        ? 'A version under retention, or with a legal hold, cannot be deleted on any member of the mesh. Governance mode lets users allowed to bypass it delete early or shorten it; compliance mode lets nobody, root included, until the date passes.'
+        : 'Object lock keeps versions from being deleted or overwritten for a set time (write once, read many): backups, records, evidence. Once on, it cannot be turned off, and versioning stays on, as in S3.'}
+    </small>
+    {editable && lock?.enabled === false && <div class="row">
+      <button type="button" class="icon-text" disabled={busy} aria-busy={busy} aria-describedby="lock-help" onClick={() => {
+        if (!confirm(`Turn object lock on for ${bucket}? It cannot be turned off again, and versioning stays on.`)) return
+        void save(undefined, `Object lock is on for ${bucket}.`)
+      }}><ShieldCheck size={16} aria-hidden /> Turn object lock on</button>
+    </div>}
+    {editable && lock?.enabled === true && <form class="lock-default" aria-label="Default retention" onSubmit={submit}>
+      <label>Default retention
+        <select name="mode" defaultValue={rule?.mode ?? 'none'}>
+          <option value="none">None</option>
+          <option value="GOVERNANCE">Governance</option>
+          <option value="COMPLIANCE">Compliance</option>
+        </select>
+      </label>
+      <label>Days
+        <input name="days" type="number" min={1} max={36500} required defaultValue={String(rule?.days ?? (rule?.years === undefined ? 30 : rule.years * 365))} />
+      </label>
+      <button type="submit" class="small" disabled={busy} aria-busy={busy}>Save default retention</button>
+    </form>}
+  </section>
+}
+
+/** Whether the bucket keeps every version of its objects: turned on, or suspended (S3 never turns it off again; object lock keeps it on). */
+function VersioningForm ({ bucket, status, locked, onChange }: { bucket: string, status: Versioning | 'unknown', locked: boolean, onChange: (next: Versioning) => void }): preact.JSX.Element {
+  const { session, showError, notify } = useConsole()
+  const [busy, setBusy] = useState(false)
   const set = async (next: 'Enabled' | 'Suspended'): Promise<void> => {
     setBusy(true)
     try {
       await putVersioning(session, bucket, next)
-      setStatus(next)
+      onChange(next)
       showError(undefined)
       notify(next === 'Enabled' ? `${bucket} keeps every version now.` : `Versioning of ${bucket} is suspended.`)
     } catch (err) { showError(messageOf(err)) }
@@ -76,7 +140,9 @@ function VersioningForm ({ bucket }: { bucket: string }): preact.JSX.Element {
     <h2 id="versioning-title">Versioning</h2>
     <p>Versioning is <strong id="versioning-status">{said}</strong>.</p>
     <small id="versioning-help" class="muted">
-      {status === 'Enabled'
+      {status === 'Enabled' && locked
+        ? 'An overwrite or a delete keeps the old version: open an object to restore one, or show deleted objects to recover them. Object lock keeps versioning on for good.'
+        : status === 'Enabled'
         ? 'An overwrite or a delete keeps the old version: open an object to restore one, or show deleted objects to recover them. Suspending keeps the versions there are; new writes then replace the latest.'
         : status === 'Suspended'
           ? 'The versions kept before stay, and can still be restored; a write or a delete replaces only the latest. Turn it on again to keep every version.'
@@ -84,7 +150,7 @@ function VersioningForm ({ bucket }: { bucket: string }): preact.JSX.Element {
     </small>
     <div class="row">
       {status !== 'Enabled' && <button type="button" class="icon-text" disabled={busy || status === 'unknown'} aria-busy={busy} aria-describedby="versioning-help" onClick={() => { void set('Enabled') }}><History size={16} aria-hidden /> {status === 'Suspended' ? 'Turn versioning on again' : 'Turn versioning on'}</button>}
-      {status === 'Enabled' && <button type="button" class="secondary outline icon-text" disabled={busy} aria-busy={busy} aria-describedby="versioning-help" onClick={() => { void set('Suspended') }}><CirclePause size={16} aria-hidden /> Suspend versioning</button>}
+      {status === 'Enabled' && !locked && <button type="button" class="secondary outline icon-text" disabled={busy} aria-busy={busy} aria-describedby="versioning-help" onClick={() => { void set('Suspended') }}><CirclePause size={16} aria-hidden /> Suspend versioning</button>}
     </div>
   </section>
 }

@@ -48,9 +48,10 @@ export function Buckets (): preact.JSX.Element {
   const create = async (e: Event): Promise<void> => {
     e.preventDefault()
     const form = e.currentTarget as HTMLFormElement
-    const name = String(new FormData(form).get('name')).trim()
+    const data = new FormData(form)
+    const name = String(data.get('name')).trim()
     try {
-      await createBucket(session, name)
+      await createBucket(session, name, { objectLock: data.get('lock') === 'on' })
       showError(undefined)
       form.reset()
       notify(`Bucket ${name} created.`)
@@ -67,6 +68,9 @@ export function Buckets (): preact.JSX.Element {
         <label>New bucket
           <input name="name" required placeholder="photos" aria-describedby="bucket-rules" />
         </label>
+        {can.mayOnSome('s3:PutBucketObjectLockConfiguration') && <label class="toggle" title="Versions can be kept from deletion for a set time (write once, read many). It cannot be turned off later, and keeps versioning on.">
+          <input type="checkbox" role="switch" name="lock" /> Object lock
+        </label>}
         <button type="submit" class="icon-text"><Plus size={16} aria-hidden /> Create</button>
         <small id="bucket-rules" class="muted">3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (S3's rules: the name may become part of a URL).</small>
       </form>

@@ -8,7 +8,7 @@ import { Dialog } from '../parts/dialog.js'
 import { ObjectPanel } from '../parts/object-panel.js'
 import { bucketArn, objectArn, objectsArn } from '../permissions.js'
 import { href, navigate } from '../router.js'
-import { createFolder, deletedKeys, deleteKeys, deleteVersion, download, getVersioning, listObjects, type Listing, type ObjectRow, type Versioning, type VersionRow } from '../s3-api.js'
+import { createFolder, deletedKeys, deleteKeys, deleteVersion, download, getObjectLock, getVersioning, listObjects, type Listing, type ObjectRow, type Versioning, type VersionRow } from '../s3-api.js'
 import { droppedFiles } from '../upload-queue.js'
 
 type Column = 'name' | 'size' | 'modified'
@@ -38,6 +38,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
   const mayWrite = session.can.may('s3:PutObject', objectsArn(bucket, prefix))
   const mayDelete = session.can.may('s3:DeleteObject', objectsArn(bucket, prefix))
   const [versioning, setVersioning] = useState<Versioning>()
+  const [objectLock, setObjectLock] = useState(false)
   const mayListVersions = versioning !== undefined && session.can.may('s3:ListBucketVersions', bucketArn(bucket))
   const [showDeleted, setShowDeleted] = useState(false)
   const [deleted, setDeleted] = useState<{ rows: VersionRow[], truncated: boolean }>()
@@ -64,9 +65,15 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
   useEffect(() => { setListing(undefined); setDeleted(undefined); setSearch(''); setSelected(new Set()); setShown(PAGE) }, [bucket, prefix])
   // Whether the bucket keeps versions: deleted objects can then be shown and recovered. Unknown to someone who may not ask.
   const askVersioning = useCallback(() => {
-    if (session.can.may('s3:GetBucketVersioning', bucketArn(bucket))) getVersioning(session, bucket).then(setVersioning, () => {})
+    if (session.can.may('s3:GetBucketVersioning', bucketArn(bucket))) {
+      getVersioning(session, bucket).then(status => {
+        setVersioning(status)
+        // Object lock needs versioning on: asked only then.
+        if (status === 'Enabled' && session.can.may('s3:GetBucketObjectLockConfiguration', bucketArn(bucket))) getObjectLock(session, bucket).then(l => { setObjectLock(l.enabled) }, () => {})
+      }, () => {})
+    }
   }, [session, bucket])
-  useEffect(() => { setVersioning(undefined); setShowDeleted(false); askVersioning() }, [askVersioning])
+  useEffect(() => { setVersioning(undefined); setObjectLock(false); setShowDeleted(false); askVersioning() }, [askVersioning])
   // A new search shows other rows: a selection made among the old ones would delete what is not in view.
   useEffect(() => { setSelected(new Set()) }, [search])
   useEffect(() => {
@@ -237,7 +244,7 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
         mayRecover={key => session.can.may('s3:DeleteObjectVersion', objectArn(bucket, key))} onRecover={row => { void recover(row) }} />}
       {mayWrite && <p class="drop-hint muted">Drop files or folders anywhere here to upload them{prefix === '' ? '' : ` into ${prefix}`}.</p>}
     </div>
-    {open !== undefined && <ObjectPanel bucket={bucket} objectKey={open} versioning={versioning} onClose={() => { navigate({ view: 'objects', bucket, prefix }) }} onDeleted={() => { void refresh() }} />}
+    {open !== undefined && <ObjectPanel bucket={bucket} objectKey={open} versioning={versioning} objectLock={objectLock} onClose={() => { navigate({ view: 'objects', bucket, prefix }) }} onDeleted={() => { void refresh() }} />}
     {confirming !== undefined && <Dialog title={confirming.length === 1 ? `Delete ${confirming[0]!.slice(prefix.length)}?` : `Delete ${confirming.length} objects?`} onClose={() => { setConfirming(undefined) }}>
       <p>{versioning === 'Enabled'
         ? `${confirming.length === 1 ? 'It' : 'They'} will be hidden on every member of the mesh; every version is kept, and "Show deleted" recovers ${confirming.length === 1 ? 'it' : 'them'}.`
