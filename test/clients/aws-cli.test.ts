@@ -56,6 +56,31 @@ describeClient('aws-cli', AWS, 'apt-get install awscli', () => {
     assert.doesNotMatch(await aws('s3', 'ls'), /cli-aws/)
   })
 
+  it('object lock on a mesh member: a bucket made with it, a default retention a 50 MiB multipart upload gets, a COMPLIANCE put, a legal hold, deletes by id refused', async () => {
+    const json = async (...args: string[]): Promise<Record<string, any>> => JSON.parse(await aws(...args)) as Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+    const refused = async (...args: string[]): Promise<string> => await aws(...args).then(() => 'no error', (err: Error) => /\((\w+)\)/.exec(err.message)?.[1] ?? err.message)
+    await aws('s3api', 'create-bucket', '--bucket', 'cli-vault', '--object-lock-enabled-for-bucket')
+    await aws('s3api', 'put-object-lock-configuration', '--bucket', 'cli-vault', '--object-lock-configuration', '{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":{"Mode":"GOVERNANCE","Days":1}}}')
+    assert.deepEqual((await json('s3api', 'get-object-lock-configuration', '--bucket', 'cli-vault')).ObjectLockConfiguration, { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 1 } } })
+    assert.equal((await json('s3api', 'get-bucket-versioning', '--bucket', 'cli-vault')).Status, 'Enabled')
+    await aws('s3', 'cp', '--no-progress', fx.big, 's3://cli-vault/backup.bin')
+    const big = await json('s3api', 'head-object', '--bucket', 'cli-vault', '--key', 'backup.bin')
+    assert.equal(big.ObjectLockMode, 'GOVERNANCE', 'the default retention, given to a completed multipart upload')
+    const until = new Date(Math.ceil((Date.now() + 2 * 86_400_000) / 1000) * 1000).toISOString()
+    const put = await json('s3api', 'put-object', '--bucket', 'cli-vault', '--key', 'contract.txt', '--body', fx.small, '--object-lock-mode', 'COMPLIANCE', '--object-lock-retain-until-date', until)
+    assert.equal((await json('s3api', 'get-object-retention', '--bucket', 'cli-vault', '--key', 'contract.txt', '--version-id', put.VersionId)).Retention.Mode, 'COMPLIANCE')
+    assert.equal(await refused('s3api', 'delete-object', '--bucket', 'cli-vault', '--key', 'contract.txt', '--version-id', put.VersionId, '--bypass-governance-retention'), 'AccessDenied')
+    await aws('s3api', 'put-object-legal-hold', '--bucket', 'cli-vault', '--key', 'backup.bin', '--version-id', big.VersionId, '--legal-hold', 'Status=ON')
+    assert.equal((await json('s3api', 'get-object-legal-hold', '--bucket', 'cli-vault', '--key', 'backup.bin', '--version-id', big.VersionId)).LegalHold.Status, 'ON')
+    assert.equal(await refused('s3api', 'delete-object', '--bucket', 'cli-vault', '--key', 'backup.bin', '--version-id', big.VersionId, '--bypass-governance-retention'), 'AccessDenied', 'a legal hold')
+    assert.equal(await refused('s3api', 'put-bucket-versioning', '--bucket', 'cli-vault', '--versioning-configuration', 'Status=Suspended'), 'InvalidBucketState')
+    // A delete without an id hides the key; the version and its bytes stay.
+    await aws('s3', 'rm', 's3://cli-vault/backup.bin')
+    const back = join(fx.dir, 'backup-back.bin')
+    await aws('s3api', 'get-object', '--bucket', 'cli-vault', '--key', 'backup.bin', '--version-id', big.VersionId, back)
+    assert.equal(await sha256File(back), fx.bigSha256)
+  })
+
   it('versioning on a node without the mesh: turned on, every version listed, an old one read back, a delete marker', async () => {
     const lone = await startServerProcess({ args: ['--no-mesh'] })
     try {
