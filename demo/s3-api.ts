@@ -296,8 +296,9 @@ export async function getObjectLock (s: Session, bucket: string): Promise<Object
 }
 
 /** Turns object lock on (for good, as S3 has it), with a default retention or none. */
-export async function putObjectLock (s: Session, bucket: string, rule: { mode: LockMode, days: number } | undefined): Promise<void> {
-  const body = `<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>${rule === undefined ? '' : `<Rule><DefaultRetention><Mode>${rule.mode}</Mode><Days>${rule.days}</Days></DefaultRetention></Rule>`}</ObjectLockConfiguration>`
+export async function putObjectLock (s: Session, bucket: string, rule: { mode: LockMode, days?: number, years?: number } | undefined): Promise<void> {
+  const period = rule === undefined ? '' : rule.years !== undefined ? `<Years>${rule.years}</Years>` : `<Days>${rule.days ?? 1}</Days>`
+  const body = `<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>${rule === undefined ? '' : `<Rule><DefaultRetention><Mode>${rule.mode}</Mode>${period}</DefaultRetention></Rule>`}</ObjectLockConfiguration>`
   await ok(await s.s3(`${objectPath(bucket)}?object-lock`, { method: 'PUT', body, headers: { 'content-type': 'application/xml' } }))
 }
 

@@ -58,25 +58,27 @@ export function Protection ({ bucket, objectKey, head, onChanged }: { bucket: st
     <h3 id="protection-title"><span class="icon-text"><ShieldCheck size={16} aria-hidden /> Protection</span></h3>
     <dl>
       <dt>Retention</dt>
-      <dd id="retention-status">{lock.mode === undefined || lock.until === undefined
+      <dd id="retention-status">{!may('s3:GetObjectRetention')
+        ? 'Not shown to you (s3:GetObjectRetention)'
+        : lock.mode === undefined || lock.until === undefined
         ? 'None'
         : <>{lock.mode === 'COMPLIANCE' ? 'Compliance' : 'Governance'} {retained ? 'until' : 'ended'} <time dateTime={new Date(lock.until).toISOString()} title={new Date(lock.until).toLocaleString()}>{when(lock.until)}</time>{retained ? ` (${left(lock.until)})` : ''}</>}</dd>
       <dt>Legal hold</dt>
-      <dd id="legal-hold-status">{lock.legalHold === true ? 'On' : 'Off'}</dd>
+      <dd id="legal-hold-status">{!may('s3:GetObjectLegalHold') ? 'Not shown to you (s3:GetObjectLegalHold)' : lock.legalHold === true ? 'On' : 'Off'}</dd>
     </dl>
     <small class="muted">{retained || lock.legalHold === true
       ? 'This version cannot be deleted on any member of the mesh until its retention ends and its legal hold is lifted. A delete hides it behind a delete marker; the version stays.'
       : 'Nothing keeps this version from being deleted.'}</small>
-    {may('s3:PutObjectLegalHold') && <div class="row">
-      <button type="button" class="secondary outline small" disabled={busy} aria-busy={busy} onClick={() => {
+    <div class="row">
+      {may('s3:PutObjectLegalHold') && may('s3:GetObjectLegalHold') && <button type="button" class="secondary outline small" disabled={busy} aria-busy={busy} onClick={() => {
         const on = lock.legalHold !== true
         void act(async () => { await putLegalHold(session, bucket, objectKey, versionId, on) }, on ? `Legal hold placed on ${objectKey}.` : `Legal hold on ${objectKey} lifted.`)
-      }}>{lock.legalHold === true ? 'Lift legal hold' : 'Place legal hold'}</button>
+      }}>{lock.legalHold === true ? 'Lift legal hold' : 'Place legal hold'}</button>}
       {retained && lock.mode === 'GOVERNANCE' && mayBypass && may('s3:PutObjectRetention') && <button type="button" class="secondary outline small danger" disabled={busy} onClick={() => {
         if (!confirm(`Lift the governance retention of ${objectKey}? It can then be deleted.`)) return
         void act(async () => { await putRetention(session, bucket, objectKey, versionId, undefined, true) }, `Retention of ${objectKey} lifted.`)
       }}>Lift retention</button>}
-    </div>}
+    </div>
     {may('s3:PutObjectRetention') && <form class="retention" aria-label="Retention" onSubmit={save}>
       <label>Mode
         {/* A compliance retention is only ever extended. */}

@@ -57,7 +57,8 @@ export function BucketSettings ({ bucket }: { bucket: string }): preact.JSX.Elem
       </div>
     </form>}
     {mayVersioning && <VersioningForm bucket={bucket} status={versioning} locked={lock?.enabled === true} onChange={setVersioning} />}
-    {mayLock && <ObjectLockForm bucket={bucket} lock={lock} versioning={versioning} editable={can.may('s3:PutBucketObjectLockConfiguration', bucketArn(bucket)) && mayVersioning}
+    {mayLock && <ObjectLockForm bucket={bucket} lock={lock} versioning={versioning}
+      editable={can.may('s3:PutBucketObjectLockConfiguration', bucketArn(bucket)) && (versioning === 'Enabled' || mayVersioning)}
       onChange={next => { setLock(next); setVersioning('Enabled') }} />}
   </section>
 }
@@ -69,7 +70,7 @@ export function BucketSettings ({ bucket }: { bucket: string }): preact.JSX.Elem
 function ObjectLockForm ({ bucket, lock, versioning, editable, onChange }: { bucket: string, lock: ObjectLock | undefined, versioning: Versioning | 'unknown', editable: boolean, onChange: (next: ObjectLock) => void }): preact.JSX.Element {
   const { session, showError, notify } = useConsole()
   const [busy, setBusy] = useState(false)
-  const save = async (rule: { mode: LockMode, days: number } | undefined, done: string): Promise<void> => {
+  const save = async (rule: DefaultRule | undefined, done: string): Promise<void> => {
     setBusy(true)
     try {
       // Object lock needs versioning on: turned on first (it stays on).
@@ -85,9 +86,10 @@ function ObjectLockForm ({ bucket, lock, versioning, editable, onChange }: { buc
     e.preventDefault()
     const form = new FormData(e.currentTarget as HTMLFormElement)
     const mode = String(form.get('mode'))
-    const days = Number(form.get('days'))
+    const n = Number(form.get('period'))
+    const unit = String(form.get('unit')) === 'years' ? 'years' : 'days'
     if (mode === 'none') { void save(undefined, `New versions in ${bucket} get no retention of their own.`); return }
-    void save({ mode: mode as LockMode, days }, `New versions in ${bucket} are kept ${days} day${days === 1 ? '' : 's'} (${mode.toLowerCase()}).`)
+    void save(unit === 'years' ? { mode: mode as LockMode, years: n } : { mode: mode as LockMode, days: n }, `New versions in ${bucket} are kept ${n} ${n === 1 ? unit.slice(0, -1) : unit} (${mode.toLowerCase()}).`)
   }
   const rule = lock?.enabled === true ? lock.rule : undefined
   const period = rule === undefined ? '' : rule.days !== undefined ? `${rule.days} day${rule.days === 1 ? '' : 's'}` : `${rule.years} year${rule.years === 1 ? '' : 's'}`
@@ -113,8 +115,14 @@ function ObjectLockForm ({ bucket, lock, versioning, editable, onChange }: { buc
           <option value="COMPLIANCE">Compliance</option>
         </select>
       </label>
-      <label>Days
-        <input name="days" type="number" min={1} max={36500} required defaultValue={String(rule?.days ?? (rule?.years === undefined ? 30 : rule.years * 365))} />
+      <label>Keep each version for
+        <input name="period" type="number" min={1} max={36500} required defaultValue={String(rule?.days ?? rule?.years ?? 30)} />
+      </label>
+      <label>Unit
+        <select name="unit" defaultValue={rule?.years === undefined ? 'days' : 'years'}>
+          <option value="days">Days</option>
+          <option value="years">Years</option>
+        </select>
       </label>
       <button type="submit" class="small" disabled={busy} aria-busy={busy}>Save default retention</button>
     </form>}
@@ -156,6 +164,7 @@ function VersioningForm ({ bucket, status, locked, onChange }: { bucket: string,
 }
 
 type Mode = 'private' | 'public' | 'custom'
+type DefaultRule = { mode: LockMode, days: number } | { mode: LockMode, years: number }
 
 const policyExample = (bucket: string): string => JSON.stringify({
   Version: '2012-10-17',

@@ -439,7 +439,7 @@ describe('the console', () => {
     assert.equal(await page.getByRole('button', { name: 'Suspend versioning' }).count(), 0, 'object lock keeps versioning on')
     const defaults = page.getByRole('form', { name: 'Default retention' })
     await defaults.getByLabel('Default retention').selectOption('GOVERNANCE')
-    await defaults.getByLabel('Days').fill('7')
+    await defaults.getByLabel('Keep each version for').fill('7')
     await defaults.getByRole('button', { name: 'Save default retention' }).click()
     await page.getByRole('status').filter({ hasText: 'New versions in vault are kept 7 days (governance).' }).waitFor()
     await page.locator('#lock-default').getByText('7 days').waitFor()

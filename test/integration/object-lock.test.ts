@@ -17,6 +17,9 @@ import { sdkClient, signer } from '../helpers/s3-client.js'
 import { startMeshProcesses } from '../helpers/mesh-processes.js'
 import { edgeInFrontOf } from '../helpers/edge.js'
 import { until } from '../helpers/until.js'
+import { randomBytes } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 async function outcome (p: Promise<unknown>): Promise<string> {
@@ -130,8 +133,9 @@ describe('S3 object lock across a mesh of three processes', () => {
   let nodes: ServerProcess[] = []
   let s3: S3Client[] = []
   const B = 'mesh-vault'
+  const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
   before(async () => {
-    nodes = await startMeshProcesses(3)
+    nodes = await startMeshProcesses(3, { env })
     s3 = nodes.map(n => sdkClient(n.url))
     await s3[0]!.send(new CreateBucketCommand({ Bucket: B, ObjectLockEnabledForBucket: true }))
     await s3[1]!.send(new PutObjectLockConfigurationCommand({ Bucket: B, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 1 } } } }))
@@ -189,5 +193,29 @@ describe('S3 object lock across a mesh of three processes', () => {
     assert.equal((await s3[2]!.send(new GetObjectRetentionCommand(at))).Retention?.Mode, 'GOVERNANCE', 'the retention kept')
     await s3[2]!.send(new DeleteObjectCommand({ ...at, BypassGovernanceRetention: true }))
     for (const [i, client] of s3.entries()) await until(`member ${i} has it gone`, async () => (await outcome(client.send(new HeadObjectCommand(at)))) === '404 NotFound')
+  })
+
+  it('a holder whose catalog was lost takes its copies back with their locks, which the writer gave them', async () => {
+    const idOf = (n: ServerProcess): string => n.meshAddress!.split('/p2p/').at(-1)!
+    // The writer: the member whose id sorts first, so that a copy taken back elsewhere, dated by its own id, would outrank the writer's entry.
+    const writer = nodes.indexOf([...nodes].sort((a, b) => idOf(a) < idOf(b) ? -1 : 1)[0]!)
+    const put = await s3[writer]!.send(new PutObjectCommand({ Bucket: B, Key: 'adopted.txt', Body: 'kept with its lock' }))
+    const holders = ((await (await signer().fetch(`${nodes[writer]!.url}/_s3mesh/v1/locate/${B}/adopted.txt`)).json()) as { holders: Array<{ id: string }> }).holders.map(h => h.id)
+    const replica = nodes.findIndex((n, i) => i !== writer && holders.includes(idOf(n)))
+    assert.ok(replica >= 0, `the precondition: a member besides the writer holds it (${holders.join(', ')})`)
+    const at = { Bucket: B, Key: 'adopted.txt', VersionId: put.VersionId }
+    await until('the replica has the lock', async () => (await s3[replica]!.send(new HeadObjectCommand(at))).ObjectLockMode === 'GOVERNANCE')
+    // The replica stops; its catalog is lost (a damaged disk); it starts again and takes back what its store holds.
+    const lost = nodes[replica]!
+    s3[replica]!.destroy()
+    await lost.stop({ remove: false })
+    for (const f of ['catalog.db', 'catalog.db-wal', 'catalog.db-shm']) await rm(join(lost.dataDir, '.s3mesh', f), { force: true })
+    nodes[replica] = await startServerProcess({ dataDir: lost.dataDir, env, args: ['--membership', 'local', '--replicas', '2', '--join', nodes[writer]!.meshAddress!] })
+    s3[replica] = sdkClient(nodes[replica]!.url)
+    await until('the replica knows the bucket again', async () => (await outcome(s3[replica]!.send(new HeadObjectCommand(at)))) === 'ok', 30_000)
+    for (const [i, client] of s3.entries()) {
+      await until(`member ${i} shows the lock`, async () => (await client.send(new HeadObjectCommand(at))).ObjectLockMode === 'GOVERNANCE')
+      assert.equal(await outcome(client.send(new DeleteObjectCommand(at))), '403 AccessDenied', `member ${i}`)
+    }
   })
 })

@@ -241,6 +241,37 @@ describe('the catalog partitioned by bucket', () => {
     await outsiders[0]!.mesh.store.deleteBucket(bucket)
   })
 
+  it('object lock: a member that holds a version of a bucket it does not own checks a delete, a lock change and a tag edit against the owners\' entry, not its own', async () => {
+    const bucket = 'juliett'
+    await nodes[0]!.mesh.store.createBucket(bucket)
+    await until('every member has the bucket', () => live().every(n => n.mesh.catalog.get(bucket) !== undefined), 10_000)
+    await nodes[0]!.mesh.store.setBucketVersioning!(bucket, 'Enabled')
+    await nodes[0]!.mesh.store.setBucketObjectLock!(bucket, {})
+    await until('every member hears of the lock', () => live().every(n => n.mesh.catalog.get(bucket)?.objectLock !== undefined), 10_000)
+    const outsider = live().find(n => !n.mesh.partition.owns(bucket))!
+    const owner = live().find(n => n.mesh.partition.owns(bucket))!
+    // Written through a member that does not own the bucket: it holds the version.
+    const body = new TextEncoder().encode('evidence')
+    const v = (await outsider.mesh.store.putObject(bucket, 'held', streamOfBytes(body), { metadata: { user: {} }, size: body.byteLength })).versionId!
+    assert.ok(outsider.mesh.catalog.slot(bucket, 'held', v)?.holders.includes(idOf(outsider)), 'precondition: the outsider holds the version')
+    const owners = live().filter(n => n.mesh.partition.owns(bucket))
+    await until('the owners have the version', () => owners.every(o => o.mesh.catalog.slot(bucket, 'held', v) !== undefined), 10_000)
+    // A legal hold the owners have and the outsider has not heard of yet (a non-owner holder hears of a replaced
+    // version, not of every change to it): a new entry version of the slot, with the same holders, handed to the owners only.
+    const mine = outsider.mesh.catalog.slot(bucket, 'held', v)!
+    const held: CatalogEntry = { ...mine, version: { ...mine.version, ms: mine.version.ms + 1, node: idOf(owner) }, created: mine.created ?? mine.version, object: { ...mine.object!, lock: { legalHold: true } } }
+    for (const o of owners) await outsider.mesh.query.merge(idOf(o), [held])
+    assert.ok(owners.every(o => o.mesh.catalog.slot(bucket, 'held', v)?.object?.lock?.legalHold === true), 'precondition: the owners have the hold')
+    assert.equal(outsider.mesh.catalog.slot(bucket, 'held', v)?.object?.lock, undefined, 'precondition: the outsider\'s own entry has not heard of it')
+    await assert.rejects(outsider.mesh.store.deleteObject(bucket, 'held', { versionId: v }), (err: unknown) => isS3Error(err, 'AccessDenied'), 'the delete is checked against the owners\' entry')
+    await outsider.mesh.store.setObjectTags(bucket, 'held', { case: '42' }, { versionId: v })
+    await outsider.mesh.store.setObjectLock!(bucket, 'held', { retention: { mode: 'GOVERNANCE', until: new Date(Date.now() + 86_400_000) } }, { versionId: v })
+    // One change after the other at the outsider, each from the latest entry: the owner ends with all three.
+    const atOwner = async (): Promise<unknown[]> => { const h = await owner.mesh.store.headObject(bucket, 'held', { versionId: v }); return [h.lock?.legalHold, h.lock?.retention?.mode, h.tags] }
+    await until('the owner has the outsider\'s changes', async () => (await atOwner())[1] === 'GOVERNANCE', 10_000)
+    assert.deepEqual(await atOwner(), [true, 'GOVERNANCE', { case: '42' }], 'the tag edit and the retention kept the hold, and the retention the tags')
+  })
+
   it('owners crash and are gone with their data: the new owners take each partition from the one left, and nothing is lost', async () => {
     // Two of alpha's three owners crash at once (a node lost with its disk, and another during the rebalance that follows).
     const owners = nodes.filter(n => n.mesh.partition.owns('alpha'))

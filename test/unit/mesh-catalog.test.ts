@@ -404,5 +404,14 @@ describe('catalog slots (S3 versions)', () => {
     const { objectLock: _dropped, ...unlockedBucket } = bucketEntry
     assert.deepEqual(mergeEntries(unlockedBucket, bucketEntry), bucketEntry)
     assert.deepEqual(mergeEntries(bucketEntry, unlockedBucket), bucketEntry)
+    // Told by two holders, one without the lock: the lock and both holders are kept, in either order.
+    const elsewhere: CatalogEntry = { ...v1, holders: ['n2'] }
+    assert.deepEqual(mergeEntries(elsewhere, locked), { ...locked, holders: ['n1', 'n2'] })
+    assert.deepEqual(mergeEntries(locked, elsewhere), { ...locked, holders: ['n1', 'n2'] })
+    // A catalog holding the copy without its lock takes the lock when it arrives, and anti-entropy tells them apart.
+    const c = catalogOf([v1])
+    assert.notEqual(c.apply(locked), undefined, 'the same version with its lock changes the catalog')
+    assert.deepEqual(c.slot('vault', 'k', v1.versionId)?.object?.lock, locked.object!.lock)
+    assert.notDeepEqual(catalogOf([v1]).rangeDigests('vault'), catalogOf([locked]).rangeDigests('vault'))
   })
 })

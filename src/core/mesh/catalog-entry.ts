@@ -105,11 +105,27 @@ export function isLiveObject (e: CatalogEntry | undefined): boolean {
  * writer; the one with the larger sha256 wins, so every node still agrees.)
  */
 export function mergeEntries (a: CatalogEntry, b: CatalogEntry): CatalogEntry {
-  const order = compareVersions(a.version, b.version) || compareContent(a, b)
-  if (order > 0) return a
-  if (order < 0) return b
+  const byVersion = compareVersions(a.version, b.version)
+  const order = byVersion || compareContent(a, b)
+  // The same version told with and without its lock (one member dropped it) is one copy's story: the lock is
+  // kept, and so are both lists of holders.
+  const lockOnly = byVersion === 0 && order !== 0 && sameButLock(a, b)
+  if (order > 0 && !lockOnly) return a
+  if (order < 0 && !lockOnly) return b
+  const base = order < 0 ? b : a
   const holders = unite(a.holders, b.holders)
-  return holders === a.holders ? a : holders === b.holders ? b : { ...a, holders }
+  return holders === base.holders ? base : { ...base, holders }
+}
+
+/** Whether two entries of one version differ in their lock alone. */
+function sameButLock (a: CatalogEntry, b: CatalogEntry): boolean {
+  return a.deleted === b.deleted && a.marker === b.marker && compareVersions(createdOf(a), createdOf(b)) === 0 && a.object?.sha256 === b.object?.sha256
+}
+
+/** What an entry says of object lock (a version's lock, or a bucket's), as text to compare; '' for none. */
+export function lockText (e: CatalogEntry): string {
+  const lock = e.object?.lock ?? e.objectLock
+  return lock === undefined ? '' : JSON.stringify(lock)
 }
 
 /** Orders entries of one version by content, so that merge stays commutative whatever arrives. */
@@ -123,13 +139,11 @@ function compareContent (a: CatalogEntry, b: CatalogEntry): number {
   if (x !== y) return x < y ? -1 : 1
   // The same version with and without a lock (a member that dropped the field): the lock is kept.
   // (Two different locks under one version would mean a broken writer: ordered by their text, so every member agrees.)
-  const l = a.object?.lock ?? a.objectLock
-  const m = b.object?.lock ?? b.objectLock
-  if (l === m) return 0
-  if (l === undefined || m === undefined) return l === undefined ? -1 : 1
-  const p = JSON.stringify(l)
-  const q = JSON.stringify(m)
-  return p < q ? -1 : p > q ? 1 : 0
+  const p = lockText(a)
+  const q = lockText(b)
+  if (p === q) return 0
+  if (p === '' || q === '') return p === '' ? -1 : 1
+  return p < q ? -1 : 1
 }
 
 /** The sorted union of two sorted lists; returns an input unchanged when it already holds everything. */
@@ -148,7 +162,7 @@ export function unite (a: string[], b: string[]): string[] {
 /** Whether two entries of one slot say the same thing (same version, tombstone and marker flags, content and holders). */
 export function sameEntry (a: CatalogEntry, b: CatalogEntry): boolean {
   return compareVersions(a.version, b.version) === 0 && a.deleted === b.deleted && a.marker === b.marker &&
-    compareVersions(createdOf(a), createdOf(b)) === 0 &&
+    compareVersions(createdOf(a), createdOf(b)) === 0 && lockText(a) === lockText(b) &&
     a.object?.sha256 === b.object?.sha256 && a.holders.length === b.holders.length && a.holders.every((h, i) => h === b.holders[i])
 }
 

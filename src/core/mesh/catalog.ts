@@ -1,7 +1,7 @@
 import { TypedEventEmitter } from 'main-event'
 import { compareKeys } from '../key-order.js'
 import { afterMarker, NULL_VERSION } from '../versioning.js'
-import { createdOf, headOf, isLiveObject, isVersionedSlot, mergeEntries, sameEntry, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { createdOf, headOf, isLiveObject, isVersionedSlot, lockText, mergeEntries, sameEntry, slotOf, type CatalogEntry } from './catalog-entry.js'
 import { MemoryCatalogTable, type BucketState, type CatalogTable, type Digest, type SlotRow } from './catalog-table.js'
 import { compareVersions, formatVersion } from './hlc.js'
 import { hash64, objectHash } from './placement.js'
@@ -28,7 +28,9 @@ export function rangeOf (bucket: string, key: string): number {
  */
 export function fingerprint (e: CatalogEntry): readonly [number, number] {
   const slot = !isVersionedSlot(e) ? '' : `\n${e.versionId ?? ''}\n${formatVersion(createdOf(e))}\n${e.marker === true ? 1 : 0}`
-  return hash64(`${e.bucket}\n${e.key ?? ''}\n${formatVersion(e.version)}\n${e.deleted ? 1 : 0}\n${e.object?.sha256 ?? ''}\n${e.holders.join(',')}${slot}`)
+  // A lock only where there is one: every other entry's fingerprint is what it was before object lock.
+  const lock = lockText(e)
+  return hash64(`${e.bucket}\n${e.key ?? ''}\n${formatVersion(e.version)}\n${e.deleted ? 1 : 0}\n${e.object?.sha256 ?? ''}\n${e.holders.join(',')}${slot}${lock === '' ? '' : `\n${lock}`}`)
 }
 
 function addTo (d: Digest, f: readonly [number, number], sign: 1 | -1): void {

@@ -13,7 +13,7 @@ import {
   deleteMayGo, NULL_VERSION, stampAt, versionToRead,
   type DeleteResult, type KeptVersion, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
 } from '../versioning.js'
-import { createdOf, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { createdOf, mergeEntries, slotOf, type CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import type { Version } from './hlc.js'
 import { hasTree, TreeHasher, treeRoot } from './chunk-tree.js'
@@ -332,7 +332,8 @@ export class MeshStore implements ObjectStore {
   private async deleteSlot (bucket: string, key: string, versionId: string, options: DeleteOptions, signal?: AbortSignal): Promise<DeleteResult> {
     const { onlyIf } = options
     const slot = versionId === NULL_VERSION ? undefined : versionId
-    const e = await this.entryOf(bucket, key, signal, versionId)
+    // The owners' entry, not a holder's own (its lock may have changed since it stored the copy).
+    const e = await this.entryOf(bucket, key, signal, versionId, true)
     if (e === undefined || e.deleted) return { versionId }
     // A protected version is refused (AccessDenied), or kept quietly for the lifecycle runner: the slot's entry carries its lock to every member.
     if (!mayDeleteLocked(lockOfRecord(e.object?.lock), new Date(), options)) return { versionId, kept: true }
@@ -357,7 +358,7 @@ export class MeshStore implements ObjectStore {
 
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
     await this.copies.locks.run(`${bucket}\n${key}`, async () => {
-      const e = await this.liveObject(bucket, key, options?.signal, options?.versionId)
+      const e = await this.liveObject(bucket, key, options?.signal, options?.versionId, true)
       const localId = this.copies.localId(e)
       // The bytes do not change: every holder of the old version holds the new one. A version keeps when it was
       // made (a tag edit never makes it current), whenever the key has versions (this member may not have heard yet
@@ -382,7 +383,7 @@ export class MeshStore implements ObjectStore {
    */
   private async changeLock (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
     const lock = await this.copies.locks.run(`${bucket}\n${key}`, async () => {
-      const e = await this.liveObject(bucket, key, options?.signal, options?.versionId)
+      const e = await this.liveObject(bucket, key, options?.signal, options?.versionId, true)
       const changed = changedLock(this.liveBucket(bucket).objectLock, lockOfRecord(e.object!.lock), change, new Date(), options?.bypassGovernance === true)
       const { lock: _old, ...object } = e.object!
       const record = lockRecord(changed)
@@ -600,9 +601,9 @@ export class MeshStore implements ObjectStore {
    * an object: throws what S3 answers otherwise (NoSuchKey, with the delete
    * marker's headers when one is current; NoSuchVersion; 405 for a marker's id).
    */
-  private async liveObject (bucket: string, key: string, signal?: AbortSignal, versionId?: string): Promise<CatalogEntry> {
+  private async liveObject (bucket: string, key: string, signal?: AbortSignal, versionId?: string, fresh = false): Promise<CatalogEntry> {
     this.liveBucket(bucket)
-    const e = await this.entryOf(bucket, key, signal, versionId)
+    const e = await this.entryOf(bucket, key, signal, versionId, fresh)
     if (versionId === undefined && (e === undefined || e.deleted || e.object === undefined) && e?.marker !== true) {
       throw new S3Error('NoSuchKey', undefined, { resource: `/${bucket}/${key}`, detail: { Key: key } })
     }
@@ -610,10 +611,19 @@ export class MeshStore implements ObjectStore {
     return e!
   }
 
-  /** The key's head (`versionId` absent) or one of its slots (`null`: the null slot), tombstones included, from the catalog or the bucket's owners. */
-  private async entryOf (bucket: string, key: string, signal?: AbortSignal, versionId?: string): Promise<CatalogEntry | undefined> {
-    if (this.p.partition !== undefined) return await this.p.partition.entry(bucket, key, signal, versionId === undefined ? {} : { versionId })
-    return versionId === undefined ? this.catalog.get(bucket, key) : this.catalog.slot(bucket, key, versionId === NULL_VERSION ? undefined : versionId)
+  /**
+   * The key's head (`versionId` absent) or one of its slots (`null`: the
+   * null slot), tombstones included, from the catalog or the bucket's
+   * owners. `fresh`: the owners' even where this member holds the version
+   * (a change to it must start from its latest entry: a holder that is no
+   * owner hears of its replacement, not of every change to it).
+   */
+  private async entryOf (bucket: string, key: string, signal?: AbortSignal, versionId?: string, fresh = false): Promise<CatalogEntry | undefined> {
+    const local = versionId === undefined ? this.catalog.get(bucket, key) : this.catalog.slot(bucket, key, versionId === NULL_VERSION ? undefined : versionId)
+    if (this.p.partition === undefined) return local
+    const asked = await this.p.partition.entry(bucket, key, signal, { ...(versionId === undefined ? {} : { versionId }), ...(fresh ? { holders: true } : {}) })
+    // This member's own last change to the slot may not have reached the owners yet: the newer of the two.
+    return fresh && asked !== undefined && local !== undefined && slotOf(asked) === slotOf(local) ? mergeEntries(local, asked) : asked
   }
 
   /** The version id a read shows (x-amz-version-id): a slot's in a bucket with versioning set, none in one never versioned. */

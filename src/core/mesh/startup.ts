@@ -3,7 +3,7 @@ import { NULL_VERSION, stampTime, type VersionSummary } from '../versioning.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import type { CatalogStore } from './catalog-store.js'
 import type { Catalog } from './catalog.js'
-import type { HybridClock } from './hlc.js'
+import type { HybridClock, Version } from './hlc.js'
 import { isNoCopy, recordOf, type LocalCopies } from './local-copies.js'
 import type { Reconciler } from './reconciler.js'
 
@@ -172,7 +172,20 @@ function localEntry (o: { copies: LocalCopies }, bucket: string, info: ObjectInf
   const known = o.copies.slotNow(bucket, info.key, slot)
   if (known !== undefined && !known.deleted && known.object?.sha256 === info.sha256) return { ...known, holders: [self] }
   const ms = (slot === undefined ? undefined : stampTime(slot)) ?? made?.getTime() ?? info.lastModified.getTime()
-  return { bucket, key: info.key, ...(slot === undefined ? {} : { versionId: slot }), version: { ms, counter: 0, node: self }, deleted: false, object: recordOf(info), holders: [self] }
+  return { bucket, key: info.key, ...(slot === undefined ? {} : { versionId: slot }), version: madeVersion(slot, ms, self), deleted: false, object: recordOf(info), holders: [self] }
+}
+
+/**
+ * The version an adopted slot's entry gets: for a version the mesh named
+ * (meshVersionId: its stamp, then its writer's id), the very version its
+ * writer made it at, so the writer's entry (with its lock, which the local
+ * store does not keep) merges with it rather than losing to it; else its
+ * time, from this member.
+ */
+function madeVersion (slot: string | undefined, ms: number, self: string): Version {
+  const named = slot === undefined ? null : /^([0-9a-z]{9})([0-9a-z]{4})([A-Za-z0-9]+)$/.exec(slot)
+  if (named === null) return { ms, counter: 0, node: self }
+  return { ms: parseInt(named[1]!, 36), counter: parseInt(named[2]!, 36), node: named[3]! }
 }
 
 /** The entry for one version in a local bucket keeping versions: its object's (localEntry), or a delete marker's, a slot of its own. */
@@ -182,7 +195,7 @@ function versionEntry (o: { copies: LocalCopies }, bucket: string, v: VersionSum
   const known = o.copies.slotNow(bucket, v.key, slot)
   if (known?.marker === true) return known
   const ms = (slot === undefined ? undefined : stampTime(slot)) ?? v.made?.getTime() ?? v.lastModified.getTime()
-  return { bucket, key: v.key, ...(slot === undefined ? {} : { versionId: slot }), version: { ms, counter: 0, node: o.copies.self }, marker: true, deleted: false, holders: [] }
+  return { bucket, key: v.key, ...(slot === undefined ? {} : { versionId: slot }), version: madeVersion(slot, ms, o.copies.self), marker: true, deleted: false, holders: [] }
 }
 
 /** Applies a local entry; says whether that changed the catalog, and what it says afterwards of its slot (a newer version or a delete may win). */
