@@ -24,10 +24,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { s3Signer } from '../../src/core/s3-signer.js'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess } from '../../test/helpers/server-process.js'
 import { benchOptions, keep } from '../lib/keep.js'
-import { percentile, round, showSpread, spread } from '../lib/stats.js'
+import { alive, timed } from '../lib/mesh-load.js'
+import { showSpread, spread } from '../lib/stats.js'
 import { client, ensureBucket, type LoadResult } from '../s3-http/sdk-load.js'
 
 const options = benchOptions(3)
@@ -35,50 +35,19 @@ const SIZE = 64 * 1024
 const N = options.quick ? 200 : 600
 const CONCURRENCY = 8
 
-async function alive (nodes: ServerProcess[]): Promise<void> {
-  const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
-  const end = Date.now() + 30_000
-  for (;;) {
-    const views = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ state: string }> }).members.filter(m => m.state === 'alive').length))
-    if (views.every(v => v === nodes.length)) return
-    if (Date.now() > end) throw new Error('the cluster did not form')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-}
-
 const key = (i: number): string => `v/${i}`
-
-/** Runs `count` operations, CONCURRENCY at a time, timing each; the figures as bench/s3-http's loads give them. A failure fails the run. */
-async function timed (count: number, op: (i: number) => Promise<void>): Promise<LoadResult> {
-  const latencies: number[] = []
-  let next = 0
-  const started = performance.now()
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < count) {
-      const i = next++
-      const t = performance.now()
-      await op(i)
-      latencies.push(performance.now() - t)
-    }
-  }))
-  const seconds = (performance.now() - started) / 1000
-  return {
-    ops: count, seconds: round(seconds, 2), opsPerSec: round(count / seconds), mbPerSec: round(count * SIZE / seconds / 1e6),
-    p50ms: round(percentile(latencies, 50), 2), p99ms: round(percentile(latencies, 99), 2), errors: 0,
-  }
-}
 
 /** PUTs the N keys (their version ids, when the bucket names them). */
 async function putAll (s3: S3Client, bucket: string): Promise<{ load: LoadResult, ids: string[] }> {
   const body = randomBytes(SIZE)
   const ids: string[] = []
-  const load = await timed(N, async i => { ids[i] = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }))).VersionId ?? '' })
+  const load = await timed(N, CONCURRENCY, SIZE, async i => { ids[i] = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }))).VersionId ?? '' })
   return { load, ids }
 }
 
 /** GETs the N keys (or the versions `ids` of them), checking each is whole. */
 async function getAll (s3: S3Client, bucket: string, ids?: string[]): Promise<LoadResult> {
-  return await timed(N, async i => {
+  return await timed(N, CONCURRENCY, SIZE, async i => {
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i), ...(ids === undefined ? {} : { VersionId: ids[i] }) }))
     let n = 0
     for await (const c of res.Body as AsyncIterable<Uint8Array>) n += c.length

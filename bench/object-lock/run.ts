@@ -27,10 +27,10 @@ import {
   CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectLockConfigurationCommand,
   PutObjectRetentionCommand, PutObjectTaggingCommand, type S3Client,
 } from '@aws-sdk/client-s3'
-import { s3Signer } from '../../src/core/s3-signer.js'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess } from '../../test/helpers/server-process.js'
 import { benchOptions, keep } from '../lib/keep.js'
-import { percentile, round, showSpread, spread } from '../lib/stats.js'
+import { alive, timed } from '../lib/mesh-load.js'
+import { showSpread, spread } from '../lib/stats.js'
 import { client, type LoadResult } from '../s3-http/sdk-load.js'
 
 const options = benchOptions(3)
@@ -39,38 +39,7 @@ const N = options.quick ? 200 : 600
 const CONCURRENCY = 8
 const DAY = 86_400_000
 
-async function alive (nodes: ServerProcess[]): Promise<void> {
-  const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
-  const end = Date.now() + 30_000
-  for (;;) {
-    const views = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ state: string }> }).members.filter(m => m.state === 'alive').length))
-    if (views.every(v => v === nodes.length)) return
-    if (Date.now() > end) throw new Error('the cluster did not form')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-}
-
 const key = (i: number): string => `l/${i}`
-
-/** Runs `count` operations, CONCURRENCY at a time, timing each. A failure fails the run. */
-async function timed (count: number, op: (i: number) => Promise<void>): Promise<LoadResult> {
-  const latencies: number[] = []
-  let next = 0
-  const started = performance.now()
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < count) {
-      const i = next++
-      const t = performance.now()
-      await op(i)
-      latencies.push(performance.now() - t)
-    }
-  }))
-  const seconds = (performance.now() - started) / 1000
-  return {
-    ops: count, seconds: round(seconds, 2), opsPerSec: round(count / seconds), mbPerSec: round(count * SIZE / seconds / 1e6),
-    p50ms: round(percentile(latencies, 50), 2), p99ms: round(percentile(latencies, 99), 2), errors: 0,
-  }
-}
 
 interface Side { put: LoadResult, get: LoadResult, change: LoadResult, delete: LoadResult }
 interface Round { versioned: Side, locked: Side }
@@ -83,9 +52,9 @@ async function side (s3: S3Client, bucket: string, locked: boolean): Promise<Sid
   await new Promise(resolve => setTimeout(resolve, 500))
   const body = randomBytes(SIZE)
   const ids: string[] = []
-  const put = await timed(N, async i => { ids[i] = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }))).VersionId ?? '' })
+  const put = await timed(N, CONCURRENCY, SIZE, async i => { ids[i] = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }))).VersionId ?? '' })
   if (ids.some(id => id === '' || id === 'null')) throw new Error(`${bucket} named no version for a PUT`)
-  const get = await timed(N, async i => {
+  const get = await timed(N, CONCURRENCY, SIZE, async i => {
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }))
     if (locked && res.ObjectLockMode !== 'GOVERNANCE') throw new Error(`${key(i)} has no default retention`)
     let n = 0
@@ -93,12 +62,12 @@ async function side (s3: S3Client, bucket: string, locked: boolean): Promise<Sid
     if (n !== SIZE) throw new Error(`short read: ${n}`)
   })
   const until = new Date(Math.ceil((Date.now() + 2 * DAY) / 1000) * 1000)
-  const change = await timed(N, async i => {
+  const change = await timed(N, CONCURRENCY, SIZE, async i => {
     const at = { Bucket: bucket, Key: key(i), VersionId: ids[i] }
     if (locked) await s3.send(new PutObjectRetentionCommand({ ...at, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: until } }))
     else await s3.send(new PutObjectTaggingCommand({ ...at, Tagging: { TagSet: [{ Key: 'kept', Value: 'yes' }] } }))
   })
-  const deleted = await timed(N, async i => {
+  const deleted = await timed(N, CONCURRENCY, SIZE, async i => {
     const sent = s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key(i), VersionId: ids[i] }))
     if (!locked) { await sent; return }
     const refused = await sent.then(() => 'deleted', (err: Error) => err.name)

@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/chromium.js'
 import { sdkClient, sdkOutcome } from '../helpers/s3-client.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
-import { openTab } from '../helpers/tab.js'
+import { openTab, workerPage } from '../helpers/tab.js'
 
 /** The object lock flow a web app runs in `page` on a bucket `b` it makes: every answer that matters, as data. */
 async function lockFlow (page: Page, b: string): Promise<Record<string, unknown>> {
@@ -109,22 +109,8 @@ describe('S3 object lock in a browser tab', () => {
     await page.context().close()
   })
 
-  /** A fresh context whose page registered the service worker with `options` and no page node. */
-  async function workerPage (options: Record<string, unknown>): Promise<Page> {
-    const context = await browser.newContext()
-    // tsx compiles the functions handed to the page with esbuild's keepNames, which calls a __name helper.
-    await context.addInitScript('globalThis.__name = f => f')
-    const page = await context.newPage()
-    await page.goto(node.consoleUrl!)
-    await page.evaluate(async options => {
-      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
-      await register({ ...options, join: false })
-    }, options)
-    return page
-  }
-
   it('a service worker writing through to the node', async () => {
-    const page = await workerPage({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
+    const page = await workerPage(browser, node.consoleUrl!, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
     const out = await lockFlow(page, 'worker-lock')
     assertFlow(out)
     await assertOnNode('worker-lock', out)
@@ -132,7 +118,7 @@ describe('S3 object lock in a browser tab', () => {
   })
 
   it('a service worker on its own: IndexedDB keeps and enforces the locks', async () => {
-    const page = await workerPage({ accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234', gateway: false })
+    const page = await workerPage(browser, node.consoleUrl!, { accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234', gateway: false })
     assertFlow(await lockFlow(page, 'idb-lock'))
     assert.equal(await sdkOutcome(s3.send(new GetObjectLockConfigurationCommand({ Bucket: 'idb-lock' }))), '404 NoSuchBucket', 'the precondition: kept in IndexedDB only, not on the node')
     await page.context().close()

@@ -15,7 +15,7 @@ import type { Browser, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/chromium.js'
 import { sdkClient } from '../helpers/s3-client.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
-import { openTab } from '../helpers/tab.js'
+import { openTab, workerPage } from '../helpers/tab.js'
 
 /**
  * The versions flow a web app runs through fetch('/s3/...') in `page`, on
@@ -141,22 +141,8 @@ describe('S3 versioning in a browser tab', () => {
     await page.context().close()
   })
 
-  /** A fresh context whose page registered the service worker with `options` and no page node. */
-  async function workerPage (options: Record<string, unknown>): Promise<Page> {
-    const context = await browser.newContext()
-    // tsx compiles the functions handed to the page with esbuild's keepNames, which calls a __name helper.
-    await context.addInitScript('globalThis.__name = f => f')
-    const page = await context.newPage()
-    await page.goto(node.consoleUrl!)
-    await page.evaluate(async options => {
-      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
-      await register({ ...options, join: false })
-    }, options)
-    return page
-  }
-
   it('a service worker with no page node writes versions through to the node and reads them back through the gateway', async () => {
-    const page = await workerPage({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
+    const page = await workerPage(browser, node.consoleUrl!, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
     const out = await versionsFlow(page, 'worker-versions')
     assertFlow(out)
     const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: 'worker-versions' }))
@@ -176,7 +162,7 @@ describe('S3 versioning in a browser tab', () => {
   })
 
   it('a service worker on its own (no node to write to) keeps versions in IndexedDB', async () => {
-    const page = await workerPage({ accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234', gateway: false })
+    const page = await workerPage(browser, node.consoleUrl!, { accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234', gateway: false })
     assertFlow(await versionsFlow(page, 'idb-versions'))
     await assert.rejects(s3.send(new ListObjectVersionsCommand({ Bucket: 'idb-versions' })), (err: Error) => err.name === 'NoSuchBucket', 'the precondition: kept in IndexedDB only, not on the node')
     await page.context().close()
