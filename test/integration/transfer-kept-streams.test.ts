@@ -18,6 +18,7 @@ import type { WriteHead } from '../../src/core/mesh/local-copies.js'
 import { TransferService, TRANSFER_PROTOCOL, type TransferHost } from '../../src/core/mesh/transfer.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { SealedFrames } from '../../src/core/wire/sealed-frames.js'
+import { until } from '../helpers/until.js'
 
 const make = async (): Promise<Libp2p> => await createLibp2p({
   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
@@ -103,8 +104,9 @@ describe('push streams', () => {
       for (const [i, bytes] of sent.entries()) {
         const body = await client.get(peer, { bucket: 'bucket', key: `k${i}`, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.byteLength }, AbortSignal.timeout(20_000))
         assert.deepEqual(new Uint8Array(await new Response(body).arrayBuffer()), new Uint8Array(bytes), `k${i} read back`)
-        // The good verdict goes out, and the stream back to the pool, after the reader's last byte.
-        await new Promise(resolve => setTimeout(resolve, 20))
+        // The good verdict goes out, and the stream back to the pool, after the reader's last byte (waited for: a busy
+        // machine may take longer than a fixed pause).
+        await until(`the stream of k${i}'s get is back in the pool`, () => client.keptWith(peer) > 0, 5_000)
       }
       assert.equal(client.stats.fetchedOnKept - fetchedBefore, sent.length, 'every get reused a kept stream')
       // Refused (not held there): that stream ends, and the next get still works.

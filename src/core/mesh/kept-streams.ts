@@ -49,6 +49,11 @@ export class KeptStreams {
     this.kept.set(peer, list)
   }
 
+  /** How many streams are kept with `peer` now (fresh or not). */
+  count (peer: string): number {
+    return this.kept.get(peer)?.length ?? 0
+  }
+
   /** Closes every kept stream; none is kept after. */
   stop (): void {
     this.stopped = true

@@ -129,6 +129,11 @@ export class TransferService {
     return new SealedFrames(spare, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs })
   }
 
+  /** How many streams are kept with `peer` for its next exchange. */
+  keptWith (peer: string): number {
+    return this.kept.count(peer)
+  }
+
   async start (): Promise<void> {
     await this.libp2p.handle(this.protocol, (stream, connection) => { void this.server.serve(stream, connection) }, { runOnLimitedConnection: false })
   }
