@@ -156,7 +156,15 @@ export class IdbStore implements ObjectStore {
     // A lock the bucket cannot give is refused before the body is read.
     lockForWrite(options.lock, (await this.headBucket(bucketName)).objectLock, new Date())
     const { segment, size, digests } = await this.chunks.write(body, putDigests(options), options.verified, options.size, options.signal)
-    const { lastModified, versionAs, ...id } = putIdentity(options, hexDigests(digests))
+    let identity: Awaited<ReturnType<typeof putIdentity>>
+    try {
+      identity = await putIdentity(options, hexDigests(digests))
+    } catch (err) {
+      // A copy whose identity failed (its bytes were not the writer's): its chunks go.
+      await this.tx('readwrite', async s => { abandon(s, [segment]) }).catch(() => {})
+      throw err
+    }
+    const { lastModified, versionAs, ...id } = identity
     const info: StoredInfo = { key, size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {} }
     return await this.commitObject(bucketName, key, { info, segments: [segment] }, [segment.version], options.condition, versionAs, options.lock)
   }

@@ -150,7 +150,7 @@ export class MemoryStore implements ObjectStore {
       signal: options.signal,
       sink: c => { chunks.push(c.slice()) },
     })
-    const { versionAs, ...id } = putIdentity(options, hexDigests(digests))
+    const { versionAs, ...id } = await putIdentity(options, hexDigests(digests))
     const info: ObjectInfo = { key, size, ...id, tags: options.tags ?? {} }
     // Looked up again: the bucket may have been deleted while the body streamed.
     // Checked with the commit, in one turn of the event loop: nothing else writes in between.

@@ -188,11 +188,12 @@ export interface PutOptions extends Signal {
   /**
    * For a copy whose version is known only once all its bytes have arrived (a
    * mesh replica that receives a write while it is being made): called when
-   * the body has ended, before the write commits, it gives the copy's identity
-   * and the SHA-256 the body stream has already checked the bytes against (the
-   * stream errors instead of ending otherwise). The store hashes nothing.
+   * the body has ended (a store that makes writes durable has made the bytes
+   * so), before the write commits, it gives the copy's identity and the
+   * SHA-256 the caller has checked the bytes against. It may wait (for the
+   * writer's version); if it fails, nothing is stored. The store hashes nothing.
    */
-  copyOfAtEnd?: () => CopyOf & { sha256: string }
+  copyOfAtEnd?: () => (CopyOf & { sha256: string }) | Promise<CopyOf & { sha256: string }>
   /** The lock the request asks the new version to get; in a bucket with a default retention, that is given where none is asked (core/object-lock.ts lockForWrite). */
   lock?: VersionLock
 }
@@ -243,8 +244,8 @@ export function putDigests (options: PutOptions): Array<'md5' | 'sha256'> {
 }
 
 /** What a put commits as, once its body has ended: from the copy it is, or from the digests computed (hex), with the metadata to keep (the client's checksum added). */
-export function putIdentity (options: PutOptions, digests: { md5?: string, sha256?: string }): Omit<CopyOf, 'checksum'> & { sha256: string, metadata: ObjectMetadata } {
-  const late = options.copyOfAtEnd?.()
+export async function putIdentity (options: PutOptions, digests: { md5?: string, sha256?: string }): Promise<Omit<CopyOf, 'checksum'> & { sha256: string, metadata: ObjectMetadata }> {
+  const late = await options.copyOfAtEnd?.()
   if (late !== undefined) {
     const { checksum, ...id } = late
     return { ...id, metadata: withChecksum(options.metadata, checksum) }

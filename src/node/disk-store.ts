@@ -369,7 +369,15 @@ export class DiskStore implements ObjectStore {
       throw err
     }
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options) })
-    const { lastModified, versionAs, ...id } = putIdentity(options, written)
+    let identity: Awaited<ReturnType<typeof putIdentity>>
+    try {
+      identity = await putIdentity(options, written)
+    } catch (err) {
+      // A copy whose identity failed (its bytes were not the writer's): the temp file goes, nothing is stored.
+      await removeQuietly(written.tmp)
+      throw err
+    }
+    const { lastModified, versionAs, ...id } = identity
     const lock = this.lockFor(bucket, options.lock, lastModified.getTime())
     return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {}, ...(lock === undefined ? {} : { lock }) }, options.condition, options.beforeCommit, versionAs)
   }

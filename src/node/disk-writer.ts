@@ -184,7 +184,8 @@ export class DiskWriter {
         dataInPlace = true
         if (this.sync) await this.dirSyncer.sync(dirname(dataPath))
         if (plan === undefined) {
-          await db.settle(id, bucketName, full)
+          // The data is in place and durable, and so is the intent: the rows need not be fsynced before the answer.
+          await db.settleCommitted(id, bucketName, full)
         } else {
           if (this.sync && shelved !== undefined) await this.dirSyncer.sync(dirname(shelved.to)).catch(() => {})
           await this.finish(id, bucketName, key, plan, 'store the object')
@@ -269,7 +270,8 @@ export class DiskWriter {
   private async finish (id: string, bucketName: string, key: string, plan: VersionPlan, what: string): Promise<void> {
     try {
       if (plan.drop !== undefined) await unlinkIfThere(plan.drop)
-      await this.deps.db.settle(id, bucketName, undefined, { key, rows: plan.rows })
+      // As a commit's settle: the intent, durable, finishes it after a crash (disk-recovery.ts).
+      await this.deps.db.settleCommitted(id, bucketName, undefined, { key, rows: plan.rows })
     } catch (err) {
       // Half made: the next start finishes it (its intent says how); until then the key is left alone.
       this.blocked.add(`${bucketName}/${key}`)

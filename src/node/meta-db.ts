@@ -100,10 +100,10 @@ function translate (err: unknown): unknown {
  * store moves it aside and rebuilds it from the folder (see DiskStore.open).
  */
 export class MetaDb {
-  private readonly queue: Array<{ op: () => void, resolve: () => void, reject: (err: unknown) => void }> = []
+  private readonly queue: Array<{ op: () => void, resolve: () => void, reject: (err: unknown) => void, synced: boolean }> = []
   private scheduled = false
   /** The log's fsyncs, one at a time, each shared by the writes committed while the one before ran. */
-  private readonly logSyncs = new GroupFsync(async () => { await this.syncLog() })
+  private readonly logSyncs: GroupFsync
   /** Writes committed whose fsync has not ended (close syncs them itself). */
   private readonly unsynced = new Set<{ resolve: () => void, reject: (err: unknown) => void }>()
   /** Set once an fsync of the log failed: every write is refused from then on. */
@@ -116,7 +116,8 @@ export class MetaDb {
     'versionsOf' | 'versionPut' | 'versionRemove' | 'versionsClear' | 'anyVersion' | 'keysFrom' | 'keysAfter', StatementSync>
 
   /** @param walPath the write-ahead log, fsynced before writes resolve; undefined when writes are not synced (--no-fsync) */
-  private constructor (private readonly db: DatabaseSync, readonly path: string, readonly created: boolean, private readonly walPath: string | undefined) {
+  private constructor (private readonly db: DatabaseSync, readonly path: string, readonly created: boolean, private readonly walPath: string | undefined, logFsync?: () => Promise<void>) {
+    this.logSyncs = new GroupFsync(logFsync ?? (async () => { await this.syncLog() }))
     const p = (sql: string): StatementSync => db.prepare(sql)
     this.s = {
       get: p('SELECT record FROM objects WHERE bucket = ? AND key = ?'),
@@ -152,7 +153,7 @@ export class MetaDb {
    * one of another schema is moved aside and a new one made (openSqliteFile):
    * `created` tells the store to rebuild from the folder.
    */
-  static async open (path: string, options: { sync: boolean }): Promise<MetaDb> {
+  static async open (path: string, options: { sync: boolean, /** The log's fsync; tests pass a slow one. */ logFsync?: () => Promise<void> }): Promise<MetaDb> {
     const { db, created } = await openSqliteFile(path, {
       synchronous: options.sync ? 'NORMAL' : 'OFF',
       schema: SCHEMA,
@@ -163,7 +164,7 @@ export class MetaDb {
         ${VERSIONS_TABLE}`,
       upgrades: UPGRADES,
     }).catch((err: unknown) => { throw translate(err) })
-    return new MetaDb(db, path, created, options.sync ? `${path}-wal` : undefined)
+    return new MetaDb(db, path, created, options.sync ? `${path}-wal` : undefined, options.logFsync)
   }
 
   /** Commits what is queued, then closes; later writes are refused. */
@@ -306,11 +307,25 @@ export class MetaDb {
 
   /** The commit happened (`record` given, or `rows` for a versioned one) or was abandoned: its intent goes, in the same transaction. */
   settle (id: string, bucket: string, record?: MetaRecord, rows?: { key: string, rows: VersionRows }): Promise<void> {
-    return this.write(() => {
-      if (record !== undefined) this.upsert(bucket, record)
-      if (rows !== undefined) this.changeRows(bucket, rows.key, rows.rows)
-      this.s.clearIntent.run(id)
-    })
+    return this.write(() => { this.settleRows(id, bucket, record, rows) })
+  }
+
+  /**
+   * As settle, for a commit whose data is in place and durable: resolves once
+   * the transaction is committed (readers see it), without waiting for the
+   * log's fsync. Its durable intent already says how to finish the commit
+   * after a crash (disk-recovery.ts), so the settle need not be durable to
+   * answer the write, and the fsync it would cost is off the write's path;
+   * the log is still fsynced behind it, and any later write waits for that.
+   */
+  settleCommitted (id: string, bucket: string, record?: MetaRecord, rows?: { key: string, rows: VersionRows }): Promise<void> {
+    return this.write(() => { this.settleRows(id, bucket, record, rows) }, false)
+  }
+
+  private settleRows (id: string, bucket: string, record?: MetaRecord, rows?: { key: string, rows: VersionRows }): void {
+    if (record !== undefined) this.upsert(bucket, record)
+    if (rows !== undefined) this.changeRows(bucket, rows.key, rows.rows)
+    this.s.clearIntent.run(id)
   }
 
   /** Changes a key's current row and its versions' in one transaction. */
@@ -351,11 +366,12 @@ export class MetaDb {
     this.s.upsert.run(bucket, r.key, r.size, r.etag, r.lastModified, JSON.stringify(r))
   }
 
-  private write (op: () => void): Promise<void> {
+  /** Queues a write for the next transaction; it resolves once durable, or once committed when not `synced`. */
+  private write (op: () => void, synced = true): Promise<void> {
     if (this.closed) return Promise.reject(new Error('The metadata database is closed (the server is stopping).'))
     if (this.failure !== undefined) return Promise.reject(this.failure)
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, resolve, reject })
+      this.queue.push({ op, resolve, reject, synced })
       if (!this.scheduled) {
         this.scheduled = true
         // setImmediate, not a microtask: writes started by the same batch of I/O callbacks share the commit.
@@ -396,8 +412,11 @@ export class MetaDb {
     const committed = batch.filter((w, i) => { if (failed.has(i)) w.reject(failed.get(i)); return !failed.has(i) })
     if (this.walPath === undefined) { for (const w of committed) w.resolve(); return }
     if (committed.length === 0) return
-    // One fsync for the whole batch: every write in it was committed before it starts.
-    for (const w of committed) this.unsynced.add(w)
+    // One fsync for the whole batch: every write in it was committed before it starts. Writes that need not wait for it are answered now.
+    for (const w of committed) {
+      if (w.synced) this.unsynced.add(w)
+      else w.resolve()
+    }
     this.logSyncs.sync(this.walPath).then(
       () => { for (const w of committed) if (this.unsynced.delete(w)) w.resolve() },
       (err: unknown) => {

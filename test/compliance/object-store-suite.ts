@@ -410,6 +410,12 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.equal(await getText(store, 'cp', 'k'), 'arrived bytes')
       await assert.rejects(store.putObject('cp', 'k', failingStream(bytes('half')), { metadata: meta, copyOfAtEnd: () => identity }))
       assert.equal(await getText(store, 'cp', 'k'), 'arrived bytes')
+      // The identity may come later than the bytes (a replica waits for the writer's version), and may fail: nothing is stored then.
+      const later = await put(store, 'cp', 'k2', 'waited for', { copyOfAtEnd: async () => { await new Promise(resolve => setTimeout(resolve, 20)); return identity } })
+      assert.equal(later.etag, identity.etag)
+      assert.equal(await getText(store, 'cp', 'k2'), 'waited for')
+      await assert.rejects(store.putObject('cp', 'k', streamOfBytes(bytes('not the writer\'s')), { metadata: meta, copyOfAtEnd: async () => { throw new Error('the bytes are not the version\'s') } }), /not the version's/)
+      assert.equal(await getText(store, 'cp', 'k'), 'arrived bytes')
     })
 
     // ---- versioning (core/versioning.ts): a store that keeps versions ----

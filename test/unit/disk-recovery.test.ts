@@ -131,6 +131,41 @@ describe('DiskStore crash recovery', () => {
   })
 })
 
+describe('DiskStore commits and the metadata log\'s fsync', () => {
+  it('answers a commit\'s settle once committed, not after the log\'s fsync (its durable intent finishes it after a crash); a write after it waits for an fsync that covers it', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-settle-'))
+    // A log fsync that ends only when the test says so.
+    const running: Array<() => void> = []
+    const db = await MetaDb.open(join(root, 'meta.db'), { sync: true, logFsync: async () => { await new Promise<void>(resolve => { running.push(resolve) }) } })
+    try {
+      const record: MetaRecord = { v: 1, key: 'k', size: 3, etag: 'e'.repeat(32), sha256: 's'.repeat(64), lastModified: Date.now(), metadata: { user: {} }, tags: {}, hidden: false, ino: 1, mtimeMs: 1 }
+      let intended = false
+      const intent = db.intend({ id: 'w', bucket: 'b', record, dataTmp: join(root, 'tmp'), dataPath: join(root, 'k') }).then(() => { intended = true })
+      await until('the intent\'s fsync runs', () => running.length === 1, 5000)
+      assert.equal(intended, false, 'an intent is answered only once durable')
+      running.shift()!()
+      await intent
+      // With no fsync let to end, the settle is still answered, and what it wrote is read back.
+      await db.settleCommitted('w', 'b', record)
+      assert.equal(db.get('b', 'k')?.etag, record.etag)
+      assert.deepEqual(db.intents(), [])
+      let put = false
+      const later = db.put('b', { ...record, key: 'k2' }).then(() => { put = true })
+      await until('the log is fsynced behind the settle', () => running.length === 1, 5000)
+      await new Promise(resolve => setTimeout(resolve, 20))
+      assert.equal(put, false, 'a later write waits for an fsync begun after it committed')
+      running.shift()!()
+      await until('the write after the settle gets its own fsync', () => running.length === 1, 5000)
+      running.shift()!()
+      await later
+    } finally {
+      for (const r of running) r()
+      db.close()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('DiskStore metadata database', () => {
   const listAll = async (store: DiskStore, bucket: string): Promise<Array<[string, string]>> =>
     (await store.listObjects(bucket, { limit: 1000 })).objects.map(o => [o.key, o.etag])

@@ -7,7 +7,7 @@ import { lockOfRecord } from '../object-lock.js'
 import { createdOf, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import { compareVersions, type HybridClock, type Version } from './hlc.js'
-import { verifyingStream } from './verify-stream.js'
+import { digestingStream, verifyingStream } from './verify-stream.js'
 
 /** An object as the catalog records it. */
 export function recordOf (info: ObjectInfo): ObjectRecord {
@@ -187,9 +187,13 @@ export class LocalCopies {
         if (this.localId(final) !== undefined) await this.ensureBucket(bucket, { signal })
         return final.object
       }
-      await this.store.putObject(bucket, key, body.pipeThrough(verifyingStream(this.o.hashes, expected)), {
+      // The bytes end before the version comes (the writer sends it once its own copy is committed): the store makes
+      // them durable meanwhile, and the copy commits once they check out against it.
+      const digest = digestingStream(this.o.hashes)
+      await this.store.putObject(bucket, key, body.pipeThrough(digest.stream), {
         metadata: head.metadata, tags: head.tags, signal, ...(head.size === undefined ? {} : { size: head.size }),
-        copyOfAtEnd: () => {
+        copyOfAtEnd: async () => {
+          await digest.check(await expected())
           const o = final!.object!
           const versionAs = this.versionAs(final!)
           return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }), ...(o.metadata.checksum === undefined ? {} : { checksum: o.metadata.checksum }), ...(versionAs === undefined ? {} : { versionAs }) }

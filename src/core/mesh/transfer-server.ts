@@ -155,13 +155,15 @@ export class TransferServer {
             }
             return
           }
-          // The bytes have ended; the writer sends their version once its own copy is committed.
-          const commit = await frames.receive(undefined, this.options.idleTimeoutMs * 6)
-          if (commit.op !== 'commit' || !(commit.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'Expected the write\'s version.')
-          const entries = decodeCatalogMessage(commit.entry).entries
-          if (entries.length !== 1 || entries[0]!.deleted || entries[0]!.marker === true) throw new DroppedMessageError('malformed', 'A commit of something that is not one object version.')
-          resolveEntry(entries[0]!)
+          // The bytes have ended; the writer sends their version once its own copy is committed. The body ends now,
+          // so that the store makes the bytes durable while the version is on its way.
           controller.close()
+          void frames.receive(undefined, this.options.idleTimeoutMs * 6).then(commit => {
+            if (commit.op !== 'commit' || !(commit.entry instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'Expected the write\'s version.')
+            const entries = decodeCatalogMessage(commit.entry).entries
+            if (entries.length !== 1 || entries[0]!.deleted || entries[0]!.marker === true) throw new DroppedMessageError('malformed', 'A commit of something that is not one object version.')
+            resolveEntry(entries[0]!)
+          }).catch((err: unknown) => { rejectEntry(err instanceof Error ? err : new Error(String(err))) })
         } catch (err) {
           rejectEntry(err as Error)
           throw err

@@ -1,4 +1,4 @@
-import { toHex, type Hashes } from '../hashes.js'
+import { toHex, type Hash, type Hashes } from '../hashes.js'
 import { concatBytes } from '../streams.js'
 
 /** Bytes that did not hash to what the catalog says: the holder that sent them is skipped. */
@@ -20,40 +20,73 @@ export type Expected = { sha256: string, size: number } | (() => Promise<{ sha25
  */
 export function verifyingStream (hashes: Hashes, expected: Expected, onMismatch?: (err: ContentMismatchError) => void): TransformStream<Uint8Array, Uint8Array> {
   const early = typeof expected === 'function' ? undefined : expected
-  // Bytes up to ONE_SHOT_BYTES are kept (not copied) and hashed at the end in one call where the platform has a
-  // faster one-shot hash; past that, and elsewhere, they are hashed as they pass. So what reads this stream must not
-  // change the chunks it is given (none does: stores copy out of them).
-  let kept: Uint8Array[] | undefined = hashes.sha256Of !== undefined && (early === undefined || early.size <= ONE_SHOT_BYTES) ? [] : undefined
-  let hash = kept === undefined ? hashes.create('sha256') : undefined
-  let size = 0
+  const digest = new BodyDigest(hashes, early?.size, onMismatch)
   let held: Uint8Array | undefined
-  const fail = (message: string): never => {
-    const err = new ContentMismatchError(message)
-    onMismatch?.(err)
-    throw err
-  }
   return new TransformStream({
     transform (chunk, controller) {
-      size += chunk.byteLength
-      if (early !== undefined && size > early.size) fail(`Received more than the expected ${early.size} bytes.`)
-      if (kept !== undefined && size > ONE_SHOT_BYTES) {
-        hash = hashes.create('sha256')
-        for (const k of kept) hash.update(k)
-        kept = undefined
-      }
-      if (kept !== undefined) kept.push(chunk)
-      else hash!.update(chunk)
+      digest.update(chunk)
       if (held !== undefined) controller.enqueue(held)
       held = chunk
     },
     async flush (controller) {
-      const want = early ?? await (expected as () => Promise<{ sha256: string, size: number }>)()
-      if (size !== want.size) fail(`Received ${size} of the expected ${want.size} bytes.`)
-      const got = toHex(kept !== undefined ? await hashes.sha256Of!(concatBytes(kept, size)) : hash!.digest())
-      if (got !== want.sha256) fail(`The bytes hash to ${got}, not the expected ${want.sha256}.`)
+      await digest.check(early ?? await (expected as () => Promise<{ sha256: string, size: number }>)())
       if (held !== undefined) controller.enqueue(held)
     },
   })
+}
+
+/**
+ * Passes bytes through while hashing them, holding nothing back: the stream
+ * ends when the bytes do, and `check` compares them with what is expected
+ * afterwards. For a store that commits only once `check` has passed (a
+ * replica's copy of a write in progress, whose version comes after its last
+ * byte): it can make the bytes durable while it waits for the version.
+ */
+export function digestingStream (hashes: Hashes): { stream: TransformStream<Uint8Array, Uint8Array>, check: (want: { sha256: string, size: number }) => Promise<void> } {
+  const digest = new BodyDigest(hashes, undefined)
+  return {
+    stream: new TransformStream({ transform (chunk, controller) { digest.update(chunk); controller.enqueue(chunk) } }),
+    check: async want => { await digest.check(want) },
+  }
+}
+
+/** The size and SHA-256 of bytes as they pass, checked against what is expected once they have all passed. */
+class BodyDigest {
+  // Bytes up to ONE_SHOT_BYTES are kept (not copied) and hashed at the end in one call where the platform has a
+  // faster one-shot hash; past that, and elsewhere, they are hashed as they pass. So what reads the stream must not
+  // change the chunks it is given (none does: stores copy out of them).
+  private kept: Uint8Array[] | undefined
+  private hash: Hash | undefined
+  private size = 0
+
+  constructor (private readonly hashes: Hashes, private readonly limit: number | undefined, private readonly onMismatch?: (err: ContentMismatchError) => void) {
+    this.kept = hashes.sha256Of !== undefined && (limit === undefined || limit <= ONE_SHOT_BYTES) ? [] : undefined
+    this.hash = this.kept === undefined ? hashes.create('sha256') : undefined
+  }
+
+  update (chunk: Uint8Array): void {
+    this.size += chunk.byteLength
+    if (this.limit !== undefined && this.size > this.limit) this.fail(`Received more than the expected ${this.limit} bytes.`)
+    if (this.kept !== undefined && this.size > ONE_SHOT_BYTES) {
+      this.hash = this.hashes.create('sha256')
+      for (const k of this.kept) this.hash.update(k)
+      this.kept = undefined
+    }
+    if (this.kept !== undefined) this.kept.push(chunk)
+    else this.hash!.update(chunk)
+  }
+
+  async check (want: { sha256: string, size: number }): Promise<void> {
+    if (this.size !== want.size) this.fail(`Received ${this.size} of the expected ${want.size} bytes.`)
+    const got = toHex(this.kept !== undefined ? await this.hashes.sha256Of!(concatBytes(this.kept, this.size)) : this.hash!.digest())
+    if (got !== want.sha256) this.fail(`The bytes hash to ${got}, not the expected ${want.sha256}.`)
+  }
+
+  private fail (message: string): never {
+    const err = new ContentMismatchError(message)
+    this.onMismatch?.(err)
+    throw err
+  }
 }
 
 /** The largest body kept in memory for a one-shot hash (a tab's writes and reads are mostly smaller). */

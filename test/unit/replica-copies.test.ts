@@ -1,0 +1,70 @@
+/**
+ * A replica's copy of a write in progress (LocalCopies.storeStreamed over a
+ * real DiskStore): the bytes end before their version comes, and the store
+ * has written all of them by then (so it can make them durable while the
+ * writer commits its own copy); the copy commits once they match the
+ * version, and a copy whose bytes do not match stores nothing.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { webHashes } from '../../src/core/hashes.js'
+import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
+import { Catalog } from '../../src/core/mesh/catalog.js'
+import { HybridClock } from '../../src/core/mesh/hlc.js'
+import { LocalCopies, type WriteHead } from '../../src/core/mesh/local-copies.js'
+import { ContentMismatchError } from '../../src/core/mesh/verify-stream.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { DiskStore } from '../../src/node/disk-store.js'
+import { readStream } from '../compliance/object-store-suite.js'
+import { until } from '../helpers/until.js'
+
+const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff)
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+function entryOf (key: string, body: Uint8Array, sha256 = sha(body)): CatalogEntry {
+  return {
+    bucket: 'b', key, version: { ms: Date.now(), counter: 0, node: 'writer' }, deleted: false, holders: ['writer'],
+    object: { size: body.byteLength, etag: 'e'.repeat(32), sha256, lastModified: Date.now(), metadata: { user: {} }, tags: {} },
+  }
+}
+
+/** What the store's temp folder holds now: the sizes of its files. */
+async function temps (store: DiskStore): Promise<number[]> {
+  return await Promise.all((await readdir(store.layout.tmp)).map(async f => (await stat(join(store.layout.tmp, f))).size))
+}
+
+describe('a replica\'s copy of a write in progress', () => {
+  it('has every byte written before the version comes, commits once they match it, and stores nothing when they do not', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-replica-'))
+    const store = await DiskStore.open(root)
+    try {
+      const copies = new LocalCopies(store, { self: 'me', catalog: new Catalog(), clock: new HybridClock(), hashes: webHashes, announce: () => {} })
+      const head: WriteHead = { bucket: 'b', key: 'k', metadata: { user: {} }, tags: {} }
+      // Four pieces: a store that only saw the body end with its version would not have the last one yet.
+      const body = bytes(256 * 1024, 1)
+      let version!: (e: CatalogEntry) => void
+      const stored = copies.storeStreamed(head, streamOfBytes(body, 64 * 1024), async () => await new Promise<CatalogEntry>(resolve => { version = resolve }))
+      await until('the store has written every byte while the version is still on its way', async () => (await temps(store)).includes(body.byteLength), 5000)
+      assert.equal((await store.headObject('b', 'k').catch(() => undefined)), undefined, 'nothing is committed before the version')
+      version(entryOf('k', body))
+      const held = await stored
+      assert.deepEqual(held.holders, ['me', 'writer'])
+      assert.deepEqual(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream())), body)
+      assert.equal((await store.headObject('b', 'k')).sha256, sha(body))
+
+      // Bytes that are not the version's: refused, the copy before stays, and no temp file is left.
+      const other = bytes(256 * 1024, 2)
+      const refused = copies.storeStreamed(head, streamOfBytes(other, 64 * 1024), async () => entryOf('k', other, sha(body)))
+      await assert.rejects(refused, ContentMismatchError)
+      assert.deepEqual(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream())), body)
+      assert.deepEqual(await temps(store), [])
+    } finally {
+      await store.close()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+})
