@@ -368,7 +368,7 @@ export class DiskStore implements ObjectStore {
       await body.cancel(err).catch(() => {})
       throw err
     }
-    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options) })
+    const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options), syncLater: true })
     let identity: Awaited<ReturnType<typeof putIdentity>>
     try {
       identity = await putIdentity(options, written)

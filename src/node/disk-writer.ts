@@ -18,6 +18,8 @@ import type { MetaDb, VersionPlan } from './meta-db.js'
 /** A written, fsynced temp file waiting to be committed. */
 export interface TempFile {
   tmp: string
+  /** The file's fsync, when it was left running (writeTemp's syncLater): commit waits for it before the rename. */
+  durable?: Promise<void>
   size: number
   /** Hex digests of what was computed (see writeTemp's algorithms). */
   md5?: string
@@ -72,8 +74,12 @@ export class DiskWriter {
     this.sync = deps.sync
   }
 
-  /** Streams a body into a new temp file, fsynced; returns its path, size, digests, inode and mtime. */
-  async writeTemp (body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal, verified?: VerifiedDigests, algorithms: ReadonlyArray<'md5' | 'sha256'> }): Promise<TempFile> {
+  /**
+   * Streams a body into a new temp file, fsynced; returns its path, size,
+   * digests, inode and mtime. With `syncLater` the fsync is left running
+   * (`durable`), for a commit that makes its intent durable meanwhile.
+   */
+  async writeTemp (body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal, verified?: VerifiedDigests, algorithms: ReadonlyArray<'md5' | 'sha256'>, syncLater?: boolean }): Promise<TempFile> {
     const tmp = this.layout.tmpPath(randomId())
     let fd: number | undefined
     try {
@@ -98,6 +104,14 @@ export class DiskWriter {
         },
       })
       if (batch.length > 0) await writevAll(file, batch)
+      if (this.sync && options.syncLater === true) {
+        const s = await fstatFd(file)
+        fd = undefined
+        const durable = fsyncFd(file).finally(async () => { await closeFd(file) })
+        // Awaited by the commit; a write given up before it (a failed identity or condition) does not wait for it.
+        durable.catch(() => {})
+        return { tmp, size, ...hexDigests(digests), ino: s.ino, mtimeMs: s.mtimeMs, durable }
+      }
       if (this.sync) await fsyncFd(file)
       const s = await fstatFd(file)
       fd = undefined
@@ -119,7 +133,7 @@ export class DiskWriter {
    * `named`: the version it is (ObjectStore's VersionAs); one older than the
    * key's newest goes straight to the noncurrent versions.
    */
-  async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>, condition?: WriteCondition, beforeCommit?: () => Promise<void>, named?: VersionAs): Promise<ObjectInfo> {
+  async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs' | 'durable'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>, condition?: WriteCondition, beforeCommit?: () => Promise<void>, named?: VersionAs): Promise<ObjectInfo> {
     const dataTmp = temp.tmp
     let bucket: Bucket
     try {
@@ -165,7 +179,8 @@ export class DiskWriter {
         }
         let dataPath = older !== undefined ? versions.dataPath(bucketName, key, full) : visible ?? hidden
         if (older !== undefined) await versions.prepare(bucketName, key)
-        await intend(dataPath)
+        // The data file's fsync (if still running) and the intent's go on together: both are needed before the rename.
+        await Promise.all([intend(dataPath), temp.durable])
         if (plan?.shelve !== undefined) {
           await versions.prepare(bucketName, key)
           await renameInto(plan.shelve.from, plan.shelve.to)
