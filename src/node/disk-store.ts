@@ -370,15 +370,16 @@ export class DiskStore implements ObjectStore {
     }
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options), syncLater: true })
     let identity: Awaited<ReturnType<typeof putIdentity>>
+    let lock: ReturnType<DiskStore['lockFor']>
     try {
       identity = await putIdentity(options, written)
+      lock = this.lockFor(bucket, options.lock, identity.lastModified.getTime())
     } catch (err) {
-      // A copy whose identity failed (its bytes were not the writer's): the temp file goes, nothing is stored.
+      // A copy whose identity failed (its bytes were not the writer's), or a bucket gone while it was awaited: the temp file goes.
       await removeQuietly(written.tmp)
       throw err
     }
     const { lastModified, versionAs, ...id } = identity
-    const lock = this.lockFor(bucket, options.lock, lastModified.getTime())
     return await this.writer.commit(bucket, key, written, { size: written.size, ...id, lastModified: lastModified.getTime(), tags: options.tags ?? {}, ...(lock === undefined ? {} : { lock }) }, options.condition, options.beforeCommit, versionAs)
   }
 

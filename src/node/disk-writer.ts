@@ -180,7 +180,10 @@ export class DiskWriter {
         let dataPath = older !== undefined ? versions.dataPath(bucketName, key, full) : visible ?? hidden
         if (older !== undefined) await versions.prepare(bucketName, key)
         // The data file's fsync (if still running) and the intent's go on together: both are needed before the rename.
-        await Promise.all([intend(dataPath), temp.durable])
+        // Both are waited for even if one fails, so that an intent made durable is known (`intended`) and dropped below.
+        const [intent, data] = await Promise.allSettled([intend(dataPath), temp.durable])
+        if (intent.status === 'rejected') throw intent.reason
+        if (data.status === 'rejected') throw data.reason
         if (plan?.shelve !== undefined) {
           await versions.prepare(bucketName, key)
           await renameInto(plan.shelve.from, plan.shelve.to)

@@ -422,7 +422,11 @@ export class MetaDb {
       (err: unknown) => {
         // After a failed fsync the kernel may have dropped the log's pages, and a later fsync would not say so:
         // no write is answered durable from here on (as SQLite at FULL would fail them); a restart recovers what is on disk.
-        this.failure ??= Object.assign(new Error(`The metadata database's log could not be synced (${err instanceof Error ? err.message : String(err)}); writes are refused until the server restarts.`), { code: (err as { code?: string }).code, cause: err })
+        if (this.failure === undefined) {
+          this.failure = Object.assign(new Error(`The metadata database's log could not be synced (${err instanceof Error ? err.message : String(err)}); writes are refused until the server restarts.`), { code: (err as { code?: string }).code, cause: err })
+          // Said here too: writes answered before this fsync (a commit's settle) hear nothing of it.
+          process.stderr.write(`s3mesh: ${this.failure.message}\n`)
+        }
         for (const w of committed) if (this.unsynced.delete(w)) w.reject(this.failure)
       },
     )

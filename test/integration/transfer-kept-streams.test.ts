@@ -31,8 +31,8 @@ function entryOf (self: string, key: string, bytes: Uint8Array): CatalogEntry {
   }
 }
 
-/** A replica's host that keeps what it is pushed (checked against the version), or refuses keys starting with "refuse". */
-function storingHost (stored: Map<string, Uint8Array>): TransferHost {
+/** A replica's host that keeps what it is pushed (checked against the version), or refuses keys starting with "refuse"; `ended` hears of each put's body read to its end. */
+function storingHost (stored: Map<string, Uint8Array>, ended?: Set<string>): TransferHost {
   return {
     // What was stored is served back (the key's content, whatever hash is asked for: the reader checks).
     openLocal: async (_bucket, key) => {
@@ -47,6 +47,7 @@ function storingHost (stored: Map<string, Uint8Array>): TransferHost {
     accept: async () => { throw new Error('not used here') },
     acceptStreamed: async (_from, head, body, entry) => {
       const bytes = new Uint8Array(await new Response(body).arrayBuffer())
+      ended?.add(head.key)
       const e = await entry()
       if (head.key.startsWith('refuse')) throw new Error('refused on purpose')
       assert.equal(createHash('sha256').update(bytes).digest('hex'), e.object!.sha256)
@@ -113,6 +114,31 @@ describe('push streams', () => {
       await assert.rejects(client.get(peer, { bucket: 'bucket', key: 'missing', sha256: '00'.repeat(32), size: 1 }, AbortSignal.timeout(20_000)), /cannot serve/)
       const again = await client.get(peer, { bucket: 'bucket', key: 'k0', sha256: createHash('sha256').update(sent[0]!).digest('hex'), size: sent[0]!.byteLength }, AbortSignal.timeout(20_000))
       assert.equal((await new Response(again).arrayBuffer()).byteLength, sent[0]!.byteLength)
+    } finally {
+      await client.stop()
+      await server.stop()
+    }
+  })
+
+  it('a put\'s body ends with its bytes, before the writer sends their version, so the replica can make them durable meanwhile', async () => {
+    const stored = new Map<string, Uint8Array>()
+    const ended = new Set<string>()
+    const server = new TransferService(replica, await Keyring.create([key], 'c'), storingHost(stored, ended))
+    await server.start()
+    const client = new TransferService(writer, await Keyring.create([key], 'c'), storingHost(new Map()))
+    try {
+      const peer = replica.peerId.toString()
+      const bytes = randomBytes(300_000)
+      const head: WriteHead = { bucket: 'bucket', key: 'early', metadata: { user: {} }, tags: {}, size: bytes.byteLength }
+      const p = client.pushStream(peer, head, new Response(new Uint8Array(bytes)).body!, AbortSignal.timeout(20_000))
+      await until('the replica has read the whole body, with no version sent yet', () => ended.has('early'), 5_000)
+      assert.equal(stored.has('early'), false, 'nothing is stored before the version')
+      await p.commit(entryOf(writer.peerId.toString(), 'early', bytes))
+      assert.deepEqual(stored.get('early'), new Uint8Array(bytes))
+      // The version was read off the stream before the answer: the next push reuses it.
+      await push(client, peer, writer.peerId.toString(), 'next', randomBytes(10))
+      assert.equal(client.stats.pushedOnKept, 1)
+      assert.equal(stored.get('next')?.byteLength, 10)
     } finally {
       await client.stop()
       await server.stop()

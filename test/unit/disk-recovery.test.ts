@@ -132,7 +132,7 @@ describe('DiskStore crash recovery', () => {
 })
 
 describe('DiskStore commits and the metadata log\'s fsync', () => {
-  it('answers a commit\'s settle once committed, not after the log\'s fsync (its durable intent finishes it after a crash); a write after it waits for an fsync that covers it', async () => {
+  it('answers a commit\'s settle once committed, before the log\'s fsync (a crash before it is finished from the durable intent: the test above); a write after it waits for an fsync that covers it', async () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-settle-'))
     // A log fsync that ends only when the test says so.
     const running: Array<() => void> = []
