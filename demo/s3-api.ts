@@ -3,6 +3,7 @@
  * thrown in plain words (s3-errors.ts).
  */
 import { objectPath } from '../src/core/names.js'
+import { BYPASS_GOVERNANCE_HEADER } from '../src/core/object-lock.js'
 import { explain } from './s3-errors.js'
 import type { Session } from './session.js'
 
@@ -305,7 +306,7 @@ export async function putObjectLock (s: Session, bucket: string, rule: { mode: L
 /** Sets a version's retention (undefined: lifted), past a GOVERNANCE one with `bypass`. */
 export async function putRetention (s: Session, bucket: string, key: string, versionId: string | undefined, retention: { mode: LockMode, until: number } | undefined, bypass: boolean): Promise<void> {
   const body = retention === undefined ? '<Retention/>' : `<Retention><Mode>${retention.mode}</Mode><RetainUntilDate>${new Date(retention.until).toISOString()}</RetainUntilDate></Retention>`
-  const headers: Record<string, string> = { 'content-type': 'application/xml', ...(bypass ? { 'x-amz-bypass-governance-retention': 'true' } : {}) }
+  const headers: Record<string, string> = { 'content-type': 'application/xml', ...(bypass ? { [BYPASS_GOVERNANCE_HEADER]: 'true' } : {}) }
   await ok(await s.s3(`${objectPath(bucket, key)}?retention${versionId === undefined ? '' : `&versionId=${encodeURIComponent(versionId)}`}`, { method: 'PUT', body, headers }))
 }
 

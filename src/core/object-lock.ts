@@ -14,6 +14,9 @@ export type LockMode = 'GOVERNANCE' | 'COMPLIANCE'
 
 export const LOCK_MODES: readonly LockMode[] = ['GOVERNANCE', 'COMPLIANCE']
 
+/** The request header ("true") that asks to delete or shorten under a GOVERNANCE retention, with the right to. */
+export const BYPASS_GOVERNANCE_HEADER = 'x-amz-bypass-governance-retention'
+
 /** A bucket's default retention: each new version written without one of its own is retained this long from when it was made. Days or years, not both. */
 export interface DefaultRetention { mode: LockMode, days?: number, years?: number }
 

@@ -5,7 +5,7 @@
  * gateway only carries them (docs/plans/object-lock.md, increment 5).
  */
 import { isS3Error } from '../core/errors.js'
-import type { BucketObjectLock, LockChange, VersionLock } from '../core/object-lock.js'
+import { BYPASS_GOVERNANCE_HEADER, type BucketObjectLock, type LockChange, type VersionLock } from '../core/object-lock.js'
 import type { LockOptions } from '../core/object-store.js'
 import { legalHoldXml, lockConfigurationFrom, lockConfigurationXml, lockFromHeaders, lockHeaders, retentionXml } from '../s3-shim/object-lock-xml.js'
 import { parseXmlBody, renderXml } from '../s3-shim/xml.js'
@@ -47,7 +47,7 @@ export function lockRequestHeaders (lock: VersionLock | undefined): Record<strin
 }
 
 export function bypassHeader (bypass: boolean | undefined): Record<string, string> {
-  return bypass === true ? { 'x-amz-bypass-governance-retention': 'true' } : {}
+  return bypass === true ? { [BYPASS_GOVERNANCE_HEADER]: 'true' } : {}
 }
 
 /** A version's lock as a node's GET or HEAD shows it (a retention that has ended is still shown, as S3 shows it). */

@@ -10,6 +10,7 @@ import type { Permission } from '../../core/access/access-control.js'
 import type { ContextValues } from '../../core/access/policy-match.js'
 import type { Route } from '../router.js'
 import { splitCopySource } from '../copy-source.js'
+import { BYPASS_GOVERNANCE_HEADER } from '../../core/object-lock.js'
 
 export type { Permission }
 
@@ -91,7 +92,7 @@ const VERSION_ACTIONS: Partial<Record<string, string>> = {
 
 /** Whether a request asks to pass a GOVERNANCE retention (it then needs s3:BypassGovernanceRetention too). */
 export function asksBypass (headers: Headers): boolean {
-  return headers.get('x-amz-bypass-governance-retention')?.trim().toLowerCase() === 'true'
+  return headers.get(BYPASS_GOVERNANCE_HEADER)?.trim().toLowerCase() === 'true'
 }
 
 /** The S3 condition keys a request's headers and signature give (s3:x-amz-acl, s3:authType, ...). */

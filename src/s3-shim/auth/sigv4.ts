@@ -2,9 +2,10 @@ import { S3Error } from '../../core/errors.js'
 import { bytesEqual, digestOf, toHex, utf8, type Hashes } from '../../core/hashes.js'
 import { safeDecode } from '../router.js'
 import { uriEncode } from './uri-encode.js'
+import { BYPASS_GOVERNANCE_HEADER } from '../../core/object-lock.js'
 
 /** Object lock's headers: present, they must be among the signed ones (as S3 requires of x-amz-* headers). */
-const MUST_SIGN = ['x-amz-bypass-governance-retention', 'x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold', 'x-amz-bucket-object-lock-enabled']
+const MUST_SIGN = [BYPASS_GOVERNANCE_HEADER, 'x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold', 'x-amz-bucket-object-lock-enabled']
 
 /** Where the handler finds secrets: the root credentials, users' keys, STS sessions. */
 export interface CredentialProvider {
