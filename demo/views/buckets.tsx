@@ -12,7 +12,8 @@ import { bucketIsPublic, createBucket, deleteBucket, deleteKeys, listBuckets, li
 export function Buckets (): preact.JSX.Element {
   const { session, watch, showError, notify } = useConsole()
   const [rows, setRows] = useState<BucketRow[]>()
-  const [deleting, setDeleting] = useState<{ name: string, objects: number }>()
+  /** The bucket whose deletion is being confirmed. */
+  const [deleting, setDeleting] = useState<string>()
   /** Whether anyone may read each bucket without keys (absent: not known, or not this person's to ask). */
   const [open, setOpen] = useState<Record<string, boolean>>({})
   /** Each bucket's objects and bytes as the node counts them (buckets this person may list whole). */
@@ -91,12 +92,13 @@ export function Buckets (): preact.JSX.Element {
           <td>{open[b.name] === undefined ? '' : <span class={`badge${open[b.name] === true ? ' warn' : ''}`} title={open[b.name] === true ? 'Anyone may read it without keys' : 'Only users whose policies allow it'}>{open[b.name] === true ? 'public' : 'private'}</span>}</td>
           <td class="actions">
             {can.bucketSettings(b.name) && <a href={href({ view: 'bucket-settings', bucket: b.name })} class="button-link" aria-label={`Settings of bucket ${b.name}`}><Settings size={16} aria-hidden /></a>}
-            {can.may('s3:DeleteBucket', bucketArn(b.name)) && <button type="button" class="secondary outline small danger" aria-label={`Delete bucket ${b.name}`} onClick={() => { setDeleting({ name: b.name, objects: t?.objects ?? NaN }) }}><Trash2 size={16} aria-hidden /></button>}
+            {can.may('s3:DeleteBucket', bucketArn(b.name)) && <button type="button" class="secondary outline small danger" aria-label={`Delete bucket ${b.name}`} onClick={() => { setDeleting(b.name) }}><Trash2 size={16} aria-hidden /></button>}
           </td>
         </tr>
       })}</tbody>
     </table></div>}
-    {deleting !== undefined && <DeleteBucket name={deleting.name} objects={deleting.objects} onDone={() => { setDeleting(undefined); void refresh() }} />}
+    {/* The count is read as it comes: a dialog opened before the node answered says it once it has. */}
+    {deleting !== undefined && <DeleteBucket name={deleting} objects={totals.get(deleting)?.objects ?? NaN} onDone={() => { setDeleting(undefined); void refresh() }} />}
   </section>
 }
 

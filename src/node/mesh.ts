@@ -33,6 +33,7 @@ import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
 import { transportOf } from '../core/wire/dial-first.js'
 import { nodeHashes } from './node-hashes.js'
 import { CliError } from './cli-error.js'
+import { freeUdpPort } from './free-udp-port.js'
 import { codeOf, renameInto, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
 
@@ -240,13 +241,15 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   let libp2p: Libp2p<{ identify: unknown, relay: unknown, pubsub: GossipSub, certificates: { renew: (detail: { key: string, cert: string }) => void } }>
   const privateKey = await peerKey(o.layout)
   const direct = o.webrtcDirect === false ? undefined : await webRTCDirectCertificate(o.layout)
-  try {
+  // Port 0: a port the kernel just gave UDP, and another if it was taken before libjuice bound it.
+  let udpPort = direct === undefined || o.port !== 0 ? o.port : await freeUdpPort()
+  for (let attempt = 1; ; attempt++) try {
     libp2p = await createLibp2p({
       privateKey,
       addresses: {
         listen: [
           `/ip4/${o.host}/tcp/${o.port}`, `/ip4/${o.host}/tcp/${wsPort}${o.tls === undefined ? '' : '/tls'}/ws`,
-          ...(direct === undefined ? [] : [`/ip4/${o.host}/udp/${o.port}/webrtc-direct`]),
+          ...(direct === undefined ? [] : [`/ip4/${o.host}/udp/${udpPort}/webrtc-direct`]),
         ],
         ...(o.announce === undefined || o.announce.length === 0 ? {} : { announce: o.announce }),
       },
@@ -269,12 +272,15 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         certificates: certificateRenewer(),
       },
     })
+    break
   } catch (err) {
+    const udpTaken = /ICE UDP mux listener|already a listener/.test(String(err))
+    if (udpTaken && o.port === 0 && attempt < 3) { udpPort = await freeUdpPort(); continue }
     if (codeOf(err) === 'EADDRINUSE' || /EADDRINUSE/.test(String(err))) {
       throw new CliError(`The mesh port ${o.port} (or ${wsPort} for WebSockets) on ${o.host} is in use: pick another with --mesh-address ${o.host}:<port>.`)
     }
-    if (/ICE UDP mux listener|already a listener/.test(String(err))) {
-      throw new CliError(`The UDP port ${o.port} on ${o.host} (WebRTC-direct) is in use: pick another with --mesh-address ${o.host}:<port>, or start with --no-webrtc-direct.`)
+    if (udpTaken) {
+      throw new CliError(`The UDP port ${udpPort} on ${o.host} (WebRTC-direct) is in use: pick another with --mesh-address ${o.host}:<port>, or start with --no-webrtc-direct.`)
     }
     throw err
   }

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +12,16 @@ import { describe, it } from 'node:test'
 import { PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3'
 import { sdkClient } from '../helpers/s3-client.js'
 import { ACCESS_KEY, BIN, SECRET_KEY, startServerProcess } from '../helpers/server-process.js'
+import { freeUdpPort } from '../../src/node/free-udp-port.js'
+
+/** Whether a TCP port is free on 127.0.0.1 now. */
+async function tcpFree (port: number): Promise<boolean> {
+  const s = createServer()
+  return await new Promise<boolean>(resolve => {
+    s.once('error', () => { resolve(false) })
+    s.listen(port, '127.0.0.1', () => { s.close(() => { resolve(true) }) })
+  })
+}
 
 function cli (args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null, out: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 })
@@ -73,6 +84,28 @@ describe('s3mesh CLI', () => {
       assert.match(busy.out, new RegExp(`Port ${port} on 127.0.0.1 \\(the S3 API\\) is already in use`))
       assert.doesNotMatch(busy.out, /at .*\.js:\d+/, 'no stack trace')
     } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses a mesh port whose UDP port (WebRTC-direct) is taken, saying how to go on', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-cli-'))
+    const blocker = createSocket('udp4')
+    try {
+      // A UDP port held on every address whose TCP port and the next one are free: only WebRTC-direct can fail on it.
+      let port = 0
+      for (let i = 0; i < 20 && port === 0; i++) {
+        const p = await freeUdpPort()
+        if (p < 65535 && await tcpFree(p) && await tcpFree(p + 1)) port = p
+      }
+      assert.notEqual(port, 0, 'a UDP port with both TCP ports free')
+      await new Promise<void>(resolve => blocker.bind(port, resolve))
+      const busy = cli(['server', join(dir, 'data'), '--address', '127.0.0.1:0', '--console-address', '127.0.0.1:0', '--mesh-address', `127.0.0.1:${port}`])
+      assert.equal(busy.status, 1, busy.out)
+      assert.match(busy.out, new RegExp(`The UDP port ${port} on 127.0.0.1 \\(WebRTC-direct\\) is in use: pick another with --mesh-address 127.0.0.1:<port>, or start with --no-webrtc-direct`))
+      assert.doesNotMatch(busy.out, /at .*\.js:\d+/, 'no stack trace')
+    } finally {
+      blocker.close()
       await rm(dir, { recursive: true, force: true })
     }
   })
