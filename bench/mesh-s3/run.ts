@@ -11,6 +11,10 @@
  * "GET through a non-holder against a GET at a holder").
  * In each round's cluster, 1 MiB ranges of a 256 MiB object through a node
  * that holds no copy against the same ranges at a holder (range.ts).
+ * Around each load, the CPU time of every process (each node, and this one,
+ * the SDK's) per operation: the 2 cores are busy, so one load's CPU per
+ * operation over another's is the ratio the CPU allows them, printed beside
+ * the measured one (what the code spends, apart from what it waits for).
  * Repeated (3 rounds by default, one node then the cluster in each); figures
  * are the median of the rounds and their range, ratios taken within a round.
  * JSON (kept in bench/results/mesh-s3.json), then a one-line summary that
@@ -28,7 +32,8 @@ import { s3Signer } from '../../src/core/s3-signer.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
 import { benchOptions, keep } from '../lib/keep.js'
 import { showSpread, spread, type Spread } from '../lib/stats.js'
-import { client, ensureBucket, sdkGet, sdkGetKeys, sdkKey, sdkPutGet, type LoadResult } from '../s3-http/sdk-load.js'
+import { client, ensureBucket, sdkGet, sdkGetKeys, sdkKey, type LoadResult } from '../s3-http/sdk-load.js'
+import { measuredPutGet, withClusterCpu, type Measured } from './cluster-cpu.js'
 import type { Target } from '../s3-http/targets.js'
 import { glance } from './glance.js'
 import { rangeReads, type RangeReads } from './range.js'
@@ -55,34 +60,35 @@ async function alive (nodes: ServerProcess[], count: number): Promise<void> {
 }
 
 interface CaseResult {
-  put: LoadResult
-  get: LoadResult
-  getElsewhere?: LoadResult
+  put: Measured
+  get: Measured
+  getElsewhere?: Measured
   /** Only the objects node 2 holds no copy of, read through node 2 (`keys` of them, twice each). */
-  getNonHolder?: LoadResult & { keys: number }
+  getNonHolder?: Measured & { keys: number }
   /** The same GETs at node 1, which holds them. */
-  getHolderSame?: LoadResult
+  getHolderSame?: Measured
 }
 
 /** A node of the cluster read through, and where it keeps its copies (to tell which objects it lacks). */
 interface Elsewhere { target: Target, dataDir: string }
 
-async function run (put: Target, elsewhere?: Elsewhere): Promise<Record<string, CaseResult>> {
+async function run (put: Target, pids: number[], elsewhere?: Elsewhere): Promise<Record<string, CaseResult>> {
   const s3 = client(put)
+  const measure = async (load: () => Promise<LoadResult>): Promise<Measured> => await withClusterCpu(pids, load)
   await ensureBucket(s3, 'bench')
   // Another node must know the bucket before it is read through it.
   await new Promise(resolve => setTimeout(resolve, 500))
   const out: Record<string, CaseResult> = {}
   for (const c of cases) {
-    const { put: p, get } = await sdkPutGet(s3, 'bench', c.size, c.count, CONCURRENCY)
+    const { put: p, get } = await measuredPutGet(s3, 'bench', c.size, c.count, CONCURRENCY, pids)
     out[c.name] = { put: p, get }
     if (elsewhere !== undefined) {
       const other = client(elsewhere.target)
-      out[c.name]!.getElsewhere = await sdkGet(other, 'bench', c.size, c.count, CONCURRENCY)
+      out[c.name]!.getElsewhere = await measure(async () => await sdkGet(other, 'bench', c.size, c.count, CONCURRENCY))
       const lacking = Array.from({ length: c.count }, (_, i) => sdkKey(c.size, i)).filter(k => !existsSync(join(elsewhere.dataDir, 'bench', k)))
       const twice = [...lacking, ...lacking]
-      out[c.name]!.getNonHolder = { ...await sdkGetKeys(other, 'bench', twice, c.size, CONCURRENCY), keys: lacking.length }
-      out[c.name]!.getHolderSame = await sdkGetKeys(s3, 'bench', twice, c.size, CONCURRENCY)
+      out[c.name]!.getNonHolder = { ...await measure(async () => await sdkGetKeys(other, 'bench', twice, c.size, CONCURRENCY)), keys: lacking.length }
+      out[c.name]!.getHolderSame = await measure(async () => await sdkGetKeys(s3, 'bench', twice, c.size, CONCURRENCY))
       other.destroy()
     }
   }
@@ -94,7 +100,7 @@ type Result = Record<string, CaseResult>
 
 async function oneNode (): Promise<Result> {
   const single = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') } })
-  try { return await run(target('one node', single)) } finally { await single.stop() }
+  try { return await run(target('one node', single), [single.child.pid!]) } finally { await single.stop() }
 }
 
 async function threeNodes (): Promise<{ three: Result, range: RangeReads }> {
@@ -103,7 +109,7 @@ async function threeNodes (): Promise<{ three: Result, range: RangeReads }> {
   try {
     for (let i = 0; i < 2; i++) nodes.push(await startServerProcess({ env, args: ['--replicas', '2', '--join', nodes[0]!.meshAddress!] }))
     await alive(nodes, 3)
-    const three = await run(target('node 1 of 3', nodes[0]!), { target: target('node 2 of 3', nodes[1]!), dataDir: nodes[1]!.dataDir })
+    const three = await run(target('node 1 of 3', nodes[0]!), nodes.map(n => n.child.pid!), { target: target('node 2 of 3', nodes[1]!), dataDir: nodes[1]!.dataDir })
     return { three, range: await rangeReads(nodes, target, quick) }
   } finally {
     for (const n of nodes) await n.stop()
@@ -119,6 +125,8 @@ for (let r = 0; r < options.runs; r++) {
 }
 
 interface Summary { opsPerSec: Spread, p50ms: Spread, p99ms: Spread }
+/** All the CPU one operation took, every server's and the SDK's (ms). */
+const allCpu = (m: Measured): number => m.cpu.serversTotal + m.cpu.client
 const summary = (f: (r: { one: Result, three: Result }) => LoadResult): Summary => ({
   opsPerSec: spread(rounds.map(r => f(r).opsPerSec), 1), p50ms: spread(rounds.map(r => f(r).p50ms)), p99ms: spread(rounds.map(r => f(r).p99ms)),
 })
@@ -136,6 +144,26 @@ const ratios = Object.fromEntries(cases.map(c => [c.name, {
   getNonHolder: spread(rounds.map(r => r.three[c.name]!.getNonHolder!.opsPerSec / r.three[c.name]!.getHolderSame!.opsPerSec)),
   /** The replicated PUT's p50 minus one node's (ms). */
   putP50AddedMs: spread(rounds.map(r => r.three[c.name]!.put.p50ms - r.one[c.name]!.put.p50ms)),
+  /** The PUT ratio the CPU allows: one node's CPU per PUT (server and SDK) over the cluster's (three servers and SDK). */
+  putCpuBound: spread(rounds.map(r => allCpu(r.one[c.name]!.put) / allCpu(r.three[c.name]!.put))),
+  /** The same for a GET through a non-holder against one at a holder. */
+  getNonHolderCpuBound: spread(rounds.map(r => allCpu(r.three[c.name]!.getHolderSame!) / allCpu(r.three[c.name]!.getNonHolder!))),
+}]))
+
+/**
+ * Where the CPU went, ms per operation (median of the rounds): every server's and the SDK's.
+ * The 2 cores are busy during each load, so these explain the ratios above (see withClusterCpu).
+ */
+const cpuOf = (f: (r: { one: Result, three: Result }) => Measured): { servers: Spread[], serversTotal: Spread, client: Spread } => ({
+  servers: f(rounds[0]!).cpu.servers.map((_, i) => spread(rounds.map(r => f(r).cpu.servers[i]!), 3)),
+  serversTotal: spread(rounds.map(r => f(r).cpu.serversTotal), 3),
+  client: spread(rounds.map(r => f(r).cpu.client), 3),
+})
+const cpu = Object.fromEntries(cases.map(c => [c.name, {
+  onePut: cpuOf(r => r.one[c.name]!.put),
+  threePut: cpuOf(r => r.three[c.name]!.put),
+  getAtHolder: cpuOf(r => r.three[c.name]!.getHolderSame!),
+  getNonHolder: cpuOf(r => r.three[c.name]!.getNonHolder!),
 }]))
 
 // A 1 MiB range of a 256 MiB object through a node that holds none over the same range at a holder.
@@ -148,10 +176,12 @@ const range = {
 }
 const elsewhere = await glance()
 
-await keep('mesh-s3', options, { concurrency: CONCURRENCY, cases, oneNode: oneNodeSummary, threeNodes: threeNodesSummary, ratios, range, elsewhere: elsewhere.figures, rounds },
+await keep('mesh-s3', options, { concurrency: CONCURRENCY, cases, oneNode: oneNodeSummary, threeNodes: threeNodesSummary, ratios, cpu, range, elsewhere: elsewhere.figures, rounds },
   `3 nodes (R=2) vs 1 node, SDK ops/s, median (range) of ${options.runs} rounds: ` + cases.map(c => {
     const r = ratios[c.name]!
-    return `${c.name} PUT ${showSpread(threeNodesSummary[c.name]!.put.opsPerSec)} vs ${showSpread(oneNodeSummary[c.name]!.put.opsPerSec)} (${showSpread(r.put, 'x')}, goal 0.5x), GET ${showSpread(r.get, 'x')}, GET through another node ${showSpread(r.getElsewhere, 'x')}, through a non-holder vs at a holder ${showSpread(r.getNonHolder, 'x')} (goal 0.8x)`
+    const u = cpu[c.name]!
+    const ms = (x: { serversTotal: Spread, client: Spread }): string => `${(x.serversTotal.median + x.client.median).toFixed(2)} ms`
+    return `${c.name} PUT ${showSpread(threeNodesSummary[c.name]!.put.opsPerSec)} vs ${showSpread(oneNodeSummary[c.name]!.put.opsPerSec)} (${showSpread(r.put, 'x')}, goal 0.5x; CPU per PUT ${ms(u.threePut)} vs ${ms(u.onePut)}: the CPU allows ${showSpread(r.putCpuBound, 'x')}), GET ${showSpread(r.get, 'x')}, GET through another node ${showSpread(r.getElsewhere, 'x')}, through a non-holder vs at a holder ${showSpread(r.getNonHolder, 'x')} (goal 0.8x; CPU per GET ${ms(u.getNonHolder)} vs ${ms(u.getAtHolder)}: the CPU allows ${showSpread(r.getNonHolderCpuBound, 'x')})`
   }).join('; ') +
   `; 1 MiB range of ${rounds[0]!.range.objectBytes / (1024 * 1024)} MiB through a non-holder vs at a holder ${showSpread(range.ratio, 'x')} (goal 0.8x), ${showSpread(range.receivedPerReadMiB)} MiB carried per range` +
   `; as kept elsewhere: ${elsewhere.line}`)

@@ -25,8 +25,16 @@ export interface MeshConfig {
   ownerGraceMs: number
   /** A catalog exchange with a random member this often (anti-entropy), ms. */
   syncIntervalMs: number
-  /** The repair loop looks for objects below `replicas` copies this often, ms. */
+  /** The repair loop looks at the entries that changed, and goes on with its walk through every entry, this often, ms. */
   repairIntervalMs: number
+  /**
+   * Once a walk through every entry (counts, tombstones past their time,
+   * copies placement gives this member) found nothing to do, the next starts
+   * this long after it began, ms; a change of members, a damaged copy, a
+   * tombstone's time or a walk that found work starts one at once. Between
+   * walks, each pass looks only at what changed.
+   */
+  walkIntervalMs: number
   /** Fetches the repair loop runs at once. */
   repairConcurrency: number
   /** A peer that answers nothing for this long is given up on (per request, per chunk), ms. */
@@ -47,6 +55,7 @@ export const MESH_DEFAULTS: MeshConfig = {
   ownerGraceMs: 60_000,
   syncIntervalMs: 10_000,
   repairIntervalMs: 1_000,
+  walkIntervalMs: 10_000,
   repairConcurrency: 4,
   transferIdleTimeoutMs: 10_000,
   tombstoneTtlMs: 24 * 3600_000, // Serf's reconnect timeout: members away longer are forgotten too

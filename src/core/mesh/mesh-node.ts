@@ -179,7 +179,7 @@ export class MeshNode {
       keeps: e => partition.keeps(e), passedOn: e => { this.heard.safeDispatchEvent('passed', { detail: e }) },
     })
     this.upkeep = new Upkeep({
-      ...parts, fetcher: this.fetcher, stats, replicas: config.replicas, tombstoneTtlMs: config.tombstoneTtlMs, repairConcurrency: config.repairConcurrency,
+      ...parts, fetcher: this.fetcher, stats, replicas: config.replicas, tombstoneTtlMs: config.tombstoneTtlMs, walkIntervalMs: config.walkIntervalMs, repairConcurrency: config.repairConcurrency,
       partition, query: this.query, receive: entries => { this.reconciler.receive(entries) },
       ...(o.catalogStore === undefined ? {} : { catalogStore: o.catalogStore }),
     })

@@ -35,6 +35,9 @@ export interface MeshStats {
 /** Entries one pass of the repair loop looks at (a pass runs every repairIntervalMs). */
 const PASS_BUDGET = 5000
 
+/** A version this young (ms) found short of copies may be a write still on its way to its replicas: it calls for no walk at once. */
+const IN_FLIGHT_MS = 5_000
+
 export interface UpkeepOptions {
   copies: LocalCopies
   catalog: Catalog
@@ -44,6 +47,13 @@ export interface UpkeepOptions {
   catalogStore?: CatalogStore
   replicas: number
   tombstoneTtlMs: number
+  /**
+   * A walk through every entry starts at most this often (ms) once the last
+   * one found nothing to do (MeshConfig.walkIntervalMs). A walk at every
+   * pass (5,000 entries a second read and parsed again) was most of what a
+   * quiet member with a catalog of 20,000 objects spent (bench/mesh-idle).
+   */
+  walkIntervalMs: number
   /** Fetches the repair loop runs at once. */
   repairConcurrency: number
   stats: MeshStats
@@ -71,6 +81,8 @@ export class Upkeep {
     entries: IterableIterator<CatalogEntry>, objects: number, bytes: number, held: number, heldBytes: number, under: number, seen: number, owed: number
     /** The durable members this cycle started under, and whether it hands over every entry of buckets this member does not own. */
     members: string, whole: boolean
+    /** When it started, the live durable members then, and whether it has found nothing to do so far. */
+    started: number, alive: string, quiet: boolean
   } | undefined
 
   /** Hand-overs and assignments in flight (one pass's at a time). */
@@ -79,8 +91,20 @@ export class Upkeep {
   private readonly changed = new Map<string, Set<string>>()
   /** The durable members the last whole hand-over walked under: another list (owners may have changed) calls for another walk. */
   private handedUnder: string | undefined
+  /** The last walk through every entry: when it started, under which members, and whether it found anything to do. */
+  private lastCycle: { started: number, members: string, quiet: boolean } | undefined
+  /** Slots whose entry changed since the last pass: looked at in the next pass (as they are by then), between walks too. */
+  private readonly changedEntries = new Map<string, { bucket: string, key: string, versionId?: string }>()
+  /** More changed than a pass looks at (a sync brought many), or more to fetch than a pass starts: a walk looks at them instead. */
+  private changedOverflow = false
+  /** When the first tombstone seen since the last walk began passes its time (ms): a walk then drops it, on every member alike. */
+  private expiryDue = Infinity
 
   constructor (private readonly o: UpkeepOptions) {
+    o.catalog.addEventListener('change', ({ detail: e }) => {
+      if (e.key === undefined || this.changedOverflow) return
+      if (this.changedEntries.size >= PASS_BUDGET) { this.changedOverflow = true; this.changedEntries.clear() } else this.changedEntries.set(`${e.bucket}\n${slotId(e)}`, { bucket: e.bucket, key: e.key, ...(e.versionId === undefined ? {} : { versionId: e.versionId }) })
+    })
     const partition = o.partition
     if (partition === undefined) return
     // Between whole hand-overs only what changed goes to the owners: a member holding a million entries of buckets
@@ -185,10 +209,12 @@ export class Upkeep {
   }
 
   /**
-   * One pass: counts, expiry, compaction, and the fetches this member owes.
-   * A pass looks at up to PASS_BUDGET entries from where the last one
-   * stopped, so a catalog of millions (on disk) costs the same per pass as a
-   * small one; the counts are published when a cycle through every entry ends.
+   * One pass: the entries that changed since the last one, then the next
+   * PASS_BUDGET entries of the walk through every entry (counts, expiry,
+   * compaction), and the fetches this member owes. A pass looks at no more
+   * than that, so a catalog of millions (on disk) costs the same per pass as
+   * a small one; the counts are published when a walk ends. A walk starts
+   * again after walkIntervalMs, or at once when there is reason to.
    */
   pass (): void {
     const { catalog, durable, stats } = this.o
@@ -196,15 +222,27 @@ export class Upkeep {
     const live = new Set(durable.list())
     const want = Math.min(this.o.replicas, Math.max(1, live.size))
     const horizon = Date.now() - this.o.tombstoneTtlMs
+    // Versions newer than this may still be on their way to their replicas (the writer has its copy in its catalog first).
+    const settled = Date.now() - IN_FLIGHT_MS
     const partition = this.o.partition?.partitioned === true ? this.o.partition : undefined
     // Whole after a start, after ownership changed and after a member came back from a cut (either side may have
     // missed the other's writes); else only what changed is handed over.
     const members = partition === undefined ? '' : `${durable.owning().sort().join(',')}/${durable.rejoins}`
-    this.cycle ??= { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder }
+    const alive = `${[...live].sort().join(',')}/${durable.rejoins}`
+    const last = this.lastCycle
+    const overflow = this.changedOverflow
+    this.changedOverflow = false
+    // A walk in progress may have passed some of what overflowed: another one follows it.
+    if (overflow && this.cycle !== undefined) this.cycle.quiet = false
+    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damaged.size > 0 || Date.now() >= Math.min(last.started + this.o.walkIntervalMs, this.expiryDue)
+    if (this.cycle === undefined && due) {
+      this.expiryDue = Infinity
+      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true }
+    }
     const cycle = this.cycle
     // Changed in the middle of a cycle: the rest of it is handed over now, and the next cycle (this one ends under the
     // old list) hands over what this one walked before.
-    if (partition !== undefined && members !== cycle.members) cycle.whole = true
+    if (cycle !== undefined && partition !== undefined && members !== cycle.members) cycle.whole = true
     const todo: CatalogEntry[] = []
     const expired: CatalogEntry[] = []
     let done = false
@@ -218,12 +256,37 @@ export class Upkeep {
       if (v === undefined) owning.set(b, v = partition?.owns(b) ?? true)
       return v
     }
-    for (let n = 0; n < PASS_BUDGET; n++) {
+    /** What placement asks of a live version: an owner tells the members it gives a copy and that lack it; this member fetches what it should hold. */
+    const place = (e: CatalogEntry, owned: boolean, damaged: boolean, holds: boolean): boolean => {
+      const placed = durable.replicas(e.bucket, e.key!, this.o.replicas)
+      let asked = false
+      // An owner tells the members placement now gives a copy and that lack it (they may never have heard of it).
+      if (partition !== undefined && owned) {
+        for (const t of placed) if (t !== self && !e.holders.includes(t) && live.has(t)) { pushTo(assign, t, e); asked = true }
+      }
+      // Placement members fetch what they lack, so copies end up where placement says even after
+      // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
+      if (damaged || (!holds && placed.includes(self))) { todo.push(e); asked = true }
+      return asked
+    }
+    // What changed since the last pass (a write that reached gossip but not this replica): looked at now, not at the next walk.
+    const changed = [...this.changedEntries.values()]
+    this.changedEntries.clear()
+    for (const c of changed) {
+      const e = catalog.slot(c.bucket, c.key, c.versionId)
+      if (e?.deleted === true) this.expiryDue = Math.min(this.expiryDue, e.version.ms + this.o.tombstoneTtlMs)
+      if (e === undefined || e.deleted || e.object === undefined) continue
+      const damaged = this.damaged.has(damageId(e.bucket, e.key!, this.o.copies.localId(e)))
+      place(e, ownsBucket(e.bucket), damaged, e.holders.includes(self) && !damaged)
+    }
+    for (let n = 0; cycle !== undefined && n < PASS_BUDGET; n++) {
       const next = cycle.entries.next()
       if (next.done === true) { done = true; break }
       const e = next.value
       cycle.seen++
-      if (e.key !== undefined && e.deleted && e.version.ms < horizon) expired.push(e)
+      if (e.key !== undefined && e.deleted) {
+        if (e.version.ms < horizon) { expired.push(e); cycle.quiet = false } else this.expiryDue = Math.min(this.expiryDue, e.version.ms + this.o.tombstoneTtlMs)
+      }
       if (e.key === undefined) continue
       // Every slot is an entry placed by its key: noncurrent versions are placed, repaired and handed over as current ones are.
       const owned = ownsBucket(e.bucket)
@@ -237,16 +300,10 @@ export class Upkeep {
       if (owned) {
         cycle.objects++
         cycle.bytes += e.object.size
-        if (holding < want) cycle.under++
+        if (holding < want) { cycle.under++; if (e.version.ms < settled) cycle.quiet = false }
       }
-      const placed = durable.replicas(e.bucket, e.key, this.o.replicas)
-      // An owner tells the members placement now gives a copy and that lack it (they may never have heard of it).
-      if (partition !== undefined && owned) {
-        for (const t of placed) if (t !== self && !e.holders.includes(t) && live.has(t)) pushTo(assign, t, e)
-      }
-      // Placement members fetch what they lack, so copies end up where placement says even after
-      // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
-      if (damaged || (!holds && placed.includes(self))) todo.push(e)
+      // Anything to do (a fetch, a push, too few copies) that is not a write still on its way: the next walk starts at once.
+      if (place(e, owned, damaged, holds) && e.version.ms < settled) cycle.quiet = false
     }
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) catalog.forget(e.bucket, e.key!, e.versionId)
@@ -254,16 +311,21 @@ export class Upkeep {
       this.changedSince(partition, handOver)
       this.exchange(partition, handOver, assign)
     }
-    cycle.seen -= expired.length
     const running = this.o.fetcher.inFlight
     const free = Math.max(0, this.o.repairConcurrency - running)
-    cycle.owed += Math.max(0, todo.length - free)
+    const owed = Math.max(0, todo.length - free)
     for (const e of todo.slice(0, free)) {
       const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
       void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id) }, () => {})
     }
+    // Fetches left for later are found again by a walk, which starts (or follows this one) at the next pass.
+    if (owed > 0) this.changedOverflow = true
+    if (cycle === undefined) return
+    cycle.seen -= expired.length
+    cycle.owed += owed
     if (!done) return
     this.cycle = undefined
+    this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole }
     if (cycle.whole) this.handedUnder = cycle.members
     const saved = this.o.catalogStore
     if (saved?.wantsCompaction(cycle.seen) === true && !this.compacting) {

@@ -1,0 +1,98 @@
+/**
+ * The repair loop's walks through the whole catalog, in-process over real
+ * libp2p (TCP, Noise, yamux, gossipsub): a quiet member does not walk at
+ * every pass (it used to, and that was a steady share of its CPU), yet a
+ * version it should hold and lacks is fetched at the next pass, without
+ * waiting for a walk.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { MemoryStore } from '../../src/core/memory-store.js'
+import type { ObjectInfo, PutOptions } from '../../src/core/object-store.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { Keyring } from '../../src/core/wire/keyring.js'
+import { startInProcessNode, type InProcessNode } from '../helpers/in-process-mesh.js'
+import { until } from '../helpers/until.js'
+
+/** A store whose next copies made for the mesh fail, as a full disk would fail them. */
+class FailingCopies extends MemoryStore {
+  failCopies = 0
+  override async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
+    if (this.failCopies > 0 && (options.copyOf !== undefined || options.copyOfAtEnd !== undefined)) {
+      this.failCopies--
+      await body.cancel().catch(() => {})
+      throw new Error('no space left on the device')
+    }
+    return await super.putObject(bucket, key, body, options)
+  }
+}
+
+/** Counts the walks a member's repair loop starts (each begins with the catalog's `all()`). */
+function countWalks (n: InProcessNode): () => number {
+  const catalog = n.mesh.catalog
+  const all = catalog.all.bind(catalog)
+  let walks = 0
+  catalog.all = () => { walks++; return all() }
+  return () => walks
+}
+
+const put = async (n: InProcessNode, key: string, text: string): Promise<ObjectInfo> => {
+  const bytes = new TextEncoder().encode(text)
+  return await n.mesh.store.putObject('bkt', key, streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
+}
+
+describe('the repair loop\'s walks', () => {
+  const nodes: InProcessNode[] = []
+  const key = Keyring.generateKey()
+  after(async () => {
+    for (const n of nodes) await n.stop()
+  })
+
+  it('a quiet member walks its catalog once in walkIntervalMs, not at every pass; a version it lacks is fetched at the next pass all the same', async () => {
+    const store = new FailingCopies()
+    // Passes every 300 ms (the in-process default); a walk at most once a minute while nothing is to be done.
+    const mesh = { walkIntervalMs: 60_000 }
+    const a = await startInProcessNode({ key, cluster: 'walks', mesh })
+    const b = await startInProcessNode({ key, cluster: 'walks', mesh, store })
+    nodes.push(a, b)
+    assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
+    await until('both alive on both', () => [a, b].every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 2), 20_000)
+    await a.mesh.store.createBucket('bkt')
+    for (let i = 0; i < 20; i++) await put(a, `k${i}`, `object ${i}`)
+    const self = b.libp2p.peerId.toString()
+    await until('b holds all twenty', () => Array.from({ length: 20 }, (_, i) => b.mesh.catalog.get('bkt', `k${i}`)).every(e => e?.holders.includes(self) === true), 20_000)
+
+    // Quiet now: once the walk that finds nothing has ended, no other starts for a minute, though passes go on.
+    const walks = countWalks(b)
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    const settled = walks()
+    await new Promise(resolve => setTimeout(resolve, 3_000))
+    assert.equal(walks(), settled, `no walk began in 3 s of passes (${walks() - settled} did)`)
+    assert.equal(b.mesh.stats.underReplicated, 0)
+    assert.equal(b.mesh.stats.heldObjects, 20, 'the last walk counted what b holds')
+
+    // A copy pushed to b fails: the write is acknowledged with a's copy alone, and b hears of it by gossip.
+    store.failCopies = 1
+    const written = await put(a, 'missed', 'b did not take this copy')
+    assert.equal(written.replicas, 1, 'b refused the copy (the precondition)')
+    assert.equal(store.failCopies, 0)
+    const before = walks()
+    await until('b fetched the version it lacks', async () => b.mesh.catalog.get('bkt', 'missed')?.holders.includes(self) === true && (await store.headObject('bkt', 'missed').then(() => true, () => false)), 5_000)
+    assert.equal(walks(), before, 'fetched from what changed, not found by a walk')
+    const handle = await b.mesh.store.openObject('bkt', 'missed')
+    assert.equal(await new Response(handle.stream()).text(), 'b did not take this copy')
+  })
+
+  it('a change of members starts a walk at once, however recent the last', async () => {
+    const a = nodes[0]!
+    const walks = countWalks(a)
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    const before = walks()
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    assert.equal(walks(), before, 'a is quiet: no walk began in 1.5 s of passes (the precondition)')
+    const c = await startInProcessNode({ key, cluster: 'walks', mesh: { walkIntervalMs: 60_000 } })
+    nodes.push(c)
+    assert.equal(await c.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
+    await until('a walks again once c has joined', () => walks() > before, 5_000)
+  })
+})
