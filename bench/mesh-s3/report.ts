@@ -2,12 +2,14 @@
 import { round, showSpread, type Spread } from '../lib/stats.js'
 import { table, times } from '../lib/table.js'
 
+interface Cpu { servers: Spread[], serversTotal: Spread, client: Spread }
 interface Summary { opsPerSec: Spread, p50ms: Spread, p99ms: Spread }
 interface Doc {
   cases: Array<{ name: string }>
   oneNode: Record<string, { put: Summary, get: Summary }>
   threeNodes: Record<string, { put: Summary, get: Summary, getElsewhere: Summary, getNonHolder?: Summary, getHolderSame?: Summary }>
-  ratios: Record<string, { put: Spread, get: Spread, getElsewhere: Spread, getNonHolder?: Spread, putP50AddedMs: Spread }>
+  ratios: Record<string, { put: Spread, get: Spread, getElsewhere: Spread, getNonHolder?: Spread, putP50AddedMs: Spread, putCpuBound?: Spread, getNonHolderCpuBound?: Spread }>
+  cpu?: Record<string, Record<'onePut' | 'threePut' | 'getAtHolder' | 'getNonHolder', Cpu>>
   range?: { ratio: Spread, nonHolderP50ms: Spread, holderP50ms: Spread, firstMs: Spread, receivedPerReadMiB: Spread }
   rounds: Array<{ range?: { objectBytes: number, reads: number } }>
 }
@@ -24,6 +26,21 @@ export const tables = {
     ['the same GETs via node 1, a holder (ops/s)', ...doc.cases.map(c => doc.threeNodes[c.name]!.getHolderSame === undefined ? '-' : showSpread(doc.threeNodes[c.name]!.getHolderSame!.opsPerSec))],
     ['GET through a non-holder over at a holder', ...doc.cases.map(c => doc.ratios[c.name]!.getNonHolder === undefined ? '-' : times(doc.ratios[c.name]!.getNonHolder!))],
   ]),
+  /** CPU ms per operation: every server's (each, and together) and the SDK's; the ratio it allows beside the one measured. */
+  cpu: (doc: Doc): string => {
+    if (doc.cpu === undefined) return table(['CPU per operation', ''], [['not measured in the kept run', '-']])
+    const cpu = doc.cpu
+    const ms = (c: Cpu): string => `${round(c.serversTotal.median + c.client.median, 2)} (${c.servers.map(s => round(s.median, 2)).join(' + ')}; SDK ${round(c.client.median, 2)})`
+    const row = (label: string, pick: (name: string) => string): string[] => [label, ...doc.cases.map(c => pick(c.name))]
+    return table(['CPU ms per operation, all processes (each server; the SDK)', ...doc.cases.map(c => c.name)], [
+      row('PUT, one node', n => ms(cpu[n]!.onePut)),
+      row('PUT, three nodes', n => ms(cpu[n]!.threePut)),
+      row('PUT ratio the CPU allows / measured', n => `${times(doc.ratios[n]!.putCpuBound!)} / ${times(doc.ratios[n]!.put)}`),
+      row('GET at a holder (node 1)', n => ms(cpu[n]!.getAtHolder)),
+      row('GET through a non-holder (node 2)', n => ms(cpu[n]!.getNonHolder)),
+      row('GET ratio the CPU allows / measured', n => `${times(doc.ratios[n]!.getNonHolderCpuBound!)} / ${times(doc.ratios[n]!.getNonHolder!)}`),
+    ])
+  },
   range: (doc: Doc): string => {
     const r = doc.range
     if (r === undefined) return table(['1 MiB ranges', ''], [['not measured in the kept run', '-']])

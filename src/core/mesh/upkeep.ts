@@ -49,9 +49,10 @@ export interface UpkeepOptions {
   tombstoneTtlMs: number
   /**
    * A walk through every entry starts at most this often (ms) once the last
-   * one found nothing to do (MeshConfig.walkIntervalMs). A walk at every
-   * pass (5,000 entries a second read and parsed again) was most of what a
-   * quiet member with a catalog of 20,000 objects spent (bench/mesh-idle).
+   * one found nothing to do (MeshConfig.walkIntervalMs): a walk at every
+   * pass read and parsed 5,000 entries a second again for nothing. What a
+   * quiet member with 20,000 objects still spends is bench/mesh-idle's to
+   * say (the walks were not most of it).
    */
   walkIntervalMs: number
   /** Fetches the repair loop runs at once. */
