@@ -84,6 +84,8 @@ export class Upkeep {
     members: string, whole: boolean
     /** When it started, the live durable members then, and whether it has found nothing to do so far. */
     started: number, alive: string, quiet: boolean
+    /** When the last write it found still on its way (too few copies, or one this member lacks) will have settled, ms (0: none). */
+    recheck: number
   } | undefined
 
   /** Hand-overs and assignments in flight (one pass's at a time). */
@@ -92,8 +94,12 @@ export class Upkeep {
   private readonly changed = new Map<string, Set<string>>()
   /** The durable members the last whole hand-over walked under: another list (owners may have changed) calls for another walk. */
   private handedUnder: string | undefined
-  /** The last walk through every entry: when it started, under which members, and whether it found anything to do. */
-  private lastCycle: { started: number, members: string, quiet: boolean } | undefined
+  /**
+   * The last walk through every entry: when it started, under which members,
+   * whether it found anything to do, and when the writes it found on their
+   * way will have settled (another walk then counts them as they ended up).
+   */
+  private lastCycle: { started: number, members: string, quiet: boolean, recheck: number } | undefined
   /** Slots whose entry changed since the last pass: looked at in the next pass (as they are by then), between walks too. */
   private readonly changedEntries = new Map<string, { bucket: string, key: string, versionId?: string }>()
   /** More changed than a pass looks at (a sync brought many), or more to fetch than a pass starts: a walk looks at them instead. */
@@ -215,7 +221,9 @@ export class Upkeep {
    * compaction), and the fetches this member owes. A pass looks at no more
    * than that, so a catalog of millions (on disk) costs the same per pass as
    * a small one; the counts are published when a walk ends. A walk starts
-   * again after walkIntervalMs, or at once when there is reason to.
+   * again after walkIntervalMs, once the writes the last one found on their
+   * way have settled (so the counts say where they ended up), or at once
+   * when there is reason to.
    */
   pass (): void {
     const { catalog, durable, stats } = this.o
@@ -235,10 +243,10 @@ export class Upkeep {
     this.changedOverflow = false
     // A walk in progress may have passed some of what overflowed: another one follows it.
     if (overflow && this.cycle !== undefined) this.cycle.quiet = false
-    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damaged.size > 0 || Date.now() >= Math.min(last.started + this.o.walkIntervalMs, this.expiryDue)
+    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damaged.size > 0 || Date.now() >= Math.min(last.started + this.o.walkIntervalMs, this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
     if (this.cycle === undefined && due) {
       this.expiryDue = Infinity
-      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true }
+      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0 }
     }
     const cycle = this.cycle
     // Changed in the middle of a cycle: the rest of it is handed over now, and the next cycle (this one ends under the
@@ -301,10 +309,18 @@ export class Upkeep {
       if (owned) {
         cycle.objects++
         cycle.bytes += e.object.size
-        if (holding < want) { cycle.under++; if (e.version.ms < settled) cycle.quiet = false }
+        if (holding < want) {
+          cycle.under++
+          if (e.version.ms < settled) cycle.quiet = false
+          else cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
+        }
       }
-      // Anything to do (a fetch, a push, too few copies) that is not a write still on its way: the next walk starts at once.
-      if (place(e, owned, damaged, holds) && e.version.ms < settled) cycle.quiet = false
+      // Anything to do (a fetch, a push, too few copies) that is not a write still on its way: the next walk starts at
+      // once. A write on its way is left to its writer, and looked at again once it has settled.
+      if (place(e, owned, damaged, holds)) {
+        if (e.version.ms < settled) cycle.quiet = false
+        else cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
+      }
     }
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) catalog.forget(e.bucket, e.key!, e.versionId)
@@ -326,7 +342,7 @@ export class Upkeep {
     cycle.owed += owed
     if (!done) return
     this.cycle = undefined
-    this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole }
+    this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck }
     if (cycle.whole) this.handedUnder = cycle.members
     const saved = this.o.catalogStore
     if (saved?.wantsCompaction(cycle.seen) === true && !this.compacting) {
