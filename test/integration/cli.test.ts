@@ -99,7 +99,7 @@ describe('s3mesh CLI', () => {
         if (p < 65535 && await tcpFree(p) && await tcpFree(p + 1)) port = p
       }
       assert.notEqual(port, 0, 'a UDP port with both TCP ports free')
-      await new Promise<void>(resolve => blocker.bind(port, resolve))
+      await new Promise<void>((resolve, reject) => { blocker.once('error', reject); blocker.bind(port, resolve) })
       const busy = cli(['server', join(dir, 'data'), '--address', '127.0.0.1:0', '--console-address', '127.0.0.1:0', '--mesh-address', `127.0.0.1:${port}`])
       assert.equal(busy.status, 1, busy.out)
       assert.match(busy.out, new RegExp(`The UDP port ${port} on 127.0.0.1 \\(WebRTC-direct\\) is in use: pick another with --mesh-address 127.0.0.1:<port>, or start with --no-webrtc-direct`))

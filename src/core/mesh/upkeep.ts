@@ -74,8 +74,12 @@ export interface UpkeepOptions {
  * alike, and compacting the catalog's journal when it has grown.
  */
 export class Upkeep {
-  /** Keys whose local copy was found not to match its version: listed as held, but to be fetched again. */
-  private readonly damaged = new Set<string>()
+  /**
+   * Keys whose local copy was found not to match its version: listed as
+   * held, but to be fetched again. By when each was found: a walk that began
+   * after it and did not meet its version live (deleted since) lets it go.
+   */
+  private readonly damaged = new Map<string, number>()
   private compacting = false
   /** The walk through every entry that passes continue, with what it has counted so far. */
   private cycle: {
@@ -86,6 +90,8 @@ export class Upkeep {
     started: number, alive: string, quiet: boolean
     /** When the last write it found still on its way (too few copies, or one this member lacks) will have settled, ms (0: none). */
     recheck: number
+    /** The damaged copies whose version it met live. */
+    damagedSeen: Set<string>
   } | undefined
 
   /** Hand-overs and assignments in flight (one pass's at a time). */
@@ -109,8 +115,7 @@ export class Upkeep {
 
   constructor (private readonly o: UpkeepOptions) {
     o.catalog.addEventListener('change', ({ detail: e }) => {
-      if (e.key === undefined || this.changedOverflow) return
-      if (this.changedEntries.size >= PASS_BUDGET) { this.changedOverflow = true; this.changedEntries.clear() } else this.changedEntries.set(`${e.bucket}\n${slotId(e)}`, { bucket: e.bucket, key: e.key, ...(e.versionId === undefined ? {} : { versionId: e.versionId }) })
+      if (e.key !== undefined) this.lookAgain(e)
     })
     const partition = o.partition
     if (partition === undefined) return
@@ -119,6 +124,13 @@ export class Upkeep {
     o.catalog.addEventListener('change', ({ detail: e }) => {
       if (e.key !== undefined && partition.partitioned && !partition.owns(e.bucket)) this.requeue(e.bucket, [e.key])
     })
+  }
+
+  /** Has the next pass look at an entry: one that changed, or whose fetch or push failed or had to wait (a walk instead, when too many wait). */
+  private lookAgain (e: CatalogEntry): void {
+    if (this.changedOverflow) return
+    if (this.changedEntries.size >= PASS_BUDGET) { this.changedOverflow = true; this.changedEntries.clear(); return }
+    this.changedEntries.set(`${e.bucket}\n${slotId(e)}`, { bucket: e.bucket, key: e.key!, ...(e.versionId === undefined ? {} : { versionId: e.versionId }) })
   }
 
   private requeue (bucket: string, keys: Iterable<string>): void {
@@ -139,8 +151,9 @@ export class Upkeep {
     const query = this.o.query
     if (query === undefined || (handOver.size === 0 && assign.size === 0)) return
     if (this.exchanging) {
-      // The last pass's exchange is still running: what this one would hand over waits for the next.
+      // The last pass's exchange is still running: what this one would hand over or push waits for the next.
       for (const [bucket, entries] of handOver) this.requeue(bucket, [...entries.values()].map(e => e.key!))
+      for (const entries of assign.values()) for (const e of entries) this.lookAgain(e)
       return
     }
     this.exchanging = true
@@ -209,7 +222,7 @@ export class Upkeep {
       await handle.close()
       const id = damageId(bucket, key, local)
       if (this.damaged.has(id)) return
-      this.damaged.add(id)
+      this.damaged.set(id, Date.now())
       this.o.stats.corruptCopies++
       await copies.deleteLocal(bucket, key, stopping, local)
     }).then(() => { this.pass() }, () => {})
@@ -243,10 +256,10 @@ export class Upkeep {
     this.changedOverflow = false
     // A walk in progress may have passed some of what overflowed: another one follows it.
     if (overflow && this.cycle !== undefined) this.cycle.quiet = false
-    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damaged.size > 0 || Date.now() >= Math.min(last.started + this.o.walkIntervalMs, this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
+    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damaged.size > 0 || (partition !== undefined && members !== this.handedUnder) || Date.now() >= Math.min(last.started + this.o.walkIntervalMs, this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
     if (this.cycle === undefined && due) {
       this.expiryDue = Infinity
-      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0 }
+      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0, damagedSeen: new Set() }
     }
     const cycle = this.cycle
     // Changed in the middle of a cycle: the rest of it is handed over now, and the next cycle (this one ends under the
@@ -301,7 +314,9 @@ export class Upkeep {
       const owned = ownsBucket(e.bucket)
       if (!owned && cycle.whole) handTo(handOver, e)
       if (e.deleted || e.object === undefined) continue
-      const damaged = this.damaged.has(damageId(e.bucket, e.key, this.o.copies.localId(e)))
+      const damagedId = damageId(e.bucket, e.key, this.o.copies.localId(e))
+      const damaged = this.damaged.has(damagedId)
+      if (damaged) cycle.damagedSeen.add(damagedId)
       const holds = e.holders.includes(self) && !damaged
       if (holds) { cycle.held++; cycle.heldBytes += e.object.size }
       const holding = e.holders.filter(h => live.has(h)).length - (damaged ? 1 : 0)
@@ -333,7 +348,8 @@ export class Upkeep {
     const owed = Math.max(0, todo.length - free)
     for (const e of todo.slice(0, free)) {
       const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
-      void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id) }, () => {})
+      // One that fails is looked at again at the next pass (a walk may be ten seconds off).
+      void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id) }, () => { if (!this.o.stopping.aborted) this.lookAgain(e) })
     }
     // Fetches left for later are found again by a walk, which starts (or follows this one) at the next pass.
     if (owed > 0) this.changedOverflow = true
@@ -343,6 +359,8 @@ export class Upkeep {
     if (!done) return
     this.cycle = undefined
     this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck }
+    // A damaged copy whose version is gone (deleted since) has nothing to fetch: kept, it would start a walk at every pass.
+    for (const [id, found] of this.damaged) if (found < cycle.started && !cycle.damagedSeen.has(id)) this.damaged.delete(id)
     if (cycle.whole) this.handedUnder = cycle.members
     const saved = this.o.catalogStore
     if (saved?.wantsCompaction(cycle.seen) === true && !this.compacting) {
