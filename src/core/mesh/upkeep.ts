@@ -321,18 +321,15 @@ export class Upkeep {
       if (holds) { cycle.held++; cycle.heldBytes += e.object.size }
       const holding = e.holders.filter(h => live.has(h)).length - (damaged ? 1 : 0)
       // Counted by the bucket's owners only: the others see a part of it.
+      const under = owned && holding < want
       if (owned) {
         cycle.objects++
         cycle.bytes += e.object.size
-        if (holding < want) {
-          cycle.under++
-          if (e.version.ms < settled) cycle.quiet = false
-          else cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
-        }
+        if (under) cycle.under++
       }
       // Anything to do (a fetch, a push, too few copies) that is not a write still on its way: the next walk starts at
       // once. A write on its way is left to its writer, and looked at again once it has settled.
-      if (place(e, owned, damaged, holds)) {
+      if (place(e, owned, damaged, holds) || under) {
         if (e.version.ms < settled) cycle.quiet = false
         else cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
       }
