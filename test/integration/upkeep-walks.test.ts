@@ -17,9 +17,12 @@ import { until } from '../helpers/until.js'
 /** A store whose next copies made for the mesh fail, as a full disk would fail them. */
 class FailingCopies extends MemoryStore {
   failCopies = 0
+  /** When each copy was refused (ms). */
+  readonly refused: number[] = []
   override async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     if (this.failCopies > 0 && (options.copyOf !== undefined || options.copyOfAtEnd !== undefined)) {
       this.failCopies--
+      this.refused.push(Date.now())
       await body.cancel().catch(() => {})
       throw new Error('no space left on the device')
     }
@@ -44,12 +47,13 @@ const put = async (n: InProcessNode, key: string, text: string): Promise<ObjectI
 describe('the repair loop\'s walks', () => {
   const nodes: InProcessNode[] = []
   const key = Keyring.generateKey()
+  /** b's store. */
+  const store = new FailingCopies()
   after(async () => {
     for (const n of nodes) await n.stop()
   })
 
   it('a quiet member does not walk its catalog at every pass (walkIntervalMs of a minute); a version it lacks is fetched at the next passes all the same, again after a fetch that failed', async () => {
-    const store = new FailingCopies()
     // Passes every 300 ms (the in-process default); a walk at most once a minute while nothing is to be done.
     const mesh = { walkIntervalMs: 60_000 }
     const a = await startInProcessNode({ key, cluster: 'walks', mesh })
@@ -80,6 +84,26 @@ describe('the repair loop\'s walks', () => {
     assert.equal(walks(), before, 'fetched from what changed, and again after a failed fetch, not found by a walk')
     const handle = await b.mesh.store.openObject('bkt', 'missed')
     assert.equal(await new Response(handle.stream()).text(), 'b did not take this copy')
+  })
+
+  it('a fetch that keeps failing (a full disk) is tried again after a wait that doubles, not at every pass, and the version is fetched once it can be', async () => {
+    const [a, b] = nodes as [InProcessNode, InProcessNode]
+    const self = b.libp2p.peerId.toString()
+    const walks = countWalks(b)
+    store.failCopies = 1_000
+    const from = store.refused.length
+    const written = await put(a, 'full', 'b has no room for this yet')
+    assert.equal(written.replicas, 1, 'b refused the copy (the precondition)')
+    // Passes run every 300 ms: a try at each would be about twenty in 6 s; waits of 1, 2 and 4 s allow four or five.
+    await new Promise(resolve => setTimeout(resolve, 6_000))
+    const tries = store.refused.slice(from)
+    assert.ok(tries.length >= 3 && tries.length <= 5, `the push and then fetches 1 s, 2 s and 4 s apart (${tries.length} tries: ${tries.map(t => t - tries[0]!).join(', ')} ms)`)
+    const gaps = tries.slice(2).map((t, i) => t - tries[i + 1]!)
+    assert.ok(gaps.every((g, i) => g >= 1_000 * 2 ** i - 50), `each wait at least twice the last (${gaps.join(', ')} ms)`)
+    assert.equal(walks(), 0, 'the failures started no walk')
+    // The disk has room again: the next try (at most the wait then due) fetches it.
+    store.failCopies = 0
+    await until('b fetched the version once it could', async () => b.mesh.catalog.get('bkt', 'full')?.holders.includes(self) === true && (await store.headObject('bkt', 'full').then(() => true, () => false)), 10_000)
   })
 
   it('a change of members starts a walk at once, however recent the last', async () => {

@@ -37,6 +37,8 @@ const PASS_BUDGET = 5000
 
 /** A version this young (ms) found short of copies may be a write still on its way to its replicas: it calls for no walk at once. */
 const IN_FLIGHT_MS = 5_000
+/** How long a version whose fetch failed waits before it is tried again, ms: doubled at each failure in a row, up to walkIntervalMs. */
+const RETRY_FIRST_MS = 1_000
 
 export interface UpkeepOptions {
   copies: LocalCopies
@@ -112,6 +114,14 @@ export class Upkeep {
   private changedOverflow = false
   /** When the first tombstone seen since the last walk began passes its time (ms): a walk then drops it, on every member alike. */
   private expiryDue = Infinity
+  /**
+   * Versions whose last fetch failed, by slot: not tried again before
+   * `until`, so a full disk or a holder that keeps sending bad bytes costs a
+   * try every few seconds, not one at every pass (nor a walk at every pass).
+   */
+  private readonly failing = new Map<string, { failures: number, until: number }>()
+  /** The live members the waits were set under: another list (a holder came back, a dead one was found) ends them all. */
+  private failingUnder = ''
 
   constructor (private readonly o: UpkeepOptions) {
     o.catalog.addEventListener('change', ({ detail: e }) => {
@@ -130,7 +140,13 @@ export class Upkeep {
   private lookAgain (e: CatalogEntry): void {
     if (this.changedOverflow) return
     if (this.changedEntries.size >= PASS_BUDGET) { this.changedOverflow = true; this.changedEntries.clear(); return }
-    this.changedEntries.set(`${e.bucket}\n${slotId(e)}`, { bucket: e.bucket, key: e.key!, ...(e.versionId === undefined ? {} : { versionId: e.versionId }) })
+    this.changedEntries.set(entryId(e), { bucket: e.bucket, key: e.key!, ...(e.versionId === undefined ? {} : { versionId: e.versionId }) })
+  }
+
+  /** Whether a copy was found damaged since `ms`: a walk finds its version (one whose fetch then fails waits its turn as any other). */
+  private damagedSince (ms: number): boolean {
+    for (const found of this.damaged.values()) if (found >= ms) return true
+    return false
   }
 
   private requeue (bucket: string, keys: Iterable<string>): void {
@@ -251,12 +267,13 @@ export class Upkeep {
     // missed the other's writes); else only what changed is handed over.
     const members = partition === undefined ? '' : `${durable.owning().sort().join(',')}/${durable.rejoins}`
     const alive = `${[...live].sort().join(',')}/${durable.rejoins}`
+    if (alive !== this.failingUnder) { this.failing.clear(); this.failingUnder = alive }
     const last = this.lastCycle
     const overflow = this.changedOverflow
     this.changedOverflow = false
     // A walk in progress may have passed some of what overflowed: another one follows it.
     if (overflow && this.cycle !== undefined) this.cycle.quiet = false
-    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damaged.size > 0 || (partition !== undefined && members !== this.handedUnder) || Date.now() >= Math.min(last.started + this.o.walkIntervalMs, this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
+    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damagedSince(last.started) || (partition !== undefined && members !== this.handedUnder) || Date.now() >= Math.min(last.started + this.o.walkIntervalMs, this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
     if (this.cycle === undefined && due) {
       this.expiryDue = Infinity
       this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0, damagedSeen: new Set() }
@@ -266,6 +283,8 @@ export class Upkeep {
     // old list) hands over what this one walked before.
     if (cycle !== undefined && partition !== undefined && members !== cycle.members) cycle.whole = true
     const todo: CatalogEntry[] = []
+    /** What todo holds: an entry that changed and that the walk meets in the same pass is fetched (and counted) once. */
+    const fetching = new Set<string>()
     const expired: CatalogEntry[] = []
     let done = false
     /** Entries of buckets this member does not own, to hand to an owner; entries placement gives other members, to push to them. */
@@ -279,6 +298,7 @@ export class Upkeep {
       return v
     }
     /** What placement asks of a live version: an owner tells the members it gives a copy and that lack it; this member fetches what it should hold. */
+    const now = Date.now()
     const place = (e: CatalogEntry, owned: boolean, damaged: boolean, holds: boolean): boolean => {
       const placed = durable.replicas(e.bucket, e.key!, this.o.replicas)
       let asked = false
@@ -288,16 +308,21 @@ export class Upkeep {
       }
       // Placement members fetch what they lack, so copies end up where placement says even after
       // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
-      if (damaged || (!holds && placed.includes(self))) { todo.push(e); asked = true }
+      if (damaged || (!holds && placed.includes(self))) {
+        const id = entryId(e)
+        // Tried again when its wait ends, by the pass then (a walk that meets it meanwhile is still quiet).
+        if ((this.failing.get(id)?.until ?? 0) > now) this.lookAgain(e)
+        else if (!fetching.has(id)) { fetching.add(id); todo.push(e); asked = true }
+      } else if (this.failing.size > 0) this.failing.delete(entryId(e))
       return asked
     }
     // What changed since the last pass (a write that reached gossip but not this replica): looked at now, not at the next walk.
-    const changed = [...this.changedEntries.values()]
+    const changed = [...this.changedEntries]
     this.changedEntries.clear()
-    for (const c of changed) {
+    for (const [id, c] of changed) {
       const e = catalog.slot(c.bucket, c.key, c.versionId)
       if (e?.deleted === true) this.expiryDue = Math.min(this.expiryDue, e.version.ms + this.o.tombstoneTtlMs)
-      if (e === undefined || e.deleted || e.object === undefined) continue
+      if (e === undefined || e.deleted || e.object === undefined) { this.failing.delete(id); continue }
       const damaged = this.damaged.has(damageId(e.bucket, e.key!, this.o.copies.localId(e)))
       place(e, ownsBucket(e.bucket), damaged, e.holders.includes(self) && !damaged)
     }
@@ -345,8 +370,14 @@ export class Upkeep {
     const owed = Math.max(0, todo.length - free)
     for (const e of todo.slice(0, free)) {
       const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
-      // One that fails is looked at again at the next pass (a walk may be ten seconds off).
-      void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id) }, () => { if (!this.o.stopping.aborted) this.lookAgain(e) })
+      const tried = entryId(e)
+      // One that fails is looked at again once its wait ends (a walk may be ten seconds off).
+      void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id); this.failing.delete(tried) }, () => {
+        if (this.o.stopping.aborted) return
+        const failures = (this.failing.get(tried)?.failures ?? 0) + 1
+        this.failing.set(tried, { failures, until: Date.now() + Math.min(this.o.walkIntervalMs, RETRY_FIRST_MS * 2 ** (failures - 1)) })
+        this.lookAgain(e)
+      })
     }
     // Fetches left for later are found again by a walk, which starts (or follows this one) at the next pass.
     if (owed > 0) this.changedOverflow = true
@@ -358,6 +389,8 @@ export class Upkeep {
     this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck }
     // A damaged copy whose version is gone (deleted since) has nothing to fetch: kept, it would start a walk at every pass.
     for (const [id, found] of this.damaged) if (found < cycle.started && !cycle.damagedSeen.has(id)) this.damaged.delete(id)
+    // A wait that ended an interval ago and was not renewed by another failure: its version is gone or held by now.
+    for (const [id, f] of this.failing) if (f.until + this.o.walkIntervalMs < now) this.failing.delete(id)
     if (cycle.whole) this.handedUnder = cycle.members
     const saved = this.o.catalogStore
     if (saved?.wantsCompaction(cycle.seen) === true && !this.compacting) {
@@ -372,6 +405,11 @@ function handTo (m: Map<string, Map<string, CatalogEntry>>, e: CatalogEntry): vo
   let byKey = m.get(e.bucket)
   if (byKey === undefined) m.set(e.bucket, byKey = new Map())
   byKey.set(slotId(e), e)
+}
+
+/** A slot of a bucket's key, as one string. */
+function entryId (e: CatalogEntry): string {
+  return `${e.bucket}\n${slotId(e)}`
 }
 
 /** A slot of a key, as one string. */
