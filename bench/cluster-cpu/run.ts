@@ -20,9 +20,10 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { s3Signer } from '../../src/core/s3-signer.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { cpuOver } from '../lib/cpu-over.js'
 import { benchOptions, keep } from '../lib/keep.js'
+import { alive } from '../lib/mesh-load.js'
 import { median, showSpread, spread } from '../lib/stats.js'
-import { cpuMs } from '../s3-http/targets.js'
 
 const options = benchOptions(3)
 const N = options.quick ? 4 : 10
@@ -30,20 +31,6 @@ const PHASE_MS = options.quick ? 5_000 : 20_000
 const RATE = 40
 const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-/** CPU ms per second of each process over `ms`, while `during` runs. */
-async function cpuOver (pids: number[], ms: number, during: (signal: AbortSignal) => Promise<void> = async () => {}): Promise<number[]> {
-  const before = await Promise.all(pids.map(cpuMs))
-  const start = performance.now()
-  const stop = new AbortController()
-  const work = during(stop.signal)
-  await sleep(ms)
-  stop.abort()
-  await work
-  const seconds = (performance.now() - start) / 1000
-  const after = await Promise.all(pids.map(cpuMs))
-  return pids.map((_, i) => (after[i]!.user + after[i]!.system - before[i]!.user - before[i]!.system) / seconds)
-}
 
 /** Calls `op(i)` RATE times a second until aborted; resolves with how many ran, after they settle. */
 async function atRate (signal: AbortSignal, op: (i: number) => Promise<void>): Promise<number> {
@@ -67,13 +54,7 @@ async function meshRun (): Promise<{ quiet: number[], busy: number[], puts: numb
     for (let i = 1; i < N; i += 3) {
       nodes.push(...await Promise.all(Array.from({ length: Math.min(3, N - i) }, async () => await startServerProcess({ env, args: [...args, '--join', nodes[0]!.meshAddress!] }))))
     }
-    const end = Date.now() + 60_000
-    for (;;) {
-      const views = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ state: string }> }).members.filter(m => m.state === 'alive').length))
-      if (views.every(v => v === N)) break
-      if (Date.now() > end) throw new Error(`the cluster did not form: ${views.join(',')}`)
-      await sleep(250)
-    }
+    await alive(nodes, 60_000)
     if ((await sign.fetch(`${nodes[0]!.url}/cpu`, { method: 'PUT' })).status !== 200) throw new Error('could not create the bucket')
     // Settle: the joins' push-pulls and anti-entropy rounds are not the quiet state.
     await sleep(5_000)

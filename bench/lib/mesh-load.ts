@@ -4,14 +4,14 @@ import { ACCESS_KEY, SECRET_KEY, type ServerProcess } from '../../test/helpers/s
 import type { LoadResult } from '../s3-http/sdk-load.js'
 import { percentile, round } from './stats.js'
 
-/** Resolves once every node sees every node alive (30 s at most). */
-export async function alive (nodes: ServerProcess[]): Promise<void> {
+/** Resolves once every node sees every node alive (within `withinMs`, 30 s unless told). */
+export async function alive (nodes: ServerProcess[], withinMs = 30_000): Promise<void> {
   const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
-  const end = Date.now() + 30_000
+  const end = Date.now() + withinMs
   for (;;) {
     const views = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ state: string }> }).members.filter(m => m.state === 'alive').length))
     if (views.every(v => v === nodes.length)) return
-    if (Date.now() > end) throw new Error('the cluster did not form')
+    if (Date.now() > end) throw new Error(`the cluster did not form (members alive as each node sees them: ${views.join(', ')})`)
     await new Promise(resolve => setTimeout(resolve, 200))
   }
 }

@@ -15,10 +15,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import { s3Signer } from '../../src/core/s3-signer.js'
-import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess } from '../../test/helpers/server-process.js'
+import { cpuOver } from '../lib/cpu-over.js'
 import { benchOptions, keep } from '../lib/keep.js'
+import { alive } from '../lib/mesh-load.js'
 import { median, showSpread, spread } from '../lib/stats.js'
-import { cpuMs } from '../s3-http/targets.js'
 
 const options = benchOptions(3)
 const OBJECTS = options.quick ? 2_000 : 20_000
@@ -26,26 +27,6 @@ const IDLE_MS = options.quick ? 4_000 : 10_000
 const SETTLE_MS = 5_000
 const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-/** CPU ms per second of each process over `ms` with nothing asked of them. */
-async function idle (pids: number[]): Promise<number[]> {
-  const before = await Promise.all(pids.map(cpuMs))
-  const start = performance.now()
-  await sleep(IDLE_MS)
-  const after = await Promise.all(pids.map(cpuMs))
-  const seconds = (performance.now() - start) / 1000
-  return after.map((a, i) => (a.user + a.system - before[i]!.user - before[i]!.system) / seconds)
-}
-
-async function alive (nodes: ServerProcess[]): Promise<void> {
-  const end = Date.now() + 30_000
-  for (;;) {
-    const views = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ state: string }> }).members.filter(m => m.state === 'alive').length))
-    if (views.every(v => v === nodes.length)) return
-    if (Date.now() > end) throw new Error(`the cluster did not form: ${views.join(',')}`)
-    await sleep(250)
-  }
-}
 
 async function round (): Promise<{ empty: number[], full: number[], writeSeconds: number }> {
   const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
@@ -58,7 +39,7 @@ async function round (): Promise<{ empty: number[], full: number[], writeSeconds
     const made = await sign.fetch(`${nodes[0]!.url}/idle`, { method: 'PUT' })
     if (made.status !== 200) throw new Error(`CreateBucket: ${made.status}`)
     await sleep(SETTLE_MS)
-    const empty = await idle(pids)
+    const empty = await cpuOver(pids, IDLE_MS)
     // Small objects through every node in turn, 16 at a time: the catalog is what grows.
     const started = performance.now()
     let next = 0
@@ -71,7 +52,7 @@ async function round (): Promise<{ empty: number[], full: number[], writeSeconds
     }))
     const writeSeconds = (performance.now() - started) / 1000
     await sleep(SETTLE_MS)
-    return { empty, full: await idle(pids), writeSeconds }
+    return { empty, full: await cpuOver(pids, IDLE_MS), writeSeconds }
   } finally {
     for (const n of nodes) await n.stop()
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { percentile, round } from '../lib/stats.js'
+import { timed } from '../lib/mesh-load.js'
+import { round } from '../lib/stats.js'
 import { sdkGet, sdkKey, type LoadResult } from '../s3-http/sdk-load.js'
 import { cpuMs } from '../s3-http/targets.js'
 
@@ -44,22 +45,8 @@ export async function withClusterCpu (pids: number[], load: () => Promise<LoadRe
  */
 export async function measuredPutGet (s3: S3Client, bucket: string, size: number, count: number, concurrency: number, pids: number[]): Promise<{ put: Measured, get: Measured }> {
   const body = randomBytes(size)
-  const put = await withClusterCpu(pids, async () => {
-    const latencies: number[] = []
-    let next = 0
-    const started = performance.now()
-    // No retries (the client has maxAttempts 1): the first failure fails the run.
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++
-        const t = performance.now()
-        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: sdkKey(size, i), Body: body }))
-        latencies.push(performance.now() - t)
-      }
-    }))
-    const seconds = (performance.now() - started) / 1000
-    return { ops: count, seconds: round(seconds, 2), opsPerSec: round(count / seconds), mbPerSec: round(count * size / seconds / 1e6), p50ms: round(percentile(latencies, 50), 2), p99ms: round(percentile(latencies, 99), 2), errors: 0 }
-  })
+  // No retries (the client has maxAttempts 1): the first failure fails the run.
+  const put = await withClusterCpu(pids, async () => await timed(count, concurrency, size, async i => { await s3.send(new PutObjectCommand({ Bucket: bucket, Key: sdkKey(size, i), Body: body })) }))
   const get = await withClusterCpu(pids, async () => await sdkGet(s3, bucket, size, count, concurrency))
   return { put, get }
 }

@@ -28,9 +28,9 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { s3Signer } from '../../src/core/s3-signer.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
 import { benchOptions, keep } from '../lib/keep.js'
+import { alive } from '../lib/mesh-load.js'
 import { showSpread, spread, type Spread } from '../lib/stats.js'
 import { client, ensureBucket, sdkGet, sdkGetKeys, sdkKey, type LoadResult } from '../s3-http/sdk-load.js'
 import { measuredPutGet, withClusterCpu, type Measured } from './cluster-cpu.js'
@@ -47,17 +47,6 @@ const cases = [
 ]
 
 const target = (name: string, n: ServerProcess): Target => ({ name, url: n.url, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, pid: n.child.pid!, stop: async () => { await n.stop() } })
-
-async function alive (nodes: ServerProcess[], count: number): Promise<void> {
-  const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
-  const end = Date.now() + 30_000
-  for (;;) {
-    const views = await Promise.all(nodes.map(async n => ((await (await sign.fetch(`${n.url}/_s3mesh/v1/members`)).json()) as { members: Array<{ state: string }> }).members.filter(m => m.state === 'alive').length))
-    if (views.every(v => v === count)) return
-    if (Date.now() > end) throw new Error('the cluster did not form')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-}
 
 interface CaseResult {
   put: Measured
@@ -108,7 +97,7 @@ async function threeNodes (): Promise<{ three: Result, range: RangeReads }> {
   const nodes = [await startServerProcess({ env, args: ['--replicas', '2'] })]
   try {
     for (let i = 0; i < 2; i++) nodes.push(await startServerProcess({ env, args: ['--replicas', '2', '--join', nodes[0]!.meshAddress!] }))
-    await alive(nodes, 3)
+    await alive(nodes)
     const three = await run(target('node 1 of 3', nodes[0]!), nodes.map(n => n.child.pid!), { target: target('node 2 of 3', nodes[1]!), dataDir: nodes[1]!.dataDir })
     return { three, range: await rangeReads(nodes, target, quick) }
   } finally {

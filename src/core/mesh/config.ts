@@ -30,9 +30,10 @@ export interface MeshConfig {
   /**
    * Once a walk through every entry (counts, tombstones past their time,
    * copies placement gives this member) found nothing to do, the next starts
-   * this long after it began, ms; a change of members, a damaged copy, a
-   * tombstone's time or a walk that found work starts one at once. Between
-   * walks, each pass looks only at what changed.
+   * this long after it began, ms, or later in a catalog so large that its
+   * walks would take more than 1% of the member's time; a change of members,
+   * a damaged copy, a tombstone's time or a walk that found work starts one
+   * at once. Between walks, each pass looks only at what changed.
    */
   walkIntervalMs: number
   /** Fetches the repair loop runs at once. */

@@ -37,6 +37,14 @@ const PASS_BUDGET = 5000
 
 /** A version this young (ms) found short of copies may be a write still on its way to its replicas: it calls for no walk at once. */
 const IN_FLIGHT_MS = 5_000
+/**
+ * The share of a member's time its walks may take once they find nothing to
+ * do: a quiet walk is followed by the next after walkIntervalMs, or after a
+ * hundred times the time it took, whichever is later. A walk costs about
+ * 10 µs an entry on the benchmark machine (2 s for 200,000): a large
+ * catalog is walked less often rather than costing a quiet member more.
+ */
+const QUIET_WALK_SHARE = 0.01
 /** How long a version whose fetch failed waits before it is tried again, ms: doubled at each failure in a row, up to walkIntervalMs. */
 const RETRY_FIRST_MS = 1_000
 
@@ -51,10 +59,10 @@ export interface UpkeepOptions {
   tombstoneTtlMs: number
   /**
    * A walk through every entry starts at most this often (ms) once the last
-   * one found nothing to do (MeshConfig.walkIntervalMs): a walk at every
-   * pass read and parsed 5,000 entries a second again for nothing. What a
-   * quiet member with 20,000 objects still spends is bench/mesh-idle's to
-   * say (the walks were not most of it).
+   * one found nothing to do (MeshConfig.walkIntervalMs), and less often when
+   * walks take long (QUIET_WALK_SHARE): a walk at every pass read and parsed
+   * 5,000 entries a second again for nothing. What a quiet member still
+   * spends is bench/mesh-idle's to say.
    */
   walkIntervalMs: number
   /** Fetches the repair loop runs at once. */
@@ -94,6 +102,8 @@ export class Upkeep {
     recheck: number
     /** The damaged copies whose version it met live. */
     damagedSeen: Set<string>
+    /** Time its passes spent on it so far, ms. */
+    busyMs: number
   } | undefined
 
   /** Hand-overs and assignments in flight (one pass's at a time). */
@@ -107,7 +117,7 @@ export class Upkeep {
    * whether it found anything to do, and when the writes it found on their
    * way will have settled (another walk then counts them as they ended up).
    */
-  private lastCycle: { started: number, members: string, quiet: boolean, recheck: number } | undefined
+  private lastCycle: { started: number, members: string, quiet: boolean, recheck: number, busyMs: number } | undefined
   /** Slots whose entry changed since the last pass: looked at in the next pass (as they are by then), between walks too. */
   private readonly changedEntries = new Map<string, { bucket: string, key: string, versionId?: string }>()
   /** More changed than a pass looks at (a sync brought many), or more to fetch than a pass starts: a walk looks at them instead. */
@@ -273,10 +283,10 @@ export class Upkeep {
     this.changedOverflow = false
     // A walk in progress may have passed some of what overflowed: another one follows it.
     if (overflow && this.cycle !== undefined) this.cycle.quiet = false
-    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damagedSince(last.started) || (partition !== undefined && members !== this.handedUnder) || Date.now() >= Math.min(last.started + this.o.walkIntervalMs, this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
+    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damagedSince(last.started) || (partition !== undefined && members !== this.handedUnder) || Date.now() >= Math.min(last.started + Math.max(this.o.walkIntervalMs, last.busyMs / QUIET_WALK_SHARE), this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
     if (this.cycle === undefined && due) {
       this.expiryDue = Infinity
-      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0, damagedSeen: new Set() }
+      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0, damagedSeen: new Set(), busyMs: 0 }
     }
     const cycle = this.cycle
     // Changed in the middle of a cycle: the rest of it is handed over now, and the next cycle (this one ends under the
@@ -326,6 +336,7 @@ export class Upkeep {
       const damaged = this.damaged.has(damageId(e.bucket, e.key!, this.o.copies.localId(e)))
       place(e, ownsBucket(e.bucket), damaged, e.holders.includes(self) && !damaged)
     }
+    const walking = performance.now()
     for (let n = 0; cycle !== undefined && n < PASS_BUDGET; n++) {
       const next = cycle.entries.next()
       if (next.done === true) { done = true; break }
@@ -359,6 +370,7 @@ export class Upkeep {
         else cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
       }
     }
+    if (cycle !== undefined) cycle.busyMs += performance.now() - walking
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) catalog.forget(e.bucket, e.key!, e.versionId)
     if (partition !== undefined) {
@@ -386,7 +398,7 @@ export class Upkeep {
     cycle.owed += owed
     if (!done) return
     this.cycle = undefined
-    this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck }
+    this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck, busyMs: cycle.busyMs }
     // A damaged copy whose version is gone (deleted since) has nothing to fetch: kept, it would start a walk at every pass.
     for (const [id, found] of this.damaged) if (found < cycle.started && !cycle.damagedSeen.has(id)) this.damaged.delete(id)
     // A wait that ended an interval ago and was not renewed by another failure: its version is gone or held by now.
