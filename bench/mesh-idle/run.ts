@@ -1,7 +1,9 @@
 /**
  * bench/mesh-idle: what a quiet member's catalog costs it. Three real
  * `s3mesh server` processes (the built CLI, default preset, two replicas);
- * each process's CPU time is read from /proc over 10 s with no requests,
+ * each process's CPU time is read from /proc over 40 s with no requests
+ * (longer than a quiet member's walks through its catalog are apart, so the
+ * window holds some whatever their phase),
  * first with no object in the mesh (the baseline, in the same cluster: probes,
  * gossip, push-pull, anti-entropy), then again once 20,000 small objects have
  * been written (and the cluster has had 5 s to settle). The difference is
@@ -23,7 +25,7 @@ import { median, showSpread, spread } from '../lib/stats.js'
 
 const options = benchOptions(3)
 const OBJECTS = options.quick ? 2_000 : 20_000
-const IDLE_MS = options.quick ? 4_000 : 10_000
+const IDLE_MS = options.quick ? 4_000 : 40_000
 const SETTLE_MS = 5_000
 const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }

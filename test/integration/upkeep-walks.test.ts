@@ -86,26 +86,6 @@ describe('the repair loop\'s walks', () => {
     assert.equal(await new Response(handle.stream()).text(), 'b did not take this copy')
   })
 
-  it('a fetch that keeps failing (a full disk) is tried again after a wait that doubles, not at every pass, and the version is fetched once it can be', async () => {
-    const [a, b] = nodes as [InProcessNode, InProcessNode]
-    const self = b.libp2p.peerId.toString()
-    const walks = countWalks(b)
-    store.failCopies = 1_000
-    const from = store.refused.length
-    const written = await put(a, 'full', 'b has no room for this yet')
-    assert.equal(written.replicas, 1, 'b refused the copy (the precondition)')
-    // Passes run every 300 ms: a try at each would be about twenty in 6 s; waits of 1, 2 and 4 s allow four or five.
-    await new Promise(resolve => setTimeout(resolve, 6_000))
-    const tries = store.refused.slice(from)
-    assert.ok(tries.length >= 3 && tries.length <= 5, `the push and then fetches 1 s, 2 s and 4 s apart (${tries.length} tries: ${tries.map(t => t - tries[0]!).join(', ')} ms)`)
-    const gaps = tries.slice(2).map((t, i) => t - tries[i + 1]!)
-    assert.ok(gaps.every((g, i) => g >= 1_000 * 2 ** i - 50), `each wait at least twice the last (${gaps.join(', ')} ms)`)
-    assert.equal(walks(), 0, 'the failures started no walk')
-    // The disk has room again: the next try (at most the wait then due) fetches it.
-    store.failCopies = 0
-    await until('b fetched the version once it could', async () => b.mesh.catalog.get('bkt', 'full')?.holders.includes(self) === true && (await store.headObject('bkt', 'full').then(() => true, () => false)), 10_000)
-  })
-
   it('a change of members starts a walk at once, however recent the last', async () => {
     const a = nodes[0]!
     const walks = countWalks(a)
@@ -117,5 +97,44 @@ describe('the repair loop\'s walks', () => {
     nodes.push(c)
     assert.equal(await c.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
     await until('a walks again once c has joined', () => walks() > before, 5_000)
+  })
+})
+
+describe('the repair loop\'s retries', () => {
+  const nodes: InProcessNode[] = []
+  const key = Keyring.generateKey()
+  after(async () => {
+    for (const n of nodes) await n.stop()
+  })
+
+  it('a fetch that keeps failing (a full disk) is tried again after 1 s, then 2 s (walkIntervalMs), not at every pass; the walks stay quiet meanwhile; the version is fetched once it can be', async () => {
+    const store = new FailingCopies()
+    // Passes every 300 ms; quiet walks every 2 s, which also caps the wait between tries.
+    const mesh = { walkIntervalMs: 2_000 }
+    const a = await startInProcessNode({ key, cluster: 'retries', mesh })
+    const b = await startInProcessNode({ key, cluster: 'retries', mesh, store })
+    nodes.push(a, b)
+    assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
+    await until('both alive on both', () => [a, b].every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 2), 20_000)
+    await a.mesh.store.createBucket('bkt')
+    await put(a, 'first', 'settles the bucket')
+    await new Promise(resolve => setTimeout(resolve, 6_000))
+    const walks = countWalks(b)
+    store.failCopies = 1_000
+    const written = await put(a, 'full', 'b has no room for this yet')
+    assert.equal(written.replicas, 1, 'b refused the copy (the precondition)')
+    // A try at every pass would be about twenty in 6.5 s; waits of 1 s, then 2 s, allow four or five.
+    await new Promise(resolve => setTimeout(resolve, 6_500))
+    const tries = store.refused
+    assert.ok(tries.length >= 4 && tries.length <= 5, `the push, then fetches 1 s, 2 s and 2 s apart (${tries.length} tries: ${tries.map(t => t - tries[0]!).join(', ')} ms)`)
+    const gaps = tries.slice(2).map((t, i) => t - tries[i + 1]!)
+    assert.ok(gaps[0]! >= 950 && gaps[0]! < 1_900 && gaps.slice(1).every(g => g >= 1_950 && g < 2_900), `a wait of 1 s, then of 2 s (doubled, and no more than walkIntervalMs): ${gaps.join(', ')} ms`)
+    // b lacks a version placement gives it (both hold everything with two replicas of two), and its walks are quiet
+    // all the same: a walk every 2 s, three or four in 6.5 s, not one at every pass.
+    assert.ok(walks() >= 2 && walks() <= 5, `b walked every 2 s, not at every pass (${walks()} walks in 6.5 s)`)
+    // The disk has room again: the next try (at most 2 s off) fetches it.
+    store.failCopies = 0
+    const self = b.libp2p.peerId.toString()
+    await until('b fetched the version once it could', async () => b.mesh.catalog.get('bkt', 'full')?.holders.includes(self) === true && (await store.headObject('bkt', 'full').then(() => true, () => false)), 5_000)
   })
 })

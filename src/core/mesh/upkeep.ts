@@ -42,9 +42,13 @@ const IN_FLIGHT_MS = 5_000
  * do: a quiet walk is followed by the next after walkIntervalMs, or after a
  * hundred times the time it took, whichever is later. A walk costs about
  * 10 µs an entry on the benchmark machine (2 s for 200,000): a large
- * catalog is walked less often rather than costing a quiet member more.
+ * catalog is walked less often rather than costing a quiet member more. The
+ * time is the lesser of the last two walks' (one slowed by a pause or a cold
+ * cache does not put the next off), and the wait at most QUIET_WALK_MAX_WAITS
+ * times walkIntervalMs.
  */
 const QUIET_WALK_SHARE = 0.01
+const QUIET_WALK_MAX_WAITS = 60
 /** How long a version whose fetch failed waits before it is tried again, ms: doubled at each failure in a row, up to walkIntervalMs. */
 const RETRY_FIRST_MS = 1_000
 
@@ -117,7 +121,11 @@ export class Upkeep {
    * whether it found anything to do, and when the writes it found on their
    * way will have settled (another walk then counts them as they ended up).
    */
-  private lastCycle: { started: number, members: string, quiet: boolean, recheck: number, busyMs: number } | undefined
+  private lastCycle: {
+    started: number, members: string, quiet: boolean, recheck: number
+    /** The time its passes spent on it, and the lesser of that and the walk's before it (QUIET_WALK_SHARE), ms. */
+    walkMs: number, busyMs: number
+  } | undefined
   /** Slots whose entry changed since the last pass: looked at in the next pass (as they are by then), between walks too. */
   private readonly changedEntries = new Map<string, { bucket: string, key: string, versionId?: string }>()
   /** More changed than a pass looks at (a sync brought many), or more to fetch than a pass starts: a walk looks at them instead. */
@@ -129,7 +137,9 @@ export class Upkeep {
    * `until`, so a full disk or a holder that keeps sending bad bytes costs a
    * try every few seconds, not one at every pass (nor a walk at every pass).
    */
-  private readonly failing = new Map<string, { failures: number, until: number }>()
+  private readonly failing = new Map<string, { failures: number, until: number, entry: CatalogEntry }>()
+  /** Fetches this loop started that have not ended, by slot: none is started twice (nor counted, nor its failure). */
+  private readonly fetchesRunning = new Set<string>()
   /** The live members the waits were set under: another list (a holder came back, a dead one was found) ends them all. */
   private failingUnder = ''
 
@@ -278,12 +288,15 @@ export class Upkeep {
     const members = partition === undefined ? '' : `${durable.owning().sort().join(',')}/${durable.rejoins}`
     const alive = `${[...live].sort().join(',')}/${durable.rejoins}`
     if (alive !== this.failingUnder) { this.failing.clear(); this.failingUnder = alive }
+    const now = Date.now()
+    // A version whose wait has ended is looked at again (only then: a wait costs nothing per pass).
+    for (const [id, f] of this.failing) if (f.until <= now && !this.fetchesRunning.has(id)) this.lookAgain(f.entry)
     const last = this.lastCycle
     const overflow = this.changedOverflow
     this.changedOverflow = false
     // A walk in progress may have passed some of what overflowed: another one follows it.
     if (overflow && this.cycle !== undefined) this.cycle.quiet = false
-    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damagedSince(last.started) || (partition !== undefined && members !== this.handedUnder) || Date.now() >= Math.min(last.started + Math.max(this.o.walkIntervalMs, last.busyMs / QUIET_WALK_SHARE), this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
+    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damagedSince(last.started) || (partition !== undefined && members !== this.handedUnder) || Date.now() >= Math.min(last.started + Math.max(this.o.walkIntervalMs, Math.min(last.busyMs / QUIET_WALK_SHARE, QUIET_WALK_MAX_WAITS * this.o.walkIntervalMs)), this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
     if (this.cycle === undefined && due) {
       this.expiryDue = Infinity
       this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0, damagedSeen: new Set(), busyMs: 0 }
@@ -307,9 +320,11 @@ export class Upkeep {
       if (v === undefined) owning.set(b, v = partition?.owns(b) ?? true)
       return v
     }
-    /** What placement asks of a live version: an owner tells the members it gives a copy and that lack it; this member fetches what it should hold. */
-    const now = Date.now()
-    const place = (e: CatalogEntry, owned: boolean, damaged: boolean, holds: boolean): boolean => {
+    /**
+     * What placement asks of a live version: an owner tells the members it gives a copy and that lack it; this member
+     * fetches what it should hold. `waiting`: this member lacks it, and a fetch that failed tries again when its wait ends.
+     */
+    const place = (e: CatalogEntry, owned: boolean, damaged: boolean, holds: boolean): 'asked' | 'waiting' | 'none' => {
       const placed = durable.replicas(e.bucket, e.key!, this.o.replicas)
       let asked = false
       // An owner tells the members placement now gives a copy and that lack it (they may never have heard of it).
@@ -320,11 +335,13 @@ export class Upkeep {
       // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
       if (damaged || (!holds && placed.includes(self))) {
         const id = entryId(e)
-        // Tried again when its wait ends, by the pass then (a walk that meets it meanwhile is still quiet).
-        if ((this.failing.get(id)?.until ?? 0) > now) this.lookAgain(e)
-        else if (!fetching.has(id)) { fetching.add(id); todo.push(e); asked = true }
-      } else if (this.failing.size > 0) this.failing.delete(entryId(e))
-      return asked
+        // Tried again by the pass its wait ends in: a walk that meets it meanwhile has nothing to do for it.
+        if ((this.failing.get(id)?.until ?? 0) > now) return asked ? 'asked' : 'waiting'
+        if (!fetching.has(id) && !this.fetchesRunning.has(id)) { fetching.add(id); todo.push(e) }
+        return 'asked'
+      }
+      if (this.failing.size > 0) this.failing.delete(entryId(e))
+      return asked ? 'asked' : 'none'
     }
     // What changed since the last pass (a write that reached gossip but not this replica): looked at now, not at the next walk.
     const changed = [...this.changedEntries]
@@ -364,8 +381,10 @@ export class Upkeep {
         if (under) cycle.under++
       }
       // Anything to do (a fetch, a push, too few copies) that is not a write still on its way: the next walk starts at
-      // once. A write on its way is left to its writer, and looked at again once it has settled.
-      if (place(e, owned, damaged, holds) || under) {
+      // once. A write on its way is left to its writer, and looked at again once it has settled; a fetch that waits to
+      // try again, to that try.
+      const asked = place(e, owned, damaged, holds)
+      if (asked === 'asked' || (under && asked === 'none')) {
         if (e.version.ms < settled) cycle.quiet = false
         else cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
       }
@@ -383,13 +402,13 @@ export class Upkeep {
     for (const e of todo.slice(0, free)) {
       const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
       const tried = entryId(e)
+      this.fetchesRunning.add(tried)
       // One that fails is looked at again once its wait ends (a walk may be ten seconds off).
       void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id); this.failing.delete(tried) }, () => {
         if (this.o.stopping.aborted) return
         const failures = (this.failing.get(tried)?.failures ?? 0) + 1
-        this.failing.set(tried, { failures, until: Date.now() + Math.min(this.o.walkIntervalMs, RETRY_FIRST_MS * 2 ** (failures - 1)) })
-        this.lookAgain(e)
-      })
+        this.failing.set(tried, { failures, until: Date.now() + Math.min(this.o.walkIntervalMs, RETRY_FIRST_MS * 2 ** (failures - 1)), entry: e })
+      }).finally(() => { this.fetchesRunning.delete(tried) })
     }
     // Fetches left for later are found again by a walk, which starts (or follows this one) at the next pass.
     if (owed > 0) this.changedOverflow = true
@@ -398,11 +417,11 @@ export class Upkeep {
     cycle.owed += owed
     if (!done) return
     this.cycle = undefined
-    this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck, busyMs: cycle.busyMs }
+    this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck, walkMs: cycle.busyMs, busyMs: Math.min(cycle.busyMs, this.lastCycle?.walkMs ?? Infinity) }
     // A damaged copy whose version is gone (deleted since) has nothing to fetch: kept, it would start a walk at every pass.
     for (const [id, found] of this.damaged) if (found < cycle.started && !cycle.damagedSeen.has(id)) this.damaged.delete(id)
     // A wait that ended an interval ago and was not renewed by another failure: its version is gone or held by now.
-    for (const [id, f] of this.failing) if (f.until + this.o.walkIntervalMs < now) this.failing.delete(id)
+    for (const [id, f] of this.failing) if (f.until + this.o.walkIntervalMs < now && !this.fetchesRunning.has(id)) this.failing.delete(id)
     if (cycle.whole) this.handedUnder = cycle.members
     const saved = this.o.catalogStore
     if (saved?.wantsCompaction(cycle.seen) === true && !this.compacting) {
