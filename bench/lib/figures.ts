@@ -63,9 +63,9 @@ const roundTo = (n: number, d: number): number => Math.round(n * 10 ** d) / 10 *
 const format = (n: number, d: number): string => roundTo(n, d).toFixed(d)
 
 /** A figure in prose: number, unit, optional range, then its marker. */
-const FIG = /(\d+(?:\.\d+)?)(x|%| ms| MB\/s| ops\/s|\/s)?(?: \((\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\))?<!-- fig ([\w-]+) ([\w.-]+) -->/g
+const FIG = /(\d+(?:\.\d+)?)(x|%| ms| s| MB\/s| ops\/s|\/s)?(?: \((\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\))?<!-- fig ([\w-]+) ([\w.-]+) -->/g
 /** A number that reads as a measurement: a ratio, a share, a time in ms, a rate. */
-const MEASURE_SOURCE = String.raw`(?<![\w.-])\d+(?:[.,]\d+)?(?:-\d+(?:\.\d+)?)?(?:x(?![\w])|%| ?ms\b| ?[MG]B\/s| ?(?:ops|PUT|GET)?\/s\b)`
+const MEASURE_SOURCE = String.raw`(?<![\w.-])\d+(?:[.,]\d+)?(?:-\d+(?:\.\d+)?| \(\d+(?:\.\d+)?-\d+(?:\.\d+)?\))?(?:x(?![\w])|%| ?ms\b| ?[MG]B\/s| ?(?:ops|PUT|GET)?\/s\b)`
 const MEASURE = new RegExp(MEASURE_SOURCE, 'g')
 /** The same, marked as not a measurement. */
 const PARAM = new RegExp(`${MEASURE_SOURCE}<!-- param -->`, 'g')
@@ -75,7 +75,8 @@ async function figure (m: RegExpMatchArray, where: string): Promise<string> {
   const doc = await result(name!, where)
   if (doc === undefined) return whole!
   const v = valueAt(doc, path!)
-  const scale = unit === '%' ? 100 : 1
+  // A share is written in %, and a time kept in ms (a path ending in Ms) may be written in seconds.
+  const scale = unit === '%' ? 100 : unit === ' s' && path!.endsWith('Ms') ? 0.001 : 1
   const marker = `<!-- fig ${name} ${path} -->`
   if (typeof v === 'number') {
     const want = format(v * scale, decimals(value!))
@@ -133,6 +134,8 @@ async function checkFile (file: string): Promise<void> {
     // Anything else that reads as a measurement must be marked.
     const prose = next.replace(/`[^`]*`/g, '').replace(FIG, '').replace(PARAM, '').replace(/<!--[^>]*-->/g, '')
     for (const m of prose.matchAll(MEASURE)) problems.push(`${where}: "${m[0]}" is not marked: make it <!-- fig NAME path --> (a kept result) or <!-- param --> (not a measurement)`)
+    // A marker FIG cannot read (say, a unit after the range) would be neither checked nor rewritten.
+    for (const m of next.replace(/`[^`]*`/g, '').replace(FIG, '').matchAll(/<!-- fig [^>]*-->/g)) problems.push(`${where}: "${m[0]}" follows no figure it can read: put it right after the number, its unit and its range, as in "7.2 ms (6.1-8.4)<!-- fig NAME path -->"`)
     out.push(next)
   }
   const text = out.join('\n')
