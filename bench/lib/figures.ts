@@ -75,8 +75,14 @@ async function figure (m: RegExpMatchArray, where: string): Promise<string> {
   const doc = await result(name!, where)
   if (doc === undefined) return whole!
   const v = valueAt(doc, path!)
-  // A share is written in %, and a time kept in ms (a path ending in Ms) may be written in seconds.
-  const scale = unit === '%' ? 100 : unit === ' s' && path!.endsWith('Ms') ? 0.001 : 1
+  // A share is written in %, and a time kept in ms (a path with a segment named ...Ms or ...ms) may be written in seconds.
+  const inMs = /(?:Ms|\dms|^ms)$/
+  const segments = path!.split('.')
+  if (unit === ' s' && !segments.some(p => inMs.test(p)) && !segments.some(p => /Seconds$|^seconds$/.test(p))) {
+    problems.push(`${where}: "${whole}" is in seconds, but bench/results/${name}.json's ${path} names no unit (…Ms or …Seconds): write it in the result's unit`)
+    return whole!
+  }
+  const scale = unit === '%' ? 100 : unit === ' s' && segments.some(p => inMs.test(p)) ? 0.001 : 1
   const marker = `<!-- fig ${name} ${path} -->`
   if (typeof v === 'number') {
     const want = format(v * scale, decimals(value!))

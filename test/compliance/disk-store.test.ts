@@ -7,9 +7,18 @@ import { objectStoreSuite } from './object-store-suite.js'
 
 objectStoreSuite('DiskStore', async () => {
   const root = await mkdtemp(join(tmpdir(), 's3mesh-disk-'))
+  let open = await DiskStore.open(root)
   return {
-    store: await DiskStore.open(root),
-    reopen: async () => await DiskStore.open(root),
-    cleanup: async () => { await rm(root, { recursive: true, force: true }) },
+    store: open,
+    // A restart: the store is closed first (its databases are held exclusively while it is open, as a node holds them).
+    reopen: async () => {
+      await open.close()
+      open = await DiskStore.open(root)
+      return open
+    },
+    cleanup: async () => {
+      await open.close()
+      await rm(root, { recursive: true, force: true })
+    },
   }
 }, nodeRunner)

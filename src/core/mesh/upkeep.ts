@@ -44,8 +44,9 @@ const IN_FLIGHT_MS = 5_000
  * 10 µs an entry on the benchmark machine (2 s for 200,000): a large
  * catalog is walked less often rather than costing a quiet member more. The
  * time is the lesser of the last two walks' (one slowed by a pause or a cold
- * cache does not put the next off), and the wait at most QUIET_WALK_MAX_WAITS
- * times walkIntervalMs.
+ * cache does not put the next off; the first walk after a start is followed
+ * after walkIntervalMs), and the wait at most QUIET_WALK_MAX_WAITS times
+ * walkIntervalMs.
  */
 const QUIET_WALK_SHARE = 0.01
 const QUIET_WALK_MAX_WAITS = 60
@@ -287,7 +288,11 @@ export class Upkeep {
     // missed the other's writes); else only what changed is handed over.
     const members = partition === undefined ? '' : `${durable.owning().sort().join(',')}/${durable.rejoins}`
     const alive = `${[...live].sort().join(',')}/${durable.rejoins}`
-    if (alive !== this.failingUnder) { this.failing.clear(); this.failingUnder = alive }
+    if (alive !== this.failingUnder) {
+      // Tried again at this pass, from the first wait.
+      for (const f of this.failing.values()) { f.until = 0; f.failures = 0 }
+      this.failingUnder = alive
+    }
     const now = Date.now()
     // A version whose wait has ended is looked at again (only then: a wait costs nothing per pass).
     for (const [id, f] of this.failing) if (f.until <= now && !this.fetchesRunning.has(id)) this.lookAgain(f.entry)
@@ -335,9 +340,10 @@ export class Upkeep {
       // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
       if (damaged || (!holds && placed.includes(self))) {
         const id = entryId(e)
-        // Tried again by the pass its wait ends in: a walk that meets it meanwhile has nothing to do for it.
-        if ((this.failing.get(id)?.until ?? 0) > now) return asked ? 'asked' : 'waiting'
-        if (!fetching.has(id) && !this.fetchesRunning.has(id)) { fetching.add(id); todo.push(e) }
+        // Being fetched, or tried again by the pass its wait ends in: a walk that meets it meanwhile has nothing to do for it.
+        if ((this.failing.get(id)?.until ?? 0) > now || fetching.has(id) || this.fetchesRunning.has(id)) return asked ? 'asked' : 'waiting'
+        fetching.add(id)
+        todo.push(e)
         return 'asked'
       }
       if (this.failing.size > 0) this.failing.delete(entryId(e))
@@ -380,13 +386,15 @@ export class Upkeep {
         cycle.bytes += e.object.size
         if (under) cycle.under++
       }
-      // Anything to do (a fetch, a push, too few copies) that is not a write still on its way: the next walk starts at
-      // once. A write on its way is left to its writer, and looked at again once it has settled; a fetch that waits to
-      // try again, to that try.
+      // Anything to do (a fetch, a push) that is not a write still on its way: the next walk starts at once. A write on
+      // its way is left to its writer, and looked at again once it has settled; a fetch running or waiting to try
+      // again, to that fetch. Too few copies and nothing this member can do about it (another member's full disk):
+      // the next walk comes after walkIntervalMs, to count them again, not at once.
       const asked = place(e, owned, damaged, holds)
       if (asked === 'asked' || (under && asked === 'none')) {
-        if (e.version.ms < settled) cycle.quiet = false
-        else cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
+        if (e.version.ms >= settled) cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
+        else if (asked === 'asked') cycle.quiet = false
+        else cycle.recheck = Math.max(cycle.recheck, now + this.o.walkIntervalMs)
       }
     }
     if (cycle !== undefined) cycle.busyMs += performance.now() - walking
@@ -408,7 +416,11 @@ export class Upkeep {
         if (this.o.stopping.aborted) return
         const failures = (this.failing.get(tried)?.failures ?? 0) + 1
         this.failing.set(tried, { failures, until: Date.now() + Math.min(this.o.walkIntervalMs, RETRY_FIRST_MS * 2 ** (failures - 1)), entry: e })
-      }).finally(() => { this.fetchesRunning.delete(tried) })
+      }).finally(() => {
+        this.fetchesRunning.delete(tried)
+        // Its slot may have a newer version by now (an overwrite), passed over while this one was being fetched.
+        this.lookAgain(e)
+      })
     }
     // Fetches left for later are found again by a walk, which starts (or follows this one) at the next pass.
     if (owed > 0) this.changedOverflow = true
@@ -417,7 +429,7 @@ export class Upkeep {
     cycle.owed += owed
     if (!done) return
     this.cycle = undefined
-    this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck, walkMs: cycle.busyMs, busyMs: Math.min(cycle.busyMs, this.lastCycle?.walkMs ?? Infinity) }
+    this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck, walkMs: cycle.busyMs, busyMs: Math.min(cycle.busyMs, this.lastCycle?.walkMs ?? 0) }
     // A damaged copy whose version is gone (deleted since) has nothing to fetch: kept, it would start a walk at every pass.
     for (const [id, found] of this.damaged) if (found < cycle.started && !cycle.damagedSeen.has(id)) this.damaged.delete(id)
     // A wait that ended an interval ago and was not renewed by another failure: its version is gone or held by now.
