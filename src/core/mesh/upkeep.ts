@@ -387,14 +387,13 @@ export class Upkeep {
         if (under) cycle.under++
       }
       // Anything to do (a fetch, a push) that is not a write still on its way: the next walk starts at once. A write on
-      // its way is left to its writer, and looked at again once it has settled; a fetch running or waiting to try
-      // again, to that fetch. Too few copies and nothing this member can do about it (another member's full disk):
-      // the next walk comes after walkIntervalMs, to count them again, not at once.
+      // its way is left to its writer, and looked at again once it has settled (so are too few copies of it); a fetch
+      // running or waiting to try again, to that fetch. Too few copies of a settled version and nothing this member
+      // can do about it (another member's full disk) leave the walk quiet: the next quiet walk counts them again.
       const asked = place(e, owned, damaged, holds)
       if (asked === 'asked' || (under && asked === 'none')) {
         if (e.version.ms >= settled) cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
         else if (asked === 'asked') cycle.quiet = false
-        else cycle.recheck = Math.max(cycle.recheck, now + this.o.walkIntervalMs)
       }
     }
     if (cycle !== undefined) cycle.busyMs += performance.now() - walking
