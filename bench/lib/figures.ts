@@ -76,13 +76,13 @@ async function figure (m: RegExpMatchArray, where: string): Promise<string> {
   if (doc === undefined) return whole!
   const v = valueAt(doc, path!)
   // A share is written in %, and a time kept in ms (a path with a segment named ...Ms or ...ms) may be written in seconds.
-  const inMs = /(?:Ms|\dms|^ms)$/
   const segments = path!.split('.')
-  if (unit === ' s' && !segments.some(p => inMs.test(p)) && !segments.some(p => /Seconds$|^seconds$/.test(p))) {
+  const keptInMs = segments.some(p => /(?:Ms|\dms|^ms)$/.test(p))
+  if (unit === ' s' && !keptInMs && !segments.some(p => /Seconds$|^seconds$/.test(p))) {
     problems.push(`${where}: "${whole}" is in seconds, but bench/results/${name}.json's ${path} names no unit (…Ms or …Seconds): write it in the result's unit`)
     return whole!
   }
-  const scale = unit === '%' ? 100 : unit === ' s' && segments.some(p => inMs.test(p)) ? 0.001 : 1
+  const scale = unit === '%' ? 100 : unit === ' s' && keptInMs ? 0.001 : 1
   const marker = `<!-- fig ${name} ${path} -->`
   if (typeof v === 'number') {
     const want = format(v * scale, decimals(value!))
@@ -138,10 +138,11 @@ async function checkFile (file: string): Promise<void> {
     const next = await replaceAsync(line, FIG, async m => await figure(m, where))
     if (next !== line) log(`figures: ${where} now reads: ${next.trim()}`)
     // Anything else that reads as a measurement must be marked.
-    const prose = next.replace(/`[^`]*`/g, '').replace(FIG, '').replace(PARAM, '').replace(/<!--[^>]*-->/g, '')
+    const unread = next.replace(/`[^`]*`/g, '').replace(FIG, '')
+    const prose = unread.replace(PARAM, '').replace(/<!--[^>]*-->/g, '')
     for (const m of prose.matchAll(MEASURE)) problems.push(`${where}: "${m[0]}" is not marked: make it <!-- fig NAME path --> (a kept result) or <!-- param --> (not a measurement)`)
     // A marker FIG cannot read (say, a unit after the range) would be neither checked nor rewritten.
-    for (const m of next.replace(/`[^`]*`/g, '').replace(FIG, '').matchAll(/<!-- fig [^>]*-->/g)) problems.push(`${where}: "${m[0]}" follows no figure it can read: put it right after the number, its unit and its range, as in "7.2 ms (6.1-8.4)<!-- fig NAME path -->"`)
+    for (const m of unread.matchAll(/<!-- fig [^>]*-->/g)) problems.push(`${where}: "${m[0]}" follows no figure it can read: put it right after the number, its unit and its range, as in "7.2 ms (6.1-8.4)<!-- fig NAME path -->"`)
     out.push(next)
   }
   const text = out.join('\n')

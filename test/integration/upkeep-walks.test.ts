@@ -39,6 +39,17 @@ function countWalks (n: InProcessNode): () => number {
   return () => walks
 }
 
+/** Two members joined in `cluster`, alive on both, with bucket `bkt` made through a; b keeps its copies in `store`. */
+async function twoMembers (key: Uint8Array, cluster: string, mesh: { walkIntervalMs: number }, store: FailingCopies, nodes: InProcessNode[]): Promise<[InProcessNode, InProcessNode]> {
+  const a = await startInProcessNode({ key, cluster, mesh })
+  const b = await startInProcessNode({ key, cluster, mesh, store })
+  nodes.push(a, b)
+  assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
+  await until('both alive on both', () => [a, b].every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 2), 20_000)
+  await a.mesh.store.createBucket('bkt')
+  return [a, b]
+}
+
 const put = async (n: InProcessNode, key: string, text: string): Promise<ObjectInfo> => {
   const bytes = new TextEncoder().encode(text)
   return await n.mesh.store.putObject('bkt', key, streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
@@ -55,13 +66,7 @@ describe('the repair loop\'s walks', () => {
 
   it('a quiet member does not walk its catalog at every pass (walkIntervalMs of a minute); a version it lacks is fetched at the next passes all the same, again after a fetch that failed', async () => {
     // Passes every 300 ms (the in-process default); a walk at most once a minute while nothing is to be done.
-    const mesh = { walkIntervalMs: 60_000 }
-    const a = await startInProcessNode({ key, cluster: 'walks', mesh })
-    const b = await startInProcessNode({ key, cluster: 'walks', mesh, store })
-    nodes.push(a, b)
-    assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
-    await until('both alive on both', () => [a, b].every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 2), 20_000)
-    await a.mesh.store.createBucket('bkt')
+    const [a, b] = await twoMembers(key, 'walks', { walkIntervalMs: 60_000 }, store, nodes)
     for (let i = 0; i < 20; i++) await put(a, `k${i}`, `object ${i}`)
     const self = b.libp2p.peerId.toString()
     await until('b holds all twenty', () => Array.from({ length: 20 }, (_, i) => b.mesh.catalog.get('bkt', `k${i}`)).every(e => e?.holders.includes(self) === true), 20_000)
@@ -110,13 +115,7 @@ describe('the repair loop\'s retries', () => {
   it('a fetch that keeps failing (a full disk) is tried again after 1 s, then 1.5 s (walkIntervalMs), not at every pass; neither member walks at every pass meanwhile; the version is fetched once it can be', async () => {
     const store = new FailingCopies()
     // Passes every 300 ms; quiet walks every 1.5 s, which also caps the wait between tries.
-    const mesh = { walkIntervalMs: 1_500 }
-    const a = await startInProcessNode({ key, cluster: 'retries', mesh })
-    const b = await startInProcessNode({ key, cluster: 'retries', mesh, store })
-    nodes.push(a, b)
-    assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
-    await until('both alive on both', () => [a, b].every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 2), 20_000)
-    await a.mesh.store.createBucket('bkt')
+    const [a, b] = await twoMembers(key, 'retries', { walkIntervalMs: 1_500 }, store, nodes)
     await put(a, 'first', 'settles the bucket')
     await new Promise(resolve => setTimeout(resolve, 6_000))
     const walksA = countWalks(a)

@@ -301,7 +301,7 @@ export class Upkeep {
     this.changedOverflow = false
     // A walk in progress may have passed some of what overflowed: another one follows it.
     if (overflow && this.cycle !== undefined) this.cycle.quiet = false
-    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damagedSince(last.started) || (partition !== undefined && members !== this.handedUnder) || Date.now() >= Math.min(last.started + Math.max(this.o.walkIntervalMs, Math.min(last.busyMs / QUIET_WALK_SHARE, QUIET_WALK_MAX_WAITS * this.o.walkIntervalMs)), this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
+    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damagedSince(last.started) || (partition !== undefined && members !== this.handedUnder) || now >= Math.min(last.started + Math.max(this.o.walkIntervalMs, Math.min(last.busyMs / QUIET_WALK_SHARE, QUIET_WALK_MAX_WAITS * this.o.walkIntervalMs)), this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
     if (this.cycle === undefined && due) {
       this.expiryDue = Infinity
       this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0, damagedSeen: new Set(), busyMs: 0 }
