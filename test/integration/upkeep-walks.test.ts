@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { Placement } from '../../src/core/mesh/placement.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import type { ObjectInfo, PutOptions } from '../../src/core/object-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
@@ -14,13 +15,27 @@ import { Keyring } from '../../src/core/wire/keyring.js'
 import { startInProcessNode, type InProcessNode } from '../helpers/in-process-mesh.js'
 import { until } from '../helpers/until.js'
 
-/** A store whose next copies made for the mesh fail, as a full disk would fail them. */
+/** A store whose next copies made for the mesh fail, as a full disk would fail them, or take long, as a slow disk would. */
 class FailingCopies extends MemoryStore {
   failCopies = 0
   /** When each copy was refused (ms). */
   readonly refused: number[] = []
+  /** The next copies wait this long (ms) before they are made. */
+  slowCopies = 0
+  slowMs = 0
+  /** Copies begun. */
+  begun = 0
   override async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
-    if (this.failCopies > 0 && (options.copyOf !== undefined || options.copyOfAtEnd !== undefined)) {
+    const copy = options.copyOf !== undefined || options.copyOfAtEnd !== undefined
+    if (copy) this.begun++
+    if (copy && this.failCopies === 0 && this.slowCopies > 0) {
+      this.slowCopies--
+      // The bytes are taken first (a transfer that stalls is cut short): the disk is slow, not the holder.
+      const bytes = new Uint8Array(await new Response(body).arrayBuffer())
+      await new Promise(resolve => setTimeout(resolve, this.slowMs))
+      return await super.putObject(bucket, key, streamOfBytes(bytes), options)
+    }
+    if (this.failCopies > 0 && copy) {
       this.failCopies--
       this.refused.push(Date.now())
       await body.cancel().catch(() => {})
@@ -137,5 +152,107 @@ describe('the repair loop\'s retries', () => {
     store.failCopies = 0
     const self = b.libp2p.peerId.toString()
     await until('b fetched the version once it could', async () => b.mesh.catalog.get('bkt', 'full')?.holders.includes(self) === true && (await store.headObject('bkt', 'full').then(() => true, () => false)), 5_000)
+  })
+})
+
+describe('the repair loop\'s waits', () => {
+  const nodes: InProcessNode[] = []
+  const key = Keyring.generateKey()
+  after(async () => {
+    for (const n of nodes) await n.stop()
+  })
+
+  it('a change of the live members ends a wait at once (a fetch that failed four times in a row tries again when a member joins, not 8 s later)', async () => {
+    const store = new FailingCopies()
+    // Quiet walks every 30 s: waits double up to that, so the fifth is 8 s.
+    const mesh = { walkIntervalMs: 30_000 }
+    const [a, b] = await twoMembers(key, 'waits', mesh, store, nodes)
+    const c = await startInProcessNode({ key, cluster: 'waits', mesh })
+    nodes.push(c)
+    const self = b.libp2p.peerId.toString()
+    // A key placement gives b both before c joins (two members, two replicas) and after (so b still fetches it).
+    const after3 = new Placement([a, b, c].map(n => n.libp2p.peerId.toString()))
+    const name = Array.from({ length: 64 }, (_, i) => `w${i}`).find(k => after3.replicas('bkt', k, 2).includes(self))!
+    store.failCopies = 1_000
+    const written = await put(a, name, 'b has no room for this yet')
+    assert.equal(written.replicas, 1, 'b refused the copy (the precondition)')
+    // The push, then fetches 1 s, 2 s and 4 s apart: the next waits 8 s.
+    await until('the push and four fetches failed', () => store.refused.length >= 5, 15_000)
+    const tries = store.refused
+    const gaps = tries.slice(2).map((t, i) => t - tries[i + 1]!)
+    assert.ok(gaps[0]! >= 950 && gaps[1]! >= 1_950 && gaps[2]! >= 3_950, `waits of 1 s, 2 s, 4 s (the precondition: the next is 8 s): ${gaps.join(', ')} ms`)
+    const failed = tries[4]!
+    store.failCopies = 0
+    assert.equal(await c.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
+    await until('b fetched the version', async () => b.mesh.catalog.get('bkt', name)?.holders.includes(self) === true && (await store.headObject('bkt', name).then(() => true, () => false)), 10_000)
+    const took = Date.now() - failed
+    assert.ok(took < 6_000, `fetched ${took} ms after the last failure: the join ended the 8 s wait`)
+    assert.equal(store.refused.length, 5, 'no try failed in between')
+  })
+
+  it('a fetch that runs long is not started again by the walks that meet it meanwhile (counted repaired once)', async () => {
+    const store = new FailingCopies()
+    // Quiet walks every 1.5 s: two or three meet the fetch while it runs for 4 s.
+    const [a, b] = await twoMembers(key, 'slow', { walkIntervalMs: 1_500 }, store, nodes)
+    await put(a, 'first', 'settles the bucket')
+    await new Promise(resolve => setTimeout(resolve, 6_000))
+    const self = b.libp2p.peerId.toString()
+    const walks = countWalks(b)
+    const repaired = b.mesh.stats.repaired
+    // The push is refused; b's first fetch then takes 4 s.
+    store.failCopies = 1
+    store.slowCopies = 1
+    store.slowMs = 4_000
+    const begun = store.begun
+    const written = await put(a, 'slow', 'b takes long to store this')
+    assert.equal(written.replicas, 1, 'b refused the copy (the precondition)')
+    await until('b fetched the version', async () => b.mesh.catalog.get('bkt', 'slow')?.holders.includes(self) === true && (await store.headObject('bkt', 'slow').then(() => true, () => false)), 10_000)
+    assert.equal(store.slowCopies, 0, 'the fetch was slow (the precondition)')
+    assert.ok(walks() >= 2, `walks met the fetch while it ran (the precondition): ${walks()}`)
+    assert.equal(store.begun - begun, 2, 'the push and one fetch')
+    assert.equal(b.mesh.stats.repaired - repaired, 1, 'one fetch, counted once')
+  })
+})
+
+describe('an owner telling a member of a copy it lacks (the catalog partitioned: four members, three owners a bucket)', () => {
+  const nodes: InProcessNode[] = []
+  const key = Keyring.generateKey()
+  after(async () => {
+    for (const n of nodes) await n.stop()
+  })
+
+  it('a member that cannot take its copy (a full disk) is told again at quiet walks, not at every pass: the owners stay quiet; it fetches the copy once it can', async () => {
+    const mesh = { walkIntervalMs: 1_500 }
+    // d's disk is full throughout.
+    const store = new FailingCopies()
+    store.failCopies = 1_000
+    for (let i = 0; i < 3; i++) nodes.push(await startInProcessNode({ key, cluster: 'told', mesh }))
+    const d = await startInProcessNode({ key, cluster: 'told', mesh, store })
+    nodes.push(d)
+    const seed = nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()
+    for (const n of nodes.slice(1)) assert.equal(await n.transport.join([seed]), 1)
+    await until('four alive everywhere, the catalog partitioned', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 4 && n.mesh.durableMembers().length === 4 && n.mesh.partition.partitioned), 20_000)
+    await nodes[0]!.mesh.store.createBucket('bkt')
+    await until('every member has the bucket', () => nodes.every(n => n.mesh.catalog.get('bkt') !== undefined), 10_000)
+    // A key placement gives d, written through the other member it gives it to.
+    const ids = nodes.map(n => n.libp2p.peerId.toString())
+    const self = ids[3]!
+    const placement = new Placement(ids)
+    const name = Array.from({ length: 64 }, (_, i) => `t${i}`).find(k => placement.replicas('bkt', k, 2).includes(self))!
+    const writer = nodes[ids.indexOf(placement.replicas('bkt', name, 2).find(id => id !== self)!)]!
+    await put(writer, name, 'd has no room for this')
+    const owners = nodes.filter(n => n !== d && n.mesh.partition.owns('bkt'))
+    assert.ok(owners.length >= 2, 'two owners or three besides d')
+    // Settled (a write on its way calls for a walk once it has), then watched for 4.5 s.
+    await new Promise(resolve => setTimeout(resolve, 6_000))
+    const walks = owners.map(countWalks)
+    const refused = store.refused.length
+    await new Promise(resolve => setTimeout(resolve, 4_500))
+    assert.ok(owners.every(o => !o.mesh.catalog.get('bkt', name)!.holders.includes(self)), 'd still lacks its copy (the precondition)')
+    assert.ok(store.refused.length - refused >= 2, `d kept trying by itself meanwhile (the precondition): ${store.refused.length - refused} tries`)
+    // A walk at every pass (300 ms) would be about fifteen in 4.5 s; every 1.5 s, three or four.
+    for (const w of walks) assert.ok(w() <= 4, `an owner walked every 1.5 s, not at every pass (${walks.map(x => x()).join(', ')} walks in 4.5 s)`)
+    store.failCopies = 0
+    await until('d fetched its copy once it could', async () => owners.every(o => o.mesh.catalog.get('bkt', name)?.holders.includes(self) === true) && (await store.headObject('bkt', name).then(() => true, () => false)), 10_000)
   })
 })

@@ -7,6 +7,7 @@ import type { Catalog } from './catalog.js'
 import type { DurableMembers } from './durable-members.js'
 import type { HolderFetcher } from './holder-fetch.js'
 import type { LocalCopies } from './local-copies.js'
+import { RetryWaits } from './retry-waits.js'
 
 /** Figures for /metrics. */
 export interface MeshStats {
@@ -50,7 +51,7 @@ const IN_FLIGHT_MS = 5_000
  */
 const QUIET_WALK_SHARE = 0.01
 const QUIET_WALK_MAX_WAITS = 60
-/** How long a version whose fetch failed waits before it is tried again, ms: doubled at each failure in a row, up to walkIntervalMs. */
+/** How long a version whose fetch failed (or an owner's push of it to a member) waits before it is tried again, ms: doubled at each failure in a row, up to walkIntervalMs. */
 const RETRY_FIRST_MS = 1_000
 
 export interface UpkeepOptions {
@@ -134,15 +135,14 @@ export class Upkeep {
   /** When the first tombstone seen since the last walk began passes its time (ms): a walk then drops it, on every member alike. */
   private expiryDue = Infinity
   /**
-   * Versions whose last fetch failed, by slot: not tried again before
-   * `until`, so a full disk or a holder that keeps sending bad bytes costs a
-   * try every few seconds, not one at every pass (nor a walk at every pass).
+   * Fetches this loop started and has not seen end, and versions whose last
+   * fetch failed, by slot: a full disk or a holder that keeps sending bad
+   * bytes costs a try every few seconds, not one at every pass (nor a walk
+   * at every pass).
    */
-  private readonly failing = new Map<string, { failures: number, until: number, entry: CatalogEntry }>()
-  /** Fetches this loop started that have not ended, by slot: none is started twice (nor counted, nor its failure). */
-  private readonly fetchesRunning = new Set<string>()
-  /** The live members the waits were set under: another list (a holder came back, a dead one was found) ends them all. */
-  private failingUnder = ''
+  private readonly fetches = new RetryWaits<CatalogEntry>(RETRY_FIRST_MS, () => this.o.walkIntervalMs)
+  /** An owner's pushes of a version to a member placement gives it (by member and slot), in flight or failed: a member that does not answer is asked again after a wait. */
+  private readonly pushes = new RetryWaits<CatalogEntry>(RETRY_FIRST_MS, () => this.o.walkIntervalMs)
 
   constructor (private readonly o: UpkeepOptions) {
     o.catalog.addEventListener('change', ({ detail: e }) => {
@@ -194,6 +194,7 @@ export class Upkeep {
       return
     }
     this.exchanging = true
+    for (const [member, entries] of assign) for (const e of entries) this.pushes.start(pushId(member, e))
     const signal = this.o.stopping
     void (async () => {
       for (const [bucket, byKey] of handOver) {
@@ -226,7 +227,18 @@ export class Upkeep {
         // No owner answered: handed over again next pass.
         if (!handed) this.requeue(bucket, [...byKey.values()].map(e => e.key!))
       }
-      for (const [member, entries] of assign) await query.merge(member, entries, signal).catch(() => {})
+      for (const [member, entries] of assign) {
+        const ids = entries.map(e => pushId(member, e))
+        try {
+          await query.merge(member, entries, signal)
+          for (const id of ids) this.pushes.forget(id)
+        } catch {
+          // Asked again once its wait ends (not left to the next walk, which may be minutes off in a large catalog).
+          if (!signal.aborted) entries.forEach((e, i) => { this.pushes.failed(ids[i]!, e, Date.now()) })
+        } finally {
+          for (const id of ids) this.pushes.ended(id)
+        }
+      }
     })().finally(() => { this.exchanging = false })
   }
 
@@ -288,14 +300,13 @@ export class Upkeep {
     // missed the other's writes); else only what changed is handed over.
     const members = partition === undefined ? '' : `${durable.owning().sort().join(',')}/${durable.rejoins}`
     const alive = `${[...live].sort().join(',')}/${durable.rejoins}`
-    if (alive !== this.failingUnder) {
-      // Tried again at this pass, from the first wait.
-      for (const f of this.failing.values()) { f.until = 0; f.failures = 0 }
-      this.failingUnder = alive
-    }
+    // Another list of live members (a holder came back, a dead one was found) ends every wait: tried again at this pass.
+    this.fetches.under(alive)
+    this.pushes.under(alive)
     const now = Date.now()
     // A version whose wait has ended is looked at again (only then: a wait costs nothing per pass).
-    for (const [id, f] of this.failing) if (f.until <= now && !this.fetchesRunning.has(id)) this.lookAgain(f.entry)
+    for (const e of this.fetches.due(now)) this.lookAgain(e)
+    for (const e of this.pushes.due(now)) this.lookAgain(e)
     const last = this.lastCycle
     const overflow = this.changedOverflow
     this.changedOverflow = false
@@ -327,27 +338,29 @@ export class Upkeep {
     }
     /**
      * What placement asks of a live version: an owner tells the members it gives a copy and that lack it; this member
-     * fetches what it should hold. `waiting`: this member lacks it, and a fetch that failed tries again when its wait ends.
+     * fetches what it should hold. `fetch`: this member fetches it now; `told`: only told others; `waiting`: this
+     * member lacks it, and its fetch is running, or failed and tries again when its wait ends.
      */
-    const place = (e: CatalogEntry, owned: boolean, damaged: boolean, holds: boolean): 'asked' | 'waiting' | 'none' => {
+    const place = (e: CatalogEntry, owned: boolean, damaged: boolean, holds: boolean): 'fetch' | 'told' | 'waiting' | 'none' => {
       const placed = durable.replicas(e.bucket, e.key!, this.o.replicas)
-      let asked = false
-      // An owner tells the members placement now gives a copy and that lack it (they may never have heard of it).
+      let told = false
+      // An owner tells the members placement now gives a copy and that lack it (they may never have heard of it); one
+      // that did not answer the last time waits its turn. Told, a member fetches it itself (and retries as it must).
       if (partition !== undefined && owned) {
-        for (const t of placed) if (t !== self && !e.holders.includes(t) && live.has(t)) { pushTo(assign, t, e); asked = true }
+        for (const t of placed) if (t !== self && !e.holders.includes(t) && live.has(t) && !this.pushes.holds(pushId(t, e), now)) { pushTo(assign, t, e); told = true }
       }
       // Placement members fetch what they lack, so copies end up where placement says even after
       // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
       if (damaged || (!holds && placed.includes(self))) {
         const id = entryId(e)
         // Being fetched, or tried again by the pass its wait ends in: a walk that meets it meanwhile has nothing to do for it.
-        if ((this.failing.get(id)?.until ?? 0) > now || fetching.has(id) || this.fetchesRunning.has(id)) return asked ? 'asked' : 'waiting'
+        if (fetching.has(id) || this.fetches.holds(id, now)) return 'waiting'
         fetching.add(id)
         todo.push(e)
-        return 'asked'
+        return 'fetch'
       }
-      if (this.failing.size > 0) this.failing.delete(entryId(e))
-      return asked ? 'asked' : 'none'
+      if (this.fetches.size > 0) this.fetches.forget(entryId(e))
+      return told ? 'told' : 'none'
     }
     // What changed since the last pass (a write that reached gossip but not this replica): looked at now, not at the next walk.
     const changed = [...this.changedEntries]
@@ -355,7 +368,7 @@ export class Upkeep {
     for (const [id, c] of changed) {
       const e = catalog.slot(c.bucket, c.key, c.versionId)
       if (e?.deleted === true) this.expiryDue = Math.min(this.expiryDue, e.version.ms + this.o.tombstoneTtlMs)
-      if (e === undefined || e.deleted || e.object === undefined) { this.failing.delete(id); continue }
+      if (e === undefined || e.deleted || e.object === undefined) { this.fetches.forget(id); continue }
       const damaged = this.damaged.has(damageId(e.bucket, e.key!, this.o.copies.localId(e)))
       place(e, ownsBucket(e.bucket), damaged, e.holders.includes(self) && !damaged)
     }
@@ -386,14 +399,15 @@ export class Upkeep {
         cycle.bytes += e.object.size
         if (under) cycle.under++
       }
-      // Anything to do (a fetch, a push) that is not a write still on its way: the next walk starts at once. A write on
-      // its way is left to its writer, and looked at again once it has settled (so are too few copies of it); a fetch
-      // running or waiting to try again, to that fetch. Too few copies of a settled version and nothing this member
-      // can do about it (another member's full disk) leave the walk quiet: the next quiet walk counts them again.
+      // A fetch that is not of a write still on its way: the next walk starts at once. A write on its way is left to
+      // its writer, and looked at again once it has settled (so are too few copies of it, and a member told of it); a
+      // fetch running or waiting to try again, to that fetch. A member told of a version it lacks fetches it itself,
+      // and too few copies of a settled version that this member can do nothing more about (another member's full
+      // disk) leave the walk quiet: the next quiet walk counts them (and tells that member) again.
       const asked = place(e, owned, damaged, holds)
-      if (asked === 'asked' || (under && asked === 'none')) {
+      if (asked === 'fetch' || asked === 'told' || (under && asked === 'none')) {
         if (e.version.ms >= settled) cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
-        else if (asked === 'asked') cycle.quiet = false
+        else if (asked === 'fetch') cycle.quiet = false
       }
     }
     if (cycle !== undefined) cycle.busyMs += performance.now() - walking
@@ -409,14 +423,12 @@ export class Upkeep {
     for (const e of todo.slice(0, free)) {
       const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
       const tried = entryId(e)
-      this.fetchesRunning.add(tried)
+      this.fetches.start(tried)
       // One that fails is looked at again once its wait ends (a walk may be ten seconds off).
-      void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id); this.failing.delete(tried) }, () => {
-        if (this.o.stopping.aborted) return
-        const failures = (this.failing.get(tried)?.failures ?? 0) + 1
-        this.failing.set(tried, { failures, until: Date.now() + Math.min(this.o.walkIntervalMs, RETRY_FIRST_MS * 2 ** (failures - 1)), entry: e })
+      void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id); this.fetches.forget(tried) }, () => {
+        if (!this.o.stopping.aborted) this.fetches.failed(tried, e, Date.now())
       }).finally(() => {
-        this.fetchesRunning.delete(tried)
+        this.fetches.ended(tried)
         // Its slot may have a newer version by now (an overwrite), passed over while this one was being fetched.
         this.lookAgain(e)
       })
@@ -432,7 +444,8 @@ export class Upkeep {
     // A damaged copy whose version is gone (deleted since) has nothing to fetch: kept, it would start a walk at every pass.
     for (const [id, found] of this.damaged) if (found < cycle.started && !cycle.damagedSeen.has(id)) this.damaged.delete(id)
     // A wait that ended an interval ago and was not renewed by another failure: its version is gone or held by now.
-    for (const [id, f] of this.failing) if (f.until + this.o.walkIntervalMs < now && !this.fetchesRunning.has(id)) this.failing.delete(id)
+    this.fetches.prune(now, this.o.walkIntervalMs)
+    this.pushes.prune(now, this.o.walkIntervalMs)
     if (cycle.whole) this.handedUnder = cycle.members
     const saved = this.o.catalogStore
     if (saved?.wantsCompaction(cycle.seen) === true && !this.compacting) {
@@ -457,6 +470,11 @@ function entryId (e: CatalogEntry): string {
 /** A slot of a key, as one string. */
 function slotId (e: CatalogEntry): string {
   return `${e.key!}\n${slotOf(e)}`
+}
+
+/** An owner's push of a version to a member. */
+function pushId (member: string, e: CatalogEntry): string {
+  return `${member}\n${entryId(e)}`
 }
 
 /** A damaged local copy: the key, and the local id of its slot. */
