@@ -7,7 +7,7 @@ interface Summary { opsPerSec: Spread, p50ms: Spread, p99ms: Spread }
 interface Doc {
   cases: Array<{ name: string }>
   oneNode: Record<string, { put: Summary, get: Summary }>
-  threeNodes: Record<string, { put: Summary, get: Summary, getElsewhere: Summary, getNonHolder?: Summary, getHolderSame?: Summary }>
+  threeNodes: Record<string, { put: Summary, get: Summary, getElsewhere: Summary, getNonHolder?: Summary, getHolderSame?: Summary, copiesPerObject?: Spread, heldByNode2?: Spread }>
   ratios: Record<string, { put: Spread, get: Spread, getElsewhere: Spread, getNonHolder?: Spread, putP50AddedMs: Spread, putCpuBound?: Spread, getNonHolderCpuBound?: Spread }>
   cpu?: Record<string, Record<'onePut' | 'threePut' | 'getAtHolder' | 'getNonHolder', Cpu>>
   range?: { ratio: Spread, nonHolderP50ms: Spread, holderP50ms: Spread, firstMs: Spread, receivedPerReadMiB: Spread }
@@ -21,7 +21,9 @@ export const tables = {
     ['PUT, three nodes over one', ...doc.cases.map(c => times(doc.ratios[c.name]!.put))],
     ['PUT p50 ms, one node / three nodes', ...doc.cases.map(c => `${round(doc.oneNode[c.name]!.put.p50ms.median)} / ${round(doc.threeNodes[c.name]!.put.p50ms.median)}`)],
     ['GET via node 1 (a holder), three nodes over one', ...doc.cases.map(c => times(doc.ratios[c.name]!.get))],
-    ['GET via node 2 (holds ~2/3, reads the rest through), over one node', ...doc.cases.map(c => times(doc.ratios[c.name]!.getElsewhere))],
+    ['copies per object (two replicas)', ...doc.cases.map(c => doc.threeNodes[c.name]!.copiesPerObject === undefined ? '-' : showSpread(doc.threeNodes[c.name]!.copiesPerObject!))],
+    ['share of the objects node 2 holds', ...doc.cases.map(c => doc.threeNodes[c.name]!.heldByNode2 === undefined ? '-' : showSpread(doc.threeNodes[c.name]!.heldByNode2!))],
+    ['GET via node 2 (reads what it lacks through), over one node', ...doc.cases.map(c => times(doc.ratios[c.name]!.getElsewhere))],
     ['GET of what node 2 lacks: via node 2 (ops/s)', ...doc.cases.map(c => doc.threeNodes[c.name]!.getNonHolder === undefined ? '-' : showSpread(doc.threeNodes[c.name]!.getNonHolder!.opsPerSec))],
     ['the same GETs via node 1, a holder (ops/s)', ...doc.cases.map(c => doc.threeNodes[c.name]!.getHolderSame === undefined ? '-' : showSpread(doc.threeNodes[c.name]!.getHolderSame!.opsPerSec))],
     ['GET through a non-holder over at a holder', ...doc.cases.map(c => doc.ratios[c.name]!.getNonHolder === undefined ? '-' : times(doc.ratios[c.name]!.getNonHolder!))],

@@ -4,8 +4,10 @@
  * replicas, in the same run on this machine, reported as ratios to one node.
  * On the cluster, PUTs and GETs go to node 1 (each PUT waits for its second
  * copy), then the same objects are read through node 2, which holds about
- * two thirds of them and reads the rest through from a holder (checked, not
- * kept: placement does not give node 2 those). Then the objects node 2 lacks
+ * half of them (node 1 keeps every copy it writes, the other goes to node 2
+ * or 3) and reads the rest through from a holder (checked, not kept:
+ * placement does not give node 2 those). The copies each object has, counted
+ * in the three data folders once a case is done, and node 2's share of them. Then the objects node 2 lacks
  * alone, twice each: through node 2 (a GET through a node that is not a
  * holder) against the same GETs at node 1, which holds them (the issue's
  * "GET through a non-holder against a GET at a holder").
@@ -56,10 +58,14 @@ interface CaseResult {
   getNonHolder?: Measured & { keys: number }
   /** The same GETs at node 1, which holds them. */
   getHolderSame?: Measured
+  /** Files of the case's objects in the cluster's data folders, per object (--replicas 2: 2 is none beyond them). */
+  copiesPerObject?: number
+  /** The share of the case's objects node 2 holds. */
+  heldByNode2?: number
 }
 
-/** A node of the cluster read through, and where it keeps its copies (to tell which objects it lacks). */
-interface Elsewhere { target: Target, dataDir: string }
+/** A node of the cluster read through, where it keeps its copies (to tell which objects it lacks), and every node's data folder. */
+interface Elsewhere { target: Target, dataDir: string, dataDirs: string[] }
 
 async function run (put: Target, pids: number[], elsewhere?: Elsewhere): Promise<Record<string, CaseResult>> {
   const s3 = client(put)
@@ -79,6 +85,10 @@ async function run (put: Target, pids: number[], elsewhere?: Elsewhere): Promise
       out[c.name]!.getNonHolder = { ...await measure(async () => await sdkGetKeys(other, 'bench', twice, c.size, CONCURRENCY)), keys: lacking.length }
       out[c.name]!.getHolderSame = await measure(async () => await sdkGetKeys(s3, 'bench', twice, c.size, CONCURRENCY))
       other.destroy()
+      const keys = Array.from({ length: c.count }, (_, i) => sdkKey(c.size, i))
+      const files = elsewhere.dataDirs.reduce((sum, dir) => sum + keys.filter(k => existsSync(join(dir, 'bench', k))).length, 0)
+      out[c.name]!.copiesPerObject = files / c.count
+      out[c.name]!.heldByNode2 = (c.count - lacking.length) / c.count
     }
   }
   s3.destroy()
@@ -98,7 +108,7 @@ async function threeNodes (): Promise<{ three: Result, range: RangeReads }> {
   try {
     for (let i = 0; i < 2; i++) nodes.push(await startServerProcess({ env, args: ['--replicas', '2', '--join', nodes[0]!.meshAddress!] }))
     await alive(nodes)
-    const three = await run(target('node 1 of 3', nodes[0]!), nodes.map(n => n.child.pid!), { target: target('node 2 of 3', nodes[1]!), dataDir: nodes[1]!.dataDir })
+    const three = await run(target('node 1 of 3', nodes[0]!), nodes.map(n => n.child.pid!), { target: target('node 2 of 3', nodes[1]!), dataDir: nodes[1]!.dataDir, dataDirs: nodes.map(n => n.dataDir) })
     return { three, range: await rangeReads(nodes, target, quick) }
   } finally {
     for (const n of nodes) await n.stop()
@@ -123,6 +133,7 @@ const oneNodeSummary = Object.fromEntries(cases.map(c => [c.name, { put: summary
 const threeNodesSummary = Object.fromEntries(cases.map(c => [c.name, {
   put: summary(r => r.three[c.name]!.put), get: summary(r => r.three[c.name]!.get), getElsewhere: summary(r => r.three[c.name]!.getElsewhere!),
   getNonHolder: summary(r => r.three[c.name]!.getNonHolder!), getHolderSame: summary(r => r.three[c.name]!.getHolderSame!),
+  copiesPerObject: spread(rounds.map(r => r.three[c.name]!.copiesPerObject!), 2), heldByNode2: spread(rounds.map(r => r.three[c.name]!.heldByNode2!), 2),
 }]))
 // Within each round: the cluster's ops/s over one node's.
 const ratios = Object.fromEntries(cases.map(c => [c.name, {
@@ -170,7 +181,7 @@ await keep('mesh-s3', options, { concurrency: CONCURRENCY, cases, oneNode: oneNo
     const r = ratios[c.name]!
     const u = cpu[c.name]!
     const ms = (x: { serversTotal: Spread, client: Spread }): string => `${(x.serversTotal.median + x.client.median).toFixed(2)} ms`
-    return `${c.name} PUT ${showSpread(threeNodesSummary[c.name]!.put.opsPerSec)} vs ${showSpread(oneNodeSummary[c.name]!.put.opsPerSec)} (${showSpread(r.put, 'x')}, goal 0.5x; CPU per PUT ${ms(u.threePut)} vs ${ms(u.onePut)}: the CPU allows ${showSpread(r.putCpuBound, 'x')}), GET ${showSpread(r.get, 'x')}, GET through another node ${showSpread(r.getElsewhere, 'x')}, through a non-holder vs at a holder ${showSpread(r.getNonHolder, 'x')} (goal 0.8x; CPU per GET ${ms(u.getNonHolder)} vs ${ms(u.getAtHolder)}: the CPU allows ${showSpread(r.getNonHolderCpuBound, 'x')})`
+    return `${c.name} PUT ${showSpread(threeNodesSummary[c.name]!.put.opsPerSec)} vs ${showSpread(oneNodeSummary[c.name]!.put.opsPerSec)} (${showSpread(r.put, 'x')}, goal 0.5x; CPU per PUT ${ms(u.threePut)} vs ${ms(u.onePut)}: the CPU allows ${showSpread(r.putCpuBound, 'x')}), ${showSpread(threeNodesSummary[c.name]!.copiesPerObject)} copies per object, GET ${showSpread(r.get, 'x')}, GET through another node ${showSpread(r.getElsewhere, 'x')} (it holds ${showSpread(threeNodesSummary[c.name]!.heldByNode2)}), through a non-holder vs at a holder ${showSpread(r.getNonHolder, 'x')} (goal 0.8x; CPU per GET ${ms(u.getNonHolder)} vs ${ms(u.getAtHolder)}: the CPU allows ${showSpread(r.getNonHolderCpuBound, 'x')})`
   }).join('; ') +
   `; 1 MiB range of ${rounds[0]!.range.objectBytes / (1024 * 1024)} MiB through a non-holder vs at a holder ${showSpread(range.ratio, 'x')} (goal 0.8x), ${showSpread(range.receivedPerReadMiB)} MiB carried per range` +
   `; as kept elsewhere: ${elsewhere.line}`)

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { CatalogQuery } from '../../src/core/mesh/catalog-query.js'
 import { Placement } from '../../src/core/mesh/placement.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import type { ObjectInfo, PutOptions } from '../../src/core/object-store.js'
@@ -162,9 +163,9 @@ describe('the repair loop\'s waits', () => {
     for (const n of nodes) await n.stop()
   })
 
-  it('a change of the live members ends a wait at once (a fetch that failed four times in a row tries again when a member joins, not 8 s later)', async () => {
+  it('a change of the live members ends a wait at once (a fetch that failed five times in a row tries again when a member joins, not 16 s later)', async () => {
     const store = new FailingCopies()
-    // Quiet walks every 30 s: waits double up to that, so the fifth is 8 s.
+    // Quiet walks every 30 s: waits double up to that, so the fifth is 16 s.
     const mesh = { walkIntervalMs: 30_000 }
     const [a, b] = await twoMembers(key, 'waits', mesh, store, nodes)
     const c = await startInProcessNode({ key, cluster: 'waits', mesh })
@@ -176,18 +177,18 @@ describe('the repair loop\'s waits', () => {
     store.failCopies = 1_000
     const written = await put(a, name, 'b has no room for this yet')
     assert.equal(written.replicas, 1, 'b refused the copy (the precondition)')
-    // The push, then fetches 1 s, 2 s and 4 s apart: the next waits 8 s.
-    await until('the push and four fetches failed', () => store.refused.length >= 5, 15_000)
+    // The push, then fetches 1 s, 2 s, 4 s and 8 s apart: the next waits 16 s.
+    await until('the push and five fetches failed', () => store.refused.length >= 6, 25_000)
     const tries = store.refused
     const gaps = tries.slice(2).map((t, i) => t - tries[i + 1]!)
-    assert.ok(gaps[0]! >= 950 && gaps[1]! >= 1_950 && gaps[2]! >= 3_950, `waits of 1 s, 2 s, 4 s (the precondition: the next is 8 s): ${gaps.join(', ')} ms`)
-    const failed = tries[4]!
+    assert.ok(gaps[0]! >= 950 && gaps[1]! >= 1_950 && gaps[2]! >= 3_950 && gaps[3]! >= 7_950, `waits of 1 s, 2 s, 4 s, 8 s (the precondition: the next is 16 s): ${gaps.join(', ')} ms`)
+    const failed = tries[5]!
     store.failCopies = 0
     assert.equal(await c.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
     await until('b fetched the version', async () => b.mesh.catalog.get('bkt', name)?.holders.includes(self) === true && (await store.headObject('bkt', name).then(() => true, () => false)), 10_000)
     const took = Date.now() - failed
-    assert.ok(took < 6_000, `fetched ${took} ms after the last failure: the join ended the 8 s wait`)
-    assert.equal(store.refused.length, 5, 'no try failed in between')
+    assert.ok(took < 10_000, `fetched ${took} ms after the last failure: the join ended the 16 s wait`)
+    assert.equal(store.refused.length, 6, 'no try failed in between')
   })
 
   it('a fetch that runs long is not started again by the walks that meet it meanwhile (counted repaired once)', async () => {
@@ -217,42 +218,85 @@ describe('the repair loop\'s waits', () => {
 describe('an owner telling a member of a copy it lacks (the catalog partitioned: four members, three owners a bucket)', () => {
   const nodes: InProcessNode[] = []
   const key = Keyring.generateKey()
+  // d's disk is full until a test says otherwise.
+  const store = new FailingCopies()
+  let d: InProcessNode
+  /** The others' stores: they refuse copies while a write is made, so that no spare takes d's (it would stand in for d's). */
+  const others = [new FailingCopies(), new FailingCopies(), new FailingCopies()]
+  /** Writes `name` with d lacking its copy and no spare taking it: the writer's copy alone. */
+  const putWithoutSpare = async (writer: InProcessNode, name: string, text: string): Promise<void> => {
+    for (const o of others) o.failCopies = 1_000
+    try {
+      assert.equal((await put(writer, name, text)).replicas, 1, 'd and the spares refused the copy (the precondition)')
+    } finally {
+      for (const o of others) o.failCopies = 0
+    }
+  }
+  /** A key placement gives d (two replicas), and the other member it gives it to. */
+  const placedOnD = (prefix: string): { name: string, writer: InProcessNode } => {
+    const ids = nodes.map(n => n.libp2p.peerId.toString())
+    const placement = new Placement(ids)
+    const name = Array.from({ length: 64 }, (_, i) => `${prefix}${i}`).find(k => placement.replicas('bkt', k, 2).includes(ids[3]!))!
+    return { name, writer: nodes[ids.indexOf(placement.replicas('bkt', name, 2).find(id => id !== ids[3])!)]! }
+  }
   after(async () => {
     for (const n of nodes) await n.stop()
   })
 
-  it('a member that cannot take its copy (a full disk) is told again at quiet walks, not at every pass: the owners stay quiet; it fetches the copy once it can', async () => {
-    const mesh = { walkIntervalMs: 1_500 }
-    // d's disk is full throughout.
-    const store = new FailingCopies()
+  it('a member that cannot take its copy (a full disk) is not told at every pass: the owners stay quiet; it fetches the copy once it can', async () => {
+    // Quiet walks every 30 s: telling d at every walk used to make the owners walk at every pass (300 ms).
+    const mesh = { walkIntervalMs: 30_000 }
     store.failCopies = 1_000
-    for (let i = 0; i < 3; i++) nodes.push(await startInProcessNode({ key, cluster: 'told', mesh }))
-    const d = await startInProcessNode({ key, cluster: 'told', mesh, store })
+    for (const o of others) nodes.push(await startInProcessNode({ key, cluster: 'told', mesh, store: o }))
+    d = await startInProcessNode({ key, cluster: 'told', mesh, store })
     nodes.push(d)
     const seed = nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()
     for (const n of nodes.slice(1)) assert.equal(await n.transport.join([seed]), 1)
     await until('four alive everywhere, the catalog partitioned', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 4 && n.mesh.durableMembers().length === 4 && n.mesh.partition.partitioned), 20_000)
     await nodes[0]!.mesh.store.createBucket('bkt')
     await until('every member has the bucket', () => nodes.every(n => n.mesh.catalog.get('bkt') !== undefined), 10_000)
-    // A key placement gives d, written through the other member it gives it to.
-    const ids = nodes.map(n => n.libp2p.peerId.toString())
-    const self = ids[3]!
-    const placement = new Placement(ids)
-    const name = Array.from({ length: 64 }, (_, i) => `t${i}`).find(k => placement.replicas('bkt', k, 2).includes(self))!
-    const writer = nodes[ids.indexOf(placement.replicas('bkt', name, 2).find(id => id !== self)!)]!
-    await put(writer, name, 'd has no room for this')
+    const self = d.libp2p.peerId.toString()
+    const { name, writer } = placedOnD('t')
+    await putWithoutSpare(writer, name, 'd has no room for this')
     const owners = nodes.filter(n => n !== d && n.mesh.partition.owns('bkt'))
     assert.ok(owners.length >= 2, 'two owners or three besides d')
-    // Settled (a write on its way calls for a walk once it has), then watched for 4.5 s.
+    // Settled (a write on its way calls for a walk 5 s after it), then watched for 4.5 s.
     await new Promise(resolve => setTimeout(resolve, 6_000))
     const walks = owners.map(countWalks)
     const refused = store.refused.length
     await new Promise(resolve => setTimeout(resolve, 4_500))
     assert.ok(owners.every(o => !o.mesh.catalog.get('bkt', name)!.holders.includes(self)), 'd still lacks its copy (the precondition)')
-    assert.ok(store.refused.length - refused >= 2, `d kept trying by itself meanwhile (the precondition): ${store.refused.length - refused} tries`)
-    // A walk at every pass (300 ms) would be about fifteen in 4.5 s; every 1.5 s, three or four.
-    for (const w of walks) assert.ok(w() <= 4, `an owner walked every 1.5 s, not at every pass (${walks.map(x => x()).join(', ')} walks in 4.5 s)`)
+    assert.ok(store.refused.length - refused >= 1, `d kept trying by itself meanwhile (the precondition): ${store.refused.length - refused} tries`)
+    // A walk at every pass (300 ms) would be about fifteen in 4.5 s.
+    for (const w of walks) assert.ok(w() <= 2, `an owner did not walk at every pass (${walks.map(x => x()).join(', ')} walks in 4.5 s)`)
     store.failCopies = 0
-    await until('d fetched its copy once it could', async () => owners.every(o => o.mesh.catalog.get('bkt', name)?.holders.includes(self) === true) && (await store.headObject('bkt', name).then(() => true, () => false)), 10_000)
+    await until('d fetched its copy once it could', async () => owners.every(o => o.mesh.catalog.get('bkt', name)?.holders.includes(self) === true) && (await store.headObject('bkt', name).then(() => true, () => false)), 15_000)
+  })
+
+  it('a member that does not answer is told again after 1 s, 2 s, 4 s (not dropped until the next walk, 30 s off)', async () => {
+    store.failCopies = 1_000
+    const self = d.libp2p.peerId.toString()
+    // Every owner's tellings of d fail, as they would to a member that does not answer.
+    const merge = CatalogQuery.prototype.merge
+    const calls = new Map<CatalogQuery, number[]>()
+    CatalogQuery.prototype.merge = async function (this: CatalogQuery, peer, entries, signal) {
+      if (peer !== self) return await merge.call(this, peer, entries, signal)
+      calls.set(this, [...(calls.get(this) ?? []), Date.now()])
+      throw new Error('no answer')
+    }
+    try {
+      const { name, writer } = placedOnD('u')
+      await putWithoutSpare(writer, name, 'd is told of this')
+      await new Promise(resolve => setTimeout(resolve, 8_500))
+      assert.ok(calls.size >= 1, 'an owner told d (the precondition)')
+      for (const times of calls.values()) {
+        const gaps = times.slice(1).map((t, i) => t - times[i]!)
+        // Without the waits: once when the write arrived, once more at the walk 5 s after it, then not for 30 s.
+        assert.ok(times.length >= 4 && gaps[0]! >= 950 && gaps[1]! >= 1_950 && gaps[2]! >= 3_950, `told again after 1 s, 2 s, 4 s: ${gaps.join(', ')} ms`)
+      }
+    } finally {
+      CatalogQuery.prototype.merge = merge
+      store.failCopies = 0
+    }
   })
 })

@@ -101,3 +101,41 @@ describe('durable members: the features their releases announce', () => {
     assert.deepEqual(d.lacking(FEATURES.versions), [], 'upgraded')
   })
 })
+
+describe('durable members: who should hold a version (placed)', () => {
+  const ids = ['m1', 'm2', 'm3', 'm4', 'm5']
+  /** A key placement (two replicas) leaves `writer` out of, and the order it ranks the members in. */
+  const setup = (): { d: DurableMembers, set: (id: string, state: MemberInfo['state']) => void, key: string, ranking: string[], writer: string } => {
+    const { membership, set } = mesh(ids)
+    const d = new DurableMembers(membership)
+    d.update()
+    const key = 'photo.jpg'
+    const ranking = d.ranking('b', key)
+    return { d, set, key, ranking, writer: ranking[4]! }
+  }
+
+  it('is placement\'s picks while they hold it, or nobody does yet', () => {
+    const { d, key, ranking } = setup()
+    assert.deepEqual(d.placed({ bucket: 'b', key, holders: [] }, 2), ranking.slice(0, 2))
+    assert.deepEqual(d.placed({ bucket: 'b', key, holders: ranking.slice(0, 3).sort() }, 2), ranking.slice(0, 2), 'a holder beyond them while both hold it: surplus, not placed')
+  })
+
+  it('takes a writer placement leaves out in for the lower pick: its copy and the first pick\'s are the two, and the second pick fetches none', () => {
+    const { d, key, ranking, writer } = setup()
+    assert.ok(!ranking.slice(0, 2).includes(writer), 'placement leaves the writer out (the precondition)')
+    assert.deepEqual(d.placed({ bucket: 'b', key, holders: [writer, ranking[0]!].sort() }, 2), [ranking[0], writer])
+    assert.deepEqual(d.placed({ bucket: 'b', key, holders: [writer] }, 2), [ranking[0], writer], 'before the first pick has its copy: it fetches, the second does not')
+  })
+
+  it('gives the pick back once the holder standing in for it is gone, so it fetches the version', () => {
+    const { d, set, key, ranking, writer } = setup()
+    set(writer, 'failed')
+    d.update()
+    assert.deepEqual(d.placed({ bucket: 'b', key, holders: [writer, ranking[0]!].sort() }, 2), ranking.slice(0, 2))
+    set(writer, 'alive')
+    set(ranking[0]!, 'failed')
+    d.update()
+    // The first pick gone: placement's picks are now the second and third, and the writer stands in for the third.
+    assert.deepEqual(d.placed({ bucket: 'b', key, holders: [writer, ranking[0]!].sort() }, 2), [ranking[1], writer])
+  })
+})

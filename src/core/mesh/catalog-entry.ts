@@ -60,7 +60,7 @@ export interface CatalogEntry {
 }
 
 /** The slot an entry fills under its key: its version id, `''` for the `null` slot. */
-export function slotOf (e: CatalogEntry): string {
+export function slotOf (e: Pick<CatalogEntry, 'versionId'>): string {
   return e.versionId ?? ''
 }
 

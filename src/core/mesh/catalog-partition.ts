@@ -96,7 +96,7 @@ export class CatalogPartition {
    */
   keeps (e: CatalogEntry): boolean {
     if (e.key === undefined || this.owns(e.bucket)) return true
-    return e.holders.includes(this.o.self) || this.o.durable.replicas(e.bucket, e.key, this.o.replicas).includes(this.o.self)
+    return e.holders.includes(this.o.self) || this.o.durable.placed(e, this.o.replicas).includes(this.o.self)
   }
 
   /**

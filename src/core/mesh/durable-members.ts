@@ -1,5 +1,6 @@
 import type { Membership } from '../membership/membership.js'
 import { decodeNodeMeta } from '../membership/node-meta.js'
+import type { CatalogEntry } from './catalog-entry.js'
 import { Placement } from './placement.js'
 
 /**
@@ -89,6 +90,28 @@ export class DurableMembers {
   /** The first `n` members placement picks for (bucket, key), best first. */
   replicas (bucket: string, key: string, n: number): string[] {
     return this.placement.replicas(bucket, key, n)
+  }
+
+  /**
+   * The `n` members that should hold a version: placement's picks for its
+   * key, except that a durable member alive or suspected that holds it
+   * outside them stands in for the lowest-ranked pick that lacks it. A
+   * writer placement leaves out keeps the copy it made and pushes one fewer
+   * (Replicator): a write makes R copies, not R + 1, and none is fetched
+   * again where the writer's copy stands in. Once a holder is gone, the
+   * pick it stood in for is one again and fetches the version.
+   */
+  placed (e: Pick<CatalogEntry, 'bucket' | 'key' | 'holders'>, n: number): string[] {
+    const top = this.placement.replicas(e.bucket, e.key!, n)
+    let outside: string[] | undefined
+    for (const h of e.holders) if (this.live.has(h) && !top.includes(h)) (outside ??= []).push(h)
+    if (outside === undefined) return top
+    const lacking = top.filter(id => !e.holders.includes(id))
+    const k = Math.min(outside.length, lacking.length)
+    if (k === 0) return top
+    // The holders list is sorted: every member picks the same stand-ins.
+    const replaced = new Set(lacking.slice(lacking.length - k))
+    return [...top.filter(id => !replaced.has(id)), ...outside.slice(0, k)]
   }
 
   /**

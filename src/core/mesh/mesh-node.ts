@@ -47,6 +47,7 @@ export interface MeshNodeOptions {
 /** Where an object is: GET /_s3mesh/v1/locate. */
 export interface Location {
   entry?: CatalogEntry
+  /** The members that should hold it (DurableMembers.placed; placement's picks for the key where no entry is known). */
   placement: string[]
   holders: Array<{ id: string, state: string }>
 }
@@ -193,7 +194,7 @@ export class MeshNode {
       replicator: new Replicator({ ...parts, replicas: config.replicas, writeQuorum: config.writeQuorum }),
       fetch: async (entry, signal) => await this.fetcher.fetch(entry, signal),
       stream: async entry => await this.fetcher.stream(entry),
-      keeps: e => this.durable.replicas(e.bucket, e.key!, config.replicas).includes(this.self),
+      keeps: e => this.durable.placed(e, config.replicas).includes(this.self),
       readThrough: async (entry, whole, signal) => await this.fetcher.readThrough(entry, whole, signal),
       readRange: async (entry, range, signal) => await this.fetcher.readRange(entry, range, signal),
       onCorrupt: entry => { this.upkeep.corrupt(entry.bucket, entry.key!, entry.object!.sha256, copies.localId(entry)) },
@@ -310,7 +311,7 @@ export class MeshNode {
     const states = new Map(this.o.membership.list().map(m => [m.id, m.state]))
     return {
       ...(entry === undefined ? {} : { entry }),
-      placement: key === undefined ? [] : this.durable.replicas(bucket, key, this.o.config.replicas),
+      placement: key === undefined ? [] : entry?.key === undefined ? this.durable.replicas(bucket, key, this.o.config.replicas) : this.durable.placed(entry, this.o.config.replicas),
       holders: (entry?.holders ?? []).map(id => ({ id, state: states.get(id) ?? 'unknown' })),
     }
   }

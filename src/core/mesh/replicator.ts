@@ -46,14 +46,17 @@ export interface WriteFan {
 export class Replicator {
   constructor (private readonly o: ReplicatorOptions) {}
 
-  /** The replicas of (bucket, key) other than this member, then the spares behind them. */
+  /**
+   * The replicas of (bucket, key) besides this member, then the spares
+   * behind them: the best-ranked others, one fewer than the replicas when
+   * this member is durable (its own copy is one, placed or not:
+   * DurableMembers.placed).
+   */
   private plan (bucket: string, key: string): { targets: string[], spares: string[] } {
-    const ranking = this.o.durable.ranking(bucket, key)
     const self = this.o.copies.self
-    return {
-      targets: ranking.slice(0, this.o.replicas).filter(id => id !== self),
-      spares: ranking.slice(this.o.replicas).filter(id => id !== self),
-    }
+    const others = this.o.durable.ranking(bucket, key).filter(id => id !== self)
+    const n = this.o.replicas - (this.o.durable.has(self) ? 1 : 0)
+    return { targets: others.slice(0, n), spares: others.slice(n) }
   }
 
   /** Starts sending a write's bytes to its replicas as `body` is read for the local write. */

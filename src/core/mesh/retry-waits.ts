@@ -47,12 +47,15 @@ export class RetryWaits<T> {
     this.members = members
   }
 
-  /** What waits no more at `now` and is not running, once after each wait: to be tried again. */
-  * due (now: number): Generator<T> {
+  /**
+   * Hands `take` what waits no more at `now` and is not running, once after
+   * each wait: to be tried again. One `take` refuses (returns false: no room
+   * this pass) is handed again at the next.
+   */
+  due (now: number, take: (item: T) => boolean): void {
     for (const [id, w] of this.waits) {
       if (w.handed || w.until > now || this.running.has(id)) continue
-      w.handed = true
-      yield w.item
+      w.handed = take(w.item)
     }
   }
 

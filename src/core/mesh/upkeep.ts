@@ -129,7 +129,7 @@ export class Upkeep {
     walkMs: number, busyMs: number
   } | undefined
   /** Slots whose entry changed since the last pass: looked at in the next pass (as they are by then), between walks too. */
-  private readonly changedEntries = new Map<string, { bucket: string, key: string, versionId?: string }>()
+  private readonly changedEntries = new Map<string, SlotRef>()
   /** More changed than a pass looks at (a sync brought many), or more to fetch than a pass starts: a walk looks at them instead. */
   private changedOverflow = false
   /** When the first tombstone seen since the last walk began passes its time (ms): a walk then drops it, on every member alike. */
@@ -140,9 +140,9 @@ export class Upkeep {
    * bytes costs a try every few seconds, not one at every pass (nor a walk
    * at every pass).
    */
-  private readonly fetches = new RetryWaits<CatalogEntry>(RETRY_FIRST_MS, () => this.o.walkIntervalMs)
-  /** An owner's pushes of a version to a member placement gives it (by member and slot), in flight or failed: a member that does not answer is asked again after a wait. */
-  private readonly pushes = new RetryWaits<CatalogEntry>(RETRY_FIRST_MS, () => this.o.walkIntervalMs)
+  private readonly fetches = new RetryWaits<SlotRef>(RETRY_FIRST_MS, () => this.o.walkIntervalMs)
+  /** An owner's pushes of a version to a member placement gives it (by member and slot), in flight or failed: a member that does not answer is told again after a wait. */
+  private readonly pushes = new RetryWaits<SlotRef>(RETRY_FIRST_MS, () => this.o.walkIntervalMs)
 
   constructor (private readonly o: UpkeepOptions) {
     o.catalog.addEventListener('change', ({ detail: e }) => {
@@ -157,11 +157,15 @@ export class Upkeep {
     })
   }
 
-  /** Has the next pass look at an entry: one that changed, or whose fetch or push failed or had to wait (a walk instead, when too many wait). */
-  private lookAgain (e: CatalogEntry): void {
-    if (this.changedOverflow) return
-    if (this.changedEntries.size >= PASS_BUDGET) { this.changedOverflow = true; this.changedEntries.clear(); return }
-    this.changedEntries.set(entryId(e), { bucket: e.bucket, key: e.key!, ...(e.versionId === undefined ? {} : { versionId: e.versionId }) })
+  /**
+   * Has the next pass look at an entry: one that changed, or whose fetch or push failed or had to wait. False when
+   * too many wait: a walk looks at them instead.
+   */
+  private lookAgain (e: Slotted): boolean {
+    if (this.changedOverflow) return false
+    if (this.changedEntries.size >= PASS_BUDGET) { this.changedOverflow = true; this.changedEntries.clear(); return false }
+    this.changedEntries.set(entryId(e), slotRef(e))
+    return true
   }
 
   /** Whether a copy was found damaged since `ms`: a walk finds its version (one whose fetch then fails waits its turn as any other). */
@@ -188,13 +192,15 @@ export class Upkeep {
     const query = this.o.query
     if (query === undefined || (handOver.size === 0 && assign.size === 0)) return
     if (this.exchanging) {
-      // The last pass's exchange is still running: what this one would hand over or push waits for the next.
+      // The last pass's exchange is still running: what this one would hand over waits for the next. What it would
+      // tell is left to the next quiet walk (looked at again at every pass, a backlog told while a slow exchange ran
+      // grew into a walk at every pass).
       for (const [bucket, entries] of handOver) this.requeue(bucket, [...entries.values()].map(e => e.key!))
-      for (const entries of assign.values()) for (const e of entries) this.lookAgain(e)
       return
     }
     this.exchanging = true
-    for (const [member, entries] of assign) for (const e of entries) this.pushes.start(pushId(member, e))
+    const told = [...assign].flatMap(([member, entries]) => entries.map(e => pushId(member, e)))
+    for (const id of told) this.pushes.start(id)
     const signal = this.o.stopping
     void (async () => {
       for (const [bucket, byKey] of handOver) {
@@ -234,12 +240,16 @@ export class Upkeep {
           for (const id of ids) this.pushes.forget(id)
         } catch {
           // Asked again once its wait ends (not left to the next walk, which may be minutes off in a large catalog).
-          if (!signal.aborted) entries.forEach((e, i) => { this.pushes.failed(ids[i]!, e, Date.now()) })
+          if (!signal.aborted) entries.forEach((e, i) => { this.pushes.failed(ids[i]!, slotRef(e), Date.now()) })
         } finally {
           for (const id of ids) this.pushes.ended(id)
         }
       }
-    })().finally(() => { this.exchanging = false })
+    })().finally(() => {
+      this.exchanging = false
+      // Stopped half-way: none stays marked as running.
+      for (const id of told) this.pushes.ended(id)
+    })
   }
 
   /** Adds to a pass's hand-over the entries that changed since they were last handed (up to PASS_BUDGET keys). */
@@ -305,8 +315,8 @@ export class Upkeep {
     this.pushes.under(alive)
     const now = Date.now()
     // A version whose wait has ended is looked at again (only then: a wait costs nothing per pass).
-    for (const e of this.fetches.due(now)) this.lookAgain(e)
-    for (const e of this.pushes.due(now)) this.lookAgain(e)
+    this.fetches.due(now, e => this.lookAgain(e))
+    this.pushes.due(now, e => this.lookAgain(e))
     const last = this.lastCycle
     const overflow = this.changedOverflow
     this.changedOverflow = false
@@ -324,6 +334,8 @@ export class Upkeep {
     const todo: CatalogEntry[] = []
     /** What todo holds: an entry that changed and that the walk meets in the same pass is fetched (and counted) once. */
     const fetching = new Set<string>()
+    /** The same for what assign holds (pushId). */
+    const telling = new Set<string>()
     const expired: CatalogEntry[] = []
     let done = false
     /** Entries of buckets this member does not own, to hand to an owner; entries placement gives other members, to push to them. */
@@ -342,15 +354,23 @@ export class Upkeep {
      * member lacks it, and its fetch is running, or failed and tries again when its wait ends.
      */
     const place = (e: CatalogEntry, owned: boolean, damaged: boolean, holds: boolean): 'fetch' | 'told' | 'waiting' | 'none' => {
-      const placed = durable.replicas(e.bucket, e.key!, this.o.replicas)
+      const placed = durable.placed(e, this.o.replicas)
       let told = false
       // An owner tells the members placement now gives a copy and that lack it (they may never have heard of it); one
       // that did not answer the last time waits its turn. Told, a member fetches it itself (and retries as it must).
       if (partition !== undefined && owned) {
-        for (const t of placed) if (t !== self && !e.holders.includes(t) && live.has(t) && !this.pushes.holds(pushId(t, e), now)) { pushTo(assign, t, e); told = true }
+        for (const t of placed) {
+          if (t === self || e.holders.includes(t) || !live.has(t)) continue
+          const id = pushId(t, e)
+          if (telling.has(id) || this.pushes.holds(id, now)) continue
+          telling.add(id)
+          pushTo(assign, t, e)
+          told = true
+        }
       }
-      // Placement members fetch what they lack, so copies end up where placement says even after
-      // a write that fell back to a spare or a membership change; surplus copies stay (never fewer).
+      // Placement members fetch what they lack, so copies end up where placement says even after a write that
+      // fell back to a spare or a membership change (a holder stands in for a pick that lacks it: DurableMembers.placed);
+      // surplus copies stay (never fewer).
       if (damaged || (!holds && placed.includes(self))) {
         const id = entryId(e)
         // Being fetched, or tried again by the pass its wait ends in: a walk that meets it meanwhile has nothing to do for it.
@@ -426,7 +446,7 @@ export class Upkeep {
       this.fetches.start(tried)
       // One that fails is looked at again once its wait ends (a walk may be ten seconds off).
       void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id); this.fetches.forget(tried) }, () => {
-        if (!this.o.stopping.aborted) this.fetches.failed(tried, e, Date.now())
+        if (!this.o.stopping.aborted) this.fetches.failed(tried, slotRef(e), Date.now())
       }).finally(() => {
         this.fetches.ended(tried)
         // Its slot may have a newer version by now (an overwrite), passed over while this one was being fetched.
@@ -456,6 +476,15 @@ export class Upkeep {
   }
 }
 
+/** A slot of a key, as much as the repair loop keeps of an entry it is to look at again (the entry is read then). */
+interface SlotRef { bucket: string, key: string, versionId?: string }
+/** An entry, or a SlotRef. */
+type Slotted = Pick<CatalogEntry, 'bucket' | 'key' | 'versionId'>
+
+function slotRef (e: Slotted): SlotRef {
+  return { bucket: e.bucket, key: e.key!, ...(e.versionId === undefined ? {} : { versionId: e.versionId }) }
+}
+
 function handTo (m: Map<string, Map<string, CatalogEntry>>, e: CatalogEntry): void {
   let byKey = m.get(e.bucket)
   if (byKey === undefined) m.set(e.bucket, byKey = new Map())
@@ -463,17 +492,17 @@ function handTo (m: Map<string, Map<string, CatalogEntry>>, e: CatalogEntry): vo
 }
 
 /** A slot of a bucket's key, as one string. */
-function entryId (e: CatalogEntry): string {
+function entryId (e: Slotted): string {
   return `${e.bucket}\n${slotId(e)}`
 }
 
 /** A slot of a key, as one string. */
-function slotId (e: CatalogEntry): string {
+function slotId (e: Slotted): string {
   return `${e.key!}\n${slotOf(e)}`
 }
 
 /** An owner's push of a version to a member. */
-function pushId (member: string, e: CatalogEntry): string {
+function pushId (member: string, e: Slotted): string {
   return `${member}\n${entryId(e)}`
 }
 

@@ -1,0 +1,63 @@
+/**
+ * How many copies a write makes, in-process over real libp2p: the writer's
+ * copy is one of the replicas, so an object has exactly `replicas` copies
+ * even where placement leaves its writer out (it used to have one more: the
+ * writer's, kept as a surplus, beside placement's two). Once the writer is
+ * gone, the member its copy stood in for fetches the version.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { MemoryStore } from '../../src/core/memory-store.js'
+import { Placement } from '../../src/core/mesh/placement.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { Keyring } from '../../src/core/wire/keyring.js'
+import { startInProcessNode, type InProcessNode } from '../helpers/in-process-mesh.js'
+import { until } from '../helpers/until.js'
+
+const KEYS = Array.from({ length: 12 }, (_, i) => `obj-${i}`)
+
+describe('the copies a write makes (three members, two replicas)', () => {
+  const nodes: InProcessNode[] = []
+  const stores = [new MemoryStore(), new MemoryStore(), new MemoryStore()]
+  after(async () => {
+    for (const n of nodes) await n.stop()
+  })
+  const has = async (store: MemoryStore, key: string): Promise<boolean> => await store.headObject('bkt', key).then(() => true, () => false)
+  const copies = async (key: string, among = stores): Promise<number> => (await Promise.all(among.map(async s => await has(s, key)))).filter(Boolean).length
+
+  it('two copies of each object, where placement leaves the writer out too; none fetched later (walks every 1.5 s)', async () => {
+    const key = Keyring.generateKey()
+    for (const store of stores) nodes.push(await startInProcessNode({ key, cluster: 'copies', mesh: { walkIntervalMs: 1_500 }, store }))
+    const seed = nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()
+    for (const n of nodes.slice(1)) assert.equal(await n.transport.join([seed]), 1)
+    await until('three durable members everywhere', () => nodes.every(n => n.mesh.durableMembers().length === 3), 20_000)
+    const [a] = nodes
+    await a!.mesh.store.createBucket('bkt')
+    await until('every member has the bucket', () => nodes.every(n => n.mesh.catalog.get('bkt') !== undefined), 10_000)
+    const ids = nodes.map(n => n.libp2p.peerId.toString())
+    const placement = new Placement(ids)
+    const leftOut = KEYS.filter(k => !placement.replicas('bkt', k, 2).includes(ids[0]!))
+    assert.ok(leftOut.length >= 2, `placement leaves the writer out of some keys (the precondition): ${leftOut.length} of ${KEYS.length}`)
+    for (const k of KEYS) {
+      const bytes = new TextEncoder().encode(`bytes of ${k}`)
+      const info = await a!.mesh.store.putObject('bkt', k, streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
+      assert.equal(info.replicas, 2, `${k}: acknowledged with two copies`)
+    }
+    // Settled (a write on its way is looked at again 5 s after it), and walked again since.
+    await new Promise(resolve => setTimeout(resolve, 8_000))
+    for (const k of KEYS) {
+      assert.equal(await copies(k), 2, `${k}: two copies${leftOut.includes(k) ? ' (placement leaves the writer out)' : ''}`)
+      assert.ok(await has(stores[0]!, k), `${k}: one of them the writer's`)
+      for (const n of nodes) assert.equal(n.mesh.catalog.get('bkt', k)?.holders.length, 2, `${k}: two holders in ${ids[nodes.indexOf(n)]}'s catalog`)
+    }
+    // The other copy of a key placement leaves the writer out of is its first pick's.
+    for (const k of leftOut) assert.ok(await has(stores[ids.indexOf(placement.replicas('bkt', k, 2)[0]!)]!, k), `${k}: at placement's first pick`)
+  })
+
+  it('once the writer is gone, every object gets its second copy back on the two members left', async () => {
+    const [a, b, c] = nodes
+    await a!.stop()
+    await until('the two left see two durable members', () => [b!, c!].every(n => n.mesh.durableMembers().length === 2), 20_000)
+    await until('every object has a copy on both members left', async () => (await Promise.all(KEYS.map(async k => await copies(k, stores.slice(1))))).every(n => n === 2), 20_000)
+  })
+})
