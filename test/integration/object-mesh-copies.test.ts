@@ -3,12 +3,14 @@
  * copy is one of the replicas, so an object has exactly `replicas` copies
  * even where placement leaves its writer out (it used to have one more: the
  * writer's, kept as a surplus, beside placement's two). Once the writer is
- * gone, the member its copy stood in for fetches the version.
+ * gone, the member its copy stood in for fetches the version; one whose copy
+ * is deleted by hand fetches it back.
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import { Placement } from '../../src/core/mesh/placement.js'
+import { removedByHand } from '../../src/core/mesh/startup.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { startInProcessNode, type InProcessNode } from '../helpers/in-process-mesh.js'
@@ -52,6 +54,19 @@ describe('the copies a write makes (three members, two replicas)', () => {
     }
     // The other copy of a key placement leaves the writer out of is its first pick's.
     for (const k of leftOut) assert.ok(await has(stores[ids.indexOf(placement.replicas('bkt', k, 2)[0]!)]!, k), `${k}: at placement's first pick`)
+  })
+
+  it('a writer whose copy stands in for a placement pick and is deleted by hand fetches it back (the others still list it: nobody else would)', async () => {
+    const [a] = nodes
+    const ids = nodes.map(n => n.libp2p.peerId.toString())
+    const k = KEYS.find(k => !new Placement(ids).replicas('bkt', k, 2).includes(ids[0]!))!
+    await stores[0]!.deleteObject('bkt', k)
+    assert.equal(await copies(k), 1, 'one copy left (the precondition)')
+    // What a Node node does when a file goes from its bucket folder (DiskStore.onRemoved).
+    await removedByHand({ catalog: a!.mesh.catalog, copies: a!.mesh.copies, stopping: new AbortController().signal, lost: e => { a!.mesh.upkeep.lost(e) } }, 'bkt', k)
+    assert.ok(nodes.slice(1).every(n => n.mesh.catalog.get('bkt', k)!.holders.includes(ids[0]!)), 'the others still list the writer (the precondition)')
+    await until('the writer has its copy back', async () => await has(stores[0]!, k), 10_000)
+    assert.equal(await copies(k), 2)
   })
 
   it('once the writer is gone, every object gets its second copy back on the two members left', async () => {

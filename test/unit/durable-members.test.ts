@@ -127,6 +127,16 @@ describe('durable members: who should hold a version (placed)', () => {
     assert.deepEqual(d.placed({ bucket: 'b', key, holders: [writer] }, 2), [ranking[0], writer], 'before the first pick has its copy: it fetches, the second does not')
   })
 
+  it('lets a suspect holder stand in still (it may answer), and only as many holders as picks lack it', () => {
+    const { d, set, key, ranking, writer } = setup()
+    set(writer, 'suspect')
+    d.update()
+    assert.deepEqual(d.placed({ bucket: 'b', key, holders: [writer, ranking[0]!].sort() }, 2), [ranking[0], writer])
+    // Both picks lack it, three holders outside them: two stand in, by the holders' order.
+    const outside = ranking.slice(2).sort()
+    assert.deepEqual(d.placed({ bucket: 'b', key, holders: outside }, 2), outside.slice(0, 2))
+  })
+
   it('gives the pick back once the holder standing in for it is gone, so it fetches the version', () => {
     const { d, set, key, ranking, writer } = setup()
     set(writer, 'failed')

@@ -96,7 +96,9 @@ export class CatalogPartition {
    */
   keeps (e: CatalogEntry): boolean {
     if (e.key === undefined || this.owns(e.bucket)) return true
-    return e.holders.includes(this.o.self) || this.o.durable.placed(e, this.o.replicas).includes(this.o.self)
+    // By key, not DurableMembers.placed: a pick that a holder stands in for keeps the entry too, so that it has it
+    // to fetch from once that holder is gone (told by an owner before its own view of the members has caught up).
+    return e.holders.includes(this.o.self) || this.o.durable.replicas(e.bucket, e.key, this.o.replicas).includes(this.o.self)
   }
 
   /**

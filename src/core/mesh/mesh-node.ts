@@ -85,7 +85,7 @@ export class MeshNode {
   private readonly durable: DurableMembers
   private readonly fetcher: HolderFetcher
   private readonly reconciler: Reconciler
-  private readonly upkeep: Upkeep
+  readonly upkeep: Upkeep
   private readonly stopping = new AbortController()
   private timers: Array<ReturnType<typeof setInterval>> = []
   /** The check of this member's store against a catalog kept on disk, running after start. */
@@ -218,7 +218,7 @@ export class MeshNode {
       imported = await loadSaved({ catalog: this.catalog, clock: this.clock, self: this.self, saved: catalogStore, tombstoneTtlMs: config.tombstoneTtlMs })
       this.catalog.addEventListener('change', this.onCatalogChange)
     }
-    const adopting = { catalog: this.catalog, clock: this.clock, copies: this.copies, reconciler: this.reconciler, stopping: this.stopping.signal }
+    const adopting = { catalog: this.catalog, clock: this.clock, copies: this.copies, reconciler: this.reconciler, stopping: this.stopping.signal, lost: (e: CatalogEntry) => { this.upkeep.lost(e) } }
     // Heard before the walk below, so a file adopted meanwhile is not missed (taking one twice is harmless: entries merge).
     const unsubscribe = this.o.local.onAdopted?.((bucket, info) => {
       const e = adoptedLater(adopting, bucket, info)

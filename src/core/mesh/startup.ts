@@ -130,7 +130,7 @@ async function keepsVersions (local: LocalCopies['store'], bucket: string): Prom
  * claim whose copy is gone (a file deleted while the node was down, a data
  * folder lost) is dropped here, in the background. Returns how many.
  */
-export async function dropLostClaims (o: { catalog: Catalog, copies: LocalCopies, stopping: AbortSignal }): Promise<number> {
+export async function dropLostClaims (o: { catalog: Catalog, copies: LocalCopies, stopping: AbortSignal, lost?: (e: CatalogEntry) => void }): Promise<number> {
   const { catalog, copies } = o
   let dropped = 0
   let seen = 0
@@ -153,6 +153,7 @@ export async function dropLostClaims (o: { catalog: Catalog, copies: LocalCopies
         const again = await head()
         if (again === null || again?.sha256 === now.object.sha256) return
         catalog.dropHolder(bucket, e.key!, copies.self, now.versionId)
+        o.lost?.(now)
         dropped++
       })
     }
@@ -233,7 +234,7 @@ export function adoptedLater (o: { catalog: Catalog, clock: HybridClock, copies:
  * copies placement wants back (a member's folder is not where a replicated
  * object is deleted: S3 is).
  */
-export async function removedByHand (o: { catalog: Catalog, copies: LocalCopies, stopping: AbortSignal }, bucket: string, key: string): Promise<void> {
+export async function removedByHand (o: { catalog: Catalog, copies: LocalCopies, stopping: AbortSignal, lost?: (e: CatalogEntry) => void }, bucket: string, key: string): Promise<void> {
   const { catalog, copies } = o
   await copies.locks.run(`${bucket}\n${key}`, async () => {
     // Each slot this member holds of the key (in a bucket keeping versions, the file was one of them; which one, the store knows).
@@ -242,8 +243,7 @@ export async function removedByHand (o: { catalog: Catalog, copies: LocalCopies,
       // Written again since (a PUT after the file went): still held.
       const handle = await copies.openLocal(bucket, key, e.object.sha256, o.stopping, copies.localId(e))
       if (handle !== undefined) { await handle.close(); continue }
-      if (e.holders.some(h => h !== copies.self)) catalog.dropHolder(bucket, key, copies.self, e.versionId)
-      else copies.publish({ bucket, key, ...(e.versionId === undefined ? {} : { versionId: e.versionId }), version: copies.version(), deleted: true, holders: [] })
+      if (e.holders.some(h => h !== copies.self)) { catalog.dropHolder(bucket, key, copies.self, e.versionId); o.lost?.(e) } else copies.publish({ bucket, key, ...(e.versionId === undefined ? {} : { versionId: e.versionId }), version: copies.version(), deleted: true, holders: [] })
     }
   })
 }

@@ -288,6 +288,20 @@ export class Upkeep {
   }
 
   /**
+   * This member's copy of a version it was listed as holding is gone (deleted
+   * by hand, lost with its disk), its claim dropped here: fetched back as a
+   * damaged copy is, whatever placement says. The others still list this
+   * member (merging only adds holders), so where its copy stood in for a
+   * placement pick (DurableMembers.placed), nobody else would fetch it.
+   */
+  lost (e: CatalogEntry): void {
+    if (e.key === undefined) return
+    const id = damageId(e.bucket, e.key, this.o.copies.localId(e))
+    if (!this.damaged.has(id)) this.damaged.set(id, Date.now())
+    this.lookAgain(e)
+  }
+
+  /**
    * One pass: the entries that changed since the last one, then the next
    * PASS_BUDGET entries of the walk through every entry (counts, expiry,
    * compaction), and the fetches this member owes. A pass looks at no more
@@ -316,7 +330,8 @@ export class Upkeep {
     const now = Date.now()
     // A version whose wait has ended is looked at again (only then: a wait costs nothing per pass).
     this.fetches.due(now, e => this.lookAgain(e))
-    this.pushes.due(now, e => this.lookAgain(e))
+    // Not while an exchange runs: what this pass would tell is dropped then (see exchange), and the wait with it.
+    if (!this.exchanging) this.pushes.due(now, e => this.lookAgain(e))
     const last = this.lastCycle
     const overflow = this.changedOverflow
     this.changedOverflow = false
@@ -368,9 +383,9 @@ export class Upkeep {
           told = true
         }
       }
-      // Placement members fetch what they lack, so copies end up where placement says even after a write that
-      // fell back to a spare or a membership change (a holder stands in for a pick that lacks it: DurableMembers.placed);
-      // surplus copies stay (never fewer).
+      // Placement members fetch what they lack, so every version has its copies again after a member is gone. A live
+      // holder outside placement's picks (a writer, a spare, a holder from before a member joined) stands in for a
+      // pick that lacks it (DurableMembers.placed): copies do not move to a member that joins. Surplus copies stay.
       if (damaged || (!holds && placed.includes(self))) {
         const id = entryId(e)
         // Being fetched, or tried again by the pass its wait ends in: a walk that meets it meanwhile has nothing to do for it.
@@ -411,7 +426,7 @@ export class Upkeep {
       if (damaged) cycle.damagedSeen.add(damagedId)
       const holds = e.holders.includes(self) && !damaged
       if (holds) { cycle.held++; cycle.heldBytes += e.object.size }
-      const holding = e.holders.filter(h => live.has(h)).length - (damaged ? 1 : 0)
+      const holding = e.holders.filter(h => live.has(h)).length - (damaged && e.holders.includes(self) ? 1 : 0)
       // Counted by the bucket's owners only: the others see a part of it.
       const under = owned && holding < want
       if (owned) {
