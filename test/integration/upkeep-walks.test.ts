@@ -66,6 +66,10 @@ async function twoMembers (key: Uint8Array, cluster: string, mesh: { walkInterva
   return [a, b]
 }
 
+/** Whether `n` lists itself as holding bkt/`key`, and its `store` has the copy. */
+const holdsCopy = async (n: InProcessNode, store: MemoryStore, key: string): Promise<boolean> =>
+  n.mesh.catalog.get('bkt', key)?.holders.includes(n.libp2p.peerId.toString()) === true && await store.headObject('bkt', key).then(() => true, () => false)
+
 const put = async (n: InProcessNode, key: string, text: string): Promise<ObjectInfo> => {
   const bytes = new TextEncoder().encode(text)
   return await n.mesh.store.putObject('bkt', key, streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
@@ -100,7 +104,7 @@ describe('the repair loop\'s walks', () => {
     const written = await put(a, 'missed', 'b did not take this copy')
     assert.equal(written.replicas, 1, 'b refused the copy (the precondition)')
     const before = walks()
-    await until('b fetched the version it lacks', async () => b.mesh.catalog.get('bkt', 'missed')?.holders.includes(self) === true && (await store.headObject('bkt', 'missed').then(() => true, () => false)), 5_000)
+    await until('b fetched the version it lacks', async () => await holdsCopy(b, store, 'missed'), 5_000)
     assert.equal(store.failCopies, 0, 'the push and a first fetch failed (the precondition)')
     assert.equal(walks(), before, 'fetched from what changed, and again after a failed fetch, not found by a walk')
     const handle = await b.mesh.store.openObject('bkt', 'missed')
@@ -151,8 +155,7 @@ describe('the repair loop\'s retries', () => {
     assert.ok(walksA() >= 2 && walksA() <= 6, `a walked every 1.5 s, not at every pass (${walksA()} walks in 6.5 s)`)
     // The disk has room again: the next try (at most 1.5 s off) fetches it.
     store.failCopies = 0
-    const self = b.libp2p.peerId.toString()
-    await until('b fetched the version once it could', async () => b.mesh.catalog.get('bkt', 'full')?.holders.includes(self) === true && (await store.headObject('bkt', 'full').then(() => true, () => false)), 5_000)
+    await until('b fetched the version once it could', async () => await holdsCopy(b, store, 'full'), 5_000)
   })
 })
 
@@ -186,7 +189,7 @@ describe('the repair loop\'s waits', () => {
     const failed = tries[5]!
     store.failCopies = 0
     assert.equal(await c.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
-    await until('b fetched the version', async () => b.mesh.catalog.get('bkt', name)?.holders.includes(self) === true && (await store.headObject('bkt', name).then(() => true, () => false)), 10_000)
+    await until('b fetched the version', async () => await holdsCopy(b, store, name), 10_000)
     const took = Date.now() - failed
     assert.ok(took < 10_000, `fetched ${took} ms after the last failure: the join ended the 16 s wait`)
     assert.equal(store.refused.length, 6, 'no try failed in between')
@@ -198,7 +201,6 @@ describe('the repair loop\'s waits', () => {
     const [a, b] = await twoMembers(key, 'slow', { walkIntervalMs: 1_500 }, store, nodes)
     await put(a, 'first', 'settles the bucket')
     await new Promise(resolve => setTimeout(resolve, 6_000))
-    const self = b.libp2p.peerId.toString()
     const walks = countWalks(b)
     const repaired = b.mesh.stats.repaired
     // The push is refused; b's first fetch then takes 4 s.
@@ -208,7 +210,7 @@ describe('the repair loop\'s waits', () => {
     const begun = store.begun
     const written = await put(a, 'slow', 'b takes long to store this')
     assert.equal(written.replicas, 1, 'b refused the copy (the precondition)')
-    await until('b fetched the version', async () => b.mesh.catalog.get('bkt', 'slow')?.holders.includes(self) === true && (await store.headObject('bkt', 'slow').then(() => true, () => false)), 10_000)
+    await until('b fetched the version', async () => await holdsCopy(b, store, 'slow'), 10_000)
     assert.equal(store.slowCopies, 0, 'the fetch was slow (the precondition)')
     assert.ok(walks() >= 2, `walks met the fetch while it ran (the precondition): ${walks()}`)
     assert.equal(store.begun - begun, 2, 'the push and one fetch')

@@ -199,8 +199,9 @@ export class Upkeep {
       return
     }
     this.exchanging = true
-    const told = [...assign].flatMap(([member, entries]) => entries.map(e => pushId(member, e)))
-    for (const id of told) this.pushes.start(id)
+    // Running until the exchange ends (passes meanwhile tell nothing: see above).
+    const told = new Map([...assign.keys()].map(member => [member, assign.get(member)!.map(e => pushId(member, e))]))
+    for (const ids of told.values()) for (const id of ids) this.pushes.start(id)
     const signal = this.o.stopping
     void (async () => {
       for (const [bucket, byKey] of handOver) {
@@ -234,21 +235,19 @@ export class Upkeep {
         if (!handed) this.requeue(bucket, [...byKey.values()].map(e => e.key!))
       }
       for (const [member, entries] of assign) {
-        const ids = entries.map(e => pushId(member, e))
+        const ids = told.get(member)!
         try {
           await query.merge(member, entries, signal)
           for (const id of ids) this.pushes.forget(id)
         } catch {
           // Asked again once its wait ends (not left to the next walk, which may be minutes off in a large catalog).
           if (!signal.aborted) entries.forEach((e, i) => { this.pushes.failed(ids[i]!, slotRef(e), Date.now()) })
-        } finally {
-          for (const id of ids) this.pushes.ended(id)
         }
       }
     })().finally(() => {
       this.exchanging = false
-      // Stopped half-way: none stays marked as running.
-      for (const id of told) this.pushes.ended(id)
+      // Also when stopped half-way: none stays marked as running.
+      for (const ids of told.values()) for (const id of ids) this.pushes.ended(id)
     })
   }
 
