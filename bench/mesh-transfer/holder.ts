@@ -1,12 +1,13 @@
 /**
  * The holding side of bench/mesh-transfer: a mesh member with a memory store
  * holding one random object per size, and the raw baseline protocol that
- * pushes the same bytes in the same chunks. Runs in the benchmark's process,
+ * pushes the same bytes in the same chunks on a stream kept open. Runs in the benchmark's process,
  * or as its own process (`node --import tsx holder.ts <sizes...>`, cluster key
  * in S3MESH_BENCH_KEY), printing one JSON line: address, peer id, digests.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { Stream } from '@libp2p/interface'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { startInProcessNode, type InProcessNode } from '../../test/helpers/in-process-mesh.js'
@@ -28,16 +29,24 @@ export async function startHolder (key: Uint8Array, sizes: number[]): Promise<Ho
     sha256[size] = createHash('sha256').update(bytes).digest('hex')
     await store.putObject('bench', `obj-${size}`, streamOfBytes(bytes), { metadata: { user: {} }, size })
   }
-  // The raw baseline: `size` bytes of the object in CHUNK pieces, honouring drain.
+  // The raw baseline: one stream kept open (as the transfer keeps its stream between fetches); each request is a
+  // 4-byte size, answered with that many bytes of the object in CHUNK pieces, honouring drain, one request at a time.
   await node.libp2p.handle(RAW_PROTOCOL, (stream: Stream) => {
-    void (async () => {
-      const size = await new Promise<number>(resolve => { stream.addEventListener('message', e => { resolve(Number(new TextDecoder().decode(e.data.subarray()))) }, { once: true }) })
-      const bytes = objects.get(size)!
-      for (let i = 0; i < bytes.byteLength; i += CHUNK) {
-        if (!stream.send(bytes.subarray(i, i + CHUNK))) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+    const asked = new Uint8ArrayList()
+    let serving = Promise.resolve()
+    stream.addEventListener('message', e => {
+      asked.append(e.data)
+      while (asked.byteLength >= 4) {
+        const size = asked.getUint32(0)
+        asked.consume(4)
+        serving = serving.then(async () => {
+          const bytes = objects.get(size)!
+          for (let i = 0; i < bytes.byteLength; i += CHUNK) {
+            if (!stream.send(bytes.subarray(i, i + CHUNK))) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+          }
+        })
       }
-      await stream.close()
-    })()
+    })
   })
   return { node, addr: node.libp2p.getMultiaddrs()[0]!.toString(), peer: node.libp2p.peerId.toString(), sha256 }
 }

@@ -3,7 +3,8 @@
  * against a raw libp2p stream pushing the same bytes, in the same chunks, on
  * the same connection (TCP on loopback, Noise, yamux), with the holder in its
  * own process (as two nodes are) and, for comparison, in this one. Per size:
- *   raw       — a bare stream: send + drain on one side, count bytes on the other
+ *   raw       — a bare stream, kept open across requests as the transfer keeps
+ *               its own: send + drain on one side, count bytes on the other
  *   transfer  — TransferService.get, bytes read from its ReadableStream: what a
  *               remote GET does, SHA-256 verification included
  *   sha256    — hashing the same bytes in the same pieces, in this process: the
@@ -21,6 +22,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { nodeHashes } from '../../src/node/node-hashes.js'
@@ -52,16 +54,31 @@ async function holderProcess (key: Uint8Array): Promise<Holder & { stop: () => v
 let reader: InProcessNode
 let holder: Holder
 
+/** The raw baseline's stream, opened once per reader and kept, as the transfer keeps the stream its last fetch used. */
+let rawStream: Stream | undefined
+let rawWant = 0
+let rawGot = 0
+let rawDone: (() => void) | undefined
+let rawFail: ((err: Error) => void) | undefined
+
 async function raw (size: number): Promise<void> {
-  const stream = await reader.libp2p.dialProtocol(peerIdFromString(holder.peer), RAW_PROTOCOL)
-  let got = 0
+  if (rawStream === undefined) {
+    const stream = await reader.libp2p.dialProtocol(peerIdFromString(holder.peer), RAW_PROTOCOL)
+    stream.addEventListener('message', e => { rawGot += e.data.byteLength; if (rawGot >= rawWant) rawDone?.() })
+    stream.addEventListener('close', e => { rawFail?.(e.error ?? new Error(`closed after ${rawGot} bytes`)) })
+    rawStream = stream
+  }
+  rawWant = size
+  rawGot = 0
   const done = new Promise<void>((resolve, reject) => {
-    stream.addEventListener('message', e => { got += e.data.byteLength; if (got >= size) resolve() })
-    stream.addEventListener('close', e => { if (got >= size) resolve(); else reject(e.error ?? new Error(`closed after ${got} bytes`)) })
+    rawDone = resolve
+    rawFail = reject
   })
-  stream.send(new TextEncoder().encode(String(size)))
+  const ask = new Uint8Array(4)
+  new DataView(ask.buffer).setUint32(0, size)
+  rawStream.send(ask)
   await done
-  await stream.close().catch(() => {})
+  if (rawGot !== size) throw new Error(`raw: got ${rawGot} of ${size} bytes`)
 }
 
 async function transfer (size: number): Promise<void> {
@@ -133,6 +150,9 @@ for (let run = 0; run < options.runs; run++) {
       const sha256Ms = hashMs(c.size)
       rows[setup][c.name] = { raw: r, transfer: t, sha256Ms: round(sha256Ms, 1), ratio: round(t.mbps / r.mbps, 3), bound: round(rawMs / (rawMs + sha256Ms), 3) }
     }
+    rawFail = undefined
+    await rawStream?.close().catch(() => {})
+    rawStream = undefined
     await reader.stop()
     child?.stop()
     await holder.node?.stop()

@@ -29,6 +29,7 @@ import { GuestService } from '../core/mesh/guest-service.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { CatalogDb } from './catalog-db.js'
 import { nodeAead } from './node-aead.js'
+import { noiseCrypto } from './noise-crypto.js'
 import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
 import { transportOf } from '../core/wire/dial-first.js'
 import { nodeHashes } from './node-hashes.js'
@@ -258,7 +259,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         // No STUN servers: a node is dialled at the address it announces.
         ...(direct === undefined ? [] : [webRTCDirect({ certificate: direct, rtcConfiguration: { iceServers: [] } })]),
       ],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [noise({ crypto: noiseCrypto })],
       streamMuxers: [meshMuxer()],
       // Room for every reservation the relay offers (each is a tab's connection), beyond libp2p's default of 300.
       connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, maxConnections: Math.max(300, (o.circuits ?? CIRCUIT_DEFAULTS).reservations + 256) },

@@ -13,6 +13,7 @@ import { startMember } from '../../src/core/mesh/member.js'
 import type { MeshNode } from '../../src/core/mesh/mesh-node.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import type { ObjectStore } from '../../src/core/object-store.js'
+import { noiseCrypto } from '../../src/node/noise-crypto.js'
 import { nodeAead } from '../../src/node/node-aead.js'
 import { nodeHashes } from '../../src/node/node-hashes.js'
 
@@ -39,7 +40,7 @@ export async function startInProcessNode (o: { key: Uint8Array, cluster?: string
   const blocked = new Set<string>()
   const deny = (peer: PeerId): boolean => blocked.has(peer.toString())
   const libp2p = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()],
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [meshMuxer()],
     connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
     // Every member here dials from 127.0.0.1: libp2p's default of 5 inbound connections a second per host would refuse most of them.
