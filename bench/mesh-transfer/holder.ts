@@ -44,7 +44,7 @@ export async function startHolder (key: Uint8Array, sizes: number[]): Promise<Ho
           for (let i = 0; i < bytes.byteLength; i += CHUNK) {
             if (!stream.send(bytes.subarray(i, i + CHUNK))) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
           }
-        })
+        }).catch(err => { stream.abort(err instanceof Error ? err : new Error(String(err))) })
       }
     })
   })

@@ -22,7 +22,6 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { nodeHashes } from '../../src/node/node-hashes.js'
@@ -55,30 +54,45 @@ let reader: InProcessNode
 let holder: Holder
 
 /** The raw baseline's stream, opened once per reader and kept, as the transfer keeps the stream its last fetch used. */
-let rawStream: Stream | undefined
-let rawWant = 0
-let rawGot = 0
-let rawDone: (() => void) | undefined
-let rawFail: ((err: Error) => void) | undefined
+interface RawStream { ask: (size: number) => Promise<void>, close: () => Promise<void> }
+let rawStream: RawStream | undefined
+
+async function openRaw (): Promise<RawStream> {
+  const stream = await reader.libp2p.dialProtocol(peerIdFromString(holder.peer), RAW_PROTOCOL)
+  let want = 0
+  let got = 0
+  let pending: { resolve: () => void, reject: (err: Error) => void } | undefined
+  stream.addEventListener('message', e => {
+    got += e.data.byteLength
+    if (got >= want) pending?.resolve()
+  })
+  stream.addEventListener('close', e => { pending?.reject(e.error ?? new Error(`closed after ${got} bytes`)) })
+  return {
+    ask: async size => {
+      want = size
+      got = 0
+      const timer = AbortSignal.timeout(120_000)
+      await new Promise<void>((resolve, reject) => {
+        const onTimeout = (): void => { reject(new Error(`raw: ${got} of ${size} bytes in 120 s`)) }
+        timer.addEventListener('abort', onTimeout, { once: true })
+        pending = {
+          resolve: () => { timer.removeEventListener('abort', onTimeout); resolve() },
+          reject: err => { timer.removeEventListener('abort', onTimeout); reject(err) },
+        }
+        const ask = new Uint8Array(4)
+        new DataView(ask.buffer).setUint32(0, size)
+        stream.send(ask)
+      })
+      pending = undefined
+      if (got !== size) throw new Error(`raw: got ${got} of ${size} bytes`)
+    },
+    close: async () => { pending = undefined; await stream.close().catch(() => {}) },
+  }
+}
 
 async function raw (size: number): Promise<void> {
-  if (rawStream === undefined) {
-    const stream = await reader.libp2p.dialProtocol(peerIdFromString(holder.peer), RAW_PROTOCOL)
-    stream.addEventListener('message', e => { rawGot += e.data.byteLength; if (rawGot >= rawWant) rawDone?.() })
-    stream.addEventListener('close', e => { rawFail?.(e.error ?? new Error(`closed after ${rawGot} bytes`)) })
-    rawStream = stream
-  }
-  rawWant = size
-  rawGot = 0
-  const done = new Promise<void>((resolve, reject) => {
-    rawDone = resolve
-    rawFail = reject
-  })
-  const ask = new Uint8Array(4)
-  new DataView(ask.buffer).setUint32(0, size)
-  rawStream.send(ask)
-  await done
-  if (rawGot !== size) throw new Error(`raw: got ${rawGot} of ${size} bytes`)
+  rawStream ??= await openRaw()
+  await rawStream.ask(size)
 }
 
 async function transfer (size: number): Promise<void> {
@@ -150,8 +164,7 @@ for (let run = 0; run < options.runs; run++) {
       const sha256Ms = hashMs(c.size)
       rows[setup][c.name] = { raw: r, transfer: t, sha256Ms: round(sha256Ms, 1), ratio: round(t.mbps / r.mbps, 3), bound: round(rawMs / (rawMs + sha256Ms), 3) }
     }
-    rawFail = undefined
-    await rawStream?.close().catch(() => {})
+    await rawStream?.close()
     rawStream = undefined
     await reader.stop()
     child?.stop()

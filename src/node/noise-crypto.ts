@@ -17,7 +17,7 @@ const keys = new WeakMap<Uint8Array, Kept>()
  * Node 22 and 24, createCipheriv with raw key bytes costs about 15 µs more
  * per call than with a KeyObject (it checks the bytes against every key
  * type first), and @libp2p/noise's node crypto makes a cipher per message:
- * about a sixteenth of a member's CPU when it forwards a 1 MiB GET.
+ * about a twentieth of a member's CPU in profiles of it forwarding 1 MiB GETs.
  */
 function keyObject (k: Uint8Array): KeyObject {
   const kept = keys.get(k)
@@ -31,7 +31,9 @@ function keyObject (k: Uint8Array): KeyObject {
 /**
  * @libp2p/noise's default crypto for Node (node:crypto's ChaCha20-Poly1305,
  * X25519 and SHA-256; WebAssembly for small messages), with each session's
- * key kept as a KeyObject. Same wire format, same checks.
+ * key kept as a KeyObject. Same wire format, same checks. (The default
+ * switches to WebAssembly under Electron, which has no ChaCha20-Poly1305 in
+ * node:crypto; a member runs on Node.)
  */
 export const noiseCrypto: ICryptoInterface = {
   ...defaultCrypto,

@@ -18,9 +18,27 @@ import { until } from '../helpers/until.js'
 
 const KEYS = Array.from({ length: 12 }, (_, i) => `obj-${i}`)
 
+/** A memory store that says, as a DiskStore does, which keys it keeps something under, and counts the reads of each key. */
+class CountingStore extends MemoryStore {
+  readonly kept = new Set<string>()
+  readonly opened = new Map<string, number>()
+  override async putObject (...args: Parameters<MemoryStore['putObject']>): ReturnType<MemoryStore['putObject']> {
+    const info = await super.putObject(...args)
+    this.kept.add(`${args[0]}/${args[1]}`)
+    return info
+  }
+
+  recorded (bucket: string, key: string): boolean { return this.kept.has(`${bucket}/${key}`) }
+
+  override async openObject (...args: Parameters<MemoryStore['openObject']>): ReturnType<MemoryStore['openObject']> {
+    this.opened.set(args[1], (this.opened.get(args[1]) ?? 0) + 1)
+    return await super.openObject(...args)
+  }
+}
+
 describe('the copies a write makes (three members, two replicas)', () => {
   const nodes: InProcessNode[] = []
-  const stores = [new MemoryStore(), new MemoryStore(), new MemoryStore()]
+  const stores = [new MemoryStore(), new MemoryStore(), new CountingStore()]
   after(async () => {
     for (const n of nodes) await n.stop()
   })
@@ -54,6 +72,21 @@ describe('the copies a write makes (three members, two replicas)', () => {
     }
     // The other copy of a key placement leaves the writer out of is its first pick's.
     for (const k of leftOut) assert.ok(await has(stores[ids.indexOf(placement.replicas('bkt', k, 2)[0]!)]!, k), `${k}: at placement's first pick`)
+  })
+
+  it('a read through a member that holds no copy and keeps nothing under the key gets the bytes from a holder without looking in its own store', async () => {
+    const c = nodes[2]!
+    const store = stores[2] as CountingStore
+    const self = c.libp2p.peerId.toString()
+    const lacking = KEYS.find(k => !c.mesh.catalog.get('bkt', k)!.holders.includes(self))!
+    const holding = KEYS.find(k => c.mesh.catalog.get('bkt', k)!.holders.includes(self))!
+    assert.ok(lacking !== undefined && holding !== undefined && !store.recorded('bkt', lacking), 'c holds some keys and not others (the precondition)')
+    const read = async (k: string): Promise<string> => new TextDecoder().decode(await new Response((await c.mesh.store.openObject('bkt', k)).stream()).arrayBuffer())
+    assert.equal(await read(lacking), `bytes of ${lacking}`)
+    assert.equal(store.opened.get(lacking), undefined, 'c did not look in its store for a key it keeps nothing under')
+    assert.ok(!store.recorded('bkt', lacking), 'and keeps nothing of it after the read')
+    assert.equal(await read(holding), `bytes of ${holding}`)
+    assert.ok((store.opened.get(holding) ?? 0) > 0, 'a key it holds is read from its store')
   })
 
   it('a writer whose copy stands in for a placement pick and is deleted by hand fetches it back (the others still list it: nobody else would)', async () => {

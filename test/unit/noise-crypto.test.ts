@@ -2,7 +2,12 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
+import type { Libp2p } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
 import { defaultCrypto } from '@libp2p/noise/crypto'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { noiseCrypto } from '../../src/node/noise-crypto.js'
 
@@ -27,15 +32,19 @@ describe('noiseCrypto', () => {
     }
   })
 
-  it('refuses a message whose bytes, tag, nonce or key are not the ones it was sealed with', () => {
+  it('refuses a message whose bytes, tag, length, nonce, associated data or key are not the ones it was sealed with', () => {
     const k = randomBytes(32)
-    const ad = new Uint8Array(0)
+    const ad = randomBytes(32)
     const plain = randomBytes(8192)
     const sealed = bytes(noiseCrypto.chaCha20Poly1305Encrypt(plain, nonce(1), ad, k))
     const flipped = (at: number): Buffer => { const c = Buffer.from(sealed); c[at]! ^= 1; return c }
     assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(flipped(10), nonce(1), ad, k), 'a changed byte')
     assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(inPieces(flipped(sealed.byteLength - 1)), nonce(1), ad, k), 'a changed tag, in pieces')
+    assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(sealed.subarray(0, -1), nonce(1), ad, k), 'a byte short')
+    assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(inPieces(sealed.subarray(0, 4000)), nonce(1), ad, k), 'cut short, in pieces')
+    assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(sealed.subarray(0, 10), nonce(1), ad, k), 'shorter than a tag')
     assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce(2), ad, k), 'another nonce')
+    assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce(1), randomBytes(32), k), 'other associated data')
     assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce(1), ad, randomBytes(32)), 'another key')
     assert.deepEqual(bytes(noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce(1), ad, k)), plain)
   })
@@ -51,5 +60,33 @@ describe('noiseCrypto', () => {
     assert.deepEqual(second, bytes(defaultCrypto.chaCha20Poly1305Encrypt(plain, nonce(0), ad, Buffer.from(k))))
     assert.deepEqual(bytes(noiseCrypto.chaCha20Poly1305Decrypt(second, nonce(0), ad, k)), plain)
     assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(first, nonce(0), ad, k))
+  })
+
+  it('a connection between a node on it and a node on @libp2p/noise\'s own crypto carries bytes both ways (handshake, large and small messages)', async () => {
+    const node = async (crypto?: typeof noiseCrypto): Promise<Libp2p> => await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise(crypto === undefined ? {} : { crypto })], streamMuxers: [yamux()],
+    })
+    const ours = await node(noiseCrypto)
+    const stock = await node()
+    try {
+      // An echo: whatever comes in goes back out.
+      await stock.handle('/echo/1.0.0', stream => {
+        stream.addEventListener('message', e => { stream.send(e.data) })
+        stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
+      })
+      const stream = await ours.dialProtocol(stock.getMultiaddrs()[0]!, '/echo/1.0.0')
+      const sent = Buffer.concat([randomBytes(200 * 1024), Buffer.from('the end')])
+      const back: Uint8Array[] = []
+      const ended = new Promise<void>(resolve => { stream.addEventListener('remoteCloseWrite', () => { resolve() }) })
+      stream.addEventListener('message', e => { back.push(e.data.subarray()) })
+      stream.send(sent.subarray(0, 100))
+      stream.send(sent.subarray(100))
+      await stream.close()
+      await ended
+      assert.deepEqual(Buffer.concat(back), sent)
+    } finally {
+      await ours.stop()
+      await stock.stop()
+    }
   })
 })
