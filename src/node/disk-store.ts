@@ -384,7 +384,8 @@ export class DiskStore implements ObjectStore {
   }
 
   recorded (bucket: string, key: string): boolean {
-    return this.db.has(bucket, key)
+    // While the metadata database is rebuilt from the folders, a file not reached yet has no row: it may be there.
+    return this.db.has(bucket, key) || (this.rebuilding && !this.scanned)
   }
 
   /** Runs `fn` under the key's lock, unless the key's last change is waiting for the next start (ServiceUnavailable). */
