@@ -117,6 +117,17 @@ export class LocalCopies {
     return { versionId, stamp: stampAt(created.ms, created.counter) }
   }
 
+  /**
+   * Whether this member surely has no copy of a version, known without I/O:
+   * the entry does not list it as a holder and the store keeps nothing under
+   * the key (ObjectStore.recorded). Opening it anyway costs a metadata
+   * lookup, a look on disk for a file placed there by hand and an error;
+   * such a file is the folder scan's to find.
+   */
+  surelyLacks (e: CatalogEntry): boolean {
+    return !e.holders.includes(this.self) && this.store.recorded?.(e.bucket, e.key!) === false
+  }
+
   /** The local copy of (bucket, key), or of its version `versionId` (see localId), if its content is `sha256`. */
   async openLocal (bucket: string, key: string, sha256: string, signal?: AbortSignal, versionId?: string): Promise<ObjectHandle | undefined> {
     let handle: ObjectHandle

@@ -262,7 +262,8 @@ export class MeshStore implements ObjectStore {
     const shown = this.shownId(e)
     const show = (h: ObjectHandle): ObjectHandle => shown === undefined ? h : { ...h, info: { ...h.info, versionId: shown } }
     for (let attempt = 0; attempt < 3; attempt++) {
-      const handle = this.keepsNothing(e) ? undefined : await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal, this.copies.localId(e))
+      // Not looked for where it surely is not (LocalCopies.surelyLacks): most reads through a member placement leaves out.
+      const handle = this.copies.surelyLacks(e) ? undefined : await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal, this.copies.localId(e))
       if (handle !== undefined) return show(this.verified(handle, e))
       if (this.p.readThrough !== undefined && this.p.keeps?.(e) === false) {
         // Not one of its replicas: served from a holder, and nothing is kept here.
@@ -289,19 +290,6 @@ export class MeshStore implements ObjectStore {
       e = await this.p.fetch(e, options?.signal)
     }
     throw new S3Error('ServiceUnavailable', `${bucket}/${key} changed while it was being fetched; try again.`)
-  }
-
-  /**
-   * Whether this member surely has no copy of the version, known without
-   * I/O: its catalog does not list it as a holder and its store keeps nothing
-   * under the key (most reads through a member that placement leaves out).
-   * Looking anyway costs a read through such a member a metadata lookup, a
-   * look on disk for a file placed there by hand and an error; such a file
-   * is the folder scan's to find, and a read through the holders gets the
-   * same bytes.
-   */
-  private keepsNothing (e: CatalogEntry): boolean {
-    return !e.holders.includes(this.copies.self) && this.copies.store.recorded?.(e.bucket, e.key!) === false
   }
 
   async headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo> {

@@ -60,9 +60,9 @@ export class Reconciler {
       // slot, a suspended bucket's delete, replaced the null version: that copy goes.)
       if (now.marker === true && now.versionId !== undefined) return
       // A new version elsewhere of a key nothing is kept under here (nearly every write): no copy to claim or
-      // drop. A file placed there by hand is the folder scan's to find; a delete still looks for one to remove.
+      // drop. A delete still looks for one to remove.
       const gone = now.deleted || now.marker === true
-      if (!gone && copies.store.recorded?.(bucket, key!) === false) return
+      if (!gone && copies.surelyLacks(now)) return
       const id = copies.localId(now)
       const handle = gone ? undefined : await copies.openLocal(bucket, key!, now.object!.sha256, this.o.stopping, id)
       if (handle !== undefined) {

@@ -200,7 +200,7 @@ export class Upkeep {
     }
     this.exchanging = true
     // Running until the exchange ends (passes meanwhile tell nothing: see above).
-    const told = new Map([...assign.keys()].map(member => [member, assign.get(member)!.map(e => pushId(member, e))]))
+    const told = new Map([...assign].map(([member, entries]) => [member, entries.map(e => pushId(member, e))]))
     for (const ids of told.values()) for (const id of ids) this.pushes.start(id)
     const signal = this.o.stopping
     void (async () => {
