@@ -3,7 +3,8 @@
  * holding one random object per size, and the raw baseline protocol that
  * pushes the same bytes in the same chunks on a stream kept open. Runs in the benchmark's process,
  * or as its own process (`node --import tsx holder.ts <sizes...>`, cluster key
- * in S3MESH_BENCH_KEY), printing one JSON line: address, peer id, digests.
+ * in S3MESH_BENCH_KEY; S3MESH_BENCH_STOCK_TCP=1 for @libp2p/tcp as it ships),
+ * printing one JSON line: address, peer id, digests.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { Stream } from '@libp2p/interface'
@@ -17,9 +18,9 @@ export const CHUNK = 256 * 1024
 
 export interface Holder { node?: InProcessNode, addr: string, peer: string, sha256: Record<number, string> }
 
-export async function startHolder (key: Uint8Array, sizes: number[]): Promise<Holder> {
+export async function startHolder (key: Uint8Array, sizes: number[], stockTcp = false): Promise<Holder> {
   const store = new MemoryStore()
-  const node = await startInProcessNode({ key, store })
+  const node = await startInProcessNode({ key, store, stockTcp })
   await store.createBucket('bench')
   const objects = new Map<number, Uint8Array>()
   const sha256: Record<number, string> = {}
@@ -52,7 +53,7 @@ export async function startHolder (key: Uint8Array, sizes: number[]): Promise<Ho
 }
 
 if (process.argv[1]?.endsWith('holder.ts') === true) {
-  const holder = await startHolder(new Uint8Array(Buffer.from(process.env.S3MESH_BENCH_KEY!, 'base64')), process.argv.slice(2).map(Number))
+  const holder = await startHolder(new Uint8Array(Buffer.from(process.env.S3MESH_BENCH_KEY!, 'base64')), process.argv.slice(2).map(Number), process.env.S3MESH_BENCH_STOCK_TCP === '1')
   process.stdout.write(JSON.stringify({ addr: holder.addr, peer: holder.peer, sha256: holder.sha256 }) + '\n')
   process.stdin.resume()
   process.stdin.on('end', () => { process.exit(0) })

@@ -2,7 +2,10 @@
  * bench/mesh-transfer: a remote GET node-to-node over the transfer protocol
  * against a raw libp2p stream pushing the same bytes, in the same chunks, on
  * the same connection (TCP on loopback, Noise, yamux), with the holder in its
- * own process (as two nodes are) and, for comparison, in this one. Per size:
+ * own process (as two nodes are) and, for comparison, in this one; then two
+ * processes again with both on @libp2p/tcp as it ships, the baseline of the
+ * corked TCP members use (src/node/corked-tcp.ts), the raw and the verified
+ * transfer each compared with their stock twin within a run. Per size:
  *   raw       — a bare stream, kept open across requests as the transfer keeps
  *               its own: send + drain on one side, count bytes on the other
  *   transfer  — TransferService.get, bytes read from its ReadableStream: what a
@@ -38,9 +41,9 @@ const cases = [
 ]
 
 /** The holder in its own process, as two nodes are; it exits when our stdin to it closes. */
-async function holderProcess (key: Uint8Array): Promise<Holder & { stop: () => void }> {
+async function holderProcess (key: Uint8Array, stockTcp: boolean): Promise<Holder & { stop: () => void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('holder.ts', import.meta.url)), ...cases.map(c => String(c.size))], {
-    env: { ...process.env, S3MESH_BENCH_KEY: Buffer.from(key).toString('base64') }, stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, S3MESH_BENCH_KEY: Buffer.from(key).toString('base64'), S3MESH_BENCH_STOCK_TCP: stockTcp ? '1' : '0' }, stdio: ['pipe', 'pipe', 'inherit'],
   })
   const line = await new Promise<string>((resolve, reject) => {
     let out = ''
@@ -145,17 +148,20 @@ function hashMs (size: number): number {
   return percentile(times, 50)
 }
 
-type Setup = 'twoProcesses' | 'oneProcess'
+type Setup = 'twoProcesses' | 'oneProcess' | 'twoProcessesStockTcp'
+// The last: both members on @libp2p/tcp as it ships, where members use corkedTcp (src/node/corked-tcp.ts).
+const setups: Setup[] = ['twoProcesses', 'oneProcess', 'twoProcessesStockTcp']
 interface Row { raw: Reading, transfer: Reading, sha256Ms: number, ratio: number, bound: number }
 const runs: Array<Record<Setup, Record<string, Row>>> = []
 for (let run = 0; run < options.runs; run++) {
   const rows = {} as Record<Setup, Record<string, Row>>
-  for (const setup of ['twoProcesses', 'oneProcess'] as Setup[]) {
+  for (const setup of setups) {
     rows[setup] = {}
     const key = Keyring.generateKey()
-    const child = setup === 'twoProcesses' ? await holderProcess(key) : undefined
+    const stockTcp = setup === 'twoProcessesStockTcp'
+    const child = setup === 'oneProcess' ? undefined : await holderProcess(key, stockTcp)
     holder = child ?? await startHolder(key, cases.map(c => c.size))
-    reader = await startInProcessNode({ key })
+    reader = await startInProcessNode({ key, stockTcp })
     await reader.libp2p.dial(multiaddr(holder.addr))
     for (const c of cases) {
       process.stderr.write(`mesh-transfer: run ${run + 1} of ${options.runs}, ${setup}, ${c.name}\n`)
@@ -173,7 +179,6 @@ for (let run = 0; run < options.runs; run++) {
   runs.push(rows)
 }
 
-const setups: Setup[] = ['twoProcesses', 'oneProcess']
 const of = (setup: Setup, c: string, f: (r: Row) => number, digits = 2): ReturnType<typeof spread> => spread(runs.map(r => f(r[setup][c]!)), digits)
 const transferResult = Object.fromEntries(setups.map(setup => [setup, Object.fromEntries(cases.map(c => [c.name, {
   rawMBps: of(setup, c.name, r => r.raw.mbps, 1),
@@ -186,10 +191,15 @@ const transferResult = Object.fromEntries(setups.map(setup => [setup, Object.fro
   ofBound: of(setup, c.name, r => r.ratio / r.bound),
   sha256Ms: of(setup, c.name, r => r.sha256Ms, 1),
 }]))]))
-const label = { twoProcesses: 'two processes', oneProcess: 'one process' }
-await keep('mesh-transfer', options, { cases, transfer: transferResult, runs },
+/** Corked TCP over stock TCP, two processes, ratios within each run: raw stream and verified transfer alike. */
+const corkedOverStock = Object.fromEntries(cases.map(c => [c.name, {
+  raw: spread(runs.map(r => r.twoProcesses[c.name]!.raw.mbps / r.twoProcessesStockTcp[c.name]!.raw.mbps)),
+  transfer: spread(runs.map(r => r.twoProcesses[c.name]!.transfer.mbps / r.twoProcessesStockTcp[c.name]!.transfer.mbps)),
+}]))
+const label = { twoProcesses: 'two processes', oneProcess: 'one process', twoProcessesStockTcp: 'two processes on stock @libp2p/tcp' }
+await keep('mesh-transfer', options, { cases, transfer: transferResult, corkedOverStock, runs },
   setups.flatMap(setup => cases.map(c => {
     const t = transferResult[setup]![c.name]!
     return `${label[setup]} ${c.name}: raw ${showSpread(t.rawMBps)} MB/s, transfer (verified) ${showSpread(t.transferMBps)} MB/s = ${showSpread(t.ratio, 'x')} of raw (raw + SHA-256 alone: ${showSpread(t.bound, 'x')})`
-  })).join('; ') + ` (median and range of ${options.runs} runs) - goal: >= 0.85x of raw`)
+  })).join('; ') + `; corked TCP over stock, two processes: ${cases.map(c => `${c.name} raw ${showSpread(corkedOverStock[c.name]!.raw, 'x')}, transfer ${showSpread(corkedOverStock[c.name]!.transfer, 'x')}`).join(', ')} (median and range of ${options.runs} runs) - goal: >= 0.85x of raw`)
 process.exit(0)

@@ -4,7 +4,6 @@ import { identify } from '@libp2p/identify'
 import type { Libp2p, Libp2pEvents, PrivateKey } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { createLibp2p } from 'libp2p'
@@ -29,6 +28,7 @@ import { GuestService } from '../core/mesh/guest-service.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { CatalogDb } from './catalog-db.js'
 import { nodeAead } from './node-aead.js'
+import { corkedTcp } from './corked-tcp.js'
 import { noiseCrypto } from './noise-crypto.js'
 import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
 import { transportOf } from '../core/wire/dial-first.js'
@@ -255,7 +255,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         ...(o.announce === undefined || o.announce.length === 0 ? {} : { announce: o.announce }),
       },
       transports: [
-        tcp(), webSockets(o.tls === undefined ? {} : { https: { key: o.tls.key, cert: o.tls.cert } }),
+        corkedTcp(), webSockets(o.tls === undefined ? {} : { https: { key: o.tls.key, cert: o.tls.cert } }),
         // No STUN servers: a node is dialled at the address it announces.
         ...(direct === undefined ? [] : [webRTCDirect({ certificate: direct, rtcConfiguration: { iceServers: [] } })]),
       ],

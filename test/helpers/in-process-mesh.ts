@@ -3,6 +3,7 @@ import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
+import { corkedTcp } from '../../src/node/corked-tcp.js'
 import { createLibp2p } from 'libp2p'
 import { LOCAL, type MembershipConfig } from '../../src/core/membership/config.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
@@ -33,14 +34,15 @@ export interface InProcessNode {
  * A whole mesh member in this process, over real libp2p (TCP on loopback,
  * Noise, yamux, gossipsub) with a memory store: what a Node node runs, minus
  * HTTP and disk. For tests and benchmarks that need many members or control
- * over their connections.
+ * over their connections. `stockTcp`: @libp2p/tcp as it ships, not the
+ * corked one members use (bench/mesh-transfer's baseline for it).
  */
-export async function startInProcessNode (o: { key: Uint8Array, cluster?: string, membership?: MembershipConfig, mesh?: Partial<MeshConfig>, store?: ObjectStore }): Promise<InProcessNode> {
+export async function startInProcessNode (o: { key: Uint8Array, cluster?: string, membership?: MembershipConfig, mesh?: Partial<MeshConfig>, store?: ObjectStore, stockTcp?: boolean }): Promise<InProcessNode> {
   const cluster = o.cluster ?? 'test'
   const blocked = new Set<string>()
   const deny = (peer: PeerId): boolean => blocked.has(peer.toString())
   const libp2p = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise({ crypto: noiseCrypto })],
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [o.stockTcp === true ? tcp() : corkedTcp()], connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [meshMuxer()],
     connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
     // Every member here dials from 127.0.0.1: libp2p's default of 5 inbound connections a second per host would refuse most of them.

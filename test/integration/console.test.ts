@@ -669,8 +669,10 @@ describe('npm run dev', () => {
     let out = ''
     dev.stdout.on('data', (b: Buffer) => { out += b.toString() })
     dev.stderr.on('data', (b: Buffer) => { out += b.toString() })
-    const browser = await launchChromium()
+    // Launched inside the try: a browser that fails to start must not leave the dev server and the node running.
+    let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
     try {
+      browser = await launchChromium()
       const url = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => { reject(new Error(`npm run dev printed no URL: ${out}`)) }, 60_000)
         dev.stdout.on('data', () => {
@@ -706,7 +708,7 @@ describe('npm run dev', () => {
       assert.equal(await page.evaluate(() => (globalThis as { beforeEdit?: boolean }).beforeEdit), true, 'the page was updated in place, not reloaded')
       await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'from-dev', exact: true }).waitFor()
     } finally {
-      await browser.close()
+      await browser?.close()
       process.kill(-dev.pid!, 'SIGTERM')
       await node.stop()
     }

@@ -192,8 +192,10 @@ print(json.dumps(s3.generate_presigned_post('${B}', 'from-python/\${filename}', 
     const file = join(tmp, 'picked.bin')
     const bytes = randomBytes(2 * 1024 * 1024)
     await writeFile(file, bytes)
-    const browser = await launchChromium()
+    // Launched inside the try: a browser that fails to start must not leave the origin's server open (the file would never end).
+    let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
     try {
+      browser = await launchChromium()
       const page = await browser.newPage()
       const inputs = Object.entries(p.fields).map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/"/g, '&quot;')}">`).join('')
       form = `<form action="${p.url}" method="post" enctype="multipart/form-data">${inputs}<input type="file" name="file"><button>Upload</button></form>`
@@ -202,7 +204,7 @@ print(json.dumps(s3.generate_presigned_post('${B}', 'from-python/\${filename}', 
       await Promise.all([page.waitForURL(`${origin.url}/done**`), page.click('button')])
       assert.equal(await page.textContent('#done'), 'browser/picked.bin')
     } finally {
-      await browser.close()
+      await browser?.close()
       origin.http.close()
     }
     const got = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'browser/picked.bin' }))

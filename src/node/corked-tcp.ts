@@ -1,0 +1,79 @@
+import { Socket } from 'node:net'
+import type { InboundConnectionUpgradeEvents, MultiaddrConnection, OutboundConnectionUpgradeEvents, Transport, Upgrader, UpgraderOptions } from '@libp2p/interface'
+import { tcp, type TCPComponents, type TCPOptions } from '@libp2p/tcp'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/**
+ * @libp2p/tcp, with each send written to the socket in one system call.
+ *
+ * Noise hands its connection one list per send: for every message, its
+ * 2-byte length, its ciphertext in pieces (a yamux header, a body) and its
+ * 16-byte tag. @libp2p/tcp (11.0.28) calls socket.write once per piece, and
+ * an idle socket writes each at once: about three writes per 64 KiB message,
+ * 64 per MiB sent, each a TCP segment of its own (the connection sets
+ * noDelay) that the reader wakes for. Corked around the pieces, the socket
+ * writes them with one writev, about 6 per MiB; a member serving 1 MiB GETs
+ * to another spent about a tenth less CPU on each (docs/benchmarks.md; the
+ * raw and verified transfer on both are kept by bench/mesh-transfer). The
+ * bytes on the wire are the same.
+ *
+ * The transport is @libp2p/tcp's own; only the connections it hands the
+ * upgrader get the corked send. One whose shape is not @libp2p/tcp's (a
+ * `socket` and a `sendData`) is left as it is, and the test of this file
+ * fails, so a new @libp2p/tcp that changes it is noticed rather than slower.
+ */
+export function corkedTcp (init?: TCPOptions): (components: TCPComponents) => Transport {
+  const make = tcp(init)
+  return components => {
+    const transport = make(components)
+    return forwarding(transport, {
+      dial: async (ma: Parameters<Transport['dial']>[0], options: Parameters<Transport['dial']>[1]) => await transport.dial(ma, { ...options, upgrader: corking(options.upgrader) }),
+      createListener: (options: Parameters<Transport['createListener']>[0]) => transport.createListener({ ...options, upgrader: corking(options.upgrader) }),
+    })
+  }
+}
+
+/** Whether the connection's sends were corked (false: not @libp2p/tcp's shape, left as it was). */
+export function corkSends (maConn: MultiaddrConnection): boolean {
+  const conn = maConn as unknown as { socket?: unknown, sendData?: unknown }
+  const socket = conn.socket
+  if (!(socket instanceof Socket) || typeof conn.sendData !== 'function') return false
+  conn.sendData = (data: Uint8ArrayList) => corkedSend(socket, data)
+  return true
+}
+
+/**
+ * Writes every piece of `data` with one system call (a writev once the
+ * socket is uncorked). As @libp2p/tcp's own send, it takes all the bytes and
+ * says whether the socket wants more before its 'drain': a write that found
+ * the socket's buffer past its high-water mark returned false, so that
+ * 'drain' comes once the kernel has taken what is left.
+ */
+export function corkedSend (socket: Socket, data: Uint8ArrayList): { sentBytes: number, canSendMore: boolean } {
+  socket.cork()
+  try {
+    for (const buf of data) socket.write(buf)
+  } finally {
+    socket.uncork()
+  }
+  return { sentBytes: data.byteLength, canSendMore: socket.writableLength < socket.writableHighWaterMark }
+}
+
+/** The upgrader, corking each connection's sends before it upgrades it. */
+function corking (upgrader: Upgrader): Upgrader {
+  return forwarding(upgrader, {
+    upgradeInbound: async (maConn: MultiaddrConnection, options: UpgraderOptions<InboundConnectionUpgradeEvents>) => { corkSends(maConn); await upgrader.upgradeInbound(maConn, options) },
+    upgradeOutbound: async (maConn: MultiaddrConnection, options: UpgraderOptions<OutboundConnectionUpgradeEvents>) => { corkSends(maConn); return await upgrader.upgradeOutbound(maConn, options) },
+  })
+}
+
+/** `target` with some of its methods replaced; every other property (symbols included) read from it, methods bound to it. */
+function forwarding<T extends object> (target: T, replaced: Record<string, unknown>): T {
+  return new Proxy(target, {
+    get: (t, prop) => {
+      if (typeof prop === 'string' && prop in replaced) return replaced[prop]
+      const value: unknown = Reflect.get(t, prop, t)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value
+    },
+  })
+}
