@@ -12,10 +12,10 @@ import type { Uint8ArrayList } from 'uint8arraylist'
  * an idle socket writes each at once: about three writes per 64 KiB message,
  * 64 per MiB sent, each a TCP segment of its own (the connection sets
  * noDelay) that the reader wakes for. Corked around the pieces, the socket
- * writes them with one writev, about 6 per MiB; a member serving 1 MiB GETs
- * to another spent about a tenth less CPU on each (docs/benchmarks.md; the
- * raw and verified transfer on both are kept by bench/mesh-transfer). The
- * bytes on the wire are the same.
+ * writes them with one writev, about 6 per MiB. A member serving 1 MiB GETs
+ * to another spent a tenth to a fifth less CPU on each (by hand, see
+ * docs/benchmarks.md); bench/mesh-transfer keeps both TCPs, the corked one
+ * about a tenth faster at 256 MiB. The bytes on the wire are the same.
  *
  * The transport is @libp2p/tcp's own; only the connections it hands the
  * upgrader get the corked send. One whose shape is not @libp2p/tcp's (a
@@ -71,7 +71,7 @@ function corking (upgrader: Upgrader): Upgrader {
 function forwarding<T extends object> (target: T, replaced: Record<string, unknown>): T {
   return new Proxy(target, {
     get: (t, prop) => {
-      if (typeof prop === 'string' && prop in replaced) return replaced[prop]
+      if (typeof prop === 'string' && Object.hasOwn(replaced, prop)) return replaced[prop]
       const value: unknown = Reflect.get(t, prop, t)
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value
     },

@@ -61,7 +61,7 @@ async function oneSend (transport: typeof tcp, size: number): Promise<{ writes: 
 }
 
 describe('corkedTcp', () => {
-  it('sends a MiB over Noise and yamux in a few socket writes, where @libp2p/tcp alone makes about three for each 64 KiB Noise message', async () => {
+  it('sends a MiB over Noise and yamux in a few socket writes, where @libp2p/tcp alone makes about three for each 64 KiB Noise message', { timeout: 60_000 }, async () => {
     // The precondition: without the cork, every piece of every Noise message (length, ciphertext pieces, tag) is a write.
     // If this fails, @libp2p/tcp writes pieces together itself now, and corkedTcp can go.
     const plain = await oneSend(tcp, 1024 * 1024)
@@ -69,11 +69,13 @@ describe('corkedTcp', () => {
     assert.ok(plain.writes >= 40, `@libp2p/tcp alone made ${plain.writes} socket writes for 1 MiB (about 17 Noise messages)`)
     const corked = await oneSend(corkedTcp, 1024 * 1024)
     assert.ok(corked.intact, 'the bytes came through corked, in order')
-    // 17 Noise messages; yamux's window updates from the reader add a few writes of their own.
-    assert.ok(corked.writes <= 20, `corked, ${corked.writes} socket writes for 1 MiB`)
+    // Both sides' writes: 17 Noise messages in about 6 sends, yamux's window updates and the closes. Usually about 12;
+    // the bound leaves room for a loaded machine, where fewer writes find the socket busy and merge, and stays
+    // below what the stock transport makes for the sender's messages alone (about three each).
+    assert.ok(corked.writes <= 30, `corked, ${corked.writes} socket writes for 1 MiB`)
   })
 
-  it('takes every byte, says when the socket is full, and the socket drains once the reader reads again', async () => {
+  it('takes every byte, says when the socket is full, and the socket drains once the reader reads again', { timeout: 60_000 }, async () => {
     let serverSide: Socket | undefined
     const server = createServer(s => { serverSide = s; s.pause() })
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
