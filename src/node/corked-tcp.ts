@@ -33,13 +33,12 @@ export function corkedTcp (init?: TCPOptions): (components: TCPComponents) => Tr
   }
 }
 
-/** Whether the connection's sends were corked (false: not @libp2p/tcp's shape, left as it was). */
-export function corkSends (maConn: MultiaddrConnection): boolean {
+/** Gives the connection the corked send; one that is not @libp2p/tcp's shape is left as it was. */
+function corkSends (maConn: MultiaddrConnection): void {
   const conn = maConn as unknown as { socket?: unknown, sendData?: unknown }
   const socket = conn.socket
-  if (!(socket instanceof Socket) || typeof conn.sendData !== 'function') return false
+  if (!(socket instanceof Socket) || typeof conn.sendData !== 'function') return
   conn.sendData = (data: Uint8ArrayList) => corkedSend(socket, data)
-  return true
 }
 
 /**

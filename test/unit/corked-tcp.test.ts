@@ -10,6 +10,7 @@ import { createLibp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { corkedSend, corkedTcp } from '../../src/node/corked-tcp.js'
 import { noiseCrypto } from '../../src/node/noise-crypto.js'
+import { until } from '../helpers/until.js'
 
 type Writes = (this: Socket, ...args: unknown[]) => unknown
 const proto = Socket.prototype as unknown as { _writeGeneric: Writes }
@@ -82,8 +83,8 @@ describe('corkedTcp', () => {
     const client = new Socket()
     await new Promise<void>(resolve => client.connect((server.address() as AddressInfo).port, '127.0.0.1', resolve))
     try {
-      while (serverSide === undefined) await new Promise(resolve => setTimeout(resolve, 5))
-      const reader = serverSide
+      await until('the server has its side of the connection', () => serverSide !== undefined)
+      const reader = serverSide!
       const sentHash = createHash('sha256')
       let sent = 0
       let full = false
