@@ -3,9 +3,9 @@ import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { webRTC, webRTCDirect } from '@libp2p/webrtc'
-import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import { meshMuxer } from '../core/wire/mesh-muxer.js'
+import { joinedWebSockets } from '../core/wire/joined-websockets.js'
 import { dialFirst, orderAddresses, type NodeTransport } from '../core/wire/dial-first.js'
 import { GuestMember } from '../core/mesh/guest-member.js'
 import { GuestStore } from '../core/mesh/guest-store.js'
@@ -65,7 +65,7 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
   const libp2p = await createLibp2p({
     privateKey: o.privateKey,
     addresses: { listen: ['/p2p-circuit', '/webrtc'] },
-    transports: [webSockets(), webRTC(), webRTCDirect(), circuitRelayTransport()],
+    transports: [joinedWebSockets(), webRTC(), webRTCDirect(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [meshMuxer()],
     ...(o.allowLocalAddresses === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),

@@ -1,7 +1,8 @@
 import { Socket } from 'node:net'
-import type { InboundConnectionUpgradeEvents, MultiaddrConnection, OutboundConnectionUpgradeEvents, Transport, Upgrader, UpgraderOptions } from '@libp2p/interface'
+import type { MultiaddrConnection, Transport } from '@libp2p/interface'
 import { tcp, type TCPComponents, type TCPOptions } from '@libp2p/tcp'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { preparingConnections } from '../core/wire/prepared-connections.js'
 
 /**
  * @libp2p/tcp, with each send written to the socket in one system call.
@@ -23,14 +24,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
  * fails, so a new @libp2p/tcp that changes it is noticed rather than slower.
  */
 export function corkedTcp (init?: TCPOptions): (components: TCPComponents) => Transport {
-  const make = tcp(init)
-  return components => {
-    const transport = make(components)
-    return forwarding(transport, {
-      dial: async (ma: Parameters<Transport['dial']>[0], options: Parameters<Transport['dial']>[1]) => await transport.dial(ma, { ...options, upgrader: corking(options.upgrader) }),
-      createListener: (options: Parameters<Transport['createListener']>[0]) => transport.createListener({ ...options, upgrader: corking(options.upgrader) }),
-    })
-  }
+  return preparingConnections(tcp(init), corkSends)
 }
 
 /** Gives the connection the corked send; one that is not @libp2p/tcp's shape is left as it was. */
@@ -56,23 +50,4 @@ export function corkedSend (socket: Socket, data: Uint8ArrayList): { sentBytes: 
     socket.uncork()
   }
   return { sentBytes: data.byteLength, canSendMore: socket.writableLength < socket.writableHighWaterMark }
-}
-
-/** The upgrader, corking each connection's sends before it upgrades it. */
-function corking (upgrader: Upgrader): Upgrader {
-  return forwarding(upgrader, {
-    upgradeInbound: async (maConn: MultiaddrConnection, options: UpgraderOptions<InboundConnectionUpgradeEvents>) => { corkSends(maConn); await upgrader.upgradeInbound(maConn, options) },
-    upgradeOutbound: async (maConn: MultiaddrConnection, options: UpgraderOptions<OutboundConnectionUpgradeEvents>) => { corkSends(maConn); return await upgrader.upgradeOutbound(maConn, options) },
-  })
-}
-
-/** `target` with some of its methods replaced; every other property (symbols included) read from it, methods bound to it. */
-function forwarding<T extends object> (target: T, replaced: Record<string, unknown>): T {
-  return new Proxy(target, {
-    get: (t, prop) => {
-      if (typeof prop === 'string' && Object.hasOwn(replaced, prop)) return replaced[prop]
-      const value: unknown = Reflect.get(t, prop, t)
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value
-    },
-  })
 }

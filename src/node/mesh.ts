@@ -4,7 +4,6 @@ import { identify } from '@libp2p/identify'
 import type { Libp2p, Libp2pEvents, PrivateKey } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import { noise } from '@libp2p/noise'
-import { webSockets } from '@libp2p/websockets'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { createLibp2p } from 'libp2p'
 import { readFile, statfs } from 'node:fs/promises'
@@ -13,6 +12,7 @@ import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
 import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import { Keyring } from '../core/wire/keyring.js'
 import { meshMuxer } from '../core/wire/mesh-muxer.js'
+import { joinedWebSockets } from '../core/wire/joined-websockets.js'
 import type { MembershipTransport } from '../core/membership/libp2p-transport.js'
 import { GOSSIPSUB_OPTIONS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, type MeshConfig } from '../core/mesh/config.js'
 import { startMember } from '../core/mesh/member.js'
@@ -255,7 +255,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         ...(o.announce === undefined || o.announce.length === 0 ? {} : { announce: o.announce }),
       },
       transports: [
-        corkedTcp(), webSockets(o.tls === undefined ? {} : { https: { key: o.tls.key, cert: o.tls.cert } }),
+        corkedTcp(), joinedWebSockets(o.tls === undefined ? {} : { https: { key: o.tls.key, cert: o.tls.cert } }),
         // No STUN servers: a node is dialled at the address it announces.
         ...(direct === undefined ? [] : [webRTCDirect({ certificate: direct, rtcConfiguration: { iceServers: [] } })]),
       ],

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { describe, it } from 'node:test'
+import type { Libp2p } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { joinedWebSockets } from '../../src/core/wire/joined-websockets.js'
+import { preparingConnections } from '../../src/core/wire/prepared-connections.js'
+import { noiseCrypto } from '../../src/node/noise-crypto.js'
+
+type MakeTransport = typeof webSockets
+
+/**
+ * Two nodes over WebSockets, the dialler on `dialler`, the listener on
+ * `listener`; the dialler sends `size` bytes on one stream. The WebSocket
+ * messages the dialler sent meanwhile, and whether the bytes came through intact.
+ */
+async function oneSend (dialler: MakeTransport, listener: MakeTransport, size: number): Promise<{ messages: number, intact: boolean }> {
+  let counting = false
+  let messages = 0
+  // Counts what the dialler's WebSocket sends, under whatever the transport did to the connection.
+  const counted = (make: MakeTransport): MakeTransport => (init?: Parameters<MakeTransport>[0]) => preparingConnections(make(init), maConn => {
+    const ws = (maConn as unknown as { websocket: { send: (data: unknown) => void } }).websocket
+    const send = ws.send.bind(ws)
+    ws.send = data => { if (counting) messages++; send(data) }
+  }) as ReturnType<MakeTransport>
+  const node = async (make: MakeTransport, listen: string[]): Promise<Libp2p> => await createLibp2p({
+    addresses: { listen }, transports: [make()], connectionEncrypters: [noise({ crypto: noiseCrypto })], streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+  })
+  const [a, b] = [await node(counted(dialler), []), await node(listener, ['/ip4/127.0.0.1/tcp/0/ws'])]
+  try {
+    const sent = randomBytes(size)
+    const received = new Promise<Buffer>(resolve => {
+      void b.handle('/sink/1.0.0', stream => {
+        const got: Uint8Array[] = []
+        stream.addEventListener('message', e => { got.push(e.data.subarray()) })
+        stream.addEventListener('remoteCloseWrite', () => { resolve(Buffer.concat(got)); void stream.close() })
+      })
+    })
+    const stream = await a.dialProtocol(b.getMultiaddrs()[0]!, '/sink/1.0.0')
+    // Settled: the handshake's and the stream's opening messages are not counted.
+    await new Promise(resolve => setTimeout(resolve, 100))
+    counting = true
+    for (let at = 0; at < size; at += 256 * 1024) {
+      if (!stream.send(sent.subarray(at, at + 256 * 1024))) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+    }
+    await stream.close()
+    const got = await received
+    counting = false
+    return { messages, intact: got.equals(sent) }
+  } finally {
+    await a.stop()
+    await b.stop()
+  }
+}
+
+describe('joinedWebSockets', () => {
+  it('sends a MiB over Noise and yamux in a message per send, where @libp2p/websockets alone sends each Noise message as about four; peers of either kind understand each other', { timeout: 60_000 }, async () => {
+    // The precondition: without joining, every piece of every Noise message (length, ciphertext pieces, tag) is a message.
+    // If this fails, @libp2p/websockets joins pieces itself now, and joinedWebSockets can go.
+    const plain = await oneSend(webSockets, webSockets, 1024 * 1024)
+    assert.ok(plain.intact, 'the bytes came through @libp2p/websockets alone')
+    assert.ok(plain.messages >= 50, `@libp2p/websockets alone sent ${plain.messages} messages for 1 MiB (about 17 Noise messages)`)
+    // Joined on the sending side, stock on the other: the wire is the same bytes.
+    const joined = await oneSend(joinedWebSockets, webSockets, 1024 * 1024)
+    assert.ok(joined.intact, 'the bytes came through joined, in order, to a stock peer')
+    assert.ok(joined.messages <= 20, `joined, ${joined.messages} messages for 1 MiB`)
+    // Stock on the sending side, joined on the other.
+    const toJoined = await oneSend(webSockets, joinedWebSockets, 1024 * 1024)
+    assert.ok(toJoined.intact, 'the bytes came through from a stock peer to a joined one')
+  })
+})
