@@ -8,9 +8,10 @@
  * opened (256 KiB sends, honouring drain), as a node sends to a tab, and the
  * dialler counts them. Per transport: MB/s, and this
  * process's CPU per MiB (both ends' work: sending, framing, receiving).
- * Each run measures both, the order alternating between runs. Node only: in
- * Chromium the tab's side is the relay's peer (bench:transports measures a
- * tab's GET over WebSockets end to end).
+ * Each run measures both, the order alternating between runs, after an
+ * untimed round of each. Node only (a node's `ws` server sending to Node's
+ * own WebSocket client): what it saves a tab in Chromium is not measured
+ * here (bench:transports measures a tab's GET over WebSockets end to end).
  *
  * JSON (kept in bench/results/websocket-sends.json), then a one-line summary.
  *
@@ -81,6 +82,8 @@ async function measure (name: Name, bytes: Uint8Array): Promise<{ MBps: number, 
 const bytes = randomBytes(SIZE)
 const runs: Record<Name, Array<{ MBps: number, cpuMsPerMiB: number }>> = { joined: [], stock: [] }
 const ratios: { MBps: number[], cpu: number[] } = { MBps: [], cpu: [] }
+// Untimed, once each: the process warms up (code compiled, buffers grown) before the first run's first variant.
+for (const name of Object.keys(transports) as Name[]) await measure(name, bytes)
 for (let run = 0; run < options.runs; run++) {
   const order: Name[] = run % 2 === 0 ? ['joined', 'stock'] : ['stock', 'joined']
   const r = {} as Record<Name, { MBps: number, cpuMsPerMiB: number }>

@@ -6,7 +6,8 @@ import { noise } from '@libp2p/noise'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
-import { joinedWebSockets } from '../../src/core/wire/joined-websockets.js'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { joined, joinedWebSockets } from '../../src/core/wire/joined-websockets.js'
 import { preparingConnections } from '../../src/core/wire/prepared-connections.js'
 import { noiseCrypto } from '../../src/node/noise-crypto.js'
 
@@ -17,14 +18,19 @@ type MakeTransport = typeof webSockets
  * `listener`; the dialler sends `size` bytes on one stream. The WebSocket
  * messages the dialler sent meanwhile, and whether the bytes came through intact.
  */
-async function oneSend (dialler: MakeTransport, listener: MakeTransport, size: number): Promise<{ messages: number, intact: boolean }> {
+async function oneSend (dialler: MakeTransport, listener: MakeTransport, size: number): Promise<{ messages: number, sends: number, intact: boolean }> {
   let counting = false
   let messages = 0
-  // Counts what the dialler's WebSocket sends, under whatever the transport did to the connection.
+  let sends = 0
+  // Counts the sends the connection is asked for (after the transport's own change to it) and the messages its
+  // WebSocket sends for them.
   const counted = (make: MakeTransport): MakeTransport => (init?: Parameters<MakeTransport>[0]) => preparingConnections(make(init), maConn => {
-    const ws = (maConn as unknown as { websocket: { send: (data: unknown) => void } }).websocket
+    const conn = maConn as unknown as { websocket: { send: (data: unknown) => void }, sendData: (data: Uint8ArrayList) => unknown }
+    const ws = conn.websocket
     const send = ws.send.bind(ws)
     ws.send = data => { if (counting) messages++; send(data) }
+    const sendData = conn.sendData.bind(conn)
+    conn.sendData = data => { if (counting) sends++; return sendData(data) }
   }) as ReturnType<MakeTransport>
   const node = async (make: MakeTransport, listen: string[]): Promise<Libp2p> => await createLibp2p({
     addresses: { listen }, transports: [make()], connectionEncrypters: [noise({ crypto: noiseCrypto })], streamMuxers: [yamux()],
@@ -50,7 +56,7 @@ async function oneSend (dialler: MakeTransport, listener: MakeTransport, size: n
     await stream.close()
     const got = await received
     counting = false
-    return { messages, intact: got.equals(sent) }
+    return { messages, sends, intact: got.equals(sent) }
   } finally {
     await a.stop()
     await b.stop()
@@ -58,18 +64,37 @@ async function oneSend (dialler: MakeTransport, listener: MakeTransport, size: n
 }
 
 describe('joinedWebSockets', () => {
-  it('sends a MiB over Noise and yamux in a message per send, where @libp2p/websockets alone sends each Noise message as about four; peers of either kind understand each other', { timeout: 60_000 }, async () => {
+  it('sends a MiB over Noise and yamux as one message per send, where @libp2p/websockets alone sends each Noise message as about four; joined and stock peers understand each other', { timeout: 60_000 }, async t => {
     // The precondition: without joining, every piece of every Noise message (length, ciphertext pieces, tag) is a message.
     // If this fails, @libp2p/websockets joins pieces itself now, and joinedWebSockets can go.
     const plain = await oneSend(webSockets, webSockets, 1024 * 1024)
+    t.diagnostic(`@libp2p/websockets alone: ${plain.messages} messages for ${plain.sends} sends`)
     assert.ok(plain.intact, 'the bytes came through @libp2p/websockets alone')
     assert.ok(plain.messages >= 50, `@libp2p/websockets alone sent ${plain.messages} messages for 1 MiB (about 17 Noise messages)`)
-    // Joined on the sending side, stock on the other: the wire is the same bytes.
-    const joined = await oneSend(joinedWebSockets, webSockets, 1024 * 1024)
-    assert.ok(joined.intact, 'the bytes came through joined, in order, to a stock peer')
-    assert.ok(joined.messages <= 20, `joined, ${joined.messages} messages for 1 MiB`)
+    for (const [name, listener] of [['joined', joinedWebSockets], ['stock', webSockets]] as const) {
+      const joined = await oneSend(joinedWebSockets, listener, 1024 * 1024)
+      t.diagnostic(`joined, to a ${name} peer: ${joined.messages} messages for ${joined.sends} sends`)
+      assert.ok(joined.intact, `the bytes came through joined, in order, to a ${name} peer`)
+      assert.equal(joined.messages, joined.sends, 'one message per send')
+      assert.ok(joined.messages <= 20, `joined, ${joined.messages} messages for 1 MiB`)
+    }
     // Stock on the sending side, joined on the other.
     const toJoined = await oneSend(webSockets, joinedWebSockets, 1024 * 1024)
     assert.ok(toJoined.intact, 'the bytes came through from a stock peer to a joined one')
+  })
+
+  it('joins a list into messages of at most a MiB, in order, and leaves a list of one piece as it is', () => {
+    const bytes = new Uint8Array(randomBytes(2.5 * 1024 * 1024))
+    const list = new Uint8ArrayList()
+    // Pieces as Noise gives them: lengths, ciphertexts and tags, across the MiB boundaries.
+    for (let at = 0; at < bytes.byteLength;) {
+      for (const n of [2, 65_519, 16]) { list.append(bytes.subarray(at, Math.min(at + n, bytes.byteLength))); at += n }
+    }
+    const out = joined(list)
+    const messages = [...out]
+    assert.deepEqual(messages.map(m => m.byteLength), [1024 * 1024, 1024 * 1024, 0.5 * 1024 * 1024])
+    assert.ok(Buffer.from(out.subarray()).equals(Buffer.from(bytes)), 'the same bytes, in order')
+    const one = new Uint8ArrayList(bytes.subarray(0, 100))
+    assert.equal(joined(one), one, 'a single piece is sent as it is')
   })
 })

@@ -7,11 +7,13 @@ import { preparingConnections } from './prepared-connections.js'
  * @libp2p/websockets, with each send going out as one WebSocket message.
  *
  * Noise hands its connection one list per send: for every message, its
- * 2-byte length, its ciphertext in pieces (a yamux header, a body) and its
- * 16-byte tag. @libp2p/websockets (10.1.21) sends each piece as a message of
- * its own: about four per 64 KiB of data, each a frame to build and parse,
- * and in a browser a call to the network process to send and a task to
- * receive. Joined, a send is one message, for one copy of its bytes (a
+ * 2-byte length and its ciphertext, in pieces where the crypto gives them so
+ * (a node's: a yamux header, a body, the 16-byte tag; a tab's pure-JS
+ * crypto: ciphertext and tag in one). @libp2p/websockets (10.1.21) sends
+ * each piece as a message of its own: about four per 64 KiB of data from a
+ * node, two from a tab, each a frame to build and parse (and in a browser a
+ * call to the network process to send, a task to receive). Joined, a send
+ * is one message (up to MAX_MESSAGE_BYTES), for one copy of its bytes (a
  * WebSocket has no writev). libp2p reads a WebSocket as a stream of bytes,
  * so the peer sees the same bytes either way: stock and joined peers work
  * together.
@@ -25,12 +27,28 @@ export function joinedWebSockets (init?: WebSocketsInit): (components: WebSocket
   return preparingConnections(webSockets(init), joinSends)
 }
 
+/**
+ * The most one joined message carries. A peer's Noise takes at most 16 MiB
+ * in one piece it is handed (a WebSocket message is one), and a list can
+ * grow past that: after a stall Noise sends everything it queued at once.
+ */
+const MAX_MESSAGE_BYTES = 1024 * 1024
+
 /** Gives the connection a send that joins each list's pieces; one not of @libp2p/websockets' shape is left as it was. */
 function joinSends (maConn: MultiaddrConnection): void {
   const conn = maConn as unknown as { websocket?: { send?: unknown }, sendData?: unknown }
   if (typeof conn.websocket?.send !== 'function' || typeof conn.sendData !== 'function') return
-  // Upstream's own send, handed one piece: it keeps its accounting of the socket's buffer (and when to poll it).
+  // Upstream's own send, handed the joined pieces: it keeps its accounting of the socket's buffer (and when to poll it).
   const sendData = (conn.sendData as (data: Uint8ArrayList) => { sentBytes: number, canSendMore: boolean }).bind(conn)
-  // subarray() joins the pieces into one (a list of one piece is handed back as it is, uncopied).
-  conn.sendData = (data: Uint8ArrayList) => sendData(new Uint8ArrayList(data.subarray()))
+  conn.sendData = (data: Uint8ArrayList) => sendData(joined(data))
+}
+
+/** `data` as pieces of up to MAX_MESSAGE_BYTES, each a copy of the pieces it joins; a list of one piece (or none) as it is. */
+export function joined (data: Uint8ArrayList): Uint8ArrayList {
+  let pieces = 0
+  for (const _ of data) if (++pieces > 1) break
+  if (pieces <= 1) return data
+  const out = new Uint8ArrayList()
+  for (let at = 0; at < data.byteLength; at += MAX_MESSAGE_BYTES) out.append(data.subarray(at, Math.min(at + MAX_MESSAGE_BYTES, data.byteLength)))
+  return out
 }
