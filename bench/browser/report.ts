@@ -3,7 +3,7 @@ import { showSpread, type Spread } from '../lib/stats.js'
 import { table, times } from '../lib/table.js'
 
 interface Doc {
-  get: Record<string, { workerOpsPerSec: Spread, rawIndexedDbOpsPerSec: Spread, ratio: Spread, floorOpsPerSec?: Spread, floorOfRaw?: Spread, ofFloor?: Spread }>
+  get: Record<string, { workerOpsPerSec: Spread, rawIndexedDbOpsPerSec: Spread, ratio: Spread, floorOpsPerSec?: Spread, floorOfRaw?: Spread, ofFloor?: Spread, joinedOpsPerSec?: Spread, joinedRawIndexedDbOpsPerSec?: Spread, joinedRatio?: Spread }>
   latency: { headMs: Spread, get1KiBMs: Spread, rawIndexedDb1KiBMs: Spread }
   upload: { objects: number, concurrency?: number, pageMBps: Spread, awsCliMBps: Spread, ratio: Spread }
   hashing: Record<string, { wasmMBps: Spread, jsMBps: Spread, speedup: Spread }>
@@ -22,6 +22,9 @@ export const tables = {
             [`GET ${name}, the floor: a worker answering from memory vs raw IndexedDB read in the page (ops/s)`, showSpread(g.floorOpsPerSec), showSpread(g.rawIndexedDbOpsPerSec), times(g.floorOfRaw)],
             [`GET ${name}: service worker from IndexedDB vs the floor (ops/s)`, showSpread(g.workerOpsPerSec), showSpread(g.floorOpsPerSec), times(g.ofFloor)],
           ],
+      ...g.joinedOpsPerSec === undefined || g.joinedRawIndexedDbOpsPerSec === undefined || g.joinedRatio === undefined
+        ? []
+        : [[`GET ${name} in a tab that joined: worker, then page node from IndexedDB vs raw IndexedDB read in that page (ops/s)`, showSpread(g.joinedOpsPerSec), showSpread(g.joinedRawIndexedDbOpsPerSec), times(g.joinedRatio)]],
     ]),
     [`upload 1 MiB x ${doc.upload.objects} from a page into the mesh${doc.upload.concurrency === undefined ? '' : `, ${doc.upload.concurrency} at a time,`} vs aws-cli into the node (MB/s)`, showSpread(doc.upload.pageMBps), showSpread(doc.upload.awsCliMBps), times(doc.upload.ratio)],
   ]),

@@ -7,6 +7,9 @@
  *              baseline), and against the floor of any answer from a service
  *              worker: one that answers the same sizes from memory (no
  *              IndexedDB, no S3; another origin in the same browser)
+ *              and the same GETs in a tab that joined (its worker hands them to
+ *              the page node, which answers from the tab's copy in IndexedDB),
+ *              against raw IndexedDB reads in that page
  *   latency  — p50 of a HEAD and of a 1 KiB GET through the service worker,
  *              against a raw IndexedDB read of 1 KiB in the page
  *   upload   — 1 MiB objects PUT from a page into the mesh (the tab's page node
@@ -84,7 +87,9 @@ const node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(3
 const browser = await launchChromium()
 try {
   // A tab with a page node (the mesh) and, in another context of the same origin, one without (IndexedDB alone).
-  const meshPage = await (await browser.newContext()).newPage()
+  const meshContext = await browser.newContext()
+  await meshContext.addInitScript('globalThis.__name = f => f')
+  const meshPage = await meshContext.newPage()
   await meshPage.goto(node.consoleUrl!)
   await meshPage.evaluate(async ([accessKeyId, secretAccessKey]) => {
     const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
@@ -126,6 +131,58 @@ try {
         tx.onerror = () => { reject(tx.error) }
       })
     }
+  }, GETS)
+
+  // The same GETs in the tab that joined: its worker hands every request to the page node, which answers from
+  // the tab's copy in IndexedDB (kept when the page wrote the object). The same bytes in a raw database of that page.
+  await meshPage.evaluate(async (cases) => {
+    if ((await fetch('/s3/bench-joined', { method: 'PUT' })).status !== 200) throw new Error('bench-joined')
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open('raw-joined')
+      r.onupgradeneeded = () => { r.result.createObjectStore('v') }
+      r.onsuccess = () => { resolve(r.result) }
+      r.onerror = () => { reject(r.error) }
+    })
+    ;(globalThis as { rawGet?: unknown }).rawGet = async (key: string): Promise<number> => await new Promise((resolve, reject) => {
+      const r = db.transaction('v').objectStore('v').get(key)
+      r.onsuccess = () => { resolve((r.result as Uint8Array).byteLength) }
+      r.onerror = () => { reject(r.error) }
+    })
+    for (const [name, { size }] of Object.entries(cases)) {
+      const body = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)))
+      const whole = new Uint8Array(size)
+      for (let at = 0; at < size; at += body.length) whole.set(body.subarray(0, Math.min(body.length, size - at)), at)
+      const res = await fetch(`/s3/bench-joined/${name}`, { method: 'PUT', body: new Blob([whole]) })
+      if (res.status !== 200) throw new Error(`PUT bench-joined/${name}: ${res.status}`)
+      await new Promise<void>((resolve, reject) => {
+        const tx = db.transaction('v', 'readwrite')
+        tx.objectStore('v').put(whole, name)
+        tx.oncomplete = () => { resolve() }
+        tx.onerror = () => { reject(tx.error) }
+      })
+    }
+  }, GETS)
+  /** GETs a second through the joined tab's worker and page node, and raw IndexedDB reads in that page, alternated. */
+  const measureJoinedGets = async (): Promise<Record<string, { worker: number, raw: number }>> => await meshPage.evaluate(async (cases) => {
+    const rawGet = (globalThis as unknown as { rawGet: (key: string) => Promise<number> }).rawGet
+    const out: Record<string, { worker: number, raw: number }> = {}
+    for (const [name, { size, runs }] of Object.entries(cases)) {
+      await (await fetch(`/s3/bench-joined/${name}`)).arrayBuffer()
+      await rawGet(name)
+      let worker = 0
+      let raw = 0
+      for (let i = 0; i < runs; i++) {
+        let t = performance.now()
+        const got = await (await fetch(`/s3/bench-joined/${name}`)).arrayBuffer()
+        worker += performance.now() - t
+        if (got.byteLength !== size) throw new Error(`joined: read ${got.byteLength} of ${size} bytes`)
+        t = performance.now()
+        await rawGet(name)
+        raw += performance.now() - t
+      }
+      out[name] = { worker: runs / (worker / 1000), raw: runs / (raw / 1000) }
+    }
+    return out
   }, GETS)
 
   // The floor's page, its worker in control.
@@ -311,7 +368,7 @@ try {
     }
   }
 
-  const readings: Array<{ tabs: { root: { joinMs: number, getMs: number }, scoped: { joinMs: number, getMs: number } }, gets: Awaited<ReturnType<typeof measureGets>>, floor: Awaited<ReturnType<typeof measureFloor>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
+  const readings: Array<{ tabs: { root: { joinMs: number, getMs: number }, scoped: { joinMs: number, getMs: number } }, gets: Awaited<ReturnType<typeof measureGets>>, joinedGets: Awaited<ReturnType<typeof measureJoinedGets>>, floor: Awaited<ReturnType<typeof measureFloor>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
   for (let r = 0; r < options.runs; r++) {
     process.stderr.write(`browser: run ${r + 1} of ${options.runs}\n`)
     // Alternated order, so drift in the browser's state hits both alike; joins are noisy, so three of each a run.
@@ -329,7 +386,7 @@ try {
     // The floor and s3mesh's worker in alternating order, so drift hits both alike.
     const floor = r % 2 === 0 ? await measureFloor() : undefined
     const gets = await measureGets()
-    readings.push({ tabs, gets, floor: floor ?? await measureFloor(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
+    readings.push({ tabs, gets, joinedGets: await measureJoinedGets(), floor: floor ?? await measureFloor(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
   }
 
   const mb = UPLOADS * size / 1e6
@@ -343,6 +400,10 @@ try {
       floorOpsPerSec: spread(readings.map(r => r.floor[name]!), 1),
       floorOfRaw: spread(readings.map(r => r.floor[name]! / r.gets[name]!.raw)),
       ofFloor: spread(readings.map(r => r.gets[name]!.worker / r.floor[name]!)),
+      // A tab that joined: its page node answers, from the tab's copy; against raw reads in that page.
+      joinedOpsPerSec: spread(readings.map(r => r.joinedGets[name]!.worker), 1),
+      joinedRawIndexedDbOpsPerSec: spread(readings.map(r => r.joinedGets[name]!.raw), 1),
+      joinedRatio: spread(readings.map(r => r.joinedGets[name]!.worker / r.joinedGets[name]!.raw)),
     }])),
     latency: {
       headMs: spread(readings.map(r => r.latency.head)),
@@ -372,7 +433,7 @@ try {
     }])),
     readings,
   }
-  await keep('browser', options, result, Object.entries(result.get).map(([name, g]) => `GET ${name} via the service worker ${showSpread(g.workerOpsPerSec)}/s vs raw IndexedDB ${showSpread(g.rawIndexedDbOpsPerSec)}/s (${showSpread(g.ratio, 'x')}; a worker answering from memory ${showSpread(g.floorOfRaw, 'x')}, s3mesh at ${showSpread(g.ofFloor, 'x')} of that)`).join('; ') +
+  await keep('browser', options, result, Object.entries(result.get).map(([name, g]) => `GET ${name} via the service worker ${showSpread(g.workerOpsPerSec)}/s vs raw IndexedDB ${showSpread(g.rawIndexedDbOpsPerSec)}/s (${showSpread(g.ratio, 'x')}; a worker answering from memory ${showSpread(g.floorOfRaw, 'x')}, s3mesh at ${showSpread(g.ofFloor, 'x')} of that; in a tab that joined ${showSpread(g.joinedRatio, 'x')} of raw)`).join('; ') +
     `; HEAD p50 ${showSpread(result.latency.headMs)} ms; upload 1 MiB x ${UPLOADS} from a page into the mesh ${showSpread(result.upload.pageMBps)} MB/s vs aws-cli into the node ${showSpread(result.upload.awsCliMBps)} MB/s (${showSpread(result.upload.ratio, 'x')}); ` +
     `scoped tab join ${showSpread(result.scoped.scopedJoinMs)} ms vs root ${showSpread(result.scoped.rootJoinMs)} ms (${showSpread(result.scoped.joinRatio, 'x')}), GET 64 KiB through the mesh p50 ${showSpread(result.scoped.scopedGetMs)} ms vs ${showSpread(result.scoped.rootGetMs)} ms (${showSpread(result.scoped.getRatio, 'x')}); ` +
     `WebAssembly hashing ${Object.entries(result.hashing).map(([a, h]) => `${a} ${showSpread(h.speedup, 'x')}`).join(', ')} of pure JavaScript (median and range of ${options.runs} runs)`)
