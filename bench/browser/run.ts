@@ -7,8 +7,9 @@
  *              baseline), and against the floor of any answer from a service
  *              worker: one that answers the same sizes from memory (no
  *              IndexedDB, no S3; another origin in the same browser)
- *              and the same GETs in a tab that joined (its worker hands them to
- *              the page node, which answers from the tab's copy in IndexedDB),
+ *              and the same GETs in a tab that joined (its worker answers them
+ *              from the tab's copy in IndexedDB once the page node has marked
+ *              it current; how many still went through the page is counted),
  *              against raw IndexedDB reads in that page
  *   latency  — p50 of a HEAD and of a 1 KiB GET through the service worker,
  *              against a raw IndexedDB read of 1 KiB in the page
@@ -96,94 +97,92 @@ try {
     await register({ accessKeyId, secretAccessKey })
   }, [ACCESS_KEY, SECRET_KEY])
 
+  /**
+   * Setup, once per page: a bucket through the page's worker with an object of
+   * each size, the same bytes in a raw database of that page (`rawGet`), and a
+   * count of the requests the worker hands the page's node (`askedPage`).
+   */
+  const setupGets = async (page: typeof meshPage, bucket: string, database: string, sizes: Record<string, { size: number }>): Promise<void> => {
+    await page.evaluate(async ({ bucket, database, sizes }) => {
+      const g = globalThis as { rawGet?: unknown, askedPage?: number }
+      g.askedPage = 0
+      navigator.serviceWorker.addEventListener('message', e => { if ((e.data as { type?: string } | undefined)?.type === 's3mesh:request') g.askedPage!++ })
+      if ((await fetch(`/s3/${bucket}`, { method: 'PUT' })).status !== 200) throw new Error(`PUT ${bucket}`)
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open(database)
+        r.onupgradeneeded = () => { r.result.createObjectStore('v') }
+        r.onsuccess = () => { resolve(r.result) }
+        r.onerror = () => { reject(r.error) }
+      })
+      g.rawGet = async (key: string): Promise<number> => await new Promise((resolve, reject) => {
+        const r = db.transaction('v').objectStore('v').get(key)
+        r.onsuccess = () => { resolve((r.result as Uint8Array).byteLength) }
+        r.onerror = () => { reject(r.error) }
+      })
+      for (const [name, { size }] of Object.entries(sizes)) {
+        const bytes = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)))
+        const body = new Uint8Array(size)
+        for (let at = 0; at < size; at += bytes.length) body.set(bytes.subarray(0, Math.min(bytes.length, size - at)), at)
+        const res = await fetch(`/s3/${bucket}/${name}`, { method: 'PUT', body: new Blob([body]) })
+        if (res.status !== 200) throw new Error(`PUT ${bucket}/${name}: ${res.status}`)
+        await new Promise<void>((resolve, reject) => {
+          const tx = db.transaction('v', 'readwrite')
+          tx.objectStore('v').put(body, name)
+          tx.oncomplete = () => { resolve() }
+          tx.onerror = () => { reject(tx.error) }
+        })
+      }
+    }, { bucket, database, sizes })
+  }
+
   // GET through the worker vs raw IndexedDB, in a context whose worker has no page node.
   const localContext = await browser.newContext()
   // tsx compiles the functions handed to the page with esbuild's keepNames, which calls a __name helper.
   await localContext.addInitScript('globalThis.__name = f => f')
   const localPage = await localContext.newPage()
   await localPage.goto(node.consoleUrl!)
-  // Setup, once: the worker alone (no page node), the objects in it, the same bytes in a raw database.
-  await localPage.evaluate(async (cases) => {
+  await localPage.evaluate(async () => {
     const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
     await register({ join: false })
-    await fetch('/s3/bench', { method: 'PUT' })
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const r = indexedDB.open('raw-baseline')
-      r.onupgradeneeded = () => { r.result.createObjectStore('v') }
-      r.onsuccess = () => { resolve(r.result) }
-      r.onerror = () => { reject(r.error) }
-    })
-    const rawGet = async (key: string): Promise<number> => await new Promise((resolve, reject) => {
-      const r = db.transaction('v').objectStore('v').get(key)
-      r.onsuccess = () => { resolve((r.result as Uint8Array).byteLength) }
-      r.onerror = () => { reject(r.error) }
-    })
-    ;(globalThis as { rawGet?: unknown }).rawGet = rawGet
-    for (const [name, { size }] of [...Object.entries(cases), ['1KiB', { size: 1024 }] as const]) {
-      const bytes = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)))
-      const body = new Uint8Array(size)
-      for (let at = 0; at < size; at += bytes.length) body.set(bytes.subarray(0, Math.min(bytes.length, size - at)), at)
-      await fetch(`/s3/bench/${name}`, { method: 'PUT', body })
-      await new Promise<void>((resolve, reject) => {
-        const tx = db.transaction('v', 'readwrite')
-        tx.objectStore('v').put(body, name)
-        tx.oncomplete = () => { resolve() }
-        tx.onerror = () => { reject(tx.error) }
-      })
-    }
-  }, GETS)
+  })
+  await setupGets(localPage, 'bench', 'raw-baseline', { ...GETS, '1KiB': { size: 1024 } })
+  // The same GETs in the tab that joined: the page node marks the tab's copies current (kept when the page wrote
+  // them), and its worker answers them from IndexedDB. The same bytes in a raw database of that page.
+  await setupGets(meshPage, 'bench-joined', 'raw-joined', GETS)
 
-  // The same GETs in the tab that joined: its worker hands every request to the page node, which answers from
-  // the tab's copy in IndexedDB (kept when the page wrote the object). The same bytes in a raw database of that page.
-  await meshPage.evaluate(async (cases) => {
-    if ((await fetch('/s3/bench-joined', { method: 'PUT' })).status !== 200) throw new Error('bench-joined')
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const r = indexedDB.open('raw-joined')
-      r.onupgradeneeded = () => { r.result.createObjectStore('v') }
-      r.onsuccess = () => { resolve(r.result) }
-      r.onerror = () => { reject(r.error) }
-    })
-    ;(globalThis as { rawGet?: unknown }).rawGet = async (key: string): Promise<number> => await new Promise((resolve, reject) => {
-      const r = db.transaction('v').objectStore('v').get(key)
-      r.onsuccess = () => { resolve((r.result as Uint8Array).byteLength) }
-      r.onerror = () => { reject(r.error) }
-    })
-    for (const [name, { size }] of Object.entries(cases)) {
-      const body = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)))
-      const whole = new Uint8Array(size)
-      for (let at = 0; at < size; at += body.length) whole.set(body.subarray(0, Math.min(body.length, size - at)), at)
-      const res = await fetch(`/s3/bench-joined/${name}`, { method: 'PUT', body: new Blob([whole]) })
-      if (res.status !== 200) throw new Error(`PUT bench-joined/${name}: ${res.status}`)
-      await new Promise<void>((resolve, reject) => {
-        const tx = db.transaction('v', 'readwrite')
-        tx.objectStore('v').put(whole, name)
-        tx.oncomplete = () => { resolve() }
-        tx.onerror = () => { reject(tx.error) }
-      })
-    }
-  }, GETS)
-  /** GETs a second through the joined tab's worker and page node, and raw IndexedDB reads in that page, alternated. */
-  const measureJoinedGets = async (): Promise<Record<string, { worker: number, raw: number }>> => await meshPage.evaluate(async (cases) => {
-    const rawGet = (globalThis as unknown as { rawGet: (key: string) => Promise<number> }).rawGet
-    const out: Record<string, { worker: number, raw: number }> = {}
+  /**
+   * GETs a second through a page's worker, and raw IndexedDB reads in that
+   * page, alternated and warmed up (so drift in the browser's state hits both
+   * alike); with how many of the timed GETs the worker handed the page node.
+   */
+  const measureGetsIn = async (page: typeof meshPage, bucket: string): Promise<Record<string, { worker: number, raw: number, throughPage: number }>> => await page.evaluate(async ({ cases, bucket }) => {
+    const g = globalThis as unknown as { rawGet: (key: string) => Promise<number>, askedPage: number }
+    const out: Record<string, { worker: number, raw: number, throughPage: number }> = {}
     for (const [name, { size, runs }] of Object.entries(cases)) {
-      await (await fetch(`/s3/bench-joined/${name}`)).arrayBuffer()
-      await rawGet(name)
+      await g.rawGet(name)
+      // Warm: until a GET stays in the worker (a page node marks a copy current once it has answered a read of it).
+      for (let i = 0; i < 20; i++) {
+        const asked = g.askedPage
+        await (await fetch(`/s3/${bucket}/${name}`)).arrayBuffer()
+        if (g.askedPage === asked) break
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+      const asked = g.askedPage
       let worker = 0
       let raw = 0
       for (let i = 0; i < runs; i++) {
         let t = performance.now()
-        const got = await (await fetch(`/s3/bench-joined/${name}`)).arrayBuffer()
+        const got = await (await fetch(`/s3/${bucket}/${name}`)).arrayBuffer()
         worker += performance.now() - t
-        if (got.byteLength !== size) throw new Error(`joined: read ${got.byteLength} of ${size} bytes`)
+        if (got.byteLength !== size) throw new Error(`${bucket}: read ${got.byteLength} of ${size} bytes`)
         t = performance.now()
-        await rawGet(name)
+        await g.rawGet(name)
         raw += performance.now() - t
       }
-      out[name] = { worker: runs / (worker / 1000), raw: runs / (raw / 1000) }
+      out[name] = { worker: runs / (worker / 1000), raw: runs / (raw / 1000), throughPage: g.askedPage - asked }
     }
     return out
-  }, GETS)
+  }, { cases: GETS, bucket })
 
   // The floor's page, its worker in control.
   const floorContext = await browser.newContext()
@@ -206,29 +205,6 @@ try {
         if (got.byteLength !== size) throw new Error(`floor: read ${got.byteLength} of ${size} bytes`)
       }
       out[name] = runs / ((performance.now() - t) / 1000)
-    }
-    return out
-  }, GETS)
-
-  const measureGets = async (): Promise<Record<string, { worker: number, raw: number }>> => await localPage.evaluate(async (cases) => {
-    const rawGet = (globalThis as unknown as { rawGet: (key: string) => Promise<number> }).rawGet
-    const out: Record<string, { worker: number, raw: number }> = {}
-    for (const [name, { size, runs }] of Object.entries(cases)) {
-      // Alternated, warmed up, so drift in the browser's state hits both alike.
-      await (await fetch(`/s3/bench/${name}`)).arrayBuffer()
-      await rawGet(name)
-      let worker = 0
-      let raw = 0
-      for (let i = 0; i < runs; i++) {
-        let t = performance.now()
-        const got = await (await fetch(`/s3/bench/${name}`)).arrayBuffer()
-        worker += performance.now() - t
-        if (got.byteLength !== size) throw new Error(`read ${got.byteLength} of ${size} bytes`)
-        t = performance.now()
-        await rawGet(name)
-        raw += performance.now() - t
-      }
-      out[name] = { worker: runs / (worker / 1000), raw: runs / (raw / 1000) }
     }
     return out
   }, GETS)
@@ -368,7 +344,7 @@ try {
     }
   }
 
-  const readings: Array<{ tabs: { root: { joinMs: number, getMs: number }, scoped: { joinMs: number, getMs: number } }, gets: Awaited<ReturnType<typeof measureGets>>, joinedGets: Awaited<ReturnType<typeof measureJoinedGets>>, floor: Awaited<ReturnType<typeof measureFloor>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
+  const readings: Array<{ tabs: { root: { joinMs: number, getMs: number }, scoped: { joinMs: number, getMs: number } }, gets: Awaited<ReturnType<typeof measureGetsIn>>, joinedGets: Awaited<ReturnType<typeof measureGetsIn>>, floor: Awaited<ReturnType<typeof measureFloor>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
   for (let r = 0; r < options.runs; r++) {
     process.stderr.write(`browser: run ${r + 1} of ${options.runs}\n`)
     // Alternated order, so drift in the browser's state hits both alike; joins are noisy, so three of each a run.
@@ -385,8 +361,8 @@ try {
     }
     // The floor and s3mesh's worker in alternating order, so drift hits both alike.
     const floor = r % 2 === 0 ? await measureFloor() : undefined
-    const gets = await measureGets()
-    readings.push({ tabs, gets, joinedGets: await measureJoinedGets(), floor: floor ?? await measureFloor(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
+    const gets = await measureGetsIn(localPage, 'bench')
+    readings.push({ tabs, gets, joinedGets: await measureGetsIn(meshPage, 'bench-joined'), floor: floor ?? await measureFloor(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
   }
 
   const mb = UPLOADS * size / 1e6
@@ -400,10 +376,12 @@ try {
       floorOpsPerSec: spread(readings.map(r => r.floor[name]!), 1),
       floorOfRaw: spread(readings.map(r => r.floor[name]! / r.gets[name]!.raw)),
       ofFloor: spread(readings.map(r => r.gets[name]!.worker / r.floor[name]!)),
-      // A tab that joined: its page node answers, from the tab's copy; against raw reads in that page.
+      // A tab that joined: its worker answers from the tab's copy, which the page node marked current; against raw reads in that page.
       joinedOpsPerSec: spread(readings.map(r => r.joinedGets[name]!.worker), 1),
       joinedRawIndexedDbOpsPerSec: spread(readings.map(r => r.joinedGets[name]!.raw), 1),
       joinedRatio: spread(readings.map(r => r.joinedGets[name]!.worker / r.joinedGets[name]!.raw)),
+      // Timed GETs the worker handed the page node after all (0: every one answered in the worker).
+      joinedThroughPage: readings.map(r => r.joinedGets[name]!.throughPage),
     }])),
     latency: {
       headMs: spread(readings.map(r => r.latency.head)),

@@ -6,6 +6,7 @@
  * buffered whole.
  */
 import type { S3Handler } from '../s3-shim/index.js'
+import type { CurrentReads } from './worker-reads.js'
 
 /** A request as it crosses to the page. */
 export interface BridgedRequest {
@@ -23,9 +24,10 @@ export type BridgedResponse =
 
 /**
  * Page side: answers the service worker's requests with `handler` (the page
- * node's S3 handler) until the returned function is called.
+ * node's S3 handler) until the returned function is called; with `reads`,
+ * tells the worker which of the reads it answered it may answer itself.
  */
-export function serveServiceWorker (handler: S3Handler): () => void {
+export function serveServiceWorker (handler: S3Handler, reads?: CurrentReads): () => void {
   const container = navigator.serviceWorker
   const onMessage = (event: MessageEvent): void => {
     const data = event.data as { type?: string } | undefined
@@ -35,7 +37,9 @@ export function serveServiceWorker (handler: S3Handler): () => void {
     if (data?.type !== 's3mesh:request') return
     const r = data as BridgedRequest
     const request = new Request(r.url, { method: r.method, headers: r.headers, body: r.body, duplex: 'half' } as RequestInit)
-    handler(request).then(res => {
+    const read = reads?.begin(request)
+    handler(request).then(answered => {
+      const res = reads === undefined ? answered : reads.answered(read, answered)
       const body = res.body
       const answer: BridgedResponse = { status: res.status, statusText: res.statusText, headers: [...res.headers], body }
       port.postMessage(answer, body === null ? [] : [body as unknown as Transferable])

@@ -107,7 +107,8 @@ export class IdbChunks {
     for (const [i, chunk] of stored.entries()) {
       if (chunk === undefined) throw missingChunk()
       if (!(chunk instanceof Blob)) return undefined
-      parts.push(chunk.slice(plan[i]!.from, plan[i]!.to))
+      const { from, to } = plan[i]!
+      parts.push(from === 0 && to === chunk.size ? chunk : chunk.slice(from, to))
     }
     return parts.length === 1 ? parts[0]! : new Blob(parts)
   }

@@ -8,6 +8,7 @@ import type { S3Handler } from '../s3-shim/index.js'
 import { serveServiceWorker } from './bridge.js'
 import { fromBase64, ownHandler } from './own-handler.js'
 import { startPageNode, type PageNode } from './page-node.js'
+import { CurrentReads } from './worker-reads.js'
 import type { NodeTransport } from '../core/wire/dial-first.js'
 import { S3_BASE_PATH, TO_NODE_HEADER, type WorkerConfig } from './worker-config.js'
 
@@ -161,10 +162,12 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   }
   schedule(info.renewAt)
   let handler = handlerFor(info.admission)
-  const unserve = serveServiceWorker(async (request, requestInfo) => await handler(request, requestInfo))
+  // The worker answers the reads of what the tab holds current by itself, once the page has answered one.
+  const reads = new CurrentReads(node.guest, message => { navigator.serviceWorker.controller?.postMessage(message) })
+  const unserve = serveServiceWorker(async (request, requestInfo) => await handler(request, requestInfo), reads)
   return {
     registration, node, principal: info.principal,
-    stop: async () => { stopped = true; clearTimeout(renewal); unserve(); await node.stop() },
+    stop: async () => { stopped = true; clearTimeout(renewal); unserve(); reads.stop(); await node.stop() },
   }
 }
 

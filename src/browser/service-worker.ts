@@ -1,7 +1,9 @@
 /**
  * The s3mesh service worker: `/s3/...` requests from the pages it controls get
  * S3 semantics from the same handler as the Node server: through a page node
- * when one is open, otherwise over IndexedDB, reading what IndexedDB lacks
+ * when one is open (but reads of what the page node marked current here,
+ * answered from IndexedDB: see worker-reads.ts), otherwise over IndexedDB,
+ * reading what IndexedDB lacks
  * from the gateway (a GatewayStore towards the node that served the page).
  * Everything else goes to the network untouched. It keeps nothing in memory
  * that IndexedDB does not have: the browser stops idle workers at will.
@@ -17,6 +19,7 @@ import { askPageNode, pingPageNode } from './bridge.js'
 import { IdbStore } from './idb-store.js'
 import { ownHandler } from './own-handler.js'
 import { browserHashes } from './wasm-hashes.js'
+import { localReadPath, WorkerMarks } from './worker-reads.js'
 import { loadWorkerConfig, saveWorkerConfig, type WorkerConfig, S3_BASE_PATH, TO_NODE_HEADER } from './worker-config.js'
 
 // The few service-worker types used here (the project's TypeScript lib is the DOM's, not the worker's).
@@ -53,7 +56,8 @@ async function gatewayStore (): Promise<{ store: GatewayStore, name: string } | 
   return { store: gateway.store, name: `the gateway ${url}` }
 }
 
-const store = new ReadThroughStore({ local: new IdbStore(), remote: gatewayStore })
+const idb = new IdbStore()
+const store = new ReadThroughStore({ local: idb, remote: gatewayStore })
 
 /** With an admission, the page's requests are decided with its user's rights, as the node decides them; made again when it is renewed. */
 let admitted: { admission: string, handler: S3Handler } | undefined
@@ -63,6 +67,16 @@ async function handlerFor (): Promise<S3Handler> {
   if (admitted?.admission !== admission) admitted = { admission, handler: ownHandler(store, admission, credentials) }
   return admitted.handler
 }
+
+/** For a page node's marked reads: IndexedDB alone (what it lacks is the page's to fetch), decided with the same admission. */
+let marked: { admission: string, handler: S3Handler } | undefined
+function markedHandler (admission: string, credentials: NonNullable<WorkerConfig['credentials']>): S3Handler {
+  if (marked?.admission !== admission) marked = { admission, handler: ownHandler(idb, admission, credentials) }
+  return marked.handler
+}
+
+/** The reads page nodes marked current in IndexedDB (see worker-reads.ts). */
+const marks = new WorkerMarks()
 
 /** Without an admission (no credentials given): the origin's own IndexedDB, as before any user existed. */
 const handler = createS3Handler({
@@ -103,6 +117,7 @@ async function pageNode (): Promise<WindowClient | undefined> {
     const client = await scope.clients.get(id)
     if (client !== undefined) return client
     pageNodes.delete(id)
+    marks.forget(id)
   }
   return undefined
 }
@@ -140,6 +155,10 @@ async function toNode (request: Request, credentials: NonNullable<WorkerConfig['
 async function answer (request: Request): Promise<Response> {
   // A navigation can come from any site, so it may only read (checked here: the page sees no mode).
   if (request.mode === 'navigate' && request.method !== 'GET' && request.method !== 'HEAD') return await (await handlerFor())(request)
+  // A write takes back what was marked in its bucket before it is sent on: the page's word that it changed comes by
+  // another channel, which may arrive after the write's answer, and the page must read its own write.
+  const write = request.method !== 'GET' && request.method !== 'HEAD'
+  if (write) marks.dropBucket(new URL(request.url).pathname.slice(S3_BASE_PATH.length + 1).split('/')[0] ?? '')
   // Signed with a key other than the one this worker was given: a user who is not root (the console logged in as
   // one), whose policies only the node knows. And a bucket's or object's policy and ACL: only the node keeps the
   // access state. The node that served the page answers those, untouched.
@@ -151,16 +170,25 @@ async function answer (request: Request): Promise<Response> {
   // page node to send them, or with an ACL, they go to the node signed with the page's keys (IndexedDB alone would
   // acknowledge what no durable member holds).
   const config = await loadWorkerConfig()
-  const write = request.method !== 'GET' && request.method !== 'HEAD'
   if (config.admission !== undefined && config.credentials !== undefined && ((write && node === undefined) || request.headers.has('x-amz-acl'))) {
     return key !== undefined ? await fetch(request) : await toNode(request, config.credentials, config.gateway)
   }
   if (node === undefined) return await (await handlerFor())(request)
+  // A read of a key's current version that the page node marked current here: answered from IndexedDB, if the
+  // answer's headers are those the page node gave (else the page answers, and the mark is not tried again).
+  const path = localReadPath(request)
+  const mark = path === undefined ? undefined : marks.marked(node.id, request.method, path)
+  if (mark !== undefined && config.admission !== undefined && config.credentials !== undefined) {
+    const local = await markedHandler(config.admission, config.credentials)(request)
+    if (marks.matches(node.id, request.method, path!, mark, local)) return local
+    await local.body?.cancel().catch(() => {})
+  }
   try {
     return await askPageNode(node, request, 60_000)
   } catch {
     // The page went away mid-request. A request without a body can be answered here instead.
     pageNodes.delete(node.id)
+    marks.forget(node.id)
     if (request.body === null) return await answer(request)
     return s3Error(request, 'The page running this tab\'s mesh node closed during the request; retry it.')
   }
@@ -179,7 +207,8 @@ scope.addEventListener('fetch', event => {
 scope.addEventListener('message', event => {
   const data = event.data as { type?: string, config?: WorkerConfig } | undefined
   if (data?.type === 's3mesh:node-up' && event.source !== null) { pageNodes.add(event.source.id); return }
-  if (data?.type === 's3mesh:node-down' && event.source !== null) { pageNodes.delete(event.source.id); return }
+  if (data?.type === 's3mesh:node-down' && event.source !== null) { pageNodes.delete(event.source.id); marks.forget(event.source.id); return }
+  if (data !== undefined && event.source !== null && marks.take(event.source.id, data)) return
   if (data?.type !== 's3mesh:config' || data.config === undefined) return
   const port = event.ports[0]
   event.waitUntil(saveWorkerConfig(data.config).then(() => { port?.postMessage({ ok: true }) }, (err: unknown) => { port?.postMessage({ ok: false, error: String(err) }) }))

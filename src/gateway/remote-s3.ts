@@ -157,7 +157,8 @@ export class RemoteS3 {
         headers: signed.headers,
         body: body instanceof ReadableStream ? fixedLength(body, req.size) : this.options.blobBodies === true && body instanceof Uint8Array ? new Blob([body]) : body,
         signal: controller.signal,
-        ...(this.options.noHttpCache === true ? { cache: 'no-store' } : {}),
+        // Reads only: a browser sends a no-store request with Cache-Control: no-cache, which a write would keep as the object's.
+        ...(this.options.noHttpCache === true && (req.method === 'GET' || req.method === 'HEAD') ? { cache: 'no-store' } : {}),
         // Node (undici) needs this to send a stream; other runtimes ignore it.
         duplex: 'half',
       } as RequestInit)

@@ -76,6 +76,8 @@ describe('a browser tab in the mesh', () => {
     }, body)
     assert.equal(put[0], 200, String(put[2]))
     assert.equal(put[1], '2', 'two durable copies before the PUT answers (a tab\'s never counts)')
+    const head = await sign.fetch(`${nodes[0]!.url}/tabs/note.txt`, { method: 'HEAD' })
+    assert.deepEqual([head.headers.get('content-type'), head.headers.get('cache-control')], ['text/plain', null], 'the object keeps the metadata the page gave, and none the browser added')
     const dir = await mkdtemp(join(tmpdir(), 's3mesh-aws-'))
     const env = await awsCliEnv(dir)
     try {
@@ -99,6 +101,42 @@ describe('a browser tab in the mesh', () => {
     })
     assert.equal(got[0], 200)
     assert.ok(Buffer.from(got[1] as number[]).equals(bytes), 'the same bytes')
+  })
+
+  it('its worker answers reads of what the tab holds without the page, and stops when the key changes', async () => {
+    // What the page is asked: every request the worker hands it, counted in the page.
+    await page.evaluate(() => {
+      const g = globalThis as { asked?: string[] }
+      g.asked = []
+      navigator.serviceWorker.addEventListener('message', e => { const d = e.data as { type?: string, method?: string, url?: string }; if (d?.type === 's3mesh:request') g.asked!.push(`${d.method!} ${new URL(d.url!).pathname}`) })
+    })
+    const asked = async (): Promise<string[]> => await page.evaluate(() => (globalThis as { asked?: string[] }).asked!.filter(a => a.endsWith('/s3/tabs/held.bin')))
+    const read = async (init?: RequestInit): Promise<[number, string]> => await page.evaluate(async init => {
+      const r = await fetch('/s3/tabs/held.bin', init)
+      return [r.status, await r.text()]
+    }, init as Record<string, unknown>)
+    const put = async (text: string): Promise<number> => await page.evaluate(async text => (await fetch('/s3/tabs/held.bin', { method: 'PUT', body: text })).status, text)
+    assert.equal(await put('first'), 200)
+    // The first read goes through the page (nothing is marked yet); once the page has told the worker, reads stay in it.
+    assert.deepEqual(await read(), [200, 'first'])
+    assert.ok((await asked()).includes('GET /s3/tabs/held.bin'), 'the first read was the page\'s')
+    await until('a read no longer reaches the page', async () => { const n = (await asked()).length; await read(); return (await asked()).length === n })
+    const before = (await asked()).length
+    for (let i = 0; i < 5; i++) assert.deepEqual(await read(), [200, 'first'])
+    assert.deepEqual(await read({ headers: { range: 'bytes=1-3' } }), [206, 'irs'], 'a range, from the worker too')
+    assert.equal((await asked()).length, before, 'six reads answered by the worker alone')
+    // A HEAD is marked by a HEAD the page answered (its headers are compared, not a GET's).
+    await until('a HEAD no longer reaches the page', async () => { const n = (await asked()).length; await read({ method: 'HEAD' }); return (await asked()).length === n })
+    // The tab's own write: read back at once, through the page, whatever the worker was told.
+    assert.equal(await put('second'), 200)
+    assert.deepEqual(await read(), [200, 'second'], 'the tab reads its own write')
+    await until('the worker answers the new version by itself', async () => { const n = (await asked()).length; await read(); return (await asked()).length === n })
+    // A write elsewhere: the tab's catalog hears of it (it holds the key), and the worker stops answering the old copy.
+    const third = randomBytes(2000).toString('hex')
+    assert.equal((await sign.fetch(`${nodes[1]!.url}/tabs/held.bin`, { method: 'PUT', body: third })).status, 200)
+    await until('the tab reads the write made on a Node node', async () => (await read())[1] === third)
+    assert.ok((await asked()).length > before + 1, 'the new version was read through the page')
+    await until('the worker answers the newer version by itself', async () => { const n = (await asked()).length; const [, body] = await read(); return body === third && (await asked()).length === n })
   })
 
   it('when the page running the node closes, another page of the origin reads through the gateway', async () => {

@@ -45,6 +45,8 @@ export interface CatalogEvents {
   replaced: CustomEvent<{ before: CatalogEntry, after: CatalogEntry }>
   /** Fired when a key's head (its current version) moved to another slot: the head before and after (absent: the key has no slot left). */
   head: CustomEvent<{ bucket: string, key: string, before: CatalogEntry, after?: CatalogEntry }>
+  /** Fired when `evict` took a slot of a key out (it is no longer known here, which is not a delete). */
+  evicted: CustomEvent<{ bucket: string, key: string }>
 }
 
 /** One version in a listing of versions (versionPage): a slot that is not a tombstone, and whether it is its key's head. */
@@ -287,6 +289,7 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     const slot = versionId ?? ''
     if (!rows.some(r => slotOf(r.entry) === slot)) return
     this.rewrite(b, bucket, key, rows, slot, undefined)
+    if (this.listenerCount('evicted') > 0) this.safeDispatchEvent('evicted', { detail: { bucket, key } })
   }
 
   /** The digest of a whole bucket (its entry and every object entry). */
