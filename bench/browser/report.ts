@@ -24,7 +24,7 @@ export const tables = {
           ],
       ...g.joinedOpsPerSec === undefined || g.joinedRawIndexedDbOpsPerSec === undefined || g.joinedRatio === undefined
         ? []
-        : [[`GET ${name} in a tab that joined: worker, then page node from IndexedDB vs raw IndexedDB read in that page (ops/s)`, showSpread(g.joinedOpsPerSec), showSpread(g.joinedRawIndexedDbOpsPerSec), times(g.joinedRatio)]],
+        : [[`GET ${name} in a tab that joined: service worker from the copy its page node marked current vs raw IndexedDB read in that page (ops/s)`, showSpread(g.joinedOpsPerSec), showSpread(g.joinedRawIndexedDbOpsPerSec), times(g.joinedRatio)]],
     ]),
     [`upload 1 MiB x ${doc.upload.objects} from a page into the mesh${doc.upload.concurrency === undefined ? '' : `, ${doc.upload.concurrency} at a time,`} vs aws-cli into the node (MB/s)`, showSpread(doc.upload.pageMBps), showSpread(doc.upload.awsCliMBps), times(doc.upload.ratio)],
   ]),
