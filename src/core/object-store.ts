@@ -174,6 +174,13 @@ export interface PutOptions extends Signal {
    */
   verified?: VerifiedDigests
   /**
+   * Called by a store that hashed the body it was given, with its SHA-256
+   * (hex), before the write commits: a gateway signs the hash, and the node
+   * checks the bytes against it. A caller that keeps the same bytes
+   * elsewhere need not hash them again.
+   */
+  onHashed?: (sha256: string) => void
+  /**
    * The checksum the client sent (x-amz-checksum-*, as a header or a
    * trailer), which the body stream has verified: read once the body has
    * ended, and kept with the object.

@@ -306,6 +306,7 @@ export class GatewayStore implements ObjectStore {
     const sent = await this.body(body, options.size, options.signal)
     // A body in hand is hashed here (once): the node checks the signed hash, and the info reports it.
     const sha256 = options.verified?.sha256 ?? (sent.body instanceof Uint8Array ? await sha256Hex(sent.body) : undefined)
+    if (sha256 !== undefined) options.onHashed?.(sha256)
     const wire = withChecksumOf(sent, options)
     const { response } = await this.remote.send({
       method: 'PUT', bucket, key, body: wire.body, size: wire.size,

@@ -67,4 +67,30 @@ describe('a replica\'s copy of a write in progress', () => {
       await rm(root, { recursive: true, force: true })
     }
   })
+
+  it('takes the hash its caller already has of the same bytes (a tab\'s write, hashed as it was sent) instead of hashing them again', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-replica-'))
+    const store = await DiskStore.open(root)
+    try {
+      let hashedHere = 0
+      // Hashes that can hash a whole body at once (a browser's), as a tab's copy keeps it in memory to.
+      const counting = { ...webHashes, sha256Of: async (b: Uint8Array) => { hashedHere++; return new Uint8Array(createHash('sha256').update(b).digest()) } }
+      const copies = new LocalCopies(store, { self: 'me', catalog: new Catalog(), clock: new HybridClock(), hashes: counting, announce: () => {} })
+      const head: WriteHead = { bucket: 'b', key: 'k', metadata: { user: {} }, tags: {} }
+      const body = bytes(256 * 1024, 3)
+      await copies.storeStreamed(head, streamOfBytes(body, 64 * 1024), async () => entryOf('k', body), undefined, () => sha(body))
+      assert.equal(hashedHere, 0, 'not hashed a second time')
+      assert.deepEqual(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream())), body)
+      // The caller's hash is not the version's: refused, as bytes that hash otherwise are.
+      const refused = copies.storeStreamed(head, streamOfBytes(bytes(256 * 1024, 4), 64 * 1024), async () => entryOf('k', body, 'f'.repeat(64)), undefined, () => sha(body))
+      await assert.rejects(refused, ContentMismatchError)
+      assert.deepEqual(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream())), body)
+      // Without one, the copy is hashed as before.
+      await copies.storeStreamed(head, streamOfBytes(body, 64 * 1024), async () => entryOf('k', body))
+      assert.equal(hashedHere, 1)
+    } finally {
+      await store.close()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
 })

@@ -142,10 +142,13 @@ export class GuestStore extends MeshStore {
     let failed: ((err: Error) => void) | undefined
     const version = new Promise<CatalogEntry>((resolve, reject) => { written = resolve; failed = reject })
     const head = { bucket, key, metadata: options.metadata, tags: options.tags ?? {}, ...(options.size === undefined ? {} : { size: options.size }) }
-    const kept = this.guest.copies.storeStreamed(head, toLocal!, async () => await version, options.signal)
+    // One hashing pass: the writer hashes the bytes it sends (the node checks them against it), and the tab's copy,
+    // the same bytes, is checked against the version by that hash rather than hashed again.
+    let hashed: string | undefined
+    const kept = this.guest.copies.storeStreamed(head, toLocal!, async () => await version, options.signal, () => hashed)
       .then(held => { this.guest.copies.publish(held) }, () => { /* not kept here: the node holds it */ })
     try {
-      const info = await this.writer.putObject(bucket, key, toNode!, options)
+      const info = await this.writer.putObject(bucket, key, toNode!, { ...options, onHashed: sha256 => { hashed = sha256; options.onHashed?.(sha256) } })
       await this.refresh(bucket, key, true)
       const entry = this.guest.catalog.get(bucket, key)
       if (entry?.object?.sha256 === info.sha256 || entry?.object?.etag === info.etag) written!(entry)

@@ -180,8 +180,11 @@ export class LocalCopies {
    * checked against it before the store commits, and the copy is refused
    * (nothing stored) if they differ or the catalog knows a newer version by
    * then. Quiet: the writer announces the version with its replicas.
+   * `hashed`: the SHA-256 the caller already has of these same bytes (a
+   * tab's write, hashed once as it is sent), taken instead of hashing them
+   * again where they are still in memory.
    */
-  async storeStreamed (head: WriteHead, body: ReadableStream<Uint8Array>, entry: () => Promise<CatalogEntry>, signal?: AbortSignal): Promise<CatalogEntry> {
+  async storeStreamed (head: WriteHead, body: ReadableStream<Uint8Array>, entry: () => Promise<CatalogEntry>, signal?: AbortSignal, hashed?: () => string | undefined): Promise<CatalogEntry> {
     const { bucket, key } = head
     return await this.locks.run(`${bucket}\n${key}`, async () => {
       await this.ensureBucket(bucket, { signal })
@@ -204,7 +207,7 @@ export class LocalCopies {
       await this.store.putObject(bucket, key, body.pipeThrough(digest.stream), {
         metadata: head.metadata, tags: head.tags, signal, ...(head.size === undefined ? {} : { size: head.size }),
         copyOfAtEnd: async () => {
-          await digest.check(await expected())
+          await digest.check(await expected(), hashed?.())
           const o = final!.object!
           const versionAs = this.versionAs(final!)
           return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }), ...(o.metadata.checksum === undefined ? {} : { checksum: o.metadata.checksum }), ...(versionAs === undefined ? {} : { versionAs }) }

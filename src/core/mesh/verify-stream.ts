@@ -42,11 +42,11 @@ export function verifyingStream (hashes: Hashes, expected: Expected, onMismatch?
  * replica's copy of a write in progress, whose version comes after its last
  * byte): it can make the bytes durable while it waits for the version.
  */
-export function digestingStream (hashes: Hashes): { stream: TransformStream<Uint8Array, Uint8Array>, check: (want: { sha256: string, size: number }) => Promise<void> } {
+export function digestingStream (hashes: Hashes): { stream: TransformStream<Uint8Array, Uint8Array>, check: (want: { sha256: string, size: number }, known?: string) => Promise<void> } {
   const digest = new BodyDigest(hashes, undefined)
   return {
     stream: new TransformStream({ transform (chunk, controller) { digest.update(chunk); controller.enqueue(chunk) } }),
-    check: async want => { await digest.check(want) },
+    check: async (want, known) => { await digest.check(want, known) },
   }
 }
 
@@ -76,9 +76,10 @@ class BodyDigest {
     else this.hash!.update(chunk)
   }
 
-  async check (want: { sha256: string, size: number }): Promise<void> {
+  /** `known`: the bytes' SHA-256 as the caller computed it, taken instead of hashing what was kept (not what was hashed already). */
+  async check (want: { sha256: string, size: number }, known?: string): Promise<void> {
     if (this.size !== want.size) this.fail(`Received ${this.size} of the expected ${want.size} bytes.`)
-    const got = toHex(this.kept !== undefined ? await this.hashes.sha256Of!(concatBytes(this.kept, this.size)) : this.hash!.digest())
+    const got = this.kept !== undefined ? known ?? toHex(await this.hashes.sha256Of!(concatBytes(this.kept, this.size))) : toHex(this.hash!.digest())
     if (got !== want.sha256) this.fail(`The bytes hash to ${got}, not the expected ${want.sha256}.`)
   }
 
