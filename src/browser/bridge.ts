@@ -1,9 +1,9 @@
 /**
  * The service worker and a page node talk over MessageChannels: the worker
- * hands a page node every /s3/ request while one is open (the page node has
- * the mesh: catalog, peers, replication), and otherwise serves from
- * IndexedDB and its gateway. Bodies travel as transferred streams, never
- * buffered whole.
+ * hands a page node the /s3/ requests while one is open (the page node has
+ * the mesh: catalog, peers, replication), but reads of copies the page
+ * marked current (worker-reads.ts), and otherwise serves from IndexedDB and
+ * its gateway. Bodies travel as transferred streams, never buffered whole.
  */
 import type { S3Handler } from '../s3-shim/index.js'
 import type { CurrentReads } from './worker-reads.js'
@@ -18,9 +18,13 @@ export interface BridgedRequest {
 }
 
 /** The page's answer. */
-export type BridgedResponse =
+export type BridgedResponse = (
   | { status: number, statusText: string, headers: Array<[string, string]>, body: ReadableStream<Uint8Array> | null }
   | { error: string }
+) & {
+  /** The number of the last message about marks the page posted before this answer (see worker-reads.ts). */
+  seq?: number
+}
 
 /**
  * Page side: answers the service worker's requests with `handler` (the page
@@ -41,10 +45,10 @@ export function serveServiceWorker (handler: S3Handler, reads?: CurrentReads): (
     handler(request).then(answered => {
       const res = reads === undefined ? answered : reads.answered(read, answered)
       const body = res.body
-      const answer: BridgedResponse = { status: res.status, statusText: res.statusText, headers: [...res.headers], body }
+      const answer: BridgedResponse = { status: res.status, statusText: res.statusText, headers: [...res.headers], body, ...(reads === undefined ? {} : { seq: reads.sent }) }
       port.postMessage(answer, body === null ? [] : [body as unknown as Transferable])
     }, (err: unknown) => {
-      port.postMessage({ error: err instanceof Error ? err.message : String(err) } satisfies BridgedResponse)
+      port.postMessage({ error: err instanceof Error ? err.message : String(err), ...(reads === undefined ? {} : { seq: reads.sent }) } satisfies BridgedResponse)
     })
   }
   container.addEventListener('message', onMessage)
@@ -55,8 +59,12 @@ export function serveServiceWorker (handler: S3Handler, reads?: CurrentReads): (
   }
 }
 
-/** Worker side: sends `request` to a page node and turns its answer back into a Response. */
-export async function askPageNode (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, request: Request, timeoutMs: number): Promise<Response> {
+/**
+ * Worker side: sends `request` to a page node and turns its answer back into
+ * a Response; `relayed` is told the answer's number (worker-reads.ts) before
+ * it is given.
+ */
+export async function askPageNode (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, request: Request, timeoutMs: number, relayed?: (seq: number | undefined) => void): Promise<Response> {
   const channel = new MessageChannel()
   const body = request.body
   const message: BridgedRequest = { type: 's3mesh:request', method: request.method, url: request.url, headers: [...request.headers], body }
@@ -66,6 +74,7 @@ export async function askPageNode (client: { postMessage: (message: unknown, tra
   })
   client.postMessage(message, [channel.port2, ...(body === null ? [] : [body as unknown as Transferable])])
   const a = await answer
+  relayed?.(a.seq)
   if ('error' in a) throw new Error(a.error)
   return new Response(a.body, { status: a.status, statusText: a.statusText, headers: a.headers })
 }

@@ -153,6 +153,8 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
       admit(AbortSignal.timeout(15_000)).then(async next => {
         if (next === undefined || stopped) return
         handler = handlerFor(next.admission)
+        admission = next.admission
+        reads.renewed()
         await node.renew(fromBase64(next.admission))
         // The worker too (its own time limit: register's is long past).
         await tell(next.admission, AbortSignal.timeout(15_000)).catch(() => {})
@@ -162,8 +164,9 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   }
   schedule(info.renewAt)
   let handler = handlerFor(info.admission)
+  let admission = info.admission
   // The worker answers the reads of what the tab holds current by itself, once the page has answered one.
-  const reads = new CurrentReads(node.guest, message => { navigator.serviceWorker.controller?.postMessage(message) })
+  const reads = new CurrentReads(node.guest, () => admission, message => { navigator.serviceWorker.controller?.postMessage(message) })
   const unserve = serveServiceWorker(async (request, requestInfo) => await handler(request, requestInfo), reads)
   return {
     registration, node, principal: info.principal,

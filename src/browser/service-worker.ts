@@ -6,7 +6,8 @@
  * reading what IndexedDB lacks
  * from the gateway (a GatewayStore towards the node that served the page).
  * Everything else goes to the network untouched. It keeps nothing in memory
- * that IndexedDB does not have: the browser stops idle workers at will.
+ * that IndexedDB does not have but the page nodes' marks, which it may lose
+ * (the browser stops idle workers at will): their reads go to the page then.
  */
 import { S3Error } from '../core/errors.js'
 import { requestIdSource } from '../core/ids.js'
@@ -155,8 +156,8 @@ async function toNode (request: Request, credentials: NonNullable<WorkerConfig['
 async function answer (request: Request): Promise<Response> {
   // A navigation can come from any site, so it may only read (checked here: the page sees no mode).
   if (request.mode === 'navigate' && request.method !== 'GET' && request.method !== 'HEAD') return await (await handlerFor())(request)
-  // A write takes back what was marked in its bucket before it is sent on: the page's word that it changed comes by
-  // another channel, which may arrive after the write's answer, and the page must read its own write.
+  // A write takes back what was marked in its bucket before it is sent on (the page's word that it changed follows,
+  // and the answer's number keeps the marks unused until that word is taken: worker-reads.ts).
   const write = request.method !== 'GET' && request.method !== 'HEAD'
   if (write) marks.dropBucket(new URL(request.url).pathname.slice(S3_BASE_PATH.length + 1).split('/')[0] ?? '')
   // Signed with a key other than the one this worker was given: a user who is not root (the console logged in as
@@ -177,14 +178,14 @@ async function answer (request: Request): Promise<Response> {
   // A read of a key's current version that the page node marked current here: answered from IndexedDB, if the
   // answer's headers are those the page node gave (else the page answers, and the mark is not tried again).
   const path = localReadPath(request)
-  const mark = path === undefined ? undefined : marks.marked(node.id, request.method, path)
+  const mark = path === undefined || config.admission === undefined ? undefined : marks.marked(node.id, request.method, path, config.admission)
   if (mark !== undefined && config.admission !== undefined && config.credentials !== undefined) {
     const local = await markedHandler(config.admission, config.credentials)(request)
     if (marks.matches(node.id, request.method, path!, mark, local)) return local
     await local.body?.cancel().catch(() => {})
   }
   try {
-    return await askPageNode(node, request, 60_000)
+    return await askPageNode(node, request, 60_000, seq => { marks.relayed(node.id, seq) })
   } catch {
     // The page went away mid-request. A request without a body can be answered here instead.
     pageNodes.delete(node.id)
@@ -206,9 +207,9 @@ scope.addEventListener('fetch', event => {
 
 scope.addEventListener('message', event => {
   const data = event.data as { type?: string, config?: WorkerConfig } | undefined
-  if (data?.type === 's3mesh:node-up' && event.source !== null) { pageNodes.add(event.source.id); return }
-  if (data?.type === 's3mesh:node-down' && event.source !== null) { pageNodes.delete(event.source.id); marks.forget(event.source.id); return }
-  if (data !== undefined && event.source !== null && marks.take(event.source.id, data)) return
+  if (data?.type === 's3mesh:node-up' && event.source !== null) { pageNodes.add(event.source.id); marks.up(event.source.id); return }
+  if (data?.type === 's3mesh:node-down' && event.source !== null) { pageNodes.delete(event.source.id); marks.stop(event.source.id); return }
+  if (event.source !== null && marks.take(event.source.id, data)) return
   if (data?.type !== 's3mesh:config' || data.config === undefined) return
   const port = event.ports[0]
   event.waitUntil(saveWorkerConfig(data.config).then(() => { port?.postMessage({ ok: true }) }, (err: unknown) => { port?.postMessage({ ok: false, error: String(err) }) }))

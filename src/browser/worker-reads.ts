@@ -6,19 +6,43 @@
  * of a key whose copy here is current, it tells the worker, with the
  * headers it answered with (`CurrentMark`); the worker then answers that key
  * from IndexedDB without the round trip through the page, as long as its own
- * answer has the same headers. Any change the page's catalog hears of the
- * key, or of its bucket, takes the mark back (`StaleMark`) before the page
- * tells anything else. A worker the browser restarted has no marks: its
- * reads go through the page again, which marks them again.
+ * answer has the same headers and the page's admission is the one the
+ * worker decides with. Any change the page's catalog hears of the key, or
+ * of its bucket, takes the mark back (`StaleMark`).
+ *
+ * Marks and answers travel by different channels (the page's controller
+ * messages, a MessageChannel per request), which keep no order between
+ * them: a page's DELETE may be answered before the worker has taken the
+ * stale mark the page posted first. So every message the page posts is
+ * numbered, each answer carries the number of the last one posted before
+ * it, and the worker uses none of a page's marks until it has taken every
+ * message numbered up to the last answer it relayed: an app that had an
+ * answer never reads what the page knew was stale when it answered. A
+ * worker the browser restarted has no marks: its reads go through the page
+ * again, which marks them again.
  */
 import type { CatalogEntry } from '../core/mesh/catalog-entry.js'
 import type { GuestMember } from '../core/mesh/guest-member.js'
 import { S3_BASE_PATH } from './worker-config.js'
 
 /** The page to its worker: this object's copy in IndexedDB is current, and was answered with these headers. */
-export interface CurrentMark { type: 's3mesh:current', method: string, path: string, headers: Array<[string, string]> }
-/** The page to its worker: the catalog changed this object (`key`), or every object of `bucket`. */
-export interface StaleMark { type: 's3mesh:stale', bucket: string, key?: string }
+export interface CurrentMark { type: 's3mesh:current', seq: number, method: string, path: string, headers: Array<[string, string]>, admission: string }
+/** The page to its worker: the catalog changed this object (`key`), or every object of `bucket`; with neither, forget every mark (a new admission). */
+export interface StaleMark { type: 's3mesh:stale', seq: number, bucket?: string, key?: string }
+
+/**
+ * A short tag of an admission (base64): a mark holds only while the worker
+ * decides with the admission the page answered with (a renewal may take a
+ * right away). FNV-1a, 64 bits: it tells admissions apart, it guards nothing.
+ */
+export function admissionTag (admission: string): string {
+  if (tagged?.admission === admission) return tagged.tag
+  let h = 0xcbf29ce484222325n
+  for (let i = 0; i < admission.length; i++) h = ((h ^ BigInt(admission.charCodeAt(i))) * 0x100000001b3n) & 0xffffffffffffffffn
+  tagged = { admission, tag: h.toString(16) }
+  return tagged.tag
+}
+let tagged: { admission: string, tag: string } | undefined
 
 /**
  * An object's place, `bucket/key`, when a request reads its current version
@@ -70,9 +94,29 @@ export class CurrentReads {
   private readonly onChange = (event: CustomEvent<CatalogEntry>): void => { this.changed(event.detail.bucket, event.detail.key) }
   private readonly onEvicted = (event: CustomEvent<{ bucket: string, key: string }>): void => { this.changed(event.detail.bucket, event.detail.key) }
 
-  constructor (private readonly guest: Pick<GuestMember, 'catalog' | 'trusts' | 'self'>, private readonly post: (message: CurrentMark | StaleMark) => void) {
+  /** Messages posted so far (each is numbered: see the top of this file). */
+  private posted = 0
+  private stopped = false
+
+  /**
+   * @param admission the admission the page decides with now (base64)
+   * @param post sends the worker a message, in order (the page's controller)
+   */
+  constructor (private readonly guest: Pick<GuestMember, 'catalog' | 'trusts' | 'self'>, private readonly admission: () => string, private readonly post: (message: CurrentMark | StaleMark) => void) {
     guest.catalog.addEventListener('change', this.onChange)
     guest.catalog.addEventListener('evicted', this.onEvicted)
+  }
+
+  /** The page decides with a new admission: every mark goes (the worker would decide with the old one until told). */
+  renewed (): void {
+    if (this.marked.size === 0) return
+    this.marked.clear()
+    this.post({ type: 's3mesh:stale', seq: ++this.posted })
+  }
+
+  /** The number of the last message posted: an answer sent now carries it. */
+  get sent (): number {
+    return this.posted
   }
 
   private changed (bucket: string, key: string | undefined): void {
@@ -84,13 +128,13 @@ export class CurrentReads {
     this.changedAt.set(key === undefined ? `${bucket}/` : `${bucket}/${key}`, this.changes)
     // The worker is told only of what it was told is current.
     if (key !== undefined) {
-      if (this.marked.delete(`${bucket}/${key}`)) this.post({ type: 's3mesh:stale', bucket, key })
+      if (this.marked.delete(`${bucket}/${key}`)) this.post({ type: 's3mesh:stale', seq: ++this.posted, bucket, key })
       return
     }
     const inBucket = [...this.marked].filter(path => path.startsWith(`${bucket}/`))
     if (inBucket.length === 0) return
     for (const path of inBucket) this.marked.delete(path)
-    this.post({ type: 's3mesh:stale', bucket })
+    this.post({ type: 's3mesh:stale', seq: ++this.posted, bucket })
   }
 
   /** Called as the page starts answering a request; the token goes to `answered`. */
@@ -120,6 +164,8 @@ export class CurrentReads {
 
   /** Tells the worker that `token`'s key is current here, if the catalog says so now and nothing changed it since the read began. */
   private mark (token: ReadToken, etag: string | null, headers: Array<[string, string]>): void {
+    // A read that ends after the page stopped serving the worker: no one would take its mark back.
+    if (this.stopped) return
     const slash = token.path.indexOf('/')
     const bucket = token.path.slice(0, slash)
     const key = token.path.slice(slash + 1)
@@ -129,10 +175,11 @@ export class CurrentReads {
     if (e?.object === undefined || e.deleted || !e.holders.includes(this.guest.self) || !this.guest.trusts(bucket, key)) return
     if (etag !== `"${e.object.etag}"`) return
     this.marked.add(token.path)
-    this.post({ type: 's3mesh:current', method: token.method, path: token.path, headers })
+    this.post({ type: 's3mesh:current', seq: ++this.posted, method: token.method, path: token.path, headers, admission: admissionTag(this.admission()) })
   }
 
   stop (): void {
+    this.stopped = true
     this.guest.catalog.removeEventListener('change', this.onChange)
     this.guest.catalog.removeEventListener('evicted', this.onEvicted)
   }
@@ -143,58 +190,113 @@ const TRACKED_CHANGES = 10_000
 
 /** Worker side: the marks of each page node (by client id), taken back by a stale mark from any page of the origin. */
 export class WorkerMarks {
-  /** Per page: a path's headers, or REFUSED where an answer made here did not match them. */
-  private readonly byClient = new Map<string, Map<string, string>>()
+  /** Per page: a read's headers (by `method path`), or REFUSED where an answer made here did not match them. */
+  private readonly byClient = new Map<string, Map<string, { headers: string, admission: string }>>()
+  /** Per page: the last message taken, and the highest number an answer of it carried. */
+  private readonly taken = new Map<string, number>()
+  private readonly answered = new Map<string, number>()
+  /** Pages that said their node is down: their late marks are not taken. */
+  private readonly down = new Set<string>()
 
-  /** Takes a page's message; true if it was a mark. */
-  take (client: string, message: CurrentMark | StaleMark | { type?: string }): boolean {
-    if (message.type === 's3mesh:current') {
-      const m = message as CurrentMark
+  /** Takes a page's message; true if it was one of these. */
+  take (client: string, message: unknown): boolean {
+    if (message === null || typeof message !== 'object') return false
+    const m = message as Partial<CurrentMark> | Partial<StaleMark>
+    if (m.type === 's3mesh:current') {
+      const c = m as CurrentMark
+      this.taken.set(client, c.seq)
+      if (this.down.has(client)) return true
       let marks = this.byClient.get(client)
       if (marks === undefined) this.byClient.set(client, marks = new Map())
+      const at = `${c.method} ${c.path}`
       // Refused stays refused until the key changes: the page marks every read it answers, and would again.
-      const at = `${m.method} ${m.path}`
-      if (marks.get(at) !== REFUSED) marks.set(at, JSON.stringify(m.headers))
+      if (marks.get(at) === REFUSED) return true
+      marks.delete(at)
+      marks.set(at, { headers: JSON.stringify(c.headers), admission: c.admission })
+      // Past the cap the oldest mark goes: its reads go to the page again.
+      if (marks.size > MAX_MARKS) marks.delete(marks.keys().next().value!)
       return true
     }
-    if (message.type === 's3mesh:stale') {
+    if (m.type === 's3mesh:stale') {
+      const st = m as StaleMark
+      if (client !== '') this.taken.set(client, st.seq)
       // Every page's: they share IndexedDB, and one page may hear of a change before another.
-      const m = message as StaleMark
+      const path = st.key === undefined ? undefined : `${st.bucket ?? ''}/${st.key}`
       for (const marks of this.byClient.values()) {
-        const stale = m.key === undefined ? (at: string) => at.slice(at.indexOf(' ') + 1).startsWith(`${m.bucket}/`) : (at: string) => at.slice(at.indexOf(' ') + 1) === `${m.bucket}/${m.key!}`
-        for (const at of marks.keys()) if (stale(at)) marks.delete(at)
+        if (st.bucket === undefined) { marks.clear(); continue }
+        for (const at of marks.keys()) {
+          const p = at.slice(at.indexOf(' ') + 1)
+          if (path === undefined ? p.startsWith(`${st.bucket}/`) : p === path) marks.delete(at)
+        }
       }
       return true
     }
     return false
   }
 
-  /** The headers `client` last answered a `method` (GET or HEAD) of `path` with, while its mark stands. */
-  marked (client: string, method: string, path: string): string | undefined {
-    const mark = this.byClient.get(client)?.get(`${method} ${path}`)
-    return mark === REFUSED ? undefined : mark
+  /** An answer of `client` numbered `seq` was relayed: its marks wait until every message up to it is taken. */
+  relayed (client: string, seq: number | undefined): void {
+    if (seq !== undefined && seq > (this.answered.get(client) ?? 0)) this.answered.set(client, seq)
   }
 
   /**
-   * Whether an answer made here matches the page's mark (the same version,
-   * metadata, tags and lock). One that does not is not tried again until
-   * the key changes: every read would pay for two answers.
+   * What `client` last answered a `method` (GET or HEAD) of `path` with,
+   * while its mark stands, the worker decides with the same admission
+   * (`admission`, base64) and has taken every message the page posted
+   * before its answers.
    */
-  matches (client: string, method: string, path: string, mark: string, response: Response): boolean {
-    if ((response.status === 200 || response.status === 206) && JSON.stringify(versionHeaders(response.headers)) === mark) return true
-    this.byClient.get(client)?.set(`${method} ${path}`, REFUSED)
+  marked (client: string, method: string, path: string, admission: string): Mark | undefined {
+    if ((this.taken.get(client) ?? 0) < (this.answered.get(client) ?? 0)) return undefined
+    const mark = this.byClient.get(client)?.get(`${method} ${path}`)
+    return mark === undefined || mark === REFUSED || mark.admission !== admissionTag(admission) ? undefined : mark
+  }
+
+  /**
+   * Whether an answer made here for a mark may be given: the mark still
+   * stands (nothing took it back while IndexedDB was read) and the answer
+   * has its headers (the same version, metadata, tags and lock). One that
+   * read a version with other headers, or none, is not tried again until
+   * the key changes (every read would pay for two answers); any other
+   * answer (a bad range, a moment's error) goes to the page this once.
+   */
+  matches (client: string, method: string, path: string, mark: Mark, response: Response): boolean {
+    const marks = this.byClient.get(client)
+    const at = `${method} ${path}`
+    if (marks === undefined || marks.get(at) !== mark || (this.taken.get(client) ?? 0) < (this.answered.get(client) ?? 0)) return false
+    const read = response.status === 200 || response.status === 206
+    if (read && JSON.stringify(versionHeaders(response.headers)) === mark.headers) return true
+    if (read || response.status === 404) marks.set(at, REFUSED)
     return false
   }
 
   /** Takes back every mark in `bucket`, of every page (a write to it is under way). */
   dropBucket (bucket: string): void {
-    const stale: StaleMark = { type: 's3mesh:stale', bucket }
-    this.take('', stale)
+    this.take('', { type: 's3mesh:stale', seq: 0, bucket } satisfies StaleMark)
   }
 
+  /** A page's node is up (again): it starts with no marks, numbering from one. */
+  up (client: string): void {
+    this.forget(client)
+    this.down.delete(client)
+  }
+
+  /** A page's node is down: its marks go, and those still on their way are not taken. */
+  stop (client: string): void {
+    this.forget(client)
+    this.down.add(client)
+  }
+
+  /** Forgets a page (gone, or its node down). */
   forget (client: string): void {
     this.byClient.delete(client)
+    this.taken.delete(client)
+    this.answered.delete(client)
   }
 }
 
-const REFUSED = ''
+/** A page's mark as the worker keeps it. */
+export interface Mark { headers: string, admission: string }
+
+const REFUSED: Mark = { headers: '', admission: '' }
+/** Marks kept per page; the oldest go past it. */
+const MAX_MARKS = 10_000

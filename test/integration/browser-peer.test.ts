@@ -133,10 +133,16 @@ describe('a browser tab in the mesh', () => {
     await until('the worker answers the new version by itself', async () => { const n = (await asked()).length; await read(); return (await asked()).length === n })
     // A write elsewhere: the tab's catalog hears of it (it holds the key), and the worker stops answering the old copy.
     const third = randomBytes(2000).toString('hex')
+    const beforeThird = (await asked()).length
     assert.equal((await sign.fetch(`${nodes[1]!.url}/tabs/held.bin`, { method: 'PUT', body: third })).status, 200)
     await until('the tab reads the write made on a Node node', async () => (await read())[1] === third)
-    assert.ok((await asked()).length > before + 1, 'the new version was read through the page')
+    assert.ok((await asked()).length > beforeThird, 'the new version was read through the page')
     await until('the worker answers the newer version by itself', async () => { const n = (await asked()).length; const [, body] = await read(); return body === third && (await asked()).length === n })
+    // The tab's own delete: the copy stays in IndexedDB a while, but the next read is the page's, and finds nothing.
+    const beforeDelete = (await asked()).length
+    assert.equal(await page.evaluate(async () => (await fetch('/s3/tabs/held.bin', { method: 'DELETE' })).status), 204)
+    assert.deepEqual((await read())[0], 404, 'the tab reads its own delete')
+    assert.ok((await asked()).length >= beforeDelete + 2, 'the delete and the read after it both went to the page')
   })
 
   it('when the page running the node closes, another page of the origin reads through the gateway', async () => {
