@@ -221,13 +221,11 @@ export class WorkerMarks {
       const st = m as StaleMark
       if (client !== '') this.taken.set(client, st.seq)
       // Every page's: they share IndexedDB, and one page may hear of a change before another.
-      const path = st.key === undefined ? undefined : `${st.bucket ?? ''}/${st.key}`
       for (const marks of this.byClient.values()) {
-        if (st.bucket === undefined) { marks.clear(); continue }
-        for (const at of marks.keys()) {
-          const p = at.slice(at.indexOf(' ') + 1)
-          if (path === undefined ? p.startsWith(`${st.bucket}/`) : p === path) marks.delete(at)
-        }
+        if (st.bucket === undefined) marks.clear()
+        // A key's marks by name (a page may hold thousands); a bucket's by looking through them.
+        else if (st.key !== undefined) for (const method of READS) marks.delete(`${method} ${st.bucket}/${st.key}`)
+        else for (const at of marks.keys()) if (at.slice(at.indexOf(' ') + 1).startsWith(`${st.bucket}/`)) marks.delete(at)
       }
       return true
     }
@@ -298,5 +296,7 @@ export class WorkerMarks {
 export interface Mark { headers: string, admission: string }
 
 const REFUSED: Mark = { headers: '', admission: '' }
+/** The methods a mark is kept for (localReadPath's). */
+const READS = ['GET', 'HEAD']
 /** Marks kept per page; the oldest go past it. */
 const MAX_MARKS = 10_000
