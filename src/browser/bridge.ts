@@ -3,8 +3,12 @@
  * hands a page node the /s3/ requests while one is open (the page node has
  * the mesh: catalog, peers, replication), but reads of copies the page
  * marked current (worker-reads.ts), and otherwise serves from IndexedDB and
- * its gateway. Bodies travel as transferred streams, never buffered whole.
+ * its gateway. A PUT's body crosses as a Blob (a handle: the bytes stay in
+ * the browser's blob store, and the page node passes the Blob on to
+ * IndexedDB and to its node, reading it once to hash it); other bodies as
+ * transferred streams, never buffered whole.
  */
+import { requestWithBlob } from '../s3-shim/blob-bodies.js'
 import type { S3Handler } from '../s3-shim/index.js'
 import type { CurrentReads } from './worker-reads.js'
 
@@ -14,7 +18,7 @@ export interface BridgedRequest {
   method: string
   url: string
   headers: Array<[string, string]>
-  body: ReadableStream<Uint8Array> | null
+  body: ReadableStream<Uint8Array> | Blob | null
 }
 
 /** The page's answer. */
@@ -40,7 +44,9 @@ export function serveServiceWorker (handler: S3Handler, reads?: CurrentReads): (
     if (data?.type === 's3mesh:ping') { port.postMessage({ node: true }); return }
     if (data?.type !== 's3mesh:request') return
     const r = data as BridgedRequest
-    const request = new Request(r.url, { method: r.method, headers: r.headers, body: r.body, duplex: 'half' } as RequestInit)
+    const request = r.body instanceof Blob
+      ? requestWithBlob(r.url, { method: r.method, headers: r.headers }, r.body)
+      : new Request(r.url, { method: r.method, headers: r.headers, body: r.body, duplex: 'half' } as RequestInit)
     const read = reads?.begin(request)
     handler(request).then(answered => {
       const res = reads === undefined ? answered : reads.answered(read, answered)
@@ -62,17 +68,19 @@ export function serveServiceWorker (handler: S3Handler, reads?: CurrentReads): (
 /**
  * Worker side: sends `request` to a page node and turns its answer back into
  * a Response; `relayed` is told the answer's number (worker-reads.ts) before
- * it is given.
+ * it is given. `blob`, when given, is the request's body, read already: it
+ * crosses as a handle, where a transferred stream crosses a chunk at a time,
+ * each chunk copied on the page's thread.
  */
-export async function askPageNode (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, request: Request, timeoutMs: number, relayed?: (seq: number | undefined) => void): Promise<Response> {
+export async function askPageNode (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, request: Request, timeoutMs: number, relayed?: (seq: number | undefined) => void, blob?: Blob): Promise<Response> {
   const channel = new MessageChannel()
-  const body = request.body
-  const message: BridgedRequest = { type: 's3mesh:request', method: request.method, url: request.url, headers: [...request.headers], body }
+  const body = blob ?? request.body
   const answer = new Promise<BridgedResponse>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`The page node did not answer in ${timeoutMs} ms.`)) }, timeoutMs)
     channel.port1.onmessage = e => { clearTimeout(timer); resolve(e.data as BridgedResponse) }
   })
-  client.postMessage(message, [channel.port2, ...(body === null ? [] : [body as unknown as Transferable])])
+  const message: BridgedRequest = { type: 's3mesh:request', method: request.method, url: request.url, headers: [...request.headers], body }
+  client.postMessage(message, [channel.port2, ...(body instanceof ReadableStream ? [body as unknown as Transferable] : [])])
   const a = await answer
   relayed?.(a.seq)
   if ('error' in a) throw new Error(a.error)

@@ -155,7 +155,12 @@ export class IdbStore implements ObjectStore {
   async putObject (bucketName: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     // A lock the bucket cannot give is refused before the body is read.
     lockForWrite(options.lock, (await this.headBucket(bucketName)).objectLock, new Date())
-    const { segment, size, digests } = await this.chunks.write(body, putDigests(options), options.verified, options.size, options.signal)
+    const wanted = putDigests(options)
+    // A Blob needs no reading when nothing is to be hashed (a copy whose identity the caller gives).
+    const blob = wanted.length === 0 && (options.size === undefined || options.size === options.blob?.size) ? options.blob : undefined
+    const { segment, size, digests } = blob !== undefined
+      ? await this.chunks.writeBlob(blob, body, options.signal)
+      : await this.chunks.write(body, wanted, options.verified, options.size, options.signal)
     let identity: Awaited<ReturnType<typeof putIdentity>>
     try {
       identity = await putIdentity(options, hexDigests(digests))

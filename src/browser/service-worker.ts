@@ -184,8 +184,17 @@ async function answer (request: Request): Promise<Response> {
     if (marks.matches(node.id, request.method, path!, mark, local)) return local
     await local.body?.cancel().catch(() => {})
   }
+  // A PUT's body goes to the page as one Blob (bridge.ts); one that cannot be read was cut short by the app's page.
+  let body: Blob | undefined
+  if (request.method === 'PUT' && request.body !== null) {
+    try {
+      body = await request.blob()
+    } catch (err) {
+      return errorResponse(new S3Error('IncompleteBody', `The request body could not be read: ${err instanceof Error ? err.message : String(err)}`), nextRequestId(), request.method)
+    }
+  }
   try {
-    return await askPageNode(node, request, 60_000, seq => { marks.relayed(node.id, seq) })
+    return await askPageNode(node, request, 60_000, seq => { marks.relayed(node.id, seq) }, body)
   } catch {
     // The page went away mid-request. A request without a body can be answered here instead.
     pageNodes.delete(node.id)

@@ -203,6 +203,14 @@ export interface PutOptions extends Signal {
   copyOfAtEnd?: () => (CopyOf & { sha256: string }) | Promise<CopyOf & { sha256: string }>
   /** The lock the request asks the new version to get; in a bucket with a default retention, that is given where none is asked (core/object-lock.ts lockForWrite). */
   lock?: VersionLock
+  /**
+   * The body's bytes as one Blob, when the caller has them so (a browser
+   * tab's request, s3-shim/blob-bodies.ts): the same bytes as the stream, of
+   * `size`. A store may keep or send the Blob as it is, and cancel the
+   * stream unread: a browser then moves the bytes without copying them
+   * through JavaScript.
+   */
+  blob?: Blob
 }
 
 export interface UploadOptions extends Signal {

@@ -81,8 +81,8 @@ function withPartSizes (metadata: ObjectMetadata, partSizes: PartSizes | undefin
  * or it came as a header), else, for a body streamed on whose checksum came
  * as a trailer, aws-chunked with it as a trailer at the end.
  */
-function withChecksumOf (sent: { body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>, size: number }, options: Pick<PutOptions, 'checksum' | 'checksumAlgorithm'>): {
-  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>, size: number, decodedSize: number, headers: Record<string, string>, sha256?: string
+function withChecksumOf (sent: { body: Uint8Array<ArrayBuffer> | Blob | ReadableStream<Uint8Array>, size: number }, options: Pick<PutOptions, 'checksum' | 'checksumAlgorithm'>): {
+  body: Uint8Array<ArrayBuffer> | Blob | ReadableStream<Uint8Array>, size: number, decodedSize: number, headers: Record<string, string>, sha256?: string
 } {
   const known = options.checksum?.()
   const algorithm = options.checksumAlgorithm
@@ -303,9 +303,9 @@ export class GatewayStore implements ObjectStore {
 
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     if (options.copyOf !== undefined || options.copyOfAtEnd !== undefined) throw new S3Error('NotImplemented', 'A gateway does not keep replicas.')
-    const sent = await this.body(body, options.size, options.signal)
+    const sent = await this.body(body, options.size, options.signal, options.blob)
     // A body in hand is hashed here (once): the node checks the signed hash, and the info reports it.
-    const sha256 = options.verified?.sha256 ?? (sent.body instanceof Uint8Array ? await sha256Hex(sent.body) : undefined)
+    const sha256 = options.verified?.sha256 ?? (sent.body instanceof ReadableStream ? undefined : await sha256Hex(sent.body))
     if (sha256 !== undefined) options.onHashed?.(sha256)
     const wire = withChecksumOf(sent, options)
     const { response } = await this.remote.send({
@@ -331,8 +331,15 @@ export class GatewayStore implements ObjectStore {
     }
   }
 
-  /** A body in memory when small enough to send again elsewhere; otherwise the stream, which needs its length. */
-  private async body (body: ReadableStream<Uint8Array>, size: number | undefined, signal?: AbortSignal): Promise<{ body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>, size: number }> {
+  /**
+   * A body in memory when small enough to send again elsewhere (the caller's
+   * Blob as it is, unread); otherwise the stream, which needs its length.
+   */
+  private async body (body: ReadableStream<Uint8Array>, size: number | undefined, signal?: AbortSignal, blob?: Blob): Promise<{ body: Uint8Array<ArrayBuffer> | Blob | ReadableStream<Uint8Array>, size: number }> {
+    if (blob !== undefined && blob.size <= this.options.replayableBytes && (size === undefined || size === blob.size)) {
+      await body.cancel().catch(() => {})
+      return { body: blob, size: blob.size }
+    }
     if (size !== undefined && size > this.options.replayableBytes) return { body, size }
     let bytes: Uint8Array<ArrayBuffer>
     try {

@@ -48,8 +48,8 @@ export interface RemoteRequest {
   key?: string
   query?: Record<string, string>
   headers?: Record<string, string>
-  /** Bytes can be sent again to another node; a stream goes to one node only. */
-  body?: Uint8Array<ArrayBuffer> | string | ReadableStream<Uint8Array>
+  /** Bytes (or a Blob) can be sent again to another node; a stream goes to one node only. */
+  body?: Uint8Array<ArrayBuffer> | Blob | string | ReadableStream<Uint8Array>
   /** The body's length, for a stream (S3 needs Content-Length on a PUT). */
   size?: number
   /** Hex SHA-256 of the body when known: signed, so the node checks the bytes against it. */
@@ -142,7 +142,7 @@ export class RemoteS3 {
     const body = req.body
     if (body !== undefined) {
       headers['x-amz-content-sha256'] = req.sha256 ?? (body instanceof ReadableStream ? UNSIGNED_PAYLOAD : await sha256Hex(body))
-      const size = typeof body === 'string' ? new TextEncoder().encode(body).byteLength : body instanceof Uint8Array ? body.byteLength : req.size
+      const size = typeof body === 'string' ? new TextEncoder().encode(body).byteLength : body instanceof Uint8Array ? body.byteLength : body instanceof Blob ? body.size : req.size
       if (size !== undefined) headers['content-length'] = String(size)
     }
     const signed = await this.client.sign(url.toString(), { method: req.method, headers })
@@ -183,8 +183,8 @@ function fixedLength (body: ReadableStream<Uint8Array>, size: number | undefined
   return Fixed === undefined || size === undefined ? body : body.pipeThrough(new Fixed(size))
 }
 
-export async function sha256Hex (body: Uint8Array<ArrayBuffer> | string): Promise<string> {
-  const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
+export async function sha256Hex (body: Uint8Array<ArrayBuffer> | Blob | string): Promise<string> {
+  const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body instanceof Blob ? await body.arrayBuffer() : body
   return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)))
 }
 

@@ -49,6 +49,30 @@ describe('IdbStore in the browser', () => {
     assert.deepEqual(await readStream((await store.openObject('big', 'blob')).stream()), whole)
   })
 
+  it('keeps a copy given as a Blob as slices of it, its stream unread; one it must hash it reads from the stream', async () => {
+    const database = fresh()
+    const store = new IdbStore({ database })
+    await store.createBucket('b')
+    const whole = crypto.getRandomValues(new Uint8Array(65536))
+    const big = new Uint8Array(2 * 1024 * 1024 + 100)
+    for (let at = 0; at < big.length; at += whole.length) big.set(whole.subarray(0, Math.min(big.length - at, whole.length)), at)
+    let pulled = 0
+    const unread = new ReadableStream<Uint8Array>({ pull: c => { pulled++; c.close() } }, { highWaterMark: 0 })
+    // A copy (its identity given, nothing hashed): the Blob is kept as it is.
+    const copy = { etag: 'e'.repeat(32), sha256: 'f'.repeat(64), lastModified: new Date() }
+    const info = await store.putObject('b', 'copy', unread, { metadata: { user: {} }, blob: new Blob([big]), copyOfAtEnd: () => copy })
+    assert.equal(info.size, big.length)
+    assert.equal(pulled, 0, 'the stream was not read')
+    const chunks = (await values(database)).filter(v => v.key[0] === 'c')
+    assert.deepEqual(chunks.map(c => (c.value as Blob).size), [1024 * 1024, 1024 * 1024, 100], 'three slices of 1 MiB at most')
+    assert.deepEqual(await readStream((await store.openObject('b', 'copy')).stream()), big)
+    assert.deepEqual(await readStream((await store.openObject('b', 'copy')).stream({ start: 1024 * 1024 - 2, end: 1024 * 1024 + 1 })), big.subarray(1024 * 1024 - 2, 1024 * 1024 + 2))
+    // A client's write is hashed for its ETag: its bytes come from the stream, whatever Blob is named.
+    const plain = await store.putObject('b', 'plain', streamOfBytes(whole), { metadata: { user: {} }, blob: new Blob([new Uint8Array(3)]) })
+    assert.equal(plain.size, whole.length)
+    assert.deepEqual(await readStream((await store.openObject('b', 'plain')).stream()), whole)
+  })
+
   it('hands over any range of an object as one Blob of its stored chunks, across the seams between chunks', async () => {
     const database = fresh()
     const store = new IdbStore({ database })

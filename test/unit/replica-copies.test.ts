@@ -22,7 +22,7 @@ import { DiskStore } from '../../src/node/disk-store.js'
 import { readStream } from '../compliance/object-store-suite.js'
 import { until } from '../helpers/until.js'
 
-const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff)
+const bytes = (n: number, seed: number): Uint8Array<ArrayBuffer> => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff)
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 function entryOf (key: string, body: Uint8Array, sha256 = sha(body)): CatalogEntry {
@@ -88,6 +88,29 @@ describe('a replica\'s copy of a write in progress', () => {
       // Without one, the copy is hashed as before.
       await copies.storeStreamed(head, streamOfBytes(body, 64 * 1024), async () => entryOf('k', body))
       assert.equal(hashedHere, 1)
+    } finally {
+      await store.close()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+  it('keeps a body given as a Blob (a tab\'s upload) by its size and hash, and stores nothing when either is not the version\'s', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-replica-'))
+    const store = await DiskStore.open(root)
+    try {
+      const copies = new LocalCopies(store, { self: 'me', catalog: new Catalog(), clock: new HybridClock(), hashes: webHashes, announce: () => {} })
+      const head: WriteHead = { bucket: 'b', key: 'k', metadata: { user: {} }, tags: {} }
+      const body = bytes(300 * 1024, 5)
+      // With the caller's hash, and without one (the Blob is read and hashed here).
+      await copies.storeStreamed(head, new Blob([body]), async () => entryOf('k', body), undefined, () => sha(body))
+      assert.deepEqual(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream())), body)
+      const second = bytes(300 * 1024, 6)
+      await copies.storeStreamed(head, new Blob([second]), async () => entryOf('k', second))
+      assert.deepEqual(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream())), second)
+      // A Blob of other bytes, or of another size, than the version: refused, and the copy held stays.
+      await assert.rejects(copies.storeStreamed(head, new Blob([bytes(300 * 1024, 7)]), async () => entryOf('k', body)), ContentMismatchError)
+      await assert.rejects(copies.storeStreamed(head, new Blob([body.subarray(1)]), async () => entryOf('k', body), undefined, () => sha(body)), ContentMismatchError)
+      assert.deepEqual(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream())), second)
+      assert.deepEqual(await temps(store), [], 'nothing left in the temp folder')
     } finally {
       await store.close()
       await rm(root, { recursive: true, force: true })

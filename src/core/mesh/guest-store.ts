@@ -137,7 +137,9 @@ export class GuestStore extends MeshStore {
   override async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     // The tab keeps what it writes (it reads it cut off from its node, and serves it to other tabs): the bytes go to
     // its own store as they go to the node, and are committed there with the version the node gave them.
-    const [toNode, toLocal] = fanOut(body, 2, { highWaterMark: LOCAL_LEAD_BYTES, size: chunk => chunk.byteLength })
+    // A body the tab has as a Blob goes whole to both, unread here (the writer reads it once to hash it).
+    const blob = options.blob
+    const [toNode, toLocal] = blob !== undefined ? [body, blob] : fanOut(body, 2, { highWaterMark: LOCAL_LEAD_BYTES, size: chunk => chunk.byteLength })
     let written: ((entry: CatalogEntry) => void) | undefined
     let failed: ((err: Error) => void) | undefined
     const version = new Promise<CatalogEntry>((resolve, reject) => { written = resolve; failed = reject })

@@ -7,7 +7,7 @@ import { lockOfRecord } from '../object-lock.js'
 import { createdOf, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import { compareVersions, type HybridClock, type Version } from './hlc.js'
-import { digestingStream, verifyingStream } from './verify-stream.js'
+import { blobDigest, digestingStream, verifyingStream } from './verify-stream.js'
 
 /** An object as the catalog records it. */
 export function recordOf (info: ObjectInfo): ObjectRecord {
@@ -184,7 +184,7 @@ export class LocalCopies {
    * tab's write, hashed once as it is sent), taken instead of hashing them
    * again where they are still in memory.
    */
-  async storeStreamed (head: WriteHead, body: ReadableStream<Uint8Array>, entry: () => Promise<CatalogEntry>, signal?: AbortSignal, hashed?: () => string | undefined): Promise<CatalogEntry> {
+  async storeStreamed (head: WriteHead, body: ReadableStream<Uint8Array> | Blob, entry: () => Promise<CatalogEntry>, signal?: AbortSignal, hashed?: () => string | undefined): Promise<CatalogEntry> {
     const { bucket, key } = head
     return await this.locks.run(`${bucket}\n${key}`, async () => {
       await this.ensureBucket(bucket, { signal })
@@ -203,9 +203,19 @@ export class LocalCopies {
       }
       // The bytes end before the version comes (the writer sends it once its own copy is committed): the store makes
       // them durable meanwhile, and the copy commits once they check out against it.
-      const digest = digestingStream(this.o.hashes)
-      await this.store.putObject(bucket, key, body.pipeThrough(digest.stream), {
-        metadata: head.metadata, tags: head.tags, signal, ...(head.size === undefined ? {} : { size: head.size }),
+      // A Blob is given to the store as it is (it may keep it unread); its bytes are checked as a stream's would be.
+      let digest: { check: (want: { sha256: string, size: number }, known?: string) => Promise<void> }
+      let bytes: ReadableStream<Uint8Array>
+      if (body instanceof Blob) {
+        digest = blobDigest(this.o.hashes, body)
+        bytes = body.stream()
+      } else {
+        const digesting = digestingStream(this.o.hashes)
+        digest = digesting
+        bytes = body.pipeThrough(digesting.stream)
+      }
+      await this.store.putObject(bucket, key, bytes, {
+        metadata: head.metadata, tags: head.tags, signal, ...(head.size === undefined ? {} : { size: head.size }), ...(body instanceof Blob ? { blob: body } : {}),
         copyOfAtEnd: async () => {
           await digest.check(await expected(), hashed?.())
           const o = final!.object!

@@ -243,7 +243,8 @@ export class MeshStore implements ObjectStore {
       throw err
     }
     // The version's lock is the catalog's: the local store keeps none (it drops and moves copies as placement says).
-    const { condition: _checked, lock, ...local } = options
+    // Its bytes are the fan's (the replicas read them too), never a Blob the store could take instead.
+    const { condition: _checked, lock, blob: _whole, ...local } = options
     return await this.committed(bucket, key, async named => {
       const info = await this.local.putObject(bucket, key, fan.local, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) })
       return lock === undefined ? info : { ...info, lock }

@@ -50,6 +50,30 @@ export function digestingStream (hashes: Hashes): { stream: TransformStream<Uint
   }
 }
 
+/**
+ * digestingStream's check for bytes held as a Blob (a tab's write, given to
+ * its store whole): the Blob's size, and its SHA-256 as the caller computed
+ * it (`known`), or else as its bytes, read once, hash.
+ */
+export function blobDigest (hashes: Hashes, blob: Blob): { check: (want: { sha256: string, size: number }, known?: string) => Promise<void> } {
+  return {
+    check: async (want, known) => {
+      if (blob.size !== want.size) throw new ContentMismatchError(`Received ${blob.size} of the expected ${want.size} bytes.`)
+      let got = known
+      if (got === undefined) {
+        const bytes = new Uint8Array(await blob.arrayBuffer())
+        if (hashes.sha256Of !== undefined) got = toHex(await hashes.sha256Of(bytes))
+        else {
+          const hash = hashes.create('sha256')
+          hash.update(bytes)
+          got = toHex(hash.digest())
+        }
+      }
+      if (got !== want.sha256) throw new ContentMismatchError(`The bytes hash to ${got}, not the expected ${want.sha256}.`)
+    },
+  }
+}
+
 /** The size and SHA-256 of bytes as they pass, checked against what is expected once they have all passed. */
 class BodyDigest {
   // Bytes up to ONE_SHOT_BYTES are kept (not copied) and hashed at the end in one call where the platform has a

@@ -5,6 +5,7 @@ import { MAX_PUT_SIZE } from '../../core/multipart.js'
 import { streamOfBytes } from '../../core/streams.js'
 import type { VerifiedDigests } from '../../core/object-store.js'
 import { AwsChunkedDecoder } from './aws-chunked.js'
+import { blobBodyOf } from '../blob-bodies.js'
 import { UNSIGNED_PAYLOAD, type SignedIdentity } from './sigv4.js'
 
 /** What a body is checked with: the platform's hashes, and CRC64/NVME (the SDKs' own implementation, whose digest is asynchronous). */
@@ -41,6 +42,8 @@ export interface Payload {
   checksum: () => Checksum | undefined
   /** The algorithm of that checksum, known before the body. */
   checksumAlgorithm?: ChecksumAlgorithm
+  /** The body as the Blob it was made of (blob-bodies.ts), when there is nothing to check it against as it streams. */
+  blob?: Blob
 }
 
 function checksumName (alg: string): string {
@@ -118,6 +121,8 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   // An empty body is checked too (a Content-MD5 or checksum of nothing must be that of nothing).
   const raw = request.body ?? (checks.length > 0 || chunked ? streamOfBytes(new Uint8Array(0)) : null)
   if (raw === null) return { body: null, size, verified, checksum, ...declared }
+  const blob = chunked || checks.length > 0 ? undefined : blobBodyOf(request)
+  if (blob !== undefined && (size === undefined || size === blob.size)) return { body: raw, size: blob.size, verified, checksum, blob, ...declared }
   if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified, checksum, ...declared }
 
   const decoder = chunked ? new AwsChunkedDecoder(hashes, signedChunks ? identity : undefined) : undefined

@@ -12,9 +12,9 @@ export async function putObject (ctx: Context): Promise<Response> {
   const acl = requestedAcl(ctx)
   const metadata = metadataFromHeaders(ctx.headers)
   const tags = tagsFromHeader(ctx.headers)
-  const { body, size, verified, checksum, checksumAlgorithm } = ctx.body()
+  const { body, size, verified, checksum, checksumAlgorithm, blob } = ctx.body()
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
-    metadata, tags, size, verified, checksum, checksumAlgorithm, signal: ctx.signal, ...conditionOf(ctx.headers), ...askedLock(ctx),
+    metadata, tags, size, verified, checksum, checksumAlgorithm, signal: ctx.signal, ...conditionOf(ctx.headers), ...askedLock(ctx), ...(blob === undefined ? {} : { blob }),
   })
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)
   return new Response(null, { status: 200, headers: { etag: quoteEtag(info.etag), ...checksumHeaders(checksum()), ...expirationHeaders(ctx.store, ctx.bucket, info), ...replicasHeader(info), ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }), ...(info.versionId === undefined ? {} : { 'x-amz-version-id': info.versionId }) } })

@@ -1,0 +1,19 @@
+/**
+ * Requests whose body is a Blob the caller holds (a tab's page node, given a
+ * request by its service worker, bridge.ts). A Request does not tell what
+ * its body was made of, so the one who makes it says so here, and a PUT's
+ * payload passes the Blob on to the store (PutOptions.blob).
+ */
+const blobs = new WeakMap<Request, Blob>()
+
+/** A Request with `blob` as its body, known as such to blobBodyOf. */
+export function requestWithBlob (url: string, init: Omit<RequestInit, 'body'>, blob: Blob): Request {
+  const request = new Request(url, { ...init, body: blob })
+  blobs.set(request, blob)
+  return request
+}
+
+/** The Blob `request` was made with by requestWithBlob, if it was. */
+export function blobBodyOf (request: Request): Blob | undefined {
+  return blobs.get(request)
+}
