@@ -5,7 +5,7 @@ import { table, times } from '../lib/table.js'
 interface Doc {
   get: Record<string, { workerOpsPerSec: Spread, rawIndexedDbOpsPerSec: Spread, ratio: Spread, floorOpsPerSec?: Spread, floorOfRaw?: Spread, ofFloor?: Spread, joinedOpsPerSec?: Spread, joinedRawIndexedDbOpsPerSec?: Spread, joinedRatio?: Spread }>
   latency: { headMs: Spread, get1KiBMs: Spread, rawIndexedDb1KiBMs: Spread }
-  upload: { objects: number, concurrency?: number, pageMBps: Spread, awsCliMBps: Spread, ratio: Spread }
+  upload: { objects: number, concurrency?: number, pageMBps: Spread, awsCliMBps: Spread, ratio: Spread, cpuMsPerMiB?: { page: Record<string, Spread>, awsCli: Record<string, Spread>, floor?: Record<string, Spread> }, floorMBps?: Spread, floorRatio?: Spread, ofFloor?: Spread }
   hashing: Record<string, { wasmMBps: Spread, jsMBps: Spread, speedup: Spread }>
   scoped: { gets: number, rootJoinMs: Spread, scopedJoinMs: Spread, joinRatio: Spread, rootGetMs: Spread, scopedGetMs: Spread, getRatio: Spread }
 }
@@ -27,7 +27,24 @@ export const tables = {
         : [[`GET ${name} in a tab that joined: service worker from the copy its page node marked current vs raw IndexedDB read in that page (ops/s)`, showSpread(g.joinedOpsPerSec), showSpread(g.joinedRawIndexedDbOpsPerSec), times(g.joinedRatio)]],
     ]),
     [`upload 1 MiB x ${doc.upload.objects} from a page into the mesh${doc.upload.concurrency === undefined ? '' : `, ${doc.upload.concurrency} at a time,`} vs aws-cli into the node (MB/s)`, showSpread(doc.upload.pageMBps), showSpread(doc.upload.awsCliMBps), times(doc.upload.ratio)],
+    ...doc.upload.floorMBps === undefined || doc.upload.floorRatio === undefined || doc.upload.ofFloor === undefined
+      ? []
+      : [
+          ['upload, the floor: the page\'s fetch of the same Blobs straight to the node vs aws-cli (MB/s)', showSpread(doc.upload.floorMBps), showSpread(doc.upload.awsCliMBps), times(doc.upload.floorRatio)],
+          ['upload from a page into the mesh vs the floor (MB/s)', showSpread(doc.upload.pageMBps), showSpread(doc.upload.floorMBps), times(doc.upload.ofFloor)],
+        ],
   ]),
+  uploadCpu: (doc: Doc): string => {
+    const cpu = doc.upload.cpuMsPerMiB
+    if (cpu === undefined) return ''
+    const floor = cpu.floor ?? {}
+    const kinds = [...new Set([...Object.keys(cpu.page), ...Object.keys(floor), ...Object.keys(cpu.awsCli)])].filter(k => k !== 'total').sort()
+    const show = (s: Spread | undefined): string => s === undefined ? '' : showSpread(s)
+    return table(['CPU ms per MiB uploaded', 'a page into the mesh', 'the page straight to the node (the floor)', 'aws-cli into the node'], [
+      ...kinds.map(k => [k, show(cpu.page[k]), show(floor[k]), show(cpu.awsCli[k])]),
+      ['all of them', show(cpu.page.total), show(floor.total), show(cpu.awsCli.total)],
+    ])
+  },
   latency: (doc: Doc): string => table(['p50 ms', 'through the service worker', 'raw IndexedDB read of 1 KiB in the page'], [
     ['HEAD', showSpread(doc.latency.headMs), showSpread(doc.latency.rawIndexedDb1KiBMs)],
     ['GET 1 KiB', showSpread(doc.latency.get1KiBMs), showSpread(doc.latency.rawIndexedDb1KiBMs)],

@@ -18,7 +18,11 @@
  *              answering), as a web app uploads files: Blobs (what a file
  *              input gives), ten at a time, against aws-cli copying the same
  *              number of files into the Node node (one `aws s3 cp
- *              --recursive`, which also sends ten at a time)
+ *              --recursive`, which also sends ten at a time); the floor is
+ *              the page's fetch of the same Blobs straight to the node
+ *              (anonymously, into a bucket anyone may write: no worker, page
+ *              node, signing or IndexedDB), and each of the three is kept
+ *              with the CPU every process of the run spent on it, per MiB
  *   hashing  — MD5, SHA-256 and CRC-32 of 8 MiB in the page: the WebAssembly
  *              hashes browser peers use against the pure-JavaScript ones
  *   scoped   — a tab joining as a user who may read one bucket against a root
@@ -46,7 +50,8 @@ import { ACCESS_KEY, SECRET_KEY, startServerProcess } from '../../test/helpers/s
 import { signer } from '../../test/helpers/s3-client.js'
 import { iamCall, userWithPolicy } from '../../test/helpers/iam.js'
 import { benchOptions, keep } from '../lib/keep.js'
-import { showSpread, spread } from '../lib/stats.js'
+import { showSpread, spread, type Spread } from '../lib/stats.js'
+import { cpuBetween, treeCpu } from '../lib/process-tree-cpu.js'
 
 const options = benchOptions(3)
 const quick = options.quick
@@ -260,33 +265,61 @@ try {
   // Uploads: from the mesh tab, then aws-cli with the same number of files of the same size.
   const size = 1024 * 1024
   await meshPage.evaluate(async () => { await fetch('/s3/uploads', { method: 'PUT' }) })
-  const measureUploads = async (round: number): Promise<{ page: number, cli: number }> => {
-    const pageSeconds = await meshPage.evaluate(async ({ count, size, round, concurrency }) => {
-      // The files, made before the clock starts (aws-cli's are on disk): Blobs, as a file input gives them.
-      const files = Array.from({ length: count }, () => {
+  // The upload's floor: the page PUTs the same Blobs straight to the node (the header sends them past the worker),
+  // anonymously into a bucket anyone may write (no signing), with no worker, page node or IndexedDB in the way.
+  if ((await signer().fetch(`${node.url}/upload-floor`, { method: 'PUT', headers: { 'x-amz-acl': 'public-read-write' } })).status !== 200) throw new Error('upload-floor')
+  // With the CPU each process spent on them (this run's process tree, by kind), per MiB: the profile of the ratio.
+  const measureUploads = async (round: number): Promise<{ page: number, cli: number, floor: number, pageCpu: Record<string, number>, cliCpu: Record<string, number>, floorCpu: Record<string, number> }> => {
+    // The files, made before the clock starts (aws-cli's are on disk): Blobs, as a file input gives them.
+    await meshPage.evaluate(({ count, size }) => {
+      (globalThis as { uploads?: Blob[] }).uploads = Array.from({ length: count }, () => {
         const file = new Uint8Array(size)
         for (let at = 0; at < size; at += 65536) crypto.getRandomValues(file.subarray(at, at + 65536))
         return new Blob([file])
       })
+    }, { count: UPLOADS, size })
+    const named = { 's3mesh server': node.child.pid! }
+    const uploadAll = async (floor: boolean): Promise<number> => await meshPage.evaluate(async ({ count, round, concurrency, floor }) => {
+      const files = (globalThis as { uploads?: Blob[] }).uploads!
       let next = 0
       const t = performance.now()
       await Promise.all(Array.from({ length: concurrency }, async () => {
         for (let i = next++; i < count; i = next++) {
-          const res = await fetch(`/s3/uploads/page-${round}-${i}.bin`, { method: 'PUT', body: files[i] })
-          if (res.status !== 200 || res.headers.get('x-s3mesh-replicas') !== '1') throw new Error(`PUT ${i}: ${res.status} ${res.headers.get('x-s3mesh-replicas') ?? ''}`)
+          const res = await fetch(floor ? `/s3/upload-floor/page-${round}-${i}.bin` : `/s3/uploads/page-${round}-${i}.bin`, { method: 'PUT', body: files[i], headers: floor ? { 'x-s3mesh-to-node': '1' } : {} })
+          if (res.status !== 200 || (!floor && res.headers.get('x-s3mesh-replicas') !== '1')) throw new Error(`PUT ${i}: ${res.status} ${res.headers.get('x-s3mesh-replicas') ?? ''}`)
         }
       }))
       return (performance.now() - t) / 1000
-    }, { count: UPLOADS, size, round, concurrency: UPLOAD_CONCURRENCY })
+    }, { count: UPLOADS, round, concurrency: UPLOAD_CONCURRENCY, floor })
+    // Alternated order, so drift hits both alike.
+    const timed = async (floor: boolean): Promise<{ seconds: number, cpu: Record<string, number> }> => {
+      const before = await treeCpu(named)
+      const seconds = await uploadAll(floor)
+      return { seconds, cpu: cpuBetween(before, await treeCpu(named)) }
+    }
+    let mesh: Awaited<ReturnType<typeof timed>>
+    let floor: Awaited<ReturnType<typeof timed>>
+    if (round % 2 === 0) {
+      mesh = await timed(false)
+      floor = await timed(true)
+    } else {
+      floor = await timed(true)
+      mesh = await timed(false)
+    }
+    const pageSeconds = mesh.seconds
+    const pageCpu = mesh.cpu
+    await meshPage.evaluate(() => { delete (globalThis as { uploads?: Blob[] }).uploads })
     const dir = await mkdtemp(join(tmpdir(), 's3mesh-bench-browser-'))
     try {
       const files = join(dir, 'files')
       await mkdir(files)
       for (let i = 0; i < UPLOADS; i++) await writeFile(join(files, `cli-${i}.bin`), randomBytes(size))
       const env = await awsCliEnv(dir)
+      const beforeCli = await treeCpu(named)
       const t = performance.now()
       await run('/usr/bin/aws', ['--endpoint-url', node.url, 's3', 'cp', '--recursive', '--no-progress', files, `s3://uploads/cli-${round}/`], env, { unset: AWS_UNSET })
-      return { page: pageSeconds, cli: (performance.now() - t) / 1000 }
+      const cli = (performance.now() - t) / 1000
+      return { page: pageSeconds, cli, floor: floor.seconds, pageCpu, cliCpu: cpuBetween(beforeCli, await treeCpu(named)), floorCpu: floor.cpu }
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
@@ -366,6 +399,15 @@ try {
   }
 
   const mb = UPLOADS * size / 1e6
+  /** Each kind's CPU per MiB over the runs (kinds that spent less than a tenth of a millisecond a MiB left out), and the total. */
+  const cpuPerMiB = (runs: Array<Record<string, number>>): Record<string, Spread> => {
+    const perMiB = runs.map(r => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v * 1024 * 1024 / (UPLOADS * size)])))
+    const kinds = [...new Set(perMiB.flatMap(r => Object.keys(r)))].filter(k => perMiB.some(r => (r[k] ?? 0) >= 0.1)).sort()
+    return {
+      ...Object.fromEntries(kinds.map(k => [k === 'waitedChildren' ? 'aws-cli' : k, spread(perMiB.map(r => r[k] ?? 0), 1)])),
+      total: spread(perMiB.map(r => Object.values(r).reduce((a, b) => a + b, 0)), 1),
+    }
+  }
   const result = {
     browser: browser.version(),
     get: Object.fromEntries(Object.keys(GETS).map(name => [name, {
@@ -393,6 +435,16 @@ try {
       pageMBps: spread(readings.map(r => mb / r.uploads.page), 1),
       awsCliMBps: spread(readings.map(r => mb / r.uploads.cli), 1),
       ratio: spread(readings.map(r => r.uploads.cli / r.uploads.page)),
+      // CPU ms per MiB uploaded of each kind of process (aws-cli: the children the benchmark waited for), and in all.
+      cpuMsPerMiB: {
+        page: cpuPerMiB(readings.map(r => r.uploads.pageCpu)),
+        awsCli: cpuPerMiB(readings.map(r => r.uploads.cliCpu)),
+        floor: cpuPerMiB(readings.map(r => r.uploads.floorCpu)),
+      },
+      // The floor: the same Blobs from the page straight to the node (no worker, page node or IndexedDB).
+      floorMBps: spread(readings.map(r => mb / r.uploads.floor), 1),
+      floorRatio: spread(readings.map(r => r.uploads.cli / r.uploads.floor)),
+      ofFloor: spread(readings.map(r => r.uploads.floor / r.uploads.page)),
     },
     scoped: {
       gets: MESH_GETS, joinsPerRun: JOINS,
@@ -412,7 +464,7 @@ try {
     readings,
   }
   await keep('browser', options, result, Object.entries(result.get).map(([name, g]) => `GET ${name} via the service worker ${showSpread(g.workerOpsPerSec)}/s vs raw IndexedDB ${showSpread(g.rawIndexedDbOpsPerSec)}/s (${showSpread(g.ratio, 'x')}; a worker answering from memory ${showSpread(g.floorOfRaw, 'x')}, s3mesh at ${showSpread(g.ofFloor, 'x')} of that; in a tab that joined ${showSpread(g.joinedRatio, 'x')} of raw)`).join('; ') +
-    `; HEAD p50 ${showSpread(result.latency.headMs)} ms; upload 1 MiB x ${UPLOADS} from a page into the mesh ${showSpread(result.upload.pageMBps)} MB/s vs aws-cli into the node ${showSpread(result.upload.awsCliMBps)} MB/s (${showSpread(result.upload.ratio, 'x')}); ` +
+    `; HEAD p50 ${showSpread(result.latency.headMs)} ms; upload 1 MiB x ${UPLOADS} from a page into the mesh ${showSpread(result.upload.pageMBps)} MB/s vs aws-cli into the node ${showSpread(result.upload.awsCliMBps)} MB/s (${showSpread(result.upload.ratio, 'x')}; the page straight to the node ${showSpread(result.upload.floorRatio, 'x')}; CPU ms per MiB ${showSpread(result.upload.cpuMsPerMiB.page.total!)} vs ${showSpread(result.upload.cpuMsPerMiB.awsCli.total!)}); ` +
     `scoped tab join ${showSpread(result.scoped.scopedJoinMs)} ms vs root ${showSpread(result.scoped.rootJoinMs)} ms (${showSpread(result.scoped.joinRatio, 'x')}), GET 64 KiB through the mesh p50 ${showSpread(result.scoped.scopedGetMs)} ms vs ${showSpread(result.scoped.rootGetMs)} ms (${showSpread(result.scoped.getRatio, 'x')}); ` +
     `WebAssembly hashing ${Object.entries(result.hashing).map(([a, h]) => `${a} ${showSpread(h.speedup, 'x')}`).join(', ')} of pure JavaScript (median and range of ${options.runs} runs)`)
 } finally {
