@@ -6,7 +6,10 @@
  * Linux only, as the benchmarks' machines are.
  */
 import { readFile, readdir } from 'node:fs/promises'
-import { cpuMs, TICKS_PER_SECOND } from '../s3-http/targets.js'
+import { cpuMs } from '../s3-http/targets.js'
+
+/** Linux's clock ticks a second (USER_HZ), the unit of /proc's CPU times. */
+const TICKS_PER_SECOND = 100
 
 /** CPU ms so far of each process under this one, by kind (pids of `named` are given their name). */
 export async function treeCpu (named: Record<string, number> = {}): Promise<Record<string, number>> {

@@ -21,7 +21,7 @@ export interface Target {
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
 /** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
-export const TICKS_PER_SECOND = 100
+const TICKS_PER_SECOND = 100
 
 /** CPU time a process has used so far, in ms (user and system), from /proc/<pid>/stat. */
 export async function cpuMs (pid: number): Promise<{ user: number, system: number }> {
