@@ -5,8 +5,9 @@
  * marked current (worker-reads.ts), and otherwise serves from IndexedDB and
  * its gateway. A PUT's body crosses as a Blob (a handle: the bytes stay in
  * the browser's blob store, and the page node passes the Blob on to
- * IndexedDB and to its node, reading it once to hash it); other bodies as
- * transferred streams, never buffered whole.
+ * IndexedDB and to its node, reading it once to hash it; one over the page
+ * node's 256 MiB it streams to its node); other bodies as transferred
+ * streams, never buffered whole.
  */
 import { requestWithBlob } from '../s3-shim/blob-bodies.js'
 import type { S3Handler } from '../s3-shim/index.js'

@@ -194,7 +194,9 @@ async function answer (request: Request): Promise<Response> {
     }
   }
   try {
-    return await askPageNode(node, request, 60_000, seq => { marks.relayed(node.id, seq) }, body)
+    // The page answers a write once its node has the bytes: a large one is given time at 1 MB/s at least.
+    const timeoutMs = 60_000 + Math.ceil((body?.size ?? 0) / 1000)
+    return await askPageNode(node, request, timeoutMs, seq => { marks.relayed(node.id, seq) }, body)
   } catch {
     // The page went away mid-request. A request without a body can be answered here instead.
     pageNodes.delete(node.id)

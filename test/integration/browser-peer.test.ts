@@ -99,7 +99,12 @@ describe('a browser tab in the mesh', () => {
       const listening = new AbortController()
       navigator.serviceWorker.addEventListener('message', e => { const d = e.data as { type?: string, method?: string, body?: unknown }; if (d?.type === 's3mesh:request' && d.method === 'PUT') bodies.push(d.body instanceof Blob ? `Blob ${d.body.size}` : String(d.body)) }, { signal: listening.signal })
       const sent = Uint8Array.from(atob(data), c => c.charCodeAt(0))
+      // The page node reads a Blob body once, whole, to hash it (a stream would be read in pieces): counted here.
+      const reads: number[] = []
+      const arrayBuffer = Blob.prototype.arrayBuffer
+      Blob.prototype.arrayBuffer = async function (this: Blob) { reads.push(this.size); return await arrayBuffer.call(this) }
       const put = await fetch('/s3/tabs/upload.bin', { method: 'PUT', body: new Blob([sent]), headers: { 'content-type': 'application/x-test' } })
+      Blob.prototype.arrayBuffer = arrayBuffer
       const guest = (globalThis as { s3meshTab?: { node?: { guest: { self: string, catalog: { get: (b: string, k: string) => { holders: string[] } | undefined } } } } }).s3meshTab!.node!.guest
       const kept = guest.catalog.get('tabs', 'upload.bin')?.holders.includes(guest.self)
       const back = new Uint8Array(await (await fetch('/s3/tabs/upload.bin')).arrayBuffer())
@@ -108,11 +113,12 @@ describe('a browser tab in the mesh', () => {
       const after = new Uint8Array(await (await fetch('/s3/tabs/upload.bin')).arrayBuffer())
       listening.abort()
       const [backHex, afterHex] = await Promise.all([back, after].map(async b => [...new Uint8Array(await crypto.subtle.digest('SHA-256', b))].map(x => x.toString(16).padStart(2, '0')).join('')))
-      return { status: put.status, replicas: put.headers.get('x-s3mesh-replicas'), kept, back: backHex, bad: [bad.status, await bad.text()], after: afterHex, bodies }
+      return { status: put.status, replicas: put.headers.get('x-s3mesh-replicas'), kept, reads, back: backHex, bad: [bad.status, await bad.text()], after: afterHex, bodies }
     }, bytes.toString('base64'))
     const want = createHash('sha256').update(bytes).digest('hex')
     assert.deepEqual([got.status, got.replicas], [200, '2'])
     assert.equal(got.kept, true, 'the tab holds a copy when the PUT answers')
+    assert.deepEqual(got.reads, [bytes.byteLength], 'the page node read the Blob itself, once, to hash it')
     assert.deepEqual(got.bodies, [`Blob ${bytes.byteLength}`, 'Blob 10'], 'each PUT\'s body reached the page as one Blob')
     assert.equal(got.back, want, 'the tab reads back the bytes it sent')
     assert.equal(got.bad[0], 400, String(got.bad[1]))

@@ -4,6 +4,8 @@ import { describe, it } from 'node:test'
 import { s3Signer } from '../../src/core/s3-signer.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import { createS3Handler } from '../../src/s3-shim/index.js'
+import { requestWithBlob } from '../../src/s3-shim/blob-bodies.js'
+import type { PutOptions } from '../../src/core/object-store.js'
 
 const sign = s3Signer({ accessKeyId: 'AK', secretAccessKey: 'SECRET-KEY' })
 
@@ -34,6 +36,32 @@ describe('S3 handler', () => {
     assert.equal(await (await h(await sign.sign('http://app.test/s3/photos/a.txt'))).text(), 'x')
     const outside = await h(await sign.sign('http://app.test/other/photos/a.txt'))
     assert.equal(outside.status, 400)
+  })
+
+  it('passes a PUT\'s Blob body to the store when nothing is to be checked as it streams, and refuses one over 5 GiB', async () => {
+    const given: Array<Blob | undefined> = []
+    const store = new MemoryStore()
+    const put = store.putObject.bind(store)
+    store.putObject = async (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions) => { given.push(options.blob); return await put(bucket, key, body, options) }
+    await store.createBucket('photos')
+    const h = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined }, unsignedAs: () => ({ kind: 'root', accessKeyId: 'AK' }) })
+    const blob = new Blob(['meow'])
+    assert.equal((await h(requestWithBlob('http://localhost/photos/a.txt', { method: 'PUT' }, blob))).status, 200)
+    assert.equal(given[0], blob, 'the Blob itself')
+    // A Content-MD5 is checked as the bytes stream: the store reads the stream, not the Blob.
+    const md5 = 'SkvkDJasYxTpHZPzgEOmNA=='
+    assert.equal((await h(requestWithBlob('http://localhost/photos/b.txt', { method: 'PUT', headers: { 'content-md5': md5 } }, new Blob(['meow'])))).status, 200)
+    assert.equal(given[1], undefined)
+    const bad = await h(requestWithBlob('http://localhost/photos/b.txt', { method: 'PUT', headers: { 'content-md5': md5 } }, new Blob(['woof'])))
+    assert.equal(bad.status, 400)
+    assert.equal(await (await h(await sign.sign('http://localhost/photos/b.txt'))).text(), 'meow', 'the bad write changed nothing')
+    // No declared size, and a Blob larger than a PUT may be: refused before the store sees it.
+    const huge = new Blob(['x'])
+    Object.defineProperty(huge, 'size', { value: 6 * 1024 ** 3 })
+    const refused = await h(requestWithBlob('http://localhost/photos/c.txt', { method: 'PUT' }, huge))
+    assert.equal(refused.status, 400)
+    assert.match(await refused.text(), /EntityTooLarge/)
+    assert.equal(given.length, 3)
   })
 
   it('puts x-amz-request-id on every response, and HEAD errors have no body', async () => {

@@ -111,6 +111,11 @@ describe('a replica\'s copy of a write in progress', () => {
       await assert.rejects(copies.storeStreamed(head, new Blob([body.subarray(1)]), async () => entryOf('k', body), undefined, () => sha(body)), ContentMismatchError)
       assert.deepEqual(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream())), second)
       assert.deepEqual(await temps(store), [], 'nothing left in the temp folder')
+      // Over 8 MiB and no hash given: hashed as a stream, right and wrong alike.
+      const large = bytes(9 * 1024 * 1024, 8)
+      await assert.rejects(copies.storeStreamed(head, new Blob([large]), async () => entryOf('k', large, sha(body))), ContentMismatchError)
+      await copies.storeStreamed(head, new Blob([large]), async () => entryOf('k', large))
+      assert.equal(sha(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream()))), sha(large))
     } finally {
       await store.close()
       await rm(root, { recursive: true, force: true })

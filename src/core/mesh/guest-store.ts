@@ -137,7 +137,8 @@ export class GuestStore extends MeshStore {
   override async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     // The tab keeps what it writes (it reads it cut off from its node, and serves it to other tabs): the bytes go to
     // its own store as they go to the node, and are committed there with the version the node gave them.
-    // A body the tab has as a Blob goes whole to both, unread here (the writer reads it once to hash it).
+    // A body the tab has as a Blob goes whole to both, unread here: the writer reads it once to hash it (one too large
+    // to send again it streams to the node unhashed), and the tab's copy is checked by that hash (or hashed by itself).
     const blob = options.blob
     const [toNode, toLocal] = blob !== undefined ? [body, blob] : fanOut(body, 2, { highWaterMark: LOCAL_LEAD_BYTES, size: chunk => chunk.byteLength })
     let written: ((entry: CatalogEntry) => void) | undefined

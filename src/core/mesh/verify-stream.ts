@@ -53,21 +53,20 @@ export function digestingStream (hashes: Hashes): { stream: TransformStream<Uint
 /**
  * digestingStream's check for bytes held as a Blob (a tab's write, given to
  * its store whole): the Blob's size, and its SHA-256 as the caller computed
- * it (`known`), or else as its bytes, read once, hash.
+ * it (`known`), or else as its bytes hash: read at once up to ONE_SHOT_BYTES,
+ * a larger Blob as a stream (never all of it in memory).
  */
 export function blobDigest (hashes: Hashes, blob: Blob): { check: (want: { sha256: string, size: number }, known?: string) => Promise<void> } {
   return {
     check: async (want, known) => {
       if (blob.size !== want.size) throw new ContentMismatchError(`Received ${blob.size} of the expected ${want.size} bytes.`)
       let got = known
+      if (got === undefined && hashes.sha256Of !== undefined && blob.size <= ONE_SHOT_BYTES) got = toHex(await hashes.sha256Of(new Uint8Array(await blob.arrayBuffer())))
       if (got === undefined) {
-        const bytes = new Uint8Array(await blob.arrayBuffer())
-        if (hashes.sha256Of !== undefined) got = toHex(await hashes.sha256Of(bytes))
-        else {
-          const hash = hashes.create('sha256')
-          hash.update(bytes)
-          got = toHex(hash.digest())
-        }
+        const hash = hashes.create('sha256')
+        const reader = blob.stream().getReader()
+        for (let r = await reader.read(); !r.done; r = await reader.read()) hash.update(r.value)
+        got = toHex(hash.digest())
       }
       if (got !== want.sha256) throw new ContentMismatchError(`The bytes hash to ${got}, not the expected ${want.sha256}.`)
     },

@@ -122,7 +122,10 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   const raw = request.body ?? (checks.length > 0 || chunked ? streamOfBytes(new Uint8Array(0)) : null)
   if (raw === null) return { body: null, size, verified, checksum, ...declared }
   const blob = chunked || checks.length > 0 ? undefined : blobBodyOf(request)
-  if (blob !== undefined && (size === undefined || size === blob.size)) return { body: raw, size: blob.size, verified, checksum, blob, ...declared }
+  if (blob !== undefined && (size === undefined || size === blob.size)) {
+    if (blob.size > MAX_PUT_SIZE) throw new S3Error('EntityTooLarge', undefined, { detail: { ProposedSize: String(blob.size), MaxSizeAllowed: String(MAX_PUT_SIZE) } })
+    return { body: raw, size: blob.size, verified, checksum, blob, ...declared }
+  }
   if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified, checksum, ...declared }
 
   const decoder = chunked ? new AwsChunkedDecoder(hashes, signedChunks ? identity : undefined) : undefined
