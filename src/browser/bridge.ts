@@ -66,19 +66,38 @@ export function serveServiceWorker (handler: S3Handler, reads?: CurrentReads): (
   }
 }
 
+/** How the worker asks a page node (askPageNode). */
+export interface AskOptions {
+  /** How long the page may take to answer before it is given up on. */
+  timeoutMs: number
+  /** Told the answer's number (worker-reads.ts) before the answer is given. */
+  relayed?: (seq: number | undefined) => void
+  /**
+   * The request's body, read already: it crosses as a handle, where a
+   * transferred stream crosses a chunk at a time, each chunk copied on the
+   * page's thread (and a Blob can be sent again if this page goes).
+   */
+  blob?: Blob
+  /** Gives up on the page (it closed: a page that goes away mid-request never answers). */
+  signal?: AbortSignal
+}
+
 /**
  * Worker side: sends `request` to a page node and turns its answer back into
- * a Response; `relayed` is told the answer's number (worker-reads.ts) before
- * it is given. `blob`, when given, is the request's body, read already: it
- * crosses as a handle, where a transferred stream crosses a chunk at a time,
- * each chunk copied on the page's thread.
+ * a Response. Rejects when the page does not answer in time, or `signal`
+ * says it is gone.
  */
-export async function askPageNode (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, request: Request, timeoutMs: number, relayed?: (seq: number | undefined) => void, blob?: Blob): Promise<Response> {
+export async function askPageNode (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, request: Request, options: AskOptions): Promise<Response> {
+  const { timeoutMs, relayed, blob, signal } = options
+  signal?.throwIfAborted()
   const channel = new MessageChannel()
   const body = blob ?? request.body
   const answer = new Promise<BridgedResponse>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`The page node did not answer in ${timeoutMs} ms.`)) }, timeoutMs)
-    channel.port1.onmessage = e => { clearTimeout(timer); resolve(e.data as BridgedResponse) }
+    const done = (): void => { clearTimeout(timer); signal?.removeEventListener('abort', gone) }
+    const gone = (): void => { done(); channel.port1.close(); reject(signal!.reason) }
+    const timer = setTimeout(() => { done(); channel.port1.close(); reject(new Error(`The page node did not answer in ${timeoutMs} ms.`)) }, timeoutMs)
+    signal?.addEventListener('abort', gone, { once: true })
+    channel.port1.onmessage = e => { done(); resolve(e.data as BridgedResponse) }
   })
   const message: BridgedRequest = { type: 's3mesh:request', method: request.method, url: request.url, headers: [...request.headers], body }
   client.postMessage(message, [channel.port2, ...(body instanceof ReadableStream ? [body as unknown as Transferable] : [])])

@@ -193,17 +193,57 @@ async function answer (request: Request): Promise<Response> {
       return errorResponse(new S3Error('IncompleteBody', `The request body could not be read: ${err instanceof Error ? err.message : String(err)}`), nextRequestId(), request.method)
     }
   }
+  const page = watchPage(node.id)
   try {
     // The page answers a write once its node has the bytes: a large one is given time at 1 MB/s at least.
     const timeoutMs = 60_000 + Math.ceil((body?.size ?? 0) / 1000)
-    return await askPageNode(node, request, timeoutMs, seq => { marks.relayed(node.id, seq) }, body)
+    return await askPageNode(node, request, { timeoutMs, relayed: seq => { marks.relayed(node.id, seq) }, blob: body, signal: page.signal })
   } catch {
-    // The page went away mid-request. A request without a body can be answered here instead.
+    // The page went away mid-request. A request without a body, or whose body is held here as a Blob, is asked
+    // again (of another page node, or answered without one), as an S3 client retries a request cut off.
     pageNodes.delete(node.id)
     marks.forget(node.id)
     if (request.body === null) return await answer(request)
+    if (body !== undefined) return await answer(new Request(request, { body }))
     return s3Error(request, 'The page running this tab\'s mesh node closed during the request; retry it.')
+  } finally {
+    page.stop()
   }
+}
+
+/** How often a page asked for an answer is looked for among the worker's clients. */
+const PAGE_WATCH_MS = 500
+
+/** Requests waiting on each page node, to give up on when it goes. */
+const waiting = new Map<string, Set<AbortController>>()
+
+/**
+ * A signal that aborts once page `id` is gone: closed (no longer a client of
+ * this worker; a closing page tells no one, so it is looked for every
+ * PAGE_WATCH_MS), or its node stopped. Without it a request the page had
+ * would wait for its whole timeout.
+ */
+function watchPage (id: string): { signal: AbortSignal, stop: () => void } {
+  const controller = new AbortController()
+  const mine = waiting.get(id) ?? new Set()
+  waiting.set(id, mine)
+  mine.add(controller)
+  const timer = setInterval(() => {
+    void scope.clients.get(id).then(c => { if (c === undefined) controller.abort(new Error('The page running the mesh node closed.')) }, () => {})
+  }, PAGE_WATCH_MS)
+  return {
+    signal: controller.signal,
+    stop: () => {
+      clearInterval(timer)
+      mine.delete(controller)
+      if (mine.size === 0 && waiting.get(id) === mine) waiting.delete(id)
+    },
+  }
+}
+
+/** Page `id`'s node stopped: what it was asked is given up on. */
+function pageStopped (id: string): void {
+  for (const c of waiting.get(id) ?? []) c.abort(new Error('The page\'s mesh node stopped.'))
 }
 
 scope.addEventListener('fetch', event => {
@@ -219,7 +259,7 @@ scope.addEventListener('fetch', event => {
 scope.addEventListener('message', event => {
   const data = event.data as { type?: string, config?: WorkerConfig } | undefined
   if (data?.type === 's3mesh:node-up' && event.source !== null) { pageNodes.add(event.source.id); marks.up(event.source.id); return }
-  if (data?.type === 's3mesh:node-down' && event.source !== null) { pageNodes.delete(event.source.id); marks.stop(event.source.id); return }
+  if (data?.type === 's3mesh:node-down' && event.source !== null) { pageNodes.delete(event.source.id); marks.stop(event.source.id); pageStopped(event.source.id); return }
   if (event.source !== null && marks.take(event.source.id, data)) return
   if (data?.type !== 's3mesh:config' || data.config === undefined) return
   const port = event.ports[0]

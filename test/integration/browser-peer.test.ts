@@ -186,7 +186,7 @@ describe('a browser tab in the mesh', () => {
     assert.ok((await asked()).length >= beforeDelete + 2, 'the delete and the read after it both went to the page')
   })
 
-  it('when the page running the node closes, another page of the origin reads through the gateway', async () => {
+  it('when the page running the node closes, a write it had is sent again, and another page of the origin reads through the gateway', async () => {
     // A second page of the same origin (same worker, same IndexedDB) with no node of its own.
     const other = await page.context().newPage()
     await other.goto(nodes[0]!.consoleUrl!)
@@ -198,7 +198,29 @@ describe('a browser tab in the mesh', () => {
     assert.equal(peers, 2, 'register() exposes the mesh\'s peers')
     const bytes = randomBytes(1000)
     assert.equal((await sign.fetch(`${nodes[1]!.url}/tabs/after-the-node.bin`, { method: 'PUT', body: bytes })).status, 200)
+    // A write the page node has when the page closes. The page holds it unanswered (its fetch to the node never
+    // ends), so only the worker noticing that the page is gone, and sending the body again, answers it.
+    await page.evaluate(() => {
+      const real = globalThis.fetch
+      globalThis.fetch = async (input, init) => (input instanceof Request ? input.url : String(input)).includes('mid-close.bin') ? await new Promise<never>(() => {}) : await real(input, init)
+      ;(globalThis as { seen?: Promise<void> }).seen = new Promise(resolve => {
+        navigator.serviceWorker.addEventListener('message', e => { const d = e.data as { type?: string, url?: string }; if (d?.type === 's3mesh:request' && d.url?.endsWith('/mid-close.bin') === true) resolve() })
+      })
+    })
+    const midClose = randomBytes(3 * 1024 * 1024)
+    const pending = other.evaluate(async data => {
+      const t0 = performance.now()
+      const r = await fetch('/s3/tabs/mid-close.bin', { method: 'PUT', body: new Blob([Uint8Array.from(atob(data), c => c.charCodeAt(0))]) })
+      return { status: r.status, text: await r.text(), ms: performance.now() - t0 }
+    }, midClose.toString('base64'))
+    await page.evaluate(async () => { await (globalThis as { seen?: Promise<void> }).seen })
+    assert.equal((await sign.fetch(`${nodes[0]!.url}/tabs/mid-close.bin`, { method: 'HEAD' })).status, 404, 'the page node has the write, unanswered, when it closes')
     await page.close()
+    const resent = await pending
+    assert.equal(resent.status, 200, resent.text)
+    assert.ok(resent.ms < 30_000, `answered in ${Math.round(resent.ms)} ms, not after the page's timeout (over a minute)`)
+    const held = Buffer.from(await (await sign.fetch(`${nodes[0]!.url}/tabs/mid-close.bin`)).arrayBuffer())
+    assert.ok(held.equals(midClose), 'the node holds the bytes the worker sent again')
     const got = await other.evaluate(async () => {
       const r = await fetch('/s3/tabs/after-the-node.bin')
       return [r.status, Array.from(new Uint8Array(await r.arrayBuffer()))]
