@@ -6,6 +6,7 @@ interface Doc {
   get: Record<string, { workerOpsPerSec: Spread, rawIndexedDbOpsPerSec: Spread, ratio: Spread, floorOpsPerSec?: Spread, floorOfRaw?: Spread, ofFloor?: Spread, joinedOpsPerSec?: Spread, joinedRawIndexedDbOpsPerSec?: Spread, joinedRatio?: Spread }>
   latency: { headMs: Spread, get1KiBMs: Spread, rawIndexedDb1KiBMs: Spread }
   upload: { objects: number, concurrency?: number, pageMBps: Spread, awsCliMBps: Spread, ratio: Spread, cpuMsPerMiB?: { page: Record<string, Spread>, awsCli: Record<string, Spread>, floor?: Record<string, Spread> }, floorMBps?: Spread, floorRatio?: Spread, ofFloor?: Spread }
+  writes?: { size: number, meshMs: Spread, floorMs: Spread, ratio: Spread }
   hashing: Record<string, { wasmMBps: Spread, jsMBps: Spread, speedup: Spread }>
   scoped: { gets: number, rootJoinMs: Spread, scopedJoinMs: Spread, joinRatio: Spread, rootGetMs: Spread, scopedGetMs: Spread, getRatio: Spread }
 }
@@ -49,6 +50,11 @@ export const tables = {
     ['HEAD', showSpread(doc.latency.headMs), showSpread(doc.latency.rawIndexedDb1KiBMs)],
     ['GET 1 KiB', showSpread(doc.latency.get1KiBMs), showSpread(doc.latency.rawIndexedDb1KiBMs)],
   ]),
+  writes: (doc: Doc): string => doc.writes === undefined
+    ? ''
+    : table(['p50 ms, one at a time', 'from the page into the mesh', 'from the page straight to the node', 'the mesh\'s time over the node\'s'], [
+      [`PUT ${doc.writes.size / 1024} KiB`, showSpread(doc.writes.meshMs), showSpread(doc.writes.floorMs), times(doc.writes.ratio)],
+    ]),
   scoped: (doc: Doc): string => table(['ms', 'a user\'s tab (one bucket)', 'a root tab', 'root\'s time / the user\'s'], [
     ['join: register() in a fresh context (median of three a run)', showSpread(doc.scoped.scopedJoinMs), showSpread(doc.scoped.rootJoinMs), times(doc.scoped.joinRatio)],
     [`GET 64 KiB fetched through the mesh (p50 of ${doc.scoped.gets})`, showSpread(doc.scoped.scopedGetMs), showSpread(doc.scoped.rootGetMs), times(doc.scoped.getRatio)],

@@ -23,6 +23,10 @@
  *              (anonymously, into a bucket anyone may write: no worker, page
  *              node, signing or IndexedDB), and each of the three is kept
  *              with the CPU every process of the run spent on it, per MiB
+ *   writes   — p50 of a 1 KiB PUT from a page into the mesh, one at a time
+ *              (through the worker and the page node, which sends it to the
+ *              node, keeps the tab's copy and learns its version), against
+ *              the same page's PUT straight to the node, alternated
  *   hashing  — MD5, SHA-256 and CRC-32 of 8 MiB in the page: the WebAssembly
  *              hashes browser peers use against the pure-JavaScript ones
  *   scoped   — a tab joining as a user who may read one bucket against a root
@@ -325,6 +329,23 @@ try {
     }
   }
 
+  /** p50 ms of a 1 KiB PUT from the page into the mesh and of the same PUT straight to the node (the floor), one at a time, alternated. */
+  const measureWrites = async (round: number): Promise<{ mesh: number, floor: number }> => await meshPage.evaluate(async ({ samples, round }) => {
+    const body = new Blob([crypto.getRandomValues(new Uint8Array(1024))])
+    const t: { mesh: number[], floor: number[] } = { mesh: [], floor: [] }
+    for (let i = 0; i < samples + 10; i++) {
+      for (const floor of i % 2 === 0 ? [false, true] : [true, false]) {
+        const s = performance.now()
+        const res = await fetch(floor ? `/s3/upload-floor/w-${round}-${i}.bin` : `/s3/uploads/w-${round}-${i}.bin`, { method: 'PUT', body, headers: floor ? { 'x-s3mesh-to-node': '1' } : {} })
+        if (res.status !== 200 || (!floor && res.headers.get('x-s3mesh-replicas') !== '1')) throw new Error(`PUT w-${round}-${i}: ${res.status} ${res.headers.get('x-s3mesh-replicas') ?? ''}`)
+        await res.arrayBuffer()
+        if (i >= 10) t[floor ? 'floor' : 'mesh'].push(performance.now() - s)
+      }
+    }
+    const p50 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+    return { mesh: p50(t.mesh), floor: p50(t.floor) }
+  }, { samples: quick ? 20 : 100, round })
+
   // Scoped vs root tabs: a user who may read (and list) one bucket, its objects written from Node.
   const root = signer()
   const scopedCreds = await userWithPolicy(iamCall(node.url), 'bench-reader', [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: ['arn:aws:s3:::bench-mesh', 'arn:aws:s3:::bench-mesh/*'] }])
@@ -377,7 +398,7 @@ try {
     }
   }
 
-  const readings: Array<{ tabs: { root: { joinMs: number, getMs: number }, scoped: { joinMs: number, getMs: number } }, gets: Awaited<ReturnType<typeof measureGetsIn>>, joinedGets: Awaited<ReturnType<typeof measureGetsIn>>, floor: Awaited<ReturnType<typeof measureFloor>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
+  const readings: Array<{ tabs: { root: { joinMs: number, getMs: number }, scoped: { joinMs: number, getMs: number } }, gets: Awaited<ReturnType<typeof measureGetsIn>>, joinedGets: Awaited<ReturnType<typeof measureGetsIn>>, floor: Awaited<ReturnType<typeof measureFloor>>, latency: Awaited<ReturnType<typeof measureLatency>>, uploads: Awaited<ReturnType<typeof measureUploads>>, writes: Awaited<ReturnType<typeof measureWrites>>, hashing: Awaited<ReturnType<typeof measureHashing>> }> = []
   for (let r = 0; r < options.runs; r++) {
     process.stderr.write(`browser: run ${r + 1} of ${options.runs}\n`)
     // Alternated order, so drift in the browser's state hits both alike; joins are noisy, so three of each a run.
@@ -395,7 +416,7 @@ try {
     // The floor and s3mesh's worker in alternating order, so drift hits both alike.
     const floor = r % 2 === 0 ? await measureFloor() : undefined
     const gets = await measureGetsIn(localPage, 'bench')
-    readings.push({ tabs, gets, joinedGets: await measureGetsIn(meshPage, 'bench-joined'), floor: floor ?? await measureFloor(), latency: await measureLatency(), uploads: await measureUploads(r), hashing: await measureHashing() })
+    readings.push({ tabs, gets, joinedGets: await measureGetsIn(meshPage, 'bench-joined'), floor: floor ?? await measureFloor(), latency: await measureLatency(), uploads: await measureUploads(r), writes: await measureWrites(r), hashing: await measureHashing() })
   }
 
   const mb = UPLOADS * size / 1e6
@@ -446,6 +467,14 @@ try {
       floorRatio: spread(readings.map(r => r.uploads.cli / r.uploads.floor)),
       ofFloor: spread(readings.map(r => r.uploads.floor / r.uploads.page)),
     },
+    // One small write at a time: what a page waits for each PUT into the mesh, against its PUT straight to the node.
+    writes: {
+      size: 1024,
+      meshMs: spread(readings.map(r => r.writes.mesh)),
+      floorMs: spread(readings.map(r => r.writes.floor)),
+      // The mesh's time over the floor's.
+      ratio: spread(readings.map(r => r.writes.mesh / r.writes.floor), 1),
+    },
     scoped: {
       gets: MESH_GETS, joinsPerRun: JOINS,
       rootJoinMs: spread(readings.map(r => r.tabs.root.joinMs)),
@@ -465,6 +494,7 @@ try {
   }
   await keep('browser', options, result, Object.entries(result.get).map(([name, g]) => `GET ${name} via the service worker ${showSpread(g.workerOpsPerSec)}/s vs raw IndexedDB ${showSpread(g.rawIndexedDbOpsPerSec)}/s (${showSpread(g.ratio, 'x')}; a worker answering from memory ${showSpread(g.floorOfRaw, 'x')}, s3mesh at ${showSpread(g.ofFloor, 'x')} of that; in a tab that joined ${showSpread(g.joinedRatio, 'x')} of raw)`).join('; ') +
     `; HEAD p50 ${showSpread(result.latency.headMs)} ms; upload 1 MiB x ${UPLOADS} from a page into the mesh ${showSpread(result.upload.pageMBps)} MB/s vs aws-cli into the node ${showSpread(result.upload.awsCliMBps)} MB/s (${showSpread(result.upload.ratio, 'x')}; the page straight to the node ${showSpread(result.upload.floorRatio, 'x')}; CPU ms per MiB ${showSpread(result.upload.cpuMsPerMiB.page.total!)} vs ${showSpread(result.upload.cpuMsPerMiB.awsCli.total!)}); ` +
+    `1 KiB PUT one at a time p50 ${showSpread(result.writes.meshMs)} ms into the mesh vs ${showSpread(result.writes.floorMs)} ms straight to the node (${showSpread(result.writes.ratio, 'x')}); ` +
     `scoped tab join ${showSpread(result.scoped.scopedJoinMs)} ms vs root ${showSpread(result.scoped.rootJoinMs)} ms (${showSpread(result.scoped.joinRatio, 'x')}), GET 64 KiB through the mesh p50 ${showSpread(result.scoped.scopedGetMs)} ms vs ${showSpread(result.scoped.rootGetMs)} ms (${showSpread(result.scoped.getRatio, 'x')}); ` +
     `WebAssembly hashing ${Object.entries(result.hashing).map(([a, h]) => `${a} ${showSpread(h.speedup, 'x')}`).join(', ')} of pure JavaScript (median and range of ${options.runs} runs)`)
 } finally {
