@@ -194,43 +194,68 @@ async function answer (request: Request): Promise<Response> {
     }
   }
   const page = watchPage(node.id)
+  let failure: unknown
   try {
     // The page answers a write once its node has the bytes: a large one is given time at 1 MB/s at least.
     const timeoutMs = 60_000 + Math.ceil((body?.size ?? 0) / 1000)
     return await askPageNode(node, request, { timeoutMs, relayed: seq => { marks.relayed(node.id, seq) }, blob: body, signal: page.signal })
-  } catch {
-    // The page went away mid-request. A request without a body, or whose body is held here as a Blob, is asked
-    // again (of another page node, or answered without one), as an S3 client retries a request cut off.
-    pageNodes.delete(node.id)
-    marks.forget(node.id)
-    if (request.body === null) return await answer(request)
-    if (body !== undefined) return await answer(new Request(request, { body }))
-    return s3Error(request, 'The page running this tab\'s mesh node closed during the request; retry it.')
+  } catch (err) {
+    failure = err
   } finally {
     page.stop()
+  }
+  pageNodes.delete(node.id)
+  marks.forget(node.id)
+  // A request without a body is asked again (of another page node, or answered without one).
+  if (request.body === null) return await answer(request)
+  // A PUT whose page closed is sent again with the Blob held here, as an S3 client retries a request cut off (the
+  // closed page may have written it already: the same bytes again). Not a conditional one: its condition would
+  // refuse a write that was made. Nor one a page still open failed (a timeout, an error, its node stopping): it may
+  // yet be made there.
+  if (body !== undefined && failure instanceof PageGone && failure.closed && !CONDITIONS.some(h => request.headers.has(h))) return await answer(new Request(request, { body }))
+  return s3Error(request, 'The page running this tab\'s mesh node closed or stopped during the request; retry it.')
+}
+
+/** Headers that make a write conditional. */
+const CONDITIONS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']
+
+/** A page node given up on: `closed` (no longer a client of this worker), or its node stopped. */
+class PageGone extends Error {
+  override name = 'PageGone'
+  constructor (readonly closed: boolean) {
+    super(closed ? 'The page running the mesh node closed.' : 'The page\'s mesh node stopped.')
   }
 }
 
 /** How often a page asked for an answer is looked for among the worker's clients. */
 const PAGE_WATCH_MS = 500
 
+/** Pages whose node said it stopped (and has not said it is up again). */
+const stoppedNodes = new Set<string>()
+
 /** Requests waiting on each page node, to give up on when it goes. */
 const waiting = new Map<string, Set<AbortController>>()
 
 /**
- * A signal that aborts once page `id` is gone: closed (no longer a client of
- * this worker; a closing page tells no one, so it is looked for every
- * PAGE_WATCH_MS), or its node stopped. Without it a request the page had
- * would wait for its whole timeout.
+ * A signal that aborts (with PageGone) once page `id` is gone: closed (no
+ * longer a client of this worker; a closing page tells no one, so it is
+ * looked for every PAGE_WATCH_MS), or its node stopped (also when that word
+ * came before this watch began). Without it a request the page had would
+ * wait for its whole timeout.
  */
 function watchPage (id: string): { signal: AbortSignal, stop: () => void } {
   const controller = new AbortController()
   const mine = waiting.get(id) ?? new Set()
   waiting.set(id, mine)
   mine.add(controller)
-  const timer = setInterval(() => {
-    void scope.clients.get(id).then(c => { if (c === undefined) controller.abort(new Error('The page running the mesh node closed.')) }, () => {})
-  }, PAGE_WATCH_MS)
+  const look = (): void => {
+    void scope.clients.get(id).then(c => {
+      if (c === undefined) controller.abort(new PageGone(true))
+      else if (stoppedNodes.has(id)) controller.abort(new PageGone(false))
+    }, () => {})
+  }
+  look()
+  const timer = setInterval(look, PAGE_WATCH_MS)
   return {
     signal: controller.signal,
     stop: () => {
@@ -243,7 +268,8 @@ function watchPage (id: string): { signal: AbortSignal, stop: () => void } {
 
 /** Page `id`'s node stopped: what it was asked is given up on. */
 function pageStopped (id: string): void {
-  for (const c of waiting.get(id) ?? []) c.abort(new Error('The page\'s mesh node stopped.'))
+  stoppedNodes.add(id)
+  for (const c of waiting.get(id) ?? []) c.abort(new PageGone(false))
 }
 
 scope.addEventListener('fetch', event => {
@@ -258,7 +284,7 @@ scope.addEventListener('fetch', event => {
 
 scope.addEventListener('message', event => {
   const data = event.data as { type?: string, config?: WorkerConfig } | undefined
-  if (data?.type === 's3mesh:node-up' && event.source !== null) { pageNodes.add(event.source.id); marks.up(event.source.id); return }
+  if (data?.type === 's3mesh:node-up' && event.source !== null) { pageNodes.add(event.source.id); stoppedNodes.delete(event.source.id); marks.up(event.source.id); return }
   if (data?.type === 's3mesh:node-down' && event.source !== null) { pageNodes.delete(event.source.id); marks.stop(event.source.id); pageStopped(event.source.id); return }
   if (event.source !== null && marks.take(event.source.id, data)) return
   if (data?.type !== 's3mesh:config' || data.config === undefined) return

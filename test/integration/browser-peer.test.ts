@@ -100,11 +100,31 @@ describe('a browser tab in the mesh', () => {
       navigator.serviceWorker.addEventListener('message', e => { const d = e.data as { type?: string, method?: string, body?: unknown }; if (d?.type === 's3mesh:request' && d.method === 'PUT') bodies.push(d.body instanceof Blob ? `Blob ${d.body.size}` : String(d.body)) }, { signal: listening.signal })
       const sent = Uint8Array.from(atob(data), c => c.charCodeAt(0))
       // The page node reads a Blob body once, whole, to hash it (a stream would be read in pieces): counted here.
-      const reads: number[] = []
-      const arrayBuffer = Blob.prototype.arrayBuffer
-      Blob.prototype.arrayBuffer = async function (this: Blob) { reads.push(this.size); return await arrayBuffer.call(this) }
-      const put = await fetch('/s3/tabs/upload.bin', { method: 'PUT', body: new Blob([sent]), headers: { 'content-type': 'application/x-test' } })
-      Blob.prototype.arrayBuffer = arrayBuffer
+      const reads: string[] = []
+      const { arrayBuffer, stream } = Blob.prototype
+      Blob.prototype.arrayBuffer = async function (this: Blob) { reads.push(`arrayBuffer ${this.size}`); return await arrayBuffer.call(this) }
+      // A stream of a Blob counts once it is read (the page node makes one for its store's interface, left unread).
+      Blob.prototype.stream = function (this: Blob) {
+        const inner = stream.call(this).getReader()
+        const size = this.size
+        let read = false
+        return new ReadableStream<Uint8Array<ArrayBuffer>>({
+          async pull (c) {
+            const r = await inner.read()
+            if (!read) { read = true; reads.push(`stream ${size}`) }
+            if (r.done) c.close()
+            else c.enqueue(r.value)
+          },
+          async cancel (why) { await inner.cancel(why) },
+        }, { highWaterMark: 0 })
+      }
+      let put: Response
+      try {
+        put = await fetch('/s3/tabs/upload.bin', { method: 'PUT', body: new Blob([sent]), headers: { 'content-type': 'application/x-test' } })
+      } finally {
+        Blob.prototype.arrayBuffer = arrayBuffer
+        Blob.prototype.stream = stream
+      }
       const guest = (globalThis as { s3meshTab?: { node?: { guest: { self: string, catalog: { get: (b: string, k: string) => { holders: string[] } | undefined } } } } }).s3meshTab!.node!.guest
       const kept = guest.catalog.get('tabs', 'upload.bin')?.holders.includes(guest.self)
       const back = new Uint8Array(await (await fetch('/s3/tabs/upload.bin')).arrayBuffer())
@@ -118,7 +138,7 @@ describe('a browser tab in the mesh', () => {
     const want = createHash('sha256').update(bytes).digest('hex')
     assert.deepEqual([got.status, got.replicas], [200, '2'])
     assert.equal(got.kept, true, 'the tab holds a copy when the PUT answers')
-    assert.deepEqual(got.reads, [bytes.byteLength], 'the page node read the Blob itself, once, to hash it')
+    assert.deepEqual(got.reads, [`arrayBuffer ${bytes.byteLength}`], 'the page node read the Blob itself, once, to hash it')
     assert.deepEqual(got.bodies, [`Blob ${bytes.byteLength}`, 'Blob 10'], 'each PUT\'s body reached the page as one Blob')
     assert.equal(got.back, want, 'the tab reads back the bytes it sent')
     assert.equal(got.bad[0], 400, String(got.bad[1]))
@@ -202,21 +222,30 @@ describe('a browser tab in the mesh', () => {
     // ends), so only the worker noticing that the page is gone, and sending the body again, answers it.
     await page.evaluate(() => {
       const real = globalThis.fetch
-      globalThis.fetch = async (input, init) => (input instanceof Request ? input.url : String(input)).includes('mid-close.bin') ? await new Promise<never>(() => {}) : await real(input, init)
-      ;(globalThis as { seen?: Promise<void> }).seen = new Promise(resolve => {
-        navigator.serviceWorker.addEventListener('message', e => { const d = e.data as { type?: string, url?: string }; if (d?.type === 's3mesh:request' && d.url?.endsWith('/mid-close.bin') === true) resolve() })
-      })
+      let held = 0
+      let both: () => void
+      ;(globalThis as { seen?: Promise<void> }).seen = new Promise(resolve => { both = resolve })
+      // The page node's PUTs to its node: held, never sent (and `seen` says the page node got that far with both).
+      globalThis.fetch = async (input, init) => {
+        if (!(input instanceof Request ? input.url : String(input)).includes('/mid-close')) return await real(input, init)
+        if (++held === 2) both()
+        return await new Promise<never>(() => {})
+      }
     })
     const midClose = randomBytes(3 * 1024 * 1024)
-    const pending = other.evaluate(async data => {
+    // And a conditional one, which is not sent again (the closed page may have made it, and its condition would refuse it).
+    const [pending, conditional] = ([{ key: 'mid-close.bin', headers: {} }, { key: 'mid-close-if.bin', headers: { 'if-none-match': '*' } }] as Array<{ key: string, headers: Record<string, string> }>).map(async ({ key, headers }) => await other.evaluate(async ({ data, key, headers }) => {
       const t0 = performance.now()
-      const r = await fetch('/s3/tabs/mid-close.bin', { method: 'PUT', body: new Blob([Uint8Array.from(atob(data), c => c.charCodeAt(0))]) })
+      const r = await fetch(`/s3/tabs/${key}`, { method: 'PUT', body: new Blob([Uint8Array.from(atob(data), c => c.charCodeAt(0))]), headers })
       return { status: r.status, text: await r.text(), ms: performance.now() - t0 }
-    }, midClose.toString('base64'))
+    }, { data: midClose.toString('base64'), key, headers }))
     await page.evaluate(async () => { await (globalThis as { seen?: Promise<void> }).seen })
-    assert.equal((await sign.fetch(`${nodes[0]!.url}/tabs/mid-close.bin`, { method: 'HEAD' })).status, 404, 'the page node has the write, unanswered, when it closes')
+    for (const key of ['mid-close.bin', 'mid-close-if.bin']) assert.equal((await sign.fetch(`${nodes[0]!.url}/tabs/${key}`, { method: 'HEAD' })).status, 404, `the page node has the write of ${key}, unanswered, when it closes`)
     await page.close()
-    const resent = await pending
+    const refused = await conditional!
+    assert.equal(refused.status, 503, refused.text)
+    assert.equal((await sign.fetch(`${nodes[0]!.url}/tabs/mid-close-if.bin`, { method: 'HEAD' })).status, 404, 'the conditional write was not sent again')
+    const resent = await pending!
     assert.equal(resent.status, 200, resent.text)
     assert.ok(resent.ms < 30_000, `answered in ${Math.round(resent.ms)} ms, not after the page's timeout (over a minute)`)
     const held = Buffer.from(await (await sign.fetch(`${nodes[0]!.url}/tabs/mid-close.bin`)).arrayBuffer())

@@ -97,7 +97,10 @@ describe('a replica\'s copy of a write in progress', () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-replica-'))
     const store = await DiskStore.open(root)
     try {
-      const copies = new LocalCopies(store, { self: 'me', catalog: new Catalog(), clock: new HybridClock(), hashes: webHashes, announce: () => {} })
+      // Hashes with a one-call SHA-256 (as a browser's WebCrypto), counted: what it is given, it was given whole.
+      const oneCall: number[] = []
+      const hashes = { ...webHashes, sha256Of: async (data: Uint8Array) => { oneCall.push(data.byteLength); return new Uint8Array(createHash('sha256').update(data).digest()) } }
+      const copies = new LocalCopies(store, { self: 'me', catalog: new Catalog(), clock: new HybridClock(), hashes, announce: () => {} })
       const head: WriteHead = { bucket: 'b', key: 'k', metadata: { user: {} }, tags: {} }
       const body = bytes(300 * 1024, 5)
       // With the caller's hash, and without one (the Blob is read and hashed here).
@@ -111,11 +114,13 @@ describe('a replica\'s copy of a write in progress', () => {
       await assert.rejects(copies.storeStreamed(head, new Blob([body.subarray(1)]), async () => entryOf('k', body), undefined, () => sha(body)), ContentMismatchError)
       assert.deepEqual(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream())), second)
       assert.deepEqual(await temps(store), [], 'nothing left in the temp folder')
-      // Over 8 MiB and no hash given: hashed as a stream, right and wrong alike.
+      assert.deepEqual(oneCall, [300 * 1024, 300 * 1024], 'the two Blobs of the right size that came without a hash were hashed whole, in one call')
+      // Over 8 MiB and no hash given: hashed as a stream (never whole in memory), right and wrong alike.
       const large = bytes(9 * 1024 * 1024, 8)
       await assert.rejects(copies.storeStreamed(head, new Blob([large]), async () => entryOf('k', large, sha(body))), ContentMismatchError)
       await copies.storeStreamed(head, new Blob([large]), async () => entryOf('k', large))
       assert.equal(sha(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream()))), sha(large))
+      assert.equal(oneCall.length, 2, 'the 9 MiB Blobs were not hashed in one call')
     } finally {
       await store.close()
       await rm(root, { recursive: true, force: true })
