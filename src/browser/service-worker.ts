@@ -254,7 +254,8 @@ function watchPage (id: string): { signal: AbortSignal, stop: () => void } {
       else if (stoppedNodes.has(id)) controller.abort(new PageGone(false))
     }, () => {})
   }
-  look()
+  // pageNode() has just found the page among the clients: only a stop told before this watch began is looked for now.
+  if (stoppedNodes.has(id)) controller.abort(new PageGone(false))
   const timer = setInterval(look, PAGE_WATCH_MS)
   return {
     signal: controller.signal,

@@ -1,5 +1,5 @@
 import { toHex, type Hash, type Hashes } from '../hashes.js'
-import { concatBytes } from '../streams.js'
+import { concatBytes, drain } from '../streams.js'
 
 /** Bytes that did not hash to what the catalog says: the holder that sent them is skipped. */
 export class ContentMismatchError extends Error {
@@ -62,12 +62,7 @@ export function blobDigest (hashes: Hashes, blob: Blob): { check: (want: { sha25
       if (blob.size !== want.size) throw new ContentMismatchError(`Received ${blob.size} of the expected ${want.size} bytes.`)
       let got = known
       if (got === undefined && hashes.sha256Of !== undefined && blob.size <= ONE_SHOT_BYTES) got = toHex(await hashes.sha256Of(new Uint8Array(await blob.arrayBuffer())))
-      if (got === undefined) {
-        const hash = hashes.create('sha256')
-        const reader = blob.stream().getReader()
-        for (let r = await reader.read(); !r.done; r = await reader.read()) hash.update(r.value)
-        got = toHex(hash.digest())
-      }
+      if (got === undefined) got = toHex((await drain(blob.stream(), { hashes, algorithms: ['sha256'], sink: () => {} })).digests.sha256!)
       if (got !== want.sha256) throw new ContentMismatchError(`The bytes hash to ${got}, not the expected ${want.sha256}.`)
     },
   }

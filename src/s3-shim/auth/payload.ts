@@ -74,7 +74,7 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   if (lengthHeader !== null) {
     if (!/^\d+$/.test(lengthHeader)) throw new S3Error('InvalidArgument', 'The content length must be a non-negative integer.')
     size = Number(lengthHeader)
-    if (size > MAX_PUT_SIZE) throw new S3Error('EntityTooLarge', undefined, { detail: { ProposedSize: lengthHeader, MaxSizeAllowed: String(MAX_PUT_SIZE) } })
+    refuseOverMax(size, lengthHeader)
   }
 
   const checks: Check[] = []
@@ -123,7 +123,7 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   if (raw === null) return { body: null, size, verified, checksum, ...declared }
   const blob = chunked || checks.length > 0 ? undefined : blobBodyOf(request)
   if (blob !== undefined && (size === undefined || size === blob.size)) {
-    if (blob.size > MAX_PUT_SIZE) throw new S3Error('EntityTooLarge', undefined, { detail: { ProposedSize: String(blob.size), MaxSizeAllowed: String(MAX_PUT_SIZE) } })
+    refuseOverMax(blob.size)
     return { body: raw, size: blob.size, verified, checksum, blob, ...declared }
   }
   if (!chunked && checks.length === 0 && size !== undefined) return { body: raw, size, verified, checksum, ...declared }
@@ -163,4 +163,9 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
     },
   })
   return { body: raw.pipeThrough(transform), size, verified, checksum, ...declared }
+}
+
+/** EntityTooLarge for a body of more than a PUT may be (`proposed`: its size as the request gave it). */
+function refuseOverMax (size: number, proposed = String(size)): void {
+  if (size > MAX_PUT_SIZE) throw new S3Error('EntityTooLarge', undefined, { detail: { ProposedSize: proposed, MaxSizeAllowed: String(MAX_PUT_SIZE) } })
 }
