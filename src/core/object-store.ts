@@ -51,6 +51,12 @@ export interface ObjectInfo extends ObjectSummary {
   parts?: number
   /** On a mesh, after a write: how many members hold this version (x-s3mesh-replicas). */
   replicas?: number
+  /**
+   * On a mesh, after a write asked with `returnEntry`: the catalog entry of
+   * the version written (a catalog message, base64), which the node answers
+   * as x-s3mesh-entry, so a tab writing through it need not ask for it.
+   */
+  entry?: string
   /** When the bucket's lifecycle rules expire it, as a store that reads objects elsewhere was told (a gateway); others' are worked out from `lifecycleAtHand`. */
   expiration?: { date: Date, ruleId: string }
   /** Its version id, in a store that keeps versions (core/versioning.ts): `null` for the version a key has while versioning is not enabled. */
@@ -166,6 +172,8 @@ export interface PutOptions extends Signal {
   tags?: Record<string, string>
   /** The size the client declared; a body of any other length fails with IncompleteBody and stores nothing. */
   size?: number
+  /** On a mesh: give the version's catalog entry in ObjectInfo.entry (the writer asked for it with x-s3mesh-entry). */
+  returnEntry?: boolean
   /**
    * Hex digests the body stream is already verified against as it flows (the
    * stream errors before its end if they do not match), such as a signed

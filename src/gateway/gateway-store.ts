@@ -14,7 +14,7 @@ import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListRes
 import { readAll } from '../core/streams.js'
 import { checksumFromHeaders, checksumHeaders, checksumXml, planHeaders } from '../s3-shim/http/checksum-headers.js'
 import { metadataFromHeaders, metadataHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
-import { quoteEtag } from '../s3-shim/respond.js'
+import { ENTRY_HEADER, quoteEtag } from '../s3-shim/respond.js'
 import { lifecycleFromXml, lifecycleXml } from '../s3-shim/lifecycle-xml.js'
 import { parseXmlBody, renderXml } from '../s3-shim/xml.js'
 import { awsChunked, awsChunkedLength } from './aws-chunked-encoder.js'
@@ -310,13 +310,17 @@ export class GatewayStore implements ObjectStore {
     const wire = withChecksumOf(sent, options)
     const { response } = await this.remote.send({
       method: 'PUT', bucket, key, body: wire.body, size: wire.size,
-      headers: { ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...wire.headers, ...conditionHeaders(options.condition), ...lockRequestHeaders(options.lock) },
+      headers: {
+        ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...wire.headers, ...conditionHeaders(options.condition), ...lockRequestHeaders(options.lock),
+        ...(options.returnEntry === true ? { [ENTRY_HEADER]: '1' } : {}),
+      },
       sha256: wire.sha256 ?? sha256,
       signal: options.signal,
     })
     const checksum = options.checksum?.()
     await this.forget(bucket, key)
     const replicas = response.headers.get('x-s3mesh-replicas')
+    const entry = options.returnEntry === true ? response.headers.get(ENTRY_HEADER) : null
     return {
       key,
       size: sent.size,
@@ -326,6 +330,7 @@ export class GatewayStore implements ObjectStore {
       metadata: withChecksum(options.metadata, checksum === undefined ? undefined : { ...checksum, type: 'FULL_OBJECT' }),
       tags: options.tags ?? {},
       ...(replicas === null ? {} : { replicas: Number(replicas) }),
+      ...(entry === null ? {} : { entry }),
       ...versionHeader(response.headers),
       ...expirationOf(response.headers.get('x-amz-expiration')),
     }

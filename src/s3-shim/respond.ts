@@ -44,6 +44,9 @@ export function quoteEtag (etag: string): string {
 }
 
 /** On a mesh, how many members hold what was just written. */
+/** Asked with the value 1 on a PUT, answered with the written version's catalog entry on a mesh (ObjectInfo.entry). */
+export const ENTRY_HEADER = 'x-s3mesh-entry'
+
 export function replicasHeader (info: { replicas?: number }): Record<string, string> {
   return info.replicas === undefined ? {} : { 'x-s3mesh-replicas': String(info.replicas) }
 }

@@ -296,7 +296,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     }
   })
 
-  it('a guest\'s write is kept in its own store under the node\'s version, also a rewrite of the same bytes', async () => {
+  it('a guest\'s write is kept in its own store under the node\'s version, also a rewrite of the same bytes, learnt from the PUT\'s answer (or asked for when the answer lacks it)', async () => {
     const n0 = nodes[0]!
     assert.equal((await root.fetch(`${n0.url}/rewrites`, { method: 'PUT' })).status, 200)
     const { peer: guestPeer, libp2p: l, joined } = await rootGuest(n0)
@@ -308,11 +308,27 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     try {
       await guest.synced
       const remote = new RemoteS3({ endpoints: [n0.url], accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, timeoutMs: 10_000, retryAfterMs: 0 })
-      const store = new GuestStore(guest, new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: 1 << 20 }))
+      const gateway = new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: 1 << 20 })
+      // The second half of the writes go through a writer whose answers lack the entry (a node before it gave one).
+      let withEntry = true
+      const writer = Object.assign(Object.create(gateway) as GatewayStore, {
+        putObject: async (...args: Parameters<GatewayStore['putObject']>) => {
+          const { entry, ...info } = await gateway.putObject(...args)
+          if (withEntry) assert.ok(entry !== undefined, 'the node answered the write with its entry')
+          return withEntry ? { ...info, entry } : info
+        },
+      })
+      const store = new GuestStore(guest, writer)
+      let lookups = 0
+      const lookup = guest.lookup.bind(guest)
+      guest.lookup = async (...args) => { lookups++; return await lookup(...args) }
       const nodeVersion = async (): Promise<CatalogEntry> => decodeCatalogMessage((await ask(l, idOf(n0), GUEST_PROTOCOL, { admission: b64(renewing.current().admission), op: 'lookup', bucket: 'rewrites', key: 'same' })).entries as Uint8Array).entries[0]!
       const versions: CatalogEntry[] = []
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < 4; i++) {
+        withEntry = i < 2
+        const asked = lookups
         const info = await store.putObject('rewrites', 'same', new Response('the same bytes').body!, { metadata: { user: {} } })
+        assert.equal(lookups - asked, withEntry ? 0 : 1, `write ${i + 1}: ${withEntry ? 'no lookup: the answer had the entry' : 'looked up: the answer had no entry'}`)
         const atNode = await nodeVersion()
         assert.equal(atNode.object?.sha256, info.sha256)
         // The write answered only once the tab's copy was kept: under the version the node made, not the one before.
@@ -322,10 +338,37 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
         assert.equal(await new Response((await local.openObject('rewrites', 'same')).stream()).text(), 'the same bytes')
         versions.push(atNode)
       }
-      assert.ok(compareVersions(versions[1]!.version, versions[0]!.version) > 0 && compareVersions(versions[2]!.version, versions[1]!.version) > 0, 'each rewrite is a new version')
+      for (let i = 1; i < versions.length; i++) assert.ok(compareVersions(versions[i]!.version, versions[i - 1]!.version) > 0, `rewrite ${i + 1} is a new version`)
     } finally {
       renewing.stop()
       await guest.stop()
+      await l.stop()
+    }
+  })
+
+  it('a PUT that asks for its entry (x-s3mesh-entry: 1) is answered with the catalog entry of the version it wrote; one that does not ask gets none', async () => {
+    const n0 = nodes[0]!
+    assert.equal((await root.fetch(`${n0.url}/entries`, { method: 'PUT' })).status, 200)
+    const plain = await root.fetch(`${n0.url}/entries/k`, { method: 'PUT', body: 'first' })
+    assert.equal(plain.status, 200)
+    assert.equal(plain.headers.get('x-s3mesh-entry'), null)
+    const asked = await root.fetch(`${n0.url}/entries/k`, { method: 'PUT', body: 'second', headers: { 'x-s3mesh-entry': '1' } })
+    assert.equal(asked.status, 200)
+    const entries = decodeCatalogMessage(Buffer.from(asked.headers.get('x-s3mesh-entry') ?? '', 'base64')).entries
+    assert.equal(entries.length, 1)
+    const e = entries[0]!
+    assert.deepEqual([e.bucket, e.key, e.deleted], ['entries', 'k', false])
+    assert.equal(e.object?.sha256, asked.headers.get('x-s3mesh-sha256'))
+    assert.equal(`"${e.object?.etag ?? ''}"`, asked.headers.get('etag'))
+    assert.equal(e.holders.length, Number(asked.headers.get('x-s3mesh-replicas')), 'the holders the write was announced with')
+    // The node's own view of the key is that version.
+    const l = await guestNode()
+    try {
+      const a = await join(n0, ROOT_CREDS, l.peerId.toString())
+      await l.dial(multiaddr(a.relays[0]!))
+      const atNode = decodeCatalogMessage((await ask(l, idOf(n0), GUEST_PROTOCOL, { admission: b64(a.admission), op: 'lookup', bucket: 'entries', key: 'k' })).entries as Uint8Array).entries[0]!
+      assert.equal(compareVersions(atNode.version, e.version), 0)
+    } finally {
       await l.stop()
     }
   })

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { dialFirst, orderAddresses } from '../wire/dial-first.js'
 import { S3Error } from '../errors.js'
-import type { Hashes } from '../hashes.js'
+import { fromBase64, type Hashes } from '../hashes.js'
 import type { ObjectStore } from '../object-store.js'
 import { openStream } from '../wire/open-stream.js'
 import { PLAIN_FRAMES, SealedFrames } from '../wire/sealed-frames.js'
@@ -13,7 +13,7 @@ import { Catalog } from './catalog.js'
 import { GuestGate } from './guest-gate.js'
 import { GUEST_PROTOCOL, guestTransfer, MAX_FOLLOWED, MAX_HELD, type GuestPeer } from './guest-service.js'
 import { HolderFetcher } from './holder-fetch.js'
-import { HybridClock } from './hlc.js'
+import { compareVersions, HybridClock } from './hlc.js'
 import { LocalCopies } from './local-copies.js'
 import { Reconciler } from './reconciler.js'
 import type { TransferService } from './transfer.js'
@@ -182,6 +182,28 @@ export class GuestMember {
     if (key !== undefined && answered.size > 0) {
       for (const e of this.catalog.slots(bucket, key)) if (!answered.has(slotOf(e))) this.catalog.evict(bucket, key, e.versionId)
     }
+    return this.catalog.get(bucket, key)
+  }
+
+  /**
+   * The entry of a version this tab just wrote, as the node's answer to the
+   * write gave it (`encoded`: a catalog message, base64; a lookup costs a
+   * round trip and a stream). Taken as a lookup's answer would be, but only
+   * slots older than it go (a newer one the feed brought stays). Undefined
+   * when it is not an entry of that key's object: the caller asks instead.
+   */
+  written (bucket: string, key: string, encoded: string): CatalogEntry | undefined {
+    const bytes = fromBase64(encoded)
+    if (bytes === undefined) return undefined
+    let entry: CatalogEntry | undefined
+    try {
+      entry = decodeCatalogMessage(bytes).entries[0]
+    } catch {
+      return undefined
+    }
+    if (entry === undefined || entry.bucket !== bucket || entry.key !== key || entry.deleted || entry.object === undefined) return undefined
+    this.reconciler.receive([entry])
+    for (const e of this.catalog.slots(bucket, key)) if (slotOf(e) !== slotOf(entry) && compareVersions(e.version, entry.version) < 0) this.catalog.evict(bucket, key, e.versionId)
     return this.catalog.get(bucket, key)
   }
 

@@ -151,9 +151,13 @@ export class GuestStore extends MeshStore {
     const kept = this.guest.copies.storeStreamed(head, toLocal!, async () => await version, options.signal, () => hashed)
       .then(held => { this.guest.copies.publish(held) }, () => { /* not kept here: the node holds it */ })
     try {
-      const info = await this.writer.putObject(bucket, key, toNode!, { ...options, onHashed: sha256 => { hashed = sha256; options.onHashed?.(sha256) } })
-      await this.refresh(bucket, key, true)
-      const entry = this.guest.catalog.get(bucket, key)
+      const info = await this.writer.putObject(bucket, key, toNode!, { ...options, returnEntry: true, onHashed: sha256 => { hashed = sha256; options.onHashed?.(sha256) } })
+      // The node's answer carries the new entry; one without it (an older node, a header CORS hides) is asked for it.
+      let entry = info.entry === undefined ? undefined : this.guest.written(bucket, key, info.entry)
+      if (entry === undefined) {
+        await this.refresh(bucket, key, true)
+        entry = this.guest.catalog.get(bucket, key)
+      }
       if (entry?.object?.sha256 === info.sha256 || entry?.object?.etag === info.etag) written!(entry)
       else failed!(new Error('the node\'s version of the write is not known here'))
       await kept

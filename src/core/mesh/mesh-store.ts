@@ -1,5 +1,5 @@
 import { isS3Error, S3Error } from '../errors.js'
-import { toHex, type Hashes } from '../hashes.js'
+import { toBase64, toHex, type Hashes } from '../hashes.js'
 import type { LifecycleRule } from '../lifecycle.js'
 import { byteRange, readAll, throwIfAborted } from '../streams.js'
 import {
@@ -14,6 +14,7 @@ import {
   type DeleteResult, type KeptVersion, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
 } from '../versioning.js'
 import { createdOf, mergeEntries, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { encodeCatalogMessage } from './catalog-codec.js'
 import type { Catalog } from './catalog.js'
 import type { Version } from './hlc.js'
 import { hasTree, TreeHasher, treeRoot } from './chunk-tree.js'
@@ -244,11 +245,11 @@ export class MeshStore implements ObjectStore {
     }
     // The version's lock is the catalog's: the local store keeps none (it drops and moves copies as placement says).
     // Its bytes are the fan's (the replicas read them too), never a Blob the store could take instead.
-    const { condition: _checked, lock, blob: _whole, ...local } = options
+    const { condition: _checked, lock, blob: _whole, returnEntry, ...local } = options
     return await this.committed(bucket, key, async named => {
       const info = await this.local.putObject(bucket, key, fan.local, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) })
       return lock === undefined ? info : { ...info, lock }
-    }, options.signal, fan, tree, lease)
+    }, options.signal, fan, tree, lease, returnEntry)
   }
 
   /** The key's lease from the bucket's arbiter, for a conditional write (see write-arbiter.ts). */
@@ -446,7 +447,7 @@ export class MeshStore implements ObjectStore {
    * Runs a local write and versions it (`locked`), lets a conditional
    * write's key go with the version written, then copies it to the replicas.
    */
-  private async committed (bucket: string, key: string, write: (named: VersionAs | undefined) => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher, lease?: WriteLease): Promise<ObjectInfo> {
+  private async committed (bucket: string, key: string, write: (named: VersionAs | undefined) => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher, lease?: WriteLease, returnEntry?: boolean): Promise<ObjectInfo> {
     let done: { info: ObjectInfo, entry: CatalogEntry }
     try {
       done = await this.locked(bucket, key, write, signal, fan, tree)
@@ -462,9 +463,10 @@ export class MeshStore implements ObjectStore {
       const replicas = await this.p.replicator.replicate(entry, signal, fan)
       // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
       // the client has its answer: a GET anywhere right after the PUT finds it.
-      this.copies.publish({ ...entry, holders: [this.copies.self, ...replicas].sort() })
+      const announced = { ...entry, holders: [this.copies.self, ...replicas].sort() }
+      this.copies.publish(announced)
       await this.p.announced()
-      return { ...info, replicas: 1 + replicas.length }
+      return { ...info, replicas: 1 + replicas.length, ...(returnEntry === true ? { entry: toBase64(encodeCatalogMessage([announced])) } : {}) }
     } finally {
       await released
     }
