@@ -132,8 +132,12 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   // The page decides its own requests with its admission's records and the same evaluation as its node, until the next one.
   const handlerFor = (admission: string): S3Handler => ownHandler(node.store, admission, credentials)
   // The tab's writes: S3 requests to its node (a storage node the join names, when it was a relay's), signed here, past the worker.
-  const remote = new RemoteS3({ endpoints: info.writers !== undefined && info.writers.length > 0 ? info.writers : [`${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`], ...credentials, timeoutMs: 30_000, retryAfterMs: 0, blobBodies: true, noHttpCache: true, headers: { [TO_NODE_HEADER]: '1' } })
-  const writer = new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: PAGE_WRITE_BUFFER_BYTES })
+  const endpoints = info.writers !== undefined && info.writers.length > 0 ? info.writers : [`${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`]
+  const remote = new RemoteS3({ endpoints, ...credentials, timeoutMs: 30_000, retryAfterMs: 0, blobBodies: true, noHttpCache: true, headers: { [TO_NODE_HEADER]: '1' } })
+  // A write's new entry comes with its answer from a node of this page's origin (the one the tab follows, as trusted as
+  // the page itself); from a relay's storage nodes elsewhere the tab asks the node it follows.
+  const askEntries = endpoints.every(e => new URL(e, location.href).origin === location.origin)
+  const writer = new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: PAGE_WRITE_BUFFER_BYTES, askEntries })
   const node = await startPageNode({
     privateKey, writer,
     relays: info.relays,

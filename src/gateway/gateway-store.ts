@@ -32,6 +32,14 @@ export interface GatewayStoreOptions {
   cacheMaxObjectBytes: number
   /** Bodies up to this size are held in memory so a write can be retried on another node; larger ones stream to one node. */
   replayableBytes: number
+  /**
+   * Asks the node to answer a write with its catalog entry when the caller
+   * wants it (PutOptions.returnEntry, x-s3mesh-entry). Only for nodes as
+   * trusted as the caller's own origin, whose answers' headers it reads
+   * whole: cross-origin, the request header needs the bucket's CORS rules to
+   * allow it and the answer's to expose it. Without it the caller asks.
+   */
+  askEntries?: boolean
   now?: () => number
 }
 
@@ -312,7 +320,7 @@ export class GatewayStore implements ObjectStore {
       method: 'PUT', bucket, key, body: wire.body, size: wire.size,
       headers: {
         ...writeHeaders(options.metadata, options.tags), ...digestHeaders(options.verified), ...wire.headers, ...conditionHeaders(options.condition), ...lockRequestHeaders(options.lock),
-        ...(options.returnEntry === true ? { [ENTRY_HEADER]: '1' } : {}),
+        ...(this.asksEntry(options) ? { [ENTRY_HEADER]: '1' } : {}),
       },
       sha256: wire.sha256 ?? sha256,
       signal: options.signal,
@@ -320,7 +328,7 @@ export class GatewayStore implements ObjectStore {
     const checksum = options.checksum?.()
     await this.forget(bucket, key)
     const replicas = response.headers.get('x-s3mesh-replicas')
-    const entry = options.returnEntry === true ? response.headers.get(ENTRY_HEADER) : null
+    const entry = this.asksEntry(options) ? response.headers.get(ENTRY_HEADER) : null
     return {
       key,
       size: sent.size,
@@ -334,6 +342,10 @@ export class GatewayStore implements ObjectStore {
       ...versionHeader(response.headers),
       ...expirationOf(response.headers.get('x-amz-expiration')),
     }
+  }
+
+  private asksEntry (options: PutOptions): boolean {
+    return options.returnEntry === true && this.options.askEntries === true
   }
 
   /**

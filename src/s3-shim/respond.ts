@@ -43,10 +43,10 @@ export function quoteEtag (etag: string): string {
   return `"${etag}"`
 }
 
-/** On a mesh, how many members hold what was just written. */
 /** Asked with the value 1 on a PUT, answered with the written version's catalog entry on a mesh (ObjectInfo.entry). */
 export const ENTRY_HEADER = 'x-s3mesh-entry'
 
+/** On a mesh, how many members hold what was just written. */
 export function replicasHeader (info: { replicas?: number }): Record<string, string> {
   return info.replicas === undefined ? {} : { 'x-s3mesh-replicas': String(info.replicas) }
 }

@@ -308,7 +308,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     try {
       await guest.synced
       const remote = new RemoteS3({ endpoints: [n0.url], accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, timeoutMs: 10_000, retryAfterMs: 0 })
-      const gateway = new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: 1 << 20 })
+      const gateway = new GatewayStore({ remote, cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: 1 << 20, askEntries: true })
       // The second half of the writes go through a writer whose answers lack the entry (a node before it gave one).
       let withEntry = true
       const writer = Object.assign(Object.create(gateway) as GatewayStore, {
@@ -346,12 +346,21 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     }
   })
 
-  it('a PUT that asks for its entry (x-s3mesh-entry: 1) is answered with the catalog entry of the version it wrote; one that does not ask gets none', async () => {
+  it('a PUT that asks for its entry (x-s3mesh-entry: 1) is answered with the catalog entry of the version it wrote, if its caller may read the key and the entry is small; others get none', async () => {
     const n0 = nodes[0]!
     assert.equal((await root.fetch(`${n0.url}/entries`, { method: 'PUT' })).status, 200)
     const plain = await root.fetch(`${n0.url}/entries/k`, { method: 'PUT', body: 'first' })
     assert.equal(plain.status, 200)
     assert.equal(plain.headers.get('x-s3mesh-entry'), null)
+    // A user who may write the key but not read it (a lookup would be refused to it): written, no entry.
+    const [id, secret] = await userWithPolicy(iam, 'entries-writer', [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::entries/*' }])
+    const writeOnly = await s3Signer({ accessKeyId: id, secretAccessKey: secret }).fetch(`${n0.url}/entries/w`, { method: 'PUT', body: 'by a writer', headers: { 'x-s3mesh-entry': '1' } })
+    assert.equal(writeOnly.status, 200)
+    assert.equal(writeOnly.headers.get('x-s3mesh-entry'), null, 'no entry for a caller that may not read the key')
+    // An entry too large for a proxy's header buffer: written, no entry.
+    const large = await root.fetch(`${n0.url}/entries/big`, { method: 'PUT', body: 'x', headers: { 'x-s3mesh-entry': '1', 'x-amz-meta-note': 'n'.repeat(1800) } })
+    assert.equal(large.status, 200)
+    assert.equal(large.headers.get('x-s3mesh-entry'), null, 'no entry past 2 KiB')
     const asked = await root.fetch(`${n0.url}/entries/k`, { method: 'PUT', body: 'second', headers: { 'x-s3mesh-entry': '1' } })
     assert.equal(asked.status, 200)
     const entries = decodeCatalogMessage(Buffer.from(asked.headers.get('x-s3mesh-entry') ?? '', 'base64')).entries

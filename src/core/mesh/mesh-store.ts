@@ -67,6 +67,14 @@ export interface MeshStoreParts {
 }
 
 /**
+ * The longest entry given back with a write (base64 characters, as an
+ * answer's header): one with much user metadata or many tags is left out
+ * (the writer asks for it), so that it never outgrows a proxy's buffer for
+ * the answer's headers (nginx: 4 KiB by default).
+ */
+const MAX_ENTRY_HEADER = 2048
+
+/**
  * Objects up to this size read through a member that lacks them are had whole
  * (and checked) before the answer starts; larger ones stream as they arrive,
  * and bad bytes end the response short.
@@ -466,7 +474,8 @@ export class MeshStore implements ObjectStore {
       const announced = { ...entry, holders: [this.copies.self, ...replicas].sort() }
       this.copies.publish(announced)
       await this.p.announced()
-      return { ...info, replicas: 1 + replicas.length, ...(returnEntry === true ? { entry: toBase64(encodeCatalogMessage([announced])) } : {}) }
+      const encoded = returnEntry === true ? toBase64(encodeCatalogMessage([announced])) : ''
+      return { ...info, replicas: 1 + replicas.length, ...(encoded !== '' && encoded.length <= MAX_ENTRY_HEADER ? { entry: encoded } : {}) }
     } finally {
       await released
     }

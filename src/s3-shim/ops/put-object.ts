@@ -6,6 +6,7 @@ import { conditionOf } from '../http/conditions.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
 import { ENTRY_HEADER, quoteEtag, replicasHeader } from '../respond.js'
+import { globalContext } from '../access/request-actions.js'
 import { applyObjectAcl, requestedAcl } from './get-acl.js'
 
 export async function putObject (ctx: Context): Promise<Response> {
@@ -14,7 +15,7 @@ export async function putObject (ctx: Context): Promise<Response> {
   const tags = tagsFromHeader(ctx.headers)
   const { body, size, verified, checksum, checksumAlgorithm, blob } = ctx.body()
   // A tab writing through its node asks for the new version's catalog entry with the answer (one round trip fewer).
-  const returnEntry = ctx.headers.get(ENTRY_HEADER) === '1'
+  const returnEntry = ctx.headers.get(ENTRY_HEADER) === '1' && mayReadEntry(ctx)
   const info = await ctx.store.putObject(ctx.bucket, ctx.key, body ?? streamOfBytes(new Uint8Array(0)), {
     metadata, tags, size, verified, checksum, checksumAlgorithm, signal: ctx.signal, ...conditionOf(ctx.headers), ...askedLock(ctx), ...(blob === undefined ? {} : { blob }), ...(returnEntry ? { returnEntry } : {}),
   })
@@ -27,4 +28,15 @@ export async function putObject (ctx: Context): Promise<Response> {
       ...(returnEntry && info.entry !== undefined ? { [ENTRY_HEADER]: info.entry } : {}),
     },
   })
+}
+
+/**
+ * The entry shows what a guest's lookup of the key shows (its holders, its
+ * version, its lock): only to a signed caller that may read the key, as the
+ * lookup is. Others get no header, and a tab asks its node instead.
+ */
+function mayReadEntry (ctx: Context): boolean {
+  const { principal, access, client } = ctx.auth
+  if (principal.kind === 'anonymous') return false
+  return access === undefined || access.decide(principal, { action: 's3:GetObject', resource: `arn:aws:s3:::${ctx.bucket}/${ctx.key}`, context: globalContext(ctx.headers, client) }) === 'allow'
 }
