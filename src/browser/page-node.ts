@@ -1,7 +1,7 @@
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import { noise } from '@libp2p/noise'
+import { quietNoise } from '../core/wire/noise-reads.js'
 import { webRTC, webRTCDirect } from '@libp2p/webrtc'
 import { createLibp2p } from 'libp2p'
 import { meshMuxer } from '../core/wire/mesh-muxer.js'
@@ -66,7 +66,7 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     privateKey: o.privateKey,
     addresses: { listen: ['/p2p-circuit', '/webrtc'] },
     transports: [joinedWebSockets(), webRTC(), webRTCDirect(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [quietNoise()],
     streamMuxers: [meshMuxer()],
     ...(o.allowLocalAddresses === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),
     services: { identify: identify() },

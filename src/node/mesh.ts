@@ -3,7 +3,7 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, Libp2pEvents, PrivateKey } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
-import { noise } from '@libp2p/noise'
+import { quietNoise } from '../core/wire/noise-reads.js'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { createLibp2p } from 'libp2p'
 import { readFile, statfs } from 'node:fs/promises'
@@ -259,7 +259,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         // No STUN servers: a node is dialled at the address it announces.
         ...(direct === undefined ? [] : [webRTCDirect({ certificate: direct, rtcConfiguration: { iceServers: [] } })]),
       ],
-      connectionEncrypters: [noise({ crypto: noiseCrypto })],
+      connectionEncrypters: [quietNoise({ crypto: noiseCrypto })],
       streamMuxers: [meshMuxer()],
       // Room for every reservation the relay offers (each is a tab's connection), beyond libp2p's default of 300.
       connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, maxConnections: Math.max(300, (o.circuits ?? CIRCUIT_DEFAULTS).reservations + 256) },

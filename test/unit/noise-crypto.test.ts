@@ -10,6 +10,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { noiseCrypto } from '../../src/node/noise-crypto.js'
+import { echoed } from '../helpers/echo.js'
 
 const bytes = (x: Uint8Array | Uint8ArrayList): Buffer => Buffer.from(x instanceof Uint8Array ? x : x.subarray())
 const nonce = (n: number): Uint8Array => { const b = new Uint8Array(12); new DataView(b.buffer).setUint32(4, n, true); return b }
@@ -69,21 +70,9 @@ describe('noiseCrypto', () => {
     const ours = await node(noiseCrypto)
     const stock = await node()
     try {
-      // An echo: whatever comes in goes back out.
-      await stock.handle('/echo/1.0.0', stream => {
-        stream.addEventListener('message', e => { stream.send(e.data) })
-        stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
-      })
-      const stream = await ours.dialProtocol(stock.getMultiaddrs()[0]!, '/echo/1.0.0')
+      // An echo: whatever comes in goes back out (a small send, then the rest).
       const sent = Buffer.concat([randomBytes(200 * 1024), Buffer.from('the end')])
-      const back: Uint8Array[] = []
-      const ended = new Promise<void>(resolve => { stream.addEventListener('remoteCloseWrite', () => { resolve() }) })
-      stream.addEventListener('message', e => { back.push(e.data.subarray()) })
-      stream.send(sent.subarray(0, 100))
-      stream.send(sent.subarray(100))
-      await stream.close()
-      await ended
-      assert.deepEqual(Buffer.concat(back), sent)
+      assert.deepEqual(await echoed(ours, stock, [sent.subarray(0, 100), sent.subarray(100)]), sent)
     } finally {
       await ours.stop()
       await stock.stop()
