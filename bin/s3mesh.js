@@ -10,11 +10,10 @@ if (major < 22 || (major === 22 && minor < 13)) {
 // start, so the process replaces itself once with them (process.execve: the same pid, so signals and kill -9 reach
 // the node itself). A flag already given (on node's command line or in NODE_OPTIONS) wins.
 //  - V8 sizes the young generation from the machine's memory (64 MB semi-spaces on a 24 GiB machine), and keeps
-//    what it grew to in a burst of requests. 4 MB: V8 starts marking the old generation (a full GC follows) whenever
-//    the room left under its limit is less than what the young generation could promote, and with 16 MB semi-spaces
-//    and a heap of 20-odd MB that was nearly always: a replica taking 1 MiB copies ran a full GC about every ninth
-//    copy, a fifth of its CPU. With 4 MB, six where there were forty-four, and a replicated 1 MiB PUT costs the
-//    three nodes a fifth less CPU (more scavenges, each cheap: a 64 KiB PUT's cost did not move beyond the spread).
+//    what it grew to in a burst of requests. 4 MB: with 16 MB, a replica taking 1 MiB copies ran a full GC about
+//    every ninth copy (a fifth of its CPU), each marking started by V8 with the heap far under its limit (the 1 MiB
+//    buffers live outside it); with 4 MB, six full GCs where there were forty-four, and a replicated 1 MiB PUT costs
+//    the three nodes about a fifth less CPU. The price is more scavenges: a 64 KiB PUT costs about 5% more.
 //  - After a full GC, V8 lets the old generation grow to up to 4x what was live before the next one, and gives
 //    back the slack only once the node idles: a busy node held 150 MB of heap for 60 MB in use. 2x. At 1.25x
 //    (earlier releases) a node taking 1 MiB PUTs ran a full GC every tenth of a second (each request's buffers

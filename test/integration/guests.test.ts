@@ -346,7 +346,7 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     }
   })
 
-  it('a PUT that asks for its entry (x-s3mesh-entry: 1) is answered with the catalog entry of the version it wrote, if its caller may read the key and the entry is small; others get none', async () => {
+  it('a PUT that asks for its entry (x-s3mesh-entry: 1) is answered with the catalog entry of the version it wrote, if its caller signed it, may read the key and the entry is small; others get none', async () => {
     const n0 = nodes[0]!
     assert.equal((await root.fetch(`${n0.url}/entries`, { method: 'PUT' })).status, 200)
     const plain = await root.fetch(`${n0.url}/entries/k`, { method: 'PUT', body: 'first' })
@@ -357,6 +357,11 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
     const writeOnly = await s3Signer({ accessKeyId: id, secretAccessKey: secret }).fetch(`${n0.url}/entries/w`, { method: 'PUT', body: 'by a writer', headers: { 'x-s3mesh-entry': '1' } })
     assert.equal(writeOnly.status, 200)
     assert.equal(writeOnly.headers.get('x-s3mesh-entry'), null, 'no entry for a caller that may not read the key')
+    // A presigned PUT whose holder added the header: written, no entry (the root who signed it did not ask).
+    const url = await root.sign(`${n0.url}/entries/presigned`, { method: 'PUT', aws: { signQuery: true } })
+    const presigned = await fetch(url, { method: 'PUT', body: 'by whoever holds the URL', headers: { 'x-s3mesh-entry': '1' } })
+    assert.equal(presigned.status, 200, await presigned.clone().text())
+    assert.equal(presigned.headers.get('x-s3mesh-entry'), null, 'no entry for a presigned request')
     // An entry too large for a proxy's header buffer: written, no entry.
     const large = await root.fetch(`${n0.url}/entries/big`, { method: 'PUT', body: 'x', headers: { 'x-s3mesh-entry': '1', 'x-amz-meta-note': 'n'.repeat(1800) } })
     assert.equal(large.status, 200)

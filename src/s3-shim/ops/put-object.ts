@@ -32,11 +32,12 @@ export async function putObject (ctx: Context): Promise<Response> {
 
 /**
  * The entry shows what a guest's lookup of the key shows (its holders, its
- * version, its lock): only to a signed caller that may read the key, as the
- * lookup is. Others get no header, and a tab asks its node instead.
+ * version, its lock): only to a caller that signed this request itself (not
+ * whoever holds a presigned URL, who could add the header) and may read the
+ * key, as the lookup is. Others get no header, and a tab asks its node instead.
  */
 function mayReadEntry (ctx: Context): boolean {
   const { principal, access, client } = ctx.auth
-  if (principal.kind === 'anonymous') return false
+  if (principal.kind === 'anonymous' || ctx.identity === undefined || ctx.identity.presigned) return false
   return access === undefined || access.decide(principal, { action: 's3:GetObject', resource: `arn:aws:s3:::${ctx.bucket}/${ctx.key}`, context: globalContext(ctx.headers, client) }) === 'allow'
 }
