@@ -11,8 +11,8 @@ if (major < 22 || (major === 22 && minor < 13)) {
 // the node itself). A flag already given (on node's command line or in NODE_OPTIONS) wins.
 //  - V8 sizes the young generation from the machine's memory (64 MB semi-spaces on a 24 GiB machine), and keeps
 //    what it grew to in a burst of requests. 4 MB: with 16 MB, a replica taking 1 MiB copies ran a full GC about
-//    every ninth copy (a fifth of its CPU), each marking started by V8 with the heap far under its limit (the 1 MiB
-//    buffers live outside it); with 4 MB, six full GCs where there were forty-four, and a replicated 1 MiB PUT costs
+//    every ninth copy (a fifth of its CPU), each marking started by V8 with the heap far under its limit (why is not
+//    found; perhaps the 1 MiB buffers held outside it); with 4 MB, six full GCs where there were forty-four, and a replicated 1 MiB PUT costs
 //    the three nodes about a fifth less CPU. The price is more scavenges: a 64 KiB PUT costs about 5% more.
 //  - After a full GC, V8 lets the old generation grow to up to 4x what was live before the next one, and gives
 //    back the slack only once the node idles: a busy node held 150 MB of heap for 60 MB in use. 2x. At 1.25x

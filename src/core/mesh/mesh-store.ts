@@ -474,8 +474,8 @@ export class MeshStore implements ObjectStore {
       const announced = { ...entry, holders: [this.copies.self, ...replicas].sort() }
       this.copies.publish(announced)
       await this.p.announced()
-      const encoded = returnEntry === true ? toBase64(encodeCatalogMessage([announced])) : ''
-      return { ...info, replicas: 1 + replicas.length, ...(encoded !== '' && encoded.length <= MAX_ENTRY_HEADER ? { entry: encoded } : {}) }
+      const encoded = returnEntry === true ? toBase64(encodeCatalogMessage([announced])) : undefined
+      return { ...info, replicas: 1 + replicas.length, ...(encoded !== undefined && encoded.length <= MAX_ENTRY_HEADER ? { entry: encoded } : {}) }
     } finally {
       await released
     }
