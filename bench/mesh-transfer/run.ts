@@ -16,7 +16,8 @@
  * The whole measurement is repeated (3 runs by default); figures are the
  * median of the runs and their range. JSON (kept in
  * bench/results/mesh-transfer.json), then a one-line summary. Goal: transfer
- * at least 85% of raw.
+ * at least 85% of raw. Both processes run with a node's V8 flags
+ * (bin/v8-flags.js), as members do.
  *
  *   npm run bench:mesh-transfer             # 1 MiB x 200 and 256 MiB x 3, per run
  *   npm run bench:mesh-transfer -- --quick
@@ -30,9 +31,11 @@ import { Keyring } from '../../src/core/wire/keyring.js'
 import { nodeHashes } from '../../src/node/node-hashes.js'
 import { startInProcessNode, type InProcessNode } from '../../test/helpers/in-process-mesh.js'
 import { benchOptions, keep } from '../lib/keep.js'
+import { runAsNode } from '../lib/node-flags.js'
 import { percentile, round, showSpread, spread } from '../lib/stats.js'
 import { CHUNK, RAW_PROTOCOL, startHolder, type Holder } from './holder.js'
 
+const v8Flags = runAsNode()
 const options = benchOptions(3)
 const quick = options.quick
 const cases = [
@@ -42,7 +45,7 @@ const cases = [
 
 /** The holder in its own process, as two nodes are; it exits when our stdin to it closes. */
 async function holderProcess (key: Uint8Array, stockTcp: boolean): Promise<Holder & { stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('holder.ts', import.meta.url)), ...cases.map(c => String(c.size))], {
+  const child = spawn(process.execPath, [...v8Flags, '--import', 'tsx', fileURLToPath(new URL('holder.ts', import.meta.url)), ...cases.map(c => String(c.size))], {
     env: { ...process.env, S3MESH_BENCH_KEY: Buffer.from(key).toString('base64'), S3MESH_BENCH_STOCK_TCP: stockTcp ? '1' : '0' }, stdio: ['pipe', 'pipe', 'inherit'],
   })
   const line = await new Promise<string>((resolve, reject) => {
@@ -198,7 +201,7 @@ const corkedOverStock = Object.fromEntries(cases.map(c => [c.name, {
   transfer: spread(runs.map(r => r.twoProcesses[c.name]!.transfer.mbps / r.twoProcessesStockTcp[c.name]!.transfer.mbps)),
 }]))
 const label = { twoProcesses: 'two processes', oneProcess: 'one process', twoProcessesStockTcp: 'two processes on stock @libp2p/tcp' }
-await keep('mesh-transfer', options, { cases, transfer: transferResult, corkedOverStock, runs },
+await keep('mesh-transfer', options, { cases, v8Flags, transfer: transferResult, corkedOverStock, runs },
   setups.flatMap(setup => cases.map(c => {
     const t = transferResult[setup]![c.name]!
     return `${label[setup]} ${c.name}: raw ${showSpread(t.rawMBps)} MB/s, transfer (verified) ${showSpread(t.transferMBps)} MB/s = ${showSpread(t.ratio, 'x')} of raw (raw + SHA-256 alone: ${showSpread(t.bound, 'x')})`

@@ -13,6 +13,7 @@ import { PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3'
 import { sdkClient } from '../helpers/s3-client.js'
 import { ACCESS_KEY, BIN, SECRET_KEY, startServerProcess } from '../helpers/server-process.js'
 import { freeUdpPort } from '../../src/node/free-udp-port.js'
+import { nodeV8Flags } from '../../bin/v8-flags.js'
 
 /** Whether a TCP port is free on 127.0.0.1 now. */
 async function tcpFree (port: number): Promise<boolean> {
@@ -66,6 +67,27 @@ describe('s3mesh CLI', () => {
     const bad = cli(['server', '/tmp/s3mesh-cli-badkey', '--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0'], { S3MESH_CLUSTER_KEY: `${k1},not-base64!` })
     assert.equal(bad.status, 2)
     assert.match(bad.out, /S3MESH_CLUSTER_KEY must be base64 of 16, 24 or 32 bytes/)
+  })
+
+  it('runs a server with the V8 flags bin/v8-flags.js gives this Node (the external-memory one only on 24), a flag given in NODE_OPTIONS winning', async () => {
+    const external = '--external-memory-accounted-in-global-limit'
+    assert.deepEqual([nodeV8Flags(22).includes(external), nodeV8Flags(24).includes(external)], [false, true], 'Node 22 refuses to start with a V8 flag its V8 lacks')
+    const argvOf = async (pid: number): Promise<string[]> => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+    const server = await startServerProcess()
+    try {
+      const argv = await argvOf(server.child.pid!)
+      for (const flag of nodeV8Flags()) assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`)
+    } finally {
+      await server.stop()
+    }
+    const own = await startServerProcess({ env: { NODE_OPTIONS: '--max-semi-space-size=8' } })
+    try {
+      const argv = await argvOf(own.child.pid!)
+      assert.ok(!argv.includes('--max-semi-space-size=4'), argv.join(' '))
+      assert.ok(argv.includes('--heap-growing-percent=100'), argv.join(' '))
+    } finally {
+      await own.stop()
+    }
   })
 
   it('refuses a data folder that is a file, and a port in use', async () => {
