@@ -21,6 +21,8 @@ import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { iamCall, userWithPolicy } from '../helpers/iam.js'
+import { S3Client as Client } from '@aws-sdk/client-s3'
 
 async function outcome (p: Promise<unknown>): Promise<string> {
   try { await p } catch (err) { return `${(err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode} ${(err as Error).name}` }
@@ -82,6 +84,30 @@ describe(`S3 object lock on ${where} (AWS SDK v3)`, () => {
     assert.equal(await outcome(s3.send(new DeleteObjectCommand({ Bucket: 'vault', Key: 'evidence.bin', VersionId: h.VersionId }))), '403 AccessDenied')
     await s3.send(new DeleteObjectCommand({ Bucket: 'vault', Key: 'evidence.bin', VersionId: h.VersionId, BypassGovernanceRetention: true }))
   })
+
+  // Through the node itself: the edge worker in front passes a user's requests on, and adds nothing to decide here.
+  if (!edge) {
+    it('shows a version\'s lock on HEAD only to a caller who may read it, and counts no denial for the look', async () => {
+      await s3.send(new CreateBucketCommand({ Bucket: 'shown', ObjectLockEnabledForBucket: true }))
+      await s3.send(new PutObjectCommand({ Bucket: 'shown', Key: 'k', Body: 'x', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: days(1), ObjectLockLegalHoldStatus: 'ON' }))
+      const [id, secret] = await userWithPolicy(iamCall(server.url), 'lockreader', [{ Effect: 'Allow', Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::shown/*'] }])
+      const reader = new Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: id, secretAccessKey: secret } })
+      const denied = async (): Promise<number> => Number(/^s3mesh_access_denied_total (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1])
+      try {
+        const before = await denied()
+        assert.ok(Number.isInteger(before), 'the node counts denials')
+        const head = await reader.send(new HeadObjectCommand({ Bucket: 'shown', Key: 'k' }))
+        assert.deepEqual([head.ObjectLockMode, head.ObjectLockLegalHoldStatus], [undefined, undefined], 'no lock for a reader without s3:GetObjectRetention and s3:GetObjectLegalHold')
+        const root = await s3.send(new HeadObjectCommand({ Bucket: 'shown', Key: 'k' }))
+        assert.deepEqual([root.ObjectLockMode, root.ObjectLockLegalHoldStatus], ['GOVERNANCE', 'ON'])
+        assert.equal(await denied(), before, 'a look at what the answer may show is not a denied request')
+        assert.equal(await outcome(reader.send(new GetObjectRetentionCommand({ Bucket: 'shown', Key: 'k' }))), '403 AccessDenied')
+        assert.equal(await denied(), before + 1, 'a request refused is counted')
+      } finally {
+        reader.destroy()
+      }
+    })
+  }
 
   it('changes a retention as S3 allows: extended, shortened only past GOVERNANCE with a bypass, COMPLIANCE never, a past date refused', async () => {
     const v = (await s3.send(new PutObjectCommand({ Bucket: 'vault', Key: 'terms.txt', Body: 'v1' }))).VersionId

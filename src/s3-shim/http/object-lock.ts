@@ -1,7 +1,7 @@
 import { S3Error } from '../../core/errors.js'
 import { missingLockError, type VersionLock } from '../../core/object-lock.js'
 import type { ObjectStore } from '../../core/object-store.js'
-import { globalContext } from '../access/request-actions.js'
+import { mayOnKey } from '../access/key-probe.js'
 import type { Context } from '../context.js'
 import { lockFromHeaders } from '../object-lock-xml.js'
 import type { Operation } from '../router.js'
@@ -44,16 +44,5 @@ export function askedLock (ctx: Context): { lock?: VersionLock } {
 
 /** Whether the caller may read a version's retention and legal hold (GET and HEAD show them only then, as S3 does). */
 export function mayReadLock (ctx: Context): { retention: boolean, legalHold: boolean } {
-  const access = ctx.auth.access
-  if (access === undefined) return { retention: true, legalHold: true }
-  const context = globalContext(ctx.headers, ctx.auth.client)
-  const may = (action: string): boolean => {
-    try {
-      access.check(ctx.auth.principal, [{ action, resource: `arn:aws:s3:::${ctx.bucket}/${ctx.key}`, context }])
-      return true
-    } catch {
-      return false
-    }
-  }
-  return { retention: may('s3:GetObjectRetention'), legalHold: may('s3:GetObjectLegalHold') }
+  return { retention: mayOnKey(ctx, 's3:GetObjectRetention'), legalHold: mayOnKey(ctx, 's3:GetObjectLegalHold') }
 }

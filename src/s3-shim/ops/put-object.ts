@@ -6,7 +6,7 @@ import { conditionOf } from '../http/conditions.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
 import { ENTRY_HEADER, quoteEtag, replicasHeader } from '../respond.js'
-import { globalContext } from '../access/request-actions.js'
+import { mayOnKey } from '../access/key-probe.js'
 import { applyObjectAcl, requestedAcl } from './get-acl.js'
 
 export async function putObject (ctx: Context): Promise<Response> {
@@ -37,7 +37,6 @@ export async function putObject (ctx: Context): Promise<Response> {
  * key, as the lookup is. Others get no header, and a tab asks its node instead.
  */
 function mayReadEntry (ctx: Context): boolean {
-  const { principal, access, client } = ctx.auth
-  if (principal.kind === 'anonymous' || ctx.identity === undefined || ctx.identity.presigned) return false
-  return access === undefined || access.decide(principal, { action: 's3:GetObject', resource: `arn:aws:s3:::${ctx.bucket}/${ctx.key}`, context: globalContext(ctx.headers, client) }) === 'allow'
+  if (ctx.auth.principal.kind === 'anonymous' || ctx.identity === undefined || ctx.identity.presigned) return false
+  return mayOnKey(ctx, 's3:GetObject')
 }
