@@ -1,12 +1,13 @@
-import { nodeV8Flags, restartWithV8Flags } from '../../bin/v8-flags.js'
+import { givenV8Flags, restartWithV8Flags } from '../../bin/v8-flags.js'
 
 /**
  * Restarts this process with the V8 flags a node runs with unless it has
- * them: a benchmark that runs a node's parts in its own process then
- * measures them as a node runs them. Returns the flags, for the processes
- * it spawns.
+ * them (bin/v8-flags.js): a benchmark that runs a node's parts in its own
+ * process then measures them as a node runs them. Returns the flags it runs
+ * with on its command line (none where it could not restart), for the
+ * processes it spawns; NODE_OPTIONS reaches those by itself.
  */
 export function runAsNode (): string[] {
   restartWithV8Flags()
-  return nodeV8Flags()
+  return givenV8Flags()
 }

@@ -69,9 +69,10 @@ describe('s3mesh CLI', () => {
     assert.match(bad.out, /S3MESH_CLUSTER_KEY must be base64 of 16, 24 or 32 bytes/)
   })
 
-  it('runs a server with the V8 flags bin/v8-flags.js gives this Node (the external-memory one only on 24), a flag given in NODE_OPTIONS winning', async () => {
+  it('runs a server with the V8 flags bin/v8-flags.js gives this Node (the external-memory one on 24, not on 22, whose node would refuse it), one given in NODE_OPTIONS winning', { skip: typeof process.execve === 'function' ? false : 'this Node cannot restart itself with flags (process.execve came in 22.15)' }, async () => {
     const external = '--external-memory-accounted-in-global-limit'
-    assert.deepEqual([nodeV8Flags(22).includes(external), nodeV8Flags(24).includes(external)], [false, true], 'Node 22 refuses to start with a V8 flag its V8 lacks')
+    const major = Number(process.versions.node.split('.')[0])
+    if (major === 22 || major === 24) assert.equal(nodeV8Flags().includes(external), major === 24)
     const argvOf = async (pid: number): Promise<string[]> => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
     const server = await startServerProcess()
     try {
