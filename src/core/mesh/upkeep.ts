@@ -35,6 +35,8 @@ export interface MeshStats {
 
 /** Entries one pass of the repair loop looks at (a pass runs every repairIntervalMs). */
 const PASS_BUDGET = 5000
+/** The least time between passes that follow ended fetches while more are owed (each may begin a walk), ms. */
+const REPAIR_FOLLOW_MS = 100
 
 /** A version this young (ms) found short of copies may be a write still on its way to its replicas: it calls for no walk at once. */
 const IN_FLIGHT_MS = 5_000
@@ -132,6 +134,14 @@ export class Upkeep {
   private readonly changedEntries = new Map<string, SlotRef>()
   /** More changed than a pass looks at (a sync brought many), or more to fetch than a pass starts: a walk looks at them instead. */
   private changedOverflow = false
+  /**
+   * A pass found more to fetch than it could start: the next pass comes as
+   * soon as a fetch ends (REPAIR_FOLLOW_MS at the most often), not at the next
+   * tick, so a member that lost a peer copies at the pace fetches end, not at
+   * repairConcurrency a tick (four a second, a few minutes for a thousand).
+   */
+  private owedFetches = false
+  private followUp: ReturnType<typeof setTimeout> | undefined
   /** When the first tombstone seen since the last walk began passes its time (ms): a walk then drops it, on every member alike. */
   private expiryDue = Infinity
   /**
@@ -311,6 +321,8 @@ export class Upkeep {
    * when there is reason to.
    */
   pass (): void {
+    if (this.followUp !== undefined) { clearTimeout(this.followUp); this.followUp = undefined }
+    this.owedFetches = false
     const { catalog, durable, stats } = this.o
     const self = this.o.copies.self
     const live = new Set(durable.list())
@@ -465,10 +477,13 @@ export class Upkeep {
         this.fetches.ended(tried)
         // Its slot may have a newer version by now (an overwrite), passed over while this one was being fetched.
         this.lookAgain(e)
+        if (this.owedFetches && this.followUp === undefined && !this.o.stopping.aborted) {
+          this.followUp = setTimeout(() => { this.followUp = undefined; if (!this.o.stopping.aborted) this.pass() }, REPAIR_FOLLOW_MS)
+        }
       })
     }
     // Fetches left for later are found again by a walk, which starts (or follows this one) at the next pass.
-    if (owed > 0) this.changedOverflow = true
+    if (owed > 0) { this.changedOverflow = true; this.owedFetches = true }
     if (cycle === undefined) return
     cycle.seen -= expired.length
     cycle.owed += owed
