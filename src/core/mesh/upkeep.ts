@@ -135,10 +135,12 @@ export class Upkeep {
   /** More changed than a pass looks at (a sync brought many), or more to fetch than a pass starts: a walk looks at them instead. */
   private changedOverflow = false
   /**
-   * A pass found more to fetch than it could start: the next pass comes as
-   * soon as a fetch ends (REPAIR_FOLLOW_MS at the most often), not at the next
+   * A pass found more to fetch than it could start: the next pass comes
+   * REPAIR_FOLLOW_MS after one of its fetches ends well, not at the next
    * tick, so a member that lost a peer copies at the pace fetches end, not at
    * repairConcurrency a tick (four a second, a few minutes for a thousand).
+   * Each such pass may walk up to PASS_BUDGET entries: while fetches are
+   * owed, up to ten walks a second (a queue of what is owed would spare them).
    */
   private owedFetches = false
   private followUp: ReturnType<typeof setTimeout> | undefined
@@ -471,15 +473,20 @@ export class Upkeep {
       const tried = entryId(e)
       this.fetches.start(tried)
       // One that fails is looked at again once its wait ends (a walk may be ten seconds off).
-      void this.o.fetcher.fetch(e).then(() => { stats.repaired++; this.damaged.delete(id); this.fetches.forget(tried) }, () => {
+      void this.o.fetcher.fetch(e).then(() => {
+        stats.repaired++
+        this.damaged.delete(id)
+        this.fetches.forget(tried)
+        // Only a fetch that worked hurries the next pass: ones that fail at once (no live holder, a full disk) wait for the tick.
+        if (this.owedFetches && this.followUp === undefined && !this.o.stopping.aborted) {
+          this.followUp = setTimeout(() => { this.followUp = undefined; if (!this.o.stopping.aborted) this.pass() }, REPAIR_FOLLOW_MS)
+        }
+      }, () => {
         if (!this.o.stopping.aborted) this.fetches.failed(tried, slotRef(e), Date.now())
       }).finally(() => {
         this.fetches.ended(tried)
         // Its slot may have a newer version by now (an overwrite), passed over while this one was being fetched.
         this.lookAgain(e)
-        if (this.owedFetches && this.followUp === undefined && !this.o.stopping.aborted) {
-          this.followUp = setTimeout(() => { this.followUp = undefined; if (!this.o.stopping.aborted) this.pass() }, REPAIR_FOLLOW_MS)
-        }
       })
     }
     // Fetches left for later are found again by a walk, which starts (or follows this one) at the next pass.
