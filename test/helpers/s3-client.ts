@@ -8,9 +8,14 @@ import { ACCESS_KEY, SECRET_KEY } from './server-process.js'
  * streaming), path-style, and no retries: a test sees the server's first answer.
  */
 export function sdkClient (endpoint: string, secret = SECRET_KEY): S3Client {
+  return userSdkClient(endpoint, ACCESS_KEY, secret)
+}
+
+/** The same client signing with a user's own keys (an IAM user's, from userWithPolicy). */
+export function userSdkClient (endpoint: string, accessKeyId: string, secretAccessKey: string): S3Client {
   return new S3Client({
     endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1,
-    credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: secret },
+    credentials: { accessKeyId, secretAccessKey },
   })
 }
 

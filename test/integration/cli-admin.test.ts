@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { sdkClient } from '../helpers/s3-client.js'
+import { sdkClient, userSdkClient } from '../helpers/s3-client.js'
 import { ACCESS_KEY, BIN, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 interface Run { status: number | null, out: string, stdout: string }
@@ -33,10 +33,6 @@ function s3mesh (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   })
 }
 
-/** A client signing with a user's own keys; one attempt, so the first answer is the one seen. */
-function userClient (url: string, accessKeyId: string, secretAccessKey: string): S3Client {
-  return new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId, secretAccessKey } })
-}
 
 async function freePort (): Promise<number> {
   const s = createServer()
@@ -105,7 +101,7 @@ describe('s3mesh admin', () => {
     const added = await admin(['user', 'add', 'reader', 'reader-secret-1', '--policy', 'readonly'])
     assert.equal(added.status, 0, added.out)
     assert.match(added.out, /Added user reader with policy readonly/)
-    const s3 = userClient(server.url, 'reader', 'reader-secret-1')
+    const s3 = userSdkClient(server.url, 'reader', 'reader-secret-1')
     assert.equal(await get(s3), 'hello')
     await assert.rejects(s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'new.txt', Body: 'x' })), { name: 'AccessDenied' })
 
@@ -124,7 +120,7 @@ describe('s3mesh admin', () => {
   })
 
   it('disables a user (its keys get InvalidAccessKeyId) and enables it again', async () => {
-    const s3 = userClient(server.url, 'reader', 'reader-secret-1')
+    const s3 = userSdkClient(server.url, 'reader', 'reader-secret-1')
     const off = await admin(['user', 'disable', 'reader'])
     assert.equal(off.status, 0, off.out)
     assert.match(off.out, /Disabled user reader/)
@@ -157,7 +153,7 @@ describe('s3mesh admin', () => {
     assert.match(info.out, /^ {2}"Statement": \[$/m, 'pretty JSON')
     assert.deepEqual(JSON.parse(info.stdout), JSON.parse(await readFile(good, 'utf8')))
 
-    const s3 = userClient(server.url, 'reader', 'reader-secret-1')
+    const s3 = userSdkClient(server.url, 'reader', 'reader-secret-1')
     const put = (): Promise<unknown> => s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'from-reader.txt', Body: 'x' }))
     const attached = await admin(['policy', 'attach', 'shared-writer', '--user', 'reader'])
     assert.equal(attached.status, 0, attached.out)
@@ -183,11 +179,11 @@ describe('s3mesh admin', () => {
     assert.match(r.out, /^s3mesh: NoSuchEntity: Policy no-such-policy does not exist/m)
     assert.match(r.out, /User halfway was not added \(the steps already done were undone\)/)
     assert.doesNotMatch((await admin(['user', 'list'])).out, /halfway/)
-    await assert.rejects(get(userClient(server.url, 'halfway', 'halfway-secret')), { name: 'InvalidAccessKeyId' })
+    await assert.rejects(get(userSdkClient(server.url, 'halfway', 'halfway-secret')), { name: 'InvalidAccessKeyId' })
     const taken = await admin(['user', 'add', 'reader', 'another-secret'])
     assert.equal(taken.status, 1, taken.out)
     assert.match(taken.out, /EntityAlreadyExists/)
-    assert.equal(await get(userClient(server.url, 'reader', 'reader-secret-1')), 'hello', 'the existing user is untouched')
+    assert.equal(await get(userSdkClient(server.url, 'reader', 'reader-secret-1')), 'hello', 'the existing user is untouched')
   })
 
   it('adds a group with members, lists it, and removes members and group', async () => {
@@ -213,7 +209,7 @@ describe('s3mesh admin', () => {
     assert.match(r.out, /Removed user reader/)
     assert.doesNotMatch((await admin(['user', 'list'])).out, /reader/)
     assert.match((await admin(['group', 'list'])).out, /^leavers\s+-/m)
-    await assert.rejects(get(userClient(server.url, 'reader', 'reader-secret-1')), { name: 'InvalidAccessKeyId' })
+    await assert.rejects(get(userSdkClient(server.url, 'reader', 'reader-secret-1')), { name: 'InvalidAccessKeyId' })
     const again = await admin(['user', 'remove', 'reader'])
     assert.equal(again.status, 1, again.out)
     assert.match(again.out, /NoSuchEntity: No user is named reader/)

@@ -13,7 +13,7 @@ import {
   CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, GetObjectLegalHoldCommand, GetObjectLockConfigurationCommand, GetObjectRetentionCommand,
   HeadBucketCommand, HeadObjectCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectLegalHoldCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand, type S3Client,
 } from '@aws-sdk/client-s3'
-import { sdkClient, signer } from '../helpers/s3-client.js'
+import { sdkClient, signer, userSdkClient } from '../helpers/s3-client.js'
 import { startMeshProcesses } from '../helpers/mesh-processes.js'
 import { edgeInFrontOf } from '../helpers/edge.js'
 import { until } from '../helpers/until.js'
@@ -22,7 +22,6 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { iamCall, userWithPolicy } from '../helpers/iam.js'
-import { S3Client as Client } from '@aws-sdk/client-s3'
 
 async function outcome (p: Promise<unknown>): Promise<string> {
   try { await p } catch (err) { return `${(err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode} ${(err as Error).name}` }
@@ -91,7 +90,7 @@ describe(`S3 object lock on ${where} (AWS SDK v3)`, () => {
       await s3.send(new CreateBucketCommand({ Bucket: 'shown', ObjectLockEnabledForBucket: true }))
       await s3.send(new PutObjectCommand({ Bucket: 'shown', Key: 'k', Body: 'x', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: days(1), ObjectLockLegalHoldStatus: 'ON' }))
       const [id, secret] = await userWithPolicy(iamCall(server.url), 'lockreader', [{ Effect: 'Allow', Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::shown/*'] }])
-      const reader = new Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: id, secretAccessKey: secret } })
+      const reader = userSdkClient(server.url, id, secret)
       const denied = async (): Promise<number> => Number(/^s3mesh_access_denied_total (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1])
       try {
         const before = await denied()

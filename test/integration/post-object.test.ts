@@ -17,7 +17,7 @@ import { createPresignedPost, type PresignedPost, type PresignedPostOptions } fr
 import { launchChromium } from '../helpers/chromium.js'
 import { run } from '../helpers/cli-clients.js'
 import { iamCall, userWithPolicy } from '../helpers/iam.js'
-import { errorCode, sdkClient } from '../helpers/s3-client.js'
+import { errorCode, sdkClient, userSdkClient } from '../helpers/s3-client.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 const B = 'forms'
@@ -160,7 +160,7 @@ print(json.dumps(s3.generate_presigned_post('${B}', 'from-python/\${filename}', 
 
   it('an IAM user\'s form may write where the user may put objects, and nowhere else; an anonymous form where a bucket policy allows it', async () => {
     const [key, secret] = await userWithPolicy(iamCall(server.url), 'form-signer', [{ Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:aws:s3:::${B}/inbox/*` }])
-    const user = new S3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: key, secretAccessKey: secret } })
+    const user = userSdkClient(server.url, key, secret)
     try {
       const allowed = await createPresignedPost(user, { Bucket: B, Key: 'inbox/a', Expires: 300 })
       assert.equal((await post(allowed.url, allowed.fields, { bytes: new TextEncoder().encode('a') })).status, 204)
