@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process'
 
-const ALL = ['s3-http', 'mesh-s3', 'mesh-put-latency', 'mesh-versions', 'object-lock', 'mesh-transfer', 'mesh-convergence', 'mesh-convergence-processes', 'cluster-cpu', 'mesh-idle', 'membership-real', 'membership-sim', 'browser', 'edge', 'access', 'transports', 'websocket-sends', 'mesh-wan', 'scale', 'scale-mesh', 'writes', 'lifecycle']
+const ALL = ['s3-http', 'mesh-s3', 'mesh-put-latency', 'mesh-repair', 'mesh-versions', 'object-lock', 'mesh-transfer', 'mesh-convergence', 'mesh-convergence-processes', 'cluster-cpu', 'mesh-idle', 'membership-real', 'membership-sim', 'browser', 'edge', 'access', 'transports', 'websocket-sends', 'mesh-wan', 'scale', 'scale-mesh', 'writes', 'lifecycle']
 const asked = process.argv.slice(2)
 const unknown = asked.filter(a => !ALL.includes(a))
 if (unknown.length > 0) throw new Error(`no benchmark named ${unknown.join(', ')}; there are ${ALL.join(', ')}`)

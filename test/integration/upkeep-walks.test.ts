@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { CatalogQuery } from '../../src/core/mesh/catalog-query.js'
+import type { MeshConfig } from '../../src/core/mesh/config.js'
 import { Placement } from '../../src/core/mesh/placement.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import type { ObjectInfo, PutOptions } from '../../src/core/object-store.js'
@@ -26,15 +27,26 @@ class FailingCopies extends MemoryStore {
   slowMs = 0
   /** Copies begun. */
   begun = 0
+  /** Slow copies running now, the most that ran at once, and when each was made (ms). */
+  slowRunning = 0
+  slowMost = 0
+  readonly slowMade: number[] = []
   override async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     const copy = options.copyOf !== undefined || options.copyOfAtEnd !== undefined
     if (copy) this.begun++
     if (copy && this.failCopies === 0 && this.slowCopies > 0) {
       this.slowCopies--
-      // The bytes are taken first (a transfer that stalls is cut short): the disk is slow, not the holder.
-      const bytes = new Uint8Array(await new Response(body).arrayBuffer())
-      await new Promise(resolve => setTimeout(resolve, this.slowMs))
-      return await super.putObject(bucket, key, streamOfBytes(bytes), options)
+      this.slowMost = Math.max(this.slowMost, ++this.slowRunning)
+      try {
+        // The bytes are taken first (a transfer that stalls is cut short): the disk is slow, not the holder.
+        const bytes = new Uint8Array(await new Response(body).arrayBuffer())
+        await new Promise(resolve => setTimeout(resolve, this.slowMs))
+        const info = await super.putObject(bucket, key, streamOfBytes(bytes), options)
+        this.slowMade.push(Date.now())
+        return info
+      } finally {
+        this.slowRunning--
+      }
     }
     if (this.failCopies > 0 && copy) {
       this.failCopies--
@@ -56,7 +68,7 @@ function countWalks (n: InProcessNode): () => number {
 }
 
 /** Two members joined in `cluster`, alive on both, with bucket `bkt` made through a; b keeps its copies in `store`. */
-async function twoMembers (key: Uint8Array, cluster: string, mesh: { walkIntervalMs: number }, store: FailingCopies, nodes: InProcessNode[]): Promise<[InProcessNode, InProcessNode]> {
+async function twoMembers (key: Uint8Array, cluster: string, mesh: Partial<MeshConfig> & { walkIntervalMs: number }, store: FailingCopies, nodes: InProcessNode[]): Promise<[InProcessNode, InProcessNode]> {
   const a = await startInProcessNode({ key, cluster, mesh })
   const b = await startInProcessNode({ key, cluster, mesh, store })
   nodes.push(a, b)
@@ -215,6 +227,38 @@ describe('the repair loop\'s waits', () => {
     assert.ok(walks() >= 2, `walks met the fetch while it ran (the precondition): ${walks()}`)
     assert.equal(store.begun - begun, 2, 'the push and one fetch')
     assert.equal(b.mesh.stats.repaired - repaired, 1, 'one fetch, counted once')
+  })
+})
+
+describe('the repair loop\'s owed fetches', () => {
+  const nodes: InProcessNode[] = []
+  const key = Keyring.generateKey()
+  after(async () => {
+    for (const n of nodes) await n.stop()
+  })
+
+  it('fetches beyond repairConcurrency start as running ones end, not at later passes, and no walk looks for them', async () => {
+    const store = new FailingCopies()
+    // One fetch at a time, passes 2 s apart, no quiet walk for a minute.
+    const [a, b] = await twoMembers(key, 'owed', { walkIntervalMs: 60_000, repairIntervalMs: 2_000, repairConcurrency: 1 }, store, nodes)
+    await put(a, 'first', 'settles the bucket')
+    await new Promise(resolve => setTimeout(resolve, 9_000))
+    const walks = countWalks(b)
+    // b refuses the six pushes; its fetches of them then take 300 ms each.
+    store.failCopies = 6
+    store.slowCopies = 6
+    store.slowMs = 300
+    const keys = Array.from({ length: 6 }, (_, i) => `owed${i}`)
+    for (const k of keys) assert.equal((await put(a, k, `owed ${k}`)).replicas, 1, `b refused the copy of ${k} (the precondition)`)
+    assert.equal(store.failCopies, 0, 'all six pushes were refused (the precondition)')
+    await until('b fetched all six', async () => (await Promise.all(keys.map(async k => await holdsCopy(b, store, k)))).every(Boolean), 15_000)
+    assert.equal(store.slowMost, 1, 'one fetch at a time (repairConcurrency)')
+    const made = store.slowMade
+    assert.equal(made.length, 6, 'six fetches')
+    const gaps = made.slice(1).map((t, i) => t - made[i]!)
+    // At a pass each, the gaps would be 2 s: a fetch takes 300 ms, and the next starts as it ends.
+    assert.ok(gaps.every(g => g < 1_200), `each fetch started as the one before ended, not at a later pass: ${gaps.join(', ')} ms apart`)
+    assert.equal(walks(), 0, 'no walk was needed to find the owed fetches')
   })
 })
 

@@ -106,12 +106,26 @@ export class MeshNode {
     }
   }
 
+  private passing: ReturnType<typeof setTimeout> | undefined
+  /** A repair pass in a moment (once for a burst of membership events). */
+  private passSoon (): void {
+    if (this.passing !== undefined || this.stopping.signal.aborted) return
+    this.passing = setTimeout(() => {
+      this.passing = undefined
+      if (!this.stopping.signal.aborted) this.upkeep.pass()
+    }, 0)
+  }
+
   /** Comparisons with members that just joined, waiting for JOIN_SYNC_DELAY_MS. */
   private readonly joinSyncs = new Set<ReturnType<typeof setTimeout>>()
 
   /** Placement and the catalog's ownership worked out again. */
   private membersChanged (): void {
+    const before = this.durable.list().join(',')
     this.durable.update()
+    // A durable member gone (or come): the repair loop looks at once, not at its next tick up to repairIntervalMs
+    // later, so what a dead member held is fetched again that much sooner.
+    if (this.durable.list().join(',') !== before) this.passSoon()
     this.arbiter.membersChanged(this.catalog.bucketNames())
     this.relisten()
     // Buckets this member now owns and did not: compared whole with another owner at once (their reads go there meanwhile).
@@ -271,6 +285,7 @@ export class MeshNode {
     this.timers = []
     for (const t of this.joinSyncs) clearTimeout(t)
     this.joinSyncs.clear()
+    clearTimeout(this.passing)
     for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, this.onMember)
     await this.background
     this.catalog.removeEventListener('change', this.onBucketChange)

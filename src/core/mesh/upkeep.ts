@@ -35,8 +35,11 @@ export interface MeshStats {
 
 /** Entries one pass of the repair loop looks at (a pass runs every repairIntervalMs). */
 const PASS_BUDGET = 5000
-/** The least time between passes that follow ended fetches while more are owed (each may begin a walk), ms. */
-const REPAIR_FOLLOW_MS = 100
+/**
+ * Fetches a pass found beyond the ones it could start, kept to start as
+ * running ones end (more are left to a walk, once these have gone).
+ */
+const OWED_MAX = PASS_BUDGET
 
 /** A version this young (ms) found short of copies may be a write still on its way to its replicas: it calls for no walk at once. */
 const IN_FLIGHT_MS = 5_000
@@ -101,7 +104,7 @@ export class Upkeep {
   private compacting = false
   /** The walk through every entry that passes continue, with what it has counted so far. */
   private cycle: {
-    entries: IterableIterator<CatalogEntry>, objects: number, bytes: number, held: number, heldBytes: number, under: number, seen: number, owed: number
+    entries: IterableIterator<CatalogEntry>, objects: number, bytes: number, held: number, heldBytes: number, under: number, seen: number
     /** The durable members this cycle started under, and whether it hands over every entry of buckets this member does not own. */
     members: string, whole: boolean
     /** When it started, the live durable members then, and whether it has found nothing to do so far. */
@@ -132,18 +135,20 @@ export class Upkeep {
   } | undefined
   /** Slots whose entry changed since the last pass: looked at in the next pass (as they are by then), between walks too. */
   private readonly changedEntries = new Map<string, SlotRef>()
-  /** More changed than a pass looks at (a sync brought many), or more to fetch than a pass starts: a walk looks at them instead. */
+  /** More changed than a pass looks at (a sync brought many), or more owed fetches than `owed` keeps: a walk looks at them instead. */
   private changedOverflow = false
   /**
-   * A pass found more to fetch than it could start: the next pass comes
-   * REPAIR_FOLLOW_MS after one of its fetches ends well, not at the next
-   * tick, so a member that lost a peer copies at the pace fetches end, not at
-   * repairConcurrency a tick (four a second, a few minutes for a thousand).
-   * Each such pass may walk up to PASS_BUDGET entries: while fetches are
-   * owed, up to ten walks a second (a queue of what is owed would spare them).
+   * Fetches a pass found and could not start (repairConcurrency run at once),
+   * by slot, oldest first: the next starts as soon as a running one ends, so
+   * a member that lost a peer copies at the pace fetches end, not at
+   * repairConcurrency a pass (four a second, minutes for a thousand
+   * objects), and with no walk to find them again. Each is read from the
+   * catalog again when its turn comes (deleted, overwritten or held by then,
+   * it is passed over).
    */
-  private owedFetches = false
-  private followUp: ReturnType<typeof setTimeout> | undefined
+  private readonly owed = new Map<string, SlotRef>()
+  /** More were found than `owed` keeps: a walk finds them once it has room again. */
+  private owedDropped = false
   /** When the first tombstone seen since the last walk began passes its time (ms): a walk then drops it, on every member alike. */
   private expiryDue = Infinity
   /**
@@ -313,6 +318,53 @@ export class Upkeep {
   }
 
   /**
+   * Fetches a version this member should hold, or a damaged copy again. One
+   * that fails is looked at again once its wait ends (a walk may be ten
+   * seconds off); either way the next owed fetch starts as it ends.
+   */
+  private fetch (e: CatalogEntry): void {
+    const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
+    const tried = entryId(e)
+    this.fetches.start(tried)
+    void this.o.fetcher.fetch(e).then(() => {
+      this.o.stats.repaired++
+      this.damaged.delete(id)
+      this.fetches.forget(tried)
+    }, () => {
+      if (!this.o.stopping.aborted) this.fetches.failed(tried, slotRef(e), Date.now())
+    }).finally(() => {
+      this.fetches.ended(tried)
+      // Its slot may have a newer version by now (an overwrite), passed over while this one was being fetched.
+      this.lookAgain(e)
+      this.startOwed()
+    })
+  }
+
+  /**
+   * Starts owed fetches while fewer than repairConcurrency run, each as its
+   * slot is now: one deleted, overwritten, held or no longer placed here
+   * since is passed over, one whose last fetch failed waits its turn.
+   */
+  private startOwed (): void {
+    if (this.o.stopping.aborted) return
+    const now = Date.now()
+    for (const [id, ref] of this.owed) {
+      if (this.o.fetcher.inFlight >= this.o.repairConcurrency) break
+      this.owed.delete(id)
+      const e = this.o.catalog.slot(ref.bucket, ref.key, ref.versionId)
+      if (e === undefined || e.deleted || e.object === undefined || this.fetches.holds(id, now)) continue
+      const damaged = this.damaged.has(damageId(e.bucket, e.key!, this.o.copies.localId(e)))
+      const self = this.o.copies.self
+      if (damaged || (!e.holders.includes(self) && this.o.durable.placed(e, this.o.replicas).includes(self))) this.fetch(e)
+    }
+    // Some were dropped for want of room: with room again, the next pass walks to find them.
+    if (this.owedDropped && this.owed.size < OWED_MAX / 2) {
+      this.owedDropped = false
+      this.changedOverflow = true
+    }
+  }
+
+  /**
    * One pass: the entries that changed since the last one, then the next
    * PASS_BUDGET entries of the walk through every entry (counts, expiry,
    * compaction), and the fetches this member owes. A pass looks at no more
@@ -323,8 +375,6 @@ export class Upkeep {
    * when there is reason to.
    */
   pass (): void {
-    if (this.followUp !== undefined) { clearTimeout(this.followUp); this.followUp = undefined }
-    this.owedFetches = false
     const { catalog, durable, stats } = this.o
     const self = this.o.copies.self
     const live = new Set(durable.list())
@@ -353,7 +403,7 @@ export class Upkeep {
     const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damagedSince(last.started) || (partition !== undefined && members !== this.handedUnder) || now >= Math.min(last.started + Math.max(this.o.walkIntervalMs, Math.min(last.busyMs / QUIET_WALK_SHARE, QUIET_WALK_MAX_WAITS * this.o.walkIntervalMs)), this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
     if (this.cycle === undefined && due) {
       this.expiryDue = Infinity
-      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, owed: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0, damagedSeen: new Set(), busyMs: 0 }
+      this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0, damagedSeen: new Set(), busyMs: 0 }
     }
     const cycle = this.cycle
     // Changed in the middle of a cycle: the rest of it is handed over now, and the next cycle (this one ends under the
@@ -401,8 +451,8 @@ export class Upkeep {
       // pick that lacks it (DurableMembers.placed): copies do not move to a member that joins. Surplus copies stay.
       if (damaged || (!holds && placed.includes(self))) {
         const id = entryId(e)
-        // Being fetched, or tried again by the pass its wait ends in: a walk that meets it meanwhile has nothing to do for it.
-        if (fetching.has(id) || this.fetches.holds(id, now)) return 'waiting'
+        // Being fetched, owed, or tried again by the pass its wait ends in: a walk that meets it meanwhile has nothing to do for it.
+        if (fetching.has(id) || this.owed.has(id) || this.fetches.holds(id, now)) return 'waiting'
         fetching.add(id)
         todo.push(e)
         return 'fetch'
@@ -465,35 +515,16 @@ export class Upkeep {
       this.changedSince(partition, handOver)
       this.exchange(partition, handOver, assign)
     }
-    const running = this.o.fetcher.inFlight
-    const free = Math.max(0, this.o.repairConcurrency - running)
-    const owed = Math.max(0, todo.length - free)
-    for (const e of todo.slice(0, free)) {
-      const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
-      const tried = entryId(e)
-      this.fetches.start(tried)
-      // One that fails is looked at again once its wait ends (a walk may be ten seconds off).
-      void this.o.fetcher.fetch(e).then(() => {
-        stats.repaired++
-        this.damaged.delete(id)
-        this.fetches.forget(tried)
-        // Only a fetch that worked hurries the next pass: ones that fail at once (no live holder, a full disk) wait for the tick.
-        if (this.owedFetches && this.followUp === undefined && !this.o.stopping.aborted) {
-          this.followUp = setTimeout(() => { this.followUp = undefined; if (!this.o.stopping.aborted) this.pass() }, REPAIR_FOLLOW_MS)
-        }
-      }, () => {
-        if (!this.o.stopping.aborted) this.fetches.failed(tried, slotRef(e), Date.now())
-      }).finally(() => {
-        this.fetches.ended(tried)
-        // Its slot may have a newer version by now (an overwrite), passed over while this one was being fetched.
-        this.lookAgain(e)
-      })
+    // Owed ones first (found earlier); they also start as running fetches end.
+    this.startOwed()
+    const free = Math.max(0, this.o.repairConcurrency - this.o.fetcher.inFlight)
+    for (const e of todo.slice(0, free)) this.fetch(e)
+    for (const e of todo.slice(free)) {
+      if (this.owed.size < OWED_MAX) this.owed.set(entryId(e), slotRef(e))
+      else this.owedDropped = true
     }
-    // Fetches left for later are found again by a walk, which starts (or follows this one) at the next pass.
-    if (owed > 0) { this.changedOverflow = true; this.owedFetches = true }
     if (cycle === undefined) return
     cycle.seen -= expired.length
-    cycle.owed += owed
     if (!done) return
     this.cycle = undefined
     this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck, walkMs: cycle.busyMs, busyMs: Math.min(cycle.busyMs, this.lastCycle?.walkMs ?? 0) }
@@ -508,7 +539,7 @@ export class Upkeep {
       this.compacting = true
       void saved.compact(catalog.all()).catch(() => {}).finally(() => { this.compacting = false })
     }
-    Object.assign(stats, { objects: cycle.objects, bytes: cycle.bytes, heldObjects: cycle.held, heldBytes: cycle.heldBytes, underReplicated: cycle.under, repairQueue: this.o.fetcher.inFlight + cycle.owed })
+    Object.assign(stats, { objects: cycle.objects, bytes: cycle.bytes, heldObjects: cycle.held, heldBytes: cycle.heldBytes, underReplicated: cycle.under, repairQueue: this.o.fetcher.inFlight + this.owed.size })
   }
 }
 
