@@ -5,4 +5,4 @@ export function missingV8Flags (flags?: string[]): string[]
 /** Those of `flags` this process was started with on its command line. */
 export function givenV8Flags (flags?: string[]): string[]
 /** Replaces this process with one started with the flags it lacks; returns only if it has them all (or cannot). */
-export function restartWithV8Flags (): void
+export function restartWithV8Flags (flags?: string[]): void

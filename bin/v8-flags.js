@@ -51,10 +51,10 @@ export function givenV8Flags (flags = nodeV8Flags()) {
 
 /**
  * Replaces this process (process.execve: the same pid, so signals and kill -9 reach it) with one started with the
- * flags it lacks; returns only if it has them all, or where it cannot (Node before 22.15, Windows).
+ * flags it lacks (of `flags`); returns only if it has them all, or where it cannot (Node before 22.15, Windows).
  */
-export function restartWithV8Flags () {
-  const missing = missingV8Flags()
+export function restartWithV8Flags (flags = nodeV8Flags()) {
+  const missing = missingV8Flags(flags)
   if (missing.length > 0 && typeof process.execve === 'function' && process.platform !== 'win32') {
     process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env)
   }

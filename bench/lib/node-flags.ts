@@ -1,4 +1,4 @@
-import { givenV8Flags, restartWithV8Flags } from '../../bin/v8-flags.js'
+import { givenV8Flags, nodeV8Flags, restartWithV8Flags } from '../../bin/v8-flags.js'
 
 /**
  * Restarts this process with the V8 flags a node runs with unless it has
@@ -8,6 +8,8 @@ import { givenV8Flags, restartWithV8Flags } from '../../bin/v8-flags.js'
  * processes it spawns; NODE_OPTIONS reaches those by itself.
  */
 export function runAsNode (): string[] {
-  restartWithV8Flags()
-  return givenV8Flags()
+  // Worked out once: on a Node line other than 22 and 24 that asks `node --v8-options`.
+  const flags = nodeV8Flags()
+  restartWithV8Flags(flags)
+  return givenV8Flags(flags)
 }
