@@ -8,7 +8,8 @@
  * held (its repaired counter), each in its own cluster for 1 KiB and 1 MiB
  * objects. The baseline, in the same round: a client copying the same
  * objects (S3 GET from node 1, S3 PUT to a one-node server, as many at once
- * as the repair loop runs fetches). After each repair every object is
+ * as the repair loop runs fetches; each object is read whole, then signed
+ * and sent). After each repair every object is
  * checked: two live holders, as node 1 lists them. JSON (kept in
  * bench/results/mesh-repair.json), then a one-line summary.
  *
@@ -31,7 +32,9 @@ const cases = [
 /** Client requests at once: the writes, and the baseline's copies (as many as the repair loop's fetches). */
 const WRITERS = 8
 const COPIERS = MESH_DEFAULTS.repairConcurrency
-/** How often the clocks below look, ms. */
+/** PUTs into the baseline's server before its copy is timed. */
+const WARM_UP = 20
+/** How often the clocks below look, ms (a /metrics or members request to node 2 each time). */
 const POLL_MS = 20
 const sign = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY })
 
@@ -102,6 +105,8 @@ async function measure (c: typeof cases[number]): Promise<Round> {
     const target = await startServerProcess({ args: ['--no-console'] })
     spare.push(target)
     await ok(await sign.fetch(`${target.url}/copy`, { method: 'PUT' }), 'create bucket')
+    // Warmed first, as the cluster's nodes are by the writes: a server's first requests run before its code is compiled.
+    await all(WARM_UP, COPIERS, async i => { await ok(await sign.fetch(`${target.url}/copy/warm-${i}`, { method: 'PUT', body }), 'PUT') })
     const copyStart = performance.now()
     await all(lost.length, COPIERS, async i => {
       const bytes = await (await ok(await sign.fetch(`${one.url}/rep/${lost[i]!}`), 'GET')).arrayBuffer()

@@ -237,13 +237,10 @@ describe('the repair loop\'s owed fetches', () => {
     for (const n of nodes) await n.stop()
   })
 
-  it('fetches beyond repairConcurrency start as running ones end, not at later passes, and no walk looks for them', async () => {
+  it('fetches beyond repairConcurrency start as each one before ends, with no pass or walk to start them', async () => {
     const store = new FailingCopies()
-    // One fetch at a time, passes 2 s apart, no quiet walk for a minute.
-    const [a, b] = await twoMembers(key, 'owed', { walkIntervalMs: 60_000, repairIntervalMs: 2_000, repairConcurrency: 1 }, store, nodes)
-    await put(a, 'first', 'settles the bucket')
-    await new Promise(resolve => setTimeout(resolve, 9_000))
-    const walks = countWalks(b)
+    // One fetch at a time; no pass but the one this test runs (and one at a change of members, before it).
+    const [a, b] = await twoMembers(key, 'owed', { walkIntervalMs: 60_000, repairIntervalMs: 600_000, repairConcurrency: 1 }, store, nodes)
     // b refuses the six pushes; its fetches of them then take 300 ms each.
     store.failCopies = 6
     store.slowCopies = 6
@@ -251,14 +248,23 @@ describe('the repair loop\'s owed fetches', () => {
     const keys = Array.from({ length: 6 }, (_, i) => `owed${i}`)
     for (const k of keys) assert.equal((await put(a, k, `owed ${k}`)).replicas, 1, `b refused the copy of ${k} (the precondition)`)
     assert.equal(store.failCopies, 0, 'all six pushes were refused (the precondition)')
+    await until('b heard of all six', () => keys.every(k => b.mesh.catalog.get('bkt', k) !== undefined), 10_000)
+    assert.equal(store.slowCopies, 6, 'no fetch began before the pass (the precondition)')
+    // Passes from now on are counted: the one run here starts one fetch and owes the other five.
+    const upkeep = b.mesh.upkeep
+    const pass = upkeep.pass.bind(upkeep)
+    let passes = 0
+    upkeep.pass = () => { passes++; pass() }
+    pass()
+    const walks = countWalks(b)
     await until('b fetched all six', async () => (await Promise.all(keys.map(async k => await holdsCopy(b, store, k)))).every(Boolean), 15_000)
     assert.equal(store.slowMost, 1, 'one fetch at a time (repairConcurrency)')
     const made = store.slowMade
     assert.equal(made.length, 6, 'six fetches')
     const gaps = made.slice(1).map((t, i) => t - made[i]!)
-    // At a pass each, the gaps would be 2 s: a fetch takes 300 ms, and the next starts as it ends.
-    assert.ok(gaps.every(g => g < 1_200), `each fetch started as the one before ended, not at a later pass: ${gaps.join(', ')} ms apart`)
-    assert.equal(walks(), 0, 'no walk was needed to find the owed fetches')
+    assert.ok(gaps.every(g => g < 1_500), `each fetch started as the one before ended (300 ms each): ${gaps.join(', ')} ms apart`)
+    assert.equal(passes, 0, 'no other pass ran: the owed fetches started as fetches ended')
+    assert.equal(walks(), 0, 'no walk looked for them')
   })
 })
 

@@ -320,7 +320,9 @@ export class Upkeep {
   /**
    * Fetches a version this member should hold, or a damaged copy again. One
    * that fails is looked at again once its wait ends (a walk may be ten
-   * seconds off); either way the next owed fetch starts as it ends.
+   * seconds off). The next owed fetch starts as one ends well; after a
+   * failure it waits for the next pass: fetches that fail at once (no live
+   * holder, a full disk) would otherwise run through the whole queue at once.
    */
   private fetch (e: CatalogEntry): void {
     const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
@@ -330,19 +332,22 @@ export class Upkeep {
       this.o.stats.repaired++
       this.damaged.delete(id)
       this.fetches.forget(tried)
+      return true
     }, () => {
       if (!this.o.stopping.aborted) this.fetches.failed(tried, slotRef(e), Date.now())
-    }).finally(() => {
+      return false
+    }).then(worked => {
       this.fetches.ended(tried)
       // Its slot may have a newer version by now (an overwrite), passed over while this one was being fetched.
       this.lookAgain(e)
-      this.startOwed()
+      if (worked) this.startOwed()
+      this.countQueue()
     })
   }
 
   /**
-   * Starts owed fetches while fewer than repairConcurrency run, each as its
-   * slot is now: one deleted, overwritten, held or no longer placed here
+   * Starts owed fetches while fewer than repairConcurrency of the member's
+   * fetches run (a read's fetch takes a place too), each as its slot is now: one deleted, overwritten, held or no longer placed here
    * since is passed over, one whose last fetch failed waits its turn.
    */
   private startOwed (): void {
@@ -362,6 +367,12 @@ export class Upkeep {
       this.owedDropped = false
       this.changedOverflow = true
     }
+    this.countQueue()
+  }
+
+  /** The repair queue's gauge, kept current as fetches start and end (a walk, which also sets it, may be minutes off). */
+  private countQueue (): void {
+    this.o.stats.repairQueue = this.o.fetcher.inFlight + this.owed.size
   }
 
   /**
@@ -428,8 +439,8 @@ export class Upkeep {
     }
     /**
      * What placement asks of a live version: an owner tells the members it gives a copy and that lack it; this member
-     * fetches what it should hold. `fetch`: this member fetches it now; `told`: only told others; `waiting`: this
-     * member lacks it, and its fetch is running, or failed and tries again when its wait ends.
+     * fetches what it should hold. `fetch`: this member fetches it now (or owes the fetch); `told`: only told others;
+     * `waiting`: this member lacks it, and its fetch is running or owed, or failed and tries again when its wait ends.
      */
     const place = (e: CatalogEntry, owned: boolean, damaged: boolean, holds: boolean): 'fetch' | 'told' | 'waiting' | 'none' => {
       const placed = durable.placed(e, this.o.replicas)
@@ -497,15 +508,15 @@ export class Upkeep {
         cycle.bytes += e.object.size
         if (under) cycle.under++
       }
-      // A fetch that is not of a write still on its way: the next walk starts at once. A write on its way is left to
-      // its writer, and looked at again once it has settled (so are too few copies of it, and a member told of it); a
-      // fetch running or waiting to try again, to that fetch. A member told of a version it lacks fetches it itself,
-      // and too few copies of a settled version that this member can do nothing more about (another member's full
-      // disk) leave the walk quiet: the next quiet walk counts them (and tells that member) again.
+      // A write on its way is left to its writer, and looked at again once it has settled (so are too few copies of
+      // it, and a member told of it). A fetch found leaves the walk quiet: it starts now or is owed (startOwed), and
+      // one the queue had no room for is found by the walk that follows once it has (owedDropped). A fetch running or
+      // waiting to try again is left to that fetch. A member told of a version it lacks fetches it itself, and too few
+      // copies of a settled version that this member can do nothing more about (another member's full disk) leave the
+      // walk quiet: the next quiet walk counts them (and tells that member) again.
       const asked = place(e, owned, damaged, holds)
-      if (asked === 'fetch' || asked === 'told' || (under && asked === 'none')) {
-        if (e.version.ms >= settled) cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
-        else if (asked === 'fetch') cycle.quiet = false
+      if ((asked === 'fetch' || asked === 'told' || (under && asked === 'none')) && e.version.ms >= settled) {
+        cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
       }
     }
     if (cycle !== undefined) cycle.busyMs += performance.now() - walking
