@@ -107,7 +107,7 @@ export class MeshNode {
   }
 
   private passing: ReturnType<typeof setTimeout> | undefined
-  /** A repair pass in a moment (once for a burst of membership events). */
+  /** A repair pass in a moment (once for the membership events of one turn). */
   private passSoon (): void {
     if (this.passing !== undefined || this.stopping.signal.aborted) return
     this.passing = setTimeout(() => {

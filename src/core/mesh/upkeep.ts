@@ -7,6 +7,7 @@ import type { Catalog } from './catalog.js'
 import type { DurableMembers } from './durable-members.js'
 import type { HolderFetcher } from './holder-fetch.js'
 import type { LocalCopies } from './local-copies.js'
+import { OwedFetches } from './owed-fetches.js'
 import { RetryWaits } from './retry-waits.js'
 
 /** Figures for /metrics. */
@@ -33,13 +34,12 @@ export interface MeshStats {
   handedWhole: number
 }
 
-/** Entries one pass of the repair loop looks at (a pass runs every repairIntervalMs). */
+/** Entries one pass of the repair loop looks at (a pass runs every repairIntervalMs, and when the durable members change). */
 const PASS_BUDGET = 5000
-/**
- * Fetches a pass found beyond the ones it could start, kept to start as
- * running ones end (more are left to a walk, once these have gone).
- */
+/** Fetches kept to start as running ones end (OwedFetches): more are left to a walk, once the queue is down to half. */
 const OWED_MAX = PASS_BUDGET
+/** After a fetch that failed, the wait before the next owed one starts, ms: fetches that fail at once (no live holder, a full disk) go through the queue at this pace, not all in one go, and do not hold up the rest until the next pass. */
+const AFTER_FAILURE_MS = 100
 
 /** A version this young (ms) found short of copies may be a write still on its way to its replicas: it calls for no walk at once. */
 const IN_FLIGHT_MS = 5_000
@@ -135,20 +135,18 @@ export class Upkeep {
   } | undefined
   /** Slots whose entry changed since the last pass: looked at in the next pass (as they are by then), between walks too. */
   private readonly changedEntries = new Map<string, SlotRef>()
-  /** More changed than a pass looks at (a sync brought many), or more owed fetches than `owed` keeps: a walk looks at them instead. */
+  /** More changed than a pass looks at (a sync brought many), or more owed fetches than `owed` kept: a walk looks at them instead. */
   private changedOverflow = false
   /**
-   * Fetches a pass found and could not start (repairConcurrency run at once),
-   * by slot, oldest first: the next starts as soon as a running one ends, so
-   * a member that lost a peer copies at the pace fetches end, not at
-   * repairConcurrency a pass (four a second, minutes for a thousand
-   * objects), and with no walk to find them again. Each is read from the
-   * catalog again when its turn comes (deleted, overwritten or held by then,
-   * it is passed over).
+   * Fetches a pass found and could not start (repairConcurrency run at once):
+   * the next starts as a fetch ends, so a member that lost a peer copies at
+   * the pace fetches end, not at repairConcurrency a pass (four a second,
+   * minutes for a thousand objects), and with no walk to find them again.
+   * Each is read from the catalog again when its turn comes.
    */
-  private readonly owed = new Map<string, SlotRef>()
-  /** More were found than `owed` keeps: a walk finds them once it has room again. */
-  private owedDropped = false
+  private readonly owed = new OwedFetches<SlotRef>(OWED_MAX)
+  /** The owed fetch to start after a failure (AFTER_FAILURE_MS), if one is waiting to. */
+  private afterFailure: ReturnType<typeof setTimeout> | undefined
   /** When the first tombstone seen since the last walk began passes its time (ms): a walk then drops it, on every member alike. */
   private expiryDue = Infinity
   /**
@@ -162,6 +160,7 @@ export class Upkeep {
   private readonly pushes = new RetryWaits<SlotRef>(RETRY_FIRST_MS, () => this.o.walkIntervalMs)
 
   constructor (private readonly o: UpkeepOptions) {
+    o.stopping.addEventListener('abort', () => { clearTimeout(this.afterFailure) }, { once: true })
     o.catalog.addEventListener('change', ({ detail: e }) => {
       if (e.key !== undefined) this.lookAgain(e)
     })
@@ -320,9 +319,8 @@ export class Upkeep {
   /**
    * Fetches a version this member should hold, or a damaged copy again. One
    * that fails is looked at again once its wait ends (a walk may be ten
-   * seconds off). The next owed fetch starts as one ends well; after a
-   * failure it waits for the next pass: fetches that fail at once (no live
-   * holder, a full disk) would otherwise run through the whole queue at once.
+   * seconds off). The next owed fetch starts as one ends well, or
+   * AFTER_FAILURE_MS after one fails.
    */
   private fetch (e: CatalogEntry): void {
     const id = damageId(e.bucket, e.key!, this.o.copies.localId(e))
@@ -341,32 +339,35 @@ export class Upkeep {
       // Its slot may have a newer version by now (an overwrite), passed over while this one was being fetched.
       this.lookAgain(e)
       if (worked) this.startOwed()
+      else if (this.afterFailure === undefined && this.owed.size > 0 && !this.o.stopping.aborted) {
+        this.afterFailure = setTimeout(() => { this.afterFailure = undefined; this.startOwed() }, AFTER_FAILURE_MS)
+      }
       this.countQueue()
     })
   }
 
   /**
    * Starts owed fetches while fewer than repairConcurrency of the member's
-   * fetches run (a read's fetch takes a place too), each as its slot is now: one deleted, overwritten, held or no longer placed here
-   * since is passed over, one whose last fetch failed waits its turn.
+   * fetches run (a read's fetch takes a place too), each as its slot is
+   * now: one deleted, held or no longer placed here by then is passed over
+   * (a key overwritten in a bucket without versions has its newer version
+   * fetched), one running or waiting after a failure is left to that.
    */
   private startOwed (): void {
     if (this.o.stopping.aborted) return
     const now = Date.now()
-    for (const [id, ref] of this.owed) {
-      if (this.o.fetcher.inFlight >= this.o.repairConcurrency) break
-      this.owed.delete(id)
+    while (this.o.fetcher.inFlight < this.o.repairConcurrency) {
+      const next = this.owed.take()
+      if (next === undefined) break
+      const [id, ref] = next
       const e = this.o.catalog.slot(ref.bucket, ref.key, ref.versionId)
       if (e === undefined || e.deleted || e.object === undefined || this.fetches.holds(id, now)) continue
       const damaged = this.damaged.has(damageId(e.bucket, e.key!, this.o.copies.localId(e)))
       const self = this.o.copies.self
       if (damaged || (!e.holders.includes(self) && this.o.durable.placed(e, this.o.replicas).includes(self))) this.fetch(e)
     }
-    // Some were dropped for want of room: with room again, the next pass walks to find them.
-    if (this.owedDropped && this.owed.size < OWED_MAX / 2) {
-      this.owedDropped = false
-      this.changedOverflow = true
-    }
+    // Some were dropped for want of room: down to half, the next pass walks to find them.
+    if (this.owed.roomAgain()) this.changedOverflow = true
     this.countQueue()
   }
 
@@ -510,7 +511,7 @@ export class Upkeep {
       }
       // A write on its way is left to its writer, and looked at again once it has settled (so are too few copies of
       // it, and a member told of it). A fetch found leaves the walk quiet: it starts now or is owed (startOwed), and
-      // one the queue had no room for is found by the walk that follows once it has (owedDropped). A fetch running or
+      // one the queue had no room for is found by a walk once the queue is down to half (OwedFetches). A fetch running or
       // waiting to try again is left to that fetch. A member told of a version it lacks fetches it itself, and too few
       // copies of a settled version that this member can do nothing more about (another member's full disk) leave the
       // walk quiet: the next quiet walk counts them (and tells that member) again.
@@ -530,10 +531,8 @@ export class Upkeep {
     this.startOwed()
     const free = Math.max(0, this.o.repairConcurrency - this.o.fetcher.inFlight)
     for (const e of todo.slice(0, free)) this.fetch(e)
-    for (const e of todo.slice(free)) {
-      if (this.owed.size < OWED_MAX) this.owed.set(entryId(e), slotRef(e))
-      else this.owedDropped = true
-    }
+    for (const e of todo.slice(free)) this.owed.add(entryId(e), slotRef(e))
+    this.countQueue()
     if (cycle === undefined) return
     cycle.seen -= expired.length
     if (!done) return
