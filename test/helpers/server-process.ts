@@ -38,7 +38,12 @@ export async function startServerProcess (options: { dataDir?: string, args?: st
   child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
   const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`server did not start in 20 s:\n${out}`)) }, 20_000)
+    const timer = setTimeout(() => {
+      // One that did not start is not left running (nor its folder, when made here).
+      child.kill('SIGKILL')
+      if (options.dataDir === undefined) void exited.then(async () => { await rm(dataDir, { recursive: true, force: true }) })
+      reject(new Error(`server did not start in 20 s:\n${out}`))
+    }, 20_000)
     const check = (): void => {
       const m = /(?:S3|Relay) API:\s+(https?:\/\/\S+)/.exec(out)
       if (m !== null) { clearTimeout(timer); resolve(m[1]!) }
