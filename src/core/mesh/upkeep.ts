@@ -363,12 +363,21 @@ export class Upkeep {
       const e = this.o.catalog.slot(ref.bucket, ref.key, ref.versionId)
       if (e === undefined || e.deleted || e.object === undefined || this.fetches.holds(id, now)) continue
       const damaged = this.damaged.has(damageId(e.bucket, e.key!, this.o.copies.localId(e)))
-      const self = this.o.copies.self
-      if (damaged || (!e.holders.includes(self) && this.o.durable.placed(e, this.o.replicas).includes(self))) this.fetch(e)
+      if (this.mustFetch(e, damaged, this.o.durable.placed(e, this.o.replicas))) this.fetch(e)
     }
     // Some were dropped for want of room: down to half, the next pass walks to find them.
     if (this.owed.roomAgain()) this.changedOverflow = true
     this.countQueue()
+  }
+
+  /**
+   * Whether this member should fetch `e`: its copy is damaged, or placement
+   * (`placed`, DurableMembers.placed) gives it a version it lacks. The one
+   * rule for a pass's fetches and the owed ones started later.
+   */
+  private mustFetch (e: CatalogEntry, damaged: boolean, placed: readonly string[]): boolean {
+    const self = this.o.copies.self
+    return damaged || (!e.holders.includes(self) && placed.includes(self))
   }
 
   /** The repair queue's gauge, kept current as fetches start and end (a walk, which also sets it, may be minutes off). */
@@ -443,7 +452,7 @@ export class Upkeep {
      * fetches what it should hold. `fetch`: this member fetches it now (or owes the fetch); `told`: only told others;
      * `waiting`: this member lacks it, and its fetch is running or owed, or failed and tries again when its wait ends.
      */
-    const place = (e: CatalogEntry, owned: boolean, damaged: boolean, holds: boolean): 'fetch' | 'told' | 'waiting' | 'none' => {
+    const place = (e: CatalogEntry, owned: boolean, damaged: boolean): 'fetch' | 'told' | 'waiting' | 'none' => {
       const placed = durable.placed(e, this.o.replicas)
       let told = false
       // An owner tells the members placement now gives a copy and that lack it (they may never have heard of it); one
@@ -461,7 +470,7 @@ export class Upkeep {
       // Placement members fetch what they lack, so every version has its copies again after a member is gone. A live
       // holder outside placement's picks (a writer, a spare, a holder from before a member joined) stands in for a
       // pick that lacks it (DurableMembers.placed): copies do not move to a member that joins. Surplus copies stay.
-      if (damaged || (!holds && placed.includes(self))) {
+      if (this.mustFetch(e, damaged, placed)) {
         const id = entryId(e)
         // Being fetched, owed, or tried again by the pass its wait ends in: a walk that meets it meanwhile has nothing to do for it.
         if (fetching.has(id) || this.owed.has(id) || this.fetches.holds(id, now)) return 'waiting'
@@ -480,7 +489,7 @@ export class Upkeep {
       if (e?.deleted === true) this.expiryDue = Math.min(this.expiryDue, e.version.ms + this.o.tombstoneTtlMs)
       if (e === undefined || e.deleted || e.object === undefined) { this.fetches.forget(id); continue }
       const damaged = this.damaged.has(damageId(e.bucket, e.key!, this.o.copies.localId(e)))
-      place(e, ownsBucket(e.bucket), damaged, e.holders.includes(self) && !damaged)
+      place(e, ownsBucket(e.bucket), damaged)
     }
     const walking = performance.now()
     for (let n = 0; cycle !== undefined && n < PASS_BUDGET; n++) {
@@ -515,7 +524,7 @@ export class Upkeep {
       // waiting to try again is left to that fetch. A member told of a version it lacks fetches it itself, and too few
       // copies of a settled version that this member can do nothing more about (another member's full disk) leave the
       // walk quiet: the next quiet walk counts them (and tells that member) again.
-      const asked = place(e, owned, damaged, holds)
+      const asked = place(e, owned, damaged)
       if ((asked === 'fetch' || asked === 'told' || (under && asked === 'none')) && e.version.ms >= settled) {
         cycle.recheck = Math.max(cycle.recheck, e.version.ms + IN_FLIGHT_MS)
       }
