@@ -237,59 +237,62 @@ describe('the repair loop\'s owed fetches', () => {
     for (const n of nodes) await n.stop()
   })
 
-  it('fetches beyond repairConcurrency start as each one before ends, with no pass or walk to start them', async () => {
-    const store = new FailingCopies()
-    // One fetch at a time; no pass but the one this test runs (and one at a change of members, before it).
-    const [a, b] = await twoMembers(key, 'owed', { walkIntervalMs: 60_000, repairIntervalMs: 600_000, repairConcurrency: 1 }, store, nodes)
-    // b refuses the six pushes; its fetches of them then take 300 ms each.
-    store.failCopies = 6
-    store.slowCopies = 6
-    store.slowMs = 300
-    const keys = Array.from({ length: 6 }, (_, i) => `owed${i}`)
-    for (const k of keys) assert.equal((await put(a, k, `owed ${k}`)).replicas, 1, `b refused the copy of ${k} (the precondition)`)
-    assert.equal(store.failCopies, 0, 'all six pushes were refused (the precondition)')
+  /**
+   * Two members, b fetching one copy at a time and running no pass of its own (repairIntervalMs of ten minutes):
+   * six writes through a whose pushes b refuses (`store` set up for them), once b has heard of all six. Returns a
+   * pass of b's that is not counted, and a count of the passes run otherwise from then on.
+   */
+  async function sixRefused (cluster: string, store: FailingCopies): Promise<{ b: InProcessNode, keys: string[], held: () => Promise<number>, pass: () => void, passes: () => number }> {
+    const [a, b] = await twoMembers(key, cluster, { walkIntervalMs: 60_000, repairIntervalMs: 600_000, repairConcurrency: 1 }, store, nodes)
+    const keys = Array.from({ length: 6 }, (_, i) => `${cluster}${i}`)
+    for (const k of keys) assert.equal((await put(a, k, `${cluster} ${k}`)).replicas, 1, `b refused the copy of ${k} (the precondition)`)
     await until('b heard of all six', () => keys.every(k => b.mesh.catalog.get('bkt', k) !== undefined), 10_000)
-    assert.equal(store.slowCopies, 6, 'no fetch began before the pass (the precondition)')
-    // Passes from now on are counted: the one run here starts one fetch and owes the other five.
     const upkeep = b.mesh.upkeep
     const pass = upkeep.pass.bind(upkeep)
     let passes = 0
     upkeep.pass = () => { passes++; pass() }
+    const held = async (): Promise<number> => (await Promise.all(keys.map(async k => await holdsCopy(b, store, k)))).filter(Boolean).length
+    return { b, keys, held, pass, passes: () => passes }
+  }
+
+  it('fetches beyond repairConcurrency start as each one before ends, with no pass or walk to start them', async () => {
+    const store = new FailingCopies()
+    // b refuses the six pushes; its fetches of them then take 300 ms each.
+    store.failCopies = 6
+    store.slowCopies = 6
+    store.slowMs = 300
+    const { b, held, pass, passes } = await sixRefused('owed', store)
+    assert.equal(store.failCopies, 0, 'all six pushes were refused (the precondition)')
+    assert.equal(store.slowCopies, 6, 'no fetch began before the pass (the precondition)')
+    // The one pass: it starts one fetch and owes the other five.
     pass()
     const walks = countWalks(b)
-    await until('b fetched all six', async () => (await Promise.all(keys.map(async k => await holdsCopy(b, store, k)))).every(Boolean), 15_000)
+    await until('b fetched all six', async () => await held() === 6, 15_000)
     assert.equal(store.slowMost, 1, 'one fetch at a time (repairConcurrency)')
     const made = store.slowMade
     assert.equal(made.length, 6, 'six fetches')
     const gaps = made.slice(1).map((t, i) => t - made[i]!)
     assert.ok(gaps.every(g => g < 5_000), `each fetch started as the one before ended (300 ms each): ${gaps.join(', ')} ms apart`)
-    assert.equal(passes, 0, 'no other pass ran: the owed fetches started as fetches ended')
+    assert.equal(passes(), 0, 'no other pass ran: the owed fetches started as fetches ended')
     assert.equal(walks(), 0, 'no walk looked for them')
   })
 
   it('an owed fetch that fails does not hold up the rest: the next starts a tenth of a second later, with no pass', async () => {
     const store = new FailingCopies()
-    const [a, b] = await twoMembers(key, 'owed-failing', { walkIntervalMs: 60_000, repairIntervalMs: 600_000, repairConcurrency: 1 }, store, nodes)
     // b refuses the six pushes and its first fetch; the next fetches take 100 ms each.
     store.failCopies = 7
     store.slowCopies = 5
     store.slowMs = 100
-    const keys = Array.from({ length: 6 }, (_, i) => `failing${i}`)
-    for (const k of keys) assert.equal((await put(a, k, `failing ${k}`)).replicas, 1, `b refused the copy of ${k} (the precondition)`)
-    await until('b heard of all six', () => keys.every(k => b.mesh.catalog.get('bkt', k) !== undefined), 10_000)
-    const upkeep = b.mesh.upkeep
-    const pass = upkeep.pass.bind(upkeep)
-    let passes = 0
-    upkeep.pass = () => { passes++; pass() }
+    const { held, pass, passes } = await sixRefused('failing', store)
     pass()
-    await until('b fetched five of the six', async () => (await Promise.all(keys.map(async k => await holdsCopy(b, store, k)))).filter(Boolean).length === 5, 10_000)
+    await until('b fetched five of the six', async () => await held() === 5, 10_000)
     assert.equal(store.refused.length, 7, 'the six pushes and one fetch were refused (the precondition)')
-    assert.equal(passes, 0, 'no other pass ran: the fetches after the failed one started by themselves')
+    assert.equal(passes(), 0, 'no other pass ran: the fetches after the failed one started by themselves')
     // The failed one waits for its retry (1 s), which a pass starts.
     pass()
     await new Promise(resolve => setTimeout(resolve, 1_100))
     pass()
-    await until('b fetched the sixth once its wait ended', async () => (await Promise.all(keys.map(async k => await holdsCopy(b, store, k)))).every(Boolean), 10_000)
+    await until('b fetched the sixth once its wait ended', async () => await held() === 6, 10_000)
   })
 })
 
