@@ -20,8 +20,9 @@ import { randomBytes } from 'node:crypto'
 import { MESH_DEFAULTS } from '../../src/core/mesh/config.js'
 import { s3Signer } from '../../src/core/s3-signer.js'
 import { ACCESS_KEY, SECRET_KEY, metricSum, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { until } from '../../test/helpers/until.js'
 import { benchOptions, keep } from '../lib/keep.js'
-import { alive } from '../lib/mesh-load.js'
+import { alive, timed } from '../lib/mesh-load.js'
 import { round, spread, type Spread } from '../lib/stats.js'
 
 const options = benchOptions(3)
@@ -55,11 +56,6 @@ async function ok (res: Response, what: string): Promise<Response> {
   return res
 }
 
-async function all (count: number, at: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0
-  await Promise.all(Array.from({ length: at }, async () => { while (next < count) await fn(next++) }))
-}
-
 async function selfId (node: ServerProcess): Promise<string> {
   const { members } = await (await ok(await sign.fetch(`${node.url}/_s3mesh/v1/members`), 'members')).json() as { members: Array<{ id: string, self?: boolean, state: string }> }
   return members.find(m => m.self === true)!.id
@@ -67,14 +63,6 @@ async function selfId (node: ServerProcess): Promise<string> {
 
 async function holders (node: ServerProcess, key: string): Promise<Array<{ id: string, state: string }>> {
   return ((await (await ok(await sign.fetch(`${node.url}/_s3mesh/v1/locate/rep/${key}`), 'locate')).json()) as { holders: Array<{ id: string, state: string }> }).holders
-}
-
-async function until (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = performance.now() + timeoutMs
-  while (!await check()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, POLL_MS))
-  }
 }
 
 async function measure (c: typeof cases[number]): Promise<Round> {
@@ -90,11 +78,11 @@ async function measure (c: typeof cases[number]): Promise<Round> {
     await ok(await sign.fetch(`${one.url}/rep`, { method: 'PUT' }), 'create bucket')
     await new Promise(resolve => setTimeout(resolve, 1000))
     const body = randomBytes(c.size)
-    await all(c.objects, WRITERS, async i => { await ok(await sign.fetch(`${one.url}/rep/k${i}`, { method: 'PUT', body }), 'PUT') })
+    await timed(c.objects, WRITERS, c.size, async i => { await ok(await sign.fetch(`${one.url}/rep/k${i}`, { method: 'PUT', body }), 'PUT') })
     // The writes settle (their announcements, the replicas' catalogs); then which copies node 3 holds.
     await new Promise(resolve => setTimeout(resolve, 3000))
     const lost: string[] = []
-    await all(c.objects, WRITERS, async i => {
+    await timed(c.objects, WRITERS, 0, async i => {
       const ids = (await holders(one, `k${i}`)).map(h => h.id)
       if (ids.length !== 2) throw new Error(`k${i} has ${ids.length} holders before the kill`)
       if (ids.includes(idThree)) lost.push(`k${i}`)
@@ -106,9 +94,9 @@ async function measure (c: typeof cases[number]): Promise<Round> {
     spare.push(target)
     await ok(await sign.fetch(`${target.url}/copy`, { method: 'PUT' }), 'create bucket')
     // Warmed first, as the cluster's nodes are by the writes: a server's first requests run before its code is compiled.
-    await all(WARM_UP, COPIERS, async i => { await ok(await sign.fetch(`${target.url}/copy/warm-${i}`, { method: 'PUT', body }), 'PUT') })
+    await timed(WARM_UP, COPIERS, c.size, async i => { await ok(await sign.fetch(`${target.url}/copy/warm-${i}`, { method: 'PUT', body }), 'PUT') })
     const copyStart = performance.now()
-    await all(lost.length, COPIERS, async i => {
+    await timed(lost.length, COPIERS, c.size, async i => {
       const bytes = await (await ok(await sign.fetch(`${one.url}/rep/${lost[i]!}`), 'GET')).arrayBuffer()
       await ok(await sign.fetch(`${target.url}/copy/${lost[i]!}`, { method: 'PUT', body: bytes }), 'PUT')
     })
@@ -126,13 +114,13 @@ async function measure (c: typeof cases[number]): Promise<Round> {
       if (state !== undefined && state !== 'failed' && state !== 'left') return false
       deadMs = performance.now() - killed
       return true
-    }, 60_000)
+    }, 60_000, undefined, POLL_MS)
     let repairedMs = 0
     await until('node 2 to fetch what node 3 held', async () => {
       if (await metricSum(two, 's3mesh_repaired_objects_total') - repairedBefore < lost.length) return false
       repairedMs = performance.now() - killed
       return true
-    }, 120_000)
+    }, 120_000, undefined, POLL_MS)
     // Every object has its two live copies again, as node 1 lists them (node 2 announced what it fetched).
     await until('node 1 to list two live holders of every object', async () => {
       for (const key of lost) {
@@ -140,7 +128,7 @@ async function measure (c: typeof cases[number]): Promise<Round> {
         if (h.filter(x => x.state === 'alive').length !== 2 || !h.some(x => x.id === idTwo)) return false
       }
       return true
-    }, 30_000)
+    }, 30_000, undefined, POLL_MS)
     return { lost: lost.length, deadMs: round(deadMs, 0), repairedMs: round(repairedMs, 0), repairMs: round(repairedMs - deadMs, 0), clientCopyMs: round(clientCopyMs, 0) }
   } finally {
     await Promise.all([...nodes, ...spare].map(async node => await node.stop()))
