@@ -2,9 +2,9 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { sha256 } from '@noble/hashes/sha2'
 import { bytesToHex } from '@noble/hashes/utils'
 import type { Keyring } from '../wire/keyring.js'
-import { SealedTopic } from '../wire/sealed-topic.js'
+import { gossipRouter, SealedTopic, type GossipRouter } from '../wire/sealed-topic.js'
 import { dropCounts, type DropReason } from '../wire/strict-cbor.js'
-import { CATALOG_LIMITS, decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
+import { CATALOG_LIMITS, decodeCatalogMessage, encodeCatalogMessage, MAX_SENT_TO, type CatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 
 export interface AnnouncerOptions {
@@ -34,6 +34,11 @@ export interface AnnouncerStats {
   dropped: Record<DropReason, number>
 }
 
+/** A peer's mark in an announcement's recipients: the end of its id, 8 base58 characters (some 46 bits) of its public key. */
+export function peerMark (peerId: string): string {
+  return peerId.slice(-8)
+}
+
 /** A bucket's topic: its name hashed, so that subscriptions (seen by every connected peer) do not spell it out. */
 export function bucketTopic (cluster: string, bucket: string): string {
   return `/s3mesh/${cluster}/catalog/1/${bytesToHex(sha256(new TextEncoder().encode(bucket))).slice(0, 32)}`
@@ -59,11 +64,11 @@ export function bucketTopic (cluster: string, bucket: string): string {
  */
 export class Announcer {
   readonly stats: AnnouncerStats = { published: 0, publishedEntries: 0, received: 0, receivedEntries: 0, topics: 0, dropped: dropCounts() }
-  private readonly sealed: SealedTopic<CatalogEntry[]>
+  private readonly sealed: SealedTopic<CatalogMessage>
   /** Bucket topics subscribed to, by bucket. */
-  private readonly subscribed = new Map<string, SealedTopic<CatalogEntry[]>>()
+  private readonly subscribed = new Map<string, SealedTopic<CatalogMessage>>()
   /** Bucket topics published on without being subscribed to, by bucket (kept: made once). */
-  private readonly publishing = new Map<string, SealedTopic<CatalogEntry[]>>()
+  private readonly publishing = new Map<string, SealedTopic<CatalogMessage>>()
   /** The buckets this member owns (`listen`), and how many follows each followed bucket has. */
   private owned = new Set<string>()
   private readonly followed = new Map<string, number>()
@@ -71,6 +76,7 @@ export class Announcer {
   private queue: CatalogEntry[] = []
   private scheduled = false
   private inflight: Promise<void> | undefined
+  private readonly router: GossipRouter
 
   constructor (
     private readonly pubsub: GossipSub,
@@ -80,6 +86,7 @@ export class Announcer {
     private readonly mustHear: MustHear = () => [],
     private readonly options: AnnouncerOptions = DEFAULT_ANNOUNCER_OPTIONS,
   ) {
+    this.router = gossipRouter(pubsub)
     this.sealed = this.topicOf(`/s3mesh/${cluster}/catalog/1`)
   }
 
@@ -149,16 +156,32 @@ export class Announcer {
     if (this.queue.length > 0) await this.flush()
   }
 
-  private topicOf (topic: string): SealedTopic<CatalogEntry[]> {
+  private topicOf (topic: string): SealedTopic<CatalogMessage> {
     return new SealedTopic({
       pubsub: this.pubsub, keyring: this.keyring, topic, dropped: this.stats.dropped,
-      decode: plain => decodeCatalogMessage(plain).entries,
-      onMessage: (via, entries) => {
+      decode: plain => decodeCatalogMessage(plain),
+      onMessage: (via, { entries }) => {
         this.stats.received++
         this.stats.receivedEntries += entries.length
         this.onEntries(via, entries)
       },
+      forward: (message, via) => this.mustForward(topic, message, via),
     })
+  }
+
+  /**
+   * Whether a message goes on to this member's mesh peers for its topic:
+   * only if one of them (other than the peer it came through) is not among
+   * those its publisher sent it to. A publisher sends a message to every
+   * subscriber it knows (gossipsub's flood publishing), so among a bucket's
+   * few owners, all connected, gossipsub's forwarding only sent each of them
+   * duplicates: two more messages for each owner to send, receive and drop,
+   * a tenth of a replica's CPU under replicated writes.
+   */
+  private mustForward (topic: string, { sentTo }: CatalogMessage, via: string): boolean {
+    if (sentTo === undefined) return true
+    const sent = new Set(sentTo)
+    return this.router.getMeshPeers(topic).some(p => p !== via && !sent.has(peerMark(p)))
   }
 
   private resubscribe (): void {
@@ -192,15 +215,17 @@ export class Announcer {
     for (const [bucket, entries] of byBucket) {
       const topic = this.subscribed.get(bucket) ?? this.publishing.get(bucket) ?? this.topicOf(bucketTopic(this.cluster, bucket))
       if (!this.subscribed.has(bucket)) this.publishing.set(bucket, topic)
-      const listening = new Set(this.pubsub.getSubscribers(topic.topic).map(p => p.toString()))
-      if (this.mustHear(bucket).some(id => !listening.has(id))) everyone.push(...entries)
-      else await this.send(topic, entries)
+      const listening = this.pubsub.getSubscribers(topic.topic).map(p => p.toString())
+      const heard = new Set(listening)
+      if (this.mustHear(bucket).some(id => !heard.has(id))) everyone.push(...entries)
+      else await this.send(topic, entries, listening)
     }
-    if (everyone.length > 0) await this.send(this.sealed, everyone)
+    if (everyone.length > 0) await this.send(this.sealed, everyone, this.pubsub.getSubscribers(this.sealed.topic).map(p => p.toString()))
   }
 
-  private async send (topic: SealedTopic<CatalogEntry[]>, entries: CatalogEntry[]): Promise<void> {
-    const plain = encodeCatalogMessage(entries)
+  /** Publishes entries to a topic's subscribers, listed in the message when they are few (see mustForward). */
+  private async send (topic: SealedTopic<CatalogMessage>, entries: CatalogEntry[], subscribers: string[]): Promise<void> {
+    const plain = encodeCatalogMessage(entries, subscribers.length <= MAX_SENT_TO ? subscribers.map(peerMark) : undefined)
     if (plain.byteLength > CATALOG_LIMITS.maxMessageBytes) return // cannot happen with maxBatch entries of bounded size
     await topic.publish(plain).catch(() => {
       // No subscribed peer yet (a cluster of one): anti-entropy brings later members up to date.

@@ -31,7 +31,16 @@ export interface CatalogMessage {
   /** Marks the message kind, so a sealed message of another protocol never parses as this one. */
   kind: 'catalog'
   entries: CatalogEntry[]
+  /**
+   * An announcement's recipients, each by its peer mark (announcer.ts's `peerMark`): the
+   * subscribers its publisher sent it to itself. Absent in anti-entropy
+   * replies, and from a member of an earlier release.
+   */
+  sentTo?: string[]
 }
+
+/** Most recipients an announcement lists (a bucket's owners and followers are a few); to more, it lists none. */
+export const MAX_SENT_TO = 16
 
 /**
  * Entries of `null` slots and buckets go in `entries`, as they always have;
@@ -40,11 +49,11 @@ export interface CatalogMessage {
  * decoder drops fields it does not know). Had they gone in `entries`, it
  * would strip their version ids and merge them over the `null` slot.
  */
-export function encodeCatalogMessage (entries: CatalogEntry[]): Uint8Array {
+export function encodeCatalogMessage (entries: CatalogEntry[], sentTo?: string[]): Uint8Array {
   const plain: Array<Record<string, unknown>> = []
   const versions: Array<Record<string, unknown>> = []
   for (const e of entries) (isVersionedSlot(e) && e.key !== undefined ? versions : plain).push(strip(e))
-  return encode({ v: CATALOG_WIRE_VERSION, kind: 'catalog', entries: plain, ...(versions.length === 0 ? {} : { versions }) })
+  return encode({ v: CATALOG_WIRE_VERSION, kind: 'catalog', entries: plain, ...(versions.length === 0 ? {} : { versions }), ...(sentTo === undefined ? {} : { sentTo }) })
 }
 
 /** Leaves out absent optional fields: CBOR has no `undefined`. */
@@ -312,7 +321,9 @@ export function decodeCatalogMessage (data: Uint8Array, limits: CatalogLimits = 
   if (!Array.isArray(envelope.entries) || envelope.entries.length > limits.maxEntries) malformed('entries')
   const versions = envelope.versions ?? []
   if (!Array.isArray(versions) || envelope.entries.length + versions.length > limits.maxEntries) malformed('versions')
-  return { kind: 'catalog', entries: [...envelope.entries.map(x => entry(x)), ...versions.map(slotEntry)] }
+  const sentTo = envelope.sentTo
+  if (sentTo !== undefined && (!Array.isArray(sentTo) || sentTo.length > MAX_SENT_TO || !sentTo.every(m => typeof m === 'string' && m.length <= 16))) malformed('sentTo')
+  return { kind: 'catalog', entries: [...envelope.entries.map(x => entry(x)), ...versions.map(slotEntry)], ...(sentTo === undefined ? {} : { sentTo: sentTo as string[] }) }
 }
 
 /**

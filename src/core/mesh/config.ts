@@ -93,6 +93,10 @@ export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 100
  * announcement (a few hundred bytes to a few KiB) that RPC costs about what
  * the duplicate would, and among a few members every peer has the message
  * from its publisher before an IDONTWANT could reach it.
+ *
+ * Forwarding waits for the member's word (asyncValidation): SealedTopic
+ * gives it once a message is delivered, and a catalog announcement that its
+ * publisher already sent to every mesh peer goes no further (see Announcer).
  */
 export const GOSSIPSUB_OPTIONS = {
   allowPublishToZeroTopicPeers: true,
@@ -100,4 +104,5 @@ export const GOSSIPSUB_OPTIONS = {
   scoreParams: { IPColocationFactorWeight: 0 },
   globalSignaturePolicy: 'StrictNoSign',
   idontwantMinDataSize: 16 * 1024,
+  asyncValidation: true,
 } as const

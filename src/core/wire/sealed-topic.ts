@@ -1,6 +1,27 @@
-import { TopicValidatorResult, type GossipSub, type Message as PubsubMessage } from '@libp2p/gossipsub'
+import { TopicValidatorResult, type GossipSub, type GossipsubMessage } from '@libp2p/gossipsub'
 import type { Keyring } from './keyring.js'
 import { DroppedMessageError, type DropReason } from './strict-cbor.js'
+
+/**
+ * What s3mesh calls on gossipsub beyond its exported interface: public
+ * methods of its router class (`GossipSub` in its gossipsub.js) that the
+ * interface leaves out.
+ */
+export interface GossipRouter {
+  /** The peers in this member's mesh for a topic. */
+  getMeshPeers: (topic: string) => string[]
+  /** A delivered message's fate (with asyncValidation): Accept forwards it, Ignore drops it quietly. */
+  reportMessageValidationResult: (msgId: string, propagationSource: string, acceptance: TopicValidatorResult) => void
+}
+
+/** The router behind a gossipsub service; throws if a gossipsub release no longer has the methods s3mesh calls. */
+export function gossipRouter (pubsub: GossipSub): GossipRouter {
+  const router = pubsub as unknown as Partial<GossipRouter>
+  if (typeof router.getMeshPeers !== 'function' || typeof router.reportMessageValidationResult !== 'function') {
+    throw new Error('This @libp2p/gossipsub has no getMeshPeers or reportMessageValidationResult: s3mesh needs a release that has them.')
+  }
+  return router as GossipRouter
+}
 
 export interface SealedTopicOptions<T> {
   pubsub: GossipSub
@@ -12,6 +33,12 @@ export interface SealedTopicOptions<T> {
   onMessage: (via: string, value: T) => void
   /** Where refusals are counted, by reason (a component's stats, shown on /metrics). */
   dropped: Record<DropReason, number>
+  /**
+   * Whether a delivered message goes on to this member's mesh peers for the
+   * topic (gossipsub's forwarding, which waits for this: asyncValidation,
+   * see GOSSIPSUB_OPTIONS). Always, unless given.
+   */
+  forward?: (value: T, via: string) => boolean
 }
 
 /**
@@ -26,9 +53,12 @@ export interface SealedTopicOptions<T> {
 export class SealedTopic<T> {
   /** Decoded by the validator, keyed by the message's bytes, for its delivery; with the peer it came through. */
   private readonly opened = new WeakMap<Uint8Array, { value: T, via: string }>()
-  private readonly onEvent = (e: CustomEvent<PubsubMessage>): void => { this.deliver(e.detail) }
+  private readonly onEvent = (e: CustomEvent<GossipsubMessage>): void => { this.deliver(e.detail) }
+  private readonly router: GossipRouter
 
-  constructor (private readonly o: SealedTopicOptions<T>) {}
+  constructor (private readonly o: SealedTopicOptions<T>) {
+    this.router = gossipRouter(o.pubsub)
+  }
 
   get topic (): string { return this.o.topic }
 
@@ -42,12 +72,12 @@ export class SealedTopic<T> {
         return TopicValidatorResult.Reject
       }
     })
-    this.o.pubsub.addEventListener('message', this.onEvent)
+    this.o.pubsub.addEventListener('gossipsub:message', this.onEvent)
     this.o.pubsub.subscribe(this.o.topic)
   }
 
   stop (): void {
-    this.o.pubsub.removeEventListener('message', this.onEvent)
+    this.o.pubsub.removeEventListener('gossipsub:message', this.onEvent)
     this.o.pubsub.unsubscribe(this.o.topic)
     this.o.pubsub.topicValidators.delete(this.o.topic)
   }
@@ -59,12 +89,15 @@ export class SealedTopic<T> {
     return sealed.byteLength
   }
 
-  private deliver (msg: PubsubMessage): void {
+  private deliver ({ msg, msgId, propagationSource }: GossipsubMessage): void {
     if (msg.topic !== this.o.topic) return
     const opened = this.opened.get(msg.data)
     // Every message delivered went through the validator, which opened it (a message it refused is never delivered).
     if (opened === undefined) return
     this.opened.delete(msg.data)
     this.o.onMessage(opened.via, opened.value)
+    // Not forwarded: gossipsub drops it from the messages it offers others (they have it), with no penalty to anyone.
+    const forward = this.o.forward?.(opened.value, opened.via) ?? true
+    this.router.reportMessageValidationResult(msgId, propagationSource.toString(), forward ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore)
   }
 }

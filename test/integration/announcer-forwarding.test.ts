@@ -1,0 +1,109 @@
+/**
+ * Catalog announcements over real gossipsub between three libp2p nodes in
+ * this process: a member that heard one from its publisher passes it on only
+ * to mesh peers the publisher did not send it to.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import type { Libp2p } from '@libp2p/interface'
+import { createLibp2p } from 'libp2p'
+import { Announcer, bucketTopic } from '../../src/core/mesh/announcer.js'
+import { encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
+import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
+import { GOSSIPSUB_OPTIONS } from '../../src/core/mesh/config.js'
+import { Keyring } from '../../src/core/wire/keyring.js'
+import { meshMuxer } from '../../src/core/wire/mesh-muxer.js'
+import { gossipRouter } from '../../src/core/wire/sealed-topic.js'
+import { corkedTcp } from '../../src/node/corked-tcp.js'
+import { until } from '../helpers/until.js'
+
+const CLUSTER = 'fwd'
+const BUCKET = 'photos'
+const TOPIC = bucketTopic(CLUSTER, BUCKET)
+
+interface Peer {
+  libp2p: Libp2p<{ identify: unknown, pubsub: GossipSub }>
+  announcer: Announcer
+  /** Keys of the entries delivered to this peer, in order. */
+  heard: string[]
+  /** What this peer told gossipsub of each message delivered to it (all on the bucket's topic). */
+  reports: TopicValidatorResult[]
+  id: string
+}
+
+async function startPeers (keyring: Keyring): Promise<Peer[]> {
+  return await Promise.all([0, 1, 2].map(async () => {
+    const libp2p = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [corkedTcp()], connectionEncrypters: [noise()], streamMuxers: [meshMuxer()],
+      services: { identify: identify(), pubsub: gossipsub(GOSSIPSUB_OPTIONS) },
+    })
+    const peer: Peer = { libp2p, heard: [], reports: [], id: libp2p.peerId.toString(), announcer: undefined as unknown as Announcer }
+    // Every report goes through the router's method: recorded on the way.
+    const router = gossipRouter(libp2p.services.pubsub)
+    const report = router.reportMessageValidationResult.bind(router)
+    router.reportMessageValidationResult = (msgId, source, acceptance) => {
+      peer.reports.push(acceptance)
+      report(msgId, source, acceptance)
+    }
+    peer.announcer = new Announcer(libp2p.services.pubsub, keyring, CLUSTER, (_, entries) => { for (const e of entries) peer.heard.push(e.key ?? '') })
+    peer.announcer.start()
+    peer.announcer.listen([BUCKET])
+    return peer
+  }))
+}
+
+const entry = (p: Peer, key: string): CatalogEntry => ({ bucket: BUCKET, key, version: { ms: Date.now(), counter: 0, node: p.id }, deleted: true, holders: [] })
+
+/** Connects each pair given and waits until each peer's mesh for the bucket's topic is exactly the peers it is connected to. */
+async function connect (peers: Peer[], pairs: Array<[number, number]>): Promise<void> {
+  for (const [a, b] of pairs) await peers[a]!.libp2p.dial(peers[b]!.libp2p.getMultiaddrs()[0]!)
+  const linked = (i: number): string[] => pairs.filter(p => p.includes(i)).map(([a, b]) => peers[a === i ? b : a]!.id).sort()
+  await until('every peer\'s mesh for the topic holds the peers it is connected to', () =>
+    peers.every((p, i) => JSON.stringify(gossipRouter(p.libp2p.services.pubsub).getMeshPeers(TOPIC).sort()) === JSON.stringify(linked(i))), 10_000)
+}
+
+describe('catalog announcements on a bucket\'s topic', () => {
+  const started: Peer[] = []
+  after(async () => { for (const p of started) { await p.announcer.stop().catch(() => {}); await p.libp2p.stop() } })
+
+  it('among three peers all connected, an announcement reaches each once, and neither receiver forwards it', async () => {
+    const keyring = await Keyring.create([Keyring.generateKey()], CLUSTER)
+    const peers = await startPeers(keyring)
+    started.push(...peers)
+    await connect(peers, [[0, 1], [0, 2], [1, 2]])
+    const [a, b, c] = peers as [Peer, Peer, Peer]
+    for (let i = 0; i < 5; i++) {
+      a.announcer.announce([entry(a, `k${i}`)])
+      await a.announcer.flush()
+    }
+    await until('both others heard the five announcements', () => b.heard.length === 5 && c.heard.length === 5, 5_000)
+    // Had either forwarded one, the other would have received it twice: a duplicate gossipsub drops before delivery, so
+    // the reports are what tell.
+    assert.deepEqual([b.reports, c.reports], [Array(5).fill(TopicValidatorResult.Ignore), Array(5).fill(TopicValidatorResult.Ignore)], 'each message was delivered and not passed on')
+
+    // A message from a member of an earlier release lists no recipients: it is forwarded as gossipsub always has.
+    const [bBefore, cBefore] = [b.reports.length, c.reports.length]
+    await a.libp2p.services.pubsub.publish(TOPIC, await keyring.seal(encodeCatalogMessage([entry(a, 'old')])))
+    await until('both heard the unlisted announcement', () => b.heard.includes('old') && c.heard.includes('old'), 5_000)
+    assert.deepEqual([b.reports.slice(bBefore), c.reports.slice(cBefore)], [[TopicValidatorResult.Accept], [TopicValidatorResult.Accept]], 'both passed it on')
+  })
+
+  it('in a line (the publisher not connected to the third peer), the middle peer forwards it, and the third hears every announcement', async () => {
+    const peers = await startPeers(await Keyring.create([Keyring.generateKey()], CLUSTER))
+    started.push(...peers)
+    await connect(peers, [[0, 1], [1, 2]])
+    const [a, b, c] = peers as [Peer, Peer, Peer]
+    assert.ok(!a.libp2p.getConnections().some(x => x.remotePeer.toString() === c.id), 'precondition: the publisher and the third peer are not connected')
+    for (let i = 0; i < 5; i++) {
+      a.announcer.announce([entry(a, `k${i}`)])
+      await a.announcer.flush()
+    }
+    await until('the third peer heard the five announcements', () => c.heard.length === 5, 5_000, () => `b heard ${b.heard.length}, c ${c.heard.length}`)
+    assert.deepEqual(b.heard, ['k0', 'k1', 'k2', 'k3', 'k4'])
+    assert.deepEqual(b.reports, Array(5).fill(TopicValidatorResult.Accept), 'the middle peer passed each on')
+    assert.deepEqual(c.reports, Array(5).fill(TopicValidatorResult.Ignore), 'the third, with no peer left that lacks it, did not')
+  })
+})
