@@ -25,7 +25,8 @@ const node = await createLibp2p({
   transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
   // As the nodes do: twenty peers on one machine dial each other within a second.
   connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND },
-  services: { identify: identify(), pubsub: gossipsub(GOSSIPSUB_OPTIONS) },
+  // Members' settings, but gossipsub forwards each message as it arrives: nothing here decides it (SealedTopic does on members).
+  services: { identify: identify(), pubsub: gossipsub({ ...GOSSIPSUB_OPTIONS, asyncValidation: false }) },
 })
 node.services.pubsub.subscribe(TOPIC)
 const quiet = process.env.RAW_PEER_QUIET === '1'
