@@ -1,5 +1,4 @@
-import { compareVersions } from './hlc.js'
-import { slotOf, type CatalogEntry } from './catalog-entry.js'
+import type { CatalogEntry } from './catalog-entry.js'
 import type { CatalogPartition } from './catalog-partition.js'
 import type { CatalogQuery } from './catalog-query.js'
 import type { CatalogStore } from './catalog-store.js'
@@ -9,6 +8,8 @@ import type { HolderFetcher } from './holder-fetch.js'
 import type { LocalCopies } from './local-copies.js'
 import { OwedFetches } from './owed-fetches.js'
 import { RetryWaits } from './retry-waits.js'
+import { HandOver, handTo, type HandOverBatch } from './hand-over.js'
+import { entryId, pushId, slotRef, type SlotRef, type Slotted } from './slot-refs.js'
 
 /** Figures for /metrics. */
 export interface MeshStats {
@@ -117,10 +118,6 @@ export class Upkeep {
     busyMs: number
   } | undefined
 
-  /** Hand-overs and assignments in flight (one pass's at a time). */
-  private exchanging = false
-  /** Keys of buckets this member does not own whose entries changed since they were last handed to an owner, by bucket. */
-  private readonly changed = new Map<string, Set<string>>()
   /** The durable members the last whole hand-over walked under: another list (owners may have changed) calls for another walk. */
   private handedUnder: string | undefined
   /**
@@ -158,8 +155,11 @@ export class Upkeep {
   private readonly fetches = new RetryWaits<SlotRef>(RETRY_FIRST_MS, () => this.o.walkIntervalMs)
   /** An owner's pushes of a version to a member placement gives it (by member and slot), in flight or failed: a member that does not answer is told again after a wait. */
   private readonly pushes = new RetryWaits<SlotRef>(RETRY_FIRST_MS, () => this.o.walkIntervalMs)
+  /** Entries of buckets this member does not own, to their owners; owners' pushes, to members. */
+  private readonly handOver: HandOver
 
   constructor (private readonly o: UpkeepOptions) {
+    this.handOver = new HandOver({ catalog: o.catalog, query: o.query, receive: o.receive, stats: o.stats, stopping: o.stopping, pushes: this.pushes })
     o.stopping.addEventListener('abort', () => { clearTimeout(this.afterFailure) }, { once: true })
     o.catalog.addEventListener('change', ({ detail: e }) => {
       if (e.key !== undefined) this.lookAgain(e)
@@ -169,7 +169,7 @@ export class Upkeep {
     // Between whole hand-overs only what changed goes to the owners: a member holding a million entries of buckets
     // it does not own does not send them every cycle.
     o.catalog.addEventListener('change', ({ detail: e }) => {
-      if (e.key !== undefined && partition.partitioned && !partition.owns(e.bucket)) this.requeue(e.bucket, [e.key])
+      if (e.key !== undefined && partition.partitioned && !partition.owns(e.bucket)) this.handOver.requeue(e.bucket, [e.key])
     })
   }
 
@@ -188,97 +188,6 @@ export class Upkeep {
   private damagedSince (ms: number): boolean {
     for (const found of this.damaged.values()) if (found >= ms) return true
     return false
-  }
-
-  private requeue (bucket: string, keys: Iterable<string>): void {
-    let set = this.changed.get(bucket)
-    if (set === undefined) this.changed.set(bucket, set = new Set())
-    for (const k of keys) set.add(k)
-  }
-
-  /**
-   * A partitioned catalog's exchanges for one pass: what this member keeps
-   * of buckets it does not own goes to an owner, which answers with what it
-   * knows of those keys (newer versions and deletes this member missed); an
-   * entry this member no longer needs (the bucket's owner it was, a copy it
-   * no longer holds) is dropped once an owner has it. Owners push the
-   * entries placement gives a member that lacks the copy.
-   */
-  private exchange (partition: CatalogPartition, handOver: Map<string, Map<string, CatalogEntry>>, assign: Map<string, CatalogEntry[]>): void {
-    const query = this.o.query
-    if (query === undefined || (handOver.size === 0 && assign.size === 0)) return
-    if (this.exchanging) {
-      // The last pass's exchange is still running: what this one would hand over waits for the next. What it would
-      // tell is left to the next quiet walk (looked at again at every pass, a backlog told while a slow exchange ran
-      // grew into a walk at every pass).
-      for (const [bucket, entries] of handOver) this.requeue(bucket, [...entries.values()].map(e => e.key!))
-      return
-    }
-    this.exchanging = true
-    // Running until the exchange ends (passes meanwhile tell nothing: see above).
-    const told = new Map([...assign].map(([member, entries]) => [member, entries.map(e => pushId(member, e))]))
-    for (const ids of told.values()) for (const id of ids) this.pushes.start(id)
-    const signal = this.o.stopping
-    void (async () => {
-      for (const [bucket, byKey] of handOver) {
-        const entries = [...byKey.values()]
-        let handed = false
-        for (const owner of partition.others(bucket)) {
-          try {
-            // Fingerprints first: after a restart the owners have nearly all of it already, and a key with its
-            // fingerprint is a tenth of an entry. An owner that cannot compare (an older version) gets them whole.
-            let whole = entries
-            try { whole = await query.differing(owner, bucket, entries, signal) } catch { if (signal.aborted) return }
-            const known = whole.length === 0 ? [] : await query.merge(owner, whole, signal)
-            handed = true
-            this.o.stats.handedOver += entries.length
-            this.o.stats.handedWhole += whole.length
-            this.o.receive?.(known)
-            const theirs = new Map<string, CatalogEntry>(known.map(k => [slotId(k), k]))
-            const sent = new Set(whole)
-            for (const e of entries) {
-              const now = this.o.catalog.slot(bucket, e.key!, e.versionId)
-              // The owner has what was compared, or answered with what it has.
-              const held = sent.has(e) ? theirs.get(slotId(e)) : e
-              if (now !== undefined && !partition.keeps(now) && held !== undefined && compareVersions(held.version, now.version) >= 0) this.o.catalog.evict(bucket, e.key!, now.versionId)
-            }
-            break
-          } catch {
-            // That owner did not answer: the next.
-          }
-        }
-        // No owner answered: handed over again next pass.
-        if (!handed) this.requeue(bucket, [...byKey.values()].map(e => e.key!))
-      }
-      for (const [member, entries] of assign) {
-        const ids = told.get(member)!
-        try {
-          await query.merge(member, entries, signal)
-          for (const id of ids) this.pushes.forget(id)
-        } catch {
-          // Asked again once its wait ends (not left to the next walk, which may be minutes off in a large catalog).
-          if (!signal.aborted) entries.forEach((e, i) => { this.pushes.failed(ids[i]!, slotRef(e), Date.now()) })
-        }
-      }
-    })().finally(() => {
-      this.exchanging = false
-      // Also when stopped half-way: none stays marked as running.
-      for (const ids of told.values()) for (const id of ids) this.pushes.ended(id)
-    })
-  }
-
-  /** Adds to a pass's hand-over the entries that changed since they were last handed (up to PASS_BUDGET keys). */
-  private changedSince (partition: CatalogPartition, handOver: Map<string, Map<string, CatalogEntry>>): void {
-    let budget = PASS_BUDGET
-    for (const [bucket, keys] of this.changed) {
-      const owned = partition.owns(bucket)
-      for (const key of keys) {
-        if (budget-- <= 0) return
-        keys.delete(key)
-        if (!owned) for (const e of this.o.catalog.slots(bucket, key)) handTo(handOver, e)
-      }
-      this.changed.delete(bucket)
-    }
   }
 
   /**
@@ -415,7 +324,7 @@ export class Upkeep {
     // A version whose wait has ended is looked at again (only then: a wait costs nothing per pass).
     this.fetches.due(now, e => this.lookAgain(e))
     // Not while an exchange runs: what this pass would tell is dropped then (see exchange), and the wait with it.
-    if (!this.exchanging) this.pushes.due(now, e => this.lookAgain(e))
+    if (!this.handOver.busy) this.pushes.due(now, e => this.lookAgain(e))
     const last = this.lastCycle
     const overflow = this.changedOverflow
     this.changedOverflow = false
@@ -438,7 +347,7 @@ export class Upkeep {
     const expired: CatalogEntry[] = []
     let done = false
     /** Entries of buckets this member does not own, to hand to an owner; entries placement gives other members, to push to them. */
-    const handOver = new Map<string, Map<string, CatalogEntry>>()
+    const handOver: HandOverBatch = new Map()
     const assign = new Map<string, CatalogEntry[]>()
     // Worked out once per bucket a pass (ownership hashes the bucket's name).
     const owning = new Map<string, boolean>()
@@ -533,8 +442,8 @@ export class Upkeep {
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) catalog.forget(e.bucket, e.key!, e.versionId)
     if (partition !== undefined) {
-      this.changedSince(partition, handOver)
-      this.exchange(partition, handOver, assign)
+      this.handOver.changedSince(partition, handOver, PASS_BUDGET)
+      this.handOver.exchange(partition, handOver, assign)
     }
     // Owed ones first (found earlier); they also start as running fetches end.
     this.startOwed()
@@ -560,36 +469,6 @@ export class Upkeep {
     }
     Object.assign(stats, { objects: cycle.objects, bytes: cycle.bytes, heldObjects: cycle.held, heldBytes: cycle.heldBytes, underReplicated: cycle.under, repairQueue: this.o.fetcher.inFlight + this.owed.size })
   }
-}
-
-/** A slot of a key, as much as the repair loop keeps of an entry it is to look at again (the entry is read then). */
-interface SlotRef { bucket: string, key: string, versionId?: string }
-/** An entry, or a SlotRef. */
-type Slotted = Pick<CatalogEntry, 'bucket' | 'key' | 'versionId'>
-
-function slotRef (e: Slotted): SlotRef {
-  return { bucket: e.bucket, key: e.key!, ...(e.versionId === undefined ? {} : { versionId: e.versionId }) }
-}
-
-function handTo (m: Map<string, Map<string, CatalogEntry>>, e: CatalogEntry): void {
-  let byKey = m.get(e.bucket)
-  if (byKey === undefined) m.set(e.bucket, byKey = new Map())
-  byKey.set(slotId(e), e)
-}
-
-/** A slot of a bucket's key, as one string. */
-function entryId (e: Slotted): string {
-  return `${e.bucket}\n${slotId(e)}`
-}
-
-/** A slot of a key, as one string. */
-function slotId (e: Slotted): string {
-  return `${e.key!}\n${slotOf(e)}`
-}
-
-/** An owner's push of a version to a member. */
-function pushId (member: string, e: Slotted): string {
-  return `${member}\n${entryId(e)}`
 }
 
 /** A damaged local copy: the key, and the local id of its slot. */
