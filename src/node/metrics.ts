@@ -102,6 +102,7 @@ export class ServerMetrics {
     counter('s3mesh_transfer_pushed_on_kept_total', 'Writes pushed to a replica on a stream kept from an earlier exchange with it (no new stream).', () => node.transfer.stats.pushedOnKept)
     counter('s3mesh_transfer_fetched_on_kept_total', 'Objects fetched from a holder on a stream kept from an earlier exchange with it (no new stream).', () => node.transfer.stats.fetchedOnKept)
     counter('s3mesh_catalog_announced_entries_total', 'Catalog entries this node published.', () => node.announcer.stats.publishedEntries)
+    counter('s3mesh_catalog_republished_total', 'Catalog announcements published again, listing no recipients: gossipsub had not sent the first to every subscriber it listed.', () => node.announcer.stats.republished)
     counter('s3mesh_catalog_received_entries_total', 'Catalog entries received on the gossip topics (the buckets this node owns or follows, and buckets\' own entries).', () => node.announcer.stats.receivedEntries)
     gauge('s3mesh_catalog_bucket_topics', 'Bucket announcement topics this node subscribes to (buckets it owns or follows).', () => node.announcer.stats.topics)
     counter('s3mesh_catalog_holder_notices_total', 'Entries this node, as a bucket\'s leading owner, sent to members holding a replaced version of a key in a bucket they do not own.', () => node.notices.stats.sent)

@@ -1,7 +1,9 @@
 /**
  * Catalog announcements over real gossipsub between three libp2p nodes in
- * this process: a member that heard one from its publisher passes it on only
- * to mesh peers the publisher did not send it to.
+ * this process: a member passes one on (to its mesh peers) only if a peer
+ * subscribed to its topic is missing from those the publisher listed as sent
+ * to, and a publisher whose gossipsub did not send it to every subscriber it
+ * listed sends it again, listing none.
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
@@ -9,6 +11,7 @@ import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossips
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { createLibp2p } from 'libp2p'
 import { Announcer, bucketTopic } from '../../src/core/mesh/announcer.js'
 import { encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
@@ -105,5 +108,22 @@ describe('catalog announcements on a bucket\'s topic', () => {
     assert.deepEqual(b.heard, ['k0', 'k1', 'k2', 'k3', 'k4'])
     assert.deepEqual(b.reports, Array(5).fill(TopicValidatorResult.Accept), 'the middle peer passed each on')
     assert.deepEqual(c.reports, Array(5).fill(TopicValidatorResult.Ignore), 'the third, with no peer left that lacks it, did not')
+  })
+
+  it('a subscriber listed but not sent to: the publisher sends the entries again, listing none, and the others forward that', async () => {
+    const peers = await startPeers(await Keyring.create([Keyring.generateKey()], CLUSTER))
+    started.push(...peers)
+    await connect(peers, [[0, 1], [0, 2], [1, 2]])
+    const [a, b, c] = peers as [Peer, Peer, Peer]
+    // A subscriber a's gossipsub knows of and has no stream to, as a peer whose subscription came before its stream.
+    const pubsub = a.libp2p.services.pubsub
+    const known = pubsub.getSubscribers.bind(pubsub)
+    const phantom = peerIdFromString('12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf')
+    pubsub.getSubscribers = topic => topic === TOPIC ? [...known(topic), phantom] : known(topic)
+    a.announcer.announce([entry(a, 'k')])
+    await a.announcer.flush()
+    await until('both others heard it twice', () => b.heard.length === 2 && c.heard.length === 2, 5_000, () => `b heard ${b.heard.length}, c ${c.heard.length}`)
+    assert.equal(a.announcer.stats.republished, 1, 'published again once')
+    assert.deepEqual([b.reports, c.reports], [[TopicValidatorResult.Ignore, TopicValidatorResult.Accept], [TopicValidatorResult.Ignore, TopicValidatorResult.Accept]], 'the listed message goes no further, the unlisted one on')
   })
 })

@@ -132,7 +132,7 @@ export class MembershipTransport {
     for (let i = 0; i < updates.length; i += DEFAULT_LIMITS.maxUpdates) {
       const batch = updates.slice(i, i + DEFAULT_LIMITS.maxUpdates)
       const sending = topic.publish(encodeMessage({ type: 'gossip', updates: batch }))
-        .then(bytes => {
+        .then(({ bytes }) => {
           this.stats.published += batch.length
           this.stats.bytesSent += bytes
         })

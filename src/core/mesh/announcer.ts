@@ -2,7 +2,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { sha256 } from '@noble/hashes/sha2'
 import { bytesToHex } from '@noble/hashes/utils'
 import type { Keyring } from '../wire/keyring.js'
-import { gossipRouter, SealedTopic, type GossipRouter } from '../wire/sealed-topic.js'
+import { SealedTopic } from '../wire/sealed-topic.js'
 import { dropCounts, type DropReason } from '../wire/strict-cbor.js'
 import { CATALOG_LIMITS, decodeCatalogMessage, encodeCatalogMessage, MAX_SENT_TO, type CatalogMessage } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
@@ -27,6 +27,8 @@ export const DEFAULT_ANNOUNCER_OPTIONS: AnnouncerOptions = {
 export interface AnnouncerStats {
   published: number
   publishedEntries: number
+  /** Messages published again unlisted: gossipsub did not send the first to every subscriber it listed. */
+  republished: number
   received: number
   receivedEntries: number
   /** Bucket topics subscribed to now. */
@@ -63,7 +65,7 @@ export function bucketTopic (cluster: string, bucket: string): string {
  * SealedTopic).
  */
 export class Announcer {
-  readonly stats: AnnouncerStats = { published: 0, publishedEntries: 0, received: 0, receivedEntries: 0, topics: 0, dropped: dropCounts() }
+  readonly stats: AnnouncerStats = { published: 0, publishedEntries: 0, republished: 0, received: 0, receivedEntries: 0, topics: 0, dropped: dropCounts() }
   private readonly sealed: SealedTopic<CatalogMessage>
   /** Bucket topics subscribed to, by bucket. */
   private readonly subscribed = new Map<string, SealedTopic<CatalogMessage>>()
@@ -76,7 +78,6 @@ export class Announcer {
   private queue: CatalogEntry[] = []
   private scheduled = false
   private inflight: Promise<void> | undefined
-  private readonly router: GossipRouter
 
   constructor (
     private readonly pubsub: GossipSub,
@@ -86,7 +87,6 @@ export class Announcer {
     private readonly mustHear: MustHear = () => [],
     private readonly options: AnnouncerOptions = DEFAULT_ANNOUNCER_OPTIONS,
   ) {
-    this.router = gossipRouter(pubsub)
     this.sealed = this.topicOf(`/s3mesh/${cluster}/catalog/1`)
   }
 
@@ -171,17 +171,18 @@ export class Announcer {
 
   /**
    * Whether a message goes on to this member's mesh peers for its topic:
-   * only if one of them (other than the peer it came through) is not among
-   * those its publisher sent it to. A publisher sends a message to every
-   * subscriber it knows (gossipsub's flood publishing), so among a bucket's
-   * few owners, all connected, gossipsub's forwarding only sent each of them
-   * duplicates: two more messages for each owner to send, receive and drop,
-   * a tenth of a replica's CPU under replicated writes.
+   * only if a peer subscribed to it here (other than the one it came
+   * through) is not among the subscribers its publisher listed as sent to.
+   * A publisher sends a message to every subscriber it knows (gossipsub's
+   * flood publishing), so among a bucket's few owners, all connected,
+   * gossipsub's forwarding only sent each of them duplicates to drop (in CPU
+   * profiles of a replica, four percent of its busy time under 64 KiB
+   * replicated PUTs; see docs/benchmarks.md).
    */
   private mustForward (topic: string, { sentTo }: CatalogMessage, via: string): boolean {
     if (sentTo === undefined) return true
     const sent = new Set(sentTo)
-    return this.router.getMeshPeers(topic).some(p => p !== via && !sent.has(peerMark(p)))
+    return this.pubsub.getSubscribers(topic).some(p => { const id = p.toString(); return id !== via && !sent.has(peerMark(id)) })
   }
 
   private resubscribe (): void {
@@ -223,14 +224,26 @@ export class Announcer {
     if (everyone.length > 0) await this.send(this.sealed, everyone, this.pubsub.getSubscribers(this.sealed.topic).map(p => p.toString()))
   }
 
-  /** Publishes entries to a topic's subscribers, listed in the message when they are few (see mustForward). */
+  /**
+   * Publishes entries to a topic's subscribers, listed in the message when
+   * they are few (see mustForward). A listed subscriber that gossipsub did
+   * not send it to (no stream to it yet, a score below its threshold) would
+   * hear it only from a member that forwards it, and none would: the entries
+   * go again, in a message that lists nobody.
+   */
   private async send (topic: SealedTopic<CatalogMessage>, entries: CatalogEntry[], subscribers: string[]): Promise<void> {
-    const plain = encodeCatalogMessage(entries, subscribers.length <= MAX_SENT_TO ? subscribers.map(peerMark) : undefined)
+    const listed = subscribers.length <= MAX_SENT_TO ? subscribers : undefined
+    const plain = encodeCatalogMessage(entries, listed?.map(peerMark))
     if (plain.byteLength > CATALOG_LIMITS.maxMessageBytes) return // cannot happen with maxBatch entries of bounded size
-    await topic.publish(plain).catch(() => {
-      // No subscribed peer yet (a cluster of one): anti-entropy brings later members up to date.
-    })
+    // Rejects only when gossipsub is stopping: no subscribed peer yet (a cluster of one) is no error, and
+    // anti-entropy brings later members up to date.
+    const sent = await topic.publish(plain).catch(() => undefined)
     this.stats.published++
     this.stats.publishedEntries += entries.length
+    if (listed === undefined || sent === undefined) return
+    const reached = new Set(sent.recipients)
+    if (listed.every(id => reached.has(id))) return
+    this.stats.republished++
+    await topic.publish(encodeCatalogMessage(entries)).catch(() => {})
   }
 }

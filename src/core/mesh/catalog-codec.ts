@@ -32,9 +32,11 @@ export interface CatalogMessage {
   kind: 'catalog'
   entries: CatalogEntry[]
   /**
-   * An announcement's recipients, each by its peer mark (announcer.ts's `peerMark`): the
-   * subscribers its publisher sent it to itself. Absent in anti-entropy
-   * replies, and from a member of an earlier release.
+   * An announcement's recipients, each by its peer mark (announcer.ts's
+   * `peerMark`): the subscribers its publisher's gossipsub knew, each sent
+   * it (flood publishing; see Announcer.send for one that was not). Absent
+   * in anti-entropy replies, from a member of an earlier release, and when
+   * there were more than MAX_SENT_TO.
    */
   sentTo?: string[]
 }

@@ -95,8 +95,13 @@ export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 100
  * from its publisher before an IDONTWANT could reach it.
  *
  * Forwarding waits for the member's word (asyncValidation): SealedTopic
- * gives it once a message is delivered, and a catalog announcement that its
- * publisher already sent to every mesh peer goes no further (see Announcer).
+ * gives it as a message is delivered, and a catalog announcement whose
+ * publisher sent it to every subscriber this member knows goes no further
+ * (see Announcer). That rests on flood publishing (gossipsub's default,
+ * stated here): a publish goes to every subscriber the publisher knows, not
+ * to a few mesh peers. A message not forwarded is reported Ignore, which
+ * costs its sender no score as long as topics have no score parameters; a
+ * topic given P3 (mesh message deliveries) would count them as missing.
  */
 export const GOSSIPSUB_OPTIONS = {
   allowPublishToZeroTopicPeers: true,
@@ -105,4 +110,5 @@ export const GOSSIPSUB_OPTIONS = {
   globalSignaturePolicy: 'StrictNoSign',
   idontwantMinDataSize: 16 * 1024,
   asyncValidation: true,
+  floodPublish: true,
 } as const

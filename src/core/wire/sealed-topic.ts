@@ -14,12 +14,18 @@ export interface GossipRouter {
   reportMessageValidationResult: (msgId: string, propagationSource: string, acceptance: TopicValidatorResult) => void
 }
 
-/** The router behind a gossipsub service; throws if a gossipsub release no longer has the methods s3mesh calls. */
+/**
+ * The router behind a gossipsub service. Throws if a gossipsub release no
+ * longer has the methods s3mesh calls, or if the service forwards messages
+ * by itself (it was not made with GOSSIPSUB_OPTIONS' asyncValidation): a
+ * report would then forward each message a second time.
+ */
 export function gossipRouter (pubsub: GossipSub): GossipRouter {
-  const router = pubsub as unknown as Partial<GossipRouter>
+  const router = pubsub as unknown as Partial<GossipRouter> & { opts?: { asyncValidation?: boolean } }
   if (typeof router.getMeshPeers !== 'function' || typeof router.reportMessageValidationResult !== 'function') {
     throw new Error('This @libp2p/gossipsub has no getMeshPeers or reportMessageValidationResult: s3mesh needs a release that has them.')
   }
+  if (router.opts?.asyncValidation !== true) throw new Error('gossipsub must be made with GOSSIPSUB_OPTIONS (asyncValidation: members decide what is forwarded).')
   return router as GossipRouter
 }
 
@@ -82,22 +88,25 @@ export class SealedTopic<T> {
     this.o.pubsub.topicValidators.delete(this.o.topic)
   }
 
-  /** Seals and publishes `plain`; resolves to the bytes published. Rejects when no peer subscribes yet. */
-  async publish (plain: Uint8Array): Promise<number> {
+  /** Seals and publishes `plain`; resolves to the bytes published and the peers gossipsub sent them to. */
+  async publish (plain: Uint8Array): Promise<{ bytes: number, recipients: string[] }> {
     const sealed = await this.o.keyring.seal(plain)
-    await this.o.pubsub.publish(this.o.topic, sealed)
-    return sealed.byteLength
+    const { recipients } = await this.o.pubsub.publish(this.o.topic, sealed)
+    return { bytes: sealed.byteLength, recipients: recipients.map(p => p.toString()) }
   }
 
   private deliver ({ msg, msgId, propagationSource }: GossipsubMessage): void {
     if (msg.topic !== this.o.topic) return
+    const source = propagationSource.toString()
     const opened = this.opened.get(msg.data)
-    // Every message delivered went through the validator, which opened it (a message it refused is never delivered).
-    if (opened === undefined) return
+    // Every message delivered went through a validator, which opened it (a message it refused is never delivered):
+    // one not found here was opened by this topic's instance before a resubscription. Not seen here; forwarded.
+    if (opened === undefined) { this.router.reportMessageValidationResult(msgId, source, TopicValidatorResult.Accept); return }
     this.opened.delete(msg.data)
-    this.o.onMessage(opened.via, opened.value)
-    // Not forwarded: gossipsub drops it from the messages it offers others (they have it), with no penalty to anyone.
+    // Told first, so that forwarding does not wait for what the member does with it. Not forwarded: gossipsub drops
+    // it from the messages it offers others in its gossip, with no penalty to anyone.
     const forward = this.o.forward?.(opened.value, opened.via) ?? true
-    this.router.reportMessageValidationResult(msgId, propagationSource.toString(), forward ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore)
+    this.router.reportMessageValidationResult(msgId, source, forward ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore)
+    this.o.onMessage(opened.via, opened.value)
   }
 }
