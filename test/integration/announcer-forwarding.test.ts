@@ -60,12 +60,15 @@ async function startPeers (keyring: Keyring): Promise<Peer[]> {
 
 const entry = (p: Peer, key: string): CatalogEntry => ({ bucket: BUCKET, key, version: { ms: Date.now(), counter: 0, node: p.id }, deleted: true, holders: [] })
 
+/** The peers in a peer's gossipsub mesh for the bucket's topic (a public method of gossipsub's class its interface leaves out). */
+const meshPeers = (p: Peer): string[] => (p.libp2p.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }).getMeshPeers(TOPIC)
+
 /** Connects each pair given and waits until each peer's mesh for the bucket's topic is exactly the peers it is connected to. */
 async function connect (peers: Peer[], pairs: Array<[number, number]>): Promise<void> {
   for (const [a, b] of pairs) await peers[a]!.libp2p.dial(peers[b]!.libp2p.getMultiaddrs()[0]!)
   const linked = (i: number): string[] => pairs.filter(p => p.includes(i)).map(([a, b]) => peers[a === i ? b : a]!.id).sort()
   await until('every peer\'s mesh for the topic holds the peers it is connected to', () =>
-    peers.every((p, i) => JSON.stringify(gossipRouter(p.libp2p.services.pubsub).getMeshPeers(TOPIC).sort()) === JSON.stringify(linked(i))), 10_000)
+    peers.every((p, i) => JSON.stringify(meshPeers(p).sort()) === JSON.stringify(linked(i))), 10_000)
 }
 
 describe('catalog announcements on a bucket\'s topic', () => {

@@ -5,7 +5,7 @@ import { decode, encode } from 'cborg'
 import fc from 'fast-check'
 import { encodeMessage } from '../../src/core/membership/codec.js'
 import { DroppedMessageError } from '../../src/core/wire/strict-cbor.js'
-import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns } from '../../src/core/mesh/catalog-codec.js'
+import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns, MAX_SENT_TO } from '../../src/core/mesh/catalog-codec.js'
 import { Catalog, rangeOf } from '../../src/core/mesh/catalog.js'
 import { createdOf, mergeEntries, unite, type CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { ClockDriftError, compareVersions, formatVersion, HybridClock, parseVersion } from '../../src/core/mesh/hlc.js'
@@ -205,6 +205,19 @@ describe('catalog wire format', () => {
 
   it('round-trips entries, a bucket\'s CORS rules included', () => {
     assert.deepEqual(decodeCatalogMessage(encodeCatalogMessage([live, bucket, tomb, withCors])).entries, [live, bucket, tomb, withCors])
+  })
+
+  it('carries an announcement\'s recipients; a list too long to be this release\'s is read as none, one that is not a list of strings is malformed', () => {
+    const marks = ['abcdefgh', '12345678']
+    assert.deepEqual(decodeCatalogMessage(encodeCatalogMessage([live], marks)).sentTo, marks)
+    assert.equal(decodeCatalogMessage(encodeCatalogMessage([live])).sentTo, undefined)
+    const many = Array.from({ length: MAX_SENT_TO + 1 }, (_, i) => `m${i}`)
+    const longer = decodeCatalogMessage(encodeCatalogMessage([live], many))
+    assert.deepEqual([longer.sentTo, longer.entries], [undefined, [live]], 'the entries kept, the list dropped')
+    assert.equal(decodeCatalogMessage(encodeCatalogMessage([live], ['x'.repeat(17)])).sentTo, undefined)
+    for (const sentTo of ['abc', [1, 2], [null]]) {
+      assert.throws(() => decodeCatalogMessage(encode({ v: 1, kind: 'catalog', entries: [], sentTo })), (err: DroppedMessageError) => err.reason === 'malformed', JSON.stringify(sentTo))
+    }
   })
 
   it('drops what is malformed, with a reason, and never parses a membership message', () => {

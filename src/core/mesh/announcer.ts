@@ -235,8 +235,8 @@ export class Announcer {
     const listed = subscribers.length <= MAX_SENT_TO ? subscribers : undefined
     const plain = encodeCatalogMessage(entries, listed?.map(peerMark))
     if (plain.byteLength > CATALOG_LIMITS.maxMessageBytes) return // cannot happen with maxBatch entries of bounded size
-    // Rejects only when gossipsub is stopping: no subscribed peer yet (a cluster of one) is no error, and
-    // anti-entropy brings later members up to date.
+    // Rejects before gossipsub has started or if sealing fails; stopped, it resolves with no recipients. No
+    // subscribed peer yet (a cluster of one) is no error: anti-entropy brings later members up to date.
     const sent = await topic.publish(plain).catch(() => undefined)
     this.stats.published++
     this.stats.publishedEntries += entries.length

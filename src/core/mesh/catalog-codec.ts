@@ -35,8 +35,8 @@ export interface CatalogMessage {
    * An announcement's recipients, each by its peer mark (announcer.ts's
    * `peerMark`): the subscribers its publisher's gossipsub knew, each sent
    * it (flood publishing; see Announcer.send for one that was not). Absent
-   * in anti-entropy replies, from a member of an earlier release, and when
-   * there were more than MAX_SENT_TO.
+   * in anti-entropy replies, from a member of an earlier release, when there
+   * were more than MAX_SENT_TO, and in an announcement sent again unlisted.
    */
   sentTo?: string[]
 }
@@ -324,8 +324,10 @@ export function decodeCatalogMessage (data: Uint8Array, limits: CatalogLimits = 
   const versions = envelope.versions ?? []
   if (!Array.isArray(versions) || envelope.entries.length + versions.length > limits.maxEntries) malformed('versions')
   const sentTo = envelope.sentTo
-  if (sentTo !== undefined && (!Array.isArray(sentTo) || sentTo.length > MAX_SENT_TO || !sentTo.every(m => typeof m === 'string' && m.length <= 16))) malformed('sentTo')
-  return { kind: 'catalog', entries: [...envelope.entries.map(x => entry(x)), ...versions.map(slotEntry)], ...(sentTo === undefined ? {} : { sentTo: sentTo as string[] }) }
+  if (sentTo !== undefined && (!Array.isArray(sentTo) || !sentTo.every(m => typeof m === 'string'))) malformed('sentTo')
+  // A longer list or longer marks (a later release's) only cost the forwarding they would have spared: read as none.
+  const listed = sentTo !== undefined && sentTo.length <= MAX_SENT_TO && sentTo.every(m => (m as string).length <= 16)
+  return { kind: 'catalog', entries: [...envelope.entries.map(x => entry(x)), ...versions.map(slotEntry)], ...(listed ? { sentTo: sentTo as string[] } : {}) }
 }
 
 /**

@@ -323,7 +323,7 @@ export class Upkeep {
     const now = Date.now()
     // A version whose wait has ended is looked at again (only then: a wait costs nothing per pass).
     this.fetches.due(now, e => this.lookAgain(e))
-    // Not while an exchange runs: what this pass would tell is dropped then (see exchange), and the wait with it.
+    // Not while an exchange runs: what this pass would tell is dropped then (see HandOver.exchange), and the wait with it.
     if (!this.handOver.busy) this.pushes.due(now, e => this.lookAgain(e))
     const last = this.lastCycle
     const overflow = this.changedOverflow
@@ -347,7 +347,7 @@ export class Upkeep {
     const expired: CatalogEntry[] = []
     let done = false
     /** Entries of buckets this member does not own, to hand to an owner; entries placement gives other members, to push to them. */
-    const handOver: HandOverBatch = new Map()
+    const handing: HandOverBatch = new Map()
     const assign = new Map<string, CatalogEntry[]>()
     // Worked out once per bucket a pass (ownership hashes the bucket's name).
     const owning = new Map<string, boolean>()
@@ -412,7 +412,7 @@ export class Upkeep {
       if (e.key === undefined) continue
       // Every slot is an entry placed by its key: noncurrent versions are placed, repaired and handed over as current ones are.
       const owned = ownsBucket(e.bucket)
-      if (!owned && cycle.whole) handTo(handOver, e)
+      if (!owned && cycle.whole) handTo(handing, e)
       if (e.deleted || e.object === undefined) continue
       const damagedId = damageId(e.bucket, e.key, this.o.copies.localId(e))
       const damaged = this.damaged.has(damagedId)
@@ -442,8 +442,8 @@ export class Upkeep {
     // Every member drops the same tombstones (by their version's time), so digests agree again.
     for (const e of expired) catalog.forget(e.bucket, e.key!, e.versionId)
     if (partition !== undefined) {
-      this.handOver.changedSince(partition, handOver, PASS_BUDGET)
-      this.handOver.exchange(partition, handOver, assign)
+      this.handOver.changedSince(partition, handing, PASS_BUDGET)
+      this.handOver.exchange(partition, handing, assign)
     }
     // Owed ones first (found earlier); they also start as running fetches end.
     this.startOwed()

@@ -3,13 +3,11 @@ import type { Keyring } from './keyring.js'
 import { DroppedMessageError, type DropReason } from './strict-cbor.js'
 
 /**
- * What s3mesh calls on gossipsub beyond its exported interface: public
- * methods of its router class (`GossipSub` in its gossipsub.js) that the
+ * What s3mesh calls on gossipsub beyond its exported interface: a public
+ * method of its router class (`GossipSub` in its gossipsub.js) that the
  * interface leaves out.
  */
 export interface GossipRouter {
-  /** The peers in this member's mesh for a topic. */
-  getMeshPeers: (topic: string) => string[]
   /** A delivered message's fate (with asyncValidation): Accept forwards it, Ignore drops it quietly. */
   reportMessageValidationResult: (msgId: string, propagationSource: string, acceptance: TopicValidatorResult) => void
 }
@@ -22,8 +20,8 @@ export interface GossipRouter {
  */
 export function gossipRouter (pubsub: GossipSub): GossipRouter {
   const router = pubsub as unknown as Partial<GossipRouter> & { opts?: { asyncValidation?: boolean } }
-  if (typeof router.getMeshPeers !== 'function' || typeof router.reportMessageValidationResult !== 'function') {
-    throw new Error('This @libp2p/gossipsub has no getMeshPeers or reportMessageValidationResult: s3mesh needs a release that has them.')
+  if (typeof router.reportMessageValidationResult !== 'function') {
+    throw new Error('This @libp2p/gossipsub has no reportMessageValidationResult: s3mesh needs a release that has it.')
   }
   if (router.opts?.asyncValidation !== true) throw new Error('gossipsub must be made with GOSSIPSUB_OPTIONS (asyncValidation: members decide what is forwarded).')
   return router as GossipRouter
