@@ -36,8 +36,10 @@ describe('streaming a 1 GiB object', () => {
 
   // The bound was 128 MB until nodes on Node 24 ran V8 counting buffer memory in its global limit (bin/v8-flags.js):
   // dead buffers then wait longer for a full collection. By hand, the peak grew by about 150 MB with it and 90 without
-  // for 1 GiB, and by 182 and 111 for 3 GiB: the flag adds a constant, not a share of the object.
-  it('uploads and downloads 1 GiB with the server\'s RSS growing by less than 192 MB', async (t) => {
+  // for 1 GiB, and by 182 and 111 for 3 GiB: the flag adds a constant, not a share of the object. It moves with when the
+  // collections fall: a fresh CI run once saw 206 MB. The bound, a quarter of the object, still fails any upload or
+  // download held in memory.
+  it('uploads and downloads 1 GiB with the server\'s RSS growing by less than 256 MB', async (t) => {
     const sign = signer()
     const idle = (await rssMb(server.child.pid!)).now
     await fetch(await sign.sign(`${server.url}/stream`, { method: 'PUT' }))
@@ -73,6 +75,6 @@ describe('streaming a 1 GiB object', () => {
     assert.equal(got.digest('hex'), sent.digest('hex'))
     const { peak } = await rssMb(server.child.pid!)
     t.diagnostic(`server RSS idle ${idle.toFixed(0)} MB, peak over a 1 GiB upload and download ${peak.toFixed(0)} MB (Node ${process.version})`)
-    assert.ok(peak - idle < 192, `RSS grew by ${(peak - idle).toFixed(0)} MB (idle ${idle.toFixed(0)} MB, peak ${peak.toFixed(0)} MB)`)
+    assert.ok(peak - idle < 256, `RSS grew by ${(peak - idle).toFixed(0)} MB (idle ${idle.toFixed(0)} MB, peak ${peak.toFixed(0)} MB)`)
   })
 })
