@@ -95,9 +95,10 @@ async function measure (n: number): Promise<Row> {
     await until(`all ${n} members alive everywhere`, () => nodes.every(x => x.transport.membership.list().filter(m => m.state === 'alive').length === n), 60_000)
     for (const node of nodes) {
       const pubsub = node.libp2p.services.pubsub
+      const router = gossipRouter(pubsub)
       // Members' gossipsub forwards a message once told to (asyncValidation, see GOSSIPSUB_OPTIONS): a raw message always.
       pubsub.addEventListener('gossipsub:message', ({ detail }) => {
-        if (detail.msg.topic === RAW_TOPIC) gossipRouter(pubsub).reportMessageValidationResult(detail.msgId, detail.propagationSource.toString(), TopicValidatorResult.Accept)
+        if (detail.msg.topic === RAW_TOPIC) router.reportMessageValidationResult(detail.msgId, detail.propagationSource.toString(), TopicValidatorResult.Accept)
       })
       pubsub.subscribe(RAW_TOPIC)
     }
