@@ -13,8 +13,8 @@ import { noise } from '@libp2p/noise'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createLibp2p } from 'libp2p'
-import { Announcer, bucketTopic } from '../../src/core/mesh/announcer.js'
-import { encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
+import { Announcer, bucketTopic, peerMark } from '../../src/core/mesh/announcer.js'
+import { decodeCatalogMessage, encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { GOSSIPSUB_OPTIONS } from '../../src/core/mesh/config.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
@@ -34,6 +34,8 @@ interface Peer {
   heard: string[]
   /** What this peer told gossipsub of each message delivered to it (all on the bucket's topic). */
   reports: TopicValidatorResult[]
+  /** The recipients listed by each message delivered to this peer, sorted (undefined: none listed). */
+  lists: Array<string[] | undefined>
   id: string
 }
 
@@ -43,7 +45,7 @@ async function startPeers (keyring: Keyring): Promise<Peer[]> {
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [corkedTcp()], connectionEncrypters: [noise()], streamMuxers: [meshMuxer()],
       services: { identify: identify(), pubsub: gossipsub(GOSSIPSUB_OPTIONS) },
     })
-    const peer: Peer = { libp2p, heard: [], reports: [], id: libp2p.peerId.toString(), announcer: undefined as unknown as Announcer }
+    const peer: Peer = { libp2p, heard: [], reports: [], lists: [], id: libp2p.peerId.toString(), announcer: undefined as unknown as Announcer }
     // Every report goes through the router's method: recorded on the way.
     const router = gossipRouter(libp2p.services.pubsub)
     const report = router.reportMessageValidationResult.bind(router)
@@ -51,7 +53,10 @@ async function startPeers (keyring: Keyring): Promise<Peer[]> {
       peer.reports.push(acceptance)
       report(msgId, source, acceptance)
     }
-    peer.announcer = new Announcer(libp2p.services.pubsub, keyring, CLUSTER, (_, entries) => { for (const e of entries) peer.heard.push(e.key ?? '') })
+    libp2p.services.pubsub.addEventListener('gossipsub:message', ({ detail }) => {
+      void keyring.open(detail.msg.data).then(plain => { peer.lists.push(decodeCatalogMessage(plain).sentTo?.sort()) })
+    })
+    peer.announcer = new Announcer(libp2p.services.pubsub, keyring, CLUSTER, libp2p.peerId.toString(), (_, entries) => { for (const e of entries) peer.heard.push(e.key ?? '') })
     peer.announcer.start()
     peer.announcer.listen([BUCKET])
     return peer
@@ -85,10 +90,13 @@ describe('catalog announcements on a bucket\'s topic', () => {
       a.announcer.announce([entry(a, `k${i}`)])
       await a.announcer.flush()
     }
-    await until('both others heard the five announcements', () => b.heard.length === 5 && c.heard.length === 5, 5_000)
+    await until('both others heard the five announcements', () => [b.heard, c.heard, b.lists, c.lists].every(x => x.length === 5), 5_000)
     // Had either forwarded one, the other would have received it twice: a duplicate gossipsub drops before delivery, so
     // the reports are what tell.
     assert.deepEqual([b.reports, c.reports], [Array(5).fill(TopicValidatorResult.Ignore), Array(5).fill(TopicValidatorResult.Ignore)], 'each message was delivered and not passed on')
+    // The publisher lists itself: a member that heard it first through another would otherwise send it back.
+    const all = [a.id, b.id, c.id].map(peerMark).sort()
+    assert.deepEqual([b.lists, c.lists], [Array(5).fill(all), Array(5).fill(all)], 'each message lists its publisher and both receivers')
 
     // A message from a member of an earlier release lists no recipients: it is forwarded as gossipsub always has.
     const [bBefore, cBefore] = [b.reports.length, c.reports.length]

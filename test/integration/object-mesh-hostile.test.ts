@@ -60,7 +60,7 @@ describe('a peer without the cluster key', () => {
     const member = new TransferService(stranger, await Keyring.create([new Uint8Array(clusterKey)], 's3mesh'), { openLocal: async () => undefined, accept: async () => { throw new Error('no') }, acceptStreamed: async () => { throw new Error('no') }, hashes: webHashes, onCorrupt: () => {} })
     assert.equal(await new Response(await member.get(peer, { bucket: 'vault', key: 'secret.txt', sha256, size: 16 }, AbortSignal.timeout(5_000))).text(), 'the crown jewels')
 
-    const announcer = new Announcer(stranger.services.pubsub, wrongKey, 's3mesh', () => {})
+    const announcer = new Announcer(stranger.services.pubsub, wrongKey, 's3mesh', stranger.peerId.toString(), () => {})
     announcer.start()
     const forged = { bucket: 'vault', key: 'secret.txt', version: { ms: Date.now() + 1000, counter: 0, node: stranger.peerId.toString() }, deleted: true, holders: [] }
     const dropped = async (): Promise<number> => await metric(node, 's3mesh_catalog_dropped_messages_total{reason="wrong-key"}')

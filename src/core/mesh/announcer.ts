@@ -83,6 +83,8 @@ export class Announcer {
     private readonly pubsub: GossipSub,
     private readonly keyring: Keyring,
     private readonly cluster: string,
+    /** This member's peer id: its mark goes in its announcements' recipients, so that none is forwarded back to it. */
+    private readonly self: string,
     private readonly onEntries: (from: string, entries: CatalogEntry[]) => void,
     private readonly mustHear: MustHear = () => [],
     private readonly options: AnnouncerOptions = DEFAULT_ANNOUNCER_OPTIONS,
@@ -226,14 +228,16 @@ export class Announcer {
 
   /**
    * Publishes entries to a topic's subscribers, listed in the message when
-   * they are few (see mustForward). A listed subscriber that gossipsub did
+   * they are few (see mustForward), with the publisher itself. A listed subscriber that gossipsub did
    * not send it to (no stream to it yet, a score below its threshold) would
    * hear it only from a member that forwards it, and none would: the entries
    * go again, in a message that lists nobody.
    */
   private async send (topic: SealedTopic<CatalogMessage>, entries: CatalogEntry[], subscribers: string[]): Promise<void> {
-    const listed = subscribers.length <= MAX_SENT_TO ? subscribers : undefined
-    const plain = encodeCatalogMessage(entries, listed?.map(peerMark))
+    const listed = subscribers.length < MAX_SENT_TO ? subscribers : undefined
+    // The publisher lists itself too: a member that first hears the message from another, and is also connected to
+    // the publisher, would otherwise send it back to the publisher.
+    const plain = encodeCatalogMessage(entries, listed === undefined ? undefined : [this.self, ...listed].map(peerMark))
     if (plain.byteLength > CATALOG_LIMITS.maxMessageBytes) return // cannot happen with maxBatch entries of bounded size
     // Rejects before gossipsub has started or if sealing fails; stopped, it resolves with no recipients. No
     // subscribed peer yet (a cluster of one) is no error: anti-entropy brings later members up to date.

@@ -33,15 +33,16 @@ export interface CatalogMessage {
   entries: CatalogEntry[]
   /**
    * An announcement's recipients, each by its peer mark (announcer.ts's
-   * `peerMark`): the subscribers its publisher's gossipsub knew, each sent
-   * it (flood publishing; see Announcer.send for one that was not). Absent
+   * `peerMark`): its publisher, and the subscribers the publisher's
+   * gossipsub knew, each sent it (flood publishing; see Announcer.send for
+   * one that was not). Absent
    * in anti-entropy replies, from a member of an earlier release, when there
    * were more than MAX_SENT_TO, and in an announcement sent again unlisted.
    */
   sentTo?: string[]
 }
 
-/** Most recipients an announcement lists (a bucket's owners and followers are a few); to more, it lists none. */
+/** Most recipients an announcement lists, its publisher included (a bucket's owners and followers are a few); to more, it lists none. */
 export const MAX_SENT_TO = 16
 
 /**

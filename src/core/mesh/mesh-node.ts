@@ -166,7 +166,7 @@ export class MeshNode {
       persist: async () => { await o.catalogStore?.flush(true) },
     })
     // An object's entry goes to its bucket's owners (and followers); until every owner listens, to every member.
-    this.announcer = new Announcer(o.pubsub, o.keyring, o.cluster, receive, b => partition.others(b))
+    this.announcer = new Announcer(o.pubsub, o.keyring, o.cluster, this.self, receive, b => partition.others(b))
     this.notices = new HolderNotices({ self: this.self, catalog, partition, durable: this.durable, query: this.query, stopping })
     // A bucket both own is compared whole; of the others only the bucket's own entry.
     const shares = (peer: string, bucket: string): boolean => !partition.partitioned || (partition.owns(bucket) && partition.owners(bucket).includes(peer))
