@@ -1,8 +1,8 @@
-import { readdir, readFile, stat, unlink } from 'node:fs/promises'
+import { opendir, readdir, readFile, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bucketNameProblem } from '../core/names.js'
 import { codeOf, removeQuietly, renameInto, writeDurable } from './disk-files.js'
-import type { DiskLayout } from './disk-layout.js'
+import { FORMAT_VERSION, type DiskLayout } from './disk-layout.js'
 import type { BucketRecord, MetaRecord, PendingMeta } from './disk-records.js'
 import type { CommitIntent, MetaDb } from './meta-db.js'
 
@@ -143,4 +143,24 @@ export async function loadBuckets (layout: DiskLayout, adopt: (name: string, cre
     buckets.set(entry.name, await adopt(entry.name, s.mtimeMs))
   }
   return buckets
+}
+
+/** A folder written by a newer s3mesh is refused rather than misread. */
+export async function checkFormat (layout: DiskLayout): Promise<void> {
+  let version: number | undefined
+  try {
+    version = (JSON.parse(await readFile(layout.formatFile, 'utf8')) as { version?: number }).version
+  } catch (err) {
+    if (codeOf(err) === 'ENOENT') return
+    throw new Error(`${layout.formatFile} is not readable JSON (${err instanceof Error ? err.message : String(err)}); it says which s3mesh format the folder holds`)
+  }
+  if (typeof version === 'number' && version > FORMAT_VERSION) {
+    throw new Error(`${layout.root} was written by a newer s3mesh (format ${version}; this one reads up to ${FORMAT_VERSION}): upgrade s3mesh`)
+  }
+}
+
+/** Whether the data folder holds anything a rebuild would find. */
+export async function hasAnyBucketFolder (layout: DiskLayout): Promise<boolean> {
+  for await (const e of await opendir(layout.root)) if (e.isDirectory() && !e.name.startsWith('.')) return true
+  return false
 }

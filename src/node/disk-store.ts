@@ -1,27 +1,27 @@
-import { lstat, mkdir, opendir, readdir, readFile, rmdir, unlink } from 'node:fs/promises'
+import { lstat, mkdir, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { S3Error } from '../core/errors.js'
 import type { Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
-import { plannedChecksum } from '../core/checksums.js'
 import { KeyedLock } from '../core/keyed-lock.js'
-import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import { afterMarker, deleteMayGo, NULL_VERSION, stampTime, versionToRead, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
-import { changedLock, checkLockable, checkVersioningChange, lockForWrite, lockOfRecord, lockRecord, mayDeleteLocked, type BucketObjectLock, type LockChange, type LockRecord, type VersionLock } from '../core/object-lock.js'
+import { changedLock, lockOfRecord, lockRecord, mayDeleteLocked, type BucketObjectLock, type LockChange, type LockRecord, type VersionLock } from '../core/object-lock.js'
 import {
   checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type UploadOptions, type VersionOptions, type DeleteOptions, type LockOptions,
   putDigests, putIdentity,
 } from '../core/object-store.js'
-import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
-import { describeFile } from './disk-adopt.js'
+import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
+import { Adopter, type AdoptedListener } from './disk-adopt.js'
+import { DiskBuckets } from './disk-buckets.js'
 import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
-import { stampOf, toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
-import { cleanTemp, importFormat1, loadBuckets, recoverIntents } from './disk-recovery.js'
+import { stampOf, toInfo, type MetaRecord } from './disk-records.js'
+import { checkFormat, cleanTemp, hasAnyBucketFolder, importFormat1, loadBuckets, recoverIntents } from './disk-recovery.js'
+import { DiskMultipart } from './disk-multipart.js'
 import { DiskUploads } from './disk-uploads.js'
 import { DiskVersions, kept } from './disk-versions.js'
-import { DiskWriter, type Bucket } from './disk-writer.js'
+import { DiskWriter } from './disk-writer.js'
 import { closeFd, fstatFd, openFd } from './fd.js'
 import { FolderScan, type ScanCounters } from './folder-scan.js'
 import { MetaDb } from './meta-db.js'
@@ -42,8 +42,6 @@ export interface DiskStoreOptions {
   settleMs?: number
 }
 
-/** Called with an object that came from a file placed by hand (see DiskStore.onAdopted). */
-export type AdoptedListener = (bucket: string, info: ObjectInfo) => void
 /** Called with an object whose file was deleted by hand (see DiskStore.onRemoved). */
 export type RemovedListener = (bucket: string, key: string) => void
 
@@ -56,39 +54,42 @@ export const SCAN_INTERVAL_MS = 60_000
  * file, is fsynced and renamed into place, so readers see the old object or
  * the new one, never a part. Listing reads the database in key order; start-up
  * reads nothing per object, and files placed by hand are adopted in the
- * background (FolderScan). One process owns a data folder at a time
- * (lockDataDir, in data-dir-lock.ts, taken by the server).
+ * background (FolderScan, Adopter). Buckets' records are DiskBuckets',
+ * multipart uploads DiskMultipart's, writes DiskWriter's. One process owns
+ * a data folder at a time (lockDataDir, in data-dir-lock.ts, taken by the
+ * server).
  */
 export class DiskStore implements ObjectStore {
   private readonly keyLocks = new KeyedLock()
   readonly writer: DiskWriter
   private readonly scan: FolderScan
-  private readonly adoptedListeners = new Set<AdoptedListener>()
+  private readonly adopter: Adopter
   private readonly removedListeners = new Set<RemovedListener>()
   /** The first scan has finished (a rebuild is complete). */
   private scanned = false
   private readonly uploads: DiskUploads
+  private readonly multipart: DiskMultipart
   private readonly hashes: Hashes
   private readonly sync: boolean
-  private readonly minPartSize?: number
 
-  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly versions: DiskVersions, private readonly buckets: Map<string, Bucket>, options: DiskStoreOptions, readonly session: { current: string, previous?: string }, private readonly rebuilding = false) {
+  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly versions: DiskVersions, private readonly buckets: DiskBuckets, options: DiskStoreOptions, readonly session: { current: string, previous?: string }, private readonly rebuilding = false) {
     this.hashes = options.hashes ?? nodeHashes
     this.sync = options.fsync ?? true
-    this.minPartSize = options.minPartSize
     this.uploads = new DiskUploads(layout, this.sync)
     this.writer = new DiskWriter({
-      layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.bucket(name), versions,
+      layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.buckets.get(name), versions,
       beforeVersioned: async (bucket, key) => { this.notRebuilding(bucket); await this.reconcilePath(bucket, key) },
     })
+    this.adopter = new Adopter({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, versions, buckets })
+    this.multipart = new DiskMultipart({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, buckets, writer: this.writer, uploads: this.uploads, ...(options.minPartSize === undefined ? {} : { minPartSize: options.minPartSize }) })
     const log = options.log ?? ((line: string) => { process.stderr.write(`s3mesh: ${line}\n`) })
     this.scan = new FolderScan({
       db,
-      buckets: () => [...this.buckets.values()].filter(b => !b.deleting).map(b => ({ name: b.record.name, dir: layout.bucketDir(b.record.name) })),
+      buckets: () => this.buckets.live().map(b => ({ name: b.record.name, dir: layout.bucketDir(b.record.name) })),
       adopt: async (bucket, key, path) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
         // Written by the store meanwhile (the scan looked before taking the lock), or waiting for the next start: nothing to adopt.
         if (db.has(bucket, key) || !this.buckets.has(bucket) || this.writer.blocked.has(`${bucket}/${key}`)) return false
-        return await this.adopt(bucket, key, path) !== undefined
+        return await this.adopter.adopt(bucket, key, path) !== undefined
       }),
       removed: async (bucket, key) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
         // Written again meanwhile, hidden or shelved (its bytes are not in the folder), or the file is back: nothing to drop.
@@ -103,7 +104,7 @@ export class DiskStore implements ObjectStore {
       settleMs: options.settleMs ?? 2000,
       log,
       // A new database (lost, damaged, first start) also gets the hidden objects back, from the keys kept beside them.
-      ...(db.created ? { beforeFirst: async (signal: AbortSignal) => { await this.adoptHidden(signal); await this.adoptVersions(signal) } } : {}),
+      ...(db.created ? { beforeFirst: async (signal: AbortSignal) => { await this.adopter.adoptHidden(signal); await this.adopter.adoptVersions(signal) } } : {}),
     })
   }
 
@@ -136,11 +137,10 @@ export class DiskStore implements ObjectStore {
       await renameInto(formatTmp, layout.formatFile)
       const loaded = await loadBuckets(layout, async (name, created) => {
         const record = { name, created }
-        await DiskStore.writeBucketRecord(layout, record, sync)
+        await DiskBuckets.writeRecord(layout, record, sync)
         return record
       })
-      const buckets = new Map<string, Bucket>()
-      for (const [name, record] of loaded) buckets.set(name, { record, pending: 0, deleting: false })
+      const buckets = new DiskBuckets(layout, sync, new Map([...loaded].map(([name, record]) => [name, { record, pending: 0, deleting: false }])))
       // Named before anything is written in this session: a later start can tell whether another run came between.
       const previous = db.info('session')
       const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
@@ -182,65 +182,8 @@ export class DiskStore implements ObjectStore {
 
   /** Hears of every object that came from a file placed by hand, at a scan or on first read. Returns the unsubscribe. */
   onAdopted (listener: AdoptedListener): () => void {
-    this.adoptedListeners.add(listener)
-    return () => { this.adoptedListeners.delete(listener) }
-  }
-
-  /**
-   * Makes the file at a key's path the object: hashes it, writes its metadata,
-   * indexes it. `previous` keeps an edited object's content type, user metadata
-   * and tags. Undefined when there is no regular file.
-   */
-  private async adopt (bucket: string, key: string, path: string, previous?: MetaRecord): Promise<MetaRecord | undefined> {
-    const described = await describeFile(path, key, this.hashes)
-    if (described === undefined) return undefined
-    // Its checksum and part sizes were of the bytes before the edit: they go.
-    const { checksum: _checksum, partSizes: _sizes, ...kept } = previous?.metadata ?? { user: {} }
-    const meta: MetaRecord = previous === undefined
-      ? described
-      : { ...described, metadata: kept, tags: previous.tags, hidden: previous.hidden }
-    // In a bucket with versioning set, a file placed or edited by hand is a version of its own (an edited one's bytes are gone);
-    // one placed over a current version kept apart (shelved) makes that one noncurrent.
-    const status = this.buckets.get(bucket)?.record.versioning
-    const apart = status !== undefined && previous === undefined ? this.db.get(bucket, key) : undefined
-    if (status !== undefined) Object.assign(meta, this.versions.newVersion('Enabled'))
-    if (apart?.shelved === true) await this.db.changeVersions(bucket, key, { current: meta, put: [apart] })
-    else await this.saveMeta(bucket, key, meta)
-    // New files and edited ones alike: either is a version the mesh should hear of.
-    for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
-    return meta
-  }
-
-  /** Hidden objects found by the keys kept beside their bytes (a rebuild of the database). */
-  private async adoptHidden (signal: AbortSignal): Promise<void> {
-    for (const [bucket] of this.buckets) {
-      const dir = this.layout.hiddenDir(bucket)
-      for (const shard of await readdir(dir).catch(() => [] as string[])) {
-        for (const name of (await readdir(`${dir}/${shard}`).catch(() => [] as string[])).filter(n => n.endsWith('.key'))) {
-          if (signal.aborted) return
-          const key = await readFile(`${dir}/${shard}/${name}`, 'utf8').catch(() => undefined)
-          if (key === undefined || this.layout.hiddenKeyPath(bucket, key) !== `${dir}/${shard}/${name}`) continue
-          // A visible file of the same key is the current one (a crash can leave the hidden copy it replaced).
-          const visible = this.layout.visiblePath(bucket, key)
-          if (visible !== undefined && (await lstat(visible).catch(() => undefined))?.isFile() === true) continue
-          await this.keyLocks.run(`${bucket}/${key}`, async () => {
-            if (this.db.has(bucket, key)) return
-            const described = await describeFile(this.layout.hiddenPath(bucket, key), key, this.hashes).catch(() => undefined)
-            if (described === undefined) return
-            const meta = { ...described, hidden: true, ...(this.buckets.get(bucket)?.record.versioning === undefined ? {} : this.versions.newVersion('Enabled')) }
-            await this.saveMeta(bucket, key, meta)
-            for (const l of this.adoptedListeners) l(bucket, toInfo(meta))
-          })
-        }
-      }
-    }
-  }
-
-  /** Versions and delete markers found by their files (a rebuild of the database). */
-  private async adoptVersions (signal: AbortSignal): Promise<void> {
-    for (const [bucket] of this.buckets) {
-      await this.versions.rebuild(bucket, this.hashes, async (key, fn) => { await this.keyLocks.run(`${bucket}/${key}`, fn) }, signal)
-    }
+    this.adopter.listeners.add(listener)
+    return () => { this.adopter.listeners.delete(listener) }
   }
 
   /** Replaces an object's metadata (data unchanged); call with the key's lock held. */
@@ -248,132 +191,47 @@ export class DiskStore implements ObjectStore {
     await this.db.put(bucket, meta)
   }
 
-  private static async writeBucketRecord (layout: DiskLayout, record: BucketRecord, sync: boolean): Promise<void> {
-    const tmp = layout.tmpPath(randomId(), '.bucket')
-    await writeDurable(tmp, JSON.stringify(record), sync)
-    await renameInto(tmp, layout.bucketMeta(record.name))
-    if (sync) await syncDir(layout.bucketsMeta)
-  }
-
-  private bucket (name: string): Bucket {
-    const b = this.buckets.get(name)
-    if (b === undefined || b.deleting) throw new S3Error('NoSuchBucket', undefined, { resource: name, detail: { BucketName: name } })
-    return b
-  }
-
   // ---- buckets ----
 
-  async createBucket (name: string): Promise<void> {
-    if (this.buckets.has(name)) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { resource: name, detail: { BucketName: name } })
-    const bucket: Bucket = { record: { name, created: Date.now() }, pending: 1, deleting: false }
-    this.buckets.set(name, bucket)
-    try {
-      await mkdir(this.layout.bucketDir(name), { recursive: true })
-      await DiskStore.writeBucketRecord(this.layout, bucket.record, this.sync)
-    } catch (err) {
-      this.buckets.delete(name)
-      throw storageError(err, 'create the bucket')
-    } finally {
-      bucket.pending--
-    }
-  }
-
-  async headBucket (name: string): Promise<BucketInfo> {
-    const { record } = this.bucket(name)
-    return {
-      name, created: new Date(record.created), ...(record.cors !== undefined ? { cors: record.cors } : {}), ...(record.lifecycle !== undefined ? { lifecycle: record.lifecycle } : {}),
-      ...(record.versioning !== undefined ? { versioning: record.versioning } : {}), ...(record.objectLock !== undefined ? { objectLock: record.objectLock } : {}),
-    }
-  }
-
-  async listBuckets (): Promise<BucketInfo[]> {
-    return [...this.buckets.values()].filter(b => !b.deleting)
-      .map(b => ({ name: b.record.name, created: new Date(b.record.created) }))
-      .sort((a, b) => compareKeys(a.name, b.name))
-  }
+  async createBucket (name: string): Promise<void> { await this.buckets.create(name) }
+  async headBucket (name: string): Promise<BucketInfo> { return this.buckets.head(name) }
+  async listBuckets (): Promise<BucketInfo[]> { return this.buckets.list() }
+  async setBucketCors (name: string, rules: CorsRule[] | undefined): Promise<void> { await this.buckets.setCors(name, rules) }
+  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined): Promise<void> { await this.buckets.setLifecycle(name, rules) }
+  async setBucketVersioning (name: string, status: VersioningStatus): Promise<void> { await this.buckets.setVersioning(name, status) }
+  async setBucketObjectLock (name: string, lock: BucketObjectLock): Promise<void> { await this.buckets.setObjectLock(name, lock) }
+  lifecycleAtHand (bucket: string): LifecycleRule[] | undefined { return this.buckets.lifecycle(bucket) }
 
   async deleteBucket (name: string): Promise<void> {
-    const b = this.bucket(name)
+    const b = this.buckets.get(name)
     const notEmpty = (why?: string): S3Error => new S3Error('BucketNotEmpty', why, { resource: name, detail: { BucketName: name } })
     // While the index is rebuilt, objects the database does not know yet may be in the bucket (hidden ones too).
     if (this.db.created && !this.scanned) throw new S3Error('ServiceUnavailable', 'The node is rebuilding its metadata index from the data folder; retry once its log says it is done.')
     if (this.db.hasAny(name) || this.db.hasAnyVersion(name) || b.pending > 0) throw notEmpty()
-    b.deleting = true
-    try {
-      if (await this.uploads.hasAny(name)) throw notEmpty('The bucket has multipart uploads in progress: complete or abort them first.')
-      if (!(await removeEmptyTree(this.layout.bucketDir(name)))) {
-        throw notEmpty('The bucket folder holds files that s3mesh does not manage: move or delete them first.')
-      }
-      await unlink(this.layout.bucketMeta(name))
-      for (const dir of [this.layout.hiddenDir(name), this.layout.uploadsDir(name), this.layout.bucketVersionsDir(name)]) await removeQuietly(dir)
-      await this.db.removeBucket(name)
-      this.buckets.delete(name)
-    } catch (err) {
-      b.deleting = false
-      throw storageError(err, 'delete the bucket')
-    }
-  }
-
-  async setBucketCors (name: string, rules: CorsRule[] | undefined): Promise<void> {
-    await this.changeBucket(name, 'save the CORS rules', ({ cors: _old, ...rest }) => rules === undefined ? rest : { ...rest, cors: rules })
-  }
-
-  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined): Promise<void> {
-    await this.changeBucket(name, 'save the lifecycle rules', ({ lifecycle: _old, ...rest }) => rules === undefined ? rest : { ...rest, lifecycle: rules })
-  }
-
-  async setBucketVersioning (name: string, status: VersioningStatus): Promise<void> {
-    await this.changeBucket(name, 'save the versioning state', record => {
-      checkVersioningChange(record.objectLock, status)
-      return { ...record, versioning: status }
-    })
-  }
-
-  async setBucketObjectLock (name: string, lock: BucketObjectLock): Promise<void> {
-    await this.changeBucket(name, 'save the object lock configuration', record => {
-      checkLockable(record.versioning)
-      return { ...record, objectLock: lock }
-    })
-  }
-
-  /** One change of a bucket's settings at a time: each reads the record the one before it saved (a lock turned on is not lost to a CORS change). */
-  private async changeBucket (name: string, what: string, change: (record: BucketRecord) => BucketRecord): Promise<void> {
-    await this.keyLocks.run(`settings:${name}`, async () => { await this.saveBucketRecord(change(this.bucket(name).record), what) })
-  }
-
-  /** The lock a version written now gets (asked for, or the bucket's default); refused in a bucket without object lock. */
-  private lockFor (bucket: string, asked: VersionLock | undefined, made: number): LockRecord | undefined {
-    return lockRecord(lockForWrite(asked, this.bucket(bucket).record.objectLock, new Date(made)))
-  }
-
-  lifecycleAtHand (bucket: string): LifecycleRule[] | undefined {
-    return this.buckets.get(bucket)?.record.lifecycle
-  }
-
-  private async saveBucketRecord (record: BucketRecord, what: string): Promise<void> {
-    await DiskStore.writeBucketRecord(this.layout, record, this.sync).catch(err => { throw storageError(err, what) })
-    this.bucket(record.name).record = record
+    await this.buckets.delete(name,
+      async () => { if (await this.uploads.hasAny(name)) throw notEmpty('The bucket has multipart uploads in progress: complete or abort them first.') },
+      async () => { await this.db.removeBucket(name) })
   }
 
   // ---- objects ----
 
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
-    this.bucket(bucket)
+    this.buckets.get(bucket)
     // Checked before the body is read (a failed condition is answered at once), and again as the object commits.
     checkWriteCondition(options.condition, this.db.get(bucket, key), key)
     // A lock a bucket without object lock cannot give is refused before the body is read (and the body let go).
     try {
-      this.lockFor(bucket, options.lock, Date.now())
+      this.buckets.lockFor(bucket, options.lock, Date.now())
     } catch (err) {
       await body.cancel(err).catch(() => {})
       throw err
     }
     const written = await this.writer.writeTemp(body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: putDigests(options), syncLater: true })
     let identity: Awaited<ReturnType<typeof putIdentity>>
-    let lock: ReturnType<DiskStore['lockFor']>
+    let lock: LockRecord | undefined
     try {
       identity = await putIdentity(options, written)
-      lock = this.lockFor(bucket, options.lock, identity.lastModified.getTime())
+      lock = this.buckets.lockFor(bucket, options.lock, identity.lastModified.getTime())
     } catch (err) {
       // A copy whose identity failed (its bytes were not the writer's), or a bucket gone while it was awaited: the temp file goes.
       await removeQuietly(written.tmp)
@@ -398,7 +256,7 @@ export class DiskStore implements ObjectStore {
 
   /** Versions are not changed while the database is rebuilt: a key's versions may not be found yet (ServiceUnavailable). */
   private notRebuilding (bucket: string): void {
-    if (this.rebuilding && !this.scanned && this.buckets.get(bucket)?.record.versioning !== undefined) {
+    if (this.rebuilding && !this.scanned && this.buckets.versioning(bucket) !== undefined) {
       throw new S3Error('ServiceUnavailable', 'The node is rebuilding its metadata index from the data folder; retry once its log says it is done.')
     }
   }
@@ -420,25 +278,25 @@ export class DiskStore implements ObjectStore {
     const file = s?.isFile() === true ? s : undefined
     if (current !== undefined && current.shelved !== true) {
       if (file === undefined) await this.forget(bucket, key, true)
-      else if (file.ino !== current.ino || file.size !== current.size || file.mtimeMs !== current.mtimeMs) await this.adopt(bucket, key, path, current)
+      else if (file.ino !== current.ino || file.size !== current.size || file.mtimeMs !== current.mtimeMs) await this.adopter.adopt(bucket, key, path, current)
       return
     }
-    if (file !== undefined) await this.adopt(bucket, key, path)
+    if (file !== undefined) await this.adopter.adopt(bucket, key, path)
   }
 
   /** An object as the store shows it: with its version id once the bucket has had versioning set. */
   private shown (bucket: string, meta: MetaRecord): ObjectInfo {
-    return this.buckets.get(bucket)?.record.versioning === undefined ? toInfo(meta) : { ...toInfo(meta), versionId: meta.versionId ?? NULL_VERSION }
+    return this.buckets.versioning(bucket) === undefined ? toInfo(meta) : { ...toInfo(meta), versionId: meta.versionId ?? NULL_VERSION }
   }
 
   /** An object's current metadata; call with the key's lock held (a file found at the key's path is adopted). */
   private async readMeta (bucket: string, key: string): Promise<MetaRecord> {
-    this.bucket(bucket)
+    this.buckets.get(bucket)
     const meta = this.db.get(bucket, key)
     if (meta !== undefined) return meta
     // A file copied into the bucket folder while the server runs is readable at once.
     const path = this.layout.visiblePath(bucket, key)
-    const adopted = path === undefined ? undefined : await this.adopt(bucket, key, path).catch(() => undefined)
+    const adopted = path === undefined ? undefined : await this.adopter.adopt(bucket, key, path).catch(() => undefined)
     if (adopted !== undefined) return adopted
     // No current object: a key whose newest version is a delete marker says so (core/versioning.ts).
     versionToRead(kept(this.db.versionsOf(bucket, key)), key)
@@ -448,7 +306,7 @@ export class DiskStore implements ObjectStore {
   /** The version a read names (or the current one); call with the key's lock held. */
   private async readVersion (bucket: string, key: string, versionId: string | undefined): Promise<MetaRecord> {
     if (versionId === undefined) return await this.readMeta(bucket, key)
-    this.bucket(bucket)
+    this.buckets.get(bucket)
     return versionToRead(kept(this.versions.list(bucket, key)), key, versionId).record
   }
 
@@ -474,7 +332,7 @@ export class DiskStore implements ObjectStore {
         if (!byHand || (s.ino === meta.ino && s.size === meta.size && s.mtimeMs === meta.mtimeMs)) return { meta, fd }
         await closeFd(fd)
         // The file was replaced or edited outside s3mesh: it is the object now, with a new ETag.
-        const again = attempt === 0 ? await this.adopt(bucket, key, path, meta) : undefined
+        const again = attempt === 0 ? await this.adopter.adopt(bucket, key, path, meta) : undefined
         if (again === undefined) throw new S3Error('ServiceUnavailable', `The file behind ${bucket}/${key} is changing on disk; retry.`)
         meta = again
       }
@@ -513,7 +371,7 @@ export class DiskStore implements ObjectStore {
   }
 
   async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
-    const b = this.bucket(bucket)
+    const b = this.buckets.get(bucket)
     if (b.record.versioning === undefined && options?.versionId === undefined) return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, undefined))
     // A versioned delete writes a marker: a bucket being deleted meanwhile finds it in flight (BucketNotEmpty), not after.
     b.pending++
@@ -525,7 +383,7 @@ export class DiskStore implements ObjectStore {
   }
 
   private async deleteLocked (bucket: string, key: string, versionId: string | undefined, options?: DeleteOptions): Promise<DeleteResult> {
-    const status = this.bucket(bucket).record.versioning
+    const status = this.buckets.get(bucket).record.versioning
     if (status !== undefined || versionId !== undefined) {
       this.notRebuilding(bucket)
       await this.reconcilePath(bucket, key)
@@ -588,7 +446,7 @@ export class DiskStore implements ObjectStore {
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
-    this.bucket(bucket)
+    this.buckets.get(bucket)
     const { rows, isTruncated } = this.db.page(bucket, options)
     return {
       objects: rows.map(r => ({ key: r.key, size: r.size, etag: r.etag, lastModified: new Date(r.lastModified) })),
@@ -597,7 +455,7 @@ export class DiskStore implements ObjectStore {
   }
 
   async listObjectVersions (bucket: string, options: VersionListOptions): Promise<VersionListResult> {
-    this.bucket(bucket)
+    this.buckets.get(bucket)
     const out: VersionSummary[] = []
     const prefix = options.prefix ?? ''
     const marked = options.keyMarker !== undefined && compareKeys(options.keyMarker, prefix) >= 0
@@ -642,130 +500,19 @@ export class DiskStore implements ObjectStore {
   async setObjectLock (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
     return await this.locked(bucket, key, async () => {
       const meta = await this.readVersion(bucket, key, options?.versionId)
-      const lock = changedLock(this.bucket(bucket).record.objectLock, lockOfRecord(meta.lock), change, new Date(), options?.bypassGovernance === true)
+      const lock = changedLock(this.buckets.get(bucket).record.objectLock, lockOfRecord(meta.lock), change, new Date(), options?.bypassGovernance === true)
       const { lock: _old, ...rest } = meta
       await this.saveVersionRecord(bucket, key, lock === undefined ? rest : { ...rest, lock: lockRecord(lock)! })
       return lock
     }).catch(err => { throw storageError(err, 'save the object\'s lock') })
   }
 
-  // ---- multipart ----
+  // ---- multipart (disk-multipart.ts) ----
 
-  async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
-    this.bucket(bucket)
-    const uploadId = randomId()
-    if (options.lockAside !== true) this.lockFor(bucket, options.lock, Date.now())
-    const lock = lockRecord(options.lock)
-    const aside = options.lockAside === true && lock !== undefined ? { lockAside: true as const } : {}
-    await this.uploads.create(bucket, uploadId, { key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {}, ...(lock === undefined ? {} : { lock }), ...aside }, this.layout.tmpPath(randomId(), '.upload'))
-      .catch(err => { throw storageError(err, 'start the upload') })
-    return uploadId
-  }
-
-  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
-    this.bucket(bucket)
-    const planned = plannedChecksum(this.hashes, (await this.uploads.get(bucket, key, uploadId)).metadata.checksumPlan, body, options)
-    // A part is named by its MD5 (its ETag); the object's SHA-256 is computed when the parts are put together.
-    const written = await this.writer.writeTemp(planned.body, { size: options.size, signal: options.signal, verified: options.verified, algorithms: ['md5'] })
-    const checksum = planned.checksum?.()
-    try {
-      await this.keyLocks.run(`upload/${uploadId}`, async () => {
-        await this.uploads.get(bucket, key, uploadId)
-        await this.uploads.putPart(bucket, uploadId, partNumber, written.md5!, checksum, written.tmp)
-      })
-    } catch (err) {
-      await removeQuietly(written.tmp)
-      throw storageError(err, 'store the part')
-    }
-    return { partNumber, etag: written.md5!, size: written.size, lastModified: new Date(), ...(checksum === undefined ? {} : { checksum }) }
-  }
-
-  async listParts (bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
-    this.bucket(bucket)
-    await this.uploads.get(bucket, key, uploadId)
-    return [...(await this.uploads.parts(bucket, uploadId)).values()]
-      .sort((a, b) => a.partNumber - b.partNumber)
-      .map(({ path: _path, ...part }) => part)
-  }
-
-  async listMultipartUploads (bucket: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> {
-    this.bucket(bucket)
-    return await this.uploads.list(bucket, options.prefix ?? '')
-  }
-
-  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
-    this.bucket(bucket)
-    return await this.keyLocks.run(`upload/${uploadId}`, async () => {
-      const upload = await this.uploads.get(bucket, key, uploadId)
-      // Checked before the parts are joined (a failed condition costs no copy), and again as the object commits.
-      checkWriteCondition(options.condition, this.db.get(bucket, key), key)
-      const stored = await this.uploads.parts(bucket, uploadId)
-      const chosen = selectParts(parts, stored, this.minPartSize)
-      const metadata = await completedMetadata(this.hashes, upload.metadata, chosen, options.checksum)
-      const tmp = this.layout.tmpPath(randomId())
-      let joined: { sha256: string, ino: number, mtimeMs: number }
-      try {
-        joined = await this.uploads.join(chosen.map(p => stored.get(p.partNumber)!), tmp, this.hashes, options.signal)
-      } catch (err) {
-        await removeQuietly(tmp)
-        throw storageError(err, 'assemble the parts')
-      }
-      const { sha256 } = joined
-      const lastModified = Date.now()
-      const lock = upload.lockAside === true ? undefined : this.lockFor(bucket, lockOfRecord(upload.lock), lastModified)
-      const info = await this.writer.commit(bucket, key, { tmp, ...joined }, {
-        size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.hashes, chosen), sha256,
-        lastModified, metadata, tags: upload.tags, parts: chosen.length, ...(lock === undefined ? {} : { lock }),
-      }, options.condition, options.beforeCommit, options.versionAs)
-      await removeQuietly(this.layout.uploadDir(bucket, uploadId))
-      const aside = upload.lockAside === true ? lockOfRecord(upload.lock) : undefined
-      return aside === undefined ? info : { ...info, lock: aside }
-    })
-  }
-
-  async abortMultipartUpload (bucket: string, key: string, uploadId: string): Promise<void> {
-    this.bucket(bucket)
-    await this.keyLocks.run(`upload/${uploadId}`, async () => {
-      await this.uploads.get(bucket, key, uploadId)
-      await removeQuietly(this.layout.uploadDir(bucket, uploadId))
-    })
-  }
-}
-
-/** Removes a folder tree that holds only folders; false (leaving the files) when it holds any file. */
-async function removeEmptyTree (dir: string): Promise<boolean> {
-  let entries
-  try {
-    entries = await readdir(dir, { withFileTypes: true })
-  } catch (err) {
-    if (codeOf(err) === 'ENOENT') return true
-    throw err
-  }
-  let empty = true
-  for (const e of entries) {
-    if (e.isDirectory()) empty = (await removeEmptyTree(`${dir}/${e.name}`)) && empty
-    else empty = false
-  }
-  if (empty) await rmdir(dir)
-  return empty
-}
-
-/** A folder written by a newer s3mesh is refused rather than misread. */
-async function checkFormat (layout: DiskLayout): Promise<void> {
-  let version: number | undefined
-  try {
-    version = (JSON.parse(await readFile(layout.formatFile, 'utf8')) as { version?: number }).version
-  } catch (err) {
-    if (codeOf(err) === 'ENOENT') return
-    throw new Error(`${layout.formatFile} is not readable JSON (${err instanceof Error ? err.message : String(err)}); it says which s3mesh format the folder holds`)
-  }
-  if (typeof version === 'number' && version > FORMAT_VERSION) {
-    throw new Error(`${layout.root} was written by a newer s3mesh (format ${version}; this one reads up to ${FORMAT_VERSION}): upgrade s3mesh`)
-  }
-}
-
-/** Whether the data folder holds anything a rebuild would find. */
-async function hasAnyBucketFolder (layout: DiskLayout): Promise<boolean> {
-  for await (const e of await opendir(layout.root)) if (e.isDirectory() && !e.name.startsWith('.')) return true
-  return false
+  async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> { return await this.multipart.create(bucket, key, options) }
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> { return await this.multipart.uploadPart(bucket, key, uploadId, partNumber, body, options) }
+  async listParts (bucket: string, key: string, uploadId: string): Promise<PartInfo[]> { return await this.multipart.listParts(bucket, key, uploadId) }
+  async listMultipartUploads (bucket: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> { return await this.multipart.list(bucket, options) }
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> { return await this.multipart.complete(bucket, key, uploadId, parts, options) }
+  async abortMultipartUpload (bucket: string, key: string, uploadId: string): Promise<void> { await this.multipart.abort(bucket, key, uploadId) }
 }
