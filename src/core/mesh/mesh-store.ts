@@ -1,13 +1,13 @@
 import { isS3Error, S3Error } from '../errors.js'
 import { toBase64, toHex, type Hashes } from '../hashes.js'
 import type { LifecycleRule } from '../lifecycle.js'
-import { byteRange, readAll, throwIfAborted } from '../streams.js'
+import { readAll, throwIfAborted } from '../streams.js'
 import {
   bytesHandle, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type DeleteOptions, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
   type LockOptions, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type UploadOptions, type VersionAs, type VersionOptions, type WriteCondition,
 } from '../object-store.js'
 import {
-  changedLock, checkLockable, checkVersioningChange, lockForWrite, lockOfRecord, lockRecord, mayDeleteLocked, type BucketObjectLock, type LockChange, type VersionLock,
+  changedLock, lockForWrite, lockOfRecord, lockRecord, mayDeleteLocked, type BucketObjectLock, type LockChange, type VersionLock,
 } from '../object-lock.js'
 import {
   deleteMayGo, NULL_VERSION, stampAt, versionToRead,
@@ -20,8 +20,9 @@ import type { Version } from './hlc.js'
 import { hasTree, TreeHasher, treeRoot } from './chunk-tree.js'
 import { summaries, type CatalogPartition } from './catalog-partition.js'
 import { infoOf, isNoCopy, recordOf, type LocalCopies } from './local-copies.js'
+import { MeshBuckets } from './mesh-buckets.js'
 import type { Replicator, WriteFan } from './replicator.js'
-import { verifyingStream } from './verify-stream.js'
+import { readLaterHandle, streamedHandle, verifiedHandle } from './read-handles.js'
 import type { WriteArbiter, WriteLease } from './write-arbiter.js'
 
 /** What the mesh store is built on (see MeshNode, which makes them). */
@@ -94,6 +95,7 @@ const WHOLE_BEFORE_ANSWER = 1024 * 1024
 export class MeshStore implements ObjectStore {
   private readonly copies: LocalCopies
   private readonly catalog: Catalog
+  private readonly buckets: MeshBuckets
 
   /** Sets a bucket's versioning for the whole mesh (see MeshStoreParts.versionsBlockedBy: a store that keeps no versions has none). */
   readonly setBucketVersioning?: (name: string, status: VersioningStatus, options?: Signal) => Promise<void>
@@ -107,127 +109,30 @@ export class MeshStore implements ObjectStore {
   constructor (private readonly p: MeshStoreParts) {
     this.copies = p.copies
     this.catalog = p.catalog
+    this.buckets = new MeshBuckets(p)
     const blocked = p.versionsBlockedBy
     if (blocked !== undefined) {
-      this.setBucketVersioning = async (name, status, options) => { await this.setVersioning(name, status, blocked(), options) }
+      this.setBucketVersioning = async (name, status, options) => { await this.buckets.setVersioning(name, status, blocked(), options) }
       this.listObjectVersions = async (bucket, options) => await this.versionsOf(bucket, options)
     }
     const lockBlocked = p.objectLockBlockedBy
     if (lockBlocked !== undefined) {
-      this.setBucketObjectLock = async (name, lock, options) => { await this.setBucketLock(name, lock, lockBlocked(), options) }
+      this.setBucketObjectLock = async (name, lock, options) => { await this.buckets.setObjectLock(name, lock, lockBlocked(), options) }
       this.setObjectLock = async (bucket, key, change, options) => await this.changeLock(bucket, key, change, options)
     }
   }
 
   private get local (): ObjectStore { return this.copies.store }
 
-  // ---- buckets ----
+  // ---- buckets (mesh-buckets.ts) ----
 
-  async createBucket (name: string, options?: Signal): Promise<void> {
-    const existing = this.catalog.get(name)
-    if (existing !== undefined && !existing.deleted) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { resource: name, detail: { BucketName: name } })
-    await this.copies.ensureBucket(name, options)
-    this.copies.publish({ bucket: name, version: this.version(), deleted: false, holders: [] })
-  }
-
-  async headBucket (name: string, options?: Signal): Promise<BucketInfo> {
-    const e = this.liveBucket(name)
-    // CORS and lifecycle rules and versioning live in the bucket's catalog entry: every node answers alike.
-    const cors = {
-      ...(e.cors === undefined ? {} : { cors: e.cors }), ...(e.lifecycle === undefined ? {} : { lifecycle: e.lifecycle }),
-      ...(e.versioning === undefined ? {} : { versioning: e.versioning }), ...(e.objectLock === undefined ? {} : { objectLock: e.objectLock }),
-    }
-    try {
-      // The mesh's settings, not the member's store's (it may keep versions for a bucket of the same name deleted before).
-      const { versioning: _local, objectLock: _none, ...local } = await this.local.headBucket(name, options)
-      return { ...local, ...cors }
-    } catch (err) {
-      if (!isS3Error(err, 'NoSuchBucket')) throw err
-      return { name, created: new Date(e.version.ms), ...cors }
-    }
-  }
-
-  async listBuckets (): Promise<BucketInfo[]> {
-    return this.catalog.listBuckets().map(e => ({ name: e.bucket, created: new Date(e.version.ms) }))
-  }
-
-  async deleteBucket (name: string, options?: Signal): Promise<void> {
-    this.liveBucket(name)
-    // Not empty while any version or delete marker is left, current or not.
-    const { objects, versions } = this.p.partition === undefined
-      ? { objects: this.catalog.objectCount(name), versions: this.catalog.versionTotals(name).versions }
-      : await this.p.partition.totals(name, options?.signal)
-    if (versions === undefined && this.liveBucket(name).versioning !== undefined) {
-      throw new S3Error('ServiceUnavailable', 'The owner that counted this bucket runs a release that keeps no versions, and cannot say whether versions are left: upgrade every node.')
-    }
-    if (objects > 0 || (versions ?? 0) > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
-    try {
-      await this.local.deleteBucket(name, options)
-    } catch (err) {
-      if (!isS3Error(err, 'NoSuchBucket')) throw err
-    }
-    this.copies.publish({ bucket: name, version: this.version(), deleted: true, holders: [] })
-    await this.p.persist()
-  }
-
-  async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> {
-    const { cors: _old, ...kept } = this.liveBucket(name)
-    await this.copies.ensureBucket(name, options)
-    await this.local.setBucketCors(name, rules, options)
-    this.publishBucket(name, { ...kept, cors: rules })
-  }
-
-  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void> {
-    const { lifecycle: _old, ...kept } = this.liveBucket(name)
-    await this.copies.ensureBucket(name, options)
-    await this.local.setBucketLifecycle(name, rules, options)
-    this.publishBucket(name, { ...kept, lifecycle: rules })
-  }
-
-  /** A new version of the bucket's entry, with the settings it keeps, carries them to every member. */
-  private publishBucket (name: string, settings: Pick<CatalogEntry, 'cors' | 'lifecycle' | 'versioning' | 'objectLock'>): void {
-    const { cors, lifecycle, versioning, objectLock } = settings
-    this.copies.publish({
-      bucket: name, version: this.version(), deleted: false, holders: [],
-      ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }), ...(versioning === undefined ? {} : { versioning }),
-      ...(objectLock === undefined ? {} : { objectLock }),
-    })
-  }
-
-  /**
-   * Turns versioning on (or suspends it) for every member: the bucket's
-   * entry carries it. Refused while a durable member of an older release is
-   * in the mesh: it would take a version as the key's only object and
-   * delete the others' copies.
-   */
-  private async setVersioning (name: string, status: VersioningStatus, blocked: string[], options?: Signal): Promise<void> {
-    const { versioning: _old, ...kept } = this.liveBucket(name)
-    checkVersioningChange(kept.objectLock, status)
-    if (blocked.length > 0) throw new S3Error('ServiceUnavailable', `Versioning cannot be set while members that keep no versions (an older release) are in the mesh: ${listed(blocked)}. Upgrade every node first.`)
-    this.publishBucket(name, { ...kept, versioning: status })
-    // This member's store keeps versions from now on (the others' when they next store a copy of the bucket's).
-    await this.copies.ensureBucket(name, options)
-    await this.p.persist()
-  }
-
-  /**
-   * Turns object lock on (or changes its default retention) for every
-   * member: the bucket's entry carries it. Refused while a durable member of
-   * an older release is in the mesh: it would drop the versions' locks.
-   */
-  private async setBucketLock (name: string, lock: BucketObjectLock, blocked: string[], options?: Signal): Promise<void> {
-    const { objectLock: _old, ...kept } = this.liveBucket(name)
-    checkLockable(kept.versioning)
-    if (blocked.length > 0) throw new S3Error('ServiceUnavailable', `Object lock cannot be set while members that keep none (an older release) are in the mesh: ${listed(blocked)}. Upgrade every node first.`)
-    this.publishBucket(name, { ...kept, objectLock: lock })
-    throwIfAborted(options?.signal)
-    await this.p.announced()
-    await this.p.persist()
-  }
-
-  lifecycleAtHand (bucket: string): LifecycleRule[] | undefined {
-    return this.catalog.get(bucket)?.lifecycle
-  }
+  async createBucket (name: string, options?: Signal): Promise<void> { await this.buckets.create(name, options) }
+  async headBucket (name: string, options?: Signal): Promise<BucketInfo> { return await this.buckets.head(name, options) }
+  async listBuckets (): Promise<BucketInfo[]> { return this.buckets.list() }
+  async deleteBucket (name: string, options?: Signal): Promise<void> { await this.buckets.delete(name, options) }
+  async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> { await this.buckets.setCors(name, rules, options) }
+  async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void> { await this.buckets.setLifecycle(name, rules, options) }
+  lifecycleAtHand (bucket: string): LifecycleRule[] | undefined { return this.buckets.lifecycle(bucket) }
 
   // ---- objects ----
 
@@ -235,7 +140,7 @@ export class MeshStore implements ObjectStore {
     // Copies of writes made elsewhere are the mesh's own business (LocalCopies), never a client's.
     if (options.copyOf !== undefined || options.copyOfAtEnd !== undefined || options.versionAs !== undefined) throw new S3Error('NotImplemented', 'A mesh store makes its own copies and names its own versions.')
     // A lock the bucket cannot give is refused before the body is read.
-    lockForWrite(options.lock, this.liveBucket(bucket).objectLock, new Date())
+    lockForWrite(options.lock, this.buckets.live(bucket).objectLock, new Date())
     await this.copies.ensureBucket(bucket, options)
     // A conditional write asks the bucket's arbiter before its body is read: a failed condition is answered at once.
     const lease = await this.lease(bucket, key, options.condition, options.signal)
@@ -274,12 +179,12 @@ export class MeshStore implements ObjectStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       // Not looked for where it surely is not (LocalCopies.surelyLacks): most reads through a member placement leaves out.
       const handle = this.copies.surelyLacks(e) ? undefined : await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal, this.copies.localId(e))
-      if (handle !== undefined) return show(this.verified(handle, e))
+      if (handle !== undefined) return show(verifiedHandle(handle, e, this.p.hashes, this.p.onCorrupt))
       if (this.p.readThrough !== undefined && this.p.keeps?.(e) === false) {
         // Not one of its replicas: served from a holder, and nothing is kept here.
-        if (e.object!.size > WHOLE_BEFORE_ANSWER && e.object!.tree !== undefined && this.p.readRange !== undefined) return show(this.readLater(e, options?.signal))
+        if (e.object!.size > WHOLE_BEFORE_ANSWER && e.object!.tree !== undefined && this.p.readRange !== undefined) return show(readLaterHandle(e, { readThrough: this.p.readThrough, readRange: this.p.readRange }, options?.signal))
         const got = await this.p.readThrough(e, WHOLE_BEFORE_ANSWER, options?.signal ?? new AbortController().signal)
-        return show(got instanceof Uint8Array ? bytesHandle(infoOf(e.key!, e.object!), got) : streamed(e, got))
+        return show(got instanceof Uint8Array ? bytesHandle(infoOf(e.key!, e.object!), got) : streamedHandle(e, got))
       }
       // The reader has the bytes as they arrive from a holder, while they are stored here.
       const body = attempt === 0 ? await this.p.stream?.(e) : undefined
@@ -288,7 +193,7 @@ export class MeshStore implements ObjectStore {
           await body.cancel(options.signal.reason).catch(() => {})
           throw options.signal.reason
         }
-        if (e.object!.size > WHOLE_BEFORE_ANSWER) return show(streamed(e, body))
+        if (e.object!.size > WHOLE_BEFORE_ANSWER) return show(streamedHandle(e, body))
         // A small one is had whole (and checked) before the answer, so bad bytes get a 503, not a 200 cut short.
         try {
           return show(bytesHandle(infoOf(e.key!, e.object!), await readAll(body, WHOLE_BEFORE_ANSWER, options?.signal)))
@@ -315,7 +220,7 @@ export class MeshStore implements ObjectStore {
    * and the newest of the rest is current, with nothing moved.
    */
   async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult | undefined> {
-    const status = this.liveBucket(bucket).versioning
+    const status = this.buckets.live(bucket).versioning
     const versionId = options?.versionId
     const signal = options?.signal
     if (status === undefined && (versionId === undefined || versionId === NULL_VERSION)) {
@@ -362,7 +267,7 @@ export class MeshStore implements ObjectStore {
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
-    this.liveBucket(bucket)
+    this.buckets.live(bucket)
     if (this.p.partition !== undefined) return await this.p.partition.listing(bucket, options, options.signal)
     return summaries(this.catalog.page(bucket, options))
   }
@@ -395,7 +300,7 @@ export class MeshStore implements ObjectStore {
   private async changeLock (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
     const lock = await this.copies.locks.run(`${bucket}\n${key}`, async () => {
       const e = await this.liveObject(bucket, key, options?.signal, options?.versionId, true)
-      const changed = changedLock(this.liveBucket(bucket).objectLock, lockOfRecord(e.object!.lock), change, new Date(), options?.bypassGovernance === true)
+      const changed = changedLock(this.buckets.live(bucket).objectLock, lockOfRecord(e.object!.lock), change, new Date(), options?.bypassGovernance === true)
       const { lock: _old, ...object } = e.object!
       const record = lockRecord(changed)
       this.copies.publish({ ...e, version: this.version(), created: createdOf(e), object: record === undefined ? object : { ...object, lock: record } })
@@ -408,7 +313,7 @@ export class MeshStore implements ObjectStore {
 
   /** A page of a bucket's versions and delete markers, each key's newest first, as the catalog (its owners) has them. */
   private async versionsOf (bucket: string, options: VersionListOptions): Promise<VersionListResult> {
-    this.liveBucket(bucket)
+    this.buckets.live(bucket)
     const q = { limit: options.limit, ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.keyMarker === undefined ? {} : { keyMarker: options.keyMarker }), ...(options.versionIdMarker === undefined ? {} : { versionIdMarker: options.versionIdMarker }) }
     const page = this.p.partition === undefined ? this.catalog.versionPage(bucket, q) : await this.p.partition.versionPage(bucket, q, options.signal)
     return { versions: page.versions.map(({ entry, latest }) => versionSummary(entry, latest)), isTruncated: page.isTruncated }
@@ -417,7 +322,7 @@ export class MeshStore implements ObjectStore {
   // ---- multipart: staged on the member that receives the upload ----
 
   async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
-    lockForWrite(options.lock, this.liveBucket(bucket).objectLock, new Date())
+    lockForWrite(options.lock, this.buckets.live(bucket).objectLock, new Date())
     await this.copies.ensureBucket(bucket, options)
     // The upload keeps the lock asked for and answers it at completion; the catalog keeps it with the version.
     return await this.local.createMultipartUpload(bucket, key, { ...options, ...(options.lock === undefined ? {} : { lockAside: true }) })
@@ -432,7 +337,7 @@ export class MeshStore implements ObjectStore {
   }
 
   async listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]> {
-    this.liveBucket(bucket)
+    this.buckets.live(bucket)
     try {
       return await this.local.listMultipartUploads(bucket, options)
     } catch (err) {
@@ -537,76 +442,8 @@ export class MeshStore implements ObjectStore {
     }
   }
 
-  /**
-   * A handle on a large version read through from a holder, asked for once
-   * the range is known: a range travels alone (the chunks that hold it,
-   * checked against the version's tree), a whole read streams.
-   */
-  private readLater (e: CatalogEntry, signal?: AbortSignal): ObjectHandle {
-    const object = e.object!
-    let taken = false
-    const streamReady = async (range?: ByteRange): Promise<ReadableStream<Uint8Array>> => {
-      if (taken) throw new Error('This handle was read or closed already.')
-      taken = true
-      const s = signal ?? new AbortController().signal
-      if (range === undefined || (range.start === 0 && range.end >= object.size - 1)) return await this.p.readThrough!(e, 0, s) as ReadableStream<Uint8Array>
-      // Not cut from the whole object as it streams: bytes before its end could not be checked then.
-      return await this.p.readRange!(e, range, s)
-    }
-    return {
-      info: infoOf(e.key!, object),
-      streamReady,
-      stream: range => {
-        let body: ReadableStreamDefaultReader<Uint8Array> | undefined
-        let cancelled: unknown
-        return new ReadableStream<Uint8Array>({
-          pull: async controller => {
-            if (body === undefined) {
-              body = (await streamReady(range)).getReader()
-              // Cancelled while the holder was being asked: what it then sent is let go too.
-              if (cancelled !== undefined) { await body.cancel(cancelled); return }
-            }
-            const { done, value } = await body.read()
-            if (done) controller.close()
-            else controller.enqueue(value)
-          },
-          cancel: async reason => {
-            cancelled = reason ?? new Error('cancelled')
-            await body?.cancel(reason)
-          },
-        }, { highWaterMark: 0 })
-      },
-      close: async () => { taken = true },
-    }
-  }
-
-  /**
-   * A local handle that reports what the catalog says (tags may have changed
-   * since the bytes were stored) and checks whole reads against the version's
-   * SHA-256: bad bytes end the response short and get the copy replaced.
-   * Ranges cannot be checked without reading everything; they are served as stored.
-   */
-  private verified (handle: ObjectHandle, e: CatalogEntry): ObjectHandle {
-    const object = e.object!
-    return {
-      info: infoOf(e.key!, object),
-      stream: range => {
-        const body = handle.stream(range)
-        if (range !== undefined && (range.start > 0 || range.end < object.size - 1)) return body
-        return body.pipeThrough(verifyingStream(this.p.hashes, object, () => { this.p.onCorrupt(e) }))
-      },
-      close: async () => { await handle.close() },
-    }
-  }
-
   private version (): CatalogEntry['version'] {
     return this.copies.version()
-  }
-
-  private liveBucket (name: string): CatalogEntry {
-    const e = this.catalog.get(name)
-    if (e === undefined || e.deleted) throw new S3Error('NoSuchBucket', undefined, { resource: name, detail: { BucketName: name } })
-    return e
   }
 
   /**
@@ -615,7 +452,7 @@ export class MeshStore implements ObjectStore {
    * marker's headers when one is current; NoSuchVersion; 405 for a marker's id).
    */
   private async liveObject (bucket: string, key: string, signal?: AbortSignal, versionId?: string, fresh = false): Promise<CatalogEntry> {
-    this.liveBucket(bucket)
+    this.buckets.live(bucket)
     const e = await this.entryOf(bucket, key, signal, versionId, fresh)
     if (versionId === undefined && (e === undefined || e.deleted || e.object === undefined) && e?.marker !== true) {
       throw new S3Error('NoSuchKey', undefined, { resource: `/${bucket}/${key}`, detail: { Key: key } })
@@ -669,31 +506,7 @@ function versionSummary (e: CatalogEntry, latest: boolean): VersionSummary {
   }
 }
 
-/** Up to three members by name, and how many more. */
-function listed (ids: string[]): string {
-  return ids.slice(0, 3).join(', ') + (ids.length > 3 ? ` and ${ids.length - 3} more` : '')
-}
-
 /** A conditional write's check as it commits: the arbiter is asked again whether the key is still the write's. */
 function confirmed (lease: WriteLease | undefined, signal?: AbortSignal): { beforeCommit?: () => Promise<void> } {
   return lease === undefined ? {} : { beforeCommit: async () => { await lease.confirm(signal) } }
-}
-
-/** A handle on a version's bytes as they arrive from a holder (already checked against it by the transfer). */
-function streamed (e: CatalogEntry, body: ReadableStream<Uint8Array>): ObjectHandle {
-  let taken = false
-  return {
-    info: infoOf(e.key!, e.object!),
-    stream: range => {
-      if (taken) throw new Error('This handle was read or closed already.')
-      taken = true
-      return range === undefined ? body : body.pipeThrough(byteRange(range.start, range.end))
-    },
-    close: async () => {
-      if (taken) return
-      taken = true
-      // Lets the copy being stored go on without this reader.
-      await body.cancel().catch(() => {})
-    },
-  }
 }
