@@ -1,23 +1,22 @@
-import { XMLParser } from 'fast-xml-parser'
-import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, checksumElement, checksumHeader, type PartSizes } from '../core/checksums.js'
+import { CHECKSUM_ALGORITHMS, checksumElement } from '../core/checksums.js'
 import { isS3Error, S3Error } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
-import { fromHex, toBase64 } from '../core/hashes.js'
 import type {
-  BucketInfo, ByteRange, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo, ObjectMetadata,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, VerifiedDigests, CompleteOptions, VersionOptions, WriteCondition, LockOptions,
+  BucketInfo, ByteRange, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, CompleteOptions, VersionOptions, LockOptions,
 } from '../core/object-store.js'
 import type { BucketObjectLock, LockChange, VersionLock } from '../core/object-lock.js'
 import { bypassHeader, lockOfAnswer, lockRequestHeaders, objectLockOf, putObjectLock, putVersionLock } from './gateway-object-lock.js'
 import { withChecksum } from '../core/object-store.js'
 import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult, VersionSummary } from '../core/versioning.js'
 import { readAll } from '../core/streams.js'
-import { checksumFromHeaders, checksumHeaders, checksumXml, planHeaders } from '../s3-shim/http/checksum-headers.js'
-import { metadataFromHeaders, metadataHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
+import { checksumFromHeaders, checksumHeaders, checksumXml } from '../s3-shim/http/checksum-headers.js'
+import { metadataFromHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
 import { ENTRY_HEADER, quoteEtag } from '../s3-shim/respond.js'
 import { lifecycleFromXml, lifecycleXml } from '../s3-shim/lifecycle-xml.js'
 import { parseXmlBody, renderXml } from '../s3-shim/xml.js'
-import { awsChunked, awsChunkedLength } from './aws-chunked-encoder.js'
+import { CHECKSUM_MODE, conditionHeaders, digestHeaders, expirationOf, versionHeader, versionQuery, withChecksumOf, withPartSizes, writeHeaders } from './gateway-headers.js'
+import { childrenOf, flat, inOrder, list, ruleOf, text, textIn, unquote, xmlOf, type Ordered, type Xml } from './gateway-xml.js'
 import type { ObjectCache } from './object-cache.js'
 import { sha256Hex, type RemoteS3 } from './remote-s3.js'
 
@@ -43,68 +42,6 @@ export interface GatewayStoreOptions {
   now?: () => number
 }
 
-/** Elements that repeat in the S3 answers read here. */
-const REPEATED = new Set(['Bucket', 'Contents', 'Upload', 'Part', 'Tag', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader', 'CommonPrefixes', 'Version', 'DeleteMarker'])
-const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, removeNSPrefix: true, htmlEntities: true, isArray: name => REPEATED.has(name) })
-type Xml = Record<string, unknown>
-
-async function xmlOf (res: Response, root: string): Promise<Xml> {
-  const doc = parser.parse(await res.text()) as Xml
-  const top = doc[root]
-  if (top === undefined) throw new S3Error('InternalError', `A mesh node answered without the expected <${root}> document.`)
-  return top === '' ? {} : top as Xml
-}
-const list = (el: Xml, name: string): Xml[] => (el[name] as Xml[] | undefined) ?? []
-
-/** The same documents parsed in document order, for the one whose elements of different names interleave (ListVersionsResult). */
-const inOrder = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, removeNSPrefix: true, htmlEntities: true, preserveOrder: true })
-type Ordered = Array<Record<string, unknown>>
-/** An ordered element's children as [name, children] pairs (text and attributes left out). */
-const childrenOf = (nodes: Ordered): Array<[string, Ordered]> => nodes.flatMap(n => Object.entries(n).filter(([name]) => name !== ':@' && name !== '#text') as Array<[string, Ordered]>)
-/** An ordered element's text. */
-const textIn = (nodes: Ordered): string => nodes.map(n => typeof n['#text'] === 'string' ? n['#text'] : '').join('')
-/** An ordered element whose children are text, as the Xml the rest of this file reads. */
-const flat = (nodes: Ordered): Xml => Object.fromEntries(childrenOf(nodes).map(([name, c]) => [name, textIn(c)]))
-const text = (el: Xml, name: string): string => typeof el[name] === 'string' ? el[name] : ''
-const unquote = (etag: string): string => etag.replace(/^"|"$/g, '')
-
-/** Asks a node's GET and HEAD for the object's checksum, which the info carries. */
-const CHECKSUM_MODE = { 'x-amz-checksum-mode': 'ENABLED' }
-
-/** A node's x-amz-expiration (`expiry-date="...", rule-id="..."`), passed on. */
-function expirationOf (header: string | null): { expiration?: { date: Date, ruleId: string } } {
-  const m = header === null ? null : /expiry-date="([^"]+)",\s*rule-id="((?:[^"\\]|\\.)*)"/.exec(header)
-  if (m === null) return {}
-  const date = new Date(m[1]!)
-  return Number.isNaN(date.getTime()) ? {} : { expiration: { date, ruleId: m[2]!.replace(/\\(.)/g, '$1') } }
-}
-
-function withPartSizes (metadata: ObjectMetadata, partSizes: PartSizes | undefined): ObjectMetadata {
-  return partSizes === undefined ? metadata : { ...metadata, partSizes }
-}
-
-/**
- * A body as it goes to the node with the client's checksum, for the node to
- * check and keep: in a header when it is known (a body in hand has been read,
- * or it came as a header), else, for a body streamed on whose checksum came
- * as a trailer, aws-chunked with it as a trailer at the end.
- */
-function withChecksumOf (sent: { body: Uint8Array<ArrayBuffer> | Blob | ReadableStream<Uint8Array>, size: number }, options: Pick<PutOptions, 'checksum' | 'checksumAlgorithm'>): {
-  body: Uint8Array<ArrayBuffer> | Blob | ReadableStream<Uint8Array>, size: number, decodedSize: number, headers: Record<string, string>, sha256?: string
-} {
-  const known = options.checksum?.()
-  const algorithm = options.checksumAlgorithm
-  if (known !== undefined || algorithm === undefined || !(sent.body instanceof ReadableStream)) return { ...sent, decodedSize: sent.size, headers: checksumHeaders(known) }
-  const trailer = { name: checksumHeader(algorithm), valueLength: 4 * Math.ceil(CHECKSUM_BYTES[algorithm] / 3), value: () => options.checksum?.()?.value }
-  return {
-    body: awsChunked(sent.body, trailer),
-    size: awsChunkedLength(sent.size, trailer),
-    decodedSize: sent.size,
-    headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(sent.size), 'x-amz-trailer': trailer.name },
-    sha256: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
-  }
-}
-
 /** How many objects' freshness the store remembers (a few hundred KB at most). */
 const VOUCHED_LIMIT = 10_000
 
@@ -113,38 +50,6 @@ function uploadOn (uploadId: string): { endpoint: number, id: string } {
   const m = /^(\d+)\.(.+)$/.exec(uploadId)
   if (m === null) throw new S3Error('NoSuchUpload')
   return { endpoint: Number(m[1]), id: m[2]! }
-}
-
-/** A write's condition as the node reads it: the node checks it where the write commits. */
-function conditionHeaders (condition: WriteCondition | undefined): Record<string, string> {
-  return {
-    ...(condition?.ifNoneMatch === undefined ? {} : { 'if-none-match': condition.ifNoneMatch }),
-    ...(condition?.ifMatch === undefined ? {} : { 'if-match': quoteEtag(condition.ifMatch) }),
-  }
-}
-
-/** The query that names one version (`?versionId=`), or none for the key's current one. */
-function versionQuery (options: VersionOptions | undefined): Record<string, string> {
-  return options?.versionId === undefined ? {} : { versionId: options.versionId }
-}
-
-/** The version id a node's answer names (x-amz-version-id): none in a bucket never versioned. */
-function versionHeader (h: Headers): { versionId?: string } {
-  const id = h.get('x-amz-version-id')
-  return id === null ? {} : { versionId: id }
-}
-
-/** What a PUT or multipart create tells the node about the object: its metadata headers, its tags, an upload's checksum algorithm. */
-function writeHeaders (metadata: ObjectMetadata, tags?: Record<string, string>): Record<string, string> {
-  const h = { ...metadataHeaders(metadata), ...planHeaders(metadata.checksumPlan) }
-  if (tags !== undefined && Object.keys(tags).length > 0) h['x-amz-tagging'] = new URLSearchParams(tags).toString()
-  return h
-}
-
-/** The client's verified digests, passed on: the node checks the bytes against them too. */
-function digestHeaders (verified: VerifiedDigests | undefined): Record<string, string> {
-  if (verified?.md5 === undefined) return {}
-  return { 'content-md5': toBase64(fromHex(verified.md5)!) }
 }
 
 /**
@@ -573,18 +478,5 @@ export class GatewayStore implements ObjectStore {
   async abortMultipartUpload (bucket: string, key: string, uploadId: string, options: Signal = {}): Promise<void> {
     const { endpoint, id } = uploadOn(uploadId)
     await this.remote.send({ method: 'DELETE', bucket, key, endpoint, query: { uploadId: id }, signal: options.signal })
-  }
-}
-
-function ruleOf (r: Xml): CorsRule {
-  const texts = (name: string): string[] => (r[name] as string[] | undefined) ?? []
-  const maxAge = text(r, 'MaxAgeSeconds')
-  return {
-    ...(text(r, 'ID') === '' ? {} : { id: text(r, 'ID') }),
-    allowedOrigins: texts('AllowedOrigin'),
-    allowedMethods: texts('AllowedMethod'),
-    allowedHeaders: texts('AllowedHeader'),
-    exposeHeaders: texts('ExposeHeader'),
-    ...(maxAge === '' ? {} : { maxAgeSeconds: Number(maxAge) }),
   }
 }
