@@ -14,7 +14,18 @@ export interface Exchange {
 
 export interface AdapterOptions {
   onExchange?: (exchange: Exchange) => void
+  /**
+   * How long a request body may send nothing while it is read, ms (default
+   * BODY_IDLE_MS). Then the request is answered 400 RequestTimeout and its
+   * connection closed, as S3 does, so a client stalled half-way through an
+   * upload does not hold a connection (and the write's resources) forever.
+   * Time the handler is not reading (backpressure) does not count.
+   */
+  bodyIdleMs?: number
 }
+
+/** Default AdapterOptions.bodyIdleMs: S3 gives up on a silent upload after about 20 s. */
+export const BODY_IDLE_MS = 20_000
 
 /**
  * A request body as a Web stream, paused while the consumer is slow (backpressure),
@@ -22,16 +33,30 @@ export interface AdapterOptions {
  * `detach()` lets go of the request: whatever the handler did not read is
  * drained and dropped, so the connection can be kept alive.
  */
-function bodyStream (req: IncomingMessage, counter: { bytes: number }): { stream: ReadableStream<Uint8Array>, detach: () => void } {
+function bodyStream (req: IncomingMessage, counter: { bytes: number }, idleMs: number, onIdle: () => void): { stream: ReadableStream<Uint8Array>, detach: () => void } {
   let open = true
   let controller!: ReadableStreamDefaultController<Uint8Array>
+  /** Runs while the body is wanted and the client sends nothing. */
+  let idle: ReturnType<typeof setTimeout> | undefined
+  const waitForClient = (): void => {
+    clearTimeout(idle)
+    idle = setTimeout(() => {
+      fail(new S3Error('RequestTimeout', `The client sent none of the request body for ${idleMs / 1000} s.`))
+      onIdle()
+    }, idleMs)
+  }
   const onData = (chunk: Buffer): void => {
     counter.bytes += chunk.length
     if (!open) return
     controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
-    if ((controller.desiredSize ?? 0) <= 0) req.pause()
+    if ((controller.desiredSize ?? 0) > 0) waitForClient()
+    else {
+      clearTimeout(idle)
+      req.pause()
+    }
   }
   const fail = (err: unknown): void => {
+    clearTimeout(idle)
     if (!open) return
     open = false
     controller.error(err)
@@ -40,17 +65,21 @@ function bodyStream (req: IncomingMessage, counter: { bytes: number }): { stream
     start (c) {
       controller = c
       req.on('data', onData)
-      req.on('end', () => { if (open) { open = false; controller.close() } })
-      req.on('error', fail)
+      req.on('end', () => { clearTimeout(idle); if (open) { open = false; controller.close() } })
+      // A reset or an abort half-way through: the client's doing, not the server's (a 400, not a 500, in the metrics).
+      req.on('error', err => { fail(new S3Error('IncompleteBody', `The request body could not be read to its end: ${err.message}.`)) })
       req.on('close', () => {
         if (!req.complete) fail(new S3Error('IncompleteBody', 'The client disconnected before the request body was complete.'))
       })
       req.pause()
     },
-    pull () { req.resume() },
-    cancel () { open = false; req.resume() },
+    pull () {
+      req.resume()
+      waitForClient()
+    },
+    cancel () { clearTimeout(idle); open = false; req.resume() },
   }, { highWaterMark: 4 })
-  return { stream, detach: () => { open = false; req.resume() } }
+  return { stream, detach: () => { clearTimeout(idle); open = false; req.resume() } }
 }
 
 /** Requests whose client waits for "100 Continue" before it sends the body (see expectsContinue). */
@@ -166,7 +195,8 @@ export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}
       for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
       const hasBody = req.method !== 'GET' && req.method !== 'HEAD' &&
         (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0')
-      const body = hasBody ? bodyStream(req, counter) : undefined
+      // A silent client's connection is not kept: the rest of its body may never come.
+      const body = hasBody ? bodyStream(req, counter, options.bodyIdleMs ?? BODY_IDLE_MS, () => { if (!res.headersSent) res.setHeader('connection', 'close') }) : undefined
       if (body !== undefined) detach = body.detach
       if (body !== undefined && awaitingContinue.has(req)) body.stream = onFirstRead(body.stream, () => { if (awaitingContinue.delete(req)) res.writeContinue() })
       request = new Request(url, {

@@ -63,7 +63,13 @@ export function parseXmlBody (bytes: Uint8Array, root: string): Parsed {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'XML documents with a DOCTYPE are not accepted.')
   const valid = XMLValidator.validate(text)
   if (valid !== true) throw new S3Error('MalformedXML', `The XML you provided was not well-formed: ${valid.err.msg} (line ${valid.err.line}).`)
-  const doc = parser.parse(text) as Parsed
+  let doc: Parsed
+  try {
+    doc = parser.parse(text) as Parsed
+  } catch (err) {
+    // Well-formed, but beyond what the parser takes: nesting deeper than it allows, an element named __proto__.
+    throw new S3Error('MalformedXML', `The XML you provided could not be read: ${err instanceof Error ? err.message : String(err)}`)
+  }
   const top = doc[root]
   if (top === undefined || typeof top === 'string' || Array.isArray(top)) {
     if (top === '') return {}

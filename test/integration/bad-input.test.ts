@@ -121,6 +121,48 @@ describe('bad input', () => {
     await rejectsNothingStored('mp')
   })
 
+  it('XML the parser cannot take, CORS rules no header may carry, header overrides with control characters, IAM actions named like Object.prototype', async () => {
+    // Well-formed, but nested deeper than the parser allows, or an element named __proto__: refused as S3 would, not a 500.
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'named', Body: 'x' }))
+    const deep = `<Delete>${'<a>'.repeat(101)}${'</a>'.repeat(101)}</Delete>`
+    for (const body of [deep, '<Delete><__proto__/></Delete>']) assert.equal((await signed(`/${B}?delete`, { method: 'POST', body })).code, 'MalformedXML', body.slice(0, 40))
+    const tagging = await signed(`/${B}/named?tagging`, { method: 'PUT', body: '<Tagging><__proto__/></Tagging>' })
+    assert.equal(tagging.code, 'MalformedXML')
+    assert.equal((await signed(`/${B}?delete`, { method: 'POST', body: '<Delete><Quiet>maybe</Quiet><Object><Key>named</Key></Object></Delete>' })).code, 'MalformedXML', 'Quiet is true or false')
+    const reserved = await signed(`/${B}/named?tagging`, { method: 'PUT', body: '<Tagging><TagSet><Tag><Key>aws:owner</Key><Value>x</Value></Tag></TagSet></Tagging>' })
+    assert.equal(reserved.code, 'InvalidTag', 'aws: keys are AWS\'s')
+    await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'named' }))
+
+    // A rule holding a line break or a control character would break every answer to a request it matches: refused when set.
+    for (const expose of ['x&#13;&#10;y', 'x\u0001y', 'two words', 'caf\u00e9']) {
+      const body = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>${expose}</ExposeHeader></CORSRule></CORSConfiguration>`
+      assert.equal((await signed(`/${B}?cors`, { method: 'PUT', body })).code, 'InvalidRequest', expose)
+    }
+    assert.equal((await signed(`/${B}?cors`, { method: 'GET' })).code, 'NoSuchCORSConfiguration', 'none of them was kept')
+
+    // response-* overrides: a UTF-8 filename reaches the client as UTF-8; a control character is refused.
+    const disposition = 'attachment; filename="日本.txt"'
+    const res = await fetch(await sign.sign(`${server.url}/${B}/named?response-content-disposition=${encodeURIComponent(disposition)}`))
+    await res.arrayBuffer()
+    // Headers hold bytes as Latin-1 characters: the bytes themselves, to decode as UTF-8.
+    const raw = { status: res.status, header: Buffer.from(res.headers.get('content-disposition') ?? '', 'latin1').toString('utf8') }
+    assert.deepEqual(raw, { status: 200, header: disposition })
+    for (const [param, value] of [['response-cache-control', '\x7f'], ['response-content-type', '\r\nX-Evil: 1'], ['response-content-disposition', '\0']]) {
+      const r = await signed(`/${B}/named?${param}=${encodeURIComponent(value!)}`)
+      assert.deepEqual([r.status, r.code], [400, 'InvalidArgument'], param)
+    }
+
+    // The IAM and STS APIs look an Action up among their own: Object.prototype's names are no actions.
+    for (const [service, action] of [['iam', 'constructor'], ['iam', 'toString'], ['iam', '__proto__'], ['sts', 'hasOwnProperty']]) {
+      const res = await sign.fetch(`${server.url}/`, {
+        method: 'POST', body: new URLSearchParams({ Action: action!, Version: '2010-05-08' }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' }, aws: { service },
+      } as never)
+      const text = await res.text()
+      assert.deepEqual([res.status, errorCode(text)], [400, 'InvalidAction'], `${service} ${action}`)
+    }
+  })
+
   async function rejectsNothingStored (key: string): Promise<void> {
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: B, Key: key })), { name: 'NotFound' })
   }

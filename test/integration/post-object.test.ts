@@ -140,6 +140,31 @@ describe('POST Object (browser form uploads)', () => {
     assert.equal(errorCode(await notForm.text()), 'PreconditionFailed')
   })
 
+  it('form fields no header may carry are refused (400, nothing stored); text beyond US-ASCII is kept as UTF-8', async () => {
+    const file = { bytes: new TextEncoder().encode('tiny') }
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ['ctl-type', { 'Content-Type': 'text/html\r\nX-Evil: 1' }, 'InvalidArgument'],
+      ['ctl-meta', { 'x-amz-meta-a': '日本語\u0001' }, 'InvalidArgument'],
+      ['ctl-disposition', { 'Content-Disposition': 'attachment\u0007X' }, 'InvalidArgument'],
+      ['bad-name', { 'x-amz-meta-a b': '1' }, 'InvalidArgument'],
+      ['proto-tagging', { tagging: '<Tagging><__proto__/></Tagging>' }, 'MalformedXML'],
+    ]
+    for (const [key, fields, code] of cases) {
+      const p = await presign(key, Object.entries(fields).map(([k, v]) => ({ [k]: v })), fields)
+      const res = await post(p.url, p.fields, file)
+      const body = await res.text()
+      assert.deepEqual([res.status, errorCode(body)], [400, code], `${key}: ${body}`)
+      assert.ok(await missing(key), `${key}: nothing stored`)
+    }
+    const p = await presign('utf8', [{ 'x-amz-meta-city': '東京' }, { 'Cache-Control': 'max-age=60, 日' }], { 'x-amz-meta-city': '東京', 'Cache-Control': 'max-age=60, 日' })
+    const res = await post(p.url, p.fields, file)
+    assert.equal(res.status, 204, await res.text())
+    const head = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'utf8' }))
+    // As AWS answers metadata beyond US-ASCII: RFC 2047, of its UTF-8 bytes.
+    assert.equal(head.Metadata?.city, `=?UTF-8?B?${Buffer.from('東京').toString('base64')}?=`)
+    assert.equal(Buffer.from(head.CacheControl ?? '', 'latin1').toString('utf8'), 'max-age=60, 日')
+  })
+
   it('boto3\'s generate_presigned_post, sent by curl, with ${filename} in the key', async () => {
     const script = `
 import boto3, botocore.config, json

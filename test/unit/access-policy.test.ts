@@ -166,6 +166,12 @@ describe('policy documents', () => {
     ['a duplicate Sid', JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'A', ...allow('s3:*', '*') }, { Sid: 'A', ...allow('s3:*', '*') }] }), /Sid A is used twice/],
     ['a Principal in an identity policy', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Principal: '*' })] }), /has no Principal/],
     ['a bucket policy without Principal', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*')] }), /exactly one of Principal and NotPrincipal/, 'bucket'],
+    // A negated operator on a value it cannot compare would hold for every request: NotIpAddress on no block allowed all.
+    ['a CIDR block that is none', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { NotIpAddress: { 'aws:SourceIp': ['10.0.0.0/8', '999.1.1.1/99'] } } })] }), /NotIpAddress\.aws:SourceIp: "999\.1\.1\.1\/99" is not an IP address or a CIDR block/],
+    ['a prefix longer than the address', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/33' } } })] }), /is not an IP address or a CIDR block/],
+    ['a date that is none', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { DateNotEquals: { 'aws:CurrentTime': 'garbage' } } })] }), /"garbage" is not a date/],
+    ['a number that is none', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { NumericLessThanIfExists: { 's3:max-keys': 'abc' } } })] }), /"abc" is not a number/],
+    ['a Bool that is neither', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { Bool: { 'aws:SecureTransport': 'yes' } } })] }), /"yes" is not true or false/],
     ['a session policy over its size', JSON.stringify({ Version: '2012-10-17', Statement: Array.from({ length: 40 }, () => allow('s3:GetObject', 'arn:aws:s3:::photos/some/long/prefix/*')) }), /at most 2048/, 'session'],
   ]
   for (const [name, text, message, kind] of bad) {

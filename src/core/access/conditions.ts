@@ -72,6 +72,25 @@ function holds (operator: string, request: string | string[] | undefined, values
   return negated ? !matched : matched
 }
 
+/**
+ * Why a policy's value cannot be compared by its operator (`base`, without
+ * prefix or IfExists), or undefined when it can: IAM refuses such a policy
+ * rather than let a negated operator hold for every request (a NotIpAddress
+ * on a block that is no block would allow everyone).
+ */
+export function valueProblem (base: string, value: string): string | undefined {
+  const of = NEGATED[base] ?? base
+  if (of === 'IpAddress') {
+    const [net, bits, ...more] = value.split('/')
+    const width = ipBits(net ?? '')?.width
+    if (width === undefined || more.length > 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= width))) return `${JSON.stringify(value)} is not an IP address or a CIDR block`
+  }
+  if (of.startsWith('Numeric') && Number.isNaN(num(value))) return `${JSON.stringify(value)} is not a number`
+  if (of.startsWith('Date') && Number.isNaN(date(value))) return `${JSON.stringify(value)} is not a date (ISO 8601, or seconds since 1970)`
+  if ((of === 'Bool' || of === 'Null') && !/^(true|false)$/i.test(value)) return `${JSON.stringify(value)} is not true or false`
+  return undefined
+}
+
 /** Whether an IPv4 or IPv6 address is inside a CIDR block (or equals an address). */
 export function inCidr (address: string, cidr: string): boolean {
   const [net, bitsText] = cidr.split('/')

@@ -3,6 +3,7 @@
  * that is not well-formed is refused whole, with a message naming the
  * statement and the field, never half-applied.
  */
+import { valueProblem } from './conditions.js'
 
 /** Where a policy is attached: a user or group (identity), a bucket, or an STS session (narrowing only). */
 export type PolicyKind = 'identity' | 'bucket' | 'session'
@@ -74,7 +75,13 @@ function condition (v: unknown, where: string): ConditionBlock {
       if (!Array.isArray(list) || list.length === 0 || !list.every(x => ['string', 'number', 'boolean'].includes(typeof x))) {
         throw new MalformedPolicyError(`${where}.${operator}.${key} must be a value or a non-empty list of values.`)
       }
-      block[operator][key] = list.map(String)
+      const strings = list.map(String)
+      const base = operator.replace(/^For(AnyValue|AllValues):/, '').replace(/IfExists$/, '')
+      for (const value of strings) {
+        const problem = valueProblem(base, value)
+        if (problem !== undefined) throw new MalformedPolicyError(`${where}.${operator}.${key}: ${problem}.`)
+      }
+      block[operator][key] = strings
     }
   }
   return block

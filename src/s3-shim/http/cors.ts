@@ -1,5 +1,8 @@
 import type { CorsRule } from '../../core/object-store.js'
 
+/** What a CORS rule's origins and headers may hold (they go into headers or are matched against them): printable US-ASCII, no spaces. */
+export const CORS_VALUE = /^[\x21-\x7e]+$/
+
 /** S3 CORS patterns allow at most one `*` wildcard. */
 function wildcardMatch (pattern: string, value: string, caseInsensitive = false): boolean {
   const p = caseInsensitive ? pattern.toLowerCase() : pattern
@@ -35,7 +38,9 @@ export function corsHeaders (rule: CorsRule, origin: string, preflight?: { reque
     vary: 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method',
   }
   if (!anyOrigin) h['access-control-allow-credentials'] = 'true'
-  if (rule.exposeHeaders.length > 0) h['access-control-expose-headers'] = rule.exposeHeaders.join(', ')
+  // Rules are checked when set (bucket-cors.ts); one set before that was checked, and holding what no header may, is left out.
+  const exposed = rule.exposeHeaders.filter(x => CORS_VALUE.test(x))
+  if (exposed.length > 0) h['access-control-expose-headers'] = exposed.join(', ')
   if (preflight !== undefined) {
     if (preflight.requestHeaders.length > 0) h['access-control-allow-headers'] = preflight.requestHeaders.join(', ')
     if (rule.maxAgeSeconds !== undefined) h['access-control-max-age'] = String(rule.maxAgeSeconds)

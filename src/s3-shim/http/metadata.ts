@@ -74,9 +74,30 @@ export function metadataValue (raw: string): string {
 /** A metadata value as AWS returns it: as is if US-ASCII, else RFC 2047 encoded (`=?UTF-8?B?...?=`). */
 export function mailSafe (value: string): string {
   if (/^[\x20-\x7e]*$/.test(value)) return value
+  return `=?UTF-8?B?${btoa(utf8Binary(value))}?=`
+}
+
+/** Text as its UTF-8 bytes, one character per byte. */
+function utf8Binary (value: string): string {
   let binary = ''
   for (const b of ENCODER.encode(value)) binary += String.fromCharCode(b)
-  return `=?UTF-8?B?${btoa(binary)}?=`
+  return binary
+}
+
+/** A header's name as HTTP allows it (a token), lowercase. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+
+/**
+ * Text that goes into a header (a GET's response-* override, a form
+ * upload's field) as a header carries it: US-ASCII as it is, anything else
+ * as its UTF-8 bytes, one character per byte, as a raw header arrives (a
+ * filename in Content-Disposition reaches the client in UTF-8). A control
+ * character (CR, LF, NUL, DEL) is refused: no header may hold one.
+ */
+export function headerValue (value: string, name: string): string {
+  if (!HEADER_NAME.test(name)) throw new S3Error('InvalidArgument', `${JSON.stringify(name)} is not a header name (letters, digits and - . _ ~ and a few other signs).`, { detail: { ArgumentName: name } })
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) throw new S3Error('InvalidArgument', `The value of ${name} holds a control character, which no header may.`, { detail: { ArgumentName: name } })
+  return /^[\x00-\x7f]*$/.test(value) ? value : utf8Binary(value)
 }
 
 /** The text of a value made of RFC 2047 encoded words (UTF-8 or ISO-8859-1, B or Q), else undefined. */
@@ -140,7 +161,7 @@ export function applyResponseOverrides (h: Headers, query: Map<string, string>, 
     ['response-content-disposition', 'content-disposition'], ['response-content-encoding', 'content-encoding'],
   ] as const) {
     const v = query.get(param)
-    if (v !== undefined) h.set(header, v)
+    if (v !== undefined) h.set(header, headerValue(v, param))
   }
 }
 
@@ -150,6 +171,7 @@ export function assertTags (tags: Array<[string, string]>): Record<string, strin
   const out: Record<string, string> = {}
   for (const [k, v] of tags) {
     if (k.length === 0 || k.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid: keys are 1 to 128 characters.')
+    if (k.toLowerCase().startsWith('aws:')) throw new S3Error('InvalidTag', 'Your TagKey cannot be prefixed with aws:')
     if (v.length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid: values are at most 256 characters.')
     if (Object.hasOwn(out, k)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key.')
     out[k] = v

@@ -66,7 +66,9 @@ export async function accessApi (request: Request, o: AccessApiOptions): Promise
     const params = new URLSearchParams(new TextDecoder().decode(body))
     for (const [k, v] of url.searchParams) if (!params.has(k)) params.set(k, v)
     const action = params.get('Action') ?? ''
-    const handler = (service === 'iam' ? IAM_ACTIONS : STS_ACTIONS)[action]
+    const actions = service === 'iam' ? IAM_ACTIONS : STS_ACTIONS
+    // Own properties only: Action=constructor or toString names no action.
+    const handler = Object.hasOwn(actions, action) ? actions[action] : undefined
     if (handler === undefined) throw new IamError('InvalidAction', `${action === '' ? 'The request names no Action' : `${action} is not an action of the ${service.toUpperCase()} API s3mesh serves`}.`)
     const call: IamCall = {
       params, principal, access: o.access, admin: new AccessAdmin(o.access.state, o.access.root.accessKeyId, () => o.client.now),

@@ -1,6 +1,7 @@
 import { S3Error } from '../../core/errors.js'
 import type { CorsRule } from '../../core/object-store.js'
 import type { Context } from '../context.js'
+import { CORS_VALUE } from '../http/cors.js'
 import { elementsOf, textOf, textsOf, xmlResponse } from '../xml.js'
 
 const METHODS = new Set(['GET', 'PUT', 'HEAD', 'POST', 'DELETE'])
@@ -44,6 +45,11 @@ export async function putBucketCors (ctx: Context): Promise<Response> {
     }
     for (const o of [...rule.allowedOrigins, ...rule.allowedHeaders]) {
       if (o.split('*').length > 2) throw new S3Error('InvalidRequest', `AllowedOrigin and AllowedHeader may contain at most one wildcard: "${o}".`)
+    }
+    // Each goes into (or is matched against) a header: one holding a space, a line break or another control
+    // character, or a character beyond US-ASCII, would break every answer to a request it matches.
+    for (const v of [...rule.allowedOrigins, ...rule.allowedHeaders, ...rule.exposeHeaders]) {
+      if (!CORS_VALUE.test(v)) throw new S3Error('InvalidRequest', `AllowedOrigin, AllowedHeader and ExposeHeader are printable US-ASCII with no spaces: ${JSON.stringify(v)} is not.`)
     }
     return rule
   })

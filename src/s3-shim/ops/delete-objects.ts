@@ -13,7 +13,9 @@ const MAX_DELETE = 1000
 /** DeleteObjects (POST ?delete): each key succeeds or fails on its own. */
 export async function deleteObjects (ctx: Context): Promise<Response> {
   const doc = await ctx.xml('Delete')
-  const quiet = (textOf(doc, 'Quiet') ?? '').trim().toLowerCase() === 'true'
+  const quietText = (textOf(doc, 'Quiet') ?? 'false').trim().toLowerCase()
+  if (quietText !== 'true' && quietText !== 'false') throw new S3Error('MalformedXML', '<Quiet> is true or false.')
+  const quiet = quietText === 'true'
   const objects = elementsOf(doc, 'Object')
   if (objects.length === 0) throw new S3Error('MalformedXML', 'A Delete request names at least one Object.')
   if (objects.length > MAX_DELETE) throw new S3Error('MalformedXML', `A Delete request names at most ${MAX_DELETE} objects.`)

@@ -16,7 +16,7 @@ import type { CredentialProvider } from '../auth/sigv4.js'
 import { uriEncode } from '../auth/uri-encode.js'
 import { Context } from '../context.js'
 import { isFormUpload, readFormUpload } from '../http/form-upload.js'
-import { metadataFromHeaders, tagsFromDocument } from '../http/metadata.js'
+import { headerValue, metadataFromHeaders, tagsFromDocument } from '../http/metadata.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
 import type { Route } from '../router.js'
 import { parseXmlBody, xmlResponse } from '../xml.js'
@@ -79,9 +79,9 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
     // The fields as the headers a PUT would have sent: the metadata, ACL and tagging code reads them from there.
     const headers = new Headers()
     for (const [name, value] of fields) {
-      if (HEADER_FIELDS.includes(name) || name.startsWith('x-amz-meta-')) headers.set(name, value)
+      if (HEADER_FIELDS.includes(name) || name.startsWith('x-amz-meta-')) headers.set(name, headerValue(value, name))
     }
-    if (fields.has('acl')) headers.set('x-amz-acl', fields.get('acl')!)
+    if (fields.has('acl')) headers.set('x-amz-acl', headerValue(fields.get('acl')!, 'acl'))
     const tags = fields.has('tagging') ? tagsFromDocument(parseXmlBody(new TextEncoder().encode(fields.get('tagging')!), 'Tagging')) : undefined
     if (tags !== undefined) headers.set('x-amz-tagging', new URLSearchParams(tags).toString())
     const target: Route = { ...route, key }

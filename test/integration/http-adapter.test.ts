@@ -1,0 +1,91 @@
+/**
+ * The Node HTTP adapter under clients that stop half-way through a request
+ * body, over real sockets to a real node:http server running the S3 handler:
+ * one that goes silent is answered 400 RequestTimeout and its connection
+ * closed; one that resets is counted as the client's failure (400
+ * IncompleteBody), not the server's (500). Neither leaves an object.
+ */
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { MemoryStore } from '../../src/core/memory-store.js'
+import { s3Signer } from '../../src/core/s3-signer.js'
+import { toNodeListener, type Exchange } from '../../src/node/http-adapter.js'
+import { createS3Handler } from '../../src/s3-shim/index.js'
+import { errorCode } from '../helpers/s3-client.js'
+
+const IDLE_MS = 400
+const sign = s3Signer({ accessKeyId: 'AK', secretAccessKey: 'SECRET-KEY' })
+
+describe('request bodies that stop half-way', () => {
+  const store = new MemoryStore()
+  const exchanges: Exchange[] = []
+  let server: Server
+  let port: number
+
+  before(async () => {
+    await store.createBucket('bodies')
+    const handler = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined } })
+    server = createServer(toNodeListener(handler, { bodyIdleMs: IDLE_MS, onExchange: e => { exchanges.push(e) } }))
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as AddressInfo).port
+  })
+  after(async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) })
+
+  /** A presigned PUT of `declared` bytes, opened on a raw socket with `sent` of them written. */
+  async function startPut (key: string, declared: number, sent: number): Promise<{ socket: ReturnType<typeof connect>, answer: Promise<{ text: string, closedAt: number }> }> {
+    const url = new URL((await sign.sign(`http://127.0.0.1:${port}/bodies/${key}?X-Amz-Expires=60`, { method: 'PUT', aws: { signQuery: true } } as never)).url)
+    const socket = connect(port, '127.0.0.1')
+    await new Promise<void>(resolve => socket.once('connect', resolve))
+    socket.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: ${declared}\r\n\r\n`)
+    socket.write(Buffer.alloc(sent, 7))
+    let text = ''
+    socket.on('data', d => { text += d.toString() })
+    const answer = new Promise<{ text: string, closedAt: number }>(resolve => { socket.once('close', () => { resolve({ text, closedAt: performance.now() }) }) })
+    socket.on('error', () => {})
+    return { socket, answer }
+  }
+
+  it('a client that goes silent mid-body is answered 400 RequestTimeout, its connection closed, nothing stored', async () => {
+    const started = performance.now()
+    const { socket, answer } = await startPut('silent', 100, 10)
+    // The client never sends the other 90 bytes, nor closes: the server must.
+    const timer = setTimeout(() => { socket.destroy() }, IDLE_MS * 20)
+    const { text, closedAt } = await answer
+    clearTimeout(timer)
+    assert.match(text, /^HTTP\/1\.1 400 /, 'answered before the test gave up on it')
+    assert.equal(errorCode(text.slice(text.indexOf('\r\n\r\n') + 4)), 'RequestTimeout')
+    assert.match(text, /\r\nconnection: close\r\n/i)
+    assert.ok(closedAt - started >= IDLE_MS, `not before the body had been silent for ${IDLE_MS} ms`)
+    await assert.rejects(store.headObject('bodies', 'silent'), { code: 'NoSuchKey' })
+    assert.equal(exchanges.at(-1)?.status, 400)
+  })
+
+  it('a client that resets mid-body is counted as 400 IncompleteBody, not as a server error, and nothing is stored', async () => {
+    const before = exchanges.length
+    const { socket, answer } = await startPut('reset', 1_000_000, 200_000)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    socket.resetAndDestroy()
+    await answer
+    const deadline = Date.now() + 5_000
+    while (exchanges.length === before && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+    assert.equal(exchanges.length, before + 1, 'the exchange was counted')
+    assert.equal(exchanges.at(-1)!.status, 400)
+    await assert.rejects(store.headObject('bodies', 'reset'), { code: 'NoSuchKey' })
+  })
+
+  it('a body that keeps coming, however slowly, is not cut off', async () => {
+    const { socket, answer } = await startPut('slow', 6, 1)
+    // Five more bytes, each after most of the idle time: the whole takes far longer than the idle time.
+    for (let i = 0; i < 5; i++) {
+      await new Promise(resolve => setTimeout(resolve, IDLE_MS * 0.6))
+      socket.write(Buffer.alloc(1, 7))
+    }
+    const head = await new Promise<string>(resolve => { socket.once('data', d => { resolve(d.toString()) }) })
+    socket.end()
+    await answer
+    assert.match(head, /^HTTP\/1\.1 200 /)
+    assert.equal((await store.headObject('bodies', 'slow')).size, 6)
+  })
+})
