@@ -180,6 +180,12 @@ describe('policy documents', () => {
     })
   }
 
+  it('reads a document kept before (accepted by an earlier release) whose condition values it would now refuse: its statements stay', () => {
+    const text = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 's3:*', Resource: '*', Condition: { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/99' } } }] })
+    assert.throws(() => parsePolicy(text, 'identity'), MalformedPolicyError, 'refused when it is set')
+    assert.equal(parsePolicy(text, 'identity', { kept: true }).statements[0]?.effect, 'Deny', 'read once it is kept: the Deny is not dropped')
+  })
+
   it('accepts a single statement object and string values, and keeps Sids', () => {
     const p = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: { Sid: 'Read', Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::a/*' } }), 'identity')
     assert.deepEqual(p.statements, [{ sid: 'Read', effect: 'Allow', actions: ['s3:GetObject'], resources: ['arn:aws:s3:::a/*'] }])

@@ -271,7 +271,7 @@ export class AccessControl {
     let p = this.parsed.get(id)
     if (p === undefined) {
       try {
-        p = parsePolicy(doc, kind)
+        p = parsePolicy(doc, kind, { kept: true })
         sources.set(p, doc)
       } catch {
         p = null

@@ -63,7 +63,7 @@ function principal (v: unknown, where: string): Principal {
   throw new MalformedPolicyError(`${where} must be "*" or {"AWS": ...} (s3mesh has no other principal types).`)
 }
 
-function condition (v: unknown, where: string): ConditionBlock {
+function condition (v: unknown, where: string, checkValues: boolean): ConditionBlock {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new MalformedPolicyError(`${where} must be an object of operators.`)
   const block: ConditionBlock = {}
   for (const [operator, keys] of Object.entries(v)) {
@@ -77,7 +77,7 @@ function condition (v: unknown, where: string): ConditionBlock {
       }
       const strings = list.map(String)
       const base = operator.replace(/^For(AnyValue|AllValues):/, '').replace(/IfExists$/, '')
-      for (const value of strings) {
+      for (const value of checkValues ? strings : []) {
         const problem = valueProblem(base, value)
         if (problem !== undefined) throw new MalformedPolicyError(`${where}.${operator}.${key}: ${problem}.`)
       }
@@ -100,8 +100,14 @@ export function isOperator (name: string): boolean {
   return BASE_OPERATORS.has(base) && !(name.endsWith('IfExists') && base === 'Null')
 }
 
-/** Parses and checks a policy document of a kind; throws MalformedPolicyError naming what is wrong. */
-export function parsePolicy (text: string, kind: PolicyKind): Policy {
+/**
+ * Parses and checks a policy document of a kind; throws MalformedPolicyError
+ * naming what is wrong. `kept`: a document accepted before (stored, a
+ * peer's, a token's), whose condition values are not checked again: one an
+ * earlier release accepted keeps its Deny statements rather than being
+ * dropped whole.
+ */
+export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: { kept?: boolean } = {}): Policy {
   if (text.length > POLICY_SIZE_LIMITS[kind]) throw new MalformedPolicyError(`The policy is ${text.length} characters; a ${kind} policy may have at most ${POLICY_SIZE_LIMITS[kind]}.`)
   let doc: unknown
   try {
@@ -153,7 +159,7 @@ export function parsePolicy (text: string, kind: PolicyKind): Policy {
     } else if (s.Principal !== undefined || s.NotPrincipal !== undefined) {
       throw new MalformedPolicyError(`${where}: a ${kind} policy has no Principal (it applies to whoever it is attached to).`)
     }
-    if (s.Condition !== undefined) out.condition = condition(s.Condition, `${where}: Condition`)
+    if (s.Condition !== undefined) out.condition = condition(s.Condition, `${where}: Condition`, !kept)
     return out
   })
   return { version: d.Version, ...(typeof d.Id === 'string' ? { id: d.Id } : {}), statements }
