@@ -131,6 +131,8 @@ describe('bad input', () => {
     assert.equal((await signed(`/${B}?delete`, { method: 'POST', body: '<Delete><Quiet>maybe</Quiet><Object><Key>named</Key></Object></Delete>' })).code, 'MalformedXML', 'Quiet is true or false')
     const reserved = await signed(`/${B}/named?tagging`, { method: 'PUT', body: '<Tagging><TagSet><Tag><Key>aws:owner</Key><Value>x</Value></Tag></TagSet></Tagging>' })
     assert.equal(reserved.code, 'InvalidTag', 'aws: keys are AWS\'s')
+    assert.equal((await signed(`/${B}/twice`, { method: 'PUT', body: 'x', headers: { 'x-amz-tagging': 'a=1&a=2' } })).code, 'InvalidTag', 'a tag key given twice')
+    await rejectsNothingStored('twice')
     await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'named' }))
 
     // A rule holding a line break or a control character would break every answer to a request it matches: refused when set.

@@ -188,7 +188,9 @@ export function tagsFromDocument (doc: Parsed): Record<string, string> {
 export function tagsFromHeader (headers: Headers): Record<string, string> | undefined {
   const v = headers.get('x-amz-tagging')
   if (v === null) return undefined
-  return assertTags([...parseQuery(v.replace(/\+/g, '%20'))])
+  // Every pair, repeated keys too (a query's parse keeps the first): assertTags refuses a key given twice, as S3 does.
+  const pairs = v.split('&').filter(p => p !== '').map((p): [string, string] => [...parseQuery(p.replace(/\+/g, '%20'))][0] ?? ['', ''])
+  return assertTags(pairs)
 }
 
 /** Part sizes as `x-s3mesh-part-sizes` carries them: `size*count,...`. */
