@@ -2,6 +2,7 @@ import { S3Error } from '../core/errors.js'
 import { expiryOf, type LifecycleFilter, type LifecycleRule } from '../core/lifecycle.js'
 import type { ObjectInfo, ObjectStore } from '../core/object-store.js'
 import { childOf, elementsOf, textOf, type Parsed, type XmlElement } from './xml.js'
+import { onCalendar } from './calendar.js'
 
 /** S3's limit on a configuration's rules. */
 const MAX_RULES = 1000
@@ -72,7 +73,7 @@ function ruleOf (el: Parsed, i: number): LifecycleRule {
     if ([days, dateText, marker].filter(x => x !== undefined).length !== 1) throw new S3Error('MalformedXML', `Rule ${i + 1}: Expiration takes one of Days, Date and ExpiredObjectDeleteMarker.`)
     let date: string | undefined
     if (dateText !== undefined) {
-      const t = Date.parse(dateText.trim())
+      const t = onCalendar(dateText) ? Date.parse(dateText.trim()) : Number.NaN
       if (Number.isNaN(t)) throw invalid(`'Date' is not an ISO 8601 date: ${dateText}.`)
       if (t % 86_400_000 !== 0) throw invalid('\'Date\' must be at midnight GMT.')
       date = new Date(t).toISOString()

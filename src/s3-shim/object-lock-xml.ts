@@ -8,6 +8,7 @@ import { S3Error } from '../core/errors.js'
 import { checkDefaultRetention, checkRetention, LOCK_MODES, type BucketObjectLock, type LockMode, type Retention, type VersionLock } from '../core/object-lock.js'
 import { isoDate } from './respond.js'
 import { childOf, elementsOf, textOf, type Parsed, type XmlElement } from './xml.js'
+import { onCalendar } from './calendar.js'
 
 const malformed = (message: string): S3Error => new S3Error('MalformedXML', message)
 
@@ -50,7 +51,7 @@ export function lockConfigurationXml (lock: BucketObjectLock): XmlElement {
 /** An S3 date: ISO 8601 with its time zone (Z or an offset); anything else is not a date (a zone left out would be the server's). */
 function dateOf (text: string): Date {
   const t = text.trim()
-  return new Date(/^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/i.test(t) ? t : Number.NaN)
+  return new Date(/^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/i.test(t) && onCalendar(t) ? t : Number.NaN)
 }
 
 /** A PutObjectRetention body: a mode and a date in the future, or neither (the retention lifted, which only a bypass allows). */

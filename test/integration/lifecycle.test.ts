@@ -71,6 +71,7 @@ describe('lifecycle on one node', () => {
     assert.equal(await refused(doc()), '400 MalformedXML', 'no rule')
     assert.equal(await refused(doc(rule('<Expiration><Days>0</Days></Expiration>'))), '400 InvalidArgument', 'zero days')
     assert.equal(await refused(doc(rule('<Expiration><Date>2026-05-01T10:00:00Z</Date></Expiration>'))), '400 InvalidArgument', 'a date not at midnight')
+    assert.equal(await refused(doc(rule('<Expiration><Date>2099-02-30T00:00:00Z</Date></Expiration>'))), '400 InvalidArgument', 'a day not on the calendar')
     assert.equal(await refused(doc(rule('<Expiration><Days>1</Days><Date>2026-05-01T00:00:00Z</Date></Expiration>'))), '400 MalformedXML', 'days and a date')
     assert.equal(await refused(doc(rule('<Expiration><Days>1</Days></Expiration>'), rule('<Expiration><Days>2</Days></Expiration>'))), '400 InvalidArgument', 'two rules with one ID')
     assert.equal(await refused(doc(rule(''))), '400 InvalidArgument', 'no action')

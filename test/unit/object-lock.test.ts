@@ -83,6 +83,8 @@ describe('object lock XML and headers', () => {
     assert.equal(retentionFrom(doc('Retention', ''), now), undefined, 'an empty Retention lifts it')
     assert.throws(() => retentionFrom(doc('Retention', '<Mode>GOVERNANCE</Mode>'), now), refused('MalformedXML'))
     assert.throws(() => retentionFrom(doc('Retention', '<Mode>GOVERNANCE</Mode><RetainUntilDate>2020-01-01T00:00:00Z</RetainUntilDate>'), now), (err: unknown) => isS3Error(err, 'InvalidArgument') && /must be in the future/.test(err.message))
+    // A day not on the calendar is no date (JavaScript's Date would read it as March 2).
+    assert.throws(() => retentionFrom(doc('Retention', '<Mode>GOVERNANCE</Mode><RetainUntilDate>2099-02-30T00:00:00Z</RetainUntilDate>'), now), (err: unknown) => isS3Error(err) && err.status === 400)
     assert.equal(legalHoldFrom(doc('LegalHold', '<Status>ON</Status>')), true)
     assert.equal(legalHoldFrom(doc('LegalHold', '<Status>OFF</Status>')), false)
     assert.throws(() => legalHoldFrom(doc('LegalHold', '<Status>on</Status>')), refused('MalformedXML'))
