@@ -33,13 +33,14 @@ export const BODY_IDLE_MS = 20_000
  * `detach()` lets go of the request: whatever the handler did not read is
  * drained and dropped, so the connection can be kept alive.
  */
-function bodyStream (req: IncomingMessage, counter: { bytes: number }, idleMs: number, onIdle: () => void): { stream: ReadableStream<Uint8Array>, detach: () => void } {
+function bodyStream (req: IncomingMessage, counter: { bytes: number }, idleMs: number, onIdle: () => void, clockRuns: boolean): { stream: ReadableStream<Uint8Array>, detach: () => void, startClock: () => void } {
   let open = true
   let controller!: ReadableStreamDefaultController<Uint8Array>
-  /** Runs while the body is wanted and the client sends nothing. */
+  /** Runs while the body is wanted and the client sends nothing (once `clockRuns`: a client waiting for 100 Continue rightly sends nothing before it). */
   let idle: ReturnType<typeof setTimeout> | undefined
   const waitForClient = (): void => {
     clearTimeout(idle)
+    if (!clockRuns || !open) return
     idle = setTimeout(() => {
       fail(new S3Error('RequestTimeout', `The client sent none of the request body for ${idleMs / 1000} s.`))
       onIdle()
@@ -79,7 +80,11 @@ function bodyStream (req: IncomingMessage, counter: { bytes: number }, idleMs: n
     },
     cancel () { clearTimeout(idle); open = false; req.resume() },
   }, { highWaterMark: 4 })
-  return { stream, detach: () => { clearTimeout(idle); open = false; req.resume() } }
+  return {
+    stream,
+    detach: () => { clearTimeout(idle); open = false; req.resume() },
+    startClock: () => { clockRuns = true; waitForClient() },
+  }
 }
 
 /** Requests whose client waits for "100 Continue" before it sends the body (see expectsContinue). */
@@ -196,9 +201,16 @@ export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}
       const hasBody = req.method !== 'GET' && req.method !== 'HEAD' &&
         (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0')
       // A silent client's connection is not kept: the rest of its body may never come.
-      const body = hasBody ? bodyStream(req, counter, options.bodyIdleMs ?? BODY_IDLE_MS, () => { if (!res.headersSent) res.setHeader('connection', 'close') }) : undefined
+      const continues = awaitingContinue.has(req)
+      const body = hasBody ? bodyStream(req, counter, options.bodyIdleMs ?? BODY_IDLE_MS, () => { if (!res.headersSent) res.setHeader('connection', 'close') }, !continues) : undefined
       if (body !== undefined) detach = body.detach
-      if (body !== undefined && awaitingContinue.has(req)) body.stream = onFirstRead(body.stream, () => { if (awaitingContinue.delete(req)) res.writeContinue() })
+      if (body !== undefined && continues) {
+        body.stream = onFirstRead(body.stream, () => {
+          if (!awaitingContinue.delete(req)) return
+          res.writeContinue()
+          body.startClock()
+        })
+      }
       request = new Request(url, {
         method: req.method,
         headers,
@@ -209,7 +221,8 @@ export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}
         duplex: 'half',
       })
     } catch (err) {
-      req.resume()
+      // The body stream's too, if one was made: nothing will read it.
+      detach()
       const e = new S3Error('InvalidRequest', `The request could not be read: ${err instanceof Error ? err.message : String(err)}`)
       send(errorResponse(e, randomId(8).toUpperCase(), req.method ?? 'GET')).catch(() => { res.destroy() })
       return

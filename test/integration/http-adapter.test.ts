@@ -6,12 +6,12 @@
  * IncompleteBody), not the server's (500). Neither leaves an object.
  */
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import { s3Signer } from '../../src/core/s3-signer.js'
-import { toNodeListener, type Exchange } from '../../src/node/http-adapter.js'
+import { expectsContinue, toNodeListener, type Exchange } from '../../src/node/http-adapter.js'
 import { createS3Handler } from '../../src/s3-shim/index.js'
 import { errorCode } from '../helpers/s3-client.js'
 
@@ -26,20 +26,28 @@ describe('request bodies that stop half-way', () => {
 
   before(async () => {
     await store.createBucket('bodies')
-    const handler = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined } })
-    server = createServer(toNodeListener(handler, { bodyIdleMs: IDLE_MS, onExchange: e => { exchanges.push(e) } }))
+    const s3 = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined } })
+    // A handler slow to ask for the body (an arbiter's lease, a lookup): keys named late-* wait twice the idle time first.
+    const handler: typeof s3 = async (request, info) => {
+      if (new URL(request.url).pathname.includes('/late-')) await new Promise(resolve => setTimeout(resolve, IDLE_MS * 2))
+      return await s3(request, info)
+    }
+    const listener = toNodeListener(handler, { bodyIdleMs: IDLE_MS, onExchange: e => { exchanges.push(e) } })
+    server = createServer(listener)
+    // As the server does: Expect: 100-continue is answered when the handler first reads the body.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => { expectsContinue(req); listener(req, res) })
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     port = (server.address() as AddressInfo).port
   })
   after(async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) })
 
-  /** A presigned PUT of `declared` bytes, opened on a raw socket with `sent` of them written. */
-  async function startPut (key: string, declared: number, sent: number): Promise<{ socket: ReturnType<typeof connect>, answer: Promise<{ text: string, closedAt: number }> }> {
+  /** A presigned PUT of `declared` bytes, opened on a raw socket with `sent` of them written (none yet, with `expect`). */
+  async function startPut (key: string, declared: number, sent: number, expect = false): Promise<{ socket: ReturnType<typeof connect>, answer: Promise<{ text: string, closedAt: number }> }> {
     const url = new URL((await sign.sign(`http://127.0.0.1:${port}/bodies/${key}?X-Amz-Expires=60`, { method: 'PUT', aws: { signQuery: true } } as never)).url)
     const socket = connect(port, '127.0.0.1')
     await new Promise<void>(resolve => socket.once('connect', resolve))
-    socket.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: ${declared}\r\n\r\n`)
-    socket.write(Buffer.alloc(sent, 7))
+    socket.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: ${declared}\r\n${expect ? 'Expect: 100-continue\r\n' : ''}\r\n`)
+    if (sent > 0) socket.write(Buffer.alloc(sent, 7))
     let text = ''
     socket.on('data', d => { text += d.toString() })
     const answer = new Promise<{ text: string, closedAt: number }>(resolve => { socket.once('close', () => { resolve({ text, closedAt: performance.now() }) }) })
@@ -73,6 +81,23 @@ describe('request bodies that stop half-way', () => {
     assert.equal(exchanges.length, before + 1, 'the exchange was counted')
     assert.equal(exchanges.at(-1)!.status, 400)
     await assert.rejects(store.headObject('bodies', 'reset'), { code: 'NoSuchKey' })
+  })
+
+  it('a client waiting for 100 Continue is not timed out while the handler has not asked for the body', async () => {
+    const { socket, answer } = await startPut('late-continue', 5, 0, true)
+    const next = async (): Promise<string> => await new Promise<string>(resolve => {
+      const timer = setTimeout(() => { resolve('(nothing)') }, IDLE_MS * 10)
+      socket.once('data', d => { clearTimeout(timer); resolve(d.toString()) })
+    })
+    const continued = await next()
+    assert.match(continued, /^HTTP\/1\.1 100 Continue/, 'asked for the body, after the handler\'s wait of twice the idle time')
+    const answered = next()
+    socket.write(Buffer.alloc(5, 7))
+    const head = await answered
+    socket.end()
+    await answer
+    assert.match(head, /^HTTP\/1\.1 200 /, head)
+    assert.equal((await store.headObject('bodies', 'late-continue')).size, 5)
   })
 
   it('a body that keeps coming, however slowly, is not cut off', async () => {

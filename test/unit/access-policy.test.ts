@@ -183,7 +183,13 @@ describe('policy documents', () => {
   it('reads a document kept before (accepted by an earlier release) whose condition values it would now refuse: its statements stay', () => {
     const text = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 's3:*', Resource: '*', Condition: { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/99' } } }] })
     assert.throws(() => parsePolicy(text, 'identity'), MalformedPolicyError, 'refused when it is set')
-    assert.equal(parsePolicy(text, 'identity', { kept: true }).statements[0]?.effect, 'Deny', 'read once it is kept: the Deny is not dropped')
+    const kept = parsePolicy(text, 'identity', { kept: true })
+    assert.equal(kept.statements[0]?.effect, 'Deny', 'read once it is kept: the Deny is not dropped')
+    // Read the safe way: the Deny applies to everything it names, from any address; an Allow of the same kind to nothing.
+    const allowAll = doc([allow('s3:*', '*')])
+    assert.equal(evaluate({ identity: [allowAll, kept] }, req('s3:GetObject', O('a'), { 'aws:SourceIp': '10.1.2.3' })), 'explicit-deny')
+    const openAllow = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { NotIpAddress: { 'aws:SourceIp': '999.1.1.1/99' } } })] }), 'identity', { kept: true })
+    assert.equal(evaluate({ identity: [openAllow] }, req('s3:GetObject', O('a'), { 'aws:SourceIp': '8.8.8.8' })), 'implicit-deny')
   })
 
   it('accepts a single statement object and string values, and keeps Sids', () => {
@@ -199,5 +205,6 @@ describe('policy documents', () => {
     assert.equal(inCidr('::ffff:10.0.0.1', '::ffff:10.0.0.0/104'), true)
     assert.equal(inCidr('10.0.0.1', '::/0'), false, 'IPv4 against an IPv6 block')
     assert.equal(inCidr('300.0.0.1', '0.0.0.0/0'), false, 'not an address')
+    for (const bits of ['', ' ', '0x0', '-1', '33']) assert.equal(inCidr('8.8.8.8', `10.0.0.0/${bits}`), false, `a prefix of ${JSON.stringify(bits)} is none (Number('') is 0, which would match all)`)
   })
 })

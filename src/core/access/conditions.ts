@@ -97,8 +97,10 @@ export function inCidr (address: string, cidr: string): boolean {
   const a = ipBits(address)
   const n = ipBits(net ?? '')
   if (a === undefined || n === undefined || a.width !== n.width) return false
+  // Digits only: Number('') and Number('0x0') are 0, a prefix that would match every address.
+  if (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText)) return false
   const bits = bitsText === undefined ? n.width : Number(bitsText)
-  if (!Number.isInteger(bits) || bits < 0 || bits > n.width) return false
+  if (bits > n.width) return false
   const shift = BigInt(n.width - bits)
   return (a.value >> shift) === (n.value >> shift)
 }

@@ -64,6 +64,7 @@ function applies (s: Statement, r: AccessRequest, withPrincipal: boolean): boole
   if (s.notActions !== undefined && s.notActions.some(a => actionMatches(a, r.action))) return false
   if (s.resources !== undefined && !s.resources.some(p => patternMatches(p, r.resource, r.context))) return false
   if (s.notResources !== undefined && s.notResources.some(p => patternMatches(p, r.resource, r.context))) return false
+  if (s.unreadableCondition === true) return s.effect === 'Deny'
   return conditionsHold(s.condition, r.context)
 }
 

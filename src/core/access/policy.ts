@@ -32,6 +32,12 @@ export interface Statement {
   principal?: Principal
   notPrincipal?: Principal
   condition?: ConditionBlock
+  /**
+   * A kept document's condition holds a value its operator cannot compare
+   * (accepted before values were checked): the statement is read the safe
+   * way, an Allow applying to nothing and a Deny to everything it names.
+   */
+  unreadableCondition?: true
 }
 
 export interface Policy {
@@ -63,9 +69,11 @@ function principal (v: unknown, where: string): Principal {
   throw new MalformedPolicyError(`${where} must be "*" or {"AWS": ...} (s3mesh has no other principal types).`)
 }
 
-function condition (v: unknown, where: string, checkValues: boolean): ConditionBlock {
+/** A statement's Condition; `unreadable` when a kept document's value cannot be compared (a new document's is refused). */
+function condition (v: unknown, where: string, kept: boolean): { block: ConditionBlock, unreadable: boolean } {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new MalformedPolicyError(`${where} must be an object of operators.`)
   const block: ConditionBlock = {}
+  let unreadable = false
   for (const [operator, keys] of Object.entries(v)) {
     if (!isOperator(operator)) throw new MalformedPolicyError(`${where}: unknown condition operator ${operator}.`)
     if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw new MalformedPolicyError(`${where}.${operator} must be an object of condition keys.`)
@@ -77,14 +85,16 @@ function condition (v: unknown, where: string, checkValues: boolean): ConditionB
       }
       const strings = list.map(String)
       const base = operator.replace(/^For(AnyValue|AllValues):/, '').replace(/IfExists$/, '')
-      for (const value of checkValues ? strings : []) {
+      for (const value of strings) {
         const problem = valueProblem(base, value)
-        if (problem !== undefined) throw new MalformedPolicyError(`${where}.${operator}.${key}: ${problem}.`)
+        if (problem === undefined) continue
+        if (!kept) throw new MalformedPolicyError(`${where}.${operator}.${key}: ${problem}.`)
+        unreadable = true
       }
       block[operator][key] = strings
     }
   }
-  return block
+  return { block, unreadable }
 }
 
 const BASE_OPERATORS = new Set([
@@ -103,9 +113,9 @@ export function isOperator (name: string): boolean {
 /**
  * Parses and checks a policy document of a kind; throws MalformedPolicyError
  * naming what is wrong. `kept`: a document accepted before (stored, a
- * peer's, a token's), whose condition values are not checked again: one an
+ * peer's, a token's), whose condition values are not refused: one an
  * earlier release accepted keeps its Deny statements rather than being
- * dropped whole.
+ * dropped whole (see Statement.unreadableCondition).
  */
 export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: { kept?: boolean } = {}): Policy {
   if (text.length > POLICY_SIZE_LIMITS[kind]) throw new MalformedPolicyError(`The policy is ${text.length} characters; a ${kind} policy may have at most ${POLICY_SIZE_LIMITS[kind]}.`)
@@ -159,7 +169,11 @@ export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: {
     } else if (s.Principal !== undefined || s.NotPrincipal !== undefined) {
       throw new MalformedPolicyError(`${where}: a ${kind} policy has no Principal (it applies to whoever it is attached to).`)
     }
-    if (s.Condition !== undefined) out.condition = condition(s.Condition, `${where}: Condition`, !kept)
+    if (s.Condition !== undefined) {
+      const { block, unreadable } = condition(s.Condition, `${where}: Condition`, kept)
+      out.condition = block
+      if (unreadable) out.unreadableCondition = true
+    }
     return out
   })
   return { version: d.Version, ...(typeof d.Id === 'string' ? { id: d.Id } : {}), statements }
