@@ -49,7 +49,7 @@ export async function putBucketCors (ctx: Context): Promise<Response> {
     // Each goes into (or is matched against) a header: one holding a space, a line break or another control
     // character, or a character beyond US-ASCII, would break every answer to a request it matches.
     for (const v of [...rule.allowedOrigins, ...rule.allowedHeaders, ...rule.exposeHeaders]) {
-      if (!CORS_VALUE.test(v)) throw new S3Error('InvalidRequest', `AllowedOrigin, AllowedHeader and ExposeHeader are printable US-ASCII with no spaces: ${JSON.stringify(v)} is not.`)
+      if (v !== '' && !CORS_VALUE.test(v)) throw new S3Error('InvalidRequest', `AllowedOrigin, AllowedHeader and ExposeHeader are printable US-ASCII with no spaces: ${JSON.stringify(v)} is not.`)
     }
     return rule
   })

@@ -14,7 +14,7 @@ const MAX_DELETE = 1000
 export async function deleteObjects (ctx: Context): Promise<Response> {
   const doc = await ctx.xml('Delete')
   const quietText = (textOf(doc, 'Quiet') ?? 'false').trim().toLowerCase()
-  if (quietText !== 'true' && quietText !== 'false') throw new S3Error('MalformedXML', '<Quiet> is true or false.')
+  if (quietText !== 'true' && quietText !== 'false' && quietText !== '') throw new S3Error('MalformedXML', '<Quiet> is true or false.')
   const quiet = quietText === 'true'
   const objects = elementsOf(doc, 'Object')
   if (objects.length === 0) throw new S3Error('MalformedXML', 'A Delete request names at least one Object.')
