@@ -172,6 +172,9 @@ describe('policy documents', () => {
     ['a date that is none', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { DateNotEquals: { 'aws:CurrentTime': 'garbage' } } })] }), /"garbage" is not a date/],
     ['a number that is none', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { NumericLessThanIfExists: { 's3:max-keys': 'abc' } } })] }), /"abc" is not a number/],
     ['a Bool that is neither', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { Bool: { 'aws:SecureTransport': 'yes' } } })] }), /"yes" is not true or false/],
+    // JSON.parse keeps "__proto__" as a key: assigned to a block, it set the block's prototype, and the condition vanished.
+    ['a condition key named __proto__', '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"__proto__":"never"}}}]}', /"__proto__" is not a condition key/],
+    ['a condition key without its service', JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { StringEquals: { constructor: 'x' } } })] }), /"constructor" is not a condition key/],
     ['a session policy over its size', JSON.stringify({ Version: '2012-10-17', Statement: Array.from({ length: 40 }, () => allow('s3:GetObject', 'arn:aws:s3:::photos/some/long/prefix/*')) }), /at most 2048/, 'session'],
   ]
   for (const [name, text, message, kind] of bad) {
@@ -190,6 +193,8 @@ describe('policy documents', () => {
     assert.equal(evaluate({ identity: [allowAll, kept] }, req('s3:GetObject', O('a'), { 'aws:SourceIp': '10.1.2.3' })), 'explicit-deny')
     const openAllow = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { NotIpAddress: { 'aws:SourceIp': '999.1.1.1/99' } } })] }), 'identity', { kept: true })
     assert.equal(evaluate({ identity: [openAllow] }, req('s3:GetObject', O('a'), { 'aws:SourceIp': '8.8.8.8' })), 'implicit-deny')
+    const protoAllow = parsePolicy('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"__proto__":"never"}}}]}', 'identity', { kept: true })
+    assert.equal(evaluate({ identity: [protoAllow] }, req('s3:GetObject', O('a'))), 'implicit-deny', 'a kept Allow on a __proto__ key allows nothing')
   })
 
   it('accepts a single statement object and string values, and keeps Sids', () => {

@@ -26,7 +26,9 @@ export function substitute (text: string, context: ContextValues): string | unde
 
 /** A condition key's value: keys are case-insensitive in IAM (aws:SourceIp is aws:sourceip). */
 export function lookup (context: ContextValues, key: string): string | string[] | undefined {
-  return context[key] ?? context[key.toLowerCase()]
+  // Own keys only: a condition on "constructor" is no key of the request's.
+  const lower = key.toLowerCase()
+  return (Object.hasOwn(context, key) ? context[key] : undefined) ?? (Object.hasOwn(context, lower) ? context[lower] : undefined)
 }
 
 /** `${key, 'default'}`: the default when the key is absent. */

@@ -69,6 +69,9 @@ function principal (v: unknown, where: string): Principal {
   throw new MalformedPolicyError(`${where} must be "*" or {"AWS": ...} (s3mesh has no other principal types).`)
 }
 
+/** A condition key: a service's prefix, a colon, a name (with a tag key after a slash: s3:RequestObjectTag/project). */
+const CONDITION_KEY = /^[A-Za-z0-9-]+:\S+$/
+
 /** A statement's Condition; `unreadable` when a kept document's value cannot be compared (a new document's is refused). */
 function condition (v: unknown, where: string, kept: boolean): { block: ConditionBlock, unreadable: boolean } {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new MalformedPolicyError(`${where} must be an object of operators.`)
@@ -82,6 +85,13 @@ function condition (v: unknown, where: string, kept: boolean): { block: Conditio
       const list = typeof values === 'string' || typeof values === 'number' || typeof values === 'boolean' ? [values] : values
       if (!Array.isArray(list) || list.length === 0 || !list.every(x => ['string', 'number', 'boolean'].includes(typeof x))) {
         throw new MalformedPolicyError(`${where}.${operator}.${key} must be a value or a non-empty list of values.`)
+      }
+      // A key is service:name (aws:SourceIp, s3:prefix): one such as __proto__ would not be an entry of the block but
+      // its prototype, and the condition would vanish (an Allow for everyone).
+      if (!CONDITION_KEY.test(key)) {
+        if (!kept) throw new MalformedPolicyError(`${where}.${operator}: ${JSON.stringify(key)} is not a condition key (service:name, as aws:SourceIp).`)
+        unreadable = true
+        continue
       }
       const strings = list.map(String)
       const base = operator.replace(/^For(AnyValue|AllValues):/, '').replace(/IfExists$/, '')
