@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
+import { isIP } from 'node:net'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { parseAddress, parseAnnounce, parsePublicUrl } from './address.js'
 import { adminCommand } from './admin-command.js'
@@ -27,6 +28,19 @@ function addressArg (value: string): { host: string, port: number } {
   } catch (err) {
     throw new InvalidArgumentError(err instanceof Error ? err.message : String(err))
   }
+}
+
+/** --mesh-address: libp2p listens on an IP address (not a name), and its WebSockets on the next port. */
+function meshAddressArg (value: string): { host: string, port: number } {
+  let address: { host: string, port: number }
+  try {
+    address = parseAddress(value, '--mesh-address')
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err))
+  }
+  if (isIP(address.host) === 0) throw new InvalidArgumentError(`--mesh-address "${value}" needs an IP address, not a name (libp2p listens on addresses): 0.0.0.0 for every interface, or one of this machine's.`)
+  if (address.port === 65535) throw new InvalidArgumentError(`--mesh-address "${value}": the mesh's WebSockets listen on the next port, and there is none after 65535. Pick a lower port.`)
+  return address
 }
 
 /** Stops on SIGINT/SIGTERM after requests in flight finish; a second signal stops at once. */
@@ -106,7 +120,7 @@ function wholeNumber (flag: string, sizes: boolean, min: number, max = Number.MA
 /** Mesh flags both `server` and `relay` take. */
 function meshFlags (command: Command, meshDefault: string): Command {
   return command
-    .addOption(new Option('--mesh-address <host:port>', 'where this node listens for mesh peers (TCP; WebSockets on the next port)').default(addressArg(meshDefault), meshDefault).argParser(addressArg))
+    .addOption(new Option('--mesh-address <host:port>', 'where this node listens for mesh peers (TCP; WebSockets on the next port)').default(meshAddressArg(meshDefault), meshDefault).argParser(meshAddressArg))
     .option('--join <multiaddr>', 'join the mesh through this member (repeat for several)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--cluster <name>', 'the cluster name: nodes of other clusters are refused', 's3mesh')
     .addOption(new Option('--membership <preset>', 'membership timing preset (memberlist\'s)').choices(['lan', 'wan', 'local']).default('lan'))

@@ -1,6 +1,7 @@
 import { opendir, readdir, readFile, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bucketNameProblem } from '../core/names.js'
+import { CliError } from './cli-error.js'
 import { codeOf, removeQuietly, renameInto, writeDurable } from './disk-files.js'
 import { FORMAT_VERSION, type DiskLayout } from './disk-layout.js'
 import type { BucketRecord, MetaRecord, PendingMeta } from './disk-records.js'
@@ -152,10 +153,10 @@ export async function checkFormat (layout: DiskLayout): Promise<void> {
     version = (JSON.parse(await readFile(layout.formatFile, 'utf8')) as { version?: number }).version
   } catch (err) {
     if (codeOf(err) === 'ENOENT') return
-    throw new Error(`${layout.formatFile} is not readable JSON (${err instanceof Error ? err.message : String(err)}); it says which s3mesh format the folder holds`)
+    throw new CliError(`${layout.formatFile} is not readable JSON (${err instanceof Error ? err.message : String(err)}); it says which s3mesh format the folder holds`)
   }
   if (typeof version === 'number' && version > FORMAT_VERSION) {
-    throw new Error(`${layout.root} was written by a newer s3mesh (format ${version}; this one reads up to ${FORMAT_VERSION}): upgrade s3mesh`)
+    throw new CliError(`${layout.root} was written by a newer s3mesh (format ${version}; this one reads up to ${FORMAT_VERSION}): upgrade s3mesh`)
   }
 }
 

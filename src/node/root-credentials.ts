@@ -44,6 +44,7 @@ export async function loadRootCredentials (layout: DiskLayout, env: NodeJS.Proce
     await chmod(file, 0o600)
     return { accessKey: saved.accessKey, secretKey: saved.secretKey, source: 'file', file }
   } catch (err) {
+    if (err instanceof SyntaxError) throw new CliError(`${file} is damaged (not JSON): delete it to generate new keys.`)
     if (codeOf(err) !== 'ENOENT') throw err
   }
   const creds = { accessKey: randomAccessKey(), secretKey: randomSecret() }

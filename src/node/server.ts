@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions as HttpServerOptions, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import { mkdir, access, constants } from 'node:fs/promises'
+import { mkdir, access, constants, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createS3Handler } from '../s3-shim/index.js'
 import { CliError } from './cli-error.js'
 import { interfaceHosts } from './address.js'
@@ -106,9 +106,11 @@ async function prepareDataDir (dataDir: string): Promise<void> {
     await mkdir(dataDir, { recursive: true })
     await access(dataDir, constants.W_OK | constants.R_OK | constants.X_OK)
   } catch (err) {
-    const why = codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM' || codeOf(err) === 'EROFS' ? 'permission denied' : codeOf(err) === 'ENOTDIR' ? 'it is not a folder' : String(err)
+    const why = codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM' || codeOf(err) === 'EROFS' ? 'permission denied' : codeOf(err) === 'ENOTDIR' || codeOf(err) === 'EEXIST' ? 'it is not a folder' : String(err)
     throw new CliError(`Cannot use ${dataDir} as the data folder: ${why}. Choose a folder this user can write to.`)
   }
+  const system = join(dataDir, '.s3mesh')
+  if ((await stat(system).catch(() => undefined))?.isDirectory() === false) throw new CliError(`${system} is a file: s3mesh keeps its own data in a folder of that name. Move the file away.`)
 }
 
 /** `flag` names the option that sets this address, for the error message. */
@@ -173,6 +175,8 @@ function relayAnswer (): S3Handler {
 
 /** Starts an S3 server on a data folder: the `s3mesh server` command without the CLI. */
 export async function startServer (options: ServerOptions): Promise<RunningServer> {
+  // An empty name resolves to the current folder: its files would become buckets and objects.
+  if (options.dataDir.trim() === '') throw new CliError('Give the data folder (s3mesh server <dir>): an empty name would serve the current folder.', 2)
   const dataDir = resolve(options.dataDir)
   await prepareDataDir(dataDir)
   const layout = new DiskLayout(dataDir)

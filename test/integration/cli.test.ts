@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -54,6 +54,48 @@ describe('s3mesh CLI', () => {
     const creds = cli(['server', '/tmp/s3mesh-cli-creds'], { S3MESH_ROOT_USER: 'admin', S3MESH_ROOT_PASSWORD: 'short' })
     assert.equal(creds.status, 2)
     assert.match(creds.out, /S3MESH_ROOT_PASSWORD must be at least 8 characters/)
+  })
+
+  it('refuses an empty data folder name, a mesh address that is a name or leaves no port for WebSockets, and damaged files in .s3mesh, each with a message and no stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-cli-'))
+    const noStack = (r: { out: string }, what: string): void => { assert.doesNotMatch(r.out, /^\s+at |[A-Za-z]+Error:/m, `${what}: no stack trace`) }
+    try {
+      // An empty name is the current folder: its files would be served as buckets.
+      // Run in the test's own folder: were it served, nothing of the checkout would be touched.
+      const emptyRun = spawnSync(process.execPath, [BIN, 'server', '', '--address', '127.0.0.1:0', '--no-mesh', '--no-console'], { cwd: dir, encoding: 'utf8', timeout: 20_000 })
+      const empty = { status: emptyRun.status, out: `${emptyRun.stdout}${emptyRun.stderr}` }
+      assert.equal(empty.status, 2)
+      assert.match(empty.out, /Give the data folder/)
+      noStack(empty, 'empty')
+      const named = cli(['server', join(dir, 'a'), '--mesh-address', 'nosuchhost.invalid:39543'])
+      assert.notEqual(named.status, 0)
+      assert.match(named.out, /--mesh-address "nosuchhost\.invalid:39543" needs an IP address/)
+      const last = cli(['server', join(dir, 'a'), '--mesh-address', '127.0.0.1:65535'])
+      assert.notEqual(last.status, 0)
+      assert.match(last.out, /there is none after 65535/)
+      const args = ['--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', '--console-address', '127.0.0.1:0', '--no-mesh']
+      for (const [file, content, message] of [['format.json', '{garbage', /format\.json is not readable JSON/], ['credentials.json', '{garbage', /credentials\.json is damaged \(not JSON\)/]] as const) {
+        const data = join(dir, file)
+        await mkdir(join(data, '.s3mesh'), { recursive: true })
+        await writeFile(join(data, '.s3mesh', file), content)
+        // Without root keys in the environment, so that the kept credentials are read.
+        const { S3MESH_ROOT_USER: _u, S3MESH_ROOT_PASSWORD: _p, ...env } = process.env
+        const run = spawnSync(process.execPath, [BIN, 'server', data, ...args], { env, encoding: 'utf8', timeout: 20_000 })
+        const r = { status: run.status, out: `${run.stdout}${run.stderr}` }
+        assert.equal(r.status, 1, `${file}: ${r.out}`)
+        assert.match(r.out, message)
+        noStack(r, file)
+      }
+      const sysFile = join(dir, 'sysfile')
+      await mkdir(sysFile)
+      await writeFile(join(sysFile, '.s3mesh'), 'x')
+      const r = cli(['server', sysFile, ...args])
+      assert.equal(r.status, 1, r.out)
+      assert.match(r.out, /\.s3mesh is a file/)
+      noStack(r, '.s3mesh a file')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('takes a list of cluster keys for rotation, and explains a malformed one', async () => {

@@ -9,7 +9,7 @@
 import { AccessAdmin } from '../../core/access/access-admin.js'
 import type { AccessControl, Principal } from '../../core/access/access-control.js'
 import { IamError } from '../../core/access/iam-error.js'
-import { S3Error } from '../../core/errors.js'
+import { isS3Error, S3Error } from '../../core/errors.js'
 import { digestOf, toHex, type Hashes } from '../../core/hashes.js'
 import { readAll } from '../../core/streams.js'
 import type { ClientInfo } from '../access/request-actions.js'
@@ -50,7 +50,10 @@ export async function accessApi (request: Request, o: AccessApiOptions): Promise
   let service: 'iam' | 'sts' = /\/sts\//.test(request.headers.get('authorization') ?? '') ? 'sts' : 'iam'
   try {
     const body = await readAll(request.body, MAX_FORM_BYTES, request.signal).catch((err: unknown) => {
-      throw new IamError('ValidationError', `The request body is too large (at most ${MAX_FORM_BYTES} bytes): ${err instanceof Error ? err.message : String(err)}`)
+      const message = err instanceof Error ? err.message : String(err)
+      // Too large, or never whole (a client silent or gone half-way): each says which.
+      if (isS3Error(err, 'EntityTooLarge')) throw new IamError('ValidationError', `The request body is too large (at most ${MAX_FORM_BYTES} bytes): ${message}`)
+      throw new IamError('ValidationError', `The request body could not be read: ${message}`)
     })
     const url = new URL(request.url)
     const bodySha256 = toHex(digestOf(o.hashes, 'sha256', body))
