@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { isIP } from 'node:net'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { parseAddress, parseAnnounce, parsePublicUrl } from './address.js'
 import { adminCommand } from './admin-command.js'
@@ -28,6 +29,16 @@ function addressArg (value: string): { host: string, port: number } {
   } catch (err) {
     throw new InvalidArgumentError(err instanceof Error ? err.message : String(err))
   }
+}
+
+/** --join: a member's multiaddr, as its banner prints it (retried at start until one answers: garbage would be retried forever). */
+function joinArg (value: string): string {
+  try {
+    multiaddr(value)
+  } catch (err) {
+    throw new InvalidArgumentError(`--join "${value}" is not a multiaddr (${err instanceof Error ? err.message : String(err)}): give the one a member's banner prints, such as /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
+  }
+  return value
 }
 
 /** --mesh-address: libp2p listens on an IP address (not a name), and its WebSockets on the next port. */
@@ -121,7 +132,7 @@ function wholeNumber (flag: string, sizes: boolean, min: number, max = Number.MA
 function meshFlags (command: Command, meshDefault: string): Command {
   return command
     .addOption(new Option('--mesh-address <host:port>', 'where this node listens for mesh peers (TCP; WebSockets on the next port)').default(meshAddressArg(meshDefault), meshDefault).argParser(meshAddressArg))
-    .option('--join <multiaddr>', 'join the mesh through this member (repeat for several)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--join <multiaddr>', 'join the mesh through this member (repeat for several)', (value: string, previous: string[] = []) => [...previous, joinArg(value)])
     .option('--cluster <name>', 'the cluster name: nodes of other clusters are refused', 's3mesh')
     .addOption(new Option('--membership <preset>', 'membership timing preset (memberlist\'s)').choices(['lan', 'wan', 'local']).default('lan'))
     .option('--announce <multiaddr>', 'tell other members and tabs to dial this address instead of the ones listened on (behind NAT or a proxy; repeat for several)', (value: string, previous: string[] = []) => [...previous, cliArg(parseAnnounce, value)])

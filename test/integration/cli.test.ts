@@ -56,7 +56,7 @@ describe('s3mesh CLI', () => {
     assert.match(creds.out, /S3MESH_ROOT_PASSWORD must be at least 8 characters/)
   })
 
-  it('refuses an empty data folder name, a mesh address that is a name or leaves no port for WebSockets, and damaged files in .s3mesh, each with a message and no stack trace', async () => {
+  it('refuses an empty data folder name, a join address that is no multiaddr, a mesh address that is a name or leaves no port for WebSockets, and damaged files in .s3mesh, each with a message and no stack trace', async () => {
     const dir = await mkdtemp(join(tmpdir(), 's3mesh-cli-'))
     const noStack = (r: { out: string }, what: string): void => { assert.doesNotMatch(r.out, /^\s+at |[A-Za-z]+Error:/m, `${what}: no stack trace`) }
     try {
@@ -70,6 +70,9 @@ describe('s3mesh CLI', () => {
       const named = cli(['server', join(dir, 'a'), '--mesh-address', 'nosuchhost.invalid:39543'])
       assert.notEqual(named.status, 0)
       assert.match(named.out, /--mesh-address "nosuchhost\.invalid:39543" needs an IP address/)
+      const garbage = cli(['server', join(dir, 'a'), '--join', 'http://127.0.0.1:9000'])
+      assert.notEqual(garbage.status, 0)
+      assert.match(garbage.out, /--join "http:\/\/127\.0\.0\.1:9000" is not a multiaddr/, 'refused at start, not retried forever')
       const last = cli(['server', join(dir, 'a'), '--mesh-address', '127.0.0.1:65535'])
       assert.notEqual(last.status, 0)
       assert.match(last.out, /there is none after 65535/)
