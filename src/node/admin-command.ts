@@ -4,7 +4,7 @@
  * spoken through the node's IAM API (iam-client.ts). Exit codes: 0 done,
  * 1 the node refused or could not be reached, 2 a usage error.
  */
-import { readFile } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { Command, CommanderError } from 'commander'
 import { CliError } from './cli-error.js'
 import { EndpointUnreachableError, IamApiError, IamClient, UnexpectedAnswerError } from './iam-client.js'
@@ -63,7 +63,7 @@ function connect (opts: ConnectionOptions, env: NodeJS.ProcessEnv, usage: string
   }
   const accessKeyId = opts.accessKey ?? env.S3MESH_ROOT_USER ?? env.AWS_ACCESS_KEY_ID
   const secretAccessKey = opts.secretKey ?? env.S3MESH_ROOT_PASSWORD ?? env.AWS_SECRET_ACCESS_KEY
-  if (accessKeyId === undefined || secretAccessKey === undefined) {
+  if (accessKeyId === undefined || secretAccessKey === undefined || accessKeyId === '' || secretAccessKey === '') {
     throw new CliError(`Give the root keys: --access-key and --secret-key, or S3MESH_ROOT_USER and S3MESH_ROOT_PASSWORD.\n${usage}`, 2)
   }
   return new IamClient(opts.endpoint, { accessKeyId, secretAccessKey })
@@ -190,11 +190,28 @@ async function userSetStatus ({ iam, print }: Admin, nameOrKey: string, enabled:
 
 // Policies
 
+/** Bytes of a policy file read at most: well past IAM's 6,144 characters, short of a device that never ends. */
+const MAX_POLICY_FILE = 64 * 1024
+
 async function policyAdd ({ iam, print }: Admin, name: string, file: string): Promise<void> {
   let document: string
   try {
-    document = await readFile(file, 'utf8')
+    // Read up to a bound (a device such as /dev/zero never ends): larger than any policy IAM takes is refused.
+    const handle = await open(file, 'r')
+    const buffer = Buffer.alloc(MAX_POLICY_FILE + 1)
+    let length = 0
+    try {
+      for (let n = -1; n !== 0 && length < buffer.length;) {
+        n = (await handle.read(buffer, length, buffer.length - length, null)).bytesRead
+        length += n
+      }
+    } finally {
+      await handle.close()
+    }
+    if (length > MAX_POLICY_FILE) throw new CliError(`The policy file ${file} is longer than ${MAX_POLICY_FILE} bytes; a policy is at most 6,144 characters.`)
+    document = buffer.subarray(0, length).toString('utf8')
   } catch (err) {
+    if (err instanceof CliError) throw err
     const code = (err as NodeJS.ErrnoException).code
     throw new CliError(`Cannot read the policy file ${file}: ${code === 'ENOENT' ? 'there is no such file' : code ?? String(err)}.`)
   }

@@ -68,7 +68,8 @@ function listener (dir: string, consoleDir: string, api: NodeListener, gateway: 
     }
     if (path === '/' || path === '/index.html') {
       readFile(`${consoleDir}index.html`).catch(() => PAGE).then(body => {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }).end(req.method === 'HEAD' ? undefined : body)
+        // Never framed by another page (clickjacking: the console acts with the keys signed in).
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'x-frame-options': 'DENY', 'content-security-policy': 'frame-ancestors \'none\'' }).end(req.method === 'HEAD' ? undefined : body)
       }, () => { res.writeHead(500).end() })
       return
     }

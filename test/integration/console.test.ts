@@ -132,7 +132,10 @@ describe('the console', () => {
   })
 
   it('refuses a wrong secret in plain words, then logs in and joins the mesh; its first view is interactive within 1.5 s', async () => {
-    await page.goto(node.consoleUrl!)
+    const served = await page.goto(node.consoleUrl!)
+    // Another site may not frame it (clickjacking: it acts with the keys signed in).
+    assert.equal(served?.headers()['x-frame-options'], 'DENY')
+    assert.equal(served?.headers()['content-security-policy'], 'frame-ancestors \'none\'')
     await page.getByLabel('Access key').waitFor()
     const interactiveMs = await page.evaluate(() => performance.getEntriesByName('console-interactive')[0]?.startTime ?? NaN)
     await writeFile(new URL('first-view.json', SHOTS), JSON.stringify({ interactiveMs }, null, 2))
