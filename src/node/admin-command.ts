@@ -61,8 +61,9 @@ function connect (opts: ConnectionOptions, env: NodeJS.ProcessEnv, usage: string
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new CliError(`--endpoint must be a URL such as http://127.0.0.1:9000, not "${opts.endpoint}".\n${usage}`, 2)
   }
-  const accessKeyId = opts.accessKey ?? env.S3MESH_ROOT_USER ?? env.AWS_ACCESS_KEY_ID
-  const secretAccessKey = opts.secretKey ?? env.S3MESH_ROOT_PASSWORD ?? env.AWS_SECRET_ACCESS_KEY
+  // An empty key is none: the next place is asked.
+  const accessKeyId = opts.accessKey || env.S3MESH_ROOT_USER || env.AWS_ACCESS_KEY_ID
+  const secretAccessKey = opts.secretKey || env.S3MESH_ROOT_PASSWORD || env.AWS_SECRET_ACCESS_KEY
   if (accessKeyId === undefined || secretAccessKey === undefined || accessKeyId === '' || secretAccessKey === '') {
     throw new CliError(`Give the root keys: --access-key and --secret-key, or S3MESH_ROOT_USER and S3MESH_ROOT_PASSWORD.\n${usage}`, 2)
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { isIP } from 'node:net'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { parseAddress, parseAnnounce, parsePublicUrl } from './address.js'
@@ -33,15 +34,23 @@ function addressArg (value: string): { host: string, port: number } {
 
 /** --join: a member's multiaddr, as its banner prints it (retried at start until one answers: garbage would be retried forever). */
 function joinArg (value: string): string {
+  const bad = (why: string): InvalidArgumentError => new InvalidArgumentError(`--join "${value}" is not a member's multiaddr (${why}): give the one a member's banner prints, such as /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
+  if (!value.startsWith('/') || value.length < 2) throw bad('a multiaddr starts with /')
+  let components: Array<{ name: string, value?: string }>
   try {
-    multiaddr(value)
+    // Read whole now: the parse is lazy, and a bad part would surface only at each dial.
+    components = multiaddr(value).getComponents()
   } catch (err) {
-    throw new InvalidArgumentError(`--join "${value}" is not a multiaddr (${err instanceof Error ? err.message : String(err)}): give the one a member's banner prints, such as /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
+    throw bad(err instanceof Error ? err.message : String(err))
+  }
+  for (const c of components) {
+    if (c.name !== 'p2p') continue
+    try { peerIdFromString(c.value ?? '') } catch { throw bad(`"${c.value ?? ''}" is not a peer id`) }
   }
   return value
 }
 
-/** --mesh-address: libp2p listens on an IP address (not a name), and its WebSockets on the next port. */
+/** --mesh-address: libp2p listens on an IPv4 address (not a name), and its WebSockets on the next port. */
 function meshAddressArg (value: string): { host: string, port: number } {
   let address: { host: string, port: number }
   try {
@@ -49,7 +58,7 @@ function meshAddressArg (value: string): { host: string, port: number } {
   } catch (err) {
     throw new InvalidArgumentError(err instanceof Error ? err.message : String(err))
   }
-  if (isIP(address.host) === 0) throw new InvalidArgumentError(`--mesh-address "${value}" needs an IP address, not a name (libp2p listens on addresses): 0.0.0.0 for every interface, or one of this machine's.`)
+  if (isIP(address.host) !== 4) throw new InvalidArgumentError(`--mesh-address "${value}" needs an IPv4 address (the mesh listens on IPv4; a name is not an address): 0.0.0.0 for every interface, or one of this machine's.`)
   if (address.port === 65535) throw new InvalidArgumentError(`--mesh-address "${value}": the mesh's WebSockets listen on the next port, and there is none after 65535. Pick a lower port.`)
   return address
 }

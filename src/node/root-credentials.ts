@@ -39,8 +39,8 @@ export async function loadRootCredentials (layout: DiskLayout, env: NodeJS.Proce
     return { accessKey: user, secretKey: password, source: 'environment', file }
   }
   try {
-    const saved = JSON.parse(await readFile(file, 'utf8')) as { accessKey?: unknown, secretKey?: unknown }
-    if (typeof saved.accessKey !== 'string' || typeof saved.secretKey !== 'string') throw new CliError(`${file} is damaged: delete it to generate new keys.`)
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { accessKey?: unknown, secretKey?: unknown } | null
+    if (typeof saved !== 'object' || saved === null || typeof saved.accessKey !== 'string' || typeof saved.secretKey !== 'string') throw new CliError(`${file} is damaged: delete it to generate new keys.`)
     await chmod(file, 0o600)
     return { accessKey: saved.accessKey, secretKey: saved.secretKey, source: 'file', file }
   } catch (err) {

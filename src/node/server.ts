@@ -176,7 +176,7 @@ function relayAnswer (): S3Handler {
 /** Starts an S3 server on a data folder: the `s3mesh server` command without the CLI. */
 export async function startServer (options: ServerOptions): Promise<RunningServer> {
   // An empty name resolves to the current folder: its files would become buckets and objects.
-  if (options.dataDir.trim() === '') throw new CliError('Give the data folder (s3mesh server <dir>): an empty name would serve the current folder.', 2)
+  if (options.dataDir.trim() === '') throw new CliError('Give a data folder: an empty name would serve the current folder.', 2)
   const dataDir = resolve(options.dataDir)
   await prepareDataDir(dataDir)
   const layout = new DiskLayout(dataDir)

@@ -7,6 +7,8 @@ export function onCalendar (text: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text.trim())
   if (m === null) return false
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])]
-  const day = new Date(Date.UTC(y, mo - 1, d))
+  // setUTCFullYear, not Date.UTC: that reads years 0 to 99 as 1900 to 1999.
+  const day = new Date(0)
+  day.setUTCFullYear(y, mo - 1, d)
   return day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d
 }

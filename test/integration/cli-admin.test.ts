@@ -79,9 +79,11 @@ describe('s3mesh admin', () => {
     const noKeys = await admin(['user', 'list'], { S3MESH_ROOT_USER: undefined, S3MESH_ROOT_PASSWORD: undefined })
     assert.equal(noKeys.status, 2, noKeys.out)
     assert.match(noKeys.out, /Give the root keys/)
-    const emptyKeys = await admin(['user', 'list', '--access-key', '', '--secret-key', ''])
+    const emptyKeys = await admin(['user', 'list', '--access-key', '', '--secret-key', ''], { S3MESH_ROOT_USER: '', S3MESH_ROOT_PASSWORD: '' })
     assert.equal(emptyKeys.status, 2, emptyKeys.out)
     assert.match(emptyKeys.out, /Give the root keys/, 'empty keys are no keys')
+    const fallBack = await admin(['user', 'list', '--access-key', '', '--secret-key', ''])
+    assert.equal(fallBack.status, 0, `empty flags give way to the keys in the environment: ${fallBack.out}`)
     // A file that never ends is not read whole (it took half a gigabyte before an error that said nothing of the file).
     const endless = await admin(['policy', 'add', 'endless', '/dev/zero'])
     assert.equal(endless.status, 1, endless.out)

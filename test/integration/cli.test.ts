@@ -65,20 +65,25 @@ describe('s3mesh CLI', () => {
       const emptyRun = spawnSync(process.execPath, [BIN, 'server', '', '--address', '127.0.0.1:0', '--no-mesh', '--no-console'], { cwd: dir, encoding: 'utf8', timeout: 20_000 })
       const empty = { status: emptyRun.status, out: `${emptyRun.stdout}${emptyRun.stderr}` }
       assert.equal(empty.status, 2)
-      assert.match(empty.out, /Give the data folder/)
+      assert.match(empty.out, /Give a data folder/)
       noStack(empty, 'empty')
       const named = cli(['server', join(dir, 'a'), '--mesh-address', 'nosuchhost.invalid:39543'])
       assert.notEqual(named.status, 0)
-      assert.match(named.out, /--mesh-address "nosuchhost\.invalid:39543" needs an IP address/)
-      const garbage = cli(['server', join(dir, 'a'), '--join', 'http://127.0.0.1:9000'])
-      assert.notEqual(garbage.status, 0)
-      assert.match(garbage.out, /--join "http:\/\/127\.0\.0\.1:9000" is not a multiaddr/, 'refused at start, not retried forever')
+      assert.match(named.out, /--mesh-address "nosuchhost\.invalid:39543" needs an IPv4 address/)
+      for (const join_ of ['http://127.0.0.1:9000', '', '/ip4/127.0.0.1/tcp/9100/p2p/garbage']) {
+        const garbage = cli(['server', join(dir, 'a'), '--join', join_])
+        assert.notEqual(garbage.status, 0, join_)
+        assert.match(garbage.out, /--join ".*" is not a member's multiaddr/, `${join_}: refused at start, not retried forever`)
+      }
+      const v6 = cli(['server', join(dir, 'a'), '--mesh-address', '[::]:9100'])
+      assert.notEqual(v6.status, 0)
+      assert.match(v6.out, /needs an IPv4 address/)
       const last = cli(['server', join(dir, 'a'), '--mesh-address', '127.0.0.1:65535'])
       assert.notEqual(last.status, 0)
       assert.match(last.out, /there is none after 65535/)
       const args = ['--address', '127.0.0.1:0', '--mesh-address', '127.0.0.1:0', '--console-address', '127.0.0.1:0', '--no-mesh']
-      for (const [file, content, message] of [['format.json', '{garbage', /format\.json is not readable JSON/], ['credentials.json', '{garbage', /credentials\.json is damaged \(not JSON\)/]] as const) {
-        const data = join(dir, file)
+      for (const [file, content, message] of [['format.json', '{garbage', /format\.json is not readable JSON/], ['credentials.json', '{garbage', /credentials\.json is damaged \(not JSON\)/], ['credentials.json', 'null', /credentials\.json is damaged/]] as const) {
+        const data = join(dir, `${file}-${content}`)
         await mkdir(join(data, '.s3mesh'), { recursive: true })
         await writeFile(join(data, '.s3mesh', file), content)
         // Without root keys in the environment, so that the kept credentials are read.

@@ -197,6 +197,13 @@ describe('policy documents', () => {
     assert.equal(evaluate({ identity: [protoAllow] }, req('s3:GetObject', O('a'))), 'implicit-deny', 'a kept Allow on a __proto__ key allows nothing')
   })
 
+  it('takes condition keys AWS allows: a tag key with a space, a federated provider\'s key with dots', () => {
+    const keys = ['s3:RequestObjectTag/Cost Center', 'cognito-identity.amazonaws.com:sub', 'aws:PrincipalTag/team']
+    const p = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: [allow('s3:*', '*', { Condition: { StringEquals: Object.fromEntries(keys.map(k => [k, 'x'])) } })] }), 'identity')
+    assert.deepEqual(Object.keys(p.statements[0]!.condition!.StringEquals!), keys)
+    assert.equal(p.statements[0]!.unreadableCondition, undefined)
+  })
+
   it('accepts a single statement object and string values, and keeps Sids', () => {
     const p = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: { Sid: 'Read', Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::a/*' } }), 'identity')
     assert.deepEqual(p.statements, [{ sid: 'Read', effect: 'Allow', actions: ['s3:GetObject'], resources: ['arn:aws:s3:::a/*'] }])

@@ -69,8 +69,11 @@ function principal (v: unknown, where: string): Principal {
   throw new MalformedPolicyError(`${where} must be "*" or {"AWS": ...} (s3mesh has no other principal types).`)
 }
 
-/** A condition key: a service's prefix, a colon, a name (with a tag key after a slash: s3:RequestObjectTag/project). */
-const CONDITION_KEY = /^[A-Za-z0-9-]+:\S+$/
+/**
+ * A condition key: a prefix, a colon, a name (aws:SourceIp; s3:RequestObjectTag/Cost Center, whose tag key may hold
+ * spaces; cognito-identity.amazonaws.com:sub). What has no colon (__proto__, constructor) is none.
+ */
+const CONDITION_KEY = /^[^:\s]+:.+$/
 
 /** A statement's Condition; `unreadable` when a kept document's value cannot be compared (a new document's is refused). */
 function condition (v: unknown, where: string, kept: boolean): { block: ConditionBlock, unreadable: boolean } {
@@ -86,10 +89,10 @@ function condition (v: unknown, where: string, kept: boolean): { block: Conditio
       if (!Array.isArray(list) || list.length === 0 || !list.every(x => ['string', 'number', 'boolean'].includes(typeof x))) {
         throw new MalformedPolicyError(`${where}.${operator}.${key} must be a value or a non-empty list of values.`)
       }
-      // A key is service:name (aws:SourceIp, s3:prefix): one such as __proto__ would not be an entry of the block but
+      // A key is prefix:name (aws:SourceIp, s3:prefix): one such as __proto__ would not be an entry of the block but
       // its prototype, and the condition would vanish (an Allow for everyone).
       if (!CONDITION_KEY.test(key)) {
-        if (!kept) throw new MalformedPolicyError(`${where}.${operator}: ${JSON.stringify(key)} is not a condition key (service:name, as aws:SourceIp).`)
+        if (!kept) throw new MalformedPolicyError(`${where}.${operator}: ${JSON.stringify(key)} is not a condition key (prefix:name, as aws:SourceIp).`)
         unreadable = true
         continue
       }

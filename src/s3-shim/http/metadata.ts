@@ -1,7 +1,7 @@
 import type { PartSizes } from '../../core/checksums.js'
 import { S3Error } from '../../core/errors.js'
 import type { ObjectInfo, ObjectMetadata } from '../../core/object-store.js'
-import { parseQuery } from '../router.js'
+import { safeDecode } from '../router.js'
 import { httpDate, quoteEtag } from '../respond.js'
 import { childOf, elementsOf, textOf, type Parsed } from '../xml.js'
 
@@ -189,7 +189,12 @@ export function tagsFromHeader (headers: Headers): Record<string, string> | unde
   const v = headers.get('x-amz-tagging')
   if (v === null) return undefined
   // Every pair, repeated keys too (a query's parse keeps the first): assertTags refuses a key given twice, as S3 does.
-  const pairs = v.split('&').filter(p => p !== '').map((p): [string, string] => [...parseQuery(p.replace(/\+/g, '%20'))][0] ?? ['', ''])
+  // Read as URLSearchParams reads it for the policy check (request-actions.ts): a leading ? dropped, + a space.
+  const decode = (text: string): string => safeDecode(text.replace(/\+/g, '%20'))
+  const pairs = v.replace(/^\?/, '').split('&').filter(p => p !== '').map((p): [string, string] => {
+    const eq = p.indexOf('=')
+    return eq < 0 ? [decode(p), ''] : [decode(p.slice(0, eq)), decode(p.slice(eq + 1))]
+  })
   return assertTags(pairs)
 }
 
