@@ -129,6 +129,7 @@ describe('bad input', () => {
     const tagging = await signed(`/${B}/named?tagging`, { method: 'PUT', body: '<Tagging><__proto__/></Tagging>' })
     assert.equal(tagging.code, 'MalformedXML')
     assert.equal((await signed(`/${B}?delete`, { method: 'POST', body: '<Delete><Quiet>maybe</Quiet><Object><Key>named</Key></Object></Delete>' })).code, 'MalformedXML', 'Quiet is true or false')
+    assert.equal((await signed(`/${B}?delete`, { method: 'POST', body: '<Delete><Quiet/><Object><Key>not-there</Key></Object></Delete>' })).status, 200, 'an empty Quiet is false')
     const reserved = await signed(`/${B}/named?tagging`, { method: 'PUT', body: '<Tagging><TagSet><Tag><Key>aws:owner</Key><Value>x</Value></Tag></TagSet></Tagging>' })
     assert.equal(reserved.code, 'InvalidTag', 'aws: keys are AWS\'s')
     assert.equal((await signed(`/${B}/twice`, { method: 'PUT', body: 'x', headers: { 'x-amz-tagging': 'a=1&a=2' } })).code, 'InvalidTag', 'a tag key given twice')
@@ -141,6 +142,9 @@ describe('bad input', () => {
       assert.equal((await signed(`/${B}?cors`, { method: 'PUT', body })).code, 'InvalidRequest', expose)
     }
     assert.equal((await signed(`/${B}?cors`, { method: 'GET' })).code, 'NoSuchCORSConfiguration', 'none of them was kept')
+    const emptyExpose = '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader/></CORSRule></CORSConfiguration>'
+    assert.equal((await signed(`/${B}?cors`, { method: 'PUT', body: emptyExpose })).status, 200, 'an empty value is taken, as before')
+    assert.equal((await signed(`/${B}?cors`, { method: 'DELETE' })).status, 204)
 
     // response-* overrides: a UTF-8 filename reaches the client as UTF-8; a control character is refused.
     const disposition = 'attachment; filename="日本.txt"'

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { evaluate, type AccessRequest, type Decision } from '../../src/core/access/evaluate.js'
 import { inCidr } from '../../src/core/access/conditions.js'
+import { lookup } from '../../src/core/access/policy-match.js'
 import { MalformedPolicyError, parsePolicy, type Policy, type PolicyKind } from '../../src/core/access/policy.js'
 
 const doc = (statements: unknown[], kind: PolicyKind = 'identity'): Policy => parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: statements }), kind)
@@ -217,6 +218,8 @@ describe('policy documents', () => {
     assert.equal(inCidr('::ffff:10.0.0.1', '::ffff:10.0.0.0/104'), true)
     assert.equal(inCidr('10.0.0.1', '::/0'), false, 'IPv4 against an IPv6 block')
     assert.equal(inCidr('300.0.0.1', '0.0.0.0/0'), false, 'not an address')
+    assert.equal(lookup({ 'aws:username': 'alice' }, 'constructor'), undefined, 'a request\'s own keys only')
+    assert.equal(lookup({ 'aws:username': 'alice' }, 'AWS:UserName'), 'alice', 'keys are matched without case')
     for (const bits of ['', ' ', '0x0', '-1', '33']) assert.equal(inCidr('8.8.8.8', `10.0.0.0/${bits}`), false, `a prefix of ${JSON.stringify(bits)} is none (Number('') is 0, which would match all)`)
   })
 })
