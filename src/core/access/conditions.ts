@@ -80,11 +80,7 @@ function holds (operator: string, request: string | string[] | undefined, values
  */
 export function valueProblem (base: string, value: string): string | undefined {
   const of = NEGATED[base] ?? base
-  if (of === 'IpAddress') {
-    const [net, bits, ...more] = value.split('/')
-    const width = ipBits(net ?? '')?.width
-    if (width === undefined || more.length > 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= width))) return `${JSON.stringify(value)} is not an IP address or a CIDR block`
-  }
+  if (of === 'IpAddress' && cidrOf(value) === undefined) return `${JSON.stringify(value)} is not an IP address or a CIDR block`
   if (of.startsWith('Numeric') && Number.isNaN(num(value))) return `${JSON.stringify(value)} is not a number`
   if (of.startsWith('Date') && Number.isNaN(date(value))) return `${JSON.stringify(value)} is not a date (ISO 8601, or seconds since 1970)`
   if ((of === 'Bool' || of === 'Null') && !/^(true|false)$/i.test(value)) return `${JSON.stringify(value)} is not true or false`
@@ -93,16 +89,21 @@ export function valueProblem (base: string, value: string): string | undefined {
 
 /** Whether an IPv4 or IPv6 address is inside a CIDR block (or equals an address). */
 export function inCidr (address: string, cidr: string): boolean {
-  const [net, bitsText] = cidr.split('/')
   const a = ipBits(address)
-  const n = ipBits(net ?? '')
+  const n = cidrOf(cidr)
   if (a === undefined || n === undefined || a.width !== n.width) return false
-  // Digits only: Number('') and Number('0x0') are 0, a prefix that would match every address.
-  if (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText)) return false
-  const bits = bitsText === undefined ? n.width : Number(bitsText)
-  if (bits > n.width) return false
-  const shift = BigInt(n.width - bits)
+  const shift = BigInt(n.width - n.bits)
   return (a.value >> shift) === (n.value >> shift)
+}
+
+/** A CIDR block (an address alone: a block of one) as its network's bits and prefix length; undefined when it is none. */
+function cidrOf (text: string): { value: bigint, width: number, bits: number } | undefined {
+  const [net, bitsText, ...more] = text.split('/')
+  const n = ipBits(net ?? '')
+  // Digits only: Number('') and Number('0x0') are 0, a prefix that would match every address.
+  if (n === undefined || more.length > 0 || (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText))) return undefined
+  const bits = bitsText === undefined ? n.width : Number(bitsText)
+  return bits > n.width ? undefined : { ...n, bits }
 }
 
 function ipBits (ip: string): { value: bigint, width: number } | undefined {

@@ -97,9 +97,8 @@ function condition (v: unknown, where: string, kept: boolean): { block: Conditio
         continue
       }
       const strings = list.map(String)
-      const base = operator.replace(/^For(AnyValue|AllValues):/, '').replace(/IfExists$/, '')
       for (const value of strings) {
-        const problem = valueProblem(base, value)
+        const problem = valueProblem(baseOperator(operator), value)
         if (problem === undefined) continue
         if (!kept) throw new MalformedPolicyError(`${where}.${operator}.${key}: ${problem}.`)
         unreadable = true
@@ -117,9 +116,14 @@ const BASE_OPERATORS = new Set([
   'Bool', 'IpAddress', 'NotIpAddress', 'ArnEquals', 'ArnNotEquals', 'ArnLike', 'ArnNotLike', 'Null',
 ])
 
+/** An operator without its ForAnyValue:/ForAllValues: prefix and IfExists suffix (StringEquals for ForAllValues:StringEqualsIfExists). */
+function baseOperator (name: string): string {
+  return name.replace(/^For(AnyValue|AllValues):/, '').replace(/IfExists$/, '')
+}
+
 /** A condition operator, with its optional ForAnyValue:/ForAllValues: prefix and IfExists suffix. */
 export function isOperator (name: string): boolean {
-  const base = name.replace(/^For(AnyValue|AllValues):/, '').replace(/IfExists$/, '')
+  const base = baseOperator(name)
   return BASE_OPERATORS.has(base) && !(name.endsWith('IfExists') && base === 'Null')
 }
 
