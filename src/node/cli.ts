@@ -25,11 +25,7 @@ function cliArg<T> (parse: (value: string) => T, value: string): T {
 }
 
 function addressArg (value: string): { host: string, port: number } {
-  try {
-    return parseAddress(value)
-  } catch (err) {
-    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err))
-  }
+  return cliArg(parseAddress, value)
 }
 
 /** --join: a member's multiaddr, as its banner prints it (retried at start until one answers: garbage would be retried forever). */
@@ -52,12 +48,7 @@ function joinArg (value: string): string {
 
 /** --mesh-address: libp2p listens on an IPv4 address (not a name), and its WebSockets on the next port. */
 function meshAddressArg (value: string): { host: string, port: number } {
-  let address: { host: string, port: number }
-  try {
-    address = parseAddress(value, '--mesh-address')
-  } catch (err) {
-    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err))
-  }
+  const address = cliArg(v => parseAddress(v, '--mesh-address'), value)
   if (isIP(address.host) !== 4) throw new InvalidArgumentError(`--mesh-address "${value}" needs an IPv4 address (the mesh listens on IPv4; a name is not an address): 0.0.0.0 for every interface, or one of this machine's.`)
   if (address.port === 65535) throw new InvalidArgumentError(`--mesh-address "${value}": the mesh's WebSockets listen on the next port, and there is none after 65535. Pick a lower port.`)
   return address
