@@ -38,12 +38,14 @@ export interface NodeMeta {
  * durable member says this. `objectLock`: it keeps and enforces object
  * lock from the catalog (docs/plans/object-lock.md); an older member would
  * drop a version's lock and delete it, so no bucket gets object lock until
- * every durable member says this.
+ * every durable member says this. `bucketClose`: it answers a bucket's
+ * delete with the writes it is making to it (core/mesh/bucket-close.ts); a
+ * delete does not ask a member without it.
  */
-export const FEATURES = { versions: 1, objectLock: 2 } as const
+export const FEATURES = { versions: 1, objectLock: 2, bucketClose: 4 } as const
 
 /** The features this release announces (NodeMeta.caps). */
-export const MEMBER_CAPS = FEATURES.versions | FEATURES.objectLock
+export const MEMBER_CAPS = FEATURES.versions | FEATURES.objectLock | FEATURES.bucketClose
 
 const ROLES = new Set(['durable', 'relay', 'ephemeral', 'edge'])
 

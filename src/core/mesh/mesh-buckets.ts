@@ -15,7 +15,7 @@ import type { MeshStoreParts } from './mesh-store.js'
  * bucket's folder for the copies it holds.
  */
 export class MeshBuckets {
-  constructor (private readonly p: Pick<MeshStoreParts, 'copies' | 'catalog' | 'partition' | 'persist' | 'announced'>) {}
+  constructor (private readonly p: Pick<MeshStoreParts, 'copies' | 'catalog' | 'partition' | 'persist' | 'announced' | 'closer'>) {}
 
   /** A bucket's entry, or NoSuchBucket (none, or deleted). */
   live (name: string): CatalogEntry {
@@ -52,22 +52,40 @@ export class MeshBuckets {
     return this.p.catalog.listBuckets().map(e => ({ name: e.bucket, created: new Date(e.version.ms) }))
   }
 
+  /**
+   * Deletes an empty bucket for every member. It is closed at every durable
+   * member first (bucket-close.ts), so a write racing the delete through
+   * another member is either counted here (BucketNotEmpty) or made to wait
+   * and then refused (NoSuchBucket): never acknowledged into a bucket that
+   * is then gone.
+   */
   async delete (name: string, options?: Signal): Promise<void> {
     this.live(name)
-    // Not empty while any version or delete marker is left, current or not.
-    const { objects, versions } = this.p.partition === undefined
-      ? { objects: this.p.catalog.objectCount(name), versions: this.p.catalog.versionTotals(name).versions }
-      : await this.p.partition.totals(name, options?.signal)
-    if (versions === undefined && this.live(name).versioning !== undefined) {
-      throw new S3Error('ServiceUnavailable', 'The owner that counted this bucket runs a release that keeps no versions, and cannot say whether versions are left: upgrade every node.')
-    }
-    if (objects > 0 || (versions ?? 0) > 0) throw new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
+    const closed = await this.p.closer?.close(name, options?.signal)
+    let tombstone: CatalogEntry | undefined
     try {
-      await this.p.copies.store.deleteBucket(name, options)
-    } catch (err) {
-      if (!isS3Error(err, 'NoSuchBucket')) throw err
+      this.live(name)
+      if (closed?.busy === true) throw notEmpty(name)
+      // Not empty while any version or delete marker is left, current or not.
+      const { objects, versions } = this.p.partition === undefined
+        ? { objects: this.p.catalog.objectCount(name), versions: this.p.catalog.versionTotals(name).versions }
+        : await this.p.partition.totals(name, options?.signal)
+      if (versions === undefined && this.live(name).versioning !== undefined) {
+        throw new S3Error('ServiceUnavailable', 'The owner that counted this bucket runs a release that keeps no versions, and cannot say whether versions are left: upgrade every node.')
+      }
+      if (objects > 0 || (versions ?? 0) > 0) throw notEmpty(name)
+      if (closed !== undefined && !closed.inTime()) throw new S3Error('ServiceUnavailable', 'The bucket is not deleted: counting its objects took too long. Try again.')
+      try {
+        await this.p.copies.store.deleteBucket(name, options)
+      } catch (err) {
+        if (!isS3Error(err, 'NoSuchBucket')) throw err
+      }
+      tombstone = { bucket: name, version: this.p.copies.version(), deleted: true, holders: [] }
+      this.p.copies.publish(tombstone)
+    } finally {
+      // With the tombstone, every member takes it in before the writes it held go on (and find no bucket).
+      await closed?.open(tombstone)
     }
-    this.p.copies.publish({ bucket: name, version: this.p.copies.version(), deleted: true, holders: [] })
     await this.p.persist()
   }
 
@@ -129,6 +147,10 @@ export class MeshBuckets {
   lifecycle (bucket: string): LifecycleRule[] | undefined {
     return this.p.catalog.get(bucket)?.lifecycle
   }
+}
+
+function notEmpty (name: string): S3Error {
+  return new S3Error('BucketNotEmpty', undefined, { resource: name, detail: { BucketName: name } })
 }
 
 /** Up to three members by name, and how many more. */

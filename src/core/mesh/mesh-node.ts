@@ -15,6 +15,7 @@ import { Catalog } from './catalog.js'
 import { CatalogPartition } from './catalog-partition.js'
 import { CatalogQuery } from './catalog-query.js'
 import { WriteArbiter } from './write-arbiter.js'
+import { BucketCloser } from './bucket-close.js'
 import type { MeshConfig } from './config.js'
 import { DurableMembers } from './durable-members.js'
 import { compareVersions, HybridClock } from './hlc.js'
@@ -78,6 +79,8 @@ export class MeshNode {
   readonly query: CatalogQuery
   /** Orders conditional writes: a bucket's leading owner decides which of two racing writes of a key goes ahead. */
   readonly arbiter: WriteArbiter
+  /** Orders a bucket's delete with the writes to it at every durable member. */
+  readonly closer: BucketCloser
   /** The leading owner's notices to members holding keys of buckets they do not own (they do not hear those buckets' announcements). */
   readonly notices: HolderNotices
   /** Entries heard and not kept here (buckets this member does not own): `passed` (a guest following such a bucket is told). */
@@ -203,6 +206,10 @@ export class MeshNode {
       arbiterOf: b => partition.owners(b)[0],
       current: async (b, k, signal) => await partition.entry(b, k, signal, { holders: true }),
     })
+    this.closer = new BucketCloser({
+      libp2p: o.libp2p, keyring: o.keyring, catalog, receive: entries => { this.reconciler.receive(entries) },
+      members: () => { const old = new Set(this.durable.lacking(FEATURES.bucketClose)); return this.durable.list().filter(id => id !== this.self && !old.has(id)) },
+    })
     this.store = new MeshStore({
       copies, catalog, hashes,
       replicator: new Replicator({ ...parts, replicas: config.replicas, writeQuorum: config.writeQuorum }),
@@ -216,6 +223,7 @@ export class MeshNode {
       persist: async () => { await o.catalogStore?.flush(true) },
       partition,
       arbiter: this.arbiter,
+      closer: this.closer,
       versionsBlockedBy: () => this.durable.lacking(FEATURES.versions),
       objectLockBlockedBy: () => this.durable.lacking(FEATURES.objectLock),
     })
@@ -263,6 +271,7 @@ export class MeshNode {
     await this.antiEntropy.start()
     await this.query.start()
     await this.arbiter.start()
+    await this.closer.start()
     this.announcer.start()
     this.catalog.addEventListener('change', this.onBucketChange)
     this.notices.start()
@@ -294,6 +303,7 @@ export class MeshNode {
     await this.antiEntropy.stop()
     await this.query.stop()
     await this.arbiter.stop()
+    await this.closer.stop()
     await this.transfer.stop()
     await this.fetcher.settled()
     this.catalog.removeEventListener('change', this.onCatalogChange)

@@ -24,6 +24,7 @@ import { MeshBuckets } from './mesh-buckets.js'
 import type { Replicator, WriteFan } from './replicator.js'
 import { readLaterHandle, streamedHandle, verifiedHandle } from './read-handles.js'
 import type { WriteArbiter, WriteLease } from './write-arbiter.js'
+import type { BucketCloser } from './bucket-close.js'
 
 /** What the mesh store is built on (see MeshNode, which makes them). */
 export interface MeshStoreParts {
@@ -65,6 +66,8 @@ export interface MeshStoreParts {
   objectLockBlockedBy?: () => string[]
   /** Orders conditional writes across the mesh (without it they are refused as not implemented). */
   arbiter?: Pick<WriteArbiter, 'acquire'>
+  /** Orders a bucket's delete with the writes to it across the mesh (without it a write racing a delete elsewhere may be lost with the bucket). */
+  closer?: Pick<BucketCloser, 'enter' | 'wrote' | 'close'>
 }
 
 /**
@@ -139,6 +142,24 @@ export class MeshStore implements ObjectStore {
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     // Copies of writes made elsewhere are the mesh's own business (LocalCopies), never a client's.
     if (options.copyOf !== undefined || options.copyOfAtEnd !== undefined || options.versionAs !== undefined) throw new S3Error('NotImplemented', 'A mesh store makes its own copies and names its own versions.')
+    return await this.writing(bucket, options.signal, async () => await this.put(bucket, key, body, options))
+  }
+
+  /**
+   * Runs a write that makes a version (an object, a marker) while a delete of
+   * its bucket is not deciding anywhere (see bucket-close.ts): one begun
+   * while it decides waits, then finds the bucket or not.
+   */
+  private async writing<T> (bucket: string, signal: AbortSignal | undefined, write: () => Promise<T>): Promise<T> {
+    const leave = await this.p.closer?.enter(bucket, signal)
+    try {
+      return await write()
+    } finally {
+      leave?.()
+    }
+  }
+
+  private async put (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
     // A lock the bucket cannot give is refused before the body is read.
     lockForWrite(options.lock, this.buckets.live(bucket).objectLock, new Date())
     await this.copies.ensureBucket(bucket, options)
@@ -226,22 +247,37 @@ export class MeshStore implements ObjectStore {
     if (status === undefined && (versionId === undefined || versionId === NULL_VERSION)) {
       await this.copies.locks.run(`${bucket}\n${key}`, async () => {
         await this.copies.deleteLocal(bucket, key, signal)
-        this.copies.publish({ bucket, key, version: this.version(), deleted: true, holders: [] })
+        this.published({ bucket, key, version: this.version(), deleted: true, holders: [] })
       })
       await this.p.persist()
       return undefined
     }
-    const result = await this.copies.locks.run(`${bucket}\n${key}`, async (): Promise<DeleteResult> => {
-      if (versionId !== undefined) return await this.deleteSlot(bucket, key, versionId, options ?? {}, signal)
+    // A delete marker is a version: made as a PUT is, never into a bucket being deleted.
+    const marking = versionId === undefined
+    const result = marking
+      ? await this.writing(bucket, signal, async () => await this.mark(bucket, key, signal))
+      : await this.copies.locks.run(`${bucket}\n${key}`, async () => await this.deleteSlot(bucket, key, versionId, options ?? {}, signal))
+    await this.p.persist()
+    return result
+  }
+
+  /** A delete marker becomes the key's current version (the null slot's, when versioning is suspended). */
+  private async mark (bucket: string, key: string, signal?: AbortSignal): Promise<DeleteResult> {
+    const status = this.buckets.live(bucket).versioning
+    return await this.copies.locks.run(`${bucket}\n${key}`, async (): Promise<DeleteResult> => {
       const version = this.version()
       const suspended = status === 'Suspended'
       // Suspended: the marker takes the null slot, and the null version's copy here goes (the other holders' as they hear of it).
       if (suspended) await this.copies.deleteLocal(bucket, key, signal, NULL_VERSION)
-      this.copies.publish({ bucket, key, ...(suspended ? {} : { versionId: meshVersionId(version) }), version, marker: true, deleted: false, holders: [] })
+      this.published({ bucket, key, ...(suspended ? {} : { versionId: meshVersionId(version) }), version, marker: true, deleted: false, holders: [] })
       return { versionId: suspended ? NULL_VERSION : meshVersionId(version), deleteMarker: true }
     })
-    await this.p.persist()
-    return result
+  }
+
+  /** Publishes a change this member makes to an object's slot, and remembers it for a delete of its bucket to count (see bucket-close.ts). */
+  private published (e: CatalogEntry): void {
+    this.copies.publish(e)
+    this.p.closer?.wrote(e)
   }
 
   /** Deletes one version (or marker) by its id, the key's lock held; the key's head is worked out again from what is left. */
@@ -260,7 +296,7 @@ export class MeshStore implements ObjectStore {
       const others = this.catalog.slots(bucket, key).filter(x => !x.deleted).map(slotOf).filter(s => s !== head)
       if (!deleteMayGo([head, ...others], slotOf(e), onlyIf)) return { versionId, kept: true }
     }
-    this.copies.publish({ bucket, key, ...(slot === undefined ? {} : { versionId: slot }), version: this.version(), deleted: true, holders: [] })
+    this.published({ bucket, key, ...(slot === undefined ? {} : { versionId: slot }), version: this.version(), deleted: true, holders: [] })
     // A marker's too: one made by a run without the mesh is kept in the store, and a start would adopt it again.
     await this.copies.deleteLocal(bucket, key, signal, this.copies.localId(e))
     return { versionId, ...(e.marker === true ? { deleteMarker: true } : {}) }
@@ -347,6 +383,11 @@ export class MeshStore implements ObjectStore {
   }
 
   async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
+    return await this.writing(bucket, options.signal, async () => await this.complete(bucket, key, uploadId, parts, options))
+  }
+
+  private async complete (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions): Promise<ObjectInfo> {
+    this.buckets.live(bucket)
     const lease = await this.lease(bucket, key, options.condition, options.signal)
     const { condition: _checked, ...local } = options
     return await this.committed(bucket, key, async named => await this.local.completeMultipartUpload(bucket, key, uploadId, parts, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) }), options.signal, undefined, undefined, lease)
@@ -423,6 +464,7 @@ export class MeshStore implements ObjectStore {
       const version = slot.versionId === undefined ? this.version() : made!
       // In this member's catalog at once (a read here finds it); announced by committed(), once.
       const entry = this.copies.apply({ bucket, key, ...slot, version, deleted: false, object, holders: [this.copies.self] })
+      this.p.closer?.wrote(entry)
       const { lock: _asked, ...written } = info
       const kept = { ...written, ...(lock === undefined ? {} : { lock: lockOfRecord(lock)! }) }
       return { info: named === undefined ? kept : { ...kept, versionId: named.versionId }, entry }

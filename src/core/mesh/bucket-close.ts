@@ -1,0 +1,267 @@
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { S3Error } from '../errors.js'
+import { randomId } from '../ids.js'
+import { openStream } from '../wire/open-stream.js'
+import { SealedFrames } from '../wire/sealed-frames.js'
+import { DroppedMessageError } from '../wire/strict-cbor.js'
+import type { Keyring } from '../wire/keyring.js'
+import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
+import { slotOf, type CatalogEntry } from './catalog-entry.js'
+import type { Catalog } from './catalog.js'
+import { compareVersions, type Version } from './hlc.js'
+
+export const CLOSE_PROTOCOL = '/s3mesh/bucket-close/1.0.0'
+
+/**
+ * How long a member keeps a bucket closed for a delete that never said how
+ * it ended (its deleter died half-way), ms. Writes to the bucket wait that
+ * long at most.
+ */
+const HOLD_MS = 60_000
+
+/**
+ * A deleter publishes its tombstone only this long after it started closing
+ * the bucket, at most, ms: every member is then still closed (for HOLD_MS
+ * from when it heard) when the tombstone reaches it, even late.
+ */
+export const DECIDE_MS = 20_000
+
+/** Waiting longer than this for a member's answer fails the delete (nothing is deleted), ms. */
+const ASK_TIMEOUT_MS = 5_000
+
+/**
+ * A member's writes to a bucket are remembered this long, ms: long enough
+ * for their announcements to have reached the bucket's owners, whose count
+ * a delete asks for.
+ */
+const RECENT_MS = 30_000
+
+/** Writes remembered per bucket at most (the oldest are forgotten first: they are the likeliest to have reached the owners). */
+const RECENT_MAX = 10_000
+
+/** A slot written here lately: its key, version id, version, and whether it is live as this member knows it now. */
+type RecentSlot = [key: string, versionId: string | null, ms: number, counter: number, node: string, live: boolean]
+
+/** What a member says when a bucket is closed at it: whether it is writing to it, and its late writes. */
+interface Closed { writing: number, recent: RecentSlot[] }
+
+export interface BucketCloserOptions {
+  libp2p: Libp2p
+  keyring: Keyring
+  catalog: Catalog
+  /** The other durable members a bucket is closed at (those whose release speaks CLOSE_PROTOCOL). */
+  members: () => string[]
+  /** Takes in entries another member sent (the tombstone that ends a delete), as announcements are. */
+  receive: (entries: CatalogEntry[]) => void
+}
+
+/** A bucket closed at every durable member for a delete: what they said, and how to open it again. */
+export interface BucketClose {
+  /** Whether a write is under way or was made lately that may not be counted by the owners yet (the bucket is not empty). */
+  busy: boolean
+  /** Whether the tombstone may still be published (DECIDE_MS since closing began). */
+  inTime: () => boolean
+  /** Opens the bucket everywhere; with the bucket's tombstone, which every member takes in first (its writes then find no bucket). */
+  open: (tombstone?: CatalogEntry) => Promise<void>
+}
+
+/**
+ * Orders a bucket's delete with the writes to it across the mesh, as S3
+ * does: a PUT acknowledged is either counted by the delete (BucketNotEmpty)
+ * or refused after it (NoSuchBucket); none is acknowledged into a bucket
+ * that is then gone.
+ *
+ * The deleting member closes the bucket at every durable member first. A
+ * member where it is closed holds new writes to it until it opens again,
+ * and answers with the writes it has under way and those it made lately
+ * (their announcements may not have reached the owners the delete counts
+ * with). The deleter counts at the owners, adds what the members said, and
+ * either opens the bucket again (not empty) or publishes the tombstone and
+ * opens it with the tombstone, which every member takes in before its
+ * held writes go on to find no bucket.
+ *
+ * A member that cannot be asked fails the delete (503): it might be
+ * writing. A member that runs an older release is not asked.
+ */
+export class BucketCloser {
+  /** Buckets closed here, each by the tokens of the deletes that closed it, and the writes waiting for it to open. */
+  private readonly closed = new Map<string, { tokens: Map<string, ReturnType<typeof setTimeout>>, opened: Promise<void>, open: () => void }>()
+  /** Writes under way here, per bucket. */
+  private readonly writing = new Map<string, number>()
+  /** Slots written here lately, per bucket, oldest first. */
+  private readonly recent = new Map<string, Map<string, { key: string, versionId: string | undefined, version: Version, live: boolean, at: number }>>()
+
+  constructor (private readonly o: BucketCloserOptions) {}
+
+  async start (): Promise<void> {
+    await this.o.libp2p.handle(CLOSE_PROTOCOL, stream => { void this.serve(stream) }, { runOnLimitedConnection: false })
+  }
+
+  async stop (): Promise<void> {
+    await this.o.libp2p.unhandle(CLOSE_PROTOCOL)
+    for (const [bucket, c] of this.closed) for (const token of c.tokens.keys()) this.openHere(bucket, token)
+  }
+
+  /**
+   * A write to `bucket` begins: it waits while the bucket is closed here (a
+   * delete is deciding), then counts as under way until the returned
+   * function is called.
+   */
+  async enter (bucket: string, signal?: AbortSignal): Promise<() => void> {
+    for (let c = this.closed.get(bucket); c !== undefined; c = this.closed.get(bucket)) await untilOrAborted(c.opened, signal)
+    this.writing.set(bucket, (this.writing.get(bucket) ?? 0) + 1)
+    let left = false
+    return () => {
+      if (left) return
+      left = true
+      const n = (this.writing.get(bucket) ?? 1) - 1
+      if (n === 0) this.writing.delete(bucket)
+      else this.writing.set(bucket, n)
+    }
+  }
+
+  /** A write made here (an object, a marker, a delete): remembered for RECENT_MS, for a delete of its bucket to count. */
+  wrote (e: CatalogEntry): void {
+    if (e.key === undefined) return
+    let slots = this.recent.get(e.bucket)
+    if (slots === undefined) this.recent.set(e.bucket, slots = new Map())
+    const id = `${e.key}\n${slotOf(e)}`
+    const now = Date.now()
+    slots.delete(id)
+    slots.set(id, { key: e.key, versionId: e.versionId, version: e.version, live: !e.deleted, at: now })
+    for (const [old, s] of slots) {
+      if (slots.size <= RECENT_MAX && now - s.at < RECENT_MS) break
+      slots.delete(old)
+    }
+  }
+
+  /** Closes `bucket` at every durable member (here first) for a delete; fails, with the bucket open again, if one cannot be asked. */
+  async close (bucket: string, signal?: AbortSignal): Promise<BucketClose> {
+    const token = randomId(8)
+    const began = Date.now()
+    const answers: Closed[] = [this.closeHere(bucket, token)]
+    const peers = this.o.members()
+    const asked = await Promise.allSettled(peers.map(async peer => await this.ask(peer, { type: 'close', bucket, token }, signal)))
+    const open = async (tombstone?: CatalogEntry): Promise<void> => {
+      const entries = tombstone === undefined ? {} : { entries: encodeCatalogMessage([tombstone]) }
+      await Promise.allSettled(peers.map(async peer => await this.ask(peer, { type: 'open', bucket, token, ...entries })))
+      this.openHere(bucket, token)
+    }
+    const failed = peers.filter((_, i) => asked[i]!.status === 'rejected')
+    if (failed.length > 0) {
+      await open()
+      signal?.throwIfAborted()
+      throw new S3Error('ServiceUnavailable', `The bucket is not deleted: ${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ` and ${failed.length - 3} more` : ''} did not answer, and may be writing to it. Try again.`)
+    }
+    for (const a of asked) answers.push(closedOf((a as PromiseFulfilledResult<Record<string, unknown>>).value))
+    return { busy: busy(answers), inTime: () => Date.now() - began < DECIDE_MS, open }
+  }
+
+  /** Closes `bucket` here for the delete `token`: what this member is writing to it, and what it wrote lately. */
+  private closeHere (bucket: string, token: string): Closed {
+    let c = this.closed.get(bucket)
+    if (c === undefined) {
+      let open!: () => void
+      const opened = new Promise<void>(resolve => { open = resolve })
+      this.closed.set(bucket, c = { tokens: new Map(), opened, open })
+    }
+    clearTimeout(c.tokens.get(token))
+    c.tokens.set(token, setTimeout(() => { this.openHere(bucket, token) }, HOLD_MS))
+    const recent: RecentSlot[] = []
+    const now = Date.now()
+    for (const s of this.recent.get(bucket)?.values() ?? []) {
+      if (now - s.at >= RECENT_MS) continue
+      // Live as this member knows the slot now (a delete heard since counts).
+      const known = this.o.catalog.slot(bucket, s.key, s.versionId)
+      const newest = known !== undefined && compareVersions(known.version, s.version) >= 0 ? known : undefined
+      recent.push([s.key, s.versionId ?? null, s.version.ms, s.version.counter, s.version.node, newest === undefined ? s.live : !newest.deleted])
+    }
+    return { writing: this.writing.get(bucket) ?? 0, recent }
+  }
+
+  private openHere (bucket: string, token: string): void {
+    const c = this.closed.get(bucket)
+    if (c === undefined || !c.tokens.has(token)) return
+    clearTimeout(c.tokens.get(token))
+    c.tokens.delete(token)
+    if (c.tokens.size > 0) return
+    this.closed.delete(bucket)
+    c.open()
+  }
+
+  private async ask (peer: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const timeout = AbortSignal.timeout(ASK_TIMEOUT_MS)
+    const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+    const frames = new SealedFrames(await openStream(this.o.libp2p, peer, CLOSE_PROTOCOL, s), this.o.keyring, { signal: s, idleTimeoutMs: ASK_TIMEOUT_MS })
+    try {
+      await frames.send(request, s)
+      const answer = await frames.receive(s)
+      await frames.close()
+      return answer
+    } catch (err) {
+      frames.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  private async serve (stream: Stream): Promise<void> {
+    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: ASK_TIMEOUT_MS })
+    try {
+      // A request that does not open with the cluster key is refused (receive throws).
+      const r = await frames.receive()
+      const { bucket, token } = r
+      if (typeof bucket !== 'string' || bucket.length > 255 || typeof token !== 'string' || token.length > 64) throw new DroppedMessageError('malformed', 'A bucket close without its bucket or token.')
+      if (r.type === 'close') {
+        await frames.send({ type: 'closed', ...this.closeHere(bucket, token) })
+      } else if (r.type === 'open') {
+        if (r.entries !== undefined) {
+          if (!(r.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'An open whose entries are not a catalog message.')
+          // Only the bucket's own entry: the tombstone that ended the delete.
+          this.o.receive(decodeCatalogMessage(r.entries).entries.filter(e => e.bucket === bucket && e.key === undefined))
+        }
+        this.openHere(bucket, token)
+        await frames.send({ type: 'opened' })
+      } else {
+        throw new DroppedMessageError('malformed', 'Neither a close nor an open.')
+      }
+      await frames.close()
+    } catch (err) {
+      frames.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+}
+
+/** A member's answer to a close, checked. */
+function closedOf (a: Record<string, unknown>): Closed {
+  if (a.type !== 'closed' || typeof a.writing !== 'number' || !Array.isArray(a.recent)) throw new DroppedMessageError('malformed', 'A member answered a close with something else.')
+  const recent = a.recent.filter((s: unknown): s is RecentSlot => Array.isArray(s) && s.length === 6 && typeof s[0] === 'string' && (s[1] === null || typeof s[1] === 'string') &&
+    typeof s[2] === 'number' && typeof s[3] === 'number' && typeof s[4] === 'string' && typeof s[5] === 'boolean')
+  return { writing: a.writing, recent }
+}
+
+/** Whether any member is writing, or any slot's newest write that members made lately is live. */
+function busy (answers: Closed[]): boolean {
+  if (answers.some(a => a.writing > 0)) return true
+  const newest = new Map<string, { version: Version, live: boolean }>()
+  for (const a of answers) {
+    for (const [key, versionId, ms, counter, node, live] of a.recent) {
+      const id = `${key}\n${versionId ?? ''}`
+      const version = { ms, counter, node }
+      const had = newest.get(id)
+      if (had === undefined || compareVersions(version, had.version) > 0) newest.set(id, { version, live })
+    }
+  }
+  for (const s of newest.values()) if (s.live) return true
+  return false
+}
+
+/** Resolves with `p`, or rejects when `signal` aborts first. */
+async function untilOrAborted (p: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (signal === undefined) return await p
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const aborted = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', aborted, { once: true })
+    void p.then(() => { signal.removeEventListener('abort', aborted); resolve() })
+  })
+}

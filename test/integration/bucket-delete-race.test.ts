@@ -1,0 +1,125 @@
+/**
+ * A bucket deleted through one node while clients write into it through the
+ * others, with real `s3mesh server` processes: no PUT may be acknowledged
+ * into a bucket that is then gone (bucket-close.ts).
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { isS3Error } from '../../src/core/errors.js'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { Keyring } from '../../src/core/wire/keyring.js'
+import { startInProcessNode, type InProcessNode } from '../helpers/in-process-mesh.js'
+import { startMeshProcesses } from '../helpers/mesh-processes.js'
+import { errorCode, signer } from '../helpers/s3-client.js'
+import type { ServerProcess } from '../helpers/server-process.js'
+import { until } from '../helpers/until.js'
+
+const sign = signer()
+
+/** Rounds of create, delete while written, and check: the writes start from a little before the delete to a little after. */
+const ROUNDS = 16
+
+/** PUTs fired at the delete in each round, through the two nodes that do not delete. */
+const WRITES = 8
+
+const status = async (res: Response): Promise<string> => res.status < 300 ? String(res.status) : `${res.status} ${errorCode(await res.text()) ?? ''}`
+
+describe('a bucket deleted while written through other nodes', () => {
+  let nodes: ServerProcess[] = []
+  before(async () => { nodes = await startMeshProcesses(3) })
+  after(async () => { for (const n of nodes) await n.stop().catch(() => {}) })
+
+  const everywhere = async (what: string, bucket: string, code: number): Promise<void> => {
+    await until(what, async () => {
+      for (const n of nodes) if ((await sign.fetch(`${n.url}/${bucket}`, { method: 'HEAD' })).status !== code) return false
+      return true
+    })
+  }
+
+  it('acknowledges no PUT into a bucket a racing delete removes: the delete counts it (BucketNotEmpty) or it is refused (NoSuchBucket)', async (t) => {
+    const [n1, n2, n3] = nodes as [ServerProcess, ServerProcess, ServerProcess]
+    const outcomes = { deleteWonOverWrites: 0, writesWon: 0 }
+    for (let round = 0; round < ROUNDS; round++) {
+      const bucket = `race-${round}`
+      assert.equal((await sign.fetch(`${n1.url}/${bucket}`, { method: 'PUT' })).status, 200)
+      await everywhere(`${bucket} is known everywhere`, bucket, 200)
+      // The PUTs start from 4 ms before the delete to 11 ms after it, by round, to sweep the moment they race.
+      const offset = round - 4
+      const put = async (node: ServerProcess, key: string): Promise<string> => {
+        await new Promise(resolve => setTimeout(resolve, Math.max(0, offset)))
+        return await status(await sign.fetch(`${node.url}/${bucket}/${key}`, { method: 'PUT', body: `data of ${key}` }))
+      }
+      if (offset < 0) await new Promise(resolve => setTimeout(resolve, 0))
+      const puts = Array.from({ length: WRITES }, async (_, i) => await put(i % 2 === 0 ? n2 : n3, `k${i}`))
+      if (offset < 0) await new Promise(resolve => setTimeout(resolve, -offset))
+      const deleted = await status(await sign.fetch(`${n1.url}/${bucket}`, { method: 'DELETE' }))
+      const written = await Promise.all(puts)
+      const acked = written.map((s, i) => s === '200' ? `k${i}` : undefined).filter(k => k !== undefined)
+      for (const s of written) assert.ok(s === '200' || s === '404 NoSuchBucket', `a PUT answered ${s}`)
+      if (deleted === '204') {
+        assert.deepEqual(acked, [], `${bucket} was deleted, yet PUTs into it were acknowledged`)
+        outcomes.deleteWonOverWrites++
+        // Gone everywhere; made again, it holds nothing of before on any node.
+        await everywhere(`${bucket} is gone everywhere`, bucket, 404)
+        assert.equal((await sign.fetch(`${n3.url}/${bucket}`, { method: 'PUT' })).status, 200)
+        await everywhere(`${bucket} is made again everywhere`, bucket, 200)
+        for (const n of nodes) assert.doesNotMatch(await (await sign.fetch(`${n.url}/${bucket}?list-type=2`)).text(), /<Key>/, `${bucket} made again is empty at ${n.url}`)
+      } else {
+        assert.equal(deleted, '409 BucketNotEmpty')
+        assert.ok(acked.length > 0, 'the delete was refused as not empty, and no PUT was acknowledged')
+        outcomes.writesWon++
+        // Every acknowledged PUT is there, read through the deleting node.
+        for (const key of acked) assert.equal((await sign.fetch(`${n1.url}/${bucket}/${key}`)).status, 200, `${key} is readable`)
+      }
+    }
+    // The precondition: the rounds raced both ways.
+    t.diagnostic(`${ROUNDS} rounds: the delete went through ${outcomes.deleteWonOverWrites} times (its racing PUTs refused), the PUTs ${outcomes.writesWon} times`)
+    assert.ok(outcomes.deleteWonOverWrites > 0, 'in some round the delete went through while PUTs raced it')
+    assert.ok(outcomes.writesWon > 0, 'in some round the PUTs went through and the delete was refused')
+  })
+})
+
+describe('a bucket delete with a member that cannot be asked', () => {
+  const nodes: InProcessNode[] = []
+  after(async () => { for (const n of nodes) await n.stop() })
+
+  it('is refused with 503 while the member is not yet failed, leaves the bucket open, and goes through once it is', async () => {
+    const key = Keyring.generateKey()
+    for (let i = 0; i < 3; i++) nodes.push(await startInProcessNode({ key, cluster: 'close' }))
+    const [a, b, c] = nodes as [InProcessNode, InProcessNode, InProcessNode]
+    const seed = a.libp2p.getMultiaddrs()[0]!.toString()
+    for (const n of [b, c]) assert.equal(await n.transport.join([seed]), 1)
+    await until('three alive everywhere', () => nodes.every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 3), 20_000)
+    await a.mesh.store.createBucket('cut')
+    await until('every node has the bucket', () => nodes.every(n => n.mesh.catalog.get('cut')?.deleted === false), 10_000)
+
+    // Node c is cut off: a still counts it as a member for a while, and cannot ask it.
+    const cId = c.libp2p.peerId.toString()
+    for (const n of [a, b]) {
+      n.blocked.add(cId)
+      c.blocked.add(n.libp2p.peerId.toString())
+      await n.libp2p.hangUp(c.libp2p.peerId).catch(() => {})
+    }
+    assert.notEqual(a.transport.membership.get(cId)?.state, 'failed', 'the precondition: a has not found c failed yet')
+    await assert.rejects(a.mesh.store.deleteBucket('cut'), (err: unknown) => isS3Error(err, 'ServiceUnavailable') && /did not answer/.test(err.message))
+    assert.equal(a.mesh.catalog.get('cut')?.deleted, false, 'the bucket is not deleted')
+
+    // Opened again at the members that were closed: a write through b goes through (one held would wait 60 s).
+    const bytes = new TextEncoder().encode('written after the refused delete')
+    await b.mesh.store.putObject('cut', 'after', streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength, signal: AbortSignal.timeout(10_000) })
+    await a.mesh.store.deleteObject('cut', 'after')
+
+    // Once a has found c failed, c is not asked: the delete goes through.
+    await until('a finds c failed', () => a.transport.membership.get(cId)?.state === 'failed', 20_000)
+    await until('the object\'s delete has reached every owner', async () => {
+      try {
+        await a.mesh.store.deleteBucket('cut')
+        return true
+      } catch (err) {
+        if (isS3Error(err, 'BucketNotEmpty')) return false
+        throw err
+      }
+    }, 10_000)
+    assert.equal(a.mesh.catalog.get('cut')?.deleted, true)
+  })
+})
