@@ -294,6 +294,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     libp2p, store: o.store, addresses, keyring: await Keyring.create(key.raw, o.cluster, nodeAead), cluster: o.cluster, role: o.role ?? 'durable',
     hashes: nodeHashes, membership: config, version: o.version, catalogStore,
     ...(o.objects === undefined ? {} : { objects: o.objects }), meta: { ...(free === undefined ? {} : { free }), ...(o.url === undefined ? {} : { url: o.url }) },
+    onRefused: refusedOnce(o.cluster),
   }).catch(async err => { await catalogStore.close(); await libp2p.stop(); throw err })
   const { transport, node } = member
   const accessSync = o.access === undefined
@@ -322,7 +323,14 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const joining = (async () => {
     // Seeds may start after us: keep trying until one answers.
     for (let attempt = 0; !stopped && o.join.length > 0; attempt++) {
-      if (await member.join(o.join) > 0) return
+      if (await member.join(o.join) > 0) {
+        // Connected is not admitted: a seed of another cluster (key or name) drops every message, and this node runs alone.
+        setTimeout(() => {
+          if (stopped || transport.membership.list().some(m => !m.self && m.state === 'alive')) return
+          process.stderr.write(`s3mesh: connected to ${o.join.join(', ')}, but no member there answered as one of this cluster in ${JOIN_ANSWER_MS / 1000} s: this node runs alone. Check that S3MESH_CLUSTER_KEY is the key the first node printed, and --cluster its name (${o.cluster} here).\n`)
+        }, JOIN_ANSWER_MS).unref()
+        return
+      }
       if (attempt === 0) process.stderr.write(`s3mesh: no member answered at ${o.join.join(', ')} yet; retrying\n`)
       await new Promise(resolve => setTimeout(resolve, 2000))
     }
@@ -385,5 +393,22 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       await accessSync?.stop().catch(() => {})
       await member.stop({ leave })
     },
+  }
+}
+
+/** How long after connecting to a seed this node must see a member alive, or says it runs alone, ms. */
+const JOIN_ANSWER_MS = 10_000
+
+/**
+ * What tells the operator of a peer refused for sealing its messages with
+ * another cluster's key or name: once per peer, so one that keeps trying
+ * does not fill the log.
+ */
+function refusedOnce (cluster: string): (peer: string, address: string) => void {
+  const told = new Set<string>()
+  return (peer, address) => {
+    if (told.has(peer) || told.size >= 1000) return
+    told.add(peer)
+    process.stderr.write(`s3mesh: refused ${peer} (${address}): its membership messages are sealed with another cluster key or cluster name. To let it in, start it with this cluster's S3MESH_CLUSTER_KEY and --cluster ${cluster}.\n`)
   }
 }

@@ -77,6 +77,11 @@ describe('a mesh of real s3mesh processes', () => {
     assert.deepEqual((await members(stranger)).map(m => m.id), [strangerId])
     const metrics = await (await fetch(`${seed.url}/metrics`)).text()
     assert.match(metrics, /s3mesh_membership_dropped_messages_total\{reason="wrong-key"\} [1-9]/)
+    // Both operators are told why, in plain words: the seed once for the peer it refused, the stranger that it runs alone.
+    const refusals = seed.output().split('\n').filter(line => line.includes(`refused ${strangerId}`))
+    assert.equal(refusals.length, 1, `the seed says once that it refused the stranger:\n${seed.output()}`)
+    assert.match(refusals[0]!, /sealed with another cluster key or cluster name\. To let it in, start it with this cluster's S3MESH_CLUSTER_KEY and --cluster s3mesh\./)
+    await until('the stranger says it runs alone', () => /no member there answered as one of this cluster in 10 s: this node runs alone\. Check that S3MESH_CLUSTER_KEY/.test(stranger.output()), 20_000)
     // Updates travelled on the cluster's gossipsub topic, not only piggybacked on probes.
     const others = await Promise.all(nodes.slice(1, 4).map(async n => await (await fetch(`${n.url}/metrics`)).text()))
     assert.ok(others.some(m => /^s3mesh_membership_pubsub_updates_total [1-9]/m.test(m)), 'updates arrived over gossipsub')

@@ -28,6 +28,12 @@ export interface MembershipTransportOptions {
   pubsub?: { service: GossipSub, cluster: string }
   /** Randomness in [0, 1); Math.random by default. */
   random?: () => number
+  /**
+   * Told of a peer that sent a membership message this member could not
+   * open (sealed with another cluster key or name, or not sealed), with the
+   * address it came from: the node's operator learns why it is not let in.
+   */
+  onRefused?: (peer: string, address: string) => void
 }
 
 /** Counters for /metrics. */
@@ -70,8 +76,10 @@ export class MembershipTransport {
   /** What this member tells the others about itself (updateMeta changes it). */
   private meta: NodeMeta
   private readonly maxMetaBytes: number
+  private readonly onRefused: ((peer: string, address: string) => void) | undefined
 
   constructor (options: MembershipTransportOptions) {
+    this.onRefused = options.onRefused
     this.libp2p = options.libp2p
     this.meta = options.meta
     this.maxMetaBytes = options.config.maxMetaBytes
@@ -230,7 +238,11 @@ export class MembershipTransport {
           if (!(err instanceof DroppedMessageError)) throw err
           this.stats.dropped[err.reason]++
           // A peer that cannot seal for this cluster has nothing more to say here.
-          if (err.reason === 'wrong-key' || err.reason === 'not-sealed') { stream.abort(err); return }
+          if (err.reason === 'wrong-key' || err.reason === 'not-sealed') {
+            this.onRefused?.(from, connection.remoteAddr.toString())
+            stream.abort(err)
+            return
+          }
         }
       }
     })().catch(() => { stream.abort(new Error('membership stream closed')) })

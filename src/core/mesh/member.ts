@@ -37,6 +37,8 @@ export interface MemberParts {
   addresses?: string[]
   /** More to tell the others from the start (a Node node's free disk space). */
   meta?: Pick<NodeMeta, 'free' | 'capacity' | 'url'>
+  /** Told of a peer whose membership messages this member could not open (another cluster key or name): see MembershipTransportOptions. */
+  onRefused?: (peer: string, address: string) => void
 }
 
 /** A running mesh member. */
@@ -65,6 +67,7 @@ export async function startMember (parts: MemberParts): Promise<MeshMember> {
     libp2p, keyring, config: parts.membership,
     meta: { role: parts.role, addrs: parts.addresses ?? libp2p.getMultiaddrs().map(String), version: parts.version, started: Date.now(), caps: MEMBER_CAPS, ...parts.meta },
     pubsub: { service: libp2p.services.pubsub, cluster },
+    ...(parts.onRefused === undefined ? {} : { onRefused: parts.onRefused }),
   })
   await transport.start()
   const objects = { ...MESH_DEFAULTS, ...parts.objects }
