@@ -85,6 +85,37 @@ describe('POST Object (browser form uploads)', () => {
     assert.deepEqual([...to.searchParams], [['from', 'form'], ['bucket', B], ['key', 'redirected'], ['etag', `"${createHash('md5').update('hello').digest('hex')}"`]])
   })
 
+  it('a Content-MD5 or x-amz-checksum-* field is checked against the file: a match is stored (the checksum kept), a mismatch refused with BadDigest and nothing stored', async () => {
+    const bytes = randomBytes(70_000)
+    const md5 = createHash('md5').update(bytes).digest('base64')
+    const sha256 = createHash('sha256').update(bytes).digest('base64')
+    const wrongMd5 = createHash('md5').update('other').digest('base64')
+    const wrongSha = createHash('sha256').update('other').digest('base64')
+    const form = async (key: string, fields: Record<string, string>): Promise<Response> => {
+      const p = await presign(key, Object.entries(fields).map(([k, v]) => ({ [k]: v })), fields)
+      return await post(p.url, p.fields, { bytes })
+    }
+    const good = await form('digest-good', { 'Content-MD5': md5, 'x-amz-checksum-sha256': sha256 })
+    assert.equal(good.status, 204, await good.text())
+    assert.equal(good.headers.get('x-amz-checksum-sha256'), sha256, 'the checksum is answered as a PUT answers it')
+    const head = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'digest-good', ChecksumMode: 'ENABLED' }))
+    assert.equal(head.ChecksumSHA256, sha256, 'and kept with the object')
+    for (const [key, fields, message] of [
+      ['digest-bad-md5', { 'Content-MD5': wrongMd5 }, /Content-MD5/],
+      ['digest-bad-sha', { 'x-amz-checksum-sha256': wrongSha }, /SHA256/],
+    ] as const) {
+      const res = await form(key, fields)
+      const body = await res.text()
+      assert.equal(res.status, 400, body)
+      assert.equal(errorCode(body), 'BadDigest', body)
+      assert.match(body, message)
+      assert.ok(await missing(key), `${key}: nothing stored`)
+    }
+    const malformed = await form('digest-malformed', { 'Content-MD5': 'not base64 md5' })
+    assert.equal(errorCode(await malformed.text()), 'InvalidDigest')
+    assert.ok(await missing('digest-malformed'))
+  })
+
   it('fields after the file are ignored, as S3 ignores them', async () => {
     const p = await presign('ignored-after', [])
     const res = await post(p.url, p.fields, { bytes: new TextEncoder().encode('z') }, { 'x-amz-meta-late': 'never' })

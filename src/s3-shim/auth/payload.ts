@@ -12,7 +12,7 @@ import { UNSIGNED_PAYLOAD, type SignedIdentity } from './sigv4.js'
 type CheckAlgorithm = HashAlgorithm | 'crc64nvme'
 
 /** x-amz-checksum-* algorithms and the hash behind each. */
-const CHECKSUMS: Record<string, CheckAlgorithm> = { crc32: 'crc32', crc32c: 'crc32c', crc64nvme: 'crc64nvme', sha1: 'sha1', sha256: 'sha256' }
+export const CHECKSUMS: Record<string, CheckAlgorithm> = { crc32: 'crc32', crc32c: 'crc32c', crc64nvme: 'crc64nvme', sha1: 'sha1', sha256: 'sha256' }
 const CHECKSUM_LENGTH: Record<CheckAlgorithm, number> = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32, md5: 16 }
 
 function checker (hashes: Hashes, algorithm: CheckAlgorithm): ChecksumHasher {
@@ -57,8 +57,9 @@ function checksumName (alg: string): string {
  * trailers (not the headers with `checksumHeaders: false`: a completion's
  * are the object's). Verification completes in the stream's final step, so a store,
  * which commits only after reading to the end, never commits a body that fails.
+ * `body`: the bytes, when they are not the request's own (a form upload's file).
  */
-export function decodePayload (request: Request, identity: SignedIdentity | undefined, hashes: Hashes, options: { checksumHeaders?: boolean } = {}): Payload {
+export function decodePayload (request: Request, identity: SignedIdentity | undefined, hashes: Hashes, options: { checksumHeaders?: boolean, body?: ReadableStream<Uint8Array> } = {}): Payload {
   const h = request.headers
   const mode = identity?.payloadHash ?? h.get('x-amz-content-sha256') ?? UNSIGNED_PAYLOAD
   const chunked = mode.startsWith('STREAMING-')
@@ -119,9 +120,9 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
     if (c.expected instanceof Uint8Array && (c.algorithm === 'md5' || c.algorithm === 'sha256')) verified[c.algorithm] = toHex(c.expected)
   }
   // An empty body is checked too (a Content-MD5 or checksum of nothing must be that of nothing).
-  const raw = request.body ?? (checks.length > 0 || chunked ? streamOfBytes(new Uint8Array(0)) : null)
+  const raw = options.body ?? request.body ?? (checks.length > 0 || chunked ? streamOfBytes(new Uint8Array(0)) : null)
   if (raw === null) return { body: null, size, verified, checksum, ...declared }
-  const blob = chunked || checks.length > 0 ? undefined : blobBodyOf(request)
+  const blob = chunked || checks.length > 0 || options.body !== undefined ? undefined : blobBodyOf(request)
   if (blob !== undefined && (size === undefined || size === blob.size)) {
     refuseOverMax(blob.size)
     return { body: raw, size: blob.size, verified, checksum, blob, ...declared }

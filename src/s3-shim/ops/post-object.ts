@@ -10,11 +10,13 @@ import type { Hashes } from '../../core/hashes.js'
 import { assertBucketName, assertObjectKey } from '../../core/names.js'
 import type { ObjectStore } from '../../core/object-store.js'
 import { permissionsFor, type ClientInfo } from '../access/request-actions.js'
+import { CHECKSUMS, decodePayload } from '../auth/payload.js'
 import { checkPostPolicy, parsePostPolicy, verifyPostSignature } from '../auth/post-policy.js'
 import { principalCredentials } from '../auth/authenticate.js'
 import type { CredentialProvider } from '../auth/sigv4.js'
 import { uriEncode } from '../auth/uri-encode.js'
 import { Context } from '../context.js'
+import { checksumHeaders } from '../http/checksum-headers.js'
 import { isFormUpload, readFormUpload } from '../http/form-upload.js'
 import { headerValue, metadataFromHeaders, tagsFromDocument } from '../http/metadata.js'
 import { quoteEtag, replicasHeader } from '../respond.js'
@@ -92,10 +94,18 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
     }
     const ctx = new Context(new Request(url, { method: 'PUT', headers }), url, target, o.store, o.hashes, undefined, signal, o.requestId, o.region, { principal, client: o.client, ...(o.access === undefined ? {} : { access: o.access }) })
     const acl = requestedAcl(ctx)
+    // A Content-MD5 or x-amz-checksum-* field is checked as a PUT's header is: a file that does not match is not stored.
+    const digests = new Headers()
+    for (const name of ['content-md5', ...Object.keys(CHECKSUMS).map(c => `x-amz-checksum-${c}`)]) if (fields.has(name)) digests.set(name, fields.get(name)!)
     body = sizeChecked(file.body, size.min, size.max)
-    const info = await o.store.putObject(bucket, key, body, { metadata: metadataFromHeaders(headers), ...(tags === undefined ? {} : { tags }), signal })
+    const payload = decodePayload(new Request(url, { method: 'PUT', headers: digests }), undefined, o.hashes, { body })
+    body = payload.body!
+    const { verified, checksum, checksumAlgorithm } = payload
+    const info = await o.store.putObject(bucket, key, body, {
+      metadata: metadataFromHeaders(headers), ...(tags === undefined ? {} : { tags }), verified, checksum, ...(checksumAlgorithm === undefined ? {} : { checksumAlgorithm }), signal,
+    })
     await applyObjectAcl(ctx, bucket, key, acl)
-    return answer(url, route, bucket, key, quoteEtag(info.etag), fields, replicasHeader(info))
+    return answer(url, route, bucket, key, quoteEtag(info.etag), fields, { ...checksumHeaders(checksum()), ...replicasHeader(info) })
   } catch (err) {
     // A store that never read the file (no such bucket): the request is let go. One that did has cancelled it.
     if (!body.locked) await body.cancel(err).catch(() => {})
