@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions as 
 import { createServer as createHttpsServer } from 'node:https'
 import { mkdir, access, constants, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { createS3Handler } from '../s3-shim/index.js'
 import { CliError } from './cli-error.js'
 import { interfaceHosts } from './address.js'
@@ -101,12 +101,25 @@ export interface RunningServer {
   close (graceMs?: number): Promise<void>
 }
 
+/**
+ * mkdir -p, a folder at a time: Node's recursive mkdir never settles where
+ * the kernel answers ENOENT under a folder that exists (`/proc/1/x`).
+ */
+async function makeFolders (path: string): Promise<void> {
+  const missing: string[] = []
+  for (let p = resolve(path); !(await stat(p).then(() => true, () => false)); p = dirname(p)) {
+    missing.unshift(p)
+    if (dirname(p) === p) break
+  }
+  for (const p of missing) await mkdir(p).catch((err: unknown) => { if (codeOf(err) !== 'EEXIST') throw err })
+}
+
 async function prepareDataDir (dataDir: string): Promise<void> {
   try {
-    await mkdir(dataDir, { recursive: true })
+    await makeFolders(dataDir)
     await access(dataDir, constants.W_OK | constants.R_OK | constants.X_OK)
   } catch (err) {
-    const why = codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM' || codeOf(err) === 'EROFS' ? 'permission denied' : codeOf(err) === 'ENOTDIR' || codeOf(err) === 'EEXIST' ? 'it is not a folder' : String(err)
+    const why = codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM' || codeOf(err) === 'EROFS' ? 'permission denied' : codeOf(err) === 'ENOTDIR' || codeOf(err) === 'EEXIST' ? 'it is not a folder' : codeOf(err) === 'ENOENT' ? 'no folder can be made there' : String(err)
     throw new CliError(`Cannot use ${dataDir} as the data folder: ${why}. Choose a folder this user can write to.`)
   }
   const system = join(dataDir, '.s3mesh')

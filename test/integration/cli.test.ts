@@ -141,13 +141,17 @@ describe('s3mesh CLI', () => {
     }
   })
 
-  it('refuses a data folder that is a file, and a port in use', async () => {
+  it('refuses a data folder that is a file or cannot be made, and a port in use', async () => {
     const dir = await mkdtemp(join(tmpdir(), 's3mesh-cli-'))
     try {
       await writeFile(join(dir, 'file'), 'x')
       const notDir = cli(['server', join(dir, 'file'), '--address', '127.0.0.1:0'])
       assert.equal(notDir.status, 1)
       assert.match(notDir.out, /Cannot use .* as the data folder/)
+      // Where the kernel lets no folder be made under one that exists (Node's recursive mkdir never settles there).
+      const proc = cli(['server', '/proc/1/s3mesh-data/x', '--address', '127.0.0.1:0'])
+      assert.equal(proc.status, 1, proc.out)
+      assert.match(proc.out, /Cannot use \/proc\/1\/s3mesh-data\/x as the data folder: no folder can be made there\./)
       const blocker = createServer()
       await new Promise<void>(resolve => blocker.listen(0, '127.0.0.1', resolve))
       const port = (blocker.address() as { port: number }).port
