@@ -1,13 +1,14 @@
 /**
  * BucketCloser's own side of a bucket's delete (bucket-close.ts), with no
  * other member to ask: what makes a closed bucket busy, and writes held
- * while it is closed. The answers of other members over libp2p are
- * covered by test/integration/bucket-delete-race.test.ts.
+ * while it is closed; and how the deleter reads several members' answers.
+ * The answers of other members over libp2p are covered by
+ * test/integration/bucket-delete-race.test.ts.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Libp2p } from '@libp2p/interface'
-import { BucketCloser } from '../../src/core/mesh/bucket-close.js'
+import { BucketCloser, busyOf, closedOf, type Closed } from '../../src/core/mesh/bucket-close.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { Catalog } from '../../src/core/mesh/catalog.js'
 import type { Keyring } from '../../src/core/wire/keyring.js'
@@ -103,5 +104,60 @@ describe('BucketCloser on its own', () => {
     assert.equal(entered, false, 'the second delete is still deciding')
     await second.open()
     ;(await held)()
+  })
+
+  it('reports a late write by the newest version it knows of the slot', async () => {
+    const catalog = new Catalog()
+    catalog.apply({ bucket: 'b', version: { ms: 1, counter: 0, node: 'n2' }, deleted: false, holders: [] })
+    const c = alone(catalog)
+    c.wrote(put('k', 1000))
+    catalog.apply(put('k', 3000, 'n3'))
+    const said = (c as unknown as { answer: (b: string) => Closed }).answer('b')
+    assert.deepEqual(said.recent, [['k', null, 3000, 0, 'n3', true]], 'the newer write heard of, so that another member\'s delete at 2000 does not beat it')
+    assert.equal(busyOf([said, { writing: 0, recent: [['k', null, 2000, 0, 'n2', false]] }]), true)
+  })
+
+  it('forgets the oldest past its limit, and is busy until what it forgot would have been forgotten anyway', async () => {
+    const c = alone()
+    for (let i = 0; i < 100_001; i++) c.wrote(del(`k${i}`, i + 1))
+    const closed = await c.close('b')
+    await closed.open()
+    assert.equal(closed.busy, true, 'deletes only, yet one write it can no longer say anything of')
+  })
+
+  it('ignores a close that comes after its own open, and does not hold a bucket longer for the same close twice', async () => {
+    const c = alone()
+    const closeHere = (bucket: string, token: string): Closed => (c as unknown as { closeHere: (b: string, t: string) => Closed }).closeHere(bucket, token)
+    const openHere = (bucket: string, token: string): void => { (c as unknown as { openHere: (b: string, t: string) => void }).openHere(bucket, token) }
+    openHere('b', 'late')
+    closeHere('b', 'late')
+    const leave = await c.enter('b', AbortSignal.timeout(1000))
+    leave()
+    closeHere('b', 'twice')
+    closeHere('b', 'twice')
+    openHere('b', 'twice')
+    ;(await c.enter('b', AbortSignal.timeout(1000)))()
+  })
+})
+
+describe('a deleter reading the members\' answers', () => {
+  const slot = (key: string, ms: number, live: boolean, node = 'n1'): [string, null, number, number, string, boolean] => [key, null, ms, 0, node, live]
+
+  it('takes each slot\'s newest write among all members: a delete made elsewhere after a write, or a write after a delete', () => {
+    assert.equal(busyOf([{ writing: 0, recent: [slot('k', 1000, true)] }, { writing: 0, recent: [slot('k', 2000, false, 'n2')] }]), false, 'written, then deleted elsewhere')
+    assert.equal(busyOf([{ writing: 0, recent: [slot('k', 3000, true)] }, { writing: 0, recent: [slot('k', 2000, false, 'n2')] }]), true, 'deleted, then written again')
+    assert.equal(busyOf([{ writing: 0, recent: [slot('k', 1000, false)] }, { writing: 0, recent: [slot('j', 500, true, 'n2')] }]), true, 'another key live')
+    assert.equal(busyOf([{ writing: 0, recent: [] }, { writing: 1, recent: [] }]), true, 'a write under way at one member')
+    assert.equal(busyOf([{ writing: 0, recent: [], overflow: true }]), true, 'a member that could not list its writes')
+    assert.equal(busyOf([{ writing: 0, recent: [] }, { writing: 0, recent: [] }]), false)
+  })
+
+  it('refuses an answer that is no close\'s, and takes a slot it cannot read as unknown (busy)', () => {
+    assert.throws(() => closedOf({ type: 'opened' }), /something else/)
+    assert.throws(() => closedOf({ type: 'closed', writing: '0', recent: [] }), /something else/)
+    const odd = closedOf({ type: 'closed', writing: 0, recent: [slot('k', 1000, false), ['k', null, 'soon', 0, 'n1', true]] })
+    assert.equal(odd.recent.length, 1)
+    assert.equal(busyOf([odd]), true)
+    assert.equal(busyOf([closedOf({ type: 'closed', writing: 0, recent: [slot('k', 1000, false)] })]), false)
   })
 })

@@ -36,14 +36,37 @@ const ASK_TIMEOUT_MS = 5_000
  */
 const RECENT_MS = 30_000
 
-/** Writes remembered per bucket at most (the oldest are forgotten first: they are the likeliest to have reached the owners). */
-const RECENT_MAX = 10_000
+/**
+ * Distinct slots remembered per bucket at most. A member that writes more
+ * within RECENT_MS forgets the oldest, and answers a delete as busy until
+ * what it forgot would have been forgotten anyway.
+ */
+const RECENT_MAX = 100_000
 
-/** A slot written here lately: its key, version id, version, and whether it is live as this member knows it now. */
+/** A member's answer lists its late writes up to about this many bytes (live ones first); past it, it answers busy. */
+const ANSWER_BUDGET = 2 * 1024 * 1024
+
+/** Deletes deciding at once on one bucket at most (more are refused: their deleter answers 503). */
+const MAX_CLOSES = 16
+
+/** Opened deletes' tokens remembered at most (the oldest are forgotten first). */
+const MAX_OPENED = 10_000
+
+/** Times a member that missed an `open` is asked again, a second apart. */
+const OPEN_RETRIES = 3
+
+/** A slot written here lately: its key, version id, the newest version known of it, and whether that is live. */
 type RecentSlot = [key: string, versionId: string | null, ms: number, counter: number, node: string, live: boolean]
 
-/** What a member says when a bucket is closed at it: whether it is writing to it, and its late writes. */
-interface Closed { writing: number, recent: RecentSlot[] }
+/** What a member says when a bucket is closed at it: the writes it has under way, its late writes, and whether it could not list them all. */
+export interface Closed { writing: number, recent: RecentSlot[], overflow?: boolean }
+
+interface Recent {
+  /** By slot (key, then version id), oldest first. */
+  slots: Map<string, { key: string, versionId: string | undefined, version: Version, live: boolean, at: number }>
+  /** Slots younger than RECENT_MS were forgotten (RECENT_MAX): a delete is answered busy until then. */
+  overflowUntil: number
+}
 
 export interface BucketCloserOptions {
   libp2p: Libp2p
@@ -75,10 +98,11 @@ export interface BucketClose {
  * member where it is closed holds new writes to it until it opens again,
  * and answers with the writes it has under way and those it made lately
  * (their announcements may not have reached the owners the delete counts
- * with). The deleter counts at the owners, adds what the members said, and
- * either opens the bucket again (not empty) or publishes the tombstone and
- * opens it with the tombstone, which every member takes in before its
- * held writes go on to find no bucket.
+ * with). The deleter refuses the delete if any member is writing or a
+ * slot's newest late write is live, else counts at the owners, and either
+ * opens the bucket again (not empty) or publishes the tombstone and opens
+ * it with the tombstone, which every member takes in before its held
+ * writes go on to find no bucket.
  *
  * A member that cannot be asked fails the delete (503): it might be
  * writing. A member that runs an older release is not asked.
@@ -86,18 +110,26 @@ export interface BucketClose {
 export class BucketCloser {
   /** Buckets closed here, each by the tokens of the deletes that closed it, and the writes waiting for it to open. */
   private readonly closed = new Map<string, { tokens: Map<string, ReturnType<typeof setTimeout>>, opened: Promise<void>, open: () => void }>()
+  /** Deletes' tokens opened here lately, each until when it is remembered (oldest first): a close that arrives after its open (a slow stream) closes nothing. */
+  private readonly opened = new Map<string, number>()
   /** Writes under way here, per bucket. */
   private readonly writing = new Map<string, number>()
-  /** Slots written here lately, per bucket, oldest first. */
-  private readonly recent = new Map<string, Map<string, { key: string, versionId: string | undefined, version: Version, live: boolean, at: number }>>()
+  /** Slots written here lately, per bucket. */
+  private readonly recent = new Map<string, Recent>()
+  private sweeper: ReturnType<typeof setInterval> | undefined
+  private stopped = false
 
   constructor (private readonly o: BucketCloserOptions) {}
 
   async start (): Promise<void> {
     await this.o.libp2p.handle(CLOSE_PROTOCOL, stream => { void this.serve(stream) }, { runOnLimitedConnection: false })
+    // Buckets no longer written are forgotten too, not only when their next write comes.
+    this.sweeper = setInterval(() => { for (const bucket of [...this.recent.keys()]) this.prune(bucket, Date.now()) }, RECENT_MS)
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
+    clearInterval(this.sweeper)
     await this.o.libp2p.unhandle(CLOSE_PROTOCOL)
     for (const [bucket, c] of this.closed) for (const token of c.tokens.keys()) this.openHere(bucket, token)
   }
@@ -120,32 +152,52 @@ export class BucketCloser {
     }
   }
 
-  /** A write made here (an object, a marker, a delete): remembered for RECENT_MS, for a delete of its bucket to count. */
+  /**
+   * A change made here to an object's slot (a version, a marker, a delete,
+   * a tag or lock change), or its announcement once its copies are made:
+   * remembered for RECENT_MS from then, for a delete of its bucket to count.
+   */
   wrote (e: CatalogEntry): void {
     if (e.key === undefined) return
-    let slots = this.recent.get(e.bucket)
-    if (slots === undefined) this.recent.set(e.bucket, slots = new Map())
+    let r = this.recent.get(e.bucket)
+    if (r === undefined) this.recent.set(e.bucket, r = { slots: new Map(), overflowUntil: 0 })
     const id = `${e.key}\n${slotOf(e)}`
-    const now = Date.now()
-    slots.delete(id)
-    slots.set(id, { key: e.key, versionId: e.versionId, version: e.version, live: !e.deleted, at: now })
-    for (const [old, s] of slots) {
-      if (slots.size <= RECENT_MAX && now - s.at < RECENT_MS) break
-      slots.delete(old)
+    r.slots.delete(id)
+    r.slots.set(id, { key: e.key, versionId: e.versionId, version: e.version, live: !e.deleted, at: Date.now() })
+    if (r.slots.size > RECENT_MAX) {
+      const [oldest, s] = r.slots.entries().next().value!
+      r.slots.delete(oldest)
+      r.overflowUntil = Math.max(r.overflowUntil, s.at + RECENT_MS)
     }
+  }
+
+  /** Forgets a bucket's writes older than RECENT_MS. */
+  private prune (bucket: string, now: number): void {
+    const r = this.recent.get(bucket)
+    if (r === undefined) return
+    for (const [id, s] of r.slots) {
+      if (now - s.at < RECENT_MS) break
+      r.slots.delete(id)
+    }
+    if (r.slots.size === 0 && r.overflowUntil <= now) this.recent.delete(bucket)
   }
 
   /** Closes `bucket` at every durable member (here first) for a delete; fails, with the bucket open again, if one cannot be asked. */
   async close (bucket: string, signal?: AbortSignal): Promise<BucketClose> {
     const token = randomId(8)
     const began = Date.now()
-    const answers: Closed[] = [this.closeHere(bucket, token)]
+    const here = this.closeHere(bucket, token)
     const peers = this.o.members()
-    const asked = await Promise.allSettled(peers.map(async peer => await this.ask(peer, { type: 'close', bucket, token }, signal)))
+    // A malformed answer counts as none: the delete fails, and the bucket opens again everywhere.
+    const asked = await Promise.allSettled(peers.map(async peer => closedOf(await this.ask(peer, { type: 'close', bucket, token }, signal))))
     const open = async (tombstone?: CatalogEntry): Promise<void> => {
-      const entries = tombstone === undefined ? {} : { entries: encodeCatalogMessage([tombstone]) }
-      await Promise.allSettled(peers.map(async peer => await this.ask(peer, { type: 'open', bucket, token, ...entries })))
+      // Here first: the tombstone, if any, is in this member's catalog already.
       this.openHere(bucket, token)
+      const request = { type: 'open', bucket, token, ...(tombstone === undefined ? {} : { entries: encodeCatalogMessage([tombstone]) }) }
+      const results = await Promise.allSettled(peers.map(async peer => await this.ask(peer, request)))
+      // A member that missed it would hold the bucket's writes for HOLD_MS: asked again, a while yet.
+      const missed = peers.filter((_, i) => results[i]!.status === 'rejected')
+      if (missed.length > 0) void this.openLater(missed, request)
     }
     const failed = peers.filter((_, i) => asked[i]!.status === 'rejected')
     if (failed.length > 0) {
@@ -153,33 +205,73 @@ export class BucketCloser {
       signal?.throwIfAborted()
       throw new S3Error('ServiceUnavailable', `The bucket is not deleted: ${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ` and ${failed.length - 3} more` : ''} did not answer, and may be writing to it. Try again.`)
     }
-    for (const a of asked) answers.push(closedOf((a as PromiseFulfilledResult<Record<string, unknown>>).value))
-    return { busy: busy(answers), inTime: () => Date.now() - began < DECIDE_MS, open }
+    const answers = [here, ...asked.map(a => (a as PromiseFulfilledResult<Closed>).value)]
+    return { busy: busyOf(answers), inTime: () => Date.now() - began < DECIDE_MS, open }
+  }
+
+  /** Asks members that missed an open again, a second apart, until they answer or OPEN_RETRIES have passed. */
+  private async openLater (peers: string[], request: Record<string, unknown>): Promise<void> {
+    let left = peers
+    for (let attempt = 0; attempt < OPEN_RETRIES && left.length > 0 && !this.stopped; attempt++) {
+      await new Promise(resolve => setTimeout(resolve, 1000))
+      const results = await Promise.allSettled(left.map(async peer => await this.ask(peer, request)))
+      left = left.filter((_, i) => results[i]!.status === 'rejected')
+    }
   }
 
   /** Closes `bucket` here for the delete `token`: what this member is writing to it, and what it wrote lately. */
   private closeHere (bucket: string, token: string): Closed {
+    const answer = this.answer(bucket)
+    // A close after its own open (a slow stream), or once stopping, closes nothing; the deleter has decided.
+    if (this.stopped || (this.opened.get(token) ?? 0) > Date.now()) return answer
     let c = this.closed.get(bucket)
     if (c === undefined) {
       let open!: () => void
       const opened = new Promise<void>(resolve => { open = resolve })
       this.closed.set(bucket, c = { tokens: new Map(), opened, open })
     }
-    clearTimeout(c.tokens.get(token))
-    c.tokens.set(token, setTimeout(() => { this.openHere(bucket, token) }, HOLD_MS))
-    const recent: RecentSlot[] = []
-    const now = Date.now()
-    for (const s of this.recent.get(bucket)?.values() ?? []) {
-      if (now - s.at >= RECENT_MS) continue
-      // Live as this member knows the slot now (a delete heard since counts).
-      const known = this.o.catalog.slot(bucket, s.key, s.versionId)
-      const newest = known !== undefined && compareVersions(known.version, s.version) >= 0 ? known : undefined
-      recent.push([s.key, s.versionId ?? null, s.version.ms, s.version.counter, s.version.node, newest === undefined ? s.live : !newest.deleted])
+    // The same close again does not hold the bucket longer; too many deletes at once are refused.
+    if (!c.tokens.has(token)) {
+      if (c.tokens.size >= MAX_CLOSES) throw new S3Error('ServiceUnavailable', `${MAX_CLOSES} deletes of this bucket are deciding already. Try again.`)
+      c.tokens.set(token, setTimeout(() => { this.openHere(bucket, token) }, HOLD_MS))
     }
-    return { writing: this.writing.get(bucket) ?? 0, recent }
+    return answer
+  }
+
+  /** What this member is writing to `bucket`, and its late writes as it knows them now, live ones first, within ANSWER_BUDGET. */
+  private answer (bucket: string): Closed {
+    const now = Date.now()
+    this.prune(bucket, now)
+    const r = this.recent.get(bucket)
+    const live: RecentSlot[] = []
+    const dead: RecentSlot[] = []
+    let bytes = 0
+    for (const s of r?.slots.values() ?? []) {
+      // A write live when made may have been replaced or deleted since (heard of here): the newest known counts.
+      const known = s.live ? this.o.catalog.slot(bucket, s.key, s.versionId) : undefined
+      const newest = known !== undefined && compareVersions(known.version, s.version) > 0 ? { version: known.version, live: !known.deleted } : s
+      const slot: RecentSlot = [s.key, s.versionId ?? null, newest.version.ms, newest.version.counter, newest.version.node, newest.live]
+      ;(newest.live ? live : dead).push(slot)
+      bytes += s.key.length * 3 + (s.versionId?.length ?? 0) + newest.version.node.length + 32
+    }
+    const overflow = r !== undefined && r.overflowUntil > now
+    if (bytes > ANSWER_BUDGET) {
+      // Too many to list: the live ones alone, else busy (that many live writes are hardly all deleted elsewhere).
+      const liveBytes = live.reduce((n, s) => n + s[0].length * 3 + (s[1]?.length ?? 0) + s[4].length + 32, 0)
+      if (liveBytes > ANSWER_BUDGET) return { writing: this.writing.get(bucket) ?? 0, recent: [], overflow: true }
+      dead.length = 0
+    }
+    return { writing: this.writing.get(bucket) ?? 0, recent: [...live, ...dead], ...(overflow ? { overflow } : {}) }
   }
 
   private openHere (bucket: string, token: string): void {
+    const now = Date.now()
+    for (const [old, until] of this.opened) {
+      if (until > now && this.opened.size < MAX_OPENED) break
+      this.opened.delete(old)
+    }
+    this.opened.delete(token)
+    this.opened.set(token, now + HOLD_MS)
     const c = this.closed.get(bucket)
     if (c === undefined || !c.tokens.has(token)) return
     clearTimeout(c.tokens.get(token))
@@ -214,12 +306,16 @@ export class BucketCloser {
       if (r.type === 'close') {
         await frames.send({ type: 'closed', ...this.closeHere(bucket, token) })
       } else if (r.type === 'open') {
-        if (r.entries !== undefined) {
-          if (!(r.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'An open whose entries are not a catalog message.')
-          // Only the bucket's own entry: the tombstone that ended the delete.
-          this.o.receive(decodeCatalogMessage(r.entries).entries.filter(e => e.bucket === bucket && e.key === undefined))
+        try {
+          if (r.entries !== undefined) {
+            if (!(r.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'An open whose entries are not a catalog message.')
+            // Only the bucket's own entry: the tombstone that ended the delete.
+            this.o.receive(decodeCatalogMessage(r.entries).entries.filter(e => e.bucket === bucket && e.key === undefined))
+          }
+        } finally {
+          // Opened even so: the tombstone also comes by gossip, and holding every write for HOLD_MS helps nobody.
+          this.openHere(bucket, token)
         }
-        this.openHere(bucket, token)
         await frames.send({ type: 'opened' })
       } else {
         throw new DroppedMessageError('malformed', 'Neither a close nor an open.')
@@ -231,17 +327,18 @@ export class BucketCloser {
   }
 }
 
-/** A member's answer to a close, checked. */
-function closedOf (a: Record<string, unknown>): Closed {
+/** A member's answer to a close, checked; a slot that cannot be read makes it busy (what it says of that write is unknown). */
+export function closedOf (a: Record<string, unknown>): Closed {
   if (a.type !== 'closed' || typeof a.writing !== 'number' || !Array.isArray(a.recent)) throw new DroppedMessageError('malformed', 'A member answered a close with something else.')
   const recent = a.recent.filter((s: unknown): s is RecentSlot => Array.isArray(s) && s.length === 6 && typeof s[0] === 'string' && (s[1] === null || typeof s[1] === 'string') &&
     typeof s[2] === 'number' && typeof s[3] === 'number' && typeof s[4] === 'string' && typeof s[5] === 'boolean')
-  return { writing: a.writing, recent }
+  const overflow = a.overflow === true || recent.length !== a.recent.length
+  return { writing: a.writing, recent, ...(overflow ? { overflow } : {}) }
 }
 
-/** Whether any member is writing, or any slot's newest write that members made lately is live. */
-function busy (answers: Closed[]): boolean {
-  if (answers.some(a => a.writing > 0)) return true
+/** Whether any member is writing or could not list its late writes, or any slot's newest late write, among all members', is live. */
+export function busyOf (answers: Closed[]): boolean {
+  if (answers.some(a => a.writing !== 0 || a.overflow === true)) return true
   const newest = new Map<string, { version: Version, live: boolean }>()
   for (const a of answers) {
     for (const [key, versionId, ms, counter, node, live] of a.recent) {

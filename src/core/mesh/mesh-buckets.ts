@@ -74,12 +74,13 @@ export class MeshBuckets {
         throw new S3Error('ServiceUnavailable', 'The owner that counted this bucket runs a release that keeps no versions, and cannot say whether versions are left: upgrade every node.')
       }
       if (objects > 0 || (versions ?? 0) > 0) throw notEmpty(name)
-      if (closed !== undefined && !closed.inTime()) throw new S3Error('ServiceUnavailable', 'The bucket is not deleted: counting its objects took too long. Try again.')
       try {
         await this.p.copies.store.deleteBucket(name, options)
       } catch (err) {
         if (!isS3Error(err, 'NoSuchBucket')) throw err
       }
+      // Late, a member may have opened the bucket again by itself (its hold ran out): its writes would be lost.
+      if (closed !== undefined && !closed.inTime()) throw new S3Error('ServiceUnavailable', 'The bucket is not deleted: counting its objects took too long. Try again.')
       tombstone = { bucket: name, version: this.p.copies.version(), deleted: true, holders: [] }
       this.p.copies.publish(tombstone)
     } finally {
@@ -90,17 +91,35 @@ export class MeshBuckets {
   }
 
   async setCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> {
-    const { cors: _old, ...kept } = this.live(name)
-    await this.p.copies.ensureBucket(name, options)
-    await this.p.copies.store.setBucketCors(name, rules, options)
-    this.publishBucket(name, { ...kept, cors: rules })
+    await this.changing(name, options, async () => {
+      const { cors: _old, ...kept } = this.live(name)
+      await this.p.copies.ensureBucket(name, options)
+      await this.p.copies.store.setBucketCors(name, rules, options)
+      this.publishBucket(name, { ...kept, cors: rules })
+    })
   }
 
   async setLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void> {
-    const { lifecycle: _old, ...kept } = this.live(name)
-    await this.p.copies.ensureBucket(name, options)
-    await this.p.copies.store.setBucketLifecycle(name, rules, options)
-    this.publishBucket(name, { ...kept, lifecycle: rules })
+    await this.changing(name, options, async () => {
+      const { lifecycle: _old, ...kept } = this.live(name)
+      await this.p.copies.ensureBucket(name, options)
+      await this.p.copies.store.setBucketLifecycle(name, rules, options)
+      this.publishBucket(name, { ...kept, lifecycle: rules })
+    })
+  }
+
+  /**
+   * Runs a change of a bucket's settings while no delete of it is deciding:
+   * a new version of the bucket's entry published meanwhile could outlast
+   * the delete's tombstone and bring the bucket back.
+   */
+  private async changing<T> (name: string, options: Signal | undefined, change: () => Promise<T>): Promise<T> {
+    const leave = await this.p.closer?.enter(name, options?.signal)
+    try {
+      return await change()
+    } finally {
+      leave?.()
+    }
   }
 
   /** A new version of the bucket's entry, with the settings it keeps, carries them to every member. */
@@ -120,12 +139,14 @@ export class MeshBuckets {
    * delete the others' copies.
    */
   async setVersioning (name: string, status: VersioningStatus, blocked: string[], options?: Signal): Promise<void> {
-    const { versioning: _old, ...kept } = this.live(name)
-    checkVersioningChange(kept.objectLock, status)
-    if (blocked.length > 0) throw new S3Error('ServiceUnavailable', `Versioning cannot be set while members that keep no versions (an older release) are in the mesh: ${listed(blocked)}. Upgrade every node first.`)
-    this.publishBucket(name, { ...kept, versioning: status })
-    // This member's store keeps versions from now on (the others' when they next store a copy of the bucket's).
-    await this.p.copies.ensureBucket(name, options)
+    await this.changing(name, options, async () => {
+      const { versioning: _old, ...kept } = this.live(name)
+      checkVersioningChange(kept.objectLock, status)
+      if (blocked.length > 0) throw new S3Error('ServiceUnavailable', `Versioning cannot be set while members that keep no versions (an older release) are in the mesh: ${listed(blocked)}. Upgrade every node first.`)
+      this.publishBucket(name, { ...kept, versioning: status })
+      // This member's store keeps versions from now on (the others' when they next store a copy of the bucket's).
+      await this.p.copies.ensureBucket(name, options)
+    })
     await this.p.persist()
   }
 
@@ -135,10 +156,12 @@ export class MeshBuckets {
    * an older release is in the mesh: it would drop the versions' locks.
    */
   async setObjectLock (name: string, lock: BucketObjectLock, blocked: string[], options?: Signal): Promise<void> {
-    const { objectLock: _old, ...kept } = this.live(name)
-    checkLockable(kept.versioning)
-    if (blocked.length > 0) throw new S3Error('ServiceUnavailable', `Object lock cannot be set while members that keep none (an older release) are in the mesh: ${listed(blocked)}. Upgrade every node first.`)
-    this.publishBucket(name, { ...kept, objectLock: lock })
+    await this.changing(name, options, async () => {
+      const { objectLock: _old, ...kept } = this.live(name)
+      checkLockable(kept.versioning)
+      if (blocked.length > 0) throw new S3Error('ServiceUnavailable', `Object lock cannot be set while members that keep none (an older release) are in the mesh: ${listed(blocked)}. Upgrade every node first.`)
+      this.publishBucket(name, { ...kept, objectLock: lock })
+    })
     throwIfAborted(options?.signal)
     await this.p.announced()
     await this.p.persist()

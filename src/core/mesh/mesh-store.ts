@@ -309,6 +309,11 @@ export class MeshStore implements ObjectStore {
   }
 
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
+    // A new version of the slot's entry: made as a write is (it could outlast a delete of the version made elsewhere meanwhile).
+    await this.writing(bucket, options?.signal, async () => { await this.tag(bucket, key, tags, options) })
+  }
+
+  private async tag (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
     await this.copies.locks.run(`${bucket}\n${key}`, async () => {
       const e = await this.liveObject(bucket, key, options?.signal, options?.versionId, true)
       const localId = this.copies.localId(e)
@@ -323,7 +328,7 @@ export class MeshStore implements ObjectStore {
       } catch (err) {
         if (!isNoCopy(err)) throw err
       }
-      this.copies.publish(entry)
+      this.published(entry)
     })
   }
 
@@ -334,14 +339,14 @@ export class MeshStore implements ObjectStore {
    * member before the answer (announced and saved, as a delete is).
    */
   private async changeLock (bucket: string, key: string, change: LockChange, options?: LockOptions): Promise<VersionLock | undefined> {
-    const lock = await this.copies.locks.run(`${bucket}\n${key}`, async () => {
+    const lock = await this.writing(bucket, options?.signal, async () => await this.copies.locks.run(`${bucket}\n${key}`, async () => {
       const e = await this.liveObject(bucket, key, options?.signal, options?.versionId, true)
       const changed = changedLock(this.buckets.live(bucket).objectLock, lockOfRecord(e.object!.lock), change, new Date(), options?.bypassGovernance === true)
       const { lock: _old, ...object } = e.object!
       const record = lockRecord(changed)
-      this.copies.publish({ ...e, version: this.version(), created: createdOf(e), object: record === undefined ? object : { ...object, lock: record } })
+      this.published({ ...e, version: this.version(), created: createdOf(e), object: record === undefined ? object : { ...object, lock: record } })
       return changed
-    })
+    }))
     await this.p.announced()
     await this.p.persist()
     return lock
@@ -418,7 +423,7 @@ export class MeshStore implements ObjectStore {
       // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
       // the client has its answer: a GET anywhere right after the PUT finds it.
       const announced = { ...entry, holders: [this.copies.self, ...replicas].sort() }
-      this.copies.publish(announced)
+      this.published(announced)
       await this.p.announced()
       const encoded = returnEntry === true ? toBase64(encodeCatalogMessage([announced])) : undefined
       return { ...info, replicas: 1 + replicas.length, ...(encoded !== undefined && encoded.length <= MAX_ENTRY_HEADER ? { entry: encoded } : {}) }
