@@ -11,6 +11,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { BucketCloser, busyOf, closedOf, type Closed } from '../../src/core/mesh/bucket-close.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { Catalog } from '../../src/core/mesh/catalog.js'
+import { compareTimestamps, HybridClock } from '../../src/core/mesh/hlc.js'
 import type { Keyring } from '../../src/core/wire/keyring.js'
 
 const object = { size: 1, etag: '"e"', sha256: 'ab', lastModified: 0, metadata: { user: {} }, tags: {} }
@@ -18,8 +19,9 @@ const put = (key: string, ms: number, node = 'n1'): CatalogEntry => ({ bucket: '
 const del = (key: string, ms: number, node = 'n1'): CatalogEntry => ({ bucket: 'b', key, version: { ms, counter: 0, node }, deleted: true, holders: [] })
 
 /** A closer with no other durable member (the network is never used). */
-function alone (catalog = new Catalog()): BucketCloser {
-  return new BucketCloser({ libp2p: undefined as unknown as Libp2p, keyring: undefined as unknown as Keyring, catalog, members: () => [], receive: () => {} })
+function alone (catalog = new Catalog(), clock = new HybridClock()): BucketCloser {
+  const libp2p = { unhandle: async () => {} } as unknown as Libp2p
+  return new BucketCloser({ libp2p, keyring: undefined as unknown as Keyring, catalog, clock, members: () => [], receive: () => {} })
 }
 
 describe('BucketCloser on its own', () => {
@@ -123,6 +125,26 @@ describe('BucketCloser on its own', () => {
     const closed = await c.close('b')
     await closed.open()
     assert.equal(closed.busy, true, 'deletes only, yet one write it can no longer say anything of')
+  })
+
+  it('takes in the clock reading of the bucket\'s entry, so that the tombstone made next is newer than a change of the bucket made by a clock ahead', async () => {
+    const catalog = new Catalog()
+    const ahead = { ms: Date.now() + 30_000, counter: 7 }
+    catalog.apply({ bucket: 'b', version: { ...ahead, node: 'n2' }, deleted: false, holders: [] })
+    const clock = new HybridClock()
+    const closed = await alone(catalog, clock).close('b')
+    await closed.open()
+    assert.ok(compareTimestamps(clock.tick(), ahead) > 0)
+  })
+
+  it('once stopped, refuses to close, and lets the writes it held go with 503 rather than into a bucket that may be gone', async () => {
+    const c = alone()
+    const closed = await c.close('b')
+    const held = c.enter('b')
+    await c.stop()
+    await assert.rejects(held, /stopping/)
+    await closed.open()
+    await assert.rejects(c.close('other'), /stopping/)
   })
 
   it('ignores a close that comes after its own open, and does not hold a bucket longer for the same close twice', async () => {

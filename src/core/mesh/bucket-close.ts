@@ -8,7 +8,7 @@ import type { Keyring } from '../wire/keyring.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
 import { slotOf, type CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
-import { compareVersions, type Version } from './hlc.js'
+import { compareVersions, type HybridClock, type Timestamp, type Version } from './hlc.js'
 
 export const CLOSE_PROTOCOL = '/s3mesh/bucket-close/1.0.0'
 
@@ -46,6 +46,12 @@ const RECENT_MAX = 100_000
 /** A member's answer lists its late writes up to about this many bytes (live ones first); past it, it answers busy. */
 const ANSWER_BUDGET = 2 * 1024 * 1024
 
+/**
+ * Late writes live when made that an answer looks up in the catalog at most
+ * (each is a read of the catalog's table): past them, it answers busy.
+ */
+const MAX_LOOKUPS = 20_000
+
 /** Deletes deciding at once on one bucket at most (more are refused: their deleter answers 503). */
 const MAX_CLOSES = 16
 
@@ -58,8 +64,12 @@ const OPEN_RETRIES = 3
 /** A slot written here lately: its key, version id, the newest version known of it, and whether that is live. */
 type RecentSlot = [key: string, versionId: string | null, ms: number, counter: number, node: string, live: boolean]
 
-/** What a member says when a bucket is closed at it: the writes it has under way, its late writes, and whether it could not list them all. */
-export interface Closed { writing: number, recent: RecentSlot[], overflow?: boolean }
+/**
+ * What a member says when a bucket is closed at it: the writes it has under
+ * way, its late writes, whether it could not list them all, and the clock
+ * reading of the bucket's entry as it has it (the tombstone must be newer).
+ */
+export interface Closed { writing: number, recent: RecentSlot[], overflow?: boolean, seen?: Timestamp }
 
 interface Recent {
   /** By slot (key, then version id), oldest first. */
@@ -76,6 +86,8 @@ export interface BucketCloserOptions {
   members: () => string[]
   /** Takes in entries another member sent (the tombstone that ends a delete), as announcements are. */
   receive: (entries: CatalogEntry[]) => void
+  /** This member's clock: it takes in the members' readings of the bucket's entry, so that the tombstone it makes is newer. */
+  clock: Pick<HybridClock, 'observe'>
 }
 
 /** A bucket closed at every durable member for a delete: what they said, and how to open it again. */
@@ -140,7 +152,11 @@ export class BucketCloser {
    * function is called.
    */
   async enter (bucket: string, signal?: AbortSignal): Promise<() => void> {
-    for (let c = this.closed.get(bucket); c !== undefined; c = this.closed.get(bucket)) await untilOrAborted(c.opened, signal)
+    for (let c = this.closed.get(bucket); c !== undefined; c = this.closed.get(bucket)) {
+      await untilOrAborted(c.opened, signal)
+      // Let go by a stop, not by the delete: whether the bucket is gone is not known here.
+      if (this.stopped) throw new S3Error('ServiceUnavailable', 'This node is stopping. Send the request to another node.')
+    }
     this.writing.set(bucket, (this.writing.get(bucket) ?? 0) + 1)
     let left = false
     return () => {
@@ -203,9 +219,19 @@ export class BucketCloser {
     if (failed.length > 0) {
       await open()
       signal?.throwIfAborted()
+      // A member that said why it refused (too many deletes at once, stopping) is quoted.
+      const refusal = asked.find((a): a is PromiseRejectedResult => a.status === 'rejected' && a.reason instanceof Refused)
+      if (refusal !== undefined) throw new S3Error('ServiceUnavailable', `The bucket is not deleted: ${(refusal.reason as Refused).message}`)
       throw new S3Error('ServiceUnavailable', `The bucket is not deleted: ${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ` and ${failed.length - 3} more` : ''} did not answer, and may be writing to it. Try again.`)
     }
     const answers = [here, ...asked.map(a => (a as PromiseFulfilledResult<Closed>).value)]
+    try {
+      // A member's newer change of the bucket (its clock ahead of this one's) would outlast the tombstone.
+      for (const a of answers) if (a.seen !== undefined) this.o.clock.observe(a.seen)
+    } catch (err) {
+      await open()
+      throw new S3Error('ServiceUnavailable', `The bucket is not deleted: ${err instanceof Error ? err.message : String(err)}`)
+    }
     return { busy: busyOf(answers), inTime: () => Date.now() - began < DECIDE_MS, open }
   }
 
@@ -221,9 +247,10 @@ export class BucketCloser {
 
   /** Closes `bucket` here for the delete `token`: what this member is writing to it, and what it wrote lately. */
   private closeHere (bucket: string, token: string): Closed {
+    if (this.stopped) throw new S3Error('ServiceUnavailable', 'A member is stopping: it cannot hold writes to the bucket. Try again.')
     const answer = this.answer(bucket)
-    // A close after its own open (a slow stream), or once stopping, closes nothing; the deleter has decided.
-    if (this.stopped || (this.opened.get(token) ?? 0) > Date.now()) return answer
+    // A close after its own open (a slow stream) closes nothing: the deleter has decided.
+    if ((this.opened.get(token) ?? 0) > Date.now()) return answer
     let c = this.closed.get(bucket)
     if (c === undefined) {
       let open!: () => void
@@ -245,8 +272,13 @@ export class BucketCloser {
     const r = this.recent.get(bucket)
     const live: RecentSlot[] = []
     const dead: RecentSlot[] = []
+    const writing = this.writing.get(bucket) ?? 0
+    const entry = this.o.catalog.get(bucket)
+    const seen = entry === undefined ? {} : { seen: { ms: entry.version.ms, counter: entry.version.counter } }
     let bytes = 0
+    let lookups = 0
     for (const s of r?.slots.values() ?? []) {
+      if (s.live && ++lookups > MAX_LOOKUPS) return { writing, recent: [], overflow: true, ...seen }
       // A write live when made may have been replaced or deleted since (heard of here): the newest known counts.
       const known = s.live ? this.o.catalog.slot(bucket, s.key, s.versionId) : undefined
       const newest = known !== undefined && compareVersions(known.version, s.version) > 0 ? { version: known.version, live: !known.deleted } : s
@@ -258,10 +290,10 @@ export class BucketCloser {
     if (bytes > ANSWER_BUDGET) {
       // Too many to list: the live ones alone, else busy (that many live writes are hardly all deleted elsewhere).
       const liveBytes = live.reduce((n, s) => n + s[0].length * 3 + (s[1]?.length ?? 0) + s[4].length + 32, 0)
-      if (liveBytes > ANSWER_BUDGET) return { writing: this.writing.get(bucket) ?? 0, recent: [], overflow: true }
+      if (liveBytes > ANSWER_BUDGET) return { writing, recent: [], overflow: true, ...seen }
       dead.length = 0
     }
-    return { writing: this.writing.get(bucket) ?? 0, recent: [...live, ...dead], ...(overflow ? { overflow } : {}) }
+    return { writing, recent: [...live, ...dead], ...(overflow ? { overflow } : {}), ...seen }
   }
 
   private openHere (bucket: string, token: string): void {
@@ -304,7 +336,15 @@ export class BucketCloser {
       const { bucket, token } = r
       if (typeof bucket !== 'string' || bucket.length > 255 || typeof token !== 'string' || token.length > 64) throw new DroppedMessageError('malformed', 'A bucket close without its bucket or token.')
       if (r.type === 'close') {
-        await frames.send({ type: 'closed', ...this.closeHere(bucket, token) })
+        let answer: Record<string, unknown>
+        try {
+          const { seen, ...closed } = this.closeHere(bucket, token)
+          answer = { type: 'closed', ...closed, ...(seen === undefined ? {} : { seen: [seen.ms, seen.counter] }) }
+        } catch (err) {
+          if (!(err instanceof S3Error)) throw err
+          answer = { type: 'refused', reason: err.message }
+        }
+        await frames.send(answer)
       } else if (r.type === 'open') {
         try {
           if (r.entries !== undefined) {
@@ -329,11 +369,19 @@ export class BucketCloser {
 
 /** A member's answer to a close, checked; a slot that cannot be read makes it busy (what it says of that write is unknown). */
 export function closedOf (a: Record<string, unknown>): Closed {
+  if (a.type === 'refused' && typeof a.reason === 'string') throw new Refused(a.reason.slice(0, 200))
   if (a.type !== 'closed' || typeof a.writing !== 'number' || !Array.isArray(a.recent)) throw new DroppedMessageError('malformed', 'A member answered a close with something else.')
   const recent = a.recent.filter((s: unknown): s is RecentSlot => Array.isArray(s) && s.length === 6 && typeof s[0] === 'string' && (s[1] === null || typeof s[1] === 'string') &&
     typeof s[2] === 'number' && typeof s[3] === 'number' && typeof s[4] === 'string' && typeof s[5] === 'boolean')
   const overflow = a.overflow === true || recent.length !== a.recent.length
-  return { writing: a.writing, recent, ...(overflow ? { overflow } : {}) }
+  const seen = Array.isArray(a.seen) && a.seen.length === 2 && Number.isSafeInteger(a.seen[0]) && Number.isSafeInteger(a.seen[1]) ? { seen: { ms: a.seen[0] as number, counter: a.seen[1] as number } } : {}
+  if (a.seen !== undefined && seen.seen === undefined) throw new DroppedMessageError('malformed', 'A close\'s answer with a clock reading that is none.')
+  return { writing: a.writing, recent, ...(overflow ? { overflow } : {}), ...seen }
+}
+
+/** A member refused to close a bucket, and said why. */
+export class Refused extends Error {
+  override name = 'Refused'
 }
 
 /** Whether any member is writing or could not list its late writes, or any slot's newest late write, among all members', is live. */

@@ -74,13 +74,19 @@ export class MeshBuckets {
         throw new S3Error('ServiceUnavailable', 'The owner that counted this bucket runs a release that keeps no versions, and cannot say whether versions are left: upgrade every node.')
       }
       if (objects > 0 || (versions ?? 0) > 0) throw notEmpty(name)
+      // Late, a member's hold could run out before the tombstone reached it: its writes would then be lost.
+      const late = (): S3Error => new S3Error('ServiceUnavailable', 'The bucket is not deleted: counting its objects took too long. Try again.')
+      if (closed !== undefined && !closed.inTime()) throw late()
       try {
         await this.p.copies.store.deleteBucket(name, options)
       } catch (err) {
         if (!isS3Error(err, 'NoSuchBucket')) throw err
       }
-      // Late, a member may have opened the bucket again by itself (its hold ran out): its writes would be lost.
-      if (closed !== undefined && !closed.inTime()) throw new S3Error('ServiceUnavailable', 'The bucket is not deleted: counting its objects took too long. Try again.')
+      if (closed !== undefined && !closed.inTime()) {
+        // The bucket stays: its folder here is made again, as a write would make it.
+        await this.p.copies.ensureBucket(name, options)
+        throw late()
+      }
       tombstone = { bucket: name, version: this.p.copies.version(), deleted: true, holders: [] }
       this.p.copies.publish(tombstone)
     } finally {

@@ -207,7 +207,7 @@ export class MeshNode {
       current: async (b, k, signal) => await partition.entry(b, k, signal, { holders: true }),
     })
     this.closer = new BucketCloser({
-      libp2p: o.libp2p, keyring: o.keyring, catalog, receive: entries => { this.reconciler.receive(entries) },
+      libp2p: o.libp2p, keyring: o.keyring, catalog, clock, receive: entries => { this.reconciler.receive(entries) },
       members: () => { const old = new Set(this.durable.lacking(FEATURES.bucketClose)); return this.durable.list().filter(id => id !== this.self && !old.has(id)) },
     })
     this.store = new MeshStore({
