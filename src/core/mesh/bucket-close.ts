@@ -169,6 +169,19 @@ export class BucketCloser {
   }
 
   /**
+   * Runs `write` (a change that makes a version, or one of the bucket's
+   * settings) as a write under way, begun once the bucket is open here (enter).
+   */
+  async whileOpen<T> (bucket: string, signal: AbortSignal | undefined, write: () => Promise<T>): Promise<T> {
+    const leave = await this.enter(bucket, signal)
+    try {
+      return await write()
+    } finally {
+      leave()
+    }
+  }
+
+  /**
    * A change made here to an object's slot (a version, a marker, a delete,
    * a tag or lock change), or its announcement once its copies are made:
    * remembered for RECENT_MS from then, for a delete of its bucket to count.
@@ -275,7 +288,8 @@ export class BucketCloser {
     const writing = this.writing.get(bucket) ?? 0
     const entry = this.o.catalog.get(bucket)
     const seen = entry === undefined ? {} : { seen: { ms: entry.version.ms, counter: entry.version.counter } }
-    let bytes = 0
+    let liveBytes = 0
+    let deadBytes = 0
     let lookups = 0
     for (const s of r?.slots.values() ?? []) {
       if (s.live && ++lookups > MAX_LOOKUPS) return { writing, recent: [], overflow: true, ...seen }
@@ -283,13 +297,19 @@ export class BucketCloser {
       const known = s.live ? this.o.catalog.slot(bucket, s.key, s.versionId) : undefined
       const newest = known !== undefined && compareVersions(known.version, s.version) > 0 ? { version: known.version, live: !known.deleted } : s
       const slot: RecentSlot = [s.key, s.versionId ?? null, newest.version.ms, newest.version.counter, newest.version.node, newest.live]
-      ;(newest.live ? live : dead).push(slot)
-      bytes += s.key.length * 3 + (s.versionId?.length ?? 0) + newest.version.node.length + 32
+      // At most this many bytes encoded (a key's characters up to three UTF-8 bytes each, the numbers and framing in 32).
+      const bytes = s.key.length * 3 + (s.versionId?.length ?? 0) + newest.version.node.length + 32
+      if (newest.live) {
+        live.push(slot)
+        liveBytes += bytes
+      } else {
+        dead.push(slot)
+        deadBytes += bytes
+      }
     }
     const overflow = r !== undefined && r.overflowUntil > now
-    if (bytes > ANSWER_BUDGET) {
+    if (liveBytes + deadBytes > ANSWER_BUDGET) {
       // Too many to list: the live ones alone, else busy (that many live writes are hardly all deleted elsewhere).
-      const liveBytes = live.reduce((n, s) => n + s[0].length * 3 + (s[1]?.length ?? 0) + s[4].length + 32, 0)
       if (liveBytes > ANSWER_BUDGET) return { writing, recent: [], overflow: true, ...seen }
       dead.length = 0
     }
@@ -338,8 +358,7 @@ export class BucketCloser {
       if (r.type === 'close') {
         let answer: Record<string, unknown>
         try {
-          const { seen, ...closed } = this.closeHere(bucket, token)
-          answer = { type: 'closed', ...closed, ...(seen === undefined ? {} : { seen: [seen.ms, seen.counter] }) }
+          answer = { type: 'closed', ...this.closeHere(bucket, token) }
         } catch (err) {
           if (!(err instanceof S3Error)) throw err
           answer = { type: 'refused', reason: err.message }
@@ -374,9 +393,11 @@ export function closedOf (a: Record<string, unknown>): Closed {
   const recent = a.recent.filter((s: unknown): s is RecentSlot => Array.isArray(s) && s.length === 6 && typeof s[0] === 'string' && (s[1] === null || typeof s[1] === 'string') &&
     typeof s[2] === 'number' && typeof s[3] === 'number' && typeof s[4] === 'string' && typeof s[5] === 'boolean')
   const overflow = a.overflow === true || recent.length !== a.recent.length
-  const seen = Array.isArray(a.seen) && a.seen.length === 2 && Number.isSafeInteger(a.seen[0]) && Number.isSafeInteger(a.seen[1]) ? { seen: { ms: a.seen[0] as number, counter: a.seen[1] as number } } : {}
-  if (a.seen !== undefined && seen.seen === undefined) throw new DroppedMessageError('malformed', 'A close\'s answer with a clock reading that is none.')
-  return { writing: a.writing, recent, ...(overflow ? { overflow } : {}), ...seen }
+  const seen = a.seen as Partial<Timestamp> | undefined
+  if (seen !== undefined && (typeof seen !== 'object' || seen === null || !Number.isSafeInteger(seen.ms) || !Number.isSafeInteger(seen.counter))) {
+    throw new DroppedMessageError('malformed', 'A close\'s answer with a clock reading that is none.')
+  }
+  return { writing: a.writing, recent, ...(overflow ? { overflow } : {}), ...(seen === undefined ? {} : { seen: { ms: seen.ms!, counter: seen.counter! } }) }
 }
 
 /** A member refused to close a bucket, and said why. */

@@ -120,12 +120,7 @@ export class MeshBuckets {
    * the delete's tombstone and bring the bucket back.
    */
   private async changing<T> (name: string, options: Signal | undefined, change: () => Promise<T>): Promise<T> {
-    const leave = await this.p.closer?.enter(name, options?.signal)
-    try {
-      return await change()
-    } finally {
-      leave?.()
-    }
+    return this.p.closer === undefined ? await change() : await this.p.closer.whileOpen(name, options?.signal, change)
   }
 
   /** A new version of the bucket's entry, with the settings it keeps, carries them to every member. */

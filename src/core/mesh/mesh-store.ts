@@ -67,7 +67,7 @@ export interface MeshStoreParts {
   /** Orders conditional writes across the mesh (without it they are refused as not implemented). */
   arbiter?: Pick<WriteArbiter, 'acquire'>
   /** Orders a bucket's delete with the writes to it across the mesh (without it a write racing a delete elsewhere may be lost with the bucket). */
-  closer?: Pick<BucketCloser, 'enter' | 'wrote' | 'close'>
+  closer?: Pick<BucketCloser, 'whileOpen' | 'wrote' | 'close'>
 }
 
 /**
@@ -151,12 +151,7 @@ export class MeshStore implements ObjectStore {
    * while it decides waits, then finds the bucket or not.
    */
   private async writing<T> (bucket: string, signal: AbortSignal | undefined, write: () => Promise<T>): Promise<T> {
-    const leave = await this.p.closer?.enter(bucket, signal)
-    try {
-      return await write()
-    } finally {
-      leave?.()
-    }
+    return this.p.closer === undefined ? await write() : await this.p.closer.whileOpen(bucket, signal, write)
   }
 
   private async put (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> {
