@@ -134,6 +134,10 @@ describe('bad input', () => {
     assert.equal(reserved.code, 'InvalidTag', 'aws: keys are AWS\'s')
     assert.equal((await signed(`/${B}/twice`, { method: 'PUT', body: 'x', headers: { 'x-amz-tagging': 'a=1&a=2' } })).code, 'InvalidTag', 'a tag key given twice')
     await rejectsNothingStored('twice')
+    const malformed = await signed(`/${B}/spoilt`, { method: 'PUT', body: 'x', headers: { 'x-amz-tagging': 'a=%E0%A4' } })
+    assert.equal(malformed.code, 'InvalidArgument', 'malformed percent-encoding in x-amz-tagging')
+    assert.match(malformed.text, /<Message>[^<]*x-amz-tagging/, 'the error names the header')
+    await rejectsNothingStored('spoilt')
     await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'named' }))
 
     // A rule holding a line break or a control character would break every answer to a request it matches: refused when set.

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { permissionsFor } from '../../src/s3-shim/access/request-actions.js'
 import { route, type Operation } from '../../src/s3-shim/router.js'
+import { tagsFromHeader } from '../../src/s3-shim/http/metadata.js'
+import { isS3Error } from '../../src/core/errors.js'
 
 const CLIENT = { sourceIp: '10.0.0.7', secure: false, now: Date.parse('2026-11-30T00:00:00Z') }
 
@@ -94,6 +96,20 @@ describe('permissionsFor', () => {
     const [w] = permissionsFor(route(put, new URL(put.url)), put.headers, CLIENT)
     assert.equal(w!.context['s3:RequestObjectTag/project'], 's3mesh')
     assert.deepEqual(w!.context['s3:RequestObjectTagKeys'], ['project', 'owner'])
+  })
+
+  it('reads x-amz-tagging as the stored tags are read: the same decoding, and malformed percent-encoding refused before any policy is matched', () => {
+    const headers = new Headers({ 'x-amz-tagging': '?team=r%26d+ops&k%3D1=a=b' })
+    const put = new Request('http://127.0.0.1:9000/photos/a', { method: 'PUT', headers })
+    const [w] = permissionsFor(route(put, new URL(put.url)), headers, CLIENT)
+    assert.deepEqual(tagsFromHeader(headers), { team: 'r&d ops', 'k=1': 'a=b' })
+    assert.equal(w!.context['s3:RequestObjectTag/team'], 'r&d ops')
+    assert.equal(w!.context['s3:RequestObjectTag/k=1'], 'a=b')
+    assert.deepEqual(w!.context['s3:RequestObjectTagKeys'], ['team', 'k=1'])
+    const bad = new Headers({ 'x-amz-tagging': 'team=%E0%A4' })
+    const req = new Request('http://127.0.0.1:9000/photos/a', { method: 'PUT', headers: bad })
+    assert.throws(() => permissionsFor(route(req, new URL(req.url)), bad, CLIENT), (err: unknown) => isS3Error(err, 'InvalidArgument') && /x-amz-tagging/.test((err as Error).message))
+    assert.throws(() => tagsFromHeader(bad), (err: unknown) => isS3Error(err, 'InvalidArgument'))
   })
 })
 

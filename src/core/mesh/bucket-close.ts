@@ -1,8 +1,7 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { S3Error } from '../errors.js'
 import { randomId } from '../ids.js'
-import { openStream } from '../wire/open-stream.js'
-import { SealedFrames } from '../wire/sealed-frames.js'
+import { answerSealed, askSealed } from '../wire/sealed-request.js'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
 import type { Keyring } from '../wire/keyring.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
@@ -326,57 +325,39 @@ export class BucketCloser {
 
   private async ask (peer: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const timeout = AbortSignal.timeout(ASK_TIMEOUT_MS)
-    const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
-    const frames = new SealedFrames(await openStream(this.o.libp2p, peer, CLOSE_PROTOCOL, s), this.o.keyring, { signal: s, idleTimeoutMs: ASK_TIMEOUT_MS })
-    try {
-      await frames.send(request, s)
-      const answer = await frames.receive(s)
-      await frames.close()
-      return answer
-    } catch (err) {
-      frames.abort(err instanceof Error ? err : new Error(String(err)))
-      throw err
-    }
+    return await askSealed(this.o.libp2p, this.o.keyring, peer, CLOSE_PROTOCOL, request, { signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]), idleTimeoutMs: ASK_TIMEOUT_MS })
   }
 
   private async serve (stream: Stream): Promise<void> {
-    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: ASK_TIMEOUT_MS })
-    try {
-      // A request that does not open with the cluster key is refused (receive throws).
-      const r = await frames.receive()
-      const { bucket, token } = r
-      if (typeof bucket !== 'string' || bucket.length > 255 || typeof token !== 'string' || token.length > 64) throw new DroppedMessageError('malformed', 'A bucket close without its bucket or token.')
-      if (r.type === 'close') {
-        let answer: Record<string, unknown>
-        try {
-          answer = { type: 'closed', ...this.closeHere(bucket, token) }
-        } catch (err) {
-          if (!(err instanceof S3Error)) throw err
-          answer = { type: 'refused', reason: err.message }
-        }
-        await frames.send(answer)
-      } else if (r.type === 'open') {
-        try {
-          if (r.entries !== undefined) {
-            if (!(r.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'An open whose entries are not a catalog message.')
-            // Only the bucket's own entry: the tombstone that ended the delete.
-            this.o.receive(decodeCatalogMessage(r.entries).entries.filter(e => e.bucket === bucket && e.key === undefined))
-          }
-        } finally {
-          // Opened even so: the tombstone also comes by gossip, and holding every write for HOLD_MS helps nobody.
-          this.openHere(bucket, token)
-        }
-        await frames.send({ type: 'opened' })
-      } else {
-        throw new DroppedMessageError('malformed', 'Neither a close nor an open.')
+    await answerSealed(stream, this.o.keyring, async r => await this.reply(r), { idleTimeoutMs: ASK_TIMEOUT_MS })
+  }
+
+  /** A member's answer to a close or an open; throws (the stream is reset) on a malformed one. */
+  private async reply (r: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const { bucket, token } = r
+    if (typeof bucket !== 'string' || bucket.length > 255 || typeof token !== 'string' || token.length > 64) throw new DroppedMessageError('malformed', 'A bucket close without its bucket or token.')
+    if (r.type === 'close') {
+      try {
+        return { type: 'closed', ...this.closeHere(bucket, token) }
+      } catch (err) {
+        if (!(err instanceof S3Error)) throw err
+        return { type: 'refused', reason: err.message }
       }
-      await frames.close()
-    } catch (err) {
-      frames.abort(err instanceof Error ? err : new Error(String(err)))
     }
+    if (r.type !== 'open') throw new DroppedMessageError('malformed', 'Neither a close nor an open.')
+    try {
+      if (r.entries !== undefined) {
+        if (!(r.entries instanceof Uint8Array)) throw new DroppedMessageError('malformed', 'An open whose entries are not a catalog message.')
+        // Only the bucket's own entry: the tombstone that ended the delete.
+        this.o.receive(decodeCatalogMessage(r.entries).entries.filter(e => e.bucket === bucket && e.key === undefined))
+      }
+    } finally {
+      // Opened even so: the tombstone also comes by gossip, and holding every write for HOLD_MS helps nobody.
+      this.openHere(bucket, token)
+    }
+    return { type: 'opened' }
   }
 }
-
 
 /** Resolves with `p`, or rejects when `signal` aborts first. */
 async function untilOrAborted (p: Promise<void>, signal?: AbortSignal): Promise<void> {

@@ -2,8 +2,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
 import { S3Error } from '../errors.js'
 import type { Keyring } from '../wire/keyring.js'
-import { openStream } from '../wire/open-stream.js'
-import { SealedFrames } from '../wire/sealed-frames.js'
+import { answerSealed, askSealed } from '../wire/sealed-request.js'
 import type { ObjectSummary } from '../object-store.js'
 import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns } from './catalog-codec.js'
 import { compareKeys } from '../key-order.js'
@@ -205,31 +204,18 @@ export class CatalogQuery {
   private async ask (peer: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const s = AbortSignal.any([signal ?? AbortSignal.timeout(this.timeoutMs), AbortSignal.timeout(this.timeoutMs)])
     this.stats.asked++
-    const frames = new SealedFrames(await openStream(this.o.libp2p, peer, QUERY_PROTOCOL, s), this.o.keyring)
     try {
-      await frames.send(request, s)
-      const a = await frames.receive(s)
-      await frames.close()
-      return a
+      return await askSealed(this.o.libp2p, this.o.keyring, peer, QUERY_PROTOCOL, request, { signal: s })
     } catch (err) {
       this.stats.failures++
-      frames.abort(err instanceof Error ? err : new Error(String(err)))
       throw err
     }
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, this.o.keyring)
-    const s = AbortSignal.timeout(this.timeoutMs)
-    try {
-      const r = await frames.receive(s)
-      await frames.send(await this.answer(connection.remotePeer.toString(), r), s)
-      this.stats.answered++
-      await frames.close()
-    } catch (err) {
-      this.stats.failures++
-      frames.abort(err instanceof Error ? err : new Error(String(err)))
-    }
+    const answered = await answerSealed(stream, this.o.keyring, async r => await this.answer(connection.remotePeer.toString(), r), { signal: AbortSignal.timeout(this.timeoutMs) })
+    if (answered) this.stats.answered++
+    else this.stats.failures++
   }
 
   private async answer (from: string, r: Record<string, unknown>): Promise<Record<string, unknown>> {

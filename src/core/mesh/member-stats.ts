@@ -1,6 +1,5 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { openStream } from '../wire/open-stream.js'
-import { SealedFrames } from '../wire/sealed-frames.js'
+import { answerSealed, askSealed } from '../wire/sealed-request.js'
 import type { Keyring } from '../wire/keyring.js'
 
 export const STATS_PROTOCOL = '/s3mesh/stats/1.0.0'
@@ -38,27 +37,15 @@ export class MemberStats {
   async ask (peer: string, what: StatsKind, signal?: AbortSignal): Promise<unknown> {
     const timeout = AbortSignal.timeout(STATS_TIMEOUT_MS)
     const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
-    const frames = new SealedFrames(await openStream(this.libp2p, peer, STATS_PROTOCOL, s), this.keyring, { signal: s, idleTimeoutMs: STATS_TIMEOUT_MS })
-    try {
-      await frames.send({ type: 'stats?', what })
-      const answer = await frames.receive()
-      if (answer.type !== 'stats' || typeof answer.json !== 'string') throw new Error('The member answered something other than its figures.')
-      return JSON.parse(answer.json)
-    } finally {
-      await frames.close()
-    }
+    const answer = await askSealed(this.libp2p, this.keyring, peer, STATS_PROTOCOL, { type: 'stats?', what }, { signal: s, idleTimeoutMs: STATS_TIMEOUT_MS })
+    if (answer.type !== 'stats' || typeof answer.json !== 'string') throw new Error('The member answered something other than its figures.')
+    return JSON.parse(answer.json)
   }
 
   private async serve (stream: Stream): Promise<void> {
-    const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: STATS_TIMEOUT_MS })
-    try {
-      // A request that does not open with the cluster key is refused (receive throws).
-      const request = await frames.receive()
+    await answerSealed(stream, this.keyring, async request => {
       if (request.type !== 'stats?' || typeof request.what !== 'string' || !KINDS.has(request.what)) throw new Error('not a stats request')
-      await frames.send({ type: 'stats', json: JSON.stringify(await this.provide(request.what as StatsKind)) })
-      await frames.close()
-    } catch (err) {
-      frames.abort(err instanceof Error ? err : new Error(String(err)))
-    }
+      return { type: 'stats', json: JSON.stringify(await this.provide(request.what as StatsKind)) }
+    }, { idleTimeoutMs: STATS_TIMEOUT_MS })
   }
 }

@@ -10,6 +10,7 @@ import type { Permission } from '../../core/access/access-control.js'
 import type { ContextValues } from '../../core/access/policy-match.js'
 import type { Route } from '../router.js'
 import { splitCopySource } from '../copy-source.js'
+import { taggingPairs } from '../http/metadata.js'
 import { BYPASS_GOVERNANCE_HEADER } from '../../core/object-lock.js'
 
 export type { Permission }
@@ -155,11 +156,10 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
       if (v !== undefined) context[key] = v
     }
   }
-  const tagging = headers.get('x-amz-tagging')
-  if (tagging !== null && (route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload')) {
-    const tags = new URLSearchParams(tagging)
-    for (const [k, v] of tags) context[`s3:RequestObjectTag/${k}`] = v
-    context['s3:RequestObjectTagKeys'] = [...tags.keys()]
+  const tagging = route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload' ? taggingPairs(headers) : undefined
+  if (tagging !== undefined) {
+    for (const [k, v] of tagging) context[`s3:RequestObjectTag/${k}`] = v
+    context['s3:RequestObjectTagKeys'] = tagging.map(([k]) => k)
   }
   const permissions: Permission[] = [{ action, resource, context }]
   // Setting an ACL while writing needs the ACL permission too (AWS's rule): PutObject alone cannot make an object public.

@@ -1,7 +1,6 @@
 import type { PartSizes } from '../../core/checksums.js'
 import { S3Error } from '../../core/errors.js'
 import type { ObjectInfo, ObjectMetadata } from '../../core/object-store.js'
-import { safeDecode } from '../router.js'
 import { httpDate, quoteEtag } from '../respond.js'
 import { childOf, elementsOf, textOf, type Parsed } from '../xml.js'
 
@@ -184,18 +183,32 @@ export function tagsFromDocument (doc: Parsed): Record<string, string> {
   return assertTags(elementsOf(childOf(doc, 'TagSet') ?? {}, 'Tag').map(t => [textOf(t, 'Key') ?? '', textOf(t, 'Value') ?? '']))
 }
 
-/** The x-amz-tagging header of a PUT: URL-encoded `k1=v1&k2=v2`. */
-export function tagsFromHeader (headers: Headers): Record<string, string> | undefined {
+/**
+ * The x-amz-tagging header's pairs as sent (URL-encoded `k1=v1&k2=v2`), repeated keys too; undefined when absent.
+ * The one reading of the header: the policy check's condition keys (request-actions.ts) and the tags stored are the same.
+ */
+export function taggingPairs (headers: Headers): Array<[string, string]> | undefined {
   const v = headers.get('x-amz-tagging')
   if (v === null) return undefined
-  // Every pair, repeated keys too (a query's parse keeps the first): assertTags refuses a key given twice, as S3 does.
-  // Read as URLSearchParams reads it for the policy check (request-actions.ts): a leading ? dropped, + a space.
-  const decode = (text: string): string => safeDecode(text.replace(/\+/g, '%20'))
-  const pairs = v.replace(/^\?/, '').split('&').filter(p => p !== '').map((p): [string, string] => {
+  // As URLSearchParams reads a query (a leading ? dropped, + a space), but every pair kept (its parse keeps the first of
+  // a repeated key, and assertTags must see both to refuse it, as S3 does), and malformed percent-encoding refused.
+  const decode = (text: string): string => {
+    try {
+      return decodeURIComponent(text.replace(/\+/g, '%20'))
+    } catch {
+      throw new S3Error('InvalidArgument', 'The x-amz-tagging header contains malformed percent-encoding.')
+    }
+  }
+  return v.replace(/^\?/, '').split('&').filter(p => p !== '').map((p): [string, string] => {
     const eq = p.indexOf('=')
     return eq < 0 ? [decode(p), ''] : [decode(p.slice(0, eq)), decode(p.slice(eq + 1))]
   })
-  return assertTags(pairs)
+}
+
+/** The x-amz-tagging header of a PUT, checked as tags. */
+export function tagsFromHeader (headers: Headers): Record<string, string> | undefined {
+  const pairs = taggingPairs(headers)
+  return pairs === undefined ? undefined : assertTags(pairs)
 }
 
 /** Part sizes as `x-s3mesh-part-sizes` carries them: `size*count,...`. */
