@@ -73,7 +73,10 @@ export class SqliteCatalogTable implements CatalogTable {
     this.s = {
       get: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND key = ? AND head = 1'),
       slots: p('SELECT head, entry FROM catalog_objects WHERE bucket = ? AND key = ? ORDER BY slot'),
-      set: p('INSERT OR REPLACE INTO catalog_objects (bucket, key, slot, range, head, obj, kept, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      // Upserts, not INSERT OR REPLACE: a replace deletes the row and inserts it again, rewriting every index entry (and
+      // a rowid table's key index) even where nothing indexed changed; an update leaves those pages alone, so a commit
+      // writes fewer pages to the log.
+      set: p('INSERT INTO catalog_objects (bucket, key, slot, range, head, obj, kept, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, key, slot) DO UPDATE SET range = excluded.range, head = excluded.head, obj = excluded.obj, kept = excluded.kept, entry = excluded.entry'),
       setHead: p('UPDATE catalog_objects SET head = ? WHERE bucket = ? AND key = ? AND slot = ?'),
       del: p('DELETE FROM catalog_objects WHERE bucket = ? AND key = ? AND slot = ?'),
       pageFrom: p('SELECT key, entry FROM catalog_objects WHERE bucket = ? AND key >= ? AND head = 1 AND obj = 1 ORDER BY key LIMIT ?'),
@@ -83,7 +86,7 @@ export class SqliteCatalogTable implements CatalogTable {
       chunkFrom: p('SELECT key, slot, entry FROM catalog_objects WHERE bucket = ? ORDER BY key, slot LIMIT ?'),
       chunkAfter: p('SELECT key, slot, entry FROM catalog_objects WHERE bucket = ? AND (key, slot) > (?, ?) ORDER BY key, slot LIMIT ?'),
       range: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND range = ? ORDER BY key, slot'),
-      bucketSet: p('INSERT OR REPLACE INTO catalog_buckets (name, state) VALUES (?, ?)'),
+      bucketSet: p('INSERT INTO catalog_buckets (name, state) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET state = excluded.state'),
       buckets: p('SELECT name, state FROM catalog_buckets'),
     }
   }
