@@ -73,9 +73,9 @@ export class SqliteCatalogTable implements CatalogTable {
     this.s = {
       get: p('SELECT entry FROM catalog_objects WHERE bucket = ? AND key = ? AND head = 1'),
       slots: p('SELECT head, entry FROM catalog_objects WHERE bucket = ? AND key = ? ORDER BY slot'),
-      // Upserts, not INSERT OR REPLACE: a replace deletes the row and inserts it again, rewriting every index entry (and
-      // a rowid table's key index) even where nothing indexed changed; an update leaves those pages alone, so a commit
-      // writes fewer pages to the log.
+      // Upserts, not INSERT OR REPLACE: a replace deletes the row and inserts it again, rewriting its index entries (and,
+      // in catalog_buckets, a rowid table, its key index) where nothing indexed changed; an update leaves those pages
+      // alone, so a commit writes fewer pages to the log.
       set: p('INSERT INTO catalog_objects (bucket, key, slot, range, head, obj, kept, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, key, slot) DO UPDATE SET range = excluded.range, head = excluded.head, obj = excluded.obj, kept = excluded.kept, entry = excluded.entry'),
       setHead: p('UPDATE catalog_objects SET head = ? WHERE bucket = ? AND key = ? AND slot = ?'),
       del: p('DELETE FROM catalog_objects WHERE bucket = ? AND key = ? AND slot = ?'),

@@ -15,7 +15,7 @@ import { webHashes } from '../../src/core/hashes.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { Catalog } from '../../src/core/mesh/catalog.js'
 import { HybridClock } from '../../src/core/mesh/hlc.js'
-import { LocalCopies, type WriteHead } from '../../src/core/mesh/local-copies.js'
+import { LocalCopies, StaleVersionError, type WriteHead } from '../../src/core/mesh/local-copies.js'
 import { ContentMismatchError } from '../../src/core/mesh/verify-stream.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { DiskStore } from '../../src/node/disk-store.js'
@@ -121,6 +121,47 @@ describe('a replica\'s copy of a write in progress', () => {
       await copies.storeStreamed(head, new Blob([large]), async () => entryOf('k', large))
       assert.equal(sha(new Uint8Array(await readStream((await store.openObject('b', 'k')).stream()))), sha(large))
       assert.equal(oneCall.length, 2, 'the 9 MiB Blobs were not hashed in one call')
+    } finally {
+      await store.close()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
+  it('merges the version into the catalog once, with this member among its holders, once the copy has committed; refuses a copy of an older version than the catalog knows, storing nothing', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-replica-'))
+    const store = await DiskStore.open(root)
+    try {
+      const catalog = new Catalog()
+      const copies = new LocalCopies(store, { self: 'me', catalog, clock: new HybridClock(), hashes: webHashes, announce: () => {} })
+      const head: WriteHead = { bucket: 'b', key: 'k', metadata: { user: {} }, tags: {} }
+      const changes: string[][] = []
+      catalog.addEventListener('change', ({ detail: e }) => { if (e.key === 'k') changes.push(e.holders) })
+      const body = bytes(128 * 1024, 5)
+      const entry = entryOf('k', body)
+      await copies.storeStreamed(head, streamOfBytes(body, 64 * 1024), async () => entry)
+      // One merge, holders and all: a first merge of the writer's entry alone (as before) was a catalog write, its
+      // commit, and a look by the repair loop, for each copy a replica takes.
+      assert.deepEqual(changes, [['me', 'writer']])
+      assert.deepEqual(catalog.get('b', 'k')?.holders, ['me', 'writer'])
+
+      // The catalog knows a newer version (heard by gossip): an older one arriving late is refused, and the newer one's copy stays.
+      const older = { ...entryOf('k', bytes(64 * 1024, 6)), version: { ms: entry.version.ms - 1000, counter: 0, node: 'writer' } }
+      await assert.rejects(copies.storeStreamed(head, streamOfBytes(bytes(64 * 1024, 6), 64 * 1024), async () => older), (err: unknown) => err instanceof StaleVersionError)
+      assert.equal((await store.headObject('b', 'k')).sha256, sha(body))
+      assert.deepEqual(await temps(store), [])
+      assert.equal(changes.length, 1, 'the refused version was not merged')
+
+      // A delete heard while the bytes were on their way (the version not come yet): the copy is refused once it comes.
+      const late = bytes(64 * 1024, 7)
+      let come!: (e: CatalogEntry) => void
+      const pending = copies.storeStreamed(head, streamOfBytes(late, 64 * 1024), async () => await new Promise<CatalogEntry>(resolve => { come = resolve }))
+      await until('the late copy\'s bytes are written', async () => (await temps(store)).includes(late.byteLength), 5000)
+      const lateEntry = { ...entryOf('k', late), version: { ms: Date.now() + 1, counter: 0, node: 'writer' } }
+      catalog.apply({ bucket: 'b', key: 'k', version: { ...lateEntry.version, counter: 1 }, deleted: true, holders: [] })
+      come(lateEntry)
+      await assert.rejects(pending, (err: unknown) => err instanceof StaleVersionError)
+      assert.equal((await store.headObject('b', 'k')).sha256, sha(body), 'the refused copy stored nothing')
+      assert.deepEqual(await temps(store), [])
     } finally {
       await store.close()
       await rm(root, { recursive: true, force: true })

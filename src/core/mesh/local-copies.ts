@@ -193,8 +193,9 @@ export class LocalCopies {
         final = await entry()
         if (final.bucket !== bucket || final.key !== key || final.object === undefined) throw new RangeError(`The version sent for ${bucket}/${key} is not one of it.`)
         this.o.clock.observe(final.version)
-        // Merged first, so that an older copy arriving meanwhile is refused.
-        this.o.catalog.apply(final)
+        // Not merged yet: it goes into the catalog once, with this member among its holders, when the copy has committed
+        // (held). A copy of another version of the key waits for the key's lock meanwhile; a newer version or a delete
+        // heard by gossip meanwhile wins that merge, and the reconciler then drops this copy.
         const current = this.slotNow(bucket, key, final.versionId)
         if (current !== undefined && compareVersions(current.version, final.version) > 0) throw new StaleVersionError(`A newer version of ${bucket}/${key} exists.`)
         // A version of a bucket with versioning set: the store keeps it as one (the bucket's state may have come with it).
