@@ -55,11 +55,12 @@ export function parseQuery (search: string): Map<string, string> {
   return out
 }
 
-export function safeDecode (s: string): string {
+/** decodeURIComponent, with malformed percent-encoding an InvalidArgument that names where it was (`where`: the request URL unless told). */
+export function safeDecode (s: string, where = 'The request URL'): string {
   try {
     return decodeURIComponent(s)
   } catch {
-    throw new S3Error('InvalidArgument', 'The request URL contains malformed percent-encoding.')
+    throw new S3Error('InvalidArgument', `${where} contains malformed percent-encoding.`)
   }
 }
 

@@ -156,7 +156,9 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
       if (v !== undefined) context[key] = v
     }
   }
-  const tagging = route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload' ? taggingPairs(headers) : undefined
+  // A write that makes an object: the tags and the ACL it may set with it.
+  const makesObject = route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload'
+  const tagging = makesObject ? taggingPairs(headers) : undefined
   if (tagging !== undefined) {
     for (const [k, v] of tagging) context[`s3:RequestObjectTag/${k}`] = v
     context['s3:RequestObjectTagKeys'] = tagging.map(([k]) => k)
@@ -165,7 +167,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   // Setting an ACL while writing needs the ACL permission too (AWS's rule): PutObject alone cannot make an object public.
   if (headers.get('x-amz-acl') !== null) {
     if (route.operation === 'CreateBucket') permissions.push({ action: 's3:PutBucketAcl', resource, context })
-    if (route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload') permissions.push({ action: 's3:PutObjectAcl', resource, context })
+    if (makesObject) permissions.push({ action: 's3:PutObjectAcl', resource, context })
   }
   // Object lock: a bucket made with it needs its configuration's and versioning's permissions; a write that locks the
   // new version, the retention's or legal hold's; passing a GOVERNANCE retention, s3:BypassGovernanceRetention.

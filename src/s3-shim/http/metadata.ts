@@ -1,6 +1,7 @@
 import type { PartSizes } from '../../core/checksums.js'
 import { S3Error } from '../../core/errors.js'
 import type { ObjectInfo, ObjectMetadata } from '../../core/object-store.js'
+import { safeDecode } from '../router.js'
 import { httpDate, quoteEtag } from '../respond.js'
 import { childOf, elementsOf, textOf, type Parsed } from '../xml.js'
 
@@ -192,13 +193,7 @@ export function taggingPairs (headers: Headers): Array<[string, string]> | undef
   if (v === null) return undefined
   // As URLSearchParams reads a query (a leading ? dropped, + a space), but every pair kept (its parse keeps the first of
   // a repeated key, and assertTags must see both to refuse it, as S3 does), and malformed percent-encoding refused.
-  const decode = (text: string): string => {
-    try {
-      return decodeURIComponent(text.replace(/\+/g, '%20'))
-    } catch {
-      throw new S3Error('InvalidArgument', 'The x-amz-tagging header contains malformed percent-encoding.')
-    }
-  }
+  const decode = (text: string): string => safeDecode(text.replace(/\+/g, '%20'), 'The x-amz-tagging header')
   return v.replace(/^\?/, '').split('&').filter(p => p !== '').map((p): [string, string] => {
     const eq = p.indexOf('=')
     return eq < 0 ? [decode(p), ''] : [decode(p.slice(0, eq)), decode(p.slice(eq + 1))]
