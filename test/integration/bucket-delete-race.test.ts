@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { isS3Error } from '../../src/core/errors.js'
+import { MemoryStore } from '../../src/core/memory-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { startInProcessNode, type InProcessNode } from '../helpers/in-process-mesh.js'
@@ -148,5 +149,57 @@ describe('a bucket delete with a member that cannot be asked', () => {
       }
     }, 10_000)
     assert.equal(a.mesh.catalog.get('cut')?.deleted, true)
+  })
+})
+
+describe('a bucket deleted and made again while a member cut off from the delete writes into it', () => {
+  const nodes: InProcessNode[] = []
+  after(async () => { for (const n of nodes) await n.stop() })
+
+  it('lists nothing the cut-off member wrote into the deleted bucket once the cut heals, on any node, and its copy there is gone', async () => {
+    const key = Keyring.generateKey()
+    const cutOffStore = new MemoryStore()
+    for (let i = 0; i < 3; i++) nodes.push(await startInProcessNode({ key, cluster: 'again', ...(i === 2 ? { store: cutOffStore } : {}) }))
+    const [a, b, c] = nodes as [InProcessNode, InProcessNode, InProcessNode]
+    const seed = a.libp2p.getMultiaddrs()[0]!.toString()
+    for (const n of [b, c]) assert.equal(await n.transport.join([seed]), 1)
+    const ids = nodes.map(n => n.libp2p.peerId.toString())
+    await until('three alive everywhere', () => nodes.every(n => ids.every(id => n.transport.membership.get(id)?.state === 'alive')), 20_000)
+    await a.mesh.store.createBucket('again')
+    await until('every node has the bucket', () => nodes.every(n => n.mesh.catalog.get('again')?.deleted === false), 10_000)
+    const put = async (n: InProcessNode, k: string): Promise<void> => {
+      const bytes = new TextEncoder().encode(`${k}, written through ${n.libp2p.peerId.toString()}`)
+      await n.mesh.store.putObject('again', k, streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength, signal: AbortSignal.timeout(10_000) })
+    }
+    const listed = async (n: InProcessNode): Promise<string[]> => (await n.mesh.store.listObjects('again', { limit: 100 })).objects.map(o => o.key)
+
+    // Node c is cut off, until each side finds the other failed: the delete does not ask c, and c writes on its own.
+    const cId = c.libp2p.peerId.toString()
+    for (const n of [a, b]) {
+      n.blocked.add(cId)
+      c.blocked.add(n.libp2p.peerId.toString())
+      await n.libp2p.hangUp(c.libp2p.peerId).catch(() => {})
+    }
+    await until('each side finds the other failed', () => [a, b].every(n => n.transport.membership.get(cId)?.state === 'failed' && c.transport.membership.get(n.libp2p.peerId.toString())?.state === 'failed'), 20_000)
+    await a.mesh.store.deleteBucket('again')
+    await put(c, 'cut-off')
+    assert.deepEqual(await listed(c), ['cut-off'], 'the precondition: the cut-off member took a write into the bucket deleted elsewhere')
+    assert.equal(a.mesh.catalog.get('again')?.deleted, true)
+    await a.mesh.store.createBucket('again')
+    await put(a, 'fresh')
+
+    // Healed: c hears of the delete and of the bucket made again; what it wrote goes, here and there.
+    for (const n of nodes) n.blocked.clear()
+    await until('everyone alive everywhere again', () => nodes.every(n => ids.every(id => n.transport.membership.get(id)?.state === 'alive')), 30_000)
+    await until('every node lists only what was written into the bucket made again, and the cut-off copy is gone', async () => {
+      for (const n of nodes) if ((await listed(n)).join() !== 'fresh') return false
+      return await cutOffStore.headObject('again', 'cut-off').then(() => false, () => true)
+    }, 30_000)
+    // Anti-entropy rounds (every second here, push-pull every three) bring nothing back.
+    await new Promise(resolve => setTimeout(resolve, 3_500))
+    for (const n of nodes) {
+      assert.deepEqual(await listed(n), ['fresh'])
+      assert.equal(n.mesh.catalog.get('again', 'cut-off'), undefined, `nothing of the cut-off write in ${n.libp2p.peerId.toString()}'s catalog`)
+    }
   })
 })

@@ -5,7 +5,7 @@ import { MAX_PART_NUMBER } from '../multipart.js'
 import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
 import { compareKeys } from '../key-order.js'
 import type { CorsRule, ObjectMetadata, ObjectSummary } from '../object-store.js'
-import { isVersionedSlot, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
+import { isVersionedSlot, MAX_ENDED, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import { isVersionIdName, NULL_VERSION } from '../versioning.js'
 import type { WriteHead } from './local-copies.js'
 import { compareVersions, type Version } from './hlc.js'
@@ -68,6 +68,9 @@ function strip (e: CatalogEntry): Record<string, unknown> {
   if (e.marker === true) out.marker = true
   if (e.versioning !== undefined) out.versioning = e.versioning
   if (e.objectLock !== undefined) out.objectLock = JSON.parse(JSON.stringify(e.objectLock)) as unknown
+  if (e.born !== undefined) out.born = e.born
+  if (e.ended !== undefined) out.ended = e.ended
+  if (e.incarnation !== undefined) out.incarnation = e.incarnation
   if (e.object !== undefined) {
     const { parts, tree, lock, ...rest } = e.object
     out.object = parts === undefined && tree === undefined && lock === undefined
@@ -261,16 +264,28 @@ function entry (x: unknown, slot = false): CatalogEntry {
   if (e.versioning !== undefined && (key !== undefined || (e.versioning !== 'Enabled' && e.versioning !== 'Suspended'))) malformed('entry.versioning')
   const objectLock = e.objectLock === undefined ? undefined : bucketLock(e.objectLock)
   if (objectLock !== undefined && (key !== undefined || e.versioning !== 'Enabled')) malformed('entry.objectLock on an object entry or a bucket without versioning enabled')
+  const v = version(e.version)
+  const born = e.born === undefined ? undefined : version(e.born)
+  // A bucket is made before any later change to its entry: a `born` ahead of it would name no bucket that was.
+  if (born !== undefined && (key !== undefined || e.deleted || compareVersions(born, v) > 0)) malformed('entry.born on an object entry, a tombstone, or after entry.version')
+  if (e.ended !== undefined && (key !== undefined || !Array.isArray(e.ended) || e.ended.length === 0 || e.ended.length > MAX_ENDED)) malformed(`entry.ended is not a list of 1-${MAX_ENDED} versions on a bucket's entry`)
+  const ended = e.ended === undefined ? undefined : (e.ended as unknown[]).map(version)
+  if (ended?.some(x => compareVersions(x, v) > 0) === true) malformed('entry.ended is after entry.version')
+  if (e.incarnation !== undefined && key === undefined) malformed('entry.incarnation on a bucket\'s entry')
+  const incarnation = e.incarnation === undefined ? undefined : version(e.incarnation)
   return {
     bucket: str(e.bucket, 'entry.bucket', 63, 3),
     ...(key === undefined ? {} : { key }),
-    version: version(e.version),
+    version: v,
     deleted: e.deleted,
     ...(object === undefined ? {} : { object }),
     ...(cors === undefined ? {} : { cors }),
     ...(lifecycle === undefined ? {} : { lifecycle }),
     ...(e.versioning === undefined ? {} : { versioning: e.versioning }),
     ...(objectLock === undefined ? {} : { objectLock }),
+    ...(born === undefined ? {} : { born }),
+    ...(ended === undefined ? {} : { ended }),
+    ...(incarnation === undefined ? {} : { incarnation }),
     holders,
   }
 }

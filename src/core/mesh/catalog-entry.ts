@@ -3,7 +3,7 @@ import type { CorsRule, ObjectMetadata } from '../object-store.js'
 import type { VersioningStatus } from '../versioning.js'
 import type { BucketObjectLock, LockRecord } from '../object-lock.js'
 import { compareKeys } from '../key-order.js'
-import { compareVersions, type Version } from './hlc.js'
+import { compareVersions, formatVersion, type Version } from './hlc.js'
 
 /** What the cluster knows of one version of an object: enough to list, HEAD and verify it. */
 export interface ObjectRecord {
@@ -56,6 +56,24 @@ export interface CatalogEntry {
   versioning?: VersioningStatus
   /** A bucket's object lock (bucket entries only; absent: never turned on), with its default retention. */
   objectLock?: BucketObjectLock
+  /**
+   * Which bucket of this name this is (live bucket entries only): the
+   * version of the CreateBucket (or adoption of a folder) that made it,
+   * kept by every settings change. Absent: made by an older release.
+   */
+  born?: Version
+  /**
+   * The buckets of this name deleted so far (bucket entries, live or not):
+   * their `born`, oldest first, the last MAX_ENDED. A delete adds the
+   * bucket's; a CreateBucket carries the list on; a merge keeps both
+   * entries' lists. See predated.
+   */
+  ended?: Version[]
+  /**
+   * The `born` of the bucket this slot's entry was made in (object entries
+   * only; absent: made by an older release, or in a bucket without one).
+   */
+  incarnation?: Version
   holders: string[]
 }
 
@@ -67,6 +85,30 @@ export function slotOf (e: Pick<CatalogEntry, 'versionId'>): string {
 /** When an entry's S3 version was written. */
 export function createdOf (e: CatalogEntry): Version {
   return e.created ?? e.version
+}
+
+/** How many deleted buckets of one name a bucket's entry remembers (see `ended`). */
+export const MAX_ENDED = 16
+
+/**
+ * Whether an object entry was made in a bucket since deleted, as `bucket`
+ * (the bucket's entry now) says: a member cut off from the delete, and
+ * declared failed, may have written into it until it heard. A delete
+ * refuses a bucket that has anything in it, and holds every other member's
+ * writes until it is decided (bucket-close.ts), so nothing else of a
+ * deleted bucket is left to keep. Only the bucket the delete saw is ended:
+ * a bucket of the same name made meanwhile elsewhere, unknown to the
+ * deleter, keeps its objects when the two merge.
+ */
+export function predated (bucket: CatalogEntry | undefined, e: CatalogEntry): boolean {
+  const made = e.incarnation
+  return e.key !== undefined && made !== undefined && bucket?.ended !== undefined && bucket.ended.some(v => compareVersions(v, made) === 0)
+}
+
+/** The buckets of this name deleted, with `e`'s (a live bucket's entry being deleted) among them: what its tombstone carries. */
+export function endedWith (e: CatalogEntry): Version[] | undefined {
+  const ended = [...(e.ended ?? []), ...(e.born === undefined ? [] : [e.born])]
+  return ended.length === 0 ? undefined : ended.slice(-MAX_ENDED)
 }
 
 /** Whether an entry needs the versioned wire form and fields (a slot other than `null`, a marker, or a `created` of its own). */
@@ -100,11 +142,31 @@ export function isLiveObject (e: CatalogEntry | undefined): boolean {
 /**
  * Merges two entries for the same slot (bucket, key and version id). Commutative, associative
  * and idempotent, so announcements may arrive in any order, twice, or late:
- * the newer version wins whole; for the same version the holder lists unite.
+ * the newer version wins whole (but for a bucket's `ended`, which both
+ * entries' lists make); for the same version the holder lists unite.
  * (Two different contents under one version would mean a broken or hostile
  * writer; the one with the larger sha256 wins, so every node still agrees.)
  */
 export function mergeEntries (a: CatalogEntry, b: CatalogEntry): CatalogEntry {
+  const merged = mergeSlot(a, b)
+  // A bucket's deleted buckets are facts that stay true whichever entry wins: both lists are kept (a bucket made by
+  // a member that never heard of the name does not bring back what a delete ended).
+  if (merged.key !== undefined || (a.ended === undefined && b.ended === undefined)) return merged
+  const ended = uniteEnded(a.ended, b.ended)
+  return sameEnded(ended, merged.ended) ? merged : { ...merged, ended }
+}
+
+/** The newest MAX_ENDED of two lists of deleted buckets, oldest first. */
+function uniteEnded (a: Version[] = [], b: Version[] = []): Version[] {
+  const all = [...a, ...b].sort(compareVersions).filter((v, i, sorted) => i === 0 || compareVersions(sorted[i - 1]!, v) !== 0)
+  return all.slice(-MAX_ENDED)
+}
+
+function sameEnded (a: Version[] | undefined, b: Version[] | undefined): boolean {
+  return (a ?? []).length === (b ?? []).length && (a ?? []).every((v, i) => compareVersions(v, b![i]!) === 0)
+}
+
+function mergeSlot (a: CatalogEntry, b: CatalogEntry): CatalogEntry {
   const byVersion = compareVersions(a.version, b.version)
   const order = byVersion || compareContent(a, b)
   // The same version told with and without its lock (one member dropped it) is one copy's story: the lock is
@@ -141,9 +203,23 @@ function compareContent (a: CatalogEntry, b: CatalogEntry): number {
   // (Two different locks under one version would mean a broken writer: ordered by their text, so every member agrees.)
   const p = lockText(a)
   const q = lockText(b)
-  if (p === q) return 0
-  if (p === '' || q === '') return p === '' ? -1 : 1
-  return p < q ? -1 : 1
+  if (p !== q) {
+    if (p === '' || q === '') return p === '' ? -1 : 1
+    return p < q ? -1 : 1
+  }
+  // The same version with and without which bucket it is of (a member of an older release drops those fields): they are kept.
+  const i = incarnationText(a)
+  const j = incarnationText(b)
+  if (i === j) return 0
+  if (i === '' || j === '') return i === '' ? -1 : 1
+  return i < j ? -1 : 1
+}
+
+/** What an entry says of which bucket of its name it is or is in, and which were deleted, as text to compare; '' for nothing. */
+function incarnationText (e: CatalogEntry): string {
+  if (e.born === undefined && e.ended === undefined && e.incarnation === undefined) return ''
+  const v = (x: Version | undefined): string => x === undefined ? '-' : formatVersion(x)
+  return `${v(e.born)} ${v(e.incarnation)} ${(e.ended ?? []).map(v).join(',')}`
 }
 
 /** The sorted union of two sorted lists; returns an input unchanged when it already holds everything. */
@@ -162,7 +238,7 @@ export function unite (a: string[], b: string[]): string[] {
 /** Whether two entries of one slot say the same thing (same version, tombstone and marker flags, content and holders). */
 export function sameEntry (a: CatalogEntry, b: CatalogEntry): boolean {
   return compareVersions(a.version, b.version) === 0 && a.deleted === b.deleted && a.marker === b.marker &&
-    compareVersions(createdOf(a), createdOf(b)) === 0 && lockText(a) === lockText(b) &&
+    compareVersions(createdOf(a), createdOf(b)) === 0 && lockText(a) === lockText(b) && incarnationText(a) === incarnationText(b) &&
     a.object?.sha256 === b.object?.sha256 && a.holders.length === b.holders.length && a.holders.every((h, i) => h === b.holders[i])
 }
 

@@ -1,7 +1,7 @@
 import { TypedEventEmitter } from 'main-event'
 import { compareKeys } from '../key-order.js'
 import { afterMarker, NULL_VERSION } from '../versioning.js'
-import { createdOf, headOf, isLiveObject, isVersionedSlot, lockText, mergeEntries, sameEntry, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { createdOf, headOf, isLiveObject, isVersionedSlot, lockText, mergeEntries, predated, sameEntry, slotOf, type CatalogEntry } from './catalog-entry.js'
 import { MemoryCatalogTable, type BucketState, type CatalogTable, type Digest, type SlotRow } from './catalog-table.js'
 import { compareVersions, formatVersion } from './hlc.js'
 import { hash64, objectHash } from './placement.js'
@@ -47,6 +47,8 @@ export interface CatalogEvents {
   head: CustomEvent<{ bucket: string, key: string, before: CatalogEntry, after?: CatalogEntry }>
   /** Fired when `evict` took a slot of a key out (it is no longer known here, which is not a delete). */
   evicted: CustomEvent<{ bucket: string, key: string }>
+  /** Fired for each object slot taken out because the bucket it was made in was deleted (see predated): a local copy of it goes too. */
+  predated: CustomEvent<CatalogEntry>
 }
 
 /** One version in a listing of versions (versionPage): a slot that is not a tombstone, and whether it is its key's head. */
@@ -105,6 +107,8 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     const entry = given.created !== undefined && compareVersions(given.created, given.version) === 0 ? withoutCreated(given) : given
     const b = this.record(entry.bucket)
     const key = entry.key
+    // Made in a bucket of this name since deleted: not kept.
+    if (predated(b.entry, entry)) return undefined
     const rows = key === undefined ? undefined : this.table.slots(entry.bucket, key)
     const slot = slotOf(entry)
     const current = rows === undefined ? b.entry : rows.find(r => slotOf(r.entry) === slot)?.entry
@@ -113,6 +117,7 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     if (rows === undefined) this.replaceBucket(b, current, merged)
     else this.rewrite(b, entry.bucket, key!, rows, slot, merged)
     this.safeDispatchEvent('change', { detail: merged })
+    if (rows === undefined && endsMore(current, merged)) this.dropPredated(b, merged.bucket)
     if (current !== undefined && key !== undefined && this.listenerCount('replaced') > 0 && compareVersions(current.version, merged.version) !== 0) this.safeDispatchEvent('replaced', { detail: { before: current, after: merged } })
     return merged
   }
@@ -131,6 +136,22 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     const current = rows.find(r => slotOf(r.entry) === slot)?.entry
     if (current === undefined || !current.holders.includes(holder)) return
     this.rewrite(b, bucket, key, rows, slot, { ...current, holders: current.holders.filter(h => h !== holder) })
+  }
+
+  /**
+   * Takes out every slot made in a bucket of this name since deleted (see
+   * predated), counts and digests with them: once for each delete heard of.
+   * Read whole before any goes, so the walk does not see its own removals.
+   */
+  private dropPredated (b: BucketState, bucket: string): void {
+    const old: CatalogEntry[] = []
+    for (const e of this.table.values(bucket)) if (predated(b.entry, e)) old.push(e)
+    for (const e of old) {
+      const rows = this.table.slots(bucket, e.key!)
+      if (!rows.some(r => slotOf(r.entry) === slotOf(e))) continue
+      this.rewrite(b, bucket, e.key!, rows, slotOf(e), undefined)
+      this.safeDispatchEvent('predated', { detail: e })
+    }
   }
 
   private replaceBucket (b: BucketState, current: CatalogEntry | undefined, merged: CatalogEntry): void {
@@ -320,6 +341,11 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     }
     return b
   }
+}
+
+/** Whether a bucket's entry names a deleted bucket of its name that the one before it did not. */
+function endsMore (before: CatalogEntry | undefined, after: CatalogEntry): boolean {
+  return after.ended?.some(v => before?.ended?.some(w => compareVersions(v, w) === 0) !== true) === true
 }
 
 function withoutCreated (e: CatalogEntry): CatalogEntry {

@@ -4,7 +4,7 @@ import { KeyedLock } from '../keyed-lock.js'
 import type { ObjectHandle, ObjectInfo, ObjectMetadata, ObjectStore, Signal, VersionAs } from '../object-store.js'
 import { NULL_VERSION, stampAt } from '../versioning.js'
 import { lockOfRecord } from '../object-lock.js'
-import { createdOf, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
+import { createdOf, predated, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import { compareVersions, type HybridClock, type Version } from './hlc.js'
 import { blobDigest, digestingStream, verifyingStream } from './verify-stream.js'
@@ -76,9 +76,27 @@ export class LocalCopies {
   }
 
   /** Applies an entry made here, without announcing it yet; returns what the catalog now says of its slot. */
-  apply (entry: CatalogEntry): CatalogEntry {
+  apply (given: CatalogEntry): CatalogEntry {
+    const entry = this.inBucket(given)
     this.o.catalog.apply(entry)
     return (entry.key === undefined ? this.o.catalog.get(entry.bucket) : this.slotNow(entry.bucket, entry.key, entry.versionId)) ?? entry
+  }
+
+  /**
+   * An object entry made here, with the bucket it was made in (the bucket's
+   * `born` as this member knows it), unless it says already: a delete of
+   * that bucket then takes it out everywhere (predated).
+   */
+  inBucket (e: CatalogEntry): CatalogEntry {
+    if (e.key === undefined || e.incarnation !== undefined) return e
+    const bucket = this.o.catalog.get(e.bucket)
+    return bucket?.born === undefined || bucket.deleted ? e : { ...e, incarnation: bucket.born }
+  }
+
+  /** Whether a version sent here is older than what this member knows of its slot, or was made in a bucket since deleted. */
+  private stale (e: CatalogEntry): boolean {
+    const current = this.slotNow(e.bucket, e.key!, e.versionId)
+    return (current !== undefined && compareVersions(current.version, e.version) > 0) || predated(this.o.catalog.get(e.bucket), e)
   }
 
   /** What the catalog says of one slot of a key: in a bucket never versioned, the key's head (its only slot), read as cheaply as always. */
@@ -157,9 +175,8 @@ export class LocalCopies {
     if (key === undefined || object === undefined) throw new RangeError('Only object versions can be stored.')
     const verified = options.checked === true ? body : body.pipeThrough(verifyingStream(this.o.hashes, object))
     return await this.locks.run(`${bucket}\n${key}`, async () => {
-      // Stale only if its own slot was overwritten or removed since: a late copy of an old version is kept.
-      const current = this.slotNow(bucket, key, entry.versionId)
-      if (current !== undefined && compareVersions(current.version, entry.version) > 0) {
+      // Stale only if its own slot was overwritten or removed since (or its bucket deleted): a late copy of an old version is kept.
+      if (this.stale(entry)) {
         await verified.cancel(new StaleVersionError('stale')).catch(() => {})
         return undefined
       }
@@ -196,8 +213,7 @@ export class LocalCopies {
         // Not merged yet: it goes into the catalog once, with this member among its holders, when the copy has committed
         // (held). A copy of another version of the key waits for the key's lock meanwhile; a newer version or a delete
         // heard by gossip meanwhile wins that merge, and the reconciler then drops this copy.
-        const current = this.slotNow(bucket, key, final.versionId)
-        if (current !== undefined && compareVersions(current.version, final.version) > 0) throw new StaleVersionError(`A newer version of ${bucket}/${key} exists.`)
+        if (this.stale(final)) throw new StaleVersionError(`A newer version of ${bucket}/${key} exists, or the bucket it was written in was deleted.`)
         // A version of a bucket with versioning set: the store keeps it as one (the bucket's state may have come with it).
         if (this.localId(final) !== undefined) await this.ensureBucket(bucket, { signal })
         return final.object

@@ -4,7 +4,7 @@ import { checkLockable, checkVersioningChange, type BucketObjectLock } from '../
 import type { BucketInfo, CorsRule, Signal } from '../object-store.js'
 import { throwIfAborted } from '../streams.js'
 import type { VersioningStatus } from '../versioning.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import { endedWith, type CatalogEntry } from './catalog-entry.js'
 import type { MeshStoreParts } from './mesh-store.js'
 
 /**
@@ -28,7 +28,9 @@ export class MeshBuckets {
     const existing = this.p.catalog.get(name)
     if (existing !== undefined && !existing.deleted) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { resource: name, detail: { BucketName: name } })
     await this.p.copies.ensureBucket(name, options)
-    this.p.copies.publish({ bucket: name, version: this.p.copies.version(), deleted: false, holders: [] })
+    // A bucket of its own (born): what a member cut off from a delete of the buckets before it (ended) wrote into them goes.
+    const version = this.p.copies.version()
+    this.p.copies.publish({ bucket: name, version, deleted: false, holders: [], born: version, ...(existing?.ended === undefined ? {} : { ended: existing.ended }) })
   }
 
   async head (name: string, options?: Signal): Promise<BucketInfo> {
@@ -87,7 +89,8 @@ export class MeshBuckets {
         await this.p.copies.ensureBucket(name, options)
         throw late()
       }
-      tombstone = { bucket: name, version: this.p.copies.version(), deleted: true, holders: [] }
+      const ended = endedWith(this.live(name))
+      tombstone = { bucket: name, version: this.p.copies.version(), deleted: true, holders: [], ...(ended === undefined ? {} : { ended }) }
       this.p.copies.publish(tombstone)
     } finally {
       // With the tombstone, every member takes it in before the writes it held go on (and find no bucket).
@@ -123,13 +126,13 @@ export class MeshBuckets {
     return this.p.closer === undefined ? await change() : await this.p.closer.whileOpen(name, options?.signal, change)
   }
 
-  /** A new version of the bucket's entry, with the settings it keeps, carries them to every member. */
-  private publishBucket (name: string, settings: Pick<CatalogEntry, 'cors' | 'lifecycle' | 'versioning' | 'objectLock'>): void {
-    const { cors, lifecycle, versioning, objectLock } = settings
+  /** A new version of the bucket's entry, with the settings it keeps (and which bucket of its name it is), carries them to every member. */
+  private publishBucket (name: string, settings: Pick<CatalogEntry, 'cors' | 'lifecycle' | 'versioning' | 'objectLock' | 'born' | 'ended'>): void {
+    const { cors, lifecycle, versioning, objectLock, born, ended } = settings
     this.p.copies.publish({
       bucket: name, version: this.p.copies.version(), deleted: false, holders: [],
       ...(cors === undefined ? {} : { cors }), ...(lifecycle === undefined ? {} : { lifecycle }), ...(versioning === undefined ? {} : { versioning }),
-      ...(objectLock === undefined ? {} : { objectLock }),
+      ...(objectLock === undefined ? {} : { objectLock }), ...(born === undefined ? {} : { born }), ...(ended === undefined ? {} : { ended }),
     })
   }
 

@@ -26,7 +26,20 @@ export interface ReconcilerOptions {
  * hand-placed file) is claimed; a deleted bucket's empty folder goes.
  */
 export class Reconciler {
-  constructor (private readonly o: ReconcilerOptions) {}
+  /** Local copies being dropped, by bucket (see dropPredated), settled once all have gone: a deleted bucket's folder goes after them. */
+  private readonly dropping = new Map<string, Promise<void>>()
+
+  constructor (private readonly o: ReconcilerOptions) {
+    const onPredated = (evt: CustomEvent<CatalogEntry>): void => {
+      const { bucket } = evt.detail
+      const dropping = this.dropPredated(evt.detail).catch(() => {})
+      const all = (this.dropping.get(bucket) ?? Promise.resolve()).then(async () => { await dropping })
+      this.dropping.set(bucket, all)
+      void all.then(() => { if (this.dropping.get(bucket) === all) this.dropping.delete(bucket) })
+    }
+    o.catalog.addEventListener('predated', onPredated)
+    o.stopping.addEventListener('abort', () => { o.catalog.removeEventListener('predated', onPredated) }, { once: true })
+  }
 
   receive (entries: CatalogEntry[]): void {
     for (const e of entries) {
@@ -44,9 +57,32 @@ export class Reconciler {
       const merged = this.o.catalog.apply(e)
       if (merged === undefined) continue
       if (merged.key !== undefined) void this.react(merged).catch(() => {})
-      // A bucket deleted elsewhere: its (empty) folder goes here too; one still holding uploads stays.
-      else if (merged.deleted) void this.o.copies.store.deleteBucket(merged.bucket, { signal: this.o.stopping }).catch(() => {})
+      // A bucket deleted elsewhere: its (empty) folder goes here too, after any copies written into it here while cut off
+      // from the delete (dropPredated); one still holding uploads stays.
+      else if (merged.deleted) {
+        const bucket = merged.bucket
+        void (this.dropping.get(bucket) ?? Promise.resolve()).then(async () => { await this.o.copies.store.deleteBucket(bucket, { signal: this.o.stopping }) }).catch(() => {})
+      }
     }
+  }
+
+  /**
+   * The local copy of a slot the catalog took out because the bucket it was
+   * made in was deleted (Catalog's `predated`): it goes, unless the key's
+   * slot has since been written here again, in the bucket as it is now.
+   */
+  async dropPredated (e: CatalogEntry): Promise<void> {
+    const { bucket, key, object } = e
+    const copies = this.o.copies
+    if (object === undefined) return
+    await copies.locks.run(`${bucket}\n${key!}`, async () => {
+      if (copies.slotNow(bucket, key!, e.versionId)?.holders.includes(copies.self) === true) return
+      const id = copies.localId(e)
+      const handle = await copies.openLocal(bucket, key!, object.sha256, this.o.stopping, id)
+      if (handle === undefined) return
+      await handle.close()
+      await copies.deleteLocal(bucket, key!, this.o.stopping, id)
+    })
   }
 
   /** Brings the local copy of one slot of a key (its version; in a bucket never versioned, its one object) in line with the catalog's entry for it. */

@@ -69,7 +69,9 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
       // keeps them from now on (its other versions would otherwise be taken for its only object).
       take({ ...known, version: copies.version(), versioning: held.versioning })
     } else {
-      take(known !== undefined && !known.deleted ? known : { bucket: b.name, version: { ms: b.created.getTime(), counter: 0, node: self }, deleted: false, holders: [], ...settings })
+      // A folder of a bucket the mesh does not know (or deleted) is a bucket made here, when the folder was (born).
+      const made: Version = { ms: b.created.getTime(), counter: 0, node: self }
+      take(known !== undefined && !known.deleted ? known : { bucket: b.name, version: made, deleted: false, holders: [], ...settings, born: made, ...(known?.ended === undefined ? {} : { ended: known.ended }) })
     }
     if (held.versioning !== undefined && local.listObjectVersions !== undefined) {
       // A bucket keeping versions: each version (and a marker left by a run without the mesh) is a slot of its own.
@@ -173,7 +175,8 @@ function localEntry (o: { copies: LocalCopies }, bucket: string, info: ObjectInf
   const known = o.copies.slotNow(bucket, info.key, slot)
   if (known !== undefined && !known.deleted && known.object?.sha256 === info.sha256) return { ...known, holders: [self] }
   const ms = (slot === undefined ? undefined : stampTime(slot)) ?? made?.getTime() ?? info.lastModified.getTime()
-  return { bucket, key: info.key, ...(slot === undefined ? {} : { versionId: slot }), version: madeVersion(slot, ms, self), deleted: false, object: recordOf(info), holders: [self] }
+  // Found in the bucket as it is now: in that bucket, whatever the file's date.
+  return o.copies.inBucket({ bucket, key: info.key, ...(slot === undefined ? {} : { versionId: slot }), version: madeVersion(slot, ms, self), deleted: false, object: recordOf(info), holders: [self] })
 }
 
 /**
@@ -196,13 +199,13 @@ function versionEntry (o: { copies: LocalCopies }, bucket: string, v: VersionSum
   const known = o.copies.slotNow(bucket, v.key, slot)
   if (known?.marker === true) return known
   const ms = (slot === undefined ? undefined : stampTime(slot)) ?? v.made?.getTime() ?? v.lastModified.getTime()
-  return { bucket, key: v.key, ...(slot === undefined ? {} : { versionId: slot }), version: madeVersion(slot, ms, o.copies.self), marker: true, deleted: false, holders: [] }
+  return o.copies.inBucket({ bucket, key: v.key, ...(slot === undefined ? {} : { versionId: slot }), version: madeVersion(slot, ms, o.copies.self), marker: true, deleted: false, holders: [] })
 }
 
 /** Applies a local entry; says whether that changed the catalog, and what it says afterwards of its slot (a newer version or a delete may win). */
 function takeLocal (o: { catalog: Catalog, clock: HybridClock, copies: LocalCopies }, e: CatalogEntry): { changed: boolean, entry: CatalogEntry } | undefined {
   // A file dated in the future (a skewed clock, a hand-set mtime) is versioned now instead.
-  try { o.clock.observe(e.version) } catch { e.version = o.copies.version() }
+  try { o.clock.observe(e.version) } catch { e.version = o.copies.version(); if (e.born !== undefined) e.born = e.version }
   const changed = o.catalog.apply(e) !== undefined
   const entry = e.key === undefined ? o.catalog.get(e.bucket) : o.copies.slotNow(e.bucket, e.key, e.versionId)
   return entry === undefined ? undefined : { changed, entry }
