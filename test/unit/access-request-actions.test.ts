@@ -111,6 +111,24 @@ describe('permissionsFor', () => {
     assert.throws(() => permissionsFor(route(req, new URL(req.url)), bad, CLIENT), (err: unknown) => isS3Error(err, 'InvalidArgument') && /x-amz-tagging/.test((err as Error).message))
     assert.throws(() => tagsFromHeader(bad), (err: unknown) => isS3Error(err, 'InvalidArgument'))
   })
+
+  it('gives a copy the header\'s tags only when it replaces the source\'s: one that keeps them is not judged by a header it ignores', () => {
+    const copy = (headers: Record<string, string>): ReturnType<typeof permissionsFor> => {
+      const h = new Headers({ 'x-amz-copy-source': '/photos/secret', ...headers })
+      const req = new Request('http://127.0.0.1:9000/photos/copy', { method: 'PUT', headers: h })
+      return permissionsFor(route(req, new URL(req.url)), h, CLIENT)
+    }
+    assert.equal(copy({ 'x-amz-tagging': 'class=public' })[0]!.action, 's3:PutObject', 'the precondition: a copy is judged as a PutObject')
+    for (const kept of [{}, { 'x-amz-tagging-directive': 'COPY' }] as Array<Record<string, string>>) {
+      const [p] = copy({ ...kept, 'x-amz-tagging': 'class=public' })
+      assert.equal(p!.context['s3:RequestObjectTag/class'], undefined)
+      assert.equal(p!.context['s3:RequestObjectTagKeys'], undefined)
+      assert.doesNotThrow(() => copy({ ...kept, 'x-amz-tagging': 'class=%E0%A4' }), 'a malformed header the copy ignores is not read')
+    }
+    const [r] = copy({ 'x-amz-tagging-directive': 'replace', 'x-amz-tagging': 'class=public' })
+    assert.equal(r!.context['s3:RequestObjectTag/class'], 'public')
+    assert.throws(() => copy({ 'x-amz-tagging-directive': 'REPLACE', 'x-amz-tagging': 'class=%E0%A4' }), (err: unknown) => isS3Error(err, 'InvalidArgument'))
+  })
 })
 
 describe('ACLs set while writing', () => {

@@ -19,6 +19,7 @@ import { Catalog } from '../../src/core/mesh/catalog.js'
 import { HybridClock, type Version } from '../../src/core/mesh/hlc.js'
 import { LocalCopies, StaleVersionError } from '../../src/core/mesh/local-copies.js'
 import { Reconciler } from '../../src/core/mesh/reconciler.js'
+import { adoptLocal } from '../../src/core/mesh/startup.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import type { DroppedMessageError } from '../../src/core/wire/strict-cbor.js'
 import { idAt } from '../helpers/catalog-slots.js'
@@ -79,9 +80,28 @@ describe('a bucket deleted and made again', () => {
     assert.deepEqual(expected.page('bkt', { limit: 10 }).entries.map(e => e.key), ['into-unaware'])
     assert.deepEqual(expected.get('bkt')?.ended, [at(10)], 'the bucket that won keeps the delete\'s list')
     assert.deepEqual(mergeEntries(deleted, unaware), { ...unaware, ended: [at(10)] })
+    // A member that missed the delete and heard only of the bucket made after it learns it from a digest.
+    assert.notDeepEqual(catalogOf([unaware]).rangeDigests('bkt'), catalogOf([deleted, unaware]).rangeDigests('bkt'))
     fc.assert(fc.property(fc.shuffledSubarray(all, { minLength: all.length }), order => {
       assert.deepEqual(snapshot(catalogOf(order)), snapshot(expected))
     }))
+  })
+
+  it('stays deleted when a member cut off from the delete changed its settings afterwards, whatever order (property)', () => {
+    // n3, cut off, set CORS rules at 60 (after the delete at 50), on the bucket it still had.
+    const changed: CatalogEntry = { ...first, version: at(60, 'n3'), cors: [{ allowedOrigins: ['*'], allowedMethods: ['GET'], allowedHeaders: [], exposeHeaders: [] }] }
+    const intoChanged = put('after-change', 65, at(10), 'n3')
+    const all = [first, before, cutOff, deleted, changed, intoChanged]
+    const expected = catalogOf(all)
+    assert.deepEqual(expected.get('bkt'), { bucket: 'bkt', version: at(60, 'n3'), deleted: true, holders: [], ended: [at(10)] }, 'the change does not bring the deleted bucket back')
+    assert.deepEqual([...expected.entries('bkt')].map(e => e.key), [undefined], 'nor anything written into it')
+    fc.assert(fc.property(fc.shuffledSubarray(all, { minLength: all.length }), order => {
+      assert.deepEqual(snapshot(catalogOf(order)), snapshot(expected))
+    }))
+    // Made again later, it is a bucket of its own.
+    const c = catalogOf([...all, again, afterwards])
+    assert.equal(c.get('bkt')?.deleted, false)
+    assert.deepEqual(c.page('bkt', { limit: 10 }).entries.map(e => e.key), ['afterwards'])
   })
 
   it('tells what it took out, once, and refuses a late entry of the deleted bucket', () => {
@@ -117,7 +137,9 @@ describe('a bucket deleted and made again', () => {
     }).map(({ ms, node, deleted, born, ended }) => ({
       bucket: 'bkt', version: at(ms, node), deleted, holders: [], ...(born && !deleted ? { born: at(ms - 1, node) } : {}), ...(ended.length === 0 ? {} : { ended }),
     }))
-    fc.assert(fc.property(arbBucket, arbBucket, arbBucket, (a, b, c) => {
+    // As a catalog holds them: a live entry whose `born` is among its `ended` is taken as its tombstone first.
+    const held = arbBucket.map(e => mergeEntries(e, e))
+    fc.assert(fc.property(held, held, held, (a, b, c) => {
       assert.deepEqual(mergeEntries(a, b), mergeEntries(b, a))
       assert.deepEqual(mergeEntries(mergeEntries(a, b), c), mergeEntries(a, mergeEntries(b, c)))
       assert.deepEqual(mergeEntries(a, a), a)
@@ -196,6 +218,57 @@ describe('a member\'s copies of a deleted bucket\'s objects', () => {
       // The same while its bytes arrive as they are written (a replica's copy of a write in progress).
       await assert.rejects(copies.storeStreamed({ bucket: 'bkt', key: 'late', metadata: { user: {} }, tags: {} }, streamOfBytes(bytes), async () => late), StaleVersionError)
       await assert.rejects(store.headObject('bkt', 'late'))
+    } finally {
+      stopping.abort()
+    }
+  })
+
+  it('go when the delete is heard while their bytes are on their way: the copy is made, then dropped, and nothing is kept', async () => {
+    const stopping = new AbortController()
+    const store = new MemoryStore()
+    const catalog = new Catalog()
+    const clock = new HybridClock()
+    const copies = new LocalCopies(store, { self: 'n3', catalog, clock, hashes: webHashes, announce: () => {} })
+    const reconciler = new Reconciler({ copies, catalog, clock, tombstoneTtlMs: 86_400_000, onDriftRefused: () => {}, stopping: stopping.signal })
+    try {
+      const now = Date.now()
+      const bucket: CatalogEntry = { bucket: 'bkt', version: at(now - 1000), deleted: false, holders: [], born: at(now - 1000) }
+      reconciler.receive([bucket])
+      const pushed: CatalogEntry = { bucket: 'bkt', key: 'k', version: at(now - 900, 'n1'), incarnation: bucket.born!, deleted: false, object: { ...object(sha), size: bytes.byteLength }, holders: ['n1'] }
+      let send!: ReadableStreamDefaultController<Uint8Array>
+      const body = new ReadableStream<Uint8Array>({ start (c) { send = c } })
+      const storing = copies.storeVersion(pushed, body)
+      send.enqueue(bytes.slice(0, 4))
+      await new Promise(resolve => setTimeout(resolve, 20))
+      // Heard straight into the catalog: the reconciler would also take the bucket's folder away, failing the copy sooner.
+      catalog.apply({ bucket: 'bkt', version: at(now - 500, 'n1'), deleted: true, holders: [], ended: [bucket.born!] })
+      assert.equal(catalog.get('bkt')?.deleted, true, 'the precondition: the delete was heard while the copy was on its way')
+      send.enqueue(bytes.slice(4))
+      send.close()
+      assert.equal(await storing, undefined, 'the copy is refused once made')
+      await assert.rejects(store.headObject('bkt', 'k'), 'and not kept')
+      assert.equal(catalog.get('bkt', 'k'), undefined)
+    } finally {
+      stopping.abort()
+    }
+  })
+
+  it('found in a deleted bucket\'s folder at a start (the node was down when it was deleted), go', async () => {
+    const stopping = new AbortController()
+    const store = new MemoryStore()
+    const catalog = new Catalog()
+    const clock = new HybridClock()
+    const copies = new LocalCopies(store, { self: 'n3', catalog, clock, hashes: webHashes, announce: () => {} })
+    const reconciler = new Reconciler({ copies, catalog, clock, tombstoneTtlMs: 86_400_000, onDriftRefused: () => {}, stopping: stopping.signal })
+    try {
+      await store.createBucket('bkt')
+      await store.putObject('bkt', 'left', streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
+      // Deleted after its folder was made (a folder made later is a bucket of its own).
+      await new Promise(resolve => setTimeout(resolve, 5))
+      reconciler.receive([{ bucket: 'bkt', version: at(Date.now(), 'n1'), deleted: true, holders: [], ended: [at(Date.now() - 60_000)] }])
+      assert.deepEqual(await adoptLocal({ catalog, clock, copies, reconciler, stopping: stopping.signal }), [], 'nothing of the deleted bucket is taken in')
+      await until('the copy left in the deleted bucket\'s folder is gone, and the folder after it', async () => !(await store.listBuckets()).some(b => b.name === 'bkt'), 5000)
+      assert.equal(catalog.get('bkt', 'left'), undefined)
     } finally {
       stopping.abort()
     }

@@ -107,8 +107,8 @@ export function predated (bucket: CatalogEntry | undefined, e: CatalogEntry): bo
 
 /** The buckets of this name deleted, with `e`'s (a live bucket's entry being deleted) among them: what its tombstone carries. */
 export function endedWith (e: CatalogEntry): Version[] | undefined {
-  const ended = [...(e.ended ?? []), ...(e.born === undefined ? [] : [e.born])]
-  return ended.length === 0 ? undefined : ended.slice(-MAX_ENDED)
+  const ended = uniteEnded(e.ended, e.born === undefined ? [] : [e.born])
+  return ended.length === 0 ? undefined : ended
 }
 
 /** Whether an entry needs the versioned wire form and fields (a slot other than `null`, a marker, or a `created` of its own). */
@@ -153,6 +153,10 @@ export function mergeEntries (a: CatalogEntry, b: CatalogEntry): CatalogEntry {
   // a member that never heard of the name does not bring back what a delete ended).
   if (merged.key !== undefined || (a.ended === undefined && b.ended === undefined)) return merged
   const ended = uniteEnded(a.ended, b.ended)
+  // A change to a bucket that was deleted, made by a member that had not heard (cut off from the delete), does not
+  // bring it back: the bucket stays deleted, as the delete's client was told.
+  const born = merged.born
+  if (!merged.deleted && born !== undefined && ended.some(v => compareVersions(v, born) === 0)) return { bucket: merged.bucket, version: merged.version, deleted: true, holders: [], ended }
   return sameEnded(ended, merged.ended) ? merged : { ...merged, ended }
 }
 

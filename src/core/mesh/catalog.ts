@@ -28,9 +28,11 @@ export function rangeOf (bucket: string, key: string): number {
  */
 export function fingerprint (e: CatalogEntry): readonly [number, number] {
   const slot = !isVersionedSlot(e) ? '' : `\n${e.versionId ?? ''}\n${formatVersion(createdOf(e))}\n${e.marker === true ? 1 : 0}`
-  // A lock only where there is one: every other entry's fingerprint is what it was before object lock.
+  // A lock only where there is one: every other entry's fingerprint is what it was before object lock. So with a
+  // bucket's deleted buckets (a member that missed a delete learns it from a digest).
   const lock = lockText(e)
-  return hash64(`${e.bucket}\n${e.key ?? ''}\n${formatVersion(e.version)}\n${e.deleted ? 1 : 0}\n${e.object?.sha256 ?? ''}\n${e.holders.join(',')}${slot}${lock === '' ? '' : `\n${lock}`}`)
+  const ended = e.ended === undefined ? '' : `\nended ${e.ended.map(formatVersion).join(',')}`
+  return hash64(`${e.bucket}\n${e.key ?? ''}\n${formatVersion(e.version)}\n${e.deleted ? 1 : 0}\n${e.object?.sha256 ?? ''}\n${e.holders.join(',')}${slot}${lock === '' ? '' : `\n${lock}`}${ended}`)
 }
 
 function addTo (d: Digest, f: readonly [number, number], sign: 1 | -1): void {
@@ -112,7 +114,8 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     const rows = key === undefined ? undefined : this.table.slots(entry.bucket, key)
     const slot = slotOf(entry)
     const current = rows === undefined ? b.entry : rows.find(r => slotOf(r.entry) === slot)?.entry
-    const merged = current === undefined ? entry : mergeEntries(current, entry)
+    // Merged with itself when new: a bucket's entry that names itself deleted is taken as its tombstone.
+    const merged = mergeEntries(current ?? entry, entry)
     if (current !== undefined && (merged === current || sameEntry(merged, current))) return undefined
     if (rows === undefined) this.replaceBucket(b, current, merged)
     else this.rewrite(b, entry.bucket, key!, rows, slot, merged)

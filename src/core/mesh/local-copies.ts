@@ -90,13 +90,20 @@ export class LocalCopies {
   inBucket (e: CatalogEntry): CatalogEntry {
     if (e.key === undefined || e.incarnation !== undefined) return e
     const bucket = this.o.catalog.get(e.bucket)
-    return bucket?.born === undefined || bucket.deleted ? e : { ...e, incarnation: bucket.born }
+    // Deleted by now (heard while the write was under way): the write was in the last bucket of the name.
+    const incarnation = bucket?.deleted === true ? bucket.ended?.at(-1) : bucket?.born
+    return incarnation === undefined ? e : { ...e, incarnation }
+  }
+
+  /** Whether an object entry was made in a bucket since deleted (see predated): the catalog does not keep it. */
+  predated (e: CatalogEntry): boolean {
+    return predated(this.o.catalog.get(e.bucket), e)
   }
 
   /** Whether a version sent here is older than what this member knows of its slot, or was made in a bucket since deleted. */
   private stale (e: CatalogEntry): boolean {
     const current = this.slotNow(e.bucket, e.key!, e.versionId)
-    return (current !== undefined && compareVersions(current.version, e.version) > 0) || predated(this.o.catalog.get(e.bucket), e)
+    return (current !== undefined && compareVersions(current.version, e.version) > 0) || this.predated(e)
   }
 
   /** What the catalog says of one slot of a key: in a bucket never versioned, the key's head (its only slot), read as cheaply as always. */
@@ -187,7 +194,7 @@ export class LocalCopies {
         copyOf: { etag: object.etag, lastModified: new Date(object.lastModified), ...(object.parts === undefined ? {} : { parts: object.parts }), ...(versionAs === undefined ? {} : { versionAs }) },
       })
       if (info.sha256 !== object.sha256) throw new Error(`Stored ${bucket}/${key} hashes to ${info.sha256}, not ${object.sha256}.`)
-      return this.held(entry, options.quiet === true)
+      return await this.held(entry, options.quiet === true, versionAs?.versionId, signal)
     })
   }
 
@@ -221,6 +228,7 @@ export class LocalCopies {
       // The bytes end before the version comes (the writer sends it once its own copy is committed): the store makes
       // them durable meanwhile, and the copy commits once they check out against it.
       // A Blob is given to the store as it is (it may keep it unread); its bytes are checked as a stream's would be.
+      let storedAs: string | undefined
       let digest: { check: (want: { sha256: string, size: number }, known?: string) => Promise<void> }
       let bytes: ReadableStream<Uint8Array>
       if (body instanceof Blob) {
@@ -237,10 +245,13 @@ export class LocalCopies {
           await digest.check(await expected(), hashed?.())
           const o = final!.object!
           const versionAs = this.versionAs(final!)
+          storedAs = versionAs?.versionId
           return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }), ...(o.metadata.checksum === undefined ? {} : { checksum: o.metadata.checksum }), ...(versionAs === undefined ? {} : { versionAs }) }
         },
       })
-      return this.held(final!, true)
+      const held = await this.held(final!, true, storedAs, signal)
+      if (held === undefined) throw new StaleVersionError(`The bucket ${bucket}/${key} was written in was deleted.`)
+      return held
     })
   }
 
@@ -291,10 +302,16 @@ export class LocalCopies {
   }
 
   /** The entry with this member among its holders: announced, or only merged when quiet. */
-  private held (entry: CatalogEntry, quiet: boolean): CatalogEntry {
+  private async held (entry: CatalogEntry, quiet: boolean, storedAs: string | undefined, signal?: AbortSignal): Promise<CatalogEntry | undefined> {
+    // Its bucket deleted while the copy was made (heard meanwhile): the catalog keeps none of it, so the copy goes too.
+    if (this.predated(entry)) {
+      await this.deleteLocal(entry.bucket, entry.key!, signal, storedAs)
+      return undefined
+    }
     const held = { ...entry, holders: [...new Set([...entry.holders, this.self])].sort() }
     if (!quiet) return this.publish(held)
     this.o.catalog.apply(held)
     return this.slotNow(entry.bucket, entry.key!, entry.versionId) ?? held
   }
+
 }

@@ -462,8 +462,17 @@ export class MeshStore implements ObjectStore {
       // its version is read once the write is done, as in a bucket never versioned (a write that began first and
       // ended last wins, and one that lost meanwhile is not taken for this one).
       const version = slot.versionId === undefined ? this.version() : made!
+      const madeHere = this.copies.inBucket({ bucket, key, ...slot, version, deleted: false, object, holders: [this.copies.self] })
+      if (this.copies.predated(madeHere)) {
+        // The bucket was deleted while this write was under way (heard from the member that deleted it, this one cut off
+        // from it till now): the catalog keeps nothing of it, so neither does this member.
+        const gone = new S3Error('NoSuchBucket', undefined, { resource: bucket, detail: { BucketName: bucket } })
+        fan?.abort(gone)
+        await this.copies.deleteLocal(bucket, key, signal, named?.versionId)
+        throw gone
+      }
       // In this member's catalog at once (a read here finds it); announced by committed(), once.
-      const entry = this.copies.apply({ bucket, key, ...slot, version, deleted: false, object, holders: [this.copies.self] })
+      const entry = this.copies.apply(madeHere)
       this.p.closer?.wrote(entry)
       const { lock: _asked, ...written } = info
       const kept = { ...written, ...(lock === undefined ? {} : { lock: lockOfRecord(lock)! }) }

@@ -45,6 +45,8 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
   const reactions: Array<Promise<void>> = []
   const deletedBuckets: string[] = []
   const take = (e: CatalogEntry): void => {
+    // A copy of a bucket since deleted (its folder kept it: the node was down, or stopped before the copy went): it goes.
+    if (e.key !== undefined && copies.predated(e)) { reactions.push(o.reconciler.dropPredated(e).catch(() => {})); return }
     const now = takeLocal(o, e)
     if (now === undefined) return
     if (now.changed) announce.push(e)

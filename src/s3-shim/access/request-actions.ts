@@ -158,7 +158,11 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   }
   // A write that makes an object: the tags and the ACL it may set with it.
   const makesObject = route.operation === 'PutObject' || route.operation === 'PostObject' || route.operation === 'CopyObject' || route.operation === 'CreateMultipartUpload'
-  const tagging = makesObject ? taggingPairs(headers) : undefined
+  // The tags it sets: a copy sets the header's only when it replaces the source's (x-amz-tagging-directive REPLACE); else
+  // it keeps the source's, and the header, ignored, tells a policy nothing (it could otherwise pass a condition on tags
+  // the copy does not get).
+  const setsTags = makesObject && (route.operation !== 'CopyObject' || headers.get('x-amz-tagging-directive')?.toUpperCase() === 'REPLACE')
+  const tagging = setsTags ? taggingPairs(headers) : undefined
   if (tagging !== undefined) {
     for (const [k, v] of tagging) context[`s3:RequestObjectTag/${k}`] = v
     context['s3:RequestObjectTagKeys'] = tagging.map(([k]) => k)
