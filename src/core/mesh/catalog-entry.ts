@@ -102,7 +102,10 @@ export const MAX_ENDED = 16
  */
 export function predated (bucket: CatalogEntry | undefined, e: CatalogEntry): boolean {
   const made = e.incarnation
-  return e.key !== undefined && made !== undefined && bucket?.ended !== undefined && bucket.ended.some(v => compareVersions(v, made) === 0)
+  if (e.key === undefined || made === undefined || bucket?.ended === undefined || !bucket.ended.some(v => compareVersions(v, made) === 0)) return false
+  // Unless that bucket is back: a change to its settings made after the delete by a member cut off from it (a newer
+  // version of its entry) brings it back, with what is left of it, as it did before incarnations.
+  return bucket.deleted || bucket.born === undefined || compareVersions(bucket.born, made) !== 0
 }
 
 /** The buckets of this name deleted, with `e`'s (a live bucket's entry being deleted) among them: what its tombstone carries. */
@@ -153,10 +156,6 @@ export function mergeEntries (a: CatalogEntry, b: CatalogEntry): CatalogEntry {
   // a member that never heard of the name does not bring back what a delete ended).
   if (merged.key !== undefined || (a.ended === undefined && b.ended === undefined)) return merged
   const ended = uniteEnded(a.ended, b.ended)
-  // A change to a bucket that was deleted, made by a member that had not heard (cut off from the delete), does not
-  // bring it back: the bucket stays deleted, as the delete's client was told.
-  const born = merged.born
-  if (!merged.deleted && born !== undefined && ended.some(v => compareVersions(v, born) === 0)) return { bucket: merged.bucket, version: merged.version, deleted: true, holders: [], ended }
   return sameEnded(ended, merged.ended) ? merged : { ...merged, ended }
 }
 

@@ -114,8 +114,7 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
     const rows = key === undefined ? undefined : this.table.slots(entry.bucket, key)
     const slot = slotOf(entry)
     const current = rows === undefined ? b.entry : rows.find(r => slotOf(r.entry) === slot)?.entry
-    // Merged with itself when new: a bucket's entry that names itself deleted is taken as its tombstone.
-    const merged = mergeEntries(current ?? entry, entry)
+    const merged = current === undefined ? entry : mergeEntries(current, entry)
     if (current !== undefined && (merged === current || sameEntry(merged, current))) return undefined
     if (rows === undefined) this.replaceBucket(b, current, merged)
     else this.rewrite(b, entry.bucket, key!, rows, slot, merged)

@@ -194,7 +194,7 @@ export class LocalCopies {
         copyOf: { etag: object.etag, lastModified: new Date(object.lastModified), ...(object.parts === undefined ? {} : { parts: object.parts }), ...(versionAs === undefined ? {} : { versionAs }) },
       })
       if (info.sha256 !== object.sha256) throw new Error(`Stored ${bucket}/${key} hashes to ${info.sha256}, not ${object.sha256}.`)
-      return await this.held(entry, options.quiet === true, versionAs?.versionId, signal)
+      return await this.held(entry, options.quiet === true, versionAs?.versionId)
     })
   }
 
@@ -249,7 +249,7 @@ export class LocalCopies {
           return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }), ...(o.metadata.checksum === undefined ? {} : { checksum: o.metadata.checksum }), ...(versionAs === undefined ? {} : { versionAs }) }
         },
       })
-      const held = await this.held(final!, true, storedAs, signal)
+      const held = await this.held(final!, true, storedAs)
       if (held === undefined) throw new StaleVersionError(`The bucket ${bucket}/${key} was written in was deleted.`)
       return held
     })
@@ -302,10 +302,11 @@ export class LocalCopies {
   }
 
   /** The entry with this member among its holders: announced, or only merged when quiet. */
-  private async held (entry: CatalogEntry, quiet: boolean, storedAs: string | undefined, signal?: AbortSignal): Promise<CatalogEntry | undefined> {
+  private async held (entry: CatalogEntry, quiet: boolean, storedAs: string | undefined): Promise<CatalogEntry | undefined> {
     // Its bucket deleted while the copy was made (heard meanwhile): the catalog keeps none of it, so the copy goes too.
     if (this.predated(entry)) {
-      await this.deleteLocal(entry.bucket, entry.key!, signal, storedAs)
+      // Not abortable by the copy's caller: aborted, it would leave the copy for the next start to find.
+      await this.deleteLocal(entry.bucket, entry.key!, undefined, storedAs)
       return undefined
     }
     const held = { ...entry, holders: [...new Set([...entry.holders, this.self])].sort() }

@@ -468,7 +468,7 @@ export class MeshStore implements ObjectStore {
         // from it till now): the catalog keeps nothing of it, so neither does this member.
         const gone = new S3Error('NoSuchBucket', undefined, { resource: bucket, detail: { BucketName: bucket } })
         fan?.abort(gone)
-        await this.copies.deleteLocal(bucket, key, signal, named?.versionId)
+        await this.copies.deleteLocal(bucket, key, undefined, named?.versionId)
         throw gone
       }
       // In this member's catalog at once (a read here finds it); announced by committed(), once.
