@@ -3,7 +3,7 @@ import { compareKeys } from '../key-order.js'
 import { afterMarker, NULL_VERSION } from '../versioning.js'
 import { createdOf, headOf, isLiveObject, isVersionedSlot, lockText, mergeEntries, predated, sameEntry, slotOf, type CatalogEntry } from './catalog-entry.js'
 import { MemoryCatalogTable, type BucketState, type CatalogTable, type Digest, type SlotRow } from './catalog-table.js'
-import { compareVersions, formatVersion } from './hlc.js'
+import { compareVersions, formatVersion, type Version } from './hlc.js'
 import { hash64, objectHash } from './placement.js'
 
 /**
@@ -345,9 +345,19 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
   }
 }
 
-/** Whether a bucket's entry names a deleted bucket of its name that the one before it did not. */
+/**
+ * Whether a bucket's entry ends a bucket of its name that the one before it
+ * did not: one more deleted, or one brought back (see predated) no longer.
+ */
 function endsMore (before: CatalogEntry | undefined, after: CatalogEntry): boolean {
-  return after.ended?.some(v => before?.ended?.some(w => compareVersions(v, w) === 0) !== true) === true
+  const was = before === undefined ? [] : endedNow(before)
+  return endedNow(after).some(v => !was.some(w => compareVersions(v, w) === 0))
+}
+
+/** The buckets a bucket's entry says are deleted: its `ended`, but for the bucket it is, when a late change brought it back. */
+function endedNow (e: CatalogEntry): Version[] {
+  const born = e.born
+  return (e.ended ?? []).filter(v => e.deleted || born === undefined || compareVersions(v, born) !== 0)
 }
 
 function withoutCreated (e: CatalogEntry): CatalogEntry {
