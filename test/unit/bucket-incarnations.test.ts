@@ -109,6 +109,18 @@ describe('a bucket deleted and made again', () => {
         }))
       }
     }
+    // Written into the bucket brought back (over one made again meanwhile), through a member's copies: kept when a
+    // later change to the bucket made again wins.
+    {
+      const catalog = catalogOf([first, deleted, again, { ...first, version: at(75, 'n3'), cors }])
+      const copies = new LocalCopies(new MemoryStore(), { self: 'n2', catalog, clock: new HybridClock(), hashes: webHashes, announce: () => {} })
+      assert.equal(catalog.get('bkt')?.born, first.born, 'the precondition: the late change brought the deleted bucket back')
+      const written = copies.publish({ bucket: 'bkt', key: 'into-back', version: at(80, 'n2'), deleted: false, object: object('into-back'), holders: ['n2'] })
+      assert.equal(written.incarnation, undefined, 'a bucket brought back names no bucket its writes were made in')
+      catalog.apply({ ...again, version: at(90, 'n1'), cors })
+      assert.equal(catalog.get('bkt')?.born, again.born)
+      assert.deepEqual(catalog.page('bkt', { limit: 10 }).entries.map(e => e.key), ['into-back'])
+    }
     // The bucket brought back, then deleted by a client: what was left of it goes then.
     const back = catalogOf([first, deleted, { ...first, version: at(60, 'n3'), cors }, before, cutOff])
     assert.deepEqual(back.page('bkt', { limit: 10 }).entries.map(e => e.key), ['cut-off', 'kept-before'])

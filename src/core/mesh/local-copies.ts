@@ -90,8 +90,12 @@ export class LocalCopies {
   inBucket (e: CatalogEntry): CatalogEntry {
     if (e.key === undefined || e.incarnation !== undefined) return e
     const bucket = this.o.catalog.get(e.bucket)
-    // Deleted by now (heard while the write was under way): the write was in the last bucket of the name.
-    const incarnation = bucket?.deleted === true ? bucket.ended?.at(-1) : bucket?.born
+    // Deleted by now (heard while the write was under way): the write was in the last bucket of the name. A bucket
+    // brought back by a late change (its born among its ended) names none: what is written into it is kept whatever
+    // comes after (a later change to a bucket made again meanwhile would end that born again).
+    const born = bucket?.born
+    const back = born !== undefined && bucket?.ended?.some(v => compareVersions(v, born) === 0) === true
+    const incarnation = bucket?.deleted === true ? bucket.ended?.at(-1) : back ? undefined : born
     return incarnation === undefined ? e : { ...e, incarnation }
   }
 
@@ -305,8 +309,10 @@ export class LocalCopies {
   private async held (entry: CatalogEntry, quiet: boolean, storedAs: string | undefined): Promise<CatalogEntry | undefined> {
     // Its bucket deleted while the copy was made (heard meanwhile): the catalog keeps none of it, so the copy goes too.
     if (this.predated(entry)) {
-      // Not abortable by the copy's caller: aborted, it would leave the copy for the next start to find.
+      // Not abortable by the copy's caller: aborted, it would leave the copy for the next start to find. Nor is the
+      // bucket's folder this copy may have made: a start would take it for a bucket made after the delete.
       await this.deleteLocal(entry.bucket, entry.key!, undefined, storedAs)
+      if (this.o.catalog.get(entry.bucket)?.deleted === true) await this.store.deleteBucket(entry.bucket).catch(() => {})
       return undefined
     }
     const held = { ...entry, holders: [...new Set([...entry.holders, this.self])].sort() }
