@@ -115,7 +115,7 @@ describe('a bucket deleted and made again', () => {
       const catalog = catalogOf([first, deleted, again, { ...first, version: at(75, 'n3'), cors }])
       const copies = new LocalCopies(new MemoryStore(), { self: 'n2', catalog, clock: new HybridClock(), hashes: webHashes, announce: () => {} })
       assert.equal(catalog.get('bkt')?.born, first.born, 'the precondition: the late change brought the deleted bucket back')
-      const written = copies.publish({ bucket: 'bkt', key: 'into-back', version: at(80, 'n2'), deleted: false, object: object('into-back'), holders: ['n2'] })
+      const written = copies.publish(copies.inBucket({ bucket: 'bkt', key: 'into-back', version: at(80, 'n2'), deleted: false, object: object('into-back'), holders: ['n2'] }))
       assert.equal(written.incarnation, undefined, 'a bucket brought back names no bucket its writes were made in')
       catalog.apply({ ...again, version: at(90, 'n1'), cors })
       assert.equal(catalog.get('bkt')?.born, again.born)
@@ -224,8 +224,11 @@ describe('a member\'s copies of a deleted bucket\'s objects', () => {
       // Written here (the cut-off member) into the bucket as it knew it: the entry says which bucket.
       await store.createBucket('bkt')
       await store.putObject('bkt', 'k', streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
-      const written = copies.publish({ bucket: 'bkt', key: 'k', version: copies.version(), deleted: false, object: { ...object(sha), size: bytes.byteLength }, holders: ['n3'] })
-      assert.deepEqual(written.incarnation, bucket.born, 'an entry made here is in the bucket as this member knows it')
+      const written = copies.publish(copies.inBucket({ bucket: 'bkt', key: 'k', version: copies.version(), deleted: false, object: { ...object(sha), size: bytes.byteLength }, holders: ['n3'] }))
+      assert.deepEqual(written.incarnation, bucket.born, 'a version made here is in the bucket as this member knows it')
+      // One made elsewhere without it (an older release's, or one made in a bucket brought back), passed on here, is told as its maker told it.
+      const elsewhere = copies.publish({ bucket: 'bkt', key: 'elsewhere', version: at(now - 800, 'n4'), deleted: false, object: object('elsewhere'), holders: ['n3', 'n4'] })
+      assert.equal(elsewhere.incarnation, undefined)
       assert.equal((await store.headObject('bkt', 'k')).size, bytes.byteLength, 'the precondition: the copy is here')
 
       reconciler.receive([{ bucket: 'bkt', version: at(now - 500, 'n1'), deleted: true, holders: [], ended: [bucket.born!] }])

@@ -76,16 +76,17 @@ export class LocalCopies {
   }
 
   /** Applies an entry made here, without announcing it yet; returns what the catalog now says of its slot. */
-  apply (given: CatalogEntry): CatalogEntry {
-    const entry = this.inBucket(given)
+  apply (entry: CatalogEntry): CatalogEntry {
     this.o.catalog.apply(entry)
     return (entry.key === undefined ? this.o.catalog.get(entry.bucket) : this.slotNow(entry.bucket, entry.key, entry.versionId)) ?? entry
   }
 
   /**
-   * An object entry made here, with the bucket it was made in (the bucket's
-   * `born` as this member knows it), unless it says already: a delete of
-   * that bucket then takes it out everywhere (predated).
+   * A new S3 version made here (a write, a delete marker, a delete), with
+   * the bucket it was made in (the bucket's `born` as this member knows it),
+   * unless it says already: a delete of that bucket then takes it out
+   * everywhere (predated). Only where a version is made: an entry of one
+   * made elsewhere, passed on or edited here, keeps what its maker said.
    */
   inBucket (e: CatalogEntry): CatalogEntry {
     if (e.key === undefined || e.incarnation !== undefined) return e

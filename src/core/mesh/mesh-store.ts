@@ -242,7 +242,7 @@ export class MeshStore implements ObjectStore {
     if (status === undefined && (versionId === undefined || versionId === NULL_VERSION)) {
       await this.copies.locks.run(`${bucket}\n${key}`, async () => {
         await this.copies.deleteLocal(bucket, key, signal)
-        this.published({ bucket, key, version: this.version(), deleted: true, holders: [] })
+        this.published(this.copies.inBucket({ bucket, key, version: this.version(), deleted: true, holders: [] }))
       })
       await this.p.persist()
       return undefined
@@ -264,7 +264,7 @@ export class MeshStore implements ObjectStore {
       const suspended = status === 'Suspended'
       // Suspended: the marker takes the null slot, and the null version's copy here goes (the other holders' as they hear of it).
       if (suspended) await this.copies.deleteLocal(bucket, key, signal, NULL_VERSION)
-      this.published({ bucket, key, ...(suspended ? {} : { versionId: meshVersionId(version) }), version, marker: true, deleted: false, holders: [] })
+      this.published(this.copies.inBucket({ bucket, key, ...(suspended ? {} : { versionId: meshVersionId(version) }), version, marker: true, deleted: false, holders: [] }))
       return { versionId: suspended ? NULL_VERSION : meshVersionId(version), deleteMarker: true }
     })
   }
@@ -291,7 +291,7 @@ export class MeshStore implements ObjectStore {
       const others = this.catalog.slots(bucket, key).filter(x => !x.deleted).map(slotOf).filter(s => s !== head)
       if (!deleteMayGo([head, ...others], slotOf(e), onlyIf)) return { versionId, kept: true }
     }
-    this.published({ bucket, key, ...(slot === undefined ? {} : { versionId: slot }), version: this.version(), deleted: true, holders: [] })
+    this.published(this.copies.inBucket({ bucket, key, ...(slot === undefined ? {} : { versionId: slot }), version: this.version(), deleted: true, holders: [] }))
     // A marker's too: one made by a run without the mesh is kept in the store, and a start would adopt it again.
     await this.copies.deleteLocal(bucket, key, signal, this.copies.localId(e))
     return { versionId, ...(e.marker === true ? { deleteMarker: true } : {}) }

@@ -248,7 +248,7 @@ export async function removedByHand (o: { catalog: Catalog, copies: LocalCopies,
       // Written again since (a PUT after the file went): still held.
       const handle = await copies.openLocal(bucket, key, e.object.sha256, o.stopping, copies.localId(e))
       if (handle !== undefined) { await handle.close(); continue }
-      if (e.holders.some(h => h !== copies.self)) { catalog.dropHolder(bucket, key, copies.self, e.versionId); o.lost?.(e) } else copies.publish({ bucket, key, ...(e.versionId === undefined ? {} : { versionId: e.versionId }), version: copies.version(), deleted: true, holders: [] })
+      if (e.holders.some(h => h !== copies.self)) { catalog.dropHolder(bucket, key, copies.self, e.versionId); o.lost?.(e) } else copies.publish(copies.inBucket({ bucket, key, ...(e.versionId === undefined ? {} : { versionId: e.versionId }), version: copies.version(), deleted: true, holders: [] }))
     }
   })
 }
