@@ -243,6 +243,7 @@ describe('a member\'s copies of a deleted bucket\'s objects', () => {
       // The same while its bytes arrive as they are written (a replica's copy of a write in progress).
       await assert.rejects(copies.storeStreamed({ bucket: 'bkt', key: 'late', metadata: { user: {} }, tags: {} }, streamOfBytes(bytes), async () => late), StaleVersionError)
       await assert.rejects(store.headObject('bkt', 'late'))
+      assert.ok(!(await store.listBuckets()).some(b => b.name === 'bkt'), 'nor the folder made for it: a start would take it for a bucket made after the delete')
     } finally {
       stopping.abort()
     }
@@ -278,7 +279,7 @@ describe('a member\'s copies of a deleted bucket\'s objects', () => {
     }
   })
 
-  it('found in a deleted bucket\'s folder at a start (the node was down when it was deleted), go', async () => {
+  it('found in a deleted bucket\'s folder at a start (the node was down when it was deleted) are not taken in, nor deleted', async () => {
     const stopping = new AbortController()
     const store = new MemoryStore()
     const catalog = new Catalog()
@@ -292,8 +293,10 @@ describe('a member\'s copies of a deleted bucket\'s objects', () => {
       await new Promise(resolve => setTimeout(resolve, 5))
       reconciler.receive([{ bucket: 'bkt', version: at(Date.now(), 'n1'), deleted: true, holders: [], ended: [at(Date.now() - 60_000)] }])
       assert.deepEqual(await adoptLocal({ catalog, clock, copies, reconciler, stopping: stopping.signal }), [], 'nothing of the deleted bucket is taken in')
-      await until('the copy left in the deleted bucket\'s folder is gone, and the folder after it', async () => !(await store.listBuckets()).some(b => b.name === 'bkt'), 5000)
       assert.equal(catalog.get('bkt', 'left'), undefined)
+      // Kept on disk: a catalog that lost its last commits may not know of a bucket made again since that holds it.
+      await new Promise(resolve => setTimeout(resolve, 50))
+      assert.equal((await store.headObject('bkt', 'left')).size, bytes.byteLength)
     } finally {
       stopping.abort()
     }

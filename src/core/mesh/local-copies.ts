@@ -244,16 +244,22 @@ export class LocalCopies {
         digest = digesting
         bytes = body.pipeThrough(digesting.stream)
       }
-      await this.store.putObject(bucket, key, bytes, {
-        metadata: head.metadata, tags: head.tags, signal, ...(head.size === undefined ? {} : { size: head.size }), ...(body instanceof Blob ? { blob: body } : {}),
-        copyOfAtEnd: async () => {
-          await digest.check(await expected(), hashed?.())
-          const o = final!.object!
-          const versionAs = this.versionAs(final!)
-          storedAs = versionAs?.versionId
-          return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }), ...(o.metadata.checksum === undefined ? {} : { checksum: o.metadata.checksum }), ...(versionAs === undefined ? {} : { versionAs }) }
-        },
-      })
+      try {
+        await this.store.putObject(bucket, key, bytes, {
+          metadata: head.metadata, tags: head.tags, signal, ...(head.size === undefined ? {} : { size: head.size }), ...(body instanceof Blob ? { blob: body } : {}),
+          copyOfAtEnd: async () => {
+            await digest.check(await expected(), hashed?.())
+            const o = final!.object!
+            const versionAs = this.versionAs(final!)
+            storedAs = versionAs?.versionId
+            return { etag: o.etag, sha256: o.sha256, lastModified: new Date(o.lastModified), ...(o.parts === undefined ? {} : { parts: o.parts }), ...(o.metadata.checksum === undefined ? {} : { checksum: o.metadata.checksum }), ...(versionAs === undefined ? {} : { versionAs }) }
+          },
+        })
+      } catch (err) {
+        // Refused because its bucket was deleted: the folder made for it goes too (a start would take it for a bucket made after the delete).
+        if (err instanceof StaleVersionError && this.o.catalog.get(bucket)?.deleted === true) await this.store.deleteBucket(bucket).catch(() => {})
+        throw err
+      }
       const held = await this.held(final!, true, storedAs)
       if (held === undefined) throw new StaleVersionError(`The bucket ${bucket}/${key} was written in was deleted.`)
       return held
