@@ -208,15 +208,20 @@ describe('a bucket deleted and made again', () => {
 
 describe('a member\'s copies of a deleted bucket\'s objects', () => {
   const bytes = new TextEncoder().encode('written while cut off')
-  const sha = createHash('sha256').update(bytes).digest('hex')
-
-  it('go when the delete is heard, and a copy sent to it afterwards is refused', async () => {
+  /** One member's parts (n3, a memory store), as a mesh node puts them together: stopped by `stopping`. */
+  const member = (): { stopping: AbortController, store: MemoryStore, catalog: Catalog, clock: HybridClock, copies: LocalCopies, reconciler: Reconciler } => {
     const stopping = new AbortController()
     const store = new MemoryStore()
     const catalog = new Catalog()
     const clock = new HybridClock()
     const copies = new LocalCopies(store, { self: 'n3', catalog, clock, hashes: webHashes, announce: () => {} })
     const reconciler = new Reconciler({ copies, catalog, clock, tombstoneTtlMs: 86_400_000, onDriftRefused: () => {}, stopping: stopping.signal })
+    return { stopping, store, catalog, clock, copies, reconciler }
+  }
+  const sha = createHash('sha256').update(bytes).digest('hex')
+
+  it('go when the delete is heard, and a copy sent to it afterwards is refused', async () => {
+    const { stopping, store, catalog, copies, reconciler } = member()
     try {
       const now = Date.now()
       const bucket: CatalogEntry = { bucket: 'bkt', version: at(now - 1000), deleted: false, holders: [], born: at(now - 1000) }
@@ -250,12 +255,7 @@ describe('a member\'s copies of a deleted bucket\'s objects', () => {
   })
 
   it('go when the delete is heard while their bytes are on their way: the copy is made, then dropped, and nothing is kept', async () => {
-    const stopping = new AbortController()
-    const store = new MemoryStore()
-    const catalog = new Catalog()
-    const clock = new HybridClock()
-    const copies = new LocalCopies(store, { self: 'n3', catalog, clock, hashes: webHashes, announce: () => {} })
-    const reconciler = new Reconciler({ copies, catalog, clock, tombstoneTtlMs: 86_400_000, onDriftRefused: () => {}, stopping: stopping.signal })
+    const { stopping, store, catalog, copies, reconciler } = member()
     try {
       const now = Date.now()
       const bucket: CatalogEntry = { bucket: 'bkt', version: at(now - 1000), deleted: false, holders: [], born: at(now - 1000) }
@@ -280,12 +280,7 @@ describe('a member\'s copies of a deleted bucket\'s objects', () => {
   })
 
   it('found in a deleted bucket\'s folder at a start (the node was down when it was deleted) are not taken in, nor deleted', async () => {
-    const stopping = new AbortController()
-    const store = new MemoryStore()
-    const catalog = new Catalog()
-    const clock = new HybridClock()
-    const copies = new LocalCopies(store, { self: 'n3', catalog, clock, hashes: webHashes, announce: () => {} })
-    const reconciler = new Reconciler({ copies, catalog, clock, tombstoneTtlMs: 86_400_000, onDriftRefused: () => {}, stopping: stopping.signal })
+    const { stopping, store, catalog, clock, copies, reconciler } = member()
     try {
       await store.createBucket('bkt')
       await store.putObject('bkt', 'left', streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })

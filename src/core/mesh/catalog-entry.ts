@@ -102,10 +102,19 @@ export const MAX_ENDED = 16
  */
 export function predated (bucket: CatalogEntry | undefined, e: CatalogEntry): boolean {
   const made = e.incarnation
-  if (e.key === undefined || made === undefined || bucket?.ended === undefined || !bucket.ended.some(v => compareVersions(v, made) === 0)) return false
-  // Unless that bucket is back: a change to its settings made after the delete by a member cut off from it (a newer
-  // version of its entry) brings it back, with what is left of it, as it did before incarnations.
-  return bucket.deleted || bucket.born === undefined || compareVersions(bucket.born, made) !== 0
+  if (e.key === undefined || made === undefined || bucket?.ended === undefined) return false
+  return endedNow(bucket).some(v => compareVersions(v, made) === 0)
+}
+
+/**
+ * The buckets a bucket's entry says are deleted: its `ended`, but for the
+ * bucket it is when that one is back (a change to its settings made after
+ * the delete by a member cut off from it, a newer version of its entry,
+ * brings it back with what is left of it, as before incarnations).
+ */
+export function endedNow (e: CatalogEntry): Version[] {
+  const born = e.born
+  return (e.ended ?? []).filter(v => e.deleted || born === undefined || compareVersions(v, born) !== 0)
 }
 
 /** The buckets of this name deleted, with `e`'s (a live bucket's entry being deleted) among them: what its tombstone carries. */

@@ -1,9 +1,9 @@
 import { TypedEventEmitter } from 'main-event'
 import { compareKeys } from '../key-order.js'
 import { afterMarker, NULL_VERSION } from '../versioning.js'
-import { createdOf, headOf, isLiveObject, isVersionedSlot, lockText, mergeEntries, predated, sameEntry, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { createdOf, endedNow, headOf, isLiveObject, isVersionedSlot, lockText, mergeEntries, predated, sameEntry, slotOf, type CatalogEntry } from './catalog-entry.js'
 import { MemoryCatalogTable, type BucketState, type CatalogTable, type Digest, type SlotRow } from './catalog-table.js'
-import { compareVersions, formatVersion, type Version } from './hlc.js'
+import { compareVersions, formatVersion } from './hlc.js'
 import { hash64, objectHash } from './placement.js'
 
 /**
@@ -352,12 +352,6 @@ export class Catalog extends TypedEventEmitter<CatalogEvents> {
 function endsMore (before: CatalogEntry | undefined, after: CatalogEntry): boolean {
   const was = before === undefined ? [] : endedNow(before)
   return endedNow(after).some(v => !was.some(w => compareVersions(v, w) === 0))
-}
-
-/** The buckets a bucket's entry says are deleted: its `ended`, but for the bucket it is, when a late change brought it back. */
-function endedNow (e: CatalogEntry): Version[] {
-  const born = e.born
-  return (e.ended ?? []).filter(v => e.deleted || born === undefined || compareVersions(v, born) !== 0)
 }
 
 function withoutCreated (e: CatalogEntry): CatalogEntry {

@@ -45,10 +45,9 @@ export async function adoptLocal (o: { catalog: Catalog, clock: HybridClock, cop
   const reactions: Array<Promise<void>> = []
   const deletedBuckets: string[] = []
   const take = (e: CatalogEntry): void => {
-    // A copy in a bucket since deleted (its folder kept it: the node was down, or stopped before the copy went) is not
-    // taken in. Nor is it deleted: a catalog that lost its last commits (a power cut) may not know yet of a bucket made
+    // A copy in a bucket since deleted (its folder kept it: the node was down) is refused by the catalog (predated), so
+    // not taken in; nor deleted: a catalog that lost its last commits (a power cut) may not know yet of a bucket made
     // again since and written into, whose entries the other members still have.
-    if (e.key !== undefined && copies.predated(e)) return
     const now = takeLocal(o, e)
     if (now === undefined) return
     if (now.changed) announce.push(e)
