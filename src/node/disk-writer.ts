@@ -1,7 +1,7 @@
 import { lstat, mkdir, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { hexDigests, type Hashes } from '../core/hashes.js'
-import { randomId } from '../core/ids.js'
+import { uniqueIdSource } from '../core/ids.js'
 import type { KeyedLock } from '../core/keyed-lock.js'
 import { checkWriteCondition, type ObjectInfo, type VerifiedDigests, type VersionAs, type WriteCondition } from '../core/object-store.js'
 import { checkNamedVersion, NULL_VERSION } from '../core/versioning.js'
@@ -64,6 +64,8 @@ export interface DiskWriterDeps {
  */
 export class DiskWriter {
   private readonly dirSyncer = new GroupFsync()
+  /** Temp files' and intents' names. */
+  private readonly nextId = uniqueIdSource()
   private readonly layout: DiskLayout
   private readonly hashes: Hashes
   private readonly sync: boolean
@@ -80,7 +82,7 @@ export class DiskWriter {
    * (`durable`), for a commit that makes its intent durable meanwhile.
    */
   async writeTemp (body: ReadableStream<Uint8Array>, options: { size?: number, signal?: AbortSignal, verified?: VerifiedDigests, algorithms: ReadonlyArray<'md5' | 'sha256'>, syncLater?: boolean }): Promise<TempFile> {
-    const tmp = this.layout.tmpPath(randomId())
+    const tmp = this.layout.tmpPath(this.nextId())
     let fd: number | undefined
     try {
       fd = await openFd(tmp, 'wx', 0o644)
@@ -143,7 +145,7 @@ export class DiskWriter {
       throw err
     }
     bucket.pending++
-    const id = randomId()
+    const id = this.nextId()
     const { db } = this.deps
     let intended = false
     let dataInPlace = false
@@ -249,7 +251,7 @@ export class DiskWriter {
    */
   async runPlan (bucketName: string, key: string, record: MetaRecord, plan: VersionPlan, what = 'delete the object'): Promise<void> {
     const { db, versions } = this.deps
-    const id = randomId()
+    const id = this.nextId()
     const where = `${bucketName}/${key}`
     this.notBlocked(where)
     // The key beside its versions folder and a marker's file come first: after the shelving, only rows are left to write.
@@ -304,7 +306,7 @@ export class DiskWriter {
   private async keepHiddenKey (bucket: string, key: string): Promise<void> {
     const path = this.layout.hiddenKeyPath(bucket, key)
     await mkdir(dirname(path), { recursive: true })
-    const tmp = this.layout.tmpPath(randomId(), '.key')
+    const tmp = this.layout.tmpPath(this.nextId(), '.key')
     await writeDurable(tmp, key, this.sync)
     await renameInto(tmp, path)
   }
