@@ -1,26 +1,25 @@
 import { isS3Error, S3Error } from '../errors.js'
-import { toBase64, toHex, type Hashes } from '../hashes.js'
+import type { Hashes } from '../hashes.js'
 import type { LifecycleRule } from '../lifecycle.js'
 import { readAll, throwIfAborted } from '../streams.js'
 import {
   bytesHandle, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type DeleteOptions, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo,
-  type LockOptions, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type UploadOptions, type VersionAs, type VersionOptions, type WriteCondition,
+  type LockOptions, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type Signal, type UploadInfo, type UploadOptions, type VersionOptions, type WriteCondition,
 } from '../object-store.js'
 import {
   changedLock, lockForWrite, lockOfRecord, lockRecord, mayDeleteLocked, type BucketObjectLock, type LockChange, type VersionLock,
 } from '../object-lock.js'
 import {
-  deleteMayGo, NULL_VERSION, stampAt, versionToRead,
+  deleteMayGo, NULL_VERSION, versionToRead,
   type DeleteResult, type KeptVersion, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
 } from '../versioning.js'
 import { createdOf, mergeEntries, slotOf, type CatalogEntry } from './catalog-entry.js'
-import { encodeCatalogMessage } from './catalog-codec.js'
 import type { Catalog } from './catalog.js'
-import type { Version } from './hlc.js'
-import { hasTree, TreeHasher, treeRoot } from './chunk-tree.js'
+import { hasTree, TreeHasher } from './chunk-tree.js'
 import { summaries, type CatalogPartition } from './catalog-partition.js'
-import { infoOf, isNoCopy, recordOf, type LocalCopies } from './local-copies.js'
+import { infoOf, isNoCopy, type LocalCopies } from './local-copies.js'
 import { MeshBuckets } from './mesh-buckets.js'
+import { confirmed, meshVersionId, NewVersions } from './mesh-writes.js'
 import type { Replicator, WriteFan } from './replicator.js'
 import { readLaterHandle, streamedHandle, verifiedHandle } from './read-handles.js'
 import type { WriteArbiter, WriteLease } from './write-arbiter.js'
@@ -71,14 +70,6 @@ export interface MeshStoreParts {
 }
 
 /**
- * The longest entry given back with a write (base64 characters, as an
- * answer's header): one with much user metadata or many tags is left out
- * (the writer asks for it), so that it never outgrows a proxy's buffer for
- * the answer's headers (nginx: 4 KiB by default).
- */
-const MAX_ENTRY_HEADER = 2048
-
-/**
  * Objects up to this size read through a member that lacks them are had whole
  * (and checked) before the answer starts; larger ones stream as they arrive,
  * and bad bytes end the response short.
@@ -99,6 +90,7 @@ export class MeshStore implements ObjectStore {
   private readonly copies: LocalCopies
   private readonly catalog: Catalog
   private readonly buckets: MeshBuckets
+  private readonly writes: NewVersions
 
   /** Sets a bucket's versioning for the whole mesh (see MeshStoreParts.versionsBlockedBy: a store that keeps no versions has none). */
   readonly setBucketVersioning?: (name: string, status: VersioningStatus, options?: Signal) => Promise<void>
@@ -113,6 +105,7 @@ export class MeshStore implements ObjectStore {
     this.copies = p.copies
     this.catalog = p.catalog
     this.buckets = new MeshBuckets(p)
+    this.writes = new NewVersions(p)
     const blocked = p.versionsBlockedBy
     if (blocked !== undefined) {
       this.setBucketVersioning = async (name, status, options) => { await this.buckets.setVersioning(name, status, blocked(), options) }
@@ -175,7 +168,7 @@ export class MeshStore implements ObjectStore {
     // The version's lock is the catalog's: the local store keeps none (it drops and moves copies as placement says).
     // Its bytes are the fan's (the replicas read them too), never a Blob the store could take instead.
     const { condition: _checked, lock, blob: _whole, returnEntry, ...local } = options
-    return await this.committed(bucket, key, async named => {
+    return await this.writes.commit(bucket, key, async named => {
       const info = await this.local.putObject(bucket, key, fan.local, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) })
       return lock === undefined ? info : { ...info, lock }
     }, options.signal, fan, tree, lease, returnEntry)
@@ -242,7 +235,7 @@ export class MeshStore implements ObjectStore {
     if (status === undefined && (versionId === undefined || versionId === NULL_VERSION)) {
       await this.copies.locks.run(`${bucket}\n${key}`, async () => {
         await this.copies.deleteLocal(bucket, key, signal)
-        this.published(this.copies.inBucket({ bucket, key, version: this.version(), deleted: true, holders: [] }))
+        this.writes.published(this.copies.inBucket({ bucket, key, version: this.version(), deleted: true, holders: [] }))
       })
       await this.p.persist()
       return undefined
@@ -264,15 +257,9 @@ export class MeshStore implements ObjectStore {
       const suspended = status === 'Suspended'
       // Suspended: the marker takes the null slot, and the null version's copy here goes (the other holders' as they hear of it).
       if (suspended) await this.copies.deleteLocal(bucket, key, signal, NULL_VERSION)
-      this.published(this.copies.inBucket({ bucket, key, ...(suspended ? {} : { versionId: meshVersionId(version) }), version, marker: true, deleted: false, holders: [] }))
+      this.writes.published(this.copies.inBucket({ bucket, key, ...(suspended ? {} : { versionId: meshVersionId(version) }), version, marker: true, deleted: false, holders: [] }))
       return { versionId: suspended ? NULL_VERSION : meshVersionId(version), deleteMarker: true }
     })
-  }
-
-  /** Publishes a change this member makes to an object's slot, and remembers it for a delete of its bucket to count (see bucket-close.ts). */
-  private published (e: CatalogEntry): void {
-    this.copies.publish(e)
-    this.p.closer?.wrote(e)
   }
 
   /** Deletes one version (or marker) by its id, the key's lock held; the key's head is worked out again from what is left. */
@@ -291,7 +278,7 @@ export class MeshStore implements ObjectStore {
       const others = this.catalog.slots(bucket, key).filter(x => !x.deleted).map(slotOf).filter(s => s !== head)
       if (!deleteMayGo([head, ...others], slotOf(e), onlyIf)) return { versionId, kept: true }
     }
-    this.published(this.copies.inBucket({ bucket, key, ...(slot === undefined ? {} : { versionId: slot }), version: this.version(), deleted: true, holders: [] }))
+    this.writes.published(this.copies.inBucket({ bucket, key, ...(slot === undefined ? {} : { versionId: slot }), version: this.version(), deleted: true, holders: [] }))
     // A marker's too: one made by a run without the mesh is kept in the store, and a start would adopt it again.
     await this.copies.deleteLocal(bucket, key, signal, this.copies.localId(e))
     return { versionId, ...(e.marker === true ? { deleteMarker: true } : {}) }
@@ -323,7 +310,7 @@ export class MeshStore implements ObjectStore {
       } catch (err) {
         if (!isNoCopy(err)) throw err
       }
-      this.published(entry)
+      this.writes.published(entry)
     })
   }
 
@@ -339,7 +326,7 @@ export class MeshStore implements ObjectStore {
       const changed = changedLock(this.buckets.live(bucket).objectLock, lockOfRecord(e.object!.lock), change, new Date(), options?.bypassGovernance === true)
       const { lock: _old, ...object } = e.object!
       const record = lockRecord(changed)
-      this.published({ ...e, version: this.version(), created: createdOf(e), object: record === undefined ? object : { ...object, lock: record } })
+      this.writes.published({ ...e, version: this.version(), created: createdOf(e), object: record === undefined ? object : { ...object, lock: record } })
       return changed
     }))
     await this.p.announced()
@@ -390,107 +377,11 @@ export class MeshStore implements ObjectStore {
     this.buckets.live(bucket)
     const lease = await this.lease(bucket, key, options.condition, options.signal)
     const { condition: _checked, ...local } = options
-    return await this.committed(bucket, key, async named => await this.local.completeMultipartUpload(bucket, key, uploadId, parts, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) }), options.signal, undefined, undefined, lease)
+    return await this.writes.commit(bucket, key, async named => await this.local.completeMultipartUpload(bucket, key, uploadId, parts, { ...local, ...confirmed(lease, options.signal), ...(named === undefined ? {} : { versionAs: named }) }), options.signal, undefined, undefined, lease)
   }
 
   async abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void> {
     await this.local.abortMultipartUpload(bucket, key, uploadId, options)
-  }
-
-  /**
-   * Runs a local write and versions it (`locked`), lets a conditional
-   * write's key go with the version written, then copies it to the replicas.
-   */
-  private async committed (bucket: string, key: string, write: (named: VersionAs | undefined) => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher, lease?: WriteLease, returnEntry?: boolean): Promise<ObjectInfo> {
-    let done: { info: ObjectInfo, entry: CatalogEntry }
-    try {
-      done = await this.locked(bucket, key, write, signal, fan, tree)
-    } catch (err) {
-      // Not written: the key is let go (outside its lock: the arbiter may be slow to answer).
-      await lease?.release()
-      throw err
-    }
-    const { info, entry } = done
-    // Written here: the arbiter holds later conditional writes to this version from now on, however long the copies take.
-    const released = lease?.release({ etag: info.etag, version: entry.version })
-    try {
-      const replicas = await this.p.replicator.replicate(entry, signal, fan)
-      // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
-      // the client has its answer: a GET anywhere right after the PUT finds it.
-      const announced = { ...entry, holders: [this.copies.self, ...replicas].sort() }
-      this.published(announced)
-      await this.p.announced()
-      const encoded = returnEntry === true ? toBase64(encodeCatalogMessage([announced])) : undefined
-      return { ...info, replicas: 1 + replicas.length, ...(encoded !== undefined && encoded.length <= MAX_ENTRY_HEADER ? { entry: encoded } : {}) }
-    } finally {
-      await released
-    }
-  }
-
-  /**
-   * The local write and its version, under the key's lock (so a late
-   * catalog entry cannot remove the new bytes in between). In a bucket with
-   * versioning set the version is named first, from this member's clock:
-   * the local store keeps the bytes under that id (the null one while
-   * suspended), as every replica does.
-   */
-  private async locked (bucket: string, key: string, write: (named: VersionAs | undefined) => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher): Promise<{ info: ObjectInfo, entry: CatalogEntry }> {
-    return await this.copies.locks.run(`${bucket}\n${key}`, async () => {
-      const status = this.catalog.get(bucket)?.versioning
-      const made = status === undefined ? undefined : this.version()
-      const named = made === undefined ? undefined : { versionId: status === 'Enabled' ? meshVersionId(made) : NULL_VERSION, stamp: stampAt(made.ms, made.counter) }
-      let info: ObjectInfo
-      try {
-        if (named !== undefined) await this.copies.ensureBucket(bucket, signal === undefined ? {} : { signal })
-        info = await write(named)
-      } catch (err) {
-        fan?.abort(err instanceof Error ? err : new Error(String(err)))
-        throw err
-      }
-      const object = recordOf(info)
-      // The lock the write asked for (info.lock: the request's, or its upload's), else the bucket's default from when the version was made.
-      const lock = lockRecord(lockForWrite(info.lock, this.catalog.get(bucket)?.objectLock, info.lastModified))
-      if (lock !== undefined) object.lock = lock
-      if (hasTree(info.size)) {
-        // A completed multipart upload (no body went by) is hashed from the copy just made.
-        // A copy that cannot be read back now gets no tree (its ranges stream whole): the write itself has happened.
-        const leaves = tree?.bytes === info.size ? tree.finish() : await this.leavesOfLocal(bucket, key, info.sha256, signal, named?.versionId).catch(() => undefined)
-        if (leaves !== undefined) object.tree = toHex(treeRoot(this.p.hashes, leaves))
-      }
-      const slot = named === undefined || named.versionId === NULL_VERSION ? {} : { versionId: named.versionId }
-      // A new version keeps the clock's reading it is named by. The null slot merges last-writer-wins by version:
-      // its version is read once the write is done, as in a bucket never versioned (a write that began first and
-      // ended last wins, and one that lost meanwhile is not taken for this one).
-      const version = slot.versionId === undefined ? this.version() : made!
-      const madeHere = this.copies.inBucket({ bucket, key, ...slot, version, deleted: false, object, holders: [this.copies.self] })
-      if (this.copies.predated(madeHere)) {
-        // The bucket was deleted while this write was under way (heard from the member that deleted it, this one cut off
-        // from it till now): the catalog keeps nothing of it, so neither does this member.
-        const gone = new S3Error('NoSuchBucket', undefined, { resource: bucket, detail: { BucketName: bucket } })
-        fan?.abort(gone)
-        await this.copies.deleteLocal(bucket, key, undefined, named?.versionId)
-        throw gone
-      }
-      // In this member's catalog at once (a read here finds it); announced by committed(), once.
-      const entry = this.copies.apply(madeHere)
-      this.p.closer?.wrote(entry)
-      const { lock: _asked, ...written } = info
-      const kept = { ...written, ...(lock === undefined ? {} : { lock: lockOfRecord(lock)! }) }
-      return { info: named === undefined ? kept : { ...kept, versionId: named.versionId }, entry }
-    })
-  }
-
-  /** The chunk tree's leaves of the local copy of (bucket, key) (or of its version `versionId`), if it still has content `sha256`. */
-  private async leavesOfLocal (bucket: string, key: string, sha256: string, signal?: AbortSignal, versionId?: string): Promise<Uint8Array[] | undefined> {
-    const handle = await this.copies.openLocal(bucket, key, sha256, signal, versionId)
-    if (handle === undefined) return undefined
-    const tree = new TreeHasher(this.p.hashes)
-    const reader = handle.stream().getReader()
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) return tree.finish()
-      tree.update(value)
-    }
   }
 
   private version (): CatalogEntry['version'] {
@@ -533,15 +424,6 @@ export class MeshStore implements ObjectStore {
   }
 }
 
-/**
- * The S3 version id of a version this member makes at `v`: the stamp the
- * stores order versions by (when it was made), then the member's id, so
- * ids made at once by two members differ.
- */
-export function meshVersionId (v: Version): string {
-  return `${stampAt(v.ms, v.counter)}${v.node.replace(/[^A-Za-z0-9]/g, '')}`
-}
-
 /** A slot as core/versioning.ts's rules see it (versionToRead). */
 function keptOf (e: CatalogEntry): KeptVersion & { lastModified: Date } {
   return { versionId: e.versionId ?? NULL_VERSION, deleteMarker: e.marker === true, lastModified: new Date(e.marker === true || e.object === undefined ? createdOf(e).ms : e.object.lastModified) }
@@ -555,9 +437,4 @@ function versionSummary (e: CatalogEntry, latest: boolean): VersionSummary {
     key: e.key!, versionId: e.versionId ?? NULL_VERSION, isLatest: latest, deleteMarker: e.marker === true,
     lastModified: o === undefined ? made : new Date(o.lastModified), ...(o === undefined ? {} : { size: o.size, etag: o.etag }), made,
   }
-}
-
-/** A conditional write's check as it commits: the arbiter is asked again whether the key is still the write's. */
-function confirmed (lease: WriteLease | undefined, signal?: AbortSignal): { beforeCommit?: () => Promise<void> } {
-  return lease === undefined ? {} : { beforeCommit: async () => { await lease.confirm(signal) } }
 }
