@@ -115,7 +115,7 @@ export class NewVersions {
         await this.p.copies.deleteLocal(bucket, key, undefined, named?.versionId)
         throw gone
       }
-      // In this member's catalog at once (a read here finds it); announced by committed(), once.
+      // In this member's catalog at once (a read here finds it); announced by commit(), once.
       const entry = this.p.copies.apply(madeHere)
       this.p.closer?.wrote(entry)
       const { lock: _asked, ...written } = info
