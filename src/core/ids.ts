@@ -6,23 +6,20 @@ export function randomId (bytes = 16): string {
 }
 
 /**
- * Request ids: unique per process and cheap (WebCrypto randomness per request
- * showed up in profiles). A random 8-hex-digit prefix per process, then a counter.
+ * Names unique on a machine and cheap (WebCrypto randomness for each showed
+ * up in profiles: per request, per write): a random prefix of `prefixBytes`
+ * per source, so that names made by another run (one before a crash) never
+ * collide, then a counter. A write's temp file and its commit's intent are
+ * named so (16 hex digits of prefix).
  */
-export function requestIdSource (): () => string {
-  const prefix = randomId(4).toUpperCase()
-  let n = 0
-  return () => prefix + (n++).toString(16).toUpperCase().padStart(8, '0')
-}
-
-/**
- * Names unique on a machine and cheap, for what each write makes (its temp
- * file, its commit's intent): WebCrypto randomness for each showed up in a
- * PUT's profile. A random 16-hex-digit prefix per source, so that names left
- * by an earlier run (a crash) never collide, then a counter.
- */
-export function uniqueIdSource (): () => string {
-  const prefix = randomId(8)
+export function uniqueIdSource (prefixBytes = 8): () => string {
+  const prefix = randomId(prefixBytes)
   let n = 0
   return () => prefix + (n++).toString(16).padStart(8, '0')
+}
+
+/** Request ids: a unique name (an 8-hex-digit prefix per process, then a counter) in S3's upper case. */
+export function requestIdSource (): () => string {
+  const next = uniqueIdSource(4)
+  return () => next().toUpperCase()
 }
