@@ -1,3 +1,5 @@
+// @peculiar/x509 needs Reflect's metadata functions before it loads ("tsyringe requires a reflect polyfill"); @libp2p/webrtc brings them too, but this module must not depend on being loaded after it.
+import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -64,8 +66,12 @@ function certhashOf (pem: string): string {
 }
 
 async function makeCertificate (): Promise<WebRTCDirectCertificate> {
+  // Node's WebCrypto, passed to the generator rather than set as
+  // @peculiar/x509's global provider: @libp2p/tls and @libp2p/webrtc set that
+  // global to their own @peculiar/webcrypto as they load, and make keys for
+  // it; a member that changed it under them could no longer make their
+  // certificates (Node's exportKey refuses a @peculiar key).
   const crypto = globalThis.crypto
-  x509.cryptoProvider.set(crypto)
   const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])
   const notBefore = new Date()
   notBefore.setMilliseconds(0)
@@ -78,7 +84,7 @@ async function makeCertificate (): Promise<WebRTCDirectCertificate> {
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
     keys,
     extensions: [new x509.BasicConstraintsExtension(false, undefined, true)],
-  })
+  }, crypto)
   const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64')
   const privateKey = ['-----BEGIN PRIVATE KEY-----', ...pkcs8.match(/.{1,64}/g)!, '-----END PRIVATE KEY-----'].join('\n')
   const pem = cert.toString('pem')
