@@ -42,6 +42,13 @@ export interface ObjectSummary {
   lastModified: Date
 }
 
+/** A mesh write's time by part, ms (ObjectInfo.phases). */
+export interface WritePhases {
+  write: number
+  copies: number
+  announce: number
+}
+
 export interface ObjectInfo extends ObjectSummary {
   /** Hex SHA-256 of the whole content: what the mesh verifies transfers against. */
   sha256: string
@@ -57,6 +64,13 @@ export interface ObjectInfo extends ObjectSummary {
    * as x-s3mesh-entry, so a tab writing through it need not ask for it.
    */
   entry?: string
+  /**
+   * On a mesh, after a write: where its time went, in milliseconds (answered
+   * as Server-Timing). `write`: the local copy, from the request's first
+   * byte to its commit; `copies`: the replicas' commits, after it; `announce`:
+   * its announcement handed to gossip.
+   */
+  phases?: WritePhases
   /** When the bucket's lifecycle rules expire it, as a store that reads objects elsewhere was told (a gateway); others' are worked out from `lifecycleAtHand`. */
   expiration?: { date: Date, ruleId: string }
   /** Its version id, in a store that keeps versions (core/versioning.ts): `null` for the version a key has while versioning is not enabled. */

@@ -1,5 +1,6 @@
 import { S3Error } from '../core/errors.js'
 import { renderXml } from './xml.js'
+import type { ObjectInfo } from '../core/object-store.js'
 
 /** Renders an error as S3 does: XML body (none for HEAD), status from the code table. */
 export function errorResponse (err: S3Error, requestId: string, method: string): Response {
@@ -46,7 +47,15 @@ export function quoteEtag (etag: string): string {
 /** Asked with the value 1 on a PUT, answered with the written version's catalog entry on a mesh (ObjectInfo.entry). */
 export const ENTRY_HEADER = 'x-s3mesh-entry'
 
-/** On a mesh, how many members hold what was just written. */
-export function replicasHeader (info: { replicas?: number }): Record<string, string> {
-  return info.replicas === undefined ? {} : { 'x-s3mesh-replicas': String(info.replicas) }
+/**
+ * On a mesh, after a write: how many members hold it, and where its time
+ * went (Server-Timing, which browsers' developer tools and
+ * bench/mesh-put-latency read).
+ */
+export function meshWriteHeaders (info: Pick<ObjectInfo, 'replicas' | 'phases'>): Record<string, string> {
+  const p = info.phases
+  return {
+    ...(info.replicas === undefined ? {} : { 'x-s3mesh-replicas': String(info.replicas) }),
+    ...(p === undefined ? {} : { 'server-timing': `write;dur=${p.write.toFixed(2)};desc="local copy", copies;dur=${p.copies.toFixed(2)};desc="replicas' commits", announce;dur=${p.announce.toFixed(2)}` }),
+  }
 }

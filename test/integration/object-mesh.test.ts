@@ -56,9 +56,17 @@ describe('object mesh across three real processes', () => {
     await until('node 3 lists the bucket', async () => ((await client(n3).send(new ListBucketsCommand({}))).Buckets ?? []).some(b => b.Name === 'shared'))
 
     const body = randomBytes(300 * 1024)
+    const sent = performance.now()
     const put = await sign.fetch(`${n2.url}/shared/dir/photo.bin`, { method: 'PUT', body, headers: { 'content-type': 'image/x-test', 'x-amz-meta-owner': 'ann' } })
+    const took = performance.now() - sent
     assert.equal(put.status, 200)
     assert.equal(put.headers.get('x-s3mesh-replicas'), '2', 'acknowledged with two copies')
+    // Where its time went: each part of the write, in order, within the time the client waited.
+    const parts = [...(put.headers.get('server-timing') ?? '').matchAll(/(\w+);dur=([\d.]+)/g)].map(m => [m[1]!, Number(m[2])] as const)
+    assert.deepEqual(parts.map(([name]) => name), ['write', 'copies', 'announce'], `Server-Timing: ${put.headers.get('server-timing')}`)
+    const ms = Object.fromEntries(parts)
+    assert.ok(ms.write! > 0 && ms.copies! > 0, 'the local copy took time, and the replica\'s commit came after it')
+    assert.ok(ms.write! + ms.copies! + ms.announce! < took, 'the parts fit in the time the client waited')
     const etag = put.headers.get('etag')
     for (const n of nodes) {
       await until(`node ${n.port} lists the object`, async () => ((await client(n).send(new ListObjectsV2Command({ Bucket: 'shared', Prefix: 'dir/' }))).Contents ?? []).some(o => o.Key === 'dir/photo.bin'))

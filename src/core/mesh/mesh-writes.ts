@@ -46,6 +46,7 @@ export class NewVersions {
    * write's key go with the version written, then copies it to the replicas.
    */
   async commit (bucket: string, key: string, write: (named: VersionAs | undefined) => Promise<ObjectInfo>, signal?: AbortSignal, fan?: WriteFan, tree?: TreeHasher, lease?: WriteLease, returnEntry?: boolean): Promise<ObjectInfo> {
+    const began = performance.now()
     let done: { info: ObjectInfo, entry: CatalogEntry }
     try {
       done = await this.locked(bucket, key, write, signal, fan, tree)
@@ -58,14 +59,17 @@ export class NewVersions {
     // Written here: the arbiter holds later conditional writes to this version from now on, however long the copies take.
     const released = lease?.release({ etag: info.etag, version: entry.version })
     try {
+      const written = performance.now()
       const replicas = await this.p.replicator.replicate(entry, signal, fan)
+      const copied = performance.now()
       // Announced once, with the replicas that have it (they store quietly), and handed to gossip before
       // the client has its answer: a GET anywhere right after the PUT finds it.
       const announced = { ...entry, holders: [this.p.copies.self, ...replicas].sort() }
       this.published(announced)
       await this.p.announced()
+      const phases = { write: written - began, copies: copied - written, announce: performance.now() - copied }
       const encoded = returnEntry === true ? toBase64(encodeCatalogMessage([announced])) : undefined
-      return { ...info, replicas: 1 + replicas.length, ...(encoded !== undefined && encoded.length <= MAX_ENTRY_HEADER ? { entry: encoded } : {}) }
+      return { ...info, replicas: 1 + replicas.length, phases, ...(encoded !== undefined && encoded.length <= MAX_ENTRY_HEADER ? { entry: encoded } : {}) }
     } finally {
       await released
     }

@@ -6,7 +6,7 @@ import type { Context } from '../context.js'
 import { checksumOfPart, checksumXml, completionChecksum } from '../http/checksum-headers.js'
 import { conditionOf } from '../http/conditions.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
-import { quoteEtag, replicasHeader } from '../respond.js'
+import { quoteEtag, meshWriteHeaders } from '../respond.js'
 import { elementsOf, textOf, xmlResponse } from '../xml.js'
 import { uploadIdOf } from '../multipart-params.js'
 import { applyObjectAcl } from './get-acl.js'
@@ -43,7 +43,7 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
     ETag: quoteEtag(info.etag),
     ...checksumXml(info.metadata.checksum),
     ...(info.metadata.checksum === undefined ? {} : { ChecksumType: info.metadata.checksum.type }),
-  }, { headers: { ...replicasHeader(info), ...expirationHeaders(ctx.store, ctx.bucket, info), ...(info.versionId === undefined ? {} : { 'x-amz-version-id': info.versionId }) } })
+  }, { headers: { ...meshWriteHeaders(info), ...expirationHeaders(ctx.store, ctx.bucket, info), ...(info.versionId === undefined ? {} : { 'x-amz-version-id': info.versionId }) } })
 }
 
 /**

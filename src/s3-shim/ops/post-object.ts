@@ -19,7 +19,7 @@ import { Context } from '../context.js'
 import { checksumHeaders } from '../http/checksum-headers.js'
 import { isFormUpload, readFormUpload } from '../http/form-upload.js'
 import { headerValue, metadataFromHeaders, tagsFromDocument } from '../http/metadata.js'
-import { quoteEtag, replicasHeader } from '../respond.js'
+import { quoteEtag, meshWriteHeaders } from '../respond.js'
 import type { Route } from '../router.js'
 import { parseXmlBody, xmlResponse } from '../xml.js'
 import { applyObjectAcl, requestedAcl } from './get-acl.js'
@@ -105,7 +105,7 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
       metadata: metadataFromHeaders(headers), ...(tags === undefined ? {} : { tags }), verified, checksum, ...(checksumAlgorithm === undefined ? {} : { checksumAlgorithm }), signal,
     })
     await applyObjectAcl(ctx, bucket, key, acl)
-    return answer(url, route, bucket, key, quoteEtag(info.etag), fields, { ...checksumHeaders(checksum()), ...replicasHeader(info) })
+    return answer(url, route, bucket, key, quoteEtag(info.etag), fields, { ...checksumHeaders(checksum()), ...meshWriteHeaders(info) })
   } catch (err) {
     // A store that never read the file (no such bucket): the request is let go. One that did has cancelled it.
     if (!body.locked) await body.cancel(err).catch(() => {})

@@ -5,7 +5,7 @@ import { checksumHeaders } from '../http/checksum-headers.js'
 import { conditionOf } from '../http/conditions.js'
 import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
-import { ENTRY_HEADER, quoteEtag, replicasHeader } from '../respond.js'
+import { ENTRY_HEADER, quoteEtag, meshWriteHeaders } from '../respond.js'
 import { mayOnKey } from '../access/key-probe.js'
 import { applyObjectAcl, requestedAcl } from './get-acl.js'
 
@@ -23,7 +23,7 @@ export async function putObject (ctx: Context): Promise<Response> {
   return new Response(null, {
     status: 200,
     headers: {
-      etag: quoteEtag(info.etag), ...checksumHeaders(checksum()), ...expirationHeaders(ctx.store, ctx.bucket, info), ...replicasHeader(info),
+      etag: quoteEtag(info.etag), ...checksumHeaders(checksum()), ...expirationHeaders(ctx.store, ctx.bucket, info), ...meshWriteHeaders(info),
       ...(info.sha256 === '' ? {} : { 'x-s3mesh-sha256': info.sha256 }), ...(info.versionId === undefined ? {} : { 'x-amz-version-id': info.versionId }),
       ...(returnEntry && info.entry !== undefined ? { [ENTRY_HEADER]: info.entry } : {}),
     },
