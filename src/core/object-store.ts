@@ -66,8 +66,8 @@ export interface ObjectInfo extends ObjectSummary {
   entry?: string
   /**
    * On a mesh, after a write: where its time went, in milliseconds (answered
-   * as Server-Timing). `write`: the local copy, from the request's first
-   * byte to its commit; `copies`: the replicas' commits, after it; `announce`:
+   * as Server-Timing). `write`: the local copy (its body read, written
+   * and committed); `copies`: the replicas' commits, after it; `announce`:
    * its announcement handed to gossip.
    */
   phases?: WritePhases
