@@ -8,10 +8,10 @@
  * answer, and the p50 the cluster adds over one node in the same round
  * (bench:mesh-s3 measures the same under a load of 8 at a time). Where
  * the time goes, from each answer's Server-Timing (p50s): the local copy
- * (`write`: its body read, written and committed), the replicas'
- * commits after it (`copies`), the announcement (`announce`), and the rest
- * (`outside`: the request's way in and the answer's way out, its
- * signature, the client). JSON (kept in
+ * (`write`: its body read, written and committed), then until the replica
+ * has committed its copy (`copies`), the announcement (`announce`), and
+ * the rest (`outside`: the request's way in and the answer's way out, its
+ * signature and the store's checks before the write, the client). JSON (kept in
  * bench/results/mesh-put-latency.json), then a one-line summary.
  *
  *   npm run bench:mesh-put-latency

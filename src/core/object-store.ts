@@ -66,9 +66,12 @@ export interface ObjectInfo extends ObjectSummary {
   entry?: string
   /**
    * On a mesh, after a write: where its time went, in milliseconds (answered
-   * as Server-Timing). `write`: the local copy (its body read, written
-   * and committed); `copies`: the replicas' commits, after it; `announce`:
-   * its announcement handed to gossip.
+   * as Server-Timing). `write`: the local copy under its key's lock (a PUT's
+   * body read, written and committed; a completed upload's parts put
+   * together); `copies`: after it, until the write quorum holds it (the
+   * replicas' commits, or whole copies sent to a spare or from the local
+   * copy); `announce`: its announcement handed to gossip. Not timed: what
+   * comes before (the request, its checks, the replicas' streams opening).
    */
   phases?: WritePhases
   /** When the bucket's lifecycle rules expire it, as a store that reads objects elsewhere was told (a gateway); others' are worked out from `lifecycleAtHand`. */

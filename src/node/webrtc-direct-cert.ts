@@ -67,10 +67,10 @@ function certhashOf (pem: string): string {
 
 async function makeCertificate (): Promise<WebRTCDirectCertificate> {
   // Node's WebCrypto, passed to the generator rather than set as
-  // @peculiar/x509's global provider: @libp2p/tls and @libp2p/webrtc set that
-  // global to their own @peculiar/webcrypto as they load, and make keys for
-  // it; a member that changed it under them could no longer make their
-  // certificates (Node's exportKey refuses a @peculiar key).
+  // @peculiar/x509's global provider: @libp2p/webrtc (and @libp2p/tls, were
+  // it added) set that global to their own @peculiar/webcrypto as they load,
+  // and make keys for it; a member that changed it under them could no
+  // longer make their certificates (Node's exportKey refuses a @peculiar key).
   const crypto = globalThis.crypto
   const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])
   const notBefore = new Date()
