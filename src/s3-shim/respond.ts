@@ -56,6 +56,6 @@ export function meshWriteHeaders (info: Pick<ObjectInfo, 'replicas' | 'phases'>)
   const p = info.phases
   return {
     ...(info.replicas === undefined ? {} : { 'x-s3mesh-replicas': String(info.replicas) }),
-    ...(p === undefined ? {} : { 'server-timing': `write;dur=${p.write.toFixed(2)};desc="local copy", copies;dur=${p.copies.toFixed(2)};desc="replicas' commits", announce;dur=${p.announce.toFixed(2)}` }),
+    ...(p === undefined ? {} : { 'server-timing': `write;dur=${p.write.toFixed(2)};desc="local copy", copies;dur=${p.copies.toFixed(2)};desc="until the write quorum", announce;dur=${p.announce.toFixed(2)}` }),
   }
 }
