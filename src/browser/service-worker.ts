@@ -9,6 +9,7 @@
  * that IndexedDB does not have but the page nodes' marks, which it may lose
  * (the browser stops idle workers at will): their reads go to the page then.
  */
+import { askAgain } from './page-retry.js'
 import { S3Error } from '../core/errors.js'
 import { requestIdSource } from '../core/ids.js'
 import { GatewayStore } from '../gateway/gateway-store.js'
@@ -206,18 +207,12 @@ async function answer (request: Request): Promise<Response> {
   }
   pageNodes.delete(node.id)
   marks.forget(node.id)
-  // A request without a body is asked again (of another page node, or answered without one).
-  if (request.body === null) return await answer(request)
-  // A PUT whose page closed is sent again with the Blob held here, as an S3 client retries a request cut off (the
-  // closed page may have written it already: the same bytes again). Not a conditional one: its condition would
-  // refuse a write that was made. Nor one a page still open failed (a timeout, an error, its node stopping): it may
-  // yet be made there.
-  if (body !== undefined && failure instanceof PageGone && failure.closed && !CONDITIONS.some(h => request.headers.has(h))) return await answer(new Request(request, { body }))
+  const pageClosed = failure instanceof PageGone && failure.closed
+  if (askAgain({ method: request.method, url: request.url, headers: request.headers, bodyGone: request.body !== null && body === undefined, pageClosed })) {
+    return await answer(body !== undefined ? new Request(request, { body }) : request)
+  }
   return s3Error(request, 'The page running this tab\'s mesh node closed or stopped during the request; retry it.')
 }
-
-/** Headers that make a write conditional. */
-const CONDITIONS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']
 
 /** A page node given up on: `closed` (no longer a client of this worker), or its node stopped. */
 class PageGone extends Error {

@@ -16,7 +16,13 @@ export function expirationOf (header: string | null): { expiration?: { date: Dat
   const m = header === null ? null : /expiry-date="([^"]+)",\s*rule-id="((?:[^"\\]|\\.)*)"/.exec(header)
   if (m === null) return {}
   const date = new Date(m[1]!)
-  return Number.isNaN(date.getTime()) ? {} : { expiration: { date, ruleId: m[2]!.replace(/\\(.)/g, '$1') } }
+  return Number.isNaN(date.getTime()) ? {} : { expiration: { date, ruleId: ruleIdOf(m[2]!) } }
+}
+
+/** A rule's ID as a node gives it: URL-encoded (releases before it escaped quotes and backslashes with a backslash). */
+function ruleIdOf (sent: string): string {
+  const unescaped = sent.replace(/\\(.)/g, '$1')
+  try { return decodeURIComponent(unescaped) } catch { return unescaped }
 }
 
 export function withPartSizes (metadata: ObjectMetadata, partSizes: PartSizes | undefined): ObjectMetadata {

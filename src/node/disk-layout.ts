@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
+import { S3Error } from '../core/errors.js'
 import { isVersionIdName } from '../core/versioning.js'
 
 /** Name of the hidden folder inside the data folder; bucket names cannot start with a dot, so it never clashes. */
@@ -10,6 +11,18 @@ export const SYSTEM_DIR = '.s3mesh'
  * format-1 folder is imported at the first start).
  */
 export const FORMAT_VERSION = 2
+/**
+ * A bucket's name, checked before it becomes part of a path: every path
+ * under the data folder is made from one, and a name that is not one plain
+ * folder name (`..`, `a/b`, `.s3mesh`) would lead out of its bucket's folder.
+ * The S3 handler and the mesh's codec refuse such names first (S3's rules
+ * are stricter); this is the last guard.
+ */
+function named (bucket: string): string {
+  if (bucket === '' || bucket.startsWith('.') || /[/\\\0]/.test(bucket)) throw new S3Error('InvalidBucketName', 'A bucket name must be one folder name.', { resource: bucket, detail: { BucketName: bucket } })
+  return bucket
+}
+
 /** The longest file name Linux, macOS and Windows file systems all accept, in bytes. */
 const NAME_MAX = 255
 
@@ -45,11 +58,11 @@ export class DiskLayout {
   /** Format 1's per-object metadata files, imported into the database and removed at the first start of format 2. */
   get legacyMetaRoot (): string { return join(this.system, 'meta') }
 
-  bucketDir (bucket: string): string { return join(this.root, bucket) }
-  bucketMeta (bucket: string): string { return join(this.bucketsMeta, `${bucket}.json`) }
-  legacyMetaDir (bucket: string): string { return join(this.legacyMetaRoot, bucket) }
-  hiddenDir (bucket: string): string { return join(this.system, 'objects', bucket) }
-  uploadsDir (bucket: string): string { return join(this.system, 'multipart', bucket) }
+  bucketDir (bucket: string): string { return join(this.root, named(bucket)) }
+  bucketMeta (bucket: string): string { return join(this.bucketsMeta, `${named(bucket)}.json`) }
+  legacyMetaDir (bucket: string): string { return join(this.legacyMetaRoot, named(bucket)) }
+  hiddenDir (bucket: string): string { return join(this.system, 'objects', named(bucket)) }
+  uploadsDir (bucket: string): string { return join(this.system, 'multipart', named(bucket)) }
   uploadDir (bucket: string, uploadId: string): string { return join(this.uploadsDir(bucket), uploadId) }
 
   private static keyHash (key: string): string {
@@ -80,7 +93,7 @@ export class DiskLayout {
    */
   versionsDir (bucket: string, key: string): string {
     const h = DiskLayout.keyHash(key)
-    return join(this.system, 'versions', bucket, h.slice(0, 2), h)
+    return join(this.system, 'versions', named(bucket), h.slice(0, 2), h)
   }
 
   versionPath (bucket: string, key: string, versionId: string | undefined): string {
@@ -96,7 +109,7 @@ export class DiskLayout {
   }
 
   /** Every bucket's versions (removed with the bucket). */
-  bucketVersionsDir (bucket: string): string { return join(this.system, 'versions', bucket) }
+  bucketVersionsDir (bucket: string): string { return join(this.system, 'versions', named(bucket)) }
 
   /** The visible file path for a key, or undefined when the key cannot be a plain path. */
   visiblePath (bucket: string, key: string): string | undefined {

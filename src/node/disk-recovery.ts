@@ -104,6 +104,7 @@ export async function importFormat1 (layout: DiskLayout, db: MetaDb, sync: boole
   }
   let imported = 0
   for (const bucket of await readdir(layout.legacyMetaRoot).catch(() => [] as string[])) {
+    if (bucket.startsWith('.')) continue
     const dir = layout.legacyMetaDir(bucket)
     for (const shard of await readdir(dir).catch(() => [] as string[])) {
       const files = (await readdir(join(dir, shard)).catch(err => { if (codeOf(err) === 'ENOTDIR') return [] as string[]; throw err }))

@@ -97,7 +97,7 @@ export class DiskStore implements ObjectStore {
         const path = this.layout.visiblePath(bucket, key)
         if (meta === undefined || meta.hidden || meta.shelved === true || path === undefined || this.writer.blocked.has(`${bucket}/${key}`)) return false
         if (await lstat(path).then(() => true, (err: unknown) => { if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return false; throw err })) return false
-        await this.forget(bucket, key, true)
+        await this.forget(bucket, key)
         return true
       }),
       intervalMs: options.scanIntervalMs ?? SCAN_INTERVAL_MS,
@@ -277,7 +277,7 @@ export class DiskStore implements ObjectStore {
     const s = await lstat(path).catch((err: unknown) => { if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return undefined; throw storageError(err, 'read the object') })
     const file = s?.isFile() === true ? s : undefined
     if (current !== undefined && current.shelved !== true) {
-      if (file === undefined) await this.forget(bucket, key, true)
+      if (file === undefined) await this.forget(bucket, key)
       else if (file.ino !== current.ino || file.size !== current.size || file.mtimeMs !== current.mtimeMs) await this.adopter.adopt(bucket, key, path, current)
       return
     }
@@ -325,7 +325,7 @@ export class DiskStore implements ObjectStore {
         } catch (err) {
           if (codeOf(err) !== 'ENOENT' || !byHand) throw err
           // The file was deleted by hand: the object is gone.
-          await this.forget(bucket, key, true)
+          await this.forget(bucket, key)
           throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
         }
         const s = await fstatFd(fd)
@@ -355,17 +355,16 @@ export class DiskStore implements ObjectStore {
   }
 
   /**
-   * Drops an object's metadata; in a bucket with versioning set, the version
-   * before it is current where its bytes are. `byHand`: its file was deleted
-   * outside s3mesh (listeners are told).
+   * Drops the metadata of an object whose file was deleted outside s3mesh
+   * (listeners are told); in a bucket with versioning set, the version
+   * before it is current where its bytes are.
    */
-  private async forget (bucket: string, key: string, byHand = false): Promise<void> {
+  private async forget (bucket: string, key: string): Promise<void> {
     const before = this.db.versionsOf(bucket, key)[0]
     const removed = before === undefined || before.marker === true
       ? this.db.remove(bucket, key)
       : this.db.changeVersions(bucket, key, { current: { ...before, shelved: true }, remove: [before.versionId ?? NULL_VERSION] })
     await removed.catch(err => { throw storageError(err, 'delete the object') })
-    if (!byHand) return
     this.scan.counters.removed++
     for (const l of this.removedListeners) l(bucket, key)
   }
@@ -408,11 +407,11 @@ export class DiskStore implements ObjectStore {
       }
       return {}
     }
-    // Metadata first: it is what makes the object exist. A crash before the data
-    // is unlinked leaves an unlisted file behind, never a listed key that cannot be read.
+    // Under an intent, as a versioned delete is: the file unlinked (and its folder fsynced), then the row. A crash
+    // anywhere after the intent is finished at the next start. Removing the row first left the file, its unlink
+    // not yet on disk, to come back after a crash as a file put there by hand: the deleted object again.
     const dataPath = this.versions.dataPath(bucket, key, entry)
-    await this.forget(bucket, key)
-    await unlink(dataPath).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
+    await this.writer.runPlan(bucket, key, entry, { drop: dataPath, rows: { current: undefined } })
     await this.cleanAfter(bucket, key, dataPath)
     return {}
   }

@@ -101,6 +101,7 @@ export class DiskUploads {
     const out = await open(tmp, 'w', 0o644)
     try {
       const buffer = Buffer.allocUnsafe(1024 * 1024)
+      let joined = 0
       for (const part of parts) {
         const fh = await open(part.path, 'r')
         try {
@@ -110,7 +111,9 @@ export class DiskUploads {
             if (bytesRead === 0) break
             const chunk = buffer.subarray(0, bytesRead)
             sha.update(chunk)
-            await out.write(chunk)
+            // One write(2) may take fewer bytes (a disk or quota nearly full): the rest is written, not dropped.
+            for (let done = 0; done < chunk.byteLength;) done += (await out.write(chunk, done, chunk.byteLength - done)).bytesWritten
+            joined += bytesRead
           }
         } finally {
           await fh.close()
@@ -118,6 +121,7 @@ export class DiskUploads {
       }
       if (this.sync) await out.sync()
       const s = await out.stat()
+      if (s.size !== joined) throw new S3Error('InternalError', `The parts joined into ${s.size} bytes, not ${joined}.`)
       return { sha256: toHex(sha.digest()), ino: s.ino, mtimeMs: s.mtimeMs }
     } finally {
       await out.close()

@@ -278,6 +278,22 @@ export class DiskWriter {
     await this.finish(id, bucketName, key, plan, what)
   }
 
+  /**
+   * Fsyncs folder `dir`, or, when it is gone (a delete of another key in it
+   * removed it once it was empty), the nearest folder above it that is
+   * there, up to the data folder: its removal is then what must be on disk.
+   */
+  private async syncNearest (dir: string): Promise<void> {
+    for (let d = dir; ; d = dirname(d)) {
+      try {
+        await this.dirSyncer.sync(d)
+        return
+      } catch (err) {
+        if (codeOf(err) !== 'ENOENT' || d.length <= this.layout.root.length) throw err
+      }
+    }
+  }
+
   /** Keys whose change failed half-way and could not be finished or undone: left alone (503) until the next start finishes it. */
   readonly blocked = new Set<string>()
 
@@ -289,7 +305,11 @@ export class DiskWriter {
   /** The last steps of a versioned change whose data is in place: the replaced file removed, then the rows. */
   private async finish (id: string, bucketName: string, key: string, plan: VersionPlan, what: string): Promise<void> {
     try {
-      if (plan.drop !== undefined) await unlinkIfThere(plan.drop)
+      if (plan.drop !== undefined) {
+        await unlinkIfThere(plan.drop)
+        // The unlink on disk before the rows that forget the file can be: else a crash could bring the file back, and a scan adopt it.
+        if (this.sync) await this.syncNearest(dirname(plan.drop))
+      }
       // As a commit's settle: the intent, durable, finishes it after a crash (disk-recovery.ts).
       await this.deps.db.settleCommitted(id, bucketName, undefined, { key, rows: plan.rows })
     } catch (err) {

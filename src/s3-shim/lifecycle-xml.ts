@@ -3,6 +3,7 @@ import { expiryOf, type LifecycleFilter, type LifecycleRule } from '../core/life
 import type { ObjectInfo, ObjectStore } from '../core/object-store.js'
 import { childOf, elementsOf, textOf, type Parsed, type XmlElement } from './xml.js'
 import { onCalendar } from './calendar.js'
+import { uriEncode } from './auth/uri-encode.js'
 
 /** S3's limit on a configuration's rules. */
 const MAX_RULES = 1000
@@ -166,5 +167,6 @@ export function lifecycleXml (rules: readonly LifecycleRule[]): XmlElement {
 export function expirationHeaders (store: ObjectStore, bucket: string, info: ObjectInfo): Record<string, string> {
   const e = info.expiration ?? expiryOf(store.lifecycleAtHand?.(bucket), info)
   if (e === undefined) return {}
-  return { 'x-amz-expiration': `expiry-date="${e.date.toUTCString()}", rule-id="${e.ruleId.replace(/["\\]/g, c => `\\${c}`)}"` }
+  // The rule's ID URL-encoded, as S3 gives it: an ID is any text, and a header value only some bytes.
+  return { 'x-amz-expiration': `expiry-date="${e.date.toUTCString()}", rule-id="${uriEncode(e.ruleId, false)}"` }
 }

@@ -53,14 +53,38 @@ function withXmlType (doc: string, init: ResponseInit): Response {
 export type Parsed = { [name: string]: string | Parsed | Parsed[] | string[] | undefined }
 
 /**
+ * The first character XML 1.0 does not allow, as is or as a character
+ * reference (&#1;, &#xD800;), if any. The parser would drop a reference to
+ * one silently, and a key in a DeleteObjects body would then name another key.
+ */
+function notXmlChar (text: string): number | undefined {
+  const raw = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.exec(text)
+  if (raw !== null) return raw[0].charCodeAt(0)
+  for (const m of text.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
+    const code = m[1]!.startsWith('x') ? parseInt(m[1]!.slice(1), 16) : parseInt(m[1]!, 10)
+    const allowed = code === 0x9 || code === 0xA || code === 0xD || (code >= 0x20 && code <= 0xD7FF) || (code >= 0xE000 && code <= 0xFFFD) || (code >= 0x10000 && code <= 0x10FFFF)
+    if (!allowed) return code
+  }
+  return undefined
+}
+
+/**
  * Parses a request body that must have the given root element. Anything that
  * is not well-formed XML, declares a DOCTYPE (entity expansion attacks), or has
  * another root is MalformedXML.
  */
 export function parseXmlBody (bytes: Uint8Array, root: string): Parsed {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes)
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    // Not replaced by U+FFFD: a key in a DeleteObjects body would then name another key.
+    throw new S3Error('MalformedXML', 'The XML you provided is not UTF-8.')
+  }
   if (text.trim() === '') throw new S3Error('MalformedXML', `The request body is empty; expected a <${root}> XML body.`)
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'XML documents with a DOCTYPE are not accepted.')
+  const bad = notXmlChar(text)
+  if (bad !== undefined) throw new S3Error('MalformedXML', `The XML you provided has a character XML 1.0 does not allow (U+${bad.toString(16).toUpperCase().padStart(4, '0')}).`)
   const valid = XMLValidator.validate(text)
   if (valid !== true) throw new S3Error('MalformedXML', `The XML you provided was not well-formed: ${valid.err.msg} (line ${valid.err.line}).`)
   let doc: Parsed

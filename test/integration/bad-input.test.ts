@@ -118,7 +118,25 @@ describe('bad input', () => {
     assert.equal((await signed(`/${B}/mp?uploadId=../../../etc`, { method: 'POST', body: '<CompleteMultipartUpload/>' })).code, 'NoSuchUpload')
     assert.equal((await signed(`/${B}/mp?partNumber=0&uploadId=${uploadId}`, { method: 'PUT', body: 'x' })).code, 'InvalidArgument')
     assert.equal((await signed(`/${B}/mp?partNumber=10001&uploadId=${uploadId}`, { method: 'PUT', body: 'x' })).code, 'InvalidArgument')
+    // ListParts: no parts asked for is an empty page, not a 500; a marker that is no part number is refused.
+    assert.equal((await signed(`/${B}/mp?partNumber=1&uploadId=${uploadId}`, { method: 'PUT', body: 'a part' })).status, 200)
+    const none = await signed(`/${B}/mp?uploadId=${uploadId}&max-parts=0`)
+    assert.equal(none.status, 200, none.text)
+    assert.match(none.text, /<IsTruncated>true<\/IsTruncated>/)
+    assert.doesNotMatch(none.text, /<Part>/)
+    assert.equal((await signed(`/${B}/mp?uploadId=${uploadId}&part-number-marker=abc`)).code, 'InvalidArgument')
     await rejectsNothingStored('mp')
+  })
+
+  it('a DeleteObjects body whose keys XML 1.0 cannot carry (a reference to a surrogate or a control character, bytes that are not UTF-8) deletes nothing', async () => {
+    assert.equal((await signed(`/${B}/photo`, { method: 'PUT', body: 'kept' })).status, 200)
+    assert.equal((await signed(`/${B}/ab`, { method: 'PUT', body: 'kept' })).status, 200)
+    for (const key of ['photo&#xD800;', 'a&#x1;b', 'photo&#0;']) {
+      assert.equal((await signed(`/${B}?delete`, { method: 'POST', body: `<Delete><Object><Key>${key}</Key></Object></Delete>` })).code, 'MalformedXML', key)
+    }
+    const latin1 = Buffer.concat([Buffer.from('<Delete><Object><Key>photo'), Buffer.from([0xe9]), Buffer.from('</Key></Object></Delete>')])
+    assert.equal((await signed(`/${B}?delete`, { method: 'POST', body: latin1 })).code, 'MalformedXML', 'not UTF-8')
+    for (const key of ['photo', 'ab']) assert.equal((await signed(`/${B}/${key}`)).text, 'kept', key)
   })
 
   it('XML the parser cannot take, CORS rules no header may carry, header overrides with control characters, IAM actions named like Object.prototype', async () => {
@@ -141,9 +159,10 @@ describe('bad input', () => {
     await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'named' }))
 
     // A rule holding a line break or a control character would break every answer to a request it matches: refused when set.
-    for (const expose of ['x&#13;&#10;y', 'x\u0001y', 'two words', 'caf\u00e9']) {
+    // (A control character other than a line break is not XML at all: MalformedXML.)
+    for (const [expose, code] of [['x&#13;&#10;y', 'InvalidRequest'], ['x\u0001y', 'MalformedXML'], ['two words', 'InvalidRequest'], ['caf\u00e9', 'InvalidRequest']]) {
       const body = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>${expose}</ExposeHeader></CORSRule></CORSConfiguration>`
-      assert.equal((await signed(`/${B}?cors`, { method: 'PUT', body })).code, 'InvalidRequest', expose)
+      assert.equal((await signed(`/${B}?cors`, { method: 'PUT', body })).code, code, expose)
     }
     assert.equal((await signed(`/${B}?cors`, { method: 'GET' })).code, 'NoSuchCORSConfiguration', 'none of them was kept')
     const emptyExpose = '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader/></CORSRule></CORSConfiguration>'

@@ -84,6 +84,22 @@ describe('lifecycle on one node', () => {
     assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))).Rules, RULES.slice(0, 1), 'the one it had')
   })
 
+  it('a rule whose ID is any text (spaces, a newline, other scripts) is named URL-encoded in x-amz-expiration, as S3 names it; the objects it covers are written and read', async () => {
+    const id = 'old logs\n規則'
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: [{ ID: id, Filter: { Prefix: 'intl/' }, Status: 'Enabled', Expiration: { Days: 3 } }] } }))
+    assert.equal((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))).Rules?.[0]?.ID, id)
+    const put = await sign.fetch(`${server.url}/${B}/intl/a`, { method: 'PUT', body: 'x' })
+    assert.equal(put.status, 200, await put.clone().text())
+    const head = await sign.fetch(`${server.url}/${B}/intl/a`, { method: 'HEAD' })
+    assert.equal(head.status, 200)
+    const written = new Date(head.headers.get('last-modified')!)
+    assert.equal(head.headers.get('x-amz-expiration'), expiryAfter(written, 3, 'old%20logs%0A%E8%A6%8F%E5%89%87'))
+    assert.equal(put.headers.get('x-amz-expiration'), head.headers.get('x-amz-expiration'))
+    assert.equal(await (await sign.fetch(`${server.url}/${B}/intl/a`)).text(), 'x')
+    await s3.send(new DeleteBucketLifecycleCommand({ Bucket: B }))
+    assert.equal((await sign.fetch(`${server.url}/${B}/intl/a`, { method: 'DELETE' })).status, 204)
+  })
+
   it('objects a rule expires say when (x-amz-expiration on PUT and HEAD) and are deleted when their day comes; old uploads are aborted; the rest stays', async () => {
     await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: RULES } }))
     const before = await metric(server, 's3mesh_lifecycle_expired_objects_total')

@@ -333,3 +333,65 @@ describe('DiskStore metadata database', () => {
     }
   })
 })
+
+describe('DiskStore paths', () => {
+  it('refuses a bucket name that is not one folder name, and makes nothing outside the data folder', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 's3mesh-paths-'))
+    const root = join(parent, 'data')
+    try {
+      const store = await DiskStore.open(root)
+      try {
+        for (const name of ['../outside', '..', 'a/b', '.s3mesh', 'a\\b']) {
+          await assert.rejects(store.createBucket(name), (err: Error & { code?: string }) => err.code === 'InvalidBucketName', name)
+          await assert.rejects(store.putObject(name, 'k', streamOfBytes(enc.encode('x')), { metadata: { user: {} } }), (err: Error & { code?: string }) => err.code === 'InvalidBucketName' || err.code === 'NoSuchBucket', name)
+        }
+        assert.deepEqual((await readdir(parent)).sort(), ['data'])
+        assert.deepEqual((await readdir(root)).sort(), ['.s3mesh'])
+      } finally { await store.close() }
+    } finally { await rm(parent, { recursive: true, force: true }) }
+  })
+})
+
+describe('DiskStore deletes', () => {
+  it('makes a delete\'s unlink durable (its folder fsynced) before the row that forgets the file goes: a crash never brings the object back as a file put by hand', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-delete-'))
+    try {
+      const store = await DiskStore.open(root)
+      try {
+        await store.createBucket('b')
+        await store.putObject('b', 'dir/k', streamOfBytes(enc.encode('bytes')), { metadata: { user: {} } })
+        const file = join(root, 'b', 'dir', 'k')
+        const internals = store as unknown as { writer: { dirSyncer: { sync: (dir: string) => Promise<void> } }, db: MetaDb }
+        const syncer = internals.writer.dirSyncer
+        const seen: Array<{ dir: string, fileThere: boolean, rowThere: boolean }> = []
+        const sync = syncer.sync.bind(syncer)
+        syncer.sync = async (dir: string) => {
+          seen.push({ dir, fileThere: await stat(file).then(() => true, () => false), rowThere: internals.db.get('b', 'dir/k') !== undefined })
+          await sync(dir)
+        }
+        await store.deleteObject('b', 'dir/k')
+        assert.deepEqual(seen, [{ dir: join(root, 'b', 'dir'), fileThere: false, rowThere: true }], 'the folder fsynced after the unlink, while the row still says the object is there')
+        assert.equal(internals.db.get('b', 'dir/k'), undefined)
+        await assert.rejects(store.headObject('b', 'dir/k'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
+      } finally { await store.close() }
+    } finally { await rm(root, { recursive: true, force: true }) }
+  })
+
+  it('deletes keys of one folder at once: the folder removed by one delete while another fsyncs it fails neither', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-delete-'))
+    try {
+      const store = await DiskStore.open(root)
+      try {
+        await store.createBucket('b')
+        for (let round = 0; round < 10; round++) {
+          const keys = Array.from({ length: 8 }, (_, i) => `logs/${round}/${i}`)
+          for (const k of keys) await store.putObject('b', k, streamOfBytes(enc.encode(k)), { metadata: { user: {} } })
+          const outcomes = await Promise.allSettled(keys.map(async k => await store.deleteObject('b', k)))
+          assert.deepEqual(outcomes.filter(o => o.status === 'rejected').map(o => String((o as PromiseRejectedResult).reason)), [], `round ${round}`)
+        }
+        assert.deepEqual((await store.listObjects('b', { limit: 100 })).objects, [])
+        assert.deepEqual(await readdir(join(root, 'b')), [], 'the emptied folders removed')
+      } finally { await store.close() }
+    } finally { await rm(root, { recursive: true, force: true }) }
+  })
+})

@@ -5,7 +5,7 @@ import { decode, encode } from 'cborg'
 import fc from 'fast-check'
 import { encodeMessage } from '../../src/core/membership/codec.js'
 import { DroppedMessageError } from '../../src/core/wire/strict-cbor.js'
-import { decodeCatalogMessage, decodeListingColumns, encodeCatalogMessage, listingColumns, MAX_SENT_TO } from '../../src/core/mesh/catalog-codec.js'
+import { decodeCatalogMessage, decodeListingColumns, decodeWriteHead, encodeCatalogMessage, encodeWriteHead, listingColumns, MAX_SENT_TO } from '../../src/core/mesh/catalog-codec.js'
 import { Catalog, rangeOf } from '../../src/core/mesh/catalog.js'
 import { createdOf, mergeEntries, unite, type CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { ClockDriftError, compareVersions, formatVersion, HybridClock, parseVersion } from '../../src/core/mesh/hlc.js'
@@ -236,6 +236,16 @@ describe('catalog wire format', () => {
       try { decodeCatalogMessage(data) } catch (err) { assert.ok(err instanceof DroppedMessageError) }
     }))
   })
+  it('refuses a bucket name S3 would refuse, in an entry and in a write\'s head: a member makes a folder of it', () => {
+    const head = { bucket: 'photos', key: 'cat.jpg', metadata: { user: {} }, tags: {} }
+    assert.deepEqual(decodeWriteHead(encodeWriteHead(head)), head)
+    for (const name of ['../../../etc', '..', 'a/b/c', 'photos/..', 'Photos', '.s3mesh', 'a\\b\\c']) {
+      assert.throws(() => decodeCatalogMessage(encode({ v: 1, kind: 'catalog', entries: [JSON.parse(JSON.stringify({ ...live, bucket: name }))] })), (err: DroppedMessageError) => err.reason === 'malformed' && /bucket/.test(err.message), name)
+      assert.throws(() => decodeCatalogMessage(encode({ v: 1, kind: 'catalog', entries: [JSON.parse(JSON.stringify({ ...bucket, bucket: name }))] })), (err: DroppedMessageError) => err.reason === 'malformed', name)
+      assert.throws(() => decodeWriteHead(encodeWriteHead({ ...head, bucket: name })), (err: DroppedMessageError) => err.reason === 'malformed' && /bucket/.test(err.message), name)
+    }
+  })
+
   it('sends a listing page as the columns ListObjects shows, and checks them', () => {
     const second: CatalogEntry = { ...live, key: 'dog.jpg', object: { ...live.object!, size: 9, etag: 'e2', lastModified: 2 } }
     const columns = listingColumns([live, tomb, second])

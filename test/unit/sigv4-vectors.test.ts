@@ -81,6 +81,21 @@ describe('SigV4: AWS documentation examples', () => {
     assert.match(await tampered.text(), /SignatureDoesNotMatch/)
   })
 
+  it('SignedHeaders naming what no header can be named is a 400 (not a 500), in the header and in a presigned URL', async () => {
+    const { handler } = await setup()
+    for (const names of ['host;;x-amz-date', 'host;x y;x-amz-date', 'host;x-amz-date:']) {
+      const res = await handler(new Request('http://examplebucket.s3.amazonaws.com/test.txt', {
+        headers: { host: 'examplebucket.s3.amazonaws.com', 'x-amz-content-sha256': EMPTY, 'x-amz-date': '20130524T000000Z', authorization: auth(names, 'f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41') },
+      }))
+      assert.equal(res.status, 400, names)
+      assert.match(await res.text(), /<Code>AuthorizationHeaderMalformed<\/Code>/)
+    }
+    const url = 'http://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host%3B&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404'
+    const res = await handler(new Request(url, { headers: { host: 'examplebucket.s3.amazonaws.com' } }))
+    assert.equal(res.status, 400)
+    assert.match(await res.text(), /<Code>AuthorizationQueryParametersError<\/Code>/)
+  })
+
   it('a presigned URL past its expiry is refused', async () => {
     const store = new MemoryStore()
     await store.createBucket('examplebucket')

@@ -4,6 +4,7 @@ import type { LifecycleFilter, LifecycleRule } from '../lifecycle.js'
 import { MAX_PART_NUMBER } from '../multipart.js'
 import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
 import { compareKeys } from '../key-order.js'
+import { bucketNameProblem } from '../names.js'
 import type { CorsRule, ObjectMetadata, ObjectSummary } from '../object-store.js'
 import { isVersionedSlot, MAX_ENDED, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import { isVersionIdName, NULL_VERSION } from '../versioning.js'
@@ -102,6 +103,18 @@ function str (x: unknown, what: string, max: number, min = 0): string {
 function uint (x: unknown, what: string): number {
   if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) malformed(`${what} is not a non-negative integer`)
   return x
+}
+
+/**
+ * A bucket's name as S3 would take it. A member makes a bucket (a folder in
+ * its data folder) for a name it hears, so a name an S3 client could not
+ * have made (`../..`, `a/b`) is refused with the message that carries it.
+ */
+function bucketName (x: unknown, what: string): string {
+  const name = str(x, what, 63, 3)
+  const problem = bucketNameProblem(name)
+  if (problem !== undefined) malformed(`${what} is not a bucket name: ${problem}`)
+  return name
 }
 
 function stringMap (x: unknown, what: string): Record<string, string> {
@@ -274,7 +287,7 @@ function entry (x: unknown, slot = false): CatalogEntry {
   if (e.incarnation !== undefined && key === undefined) malformed('entry.incarnation on a bucket\'s entry')
   const incarnation = e.incarnation === undefined ? undefined : version(e.incarnation)
   return {
-    bucket: str(e.bucket, 'entry.bucket', 63, 3),
+    bucket: bucketName(e.bucket, 'entry.bucket'),
     ...(key === undefined ? {} : { key }),
     version: v,
     deleted: e.deleted,
@@ -391,7 +404,7 @@ export function decodeWriteHead (data: Uint8Array): WriteHead {
   if (m.v !== CATALOG_WIRE_VERSION) throw new DroppedMessageError('bad-version', `Catalog wire version ${String(m.v)} is not ${CATALOG_WIRE_VERSION}.`)
   if (m.kind !== 'write') malformed('not a write head')
   return {
-    bucket: str(m.bucket, 'write.bucket', 63, 3),
+    bucket: bucketName(m.bucket, 'write.bucket'),
     key: str(m.key, 'write.key', 1024, 1),
     metadata: objectMetadata(m.metadata, 'write.metadata'),
     tags: stringMap(m.tags, 'write.tags'),

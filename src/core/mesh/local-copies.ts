@@ -1,7 +1,8 @@
 import { isS3Error } from '../errors.js'
-import type { Hashes } from '../hashes.js'
+import { toHex, type Hashes } from '../hashes.js'
 import { KeyedLock } from '../keyed-lock.js'
 import type { ObjectHandle, ObjectInfo, ObjectMetadata, ObjectStore, Signal, VersionAs } from '../object-store.js'
+import { drain } from '../streams.js'
 import { NULL_VERSION, stampAt } from '../versioning.js'
 import { lockOfRecord } from '../object-lock.js'
 import { createdOf, predated, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
@@ -170,6 +171,22 @@ export class LocalCopies {
     if (handle.info.sha256 === sha256) return handle
     await handle.close()
     return undefined
+  }
+
+  /**
+   * Whether a local copy's bytes still hash to `sha256`, read whole (the
+   * handle is used up). A reader's word that they do not is not taken on
+   * trust: a member that got it wrong, or lies, would otherwise have every
+   * holder drop a good copy. A copy that cannot be read counts as damaged.
+   */
+  async intact (handle: ObjectHandle, sha256: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      const { size, digests } = await drain(handle.stream(), { hashes: this.o.hashes, algorithms: ['sha256'], sink: () => {}, ...(signal === undefined ? {} : { signal }) })
+      return size === handle.info.size && toHex(digests.sha256!) === sha256
+    } catch (err) {
+      if (signal?.aborted === true) throw err
+      return false
+    }
   }
 
   /**

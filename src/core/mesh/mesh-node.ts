@@ -68,7 +68,7 @@ export class MeshNode {
   readonly self: string
   readonly catalog: Catalog
   readonly clock = new HybridClock()
-  readonly stats: MeshStats = { objects: 0, bytes: 0, heldObjects: 0, heldBytes: 0, underReplicated: 0, repairQueue: 0, repaired: 0, badHolders: 0, driftRefused: 0, corruptCopies: 0, handedOver: 0, handedWhole: 0 }
+  readonly stats: MeshStats = { objects: 0, bytes: 0, heldObjects: 0, heldBytes: 0, underReplicated: 0, repairQueue: 0, repaired: 0, badHolders: 0, driftRefused: 0, corruptCopies: 0, intactReports: 0, handedOver: 0, handedWhole: 0 }
   readonly copies: LocalCopies
   readonly store: MeshStore
   readonly transfer: TransferService

@@ -29,6 +29,8 @@ export interface MeshStats {
   driftRefused: number
   /** Local copies found not to hash to their version (and replaced). */
   corruptCopies: number
+  /** Reports of a damaged copy that, read again, hashed to its version (kept). */
+  intactReports: number
   /** Entries of buckets this member does not own that it handed to an owner (partitioned catalog), by fingerprint or whole. */
   handedOver: number
   /** Of those, the ones sent whole: the owner had them otherwise or not at all (or could not compare). */
@@ -56,6 +58,10 @@ const IN_FLIGHT_MS = 5_000
  * walkIntervalMs.
  */
 const QUIET_WALK_SHARE = 0.01
+/** A copy reported damaged that hashed to its version is not read again for a report for this long, ms. */
+const INTACT_RECHECK_MS = 10 * 60_000
+/** How many such copies are remembered (the oldest forgotten first). */
+const INTACT_REMEMBERED = 10_000
 const QUIET_WALK_MAX_WAITS = 60
 /** How long a version whose fetch failed (or an owner's push of it to a member) waits before it is tried again, ms: doubled at each failure in a row, up to walkIntervalMs. */
 const RETRY_FIRST_MS = 1_000
@@ -102,6 +108,8 @@ export class Upkeep {
    * after it and did not meet its version live (deleted since) lets it go.
    */
   private readonly damaged = new Map<string, number>()
+  /** Copies reported damaged that hashed to their version, by when they were read (see corrupt). */
+  private readonly intactAt = new Map<string, number>()
   private compacting = false
   /** The walk through every entry that passes continue, with what it has counted so far. */
   private cycle: {
@@ -191,9 +199,14 @@ export class Upkeep {
   }
 
   /**
-   * A local copy does not hash to its version (`versionId`: the local id of
-   * its slot, LocalCopies.localId): drop it and fetch the version again from
-   * another holder (the repair loop retries until one answers).
+   * A local copy was found not to hash to its version (`versionId`: the
+   * local id of its slot, LocalCopies.localId), by a read here or by a
+   * member that fetched it: read whole again, and if it does not hash to its
+   * version, dropped and fetched again from another holder (the repair loop
+   * retries until one answers). A copy that does hash to it stays, and is
+   * not read again for a while (INTACT_RECHECK_MS) however often it is
+   * reported: a member cannot make the holders drop good copies, nor keep
+   * them reading.
    */
   corrupt (bucket: string, key: string, sha256: string, versionId?: string): void {
     const { copies, stopping } = this.o
@@ -202,9 +215,15 @@ export class Upkeep {
       if (handle === undefined) return
       // The copy that was opened goes, by its own id (a reader of an older release names none: the key's newest here).
       const local = handle.info.versionId ?? versionId
-      await handle.close()
       const id = damageId(bucket, key, local)
-      if (this.damaged.has(id)) return
+      const checked = this.intactAt.get(id)
+      if (this.damaged.has(id) || (checked !== undefined && Date.now() - checked < INTACT_RECHECK_MS)) { await handle.close(); return }
+      if (await copies.intact(handle, sha256, stopping)) {
+        this.intactAt.set(id, Date.now())
+        this.o.stats.intactReports++
+        if (this.intactAt.size > INTACT_REMEMBERED) this.intactAt.delete(this.intactAt.keys().next().value!)
+        return
+      }
       this.damaged.set(id, Date.now())
       this.o.stats.corruptCopies++
       await copies.deleteLocal(bucket, key, stopping, local)

@@ -116,7 +116,18 @@ function parseAuthorizationHeader (header: string, request: Request, services?: 
     if (Number.isNaN(t)) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header.')
     amzDate = toAmzDate(t)
   }
-  return { ...parseCredential(credential, 'AuthorizationHeaderMalformed', services), signedHeaders: signedHeaders.split(';'), signature, amzDate }
+  return { ...parseCredential(credential, 'AuthorizationHeaderMalformed', services), signedHeaders: headerNames(signedHeaders, 'AuthorizationHeaderMalformed'), signature, amzDate }
+}
+
+/** A header field name (RFC 9110's token; SigV4 signs them lower case). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** SignedHeaders' names: a name no header can have is the request's mistake (a 400), not one to look up. */
+function headerNames (list: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError'): string[] {
+  const names = list.split(';')
+  const bad = names.find(n => !HEADER_NAME.test(n))
+  if (bad !== undefined) throw new S3Error(code, `SignedHeaders names "${bad}", which is not a lower-case header name.`)
+  return names
 }
 
 /** Raw query pairs, decoded, in order, duplicates kept: the canonical query needs all of them. */
@@ -206,7 +217,7 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
     if (credential === undefined || amzDate === undefined || expires === undefined || signedHeaders === undefined || signature === undefined) {
       throw new S3Error('AuthorizationQueryParametersError', 'Presigned URLs need X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.')
     }
-    parts = { ...parseCredential(credential, 'AuthorizationQueryParametersError', options.services), signedHeaders: signedHeaders.split(';'), signature, amzDate }
+    parts = { ...parseCredential(credential, 'AuthorizationQueryParametersError', options.services), signedHeaders: headerNames(signedHeaders, 'AuthorizationQueryParametersError'), signature, amzDate }
     const t = parseAmzDate(amzDate)
     if (t === undefined) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be of the form YYYYMMDDTHHMMSSZ.')
     const seconds = /^\d+$/.test(expires) ? Number(expires) : NaN

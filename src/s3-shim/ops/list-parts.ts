@@ -1,3 +1,4 @@
+import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
 import { isoDate, quoteEtag } from '../respond.js'
 import { checksumXml } from '../http/checksum-headers.js'
@@ -8,7 +9,9 @@ import { OWNER } from '../owner.js'
 
 export async function listParts (ctx: Context): Promise<Response> {
   const uploadId = uploadIdOf(ctx)
-  const marker = Number(ctx.query.get('part-number-marker') ?? '0') || 0
+  const markerText = ctx.query.get('part-number-marker') ?? '0'
+  if (!/^\d{1,5}$/.test(markerText)) throw new S3Error('InvalidArgument', 'part-number-marker must be a part number (0 to 10000).', { detail: { ArgumentName: 'part-number-marker', ArgumentValue: markerText } })
+  const marker = Number(markerText)
   const maxParts = parseMaxKeys(ctx.query.get('max-parts'), 'max-parts')
   const all = (await ctx.store.listParts(ctx.bucket, ctx.key, uploadId, { signal: ctx.signal })).filter(p => p.partNumber > marker)
   const parts = all.slice(0, maxParts)
@@ -21,7 +24,8 @@ export async function listParts (ctx: Context): Promise<Response> {
     Owner: OWNER,
     StorageClass: 'STANDARD',
     PartNumberMarker: marker,
-    ...(isTruncated ? { NextPartNumberMarker: parts.at(-1)!.partNumber } : {}),
+    // With max-parts=0 nothing is listed: the next page starts where this one did.
+    ...(isTruncated ? { NextPartNumberMarker: parts.at(-1)?.partNumber ?? marker } : {}),
     MaxParts: maxParts,
     IsTruncated: isTruncated,
     Part: parts.map(p => ({ PartNumber: p.partNumber, LastModified: isoDate(p.lastModified), ETag: quoteEtag(p.etag), Size: p.size, ...checksumXml(p.checksum) })),

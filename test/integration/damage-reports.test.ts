@@ -1,0 +1,45 @@
+/**
+ * A report that a member's copy is damaged (a reader's verdict after a
+ * fetch, or a read here that did not hash right): the copy is read again
+ * before anything is dropped, in-process over real libp2p. A member that
+ * got it wrong, or lies, cannot make the holders drop good copies.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { Keyring } from '../../src/core/wire/keyring.js'
+import { startInProcessNode, type InProcessNode } from '../helpers/in-process-mesh.js'
+import { until } from '../helpers/until.js'
+
+describe('reports of a damaged copy', () => {
+  const nodes: InProcessNode[] = []
+  after(async () => {
+    for (const n of nodes) await n.stop()
+  })
+
+  it('a copy reported damaged that hashes to its version is kept (and read again once however often it is reported); the holders still list it', async () => {
+    const key = Keyring.generateKey()
+    const a = await startInProcessNode({ key, cluster: 'reports', mesh: { replicas: 2 } })
+    const b = await startInProcessNode({ key, cluster: 'reports', mesh: { replicas: 2 } })
+    nodes.push(a, b)
+    assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
+    await until('both alive on both', () => [a, b].every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 2), 20_000)
+    await a.mesh.store.createBucket('bkt')
+    const bytes = new TextEncoder().encode('good bytes, reported bad')
+    const info = await a.mesh.store.putObject('bkt', 'k', streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
+    assert.equal(info.replicas, 2, 'both members hold it (the precondition)')
+    const self = a.libp2p.peerId.toString()
+    const sha256 = a.mesh.catalog.get('bkt', 'k')!.object!.sha256
+
+    // What the transfer server does with a reader's verdict that the bytes it sent did not hash right (host.onCorrupt).
+    for (let i = 0; i < 5; i++) a.mesh.upkeep.corrupt('bkt', 'k', sha256)
+    await until('the copy was read again', () => a.mesh.stats.intactReports > 0, 5_000)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.equal(a.mesh.stats.intactReports, 1, 'read again once for five reports')
+    assert.equal(a.mesh.stats.corruptCopies, 0, 'not counted as damaged')
+    const handle = await a.mesh.copies.openLocal('bkt', 'k', sha256)
+    assert.ok(handle !== undefined, 'the copy is still here')
+    assert.equal(await new Response(handle.stream()).text(), 'good bytes, reported bad')
+    assert.ok(a.mesh.catalog.get('bkt', 'k')!.holders.includes(self), 'and still listed as held here')
+  })
+})
