@@ -39,6 +39,19 @@ export class IdbChunks {
   constructor (private readonly db: UseStore, private readonly hashes: Hashes) {}
 
   /**
+   * Stores chunk `index` of a write in progress, and marks the write as
+   * alive now (IdbStore's sweep deletes the chunks of a write whose mark is
+   * over an hour old: one a closed tab abandoned). A write whose mark is
+   * gone was swept meanwhile (it stalled that long: a laptop asleep): it
+   * fails rather than go on and commit without its first chunks.
+   */
+  private async putChunk (s: IDBObjectStore, version: string, index: number, chunk: Blob): Promise<void> {
+    if (index > 0 && await get(s, ['w', version]) === undefined) throw sweptWrite()
+    s.put(Date.now(), ['w', version])
+    s.put(chunk, ['c', version, index])
+  }
+
+  /**
    * Streams a body into CHUNK_BYTES chunks under a new version, hashing as it
    * goes (the digests `wanted` that `verified` does not give). The version is
    * marked as a write in progress until its commit; on any failure its chunks
@@ -54,10 +67,7 @@ export class IdbChunks {
       const chunk = new Blob([pending.subarray(0, filled)])
       const index = chunks++
       filled = 0
-      await transaction(this.db, 'readwrite', async s => {
-        if (index === 0) s.put(Date.now(), ['w', version])
-        s.put(chunk, ['c', version, index])
-      })
+      await transaction(this.db, 'readwrite', async s => { await this.putChunk(s, version, index, chunk) })
     }
     try {
       const { size, digests } = await drainWithDigests(body, wanted, verified, {
@@ -97,10 +107,7 @@ export class IdbChunks {
       for (let index = 0; index < chunks; index++) {
         signal?.throwIfAborted()
         const chunk = chunks === 1 ? blob : blob.slice(index * CHUNK_BYTES, Math.min(size, (index + 1) * CHUNK_BYTES))
-        await transaction(this.db, 'readwrite', async s => {
-          if (index === 0) s.put(Date.now(), ['w', version])
-          s.put(chunk, ['c', version, index])
-        })
+        await transaction(this.db, 'readwrite', async s => { await this.putChunk(s, version, index, chunk) })
       }
       return { segment: { version, chunks, size }, size, digests: {} }
     } catch (err) {
@@ -173,6 +180,11 @@ export class IdbChunks {
     }
     return plan
   }
+}
+
+/** A write whose chunks the sweep took for an abandoned one's (it stalled for over an hour). */
+export function sweptWrite (): S3Error {
+  return new S3Error('InternalError', 'This write was stalled for so long that its stored part was cleared as abandoned; send it again.')
 }
 
 function missingChunk (): S3Error {

@@ -58,7 +58,7 @@ export function partInfo (p: PartRecord): PartInfo {
 //   ['u', bucket, uploadId]             UploadRecord
 //   ['p', uploadId, partNumber]         PartRecord
 //   ['c', version, index]               chunk: a Blob (a byte array when an older version wrote it)
-//   ['w', version]                      start time of a write not yet committed
+//   ['w', version]                      when a write not yet committed last stored a chunk
 //   ['g', time, version]                chunk count of a replaced version, deleted after the grace period
 export type Key = IDBValidKey[]
 

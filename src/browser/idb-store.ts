@@ -1,5 +1,5 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
-import { S3Error } from '../core/errors.js'
+import { isS3Error, S3Error } from '../core/errors.js'
 import { hexDigests, toHex, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
@@ -21,7 +21,7 @@ import {
   abandon, AFTER, bucket, compareBytes, get, object, partInfo, retire, startsWith, toInfo, upload, utf8,
   type BucketRecord, type Key, type ObjectRecord, type PartRecord, type StoredInfo, type UploadRecord,
 } from './idb-records.js'
-import { IdbChunks, storedChunk, transaction } from './idb-chunks.js'
+import { IdbChunks, storedChunk, sweptWrite, transaction } from './idb-chunks.js'
 import { anyVersion, asVersion, markerRecord, nextKey, stampOf, versionsOf, writeVersions, type IdbVersion } from './idb-versions.js'
 import { browserHashes } from './wasm-hashes.js'
 
@@ -158,9 +158,13 @@ export class IdbStore implements ObjectStore {
     const wanted = putDigests(options)
     // A Blob needs no reading when nothing is to be hashed (a copy whose identity the caller gives).
     const blob = wanted.length === 0 && (options.size === undefined || options.size === options.blob?.size) ? options.blob : undefined
-    const { segment, size, digests } = blob !== undefined
-      ? await this.chunks.writeBlob(blob, body, options.signal)
-      : await this.chunks.write(body, wanted, options.verified, options.size, options.signal)
+    const { segment, size, digests } = await (blob !== undefined
+      ? this.chunks.writeBlob(blob, body, options.signal)
+      : this.chunks.write(body, wanted, options.verified, options.size, options.signal)).catch(async (err: unknown) => {
+      // The quota used up: what deletes and replaced versions left past its grace goes, so that the client's retry may fit.
+      if (isS3Error(err, 'InsufficientStorage')) await this.sweep().catch(() => {})
+      throw err
+    })
     let identity: Awaited<ReturnType<typeof putIdentity>>
     try {
       identity = await putIdentity(options, hexDigests(digests))
@@ -218,6 +222,14 @@ export class IdbStore implements ObjectStore {
   }
 
   async deleteObject (bucketName: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
+    const result = await this.deleteIn(bucketName, key, options)
+    // As after a write: what earlier deletes and writes left past its grace goes now. Were it swept only after a
+    // write, a site whose quota is used up (every write refused) would never get back the space its deletes free.
+    void this.sweep().catch(() => {})
+    return result
+  }
+
+  private async deleteIn (bucketName: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
     return await this.tx('readwrite', async s => {
       const b = await bucket(s, bucketName)
       if (b.versioning === undefined && options?.versionId === undefined) {
@@ -332,6 +344,7 @@ export class IdbStore implements ObjectStore {
         await upload(s, bucketName, key, uploadId)
         const old = await get(s, ['p', uploadId, partNumber]) as PartRecord | undefined
         if (old !== undefined) retire(s, [old.segment])
+        if (await get(s, ['w', segment.version]) === undefined) throw sweptWrite()
         s.put(part, ['p', uploadId, partNumber])
         s.delete(['w', segment.version])
       })
@@ -436,6 +449,8 @@ export class IdbStore implements ObjectStore {
     try {
       const info = await this.tx('readwrite', async s => {
         const shownInfo = await this.replaceObject(s, bucketName, key, record, condition, named, asked)
+        // A write the sweep took for abandoned (its mark gone: it stalled for an hour) lacks its chunks: not committed.
+        for (const v of written) if (await get(s, ['w', v]) === undefined) throw sweptWrite()
         for (const v of written) s.delete(['w', v])
         return shownInfo
       })

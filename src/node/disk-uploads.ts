@@ -1,15 +1,17 @@
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { S3Error } from '../core/errors.js'
 import { CHECKSUM_ALGORITHMS, type Checksum, type ChecksumAlgorithm } from '../core/checksums.js'
 import { fromBase64, fromHex, toBase64, toHex, type Hashes } from '../core/hashes.js'
 import { compareKeys } from '../core/key-order.js'
 import type { PartInfo, UploadInfo } from '../core/object-store.js'
-import { codeOf, writeDurable } from './disk-files.js'
+import { codeOf, syncDir, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
 import type { UploadRecord } from './disk-records.js'
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/
+/** An upload's folder without its record, older than this (ms), was left by a create a crash cut short. */
+const HALF_MADE_MS = 60_000
 // A part file's name carries everything about it: `part.<5-digit number>.<md5 hex>`, then
 // `.<algorithm>-<hex digest>` for a part sent with a checksum.
 const PART_FILE = /^part\.(\d{5})\.([0-9a-f]{32})(?:\.([a-z0-9]+)-([0-9a-f]+))?$/
@@ -22,11 +24,24 @@ const PART_FILE = /^part\.(\d{5})\.([0-9a-f]{32})(?:\.([a-z0-9]+)-([0-9a-f]+))?$
 export class DiskUploads {
   constructor (private readonly layout: DiskLayout, private readonly sync: boolean) {}
 
+  /**
+   * Makes an upload's folder and record, durable before the answer (the
+   * folders fsynced after the rename, as far up as mkdir may have made
+   * them). One that fails leaves no folder: a folder without its record
+   * would keep its bucket from being deleted.
+   */
   async create (bucket: string, uploadId: string, record: UploadRecord, tmp: string): Promise<void> {
     const dir = this.layout.uploadDir(bucket, uploadId)
-    await mkdir(dir, { recursive: true })
-    await writeDurable(tmp, JSON.stringify(record), this.sync)
-    await rename(tmp, join(dir, 'upload.json'))
+    try {
+      await mkdir(dir, { recursive: true })
+      await writeDurable(tmp, JSON.stringify(record), this.sync)
+      await rename(tmp, join(dir, 'upload.json'))
+      if (this.sync) for (const d of [dir, dirname(dir), dirname(dirname(dir))]) await syncDir(d)
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true }).catch(() => {})
+      await rm(tmp, { force: true }).catch(() => {})
+      throw err
+    }
   }
 
   /** The upload's record; NoSuchUpload when there is none for this bucket and key. */
@@ -51,6 +66,8 @@ export class DiskUploads {
     const name = `part.${String(partNumber).padStart(5, '0')}.${etag}${sum}`
     const before = await readdir(dir)
     await rename(tmp, join(dir, name))
+    // Durable before the answer: a part acknowledged and then lost would fail the upload's completion.
+    if (this.sync) await syncDir(dir)
     for (const other of before) {
       if (other !== name && other.startsWith(name.slice(0, 11))) await unlink(join(dir, other)).catch(() => {})
     }
@@ -91,8 +108,19 @@ export class DiskUploads {
     return out.sort((a, b) => compareKeys(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime())
   }
 
+  /** Whether the bucket has an upload in progress (DeleteBucket refuses then). */
   async hasAny (bucket: string): Promise<boolean> {
-    return (await readdir(this.layout.uploadsDir(bucket)).catch(() => [] as string[])).length > 0
+    const dir = this.layout.uploadsDir(bucket)
+    for (const uploadId of await readdir(dir).catch(() => [] as string[])) {
+      const at = join(dir, uploadId)
+      if (await stat(join(at, 'upload.json')).then(() => true, () => false)) return true
+      // A folder without its record: an upload being made right now counts; one a crash left half made does not, and goes.
+      const s = await stat(at).catch(() => undefined)
+      if (s === undefined) continue
+      if (Date.now() - s.mtimeMs < HALF_MADE_MS) return true
+      await rm(at, { recursive: true, force: true }).catch(() => {})
+    }
+    return false
   }
 
   /** Concatenates parts into one file at `tmp`, returning its SHA-256 (hex), inode and mtime. */

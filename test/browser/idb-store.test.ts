@@ -150,6 +150,53 @@ describe('IdbStore in the browser', () => {
     assert.equal(await retired(), 1, 'the deleted version\'s bytes are marked for the sweep')
   })
 
+  it('frees what a delete leaves once its grace has passed without waiting for a write (a site whose quota is used up writes nothing)', async () => {
+    const database = fresh()
+    const store = new IdbStore({ database })
+    await store.createBucket('b')
+    await store.putObject('b', 'big', streamOfBytes(new Uint8Array(3 * 1024 * 1024).fill(3)), { metadata: { user: {} } })
+    await store.deleteObject('b', 'big')
+    const kinds = async (): Promise<string> => (await values(database)).map(v => String(v.key[0])).filter(k => k === 'c' || k === 'g').sort().join('')
+    assert.equal(await kinds(), 'cccg', 'the deleted object\'s chunks wait out their grace (a reader may have it open)')
+    const now = Date.now
+    Date.now = () => now() + 61_000
+    try {
+      await store.deleteObject('b', 'nothing-here')
+      // The delete starts the sweep (and does not wait for it): given a second.
+      for (let i = 0; i < 20 && await kinds() !== ''; i++) await new Promise(resolve => setTimeout(resolve, 50))
+      assert.equal(await kinds(), '', 'swept after the delete, with no write since')
+    } finally { Date.now = now }
+  })
+
+  it('a write stalled so long that the sweep took it for abandoned fails, rather than commit without its first chunks', async () => {
+    const database = fresh()
+    const store = new IdbStore({ database })
+    await store.createBucket('b')
+    let release!: () => void
+    const released = new Promise<void>(resolve => { release = resolve })
+    let sent = 0
+    const stalling = new ReadableStream<Uint8Array>({
+      pull: async c => {
+        if (sent === 1) await released
+        if (sent++ < 3) c.enqueue(new Uint8Array(1024 * 1024).fill(sent))
+        else c.close()
+      },
+    })
+    const put = store.putObject('b', 'slow', stalling, { metadata: { user: {} } })
+    void put.catch(() => {})
+    const marks = async (): Promise<IDBValidKey[][]> => (await values(database)).filter(v => v.key[0] === 'w').map(v => v.key)
+    for (let i = 0; i < 40 && (await marks()).length === 0; i++) await new Promise(resolve => setTimeout(resolve, 25))
+    const [mark] = await marks()
+    assert.ok(mark !== undefined, 'the write has stored its first chunk (the precondition)')
+    // Two hours go by: the mark is as old as an abandoned write's, and a sweep runs.
+    await createStore(database, 'records')('readwrite', async s => { s.put(Date.now() - 2 * 60 * 60_000, mark) })
+    await store.sweep()
+    release()
+    await assert.rejects(put, (err: Error & { code?: string }) => err.code === 'InternalError')
+    await assert.rejects(store.headObject('b', 'slow'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
+    assert.equal((await values(database)).filter(v => v.key[0] === 'c' || v.key[0] === 'w').length, 0, 'no chunk or mark left')
+  })
+
   it('survives a reload of the page: what a store wrote, a new store on the same database reads', async () => {
     const database = fresh()
     const first = new IdbStore({ database })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -391,6 +391,25 @@ describe('DiskStore deletes', () => {
         }
         assert.deepEqual((await store.listObjects('b', { limit: 100 })).objects, [])
         assert.deepEqual(await readdir(join(root, 'b')), [], 'the emptied folders removed')
+      } finally { await store.close() }
+    } finally { await rm(root, { recursive: true, force: true }) }
+  })
+})
+
+describe('DiskStore multipart uploads', () => {
+  it('a folder a cut-off CreateMultipartUpload left without its record keeps the bucket from being deleted only while it may still be under way', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-uploads-'))
+    try {
+      const store = await DiskStore.open(root)
+      try {
+        await store.createBucket('b')
+        const half = join(root, '.s3mesh', 'multipart', 'b', 'ab'.repeat(16))
+        await mkdir(half, { recursive: true })
+        await assert.rejects(store.deleteBucket('b'), (err: Error & { code?: string }) => err.code === 'BucketNotEmpty', 'one being made now counts')
+        const old = new Date(Date.now() - 5 * 60_000)
+        await utimes(half, old, old)
+        await store.deleteBucket('b')
+        await assert.rejects(stat(half), 'the half-made folder went with the bucket')
       } finally { await store.close() }
     } finally { await rm(root, { recursive: true, force: true }) }
   })

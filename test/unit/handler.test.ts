@@ -160,3 +160,40 @@ describe('S3 handler', () => {
     assert.match(made, /<Deleted><Key>k<\/Key><DeleteMarker>true<\/DeleteMarker><DeleteMarkerVersionId>[^<]+<\/DeleteMarkerVersionId><\/Deleted>/)
   })
 })
+
+describe('ListMultipartUploads paging', () => {
+  const ids = (xml: string, tag: string): string[] => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map(m => m[1]!)
+  /** Every page, following NextKeyMarker and NextUploadIdMarker, with `query` on each. */
+  async function pages (h: (r: Request) => Promise<Response>, query: string): Promise<string[]> {
+    const out: string[] = []
+    let marker = ''
+    for (let i = 0; i < 50; i++) {
+      const xml = await (await h(await sign.sign(`http://localhost/photos?uploads&${query}${marker}`))).text()
+      out.push(xml)
+      if (!xml.includes('<IsTruncated>true</IsTruncated>')) return out
+      const key = ids(xml, 'NextKeyMarker')[0]!
+      const upload = ids(xml, 'NextUploadIdMarker')[0]
+      marker = `&key-marker=${encodeURIComponent(key)}${upload === undefined ? '' : `&upload-id-marker=${upload}`}`
+    }
+    throw new Error('no last page')
+  }
+
+  it('lists each upload once, a page at a time, however their ids sort; rolls up a prefix once across pages; max-uploads=0 is an empty page', async () => {
+    const h = await setup()
+    const started: string[] = []
+    for (const key of ['same', 'same', 'same', 'same', 'd/a', 'd/b', 'd/c', 'z']) {
+      const xml = await (await h(await sign.sign(`http://localhost/photos/${key}?uploads`, { method: 'POST' }))).text()
+      if (key === 'same') started.push(ids(xml, 'UploadId')[0]!)
+    }
+    const listed = (await pages(h, 'max-uploads=1')).flatMap(xml => ids(xml, 'UploadId'))
+    assert.equal(listed.length, 8, `every upload, each once: ${listed.join(' ')}`)
+    assert.deepEqual(new Set(listed).size, 8)
+    assert.deepEqual(listed.filter(id => started.includes(id)).sort(), [...started].sort())
+    const rolled = await pages(h, 'max-uploads=1&delimiter=/')
+    assert.deepEqual(rolled.flatMap(xml => ids(xml, 'Prefix')).filter(p => p !== ''), ['d/'], 'd/ once')
+    assert.equal(rolled.flatMap(xml => ids(xml, 'UploadId')).length, 5, 'the four of "same" and z')
+    const none = await (await h(await sign.sign('http://localhost/photos?uploads&max-uploads=0'))).text()
+    assert.match(none, /<IsTruncated>false<\/IsTruncated>/)
+    assert.deepEqual(ids(none, 'UploadId'), [])
+  })
+})

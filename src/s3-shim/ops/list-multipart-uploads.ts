@@ -14,35 +14,44 @@ export async function listMultipartUploads (ctx: Context): Promise<Response> {
   const maxUploads = parseMaxKeys(ctx.query.get('max-uploads'), 'max-uploads')
   const uploads = await ctx.store.listMultipartUploads(ctx.bucket, { prefix, signal: ctx.signal })
   let pastMarker = keyMarker === ''
+  /** Uploads of the marker's key come in the store's order (by initiation): those up to the upload-id marker were listed. */
+  let pastUploadId = false
+  // A key marker that is a common prefix (the last page ended on one): every key under it was rolled up into it.
+  const markerIsPrefix = delimiter !== '' && keyMarker.endsWith(delimiter) && keyMarker.startsWith(prefix)
   const Upload: XmlElement[] = []
   const CommonPrefixes: XmlElement[] = []
   const seenPrefixes = new Set<string>()
   let isTruncated = false
-  let next: { key: string, uploadId: string } | undefined
+  let next: { key: string, uploadId?: string } | undefined
   for (const u of uploads) {
     if (!pastMarker) {
       const c = compareKeys(u.key, keyMarker)
-      // With only a key marker, uploads of that key are skipped; with an upload-id marker, only those up to it.
-      if (c < 0 || (c === 0 && (uploadIdMarker === '' || u.uploadId <= uploadIdMarker))) continue
+      if (c < 0 || (markerIsPrefix && u.key.startsWith(keyMarker))) continue
+      // With only a key marker, uploads of that key are skipped; with an upload-id marker, those up to it.
+      if (c === 0) {
+        if (uploadIdMarker === '') continue
+        if (!pastUploadId) { pastUploadId = u.uploadId === uploadIdMarker; continue }
+      }
       pastMarker = true
     }
     const at = delimiter === '' ? -1 : u.key.indexOf(delimiter, prefix.length)
     const common = at >= 0 ? u.key.slice(0, at + delimiter.length) : undefined
     if (common !== undefined && seenPrefixes.has(common)) continue
-    if (Upload.length + CommonPrefixes.length === maxUploads) { isTruncated = true; break }
+    if (Upload.length + CommonPrefixes.length === maxUploads) { isTruncated = maxUploads > 0; break }
     if (common !== undefined) {
       seenPrefixes.add(common)
       CommonPrefixes.push({ Prefix: common })
+      next = { key: common }
     } else {
       Upload.push({ Key: u.key, UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: isoDate(u.initiated) })
+      next = { key: u.key, uploadId: u.uploadId }
     }
-    next = { key: u.key, uploadId: u.uploadId }
   }
   return xmlResponse('ListMultipartUploadsResult', {
     Bucket: ctx.bucket,
     KeyMarker: keyMarker,
     UploadIdMarker: uploadIdMarker,
-    ...(isTruncated && next !== undefined ? { NextKeyMarker: next.key, NextUploadIdMarker: next.uploadId } : {}),
+    ...(isTruncated && next !== undefined ? { NextKeyMarker: next.key, ...(next.uploadId === undefined ? {} : { NextUploadIdMarker: next.uploadId }) } : {}),
     Prefix: prefix,
     ...(delimiter !== '' ? { Delimiter: delimiter } : {}),
     MaxUploads: maxUploads,
