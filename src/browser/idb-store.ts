@@ -222,32 +222,34 @@ export class IdbStore implements ObjectStore {
   }
 
   async deleteObject (bucketName: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
-    const result = await this.deleteIn(bucketName, key, options)
-    // As after a write: what earlier deletes and writes left past its grace goes now. Were it swept only after a
-    // write, a site whose quota is used up (every write refused) would never get back the space its deletes free.
-    void this.sweep().catch(() => {})
+    const { result, freed } = await this.deleteIn(bucketName, key, options)
+    // A delete that frees bytes sweeps, as a write does: what earlier deletes and writes left past its grace goes
+    // now. Were it swept only after a write, a site whose quota is used up (every write refused) would never get
+    // back the space its deletes free.
+    if (freed) void this.sweep().catch(() => {})
     return result
   }
 
-  private async deleteIn (bucketName: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
+  private async deleteIn (bucketName: string, key: string, options?: DeleteOptions): Promise<{ result: DeleteResult, freed: boolean }> {
     return await this.tx('readwrite', async s => {
       const b = await bucket(s, bucketName)
       if (b.versioning === undefined && options?.versionId === undefined) {
         const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
-        if (old === undefined) return {}
+        if (old === undefined) return { result: {}, freed: false }
         s.delete(['o', bucketName, utf8(key)])
         retire(s, old.segments)
-        return {}
+        return { result: {}, freed: true }
       }
       // core/versioning.ts says what the delete does to the key's versions; they are written back in this transaction.
       const before = await versionsOf(s, bucketName, key)
       const marker = (versionId: string): IdbVersion => asVersion(markerRecord(key, versionId, this.ids.next().slice(0, STAMP_LENGTH)))
       // A protected version is refused (or kept quietly for a conditional delete) before anything changes.
       const target = options?.versionId === undefined ? undefined : before.find(v => v.versionId === options.versionId)
-      if (target !== undefined && !mayDeleteLocked(target.record.info.lock, new Date(), options)) return { versionId: target.versionId, kept: true }
+      if (target !== undefined && !mayDeleteLocked(target.record.info.lock, new Date(), options)) return { result: { versionId: target.versionId, kept: true }, freed: false }
       const { versions, result } = afterDelete(before, b.versioning, options?.versionId, () => this.ids.next(), marker, options?.onlyIf)
       writeVersions(s, bucketName, key, before, versions)
-      return result
+      // A delete by version id removes that version's bytes (a delete without one adds a marker and keeps them).
+      return { result, freed: options?.versionId !== undefined }
     })
   }
 

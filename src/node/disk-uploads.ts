@@ -33,10 +33,11 @@ export class DiskUploads {
   async create (bucket: string, uploadId: string, record: UploadRecord, tmp: string): Promise<void> {
     const dir = this.layout.uploadDir(bucket, uploadId)
     try {
-      await mkdir(dir, { recursive: true })
+      // The first folder mkdir made (the bucket's uploads folder, the first time): fsynced up to its parent.
+      const made = await mkdir(dir, { recursive: true }) ?? dir
       await writeDurable(tmp, JSON.stringify(record), this.sync)
       await rename(tmp, join(dir, 'upload.json'))
-      if (this.sync) for (const d of [dir, dirname(dir), dirname(dirname(dir))]) await syncDir(d)
+      if (this.sync) for (let d = dir; ; d = dirname(d)) { await syncDir(d); if (d === dirname(made)) break }
     } catch (err) {
       await rm(dir, { recursive: true, force: true }).catch(() => {})
       await rm(tmp, { force: true }).catch(() => {})
@@ -113,7 +114,7 @@ export class DiskUploads {
     const dir = this.layout.uploadsDir(bucket)
     for (const uploadId of await readdir(dir).catch(() => [] as string[])) {
       const at = join(dir, uploadId)
-      if (await stat(join(at, 'upload.json')).then(() => true, () => false)) return true
+      if (await stat(join(at, 'upload.json')).then(() => true, (err: unknown) => codeOf(err) !== 'ENOENT')) return true
       // A folder without its record: an upload being made right now counts; one a crash left half made does not, and goes.
       const s = await stat(at).catch(() => undefined)
       if (s === undefined) continue

@@ -15,7 +15,6 @@ describe('the service worker\'s retry of a request its page node failed', () => 
       assert.equal(askAgain(ask({ method, pageClosed: false })), false, `${method}, page open`)
       assert.equal(askAgain(ask({ method, pageClosed: true })), true, `${method}, page closed`)
     }
-    assert.equal(askAgain(ask({ method: 'PUT', pageClosed: true })), true, 'a PUT whose body the worker holds')
   })
 
   it('never asks again a conditional write, a CreateMultipartUpload, or a write whose body the page took', () => {

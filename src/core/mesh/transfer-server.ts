@@ -95,9 +95,10 @@ export class TransferServer {
     if (body === undefined) await handle.close()
     await sendBody(frames, body, this.stats)
     this.stats.served++
-    // The reader checked what we sent: bad bytes mean our copy rotted on disk.
+    // The reader checked what we sent: bad bytes mean our copy rotted on disk. Only a verdict on the whole copy counts
+    // (a resumed read's covers bytes from another holder too; an empty one, none of ours), and the copy is read again first.
     const verdict = await frames.receive().catch(() => undefined)
-    if (verdict?.op === 'verdict' && verdict.ok === false) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string, versionId)
+    if (verdict?.op === 'verdict' && verdict.ok === false && offset === 0 && handle.info.size > 0) this.host.onCorrupt(r.bucket as string, r.key as string, r.sha256 as string, versionId)
     if (keep && verdict?.op === 'verdict' && verdict.ok === true) return true
     await frames.close()
     return false

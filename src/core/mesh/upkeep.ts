@@ -62,6 +62,8 @@ const QUIET_WALK_SHARE = 0.01
 const INTACT_RECHECK_MS = 10 * 60_000
 /** How many such copies are remembered (the oldest forgotten first). */
 const INTACT_REMEMBERED = 10_000
+/** Reports of damaged copies waiting to be read again (one is read at a time); more are let go. */
+const RECHECKS_QUEUED = 64
 const QUIET_WALK_MAX_WAITS = 60
 /** How long a version whose fetch failed (or an owner's push of it to a member) waits before it is tried again, ms: doubled at each failure in a row, up to walkIntervalMs. */
 const RETRY_FIRST_MS = 1_000
@@ -108,8 +110,11 @@ export class Upkeep {
    * after it and did not meet its version live (deleted since) lets it go.
    */
   private readonly damaged = new Map<string, number>()
-  /** Copies reported damaged that hashed to their version, by when they were read (see corrupt). */
+  /** Copies reported damaged that hashed to their version, by when they were read (see corrupt), by slot and content. */
   private readonly intactAt = new Map<string, number>()
+  /** The copies being read again, one after another, and how many wait (see corrupt). */
+  private rechecks: Promise<void> = Promise.resolve()
+  private rechecksQueued = 0
   private compacting = false
   /** The walk through every entry that passes continue, with what it has counted so far. */
   private cycle: {
@@ -203,31 +208,48 @@ export class Upkeep {
    * local id of its slot, LocalCopies.localId), by a read here or by a
    * member that fetched it: read whole again, and if it does not hash to its
    * version, dropped and fetched again from another holder (the repair loop
-   * retries until one answers). A copy that does hash to it stays, and is
-   * not read again for a while (INTACT_RECHECK_MS) however often it is
-   * reported: a member cannot make the holders drop good copies, nor keep
-   * them reading.
+   * retries until one answers). A member cannot make the holders drop good
+   * copies: one that hashes to its version stays. Nor keep them reading:
+   * copies are read again one at a time, at most RECHECKS_QUEUED waiting
+   * (others are let go: a copy that did rot is found again by a later
+   * read), and a copy found whole is not read again for its content for a
+   * while (INTACT_RECHECK_MS). The read is outside the key's lock (a write
+   * of the key does not wait for it); the copy is dropped under it, if the
+   * key still has that content.
    */
   corrupt (bucket: string, key: string, sha256: string, versionId?: string): void {
+    if (this.rechecksQueued >= RECHECKS_QUEUED) return
+    this.rechecksQueued++
+    this.rechecks = this.rechecks.then(async () => {
+      this.rechecksQueued--
+      await this.recheck(bucket, key, sha256, versionId)
+    }).then(() => { this.pass() }, () => {})
+  }
+
+  private async recheck (bucket: string, key: string, sha256: string, versionId?: string): Promise<void> {
     const { copies, stopping } = this.o
-    void copies.locks.run(`${bucket}\n${key}`, async () => {
-      const handle = await copies.openLocal(bucket, key, sha256, stopping, versionId)
-      if (handle === undefined) return
-      // The copy that was opened goes, by its own id (a reader of an older release names none: the key's newest here).
-      const local = handle.info.versionId ?? versionId
-      const id = damageId(bucket, key, local)
-      const checked = this.intactAt.get(id)
-      if (this.damaged.has(id) || (checked !== undefined && Date.now() - checked < INTACT_RECHECK_MS)) { await handle.close(); return }
-      if (await copies.intact(handle, sha256, stopping)) {
-        this.intactAt.set(id, Date.now())
-        this.o.stats.intactReports++
-        if (this.intactAt.size > INTACT_REMEMBERED) this.intactAt.delete(this.intactAt.keys().next().value!)
-        return
-      }
+    const handle = await copies.openLocal(bucket, key, sha256, stopping, versionId)
+    if (handle === undefined) return
+    // The copy that was opened goes, by its own id (a reader of an older release names none: the key's newest here).
+    const local = handle.info.versionId ?? versionId
+    const id = damageId(bucket, key, local)
+    const checked = this.intactAt.get(`${id}\n${sha256}`)
+    if (this.damaged.has(id) || (checked !== undefined && Date.now() - checked < INTACT_RECHECK_MS)) { await handle.close(); return }
+    if (await copies.intact(handle, sha256, stopping)) {
+      this.intactAt.set(`${id}\n${sha256}`, Date.now())
+      this.o.stats.intactReports++
+      if (this.intactAt.size > INTACT_REMEMBERED) this.intactAt.delete(this.intactAt.keys().next().value!)
+      return
+    }
+    await copies.locks.run(`${bucket}\n${key}`, async () => {
+      // Still this content (not a version written meanwhile): dropped.
+      const still = await copies.openLocal(bucket, key, sha256, stopping, local)
+      if (still === undefined) return
+      await still.close()
       this.damaged.set(id, Date.now())
       this.o.stats.corruptCopies++
       await copies.deleteLocal(bucket, key, stopping, local)
-    }).then(() => { this.pass() }, () => {})
+    })
   }
 
   /**

@@ -126,7 +126,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 function headerNames (list: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError'): string[] {
   const names = list.split(';')
   const bad = names.find(n => !HEADER_NAME.test(n))
-  if (bad !== undefined) throw new S3Error(code, `SignedHeaders names "${bad}", which is not a lower-case header name.`)
+  if (bad !== undefined) throw new S3Error(code, `SignedHeaders names "${bad}", which no header can be named.`)
   return names
 }
 

@@ -14,10 +14,14 @@ export async function listMultipartUploads (ctx: Context): Promise<Response> {
   const maxUploads = parseMaxKeys(ctx.query.get('max-uploads'), 'max-uploads')
   const uploads = await ctx.store.listMultipartUploads(ctx.bucket, { prefix, signal: ctx.signal })
   let pastMarker = keyMarker === ''
-  /** Uploads of the marker's key come in the store's order (by initiation): those up to the upload-id marker were listed. */
-  let pastUploadId = false
-  // A key marker that is a common prefix (the last page ended on one): every key under it was rolled up into it.
-  const markerIsPrefix = delimiter !== '' && keyMarker.endsWith(delimiter) && keyMarker.startsWith(prefix)
+  // Uploads of the marker's key come in the store's order (by initiation): those up to the upload-id marker were
+  // listed. One completed or aborted since is not there to count from: that key's uploads are listed again then
+  // (one seen twice, rather than one never seen).
+  let pastUploadId = uploadIdMarker !== '' && !uploads.some(u => u.key === keyMarker && u.uploadId === uploadIdMarker)
+  // A key marker that is a common prefix (the last page ended on one, and gave no upload id): every key under it
+  // was rolled up into it.
+  const rolledUp = delimiter === '' || uploadIdMarker !== '' || keyMarker.length <= prefix.length || !keyMarker.startsWith(prefix) ? -1 : keyMarker.indexOf(delimiter, prefix.length)
+  const markerIsPrefix = rolledUp >= 0 && rolledUp === keyMarker.length - delimiter.length
   const Upload: XmlElement[] = []
   const CommonPrefixes: XmlElement[] = []
   const seenPrefixes = new Set<string>()

@@ -15,7 +15,8 @@ export async function listParts (ctx: Context): Promise<Response> {
   const maxParts = parseMaxKeys(ctx.query.get('max-parts'), 'max-parts')
   const all = (await ctx.store.listParts(ctx.bucket, ctx.key, uploadId, { signal: ctx.signal })).filter(p => p.partNumber > marker)
   const parts = all.slice(0, maxParts)
-  const isTruncated = all.length > parts.length
+  // max-parts=0 is an empty page that is not truncated, as ListObjects' max-keys=0 is (a paginator would loop on it).
+  const isTruncated = maxParts > 0 && all.length > parts.length
   return xmlResponse('ListPartsResult', {
     Bucket: ctx.bucket,
     Key: ctx.key,
@@ -24,8 +25,7 @@ export async function listParts (ctx: Context): Promise<Response> {
     Owner: OWNER,
     StorageClass: 'STANDARD',
     PartNumberMarker: marker,
-    // With max-parts=0 nothing is listed: the next page starts where this one did.
-    ...(isTruncated ? { NextPartNumberMarker: parts.at(-1)?.partNumber ?? marker } : {}),
+    ...(isTruncated ? { NextPartNumberMarker: parts.at(-1)!.partNumber } : {}),
     MaxParts: maxParts,
     IsTruncated: isTruncated,
     Part: parts.map(p => ({ PartNumber: p.partNumber, LastModified: isoDate(p.lastModified), ETag: quoteEtag(p.etag), Size: p.size, ...checksumXml(p.checksum) })),
