@@ -153,12 +153,14 @@ describe('a replica\'s copy of a write in progress', () => {
 
       // A delete heard while the bytes were on their way (the version not come yet): the copy is refused once it comes.
       const late = bytes(64 * 1024, 7)
-      let come!: (e: CatalogEntry) => void
+      let come: ((e: CatalogEntry) => void) | undefined
       const pending = copies.storeStreamed(head, streamOfBytes(late, 64 * 1024), async () => await new Promise<CatalogEntry>(resolve => { come = resolve }))
       await until('the late copy\'s bytes are written', async () => (await temps(store)).includes(late.byteLength), 5000)
+      // Its bytes all in the temp file, the copy asks for its version a moment later (a slower machine showed the gap).
+      await until('the late copy waits for its version', () => come !== undefined, 5000)
       const lateEntry = { ...entryOf('k', late), version: { ms: Date.now() + 1, counter: 0, node: 'writer' } }
       catalog.apply({ bucket: 'b', key: 'k', version: { ...lateEntry.version, counter: 1 }, deleted: true, holders: [] })
-      come(lateEntry)
+      come!(lateEntry)
       await assert.rejects(pending, (err: unknown) => err instanceof StaleVersionError)
       assert.equal((await store.headObject('b', 'k')).sha256, sha(body), 'the refused copy stored nothing')
       assert.deepEqual(await temps(store), [])
