@@ -352,65 +352,62 @@ describe('DiskStore paths', () => {
   })
 })
 
+/** Runs `fn` on a DiskStore in a new data folder, closed and removed after. */
+async function withStore (fn: (store: DiskStore, root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 's3mesh-store-'))
+  try {
+    const store = await DiskStore.open(root)
+    try { await fn(store, root) } finally { await store.close() }
+  } finally { await rm(root, { recursive: true, force: true }) }
+}
+
 describe('DiskStore deletes', () => {
   it('makes a delete\'s unlink durable (its folder fsynced) before the row that forgets the file goes: a crash never brings the object back as a file put by hand', async () => {
-    const root = await mkdtemp(join(tmpdir(), 's3mesh-delete-'))
-    try {
-      const store = await DiskStore.open(root)
-      try {
-        await store.createBucket('b')
-        await store.putObject('b', 'dir/k', streamOfBytes(enc.encode('bytes')), { metadata: { user: {} } })
-        const file = join(root, 'b', 'dir', 'k')
-        const internals = store as unknown as { writer: { dirSyncer: { sync: (dir: string) => Promise<void> } }, db: MetaDb }
-        const syncer = internals.writer.dirSyncer
-        const seen: Array<{ dir: string, fileThere: boolean, rowThere: boolean }> = []
-        const sync = syncer.sync.bind(syncer)
-        syncer.sync = async (dir: string) => {
-          seen.push({ dir, fileThere: await stat(file).then(() => true, () => false), rowThere: internals.db.get('b', 'dir/k') !== undefined })
-          await sync(dir)
-        }
-        await store.deleteObject('b', 'dir/k')
-        assert.deepEqual(seen, [{ dir: join(root, 'b', 'dir'), fileThere: false, rowThere: true }], 'the folder fsynced after the unlink, while the row still says the object is there')
-        assert.equal(internals.db.get('b', 'dir/k'), undefined)
-        await assert.rejects(store.headObject('b', 'dir/k'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
-      } finally { await store.close() }
-    } finally { await rm(root, { recursive: true, force: true }) }
+    await withStore(async (store, root) => {
+      await store.createBucket('b')
+      await store.putObject('b', 'dir/k', streamOfBytes(enc.encode('bytes')), { metadata: { user: {} } })
+      const file = join(root, 'b', 'dir', 'k')
+      const internals = store as unknown as { writer: { dirSyncer: { sync: (dir: string) => Promise<void> } }, db: MetaDb }
+      const syncer = internals.writer.dirSyncer
+      const seen: Array<{ dir: string, fileThere: boolean, rowThere: boolean }> = []
+      const sync = syncer.sync.bind(syncer)
+      syncer.sync = async (dir: string) => {
+        seen.push({ dir, fileThere: await stat(file).then(() => true, () => false), rowThere: internals.db.get('b', 'dir/k') !== undefined })
+        await sync(dir)
+      }
+      await store.deleteObject('b', 'dir/k')
+      assert.deepEqual(seen, [{ dir: join(root, 'b', 'dir'), fileThere: false, rowThere: true }], 'the folder fsynced after the unlink, while the row still says the object is there')
+      assert.equal(internals.db.get('b', 'dir/k'), undefined)
+      await assert.rejects(store.headObject('b', 'dir/k'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
+    })
   })
 
   it('deletes keys of one folder at once: the folder removed by one delete while another fsyncs it fails neither', async () => {
-    const root = await mkdtemp(join(tmpdir(), 's3mesh-delete-'))
-    try {
-      const store = await DiskStore.open(root)
-      try {
-        await store.createBucket('b')
-        for (let round = 0; round < 10; round++) {
-          const keys = Array.from({ length: 8 }, (_, i) => `logs/${round}/${i}`)
-          for (const k of keys) await store.putObject('b', k, streamOfBytes(enc.encode(k)), { metadata: { user: {} } })
-          const outcomes = await Promise.allSettled(keys.map(async k => await store.deleteObject('b', k)))
-          assert.deepEqual(outcomes.filter(o => o.status === 'rejected').map(o => String((o as PromiseRejectedResult).reason)), [], `round ${round}`)
-        }
-        assert.deepEqual((await store.listObjects('b', { limit: 100 })).objects, [])
-        assert.deepEqual(await readdir(join(root, 'b')), [], 'the emptied folders removed')
-      } finally { await store.close() }
-    } finally { await rm(root, { recursive: true, force: true }) }
+    await withStore(async (store, root) => {
+      await store.createBucket('b')
+      for (let round = 0; round < 10; round++) {
+        const keys = Array.from({ length: 8 }, (_, i) => `logs/${round}/${i}`)
+        for (const k of keys) await store.putObject('b', k, streamOfBytes(enc.encode(k)), { metadata: { user: {} } })
+        const outcomes = await Promise.allSettled(keys.map(async k => await store.deleteObject('b', k)))
+        assert.deepEqual(outcomes.filter(o => o.status === 'rejected').map(o => String((o as PromiseRejectedResult).reason)), [], `round ${round}`)
+      }
+      assert.deepEqual((await store.listObjects('b', { limit: 100 })).objects, [])
+      assert.deepEqual(await readdir(join(root, 'b')), [], 'the emptied folders removed')
+    })
   })
 })
 
 describe('DiskStore multipart uploads', () => {
   it('a folder a cut-off CreateMultipartUpload left without its record keeps the bucket from being deleted only while it may still be under way', async () => {
-    const root = await mkdtemp(join(tmpdir(), 's3mesh-uploads-'))
-    try {
-      const store = await DiskStore.open(root)
-      try {
-        await store.createBucket('b')
-        const half = join(root, '.s3mesh', 'multipart', 'b', 'ab'.repeat(16))
-        await mkdir(half, { recursive: true })
-        await assert.rejects(store.deleteBucket('b'), (err: Error & { code?: string }) => err.code === 'BucketNotEmpty', 'one being made now counts')
-        const old = new Date(Date.now() - 5 * 60_000)
-        await utimes(half, old, old)
-        await store.deleteBucket('b')
-        await assert.rejects(stat(half), 'the half-made folder went with the bucket')
-      } finally { await store.close() }
-    } finally { await rm(root, { recursive: true, force: true }) }
+    await withStore(async (store, root) => {
+      await store.createBucket('b')
+      const half = join(root, '.s3mesh', 'multipart', 'b', 'ab'.repeat(16))
+      await mkdir(half, { recursive: true })
+      await assert.rejects(store.deleteBucket('b'), (err: Error & { code?: string }) => err.code === 'BucketNotEmpty', 'one being made now counts')
+      const old = new Date(Date.now() - 5 * 60_000)
+      await utimes(half, old, old)
+      await store.deleteBucket('b')
+      await assert.rejects(stat(half), 'the half-made folder went with the bucket')
+    })
   })
 })

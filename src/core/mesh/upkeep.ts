@@ -233,10 +233,11 @@ export class Upkeep {
     // The copy that was opened goes, by its own id (a reader of an older release names none: the key's newest here).
     const local = handle.info.versionId ?? versionId
     const id = damageId(bucket, key, local)
-    const checked = this.intactAt.get(`${id}\n${sha256}`)
+    const content = `${id}\n${sha256}`
+    const checked = this.intactAt.get(content)
     if (this.damaged.has(id) || (checked !== undefined && Date.now() - checked < INTACT_RECHECK_MS)) { await handle.close(); return }
     if (await copies.intact(handle, sha256, stopping)) {
-      this.intactAt.set(`${id}\n${sha256}`, Date.now())
+      this.intactAt.set(content, Date.now())
       this.o.stats.intactReports++
       if (this.intactAt.size > INTACT_REMEMBERED) this.intactAt.delete(this.intactAt.keys().next().value!)
       return
