@@ -19,7 +19,15 @@ import { nodeHashes } from '../../src/node/node-hashes.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { Announcer } from '../../src/core/mesh/announcer.js'
 import { PeerIdleError } from '../../src/core/wire/sealed-frames.js'
-import { TransferService, type TransferHost } from '../../src/core/mesh/transfer.js'
+import { TRANSFER_PROTOCOL, TransferService, type TransferHost } from '../../src/core/mesh/transfer.js'
+import { ACCESS_PROTOCOL } from '../../src/core/mesh/access-sync.js'
+import { CLOSE_PROTOCOL } from '../../src/core/mesh/bucket-close.js'
+import { GUEST_TRANSFER_PROTOCOL } from '../../src/core/mesh/guest-service.js'
+import { STATS_PROTOCOL } from '../../src/core/mesh/member-stats.js'
+import { ARBITER_PROTOCOL } from '../../src/core/mesh/write-arbiter.js'
+import { MEMBERSHIP_PROTOCOL } from '../../src/core/membership/libp2p-transport.js'
+import type { Stream } from '@libp2p/interface'
+import * as varint from 'uint8-varint'
 import { metric, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { signer } from '../helpers/s3-client.js'
 
@@ -76,6 +84,59 @@ describe('a peer without the cluster key', () => {
     assert.equal(res.status, 200, 'the forged delete did nothing')
     assert.equal(await res.text(), 'the crown jewels')
     await announcer.stop()
+  })
+})
+
+describe('a stranger\'s first frame', () => {
+  let node: ServerProcess | undefined
+  after(async () => { await node?.stop() })
+
+  it('is refused from its length when longer than the protocol\'s members send, and a trickled membership message is cut off', async () => {
+    node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') } })
+    const stranger = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    try {
+      const connection = await stranger.dial(multiaddr(node.meshAddress!))
+      /** Resolves with the ms from now until the node resets `stream` (or `limitMs`, if it has not). */
+      const resetWithin = async (stream: Stream, limitMs: number): Promise<number> => {
+        const t = Date.now()
+        if (stream.status !== 'open') return 0
+        await Promise.race([
+          new Promise(resolve => { stream.addEventListener('close', resolve, { once: true }) }),
+          new Promise(resolve => setTimeout(resolve, limitMs)),
+        ])
+        return Date.now() - t
+      }
+      // Each protocol's cap, one byte over it: only the length and a few bytes are sent, never the frame. The node
+      // waits at least 5 s for a frame's rest (its idle timeouts), so a reset well before that came from the length.
+      const caps: Array<[string, number]> = [[TRANSFER_PROTOCOL, 256 * 1024], [GUEST_TRANSFER_PROTOCOL, 512 * 1024], [ARBITER_PROTOCOL, 64 * 1024], [ACCESS_PROTOCOL, 4096], [STATS_PROTOCOL, 4096], [CLOSE_PROTOCOL, 64 * 1024]]
+      for (const [protocol, cap] of caps) {
+        const stream = await connection.newStream(protocol)
+        stream.send(varint.encode(cap + 1))
+        stream.send(new Uint8Array(64))
+        const ms = await resetWithin(stream, 4000)
+        assert.ok(ms < 2500 && stream.status !== 'open', `${protocol}: a ${cap + 1}-byte first frame was refused after ${ms} ms (stream ${stream.status})`)
+      }
+      // And a frame just under a cap is waited for (then refused for its missing key, not its length).
+      const under = await connection.newStream(STATS_PROTOCOL)
+      under.send(varint.encode(4000))
+      under.send(new Uint8Array(64))
+      assert.equal(await resetWithin(under, 3000) >= 3000 && under.status === 'open', true, 'a first frame within the cap is waited for')
+      under.abort(new Error('test over'))
+
+      // Membership's first message may be as large as any (a push-pull of the whole member list), so it is bounded in
+      // time instead: whole within 8 probe timeouts, and 10 s at least (10 s for the LAN preset), of the stream's opening.
+      const membership = await connection.newStream(MEMBERSHIP_PROTOCOL)
+      membership.send(varint.encode(1024 * 1024))
+      const trickle = setInterval(() => { if (membership.status === 'open') membership.send(new Uint8Array(1)) }, 250)
+      try {
+        const ms = await resetWithin(membership, 25_000)
+        assert.ok(ms < 18_000 && membership.status !== 'open', `a trickled membership message was cut off after ${ms} ms (stream ${membership.status})`)
+      } finally {
+        clearInterval(trickle)
+      }
+    } finally {
+      await stranger.stop()
+    }
   })
 })
 

@@ -225,12 +225,19 @@ export class MembershipTransport {
   private read (stream: Stream, connection: Connection): void {
     const from = connection.remotePeer.toString()
     const lp = lpStream(stream, { maxDataLength: DEFAULT_LIMITS.maxMessageBytes })
+    // Until a message opens with the cluster key, the peer is a stranger: its first message must be whole within
+    // twice the time a member's write of it is given (send), and 10 s at least (timed from the stream's opening,
+    // and a busy event loop reads late), or a stranger could keep up to maxMessageBytes buffered here per
+    // stream by trickling it.
+    let known = false
     void (async () => {
       while (!this.stopped) {
-        const frame = await lp.read()
+        const frame = await lp.read(known ? undefined : { signal: AbortSignal.timeout(Math.max(this.membership.config.probeTimeoutMs * 8, 10_000)) })
         this.stats.bytesReceived += frame.byteLength
         try {
-          const message = decodeMessage(await this.keyring.open(frame.subarray()))
+          const plain = await this.keyring.open(frame.subarray())
+          known = true
+          const message = decodeMessage(plain)
           this.stats.received++
           this.membership.receive(from, message)
           this.schedule()

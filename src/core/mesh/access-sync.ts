@@ -120,7 +120,8 @@ export class AccessSync {
   }
 
   private async serve (stream: Stream): Promise<void> {
-    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: EXCHANGE_TIMEOUT_MS })
+    // The asker opens with its digest: a few bytes.
+    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: EXCHANGE_TIMEOUT_MS, firstFrameMaxBytes: 4096 })
     try {
       const first = await frames.receive()
       if (first.type !== 'digest' || typeof first.digest !== 'string') throw new Error('not an access exchange')

@@ -329,7 +329,8 @@ export class BucketCloser {
   }
 
   private async serve (stream: Stream): Promise<void> {
-    await answerSealed(stream, this.o.keyring, async r => await this.reply(r), { idleTimeoutMs: ASK_TIMEOUT_MS })
+    // A question is a bucket, a token and at most a bucket's tombstone.
+    await answerSealed(stream, this.o.keyring, async r => await this.reply(r), { idleTimeoutMs: ASK_TIMEOUT_MS, firstFrameMaxBytes: 64 * 1024 })
   }
 
   /** A member's answer to a close or an open; throws (the stream is reset) on a malformed one. */

@@ -1,5 +1,5 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import { GuestRefusedError } from '../access/admission.js'
+import { GuestRefusedError, MAX_ADMISSION_BYTES } from '../access/admission.js'
 import type { Hashes } from '../hashes.js'
 import { MEMBER_EVENTS } from '../membership/member-events.js'
 import type { Membership } from '../membership/membership.js'
@@ -16,6 +16,7 @@ import type { Guest, GuestGate } from './guest-gate.js'
 import { GuestHoldings, MAX_HOLDINGS_PER_GUEST } from './guest-holdings.js'
 import type { LocalCopies } from './local-copies.js'
 import { TransferService, type TransferOptions } from './transfer.js'
+import { MEMBER_REQUEST_MAX_BYTES } from './transfer-server.js'
 
 /** Guests' requests to a member: the catalog feed, one key's entry, announcing what the guest holds. */
 export const GUEST_PROTOCOL = '/s3mesh/guest/1.0.0'
@@ -65,7 +66,7 @@ export function guestTransfer (
     acceptStreamed: async () => { throw new Error('guests do not take pushes') },
     hashes,
     onCorrupt: () => {},
-  }, { ...options, protocol: GUEST_TRANSFER_PROTOCOL })
+  }, { ...options, protocol: GUEST_TRANSFER_PROTOCOL, firstRequestMaxBytes: MAX_ADMISSION_BYTES + MEMBER_REQUEST_MAX_BYTES })
 }
 
 /** Entries per feed frame. */

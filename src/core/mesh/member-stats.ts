@@ -46,6 +46,6 @@ export class MemberStats {
     await answerSealed(stream, this.keyring, async request => {
       if (request.type !== 'stats?' || typeof request.what !== 'string' || !KINDS.has(request.what)) throw new Error('not a stats request')
       return { type: 'stats', json: JSON.stringify(await this.provide(request.what as StatsKind)) }
-    }, { idleTimeoutMs: STATS_TIMEOUT_MS })
+    }, { idleTimeoutMs: STATS_TIMEOUT_MS, firstFrameMaxBytes: 4096 })
   }
 }

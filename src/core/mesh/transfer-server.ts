@@ -8,6 +8,8 @@ import type { TransferHost, TransferOptions, TransferStats } from './transfer.js
 
 /** Data chunk size on the wire: large enough to amortise framing, well inside yamux's flow-control credit. */
 const CHUNK_BYTES = 256 * 1024
+/** A member's largest request: a push's entry (a 1 KiB key, 2 KiB of metadata, tags, up to 10,000 part sizes, at most 256 holders) is under 160 KiB. */
+export const MEMBER_REQUEST_MAX_BYTES = 256 * 1024
 
 /**
  * The holder's and the replica's side of the transfer protocol (transfer.ts
@@ -26,7 +28,7 @@ export class TransferServer {
 
   /** Answers the requests on one stream: one, or one push after another while the pusher keeps the stream. */
   async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs })
+    const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs, firstFrameMaxBytes: this.options.firstRequestMaxBytes ?? MEMBER_REQUEST_MAX_BYTES })
     const from = connection.remotePeer.toString()
     const done = new AbortController()
     stream.addEventListener('close', () => { done.abort() })

@@ -45,6 +45,12 @@ export interface TransferOptions {
   authorize?: (from: string, request: Record<string, unknown>, signal: AbortSignal) => Promise<void>
   /** Fields added to every request this service sends (a guest's admission). */
   credentials?: () => Record<string, unknown>
+  /**
+   * Largest first request taken on a stream a peer opened, bytes (SealedFrames'
+   * firstFrameMaxBytes); MEMBER_REQUEST_MAX_BYTES (transfer-server.ts) unless given. A guest's
+   * requests carry its admission as well.
+   */
+  firstRequestMaxBytes?: number
 }
 
 export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = {

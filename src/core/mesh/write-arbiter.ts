@@ -222,7 +222,8 @@ export class WriteArbiter {
 
   /** Answers questions on a stream one after another, until the asker closes it or it has been idle for STREAM_IDLE_MS. */
   private async serve (stream: Stream, _connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: STREAM_IDLE_MS })
+    // A question is a key, a token and the request's If-Match or If-None-Match: well under 64 KiB.
+    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: STREAM_IDLE_MS, firstFrameMaxBytes: 64 * 1024 })
     this.serving.add(frames)
     try {
       for (;;) {

@@ -45,6 +45,16 @@ export interface FramesOptions {
    * at hundreds of frames a second those show in profiles.
    */
   idleTimeoutMs?: number
+  /**
+   * Largest first frame accepted from the peer, bytes (MAX_FRAME_BYTES
+   * otherwise), and that frame must be whole within `idleTimeoutMs` of its
+   * first byte rather than of the last. For a stream the peer opened: its
+   * first frame is buffered whole before it can be opened, so a peer without
+   * the cluster key could otherwise hold MAX_FRAME_BYTES per stream, for as
+   * long as it trickles a byte now and then. Set it to the largest first
+   * message the protocol's honest peers send.
+   */
+  firstFrameMaxBytes?: number
 }
 
 /**
@@ -69,6 +79,10 @@ export class SealedFrames {
   private deadline: number | undefined
   private waitingMs = 0
   private watchdog: ReturnType<typeof setInterval> | undefined
+  /** Whether a frame has been taken: from then on the peer has shown it speaks the protocol. */
+  private tookOne = false
+  /** When the first frame's first byte arrived (ms since epoch), while `firstFrameMaxBytes` holds. */
+  private firstByteAt: number | undefined
 
   constructor (readonly stream: Stream, private readonly keyring: FrameSeal, private readonly options: FramesOptions = {}) {
     if (options.signal !== undefined) this.abortOn(options.signal)
@@ -180,6 +194,7 @@ export class SealedFrames {
       if (this.failure !== undefined) throw this.failure
       if (this.ended) throw new StreamEndedError('The peer ended the stream before the next frame.')
       this.flow()
+      if (!this.tookOne && this.options.firstFrameMaxBytes !== undefined && this.buffer.byteLength > 0) this.firstByteAt ??= Date.now()
       this.waitOnPeer(patienceMs)
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => { this.wake = undefined; this.deadline = undefined; reject(signal!.reason instanceof Error ? signal!.reason : new Error('aborted')) }
@@ -202,10 +217,13 @@ export class SealedFrames {
       this.need = this.buffer.byteLength + 1
       return undefined
     }
-    if (length > MAX_FRAME_BYTES) throw new DroppedMessageError('too-large', `A ${length}-byte frame exceeds ${MAX_FRAME_BYTES} bytes.`)
+    const max = this.tookOne ? MAX_FRAME_BYTES : (this.options.firstFrameMaxBytes ?? MAX_FRAME_BYTES)
+    if (length > max) throw new DroppedMessageError('too-large', `A ${length}-byte ${this.tookOne ? '' : 'first '}frame exceeds ${max} bytes.`)
     if (this.buffer.byteLength < prefix + length) { this.need = prefix + length; return undefined }
     const frame = this.buffer.sublist(prefix, prefix + length)
     this.buffer.consume(prefix + length)
+    this.tookOne = true
+    this.firstByteAt = undefined
     this.need = 0
     this.flow()
     return frame
@@ -216,7 +234,8 @@ export class SealedFrames {
     const idle = this.options.idleTimeoutMs
     if (idle === undefined) return
     this.waitingMs = patienceMs ?? idle
-    this.deadline = Date.now() + this.waitingMs
+    // A first frame that has begun to arrive gets one idle period from its first byte, however it trickles.
+    this.deadline = (this.firstByteAt ?? Date.now()) + this.waitingMs
     this.watchdog ??= setInterval(() => {
       if (this.deadline !== undefined && Date.now() > this.deadline) {
         clearInterval(this.watchdog)

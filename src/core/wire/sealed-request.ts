@@ -14,6 +14,8 @@ export interface SealedRequestOptions {
   signal: AbortSignal
   /** Resets the stream when no frame moves for this long, ms (SealedFrames' idle timer). */
   idleTimeoutMs?: number
+  /** The largest question answered, bytes (SealedFrames' firstFrameMaxBytes): the protocol's largest honest question. */
+  firstFrameMaxBytes?: number
 }
 
 /** Asks `peer` one question over `protocol` on a new stream; resolves with its answer. */
@@ -38,7 +40,8 @@ export async function askSealed (libp2p: Libp2p, keyring: FrameSeal, peer: strin
  * Resolves whether the question was answered; never rejects.
  */
 export async function answerSealed (stream: Stream, keyring: FrameSeal, answer: (request: Record<string, unknown>) => Promise<Record<string, unknown>>, options: Partial<SealedRequestOptions> = {}): Promise<boolean> {
-  const frames = new SealedFrames(stream, keyring, options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs })
+  const { idleTimeoutMs, firstFrameMaxBytes } = options
+  const frames = new SealedFrames(stream, keyring, { ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }), ...(firstFrameMaxBytes === undefined ? {} : { firstFrameMaxBytes }) })
   try {
     const request = await frames.receive(options.signal)
     await frames.send(await answer(request), options.signal)

@@ -1,0 +1,107 @@
+/**
+ * SealedFrames' guard on a stream's first frame: a peer that has not yet
+ * shown it speaks the protocol (holds the cluster key) cannot make the
+ * receiver buffer more than the protocol's largest first message, nor keep a
+ * partial one buffered by trickling bytes. Over a real libp2p stream pair.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { Stream } from '@libp2p/interface'
+import { streamPair } from '@libp2p/utils'
+import { encode } from 'cborg'
+import * as varint from 'uint8-varint'
+import { MAX_FRAME_BYTES, PeerIdleError, PLAIN_FRAMES, SealedFrames } from '../../src/core/wire/sealed-frames.js'
+import { DroppedMessageError } from '../../src/core/wire/strict-cbor.js'
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** Writes raw bytes on `stream`, waiting for room as a sender must. */
+async function sendRaw (stream: Stream, bytes: Uint8Array): Promise<void> {
+  if (!stream.send(bytes)) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+}
+
+/** A length prefix and a CBOR control message `pad` bytes long or so. */
+function controlFrame (pad: number): { prefix: Uint8Array, body: Uint8Array } {
+  const body = encode({ op: 'get', pad: 'x'.repeat(pad) })
+  return { prefix: varint.encode(body.byteLength), body }
+}
+
+test('a first frame longer than the cap is refused from its length, before its bytes are taken', async () => {
+  const [outbound, inbound] = await streamPair()
+  const frames = new SealedFrames(inbound, PLAIN_FRAMES, { idleTimeoutMs: 5000, firstFrameMaxBytes: 4096 })
+  const receiving = frames.receive()
+  // Only the length of a 3 MiB frame and a few of its bytes: the refusal cannot have waited for the rest.
+  await sendRaw(outbound, varint.encode(3 * 1024 * 1024))
+  await sendRaw(outbound, new Uint8Array(100))
+  await assert.rejects(receiving, (err: unknown) => err instanceof DroppedMessageError && err.reason === 'too-large' && /first frame exceeds 4096/.test(err.message))
+  frames.abort(new Error('test over'))
+})
+
+test('without a cap the same first frame is taken (MAX_FRAME_BYTES), and after a first frame the cap no longer applies', async () => {
+  const big = 3 * 1024 * 1024
+  assert.ok(big <= MAX_FRAME_BYTES)
+  const [outbound, inbound] = await streamPair()
+  const plain = new SealedFrames(inbound, PLAIN_FRAMES, { idleTimeoutMs: 5000 })
+  const sender = new SealedFrames(outbound, PLAIN_FRAMES, { idleTimeoutMs: 5000 })
+  const got = plain.receiveData()
+  await sender.sendData(new Uint8Array(big))
+  assert.equal((await got)!.reduce((n, p) => n + p.byteLength, 0), big)
+
+  const [out2, in2] = await streamPair()
+  const capped = new SealedFrames(in2, PLAIN_FRAMES, { idleTimeoutMs: 5000, firstFrameMaxBytes: 4096 })
+  const sender2 = new SealedFrames(out2, PLAIN_FRAMES, { idleTimeoutMs: 5000 })
+  await sender2.send({ op: 'get', bucket: 'b' })
+  assert.deepEqual(await capped.receive(), { op: 'get', bucket: 'b' })
+  const second = capped.receiveData()
+  await sender2.sendData(new Uint8Array(big))
+  assert.equal((await second)!.reduce((n, p) => n + p.byteLength, 0), big, 'the second frame may be as large as any frame')
+  for (const f of [plain, sender, capped, sender2]) f.abort(new Error('test over'))
+})
+
+test('a trickled first frame must be whole within one idle period of its first byte', async () => {
+  const idle = 400
+  // The same trickle (a byte every 100 ms, 1.5 s in all) to a stream without the guard and to one with it.
+  const trickle = async (stream: Stream, prefix: Uint8Array, body: Uint8Array): Promise<void> => {
+    await sendRaw(stream, prefix)
+    for (const b of body) {
+      await sleep(100)
+      if (stream.status !== 'open') return
+      await sendRaw(stream, new Uint8Array([b])).catch(() => {})
+    }
+  }
+  const { prefix, body } = controlFrame(20)
+  const slow = body.byteLength * 100
+  assert.ok(slow > 3 * idle, `the trickle (${slow} ms) outlasts the idle timeout several times over`)
+
+  const [out1, in1] = await streamPair()
+  const unguarded = new SealedFrames(in1, PLAIN_FRAMES, { idleTimeoutMs: idle })
+  const trickled = trickle(out1, prefix, body)
+  assert.deepEqual(await unguarded.receive(), { op: 'get', pad: 'x'.repeat(20) }, 'without the guard each byte restarts the idle timer')
+  await trickled
+  unguarded.abort(new Error('test over'))
+
+  const [out2, in2] = await streamPair()
+  const guarded = new SealedFrames(in2, PLAIN_FRAMES, { idleTimeoutMs: idle, firstFrameMaxBytes: 4096 })
+  const started = Date.now()
+  const receiving = guarded.receive()
+  void trickle(out2, prefix, body)
+  await assert.rejects(receiving, (err: unknown) => err instanceof PeerIdleError)
+  const took = Date.now() - started
+  assert.ok(took < slow / 2, `the stream was reset after ${took} ms, not when the trickle ended (${slow} ms)`)
+  out2.abort(new Error('test over'))
+})
+
+test('the first frame\'s idle period starts at its first byte, not when the stream opened', async () => {
+  const [outbound, inbound] = await streamPair()
+  const frames = new SealedFrames(inbound, PLAIN_FRAMES, { idleTimeoutMs: 2000, firstFrameMaxBytes: 4096 })
+  const receiving = frames.receive()
+  // Opened ahead of use (a spare stream), then its request in two parts: 2.4 s after the open, 1.2 s after the first byte.
+  await sleep(1200)
+  const { prefix, body } = controlFrame(1000)
+  await sendRaw(outbound, prefix)
+  await sendRaw(outbound, body.subarray(0, 500))
+  await sleep(1200)
+  await sendRaw(outbound, body.subarray(500))
+  assert.equal(((await receiving).pad as string).length, 1000)
+  frames.abort(new Error('test over'))
+})
