@@ -103,7 +103,9 @@ export class DiskBuckets {
    * Deletes a bucket that `empty` (run once the bucket is marked as being
    * deleted, so no write starts meanwhile) finds empty: its folder (if it
    * holds only folders), its record, and the store's folders kept for it.
-   * `forgetRows` drops what the metadata database keeps of it.
+   * `forgetRows` drops what the metadata database keeps of it, before the
+   * record goes: a failure there leaves the bucket as it was, settings and
+   * all, rather than gone at the next start while still served until then.
    */
   async delete (name: string, empty: () => Promise<void>, forgetRows: () => Promise<void>): Promise<void> {
     const b = this.get(name)
@@ -113,10 +115,16 @@ export class DiskBuckets {
       if (!(await removeEmptyTree(this.layout.bucketDir(name)))) {
         throw new S3Error('BucketNotEmpty', 'The bucket folder holds files that s3mesh does not manage: move or delete them first.', { resource: name, detail: { BucketName: name } })
       }
-      await unlink(this.layout.bucketMeta(name))
-      for (const dir of [this.layout.hiddenDir(name), this.layout.uploadsDir(name), this.layout.bucketVersionsDir(name)]) await removeQuietly(dir)
       await forgetRows()
-      this.all.delete(name)
+      await unlink(this.layout.bucketMeta(name))
+      try {
+        // Made durable before the answer, or a power cut could bring the deleted bucket back.
+        if (this.sync) await syncDir(this.layout.bucketsMeta)
+      } finally {
+        // Its record gone, the bucket is gone (at the next start too), whether or not that fsync failed.
+        for (const dir of [this.layout.hiddenDir(name), this.layout.uploadsDir(name), this.layout.bucketVersionsDir(name)]) await removeQuietly(dir)
+        this.all.delete(name)
+      }
     } catch (err) {
       b.deleting = false
       throw storageError(err, 'delete the bucket')

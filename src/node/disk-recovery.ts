@@ -12,9 +12,19 @@ async function exists (path: string): Promise<boolean> {
 }
 
 /**
+ * Whether the file at `path` is the one `record` was written as: its inode,
+ * and its size and mtime too (an inode freed by a failed write's temp file
+ * can be reused by another file at the same path).
+ */
+async function isFileOf (path: string, record: MetaRecord): Promise<boolean> {
+  const s = await stat(path).catch(() => undefined)
+  return s !== undefined && s.ino === record.ino && s.size === record.size && s.mtimeMs === record.mtimeMs
+}
+
+/**
  * Finishes or rolls back commits a crash interrupted. A commit's intent is
  * durable before its data file moves: if the data file is in place (the temp
- * file gone, the inode at the destination the one the intent names), the
+ * file gone, the file at the destination the one the intent names), the
  * commit is finished (the client may not have seen the 200, but the object is
  * whole and verified); if not, the intent is dropped and the old object stays.
  */
@@ -34,8 +44,7 @@ export async function recoverIntents (db: MetaDb, writeMarker: (path: string, st
       }
       continue
     }
-    const s = await exists(intent.dataTmp) ? undefined : await stat(intent.dataPath).catch(() => undefined)
-    if (s !== undefined && s.ino === intent.record.ino) {
+    if (!(await exists(intent.dataTmp)) && await isFileOf(intent.dataPath, intent.record)) {
       await db.settle(intent.id, intent.bucket, intent.record)
       finished++
     } else {
@@ -59,7 +68,7 @@ async function recoverVersioned (db: MetaDb, intent: CommitIntent, writeMarker: 
   const shelvedThere = shelve === undefined ? false : (await stat(shelve.to).catch(() => undefined))?.ino === shelve.ino
   const done = intent.dataTmp === ''
     ? shelve === undefined || shelvedThere
-    : !(await exists(intent.dataTmp)) && (await stat(intent.dataPath).catch(() => undefined))?.ino === intent.record.ino
+    : !(await exists(intent.dataTmp)) && await isFileOf(intent.dataPath, intent.record)
   if (done) {
     if (plan.drop !== undefined) await unlink(plan.drop).catch(err => { if (codeOf(err) !== 'ENOENT') throw err })
     if (plan.markerFile !== undefined) await writeMarker(plan.markerFile, intent.record.stamp)

@@ -76,6 +76,31 @@ describe('DiskStore crash recovery', () => {
     }
   })
 
+  it('does not finish a commit whose destination holds other bytes in the intent\'s inode (one reused), and serves those bytes as they are', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-crash-'))
+    try {
+      const first = await DiskStore.open(root)
+      await first.createBucket('b')
+      await first.putObject('b', 'k', streamOfBytes(enc.encode('old')), { metadata: { user: { v: 'old' } } })
+      await first.close()
+      await interruptedCommit(root, 'k', 'new!', true)
+      const path = join(root, 'b', 'k')
+      const ino = (await stat(path)).ino
+      const other = 'other bytes, not the commit\'s'
+      await writeFile(path, other)
+      assert.equal((await stat(path)).ino, ino, 'the same inode holds other bytes')
+      const store = await DiskStore.open(root)
+      try {
+        const h = await store.openObject('b', 'k')
+        assert.equal(new TextDecoder().decode(await readStream(h.stream())), other)
+        assert.equal(h.info.etag, createHash('md5').update(other).digest('hex'), 'the ETag is of the bytes served, not the interrupted commit\'s')
+        assert.equal(h.info.metadata.user.v, 'old', 'the interrupted commit\'s metadata was not taken')
+      } finally { await store.close() }
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
   it('serves a file edited by hand with its new bytes and ETag, and forgets a file deleted by hand', async () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-crash-'))
     try {
@@ -394,6 +419,28 @@ describe('DiskStore deletes', () => {
       assert.deepEqual((await store.listObjects('b', { limit: 100 })).objects, [])
       assert.deepEqual(await readdir(join(root, 'b')), [], 'the emptied folders removed')
     })
+  })
+})
+
+describe('DiskStore bucket deletes', () => {
+  it('a DeleteBucket whose metadata rows cannot be dropped keeps the bucket, its settings and its record, now and after a restart', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-store-'))
+    try {
+      let store = await DiskStore.open(root)
+      await store.createBucket('b')
+      await store.setBucketVersioning('b', 'Enabled')
+      const db = (store as unknown as { db: MetaDb }).db
+      db.removeBucket = async () => { throw new Error('disk I/O error') }
+      await assert.rejects(store.deleteBucket('b'), /disk I\/O error|delete the bucket/)
+      assert.equal((await store.headBucket('b')).versioning, 'Enabled', 'still served, settings and all')
+      await store.close()
+      store = await DiskStore.open(root)
+      try {
+        assert.equal((await store.headBucket('b')).versioning, 'Enabled', 'and still there after a restart')
+        await store.deleteBucket('b')
+        await assert.rejects(store.headBucket('b'), (err: Error & { code?: string }) => err.code === 'NoSuchBucket')
+      } finally { await store.close() }
+    } finally { await rm(root, { recursive: true, force: true }) }
   })
 })
 
