@@ -78,8 +78,14 @@ export interface AskOptions {
    * page's thread (and a Blob can be sent again if this page goes).
    */
   blob?: Blob
-  /** Gives up on the page (it closed: a page that goes away mid-request never answers). */
+  /**
+   * Gives up on the page (it closed: a page that goes away mid-request never
+   * answers, and a body it was sending never ends): the wait rejects, and an
+   * answer's body still being read fails.
+   */
   signal?: AbortSignal
+  /** Called once the answer's body is done with (read to its end, failed or cancelled), or there is no answer. */
+  settled?: () => void
 }
 
 /**
@@ -89,6 +95,19 @@ export interface AskOptions {
  */
 export async function askPageNode (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, request: Request, options: AskOptions): Promise<Response> {
   const { timeoutMs, relayed, blob, signal } = options
+  let res: Response
+  try {
+    res = await ask(client, request, timeoutMs, relayed, blob, signal)
+  } catch (err) {
+    options.settled?.()
+    throw err
+  }
+  if (res.body === null) { options.settled?.(); return res }
+  return new Response(untilAborted(res.body, signal, options.settled), { status: res.status, statusText: res.statusText, headers: res.headers })
+}
+
+/** askPageNode's exchange: the request sent, the answer awaited. */
+async function ask (client: { postMessage: (message: unknown, transfer: Transferable[]) => void }, request: Request, timeoutMs: number, relayed: AskOptions['relayed'], blob: Blob | undefined, signal: AbortSignal | undefined): Promise<Response> {
   signal?.throwIfAborted()
   const channel = new MessageChannel()
   const body = blob ?? request.body
@@ -105,6 +124,49 @@ export async function askPageNode (client: { postMessage: (message: unknown, tra
   relayed?.(a.seq)
   if ('error' in a) throw new Error(a.error)
   return new Response(a.body, { status: a.status, statusText: a.statusText, headers: a.headers })
+}
+
+/**
+ * `body` as it comes, failing once `signal` aborts: a body transferred from a
+ * page that then closed may never end or fail by itself. `settled` is called
+ * once, when the body is done with.
+ */
+function untilAborted (body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined, settled: (() => void) | undefined): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  let over = false
+  const end = (): void => {
+    if (over) return
+    over = true
+    signal?.removeEventListener('abort', onAbort)
+    settled?.()
+  }
+  let fail: ((reason: unknown) => void) | undefined
+  const onAbort = (): void => {
+    fail?.(signal!.reason)
+    void reader.cancel(signal!.reason).catch(() => {})
+    end()
+  }
+  return new ReadableStream<Uint8Array>({
+    start (c) {
+      fail = reason => { c.error(reason) }
+      if (signal?.aborted === true) onAbort()
+      else signal?.addEventListener('abort', onAbort, { once: true })
+    },
+    async pull (c) {
+      try {
+        const { done, value } = await reader.read()
+        if (over) return
+        if (done) { c.close(); end() } else c.enqueue(value)
+      } catch (err) {
+        c.error(err)
+        end()
+      }
+    },
+    async cancel (reason) {
+      end()
+      await reader.cancel(reason)
+    },
+  })
 }
 
 /** Worker side: whether `client` runs a page node (asked when the worker has forgotten, after a restart). */

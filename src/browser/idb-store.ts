@@ -1,27 +1,25 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import { isS3Error, S3Error } from '../core/errors.js'
-import { hexDigests, toHex, type Hashes } from '../core/hashes.js'
+import { hexDigests, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
-import { plannedChecksum } from '../core/checksums.js'
-import { completedMetadata, multipartEtag, selectParts } from '../core/multipart.js'
 import {
   checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type VersionAs, type VersionOptions, type DeleteOptions, type WriteCondition,
   type LockOptions, type UploadOptions,
   putDigests, putIdentity,
 } from '../core/object-store.js'
-import { throwIfAborted } from '../core/streams.js'
 import { changedLock, checkLockable, checkVersioningChange, lockForWrite, mayDeleteLocked, type BucketObjectLock, type LockChange, type VersionLock } from '../core/object-lock.js'
 import {
   afterDelete, afterMarker, checkNamedVersion, NULL_VERSION, placeVersion, STAMP_LENGTH, VersionIds, versionToRead, withVersion, writtenVersionId,
   type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary,
 } from '../core/versioning.js'
 import {
-  abandon, AFTER, bucket, compareBytes, get, object, partInfo, retire, startsWith, toInfo, upload, utf8,
-  type BucketRecord, type Key, type ObjectRecord, type PartRecord, type StoredInfo, type UploadRecord,
+  abandon, AFTER, bucket, compareBytes, get, object, retire, startsWith, toInfo, utf8,
+  type BucketRecord, type Key, type ObjectRecord, type StoredInfo,
 } from './idb-records.js'
 import { IdbChunks, storedChunk, sweptWrite, transaction } from './idb-chunks.js'
+import { IdbMultipart } from './idb-multipart.js'
 import { anyVersion, asVersion, markerRecord, nextKey, stampOf, versionsOf, writeVersions, type IdbVersion } from './idb-versions.js'
 import { browserHashes } from './wasm-hashes.js'
 
@@ -61,7 +59,7 @@ export interface IdbStoreOptions {
 export class IdbStore implements ObjectStore {
   private readonly db: UseStore
   private readonly hashes: Hashes
-  private readonly minPartSize?: number
+  private readonly multipart: IdbMultipart
   private sweeping: Promise<void> | undefined
 
   private readonly chunks: IdbChunks
@@ -72,7 +70,10 @@ export class IdbStore implements ObjectStore {
     this.db = createStore(options.database ?? 's3mesh', 'records')
     this.hashes = options.hashes ?? browserHashes
     this.chunks = new IdbChunks(this.db, this.hashes)
-    this.minPartSize = options.minPartSize
+    this.multipart = new IdbMultipart({
+      db: this.db, chunks: this.chunks, hashes: this.hashes, ...(options.minPartSize === undefined ? {} : { minPartSize: options.minPartSize }),
+      replaceObject: async (...a) => await this.replaceObject(...a),
+    })
   }
 
   // ---- buckets ----
@@ -319,111 +320,14 @@ export class IdbStore implements ObjectStore {
     writeVersions(s, bucketName, key, before, before.map(v => v.versionId === target ? asVersion(changed) : v))
   }
 
-  // ---- multipart ----
+  // ---- multipart (idb-multipart.ts) ----
 
-  async createMultipartUpload (bucketName: string, key: string, options: UploadOptions): Promise<string> {
-    const uploadId = randomId()
-    await this.tx('readwrite', async s => {
-      const b = await bucket(s, bucketName)
-      // Refused now, not at completion, in a bucket without object lock.
-      if (options.lockAside !== true) lockForWrite(options.lock, b.objectLock, new Date())
-      s.put({
-        uploadId, key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {},
-        ...(options.lock === undefined ? {} : { lock: options.lock }), ...(options.lockAside === true ? { lockAside: true as const } : {}),
-      } satisfies UploadRecord, ['u', bucketName, uploadId])
-    })
-    return uploadId
-  }
-
-  async uploadPart (bucketName: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> {
-    const record = await this.tx('readonly', async s => await upload(s, bucketName, key, uploadId))
-    const planned = plannedChecksum(this.hashes, record.metadata.checksumPlan, body, options)
-    const { segment, size, digests } = await this.chunks.write(planned.body, ['md5'], options.verified, options.size, options.signal)
-    const checksum = planned.checksum?.()
-    const part: PartRecord = { partNumber, etag: toHex(digests.md5!), size, lastModified: Date.now(), ...(checksum === undefined ? {} : { checksum }), segment }
-    try {
-      await this.tx('readwrite', async s => {
-        await upload(s, bucketName, key, uploadId)
-        const old = await get(s, ['p', uploadId, partNumber]) as PartRecord | undefined
-        if (old !== undefined) retire(s, [old.segment])
-        if (await get(s, ['w', segment.version]) === undefined) throw sweptWrite()
-        s.put(part, ['p', uploadId, partNumber])
-        s.delete(['w', segment.version])
-      })
-    } catch (err) {
-      // The upload was completed or aborted meanwhile: the part's chunks go.
-      await this.tx('readwrite', async s => { abandon(s, [segment]) }).catch(() => {})
-      throw err
-    }
-    return partInfo(part)
-  }
-
-  async listParts (bucketName: string, key: string, uploadId: string): Promise<PartInfo[]> {
-    const parts = await this.tx('readonly', async s => {
-      await upload(s, bucketName, key, uploadId)
-      return await promisifyRequest(s.getAll(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))) as PartRecord[]
-    })
-    return parts.map(partInfo)
-  }
-
-  async listMultipartUploads (bucketName: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> {
-    const prefix = options.prefix ?? ''
-    const uploads = await this.tx('readonly', async s => {
-      await bucket(s, bucketName)
-      return await promisifyRequest(s.getAll(IDBKeyRange.bound(['u', bucketName], ['u', bucketName, AFTER]))) as UploadRecord[]
-    })
-    return uploads.filter(u => u.key.startsWith(prefix))
-      .map(u => ({ uploadId: u.uploadId, key: u.key, initiated: new Date(u.initiated) }))
-      .sort((a, b) => compareKeys(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime())
-  }
-
-  async completeMultipartUpload (bucketName: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {
-    const { record, stored } = await this.tx('readonly', async s => {
-      const record = await upload(s, bucketName, key, uploadId)
-      const stored = await promisifyRequest(s.getAll(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))) as PartRecord[]
-      return { record, stored }
-    })
-    const byNumber = new Map(stored.map(p => [p.partNumber, { ...partInfo(p), segment: p.segment }]))
-    const chosen = selectParts(parts, byNumber, this.minPartSize)
-    const metadata = await completedMetadata(this.hashes, record.metadata, chosen, options.checksum)
-    const segments = chosen.map(p => byNumber.get(p.partNumber)!.segment)
-    // The whole object's SHA-256, read back part by part (what the mesh verifies copies against).
-    const sha = this.hashes.create('sha256')
-    let size = 0
-    for (const segment of segments) {
-      for (let i = 0; i < segment.chunks; i++) {
-        throwIfAborted(options.signal)
-        const chunk = await this.chunks.chunk(segment.version, i)
-        sha.update(chunk)
-        size += chunk.byteLength
-      }
-    }
-    const info: StoredInfo = {
-      key, size, etag: multipartEtag(this.hashes, chosen), sha256: toHex(sha.digest()),
-      lastModified: Date.now(), metadata, tags: record.tags, parts: chosen.length,
-    }
-    const kept = new Set(segments.map(s => s.version))
-    return await this.tx('readwrite', async s => {
-      await upload(s, bucketName, key, uploadId)
-      const aside = record.lockAside === true
-      const shownInfo = await this.replaceObject(s, bucketName, key, { info, segments }, options.condition, options.versionAs, aside ? undefined : record.lock)
-      // Parts not named in the list are dropped with the upload.
-      abandon(s, stored.filter(p => !kept.has(p.segment.version)).map(p => p.segment))
-      s.delete(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))
-      s.delete(['u', bucketName, uploadId])
-      return aside && record.lock !== undefined ? { ...shownInfo, lock: record.lock } : shownInfo
-    })
-  }
-
-  async abortMultipartUpload (bucketName: string, key: string, uploadId: string): Promise<void> {
-    await this.tx('readwrite', async s => {
-      await upload(s, bucketName, key, uploadId)
-      const parts = await promisifyRequest(s.getAll(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))) as PartRecord[]
-      abandon(s, parts.map(p => p.segment))
-      s.delete(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))
-      s.delete(['u', bucketName, uploadId])
-    })
-  }
+  async createMultipartUpload (bucketName: string, key: string, options: UploadOptions): Promise<string> { return await this.multipart.createMultipartUpload(bucketName, key, options) }
+  async uploadPart (bucketName: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options: PartOptions = {}): Promise<PartInfo> { return await this.multipart.uploadPart(bucketName, key, uploadId, partNumber, body, options) }
+  async listParts (bucketName: string, key: string, uploadId: string): Promise<PartInfo[]> { return await this.multipart.listParts(bucketName, key, uploadId) }
+  async listMultipartUploads (bucketName: string, options: { prefix?: string } = {}): Promise<UploadInfo[]> { return await this.multipart.listMultipartUploads(bucketName, options) }
+  async completeMultipartUpload (bucketName: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> { return await this.multipart.completeMultipartUpload(bucketName, key, uploadId, parts, options) }
+  async abortMultipartUpload (bucketName: string, key: string, uploadId: string): Promise<void> { await this.multipart.abortMultipartUpload(bucketName, key, uploadId) }
 
   /** Deletes what failed writes left behind and replaced versions past their grace period. */
   async sweep (): Promise<void> {

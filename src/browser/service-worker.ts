@@ -199,11 +199,10 @@ async function answer (request: Request): Promise<Response> {
   try {
     // The page answers a write once its node has the bytes: a large one is given time at 1 MB/s at least.
     const timeoutMs = 60_000 + Math.ceil((body?.size ?? 0) / 1000)
-    return await askPageNode(node, request, { timeoutMs, relayed: seq => { marks.relayed(node.id, seq) }, blob: body, signal: page.signal })
+    // Watched until the answer's body is read (settled): a page closing mid-body fails the body, rather than leave it hanging.
+    return await askPageNode(node, request, { timeoutMs, relayed: seq => { marks.relayed(node.id, seq) }, blob: body, signal: page.signal, settled: page.stop })
   } catch (err) {
     failure = err
-  } finally {
-    page.stop()
   }
   pageNodes.delete(node.id)
   marks.forget(node.id)

@@ -199,6 +199,35 @@ describe('IdbStore in the browser', () => {
     assert.equal((await values(database)).filter(v => v.key[0] === 'c' || v.key[0] === 'w').length, 0, 'no chunk or mark left')
   })
 
+  it('a part uploaded again while its upload is being completed makes the completion fail with InvalidPart, and a completion with the new part then stores it', async () => {
+    const database = fresh()
+    const store = new IdbStore({ database })
+    await store.createBucket('b')
+    const uploadId = await store.createMultipartUpload('b', 'mp', { metadata: { user: {} } })
+    const first = new Uint8Array(2 * 1024 * 1024).fill(1)
+    const second = new Uint8Array(2 * 1024 * 1024).fill(2)
+    const part1 = await store.uploadPart('b', 'mp', uploadId, 1, streamOfBytes(first))
+    // The completion reads the part's chunks back (to hash them); it is held at its first chunk while the part is uploaded again.
+    const chunks = (store as unknown as { chunks: { chunk: (version: string, i: number) => Promise<Uint8Array> } }).chunks
+    const read = chunks.chunk.bind(chunks)
+    let holding!: () => void
+    const held = new Promise<void>(resolve => { holding = resolve })
+    let release!: () => void
+    const released = new Promise<void>(resolve => { release = resolve })
+    chunks.chunk = async (version, i) => { holding(); await released; return await read(version, i) }
+    const completing = store.completeMultipartUpload('b', 'mp', uploadId, [{ partNumber: 1, etag: part1.etag }])
+    void completing.catch(() => {})
+    await held
+    chunks.chunk = read
+    const again = await store.uploadPart('b', 'mp', uploadId, 1, streamOfBytes(second))
+    assert.notEqual(again.etag, part1.etag, 'the part was uploaded again with other bytes (the precondition)')
+    release()
+    await assert.rejects(completing, (err: Error & { code?: string }) => err.code === 'InvalidPart')
+    await assert.rejects(store.headObject('b', 'mp'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
+    await store.completeMultipartUpload('b', 'mp', uploadId, [{ partNumber: 1, etag: again.etag }])
+    assert.deepEqual(await readStream((await store.openObject('b', 'mp')).stream()), second, 'the new part\'s bytes, whole')
+  })
+
   it('survives a reload of the page: what a store wrote, a new store on the same database reads', async () => {
     const database = fresh()
     const first = new IdbStore({ database })
