@@ -68,6 +68,13 @@ export function parseMaxKeys (value: string | undefined, name = 'max-keys'): num
   return Math.min(Number(value), MAX_KEYS)
 }
 
+/** A page's part-number marker (ListParts, GetObjectAttributes): a part number, 0 (the default) for the first page. */
+export function parsePartNumberMarker (value: string | undefined, name: string): number {
+  if (value === undefined) return 0
+  if (!/^\d{1,5}$/.test(value)) throw new S3Error('InvalidArgument', `${name} must be a part number (0 to 10000).`, { detail: { ArgumentName: name, ArgumentValue: value } })
+  return Number(value)
+}
+
 /** With encoding-type=url, S3 URL-encodes every key and prefix it returns (clients decode them). */
 export function encoderFor (ctx: Context): (s: string) => string {
   const type = ctx.query.get('encoding-type')

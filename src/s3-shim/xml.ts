@@ -53,6 +53,39 @@ function withXmlType (doc: string, init: ResponseInit): Response {
 export type Parsed = { [name: string]: string | Parsed | Parsed[] | string[] | undefined }
 
 /**
+ * A document's character data, where `&#1;` is a reference: not inside a tag
+ * (an attribute value may hold `<`), a comment, a CDATA section or a
+ * processing instruction. Well-formedness is the validator's to judge.
+ */
+function textBetweenMarkup (text: string): string {
+  let out = ''
+  let at = 0
+  while (at < text.length) {
+    const lt = text.indexOf('<', at)
+    if (lt < 0) return out + text.slice(at)
+    // Kept apart by a space, so that no reference is made of two pieces.
+    out += text.slice(at, lt) + ' '
+    const opener = ['<![CDATA[', '<!--', '<?'].find(o => text.startsWith(o, lt))
+    if (opener !== undefined) {
+      const closer = opener === '<!--' ? '-->' : opener === '<?' ? '?>' : ']]>'
+      const end = text.indexOf(closer, lt + opener.length)
+      at = end < 0 ? text.length : end + closer.length
+      continue
+    }
+    // A tag: up to its `>`, outside quoted attribute values.
+    let quote = ''
+    let i = lt + 1
+    for (; i < text.length; i++) {
+      const c = text[i]!
+      if (quote !== '') { if (c === quote) quote = '' } else if (c === '"' || c === "'") quote = c
+      else if (c === '>') break
+    }
+    at = i + 1
+  }
+  return out
+}
+
+/**
  * The first character XML 1.0 does not allow, as is or as a character
  * reference (&#1;, &#xD800;), if any. The parser would drop a reference to
  * one silently, and a key in a DeleteObjects body would then name another key.
@@ -60,7 +93,7 @@ export type Parsed = { [name: string]: string | Parsed | Parsed[] | string[] | u
 function notXmlChar (text: string): number | undefined {
   const raw = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.exec(text)
   if (raw !== null) return raw[0].charCodeAt(0)
-  for (const m of text.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
+  for (const m of textBetweenMarkup(text).matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
     const code = m[1]!.startsWith('x') ? parseInt(m[1]!.slice(1), 16) : parseInt(m[1]!, 10)
     const allowed = code === 0x9 || code === 0xA || code === 0xD || (code >= 0x20 && code <= 0xD7FF) || (code >= 0xE000 && code <= 0xFFFD) || (code >= 0x10000 && code <= 0x10FFFF)
     if (!allowed) return code

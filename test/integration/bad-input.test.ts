@@ -128,6 +128,25 @@ describe('bad input', () => {
     await rejectsNothingStored('mp')
   })
 
+  it('GetObjectAttributes: a part-number marker that is no part number is refused, and no parts asked for is an empty page', async () => {
+    const init = await signed(`/${B}/attrs?uploads`, { method: 'POST' })
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(init.text)![1]!
+    const part = await fetch(await sign.sign(`${server.url}/${B}/attrs?partNumber=1&uploadId=${uploadId}`, { method: 'PUT', body: 'one part' } as never))
+    assert.equal(part.status, 200)
+    const etag = part.headers.get('etag')!
+    const done = await signed(`/${B}/attrs?uploadId=${uploadId}`, { method: 'POST', body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>` })
+    assert.equal(done.status, 200, done.text)
+    const attributes = async (headers: Record<string, string>): Promise<{ status: number, code?: string, text: string }> => await signed(`/${B}/attrs?attributes`, { headers: { 'x-amz-object-attributes': 'ObjectParts', ...headers } })
+    const first = await attributes({})
+    assert.equal(first.status, 200, first.text)
+    assert.match(first.text, /<PartsCount>1<\/PartsCount>/, 'the object\'s parts are listed (the precondition)')
+    for (const marker of ['1.5', '-1', 'abc', '123456']) assert.equal((await attributes({ 'x-amz-part-number-marker': marker })).code, 'InvalidArgument', marker)
+    const none = await attributes({ 'x-amz-max-parts': '0' })
+    assert.equal(none.status, 200, none.text)
+    assert.match(none.text, /<IsTruncated>false<\/IsTruncated>/, 'an empty page, not truncated (a paginator would loop on it)')
+    assert.doesNotMatch(none.text, /<NextPartNumberMarker>/)
+  })
+
   it('a DeleteObjects body whose keys XML 1.0 cannot carry (a reference to a surrogate or a control character, bytes that are not UTF-8) deletes nothing', async () => {
     assert.equal((await signed(`/${B}/photo`, { method: 'PUT', body: 'kept' })).status, 200)
     assert.equal((await signed(`/${B}/ab`, { method: 'PUT', body: 'kept' })).status, 200)

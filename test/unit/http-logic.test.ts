@@ -97,6 +97,13 @@ describe('XML bodies', () => {
     const doc = parseXmlBody(enc('<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key> a &amp; b </Key></Object></Delete>'), 'Delete')
     assert.deepEqual(doc.Object, [{ Key: ' a & b ' }])
   })
+  it('takes `&#1;` in a CDATA section or a comment as text, where as a reference it is refused', () => {
+    const doc = parseXmlBody(enc('<Delete><!-- &#1; --><Object><Key><![CDATA[a&#1;b]]></Key></Object></Delete>'), 'Delete')
+    assert.deepEqual(doc.Object, [{ Key: 'a&#1;b' }])
+    assert.equal(code(() => parseXmlBody(enc('<Delete><Object><Key>a&#1;b</Key></Object></Delete>'), 'Delete')), 'MalformedXML')
+    // A comment's opener inside an attribute value is no comment: the reference after it is still found.
+    assert.equal(code(() => parseXmlBody(enc('<Delete><Object><Key x="<!--">a&#1;b</Key></Object><Quiet y="-->">true</Quiet></Delete>'), 'Delete')), 'MalformedXML')
+  })
   it('decodes numeric character references, as Go clients write quotes', () => {
     const doc = parseXmlBody(enc('<CompleteMultipartUpload><Part><ETag>&#34;abc&#34;</ETag><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>'), 'CompleteMultipartUpload')
     assert.deepEqual(doc.Part, [{ ETag: '"abc"', PartNumber: '1' }])

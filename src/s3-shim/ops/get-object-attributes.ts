@@ -4,7 +4,7 @@ import type { ObjectInfo } from '../../core/object-store.js'
 import type { Context } from '../context.js'
 import { checksumXml } from '../http/checksum-headers.js'
 import { requestedVersion } from '../http/version-id.js'
-import { parseMaxKeys } from '../listing.js'
+import { parseMaxKeys, parsePartNumberMarker } from '../listing.js'
 import { httpDate } from '../respond.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
 
@@ -36,18 +36,20 @@ export async function getObjectAttributes (ctx: Context): Promise<Response> {
 function objectParts (ctx: Context, info: ObjectInfo): XmlElement {
   const sizes = info.metadata.partSizes
   if (sizes === undefined) return { PartsCount: info.parts! }
-  const marker = Number(ctx.headers.get('x-amz-part-number-marker') ?? '0') || 0
+  const marker = parsePartNumberMarker(ctx.headers.get('x-amz-part-number-marker') ?? undefined, 'x-amz-part-number-marker')
   const max = parseMaxKeys(ctx.headers.get('x-amz-max-parts') ?? undefined, 'x-amz-max-parts')
   const count = partCount(sizes)
   const parts: XmlElement[] = []
   for (let n = marker + 1; n <= count && parts.length < max; n++) parts.push({ PartNumber: n, Size: partRange(sizes, n)!.size })
   const last = marker + parts.length
+  // x-amz-max-parts=0 is an empty page that is not truncated (a paginator would ask for the same page forever).
+  const truncated = max > 0 && last < count
   return {
     PartsCount: count,
     PartNumberMarker: marker,
-    ...(last < count ? { NextPartNumberMarker: last } : {}),
+    ...(truncated ? { NextPartNumberMarker: last } : {}),
     MaxParts: max,
-    IsTruncated: last < count,
+    IsTruncated: truncated,
     Part: parts,
   }
 }

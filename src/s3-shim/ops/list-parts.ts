@@ -1,17 +1,14 @@
-import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
 import { isoDate, quoteEtag } from '../respond.js'
 import { checksumXml } from '../http/checksum-headers.js'
 import { xmlResponse } from '../xml.js'
-import { parseMaxKeys } from '../listing.js'
+import { parseMaxKeys, parsePartNumberMarker } from '../listing.js'
 import { uploadIdOf } from '../multipart-params.js'
 import { OWNER } from '../owner.js'
 
 export async function listParts (ctx: Context): Promise<Response> {
   const uploadId = uploadIdOf(ctx)
-  const markerText = ctx.query.get('part-number-marker') ?? '0'
-  if (!/^\d{1,5}$/.test(markerText)) throw new S3Error('InvalidArgument', 'part-number-marker must be a part number (0 to 10000).', { detail: { ArgumentName: 'part-number-marker', ArgumentValue: markerText } })
-  const marker = Number(markerText)
+  const marker = parsePartNumberMarker(ctx.query.get('part-number-marker'), 'part-number-marker')
   const maxParts = parseMaxKeys(ctx.query.get('max-parts'), 'max-parts')
   const all = (await ctx.store.listParts(ctx.bucket, ctx.key, uploadId, { signal: ctx.signal })).filter(p => p.partNumber > marker)
   const parts = all.slice(0, maxParts)
