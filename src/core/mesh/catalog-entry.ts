@@ -211,6 +211,17 @@ function compareContent (a: CatalogEntry, b: CatalogEntry): number {
   const x = a.object?.sha256 ?? ''
   const y = b.object?.sha256 ?? ''
   if (x !== y) return x < y ? -1 : 1
+  // The same content told with other sizes or chunk trees (a broken writer) is ordered too, so that every member
+  // keeps the same one; one told with its tree and without it keeps the tree.
+  const s = a.object?.size ?? 0
+  const t = b.object?.size ?? 0
+  if (s !== t) return s < t ? -1 : 1
+  const u = a.object?.tree ?? ''
+  const w = b.object?.tree ?? ''
+  if (u !== w) {
+    if (u === '' || w === '') return u === '' ? -1 : 1
+    return u < w ? -1 : 1
+  }
   // The same version with and without a lock (a member that dropped the field): the lock is kept.
   // (Two different locks under one version would mean a broken writer: ordered by their text, so every member agrees.)
   const p = lockText(a)
@@ -247,11 +258,11 @@ export function unite (a: string[], b: string[]): string[] {
   return out.length === a.length ? a : out.length === b.length ? b : out
 }
 
-/** Whether two entries of one slot say the same thing (same version, tombstone and marker flags, content and holders). */
+/** Whether two entries of one slot say the same thing (same version, tombstone and marker flags, content, its size and tree, and holders). */
 export function sameEntry (a: CatalogEntry, b: CatalogEntry): boolean {
   return compareVersions(a.version, b.version) === 0 && a.deleted === b.deleted && a.marker === b.marker &&
     compareVersions(createdOf(a), createdOf(b)) === 0 && lockText(a) === lockText(b) && incarnationText(a) === incarnationText(b) &&
-    a.object?.sha256 === b.object?.sha256 && a.holders.length === b.holders.length && a.holders.every((h, i) => h === b.holders[i])
+    a.object?.sha256 === b.object?.sha256 && a.object?.size === b.object?.size && a.object?.tree === b.object?.tree && a.holders.length === b.holders.length && a.holders.every((h, i) => h === b.holders[i])
 }
 
 /**
