@@ -9,6 +9,7 @@ import type { LocalCopies } from './local-copies.js'
 import { OwedFetches } from './owed-fetches.js'
 import { RetryWaits } from './retry-waits.js'
 import { HandOver, handTo, type HandOverBatch } from './hand-over.js'
+import { DamagedCopies, damageId } from './damaged-copies.js'
 import { entryId, pushId, slotRef, type SlotRef, type Slotted } from './slot-refs.js'
 
 /** Figures for /metrics. */
@@ -58,12 +59,6 @@ const IN_FLIGHT_MS = 5_000
  * walkIntervalMs.
  */
 const QUIET_WALK_SHARE = 0.01
-/** A copy reported damaged that hashed to its version is not read again for a report for this long, ms. */
-const INTACT_RECHECK_MS = 10 * 60_000
-/** How many such copies are remembered (the oldest forgotten first). */
-const INTACT_REMEMBERED = 10_000
-/** Reports of damaged copies waiting to be read again (one is read at a time); more are let go. */
-const RECHECKS_QUEUED = 64
 const QUIET_WALK_MAX_WAITS = 60
 /** How long a version whose fetch failed (or an owner's push of it to a member) waits before it is tried again, ms: doubled at each failure in a row, up to walkIntervalMs. */
 const RETRY_FIRST_MS = 1_000
@@ -109,12 +104,7 @@ export class Upkeep {
    * held, but to be fetched again. By when each was found: a walk that began
    * after it and did not meet its version live (deleted since) lets it go.
    */
-  private readonly damaged = new Map<string, number>()
-  /** Copies reported damaged that hashed to their version, by when they were read (see corrupt), by slot and content. */
-  private readonly intactAt = new Map<string, number>()
-  /** The copies being read again, one after another, and how many wait (see corrupt). */
-  private rechecks: Promise<void> = Promise.resolve()
-  private rechecksQueued = 0
+  private readonly damaged: DamagedCopies
   private compacting = false
   /** The walk through every entry that passes continue, with what it has counted so far. */
   private cycle: {
@@ -172,6 +162,7 @@ export class Upkeep {
   private readonly handOver: HandOver
 
   constructor (private readonly o: UpkeepOptions) {
+    this.damaged = new DamagedCopies({ copies: o.copies, stats: o.stats, stopping: o.stopping, looked: () => { this.pass() } })
     this.handOver = new HandOver({ catalog: o.catalog, query: o.query, receive: o.receive, stats: o.stats, stopping: o.stopping, pushes: this.pushes })
     o.stopping.addEventListener('abort', () => { clearTimeout(this.afterFailure) }, { once: true })
     o.catalog.addEventListener('change', ({ detail: e }) => {
@@ -197,60 +188,10 @@ export class Upkeep {
     return true
   }
 
-  /** Whether a copy was found damaged since `ms`: a walk finds its version (one whose fetch then fails waits its turn as any other). */
-  private damagedSince (ms: number): boolean {
-    for (const found of this.damaged.values()) if (found >= ms) return true
-    return false
-  }
 
-  /**
-   * A local copy was found not to hash to its version (`versionId`: the
-   * local id of its slot, LocalCopies.localId), by a read here or by a
-   * member that fetched it: read whole again, and if it does not hash to its
-   * version, dropped and fetched again from another holder (the repair loop
-   * retries until one answers). A member cannot make the holders drop good
-   * copies: one that hashes to its version stays. Nor keep them reading:
-   * copies are read again one at a time, at most RECHECKS_QUEUED waiting
-   * (others are let go: a copy that did rot is found again by a later
-   * read), and a copy found whole is not read again for its content for a
-   * while (INTACT_RECHECK_MS). The read is outside the key's lock (a write
-   * of the key does not wait for it); the copy is dropped under it, if the
-   * key still has that content.
-   */
+  /** A local copy was reported not to hash to its version: read again, and dropped and fetched again if it does not (DamagedCopies.report). */
   corrupt (bucket: string, key: string, sha256: string, versionId?: string): void {
-    if (this.rechecksQueued >= RECHECKS_QUEUED) return
-    this.rechecksQueued++
-    this.rechecks = this.rechecks.then(async () => {
-      this.rechecksQueued--
-      await this.recheck(bucket, key, sha256, versionId)
-    }).then(() => { this.pass() }, () => {})
-  }
-
-  private async recheck (bucket: string, key: string, sha256: string, versionId?: string): Promise<void> {
-    const { copies, stopping } = this.o
-    const handle = await copies.openLocal(bucket, key, sha256, stopping, versionId)
-    if (handle === undefined) return
-    // The copy that was opened goes, by its own id (a reader of an older release names none: the key's newest here).
-    const local = handle.info.versionId ?? versionId
-    const id = damageId(bucket, key, local)
-    const content = `${id}\n${sha256}`
-    const checked = this.intactAt.get(content)
-    if (this.damaged.has(id) || (checked !== undefined && Date.now() - checked < INTACT_RECHECK_MS)) { await handle.close(); return }
-    if (await copies.intact(handle, sha256, stopping)) {
-      this.intactAt.set(content, Date.now())
-      this.o.stats.intactReports++
-      if (this.intactAt.size > INTACT_REMEMBERED) this.intactAt.delete(this.intactAt.keys().next().value!)
-      return
-    }
-    await copies.locks.run(`${bucket}\n${key}`, async () => {
-      // Still this content (not a version written meanwhile): dropped.
-      const still = await copies.openLocal(bucket, key, sha256, stopping, local)
-      if (still === undefined) return
-      await still.close()
-      this.damaged.set(id, Date.now())
-      this.o.stats.corruptCopies++
-      await copies.deleteLocal(bucket, key, stopping, local)
-    })
+    this.damaged.report(bucket, key, sha256, versionId)
   }
 
   /**
@@ -263,7 +204,7 @@ export class Upkeep {
   lost (e: CatalogEntry): void {
     if (e.key === undefined) return
     const id = damageId(e.bucket, e.key, this.o.copies.localId(e))
-    if (!this.damaged.has(id)) this.damaged.set(id, Date.now())
+    this.damaged.add(id)
     this.lookAgain(e)
   }
 
@@ -372,7 +313,7 @@ export class Upkeep {
     this.changedOverflow = false
     // A walk in progress may have passed some of what overflowed: another one follows it.
     if (overflow && this.cycle !== undefined) this.cycle.quiet = false
-    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damagedSince(last.started) || (partition !== undefined && members !== this.handedUnder) || now >= Math.min(last.started + Math.max(this.o.walkIntervalMs, Math.min(last.busyMs / QUIET_WALK_SHARE, QUIET_WALK_MAX_WAITS * this.o.walkIntervalMs)), this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
+    const due = overflow || last === undefined || !last.quiet || last.members !== alive || this.damaged.since(last.started) || (partition !== undefined && members !== this.handedUnder) || now >= Math.min(last.started + Math.max(this.o.walkIntervalMs, Math.min(last.busyMs / QUIET_WALK_SHARE, QUIET_WALK_MAX_WAITS * this.o.walkIntervalMs)), this.expiryDue, last.recheck === 0 ? Infinity : last.recheck)
     if (this.cycle === undefined && due) {
       this.expiryDue = Infinity
       this.cycle = { entries: catalog.all(), objects: 0, bytes: 0, held: 0, heldBytes: 0, under: 0, seen: 0, members, whole: partition !== undefined && members !== this.handedUnder, started: Date.now(), alive, quiet: true, recheck: 0, damagedSeen: new Set(), busyMs: 0 }
@@ -499,7 +440,7 @@ export class Upkeep {
     this.cycle = undefined
     this.lastCycle = { started: cycle.started, members: cycle.alive, quiet: cycle.quiet && !cycle.whole, recheck: cycle.recheck, walkMs: cycle.busyMs, busyMs: Math.min(cycle.busyMs, this.lastCycle?.walkMs ?? 0) }
     // A damaged copy whose version is gone (deleted since) has nothing to fetch: kept, it would start a walk at every pass.
-    for (const [id, found] of this.damaged) if (found < cycle.started && !cycle.damagedSeen.has(id)) this.damaged.delete(id)
+    this.damaged.forgetUnseen(cycle.started, cycle.damagedSeen)
     // A wait that ended an interval ago and was not renewed by another failure: its version is gone or held by now.
     this.fetches.prune(now, this.o.walkIntervalMs)
     this.pushes.prune(now, this.o.walkIntervalMs)
@@ -513,10 +454,6 @@ export class Upkeep {
   }
 }
 
-/** A damaged local copy: the key, and the local id of its slot. */
-function damageId (bucket: string, key: string, versionId: string | undefined): string {
-  return `${bucket}\n${key}\n${versionId ?? ''}`
-}
 
 function pushTo<K, V> (m: Map<K, V[]>, k: K, v: V): void {
   const list = m.get(k)
