@@ -1,6 +1,6 @@
 import { promisifyRequest, type UseStore } from 'idb-keyval'
 import { plannedChecksum } from '../core/checksums.js'
-import { S3Error } from '../core/errors.js'
+import { isS3Error, S3Error } from '../core/errors.js'
 import { toHex, type Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
@@ -117,8 +117,10 @@ export class IdbMultipart {
         }
       }
     } catch (err) {
+      if (options.signal?.aborted === true) throw err
       // An upload aborted or completed meanwhile is NoSuchUpload (upload() throws it), not a part uploaded again.
       const part = await this.tx('readonly', async s => { await upload(s, bucketName, key, uploadId); return replaced(await partsOf(s)) })
+        .catch((e: unknown) => { throw isS3Error(e, 'NoSuchUpload') ? e : err })
       throw part === undefined ? err : refuse(part)
     }
     const info: StoredInfo = {

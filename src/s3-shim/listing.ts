@@ -71,7 +71,7 @@ export function parseMaxKeys (value: string | undefined, name = 'max-keys'): num
 /** A page's part-number marker (ListParts, GetObjectAttributes): a part number, 0 (the default) for the first page. */
 export function parsePartNumberMarker (value: string | undefined, name: string): number {
   if (value === undefined) return 0
-  if (!/^\d{1,5}$/.test(value)) throw new S3Error('InvalidArgument', `${name} must be a part number (0 to 10000).`, { detail: { ArgumentName: name, ArgumentValue: value } })
+  if (!/^\d{1,5}$/.test(value)) throw new S3Error('InvalidArgument', `${name} must be a part number: a whole number of at most five digits (0, or none, for the first page).`, { detail: { ArgumentName: name, ArgumentValue: value } })
   return Number(value)
 }
 

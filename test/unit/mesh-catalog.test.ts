@@ -430,6 +430,10 @@ describe('catalog slots (S3 versions)', () => {
     const { objectLock: _dropped, ...unlockedBucket } = bucketEntry
     assert.deepEqual(mergeEntries(unlockedBucket, bucketEntry), bucketEntry)
     assert.deepEqual(mergeEntries(bucketEntry, unlockedBucket), bucketEntry)
+    // Told with its chunk tree and without it (even with another size: a broken writer), the tree is kept, in either order.
+    const treed: CatalogEntry = { ...v1, object: { ...v1.object!, tree: 'c'.repeat(64) } }
+    const bigger: CatalogEntry = { ...v1, holders: ['n2'], object: { ...v1.object!, size: v1.object!.size + 1 } }
+    for (const merged of [mergeEntries(treed, bigger), mergeEntries(bigger, treed)]) assert.deepEqual([merged.object?.tree, merged.holders], ['c'.repeat(64), ['n1', 'n2']])
     // Told by two holders, one without the lock: the lock and both holders are kept, in either order.
     const elsewhere: CatalogEntry = { ...v1, holders: ['n2'] }
     assert.deepEqual(mergeEntries(elsewhere, locked), { ...locked, holders: ['n1', 'n2'] })

@@ -181,8 +181,8 @@ function sameEnded (a: Version[] | undefined, b: Version[] | undefined): boolean
 function mergeSlot (a: CatalogEntry, b: CatalogEntry): CatalogEntry {
   const byVersion = compareVersions(a.version, b.version)
   const order = byVersion || compareContent(a, b)
-  // The same version told with and without its lock (one member dropped it) is one copy's story: the lock is
-  // kept, and so are both lists of holders.
+  // The same version and content told with and without its lock or tree, or which bucket it is of (one member
+  // dropped a field), is one copy's story: the fuller entry is kept, and so are both lists of holders.
   const lockOnly = byVersion === 0 && order !== 0 && sameButLock(a, b)
   if (order > 0 && !lockOnly) return a
   if (order < 0 && !lockOnly) return b
@@ -191,7 +191,7 @@ function mergeSlot (a: CatalogEntry, b: CatalogEntry): CatalogEntry {
   return holders === base.holders ? base : { ...base, holders }
 }
 
-/** Whether two entries of one version differ in their lock alone. */
+/** Whether two entries of one version differ only in what compareContent orders after their content's hash (lock, tree, size, bucket). */
 function sameButLock (a: CatalogEntry, b: CatalogEntry): boolean {
   return a.deleted === b.deleted && a.marker === b.marker && compareVersions(createdOf(a), createdOf(b)) === 0 && a.object?.sha256 === b.object?.sha256
 }
@@ -211,17 +211,15 @@ function compareContent (a: CatalogEntry, b: CatalogEntry): number {
   const x = a.object?.sha256 ?? ''
   const y = b.object?.sha256 ?? ''
   if (x !== y) return x < y ? -1 : 1
-  // The same content told with other sizes or chunk trees (a broken writer) is ordered too, so that every member
-  // keeps the same one; one told with its tree and without it keeps the tree.
+  // The same content told with and without its chunk tree keeps the tree; told with other sizes or trees (a broken
+  // writer), it is ordered too, so that every member keeps the same one.
+  const u = a.object?.tree ?? ''
+  const w = b.object?.tree ?? ''
+  if ((u === '') !== (w === '')) return u === '' ? -1 : 1
   const s = a.object?.size ?? 0
   const t = b.object?.size ?? 0
   if (s !== t) return s < t ? -1 : 1
-  const u = a.object?.tree ?? ''
-  const w = b.object?.tree ?? ''
-  if (u !== w) {
-    if (u === '' || w === '') return u === '' ? -1 : 1
-    return u < w ? -1 : 1
-  }
+  if (u !== w) return u < w ? -1 : 1
   // The same version with and without a lock (a member that dropped the field): the lock is kept.
   // (Two different locks under one version would mean a broken writer: ordered by their text, so every member agrees.)
   const p = lockText(a)

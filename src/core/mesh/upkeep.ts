@@ -188,7 +188,6 @@ export class Upkeep {
     return true
   }
 
-
   /** A local copy was reported not to hash to its version: read again, and dropped and fetched again if it does not (DamagedCopies.report). */
   corrupt (bucket: string, key: string, sha256: string, versionId?: string): void {
     this.damaged.report(bucket, key, sha256, versionId)
@@ -453,7 +452,6 @@ export class Upkeep {
     Object.assign(stats, { objects: cycle.objects, bytes: cycle.bytes, heldObjects: cycle.held, heldBytes: cycle.heldBytes, underReplicated: cycle.under, repairQueue: this.o.fetcher.inFlight + this.owed.size })
   }
 }
-
 
 function pushTo<K, V> (m: Map<K, V[]>, k: K, v: V): void {
   const list = m.get(k)
