@@ -64,6 +64,15 @@ export interface UploadRecord {
   lockAside?: true
 }
 
+/**
+ * Whether a file (its stat) is the one `record` was written as: the same
+ * inode, size and mtime. Otherwise it was edited or replaced by hand, or it
+ * is another file that reused a freed inode.
+ */
+export function isRecordedFile (s: { ino: number, size: number, mtimeMs: number }, record: Pick<MetaRecord, 'ino' | 'size' | 'mtimeMs'>): boolean {
+  return s.ino === record.ino && s.size === record.size && s.mtimeMs === record.mtimeMs
+}
+
 /** When a version was made, for ordering a key's versions newest first. */
 export function stampOf (m: Pick<MetaRecord, 'stamp' | 'lastModified'>): string {
   return m.stamp ?? versionIdOf(m.lastModified, 0, '')

@@ -4,21 +4,17 @@ import { bucketNameProblem } from '../core/names.js'
 import { CliError } from './cli-error.js'
 import { codeOf, removeQuietly, renameInto, writeDurable } from './disk-files.js'
 import { FORMAT_VERSION, type DiskLayout } from './disk-layout.js'
-import type { BucketRecord, MetaRecord, PendingMeta } from './disk-records.js'
+import { isRecordedFile, type BucketRecord, type MetaRecord, type PendingMeta } from './disk-records.js'
 import type { CommitIntent, MetaDb } from './meta-db.js'
 
 async function exists (path: string): Promise<boolean> {
   try { await stat(path); return true } catch { return false }
 }
 
-/**
- * Whether the file at `path` is the one `record` was written as: its inode,
- * and its size and mtime too (an inode freed by a failed write's temp file
- * can be reused by another file at the same path).
- */
+/** Whether the file at `path` is the one `record` was written as (an inode freed by a failed write's temp file can be reused by another file there). */
 async function isFileOf (path: string, record: MetaRecord): Promise<boolean> {
   const s = await stat(path).catch(() => undefined)
-  return s !== undefined && s.ino === record.ino && s.size === record.size && s.mtimeMs === record.mtimeMs
+  return s !== undefined && isRecordedFile(s, record)
 }
 
 /**

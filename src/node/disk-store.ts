@@ -16,7 +16,7 @@ import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageE
 import { Adopter, type AdoptedListener } from './disk-adopt.js'
 import { DiskBuckets } from './disk-buckets.js'
 import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
-import { stampOf, toInfo, type MetaRecord } from './disk-records.js'
+import { isRecordedFile, stampOf, toInfo, type MetaRecord } from './disk-records.js'
 import { checkFormat, cleanTemp, hasAnyBucketFolder, importFormat1, loadBuckets, recoverIntents } from './disk-recovery.js'
 import { DiskMultipart } from './disk-multipart.js'
 import { DiskUploads } from './disk-uploads.js'
@@ -278,7 +278,7 @@ export class DiskStore implements ObjectStore {
     const file = s?.isFile() === true ? s : undefined
     if (current !== undefined && current.shelved !== true) {
       if (file === undefined) await this.forget(bucket, key)
-      else if (file.ino !== current.ino || file.size !== current.size || file.mtimeMs !== current.mtimeMs) await this.adopter.adopt(bucket, key, path, current)
+      else if (!isRecordedFile(file, current)) await this.adopter.adopt(bucket, key, path, current)
       return
     }
     if (file !== undefined) await this.adopter.adopt(bucket, key, path)
@@ -329,7 +329,7 @@ export class DiskStore implements ObjectStore {
           throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
         }
         const s = await fstatFd(fd)
-        if (!byHand || (s.ino === meta.ino && s.size === meta.size && s.mtimeMs === meta.mtimeMs)) return { meta, fd }
+        if (!byHand || isRecordedFile(s, meta)) return { meta, fd }
         await closeFd(fd)
         // The file was replaced or edited outside s3mesh: it is the object now, with a new ETag.
         const again = attempt === 0 ? await this.adopter.adopt(bucket, key, path, meta) : undefined

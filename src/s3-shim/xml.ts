@@ -52,6 +52,9 @@ function withXmlType (doc: string, init: ResponseInit): Response {
 /** A parsed element: text children as strings, repeated ones as arrays. */
 export type Parsed = { [name: string]: string | Parsed | Parsed[] | string[] | undefined }
 
+/** What XML does not parse for references: CDATA sections, comments, processing instructions (opener, closer). */
+const UNPARSED: Array<[string, string]> = [['<![CDATA[', ']]>'], ['<!--', '-->'], ['<?', '?>']]
+
 /**
  * A document's character data, where `&#1;` is a reference: not inside a tag
  * (an attribute value may hold `<`), a comment, a CDATA section or a
@@ -65,9 +68,9 @@ function textBetweenMarkup (text: string): string {
     if (lt < 0) return out + text.slice(at)
     // Kept apart by a space, so that no reference is made of two pieces.
     out += text.slice(at, lt) + ' '
-    const opener = ['<![CDATA[', '<!--', '<?'].find(o => text.startsWith(o, lt))
-    if (opener !== undefined) {
-      const closer = opener === '<!--' ? '-->' : opener === '<?' ? '?>' : ']]>'
+    const skipped = UNPARSED.find(([opener]) => text.startsWith(opener, lt))
+    if (skipped !== undefined) {
+      const [opener, closer] = skipped
       const end = text.indexOf(closer, lt + opener.length)
       at = end < 0 ? text.length : end + closer.length
       continue
@@ -93,6 +96,7 @@ function textBetweenMarkup (text: string): string {
 function notXmlChar (text: string): number | undefined {
   const raw = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.exec(text)
   if (raw !== null) return raw[0].charCodeAt(0)
+  if (!text.includes('&#')) return undefined
   for (const m of textBetweenMarkup(text).matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
     const code = m[1]!.startsWith('x') ? parseInt(m[1]!.slice(1), 16) : parseInt(m[1]!, 10)
     const allowed = code === 0x9 || code === 0xA || code === 0xD || (code >= 0x20 && code <= 0xD7FF) || (code >= 0xE000 && code <= 0xFFFD) || (code >= 0x10000 && code <= 0x10FFFF)
