@@ -150,7 +150,7 @@ export class DiskWriter {
     let intended = false
     let dataInPlace = false
     let shelved: { from: string, to: string } | undefined
-    let versioned = false
+    let settled = false
     const versions = this.deps.versions
     try {
       return await this.deps.keyLocks.run(`${bucketName}/${key}`, async () => {
@@ -173,7 +173,6 @@ export class DiskWriter {
         // version older than the key's newest is kept as noncurrent, and the current one stays.
         const older = status !== undefined && named !== undefined ? versions.planOlder(bucketName, key, full) : undefined
         const { plan, inPlace } = older !== undefined ? { plan: older, inPlace: false } : status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
-        versioned = plan !== undefined
         const intend = async (dataPath: string): Promise<void> => {
           if (full.hidden) await this.keepHiddenKey(bucketName, key)
           await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
@@ -210,6 +209,7 @@ export class DiskWriter {
           if (this.sync && shelved !== undefined) await this.dirSyncer.sync(dirname(shelved.to)).catch(() => {})
           await this.finish(id, bucketName, key, plan, 'store the object')
         }
+        settled = true
         if (inPlace && previous !== undefined && previous.hidden !== full.hidden) {
           const old = previous.hidden ? hidden : visible!
           await unlink(old).catch(() => {})
@@ -231,8 +231,9 @@ export class DiskWriter {
         const back = shelved === undefined ? true : await renameInto(shelved.to, shelved.from).then(() => true, () => false)
         const dropped = back && await db.settle(id, bucketName).then(() => true, () => false)
         if (!dropped && shelved !== undefined) this.blocked.add(`${bucketName}/${key}`)
-      } else if (dataInPlace && versioned) {
-        // In place, its rows not written: the next start finishes it; until then the key is left alone.
+      } else if (dataInPlace && !settled) {
+        // In place, its rows not written (the new bytes beside the old record, or a version's rows half made): the
+        // next start finishes it from the durable intent; until then the key is neither read nor changed.
         this.blocked.add(`${bucketName}/${key}`)
       }
       throw storageError(err, 'store the object')

@@ -59,6 +59,36 @@ describe('DiskStore crash recovery', () => {
     }
   })
 
+  it('a plain PUT whose rows cannot be written after its data rename is not served half made (new bytes, old ETag), and is finished by the next start', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-crash-'))
+    try {
+      let store = await DiskStore.open(root)
+      await store.createBucket('b')
+      const old = await store.putObject('b', 'k', streamOfBytes(enc.encode('old')), { metadata: { user: { v: 'old' } } })
+      const db = (store as unknown as { db: MetaDb }).db
+      const settleCommitted = db.settleCommitted.bind(db)
+      let failed = 0
+      db.settleCommitted = async () => { failed++; throw new Error('disk I/O error') }
+      await assert.rejects(store.putObject('b', 'k', streamOfBytes(enc.encode('new!')), { metadata: { user: { v: 'new' } } }), /disk I\/O error|store the object/)
+      db.settleCommitted = settleCommitted
+      assert.equal(failed, 1, 'the rows failed after the data rename')
+      assert.equal(await readFile(join(root, 'b', 'k'), 'utf8'), 'new!', 'the new bytes are in place')
+      const unavailable = (err: Error & { code?: string }): boolean => err.code === 'ServiceUnavailable'
+      await assert.rejects(store.headObject('b', 'k'), unavailable)
+      await assert.rejects(store.openObject('b', 'k'), unavailable)
+      await store.close()
+      store = await DiskStore.open(root)
+      try {
+        assert.equal(await read(store, 'k'), 'new!')
+        const head = await store.headObject('b', 'k')
+        assert.equal(head.metadata.user.v, 'new')
+        assert.notEqual(head.etag, old.etag)
+        assert.equal(head.etag, createHash('md5').update('new!').digest('hex'))
+      } finally { await store.close() }
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
   it('rolls back a commit cut before its data rename, and cleans temp files', async () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-crash-'))
     try {
