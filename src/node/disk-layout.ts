@@ -47,6 +47,9 @@ export class DiskLayout {
   }
 
   get formatFile (): string { return join(this.system, 'format.json') }
+  /** The data folder's lock (see lockDataDir in data-dir-lock.ts). */
+  get lockDb (): string { return join(this.system, 'lock.db') }
+  /** The pid of the server holding the lock, for messages. */
   get lockFile (): string { return join(this.system, 'lock') }
   /** The mesh catalog (see CatalogDb). */
   get catalogDb (): string { return join(this.system, 'catalog.db') }

@@ -199,7 +199,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   if (certificates !== undefined && !trustCertificateAuthorities(certificates.cas)) {
     process.stderr.write(`s3mesh: this Node.js (${process.version}) cannot add ${certificates.dir}/CAs to its trusted CAs; start it with NODE_EXTRA_CA_CERTS=<file> instead.\n`)
   }
-  const unlock = await lockDataDir(layout.lockFile, dataDir)
+  const unlock = await lockDataDir(layout, dataDir)
   let store: DiskStore | undefined
   try {
     store = await DiskStore.open(dataDir, { fsync: options.fsync ?? true, ...(options.scanIntervalMs === undefined ? {} : { scanIntervalMs: options.scanIntervalMs }) })
