@@ -32,8 +32,8 @@ describe('the data folder lock', () => {
       assert.equal(won.length, 1, 'one took the lock')
       assert.equal(lost.length, 1, 'the other was refused')
       assert.ok(inUse(lost[0]!.reason as Error), String(lost[0]!.reason))
-      assert.match((lost[0]!.reason as Error).message, new RegExp(`\\(pid ${process.pid}\\)`))
       assert.equal(await readFile(files.lockFile, 'utf8'), String(process.pid))
+      await assert.rejects(lockDataDir(files, 'data'), (err: Error) => inUse(err) && err.message.includes(`(pid ${process.pid})`), 'the owner is named')
       await won[0]!.value()
       assert.equal(existsSync(files.lockFile), false, 'the pid file goes with the lock')
       const again = await lockDataDir(files, 'data')
@@ -43,12 +43,57 @@ describe('the data folder lock', () => {
 
   it('is not held by a pid file naming a live process that holds no lock (a pid reused after a crash), nor by a damaged lock file', async () => {
     await withFolder(async files => {
-      // pid 1 runs on every machine: the old pid-file lock refused to start here.
+      // pid 1 runs on every machine: the pid-file lock refused to start here.
       await writeFile(files.lockFile, '1')
       await writeFile(files.lockDb, 'not a database at all, and long enough to have a header: '.repeat(4))
       const release = await lockDataDir(files, 'data')
       assert.equal(await readFile(files.lockFile, 'utf8'), String(process.pid))
       await release()
+    })
+  })
+
+  it('on a folder an older release ran (a pid file, no lock.db), is refused while that pid lives, and taken when it does not', async () => {
+    await withFolder(async files => {
+      await writeFile(files.lockFile, '1')
+      await assert.rejects(lockDataDir(files, 'data'), (err: Error) => inUse(err) && err.message.includes('(pid 1)'))
+      assert.equal(existsSync(files.lockDb), false, 'the next start asks the pid file again')
+      assert.equal(await readFile(files.lockFile, 'utf8'), '1', 'the older release\'s pid file is left as it was')
+      // A pid that no process has (above the kernel's pid_max).
+      await writeFile(files.lockFile, String(2 ** 22 + 1))
+      const release = await lockDataDir(files, 'data')
+      await release()
+    })
+  })
+
+  it('lets exactly one of two server processes started at the same moment take it', async () => {
+    await withFolder(async (files, dir) => {
+      const module = new URL('../../src/node/data-dir-lock.ts', import.meta.url).href
+      const go = join(dir, 'go')
+      // Each child waits for the go file, then tries to lock, says how it went, and keeps what it got for longer than a
+      // start waits for the lock (2 s).
+      const child = (): Promise<string> => new Promise((resolve, reject) => {
+        const c = spawn(process.execPath, ['--import', 'tsx', '-e', `
+          const { existsSync } = await import('node:fs')
+          const { lockDataDir } = await import(${JSON.stringify(module)})
+          while (!existsSync(${JSON.stringify(go)})) await new Promise(r => setTimeout(r, 2))
+          try { await lockDataDir(${JSON.stringify(files)}, 'data'); process.stdout.write('locked') } catch (err) { process.stdout.write(String(err.message)) }
+          await new Promise(r => setTimeout(r, 3000))
+        `], { stdio: ['ignore', 'pipe', 'inherit'] })
+        let out = ''
+        c.stdout.on('data', (d: Buffer) => { out += d.toString() })
+        c.once('exit', () => { resolve(out) })
+        c.once('error', reject)
+      })
+      for (let round = 0; round < 3; round++) {
+        await rm(go, { force: true })
+        const both = Promise.all([child(), child()])
+        // Both children up and polling before the go.
+        await new Promise(resolve => setTimeout(resolve, 3000))
+        await writeFile(go, '')
+        const outs = await both
+        assert.equal(outs.filter(o => o === 'locked').length, 1, `round ${round}: ${outs.join(' | ')}`)
+        assert.equal(outs.filter(o => /in use by another s3mesh process/.test(o)).length, 1, `round ${round}: ${outs.join(' | ')}`)
+      }
     })
   })
 
