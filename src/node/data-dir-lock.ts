@@ -40,8 +40,10 @@ async function pidIn (file: string): Promise<number | undefined> {
 
 /** Takes the file's lock, or throws SQLite's error: BUSY when another process (or connection) keeps it. */
 function takeLock (path: string): DatabaseSync {
-  const db = new DatabaseSync(path, { timeout: LOCK_WAIT_MS })
+  const db = new DatabaseSync(path)
   try {
+    // As a pragma, not DatabaseSync's `timeout` option: that came in Node 22.16, and 22.13 is supported.
+    db.exec(`PRAGMA busy_timeout = ${LOCK_WAIT_MS}`)
     // Exclusive locking mode keeps the write lock a transaction takes until the connection closes; the kernel
     // drops it when the process dies, however it dies. BEGIN EXCLUSIVE takes it at once, rather than a read
     // lock first: two starters each holding one while waiting for the other would both give up.
