@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { FIRST_FRAMES } from '../core/wire/held-bytes.js'
 import type { GuestService } from '../core/mesh/guest-service.js'
 import type { AccessControl } from '../core/access/access-control.js'
 import type { AccessSync } from '../core/mesh/access-sync.js'
@@ -71,6 +72,8 @@ export class ServerMetrics {
       },
     })
     const counter = this.counterFrom.bind(this)
+    this.gaugeFrom('s3mesh_first_frames_held_bytes', 'Bytes held for first frames of peers\' streams not yet opened (every protocol; held-bytes.ts).', () => FIRST_FRAMES.inUse)
+    counter('s3mesh_first_frames_refused_total', 'First frames refused because that budget was spent: a flood of strangers\' streams, or a budget too small for the honest load.', () => FIRST_FRAMES.refused)
     counter('s3mesh_membership_probes_total', 'Direct probes sent.', () => membership.counters.probes)
     counter('s3mesh_membership_failed_probes_total', 'Probes that got no ack, direct or indirect.', () => membership.counters.failedProbes)
     counter('s3mesh_membership_suspicions_total', 'Members this node began to suspect.', () => membership.counters.suspicions)

@@ -26,6 +26,10 @@ import { GUEST_TRANSFER_PROTOCOL } from '../../src/core/mesh/guest-service.js'
 import { STATS_PROTOCOL } from '../../src/core/mesh/member-stats.js'
 import { ARBITER_PROTOCOL } from '../../src/core/mesh/write-arbiter.js'
 import { MEMBERSHIP_PROTOCOL } from '../../src/core/membership/libp2p-transport.js'
+import { QUERY_PROTOCOL } from '../../src/core/mesh/catalog-query.js'
+import { SYNC_PROTOCOL } from '../../src/core/mesh/anti-entropy.js'
+import { FIRST_FRAMES } from '../../src/core/wire/held-bytes.js'
+import { MAX_FRAME_BYTES } from '../../src/core/wire/sealed-frames.js'
 import type { Stream } from '@libp2p/interface'
 import * as varint from 'uint8-varint'
 import { metric, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
@@ -134,6 +138,51 @@ describe('a stranger\'s first frame', () => {
       } finally {
         clearInterval(trickle)
       }
+    } finally {
+      await stranger.stop()
+    }
+  })
+
+  it('is held, across every stream and protocol, only up to the process\'s budget, for the bytes sent: past it, a frame within its protocol\'s cap is refused', async () => {
+    // A fresh node: nothing else holds any of its budget.
+    await node?.stop()
+    node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') } })
+    const stranger = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    try {
+      const connection = await stranger.dial(multiaddr(node.meshAddress!))
+      // Frames as large as these protocols take (catalog-query and catalog-sync have no smaller cap; membership's may
+      // be larger), each sent but for its last MiB: together over the budget, which holds `fit` of them.
+      const sent = MAX_FRAME_BYTES - 1024 * 1024
+      const held = varint.encodingLength(MAX_FRAME_BYTES) + sent
+      const fit = Math.floor(FIRST_FRAMES.limit / held)
+      const protocols = [QUERY_PROTOCOL, SYNC_PROTOCOL, MEMBERSHIP_PROTOCOL]
+      const streams: Stream[] = []
+      const started = Date.now()
+      for (let i = 0; i < fit + 4; i++) {
+        const stream = await connection.newStream(protocols[i % protocols.length]!)
+        streams.push(stream)
+        stream.send(varint.encode(MAX_FRAME_BYTES))
+        // Sent with backpressure; a stream the node resets takes no more.
+        if (!stream.send(new Uint8Array(sent))) {
+          await new Promise(resolve => { stream.addEventListener('drain', resolve, { once: true }); stream.addEventListener('close', resolve, { once: true }) })
+        }
+      }
+      await new Promise(resolve => setTimeout(resolve, 1000))
+      const inUse = await metric(node, 's3mesh_first_frames_held_bytes')
+      const refused = await metric(node, 's3mesh_first_frames_refused_total')
+      const open = streams.filter(s => s.status === 'open')
+      // Every protocol waits 10 s or more for a frame's rest: a stream reset before that was refused for the budget.
+      assert.ok(Date.now() - started < 9000, `the check ran within the protocols' timeouts (${Date.now() - started} ms)`)
+      assert.ok(inUse <= FIRST_FRAMES.limit, `${inUse} bytes held, within the budget`)
+      assert.equal(inUse, open.length * held, 'each frame still waited for holds what was sent of it')
+      assert.ok(open.length >= fit - 2 && open.length <= fit, `${open.length} of ${streams.length} frames are held (${fit} fit)`)
+      assert.equal(streams.length - open.length, refused, 'the rest were refused, and counted')
+      assert.deepEqual(new Set(open.map(s => s.protocol)), new Set(protocols), 'held for every protocol alike')
+      await stranger.stop()
+      // The stranger gone, what its frames held is given back.
+      const gone = Date.now()
+      while (await metric(node, 's3mesh_first_frames_held_bytes') !== 0 && Date.now() - gone < 5000) await new Promise(resolve => setTimeout(resolve, 100))
+      assert.equal(await metric(node, 's3mesh_first_frames_held_bytes'), 0)
     } finally {
       await stranger.stop()
     }

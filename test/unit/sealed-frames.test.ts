@@ -10,6 +10,7 @@ import type { Stream } from '@libp2p/interface'
 import { streamPair } from '@libp2p/utils'
 import { encode } from 'cborg'
 import * as varint from 'uint8-varint'
+import { HeldBytes } from '../../src/core/wire/held-bytes.js'
 import { MAX_FRAME_BYTES, PeerIdleError, PLAIN_FRAMES, SealedFrames } from '../../src/core/wire/sealed-frames.js'
 import { DroppedMessageError } from '../../src/core/wire/strict-cbor.js'
 
@@ -104,4 +105,76 @@ test('the first frame\'s idle period starts at its first byte, not when the stre
   await sendRaw(outbound, body.subarray(500))
   assert.equal(((await receiving).pad as string).length, 1000)
   frames.abort(new Error('test over'))
+})
+
+test('first frames not yet whole share one budget across streams, for the bytes received: one that does not fit is refused, one that arrives whole is taken whatever the budget, and what a frame held is given back once it is taken or its stream ends', async () => {
+  const budget = new HeldBytes(100 * 1024)
+  const open: SealedFrames[] = []
+  const framesOn = (inbound: Stream): SealedFrames => {
+    const frames = new SealedFrames(inbound, PLAIN_FRAMES, { idleTimeoutMs: 5000, firstFrames: budget })
+    open.push(frames)
+    return frames
+  }
+  /** A stream whose peer declares a 1 MiB first frame and sends `sent` bytes of it. */
+  const stranger = async (sent: number): Promise<{ out: Stream, receiving: Promise<Record<string, unknown>> }> => {
+    const [out, inbound] = await streamPair()
+    const receiving = framesOn(inbound).receive()
+    receiving.catch(() => {})
+    await sendRaw(out, varint.encode(1024 * 1024))
+    await sendRaw(out, new Uint8Array(sent))
+    await sleep(50)
+    return { out, receiving }
+  }
+  try {
+    const prefix = varint.encodingLength(1024 * 1024)
+    const a = await stranger(60 * 1024)
+    assert.equal(budget.inUse, prefix + 60 * 1024, 'what was received of the first frame is held, not its declared length')
+    const b = await stranger(50 * 1024)
+    await assert.rejects(b.receiving, (err: unknown) => err instanceof DroppedMessageError && err.reason === 'too-large' && /do not fit/.test(err.message))
+    assert.equal(budget.refused, 1)
+    assert.equal(budget.inUse, prefix + 60 * 1024, 'the refused frame holds nothing')
+
+    // An honest first frame arriving whole is taken although the budget cannot hold it.
+    const whole = controlFrame(70 * 1024)
+    const [out, inbound] = await streamPair()
+    const frames = framesOn(inbound)
+    const receiving = frames.receive()
+    await sendRaw(out, new Uint8Array([...whole.prefix, ...whole.body]))
+    assert.equal(((await receiving).pad as string).length, 70 * 1024)
+    assert.equal(budget.refused, 1, 'not refused')
+    // After it, frames are not held at all.
+    const later = frames.receiveData()
+    await sendRaw(out, varint.encode(200 * 1024))
+    await sendRaw(out, new Uint8Array(150 * 1024))
+    await sleep(50)
+    assert.equal(budget.inUse, prefix + 60 * 1024, 'a later frame is not held against the budget')
+    await sendRaw(out, new Uint8Array(50 * 1024))
+    assert.equal((await later)!.reduce((n, p) => n + p.byteLength, 0), 200 * 1024)
+
+    // The first stream ending mid-frame gives its share back.
+    a.out.abort(new Error('gone'))
+    await assert.rejects(a.receiving)
+    assert.equal(budget.inUse, 0)
+  } finally {
+    for (const f of open) f.abort(new Error('test over'))
+  }
+})
+
+test('a first frame held against the budget must be whole within one idle period of its first byte, without a cap of its own', async () => {
+  const [out, inbound] = await streamPair()
+  const budget = new HeldBytes(1024 * 1024)
+  const frames = new SealedFrames(inbound, PLAIN_FRAMES, { idleTimeoutMs: 400, firstFrames: budget })
+  const started = Date.now()
+  const receiving = frames.receive()
+  await sendRaw(out, varint.encode(1000))
+  const trickle = setInterval(() => { if (out.status === 'open') void sendRaw(out, new Uint8Array(1)).catch(() => {}) }, 100)
+  try {
+    await assert.rejects(receiving, (err: unknown) => err instanceof PeerIdleError)
+    const took = Date.now() - started
+    assert.ok(took < 3000, `reset after ${took} ms, although a byte came every 100 ms`)
+    assert.equal(budget.inUse, 0)
+  } finally {
+    clearInterval(trickle)
+    out.abort(new Error('test over'))
+  }
 })

@@ -3,7 +3,10 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { FIRST_FRAMES } from '../wire/held-bytes.js'
+import { SealedFrames } from '../wire/sealed-frames.js'
 import { SealedTopic } from '../wire/sealed-topic.js'
+import { concatBytes } from '../streams.js'
 import { dropCounts, DroppedMessageError, type DropReason } from '../wire/strict-cbor.js'
 import { decodeMessage, DEFAULT_LIMITS, encodeMessage } from './codec.js'
 import type { MembershipConfig } from './config.js'
@@ -224,7 +227,9 @@ export class MembershipTransport {
 
   private read (stream: Stream, connection: Connection): void {
     const from = connection.remotePeer.toString()
-    const lp = lpStream(stream, { maxDataLength: DEFAULT_LIMITS.maxMessageBytes })
+    // The members' framing (lpStream's, as send writes it) read by SealedFrames, whose first frame is held against
+    // the process's budget for strangers' first frames (held-bytes.ts) and whose reads pause the stream when behind.
+    const frames = new SealedFrames(stream, this.keyring, { firstFrames: FIRST_FRAMES, maxFrameBytes: DEFAULT_LIMITS.maxMessageBytes })
     // Until a message opens with the cluster key, the peer is a stranger: its first message must be whole within
     // twice the time a member's write of it is given (send), and 10 s at least (timed from the stream's opening,
     // and a busy event loop reads late), or a stranger could keep up to maxMessageBytes buffered here per
@@ -232,10 +237,13 @@ export class MembershipTransport {
     let known = false
     void (async () => {
       while (!this.stopped) {
-        const frame = await lp.read(known ? undefined : { signal: AbortSignal.timeout(Math.max(this.membership.config.probeTimeoutMs * 8, 10_000)) })
+        const pieces = await frames.receiveData(known ? undefined : AbortSignal.timeout(Math.max(this.membership.config.probeTimeoutMs * 8, 10_000)))
+        // A member never sends an empty message: one is the end of what this peer has to say.
+        if (pieces === undefined) throw new DroppedMessageError('malformed', 'An empty membership message.')
+        const frame = concatBytes(pieces)
         this.stats.bytesReceived += frame.byteLength
         try {
-          const plain = await this.keyring.open(frame.subarray())
+          const plain = await this.keyring.open(frame)
           known = true
           const message = decodeMessage(plain)
           this.stats.received++

@@ -20,6 +20,7 @@ import { openStream } from '../wire/open-stream.js'
 import { SealedFrames } from '../wire/sealed-frames.js'
 import { SealedTopic } from '../wire/sealed-topic.js'
 import { decodeStrictMap, dropCounts, DroppedMessageError } from '../wire/strict-cbor.js'
+import { FIRST_FRAMES } from '../wire/held-bytes.js'
 
 export const ACCESS_PROTOCOL = '/s3mesh/access/1.0.0'
 /** A gossiped change is one commit: a few records. */
@@ -121,7 +122,7 @@ export class AccessSync {
 
   private async serve (stream: Stream): Promise<void> {
     // The asker opens with its digest: a few bytes.
-    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: EXCHANGE_TIMEOUT_MS, firstFrameMaxBytes: 4096 })
+    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: EXCHANGE_TIMEOUT_MS, firstFrameMaxBytes: 4096, firstFrames: FIRST_FRAMES })
     try {
       const first = await frames.receive()
       if (first.type !== 'digest' || typeof first.digest !== 'string') throw new Error('not an access exchange')

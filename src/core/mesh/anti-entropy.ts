@@ -6,6 +6,7 @@ import type { CatalogEntry } from './catalog-entry.js'
 import { DIGEST_RANGES, type Catalog, type Digest } from './catalog.js'
 import { SealedFrames } from '../wire/sealed-frames.js'
 import { openStream } from '../wire/open-stream.js'
+import { FIRST_FRAMES } from '../wire/held-bytes.js'
 
 export const SYNC_PROTOCOL = '/s3mesh/catalog-sync/1.0.0'
 
@@ -103,7 +104,7 @@ export class AntiEntropy {
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
-    const frames = new SealedFrames(stream, this.keyring)
+    const frames = new SealedFrames(stream, this.keyring, { firstFrames: FIRST_FRAMES })
     const s = AbortSignal.timeout(this.timeoutMs)
     try {
       const request = await frames.receive(s)

@@ -17,6 +17,7 @@ import { GuestHoldings, MAX_HOLDINGS_PER_GUEST } from './guest-holdings.js'
 import type { LocalCopies } from './local-copies.js'
 import { TransferService, type TransferOptions } from './transfer.js'
 import { MEMBER_REQUEST_MAX_BYTES } from './transfer-server.js'
+import { FIRST_FRAMES } from '../wire/held-bytes.js'
 
 /** Guests' requests to a member: the catalog feed, one key's entry, announcing what the guest holds. */
 export const GUEST_PROTOCOL = '/s3mesh/guest/1.0.0'
@@ -213,7 +214,7 @@ export class GuestService {
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, PLAIN_FRAMES, { idleTimeoutMs: this.o.idleTimeoutMs ?? 10_000 })
+    const frames = new SealedFrames(stream, PLAIN_FRAMES, { idleTimeoutMs: this.o.idleTimeoutMs ?? 10_000, firstFrames: FIRST_FRAMES })
     const from = connection.remotePeer.toString()
     try {
       const r = await frames.receive()

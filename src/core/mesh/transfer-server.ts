@@ -5,6 +5,7 @@ import type { CatalogEntry } from './catalog-entry.js'
 import { PeerIdleError, SealedFrames, StreamEndedError, type FrameSeal } from '../wire/sealed-frames.js'
 import { chunkBytes, parseRangeRequest, rangeAnswer, requestedVersion, TreeLeaves, UnusableCopyError } from './range-transfer.js'
 import type { TransferHost, TransferOptions, TransferStats } from './transfer.js'
+import { FIRST_FRAMES } from '../wire/held-bytes.js'
 
 /** Data chunk size on the wire: large enough to amortise framing, well inside yamux's flow-control credit. */
 const CHUNK_BYTES = 256 * 1024
@@ -28,7 +29,7 @@ export class TransferServer {
 
   /** Answers the requests on one stream: one, or one push after another while the pusher keeps the stream. */
   async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs, firstFrameMaxBytes: this.options.firstRequestMaxBytes ?? MEMBER_REQUEST_MAX_BYTES })
+    const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs, firstFrameMaxBytes: this.options.firstRequestMaxBytes ?? MEMBER_REQUEST_MAX_BYTES, firstFrames: FIRST_FRAMES })
     const from = connection.remotePeer.toString()
     const done = new AbortController()
     stream.addEventListener('close', () => { done.abort() })

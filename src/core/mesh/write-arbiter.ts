@@ -9,6 +9,7 @@ import { PeerIdleError, SealedFrames, StreamEndedError } from '../wire/sealed-fr
 import type { CatalogEntry } from './catalog-entry.js'
 import { compareVersions, type Version } from './hlc.js'
 import { KeptStreams } from './kept-streams.js'
+import { FIRST_FRAMES } from '../wire/held-bytes.js'
 
 /** Conditional writes asked of a bucket's arbiter: sealed with the cluster key. */
 export const ARBITER_PROTOCOL = '/s3mesh/write-arbiter/1.0.0'
@@ -223,7 +224,7 @@ export class WriteArbiter {
   /** Answers questions on a stream one after another, until the asker closes it or it has been idle for STREAM_IDLE_MS. */
   private async serve (stream: Stream, _connection: Connection): Promise<void> {
     // A question is a key, a token and the request's If-Match or If-None-Match: well under 64 KiB.
-    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: STREAM_IDLE_MS, firstFrameMaxBytes: 64 * 1024 })
+    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: STREAM_IDLE_MS, firstFrameMaxBytes: 64 * 1024, firstFrames: FIRST_FRAMES })
     this.serving.add(frames)
     try {
       for (;;) {

@@ -2,6 +2,7 @@ import type { Stream } from '@libp2p/interface'
 import { encode } from 'cborg'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
+import type { HeldBytes } from './held-bytes.js'
 import { decodeStrictMap, DroppedMessageError } from './strict-cbor.js'
 
 /**
@@ -55,6 +56,16 @@ export interface FramesOptions {
    * message the protocol's honest peers send.
    */
   firstFrameMaxBytes?: number
+  /**
+   * The budget a first frame that must be waited for is held against, for
+   * the bytes of it received, until it is taken (FIRST_FRAMES in
+   * held-bytes.ts, for a stream the peer opened). A frame that arrives whole
+   * is taken without holding any; one whose received bytes do not fit is
+   * refused. It also bounds that frame in time, as `firstFrameMaxBytes` does.
+   */
+  firstFrames?: HeldBytes
+  /** Largest frame after the first, bytes: MAX_FRAME_BYTES unless the protocol's messages are larger (membership's push-pull). */
+  maxFrameBytes?: number
 }
 
 /**
@@ -83,6 +94,8 @@ export class SealedFrames {
   private tookOne = false
   /** When the first frame's first byte arrived (ms since epoch), while `firstFrameMaxBytes` holds. */
   private firstByteAt: number | undefined
+  /** Bytes of `firstFrames` the first frame's received part holds until it is taken or the stream ends. */
+  private held = 0
 
   constructor (readonly stream: Stream, private readonly keyring: FrameSeal, private readonly options: FramesOptions = {}) {
     if (options.signal !== undefined) this.abortOn(options.signal)
@@ -97,6 +110,7 @@ export class SealedFrames {
     stream.addEventListener('remoteCloseWrite', () => { this.ended = true; this.wake?.() })
     stream.addEventListener('close', e => {
       clearInterval(this.watchdog)
+      this.release()
       this.ended = true
       if (e.error !== undefined) this.failure = e.error
       this.wake?.()
@@ -191,10 +205,13 @@ export class SealedFrames {
       signal?.throwIfAborted()
       const frame = this.takeFrame()
       if (frame !== undefined) return frame
-      if (this.failure !== undefined) throw this.failure
-      if (this.ended) throw new StreamEndedError('The peer ended the stream before the next frame.')
+      if (this.failure !== undefined || this.ended) {
+        // The frame begun will never be whole: what it held goes back now, not when the stream is closed.
+        this.release()
+        throw this.failure ?? new StreamEndedError('The peer ended the stream before the next frame.')
+      }
       this.flow()
-      if (!this.tookOne && this.options.firstFrameMaxBytes !== undefined && this.buffer.byteLength > 0) this.firstByteAt ??= Date.now()
+      if (!this.tookOne && this.buffer.byteLength > 0) this.holdFirst()
       this.waitOnPeer(patienceMs)
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => { this.wake = undefined; this.deadline = undefined; reject(signal!.reason instanceof Error ? signal!.reason : new Error('aborted')) }
@@ -217,16 +234,42 @@ export class SealedFrames {
       this.need = this.buffer.byteLength + 1
       return undefined
     }
-    const max = this.tookOne ? MAX_FRAME_BYTES : (this.options.firstFrameMaxBytes ?? MAX_FRAME_BYTES)
+    const most = this.options.maxFrameBytes ?? MAX_FRAME_BYTES
+    const max = this.tookOne ? most : (this.options.firstFrameMaxBytes ?? most)
     if (length > max) throw new DroppedMessageError('too-large', `A ${length}-byte ${this.tookOne ? '' : 'first '}frame exceeds ${max} bytes.`)
     if (this.buffer.byteLength < prefix + length) { this.need = prefix + length; return undefined }
     const frame = this.buffer.sublist(prefix, prefix + length)
     this.buffer.consume(prefix + length)
     this.tookOne = true
     this.firstByteAt = undefined
+    this.release()
     this.need = 0
     this.flow()
     return frame
+  }
+
+  /**
+   * The first frame is to be waited for, its first bytes in: it gets one idle
+   * period from its first byte, and what is buffered of it is held against
+   * `firstFrames` (refused if that does not fit).
+   */
+  private holdFirst (): void {
+    if (this.options.firstFrameMaxBytes !== undefined || this.options.firstFrames !== undefined) this.firstByteAt ??= Date.now()
+    const budget = this.options.firstFrames
+    const more = this.buffer.byteLength - this.held
+    if (budget === undefined || more <= 0) return
+    if (!budget.take(more)) {
+      this.release()
+      throw new DroppedMessageError('too-large', `A first frame's ${this.buffer.byteLength} bytes received so far do not fit the ${budget.limit} bytes held for first frames not yet whole (${budget.inUse} in use).`)
+    }
+    this.held += more
+  }
+
+  /** Gives back what the first frame held of `firstFrames`. */
+  private release (): void {
+    if (this.held === 0) return
+    this.options.firstFrames?.give(this.held)
+    this.held = 0
   }
 
   /** Arms the idle timeout for a wait on the peer (the wait clears `deadline` when it ends). */

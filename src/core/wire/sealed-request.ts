@@ -1,4 +1,5 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
+import { FIRST_FRAMES } from './held-bytes.js'
 import { openStream } from './open-stream.js'
 import { SealedFrames, type FrameSeal } from './sealed-frames.js'
 
@@ -41,7 +42,7 @@ export async function askSealed (libp2p: Libp2p, keyring: FrameSeal, peer: strin
  */
 export async function answerSealed (stream: Stream, keyring: FrameSeal, answer: (request: Record<string, unknown>) => Promise<Record<string, unknown>>, options: Partial<SealedRequestOptions> = {}): Promise<boolean> {
   const { idleTimeoutMs, firstFrameMaxBytes } = options
-  const frames = new SealedFrames(stream, keyring, { ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }), ...(firstFrameMaxBytes === undefined ? {} : { firstFrameMaxBytes }) })
+  const frames = new SealedFrames(stream, keyring, { firstFrames: FIRST_FRAMES, ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }), ...(firstFrameMaxBytes === undefined ? {} : { firstFrameMaxBytes }) })
   try {
     const request = await frames.receive(options.signal)
     await frames.send(await answer(request), options.signal)
