@@ -24,6 +24,7 @@ import { AccessSync } from '../core/mesh/access-sync.js'
 import type { AccessControl, Principal } from '../core/access/access-control.js'
 import { DEFAULT_ADMISSION_MS, issueAdmission } from '../core/access/admission.js'
 import { GuestGate } from '../core/mesh/guest-gate.js'
+import { joinSeeds } from '../core/mesh/join-seeds.js'
 import { GuestService } from '../core/mesh/guest-service.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { CatalogDb } from './catalog-db.js'
@@ -302,6 +303,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
   await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
   let stopped = false
+  /** Aborted when the node stops: what waits (a join asked again) ends at once. */
+  const stopping = new AbortController()
   let guests: GuestService | undefined
   let guestAccess: AccessControl | undefined
   const admissionMs = admissionLifetime(o.env)
@@ -320,21 +323,20 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     }).catch(() => {})
   }, FREE_SPACE_CHECK_MS)
   diskWatch.unref()
-  const joining = (async () => {
-    // Seeds may start after us: keep trying until one answers.
-    for (let attempt = 0; !stopped && o.join.length > 0; attempt++) {
-      if (await member.join(o.join) > 0) {
-        // Connected is not admitted: a seed of another cluster (key or name) drops every message, and this node runs alone.
-        setTimeout(() => {
-          if (stopped || transport.membership.list().some(m => !m.self && m.state === 'alive')) return
-          process.stderr.write(`s3mesh: connected to ${o.join.join(', ')}, but no member there answered as one of this cluster in ${JOIN_ANSWER_MS / 1000} s: this node runs alone. Check that S3MESH_CLUSTER_KEY is the key the first node printed, and --cluster its name (${o.cluster} here).\n`)
-        }, JOIN_ANSWER_MS).unref()
-        return
-      }
-      if (attempt === 0) process.stderr.write(`s3mesh: no member answered at ${o.join.join(', ')} yet; retrying\n`)
-      await new Promise(resolve => setTimeout(resolve, 2000))
-    }
-  })()
+  const joining = o.join.length === 0
+    ? Promise.resolve()
+    : joinSeeds({
+      join: async signal => await member.join(o.join, { signal }),
+      answered: () => transport.membership.list().some(m => !m.self && m.state === 'alive'),
+      onUnreached: () => { process.stderr.write(`s3mesh: no member answered at ${o.join.join(', ')} yet; retrying\n`) },
+      onUnanswered: () => {
+        process.stderr.write(`s3mesh: connected to ${o.join.join(', ')}, but no member there answered as one of this cluster in ${JOIN_ANSWER_MS / 1000} s: this node runs alone. Check that S3MESH_CLUSTER_KEY is the key the first node printed, and --cluster its name (${o.cluster} here).\n`)
+      },
+      answerMs: JOIN_ANSWER_MS,
+      retryMs: JOIN_RETRY_MS,
+      retryAloneMs: JOIN_RETRY_ALONE_MS,
+      signal: stopping.signal,
+    })
   /**
    * A relay's tabs write to storage nodes: those alive with an S3 endpoint,
    * https ones first (an https page cannot reach http), each list rotated by
@@ -387,6 +389,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     renewCertificate: tls => { libp2p.services.certificates.renew(tls) },
     stop: async ({ leave = true } = {}) => {
       stopped = true
+      stopping.abort()
       clearInterval(diskWatch)
       await guests?.stop().catch(() => {})
       await joining.catch(() => {})
@@ -398,6 +401,9 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
 
 /** How long after connecting to a seed this node must see a member alive, or says it runs alone, ms. */
 const JOIN_ANSWER_MS = 10_000
+/** How often a join is asked again until a member answers, ms; and once this node has said it runs alone. */
+const JOIN_RETRY_MS = 2000
+const JOIN_RETRY_ALONE_MS = 10_000
 
 /**
  * What tells the operator of a peer refused for sealing its messages with

@@ -201,9 +201,10 @@ export class MembershipTransport {
   private send (to: string, message: Message): void {
     if (this.stopped) return
     this.stats.sent++
+    let stream: Promise<LpStream> | undefined
     const sending = (async () => {
       const sealed = await this.keyring.seal(encodeMessage(message))
-      let stream = this.outbound.get(to)
+      stream = this.outbound.get(to)
       if (stream === undefined) {
         stream = this.open(peerIdFromString(to))
         this.outbound.set(to, stream)
@@ -213,7 +214,8 @@ export class MembershipTransport {
     })().catch(() => {
       // Fire and forget, as UDP is for memberlist: a lost message is what SWIM is built for.
       this.stats.sendFailures++
-      this.outbound.delete(to)
+      // The stream this message tried goes, not one opened since (a failed dial must not drop the stream that replaced it).
+      if (this.outbound.get(to) === stream) this.outbound.delete(to)
     })
     this.inflight.add(sending)
     void sending.finally(() => { this.inflight.delete(sending) })
@@ -221,8 +223,13 @@ export class MembershipTransport {
 
   private async open (peer: PeerId): Promise<LpStream> {
     const stream = await this.libp2p.dialProtocol(peer, MEMBERSHIP_PROTOCOL, { signal: AbortSignal.timeout(this.membership.config.probeTimeoutMs * 4) })
-    stream.addEventListener('close', () => { this.outbound.delete(peer.toString()) })
-    return lpStream(stream, { maxDataLength: DEFAULT_LIMITS.maxMessageBytes })
+    const lp = lpStream(stream, { maxDataLength: DEFAULT_LIMITS.maxMessageBytes })
+    stream.addEventListener('close', () => {
+      // Only if it is still the one kept: a newer stream to the peer may have taken its place.
+      const kept = this.outbound.get(peer.toString())
+      void kept?.then(s => { if (s === lp && this.outbound.get(peer.toString()) === kept) this.outbound.delete(peer.toString()) }, () => {})
+    })
+    return lp
   }
 
   private read (stream: Stream, connection: Connection): void {
