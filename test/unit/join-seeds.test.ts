@@ -51,6 +51,27 @@ describe('joinSeeds', () => {
     assert.ok(Date.now() - t < 50, 'a stop ends the wait at once')
   })
 
+  it('stops at once when stopped while a join is dialling, and says nothing then', async () => {
+    const stop = new AbortController()
+    const told: string[] = []
+    const joining = joinSeeds({
+      ...options,
+      retryMs: 5000,
+      // A dial that fails once the node stops (as a seed that cannot be reached does).
+      join: async signal => await new Promise<number>((resolve, reject) => { signal.addEventListener('abort', () => { reject(new Error('aborted')) }, { once: true }) }),
+      answered: () => false,
+      onUnreached: () => { told.push('unreached') },
+      onUnanswered: () => { told.push('unanswered') },
+      signal: stop.signal,
+    })
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const t = Date.now()
+    stop.abort()
+    await joining
+    assert.ok(Date.now() - t < 100, `the stop waited ${Date.now() - t} ms, not the 5 s retry`)
+    assert.deepEqual(told, [])
+  })
+
   it('says when no seed can be reached yet, once, and joins when one comes up', async () => {
     let asked = 0
     const told: string[] = []

@@ -122,7 +122,10 @@ test('first frames not yet whole share one budget across streams, for the bytes 
     receiving.catch(() => {})
     await sendRaw(out, varint.encode(1024 * 1024))
     await sendRaw(out, new Uint8Array(sent))
-    await sleep(50)
+    // Until the reader has taken in what was sent (held, or refused), within 2 s.
+    const before = budget.inUse
+    const refused = budget.refused
+    for (let waited = 0; waited < 2000 && budget.inUse < before + sent && budget.refused === refused; waited += 10) await sleep(10)
     return { out, receiving }
   }
   try {
@@ -142,14 +145,15 @@ test('first frames not yet whole share one budget across streams, for the bytes 
     await sendRaw(out, new Uint8Array([...whole.prefix, ...whole.body]))
     assert.equal(((await receiving).pad as string).length, 70 * 1024)
     assert.equal(budget.refused, 1, 'not refused')
-    // After it, frames are not held at all.
+    // After it, frames are not held at all: one in two pieces, larger than what the budget has left, is taken.
     const later = frames.receiveData()
     await sendRaw(out, varint.encode(200 * 1024))
     await sendRaw(out, new Uint8Array(150 * 1024))
-    await sleep(50)
-    assert.equal(budget.inUse, prefix + 60 * 1024, 'a later frame is not held against the budget')
+    await sleep(20)
     await sendRaw(out, new Uint8Array(50 * 1024))
     assert.equal((await later)!.reduce((n, p) => n + p.byteLength, 0), 200 * 1024)
+    assert.equal(budget.inUse, prefix + 60 * 1024, 'a later frame is not held against the budget')
+    assert.equal(budget.refused, 1)
 
     // The first stream ending mid-frame gives its share back.
     a.out.abort(new Error('gone'))

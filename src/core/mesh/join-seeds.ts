@@ -29,13 +29,16 @@ export async function joinSeeds (o: JoinSeedsOptions): Promise<void> {
   let reachedAt: number | undefined
   let told = false
   for (let attempt = 0; !o.signal.aborted && !o.answered(); attempt++) {
-    if (await o.join(o.signal).catch(() => 0) > 0) reachedAt ??= Date.now()
-    else if (attempt === 0) o.onUnreached()
-    // Reached is not admitted: a seed of another cluster (key or name) drops every message.
-    if (reachedAt !== undefined && !told && Date.now() - reachedAt >= o.answerMs && !o.answered()) {
+    // Reached is not admitted: a seed of another cluster (key or name) drops every message. Checked here, a retry
+    // after the last join was sent, so that join's answer had time to come.
+    if (reachedAt !== undefined && !told && Date.now() - reachedAt >= o.answerMs) {
       told = true
       o.onUnanswered()
     }
+    const reached = await o.join(o.signal).catch(() => 0)
+    if (o.signal.aborted) return
+    if (reached > 0) reachedAt ??= Date.now()
+    else if (attempt === 0) o.onUnreached()
     await new Promise<void>(resolve => {
       const done = (): void => { clearTimeout(timer); o.signal.removeEventListener('abort', done); resolve() }
       const timer = setTimeout(done, told ? o.retryAloneMs : o.retryMs)

@@ -26,6 +26,13 @@ export const PLAIN_FRAMES: FrameSeal = {
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
 /** Received bytes kept before the stream is paused (yamux then stops granting the sender credit). */
 const HIGH_WATER_BYTES = 1024 * 1024
+/**
+ * The slowest a first frame held to a time bound may arrive, bytes per ms
+ * (16 KiB/s): it gets one idle period from its first byte, and this long
+ * for its length besides, so an honest large one on a slow link (a tab's
+ * feed request naming what it holds) is not cut off, and a trickle is.
+ */
+const FIRST_FRAME_MIN_BYTES_PER_MS = 16 * 1024 / 1000
 
 /** The peer closed or reset the stream before the frame we waited for. */
 export class StreamEndedError extends Error {
@@ -49,7 +56,8 @@ export interface FramesOptions {
   /**
    * Largest first frame accepted from the peer, bytes (MAX_FRAME_BYTES
    * otherwise), and that frame must be whole within `idleTimeoutMs` of its
-   * first byte rather than of the last. For a stream the peer opened: its
+   * first byte rather than of the last (plus its length at 16 KiB/s,
+   * FIRST_FRAME_MIN_BYTES_PER_MS). For a stream the peer opened: its
    * first frame is buffered whole before it can be opened, so a peer without
    * the cluster key could otherwise hold MAX_FRAME_BYTES per stream, for as
    * long as it trickles a byte now and then. Set it to the largest first
@@ -92,8 +100,10 @@ export class SealedFrames {
   private watchdog: ReturnType<typeof setInterval> | undefined
   /** Whether a frame has been taken: from then on the peer has shown it speaks the protocol. */
   private tookOne = false
-  /** When the first frame's first byte arrived (ms since epoch), while `firstFrameMaxBytes` holds. */
+  /** When the first frame's first byte arrived (ms since epoch), while it is held to a time bound. */
   private firstByteAt: number | undefined
+  /** The first frame's length, once its prefix is in. */
+  private firstLength = 0
   /** Bytes of `firstFrames` the first frame's received part holds until it is taken or the stream ends. */
   private held = 0
 
@@ -237,6 +247,7 @@ export class SealedFrames {
     const most = this.options.maxFrameBytes ?? MAX_FRAME_BYTES
     const max = this.tookOne ? most : (this.options.firstFrameMaxBytes ?? most)
     if (length > max) throw new DroppedMessageError('too-large', `A ${length}-byte ${this.tookOne ? '' : 'first '}frame exceeds ${max} bytes.`)
+    if (!this.tookOne) this.firstLength = length
     if (this.buffer.byteLength < prefix + length) { this.need = prefix + length; return undefined }
     const frame = this.buffer.sublist(prefix, prefix + length)
     this.buffer.consume(prefix + length)
@@ -277,8 +288,9 @@ export class SealedFrames {
     const idle = this.options.idleTimeoutMs
     if (idle === undefined) return
     this.waitingMs = patienceMs ?? idle
-    // A first frame that has begun to arrive gets one idle period from its first byte, however it trickles.
-    this.deadline = (this.firstByteAt ?? Date.now()) + this.waitingMs
+    // A first frame that has begun to arrive gets one idle period from its first byte, and the time its length takes
+    // at the slowest rate allowed, however it trickles.
+    this.deadline = this.firstByteAt === undefined ? Date.now() + this.waitingMs : this.firstByteAt + this.waitingMs + this.firstLength / FIRST_FRAME_MIN_BYTES_PER_MS
     this.watchdog ??= setInterval(() => {
       if (this.deadline !== undefined && Date.now() > this.deadline) {
         clearInterval(this.watchdog)
