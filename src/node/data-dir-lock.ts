@@ -3,12 +3,10 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { DatabaseSync } from 'node:sqlite'
 import { CliError } from './cli-error.js'
 import { codeOf } from './disk-files.js'
+import { notADatabase, sqliteResultCode } from './sqlite-file.js'
 
 /** SQLite's result code for a file another connection holds locked (https://sqlite.org/rescode.html). */
 const SQLITE_BUSY = 5
-/** SQLite's result codes for a file that is not a database: the lock file is then made again. */
-const SQLITE_CORRUPT = 11
-const SQLITE_NOTADB = 26
 /** How long a start waits for the lock, ms: two servers started at once each take a moment to decide. */
 const LOCK_WAIT_MS = 2000
 
@@ -17,11 +15,6 @@ export interface DataDirLockFiles {
   lockDb: string
   /** The owner's pid, for the message a second server prints; releases before lock.db locked by this file alone. */
   lockFile: string
-}
-
-function resultCode (err: unknown): number | undefined {
-  const code = (err as { errcode?: number }).errcode
-  return typeof code === 'number' ? code & 0xff : undefined
 }
 
 function alive (pid: number): boolean {
@@ -76,9 +69,8 @@ export async function lockDataDir (files: DataDirLockFiles, dataDir: string): Pr
   try {
     db = takeLock(files.lockDb)
   } catch (err) {
-    const code = resultCode(err)
-    if (code === SQLITE_BUSY) throw inUse(dataDir, await pidIn(files.lockFile))
-    if (code !== SQLITE_CORRUPT && code !== SQLITE_NOTADB) throw new CliError(`Could not lock the data folder ${dataDir}: ${(err as Error).message}; check ${files.lockDb}.`)
+    if (sqliteResultCode(err) === SQLITE_BUSY) throw inUse(dataDir, await pidIn(files.lockFile))
+    if (!notADatabase(err)) throw new CliError(`Could not lock the data folder ${dataDir}: ${(err as Error).message}; check ${files.lockDb}.`)
     // Not a database (a file damaged, or written by something else): it holds nothing, so it is made again.
     await rm(files.lockDb, { force: true })
     db = takeLock(files.lockDb)

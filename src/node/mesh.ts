@@ -302,8 +302,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     ? undefined
     : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
   await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
-  let stopped = false
-  /** Aborted when the node stops: what waits (a join asked again) ends at once. */
+  /** Aborted when the node stops: what waits (a join asked again) ends at once, and timers find it stopped. */
   const stopping = new AbortController()
   let guests: GuestService | undefined
   let guestAccess: AccessControl | undefined
@@ -314,7 +313,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const diskWatch = setInterval(() => {
     void freeBytes(o.layout.root).then(now => {
       // Not once stopping: news of this member after its leave would make it alive again elsewhere.
-      if (stopped) return
+      if (stopping.signal.aborted) return
       const update: { free?: number, heldObjects?: number, heldBytes?: number } = {}
       if (now !== undefined && (free === undefined || moved(now, free))) update.free = free = now
       const { heldObjects, heldBytes } = node.stats
@@ -388,7 +387,6 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     },
     renewCertificate: tls => { libp2p.services.certificates.renew(tls) },
     stop: async ({ leave = true } = {}) => {
-      stopped = true
       stopping.abort()
       clearInterval(diskWatch)
       await guests?.stop().catch(() => {})

@@ -72,7 +72,7 @@ export class ServerMetrics {
       },
     })
     const counter = this.counterFrom.bind(this)
-    this.gaugeFrom('s3mesh_first_frames_held_bytes', 'Bytes held for first frames of peers\' streams not yet opened (every protocol; held-bytes.ts).', () => FIRST_FRAMES.inUse)
+    this.gaugeFrom('s3mesh_first_frames_held_bytes', 'Bytes received of first frames of peers\' streams not yet whole (every protocol; held-bytes.ts).', () => FIRST_FRAMES.inUse)
     counter('s3mesh_first_frames_refused_total', 'First frames refused because that budget was spent: a flood of strangers\' streams, or a budget too small for the honest load.', () => FIRST_FRAMES.refused)
     counter('s3mesh_membership_probes_total', 'Direct probes sent.', () => membership.counters.probes)
     counter('s3mesh_membership_failed_probes_total', 'Probes that got no ack, direct or indirect.', () => membership.counters.failedProbes)

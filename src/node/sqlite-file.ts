@@ -5,15 +5,25 @@ import { DatabaseSync } from 'node:sqlite'
 const SQLITE_CORRUPT = 11
 const SQLITE_NOTADB = 26
 
+/** node:sqlite's error's primary result code (its extended code's low byte), if it is one. */
+export function sqliteResultCode (err: unknown): number | undefined {
+  const code = (err as { errcode?: number }).errcode
+  return typeof code === 'number' ? code & 0xff : undefined
+}
+
+/** Whether SQLite refused the file as no usable database (damaged, truncated, another program's). */
+export function notADatabase (err: unknown): boolean {
+  const code = sqliteResultCode(err)
+  return code === SQLITE_CORRUPT || code === SQLITE_NOTADB
+}
+
 /** A database of another schema than this s3mesh's: treated as damaged. */
 class SchemaMismatch extends Error {
   override name = 'SchemaMismatch'
 }
 
 function damaged (err: unknown): boolean {
-  if (err instanceof SchemaMismatch) return true
-  const code = (err as { errcode?: number }).errcode
-  return typeof code === 'number' && ((code & 0xff) === SQLITE_CORRUPT || (code & 0xff) === SQLITE_NOTADB)
+  return err instanceof SchemaMismatch || notADatabase(err)
 }
 
 export interface SqliteFileOptions {
