@@ -39,6 +39,9 @@ export class HandOver {
   /** Whether the last pass's exchange is still running. */
   get busy (): boolean { return this.exchanging }
 
+  /** Whether keys changed since they were last handed to an owner wait for a pass, or an exchange is running. */
+  get pending (): boolean { return this.exchanging || this.changed.size > 0 }
+
   /** Has these keys of a bucket this member does not own handed to an owner at the next pass. */
   requeue (bucket: string, keys: Iterable<string>): void {
     let set = this.changed.get(bucket)

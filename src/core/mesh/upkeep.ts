@@ -276,6 +276,9 @@ export class Upkeep {
     this.o.stats.repairQueue = this.o.fetcher.inFlight + this.owed.size
   }
 
+  /** Whether entries of buckets this member does not own that changed are still to reach an owner (partitioned catalog). */
+  get handingOver (): boolean { return this.handOver.pending }
+
   /**
    * One pass: the entries that changed since the last one, then the next
    * PASS_BUDGET entries of the walk through every entry (counts, expiry,
