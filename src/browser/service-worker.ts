@@ -19,6 +19,7 @@ import { s3Signer } from '../core/s3-signer.js'
 import { createS3Handler, errorResponse, type S3Handler } from '../s3-shim/index.js'
 import { askPageNode, pingPageNode } from './bridge.js'
 import { IdbStore } from './idb-store.js'
+import { PageNodes } from './page-nodes.js'
 import { ownHandler } from './own-handler.js'
 import { browserHashes } from './wasm-hashes.js'
 import { localReadPath, WorkerMarks } from './worker-reads.js'
@@ -102,27 +103,13 @@ const handler = createS3Handler({
 scope.addEventListener('install', event => { event.waitUntil(scope.skipWaiting()) })
 scope.addEventListener('activate', event => { event.waitUntil(scope.clients.claim()) })
 
-/**
- * Pages running a page node, by client id. Only a cache: after the browser
- * restarts this worker it is empty, and the open pages are asked again.
- */
-const pageNodes = new Set<string>()
-let asked = false
-
-async function pageNode (): Promise<WindowClient | undefined> {
-  if (!asked) {
-    asked = true
-    const clients = await scope.clients.matchAll({ type: 'window' })
-    await Promise.all(clients.map(async c => { if (await pingPageNode(c, 300)) pageNodes.add(c.id) }))
-  }
-  for (const id of pageNodes) {
-    const client = await scope.clients.get(id)
-    if (client !== undefined) return client
-    pageNodes.delete(id)
-    marks.forget(id)
-  }
-  return undefined
-}
+/** The pages running a page node (page-nodes.ts). */
+const pages = new PageNodes<WindowClient>({
+  all: async () => await scope.clients.matchAll({ type: 'window' }),
+  get: async id => await scope.clients.get(id),
+  ping: async c => await pingPageNode(c, 300),
+  forget: id => { marks.forget(id) },
+})
 
 const nextRequestId = requestIdSource()
 
@@ -167,7 +154,7 @@ async function answer (request: Request): Promise<Response> {
   const key = signingKey(request)
   if (key !== undefined && key !== (await loadWorkerConfig()).credentials?.accessKeyId) return await fetch(request)
   if (NODE_ONLY.some(q => new URL(request.url).searchParams.has(q))) return await fetch(request)
-  const node = await pageNode()
+  const node = await pages.pick()
   // A page that joined: its writes are the node's to make, and an ACL set while writing is kept only there. With no
   // page node to send them, or with an ACL, they go to the node signed with the page's keys (IndexedDB alone would
   // acknowledge what no durable member holds).
@@ -204,7 +191,8 @@ async function answer (request: Request): Promise<Response> {
   } catch (err) {
     failure = err
   }
-  pageNodes.delete(node.id)
+  // A page still open whose node did not answer in time (or failed) is asked again later; a closed one is forgotten.
+  pages.failed(node.id, failure instanceof PageGone)
   marks.forget(node.id)
   const pageClosed = failure instanceof PageGone && failure.closed
   if (askAgain({ method: request.method, url: request.url, headers: request.headers, bodyGone: request.body !== null && body === undefined, pageClosed })) {
@@ -279,8 +267,8 @@ scope.addEventListener('fetch', event => {
 
 scope.addEventListener('message', event => {
   const data = event.data as { type?: string, config?: WorkerConfig } | undefined
-  if (data?.type === 's3mesh:node-up' && event.source !== null) { pageNodes.add(event.source.id); stoppedNodes.delete(event.source.id); marks.up(event.source.id); return }
-  if (data?.type === 's3mesh:node-down' && event.source !== null) { pageNodes.delete(event.source.id); marks.stop(event.source.id); pageStopped(event.source.id); return }
+  if (data?.type === 's3mesh:node-up' && event.source !== null) { pages.started(event.source.id); stoppedNodes.delete(event.source.id); marks.up(event.source.id); return }
+  if (data?.type === 's3mesh:node-down' && event.source !== null) { pages.stopped(event.source.id); marks.stop(event.source.id); pageStopped(event.source.id); return }
   if (event.source !== null && marks.take(event.source.id, data)) return
   if (data?.type !== 's3mesh:config' || data.config === undefined) return
   const port = event.ports[0]
