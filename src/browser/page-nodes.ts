@@ -32,9 +32,12 @@ export const ASIDE_MAX_MS = 60_000
 export class PageNodes<C extends PageClient> {
   /** Pages whose node is up, in the order they said so (the first open one answers). */
   private readonly up = new Set<string>()
-  /** Pages set aside after a failed request, with when each is asked again. */
-  private readonly aside = new Map<string, { at: number, waitMs: number }>()
-  private asked = false
+  /** Pages set aside after a failed request: when each is asked again, and the ping under way. */
+  private readonly aside = new Map<string, { at: number, waitMs: number, asking?: Promise<void> }>()
+  /** Pages back from aside that have not answered a request since, with their last wait (a failure doubles it). */
+  private readonly revived = new Map<string, number>()
+  /** The open pages asked once, at the first pick (every pick meanwhile waits for it). */
+  private sweep: Promise<void> | undefined
   private readonly now: () => number
 
   constructor (private readonly o: PageNodesOptions<C>) {
@@ -43,11 +46,11 @@ export class PageNodes<C extends PageClient> {
 
   /** A page whose node answers requests, or undefined when no page runs one. */
   async pick (): Promise<C | undefined> {
-    if (!this.asked) {
-      this.asked = true
+    this.sweep ??= (async () => {
       const clients = await this.o.all()
       await Promise.all(clients.map(async c => { if (await this.o.ping(c)) this.up.add(c.id) }))
-    }
+    })()
+    await this.sweep
     const open = await this.firstOpen()
     if (open !== undefined) return open
     await this.askAside()
@@ -57,6 +60,7 @@ export class PageNodes<C extends PageClient> {
   /** Page `id` says its node is up (again). */
   started (id: string): void {
     this.aside.delete(id)
+    this.revived.delete(id)
     this.up.add(id)
   }
 
@@ -64,16 +68,29 @@ export class PageNodes<C extends PageClient> {
   stopped (id: string): void {
     this.up.delete(id)
     this.aside.delete(id)
+    this.revived.delete(id)
+  }
+
+  /** Page `id` answered a request: its node is well, and a later failure waits the shortest time again. */
+  answered (id: string): void {
+    this.revived.delete(id)
   }
 
   /**
    * A request page `id` had failed: forgotten if the page closed or its node
-   * stopped (`gone`), else set aside until its wait is over.
+   * stopped (`gone`), else set aside until its wait is over. A page that
+   * failed again before answering any request since it was back waits twice
+   * as long (a page that answers pings but hangs on requests costs one
+   * request per wait, not every request).
    */
   failed (id: string, gone: boolean): void {
-    const was = this.up.delete(id)
-    if (gone || !was) { this.aside.delete(id); return }
-    this.aside.set(id, { at: this.now() + ASIDE_FIRST_MS, waitMs: ASIDE_FIRST_MS })
+    if (gone) { this.stopped(id); return }
+    // Several requests a hung page had fail together: the first sets it aside.
+    if (!this.up.delete(id)) return
+    const last = this.revived.get(id)
+    this.revived.delete(id)
+    const waitMs = last === undefined ? ASIDE_FIRST_MS : Math.min(last * 2, ASIDE_MAX_MS)
+    this.aside.set(id, { at: this.now() + waitMs, waitMs })
   }
 
   private async firstOpen (): Promise<C | undefined> {
@@ -81,24 +98,33 @@ export class PageNodes<C extends PageClient> {
       const client = await this.o.get(id)
       if (client !== undefined) return client
       this.up.delete(id)
+      this.revived.delete(id)
       this.o.forget?.(id)
     }
     return undefined
   }
 
-  /** Pings the pages set aside whose wait is over: one that answers is up again, one closed is forgotten. */
+  /** Pings the pages set aside whose wait is over (one ping each, whoever else picks meanwhile): one that answers is up again, one closed is forgotten. */
   private async askAside (): Promise<void> {
     const now = this.now()
-    const due = [...this.aside].filter(([, a]) => a.at <= now)
-    await Promise.all(due.map(async ([id, a]) => {
-      const client = await this.o.get(id)
-      if (this.aside.get(id) !== a) return // told meanwhile (up, stopped or failed again)
-      if (client === undefined) { this.aside.delete(id); this.o.forget?.(id); return }
-      const answered = await this.o.ping(client)
-      if (this.aside.get(id) !== a) return
-      if (answered) { this.aside.delete(id); this.up.add(id); return }
-      a.waitMs = Math.min(a.waitMs * 2, ASIDE_MAX_MS)
-      a.at = this.now() + a.waitMs
+    await Promise.all([...this.aside].filter(([, a]) => a.at <= now || a.asking !== undefined).map(async ([id, a]) => {
+      a.asking ??= (async () => {
+        const client = await this.o.get(id)
+        if (this.aside.get(id) !== a) return // told meanwhile (up, stopped)
+        if (client === undefined) { this.aside.delete(id); this.o.forget?.(id); return }
+        const answered = await this.o.ping(client)
+        if (this.aside.get(id) !== a) return
+        if (answered) {
+          this.aside.delete(id)
+          this.revived.set(id, a.waitMs)
+          this.up.add(id)
+          return
+        }
+        a.waitMs = Math.min(a.waitMs * 2, ASIDE_MAX_MS)
+        a.at = this.now() + a.waitMs
+        a.asking = undefined
+      })()
+      await a.asking
     }))
   }
 }

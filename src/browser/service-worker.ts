@@ -187,7 +187,9 @@ async function answer (request: Request): Promise<Response> {
     // The page answers a write once its node has the bytes: a large one is given time at 1 MB/s at least.
     const timeoutMs = 60_000 + Math.ceil((body?.size ?? 0) / 1000)
     // Watched until the answer's body is read (settled): a page closing mid-body fails the body, rather than leave it hanging.
-    return await askPageNode(node, request, { timeoutMs, relayed: seq => { marks.relayed(node.id, seq) }, blob: body, signal: page.signal, settled: page.stop })
+    const answered = await askPageNode(node, request, { timeoutMs, relayed: seq => { marks.relayed(node.id, seq) }, blob: body, signal: page.signal, settled: page.stop })
+    pages.answered(node.id)
+    return answered
   } catch (err) {
     failure = err
   }

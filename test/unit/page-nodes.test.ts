@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ASIDE_FIRST_MS, ASIDE_MAX_MS, PageNodes } from '../../src/browser/page-nodes.js'
 
-interface Fake { id: string, open: boolean, answers: boolean, pinged: number }
+interface Fake { id: string, open: boolean, answers: boolean, pinged: number, hold?: Promise<void> }
 
 function world (...pages: Fake[]): { nodes: PageNodes<Fake>, clock: { ms: number }, forgotten: string[] } {
   const clock = { ms: 1_000_000 }
@@ -17,7 +17,7 @@ function world (...pages: Fake[]): { nodes: PageNodes<Fake>, clock: { ms: number
   const nodes = new PageNodes<Fake>({
     all: async () => pages.filter(p => p.open),
     get: async id => pages.find(p => p.id === id && p.open),
-    ping: async p => { p.pinged++; return p.answers },
+    ping: async p => { p.pinged++; await p.hold; return p.answers },
     forget: id => { forgotten.push(id) },
     now: () => clock.ms,
   })
@@ -95,7 +95,7 @@ describe('the service worker\'s page nodes', () => {
     assert.equal((await nodes.pick())?.id, 'a', 'asked once b is gone')
   })
 
-  it('a page that closed or whose node stopped is forgotten until it says its node is up', async () => {
+  it('a page whose node stopped during a request is forgotten until it says its node is up', async () => {
     const a = page('a')
     const { nodes, clock } = world(a)
     await nodes.pick()
@@ -123,5 +123,70 @@ describe('the service worker\'s page nodes', () => {
     assert.equal(await nodes.pick(), undefined)
     assert.deepEqual(forgotten, ['b'])
     assert.equal(b.pinged, 1, 'a closed page is not pinged')
+  })
+
+  it('several requests failing together set the page aside once: it is still asked again', async () => {
+    const a = page('a')
+    const { nodes, clock } = world(a)
+    await nodes.pick()
+    nodes.failed('a', false)
+    nodes.failed('a', false)
+    nodes.failed('a', false)
+    clock.ms += ASIDE_FIRST_MS
+    assert.equal((await nodes.pick())?.id, 'a', 'asked after the first wait, not forgotten by the later failures')
+  })
+
+  it('a page back from aside that fails again before it answers a request waits twice as long; one that answered starts again at the shortest wait', async () => {
+    const a = page('a')
+    const { nodes, clock } = world(a)
+    await nodes.pick()
+    nodes.failed('a', false)
+    clock.ms += ASIDE_FIRST_MS
+    assert.equal((await nodes.pick())?.id, 'a', 'it answers the ping')
+    nodes.failed('a', false)
+    clock.ms += ASIDE_FIRST_MS
+    assert.equal(await nodes.pick(), undefined, 'its requests still fail: not asked after the shortest wait')
+    assert.equal(a.pinged, 2)
+    clock.ms += ASIDE_FIRST_MS
+    assert.equal((await nodes.pick())?.id, 'a', 'asked after twice the wait')
+    nodes.answered('a')
+    nodes.failed('a', false)
+    clock.ms += ASIDE_FIRST_MS
+    assert.equal((await nodes.pick())?.id, 'a', 'it answered a request in between: the shortest wait again')
+  })
+
+  it('picks at once while a page set aside is being asked share its one ping, and a ping unanswered doubles the wait once', async () => {
+    const a = page('a', false)
+    const { nodes, clock } = world(a)
+    a.answers = true
+    await nodes.pick()
+    nodes.failed('a', false)
+    a.answers = false
+    let release!: () => void
+    a.hold = new Promise(resolve => { release = resolve })
+    clock.ms += ASIDE_FIRST_MS
+    const picks = [nodes.pick(), nodes.pick(), nodes.pick(), nodes.pick()]
+    await new Promise(resolve => setImmediate(resolve))
+    release()
+    assert.deepEqual(await Promise.all(picks), [undefined, undefined, undefined, undefined])
+    assert.equal(a.pinged, 2, 'one ping for the four picks (and the first sweep\'s)')
+    a.hold = undefined
+    a.answers = true
+    clock.ms += 2 * ASIDE_FIRST_MS - 1
+    assert.equal(await nodes.pick(), undefined, 'the wait doubled once, not four times: not yet')
+    clock.ms += 1
+    assert.equal((await nodes.pick())?.id, 'a')
+  })
+
+  it('picks at once after the worker started all wait for its first look at the open pages', async () => {
+    const a = page('a')
+    let release!: () => void
+    a.hold = new Promise(resolve => { release = resolve })
+    const { nodes } = world(a)
+    const picks = [nodes.pick(), nodes.pick(), nodes.pick()]
+    await new Promise(resolve => setImmediate(resolve))
+    release()
+    assert.deepEqual((await Promise.all(picks)).map(p => p?.id), ['a', 'a', 'a'])
+    assert.equal(a.pinged, 1)
   })
 })
