@@ -1,19 +1,19 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { GuestRefusedError, MAX_ADMISSION_BYTES } from '../access/admission.js'
 import type { Hashes } from '../hashes.js'
-import { MEMBER_EVENTS } from '../membership/member-events.js'
 import type { Membership } from '../membership/membership.js'
 import { decodeNodeMeta } from '../membership/node-meta.js'
 import { PLAIN_FRAMES, SealedFrames } from '../wire/sealed-frames.js'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
-import { isLiveObject, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { isLiveObject, type CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import type { CatalogPartition } from './catalog-partition.js'
 import type { TypedEventEmitter } from 'main-event'
 import { compareVersions } from './hlc.js'
 import type { Guest, GuestGate } from './guest-gate.js'
-import { GuestHoldings, MAX_HOLDINGS_PER_GUEST } from './guest-holdings.js'
+import { serveFeed, type FeedHost } from './guest-feed.js'
+import { GuestHoldings } from './guest-holdings.js'
 import type { LocalCopies } from './local-copies.js'
 import { TransferService, type TransferOptions } from './transfer.js'
 import { MEMBER_REQUEST_MAX_BYTES } from './transfer-server.js'
@@ -23,27 +23,6 @@ import { FIRST_FRAMES } from '../wire/held-bytes.js'
 export const GUEST_PROTOCOL = '/s3mesh/guest/1.0.0'
 /** Object bytes to and from guests: `get` only (a guest writes through S3, where the node decides and replicates). */
 export const GUEST_TRANSFER_PROTOCOL = '/s3mesh/guest-transfer/1.0.0'
-
-/** The buckets a guest follows, as it gives them: names, a few. */
-function followedBuckets (v: unknown): Set<string> {
-  if (v === undefined) return new Set()
-  if (!Array.isArray(v) || v.length > MAX_FOLLOWED || !v.every(b => typeof b === 'string' && b.length <= 63)) throw new DroppedMessageError('malformed', 'Followed buckets are a short list of names.')
-  return new Set(v as string[])
-}
-
-/** The keys a guest says it holds: [bucket, key] pairs, at most MAX_HELD. */
-function heldKeys (v: unknown): Array<[string, string]> {
-  if (v === undefined) return []
-  if (!Array.isArray(v) || v.length > MAX_HELD || !v.every(p => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[0].length <= 63 && typeof p[1] === 'string' && p[1].length <= 1024)) {
-    throw new DroppedMessageError('malformed', 'Held keys are [bucket, key] pairs.')
-  }
-  return v as Array<[string, string]>
-}
-
-/** A guest's addresses as it gives them: a few, each of a sane length. */
-function addresses (v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string' && a.length < 512).slice(0, 8) : []
-}
 
 /**
  * The guest transfer protocol over a peer's own copies: bytes served (`get`,
@@ -70,18 +49,10 @@ export function guestTransfer (
   }, { ...options, protocol: GUEST_TRANSFER_PROTOCOL, firstRequestMaxBytes: MAX_ADMISSION_BYTES + MEMBER_REQUEST_MAX_BYTES })
 }
 
-/** Entries per feed frame. */
-const FEED_BATCH = 500
-/** Keys a guest may say it holds when it opens a feed (as many as the holdings a member keeps for it). */
-export const MAX_HELD = MAX_HOLDINGS_PER_GUEST
-/** Buckets a guest may follow at once. */
-export const MAX_FOLLOWED = 64
 /** Entries one listing request looks at, at most (keys held back from the guest included). */
 const LIST_SCAN = 20_000
 /** Entries one announcement may carry. */
 const MAX_ANNOUNCED = 1000
-/** How often a following feed re-checks its guest's admission (expiry, revocation), ms. */
-const RECHECK_MS = 1000
 
 /** What a guest is told of the mesh: the durable members (and the relays among them), and other guests' addresses for WebRTC; never their users. */
 export interface GuestPeer {
@@ -145,8 +116,23 @@ export class GuestService {
   /** Feeds told of an entry whose guest holders changed. */
   private readonly holdingListeners = new Set<(e: CatalogEntry) => void>()
 
+  /** What this member's feeds share with it (guest-feed.ts). */
+  private readonly feedHost: FeedHost
+
   constructor (private readonly o: GuestServiceOptions) {
     const gate = o.gate
+    this.feedHost = {
+      o,
+      stats: this.stats,
+      holdings: this.holdings,
+      feeds: this.feeds,
+      guests: this.guests,
+      directoryListeners: this.directoryListeners,
+      holdingListeners: this.holdingListeners,
+      peers: except => this.peers(except),
+      relayed: addrs => this.relayed(addrs),
+      shown: (g, e) => this.shown(g, e),
+    }
     this.transfer = guestTransfer(o.libp2p, o.copies, o.hashes, {
       idleTimeoutMs: o.idleTimeoutMs ?? 10_000,
       authorize: async (from, r) => {
@@ -226,7 +212,7 @@ export class GuestService {
         await frames.close()
         return
       }
-      if (r.op === 'feed') await this.feed(frames, g, r)
+      if (r.op === 'feed') await serveFeed(this.feedHost, frames, g, r)
       else if (r.op === 'lookup') await this.lookup(frames, g, r)
       else if (r.op === 'announce') await this.announced(frames, g, r)
       else if (r.op === 'list') await this.listPage(frames, g, r)
@@ -235,161 +221,6 @@ export class GuestService {
     } catch (err) {
       if (err instanceof DroppedMessageError) this.o.gate.count('malformed')
       frames.abort(err instanceof Error ? err : new Error(String(err)))
-    }
-  }
-
-  /**
-   * The feed: the bucket entries the guest may see and the entries of the
-   * keys it says it holds (`held`), then (when it follows) each change of
-   * those, of the keys it holds since, and of the buckets it follows
-   * (`buckets`: a page showing a bucket), and each change of the members.
-   * Never the whole catalog: what a guest receives grows with what it holds
-   * and looks at, not with the mesh. Listing and reading other keys are
-   * requests of their own (`list`, `lookup`).
-   */
-  private async feed (frames: SealedFrames, first: Guest, r: Record<string, unknown>): Promise<void> {
-    let g = first
-    let admission = r.admission
-    const gate = this.o.gate
-    let addrs = this.relayed(addresses(r.addrs))
-    // What this guest is told changes of, besides buckets' own entries.
-    let followed = followedBuckets(r.buckets)
-    const heldPairs = heldKeys(r.held)
-    const held = new Set(heldPairs.map(([b, k]) => `${b}\n${k}`))
-    const interested = (e: CatalogEntry): boolean => e.key === undefined || followed.has(e.bucket) || held.has(`${e.bucket}\n${e.key}`) || this.holdings.holds(g.id, e.bucket, e.key)
-    // Sends one after the other (changes may come while the snapshot is being sent); the first failure ends the feed.
-    let sending = Promise.resolve()
-    let failed = false
-    const send = (m: Record<string, unknown> | (() => Record<string, unknown>)): void => {
-      if (failed) return
-      sending = sending.then(async () => { if (!failed) await frames.send(typeof m === 'function' ? m() : m) }).catch((err: unknown) => {
-        failed = true
-        frames.abort(err instanceof Error ? err : new Error(String(err)))
-      })
-    }
-    /** What the guest may see of entries: those it may list, without what only reading would show it. */
-    const visible = (entries: Iterable<CatalogEntry>): CatalogEntry[] => {
-      const out: CatalogEntry[] = []
-      for (const e of entries) {
-        if (!gate.mayList(g, e.bucket, e.key)) { this.stats.entriesFiltered++; continue }
-        // A guest keeps no versions: of a key in a bucket keeping them, it hears the current version (and removals
-        // and markers, which carry no bytes), never an older version's content.
-        const head = e.key === undefined || !this.o.copies.versioned(e.bucket) ? undefined : this.o.catalog.get(e.bucket, e.key)
-        if (head !== undefined && isLiveObject(e) && slotOf(head) !== slotOf(e)) { this.stats.entriesFiltered++; continue }
-        out.push(this.shown(g, this.holdings.withGuests(e)))
-        // A removal or a marker may have made an older version current: the guest hears that one too.
-        if (head !== undefined && !isLiveObject(e) && isLiveObject(head) && slotOf(head) !== slotOf(e)) out.push(this.shown(g, this.holdings.withGuests(head)))
-      }
-      this.stats.entriesSent += out.length
-      return out
-    }
-    const follow = r.follow === true
-    /** The buckets whose announcements this member follows for the feed (a follow each), and the ones it should. */
-    const watched = new Map<string, () => void>()
-    const watch = (): void => {
-      if (!follow || this.o.follow === undefined) return
-      const want = new Set([...followed, ...heldPairs.map(([b]) => b), ...this.holdings.bucketsOf(g.id)])
-      for (const [b, unfollow] of watched) if (!want.has(b)) { unfollow(); watched.delete(b) }
-      for (const b of want) if (!watched.has(b)) watched.set(b, this.o.follow(b))
-    }
-    const pending: CatalogEntry[] = []
-    const onChange = (e: CatalogEntry): void => {
-      if (e.key !== undefined && !watched.has(e.bucket) && this.holdings.holds(g.id, e.bucket, e.key)) watch()
-      if (!interested(e)) return
-      pending.push(e)
-      if (pending.length === 1) queueMicrotask(() => { const batch = visible(pending.splice(0)); if (batch.length > 0) send({ entries: encodeCatalogMessage(batch) }) })
-    }
-    const onCatalog = (e: CustomEvent<CatalogEntry>): void => { onChange(e.detail) }
-    // Coalesced: a burst of member or directory changes sends the list once, as it is when sent.
-    let peersQueued = false
-    const onMembers = (): void => {
-      if (peersQueued) return
-      peersQueued = true
-      send(() => { peersQueued = false; return { peers: this.peers(g.id) } })
-    }
-    const setAddrs = (next: string[]): void => {
-      const changed = next.join(' ') !== addrs.join(' ') || !this.guests.has(g.id)
-      addrs = next
-      this.guests.set(g.id, { addrs, expires: g.admission.expires })
-      if (changed) for (const l of this.directoryListeners) if (l !== onMembers) l()
-    }
-    if (follow) {
-      // One following feed per guest: a new one replaces the old.
-      this.feeds.get(g.id)?.abort(new Error('replaced by a newer feed'))
-      this.feeds.set(g.id, frames)
-      this.o.catalog.addEventListener('change', onCatalog)
-      this.o.heard.addEventListener('passed', onCatalog)
-      this.holdingListeners.add(onChange)
-      for (const name of MEMBER_EVENTS) this.o.membership.addEventListener(name, onMembers)
-      this.directoryListeners.add(onMembers)
-      setAddrs(addrs)
-      watch()
-      this.stats.feeds++
-      this.stats.feedsOpened++
-    }
-    const recheck = setInterval(() => {
-      const checked = admission
-      void gate.who(g.id, checked).then(now => { if (checked === admission) g = now }, (err: unknown) => {
-        if (checked !== admission) return
-        clearInterval(recheck)
-        // Told why, then closed; reset if the guest does not take it.
-        send({ status: 'refused', reason: err instanceof GuestRefusedError ? err.reason : 'malformed', message: String((err as Error).message) })
-        const reset = setTimeout(() => { frames.abort(new Error('admission no longer valid')) }, 2000)
-        void sending.then(async () => { await frames.close() }).catch(() => {}).finally(() => { clearTimeout(reset); frames.abort(new Error('admission no longer valid')) })
-      })
-    }, RECHECK_MS)
-    try {
-      send({ peers: this.peers(g.id) })
-      const batch: CatalogEntry[] = []
-      const snapshot: CatalogEntry[] = []
-      for (const name of this.o.catalog.bucketNames()) { const e = this.o.catalog.get(name); if (e !== undefined) snapshot.push(e) }
-      const byBucket = new Map<string, string[]>()
-      for (const [bucket, key] of heldPairs) {
-        const keys = byBucket.get(bucket)
-        if (keys === undefined) byBucket.set(bucket, [key])
-        else keys.push(key)
-      }
-      for (const [bucket, keys] of byBucket) snapshot.push(...await this.o.partition.entries(bucket, keys).catch(() => []))
-      for (const e of snapshot) {
-        batch.push(e)
-        if (batch.length >= FEED_BATCH) {
-          send({ entries: encodeCatalogMessage(visible(batch.splice(0))) })
-          await sending
-        }
-      }
-      send({ entries: encodeCatalogMessage(visible(batch)), synced: true })
-      await sending
-      if (failed) return
-      if (!follow) { await frames.close(); return }
-      // The guest renews its admission, tells its new addresses and the buckets it follows, on the same stream; anything else ends the feed.
-      for (;;) {
-        const m = await frames.receive(undefined, 24 * 3600_000)
-        if (m.admission === undefined && m.addrs === undefined && m.buckets === undefined) throw new DroppedMessageError('malformed', 'A feed takes only renewed admissions, addresses and followed buckets.')
-        if (m.admission !== undefined) {
-          g = await gate.who(g.id, m.admission)
-          admission = m.admission
-        }
-        if (m.buckets !== undefined) { followed = followedBuckets(m.buckets); watch() }
-        setAddrs(m.addrs === undefined ? addrs : this.relayed(addresses(m.addrs)))
-      }
-    } finally {
-      clearInterval(recheck)
-      if (follow) {
-        for (const unfollow of watched.values()) unfollow()
-        this.o.catalog.removeEventListener('change', onCatalog)
-        this.o.heard.removeEventListener('passed', onCatalog)
-        this.holdingListeners.delete(onChange)
-        for (const name of MEMBER_EVENTS) this.o.membership.removeEventListener(name, onMembers)
-        this.directoryListeners.delete(onMembers)
-        // Unless a newer feed of the same guest took over: its directory entry and holdings are the newer feed's.
-        if (this.feeds.get(g.id) === frames) {
-          this.feeds.delete(g.id)
-          this.guests.delete(g.id)
-          this.holdings.forget(g.id)
-          for (const l of this.directoryListeners) l()
-        }
-        this.stats.feeds--
-      }
     }
   }
 

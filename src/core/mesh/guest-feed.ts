@@ -1,0 +1,217 @@
+/** A guest's catalog feed, served by a durable member (GuestService's `feed` request). */
+import { GuestRefusedError } from '../access/admission.js'
+import { MEMBER_EVENTS } from '../membership/member-events.js'
+import type { SealedFrames } from '../wire/sealed-frames.js'
+import { DroppedMessageError } from '../wire/strict-cbor.js'
+import { encodeCatalogMessage } from './catalog-codec.js'
+import { isLiveObject, slotOf, type CatalogEntry } from './catalog-entry.js'
+import type { Guest } from './guest-gate.js'
+import { MAX_HOLDINGS_PER_GUEST, type GuestHoldings } from './guest-holdings.js'
+import type { GuestPeer, GuestServiceOptions, GuestStats } from './guest-service.js'
+
+/** Entries per feed frame. */
+const FEED_BATCH = 500
+/** Keys a guest may say it holds when it opens a feed (as many as the holdings a member keeps for it). */
+export const MAX_HELD = MAX_HOLDINGS_PER_GUEST
+/** Buckets a guest may follow at once. */
+export const MAX_FOLLOWED = 64
+/** How often a following feed re-checks its guest's admission (expiry, revocation), ms. */
+const RECHECK_MS = 1000
+
+/** The buckets a guest follows, as it gives them: names, a few. */
+function followedBuckets (v: unknown): Set<string> {
+  if (v === undefined) return new Set()
+  if (!Array.isArray(v) || v.length > MAX_FOLLOWED || !v.every(b => typeof b === 'string' && b.length <= 63)) throw new DroppedMessageError('malformed', 'Followed buckets are a short list of names.')
+  return new Set(v as string[])
+}
+
+/** The keys a guest says it holds: [bucket, key] pairs, at most MAX_HELD. */
+function heldKeys (v: unknown): Array<[string, string]> {
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.length > MAX_HELD || !v.every(p => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[0].length <= 63 && typeof p[1] === 'string' && p[1].length <= 1024)) {
+    throw new DroppedMessageError('malformed', 'Held keys are [bucket, key] pairs.')
+  }
+  return v as Array<[string, string]>
+}
+
+/** A guest's addresses as it gives them: a few, each of a sane length. */
+function addresses (v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string' && a.length < 512).slice(0, 8) : []
+}
+
+/** What a feed shares with the GuestService that serves it. */
+export interface FeedHost {
+  readonly o: GuestServiceOptions
+  readonly stats: GuestStats
+  /** What the guests following the member hold. */
+  readonly holdings: GuestHoldings
+  /** Each guest's one following feed: a second one replaces the first. */
+  readonly feeds: Map<string, SealedFrames>
+  /** Guests that follow the member's feed, with the addresses they gave. */
+  readonly guests: Map<string, { addrs: string[], expires: number }>
+  /** Feeds told when the guests following the member change. */
+  readonly directoryListeners: Set<() => void>
+  /** Feeds told of an entry whose guest holders changed. */
+  readonly holdingListeners: Set<(e: CatalogEntry) => void>
+  /** The durable members, relays and guests a guest is told of, but `except`. */
+  peers: (except: string) => GuestPeer[]
+  /** Of a guest's addresses, those through a durable member's relay. */
+  relayed: (addrs: string[]) => string[]
+  /** An entry without what the guest may not read. */
+  shown: (g: Guest, e: CatalogEntry) => CatalogEntry
+}
+
+/**
+ * The feed: the bucket entries the guest may see and the entries of the
+ * keys it says it holds (`held`), then (when it follows) each change of
+ * those, of the keys it holds since, and of the buckets it follows
+ * (`buckets`: a page showing a bucket), and each change of the members.
+ * Never the whole catalog: what a guest receives grows with what it holds
+ * and looks at, not with the mesh. Listing and reading other keys are
+ * requests of their own (`list`, `lookup`).
+ */
+export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Guest, r: Record<string, unknown>): Promise<void> {
+  let g = first
+  let admission = r.admission
+  const gate = host.o.gate
+  let addrs = host.relayed(addresses(r.addrs))
+  // What this guest is told changes of, besides buckets' own entries.
+  let followed = followedBuckets(r.buckets)
+  const heldPairs = heldKeys(r.held)
+  const held = new Set(heldPairs.map(([b, k]) => `${b}\n${k}`))
+  const interested = (e: CatalogEntry): boolean => e.key === undefined || followed.has(e.bucket) || held.has(`${e.bucket}\n${e.key}`) || host.holdings.holds(g.id, e.bucket, e.key)
+  // Sends one after the other (changes may come while the snapshot is being sent); the first failure ends the feed.
+  let sending = Promise.resolve()
+  let failed = false
+  const send = (m: Record<string, unknown> | (() => Record<string, unknown>)): void => {
+    if (failed) return
+    sending = sending.then(async () => { if (!failed) await frames.send(typeof m === 'function' ? m() : m) }).catch((err: unknown) => {
+      failed = true
+      frames.abort(err instanceof Error ? err : new Error(String(err)))
+    })
+  }
+  /** What the guest may see of entries: those it may list, without what only reading would show it. */
+  const visible = (entries: Iterable<CatalogEntry>): CatalogEntry[] => {
+    const out: CatalogEntry[] = []
+    for (const e of entries) {
+      if (!gate.mayList(g, e.bucket, e.key)) { host.stats.entriesFiltered++; continue }
+      // A guest keeps no versions: of a key in a bucket keeping them, it hears the current version (and removals
+      // and markers, which carry no bytes), never an older version's content.
+      const head = e.key === undefined || !host.o.copies.versioned(e.bucket) ? undefined : host.o.catalog.get(e.bucket, e.key)
+      if (head !== undefined && isLiveObject(e) && slotOf(head) !== slotOf(e)) { host.stats.entriesFiltered++; continue }
+      out.push(host.shown(g, host.holdings.withGuests(e)))
+      // A removal or a marker may have made an older version current: the guest hears that one too.
+      if (head !== undefined && !isLiveObject(e) && isLiveObject(head) && slotOf(head) !== slotOf(e)) out.push(host.shown(g, host.holdings.withGuests(head)))
+    }
+    host.stats.entriesSent += out.length
+    return out
+  }
+  const follow = r.follow === true
+  /** The buckets whose announcements this member follows for the feed (a follow each), and the ones it should. */
+  const watched = new Map<string, () => void>()
+  const watch = (): void => {
+    if (!follow || host.o.follow === undefined) return
+    const want = new Set([...followed, ...heldPairs.map(([b]) => b), ...host.holdings.bucketsOf(g.id)])
+    for (const [b, unfollow] of watched) if (!want.has(b)) { unfollow(); watched.delete(b) }
+    for (const b of want) if (!watched.has(b)) watched.set(b, host.o.follow(b))
+  }
+  const pending: CatalogEntry[] = []
+  const onChange = (e: CatalogEntry): void => {
+    if (e.key !== undefined && !watched.has(e.bucket) && host.holdings.holds(g.id, e.bucket, e.key)) watch()
+    if (!interested(e)) return
+    pending.push(e)
+    if (pending.length === 1) queueMicrotask(() => { const batch = visible(pending.splice(0)); if (batch.length > 0) send({ entries: encodeCatalogMessage(batch) }) })
+  }
+  const onCatalog = (e: CustomEvent<CatalogEntry>): void => { onChange(e.detail) }
+  // Coalesced: a burst of member or directory changes sends the list once, as it is when sent.
+  let peersQueued = false
+  const onMembers = (): void => {
+    if (peersQueued) return
+    peersQueued = true
+    send(() => { peersQueued = false; return { peers: host.peers(g.id) } })
+  }
+  const setAddrs = (next: string[]): void => {
+    const changed = next.join(' ') !== addrs.join(' ') || !host.guests.has(g.id)
+    addrs = next
+    host.guests.set(g.id, { addrs, expires: g.admission.expires })
+    if (changed) for (const l of host.directoryListeners) if (l !== onMembers) l()
+  }
+  if (follow) {
+    // One following feed per guest: a new one replaces the old.
+    host.feeds.get(g.id)?.abort(new Error('replaced by a newer feed'))
+    host.feeds.set(g.id, frames)
+    host.o.catalog.addEventListener('change', onCatalog)
+    host.o.heard.addEventListener('passed', onCatalog)
+    host.holdingListeners.add(onChange)
+    for (const name of MEMBER_EVENTS) host.o.membership.addEventListener(name, onMembers)
+    host.directoryListeners.add(onMembers)
+    setAddrs(addrs)
+    watch()
+    host.stats.feeds++
+    host.stats.feedsOpened++
+  }
+  const recheck = setInterval(() => {
+    const checked = admission
+    void gate.who(g.id, checked).then(now => { if (checked === admission) g = now }, (err: unknown) => {
+      if (checked !== admission) return
+      clearInterval(recheck)
+      // Told why, then closed; reset if the guest does not take it.
+      send({ status: 'refused', reason: err instanceof GuestRefusedError ? err.reason : 'malformed', message: String((err as Error).message) })
+      const reset = setTimeout(() => { frames.abort(new Error('admission no longer valid')) }, 2000)
+      void sending.then(async () => { await frames.close() }).catch(() => {}).finally(() => { clearTimeout(reset); frames.abort(new Error('admission no longer valid')) })
+    })
+  }, RECHECK_MS)
+  try {
+    send({ peers: host.peers(g.id) })
+    const batch: CatalogEntry[] = []
+    const snapshot: CatalogEntry[] = []
+    for (const name of host.o.catalog.bucketNames()) { const e = host.o.catalog.get(name); if (e !== undefined) snapshot.push(e) }
+    const byBucket = new Map<string, string[]>()
+    for (const [bucket, key] of heldPairs) {
+      const keys = byBucket.get(bucket)
+      if (keys === undefined) byBucket.set(bucket, [key])
+      else keys.push(key)
+    }
+    for (const [bucket, keys] of byBucket) snapshot.push(...await host.o.partition.entries(bucket, keys).catch(() => []))
+    for (const e of snapshot) {
+      batch.push(e)
+      if (batch.length >= FEED_BATCH) {
+        send({ entries: encodeCatalogMessage(visible(batch.splice(0))) })
+        await sending
+      }
+    }
+    send({ entries: encodeCatalogMessage(visible(batch)), synced: true })
+    await sending
+    if (failed) return
+    if (!follow) { await frames.close(); return }
+    // The guest renews its admission, tells its new addresses and the buckets it follows, on the same stream; anything else ends the feed.
+    for (;;) {
+      const m = await frames.receive(undefined, 24 * 3600_000)
+      if (m.admission === undefined && m.addrs === undefined && m.buckets === undefined) throw new DroppedMessageError('malformed', 'A feed takes only renewed admissions, addresses and followed buckets.')
+      if (m.admission !== undefined) {
+        g = await gate.who(g.id, m.admission)
+        admission = m.admission
+      }
+      if (m.buckets !== undefined) { followed = followedBuckets(m.buckets); watch() }
+      setAddrs(m.addrs === undefined ? addrs : host.relayed(addresses(m.addrs)))
+    }
+  } finally {
+    clearInterval(recheck)
+    if (follow) {
+      for (const unfollow of watched.values()) unfollow()
+      host.o.catalog.removeEventListener('change', onCatalog)
+      host.o.heard.removeEventListener('passed', onCatalog)
+      host.holdingListeners.delete(onChange)
+      for (const name of MEMBER_EVENTS) host.o.membership.removeEventListener(name, onMembers)
+      host.directoryListeners.delete(onMembers)
+      // Unless a newer feed of the same guest took over: its directory entry and holdings are the newer feed's.
+      if (host.feeds.get(g.id) === frames) {
+        host.feeds.delete(g.id)
+        host.guests.delete(g.id)
+        host.holdings.forget(g.id)
+        for (const l of host.directoryListeners) l()
+      }
+      host.stats.feeds--
+    }
+  }
+}
