@@ -70,13 +70,16 @@ function LazyAccess ({ route }: { route: Extract<Route, { view: 'access' }> }): 
 function Shell ({ session, error, setError }: { session: Session, error: string | undefined, setError: (m: string | undefined) => void }): preact.JSX.Element {
   const route = useRoute()
   const [status, setStatus] = useState('')
+  // A tab that waits for another tab of this origin to hand over the mesh node: its views follow the node once it runs.
+  const [nodeRuns, setNodeRuns] = useState(session.tab.node !== undefined)
+  useEffect(() => { void session.tab.nodeStarted?.then(() => { setNodeRuns(true) }, () => {}) }, [session])
   const ctx = useMemo<ConsoleContext>(() => ({
     session,
     watch: new MeshWatch(session),
     uploads: new UploadQueue(session.client),
     showError: setError,
     notify: setStatus,
-  }), [session])
+  }), [session, nodeRuns])
   useEffect(() => () => { ctx.watch.stop() }, [ctx])
   // A new place starts without the last place's error or news.
   useEffect(() => { setError(undefined); setStatus('') }, [route.view, route.view === 'objects' ? route.bucket : route.view === 'access' ? route.tab : ''])
@@ -104,7 +107,9 @@ function Shell ({ session, error, setError }: { session: Session, error: string 
         </p>
         : <p id="connection" class="tab-state">
           <span class="dot" aria-hidden="true" />
-          {'Connected to the node (this tab did not join the mesh).'}
+          {session.tab.nodeStarted !== undefined
+            ? 'Connected to the node. Another tab of this site runs the mesh node for this browser; this tab takes over when that one closes.'
+            : 'Connected to the node (this tab did not join the mesh).'}
         </p>}
       <span class="user" title={`Logged in as ${who}, with the access key ${session.credentials.accessKeyId}`}>{who}</span>
       <button id="logout" type="button" class="secondary outline icon-text" onClick={() => { void session.logOut().finally(() => { location.hash = ''; location.reload() }) }}>

@@ -1,4 +1,5 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { s3Signer } from '../core/s3-signer.js'
 import { GatewayStore } from '../gateway/gateway-store.js'
@@ -61,8 +62,20 @@ export interface RegisterOptions {
 
 export interface Registration {
   registration: ServiceWorkerRegistration
-  /** The tab's mesh node (a guest of the mesh), when it joined. */
+  /**
+   * The tab's mesh node (a guest of the mesh), while it runs one. One tab of
+   * an origin runs the node at a time (the first to register; the service
+   * worker answers every tab through it): in the others it is undefined
+   * until `nodeStarted` resolves.
+   */
   node?: PageNode
+  /**
+   * In a tab that registered while another tab of the origin ran the node:
+   * resolves with this tab's node once that tab closes or stops and this one
+   * has taken over (rejects with a JoinError if it could not join then, an
+   * AbortError if it was stopped first).
+   */
+  nodeStarted?: Promise<PageNode>
   /** Who the tab speaks for, as its node admitted it. */
   principal?: { kind: 'root' | 'user', user?: string, accessKeyId: string }
   /** Leaves the mesh and stops answering for the service worker (it serves from IndexedDB alone then). */
@@ -126,9 +139,85 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     return { registration, stop: async () => {} }
   }
   const tell = async (admission: string, s = signal): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, s) }
-  // The worker answers with this user's rights even with no page node open.
-  await tell(info.admission)
-  if (options.join === false) return { registration, principal: info.principal, stop: async () => {} }
+  if (options.join === false) {
+    // The worker answers with this user's rights, with no page node of this tab.
+    await tell(info.admission)
+    return { registration, principal: info.principal, stop: async () => {} }
+  }
+  const result: Registration = { registration, principal: info.principal, stop: async () => {} }
+  /** Ends this tab's node, or its wait to run one. */
+  const stopping = new AbortController()
+  let release = (): void => {}
+  const released = new Promise<void>(resolve => { release = resolve })
+  let running: (() => Promise<void>) | undefined
+  result.stop = async () => { stopping.abort(); await running?.(); release() }
+  /** Runs the tab's page node, with `joined`'s admission or (taking over from another tab, later) a new one. */
+  const run = async (joined: BrowserJoinInfo | undefined, s: AbortSignal): Promise<void> => {
+    const now = joined ?? await admit(s)
+    if (now === undefined) throw new JoinError('The node no longer has a mesh to join.')
+    // The worker answers with this user's rights even when the page node is not open (a tab waiting to run it leaves
+    // the worker the running tab's admission, which that tab's node answers with).
+    await tell(now.admission, s)
+    const started = await startNode({ info: now, privateKey, credentials, endpoint, admit, tell, allowLocalAddresses: options.allowLocalAddresses, transports: options.transports, signal: s })
+    if (stopping.signal.aborted) { await started.stop(); throw new JoinError('This tab was stopped while its node started.') }
+    running = started.stop
+    result.node = started.node
+  }
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks
+  // Without the Web Locks API (an old browser) every tab that joins runs a node, as before there was one per origin.
+  if (locks === undefined) {
+    await run(info, signal)
+    return result
+  }
+  const first = await new Promise<boolean>((resolve, reject) => {
+    void locks.request(PAGE_NODE_LOCK, { ifAvailable: true }, async lock => {
+      if (lock === null) { resolve(false); return }
+      try { await run(info, signal) } catch (err) { reject(err); return }
+      resolve(true)
+      await released
+    }).catch(reject)
+  })
+  if (first) return result
+  // Another tab of this origin runs the node (two would fetch, announce and sweep the same IndexedDB): this one takes
+  // over once that tab closes or stops (the browser releases its lock), given the time a first join has.
+  result.nodeStarted = new Promise<PageNode>((resolve, reject) => {
+    locks.request(PAGE_NODE_LOCK, { signal: stopping.signal }, async () => {
+      try {
+        await run(undefined, AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]))
+      } catch (err) {
+        // The lock goes to the next tab waiting, which tries in turn.
+        reject(err instanceof JoinError ? err : new JoinError(`This tab could not take over the mesh node: ${err instanceof Error ? err.message : String(err)}`))
+        return
+      }
+      resolve(result.node!)
+      await released
+    }).catch(reject)
+  })
+  // Not left unhandled when no one awaits it (a stop before it took over rejects it).
+  result.nodeStarted.catch(() => {})
+  return result
+}
+
+/** The Web Lock held by the tab of an origin that runs its page node. */
+const PAGE_NODE_LOCK = 's3mesh:page-node'
+
+interface StartNodeOptions {
+  info: BrowserJoinInfo
+  privateKey: Ed25519PrivateKey
+  credentials: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
+  endpoint: string
+  /** Asks the node for a new admission (undefined: the node has no mesh). */
+  admit: (s: AbortSignal) => Promise<BrowserJoinInfo | undefined>
+  /** Tells the service worker the admission it answers with. */
+  tell: (admission: string, s?: AbortSignal) => Promise<void>
+  allowLocalAddresses: boolean | undefined
+  transports: NodeTransport[] | undefined
+  signal: AbortSignal
+}
+
+/** Starts the tab's page node, renews its admission as the node says, and answers the service worker through it until stopped. */
+async function startNode (o: StartNodeOptions): Promise<{ node: PageNode, stop: () => Promise<void> }> {
+  const { info, privateKey, credentials, endpoint, admit, tell, signal } = o
   // The page decides its own requests with its admission's records and the same evaluation as its node, until the next one.
   const handlerFor = (admission: string): S3Handler => ownHandler(node.store, admission, credentials)
   // The tab's writes: S3 requests to its node (a storage node the join names, when it was a relay's), signed here, past the worker.
@@ -143,8 +232,8 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     relays: info.relays,
     cluster: info.cluster,
     admission: fromBase64(info.admission),
-    allowLocalAddresses: options.allowLocalAddresses ?? isLocalHost(location.hostname),
-    ...(options.transports === undefined ? {} : { transports: options.transports }),
+    allowLocalAddresses: o.allowLocalAddresses ?? isLocalHost(location.hostname),
+    ...(o.transports === undefined ? {} : { transports: o.transports }),
     signal,
   }).catch((err: unknown) => { throw new JoinError(`This tab could not join the mesh: ${err instanceof Error ? err.message : String(err)}`) })
   // Renewed at the time the node says (half the admission's life), and again 5 s after a failure to reach the node;
@@ -173,7 +262,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   const reads = new CurrentReads(node.guest, () => admission, message => { navigator.serviceWorker.controller?.postMessage(message) })
   const unserve = serveServiceWorker(async (request, requestInfo) => await handler(request, requestInfo), reads)
   return {
-    registration, node, principal: info.principal,
+    node,
     stop: async () => { stopped = true; clearTimeout(renewal); unserve(); reads.stop(); await node.stop() },
   }
 }
