@@ -70,16 +70,21 @@ function LazyAccess ({ route }: { route: Extract<Route, { view: 'access' }> }): 
 function Shell ({ session, error, setError }: { session: Session, error: string | undefined, setError: (m: string | undefined) => void }): preact.JSX.Element {
   const route = useRoute()
   const [status, setStatus] = useState('')
-  // A tab that waits for another tab of this origin to hand over the mesh node: its views follow the node once it runs.
-  const [nodeRuns, setNodeRuns] = useState(session.tab.node !== undefined)
-  useEffect(() => { void session.tab.nodeStarted?.then(() => { setNodeRuns(true) }, () => {}) }, [session])
+  // A tab that waits for another tab of this site to hand over the mesh node: its views follow the node once it runs
+  // (or say why it could not).
+  const [takeOver, setTakeOver] = useState(session.takeOver)
+  useEffect(() => {
+    const settled = (): void => { setTakeOver(session.takeOver) }
+    void session.tab.nodeStarted?.then(settled, settled)
+  }, [session])
+  const uploads = useMemo(() => new UploadQueue(session.client), [session])
   const ctx = useMemo<ConsoleContext>(() => ({
     session,
     watch: new MeshWatch(session),
-    uploads: new UploadQueue(session.client),
+    uploads,
     showError: setError,
     notify: setStatus,
-  }), [session, nodeRuns])
+  }), [session, uploads, takeOver])
   useEffect(() => () => { ctx.watch.stop() }, [ctx])
   // A new place starts without the last place's error or news.
   useEffect(() => { setError(undefined); setStatus('') }, [route.view, route.view === 'objects' ? route.bucket : route.view === 'access' ? route.tab : ''])
@@ -107,9 +112,11 @@ function Shell ({ session, error, setError }: { session: Session, error: string 
         </p>
         : <p id="connection" class="tab-state">
           <span class="dot" aria-hidden="true" />
-          {session.tab.nodeStarted !== undefined
+          {takeOver === 'waits'
             ? 'Connected to the node. Another tab of this site runs the mesh node for this browser; this tab takes over when that one closes.'
-            : 'Connected to the node (this tab did not join the mesh).'}
+            : typeof takeOver === 'object'
+              ? `Connected to the node. This tab could not take over the mesh node from the tab that closed: ${takeOver.failed}`
+              : 'Connected to the node (this tab did not join the mesh).'}
         </p>}
       <span class="user" title={`Logged in as ${who}, with the access key ${session.credentials.accessKeyId}`}>{who}</span>
       <button id="logout" type="button" class="secondary outline icon-text" onClick={() => { void session.logOut().finally(() => { location.hash = ''; location.reload() }) }}>

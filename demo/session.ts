@@ -20,8 +20,19 @@ type SignedInit = NonNullable<Parameters<AwsClient['fetch']>[1]>
 /** A logged-in tab: its signer, its registration (the tab as a guest of the mesh), who it is and what it may do. */
 export class Session {
   readonly can: Permissions
+  /**
+   * In a tab that registered while another tab of this site ran the mesh
+   * node: 'waits' until this tab has taken it over ('runs'), or the reason
+   * it could not. Undefined in the tab that ran it from the start.
+   */
+  takeOver: 'waits' | 'runs' | { failed: string } | undefined
+
   constructor (readonly credentials: Credentials, readonly client: AwsClient, readonly tab: Registration, readonly who: WhoAmI) {
     this.can = new Permissions(who)
+    this.takeOver = tab.nodeStarted === undefined ? undefined : 'waits'
+    tab.nodeStarted?.then(() => { this.takeOver = 'runs' }, (err: unknown) => {
+      if (!(err instanceof DOMException && err.name === 'AbortError')) this.takeOver = { failed: err instanceof Error ? err.message : String(err) }
+    })
   }
 
   /** Whether this tab joined the mesh (it sees the catalog entries its user may list, the nodes, the other tabs, and copies). */

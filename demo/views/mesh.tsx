@@ -37,7 +37,7 @@ export function Mesh (): preact.JSX.Element {
   const metrics = useNodeMetrics(session)
   // The feed below shows writes to every bucket this person may list: the tab follows them while the view is open.
   const buckets = session.tab.node?.guest.catalog.listBuckets().map(e => e.bucket).join('/') ?? ''
-  useEffect(() => session.tab.node?.guest.watch(buckets === '' ? [] : buckets.split('/')), [session, buckets])
+  useEffect(() => session.tab.node?.guest.watch(buckets === '' ? [] : buckets.split('/')), [session, buckets, session.tab.node])
   // Each Node node reports its own connections (the one serving the console directly, the others through it, over
   // the mesh); the tab knows its own.
   useEffect(() => {
@@ -107,7 +107,7 @@ export function Mesh (): preact.JSX.Element {
         <span><i class="line websockets" /> WebSockets</span><span><i class="line webrtc" /> WebRTC</span><span><i class="line relay" /> relay</span><span><i class="line tcp" /> TCP</span>
       </figcaption>
     </figure>
-    <p id="tab-connections">{session.member ? `This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC. Objects and bytes held: as each node counts its own copies, and this tab's.` : session.tab.nodeStarted !== undefined ? 'Another tab of this site runs the mesh node for this browser (this tab takes over when it closes): the members are as the node serving this console sees them.' : 'This tab did not join the mesh: the members are as the node serving this console sees them.'}</p>
+    <p id="tab-connections">{session.member ? `This tab: ${relays} Node node${relays === 1 ? '' : 's'} over WebSockets, ${webrtc} tab${webrtc === 1 ? '' : 's'} over WebRTC. Objects and bytes held: as each node counts its own copies, and this tab's.` : session.takeOver === 'waits' ? 'Another tab of this site runs the mesh node for this browser (this tab takes over when it closes): the members are as the node serving this console sees them.' : 'This tab did not join the mesh: the members are as the node serving this console sees them.'}</p>
     <div class="table-wrap"><table class="striped" aria-label="Members">
       <thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col">State</th><th scope="col" class="num">Objects held</th><th scope="col" class="num">Bytes held</th><th scope="col" class="num">Disk free</th><th scope="col" class="num">RTT</th><th scope="col">Up</th><th scope="col">Version</th></tr></thead>
       <tbody id="member-rows">{members.map(m => {

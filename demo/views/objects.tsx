@@ -84,7 +84,8 @@ export function Objects ({ bucket, prefix, open }: { bucket: string, prefix: str
   const latest = useRef(refresh)
   latest.current = refresh
   // The tab follows the open bucket: its changes come with the feed (and the listed objects' copies stay current).
-  useEffect(() => session.tab.node?.guest.watch([bucket]), [session, bucket])
+  // Again once a tab that waited has taken over the mesh node.
+  useEffect(() => session.tab.node?.guest.watch([bucket]), [session, bucket, session.tab.node])
   // Writes anywhere in the mesh to this bucket show without a reload; a deleted bucket sends the person back.
   useEffect(() => {
     const later = throttled(1000, () => { void latest.current() })

@@ -128,7 +128,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     const res = await client.fetch(`${endpoint}/_s3mesh/v1/browser-join?peer=${encodeURIComponent(peer)}`, { signal: s, headers: { [TO_NODE_HEADER]: '1' } })
     // A node without a mesh (--no-mesh) has nothing to join.
     if (res.status === 501) return undefined
-    if (!res.ok) throw new JoinError(`The node refused to let this tab join (${res.status}): ${await res.text()}`)
+    if (!res.ok) throw new JoinRefusedError(`The node refused to let this tab join (${res.status}): ${await res.text()}`)
     return await res.json() as BrowserJoinInfo
   }
   // Not joining, the worker still learns its user's rights from an admission when the node gives one; without one
@@ -139,27 +139,32 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     return { registration, stop: async () => {} }
   }
   const tell = async (admission: string, s = signal): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, s) }
-  if (options.join === false) {
-    // The worker answers with this user's rights, with no page node of this tab.
-    await tell(info.admission)
-    return { registration, principal: info.principal, stop: async () => {} }
-  }
+  // The worker answers with this user's rights even with no page node open (one user's keys an origin, the last to register).
+  await tell(info.admission)
+  if (options.join === false) return { registration, principal: info.principal, stop: async () => {} }
   const result: Registration = { registration, principal: info.principal, stop: async () => {} }
   /** Ends this tab's node, or its wait to run one. */
   const stopping = new AbortController()
   let release = (): void => {}
   const released = new Promise<void>(resolve => { release = resolve })
+  /** The node's start under way, then its stop (undefined once stopped). */
+  let starting: Promise<unknown> | undefined
   let running: (() => Promise<void>) | undefined
-  result.stop = async () => { stopping.abort(); await running?.(); release() }
+  result.stop = async () => {
+    stopping.abort()
+    await starting?.catch(() => {})
+    const stop = running
+    running = undefined
+    delete result.node
+    try { await stop?.() } finally { release() }
+  }
   /** Runs the tab's page node, with `joined`'s admission or (taking over from another tab, later) a new one. */
   const run = async (joined: BrowserJoinInfo | undefined, s: AbortSignal): Promise<void> => {
     const now = joined ?? await admit(s)
-    if (now === undefined) throw new JoinError('The node no longer has a mesh to join.')
-    // The worker answers with this user's rights even when the page node is not open (a tab waiting to run it leaves
-    // the worker the running tab's admission, which that tab's node answers with).
-    await tell(now.admission, s)
+    if (now === undefined) throw new JoinRefusedError('The node no longer has a mesh to join.')
+    if (joined === undefined) await tell(now.admission, s)
     const started = await startNode({ info: now, privateKey, credentials, endpoint, admit, tell, allowLocalAddresses: options.allowLocalAddresses, transports: options.transports, signal: s })
-    if (stopping.signal.aborted) { await started.stop(); throw new JoinError('This tab was stopped while its node started.') }
+    if (stopping.signal.aborted) { await started.stop(); stopping.signal.throwIfAborted() }
     running = started.stop
     result.node = started.node
   }
@@ -179,15 +184,25 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   })
   if (first) return result
   // Another tab of this origin runs the node (two would fetch, announce and sweep the same IndexedDB): this one takes
-  // over once that tab closes or stops (the browser releases its lock), given the time a first join has.
+  // over once that tab closes or stops (the browser releases its lock). A join that fails (the node out of reach) is
+  // tried again, holding the lock, until one works, the node refuses (the lock then goes to the next tab waiting) or
+  // this tab stops.
   result.nodeStarted = new Promise<PageNode>((resolve, reject) => {
     locks.request(PAGE_NODE_LOCK, { signal: stopping.signal }, async () => {
-      try {
-        await run(undefined, AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]))
-      } catch (err) {
-        // The lock goes to the next tab waiting, which tries in turn.
-        reject(err instanceof JoinError ? err : new JoinError(`This tab could not take over the mesh node: ${err instanceof Error ? err.message : String(err)}`))
-        return
+      for (let waitMs = TAKE_OVER_RETRY_MS; ; waitMs = Math.min(waitMs * 2, TAKE_OVER_RETRY_MAX_MS)) {
+        starting = run(undefined, AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]))
+        try {
+          await starting
+          break
+        } catch (err) {
+          if (stopping.signal.aborted) { reject(stopping.signal.reason); return }
+          if (err instanceof JoinRefusedError) { reject(err); return }
+          console.warn(`s3mesh: this tab could not take over the mesh node (${err instanceof Error ? err.message : String(err)}); trying again in ${waitMs / 1000} s`)
+          await new Promise(resolve => { setTimeout(resolve, waitMs) })
+          if (stopping.signal.aborted) { reject(stopping.signal.reason); return }
+        } finally {
+          starting = undefined
+        }
       }
       resolve(result.node!)
       await released
@@ -197,6 +212,13 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   result.nodeStarted.catch(() => {})
   return result
 }
+
+/** The node answered a join with a refusal (the user disabled, the session over, no mesh): not tried again. */
+class JoinRefusedError extends JoinError {}
+
+/** The first wait before a tab taking over the node tries its join again, ms (doubled at each failure, up to the second). */
+const TAKE_OVER_RETRY_MS = 2_000
+const TAKE_OVER_RETRY_MAX_MS = 30_000
 
 /** The Web Lock held by the tab of an origin that runs its page node. */
 const PAGE_NODE_LOCK = 's3mesh:page-node'

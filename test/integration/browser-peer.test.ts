@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { AWS_UNSET, awsCliEnv, run } from '../helpers/cli-clients.js'
 import { launchChromium } from '../helpers/chromium.js'
+import { freePorts } from '../helpers/free-ports.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
 import { signer } from '../helpers/s3-client.js'
@@ -299,29 +299,6 @@ describe('a browser tab in the mesh', () => {
     }
   })
 })
-
-async function bind (port: number): Promise<Server | undefined> {
-  return await new Promise(resolve => {
-    const s = createServer()
-    s.once('error', () => { resolve(undefined) })
-    s.listen(port, '127.0.0.1', () => { resolve(s) })
-  })
-}
-
-/**
- * Free TCP ports on 127.0.0.1 (bound, read, released), for a node that must
- * come back where it was; the second one's next port is free too (the mesh's
- * WebSocket listener takes the mesh port + 1).
- */
-async function freePorts (): Promise<[number, number, number]> {
-  for (;;) {
-    const held = [await bind(0), await bind(0), await bind(0)] as Server[]
-    const ports = held.map(s => (s.address() as AddressInfo).port) as [number, number, number]
-    const next = await bind(ports[1] + 1)
-    for (const s of [...held, next]) if (s !== undefined) await new Promise(resolve => s.close(resolve))
-    if (next !== undefined) return ports
-  }
-}
 
 describe('a browser tab whose relay dies', () => {
   let browser: Browser

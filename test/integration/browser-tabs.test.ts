@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/chromium.js'
+import { freePorts } from '../helpers/free-ports.js'
 import { signer } from '../helpers/s3-client.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
@@ -32,8 +33,13 @@ describe('tabs of one origin', () => {
   let context: BrowserContext
   const pages: Page[] = []
 
+  const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }
+  /** Fixed ports: the node comes back at the same addresses (and the pages' origin is its console). */
+  let args: string[]
   before(async () => {
-    node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }, args: ['--membership', 'local', '--replicas', '1'] })
+    const [s3, mesh, ui] = await freePorts()
+    args = ['--membership', 'local', '--replicas', '1', '--address', `127.0.0.1:${s3}`, '--mesh-address', `127.0.0.1:${mesh}`, '--console-address', `127.0.0.1:${ui}`]
+    node = await startServerProcess({ env, args })
     assert.equal((await sign.fetch(`${node.url}/tabs`, { method: 'PUT' })).status, 200)
     browser = await launchChromium()
     context = await browser.newContext()
@@ -45,6 +51,9 @@ describe('tabs of one origin', () => {
     const page = await context.newPage()
     await page.goto(node.consoleUrl!)
     await page.evaluate(async ([accessKeyId, secretAccessKey]) => {
+      // Counts the tab's warnings of a take-over that failed and will be tried again.
+      const warn = console.warn
+      console.warn = (...a: unknown[]) => { if (String(a[0]).includes('could not take over')) (globalThis as { warned?: number }).warned = ((globalThis as { warned?: number }).warned ?? 0) + 1; warn(...a) }
       const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
       const tab = await register({ accessKeyId, secretAccessKey })
       ;(globalThis as { s3meshTab?: unknown }).s3meshTab = tab
@@ -83,19 +92,49 @@ describe('tabs of one origin', () => {
     assert.equal(await (await sign.fetch(`${node.url}/tabs/from-second.txt`)).text(), 'written by a tab as from-second.txt', 'the write reached the node')
   })
 
-  it('when the tab running the node closes, a waiting tab takes over and joins; one stopped while it waits does not', async () => {
+  it('when the tab running the node closes, the next tab waiting takes over and joins; one stopped while it waits does not', async () => {
     const [first, second, third] = pages
     const gone = (await state(first!)).peer!
-    await third!.evaluate(async () => { await (globalThis as { s3meshTab?: { stop: () => Promise<void> } }).s3meshTab?.stop() })
-    assert.equal(await third!.evaluate(async () => await (globalThis as { tookOver?: Promise<string> }).tookOver), 'failed: AbortError', 'the stopped tab\'s wait ended')
+    // The second tab waits first in line: stopped, it leaves the node to the third.
+    await second!.evaluate(async () => { await (globalThis as { s3meshTab?: { stop: () => Promise<void> } }).s3meshTab?.stop() })
+    assert.equal(await second!.evaluate(async () => await (globalThis as { tookOver?: Promise<string> }).tookOver), 'failed: AbortError', 'the stopped tab\'s wait ended')
     await first!.close()
-    const peer = await second!.evaluate(async () => await (globalThis as { tookOver?: Promise<string> }).tookOver)
-    assert.ok(peer !== undefined && !peer.startsWith('failed'), `the second tab took over: ${peer}`)
-    assert.deepEqual(await state(second!), { peer, waiting: false })
-    await until('the node lists the second tab, and no longer the first', async () => { const g = await guests(node); return g.includes(peer!) && !g.includes(gone) }, 30_000)
-    assert.deepEqual(await roundTrip(second!, 'after-take-over.txt'), [200, 200, 'written by a tab as after-take-over.txt'])
+    const peer = await third!.evaluate(async () => await (globalThis as { tookOver?: Promise<string> }).tookOver)
+    assert.ok(peer !== undefined && !peer.startsWith('failed'), `the third tab took over: ${peer}`)
+    assert.deepEqual(await state(third!), { peer, waiting: false })
+    await until('the node lists the third tab, and no longer the first', async () => { const g = await guests(node); return g.includes(peer!) && !g.includes(gone) }, 30_000)
+    assert.deepEqual(await roundTrip(third!, 'after-take-over.txt'), [200, 200, 'written by a tab as after-take-over.txt'])
     assert.equal(await (await sign.fetch(`${node.url}/tabs/after-take-over.txt`)).text(), 'written by a tab as after-take-over.txt')
-    assert.deepEqual(await state(third!), { waiting: true }, 'the stopped tab never ran a node')
+    assert.equal((await state(second!)).peer, undefined, 'the stopped tab never ran a node')
     assert.deepEqual(await guests(node), [peer], 'still one tab of the origin in the mesh')
+  })
+
+  it('when the tab running the node stops (a log out), a tab waiting takes over', async () => {
+    const third = pages[2]!
+    const fourth = await open()
+    assert.deepEqual(await state(fourth), { waiting: true })
+    const before = (await state(third)).peer!
+    await third.evaluate(async () => { await (globalThis as { s3meshTab?: { stop: () => Promise<void> } }).s3meshTab?.stop() })
+    assert.equal((await state(third)).peer, undefined, 'the stopped tab no longer names a node')
+    const peer = await fourth.evaluate(async () => await (globalThis as { tookOver?: Promise<string> }).tookOver)
+    assert.ok(peer !== undefined && !peer.startsWith('failed') && peer !== before, `the fourth tab took over: ${peer}`)
+    await until('the node lists the fourth tab, and no longer the third', async () => { const g = await guests(node); return g.includes(peer!) && !g.includes(before) }, 30_000)
+    assert.deepEqual(await roundTrip(fourth, 'after-a-stop.txt'), [200, 200, 'written by a tab as after-a-stop.txt'])
+  })
+
+  it('a tab taking over while the node is out of reach tries again until it joins', async () => {
+    const fourth = pages[3]!
+    const fifth = await open()
+    assert.deepEqual(await state(fifth), { waiting: true })
+    assert.equal(await node.stop({ remove: false, signal: 'SIGKILL' }), null, 'the node was killed')
+    await fourth.close()
+    // Its first try fails (nothing answers the join), and it keeps the lock and waits to try again.
+    await until('the fifth tab has tried and failed once', async () => await fifth.evaluate(() => (globalThis as { warned?: number }).warned ?? 0) > 0, 20_000)
+    assert.equal(await fifth.evaluate(() => (globalThis as { s3meshTab?: { node?: unknown } }).s3meshTab?.node === undefined), true, 'precondition: no node while the node is down')
+    node = await startServerProcess({ dataDir: node.dataDir, env, args })
+    const peer = await fifth.evaluate(async () => await (globalThis as { tookOver?: Promise<string> }).tookOver)
+    assert.ok(peer !== undefined && !peer.startsWith('failed'), `the fifth tab took over once the node was back: ${peer}`)
+    await until('the returned node lists the fifth tab', async () => (await guests(node)).includes(peer!), 30_000)
+    assert.deepEqual(await roundTrip(fifth, 'after-the-return.txt'), [200, 200, 'written by a tab as after-the-return.txt'])
   })
 })
