@@ -75,6 +75,7 @@ function Shell ({ session, error, setError }: { session: Session, error: string 
   const [takeOver, setTakeOver] = useState(session.takeOver)
   useEffect(() => {
     const settled = (): void => { setTakeOver(session.takeOver) }
+    settled()
     void session.tab.nodeStarted?.then(settled, settled)
   }, [session])
   const uploads = useMemo(() => new UploadQueue(session.client), [session])
@@ -84,6 +85,7 @@ function Shell ({ session, error, setError }: { session: Session, error: string 
     uploads,
     showError: setError,
     notify: setStatus,
+    // takeOver: a new MeshWatch once this tab runs the node (the last one had no guest to follow).
   }), [session, uploads, takeOver])
   useEffect(() => () => { ctx.watch.stop() }, [ctx])
   // A new place starts without the last place's error or news.
@@ -112,7 +114,9 @@ function Shell ({ session, error, setError }: { session: Session, error: string 
         </p>
         : <p id="connection" class="tab-state">
           <span class="dot" aria-hidden="true" />
-          {takeOver === 'waits'
+          {takeOver === 'waits' && session.tab.takeOverError !== undefined
+            ? `Connected to the node. The tab that ran the mesh node closed; this tab is taking it over and tries again (${session.tab.takeOverError}).`
+            : takeOver === 'waits'
             ? 'Connected to the node. Another tab of this site runs the mesh node for this browser; this tab takes over when that one closes.'
             : typeof takeOver === 'object'
               ? `Connected to the node. This tab could not take over the mesh node from the tab that closed: ${takeOver.failed}`

@@ -104,7 +104,10 @@ export async function startPageNode (o: PageNodeOptions): Promise<PageNode> {
     // The first feed: until it has answered, the tab knows nothing of the mesh.
     await Promise.race([started.synced, new Promise((_resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error(`No relay let the tab follow the mesh${started.stats.refused === undefined ? '' : ` (${started.stats.refused})`}.`)) }, 20_000)
-      void started.synced.finally(() => { clearTimeout(timer) })
+      // Given up on (a tab stopped while its node starts): at once, not after the wait.
+      const onAbort = (): void => { clearTimeout(timer); reject(o.signal!.reason) }
+      o.signal?.addEventListener('abort', onAbort, { once: true })
+      void started.synced.finally(() => { clearTimeout(timer); o.signal?.removeEventListener('abort', onAbort) })
     })])
     return {
       libp2p, guest: started, store: new GuestStore(started, o.writer),

@@ -46,9 +46,10 @@ export class PageNodes<C extends PageClient> {
 
   /** A page whose node answers requests, or undefined when no page runs one. */
   async pick (): Promise<C | undefined> {
+    // A failure asking is a page not found (never a pick that throws, nor one kept and thrown at every pick).
     this.sweep ??= (async () => {
-      const clients = await this.o.all()
-      await Promise.all(clients.map(async c => { if (await this.o.ping(c)) this.up.add(c.id) }))
+      const clients = await this.o.all().catch(() => [])
+      await Promise.all(clients.map(async c => { if (await this.o.ping(c).catch(() => false)) this.up.add(c.id) }))
     })()
     await this.sweep
     const open = await this.firstOpen()
@@ -109,10 +110,10 @@ export class PageNodes<C extends PageClient> {
     const now = this.now()
     await Promise.all([...this.aside].filter(([, a]) => a.at <= now || a.asking !== undefined).map(async ([id, a]) => {
       a.asking ??= (async () => {
-        const client = await this.o.get(id)
+        const client = await this.o.get(id).catch(() => undefined)
         if (this.aside.get(id) !== a) return // told meanwhile (up, stopped)
         if (client === undefined) { this.aside.delete(id); this.o.forget?.(id); return }
-        const answered = await this.o.ping(client)
+        const answered = await this.o.ping(client).catch(() => false)
         if (this.aside.get(id) !== a) return
         if (answered) {
           this.aside.delete(id)

@@ -72,10 +72,13 @@ export interface Registration {
   /**
    * In a tab that registered while another tab of the origin ran the node:
    * resolves with this tab's node once that tab closes or stops and this one
-   * has taken over (rejects with a JoinError if it could not join then, an
-   * AbortError if it was stopped first).
+   * has taken over. A join that fails then (the node out of reach) is tried
+   * again until it works; it rejects with a JoinError only when the node
+   * refuses the tab, and with an AbortError when the tab stops first.
    */
   nodeStarted?: Promise<PageNode>
+  /** While a take-over's join is being tried again: why the last try failed (undefined once it joins). */
+  takeOverError?: string
   /** Who the tab speaks for, as its node admitted it. */
   principal?: { kind: 'root' | 'user', user?: string, accessKeyId: string }
   /** Leaves the mesh and stops answering for the service worker (it serves from IndexedDB alone then). */
@@ -105,7 +108,7 @@ function isLocalHost (host: string): boolean {
  */
 export async function register (options: RegisterOptions = {}): Promise<Registration> {
   if (!('serviceWorker' in navigator)) throw new ServiceWorkerUnavailableError('This browser has no service workers here (they need https:// or localhost, and no private mode in some browsers).')
-  const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)])
+  const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(options.timeoutMs ?? REGISTER_TIMEOUT_MS)])
   const registration = await navigator.serviceWorker.register(options.serviceWorkerUrl ?? '/s3mesh-sw.js', { scope: '/' })
   await until(signal, async () => {
     if (navigator.serviceWorker.controller !== null) return
@@ -128,7 +131,10 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     const res = await client.fetch(`${endpoint}/_s3mesh/v1/browser-join?peer=${encodeURIComponent(peer)}`, { signal: s, headers: { [TO_NODE_HEADER]: '1' } })
     // A node without a mesh (--no-mesh) has nothing to join.
     if (res.status === 501) return undefined
-    if (!res.ok) throw new JoinRefusedError(`The node refused to let this tab join (${res.status}): ${await res.text()}`)
+    // A 4xx is the node's word (wrong keys, a disabled user, a session over); a 5xx or 429 is a node (or a proxy in
+    // front of it) not ready to answer, which a take-over tries again.
+    const refused = res.status >= 400 && res.status < 500 && res.status !== 429
+    if (!res.ok) throw new (refused ? JoinRefusedError : JoinError)(`The node ${refused ? 'refused to let this tab join' : 'could not let this tab join'} (${res.status}): ${await res.text()}`)
     return await res.json() as BrowserJoinInfo
   }
   // Not joining, the worker still learns its user's rights from an admission when the node gives one; without one
@@ -139,7 +145,8 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     return { registration, stop: async () => {} }
   }
   const tell = async (admission: string, s = signal): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, s) }
-  // The worker answers with this user's rights even with no page node open (one user's keys an origin, the last to register).
+  // The worker answers with this user's rights even with no page node open (one user's keys an origin: the last tab to
+  // register, take over the node or renew its admission).
   await tell(info.admission)
   if (options.join === false) return { registration, principal: info.principal, stop: async () => {} }
   const result: Registration = { registration, principal: info.principal, stop: async () => {} }
@@ -147,8 +154,9 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   const stopping = new AbortController()
   let release = (): void => {}
   const released = new Promise<void>(resolve => { release = resolve })
-  /** The node's start under way, then its stop (undefined once stopped). */
+  /** A take-over's start under way (stop() waits for it). */
   let starting: Promise<unknown> | undefined
+  /** Stops the node this tab runs (undefined while it runs none). */
   let running: (() => Promise<void>) | undefined
   result.stop = async () => {
     stopping.abort()
@@ -190,20 +198,27 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   result.nodeStarted = new Promise<PageNode>((resolve, reject) => {
     locks.request(PAGE_NODE_LOCK, { signal: stopping.signal }, async () => {
       for (let waitMs = TAKE_OVER_RETRY_MS; ; waitMs = Math.min(waitMs * 2, TAKE_OVER_RETRY_MAX_MS)) {
-        starting = run(undefined, AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]))
+        starting = run(undefined, AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs ?? REGISTER_TIMEOUT_MS)]))
         try {
           await starting
           break
         } catch (err) {
           if (stopping.signal.aborted) { reject(stopping.signal.reason); return }
           if (err instanceof JoinRefusedError) { reject(err); return }
-          console.warn(`s3mesh: this tab could not take over the mesh node (${err instanceof Error ? err.message : String(err)}); trying again in ${waitMs / 1000} s`)
-          await new Promise(resolve => { setTimeout(resolve, waitMs) })
+          result.takeOverError = err instanceof Error ? err.message : String(err)
+          console.warn(`s3mesh: this tab could not take over the mesh node (${result.takeOverError}); trying again in ${waitMs / 1000} s`)
+          // A stop ends the wait at once (the lock goes to the next tab waiting).
+          await new Promise<void>(resolve => {
+            const done = (): void => { clearTimeout(timer); resolve() }
+            const timer = setTimeout(done, waitMs)
+            stopping.signal.addEventListener('abort', done, { once: true })
+          })
           if (stopping.signal.aborted) { reject(stopping.signal.reason); return }
         } finally {
           starting = undefined
         }
       }
+      delete result.takeOverError
       resolve(result.node!)
       await released
     }).catch(reject)
@@ -216,9 +231,12 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
 /** The node answered a join with a refusal (the user disabled, the session over, no mesh): not tried again. */
 class JoinRefusedError extends JoinError {}
 
-/** The first wait before a tab taking over the node tries its join again, ms (doubled at each failure, up to the second). */
+/** The first wait before a tab taking over the node tries its join again, ms (doubled at each failure). */
 const TAKE_OVER_RETRY_MS = 2_000
+/** The longest such wait, ms. */
 const TAKE_OVER_RETRY_MAX_MS = 30_000
+/** How long register() (and a take-over's join) may take by default, ms (RegisterOptions.timeoutMs). */
+const REGISTER_TIMEOUT_MS = 30_000
 
 /** The Web Lock held by the tab of an origin that runs its page node. */
 const PAGE_NODE_LOCK = 's3mesh:page-node'

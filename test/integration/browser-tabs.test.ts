@@ -122,19 +122,27 @@ describe('tabs of one origin', () => {
     assert.deepEqual(await roundTrip(fourth, 'after-a-stop.txt'), [200, 200, 'written by a tab as after-a-stop.txt'])
   })
 
-  it('a tab taking over while the node is out of reach tries again until it joins', async () => {
+  it('a tab taking over while the node is out of reach tries again until it joins; stopped while it tries, the next tab tries at once', async () => {
     const fourth = pages[3]!
-    const fifth = await open()
+    const [fifth, sixth] = [await open(), await open()]
     assert.deepEqual(await state(fifth), { waiting: true })
+    const warned = async (p: Page): Promise<number> => await p.evaluate(() => (globalThis as { warned?: number }).warned ?? 0)
     assert.equal(await node.stop({ remove: false, signal: 'SIGKILL' }), null, 'the node was killed')
     await fourth.close()
-    // Its first try fails (nothing answers the join), and it keeps the lock and waits to try again.
-    await until('the fifth tab has tried and failed once', async () => await fifth.evaluate(() => (globalThis as { warned?: number }).warned ?? 0) > 0, 20_000)
+    // Its tries fail (nothing answers the join): it keeps the lock and waits to try again, 2 s then 4 s.
+    await until('the fifth tab has tried and failed twice', async () => await warned(fifth) >= 2, 20_000)
+    assert.ok(await fifth.evaluate(() => (globalThis as { s3meshTab?: { takeOverError?: string } }).s3meshTab?.takeOverError !== undefined), 'the registration says why it is trying again')
     assert.equal(await fifth.evaluate(() => (globalThis as { s3meshTab?: { node?: unknown } }).s3meshTab?.node === undefined), true, 'precondition: no node while the node is down')
+    assert.equal(await warned(sixth), 0, 'precondition: the sixth tab has not tried')
+    // Stopped during its 4 s wait: the lock goes to the sixth tab now, not when the wait would have ended.
+    await fifth.evaluate(async () => { await (globalThis as { s3meshTab?: { stop: () => Promise<void> } }).s3meshTab?.stop() })
+    await until('the sixth tab tries at once', async () => await warned(sixth) >= 1, 2_500)
+    assert.equal(await fifth.evaluate(async () => await (globalThis as { tookOver?: Promise<string> }).tookOver), 'failed: AbortError')
     node = await startServerProcess({ dataDir: node.dataDir, env, args })
-    const peer = await fifth.evaluate(async () => await (globalThis as { tookOver?: Promise<string> }).tookOver)
-    assert.ok(peer !== undefined && !peer.startsWith('failed'), `the fifth tab took over once the node was back: ${peer}`)
-    await until('the returned node lists the fifth tab', async () => (await guests(node)).includes(peer!), 30_000)
-    assert.deepEqual(await roundTrip(fifth, 'after-the-return.txt'), [200, 200, 'written by a tab as after-the-return.txt'])
+    const peer = await sixth.evaluate(async () => await (globalThis as { tookOver?: Promise<string> }).tookOver)
+    assert.ok(peer !== undefined && !peer.startsWith('failed'), `the sixth tab took over once the node was back: ${peer}`)
+    assert.equal(await sixth.evaluate(() => (globalThis as { s3meshTab?: { takeOverError?: string } }).s3meshTab?.takeOverError), undefined, 'joined: no error left')
+    await until('the returned node lists the sixth tab', async () => (await guests(node)).includes(peer!), 30_000)
+    assert.deepEqual(await roundTrip(sixth, 'after-the-return.txt'), [200, 200, 'written by a tab as after-the-return.txt'])
   })
 })

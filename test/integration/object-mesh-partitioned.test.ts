@@ -256,7 +256,8 @@ describe('the catalog partitioned by bucket', () => {
     assert.ok(outsider.mesh.catalog.slot(bucket, 'held', v)?.holders.includes(idOf(outsider)), 'precondition: the outsider holds the version')
     const owners = live().filter(n => n.mesh.partition.owns(bucket))
     await until('the owners have the version', () => owners.every(o => o.mesh.catalog.slot(bucket, 'held', v) !== undefined), 10_000)
-    // Its last copy made and handed to the owners: a hand-over still to come would bring back the owners' newer entry.
+    // Its last copy made (three copies: `replicas` above) and handed to the owners: a hand-over still to come would
+    // bring back the owners' newer entry.
     await until('the outsider has handed its final entry to the owners', () => (outsider.mesh.catalog.slot(bucket, 'held', v)?.holders.length ?? 0) >= 3 && !outsider.mesh.upkeep.handingOver, 10_000)
     // A legal hold the owners have and the outsider has not heard of yet (a non-owner holder hears of a replaced
     // version, not of every change to it): a new entry version of the slot, with the same holders, handed to the owners only.

@@ -156,9 +156,8 @@ describe('the service worker\'s page nodes', () => {
   })
 
   it('picks at once while a page set aside is being asked share its one ping, and a ping unanswered doubles the wait once', async () => {
-    const a = page('a', false)
+    const a = page('a')
     const { nodes, clock } = world(a)
-    a.answers = true
     await nodes.pick()
     nodes.failed('a', false)
     a.answers = false

@@ -276,7 +276,7 @@ export class Upkeep {
     this.o.stats.repairQueue = this.o.fetcher.inFlight + this.owed.size
   }
 
-  /** Whether entries of buckets this member does not own that changed are still to reach an owner (partitioned catalog). */
+  /** Whether entries of buckets this member does not own that changed are still to reach an owner, or a pass's exchange (hand-overs and an owner's pushes) still runs (partitioned catalog). */
   get handingOver (): boolean { return this.handOver.pending }
 
   /**
