@@ -1,6 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { pause } from '../core/pause.js'
 import { s3Signer } from '../core/s3-signer.js'
 import { GatewayStore } from '../gateway/gateway-store.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
@@ -208,11 +209,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
           result.takeOverError = err instanceof Error ? err.message : String(err)
           console.warn(`s3mesh: this tab could not take over the mesh node (${result.takeOverError}); trying again in ${waitMs / 1000} s`)
           // A stop ends the wait at once (the lock goes to the next tab waiting).
-          await new Promise<void>(resolve => {
-            const done = (): void => { clearTimeout(timer); resolve() }
-            const timer = setTimeout(done, waitMs)
-            stopping.signal.addEventListener('abort', done, { once: true })
-          })
+          await pause(waitMs, stopping.signal)
           if (stopping.signal.aborted) { reject(stopping.signal.reason); return }
         } finally {
           starting = undefined

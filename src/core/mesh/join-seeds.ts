@@ -1,3 +1,5 @@
+import { pause } from '../pause.js'
+
 export interface JoinSeedsOptions {
   /** Dials the seeds and asks them to let this member join; resolves with how many were reached. */
   join: (signal: AbortSignal) => Promise<number>
@@ -39,10 +41,6 @@ export async function joinSeeds (o: JoinSeedsOptions): Promise<void> {
     if (o.signal.aborted) return
     if (reached > 0) reachedAt ??= Date.now()
     else if (attempt === 0) o.onUnreached()
-    await new Promise<void>(resolve => {
-      const done = (): void => { clearTimeout(timer); o.signal.removeEventListener('abort', done); resolve() }
-      const timer = setTimeout(done, told ? o.retryAloneMs : o.retryMs)
-      o.signal.addEventListener('abort', done, { once: true })
-    })
+    await pause(told ? o.retryAloneMs : o.retryMs, o.signal)
   }
 }
