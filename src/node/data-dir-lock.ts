@@ -37,11 +37,14 @@ function takeLock (path: string): DatabaseSync {
   try {
     // As a pragma, not DatabaseSync's `timeout` option: that came in Node 22.16, and 22.13 is supported.
     db.exec(`PRAGMA busy_timeout = ${LOCK_WAIT_MS}`)
-    // Exclusive locking mode keeps the write lock a transaction takes until the connection closes; the kernel
-    // drops it when the process dies, however it dies. BEGIN EXCLUSIVE takes it at once, rather than a read
-    // lock first: two starters each holding one while waiting for the other would both give up.
-    db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = MEMORY;')
-    db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS owner (pid INTEGER); DELETE FROM owner;')
+    db.exec('PRAGMA journal_mode = MEMORY')
+    // The write lock is waited for in normal locking mode, which lets go of its read lock between tries: in
+    // exclusive mode from the start, a statement's read lock is kept, and two starters each keeping one while
+    // waiting for the other's both gave up (measured: 6 of 40 simultaneous starts on a new file, none this way).
+    db.exec('BEGIN EXCLUSIVE')
+    // Exclusive locking mode, set while the write lock is held, keeps it past COMMIT until the connection closes;
+    // the kernel drops it when the process dies, however it dies.
+    db.exec('PRAGMA locking_mode = EXCLUSIVE; CREATE TABLE IF NOT EXISTS owner (pid INTEGER); DELETE FROM owner;')
     db.prepare('INSERT INTO owner (pid) VALUES (?)').run(process.pid)
     db.exec('COMMIT')
     return db
