@@ -145,11 +145,20 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     await configure({ credentials, ...(gateway === undefined ? {} : { gateway }) }, signal)
     return { registration, stop: async () => {} }
   }
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks
+  // The worker answers every tab of the origin through the one page node, with its user's rights, and keeps one user's
+  // keys: a tab of another user is refused while that node runs, before the worker is told anything.
+  const me = principalKey(info.principal)
+  const other = locks === undefined ? undefined : await runningUser(locks)
+  if (other !== undefined && other !== me) throw new OtherUserError(other)
   const tell = async (admission: string, s = signal): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, s) }
   // The worker answers with this user's rights even with no page node open (one user's keys an origin: the last tab to
-  // register, take over the node or renew its admission).
-  await tell(info.admission)
-  if (options.join === false) return { registration, principal: info.principal, stop: async () => {} }
+  // register, take over the node or renew its admission, all of one user while a node runs). Told once this tab is
+  // known not to be refused.
+  if (options.join === false) {
+    await tell(info.admission)
+    return { registration, principal: info.principal, stop: async () => {} }
+  }
   const result: Registration = { registration, principal: info.principal, stop: async () => {} }
   /** Ends this tab's node, or its wait to run one. */
   const stopping = new AbortController()
@@ -177,27 +186,40 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     running = started.stop
     result.node = started.node
   }
-  const locks = (navigator as Navigator & { locks?: LockManager }).locks
   // Without the Web Locks API (an old browser) every tab that joins runs a node, as before there was one per origin.
   if (locks === undefined) {
+    await tell(info.admission)
     await run(info, signal)
     return result
   }
+  // The tab running the node holds a second lock that names its user, for other tabs to read (see runningUser); it
+  // ends with the node's lock.
+  const marked = async <T>(body: () => Promise<T>): Promise<T> => await locks.request(`${USER_LOCK_PREFIX}${encodeURIComponent(me)}`, body)
   const first = await new Promise<boolean>((resolve, reject) => {
     void locks.request(PAGE_NODE_LOCK, { ifAvailable: true }, async lock => {
       if (lock === null) { resolve(false); return }
-      try { await run(info, signal) } catch (err) { reject(err); return }
-      resolve(true)
-      await released
+      await marked(async () => {
+        try {
+          await tell(info.admission)
+          await run(info, signal)
+        } catch (err) { reject(err); return }
+        resolve(true)
+        await released
+      })
     }).catch(reject)
   })
   if (first) return result
+  // Registered at the same moment as a tab of another user that got the node first: refused as above (its mark may
+  // come a moment after its lock; a tab of another user seen only later takes over in its turn, as a tab of its own).
+  const after = await runningUser(locks)
+  if (after !== undefined && after !== me) throw new OtherUserError(after)
+  await tell(info.admission)
   // Another tab of this origin runs the node (two would fetch, announce and sweep the same IndexedDB): this one takes
   // over once that tab closes or stops (the browser releases its lock). A join that fails (the node out of reach) is
   // tried again, holding the lock, until one works, the node refuses (the lock then goes to the next tab waiting) or
   // this tab stops.
   result.nodeStarted = new Promise<PageNode>((resolve, reject) => {
-    locks.request(PAGE_NODE_LOCK, { signal: stopping.signal }, async () => {
+    locks.request(PAGE_NODE_LOCK, { signal: stopping.signal }, async () => await marked(async () => {
       for (let waitMs = TAKE_OVER_RETRY_MS; ; waitMs = Math.min(waitMs * 2, TAKE_OVER_RETRY_MAX_MS)) {
         starting = run(undefined, AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs ?? REGISTER_TIMEOUT_MS)]))
         try {
@@ -218,7 +240,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
       delete result.takeOverError
       resolve(result.node!)
       await released
-    }).catch(reject)
+    })).catch(reject)
   })
   // Not left unhandled when no one awaits it (a stop before it took over rejects it).
   result.nodeStarted.catch(() => {})
@@ -227,6 +249,36 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
 
 /** The node answered a join with a refusal (the user disabled, the session over, no mesh): not tried again. */
 class JoinRefusedError extends JoinError {}
+
+/**
+ * Another tab of this origin runs the page node as another user. Every tab of
+ * an origin is answered through that node, with its user's rights, so a tab
+ * of a second user is refused rather than act as the first.
+ */
+export class OtherUserError extends Error {
+  override name = 'OtherUserError'
+  /** `root`, or `user:<name>`: who the running node speaks for. */
+  constructor (readonly running: string) {
+    super(`Another tab of this site is signed in to the mesh as ${running === 'root' ? 'the root user' : `the user ${running.replace(/^user:/, '')}`}, and every tab here acts with its rights: log out there first, or use another browser profile.`)
+  }
+}
+
+/**
+ * Who a tab speaks for, as the lock that names the running node's user spells
+ * it: the root, or a user by name (its STS sessions included, whatever their
+ * keys: two tabs of one user are one user, though a session's own policy may
+ * narrow what the node's admission allows).
+ */
+function principalKey (p: BrowserJoinInfo['principal']): string {
+  return p.kind === 'root' ? 'root' : `user:${p.user ?? p.accessKeyId}`
+}
+
+/** The user of the page node running in this origin (principalKey), if a tab runs one. */
+async function runningUser (locks: LockManager): Promise<string | undefined> {
+  const { held = [] } = await locks.query()
+  const mark = held.find(l => l.name?.startsWith(USER_LOCK_PREFIX) === true)
+  return mark === undefined ? undefined : decodeURIComponent(mark.name!.slice(USER_LOCK_PREFIX.length))
+}
 
 /** The first wait before a tab taking over the node tries its join again, ms (doubled at each failure). */
 const TAKE_OVER_RETRY_MS = 2_000
@@ -237,6 +289,8 @@ const REGISTER_TIMEOUT_MS = 30_000
 
 /** The Web Lock held by the tab of an origin that runs its page node. */
 const PAGE_NODE_LOCK = 's3mesh:page-node'
+/** With it, a lock named this and the node's user (principalKey, URI-encoded). */
+const USER_LOCK_PREFIX = 's3mesh:page-node-user:'
 
 interface StartNodeOptions {
   info: BrowserJoinInfo

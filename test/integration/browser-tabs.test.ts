@@ -4,7 +4,8 @@
  * would fetch, announce and sweep the same IndexedDB), the others register
  * without one and are answered through it, and when that tab closes a
  * waiting tab takes over, joins, and answers in turn. A tab stopped while it
- * waits never takes over.
+ * waits never takes over. A tab of another user is refused while that
+ * node runs, rather than act with its user's rights.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -12,6 +13,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/chromium.js'
 import { freePorts } from '../helpers/free-ports.js'
+import { iamCall, userWithPolicy } from '../helpers/iam.js'
 import { signer } from '../helpers/s3-client.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 import { until } from '../helpers/until.js'
@@ -144,5 +146,65 @@ describe('tabs of one origin', () => {
     assert.equal(await sixth.evaluate(() => (globalThis as { s3meshTab?: { takeOverError?: string } }).s3meshTab?.takeOverError), undefined, 'joined: no error left')
     await until('the returned node lists the sixth tab', async () => (await guests(node)).includes(peer!), 30_000)
     assert.deepEqual(await roundTrip(sixth, 'after-the-return.txt'), [200, 200, 'written by a tab as after-the-return.txt'])
+  })
+})
+
+describe('tabs of one origin, two users', () => {
+  let node: ServerProcess
+  let browser: Browser
+  let context: BrowserContext
+  let reader: [string, string]
+
+  before(async () => {
+    node = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64') }, args: ['--membership', 'local', '--replicas', '1'] })
+    assert.equal((await sign.fetch(`${node.url}/two`, { method: 'PUT' })).status, 200)
+    reader = await userWithPolicy(iamCall(node.url), 'reader', [
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: ['arn:aws:s3:::two', 'arn:aws:s3:::two/*'] },
+    ])
+    browser = await launchChromium()
+    context = await browser.newContext()
+    await context.addInitScript('globalThis.__name = f => f')
+  })
+  after(async () => { await browser?.close(); await node?.stop().catch(() => {}) })
+
+  /** Opens a tab of the console's origin that registers with these keys: whether it runs a node, or the error it got. */
+  const open = async ([accessKeyId, secretAccessKey]: [string, string]): Promise<{ page: Page, outcome: string }> => {
+    const page = await context.newPage()
+    await page.goto(node.consoleUrl!)
+    const outcome = await page.evaluate(async ([accessKeyId, secretAccessKey]) => {
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      try {
+        const tab = await register({ accessKeyId, secretAccessKey })
+        ;(globalThis as { s3meshTab?: unknown }).s3meshTab = tab
+        return tab.node !== undefined ? 'runs the node' : 'waits'
+      } catch (err) {
+        return `${(err as Error).name}: ${(err as Error).message}`
+      }
+    }, [accessKeyId, secretAccessKey])
+    return { page, outcome }
+  }
+  const put = async (page: Page, key: string, headers: Record<string, string> = {}): Promise<number> =>
+    await page.evaluate(async ([key, headers]) => (await fetch(`/s3/two/${key}`, { method: 'PUT', body: key, headers })).status, [key, headers] as const)
+
+  it('a tab of another user is refused while the first user\'s tab runs the node; once that tab logs out, it runs the node with its own rights', async () => {
+    const root = await open([ACCESS_KEY, SECRET_KEY])
+    assert.equal(root.outcome, 'runs the node')
+    assert.equal(await put(root.page, 'by-root.txt'), 200)
+    const refused = await open(reader)
+    assert.match(refused.outcome, /^OtherUserError: .*signed in to the mesh as the root user/)
+    // The worker kept the root's keys: a write with an ACL, which it signs and sends to the node itself, is the root's.
+    assert.equal(await put(root.page, 'by-root-with-acl.txt', { 'x-amz-acl': 'private' }), 200)
+    // The console's log out: the node stops and the worker forgets the keys.
+    await root.page.evaluate(async () => {
+      await (globalThis as { s3meshTab?: { stop: () => Promise<void> } }).s3meshTab?.stop()
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      await register({ forgetCredentials: true })
+    })
+    const second = await open(reader)
+    assert.equal(second.outcome, 'runs the node', 'the other user\'s tab runs the node once the first signed out')
+    // With the reader's rights, in its own tab and in the root's old one: it reads, and may not write.
+    assert.equal(await put(second.page, 'by-reader.txt'), 403)
+    assert.equal(await put(root.page, 'by-reader-in-the-old-tab.txt'), 403)
+    assert.equal(await second.page.evaluate(async () => await (await fetch('/s3/two/by-root.txt')).text()), 'by-root.txt')
   })
 })
