@@ -8,6 +8,7 @@ import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { RemoteS3 } from '../gateway/remote-s3.js'
 import type { S3Handler } from '../s3-shim/index.js'
 import { serveServiceWorker } from './bridge.js'
+import { marked, nodeUserOf, OtherUserError, PAGE_NODE_LOCK, registering, runningUser, type NodeUser } from './node-lock.js'
 import { fromBase64, ownHandler } from './own-handler.js'
 import { startPageNode, type PageNode } from './page-node.js'
 import { CurrentReads } from './worker-reads.js'
@@ -116,9 +117,15 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     await new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
   })
   const { accessKeyId, secretAccessKey, sessionToken } = options
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks
+  // Without the Web Locks API (an old browser) every tab that joins runs a node, as before there was one per origin,
+  // and no tab is refused for its user.
+  const checked = async <T>(body: () => Promise<T>): Promise<T> => locks === undefined ? await body() : await registering(locks, body)
+  const running = async (): Promise<NodeUser | undefined> => locks === undefined ? undefined : await runningUser(locks, signal)
   if (accessKeyId === undefined || secretAccessKey === undefined) {
-    // Forgotten, the worker holds no keys: requests signed by anyone go to the node, which decides them.
-    if (options.forgetCredentials === true) await configure({}, signal)
+    // Forgotten, the worker holds no keys: requests signed by anyone go to the node, which decides them. Not while
+    // another tab runs the node (a tab that waited, logging out): the worker answers with that tab's keys.
+    if (options.forgetCredentials === true) await checked(async () => { if (await running() === undefined) await configure({}, signal) })
     return { registration, stop: async () => {} }
   }
   const credentials = { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) }
@@ -141,22 +148,22 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   // Not joining, the worker still learns its user's rights from an admission when the node gives one; without one
   // (a node without a mesh, keys the node does not know) it checks signatures against the keys and nothing more.
   const info = options.join === false ? await admit(signal).catch(() => undefined) : await admit(signal)
+  // The worker answers every tab of the origin through the one page node, with its user's rights, and keeps one user's
+  // keys (the last tab to register, take over the node or renew its admission): while a tab runs the node, a tab of
+  // another user (or of keys the node did not admit) is refused, before the worker is told anything (node-lock.ts).
+  const me = info === undefined ? undefined : nodeUserOf(info.principal)
+  const refuseOthers = async (): Promise<void> => {
+    const other = await running()
+    if (other !== undefined && other.key !== me?.key) throw new OtherUserError(other.who)
+  }
   if (info === undefined) {
-    await configure({ credentials, ...(gateway === undefined ? {} : { gateway }) }, signal)
+    await checked(async () => { await refuseOthers(); await configure({ credentials, ...(gateway === undefined ? {} : { gateway }) }, signal) })
     return { registration, stop: async () => {} }
   }
-  const locks = (navigator as Navigator & { locks?: LockManager }).locks
-  // The worker answers every tab of the origin through the one page node, with its user's rights, and keeps one user's
-  // keys: a tab of another user is refused while that node runs, before the worker is told anything.
-  const me = principalKey(info.principal)
-  const other = locks === undefined ? undefined : await runningUser(locks)
-  if (other !== undefined && other !== me) throw new OtherUserError(other)
   const tell = async (admission: string, s = signal): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, s) }
-  // The worker answers with this user's rights even with no page node open (one user's keys an origin: the last tab to
-  // register, take over the node or renew its admission, all of one user while a node runs). Told once this tab is
-  // known not to be refused.
+  // The worker answers with this user's rights even with no page node open.
   if (options.join === false) {
-    await tell(info.admission)
+    await checked(async () => { await refuseOthers(); await tell(info.admission) })
     return { registration, principal: info.principal, stop: async () => {} }
   }
   const result: Registration = { registration, principal: info.principal, stop: async () => {} }
@@ -164,62 +171,66 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   const stopping = new AbortController()
   let release = (): void => {}
   const released = new Promise<void>(resolve => { release = resolve })
+  /** The request for the node's lock (stop() waits until it is let go). */
+  let nodeLock: Promise<unknown> | undefined
   /** A take-over's start under way (stop() waits for it). */
   let starting: Promise<unknown> | undefined
   /** Stops the node this tab runs (undefined while it runs none). */
-  let running: (() => Promise<void>) | undefined
+  let runningNode: (() => Promise<void>) | undefined
   result.stop = async () => {
     stopping.abort()
     await starting?.catch(() => {})
-    const stop = running
-    running = undefined
+    const stop = runningNode
+    runningNode = undefined
     delete result.node
     try { await stop?.() } finally { release() }
+    // The locks are let go before this resolves: this tab registering again at once (as another user) is not refused by its own mark.
+    await nodeLock?.catch(() => {})
   }
   /** Runs the tab's page node, with `joined`'s admission or (taking over from another tab, later) a new one. */
   const run = async (joined: BrowserJoinInfo | undefined, s: AbortSignal): Promise<void> => {
     const now = joined ?? await admit(s)
     if (now === undefined) throw new JoinRefusedError('The node no longer has a mesh to join.')
-    if (joined === undefined) await tell(now.admission, s)
+    await tell(now.admission, s)
     const started = await startNode({ info: now, privateKey, credentials, endpoint, admit, tell, allowLocalAddresses: options.allowLocalAddresses, transports: options.transports, signal: s })
     if (stopping.signal.aborted) { await started.stop(); stopping.signal.throwIfAborted() }
-    running = started.stop
+    runningNode = started.stop
     result.node = started.node
   }
-  // Without the Web Locks API (an old browser) every tab that joins runs a node, as before there was one per origin.
-  if (locks === undefined) {
-    await tell(info.admission)
+  if (locks === undefined || me === undefined) {
     await run(info, signal)
     return result
   }
-  // The tab running the node holds a second lock that names its user, for other tabs to read (see runningUser); it
-  // ends with the node's lock.
-  const marked = async <T>(body: () => Promise<T>): Promise<T> => await locks.request(`${USER_LOCK_PREFIX}${encodeURIComponent(me)}`, body)
-  const first = await new Promise<boolean>((resolve, reject) => {
-    void locks.request(PAGE_NODE_LOCK, { ifAvailable: true }, async lock => {
-      if (lock === null) { resolve(false); return }
-      await marked(async () => {
-        try {
-          await tell(info.admission)
-          await run(info, signal)
-        } catch (err) { reject(err); return }
-        resolve(true)
-        await released
+  // Checked and tried in one section: got, the node's lock is marked before the section ends; the node starts after it.
+  let started: Promise<void> = Promise.resolve()
+  const first = await registering(locks, async () => {
+    await refuseOthers()
+    return await new Promise<boolean>((resolve, reject) => {
+      started = new Promise<void>((resolveStart, rejectStart) => {
+        nodeLock = locks.request(PAGE_NODE_LOCK, { ifAvailable: true }, async lock => {
+          if (lock === null) { resolve(false); resolveStart(); return }
+          await marked(locks, me, async () => {
+            resolve(true)
+            try { await run(info, signal) } catch (err) { rejectStart(err); return }
+            resolveStart()
+            await released
+          })
+        })
+        nodeLock.catch((err: unknown) => { reject(err); rejectStart(err) })
       })
-    }).catch(reject)
+    })
   })
-  if (first) return result
-  // Registered at the same moment as a tab of another user that got the node first: refused as above (its mark may
-  // come a moment after its lock; a tab of another user seen only later takes over in its turn, as a tab of its own).
-  const after = await runningUser(locks)
-  if (after !== undefined && after !== me) throw new OtherUserError(after)
+  if (first) {
+    await started
+    return result
+  }
+  // Another tab of this origin runs the node (two would fetch, announce and sweep the same IndexedDB), as this user:
+  // this one takes over once that tab closes or stops (the browser releases its lock). A join that fails (the node out
+  // of reach) is tried again, holding the lock, until one works, the node refuses (the lock then goes to the next tab
+  // waiting) or this tab stops.
   await tell(info.admission)
-  // Another tab of this origin runs the node (two would fetch, announce and sweep the same IndexedDB): this one takes
-  // over once that tab closes or stops (the browser releases its lock). A join that fails (the node out of reach) is
-  // tried again, holding the lock, until one works, the node refuses (the lock then goes to the next tab waiting) or
-  // this tab stops.
   result.nodeStarted = new Promise<PageNode>((resolve, reject) => {
-    locks.request(PAGE_NODE_LOCK, { signal: stopping.signal }, async () => await marked(async () => {
+    nodeLock = locks.request(PAGE_NODE_LOCK, { signal: stopping.signal }, async () => await marked(locks, me, async () => {
       for (let waitMs = TAKE_OVER_RETRY_MS; ; waitMs = Math.min(waitMs * 2, TAKE_OVER_RETRY_MAX_MS)) {
         starting = run(undefined, AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs ?? REGISTER_TIMEOUT_MS)]))
         try {
@@ -240,7 +251,8 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
       delete result.takeOverError
       resolve(result.node!)
       await released
-    })).catch(reject)
+    }))
+    nodeLock.catch(reject)
   })
   // Not left unhandled when no one awaits it (a stop before it took over rejects it).
   result.nodeStarted.catch(() => {})
@@ -250,36 +262,6 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
 /** The node answered a join with a refusal (the user disabled, the session over, no mesh): not tried again. */
 class JoinRefusedError extends JoinError {}
 
-/**
- * Another tab of this origin runs the page node as another user. Every tab of
- * an origin is answered through that node, with its user's rights, so a tab
- * of a second user is refused rather than act as the first.
- */
-export class OtherUserError extends Error {
-  override name = 'OtherUserError'
-  /** `root`, or `user:<name>`: who the running node speaks for. */
-  constructor (readonly running: string) {
-    super(`Another tab of this site is signed in to the mesh as ${running === 'root' ? 'the root user' : `the user ${running.replace(/^user:/, '')}`}, and every tab here acts with its rights: log out there first, or use another browser profile.`)
-  }
-}
-
-/**
- * Who a tab speaks for, as the lock that names the running node's user spells
- * it: the root, or a user by name (its STS sessions included, whatever their
- * keys: two tabs of one user are one user, though a session's own policy may
- * narrow what the node's admission allows).
- */
-function principalKey (p: BrowserJoinInfo['principal']): string {
-  return p.kind === 'root' ? 'root' : `user:${p.user ?? p.accessKeyId}`
-}
-
-/** The user of the page node running in this origin (principalKey), if a tab runs one. */
-async function runningUser (locks: LockManager): Promise<string | undefined> {
-  const { held = [] } = await locks.query()
-  const mark = held.find(l => l.name?.startsWith(USER_LOCK_PREFIX) === true)
-  return mark === undefined ? undefined : decodeURIComponent(mark.name!.slice(USER_LOCK_PREFIX.length))
-}
-
 /** The first wait before a tab taking over the node tries its join again, ms (doubled at each failure). */
 const TAKE_OVER_RETRY_MS = 2_000
 /** The longest such wait, ms. */
@@ -287,10 +269,6 @@ const TAKE_OVER_RETRY_MAX_MS = 30_000
 /** How long register() (and a take-over's join) may take by default, ms (RegisterOptions.timeoutMs). */
 const REGISTER_TIMEOUT_MS = 30_000
 
-/** The Web Lock held by the tab of an origin that runs its page node. */
-const PAGE_NODE_LOCK = 's3mesh:page-node'
-/** With it, a lock named this and the node's user (principalKey, URI-encoded). */
-const USER_LOCK_PREFIX = 's3mesh:page-node-user:'
 
 interface StartNodeOptions {
   info: BrowserJoinInfo
@@ -340,7 +318,9 @@ async function startNode (o: StartNodeOptions): Promise<{ node: PageNode, stop: 
         admission = next.admission
         reads.renewed()
         await node.renew(fromBase64(next.admission))
-        // The worker too (its own time limit: register's is long past).
+        // The worker too (its own time limit: register's is long past); not once stopped (a log out), when the keys
+        // may be forgotten or another user's.
+        if (stopped) return
         await tell(next.admission, AbortSignal.timeout(15_000)).catch(() => {})
         schedule(next.renewAt)
       }).catch((err: unknown) => { if (!(err instanceof JoinError)) schedule(Date.now() + 5000) })

@@ -167,21 +167,37 @@ describe('tabs of one origin, two users', () => {
   })
   after(async () => { await browser?.close(); await node?.stop().catch(() => {}) })
 
-  /** Opens a tab of the console's origin that registers with these keys: whether it runs a node, or the error it got. */
-  const open = async ([accessKeyId, secretAccessKey]: [string, string]): Promise<{ page: Page, outcome: string }> => {
+  /** Registers a tab with these keys: whether it runs a node, or the error it got. */
+  const registerAs = async (page: Page, [accessKeyId, secretAccessKey]: [string, string]): Promise<string> => await page.evaluate(async ([accessKeyId, secretAccessKey]) => {
+    const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+    try {
+      const tab = await register({ accessKeyId, secretAccessKey })
+      ;(globalThis as { s3meshTab?: unknown }).s3meshTab = tab
+      return tab.node !== undefined ? 'runs the node' : 'waits'
+    } catch (err) {
+      return `${(err as Error).name}: ${(err as Error).message}`
+    }
+  }, [accessKeyId, secretAccessKey])
+  const tab = async (): Promise<Page> => {
     const page = await context.newPage()
     await page.goto(node.consoleUrl!)
-    const outcome = await page.evaluate(async ([accessKeyId, secretAccessKey]) => {
+    return page
+  }
+  /** Opens a tab of the console's origin that registers with these keys. */
+  const open = async (keys: [string, string]): Promise<{ page: Page, outcome: string }> => {
+    const page = await tab()
+    return { page, outcome: await registerAs(page, keys) }
+  }
+  /** The console's log out: the tab's node stops (its locks let go by then) and the worker forgets the keys. */
+  const logOut = async (page: Page): Promise<void> => {
+    const held = await page.evaluate(async () => {
+      await (globalThis as { s3meshTab?: { stop: () => Promise<void> } }).s3meshTab?.stop()
+      const held = (await navigator.locks.query()).held?.map(l => l.name) ?? []
       const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
-      try {
-        const tab = await register({ accessKeyId, secretAccessKey })
-        ;(globalThis as { s3meshTab?: unknown }).s3meshTab = tab
-        return tab.node !== undefined ? 'runs the node' : 'waits'
-      } catch (err) {
-        return `${(err as Error).name}: ${(err as Error).message}`
-      }
-    }, [accessKeyId, secretAccessKey])
-    return { page, outcome }
+      await register({ forgetCredentials: true })
+      return held
+    })
+    assert.deepEqual(held.filter(n => n?.startsWith('s3mesh:')), [], 'no lock of the tab is left once stop() resolves')
   }
   const put = async (page: Page, key: string, headers: Record<string, string> = {}): Promise<number> =>
     await page.evaluate(async ([key, headers]) => (await fetch(`/s3/two/${key}`, { method: 'PUT', body: key, headers })).status, [key, headers] as const)
@@ -194,17 +210,38 @@ describe('tabs of one origin, two users', () => {
     assert.match(refused.outcome, /^OtherUserError: .*signed in to the mesh as the root user/)
     // The worker kept the root's keys: a write with an ACL, which it signs and sends to the node itself, is the root's.
     assert.equal(await put(root.page, 'by-root-with-acl.txt', { 'x-amz-acl': 'private' }), 200)
-    // The console's log out: the node stops and the worker forgets the keys.
-    await root.page.evaluate(async () => {
-      await (globalThis as { s3meshTab?: { stop: () => Promise<void> } }).s3meshTab?.stop()
-      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
-      await register({ forgetCredentials: true })
-    })
+    await logOut(root.page)
     const second = await open(reader)
     assert.equal(second.outcome, 'runs the node', 'the other user\'s tab runs the node once the first signed out')
     // With the reader's rights, in its own tab and in the root's old one: it reads, and may not write.
     assert.equal(await put(second.page, 'by-reader.txt'), 403)
     assert.equal(await put(root.page, 'by-reader-in-the-old-tab.txt'), 403)
     assert.equal(await second.page.evaluate(async () => await (await fetch('/s3/two/by-root.txt')).text()), 'by-root.txt')
+    await logOut(second.page)
+    for (const p of [root.page, refused.page, second.page]) await p.close()
+  })
+
+  it('of two users registering at the same moment, one runs the node and the other is refused; the first, logged out, registers again as the other at once', async () => {
+    for (let round = 0; round < 4; round++) {
+      const pages = [await tab(), await tab()]
+      const keys: Array<[string, string]> = round % 2 === 0 ? [[ACCESS_KEY, SECRET_KEY], reader] : [reader, [ACCESS_KEY, SECRET_KEY]]
+      // Both joins are answered together, so that the two tabs look for a running node at the same moment.
+      let arrived = 0
+      let go = (): void => {}
+      const both = new Promise<void>(resolve => { go = resolve })
+      const joins = '**/_s3mesh/v1/browser-join*'
+      await context.route(joins, async route => { if (++arrived === 2) go(); await both; await route.continue() })
+      const outcomes = await Promise.all(pages.map(async (p, i) => await registerAs(p, keys[i]!)))
+      await context.unroute(joins)
+      assert.equal(arrived, 2, 'precondition: both joins were held until both had been asked')
+      const winner = outcomes.indexOf('runs the node')
+      assert.ok(winner >= 0, `round ${round}: one tab runs the node: ${outcomes.join('; ')}`)
+      assert.match(outcomes[1 - winner]!, /^OtherUserError: /, `round ${round}: the other is refused: ${outcomes.join('; ')}`)
+      // Its lock and mark are let go by the time stop() resolves: the same tab, as the other user, runs the node.
+      await logOut(pages[winner]!)
+      assert.equal(await registerAs(pages[winner]!, keys[1 - winner]!), 'runs the node', `round ${round}`)
+      await logOut(pages[winner]!)
+      for (const p of pages) await p.close()
+    }
   })
 })
