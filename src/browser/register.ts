@@ -8,7 +8,7 @@ import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
 import { RemoteS3 } from '../gateway/remote-s3.js'
 import type { S3Handler } from '../s3-shim/index.js'
 import { serveServiceWorker } from './bridge.js'
-import { marked, nodeUserOf, OtherUserError, PAGE_NODE_LOCK, registering, runningUser, type NodeUser } from './node-lock.js'
+import { claimTabUser, PAGE_NODE_LOCK, tabUserOf } from './node-lock.js'
 import { fromBase64, ownHandler } from './own-handler.js'
 import { startPageNode, type PageNode } from './page-node.js'
 import { CurrentReads } from './worker-reads.js'
@@ -117,15 +117,9 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     await new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
   })
   const { accessKeyId, secretAccessKey, sessionToken } = options
-  const locks = (navigator as Navigator & { locks?: LockManager }).locks
-  // Without the Web Locks API (an old browser) every tab that joins runs a node, as before there was one per origin,
-  // and no tab is refused for its user.
-  const checked = async <T>(body: () => Promise<T>): Promise<T> => locks === undefined ? await body() : await registering(locks, body)
-  const running = async (): Promise<NodeUser | undefined> => locks === undefined ? undefined : await runningUser(locks, signal)
   if (accessKeyId === undefined || secretAccessKey === undefined) {
-    // Forgotten, the worker holds no keys: requests signed by anyone go to the node, which decides them. Not while
-    // another tab runs the node (a tab that waited, logging out): the worker answers with that tab's keys.
-    if (options.forgetCredentials === true) await checked(async () => { if (await running() === undefined) await configure({}, signal) })
+    // Forgotten, the worker holds no keys: requests signed by anyone go to the node, which decides them.
+    if (options.forgetCredentials === true) await configure({}, signal)
     return { registration, stop: async () => {} }
   }
   const credentials = { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) }
@@ -148,115 +142,109 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   // Not joining, the worker still learns its user's rights from an admission when the node gives one; without one
   // (a node without a mesh, keys the node does not know) it checks signatures against the keys and nothing more.
   const info = options.join === false ? await admit(signal).catch(() => undefined) : await admit(signal)
-  // The worker answers every tab of the origin through the one page node, with its user's rights, and keeps one user's
-  // keys (the last tab to register, take over the node or renew its admission): while a tab runs the node, a tab of
-  // another user (or of keys the node did not admit) is refused, before the worker is told anything (node-lock.ts).
-  const me = info === undefined ? undefined : nodeUserOf(info.principal)
-  const refuseOthers = async (): Promise<void> => {
-    const other = await running()
-    if (other !== undefined && other.key !== me?.key) throw new OtherUserError(other.who)
+  // Every tab of the origin is answered through one page node and the keys the worker was told last: while a tab of
+  // other keys is registered this one is refused, before the worker is told anything, and it holds a lock that says
+  // so from here until it stops (node-lock.ts). Without the Web Locks API (an old browser) no tab is refused, and every
+  // tab that joins runs a node, as before there was one per origin.
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks
+  const claim = locks === undefined ? undefined : await claimTabUser(locks, tabUserOf(accessKeyId, info?.principal), signal)
+  const unclaim = async (): Promise<void> => { await claim?.release() }
+  try {
+    return await registered(info)
+  } catch (err) {
+    await unclaim()
+    throw err
   }
-  if (info === undefined) {
-    await checked(async () => { await refuseOthers(); await configure({ credentials, ...(gateway === undefined ? {} : { gateway }) }, signal) })
-    return { registration, stop: async () => {} }
-  }
-  const tell = async (admission: string, s = signal): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, s) }
-  // The worker answers with this user's rights even with no page node open.
-  if (options.join === false) {
-    await checked(async () => { await refuseOthers(); await tell(info.admission) })
-    return { registration, principal: info.principal, stop: async () => {} }
-  }
-  const result: Registration = { registration, principal: info.principal, stop: async () => {} }
-  /** Ends this tab's node, or its wait to run one. */
-  const stopping = new AbortController()
-  let release = (): void => {}
-  const released = new Promise<void>(resolve => { release = resolve })
-  /** The request for the node's lock (stop() waits until it is let go). */
-  let nodeLock: Promise<unknown> | undefined
-  /** A take-over's start under way (stop() waits for it). */
-  let starting: Promise<unknown> | undefined
-  /** Stops the node this tab runs (undefined while it runs none). */
-  let runningNode: (() => Promise<void>) | undefined
-  result.stop = async () => {
-    stopping.abort()
-    await starting?.catch(() => {})
-    const stop = runningNode
-    runningNode = undefined
-    delete result.node
-    try { await stop?.() } finally { release() }
-    // The locks are let go before this resolves: this tab registering again at once (as another user) is not refused by its own mark.
-    await nodeLock?.catch(() => {})
-  }
-  /** Runs the tab's page node, with `joined`'s admission or (taking over from another tab, later) a new one. */
-  const run = async (joined: BrowserJoinInfo | undefined, s: AbortSignal): Promise<void> => {
-    const now = joined ?? await admit(s)
-    if (now === undefined) throw new JoinRefusedError('The node no longer has a mesh to join.')
-    await tell(now.admission, s)
-    const started = await startNode({ info: now, privateKey, credentials, endpoint, admit, tell, allowLocalAddresses: options.allowLocalAddresses, transports: options.transports, signal: s })
-    if (stopping.signal.aborted) { await started.stop(); stopping.signal.throwIfAborted() }
-    runningNode = started.stop
-    result.node = started.node
-  }
-  if (locks === undefined || me === undefined) {
-    await run(info, signal)
-    return result
-  }
-  // Checked and tried in one section: got, the node's lock is marked before the section ends; the node starts after it.
-  let started: Promise<void> = Promise.resolve()
-  const first = await registering(locks, async () => {
-    await refuseOthers()
-    return await new Promise<boolean>((resolve, reject) => {
-      started = new Promise<void>((resolveStart, rejectStart) => {
-        nodeLock = locks.request(PAGE_NODE_LOCK, { ifAvailable: true }, async lock => {
-          if (lock === null) { resolve(false); resolveStart(); return }
-          await marked(locks, me, async () => {
-            resolve(true)
-            try { await run(info, signal) } catch (err) { rejectStart(err); return }
-            resolveStart()
-            await released
-          })
-        })
-        nodeLock.catch((err: unknown) => { reject(err); rejectStart(err) })
+
+  async function registered (info: BrowserJoinInfo | undefined): Promise<Registration> {
+    if (info === undefined) {
+      await configure({ credentials, ...(gateway === undefined ? {} : { gateway }) }, signal)
+      return { registration, stop: unclaim }
+    }
+    const tell = async (admission: string, s = signal): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, s) }
+    // The worker answers with this user's rights even with no page node open (one user's keys an origin: the last tab
+    // to register, take over the node or renew its admission, all of one key).
+    await tell(info.admission)
+    if (options.join === false) return { registration, principal: info.principal, stop: unclaim }
+    const result: Registration = { registration, principal: info.principal, stop: async () => {} }
+    /** Ends this tab's node, or its wait to run one. */
+    const stopping = new AbortController()
+    let release = (): void => {}
+    const released = new Promise<void>(resolve => { release = resolve })
+    /** The request for the node's lock (stop() waits until it is let go). */
+    let nodeLock: Promise<unknown> | undefined
+    /** A take-over's start under way (stop() waits for it). */
+    let starting: Promise<unknown> | undefined
+    /** Stops the node this tab runs (undefined while it runs none). */
+    let running: (() => Promise<void>) | undefined
+    result.stop = async () => {
+      stopping.abort()
+      await starting?.catch(() => {})
+      const stop = running
+      running = undefined
+      delete result.node
+      try { await stop?.() } finally { release() }
+      // The locks are let go before this resolves: this tab registering again at once (as another user) is not refused by its own.
+      await nodeLock?.catch(() => {})
+      await unclaim()
+    }
+    /** Runs the tab's page node, with `joined`'s admission or (taking over from another tab, later) a new one. */
+    const run = async (joined: BrowserJoinInfo | undefined, s: AbortSignal): Promise<void> => {
+      const now = joined ?? await admit(s)
+      if (now === undefined) throw new JoinRefusedError('The node no longer has a mesh to join.')
+      if (joined === undefined) await tell(now.admission, s)
+      const started = await startNode({ info: now, privateKey, credentials, endpoint, admit, tell, allowLocalAddresses: options.allowLocalAddresses, transports: options.transports, signal: s })
+      if (stopping.signal.aborted) { await started.stop(); stopping.signal.throwIfAborted() }
+      running = started.stop
+      result.node = started.node
+    }
+    if (locks === undefined) {
+      await run(info, signal)
+      return result
+    }
+    const first = await new Promise<boolean>((resolve, reject) => {
+      nodeLock = locks.request(PAGE_NODE_LOCK, { ifAvailable: true }, async lock => {
+        if (lock === null) { resolve(false); return }
+        try { await run(info, signal) } catch (err) { reject(err); return }
+        resolve(true)
+        await released
       })
+      nodeLock.catch(reject)
     })
-  })
-  if (first) {
-    await started
+    if (first) return result
+    // Another tab of this origin runs the node (two would fetch, announce and sweep the same IndexedDB), for the same
+    // keys: this one takes over once that tab closes or stops (the browser releases its lock). A join that fails (the
+    // node out of reach) is tried again, holding the lock, until one works, the node refuses (the lock then goes to the
+    // next tab waiting) or this tab stops.
+    result.nodeStarted = new Promise<PageNode>((resolve, reject) => {
+      nodeLock = locks.request(PAGE_NODE_LOCK, { signal: stopping.signal }, async () => {
+        for (let waitMs = TAKE_OVER_RETRY_MS; ; waitMs = Math.min(waitMs * 2, TAKE_OVER_RETRY_MAX_MS)) {
+          starting = run(undefined, AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs ?? REGISTER_TIMEOUT_MS)]))
+          try {
+            await starting
+            break
+          } catch (err) {
+            if (stopping.signal.aborted) { reject(stopping.signal.reason); return }
+            if (err instanceof JoinRefusedError) { reject(err); return }
+            result.takeOverError = err instanceof Error ? err.message : String(err)
+            console.warn(`s3mesh: this tab could not take over the mesh node (${result.takeOverError}); trying again in ${waitMs / 1000} s`)
+            // A stop ends the wait at once (the lock goes to the next tab waiting).
+            await pause(waitMs, stopping.signal)
+            if (stopping.signal.aborted) { reject(stopping.signal.reason); return }
+          } finally {
+            starting = undefined
+          }
+        }
+        delete result.takeOverError
+        resolve(result.node!)
+        await released
+      })
+      nodeLock.catch(reject)
+    })
+    // Not left unhandled when no one awaits it (a stop before it took over rejects it).
+    result.nodeStarted.catch(() => {})
     return result
   }
-  // Another tab of this origin runs the node (two would fetch, announce and sweep the same IndexedDB), as this user:
-  // this one takes over once that tab closes or stops (the browser releases its lock). A join that fails (the node out
-  // of reach) is tried again, holding the lock, until one works, the node refuses (the lock then goes to the next tab
-  // waiting) or this tab stops.
-  await tell(info.admission)
-  result.nodeStarted = new Promise<PageNode>((resolve, reject) => {
-    nodeLock = locks.request(PAGE_NODE_LOCK, { signal: stopping.signal }, async () => await marked(locks, me, async () => {
-      for (let waitMs = TAKE_OVER_RETRY_MS; ; waitMs = Math.min(waitMs * 2, TAKE_OVER_RETRY_MAX_MS)) {
-        starting = run(undefined, AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs ?? REGISTER_TIMEOUT_MS)]))
-        try {
-          await starting
-          break
-        } catch (err) {
-          if (stopping.signal.aborted) { reject(stopping.signal.reason); return }
-          if (err instanceof JoinRefusedError) { reject(err); return }
-          result.takeOverError = err instanceof Error ? err.message : String(err)
-          console.warn(`s3mesh: this tab could not take over the mesh node (${result.takeOverError}); trying again in ${waitMs / 1000} s`)
-          // A stop ends the wait at once (the lock goes to the next tab waiting).
-          await pause(waitMs, stopping.signal)
-          if (stopping.signal.aborted) { reject(stopping.signal.reason); return }
-        } finally {
-          starting = undefined
-        }
-      }
-      delete result.takeOverError
-      resolve(result.node!)
-      await released
-    }))
-    nodeLock.catch(reject)
-  })
-  // Not left unhandled when no one awaits it (a stop before it took over rejects it).
-  result.nodeStarted.catch(() => {})
-  return result
 }
 
 /** The node answered a join with a refusal (the user disabled, the session over, no mesh): not tried again. */

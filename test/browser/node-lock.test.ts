@@ -1,57 +1,46 @@
 /**
- * Which tab runs an origin's page node, and as whom, in a real Chromium's Web
- * Locks (one page: the lock manager tells requests apart, not tabs).
+ * Which keys the tabs of an origin are registered with, in a real Chromium's
+ * Web Locks (one page: the lock manager tells requests apart, not tabs).
  */
 import assert from 'node:assert/strict'
-import { marked, PAGE_NODE_LOCK, registering, runningUser } from '../../src/browser/node-lock.js'
+import { claimTabUser, OtherUserError } from '../../src/browser/node-lock.js'
 
 declare const describe: (name: string, fn: () => void) => void
 declare const it: (name: string, fn: () => Promise<void>) => void
 
 const locks = navigator.locks
+const root = { key: 'AKIAROOT', who: 'the root user' }
 const reader = { key: 'AKIAREADER', who: 'the user reader' }
 const never = new AbortController().signal
+const held = async (): Promise<string[]> => ((await locks.query()).held ?? []).map(l => l.name ?? '').filter(n => n.startsWith('s3mesh:'))
 
-describe('node-lock', () => {
-  it('names the running node\'s user while its mark is held, and none once both locks are let go', async () => {
-    assert.equal(await runningUser(locks, never), undefined)
-    let stop = (): void => {}
-    const stopped = new Promise<void>(resolve => { stop = resolve })
-    let running = (): void => {}
-    const up = new Promise<void>(resolve => { running = resolve })
-    const held = locks.request(PAGE_NODE_LOCK, async () => { await marked(locks, reader, async () => { running(); await stopped }) })
-    await up
-    assert.deepEqual(await runningUser(locks, never), reader)
-    stop()
-    await held
-    assert.equal(await runningUser(locks, never), undefined)
+describe('claimTabUser', () => {
+  it('lets tabs of one key register together, refuses another key while any is registered, and lets it once all let go', async () => {
+    const a = await claimTabUser(locks, root, never)
+    const b = await claimTabUser(locks, root, never)
+    await assert.rejects(claimTabUser(locks, reader, never), (err: unknown) => err instanceof OtherUserError && err.running === 'the root user' && /as the root user/.test(err.message))
+    await a.release()
+    await assert.rejects(claimTabUser(locks, reader, never), OtherUserError, 'one tab of the root is still registered')
+    await b.release()
+    assert.deepEqual(await held(), [], 'nothing is held once both are let go')
+    const c = await claimTabUser(locks, reader, never)
+    assert.equal((await held()).length, 1)
+    await c.release()
   })
 
-  it('waits out the moment between a take-over getting the node\'s lock and marking it', async () => {
-    let stop = (): void => {}
-    const stopped = new Promise<void>(resolve => { stop = resolve })
-    let got = (): void => {}
-    const taken = new Promise<void>(resolve => { got = resolve })
-    const held = locks.request(PAGE_NODE_LOCK, async () => {
-      got()
-      await new Promise(resolve => setTimeout(resolve, 200))
-      await marked(locks, reader, async () => { await stopped })
-    })
-    await taken
-    // Asked while the lock is held and not yet marked: the answer is the mark that comes, not "no node".
-    assert.deepEqual(await runningUser(locks, never), reader)
-    stop()
-    await held
+  it('checks and claims in one section: of two keys claiming at once, one is refused', async () => {
+    for (let round = 0; round < 10; round++) {
+      const outcomes = await Promise.allSettled([claimTabUser(locks, root, never), claimTabUser(locks, reader, never)])
+      const won = outcomes.filter(o => o.status === 'fulfilled')
+      assert.equal(won.length, 1, `round ${round}: ${outcomes.map(o => o.status).join(', ')}`)
+      assert.ok(outcomes.some(o => o.status === 'rejected' && o.reason instanceof OtherUserError))
+      await (won[0] as PromiseFulfilledResult<{ release: () => Promise<void> }>).value.release()
+    }
   })
 
-  it('lets one registration at a time check and take the node\'s lock', async () => {
-    const order: string[] = []
-    let first = (): void => {}
-    const firstIn = new Promise<void>(resolve => { first = resolve })
-    const a = registering(locks, async () => { order.push('a in'); first(); await new Promise(resolve => setTimeout(resolve, 100)); order.push('a out') })
-    await firstIn
-    const b = registering(locks, async () => { order.push('b in') })
-    await Promise.all([a, b])
-    assert.deepEqual(order, ['a in', 'a out', 'b in'])
+  it('names a key the node did not admit by the key', async () => {
+    const { tabUserOf } = await import('../../src/browser/node-lock.js')
+    assert.deepEqual(tabUserOf('AKIAX'), { key: 'AKIAX', who: 'the access key AKIAX' })
+    assert.deepEqual(tabUserOf('AKIAX', { kind: 'user', user: 'alice', accessKeyId: 'AKIAX' }), { key: 'AKIAX', who: 'the user alice' })
   })
 })

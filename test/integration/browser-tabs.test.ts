@@ -167,26 +167,26 @@ describe('tabs of one origin, two users', () => {
   })
   after(async () => { await browser?.close(); await node?.stop().catch(() => {}) })
 
-  /** Registers a tab with these keys: whether it runs a node, or the error it got. */
-  const registerAs = async (page: Page, [accessKeyId, secretAccessKey]: [string, string]): Promise<string> => await page.evaluate(async ([accessKeyId, secretAccessKey]) => {
+  /** Registers a tab with these keys (joining unless `join` is false): whether it runs a node, or the error it got. */
+  const registerAs = async (page: Page, [accessKeyId, secretAccessKey]: [string, string], join = true): Promise<string> => await page.evaluate(async ([accessKeyId, secretAccessKey, join]) => {
     const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
     try {
-      const tab = await register({ accessKeyId, secretAccessKey })
+      const tab = await register({ accessKeyId, secretAccessKey, join })
       ;(globalThis as { s3meshTab?: unknown }).s3meshTab = tab
-      return tab.node !== undefined ? 'runs the node' : 'waits'
+      return tab.node !== undefined ? 'runs the node' : join ? 'waits' : 'registered'
     } catch (err) {
       return `${(err as Error).name}: ${(err as Error).message}`
     }
-  }, [accessKeyId, secretAccessKey])
+  }, [accessKeyId, secretAccessKey, join] as const)
   const tab = async (): Promise<Page> => {
     const page = await context.newPage()
     await page.goto(node.consoleUrl!)
     return page
   }
   /** Opens a tab of the console's origin that registers with these keys. */
-  const open = async (keys: [string, string]): Promise<{ page: Page, outcome: string }> => {
+  const open = async (keys: [string, string], join = true): Promise<{ page: Page, outcome: string }> => {
     const page = await tab()
-    return { page, outcome: await registerAs(page, keys) }
+    return { page, outcome: await registerAs(page, keys, join) }
   }
   /** The console's log out: the tab's node stops (its locks let go by then) and the worker forgets the keys. */
   const logOut = async (page: Page): Promise<void> => {
@@ -219,6 +219,17 @@ describe('tabs of one origin, two users', () => {
     assert.equal(await second.page.evaluate(async () => await (await fetch('/s3/two/by-root.txt')).text()), 'by-root.txt')
     await logOut(second.page)
     for (const p of [root.page, refused.page, second.page]) await p.close()
+  })
+
+  it('a tab that only registered (no node) holds the origin for its user too: a tab of another user is refused until it stops', async () => {
+    const readerTab = await open(reader, false)
+    assert.equal(readerTab.outcome, 'registered')
+    const rootTab = await tab()
+    assert.match(await registerAs(rootTab, [ACCESS_KEY, SECRET_KEY]), /^OtherUserError: .*as the user reader/)
+    await logOut(readerTab.page)
+    assert.equal(await registerAs(rootTab, [ACCESS_KEY, SECRET_KEY]), 'runs the node', 'once the reader\'s tab stopped')
+    await logOut(rootTab)
+    for (const p of [readerTab.page, rootTab]) await p.close()
   })
 
   it('of two users registering at the same moment, one runs the node and the other is refused; the first, logged out, registers again as the other at once', async () => {
