@@ -149,9 +149,12 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   const locks = (navigator as Navigator & { locks?: LockManager }).locks
   const claim = locks === undefined ? undefined : await claimTabUser(locks, tabUserOf(accessKeyId, info?.principal), signal)
   const unclaim = async (): Promise<void> => { await claim?.release() }
+  /** The request for the node's lock (a stop, or a failed start, waits until it is let go). */
+  let nodeLock: Promise<unknown> | undefined
   try {
     return await registered(info)
   } catch (err) {
+    await nodeLock?.catch(() => {})
     await unclaim()
     throw err
   }
@@ -171,8 +174,6 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     const stopping = new AbortController()
     let release = (): void => {}
     const released = new Promise<void>(resolve => { release = resolve })
-    /** The request for the node's lock (stop() waits until it is let go). */
-    let nodeLock: Promise<unknown> | undefined
     /** A take-over's start under way (stop() waits for it). */
     let starting: Promise<unknown> | undefined
     /** Stops the node this tab runs (undefined while it runs none). */
@@ -183,10 +184,15 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
       const stop = running
       running = undefined
       delete result.node
-      try { await stop?.() } finally { release() }
-      // The locks are let go before this resolves: this tab registering again at once (as another user) is not refused by its own.
-      await nodeLock?.catch(() => {})
-      await unclaim()
+      try {
+        await stop?.()
+      } finally {
+        release()
+        // The locks are let go before this settles (also when the node's stop failed): this tab registering again at
+        // once, as another user, is not refused by its own.
+        await nodeLock?.catch(() => {})
+        await unclaim()
+      }
     }
     /** Runs the tab's page node, with `joined`'s admission or (taking over from another tab, later) a new one. */
     const run = async (joined: BrowserJoinInfo | undefined, s: AbortSignal): Promise<void> => {

@@ -248,7 +248,7 @@ describe('tabs of one origin, two users', () => {
       const winner = outcomes.indexOf('runs the node')
       assert.ok(winner >= 0, `round ${round}: one tab runs the node: ${outcomes.join('; ')}`)
       assert.match(outcomes[1 - winner]!, /^OtherUserError: /, `round ${round}: the other is refused: ${outcomes.join('; ')}`)
-      // Its lock and mark are let go by the time stop() resolves: the same tab, as the other user, runs the node.
+      // Its locks are let go by the time stop() resolves: the same tab, as the other user, runs the node.
       await logOut(pages[winner]!)
       assert.equal(await registerAs(pages[winner]!, keys[1 - winner]!), 'runs the node', `round ${round}`)
       await logOut(pages[winner]!)
