@@ -49,15 +49,32 @@ export async function writeDurable (path: string, data: string | Uint8Array, syn
   }
 }
 
-/** Renames into place, making the parent folder first when missing. */
-export async function renameInto (from: string, to: string): Promise<void> {
+/** Renames into place, making the parent folder first when missing; returns the first folder it made, if any. */
+export async function renameInto (from: string, to: string): Promise<string | undefined> {
   try {
     await rename(from, to)
+    return undefined
   } catch (err) {
     if (codeOf(err) !== 'ENOENT') throw err
-    await mkdir(dirname(to), { recursive: true })
+    const made = await mkdir(dirname(to), { recursive: true })
     await rename(from, to)
+    return made
   }
+}
+
+/**
+ * The folders to fsync for a rename into `dir` to be durable: `dir` (its new
+ * entry) and, when renameInto made folders (`made`, the first of them), the
+ * parent of each up to the one that was there (their entries are as new).
+ */
+export function foldersToSync (dir: string, made: string | undefined): string[] {
+  const out = [dir]
+  if (made === undefined) return out
+  for (let d = dir; d !== dirname(made) && d !== dirname(d);) {
+    d = dirname(d)
+    out.push(d)
+  }
+  return out
 }
 
 export async function removeQuietly (path: string): Promise<void> {

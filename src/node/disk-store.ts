@@ -40,6 +40,8 @@ export interface DiskStoreOptions {
   log?: (line: string) => void
   /** A file placed by hand is adopted by a scan once unchanged for this long (ms; default 2 s), so one still being copied in is not taken half-written. */
   settleMs?: number
+  /** The fsync of a folder after an object's file is renamed into it (default: a real one; tests count them). */
+  fsyncFolder?: (dir: string) => Promise<void>
 }
 
 /** Called with an object whose file was deleted by hand (see DiskStore.onRemoved). */
@@ -79,6 +81,7 @@ export class DiskStore implements ObjectStore {
     this.writer = new DiskWriter({
       layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.buckets.get(name), versions,
       beforeVersioned: async (bucket, key) => { this.notRebuilding(bucket); await this.reconcilePath(bucket, key) },
+      ...(options.fsyncFolder === undefined ? {} : { fsyncFolder: options.fsyncFolder }),
     })
     this.adopter = new Adopter({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, versions, buckets })
     this.multipart = new DiskMultipart({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, buckets, writer: this.writer, uploads: this.uploads, ...(options.minPartSize === undefined ? {} : { minPartSize: options.minPartSize }) })

@@ -7,7 +7,7 @@ import { checkWriteCondition, type ObjectInfo, type VerifiedDigests, type Versio
 import { checkNamedVersion, NULL_VERSION } from '../core/versioning.js'
 import { drainWithDigests } from '../core/streams.js'
 import { GroupFsync } from './group-fsync.js'
-import { codeOf, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
+import { codeOf, foldersToSync, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
 import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
@@ -54,6 +54,8 @@ export interface DiskWriterDeps {
   versions: DiskVersions
   /** Called under the key's lock before a write in a bucket with versioning set (the store brings its rows in line with the key's path). */
   beforeVersioned?: (bucket: string, key: string) => Promise<void>
+  /** The fsync of a folder (DiskStoreOptions.fsyncFolder). */
+  fsyncFolder?: (dir: string) => Promise<void>
 }
 
 /**
@@ -63,7 +65,7 @@ export interface DiskWriterDeps {
  * or rolls back after a crash (disk-recovery.ts).
  */
 export class DiskWriter {
-  private readonly dirSyncer = new GroupFsync()
+  private readonly dirSyncer: GroupFsync
   /** Temp files' and intents' names. */
   private readonly nextId = uniqueIdSource()
   private readonly layout: DiskLayout
@@ -74,6 +76,7 @@ export class DiskWriter {
     this.layout = deps.layout
     this.hashes = deps.hashes
     this.sync = deps.sync
+    this.dirSyncer = new GroupFsync(deps.fsyncFolder)
   }
 
   /**
@@ -173,8 +176,9 @@ export class DiskWriter {
         // version older than the key's newest is kept as noncurrent, and the current one stays.
         const older = status !== undefined && named !== undefined ? versions.planOlder(bucketName, key, full) : undefined
         const { plan, inPlace } = older !== undefined ? { plan: older, inPlace: false } : status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
+        let keyFolderMade: string | undefined
         const intend = async (dataPath: string): Promise<void> => {
-          if (full.hidden) await this.keepHiddenKey(bucketName, key)
+          if (full.hidden) keyFolderMade = await this.keepHiddenKey(bucketName, key)
           await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
           intended = true
         }
@@ -190,18 +194,21 @@ export class DiskWriter {
           await renameInto(plan.shelve.from, plan.shelve.to)
           shelved = plan.shelve
         }
+        let madeFolder: string | undefined
         try {
-          await renameInto(dataTmp, dataPath)
+          madeFolder = await renameInto(dataTmp, dataPath)
         } catch (err) {
           if (older !== undefined || visible === undefined || !PATH_TAKEN.has(codeOf(err) ?? '')) throw err
           // Another key's file or folder holds this path (as `a` does for `a/b`): keep the bytes hidden.
           full.hidden = true
           dataPath = hidden
           await intend(dataPath)
-          await renameInto(dataTmp, dataPath)
+          madeFolder = await renameInto(dataTmp, dataPath)
         }
         dataInPlace = true
-        if (this.sync) await this.dirSyncer.sync(dirname(dataPath))
+        // The file's folder, and those the rename made (the first key under a new prefix) up to the one that was there.
+        // (A hidden key's folders are made with its .key file, beside its bytes.)
+        if (this.sync) for (const dir of foldersToSync(dirname(dataPath), madeFolder ?? keyFolderMade)) await this.dirSyncer.sync(dir)
         if (plan === undefined) {
           // The data is in place and durable, and so is the intent: the rows need not be fsynced before the answer.
           await db.settleCommitted(id, bucketName, full)
@@ -323,13 +330,15 @@ export class DiskWriter {
   /**
    * Hidden bytes are named by the key's hash; the key itself is kept beside
    * them so that a rebuild of the metadata database can find it again.
+   * Returns the first folder it made (see foldersToSync), if any.
    */
-  private async keepHiddenKey (bucket: string, key: string): Promise<void> {
+  private async keepHiddenKey (bucket: string, key: string): Promise<string | undefined> {
     const path = this.layout.hiddenKeyPath(bucket, key)
-    await mkdir(dirname(path), { recursive: true })
+    const made = await mkdir(dirname(path), { recursive: true })
     const tmp = this.layout.tmpPath(this.nextId(), '.key')
     await writeDurable(tmp, key, this.sync)
     await renameInto(tmp, path)
+    return made
   }
 }
 

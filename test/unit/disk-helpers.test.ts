@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, it } from 'node:test'
+import { streamOfBytes } from '../../src/core/streams.js'
 import type { MetaRecord } from '../../src/node/disk-records.js'
+import { DiskLayout } from '../../src/node/disk-layout.js'
+import { DiskStore } from '../../src/node/disk-store.js'
 import { GroupFsync } from '../../src/node/group-fsync.js'
 import { MetaDb } from '../../src/node/meta-db.js'
 import { compareKeys } from '../../src/core/key-order.js'
@@ -173,5 +177,38 @@ describe('MetaDb (object metadata in node:sqlite)', () => {
       const again = await MetaDb.open(path, { sync: false })
       try { assert.equal(again.created, false) } finally { again.close() }
     })
+  })
+})
+
+describe('folders fsynced after a PUT\'s rename', () => {
+  it('are the file\'s folder and, when the rename made folders (the first key under a new prefix), each one\'s parent up to the bucket\'s', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-folders-'))
+    const synced: string[] = []
+    const store = await DiskStore.open(root, { scanIntervalMs: 0, fsyncFolder: async dir => { synced.push(dir) } })
+    try {
+      await store.createBucket('b')
+      const bucket = new DiskLayout(root).bucketDir('b')
+      const put = async (key: string): Promise<string[]> => {
+        synced.length = 0
+        await store.putObject('b', key, streamOfBytes(new TextEncoder().encode(key)), { metadata: { user: {} } })
+        return synced.filter(d => d.startsWith(bucket)).map(d => d.slice(bucket.length))
+      }
+      assert.deepEqual(await put('a/b/c.txt'), ['/a/b', '/a', ''], 'a/ and a/b/ were made: their entries are fsynced too')
+      assert.deepEqual(await put('a/b/d.txt'), ['/a/b'], 'nothing made: the file\'s folder alone')
+      assert.deepEqual(await put('top.txt'), [''])
+      assert.deepEqual(await put('a/x/y/z.txt'), ['/a/x/y', '/a/x', '/a'], 'a/ was there: fsynced for x/, and no further')
+      // A key that cannot be a file (it ends in '/') is kept hidden under .s3mesh, its folders made for it the same way.
+      const layout = new DiskLayout(root)
+      const folder = dirname(layout.hiddenPath('b', 'dir/'))
+      const chain: string[] = []
+      for (let d = folder; ; d = dirname(d)) { chain.push(d); if (existsSync(d)) break }
+      assert.ok(chain.length > 1, 'precondition: the hidden key\'s folder is new')
+      synced.length = 0
+      await store.putObject('b', 'dir/', streamOfBytes(new TextEncoder().encode('x')), { metadata: { user: {} } })
+      assert.deepEqual(synced, chain, 'its folder, and each one made up to the one that was there')
+    } finally {
+      await store.close()
+      await rm(root, { recursive: true, force: true })
+    }
   })
 })
