@@ -263,7 +263,6 @@ const TAKE_OVER_RETRY_MAX_MS = 30_000
 /** How long register() (and a take-over's join) may take by default, ms (RegisterOptions.timeoutMs). */
 const REGISTER_TIMEOUT_MS = 30_000
 
-
 interface StartNodeOptions {
   info: BrowserJoinInfo
   privateKey: Ed25519PrivateKey

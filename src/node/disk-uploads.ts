@@ -1,11 +1,11 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { S3Error } from '../core/errors.js'
 import { CHECKSUM_ALGORITHMS, type Checksum, type ChecksumAlgorithm } from '../core/checksums.js'
 import { fromBase64, fromHex, toBase64, toHex, type Hashes } from '../core/hashes.js'
 import { compareKeys } from '../core/key-order.js'
 import type { PartInfo, UploadInfo } from '../core/object-store.js'
-import { codeOf, syncDir, writeDurable } from './disk-files.js'
+import { codeOf, foldersToSync, syncDir, writeDurable } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
 import type { UploadRecord } from './disk-records.js'
 
@@ -37,7 +37,7 @@ export class DiskUploads {
       const made = await mkdir(dir, { recursive: true }) ?? dir
       await writeDurable(tmp, JSON.stringify(record), this.sync)
       await rename(tmp, join(dir, 'upload.json'))
-      if (this.sync) for (let d = dir; ; d = dirname(d)) { await syncDir(d); if (d === dirname(made)) break }
+      if (this.sync) for (const d of foldersToSync(dir, made)) await syncDir(d)
     } catch (err) {
       await rm(dir, { recursive: true, force: true }).catch(() => {})
       await rm(tmp, { force: true }).catch(() => {})
