@@ -22,8 +22,10 @@ import { DiskMultipart } from './disk-multipart.js'
 import { DiskUploads } from './disk-uploads.js'
 import { DiskVersions, kept } from './disk-versions.js'
 import { DiskWriter } from './disk-writer.js'
+import { DurableFolders } from './durable-folders.js'
 import { closeFd, fstatFd, openFd } from './fd.js'
 import { FolderScan, type ScanCounters } from './folder-scan.js'
+import { GroupFsync } from './group-fsync.js'
 import { MetaDb } from './meta-db.js'
 import { nodeHashes } from './node-hashes.js'
 
@@ -40,7 +42,7 @@ export interface DiskStoreOptions {
   log?: (line: string) => void
   /** A file placed by hand is adopted by a scan once unchanged for this long (ms; default 2 s), so one still being copied in is not taken half-written. */
   settleMs?: number
-  /** The fsync of a folder after an object's file is renamed into it (default: a real one; tests count them). */
+  /** The fsync of a folder after a file is renamed into it or a folder made in it (default: a real one; tests count them). */
   fsyncFolder?: (dir: string) => Promise<void>
 }
 
@@ -74,14 +76,14 @@ export class DiskStore implements ObjectStore {
   private readonly hashes: Hashes
   private readonly sync: boolean
 
-  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly versions: DiskVersions, private readonly buckets: DiskBuckets, options: DiskStoreOptions, readonly session: { current: string, previous?: string }, private readonly rebuilding = false) {
+  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly versions: DiskVersions, private readonly buckets: DiskBuckets, folders: DurableFolders, options: DiskStoreOptions, readonly session: { current: string, previous?: string }, private readonly rebuilding = false) {
     this.hashes = options.hashes ?? nodeHashes
     this.sync = options.fsync ?? true
-    this.uploads = new DiskUploads(layout, this.sync)
+    this.uploads = new DiskUploads(layout, this.sync, folders)
     this.writer = new DiskWriter({
       layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.buckets.get(name), versions,
       beforeVersioned: async (bucket, key) => { this.notRebuilding(bucket); await this.reconcilePath(bucket, key) },
-      ...(options.fsyncFolder === undefined ? {} : { fsyncFolder: options.fsyncFolder }),
+      folders,
     })
     this.adopter = new Adopter({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, versions, buckets })
     this.multipart = new DiskMultipart({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, buckets, writer: this.writer, uploads: this.uploads, ...(options.minPartSize === undefined ? {} : { minPartSize: options.minPartSize }) })
@@ -131,7 +133,8 @@ export class DiskStore implements ObjectStore {
       if (imported > 0) log(`moved the metadata of ${imported} objects into ${layout.metaDb} (format ${FORMAT_VERSION})`)
       const rebuilding = imported === 0 && db.created && await hasAnyBucketFolder(layout)
       if (rebuilding) log(`${layout.metaDb} is new: rebuilding it from the bucket folders in the background`)
-      const versions = new DiskVersions(layout, db, sync)
+      const folders = new DurableFolders(layout.root, sync ? new GroupFsync(options.fsyncFolder) : undefined)
+      const versions = new DiskVersions(layout, db, sync, folders)
       const { stuck } = await recoverIntents(db, async (path, stamp) => { await versions.writeMarker(path, stamp) })
       for (const where of stuck) log(`the change to ${where} a crash interrupted could not be finished; the key is left alone until a start can (see the error above)`)
       await cleanTemp(layout)
@@ -148,7 +151,7 @@ export class DiskStore implements ObjectStore {
       const previous = db.info('session')
       const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
       await db.setInfo('session', session.current)
-      const store = new DiskStore(layout, db, versions, buckets, { ...options, log }, session, rebuilding)
+      const store = new DiskStore(layout, db, versions, buckets, folders, { ...options, log }, session, rebuilding)
       for (const where of stuck) store.writer.blocked.add(where)
       store.scan.start()
       void store.scan.firstScan.then(() => {

@@ -1,11 +1,12 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
+import { open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { S3Error } from '../core/errors.js'
 import { CHECKSUM_ALGORITHMS, type Checksum, type ChecksumAlgorithm } from '../core/checksums.js'
 import { fromBase64, fromHex, toBase64, toHex, type Hashes } from '../core/hashes.js'
 import { compareKeys } from '../core/key-order.js'
 import type { PartInfo, UploadInfo } from '../core/object-store.js'
-import { codeOf, foldersToSync, syncDir, writeDurable } from './disk-files.js'
+import { codeOf, writeDurable } from './disk-files.js'
+import type { DurableFolders } from './durable-folders.js'
 import type { DiskLayout } from './disk-layout.js'
 import type { UploadRecord } from './disk-records.js'
 
@@ -22,7 +23,8 @@ const PART_FILE = /^part\.(\d{5})\.([0-9a-f]{32})(?:\.([a-z0-9]+)-([0-9a-f]+))?$
  * renamed into place, so a part is either whole or absent.
  */
 export class DiskUploads {
-  constructor (private readonly layout: DiskLayout, private readonly sync: boolean) {}
+  /** `folders`: where the uploads' folders are made durable (shared with the store's writes). */
+  constructor (private readonly layout: DiskLayout, private readonly sync: boolean, private readonly folders: DurableFolders) {}
 
   /**
    * Makes an upload's folder and record, durable before the answer (the
@@ -33,11 +35,11 @@ export class DiskUploads {
   async create (bucket: string, uploadId: string, record: UploadRecord, tmp: string): Promise<void> {
     const dir = this.layout.uploadDir(bucket, uploadId)
     try {
-      // The first folder mkdir made (the bucket's uploads folder, the first time): fsynced up to its parent.
-      const made = await mkdir(dir, { recursive: true }) ?? dir
+      // The folders mkdir made (the bucket's uploads folder, the first time) are fsynced in their parents too.
+      const made = await this.folders.make(dir)
       await writeDurable(tmp, JSON.stringify(record), this.sync)
       await rename(tmp, join(dir, 'upload.json'))
-      if (this.sync) for (const d of foldersToSync(dir, made)) await syncDir(d)
+      await this.folders.sync(dir, made)
     } catch (err) {
       await rm(dir, { recursive: true, force: true }).catch(() => {})
       await rm(tmp, { force: true }).catch(() => {})
@@ -68,7 +70,7 @@ export class DiskUploads {
     const before = await readdir(dir)
     await rename(tmp, join(dir, name))
     // Durable before the answer: a part acknowledged and then lost would fail the upload's completion.
-    if (this.sync) await syncDir(dir)
+    await this.folders.sync(dir)
     for (const other of before) {
       if (other !== name && other.startsWith(name.slice(0, 11))) await unlink(join(dir, other)).catch(() => {})
     }

@@ -5,6 +5,8 @@ import { randomId } from '../core/ids.js'
 import { NULL_VERSION, STAMP_LENGTH, VersionIds, versionIdOf, type KeptVersion, type VersioningStatus } from '../core/versioning.js'
 import { describeFile } from './disk-adopt.js'
 import { renameInto, writeDurable } from './disk-files.js'
+import { DurableFolders } from './durable-folders.js'
+import { GroupFsync } from './group-fsync.js'
 import type { DiskLayout } from './disk-layout.js'
 import { stampOf, type MetaRecord } from './disk-records.js'
 import type { MetaDb, VersionPlan, VersionRows } from './meta-db.js'
@@ -28,7 +30,8 @@ export class DiskVersions {
   /** Ids of this store's versions: sortable, unique to it (a tag of its own each run). */
   private readonly ids = new VersionIds(randomId(8))
 
-  constructor (private readonly layout: DiskLayout, private readonly db: MetaDb, private readonly sync: boolean) {}
+  /** `folders`: where the versions folders are made durable (by default, fsynced when `sync` is). */
+  constructor (private readonly layout: DiskLayout, private readonly db: MetaDb, private readonly sync: boolean, private readonly folders = new DurableFolders(layout.root, sync ? new GroupFsync() : undefined)) {}
 
   /** A key's versions newest first: its current object (if any), then the others. */
   list (bucket: string, key: string): MetaRecord[] {
@@ -136,14 +139,19 @@ export class DiskVersions {
     return { current: isCurrent ? promoted : (promoted ?? currentRow), remove }
   }
 
-  /** Makes sure a key's versions folder is there, with the key beside it (for a rebuild). */
+  /**
+   * Makes sure a key's versions folder is there, with the key beside it (for
+   * a rebuild), both durable: what is moved in next needs only the folder's
+   * own fsync.
+   */
   async prepare (bucket: string, key: string): Promise<void> {
     const keyPath = this.layout.versionsKeyPath(bucket, key)
     if (await access(keyPath).then(() => true, () => false)) return
-    await mkdir(this.layout.versionsDir(bucket, key), { recursive: true })
+    const made = await this.folders.make(this.layout.versionsDir(bucket, key))
     const tmp = this.layout.tmpPath(randomId(), '.key')
     await writeDurable(tmp, key, this.sync)
     await renameInto(tmp, keyPath)
+    await this.folders.sync(dirname(keyPath), made)
   }
 
   /** Writes a delete marker's file, holding its stamp: a rebuild orders a null marker by it (a file's time is too coarse beside versions made in the same millisecond). */

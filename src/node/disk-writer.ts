@@ -6,8 +6,8 @@ import type { KeyedLock } from '../core/keyed-lock.js'
 import { checkWriteCondition, type ObjectInfo, type VerifiedDigests, type VersionAs, type WriteCondition } from '../core/object-store.js'
 import { checkNamedVersion, NULL_VERSION } from '../core/versioning.js'
 import { drainWithDigests } from '../core/streams.js'
-import { GroupFsync } from './group-fsync.js'
-import { codeOf, foldersToSync, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
+import { codeOf, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
+import type { DurableFolders, MadeFolders } from './durable-folders.js'
 import type { DiskLayout } from './disk-layout.js'
 import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
@@ -54,8 +54,8 @@ export interface DiskWriterDeps {
   versions: DiskVersions
   /** Called under the key's lock before a write in a bucket with versioning set (the store brings its rows in line with the key's path). */
   beforeVersioned?: (bucket: string, key: string) => Promise<void>
-  /** The fsync of a folder (DiskStoreOptions.fsyncFolder). */
-  fsyncFolder?: (dir: string) => Promise<void>
+  /** The folders files are renamed into, made and fsynced (shared with the store's versions and uploads). */
+  folders: DurableFolders
 }
 
 /**
@@ -65,7 +65,6 @@ export interface DiskWriterDeps {
  * or rolls back after a crash (disk-recovery.ts).
  */
 export class DiskWriter {
-  private readonly dirSyncer: GroupFsync
   /** Temp files' and intents' names. */
   private readonly nextId = uniqueIdSource()
   private readonly layout: DiskLayout
@@ -76,7 +75,6 @@ export class DiskWriter {
     this.layout = deps.layout
     this.hashes = deps.hashes
     this.sync = deps.sync
-    this.dirSyncer = new GroupFsync(deps.fsyncFolder)
   }
 
   /**
@@ -176,7 +174,7 @@ export class DiskWriter {
         // version older than the key's newest is kept as noncurrent, and the current one stays.
         const older = status !== undefined && named !== undefined ? versions.planOlder(bucketName, key, full) : undefined
         const { plan, inPlace } = older !== undefined ? { plan: older, inPlace: false } : status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
-        let keyFolderMade: string | undefined
+        let keyFolderMade: MadeFolders | undefined
         const intend = async (dataPath: string): Promise<void> => {
           if (full.hidden) keyFolderMade = await this.keepHiddenKey(bucketName, key)
           await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
@@ -194,26 +192,27 @@ export class DiskWriter {
           await renameInto(plan.shelve.from, plan.shelve.to)
           shelved = plan.shelve
         }
-        let madeFolder: string | undefined
+        const { folders } = this.deps
+        let madeFolder: MadeFolders
         try {
-          madeFolder = await renameInto(dataTmp, dataPath)
+          madeFolder = await folders.rename(dataTmp, dataPath)
         } catch (err) {
           if (older !== undefined || visible === undefined || !PATH_TAKEN.has(codeOf(err) ?? '')) throw err
           // Another key's file or folder holds this path (as `a` does for `a/b`): keep the bytes hidden.
           full.hidden = true
           dataPath = hidden
           await intend(dataPath)
-          madeFolder = await renameInto(dataTmp, dataPath)
+          madeFolder = await folders.rename(dataTmp, dataPath)
         }
         dataInPlace = true
-        // The file's folder, and those the rename made (the first key under a new prefix) up to the one that was there.
+        // The file's folder, and those the rename made (the first key under a new prefix) or another write is making.
         // (A hidden key's folders are made with its .key file, beside its bytes.)
-        if (this.sync) for (const dir of foldersToSync(dirname(dataPath), madeFolder ?? keyFolderMade)) await this.dirSyncer.sync(dir)
+        await folders.sync(dirname(dataPath), madeFolder, keyFolderMade)
         if (plan === undefined) {
           // The data is in place and durable, and so is the intent: the rows need not be fsynced before the answer.
           await db.settleCommitted(id, bucketName, full)
         } else {
-          if (this.sync && shelved !== undefined) await this.dirSyncer.sync(dirname(shelved.to)).catch(() => {})
+          if (shelved !== undefined) await folders.sync(dirname(shelved.to)).catch(() => {})
           await this.finish(id, bucketName, key, plan, 'store the object')
         }
         settled = true
@@ -271,8 +270,10 @@ export class DiskWriter {
       if (plan.shelve !== undefined) {
         await renameInto(plan.shelve.from, plan.shelve.to)
         shelved = true
-        if (this.sync) await this.dirSyncer.sync(dirname(plan.shelve.to))
       }
+      // The marker's file and the shelved object are in the key's versions folder.
+      const into = plan.shelve?.to ?? plan.markerFile
+      if (into !== undefined) await this.deps.folders.sync(dirname(into))
     } catch (err) {
       if (!shelved) {
         // Nothing moved: the change is undone (its marker's file goes), or left to the next start if even that fails.
@@ -294,7 +295,7 @@ export class DiskWriter {
   private async syncNearest (dir: string): Promise<void> {
     for (let d = dir; ; d = dirname(d)) {
       try {
-        await this.dirSyncer.sync(d)
+        await this.deps.folders.sync(d)
         return
       } catch (err) {
         if (codeOf(err) !== 'ENOENT' || d.length <= this.layout.root.length) throw err
@@ -330,11 +331,11 @@ export class DiskWriter {
   /**
    * Hidden bytes are named by the key's hash; the key itself is kept beside
    * them so that a rebuild of the metadata database can find it again.
-   * Returns the first folder it made (see foldersToSync), if any.
+   * Returns the folders it made, for DurableFolders.sync with the bytes'.
    */
-  private async keepHiddenKey (bucket: string, key: string): Promise<string | undefined> {
+  private async keepHiddenKey (bucket: string, key: string): Promise<MadeFolders> {
     const path = this.layout.hiddenKeyPath(bucket, key)
-    const made = await mkdir(dirname(path), { recursive: true })
+    const made = await this.deps.folders.make(dirname(path))
     const tmp = this.layout.tmpPath(this.nextId(), '.key')
     await writeDurable(tmp, key, this.sync)
     await renameInto(tmp, path)

@@ -212,4 +212,77 @@ describe('folders fsynced after a PUT\'s rename', () => {
       await rm(root, { recursive: true, force: true })
     }
   })
+
+  it('a PUT into a folder another PUT made answers only once that folder\'s entry is fsynced in its parent', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-folders-'))
+    const bucket = new DiskLayout(root).bucketDir('b')
+    // The bucket folder's fsync (the one that makes a/ durable) is held until released.
+    let release!: () => void
+    const held = new Promise<void>(resolve => { release = resolve })
+    let holding = false
+    const synced: string[] = []
+    const store = await DiskStore.open(root, {
+      scanIntervalMs: 0,
+      fsyncFolder: async dir => {
+        synced.push(dir)
+        if (holding && dir === bucket) await held
+      },
+    })
+    const running: Array<Promise<void>> = []
+    try {
+      await store.createBucket('b')
+      holding = true
+      const done: string[] = []
+      const put = (key: string): Promise<void> => {
+        const p = store.putObject('b', key, streamOfBytes(new TextEncoder().encode(key)), { metadata: { user: {} } }).then(() => { done.push(key) })
+        running.push(p)
+        return p
+      }
+      const first = put('a/b/c.txt')
+      while (!synced.includes(bucket)) await new Promise(resolve => setTimeout(resolve, 5))
+      assert.ok(existsSync(join(bucket, 'a/b/c.txt')), 'precondition: the first PUT made a/b/ and renamed its file in; it waits for the bucket folder\'s fsync')
+      // Same folder (a/b/, made by the first), and a new folder (a/x/) in a/, made by the first.
+      const others = [put('a/b/d.txt'), put('a/x/e.txt')]
+      await new Promise(resolve => setTimeout(resolve, 200))
+      assert.ok(existsSync(join(bucket, 'a/b/d.txt')) && existsSync(join(bucket, 'a/x/e.txt')), 'precondition: both are in place')
+      assert.deepEqual(done, [], 'neither answers while a/ may still be lost')
+      release()
+      await Promise.all([first, ...others])
+      assert.deepEqual(done.slice().sort(), ['a/b/c.txt', 'a/b/d.txt', 'a/x/e.txt'])
+      // Once a/ is durable a PUT into a/b/ fsyncs its own folder alone.
+      synced.length = 0
+      await put('a/b/f.txt')
+      assert.deepEqual(synced, [join(bucket, 'a/b')])
+    } finally {
+      release()
+      await Promise.allSettled(running)
+      await store.close()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
+  it('a versioned key\'s versions folder and the key beside it are fsynced in their parents before anything is moved in', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-folders-'))
+    const synced: string[] = []
+    const store = await DiskStore.open(root, { scanIntervalMs: 0, fsyncFolder: async dir => { synced.push(dir) } })
+    try {
+      await store.createBucket('b')
+      await store.setBucketVersioning('b', 'Enabled')
+      const layout = new DiskLayout(root)
+      const put = async (body: string): Promise<void> => { await store.putObject('b', 'k', streamOfBytes(new TextEncoder().encode(body)), { metadata: { user: {} } }) }
+      await put('one')
+      const versions = layout.versionsDir('b', 'k')
+      assert.ok(!existsSync(versions), 'precondition: no version is kept yet')
+      const chain: string[] = [versions]
+      for (let d = dirname(versions); ; d = dirname(d)) { chain.push(d); if (existsSync(d) || d === layout.root) break }
+      synced.length = 0
+      await put('two')
+      assert.ok(existsSync(versions), 'precondition: the second PUT shelved the first in the key\'s versions folder')
+      for (const d of chain.slice(1)) assert.ok(synced.includes(d), `${d.slice(root.length)} fsynced (it holds a new entry)`)
+      assert.ok(synced.indexOf(dirname(versions)) < synced.lastIndexOf(versions), 'the folder\'s entry before what is shelved into it')
+    } finally {
+      await store.close()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
 })

@@ -422,8 +422,8 @@ describe('DiskStore deletes', () => {
       await store.createBucket('b')
       await store.putObject('b', 'dir/k', streamOfBytes(enc.encode('bytes')), { metadata: { user: {} } })
       const file = join(root, 'b', 'dir', 'k')
-      const internals = store as unknown as { writer: { dirSyncer: { sync: (dir: string) => Promise<void> } }, db: MetaDb }
-      const syncer = internals.writer.dirSyncer
+      const internals = store as unknown as { writer: { deps: { folders: { sync: (dir: string) => Promise<void> } } }, db: MetaDb }
+      const syncer = internals.writer.deps.folders
       const seen: Array<{ dir: string, fileThere: boolean, rowThere: boolean }> = []
       const sync = syncer.sync.bind(syncer)
       syncer.sync = async (dir: string) => {
