@@ -1,4 +1,4 @@
-import { mkdir, readdir, rmdir, unlink } from 'node:fs/promises'
+import { readdir, rmdir, unlink } from 'node:fs/promises'
 import { S3Error } from '../core/errors.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
@@ -8,6 +8,7 @@ import { checkLockable, checkVersioningChange, lockForWrite, lockRecord, type Bu
 import type { BucketInfo, CorsRule } from '../core/object-store.js'
 import type { VersioningStatus } from '../core/versioning.js'
 import { codeOf, removeQuietly, renameInto, storageError, syncDir, writeDurable } from './disk-files.js'
+import type { DurableFolders } from './durable-folders.js'
 import type { DiskLayout } from './disk-layout.js'
 import type { BucketRecord } from './disk-records.js'
 import type { Bucket } from './disk-writer.js'
@@ -23,7 +24,8 @@ export class DiskBuckets {
   /** One change of a bucket's settings at a time (see change). */
   private readonly locks = new KeyedLock()
 
-  constructor (private readonly layout: DiskLayout, private readonly sync: boolean, private readonly all: Map<string, Bucket>) {}
+  /** `folders`: where a new bucket's folder is made durable (shared with the store's writes). */
+  constructor (private readonly layout: DiskLayout, private readonly sync: boolean, private readonly all: Map<string, Bucket>, private readonly folders: DurableFolders) {}
 
   /** Writes a bucket's record durably (at start, for a bucket folder that had none). */
   static async writeRecord (layout: DiskLayout, record: BucketRecord, sync: boolean): Promise<void> {
@@ -75,8 +77,15 @@ export class DiskBuckets {
     const bucket: Bucket = { record: { name, created: Date.now() }, pending: 1, deleting: false }
     this.all.set(name, bucket)
     try {
-      await mkdir(this.layout.bucketDir(name), { recursive: true })
-      await DiskBuckets.writeRecord(this.layout, bucket.record, this.sync)
+      // The new folder's entry in the data folder is fsynced too: the bucket's first object counts on it.
+      const made = await this.folders.make(this.layout.bucketDir(name))
+      try {
+        await DiskBuckets.writeRecord(this.layout, bucket.record, this.sync)
+        if (!made.settled) await this.folders.sync(made.dir, made)
+      } catch (err) {
+        await this.folders.abandon(made)
+        throw err
+      }
     } catch (err) {
       this.all.delete(name)
       throw storageError(err, 'create the bucket')

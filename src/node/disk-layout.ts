@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { S3Error } from '../core/errors.js'
 import { isVersionIdName } from '../core/versioning.js'
 
@@ -36,12 +36,15 @@ const NAME_MAX = 255
  * a rebuild. Metadata for every object lives in `.s3mesh/meta.db` (MetaDb).
  */
 export class DiskLayout {
+  /** The data folder, absolute (a path within it starts with it, as DurableFolders needs). */
+  readonly root: string
   readonly system: string
   readonly tmp: string
   readonly bucketsMeta: string
 
-  constructor (readonly root: string) {
-    this.system = join(root, SYSTEM_DIR)
+  constructor (root: string) {
+    this.root = resolve(root)
+    this.system = join(this.root, SYSTEM_DIR)
     this.tmp = join(this.system, 'tmp')
     this.bucketsMeta = join(this.system, 'buckets')
   }

@@ -146,7 +146,7 @@ export class DiskStore implements ObjectStore {
         await DiskBuckets.writeRecord(layout, record, sync)
         return record
       })
-      const buckets = new DiskBuckets(layout, sync, new Map([...loaded].map(([name, record]) => [name, { record, pending: 0, deleting: false }])))
+      const buckets = new DiskBuckets(layout, sync, new Map([...loaded].map(([name, record]) => [name, { record, pending: 0, deleting: false }])), folders)
       // Named before anything is written in this session: a later start can tell whether another run came between.
       const previous = db.info('session')
       const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }

@@ -6,7 +6,7 @@ import { fromBase64, fromHex, toBase64, toHex, type Hashes } from '../core/hashe
 import { compareKeys } from '../core/key-order.js'
 import type { PartInfo, UploadInfo } from '../core/object-store.js'
 import { codeOf, writeDurable } from './disk-files.js'
-import type { DurableFolders } from './durable-folders.js'
+import type { DurableFolders, MadeFolders } from './durable-folders.js'
 import type { DiskLayout } from './disk-layout.js'
 import type { UploadRecord } from './disk-records.js'
 
@@ -34,15 +34,17 @@ export class DiskUploads {
    */
   async create (bucket: string, uploadId: string, record: UploadRecord, tmp: string): Promise<void> {
     const dir = this.layout.uploadDir(bucket, uploadId)
+    let made: MadeFolders | undefined
     try {
       // The folders mkdir made (the bucket's uploads folder, the first time) are fsynced in their parents too.
-      const made = await this.folders.make(dir)
+      made = await this.folders.make(dir)
       await writeDurable(tmp, JSON.stringify(record), this.sync)
       await rename(tmp, join(dir, 'upload.json'))
       await this.folders.sync(dir, made)
     } catch (err) {
       await rm(dir, { recursive: true, force: true }).catch(() => {})
       await rm(tmp, { force: true }).catch(() => {})
+      await this.folders.abandon(made)
       throw err
     }
   }

@@ -148,10 +148,15 @@ export class DiskVersions {
     const keyPath = this.layout.versionsKeyPath(bucket, key)
     if (await access(keyPath).then(() => true, () => false)) return
     const made = await this.folders.make(this.layout.versionsDir(bucket, key))
-    const tmp = this.layout.tmpPath(randomId(), '.key')
-    await writeDurable(tmp, key, this.sync)
-    await renameInto(tmp, keyPath)
-    await this.folders.sync(dirname(keyPath), made)
+    try {
+      const tmp = this.layout.tmpPath(randomId(), '.key')
+      await writeDurable(tmp, key, this.sync)
+      await renameInto(tmp, keyPath)
+      await this.folders.sync(dirname(keyPath), made)
+    } catch (err) {
+      await this.folders.abandon(made)
+      throw err
+    }
   }
 
   /** Writes a delete marker's file, holding its stamp: a rebuild orders a null marker by it (a file's time is too coarse beside versions made in the same millisecond). */

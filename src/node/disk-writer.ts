@@ -1,4 +1,4 @@
-import { lstat, mkdir, unlink } from 'node:fs/promises'
+import { lstat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { hexDigests, type Hashes } from '../core/hashes.js'
 import { uniqueIdSource } from '../core/ids.js'
@@ -152,6 +152,9 @@ export class DiskWriter {
     let dataInPlace = false
     let shelved: { from: string, to: string } | undefined
     let settled = false
+    // The folders this write made (for its bytes, and a hidden key's for its .key file): abandoned if it fails before their fsyncs.
+    let madeFolder: MadeFolders | undefined
+    let keyFolderMade: MadeFolders | undefined
     const versions = this.deps.versions
     try {
       return await this.deps.keyLocks.run(`${bucketName}/${key}`, async () => {
@@ -174,7 +177,6 @@ export class DiskWriter {
         // version older than the key's newest is kept as noncurrent, and the current one stays.
         const older = status !== undefined && named !== undefined ? versions.planOlder(bucketName, key, full) : undefined
         const { plan, inPlace } = older !== undefined ? { plan: older, inPlace: false } : status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
-        let keyFolderMade: MadeFolders | undefined
         const intend = async (dataPath: string): Promise<void> => {
           if (full.hidden) keyFolderMade = await this.keepHiddenKey(bucketName, key)
           await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
@@ -193,7 +195,6 @@ export class DiskWriter {
           shelved = plan.shelve
         }
         const { folders } = this.deps
-        let madeFolder: MadeFolders
         try {
           madeFolder = await folders.rename(dataTmp, dataPath)
         } catch (err) {
@@ -212,7 +213,7 @@ export class DiskWriter {
           // The data is in place and durable, and so is the intent: the rows need not be fsynced before the answer.
           await db.settleCommitted(id, bucketName, full)
         } else {
-          if (shelved !== undefined) await folders.sync(dirname(shelved.to)).catch(() => {})
+          if (shelved !== undefined) await folders.sync(dirname(shelved.to))
           await this.finish(id, bucketName, key, plan, 'store the object')
         }
         settled = true
@@ -225,12 +226,15 @@ export class DiskWriter {
         if (key.endsWith('/') && older === undefined) {
           // A folder marker (`photos/`): show the folder to people browsing the data folder.
           const folder = this.layout.visiblePath(bucketName, key.slice(0, -1))
-          if (folder !== undefined) await mkdir(folder, { recursive: true }).catch(() => {})
+          const made = folder === undefined ? undefined : await folders.make(folder).catch(() => undefined)
+          // Made durable like any folder: an object put in it next counts on it (see DurableFolders).
+          if (made !== undefined && !made.settled) await folders.sync(made.dir, made).catch(async () => { await folders.abandon(made) })
         }
         return { ...toInfo(full), ...(status === undefined ? {} : { versionId: full.versionId ?? 'null' }) }
       })
     } catch (err) {
       await removeQuietly(dataTmp)
+      await this.deps.folders.abandon(madeFolder, keyFolderMade)
       // With the data in place the intent stays: the next start finishes this commit. Without, the shelved
       // current object goes back, and the intent is dropped (if that move fails, the next start moves it).
       if (intended && !dataInPlace) {
@@ -283,6 +287,9 @@ export class DiskWriter {
         } catch { this.blocked.add(where) }
         throw storageError(err, what)
       }
+      // Shelved, not known durable: the next start finishes the change from its intent; until then the key is left alone.
+      this.blocked.add(where)
+      throw storageError(err, what)
     }
     await this.finish(id, bucketName, key, plan, what)
   }
@@ -336,9 +343,14 @@ export class DiskWriter {
   private async keepHiddenKey (bucket: string, key: string): Promise<MadeFolders> {
     const path = this.layout.hiddenKeyPath(bucket, key)
     const made = await this.deps.folders.make(dirname(path))
-    const tmp = this.layout.tmpPath(this.nextId(), '.key')
-    await writeDurable(tmp, key, this.sync)
-    await renameInto(tmp, path)
+    try {
+      const tmp = this.layout.tmpPath(this.nextId(), '.key')
+      await writeDurable(tmp, key, this.sync)
+      await renameInto(tmp, path)
+    } catch (err) {
+      await this.deps.folders.abandon(made)
+      throw err
+    }
     return made
   }
 }

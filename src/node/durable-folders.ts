@@ -1,14 +1,17 @@
-import { mkdir, rename } from 'node:fs/promises'
+import { lstat, mkdir, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { codeOf, foldersToSync } from './disk-files.js'
 import type { GroupFsync } from './group-fsync.js'
 
-/** What make (or rename) did: the folder, and the first folder it made, if any (see foldersToSync). */
+/** What make (or rename) did: pass it to sync once files are in place, or to abandon when the write fails first. */
 export interface MadeFolders {
   dir: string
+  /** The first folder mkdir made, if any (see foldersToSync). */
   first: string | undefined
   /** The folders made, `dir` up to `first`: unsure until their parents are fsynced. */
   made: string[]
+  /** Synced or abandoned: their notes are dealt with. */
+  settled: boolean
 }
 
 /**
@@ -16,37 +19,40 @@ export interface MadeFolders {
  * so that a write is durable when it answers. A rename is durable once its
  * folder is fsynced; a folder mkdir made, once its parent is fsynced too. The
  * write that made a folder fsyncs its parent; another write that renames into
- * that folder (or below it) meanwhile would answer first, so each folder
- * being made is noted as unsure until that fsync has ended, and a write that
- * finds an unsure folder on its path fsyncs its parent itself. A folder whose
- * fsync failed (or whose mkdir failed half-way) stays unsure: later writes
- * into it fsync its parent again.
+ * that folder (or below it) meanwhile would answer first, so each folder a
+ * write may make is noted as unsure before its mkdir, until that fsync has
+ * ended, and a write that finds an unsure folder on its path fsyncs its parent
+ * itself. A folder whose parent's fsync failed stays unsure: later writes into
+ * it fsync that parent again (and fail while it does).
  */
 export class DurableFolders {
   /** Folders that may have been made and whose entries in their parents are not yet known durable, each with its count of writes. */
   private readonly unsure = new Map<string, number>()
 
   /**
-   * `root`: the data folder (its own entry is not this class's concern).
+   * `root`: the data folder, absolute (its own entry is not this class's concern).
    * `syncer`: the folders' fsyncs; undefined when the store fsyncs nothing.
    */
   constructor (private readonly root: string, private readonly syncer: GroupFsync | undefined) {}
 
-  /** Whether renames are made durable (the store fsyncs). */
-  get fsync (): boolean { return this.syncer !== undefined }
-
-  /** mkdir -p `dir`; pass the result to sync once files are renamed into it. */
+  /** mkdir -p `dir`; pass the result to sync once files are renamed into it (or to abandon). */
   async make (dir: string): Promise<MadeFolders> {
-    if (this.syncer === undefined) return { dir, first: await mkdir(dir, { recursive: true }), made: [] }
+    if (this.syncer === undefined) return { dir, first: await mkdir(dir, { recursive: true }), made: [], settled: true }
     // Noted before mkdir, from `dir` up: another write may rename into one of them the moment it is made.
     const path = this.pathOf(dir)
     for (const d of path) this.unsure.set(d, (this.unsure.get(d) ?? 0) + 1)
-    // When mkdir fails they stay noted: it may have made some of them.
-    const first = await mkdir(dir, { recursive: true })
+    let first: string | undefined
+    try {
+      first = await mkdir(dir, { recursive: true })
+    } catch (err) {
+      // It may have made some of them.
+      await this.release(path)
+      throw err
+    }
     const made = first === undefined ? [] : path.slice(0, path.indexOf(first) + 1)
     // Those that were there already are no longer this write's concern.
     this.forget(path.slice(made.length))
-    return { dir, first, made }
+    return { dir, first, made, settled: made.length === 0 }
   }
 
   /** Renames `from` to `to`, making its folder when missing (as make); pass the result to sync. */
@@ -54,12 +60,17 @@ export class DurableFolders {
     const dir = dirname(to)
     try {
       await rename(from, to)
-      return { dir, first: undefined, made: [] }
+      return { dir, first: undefined, made: [], settled: true }
     } catch (err) {
       if (codeOf(err) !== 'ENOENT') throw err
     }
     const made = await this.make(dir)
-    await rename(from, to)
+    try {
+      await rename(from, to)
+    } catch (err) {
+      await this.abandon(made)
+      throw err
+    }
     return made
   }
 
@@ -72,19 +83,46 @@ export class DurableFolders {
     const syncer = this.syncer
     if (syncer === undefined) return
     const synced = new Set<string>()
-    const mine = made.filter(m => m !== undefined && m.first !== undefined)
-    for (const m of mine) {
-      for (const d of foldersToSync(m!.dir, m!.first)) {
-        if (!synced.has(d)) { await syncer.sync(d); synced.add(d) }
-      }
+    const once = async (d: string): Promise<void> => {
+      if (synced.has(d)) return
+      await syncer.sync(d)
+      synced.add(d)
     }
-    if (!synced.has(dir)) { await syncer.sync(dir); synced.add(dir) }
-    for (const m of mine) this.forget(m!.made)
+    const mine = made.filter((m): m is MadeFolders => m !== undefined && !m.settled)
+    for (const m of mine) for (const d of foldersToSync(m.dir, m.first)) await once(d)
+    await once(dir)
+    for (const m of mine) {
+      m.settled = true
+      this.forget(m.made)
+    }
     if (this.unsure.size === 0) return
-    for (const d of this.pathOf(dir)) {
-      if (!this.unsure.has(d) || synced.has(dirname(d))) continue
-      await syncer.sync(dirname(d))
-      synced.add(dirname(d))
+    for (const d of this.pathOf(dir)) if (this.unsure.has(d)) await once(dirname(d))
+  }
+
+  /**
+   * For a write that made folders and fails before sync: each one still
+   * there is fsynced in its parent (another write may have renamed into it
+   * meanwhile, counting on this one's fsync), and its note dropped; one whose
+   * fsync fails stays unsure.
+   */
+  async abandon (...made: Array<MadeFolders | undefined>): Promise<void> {
+    for (const m of made) {
+      if (m === undefined || m.settled) continue
+      m.settled = true
+      await this.release(m.made)
+    }
+  }
+
+  /** The folders noted as unsure (for tests: none once writes have settled). */
+  unsureFolders (): string[] { return [...this.unsure.keys()] }
+
+  private async release (folders: string[]): Promise<void> {
+    for (const d of folders) {
+      const there = await lstat(d).then(s => s.isDirectory(), () => false)
+      if (there) {
+        try { await this.syncer?.sync(dirname(d)) } catch { continue }
+      }
+      this.forget([d])
     }
   }
 

@@ -8,6 +8,7 @@ import { streamOfBytes } from '../../src/core/streams.js'
 import type { MetaRecord } from '../../src/node/disk-records.js'
 import { DiskLayout } from '../../src/node/disk-layout.js'
 import { DiskStore } from '../../src/node/disk-store.js'
+import { DurableFolders } from '../../src/node/durable-folders.js'
 import { GroupFsync } from '../../src/node/group-fsync.js'
 import { MetaDb } from '../../src/node/meta-db.js'
 import { compareKeys } from '../../src/core/key-order.js'
@@ -188,6 +189,7 @@ describe('folders fsynced after a PUT\'s rename', () => {
     try {
       await store.createBucket('b')
       const bucket = new DiskLayout(root).bucketDir('b')
+      assert.deepEqual(synced, [bucket, root], 'a new bucket\'s folder is fsynced in the data folder')
       const put = async (key: string): Promise<string[]> => {
         synced.length = 0
         await store.putObject('b', key, streamOfBytes(new TextEncoder().encode(key)), { metadata: { user: {} } })
@@ -206,7 +208,8 @@ describe('folders fsynced after a PUT\'s rename', () => {
       assert.ok(chain.length > 1, 'precondition: the hidden key\'s folder is new')
       synced.length = 0
       await store.putObject('b', 'dir/', streamOfBytes(new TextEncoder().encode('x')), { metadata: { user: {} } })
-      assert.deepEqual(synced, chain, 'its folder, and each one made up to the one that was there')
+      // Then the folder shown for it (b/dir/), made durable as any folder (an object put in it next counts on it).
+      assert.deepEqual(synced, [...chain, join(bucket, 'dir'), bucket], 'its folder, and each one made up to the one that was there')
     } finally {
       await store.close()
       await rm(root, { recursive: true, force: true })
@@ -231,6 +234,7 @@ describe('folders fsynced after a PUT\'s rename', () => {
     const running: Array<Promise<void>> = []
     try {
       await store.createBucket('b')
+      synced.length = 0
       holding = true
       const done: string[] = []
       const put = (key: string): Promise<void> => {
@@ -243,8 +247,11 @@ describe('folders fsynced after a PUT\'s rename', () => {
       assert.ok(existsSync(join(bucket, 'a/b/c.txt')), 'precondition: the first PUT made a/b/ and renamed its file in; it waits for the bucket folder\'s fsync')
       // Same folder (a/b/, made by the first), and a new folder (a/x/) in a/, made by the first.
       const others = [put('a/b/d.txt'), put('a/x/e.txt')]
-      await new Promise(resolve => setTimeout(resolve, 200))
+      const deadline = Date.now() + 10_000
+      while (!(existsSync(join(bucket, 'a/b/d.txt')) && existsSync(join(bucket, 'a/x/e.txt'))) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
       assert.ok(existsSync(join(bucket, 'a/b/d.txt')) && existsSync(join(bucket, 'a/x/e.txt')), 'precondition: both are in place')
+      // Time for their own folders' fsyncs and rows (they answered by then on the old code).
+      await new Promise(resolve => setTimeout(resolve, 150))
       assert.deepEqual(done, [], 'neither answers while a/ may still be lost')
       release()
       await Promise.all([first, ...others])
@@ -253,6 +260,7 @@ describe('folders fsynced after a PUT\'s rename', () => {
       synced.length = 0
       await put('a/b/f.txt')
       assert.deepEqual(synced, [join(bucket, 'a/b')])
+      assert.deepEqual((store as unknown as { writer: { deps: { folders: DurableFolders } } }).writer.deps.folders.unsureFolders(), [], 'no note left')
     } finally {
       release()
       await Promise.allSettled(running)
@@ -279,7 +287,7 @@ describe('folders fsynced after a PUT\'s rename', () => {
       await put('two')
       assert.ok(existsSync(versions), 'precondition: the second PUT shelved the first in the key\'s versions folder')
       for (const d of chain.slice(1)) assert.ok(synced.includes(d), `${d.slice(root.length)} fsynced (it holds a new entry)`)
-      assert.ok(synced.indexOf(dirname(versions)) < synced.lastIndexOf(versions), 'the folder\'s entry before what is shelved into it')
+      assert.ok(synced.includes(versions) && synced.indexOf(dirname(versions)) < synced.lastIndexOf(versions), 'the folder\'s entry fsynced, then the folder after the shelving')
     } finally {
       await store.close()
       await rm(root, { recursive: true, force: true })

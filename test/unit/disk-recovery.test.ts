@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -417,6 +418,43 @@ async function withStore (fn: (store: DiskStore, root: string) => Promise<void>)
 }
 
 describe('DiskStore deletes', () => {
+  for (const change of ['delete', 'PUT'] as const) {
+  it(`a versioned ${change} whose shelving cannot be made durable (its folder's fsync fails) is not answered as done: the key is left alone until the next start finishes it`, async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-store-'))
+    try {
+      const layout = new DiskLayout(root)
+      let failing = false
+      let failed = 0
+      const fsyncFolder = async (dir: string): Promise<void> => {
+        if (failing && dir === layout.versionsDir('b', 'k')) { failed++; throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }) }
+      }
+      let store = await DiskStore.open(root, { scanIntervalMs: 0, fsyncFolder })
+      await store.createBucket('b')
+      await store.setBucketVersioning('b', 'Enabled')
+      await store.putObject('b', 'k', streamOfBytes(enc.encode('one')), { metadata: { user: {} } })
+      await store.putObject('b', 'k', streamOfBytes(enc.encode('two')), { metadata: { user: {} } })
+      failing = true
+      if (change === 'delete') await assert.rejects(store.deleteObject('b', 'k'), /EIO|delete the object/)
+      else await assert.rejects(store.putObject('b', 'k', streamOfBytes(enc.encode('three')), { metadata: { user: {} } }), /EIO|store the object/)
+      assert.ok(failed > 0, 'precondition: the versions folder\'s fsync failed after the shelving')
+      if (change === 'delete') assert.ok(!existsSync(join(root, 'b', 'k')), 'precondition: the current object was shelved')
+      else assert.equal(await readFile(join(root, 'b', 'k'), 'utf8'), 'three', 'precondition: the new bytes are in place')
+      await assert.rejects(store.headObject('b', 'k'), (err: Error & { code?: string }) => err.code === 'ServiceUnavailable')
+      await store.close()
+      failing = false
+      store = await DiskStore.open(root, { scanIntervalMs: 0 })
+      try {
+        if (change === 'delete') await assert.rejects(store.headObject('b', 'k'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
+        else assert.equal(await read(store, 'k'), 'three')
+        const versions = (await store.listObjectVersions('b', { limit: 10 })).versions
+        assert.deepEqual(versions.map(v => [v.deleteMarker, v.isLatest]), [[change === 'delete', true], [false, false], [false, false]], 'the new version or marker, then both older versions')
+      } finally { await store.close() }
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+  }
+
   it('makes a delete\'s unlink durable (its folder fsynced) before the row that forgets the file goes: a crash never brings the object back as a file put by hand', async () => {
     await withStore(async (store, root) => {
       await store.createBucket('b')
