@@ -1,9 +1,10 @@
 import { opendir, readdir, readFile, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { bucketNameProblem } from '../core/names.js'
 import { CliError } from './cli-error.js'
 import { codeOf, removeQuietly, renameInto, writeDurable } from './disk-files.js'
 import { FORMAT_VERSION, type DiskLayout } from './disk-layout.js'
+import type { DurableFolders } from './durable-folders.js'
 import { isRecordedFile, type BucketRecord, type MetaRecord, type PendingMeta } from './disk-records.js'
 import type { CommitIntent, MetaDb } from './meta-db.js'
 
@@ -24,31 +25,42 @@ async function isFileOf (path: string, record: MetaRecord): Promise<boolean> {
  * commit is finished (the client may not have seen the 200, but the object is
  * whole and verified); if not, the intent is dropped and the old object stays.
  */
-export async function recoverIntents (db: MetaDb, writeMarker: (path: string, stamp?: string) => Promise<void>): Promise<{ finished: number, dropped: number, stuck: string[] }> {
+export async function recoverIntents (db: MetaDb, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<unknown>): Promise<{ finished: number, dropped: number, stuck: string[] }> {
   let finished = 0
   let dropped = 0
   const stuck: string[] = []
   for (const intent of db.intents()) {
-    if (intent.plan !== undefined) {
-      try {
-        if (await recoverVersioned(db, intent, writeMarker)) finished++
-        else dropped++
-      } catch (err) {
-        // One change that cannot be finished now (a file that will not go) does not stop the start: its key waits (`stuck`).
-        process.stderr.write(`s3mesh: finishing an interrupted change to ${intent.bucket}/${intent.record.key}: ${err instanceof Error ? err.message : String(err)}\n`)
-        stuck.push(`${intent.bucket}/${intent.record.key}`)
-      }
-      continue
-    }
-    if (!(await exists(intent.dataTmp)) && await isFileOf(intent.dataPath, intent.record)) {
-      await db.settle(intent.id, intent.bucket, intent.record)
-      finished++
-    } else {
-      await db.settle(intent.id, intent.bucket)
-      dropped++
+    try {
+      if (await (intent.plan !== undefined ? recoverVersioned(db, intent, folders, writeMarker) : recoverPlain(db, intent, folders))) finished++
+      else dropped++
+    } catch (err) {
+      // One change that cannot be finished now (a file that will not go, a folder that will not fsync) does not stop the start: its key waits (`stuck`).
+      process.stderr.write(`s3mesh: finishing an interrupted change to ${intent.bucket}/${intent.record.key}: ${err instanceof Error ? err.message : String(err)}\n`)
+      stuck.push(`${intent.bucket}/${intent.record.key}`)
     }
   }
   return { finished, dropped, stuck }
+}
+
+/**
+ * The folders of the files a recovered change moved, made durable before the
+ * rows that count on them (or the dropped intent that would undo them): the
+ * change's own fsyncs may not have run before the crash, so each folder up to
+ * the data folder is fsynced.
+ */
+async function syncFoldersOf (folders: DurableFolders, paths: Array<string | undefined>): Promise<void> {
+  for (const dir of new Set(paths.filter((p): p is string => p !== undefined && p !== '').map(p => dirname(p)))) await folders.syncPath(dir)
+}
+
+/** A plain commit: finished once its data file is in place. Returns whether it was finished. */
+async function recoverPlain (db: MetaDb, intent: CommitIntent, folders: DurableFolders): Promise<boolean> {
+  if (!(await exists(intent.dataTmp)) && await isFileOf(intent.dataPath, intent.record)) {
+    await syncFoldersOf(folders, [intent.dataPath])
+    await db.settle(intent.id, intent.bucket, intent.record)
+    return true
+  }
+  await db.settle(intent.id, intent.bucket)
+  return false
 }
 
 /**
@@ -58,7 +70,7 @@ export async function recoverIntents (db: MetaDb, writeMarker: (path: string, st
  * the rows) is finished. Otherwise a shelved object goes back to its path and
  * the intent is dropped. Returns whether it was finished.
  */
-async function recoverVersioned (db: MetaDb, intent: CommitIntent, writeMarker: (path: string, stamp?: string) => Promise<void>): Promise<boolean> {
+async function recoverVersioned (db: MetaDb, intent: CommitIntent, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<unknown>): Promise<boolean> {
   const plan = intent.plan!
   const shelve = plan.shelve
   const shelvedThere = shelve === undefined ? false : (await stat(shelve.to).catch(() => undefined))?.ino === shelve.ino
@@ -68,12 +80,14 @@ async function recoverVersioned (db: MetaDb, intent: CommitIntent, writeMarker: 
   if (done) {
     if (plan.drop !== undefined) await unlink(plan.drop).catch(err => { if (codeOf(err) !== 'ENOENT') throw err })
     if (plan.markerFile !== undefined) await writeMarker(plan.markerFile, intent.record.stamp)
+    await syncFoldersOf(folders, [intent.dataPath, shelve?.to, plan.markerFile, plan.drop])
     await db.settle(intent.id, intent.bucket, undefined, { key: intent.record.key, rows: plan.rows })
     return true
   }
   if (shelvedThere && !(await exists(shelve!.from))) await renameInto(shelve!.to, shelve!.from)
   // A marker's file written before the shelving that did not happen goes with it.
   if (plan.markerFile !== undefined && plan.markerReplaces !== true) await unlink(plan.markerFile).catch(() => {})
+  await syncFoldersOf(folders, [shelve?.from, plan.markerFile])
   await db.settle(intent.id, intent.bucket)
   return false
 }

@@ -135,7 +135,7 @@ export class DiskStore implements ObjectStore {
       if (rebuilding) log(`${layout.metaDb} is new: rebuilding it from the bucket folders in the background`)
       const folders = new DurableFolders(layout.root, sync ? new GroupFsync(options.fsyncFolder) : undefined)
       const versions = new DiskVersions(layout, db, sync, folders)
-      const { stuck } = await recoverIntents(db, async (path, stamp) => { await versions.writeMarker(path, stamp) })
+      const { stuck } = await recoverIntents(db, folders, async (path, stamp) => await versions.writeMarker(path, stamp))
       for (const where of stuck) log(`the change to ${where} a crash interrupted could not be finished; the key is left alone until a start can (see the error above)`)
       await cleanTemp(layout)
       const formatTmp = layout.tmpPath(randomId(), '.format')

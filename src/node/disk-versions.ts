@@ -1,11 +1,11 @@
-import { access, lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises'
+import { access, lstat, readdir, readFile, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { NULL_VERSION, STAMP_LENGTH, VersionIds, versionIdOf, type KeptVersion, type VersioningStatus } from '../core/versioning.js'
 import { describeFile } from './disk-adopt.js'
 import { renameInto, writeDurable } from './disk-files.js'
-import { DurableFolders } from './durable-folders.js'
+import { DurableFolders, type MadeFolders } from './durable-folders.js'
 import { GroupFsync } from './group-fsync.js'
 import type { DiskLayout } from './disk-layout.js'
 import { stampOf, type MetaRecord } from './disk-records.js'
@@ -159,12 +159,19 @@ export class DiskVersions {
     }
   }
 
-  /** Writes a delete marker's file, holding its stamp: a rebuild orders a null marker by it (a file's time is too coarse beside versions made in the same millisecond). */
-  async writeMarker (path: string, stamp = ''): Promise<void> {
-    await mkdir(dirname(path), { recursive: true })
-    const tmp = this.layout.tmpPath(randomId(), '.marker')
-    await writeDurable(tmp, stamp, this.sync)
-    await renameInto(tmp, path)
+  /** Writes a delete marker's file, holding its stamp: a rebuild orders a null marker by it (a file's time is too coarse beside versions made in the same millisecond). Returns the folders it made, for DurableFolders.sync once the marker's folder is fsynced. */
+  async writeMarker (path: string, stamp = ''): Promise<MadeFolders> {
+    // Its folder is there once prepare ran, unless removed since: made again as any folder (see DurableFolders).
+    const made = await this.folders.make(dirname(path))
+    try {
+      const tmp = this.layout.tmpPath(randomId(), '.marker')
+      await writeDurable(tmp, stamp, this.sync)
+      await renameInto(tmp, path)
+    } catch (err) {
+      await this.folders.abandon(made)
+      throw err
+    }
+    return made
   }
 
   /**

@@ -155,6 +155,7 @@ export class DiskWriter {
     // The folders this write made (for its bytes, and a hidden key's for its .key file): abandoned if it fails before their fsyncs.
     let madeFolder: MadeFolders | undefined
     let keyFolderMade: MadeFolders | undefined
+    let shelveMade: MadeFolders | undefined
     const versions = this.deps.versions
     try {
       return await this.deps.keyLocks.run(`${bucketName}/${key}`, async () => {
@@ -191,7 +192,7 @@ export class DiskWriter {
         if (data.status === 'rejected') throw data.reason
         if (plan?.shelve !== undefined) {
           await versions.prepare(bucketName, key)
-          await renameInto(plan.shelve.from, plan.shelve.to)
+          shelveMade = await this.deps.folders.rename(plan.shelve.from, plan.shelve.to)
           shelved = plan.shelve
         }
         const { folders } = this.deps
@@ -213,7 +214,7 @@ export class DiskWriter {
           // The data is in place and durable, and so is the intent: the rows need not be fsynced before the answer.
           await db.settleCommitted(id, bucketName, full)
         } else {
-          if (shelved !== undefined) await folders.sync(dirname(shelved.to))
+          if (shelved !== undefined) await folders.sync(dirname(shelved.to), shelveMade)
           await this.finish(id, bucketName, key, plan, 'store the object')
         }
         settled = true
@@ -234,11 +235,16 @@ export class DiskWriter {
       })
     } catch (err) {
       await removeQuietly(dataTmp)
-      await this.deps.folders.abandon(madeFolder, keyFolderMade)
+      await this.deps.folders.abandon(madeFolder, keyFolderMade, shelveMade)
       // With the data in place the intent stays: the next start finishes this commit. Without, the shelved
       // current object goes back, and the intent is dropped (if that move fails, the next start moves it).
       if (intended && !dataInPlace) {
-        const back = shelved === undefined ? true : await renameInto(shelved.to, shelved.from).then(() => true, () => false)
+        // Back durably before the intent goes, or a power cut could leave it shelved with nothing to bring it back.
+        const putBack = async ({ from, to }: { from: string, to: string }): Promise<void> => {
+          const made = await this.deps.folders.rename(to, from)
+          await this.deps.folders.sync(dirname(from), made).catch(async (err: unknown) => { await this.deps.folders.abandon(made); throw err })
+        }
+        const back = shelved === undefined ? true : await putBack(shelved).then(() => true, () => false)
         const dropped = back && await db.settle(id, bucketName).then(() => true, () => false)
         if (!dropped && shelved !== undefined) this.blocked.add(`${bucketName}/${key}`)
       } else if (dataInPlace && !settled) {
@@ -269,16 +275,20 @@ export class DiskWriter {
     if (plan.shelve !== undefined || plan.markerFile !== undefined) await versions.prepare(bucketName, key).catch(err => { throw storageError(err, what) })
     await db.intend({ id, bucket: bucketName, record, dataTmp: '', dataPath: '', plan }).catch(err => { throw storageError(err, what) })
     let shelved = false
+    const { folders } = this.deps
+    let markerMade: MadeFolders | undefined
+    let shelveMade: MadeFolders | undefined
     try {
-      if (plan.markerFile !== undefined) await versions.writeMarker(plan.markerFile, record.stamp)
+      if (plan.markerFile !== undefined) markerMade = await versions.writeMarker(plan.markerFile, record.stamp)
       if (plan.shelve !== undefined) {
-        await renameInto(plan.shelve.from, plan.shelve.to)
+        shelveMade = await folders.rename(plan.shelve.from, plan.shelve.to)
         shelved = true
       }
       // The marker's file and the shelved object are in the key's versions folder.
       const into = plan.shelve?.to ?? plan.markerFile
-      if (into !== undefined) await this.deps.folders.sync(dirname(into))
+      if (into !== undefined) await folders.sync(dirname(into), markerMade, shelveMade)
     } catch (err) {
+      await folders.abandon(markerMade, shelveMade)
       if (!shelved) {
         // Nothing moved: the change is undone (its marker's file goes), or left to the next start if even that fails.
         try {

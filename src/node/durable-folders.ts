@@ -10,7 +10,7 @@ export interface MadeFolders {
   first: string | undefined
   /** The folders made, `dir` up to `first`: unsure until their parents are fsynced. */
   made: string[]
-  /** Synced or abandoned: their notes are dealt with. */
+  /** Synced or abandoned (or nothing made): nothing is left to do for them. */
   settled: boolean
 }
 
@@ -22,12 +22,14 @@ export interface MadeFolders {
  * that folder (or below it) meanwhile would answer first, so each folder a
  * write may make is noted as unsure before its mkdir, until that fsync has
  * ended, and a write that finds an unsure folder on its path fsyncs its parent
- * itself. A folder whose parent's fsync failed stays unsure: later writes into
- * it fsync that parent again (and fail while it does).
+ * itself. A folder whose parent's fsync failed stays unsure until a later
+ * write's fsync of that parent succeeds (writes fail while it fails).
  */
 export class DurableFolders {
   /** Folders that may have been made and whose entries in their parents are not yet known durable, each with its count of writes. */
   private readonly unsure = new Map<string, number>()
+  /** Folders whose parent's fsync failed, no write left to retry it: the next write into one does. */
+  private readonly failed = new Set<string>()
 
   /**
    * `root`: the data folder, absolute (its own entry is not this class's concern).
@@ -49,10 +51,12 @@ export class DurableFolders {
       await this.release(path)
       throw err
     }
-    const made = first === undefined ? [] : path.slice(0, path.indexOf(first) + 1)
+    // (A first not on the path, as for a folder outside the data folder, counts the whole path as made.)
+    const at = first === undefined ? -1 : path.indexOf(first)
+    const made = first === undefined ? [] : at === -1 ? path : path.slice(0, at + 1)
     // Those that were there already are no longer this write's concern.
     this.forget(path.slice(made.length))
-    return { dir, first, made, settled: made.length === 0 }
+    return { dir, first, made, settled: first === undefined }
   }
 
   /** Renames `from` to `to`, making its folder when missing (as make); pass the result to sync. */
@@ -95,8 +99,27 @@ export class DurableFolders {
       m.settled = true
       this.forget(m.made)
     }
-    if (this.unsure.size === 0) return
-    for (const d of this.pathOf(dir)) if (this.unsure.has(d)) await once(dirname(d))
+    if (this.unsure.size === 0 && this.failed.size === 0) return
+    for (const d of this.pathOf(dir)) {
+      if (!this.unsure.has(d) && !this.failed.has(d)) continue
+      await once(dirname(d))
+      // d was there before that fsync began (this write's file is below it): its entry is durable now.
+      this.failed.delete(d)
+    }
+  }
+
+  /**
+   * Fsyncs `dir` (or the nearest folder above it that is there) and every
+   * folder above it up to the data folder: for a start-up that finishes or
+   * undoes a change a crash cut off, which cannot know what the change made
+   * or whether its fsyncs ran.
+   */
+  async syncPath (dir: string): Promise<void> {
+    const syncer = this.syncer
+    if (syncer === undefined) return
+    let d = dir
+    while (d.length > this.root.length && !(await lstat(d).then(s => s.isDirectory(), () => false))) d = dirname(d)
+    for (const f of [...this.pathOf(d), this.root]) await syncer.sync(f)
   }
 
   /**
@@ -114,13 +137,13 @@ export class DurableFolders {
   }
 
   /** The folders noted as unsure (for tests: none once writes have settled). */
-  unsureFolders (): string[] { return [...this.unsure.keys()] }
+  unsureFolders (): string[] { return [...new Set([...this.unsure.keys(), ...this.failed])] }
 
   private async release (folders: string[]): Promise<void> {
     for (const d of folders) {
       const there = await lstat(d).then(s => s.isDirectory(), () => false)
       if (there) {
-        try { await this.syncer?.sync(dirname(d)) } catch { continue }
+        try { await this.syncer?.sync(dirname(d)) } catch { this.failed.add(d) }
       }
       this.forget([d])
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -243,7 +243,8 @@ describe('folders fsynced after a PUT\'s rename', () => {
         return p
       }
       const first = put('a/b/c.txt')
-      while (!synced.includes(bucket)) await new Promise(resolve => setTimeout(resolve, 5))
+      const firstDeadline = Date.now() + 10_000
+      while (!synced.includes(bucket) && Date.now() < firstDeadline) await new Promise(resolve => setTimeout(resolve, 5))
       assert.ok(existsSync(join(bucket, 'a/b/c.txt')), 'precondition: the first PUT made a/b/ and renamed its file in; it waits for the bucket folder\'s fsync')
       // Same folder (a/b/, made by the first), and a new folder (a/x/) in a/, made by the first.
       const others = [put('a/b/d.txt'), put('a/x/e.txt')]
@@ -272,14 +273,22 @@ describe('folders fsynced after a PUT\'s rename', () => {
   it('a versioned key\'s versions folder and the key beside it are fsynced in their parents before anything is moved in', async () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-folders-'))
     const synced: string[] = []
-    const store = await DiskStore.open(root, { scanIntervalMs: 0, fsyncFolder: async dir => { synced.push(dir) } })
+    const layout = new DiskLayout(root)
+    const versions = layout.versionsDir('b', 'k')
+    // What the versions folder held when its entry was fsynced in its parent.
+    let heldThen: string[] | undefined
+    const store = await DiskStore.open(root, {
+      scanIntervalMs: 0,
+      fsyncFolder: async dir => {
+        synced.push(dir)
+        if (dir === dirname(versions)) heldThen = readdirSync(versions)
+      },
+    })
     try {
       await store.createBucket('b')
       await store.setBucketVersioning('b', 'Enabled')
-      const layout = new DiskLayout(root)
       const put = async (body: string): Promise<void> => { await store.putObject('b', 'k', streamOfBytes(new TextEncoder().encode(body)), { metadata: { user: {} } }) }
       await put('one')
-      const versions = layout.versionsDir('b', 'k')
       assert.ok(!existsSync(versions), 'precondition: no version is kept yet')
       const chain: string[] = [versions]
       for (let d = dirname(versions); ; d = dirname(d)) { chain.push(d); if (existsSync(d) || d === layout.root) break }
@@ -288,6 +297,8 @@ describe('folders fsynced after a PUT\'s rename', () => {
       assert.ok(existsSync(versions), 'precondition: the second PUT shelved the first in the key\'s versions folder')
       for (const d of chain.slice(1)) assert.ok(synced.includes(d), `${d.slice(root.length)} fsynced (it holds a new entry)`)
       assert.ok(synced.includes(versions) && synced.indexOf(dirname(versions)) < synced.lastIndexOf(versions), 'the folder\'s entry fsynced, then the folder after the shelving')
+      assert.deepEqual(heldThen, [], 'its entry was durable before anything was shelved into it')
+      assert.equal(readdirSync(versions).length, 1, 'then the first version was shelved')
     } finally {
       await store.close()
       await rm(root, { recursive: true, force: true })

@@ -442,8 +442,12 @@ describe('DiskStore deletes', () => {
       await assert.rejects(store.headObject('b', 'k'), (err: Error & { code?: string }) => err.code === 'ServiceUnavailable')
       await store.close()
       failing = false
-      store = await DiskStore.open(root, { scanIntervalMs: 0 })
+      const synced: string[] = []
+      store = await DiskStore.open(root, { scanIntervalMs: 0, fsyncFolder: async dir => { synced.push(dir) } })
       try {
+        // The start that finishes it fsyncs what it counts on, the folder whose fsync failed among them.
+        assert.ok(synced.includes(layout.versionsDir('b', 'k')), 'the versions folder fsynced by the start')
+        if (change === 'PUT') assert.ok(synced.includes(join(layout.root, 'b')), 'and the new bytes\' folder')
         if (change === 'delete') await assert.rejects(store.headObject('b', 'k'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
         else assert.equal(await read(store, 'k'), 'three')
         const versions = (await store.listObjectVersions('b', { limit: 10 })).versions

@@ -51,7 +51,7 @@ describe('DurableFolders', () => {
     })
   })
 
-  it('a folder whose parent\'s fsync failed stays unsure: a later write into it fsyncs that parent itself', async () => {
+  it('a folder whose parent\'s fsync failed stays unsure until a later write into it fsyncs that parent itself', async () => {
     await withFolders(async (folders, root, synced, failing) => {
       await mkdir(join(root, 'b'))
       failing.add('b')
@@ -67,6 +67,19 @@ describe('DurableFolders', () => {
       assert.deepEqual(next.made, [], 'precondition: the second write made no folder')
       await folders.sync(next.dir, next)
       assert.deepEqual(synced, ['b/x', 'b'])
+      assert.deepEqual(folders.unsureFolders(), [], 'durable now')
+      synced.length = 0
+      await writeFile(join(root, 't3'), 'x')
+      await folders.sync(join(root, 'b/x'), await folders.rename(join(root, 't3'), join(root, 'b/x/h')))
+      assert.deepEqual(synced, ['b/x'], 'so the next write fsyncs its own folder alone')
+    })
+  })
+
+  it('a start-up\'s syncPath fsyncs the folder and each above it, up to the data folder, from the nearest one there', async () => {
+    await withFolders(async (folders, root, synced) => {
+      await mkdir(join(root, 'b/x'), { recursive: true })
+      await folders.syncPath(join(root, 'b/x/gone/deeper'))
+      assert.deepEqual(synced, ['b/x', 'b', '.'])
     })
   })
 
