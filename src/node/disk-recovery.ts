@@ -4,7 +4,7 @@ import { bucketNameProblem } from '../core/names.js'
 import { CliError } from './cli-error.js'
 import { codeOf, removeQuietly, renameInto, writeDurable } from './disk-files.js'
 import { FORMAT_VERSION, type DiskLayout } from './disk-layout.js'
-import type { DurableFolders } from './durable-folders.js'
+import type { DurableFolders, MadeFolders } from './durable-folders.js'
 import { isRecordedFile, type BucketRecord, type MetaRecord, type PendingMeta } from './disk-records.js'
 import type { CommitIntent, MetaDb } from './meta-db.js'
 
@@ -25,7 +25,7 @@ async function isFileOf (path: string, record: MetaRecord): Promise<boolean> {
  * commit is finished (the client may not have seen the 200, but the object is
  * whole and verified); if not, the intent is dropped and the old object stays.
  */
-export async function recoverIntents (db: MetaDb, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<unknown>): Promise<{ finished: number, dropped: number, stuck: string[] }> {
+export async function recoverIntents (db: MetaDb, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<MadeFolders>): Promise<{ finished: number, dropped: number, stuck: string[] }> {
   let finished = 0
   let dropped = 0
   const stuck: string[] = []
@@ -70,7 +70,7 @@ async function recoverPlain (db: MetaDb, intent: CommitIntent, folders: DurableF
  * the rows) is finished. Otherwise a shelved object goes back to its path and
  * the intent is dropped. Returns whether it was finished.
  */
-async function recoverVersioned (db: MetaDb, intent: CommitIntent, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<unknown>): Promise<boolean> {
+async function recoverVersioned (db: MetaDb, intent: CommitIntent, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<MadeFolders>): Promise<boolean> {
   const plan = intent.plan!
   const shelve = plan.shelve
   const shelvedThere = shelve === undefined ? false : (await stat(shelve.to).catch(() => undefined))?.ino === shelve.ino
@@ -79,15 +79,17 @@ async function recoverVersioned (db: MetaDb, intent: CommitIntent, folders: Dura
     : !(await exists(intent.dataTmp)) && await isFileOf(intent.dataPath, intent.record)
   if (done) {
     if (plan.drop !== undefined) await unlink(plan.drop).catch(err => { if (codeOf(err) !== 'ENOENT') throw err })
-    if (plan.markerFile !== undefined) await writeMarker(plan.markerFile, intent.record.stamp)
-    await syncFoldersOf(folders, [intent.dataPath, shelve?.to, plan.markerFile, plan.drop])
+    const made = plan.markerFile === undefined ? undefined : await writeMarker(plan.markerFile, intent.record.stamp)
+    // The shelved object's old folder too: its leaving must not come back (a scan would take the file as one put by hand).
+    await syncFoldersOf(folders, [intent.dataPath, shelve?.from, shelve?.to, plan.markerFile, plan.drop])
+    if (made !== undefined) await folders.sync(dirname(plan.markerFile!), made)
     await db.settle(intent.id, intent.bucket, undefined, { key: intent.record.key, rows: plan.rows })
     return true
   }
   if (shelvedThere && !(await exists(shelve!.from))) await renameInto(shelve!.to, shelve!.from)
   // A marker's file written before the shelving that did not happen goes with it.
   if (plan.markerFile !== undefined && plan.markerReplaces !== true) await unlink(plan.markerFile).catch(() => {})
-  await syncFoldersOf(folders, [shelve?.from, plan.markerFile])
+  await syncFoldersOf(folders, [shelve?.from, shelve?.to, plan.markerFile])
   await db.settle(intent.id, intent.bucket)
   return false
 }

@@ -287,12 +287,18 @@ export class DiskWriter {
       // The marker's file and the shelved object are in the key's versions folder.
       const into = plan.shelve?.to ?? plan.markerFile
       if (into !== undefined) await folders.sync(dirname(into), markerMade, shelveMade)
+      // And the folder it left: a power cut must not bring the file back there (a scan would take it as one put by hand).
+      if (plan.shelve !== undefined && this.sync) await this.syncNearest(dirname(plan.shelve.from))
     } catch (err) {
       await folders.abandon(markerMade, shelveMade)
       if (!shelved) {
         // Nothing moved: the change is undone (its marker's file goes), or left to the next start if even that fails.
         try {
-          if (plan.markerFile !== undefined && plan.markerReplaces !== true) await unlinkIfThere(plan.markerFile)
+          if (plan.markerFile !== undefined && plan.markerReplaces !== true) {
+            await unlinkIfThere(plan.markerFile)
+            // Gone for good before the intent is: a rebuild would read a marker file left behind.
+            await folders.sync(dirname(plan.markerFile))
+          }
           await db.settle(id, bucketName)
         } catch { this.blocked.add(where) }
         throw storageError(err, what)

@@ -1,4 +1,4 @@
-import { lstat, mkdir, rename } from 'node:fs/promises'
+import { lstat, mkdir, rename, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { codeOf, foldersToSync } from './disk-files.js'
 import type { GroupFsync } from './group-fsync.js'
@@ -118,8 +118,10 @@ export class DurableFolders {
     const syncer = this.syncer
     if (syncer === undefined) return
     let d = dir
-    while (d.length > this.root.length && !(await lstat(d).then(s => s.isDirectory(), () => false))) d = dirname(d)
-    for (const f of [...this.pathOf(d), this.root]) await syncer.sync(f)
+    while (d.length > this.root.length && !(await stat(d).then(s => s.isDirectory(), () => false))) d = dirname(d)
+    // (A folder outside the data folder, which no caller has, is fsynced alone.)
+    const inside = d === this.root || d.startsWith(this.root + '/')
+    for (const f of inside ? [...this.pathOf(d), this.root] : [d]) await syncer.sync(f)
   }
 
   /**

@@ -90,6 +90,32 @@ describe('DiskStore crash recovery', () => {
       await rm(root, { recursive: true, force: true })
     }
   })
+  it('a start that cannot make an interrupted PUT durable (its folder\'s fsync fails) leaves the key waiting (503) and starts; a later start finishes it', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-crash-'))
+    try {
+      let store = await DiskStore.open(root)
+      await store.createBucket('b')
+      await store.putObject('b', 'k', streamOfBytes(enc.encode('old')), { metadata: { user: {} } })
+      const db = (store as unknown as { db: MetaDb }).db
+      db.settleCommitted = async () => { throw new Error('disk I/O error') }
+      await assert.rejects(store.putObject('b', 'k', streamOfBytes(enc.encode('new!')), { metadata: { user: {} } }), /disk I\/O error|store the object/)
+      await store.close()
+      const bucket = join(root, 'b')
+      let failed = 0
+      store = await DiskStore.open(root, { fsyncFolder: async dir => { if (dir === bucket) { failed++; throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }) } } })
+      try {
+        assert.ok(failed > 0, 'precondition: the start tried to fsync the bytes\' folder, and failed')
+        await assert.rejects(store.headObject('b', 'k'), (err: Error & { code?: string }) => err.code === 'ServiceUnavailable')
+      } finally { await store.close() }
+      store = await DiskStore.open(root)
+      try {
+        assert.equal(await read(store, 'k'), 'new!')
+      } finally { await store.close() }
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
   it('rolls back a commit cut before its data rename, and cleans temp files', async () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-crash-'))
     try {

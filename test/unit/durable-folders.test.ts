@@ -80,6 +80,9 @@ describe('DurableFolders', () => {
       await mkdir(join(root, 'b/x'), { recursive: true })
       await folders.syncPath(join(root, 'b/x/gone/deeper'))
       assert.deepEqual(synced, ['b/x', 'b', '.'])
+      synced.length = 0
+      await folders.syncPath(root)
+      assert.deepEqual(synced, ['.'], 'the data folder itself, once')
     })
   })
 
