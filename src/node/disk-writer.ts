@@ -295,9 +295,8 @@ export class DiskWriter {
         // Nothing moved: the change is undone (its marker's file goes), or left to the next start if even that fails.
         try {
           if (plan.markerFile !== undefined && plan.markerReplaces !== true) {
-            await unlinkIfThere(plan.markerFile)
             // Gone for good before the intent is: a rebuild would read a marker file left behind.
-            await folders.sync(dirname(plan.markerFile))
+            if (await unlinkIfThere(plan.markerFile)) await folders.sync(dirname(plan.markerFile))
           }
           await db.settle(id, bucketName)
         } catch { this.blocked.add(where) }
@@ -321,7 +320,8 @@ export class DiskWriter {
         await this.deps.folders.sync(d)
         return
       } catch (err) {
-        if (codeOf(err) !== 'ENOENT' || d.length <= this.layout.root.length) throw err
+        // (A folder pruned since, and maybe a file of another key in its place now: the one above holds the change.)
+        if ((codeOf(err) !== 'ENOENT' && codeOf(err) !== 'ENOTDIR') || d.length <= this.layout.root.length) throw err
       }
     }
   }
@@ -372,6 +372,7 @@ export class DiskWriter {
 }
 
 /** Removes a file; one already gone is fine. */
-async function unlinkIfThere (path: string): Promise<void> {
-  await unlink(path).catch(err => { if (codeOf(err) !== 'ENOENT') throw err })
+/** Removes a file; one already gone is fine. Returns whether it removed one. */
+async function unlinkIfThere (path: string): Promise<boolean> {
+  return await unlink(path).then(() => true, (err: unknown) => { if (codeOf(err) !== 'ENOENT') throw err; return false })
 }
