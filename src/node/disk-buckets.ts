@@ -78,14 +78,8 @@ export class DiskBuckets {
     this.all.set(name, bucket)
     try {
       // The new folder's entry in the data folder is fsynced too: the bucket's first object counts on it.
-      const made = await this.folders.make(this.layout.bucketDir(name))
-      try {
-        await DiskBuckets.writeRecord(this.layout, bucket.record, this.sync)
-        if (!made.settled) await this.folders.sync(made.dir, made)
-      } catch (err) {
-        await this.folders.abandon(made)
-        throw err
-      }
+      const made = await this.folders.fill(this.layout.bucketDir(name), async () => { await DiskBuckets.writeRecord(this.layout, bucket.record, this.sync) })
+      if (!made.settled) await this.folders.sync(made.dir, made)
     } catch (err) {
       this.all.delete(name)
       throw storageError(err, 'create the bucket')

@@ -49,22 +49,20 @@ export async function writeDurable (path: string, data: string | Uint8Array, syn
   }
 }
 
-/** Renames into place, making the parent folder first when missing; returns the first folder it made, if any. */
-export async function renameInto (from: string, to: string): Promise<string | undefined> {
+/** Renames into place, making the parent folder first when missing (DurableFolders.rename for a rename whose folders must be durable). */
+export async function renameInto (from: string, to: string): Promise<void> {
   try {
     await rename(from, to)
-    return undefined
   } catch (err) {
     if (codeOf(err) !== 'ENOENT') throw err
-    const made = await mkdir(dirname(to), { recursive: true })
+    await mkdir(dirname(to), { recursive: true })
     await rename(from, to)
-    return made
   }
 }
 
 /**
  * The folders to fsync for a rename into `dir` to be durable: `dir` (its new
- * entry) and, when renameInto made folders (`made`, the first of them), the
+ * entry) and, when mkdir made folders (`made`, the first of them), the
  * parent of each up to the one that was there (their entries are as new).
  */
 export function foldersToSync (dir: string, made: string | undefined): string[] {

@@ -79,15 +79,9 @@ async function recoverVersioned (db: MetaDb, intent: CommitIntent, folders: Dura
     : !(await exists(intent.dataTmp)) && await isFileOf(intent.dataPath, intent.record)
   if (done) {
     if (plan.drop !== undefined) await unlink(plan.drop).catch(err => { if (codeOf(err) !== 'ENOENT') throw err })
-    const made = plan.markerFile === undefined ? undefined : await writeMarker(plan.markerFile, intent.record.stamp)
-    try {
-      if (made !== undefined) await folders.sync(dirname(plan.markerFile!), made)
-      // The shelved object's old folder too: its leaving must not come back (a scan would take the file as one put by hand).
-      await syncFoldersOf(folders, [intent.dataPath, shelve?.from, shelve?.to, plan.markerFile, plan.drop])
-    } catch (err) {
-      await folders.abandon(made)
-      throw err
-    }
+    if (plan.markerFile !== undefined) await folders.sync(dirname(plan.markerFile), await writeMarker(plan.markerFile, intent.record.stamp))
+    // The shelved object's old folder too: its leaving must not come back (a scan would take the file as one put by hand).
+    await syncFoldersOf(folders, [intent.dataPath, shelve?.from, shelve?.to, plan.markerFile, plan.drop])
     await db.settle(intent.id, intent.bucket, undefined, { key: intent.record.key, rows: plan.rows })
     return true
   }

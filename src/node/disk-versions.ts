@@ -147,31 +147,22 @@ export class DiskVersions {
   async prepare (bucket: string, key: string): Promise<void> {
     const keyPath = this.layout.versionsKeyPath(bucket, key)
     if (await access(keyPath).then(() => true, () => false)) return
-    const made = await this.folders.make(this.layout.versionsDir(bucket, key))
-    try {
+    const made = await this.folders.fill(this.layout.versionsDir(bucket, key), async () => {
       const tmp = this.layout.tmpPath(randomId(), '.key')
       await writeDurable(tmp, key, this.sync)
       await renameInto(tmp, keyPath)
-      await this.folders.sync(dirname(keyPath), made)
-    } catch (err) {
-      await this.folders.abandon(made)
-      throw err
-    }
+    })
+    await this.folders.sync(dirname(keyPath), made)
   }
 
   /** Writes a delete marker's file, holding its stamp: a rebuild orders a null marker by it (a file's time is too coarse beside versions made in the same millisecond). Returns the folders it made, for DurableFolders.sync once the marker's folder is fsynced. */
   async writeMarker (path: string, stamp = ''): Promise<MadeFolders> {
     // Its folder is there once prepare ran, unless removed since: made again as any folder (see DurableFolders).
-    const made = await this.folders.make(dirname(path))
-    try {
+    return await this.folders.fill(dirname(path), async () => {
       const tmp = this.layout.tmpPath(randomId(), '.marker')
       await writeDurable(tmp, stamp, this.sync)
       await renameInto(tmp, path)
-    } catch (err) {
-      await this.folders.abandon(made)
-      throw err
-    }
-    return made
+    })
   }
 
   /**

@@ -229,7 +229,7 @@ export class DiskWriter {
           const folder = this.layout.visiblePath(bucketName, key.slice(0, -1))
           const made = folder === undefined ? undefined : await folders.make(folder).catch(() => undefined)
           // Made durable like any folder: an object put in it next counts on it (see DurableFolders).
-          if (made !== undefined && !made.settled) await folders.sync(made.dir, made).catch(async () => { await folders.abandon(made) })
+          if (made !== undefined && !made.settled) await folders.sync(made.dir, made).catch(() => {})
         }
         return { ...toInfo(full), ...(status === undefined ? {} : { versionId: full.versionId ?? 'null' }) }
       })
@@ -241,8 +241,7 @@ export class DiskWriter {
       if (intended && !dataInPlace) {
         // Back durably before the intent goes, or a power cut could leave it shelved with nothing to bring it back.
         const putBack = async ({ from, to }: { from: string, to: string }): Promise<void> => {
-          const made = await this.deps.folders.rename(to, from)
-          await this.deps.folders.sync(dirname(from), made).catch(async (err: unknown) => { await this.deps.folders.abandon(made); throw err })
+          await this.deps.folders.sync(dirname(from), await this.deps.folders.rename(to, from))
         }
         const back = shelved === undefined ? true : await putBack(shelved).then(() => true, () => false)
         const dropped = back && await db.settle(id, bucketName).then(() => true, () => false)
@@ -358,20 +357,14 @@ export class DiskWriter {
    */
   private async keepHiddenKey (bucket: string, key: string): Promise<MadeFolders> {
     const path = this.layout.hiddenKeyPath(bucket, key)
-    const made = await this.deps.folders.make(dirname(path))
-    try {
+    return await this.deps.folders.fill(dirname(path), async () => {
       const tmp = this.layout.tmpPath(this.nextId(), '.key')
       await writeDurable(tmp, key, this.sync)
       await renameInto(tmp, path)
-    } catch (err) {
-      await this.deps.folders.abandon(made)
-      throw err
-    }
-    return made
+    })
   }
 }
 
-/** Removes a file; one already gone is fine. */
 /** Removes a file; one already gone is fine. Returns whether it removed one. */
 async function unlinkIfThere (path: string): Promise<boolean> {
   return await unlink(path).then(() => true, (err: unknown) => { if (codeOf(err) !== 'ENOENT') throw err; return false })

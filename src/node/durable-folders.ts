@@ -59,6 +59,18 @@ export class DurableFolders {
     return { dir, first, made, settled: first === undefined }
   }
 
+  /** Makes `dir` (as make), then runs `write`, which needs it; if that fails, what was made is abandoned. Pass the result to sync. */
+  async fill (dir: string, write: () => Promise<void>): Promise<MadeFolders> {
+    const made = await this.make(dir)
+    try {
+      await write()
+    } catch (err) {
+      await this.abandon(made)
+      throw err
+    }
+    return made
+  }
+
   /** Renames `from` to `to`, making its folder when missing (as make); pass the result to sync. */
   async rename (from: string, to: string): Promise<MadeFolders> {
     const dir = dirname(to)
@@ -68,20 +80,14 @@ export class DurableFolders {
     } catch (err) {
       if (codeOf(err) !== 'ENOENT') throw err
     }
-    const made = await this.make(dir)
-    try {
-      await rename(from, to)
-    } catch (err) {
-      await this.abandon(made)
-      throw err
-    }
-    return made
+    return await this.fill(dir, async () => { await rename(from, to) })
   }
 
   /**
    * Makes what was renamed into `dir` durable: fsyncs `dir`, the parents of
    * the folders this write made (`made`, from make or rename), then those of
    * any folder on `dir`'s path another write made and has not yet fsynced.
+   * When a parent's fsync fails, the folders made are abandoned.
    */
   async sync (dir: string, ...made: Array<MadeFolders | undefined>): Promise<void> {
     const syncer = this.syncer
@@ -93,12 +99,17 @@ export class DurableFolders {
       synced.add(d)
     }
     const mine = made.filter((m): m is MadeFolders => m !== undefined && !m.settled)
-    for (const m of mine) for (const d of foldersToSync(m.dir, m.first)) await once(d)
-    await once(dir)
+    try {
+      for (const m of mine) for (const d of foldersToSync(m.dir, m.first)) await once(d)
+    } catch (err) {
+      await this.abandon(...mine)
+      throw err
+    }
     for (const m of mine) {
       m.settled = true
       this.forget(m.made)
     }
+    await once(dir)
     if (this.unsure.size === 0 && this.failed.size === 0) return
     for (const d of this.pathOf(dir)) {
       if (!this.unsure.has(d) && !this.failed.has(d)) continue
