@@ -31,7 +31,7 @@ export async function recoverIntents (db: MetaDb, folders: DurableFolders, write
   const stuck: string[] = []
   for (const intent of db.intents()) {
     try {
-      if (await (intent.plan !== undefined ? recoverVersioned(db, intent, folders, writeMarker) : recoverPlain(db, intent, folders))) finished++
+      if (await recoverIntent(db, intent, folders, writeMarker)) finished++
       else dropped++
     } catch (err) {
       // One change that cannot be finished now (a file that will not go, a folder that will not fsync) does not stop the start: its key waits (`stuck`).
@@ -40,6 +40,26 @@ export async function recoverIntents (db: MetaDb, folders: DurableFolders, write
     }
   }
   return { finished, dropped, stuck }
+}
+
+/** Finishes or rolls back one change (see recoverIntents); returns whether it was finished. */
+async function recoverIntent (db: MetaDb, intent: CommitIntent, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<MadeFolders>): Promise<boolean> {
+  return await (intent.plan !== undefined ? recoverVersioned(db, intent, folders, writeMarker) : recoverPlain(db, intent, folders))
+}
+
+/**
+ * Finishes or rolls back the changes to `bucket`/`key` that wait in their
+ * intents, as a start does: for a change that failed half-way while the
+ * store ran (BlockedKeys). Call with the key's lock held. A rolled-back PUT's
+ * temp file goes as well (at a start, the temp folder is emptied instead).
+ * Throws if one still cannot be.
+ */
+export async function recoverKey (db: MetaDb, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<MadeFolders>, bucket: string, key: string): Promise<void> {
+  for (const intent of db.intents()) {
+    if (intent.bucket !== bucket || intent.record.key !== key) continue
+    await recoverIntent(db, intent, folders, writeMarker)
+    if (intent.dataTmp !== '') await removeQuietly(intent.dataTmp)
+  }
 }
 
 /**
@@ -85,7 +105,8 @@ async function recoverVersioned (db: MetaDb, intent: CommitIntent, folders: Dura
     await db.settle(intent.id, intent.bucket, undefined, { key: intent.record.key, rows: plan.rows })
     return true
   }
-  if (shelvedThere && !(await exists(shelve!.from))) await renameInto(shelve!.to, shelve!.from)
+  // Through DurableFolders: while the store runs (BlockedKeys), another write may rename into a folder this makes.
+  if (shelvedThere && !(await exists(shelve!.from))) await folders.sync(dirname(shelve!.from), await folders.rename(shelve!.to, shelve!.from))
   // A marker's file written before the shelving that did not happen goes with it.
   if (plan.markerFile !== undefined && plan.markerReplaces !== true) await unlink(plan.markerFile).catch(() => {})
   await syncFoldersOf(folders, [shelve?.from, shelve?.to, plan.markerFile])

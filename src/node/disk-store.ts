@@ -17,7 +17,7 @@ import { Adopter, type AdoptedListener } from './disk-adopt.js'
 import { DiskBuckets } from './disk-buckets.js'
 import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
 import { isRecordedFile, stampOf, toInfo, type MetaRecord } from './disk-records.js'
-import { checkFormat, cleanTemp, hasAnyBucketFolder, importFormat1, loadBuckets, recoverIntents } from './disk-recovery.js'
+import { checkFormat, cleanTemp, hasAnyBucketFolder, importFormat1, loadBuckets, recoverIntents, recoverKey } from './disk-recovery.js'
 import { DiskMultipart } from './disk-multipart.js'
 import { DiskUploads } from './disk-uploads.js'
 import { DiskVersions, kept } from './disk-versions.js'
@@ -28,6 +28,7 @@ import { FolderScan, type ScanCounters } from './folder-scan.js'
 import { GroupFsync } from './group-fsync.js'
 import { MetaDb } from './meta-db.js'
 import { nodeHashes } from './node-hashes.js'
+import { BlockedKeys } from './blocked-keys.js'
 
 export interface DiskStoreOptions {
   /** Hash implementations; node:crypto by default. */
@@ -44,6 +45,11 @@ export interface DiskStoreOptions {
   settleMs?: number
   /** The fsync of a folder after a file is renamed into it or a folder made in it (default: a real one; tests count them). */
   fsyncFolder?: (dir: string) => Promise<void>
+  /**
+   * A change that failed half-way (a full disk, a failing fsync) leaves its key answering 503 until it is finished:
+   * tried again after this long (ms; default 15 s), then twice as long each time up to ten minutes; 0: only at the next start.
+   */
+  retryBlockedMs?: number
 }
 
 /** Called with an object whose file was deleted by hand (see DiskStore.onRemoved). */
@@ -51,6 +57,8 @@ export type RemovedListener = (bucket: string, key: string) => void
 
 /** Default time between folder scans. */
 export const SCAN_INTERVAL_MS = 60_000
+/** Default wait before a change that failed half-way is first tried again. */
+export const RETRY_BLOCKED_MS = 15_000
 
 /**
  * Objects as plain files under a data folder, with their metadata in
@@ -65,6 +73,8 @@ export const SCAN_INTERVAL_MS = 60_000
  */
 export class DiskStore implements ObjectStore {
   private readonly keyLocks = new KeyedLock()
+  /** Keys whose change failed half-way: 503 until a retry or the next start finishes it. */
+  readonly blocked: BlockedKeys
   readonly writer: DiskWriter
   private readonly scan: FolderScan
   private readonly adopter: Adopter
@@ -80,27 +90,33 @@ export class DiskStore implements ObjectStore {
     this.hashes = options.hashes ?? nodeHashes
     this.sync = options.fsync ?? true
     this.uploads = new DiskUploads(layout, this.sync, folders)
+    const log = options.log ?? ((line: string) => { process.stderr.write(`s3mesh: ${line}\n`) })
+    this.blocked = new BlockedKeys({
+      retryMs: options.retryBlockedMs ?? RETRY_BLOCKED_MS,
+      locks: this.keyLocks,
+      log,
+      heal: async (bucket, key) => { await recoverKey(db, folders, async (path, stamp) => await versions.writeMarker(path, stamp), bucket, key) },
+    })
     this.writer = new DiskWriter({
       layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.buckets.get(name), versions,
       beforeVersioned: async (bucket, key) => { this.notRebuilding(bucket); await this.reconcilePath(bucket, key) },
-      folders,
+      folders, blocked: this.blocked,
     })
     this.adopter = new Adopter({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, versions, buckets })
     this.multipart = new DiskMultipart({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, buckets, writer: this.writer, uploads: this.uploads, ...(options.minPartSize === undefined ? {} : { minPartSize: options.minPartSize }) })
-    const log = options.log ?? ((line: string) => { process.stderr.write(`s3mesh: ${line}\n`) })
     this.scan = new FolderScan({
       db,
       buckets: () => this.buckets.live().map(b => ({ name: b.record.name, dir: layout.bucketDir(b.record.name) })),
       adopt: async (bucket, key, path) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
         // Written by the store meanwhile (the scan looked before taking the lock), or waiting for the next start: nothing to adopt.
-        if (db.has(bucket, key) || !this.buckets.has(bucket) || this.writer.blocked.has(`${bucket}/${key}`)) return false
+        if (db.has(bucket, key) || !this.buckets.has(bucket) || this.blocked.has(`${bucket}/${key}`)) return false
         return await this.adopter.adopt(bucket, key, path) !== undefined
       }),
       removed: async (bucket, key) => await this.keyLocks.run(`${bucket}/${key}`, async () => {
         // Written again meanwhile, hidden or shelved (its bytes are not in the folder), or the file is back: nothing to drop.
         const meta = db.get(bucket, key)
         const path = this.layout.visiblePath(bucket, key)
-        if (meta === undefined || meta.hidden || meta.shelved === true || path === undefined || this.writer.blocked.has(`${bucket}/${key}`)) return false
+        if (meta === undefined || meta.hidden || meta.shelved === true || path === undefined || this.blocked.has(`${bucket}/${key}`)) return false
         if (await lstat(path).then(() => true, (err: unknown) => { if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return false; throw err })) return false
         await this.forget(bucket, key)
         return true
@@ -136,7 +152,7 @@ export class DiskStore implements ObjectStore {
       const folders = new DurableFolders(layout.root, sync ? new GroupFsync(options.fsyncFolder) : undefined)
       const versions = new DiskVersions(layout, db, sync, folders)
       const { stuck } = await recoverIntents(db, folders, async (path, stamp) => await versions.writeMarker(path, stamp))
-      for (const where of stuck) log(`the change to ${where} a crash interrupted could not be finished; the key is left alone until a start can (see the error above)`)
+      for (const where of stuck) log(`the change to ${where} a crash interrupted could not be finished; the key is left alone until a retry or a later start can (see the error above)`)
       await cleanTemp(layout)
       const formatTmp = layout.tmpPath(randomId(), '.format')
       await writeDurable(formatTmp, JSON.stringify({ version: FORMAT_VERSION }), sync)
@@ -152,7 +168,7 @@ export class DiskStore implements ObjectStore {
       const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
       await db.setInfo('session', session.current)
       const store = new DiskStore(layout, db, versions, buckets, folders, { ...options, log }, session, rebuilding)
-      for (const where of stuck) store.writer.blocked.add(where)
+      for (const where of stuck) store.blocked.add(where)
       store.scan.start()
       void store.scan.firstScan.then(() => {
         store.scanned = true
@@ -168,6 +184,7 @@ export class DiskStore implements ObjectStore {
   /** Stops the folder scans and closes the metadata database. */
   async close (): Promise<void> {
     await this.scan.stop()
+    await this.blocked.stop()
     this.db.close()
   }
 
@@ -255,7 +272,7 @@ export class DiskStore implements ObjectStore {
   /** Runs `fn` under the key's lock, unless the key's last change is waiting for the next start (ServiceUnavailable). */
   private async locked<T> (bucket: string, key: string, fn: () => Promise<T>): Promise<T> {
     return await this.keyLocks.run(`${bucket}/${key}`, async () => {
-      this.writer.notBlocked(`${bucket}/${key}`)
+      this.blocked.check(`${bucket}/${key}`)
       return await fn()
     })
   }

@@ -11,7 +11,7 @@ import type { DurableFolders, MadeFolders } from './durable-folders.js'
 import type { DiskLayout } from './disk-layout.js'
 import { toInfo, type BucketRecord, type MetaRecord } from './disk-records.js'
 import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
-import { S3Error } from '../core/errors.js'
+import type { BlockedKeys } from './blocked-keys.js'
 import type { DiskVersions } from './disk-versions.js'
 import type { MetaDb, VersionPlan } from './meta-db.js'
 
@@ -56,6 +56,8 @@ export interface DiskWriterDeps {
   beforeVersioned?: (bucket: string, key: string) => Promise<void>
   /** The folders files are renamed into, made and fsynced (shared with the store's versions and uploads). */
   folders: DurableFolders
+  /** Keys whose change failed half-way, left alone until it is finished (shared with the store). */
+  blocked: BlockedKeys
 }
 
 /**
@@ -325,12 +327,12 @@ export class DiskWriter {
     }
   }
 
-  /** Keys whose change failed half-way and could not be finished or undone: left alone (503) until the next start finishes it. */
-  readonly blocked = new Set<string>()
+  /** Keys whose change failed half-way and could not be finished or undone: left alone (503) until a retry or the next start finishes it. */
+  private get blocked (): BlockedKeys { return this.deps.blocked }
 
-  /** Throws ServiceUnavailable for a key whose last change is waiting for the next start. */
+  /** Throws ServiceUnavailable for a key whose last change is waiting to be finished. */
   notBlocked (where: string): void {
-    if (this.blocked.has(where)) throw new S3Error('ServiceUnavailable', `A change to ${where} failed half-way (a full disk?); the next start of the server finishes it. Until then the key is not changed or read.`)
+    this.deps.blocked.check(where)
   }
 
   /** The last steps of a versioned change whose data is in place: the replaced file removed, then the rows. */

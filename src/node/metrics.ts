@@ -38,7 +38,7 @@ export class ServerMetrics {
     if (bytesOut > 0) this.bytesOut.inc(bytesOut)
   }
 
-  /** The folder scans that adopt files placed by hand (DiskStore): progress while one runs. */
+  /** The folder scans that adopt files placed by hand (DiskStore): progress while one runs; and the keys waiting for a change to be finished. */
   attachStore (store: DiskStore): void {
     const c = (): ScanCounters => store.scanCounters
     this.counterFrom('s3mesh_adopt_scans_total', 'Scans of the bucket folders for files placed by hand, finished.', () => c().scans)
@@ -47,6 +47,7 @@ export class ServerMetrics {
     this.counterFrom('s3mesh_adopt_removed_files_total', 'Objects dropped because their file was deleted from its bucket folder by hand.', () => c().removed)
     this.gaugeFrom('s3mesh_adopt_scan_running', '1 while a scan runs (the first one after start adopts what was placed while the node was down).', () => c().running ? 1 : 0)
     this.gaugeFrom('s3mesh_adopt_last_scan_seconds', 'How long the last finished scan took.', () => c().lastSeconds)
+    this.gaugeFrom('s3mesh_blocked_keys', 'Keys answering 503 because a change to them failed half-way (a full disk, a failing fsync), until a retry finishes it.', () => store.blocked.size)
   }
 
   /** What the buckets' lifecycle rules did on this node. */

@@ -12,6 +12,7 @@ import { MetaDb } from '../../src/node/meta-db.js'
 import { DiskStore } from '../../src/node/disk-store.js'
 import { readStream } from '../compliance/object-store-suite.js'
 import { until } from '../helpers/until.js'
+import { folderFsyncFault, putWhoseRowsFail, versionedChangeWhoseShelvingFails } from '../helpers/disk-faults.js'
 
 const enc = new TextEncoder()
 
@@ -432,17 +433,6 @@ describe('DiskStore paths', () => {
 
 /** Runs `fn` on a DiskStore in a new data folder, closed and removed after. */
 /** A PUT of `new!` over `b/k` whose rows cannot be written after its data rename: the key is left half made, for a start to finish. */
-async function putWhoseRowsFail (store: DiskStore): Promise<void> {
-  const db = (store as unknown as { db: MetaDb }).db
-  const settleCommitted = db.settleCommitted.bind(db)
-  let failed = 0
-  db.settleCommitted = async () => { failed++; throw new Error('disk I/O error') }
-  try {
-    await assert.rejects(store.putObject('b', 'k', streamOfBytes(enc.encode('new!')), { metadata: { user: { v: 'new' } } }), /disk I\/O error|store the object/)
-  } finally { db.settleCommitted = settleCommitted }
-  assert.equal(failed, 1, 'the rows failed after the data rename')
-}
-
 async function withStore (fn: (store: DiskStore, root: string) => Promise<void>): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 's3mesh-store-'))
   try {
@@ -479,25 +469,14 @@ describe('DiskStore deletes', () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-store-'))
     try {
       const layout = new DiskLayout(root)
-      let failing = false
-      let failed = 0
-      const fsyncFolder = async (dir: string): Promise<void> => {
-        if (failing && dir === layout.versionsDir('b', 'k')) { failed++; throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }) }
-      }
-      let store = await DiskStore.open(root, { scanIntervalMs: 0, fsyncFolder })
-      await store.createBucket('b')
-      await store.setBucketVersioning('b', 'Enabled')
-      await store.putObject('b', 'k', streamOfBytes(enc.encode('one')), { metadata: { user: {} } })
-      await store.putObject('b', 'k', streamOfBytes(enc.encode('two')), { metadata: { user: {} } })
-      failing = true
-      if (change === 'delete') await assert.rejects(store.deleteObject('b', 'k'), /EIO|delete the object/)
-      else await assert.rejects(store.putObject('b', 'k', streamOfBytes(enc.encode('three')), { metadata: { user: {} } }), /EIO|store the object/)
-      assert.ok(failed > 0, 'precondition: the versions folder\'s fsync failed after the shelving')
+      const fault = folderFsyncFault()
+      let store = await DiskStore.open(root, { scanIntervalMs: 0, fsyncFolder: fault.fsyncFolder })
+      await versionedChangeWhoseShelvingFails(store, root, change, fault)
       if (change === 'delete') assert.ok(!existsSync(join(root, 'b', 'k')), 'precondition: the current object was shelved')
       else assert.equal(await readFile(join(root, 'b', 'k'), 'utf8'), 'three', 'precondition: the new bytes are in place')
       await assert.rejects(store.headObject('b', 'k'), (err: Error & { code?: string }) => err.code === 'ServiceUnavailable')
       await store.close()
-      failing = false
+      fault.failing = false
       const synced: string[] = []
       store = await DiskStore.open(root, { scanIntervalMs: 0, fsyncFolder: async dir => { synced.push(dir) } })
       try {

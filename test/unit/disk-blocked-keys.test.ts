@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { streamOfBytes } from '../../src/core/streams.js'
+import { DiskStore, type DiskStoreOptions } from '../../src/node/disk-store.js'
+import { ServerMetrics } from '../../src/node/metrics.js'
+import { readStream } from '../compliance/object-store-suite.js'
+import { folderFsyncFault, metaDbOf, putWhoseRowsFail, unavailable, versionedChangeWhoseShelvingFails } from '../helpers/disk-faults.js'
+import { until } from '../helpers/until.js'
+
+const enc = new TextEncoder()
+
+async function read (store: DiskStore, key: string): Promise<string> {
+  return new TextDecoder().decode(await readStream((await store.openObject('b', key)).stream()))
+}
+
+/** A store in a new folder (options given), removed after `fn`; `logs` has what it logged. */
+async function withStore (options: DiskStoreOptions, fn: (store: DiskStore, root: string, logs: string[]) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 's3mesh-blocked-'))
+  const logs: string[] = []
+  try {
+    const store = await DiskStore.open(root, { scanIntervalMs: 0, log: line => { logs.push(line) }, ...options })
+    try { await fn(store, root, logs) } finally { await store.close() }
+  } finally { await rm(root, { recursive: true, force: true }) }
+}
+
+describe('DiskStore changes that failed half-way, tried again while it runs', () => {
+  it('a PUT whose rows failed after its data rename is finished by a retry, without a restart; a retry that fails again leaves the key waiting', async () => {
+    await withStore({ retryBlockedMs: 0 }, async (store, root, logs) => {
+      await store.createBucket('b')
+      const old = await store.putObject('b', 'k', streamOfBytes(enc.encode('old')), { metadata: { user: { v: 'old' } } })
+      await putWhoseRowsFail(store)
+      await assert.rejects(store.headObject('b', 'k'), unavailable, 'precondition: the key waits')
+      const metrics = new ServerMetrics()
+      metrics.attachStore(store)
+      const blockedKeys = async (): Promise<string | undefined> => /^s3mesh_blocked_keys (\d+)$/m.exec(await metrics.registry.metrics())?.[1]
+      assert.equal(await blockedKeys(), '1', '/metrics counts it')
+      const db = metaDbOf(store)
+      assert.equal(db.intents().length, 1, 'precondition: its intent is left')
+
+      // The disk still fails: the key goes on waiting, its intent kept.
+      const settle = db.settle.bind(db)
+      db.settle = async () => { throw new Error('disk I/O error') }
+      try {
+        assert.deepEqual(await store.blocked.retry({ all: true }), [])
+      } finally { db.settle = settle }
+      await assert.rejects(store.headObject('b', 'k'), unavailable)
+      assert.equal(db.intents().length, 1)
+      assert.ok(logs.some(l => l.includes('b/k') && l.includes('still cannot be finished') && l.includes('disk I/O error')), logs.join('\n'))
+
+      assert.deepEqual(await store.blocked.retry({ all: true }), ['b/k'])
+      const head = await store.headObject('b', 'k')
+      assert.equal(head.etag, createHash('md5').update('new!').digest('hex'))
+      assert.notEqual(head.etag, old.etag)
+      assert.equal(head.metadata.user.v, 'new')
+      assert.equal(await read(store, 'k'), 'new!')
+      assert.deepEqual(db.intents(), [])
+      assert.ok(logs.some(l => l.includes('b/k') && l.includes('served again')), logs.join('\n'))
+      assert.equal(await blockedKeys(), '0')
+      await store.putObject('b', 'k', streamOfBytes(enc.encode('next')), { metadata: { user: {} } })
+      assert.equal(await readFile(join(root, 'b', 'k'), 'utf8'), 'next', 'and written again')
+    })
+  })
+
+  it('tries a waiting change by itself after retryBlockedMs', async () => {
+    await withStore({ retryBlockedMs: 200 }, async store => {
+      await store.createBucket('b')
+      await store.putObject('b', 'k', streamOfBytes(enc.encode('old')), { metadata: { user: {} } })
+      await putWhoseRowsFail(store)
+      // Checked before any timer can run: the failed PUT's key waits.
+      assert.ok(store.blocked.has('b/k'), 'precondition: the key waits')
+      await until('the key is served again', async () => (await store.headObject('b', 'k')).size === 4, 10_000)
+      assert.equal(await read(store, 'k'), 'new!')
+      assert.equal(store.blocked.size, 0)
+    })
+  })
+
+  for (const change of ['delete', 'PUT'] as const) {
+    it(`a versioned ${change} whose shelving could not be made durable (its folder's fsync failed) is finished by a retry once the fsync works, without a restart`, async () => {
+      const fault = folderFsyncFault()
+      await withStore({ retryBlockedMs: 0, fsyncFolder: fault.fsyncFolder }, async (store, root) => {
+        await versionedChangeWhoseShelvingFails(store, root, change, fault)
+        await assert.rejects(store.headObject('b', 'k'), unavailable, 'precondition: the key waits')
+        // Still failing: still waiting.
+        assert.deepEqual(await store.blocked.retry({ all: true }), [])
+        await assert.rejects(store.headObject('b', 'k'), unavailable)
+
+        fault.failing = false
+        fault.synced.length = 0
+        assert.deepEqual(await store.blocked.retry({ all: true }), ['b/k'])
+        assert.ok(fault.synced.includes(fault.target!), 'the versions folder fsynced by the retry')
+        if (change === 'delete') {
+          await assert.rejects(store.headObject('b', 'k'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
+          assert.ok(!existsSync(join(root, 'b', 'k')))
+        } else assert.equal(await read(store, 'k'), 'three')
+        const versions = (await store.listObjectVersions('b', { limit: 10 })).versions
+        assert.deepEqual(versions.map(v => [v.deleteMarker, v.isLatest]), [[change === 'delete', true], [false, false], [false, false]], 'the new version or marker, then both older versions')
+        assert.deepEqual(metaDbOf(store).intents(), [])
+      })
+    })
+  }
+})
