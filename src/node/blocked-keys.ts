@@ -27,6 +27,8 @@ export class BlockedKeys {
   /** `bucket/key` to the wait before its next try and when that is due (ms since epoch). */
   private readonly waiting = new Map<string, { waitMs: number, dueAt: number }>()
   private timer: ReturnType<typeof setTimeout> | undefined
+  /** When the timer fires (ms since epoch). */
+  private timerAt = 0
   private running: Promise<unknown> = Promise.resolve()
   private stopped = false
 
@@ -45,6 +47,12 @@ export class BlockedKeys {
 
   get size (): number {
     return this.waiting.size
+  }
+
+  /** Whether a key of `bucket` waits (its bucket is not deleted meanwhile). */
+  anyIn (bucket: string): boolean {
+    for (const where of this.waiting.keys()) if (where.startsWith(`${bucket}/`)) return true
+    return false
   }
 
   /** Throws ServiceUnavailable for a key whose change is waiting. */
@@ -78,24 +86,33 @@ export class BlockedKeys {
       if (!all && due.dueAt > Date.now()) continue
       const slash = where.indexOf('/')
       try {
-        await this.o.locks.run(where, async () => { await this.o.heal(where.slice(0, slash), where.slice(slash + 1)) })
-        this.waiting.delete(where)
+        await this.o.locks.run(where, async () => {
+          await this.o.heal(where.slice(0, slash), where.slice(slash + 1))
+          // Still under the lock: a write waiting for it finds the key served.
+          this.waiting.delete(where)
+        })
         healed.push(where)
         this.o.log(`the change to ${where} that failed half-way is finished or undone; the key is served again`)
       } catch (err) {
         const waitMs = Math.min(due.waitMs * 2, MOST_WAIT_MS)
         this.waiting.set(where, { waitMs, dueAt: Date.now() + waitMs })
-        this.o.log(`the change to ${where} that failed half-way still cannot be finished (${err instanceof Error ? err.message : String(err)}); tried again in ${Math.round(waitMs / 1000)} s`)
+        const next = this.o.retryMs > 0 ? `tried again in ${Math.round(waitMs / 1000)} s` : 'tried again at the next start'
+        this.o.log(`the change to ${where} that failed half-way still cannot be finished (${err instanceof Error ? err.message : String(err)}); ${next}`)
       }
     }
     this.schedule()
     return healed
   }
 
-  /** A timer for the earliest try due, unless one is set, retries are off or none waits. */
+  /** A timer for the earliest try due (one set for later is set again), unless retries are off or none waits. */
   private schedule (): void {
-    if (this.stopped || this.o.retryMs <= 0 || this.timer !== undefined || this.waiting.size === 0) return
+    if (this.stopped || this.o.retryMs <= 0 || this.waiting.size === 0) return
     const next = Math.min(...[...this.waiting.values()].map(w => w.dueAt))
+    if (this.timer !== undefined) {
+      if (this.timerAt <= next) return
+      clearTimeout(this.timer)
+    }
+    this.timerAt = next
     this.timer = setTimeout(() => {
       this.timer = undefined
       void this.retry()

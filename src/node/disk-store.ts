@@ -95,7 +95,14 @@ export class DiskStore implements ObjectStore {
       retryMs: options.retryBlockedMs ?? RETRY_BLOCKED_MS,
       locks: this.keyLocks,
       log,
-      heal: async (bucket, key) => { await recoverKey(db, folders, async (path, stamp) => await versions.writeMarker(path, stamp), bucket, key) },
+      heal: async (bucket, key) => {
+        // A write in the bucket, as the change was: its bucket is not deleted meanwhile (NoSuchBucket while it is: tried again later).
+        const b = this.buckets.get(bucket)
+        b.pending++
+        try {
+          await recoverKey(db, folders, async (path, stamp) => await versions.writeMarker(path, stamp), bucket, key)
+        } finally { b.pending-- }
+      },
     })
     this.writer = new DiskWriter({
       layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.buckets.get(name), versions,
@@ -231,6 +238,8 @@ export class DiskStore implements ObjectStore {
     // While the index is rebuilt, objects the database does not know yet may be in the bucket (hidden ones too).
     if (this.db.created && !this.scanned) throw new S3Error('ServiceUnavailable', 'The node is rebuilding its metadata index from the data folder; retry once its log says it is done.')
     if (this.db.hasAny(name) || this.db.hasAnyVersion(name) || b.pending > 0) throw notEmpty()
+    // A change that failed half-way may have bytes in the bucket that no row lists yet.
+    if (this.blocked.anyIn(name)) throw notEmpty('A change to an object in the bucket failed half-way and waits to be finished (see the log).')
     await this.buckets.delete(name,
       async () => { if (await this.uploads.hasAny(name)) throw notEmpty('The bucket has multipart uploads in progress: complete or abort them first.') },
       async () => { await this.db.removeBucket(name) })

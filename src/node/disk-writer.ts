@@ -161,99 +161,102 @@ export class DiskWriter {
     const versions = this.deps.versions
     try {
       return await this.deps.keyLocks.run(`${bucketName}/${key}`, async () => {
-        this.notBlocked(`${bucketName}/${key}`)
-        if (bucket.record.versioning !== undefined) await this.deps.beforeVersioned?.(bucketName, key)
-        const visible = this.layout.visiblePath(bucketName, key)
-        const hidden = this.layout.hiddenPath(bucketName, key)
-        const previous = db.get(bucketName, key)
-        if (condition !== undefined) {
-          // A file put in the folder by hand and not yet read is an object all the same (of an ETag not yet known).
-          const byHand = previous === undefined && visible !== undefined && (await lstat(visible).catch(() => undefined))?.isFile() === true
-          checkWriteCondition(condition, previous ?? (byHand ? { etag: '' } : undefined), key)
-        }
-        await beforeCommit?.()
-        const status = bucket.record.versioning
-        if (named !== undefined) checkNamedVersion(status, named.versionId)
-        const made = status === undefined ? {} : named === undefined ? versions.newVersion(status) : { ...(named.versionId === NULL_VERSION ? {} : { versionId: named.versionId }), stamp: named.stamp }
-        const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs, ...made }
-        // In a bucket with versioning set, the current object is kept as a version (disk-versions.ts); a named
-        // version older than the key's newest is kept as noncurrent, and the current one stays.
-        const older = status !== undefined && named !== undefined ? versions.planOlder(bucketName, key, full) : undefined
-        const { plan, inPlace } = older !== undefined ? { plan: older, inPlace: false } : status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
-        const intend = async (dataPath: string): Promise<void> => {
-          if (full.hidden) keyFolderMade = await this.keepHiddenKey(bucketName, key)
-          await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
-          intended = true
-        }
-        let dataPath = older !== undefined ? versions.dataPath(bucketName, key, full) : visible ?? hidden
-        if (older !== undefined) await versions.prepare(bucketName, key)
-        // The data file's fsync (if still running) and the intent's go on together: both are needed before the rename.
-        // Both are waited for even if one fails, so that an intent made durable is known (`intended`) and dropped below.
-        const [intent, data] = await Promise.allSettled([intend(dataPath), temp.durable])
-        if (intent.status === 'rejected') throw intent.reason
-        if (data.status === 'rejected') throw data.reason
-        if (plan?.shelve !== undefined) {
-          await versions.prepare(bucketName, key)
-          shelveMade = await this.deps.folders.rename(plan.shelve.from, plan.shelve.to)
-          shelved = plan.shelve
-        }
-        const { folders } = this.deps
         try {
-          madeFolder = await folders.rename(dataTmp, dataPath)
+          this.notBlocked(`${bucketName}/${key}`)
+          if (bucket.record.versioning !== undefined) await this.deps.beforeVersioned?.(bucketName, key)
+          const visible = this.layout.visiblePath(bucketName, key)
+          const hidden = this.layout.hiddenPath(bucketName, key)
+          const previous = db.get(bucketName, key)
+          if (condition !== undefined) {
+            // A file put in the folder by hand and not yet read is an object all the same (of an ETag not yet known).
+            const byHand = previous === undefined && visible !== undefined && (await lstat(visible).catch(() => undefined))?.isFile() === true
+            checkWriteCondition(condition, previous ?? (byHand ? { etag: '' } : undefined), key)
+          }
+          await beforeCommit?.()
+          const status = bucket.record.versioning
+          if (named !== undefined) checkNamedVersion(status, named.versionId)
+          const made = status === undefined ? {} : named === undefined ? versions.newVersion(status) : { ...(named.versionId === NULL_VERSION ? {} : { versionId: named.versionId }), stamp: named.stamp }
+          const full: MetaRecord = { v: 1, key, ...record, hidden: visible === undefined, ino: temp.ino, mtimeMs: temp.mtimeMs, ...made }
+          // In a bucket with versioning set, the current object is kept as a version (disk-versions.ts); a named
+          // version older than the key's newest is kept as noncurrent, and the current one stays.
+          const older = status !== undefined && named !== undefined ? versions.planOlder(bucketName, key, full) : undefined
+          const { plan, inPlace } = older !== undefined ? { plan: older, inPlace: false } : status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
+          const intend = async (dataPath: string): Promise<void> => {
+            if (full.hidden) keyFolderMade = await this.keepHiddenKey(bucketName, key)
+            await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
+            intended = true
+          }
+          let dataPath = older !== undefined ? versions.dataPath(bucketName, key, full) : visible ?? hidden
+          if (older !== undefined) await versions.prepare(bucketName, key)
+          // The data file's fsync (if still running) and the intent's go on together: both are needed before the rename.
+          // Both are waited for even if one fails, so that an intent made durable is known (`intended`) and dropped below.
+          const [intent, data] = await Promise.allSettled([intend(dataPath), temp.durable])
+          if (intent.status === 'rejected') throw intent.reason
+          if (data.status === 'rejected') throw data.reason
+          if (plan?.shelve !== undefined) {
+            await versions.prepare(bucketName, key)
+            shelveMade = await this.deps.folders.rename(plan.shelve.from, plan.shelve.to)
+            shelved = plan.shelve
+          }
+          const { folders } = this.deps
+          try {
+            madeFolder = await folders.rename(dataTmp, dataPath)
+          } catch (err) {
+            if (older !== undefined || visible === undefined || !PATH_TAKEN.has(codeOf(err) ?? '')) throw err
+            // Another key's file or folder holds this path (as `a` does for `a/b`): keep the bytes hidden.
+            full.hidden = true
+            dataPath = hidden
+            await intend(dataPath)
+            madeFolder = await folders.rename(dataTmp, dataPath)
+          }
+          dataInPlace = true
+          // The file's folder, and those the rename made (the first key under a new prefix) or another write is making.
+          // (A hidden key's folders are made with its .key file, beside its bytes.)
+          await folders.sync(dirname(dataPath), madeFolder, keyFolderMade)
+          if (plan === undefined) {
+            // The data is in place and durable, and so is the intent: the rows need not be fsynced before the answer.
+            await db.settleCommitted(id, bucketName, full)
+          } else {
+            if (shelved !== undefined) await folders.sync(dirname(shelved.to), shelveMade)
+            await this.finish(id, bucketName, key, plan, 'store the object')
+          }
+          settled = true
+          if (inPlace && previous !== undefined && previous.hidden !== full.hidden) {
+            const old = previous.hidden ? hidden : visible!
+            await unlink(old).catch(() => {})
+            if (previous.hidden) await removeQuietly(this.layout.hiddenKeyPath(bucketName, key))
+            else await pruneEmptyDirs(dirname(old), this.layout.bucketDir(bucketName))
+          }
+          if (key.endsWith('/') && older === undefined) {
+            // A folder marker (`photos/`): show the folder to people browsing the data folder.
+            const folder = this.layout.visiblePath(bucketName, key.slice(0, -1))
+            const made = folder === undefined ? undefined : await folders.make(folder).catch(() => undefined)
+            // Made durable like any folder: an object put in it next counts on it (see DurableFolders).
+            if (made !== undefined && !made.settled) await folders.sync(made.dir, made).catch(() => {})
+          }
+          return { ...toInfo(full), ...(status === undefined ? {} : { versionId: full.versionId ?? 'null' }) }
         } catch (err) {
-          if (older !== undefined || visible === undefined || !PATH_TAKEN.has(codeOf(err) ?? '')) throw err
-          // Another key's file or folder holds this path (as `a` does for `a/b`): keep the bytes hidden.
-          full.hidden = true
-          dataPath = hidden
-          await intend(dataPath)
-          madeFolder = await folders.rename(dataTmp, dataPath)
+          // Undone (or left to a retry) under the key's lock: a write waiting for it must find the key as this leaves it.
+          await removeQuietly(dataTmp)
+          await this.deps.folders.abandon(madeFolder, keyFolderMade, shelveMade)
+          // With the data in place the intent stays: a retry or the next start finishes this commit. Without, the
+          // shelved current object goes back, and the intent is dropped (if that move fails, a retry moves it).
+          if (intended && !dataInPlace) {
+            // Back durably before the intent goes, or a power cut could leave it shelved with nothing to bring it back.
+            const putBack = async ({ from, to }: { from: string, to: string }): Promise<void> => {
+              await this.deps.folders.sync(dirname(from), await this.deps.folders.rename(to, from))
+            }
+            const back = shelved === undefined ? true : await putBack(shelved).then(() => true, () => false)
+            const dropped = back && await db.settle(id, bucketName).then(() => true, () => false)
+            if (!dropped && shelved !== undefined) this.blocked.add(`${bucketName}/${key}`)
+          } else if (dataInPlace && !settled) {
+            // In place, its rows not written (the new bytes beside the old record, or a version's rows half made): a
+            // retry or the next start finishes it from the durable intent; until then the key is neither read nor changed.
+            this.blocked.add(`${bucketName}/${key}`)
+          }
+          throw storageError(err, 'store the object')
         }
-        dataInPlace = true
-        // The file's folder, and those the rename made (the first key under a new prefix) or another write is making.
-        // (A hidden key's folders are made with its .key file, beside its bytes.)
-        await folders.sync(dirname(dataPath), madeFolder, keyFolderMade)
-        if (plan === undefined) {
-          // The data is in place and durable, and so is the intent: the rows need not be fsynced before the answer.
-          await db.settleCommitted(id, bucketName, full)
-        } else {
-          if (shelved !== undefined) await folders.sync(dirname(shelved.to), shelveMade)
-          await this.finish(id, bucketName, key, plan, 'store the object')
-        }
-        settled = true
-        if (inPlace && previous !== undefined && previous.hidden !== full.hidden) {
-          const old = previous.hidden ? hidden : visible!
-          await unlink(old).catch(() => {})
-          if (previous.hidden) await removeQuietly(this.layout.hiddenKeyPath(bucketName, key))
-          else await pruneEmptyDirs(dirname(old), this.layout.bucketDir(bucketName))
-        }
-        if (key.endsWith('/') && older === undefined) {
-          // A folder marker (`photos/`): show the folder to people browsing the data folder.
-          const folder = this.layout.visiblePath(bucketName, key.slice(0, -1))
-          const made = folder === undefined ? undefined : await folders.make(folder).catch(() => undefined)
-          // Made durable like any folder: an object put in it next counts on it (see DurableFolders).
-          if (made !== undefined && !made.settled) await folders.sync(made.dir, made).catch(() => {})
-        }
-        return { ...toInfo(full), ...(status === undefined ? {} : { versionId: full.versionId ?? 'null' }) }
       })
-    } catch (err) {
-      await removeQuietly(dataTmp)
-      await this.deps.folders.abandon(madeFolder, keyFolderMade, shelveMade)
-      // With the data in place the intent stays: the next start finishes this commit. Without, the shelved
-      // current object goes back, and the intent is dropped (if that move fails, the next start moves it).
-      if (intended && !dataInPlace) {
-        // Back durably before the intent goes, or a power cut could leave it shelved with nothing to bring it back.
-        const putBack = async ({ from, to }: { from: string, to: string }): Promise<void> => {
-          await this.deps.folders.sync(dirname(from), await this.deps.folders.rename(to, from))
-        }
-        const back = shelved === undefined ? true : await putBack(shelved).then(() => true, () => false)
-        const dropped = back && await db.settle(id, bucketName).then(() => true, () => false)
-        if (!dropped && shelved !== undefined) this.blocked.add(`${bucketName}/${key}`)
-      } else if (dataInPlace && !settled) {
-        // In place, its rows not written (the new bytes beside the old record, or a version's rows half made): the
-        // next start finishes it from the durable intent; until then the key is neither read nor changed.
-        this.blocked.add(`${bucketName}/${key}`)
-      }
-      throw storageError(err, 'store the object')
     } finally {
       bucket.pending--
     }

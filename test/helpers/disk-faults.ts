@@ -9,14 +9,14 @@ export function metaDbOf (store: DiskStore): MetaDb {
   return (store as unknown as { db: MetaDb }).db
 }
 
-/** PUTs 'new!' to b/k with rows that fail after the data rename: the bytes are in place, the rows not written (the key is then blocked). */
-export async function putWhoseRowsFail (store: DiskStore): Promise<void> {
+/** PUTs 'new!' to b/`key` with rows that fail after the data rename: the bytes are in place, the rows not written (the key is then blocked). */
+export async function putWhoseRowsFail (store: DiskStore, key = 'k'): Promise<void> {
   const db = metaDbOf(store)
   const settleCommitted = db.settleCommitted.bind(db)
   let failed = 0
   db.settleCommitted = async () => { failed++; throw new Error('disk I/O error') }
   try {
-    await assert.rejects(store.putObject('b', 'k', streamOfBytes(new TextEncoder().encode('new!')), { metadata: { user: { v: 'new' } } }), /disk I\/O error|store the object/)
+    await assert.rejects(store.putObject('b', key, streamOfBytes(new TextEncoder().encode('new!')), { metadata: { user: { v: 'new' } } }), /disk I\/O error|store the object/)
   } finally { db.settleCommitted = settleCommitted }
   assert.equal(failed, 1, 'the rows failed after the data rename')
 }

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { streamOfBytes } from '../../src/core/streams.js'
+import { BlockedKeys } from '../../src/node/blocked-keys.js'
+import { KeyedLock } from '../../src/core/keyed-lock.js'
 import { DiskStore, type DiskStoreOptions } from '../../src/node/disk-store.js'
 import { ServerMetrics } from '../../src/node/metrics.js'
 import { readStream } from '../compliance/object-store-suite.js'
@@ -77,6 +79,42 @@ describe('DiskStore changes that failed half-way, tried again while it runs', ()
       assert.equal(await read(store, 'k'), 'new!')
       assert.equal(store.blocked.size, 0)
     })
+  })
+
+  it('keeps the bucket of a waiting change from being deleted: its bytes may be where no row lists them yet', async () => {
+    await withStore({ retryBlockedMs: 0 }, async store => {
+      await store.createBucket('b')
+      // A key kept under .s3mesh/objects (two slashes): with its rows not written, nothing in the bucket's folder or rows shows it.
+      await putWhoseRowsFail(store, 'x//y')
+      assert.equal(metaDbOf(store).get('b', 'x//y'), undefined, 'precondition: no row lists it')
+      await assert.rejects(store.deleteBucket('b'), (err: Error & { code?: string }) => err.code === 'BucketNotEmpty' && /failed half-way/.test(err.message))
+      assert.deepEqual(await store.blocked.retry({ all: true }), ['b/x//y'])
+      assert.equal(await read(store, 'x//y'), 'new!')
+      await assert.rejects(store.deleteBucket('b'), (err: Error & { code?: string }) => err.code === 'BucketNotEmpty')
+      await store.deleteObject('b', 'x//y')
+      await store.deleteBucket('b')
+    })
+  })
+
+  it('tries a key that starts waiting before another whose tries have backed off for longer', async () => {
+    const logs: string[] = []
+    const blocked = new BlockedKeys({
+      retryMs: 100,
+      locks: new KeyedLock(),
+      log: line => { logs.push(line) },
+      heal: async (bucket, key) => { if (key === 'stuck') throw new Error('still failing') },
+    })
+    try {
+      blocked.add('b/stuck')
+      // Backed off: 100 ms, doubled five times.
+      for (let i = 0; i < 5; i++) assert.deepEqual(await blocked.retry({ all: true }), [])
+      assert.ok(logs.at(-1)?.includes('tried again in 3 s'), logs.join('\n'))
+      // The first timer (100 ms after the add) has fired by then, and found nothing due: the next is set for that try.
+      await new Promise(resolve => setTimeout(resolve, 300))
+      blocked.add('b/new')
+      await until('the new key is tried', () => !blocked.has('b/new'), 2000, undefined, 20)
+      assert.ok(blocked.has('b/stuck'))
+    } finally { await blocked.stop() }
   })
 
   for (const change of ['delete', 'PUT'] as const) {
