@@ -24,10 +24,10 @@ export interface BlockedKeysOptions {
  * passed, heals without a restart; the next start tries them too.
  */
 export class BlockedKeys {
-  /** `bucket/key` to the wait before its next try and when that is due (ms since epoch). */
+  /** `bucket/key` to the wait before its next try and when that is due (performance.now(), ms: a wall-clock step moves no try). */
   private readonly waiting = new Map<string, { waitMs: number, dueAt: number }>()
   private timer: ReturnType<typeof setTimeout> | undefined
-  /** When the timer fires (ms since epoch). */
+  /** When the timer fires (performance.now(), ms). */
   private timerAt = 0
   private running: Promise<unknown> = Promise.resolve()
   private stopped = false
@@ -37,8 +37,9 @@ export class BlockedKeys {
   /** Leaves `where` (`bucket/key`) alone until its change is finished; its first retry is due after `retryMs`. */
   add (where: string): void {
     if (this.waiting.has(where)) return
-    this.waiting.set(where, { waitMs: this.o.retryMs, dueAt: Date.now() + this.o.retryMs })
-    this.schedule()
+    const dueAt = performance.now() + this.o.retryMs
+    this.waiting.set(where, { waitMs: this.o.retryMs, dueAt })
+    this.schedule(dueAt)
   }
 
   has (where: string): boolean {
@@ -83,8 +84,9 @@ export class BlockedKeys {
     const healed: string[] = []
     for (const [where, due] of [...this.waiting]) {
       if (this.stopped) break
-      if (!all && due.dueAt > Date.now()) continue
+      if (!all && due.dueAt > performance.now()) continue
       const slash = where.indexOf('/')
+      let line: string
       try {
         await this.o.locks.run(where, async () => {
           await this.o.heal(where.slice(0, slash), where.slice(slash + 1))
@@ -92,22 +94,29 @@ export class BlockedKeys {
           this.waiting.delete(where)
         })
         healed.push(where)
-        this.o.log(`the change to ${where} that failed half-way is finished or undone; the key is served again`)
+        line = `the change to ${where} that failed half-way is finished or undone; the key is served again`
       } catch (err) {
         const waitMs = Math.min(due.waitMs * 2, MOST_WAIT_MS)
-        this.waiting.set(where, { waitMs, dueAt: Date.now() + waitMs })
+        this.waiting.set(where, { waitMs, dueAt: performance.now() + waitMs })
         const next = this.o.retryMs > 0 ? `tried again in ${Math.round(waitMs / 1000)} s` : 'tried again at the next start'
-        this.o.log(`the change to ${where} that failed half-way still cannot be finished (${err instanceof Error ? err.message : String(err)}); ${next}`)
+        line = `the change to ${where} that failed half-way still cannot be finished (${err instanceof Error ? err.message : String(err)}); ${next}`
       }
+      try { this.o.log(line) } catch { /* a log that fails changes nothing here */ }
     }
     this.schedule()
     return healed
   }
 
-  /** A timer for the earliest try due (one set for later is set again), unless retries are off or none waits. */
-  private schedule (): void {
+  /**
+   * A timer for the earliest try due (one set for later is set again), unless
+   * retries are off or none waits. `added`: the due time of a key just added,
+   * the only one that can be earlier than the timer (tries only move later).
+   */
+  private schedule (added?: number): void {
     if (this.stopped || this.o.retryMs <= 0 || this.waiting.size === 0) return
-    const next = Math.min(...[...this.waiting.values()].map(w => w.dueAt))
+    let next = added ?? Infinity
+    // A loop, not Math.min(...all): a full disk under load can leave more keys waiting than a call takes arguments.
+    if (added === undefined) for (const w of this.waiting.values()) next = Math.min(next, w.dueAt)
     if (this.timer !== undefined) {
       if (this.timerAt <= next) return
       clearTimeout(this.timer)
@@ -115,8 +124,9 @@ export class BlockedKeys {
     this.timerAt = next
     this.timer = setTimeout(() => {
       this.timer = undefined
-      void this.retry()
-    }, Math.max(0, next - Date.now()))
+      // (A pass tells its own failures; this only keeps an unexpected one from ending the process.)
+      this.retry().catch(err => { try { this.o.log(`retrying changes that failed half-way: ${err instanceof Error ? err.message : String(err)}`) } catch {} })
+    }, Math.max(0, next - performance.now()))
     // A node that is stopping does not wait for it.
     this.timer.unref?.()
   }

@@ -117,6 +117,17 @@ describe('DiskStore changes that failed half-way, tried again while it runs', ()
     } finally { await blocked.stop() }
   })
 
+  it('keeps track of more waiting keys than a call takes arguments (a full disk under a load of new keys)', { timeout: 30_000 }, async () => {
+    const blocked = new BlockedKeys({ retryMs: 60_000, locks: new KeyedLock(), log: () => {}, heal: async () => {} })
+    try {
+      for (let i = 0; i < 200_000; i++) blocked.add(`b/k${i}`)
+      assert.equal(blocked.size, 200_000)
+      // A pass with none due walks them all, and sets its timer from the earliest.
+      assert.deepEqual(await blocked.retry(), [])
+      assert.ok(blocked.has('b/k0') && blocked.anyIn('b') && !blocked.anyIn('c'))
+    } finally { await blocked.stop() }
+  })
+
   for (const change of ['delete', 'PUT'] as const) {
     it(`a versioned ${change} whose shelving could not be made durable (its folder's fsync failed) is finished by a retry once the fsync works, without a restart`, async () => {
       const fault = folderFsyncFault()
