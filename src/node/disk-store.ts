@@ -1,20 +1,20 @@
-import { lstat, mkdir, unlink } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { lstat, mkdir } from 'node:fs/promises'
 import { S3Error } from '../core/errors.js'
 import type { Hashes } from '../core/hashes.js'
 import { randomId } from '../core/ids.js'
 import { compareKeys } from '../core/key-order.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import { KeyedLock } from '../core/keyed-lock.js'
-import { afterMarker, deleteMayGo, NULL_VERSION, stampTime, versionToRead, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
-import { changedLock, lockOfRecord, lockRecord, mayDeleteLocked, type BucketObjectLock, type LockChange, type LockRecord, type VersionLock } from '../core/object-lock.js'
+import { afterMarker, NULL_VERSION, stampTime, versionToRead, type DeleteResult, type VersioningStatus, type VersionListOptions, type VersionListResult, type VersionSummary } from '../core/versioning.js'
+import { changedLock, lockOfRecord, lockRecord, type BucketObjectLock, type LockChange, type LockRecord, type VersionLock } from '../core/object-lock.js'
 import {
   checkWriteCondition, type BucketInfo, type ByteRange, type CompleteOptions, type CompletedPart, type CorsRule, type ListOptions, type ListResult, type ObjectHandle, type ObjectInfo, type ObjectStore, type PartInfo, type PartOptions, type PutOptions, type UploadInfo, type UploadOptions, type VersionOptions, type DeleteOptions, type LockOptions,
   putDigests, putIdentity,
 } from '../core/object-store.js'
-import { codeOf, fileStream, pruneEmptyDirs, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
+import { codeOf, fileStream, removeQuietly, renameInto, storageError, writeDurable } from './disk-files.js'
 import { Adopter, type AdoptedListener } from './disk-adopt.js'
 import { DiskBuckets } from './disk-buckets.js'
+import { DiskDeletes } from './disk-deletes.js'
 import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
 import { isRecordedFile, stampOf, toInfo, type MetaRecord } from './disk-records.js'
 import { checkFormat, cleanTemp, hasAnyBucketFolder, importFormat1, loadBuckets, recoverIntents, recoverKey } from './disk-recovery.js'
@@ -67,7 +67,9 @@ export const RETRY_BLOCKED_MS = 15_000
  * the new one, never a part. Listing reads the database in key order; start-up
  * reads nothing per object, and files placed by hand are adopted in the
  * background (FolderScan, Adopter). Buckets' records are DiskBuckets',
- * multipart uploads DiskMultipart's, writes DiskWriter's. One process owns
+ * multipart uploads DiskMultipart's, writes DiskWriter's, deletes
+ * DiskDeletes', keys left waiting by a change that failed half-way
+ * BlockedKeys'. One process owns
  * a data folder at a time (lockDataDir, in data-dir-lock.ts, taken by the
  * server).
  */
@@ -76,6 +78,7 @@ export class DiskStore implements ObjectStore {
   /** Keys whose change failed half-way: 503 until a retry or the next start finishes it. */
   readonly blocked: BlockedKeys
   readonly writer: DiskWriter
+  private readonly deletes: DiskDeletes
   private readonly scan: FolderScan
   private readonly adopter: Adopter
   private readonly removedListeners = new Set<RemovedListener>()
@@ -104,11 +107,12 @@ export class DiskStore implements ObjectStore {
         } finally { b.pending-- }
       },
     })
+    const beforeVersioned = async (bucket: string, key: string): Promise<void> => { this.notRebuilding(bucket); await this.reconcilePath(bucket, key) }
     this.writer = new DiskWriter({
       layout, hashes: this.hashes, sync: this.sync, keyLocks: this.keyLocks, db, bucket: name => this.buckets.get(name), versions,
-      beforeVersioned: async (bucket, key) => { this.notRebuilding(bucket); await this.reconcilePath(bucket, key) },
-      folders, blocked: this.blocked,
+      beforeVersioned, folders, blocked: this.blocked,
     })
+    this.deletes = new DiskDeletes({ layout, db, buckets, versions, writer: this.writer, locked: async (bucket, key, fn) => await this.locked(bucket, key, fn), beforeVersioned })
     this.adopter = new Adopter({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, versions, buckets })
     this.multipart = new DiskMultipart({ layout, hashes: this.hashes, keyLocks: this.keyLocks, db, buckets, writer: this.writer, uploads: this.uploads, ...(options.minPartSize === undefined ? {} : { minPartSize: options.minPartSize }) })
     this.scan = new FolderScan({
@@ -401,80 +405,7 @@ export class DiskStore implements ObjectStore {
     for (const l of this.removedListeners) l(bucket, key)
   }
 
-  async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
-    const b = this.buckets.get(bucket)
-    if (b.record.versioning === undefined && options?.versionId === undefined) return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, undefined))
-    // A versioned delete writes a marker: a bucket being deleted meanwhile finds it in flight (BucketNotEmpty), not after.
-    b.pending++
-    try {
-      return await this.locked(bucket, key, async () => await this.deleteLocked(bucket, key, options?.versionId, options))
-    } finally {
-      b.pending--
-    }
-  }
-
-  private async deleteLocked (bucket: string, key: string, versionId: string | undefined, options?: DeleteOptions): Promise<DeleteResult> {
-    const status = this.buckets.get(bucket).record.versioning
-    if (status !== undefined || versionId !== undefined) {
-      this.notRebuilding(bucket)
-      await this.reconcilePath(bucket, key)
-    }
-    if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId, options)
-    if (status !== undefined) {
-      // A delete marker becomes the current version; the object before it is kept (disk-versions.ts).
-      const { plan, marker } = this.versions.planDelete(bucket, key, status)
-      const dropped = plan.drop
-      await this.writer.runPlan(bucket, key, marker, plan)
-      if (dropped !== undefined) await this.cleanAfter(bucket, key, dropped)
-      return { versionId: marker.versionId ?? NULL_VERSION, deleteMarker: true }
-    }
-    const entry = this.db.get(bucket, key)
-    if (entry === undefined) {
-      // A file put there by hand and never read is the object all the same: delete it too.
-      const path = this.layout.visiblePath(bucket, key)
-      const found = path === undefined ? undefined : await lstat(path).catch(() => undefined)
-      if (found?.isFile() === true) {
-        await unlink(path!).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
-        await pruneEmptyDirs(dirname(path!), this.layout.bucketDir(bucket))
-      }
-      return {}
-    }
-    // Under an intent, as a versioned delete is: the file unlinked (and its folder fsynced), then the row. A crash
-    // anywhere after the intent is finished at the next start. Removing the row first left the file, its unlink
-    // not yet on disk, to come back after a crash as a file put there by hand: the deleted object again.
-    const dataPath = this.versions.dataPath(bucket, key, entry)
-    await this.writer.runPlan(bucket, key, entry, { drop: dataPath, rows: { current: undefined } })
-    await this.cleanAfter(bucket, key, dataPath)
-    return {}
-  }
-
-  /**
-   * Deletes one version by its id (the key's lock held): its file, then its
-   * row, under an intent; when it was the newest, the version before it is
-   * current where its bytes are. A missing version is not an error, as in S3.
-   */
-  private async deleteVersion (bucket: string, key: string, versionId: string, options?: DeleteOptions): Promise<DeleteResult> {
-    const list = this.versions.list(bucket, key)
-    const target = list.find(v => (v.versionId ?? NULL_VERSION) === versionId)
-    if (target === undefined) return { versionId }
-    if (!deleteMayGo(list, target, options?.onlyIf) || !mayDeleteLocked(lockOfRecord(target.lock), new Date(), options)) return { versionId, kept: true }
-    const path = this.versions.filePath(bucket, key, target)
-    // Under an intent: its file removed, then the rows; a crash between is finished at the next start.
-    await this.writer.runPlan(bucket, key, target, { drop: path, rows: this.versions.rowsWithout(list, target, this.db.get(bucket, key)) }, 'delete the version')
-    await this.cleanAfter(bucket, key, path)
-    return { versionId, ...(target.marker === true ? { deleteMarker: true } : {}) }
-  }
-
-  /** What a removed file leaves: its empty folders in the bucket, a hidden object's key file, a folder marker's folder. */
-  private async cleanAfter (bucket: string, key: string, removed: string): Promise<void> {
-    if (removed === this.layout.hiddenPath(bucket, key)) await removeQuietly(this.layout.hiddenKeyPath(bucket, key))
-    else if (removed === this.layout.visiblePath(bucket, key)) await pruneEmptyDirs(dirname(removed), this.layout.bucketDir(bucket))
-    else return
-    if (key.endsWith('/')) {
-      const folder = this.layout.visiblePath(bucket, key.slice(0, -1))
-      if (folder !== undefined) await pruneEmptyDirs(folder, this.layout.bucketDir(bucket))
-    }
-  }
+  async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult> { return await this.deletes.delete(bucket, key, options) }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> {
     this.buckets.get(bucket)
