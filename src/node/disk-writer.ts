@@ -162,7 +162,7 @@ export class DiskWriter {
     try {
       return await this.deps.keyLocks.run(`${bucketName}/${key}`, async () => {
         try {
-          this.notBlocked(`${bucketName}/${key}`)
+          this.blocked.check(`${bucketName}/${key}`)
           if (bucket.record.versioning !== undefined) await this.deps.beforeVersioned?.(bucketName, key)
           const visible = this.layout.visiblePath(bucketName, key)
           const hidden = this.layout.hiddenPath(bucketName, key)
@@ -274,7 +274,7 @@ export class DiskWriter {
     const { db, versions } = this.deps
     const id = this.nextId()
     const where = `${bucketName}/${key}`
-    this.notBlocked(where)
+    this.blocked.check(where)
     // The key beside its versions folder and a marker's file come first: after the shelving, only rows are left to write.
     if (plan.shelve !== undefined || plan.markerFile !== undefined) await versions.prepare(bucketName, key).catch(err => { throw storageError(err, what) })
     await db.intend({ id, bucket: bucketName, record, dataTmp: '', dataPath: '', plan }).catch(err => { throw storageError(err, what) })
@@ -332,11 +332,6 @@ export class DiskWriter {
 
   /** Keys whose change failed half-way and could not be finished or undone: left alone (503) until a retry or the next start finishes it. */
   private get blocked (): BlockedKeys { return this.deps.blocked }
-
-  /** Throws ServiceUnavailable for a key whose last change is waiting to be finished. */
-  notBlocked (where: string): void {
-    this.deps.blocked.check(where)
-  }
 
   /** The last steps of a versioned change whose data is in place: the replaced file removed, then the rows. */
   private async finish (id: string, bucketName: string, key: string, plan: VersionPlan, what: string): Promise<void> {
