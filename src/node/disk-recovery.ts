@@ -2,7 +2,7 @@ import { opendir, readdir, readFile, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { bucketNameProblem } from '../core/names.js'
 import { CliError } from './cli-error.js'
-import { codeOf, removeQuietly, renameInto, writeDurable } from './disk-files.js'
+import { codeOf, pruneEmptyDirs, removeQuietly, renameInto, writeDurable } from './disk-files.js'
 import { FORMAT_VERSION, type DiskLayout } from './disk-layout.js'
 import type { DurableFolders, MadeFolders } from './durable-folders.js'
 import { isRecordedFile, type BucketRecord, type MetaRecord, type PendingMeta } from './disk-records.js'
@@ -18,6 +18,15 @@ async function isFileOf (path: string, record: MetaRecord): Promise<boolean> {
   return s !== undefined && isRecordedFile(s, record)
 }
 
+/** What finishing an interrupted change works with (DiskStore's). */
+export interface RecoveryParts {
+  db: MetaDb
+  layout: DiskLayout
+  folders: DurableFolders
+  /** Writes a delete marker's file (DiskVersions.writeMarker). */
+  writeMarker: (path: string, stamp?: string) => Promise<MadeFolders>
+}
+
 /**
  * Finishes or rolls back commits a crash interrupted. A commit's intent is
  * durable before its data file moves: if the data file is in place (the temp
@@ -25,13 +34,13 @@ async function isFileOf (path: string, record: MetaRecord): Promise<boolean> {
  * commit is finished (the client may not have seen the 200, but the object is
  * whole and verified); if not, the intent is dropped and the old object stays.
  */
-export async function recoverIntents (db: MetaDb, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<MadeFolders>): Promise<{ finished: number, dropped: number, stuck: string[] }> {
+export async function recoverIntents (parts: RecoveryParts): Promise<{ finished: number, dropped: number, stuck: string[] }> {
   let finished = 0
   let dropped = 0
   const stuck: string[] = []
-  for (const intent of db.intents()) {
+  for (const intent of parts.db.intents()) {
     try {
-      if (await recoverIntent(db, intent, folders, writeMarker)) finished++
+      if (await recoverIntent(parts, intent)) finished++
       else dropped++
     } catch (err) {
       // One change that cannot be finished now (a file that will not go, a folder that will not fsync) does not stop the start: its key waits (`stuck`).
@@ -43,8 +52,8 @@ export async function recoverIntents (db: MetaDb, folders: DurableFolders, write
 }
 
 /** Finishes or rolls back one change (see recoverIntents); returns whether it was finished. */
-async function recoverIntent (db: MetaDb, intent: CommitIntent, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<MadeFolders>): Promise<boolean> {
-  return await (intent.plan !== undefined ? recoverVersioned(db, intent, folders, writeMarker) : recoverPlain(db, intent, folders))
+async function recoverIntent (parts: RecoveryParts, intent: CommitIntent): Promise<boolean> {
+  return await (intent.plan !== undefined ? recoverVersioned(parts, intent) : recoverPlain(parts, intent))
 }
 
 /**
@@ -54,10 +63,10 @@ async function recoverIntent (db: MetaDb, intent: CommitIntent, folders: Durable
  * temp file goes as well (at a start, the temp folder is emptied instead).
  * Throws if one still cannot be.
  */
-export async function recoverKey (db: MetaDb, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<MadeFolders>, bucket: string, key: string): Promise<void> {
-  for (const intent of db.intents()) {
+export async function recoverKey (parts: RecoveryParts, bucket: string, key: string): Promise<void> {
+  for (const intent of parts.db.intents()) {
     if (intent.bucket !== bucket || intent.record.key !== key) continue
-    await recoverIntent(db, intent, folders, writeMarker)
+    await recoverIntent(parts, intent)
     if (intent.dataTmp !== '') await removeQuietly(intent.dataTmp)
   }
 }
@@ -72,15 +81,35 @@ async function syncFoldersOf (folders: DurableFolders, paths: Array<string | und
   for (const dir of new Set(paths.filter((p): p is string => p !== undefined && p !== '').map(p => dirname(p)))) await folders.syncPath(dir)
 }
 
-/** A plain commit: finished once its data file is in place. Returns whether it was finished. */
-async function recoverPlain (db: MetaDb, intent: CommitIntent, folders: DurableFolders): Promise<boolean> {
+/**
+ * A plain commit: finished once its data file is in place. Returns whether
+ * it was finished. As the commit would have, it then removes the key's old
+ * copy if that was kept at the other place (hidden under `.s3mesh/objects`
+ * against visible at its path): left there, a rebuild of the database from
+ * the folder would find a second copy of the key, and a visible one would be
+ * taken for a file put by hand.
+ */
+async function recoverPlain ({ db, layout, folders }: RecoveryParts, intent: CommitIntent): Promise<boolean> {
   if (!(await exists(intent.dataTmp)) && await isFileOf(intent.dataPath, intent.record)) {
+    const { bucket, record } = intent
+    // The intent is still there, so the key's row is the one the commit replaces.
+    const previous = db.get(bucket, record.key)
     await syncFoldersOf(folders, [intent.dataPath])
-    await db.settle(intent.id, intent.bucket, intent.record)
+    await db.settle(intent.id, bucket, record)
+    if (previous !== undefined && previous.hidden !== record.hidden) await removeOldPlace(layout, bucket, previous, intent.dataPath)
     return true
   }
   await db.settle(intent.id, intent.bucket)
   return false
+}
+
+/** The copy `previous` left at its place (see recoverPlain); nothing that is not its file goes. */
+async function removeOldPlace (layout: DiskLayout, bucket: string, previous: MetaRecord, dataPath: string): Promise<void> {
+  const old = previous.hidden ? layout.hiddenPath(bucket, previous.key) : layout.visiblePath(bucket, previous.key)
+  if (old === undefined || old === dataPath || !(await isFileOf(old, previous))) return
+  await unlink(old).catch(() => {})
+  if (previous.hidden) await removeQuietly(layout.hiddenKeyPath(bucket, previous.key))
+  else await pruneEmptyDirs(dirname(old), layout.bucketDir(bucket))
 }
 
 /**
@@ -90,7 +119,7 @@ async function recoverPlain (db: MetaDb, intent: CommitIntent, folders: DurableF
  * the rows) is finished. Otherwise a shelved object goes back to its path and
  * the intent is dropped. Returns whether it was finished.
  */
-async function recoverVersioned (db: MetaDb, intent: CommitIntent, folders: DurableFolders, writeMarker: (path: string, stamp?: string) => Promise<MadeFolders>): Promise<boolean> {
+async function recoverVersioned ({ db, folders, writeMarker }: RecoveryParts, intent: CommitIntent): Promise<boolean> {
   const plan = intent.plan!
   const shelve = plan.shelve
   const shelvedThere = shelve === undefined ? false : (await stat(shelve.to).catch(() => undefined))?.ino === shelve.ino

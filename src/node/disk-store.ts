@@ -17,7 +17,7 @@ import { DiskBuckets } from './disk-buckets.js'
 import { DiskDeletes } from './disk-deletes.js'
 import { DiskLayout, FORMAT_VERSION } from './disk-layout.js'
 import { isRecordedFile, stampOf, toInfo, type MetaRecord } from './disk-records.js'
-import { checkFormat, cleanTemp, hasAnyBucketFolder, importFormat1, loadBuckets, recoverIntents, recoverKey } from './disk-recovery.js'
+import { checkFormat, cleanTemp, hasAnyBucketFolder, importFormat1, loadBuckets, recoverIntents, recoverKey, type RecoveryParts } from './disk-recovery.js'
 import { DiskMultipart } from './disk-multipart.js'
 import { DiskUploads } from './disk-uploads.js'
 import { DiskVersions, kept } from './disk-versions.js'
@@ -89,7 +89,8 @@ export class DiskStore implements ObjectStore {
   private readonly hashes: Hashes
   private readonly sync: boolean
 
-  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly versions: DiskVersions, private readonly buckets: DiskBuckets, folders: DurableFolders, options: DiskStoreOptions, readonly session: { current: string, previous?: string }, private readonly rebuilding = false) {
+  private constructor (readonly layout: DiskLayout, private readonly db: MetaDb, private readonly versions: DiskVersions, private readonly buckets: DiskBuckets, recovery: RecoveryParts, options: DiskStoreOptions, readonly session: { current: string, previous?: string }, private readonly rebuilding = false) {
+    const { folders } = recovery
     this.hashes = options.hashes ?? nodeHashes
     this.sync = options.fsync ?? true
     this.uploads = new DiskUploads(layout, this.sync, folders)
@@ -103,7 +104,7 @@ export class DiskStore implements ObjectStore {
         const b = this.buckets.get(bucket)
         b.pending++
         try {
-          await recoverKey(db, folders, async (path, stamp) => await versions.writeMarker(path, stamp), bucket, key)
+          await recoverKey(recovery, bucket, key)
         } finally { b.pending-- }
       },
     })
@@ -162,7 +163,8 @@ export class DiskStore implements ObjectStore {
       if (rebuilding) log(`${layout.metaDb} is new: rebuilding it from the bucket folders in the background`)
       const folders = new DurableFolders(layout.root, sync ? new GroupFsync(options.fsyncFolder) : undefined)
       const versions = new DiskVersions(layout, db, sync, folders)
-      const { stuck } = await recoverIntents(db, folders, async (path, stamp) => await versions.writeMarker(path, stamp))
+      const recovery: RecoveryParts = { db, layout, folders, writeMarker: async (path, stamp) => await versions.writeMarker(path, stamp) }
+      const { stuck } = await recoverIntents(recovery)
       for (const where of stuck) log(`the change to ${where} a crash interrupted could not be finished; the key is left alone until a retry or a later start can (see the error above)`)
       await cleanTemp(layout)
       const formatTmp = layout.tmpPath(randomId(), '.format')
@@ -178,7 +180,7 @@ export class DiskStore implements ObjectStore {
       const previous = db.info('session')
       const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
       await db.setInfo('session', session.current)
-      const store = new DiskStore(layout, db, versions, buckets, folders, { ...options, log }, session, rebuilding)
+      const store = new DiskStore(layout, db, versions, buckets, recovery, { ...options, log }, session, rebuilding)
       for (const where of stuck) store.blocked.add(where)
       store.scan.start()
       void store.scan.firstScan.then(() => {

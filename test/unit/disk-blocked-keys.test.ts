@@ -8,6 +8,7 @@ import { describe, it } from 'node:test'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { BlockedKeys } from '../../src/node/blocked-keys.js'
 import { KeyedLock } from '../../src/core/keyed-lock.js'
+import { DiskLayout } from '../../src/node/disk-layout.js'
 import { DiskStore, type DiskStoreOptions } from '../../src/node/disk-store.js'
 import { ServerMetrics } from '../../src/node/metrics.js'
 import { readStream } from '../compliance/object-store-suite.js'
@@ -65,6 +66,32 @@ describe('DiskStore changes that failed half-way, tried again while it runs', ()
       assert.equal(await blockedKeys(), '0')
       await store.putObject('b', 'k', streamOfBytes(enc.encode('next')), { metadata: { user: {} } })
       assert.equal(await readFile(join(root, 'b', 'k'), 'utf8'), 'next', 'and written again')
+    })
+  })
+
+  it('a retry that finishes a PUT moving a key from .s3mesh/objects to its path removes the hidden copy, as the PUT would have', async () => {
+    await withStore({ retryBlockedMs: 0 }, async (store, root) => {
+      const layout = new DiskLayout(root)
+      await store.createBucket('b')
+      // a/b is a folder (of a/b/c) when a/b is first written: its bytes are kept hidden.
+      await store.putObject('b', 'a/b/c', streamOfBytes(enc.encode('c')), { metadata: { user: {} } })
+      await store.putObject('b', 'a/b', streamOfBytes(enc.encode('old')), { metadata: { user: {} } })
+      const hidden = layout.hiddenPath('b', 'a/b')
+      assert.ok(existsSync(hidden) && existsSync(layout.hiddenKeyPath('b', 'a/b')), 'precondition: a/b is kept hidden')
+      await store.deleteObject('b', 'a/b/c')
+      assert.ok(!existsSync(join(root, 'b', 'a', 'b')), 'precondition: the folder a/b is gone')
+
+      // The next PUT of a/b goes to its path; its rows fail, so the hidden copy is not removed yet.
+      await putWhoseRowsFail(store, 'a/b')
+      assert.equal(await readFile(join(root, 'b', 'a', 'b'), 'utf8'), 'new!', 'precondition: the new bytes are at the path')
+      assert.ok(existsSync(hidden), 'precondition: the old hidden copy is still there')
+
+      assert.deepEqual(await store.blocked.retry({ all: true }), ['b/a/b'])
+      assert.equal(await read(store, 'a/b'), 'new!')
+      assert.equal((await store.headObject('b', 'a/b')).size, 4)
+      assert.ok(!existsSync(hidden), 'the old hidden copy is removed')
+      assert.ok(!existsSync(layout.hiddenKeyPath('b', 'a/b')), 'and its key file')
+      assert.deepEqual((await store.listObjects('b', { limit: 10 })).objects.map(o => o.key), ['a/b'])
     })
   })
 
