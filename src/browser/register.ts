@@ -164,10 +164,10 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
       await configure({ credentials, ...(gateway === undefined ? {} : { gateway }) }, signal)
       return { registration, stop: unclaim }
     }
-    const tell = async (admission: string, s = signal): Promise<void> => { await configure({ credentials, admission, ...(gateway === undefined ? {} : { gateway }) }, s) }
+    const tell = async (joined: BrowserJoinInfo, s = signal): Promise<void> => { await configure({ credentials, admission: joined.admission, writers: writersOf(joined, endpoint), ...(gateway === undefined ? {} : { gateway }) }, s) }
     // The worker answers with this user's rights even with no page node open (one user's keys an origin: the last tab
     // to register, take over the node or renew its admission, all of one key).
-    await tell(info.admission)
+    await tell(info)
     if (options.join === false) return { registration, principal: info.principal, stop: unclaim }
     const result: Registration = { registration, principal: info.principal, stop: async () => {} }
     /** Ends this tab's node, or its wait to run one. */
@@ -198,7 +198,7 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
     const run = async (joined: BrowserJoinInfo | undefined, s: AbortSignal): Promise<void> => {
       const now = joined ?? await admit(s)
       if (now === undefined) throw new JoinRefusedError('The node no longer has a mesh to join.')
-      if (joined === undefined) await tell(now.admission, s)
+      if (joined === undefined) await tell(now, s)
       const started = await startNode({ info: now, privateKey, credentials, endpoint, admit, tell, allowLocalAddresses: options.allowLocalAddresses, transports: options.transports, signal: s })
       if (stopping.signal.aborted) { await started.stop(); stopping.signal.throwIfAborted() }
       running = started.stop
@@ -271,7 +271,7 @@ interface StartNodeOptions {
   /** Asks the node for a new admission (undefined: the node has no mesh). */
   admit: (s: AbortSignal) => Promise<BrowserJoinInfo | undefined>
   /** Tells the service worker the admission it answers with. */
-  tell: (admission: string, s?: AbortSignal) => Promise<void>
+  tell: (info: BrowserJoinInfo, s?: AbortSignal) => Promise<void>
   allowLocalAddresses: boolean | undefined
   transports: NodeTransport[] | undefined
   signal: AbortSignal
@@ -283,7 +283,7 @@ async function startNode (o: StartNodeOptions): Promise<{ node: PageNode, stop: 
   // The page decides its own requests with its admission's records and the same evaluation as its node, until the next one.
   const handlerFor = (admission: string): S3Handler => ownHandler(node.store, admission, credentials)
   // The tab's writes: S3 requests to its node (a storage node the join names, when it was a relay's), signed here, past the worker.
-  const endpoints = info.writers !== undefined && info.writers.length > 0 ? info.writers : [`${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`]
+  const endpoints = writersOf(info, endpoint)
   const remote = new RemoteS3({ endpoints, ...credentials, timeoutMs: 30_000, retryAfterMs: 0, blobBodies: true, noHttpCache: true, headers: { [TO_NODE_HEADER]: '1' } })
   // A write's new entry comes with its answer from a node of this page's origin (the one the tab follows, as trusted as
   // the page itself); from a relay's storage nodes elsewhere the tab asks the node it follows.
@@ -314,7 +314,7 @@ async function startNode (o: StartNodeOptions): Promise<{ node: PageNode, stop: 
         // The worker too (its own time limit: register's is long past); not once stopped (a log out), when the keys
         // may be forgotten or another user's.
         if (stopped) return
-        await tell(next.admission, AbortSignal.timeout(15_000)).catch(() => {})
+        await tell(next, AbortSignal.timeout(15_000)).catch(() => {})
         schedule(next.renewAt)
       }).catch((err: unknown) => { if (!(err instanceof JoinError)) schedule(Date.now() + 5000) })
     }, Math.max(1000, at - Date.now()))
@@ -335,6 +335,11 @@ async function startNode (o: StartNodeOptions): Promise<{ node: PageNode, stop: 
 const PAGE_WRITE_BUFFER_BYTES = 256 * 1024 * 1024
 
 /** Sends the worker its configuration and waits until it has stored it. */
+/** Where a joined tab's writes go: the storage nodes a relay named, else the S3 endpoint of the node it joined through. */
+function writersOf (info: BrowserJoinInfo, endpoint: string): string[] {
+  return info.writers !== undefined && info.writers.length > 0 ? info.writers : [`${endpoint.replace(/\/$/, '')}${S3_BASE_PATH}`]
+}
+
 async function configure (config: WorkerConfig, signal: AbortSignal): Promise<void> {
   const worker = navigator.serviceWorker.controller
   if (worker === null) throw new ServiceWorkerUnavailableError('No service worker controls this page.')

@@ -130,14 +130,45 @@ function signingKey (request: Request): string | undefined {
 /** Headers a browser sets itself, not to be signed or copied. */
 const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'origin', 'referer', 'user-agent', 'accept-encoding', 'cookie'])
 
-/** An unsigned request of the page, sent to its node signed with the page's keys (the node decides it). */
-async function toNode (request: Request, credentials: NonNullable<WorkerConfig['credentials']>, gateway?: string): Promise<Response> {
+/** How long a write may take to be answered: a minute, and a second for each MB of its body (as a page node is given). */
+function writeTimeoutMs (bytes: number): number {
+  return 60_000 + Math.ceil(bytes / 1000)
+}
+
+/**
+ * An unsigned request of the page, sent to its node signed with the page's
+ * keys (the node decides it): to the endpoints the tab's join named for its
+ * writes, the next tried while one cannot be reached. A node that does not
+ * answer in time, or none reachable, is S3's 503 to the app, not a failed fetch.
+ */
+async function toNode (request: Request, config: WorkerConfig & { credentials: NonNullable<WorkerConfig['credentials']> }): Promise<Response> {
   const url = new URL(request.url)
-  const target = `${(gateway ?? scope.location.origin).replace(/\/$/, '')}${url.pathname}${url.search}`
+  const path = `${url.pathname.slice(S3_BASE_PATH.length)}${url.search}`
+  const endpoints = config.writers ?? [`${(config.gateway ?? scope.location.origin).replace(/\/$/, '')}${S3_BASE_PATH}`]
   const headers: Record<string, string> = { [TO_NODE_HEADER]: '1' }
   for (const [k, v] of request.headers) if (!HOP_HEADERS.has(k) && !k.startsWith('sec-')) headers[k] = v
-  const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer()
-  return await s3Signer(credentials).fetch(target, { method: request.method, headers, ...(body === undefined ? {} : { body }) })
+  // A Blob, not the bytes in memory: the browser keeps a large one on disk, and it can be sent again to the next node.
+  let body: Blob | undefined
+  if (request.method !== 'GET' && request.method !== 'HEAD' && request.body !== null) {
+    try {
+      body = await request.blob()
+    } catch (err) {
+      return errorResponse(new S3Error('IncompleteBody', `The request body could not be read: ${err instanceof Error ? err.message : String(err)}`), nextRequestId(), request.method)
+    }
+  }
+  const signer = s3Signer(config.credentials)
+  let failure: unknown
+  for (const endpoint of endpoints) {
+    const signal = AbortSignal.timeout(writeTimeoutMs(body?.size ?? 0))
+    try {
+      return await signer.fetch(`${endpoint.replace(/\/$/, '')}${path}`, { method: request.method, headers, ...(body === undefined ? {} : { body }), signal })
+    } catch (err) {
+      failure = err
+      // One that took too long may have made the write: it is not sent to another as well.
+      if (signal.aborted) return s3Error(request, `The node at ${endpoint} did not answer in time; retry the request.`)
+    }
+  }
+  return s3Error(request, `No node could be reached for this request (${endpoints.join(', ')}): ${failure instanceof Error ? failure.message : String(failure)}`)
 }
 
 /** A page node answers for the whole mesh; without one, IndexedDB and the gateway answer. */
@@ -160,7 +191,7 @@ async function answer (request: Request): Promise<Response> {
   // acknowledge what no durable member holds).
   const config = await loadWorkerConfig()
   if (config.admission !== undefined && config.credentials !== undefined && ((write && node === undefined) || request.headers.has('x-amz-acl'))) {
-    return key !== undefined ? await fetch(request) : await toNode(request, config.credentials, config.gateway)
+    return key !== undefined ? await fetch(request) : await toNode(request, { ...config, credentials: config.credentials })
   }
   if (node === undefined) return await (await handlerFor())(request)
   // A read of a key's current version that the page node marked current here: answered from IndexedDB, if the

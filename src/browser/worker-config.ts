@@ -23,6 +23,13 @@ export interface WorkerConfig {
    * its console address, so by default it is the origin that served the page.
    */
   gateway?: string
+  /**
+   * The S3 endpoints a joined tab's writes go to, in the order to try them:
+   * the storage nodes a relay named, else the join endpoint's `/s3`. With no
+   * page node open, the worker sends a joined tab's writes there itself.
+   * (Unset, as saved by an earlier version: the gateway's, else this origin's.)
+   */
+  writers?: string[]
 }
 
 /** The database holding it, opened once (each idb-keyval store opens its own connection). */
