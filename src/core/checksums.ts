@@ -234,6 +234,11 @@ export function partCount (runs: PartSizes): number {
  * a checksum keeps the client's (checked on the way in).
  */
 export function plannedChecksum (hashes: Hashes, plan: ChecksumPlan | undefined, body: ReadableStream<Uint8Array>, options: { checksum?: () => Checksum | undefined, checksumAlgorithm?: ChecksumAlgorithm }): { body: ReadableStream<Uint8Array>, checksum?: () => Checksum | undefined } {
+  // A part of another algorithm than its upload's is refused as it arrives, as S3 does, not at the completion (which
+  // would then want the part sent again).
+  if (plan !== undefined && options.checksumAlgorithm !== undefined && options.checksumAlgorithm !== plan.algorithm) {
+    throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${plan.algorithm.toLowerCase()}, actual checksum Type: ${options.checksumAlgorithm.toLowerCase()}`)
+  }
   if (plan === undefined || options.checksumAlgorithm !== undefined) return { body, ...(options.checksum === undefined ? {} : { checksum: options.checksum }) }
   const h = checksumHasher(hashes, plan.algorithm)
   let value: string | undefined

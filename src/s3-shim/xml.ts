@@ -17,6 +17,19 @@ const parser = new XMLParser({
   isArray: name => REPEATED.has(name),
 })
 
+/**
+ * A built document with each CR written as `&#13;`, as S3 writes it: the
+ * builder escapes only `& < > " '`, and a parser reads a raw CR back as LF
+ * (XML 1.0, 2.11), so a key with one was listed as another key, found by no
+ * request. (Other control characters stay as they are: a parser that takes
+ * them at all, as the AWS SDKs' does, keeps them raw and drops them written as
+ * references; `encoding-type=url` is how S3 says to list such keys.)
+ */
+function built (doc: XmlElement): string {
+  const text = builder.build(doc) as string
+  return text.includes('\r') ? text.replaceAll('\r', '&#13;') : text
+}
+
 /** A value in a built document: text, a nested element, or repeated elements. */
 export type XmlValue = string | number | boolean | undefined | XmlElement | XmlElement[] | string[]
 export interface XmlElement { [name: string]: XmlValue }
@@ -24,7 +37,7 @@ export interface XmlElement { [name: string]: XmlValue }
 /** Renders `{ Root: {...} }` as an S3 XML document with the S3 namespace on the root. */
 export function renderXml (root: string, body: XmlElement, namespace = true): string {
   const doc = namespace ? { [root]: { '@xmlns': S3_NS, ...body } } : { [root]: body }
-  return '<?xml version="1.0" encoding="UTF-8"?>\n' + builder.build(doc)
+  return '<?xml version="1.0" encoding="UTF-8"?>\n' + built(doc)
 }
 
 /**
@@ -35,7 +48,7 @@ export function renderXml (root: string, body: XmlElement, namespace = true): st
 export function xmlResponseInOrder (root: string, body: XmlElement, sequence: ReadonlyArray<readonly [string, XmlElement]>, init: ResponseInit = {}): Response {
   const doc = renderXml(root, body)
   const close = doc.lastIndexOf(`</${root}>`)
-  const children = sequence.map(([name, el]) => builder.build({ [name]: el }) as string).join('')
+  const children = sequence.map(([name, el]) => built({ [name]: el })).join('')
   return withXmlType(doc.slice(0, close) + children + doc.slice(close), init)
 }
 

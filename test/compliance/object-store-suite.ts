@@ -355,6 +355,12 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       const planned = await store.createMultipartUpload('sums', 'bare', { metadata: { user: {}, checksumPlan: { algorithm: 'CRC32', type: 'FULL_OBJECT' } } })
       const bare = await store.uploadPart('sums', 'bare', planned, 1, streamOfBytes(part2))
       assert.deepEqual(bare.checksum, { algorithm: 'CRC32', value: crc(part2) })
+      // A part of another algorithm is refused as it comes, not at the completion.
+      const sha = webHashes.create('sha256')
+      sha.update(part2)
+      const sha256 = toBase64(sha.digest())
+      await rejects(store.uploadPart('sums', 'bare', planned, 2, streamOfBytes(part2), { checksumAlgorithm: 'SHA256', checksum: () => ({ algorithm: 'SHA256', value: sha256 }) }), 'InvalidRequest')
+      assert.deepEqual((await store.listParts('sums', 'bare', planned)).map(p => p.partNumber), [1], 'and not kept')
     })
 
     withStore('keeps a bucket\'s lifecycle rules beside its CORS rules, each set and removed without the other', async ({ store }) => {

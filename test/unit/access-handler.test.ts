@@ -135,6 +135,25 @@ describe('access through the handler', () => {
     assert.equal((await h(new Request('http://node/bkt/o', { method: 'DELETE' }))).status, 403)
   })
 
+  it('the canned ACLs that give only the owner\'s rights (bucket-owner-full-control and the like) are taken as private, as a write without one, also by a read-only copy', async () => {
+    const { h } = await setup()
+    assert.equal((await h(await root.sign('http://node/bkt/o', { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'public-read' } }))).status, 200)
+    assert.equal((await h(new Request('http://node/bkt/o'))).status, 200, 'precondition: public')
+    for (const acl of ['bucket-owner-full-control', 'bucket-owner-read', 'aws-exec-read']) {
+      const put = await h(await root.sign('http://node/bkt/o', { method: 'PUT', body: 'y', headers: { 'x-amz-acl': acl } }))
+      assert.equal(put.status, 200, `${acl}: ${await put.text()}`)
+      assert.equal((await h(new Request('http://node/bkt/o'))).status, 403, `${acl} leaves the object private`)
+      const grants = (await (await h(await root.sign('http://node/bkt/o?acl'))).text()).match(/<Grant>/g) ?? []
+      assert.equal(grants.length, 1, 'the owner\'s FULL_CONTROL alone')
+    }
+    assert.equal((await h(await root.sign('http://node/bkt?acl', { method: 'PUT', headers: { 'x-amz-acl': 'log-delivery-write' } }))).status, 200)
+    assert.equal(await code(await h(await root.sign('http://node/bkt/o', { method: 'PUT', body: 'z', headers: { 'x-amz-acl': 'everyone-please' } }))), 'InvalidArgument')
+    const edgeStore = new MemoryStore()
+    await edgeStore.createBucket('bkt')
+    const edge = createS3Handler({ store: edgeStore, access: new AccessControl({ state: new AccessState('edge', undefined, true), root: ROOT }), serveAccessApi: false })
+    assert.equal((await edge(await root.sign('http://edge/bkt/k', { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'bucket-owner-full-control' } }))).status, 200)
+  })
+
   it('a secret with a NUL (which peers would refuse) is refused, and nothing is kept', async () => {
     const { admin, state } = await setup()
     await admin.createUser('u')

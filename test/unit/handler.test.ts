@@ -122,6 +122,44 @@ describe('S3 handler', () => {
     assert.equal(other.headers.get('access-control-allow-origin'), null)
   })
 
+  it('writes a key\'s CR as a character reference in XML (a raw one reads back as LF), listings and errors alike', async () => {
+    const h = await setup()
+    for (const key of ['cr\rkey', 'bell\u0007key', 'tab\tkey']) {
+      const put = await h(await sign.sign(`http://localhost/photos/${encodeURIComponent(key)}`, { method: 'PUT', body: 'x' }))
+      assert.equal(put.status, 200)
+    }
+    const list = await (await h(await sign.sign('http://localhost/photos?list-type=2'))).text()
+    assert.match(list, /<Key>cr&#13;key<\/Key>/)
+    assert.match(list, /<Key>bell\u0007key<\/Key>/, 'another control character as it is (the AWS SDKs\' parser keeps it, and drops a reference to it)')
+    assert.match(list, /<Key>tab\tkey<\/Key>/)
+    assert.doesNotMatch(list, /\r/)
+    const missing = await (await h(await sign.sign(`http://localhost/photos/${encodeURIComponent('no\rsuch')}`))).text()
+    assert.match(missing, /<Key>no&#13;such<\/Key>/)
+  })
+
+  it('refuses a copy of an object onto itself that changes nothing, and takes one that asks for a storage class or encryption (how tools rewrite an object in place)', async () => {
+    const h = await setup()
+    assert.equal((await h(await sign.sign('http://localhost/photos/r', { method: 'PUT', body: 'kept', headers: { 'x-amz-meta-who': 'ann' } }))).status, 200)
+    const same = await h(await sign.sign('http://localhost/photos/r', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/r' } }))
+    assert.equal(same.status, 400)
+    assert.match(await same.text(), /<Code>InvalidRequest<\/Code>/)
+    for (const headers of [{ 'x-amz-storage-class': 'STANDARD_IA' }, { 'x-amz-server-side-encryption': 'AES256' }] as Array<Record<string, string>>) {
+      const copy = await h(await sign.sign('http://localhost/photos/r', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/r', ...headers } }))
+      assert.equal(copy.status, 200, await copy.text())
+    }
+    const got = await h(await sign.sign('http://localhost/photos/r'))
+    assert.equal(await got.text(), 'kept')
+    assert.equal(got.headers.get('x-amz-meta-who'), 'ann', 'its metadata copied with it')
+  })
+
+  it('refuses user metadata over 2 KB with MetadataTooLarge, as S3 does', async () => {
+    const h = await setup()
+    const res = await h(await sign.sign('http://localhost/photos/meta', { method: 'PUT', body: 'x', headers: { 'x-amz-meta-a': 'a'.repeat(2100) } }))
+    assert.equal(res.status, 400)
+    assert.match(await res.text(), /<Code>MetadataTooLarge<\/Code>/)
+    assert.equal((await h(await sign.sign('http://localhost/photos/meta'))).status, 404, 'nothing kept')
+  })
+
   it('renders S3 XML errors with Code, Message, Resource and RequestId', async () => {
     const h = await setup()
     const res = await h(await sign.sign('http://localhost/photos/missing-key'))

@@ -13,6 +13,15 @@ import type { Version } from '../mesh/hlc.js'
 export const CANNED_ACLS = ['private', 'public-read', 'public-read-write', 'authenticated-read'] as const
 export type CannedAcl = typeof CANNED_ACLS[number]
 
+/**
+ * S3's other canned ACLs, which give nothing beyond the owner's own rights
+ * where, as here, the bucket's and every object's owner is the one account:
+ * each is kept as `private`, and reported as the owner's FULL_CONTROL. New
+ * AWS buckets accept only `bucket-owner-full-control` besides no ACL, and
+ * many tools send it with every upload (S3A, Firehose, cross-account writers).
+ */
+export const OWNER_ONLY_ACLS = ['bucket-owner-full-control', 'bucket-owner-read', 'aws-exec-read', 'log-delivery-write'] as const
+
 /** Who an inline policy or an attachment belongs to. */
 export type OwnerKind = 'user' | 'group'
 

@@ -35,7 +35,7 @@ export function metadataFromHeaders (headers: Headers): ObjectMetadata {
     size += key.length + ENCODER.encode(text).byteLength
     meta.user[key] = text
   })
-  if (size > MAX_USER_METADATA) throw new S3Error('InvalidArgument', `User metadata (x-amz-meta-*) is limited to ${MAX_USER_METADATA} bytes; this request has ${size}.`)
+  if (size > MAX_USER_METADATA) throw new S3Error('MetadataTooLarge', `User metadata (x-amz-meta-*) is limited to ${MAX_USER_METADATA} bytes; this request has ${size}.`)
   return meta
 }
 

@@ -15,14 +15,20 @@ function directive (ctx: Context, header: string): 'COPY' | 'REPLACE' {
   return v
 }
 
+/** Headers with which a copy of an object onto itself changes it, as S3 sees it, though its metadata and tags stay. */
+const IN_PLACE_CHANGES = ['x-amz-storage-class', 'x-amz-server-side-encryption', 'x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-server-side-encryption-customer-algorithm', 'x-amz-website-redirect-location']
+
 /** CopyObject: server-side copy, keeping or replacing metadata and tags. */
 export async function copyObject (ctx: Context): Promise<Response> {
   const source = parseCopySource(ctx)
   const acl = requestedAcl(ctx)
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
-  // A version copied onto its own key is a restore, allowed as S3 allows it.
-  if (source.bucket === ctx.bucket && source.key === ctx.key && (source.versionId === undefined || source.versionId === NULL_VERSION) && metadataDirective === 'COPY' && taggingDirective === 'COPY') {
+  // A version copied onto its own key is a restore, allowed as S3 allows it. So is a copy that asks for another storage
+  // class, encryption or redirect (how S3 changes them in place; s3mesh keeps one class and encrypts nothing, as a PUT
+  // with those headers does), which tools send to rewrite an object.
+  const changesAttributes = IN_PLACE_CHANGES.some(h => ctx.headers.has(h))
+  if (source.bucket === ctx.bucket && source.key === ctx.key && (source.versionId === undefined || source.versionId === NULL_VERSION) && metadataDirective === 'COPY' && taggingDirective === 'COPY' && !changesAttributes) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
   }
   // The copy's lock is the request's (or the bucket's default), never the source's; a bad one is refused before the source is opened.

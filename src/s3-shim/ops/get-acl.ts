@@ -1,4 +1,4 @@
-import { CANNED_ACLS, idOf, type CannedAcl } from '../../core/access/access-records.js'
+import { CANNED_ACLS, idOf, OWNER_ONLY_ACLS, type CannedAcl } from '../../core/access/access-records.js'
 import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
 import { requestedVersion } from '../http/version-id.js'
@@ -26,8 +26,10 @@ export function requestedAcl (ctx: Context): CannedAcl | undefined {
   }
   const v = ctx.headers.get('x-amz-acl')
   if (v === null) return undefined
+  // The owner's rights alone, as a write without an ACL has: nothing to keep, so a read-only copy takes them too.
+  if ((OWNER_ONLY_ACLS as readonly string[]).includes(v)) return 'private'
   if (ctx.auth.access?.state.readOnly === true) throw new S3Error('NotImplemented', 'ACLs are set through a mesh node: this endpoint\'s copy of the access state is read-only.')
-  if (!(CANNED_ACLS as readonly string[]).includes(v)) throw new S3Error('InvalidArgument', `x-amz-acl "${v}" is not one s3mesh supports: ${CANNED_ACLS.join(', ')}.`, { detail: { ArgumentName: 'x-amz-acl', ArgumentValue: v } })
+  if (!(CANNED_ACLS as readonly string[]).includes(v)) throw new S3Error('InvalidArgument', `x-amz-acl "${v}" is not one s3mesh supports: ${[...CANNED_ACLS, ...OWNER_ONLY_ACLS].join(', ')}.`, { detail: { ArgumentName: 'x-amz-acl', ArgumentValue: v } })
   return v as CannedAcl
 }
 
