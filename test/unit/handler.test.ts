@@ -160,6 +160,19 @@ describe('S3 handler', () => {
     assert.equal((await h(await sign.sign('http://localhost/photos/meta'))).status, 404, 'nothing kept')
   })
 
+  it('refuses a conditional delete (If-Match, or an ETag in DeleteObjects) with NotImplemented, deleting nothing, rather than delete whatever the object is', async () => {
+    const h = await setup()
+    for (const key of ['a', 'b']) assert.equal((await h(await sign.sign(`http://localhost/photos/${key}`, { method: 'PUT', body: key }))).status, 200)
+    const del = await h(await sign.sign('http://localhost/photos/a', { method: 'DELETE', headers: { 'if-match': '"00000000000000000000000000000000"' } }))
+    assert.equal(del.status, 501)
+    assert.match(await del.text(), /<Code>NotImplemented<\/Code>/)
+    const body = '<Delete><Object><Key>a</Key><ETag>"00000000000000000000000000000000"</ETag></Object><Object><Key>b</Key></Object></Delete>'
+    const batch = await (await h(await sign.sign('http://localhost/photos?delete', { method: 'POST', body }))).text()
+    assert.match(batch, /<Deleted><Key>b<\/Key><\/Deleted>/, 'the unconditional one goes')
+    assert.match(batch, /<Error><Key>a<\/Key><Code>NotImplemented<\/Code>/)
+    assert.equal((await h(await sign.sign('http://localhost/photos/a'))).status, 200, 'the conditional one is still there')
+  })
+
   it('renders S3 XML errors with Code, Message, Resource and RequestId', async () => {
     const h = await setup()
     const res = await h(await sign.sign('http://localhost/photos/missing-key'))

@@ -3,6 +3,7 @@ import { assertObjectKey } from '../../core/names.js'
 import { NULL_VERSION } from '../../core/versioning.js'
 import { permissionsFor } from '../access/request-actions.js'
 import type { Context } from '../context.js'
+import { CONDITIONAL_DELETE } from './delete-object.js'
 import { applyObjectAcl } from './get-acl.js'
 import { deleteVersion } from '../http/version-id.js'
 import { elementsOf, textOf, xmlResponse, type XmlElement } from '../xml.js'
@@ -22,12 +23,16 @@ export async function deleteObjects (ctx: Context): Promise<Response> {
   const keys = objects.map(o => {
     const key = textOf(o, 'Key')
     if (key === undefined) throw new S3Error('MalformedXML', 'Every Object in a Delete request needs a Key.')
-    return { key, versionId: textOf(o, 'VersionId') }
+    return { key, versionId: textOf(o, 'VersionId'), conditional: ['ETag', 'LastModifiedTime', 'Size'].some(name => textOf(o, name) !== undefined) }
   })
   await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
   const Deleted: XmlElement[] = []
   const Errors: XmlElement[] = []
-  for (const { key, versionId } of keys) {
+  for (const { key, versionId, conditional } of keys) {
+    if (conditional) {
+      Errors.push({ Key: key, ...(versionId === undefined ? {} : { VersionId: versionId }), Code: 'NotImplemented', Message: CONDITIONAL_DELETE })
+      continue
+    }
     try {
       assertObjectKey(key)
       // Each key needs its own s3:DeleteObject: a refused one is reported, the others go ahead.
