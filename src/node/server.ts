@@ -306,6 +306,9 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         throw err
       }), certificates !== undefined)
     let closing: Promise<void> | undefined
+    /** Set once close() has begun: each answer closes its connection (see close). */
+    let draining = false
+    for (const s of consoleServer === undefined ? [server] : [server, consoleServer]) s.on('request', (_req: IncomingMessage, res: ServerResponse) => { if (draining) res.shouldKeepAlive = false })
     return {
       url, urls, role: options.role ?? 'durable', credentials, access, store, metrics, mesh, consoleUrl, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
       get certificates () { return certificates },
@@ -324,15 +327,19 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
           ready = false
           await lifecycle?.stop()
           await stats?.stop().catch(() => {})
-          // Leave first: the others mark this node "left", not "failed".
-          await mesh?.stop({ leave: true })
-          const closed = new Promise<void>(resolveClosed => server.close(() => { resolveClosed() }))
-          server.closeIdleConnections()
-          const timer = setTimeout(() => { server.closeAllConnections() }, graceMs)
-          consoleServer?.closeAllConnections()
-          consoleServer?.close()
+          // The requests under way end first, with the mesh still running: a PUT's copies are made at its replicas and
+          // announced, a read from another member finishes. (Stopping the mesh first cut them off: PUTs answered with
+          // one copy, never announced.) No connection is taken from here, and every answer closes its own, or a client
+          // keeping one open would go on sending requests here; those still running after graceMs are cut.
+          draining = true
+          const servers = consoleServer === undefined ? [server] : [server, consoleServer]
+          const closed = Promise.all(servers.map(async s => { await new Promise<void>(resolveClosed => s.close(() => { resolveClosed() })) }))
+          for (const s of servers) s.closeIdleConnections()
+          const timer = setTimeout(() => { for (const s of servers) s.closeAllConnections() }, graceMs)
           await closed
           clearTimeout(timer)
+          // Then leave: the others mark this node "left", not "failed".
+          await mesh?.stop({ leave: true })
           await store?.close()
           await unlock()
         })()

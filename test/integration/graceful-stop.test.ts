@@ -1,0 +1,55 @@
+/**
+ * A node told to stop (SIGTERM) while a PUT streams in: the request ends
+ * first, with the mesh still running, so its copy is made at the replica and
+ * announced before the node leaves; only then does it leave.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { request } from 'node:http'
+import { after, describe, it } from 'node:test'
+import { startMeshProcesses } from '../helpers/mesh-processes.js'
+import { signer } from '../helpers/s3-client.js'
+import type { ServerProcess } from '../helpers/server-process.js'
+
+const sign = signer()
+
+describe('a node stopped while a PUT streams in', () => {
+  let nodes: ServerProcess[] = []
+  after(async () => { for (const n of nodes) await n.stop().catch(() => {}) })
+
+  it('answers the PUT with both copies made and announced, then leaves', async () => {
+    nodes = await startMeshProcesses(2)
+    const [a, b] = nodes as [ServerProcess, ServerProcess]
+    assert.equal((await sign.fetch(`${a.url}/stopping`, { method: 'PUT' })).status, 200)
+    const body = randomBytes(256 * 1024)
+    const signed = await sign.sign(`${a.url}/stopping/streamed.bin`, { method: 'PUT', headers: { 'content-length': String(body.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
+    const headers: Record<string, string> = {}
+    signed.headers.forEach((v, k) => { headers[k] = v })
+    const url = new URL(signed.url)
+    const answered = new Promise<{ status: number, replicas: string | undefined, text: string }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'PUT', headers }, res => {
+        let text = ''
+        res.on('data', (d: Buffer) => { text += d.toString() })
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, replicas: res.headers['x-s3mesh-replicas'] as string | undefined, text }) })
+      })
+      req.on('error', reject)
+      // Half the body, then the signal, then the rest.
+      req.write(body.subarray(0, body.length / 2))
+      setTimeout(() => {
+        a.child.kill('SIGTERM')
+        setTimeout(() => { req.end(body.subarray(body.length / 2)) }, 500)
+      }, 200)
+    })
+    const exited = new Promise<number | null>(resolve => a.child.once('exit', code => { resolve(code) }))
+    const put = await answered
+    assert.equal(put.status, 200, put.text)
+    assert.equal(put.replicas, '2', 'the copy at the replica was made before the node stopped')
+    assert.equal(await exited, 0, 'then it stopped cleanly')
+    const got = await sign.fetch(`${b.url}/stopping/streamed.bin`)
+    assert.equal(got.status, 200, 'the other node lists it: the write was announced')
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(body))
+    // It left rather than failed.
+    const { members } = await (await sign.fetch(`${b.url}/_s3mesh/v1/members`)).json() as { members: Array<{ state: string }> }
+    assert.ok(members.some(m => m.state === 'left'), JSON.stringify(members))
+  })
+})
