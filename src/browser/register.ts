@@ -114,7 +114,11 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   const registration = await navigator.serviceWorker.register(options.serviceWorkerUrl ?? '/s3mesh-sw.js', { scope: '/' })
   await until(signal, async () => {
     if (navigator.serviceWorker.controller !== null) return
-    await new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
+    const controlled = new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
+    // A page loaded past its worker (a hard reload: Shift-Reload) stays uncontrolled though the worker is active, and
+    // no install or activate comes to claim it: the worker is asked to.
+    registration.active?.postMessage({ type: 's3mesh:claim' })
+    await controlled
   })
   const { accessKeyId, secretAccessKey, sessionToken } = options
   if (accessKeyId === undefined || secretAccessKey === undefined) {

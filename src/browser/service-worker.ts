@@ -300,6 +300,8 @@ scope.addEventListener('fetch', event => {
 
 scope.addEventListener('message', event => {
   const data = event.data as { type?: string, config?: WorkerConfig } | undefined
+  // A page of the origin it does not control (loaded by a hard reload) asks to be: claimed, as at activation.
+  if (data?.type === 's3mesh:claim') { event.waitUntil(scope.clients.claim()); return }
   if (data?.type === 's3mesh:node-up' && event.source !== null) { pages.started(event.source.id); stoppedNodes.delete(event.source.id); marks.up(event.source.id); return }
   if (data?.type === 's3mesh:node-down' && event.source !== null) { pages.stopped(event.source.id); marks.stop(event.source.id); pageStopped(event.source.id); return }
   if (event.source !== null && marks.take(event.source.id, data)) return

@@ -85,23 +85,25 @@ export class ReadThroughStore implements ObjectStore {
   async deleteBucket (name: string, options?: Signal): Promise<void> { await this.local.deleteBucket(name, options) }
   async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> { await this.local.setBucketCors(name, rules, options) }
   async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void> { await this.local.setBucketLifecycle(name, rules, options) }
-  async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> { return await this.local.putObject(bucket, key, body, unconditional(options)) }
+  async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> { return await this.local.putObject(bucket, key, body, await this.unconditional(options)) }
   async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult | void> { return await this.local.deleteObject(bucket, key, options) }
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> { await this.local.setObjectTags(bucket, key, tags, options) }
   async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> { return await this.local.createMultipartUpload(bucket, key, options) }
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo> { return await this.local.uploadPart(bucket, key, uploadId, partNumber, body, options) }
   async listParts (bucket: string, key: string, uploadId: string, options?: Signal): Promise<PartInfo[]> { return await this.local.listParts(bucket, key, uploadId, options) }
   async listMultipartUploads (bucket: string, options?: { prefix?: string } & Signal): Promise<UploadInfo[]> { return await this.local.listMultipartUploads(bucket, options) }
-  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> { return await this.local.completeMultipartUpload(bucket, key, uploadId, parts, unconditional(options)) }
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> { return await this.local.completeMultipartUpload(bucket, key, uploadId, parts, await this.unconditional(options)) }
   async abortMultipartUpload (bucket: string, key: string, uploadId: string, options?: Signal): Promise<void> { await this.local.abortMultipartUpload(bucket, key, uploadId, options) }
-}
 
-/**
- * Writes here are the local store's while reads also fall through to the
- * remote one: a condition checked against the local store alone would pass
- * on a key a read finds elsewhere. Refused until the write can be the node's.
- */
-function unconditional<T extends { condition?: unknown }> (options: T): T {
-  if (options.condition !== undefined) throw new S3Error('NotImplemented', 'Conditional writes need a node of the mesh: this store writes locally and reads through to another.')
-  return options
+  /**
+   * Writes here are the local store's while reads also fall through to the
+   * remote one: a condition checked against the local store alone would pass
+   * on a key a read finds elsewhere. Refused until the write can be the node's;
+   * with no remote store (none configured), the local store is all there is,
+   * and checks it itself.
+   */
+  private async unconditional<T extends { condition?: unknown }> (options: T): Promise<T> {
+    if (options.condition !== undefined && await this.o.remote() !== undefined) throw new S3Error('NotImplemented', 'Conditional writes need a node of the mesh: this store writes locally and reads through to another.')
+    return options
+  }
 }

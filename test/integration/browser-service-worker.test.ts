@@ -104,6 +104,23 @@ describe('service worker: S3 semantics in the browser', () => {
     assert.deepEqual(after, { status: 200, body: 'meow, says tom', keys: ['big.bin', 'cats/tom.txt', 'dogs/rex.txt', 'top.txt'] })
   })
 
+  it('takes control of a page loaded past it (a hard reload), whose register() would otherwise wait for a worker that never claims it', async () => {
+    const cdp = await context.newCDPSession(page)
+    const loaded = page.waitForEvent('load')
+    await cdp.send('Page.reload', { ignoreCache: true })
+    await loaded
+    assert.equal(await page.evaluate(() => navigator.serviceWorker.controller === null), true, 'precondition: the hard reload left the page uncontrolled')
+    const t = Date.now()
+    const read = await page.evaluate(async () => {
+      const { register } = await import('/s3mesh.js' as string) as typeof import('../../src/browser/index.js')
+      await register({ accessKeyId: 'page-key', secretAccessKey: 'page-secret-1234', join: false, gateway: false, timeoutMs: 10_000 })
+      const res = await fetch('/s3/photos/cats/tom.txt')
+      return [navigator.serviceWorker.controller !== null, res.status, await res.text()]
+    })
+    assert.deepEqual(read, [true, 200, 'meow, says tom'], 'controlled, and answered from IndexedDB')
+    assert.ok(Date.now() - t < 10_000)
+  })
+
   it('checks signed requests, and lets a navigation from anywhere only read', async () => {
     const forged = await page.evaluate(async () => {
       const res = await fetch('/s3/photos/top.txt', {

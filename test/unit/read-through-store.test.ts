@@ -65,6 +65,17 @@ describe('ReadThroughStore', () => {
     await assert.rejects(store.openObject('nowhere', 'k'), (err: unknown) => isS3Error(err, 'NoSuchBucket'))
   })
 
+  it('refuses a conditional write while it reads through to another store, and leaves it to the local store when there is none', async () => {
+    const { store } = await setup()
+    const body = (): ReadableStream<Uint8Array> => streamOfBytes(new TextEncoder().encode('x'))
+    await assert.rejects(store.putObject('both', 'c', body(), { metadata: { user: {} }, condition: { ifNoneMatch: '*' } }), (err: unknown) => isS3Error(err, 'NotImplemented'))
+    const local = new MemoryStore()
+    await local.createBucket('alone')
+    const alone = new ReadThroughStore({ local, remote: async () => undefined })
+    await alone.putObject('alone', 'c', body(), { metadata: { user: {} }, condition: { ifNoneMatch: '*' } })
+    await assert.rejects(alone.putObject('alone', 'c', body(), { metadata: { user: {} }, condition: { ifNoneMatch: '*' } }), (err: unknown) => isS3Error(err, 'PreconditionFailed'), 'checked by the local store')
+  })
+
   it('keeps versions as the local store does: versioning and writes are the local store\'s', async () => {
     const { local, remote, store } = await setup()
     await store.createBucket('mine')
