@@ -103,6 +103,30 @@ describe('catalog merge', () => {
     assert.deepEqual(c.listBuckets().map(e => e.bucket), ['b'])
   })
 
+  it('a tag edit made before a newer write or delete of its key was heard of does not undo it, in whatever order they arrive', () => {
+    const v = (ms: number, node = 'n1'): CatalogEntry['version'] => ({ ms, counter: 0, node })
+    const obj = (sha: string, tags: Record<string, string> = {}): NonNullable<CatalogEntry['object']> => ({ size: 3, etag: sha, sha256: sha, lastModified: 1, metadata: { user: {} }, tags })
+    const bucket = { bucket: 'b', version: v(1), deleted: false, holders: [] }
+    const first: CatalogEntry = { bucket: 'b', key: 'k', version: v(2), deleted: false, object: obj('old'), holders: ['n1', 'n2'] }
+    // Made on n3 at 4, from the entry it had, while a write at 3 (through n1) was still making its copies.
+    const edit: CatalogEntry = { ...first, version: v(4, 'n3'), created: first.version, object: obj('old', { a: 'b' }) }
+    const written: CatalogEntry = { bucket: 'b', key: 'k', version: v(3), deleted: false, object: obj('new'), holders: ['n1', 'n2'] }
+    const deleted: CatalogEntry = { bucket: 'b', key: 'k', version: v(3), deleted: true, holders: [] }
+    assert.deepEqual(mergeEntries(first, edit).object?.tags, { a: 'b' }, 'an edit wins over the version it edits')
+    for (const later of [written, deleted]) {
+      assert.deepEqual(mergeEntries(edit, later), later)
+      assert.deepEqual(mergeEntries(later, edit), later)
+      for (const order of [[first, edit, later], [first, later, edit], [edit, later, first], [later, edit]]) {
+        const c = new Catalog()
+        c.apply(bucket)
+        for (const e of order) c.apply(e)
+        const now = c.slot('b', 'k', undefined)
+        assert.equal(now?.deleted, later.deleted, `${later.deleted ? 'the delete' : 'the write'} stays, in order ${order.map(e => e === edit ? 'edit' : e === first ? 'first' : 'later').join(', ')}`)
+        assert.equal(now?.object?.sha256, later.object?.sha256)
+      }
+    }
+  })
+
   it('keeps each bucket\'s objects and bytes through merges, deletes and a cache\'s evictions, without a scan', () => {
     const c = new Catalog()
     const v = (ms: number): CatalogEntry['version'] => ({ ms, counter: 0, node: 'n1' })

@@ -178,8 +178,21 @@ function sameEnded (a: Version[] | undefined, b: Version[] | undefined): boolean
   return (a ?? []).length === (b ?? []).length && (a ?? []).every((v, i) => compareVersions(v, b![i]!) === 0)
 }
 
+/**
+ * Which of two entries of one slot is the newer, as a merge decides (before
+ * their content breaks a tie): the S3 version written later, then the later
+ * change to it. An edit (a tag or lock change) keeps when its version was
+ * written (`created`): so one made while a newer write of the key was still
+ * making its copies (not yet heard of where the edit was made) cannot outrank
+ * that write, or a delete made after the version it edits, whatever its own
+ * clock says; it had, and the key went back to the old content.
+ */
+export function compareSlotAge (a: CatalogEntry, b: CatalogEntry): number {
+  return compareVersions(createdOf(a), createdOf(b)) || compareVersions(a.version, b.version)
+}
+
 function mergeSlot (a: CatalogEntry, b: CatalogEntry): CatalogEntry {
-  const byVersion = compareVersions(a.version, b.version)
+  const byVersion = compareSlotAge(a, b)
   const order = byVersion || compareContent(a, b)
   // The same version and content told with and without its lock or tree, or which bucket it is of (one member
   // dropped a field), is one copy's story: the fuller entry is kept, and so are both lists of holders.

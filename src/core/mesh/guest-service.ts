@@ -6,7 +6,7 @@ import { decodeNodeMeta } from '../membership/node-meta.js'
 import { PLAIN_FRAMES, SealedFrames } from '../wire/sealed-frames.js'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from './catalog-codec.js'
-import { isLiveObject, type CatalogEntry } from './catalog-entry.js'
+import { compareSlotAge, isLiveObject, type CatalogEntry } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import type { CatalogPartition } from './catalog-partition.js'
 import type { TypedEventEmitter } from 'main-event'
@@ -345,7 +345,7 @@ export class GuestService {
         continue
       }
       // An older version (a late holding): nothing to take. A version the catalog does not have: a write.
-      const older = current !== undefined && compareVersions(e.version, current.version) < 0
+      const older = current !== undefined && compareSlotAge(e, current) < 0
       refuse(older || gate.allows(g, 's3:PutObject', e.bucket, e.key) ? 'not-a-holding' : 'denied')
       if (older && gate.allows(g, 's3:GetObject', e.bucket, e.key)) newer.push(this.shown(g, this.holdings.withGuests(current)))
     }

@@ -1,5 +1,4 @@
-import { compareVersions } from './hlc.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import { compareSlotAge, type CatalogEntry } from './catalog-entry.js'
 import type { CatalogPartition } from './catalog-partition.js'
 import type { CatalogQuery } from './catalog-query.js'
 import type { Catalog } from './catalog.js'
@@ -93,7 +92,7 @@ export class HandOver {
               const now = this.o.catalog.slot(bucket, e.key!, e.versionId)
               // The owner has what was compared, or answered with what it has.
               const held = sent.has(e) ? theirs.get(slotId(e)) : e
-              if (now !== undefined && !partition.keeps(now) && held !== undefined && compareVersions(held.version, now.version) >= 0) this.o.catalog.evict(bucket, e.key!, now.versionId)
+              if (now !== undefined && !partition.keeps(now) && held !== undefined && compareSlotAge(held, now) >= 0) this.o.catalog.evict(bucket, e.key!, now.versionId)
             }
             break
           } catch {

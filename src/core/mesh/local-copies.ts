@@ -5,7 +5,7 @@ import type { ObjectHandle, ObjectInfo, ObjectMetadata, ObjectStore, Signal, Ver
 import { drain } from '../streams.js'
 import { NULL_VERSION, stampAt } from '../versioning.js'
 import { lockOfRecord } from '../object-lock.js'
-import { createdOf, predated, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
+import { compareSlotAge, createdOf, predated, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import type { Catalog } from './catalog.js'
 import { compareVersions, type HybridClock, type Version } from './hlc.js'
 import { blobDigest, digestingStream, verifyingStream } from './verify-stream.js'
@@ -109,7 +109,7 @@ export class LocalCopies {
   /** Whether a version sent here is older than what this member knows of its slot, or was made in a bucket since deleted. */
   private stale (e: CatalogEntry): boolean {
     const current = this.slotNow(e.bucket, e.key!, e.versionId)
-    return (current !== undefined && compareVersions(current.version, e.version) > 0) || this.predated(e)
+    return (current !== undefined && compareSlotAge(current, e) > 0) || this.predated(e)
   }
 
   /** What the catalog says of one slot of a key: in a bucket never versioned, the key's head (its only slot), read as cheaply as always. */

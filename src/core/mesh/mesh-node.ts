@@ -9,7 +9,7 @@ import type { ObjectStore } from '../object-store.js'
 import type { Keyring } from '../wire/keyring.js'
 import { Announcer } from './announcer.js'
 import { AntiEntropy } from './anti-entropy.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import { compareSlotAge, type CatalogEntry } from './catalog-entry.js'
 import type { CatalogStore } from './catalog-store.js'
 import { Catalog } from './catalog.js'
 import { CatalogPartition } from './catalog-partition.js'
@@ -18,7 +18,7 @@ import { WriteArbiter } from './write-arbiter.js'
 import { BucketCloser } from './bucket-close.js'
 import type { MeshConfig } from './config.js'
 import { DurableMembers } from './durable-members.js'
-import { compareVersions, HybridClock } from './hlc.js'
+import { HybridClock } from './hlc.js'
 import { HolderFetcher } from './holder-fetch.js'
 import { HolderNotices } from './holder-notices.js'
 import { LocalCopies } from './local-copies.js'
@@ -332,7 +332,7 @@ export class MeshNode {
     // Who holds it, as the owners know: a copy held here does not hear of every other copy made.
     const asked = key === undefined ? this.catalog.get(bucket) : await this.partition.entry(bucket, key, signal, { holders: true })
     // An owner may take in an announcement a moment after a follower here did: what was heard is not unsaid.
-    const entry = heard !== undefined && (asked === undefined || compareVersions(heard.version, asked.version) > 0) ? heard : asked
+    const entry = heard !== undefined && (asked === undefined || compareSlotAge(heard, asked) > 0) ? heard : asked
     const states = new Map(this.o.membership.list().map(m => [m.id, m.state]))
     return {
       ...(entry === undefined ? {} : { entry }),

@@ -299,11 +299,10 @@ export class MeshStore implements ObjectStore {
     await this.copies.locks.run(`${bucket}\n${key}`, async () => {
       const e = await this.liveObject(bucket, key, options?.signal, options?.versionId, true)
       const localId = this.copies.localId(e)
-      // The bytes do not change: every holder of the old version holds the new one. A version keeps when it was
-      // made (a tag edit never makes it current), whenever the key has versions (this member may not have heard yet
-      // that the bucket keeps them); a key of a bucket never versioned stays as an older release reads it.
-      const versioned = localId !== undefined || this.catalog.slots(bucket, key).some(x => x.versionId !== undefined)
-      const entry: CatalogEntry = { ...e, version: this.version(), ...(versioned ? { created: createdOf(e) } : {}), object: { ...e.object!, tags } }
+      // The bytes do not change: every holder of the old version holds the new one. The edit keeps when its version
+      // was made: it never makes a version current, nor outranks a write or a delete of the key made after that
+      // version, however late the edit comes (compareSlotAge).
+      const entry: CatalogEntry = { ...e, version: this.version(), created: createdOf(e), object: { ...e.object!, tags } }
       try {
         const local = { ...(options?.signal === undefined ? {} : { signal: options.signal }), ...(localId === undefined ? {} : { versionId: localId }) }
         if ((await this.local.headObject(bucket, key, local)).sha256 === e.object!.sha256) await this.local.setObjectTags(bucket, key, tags, local)
