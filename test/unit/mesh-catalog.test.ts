@@ -389,7 +389,7 @@ describe('catalog slots (S3 versions)', () => {
     assert.equal(c.slots('b1', 'k').length, 2)
   })
 
-  it('sends slots in a list of their own that an earlier release ignores, and checks them', () => {
+  it('sends slots other than null in a list of their own that an earlier release ignores (a null slot\'s created goes with it in entries), and checks them', () => {
     const v1 = { ...version(1, 'ab'.repeat(32)), bucket: 'photos' }
     const plain: CatalogEntry = { bucket: 'photos', key: 'k', version: at(1), deleted: false, object: obj('cd'.repeat(32), 1), holders: ['n1'] }
     const marker: CatalogEntry = { bucket: 'photos', key: 'k', versionId: idAt(2), version: at(2), marker: true, deleted: false, holders: [] }
@@ -397,10 +397,13 @@ describe('catalog slots (S3 versions)', () => {
     const gone: CatalogEntry = { bucket: 'photos', key: 'k', versionId: idAt(1), version: at(4), deleted: true, holders: [] }
     const bucketEntry: CatalogEntry = { bucket: 'photos', version: at(1), deleted: false, versioning: 'Enabled', holders: [] }
     const all = [plain, bucketEntry, v1, marker, suspended, gone]
-    assert.deepEqual(decodeCatalogMessage(encodeCatalogMessage(all)).entries, [plain, bucketEntry, v1, marker, suspended, gone])
+    assert.deepEqual(decodeCatalogMessage(encodeCatalogMessage(all)).entries, [plain, bucketEntry, suspended, v1, marker, gone])
     const raw = decode(encodeCatalogMessage(all)) as { entries: Array<Record<string, unknown>>, versions: unknown[] }
-    assert.deepEqual(raw.entries.map(e => e.key ?? null), ['k', null], 'only null slots and buckets in entries, as an earlier decoder reads them')
-    assert.equal(raw.versions.length, 4)
+    assert.deepEqual(raw.entries.map(e => e.key ?? null), ['k', null, 'k'], 'only null slots (an edit\'s with its created) and buckets in entries, as an earlier decoder reads them')
+    assert.deepEqual(raw.entries[2]!.created, at(2))
+    assert.equal(raw.versions.length, 3)
+    assert.throws(() => decodeCatalogMessage(encode({ v: 1, kind: 'catalog', entries: [{ ...JSON.parse(JSON.stringify(bucketEntry)), created: at(0) }] })), (err: DroppedMessageError) => err.reason === 'malformed', 'created on a bucket\'s entry')
+    assert.throws(() => decodeCatalogMessage(encode({ v: 1, kind: 'catalog', entries: [{ ...JSON.parse(JSON.stringify(suspended)), created: at(4) }] })), (err: DroppedMessageError) => err.reason === 'malformed', 'created after its version, in entries too')
     assert.equal('versions' in (decode(encodeCatalogMessage([plain, bucketEntry])) as object), false, 'a message without versions is what it always was')
     const wrap = (versions: unknown[]): Uint8Array => encode({ v: 1, kind: 'catalog', entries: [], versions })
     const bad: unknown[] = [

@@ -6,7 +6,7 @@ import { decodeStrictMap, DroppedMessageError } from '../wire/strict-cbor.js'
 import { compareKeys } from '../key-order.js'
 import { bucketNameProblem } from '../names.js'
 import type { CorsRule, ObjectMetadata, ObjectSummary } from '../object-store.js'
-import { isVersionedSlot, MAX_ENDED, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
+import { MAX_ENDED, type CatalogEntry, type ObjectRecord } from './catalog-entry.js'
 import { isVersionIdName, NULL_VERSION } from '../versioning.js'
 import type { WriteHead } from './local-copies.js'
 import { compareVersions, type Version } from './hlc.js'
@@ -47,8 +47,10 @@ export interface CatalogMessage {
 export const MAX_SENT_TO = 16
 
 /**
- * Entries of `null` slots and buckets go in `entries`, as they always have;
- * other slots (a version id, a delete marker, a `created` of their own) in
+ * Entries of `null` slots and buckets go in `entries`, as they always have
+ * (a tag edit's `created` with them: a member of an earlier release drops the
+ * field, and merges the edit as it always did); other slots (a version id, a
+ * delete marker) in
  * `versions`, which a member of an earlier release ignores whole (its
  * decoder drops fields it does not know). Had they gone in `entries`, it
  * would strip their version ids and merge them over the `null` slot.
@@ -56,7 +58,7 @@ export const MAX_SENT_TO = 16
 export function encodeCatalogMessage (entries: CatalogEntry[], sentTo?: string[]): Uint8Array {
   const plain: Array<Record<string, unknown>> = []
   const versions: Array<Record<string, unknown>> = []
-  for (const e of entries) (isVersionedSlot(e) && e.key !== undefined ? versions : plain).push(strip(e))
+  for (const e of entries) (e.key !== undefined && (e.versionId !== undefined || e.marker === true) ? versions : plain).push(strip(e))
   return encode({ v: CATALOG_WIRE_VERSION, kind: 'catalog', entries: plain, ...(versions.length === 0 ? {} : { versions }), ...(sentTo === undefined ? {} : { sentTo }) })
 }
 
@@ -249,15 +251,11 @@ function slotEntry (x: unknown): CatalogEntry {
   const m = x as Record<string, unknown>
   if (e.key === undefined) malformed('a version of a bucket')
   const id = m.versionId === undefined ? undefined : versionId(m.versionId)
-  let created = m.created === undefined ? undefined : version(m.created)
-  // A version is made before any later change to its slot: a `created` ahead would pin the head (and pass the clock's drift check).
-  if (created !== undefined && compareVersions(created, e.version) > 0) malformed('entry.created is after entry.version')
-  if (created !== undefined && compareVersions(created, e.version) === 0) created = undefined
   if (m.marker !== undefined && m.marker !== true) malformed('entry.marker')
   const marker = m.marker === true
   if (marker && (e.deleted || e.object !== undefined || e.holders.length > 0)) malformed('a delete marker with an object, holders or a tombstone')
   if (!marker && !e.deleted && e.object === undefined) malformed('a live object entry without its record')
-  return { ...e, ...(id === undefined ? {} : { versionId: id }), ...(created === undefined ? {} : { created }), ...(marker ? { marker: true } : {}) }
+  return { ...e, ...(id === undefined ? {} : { versionId: id }), ...(marker ? { marker: true } : {}) }
 }
 
 function entry (x: unknown, slot = false): CatalogEntry {
@@ -286,6 +284,11 @@ function entry (x: unknown, slot = false): CatalogEntry {
   if (ended?.some(x => compareVersions(x, v) > 0) === true) malformed('entry.ended is after entry.version')
   if (e.incarnation !== undefined && key === undefined) malformed('entry.incarnation on a bucket\'s entry')
   const incarnation = e.incarnation === undefined ? undefined : version(e.incarnation)
+  if (e.created !== undefined && key === undefined) malformed('entry.created on a bucket\'s entry')
+  let created = e.created === undefined ? undefined : version(e.created)
+  // A version is made before any later change to its slot: a `created` ahead would pin the head (and pass the clock's drift check).
+  if (created !== undefined && compareVersions(created, v) > 0) malformed('entry.created is after entry.version')
+  if (created !== undefined && compareVersions(created, v) === 0) created = undefined
   return {
     bucket: bucketName(e.bucket, 'entry.bucket'),
     ...(key === undefined ? {} : { key }),
@@ -299,6 +302,7 @@ function entry (x: unknown, slot = false): CatalogEntry {
     ...(born === undefined ? {} : { born }),
     ...(ended === undefined ? {} : { ended }),
     ...(incarnation === undefined ? {} : { incarnation }),
+    ...(created === undefined ? {} : { created }),
     holders,
   }
 }

@@ -38,7 +38,7 @@ export interface CatalogEntry {
   key?: string
   /** The S3 version id of this slot; absent for the `null` slot (and on bucket entries). */
   versionId?: string
-  /** The entry's version: the last change to this slot (a write, a tag edit, a removal). Merges go by it. */
+  /** The entry's version: the last change to this slot (a write, a tag edit, a removal). Merges go by it, after `created` (compareSlotAge). */
   version: Version
   /** When the S3 version in this slot was written (absent: `version`): a tag edit changes `version`, never this, so the head stays where it was. */
   created?: Version

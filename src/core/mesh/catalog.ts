@@ -24,7 +24,8 @@ export function rangeOf (bucket: string, key: string): number {
  * 64 bits that change with anything an entry says (slot, version, tombstone,
  * marker, content, holders): the digests' parts, and what a hand-over
  * compares before it sends entries whole. A `null` slot's is what it was
- * before slots, so members of either release agree on unversioned buckets.
+ * before slots, so members of either release agree on unversioned buckets
+ * (but for a tag edit's, which has a `created` of its own).
  */
 export function fingerprint (e: CatalogEntry): readonly [number, number] {
   const slot = !isVersionedSlot(e) ? '' : `\n${e.versionId ?? ''}\n${formatVersion(createdOf(e))}\n${e.marker === true ? 1 : 0}`

@@ -291,7 +291,8 @@ export class MeshStore implements ObjectStore {
   }
 
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> {
-    // A new version of the slot's entry: made as a write is (it could outlast a delete of the version made elsewhere meanwhile).
+    // A new version of the slot's entry: made as a write is, never into a bucket being deleted (a delete of the key or
+    // version made elsewhere meanwhile outranks it: compareSlotAge).
     await this.writing(bucket, options?.signal, async () => { await this.tag(bucket, key, tags, options) })
   }
 

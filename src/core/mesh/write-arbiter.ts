@@ -6,7 +6,7 @@ import { DroppedMessageError } from '../wire/strict-cbor.js'
 import type { Keyring } from '../wire/keyring.js'
 import { openStream } from '../wire/open-stream.js'
 import { PeerIdleError, SealedFrames, StreamEndedError } from '../wire/sealed-frames.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import { createdOf, type CatalogEntry } from './catalog-entry.js'
 import { compareVersions, type Version } from './hlc.js'
 import { KeptStreams } from './kept-streams.js'
 import { FIRST_FRAMES } from '../wire/held-bytes.js'
@@ -179,8 +179,9 @@ export class WriteArbiter {
     if (again !== undefined && again.token !== token && again.until > this.now()) return { status: 'refused', code: 'ConditionalRequestConflict' }
     // The newer of the catalog's entry (a tombstone: no object) and the last conditional write let commit here.
     const known = this.written.get(id)
-    const fromCatalog = entry === undefined ? undefined : { version: entry.version, object: entry.deleted ? undefined : entry.object }
-    const newest = known !== undefined && (fromCatalog === undefined || compareVersions(known.version, fromCatalog.version) > 0) ? { object: known } : fromCatalog
+    const fromCatalog = entry === undefined ? undefined : { object: entry.deleted ? undefined : entry.object }
+    // In the merge's order (compareSlotAge): a write is its own `created`; a tag edit of an older version is not newer than it.
+    const newest = known !== undefined && (entry === undefined || (compareVersions(known.version, createdOf(entry)) || compareVersions(known.version, entry.version)) > 0) ? { object: known } : fromCatalog
     try {
       checkWriteCondition(condition, newest?.object, key)
     } catch (err) {
