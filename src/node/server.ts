@@ -306,9 +306,6 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         throw err
       }), certificates !== undefined)
     let closing: Promise<void> | undefined
-    /** Set once close() has begun: each answer closes its connection (see close). */
-    let draining = false
-    for (const s of consoleServer === undefined ? [server] : [server, consoleServer]) s.on('request', (_req: IncomingMessage, res: ServerResponse) => { if (draining) res.shouldKeepAlive = false })
     return {
       url, urls, role: options.role ?? 'durable', credentials, access, store, metrics, mesh, consoleUrl, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
       get certificates () { return certificates },
@@ -329,9 +326,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
           await stats?.stop().catch(() => {})
           // The requests under way end first, with the mesh still running: a PUT's copies are made at its replicas and
           // announced, a read from another member finishes. (Stopping the mesh first cut them off: PUTs answered with
-          // one copy, never announced.) No connection is taken from here, and every answer closes its own, or a client
-          // keeping one open would go on sending requests here; those still running after graceMs are cut.
-          draining = true
+          // one copy, never announced.) No connection is taken from here; Node closes each kept-alive one as its answer
+          // goes out (graceful-stop.test.ts checks the node does not wait out graceMs); those still running then are cut.
           const servers = consoleServer === undefined ? [server] : [server, consoleServer]
           const closed = Promise.all(servers.map(async s => { await new Promise<void>(resolveClosed => s.close(() => { resolveClosed() })) }))
           for (const s of servers) s.closeIdleConnections()

@@ -18,8 +18,8 @@ describe('a node stopped while a PUT streams in', () => {
   after(async () => { for (const n of nodes) await n.stop().catch(() => {}) })
 
   it('answers the PUT with both copies made and announced, then leaves', async () => {
-    nodes = await startMeshProcesses(2)
-    const [a, b] = nodes as [ServerProcess, ServerProcess]
+    nodes = await startMeshProcesses(3)
+    const [a, b, c] = nodes as [ServerProcess, ServerProcess, ServerProcess]
     assert.equal((await sign.fetch(`${a.url}/stopping`, { method: 'PUT' })).status, 200)
     const body = randomBytes(256 * 1024)
     const signed = await sign.sign(`${a.url}/stopping/streamed.bin`, { method: 'PUT', headers: { 'content-length': String(body.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
@@ -42,11 +42,19 @@ describe('a node stopped while a PUT streams in', () => {
     })
     const exited = new Promise<number | null>(resolve => a.child.once('exit', code => { resolve(code) }))
     const put = await answered
+    const answeredAt = Date.now()
     assert.equal(put.status, 200, put.text)
     assert.equal(put.replicas, '2', 'the copy at the replica was made before the node stopped')
+    // Every other node hears of it (the one that is no replica only from the announcement), soon: a blocking locate.
+    for (const n of [b, c]) {
+      const where = await (await sign.fetch(`${n.url}/_s3mesh/v1/locate/stopping/streamed.bin?wait=3000`)).json() as { holders?: Array<{ id: string }> }
+      assert.equal(where.holders?.length, 2, `${n.url} lists it with its two holders: the write was announced`)
+    }
     assert.equal(await exited, 0, 'then it stopped cleanly')
+    // Its keep-alive connection was closed once the answer went out: the node did not wait out its 10 s grace.
+    assert.ok(Date.now() - answeredAt < 8_000, `stopped ${Date.now() - answeredAt} ms after the answer`)
     const got = await sign.fetch(`${b.url}/stopping/streamed.bin`)
-    assert.equal(got.status, 200, 'the other node lists it: the write was announced')
+    assert.equal(got.status, 200)
     assert.ok(Buffer.from(await got.arrayBuffer()).equals(body))
     // It left rather than failed.
     const { members } = await (await sign.fetch(`${b.url}/_s3mesh/v1/members`)).json() as { members: Array<{ state: string }> }
