@@ -191,6 +191,7 @@ async function answer (request: Request): Promise<Response> {
   // acknowledge what no durable member holds).
   const config = await loadWorkerConfig()
   if (config.admission !== undefined && config.credentials !== undefined && ((write && node === undefined) || request.headers.has('x-amz-acl'))) {
+    // One the app signed itself goes as it is, to the origin it signed it for (its signature names the host).
     return key !== undefined ? await fetch(request) : await toNode(request, { ...config, credentials: config.credentials })
   }
   if (node === undefined) return await (await handlerFor())(request)
