@@ -1,4 +1,4 @@
-import type { CatalogEntry } from './catalog-entry.js'
+import { compareSlotAge, slotOf, type CatalogEntry } from './catalog-entry.js'
 import type { CatalogPartition } from './catalog-partition.js'
 import type { CatalogQuery } from './catalog-query.js'
 import type { Catalog } from './catalog.js'
@@ -11,12 +11,20 @@ export interface HolderNoticesOptions {
   durable: DurableMembers
   query: CatalogQuery
   stopping: AbortSignal
+  /** The first wait before a notice no member answered is sent again, ms (doubling at each failure in a row). */
+  retryMs?: number
+  /** The longest such wait, ms. */
+  retryCapMs?: number
 }
+
+/** Defaults of HolderNoticesOptions' retryMs and retryCapMs. */
+const RETRY_MS = 1_000
+const RETRY_CAP_MS = 60_000
 
 export interface HolderNoticeStats {
   /** Entries sent to members holding an older version of a key whose bucket they do not own. */
   sent: number
-  /** Sends no member answered (the member's next whole hand-over brings the change back to it). */
+  /** Sends no member answered (sent again later, while it is a durable member). */
   failed: number
 }
 
@@ -27,12 +35,18 @@ export interface HolderNoticeStats {
  * old bytes and serve them as current. The bucket's leading owner (the first
  * alive) tells it: when a version replaces one with such holders, the new
  * entry is handed to each of them (a catalog merge, batched per member), and
- * their reconciler drops the stale copy.
+ * their reconciler drops the stale copy. A member that does not answer (busy,
+ * suspected, cut off a moment) is sent the newest of them again, after a
+ * second, then twice as long each time up to a minute, for as long as it is a
+ * durable member: it compares no catalog of the bucket with anyone, and would
+ * otherwise serve the old version until the members change.
  */
 export class HolderNotices {
   readonly stats: HolderNoticeStats = { sent: 0, failed: 0 }
   private readonly pending = new Map<string, CatalogEntry[]>()
   private sending: Promise<void> | undefined
+  /** Members whose last notice failed: what waits to be sent again, how many failed in a row, and the timer. */
+  private readonly retries = new Map<string, { entries: CatalogEntry[], failures: number, timer?: ReturnType<typeof setTimeout> }>()
 
   private readonly onReplaced = ({ detail: { before, after } }: CustomEvent<{ before: CatalogEntry, after: CatalogEntry }>): void => {
     const { partition, durable, self } = this.o
@@ -40,11 +54,9 @@ export class HolderNotices {
     const owners = partition.owners(after.bucket)
     for (const h of before.holders) {
       if (h === self || after.holders.includes(h) || owners.includes(h) || !durable.has(h)) continue
-      const list = this.pending.get(h)
-      if (list === undefined) this.pending.set(h, [after])
-      else list.push(after)
+      this.queue(h, [after])
     }
-    if (this.pending.size > 0 && this.sending === undefined) this.sending = this.send().finally(() => { this.sending = undefined })
+    this.kick()
   }
 
   constructor (private readonly o: HolderNoticesOptions) {}
@@ -55,7 +67,48 @@ export class HolderNotices {
 
   async stop (): Promise<void> {
     this.o.catalog.removeEventListener('replaced', this.onReplaced)
+    for (const r of this.retries.values()) clearTimeout(r.timer)
+    this.retries.clear()
     await this.sending
+  }
+
+  /** Members that are sent notices again later. */
+  get waiting (): number { return this.retries.size }
+
+  private queue (member: string, entries: CatalogEntry[]): void {
+    const list = this.pending.get(member)
+    if (list === undefined) this.pending.set(member, [...entries])
+    else list.push(...entries)
+  }
+
+  private kick (): void {
+    if (this.pending.size > 0 && this.sending === undefined && !this.o.stopping.aborted) this.sending = this.send().finally(() => { this.sending = undefined; this.kick() })
+  }
+
+  /** `member` did not take `entries`: kept (the newest of each slot) and sent again after a wait, while it is durable. */
+  private failed (member: string, entries: CatalogEntry[]): void {
+    if (this.o.stopping.aborted || !this.o.durable.has(member)) { this.retries.delete(member); return }
+    const r = this.retries.get(member) ?? { entries: [], failures: 0 }
+    clearTimeout(r.timer)
+    const newest = new Map<string, CatalogEntry>()
+    for (const e of [...r.entries, ...entries]) {
+      const id = `${e.bucket}\n${e.key ?? ''}\n${slotOf(e)}`
+      const had = newest.get(id)
+      if (had === undefined || compareSlotAge(e, had) > 0) newest.set(id, e)
+    }
+    r.entries = [...newest.values()]
+    r.failures++
+    const wait = Math.min(this.o.retryCapMs ?? RETRY_CAP_MS, (this.o.retryMs ?? RETRY_MS) * 2 ** (r.failures - 1))
+    r.timer = setTimeout(() => {
+      r.timer = undefined
+      if (!this.o.durable.has(member)) { this.retries.delete(member); return }
+      this.queue(member, r.entries)
+      r.entries = []
+      this.kick()
+    }, wait)
+    // A retry never keeps the process alive.
+    if (typeof r.timer === 'object' && 'unref' in r.timer) r.timer.unref()
+    this.retries.set(member, r)
   }
 
   /** Sends what is pending, member by member, until nothing is (what is replaced meanwhile goes in the next round). */
@@ -69,8 +122,11 @@ export class HolderNotices {
         try {
           await this.o.query.merge(member, entries, this.o.stopping)
           this.stats.sent += entries.length
+          const r = this.retries.get(member)
+          if (r !== undefined && r.timer === undefined && r.entries.length === 0) this.retries.delete(member)
         } catch {
           this.stats.failed += entries.length
+          this.failed(member, entries)
         }
       }))
     }
