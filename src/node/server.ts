@@ -306,6 +306,20 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         throw err
       }), certificates !== undefined)
     let closing: Promise<void> | undefined
+    /** Set once close() has begun: every answer from then on closes its connection (see close). */
+    let draining = false
+    /** Answers under way (close() has those not yet sent close their connections too). */
+    const inFlight = new Set<ServerResponse>()
+    const track = (req: IncomingMessage, res: ServerResponse): void => {
+      inFlight.add(res)
+      res.once('close', () => { inFlight.delete(res) })
+      // Node keeps a connection open after server.close() if a request was under way on it, and goes on taking the
+      // requests its client sends there: once the answer is out, it is ended.
+      res.once('finish', () => { if (draining) req.socket.end() })
+      if (draining) res.shouldKeepAlive = false
+    }
+    // checkContinue too: a request that expects 100-continue (the SDKs' large PUTs) comes that way, not as 'request'.
+    for (const s of consoleServer === undefined ? [server] : [server, consoleServer]) { s.on('request', track); s.on('checkContinue', track) }
     return {
       url, urls, role: options.role ?? 'durable', credentials, access, store, metrics, mesh, consoleUrl, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
       get certificates () { return certificates },
@@ -326,8 +340,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
           await stats?.stop().catch(() => {})
           // The requests under way end first, with the mesh still running: a PUT's copies are made at its replicas and
           // announced, a read from another member finishes. (Stopping the mesh first cut them off: PUTs answered with
-          // one copy, never announced.) No connection is taken from here; Node closes each kept-alive one as its answer
-          // goes out (graceful-stop.test.ts checks the node does not wait out graceMs); those still running then are cut.
+          // one copy, never announced.) No connection is taken from here, and each ends once its answer is out (a client
+          // keeping it would go on sending requests here, and the node wait out graceMs); those still running then are cut.
+          draining = true
+          for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false
           const servers = consoleServer === undefined ? [server] : [server, consoleServer]
           const closed = Promise.all(servers.map(async s => { await new Promise<void>(resolveClosed => s.close(() => { resolveClosed() })) }))
           for (const s of servers) s.closeIdleConnections()

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { request } from 'node:http'
+import { Agent, request } from 'node:http'
 import { after, describe, it } from 'node:test'
 import { startMeshProcesses } from '../helpers/mesh-processes.js'
 import { signer } from '../helpers/s3-client.js'
@@ -26,11 +26,13 @@ describe('a node stopped while a PUT streams in', () => {
     const headers: Record<string, string> = {}
     signed.headers.forEach((v, k) => { headers[k] = v })
     const url = new URL(signed.url)
-    const answered = new Promise<{ status: number, replicas: string | undefined, text: string }>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'PUT', headers }, res => {
+    // A client that keeps its connection for a minute, as SDKs do: the node must not wait for it to let go.
+    const agent = new Agent({ keepAlive: true, timeout: 60_000 })
+    const answered = new Promise<{ status: number, replicas: string | undefined, connection: string | undefined, text: string }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'PUT', headers, agent }, res => {
         let text = ''
         res.on('data', (d: Buffer) => { text += d.toString() })
-        res.on('end', () => { resolve({ status: res.statusCode ?? 0, replicas: res.headers['x-s3mesh-replicas'] as string | undefined, text }) })
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, replicas: res.headers['x-s3mesh-replicas'] as string | undefined, connection: res.headers.connection, text }) })
       })
       req.on('error', reject)
       // Half the body, then the signal, then the rest.
@@ -45,14 +47,16 @@ describe('a node stopped while a PUT streams in', () => {
     const answeredAt = Date.now()
     assert.equal(put.status, 200, put.text)
     assert.equal(put.replicas, '2', 'the copy at the replica was made before the node stopped')
+    assert.equal(put.connection, 'close', 'the answer closes its connection')
     // Every other node hears of it (the one that is no replica only from the announcement), soon: a blocking locate.
     for (const n of [b, c]) {
       const where = await (await sign.fetch(`${n.url}/_s3mesh/v1/locate/stopping/streamed.bin?wait=3000`)).json() as { holders?: Array<{ id: string }> }
       assert.equal(where.holders?.length, 2, `${n.url} lists it with its two holders: the write was announced`)
     }
     assert.equal(await exited, 0, 'then it stopped cleanly')
-    // Its keep-alive connection was closed once the answer went out: the node did not wait out its 10 s grace.
+    // Its kept-alive connection was ended once the answer went out: the node did not wait out its 10 s grace.
     assert.ok(Date.now() - answeredAt < 8_000, `stopped ${Date.now() - answeredAt} ms after the answer`)
+    agent.destroy()
     const got = await sign.fetch(`${b.url}/stopping/streamed.bin`)
     assert.equal(got.status, 200)
     assert.ok(Buffer.from(await got.arrayBuffer()).equals(body))
