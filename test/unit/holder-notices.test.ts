@@ -52,6 +52,28 @@ describe('HolderNotices', () => {
     } finally { await notices.stop() }
   })
 
+  it('sends to each member on its own: one that does not answer holds up no notice to another', async () => {
+    const told: string[] = []
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    const { catalog, notices } = setup(async member => {
+      if (member === 'slow') await held
+      told.push(member)
+    })
+    try {
+      catalog.apply({ bucket: 'b', key: 'one', version: v(2), deleted: false, object: object('old'), holders: ['n1', 'slow'] })
+      catalog.apply({ bucket: 'b', key: 'one', version: v(3), deleted: false, object: object('new'), holders: ['n1', 'n2'] })
+      await new Promise(resolve => setTimeout(resolve, 20))
+      catalog.apply({ bucket: 'b', key: 'two', version: v(2), deleted: false, object: object('old'), holders: ['fast', 'n1'] })
+      catalog.apply({ bucket: 'b', key: 'two', version: v(3), deleted: false, object: object('new'), holders: ['n1', 'n2'] })
+      await until('the other member was told while the first has not answered', async () => told.includes('fast'), 2_000)
+      assert.deepEqual(told, ['fast'])
+    } finally {
+      release()
+      await notices.stop()
+    }
+  })
+
   it('keeps only the newest entry of a slot for the next try, and gives up on a member that is no longer durable', async () => {
     const calls: Array<[string, string[]]> = []
     const alive = new Set(['h'])

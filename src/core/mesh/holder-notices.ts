@@ -44,9 +44,12 @@ export interface HolderNoticeStats {
 export class HolderNotices {
   readonly stats: HolderNoticeStats = { sent: 0, failed: 0 }
   private readonly pending = new Map<string, CatalogEntry[]>()
-  private sending: Promise<void> | undefined
+  /** Sends under way, by member: each member's notices go one send at a time, and no member waits for another's. */
+  private readonly sending = new Map<string, Promise<void>>()
+  private scheduled = false
   /** Members whose last notice failed: what waits to be sent again, how many failed in a row, and the timer. */
   private readonly retries = new Map<string, { entries: CatalogEntry[], failures: number, timer?: ReturnType<typeof setTimeout> }>()
+  private stopped = false
 
   private readonly onReplaced = ({ detail: { before, after } }: CustomEvent<{ before: CatalogEntry, after: CatalogEntry }>): void => {
     const { partition, durable, self } = this.o
@@ -66,10 +69,11 @@ export class HolderNotices {
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
     this.o.catalog.removeEventListener('replaced', this.onReplaced)
     for (const r of this.retries.values()) clearTimeout(r.timer)
     this.retries.clear()
-    await this.sending
+    await Promise.all(this.sending.values())
   }
 
   /** Members that are sent notices again later. */
@@ -81,13 +85,28 @@ export class HolderNotices {
     else list.push(...entries)
   }
 
+  /** Sends what is pending after the current task (a batch of announced entries is applied whole first), to each member not being sent to. */
   private kick (): void {
-    if (this.pending.size > 0 && this.sending === undefined && !this.o.stopping.aborted) this.sending = this.send().finally(() => { this.sending = undefined; this.kick() })
+    if (this.scheduled || this.pending.size === 0) return
+    this.scheduled = true
+    queueMicrotask(() => {
+      this.scheduled = false
+      if (this.stopped || this.o.stopping.aborted) return
+      for (const [member, entries] of [...this.pending]) {
+        if (this.sending.has(member)) continue
+        this.pending.delete(member)
+        this.sending.set(member, this.send(member, entries).finally(() => { this.sending.delete(member); this.kick() }))
+      }
+    })
   }
 
   /** `member` did not take `entries`: kept (the newest of each slot) and sent again after a wait, while it is durable. */
   private failed (member: string, entries: CatalogEntry[]): void {
-    if (this.o.stopping.aborted || !this.o.durable.has(member)) { this.retries.delete(member); return }
+    if (this.stopped || this.o.stopping.aborted || !this.o.durable.has(member)) {
+      clearTimeout(this.retries.get(member)?.timer)
+      this.retries.delete(member)
+      return
+    }
     const r = this.retries.get(member) ?? { entries: [], failures: 0 }
     clearTimeout(r.timer)
     const newest = new Map<string, CatalogEntry>()
@@ -111,24 +130,16 @@ export class HolderNotices {
     this.retries.set(member, r)
   }
 
-  /** Sends what is pending, member by member, until nothing is (what is replaced meanwhile goes in the next round). */
-  private async send (): Promise<void> {
-    // After the current task: a batch of announced entries is applied whole first.
-    await Promise.resolve()
-    while (this.pending.size > 0 && !this.o.stopping.aborted) {
-      const round = [...this.pending]
-      this.pending.clear()
-      await Promise.all(round.map(async ([member, entries]) => {
-        try {
-          await this.o.query.merge(member, entries, this.o.stopping)
-          this.stats.sent += entries.length
-          const r = this.retries.get(member)
-          if (r !== undefined && r.timer === undefined && r.entries.length === 0) this.retries.delete(member)
-        } catch {
-          this.stats.failed += entries.length
-          this.failed(member, entries)
-        }
-      }))
+  /** Sends `entries` to `member`; what is replaced meanwhile for it waits for the next send. */
+  private async send (member: string, entries: CatalogEntry[]): Promise<void> {
+    try {
+      await this.o.query.merge(member, entries, this.o.stopping)
+      this.stats.sent += entries.length
+      const r = this.retries.get(member)
+      if (r !== undefined && r.timer === undefined && r.entries.length === 0) this.retries.delete(member)
+    } catch {
+      this.stats.failed += entries.length
+      this.failed(member, entries)
     }
   }
 }
