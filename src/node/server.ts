@@ -318,8 +318,11 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       res.once('finish', () => { if (draining) req.socket.end() })
       if (draining) res.shouldKeepAlive = false
     }
-    // checkContinue too: a request that expects 100-continue (the SDKs' large PUTs) comes that way, not as 'request'.
-    for (const s of consoleServer === undefined ? [server] : [server, consoleServer]) { s.on('request', track); s.on('checkContinue', track) }
+    // On the S3 server, a request that expects 100-continue (the SDKs' large PUTs) comes as checkContinue (makeServer), not
+    // as 'request'. (Not on the console's: a checkContinue listener there would take such requests from its handler.)
+    server.on('request', track)
+    server.on('checkContinue', track)
+    consoleServer?.on('request', track)
     return {
       url, urls, role: options.role ?? 'durable', credentials, access, store, metrics, mesh, consoleUrl, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
       get certificates () { return certificates },

@@ -9,7 +9,7 @@ import { Agent, request } from 'node:http'
 import { after, describe, it } from 'node:test'
 import { startMeshProcesses } from '../helpers/mesh-processes.js'
 import { signer } from '../helpers/s3-client.js'
-import type { ServerProcess } from '../helpers/server-process.js'
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 const sign = signer()
 
@@ -63,5 +63,26 @@ describe('a node stopped while a PUT streams in', () => {
     // It left rather than failed.
     const { members } = await (await sign.fetch(`${b.url}/_s3mesh/v1/members`)).json() as { members: Array<{ state: string }> }
     assert.ok(members.some(m => m.state === 'left'), JSON.stringify(members))
+  })
+
+  it('answers a PUT that expects 100-continue on the S3 port and on the console\'s /s3 (what the drain listens for takes no request from either)', async () => {
+    const node = await startServerProcess()
+    nodes.push(node)
+    assert.equal((await sign.fetch(`${node.url}/continued`, { method: 'PUT' })).status, 200)
+    for (const base of [node.url, `${node.consoleUrl!}/s3`]) {
+      const body = Buffer.from(`sent after 100-continue to ${base}`)
+      const signed = await sign.sign(`${base}/continued/k`, { method: 'PUT', headers: { 'content-length': String(body.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', expect: '100-continue' } })
+      const headers: Record<string, string> = {}
+      signed.headers.forEach((v, k) => { headers[k] = v })
+      const url = new URL(signed.url)
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'PUT', headers, timeout: 10_000 }, res => { res.resume(); res.on('end', () => { resolve(res.statusCode ?? 0) }) })
+        req.on('continue', () => { req.end(body) })
+        req.on('timeout', () => { req.destroy(new Error(`no answer from ${base}`)) })
+        req.on('error', reject)
+      })
+      assert.equal(status, 200, base)
+      assert.equal(await (await sign.fetch(`${node.url}/continued/k`)).text(), body.toString())
+    }
   })
 })
