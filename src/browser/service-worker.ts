@@ -130,6 +130,16 @@ function signingKey (request: Request): string | undefined {
 /** Headers a browser sets itself, not to be signed or copied. */
 const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'origin', 'referer', 'user-agent', 'accept-encoding', 'cookie'])
 
+/** A request's body as one Blob (none: undefined), or S3's IncompleteBody answer when it cannot be read (the app's page cut it short). */
+async function blobOf (request: Request): Promise<Blob | Response | undefined> {
+  if (request.body === null) return undefined
+  try {
+    return await request.blob()
+  } catch (err) {
+    return errorResponse(new S3Error('IncompleteBody', `The request body could not be read: ${err instanceof Error ? err.message : String(err)}`), nextRequestId(), request.method)
+  }
+}
+
 /** How long a write may take to be answered: a minute, and a second for each MB of its body (as a page node is given). */
 function writeTimeoutMs (bytes: number): number {
   return 60_000 + Math.ceil(bytes / 1000)
@@ -148,14 +158,8 @@ async function toNode (request: Request, config: WorkerConfig & { credentials: N
   const headers: Record<string, string> = { [TO_NODE_HEADER]: '1' }
   for (const [k, v] of request.headers) if (!HOP_HEADERS.has(k) && !k.startsWith('sec-')) headers[k] = v
   // A Blob, not the bytes in memory: the browser keeps a large one on disk, and it can be sent again to the next node.
-  let body: Blob | undefined
-  if (request.method !== 'GET' && request.method !== 'HEAD' && request.body !== null) {
-    try {
-      body = await request.blob()
-    } catch (err) {
-      return errorResponse(new S3Error('IncompleteBody', `The request body could not be read: ${err instanceof Error ? err.message : String(err)}`), nextRequestId(), request.method)
-    }
-  }
+  const body = request.method !== 'GET' && request.method !== 'HEAD' ? await blobOf(request) : undefined
+  if (body instanceof Response) return body
   const signer = s3Signer(config.credentials)
   let failure: unknown
   for (const endpoint of endpoints) {
@@ -204,20 +208,14 @@ async function answer (request: Request): Promise<Response> {
     if (marks.matches(node.id, request.method, path!, mark, local)) return local
     await local.body?.cancel().catch(() => {})
   }
-  // A PUT's body goes to the page as one Blob (bridge.ts); one that cannot be read was cut short by the app's page.
-  let body: Blob | undefined
-  if (request.method === 'PUT' && request.body !== null) {
-    try {
-      body = await request.blob()
-    } catch (err) {
-      return errorResponse(new S3Error('IncompleteBody', `The request body could not be read: ${err instanceof Error ? err.message : String(err)}`), nextRequestId(), request.method)
-    }
-  }
+  // A PUT's body goes to the page as one Blob (bridge.ts).
+  const body = request.method === 'PUT' ? await blobOf(request) : undefined
+  if (body instanceof Response) return body
   const page = watchPage(node.id)
   let failure: unknown
   try {
     // The page answers a write once its node has the bytes: a large one is given time at 1 MB/s at least.
-    const timeoutMs = 60_000 + Math.ceil((body?.size ?? 0) / 1000)
+    const timeoutMs = writeTimeoutMs(body?.size ?? 0)
     // Watched until the answer's body is read (settled): a page closing mid-body fails the body, rather than leave it hanging.
     const answered = await askPageNode(node, request, { timeoutMs, relayed: seq => { marks.relayed(node.id, seq) }, blob: body, signal: page.signal, settled: page.stop })
     pages.answered(node.id)

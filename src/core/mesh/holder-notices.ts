@@ -1,4 +1,5 @@
-import { compareSlotAge, slotOf, type CatalogEntry } from './catalog-entry.js'
+import { compareSlotAge, type CatalogEntry } from './catalog-entry.js'
+import { entryId } from './slot-refs.js'
 import type { CatalogPartition } from './catalog-partition.js'
 import type { CatalogQuery } from './catalog-query.js'
 import type { Catalog } from './catalog.js'
@@ -111,9 +112,8 @@ export class HolderNotices {
     clearTimeout(r.timer)
     const newest = new Map<string, CatalogEntry>()
     for (const e of [...r.entries, ...entries]) {
-      const id = `${e.bucket}\n${e.key ?? ''}\n${slotOf(e)}`
-      const had = newest.get(id)
-      if (had === undefined || compareSlotAge(e, had) > 0) newest.set(id, e)
+      const had = newest.get(entryId(e))
+      if (had === undefined || compareSlotAge(e, had) > 0) newest.set(entryId(e), e)
     }
     r.entries = [...newest.values()]
     r.failures++
