@@ -34,6 +34,7 @@ const table = {
   InvalidRequest: [400, 'Invalid Request.'],
   InvalidRetentionPeriod: [400, 'The retention period must be a positive integer value.'],
   InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
+  InvalidStorageClass: [400, 'The storage class you specified is not valid.'],
   InvalidTag: [400, 'The tag provided was not a valid tag.'],
   KeyTooLongError: [400, 'Your key is too long.'],
   MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],

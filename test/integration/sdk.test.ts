@@ -50,6 +50,42 @@ describe('AWS SDK v3 against s3mesh server', () => {
     assert.equal(await errorName(s3.send(new HeadBucketCommand({ Bucket: 'second-bucket' }))), 'NotFound')
   })
 
+  it('ListBuckets pages with MaxBuckets and ContinuationToken, and lists only names under a Prefix (S3\'s 2024 paging)', async () => {
+    const made = ['page-a', 'page-b', 'page-c', 'paging-d']
+    for (const Bucket of made) await s3.send(new CreateBucketCommand({ Bucket }))
+    try {
+      const pages: string[][] = []
+      let token: string | undefined
+      do {
+        const page = await s3.send(new ListBucketsCommand({ MaxBuckets: 2, Prefix: 'pag', ...(token === undefined ? {} : { ContinuationToken: token }) }))
+        assert.equal(page.Prefix, 'pag')
+        pages.push(page.Buckets!.map(b => b.Name!))
+        token = page.ContinuationToken
+      } while (token !== undefined)
+      assert.deepEqual(pages, [['page-a', 'page-b'], ['page-c', 'paging-d']])
+      const all = await s3.send(new ListBucketsCommand({}))
+      assert.deepEqual(all.Buckets!.map(b => b.Name), [...made, B], 'no MaxBuckets: every bucket, in one page')
+      assert.equal(all.ContinuationToken, undefined)
+      assert.deepEqual((await s3.send(new ListBucketsCommand({ Prefix: 'page-' }))).Buckets!.map(b => b.Name), ['page-a', 'page-b', 'page-c'])
+      assert.deepEqual((await s3.send(new ListBucketsCommand({ BucketRegion: 'eu-west-3' }))).Buckets ?? [], [], 'no bucket is in another region')
+      assert.equal(await errorName(s3.send(new ListBucketsCommand({ MaxBuckets: 0 }))), 'InvalidArgument')
+      assert.equal(await errorName(s3.send(new ListBucketsCommand({ ContinuationToken: '!!' }))), 'InvalidArgument')
+    } finally {
+      for (const Bucket of made) await s3.send(new DeleteBucketCommand({ Bucket }))
+    }
+  })
+
+  it('refuses a storage class S3 does not have with InvalidStorageClass, storing nothing, and takes S3\'s own (kept as STANDARD)', async () => {
+    const refused = s3.send(new PutObjectCommand({ Bucket: B, Key: 'classy', Body: 'x', StorageClass: 'PLATINUM' as 'STANDARD' }))
+    assert.equal(await errorName(refused), 'InvalidStorageClass')
+    assert.equal(await errorName(s3.send(new HeadObjectCommand({ Bucket: B, Key: 'classy' }))), 'NotFound')
+    assert.equal(await errorName(s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'classy', StorageClass: 'PLATINUM' as 'STANDARD' }))), 'InvalidStorageClass')
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'classy', Body: 'x', StorageClass: 'STANDARD_IA' }))
+    assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'classy', CopySource: `${B}/classy`, StorageClass: 'PLATINUM' as 'STANDARD' }))), 'InvalidStorageClass')
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'classy', CopySource: `${B}/classy`, StorageClass: 'STANDARD' }))
+    await s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'classy' }))
+  })
+
   it('put and get with metadata, string and stream bodies (CRC32 and CRC64/NVME checksums, aws-chunked)', async () => {
     const body = randomBytes(300_000)
     const put = await s3.send(new PutObjectCommand({

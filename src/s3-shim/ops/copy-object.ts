@@ -2,7 +2,7 @@ import { askedLock } from '../http/object-lock.js'
 import { NULL_VERSION } from '../../core/versioning.js'
 import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
-import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
+import { checkStorageClass, metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { isoDate, quoteEtag } from '../respond.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
 import { xmlResponse } from '../xml.js'
@@ -27,6 +27,7 @@ export async function copyObject (ctx: Context): Promise<Response> {
   // A version copied onto its own key is a restore, allowed as S3 allows it. So is a copy that asks for another storage
   // class, encryption or redirect (how S3 changes them in place; s3mesh keeps one class and encrypts nothing, as a PUT
   // with those headers does), which tools send to rewrite an object.
+  checkStorageClass(ctx.headers)
   const changesAttributes = IN_PLACE_CHANGES.some(h => ctx.headers.has(h))
   if (source.bucket === ctx.bucket && source.key === ctx.key && (source.versionId === undefined || source.versionId === NULL_VERSION) && metadataDirective === 'COPY' && taggingDirective === 'COPY' && !changesAttributes) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')

@@ -1,18 +1,57 @@
 import { S3Error } from '../../core/errors.js'
+import { fromBase64, toBase64, utf8 } from '../../core/hashes.js'
+import { compareKeys } from '../../core/key-order.js'
 import { globalContext } from '../access/request-actions.js'
 import type { Context } from '../context.js'
 import { isoDate } from '../respond.js'
 import { xmlResponse } from '../xml.js'
 import { OWNER } from '../owner.js'
 
+/** S3's bounds for max-buckets. */
+const MAX_BUCKETS = 10_000
+
+/**
+ * ListBuckets, with the paging S3 added in 2024: `prefix`, `max-buckets`,
+ * `continuation-token` (opaque to clients: the last name listed, base64) and
+ * `bucket-region` (every bucket here is in the node's region). Without
+ * max-buckets every bucket is listed, as S3 does for an account with fewer
+ * than ten thousand.
+ */
 export async function listBuckets (ctx: Context): Promise<Response> {
   const { principal, access } = ctx.auth
   if (principal.kind === 'anonymous') throw new S3Error('AccessDenied', 'Listing buckets needs a signed request.')
+  const prefix = ctx.query.get('prefix') ?? ''
+  const max = maxBuckets(ctx.query.get('max-buckets'))
+  const token = ctx.query.get('continuation-token')
+  const after = token === undefined || token === '' ? undefined : nameOf(token)
+  const region = ctx.query.get('bucket-region')
   const context = access === undefined ? {} : globalContext(ctx.headers, ctx.auth.client)
   // Only the buckets this caller may see (MinIO's behaviour); everything for root.
-  const buckets = (await ctx.store.listBuckets({ signal: ctx.signal })).filter(b => access === undefined || access.seesBucket(principal, b.name, context))
+  const all = (region === undefined || region === ctx.region ? await ctx.store.listBuckets({ signal: ctx.signal }) : [])
+    .filter(b => b.name.startsWith(prefix) && (after === undefined || compareKeys(b.name, after) > 0))
+    .filter(b => access === undefined || access.seesBucket(principal, b.name, context))
+    .sort((a, b) => compareKeys(a.name, b.name))
+  const buckets = max === undefined ? all : all.slice(0, max)
+  const truncated = buckets.length < all.length
   return xmlResponse('ListAllMyBucketsResult', {
     Owner: OWNER,
-    Buckets: { Bucket: buckets.map(b => ({ Name: b.name, CreationDate: isoDate(b.created) })) },
+    Buckets: { Bucket: buckets.map(b => ({ Name: b.name, CreationDate: isoDate(b.created), BucketRegion: ctx.region })) },
+    ...(truncated ? { ContinuationToken: toBase64(utf8(buckets.at(-1)!.name)) } : {}),
+    ...(ctx.query.has('prefix') ? { Prefix: prefix } : {}),
   })
+}
+
+function maxBuckets (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > MAX_BUCKETS) {
+    throw new S3Error('InvalidArgument', `max-buckets must be a whole number from 1 to ${MAX_BUCKETS}.`, { detail: { ArgumentName: 'max-buckets', ArgumentValue: value } })
+  }
+  return Number(value)
+}
+
+function nameOf (token: string): string {
+  const bytes = token.length <= 1024 ? fromBase64(token) : undefined
+  const name = bytes === undefined ? '' : new TextDecoder('utf-8', { fatal: false }).decode(bytes)
+  if (name === '') throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { detail: { ArgumentName: 'continuation-token' } })
+  return name
 }

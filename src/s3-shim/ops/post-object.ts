@@ -28,7 +28,7 @@ import { applyObjectAcl, requestedAcl } from './get-acl.js'
 const MAX_POST_BYTES = 5 * 1024 ** 3
 
 /** Form fields that become the object's headers, as a PUT would send them. */
-const HEADER_FIELDS = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires']
+const HEADER_FIELDS = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires', 'x-amz-storage-class']
 
 export interface PostObjectOptions {
   store: ObjectStore
