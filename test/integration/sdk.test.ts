@@ -59,6 +59,7 @@ describe('AWS SDK v3 against s3mesh server', () => {
       do {
         const page = await s3.send(new ListBucketsCommand({ MaxBuckets: 2, Prefix: 'pag', ...(token === undefined ? {} : { ContinuationToken: token }) }))
         assert.equal(page.Prefix, 'pag')
+        assert.ok(page.Buckets!.every(b => b.BucketRegion === 'us-east-1'), 'a paged listing says each bucket\'s region')
         pages.push(page.Buckets!.map(b => b.Name!))
         token = page.ContinuationToken
       } while (token !== undefined)
@@ -82,7 +83,7 @@ describe('AWS SDK v3 against s3mesh server', () => {
     assert.equal(await errorName(s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'classy', StorageClass: 'PLATINUM' as 'STANDARD' }))), 'InvalidStorageClass')
     await s3.send(new PutObjectCommand({ Bucket: B, Key: 'classy', Body: 'x', StorageClass: 'STANDARD_IA' }))
     assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'classy', CopySource: `${B}/classy`, StorageClass: 'PLATINUM' as 'STANDARD' }))), 'InvalidStorageClass')
-    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'classy', CopySource: `${B}/classy`, StorageClass: 'STANDARD' }))
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'classy', CopySource: `${B}/classy`, StorageClass: 'FSX_ONTAP' }))
     await s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'classy' }))
   })
 

@@ -23,9 +23,9 @@ const STANDARD: Array<[keyof Omit<ObjectMetadata, 'user' | 'checksum' | 'checksu
  * gateway take it, and one that names no class S3 has is refused, as S3
  * refuses it.
  */
-const STORAGE_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'DEEP_ARCHIVE', 'OUTPOSTS', 'GLACIER_IR', 'SNOW', 'EXPRESS_ONEZONE', 'FSX_OPENZFS'])
+const STORAGE_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'DEEP_ARCHIVE', 'OUTPOSTS', 'GLACIER_IR', 'SNOW', 'EXPRESS_ONEZONE', 'FSX_OPENZFS', 'FSX_ONTAP'])
 
-/** Refuses a write whose x-amz-storage-class names no class S3 has. */
+/** Refuses a write whose x-amz-storage-class names no class S3 has (the write operations call it: metadataFromHeaders also reads a node's answers, in the gateway). */
 export function checkStorageClass (headers: Headers): void {
   const asked = headers.get('x-amz-storage-class')
   if (asked !== null && !STORAGE_CLASSES.has(asked)) throw new S3Error('InvalidStorageClass', `The storage class you specified (${asked}) is not valid: S3's are ${[...STORAGE_CLASSES].join(', ')}.`)
@@ -33,7 +33,6 @@ export function checkStorageClass (headers: Headers): void {
 
 /** The metadata a PUT, copy or multipart create declares in its headers. */
 export function metadataFromHeaders (headers: Headers): ObjectMetadata {
-  checkStorageClass(headers)
   const meta: ObjectMetadata = { user: {} }
   for (const [field, header] of STANDARD) {
     let v = headers.get(header)

@@ -2,12 +2,13 @@ import { checksumPlan } from '../../core/checksums.js'
 import type { Context } from '../context.js'
 import { planHeaders } from '../http/checksum-headers.js'
 import { askedLock } from '../http/object-lock.js'
-import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
+import { checkStorageClass, metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { xmlResponse } from '../xml.js'
 import { requestedAcl } from './get-acl.js'
 
 /** A canned ACL given here applies when the upload completes. */
 export async function createMultipartUpload (ctx: Context): Promise<Response> {
+  checkStorageClass(ctx.headers)
   const acl = requestedAcl(ctx)
   const plan = checksumPlan(ctx.headers.get('x-amz-checksum-algorithm'), ctx.headers.get('x-amz-checksum-type'))
   const uploadId = await ctx.store.createMultipartUpload(ctx.bucket, ctx.key, {

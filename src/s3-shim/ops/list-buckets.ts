@@ -14,7 +14,7 @@ const MAX_BUCKETS = 10_000
  * ListBuckets, with the paging S3 added in 2024: `prefix`, `max-buckets`,
  * `continuation-token` (opaque to clients: the last name listed, base64) and
  * `bucket-region` (every bucket here is in the node's region). Without
- * max-buckets every bucket is listed, as S3 does for an account with fewer
+ * any of them every bucket is listed, as S3 does for an account with fewer
  * than ten thousand.
  */
 export async function listBuckets (ctx: Context): Promise<Response> {
@@ -31,11 +31,13 @@ export async function listBuckets (ctx: Context): Promise<Response> {
     .filter(b => b.name.startsWith(prefix) && (after === undefined || compareKeys(b.name, after) > 0))
     .filter(b => access === undefined || access.seesBucket(principal, b.name, context))
     .sort((a, b) => compareKeys(a.name, b.name))
-  const buckets = max === undefined ? all : all.slice(0, max)
+  // Asked with any of the paging parameters, S3 pages by 10,000 and says in which region each bucket is.
+  const paged = max !== undefined || token !== undefined || region !== undefined || ctx.query.has('prefix')
+  const buckets = paged ? all.slice(0, max ?? MAX_BUCKETS) : all
   const truncated = buckets.length < all.length
   return xmlResponse('ListAllMyBucketsResult', {
     Owner: OWNER,
-    Buckets: { Bucket: buckets.map(b => ({ Name: b.name, CreationDate: isoDate(b.created), BucketRegion: ctx.region })) },
+    Buckets: { Bucket: buckets.map(b => ({ Name: b.name, CreationDate: isoDate(b.created), ...(paged ? { BucketRegion: ctx.region } : {}) })) },
     ...(truncated ? { ContinuationToken: toBase64(utf8(buckets.at(-1)!.name)) } : {}),
     ...(ctx.query.has('prefix') ? { Prefix: prefix } : {}),
   })

@@ -18,7 +18,7 @@ import { uriEncode } from '../auth/uri-encode.js'
 import { Context } from '../context.js'
 import { checksumHeaders } from '../http/checksum-headers.js'
 import { isFormUpload, readFormUpload } from '../http/form-upload.js'
-import { headerValue, metadataFromHeaders, tagsFromDocument } from '../http/metadata.js'
+import { checkStorageClass, headerValue, metadataFromHeaders, tagsFromDocument } from '../http/metadata.js'
 import { quoteEtag, meshWriteHeaders } from '../respond.js'
 import type { Route } from '../router.js'
 import { parseXmlBody, xmlResponse } from '../xml.js'
@@ -93,6 +93,7 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
       o.access.check(principal, permissions)
     }
     const ctx = new Context(new Request(url, { method: 'PUT', headers }), url, target, o.store, o.hashes, undefined, signal, o.requestId, o.region, { principal, client: o.client, ...(o.access === undefined ? {} : { access: o.access }) })
+    checkStorageClass(headers)
     const acl = requestedAcl(ctx)
     // A Content-MD5 or x-amz-checksum-* field is checked as a PUT's header is: a file that does not match is not stored.
     const digests = new Headers()

@@ -3,7 +3,7 @@ import { streamOfBytes } from '../../core/streams.js'
 import type { Context } from '../context.js'
 import { checksumHeaders } from '../http/checksum-headers.js'
 import { conditionOf } from '../http/conditions.js'
-import { metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
+import { checkStorageClass, metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
 import { ENTRY_HEADER, quoteEtag, meshWriteHeaders } from '../respond.js'
 import { mayOnKey } from '../access/key-probe.js'
@@ -11,6 +11,7 @@ import { applyObjectAcl, requestedAcl } from './get-acl.js'
 
 export async function putObject (ctx: Context): Promise<Response> {
   const acl = requestedAcl(ctx)
+  checkStorageClass(ctx.headers)
   const metadata = metadataFromHeaders(ctx.headers)
   const tags = tagsFromHeader(ctx.headers)
   const { body, size, verified, checksum, checksumAlgorithm, blob } = ctx.body()
