@@ -99,6 +99,7 @@ export class ServerMetrics {
     counter('s3mesh_repaired_objects_total', 'Objects this node fetched to restore replicas.', () => node.stats.repaired)
     counter('s3mesh_corrupt_copies_total', 'Local copies found not to hash to their version, dropped and fetched again.', () => node.stats.corruptCopies)
     counter('s3mesh_intact_reports_total', 'Copies reported damaged (by a read here or a member that fetched them) that, read again, hashed to their version and were kept.', () => node.stats.intactReports)
+    counter('s3mesh_lost_claims_total', 'Versions the catalog said this node held that a read found no copy of here (a data folder put back from a backup, a file removed while stopped): the claim dropped, the copy fetched again.', () => node.stats.lostClaims)
     counter('s3mesh_bad_holder_transfers_total', 'Transfers whose bytes did not match the catalog (the holder was skipped).', () => node.stats.badHolders)
     counter('s3mesh_transfer_sent_bytes_total', 'Object bytes sent to other members.', () => node.transfer.stats.bytesSent)
     counter('s3mesh_transfer_received_bytes_total', 'Object bytes received from other members.', () => node.transfer.stats.bytesReceived)

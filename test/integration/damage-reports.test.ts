@@ -6,10 +6,27 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { MemoryStore } from '../../src/core/memory-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { startInProcessNode, type InProcessNode } from '../helpers/in-process-mesh.js'
 import { until } from '../helpers/until.js'
+
+/** A memory store whose reads fail with a system error (EIO, as a disk's bad sector gives) while `failing` is set. */
+class FlakyStore extends MemoryStore {
+  failing = false
+  failedReads = 0
+  override async openObject (...args: Parameters<MemoryStore['openObject']>): ReturnType<MemoryStore['openObject']> {
+    const handle = await super.openObject(...args)
+    if (!this.failing) return handle
+    return {
+      ...handle,
+      stream: () => new ReadableStream<Uint8Array>({
+        pull: controller => { this.failedReads++; controller.error(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })) },
+      }),
+    }
+  }
+}
 
 describe('reports of a damaged copy', () => {
   const nodes: InProcessNode[] = []
@@ -41,5 +58,43 @@ describe('reports of a damaged copy', () => {
     assert.ok(handle !== undefined, 'the copy is still here')
     assert.equal(await new Response(handle.stream()).text(), 'good bytes, reported bad')
     assert.ok(a.mesh.catalog.get('bkt', 'k')!.holders.includes(self), 'and still listed as held here')
+  })
+
+  it('a copy that cannot be read when it is checked (EIO) is kept where it is the only one, and replaced where another member holds the version', async () => {
+    const key = Keyring.generateKey()
+    const flaky = new FlakyStore()
+    const only = await startInProcessNode({ key, cluster: 'unreadable', mesh: { replicas: 1 }, store: flaky })
+    nodes.push(only)
+    await only.mesh.store.createBucket('bkt')
+    const bytes = new TextEncoder().encode('the only copy')
+    await only.mesh.store.putObject('bkt', 'k', streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
+    const sha256 = only.mesh.catalog.get('bkt', 'k')!.object!.sha256
+    flaky.failing = true
+    only.mesh.upkeep.corrupt('bkt', 'k', sha256)
+    await until('the copy was read again, and the read failed', () => flaky.failedReads > 0, 5_000)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    flaky.failing = false
+    assert.equal(only.mesh.stats.corruptCopies, 0, 'not counted as damaged')
+    const handle = await only.mesh.copies.openLocal('bkt', 'k', sha256)
+    assert.ok(handle !== undefined, 'the only copy is still here')
+    assert.equal(await new Response(handle.stream()).text(), 'the only copy')
+
+    // Two members hold the version: the copy that cannot be read goes, and is fetched again from the other.
+    const flaky2 = new FlakyStore()
+    const a = await startInProcessNode({ key, cluster: 'unreadable-2', mesh: { replicas: 2, walkIntervalMs: 1_000 }, store: flaky2 })
+    const b = await startInProcessNode({ key, cluster: 'unreadable-2', mesh: { replicas: 2 } })
+    nodes.push(a, b)
+    assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
+    await until('both alive on both', () => [a, b].every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 2), 20_000)
+    await a.mesh.store.createBucket('bkt')
+    const twice = new TextEncoder().encode('held twice')
+    assert.equal((await a.mesh.store.putObject('bkt', 'k', streamOfBytes(twice), { metadata: { user: {} }, size: twice.byteLength })).replicas, 2)
+    const sha = a.mesh.catalog.get('bkt', 'k')!.object!.sha256
+    flaky2.failing = true
+    a.mesh.upkeep.corrupt('bkt', 'k', sha)
+    await until('the unreadable copy was dropped', () => a.mesh.stats.corruptCopies === 1, 5_000)
+    assert.ok(flaky2.failedReads > 0)
+    flaky2.failing = false
+    await until('and fetched again from the other holder', async () => await a.mesh.copies.openLocal('bkt', 'k', sha).then(h => h !== undefined), 10_000)
   })
 })

@@ -4,7 +4,8 @@
  * even where placement leaves its writer out (it used to have one more: the
  * writer's, kept as a surplus, beside placement's two). Once the writer is
  * gone, the member its copy stood in for fetches the version; one whose copy
- * is deleted by hand fetches it back.
+ * is deleted by hand fetches it back, as does one whose copy went without a
+ * word, once a read finds it missing.
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
@@ -107,6 +108,36 @@ describe('the copies a write makes (three members, two replicas)', () => {
     assert.ok(nodes.slice(1).every(n => n.mesh.catalog.get('bkt', k)!.holders.includes(ids[0]!)), 'the others still list the writer (the precondition)')
     await until('the writer has its copy back', async () => await has(stores[0]!, k), 10_000)
     assert.equal(await copies(k), 2)
+  })
+
+  it('a member whose copy went without a word (a data folder put back, a file removed while stopped) drops its claim and fetches the copy again once a read finds it missing: its own GET, and another member\'s fetch from it', async () => {
+    const [a, , c] = nodes
+    const ids = nodes.map(n => n.libp2p.peerId.toString())
+    // Keys the writer stands in for a placement pick with, whose copy it still has (the test above took one of them).
+    const standIns = []
+    for (const k of KEYS) if (!new Placement(ids).replicas('bkt', k, 2).includes(ids[0]!) && await has(stores[0]!, k)) standIns.push(k)
+    assert.ok(standIns.length >= 2, 'two keys the writer stands in for a pick with (the precondition)')
+    const [own, asked] = standIns as [string, string]
+    const lostBefore = a!.mesh.stats.lostClaims
+    for (const k of [own, asked]) {
+      // Gone from the store, and nothing told: the catalogs, this member's too, still list it.
+      await stores[0]!.deleteObject('bkt', k)
+      assert.equal(await copies(k), 1, `${k}: one copy left (the precondition)`)
+      assert.ok(nodes.every(n => n.mesh.catalog.get('bkt', k)!.holders.includes(ids[0]!)), `${k}: every catalog lists the writer (the precondition)`)
+    }
+    await new Promise(resolve => setTimeout(resolve, 2_000))
+    assert.equal(await copies(own) + await copies(asked), 2, 'no walk (every 1.5 s) finds them: the claims stand (the precondition)')
+    // Its own GET: served from the other holder, and the claim found false.
+    const handle = await a!.mesh.store.openObject('bkt', own)
+    assert.equal((await new Response(handle.stream()).arrayBuffer()).byteLength, handle.info.size)
+    await until('the writer has its copy of the key it read back', async () => await has(stores[0]!, own), 10_000)
+    // Another member asks it for the version: refused (not found), and the claim found false there too.
+    const e = c!.mesh.catalog.get('bkt', asked)!
+    await assert.rejects(c!.mesh.transfer.get(ids[0]!, { bucket: 'bkt', key: asked, sha256: e.object!.sha256, size: e.object!.size }, AbortSignal.timeout(5_000)).then(async body => await new Response(body).arrayBuffer()))
+    await until('the writer has its copy of the key asked of it back', async () => await has(stores[0]!, asked), 10_000)
+    assert.equal(a!.mesh.stats.lostClaims - lostBefore, 2)
+    assert.equal(await copies(own), 2)
+    assert.equal(await copies(asked), 2)
   })
 
   it('once the writer is gone, every object gets its second copy back on the two members left', async () => {

@@ -93,7 +93,11 @@ export class DamagedCopies {
     const content = `${id}\n${sha256}`
     const checked = this.intactAt.get(content)
     if (this.found.has(id) || (checked !== undefined && Date.now() - checked < INTACT_RECHECK_MS)) { await handle.close(); return }
-    if (await copies.intact(handle, sha256, stopping)) {
+    const found = await copies.intact(handle, sha256, stopping)
+    // A copy that could not be read now is dropped (and fetched again, onto other blocks) only where another member
+    // holds the version: the only copy stays, for a later read to find whole or damaged.
+    if (found === 'unreadable' && !copies.heldElsewhere(bucket, key, sha256)) return
+    if (found === 'intact') {
       this.intactAt.set(content, Date.now())
       this.o.stats.intactReports++
       if (this.intactAt.size > INTACT_REMEMBERED) this.intactAt.delete(this.intactAt.keys().next().value!)

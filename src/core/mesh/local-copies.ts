@@ -177,16 +177,23 @@ export class LocalCopies {
    * Whether a local copy's bytes still hash to `sha256`, read whole (the
    * handle is used up). A reader's word that they do not is not taken on
    * trust: a member that got it wrong, or lies, would otherwise have every
-   * holder drop a good copy. A copy that cannot be read counts as damaged.
+   * holder drop a good copy. A copy that ends short or hashes to other
+   * content is damaged; one whose read failed with a system error (EIO,
+   * EMFILE) is `unreadable`, which may pass.
    */
-  async intact (handle: ObjectHandle, sha256: string, signal?: AbortSignal): Promise<boolean> {
+  async intact (handle: ObjectHandle, sha256: string, signal?: AbortSignal): Promise<'intact' | 'damaged' | 'unreadable'> {
     try {
       const { size, digests } = await drain(handle.stream(), { hashes: this.o.hashes, algorithms: ['sha256'], sink: () => {}, ...(signal === undefined ? {} : { signal }) })
-      return size === handle.info.size && toHex(digests.sha256!) === sha256
+      return size === handle.info.size && toHex(digests.sha256!) === sha256 ? 'intact' : 'damaged'
     } catch (err) {
       if (signal?.aborted === true) throw err
-      return false
+      return typeof (err as { code?: unknown } | undefined)?.code === 'string' ? 'unreadable' : 'damaged'
     }
+  }
+
+  /** Whether the catalog lists a member other than this one as holding (bucket, key) with content `sha256`. */
+  heldElsewhere (bucket: string, key: string, sha256: string): boolean {
+    return this.o.catalog.slots(bucket, key).some(e => !e.deleted && e.object?.sha256 === sha256 && e.holders.some(h => h !== this.self))
   }
 
   /**

@@ -25,6 +25,7 @@ import { LocalCopies } from './local-copies.js'
 import { MeshStore } from './mesh-store.js'
 import { Reconciler } from './reconciler.js'
 import { Replicator } from './replicator.js'
+import { LostClaims } from './lost-claims.js'
 import { adoptedLater, adoptLocal, dropLostClaims, loadSaved, removedByHand } from './startup.js'
 import { TransferService } from './transfer.js'
 import { Upkeep, type MeshStats } from './upkeep.js'
@@ -68,7 +69,7 @@ export class MeshNode {
   readonly self: string
   readonly catalog: Catalog
   readonly clock = new HybridClock()
-  readonly stats: MeshStats = { objects: 0, bytes: 0, heldObjects: 0, heldBytes: 0, underReplicated: 0, repairQueue: 0, repaired: 0, badHolders: 0, driftRefused: 0, corruptCopies: 0, intactReports: 0, handedOver: 0, handedWhole: 0 }
+  readonly stats: MeshStats = { objects: 0, bytes: 0, heldObjects: 0, heldBytes: 0, underReplicated: 0, repairQueue: 0, repaired: 0, badHolders: 0, driftRefused: 0, corruptCopies: 0, intactReports: 0, lostClaims: 0, handedOver: 0, handedWhole: 0 }
   readonly copies: LocalCopies
   readonly store: MeshStore
   readonly transfer: TransferService
@@ -89,6 +90,7 @@ export class MeshNode {
   private readonly fetcher: HolderFetcher
   private readonly reconciler: Reconciler
   readonly upkeep: Upkeep
+  private readonly lostClaims: LostClaims
   private readonly stopping = new AbortController()
   private timers: Array<ReturnType<typeof setInterval>> = []
   /** The check of this member's store against a catalog kept on disk, running after start. */
@@ -186,6 +188,7 @@ export class MeshNode {
       acceptStreamed: async (_from, head, body, entry, signal) => { await copies.storeStreamed(head, body, entry, signal) },
       hashes,
       onCorrupt: (bucket, key, sha256, versionId) => { this.upkeep.corrupt(bucket, key, sha256, versionId) },
+      onMissing: (bucket, key, sha256, versionId) => { this.lostClaims.missing(bucket, key, sha256, versionId) },
     }, { idleTimeoutMs: config.transferIdleTimeoutMs })
     const parts = { copies, catalog, durable: this.durable, transfer: this.transfer, stopping }
     this.fetcher = new HolderFetcher({
@@ -201,6 +204,7 @@ export class MeshNode {
       partition, query: this.query, receive: entries => { this.reconciler.receive(entries) },
       ...(o.catalogStore === undefined ? {} : { catalogStore: o.catalogStore }),
     })
+    this.lostClaims = new LostClaims({ catalog, copies, stopping, stats, lost: e => { this.upkeep.lost(e) } })
     this.arbiter = new WriteArbiter({
       libp2p: o.libp2p, keyring: o.keyring, self: this.self,
       arbiterOf: b => partition.owners(b)[0],
@@ -219,6 +223,7 @@ export class MeshNode {
       readThrough: async (entry, whole, signal) => await this.fetcher.readThrough(entry, whole, signal),
       readRange: async (entry, range, signal) => await this.fetcher.readRange(entry, range, signal),
       onCorrupt: entry => { this.upkeep.corrupt(entry.bucket, entry.key!, entry.object!.sha256, copies.localId(entry)) },
+      onMissing: entry => { this.lostClaims.missing(entry.bucket, entry.key!, entry.object!.sha256, copies.localId(entry)) },
       announced: async () => { await this.announcer.flush() },
       persist: async () => { await o.catalogStore?.flush(true) },
       partition,

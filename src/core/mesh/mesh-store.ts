@@ -45,6 +45,8 @@ export interface MeshStoreParts {
   readRange?: (entry: CatalogEntry, range: ByteRange, signal: AbortSignal) => Promise<ReadableStream<Uint8Array>>
   /** The local copy of a version turned out not to hash to it (bit rot, a hand edit): replace it. */
   onCorrupt: (entry: CatalogEntry) => void
+  /** The catalog lists this member as a holder of a version it found no local copy of (LostClaims). */
+  onMissing?: (entry: CatalogEntry) => void
   /** Resolves once what was announced so far has been sent to the peers. */
   announced: () => Promise<void>
   /** Puts the catalog on stable storage (if it is kept), so a delete acknowledged is not forgotten by a restart. */
@@ -189,6 +191,7 @@ export class MeshStore implements ObjectStore {
       // Not looked for where it surely is not (LocalCopies.surelyLacks): most reads through a member placement leaves out.
       const handle = this.copies.surelyLacks(e) ? undefined : await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal, this.copies.localId(e))
       if (handle !== undefined) return show(verifiedHandle(handle, e, this.p.hashes, this.p.onCorrupt))
+      if (e.holders.includes(this.copies.self)) this.p.onMissing?.(e)
       if (this.p.readThrough !== undefined && this.p.keeps?.(e) === false) {
         // Not one of its replicas: served from a holder, and nothing is kept here.
         if (e.object!.size > WHOLE_BEFORE_ANSWER && e.object!.tree !== undefined && this.p.readRange !== undefined) return show(readLaterHandle(e, { readThrough: this.p.readThrough, readRange: this.p.readRange }, options?.signal))

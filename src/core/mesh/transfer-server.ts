@@ -81,6 +81,7 @@ export class TransferServer {
     const versionId = requestedVersion(r)
     const handle = await this.host.openLocal(r.bucket, r.key, r.sha256, signal, versionId)
     if (handle === undefined) {
+      this.host.onMissing?.(r.bucket, r.key, r.sha256, versionId)
       await frames.send({ status: 'not-found', message: 'this member does not hold that content' })
       await frames.close()
       return false
@@ -123,10 +124,14 @@ export class TransferServer {
     } catch (err) {
       if (!(err instanceof UnusableCopyError)) throw err
       if (err.rotten) this.host.onCorrupt(q.bucket, q.key, q.sha256, q.versionId)
+      else this.host.onMissing?.(q.bucket, q.key, q.sha256, q.versionId)
       return await refuse('not-found', err.message)
     }
     const handle = await this.host.openLocal(q.bucket, q.key, q.sha256, signal, q.versionId)
-    if (handle === undefined) return await refuse('not-found', 'this member does not hold that content')
+    if (handle === undefined) {
+      this.host.onMissing?.(q.bucket, q.key, q.sha256, q.versionId)
+      return await refuse('not-found', 'this member does not hold that content')
+    }
     const keep = r.keep === true
     await frames.send({ ...answer, ...(keep ? { kept: true } : {}) })
     await sendBody(frames, handle.stream(chunkBytes(q.first, q.last, handle.info.size)), this.stats)

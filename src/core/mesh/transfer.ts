@@ -30,6 +30,8 @@ export interface TransferHost {
   hashes: Hashes
   /** A local copy being served did not hash to what was asked for. */
   onCorrupt (bucket: string, key: string, sha256: string, versionId?: string): void
+  /** A member asked for a version this member had no local copy of (the catalog may claim one it lost: LostClaims). */
+  onMissing? (bucket: string, key: string, sha256: string, versionId?: string): void
 }
 
 export interface TransferOptions {

@@ -32,6 +32,8 @@ export interface MeshStats {
   corruptCopies: number
   /** Reports of a damaged copy that, read again, hashed to its version (kept). */
   intactReports: number
+  /** Versions the catalog said this member held that a read here found no copy of: the claim dropped, the copy fetched again (LostClaims). */
+  lostClaims: number
   /** Entries of buckets this member does not own that it handed to an owner (partitioned catalog), by fingerprint or whole. */
   handedOver: number
   /** Of those, the ones sent whole: the owner had them otherwise or not at all (or could not compare). */

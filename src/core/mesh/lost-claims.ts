@@ -1,0 +1,68 @@
+import type { Catalog } from './catalog.js'
+import type { CatalogEntry } from './catalog-entry.js'
+import type { LocalCopies } from './local-copies.js'
+
+/** Keys checked at once at most: a burst of reads of copies that are gone checks each key once, and a flood of them costs no more than this. */
+const CHECKS_AT_ONCE = 64
+
+export interface LostClaimsOptions {
+  catalog: Catalog
+  copies: LocalCopies
+  stopping: AbortSignal
+  /** The copy is to be had again from another holder (Upkeep.lost), whatever placement says. */
+  lost: (e: CatalogEntry) => void
+  stats: { lostClaims: number }
+}
+
+/**
+ * Claims this member's catalog makes that its store no longer backs: the
+ * catalog lists it as a holder of a version, and a read of that version here
+ * (this member's own GET, or another member's fetch) finds no copy of it, or
+ * a copy with other bytes. A data folder put back from a backup, a file
+ * removed while the node was stopped, a disk that lost writes: a claim left
+ * standing is counted by every member as a copy (repair makes no other), and
+ * placement lets it stand in for a member that lacks the version.
+ *
+ * Checked again under the key's lock (a write of the key in between may have
+ * replaced the version); if the store still has no copy, the claim goes from
+ * this member's catalog and the copy is fetched again from another holder, so
+ * that the claim is true again (as a file deleted by hand is, startup.ts's
+ * removedByHand). Where no other member holds it the claim stays: the
+ * version is not to be had anywhere, and no delete is made for it. A copy
+ * that cannot be read now (an error) is not taken for a lost one.
+ */
+export class LostClaims {
+  private readonly checking = new Set<string>()
+
+  constructor (private readonly o: LostClaimsOptions) {}
+
+  /** A read here found no copy of (bucket, key) with content `sha256` (its version `versionId`, as the store keeps it: LocalCopies.localId). */
+  missing (bucket: string, key: string, sha256: string, versionId?: string): void {
+    const id = `${bucket}\n${key}\n${versionId ?? ''}\n${sha256}`
+    if (this.o.stopping.aborted || this.checking.has(id) || this.checking.size >= CHECKS_AT_ONCE) return
+    // Nothing to check unless the catalog says this member holds that content: a reader asking for what was never here costs a lookup.
+    if (this.claimed(bucket, key, sha256, versionId) === undefined) return
+    this.checking.add(id)
+    void this.check(bucket, key, sha256, versionId).catch(() => {}).finally(() => { this.checking.delete(id) })
+  }
+
+  private claimed (bucket: string, key: string, sha256: string, versionId?: string): CatalogEntry | undefined {
+    const { catalog, copies } = this.o
+    return catalog.slots(bucket, key).find(e => !e.deleted && e.object?.sha256 === sha256 && e.holders.includes(copies.self) && copies.localId(e) === versionId)
+  }
+
+  private async check (bucket: string, key: string, sha256: string, versionId?: string): Promise<void> {
+    const { catalog, copies, stopping } = this.o
+    await copies.locks.run(`${bucket}\n${key}`, async () => {
+      const e = this.claimed(bucket, key, sha256, versionId)
+      if (e === undefined) return
+      // Throws on a store that cannot answer now (the claim stays); undefined only where it has no such copy.
+      const handle = await copies.openLocal(bucket, key, sha256, stopping, versionId)
+      if (handle !== undefined) { await handle.close(); return }
+      if (!e.holders.some(h => h !== copies.self)) return
+      catalog.dropHolder(bucket, key, copies.self, e.versionId)
+      this.o.stats.lostClaims++
+      this.o.lost(e)
+    })
+  }
+}
