@@ -294,8 +294,29 @@ scope.addEventListener('fetch', event => {
   // A tab's own requests to its node (its writes, signed in the page): left to the browser, which sends them itself
   // (a worker re-sending a request with a body costs it several times the upload).
   if (event.request.headers.has(TO_NODE_HEADER)) return
-  event.respondWith(answer(event.request))
+  event.respondWith(answer(event.request).then(response => decoded(event.request, response)))
 })
+
+/** The codings a browser's network stack decodes (DecompressionStream's formats for them): `br` is not among them yet. */
+const DECODED: ReadonlyMap<string, CompressionFormat> = new Map([['gzip', 'gzip'], ['x-gzip', 'gzip'], ['deflate', 'deflate']])
+
+/**
+ * An object stored with a Content-Encoding (a site's `.js` uploaded gzipped),
+ * read whole: a browser decodes such a body as it comes from the network,
+ * but not one a worker makes, so a page (its fetch, a script or an image)
+ * would get the compressed bytes. Decoded here, as from the network; the
+ * headers stay as they came (Content-Encoding still says how it is stored),
+ * but for Content-Length, which counts the stored bytes. Answers from the
+ * network (`fetch` in this worker) are the browser's, already decoded.
+ */
+function decoded (request: Request, response: Response): Response {
+  if (response.type !== 'default' || request.method !== 'GET' || response.status !== 200 || response.body === null) return response
+  const format = DECODED.get(response.headers.get('content-encoding')?.trim().toLowerCase() ?? '')
+  if (format === undefined) return response
+  const headers = new Headers(response.headers)
+  headers.delete('content-length')
+  return new Response(response.body.pipeThrough(new DecompressionStream(format)), { status: response.status, statusText: response.statusText, headers })
+}
 
 scope.addEventListener('message', event => {
   const data = event.data as { type?: string, config?: WorkerConfig } | undefined

@@ -87,6 +87,34 @@ describe('service worker: S3 semantics in the browser', () => {
     assert.match(String(result.passThrough), /javascript/)
   })
 
+  it('decodes an object stored gzipped (Content-Encoding: gzip) as the network would, for a fetch and a script the page loads; a range stays as stored', async () => {
+    const result = await page.evaluate(async () => {
+      const source = 'window.fromGzip = "ran, " + (6 * 7)'
+      const gzipped = await new Response(new Blob([source]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer()
+      const put = await fetch('/s3/photos/app.js', { method: 'PUT', body: gzipped, headers: { 'content-type': 'text/javascript', 'content-encoding': 'gzip' } })
+      const got = await fetch('/s3/photos/app.js')
+      const text = await got.text()
+      await new Promise((resolve, reject) => {
+        const script = document.createElement('script')
+        script.src = '/s3/photos/app.js'
+        script.onload = resolve
+        script.onerror = reject
+        document.head.append(script)
+      })
+      const range = await fetch('/s3/photos/app.js', { headers: { range: 'bytes=0-1' } })
+      const stored = await fetch('/s3/photos/app.js', { method: 'HEAD' })
+      const deleted = (await fetch('/s3/photos/app.js', { method: 'DELETE' })).status
+      return { deleted, put: put.status, source, text, encoding: got.headers.get('content-encoding'), ran: (window as unknown as { fromGzip?: string }).fromGzip, range: [range.status, ...new Uint8Array(await range.arrayBuffer())], storedSize: Number(stored.headers.get('content-length')), gzippedSize: gzipped.byteLength }
+    })
+    assert.equal(result.put, 200)
+    assert.equal(result.storedSize, result.gzippedSize, 'stored as sent: compressed (the precondition)')
+    assert.equal(result.text, result.source)
+    assert.equal(result.encoding, 'gzip', 'the header says how it is stored, as from the network')
+    assert.equal(result.ran, 'ran, 42')
+    assert.deepEqual(result.range, [206, 0x1f, 0x8b])
+    assert.equal(result.deleted, 204)
+  })
+
   it('keeps everything across a reload and a restart of the service worker', async () => {
     await page.reload()
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null)

@@ -60,7 +60,7 @@ describe('reports of a damaged copy', () => {
     assert.ok(a.mesh.catalog.get('bkt', 'k')!.holders.includes(self), 'and still listed as held here')
   })
 
-  it('a copy that cannot be read when it is checked (EIO) is kept where it is the only one, and replaced where another member holds the version', async () => {
+  it('a copy that cannot be read when it is checked (EIO) is kept, not taken for a damaged one: the only copy, and one another member holds too', async () => {
     const key = Keyring.generateKey()
     const flaky = new FlakyStore()
     const only = await startInProcessNode({ key, cluster: 'unreadable', mesh: { replicas: 1 }, store: flaky })
@@ -79,9 +79,9 @@ describe('reports of a damaged copy', () => {
     assert.ok(handle !== undefined, 'the only copy is still here')
     assert.equal(await new Response(handle.stream()).text(), 'the only copy')
 
-    // Two members hold the version: the copy that cannot be read goes, and is fetched again from the other.
+    // Two members hold the version: still kept (a holder listed may not have it, or be gone), and not counted as damaged.
     const flaky2 = new FlakyStore()
-    const a = await startInProcessNode({ key, cluster: 'unreadable-2', mesh: { replicas: 2, walkIntervalMs: 1_000 }, store: flaky2 })
+    const a = await startInProcessNode({ key, cluster: 'unreadable-2', mesh: { replicas: 2 }, store: flaky2 })
     const b = await startInProcessNode({ key, cluster: 'unreadable-2', mesh: { replicas: 2 } })
     nodes.push(a, b)
     assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
@@ -92,9 +92,10 @@ describe('reports of a damaged copy', () => {
     const sha = a.mesh.catalog.get('bkt', 'k')!.object!.sha256
     flaky2.failing = true
     a.mesh.upkeep.corrupt('bkt', 'k', sha)
-    await until('the unreadable copy was dropped', () => a.mesh.stats.corruptCopies === 1, 5_000)
-    assert.ok(flaky2.failedReads > 0)
+    await until('the copy was read again, and the read failed', () => flaky2.failedReads > 0, 5_000)
+    await new Promise(resolve => setTimeout(resolve, 500))
     flaky2.failing = false
-    await until('and fetched again from the other holder', async () => await a.mesh.copies.openLocal('bkt', 'k', sha).then(h => h !== undefined), 10_000)
+    assert.equal(a.mesh.stats.corruptCopies, 0, 'not counted as damaged')
+    assert.ok(await flaky2.headObject('bkt', 'k').then(() => true, () => false), 'the copy is still here')
   })
 })

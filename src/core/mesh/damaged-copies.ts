@@ -94,9 +94,9 @@ export class DamagedCopies {
     const checked = this.intactAt.get(content)
     if (this.found.has(id) || (checked !== undefined && Date.now() - checked < INTACT_RECHECK_MS)) { await handle.close(); return }
     const found = await copies.intact(handle, sha256, stopping)
-    // A copy that could not be read now is dropped (and fetched again, onto other blocks) only where another member
-    // holds the version: the only copy stays, for a later read to find whole or damaged.
-    if (found === 'unreadable' && !copies.heldElsewhere(bucket, key, sha256)) return
+    // A copy that could not be read now (EMFILE passes; EIO may) is kept, for a later read to find whole or damaged:
+    // dropped, it could be the last copy of its version.
+    if (found === 'unreadable') return
     if (found === 'intact') {
       this.intactAt.set(content, Date.now())
       this.o.stats.intactReports++

@@ -191,10 +191,6 @@ export class LocalCopies {
     }
   }
 
-  /** Whether the catalog lists a member other than this one as holding (bucket, key) with content `sha256`. */
-  heldElsewhere (bucket: string, key: string, sha256: string): boolean {
-    return this.o.catalog.slots(bucket, key).some(e => !e.deleted && e.object?.sha256 === sha256 && e.holders.some(h => h !== this.self))
-  }
 
   /**
    * Stores a version received from another member: verified against its

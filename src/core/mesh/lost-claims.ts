@@ -1,5 +1,6 @@
 import type { Catalog } from './catalog.js'
 import type { CatalogEntry } from './catalog-entry.js'
+import { compareVersions } from './hlc.js'
 import type { LocalCopies } from './local-copies.js'
 
 /** Keys checked at once at most: a burst of reads of copies that are gone checks each key once, and a flood of them costs no more than this. */
@@ -11,6 +12,8 @@ export interface LostClaimsOptions {
   stopping: AbortSignal
   /** The copy is to be had again from another holder (Upkeep.lost), whatever placement says. */
   lost: (e: CatalogEntry) => void
+  /** Whether the copy of this slot is being had again already (Upkeep.refetching): until it is, anti-entropy brings the claim back, and a read finds it missing again. */
+  refetching: (e: CatalogEntry) => boolean
   stats: { lostClaims: number }
 }
 
@@ -41,7 +44,8 @@ export class LostClaims {
     const id = `${bucket}\n${key}\n${versionId ?? ''}\n${sha256}`
     if (this.o.stopping.aborted || this.checking.has(id) || this.checking.size >= CHECKS_AT_ONCE) return
     // Nothing to check unless the catalog says this member holds that content: a reader asking for what was never here costs a lookup.
-    if (this.claimed(bucket, key, sha256, versionId) === undefined) return
+    const e = this.claimed(bucket, key, sha256, versionId)
+    if (e === undefined || this.o.refetching(e)) return
     this.checking.add(id)
     void this.check(bucket, key, sha256, versionId).catch(() => {}).finally(() => { this.checking.delete(id) })
   }
@@ -53,13 +57,17 @@ export class LostClaims {
 
   private async check (bucket: string, key: string, sha256: string, versionId?: string): Promise<void> {
     const { catalog, copies, stopping } = this.o
+    // A store still rebuilding its index from its folders answers "no such version" for copies it has (startup.ts's dropLostClaims waits too).
+    await copies.store.firstScan
     await copies.locks.run(`${bucket}\n${key}`, async () => {
       const e = this.claimed(bucket, key, sha256, versionId)
       if (e === undefined) return
       // Throws on a store that cannot answer now (the claim stays); undefined only where it has no such copy.
       const handle = await copies.openLocal(bucket, key, sha256, stopping, versionId)
       if (handle !== undefined) { await handle.close(); return }
-      if (!e.holders.some(h => h !== copies.self)) return
+      // The slot as it is now (gossip merges without the key's lock): the claim goes only from the entry looked at.
+      const now = this.claimed(bucket, key, sha256, versionId)
+      if (now === undefined || compareVersions(now.version, e.version) !== 0 || !now.holders.some(h => h !== copies.self)) return
       catalog.dropHolder(bucket, key, copies.self, e.versionId)
       this.o.stats.lostClaims++
       this.o.lost(e)

@@ -191,8 +191,9 @@ export class MeshStore implements ObjectStore {
       // Not looked for where it surely is not (LocalCopies.surelyLacks): most reads through a member placement leaves out.
       const handle = this.copies.surelyLacks(e) ? undefined : await this.copies.openLocal(bucket, key, e.object!.sha256, options?.signal, this.copies.localId(e))
       if (handle !== undefined) return show(verifiedHandle(handle, e, this.p.hashes, this.p.onCorrupt))
-      if (e.holders.includes(this.copies.self)) this.p.onMissing?.(e)
       if (this.p.readThrough !== undefined && this.p.keeps?.(e) === false) {
+        // Listed as a holder, and no copy here: a claim to look into (where placement gives this member a copy, the fetch below makes it true).
+        if (e.holders.includes(this.copies.self)) this.p.onMissing?.(e)
         // Not one of its replicas: served from a holder, and nothing is kept here.
         if (e.object!.size > WHOLE_BEFORE_ANSWER && e.object!.tree !== undefined && this.p.readRange !== undefined) return show(readLaterHandle(e, { readThrough: this.p.readThrough, readRange: this.p.readRange }, options?.signal))
         const got = await this.p.readThrough(e, WHOLE_BEFORE_ANSWER, options?.signal ?? new AbortController().signal)
