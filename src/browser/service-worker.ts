@@ -297,8 +297,21 @@ scope.addEventListener('fetch', event => {
   event.respondWith(answer(event.request).then(response => decoded(event.request, response)))
 })
 
-/** The codings a browser's network stack decodes (DecompressionStream's formats for them): `br` is not among them yet. */
-const DECODED: ReadonlyMap<string, CompressionFormat> = new Map([['gzip', 'gzip'], ['x-gzip', 'gzip'], ['deflate', 'deflate']])
+/**
+ * The DecompressionStream format for a body stored with Content-Encoding
+ * `coding`, told by its first bytes as well: gzip's magic number, zlib's
+ * header for deflate. A body that lacks them is not decoded: an answer this
+ * worker had through its own fetch (the gateway, a page node reading through
+ * the network) comes already decoded by the browser. A raw deflate stream
+ * (which Chromium's network takes too) and `br` (no format for it yet) stay
+ * as stored.
+ */
+function formatOf (coding: string, head: Uint8Array): CompressionFormat | undefined {
+  if (head.byteLength < 2) return undefined
+  if (coding === 'gzip' || coding === 'x-gzip') return head[0] === 0x1f && head[1] === 0x8b ? 'gzip' : undefined
+  if (coding === 'deflate') return (head[0]! & 0x0f) === 8 && ((head[0]! << 8) | head[1]!) % 31 === 0 ? 'deflate' : undefined
+  return undefined
+}
 
 /**
  * An object stored with a Content-Encoding (a site's `.js` uploaded gzipped),
@@ -306,16 +319,30 @@ const DECODED: ReadonlyMap<string, CompressionFormat> = new Map([['gzip', 'gzip'
  * but not one a worker makes, so a page (its fetch, a script or an image)
  * would get the compressed bytes. Decoded here, as from the network; the
  * headers stay as they came (Content-Encoding still says how it is stored),
- * but for Content-Length, which counts the stored bytes. Answers from the
- * network (`fetch` in this worker) are the browser's, already decoded.
+ * but for Content-Length, which counts the stored bytes. Left as stored: a
+ * request that checks the object's checksum (the AWS SDK's
+ * `x-amz-checksum-mode`, whose checksum is of the stored bytes), and answers
+ * from the network (`fetch` in this worker), which the browser decoded.
  */
-function decoded (request: Request, response: Response): Response {
-  if (response.type !== 'default' || request.method !== 'GET' || response.status !== 200 || response.body === null) return response
-  const format = DECODED.get(response.headers.get('content-encoding')?.trim().toLowerCase() ?? '')
-  if (format === undefined) return response
+async function decoded (request: Request, response: Response): Promise<Response> {
+  if (response.type !== 'default' || request.method !== 'GET' || response.status !== 200 || response.body === null || request.headers.has('x-amz-checksum-mode')) return response
+  const codings = (response.headers.get('content-encoding') ?? '').split(',').map(c => c.trim().toLowerCase()).filter(c => c !== '' && c !== 'identity')
+  if (codings.length !== 1) return response
+  const reader = response.body.getReader()
+  const first = await reader.read()
+  const body = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    start: controller => { if (first.done) controller.close(); else controller.enqueue(first.value) },
+    pull: async controller => {
+      const { done, value } = await reader.read()
+      if (done) controller.close()
+      else controller.enqueue(value)
+    },
+    cancel: async reason => { await reader.cancel(reason) },
+  })
+  const format = first.done ? undefined : formatOf(codings[0]!, first.value)
   const headers = new Headers(response.headers)
-  headers.delete('content-length')
-  return new Response(response.body.pipeThrough(new DecompressionStream(format)), { status: response.status, statusText: response.statusText, headers })
+  if (format !== undefined) headers.delete('content-length')
+  return new Response(format === undefined ? body : body.pipeThrough(new DecompressionStream(format)), { status: response.status, statusText: response.statusText, headers })
 }
 
 scope.addEventListener('message', event => {

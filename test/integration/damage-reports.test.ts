@@ -60,7 +60,7 @@ describe('reports of a damaged copy', () => {
     assert.ok(a.mesh.catalog.get('bkt', 'k')!.holders.includes(self), 'and still listed as held here')
   })
 
-  it('a copy that cannot be read when it is checked (EIO) is kept, not taken for a damaged one: the only copy, and one another member holds too', async () => {
+  it('a copy that cannot be read when it is checked (EIO) is not dropped as a damaged one is: the only copy stays, and one another member holds is fetched again over it', async () => {
     const key = Keyring.generateKey()
     const flaky = new FlakyStore()
     const only = await startInProcessNode({ key, cluster: 'unreadable', mesh: { replicas: 1 }, store: flaky })
@@ -79,7 +79,7 @@ describe('reports of a damaged copy', () => {
     assert.ok(handle !== undefined, 'the only copy is still here')
     assert.equal(await new Response(handle.stream()).text(), 'the only copy')
 
-    // Two members hold the version: still kept (a holder listed may not have it, or be gone), and not counted as damaged.
+    // Two members hold the version: not dropped (a holder listed may not have it, or be gone), but fetched again over it.
     const flaky2 = new FlakyStore()
     const a = await startInProcessNode({ key, cluster: 'unreadable-2', mesh: { replicas: 2 }, store: flaky2 })
     const b = await startInProcessNode({ key, cluster: 'unreadable-2', mesh: { replicas: 2 } })
@@ -90,6 +90,7 @@ describe('reports of a damaged copy', () => {
     const twice = new TextEncoder().encode('held twice')
     assert.equal((await a.mesh.store.putObject('bkt', 'k', streamOfBytes(twice), { metadata: { user: {} }, size: twice.byteLength })).replicas, 2)
     const sha = a.mesh.catalog.get('bkt', 'k')!.object!.sha256
+    const repairedBefore = a.mesh.stats.repaired
     flaky2.failing = true
     a.mesh.upkeep.corrupt('bkt', 'k', sha)
     await until('the copy was read again, and the read failed', () => flaky2.failedReads > 0, 5_000)
@@ -97,5 +98,7 @@ describe('reports of a damaged copy', () => {
     flaky2.failing = false
     assert.equal(a.mesh.stats.corruptCopies, 0, 'not counted as damaged')
     assert.ok(await flaky2.headObject('bkt', 'k').then(() => true, () => false), 'the copy is still here')
+    await until('a copy fetched from the other holder over it', () => a.mesh.stats.repaired > repairedBefore, 10_000)
+    assert.equal(await new Response((await a.mesh.copies.openLocal('bkt', 'k', sha))!.stream()).text(), 'held twice')
   })
 })

@@ -94,9 +94,13 @@ export class DamagedCopies {
     const checked = this.intactAt.get(content)
     if (this.found.has(id) || (checked !== undefined && Date.now() - checked < INTACT_RECHECK_MS)) { await handle.close(); return }
     const found = await copies.intact(handle, sha256, stopping)
-    // A copy that could not be read now (EMFILE passes; EIO may) is kept, for a later read to find whole or damaged:
-    // dropped, it could be the last copy of its version.
-    if (found === 'unreadable') return
+    if (found === 'unreadable') {
+      // A copy that could not be read (EMFILE passes; EIO may not) is not dropped: it could be the last copy of its
+      // version. It is fetched again from another holder, over it (the store writes the new copy beside it and renames
+      // it into place), and stays where none can send one.
+      this.found.set(id, Date.now())
+      return
+    }
     if (found === 'intact') {
       this.intactAt.set(content, Date.now())
       this.o.stats.intactReports++

@@ -191,7 +191,6 @@ export class LocalCopies {
     }
   }
 
-
   /**
    * Stores a version received from another member: verified against its
    * entry, and only if no newer version of the key is known (a late copy

@@ -14,6 +14,8 @@ export interface LostClaimsOptions {
   lost: (e: CatalogEntry) => void
   /** Whether the copy of this slot is being had again already (Upkeep.refetching): until it is, anti-entropy brings the claim back, and a read finds it missing again. */
   refetching: (e: CatalogEntry) => boolean
+  /** Whether a member can be fetched from now (DurableMembers.reachable): a claim goes only where one that can send the copy is listed. */
+  reachable: (member: string) => boolean
   stats: { lostClaims: number }
 }
 
@@ -30,9 +32,9 @@ export interface LostClaimsOptions {
  * replaced the version); if the store still has no copy, the claim goes from
  * this member's catalog and the copy is fetched again from another holder, so
  * that the claim is true again (as a file deleted by hand is, startup.ts's
- * removedByHand). Where no other member holds it the claim stays: the
- * version is not to be had anywhere, and no delete is made for it. A copy
- * that cannot be read now (an error) is not taken for a lost one.
+ * removedByHand). Where no other member that can be reached holds it, the
+ * claim stays: the version is not to be had now, and no delete is made for
+ * it. A copy that cannot be read now (an error) is not taken for a lost one.
  */
 export class LostClaims {
   private readonly checking = new Set<string>()
@@ -67,7 +69,7 @@ export class LostClaims {
       if (handle !== undefined) { await handle.close(); return }
       // The slot as it is now (gossip merges without the key's lock): the claim goes only from the entry looked at.
       const now = this.claimed(bucket, key, sha256, versionId)
-      if (now === undefined || compareVersions(now.version, e.version) !== 0 || !now.holders.some(h => h !== copies.self)) return
+      if (now === undefined || compareVersions(now.version, e.version) !== 0 || this.o.refetching(now) || !now.holders.some(h => h !== copies.self && this.o.reachable(h))) return
       catalog.dropHolder(bucket, key, copies.self, e.versionId)
       this.o.stats.lostClaims++
       this.o.lost(e)

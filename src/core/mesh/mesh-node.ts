@@ -204,7 +204,7 @@ export class MeshNode {
       partition, query: this.query, receive: entries => { this.reconciler.receive(entries) },
       ...(o.catalogStore === undefined ? {} : { catalogStore: o.catalogStore }),
     })
-    this.lostClaims = new LostClaims({ catalog, copies, stopping, stats, lost: e => { this.upkeep.lost(e) }, refetching: e => this.upkeep.refetching(e) })
+    this.lostClaims = new LostClaims({ catalog, copies, stopping, stats, lost: e => { this.upkeep.lost(e) }, refetching: e => this.upkeep.refetching(e), reachable: m => this.durable.reachable(m) })
     this.arbiter = new WriteArbiter({
       libp2p: o.libp2p, keyring: o.keyring, self: this.self,
       arbiterOf: b => partition.owners(b)[0],

@@ -195,6 +195,11 @@ export class Upkeep {
     this.damaged.report(bucket, key, sha256, versionId)
   }
 
+  /** Whether this member is to fetch its copy of `e`'s slot again (lost or damaged), and has not yet. */
+  refetching (e: CatalogEntry): boolean {
+    return e.key !== undefined && this.damaged.has(damageId(e.bucket, e.key, this.o.copies.localId(e)))
+  }
+
   /**
    * This member's copy of a version it was listed as holding is gone (deleted
    * by hand, lost with its disk), its claim dropped here: fetched back as a
@@ -202,11 +207,6 @@ export class Upkeep {
    * member (merging only adds holders), so where its copy stood in for a
    * placement pick (DurableMembers.placed), nobody else would fetch it.
    */
-  /** Whether this member is to fetch its copy of `e`'s slot again (lost or damaged), and has not yet. */
-  refetching (e: CatalogEntry): boolean {
-    return e.key !== undefined && this.damaged.has(damageId(e.bucket, e.key, this.o.copies.localId(e)))
-  }
-
   lost (e: CatalogEntry): void {
     if (e.key === undefined) return
     const id = damageId(e.bucket, e.key, this.o.copies.localId(e))
