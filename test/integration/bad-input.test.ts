@@ -1,16 +1,16 @@
 /** Hostile and broken requests against the real server: the right S3 error, and nothing written. */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { errorCode, sdkClient, signer } from '../helpers/s3-client.js'
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
 const B = 'guarded'
 
@@ -76,6 +76,28 @@ describe('bad input', () => {
     const ok = await sign.sign(`${server.url}/${B}/p?X-Amz-Expires=60`, { aws: { signQuery: true } } as never)
     assert.equal((await fetch(ok.url)).status, 200)
     await s3.send(new PutObjectCommand({ Bucket: B, Key: 'p', Body: 'x' }))
+  })
+
+  it('a presigned URL takes no header or operation its signature does not cover: x-amz-copy-source, x-amz-acl or x-amz-tagging added to a SigV4 URL, retention added to a SigV2 one', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'secret', Body: 'not for the URL\'s holder' }))
+    const put = await sign.sign(`${server.url}/${B}/dropbox?X-Amz-Expires=60`, { method: 'PUT', aws: { signQuery: true } } as never)
+    for (const [name, value] of [['x-amz-copy-source', `/${B}/secret`], ['x-amz-acl', 'public-read'], ['x-amz-tagging', 'a=b']] as const) {
+      const res = await fetch(put.url, { method: 'PUT', body: new Uint8Array([1]), headers: { [name]: value } })
+      const text = await res.text()
+      assert.equal(res.status, 403, `${name}: ${text}`)
+      assert.match(text, new RegExp(`<HeadersNotSigned>${name}</HeadersNotSigned>`))
+    }
+    assert.ok(!(await keys()).includes('dropbox'), 'nothing was written')
+    assert.equal((await fetch(put.url, { method: 'PUT', body: new Uint8Array([1]) })).status, 200, 'the URL as signed works')
+    // SigV2 (s3cmd signurl): its canonical resource leaves out sub-resources newer than it.
+    const expires = Math.floor(Date.now() / 1000) + 60
+    const v2 = (path: string): string => `${server.url}${path}?AWSAccessKeyId=${ACCESS_KEY}&Expires=${expires}&Signature=${encodeURIComponent(createHmac('sha1', SECRET_KEY).update(`PUT\n\n\n${expires}\n${path}`).digest('base64'))}`
+    assert.equal((await fetch(v2(`/${B}/dropbox`), { method: 'PUT', body: new Uint8Array([2]) })).status, 200, 'a SigV2 URL as signed works')
+    const retention = await fetch(`${v2(`/${B}/dropbox`)}&retention`, { method: 'PUT', body: new TextEncoder().encode('<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>') })
+    assert.equal(retention.status, 403)
+    assert.match(await retention.text(), /does not sign &quot;retention&quot;/)
+    await s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'dropbox' }))
+    await s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'secret' }))
   })
 
   it('keys that would escape the bucket: ../x, %2e%2e/x, NUL, over 1024 bytes', async () => {

@@ -9,6 +9,14 @@ const SUBRESOURCES = new Set(['acl', 'cors', 'delete', 'lifecycle', 'location', 
   'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'response-content-language',
   'response-content-type', 'response-expires'])
 
+/**
+ * Query parameters the router turns a request into another operation by, left
+ * out of SigV2's canonical resource (they came after it): a SigV2 URL is not
+ * taken with one, which its holder could have added (`&retention` on a PUT's
+ * URL makes it PutObjectRetention with a body of the holder's choosing).
+ */
+const UNSIGNED_OPERATIONS = ['attributes', 'legal-hold', 'object-lock', 'policyStatus', 'retention']
+
 export function isSigV2Presigned (url: URL): boolean {
   return url.searchParams.has('AWSAccessKeyId') && url.searchParams.has('Signature') && url.searchParams.has('Expires')
 }
@@ -30,6 +38,8 @@ export async function verifySigV2Presigned (request: Request, url: URL, options:
   if (expires * 1000 - options.now > MAX_PRESIGN_SECONDS * 1000) throw new S3Error('AuthorizationQueryParametersError', 'Presigned URLs may be valid for at most 7 days.')
   const secret = await options.credentials.secretFor(accessKeyId)
   if (secret === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { detail: { AWSAccessKeyId: accessKeyId } })
+  const unsignedOperation = UNSIGNED_OPERATIONS.find(k => q.has(k))
+  if (unsignedOperation !== undefined) throw new S3Error('AccessDenied', `A SigV2 presigned URL does not sign "${unsignedOperation}": sign the request with SigV4.`)
 
   const h = request.headers
   const amz = [...h.entries()].filter(([k]) => k.startsWith('x-amz-')).sort(([a], [b]) => a < b ? -1 : 1).map(([k, v]) => `${k}:${v.trim()}\n`).join('')

@@ -239,7 +239,12 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
   }
   if (!parts.signedHeaders.includes('host')) throw new S3Error('AccessDenied', 'The host header must be signed.')
   // Headers that change what a request may do to a locked version: one added to a presigned URL (or a signed request) must not pass.
-  const unsigned = MUST_SIGN.filter(h => request.headers.has(h) && !parts.signedHeaders.includes(h))
+  // To a presigned URL, no x-amz-* header may be added at all, as S3 refuses them: its holder could otherwise make a PUT
+  // a copy of another object (x-amz-copy-source), public (x-amz-acl), tagged or retained. The payload's hash is the query's.
+  const unsigned = [...new Set([
+    ...MUST_SIGN.filter(h => request.headers.has(h)),
+    ...(presigned && authorization === null ? [...request.headers.keys()].filter(h => h.startsWith('x-amz-') && h !== 'x-amz-content-sha256') : []),
+  ])].filter(h => !parts.signedHeaders.includes(h))
   if (unsigned.length > 0) throw new S3Error('AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}.`, { detail: { HeadersNotSigned: unsigned.join(', ') } })
   // STS credentials carry their session token, signed with the request (a header, or a presigned URL's query).
   const sessionToken = presigned && authorization === null ? query.find(([k]) => k === 'X-Amz-Security-Token')?.[1] : request.headers.get('x-amz-security-token') ?? undefined
