@@ -205,6 +205,23 @@ describe('AWS SDK v3 against s3mesh server', () => {
     assert.equal(await errorName(s3.send(new HeadObjectCommand({ Bucket: B, Key: 'd3' }))), 'NotFound')
   })
 
+  it('a conditional CompleteMultipartUpload (If-None-Match: *) retried after it went through is answered as the first was, and one whose key another object took is refused', async () => {
+    const complete = async (Key: string): Promise<{ UploadId: string, Parts: Array<{ PartNumber: number, ETag: string }> }> => {
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key }))
+      const { ETag } = await s3.send(new UploadPartCommand({ Bucket: B, Key, UploadId, PartNumber: 1, Body: `only part of ${Key}` }))
+      return { UploadId: UploadId!, Parts: [{ PartNumber: 1, ETag: ETag! }] }
+    }
+    const upload = await complete('once.bin')
+    const first = await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'once.bin', UploadId: upload.UploadId, MultipartUpload: { Parts: upload.Parts }, IfNoneMatch: '*' }))
+    const again = await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'once.bin', UploadId: upload.UploadId, MultipartUpload: { Parts: upload.Parts }, IfNoneMatch: '*' }))
+    assert.equal(again.ETag, first.ETag)
+    const other = await complete('taken.bin')
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'taken.bin', Body: 'got there first' }))
+    assert.equal(await errorName(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'taken.bin', UploadId: other.UploadId, MultipartUpload: { Parts: other.Parts }, IfNoneMatch: '*' }))), 'PreconditionFailed')
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: B, Key: 'taken.bin', UploadId: other.UploadId }))
+    for (const Key of ['once.bin', 'taken.bin']) await s3.send(new DeleteObjectCommand({ Bucket: B, Key }))
+  })
+
   it('multipart: 50 MiB in 5 MiB parts, UploadPartCopy, ListParts, ListMultipartUploads, abort', async () => {
     const size = 50 * 1024 * 1024
     const data = randomBytes(size)

@@ -31,8 +31,11 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
     await applyObjectAcl(ctx, ctx.bucket, ctx.key, ctx.auth.access?.uploadAcls.get(uploadId))
     ctx.auth.access?.uploadAcls.delete(uploadId)
   } catch (err) {
-    // A retry of a completion that went through (SDKs retry after a timeout): answered as the first was.
-    const done = isS3Error(err, 'NoSuchUpload') ? await completedAlready(ctx, parts) : undefined
+    // A retry of a completion that went through (SDKs retry after a timeout): answered as the first was, as S3 answers
+    // it, also when it is conditional (If-None-Match: *, which the object it made now fails: a mesh's write arbiter
+    // refuses it before the upload is looked up).
+    const retried = isS3Error(err, 'NoSuchUpload') || (isS3Error(err, 'PreconditionFailed') && await uploadGone(ctx, uploadId))
+    const done = retried ? await completedAlready(ctx, parts) : undefined
     if (done === undefined) throw err
     info = done
   }
@@ -44,6 +47,11 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
     ...checksumXml(info.metadata.checksum),
     ...(info.metadata.checksum === undefined ? {} : { ChecksumType: info.metadata.checksum.type }),
   }, { headers: { ...meshWriteHeaders(info), ...expirationHeaders(ctx.store, ctx.bucket, info), ...(info.versionId === undefined ? {} : { 'x-amz-version-id': info.versionId }) } })
+}
+
+/** Whether the upload is no longer there (completed, or aborted). */
+async function uploadGone (ctx: Context, uploadId: string): Promise<boolean> {
+  return await ctx.store.listParts(ctx.bucket, ctx.key, uploadId, { signal: ctx.signal }).then(() => false, (err: unknown) => isS3Error(err, 'NoSuchUpload'))
 }
 
 /**
