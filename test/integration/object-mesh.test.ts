@@ -296,6 +296,22 @@ print(hashlib.sha256(body).hexdigest(), s3.head_object(Bucket="clients", Key="bi
     await until('no node keeps its folder', async () => nodes.every(n => !existsSync(join(n.dataDir, 'shortlived'))))
   })
 
+  it('a bucket with a multipart upload in progress on one node is not deleted through another (BucketNotEmpty, as on a lone node), and is once the upload is aborted', async () => {
+    const [n1, n2] = nodes as [ServerProcess, ServerProcess, ServerProcess]
+    assert.equal((await sign.fetch(`${n1.url}/staged`, { method: 'PUT' })).status, 200)
+    await until('every node knows it', async () => (await Promise.all(nodes.map(async n => (await sign.fetch(`${n.url}/staged`, { method: 'HEAD' })).status))).every(s => s === 200))
+    const created = await (await sign.fetch(`${n1.url}/staged/big.bin?uploads`, { method: 'POST' })).text()
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created)![1]!
+    assert.equal((await sign.fetch(`${n1.url}/staged/big.bin?partNumber=1&uploadId=${uploadId}`, { method: 'PUT', body: 'a part' })).status, 200)
+    const refused = await sign.fetch(`${n2.url}/staged`, { method: 'DELETE' })
+    assert.equal(refused.status, 409)
+    assert.match(await refused.text(), /<Code>BucketNotEmpty<\/Code>/)
+    assert.equal((await sign.fetch(`${n1.url}/staged?uploads`)).status, 200, 'the bucket and its upload are still there')
+    assert.match(await (await sign.fetch(`${n1.url}/staged/big.bin?uploadId=${uploadId}`)).text(), /<PartNumber>1<\/PartNumber>/)
+    assert.equal((await sign.fetch(`${n1.url}/staged/big.bin?uploadId=${uploadId}`, { method: 'DELETE' })).status, 204)
+    assert.equal((await sign.fetch(`${n2.url}/staged`, { method: 'DELETE' })).status, 204)
+  })
+
   it('concurrent PUTs of one key on two nodes settle on the same version everywhere', async () => {
     const [n1, n2] = nodes as [ServerProcess, ServerProcess, ServerProcess]
     await Promise.all([

@@ -78,6 +78,13 @@ export interface BucketCloserOptions {
   receive: (entries: CatalogEntry[]) => void
   /** This member's clock: it takes in the members' readings of the bucket's entry, so that the tombstone it makes is newer. */
   clock: Pick<HybridClock, 'observe'>
+  /**
+   * Whether this member's store has multipart uploads in progress in the
+   * bucket (staged where they began): they make it not empty, as a lone
+   * node's store says, so that a delete through another member does not
+   * leave them behind in a bucket that is gone.
+   */
+  uploadsIn?: (bucket: string) => Promise<boolean>
 }
 
 /** A bucket closed at every durable member for a delete: what they said, and how to open it again. */
@@ -205,7 +212,7 @@ export class BucketCloser {
   async close (bucket: string, signal?: AbortSignal): Promise<BucketClose> {
     const token = randomId(8)
     const began = Date.now()
-    const here = this.closeHere(bucket, token)
+    const here = await this.closeHere(bucket, token)
     const peers = this.o.members()
     // A malformed answer counts as none: the delete fails, and the bucket opens again everywhere.
     const asked = await Promise.allSettled(peers.map(async peer => closedOf(await this.ask(peer, { type: 'close', bucket, token }, signal))))
@@ -248,8 +255,14 @@ export class BucketCloser {
     }
   }
 
-  /** Closes `bucket` here for the delete `token`: what this member is writing to it, and what it wrote lately. */
-  private closeHere (bucket: string, token: string): Closed {
+  /** Closes `bucket` here for the delete `token`: what this member is writing to it (its uploads in progress counted as writes), and what it wrote lately. */
+  private async closeHere (bucket: string, token: string): Promise<Closed> {
+    const answer = this.closeNow(bucket, token)
+    // Looked at once the bucket is closed here: an upload begun before is seen, and a write after waits for the open.
+    return await this.o.uploadsIn?.(bucket) === true ? { ...answer, writing: answer.writing + 1 } : answer
+  }
+
+  private closeNow (bucket: string, token: string): Closed {
     if (this.stopped) throw new S3Error('ServiceUnavailable', 'A member is stopping: it cannot hold writes to the bucket. Try again.')
     const answer = this.answer(bucket)
     // A close after its own open (a slow stream) closes nothing: the deleter has decided.
@@ -339,7 +352,7 @@ export class BucketCloser {
     if (typeof bucket !== 'string' || bucket.length > 255 || typeof token !== 'string' || token.length > 64) throw new DroppedMessageError('malformed', 'A bucket close without its bucket or token.')
     if (r.type === 'close') {
       try {
-        return { type: 'closed', ...this.closeHere(bucket, token) }
+        return { type: 'closed', ...await this.closeHere(bucket, token) }
       } catch (err) {
         if (!(err instanceof S3Error)) throw err
         return { type: 'refused', reason: err.message }
