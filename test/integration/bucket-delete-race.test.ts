@@ -41,9 +41,10 @@ describe('a bucket deleted while written through other nodes', () => {
    * Rounds of: a bucket made (versioned or not), WRITES writes through the two
    * nodes that do not delete fired at a DeleteBucket through the first, from
    * 4 ms before it to 11 ms after it by round, and what came of each checked.
-   * `write` makes the i-th write (a PUT, or a DELETE: a marker when versioned).
+   * `write` makes the i-th write (a PUT, or a DELETE: a marker when versioned;
+   * `?uploads`: a multipart upload begun).
    */
-  const race = async (t: { diagnostic: (m: string) => void }, name: string, versioned: boolean, write: (i: number) => { method: 'PUT' | 'DELETE', body?: string }): Promise<void> => {
+  const race = async (t: { diagnostic: (m: string) => void }, name: string, versioned: boolean, write: (i: number) => { method: 'PUT' | 'DELETE' | 'POST', body?: string, query?: string }): Promise<void> => {
     const [n1, n2, n3] = nodes as [ServerProcess, ServerProcess, ServerProcess]
     const outcomes = { deleteWon: 0, writesWon: 0 }
     for (let round = 0; round < ROUNDS; round++) {
@@ -60,7 +61,8 @@ describe('a bucket deleted while written through other nodes', () => {
       const offset = round - 4
       const one = async (i: number): Promise<string> => {
         await new Promise(resolve => setTimeout(resolve, Math.max(0, offset)))
-        return await status(await sign.fetch(`${(i % 2 === 0 ? n2 : n3).url}/${bucket}/k${i}`, write(i)))
+        const { query, ...init } = write(i)
+        return await status(await sign.fetch(`${(i % 2 === 0 ? n2 : n3).url}/${bucket}/k${i}${query ?? ''}`, init))
       }
       if (offset < 0) await new Promise(resolve => setTimeout(resolve, 0))
       const writes = Array.from({ length: WRITES }, async (_, i) => await one(i))
@@ -78,6 +80,13 @@ describe('a bucket deleted while written through other nodes', () => {
         assert.equal((await sign.fetch(`${n3.url}/${bucket}`, { method: 'PUT' })).status, 200)
         await everywhere(`${bucket} is made again everywhere`, bucket, 200)
         for (const n of nodes) assert.doesNotMatch(await (await sign.fetch(`${n.url}/${bucket}?versions`)).text(), /<Key>/, `${bucket} made again is empty at ${n.url}`)
+        for (const n of nodes) assert.doesNotMatch(await (await sign.fetch(`${n.url}/${bucket}?uploads`)).text(), /<Upload>/, `${bucket} made again has no upload at ${n.url}`)
+      } else if (write(0).query !== undefined) {
+        assert.equal(deleted, '409 BucketNotEmpty')
+        assert.ok(acked.length > 0, 'the delete was refused as not empty, and no upload was begun')
+        outcomes.writesWon++
+        // Each upload begun is listed on the node it began on.
+        for (const [i, k] of acked.map(k => [Number(k!.slice(1)), k] as const)) assert.match(await (await sign.fetch(`${(i % 2 === 0 ? n2 : n3).url}/${bucket}?uploads`)).text(), new RegExp(`<Key>${k}</Key>`))
       } else {
         assert.equal(deleted, '409 BucketNotEmpty')
         assert.ok(acked.length > 0, 'the delete was refused as not empty, and no write was acknowledged')
@@ -97,6 +106,10 @@ describe('a bucket deleted while written through other nodes', () => {
 
   it('acknowledges no PUT into a bucket a racing delete removes: the delete counts it (BucketNotEmpty) or it is refused (NoSuchBucket)', async (t) => {
     await race(t, 'race', false, i => ({ method: 'PUT', body: `data of k${i}` }))
+  })
+
+  it('no multipart upload is begun into a bucket a racing delete removes: the delete counts it (BucketNotEmpty) or it is refused (NoSuchBucket)', async (t) => {
+    await race(t, 'mrace', false, () => ({ method: 'POST', query: '?uploads' }))
   })
 
   it('in a versioned bucket, neither a PUT nor a delete marker (each a version) is acknowledged into a bucket a racing delete removes', async (t) => {

@@ -258,8 +258,18 @@ export class BucketCloser {
   /** Closes `bucket` here for the delete `token`: what this member is writing to it (its uploads in progress counted as writes), and what it wrote lately. */
   private async closeHere (bucket: string, token: string): Promise<Closed> {
     const answer = this.closeNow(bucket, token)
-    // Looked at once the bucket is closed here: an upload begun before is seen, and a write after waits for the open.
-    return await this.o.uploadsIn?.(bucket) === true ? { ...answer, writing: answer.writing + 1 } : answer
+    if (this.o.uploadsIn === undefined) return answer
+    // Looked at once the bucket is closed here: an upload begun before is seen, and one begun after waits for the open.
+    let uploads: boolean
+    try {
+      uploads = await this.o.uploadsIn(bucket)
+      if (this.stopped) throw new S3Error('ServiceUnavailable', 'A member is stopping: it cannot hold writes to the bucket. Try again.')
+    } catch (err) {
+      // Not closed here after all: the deleter is refused (503) and its writes are not held.
+      this.openHere(bucket, token)
+      throw err
+    }
+    return uploads ? { ...answer, writing: answer.writing + 1 } : answer
   }
 
   private closeNow (bucket: string, token: string): Closed {

@@ -2,7 +2,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { TypedEventEmitter } from 'main-event'
 import type { Libp2p } from '@libp2p/interface'
 import type { Hashes } from '../hashes.js'
-import { isS3Error } from '../errors.js'
+import { isS3Error, S3Error } from '../errors.js'
 import { MEMBER_EVENTS, type MemberInfo } from '../membership/member-events.js'
 import type { Membership } from '../membership/membership.js'
 import { FEATURES } from '../membership/node-meta.js'
@@ -214,8 +214,11 @@ export class MeshNode {
     this.closer = new BucketCloser({
       libp2p: o.libp2p, keyring: o.keyring, catalog, clock, receive: entries => { this.reconciler.receive(entries) },
       members: () => { const old = new Set(this.durable.lacking(FEATURES.bucketClose)); return this.durable.list().filter(id => id !== this.self && !old.has(id)) },
-      // A store that cannot say counts the bucket as not empty; one without the bucket has none.
-      uploadsIn: async bucket => await o.local.listMultipartUploads(bucket).then(u => u.length > 0, (err: unknown) => !isS3Error(err, 'NoSuchBucket')),
+      // A store without the bucket has none; one that cannot say refuses the delete (503), rather than call the bucket not empty.
+      uploadsIn: async bucket => await o.local.listMultipartUploads(bucket).then(u => u.length > 0, (err: unknown) => {
+        if (isS3Error(err, 'NoSuchBucket')) return false
+        throw new S3Error('ServiceUnavailable', `A member could not say whether it has multipart uploads in progress in ${bucket}: ${err instanceof Error ? err.message : String(err)}`)
+      }),
     })
     this.store = new MeshStore({
       copies, catalog, hashes,

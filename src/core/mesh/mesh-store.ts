@@ -349,10 +349,13 @@ export class MeshStore implements ObjectStore {
   // ---- multipart: staged on the member that receives the upload ----
 
   async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> {
-    lockForWrite(options.lock, this.buckets.live(bucket).objectLock, new Date())
-    await this.copies.ensureBucket(bucket, options)
-    // The upload keeps the lock asked for and answers it at completion; the catalog keeps it with the version.
-    return await this.local.createMultipartUpload(bucket, key, { ...options, ...(options.lock === undefined ? {} : { lockAside: true }) })
+    // Held while a delete of the bucket decides (an upload in progress makes it not empty), and refused after one.
+    return await this.writing(bucket, options.signal, async () => {
+      lockForWrite(options.lock, this.buckets.live(bucket).objectLock, new Date())
+      await this.copies.ensureBucket(bucket, options)
+      // The upload keeps the lock asked for and answers it at completion; the catalog keeps it with the version.
+      return await this.local.createMultipartUpload(bucket, key, { ...options, ...(options.lock === undefined ? {} : { lockAside: true }) })
+    })
   }
 
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo> {
