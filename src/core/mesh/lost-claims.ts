@@ -22,8 +22,9 @@ export interface LostClaimsOptions {
 /**
  * Claims this member's catalog makes that its store no longer backs: the
  * catalog lists it as a holder of a version, and a read of that version here
- * (this member's own GET, or another member's fetch) finds no copy of it, or
- * a copy with other bytes. A data folder put back from a backup, a file
+ * (another member's fetch or range, or this member's own GET where placement
+ * gives it no copy: one that does fetches the copy as it serves it) finds no
+ * copy of it, or a copy with other bytes. A data folder put back from a backup, a file
  * removed while the node was stopped, a disk that lost writes: a claim left
  * standing is counted by every member as a copy (repair makes no other), and
  * placement lets it stand in for a member that lacks the version.
