@@ -1,4 +1,5 @@
 import { S3Error } from '../core/errors.js'
+import { fromBase64, toBase64, utf8 } from '../core/hashes.js'
 import { compareKeys, prefixEnd } from '../core/key-order.js'
 import type { ObjectSummary } from '../core/object-store.js'
 import { uriEncode } from './auth/uri-encode.js'
@@ -6,6 +7,19 @@ import type { Context } from './context.js'
 import { isoDate, quoteEtag } from './respond.js'
 import type { XmlElement } from './xml.js'
 import { OWNER } from './owner.js'
+
+/** A continuation token carrying `text` (a listing's cursor), opaque to clients: base64. */
+export function continuationToken (text: string): string {
+  return toBase64(utf8(text))
+}
+
+/** The text a continuation token carries; InvalidArgument for one this server did not make (not base64, empty, or over `maxLength` characters). */
+export function tokenText (token: string, maxLength = Infinity): string {
+  const bytes = token.length <= maxLength ? fromBase64(token) : undefined
+  const text = bytes === undefined ? '' : new TextDecoder('utf-8', { fatal: false }).decode(bytes)
+  if (text === '') throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { detail: { ArgumentName: 'continuation-token' } })
+  return text
+}
 
 /** S3 returns at most 1,000 keys per listing page. */
 export const MAX_KEYS = 1000

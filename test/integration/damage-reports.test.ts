@@ -34,14 +34,28 @@ describe('reports of a damaged copy', () => {
     for (const n of nodes) await n.stop()
   })
 
-  it('a copy reported damaged that hashes to its version is kept (and read again once however often it is reported); the holders still list it', async () => {
-    const key = Keyring.generateKey()
-    const a = await startInProcessNode({ key, cluster: 'reports', mesh: { replicas: 2 } })
-    const b = await startInProcessNode({ key, cluster: 'reports', mesh: { replicas: 2 } })
+  /** Two members of `cluster` (two replicas), each alive to the other, with bucket `bkt`; the first on `store` if given. */
+  const twoMembers = async (key: Uint8Array, cluster: string, store?: MemoryStore): Promise<[InProcessNode, InProcessNode]> => {
+    const a = await startInProcessNode({ key, cluster, mesh: { replicas: 2 }, ...(store === undefined ? {} : { store }) })
+    const b = await startInProcessNode({ key, cluster, mesh: { replicas: 2 } })
     nodes.push(a, b)
     assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
     await until('both alive on both', () => [a, b].every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 2), 20_000)
     await a.mesh.store.createBucket('bkt')
+    return [a, b]
+  }
+
+  /** Reports `node`'s copy of bkt/k damaged while `store`'s reads fail, until the re-check's read has failed and a while after. */
+  const recheckFailing = async (node: InProcessNode, store: FlakyStore, sha256: string): Promise<void> => {
+    store.failing = true
+    node.mesh.upkeep.corrupt('bkt', 'k', sha256)
+    await until('the copy was read again, and the read failed', () => store.failedReads > 0, 5_000)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    store.failing = false
+  }
+
+  it('a copy reported damaged that hashes to its version is kept (and read again once however often it is reported); the holders still list it', async () => {
+    const [a] = await twoMembers(Keyring.generateKey(), 'reports')
     const bytes = new TextEncoder().encode('good bytes, reported bad')
     const info = await a.mesh.store.putObject('bkt', 'k', streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
     assert.equal(info.replicas, 2, 'both members hold it (the precondition)')
@@ -69,11 +83,7 @@ describe('reports of a damaged copy', () => {
     const bytes = new TextEncoder().encode('the only copy')
     await only.mesh.store.putObject('bkt', 'k', streamOfBytes(bytes), { metadata: { user: {} }, size: bytes.byteLength })
     const sha256 = only.mesh.catalog.get('bkt', 'k')!.object!.sha256
-    flaky.failing = true
-    only.mesh.upkeep.corrupt('bkt', 'k', sha256)
-    await until('the copy was read again, and the read failed', () => flaky.failedReads > 0, 5_000)
-    await new Promise(resolve => setTimeout(resolve, 500))
-    flaky.failing = false
+    await recheckFailing(only, flaky, sha256)
     assert.equal(only.mesh.stats.corruptCopies, 0, 'not counted as damaged')
     const handle = await only.mesh.copies.openLocal('bkt', 'k', sha256)
     assert.ok(handle !== undefined, 'the only copy is still here')
@@ -81,21 +91,12 @@ describe('reports of a damaged copy', () => {
 
     // Two members hold the version: not dropped (a holder listed may not have it, or be gone), but fetched again over it.
     const flaky2 = new FlakyStore()
-    const a = await startInProcessNode({ key, cluster: 'unreadable-2', mesh: { replicas: 2 }, store: flaky2 })
-    const b = await startInProcessNode({ key, cluster: 'unreadable-2', mesh: { replicas: 2 } })
-    nodes.push(a, b)
-    assert.equal(await b.transport.join([a.libp2p.getMultiaddrs()[0]!.toString()]), 1)
-    await until('both alive on both', () => [a, b].every(n => n.transport.membership.list().filter(m => m.state === 'alive').length === 2), 20_000)
-    await a.mesh.store.createBucket('bkt')
+    const [a] = await twoMembers(key, 'unreadable-2', flaky2)
     const twice = new TextEncoder().encode('held twice')
     assert.equal((await a.mesh.store.putObject('bkt', 'k', streamOfBytes(twice), { metadata: { user: {} }, size: twice.byteLength })).replicas, 2)
     const sha = a.mesh.catalog.get('bkt', 'k')!.object!.sha256
     const repairedBefore = a.mesh.stats.repaired
-    flaky2.failing = true
-    a.mesh.upkeep.corrupt('bkt', 'k', sha)
-    await until('the copy was read again, and the read failed', () => flaky2.failedReads > 0, 5_000)
-    await new Promise(resolve => setTimeout(resolve, 500))
-    flaky2.failing = false
+    await recheckFailing(a, flaky2, sha)
     assert.equal(a.mesh.stats.corruptCopies, 0, 'not counted as damaged')
     assert.ok(await flaky2.headObject('bkt', 'k').then(() => true, () => false), 'the copy is still here')
     await until('a copy fetched from the other holder over it', () => a.mesh.stats.repaired > repairedBefore, 10_000)

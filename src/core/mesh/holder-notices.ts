@@ -112,8 +112,9 @@ export class HolderNotices {
     clearTimeout(r.timer)
     const newest = new Map<string, CatalogEntry>()
     for (const e of [...r.entries, ...entries]) {
-      const had = newest.get(entryId(e))
-      if (had === undefined || compareSlotAge(e, had) > 0) newest.set(entryId(e), e)
+      const id = entryId(e)
+      const had = newest.get(id)
+      if (had === undefined || compareSlotAge(e, had) > 0) newest.set(id, e)
     }
     r.entries = [...newest.values()]
     r.failures++

@@ -1,9 +1,9 @@
 import { S3Error } from '../../core/errors.js'
-import { fromBase64, toBase64, utf8 } from '../../core/hashes.js'
 import { compareKeys } from '../../core/key-order.js'
 import { globalContext } from '../access/request-actions.js'
 import type { Context } from '../context.js'
 import { isoDate } from '../respond.js'
+import { continuationToken, tokenText } from '../listing.js'
 import { xmlResponse } from '../xml.js'
 import { OWNER } from '../owner.js'
 
@@ -23,7 +23,7 @@ export async function listBuckets (ctx: Context): Promise<Response> {
   const prefix = ctx.query.get('prefix') ?? ''
   const max = maxBuckets(ctx.query.get('max-buckets'))
   const token = ctx.query.get('continuation-token')
-  const after = token === undefined || token === '' ? undefined : nameOf(token)
+  const after = token === undefined || token === '' ? undefined : tokenText(token, 1024)
   const region = ctx.query.get('bucket-region')
   const context = access === undefined ? {} : globalContext(ctx.headers, ctx.auth.client)
   // Only the buckets this caller may see (MinIO's behaviour); everything for root.
@@ -38,7 +38,7 @@ export async function listBuckets (ctx: Context): Promise<Response> {
   return xmlResponse('ListAllMyBucketsResult', {
     Owner: OWNER,
     Buckets: { Bucket: buckets.map(b => ({ Name: b.name, CreationDate: isoDate(b.created), ...(paged ? { BucketRegion: ctx.region } : {}) })) },
-    ...(truncated ? { ContinuationToken: toBase64(utf8(buckets.at(-1)!.name)) } : {}),
+    ...(truncated ? { ContinuationToken: continuationToken(buckets.at(-1)!.name) } : {}),
     ...(ctx.query.has('prefix') ? { Prefix: prefix } : {}),
   })
 }
@@ -49,11 +49,4 @@ function maxBuckets (value: string | undefined): number | undefined {
     throw new S3Error('InvalidArgument', `max-buckets must be a whole number from 1 to ${MAX_BUCKETS}.`, { detail: { ArgumentName: 'max-buckets', ArgumentValue: value } })
   }
   return Number(value)
-}
-
-function nameOf (token: string): string {
-  const bytes = token.length <= 1024 ? fromBase64(token) : undefined
-  const name = bytes === undefined ? '' : new TextDecoder('utf-8', { fatal: false }).decode(bytes)
-  if (name === '') throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { detail: { ArgumentName: 'continuation-token' } })
-  return name
 }

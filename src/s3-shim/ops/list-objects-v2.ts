@@ -1,18 +1,16 @@
 import { S3Error } from '../../core/errors.js'
-import { fromBase64, toBase64, utf8 } from '../../core/hashes.js'
 import type { Context } from '../context.js'
 import { xmlResponse } from '../xml.js'
-import { contentsXml, cursorAfter, encoderFor, laterCursor, listPage, parseMaxKeys, type Cursor } from '../listing.js'
+import { contentsXml, continuationToken, cursorAfter, encoderFor, laterCursor, listPage, parseMaxKeys, tokenText, type Cursor } from '../listing.js'
 
 // A continuation token is the cursor, opaque to clients: "k" or "p" (key or
-// common prefix) and the key, base64-encoded.
+// common prefix) and the key (listing.ts's continuationToken).
 function encodeToken (c: Cursor): string {
-  return toBase64(utf8((c.isPrefix ? 'p' : 'k') + c.key))
+  return continuationToken((c.isPrefix ? 'p' : 'k') + c.key)
 }
 
 function decodeToken (token: string): Cursor {
-  const bytes = fromBase64(token)
-  const text = bytes === undefined ? '' : new TextDecoder('utf-8', { fatal: false }).decode(bytes)
+  const text = tokenText(token)
   if (text.length < 2 || (text[0] !== 'p' && text[0] !== 'k')) {
     throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { detail: { ArgumentName: 'continuation-token' } })
   }
