@@ -22,10 +22,19 @@ export interface AdapterOptions {
    * Time the handler is not reading (backpressure) does not count.
    */
   bodyIdleMs?: number
+  /**
+   * How long an answer's body may wait for the client to take any of it, ms
+   * (default SEND_IDLE_MS). Then the connection is cut: a client that stops
+   * reading a download would otherwise hold its connection, and the
+   * object's open file, until the server stops.
+   */
+  sendIdleMs?: number
 }
 
 /** Default AdapterOptions.bodyIdleMs: S3 gives up on a silent upload after about 20 s. */
 export const BODY_IDLE_MS = 20_000
+/** Default AdapterOptions.sendIdleMs: longer than any pause a reading client's window makes. */
+export const SEND_IDLE_MS = 60_000
 
 /**
  * A request body as a Web stream, paused while the consumer is slow (backpressure),
@@ -119,8 +128,8 @@ function onFirstRead (body: ReadableStream<Uint8Array>, first: () => void): Read
   }, { highWaterMark: 0 })
 }
 
-/** Writes a Web body to the Node response with backpressure; stops if the client goes away. */
-async function writeBody (body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<number> {
+/** Writes a Web body to the Node response with backpressure; stops if the client goes away, or takes nothing for `idleMs`. */
+async function writeBody (body: ReadableStream<Uint8Array>, res: ServerResponse, idleMs: number): Promise<number> {
   const reader = body.getReader()
   let sent = 0
   const onClose = (): void => { reader.cancel().catch(() => {}) }
@@ -134,7 +143,9 @@ async function writeBody (body: ReadableStream<Uint8Array>, res: ServerResponse)
       sent += value.byteLength
       if (!res.write(value)) {
         await new Promise<void>(resolve => {
-          const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+          const done = (): void => { clearTimeout(timer); res.off('drain', done); res.off('close', done); resolve() }
+          // Nothing taken for that long: the connection goes ('close' then ends the wait, and the body is let go).
+          const timer = setTimeout(() => { res.destroy() }, idleMs)
           res.on('drain', done)
           res.on('close', done)
         })
@@ -181,7 +192,7 @@ export function toNodeListener (handler: S3Handler, options: AdapterOptions = {}
         finish(0)
         return
       }
-      finish(await writeBody(response.body, res))
+      finish(await writeBody(response.body, res, options.sendIdleMs ?? SEND_IDLE_MS))
     }
 
     const rawTarget = req.url ?? '/'

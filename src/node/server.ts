@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions as 
 import { createServer as createHttpsServer } from 'node:https'
 import { mkdir, access, constants, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { dirname, join, resolve } from 'node:path'
 import { createS3Handler } from '../s3-shim/index.js'
 import { CliError } from './cli-error.js'
@@ -278,8 +279,11 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     }
     // requestTimeout 0: a 5 GiB upload on a slow link takes longer than Node's default 5 minutes.
     const server = makeServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, certificates, listener)
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      // As Node's own handler: an answer only where none has begun (one mid-way would be corrupted), with the status
+      // the parser's error calls for, then the connection goes.
+      const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true
+      if (socket.writable && !answering) socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\n\r\n`)
       else socket.destroy()
     })
     const address = await listen(server, options.host, options.port).catch(async err => { await mesh?.stop({ leave: false }); throw err })
@@ -401,4 +405,11 @@ async function refuseLockedBuckets (store: DiskStore, dataDir: string): Promise<
   for (const b of await store.listBuckets()) if ((await store.headBucket(b.name)).objectLock !== undefined) locked.push(b.name)
   if (locked.length === 0) return
   throw new CliError(`${dataDir} has buckets with object lock (${locked.slice(0, 3).join(', ')}${locked.length > 3 ? ` and ${locked.length - 3} more` : ''}), kept by this folder alone: start this node with --no-mesh, or copy its objects into a mesh bucket with object lock.`)
+}
+
+/** The status line Node's own clientError handler answers a parser's error with (headers too large, too slow, or bad). */
+function clientErrorStatus (code: string | undefined): string {
+  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large'
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout'
+  return '400 Bad Request'
 }

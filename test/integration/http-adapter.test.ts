@@ -114,3 +114,48 @@ describe('request bodies that stop half-way', () => {
     assert.equal((await store.headObject('bodies', 'slow')).size, 6)
   })
 })
+
+describe('answers a client stops taking', () => {
+  const store = new MemoryStore()
+  const exchanges: Exchange[] = []
+  const SIZE = 32 * 1024 * 1024
+  let server: Server
+  let port: number
+
+  before(async () => {
+    await store.createBucket('answers')
+    await store.putObject('answers', 'big', new Blob([new Uint8Array(SIZE)]).stream(), { metadata: { user: {} } })
+    const s3 = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined } })
+    server = createServer(toNodeListener(s3, { sendIdleMs: IDLE_MS, onExchange: e => { exchanges.push(e) } }))
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as AddressInfo).port
+  })
+  after(async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) })
+
+  it('a download the client stops reading is cut off once it has taken nothing for the idle time; one that reads slowly is not', async () => {
+    const url = new URL((await sign.sign(`http://127.0.0.1:${port}/answers/big?X-Amz-Expires=60`, { aws: { signQuery: true } } as never)).url)
+    /** GETs the object, stops reading for `pauseMs` after the first bytes, then reads on: the bytes received until the connection closes. */
+    const download = async (pauseMs: number): Promise<number> => {
+      const socket = connect(port, '127.0.0.1')
+      await new Promise<void>(resolve => socket.once('connect', resolve))
+      socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`)
+      let received = 0
+      let paused = false
+      socket.on('data', d => {
+        received += d.byteLength
+        if (paused) return
+        paused = true
+        socket.pause()
+        setTimeout(() => { socket.resume() }, pauseMs)
+      })
+      socket.on('error', () => {})
+      await new Promise(resolve => socket.once('close', resolve))
+      return received
+    }
+    assert.ok(await download(IDLE_MS / 4) > SIZE, 'a short pause: the whole object')
+    const before = exchanges.length
+    const cut = await download(IDLE_MS * 5)
+    assert.ok(cut < SIZE, `cut off after ${cut} of ${SIZE} bytes`)
+    assert.ok(exchanges.slice(before).some(e => e.bytesOut < SIZE), 'and the exchange ended')
+  })
+})

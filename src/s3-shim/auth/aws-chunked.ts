@@ -4,6 +4,12 @@ import { chunkSignature, timingSafeEqualHex, trailerSignature, type SignedIdenti
 
 /** A chunk header or trailer line longer than this is hostile or broken. */
 const MAX_LINE = 4096
+/**
+ * Trailer lines after the final chunk, the signature's included: SDKs send
+ * one checksum (and its signature). Counted, or an endless trailer section
+ * would grow the decoder's memory until the process dies.
+ */
+const MAX_TRAILER_LINES = 16
 const CR = 13
 const LF = 10
 
@@ -25,6 +31,7 @@ export class AwsChunkedDecoder {
   private previousSig: string
   private trailerText = ''
   private trailerSig: string | undefined
+  private trailerLines = 0
   readonly trailers = new Map<string, string>()
 
   constructor (private readonly hashes: Hashes, private readonly identity: SignedIdentity | undefined) {
@@ -94,6 +101,7 @@ export class AwsChunkedDecoder {
       }
       case 'trailer': {
         if (text === '') { this.finishTrailers(); this.state = 'done'; return }
+        if (++this.trailerLines > MAX_TRAILER_LINES) throw new S3Error('IncompleteBody', `An aws-chunked body has more than ${MAX_TRAILER_LINES} trailer lines.`)
         const colon = text.indexOf(':')
         if (colon <= 0) throw new S3Error('IncompleteBody', 'Malformed aws-chunked trailer line.')
         const name = text.slice(0, colon).trim().toLowerCase()

@@ -146,6 +146,8 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
     },
     async flush () {
       decoder?.end()
+      // Shorter than declared: a reader that takes the whole body (an XML document's) would not tell.
+      if (size !== undefined && total !== size) throw new S3Error('IncompleteBody', `The body is ${total} bytes, not the declared ${size}.`)
       for (const [check, hash] of hashers) {
         let expected = check.expected
         if (!(expected instanceof Uint8Array)) {
