@@ -40,6 +40,7 @@ export class IdbMultipart {
       s.put({
         uploadId, key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {},
         ...(options.lock === undefined ? {} : { lock: options.lock }), ...(options.lockAside === true ? { lockAside: true as const } : {}),
+        ...(options.acl === undefined ? {} : { acl: options.acl }),
       } satisfies UploadRecord, ['u', bucketName, uploadId])
     })
     return uploadId
@@ -139,7 +140,7 @@ export class IdbMultipart {
       abandon(s, now.filter(p => !kept.has(p.segment.version)).map(p => p.segment))
       s.delete(IDBKeyRange.bound(['p', uploadId], ['p', uploadId, AFTER]))
       s.delete(['u', bucketName, uploadId])
-      return aside && record.lock !== undefined ? { ...shownInfo, lock: record.lock } : shownInfo
+      return { ...shownInfo, ...(aside && record.lock !== undefined ? { lock: record.lock } : {}), ...(record.acl === undefined ? {} : { uploadAcl: record.acl }) }
     })
   }
 

@@ -41,6 +41,8 @@ export interface UploadRecord {
   lock?: VersionLock
   /** The lock is the caller's to keep (UploadOptions.lockAside). */
   lockAside?: true
+  /** The canned ACL asked for (UploadOptions.acl): answered at completion. */
+  acl?: string
 }
 export interface PartRecord { partNumber: number, etag: string, size: number, lastModified: number, checksum?: Checksum, segment: Segment }
 

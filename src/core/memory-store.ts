@@ -19,7 +19,7 @@ import {
 
 /** One version of a key: an object's (info and bytes) or a delete marker; `stamp` orders a key's versions (when each was made). */
 interface StoredVersion extends KeptVersion { lastModified: Date, stamp: string, info?: ObjectInfo, bytes?: Uint8Array }
-interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, lock?: VersionLock, lockAside?: boolean, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
+interface Upload { info: UploadInfo, metadata: ObjectMetadata, tags: Record<string, string>, lock?: VersionLock, lockAside?: boolean, acl?: string, parts: Map<number, PartInfo & { bytes: Uint8Array }> }
 /** A bucket's keys, each with its versions newest first (one, the `null` version, while versioning was never enabled). */
 interface Bucket { info: BucketInfo, objects: SortedKeys<StoredVersion[]>, uploads: Map<string, Upload> }
 
@@ -229,6 +229,7 @@ export class MemoryStore implements ObjectStore {
     this.bucket(bucket).uploads.set(uploadId, {
       info: { uploadId, key, initiated: new Date() }, metadata: options.metadata, tags: options.tags ?? {}, parts: new Map(),
       ...(options.lock === undefined ? {} : { lock: options.lock }), ...(options.lockAside === true ? { lockAside: true } : {}),
+      ...(options.acl === undefined ? {} : { acl: options.acl }),
     })
     return uploadId
   }
@@ -277,7 +278,7 @@ export class MemoryStore implements ObjectStore {
     }
     const kept = this.commit(bucket, key, info, bytes, options.versionAs, upload.lockAside === true ? undefined : upload.lock)
     this.bucket(bucket).uploads.delete(uploadId)
-    return upload.lockAside === true && upload.lock !== undefined ? { ...kept, lock: upload.lock } : kept
+    return { ...kept, ...(upload.lockAside === true && upload.lock !== undefined ? { lock: upload.lock } : {}), ...(upload.acl === undefined ? {} : { uploadAcl: upload.acl }) }
   }
 
   async abortMultipartUpload (bucket: string, key: string, uploadId: string): Promise<void> {

@@ -80,6 +80,8 @@ export interface ObjectInfo extends ObjectSummary {
   versionId?: string
   /** What protects this version from being deleted (a store that keeps object lock: core/object-lock.ts). */
   lock?: VersionLock
+  /** After CompleteMultipartUpload only: the canned ACL its upload was begun with (UploadOptions.acl). */
+  uploadAcl?: string
 }
 
 export interface BucketInfo {
@@ -250,6 +252,13 @@ export interface UploadOptions extends Signal {
    * against its bucket nor keeps it with the version.
    */
   lockAside?: boolean
+  /**
+   * The canned ACL the completed object is to have (S3's x-amz-acl at
+   * CreateMultipartUpload): kept with the upload, so it outlives a restart,
+   * and answered as the completion's ObjectInfo.uploadAcl. The store applies
+   * nothing: ACLs are the S3 layer's.
+   */
+  acl?: string
 }
 
 export interface CompleteOptions extends Signal {

@@ -65,6 +65,8 @@ export class DiskDeletes {
       const found = path === undefined ? undefined : await lstat(path).catch(() => undefined)
       if (found?.isFile() === true) {
         await unlink(path!).catch(err => { if (codeOf(err) !== 'ENOENT') throw storageError(err, 'delete the object') })
+        // Durable before the answer, as a recorded object's delete is: a power cut must not bring the file back.
+        await this.d.writer.syncNearest(dirname(path!)).catch(err => { throw storageError(err, 'delete the object') })
         await pruneEmptyDirs(dirname(path!), this.d.layout.bucketDir(bucket))
       }
       return {}

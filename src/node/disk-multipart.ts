@@ -39,13 +39,21 @@ export class DiskMultipart {
   constructor (private readonly d: DiskMultipartDeps) {}
 
   async create (bucket: string, key: string, options: UploadOptions): Promise<string> {
-    this.d.buckets.get(bucket)
+    const b = this.d.buckets.get(bucket)
     const uploadId = randomId()
     if (options.lockAside !== true) this.d.buckets.lockFor(bucket, options.lock, Date.now())
     const lock = lockRecord(options.lock)
     const aside = options.lockAside === true && lock !== undefined ? { lockAside: true as const } : {}
-    await this.d.uploads.create(bucket, uploadId, { key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {}, ...(lock === undefined ? {} : { lock }), ...aside }, this.d.layout.tmpPath(randomId(), '.upload'))
-      .catch(err => { throw storageError(err, 'start the upload') })
+    const acl = options.acl === undefined ? {} : { acl: options.acl }
+    // Counted as a write under way: a DeleteBucket meanwhile is refused (BucketNotEmpty) rather than remove the
+    // bucket's uploads folder before this makes the upload's in it.
+    b.pending++
+    try {
+      await this.d.uploads.create(bucket, uploadId, { key, initiated: Date.now(), metadata: options.metadata, tags: options.tags ?? {}, ...(lock === undefined ? {} : { lock }), ...aside, ...acl }, this.d.layout.tmpPath(randomId(), '.upload'))
+        .catch(err => { throw storageError(err, 'start the upload') })
+    } finally {
+      b.pending--
+    }
     return uploadId
   }
 
@@ -103,10 +111,9 @@ export class DiskMultipart {
       const info = await this.d.writer.commit(bucket, key, { tmp, ...joined }, {
         size: chosen.reduce((n, p) => n + p.size, 0), etag: multipartEtag(this.d.hashes, chosen), sha256,
         lastModified, metadata, tags: upload.tags, parts: chosen.length, ...(lock === undefined ? {} : { lock }),
-      }, options.condition, options.beforeCommit, options.versionAs)
-      await removeQuietly(this.d.layout.uploadDir(bucket, uploadId))
+      }, options.condition, options.beforeCommit, options.versionAs, this.d.layout.uploadDir(bucket, uploadId))
       const aside = upload.lockAside === true ? lockOfRecord(upload.lock) : undefined
-      return aside === undefined ? info : { ...info, lock: aside }
+      return { ...info, ...(aside === undefined ? {} : { lock: aside }), ...(upload.acl === undefined ? {} : { uploadAcl: upload.acl }) }
     })
   }
 
@@ -114,7 +121,8 @@ export class DiskMultipart {
     this.d.buckets.get(bucket)
     await this.d.keyLocks.run(`upload/${uploadId}`, async () => {
       await this.d.uploads.get(bucket, key, uploadId)
-      await removeQuietly(this.d.layout.uploadDir(bucket, uploadId))
+      // Answered once gone for good: an upload left (a removal that failed) or back after a power cut is not aborted.
+      await this.d.uploads.remove(bucket, uploadId).catch(err => { throw storageError(err, 'abort the upload') })
     })
   }
 }

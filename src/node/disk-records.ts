@@ -62,6 +62,8 @@ export interface UploadRecord {
   lock?: LockRecord
   /** The lock is the caller's to keep (UploadOptions.lockAside): answered at completion, not kept with the version. */
   lockAside?: true
+  /** The canned ACL asked for (UploadOptions.acl): answered at completion. */
+  acl?: string
 }
 
 /**

@@ -7,6 +7,7 @@ import { FORMAT_VERSION, type DiskLayout } from './disk-layout.js'
 import type { DurableFolders, MadeFolders } from './durable-folders.js'
 import { isRecordedFile, type BucketRecord, type MetaRecord, type PendingMeta } from './disk-records.js'
 import type { CommitIntent, MetaDb } from './meta-db.js'
+import { removeUpload } from './disk-uploads.js'
 
 async function exists (path: string): Promise<boolean> {
   try { await stat(path); return true } catch { return false }
@@ -95,6 +96,7 @@ async function recoverPlain ({ db, layout, folders }: RecoveryParts, intent: Com
     // The intent is still there, so the key's row is the one the commit replaces.
     const previous = db.get(bucket, record.key)
     await syncFoldersOf(folders, [intent.dataPath])
+    if (intent.upload !== undefined) await removeUpload(folders, intent.upload).catch(() => {})
     await db.settle(intent.id, bucket, record)
     if (previous !== undefined && previous.hidden !== record.hidden) await removeOldPlace(layout, bucket, previous, intent.dataPath)
     return true
@@ -131,6 +133,7 @@ async function recoverVersioned ({ db, folders, writeMarker }: RecoveryParts, in
     if (plan.markerFile !== undefined) await folders.sync(dirname(plan.markerFile), await writeMarker(plan.markerFile, intent.record.stamp))
     // The shelved object's old folder too: its leaving must not come back (a scan would take the file as one put by hand).
     await syncFoldersOf(folders, [intent.dataPath, shelve?.from, shelve?.to, plan.markerFile, plan.drop])
+    if (intent.upload !== undefined) await removeUpload(folders, intent.upload).catch(() => {})
     await db.settle(intent.id, intent.bucket, undefined, { key: intent.record.key, rows: plan.rows })
     return true
   }
@@ -217,18 +220,19 @@ export async function loadBuckets (layout: DiskLayout, adopt: (name: string, cre
   return buckets
 }
 
-/** A folder written by a newer s3mesh is refused rather than misread. */
-export async function checkFormat (layout: DiskLayout): Promise<void> {
+/** A folder written by a newer s3mesh is refused rather than misread. Returns the format the folder says it holds (undefined: none said). */
+export async function checkFormat (layout: DiskLayout): Promise<number | undefined> {
   let version: number | undefined
   try {
     version = (JSON.parse(await readFile(layout.formatFile, 'utf8')) as { version?: number }).version
   } catch (err) {
-    if (codeOf(err) === 'ENOENT') return
+    if (codeOf(err) === 'ENOENT') return undefined
     throw new CliError(`${layout.formatFile} is not readable JSON (${err instanceof Error ? err.message : String(err)}); it says which s3mesh format the folder holds`)
   }
   if (typeof version === 'number' && version > FORMAT_VERSION) {
     throw new CliError(`${layout.root} was written by a newer s3mesh (format ${version}; this one reads up to ${FORMAT_VERSION}): upgrade s3mesh`)
   }
+  return typeof version === 'number' ? version : undefined
 }
 
 /** Whether the data folder holds anything a rebuild would find. */

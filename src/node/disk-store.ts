@@ -153,7 +153,7 @@ export class DiskStore implements ObjectStore {
     const log = options.log ?? ((line: string) => { process.stderr.write(`s3mesh: ${line}\n`) })
     await mkdir(layout.tmp, { recursive: true })
     await mkdir(layout.bucketsMeta, { recursive: true })
-    await checkFormat(layout)
+    const format = await checkFormat(layout)
     const sync = options.fsync ?? true
     const db = await MetaDb.open(layout.metaDb, { sync })
     try {
@@ -167,9 +167,12 @@ export class DiskStore implements ObjectStore {
       const { stuck } = await recoverIntents(recovery)
       for (const where of stuck) log(`the change to ${where} a crash interrupted could not be finished; the key is left alone until a retry or a later start can (see the error above)`)
       await cleanTemp(layout)
-      const formatTmp = layout.tmpPath(randomId(), '.format')
-      await writeDurable(formatTmp, JSON.stringify({ version: FORMAT_VERSION }), sync)
-      await renameInto(formatTmp, layout.formatFile)
+      // Written only when it says another format: a start on a full disk must not need room for it.
+      if (format !== FORMAT_VERSION) {
+        const formatTmp = layout.tmpPath(randomId(), '.format')
+        await writeDurable(formatTmp, JSON.stringify({ version: FORMAT_VERSION }), sync)
+        await renameInto(formatTmp, layout.formatFile)
+      }
       const loaded = await loadBuckets(layout, async (name, created) => {
         const record = { name, created }
         await DiskBuckets.writeRecord(layout, record, sync)
@@ -178,8 +181,13 @@ export class DiskStore implements ObjectStore {
       const buckets = new DiskBuckets(layout, sync, new Map([...loaded].map(([name, record]) => [name, { record, pending: 0, deleting: false }])), folders)
       // Named before anything is written in this session: a later start can tell whether another run came between.
       const previous = db.info('session')
-      const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
-      await db.setInfo('session', session.current)
+      let session: { current: string, previous?: string } = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
+      await db.setInfo('session', session.current).catch((err: unknown) => {
+        // A full disk: the node still starts, to serve reads and the deletes that make room. Without a previous session,
+        // nothing takes the store for unchanged since the last run (a mesh member checks its claims against it again).
+        log(`could not note this start in ${layout.metaDb} (${err instanceof Error ? err.message : String(err)}): starting all the same`)
+        session = { current: session.current }
+      })
       const store = new DiskStore(layout, db, versions, buckets, recovery, { ...options, log }, session, rebuilding)
       for (const where of stuck) store.blocked.add(where)
       store.scan.start()

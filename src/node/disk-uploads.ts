@@ -1,11 +1,11 @@
 import { open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { S3Error } from '../core/errors.js'
 import { CHECKSUM_ALGORITHMS, type Checksum, type ChecksumAlgorithm } from '../core/checksums.js'
 import { fromBase64, fromHex, toBase64, toHex, type Hashes } from '../core/hashes.js'
 import { compareKeys } from '../core/key-order.js'
 import type { PartInfo, UploadInfo } from '../core/object-store.js'
-import { codeOf, writeDurable } from './disk-files.js'
+import { codeOf, removeQuietly, writeDurable } from './disk-files.js'
 import type { DurableFolders, MadeFolders } from './durable-folders.js'
 import type { DiskLayout } from './disk-layout.js'
 import type { UploadRecord } from './disk-records.js'
@@ -16,6 +16,20 @@ const HALF_MADE_MS = 60_000
 // A part file's name carries everything about it: `part.<5-digit number>.<md5 hex>`, then
 // `.<algorithm>-<hex digest>` for a part sent with a checksum.
 const PART_FILE = /^part\.(\d{5})\.([0-9a-f]{32})(?:\.([a-z0-9]+)-([0-9a-f]+))?$/
+
+/**
+ * Removes an upload's folder: its record first, durably (the upload is gone
+ * from then on, also after a power cut: a folder without its record is no
+ * upload), then its parts. Throws if the record cannot be removed for good;
+ * the parts' removal is best-effort (a folder left without its record is
+ * removed later, see DiskUploads.hasAny).
+ */
+export async function removeUpload (folders: DurableFolders, dir: string): Promise<void> {
+  await unlink(join(dir, 'upload.json')).catch((err: unknown) => { if (codeOf(err) !== 'ENOENT' && codeOf(err) !== 'ENOTDIR') throw err })
+  await folders.sync(dir)
+  await removeQuietly(dir)
+  await folders.sync(dirname(dir)).catch(() => {})
+}
 
 /**
  * Multipart staging on disk: `.s3mesh/multipart/<bucket>/<uploadId>/` holds
@@ -47,6 +61,11 @@ export class DiskUploads {
       await this.folders.abandon(made)
       throw err
     }
+  }
+
+  /** Removes an upload (see removeUpload). */
+  async remove (bucket: string, uploadId: string): Promise<void> {
+    await removeUpload(this.folders, this.layout.uploadDir(bucket, uploadId))
   }
 
   /** The upload's record; NoSuchUpload when there is none for this bucket and key. */
@@ -82,11 +101,15 @@ export class DiskUploads {
   async parts (bucket: string, uploadId: string): Promise<Map<number, PartInfo & { path: string }>> {
     const dir = this.layout.uploadDir(bucket, uploadId)
     const out = new Map<number, PartInfo & { path: string }>()
-    for (const name of await readdir(dir)) {
+    // Gone since the caller looked it up (completed or aborted meanwhile): as if it had not been found.
+    const names = await readdir(dir).catch((err: unknown) => { throw codeOf(err) === 'ENOENT' ? new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } }) : err })
+    for (const name of names) {
       const m = PART_FILE.exec(name)
       if (m === null) continue
       const path = join(dir, name)
-      const s = await stat(path)
+      // A part re-uploaded while this lists (putPart holds the upload's lock; a listing does not) removes the file it replaced.
+      const s = await stat(path).catch((err: unknown) => { if (codeOf(err) === 'ENOENT') return undefined; throw err })
+      if (s === undefined) continue
       const partNumber = Number(m[1])
       const seen = out.get(partNumber)
       if (seen !== undefined && seen.lastModified.getTime() > s.mtimeMs) continue

@@ -14,6 +14,7 @@ import { closeFd, fstatFd, fsyncFd, openFd, writevAll } from './fd.js'
 import type { BlockedKeys } from './blocked-keys.js'
 import type { DiskVersions } from './disk-versions.js'
 import type { MetaDb, VersionPlan } from './meta-db.js'
+import { removeUpload } from './disk-uploads.js'
 
 /** A written, fsynced temp file waiting to be committed. */
 export interface TempFile {
@@ -136,9 +137,10 @@ export class DiskWriter {
    * written and the intent cleared. A crash between those steps is finished or
    * rolled back at the next start (recoverIntents, in disk-recovery.ts).
    * `named`: the version it is (ObjectStore's VersionAs); one older than the
-   * key's newest goes straight to the noncurrent versions.
+   * key's newest goes straight to the noncurrent versions. `upload`: the
+   * folder of the multipart upload the commit completes (CommitIntent.upload).
    */
-  async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs' | 'durable'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>, condition?: WriteCondition, beforeCommit?: () => Promise<void>, named?: VersionAs): Promise<ObjectInfo> {
+  async commit (bucketName: string, key: string, temp: Pick<TempFile, 'tmp' | 'ino' | 'mtimeMs' | 'durable'>, record: Omit<MetaRecord, 'v' | 'key' | 'hidden' | 'ino' | 'mtimeMs'>, condition?: WriteCondition, beforeCommit?: () => Promise<void>, named?: VersionAs, upload?: string): Promise<ObjectInfo> {
     const dataTmp = temp.tmp
     let bucket: Bucket
     try {
@@ -183,7 +185,7 @@ export class DiskWriter {
           const { plan, inPlace } = older !== undefined ? { plan: older, inPlace: false } : status === undefined ? { plan: undefined, inPlace: previous !== undefined } : versions.planWrite(bucketName, key, full, previous)
           const intend = async (dataPath: string): Promise<void> => {
             if (full.hidden) keyFolderMade = await this.keepHiddenKey(bucketName, key)
-            await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }) })
+            await db.intend({ id, bucket: bucketName, record: full, dataTmp, dataPath, ...(plan === undefined ? {} : { plan }), ...(upload === undefined ? {} : { upload }) })
             intended = true
           }
           let dataPath = older !== undefined ? versions.dataPath(bucketName, key, full) : visible ?? hidden
@@ -213,6 +215,8 @@ export class DiskWriter {
           // The file's folder, and those the rename made (the first key under a new prefix) or another write is making.
           // (A hidden key's folders are made with its .key file, beside its bytes.)
           await folders.sync(dirname(dataPath), madeFolder, keyFolderMade)
+          // (One whose record will not go stays, as an upload the client can still abort: the object is whole either way.)
+          if (upload !== undefined) await removeUpload(folders, upload).catch(() => {})
           if (plan === undefined) {
             // The data is in place and durable, and so is the intent: the rows need not be fsynced before the answer.
             await db.settleCommitted(id, bucketName, full)
@@ -248,7 +252,9 @@ export class DiskWriter {
             }
             const back = shelved === undefined ? true : await putBack(shelved).then(() => true, () => false)
             const dropped = back && await db.settle(id, bucketName).then(() => true, () => false)
-            if (!dropped && shelved !== undefined) this.blocked.add(`${bucketName}/${key}`)
+            // An intent left behind, shelving or not, waits with its key: a later change of the key could otherwise
+            // put a file where the intent's undoing looks for it (a delete shelving the same version), and be undone.
+            if (!dropped) this.blocked.add(`${bucketName}/${key}`)
           } else if (dataInPlace && !settled) {
             // In place, its rows not written (the new bytes beside the old record, or a version's rows half made): a
             // retry or the next start finishes it from the durable intent; until then the key is neither read nor changed.
@@ -318,7 +324,7 @@ export class DiskWriter {
    * removed it once it was empty), the nearest folder above it that is
    * there, up to the data folder: its removal is then what must be on disk.
    */
-  private async syncNearest (dir: string): Promise<void> {
+  async syncNearest (dir: string): Promise<void> {
     for (let d = dir; ; d = dirname(d)) {
       try {
         await this.deps.folders.sync(d)

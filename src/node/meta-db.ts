@@ -7,7 +7,7 @@ import { GroupFsync } from './group-fsync.js'
 import { openSqliteFile } from './sqlite-file.js'
 
 /** Bumped when the tables change; an older database is upgraded in place (UPGRADES), one of another schema rebuilt from the folder. */
-const SCHEMA = 2
+const SCHEMA = 3
 
 /**
  * Versions of keys in buckets with versioning set that are not the key's
@@ -20,6 +20,8 @@ const VERSIONS_TABLE = 'CREATE TABLE versions (bucket TEXT NOT NULL, key TEXT NO
 const UPGRADES: Record<number, string> = {
   // Schema 1 kept no versions; a commit's intent gains what it does to them.
   1: `${VERSIONS_TABLE} ALTER TABLE intents ADD COLUMN plan TEXT;`,
+  // Schema 2's intents did not say which multipart upload a commit completes.
+  2: 'ALTER TABLE intents ADD COLUMN upload TEXT;',
 }
 
 /** SQLite's result code for a full disk (https://sqlite.org/rescode.html). */
@@ -34,6 +36,13 @@ export interface CommitIntent {
   dataPath: string
   /** In a bucket with versioning set: what else the commit moves and changes (disk-versions.ts). */
   plan?: VersionPlan
+  /**
+   * The folder of the multipart upload the commit completes: removed once the
+   * data is in place, before the intent is settled, and by the recovery that
+   * finishes the commit, so that no crash leaves the upload to be completed
+   * (or listed) again.
+   */
+  upload?: string
 }
 
 /** What a versioned commit does besides placing its new data (see disk-versions.ts). */
@@ -128,8 +137,8 @@ export class MetaDb {
       removeBucket: p('DELETE FROM objects WHERE bucket = ?'),
       pageFrom: p('SELECT key, size, etag, last_modified AS lastModified FROM objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?'),
       pageAfter: p('SELECT key, size, etag, last_modified AS lastModified FROM objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?'),
-      intent: p('INSERT OR REPLACE INTO intents (id, bucket, record, data_tmp, data_path, plan) VALUES (?, ?, ?, ?, ?, ?)'),
-      intents: p('SELECT id, bucket, record, data_tmp AS dataTmp, data_path AS dataPath, plan FROM intents'),
+      intent: p('INSERT OR REPLACE INTO intents (id, bucket, record, data_tmp, data_path, plan, upload) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      intents: p('SELECT id, bucket, record, data_tmp AS dataTmp, data_path AS dataPath, plan, upload FROM intents'),
       clearIntent: p('DELETE FROM intents WHERE id = ?'),
       dirGet: p('SELECT mtime_ms AS mtimeMs, subdirs FROM dirs WHERE bucket = ? AND path = ?'),
       dirSet: p('INSERT OR REPLACE INTO dirs (bucket, path, mtime_ms, subdirs) VALUES (?, ?, ?, ?)'),
@@ -159,7 +168,7 @@ export class MetaDb {
       schema: SCHEMA,
       tables: `
         CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
-        CREATE TABLE intents (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, record TEXT NOT NULL, data_tmp TEXT NOT NULL, data_path TEXT NOT NULL, plan TEXT);
+        CREATE TABLE intents (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, record TEXT NOT NULL, data_tmp TEXT NOT NULL, data_path TEXT NOT NULL, plan TEXT, upload TEXT);
         CREATE TABLE dirs (bucket TEXT NOT NULL, path TEXT NOT NULL, mtime_ms REAL NOT NULL, subdirs INTEGER NOT NULL, PRIMARY KEY (bucket, path)) WITHOUT ROWID;
         ${VERSIONS_TABLE}`,
       upgrades: UPGRADES,
@@ -175,7 +184,9 @@ export class MetaDb {
     // What waits for an fsync gets one now, on this thread: nothing is answered durable that is not.
     const waiting = [...this.unsynced]
     this.unsynced.clear()
-    if (waiting.length > 0 && this.walPath !== undefined) {
+    if (this.failure !== undefined) {
+      for (const w of waiting) w.reject(this.failure)
+    } else if (waiting.length > 0 && this.walPath !== undefined) {
       try {
         const fd = openSync(this.walPath, 'r')
         try { fsyncSync(fd) } finally { closeSync(fd) }
@@ -273,8 +284,11 @@ export class MetaDb {
 
   /** Every commit intent a crash left behind. */
   intents (): CommitIntent[] {
-    return (this.s.intents.all() as Array<{ id: string, bucket: string, record: string, dataTmp: string, dataPath: string, plan: string | null }>)
-      .map(r => ({ id: r.id, bucket: r.bucket, record: JSON.parse(r.record) as MetaRecord, dataTmp: r.dataTmp, dataPath: r.dataPath, ...(r.plan === null ? {} : { plan: JSON.parse(r.plan) as VersionPlan }) }))
+    return (this.s.intents.all() as Array<{ id: string, bucket: string, record: string, dataTmp: string, dataPath: string, plan: string | null, upload: string | null }>)
+      .map(r => ({
+        id: r.id, bucket: r.bucket, record: JSON.parse(r.record) as MetaRecord, dataTmp: r.dataTmp, dataPath: r.dataPath,
+        ...(r.plan === null ? {} : { plan: JSON.parse(r.plan) as VersionPlan }), ...(r.upload === null ? {} : { upload: r.upload }),
+      }))
   }
 
   /** A folder as the last scan saw it (see FolderScan). */
@@ -302,7 +316,7 @@ export class MetaDb {
 
   /** Records what a commit is about to do, durably, before its data file moves. */
   intend (intent: CommitIntent): Promise<void> {
-    return this.write(() => { this.s.intent.run(intent.id, intent.bucket, JSON.stringify(intent.record), intent.dataTmp, intent.dataPath, intent.plan === undefined ? null : JSON.stringify(intent.plan)) })
+    return this.write(() => { this.s.intent.run(intent.id, intent.bucket, JSON.stringify(intent.record), intent.dataTmp, intent.dataPath, intent.plan === undefined ? null : JSON.stringify(intent.plan), intent.upload ?? null) })
   }
 
   /** The commit happened (`record` given, or `rows` for a versioned one) or was abandoned: its intent goes, in the same transaction. */
@@ -385,6 +399,8 @@ export class MetaDb {
     if (this.closed) return
     const batch = this.queue.splice(0)
     if (batch.length === 0) return
+    // Queued before an fsync of the log failed: refused as a write asked after it is.
+    if (this.failure !== undefined) { for (const w of batch) w.reject(this.failure); return }
     const failed = new Map<number, unknown>()
     let begun = false
     try {
@@ -418,7 +434,8 @@ export class MetaDb {
       else w.resolve()
     }
     this.logSyncs.sync(this.walPath).then(
-      () => { for (const w of committed) if (this.unsynced.delete(w)) w.resolve() },
+      // An fsync that ends well after one failed proves nothing (the log's pages may be gone): not answered durable.
+      () => { for (const w of committed) if (this.unsynced.delete(w)) { if (this.failure === undefined) w.resolve(); else w.reject(this.failure) } },
       (err: unknown) => {
         // After a failed fsync the kernel may have dropped the log's pages, and a later fsync would not say so:
         // no write is answered durable from here on (as SQLite at FULL would fail them); a restart recovers what is on disk.

@@ -1,4 +1,4 @@
-import { S3Error } from '../core/errors.js'
+import { isS3Error, S3Error } from '../core/errors.js'
 import { assertBucketName, assertObjectKey } from '../core/names.js'
 import type { ObjectHandle } from '../core/object-store.js'
 import type { Context } from './context.js'
@@ -42,7 +42,10 @@ export function parseCopySource (ctx: Context): CopySource {
 
 /** Opens the copy source and checks the x-amz-copy-source-if-* conditions (412 when one fails). */
 export async function openCopySource (ctx: Context, source: CopySource): Promise<ObjectHandle> {
-  const handle = await ctx.store.openObject(source.bucket, source.key, await versionOf(ctx.store, source.bucket, source.key, source.versionId, ctx.signal))
+  const handle = await ctx.store.openObject(source.bucket, source.key, await versionOf(ctx.store, source.bucket, source.key, source.versionId, ctx.signal)).catch((err: unknown) => {
+    // A delete marker named by its id: a bad request here (S3's 400), not a GET of a marker's 405 with the marker's headers.
+    throw isS3Error(err, 'MethodNotAllowed') ? new S3Error('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.') : err
+  })
   try {
     checkConditions(readConditions(ctx.headers, 'x-amz-copy-source-if-'), handle.info, 'PreconditionFailed')
   } catch (err) {

@@ -102,8 +102,9 @@ function ruleOf (el: Parsed, i: number): LifecycleRule {
   if (rule.expiration === undefined && rule.noncurrentVersionExpiration === undefined && rule.abortIncompleteMultipartUpload === undefined) {
     throw invalid('At least one action needs to be specified in a rule.')
   }
-  if (rule.expiration?.expiredObjectDeleteMarker === true && filter.tags !== undefined) {
-    throw invalid('ExpiredObjectDeleteMarker cannot be specified with object tags.')
+  // A delete marker has no tags and no size: a rule filtering by either would never remove one.
+  if (rule.expiration?.expiredObjectDeleteMarker === true && (filter.tags !== undefined || filter.sizeGreaterThan !== undefined || filter.sizeLessThan !== undefined)) {
+    throw invalid('ExpiredObjectDeleteMarker cannot be specified with object tags or object sizes in its filter.')
   }
   return rule
 }

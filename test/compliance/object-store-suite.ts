@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { isS3Error, type S3ErrorCode } from '../../src/core/errors.js'
 import { fromBase64, toBase64, toHex, webHashes } from '../../src/core/hashes.js'
 import type { LifecycleRule } from '../../src/core/lifecycle.js'
-import type { ObjectInfo, ObjectStore, VersionAs } from '../../src/core/object-store.js'
+import type { ObjectInfo, ObjectStore, PartInfo, VersionAs } from '../../src/core/object-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { stampAt } from '../../src/core/versioning.js'
 
@@ -253,6 +253,30 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.equal(dec.decode(await readStream(h.stream({ start: part1.length - 2, end: part1.length + 4 }))), 'aaTAIL!')
       await rejects(store.listParts('bkt', 'big', id), 'NoSuchUpload')
       assert.deepEqual(await store.listMultipartUploads('bkt'), [])
+    })
+
+    withStore('multipart: parts are listed while they are uploaded again, and an upload completed meanwhile is NoSuchUpload', async ({ store }) => {
+      await store.createBucket('bkt')
+      const id = await store.createMultipartUpload('bkt', 'k', { metadata: meta })
+      let last = await store.uploadPart('bkt', 'k', id, 1, streamOfBytes(bytes('part 0')))
+      for (let i = 1; i <= 40; i++) {
+        // Listings one after another for as long as the part is being uploaded again.
+        let uploading = true
+        const listed: PartInfo[][] = []
+        const lister = async (): Promise<void> => { do listed.push(await store.listParts('bkt', 'k', id)); while (uploading) }
+        const listers = Promise.all([lister(), lister()])
+        const part = await store.uploadPart('bkt', 'k', id, 1, streamOfBytes(bytes(`part ${i}`))).finally(() => { uploading = false })
+        await listers
+        // Each listing saw part 1 once, as uploaded before or after this round's upload.
+        for (const parts of listed) {
+          assert.deepEqual(parts.map(p => p.partNumber), [1])
+          assert.ok([last.etag, part.etag].includes(parts[0]!.etag))
+        }
+        last = part
+      }
+      const [listed] = await Promise.allSettled([store.listParts('bkt', 'k', id), store.completeMultipartUpload('bkt', 'k', id, [{ partNumber: 1, etag: last.etag }])])
+      if (listed.status === 'rejected') assert.ok(isS3Error(listed.reason, 'NoSuchUpload'), String(listed.reason))
+      assert.equal(await getText(store, 'bkt', 'k'), 'part 40')
     })
 
     withStore('multipart: refuses bad part lists and finished uploads', async ({ store }) => {

@@ -80,6 +80,7 @@ describe('lifecycle on one node', () => {
     assert.equal(await refused(doc(rule('<Expiration><Days>1</Days></Expiration>').replace('Enabled', 'On'))), '400 MalformedXML', 'a status that is not Enabled or Disabled')
     assert.equal(await refused(doc(rule('<Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition>'))), '501 NotImplemented', 'one storage class')
     assert.equal(await refused(doc('<Rule><Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>')), '400 InvalidRequest', 'uploads have no tags')
+    assert.equal(await refused(doc('<Rule><Filter><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></Filter><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration></Rule>')), '400 InvalidArgument', 'delete markers have no size')
     assert.equal(await refused('<LifecycleConfiguration><Rule>'), '400 MalformedXML', 'not XML')
     assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }))).Rules, RULES.slice(0, 1), 'the one it had')
   })

@@ -72,8 +72,19 @@ for (const [where, args, edge] of places) describe(`S3 versioning on ${where} (A
     assert.equal(await text('doc.txt'), 'first')
     // Delete the restored copy and the marker by their ids: the newest version before them is current again.
     const marker = (await s3.send(new ListObjectVersionsCommand({ Bucket: B }))).DeleteMarkers![0]!
+    assert.deepEqual(await errorOf(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'other.txt', CopySource: `${B}/doc.txt?versionId=${marker.VersionId}` }))), { name: 'InvalidRequest', status: 400 }, 'a delete marker is no copy source')
     const gone = await s3.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: [{ Key: 'doc.txt', VersionId: restored.VersionId }, { Key: 'doc.txt', VersionId: marker.VersionId }] } }))
     assert.deepEqual(gone.Deleted?.map(d => [d.VersionId, d.DeleteMarker ?? false]).sort(), [[marker.VersionId, true], [restored.VersionId, false]].sort())
+    assert.equal(await text('doc.txt'), 'second!')
+    // The null version (from before versioning) is restored the same way, though it names no version id of its own.
+    const fromNull = await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'doc.txt', CopySource: `${B}/doc.txt?versionId=null` }))
+    assert.ok(fromNull.VersionId !== undefined && fromNull.VersionId !== 'null')
+    assert.equal(await text('doc.txt'), 'before versioning')
+    // Tagging answers which version it read or changed.
+    assert.equal((await s3.send(new PutObjectTaggingCommand({ Bucket: B, Key: 'doc.txt', Tagging: { TagSet: [{ Key: 'restored', Value: 'yes' }] } }))).VersionId, fromNull.VersionId)
+    assert.equal((await s3.send(new GetObjectTaggingCommand({ Bucket: B, Key: 'doc.txt', VersionId: 'null' }))).VersionId, 'null')
+    // Gone again by its id: the version before it is current once more.
+    await s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'doc.txt', VersionId: fromNull.VersionId }))
     assert.equal(await text('doc.txt'), 'second!')
   })
 

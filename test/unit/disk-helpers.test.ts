@@ -165,6 +165,36 @@ describe('MetaDb (object metadata in node:sqlite)', () => {
     }
   })
 
+  it('refuses a write committed while the failing fsync ran, though the fsync after it ends well (a new descriptor does not hear of the lost pages)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-metadb-'))
+    // The first fsync fails once the test says so; the ones after it end well.
+    let calls = 0
+    let failFirst: (() => void) | undefined
+    const db = await MetaDb.open(join(dir, 'meta.db'), {
+      sync: true,
+      logFsync: async () => {
+        if (++calls > 1) return
+        await new Promise<void>(resolve => { failFirst = resolve })
+        throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })
+      },
+    })
+    try {
+      const first = db.put('b', meta('first'))
+      await until(() => failFirst !== undefined)
+      // Committed while the first fsync runs: it waits for the next one.
+      const second = db.put('b', meta('second'))
+      await new Promise(resolve => setTimeout(resolve, 20))
+      failFirst!()
+      await assert.rejects(first, /could not be synced \(EIO/)
+      await assert.rejects(second, /could not be synced \(EIO/, 'not answered durable')
+      assert.equal(calls, 2, 'precondition: the fsync after the failed one ran, and ended well')
+    } finally {
+      failFirst?.()
+      db.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('moves a damaged file aside and starts a new database, saying it is new', async () => {
     await withDb(async (dir) => {
       const path = join(dir, 'other.db')

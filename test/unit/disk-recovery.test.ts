@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { describe, it } from 'node:test'
 import { streamOfBytes } from '../../src/core/streams.js'
 import type { MetaRecord, PendingMeta } from '../../src/node/disk-records.js'
@@ -12,15 +13,16 @@ import { MetaDb } from '../../src/node/meta-db.js'
 import { DiskStore } from '../../src/node/disk-store.js'
 import { readStream } from '../compliance/object-store-suite.js'
 import { until } from '../helpers/until.js'
-import { folderFsyncFault, putWhoseRowsFail, versionedChangeWhoseShelvingFails } from '../helpers/disk-faults.js'
+import { folderFsyncFault, metaDbOf, putWhoseRowsFail, unavailable, versionedChangeWhoseShelvingFails } from '../helpers/disk-faults.js'
 
 const enc = new TextEncoder()
 
 /**
  * Replays a commit by hand up to the point a crash would cut it: the intent
  * made durable in the metadata database, and the data rename done or not.
+ * `upload`: the folder of the multipart upload it completes.
  */
-async function interruptedCommit (root: string, key: string, body: string, dataRenamed: boolean): Promise<void> {
+async function interruptedCommit (root: string, key: string, body: string, dataRenamed: boolean, upload?: string): Promise<void> {
   const layout = new DiskLayout(root)
   const dataTmp = layout.tmpPath('crash-data')
   await writeFile(dataTmp, body)
@@ -31,7 +33,7 @@ async function interruptedCommit (root: string, key: string, body: string, dataR
     hidden: false, ino: s.ino, mtimeMs: s.mtimeMs,
   }
   const db = await MetaDb.open(layout.metaDb, { sync: false })
-  try { await db.intend({ id: 'crash', bucket: 'b', record, dataTmp, dataPath }) } finally { db.close() }
+  try { await db.intend({ id: 'crash', bucket: 'b', record, dataTmp, dataPath, ...(upload === undefined ? {} : { upload }) }) } finally { db.close() }
   if (dataRenamed) await rename(dataTmp, dataPath)
 }
 
@@ -41,6 +43,12 @@ async function read2 (store: DiskStore, bucket: string, key: string): Promise<st
 
 async function read (store: DiskStore, key: string): Promise<string> {
   return new TextDecoder().decode(await readStream((await store.openObject('b', key)).stream()))
+}
+
+/** Runs `fn` with a new data folder, removed after it. */
+async function inFolder (fn: (root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 's3mesh-crash-'))
+  try { await fn(root) } finally { await rm(root, { recursive: true, force: true }) }
 }
 
 describe('DiskStore crash recovery', () => {
@@ -111,6 +119,26 @@ describe('DiskStore crash recovery', () => {
     } finally {
       await rm(root, { recursive: true, force: true })
     }
+  })
+
+  it('upgrades a database of the schema before uploads were named in intents in place, and finishes the commit it was cut in', async () => {
+    await inFolder(async root => {
+    const first = await DiskStore.open(root)
+    await first.createBucket('b')
+    await first.putObject('b', 'k', streamOfBytes(enc.encode('old')), { metadata: { user: { v: 'old' } } })
+    await first.close()
+    await interruptedCommit(root, 'k', 'new!', true)
+    // The database as schema 2 left it.
+    const db = new DatabaseSync(join(root, '.s3mesh', 'meta.db'))
+    db.exec("ALTER TABLE intents DROP COLUMN upload; UPDATE info SET value = '2' WHERE name = 'schema';")
+    db.close()
+    const store = await DiskStore.open(root)
+    try {
+      assert.deepEqual((await readdir(join(root, '.s3mesh'))).filter(n => n.includes('damaged')), [], 'not moved aside')
+      assert.equal(await read(store, 'k'), 'new!')
+      assert.equal((await store.headObject('b', 'k')).metadata.user.v, 'new')
+    } finally { await store.close() }
+    })
   })
 
   it('rolls back a commit cut before its data rename, and cleans temp files', async () => {
@@ -246,6 +274,37 @@ describe('DiskStore commits and the metadata log\'s fsync', () => {
 })
 
 describe('DiskStore metadata database', () => {
+  it('starts on a disk too full to note the start: reads are served, the format file is not written again, and the store is not taken for unchanged since the last run', async () => {
+    const root = await mkdtemp(join(tmpdir(), 's3mesh-full-'))
+    const setInfo = MetaDb.prototype.setInfo
+    try {
+      let store = await DiskStore.open(root, { scanIntervalMs: 0 })
+      await store.createBucket('b')
+      await store.putObject('b', 'k', streamOfBytes(enc.encode('kept')), { metadata: { user: {} } })
+      await store.close()
+      store = await DiskStore.open(root, { scanIntervalMs: 0 })
+      const before = store.session
+      await store.close()
+      assert.notEqual(before.previous, undefined, 'precondition: a start names the one before it')
+      const format = await stat(new DiskLayout(root).formatFile)
+      let refused = 0
+      MetaDb.prototype.setInfo = async () => { refused++; throw Object.assign(new Error('The metadata database cannot grow: database or disk is full'), { code: 'ENOSPC' }) }
+      const lines: string[] = []
+      store = await DiskStore.open(root, { scanIntervalMs: 0, log: line => { lines.push(line) } })
+      try {
+        assert.equal(refused, 1, 'precondition: noting the start failed')
+        assert.equal(store.session.previous, undefined)
+        assert.equal(await read(store, 'k'), 'kept')
+        assert.ok(lines.some(l => /could not note this start/.test(l)), lines.join('\n'))
+        const after = await stat(new DiskLayout(root).formatFile)
+        assert.deepEqual([after.ino, after.mtimeMs], [format.ino, format.mtimeMs], 'the format file was left as it was')
+      } finally { await store.close() }
+    } finally {
+      MetaDb.prototype.setInfo = setInfo
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
   const listAll = async (store: DiskStore, bucket: string): Promise<Array<[string, string]>> =>
     (await store.listObjects(bucket, { limit: 1000 })).objects.map(o => [o.key, o.etag])
 
@@ -464,6 +523,40 @@ describe('DiskStore deletes', () => {
     }
   })
 
+  it('a versioned PUT refused before its shelving, whose intent cannot be dropped either, leaves its key waiting: a delete meanwhile would be undone by that intent', async () => {
+    await inFolder(async root => {
+    const layout = new DiskLayout(root)
+    let store = await DiskStore.open(root, { scanIntervalMs: 0, retryBlockedMs: 0 })
+    await store.createBucket('b')
+    await store.setBucketVersioning('b', 'Enabled')
+    const one = await store.putObject('b', 'k', streamOfBytes(enc.encode('one')), { metadata: { user: {} } })
+    // The key's versions folder cannot be made (a file holds its path), and the database refuses the intent's removal.
+    await mkdir(join(layout.versionsDir('b', 'k'), '..'), { recursive: true })
+    await writeFile(layout.versionsDir('b', 'k'), 'in the way')
+    const db = metaDbOf(store)
+    const settle = db.settle.bind(db)
+    let refused = 0
+    db.settle = async () => { refused++; throw new Error('disk I/O error') }
+    await assert.rejects(store.putObject('b', 'k', streamOfBytes(enc.encode('two')), { metadata: { user: {} } }))
+    db.settle = settle
+    assert.equal(refused, 1, 'precondition: the intent could not be dropped')
+    assert.equal(db.intents().length, 1, 'precondition: the intent is left')
+    await assert.rejects(store.headObject('b', 'k'), unavailable, 'the key waits for its intent')
+    await assert.rejects(store.deleteObject('b', 'k'), unavailable)
+    await store.close()
+    await rm(layout.versionsDir('b', 'k'))
+    store = await DiskStore.open(root, { scanIntervalMs: 0 })
+    try {
+      assert.equal(await read(store, 'k'), 'one', 'the next start undid the PUT')
+      await store.deleteObject('b', 'k')
+      await store.close()
+      store = await DiskStore.open(root, { scanIntervalMs: 0 })
+      await assert.rejects(store.headObject('b', 'k'), (err: Error & { code?: string }) => err.code === 'NoSuchKey', 'the delete stays')
+      assert.equal(new TextDecoder().decode(await readStream((await store.openObject('b', 'k', { versionId: one.versionId! })).stream())), 'one')
+    } finally { await store.close() }
+    })
+  })
+
   for (const change of ['delete', 'PUT'] as const) {
   it(`a versioned ${change} whose shelving cannot be made durable (its folder's fsync fails) is not answered as done: the key is left alone until the next start finishes it`, async () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-store-'))
@@ -511,6 +604,26 @@ describe('DiskStore deletes', () => {
       assert.deepEqual(seen, [{ dir: join(root, 'b', 'dir'), fileThere: false, rowThere: true }], 'the folder fsynced after the unlink, while the row still says the object is there')
       assert.equal(internals.db.get('b', 'dir/k'), undefined)
       await assert.rejects(store.headObject('b', 'dir/k'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
+    })
+  })
+
+  it('makes the delete of a file put by hand and not yet read durable (its folder fsynced after the unlink) before answering', async () => {
+    await withStore(async (store, root) => {
+      await store.createBucket('b')
+      await store.putObject('b', 'dir/other', streamOfBytes(enc.encode('keeps the folder')), { metadata: { user: {} } })
+      const file = join(root, 'b', 'dir', 'by-hand')
+      await writeFile(file, 'placed')
+      const internals = store as unknown as { writer: { deps: { folders: { sync: (dir: string) => Promise<void> } } }, db: MetaDb }
+      assert.equal(internals.db.get('b', 'dir/by-hand'), undefined, 'precondition: the store has not read the file yet')
+      const syncer = internals.writer.deps.folders
+      const seen: Array<{ dir: string, fileThere: boolean }> = []
+      const sync = syncer.sync.bind(syncer)
+      syncer.sync = async (dir: string) => {
+        seen.push({ dir, fileThere: await stat(file).then(() => true, () => false) })
+        await sync(dir)
+      }
+      await store.deleteObject('b', 'dir/by-hand')
+      assert.deepEqual(seen, [{ dir: join(root, 'b', 'dir'), fileThere: false }])
     })
   })
 
@@ -562,6 +675,68 @@ describe('DiskStore multipart uploads', () => {
       await utimes(half, old, old)
       await store.deleteBucket('b')
       await assert.rejects(stat(half), 'the half-made folder went with the bucket')
+    })
+  })
+
+  /** An upload of b/k with one part; returns its id and the part. */
+  async function upload (store: DiskStore): Promise<{ id: string, part: { partNumber: number, etag: string } }> {
+    await store.createBucket('b')
+    const id = await store.createMultipartUpload('b', 'k', { metadata: { user: {} } })
+    const part = await store.uploadPart('b', 'k', id, 1, streamOfBytes(enc.encode('parts')))
+    return { id, part }
+  }
+
+  it('a completion cut off right after its rows were written leaves no upload to be listed or completed again', async () => {
+    await inFolder(async root => {
+    let store = await DiskStore.open(root)
+    const { id, part } = await upload(store)
+    // The work stops just after the rows are committed, as a crash there stops it.
+    const db = metaDbOf(store)
+    const settleCommitted = db.settleCommitted.bind(db)
+    db.settleCommitted = async (...args) => { await settleCommitted(...args); throw new Error('crashed') }
+    await assert.rejects(store.completeMultipartUpload('b', 'k', id, [part]), /crashed|store the object/)
+    db.settleCommitted = settleCommitted
+    await store.close()
+    store = await DiskStore.open(root)
+    try {
+      assert.equal(await read(store, 'k'), 'parts', 'precondition: the completion committed')
+      assert.deepEqual(await store.listMultipartUploads('b'), [])
+      await assert.rejects(store.completeMultipartUpload('b', 'k', id, [part]), (err: Error & { code?: string }) => err.code === 'NoSuchUpload')
+    } finally { await store.close() }
+    })
+  })
+
+  it('a completion cut off after its data rename is finished by the next start, and its upload removed', async () => {
+    await inFolder(async root => {
+    let store = await DiskStore.open(root)
+    const { id } = await upload(store)
+    await store.close()
+    // The commit's intent, durable, and its data renamed into place; nothing after.
+    const layout = new DiskLayout(root)
+    await interruptedCommit(root, 'k', 'joined', true, layout.uploadDir('b', id))
+    assert.ok(existsSync(layout.uploadDir('b', id)), 'precondition: the upload is still there')
+    store = await DiskStore.open(root)
+    try {
+      assert.equal(await read(store, 'k'), 'joined')
+      assert.deepEqual(await store.listMultipartUploads('b'), [])
+      assert.equal(existsSync(layout.uploadDir('b', id)), false)
+    } finally { await store.close() }
+    })
+  })
+
+  it('a completion cut off before its data rename is rolled back: the upload stays, and completes', async () => {
+    await inFolder(async root => {
+    let store = await DiskStore.open(root)
+    const { id, part } = await upload(store)
+    await store.close()
+    await interruptedCommit(root, 'k', 'joined', false, new DiskLayout(root).uploadDir('b', id))
+    store = await DiskStore.open(root)
+    try {
+      await assert.rejects(store.headObject('b', 'k'), (err: Error & { code?: string }) => err.code === 'NoSuchKey')
+      assert.deepEqual((await store.listMultipartUploads('b')).map(u => u.uploadId), [id])
+      await store.completeMultipartUpload('b', 'k', id, [part])
+      assert.equal(await read(store, 'k'), 'parts')
+    } finally { await store.close() }
     })
   })
 })

@@ -387,7 +387,7 @@ describe('DiskStore metadata database before versions', () => {
       await first.close()
       // The database as the release before versions left it.
       const db = new DatabaseSync(join(root, '.s3mesh', 'meta.db'))
-      db.exec("DROP TABLE versions; ALTER TABLE intents DROP COLUMN plan; UPDATE info SET value = '1' WHERE name = 'schema';")
+      db.exec("DROP TABLE versions; ALTER TABLE intents DROP COLUMN plan; ALTER TABLE intents DROP COLUMN upload; UPDATE info SET value = '1' WHERE name = 'schema';")
       db.close()
       const store = await DiskStore.open(root, { scanIntervalMs: 0 })
       try {

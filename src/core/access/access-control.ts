@@ -77,13 +77,6 @@ const SESSION_CACHE = 4096
 const sources = new WeakMap<Policy, string>()
 
 export class AccessControl {
-  /**
-   * Canned ACLs asked for by CreateMultipartUpload, by upload id, applied when
-   * the upload completes (as S3 does): not before, so an existing object under
-   * the key keeps its own until it is replaced. Kept in memory, bounded: an
-   * upload that outlives a restart completes private.
-   */
-  readonly uploadAcls = new BoundedMap<string, CannedAcl>(10_000)
   /** Requests refused for want of a permission (AccessDenied), for /metrics. */
   readonly stats = { denied: 0 }
   readonly state: AccessState
@@ -337,13 +330,4 @@ function aclStatements (acl: CannedAcl, arn: string, p: Principal, bucket: boole
   // WRITE on an object means nothing in S3: an object's public-read-write is public-read.
   if (acl !== 'public-read-write' || !bucket) return read
   return [...read, { effect: 'Allow', principal, actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [objects] }]
-}
-
-/** A Map that forgets its oldest entries past a size. */
-export class BoundedMap<K, V> extends Map<K, V> {
-  constructor (private readonly limit: number) { super() }
-  override set (key: K, value: V): this {
-    if (this.size >= this.limit && !this.has(key)) this.delete(this.keys().next().value as K)
-    return super.set(key, value)
-  }
 }

@@ -13,6 +13,11 @@ import type { Version } from '../mesh/hlc.js'
 export const CANNED_ACLS = ['private', 'public-read', 'public-read-write', 'authenticated-read'] as const
 export type CannedAcl = typeof CANNED_ACLS[number]
 
+/** A canned ACL kept as text (with a multipart upload), if it is one. */
+export function cannedAclOf (text: string | undefined): CannedAcl | undefined {
+  return (CANNED_ACLS as readonly string[]).includes(text as string) ? text as CannedAcl : undefined
+}
+
 /**
  * S3's other canned ACLs, which give nothing beyond the owner's own rights
  * where, as here, the bucket's and every object's owner is the one account:

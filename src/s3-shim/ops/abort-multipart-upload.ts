@@ -3,6 +3,5 @@ import { uploadIdOf } from '../multipart-params.js'
 
 export async function abortMultipartUpload (ctx: Context): Promise<Response> {
   await ctx.store.abortMultipartUpload(ctx.bucket, ctx.key, uploadIdOf(ctx), { signal: ctx.signal })
-  ctx.auth.access?.uploadAcls.delete(uploadIdOf(ctx))
   return new Response(null, { status: 204 })
 }

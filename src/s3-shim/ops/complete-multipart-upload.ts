@@ -1,3 +1,4 @@
+import { cannedAclOf } from '../../core/access/access-records.js'
 import { isS3Error, S3Error } from '../../core/errors.js'
 import { fromHex, toHex } from '../../core/hashes.js'
 import type { ObjectInfo } from '../../core/object-store.js'
@@ -27,9 +28,8 @@ export async function completeMultipartUpload (ctx: Context): Promise<Response> 
   let info: ObjectInfo
   try {
     info = await ctx.store.completeMultipartUpload(ctx.bucket, ctx.key, uploadId, parts, { signal: ctx.signal, ...conditionOf(ctx.headers), ...(checksum === undefined ? {} : { checksum }) })
-    // The new object has the ACL its upload asked for, or none: it does not inherit the one it replaces.
-    await applyObjectAcl(ctx, ctx.bucket, ctx.key, ctx.auth.access?.uploadAcls.get(uploadId))
-    ctx.auth.access?.uploadAcls.delete(uploadId)
+    // The new object has the ACL its upload asked for (kept with the upload), or none: it does not inherit the one it replaces.
+    await applyObjectAcl(ctx, ctx.bucket, ctx.key, cannedAclOf(info.uploadAcl))
   } catch (err) {
     // A retry of a completion that went through (SDKs retry after a timeout): answered as the first was, as S3 answers
     // it, also when it is conditional (If-None-Match: *, which the object it made now fails: a mesh's write arbiter

@@ -29,12 +29,17 @@ export async function copyObject (ctx: Context): Promise<Response> {
   // with those headers does), which tools send to rewrite an object.
   checkStorageClass(ctx.headers)
   const changesAttributes = IN_PLACE_CHANGES.some(h => ctx.headers.has(h))
-  if (source.bucket === ctx.bucket && source.key === ctx.key && (source.versionId === undefined || source.versionId === NULL_VERSION) && metadataDirective === 'COPY' && taggingDirective === 'COPY' && !changesAttributes) {
-    throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
-  }
+  const unchanged = source.bucket === ctx.bucket && source.key === ctx.key && metadataDirective === 'COPY' && taggingDirective === 'COPY' && !changesAttributes
+  const illegal = (): S3Error => new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
+  if (unchanged && source.versionId === undefined) throw illegal()
   // The copy's lock is the request's (or the bucket's default), never the source's; a bad one is refused before the source is opened.
   const lock = askedLock(ctx)
   const handle = await openCopySource(ctx, source)
+  // The null version is restored by a copy onto its key once another version is current (as S3 restores it); while it is the current one, it is the object itself.
+  if (unchanged && source.versionId === NULL_VERSION && await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal }).then(i => (i.versionId ?? NULL_VERSION) === NULL_VERSION, () => false)) {
+    await handle.close()
+    throw illegal()
+  }
   // The copy is one part: the source's part sizes do not apply, nor a checksum made of parts'; a full-object checksum is of the same bytes.
   const { checksum: sourceChecksum, checksumPlan: _plan, partSizes: _sizes, ...kept } = handle.info.metadata
   const metadata = metadataDirective === 'REPLACE' ? metadataFromHeaders(ctx.headers) : kept

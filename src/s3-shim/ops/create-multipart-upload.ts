@@ -6,14 +6,14 @@ import { checkStorageClass, metadataFromHeaders, tagsFromHeader } from '../http/
 import { xmlResponse } from '../xml.js'
 import { requestedAcl } from './get-acl.js'
 
-/** A canned ACL given here applies when the upload completes. */
+/** A canned ACL given here applies when the upload completes (the store keeps it with the upload). */
 export async function createMultipartUpload (ctx: Context): Promise<Response> {
   checkStorageClass(ctx.headers)
   const acl = requestedAcl(ctx)
   const plan = checksumPlan(ctx.headers.get('x-amz-checksum-algorithm'), ctx.headers.get('x-amz-checksum-type'))
   const uploadId = await ctx.store.createMultipartUpload(ctx.bucket, ctx.key, {
     metadata: { ...metadataFromHeaders(ctx.headers), ...(plan === undefined ? {} : { checksumPlan: plan }) }, tags: tagsFromHeader(ctx.headers), signal: ctx.signal, ...askedLock(ctx),
+    ...(acl === undefined || acl === 'private' ? {} : { acl }),
   })
-  if (acl !== undefined) ctx.auth.access?.uploadAcls.set(uploadId, acl)
   return xmlResponse('InitiateMultipartUploadResult', { Bucket: ctx.bucket, Key: ctx.key, UploadId: uploadId }, { headers: planHeaders(plan) })
 }

@@ -1,11 +1,9 @@
 import { S3Error, isS3Error } from '../../core/errors.js'
 import { assertObjectKey } from '../../core/names.js'
-import { NULL_VERSION } from '../../core/versioning.js'
 import { permissionsFor } from '../access/request-actions.js'
 import type { Context } from '../context.js'
 import { CONDITIONAL_DELETE } from './delete-object.js'
-import { applyObjectAcl } from './get-acl.js'
-import { deleteVersion } from '../http/version-id.js'
+import { deleteKeepingAcl } from './get-acl.js'
 import { elementsOf, textOf, xmlResponse, type XmlElement } from '../xml.js'
 
 /** S3 deletes at most 1,000 keys per request. */
@@ -37,8 +35,7 @@ export async function deleteObjects (ctx: Context): Promise<Response> {
       assertObjectKey(key)
       // Each key needs its own s3:DeleteObject: a refused one is reported, the others go ahead.
       if (ctx.auth.access !== undefined) ctx.auth.access.check(ctx.auth.principal, permissionsFor(ctx.route, ctx.headers, ctx.auth.client, [{ key, ...(versionId === undefined ? {} : { versionId }) }]))
-      const result = await deleteVersion(ctx, key, versionId)
-      if (versionId === undefined || versionId === NULL_VERSION) await applyObjectAcl(ctx, ctx.bucket, key, undefined)
+      const result = await deleteKeepingAcl(ctx, key, versionId)
       if (!quiet) {
         // As AWS answers: a marker made is named by DeleteMarkerVersionId alone; a version deleted by its id by VersionId (and a marker's by both).
         const made = result.deleteMarker === true && versionId === undefined

@@ -1,7 +1,8 @@
 import { CANNED_ACLS, idOf, OWNER_ONLY_ACLS, type CannedAcl } from '../../core/access/access-records.js'
 import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
-import { requestedVersion } from '../http/version-id.js'
+import { NULL_VERSION, type DeleteResult } from '../../core/versioning.js'
+import { deleteVersion, requestedVersion } from '../http/version-id.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
 import { OWNER } from '../owner.js'
 
@@ -44,6 +45,29 @@ export async function applyObjectAcl (ctx: Context, bucket: string, key: string,
   if (access === undefined || access.state.readOnly) return
   if (canned !== undefined && canned !== 'private') await access.state.commit([{ kind: 'object-acl', bucket, key, acl: canned }])
   else if (access.state.get(idOf('object-acl', bucket, key)) !== undefined) await access.state.commit([], [idOf('object-acl', bucket, key)])
+}
+
+/**
+ * Deletes a key's version (its current object without `versionId`) as
+ * DeleteObject does, and the key's object ACL with it when the version it
+ * was set on goes: s3mesh keeps one ACL per key, of the version current when
+ * it was set, where S3 keeps one per version. A delete that leaves that
+ * version (a delete marker put over it, a noncurrent version deleted by id)
+ * keeps it, so removing the marker brings the object back as it was.
+ */
+export async function deleteKeepingAcl (ctx: Context, key: string, versionId: string | undefined): Promise<DeleteResult> {
+  const access = ctx.auth.access
+  const acl = access === undefined || access.state.readOnly ? undefined : access.state.get(idOf('object-acl', ctx.bucket, key))
+  // Most keys have no ACL: their deletes cost no look first.
+  if (acl === undefined) return await deleteVersion(ctx, key, versionId)
+  const current = await ctx.store.headObject(ctx.bucket, key, { signal: ctx.signal }).then(info => info.versionId ?? NULL_VERSION, () => undefined)
+  const result = await deleteVersion(ctx, key, versionId)
+  const gone = versionId === undefined
+    // No marker: the object itself went (versioning never set); a marker replacing the null version (suspended) takes it too.
+    ? result.deleteMarker !== true || (current === NULL_VERSION && result.versionId === NULL_VERSION)
+    : versionId === current
+  if (gone) await applyObjectAcl(ctx, ctx.bucket, key, undefined)
+  return result
 }
 
 export async function getBucketAcl (ctx: Context): Promise<Response> {
