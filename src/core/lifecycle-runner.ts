@@ -21,6 +21,13 @@ export interface LifecycleRunnerOptions {
   now?: () => number
   /** A bucket a pass could not finish (the others go on; it is tried again at the next pass). */
   onError?: (err: unknown, bucket?: string) => void
+  /**
+   * A key whose object an expiration deleted for good (not hidden behind a
+   * delete marker), or a version of which went while a marker hid the
+   * current one: what is kept of the key beside the store (its object ACL)
+   * goes with it.
+   */
+  forget?: (bucket: string, key: string) => Promise<void>
 }
 
 /** What the runner did, for /metrics. */
@@ -151,8 +158,13 @@ export class LifecycleRunner {
         }
         // Only while still noncurrent, checked by the store under the key's lock: a delete by id of the version
         // before it since the listing may have made it current.
-        if ((await this.o.store.deleteObject(bucket, key, { signal, versionId: v.versionId, onlyIf: 'noncurrent' }))?.kept === true) left.push(v)
-        else expired++
+        if ((await this.o.store.deleteObject(bucket, key, { signal, versionId: v.versionId, onlyIf: 'noncurrent' }))?.kept === true) {
+          left.push(v)
+          continue
+        }
+        expired++
+        // Behind a delete marker, which version a key's ACL is of cannot be told: it goes (private, not public by mistake).
+        if (!v.deleteMarker && versions[0]!.deleteMarker) await this.o.forget?.(bucket, key)
       }
       const only = left[0]!
       // Only while still the key's only version (nothing written since the listing), checked the same way.
@@ -196,7 +208,8 @@ export class LifecycleRunner {
           if (info === undefined || info.etag !== summary.etag || info.lastModified.getTime() !== summary.lastModified.getTime()) continue
           const expiry = expiryOf(rules, info)
           if (expiry === undefined || expiry.date.getTime() > now) continue
-          await this.o.store.deleteObject(bucket, summary.key, { signal })
+          const result = await this.o.store.deleteObject(bucket, summary.key, { signal })
+          if (result?.deleteMarker !== true) await this.o.forget?.(bucket, summary.key)
           expired++
           this.stats.expired++
         }

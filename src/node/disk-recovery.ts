@@ -96,13 +96,23 @@ async function recoverPlain ({ db, layout, folders }: RecoveryParts, intent: Com
     // The intent is still there, so the key's row is the one the commit replaces.
     const previous = db.get(bucket, record.key)
     await syncFoldersOf(folders, [intent.dataPath])
-    if (intent.upload !== undefined) await removeUpload(folders, intent.upload).catch(() => {})
+    await removeCompleted(layout, folders, intent)
     await db.settle(intent.id, bucket, record)
     if (previous !== undefined && previous.hidden !== record.hidden) await removeOldPlace(layout, bucket, previous, intent.dataPath)
     return true
   }
   await db.settle(intent.id, intent.bucket)
   return false
+}
+
+/**
+ * The upload a finished commit completed (CommitIntent.upload), if it is an
+ * upload's folder of this data folder's bucket (not a path of another folder
+ * the data was copied from). Best-effort: an upload left is one to abort.
+ */
+async function removeCompleted (layout: DiskLayout, folders: DurableFolders, intent: CommitIntent): Promise<void> {
+  if (intent.upload === undefined || dirname(intent.upload) !== layout.uploadsDir(intent.bucket)) return
+  await removeUpload(folders, intent.upload).catch(() => {})
 }
 
 /** The copy `previous` left at its place (see recoverPlain); nothing that is not its file goes. */
@@ -121,7 +131,7 @@ async function removeOldPlace (layout: DiskLayout, bucket: string, previous: Met
  * the rows) is finished. Otherwise a shelved object goes back to its path and
  * the intent is dropped. Returns whether it was finished.
  */
-async function recoverVersioned ({ db, folders, writeMarker }: RecoveryParts, intent: CommitIntent): Promise<boolean> {
+async function recoverVersioned ({ db, layout, folders, writeMarker }: RecoveryParts, intent: CommitIntent): Promise<boolean> {
   const plan = intent.plan!
   const shelve = plan.shelve
   const shelvedThere = shelve === undefined ? false : (await stat(shelve.to).catch(() => undefined))?.ino === shelve.ino
@@ -133,7 +143,7 @@ async function recoverVersioned ({ db, folders, writeMarker }: RecoveryParts, in
     if (plan.markerFile !== undefined) await folders.sync(dirname(plan.markerFile), await writeMarker(plan.markerFile, intent.record.stamp))
     // The shelved object's old folder too: its leaving must not come back (a scan would take the file as one put by hand).
     await syncFoldersOf(folders, [intent.dataPath, shelve?.from, shelve?.to, plan.markerFile, plan.drop])
-    if (intent.upload !== undefined) await removeUpload(folders, intent.upload).catch(() => {})
+    await removeCompleted(layout, folders, intent)
     await db.settle(intent.id, intent.bucket, undefined, { key: intent.record.key, rows: plan.rows })
     return true
   }

@@ -181,12 +181,13 @@ export class DiskStore implements ObjectStore {
       const buckets = new DiskBuckets(layout, sync, new Map([...loaded].map(([name, record]) => [name, { record, pending: 0, deleting: false }])), folders)
       // Named before anything is written in this session: a later start can tell whether another run came between.
       const previous = db.info('session')
-      let session: { current: string, previous?: string } = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
+      const session = { current: randomId(), ...(previous === undefined ? {} : { previous }) }
       await db.setInfo('session', session.current).catch((err: unknown) => {
-        // A full disk: the node still starts, to serve reads and the deletes that make room. Without a previous session,
-        // nothing takes the store for unchanged since the last run (a mesh member checks its claims against it again).
+        if (codeOf(err) !== 'ENOSPC') throw err
+        // A full disk: the node still starts, to serve reads and the deletes that make room. The note goes with the
+        // first write that can be made, before anything it changes: a later start then knows that this run came between.
         log(`could not note this start in ${layout.metaDb} (${err instanceof Error ? err.message : String(err)}): starting all the same`)
-        session = { current: session.current }
+        db.setInfoWithNextWrite('session', session.current)
       })
       const store = new DiskStore(layout, db, versions, buckets, recovery, { ...options, log }, session, rebuilding)
       for (const where of stuck) store.blocked.add(where)

@@ -13,6 +13,8 @@ import type { UploadRecord } from './disk-records.js'
 const UPLOAD_ID = /^[0-9a-f]{32}$/
 /** An upload's folder without its record, older than this (ms), was left by a create a crash cut short. */
 const HALF_MADE_MS = 60_000
+/** Reads of an upload's folder before a listing whose parts keep being replaced under it gives up. */
+const MAX_PART_READS = 20
 // A part file's name carries everything about it: `part.<5-digit number>.<md5 hex>`, then
 // `.<algorithm>-<hex digest>` for a part sent with a checksum.
 const PART_FILE = /^part\.(\d{5})\.([0-9a-f]{32})(?:\.([a-z0-9]+)-([0-9a-f]+))?$/
@@ -97,8 +99,23 @@ export class DiskUploads {
     }
   }
 
-  /** Parts by number with their files; when a crash left two files for one number, the newer wins. */
+  /**
+   * Parts by number with their files; when a crash left two files for one
+   * number, the newer wins. A part uploaded again while this lists (putPart
+   * holds the upload's lock; a listing does not) renames its file in, then
+   * removes the one it replaced: a file gone between the folder's read and
+   * its stat means a newer one is there, and the folder is read again.
+   */
   async parts (bucket: string, uploadId: string): Promise<Map<number, PartInfo & { path: string }>> {
+    for (let tries = 1; ; tries++) {
+      const found = await this.readParts(bucket, uploadId)
+      if (found !== undefined) return found
+      if (tries === MAX_PART_READS) throw new S3Error('ServiceUnavailable', 'The upload\'s parts kept changing while they were listed: try again.')
+    }
+  }
+
+  /** One read of the upload's parts (see parts); undefined if a file went meanwhile. */
+  private async readParts (bucket: string, uploadId: string): Promise<Map<number, PartInfo & { path: string }> | undefined> {
     const dir = this.layout.uploadDir(bucket, uploadId)
     const out = new Map<number, PartInfo & { path: string }>()
     // Gone since the caller looked it up (completed or aborted meanwhile): as if it had not been found.
@@ -107,9 +124,8 @@ export class DiskUploads {
       const m = PART_FILE.exec(name)
       if (m === null) continue
       const path = join(dir, name)
-      // A part re-uploaded while this lists (putPart holds the upload's lock; a listing does not) removes the file it replaced.
       const s = await stat(path).catch((err: unknown) => { if (codeOf(err) === 'ENOENT') return undefined; throw err })
-      if (s === undefined) continue
+      if (s === undefined) return undefined
       const partNumber = Number(m[1])
       const seen = out.get(partNumber)
       if (seen !== undefined && seen.lastModified.getTime() > s.mtimeMs) continue

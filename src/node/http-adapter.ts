@@ -23,10 +23,10 @@ export interface AdapterOptions {
    */
   bodyIdleMs?: number
   /**
-   * How long an answer's body may wait for the client to take any of it, ms
-   * (default SEND_IDLE_MS). Then the connection is cut: a client that stops
-   * reading a download would otherwise hold its connection, and the
-   * object's open file, until the server stops.
+   * How long an answer's body may wait for the client to take a piece of it
+   * (256 KiB at the most), ms (default SEND_IDLE_MS). Then the connection is
+   * cut: a client that stops reading a download would otherwise hold its
+   * connection, and the object's open file, until the server stops.
    */
   sendIdleMs?: number
 }
@@ -35,6 +35,8 @@ export interface AdapterOptions {
 export const BODY_IDLE_MS = 20_000
 /** Default AdapterOptions.sendIdleMs: longer than any pause a reading client's window makes. */
 export const SEND_IDLE_MS = 60_000
+/** The most of an answer's body written at once (see writeBody): 256 KiB in 60 s is 4.3 KiB/s. */
+const SEND_PIECE = 256 * 1024
 
 /**
  * A request body as a Web stream, paused while the consumer is slow (backpressure),
@@ -128,12 +130,25 @@ function onFirstRead (body: ReadableStream<Uint8Array>, first: () => void): Read
   }, { highWaterMark: 0 })
 }
 
-/** Writes a Web body to the Node response with backpressure; stops if the client goes away, or takes nothing for `idleMs`. */
+/**
+ * Writes a Web body to the Node response with backpressure; stops if the
+ * client goes away, or takes none of a piece (SEND_PIECE bytes at the most)
+ * for `idleMs`, the last one included.
+ */
 async function writeBody (body: ReadableStream<Uint8Array>, res: ServerResponse, idleMs: number): Promise<number> {
   const reader = body.getReader()
   let sent = 0
   const onClose = (): void => { reader.cancel().catch(() => {}) }
   res.once('close', onClose)
+  // Until `event` (or 'close'); past `idleMs` the connection goes ('close' then ends the wait, and the body is let go).
+  const until = async (event: 'drain' | 'finish'): Promise<void> => {
+    await new Promise<void>(resolve => {
+      const done = (): void => { clearTimeout(timer); res.off(event, done); res.off('close', done); resolve() }
+      const timer = setTimeout(() => { res.destroy() }, idleMs)
+      res.on(event, done)
+      res.on('close', done)
+    })
+  }
   try {
     for (;;) {
       const { done, value } = await reader.read()
@@ -141,17 +156,14 @@ async function writeBody (body: ReadableStream<Uint8Array>, res: ServerResponse,
       // The client went away (its 'close' may have come before this reader existed): the body is let go.
       if (res.destroyed) { await reader.cancel().catch(() => {}); return sent }
       sent += value.byteLength
-      if (!res.write(value)) {
-        await new Promise<void>(resolve => {
-          const done = (): void => { clearTimeout(timer); res.off('drain', done); res.off('close', done); resolve() }
-          // Nothing taken for that long: the connection goes ('close' then ends the wait, and the body is let go).
-          const timer = setTimeout(() => { res.destroy() }, idleMs)
-          res.on('drain', done)
-          res.on('close', done)
-        })
+      // In pieces: a drain waited for is of one piece, which a slow client (4 KiB/s) takes within the idle time.
+      for (let at = 0; at < value.byteLength && !res.destroyed; at += SEND_PIECE) {
+        if (!res.write(value.subarray(at, at + SEND_PIECE))) await until('drain')
       }
     }
     res.end()
+    // What the kernel has not taken yet waits in the response: a client that stops reading there is cut off too.
+    if (!res.writableFinished && !res.destroyed) await until('finish')
   } catch (err) {
     // Headers are out: the only honest signal left is to cut the connection.
     res.destroy(err instanceof Error ? err : new Error(String(err)))

@@ -7,7 +7,7 @@ import { GroupFsync } from './group-fsync.js'
 import { openSqliteFile } from './sqlite-file.js'
 
 /** Bumped when the tables change; an older database is upgraded in place (UPGRADES), one of another schema rebuilt from the folder. */
-const SCHEMA = 3
+const SCHEMA = 2
 
 /**
  * Versions of keys in buckets with versioning set that are not the key's
@@ -20,9 +20,18 @@ const VERSIONS_TABLE = 'CREATE TABLE versions (bucket TEXT NOT NULL, key TEXT NO
 const UPGRADES: Record<number, string> = {
   // Schema 1 kept no versions; a commit's intent gains what it does to them.
   1: `${VERSIONS_TABLE} ALTER TABLE intents ADD COLUMN plan TEXT;`,
-  // Schema 2's intents did not say which multipart upload a commit completes.
-  2: 'ALTER TABLE intents ADD COLUMN upload TEXT;',
 }
+
+/**
+ * Columns added since schema 2 without a new number, each added where it is
+ * missing: the release before names the columns it writes and reads, so it
+ * still opens the file as it is (a new schema number would have it moved
+ * aside and rebuilt, losing what only the database knew).
+ */
+const ADDED_COLUMNS: Array<{ table: string, column: string, type: string }> = [
+  // Which multipart upload a commit completes (CommitIntent.upload).
+  { table: 'intents', column: 'upload', type: 'TEXT' },
+]
 
 /** SQLite's result code for a full disk (https://sqlite.org/rescode.html). */
 const SQLITE_FULL = 13
@@ -115,6 +124,8 @@ export class MetaDb {
   private readonly logSyncs: GroupFsync
   /** Writes committed whose fsync has not ended (close syncs them itself). */
   private readonly unsynced = new Set<{ resolve: () => void, reject: (err: unknown) => void }>()
+  /** Info notes written with the next transaction (setInfoWithNextWrite). */
+  private readonly withNextWrite = new Map<string, string>()
   /** Set once an fsync of the log failed: every write is refused from then on. */
   private failure: Error | undefined
   /** The write-ahead log, kept open for its fsyncs (SQLite deletes it only when the database closes). */
@@ -173,6 +184,15 @@ export class MetaDb {
         ${VERSIONS_TABLE}`,
       upgrades: UPGRADES,
     }).catch((err: unknown) => { throw translate(err) })
+    try {
+      for (const { table, column, type } of ADDED_COLUMNS) {
+        const has = (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some(c => c.name === column)
+        if (!has) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`)
+      }
+    } catch (err) {
+      db.close()
+      throw translate(err)
+    }
     return new MetaDb(db, path, created, options.sync ? `${path}-wal` : undefined, options.logFsync)
   }
 
@@ -371,6 +391,15 @@ export class MetaDb {
     return this.write(() => { this.s.infoSet.run(name, value) })
   }
 
+  /**
+   * Notes `name` = `value` in the transaction of the next write that
+   * commits, and not before: for a note that could not be written alone (a
+   * full disk), which must be there before anything else this run changes.
+   */
+  setInfoWithNextWrite (name: string, value: string): void {
+    this.withNextWrite.set(name, value)
+  }
+
   /** Many records in one transaction (imports and rebuilds). */
   putMany (bucket: string, records: MetaRecord[]): Promise<void> {
     return this.write(() => { for (const r of records) this.upsert(bucket, r) })
@@ -406,6 +435,8 @@ export class MetaDb {
     try {
       this.db.exec('BEGIN IMMEDIATE')
       begun = true
+      // Notes that wait for a write (setInfoWithNextWrite): if they cannot be written, neither is the batch.
+      for (const [name, value] of this.withNextWrite) this.s.infoSet.run(name, value)
       batch.forEach((w, i) => {
         // A failing write (a constraint, say) is undone alone; the others still commit.
         this.db.exec('SAVEPOINT w')
@@ -418,6 +449,7 @@ export class MetaDb {
         }
       })
       this.db.exec('COMMIT')
+      this.withNextWrite.clear()
     } catch (err) {
       // A failed COMMIT may have left the transaction open: roll it back, or every later BEGIN fails.
       if (begun) try { this.db.exec('ROLLBACK') } catch { /* it was not open */ }

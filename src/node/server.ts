@@ -25,6 +25,7 @@ import type { S3Handler } from '../s3-shim/index.js'
 import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
 import { AccessControl } from '../core/access/access-control.js'
 import { AccessState } from '../core/access/access-state.js'
+import { idOf } from '../core/access/access-records.js'
 import { SessionTokens } from '../core/access/session-token.js'
 import { randomId } from '../core/ids.js'
 import { rootSealer } from '../core/access/root-sealer.js'
@@ -241,7 +242,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, ownStats)
     await stats?.start().catch(async (err: unknown) => { await mesh?.stop({ leave: false }); throw err })
     // Lifecycle rules: in a mesh each bucket's leading catalog owner expires its objects (once, not once per node).
-    const lifecycle = options.role === 'relay' ? undefined : lifecycleRunner(mesh?.node.store ?? store, mesh === undefined ? () => true : b => mesh.node.partition.leads(b), options)
+    const forgetAcl = async (bucket: string, key: string): Promise<void> => {
+      if (accessState.get(idOf('object-acl', bucket, key)) !== undefined) await accessState.commit([], [idOf('object-acl', bucket, key)])
+    }
+    const lifecycle = options.role === 'relay' ? undefined : lifecycleRunner(mesh?.node.store ?? store, mesh === undefined ? () => true : b => mesh.node.partition.leads(b), options, forgetAcl)
     if (lifecycle !== undefined) metrics.attachLifecycle(lifecycle.stats)
     lifecycle?.start()
     const s3Handler = options.role === 'relay' && mesh !== undefined
@@ -380,11 +384,11 @@ export const LIFECYCLE_INTERVAL_MS = 60 * 60 * 1000
  * only) moves the clock its rules are checked against by that many days, so
  * a test sees a rule of days act without waiting them.
  */
-function lifecycleRunner (store: ObjectStore, decides: (bucket: string) => boolean, options: ServerOptions): LifecycleRunner {
+function lifecycleRunner (store: ObjectStore, decides: (bucket: string) => boolean, options: ServerOptions, forget: (bucket: string, key: string) => Promise<void>): LifecycleRunner {
   const intervalMs = options.lifecycleIntervalMs ?? LIFECYCLE_INTERVAL_MS
   const skewDays = Number((options.env ?? process.env).S3MESH_LIFECYCLE_CLOCK_SKEW_DAYS ?? 0) || 0
   return new LifecycleRunner({
-    store, decides, intervalMs,
+    store, decides, intervalMs, forget,
     // Not at once: a member that has just started does not yet know who leads which bucket.
     firstPassAfterMs: Math.min(intervalMs, 10_000),
     now: () => Date.now() + skewDays * 86_400_000,
@@ -410,6 +414,7 @@ async function refuseLockedBuckets (store: DiskStore, dataDir: string): Promise<
 /** The status line Node's own clientError handler answers a parser's error with (headers too large, too slow, or bad). */
 function clientErrorStatus (code: string | undefined): string {
   if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large'
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return '413 Payload Too Large'
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout'
   return '400 Bad Request'
 }

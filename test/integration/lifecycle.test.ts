@@ -8,6 +8,8 @@
  * (S3MESH_LIFECYCLE_CLOCK_SKEW_DAYS), so a rule of days acts at once.
  */
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
   CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketLifecycleCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand, GetBucketVersioningCommand,
@@ -112,8 +114,12 @@ describe('lifecycle on one node', () => {
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'keep/untagged' }))).Expiration, undefined)
     await s3.send(new PutObjectCommand({ Bucket: B, Key: 'data/1', Body: 'a disabled rule' }))
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'up/x' }))
-    for (let i = 0; i < 5; i++) await s3.send(new PutObjectCommand({ Bucket: B, Key: `logs/${i}`, Body: `log ${i}` }))
+    for (let i = 0; i < 5; i++) await s3.send(new PutObjectCommand({ Bucket: B, Key: `logs/${i}`, Body: `log ${i}`, ...(i === 0 ? { ACL: 'public-read' as const } : {}) }))
+    const accessFile = join(server.dataDir, '.s3mesh', 'access.json')
+    await until('the public ACL of logs/0 is saved', async () => (await readFile(accessFile, 'utf8')).includes('"logs/0"'), 5_000)
     await until('the logs/ objects are gone', async () => !(await keys(s3)).some(k => k.startsWith('logs/')), 20_000)
+    // Its ACL went with it: an object put at the key later (by hand, say) is not public.
+    await until('the ACL of the expired object is gone', async () => !(await readFile(accessFile, 'utf8')).includes('"logs/0"'), 5_000)
     assert.deepEqual(await keys(s3), ['data/1', 'keep/a', 'keep/untagged'])
     await until('the upload is aborted', async () => ((await s3.send(new ListMultipartUploadsCommand({ Bucket: B }))).Uploads ?? []).length === 0, 10_000)
     assert.ok(UploadId !== undefined)

@@ -77,4 +77,14 @@ it('in a versioned bucket, deleting other versions or putting a delete marker ov
   assert.equal((await sign.fetch(`${node.url}/ver/k?versionId=${two.headers.get('x-amz-version-id')!}`, { method: 'DELETE' })).status, 204)
   assert.equal((await sign.fetch(`${node.url}/ver/k`)).status, 200, 'the version before is current again')
   assert.equal((await fetch(`${node.url}/ver/k`)).status, 403, 'and private: the public ACL went with its version')
+
+  // The public version deleted by id while a delete marker hides it: the version before it comes back private.
+  await ok(await sign.fetch(`${node.url}/ver/k2`, { method: 'PUT', body: 'one' }))
+  const public2 = await sign.fetch(`${node.url}/ver/k2`, { method: 'PUT', body: 'two', headers: { 'x-amz-acl': 'public-read' } })
+  await ok(public2)
+  const marker2 = await sign.fetch(`${node.url}/ver/k2`, { method: 'DELETE' })
+  assert.equal((await sign.fetch(`${node.url}/ver/k2?versionId=${public2.headers.get('x-amz-version-id')!}`, { method: 'DELETE' })).status, 204)
+  assert.equal((await sign.fetch(`${node.url}/ver/k2?versionId=${marker2.headers.get('x-amz-version-id')!}`, { method: 'DELETE' })).status, 204)
+  assert.equal(await ok(await sign.fetch(`${node.url}/ver/k2`)), 'one')
+  assert.equal((await fetch(`${node.url}/ver/k2`)).status, 403, 'the version before was never public')
 })

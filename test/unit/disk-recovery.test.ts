@@ -121,16 +121,16 @@ describe('DiskStore crash recovery', () => {
     }
   })
 
-  it('upgrades a database of the schema before uploads were named in intents in place, and finishes the commit it was cut in', async () => {
+  it('opens a database of the release before (its intents name no upload) in place, and finishes the commit it was cut in', async () => {
     await inFolder(async root => {
     const first = await DiskStore.open(root)
     await first.createBucket('b')
     await first.putObject('b', 'k', streamOfBytes(enc.encode('old')), { metadata: { user: { v: 'old' } } })
     await first.close()
     await interruptedCommit(root, 'k', 'new!', true)
-    // The database as schema 2 left it.
+    // The database as the release before left it: the same schema number, without the column.
     const db = new DatabaseSync(join(root, '.s3mesh', 'meta.db'))
-    db.exec("ALTER TABLE intents DROP COLUMN upload; UPDATE info SET value = '2' WHERE name = 'schema';")
+    db.exec('ALTER TABLE intents DROP COLUMN upload;')
     db.close()
     const store = await DiskStore.open(root)
     try {
@@ -274,7 +274,7 @@ describe('DiskStore commits and the metadata log\'s fsync', () => {
 })
 
 describe('DiskStore metadata database', () => {
-  it('starts on a disk too full to note the start: reads are served, the format file is not written again, and the store is not taken for unchanged since the last run', async () => {
+  it('starts on a disk too full to note the start: reads are served, the format file is not written again, and the start is noted with the first write', async () => {
     const root = await mkdtemp(join(tmpdir(), 's3mesh-full-'))
     const setInfo = MetaDb.prototype.setInfo
     try {
@@ -289,15 +289,20 @@ describe('DiskStore metadata database', () => {
       const format = await stat(new DiskLayout(root).formatFile)
       let refused = 0
       MetaDb.prototype.setInfo = async () => { refused++; throw Object.assign(new Error('The metadata database cannot grow: database or disk is full'), { code: 'ENOSPC' }) }
+      // (Only the note alone fails: the writes after it go through the same database.)
       const lines: string[] = []
       store = await DiskStore.open(root, { scanIntervalMs: 0, log: line => { lines.push(line) } })
       try {
         assert.equal(refused, 1, 'precondition: noting the start failed')
-        assert.equal(store.session.previous, undefined)
         assert.equal(await read(store, 'k'), 'kept')
         assert.ok(lines.some(l => /could not note this start/.test(l)), lines.join('\n'))
         const after = await stat(new DiskLayout(root).formatFile)
         assert.deepEqual([after.ino, after.mtimeMs], [format.ino, format.mtimeMs], 'the format file was left as it was')
+        const db = metaDbOf(store)
+        assert.equal(db.info('session'), before.current, 'not noted yet')
+        // Room again: the first write notes the start with it, so a later start knows this run changed the store.
+        await store.deleteObject('b', 'k')
+        assert.equal(db.info('session'), store.session.current)
       } finally { await store.close() }
     } finally {
       MetaDb.prototype.setInfo = setInfo

@@ -5,6 +5,7 @@ import type { ObjectInfo } from '../../src/core/object-store.js'
 import { checkConditions, type ConditionHeaders } from '../../src/s3-shim/http/conditions.js'
 import { matchCorsRule } from '../../src/s3-shim/http/cors.js'
 import { resolveRange } from '../../src/s3-shim/http/range.js'
+import { parsePostPolicy } from '../../src/s3-shim/auth/post-policy.js'
 import { parseXmlBody } from '../../src/s3-shim/xml.js'
 
 describe('Range', () => {
@@ -107,5 +108,22 @@ describe('XML bodies', () => {
   it('decodes numeric character references, as Go clients write quotes', () => {
     const doc = parseXmlBody(enc('<CompleteMultipartUpload><Part><ETag>&#34;abc&#34;</ETag><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>'), 'CompleteMultipartUpload')
     assert.deepEqual(doc.Part, [{ ETag: '"abc"', PartNumber: '1' }])
+  })
+})
+
+describe('POST policies', () => {
+  it('reads an expiration that names no zone as GMT, as S3 does, whatever the server\'s time zone', () => {
+    const policy = (expiration: string): string => Buffer.from(JSON.stringify({ expiration, conditions: [] })).toString('base64')
+    const zone = process.env.TZ
+    process.env.TZ = 'America/New_York'
+    try {
+      assert.equal(new Date(2030, 0, 1).getTimezoneOffset(), 300, 'precondition: the local time is not GMT')
+      assert.equal(parsePostPolicy(policy('2030-01-01T00:00:00')).expiration, Date.UTC(2030, 0, 1))
+      assert.equal(parsePostPolicy(policy('2030-01-01T00:00:00.000Z')).expiration, Date.UTC(2030, 0, 1))
+      assert.equal(parsePostPolicy(policy('2030-01-01T00:00:00+01:00')).expiration, Date.UTC(2029, 11, 31, 23))
+    } finally {
+      if (zone === undefined) delete process.env.TZ
+      else process.env.TZ = zone
+    }
   })
 })

@@ -96,6 +96,18 @@ describe('SigV4: AWS documentation examples', () => {
     assert.match(await res.text(), /<Code>AuthorizationQueryParametersError<\/Code>/)
   })
 
+  it('a credential dated another day than the request is malformed: in the header as such, in a presigned URL as its query', async () => {
+    const { handler } = await setup()
+    const header = await handler(new Request('http://examplebucket.s3.amazonaws.com/test.txt', {
+      headers: { host: 'examplebucket.s3.amazonaws.com', 'x-amz-content-sha256': EMPTY, 'x-amz-date': '20130524T000000Z', authorization: auth('host;x-amz-content-sha256;x-amz-date', 'f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41').replace('/20130524/', '/20130523/') },
+    }))
+    assert.match(await header.text(), /<Code>AuthorizationHeaderMalformed<\/Code>/)
+    const url = 'http://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130523%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404'
+    const query = await handler(new Request(url, { headers: { host: 'examplebucket.s3.amazonaws.com' } }))
+    assert.equal(query.status, 400)
+    assert.match(await query.text(), /<Code>AuthorizationQueryParametersError<\/Code>/)
+  })
+
   it('a presigned URL past its expiry is refused', async () => {
     const store = new MemoryStore()
     await store.createBucket('examplebucket')

@@ -38,7 +38,8 @@ export function parsePostPolicy (base64: string): PostPolicy {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('Invalid JSON.')
   const { expiration, conditions } = doc as Record<string, unknown>
   if (typeof expiration !== 'string') throw invalid('Policy missing expiration.')
-  const expires = Date.parse(expiration)
+  // S3's expiration is in GMT: one that names no zone is read as such, not in the server's local time.
+  const expires = Date.parse(/(Z|[+-]\d{2}:?\d{2})$/i.test(expiration) ? expiration : `${expiration}Z`)
   if (!/^\d{4}-\d{2}-\d{2}T/.test(expiration) || Number.isNaN(expires)) throw invalid(`Invalid 'expiration' value: '${expiration}'.`)
   if (!Array.isArray(conditions)) throw invalid('Policy missing conditions.')
   return { expiration: expires, conditions: conditions.flatMap(condition) }

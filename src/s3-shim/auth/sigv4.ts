@@ -235,7 +235,7 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
   }
 
   if (parts.amzDate.slice(0, 8) !== parts.date) {
-    throw new S3Error('AuthorizationHeaderMalformed', `The credential date ${parts.date} does not match the request date ${parts.amzDate.slice(0, 8)}.`)
+    throw new S3Error(authorization === null ? 'AuthorizationQueryParametersError' : 'AuthorizationHeaderMalformed', `The credential date ${parts.date} does not match the request date ${parts.amzDate.slice(0, 8)}.`)
   }
   if (!parts.signedHeaders.includes('host')) throw new S3Error('AccessDenied', 'The host header must be signed.')
   // Headers that change what a request may do to a locked version: one added to a presigned URL (or a signed request) must not pass.

@@ -68,6 +68,8 @@ async function completedAlready (ctx: Context, parts: Array<{ etag: string }>): 
   const md5 = ctx.hashes.create('md5')
   for (const d of digests) md5.update(d!)
   const etag = `${toHex(md5.digest())}-${parts.length}`
-  const info = await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal }).catch(() => undefined)
+  // A key waiting for its commit to be finished (503, a completion whose rows failed after its upload went) is said as
+  // such: the client tries again, and then gets the completed answer, not NoSuchUpload.
+  const info = await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal }).catch((err: unknown) => { if (isS3Error(err, 'ServiceUnavailable')) throw err; return undefined })
   return info?.etag === etag ? info : undefined
 }

@@ -49,24 +49,29 @@ export async function applyObjectAcl (ctx: Context, bucket: string, key: string,
 
 /**
  * Deletes a key's version (its current object without `versionId`) as
- * DeleteObject does, and the key's object ACL with it when the version it
- * was set on goes: s3mesh keeps one ACL per key, of the version current when
- * it was set, where S3 keeps one per version. A delete that leaves that
- * version (a delete marker put over it, a noncurrent version deleted by id)
- * keeps it, so removing the marker brings the object back as it was.
+ * DeleteObject does, and the key's object ACL with it unless the version it
+ * was set on surely stays: s3mesh keeps one ACL per key, of the version
+ * current when it was set, where S3 keeps one per version. It stays when a
+ * delete marker is put over that version, when a delete marker is deleted,
+ * and when another version is deleted by id while that one is current, so
+ * removing a marker brings the object back as it was. Where the key's
+ * current version cannot be told, the ACL goes (private, not public by
+ * mistake).
  */
 export async function deleteKeepingAcl (ctx: Context, key: string, versionId: string | undefined): Promise<DeleteResult> {
   const access = ctx.auth.access
   const acl = access === undefined || access.state.readOnly ? undefined : access.state.get(idOf('object-acl', ctx.bucket, key))
   // Most keys have no ACL: their deletes cost no look first.
   if (acl === undefined) return await deleteVersion(ctx, key, versionId)
+  // The current version's id (`null` in a bucket never versioned); undefined when there is none (a delete marker) or it cannot be told.
   const current = await ctx.store.headObject(ctx.bucket, key, { signal: ctx.signal }).then(info => info.versionId ?? NULL_VERSION, () => undefined)
   const result = await deleteVersion(ctx, key, versionId)
-  const gone = versionId === undefined
-    // No marker: the object itself went (versioning never set); a marker replacing the null version (suspended) takes it too.
-    ? result.deleteMarker !== true || (current === NULL_VERSION && result.versionId === NULL_VERSION)
-    : versionId === current
-  if (gone) await applyObjectAcl(ctx, ctx.bucket, key, undefined)
+  const stays = versionId === undefined
+    // A marker over the current version keeps it, unless the marker took its place (the null version, versioning suspended).
+    ? result.deleteMarker === true && (result.versionId !== NULL_VERSION || (current !== undefined && current !== NULL_VERSION))
+    // A marker deleted by id took no object with it; another version deleted while the ACL's is current leaves that one.
+    : result.deleteMarker === true || (current !== undefined && versionId !== current)
+  if (!stays) await applyObjectAcl(ctx, ctx.bucket, key, undefined)
   return result
 }
 
