@@ -2,7 +2,7 @@ import { isS3Error } from './errors.js'
 import { expiredMarkerGoes, expiryOf, noncurrentExpires, uploadExpiryOf, type LifecycleRule } from './lifecycle.js'
 import type { ObjectStore } from './object-store.js'
 import { throwIfAborted } from './streams.js'
-import type { VersionSummary } from './versioning.js'
+import { NULL_VERSION, type VersionSummary } from './versioning.js'
 
 export interface LifecycleRunnerOptions {
   /** The store the rules act on: a mesh member's MeshStore (its deletes reach every node), or a lone node's. */
@@ -209,7 +209,8 @@ export class LifecycleRunner {
           const expiry = expiryOf(rules, info)
           if (expiry === undefined || expiry.date.getTime() > now) continue
           const result = await this.o.store.deleteObject(bucket, summary.key, { signal })
-          if (result?.deleteMarker !== true) await this.o.forget?.(bucket, summary.key)
+          // Gone for good: no marker was made, or the null marker took the null version's place (versioning suspended).
+          if (result?.deleteMarker !== true || (result.versionId === NULL_VERSION && (info.versionId ?? NULL_VERSION) === NULL_VERSION)) await this.o.forget?.(bucket, summary.key)
           expired++
           this.stats.expired++
         }

@@ -107,8 +107,12 @@ export class DiskUploads {
    * its stat means a newer one is there, and the folder is read again.
    */
   async parts (bucket: string, uploadId: string): Promise<Map<number, PartInfo & { path: string }>> {
+    const missing = (): S3Error => new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } })
     for (let tries = 1; ; tries++) {
       const found = await this.readParts(bucket, uploadId)
+      // Completed or aborted meanwhile (its record goes first, then its parts): what was read is no upload's.
+      const record = await stat(join(this.layout.uploadDir(bucket, uploadId), 'upload.json')).catch((err: unknown) => { if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return undefined; throw err })
+      if (record === undefined) throw missing()
       if (found !== undefined) return found
       if (tries === MAX_PART_READS) throw new S3Error('ServiceUnavailable', 'The upload\'s parts kept changing while they were listed: try again.')
     }
@@ -119,7 +123,7 @@ export class DiskUploads {
     const dir = this.layout.uploadDir(bucket, uploadId)
     const out = new Map<number, PartInfo & { path: string }>()
     // Gone since the caller looked it up (completed or aborted meanwhile): as if it had not been found.
-    const names = await readdir(dir).catch((err: unknown) => { throw codeOf(err) === 'ENOENT' ? new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } }) : err })
+    const names = await readdir(dir).catch((err: unknown) => { throw codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR' ? new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } }) : err })
     for (const name of names) {
       const m = PART_FILE.exec(name)
       if (m === null) continue

@@ -104,6 +104,11 @@ describe('lifecycle on one node', () => {
   })
 
   it('objects a rule expires say when (x-amz-expiration on PUT and HEAD) and are deleted when their day comes; old uploads are aborted; the rest stays', async () => {
+    // A public object, its ACL saved before any rule can expire it (the case before left one).
+    await s3.send(new DeleteBucketLifecycleCommand({ Bucket: B }))
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'logs/0', Body: 'log 0', ACL: 'public-read' }))
+    const accessFile = join(server.dataDir, '.s3mesh', 'access.json')
+    await until('the public ACL of logs/0 is saved', async () => (await readFile(accessFile, 'utf8')).includes('"logs/0"'), 5_000)
     await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: RULES } }))
     const before = await metric(server, 's3mesh_lifecycle_expired_objects_total')
     const kept = await s3.send(new PutObjectCommand({ Bucket: B, Key: 'keep/a', Body: 'kept', Tagging: 'keep=yes' }))
@@ -114,9 +119,7 @@ describe('lifecycle on one node', () => {
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'keep/untagged' }))).Expiration, undefined)
     await s3.send(new PutObjectCommand({ Bucket: B, Key: 'data/1', Body: 'a disabled rule' }))
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'up/x' }))
-    for (let i = 0; i < 5; i++) await s3.send(new PutObjectCommand({ Bucket: B, Key: `logs/${i}`, Body: `log ${i}`, ...(i === 0 ? { ACL: 'public-read' as const } : {}) }))
-    const accessFile = join(server.dataDir, '.s3mesh', 'access.json')
-    await until('the public ACL of logs/0 is saved', async () => (await readFile(accessFile, 'utf8')).includes('"logs/0"'), 5_000)
+    for (let i = 1; i < 5; i++) await s3.send(new PutObjectCommand({ Bucket: B, Key: `logs/${i}`, Body: `log ${i}` }))
     await until('the logs/ objects are gone', async () => !(await keys(s3)).some(k => k.startsWith('logs/')), 20_000)
     // Its ACL went with it: an object put at the key later (by hand, say) is not public.
     await until('the ACL of the expired object is gone', async () => !(await readFile(accessFile, 'utf8')).includes('"logs/0"'), 5_000)
@@ -125,6 +128,21 @@ describe('lifecycle on one node', () => {
     assert.ok(UploadId !== undefined)
     assert.equal(await metric(server, 's3mesh_lifecycle_expired_objects_total') - before, 5)
     assert.equal(await metric(server, 's3mesh_lifecycle_aborted_uploads_total'), 1)
+  })
+
+  it('an object expired in a bucket whose versioning is suspended takes its ACL with it (the null marker takes its place)', async () => {
+    const S = 'suspended-rules'
+    await s3.send(new CreateBucketCommand({ Bucket: S }))
+    await s3.send(new PutBucketVersioningCommand({ Bucket: S, VersioningConfiguration: { Status: 'Enabled' } }))
+    await s3.send(new PutBucketVersioningCommand({ Bucket: S, VersioningConfiguration: { Status: 'Suspended' } }))
+    await s3.send(new PutObjectCommand({ Bucket: S, Key: 'logs/public', Body: 'the null version', ACL: 'public-read' }))
+    const accessFile = join(server.dataDir, '.s3mesh', 'access.json')
+    await until('its public ACL is saved', async () => (await readFile(accessFile, 'utf8')).includes('"logs/public"'), 5_000)
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: S, LifecycleConfiguration: { Rules: RULES.slice(0, 1) } }))
+    const latestIsMarker = async (): Promise<boolean> => (await s3.send(new ListObjectVersionsCommand({ Bucket: S }))).DeleteMarkers?.some(m => m.Key === 'logs/public' && m.IsLatest === true) === true
+    await until('the object is expired behind a null marker', latestIsMarker, 20_000)
+    assert.deepEqual((await s3.send(new ListObjectVersionsCommand({ Bucket: S }))).Versions ?? [], [], 'the null version went')
+    await until('its ACL went with it', async () => !(await readFile(accessFile, 'utf8')).includes('"logs/public"'), 5_000)
   })
 })
 
