@@ -2,7 +2,7 @@ import { isS3Error } from './errors.js'
 import { expiredMarkerGoes, expiryOf, noncurrentExpires, uploadExpiryOf, type LifecycleRule } from './lifecycle.js'
 import type { ObjectStore } from './object-store.js'
 import { throwIfAborted } from './streams.js'
-import { NULL_VERSION, type VersionSummary } from './versioning.js'
+import { NULL_VERSION, tookCurrent, type VersionSummary } from './versioning.js'
 
 export interface LifecycleRunnerOptions {
   /** The store the rules act on: a mesh member's MeshStore (its deletes reach every node), or a lone node's. */
@@ -208,9 +208,8 @@ export class LifecycleRunner {
           if (info === undefined || info.etag !== summary.etag || info.lastModified.getTime() !== summary.lastModified.getTime()) continue
           const expiry = expiryOf(rules, info)
           if (expiry === undefined || expiry.date.getTime() > now) continue
-          const result = await this.o.store.deleteObject(bucket, summary.key, { signal })
-          // Gone for good: no marker was made, or the null marker took the null version's place (versioning suspended).
-          if (result?.deleteMarker !== true || (result.versionId === NULL_VERSION && (info.versionId ?? NULL_VERSION) === NULL_VERSION)) await this.o.forget?.(bucket, summary.key)
+          const result = await this.o.store.deleteObject(bucket, summary.key, { signal }) ?? undefined
+          if (tookCurrent(result, info.versionId ?? NULL_VERSION)) await this.o.forget?.(bucket, summary.key)
           expired++
           this.stats.expired++
         }

@@ -24,6 +24,18 @@ export interface DeleteResult {
 }
 
 /**
+ * Whether a delete without a version id, answered `result`, took the key's
+ * current version for good rather than hiding it behind a marker: no marker
+ * was made (versioning never set), or a null marker took the null version's
+ * place (versioning suspended). `current`: the current version's id before
+ * the delete (`null` in a bucket never versioned), undefined when it could
+ * not be told (taken as the null version).
+ */
+export function tookCurrent (result: DeleteResult | undefined, current: string | undefined): boolean {
+  return result?.deleteMarker !== true || (result.versionId === NULL_VERSION && (current === undefined || current === NULL_VERSION))
+}
+
+/**
  * A delete by version id that goes ahead only while the version is still
  * what the caller saw, checked under the store's lock for the key (the
  * lifecycle runner's deletes): `noncurrent`, not the key's current version;

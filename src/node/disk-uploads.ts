@@ -19,6 +19,11 @@ const MAX_PART_READS = 20
 // `.<algorithm>-<hex digest>` for a part sent with a checksum.
 const PART_FILE = /^part\.(\d{5})\.([0-9a-f]{32})(?:\.([a-z0-9]+)-([0-9a-f]+))?$/
 
+/** What a client is told of an upload that is not there (never was, or completed or aborted since). */
+function noSuchUpload (uploadId: string): S3Error {
+  return new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } })
+}
+
 /**
  * Removes an upload's folder: its record first, durably (the upload is gone
  * from then on, also after a power cut: a folder without its record is no
@@ -72,15 +77,14 @@ export class DiskUploads {
 
   /** The upload's record; NoSuchUpload when there is none for this bucket and key. */
   async get (bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
-    const missing = (): S3Error => new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } })
     // Upload ids become path names: only the exact shape s3mesh issues is looked up.
-    if (!UPLOAD_ID.test(uploadId)) throw missing()
+    if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload(uploadId)
     try {
       const record = JSON.parse(await readFile(join(this.layout.uploadDir(bucket, uploadId), 'upload.json'), 'utf8')) as UploadRecord
-      if (record.key !== key) throw missing()
+      if (record.key !== key) throw noSuchUpload(uploadId)
       return record
     } catch (err) {
-      if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') throw missing()
+      if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') throw noSuchUpload(uploadId)
       throw err
     }
   }
@@ -107,12 +111,11 @@ export class DiskUploads {
    * its stat means a newer one is there, and the folder is read again.
    */
   async parts (bucket: string, uploadId: string): Promise<Map<number, PartInfo & { path: string }>> {
-    const missing = (): S3Error => new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } })
     for (let tries = 1; ; tries++) {
       const found = await this.readParts(bucket, uploadId)
       // Completed or aborted meanwhile (its record goes first, then its parts): what was read is no upload's.
       const record = await stat(join(this.layout.uploadDir(bucket, uploadId), 'upload.json')).catch((err: unknown) => { if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return undefined; throw err })
-      if (record === undefined) throw missing()
+      if (record === undefined) throw noSuchUpload(uploadId)
       if (found !== undefined) return found
       if (tries === MAX_PART_READS) throw new S3Error('ServiceUnavailable', 'The upload\'s parts kept changing while they were listed: try again.')
     }
@@ -123,7 +126,7 @@ export class DiskUploads {
     const dir = this.layout.uploadDir(bucket, uploadId)
     const out = new Map<number, PartInfo & { path: string }>()
     // Gone since the caller looked it up (completed or aborted meanwhile): as if it had not been found.
-    const names = await readdir(dir).catch((err: unknown) => { throw codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR' ? new S3Error('NoSuchUpload', undefined, { detail: { UploadId: uploadId } }) : err })
+    const names = await readdir(dir).catch((err: unknown) => { throw codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR' ? noSuchUpload(uploadId) : err })
     for (const name of names) {
       const m = PART_FILE.exec(name)
       if (m === null) continue

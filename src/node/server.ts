@@ -25,7 +25,6 @@ import type { S3Handler } from '../s3-shim/index.js'
 import { loadRootCredentials, type RootCredentials } from './root-credentials.js'
 import { AccessControl } from '../core/access/access-control.js'
 import { AccessState } from '../core/access/access-state.js'
-import { idOf } from '../core/access/access-records.js'
 import { SessionTokens } from '../core/access/session-token.js'
 import { randomId } from '../core/ids.js'
 import { rootSealer } from '../core/access/root-sealer.js'
@@ -242,10 +241,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const stats = mesh === undefined ? undefined : new MemberStats(mesh.libp2p, mesh.keyring, ownStats)
     await stats?.start().catch(async (err: unknown) => { await mesh?.stop({ leave: false }); throw err })
     // Lifecycle rules: in a mesh each bucket's leading catalog owner expires its objects (once, not once per node).
-    const forgetAcl = async (bucket: string, key: string): Promise<void> => {
-      if (accessState.get(idOf('object-acl', bucket, key)) !== undefined) await accessState.commit([], [idOf('object-acl', bucket, key)])
-    }
-    const lifecycle = options.role === 'relay' ? undefined : lifecycleRunner(mesh?.node.store ?? store, mesh === undefined ? () => true : b => mesh.node.partition.leads(b), options, forgetAcl)
+    const lifecycle = options.role === 'relay' ? undefined : lifecycleRunner(mesh?.node.store ?? store, mesh === undefined ? () => true : b => mesh.node.partition.leads(b), options, async (bucket, key) => { await access.forgetObjectAcl(bucket, key) })
     if (lifecycle !== undefined) metrics.attachLifecycle(lifecycle.stats)
     lifecycle?.start()
     const s3Handler = options.role === 'relay' && mesh !== undefined

@@ -99,6 +99,12 @@ export class AccessControl {
     this.known = o.known
   }
 
+  /** Drops the object ACL kept for `bucket`/`key`, if one is (its version went; the next write sets the key's own). */
+  async forgetObjectAcl (bucket: string, key: string): Promise<void> {
+    const id = idOf('object-acl', bucket, key)
+    if (this.state.get(id) !== undefined) await this.state.commit([], [id])
+  }
+
   /**
    * The secret and principal of an access key (and session token, for STS
    * credentials). Throws the S3 error a client should see: InvalidAccessKeyId

@@ -1,7 +1,7 @@
 import { CANNED_ACLS, idOf, OWNER_ONLY_ACLS, type CannedAcl } from '../../core/access/access-records.js'
 import { S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
-import { NULL_VERSION, type DeleteResult } from '../../core/versioning.js'
+import { NULL_VERSION, tookCurrent, type DeleteResult } from '../../core/versioning.js'
 import { deleteVersion, requestedVersion } from '../http/version-id.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
 import { OWNER } from '../owner.js'
@@ -44,7 +44,7 @@ export async function applyObjectAcl (ctx: Context, bucket: string, key: string,
   // A read-only copy (an edge worker's) leaves it to the node that stores the write, which resets it there.
   if (access === undefined || access.state.readOnly) return
   if (canned !== undefined && canned !== 'private') await access.state.commit([{ kind: 'object-acl', bucket, key, acl: canned }])
-  else if (access.state.get(idOf('object-acl', bucket, key)) !== undefined) await access.state.commit([], [idOf('object-acl', bucket, key)])
+  else await access.forgetObjectAcl(bucket, key)
 }
 
 /**
@@ -67,8 +67,8 @@ export async function deleteKeepingAcl (ctx: Context, key: string, versionId: st
   const current = await ctx.store.headObject(ctx.bucket, key, { signal: ctx.signal }).then(info => info.versionId ?? NULL_VERSION, () => undefined)
   const result = await deleteVersion(ctx, key, versionId)
   const stays = versionId === undefined
-    // A marker over the current version keeps it, unless the marker took its place (the null version, versioning suspended).
-    ? result.deleteMarker === true && (result.versionId !== NULL_VERSION || (current !== undefined && current !== NULL_VERSION))
+    // A marker over the current version keeps it, unless the marker took its place.
+    ? !tookCurrent(result, current)
     // A marker deleted by id took no object with it; another version deleted while the ACL's is current leaves that one.
     : result.deleteMarker === true || (current !== undefined && versionId !== current)
   if (!stays) await applyObjectAcl(ctx, ctx.bucket, key, undefined)
