@@ -88,8 +88,12 @@ export class Session {
   async logOut (): Promise<void> {
     sessionStorage.removeItem(STORAGE_KEY)
     localStorage.removeItem(STORAGE_KEY)
-    await this.tab.stop()
-    await register({ forgetCredentials: true }).catch(() => {})
+    try {
+      await this.tab.stop()
+    } finally {
+      // Even when the tab's node failed to stop: the worker must not keep this user's keys.
+      await register({ forgetCredentials: true }).catch(() => {})
+    }
   }
 }
 

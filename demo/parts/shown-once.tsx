@@ -1,6 +1,6 @@
 /** Keys or credentials shown once, each with a copy button: the secret cannot be read again after this. */
 import { Copy } from 'lucide-preact'
-import { useEffect, useRef } from 'preact/hooks'
+import { useLayoutEffect, useRef } from 'preact/hooks'
 import { useConsole } from '../context.js'
 
 export interface ShownField { label: string, value: string }
@@ -8,8 +8,9 @@ export interface ShownField { label: string, value: string }
 export function ShownOnce ({ title, fields, note, onDone }: { title: string, fields: ShownField[], note: string, onDone: () => void }): preact.JSX.Element {
   const { notify } = useConsole()
   const heading = useRef<HTMLHeadingElement>(null)
-  // Keyboard and screen-reader users land on what just appeared.
-  useEffect(() => { heading.current?.focus() }, [])
+  // Keyboard and screen-reader users land on what just appeared: in the task that shows it (an effect runs after the
+  // paint, and a key pressed meanwhile went to the button that was there before).
+  useLayoutEffect(() => { heading.current?.focus() }, [])
   const id = (f: ShownField): string => `once-${f.label.toLowerCase().replace(/[^a-z]+/g, '-')}`
   const copy = (f: ShownField): void => {
     void navigator.clipboard.writeText(f.value).then(() => { notify(`${f.label} copied.`) }, () => {

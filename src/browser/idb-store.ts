@@ -236,6 +236,7 @@ export class IdbStore implements ObjectStore {
       const b = await bucket(s, bucketName)
       if (b.versioning === undefined && options?.versionId === undefined) {
         const old = await get(s, ['o', bucketName, utf8(key)]) as ObjectRecord | undefined
+        if (options?.ifMatch !== undefined) checkWriteCondition({ ifMatch: options.ifMatch }, old?.info, key)
         if (old === undefined) return { result: {}, freed: false }
         s.delete(['o', bucketName, utf8(key)])
         retire(s, old.segments)
@@ -243,6 +244,8 @@ export class IdbStore implements ObjectStore {
       }
       // core/versioning.ts says what the delete does to the key's versions; they are written back in this transaction.
       const before = await versionsOf(s, bucketName, key)
+      // A conditional delete is checked against the current version (S3's rule), in this transaction.
+      if (options?.ifMatch !== undefined) checkWriteCondition({ ifMatch: options.ifMatch }, before[0]?.deleteMarker === false ? before[0].record.info : undefined, key)
       const marker = (versionId: string): IdbVersion => asVersion(markerRecord(key, versionId, this.ids.next().slice(0, STAMP_LENGTH)))
       // A protected version is refused (or kept quietly for a conditional delete) before anything changes.
       const target = options?.versionId === undefined ? undefined : before.find(v => v.versionId === options.versionId)

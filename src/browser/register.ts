@@ -31,7 +31,10 @@ export interface RegisterOptions {
   sessionToken?: string
   /**
    * Without credentials: make the worker forget any an earlier page gave it
-   * (a console logging out), so one user's keys do not outlive its session.
+   * (a console logging out), so one user's keys do not outlive its session;
+   * until a page gives keys again, the worker answers no unsigned request
+   * (AccessDenied), since IndexedDB may hold copies read with that user's
+   * rights.
    */
   forgetCredentials?: boolean
   /** Join the mesh as a page node (default: when credentials are given). */
@@ -123,7 +126,8 @@ export async function register (options: RegisterOptions = {}): Promise<Registra
   const { accessKeyId, secretAccessKey, sessionToken } = options
   if (accessKeyId === undefined || secretAccessKey === undefined) {
     // Forgotten, the worker holds no keys: requests signed by anyone go to the node, which decides them.
-    if (options.forgetCredentials === true) await configure({}, signal)
+    // And nothing unsigned is answered from IndexedDB, which may hold copies read with the forgotten user's rights.
+    if (options.forgetCredentials === true) await configure({ loggedOut: true }, signal)
     return { registration, stop: async () => {} }
   }
   const credentials = { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) }

@@ -65,7 +65,8 @@ const store = new ReadThroughStore({ local: idb, remote: gatewayStore })
 /** With an admission, the page's requests are decided with its user's rights, as the node decides them; made again when it is renewed. */
 let admitted: { admission: string, handler: S3Handler } | undefined
 async function handlerFor (): Promise<S3Handler> {
-  const { credentials, admission } = await loadWorkerConfig()
+  const { credentials, admission, loggedOut: out } = await loadWorkerConfig()
+  if (credentials === undefined && out === true) return loggedOut
   if (credentials === undefined || admission === undefined) return handler
   if (admitted?.admission !== admission) admitted = { admission, handler: ownHandler(store, admission, credentials) }
   return admitted.handler
@@ -98,6 +99,13 @@ const handler = createS3Handler({
   // Only this origin's pages reach this worker, so their unsigned requests are the page's own.
   // A navigation can come from any site (a link, a form), so it may only read.
   allowAnonymous: request => request.mode !== 'navigate' || request.method === 'GET' || request.method === 'HEAD',
+})
+
+/** After a log out: copies a user read may be in IndexedDB, so nothing unsigned is answered until a page gives keys again. */
+const loggedOut = createS3Handler({
+  store, basePath: S3_BASE_PATH, sandboxObjects: true, hashes: browserHashes,
+  credentials: { secretFor: () => undefined },
+  allowAnonymous: () => false,
 })
 
 scope.addEventListener('install', event => { event.waitUntil(scope.skipWaiting()) })

@@ -30,6 +30,13 @@ export interface WorkerConfig {
    * (Unset, as saved by an earlier version: the gateway's, else this origin's.)
    */
   writers?: string[]
+  /**
+   * Set when a page made the worker forget its keys (a log out): IndexedDB
+   * may hold copies read with that user's rights, so, until a page gives keys
+   * again, the worker answers no unsigned request from it (AccessDenied)
+   * rather than serve it as an origin that never had a user.
+   */
+  loggedOut?: boolean
 }
 
 /** The database holding it, opened once (each idb-keyval store opens its own connection). */

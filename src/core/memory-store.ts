@@ -175,6 +175,7 @@ export class MemoryStore implements ObjectStore {
 
   async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
     const b = this.bucket(bucket)
+    if (options?.ifMatch !== undefined) checkWriteCondition({ ifMatch: options.ifMatch }, this.current(bucket, key), key)
     if (options?.versionId !== undefined) {
       const target = b.objects.get(key)?.find(v => v.versionId === options.versionId)
       if (target !== undefined && !mayDeleteLocked(target.info?.lock, new Date(), options)) return { versionId: options.versionId, kept: true }

@@ -147,6 +147,15 @@ export interface VersionOptions extends Signal {
 /** A delete: of one version, and with `versionId` only if that version still meets `onlyIf` (core/versioning.ts), checked under the store's lock. */
 export interface DeleteOptions extends VersionOptions {
   onlyIf?: DeleteCondition
+  /**
+   * S3's conditional delete (If-Match): only if the key's current version is
+   * an object with this ETag (unquoted; `*`: any object), checked under the
+   * store's lock; else 412 PreconditionFailed, or 404 NoSuchKey when there is
+   * no object (none, or a delete marker). S3 checks the current version
+   * whatever `versionId` names; s3mesh takes it without one only (the S3
+   * layer refuses it with one, and a mesh store too).
+   */
+  ifMatch?: string
   /** A GOVERNANCE retention does not refuse this delete by id (a caller allowed s3:BypassGovernanceRetention asked for it). */
   bypassGovernance?: boolean
 }
@@ -168,12 +177,16 @@ export interface WriteCondition {
   ifMatch?: string
 }
 
-/** Throws what S3 answers when `current` (the key's object, or undefined) fails a write's condition: 412, or 404 for If-Match on no object. */
+/**
+ * Throws what S3 answers when `current` (the key's object, or undefined) fails
+ * a write's condition: 412, or 404 for If-Match on no object. `If-Match: *`
+ * passes on any object (RFC 9110).
+ */
 export function checkWriteCondition (condition: WriteCondition | undefined, current: { etag: string } | undefined, key: string): void {
   if (condition === undefined) return
   if (condition.ifMatch !== undefined) {
     if (current === undefined) throw new S3Error('NoSuchKey', undefined, { resource: key, detail: { Key: key } })
-    if (current.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-Match' } })
+    if (condition.ifMatch !== '*' && current.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-Match' } })
   }
   if (condition.ifNoneMatch === '*' && current !== undefined) throw new S3Error('PreconditionFailed', undefined, { detail: { Condition: 'If-None-Match' } })
 }

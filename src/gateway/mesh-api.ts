@@ -80,8 +80,15 @@ export function memberViews (transport: MembershipTransport): MemberView[] {
 /** `<bucket>` or `<bucket>/<key>` of a locate path, decoded. */
 function locatePath (path: string): { bucket: string, key?: string } {
   const slash = path.indexOf('/')
-  const bucket = decodeURIComponent(slash < 0 ? path : path.slice(0, slash))
-  const key = slash < 0 || slash === path.length - 1 ? undefined : decodeURIComponent(path.slice(slash + 1))
+  const decode = (text: string): string => {
+    try {
+      return decodeURIComponent(text)
+    } catch {
+      throw new S3Error('InvalidArgument', 'The locate path is not valid percent-encoded UTF-8.')
+    }
+  }
+  const bucket = decode(slash < 0 ? path : path.slice(0, slash))
+  const key = slash < 0 || slash === path.length - 1 ? undefined : decode(path.slice(slash + 1))
   return key === undefined ? { bucket } : { bucket, key }
 }
 
@@ -293,7 +300,7 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
         if (options.transport === undefined) throw new S3Error('NotImplemented', 'This node runs without a mesh.')
         // And the tabs this node admitted that follow it now: guests, not members (their users are not told).
         const guests: MemberView[] = (options.guests?.() ?? []).map(g => ({ id: g.id, state: 'alive', incarnation: 0, role: 'guest', addresses: g.addrs, meta: {} }))
-        return Response.json({ members: [...memberViews(options.transport), ...guests] })
+        return Response.json({ members: [...memberViews(options.transport), ...guests] }, { headers: { 'cache-control': 'no-store' } })
       }
       if (url.pathname === '/_s3mesh/v1/metrics' || url.pathname === '/_s3mesh/v1/connections') {
         if (options.stats === undefined) throw new S3Error('NotImplemented', 'This node keeps no figures.')
@@ -306,7 +313,7 @@ export function withMeshApi (s3: S3Handler, options: MeshApiOptions): S3Handler 
         const path = url.pathname.slice('/_s3mesh/v1/locate/'.length)
         const wait = Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, MAX_WAIT_MS)
         const heard = wait > 0 ? await untilKnown(options.node, path, wait, request.signal) : undefined
-        return Response.json(await locateView(options.node, path, request.signal, heard))
+        return Response.json(await locateView(options.node, path, request.signal, heard), { headers: { 'cache-control': 'no-store' } })
       }
       throw new S3Error('InvalidRequest', `No such s3mesh API: ${url.pathname}`)
     } catch (err) {

@@ -86,7 +86,11 @@ export class ReadThroughStore implements ObjectStore {
   async setBucketCors (name: string, rules: CorsRule[] | undefined, options?: Signal): Promise<void> { await this.local.setBucketCors(name, rules, options) }
   async setBucketLifecycle (name: string, rules: LifecycleRule[] | undefined, options?: Signal): Promise<void> { await this.local.setBucketLifecycle(name, rules, options) }
   async putObject (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<ObjectInfo> { return await this.local.putObject(bucket, key, body, await this.unconditional(options)) }
-  async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult | void> { return await this.local.deleteObject(bucket, key, options) }
+  async deleteObject (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult | void> {
+    // A conditional delete is a conditional write's kind: checked against the local store alone, it could pass on a key a read finds elsewhere.
+    if (options?.ifMatch !== undefined) await this.unconditional({ condition: options.ifMatch })
+    return await this.local.deleteObject(bucket, key, options)
+  }
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void> { await this.local.setObjectTags(bucket, key, tags, options) }
   async createMultipartUpload (bucket: string, key: string, options: UploadOptions): Promise<string> { return await this.local.createMultipartUpload(bucket, key, options) }
   async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, options?: PartOptions): Promise<PartInfo> { return await this.local.uploadPart(bucket, key, uploadId, partNumber, body, options) }

@@ -1,8 +1,14 @@
 import type { RunningServer } from './server.js'
 
-/** The start-up text: where to connect and with which keys, and a command to paste, as MinIO prints it. */
+/**
+ * The start-up text: where to connect and with which keys, and a command to
+ * paste, as MinIO prints it. A secret given in the environment is not
+ * printed (the operator has it, and a service's output goes to its logs):
+ * the commands name the variable instead.
+ */
 export function banner (server: RunningServer, dataDir: string, version: string, host: string): string {
   const { accessKey, secretKey, source, file } = server.credentials
+  const fromEnv = source === 'environment'
   const where = source === 'environment' ? 'from S3MESH_ROOT_USER / S3MESH_ROOT_PASSWORD' : source === 'generated' ? `generated, saved in ${file}` : `from ${file}`
   const url = server.publicUrl ?? server.url
   const also = server.urls.filter(u => u !== url)
@@ -14,7 +20,7 @@ export function banner (server: RunningServer, dataDir: string, version: string,
     ...(also.length === 0 ? [] : [`             (${server.publicUrl === undefined ? 'also ' : 'listening on '}${also.join(', ')})`]),
     ...(server.consoleUrl === undefined ? [] : [`Console:     ${server.consoleUrl}    (browser library ${server.consoleUrl}/s3mesh.js)`]),
     `Access key:  ${accessKey}`,
-    `Secret key:  ${secretKey}`,
+    `Secret key:  ${fromEnv ? '(not printed)' : secretKey}`,
     `             (${where})`,
     `Health:      ${url}/health/ready    Metrics: ${url}/metrics`,
     ...(server.certificates === undefined
@@ -25,7 +31,7 @@ export function banner (server: RunningServer, dataDir: string, version: string,
       : [
           '',
           'Try it with aws-cli:',
-          `  export AWS_ACCESS_KEY_ID=${accessKey} AWS_SECRET_ACCESS_KEY='${secretKey}' AWS_DEFAULT_REGION=us-east-1`,
+          `  export AWS_ACCESS_KEY_ID=${accessKey} AWS_SECRET_ACCESS_KEY=${fromEnv ? '"$S3MESH_ROOT_PASSWORD"' : `'${secretKey}'`} AWS_DEFAULT_REGION=us-east-1`,
           `  aws --endpoint-url ${url} s3 mb s3://photos`,
           `  aws --endpoint-url ${url} s3 cp ./cat.jpg s3://photos/`,
         ]),
@@ -34,18 +40,20 @@ export function banner (server: RunningServer, dataDir: string, version: string,
   if (mesh !== undefined) {
     const tcp = mesh.addresses.find(a => !a.includes('/ws')) ?? mesh.addresses[0]
     const remote = !(host === '127.0.0.1' || host === 'localhost' || host === '::1') || mesh.addresses.some(a => !/^\/ip4\/127\./.test(a))
-    const keyFrom = mesh.clusterKey.source === 'environment' ? 'from S3MESH_CLUSTER_KEY' : mesh.clusterKey.source === 'generated' ? `generated, saved in ${mesh.clusterKey.file}` : `from ${mesh.clusterKey.file}`
+    const keyFromEnv = mesh.clusterKey.source === 'environment'
+    const clusterKey = keyFromEnv ? '"$S3MESH_CLUSTER_KEY"' : mesh.clusterKey.base64
+    const keyFrom = keyFromEnv ? 'from S3MESH_CLUSTER_KEY' : mesh.clusterKey.source === 'generated' ? `generated, saved in ${mesh.clusterKey.file}` : `from ${mesh.clusterKey.file}`
     lines.push(
       '',
       `Mesh peer:   ${mesh.libp2p.peerId.toString()}`,
       ...mesh.addresses.map(a => `             ${a}`),
-      `Cluster key: ${mesh.clusterKey.base64}`,
+      `Cluster key: ${keyFromEnv ? '(not printed)' : mesh.clusterKey.base64}`,
       `             (${keyFrom})`,
       `Members:     s3mesh members --endpoint ${url}`,
       '',
       ...(remote
-        ? ['Add a node to this mesh (on another machine):', `  S3MESH_CLUSTER_KEY=${mesh.clusterKey.base64} s3mesh server ./data --address 0.0.0.0:9000 --mesh-address 0.0.0.0:9100 --join ${tcp}`]
-        : ['Add a node to this mesh (another folder and ports on this machine):', `  S3MESH_CLUSTER_KEY=${mesh.clusterKey.base64} s3mesh server ./data2 --address 127.0.0.1:9010 --mesh-address 127.0.0.1:9110 --join ${tcp}`]),
+        ? ['Add a node to this mesh (on another machine):', `  S3MESH_CLUSTER_KEY=${clusterKey} s3mesh server ./data --address 0.0.0.0:9000 --mesh-address 0.0.0.0:9100 --join ${tcp}`]
+        : ['Add a node to this mesh (another folder and ports on this machine):', `  S3MESH_CLUSTER_KEY=${clusterKey} s3mesh server ./data2 --address 127.0.0.1:9010 --mesh-address 127.0.0.1:9110 --join ${tcp}`]),
     )
   }
   if (host === '127.0.0.1' || host === 'localhost' || host === '::1') {

@@ -104,6 +104,9 @@ function listener (dir: string, consoleDir: string, api: NodeListener, gateway: 
  */
 export function createConsoleServer (options: { api: NodeListener, gateway: NodeListener, certificates?: { key: string, cert: string } | undefined }): Server {
   const handle = listener(builtDir('browser-bundle'), builtDir('console'), options.api, options.gateway)
-  if (options.certificates !== undefined) return createHttpsServer({ headersTimeout: 60_000, key: options.certificates.key, cert: options.certificates.cert }, handle) as unknown as Server
-  return createServer({ headersTimeout: 60_000 }, handle)
+  // No limit on a whole request (Node's default cuts one off at 5 minutes): a tab's large upload to /s3 may take longer,
+  // as on the S3 port (server.ts).
+  const limits = { headersTimeout: 60_000, requestTimeout: 0 }
+  if (options.certificates !== undefined) return createHttpsServer({ ...limits, key: options.certificates.key, cert: options.certificates.cert }, handle) as unknown as Server
+  return createServer(limits, handle)
 }

@@ -1,7 +1,7 @@
 import { lstat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { lockOfRecord, mayDeleteLocked } from '../core/object-lock.js'
-import type { DeleteOptions } from '../core/object-store.js'
+import { checkWriteCondition, type DeleteOptions } from '../core/object-store.js'
 import { deleteMayGo, NULL_VERSION, type DeleteResult } from '../core/versioning.js'
 import type { DiskBuckets } from './disk-buckets.js'
 import { codeOf, pruneEmptyDirs, removeQuietly, storageError } from './disk-files.js'
@@ -36,7 +36,7 @@ export class DiskDeletes {
 
   async delete (bucket: string, key: string, options?: DeleteOptions): Promise<DeleteResult> {
     const b = this.d.buckets.get(bucket)
-    if (b.record.versioning === undefined && options?.versionId === undefined) return await this.d.locked(bucket, key, async () => await this.deleteLocked(bucket, key, undefined))
+    if (b.record.versioning === undefined && options?.versionId === undefined) return await this.d.locked(bucket, key, async () => await this.deleteLocked(bucket, key, undefined, options))
     // A versioned delete writes a marker: a bucket being deleted meanwhile finds it in flight (BucketNotEmpty), not after.
     b.pending++
     try {
@@ -49,6 +49,7 @@ export class DiskDeletes {
   private async deleteLocked (bucket: string, key: string, versionId: string | undefined, options?: DeleteOptions): Promise<DeleteResult> {
     const status = this.d.buckets.get(bucket).record.versioning
     if (status !== undefined || versionId !== undefined) await this.d.beforeVersioned(bucket, key)
+    if (options?.ifMatch !== undefined) await this.checkMatch(bucket, key, options.ifMatch)
     if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId, options)
     if (status !== undefined) {
       // A delete marker becomes the current version; the object before it is kept (disk-versions.ts).
@@ -78,6 +79,15 @@ export class DiskDeletes {
     await this.d.writer.runPlan(bucket, key, entry, { drop: dataPath, rows: { current: undefined } })
     await this.cleanAfter(bucket, key, dataPath)
     return {}
+  }
+
+  /** A conditional delete's check against the key's current object (S3's rule), the key's lock held. */
+  private async checkMatch (bucket: string, key: string, ifMatch: string): Promise<void> {
+    const current = this.d.db.get(bucket, key)
+    // A file put in the folder by hand and not yet read is an object all the same (of an ETag not yet known), as for a write.
+    const path = current === undefined ? this.d.layout.visiblePath(bucket, key) : undefined
+    const byHand = path !== undefined && (await lstat(path).catch(() => undefined))?.isFile() === true
+    checkWriteCondition({ ifMatch }, current ?? (byHand ? { etag: '' } : undefined), key)
   }
 
   /**

@@ -1,4 +1,4 @@
-import { S3Error } from '../core/errors.js'
+import { isS3Error, S3Error } from '../core/errors.js'
 import { webHashes, type Hashes } from '../core/hashes.js'
 import { requestIdSource } from '../core/ids.js'
 import { assertBucketName, assertObjectKey } from '../core/names.js'
@@ -21,8 +21,8 @@ import { deleteObject } from './ops/delete-object.js'
 import { deleteObjects } from './ops/delete-objects.js'
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './ops/get-acl.js'
 import { deleteBucketPolicy, getBucketPolicy, getBucketPolicyStatus, putBucketPolicy } from './ops/bucket-policy.js'
-import type { AccessControl, Principal } from '../core/access/access-control.js'
-import { permissionsFor, type ClientInfo } from './access/request-actions.js'
+import type { AccessControl, Permission, Principal } from '../core/access/access-control.js'
+import { EXISTING_TAG_OPERATIONS, globalContext, permissionsFor, withExistingTags, type ClientInfo } from './access/request-actions.js'
 import { accessApi, isAccessApiRequest } from './iam/access-api.js'
 import { getBucketLocation } from './ops/get-bucket-location.js'
 import { getBucketVersioning, putBucketVersioning } from './ops/bucket-versioning.js'
@@ -151,12 +151,17 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight' | 'PostObject'>, Operati
   ListParts: listParts,
 }
 
+/** Reads of one key whose NoSuchKey S3 answers as AccessDenied to a caller that may not list the bucket. */
+const KEY_READS = new Set<Operation>(['GetObject', 'HeadObject', 'GetObjectAttributes', 'GetObjectTagging', 'GetObjectAcl'])
+
 /** Types a browser shows without running anything: everything else is sandboxed on an origin that holds secrets. */
 const INERT_TYPES = /^(image\/(png|jpeg|gif|webp|avif|bmp|x-icon|vnd\.microsoft\.icon)|video\/[\w.+-]+|audio\/[\w.+-]+|application\/pdf|text\/plain|text\/csv|text\/markdown|application\/json|application\/octet-stream|binary\/octet-stream)\s*(;|$)/i
 
 export function sandbox (headers: Headers): void {
   headers.set('x-content-type-options', 'nosniff')
-  if (!INERT_TYPES.test(headers.get('content-type') ?? '')) headers.set('content-security-policy', 'sandbox')
+  // A list (`text/plain;,text/html`) is read by browsers as its last type: only a single inert type goes unsandboxed.
+  const type = headers.get('content-type') ?? ''
+  if (type.includes(',') || !INERT_TYPES.test(type)) headers.set('content-security-policy', 'sandbox')
 }
 
 /**
@@ -186,6 +191,17 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     throw new S3Error('AccessDenied', 'Anonymous requests are not allowed: sign the request with SigV4 or use a presigned URL.')
   }
 
+  /**
+   * The object's tags as s3:ExistingObjectTag/<key>, when a policy in force
+   * names that key (one look at the object first); a missing object has none.
+   */
+  async function withTagsIfAsked (principal: Principal, r: Route, permissions: Permission[], signal: AbortSignal): Promise<Permission[]> {
+    if (access === undefined || r.key === '' || !EXISTING_TAG_OPERATIONS.has(r.operation) || !access.conditionsOn(principal, r.bucket, 's3:existingobjecttag/')) return permissions
+    const versionId = r.query.get('versionId')
+    const tags = await store.headObject(r.bucket, r.key, { signal, ...(versionId === undefined ? {} : { versionId }) }).then(info => info.tags, () => ({}))
+    return withExistingTags(permissions, `arn:aws:s3:::${r.bucket}/${r.key}`, tags)
+  }
+
   async function run (request: Request, url: URL, r: Route, requestId: string, client: ClientInfo): Promise<Response> {
     if (r.operation === 'Preflight') return await preflight(request, r.bucket, store)
     if (r.operation === 'PostObject') {
@@ -201,10 +217,20 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     if (r.bucket !== '' && r.operation !== 'CreateBucket') assertBucketName(r.bucket)
     if (r.key !== '') assertObjectKey(r.key)
     // ListBuckets shows what the caller may see; DeleteObjects checks each key it names.
-    if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, permissionsFor(r, request.headers, client))
+    if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, await withTagsIfAsked(principal, r, permissionsFor(r, request.headers, client), request.signal))
     refuseObjectLock(r.operation, request.headers, store)
     const ctx = new Context(request, url, r, store, hashes, identity, request.signal, requestId, region, { principal, client, ...(access === undefined ? {} : { access }) })
-    return await OPERATIONS[r.operation](ctx)
+    try {
+      return await OPERATIONS[r.operation](ctx)
+    } catch (err) {
+      // As S3 answers: a missing key is 404 only to a caller that may list it (s3:ListBucket, its s3:prefix the key);
+      // to another, 403, so that a read does not tell which keys exist.
+      if (access !== undefined && KEY_READS.has(r.operation) && isS3Error(err, 'NoSuchKey') &&
+        access.decide(principal, { action: 's3:ListBucket', resource: `arn:aws:s3:::${r.bucket}`, context: { ...globalContext(request.headers, client), 's3:prefix': r.key } }) !== 'allow') {
+        throw new S3Error('AccessDenied', `The key does not exist or may not be read: telling which would need s3:ListBucket on ${r.bucket}.`)
+      }
+      throw err
+    }
   }
 
   /** CORS headers for an actual (non-preflight) request from a browser, from the bucket's rules. */

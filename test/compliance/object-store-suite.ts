@@ -344,6 +344,28 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       assert.equal(await getText(store, 'cond', 'mp'), 'parts')
     })
 
+    withStore('conditional deletes: If-Match deletes only the object with the ETag it names (any object, for *), and a refused one deletes nothing', async ({ store }) => {
+      await store.createBucket('cdel')
+      const first = await put(store, 'cdel', 'k', 'first')
+      await rejects(store.deleteObject('cdel', 'k', { ifMatch: '0123456789abcdef0123456789abcdef' }), 'PreconditionFailed')
+      assert.equal(await getText(store, 'cdel', 'k'), 'first', 'a refused delete deletes nothing')
+      await rejects(store.deleteObject('cdel', 'none', { ifMatch: '*' }), 'NoSuchKey')
+      await store.deleteObject('cdel', 'k', { ifMatch: first.etag })
+      await rejects(store.headObject('cdel', 'k'), 'NoSuchKey')
+      await rejects(store.deleteObject('cdel', 'k', { ifMatch: first.etag }), 'NoSuchKey')
+      // Written again: its new ETag is the one a delete must name; * names any object.
+      const second = await put(store, 'cdel', 'k', 'second')
+      await rejects(store.deleteObject('cdel', 'k', { ifMatch: first.etag }), 'PreconditionFailed')
+      await store.deleteObject('cdel', 'k', { ifMatch: '*' })
+      await rejects(store.headObject('cdel', 'k'), 'NoSuchKey')
+      // If-Match: * on a write takes any object too.
+      await rejects(put(store, 'cdel', 'k', 'third', { condition: { ifMatch: '*' } }), 'NoSuchKey')
+      await put(store, 'cdel', 'k', 'third')
+      const fourth = await put(store, 'cdel', 'k', 'fourth', { condition: { ifMatch: '*' } })
+      assert.notEqual(fourth.etag, second.etag)
+      assert.equal(await getText(store, 'cdel', 'k'), 'fourth')
+    })
+
     withStore('keeps a write\'s checksum, and a multipart object\'s made from its parts\' with its part sizes', async ({ store }) => {
       await store.createBucket('sums')
       const crc = (data: Uint8Array): string => {
@@ -502,6 +524,22 @@ export function objectStoreSuite (name: string, make: () => Promise<StoreUnderTe
       await store.deleteObject('del', 'k', { versionId: v1.versionId })
       assert.deepEqual(await versionsOf(store, 'del'), [])
       await store.deleteBucket('del')
+    })
+
+    versioned('a conditional delete is checked against the current version: it makes a marker, and a marker is no object (404)', async store => {
+      await store.createBucket('cvd')
+      await store.setBucketVersioning('cvd', 'Enabled')
+      const v1 = await put(store, 'cvd', 'k', 'one')
+      const v2 = await put(store, 'cvd', 'k', 'two!')
+      await rejects(store.deleteObject('cvd', 'k', { ifMatch: v1.etag }), 'PreconditionFailed')
+      assert.deepEqual(await versionsOf(store, 'cvd'), ['k:4:latest', 'k:3'], 'a refused delete makes no marker')
+      const marked = await store.deleteObject('cvd', 'k', { ifMatch: v2.etag })
+      assert.ok(marked !== undefined && marked.deleteMarker === true)
+      await rejects(store.deleteObject('cvd', 'k', { ifMatch: '*' }), 'NoSuchKey')
+      assert.deepEqual(await versionsOf(store, 'cvd'), ['k:marker:latest', 'k:4', 'k:3'], 'one marker, the versions kept')
+      await store.deleteObject('cvd', 'k', { versionId: marked.versionId })
+      await store.deleteObject('cvd', 'k', { ifMatch: '*' })
+      assert.deepEqual(await versionsOf(store, 'cvd'), ['k:marker:latest', 'k:4', 'k:3'])
     })
 
     const conditional = (title: string, fn: Parameters<typeof versioned>[1]): void => {

@@ -221,6 +221,33 @@ describe('tabs of one origin, two users', () => {
     for (const p of [root.page, refused.page, second.page]) await p.close()
   })
 
+  it('after a log out, nothing the tab kept in IndexedDB is answered to an unsigned request (403) until a page gives keys again', async () => {
+    const root = await open([ACCESS_KEY, SECRET_KEY])
+    assert.equal(root.outcome, 'runs the node')
+    assert.equal(await put(root.page, 'kept.txt'), 200)
+    const get = async (page: Page): Promise<string> => await page.evaluate(async () => { const r = await fetch('/s3/two/kept.txt'); return `${r.status} ${r.status === 200 ? await r.text() : ''}`.trim() })
+    assert.equal(await get(root.page), '200 kept.txt')
+    // The precondition: the tab's IndexedDB holds the object (read there by the worker when no page node is open).
+    const kept = async (page: Page): Promise<boolean> => await page.evaluate(async () => await new Promise<boolean>((resolve, reject) => {
+      const open = indexedDB.open('s3mesh')
+      open.onerror = () => { reject(open.error) }
+      open.onsuccess = () => {
+        const all = open.result.transaction('records').objectStore('records').getAllKeys()
+        all.onsuccess = () => { open.result.close(); resolve(all.result.some(k => JSON.stringify(k).includes('two'))) }
+        all.onerror = () => { reject(all.error) }
+      }
+    }))
+    await until('the object is kept in IndexedDB', async () => await kept(root.page))
+    await logOut(root.page)
+    const fresh = await tab()
+    assert.equal(await get(fresh), '403', 'a page of the origin with no keys')
+    assert.equal(await get(root.page), '403', 'the logged-out tab')
+    assert.equal(await registerAs(fresh, [ACCESS_KEY, SECRET_KEY]), 'runs the node')
+    assert.equal(await get(fresh), '200 kept.txt', 'keys given again')
+    await logOut(fresh)
+    for (const p of [root.page, fresh]) await p.close()
+  })
+
   it('a tab that only registered (no node) holds the origin for its user too: a tab of another user is refused until it stops', async () => {
     const readerTab = await open(reader, false)
     assert.equal(readerTab.outcome, 'registered')

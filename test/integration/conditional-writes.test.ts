@@ -3,12 +3,14 @@
  * real servers: one node without a mesh (the disk store decides), one mesh
  * member (its arbiter is itself), and three processes racing to create the
  * same keys through different nodes: exactly one write of each key wins,
- * and every node serves that one.
+ * and every node serves that one. Conditional deletes (If-Match on
+ * DeleteObject, an ETag in DeleteObjects) likewise: of two racing, one wins.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, type S3Client,
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListPartsCommand, PutObjectCommand,
+  UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { sdkClient, signer } from '../helpers/s3-client.js'
 import { startMeshProcesses } from '../helpers/mesh-processes.js'
@@ -28,6 +30,20 @@ async function put (s3: S3Client, key: string, body: string | Uint8Array, condit
     return { status: e.$metadata?.httpStatusCode ?? 0, code: e.name }
   }
 }
+
+/** What a DELETE answered: the HTTP status, and the error code if refused. */
+async function del (s3: S3Client, key: string, ifMatch?: string): Promise<{ status: number, code?: string }> {
+  try {
+    const r = await s3.send(new DeleteObjectCommand({ Bucket: B, Key: key, ...(ifMatch === undefined ? {} : { IfMatch: ifMatch }) }))
+    return { status: r.$metadata.httpStatusCode ?? 0 }
+  } catch (err) {
+    const e = err as { name: string, $metadata?: { httpStatusCode?: number } }
+    return { status: e.$metadata?.httpStatusCode ?? 0, code: e.name }
+  }
+}
+
+const exists = async (s3: S3Client, key: string): Promise<boolean> =>
+  await s3.send(new HeadObjectCommand({ Bucket: B, Key: key })).then(() => true, (e: { name: string }) => { if (e.name === 'NotFound') return false; throw e })
 
 const read = async (s3: S3Client, key: string): Promise<string> => await (await s3.send(new GetObjectCommand({ Bucket: B, Key: key }))).Body!.transformToString()
 
@@ -66,6 +82,29 @@ function singleNodeCases (start: () => Promise<ServerProcess>): void {
     assert.equal(won.length, 1, JSON.stringify(answers))
     assert.ok(answers.every(a => a.status === 200 || a.code === 'PreconditionFailed' || a.code === 'ConditionalRequestConflict'), JSON.stringify(answers))
     assert.equal(await read(s3, 'raced'), `writer ${won[0]}`)
+  })
+
+  it('DeleteObject with If-Match deletes only the object it names (any, for *): 412 for another ETag, 404 for no object; DeleteObjects takes an ETag per key', async () => {
+    const first = await put(s3, 'del-cas', 'v1')
+    assert.deepEqual(await del(s3, 'del-cas', '"0123456789abcdef0123456789abcdef"'), { status: 412, code: 'PreconditionFailed' })
+    assert.equal(await read(s3, 'del-cas'), 'v1', 'a refused delete deletes nothing')
+    assert.deepEqual(await del(s3, 'del-cas', first.etag!), { status: 204 })
+    assert.equal(await exists(s3, 'del-cas'), false)
+    assert.deepEqual(await del(s3, 'del-cas', first.etag!), { status: 404, code: 'NoSuchKey' }, 'deleted once, not twice')
+    assert.deepEqual(await del(s3, 'del-cas', '*'), { status: 404, code: 'NoSuchKey' })
+    await put(s3, 'del-cas', 'v2')
+    assert.deepEqual(await del(s3, 'del-cas', '*'), { status: 204 })
+    const kept = await put(s3, 'batch-kept', 'k')
+    const gone = await put(s3, 'batch-gone', 'g')
+    const r = await s3.send(new DeleteObjectsCommand({
+      Bucket: B,
+      Delete: { Objects: [{ Key: 'batch-kept', ETag: gone.etag! }, { Key: 'batch-gone', ETag: gone.etag! }, { Key: 'batch-none', ETag: '*' }] },
+    }))
+    assert.deepEqual(r.Deleted?.map(d => d.Key), ['batch-gone'])
+    assert.deepEqual(r.Errors?.map(e => [e.Key, e.Code]), [['batch-kept', 'PreconditionFailed'], ['batch-none', 'NoSuchKey']])
+    assert.equal(await read(s3, 'batch-kept'), 'k')
+    assert.equal(await exists(s3, 'batch-gone'), false)
+    assert.notEqual(kept.etag, gone.etag)
   })
 
   it('CompleteMultipartUpload with If-None-Match on a key that exists is refused and the upload stays; without, it completes', async () => {
@@ -113,6 +152,24 @@ describe('conditional writes across three mesh processes', () => {
       const expected = `${key} from node ${a.status === 200 ? 1 : 3}`
       for (const c of clients) assert.equal(await read(c, key), expected, `${key}: every node serves the winner`)
     }
+  })
+
+  it('two nodes racing to delete each of 10 keys on the same ETag: exactly one delete of each wins, and the key can be created again at once through the third', async () => {
+    const keys = Array.from({ length: 10 }, (_, i) => `del-race-${i}`)
+    const etags = await Promise.all(keys.map(async key => (await put(clients[1]!, key, key)).etag!))
+    const results = await Promise.all(keys.map(async (key, i) => {
+      const [a, b] = await Promise.all([del(clients[0]!, key, etags[i]!), del(clients[2]!, key, etags[i]!)])
+      return { key, a, b }
+    }))
+    for (const { key, a, b } of results) {
+      const winners = [a, b].filter(r => r.status === 204)
+      assert.equal(winners.length, 1, `${key}: ${JSON.stringify([a, b])}`)
+      const loser = a.status === 204 ? b : a
+      assert.ok(loser.code === 'NoSuchKey' || loser.code === 'ConditionalRequestConflict', `${key}: ${JSON.stringify(loser)}`)
+      // At once: the arbiter knows the key is empty before the catalog's owners need have heard.
+      assert.equal((await put(clients[1]!, key, 'again', { IfNoneMatch: '*' })).status, 200, `${key}: created again`)
+    }
+    for (const c of clients) for (const key of keys) await until('every node serves the new object', async () => await read(c, key).catch(() => '') === 'again')
   })
 
   it('a key created through node 1 cannot be created again through node 2 or 3, at once; If-Match through node 3 names node 1\'s write', async () => {

@@ -86,6 +86,44 @@ describe('access through the handler', () => {
     assert.equal(await code(await h(await user.sign('http://node/bkt/secret/s'))), 'AccessDenied')
   })
 
+  it('s3:ExistingObjectTag is the object\'s tags: a Deny on a tag stops reading what has it, an Allow on a tag opens only what has it', async () => {
+    const { h, admin } = await setup()
+    const user = await userWith(admin, 'u', [
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging'], Resource: 'arn:aws:s3:::bkt/*' },
+      { Effect: 'Deny', Action: 's3:*', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringEquals: { 's3:ExistingObjectTag/class': 'secret' } } },
+    ])
+    assert.equal((await h(await root.sign('http://node/bkt/plain', { method: 'PUT', body: 'p' }))).status, 200)
+    assert.equal((await h(await root.sign('http://node/bkt/secret', { method: 'PUT', body: 's', headers: { 'x-amz-tagging': 'class=secret' } }))).status, 200)
+    assert.equal((await h(await user.sign('http://node/bkt/plain'))).status, 200)
+    for (const [method, query] of [['GET', ''], ['HEAD', ''], ['GET', '?tagging']] as const) {
+      assert.equal((await h(await user.sign(`http://node/bkt/secret${query}`, { method }))).status, 403, `${method} ${query}`)
+    }
+    // Its tags changed by root: what the Deny named is gone, and the user reads it.
+    const untag = '<Tagging><TagSet><Tag><Key>class</Key><Value>open</Value></Tag></TagSet></Tagging>'
+    assert.equal((await h(await root.sign('http://node/bkt/secret?tagging', { method: 'PUT', body: untag }))).status, 200)
+    assert.equal((await h(await user.sign('http://node/bkt/secret'))).status, 200)
+    // A bucket policy that lets anyone read only what is tagged public.
+    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringEquals: { 's3:ExistingObjectTag/access': 'public' } } }] })
+    assert.equal((await h(await root.sign('http://node/bkt?policy', { method: 'PUT', body: policy }))).status, 204)
+    assert.equal((await h(await root.sign('http://node/bkt/shown', { method: 'PUT', body: 'x', headers: { 'x-amz-tagging': 'access=public' } }))).status, 200)
+    assert.equal((await h(new Request('http://node/bkt/shown'))).status, 200)
+    assert.equal((await h(new Request('http://node/bkt/plain'))).status, 403)
+  })
+
+  it('a missing key is 404 only to a caller that may list it: to one that may only read, 403, so a read does not tell which keys exist', async () => {
+    const { h, admin } = await setup()
+    const reader = await userWith(admin, 'reader', [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*' }])
+    const lister = await userWith(admin, 'lister', [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*' }, { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::bkt', Condition: { StringLike: { 's3:prefix': 'mine/*' } } }])
+    assert.equal((await h(await root.sign('http://node/bkt/there', { method: 'PUT', body: 'x' }))).status, 200)
+    assert.equal((await h(await reader.sign('http://node/bkt/there'))).status, 200, 'the precondition: it may read what exists')
+    for (const [method, query] of [['GET', ''], ['HEAD', ''], ['GET', '?tagging'], ['GET', '?acl']] as const) {
+      assert.equal((await h(await reader.sign(`http://node/bkt/missing${query}`, { method }))).status, 403, `${method} ${query}`)
+      assert.equal((await h(await root.sign(`http://node/bkt/missing${query}`, { method }))).status, 404, `${method} ${query} by root`)
+    }
+    assert.equal((await h(await lister.sign('http://node/bkt/mine/missing'))).status, 404, 'listing allowed for the key as a prefix')
+    assert.equal((await h(await lister.sign('http://node/bkt/other/missing'))).status, 403)
+  })
+
   it('anonymous requests may not set response-* headers (a public object cannot be made to answer as HTML)', async () => {
     const { h } = await setup()
     assert.equal((await h(await root.sign('http://node/bkt/page.txt', { method: 'PUT', body: '<script>1</script>', headers: { 'x-amz-acl': 'public-read' } }))).status, 200)
@@ -103,6 +141,14 @@ describe('access through the handler', () => {
     const png = await h(await root.sign('http://node/bkt/x.png'))
     assert.equal(png.headers.get('content-security-policy'), null)
     assert.equal(png.headers.get('x-content-type-options'), 'nosniff')
+    // A list of types is read by browsers as its last: stored, or asked for by response-content-type, it is sandboxed.
+    await h(await root.sign('http://node/bkt/x.txt', { method: 'PUT', body: '<script>1</script>', headers: { 'content-type': 'text/plain;,text/html' } }))
+    const listed = await h(await root.sign('http://node/bkt/x.txt'))
+    assert.equal(listed.headers.get('content-type'), 'text/plain;,text/html', 'the precondition: the list is served as stored')
+    assert.equal(listed.headers.get('content-security-policy'), 'sandbox')
+    const overridden = await h(await root.sign(`http://node/bkt/x.png?response-content-type=${encodeURIComponent('image/png, text/html')}`))
+    assert.equal(overridden.headers.get('content-type'), 'image/png, text/html')
+    assert.equal(overridden.headers.get('content-security-policy'), 'sandbox')
   })
 
   it('a multipart upload\'s ACL applies when it completes, and a completed upload without one is private', async () => {

@@ -110,6 +110,10 @@ const CASES: Case[] = [
   { name: 'ForAllValues: no values holds (vacuously)', identity: [allow('s3:PutObject', '*', { Condition: { 'ForAllValues:StringEquals': { 's3:RequestObjectTagKeys': ['project'] } } })], request: req('s3:PutObject', O('a')), want: 'allow' },
   { name: 'ForAnyValue: one matches', identity: [allow('s3:PutObject', '*', { Condition: { 'ForAnyValue:StringEquals': { 's3:RequestObjectTagKeys': ['project'] } } })], request: req('s3:PutObject', O('a'), { 's3:RequestObjectTagKeys': ['x', 'project'] }), want: 'allow' },
   { name: 'ForAnyValue: none present fails', identity: [allow('s3:PutObject', '*', { Condition: { 'ForAnyValue:StringEquals': { 's3:RequestObjectTagKeys': ['project'] } } })], request: req('s3:PutObject', O('a')), want: 'implicit-deny' },
+  // IAM: ForAnyValue on a key the request lacks is false, negated too (a Deny on tag keys outside a list leaves an untagged write alone).
+  { name: 'ForAnyValue negated: none present does not hold', identity: [allow('s3:PutObject', '*'), deny('s3:PutObject', '*', { Condition: { 'ForAnyValue:StringNotEquals': { 's3:RequestObjectTagKeys': ['project'] } } })], request: req('s3:PutObject', O('a')), want: 'allow' },
+  { name: 'ForAnyValue negated: a key outside the list holds', identity: [allow('s3:PutObject', '*'), deny('s3:PutObject', '*', { Condition: { 'ForAnyValue:StringNotEquals': { 's3:RequestObjectTagKeys': ['project'] } } })], request: req('s3:PutObject', O('a'), { 's3:RequestObjectTagKeys': ['project', 'secret'] }), want: 'explicit-deny' },
+  { name: 'an action named with an upper-case prefix', identity: [allow('S3:GetObject', O('a'))], request: req('s3:GetObject', O('a')), want: 'allow' },
   // Bucket policies
   { name: 'public-read: anonymous GET allowed', bucket: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: O('*') }], request: req('s3:GetObject', O('cat.jpg'), {}, ANON), want: 'allow' },
   { name: 'public-read: anonymous PUT not', bucket: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: O('*') }], request: req('s3:PutObject', O('cat.jpg'), {}, ANON), want: 'implicit-deny' },
@@ -142,6 +146,17 @@ describe('policy evaluation', () => {
       assert.equal(got, c.want)
     })
   }
+
+  it('a 2008-10-17 policy has no variables: ${aws:username} in its resources and conditions is the text it is', () => {
+    const old = (statement: Record<string, unknown>): Policy => parsePolicy(JSON.stringify({ Version: '2008-10-17', Statement: [statement] }), 'identity')
+    const home = old(allow('s3:GetObject', 'arn:aws:s3:::home/${aws:username}/*'))
+    assert.equal(evaluate({ identity: [home] }, req('s3:GetObject', 'arn:aws:s3:::home/alice/a')), 'implicit-deny')
+    assert.equal(evaluate({ identity: [home] }, req('s3:GetObject', 'arn:aws:s3:::home/${aws:username}/a')), 'allow')
+    assert.equal(evaluate({ identity: [doc([allow('s3:GetObject', 'arn:aws:s3:::home/${aws:username}/*')])] }, req('s3:GetObject', 'arn:aws:s3:::home/alice/a')), 'allow', 'the precondition: in 2012-10-17 it is alice\'s')
+    const listing = old(allow('s3:ListBucket', B, { Condition: { StringLike: { 's3:prefix': 'home/${aws:username}/*' } } }))
+    assert.equal(evaluate({ identity: [listing] }, req('s3:ListBucket', B, { 's3:prefix': 'home/alice/x' })), 'implicit-deny')
+    assert.equal(evaluate({ identity: [listing] }, req('s3:ListBucket', B, { 's3:prefix': 'home/${aws:username}/x' })), 'allow')
+  })
 
   it('takes the policies of a user and its groups together (an Allow in one, a Deny in another)', () => {
     const mine = doc([allow('s3:*', '*')])

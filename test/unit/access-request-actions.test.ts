@@ -13,7 +13,7 @@ import { isS3Error } from '../../src/core/errors.js'
 
 const CLIENT = { sourceIp: '10.0.0.7', secure: false, now: Date.parse('2026-11-30T00:00:00Z') }
 
-function perms (method: string, path: string, headers: Record<string, string> = {}, deleteKeys?: Array<string | { key: string, versionId?: string }>): Array<[string, string]> {
+function perms (method: string, path: string, headers: Record<string, string> = {}, deleteKeys?: Array<string | { key: string, versionId?: string, ifMatch?: string }>): Array<[string, string]> {
   const request = new Request(`http://127.0.0.1:9000${path}`, { method, headers })
   return permissionsFor(route(request, new URL(request.url)), request.headers, CLIENT, deleteKeys).map(p => [p.action, p.resource])
 }
@@ -74,6 +74,30 @@ describe('permissionsFor', () => {
     }
     assert.deepEqual(perms('PUT', '/photos/b', { 'x-amz-copy-source': '/src/a?versionId=v9' }), [['s3:PutObject', 'arn:aws:s3:::photos/b'], ['s3:GetObjectVersion', 'arn:aws:s3:::src/a']])
     assert.deepEqual(perms('POST', '/photos?delete', {}, [{ key: 'a', versionId: 'v1' }, { key: 'b' }]), [['s3:DeleteObjectVersion', 'arn:aws:s3:::photos/a'], ['s3:DeleteObject', 'arn:aws:s3:::photos/b']])
+  })
+
+  it('a write that sets tags needs s3:PutObjectTagging too; GetObjectAttributes the read permission too', () => {
+    assert.deepEqual(perms('PUT', '/photos/a', { 'x-amz-tagging': 'k=v' }), [['s3:PutObject', 'arn:aws:s3:::photos/a'], ['s3:PutObjectTagging', 'arn:aws:s3:::photos/a']])
+    assert.deepEqual(perms('POST', '/photos/a?uploads', { 'x-amz-tagging': 'k=v' }), [['s3:PutObject', 'arn:aws:s3:::photos/a'], ['s3:PutObjectTagging', 'arn:aws:s3:::photos/a']])
+    assert.deepEqual(perms('PUT', '/photos/a', { 'x-amz-copy-source': '/photos/b', 'x-amz-tagging-directive': 'REPLACE', 'x-amz-tagging': 'k=v' }),
+      [['s3:PutObject', 'arn:aws:s3:::photos/a'], ['s3:PutObjectTagging', 'arn:aws:s3:::photos/a'], ['s3:GetObject', 'arn:aws:s3:::photos/b']])
+    assert.deepEqual(perms('PUT', '/photos/a', { 'x-amz-copy-source': '/photos/b', 'x-amz-tagging': 'k=v' }), [['s3:PutObject', 'arn:aws:s3:::photos/a'], ['s3:GetObject', 'arn:aws:s3:::photos/b']], 'a copy keeping its source\'s tags sets none')
+    assert.deepEqual(perms('PUT', '/photos/a', { 'x-amz-tagging': '' }), [['s3:PutObject', 'arn:aws:s3:::photos/a']], 'an empty tag set sets none')
+    assert.deepEqual(perms('GET', '/photos/a?attributes'), [['s3:GetObjectAttributes', 'arn:aws:s3:::photos/a'], ['s3:GetObject', 'arn:aws:s3:::photos/a']])
+    assert.deepEqual(perms('GET', '/photos/a?attributes&versionId=v1'), [['s3:GetObjectVersionAttributes', 'arn:aws:s3:::photos/a'], ['s3:GetObjectVersion', 'arn:aws:s3:::photos/a']])
+  })
+
+  it('a conditional delete on an ETag needs s3:GetObject too, not one on *; a policy sees s3:if-match and s3:if-none-match', () => {
+    assert.deepEqual(perms('DELETE', '/photos/a', { 'if-match': '"abc"' }), [['s3:DeleteObject', 'arn:aws:s3:::photos/a'], ['s3:GetObject', 'arn:aws:s3:::photos/a']])
+    assert.deepEqual(perms('DELETE', '/photos/a', { 'if-match': '*' }), [['s3:DeleteObject', 'arn:aws:s3:::photos/a']])
+    assert.deepEqual(perms('POST', '/photos?delete', {}, [{ key: 'a', ifMatch: '"abc"' }, { key: 'b', ifMatch: '*' }, { key: 'c' }]),
+      [['s3:DeleteObject', 'arn:aws:s3:::photos/a'], ['s3:GetObject', 'arn:aws:s3:::photos/a'], ['s3:DeleteObject', 'arn:aws:s3:::photos/b'], ['s3:DeleteObject', 'arn:aws:s3:::photos/c']])
+    const del = new Request('http://127.0.0.1:9000/photos/a', { method: 'DELETE', headers: { 'if-match': '"abc"' } })
+    assert.equal(permissionsFor(route(del, new URL(del.url)), del.headers, CLIENT)[0]!.context['s3:if-match'], '"abc"')
+    const [batch] = permissionsFor(route(new Request('http://127.0.0.1:9000/photos?delete', { method: 'POST' }), new URL('http://127.0.0.1:9000/photos?delete')), new Headers(), CLIENT, [{ key: 'a', ifMatch: '*' }])
+    assert.equal(batch!.context['s3:if-match'], '*')
+    const put = new Request('http://127.0.0.1:9000/photos/a', { method: 'PUT', headers: { 'if-none-match': '*' } })
+    assert.equal(permissionsFor(route(put, new URL(put.url)), put.headers, CLIENT)[0]!.context['s3:if-none-match'], '*')
   })
 
   it('DeleteObjects needs DeleteObject on each key; a preflight needs nothing', () => {

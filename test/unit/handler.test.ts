@@ -160,17 +160,68 @@ describe('S3 handler', () => {
     assert.equal((await h(await sign.sign('http://localhost/photos/meta'))).status, 404, 'nothing kept')
   })
 
-  it('refuses a conditional delete (If-Match, or an ETag in DeleteObjects) with NotImplemented, deleting nothing, rather than delete whatever the object is', async () => {
+  it('deletes only on a matching If-Match (an ETag, or *), in DeleteObject and as an ETag in DeleteObjects; a refused one deletes nothing', async () => {
     const h = await setup()
-    for (const key of ['a', 'b']) assert.equal((await h(await sign.sign(`http://localhost/photos/${key}`, { method: 'PUT', body: key }))).status, 200)
-    const del = await h(await sign.sign('http://localhost/photos/a', { method: 'DELETE', headers: { 'if-match': '"00000000000000000000000000000000"' } }))
-    assert.equal(del.status, 501)
-    assert.match(await del.text(), /<Code>NotImplemented<\/Code>/)
-    const body = '<Delete><Object><Key>a</Key><ETag>"00000000000000000000000000000000"</ETag></Object><Object><Key>b</Key></Object></Delete>'
+    const etags: Record<string, string> = {}
+    for (const key of ['a', 'b', 'c', 'd']) {
+      const put = await h(await sign.sign(`http://localhost/photos/${key}`, { method: 'PUT', body: key }))
+      assert.equal(put.status, 200)
+      etags[key] = put.headers.get('etag')!
+    }
+    const stale = '"00000000000000000000000000000000"'
+    const refused = await h(await sign.sign('http://localhost/photos/a', { method: 'DELETE', headers: { 'if-match': stale } }))
+    assert.equal(refused.status, 412)
+    assert.match(await refused.text(), /<Code>PreconditionFailed<\/Code>/)
+    assert.equal((await h(await sign.sign('http://localhost/photos/a'))).status, 200, 'the refused one is still there')
+    const missing = await h(await sign.sign('http://localhost/photos/none', { method: 'DELETE', headers: { 'if-match': '*' } }))
+    assert.equal(missing.status, 404)
+    assert.match(await missing.text(), /<Code>NoSuchKey<\/Code>/)
+    assert.equal((await h(await sign.sign('http://localhost/photos/a', { method: 'DELETE', headers: { 'if-match': etags.a! } }))).status, 204)
+    assert.equal((await h(await sign.sign('http://localhost/photos/a'))).status, 404, 'the matching one is deleted')
+    // Not taken, and nothing deleted: a list of ETags, a version named, S3's directory-bucket conditions.
+    for (const [headers, query, code] of [
+      [{ 'if-match': `${etags.b!}, ${stale}` }, '', 'InvalidArgument'],
+      [{ 'if-match': etags.b! }, '?versionId=null', 'NotImplemented'],
+      [{ 'x-amz-if-match-size': '1' }, '', 'NotImplemented'],
+      [{ 'x-amz-if-match-last-modified-time': new Date().toUTCString() }, '', 'NotImplemented'],
+    ] as const) {
+      const res = await h(await sign.sign(`http://localhost/photos/b${query}`, { method: 'DELETE', headers }))
+      assert.match(await res.text(), new RegExp(`<Code>${code}</Code>`), JSON.stringify(headers))
+    }
+    assert.equal((await h(await sign.sign('http://localhost/photos/b'))).status, 200, 'b is still there')
+    const body = `<Delete><Object><Key>b</Key><ETag>${stale}</ETag></Object><Object><Key>c</Key><ETag>${etags.c!}</ETag></Object><Object><Key>d</Key><ETag>*</ETag></Object><Object><Key>none</Key><ETag>*</ETag></Object></Delete>`
     const batch = await (await h(await sign.sign('http://localhost/photos?delete', { method: 'POST', body }))).text()
-    assert.match(batch, /<Deleted><Key>b<\/Key><\/Deleted>/, 'the unconditional one goes')
-    assert.match(batch, /<Error><Key>a<\/Key><Code>NotImplemented<\/Code>/)
-    assert.equal((await h(await sign.sign('http://localhost/photos/a'))).status, 200, 'the conditional one is still there')
+    assert.match(batch, /<Error><Key>b<\/Key><Code>PreconditionFailed<\/Code>/)
+    assert.match(batch, /<Deleted><Key>c<\/Key><\/Deleted>/)
+    assert.match(batch, /<Deleted><Key>d<\/Key><\/Deleted>/)
+    assert.match(batch, /<Error><Key>none<\/Key><Code>NoSuchKey<\/Code>/)
+    assert.deepEqual(await Promise.all(['b', 'c', 'd'].map(async k => (await h(await sign.sign(`http://localhost/photos/${k}`))).status)), [200, 404, 404])
+  })
+
+  it('refuses a copy of more than 5 GiB, whole (CopyObject) or as a part, as S3 does; a part copied from a range of it is taken', async () => {
+    const store = new MemoryStore()
+    await store.createBucket('photos')
+    await store.putObject('photos', 'huge', new Blob(['small bytes']).stream(), { metadata: { user: {} } })
+    // The store says the object is 6 GiB: what is checked is the size it reports, before a byte is read.
+    const openObject = store.openObject.bind(store)
+    store.openObject = async (bucket, key, options) => {
+      const h = await openObject(bucket, key, options)
+      return key === 'huge' ? { ...h, info: { ...h.info, size: 6 * 1024 ** 3 } } : h
+    }
+    const h = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined } })
+    const copy = await h(await sign.sign('http://localhost/photos/copy', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/huge' } }))
+    assert.equal(copy.status, 400)
+    assert.match(await copy.text(), /<Code>InvalidRequest<\/Code><Message>The specified copy source is larger than the maximum allowable size for a copy source: 5368709120/)
+    assert.equal((await h(await sign.sign('http://localhost/photos/copy', { method: 'HEAD' }))).status, 404, 'nothing written')
+    const created = await h(await sign.sign('http://localhost/photos/big?uploads', { method: 'POST' }))
+    const uploadId = /<UploadId>([^<]+)/.exec(await created.text())![1]!
+    const part = async (range?: string): Promise<Response> => await h(await sign.sign(`http://localhost/photos/big?partNumber=1&uploadId=${uploadId}`, { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/huge', ...(range === undefined ? {} : { 'x-amz-copy-source-range': range }) } }))
+    for (const range of [undefined, `bytes=0-${5 * 1024 ** 3}`]) {
+      const refused = await part(range)
+      assert.equal(refused.status, 400, String(range))
+      assert.match(await refused.text(), /<Code>InvalidRequest<\/Code>/)
+    }
+    assert.equal((await part('bytes=0-4')).status, 200, 'a range within 5 GiB')
   })
 
   it('renders S3 XML errors with Code, Message, Resource and RequestId', async () => {
@@ -255,5 +306,20 @@ describe('ListMultipartUploads paging', () => {
     const none = await (await h(await sign.sign('http://localhost/photos?uploads&max-uploads=0'))).text()
     assert.match(none, /<IsTruncated>false<\/IsTruncated>/)
     assert.deepEqual(ids(none, 'UploadId'), [])
+  })
+
+  it('encoding-type=url percent-encodes keys, prefixes and markers, as the object listings do; another encoding is refused', async () => {
+    const h = await setup()
+    for (const key of ['a b/ü', 'a b/x&y', 'c\u0001d']) assert.equal((await h(await sign.sign(`http://localhost/photos/${encodeURIComponent(key)}?uploads`, { method: 'POST' }))).status, 200)
+    const xml = await (await h(await sign.sign('http://localhost/photos?uploads&encoding-type=url&max-uploads=2&prefix=a%20b%2F'))).text()
+    assert.deepEqual(ids(xml, 'Key'), ['a%20b/x%26y', 'a%20b/%C3%BC'], 'in UTF-8 byte order')
+    assert.deepEqual([ids(xml, 'Prefix')[0], ids(xml, 'EncodingType')[0]], ['a%20b/', 'url'])
+    const control = await (await h(await sign.sign('http://localhost/photos?uploads&encoding-type=url&prefix=c'))).text()
+    assert.deepEqual(ids(control, 'Key'), ['c%01d'], 'a key XML 1.0 cannot carry, listed')
+    const plain = await (await h(await sign.sign('http://localhost/photos?uploads&prefix=a%20b%2F&delimiter=%2F'))).text()
+    assert.deepEqual(ids(plain, 'Key'), ['a b/x&amp;y', 'a b/ü'])
+    const refused = await h(await sign.sign('http://localhost/photos?uploads&encoding-type=base64'))
+    assert.equal(refused.status, 400)
+    assert.match(await refused.text(), /<Code>InvalidArgument<\/Code>/)
   })
 })

@@ -15,10 +15,10 @@ import type { Keyring } from '../../src/core/wire/keyring.js'
 
 const LEASE = 1000
 
-function arbiter (current: (key: string) => CatalogEntry | undefined = () => undefined): { a: WriteArbiter, clock: { t: number } } {
+function arbiter (current: (key: string) => CatalogEntry | undefined = () => undefined, slot: (key: string, slot: string) => CatalogEntry | undefined = () => undefined): { a: WriteArbiter, clock: { t: number } } {
   const clock = { t: 1_000_000 }
   // Its own arbiter: no question leaves the process.
-  const a = new WriteArbiter({ libp2p: {} as Libp2p, keyring: {} as Keyring, self: 'me', arbiterOf: () => 'me', current: async (_b, k) => current(k), leaseMs: LEASE, now: () => clock.t })
+  const a = new WriteArbiter({ libp2p: {} as Libp2p, keyring: {} as Keyring, self: 'me', arbiterOf: () => 'me', current: async (_b, k) => current(k), slot: (_b, k, s) => slot(k, s), leaseMs: LEASE, now: () => clock.t })
   return { a, clock }
 }
 
@@ -35,7 +35,7 @@ describe('write arbiter', () => {
     await refused(a.acquire('b', 'k', { ifNoneMatch: '*' }), 'ConditionalRequestConflict')
     await a.acquire('b', 'other', { ifNoneMatch: '*' })
     await first.confirm()
-    await first.release({ etag: 'e1', version: version(5) })
+    await first.release({ etag: 'e1', version: version(5), slot: '' })
     await refused(a.acquire('b', 'k', { ifNoneMatch: '*' }), 'PreconditionFailed')
     const swap = await a.acquire('b', 'k', { ifMatch: 'e1' })
     await swap.release()
@@ -59,7 +59,7 @@ describe('write arbiter', () => {
     const slow = await a.acquire('b', 'k', { ifNoneMatch: '*' })
     clock.t += LEASE + 1
     const late = await a.acquire('b', 'k', { ifNoneMatch: '*' })
-    await slow.release({ etag: 'slow', version: version(9) })
+    await slow.release({ etag: 'slow', version: version(9), slot: '' })
     await refused(late.confirm(), 'PreconditionFailed')
   })
 
@@ -77,9 +77,26 @@ describe('write arbiter', () => {
     await (await a.acquire('b', 'gone', { ifNoneMatch: '*' })).release()
     // A conditional write remembered here, older than the catalog's entry, does not stand in for it.
     const old = await a.acquire('b', 'none', { ifNoneMatch: '*' })
-    await old.release({ etag: 'old', version: version(1) })
+    await old.release({ etag: 'old', version: version(1), slot: '' })
     entries.none = { bucket: 'b', key: 'none', version: version(2), deleted: true, holders: [] }
     await (await a.acquire('b', 'none', { ifNoneMatch: '*' })).release()
+  })
+
+  it('a conditional delete leaves the key with no object, though the catalog has not heard; a later change of the slot it wrote sets that aside', async () => {
+    const object = { size: 1, etag: 'cat', sha256: 'a'.repeat(64), lastModified: 1, metadata: { user: {} }, tags: {} }
+    const live: CatalogEntry = { bucket: 'b', key: 'k', versionId: 'v3', version: version(3), deleted: false, object, holders: ['me'] }
+    const slots: Record<string, CatalogEntry> = { v3: live }
+    // The catalog keeps the key's head at v3 throughout: it hears of neither the delete nor the marker's removal.
+    const { a } = arbiter(k => k === 'k' ? live : undefined, (_k, s) => slots[s])
+    const del = await a.acquire('b', 'k', { ifMatch: 'cat' })
+    await del.release({ version: version(5), slot: 'v5' })
+    await refused(a.acquire('b', 'k', { ifMatch: 'cat' }), 'NoSuchKey')
+    await refused(a.acquire('b', 'k', { ifMatch: '*' }), 'NoSuchKey')
+    await (await a.acquire('b', 'k', { ifNoneMatch: '*' })).release()
+    // The marker (slot v5) deleted by its id: v3 is current again, as the catalog says.
+    slots.v5 = { bucket: 'b', key: 'k', versionId: 'v5', version: version(6), deleted: true, holders: [] }
+    await (await a.acquire('b', 'k', { ifMatch: 'cat' })).release()
+    await refused(a.acquire('b', 'k', { ifNoneMatch: '*' }), 'PreconditionFailed')
   })
 
   it('an arbiter that cannot be reached answers 503 (never two winners)', async () => {

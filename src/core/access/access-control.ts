@@ -225,6 +225,19 @@ export class AccessControl {
     return bp !== undefined && bp.statements.some(s => names(s) && (s.principal === '*' || (typeof s.principal === 'object' && (s.principal.AWS.includes('*') || (p.kind === 'user' && s.principal.AWS.includes(userArn(p.user.name)))))))
   }
 
+  /**
+   * Whether a policy in force for `p` on `bucket` (its identity's, the
+   * bucket's, its session's) has a condition on a key that starts with
+   * `prefix` (lower case, as `s3:existingobjecttag/`): what such a key names
+   * is then looked up before the request is decided, and only then.
+   */
+  conditionsOn (p: Principal, bucket: string, prefix: string): boolean {
+    if (p.kind === 'root' && p.session?.policy === undefined) return false
+    const names = (s: Statement): boolean => s.condition !== undefined && Object.values(s.condition).some(keys => Object.keys(keys).some(k => k.toLowerCase().startsWith(prefix)))
+    const policies = [...p.kind === 'user' ? this.identityPolicies(p.user.name) : [], this.bucketPolicy(bucket, p), p.kind === 'anonymous' ? undefined : p.session?.policy]
+    return policies.some(policy => policy?.statements.some(names) === true)
+  }
+
   /** A user's own and its groups' policies, inline and attached. */
   identityPolicies (user: string): Policy[] {
     this.fresh()

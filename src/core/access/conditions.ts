@@ -66,7 +66,8 @@ function holds (operator: string, request: string | string[] | undefined, values
     // Every request value matches (vacuously true with none); negated: no request value matches.
     return negated ? list.every(r => !one(r)) : list.every(one)
   }
-  if (!present) return ifExists || negated
+  // ForAnyValue on a key the request lacks (or an empty set): no value matches, negated or not (IAM's rule).
+  if (!present) return ifExists || (negated && set !== 'Any')
   if (set === 'Any') return negated ? list.some(r => !one(r)) : list.some(one)
   const matched = list.some(one)
   return negated ? !matched : matched

@@ -172,7 +172,7 @@ export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: {
     if (s.Action !== undefined) out.actions = strings(s.Action, `${where}: Action`)
     if (s.NotAction !== undefined) out.notActions = strings(s.NotAction, `${where}: NotAction`)
     for (const a of [...out.actions ?? [], ...out.notActions ?? []]) {
-      if (a !== '*' && !/^(s3|iam|sts|admin):[A-Za-z*?]+$/.test(a)) throw new MalformedPolicyError(`${where}: ${a} is not an action s3mesh knows (s3:GetObject, s3:*, iam:CreateUser, sts:AssumeRole, admin:*, ...).`)
+      if (a !== '*' && !/^(s3|iam|sts|admin):[A-Za-z*?]+$/i.test(a)) throw new MalformedPolicyError(`${where}: ${a} is not an action s3mesh knows (s3:GetObject, s3:*, iam:CreateUser, sts:AssumeRole, admin:*, ...).`)
     }
     if (s.Resource !== undefined) out.resources = strings(s.Resource, `${where}: Resource`)
     if (s.NotResource !== undefined) out.notResources = strings(s.NotResource, `${where}: NotResource`)
@@ -193,5 +193,20 @@ export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: {
     }
     return out
   })
-  return { version: d.Version, ...(typeof d.Id === 'string' ? { id: d.Id } : {}), statements }
+  return { version: d.Version, ...(typeof d.Id === 'string' ? { id: d.Id } : {}), statements: d.Version === '2008-10-17' ? statements.map(withoutVariables) : statements }
+}
+
+/**
+ * A statement of a 2008-10-17 policy, which has no policy variables (IAM's
+ * rule): each `$` in its resources and condition values made literal (`${$}`),
+ * so `${aws:username}` there is matched as the text it is.
+ */
+function withoutVariables (s: Statement): Statement {
+  const literal = (t: string): string => t.replaceAll('$', '${$}')
+  return {
+    ...s,
+    ...(s.resources === undefined ? {} : { resources: s.resources.map(literal) }),
+    ...(s.notResources === undefined ? {} : { notResources: s.notResources.map(literal) }),
+    ...(s.condition === undefined ? {} : { condition: Object.fromEntries(Object.entries(s.condition).map(([op, keys]) => [op, Object.fromEntries(Object.entries(keys).map(([k, values]) => [k, values.map(literal)]))])) }),
+  }
 }

@@ -210,6 +210,7 @@ export class MeshNode {
       libp2p: o.libp2p, keyring: o.keyring, self: this.self,
       arbiterOf: b => partition.owners(b)[0],
       current: async (b, k, signal) => await partition.entry(b, k, signal, { holders: true }),
+      slot: (b, k, slot) => catalog.slot(b, k, slot === '' ? undefined : slot),
     })
     this.closer = new BucketCloser({
       libp2p: o.libp2p, keyring: o.keyring, catalog, clock, receive: entries => { this.reconciler.receive(entries) },

@@ -23,6 +23,7 @@ import { confirmed, meshVersionId, NewVersions } from './mesh-writes.js'
 import type { Replicator, WriteFan } from './replicator.js'
 import { readLaterHandle, streamedHandle, verifiedHandle } from './read-handles.js'
 import type { WriteArbiter, WriteLease } from './write-arbiter.js'
+import type { Version } from './hlc.js'
 import type { BucketCloser } from './bucket-close.js'
 
 /** What the mesh store is built on (see MeshNode, which makes them). */
@@ -236,32 +237,48 @@ export class MeshStore implements ObjectStore {
     const status = this.buckets.live(bucket).versioning
     const versionId = options?.versionId
     const signal = options?.signal
-    if (status === undefined && (versionId === undefined || versionId === NULL_VERSION)) {
-      await this.copies.locks.run(`${bucket}\n${key}`, async () => {
-        await this.copies.deleteLocal(bucket, key, signal)
-        this.writes.published(this.copies.inBucket({ bucket, key, version: this.version(), deleted: true, holders: [] }))
-      })
+    const ifMatch = options?.ifMatch
+    // The arbiter learns what the key's current object is after a delete without an id (none), not after one by id.
+    if (ifMatch !== undefined && versionId !== undefined) throw new S3Error('NotImplemented', 'A conditional delete of a version by its id is not supported: delete without versionId, or without If-Match.')
+    // A conditional delete asks the bucket's arbiter, as a conditional write does: of two racing, one wins.
+    const lease = await this.lease(bucket, key, ifMatch === undefined ? undefined : { ifMatch }, signal)
+    let deleted: { version: Version, slot: string } | undefined
+    try {
+      if (status === undefined && (versionId === undefined || versionId === NULL_VERSION)) {
+        await this.copies.locks.run(`${bucket}\n${key}`, async () => {
+          await lease?.confirm(signal)
+          await this.copies.deleteLocal(bucket, key, signal)
+          const version = this.version()
+          this.writes.published(this.copies.inBucket({ bucket, key, version, deleted: true, holders: [] }))
+          deleted = { version, slot: '' }
+        })
+        await this.p.persist()
+        return undefined
+      }
+      // A delete marker is a version: made as a PUT is, never into a bucket being deleted.
+      const marking = versionId === undefined
+      const result = marking
+        ? await this.writing(bucket, signal, async () => await this.mark(bucket, key, signal, lease, made => { deleted = made }))
+        : await this.copies.locks.run(`${bucket}\n${key}`, async () => await this.deleteSlot(bucket, key, versionId, options ?? {}, signal))
       await this.p.persist()
-      return undefined
+      return result
+    } finally {
+      // The key is let go with no object current from the delete's version on (or with nothing, when it did not happen).
+      await lease?.release(deleted)
     }
-    // A delete marker is a version: made as a PUT is, never into a bucket being deleted.
-    const marking = versionId === undefined
-    const result = marking
-      ? await this.writing(bucket, signal, async () => await this.mark(bucket, key, signal))
-      : await this.copies.locks.run(`${bucket}\n${key}`, async () => await this.deleteSlot(bucket, key, versionId, options ?? {}, signal))
-    await this.p.persist()
-    return result
   }
 
   /** A delete marker becomes the key's current version (the null slot's, when versioning is suspended). */
-  private async mark (bucket: string, key: string, signal?: AbortSignal): Promise<DeleteResult> {
+  private async mark (bucket: string, key: string, signal?: AbortSignal, lease?: WriteLease, made?: (marker: { version: Version, slot: string }) => void): Promise<DeleteResult> {
     const status = this.buckets.live(bucket).versioning
     return await this.copies.locks.run(`${bucket}\n${key}`, async (): Promise<DeleteResult> => {
+      await lease?.confirm(signal)
       const version = this.version()
       const suspended = status === 'Suspended'
       // Suspended: the marker takes the null slot, and the null version's copy here goes (the other holders' as they hear of it).
       if (suspended) await this.copies.deleteLocal(bucket, key, signal, NULL_VERSION)
       this.writes.published(this.copies.inBucket({ bucket, key, ...(suspended ? {} : { versionId: meshVersionId(version) }), version, marker: true, deleted: false, holders: [] }))
+      made?.({ version, slot: suspended ? '' : meshVersionId(version) })
       return { versionId: suspended ? NULL_VERSION : meshVersionId(version), deleteMarker: true }
     })
   }

@@ -3,7 +3,7 @@ import { toBase64, toHex, type Hashes } from '../hashes.js'
 import type { ObjectInfo, VersionAs } from '../object-store.js'
 import { lockForWrite, lockOfRecord, lockRecord } from '../object-lock.js'
 import { NULL_VERSION, stampAt } from '../versioning.js'
-import type { CatalogEntry } from './catalog-entry.js'
+import { slotOf, type CatalogEntry } from './catalog-entry.js'
 import { encodeCatalogMessage } from './catalog-codec.js'
 import type { Catalog } from './catalog.js'
 import type { Version } from './hlc.js'
@@ -57,7 +57,7 @@ export class NewVersions {
     }
     const { info, entry } = done
     // Written here: the arbiter holds later conditional writes to this version from now on, however long the copies take.
-    const released = lease?.release({ etag: info.etag, version: entry.version })
+    const released = lease?.release({ etag: info.etag, version: entry.version, slot: slotOf(entry) })
     try {
       const written = performance.now()
       const replicas = await this.p.replicator.replicate(entry, signal, fan)

@@ -31,6 +31,8 @@ export interface WriteArbiterOptions {
   arbiterOf: (bucket: string) => string | undefined
   /** A key's newest entry as the catalog's owners know it (tombstones included). */
   current: (bucket: string, key: string, signal?: AbortSignal) => Promise<CatalogEntry | undefined>
+  /** The entry of one of a key's slots (`''`: the null one) in this member's catalog, tombstones included. */
+  slot?: (bucket: string, key: string, slot: string) => CatalogEntry | undefined
   leaseMs?: number
   timeoutMs?: number
   now?: () => number
@@ -40,8 +42,13 @@ export interface WriteArbiterOptions {
 export interface WriteLease {
   /** Asks the arbiter again, as the write commits: the condition still holds (412 or 404 if not) and the key is still this write's (409 if another took it). */
   confirm: (signal?: AbortSignal) => Promise<void>
-  /** Lets the key go: with the version written, which the arbiter holds later conditions to, or with none (the write failed). */
-  release: (written?: { etag: string, version: Version }) => Promise<void>
+  /**
+   * Lets the key go: with the version written and the slot it went into
+   * (`''`: the null one), which the arbiter holds later conditions to
+   * (without `etag`: a delete marker or a delete, after which the key has no
+   * object), or with none (the write failed).
+   */
+  release: (written?: { etag?: string, version: Version, slot: string }) => Promise<void>
 }
 
 /**
@@ -62,14 +69,15 @@ type Refusal = 'PreconditionFailed' | 'NoSuchKey' | 'ConditionalRequestConflict'
  * ConditionalRequestConflict, as S3 does. A write asks once before its body
  * (a failed condition is answered before the bytes are sent) and again as it
  * commits. Unconditional writes ask no one: the last writer wins, as in S3.
- * When the arbiter cannot be reached, conditional writes answer 503 rather
- * than risk two winners.
+ * A conditional delete (If-Match) asks as a write does, and leaves the key
+ * with no object. When the arbiter cannot be reached, conditional writes
+ * answer 503 rather than risk two winners.
  */
 export class WriteArbiter {
   /** Keys held by a conditional write in progress: its token and when the hold ends. */
   private readonly held = new Map<string, { token: string, until: number }>()
-  /** Conditional writes let commit here, until the catalog surely has them. */
-  private readonly written = new Map<string, { etag: string, version: Version, at: number }>()
+  /** Conditional writes let commit here, until the catalog surely has them (no `etag`: a conditional delete). */
+  private readonly written = new Map<string, { etag?: string, version: Version, slot?: string, at: number }>()
   /** When forgetOld last walked the maps. */
   private swept = 0
   private readonly leaseMs: number
@@ -135,7 +143,9 @@ export class WriteArbiter {
     return {
       confirm: async s => { refusedOr(await ask(question, s), key) },
       release: async written => {
-        await ask({ op: 'release', bucket, key, token, ...(written === undefined ? {} : { etag: written.etag, version: written.version }) }, AbortSignal.timeout(this.timeoutMs)).catch(() => {
+        // A delete is told as `gone`: an arbiter of the release before, which knows no such thing, takes it as a release without a version.
+        const told = written === undefined ? {} : { ...(written.etag === undefined ? { gone: true } : { etag: written.etag }), version: written.version, slot: written.slot }
+        await ask({ op: 'release', bucket, key, token, ...told }, AbortSignal.timeout(this.timeoutMs)).catch(() => {
           // Not heard: the hold ends with its lease.
         })
       },
@@ -156,9 +166,9 @@ export class WriteArbiter {
       // Kept even when the hold had passed to another write meanwhile: this version was written all the same.
       const { etag, version } = r
       const known = this.written.get(id)
-      if (typeof etag === 'string' && isVersion(version) && (known === undefined || compareVersions(version, known.version) > 0)) {
+      if ((typeof etag === 'string' || r.gone === true) && isVersion(version) && (known === undefined || compareVersions(version, known.version) > 0)) {
         this.written.delete(id)
-        this.written.set(id, { etag, version, at: now })
+        this.written.set(id, { ...(typeof etag === 'string' ? { etag } : {}), version, ...(typeof r.slot === 'string' ? { slot: r.slot } : {}), at: now })
       }
       return { status: 'ok' }
     }
@@ -177,11 +187,19 @@ export class WriteArbiter {
     // Decided after the wait: another question may have taken the key meanwhile.
     const again = this.held.get(id)
     if (again !== undefined && again.token !== token && again.until > this.now()) return { status: 'refused', code: 'ConditionalRequestConflict' }
-    // The newer of the catalog's entry (a tombstone: no object) and the last conditional write let commit here.
-    const known = this.written.get(id)
+    // The newer of the catalog's entry (a tombstone: no object) and the last conditional write let commit here, unless
+    // that write's slot has changed since (a version deleted by its id, a marker among them: the one before is current).
+    let known = this.written.get(id)
+    const inSlot = known?.slot === undefined ? undefined : this.o.slot?.(bucket, key, known.slot)
+    if (known !== undefined && inSlot !== undefined && compareVersions(inSlot.version, known.version) > 0) {
+      this.written.delete(id)
+      known = undefined
+    }
     const fromCatalog = entry === undefined ? undefined : { object: entry.deleted ? undefined : entry.object }
     // In the merge's order (compareSlotAge): a write is its own `created`; a tag edit of an older version is not newer than it.
-    const newest = known !== undefined && (entry === undefined || (compareVersions(known.version, createdOf(entry)) || compareVersions(known.version, entry.version)) > 0) ? { object: known } : fromCatalog
+    const newest = known !== undefined && (entry === undefined || (compareVersions(known.version, createdOf(entry)) || compareVersions(known.version, entry.version)) > 0)
+      ? { object: known.etag === undefined ? undefined : { etag: known.etag } }
+      : fromCatalog
     try {
       checkWriteCondition(condition, newest?.object, key)
     } catch (err) {

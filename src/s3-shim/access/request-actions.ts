@@ -107,7 +107,26 @@ function s3Keys (route: Route, headers: Headers): ContextValues {
     ...(headers.get('x-amz-acl') === null ? {} : { 's3:x-amz-acl': headers.get('x-amz-acl')! }),
     ...(headers.get('x-amz-copy-source') === null ? {} : { 's3:x-amz-copy-source': headers.get('x-amz-copy-source')! }),
     ...(headers.get('x-amz-metadata-directive') === null ? {} : { 's3:x-amz-metadata-directive': headers.get('x-amz-metadata-directive')! }),
+    // Conditional writes and deletes: a policy can require them (Null on s3:if-match, s3:if-none-match).
+    ...(headers.get('if-match') === null ? {} : { 's3:if-match': headers.get('if-match')! }),
+    ...(headers.get('if-none-match') === null ? {} : { 's3:if-none-match': headers.get('if-none-match')! }),
   }
+}
+
+/**
+ * The operations on an existing object whose permissions S3 gives
+ * `s3:ExistingObjectTag/<key>`: the tags the object (or the version named)
+ * has, looked up when a policy in force names one (handler.ts).
+ */
+export const EXISTING_TAG_OPERATIONS: ReadonlySet<string> = new Set([
+  'GetObject', 'HeadObject', 'GetObjectAttributes', 'GetObjectAcl', 'PutObjectAcl', 'GetObjectTagging', 'PutObjectTagging', 'DeleteObjectTagging',
+  'GetObjectRetention', 'PutObjectRetention', 'GetObjectLegalHold', 'PutObjectLegalHold',
+])
+
+/** Gives the permissions on `resource` the object's tags as `s3:ExistingObjectTag/<key>`. */
+export function withExistingTags (permissions: Permission[], resource: string, tags: Record<string, string>): Permission[] {
+  const keys = Object.fromEntries(Object.entries(tags).map(([k, v]) => [`s3:ExistingObjectTag/${k}`, v]))
+  return permissions.map(p => p.resource === resource ? { ...p, context: { ...p.context, ...keys } } : p)
 }
 
 /** The condition keys every request has. */
@@ -130,16 +149,20 @@ export function globalContext (headers: Headers, client: ClientInfo): ContextVal
  * `s3:versionid` condition key. A CORS preflight needs none (it is answered
  * from the bucket's CORS rules).
  */
-export function permissionsFor (route: Route, headers: Headers, client: ClientInfo, deleteKeys: Array<string | { key: string, versionId?: string }> = []): Permission[] {
+export function permissionsFor (route: Route, headers: Headers, client: ClientInfo, deleteKeys: Array<string | { key: string, versionId?: string, ifMatch?: string }> = []): Permission[] {
   const global = globalContext(headers, client)
   if (route.operation === 'Preflight') return []
   if (route.operation === 'DeleteObjects') {
     return deleteKeys.flatMap(k => {
       const key = typeof k === 'string' ? k : k.key
       const versionId = typeof k === 'string' ? undefined : k.versionId
+      const ifMatch = typeof k === 'string' ? undefined : k.ifMatch
+      const context = ifMatch === undefined ? global : { ...global, 's3:if-match': ifMatch }
       const perms: Permission[] = [versionId === undefined
-        ? { action: 's3:DeleteObject', resource: arn(route.bucket, key), context: global }
-        : { action: 's3:DeleteObjectVersion', resource: arn(route.bucket, key), context: { ...global, 's3:versionid': versionId } }]
+        ? { action: 's3:DeleteObject', resource: arn(route.bucket, key), context }
+        : { action: 's3:DeleteObjectVersion', resource: arn(route.bucket, key), context: { ...context, 's3:versionid': versionId } }]
+      // An ETag's condition tells whether the object is unchanged: S3 asks for s3:GetObject too (not for *).
+      if (ifMatch !== undefined && ifMatch.trim() !== '*') perms.push({ action: 's3:GetObject', resource: arn(route.bucket, key), context })
       if (versionId !== undefined && asksBypass(headers)) perms.push({ action: 's3:BypassGovernanceRetention', resource: arn(route.bucket, key), context: global })
       return perms
     })
@@ -168,6 +191,10 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
     context['s3:RequestObjectTagKeys'] = tagging.map(([k]) => k)
   }
   const permissions: Permission[] = [{ action, resource, context }]
+  // Tags set with the write need the tagging permission too (AWS's rule, and MinIO's): s3:PutObject alone sets none.
+  if (tagging !== undefined && tagging.length > 0) permissions.push({ action: 's3:PutObjectTagging', resource, context })
+  // GetObjectAttributes tells an object's ETag, size and checksums: AWS asks for the read permission as well.
+  if (route.operation === 'GetObjectAttributes') permissions.push(versionId === undefined ? { action: 's3:GetObject', resource, context } : { action: 's3:GetObjectVersion', resource, context })
   // Setting an ACL while writing needs the ACL permission too (AWS's rule): PutObject alone cannot make an object public.
   if (headers.get('x-amz-acl') !== null) {
     if (route.operation === 'CreateBucket') permissions.push({ action: 's3:PutBucketAcl', resource, context })
@@ -184,6 +211,9 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   // (A delete without a version id makes a marker, which no lock refuses: the header asks nothing there.)
   const byId = route.operation === 'PutObjectRetention' || (route.operation === 'DeleteObject' && versionId !== undefined)
   if (byId && asksBypass(headers)) permissions.push({ action: 's3:BypassGovernanceRetention', resource, context })
+  // A conditional delete on an ETag tells whether the object is unchanged: S3 asks for s3:GetObject too (not for If-Match: *).
+  const ifMatch = headers.get('if-match')?.trim()
+  if (route.operation === 'DeleteObject' && ifMatch !== undefined && ifMatch !== '*') permissions.push({ action: 's3:GetObject', resource, context })
   // A copy reads its source: the caller needs GetObject there too (GetObjectVersion for a version named).
   if (route.operation === 'CopyObject' || route.operation === 'UploadPartCopy') {
     const { path: source, versionId: sourceVersion } = splitCopySource(headers.get('x-amz-copy-source') ?? '')

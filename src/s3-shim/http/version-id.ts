@@ -31,7 +31,7 @@ export async function versionOf (store: ObjectStore, bucket: string, key: string
  * and deleting it deletes nothing (where ignoring the id would delete the
  * current object).
  */
-export async function deleteVersion (ctx: Context, key: string, versionId: string | undefined): Promise<DeleteResult> {
+export async function deleteVersion (ctx: Context, key: string, versionId: string | undefined, ifMatch?: string): Promise<DeleteResult> {
   const named = namedVersion(versionId)
   if (named !== undefined && !kept(ctx.store, named)) {
     await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
@@ -39,7 +39,8 @@ export async function deleteVersion (ctx: Context, key: string, versionId: strin
   }
   // Passing a GOVERNANCE retention was asked for, and allowed (request-actions.ts requires s3:BypassGovernanceRetention).
   const bypass = asksBypass(ctx.headers) ? { bypassGovernance: true } : {}
-  return await ctx.store.deleteObject(ctx.bucket, key, { signal: ctx.signal, ...bypass, ...(named === undefined ? {} : { versionId: named }) }) ?? (named === undefined ? {} : { versionId: named })
+  const match = ifMatch === undefined ? {} : { ifMatch }
+  return await ctx.store.deleteObject(ctx.bucket, key, { signal: ctx.signal, ...bypass, ...match, ...(named === undefined ? {} : { versionId: named }) }) ?? (named === undefined ? {} : { versionId: named })
 }
 
 /** The headers DeleteObject answers with. */

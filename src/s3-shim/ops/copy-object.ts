@@ -1,6 +1,7 @@
 import { askedLock } from '../http/object-lock.js'
 import { NULL_VERSION } from '../../core/versioning.js'
 import { S3Error } from '../../core/errors.js'
+import { MAX_PUT_SIZE } from '../../core/multipart.js'
 import type { Context } from '../context.js'
 import { checkStorageClass, metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { isoDate, quoteEtag } from '../respond.js'
@@ -35,6 +36,11 @@ export async function copyObject (ctx: Context): Promise<Response> {
   // The copy's lock is the request's (or the bucket's default), never the source's; a bad one is refused before the source is opened.
   const lock = askedLock(ctx)
   const handle = await openCopySource(ctx, source)
+  // As S3: one copy is at most 5 GiB; a larger object is copied in parts (UploadPartCopy with ranges).
+  if (handle.info.size > MAX_PUT_SIZE) {
+    await handle.close()
+    throw new S3Error('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_SIZE}. Copy it in parts (UploadPartCopy with x-amz-copy-source-range).`)
+  }
   // The null version is restored by a copy onto its key once another version is current (as S3 restores it); while it is the current one, it is the object itself.
   if (unchanged && source.versionId === NULL_VERSION && await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal }).then(i => (i.versionId ?? NULL_VERSION) === NULL_VERSION, () => false)) {
     await handle.close()

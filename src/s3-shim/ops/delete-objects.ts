@@ -2,7 +2,7 @@ import { S3Error, isS3Error } from '../../core/errors.js'
 import { assertObjectKey } from '../../core/names.js'
 import { permissionsFor } from '../access/request-actions.js'
 import type { Context } from '../context.js'
-import { CONDITIONAL_DELETE } from './delete-object.js'
+import { deleteMatch, DIRECTORY_BUCKET_CONDITIONS } from './delete-object.js'
 import { deleteKeepingAcl } from './get-acl.js'
 import { elementsOf, textOf, xmlResponse, type XmlElement } from '../xml.js'
 
@@ -21,21 +21,20 @@ export async function deleteObjects (ctx: Context): Promise<Response> {
   const keys = objects.map(o => {
     const key = textOf(o, 'Key')
     if (key === undefined) throw new S3Error('MalformedXML', 'Every Object in a Delete request needs a Key.')
-    return { key, versionId: textOf(o, 'VersionId'), conditional: ['ETag', 'LastModifiedTime', 'Size'].some(name => textOf(o, name) !== undefined) }
+    return { key, versionId: textOf(o, 'VersionId'), etag: textOf(o, 'ETag'), byTimeOrSize: ['LastModifiedTime', 'Size'].some(name => textOf(o, name) !== undefined) }
   })
   await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
   const Deleted: XmlElement[] = []
   const Errors: XmlElement[] = []
-  for (const { key, versionId, conditional } of keys) {
-    if (conditional) {
-      Errors.push({ Key: key, ...(versionId === undefined ? {} : { VersionId: versionId }), Code: 'NotImplemented', Message: CONDITIONAL_DELETE })
-      continue
-    }
+  for (const { key, versionId, etag, byTimeOrSize } of keys) {
     try {
+      if (byTimeOrSize) throw new S3Error('NotImplemented', DIRECTORY_BUCKET_CONDITIONS)
       assertObjectKey(key)
+      // A conditional delete: only if the key's current object has this ETag (any object, for *).
+      const ifMatch = deleteMatch(etag, versionId, 'ETag')
       // Each key needs its own s3:DeleteObject: a refused one is reported, the others go ahead.
-      if (ctx.auth.access !== undefined) ctx.auth.access.check(ctx.auth.principal, permissionsFor(ctx.route, ctx.headers, ctx.auth.client, [{ key, ...(versionId === undefined ? {} : { versionId }) }]))
-      const result = await deleteKeepingAcl(ctx, key, versionId)
+      if (ctx.auth.access !== undefined) ctx.auth.access.check(ctx.auth.principal, permissionsFor(ctx.route, ctx.headers, ctx.auth.client, [{ key, ...(versionId === undefined ? {} : { versionId }), ...(etag === undefined ? {} : { ifMatch: etag }) }]))
+      const result = await deleteKeepingAcl(ctx, key, versionId, ifMatch)
       if (!quiet) {
         // As AWS answers: a marker made is named by DeleteMarkerVersionId alone; a version deleted by its id by VersionId (and a marker's by both).
         const made = result.deleteMarker === true && versionId === undefined

@@ -58,14 +58,14 @@ export async function applyObjectAcl (ctx: Context, bucket: string, key: string,
  * current version cannot be told, the ACL goes (private, not public by
  * mistake).
  */
-export async function deleteKeepingAcl (ctx: Context, key: string, versionId: string | undefined): Promise<DeleteResult> {
+export async function deleteKeepingAcl (ctx: Context, key: string, versionId: string | undefined, ifMatch?: string): Promise<DeleteResult> {
   const access = ctx.auth.access
   const acl = access === undefined || access.state.readOnly ? undefined : access.state.get(idOf('object-acl', ctx.bucket, key))
   // Most keys have no ACL: their deletes cost no look first.
-  if (acl === undefined) return await deleteVersion(ctx, key, versionId)
+  if (acl === undefined) return await deleteVersion(ctx, key, versionId, ifMatch)
   // The current version's id (`null` in a bucket never versioned); undefined when there is none (a delete marker) or it cannot be told.
   const current = await ctx.store.headObject(ctx.bucket, key, { signal: ctx.signal }).then(info => info.versionId ?? NULL_VERSION, () => undefined)
-  const result = await deleteVersion(ctx, key, versionId)
+  const result = await deleteVersion(ctx, key, versionId, ifMatch)
   const stays = versionId === undefined
     // A marker over the current version keeps it, unless the marker took its place.
     ? !tookCurrent(result, current)

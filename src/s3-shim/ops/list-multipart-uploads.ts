@@ -2,7 +2,7 @@ import { compareKeys } from '../../core/key-order.js'
 import type { Context } from '../context.js'
 import { isoDate } from '../respond.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
-import { parseMaxKeys } from '../listing.js'
+import { encoderFor, parseMaxKeys } from '../listing.js'
 import { OWNER } from '../owner.js'
 
 /** ListMultipartUploads: in-flight uploads by key then initiation, with key/upload-id markers and delimiter roll-up. */
@@ -12,6 +12,8 @@ export async function listMultipartUploads (ctx: Context): Promise<Response> {
   const keyMarker = ctx.query.get('key-marker') ?? ''
   const uploadIdMarker = ctx.query.get('upload-id-marker') ?? ''
   const maxUploads = parseMaxKeys(ctx.query.get('max-uploads'), 'max-uploads')
+  // encoding-type=url: keys, prefixes, markers and the delimiter percent-encoded, as in the object listings.
+  const encode = encoderFor(ctx)
   const uploads = await ctx.store.listMultipartUploads(ctx.bucket, { prefix, signal: ctx.signal })
   let pastMarker = keyMarker === ''
   // Uploads of the marker's key come in the store's order (by initiation): those up to the upload-id marker were
@@ -44,22 +46,23 @@ export async function listMultipartUploads (ctx: Context): Promise<Response> {
     if (Upload.length + CommonPrefixes.length === maxUploads) { isTruncated = maxUploads > 0; break }
     if (common !== undefined) {
       seenPrefixes.add(common)
-      CommonPrefixes.push({ Prefix: common })
+      CommonPrefixes.push({ Prefix: encode(common) })
       next = { key: common }
     } else {
-      Upload.push({ Key: u.key, UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: isoDate(u.initiated) })
+      Upload.push({ Key: encode(u.key), UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: isoDate(u.initiated) })
       next = { key: u.key, uploadId: u.uploadId }
     }
   }
   return xmlResponse('ListMultipartUploadsResult', {
     Bucket: ctx.bucket,
-    KeyMarker: keyMarker,
+    KeyMarker: encode(keyMarker),
     UploadIdMarker: uploadIdMarker,
-    ...(isTruncated && next !== undefined ? { NextKeyMarker: next.key, ...(next.uploadId === undefined ? {} : { NextUploadIdMarker: next.uploadId }) } : {}),
-    Prefix: prefix,
-    ...(delimiter !== '' ? { Delimiter: delimiter } : {}),
+    ...(isTruncated && next !== undefined ? { NextKeyMarker: encode(next.key), ...(next.uploadId === undefined ? {} : { NextUploadIdMarker: next.uploadId }) } : {}),
+    Prefix: encode(prefix),
+    ...(delimiter !== '' ? { Delimiter: encode(delimiter) } : {}),
     MaxUploads: maxUploads,
     IsTruncated: isTruncated,
+    ...(ctx.query.has('encoding-type') ? { EncodingType: 'url' } : {}),
     Upload,
     CommonPrefixes,
   })

@@ -1,4 +1,5 @@
 import { S3Error } from '../../core/errors.js'
+import { MAX_PUT_SIZE } from '../../core/multipart.js'
 import type { ByteRange } from '../../core/object-store.js'
 import type { Context } from '../context.js'
 import { checksumXml } from '../http/checksum-headers.js'
@@ -31,6 +32,11 @@ export async function uploadPartCopy (ctx: Context): Promise<Response> {
     throw err
   }
   const size = range === undefined ? handle.info.size : range.end - range.start + 1
+  // As S3: a part is at most 5 GiB, however large its source.
+  if (size > MAX_PUT_SIZE) {
+    await handle.close()
+    throw new S3Error('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_SIZE}. Copy a range of it (x-amz-copy-source-range) of at most that.`)
+  }
   const part = await ctx.store.uploadPart(ctx.bucket, ctx.key, uploadId, partNumber, handle.stream(range), { size, signal: ctx.signal })
   return xmlResponse('CopyPartResult', { ETag: quoteEtag(part.etag), LastModified: isoDate(part.lastModified), ...checksumXml(part.checksum) })
 }
