@@ -95,6 +95,9 @@ export class RemoteS3 {
   /** Sends a request, failing over between nodes; throws the node's S3Error for an S3 error answer. */
   async send (req: RemoteRequest): Promise<RemoteResponse> {
     const replayable = !(req.body instanceof ReadableStream)
+    // A conditional write or delete lost on its way back may have been made: sent again elsewhere, it would be refused
+    // (412, 404) though it happened. Only an answer that says the node did not act (NODE_TROUBLE) sends it on.
+    const conditional = req.method !== 'GET' && req.method !== 'HEAD' && Object.keys(req.headers ?? {}).some(h => /^if-(none-)?match$/i.test(h))
     let lastError: unknown
     for (const endpoint of this.order(req.endpoint)) {
       if (req.signal?.aborted === true) throw new AbortError()
@@ -105,7 +108,7 @@ export class RemoteS3 {
         if (aborted(req.signal)) throw new AbortError()
         lastError = err
         this.downUntil[endpoint] = this.now() + this.options.retryAfterMs
-        if (!replayable) break
+        if (!replayable || conditional) break
         continue
       }
       if (NODE_TROUBLE.has(response.status) && replayable && req.endpoint === undefined) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { RunningServer } from './server.js'
 
 /**
@@ -39,7 +40,9 @@ export function banner (server: RunningServer, dataDir: string, version: string,
   const mesh = server.mesh
   if (mesh !== undefined) {
     const tcp = mesh.addresses.find(a => !a.includes('/ws')) ?? mesh.addresses[0]
-    const remote = !(host === '127.0.0.1' || host === 'localhost' || host === '::1') || mesh.addresses.some(a => !/^\/ip4\/127\./.test(a))
+    // Other machines can join only where the mesh listens beyond this one (--address alone does not open it).
+    const meshLocal = mesh.addresses.every(a => /^\/(ip4\/127\.|ip6\/::1\/)/.test(a))
+    const remote = !meshLocal
     const keyFromEnv = mesh.clusterKey.source === 'environment'
     const clusterKey = keyFromEnv ? '"$S3MESH_CLUSTER_KEY"' : mesh.clusterKey.base64
     const keyFrom = keyFromEnv ? 'from S3MESH_CLUSTER_KEY' : mesh.clusterKey.source === 'generated' ? `generated, saved in ${mesh.clusterKey.file}` : `from ${mesh.clusterKey.file}`
@@ -47,17 +50,26 @@ export function banner (server: RunningServer, dataDir: string, version: string,
       '',
       `Mesh peer:   ${mesh.libp2p.peerId.toString()}`,
       ...mesh.addresses.map(a => `             ${a}`),
-      `Cluster key: ${keyFromEnv ? '(not printed)' : mesh.clusterKey.base64}`,
+      `Cluster key: ${keyFromEnv ? `(not printed; the one that seals has fingerprint ${keyFingerprint(mesh.clusterKey.base64)})` : mesh.clusterKey.base64}`,
       `             (${keyFrom})`,
       `Members:     s3mesh members --endpoint ${url}`,
       '',
       ...(remote
         ? ['Add a node to this mesh (on another machine):', `  S3MESH_CLUSTER_KEY=${clusterKey} s3mesh server ./data --address 0.0.0.0:9000 --mesh-address 0.0.0.0:9100 --join ${tcp}`]
-        : ['Add a node to this mesh (another folder and ports on this machine):', `  S3MESH_CLUSTER_KEY=${clusterKey} s3mesh server ./data2 --address 127.0.0.1:9010 --mesh-address 127.0.0.1:9110 --join ${tcp}`]),
+        : [
+            'Add a node to this mesh (another folder and ports on this machine):',
+            `  S3MESH_CLUSTER_KEY=${clusterKey} s3mesh server ./data2 --address 127.0.0.1:9010 --console-address 127.0.0.1:9011 --mesh-address 127.0.0.1:9110 --join ${tcp}`,
+            ...(host === '127.0.0.1' || host === 'localhost' || host === '::1' ? [] : ['The mesh listens on this machine only: for nodes on other machines, start with --mesh-address 0.0.0.0:9100 (and --announce <public address> behind NAT).']),
+          ]),
     )
   }
   if (host === '127.0.0.1' || host === 'localhost' || host === '::1') {
     lines.push('', 'Listening on this machine only; use --address 0.0.0.0:<port> to serve the network.')
   }
   return lines.join('\n') + '\n'
+}
+
+/** A key's fingerprint: the first 8 hex digits of the SHA-256 of its bytes (tells which key is in use, and nothing of it). */
+export function keyFingerprint (base64: string): string {
+  return createHash('sha256').update(Buffer.from(base64, 'base64')).digest('hex').slice(0, 8)
 }

@@ -284,6 +284,13 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     if (udpTaken) {
       throw new CliError(`The UDP port ${udpPort} on ${o.host} (WebRTC-direct) is in use: pick another with --mesh-address ${o.host}:<port>, or start with --no-webrtc-direct.`)
     }
+    // As the S3 port's listen() says them: an address not of this machine, a port below 1024 for a user that may not.
+    if (codeOf(err) === 'EADDRNOTAVAIL' || /EADDRNOTAVAIL/.test(String(err))) {
+      throw new CliError(`The mesh cannot listen on ${o.host}: it is not an address of this machine. Give one of its own, or 0.0.0.0, with --mesh-address.`)
+    }
+    if (codeOf(err) === 'EACCES' || /EACCES/.test(String(err))) {
+      throw new CliError(`The mesh may not listen on port ${o.port} (or ${wsPort} for WebSockets): ports below 1024 need privileges. Pick a port above 1024 with --mesh-address ${o.host}:<port>.`)
+    }
     throw err
   }
   let free = await freeBytes(o.layout.root)

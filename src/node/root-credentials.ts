@@ -23,6 +23,11 @@ function randomSecret (): string {
   return randomBytes(30).toString('base64').replace(/\+/g, 'A').replace(/\//g, 'B')
 }
 
+/** What a root access key may hold: an IAM key id's characters but the comma (which splits a SigV4 header). */
+const ROOT_USER = /^[A-Za-z0-9+.@_-]{3,128}$/
+/** What a root secret may hold: printable ASCII, no whitespace. */
+const ROOT_PASSWORD = /^[\x21-\x7e]{8,128}$/
+
 /**
  * The root user's keys, as MinIO does it: S3MESH_ROOT_USER and
  * S3MESH_ROOT_PASSWORD when set; otherwise the ones saved in the data folder;
@@ -34,8 +39,13 @@ export async function loadRootCredentials (layout: DiskLayout, env: NodeJS.Proce
   const password = env.S3MESH_ROOT_PASSWORD
   if (user !== undefined || password !== undefined) {
     if (user === undefined || password === undefined) throw new CliError('Set both S3MESH_ROOT_USER and S3MESH_ROOT_PASSWORD, or neither (then s3mesh keeps generated keys in the data folder).', 2)
+    if (user === '' || password === '') throw new CliError(`${user === '' ? 'S3MESH_ROOT_USER' : 'S3MESH_ROOT_PASSWORD'} is set but empty: unset it, or give it a value.`, 2)
     if (user.length < 3) throw new CliError('S3MESH_ROOT_USER must be at least 3 characters long.', 2)
     if (password.length < 8) throw new CliError('S3MESH_ROOT_PASSWORD must be at least 8 characters long.', 2)
+    // A signature's Credential=KEY/date/... is split on / and , and a key with either (or =, or a space) could never sign.
+    if (!ROOT_USER.test(user)) throw new CliError('S3MESH_ROOT_USER may hold letters, digits and + . @ _ - only (no /, comma or space), at most 128 of them: SigV4 requests could not name another.', 2)
+    // A trailing newline from a file or a pasted space would be part of the secret every client must then send.
+    if (!ROOT_PASSWORD.test(password)) throw new CliError('S3MESH_ROOT_PASSWORD may hold printable ASCII only (no space, newline or other control character), at most 128 characters.', 2)
     return { accessKey: user, secretKey: password, source: 'environment', file }
   }
   try {

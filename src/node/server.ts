@@ -116,11 +116,13 @@ async function makeFolders (path: string): Promise<void> {
 }
 
 async function prepareDataDir (dataDir: string): Promise<void> {
+  const found = await stat(dataDir).catch(() => undefined)
+  if (found !== undefined && !found.isDirectory()) throw new CliError(`Cannot use ${dataDir} as the data folder: it is a file, not a folder. Give a folder (it is made if missing).`)
   try {
     await makeFolders(dataDir)
     await access(dataDir, constants.W_OK | constants.R_OK | constants.X_OK)
   } catch (err) {
-    const why = codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM' || codeOf(err) === 'EROFS' ? 'permission denied' : codeOf(err) === 'ENOTDIR' || codeOf(err) === 'EEXIST' ? 'it is not a folder' : codeOf(err) === 'ENOENT' ? 'no folder can be made there' : String(err)
+    const why = codeOf(err) === 'EROFS' ? 'it is on a read-only file system' : codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM' ? 'permission denied' : codeOf(err) === 'ENOTDIR' || codeOf(err) === 'EEXIST' ? 'it is not a folder' : codeOf(err) === 'ENOENT' ? 'no folder can be made there' : String(err)
     throw new CliError(`Cannot use ${dataDir} as the data folder: ${why}. Choose a folder this user can write to.`)
   }
   const system = join(dataDir, '.s3mesh')

@@ -7,6 +7,7 @@ import { authenticatePrincipal } from './auth/authenticate.js'
 import { DEFAULT_CLOCK_SKEW_MS, type CredentialProvider } from './auth/sigv4.js'
 import { Context, type OperationHandler } from './context.js'
 import { refuseObjectLock } from './http/object-lock.js'
+import { splitCopySource } from './copy-source.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
 import { getObjectLegalHold, getObjectLockConfiguration, getObjectRetention, putObjectLegalHold, putObjectLockConfiguration, putObjectRetention } from './ops/object-lock.js'
 import { abortMultipartUpload } from './ops/abort-multipart-upload.js'
@@ -21,7 +22,7 @@ import { deleteObject } from './ops/delete-object.js'
 import { deleteObjects } from './ops/delete-objects.js'
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './ops/get-acl.js'
 import { deleteBucketPolicy, getBucketPolicy, getBucketPolicyStatus, putBucketPolicy } from './ops/bucket-policy.js'
-import type { AccessControl, Permission, Principal } from '../core/access/access-control.js'
+import { EXISTING_TAG_KEYS, type AccessControl, type Permission, type Principal } from '../core/access/access-control.js'
 import { EXISTING_TAG_OPERATIONS, globalContext, permissionsFor, withExistingTags, type ClientInfo } from './access/request-actions.js'
 import { accessApi, isAccessApiRequest } from './iam/access-api.js'
 import { getBucketLocation } from './ops/get-bucket-location.js'
@@ -152,7 +153,7 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight' | 'PostObject'>, Operati
 }
 
 /** Reads of one key whose NoSuchKey S3 answers as AccessDenied to a caller that may not list the bucket. */
-const KEY_READS = new Set<Operation>(['GetObject', 'HeadObject', 'GetObjectAttributes', 'GetObjectTagging', 'GetObjectAcl'])
+const KEY_READS = new Set<Operation>(['GetObject', 'HeadObject', 'GetObjectAttributes', 'GetObjectTagging', 'GetObjectAcl', 'GetObjectRetention', 'GetObjectLegalHold'])
 
 /** Types a browser shows without running anything: everything else is sandboxed on an origin that holds secrets. */
 const INERT_TYPES = /^(image\/(png|jpeg|gif|webp|avif|bmp|x-icon|vnd\.microsoft\.icon)|video\/[\w.+-]+|audio\/[\w.+-]+|application\/pdf|text\/plain|text\/csv|text\/markdown|application\/json|application\/octet-stream|binary\/octet-stream)\s*(;|$)/i
@@ -192,14 +193,30 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
   }
 
   /**
-   * The object's tags as s3:ExistingObjectTag/<key>, when a policy in force
-   * names that key (one look at the object first); a missing object has none.
+   * The tags of the object a request acts on, and of a copy's source, as
+   * s3:ExistingObjectTag/<key>, where a policy in force names that key (one
+   * look at the object first). A missing object has none; a look that fails
+   * otherwise fails the request (a Deny on a tag must not pass unread).
    */
-  async function withTagsIfAsked (principal: Principal, r: Route, permissions: Permission[], signal: AbortSignal): Promise<Permission[]> {
-    if (access === undefined || r.key === '' || !EXISTING_TAG_OPERATIONS.has(r.operation) || !access.conditionsOn(principal, r.bucket, 's3:existingobjecttag/')) return permissions
-    const versionId = r.query.get('versionId')
-    const tags = await store.headObject(r.bucket, r.key, { signal, ...(versionId === undefined ? {} : { versionId }) }).then(info => info.tags, () => ({}))
-    return withExistingTags(permissions, `arn:aws:s3:::${r.bucket}/${r.key}`, tags)
+  async function withTagsIfAsked (principal: Principal, r: Route, headers: Headers, permissions: Permission[], signal: AbortSignal): Promise<Permission[]> {
+    if (access === undefined) return permissions
+    const tagsOf = async (bucket: string, key: string, versionId: string | undefined): Promise<Record<string, string>> =>
+      await store.headObject(bucket, key, { signal, ...(versionId === undefined ? {} : { versionId }) }).then(info => info.tags, (err: unknown) => {
+        if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchVersion') || isS3Error(err, 'MethodNotAllowed') || isS3Error(err, 'NoSuchBucket')) return {}
+        throw err
+      })
+    let out = permissions
+    if (r.key !== '' && EXISTING_TAG_OPERATIONS.has(r.operation) && access.conditionsOn(principal, r.bucket, EXISTING_TAG_KEYS)) {
+      out = withExistingTags(out, `arn:aws:s3:::${r.bucket}/${r.key}`, await tagsOf(r.bucket, r.key, r.query.get('versionId')))
+    }
+    // A copy reads its source: a Deny on the source's tags must hold there too (a copy would take the bytes away from them).
+    if (r.operation === 'CopyObject' || r.operation === 'UploadPartCopy') {
+      const { path, versionId } = splitCopySource(headers.get('x-amz-copy-source') ?? '')
+      const slash = path.indexOf('/')
+      const [bucket, key] = [path.slice(0, slash), path.slice(slash + 1)]
+      if (slash > 0 && key !== '' && access.conditionsOn(principal, bucket, EXISTING_TAG_KEYS)) out = withExistingTags(out, `arn:aws:s3:::${bucket}/${key}`, await tagsOf(bucket, key, versionId))
+    }
+    return out
   }
 
   async function run (request: Request, url: URL, r: Route, requestId: string, client: ClientInfo): Promise<Response> {
@@ -217,7 +234,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     if (r.bucket !== '' && r.operation !== 'CreateBucket') assertBucketName(r.bucket)
     if (r.key !== '') assertObjectKey(r.key)
     // ListBuckets shows what the caller may see; DeleteObjects checks each key it names.
-    if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, await withTagsIfAsked(principal, r, permissionsFor(r, request.headers, client), request.signal))
+    if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, await withTagsIfAsked(principal, r, request.headers, permissionsFor(r, request.headers, client), request.signal))
     refuseObjectLock(r.operation, request.headers, store)
     const ctx = new Context(request, url, r, store, hashes, identity, request.signal, requestId, region, { principal, client, ...(access === undefined ? {} : { access }) })
     try {

@@ -57,6 +57,16 @@ describe('addresses a node announces', () => {
     assert.equal(self.meta.url, node.url, 'its S3 endpoint is in its member entry')
   })
 
+  it('with --address 0.0.0.0 alone the mesh listens on this machine only: the banner says so, and its command for a second node names its own console port', async (t) => {
+    const node = await startServerProcess({ args: ['--address', '0.0.0.0:0', '--console-address', '127.0.0.1:0'] })
+    t.after(async () => { await node.stop() })
+    const out = node.output()
+    assert.match(out, /Add a node to this mesh \(another folder and ports on this machine\)/)
+    assert.doesNotMatch(out, /on another machine/, 'no command that would join 127.0.0.1 from elsewhere')
+    assert.match(out, /--address 127\.0\.0\.1:9010 --console-address 127\.0\.0\.1:9011 --mesh-address 127\.0\.0\.1:9110/)
+    assert.match(out, /The mesh listens on this machine only: for nodes on other machines, start with --mesh-address 0\.0\.0\.0:9100/)
+  })
+
   it('--announce and --public-url replace the listened addresses in the banner, the member list and a tab\'s join answer', async (t) => {
     const port = await freePair()
     const announced = ['/dns4/mesh.example.com/tcp/443/tls/ws', '/ip4/203.0.113.5/tcp/9100', '/ip4/203.0.113.5/udp/9100/webrtc-direct']

@@ -14,6 +14,7 @@ import { sdkClient } from '../helpers/s3-client.js'
 import { ACCESS_KEY, BIN, SECRET_KEY, startServerProcess } from '../helpers/server-process.js'
 import { freeUdpPort } from '../../src/node/free-udp-port.js'
 import { nodeV8Flags } from '../../bin/v8-flags.js'
+import { keyFingerprint } from '../../src/node/banner.js'
 
 /** Whether a TCP port is free on 127.0.0.1 now. */
 async function tcpFree (port: number): Promise<boolean> {
@@ -54,6 +55,29 @@ describe('s3mesh CLI', () => {
     const creds = cli(['server', '/tmp/s3mesh-cli-creds'], { S3MESH_ROOT_USER: 'admin', S3MESH_ROOT_PASSWORD: 'short' })
     assert.equal(creds.status, 2)
     assert.match(creds.out, /S3MESH_ROOT_PASSWORD must be at least 8 characters/)
+    // Keys no SigV4 request could sign with: refused at start, not left to fail every request.
+    for (const [env, said] of [
+      [{ S3MESH_ROOT_USER: 'ops/admin', S3MESH_ROOT_PASSWORD: 'long-enough-secret' }, /S3MESH_ROOT_USER may hold letters, digits/],
+      [{ S3MESH_ROOT_USER: 'admin', S3MESH_ROOT_PASSWORD: 'long-enough-secret\n' }, /S3MESH_ROOT_PASSWORD may hold printable ASCII only/],
+      [{ S3MESH_ROOT_USER: '', S3MESH_ROOT_PASSWORD: 'long-enough-secret' }, /S3MESH_ROOT_USER is set but empty/],
+    ] as const) {
+      const bad = cli(['server', '/tmp/s3mesh-cli-creds'], env)
+      assert.equal(bad.status, 2, JSON.stringify(env))
+      assert.match(bad.out, said)
+    }
+  })
+
+  it('says a data folder that is a file is a file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-cli-'))
+    try {
+      await writeFile(join(dir, 'data'), 'not a folder')
+      const file = cli(['server', join(dir, 'data'), '--no-mesh', '--no-console'])
+      assert.notEqual(file.status, 0)
+      assert.match(file.out, /it is a file, not a folder/)
+      assert.doesNotMatch(file.out, /^\s+at /m, 'no stack trace')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('refuses an empty data folder name, a join address that is no multiaddr, a mesh address that is a name or leaves no port for WebSockets, and damaged files in .s3mesh, each with a message and no stack trace', async () => {
@@ -110,7 +134,9 @@ describe('s3mesh CLI', () => {
     const [k1, k2] = [randomBytes(32).toString('base64'), randomBytes(16).toString('base64')]
     const server = await startServerProcess({ env: { S3MESH_CLUSTER_KEY: `${k1},${k2}` } })
     try {
-      assert.match(server.output(), new RegExp(`Cluster key: ${k1.replace(/[+/]/g, c => '\\' + c)}`), 'the first key is the one that seals')
+      // A key given in the environment is not printed: its fingerprint says which one seals.
+      assert.match(server.output(), new RegExp(`Cluster key: \\(not printed; the one that seals has fingerprint ${keyFingerprint(k1)}\\)`), 'the first key is the one that seals')
+      assert.ok(!server.output().includes(k1) && !server.output().includes(k2), 'neither key is printed')
     } finally {
       await server.stop()
     }
@@ -199,7 +225,7 @@ describe('s3mesh CLI', () => {
       }
       const ro = cli(['server', dir, '--address', '127.0.0.1:0'])
       assert.equal(ro.status, 1)
-      assert.match(ro.out, /Cannot use .* as the data folder: permission denied\. Choose a folder this user can write to\./)
+      assert.match(ro.out, /Cannot use .* as the data folder: it is on a read-only file system\. Choose a folder this user can write to\./)
     } finally {
       try { execFileSync('umount', [dir], { stdio: 'pipe' }) } catch {}
       await rm(dir, { recursive: true, force: true })

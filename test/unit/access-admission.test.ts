@@ -11,6 +11,7 @@ import { AccessControl } from '../../src/core/access/access-control.js'
 import { AccessState } from '../../src/core/access/access-state.js'
 import { GuestRefusedError, issueAdmission, tabAccess, AdmissionVerifier } from '../../src/core/access/admission.js'
 import { GuestGate } from '../../src/core/mesh/guest-gate.js'
+import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 
 const ROOT = { accessKeyId: 'root-key', secretAccessKey: 'root-secret-123' }
 
@@ -101,6 +102,21 @@ describe('admissions', () => {
     await w.state.commit([{ kind: 'user', name: 'alice', id: 'AIDAOTHER', enabled: true, created: 2 }])
     assert.equal(await refusal(gate.who(w.tab, bytes)), 'revoked', 'a user deleted and made again under the name is not the one admitted')
     assert.equal(gate.refused.revoked, 3)
+  })
+
+  it('decide a guest\'s read with the object\'s tags: a Deny on s3:ExistingObjectTag holds over the guest protocol too', async () => {
+    const w = await world()
+    await w.state.commit([{ kind: 'bucket-policy', bucket: 'docs', document: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::docs/*', Condition: { StringEquals: { 's3:ExistingObjectTag/class': 'secret' } } }] }) }])
+    const bytes = await alice(w)
+    const object = (tags: Record<string, string>): CatalogEntry => ({ bucket: 'docs', key: 'a.txt', version: { ms: 1, counter: 0, node: 'n' }, deleted: false, holders: [], object: { size: 1, etag: 'e', sha256: 'a'.repeat(64), lastModified: 1, metadata: { user: {} }, tags } })
+    for (const gate of [new GuestGate({ cluster: 'c', live: w.access, isIssuer: id => id === w.issuer }), new GuestGate({ cluster: 'c', isIssuer: id => id === w.issuer })]) {
+      const g = await gate.who(w.tab, bytes)
+      assert.ok(gate.mayRead(g, 'docs', 'a.txt', object({})), 'the precondition: alice reads docs/*')
+      assert.ok(!gate.mayRead(g, 'docs', 'a.txt', object({ class: 'secret' })))
+      await gate.checkGet(g, 'docs', 'a.txt', () => object({ class: 'open' }))
+      await assert.rejects(gate.checkGet(g, 'docs', 'a.txt', () => object({ class: 'secret' })), (err: unknown) => err instanceof GuestRefusedError && err.reason === 'denied')
+      await assert.rejects(gate.checkGet(g, 'docs', 'a.txt', async () => { throw new Error('the owners could not be asked') }), /could not be asked/, 'a look that fails refuses')
+    }
   })
 
   it('decide in a tab as the node decides, from the records they carry', async () => {

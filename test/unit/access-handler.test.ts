@@ -89,7 +89,7 @@ describe('access through the handler', () => {
   it('s3:ExistingObjectTag is the object\'s tags: a Deny on a tag stops reading what has it, an Allow on a tag opens only what has it', async () => {
     const { h, admin } = await setup()
     const user = await userWith(admin, 'u', [
-      { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging'], Resource: 'arn:aws:s3:::bkt/*' },
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:GetObjectTagging', 's3:PutObjectTagging'], Resource: 'arn:aws:s3:::bkt/*' },
       { Effect: 'Deny', Action: 's3:*', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringEquals: { 's3:ExistingObjectTag/class': 'secret' } } },
     ])
     assert.equal((await h(await root.sign('http://node/bkt/plain', { method: 'PUT', body: 'p' }))).status, 200)
@@ -98,6 +98,10 @@ describe('access through the handler', () => {
     for (const [method, query] of [['GET', ''], ['HEAD', ''], ['GET', '?tagging']] as const) {
       assert.equal((await h(await user.sign(`http://node/bkt/secret${query}`, { method }))).status, 403, `${method} ${query}`)
     }
+    // Nor copied away from them: the copy's source is judged with its tags (a copy with new tags would shed them).
+    const copy = await h(await user.sign('http://node/bkt/mine', { method: 'PUT', headers: { 'x-amz-copy-source': '/bkt/secret', 'x-amz-tagging-directive': 'REPLACE' } }))
+    assert.equal(copy.status, 403)
+    assert.equal((await h(await root.sign('http://node/bkt/mine', { method: 'HEAD' }))).status, 404, 'no copy made')
     // Its tags changed by root: what the Deny named is gone, and the user reads it.
     const untag = '<Tagging><TagSet><Tag><Key>class</Key><Value>open</Value></Tag></TagSet></Tagging>'
     assert.equal((await h(await root.sign('http://node/bkt/secret?tagging', { method: 'PUT', body: untag }))).status, 200)

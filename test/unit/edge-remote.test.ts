@@ -70,6 +70,22 @@ describe('RemoteS3', () => {
     assert.equal(ok.hits(), okBefore, 'a stream cannot be sent twice')
   })
 
+  it('sends a conditional write or delete whose answer was lost to no other node (it may have been made); an unconditional one it does', async () => {
+    // A node that takes the request and drops the connection before answering: whether it acted is not known.
+    const dropping = createServer((req) => { req.resume(); req.on('end', () => { req.socket.destroy() }) })
+    await new Promise<void>(resolve => dropping.listen(0, '127.0.0.1', resolve))
+    servers.push(dropping)
+    const endpoints = [`http://127.0.0.1:${(dropping.address() as AddressInfo).port}`, ok.url]
+    const okBefore = ok.hits()
+    for (const [method, headers] of [['DELETE', { 'if-match': '"abc"' }], ['PUT', { 'if-none-match': '*' }]] as Array<[string, Record<string, string>]>) {
+      const remote = new RemoteS3({ endpoints, ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+      await assert.rejects(remote.send({ method, bucket: 'b', key: 'k', headers, ...(method === 'PUT' ? { body: 'x' } : {}) }), method)
+    }
+    assert.equal(ok.hits(), okBefore, 'not sent on')
+    const remote = new RemoteS3({ endpoints, ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+    assert.equal((await remote.send({ method: 'DELETE', bucket: 'b', key: 'k' })).endpoint, 1, 'an unconditional delete is')
+  })
+
   it('keeps a pinned request (a multipart upload) on its node, and says so when none answers', async () => {
     const remote = new RemoteS3({ endpoints: [ok.url, down], ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
     await assert.rejects(remote.send({ method: 'PUT', bucket: 'b', key: 'k', endpoint: 1, body: 'x' }), (err: unknown) => isS3Error(err, 'ServiceUnavailable') && err.message.includes('No mesh node answered'))

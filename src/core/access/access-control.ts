@@ -307,6 +307,14 @@ export class AccessControl {
   }
 }
 
+/** The lower-case start of the condition keys that name an object's tags (conditionsOn's `prefix`). */
+export const EXISTING_TAG_KEYS = 's3:existingobjecttag/'
+
+/** An object's tags as the condition keys S3 gives them: `s3:ExistingObjectTag/<key>`. */
+export function existingTags (tags: Record<string, string> | undefined): ContextValues {
+  return Object.fromEntries(Object.entries(tags ?? {}).map(([k, v]) => [`s3:ExistingObjectTag/${k}`, v]))
+}
+
 const ALLOW_ALL: Policy = { version: '2012-10-17', statements: [{ effect: 'Allow', actions: ['*'], resources: ['*'] }] }
 
 function describe (p: Principal): string {

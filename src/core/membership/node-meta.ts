@@ -40,12 +40,16 @@ export interface NodeMeta {
  * drop a version's lock and delete it, so no bucket gets object lock until
  * every durable member says this. `bucketClose`: it answers a bucket's
  * delete with the writes it is making to it (core/mesh/bucket-close.ts); a
- * delete does not ask a member without it.
+ * delete does not ask a member without it. `conditionalDeletes`: as a
+ * bucket's write arbiter it orders conditional deletes and takes
+ * `If-Match: *` (core/mesh/write-arbiter.ts); an older one would forget a
+ * delete it let happen and refuse `*`, so neither is made until every
+ * durable member says this.
  */
-export const FEATURES = { versions: 1, objectLock: 2, bucketClose: 4 } as const
+export const FEATURES = { versions: 1, objectLock: 2, bucketClose: 4, conditionalDeletes: 8 } as const
 
 /** The features this release announces (NodeMeta.caps). */
-export const MEMBER_CAPS = FEATURES.versions | FEATURES.objectLock | FEATURES.bucketClose
+export const MEMBER_CAPS = FEATURES.versions | FEATURES.objectLock | FEATURES.bucketClose | FEATURES.conditionalDeletes
 
 const ROLES = new Set(['durable', 'relay', 'ephemeral', 'edge'])
 

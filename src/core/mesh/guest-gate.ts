@@ -1,6 +1,7 @@
-import type { AccessControl, Principal } from '../access/access-control.js'
+import { EXISTING_TAG_KEYS, existingTags, type AccessControl, type Principal } from '../access/access-control.js'
 import { AdmissionVerifier, GuestRefusedError, guestPrincipal, type Admission, type GuestRefusal } from '../access/admission.js'
 import type { ContextValues } from '../access/policy-match.js'
+import type { CatalogEntry } from './catalog-entry.js'
 
 /** A guest whose admission checked out, for one request. */
 export interface Guest {
@@ -61,8 +62,23 @@ export class GuestGate {
   }
 
   /** Throws GuestRefusedError('denied') (counted) unless the guest may do it. */
-  check (g: Guest, action: string, bucket: string, key?: string): void {
-    if (!this.allows(g, action, bucket, key)) throw this.counted(new GuestRefusedError('denied', `${g.id} may not ${action} on ${bucket}${key === undefined ? '' : `/${key}`}.`))
+  check (g: Guest, action: string, bucket: string, key?: string, context: ContextValues = {}): void {
+    if (!this.allows(g, action, bucket, key, context)) throw this.counted(new GuestRefusedError('denied', `${g.id} may not ${action} on ${bucket}${key === undefined ? '' : `/${key}`}.`))
+  }
+
+  /** Whether the guest may read an object (its entry, when there is one): s3:GetObject, with its tags as s3:ExistingObjectTag. */
+  mayRead (g: Guest, bucket: string, key: string, e?: CatalogEntry): boolean {
+    return this.allows(g, 's3:GetObject', bucket, key, existingTags(e?.object?.tags))
+  }
+
+  /**
+   * Throws unless the guest may get an object's bytes: s3:GetObject, with the
+   * tags of its entry (`entry`, asked only when a policy in force for the
+   * guest names one; a failure to tell refuses).
+   */
+  async checkGet (g: Guest, bucket: string, key: string, entry: () => Promise<CatalogEntry | undefined> | CatalogEntry | undefined): Promise<void> {
+    const tags = g.access.conditionsOn(g.principal, bucket, EXISTING_TAG_KEYS) ? (await entry())?.object?.tags : undefined
+    this.check(g, 's3:GetObject', bucket, key, existingTags(tags))
   }
 
   /** Whether the guest may learn of an entry: a bucket it sees, a key it may list (s3:prefix the key itself). */

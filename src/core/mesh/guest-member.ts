@@ -103,7 +103,8 @@ export class GuestMember {
           this.gate.count('denied')
           throw new Error('Guests only fetch from guests.')
         }
-        this.gate.check(g, 's3:GetObject', r.bucket, r.key)
+        const { bucket, key } = r
+        await this.gate.checkGet(g, bucket, key, () => this.catalog.get(bucket, key))
       },
     })
     this.fetcher = new HolderFetcher({

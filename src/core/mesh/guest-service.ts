@@ -145,7 +145,8 @@ export class GuestService {
           gate.count('malformed')
           throw new DroppedMessageError('malformed', 'A get without its bucket and key.')
         }
-        gate.check(g, 's3:GetObject', r.bucket, r.key)
+        const { bucket, key } = r
+        await gate.checkGet(g, bucket, key, async () => await o.partition.entry(bucket, key))
         this.stats.served++
       },
     }, async (bucket, key, signal) => await o.partition.entry(bucket, key, signal))
@@ -290,7 +291,7 @@ export class GuestService {
         ...(lifecycle === undefined || !this.o.gate.allows(g, 's3:GetLifecycleConfiguration', e.bucket) ? {} : { lifecycle }),
       }
     }
-    if (e.object === undefined || this.o.gate.allows(g, 's3:GetObject', e.bucket, e.key)) return e
+    if (e.object === undefined || this.o.gate.mayRead(g, e.bucket, e.key, e)) return e
     return { ...e, object: { ...e.object, metadata: { user: {} }, tags: {} } }
   }
 
@@ -298,12 +299,13 @@ export class GuestService {
   private async lookup (frames: SealedFrames, g: Guest, r: Record<string, unknown>): Promise<void> {
     if (typeof r.bucket !== 'string' || (r.key !== undefined && typeof r.key !== 'string')) throw new DroppedMessageError('malformed', 'A lookup without its bucket.')
     const key = r.key as string | undefined
-    const allowed = key === undefined ? this.o.gate.mayList(g, r.bucket) : this.o.gate.allows(g, 's3:GetObject', r.bucket, key)
+    // An object's entry is had first: whether the guest may read it can hang on its tags (s3:ExistingObjectTag).
+    const e = key === undefined ? this.o.catalog.get(r.bucket) : (await this.o.partition.entries(r.bucket, [key]))[0]
+    const allowed = key === undefined ? this.o.gate.mayList(g, r.bucket) : this.o.gate.mayRead(g, r.bucket, key, e)
     if (!allowed) {
       this.o.gate.count('denied')
       await frames.send({ status: 'refused', reason: 'denied', message: `${g.id} may not read ${r.bucket}${key === undefined ? '' : `/${key}`}.` })
     } else {
-      const e = key === undefined ? this.o.catalog.get(r.bucket) : (await this.o.partition.entries(r.bucket, [key]))[0]
       await frames.send(e === undefined ? { status: 'not-found' } : { status: 'ok', entries: encodeCatalogMessage([this.shown(g, this.holdings.withGuests(e))]) })
     }
     await frames.close()
@@ -337,7 +339,7 @@ export class GuestService {
       }
       const live = current !== undefined && !current.deleted && current.object !== undefined
       if (live && compareVersions(e.version, current.version) === 0 && e.object.sha256 === current.object!.sha256) {
-        if (!gate.allows(g, 's3:GetObject', e.bucket, e.key)) { refuse('denied'); continue }
+        if (!gate.mayRead(g, e.bucket, e.key, current)) { refuse('denied'); continue }
         if (!following) { refuse('not-a-holding'); continue }
         this.holdings.hold(g.id, current)
         taken++
@@ -347,7 +349,7 @@ export class GuestService {
       // An older version (a late holding): nothing to take. A version the catalog does not have: a write.
       const older = current !== undefined && compareSlotAge(e, current) < 0
       refuse(older || gate.allows(g, 's3:PutObject', e.bucket, e.key) ? 'not-a-holding' : 'denied')
-      if (older && gate.allows(g, 's3:GetObject', e.bucket, e.key)) newer.push(this.shown(g, this.holdings.withGuests(current)))
+      if (older && gate.mayRead(g, e.bucket, e.key, current)) newer.push(this.shown(g, this.holdings.withGuests(current)))
     }
     this.stats.holdingsTaken += taken
     await frames.send({ status: 'ok', taken, refused, ...(newer.length === 0 ? {} : { newer: encodeCatalogMessage(newer) }) })

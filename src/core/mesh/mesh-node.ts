@@ -238,6 +238,7 @@ export class MeshNode {
       closer: this.closer,
       versionsBlockedBy: () => this.durable.lacking(FEATURES.versions),
       objectLockBlockedBy: () => this.durable.lacking(FEATURES.objectLock),
+      conditionalDeletesBlockedBy: () => this.durable.lacking(FEATURES.conditionalDeletes),
     })
   }
 

@@ -68,6 +68,11 @@ export interface MeshStoreParts {
   objectLockBlockedBy?: () => string[]
   /** Orders conditional writes across the mesh (without it they are refused as not implemented). */
   arbiter?: Pick<WriteArbiter, 'acquire'>
+  /**
+   * The durable members whose arbiter knows no conditional delete nor
+   * `If-Match: *` (an older release): while there are any, both answer 503.
+   */
+  conditionalDeletesBlockedBy?: () => string[]
   /** Orders a bucket's delete with the writes to it across the mesh (without it a write racing a delete elsewhere may be lost with the bucket). */
   closer?: Pick<BucketCloser, 'whileOpen' | 'wrote' | 'close'>
 }
@@ -178,9 +183,13 @@ export class MeshStore implements ObjectStore {
   }
 
   /** The key's lease from the bucket's arbiter, for a conditional write (see write-arbiter.ts). */
-  private async lease (bucket: string, key: string, condition: WriteCondition | undefined, signal?: AbortSignal): Promise<WriteLease | undefined> {
+  private async lease (bucket: string, key: string, condition: WriteCondition | undefined, signal?: AbortSignal, newKind?: string): Promise<WriteLease | undefined> {
     if (condition === undefined) return undefined
     if (this.p.arbiter === undefined) throw new S3Error('NotImplemented', 'Conditional writes need the mesh\'s write arbiter.')
+    // An arbiter of an older release would compare * with an ETag, and forget a delete it let happen (two winners).
+    const kind = newKind ?? (condition.ifMatch === '*' ? 'If-Match: *' : undefined)
+    const old = kind === undefined ? [] : this.p.conditionalDeletesBlockedBy?.() ?? []
+    if (old.length > 0) throw new S3Error('ServiceUnavailable', `${kind} waits until every node runs this release: ${old.join(', ')} does not yet.`)
     return await this.p.arbiter.acquire(bucket, key, condition, signal)
   }
 
@@ -241,7 +250,7 @@ export class MeshStore implements ObjectStore {
     // The arbiter learns what the key's current object is after a delete without an id (none), not after one by id.
     if (ifMatch !== undefined && versionId !== undefined) throw new S3Error('NotImplemented', 'A conditional delete of a version by its id is not supported: delete without versionId, or without If-Match.')
     // A conditional delete asks the bucket's arbiter, as a conditional write does: of two racing, one wins.
-    const lease = await this.lease(bucket, key, ifMatch === undefined ? undefined : { ifMatch }, signal)
+    const lease = await this.lease(bucket, key, ifMatch === undefined ? undefined : { ifMatch }, signal, 'a conditional delete')
     let deleted: { version: Version, slot: string } | undefined
     try {
       if (status === undefined && (versionId === undefined || versionId === NULL_VERSION)) {

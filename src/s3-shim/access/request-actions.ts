@@ -6,7 +6,7 @@
  * aws:SecureTransport, aws:CurrentTime, aws:Referer, aws:UserAgent). What
  * evaluate() (src/core/access) decides on.
  */
-import type { Permission } from '../../core/access/access-control.js'
+import { existingTags, type Permission } from '../../core/access/access-control.js'
 import type { ContextValues } from '../../core/access/policy-match.js'
 import type { Route } from '../router.js'
 import { splitCopySource } from '../copy-source.js'
@@ -125,7 +125,7 @@ export const EXISTING_TAG_OPERATIONS: ReadonlySet<string> = new Set([
 
 /** Gives the permissions on `resource` the object's tags as `s3:ExistingObjectTag/<key>`. */
 export function withExistingTags (permissions: Permission[], resource: string, tags: Record<string, string>): Permission[] {
-  const keys = Object.fromEntries(Object.entries(tags).map(([k, v]) => [`s3:ExistingObjectTag/${k}`, v]))
+  const keys = existingTags(tags)
   return permissions.map(p => p.resource === resource ? { ...p, context: { ...p.context, ...keys } } : p)
 }
 
