@@ -68,6 +68,12 @@ export interface RemoteResponse {
 /** Answers that say the node, not the request, is the problem: another node may do better. */
 const NODE_TROUBLE = new Set([502, 503, 504])
 
+/** Whether a failed fetch surely never reached a node (nothing listens there, or the name does not resolve). */
+function neverSent (err: unknown): boolean {
+  const code = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND'
+}
+
 /**
  * An S3 client for the mesh's nodes over fetch (Web-standard: Workers, Deno,
  * Node). Each request is signed for the node it goes to; a node that cannot be
@@ -96,7 +102,7 @@ export class RemoteS3 {
   async send (req: RemoteRequest): Promise<RemoteResponse> {
     const replayable = !(req.body instanceof ReadableStream)
     // A conditional write or delete lost on its way back may have been made: sent again elsewhere, it would be refused
-    // (412, 404) though it happened. Only an answer that says the node did not act (NODE_TROUBLE) sends it on.
+    // (412, 404) though it happened. It goes on only where the node surely did not act: a connection refused, a 503.
     const conditional = req.method !== 'GET' && req.method !== 'HEAD' && Object.keys(req.headers ?? {}).some(h => /^if-(none-)?match$/i.test(h))
     let lastError: unknown
     for (const endpoint of this.order(req.endpoint)) {
@@ -108,10 +114,14 @@ export class RemoteS3 {
         if (aborted(req.signal)) throw new AbortError()
         lastError = err
         this.downUntil[endpoint] = this.now() + this.options.retryAfterMs
-        if (!replayable || conditional) break
+        if (conditional && !neverSent(err)) {
+          throw new S3Error('ServiceUnavailable', `No answer came from ${this.options.endpoints[endpoint]!} to a conditional request, which may have been made there: read the object before sending it again.`)
+        }
+        if (!replayable) break
         continue
       }
-      if (NODE_TROUBLE.has(response.status) && replayable && req.endpoint === undefined) {
+      // A proxy's 502 or 504 does not say whether the node acted.
+      if (NODE_TROUBLE.has(response.status) && replayable && req.endpoint === undefined && (!conditional || response.status === 503)) {
         lastError = await errorOf(response)
         this.downUntil[endpoint] = this.now() + this.options.retryAfterMs
         continue

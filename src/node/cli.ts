@@ -188,7 +188,7 @@ Examples:
   s3mesh server ./data
   s3mesh server ./data --address 0.0.0.0:9000
   s3mesh server ./data --address 0.0.0.0:9000 --mesh-address 0.0.0.0:9100 --certs-dir ./certs --announce /dns4/node1.example.com/tcp/9101/tls/ws
-  S3MESH_CLUSTER_KEY=... s3mesh server ./data2 --address :9010 --mesh-address :9110 --join /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
+  S3MESH_CLUSTER_KEY=... s3mesh server ./data2 --address 127.0.0.1:9010 --console-address 127.0.0.1:9011 --mesh-address 127.0.0.1:9110 --join /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
     .action(async (dir: string, opts: ServerFlags) => {
       const running = await startServer({
         dataDir: dir, host: opts.address.host, port: opts.address.port, region: opts.region, domains: opts.domain, fsync: opts.fsync, scanIntervalMs: opts.scanInterval * 1000, lifecycleIntervalMs: opts.lifecycleInterval * 1000,

@@ -23,10 +23,10 @@ function randomSecret (): string {
   return randomBytes(30).toString('base64').replace(/\+/g, 'A').replace(/\//g, 'B')
 }
 
-/** What a root access key may hold: an IAM key id's characters but the comma (which splits a SigV4 header). */
-const ROOT_USER = /^[A-Za-z0-9+.@_-]{3,128}$/
-/** What a root secret may hold: printable ASCII, no whitespace. */
-const ROOT_PASSWORD = /^[\x21-\x7e]{8,128}$/
+/** What a root access key may hold: printable ASCII but / and the comma, which split a SigV4 credential, and no space. */
+const ROOT_USER = /^[\x21-\x2b\x2d\x2e\x30-\x7e]{3,128}$/
+/** What a root secret may not hold: a control character (a newline from a file), or a space at either end. */
+const ROOT_PASSWORD_WRONG = /[\x00-\x1f\x7f]|^\s|\s$/
 
 /**
  * The root user's keys, as MinIO does it: S3MESH_ROOT_USER and
@@ -43,9 +43,9 @@ export async function loadRootCredentials (layout: DiskLayout, env: NodeJS.Proce
     if (user.length < 3) throw new CliError('S3MESH_ROOT_USER must be at least 3 characters long.', 2)
     if (password.length < 8) throw new CliError('S3MESH_ROOT_PASSWORD must be at least 8 characters long.', 2)
     // A signature's Credential=KEY/date/... is split on / and , and a key with either (or =, or a space) could never sign.
-    if (!ROOT_USER.test(user)) throw new CliError('S3MESH_ROOT_USER may hold letters, digits and + . @ _ - only (no /, comma or space), at most 128 of them: SigV4 requests could not name another.', 2)
+    if (!ROOT_USER.test(user)) throw new CliError('S3MESH_ROOT_USER may hold printable ASCII but / and the comma, and no space, at most 128 characters: a SigV4 request could not name another.', 2)
     // A trailing newline from a file or a pasted space would be part of the secret every client must then send.
-    if (!ROOT_PASSWORD.test(password)) throw new CliError('S3MESH_ROOT_PASSWORD may hold printable ASCII only (no space, newline or other control character), at most 128 characters.', 2)
+    if (ROOT_PASSWORD_WRONG.test(password)) throw new CliError('S3MESH_ROOT_PASSWORD holds a control character (a newline?) or begins or ends with a space: remove it, or every client would have to send it too.', 2)
     return { accessKey: user, secretKey: password, source: 'environment', file }
   }
   try {

@@ -57,8 +57,9 @@ describe('s3mesh CLI', () => {
     assert.match(creds.out, /S3MESH_ROOT_PASSWORD must be at least 8 characters/)
     // Keys no SigV4 request could sign with: refused at start, not left to fail every request.
     for (const [env, said] of [
-      [{ S3MESH_ROOT_USER: 'ops/admin', S3MESH_ROOT_PASSWORD: 'long-enough-secret' }, /S3MESH_ROOT_USER may hold letters, digits/],
-      [{ S3MESH_ROOT_USER: 'admin', S3MESH_ROOT_PASSWORD: 'long-enough-secret\n' }, /S3MESH_ROOT_PASSWORD may hold printable ASCII only/],
+      [{ S3MESH_ROOT_USER: 'ops/admin', S3MESH_ROOT_PASSWORD: 'long-enough-secret' }, /S3MESH_ROOT_USER may hold printable ASCII but \/ and the comma/],
+      [{ S3MESH_ROOT_USER: 'ops,admin', S3MESH_ROOT_PASSWORD: 'long-enough-secret' }, /S3MESH_ROOT_USER may hold printable ASCII but \/ and the comma/],
+      [{ S3MESH_ROOT_USER: 'admin', S3MESH_ROOT_PASSWORD: 'long-enough-secret\n' }, /S3MESH_ROOT_PASSWORD holds a control character \(a newline\?\)/],
       [{ S3MESH_ROOT_USER: '', S3MESH_ROOT_PASSWORD: 'long-enough-secret' }, /S3MESH_ROOT_USER is set but empty/],
     ] as const) {
       const bad = cli(['server', '/tmp/s3mesh-cli-creds'], env)

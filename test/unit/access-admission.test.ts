@@ -116,7 +116,13 @@ describe('admissions', () => {
       await gate.checkGet(g, 'docs', 'a.txt', () => object({ class: 'open' }))
       await assert.rejects(gate.checkGet(g, 'docs', 'a.txt', () => object({ class: 'secret' })), (err: unknown) => err instanceof GuestRefusedError && err.reason === 'denied')
       await assert.rejects(gate.checkGet(g, 'docs', 'a.txt', async () => { throw new Error('the owners could not be asked') }), /could not be asked/, 'a look that fails refuses')
+      // A tab, whose catalog may hold an entry its node stripped of tags, serves nothing a tag decides.
+      await assert.rejects(gate.checkGet(g, 'docs', 'a.txt', 'unknown'), (err: unknown) => err instanceof GuestRefusedError && err.reason === 'denied')
     }
+    // Without a policy on tags, a tab serves what the asker may read.
+    const plain = await world()
+    const tabGate = new GuestGate({ cluster: 'c', isIssuer: id => id === plain.issuer })
+    await tabGate.checkGet(await tabGate.who(plain.tab, await alice(plain)), 'docs', 'a.txt', 'unknown')
   })
 
   it('decide in a tab as the node decides, from the records they carry', async () => {

@@ -16,6 +16,7 @@ import { MemoryStore } from '../../src/core/memory-store.js'
 import { s3Signer } from '../../src/core/s3-signer.js'
 import { Keyring } from '../../src/core/wire/keyring.js'
 import { createS3Handler } from '../../src/s3-shim/index.js'
+import { S3Error } from '../../src/core/errors.js'
 
 const ROOT = { accessKeyId: 'ROOTKEY', secretAccessKey: 'root-secret-1234' }
 const root = s3Signer(ROOT)
@@ -112,6 +113,23 @@ describe('access through the handler', () => {
     assert.equal((await h(await root.sign('http://node/bkt/shown', { method: 'PUT', body: 'x', headers: { 'x-amz-tagging': 'access=public' } }))).status, 200)
     assert.equal((await h(new Request('http://node/bkt/shown'))).status, 200)
     assert.equal((await h(new Request('http://node/bkt/plain'))).status, 403)
+  })
+
+  it('a look at an object\'s tags that fails fails the request: a Deny on a tag is never passed unread', async () => {
+    const store = new MemoryStore()
+    await store.createBucket('bkt')
+    const state = new AccessState('n')
+    const access = new AccessControl({ state, root: ROOT, tokens: new SessionTokens(await Keyring.create([Keyring.generateKey()], 't')) })
+    const h = createS3Handler({ store, access })
+    const admin = new AccessAdmin(state, ROOT.accessKeyId)
+    const user = await userWith(admin, 'u', [
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*' },
+      { Effect: 'Deny', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringEquals: { 's3:ExistingObjectTag/class': 'secret' } } },
+    ])
+    assert.equal((await h(await root.sign('http://node/bkt/k', { method: 'PUT', body: 'x' }))).status, 200)
+    assert.equal((await h(await user.sign('http://node/bkt/k'))).status, 200, 'the precondition: untagged, it is read')
+    store.headObject = async () => { throw new S3Error('ServiceUnavailable', 'the owners could not be asked') }
+    assert.equal((await h(await user.sign('http://node/bkt/k'))).status, 503)
   })
 
   it('a missing key is 404 only to a caller that may list it: to one that may only read, 403, so a read does not tell which keys exist', async () => {

@@ -84,6 +84,17 @@ describe('RemoteS3', () => {
     assert.equal(ok.hits(), okBefore, 'not sent on')
     const remote = new RemoteS3({ endpoints, ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
     assert.equal((await remote.send({ method: 'DELETE', bucket: 'b', key: 'k' })).endpoint, 1, 'an unconditional delete is')
+    // Where the node surely did not act, it goes on: a connection refused, a 503 (not a proxy's 502 or 504).
+    const refused = new RemoteS3({ endpoints: [down, ok.url], ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+    assert.equal((await refused.send({ method: 'DELETE', bucket: 'b', key: 'k', headers: { 'if-match': '"abc"' } })).endpoint, 1, 'past a node that refused the connection')
+    const overBusy = new RemoteS3({ endpoints: [busy.url, ok.url], ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+    assert.equal((await overBusy.send({ method: 'DELETE', bucket: 'b', key: 'k', headers: { 'if-match': '"abc"' } })).endpoint, 1, 'past a 503')
+    const gateway = await fakeNode(504, '')
+    servers.push(gateway.server)
+    const behindProxy = new RemoteS3({ endpoints: [gateway.url, ok.url], ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+    const before = ok.hits()
+    await assert.rejects(behindProxy.send({ method: 'DELETE', bucket: 'b', key: 'k', headers: { 'if-match': '"abc"' } }))
+    assert.equal(ok.hits(), before, 'not past a proxy\'s 504')
   })
 
   it('keeps a pinned request (a multipart upload) on its node, and says so when none answers', async () => {

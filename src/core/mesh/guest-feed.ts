@@ -17,6 +17,16 @@ export const MAX_HELD = MAX_HOLDINGS_PER_GUEST
 export const MAX_FOLLOWED = 64
 /** How often a following feed re-checks its guest's admission (expiry, revocation), ms. */
 const RECHECK_MS = 1000
+/**
+ * Buckets a feed has this member follow at most (those it follows, holds
+ * keys in, or said it holds keys in), each a gossip topic here: a guest
+ * naming thousands would have this member subscribe to thousands.
+ */
+export const MAX_WATCHED = 256
+/** Frames a feed may have waiting to be sent (a change or a batch each, a few MiB in all): a guest that stops reading (its writes blocked) is cut off past them, not queued for; it opens its feed again when it reads again. */
+export const MAX_QUEUED_FRAMES = 4096
+/** How often a guest's new addresses are told to the other guests at most, ms: each telling sends every feed the peer list. */
+const ADDRS_TOLD_MS = 2000
 
 /** The buckets a guest follows, as it gives them: names, a few. */
 function followedBuckets (v: unknown): Set<string> {
@@ -83,12 +93,18 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   // Sends one after the other (changes may come while the snapshot is being sent); the first failure ends the feed.
   let sending = Promise.resolve()
   let failed = false
+  let queued = 0
   const send = (m: Record<string, unknown> | (() => Record<string, unknown>)): void => {
     if (failed) return
+    if (++queued > MAX_QUEUED_FRAMES) {
+      failed = true
+      frames.abort(new Error(`The guest read none of its feed's last ${MAX_QUEUED_FRAMES} frames: cut off.`))
+      return
+    }
     sending = sending.then(async () => { if (!failed) await frames.send(typeof m === 'function' ? m() : m) }).catch((err: unknown) => {
       failed = true
       frames.abort(err instanceof Error ? err : new Error(String(err)))
-    })
+    }).finally(() => { queued-- })
   }
   /** What the guest may see of entries: those it may list, without what only reading would show it. */
   const visible = (entries: Iterable<CatalogEntry>): CatalogEntry[] => {
@@ -111,7 +127,12 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   const watched = new Map<string, () => void>()
   const watch = (): void => {
     if (!follow || host.o.follow === undefined) return
-    const want = new Set([...followed, ...heldPairs.map(([b]) => b), ...host.holdings.bucketsOf(g.id)])
+    // Only buckets that exist and the guest may see, and MAX_WATCHED of them: each is a topic this member subscribes to.
+    const want = new Set<string>()
+    for (const b of [...followed, ...heldPairs.map(([b]) => b), ...host.holdings.bucketsOf(g.id)]) {
+      if (want.size >= MAX_WATCHED) break
+      if (!want.has(b) && host.o.catalog.get(b) !== undefined && gate.mayList(g, b)) want.add(b)
+    }
     for (const [b, unfollow] of watched) if (!want.has(b)) { unfollow(); watched.delete(b) }
     for (const b of want) if (!watched.has(b)) watched.set(b, host.o.follow(b))
   }
@@ -130,11 +151,22 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     peersQueued = true
     send(() => { peersQueued = false; return { peers: host.peers(g.id) } })
   }
+  // A change of the guest's addresses is told to the other guests at most once per ADDRS_TOLD_MS (the latest, then).
+  let addrsTold = 0
+  let tellLater: ReturnType<typeof setTimeout> | undefined
+  const tellAddrs = (): void => {
+    tellLater = undefined
+    addrsTold = Date.now()
+    for (const l of host.directoryListeners) if (l !== onMembers) l()
+  }
   const setAddrs = (next: string[]): void => {
     const changed = next.join(' ') !== addrs.join(' ') || !host.guests.has(g.id)
     addrs = next
     host.guests.set(g.id, { addrs, expires: g.admission.expires })
-    if (changed) for (const l of host.directoryListeners) if (l !== onMembers) l()
+    if (!changed || tellLater !== undefined) return
+    const wait = addrsTold + ADDRS_TOLD_MS - Date.now()
+    if (wait <= 0) tellAddrs()
+    else tellLater = setTimeout(tellAddrs, wait)
   }
   if (follow) {
     // One following feed per guest: a new one replaces the old.
@@ -172,7 +204,13 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
       if (keys === undefined) byBucket.set(bucket, [key])
       else keys.push(key)
     }
-    for (const [bucket, keys] of byBucket) snapshot.push(...await host.o.partition.entries(bucket, keys).catch(() => []))
+    // Of buckets that exist and the guest may see, and MAX_WATCHED of them: each may be a query to its owners.
+    let asked = 0
+    for (const [bucket, keys] of byBucket) {
+      if (host.o.catalog.get(bucket) === undefined || !gate.mayList(g, bucket)) continue
+      if (++asked > MAX_WATCHED) break
+      snapshot.push(...await host.o.partition.entries(bucket, keys).catch(() => []))
+    }
     for (const e of snapshot) {
       batch.push(e)
       if (batch.length >= FEED_BATCH) {
@@ -197,6 +235,7 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     }
   } finally {
     clearInterval(recheck)
+    clearTimeout(tellLater)
     if (follow) {
       for (const unfollow of watched.values()) unfollow()
       host.o.catalog.removeEventListener('change', onCatalog)

@@ -74,11 +74,15 @@ export class GuestGate {
   /**
    * Throws unless the guest may get an object's bytes: s3:GetObject, with the
    * tags of its entry (`entry`, asked only when a policy in force for the
-   * guest names one; a failure to tell refuses).
+   * guest names one; a failure to tell refuses; `unknown`: where they cannot
+   * be known for sure, a tab's, refused then).
    */
-  async checkGet (g: Guest, bucket: string, key: string, entry: () => Promise<CatalogEntry | undefined> | CatalogEntry | undefined): Promise<void> {
-    const tags = g.access.conditionsOn(g.principal, bucket, EXISTING_TAG_KEYS) ? (await entry())?.object?.tags : undefined
-    this.check(g, 's3:GetObject', bucket, key, existingTags(tags))
+  async checkGet (g: Guest, bucket: string, key: string, entry: (() => Promise<CatalogEntry | undefined> | CatalogEntry | undefined) | 'unknown'): Promise<void> {
+    if (!g.access.conditionsOn(g.principal, bucket, EXISTING_TAG_KEYS)) { this.check(g, 's3:GetObject', bucket, key); return }
+    // A tab's catalog may not know an object's tags (its node hides them from a user who may not read it): it serves
+    // nothing a tag decides, and the asker fetches from a member.
+    if (entry === 'unknown') throw this.counted(new GuestRefusedError('denied', `${g.id}'s right to ${bucket}/${key} depends on its tags, which only a member knows for sure.`))
+    this.check(g, 's3:GetObject', bucket, key, existingTags((await entry())?.object?.tags))
   }
 
   /** Whether the guest may learn of an entry: a bucket it sees, a key it may list (s3:prefix the key itself). */

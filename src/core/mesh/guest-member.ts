@@ -103,8 +103,7 @@ export class GuestMember {
           this.gate.count('denied')
           throw new Error('Guests only fetch from guests.')
         }
-        const { bucket, key } = r
-        await this.gate.checkGet(g, bucket, key, () => this.catalog.get(bucket, key))
+        await this.gate.checkGet(g, r.bucket, r.key, 'unknown')
       },
     })
     this.fetcher = new HolderFetcher({

@@ -12,6 +12,7 @@ import type { CatalogPartition } from './catalog-partition.js'
 import type { TypedEventEmitter } from 'main-event'
 import { compareVersions } from './hlc.js'
 import type { Guest, GuestGate } from './guest-gate.js'
+import { EXISTING_TAG_KEYS } from '../access/access-control.js'
 import { serveFeed, type FeedHost } from './guest-feed.js'
 import { GuestHoldings } from './guest-holdings.js'
 import type { LocalCopies } from './local-copies.js'
@@ -135,7 +136,7 @@ export class GuestService {
     }
     this.transfer = guestTransfer(o.libp2p, o.copies, o.hashes, {
       idleTimeoutMs: o.idleTimeoutMs ?? 10_000,
-      authorize: async (from, r) => {
+      authorize: async (from, r, signal) => {
         const g = await gate.who(from, r.admission)
         if (r.op !== 'get') {
           gate.count('denied')
@@ -146,7 +147,7 @@ export class GuestService {
           throw new DroppedMessageError('malformed', 'A get without its bucket and key.')
         }
         const { bucket, key } = r
-        await gate.checkGet(g, bucket, key, async () => await o.partition.entry(bucket, key))
+        await gate.checkGet(g, bucket, key, async () => await o.partition.entry(bucket, key, signal))
         this.stats.served++
       },
     }, async (bucket, key, signal) => await o.partition.entry(bucket, key, signal))
@@ -299,13 +300,16 @@ export class GuestService {
   private async lookup (frames: SealedFrames, g: Guest, r: Record<string, unknown>): Promise<void> {
     if (typeof r.bucket !== 'string' || (r.key !== undefined && typeof r.key !== 'string')) throw new DroppedMessageError('malformed', 'A lookup without its bucket.')
     const key = r.key as string | undefined
-    // An object's entry is had first: whether the guest may read it can hang on its tags (s3:ExistingObjectTag).
-    const e = key === undefined ? this.o.catalog.get(r.bucket) : (await this.o.partition.entries(r.bucket, [key]))[0]
-    const allowed = key === undefined ? this.o.gate.mayList(g, r.bucket) : this.o.gate.mayRead(g, r.bucket, key, e)
+    const bucket = r.bucket
+    const entryOf = async (k: string): Promise<CatalogEntry | undefined> => (await this.o.partition.entries(bucket, [k]))[0]
+    // Where the guest's right hangs on the object's tags (s3:ExistingObjectTag), its entry is had first.
+    const first = key !== undefined && g.access.conditionsOn(g.principal, bucket, EXISTING_TAG_KEYS) ? await entryOf(key) : undefined
+    const allowed = key === undefined ? this.o.gate.mayList(g, bucket) : this.o.gate.mayRead(g, bucket, key, first)
     if (!allowed) {
       this.o.gate.count('denied')
       await frames.send({ status: 'refused', reason: 'denied', message: `${g.id} may not read ${r.bucket}${key === undefined ? '' : `/${key}`}.` })
     } else {
+      const e = key === undefined ? this.o.catalog.get(bucket) : first ?? await entryOf(key)
       await frames.send(e === undefined ? { status: 'not-found' } : { status: 'ok', entries: encodeCatalogMessage([this.shown(g, this.holdings.withGuests(e))]) })
     }
     await frames.close()

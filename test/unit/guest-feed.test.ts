@@ -1,0 +1,124 @@
+/**
+ * A guest's feed, on a fake host: what a guest that names many buckets, or
+ * changes its addresses again and again, can make the member do. It follows
+ * only buckets that exist and that the guest may see (each is a gossip topic
+ * the member subscribes to), at most MAX_WATCHED; and the other guests hear of
+ * one guest's new addresses at most every few seconds, however often they
+ * change; a guest that stops reading is cut off, not queued for without
+ * end. (The feed against real nodes: test/integration/guests.test.ts.)
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Catalog } from '../../src/core/mesh/catalog.js'
+import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
+import type { Guest, GuestGate } from '../../src/core/mesh/guest-gate.js'
+import { GuestHoldings } from '../../src/core/mesh/guest-holdings.js'
+import { MAX_QUEUED_FRAMES, MAX_WATCHED, serveFeed, type FeedHost } from '../../src/core/mesh/guest-feed.js'
+import type { GuestServiceOptions, GuestStats } from '../../src/core/mesh/guest-service.js'
+import type { SealedFrames } from '../../src/core/wire/sealed-frames.js'
+
+const version = { ms: 1, counter: 0, node: 'n' }
+
+/**
+ * Frames whose guest sends `later` one by one (then holds the stream open
+ * until `end`, or an abort), and whose sends are kept; `stuck`: after the
+ * first, no send completes (a guest that stopped reading).
+ */
+function frames (later: Array<Record<string, unknown>>, stuck = false): { f: SealedFrames, sent: Array<Record<string, unknown>>, end: () => void, aborted: () => Error | undefined } {
+  const sent: Array<Record<string, unknown>> = []
+  let end = (): void => {}
+  let aborted: Error | undefined
+  const ended = new Promise<never>((_resolve, reject) => { end = () => { reject(new Error('ended')) } })
+  const f = {
+    send: async (m: Record<string, unknown>) => { sent.push(m); if (stuck && sent.length > 1) await ended },
+    receive: async () => later.length > 0 ? later.shift()! : await ended,
+    close: async () => {},
+    abort: (err: Error) => { aborted ??= err; end() },
+  } as unknown as SealedFrames
+  return { f, sent, end, aborted: () => aborted }
+}
+
+function host (buckets: string[], mayList: (bucket: string) => boolean): { h: FeedHost, followed: Set<string>, told: () => number } {
+  const catalog = new Catalog()
+  for (const b of buckets) catalog.apply({ bucket: b, version, deleted: false, holders: [] } as CatalogEntry)
+  const followed = new Set<string>()
+  let told = 0
+  const h: FeedHost = {
+    o: {
+      catalog, heard: new EventTarget(), membership: new EventTarget(),
+      partition: { entries: async () => [] },
+      copies: { versioned: () => false },
+      follow: (b: string) => { followed.add(b); return () => { followed.delete(b) } },
+      gate: { mayList: (_g: Guest, b: string) => mayList(b), who: async (_id: string, _a: unknown) => guest } as unknown as GuestGate,
+    } as unknown as GuestServiceOptions,
+    stats: { entriesFiltered: 0, entriesSent: 0, feeds: 0, feedsOpened: 0 } as unknown as GuestStats,
+    holdings: new GuestHoldings(),
+    feeds: new Map(), guests: new Map(),
+    directoryListeners: new Set([() => { told++ }]),
+    holdingListeners: new Set(),
+    peers: () => [], relayed: addrs => addrs, shown: (_g, e) => e,
+  }
+  return { h, followed, told: () => told }
+}
+
+const guest = { id: 'guest-1', admission: { expires: Date.now() + 60_000 } } as unknown as Guest
+
+describe('a guest\'s feed', () => {
+  it('follows only buckets that exist and that the guest may see, at most MAX_WATCHED, however many it names', async () => {
+    const real = Array.from({ length: MAX_WATCHED + 40 }, (_, i) => `b-${String(i).padStart(4, '0')}`)
+    const { h, followed } = host(real, b => b !== 'b-0001')
+    const held = [...real, ...Array.from({ length: 2000 }, (_, i) => `nowhere-${i}`)].map(b => [b, 'k'])
+    const { f, end } = frames([])
+    const served = serveFeed(h, f, guest, { admission: 'a', follow: true, held, buckets: ['nowhere-x', 'b-0000'] })
+    try {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      assert.equal(followed.size, MAX_WATCHED)
+      assert.ok([...followed].every(b => real.includes(b)), 'no bucket that does not exist')
+      assert.ok(!followed.has('b-0001'), 'nor one the guest may not see')
+    } finally {
+      end()
+      await served.catch(() => {})
+    }
+    assert.equal(followed.size, 0, 'let go with the feed')
+  })
+
+  it('cuts off a guest that stops reading its feed once MAX_QUEUED_FRAMES wait, rather than queue every change for it', async () => {
+    const { h } = host(['watched'], () => true)
+    const { f, end, aborted } = frames([], true)
+    const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['watched'] })
+    try {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      // Changes of the bucket it follows, each its own frame (a microtask apart), while its first frame is not taken.
+      for (let i = 0; i < MAX_QUEUED_FRAMES - 5 && aborted() === undefined; i++) {
+        h.o.catalog.apply({ bucket: 'watched', key: `k${i}`, version: { ms: 10 + i, counter: 0, node: 'n' }, deleted: true, holders: [] })
+        await new Promise(resolve => setImmediate(resolve))
+      }
+      assert.equal(aborted(), undefined, 'the precondition: fewer waiting frames are kept')
+      for (let i = 0; i < 10 && aborted() === undefined; i++) {
+        h.o.catalog.apply({ bucket: 'watched', key: `more${i}`, version: { ms: 1000 + i, counter: 0, node: 'n' }, deleted: true, holders: [] })
+        await new Promise(resolve => setImmediate(resolve))
+      }
+      assert.match(String(aborted()?.message), new RegExp(`read none of its feed's last ${MAX_QUEUED_FRAMES} frames`))
+    } finally {
+      end()
+      await served.catch(() => {})
+    }
+  })
+
+  it('tells the other guests of one guest\'s new addresses at most every few seconds, the latest then', async () => {
+    const { h, told } = host([], () => true)
+    const changes = Array.from({ length: 50 }, (_, i) => ({ addrs: [`/ip4/10.0.0.1/tcp/1/p2p/relay/p2p-circuit/x${i}`] }))
+    const { f, end } = frames([...changes])
+    const served = serveFeed(h, f, guest, { admission: 'a', follow: true, addrs: ['/ip4/10.0.0.1/tcp/1/p2p/relay/p2p-circuit'] })
+    try {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      assert.equal(told(), 1, 'its first addresses, at once; the 50 changes after them not yet')
+      assert.deepEqual(h.guests.get('guest-1')?.addrs, changes.at(-1)!.addrs, 'though kept, the latest')
+      await new Promise(resolve => setTimeout(resolve, 2100))
+      assert.equal(told(), 2, 'then once')
+    } finally {
+      end()
+      await served.catch(() => {})
+    }
+  })
+})
