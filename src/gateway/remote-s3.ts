@@ -68,11 +68,21 @@ export interface RemoteResponse {
 /** Answers that say the node, not the request, is the problem: another node may do better. */
 const NODE_TROUBLE = new Set([502, 503, 504])
 
-/** Whether a failed fetch surely never reached a node (nothing listens there, or the name does not resolve). */
+/**
+ * Whether a failed fetch surely never reached a node (nothing listens there,
+ * or the name does not resolve), as each runtime says it: Node (undici) in
+ * the error's cause's code, Bun in its own code, Deno in its message. A
+ * runtime that says neither (Workers, browsers) is taken to have sent it.
+ */
 function neverSent (err: unknown): boolean {
-  const code = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code
-  return code === 'ECONNREFUSED' || code === 'ENOTFOUND'
+  const e = err as { code?: unknown, message?: unknown, cause?: { code?: unknown } } | undefined
+  const code = e?.cause?.code ?? e?.code
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ConnectionRefused') return true
+  return typeof e?.message === 'string' && /\(Connect\).*Connection refused|error trying to connect.*Connection refused/i.test(e.message)
 }
+
+/** Cloudflare's answers for an origin it could not reach (521 down, 522 timed out connecting, 523 unreachable): the node never had it. */
+const ORIGIN_UNREACHED = new Set([521, 522, 523])
 
 /**
  * An S3 client for the mesh's nodes over fetch (Web-standard: Workers, Deno,
@@ -121,7 +131,8 @@ export class RemoteS3 {
         continue
       }
       // A proxy's 502 or 504 does not say whether the node acted.
-      if (NODE_TROUBLE.has(response.status) && replayable && req.endpoint === undefined && (!conditional || response.status === 503)) {
+      if ((NODE_TROUBLE.has(response.status) || ORIGIN_UNREACHED.has(response.status)) && replayable && req.endpoint === undefined &&
+        (!conditional || response.status === 503 || ORIGIN_UNREACHED.has(response.status))) {
         lastError = await errorOf(response)
         this.downUntil[endpoint] = this.now() + this.options.retryAfterMs
         continue

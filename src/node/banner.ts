@@ -32,7 +32,7 @@ export function banner (server: RunningServer, dataDir: string, version: string,
       : [
           '',
           'Try it with aws-cli:',
-          `  export AWS_ACCESS_KEY_ID=${accessKey} AWS_SECRET_ACCESS_KEY=${fromEnv ? '"$S3MESH_ROOT_PASSWORD"' : `'${secretKey}'`} AWS_DEFAULT_REGION=us-east-1`,
+          `  export AWS_ACCESS_KEY_ID=${shellWord(accessKey)} AWS_SECRET_ACCESS_KEY=${fromEnv ? '"$S3MESH_ROOT_PASSWORD"' : quoted(secretKey)} AWS_DEFAULT_REGION=us-east-1`,
           `  aws --endpoint-url ${url} s3 mb s3://photos`,
           `  aws --endpoint-url ${url} s3 cp ./cat.jpg s3://photos/`,
         ]),
@@ -72,4 +72,14 @@ export function banner (server: RunningServer, dataDir: string, version: string,
 /** A key's fingerprint: the first 8 hex digits of the SHA-256 of its bytes (tells which key is in use, and nothing of it). */
 export function keyFingerprint (base64: string): string {
   return createHash('sha256').update(Buffer.from(base64, 'base64')).digest('hex').slice(0, 8)
+}
+
+/** Text in single quotes, as a shell takes it whatever it holds (a ' closed, escaped and opened again). */
+function quoted (text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`
+}
+
+/** A word a shell takes as it is: quoted when it holds anything but letters, digits and . _ @ + = - (a root user may hold $ or ;). */
+function shellWord (text: string): string {
+  return /^[A-Za-z0-9._@+=-]+$/.test(text) ? text : quoted(text)
 }

@@ -42,7 +42,7 @@ export async function loadRootCredentials (layout: DiskLayout, env: NodeJS.Proce
     if (user === '' || password === '') throw new CliError(`${user === '' ? 'S3MESH_ROOT_USER' : 'S3MESH_ROOT_PASSWORD'} is set but empty: unset it, or give it a value.`, 2)
     if (user.length < 3) throw new CliError('S3MESH_ROOT_USER must be at least 3 characters long.', 2)
     if (password.length < 8) throw new CliError('S3MESH_ROOT_PASSWORD must be at least 8 characters long.', 2)
-    // A signature's Credential=KEY/date/... is split on / and , and a key with either (or =, or a space) could never sign.
+    // A signature's Credential=KEY/date/... is split on / and , and a key with either (or a space) could never sign.
     if (!ROOT_USER.test(user)) throw new CliError('S3MESH_ROOT_USER may hold printable ASCII but / and the comma, and no space, at most 128 characters: a SigV4 request could not name another.', 2)
     // A trailing newline from a file or a pasted space would be part of the secret every client must then send.
     if (ROOT_PASSWORD_WRONG.test(password)) throw new CliError('S3MESH_ROOT_PASSWORD holds a control character (a newline?) or begins or ends with a space: remove it, or every client would have to send it too.', 2)

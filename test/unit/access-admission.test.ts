@@ -119,6 +119,11 @@ describe('admissions', () => {
       // A tab, whose catalog may hold an entry its node stripped of tags, serves nothing a tag decides.
       await assert.rejects(gate.checkGet(g, 'docs', 'a.txt', 'unknown'), (err: unknown) => err instanceof GuestRefusedError && err.reason === 'denied')
     }
+    // A condition on tags for another action (deletes) says nothing of reads: a tab serves them.
+    const deletes = await world()
+    await deletes.state.commit([{ kind: 'bucket-policy', bucket: 'docs', document: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::docs/*', Condition: { StringEquals: { 's3:ExistingObjectTag/retain': 'yes' } } }] }) }])
+    const deletesGate = new GuestGate({ cluster: 'c', isIssuer: id => id === deletes.issuer })
+    await deletesGate.checkGet(await deletesGate.who(deletes.tab, await alice(deletes)), 'docs', 'a.txt', 'unknown')
     // Without a policy on tags, a tab serves what the asker may read.
     const plain = await world()
     const tabGate = new GuestGate({ cluster: 'c', isIssuer: id => id === plain.issuer })

@@ -95,6 +95,18 @@ describe('RemoteS3', () => {
     const before = ok.hits()
     await assert.rejects(behindProxy.send({ method: 'DELETE', bucket: 'b', key: 'k', headers: { 'if-match': '"abc"' } }))
     assert.equal(ok.hits(), before, 'not past a proxy\'s 504')
+    // A refused connection as Deno and Bun report it (no cause with a code): past it too.
+    const fetched = globalThis.fetch
+    for (const thrown of [new TypeError('client error (Connect): tcp connect error: Connection refused (os error 111)'), Object.assign(new Error('Unable to connect'), { code: 'ConnectionRefused' })]) {
+      let calls = 0
+      globalThis.fetch = async (input, init) => { if (calls++ === 0) throw thrown; return await fetched(input, init) }
+      try {
+        const other = new RemoteS3({ endpoints: [gateway.url, ok.url], ...keys, timeoutMs: 2000, retryAfterMs: 10_000 })
+        assert.equal((await other.send({ method: 'DELETE', bucket: 'b', key: 'k', headers: { 'if-match': '"abc"' } })).endpoint, 1, thrown.message)
+      } finally {
+        globalThis.fetch = fetched
+      }
+    }
   })
 
   it('keeps a pinned request (a multipart upload) on its node, and says so when none answers', async () => {

@@ -29,6 +29,7 @@ function frames (later: Array<Record<string, unknown>>, stuck = false): { f: Sea
   let end = (): void => {}
   let aborted: Error | undefined
   const ended = new Promise<never>((_resolve, reject) => { end = () => { reject(new Error('ended')) } })
+  ended.catch(() => {})
   const f = {
     send: async (m: Record<string, unknown>) => { sent.push(m); if (stuck && sent.length > 1) await ended },
     receive: async () => later.length > 0 ? later.shift()! : await ended,
@@ -80,6 +81,45 @@ describe('a guest\'s feed', () => {
       await served.catch(() => {})
     }
     assert.equal(followed.size, 0, 'let go with the feed')
+  })
+
+  it('follows a bucket the guest names once it is made (heard after the feed opened), and no longer once it is deleted', async () => {
+    const { h, followed } = host([], () => true)
+    const { f, end } = frames([])
+    const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['later'] })
+    try {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      assert.equal(followed.size, 0, 'the precondition: it does not exist yet')
+      h.o.catalog.apply({ bucket: 'later', version: { ms: 5, counter: 0, node: 'n' }, deleted: false, holders: [] } as CatalogEntry)
+      assert.deepEqual([...followed], ['later'])
+      h.o.catalog.apply({ bucket: 'later', version: { ms: 6, counter: 0, node: 'n' }, deleted: true, holders: [] } as CatalogEntry)
+      assert.deepEqual([...followed], [], 'let go once deleted')
+    } finally {
+      end()
+      await served.catch(() => {})
+    }
+  })
+
+  it('a feed that replaces the guest\'s older one tells its new addresses, and one that ends tells a change it held back', async () => {
+    const { h, told } = host([], () => true)
+    const a = frames([{ addrs: ['/relay/p2p-circuit/a2'] }])
+    // Ends when the second replaces it: its end is awaited below.
+    const first = serveFeed(h, a.f, guest, { admission: 'a', follow: true, addrs: ['/relay/p2p-circuit/a1'] }).catch(() => {})
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.equal(told(), 1, 'a1 told; a2, within 2 s, held back')
+    const b = frames([])
+    const second = serveFeed(h, b.f, guest, { admission: 'a', follow: true, addrs: ['/relay/p2p-circuit/b1'] })
+    try {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      a.end()
+      await first
+      assert.deepEqual(h.guests.get('guest-1')?.addrs, ['/relay/p2p-circuit/b1'])
+      // a1; then b1, told by the newer feed as it opens; and a2, which the older one held back, told as it ended.
+      assert.equal(told(), 3)
+    } finally {
+      b.end()
+      await second.catch(() => {})
+    }
   })
 
   it('cuts off a guest that stops reading its feed once MAX_QUEUED_FRAMES wait, rather than queue every change for it', async () => {

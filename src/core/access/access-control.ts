@@ -13,7 +13,7 @@ import type { AccessState } from './access-state.js'
 import { BUILTIN_POLICIES } from './builtin-policies.js'
 import { evaluate, type Caller, type Decision } from './evaluate.js'
 import { parsePolicy, type Policy, type PolicyKind, type Statement } from './policy.js'
-import { wildcardMatch, substitute, type ContextValues } from './policy-match.js'
+import { actionMatches, wildcardMatch, substitute, type ContextValues } from './policy-match.js'
 import type { TokenService } from './session-token.js'
 
 /** The root credentials: every right, never replicated. */
@@ -228,12 +228,16 @@ export class AccessControl {
   /**
    * Whether a policy in force for `p` on `bucket` (its identity's, the
    * bucket's, its session's) has a condition on a key that starts with
-   * `prefix` (lower case, as `s3:existingobjecttag/`): what such a key names
-   * is then looked up before the request is decided, and only then.
+   * `prefix` (lower case, as `s3:existingobjecttag/`), in a statement that
+   * applies to `action` when one is given: what such a key names is then
+   * looked up before the request is decided, and only then.
    */
-  conditionsOn (p: Principal, bucket: string, prefix: string): boolean {
+  conditionsOn (p: Principal, bucket: string, prefix: string, action?: string): boolean {
     if (p.kind === 'root' && p.session?.policy === undefined) return false
-    const names = (s: Statement): boolean => s.condition !== undefined && Object.values(s.condition).some(keys => Object.keys(keys).some(k => k.toLowerCase().startsWith(prefix)))
+    // With `action`: only statements that apply to it (a condition on tags for deletes says nothing of reads).
+    const applies = (s: Statement): boolean => action === undefined ||
+      (s.actions !== undefined ? s.actions.some(a => actionMatches(a, action)) : !(s.notActions ?? []).some(a => actionMatches(a, action)))
+    const names = (s: Statement): boolean => s.condition !== undefined && applies(s) && Object.values(s.condition).some(keys => Object.keys(keys).some(k => k.toLowerCase().startsWith(prefix)))
     const policies = [...p.kind === 'user' ? this.identityPolicies(p.user.name) : [], this.bucketPolicy(bucket, p), p.kind === 'anonymous' ? undefined : p.session?.policy]
     return policies.some(policy => policy?.statements.some(names) === true)
   }

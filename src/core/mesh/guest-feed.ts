@@ -88,6 +88,7 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   // What this guest is told changes of, besides buckets' own entries.
   let followed = followedBuckets(r.buckets)
   const heldPairs = heldKeys(r.held)
+  const heldBuckets = [...new Set(heldPairs.map(([b]) => b))]
   const held = new Set(heldPairs.map(([b, k]) => `${b}\n${k}`))
   const interested = (e: CatalogEntry): boolean => e.key === undefined || followed.has(e.bucket) || held.has(`${e.bucket}\n${e.key}`) || host.holdings.holds(g.id, e.bucket, e.key)
   // Sends one after the other (changes may come while the snapshot is being sent); the first failure ends the feed.
@@ -129,9 +130,9 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     if (!follow || host.o.follow === undefined) return
     // Only buckets that exist and the guest may see, and MAX_WATCHED of them: each is a topic this member subscribes to.
     const want = new Set<string>()
-    for (const b of [...followed, ...heldPairs.map(([b]) => b), ...host.holdings.bucketsOf(g.id)]) {
+    for (const b of [...followed, ...heldBuckets, ...host.holdings.bucketsOf(g.id)]) {
       if (want.size >= MAX_WATCHED) break
-      if (!want.has(b) && host.o.catalog.get(b) !== undefined && gate.mayList(g, b)) want.add(b)
+      if (!want.has(b) && host.o.catalog.get(b)?.deleted === false && gate.mayList(g, b)) want.add(b)
     }
     for (const [b, unfollow] of watched) if (!want.has(b)) { unfollow(); watched.delete(b) }
     for (const b of want) if (!watched.has(b)) watched.set(b, host.o.follow(b))
@@ -139,6 +140,8 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   const pending: CatalogEntry[] = []
   const onChange = (e: CatalogEntry): void => {
     if (e.key !== undefined && !watched.has(e.bucket) && host.holdings.holds(g.id, e.bucket, e.key)) watch()
+    // A bucket made or deleted (heard after the feed opened, or while this member catches up): followed from now on, or no longer.
+    if (e.key === undefined) watch()
     if (!interested(e)) return
     pending.push(e)
     if (pending.length === 1) queueMicrotask(() => { const batch = visible(pending.splice(0)); if (batch.length > 0) send({ entries: encodeCatalogMessage(batch) }) })
@@ -160,7 +163,9 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     for (const l of host.directoryListeners) if (l !== onMembers) l()
   }
   const setAddrs = (next: string[]): void => {
-    const changed = next.join(' ') !== addrs.join(' ') || !host.guests.has(g.id)
+    // Against what the other guests were last given (a feed that replaced an older one starts from its addresses).
+    const known = host.guests.get(g.id)?.addrs
+    const changed = known === undefined || next.join(' ') !== known.join(' ')
     addrs = next
     host.guests.set(g.id, { addrs, expires: g.admission.expires })
     if (!changed || tellLater !== undefined) return
@@ -207,7 +212,7 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     // Of buckets that exist and the guest may see, and MAX_WATCHED of them: each may be a query to its owners.
     let asked = 0
     for (const [bucket, keys] of byBucket) {
-      if (host.o.catalog.get(bucket) === undefined || !gate.mayList(g, bucket)) continue
+      if (host.o.catalog.get(bucket)?.deleted !== false || !gate.mayList(g, bucket)) continue
       if (++asked > MAX_WATCHED) break
       snapshot.push(...await host.o.partition.entries(bucket, keys).catch(() => []))
     }
@@ -229,13 +234,16 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
       if (m.admission !== undefined) {
         g = await gate.who(g.id, m.admission)
         admission = m.admission
+        // Its rights may have changed with it: the buckets it may see, so those followed.
+        watch()
       }
       if (m.buckets !== undefined) { followed = followedBuckets(m.buckets); watch() }
       setAddrs(m.addrs === undefined ? addrs : host.relayed(addresses(m.addrs)))
     }
   } finally {
     clearInterval(recheck)
-    clearTimeout(tellLater)
+    // A change of addresses waiting to be told is told now (a newer feed of the guest starts from them, and tells nothing).
+    if (tellLater !== undefined) { clearTimeout(tellLater); tellAddrs() }
     if (follow) {
       for (const unfollow of watched.values()) unfollow()
       host.o.catalog.removeEventListener('change', onCatalog)

@@ -78,7 +78,7 @@ export class GuestGate {
    * be known for sure, a tab's, refused then).
    */
   async checkGet (g: Guest, bucket: string, key: string, entry: (() => Promise<CatalogEntry | undefined> | CatalogEntry | undefined) | 'unknown'): Promise<void> {
-    if (!g.access.conditionsOn(g.principal, bucket, EXISTING_TAG_KEYS)) { this.check(g, 's3:GetObject', bucket, key); return }
+    if (!g.access.conditionsOn(g.principal, bucket, EXISTING_TAG_KEYS, 's3:GetObject')) { this.check(g, 's3:GetObject', bucket, key); return }
     // A tab's catalog may not know an object's tags (its node hides them from a user who may not read it): it serves
     // nothing a tag decides, and the asker fetches from a member.
     if (entry === 'unknown') throw this.counted(new GuestRefusedError('denied', `${g.id}'s right to ${bucket}/${key} depends on its tags, which only a member knows for sure.`))

@@ -303,7 +303,7 @@ export class GuestService {
     const bucket = r.bucket
     const entryOf = async (k: string): Promise<CatalogEntry | undefined> => (await this.o.partition.entries(bucket, [k]))[0]
     // Where the guest's right hangs on the object's tags (s3:ExistingObjectTag), its entry is had first.
-    const first = key !== undefined && g.access.conditionsOn(g.principal, bucket, EXISTING_TAG_KEYS) ? await entryOf(key) : undefined
+    const first = key !== undefined && g.access.conditionsOn(g.principal, bucket, EXISTING_TAG_KEYS, 's3:GetObject') ? await entryOf(key) : undefined
     const allowed = key === undefined ? this.o.gate.mayList(g, bucket) : this.o.gate.mayRead(g, bucket, key, first)
     if (!allowed) {
       this.o.gate.count('denied')
