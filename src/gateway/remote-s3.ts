@@ -81,8 +81,13 @@ function neverSent (err: unknown): boolean {
   return typeof e?.message === 'string' && /\(Connect\).*Connection refused|error trying to connect.*Connection refused/i.test(e.message)
 }
 
-/** Cloudflare's answers for an origin it could not reach (521 down, 522 timed out connecting, 523 unreachable): the node never had it. */
-const ORIGIN_UNREACHED = new Set([521, 522, 523])
+/**
+ * Cloudflare's answers for an origin it could not reach: 521 (refused) and
+ * 523 (unreachable) say the node never had the request; 522 (timed out) may
+ * also come after the node had it, so only a request safe to repeat goes on.
+ */
+const ORIGIN_UNREACHED = new Set([521, 523])
+const ORIGIN_TIMED_OUT = 522
 
 /**
  * An S3 client for the mesh's nodes over fetch (Web-standard: Workers, Deno,
@@ -131,8 +136,8 @@ export class RemoteS3 {
         continue
       }
       // A proxy's 502 or 504 does not say whether the node acted.
-      if ((NODE_TROUBLE.has(response.status) || ORIGIN_UNREACHED.has(response.status)) && replayable && req.endpoint === undefined &&
-        (!conditional || response.status === 503 || ORIGIN_UNREACHED.has(response.status))) {
+      const trouble = NODE_TROUBLE.has(response.status) || ORIGIN_UNREACHED.has(response.status) || response.status === ORIGIN_TIMED_OUT
+      if (trouble && replayable && req.endpoint === undefined && (!conditional || response.status === 503 || ORIGIN_UNREACHED.has(response.status))) {
         lastError = await errorOf(response)
         this.downUntil[endpoint] = this.now() + this.options.retryAfterMs
         continue

@@ -39,18 +39,19 @@ function frames (later: Array<Record<string, unknown>>, stuck = false): { f: Sea
   return { f, sent, end, aborted: () => aborted }
 }
 
-function host (buckets: string[], mayList: (bucket: string) => boolean): { h: FeedHost, followed: Set<string>, told: () => number } {
+function host (buckets: string[], mayList: (bucket: string) => boolean): { h: FeedHost, followed: Set<string>, told: () => number, asked: () => number } {
   const catalog = new Catalog()
   for (const b of buckets) catalog.apply({ bucket: b, version, deleted: false, holders: [] } as CatalogEntry)
   const followed = new Set<string>()
   let told = 0
+  let asked = 0
   const h: FeedHost = {
     o: {
       catalog, heard: new EventTarget(), membership: new EventTarget(),
       partition: { entries: async () => [] },
       copies: { versioned: () => false },
       follow: (b: string) => { followed.add(b); return () => { followed.delete(b) } },
-      gate: { mayList: (_g: Guest, b: string) => mayList(b), who: async (_id: string, _a: unknown) => guest } as unknown as GuestGate,
+      gate: { mayList: (_g: Guest, b: string) => { asked++; return mayList(b) }, who: async (_id: string, _a: unknown) => guest } as unknown as GuestGate,
     } as unknown as GuestServiceOptions,
     stats: { entriesFiltered: 0, entriesSent: 0, feeds: 0, feedsOpened: 0 } as unknown as GuestStats,
     holdings: new GuestHoldings(),
@@ -59,7 +60,7 @@ function host (buckets: string[], mayList: (bucket: string) => boolean): { h: Fe
     holdingListeners: new Set(),
     peers: () => [], relayed: addrs => addrs, shown: (_g, e) => e,
   }
-  return { h, followed, told: () => told }
+  return { h, followed, told: () => told, asked: () => asked }
 }
 
 const guest = { id: 'guest-1', admission: { expires: Date.now() + 60_000 } } as unknown as Guest
@@ -84,16 +85,20 @@ describe('a guest\'s feed', () => {
   })
 
   it('follows a bucket the guest names once it is made (heard after the feed opened), and no longer once it is deleted', async () => {
-    const { h, followed } = host([], () => true)
+    const { h, followed, asked } = host(['kept'], () => true)
     const { f, end } = frames([])
-    const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['later'] })
+    const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['later', 'kept'] })
     try {
       await new Promise(resolve => setTimeout(resolve, 20))
-      assert.equal(followed.size, 0, 'the precondition: it does not exist yet')
+      assert.deepEqual([...followed], ['kept'], 'the precondition: later does not exist yet')
       h.o.catalog.apply({ bucket: 'later', version: { ms: 5, counter: 0, node: 'n' }, deleted: false, holders: [] } as CatalogEntry)
-      assert.deepEqual([...followed], ['later'])
+      assert.deepEqual([...followed].sort(), ['kept', 'later'])
       h.o.catalog.apply({ bucket: 'later', version: { ms: 6, counter: 0, node: 'n' }, deleted: true, holders: [] } as CatalogEntry)
-      assert.deepEqual([...followed], [], 'let go once deleted')
+      assert.deepEqual([...followed], ['kept'], 'let go once deleted')
+      // A bucket the feed does not name costs it nothing (no walk of its buckets).
+      const before = asked()
+      h.o.catalog.apply({ bucket: 'unrelated', version: { ms: 7, counter: 0, node: 'n' }, deleted: false, holders: [] } as CatalogEntry)
+      assert.equal(asked(), before)
     } finally {
       end()
       await served.catch(() => {})

@@ -88,7 +88,7 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   // What this guest is told changes of, besides buckets' own entries.
   let followed = followedBuckets(r.buckets)
   const heldPairs = heldKeys(r.held)
-  const heldBuckets = [...new Set(heldPairs.map(([b]) => b))]
+  const heldBuckets = new Set(heldPairs.map(([b]) => b))
   const held = new Set(heldPairs.map(([b, k]) => `${b}\n${k}`))
   const interested = (e: CatalogEntry): boolean => e.key === undefined || followed.has(e.bucket) || held.has(`${e.bucket}\n${e.key}`) || host.holdings.holds(g.id, e.bucket, e.key)
   // Sends one after the other (changes may come while the snapshot is being sent); the first failure ends the feed.
@@ -140,8 +140,9 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   const pending: CatalogEntry[] = []
   const onChange = (e: CatalogEntry): void => {
     if (e.key !== undefined && !watched.has(e.bucket) && host.holdings.holds(g.id, e.bucket, e.key)) watch()
-    // A bucket made or deleted (heard after the feed opened, or while this member catches up): followed from now on, or no longer.
-    if (e.key === undefined) watch()
+    // A bucket the feed names, made or deleted (heard after the feed opened, or while this member catches up): followed
+    // from now on, or no longer. Only such a one: every bucket's change would walk every feed's held buckets.
+    if (e.key === undefined && (followed.has(e.bucket) || heldBuckets.has(e.bucket) || watched.has(e.bucket))) watch()
     if (!interested(e)) return
     pending.push(e)
     if (pending.length === 1) queueMicrotask(() => { const batch = visible(pending.splice(0)); if (batch.length > 0) send({ entries: encodeCatalogMessage(batch) }) })
