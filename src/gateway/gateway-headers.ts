@@ -51,11 +51,11 @@ export function withChecksumOf (sent: { body: Uint8Array<ArrayBuffer> | Blob | R
   }
 }
 
-/** A write's condition as the node reads it: the node checks it where the write commits. */
+/** A write's or a delete's condition as the node reads it: the node checks it where the change commits (`*` as it is, an ETag quoted). */
 export function conditionHeaders (condition: WriteCondition | undefined): Record<string, string> {
   return {
     ...(condition?.ifNoneMatch === undefined ? {} : { 'if-none-match': condition.ifNoneMatch }),
-    ...(condition?.ifMatch === undefined ? {} : { 'if-match': quoteEtag(condition.ifMatch) }),
+    ...(condition?.ifMatch === undefined ? {} : { 'if-match': condition.ifMatch === '*' ? '*' : quoteEtag(condition.ifMatch) }),
   }
 }
 

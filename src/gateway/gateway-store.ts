@@ -389,7 +389,7 @@ export class GatewayStore implements ObjectStore {
   async deleteObject (bucket: string, key: string, options: DeleteOptions = {}): Promise<DeleteResult> {
     // S3 has no such condition: the mesh's lifecycle runner, which asks it, runs on a node.
     if (options.onlyIf !== undefined) throw new S3Error('NotImplemented', 'A gateway cannot delete a version only if it is noncurrent (or alone): S3 has no such condition.')
-    const match: Record<string, string> = options.ifMatch === undefined ? {} : { 'if-match': options.ifMatch === '*' ? '*' : quoteEtag(options.ifMatch) }
+    const match = conditionHeaders(options.ifMatch === undefined ? undefined : { ifMatch: options.ifMatch })
     const { response } = await this.remote.send({ method: 'DELETE', bucket, key, query: versionQuery(options), headers: { ...bypassHeader(options.bypassGovernance), ...match }, signal: options.signal })
     await this.forget(bucket, key)
     return { ...versionHeader(response.headers), ...(response.headers.get('x-amz-delete-marker') === 'true' ? { deleteMarker: true } : {}) }

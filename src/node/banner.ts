@@ -10,7 +10,9 @@ import type { RunningServer } from './server.js'
 export function banner (server: RunningServer, dataDir: string, version: string, host: string): string {
   const { accessKey, secretKey, source, file } = server.credentials
   const fromEnv = source === 'environment'
-  const where = source === 'environment' ? 'from S3MESH_ROOT_USER / S3MESH_ROOT_PASSWORD' : source === 'generated' ? `generated, saved in ${file}` : `from ${file}`
+  // Listening on this machine only: the node says so, and is joined from this machine.
+  const localHost = host === '127.0.0.1' || host === 'localhost' || host === '::1'
+  const where = fromEnv ? 'from S3MESH_ROOT_USER / S3MESH_ROOT_PASSWORD' : source === 'generated' ? `generated, saved in ${file}` : `from ${file}`
   const url = server.publicUrl ?? server.url
   const also = server.urls.filter(u => u !== url)
   const relay = server.role === 'relay'
@@ -41,8 +43,7 @@ export function banner (server: RunningServer, dataDir: string, version: string,
   if (mesh !== undefined) {
     const tcp = mesh.addresses.find(a => !a.includes('/ws')) ?? mesh.addresses[0]
     // Other machines can join only where the mesh listens beyond this one (--address alone does not open it).
-    const meshLocal = mesh.addresses.every(a => /^\/(ip4\/127\.|ip6\/::1\/)/.test(a))
-    const remote = !meshLocal
+    const remote = !mesh.addresses.every(a => /^\/(ip4\/127\.|ip6\/::1\/)/.test(a))
     const keyFromEnv = mesh.clusterKey.source === 'environment'
     const clusterKey = keyFromEnv ? '"$S3MESH_CLUSTER_KEY"' : mesh.clusterKey.base64
     const keyFrom = keyFromEnv ? 'from S3MESH_CLUSTER_KEY' : mesh.clusterKey.source === 'generated' ? `generated, saved in ${mesh.clusterKey.file}` : `from ${mesh.clusterKey.file}`
@@ -59,11 +60,11 @@ export function banner (server: RunningServer, dataDir: string, version: string,
         : [
             'Add a node to this mesh (another folder and ports on this machine):',
             `  S3MESH_CLUSTER_KEY=${clusterKey} s3mesh server ./data2 --address 127.0.0.1:9010 --console-address 127.0.0.1:9011 --mesh-address 127.0.0.1:9110 --join ${tcp}`,
-            ...(host === '127.0.0.1' || host === 'localhost' || host === '::1' ? [] : ['The mesh listens on this machine only: for nodes on other machines, start with --mesh-address 0.0.0.0:9100 (and --announce <public address> behind NAT).']),
+            ...(localHost ? [] : ['The mesh listens on this machine only: for nodes on other machines, start with --mesh-address 0.0.0.0:9100 (and --announce <public address> behind NAT).']),
           ]),
     )
   }
-  if (host === '127.0.0.1' || host === 'localhost' || host === '::1') {
+  if (localHost) {
     lines.push('', 'Listening on this machine only; use --address 0.0.0.0:<port> to serve the network.')
   }
   return lines.join('\n') + '\n'

@@ -1,13 +1,13 @@
 import { lstat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { lockOfRecord, mayDeleteLocked } from '../core/object-lock.js'
-import { checkWriteCondition, type DeleteOptions } from '../core/object-store.js'
+import type { DeleteOptions } from '../core/object-store.js'
 import { deleteMayGo, NULL_VERSION, type DeleteResult } from '../core/versioning.js'
 import type { DiskBuckets } from './disk-buckets.js'
 import { codeOf, pruneEmptyDirs, removeQuietly, storageError } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
 import type { DiskVersions } from './disk-versions.js'
-import type { DiskWriter } from './disk-writer.js'
+import { checkConditionOnDisk, type DiskWriter } from './disk-writer.js'
 import type { MetaDb } from './meta-db.js'
 
 /** What DiskDeletes works with: DiskStore's own parts. */
@@ -49,7 +49,8 @@ export class DiskDeletes {
   private async deleteLocked (bucket: string, key: string, versionId: string | undefined, options?: DeleteOptions): Promise<DeleteResult> {
     const status = this.d.buckets.get(bucket).record.versioning
     if (status !== undefined || versionId !== undefined) await this.d.beforeVersioned(bucket, key)
-    if (options?.ifMatch !== undefined) await this.checkMatch(bucket, key, options.ifMatch)
+    // A conditional delete is checked against the key's current object (S3's rule), as a conditional write is.
+    if (options?.ifMatch !== undefined) await checkConditionOnDisk({ ifMatch: options.ifMatch }, this.d.db.get(bucket, key), this.d.layout.visiblePath(bucket, key), key)
     if (versionId !== undefined) return await this.deleteVersion(bucket, key, versionId, options)
     if (status !== undefined) {
       // A delete marker becomes the current version; the object before it is kept (disk-versions.ts).
@@ -79,15 +80,6 @@ export class DiskDeletes {
     await this.d.writer.runPlan(bucket, key, entry, { drop: dataPath, rows: { current: undefined } })
     await this.cleanAfter(bucket, key, dataPath)
     return {}
-  }
-
-  /** A conditional delete's check against the key's current object (S3's rule), the key's lock held. */
-  private async checkMatch (bucket: string, key: string, ifMatch: string): Promise<void> {
-    const current = this.d.db.get(bucket, key)
-    // A file put in the folder by hand and not yet read is an object all the same (of an ETag not yet known), as for a write.
-    const path = current === undefined ? this.d.layout.visiblePath(bucket, key) : undefined
-    const byHand = path !== undefined && (await lstat(path).catch(() => undefined))?.isFile() === true
-    checkWriteCondition({ ifMatch }, current ?? (byHand ? { etag: '' } : undefined), key)
   }
 
   /**

@@ -62,6 +62,17 @@ export interface DiskWriterDeps {
 }
 
 /**
+ * Checks a write's or a delete's condition (core/object-store.ts) against the
+ * key's current object: its row, else a file put at its path by hand and not
+ * yet read, an object all the same (of an ETag not yet known). The key's
+ * lock is held.
+ */
+export async function checkConditionOnDisk (condition: WriteCondition, current: { etag: string } | undefined, visible: string | undefined, key: string): Promise<void> {
+  const byHand = current === undefined && visible !== undefined && (await lstat(visible).catch(() => undefined))?.isFile() === true
+  checkWriteCondition(condition, current ?? (byHand ? { etag: '' } : undefined), key)
+}
+
+/**
  * The write path of DiskStore: a body streams into a temp file (hashed,
  * verified, fsynced), then a commit moves it into place and records its
  * metadata, with an intent in the metadata database that start-up finishes
@@ -169,11 +180,7 @@ export class DiskWriter {
           const visible = this.layout.visiblePath(bucketName, key)
           const hidden = this.layout.hiddenPath(bucketName, key)
           const previous = db.get(bucketName, key)
-          if (condition !== undefined) {
-            // A file put in the folder by hand and not yet read is an object all the same (of an ETag not yet known).
-            const byHand = previous === undefined && visible !== undefined && (await lstat(visible).catch(() => undefined))?.isFile() === true
-            checkWriteCondition(condition, previous ?? (byHand ? { etag: '' } : undefined), key)
-          }
+          if (condition !== undefined) await checkConditionOnDisk(condition, previous, visible, key)
           await beforeCommit?.()
           const status = bucket.record.versioning
           if (named !== undefined) checkNamedVersion(status, named.versionId)

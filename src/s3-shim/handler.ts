@@ -7,7 +7,6 @@ import { authenticatePrincipal } from './auth/authenticate.js'
 import { DEFAULT_CLOCK_SKEW_MS, type CredentialProvider } from './auth/sigv4.js'
 import { Context, type OperationHandler } from './context.js'
 import { refuseObjectLock } from './http/object-lock.js'
-import { splitCopySource } from './copy-source.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
 import { getObjectLegalHold, getObjectLockConfiguration, getObjectRetention, putObjectLegalHold, putObjectLockConfiguration, putObjectRetention } from './ops/object-lock.js'
 import { abortMultipartUpload } from './ops/abort-multipart-upload.js'
@@ -23,7 +22,7 @@ import { deleteObjects } from './ops/delete-objects.js'
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './ops/get-acl.js'
 import { deleteBucketPolicy, getBucketPolicy, getBucketPolicyStatus, putBucketPolicy } from './ops/bucket-policy.js'
 import { EXISTING_TAG_KEYS, type AccessControl, type Permission, type Principal } from '../core/access/access-control.js'
-import { EXISTING_TAG_OPERATIONS, globalContext, permissionsFor, withExistingTags, type ClientInfo } from './access/request-actions.js'
+import { arn, copySourceOf, EXISTING_TAG_OPERATIONS, globalContext, permissionsFor, withExistingTags, type ClientInfo } from './access/request-actions.js'
 import { accessApi, isAccessApiRequest } from './iam/access-api.js'
 import { getBucketLocation } from './ops/get-bucket-location.js'
 import { getBucketVersioning, putBucketVersioning } from './ops/bucket-versioning.js'
@@ -207,14 +206,12 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
       })
     let out = permissions
     if (r.key !== '' && EXISTING_TAG_OPERATIONS.has(r.operation) && access.conditionsOn(principal, r.bucket, EXISTING_TAG_KEYS)) {
-      out = withExistingTags(out, `arn:aws:s3:::${r.bucket}/${r.key}`, await tagsOf(r.bucket, r.key, r.query.get('versionId')))
+      out = withExistingTags(out, arn(r.bucket, r.key), await tagsOf(r.bucket, r.key, r.query.get('versionId')))
     }
     // A copy reads its source: a Deny on the source's tags must hold there too (a copy would take the bytes away from them).
-    if (r.operation === 'CopyObject' || r.operation === 'UploadPartCopy') {
-      const { path, versionId } = splitCopySource(headers.get('x-amz-copy-source') ?? '')
-      const slash = path.indexOf('/')
-      const [bucket, key] = [path.slice(0, slash), path.slice(slash + 1)]
-      if (slash > 0 && key !== '' && access.conditionsOn(principal, bucket, EXISTING_TAG_KEYS)) out = withExistingTags(out, `arn:aws:s3:::${bucket}/${key}`, await tagsOf(bucket, key, versionId))
+    const source = copySourceOf(r, headers)
+    if (source !== undefined && source.key !== '' && access.conditionsOn(principal, source.bucket, EXISTING_TAG_KEYS)) {
+      out = withExistingTags(out, arn(source.bucket, source.key), await tagsOf(source.bucket, source.key, source.versionId))
     }
     return out
   }
@@ -243,7 +240,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
       // As S3 answers: a missing key is 404 only to a caller that may list it (s3:ListBucket, its s3:prefix the key);
       // to another, 403, so that a read does not tell which keys exist.
       if (access !== undefined && KEY_READS.has(r.operation) && isS3Error(err, 'NoSuchKey') &&
-        access.decide(principal, { action: 's3:ListBucket', resource: `arn:aws:s3:::${r.bucket}`, context: { ...globalContext(request.headers, client), 's3:prefix': r.key } }) !== 'allow') {
+        access.decide(principal, { action: 's3:ListBucket', resource: arn(r.bucket), context: { ...globalContext(request.headers, client), 's3:prefix': r.key } }) !== 'allow') {
         throw new S3Error('AccessDenied', `The key does not exist or may not be read: telling which would need s3:ListBucket on ${r.bucket}.`)
       }
       throw err

@@ -126,13 +126,15 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   const follow = r.follow === true
   /** The buckets whose announcements this member follows for the feed (a follow each), and the ones it should. */
   const watched = new Map<string, () => void>()
+  /** A bucket whose keys the feed may follow or look up: one that exists and the guest may see. */
+  const followable = (b: string): boolean => host.o.catalog.get(b)?.deleted === false && gate.mayList(g, b)
   const watch = (): void => {
     if (!follow || host.o.follow === undefined) return
     // Only buckets that exist and the guest may see, and MAX_WATCHED of them: each is a topic this member subscribes to.
     const want = new Set<string>()
     for (const b of [...followed, ...heldBuckets, ...host.holdings.bucketsOf(g.id)]) {
       if (want.size >= MAX_WATCHED) break
-      if (!want.has(b) && host.o.catalog.get(b)?.deleted === false && gate.mayList(g, b)) want.add(b)
+      if (!want.has(b) && followable(b)) want.add(b)
     }
     for (const [b, unfollow] of watched) if (!want.has(b)) { unfollow(); watched.delete(b) }
     for (const b of want) if (!watched.has(b)) watched.set(b, host.o.follow(b))
@@ -213,7 +215,7 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     // Of buckets that exist and the guest may see, and MAX_WATCHED of them: each may be a query to its owners.
     let asked = 0
     for (const [bucket, keys] of byBucket) {
-      if (host.o.catalog.get(bucket)?.deleted !== false || !gate.mayList(g, bucket)) continue
+      if (!followable(bucket)) continue
       if (++asked > MAX_WATCHED) break
       snapshot.push(...await host.o.partition.entries(bucket, keys).catch(() => []))
     }

@@ -25,7 +25,8 @@ export interface ClientInfo {
   now: number
 }
 
-const arn = (bucket: string, key?: string): string => key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`
+/** An S3 resource's ARN: a bucket's, or an object's. */
+export const arn = (bucket: string, key?: string): string => key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`
 
 /** Each operation's action, and whether it is on the bucket or the object. */
 const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' | 'all']>> = {
@@ -161,8 +162,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
       const perms: Permission[] = [versionId === undefined
         ? { action: 's3:DeleteObject', resource: arn(route.bucket, key), context }
         : { action: 's3:DeleteObjectVersion', resource: arn(route.bucket, key), context: { ...context, 's3:versionid': versionId } }]
-      // An ETag's condition tells whether the object is unchanged: S3 asks for s3:GetObject too (not for *).
-      if (ifMatch !== undefined && ifMatch.trim() !== '*') perms.push({ action: 's3:GetObject', resource: arn(route.bucket, key), context })
+      if (namesEtag(ifMatch)) perms.push({ action: 's3:GetObject', resource: arn(route.bucket, key), context })
       if (versionId !== undefined && asksBypass(headers)) perms.push({ action: 's3:BypassGovernanceRetention', resource: arn(route.bucket, key), context: global })
       return perms
     })
@@ -211,18 +211,27 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   // (A delete without a version id makes a marker, which no lock refuses: the header asks nothing there.)
   const byId = route.operation === 'PutObjectRetention' || (route.operation === 'DeleteObject' && versionId !== undefined)
   if (byId && asksBypass(headers)) permissions.push({ action: 's3:BypassGovernanceRetention', resource, context })
-  // A conditional delete on an ETag tells whether the object is unchanged: S3 asks for s3:GetObject too (not for If-Match: *).
-  const ifMatch = headers.get('if-match')?.trim()
-  if (route.operation === 'DeleteObject' && ifMatch !== undefined && ifMatch !== '*') permissions.push({ action: 's3:GetObject', resource, context })
+  if (route.operation === 'DeleteObject' && namesEtag(headers.get('if-match'))) permissions.push({ action: 's3:GetObject', resource, context })
   // A copy reads its source: the caller needs GetObject there too (GetObjectVersion for a version named).
-  if (route.operation === 'CopyObject' || route.operation === 'UploadPartCopy') {
-    const { path: source, versionId: sourceVersion } = splitCopySource(headers.get('x-amz-copy-source') ?? '')
-    const slash = source.indexOf('/')
-    if (slash > 0) {
-      permissions.push(sourceVersion === undefined
-        ? { action: 's3:GetObject', resource: arn(source.slice(0, slash), source.slice(slash + 1)), context: global }
-        : { action: 's3:GetObjectVersion', resource: arn(source.slice(0, slash), source.slice(slash + 1)), context: { ...global, 's3:versionid': sourceVersion } })
-    }
+  const source = copySourceOf(route, headers)
+  if (source !== undefined) {
+    permissions.push(source.versionId === undefined
+      ? { action: 's3:GetObject', resource: arn(source.bucket, source.key), context: global }
+      : { action: 's3:GetObjectVersion', resource: arn(source.bucket, source.key), context: { ...global, 's3:versionid': source.versionId } })
   }
   return permissions
+}
+
+/** The object a copy (CopyObject, UploadPartCopy) reads, as its x-amz-copy-source names it; undefined for another request. */
+export function copySourceOf (route: Route, headers: Headers): { bucket: string, key: string, versionId?: string } | undefined {
+  if (route.operation !== 'CopyObject' && route.operation !== 'UploadPartCopy') return undefined
+  const { path, versionId } = splitCopySource(headers.get('x-amz-copy-source') ?? '')
+  const slash = path.indexOf('/')
+  if (slash <= 0) return undefined
+  return { bucket: path.slice(0, slash), key: path.slice(slash + 1), ...(versionId === undefined ? {} : { versionId }) }
+}
+
+/** Whether a condition on an ETag (not `*`) is asked: it tells whether the object changed, so S3 asks for s3:GetObject too. */
+function namesEtag (ifMatch: string | null | undefined): boolean {
+  return ifMatch !== null && ifMatch !== undefined && ifMatch.trim() !== '*'
 }
