@@ -24,6 +24,7 @@ import { AccessSync } from '../core/mesh/access-sync.js'
 import type { AccessControl, Principal } from '../core/access/access-control.js'
 import { DEFAULT_ADMISSION_MS, issueAdmission } from '../core/access/admission.js'
 import { GuestGate } from '../core/mesh/guest-gate.js'
+import { AdmittedPeers } from '../core/mesh/admitted-peers.js'
 import { joinSeeds } from '../core/mesh/join-seeds.js'
 import { GuestService } from '../core/mesh/guest-service.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
@@ -245,6 +246,10 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const direct = o.webrtcDirect === false ? undefined : await webRTCDirectCertificate(o.layout)
   // Port 0: a port the kernel just gave UDP, and another if it was taken before libjuice bound it.
   let udpPort = direct === undefined || o.port !== 0 ? o.port : await freeUdpPort()
+  // Tabs this node admitted, and the members (known once the membership runs): the only peers its relay serves.
+  const admitted = new AdmittedPeers()
+  let isMember = (_peer: string): boolean => false
+  const mayRelay = (peer: string): boolean => admitted.has(peer) || isMember(peer)
   for (let attempt = 1; ; attempt++) try {
     libp2p = await createLibp2p({
       privateKey,
@@ -264,6 +269,12 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       streamMuxers: [meshMuxer()],
       // Room for every reservation the relay offers (each is a tab's connection), beyond libp2p's default of 300.
       connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, maxConnections: Math.max(300, (o.circuits ?? CIRCUIT_DEFAULTS).reservations + 256) },
+      // A reservation, and a circuit opened through this node, only for a tab it admitted or a member: a stranger would
+      // otherwise take every reservation (one per peer id, and peer ids cost nothing) and carry its traffic here.
+      connectionGater: {
+        denyInboundRelayReservation: peer => !mayRelay(peer.toString()),
+        denyOutboundRelayedConnection: source => !mayRelay(source.toString()),
+      },
       services: {
         // gossipsub needs identify to learn which peers speak it.
         identify: identify(),
@@ -305,6 +316,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     onRefused: refusedOnce(o.cluster),
   }).catch(async err => { await catalogStore.close(); await libp2p.stop(); throw err })
   const { transport, node } = member
+  isMember = peer => transport.membership.get(peer) !== undefined
   const accessSync = o.access === undefined
     ? undefined
     : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
@@ -367,7 +379,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         const m = transport.membership.get(id)
         const role = m === undefined ? undefined : decodeNodeMeta(m.meta)?.role
         return role === 'durable' || role === 'relay'
-      } })
+      }, onAdmitted: (peer, expires) => { admitted.admit(peer, expires) } })
       guests = new GuestService({ libp2p, catalog: node.catalog, partition: node.partition, heard: node.heard, follow: b => node.follow(b), copies: node.copies, membership: transport.membership, hashes: nodeHashes, gate })
       guestAccess = access
       await guests.start()
@@ -380,6 +392,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         access: guestAccess, principal, peer, issuer: libp2p.peerId.toString(), sign: async data => await privateKey.sign(data), cluster: o.cluster, now, lifetimeMs: admissionMs,
         ...(sourceIp === undefined ? {} : { sourceIp }),
       })
+      admitted.admit(peer, admission.expires, now)
       return {
         cluster: o.cluster,
         // WebSockets and WebRTC-direct: the tab tries them in that order.

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
+import { connect } from 'node:net'
 import { after, describe, it } from 'node:test'
 import { gossipsub } from '@libp2p/gossipsub'
 import { GOSSIPSUB_OPTIONS } from '../../src/core/mesh/config.js'
@@ -88,6 +89,49 @@ describe('a peer without the cluster key', () => {
     assert.equal(res.status, 200, 'the forged delete did nothing')
     assert.equal(await res.text(), 'the crown jewels')
     await announcer.stop()
+  })
+})
+
+describe('a stranger on the WebSockets port', () => {
+  let node: ServerProcess | undefined
+  after(async () => { await node?.stop() })
+
+  /** Upgrades a plain TCP connection to `port` to a WebSocket by hand and writes `frame`; resolves once the node has closed it. */
+  async function sendFrame (port: number, frame: Buffer): Promise<void> {
+    const socket = connect(port, '127.0.0.1')
+    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
+    const closed = new Promise<void>(resolve => { socket.once('close', () => { resolve() }) })
+    socket.on('error', () => {})
+    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    const answer = await new Promise<string>(resolve => socket.once('data', (d: Buffer) => { resolve(d.toString()) }))
+    assert.match(answer, /^HTTP\/1.1 101/, 'the upgrade is taken')
+    socket.write(frame)
+    await Promise.race([closed, new Promise((_resolve, reject) => setTimeout(() => { reject(new Error('the node kept the connection open')) }, 5000))])
+  }
+
+  it('cannot stop the node with a frame ws refuses, and a message past 2 MiB closes its connection before it is held', async () => {
+    node = await startServerProcess()
+    const port = Number(/^\s+\/ip4\/127\.0\.0\.1\/tcp\/(\d+)\/ws\/p2p\//m.exec(node.output())![1])
+    // Unmasked (a client must mask), then a reserved opcode, then a header announcing 64 MiB.
+    const bigHeader = Buffer.alloc(14)
+    bigHeader[0] = 0x82
+    bigHeader[1] = 0x80 | 127
+    bigHeader.writeBigUInt64BE(64n * 1024n * 1024n, 2)
+    for (const frame of [Buffer.from([0x82, 0x03, 1, 2, 3]), Buffer.from([0x83, 0x80, 0, 0, 0, 0]), bigHeader]) {
+      await sendFrame(port, frame)
+      assert.equal(node.child.exitCode, null, `the node is still running after ${frame.subarray(0, 2).toString('hex')}: ${node.output().slice(-600)}`)
+    }
+    // Still a node: S3 answers, and a libp2p peer connects over WebSockets.
+    assert.equal((await sign.fetch(`${node.url}/`)).status, 200)
+    const { webSockets } = await import('@libp2p/websockets')
+    const peer = await createLibp2p({ transports: [webSockets()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionGater: { denyDialMultiaddr: () => false } })
+    try {
+      const ws = /^\s+(\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\/\S+)$/m.exec(node.output())![1]!
+      const conn = await peer.dial(multiaddr(ws))
+      assert.equal(conn.status, 'open')
+    } finally {
+      await peer.stop()
+    }
   })
 })
 

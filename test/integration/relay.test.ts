@@ -46,10 +46,55 @@ async function peer (reachableThroughRelay = false): Promise<Libp2p> {
   })
 }
 
+/** Has `relay` admit `p` as a tab is admitted (browser-join, root's credentials). */
+async function admit (relay: ServerProcess, p: Libp2p): Promise<void> {
+  const res = await root.fetch(`${relay.url}/_s3mesh/v1/browser-join?peer=${p.peerId.toString()}`)
+  assert.equal(res.status, 200, await res.clone().text())
+}
+
+const HOP = '/libp2p/circuit/relay/0.2.0/hop'
+/** Field 5 (status) of a HopMessage, read by hand: 100 is OK, 202 PERMISSION_DENIED. */
+function hopStatus (message: Uint8Array): number | undefined {
+  const varint = (at: number): [number, number] => {
+    let value = 0
+    for (let shift = 0; ; shift += 7) {
+      const byte = message[at++]!
+      value += (byte & 0x7f) * 2 ** shift
+      if ((byte & 0x80) === 0) return [value, at]
+    }
+  }
+  let [, at] = varint(0) // the length prefix
+  while (at < message.byteLength) {
+    const [tag, next] = varint(at)
+    if ((tag & 7) === 0) {
+      const [value, after] = varint(next)
+      if (tag >> 3 === 5) return value
+      at = after
+    } else if ((tag & 7) === 2) {
+      const [length, after] = varint(next)
+      at = after + length
+    } else return undefined
+  }
+  return undefined
+}
+
+/** Asks `relay` for a reservation over a hop stream of `p`'s own; resolves to the answer's status. */
+async function reserve (relay: ServerProcess, p: Libp2p): Promise<number | undefined> {
+  const stream = await p.dialProtocol(multiaddr(wsOf(relay)), HOP)
+  const answer = new Promise<Uint8Array>(resolve => { stream.addEventListener('message', e => { resolve((e as unknown as { data: { subarray: () => Uint8Array } }).data.subarray()) }, { once: true }) })
+  // A length-prefixed HopMessage { type: RESERVE (0) }.
+  stream.send(Uint8Array.from([2, 0x08, 0x00]))
+  const status = hopStatus(await answer)
+  await stream.close().catch(() => {})
+  return status
+}
+
 /** Sends `bytes` from `from` to `to` through `relay`'s circuit; resolves to how many arrived before the circuit ended. */
 async function throughCircuit (relay: ServerProcess, bytes: number): Promise<number> {
   const [a, b] = [await peer(), await peer(true)]
   try {
+    await admit(relay, a)
+    await admit(relay, b)
     let received = 0
     const done = new Promise<void>(resolve => {
       void b.handle(ECHO, async (stream) => {
@@ -166,6 +211,31 @@ describe('s3mesh relay', () => {
     t.after(async () => { await capped.stop() })
     const got = await throughCircuit(capped, 2 * MiB)
     assert.ok(got < 2 * MiB && got <= 256 * 1024 + 64 * 1024, `a relay capped at 256 KiB carried ${got} bytes`)
+  })
+
+  it('gives a reservation, and carries a circuit, only for a peer it admitted', async () => {
+    const [stranger, tab] = [await peer(), await peer(true)]
+    try {
+      assert.equal(await reserve(relay, stranger), 202, 'a peer that joined nothing: PERMISSION_DENIED')
+      await admit(relay, stranger)
+      assert.equal(await reserve(relay, stranger), 100, 'once admitted: OK')
+      // A tab reserved on the relay; a peer that joined nothing cannot open a circuit to it.
+      await admit(relay, tab)
+      await tab.dial(multiaddr(wsOf(relay)))
+      await until('the tab\'s reservation is made', () => tab.getMultiaddrs().some(m => m.toString().includes('/p2p-circuit')), 10_000)
+      const other = await peer()
+      try {
+        await assert.rejects(other.dial(multiaddr(`${wsOf(relay)}/p2p-circuit/p2p/${tab.peerId.toString()}`)), /PERMISSION_DENIED|denied/i, 'a circuit from a peer the relay did not admit')
+        await admit(relay, other)
+        const conn = await other.dial(multiaddr(`${wsOf(relay)}/p2p-circuit/p2p/${tab.peerId.toString()}`))
+        assert.ok(conn.remoteAddr.toString().includes('/p2p-circuit'), 'once admitted, the circuit opens')
+      } finally {
+        await other.stop()
+      }
+    } finally {
+      await stranger.stop()
+      await tab.stop()
+    }
   })
 
   it('refuses to start without --join, on a folder that holds objects, or with limits that would refuse everything', async () => {

@@ -87,8 +87,10 @@ describe('admissions', () => {
   it('are decided live on a member: a disabled user, a deactivated key, a user made again are refused at once', async () => {
     const w = await world()
     const bytes = await alice(w)
-    const gate = new GuestGate({ cluster: 'c', live: w.access, isIssuer: id => id === w.issuer })
+    const admitted: string[] = []
+    const gate = new GuestGate({ cluster: 'c', live: w.access, isIssuer: id => id === w.issuer, onAdmitted: peer => { admitted.push(peer) } })
     const g = await gate.who(w.tab, bytes)
+    assert.deepEqual(admitted, [w.tab], 'the relay hears of the guest whose admission checked out')
     assert.ok(gate.allows(g, 's3:GetObject', 'docs', 'a.txt'))
     assert.ok(!gate.allows(g, 's3:GetObject', 'docs', 'hidden/a.txt'), 'the bucket policy\'s Deny')
     assert.ok(!gate.allows(g, 's3:PutObject', 'docs', 'a.txt'))
@@ -102,6 +104,8 @@ describe('admissions', () => {
     await w.state.commit([{ kind: 'user', name: 'alice', id: 'AIDAOTHER', enabled: true, created: 2 }])
     assert.equal(await refusal(gate.who(w.tab, bytes)), 'revoked', 'a user deleted and made again under the name is not the one admitted')
     assert.equal(gate.refused.revoked, 3)
+    assert.equal(await refusal(gate.who(w.other, bytes)), 'wrong-peer')
+    assert.deepEqual(admitted, [w.tab, w.tab], 'and of no guest refused (revoked, or showing another\'s admission)')
   })
 
   it('decide a guest\'s read with the object\'s tags: a Deny on s3:ExistingObjectTag holds over the guest protocol too', async () => {

@@ -7,7 +7,8 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { joined, joinedWebSockets } from '../../src/core/wire/joined-websockets.js'
+import { WebSocket } from 'ws'
+import { joined, joinedWebSockets, MAX_INCOMING_MESSAGE_BYTES } from '../../src/core/wire/joined-websockets.js'
 import { preparingConnections } from '../../src/core/wire/prepared-connections.js'
 import { noiseCrypto } from '../../src/node/noise-crypto.js'
 
@@ -81,6 +82,27 @@ describe('joinedWebSockets', () => {
     // Stock on the sending side, joined on the other.
     const toJoined = await oneSend(webSockets, joinedWebSockets, 1024 * 1024)
     assert.ok(toJoined.intact, 'the bytes came through from a stock peer to a joined one')
+  })
+
+  it('closes a connection whose WebSocket message is larger than 2 MiB before anything reads it (ws would hold up to 100 MiB)', { timeout: 30_000 }, async () => {
+    /** The close code a listener on `make` answers one message of `size` bytes with, from a peer that is not libp2p. */
+    const closeCode = async (make: MakeTransport, size: number): Promise<number> => {
+      const node = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0/ws'] }, transports: [make()], connectionEncrypters: [noise({ crypto: noiseCrypto })], streamMuxers: [yamux()] })
+      try {
+        const [, , host, , port] = node.getMultiaddrs()[0]!.toString().split('/')
+        const ws = new WebSocket(`ws://${host!}:${port!}`)
+        await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+        const closed = new Promise<number>(resolve => ws.once('close', code => { resolve(code) }))
+        ws.send(randomBytes(size))
+        return await closed
+      } finally {
+        await node.stop()
+      }
+    }
+    const tooBig = MAX_INCOMING_MESSAGE_BYTES + 1024
+    assert.notEqual(await closeCode(webSockets, tooBig), 1009, '@libp2p/websockets alone takes the message (and fails it at the handshake)')
+    assert.equal(await closeCode(joinedWebSockets, tooBig), 1009, 'Message Too Big')
+    assert.notEqual(await closeCode(joinedWebSockets, 1024 * 1024), 1009, 'a MiB, what a joined send carries at most, is taken')
   })
 
   it('joins a list into messages of at most a MiB, in order, and leaves a list of one piece as it is', () => {

@@ -19,6 +19,8 @@ export interface GuestGateOptions {
   isIssuer: (peer: string) => boolean
   /** A durable member's own access control (live: revocation acts at once); a tab has none and decides from the admission's records. */
   live?: AccessControl
+  /** Told of each guest whose admission checked out (its peer id and the admission's expiry): a node's relay serves only those. */
+  onAdmitted?: (peer: string, expires: number) => void
 }
 
 /**
@@ -40,7 +42,9 @@ export class GuestGate {
   async who (from: string, admission: unknown): Promise<Guest> {
     try {
       const a = await this.verifier.verify(admission, from)
-      return { id: from, admission: a, ...guestPrincipal(a, this.o.live) }
+      const guest = { id: from, admission: a, ...guestPrincipal(a, this.o.live) }
+      this.o.onAdmitted?.(from, a.expires)
+      return guest
     } catch (err) {
       throw this.counted(err)
     }

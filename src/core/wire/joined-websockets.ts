@@ -1,7 +1,7 @@
 import type { MultiaddrConnection, Transport } from '@libp2p/interface'
 import { webSockets, type WebSocketsComponents, type WebSocketsInit } from '@libp2p/websockets'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { preparingConnections } from './prepared-connections.js'
+import { forwarding, preparingConnections } from './prepared-connections.js'
 
 /**
  * @libp2p/websockets, with each send going out as one WebSocket message.
@@ -24,7 +24,56 @@ import { preparingConnections } from './prepared-connections.js'
  * changes it is noticed rather than slower.
  */
 export function joinedWebSockets (init?: WebSocketsInit): (components: WebSocketsComponents) => Transport {
-  return preparingConnections(webSockets(init), joinSends)
+  const make = preparingConnections(webSockets(init), joinSends)
+  return components => guardedListeners(make(components))
+}
+
+/**
+ * The largest WebSocket message a listener takes; a larger one closes the
+ * connection (1009). `ws` takes up to 100 MiB by default, held whole in
+ * memory before libp2p sees a byte, from anyone who connects, before Noise.
+ * A joined send is at most MAX_MESSAGE_BYTES, a stock peer's a Noise message
+ * (64 KiB): 2 MiB leaves room for both.
+ */
+export const MAX_INCOMING_MESSAGE_BYTES = 2 * 1024 * 1024
+
+/**
+ * The transport with its listeners' WebSocket server guarded against what
+ * anyone may send before Noise. @libp2p/websockets (10.1) makes the server
+ * with `ws`' defaults and no way to pass options, and listens for no error on
+ * the sockets it takes: a frame `ws` refuses (unmasked, a bad opcode, too
+ * large) emitted an 'error' nobody listened for, and five bytes to the port
+ * ended the whole process. Each socket now has a listener for it (`ws` closes the
+ * socket itself, and libp2p sees it closed), and messages are taken up to
+ * MAX_INCOMING_MESSAGE_BYTES (`ws` reads the limit from its options at each
+ * connection). A listener of another shape is left as it is (the test of
+ * this file then fails).
+ */
+function guardedListeners (transport: Transport): Transport {
+  return forwarding(transport, {
+    createListener: (options: Parameters<Transport['createListener']>[0]) => {
+      const listener = transport.createListener(options)
+      const server = (listener as unknown as { wsServer?: WsServer }).wsServer
+      if (typeof server?.options?.maxPayload === 'number' && typeof server.handleUpgrade === 'function') {
+        server.options.maxPayload = MAX_INCOMING_MESSAGE_BYTES
+        // The listener hands each upgrade's socket to its own callback (no 'connection' event): wrapped here.
+        const handleUpgrade = server.handleUpgrade.bind(server)
+        server.handleUpgrade = (req, socket, head, taken) => {
+          handleUpgrade(req, socket, head, (ws, ...rest) => {
+            ws.on('error', () => {})
+            taken(ws, ...rest)
+          })
+        }
+      }
+      return listener
+    },
+  })
+}
+
+/** What guardedListeners uses of a `ws` WebSocketServer. */
+interface WsServer {
+  options?: { maxPayload?: number }
+  handleUpgrade?: (req: unknown, socket: unknown, head: unknown, taken: (ws: { on: (event: 'error', listener: () => void) => void }, ...rest: unknown[]) => void) => void
 }
 
 /**

@@ -22,7 +22,7 @@ export function preparingConnections<C> (make: (components: C) => Transport, pre
 }
 
 /** `target` with some of its methods replaced; every other property (symbols included) read from it, methods bound to it. */
-function forwarding<T extends object> (target: T, replaced: Record<string, unknown>): T {
+export function forwarding<T extends object> (target: T, replaced: Record<string, unknown>): T {
   return new Proxy(target, {
     get: (t, prop) => {
       if (typeof prop === 'string' && Object.hasOwn(replaced, prop)) return replaced[prop]
