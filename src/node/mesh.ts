@@ -25,6 +25,7 @@ import type { AccessControl, Principal } from '../core/access/access-control.js'
 import { DEFAULT_ADMISSION_MS, issueAdmission } from '../core/access/admission.js'
 import { GuestGate } from '../core/mesh/guest-gate.js'
 import { AdmittedPeers } from '../core/mesh/admitted-peers.js'
+import { FIRST_FRAMES } from '../core/wire/held-bytes.js'
 import { joinSeeds } from '../core/mesh/join-seeds.js'
 import { GuestService } from '../core/mesh/guest-service.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
@@ -321,6 +322,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     ? undefined
     : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
   await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
+  // Members' first frames are held against their own budget, out of strangers' reach.
+  const forgetMembers = FIRST_FRAMES.knowMembers(isMember)
   /** Aborted when the node stops: what waits (a join asked again) ends at once, and timers find it stopped. */
   const stopping = new AbortController()
   let guests: GuestService | undefined
@@ -413,6 +416,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       await joining.catch(() => {})
       await accessSync?.stop().catch(() => {})
       await member.stop({ leave })
+      forgetMembers()
     },
   }
 }

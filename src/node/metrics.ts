@@ -73,8 +73,16 @@ export class ServerMetrics {
       },
     })
     const counter = this.counterFrom.bind(this)
-    this.gaugeFrom('s3mesh_first_frames_held_bytes', 'Bytes received of first frames of peers\' streams not yet whole (every protocol; held-bytes.ts).', () => FIRST_FRAMES.inUse)
-    counter('s3mesh_first_frames_refused_total', 'First frames refused because that budget was spent: a flood of strangers\' streams, or a budget too small for the honest load.', () => FIRST_FRAMES.refused)
+    // By the budget drawn on (held-bytes.ts): `member` for peers this node knows as members, `other` for tabs and strangers.
+    const budgets = { member: FIRST_FRAMES.members, other: FIRST_FRAMES.others }
+    new Gauge({
+      name: 's3mesh_first_frames_held_bytes', help: 'Bytes received of first frames of peers\' streams not yet whole (every protocol), by the budget they are held against: members\' or other peers\'.', labelNames: ['peers'], registers,
+      collect () { for (const [peers, b] of Object.entries(budgets)) this.set({ peers }, b.inUse) },
+    })
+    new Counter({
+      name: 's3mesh_first_frames_refused_total', help: 'First frames refused because their budget was spent: a flood of strangers\' streams (peers="other"), or a budget too small for the honest load.', labelNames: ['peers'], registers,
+      collect () { this.reset(); for (const [peers, b] of Object.entries(budgets)) this.inc({ peers }, b.refused) },
+    })
     counter('s3mesh_membership_probes_total', 'Direct probes sent.', () => membership.counters.probes)
     counter('s3mesh_membership_failed_probes_total', 'Probes that got no ack, direct or indirect.', () => membership.counters.failedProbes)
     counter('s3mesh_membership_suspicions_total', 'Members this node began to suspect.', () => membership.counters.suspicions)

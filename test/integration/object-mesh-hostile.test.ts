@@ -198,7 +198,7 @@ describe('a stranger\'s first frame', () => {
       // be larger), each sent but for its last MiB: together over the budget, which holds `fit` of them.
       const sent = MAX_FRAME_BYTES - 1024 * 1024
       const held = varint.encodingLength(MAX_FRAME_BYTES) + sent
-      const fit = Math.floor(FIRST_FRAMES.limit / held)
+      const fit = Math.floor(FIRST_FRAMES.others.limit / held)
       const protocols = [QUERY_PROTOCOL, SYNC_PROTOCOL, MEMBERSHIP_PROTOCOL]
       const streams: Stream[] = []
       const started = Date.now()
@@ -212,12 +212,13 @@ describe('a stranger\'s first frame', () => {
         }
       }
       await new Promise(resolve => setTimeout(resolve, 1000))
-      const inUse = await metric(node, 's3mesh_first_frames_held_bytes')
-      const refused = await metric(node, 's3mesh_first_frames_refused_total')
+      const inUse = await metric(node, 's3mesh_first_frames_held_bytes{peers="other"}')
+      const refused = await metric(node, 's3mesh_first_frames_refused_total{peers="other"}')
       const open = streams.filter(s => s.status === 'open')
       // Every protocol waits 10 s or more for a frame's rest: a stream reset before that was refused for the budget.
       assert.ok(Date.now() - started < 9000, `the check ran within the protocols' timeouts (${Date.now() - started} ms)`)
-      assert.ok(inUse <= FIRST_FRAMES.limit, `${inUse} bytes held, within the budget`)
+      assert.ok(inUse <= FIRST_FRAMES.others.limit, `${inUse} bytes held, within the budget for peers that are not members`)
+      assert.equal(await metric(node, 's3mesh_first_frames_held_bytes{peers="member"}'), 0, 'none of the members\' budget')
       assert.equal(inUse, open.length * held, 'each frame still waited for holds what was sent of it')
       assert.ok(open.length >= fit - 2 && open.length <= fit, `${open.length} of ${streams.length} frames are held (${fit} fit)`)
       assert.equal(streams.length - open.length, refused, 'the rest were refused, and counted')
@@ -225,8 +226,8 @@ describe('a stranger\'s first frame', () => {
       await stranger.stop()
       // The stranger gone, what its frames held is given back.
       const gone = Date.now()
-      while (await metric(node, 's3mesh_first_frames_held_bytes') !== 0 && Date.now() - gone < 5000) await new Promise(resolve => setTimeout(resolve, 100))
-      assert.equal(await metric(node, 's3mesh_first_frames_held_bytes'), 0)
+      while (await metric(node, 's3mesh_first_frames_held_bytes{peers="other"}') !== 0 && Date.now() - gone < 5000) await new Promise(resolve => setTimeout(resolve, 100))
+      assert.equal(await metric(node, 's3mesh_first_frames_held_bytes{peers="other"}'), 0)
     } finally {
       await stranger.stop()
     }

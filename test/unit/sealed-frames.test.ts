@@ -10,7 +10,7 @@ import type { Stream } from '@libp2p/interface'
 import { streamPair } from '@libp2p/utils'
 import { encode } from 'cborg'
 import * as varint from 'uint8-varint'
-import { HeldBytes } from '../../src/core/wire/held-bytes.js'
+import { FirstFrameBudgets, HeldBytes } from '../../src/core/wire/held-bytes.js'
 import { MAX_FRAME_BYTES, PeerIdleError, PLAIN_FRAMES, SealedFrames } from '../../src/core/wire/sealed-frames.js'
 import { DroppedMessageError } from '../../src/core/wire/strict-cbor.js'
 
@@ -180,5 +180,43 @@ test('a first frame held against the budget must be whole within one idle period
   } finally {
     clearInterval(trickle)
     out.abort(new Error('test over'))
+  }
+})
+
+test('a member\'s first frames are held against a budget of their own: strangers that spent theirs do not keep a member\'s frame out', async () => {
+  const budgets = new FirstFrameBudgets(new HeldBytes(100 * 1024), new HeldBytes(100 * 1024))
+  const forget = budgets.knowMembers(peer => peer === 'member')
+  const open: SealedFrames[] = []
+  /** A stream from `peer` whose first frame, of `size` bytes, comes in two pieces with a pause between. */
+  const firstFrame = async (peer: string, size: number): Promise<Record<string, unknown>> => {
+    const [out, inbound] = await streamPair()
+    const frames = new SealedFrames(inbound, PLAIN_FRAMES, { idleTimeoutMs: 5000, firstFrames: budgets.for(peer) })
+    open.push(frames)
+    const receiving = frames.receive()
+    receiving.catch(() => {})
+    const { prefix, body } = controlFrame(size)
+    await sendRaw(out, prefix)
+    await sendRaw(out, body.subarray(0, size / 2))
+    await sleep(50)
+    await sendRaw(out, body.subarray(size / 2))
+    return await receiving
+  }
+  try {
+    // A stranger holds all but a little of the others' budget: 90 KiB sent of a 1 MiB frame.
+    const [out, inbound] = await streamPair()
+    const held = new SealedFrames(inbound, PLAIN_FRAMES, { idleTimeoutMs: 5000, firstFrames: budgets.for('stranger') })
+    open.push(held)
+    held.receive().catch(() => {})
+    await sendRaw(out, varint.encode(1024 * 1024))
+    await sendRaw(out, new Uint8Array(90 * 1024))
+    for (let waited = 0; waited < 2000 && budgets.others.inUse < 90 * 1024; waited += 10) await sleep(10)
+    assert.ok(budgets.others.inUse >= 90 * 1024, 'the precondition: the others\' budget is nearly spent')
+    await assert.rejects(firstFrame('another-stranger', 40 * 1024), (err: unknown) => err instanceof DroppedMessageError && err.reason === 'too-large', 'a second stranger\'s frame does not fit')
+    assert.equal(((await firstFrame('member', 40 * 1024)).pad as string).length, 40 * 1024, 'a member\'s is taken')
+    assert.equal(budgets.members.refused, 0)
+    forget()
+    assert.equal(budgets.for('member'), budgets.others, 'a membership forgotten (its node stopped) names no member')
+  } finally {
+    for (const f of open) f.abort(new Error('test over'))
   }
 })

@@ -235,8 +235,8 @@ export class MembershipTransport {
   private read (stream: Stream, connection: Connection): void {
     const from = connection.remotePeer.toString()
     // The members' framing (lpStream's, as send writes it) read by SealedFrames, whose first frame is held against
-    // the process's budget for strangers' first frames (held-bytes.ts) and whose reads pause the stream when behind.
-    const frames = new SealedFrames(stream, this.keyring, { firstFrames: FIRST_FRAMES, maxFrameBytes: DEFAULT_LIMITS.maxMessageBytes })
+    // the process's budget for its peer's first frames (held-bytes.ts) and whose reads pause the stream when behind.
+    const frames = new SealedFrames(stream, this.keyring, { firstFrames: FIRST_FRAMES.for(from), maxFrameBytes: DEFAULT_LIMITS.maxMessageBytes })
     // Until a message opens with the cluster key, the peer is a stranger: its first message must be whole within
     // twice the time a member's write of it is given (send), and 10 s at least (timed from the stream's opening,
     // and a busy event loop reads late), or a stranger could keep up to maxMessageBytes buffered here per

@@ -9,7 +9,7 @@
  * included: only members can read it.
  */
 import type { GossipSub } from '@libp2p/gossipsub'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { encode } from 'cborg'
 import { asEntry, type AccessEntry } from '../access/access-records.js'
 import type { AccessState } from '../access/access-state.js'
@@ -61,7 +61,7 @@ export class AccessSync {
 
   async start (): Promise<void> {
     this.topic.start()
-    await this.o.libp2p.handle(ACCESS_PROTOCOL, stream => { void this.serve(stream) }, { runOnLimitedConnection: false })
+    await this.o.libp2p.handle(ACCESS_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { runOnLimitedConnection: false })
     this.stopListening = this.o.state.onChange((entries, local) => {
       if (!local) return
       this.stats.gossipSent++
@@ -120,9 +120,9 @@ export class AccessSync {
     }
   }
 
-  private async serve (stream: Stream): Promise<void> {
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
     // The asker opens with its digest: a few bytes.
-    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: EXCHANGE_TIMEOUT_MS, firstFrameMaxBytes: 4096, firstFrames: FIRST_FRAMES })
+    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: EXCHANGE_TIMEOUT_MS, firstFrameMaxBytes: 4096, firstFrames: FIRST_FRAMES.for(connection.remotePeer.toString()) })
     try {
       const first = await frames.receive()
       if (first.type !== 'digest' || typeof first.digest !== 'string') throw new Error('not an access exchange')

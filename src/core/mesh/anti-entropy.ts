@@ -104,7 +104,7 @@ export class AntiEntropy {
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
-    const frames = new SealedFrames(stream, this.keyring, { firstFrames: FIRST_FRAMES })
+    const frames = new SealedFrames(stream, this.keyring, { firstFrames: FIRST_FRAMES.for(from) })
     const s = AbortSignal.timeout(this.timeoutMs)
     try {
       const request = await frames.receive(s)

@@ -131,7 +131,7 @@ export class BucketCloser {
   constructor (private readonly o: BucketCloserOptions) {}
 
   async start (): Promise<void> {
-    await this.o.libp2p.handle(CLOSE_PROTOCOL, stream => { void this.serve(stream) }, { runOnLimitedConnection: false })
+    await this.o.libp2p.handle(CLOSE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection.remotePeer.toString()) }, { runOnLimitedConnection: false })
     // Buckets no longer written are forgotten too, not only when their next write comes.
     this.sweeper = setInterval(() => { for (const bucket of [...this.recent.keys()]) this.prune(bucket, Date.now()) }, RECENT_MS)
   }
@@ -351,9 +351,9 @@ export class BucketCloser {
     return await askSealed(this.o.libp2p, this.o.keyring, peer, CLOSE_PROTOCOL, request, { signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]), idleTimeoutMs: ASK_TIMEOUT_MS })
   }
 
-  private async serve (stream: Stream): Promise<void> {
+  private async serve (stream: Stream, from: string): Promise<void> {
     // A question is a bucket, a token and at most a bucket's tombstone.
-    await answerSealed(stream, this.o.keyring, async r => await this.reply(r), { idleTimeoutMs: ASK_TIMEOUT_MS, firstFrameMaxBytes: 64 * 1024 })
+    await answerSealed(stream, from, this.o.keyring, async r => await this.reply(r), { idleTimeoutMs: ASK_TIMEOUT_MS, firstFrameMaxBytes: 64 * 1024 })
   }
 
   /** A member's answer to a close or an open; throws (the stream is reset) on a malformed one. */

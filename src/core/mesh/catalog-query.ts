@@ -213,7 +213,8 @@ export class CatalogQuery {
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const answered = await answerSealed(stream, this.o.keyring, async r => await this.answer(connection.remotePeer.toString(), r), { signal: AbortSignal.timeout(this.timeoutMs) })
+    const from = connection.remotePeer.toString()
+    const answered = await answerSealed(stream, from, this.o.keyring, async r => await this.answer(from, r), { signal: AbortSignal.timeout(this.timeoutMs) })
     if (answered) this.stats.answered++
     else this.stats.failures++
   }

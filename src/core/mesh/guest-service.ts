@@ -202,7 +202,7 @@ export class GuestService {
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, PLAIN_FRAMES, { idleTimeoutMs: this.o.idleTimeoutMs ?? 10_000, firstFrames: FIRST_FRAMES })
+    const frames = new SealedFrames(stream, PLAIN_FRAMES, { idleTimeoutMs: this.o.idleTimeoutMs ?? 10_000, firstFrames: FIRST_FRAMES.for(connection.remotePeer.toString()) })
     const from = connection.remotePeer.toString()
     try {
       const r = await frames.receive()

@@ -26,7 +26,7 @@ export class MemberStats {
   ) {}
 
   async start (): Promise<void> {
-    await this.libp2p.handle(STATS_PROTOCOL, stream => { void this.serve(stream) }, { runOnLimitedConnection: false })
+    await this.libp2p.handle(STATS_PROTOCOL, (stream, connection) => { void this.serve(stream, connection.remotePeer.toString()) }, { runOnLimitedConnection: false })
   }
 
   async stop (): Promise<void> {
@@ -42,8 +42,8 @@ export class MemberStats {
     return JSON.parse(answer.json)
   }
 
-  private async serve (stream: Stream): Promise<void> {
-    await answerSealed(stream, this.keyring, async request => {
+  private async serve (stream: Stream, from: string): Promise<void> {
+    await answerSealed(stream, from, this.keyring, async request => {
       if (request.type !== 'stats?' || typeof request.what !== 'string' || !KINDS.has(request.what)) throw new Error('not a stats request')
       return { type: 'stats', json: JSON.stringify(await this.provide(request.what as StatsKind)) }
     }, { idleTimeoutMs: STATS_TIMEOUT_MS, firstFrameMaxBytes: 4096 })

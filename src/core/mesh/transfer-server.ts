@@ -29,7 +29,7 @@ export class TransferServer {
 
   /** Answers the requests on one stream: one, or one push after another while the pusher keeps the stream. */
   async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs, firstFrameMaxBytes: this.options.firstRequestMaxBytes ?? MEMBER_REQUEST_MAX_BYTES, firstFrames: FIRST_FRAMES })
+    const frames = new SealedFrames(stream, this.keyring, { idleTimeoutMs: this.options.idleTimeoutMs, firstFrameMaxBytes: this.options.firstRequestMaxBytes ?? MEMBER_REQUEST_MAX_BYTES, firstFrames: FIRST_FRAMES.for(connection.remotePeer.toString()) })
     const from = connection.remotePeer.toString()
     const done = new AbortController()
     stream.addEventListener('close', () => { done.abort() })

@@ -241,9 +241,9 @@ export class WriteArbiter {
   }
 
   /** Answers questions on a stream one after another, until the asker closes it or it has been idle for STREAM_IDLE_MS. */
-  private async serve (stream: Stream, _connection: Connection): Promise<void> {
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
     // A question is a key, a token and the request's If-Match or If-None-Match: well under 64 KiB.
-    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: STREAM_IDLE_MS, firstFrameMaxBytes: 64 * 1024, firstFrames: FIRST_FRAMES })
+    const frames = new SealedFrames(stream, this.o.keyring, { idleTimeoutMs: STREAM_IDLE_MS, firstFrameMaxBytes: 64 * 1024, firstFrames: FIRST_FRAMES.for(connection.remotePeer.toString()) })
     this.serving.add(frames)
     try {
       for (;;) {

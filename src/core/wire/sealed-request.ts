@@ -40,9 +40,9 @@ export async function askSealed (libp2p: Libp2p, keyring: FrameSeal, peer: strin
  * one `answer` refuses by throwing, or a timeout resets the stream instead.
  * Resolves whether the question was answered; never rejects.
  */
-export async function answerSealed (stream: Stream, keyring: FrameSeal, answer: (request: Record<string, unknown>) => Promise<Record<string, unknown>>, options: Partial<SealedRequestOptions> = {}): Promise<boolean> {
+export async function answerSealed (stream: Stream, from: string, keyring: FrameSeal, answer: (request: Record<string, unknown>) => Promise<Record<string, unknown>>, options: Partial<SealedRequestOptions> = {}): Promise<boolean> {
   const { idleTimeoutMs, firstFrameMaxBytes } = options
-  const frames = new SealedFrames(stream, keyring, { firstFrames: FIRST_FRAMES, ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }), ...(firstFrameMaxBytes === undefined ? {} : { firstFrameMaxBytes }) })
+  const frames = new SealedFrames(stream, keyring, { firstFrames: FIRST_FRAMES.for(from), ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }), ...(firstFrameMaxBytes === undefined ? {} : { firstFrameMaxBytes }) })
   try {
     const request = await frames.receive(options.signal)
     await frames.send(await answer(request), options.signal)
