@@ -13,7 +13,7 @@ import { Catalog } from '../../src/core/mesh/catalog.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import type { Guest, GuestGate } from '../../src/core/mesh/guest-gate.js'
 import { GuestHoldings } from '../../src/core/mesh/guest-holdings.js'
-import { MAX_QUEUED_FRAMES, MAX_WATCHED, serveFeed, type FeedHost } from '../../src/core/mesh/guest-feed.js'
+import { MAX_FEEDS_PER_USER, MAX_QUEUED_FRAMES, MAX_WATCHED, serveFeed, type FeedHost } from '../../src/core/mesh/guest-feed.js'
 import type { GuestServiceOptions, GuestStats } from '../../src/core/mesh/guest-service.js'
 import type { SealedFrames } from '../../src/core/wire/sealed-frames.js'
 
@@ -55,7 +55,7 @@ function host (buckets: string[], mayList: (bucket: string) => boolean): { h: Fe
     } as unknown as GuestServiceOptions,
     stats: { entriesFiltered: 0, entriesSent: 0, feeds: 0, feedsOpened: 0 } as unknown as GuestStats,
     holdings: new GuestHoldings(),
-    feeds: new Map(), guests: new Map(),
+    feeds: new Map(), feedsByUser: new Map(), guests: new Map(),
     directoryListeners: new Set([() => { told++ }]),
     holdingListeners: new Set(),
     peers: () => [], relayed: addrs => addrs, shown: (_g, e) => e,
@@ -63,7 +63,9 @@ function host (buckets: string[], mayList: (bucket: string) => boolean): { h: Fe
   return { h, followed, told: () => told, asked: () => asked }
 }
 
-const guest = { id: 'guest-1', admission: { expires: Date.now() + 60_000 } } as unknown as Guest
+const guest = { id: 'guest-1', admission: { expires: Date.now() + 60_000 }, principal: { kind: 'root' } } as unknown as Guest
+/** A tab of user `user` (by id), with peer id `id`. */
+const tabOf = (user: string, id: string): Guest => ({ id, admission: { expires: Date.now() + 60_000 }, principal: { kind: 'user', user: { id: user } } }) as unknown as Guest
 
 describe('a guest\'s feed', () => {
   it('follows only buckets that exist and that the guest may see, at most MAX_WATCHED, however many it names', async () => {
@@ -125,6 +127,41 @@ describe('a guest\'s feed', () => {
       b.end()
       await second.catch(() => {})
     }
+  })
+
+  it('keeps at most MAX_FEEDS_PER_USER of one user\'s tabs following: a newer one ends the one that opened its feed longest ago, and other users\' are untouched', { timeout: 10_000 }, async () => {
+    const { h } = host([], () => true)
+    const open: Array<{ f: ReturnType<typeof frames>, served: Promise<void> }> = []
+    const follow = (g: Guest): void => {
+      const f = frames([])
+      open.push({ f, served: serveFeed(h, f.f, g, { admission: 'a', follow: true }).catch(() => {}) })
+    }
+    try {
+      follow(tabOf('AIDABOB', 'bob-tab'))
+      for (let i = 0; i < MAX_FEEDS_PER_USER; i++) follow(tabOf('AIDAALICE', `alice-${i}`))
+      await new Promise(resolve => setTimeout(resolve, 20))
+      assert.equal(h.feeds.size, MAX_FEEDS_PER_USER + 1, 'the precondition: every feed open')
+      assert.ok(open.every(o => o.f.aborted() === undefined))
+      // One more of alice's tabs: her oldest goes, bob's stays.
+      follow(tabOf('AIDAALICE', 'alice-new'))
+      await open[1]!.served
+      assert.match(String(open[1]!.f.aborted()), /newer tabs/, 'alice-0\'s feed ended')
+      assert.ok(!h.feeds.has('alice-0') && h.feeds.has('alice-new') && h.feeds.has('bob-tab'))
+      assert.equal(h.feeds.size, MAX_FEEDS_PER_USER + 1)
+      assert.ok(open.filter((_, i) => i !== 1).every(o => o.f.aborted() === undefined), 'no other feed ended')
+      // A tab whose feed ends leaves room: the next of alice's ends none.
+      open[2]!.f.end()
+      await open[2]!.served
+      follow(tabOf('AIDAALICE', 'alice-newer'))
+      await new Promise(resolve => setTimeout(resolve, 20))
+      assert.equal(open.filter(o => o.f.aborted() !== undefined).length, 1, 'only alice-0 was ended for room')
+      assert.equal(h.feedsByUser.get('user:AIDAALICE')?.size, MAX_FEEDS_PER_USER)
+    } finally {
+      for (const o of open) o.f.end()
+      await Promise.all(open.map(async o => { await o.served }))
+    }
+    assert.equal(h.feeds.size, 0)
+    assert.equal(h.feedsByUser.size, 0, 'forgotten with the feeds')
   })
 
   it('cuts off a guest that stops reading its feed once MAX_QUEUED_FRAMES wait, rather than queue every change for it', async () => {

@@ -27,6 +27,18 @@ export const MAX_WATCHED = 256
 export const MAX_QUEUED_FRAMES = 4096
 /** How often a guest's new addresses are told to the other guests at most, ms: each telling sends every feed the peer list. */
 const ADDRS_TOLD_MS = 2000
+/**
+ * Following feeds one user (or root) may have open on this member at once,
+ * each a tab (a peer id) with its feed, holdings and watched buckets: a user
+ * can have any number of peer ids admitted. A feed past it ends the one of
+ * that user's tabs that opened its feed longest ago.
+ */
+export const MAX_FEEDS_PER_USER = 64
+
+/** Whose tabs a guest's feed counts among: its user (by id: one made again under the name is another), or root. */
+function feedOwner (g: Guest): string {
+  return g.principal.kind === 'user' ? `user:${g.principal.user.id}` : g.principal.kind
+}
 
 /** The buckets a guest follows, as it gives them: names, a few. */
 function followedBuckets (v: unknown): Set<string> {
@@ -57,6 +69,8 @@ export interface FeedHost {
   readonly holdings: GuestHoldings
   /** Each guest's one following feed: a second one replaces the first. */
   readonly feeds: Map<string, SealedFrames>
+  /** The guests with a following feed, by whose tabs they are (feedOwner), in the order their feeds opened. */
+  readonly feedsByUser: Map<string, Set<string>>
   /** Guests that follow the member's feed, with the addresses they gave. */
   readonly guests: Map<string, { addrs: string[], expires: number }>
   /** Feeds told when the guests following the member change. */
@@ -176,10 +190,22 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     if (wait <= 0) tellAddrs()
     else tellLater = setTimeout(tellAddrs, wait)
   }
+  // Whose tabs this guest's feed counts among (a renewed admission names the same user).
+  const owner = feedOwner(g)
   if (follow) {
     // One following feed per guest: a new one replaces the old.
     host.feeds.get(g.id)?.abort(new Error('replaced by a newer feed'))
     host.feeds.set(g.id, frames)
+    // And at most MAX_FEEDS_PER_USER of one user's tabs: the one that opened its feed longest ago goes.
+    const tabs = host.feedsByUser.get(owner) ?? new Set<string>()
+    host.feedsByUser.set(owner, tabs)
+    tabs.delete(g.id)
+    for (const oldest of tabs) {
+      if (tabs.size < MAX_FEEDS_PER_USER) break
+      tabs.delete(oldest)
+      host.feeds.get(oldest)?.abort(new Error(`ended: the user has ${MAX_FEEDS_PER_USER} newer tabs following this member`))
+    }
+    tabs.add(g.id)
     host.o.catalog.addEventListener('change', onCatalog)
     host.o.heard.addEventListener('passed', onCatalog)
     host.holdingListeners.add(onChange)
@@ -257,6 +283,9 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
       // Unless a newer feed of the same guest took over: its directory entry and holdings are the newer feed's.
       if (host.feeds.get(g.id) === frames) {
         host.feeds.delete(g.id)
+        const tabs = host.feedsByUser.get(owner)
+        tabs?.delete(g.id)
+        if (tabs?.size === 0) host.feedsByUser.delete(owner)
         host.guests.delete(g.id)
         host.holdings.forget(g.id)
         for (const l of host.directoryListeners) l()

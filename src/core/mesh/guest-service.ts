@@ -112,6 +112,8 @@ export class GuestService {
   private readonly directoryListeners = new Set<() => void>()
   /** Each guest's one following feed: a second one replaces the first. */
   private readonly feeds = new Map<string, SealedFrames>()
+  /** The guests with a following feed, by user (guest-feed.ts). */
+  private readonly feedsByUser = new Map<string, Set<string>>()
   /** What the guests following this member hold (not replicated: gone with the guest's feed). */
   private readonly holdings = new GuestHoldings()
   /** Feeds told of an entry whose guest holders changed. */
@@ -127,6 +129,7 @@ export class GuestService {
       stats: this.stats,
       holdings: this.holdings,
       feeds: this.feeds,
+      feedsByUser: this.feedsByUser,
       guests: this.guests,
       directoryListeners: this.directoryListeners,
       holdingListeners: this.holdingListeners,
