@@ -8,6 +8,7 @@ import { parseAddress, parseAnnounce, parsePublicUrl } from './address.js'
 import { adminCommand } from './admin-command.js'
 import { banner } from './banner.js'
 import { CliError } from './cli-error.js'
+import { ownPorts, portClash, type OwnPort } from './own-ports.js'
 import { printMembers } from './members-command.js'
 import { CIRCUIT_DEFAULTS, type PresetName } from './mesh.js'
 import { LIFECYCLE_INTERVAL_MS, startServer, type RunningServer } from './server.js'
@@ -144,6 +145,12 @@ function meshFlags (command: Command, meshDefault: string): Command {
     .option('--circuits-per-peer <n>', 'relayed connections one peer may have open at once through its connection to this node', wholeNumber('--circuits-per-peer', false, 1), CIRCUIT_DEFAULTS.perPeer)
 }
 
+/** Refuses, before anything starts, flags that give two of the node's listeners one port. */
+function refuseClashes (ports: OwnPort[]): void {
+  const clash = portClash(ports)
+  if (clash !== undefined) throw new CliError(clash, 2)
+}
+
 function meshOf (opts: ServerFlags): NonNullable<Parameters<typeof startServer>[0]['mesh']> {
   return {
     host: opts.meshAddress.host, port: opts.meshAddress.port, join: opts.join ?? [], cluster: opts.cluster, preset: opts.membership, version: pkg.version,
@@ -156,6 +163,8 @@ function meshOf (opts: ServerFlags): NonNullable<Parameters<typeof startServer>[
 
 export function buildCli (): Command {
   const program = new Command('s3mesh')
+    // Set before the commands are added, which take it from here: main() decides how each error exits.
+    .exitOverride()
     .description('An S3-compatible object store that runs as a peer-to-peer mesh.')
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
@@ -165,7 +174,8 @@ export function buildCli (): Command {
     .argument('<dir>', 'the data folder (created if missing)')
     .addOption(new Option('--address <host:port>', 'where the S3 API listens (:9000 for every interface)').default(addressArg('127.0.0.1:9000'), '127.0.0.1:9000').argParser(addressArg))
     .option('--region <name>', 'region reported to clients', 'us-east-1')
-    .option('--domain <name...>', 'host names for virtual-hosted-style requests (bucket.<domain>)')
+    // Not variadic (`<name...>`): that would take the data folder after it for a domain.
+    .option('--domain <names>', 'host names for virtual-hosted-style requests (bucket.<domain>): repeat, or separate with commas, for several', (value: string, previous: string[] = []) => [...previous, ...value.split(',').map(d => d.trim()).filter(d => d !== '')])
     .option('--no-fsync', 'do not fsync before acknowledging writes (faster; data may be lost on power failure)')
     .option('--scan-interval <seconds>', 'how often bucket folders are scanned for files placed by hand (0: only at start; a file is also found when it is read)', wholeNumber('--scan-interval', false, 0, 86_400), SCAN_INTERVAL_MS / 1000)
     .option('--lifecycle-interval <seconds>', 'how often buckets\' lifecycle rules are applied (expired objects deleted, old uploads aborted)', wholeNumber('--lifecycle-interval', false, 1, 86_400), LIFECYCLE_INTERVAL_MS / 1000)
@@ -190,6 +200,7 @@ Examples:
   s3mesh server ./data --address 0.0.0.0:9000 --mesh-address 0.0.0.0:9100 --certs-dir ./certs --announce /dns4/node1.example.com/tcp/9101/tls/ws
   S3MESH_CLUSTER_KEY=... s3mesh server ./data2 --address 127.0.0.1:9010 --console-address 127.0.0.1:9011 --mesh-address 127.0.0.1:9110 --join /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
     .action(async (dir: string, opts: ServerFlags) => {
+      refuseClashes(ownPorts({ address: opts.address, ...(opts.console ? { console: opts.consoleAddress } : {}), ...(opts.mesh ? { mesh: opts.meshAddress } : {}) }))
       const running = await startServer({
         dataDir: dir, host: opts.address.host, port: opts.address.port, region: opts.region, domains: opts.domain, fsync: opts.fsync, scanIntervalMs: opts.scanInterval * 1000, lifecycleIntervalMs: opts.lifecycleInterval * 1000,
         ...(opts.mesh ? { mesh: meshOf(opts) } : {}),
@@ -222,6 +233,7 @@ Example:
       // A storage node's folder would have its objects adopted and announced by a member that must hold none.
       const held = await readdir(dir).then(names => names.filter(n => n !== '.s3mesh'), () => [])
       if (held.length > 0) throw new CliError(`${dir} holds ${held.slice(0, 3).join(', ')}${held.length > 3 ? ', ...' : ''}: a relay holds no objects. Give it a folder of its own (empty, or one only a relay used).`, 2)
+      refuseClashes(ownPorts({ address: opts.address, mesh: opts.meshAddress }))
       const running = await startServer({
         dataDir: dir, host: opts.address.host, port: opts.address.port, role: 'relay', mesh: meshOf(opts),
         ...(opts.certsDir === undefined ? {} : { certsDir: opts.certsDir }),
@@ -245,11 +257,12 @@ Example:
 }
 
 export async function main (argv: string[]): Promise<void> {
-  const program = buildCli().exitOverride()
+  const program = buildCli()
   try {
     await program.parseAsync(argv)
   } catch (err) {
-    if (err instanceof CommanderError) process.exit(err.exitCode)
+    // A flag or argument commander refused is a usage error: 2, as the admin commands and CliError's usage errors exit (docs/running.md).
+    if (err instanceof CommanderError) process.exit(err.exitCode === 1 ? 2 : err.exitCode)
     if (err instanceof CliError) {
       process.stderr.write(`s3mesh: ${err.message}\n`)
       process.exit(err.exitCode)

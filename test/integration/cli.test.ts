@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -44,13 +45,14 @@ describe('s3mesh CLI', () => {
 
   it('explains bad flags, bad addresses and bad credentials', () => {
     const flag = cli(['server', '/tmp/x', '--adress', '1'])
-    assert.notEqual(flag.status, 0)
+    assert.equal(flag.status, 2, 'a usage error (docs/running.md\'s exit codes)')
     assert.match(flag.out, /unknown option '--adress'/)
     assert.match(flag.out, /Did you mean --address\?/)
     const addr = cli(['server', '/tmp/x', '--address', 'localhost:99999'])
-    assert.notEqual(addr.status, 0)
+    assert.equal(addr.status, 2)
     assert.match(addr.out, /not an address: use host:port/)
     const missing = cli(['server'])
+    assert.equal(missing.status, 2)
     assert.match(missing.out, /missing required argument 'dir'/)
     const creds = cli(['server', '/tmp/s3mesh-cli-creds'], { S3MESH_ROOT_USER: 'admin', S3MESH_ROOT_PASSWORD: 'short' })
     assert.equal(creds.status, 2)
@@ -189,6 +191,45 @@ describe('s3mesh CLI', () => {
       assert.doesNotMatch(busy.out, /at .*\.js:\d+/, 'no stack trace')
     } finally {
       await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses flags that give two of its own listeners one port before anything starts, naming both; takes --domain before the folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's3mesh-cli-'))
+    try {
+      const clash = cli(['server', join(dir, 'data'), '--address', '127.0.0.1:39101', '--mesh-address', '127.0.0.1:39100'])
+      assert.equal(clash.status, 2, clash.out)
+      assert.match(clash.out, /--address 127\.0\.0\.1:39101 and --mesh-address 127\.0\.0\.1:39100 \(its WebSockets, on the next port\) would both listen on port 39101: give one of them another port\./)
+      assert.ok(!existsSync(join(dir, 'data')), 'nothing was started: not even the data folder made')
+      const relay = cli(['relay', join(dir, 'relay'), '--join', '/ip4/127.0.0.1/tcp/9100/p2p/12D3KooWGRUVh9Ly6o8vFUHb2eeVkAEqRMeYMJKumRvtHbe8QxiL', '--address', '127.0.0.1:39300', '--mesh-address', '127.0.0.1:39300'])
+      assert.equal(relay.status, 2, relay.out)
+      assert.match(relay.out, /--address 127\.0\.0\.1:39300 and --mesh-address 127\.0\.0\.1:39300 would both listen/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+    // --domain took every word after it, the data folder too: given before the folder, the folder is the folder.
+    const file = join(tmpdir(), `s3mesh-cli-file-${randomBytes(4).toString('hex')}`)
+    await writeFile(file, 'x')
+    try {
+      const before = cli(['server', '--domain', 's3.example.com', file, '--address', '127.0.0.1:0'])
+      assert.equal(before.status, 1, before.out)
+      assert.match(before.out, /Cannot use .* as the data folder/, 'the folder after --domain is read as the folder')
+    } finally {
+      await rm(file, { force: true })
+    }
+    // Several domains: repeated, or separated by commas.
+    const node = await startServerProcess({ args: ['--domain', 's3.example.com,files.example.com', '--domain', 'other.example.com'] })
+    try {
+      const hosted = async (host: string): Promise<string> => await new Promise((resolve, reject) => {
+        const u = new URL(node.url)
+        request({ host: u.hostname, port: u.port, path: '/', headers: { host } }, res => { let body = ''; res.on('data', (d: Buffer) => { body += d.toString() }); res.on('end', () => { resolve(body) }) }).on('error', reject).end()
+      })
+      for (const domain of ['s3.example.com', 'files.example.com', 'other.example.com']) {
+        assert.match(await hosted(`photos.${domain}`), /s3:ListBucket on arn:aws:s3:::photos/, `${domain}: a virtual-hosted request for the bucket photos`)
+      }
+      assert.match(await hosted('photos.elsewhere.example.com'), /Listing buckets needs a signed request/, 'another domain: path-style')
+    } finally {
+      await node.stop()
     }
   })
 
