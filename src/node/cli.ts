@@ -145,6 +145,19 @@ function meshFlags (command: Command, meshDefault: string): Command {
     .option('--circuits-per-peer <n>', 'relayed connections one peer may have open at once through its connection to this node', wholeNumber('--circuits-per-peer', false, 1), CIRCUIT_DEFAULTS.perPeer)
 }
 
+/**
+ * Says so when a flag given on the command line is left unused by `off` (a
+ * --no- flag given there too): a user who asked for both would otherwise not
+ * learn that one of them does nothing. A warning, not a refusal: a script
+ * that always passes its addresses and switches the mesh off still starts.
+ */
+function warnUnused (command: Command, off: string, unused: string[]): void {
+  if (command.getOptionValueSource(off) !== 'cli') return
+  const flag = (name: string): string => command.options.find(o => o.attributeName() === name)?.long ?? name
+  const given = unused.filter(name => command.getOptionValueSource(name) === 'cli')
+  if (given.length > 0) process.stderr.write(`s3mesh: ${given.map(flag).join(', ')} ${given.length === 1 ? 'does' : 'do'} nothing with --no-${off}: ignored.\n`)
+}
+
 /** Refuses, before anything starts, flags that give two of the node's listeners one port. */
 function refuseClashes (ports: OwnPort[]): void {
   const clash = portClash(ports)
@@ -199,7 +212,9 @@ Examples:
   s3mesh server ./data --address 0.0.0.0:9000
   s3mesh server ./data --address 0.0.0.0:9000 --mesh-address 0.0.0.0:9100 --certs-dir ./certs --announce /dns4/node1.example.com/tcp/9101/tls/ws
   S3MESH_CLUSTER_KEY=... s3mesh server ./data2 --address 127.0.0.1:9010 --console-address 127.0.0.1:9011 --mesh-address 127.0.0.1:9110 --join /ip4/127.0.0.1/tcp/9100/p2p/12D3Koo...`)
-    .action(async (dir: string, opts: ServerFlags) => {
+    .action(async (dir: string, opts: ServerFlags, command: Command) => {
+      warnUnused(command, 'mesh', ['meshAddress', 'join', 'cluster', 'membership', 'announce', 'replicas', 'webrtcDirect', 'circuitDuration', 'circuitBytes', 'relayReservations', 'circuitsPerPeer'])
+      warnUnused(command, 'console', ['consoleAddress'])
       refuseClashes(ownPorts({ address: opts.address, ...(opts.console ? { console: opts.consoleAddress } : {}), ...(opts.mesh ? { mesh: opts.meshAddress } : {}) }))
       const running = await startServer({
         dataDir: dir, host: opts.address.host, port: opts.address.port, region: opts.region, domains: opts.domain, fsync: opts.fsync, scanIntervalMs: opts.scanInterval * 1000, lifecycleIntervalMs: opts.lifecycleInterval * 1000,

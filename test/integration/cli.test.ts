@@ -233,6 +233,22 @@ describe('s3mesh CLI', () => {
     }
   })
 
+  it('says which flags --no-mesh or --no-console leave unused', async () => {
+    // A data folder that is a file: the node stops right after the warning.
+    const file = join(tmpdir(), `s3mesh-cli-file-${randomBytes(4).toString('hex')}`)
+    await writeFile(file, 'x')
+    try {
+      const mesh = cli(['server', file, '--no-mesh', '--join', '/ip4/127.0.0.1/tcp/9100/p2p/12D3KooWGRUVh9Ly6o8vFUHb2eeVkAEqRMeYMJKumRvtHbe8QxiL', '--replicas', '3', '--no-console', '--console-address', '127.0.0.1:39555'])
+      assert.match(mesh.out, /s3mesh: --join, --replicas do nothing with --no-mesh: ignored\./)
+      assert.match(mesh.out, /s3mesh: --console-address does nothing with --no-console: ignored\./)
+      assert.match(mesh.out, /Cannot use .* as the data folder/, 'and it goes on as asked')
+      const quiet = cli(['server', file, '--no-mesh', '--address', '127.0.0.1:0'])
+      assert.doesNotMatch(quiet.out, /does nothing/, 'a flag the mesh does not take is not named')
+    } finally {
+      await rm(file, { force: true })
+    }
+  })
+
   it('refuses a mesh port whose UDP port (WebRTC-direct) is taken, saying how to go on', async () => {
     const dir = await mkdtemp(join(tmpdir(), 's3mesh-cli-'))
     const blocker = createSocket('udp4')
