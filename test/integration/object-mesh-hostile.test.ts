@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
+import { readdir } from 'node:fs/promises'
 import { after, describe, it } from 'node:test'
 import { gossipsub } from '@libp2p/gossipsub'
 import { GOSSIPSUB_OPTIONS } from '../../src/core/mesh/config.js'
@@ -132,6 +133,51 @@ describe('a stranger on the WebSockets port', () => {
     } finally {
       await peer.stop()
     }
+  })
+})
+
+describe('a stranger\'s WebSockets that end', () => {
+  let node: ServerProcess | undefined
+  after(async () => { await node?.stop() })
+
+  it('are let go: a socket that never became a WebSocket by the deadline, and one whose connection failed after the handshake', { timeout: 60_000 }, async () => {
+    node = await startServerProcess()
+    const port = Number(/^\s+\/ip4\/127\.0\.0\.1\/tcp\/(\d+)\/ws\/p2p\//m.exec(node.output())![1])
+    const fds = async (): Promise<number> => (await readdir(`/proc/${node!.child.pid}/fd`)).length
+    // Silent sockets: the listener waited for a first byte, and its HTTP server for a request, for ever.
+    const silent = await Promise.all(Array.from({ length: 20 }, async () => {
+      const socket = connect(port, '127.0.0.1')
+      socket.on('error', () => {})
+      await new Promise(resolve => socket.once('connect', resolve))
+      return socket
+    }))
+    const opened = Date.now()
+    // A stranger whose Noise handshake went through, then sends a frame that does not open: the node resets the
+    // connection, which closed its WebSocket with a code no peer may send (refused, and the socket kept).
+    const { webSockets } = await import('@libp2p/websockets')
+    const { preparingConnections } = await import('../../src/core/wire/prepared-connections.js')
+    const { Uint8ArrayList } = await import('uint8arraylist')
+    const sockets: Array<{ websocket: { readyState: number }, sendData: (data: InstanceType<typeof Uint8ArrayList>) => unknown }> = []
+    const stranger = await createLibp2p({ transports: [preparingConnections(webSockets(), maConn => { sockets.push(maConn as unknown as typeof sockets[number]) })], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionGater: { denyDialMultiaddr: () => false } })
+    try {
+      const ws = /^\s+(\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\/\S+)$/m.exec(node.output())![1]!
+      await stranger.dial(multiaddr(ws))
+      assert.equal(sockets.length, 1)
+      sockets[0]!.sendData(new Uint8ArrayList(Buffer.concat([Buffer.from([0, 100]), randomBytes(100)])))
+      const closed = Date.now()
+      while (sockets[0]!.websocket.readyState !== 3 && Date.now() - closed < 5000) await new Promise(resolve => setTimeout(resolve, 50))
+      assert.equal(sockets[0]!.websocket.readyState, 3, 'the node closed the WebSocket of the connection it reset')
+    } finally {
+      await stranger.stop()
+    }
+    const held = await fds()
+    assert.ok(silent.every(s => !s.destroyed), `the precondition: the silent sockets are open (${held} descriptors)`)
+    while (silent.some(s => !s.destroyed) && Date.now() - opened < 20_000) await new Promise(resolve => setTimeout(resolve, 100))
+    for (const s of silent) s.destroy()
+    const after = Date.now() - opened
+    assert.ok(after >= 9_000 && after < 15_000, `the silent sockets were closed ${after} ms after they opened (the deadline: 10 s)`)
+    assert.ok(await fds() <= held - 20, 'and the node let go of them')
+    assert.equal((await sign.fetch(`${node.url}/`)).status, 200, 'the node still serves')
   })
 })
 

@@ -24,7 +24,7 @@ import { forwarding, preparingConnections } from './prepared-connections.js'
  * changes it is noticed rather than slower.
  */
 export function joinedWebSockets (init?: WebSocketsInit): (components: WebSocketsComponents) => Transport {
-  const make = preparingConnections(webSockets(init), joinSends)
+  const make = preparingConnections(webSockets(init), maConn => { joinSends(maConn); resetsClose(maConn) })
   return components => guardedListeners(make(components))
 }
 
@@ -54,11 +54,21 @@ function guardedListeners (transport: Transport): Transport {
     createListener: (options: Parameters<Transport['createListener']>[0]) => {
       const listener = transport.createListener(options)
       const server = (listener as unknown as { wsServer?: WsServer }).wsServer
-      if (typeof server?.options?.maxPayload === 'number' && typeof server.handleUpgrade === 'function') {
+      const raw = (listener as unknown as { server?: RawServer }).server
+      if (typeof server?.options?.maxPayload === 'number' && typeof server.handleUpgrade === 'function' && typeof raw?.on === 'function') {
         server.options.maxPayload = MAX_INCOMING_MESSAGE_BYTES
+        // A socket (or, under TLS, the one its TLS socket wraps) that became a WebSocket: it stays.
+        const upgraded = new WeakSet<object>()
+        raw.on('connection', socket => {
+          const deadline = setTimeout(() => { if (!upgraded.has(socket)) socket.destroy() }, UPGRADE_WITHIN_MS)
+          socket.once('close', () => { clearTimeout(deadline) })
+        })
         // The listener hands each upgrade's socket to its own callback (no 'connection' event): wrapped here.
         const handleUpgrade = server.handleUpgrade.bind(server)
         server.handleUpgrade = (req, socket, head, taken) => {
+          upgraded.add(socket)
+          const parent = (socket as { _parent?: unknown })._parent
+          if (typeof parent === 'object' && parent !== null) upgraded.add(parent)
           handleUpgrade(req, socket, head, (ws, ...rest) => {
             ws.on('error', () => {})
             taken(ws, ...rest)
@@ -73,7 +83,35 @@ function guardedListeners (transport: Transport): Transport {
 /** What guardedListeners uses of a `ws` WebSocketServer. */
 interface WsServer {
   options?: { maxPayload?: number }
-  handleUpgrade?: (req: unknown, socket: unknown, head: unknown, taken: (ws: { on: (event: 'error', listener: () => void) => void }, ...rest: unknown[]) => void) => void
+  handleUpgrade?: (req: unknown, socket: object, head: unknown, taken: (ws: { on: (event: 'error', listener: () => void) => void }, ...rest: unknown[]) => void) => void
+}
+
+/** What guardedListeners uses of the listener's TCP server and its sockets. */
+interface RawServer {
+  on?: (event: 'connection', listener: (socket: { destroy: () => void, once: (event: 'close', listener: () => void) => void }) => void) => void
+}
+
+/**
+ * How long a socket to the WebSockets port has to become a WebSocket. The
+ * listener waits for a first byte, and its HTTP server for the request,
+ * without a deadline: a thousand sockets that sent nothing were all still
+ * held 25 s later (the TCP port lets go of one at its upgrade timeout).
+ */
+export const UPGRADE_WITHIN_MS = 10_000
+
+/**
+ * Makes the connection's reset close its WebSocket. @libp2p/websockets
+ * resets with close(1006), a code a peer may not send: `ws` and browsers
+ * throw, libp2p swallows the error and forgets the connection, and the
+ * socket stays open, uncounted, for good (every Noise or yamux failure, a
+ * stranger's bad frame after the handshake among them, leaked one).
+ */
+function resetsClose (maConn: MultiaddrConnection): void {
+  const conn = maConn as unknown as { websocket?: { terminate?: () => void, close?: (code: number, reason?: string) => void }, sendReset?: unknown }
+  const ws = conn.websocket
+  if (typeof ws?.close !== 'function' || typeof conn.sendReset !== 'function') return
+  // `ws` (a node) drops the socket at once; a browser's WebSocket has no terminate, and takes codes 1000 and 3000-4999.
+  conn.sendReset = () => { if (typeof ws.terminate === 'function') ws.terminate(); else ws.close!(4000, 'reset') }
 }
 
 /**
