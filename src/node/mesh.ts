@@ -34,6 +34,7 @@ import { nodeAead } from './node-aead.js'
 import { corkedTcp } from './corked-tcp.js'
 import { noiseCrypto } from './noise-crypto.js'
 import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
+import { guardedWebRTCDirect } from './guarded-webrtc-direct.js'
 import { transportOf } from '../core/wire/dial-first.js'
 import { nodeHashes } from './node-hashes.js'
 import { CliError } from './cli-error.js'
@@ -264,7 +265,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       transports: [
         corkedTcp(), joinedWebSockets(o.tls === undefined ? {} : { https: { key: o.tls.key, cert: o.tls.cert } }),
         // No STUN servers: a node is dialled at the address it announces.
-        ...(direct === undefined ? [] : [webRTCDirect({ certificate: direct, rtcConfiguration: { iceServers: [] } })]),
+        ...(direct === undefined ? [] : [guardedWebRTCDirect(webRTCDirect({ certificate: direct, rtcConfiguration: { iceServers: [] } }))]),
       ],
       connectionEncrypters: [quietNoise({ crypto: noiseCrypto })],
       streamMuxers: [meshMuxer()],

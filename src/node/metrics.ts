@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { FIRST_FRAMES } from '../core/wire/held-bytes.js'
+import { WEBRTC_DIRECT_HANDSHAKES } from './guarded-webrtc-direct.js'
 import type { GuestService } from '../core/mesh/guest-service.js'
 import type { AccessControl } from '../core/access/access-control.js'
 import type { AccessSync } from '../core/mesh/access-sync.js'
@@ -83,6 +84,8 @@ export class ServerMetrics {
       name: 's3mesh_first_frames_refused_total', help: 'First frames refused because their budget was spent: a flood of strangers\' streams (peers="other"), or a budget too small for the honest load.', labelNames: ['peers'], registers,
       collect () { this.reset(); for (const [peers, b] of Object.entries(budgets)) this.inc({ peers }, b.refused) },
     })
+    this.gaugeFrom('s3mesh_webrtc_direct_handshakes_pending', 'WebRTC-direct handshakes under way (guarded-webrtc-direct.ts: at most 64, 16 from one address).', () => WEBRTC_DIRECT_HANDSHAKES.pending)
+    counter('s3mesh_webrtc_direct_handshakes_refused_total', 'STUN requests dropped because as many handshakes were under way: a flood, or a burst of tabs larger than the bound.', () => WEBRTC_DIRECT_HANDSHAKES.refused)
     counter('s3mesh_membership_probes_total', 'Direct probes sent.', () => membership.counters.probes)
     counter('s3mesh_membership_failed_probes_total', 'Probes that got no ack, direct or indirect.', () => membership.counters.failedProbes)
     counter('s3mesh_membership_suspicions_total', 'Members this node began to suspect.', () => membership.counters.suspicions)

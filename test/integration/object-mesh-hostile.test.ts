@@ -3,9 +3,11 @@
  * A member that stalls part-way through a transfer is given up on after the idle timeout, not waited for.
  */
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { createSocket } from 'node:dgram'
+import { crc32 } from 'node:zlib'
 import { connect } from 'node:net'
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { after, describe, it } from 'node:test'
 import { gossipsub } from '@libp2p/gossipsub'
 import { GOSSIPSUB_OPTIONS } from '../../src/core/mesh/config.js'
@@ -177,6 +179,64 @@ describe('a stranger\'s WebSockets that end', () => {
     const after = Date.now() - opened
     assert.ok(after >= 9_000 && after < 15_000, `the silent sockets were closed ${after} ms after they opened (the deadline: 10 s)`)
     assert.ok(await fds() <= held - 20, 'and the node let go of them')
+    assert.equal((await sign.fetch(`${node.url}/`)).status, 200, 'the node still serves')
+  })
+})
+
+describe('a flood of STUN requests on the WebRTC-direct port', () => {
+  let node: ServerProcess | undefined
+  after(async () => { await node?.stop() })
+
+  /** A STUN binding request as a browser's ICE sends one to a WebRTC-direct listener (its ufrag is also the password). */
+  function bindingRequest (ufrag: string): Buffer {
+    const attr = (type: number, value: Buffer): Buffer => {
+      const head = Buffer.alloc(4)
+      head.writeUInt16BE(type, 0)
+      head.writeUInt16BE(value.length, 2)
+      return Buffer.concat([head, value, Buffer.alloc((4 - value.length % 4) % 4)])
+    }
+    const id = randomBytes(12)
+    const header = (length: number): Buffer => {
+      const b = Buffer.alloc(20)
+      b.writeUInt16BE(0x0001, 0)
+      b.writeUInt16BE(length, 2)
+      b.writeUInt32BE(0x2112A442, 4)
+      id.copy(b, 8)
+      return b
+    }
+    let body = attr(0x0006, Buffer.from(`${ufrag}:${ufrag}`))
+    body = Buffer.concat([body, attr(0x0008, createHmac('sha1', ufrag).update(Buffer.concat([header(body.length + 24), body])).digest())])
+    const fingerprint = Buffer.alloc(4)
+    fingerprint.writeUInt32BE((crc32(Buffer.concat([header(body.length + 8), body])) ^ 0x5354554e) >>> 0, 0)
+    body = Buffer.concat([body, attr(0x8028, fingerprint)])
+    return Buffer.concat([header(body.length), body])
+  }
+
+  it('makes a handshake for at most 16 of them from one address at a time, and drops the rest before anything is made', { timeout: 60_000 }, async () => {
+    node = await startServerProcess()
+    const port = Number(/\/ip4\/127\.0\.0\.1\/udp\/(\d+)\/webrtc-direct/.exec(node.output())![1])
+    const rss = async (): Promise<number> => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${node!.child.pid}/status`, 'utf8'))![1]) * 1024
+    const before = await rss()
+    const socket = createSocket('udp4')
+    const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+    let most = 0
+    try {
+      for (let i = 0; i < 3000; i++) {
+        socket.send(bindingRequest(Array.from({ length: 32 }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('')), port, '127.0.0.1')
+        if (i % 100 === 99) {
+          await new Promise(resolve => setTimeout(resolve, 20))
+          most = Math.max(most, await metric(node, 's3mesh_webrtc_direct_handshakes_pending'))
+        }
+      }
+      await new Promise(resolve => setTimeout(resolve, 1000))
+    } finally {
+      socket.close()
+    }
+    const refused = await metric(node, 's3mesh_webrtc_direct_handshakes_refused_total')
+    assert.ok(most > 0 && most <= 16, `handshakes under way at once: at most ${most} (the precondition: the requests reached the listener)`)
+    assert.ok(refused >= 3000 - 16 - 50, `${refused} of 3000 requests dropped`)
+    const grew = await rss() - before
+    assert.ok(grew < 60 * 1024 * 1024, `the node grew by ${Math.round(grew / 1024 / 1024)} MB (a handshake each: over 300)`)
     assert.equal((await sign.fetch(`${node.url}/`)).status, 200, 'the node still serves')
   })
 })
