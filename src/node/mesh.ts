@@ -35,6 +35,7 @@ import { corkedTcp } from './corked-tcp.js'
 import { noiseCrypto } from './noise-crypto.js'
 import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
 import { guardedWebRTCDirect } from './guarded-webrtc-direct.js'
+import { closeStrangers, strangerGrace } from './stranger-connections.js'
 import { transportOf } from '../core/wire/dial-first.js'
 import { nodeHashes } from './node-hashes.js'
 import { CliError } from './cli-error.js'
@@ -248,10 +249,12 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const direct = o.webrtcDirect === false ? undefined : await webRTCDirectCertificate(o.layout)
   // Port 0: a port the kernel just gave UDP, and another if it was taken before libjuice bound it.
   let udpPort = direct === undefined || o.port !== 0 ? o.port : await freeUdpPort()
-  // Tabs this node admitted, and the members (known once the membership runs): the only peers its relay serves.
+  // Tabs this node admitted, and the members (known once the membership runs): the only peers its relay serves, and the
+  // only ones that stay connected.
   const admitted = new AdmittedPeers()
   let isMember = (_peer: string): boolean => false
-  const mayRelay = (peer: string): boolean => admitted.has(peer) || isMember(peer)
+  const known = (peer: string): boolean => admitted.has(peer) || isMember(peer)
+  const strangerMs = strangerGrace(o.env)
   for (let attempt = 1; ; attempt++) try {
     libp2p = await createLibp2p({
       privateKey,
@@ -270,12 +273,13 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       connectionEncrypters: [quietNoise({ crypto: noiseCrypto })],
       streamMuxers: [meshMuxer()],
       // Room for every reservation the relay offers (each is a tab's connection), beyond libp2p's default of 300.
-      connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, maxConnections: Math.max(300, (o.circuits ?? CIRCUIT_DEFAULTS).reservations + 256) },
+      // And room for connections mid-handshake beyond libp2p's 10, which ten idle sockets held (turning every other dial away).
+      connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, maxConnections: Math.max(300, (o.circuits ?? CIRCUIT_DEFAULTS).reservations + 256), maxIncomingPendingConnections: 256 },
       // A reservation, and a circuit opened through this node, only for a tab it admitted or a member: a stranger would
       // otherwise take every reservation (one per peer id, and peer ids cost nothing) and carry its traffic here.
       connectionGater: {
-        denyInboundRelayReservation: peer => !mayRelay(peer.toString()),
-        denyOutboundRelayedConnection: source => !mayRelay(source.toString()),
+        denyInboundRelayReservation: peer => !known(peer.toString()),
+        denyOutboundRelayedConnection: source => !known(source.toString()),
       },
       services: {
         // gossipsub needs identify to learn which peers speak it.
@@ -325,6 +329,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
   // Members' first frames are held against their own budget, out of strangers' reach.
   const forgetMembers = FIRST_FRAMES.knowMembers(isMember)
+  // Neither a member nor a tab this node admitted, a while after connecting: let go.
+  const stopClosing = closeStrangers(libp2p, known, strangerMs)
   /** Aborted when the node stops: what waits (a join asked again) ends at once, and timers find it stopped. */
   const stopping = new AbortController()
   let guests: GuestService | undefined
@@ -416,6 +422,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       await guests?.stop().catch(() => {})
       await joining.catch(() => {})
       await accessSync?.stop().catch(() => {})
+      stopClosing()
       await member.stop({ leave })
       forgetMembers()
     },

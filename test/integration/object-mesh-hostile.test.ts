@@ -241,6 +241,42 @@ describe('a flood of STUN requests on the WebRTC-direct port', () => {
   })
 })
 
+describe('a peer that is neither a member nor an admitted tab', () => {
+  const nodes: ServerProcess[] = []
+  after(async () => { for (const n of nodes) await n.stop() })
+
+  it('is disconnected once the grace after it connected is over; a member that joined and an admitted tab stay', { timeout: 60_000 }, async () => {
+    const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64'), S3MESH_STRANGER_SECONDS: '3' }
+    nodes.push(await startServerProcess({ env }))
+    nodes.push(await startServerProcess({ env, args: ['--join', nodes[0]!.meshAddress!] }))
+    const peerOf = (n: ServerProcess): string => /Mesh peer:\s+(\S+)/.exec(n.output())![1]!
+    const peerSigned = async (n: ServerProcess, p: string): Promise<Response> => await sign.fetch(`${n.url}/_s3mesh/v1/browser-join?peer=${p}`)
+    const stranger = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    const tab = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    try {
+      assert.equal((await peerSigned(nodes[0]!, tab.peerId.toString())).status, 200, 'the tab is admitted')
+      const opened = Date.now()
+      await stranger.dial(multiaddr(nodes[0]!.meshAddress!))
+      await tab.dial(multiaddr(nodes[0]!.meshAddress!))
+      const connected = (p: typeof stranger): boolean => p.getConnections().some(c => c.remotePeer.toString() === peerOf(nodes[0]!) && c.status === 'open')
+      assert.ok(connected(stranger) && connected(tab), 'the precondition: both connected')
+      while (connected(stranger) && Date.now() - opened < 15_000) await new Promise(resolve => setTimeout(resolve, 100))
+      const after = Date.now() - opened
+      assert.ok(!connected(stranger) && after >= 2_500, `the stranger was let go ${after} ms after it connected (grace: 3 s)`)
+      assert.equal(await metric(nodes[0]!, 's3mesh_stranger_connections_closed_total'), 1, 'one connection closed, and counted')
+      await new Promise(resolve => setTimeout(resolve, 2000))
+      assert.ok(connected(tab), 'the admitted tab is still connected')
+      const members = (await (await sign.fetch(`${nodes[0]!.url}/_s3mesh/v1/members`)).json() as { members: Array<{ id: string, state: string }> }).members
+      assert.ok(members.some(m => m.id === peerOf(nodes[1]!) && m.state === 'alive'), 'the member that joined is alive in the member list')
+      const connections = (await (await sign.fetch(`${nodes[0]!.url}/_s3mesh/v1/connections`)).json() as { connections: Record<string, unknown> }).connections
+      assert.ok(Object.keys(connections).includes(peerOf(nodes[1]!)), `and connected: ${Object.keys(connections).join(' ')}`)
+    } finally {
+      await stranger.stop()
+      await tab.stop()
+    }
+  })
+})
+
 describe('a stranger\'s first frame', () => {
   let node: ServerProcess | undefined
   after(async () => { await node?.stop() })

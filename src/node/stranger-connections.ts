@@ -1,0 +1,47 @@
+import type { Libp2p } from '@libp2p/interface'
+import { CliError } from './cli-error.js'
+
+/** How long a peer that is neither a member nor a tab this node admitted may stay connected, by default, ms. */
+export const DEFAULT_STRANGER_MS = 30_000
+
+/** Connections this process closed because their peer turned out to be a stranger (for /metrics). */
+export const STRANGERS = { closed: 0 }
+
+/** S3MESH_STRANGER_SECONDS, for tests and for links slow enough that a join takes longer. */
+export function strangerGrace (env: NodeJS.ProcessEnv): number {
+  const text = env.S3MESH_STRANGER_SECONDS
+  if (text === undefined || text === '') return DEFAULT_STRANGER_MS
+  const seconds = Number(text)
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) throw new CliError(`S3MESH_STRANGER_SECONDS must be a whole number of seconds from 1 to 3600, not "${text}".`, 2)
+  return seconds * 1000
+}
+
+/**
+ * Closes every connection whose peer, `graceMs` after it opened, `mayKeep`
+ * does not name (a member, or a tab this node admitted). Anyone may connect,
+ * and an idle connection stays open for good: strangers held every one of a
+ * node's connection slots (300 identities in five seconds), and each could
+ * pin a half-sent gossip message of up to 4 MiB without a timeout. A member
+ * joining is named within the grace (its first push-pull), a tab before it
+ * connects (its admission). Returns what stops the checks.
+ */
+export function closeStrangers (libp2p: Libp2p, mayKeep: (peer: string) => boolean, graceMs: number): () => void {
+  const waiting = new Set<ReturnType<typeof setTimeout>>()
+  const onOpen = (e: CustomEvent<{ remotePeer: { toString: () => string } }>): void => {
+    const remote = e.detail.remotePeer
+    if (mayKeep(remote.toString())) return
+    const timer = setTimeout(() => {
+      waiting.delete(timer)
+      if (mayKeep(remote.toString())) return
+      STRANGERS.closed++
+      void libp2p.hangUp(remote as Parameters<Libp2p['hangUp']>[0]).catch(() => {})
+    }, graceMs)
+    waiting.add(timer)
+  }
+  libp2p.addEventListener('connection:open', onOpen)
+  return () => {
+    libp2p.removeEventListener('connection:open', onOpen)
+    for (const t of waiting) clearTimeout(t)
+    waiting.clear()
+  }
+}
