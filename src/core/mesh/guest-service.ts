@@ -14,7 +14,7 @@ import { compareVersions } from './hlc.js'
 import type { Guest, GuestGate } from './guest-gate.js'
 import { EXISTING_TAG_KEYS } from '../access/access-control.js'
 import { serveFeed, type FeedHost } from './guest-feed.js'
-import { GuestHoldings } from './guest-holdings.js'
+import { GuestHoldings, MAX_HOLDINGS_PER_GUEST } from './guest-holdings.js'
 import type { LocalCopies } from './local-copies.js'
 import { TransferService, type TransferOptions } from './transfer.js'
 import { MEMBER_REQUEST_MAX_BYTES } from './transfer-server.js'
@@ -49,6 +49,13 @@ export function guestTransfer (
     onCorrupt: () => {},
   }, { ...options, protocol: GUEST_TRANSFER_PROTOCOL, firstRequestMaxBytes: MAX_ADMISSION_BYTES + MEMBER_REQUEST_MAX_BYTES })
 }
+
+/**
+ * Items a guest's message may hold: its largest, a feed's opening, names at
+ * most MAX_HELD held keys (three items each) and a few hundred more. A
+ * guest's messages are decoded before its admission is checked.
+ */
+const GUEST_MAX_ITEMS = 3 * MAX_HOLDINGS_PER_GUEST + 10_000
 
 /** Entries one listing request looks at, at most (keys held back from the guest included). */
 const LIST_SCAN = 20_000
@@ -205,7 +212,7 @@ export class GuestService {
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new SealedFrames(stream, PLAIN_FRAMES, { idleTimeoutMs: this.o.idleTimeoutMs ?? 10_000, firstFrames: FIRST_FRAMES.for(connection.remotePeer.toString()) })
+    const frames = new SealedFrames(stream, PLAIN_FRAMES, { idleTimeoutMs: this.o.idleTimeoutMs ?? 10_000, firstFrames: FIRST_FRAMES.for(connection.remotePeer.toString()), maxItems: GUEST_MAX_ITEMS })
     const from = connection.remotePeer.toString()
     try {
       const r = await frames.receive()

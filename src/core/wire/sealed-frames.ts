@@ -74,6 +74,8 @@ export interface FramesOptions {
   firstFrames?: HeldBytes
   /** Largest frame after the first, bytes: MAX_FRAME_BYTES unless the protocol's messages are larger (membership's push-pull). */
   maxFrameBytes?: number
+  /** Most items a control message may hold (strict-cbor.ts' MAX_ITEMS unless given): lower where a stranger's message is decoded before anything checks who sent it. */
+  maxItems?: number
 }
 
 /**
@@ -156,7 +158,7 @@ export class SealedFrames {
    */
   async receive (signal?: AbortSignal, patienceMs?: number): Promise<Record<string, unknown>> {
     const frame = (await this.readList(signal, patienceMs)).subarray()
-    return decodeStrictMap(await this.keyring.open(frame), 'control message')
+    return decodeStrictMap(await this.keyring.open(frame), 'control message', Infinity, this.options.maxItems)
   }
 
   /** One data frame of `chunk`, or of several pieces sent together (not copied into one buffer). */
