@@ -1,7 +1,7 @@
 import type { Transport } from '@libp2p/interface'
 import { forwarding } from '../core/wire/prepared-connections.js'
 
-/** WebRTC-direct handshakes under way at most, for the whole listener. */
+/** WebRTC-direct handshakes under way at most, for the whole process (a node has one listener). */
 export const MAX_PENDING_HANDSHAKES = 64
 /** And from one address: a tab's dial is one handshake at a time, and an office behind one NAT shares an address. */
 export const MAX_PENDING_HANDSHAKES_PER_HOST = 16
@@ -17,15 +17,17 @@ interface DirectListener {
 
 /**
  * @libp2p/webrtc's WebRTC-direct transport with its listener's handshakes
- * bounded. The listener (5.x) makes a native RTCPeerConnection for every
+ * bounded. The listener (6.0) makes a native RTCPeerConnection for every
  * STUN request with a new address and ufrag, before any libp2p limit, and
  * keeps it until the handshake times out: one UDP packet, whose sender may be
  * forged, cost the node about 120 KB for 10 s (6,000 packets in under 3 s took
  * a node from 109 to 707 MB). A request past MAX_PENDING_HANDSHAKES, or past
  * MAX_PENDING_HANDSHAKES_PER_HOST from one address, is dropped before
  * anything is made; a browser's ICE sends it again, and it is taken once a
- * handshake ends. A listener of another shape is left as it is (the test of
- * this file then fails).
+ * handshake ends. What is left: a flood of forged requests still keeps
+ * honest WebRTC-direct handshakes out while it lasts (not the node's memory,
+ * nor its other transports). A listener of another shape is left as it is
+ * (object-mesh-hostile.test.ts then fails).
  */
 export function guardedWebRTCDirect<C> (make: (components: C) => Transport): (components: C) => Transport {
   return components => {

@@ -24,7 +24,7 @@ import { AccessSync } from '../core/mesh/access-sync.js'
 import type { AccessControl, Principal } from '../core/access/access-control.js'
 import { DEFAULT_ADMISSION_MS, issueAdmission } from '../core/access/admission.js'
 import { GuestGate } from '../core/mesh/guest-gate.js'
-import { AdmittedPeers } from '../core/mesh/admitted-peers.js'
+import { ADMISSION_WAIT_MS, AdmittedPeers } from '../core/mesh/admitted-peers.js'
 import { FIRST_FRAMES } from '../core/wire/held-bytes.js'
 import { joinSeeds } from '../core/mesh/join-seeds.js'
 import { GuestService } from '../core/mesh/guest-service.js'
@@ -254,6 +254,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const admitted = new AdmittedPeers()
   let isMember = (_peer: string): boolean => false
   const known = (peer: string): boolean => admitted.has(peer) || isMember(peer)
+  // A tab's relay request may come a moment before its first request shows its admission (a node it fails over to).
+  const mayRelay = async (peer: string): Promise<boolean> => isMember(peer) || await admitted.waitFor(peer, ADMISSION_WAIT_MS)
   const strangerMs = strangerGrace(o.env)
   for (let attempt = 1; ; attempt++) try {
     libp2p = await createLibp2p({
@@ -278,8 +280,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       // A reservation, and a circuit opened through this node, only for a tab it admitted or a member: a stranger would
       // otherwise take every reservation (one per peer id, and peer ids cost nothing) and carry its traffic here.
       connectionGater: {
-        denyInboundRelayReservation: peer => !known(peer.toString()),
-        denyOutboundRelayedConnection: source => !known(source.toString()),
+        denyInboundRelayReservation: async peer => !await mayRelay(peer.toString()),
+        denyOutboundRelayedConnection: async source => !await mayRelay(source.toString()),
       },
       services: {
         // gossipsub needs identify to learn which peers speak it.
@@ -327,8 +329,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     ? undefined
     : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
   await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
-  // Members' first frames are held against their own budget, out of strangers' reach.
-  const forgetMembers = FIRST_FRAMES.knowMembers(isMember)
+  // Members' and admitted tabs' first frames are held against their own budget, out of strangers' reach.
+  const forgetMembers = FIRST_FRAMES.knowPeers(known)
   // Neither a member nor a tab this node admitted, a while after connecting: let go.
   const stopClosing = closeStrangers(libp2p, known, strangerMs)
   /** Aborted when the node stops: what waits (a join asked again) ends at once, and timers find it stopped. */

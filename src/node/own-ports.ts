@@ -1,3 +1,5 @@
+import { isIP } from 'node:net'
+
 /** A TCP port the node would listen on, and the flag that gives it (its one UDP port, WebRTC-direct's, shares the mesh port's number and clashes with none). */
 export interface OwnPort {
   /** The flag, as the message names it (e.g. `--mesh-address 127.0.0.1:9100 (its WebSockets, the next port)`). */
@@ -24,11 +26,11 @@ export function ownPorts (o: {
   return ports.filter(p => p.port !== 0)
 }
 
-const ANY = new Set(['0.0.0.0', '::'])
-
-/** Whether two listen hosts take the same port: the same host, or either is every interface. */
+/** Whether two listen hosts take the same port: the same host; `::` (every interface, both families) and any; `0.0.0.0` and any IPv4 host (or a name). */
 function overlap (a: string, b: string): boolean {
-  return a === b || ANY.has(a) || ANY.has(b)
+  if (a === b || a === '::' || b === '::') return true
+  const v4 = (h: string): boolean => isIP(h) !== 6
+  return (a === '0.0.0.0' && v4(b)) || (b === '0.0.0.0' && v4(a))
 }
 
 /**

@@ -1,10 +1,10 @@
-import type { Libp2p } from '@libp2p/interface'
+import type { Connection, Libp2p } from '@libp2p/interface'
 import { CliError } from './cli-error.js'
 
 /** How long a peer that is neither a member nor a tab this node admitted may stay connected, by default, ms. */
 export const DEFAULT_STRANGER_MS = 30_000
 
-/** Connections this process closed because their peer turned out to be a stranger (for /metrics). */
+/** Connections this process closed because their peer was still a stranger at the end of the grace (for /metrics). */
 export const STRANGERS = { closed: 0 }
 
 /** S3MESH_STRANGER_SECONDS, for tests and for links slow enough that a join takes longer. */
@@ -26,22 +26,34 @@ export function strangerGrace (env: NodeJS.ProcessEnv): number {
  * connects (its admission). Returns what stops the checks.
  */
 export function closeStrangers (libp2p: Libp2p, mayKeep: (peer: string) => boolean, graceMs: number): () => void {
-  const waiting = new Set<ReturnType<typeof setTimeout>>()
-  const onOpen = (e: CustomEvent<{ remotePeer: { toString: () => string } }>): void => {
-    const remote = e.detail.remotePeer
-    if (mayKeep(remote.toString())) return
+  /** The connections waiting for their check, by id. */
+  const waiting = new Map<string, ReturnType<typeof setTimeout>>()
+  const check = (connection: Connection): void => {
+    if (mayKeep(connection.remotePeer.toString()) || waiting.has(connection.id)) return
     const timer = setTimeout(() => {
-      waiting.delete(timer)
-      if (mayKeep(remote.toString())) return
+      waiting.delete(connection.id)
+      if (connection.status !== 'open' || mayKeep(connection.remotePeer.toString())) return
       STRANGERS.closed++
-      void libp2p.hangUp(remote as Parameters<Libp2p['hangUp']>[0]).catch(() => {})
+      // This connection only: the same peer may have opened another since, whose grace is its own.
+      connection.abort(new Error('neither a member nor an admitted tab'))
     }, graceMs)
-    waiting.add(timer)
+    // A node stopping does not wait for it.
+    timer.unref()
+    waiting.set(connection.id, timer)
+  }
+  const onOpen = (e: CustomEvent<Connection>): void => { check(e.detail) }
+  const onClose = (e: CustomEvent<Connection>): void => {
+    clearTimeout(waiting.get(e.detail.id))
+    waiting.delete(e.detail.id)
   }
   libp2p.addEventListener('connection:open', onOpen)
+  libp2p.addEventListener('connection:close', onClose)
+  // Those opened before this was called (while the member started).
+  for (const connection of libp2p.getConnections()) check(connection)
   return () => {
     libp2p.removeEventListener('connection:open', onOpen)
-    for (const t of waiting) clearTimeout(t)
+    libp2p.removeEventListener('connection:close', onClose)
+    for (const t of waiting.values()) clearTimeout(t)
     waiting.clear()
   }
 }

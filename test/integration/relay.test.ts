@@ -219,6 +219,17 @@ describe('s3mesh relay', () => {
       assert.equal(await reserve(relay, stranger), 202, 'a peer that joined nothing: PERMISSION_DENIED')
       await admit(relay, stranger)
       assert.equal(await reserve(relay, stranger), 100, 'once admitted: OK')
+      // A tab failing over to a node asks for its reservation as it connects, a moment before its first request shows
+      // its admission: the relay waits for it a while.
+      const late = await peer()
+      try {
+        const asked = reserve(relay, late)
+        await new Promise(resolve => setTimeout(resolve, 500))
+        await admit(relay, late)
+        assert.equal(await asked, 100, 'asked before the admission came: OK once it does')
+      } finally {
+        await late.stop()
+      }
       // A tab reserved on the relay; a peer that joined nothing cannot open a circuit to it.
       await admit(relay, tab)
       await tab.dial(multiaddr(wsOf(relay)))

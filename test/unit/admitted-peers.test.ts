@@ -30,3 +30,30 @@ describe('AdmittedPeers (whom a relay serves)', () => {
     assert.equal(peers.size, 3)
   })
 })
+
+describe('AdmittedPeers.waitFor (a relay request a moment before the admission)', () => {
+  it('answers at once for a peer known, when the admission comes within the wait, and no after it', async () => {
+    const peers = new AdmittedPeers()
+    peers.admit('tab', Date.now() + 60_000)
+    assert.equal(await peers.waitFor('tab', 1000), true)
+    const waiting = peers.waitFor('late', 1000)
+    setTimeout(() => { peers.admit('late', Date.now() + 60_000) }, 50)
+    assert.equal(await waiting, true, 'heard within the wait')
+    const started = Date.now()
+    assert.equal(await peers.waitFor('stranger', 200), false)
+    assert.ok(Date.now() - started >= 190, 'after the wait')
+  })
+
+  it('keeps the later of two expiries, and lets at most its cap wait at once', async () => {
+    const peers = new AdmittedPeers(16, 2)
+    peers.admit('tab', 5_000, 0)
+    peers.admit('tab', 3_000, 100)
+    assert.ok(peers.has('tab', 4_000), 'an older admission still in use does not shorten the newer one')
+    const a = peers.waitFor('x', 300)
+    const b = peers.waitFor('y', 300)
+    const started = Date.now()
+    assert.equal(await peers.waitFor('z', 300), false)
+    assert.ok(Date.now() - started < 100, 'a third waits for nothing: answered at once')
+    assert.deepEqual([await a, await b], [false, false])
+  })
+})

@@ -17,6 +17,8 @@ describe('a node\'s own ports', () => {
     assert.match(portClash(ownPorts({ ...defaults, console: { host: '0.0.0.0', port: 9000 } }))!, /^--address 127\.0\.0\.1:9000 and --console-address 0\.0\.0\.0:9000 /, 'every interface overlaps any host')
     assert.match(portClash(ownPorts({ ...defaults, mesh: { host: '127.0.0.1', port: 9000 } }))!, /--address 127\.0\.0\.1:9000 and --mesh-address 127\.0\.0\.1:9000 would/)
     assert.equal(portClash(ownPorts({ ...defaults, console: { host: '10.0.0.1', port: 9000 } })), undefined, 'two hosts of the machine each have their own port')
+    assert.equal(portClash(ownPorts({ ...defaults, address: { host: '0.0.0.0', port: 9000 }, console: { host: '::1', port: 9000 } })), undefined, 'IPv4\'s every interface and an IPv6 host bind apart')
+    assert.match(portClash(ownPorts({ ...defaults, address: { host: '::', port: 9000 }, console: { host: '127.0.0.1', port: 9000 } }))!, /would both listen on port 9000/, ':: takes both families')
     assert.equal(portClash(ownPorts({ address: defaults.address, mesh: { host: '127.0.0.1', port: 9001 } })), undefined, 'no console: its port is not taken')
   })
 })

@@ -15,6 +15,14 @@ describe('decodeStrictMap', () => {
     assert.throws(() => decodeStrictMap(small, 'test message', Infinity, 1002), (err: unknown) => err instanceof DroppedMessageError && err.reason === 'too-large' && /holds more than 1002 items/.test(err.message))
   })
 
+  it('decodes a message the same whether it is small or large enough to have its items counted', () => {
+    // An integer past 2^53 (a bigint in cborg's defaults) with padding that makes the message longer than the cap.
+    const big = encode({ n: 2n ** 60n, pad: 'x'.repeat(2000) })
+    assert.ok(big.byteLength > 1000 && big.byteLength < 100_000)
+    // A cap above its length in bytes: cborg's own tokenizer; below it: the counting one.
+    for (const cap of [100_000, 1000]) assert.equal(decodeStrictMap(big, 'test message', Infinity, cap).n, 2n ** 60n, `with a cap of ${cap}`)
+  })
+
   it('caps every message at MAX_ITEMS: 4 MiB of empty arrays is refused, not built', () => {
     const flood = emptyArrays(4 * 1024 * 1024)
     assert.ok(flood.byteLength > MAX_ITEMS, 'the precondition: more items than the cap')

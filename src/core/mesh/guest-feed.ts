@@ -30,10 +30,12 @@ const ADDRS_TOLD_MS = 2000
 /**
  * Following feeds one user (or root) may have open on this member at once,
  * each a tab (a peer id) with its feed, holdings and watched buckets: a user
- * can have any number of peer ids admitted. A feed past it ends the one of
- * that user's tabs that opened its feed longest ago.
+ * can have any number of peer ids admitted, and one user's tabs should not
+ * take every connection a node keeps (about 1,300). Large, as one key may be
+ * a site's shared read-only key, used by every visitor's tab. A feed past it
+ * ends the one of that user's tabs that opened its feed longest ago.
  */
-export const MAX_FEEDS_PER_USER = 64
+export const MAX_FEEDS_PER_USER = 512
 
 /** Whose tabs a guest's feed counts among: its user (by id: one made again under the name is another), or root. */
 function feedOwner (g: Guest): string {

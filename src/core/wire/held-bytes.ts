@@ -37,38 +37,40 @@ export class HeldBytes {
 
 /**
  * The budgets first frames are held against: one for the peers this process
- * knows as members, one for every other peer (tabs, and strangers without
- * the cluster key, who can open a stream of any protocol and send a first
- * frame they cannot seal). Split so that strangers spend only their own:
- * with one budget, a stranger sending about a MB a second (each frame within
- * its protocol's time bound) kept it spent, and members' push-pulls and
- * catalog merges were refused while it did.
+ * knows (its members, and the tabs it admitted), one for every other peer
+ * (strangers without the cluster key or an admission, who can open a stream
+ * of any protocol and send a first frame they cannot seal). Split so that
+ * strangers spend only their own: with one budget, a stranger sending about
+ * a MB a second (each frame within its protocol's time bound) kept it spent,
+ * and members' push-pulls and catalog merges, and tabs' feeds, were refused
+ * while it did.
  */
 export class FirstFrameBudgets {
-  private readonly memberLists = new Set<(peer: string) => boolean>()
+  private readonly knownLists = new Set<(peer: string) => boolean>()
 
-  constructor (readonly members: HeldBytes, readonly others: HeldBytes) {}
+  constructor (readonly known: HeldBytes, readonly others: HeldBytes) {}
 
-  /** Counts the peers `isMember` names as members (a node's membership), until the function returned is called. */
-  knowMembers (isMember: (peer: string) => boolean): () => void {
-    this.memberLists.add(isMember)
-    return () => { this.memberLists.delete(isMember) }
+  /** Counts the peers `isKnown` names as known (a node's members and admitted tabs), until the function returned is called. */
+  knowPeers (isKnown: (peer: string) => boolean): () => void {
+    this.knownLists.add(isKnown)
+    return () => { this.knownLists.delete(isKnown) }
   }
 
   /** The budget a first frame on a stream `peer` opened is held against. */
   for (peer: string): HeldBytes {
-    for (const isMember of this.memberLists) if (isMember(peer)) return this.members
+    for (const isKnown of this.knownLists) if (isKnown(peer)) return this.known
     return this.others
   }
 }
 
 /**
- * The process's budgets for the bytes of first frames not yet whole. Members:
- * 64 MiB, sixteen of the largest (4 MiB, MAX_FRAME_BYTES); honest first
- * frames mostly arrive whole and hold nothing, a few large ones (a catalog
- * merge, a membership push-pull) hold their bytes for as long as they take
- * to arrive. Other peers: 16 MiB, a guest's requests being small (an
- * admission, at most 256 KiB, and a question) and a member yet to be known
- * (one joining) sending a few.
+ * The process's budgets for the bytes of first frames not yet whole. Known
+ * peers: 64 MiB, sixteen of the largest (4 MiB, MAX_FRAME_BYTES); honest
+ * first frames mostly arrive whole and hold nothing, a few large ones (a
+ * catalog merge, a membership push-pull, a tab's feed naming its held keys)
+ * hold their bytes for as long as they take to arrive. Other peers: 16 MiB,
+ * for strangers, and a member yet to be known (one joining, until its first
+ * push-pull names it) or a tab a node did not admit itself (until its first
+ * request shows its admission).
  */
 export const FIRST_FRAMES = new FirstFrameBudgets(new HeldBytes(64 * 1024 * 1024), new HeldBytes(16 * 1024 * 1024))

@@ -59,16 +59,27 @@ function guardedListeners (transport: Transport): Transport {
         server.options.maxPayload = MAX_INCOMING_MESSAGE_BYTES
         // A socket (or, under TLS, the one its TLS socket wraps) that became a WebSocket: it stays.
         const upgraded = new WeakSet<object>()
+        // Not yet WebSockets: the listener's close does not know them, and would wait for their deadline.
+        const pending = new Set<{ destroy: () => void }>()
         raw.on('connection', socket => {
-          const deadline = setTimeout(() => { if (!upgraded.has(socket)) socket.destroy() }, UPGRADE_WITHIN_MS)
-          socket.once('close', () => { clearTimeout(deadline) })
+          pending.add(socket)
+          const deadline = setTimeout(() => { pending.delete(socket); if (!upgraded.has(socket)) socket.destroy() }, UPGRADE_WITHIN_MS)
+          socket.once('close', () => { clearTimeout(deadline); pending.delete(socket) })
         })
+        const close = listener.close.bind(listener)
+        listener.close = async () => {
+          for (const socket of pending) socket.destroy()
+          pending.clear()
+          await close()
+        }
         // The listener hands each upgrade's socket to its own callback (no 'connection' event): wrapped here.
         const handleUpgrade = server.handleUpgrade.bind(server)
         server.handleUpgrade = (req, socket, head, taken) => {
           upgraded.add(socket)
           const parent = (socket as { _parent?: unknown })._parent
           if (typeof parent === 'object' && parent !== null) upgraded.add(parent)
+          pending.delete(socket as { destroy: () => void })
+          pending.delete(parent as { destroy: () => void })
           handleUpgrade(req, socket, head, (ws, ...rest) => {
             ws.on('error', () => {})
             taken(ws, ...rest)

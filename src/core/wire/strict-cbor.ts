@@ -33,6 +33,9 @@ export function dropCounts (): Record<DropReason, number> {
  */
 export const MAX_ITEMS = 1_000_000
 
+/** cborg's decode defaults (cborg 6, lib/decode.js), which it gives its own tokenizer and not one handed to it. */
+const CBORG_DEFAULTS: DecodeOptions = { strict: false, allowIndefinite: true, allowUndefined: true, allowBigInt: true }
+
 /** cborg's tokenizer, stopping past `max` items. */
 class CountingTokenizer extends Tokenizer {
   private left: number
@@ -58,8 +61,10 @@ export function decodeStrictMap (data: Uint8Array, what: string, maxBytes = Infi
   let raw: unknown
   try {
     const options: DecodeOptions = { strict: true, rejectDuplicateMapKeys: true, useMaps: false }
-    // Only where the items could be more than the cap: one takes at least a byte.
-    raw = decode(data, data.byteLength <= maxItems ? options : { ...options, tokenizer: new CountingTokenizer(data, options, maxItems) })
+    // Only where the items could be more than the cap: one takes at least a byte. The tokenizer gets the options
+    // cborg's own would (its defaults under ours): it reads them, and a message must not decode one way when small
+    // and another when large.
+    raw = decode(data, data.byteLength <= maxItems ? options : { ...options, tokenizer: new CountingTokenizer(data, { ...CBORG_DEFAULTS, ...options }, maxItems) })
   } catch (err) {
     if (err instanceof DroppedMessageError) throw new DroppedMessageError('too-large', `A ${what} holds more than ${maxItems} items.`)
     throw new DroppedMessageError('not-cbor', `Not a CBOR ${what}: ${err instanceof Error ? err.message : String(err)}`)
