@@ -255,7 +255,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   let isMember = (_peer: string): boolean => false
   const known = (peer: string): boolean => admitted.has(peer) || isMember(peer)
   // A tab's relay request may come a moment before its first request shows its admission (a node it fails over to).
-  const mayRelay = async (peer: string): Promise<boolean> => isMember(peer) || await admitted.waitFor(peer, ADMISSION_WAIT_MS)
+  const mayRelay = async (peer: string): Promise<boolean> => isMember(peer) || await admitted.waitFor(peer, ADMISSION_WAIT_MS) || isMember(peer)
   const strangerMs = strangerGrace(o.env)
   for (let attempt = 1; ; attempt++) try {
     libp2p = await createLibp2p({
@@ -329,8 +329,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     ? undefined
     : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
   await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
-  // Members' and admitted tabs' first frames are held against their own budget, out of strangers' reach.
-  const forgetMembers = FIRST_FRAMES.knowPeers(known)
+  // Members' and admitted tabs' first frames are held against budgets of their own, out of strangers' reach.
+  const forgetMembers = FIRST_FRAMES.knowPeers({ isMember, isTab: peer => admitted.has(peer) })
   // Neither a member nor a tab this node admitted, a while after connecting: let go.
   const stopClosing = closeStrangers(libp2p, known, strangerMs)
   /** Aborted when the node stops: what waits (a join asked again) ends at once, and timers find it stopped. */

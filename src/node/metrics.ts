@@ -75,10 +75,10 @@ export class ServerMetrics {
       },
     })
     const counter = this.counterFrom.bind(this)
-    // By the budget drawn on (held-bytes.ts): `known` for this node's members and the tabs it admitted, `other` for strangers.
-    const budgets = { known: FIRST_FRAMES.known, other: FIRST_FRAMES.others }
+    // By the budget drawn on (held-bytes.ts): this node's members, the tabs it admitted, and other peers.
+    const budgets = { member: FIRST_FRAMES.members, tab: FIRST_FRAMES.tabs, other: FIRST_FRAMES.others }
     new Gauge({
-      name: 's3mesh_first_frames_held_bytes', help: 'Bytes received of first frames of peers\' streams not yet whole (every protocol), by the budget they are held against: known peers\' (members, admitted tabs) or other peers\'.', labelNames: ['peers'], registers,
+      name: 's3mesh_first_frames_held_bytes', help: 'Bytes received of first frames of peers\' streams not yet whole (every protocol), by the budget they are held against: members\', admitted tabs\' or other peers\'.', labelNames: ['peers'], registers,
       collect () { for (const [peers, b] of Object.entries(budgets)) this.set({ peers }, b.inUse) },
     })
     new Counter({

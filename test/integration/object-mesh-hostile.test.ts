@@ -363,7 +363,7 @@ describe('a stranger\'s first frame', () => {
       // Every protocol waits 10 s or more for a frame's rest: a stream reset before that was refused for the budget.
       assert.ok(Date.now() - started < 9000, `the check ran within the protocols' timeouts (${Date.now() - started} ms)`)
       assert.ok(inUse <= FIRST_FRAMES.others.limit, `${inUse} bytes held, within the budget for peers it does not know`)
-      assert.equal(await metric(node, 's3mesh_first_frames_held_bytes{peers="known"}'), 0, 'none of the known peers\' budget')
+      assert.equal(await metric(node, 's3mesh_first_frames_held_bytes{peers="member"}'), 0, 'none of the members\' budget')
       assert.equal(inUse, open.length * held, 'each frame still waited for holds what was sent of it')
       assert.ok(open.length >= fit - 2 && open.length <= fit, `${open.length} of ${streams.length} frames are held (${fit} fit)`)
       assert.equal(streams.length - open.length, refused, 'the rest were refused, and counted')

@@ -78,15 +78,18 @@ function hopStatus (message: Uint8Array): number | undefined {
   return undefined
 }
 
-/** Asks `relay` for a reservation over a hop stream of `p`'s own; resolves to the answer's status. */
-async function reserve (relay: ServerProcess, p: Libp2p): Promise<number | undefined> {
+/** Asks `relay` for a reservation over a hop stream of `p`'s own, running `meanwhile` once it is asked; resolves to the answer's status and how long it took. */
+async function reserve (relay: ServerProcess, p: Libp2p, meanwhile = async (): Promise<void> => {}): Promise<{ status: number | undefined, ms: number }> {
   const stream = await p.dialProtocol(multiaddr(wsOf(relay)), HOP)
   const answer = new Promise<Uint8Array>(resolve => { stream.addEventListener('message', e => { resolve((e as unknown as { data: { subarray: () => Uint8Array } }).data.subarray()) }, { once: true }) })
   // A length-prefixed HopMessage { type: RESERVE (0) }.
+  const asked = Date.now()
   stream.send(Uint8Array.from([2, 0x08, 0x00]))
+  await meanwhile()
   const status = hopStatus(await answer)
+  const ms = Date.now() - asked
   await stream.close().catch(() => {})
-  return status
+  return { status, ms }
 }
 
 /** Sends `bytes` from `from` to `to` through `relay`'s circuit; resolves to how many arrived before the circuit ended. */
@@ -216,17 +219,21 @@ describe('s3mesh relay', () => {
   it('gives a reservation, and carries a circuit, only for a peer it admitted', async () => {
     const [stranger, tab] = [await peer(), await peer(true)]
     try {
-      assert.equal(await reserve(relay, stranger), 202, 'a peer that joined nothing: PERMISSION_DENIED')
+      const refused = await reserve(relay, stranger)
+      assert.equal(refused.status, 202, 'a peer that joined nothing: PERMISSION_DENIED')
+      assert.ok(refused.ms >= 2_500, `after waiting for an admission (${refused.ms} ms)`)
       await admit(relay, stranger)
-      assert.equal(await reserve(relay, stranger), 100, 'once admitted: OK')
+      assert.equal((await reserve(relay, stranger)).status, 100, 'once admitted: OK')
       // A tab failing over to a node asks for its reservation as it connects, a moment before its first request shows
       // its admission: the relay waits for it a while.
       const late = await peer()
       try {
-        const asked = reserve(relay, late)
-        await new Promise(resolve => setTimeout(resolve, 500))
-        await admit(relay, late)
-        assert.equal(await asked, 100, 'asked before the admission came: OK once it does')
+        const asked = await reserve(relay, late, async () => {
+          await new Promise(resolve => setTimeout(resolve, 500))
+          await admit(relay, late)
+        })
+        assert.equal(asked.status, 100, 'asked before the admission came: OK once it does')
+        assert.ok(asked.ms >= 500, `the answer waited for the admission (${asked.ms} ms)`)
       } finally {
         await late.stop()
       }

@@ -55,5 +55,9 @@ describe('AdmittedPeers.waitFor (a relay request a moment before the admission)'
     assert.equal(await peers.waitFor('z', 300), false)
     assert.ok(Date.now() - started < 100, 'a third waits for nothing: answered at once')
     assert.deepEqual([await a, await b], [false, false])
+    // Those two done, the cap is free again: a new wait hears of its admission.
+    const c = peers.waitFor('w', 1000)
+    peers.admit('w', Date.now() + 60_000)
+    assert.equal(await c, true)
   })
 })

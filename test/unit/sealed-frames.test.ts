@@ -184,8 +184,8 @@ test('a first frame held against the budget must be whole within one idle period
 })
 
 test('a member\'s first frames are held against a budget of their own: strangers that spent theirs do not keep a member\'s frame out', async () => {
-  const budgets = new FirstFrameBudgets(new HeldBytes(100 * 1024), new HeldBytes(100 * 1024))
-  const forget = budgets.knowPeers(peer => peer === 'member')
+  const budgets = new FirstFrameBudgets(new HeldBytes(100 * 1024), new HeldBytes(100 * 1024), new HeldBytes(100 * 1024))
+  const forget = budgets.knowPeers({ isMember: peer => peer === 'member', isTab: peer => peer === 'tab' })
   const open: SealedFrames[] = []
   /** A stream from `peer` whose first frame, of `size` bytes, comes in two pieces with a pause between. */
   const firstFrame = async (peer: string, size: number): Promise<Record<string, unknown>> => {
@@ -213,7 +213,8 @@ test('a member\'s first frames are held against a budget of their own: strangers
     assert.ok(budgets.others.inUse >= 90 * 1024, 'the precondition: the others\' budget is nearly spent')
     await assert.rejects(firstFrame('another-stranger', 40 * 1024), (err: unknown) => err instanceof DroppedMessageError && err.reason === 'too-large', 'a second stranger\'s frame does not fit')
     assert.equal(((await firstFrame('member', 40 * 1024)).pad as string).length, 40 * 1024, 'a member\'s is taken')
-    assert.equal(budgets.known.refused, 0)
+    assert.equal(budgets.members.refused, 0)
+    assert.equal(budgets.for('tab'), budgets.tabs, 'an admitted tab draws on the tabs\' budget, not the members\'')
     forget()
     assert.equal(budgets.for('member'), budgets.others, 'a membership forgotten (its node stopped) names no member')
   } finally {

@@ -37,40 +37,42 @@ export class HeldBytes {
 
 /**
  * The budgets first frames are held against: one for the peers this process
- * knows (its members, and the tabs it admitted), one for every other peer
- * (strangers without the cluster key or an admission, who can open a stream
- * of any protocol and send a first frame they cannot seal). Split so that
- * strangers spend only their own: with one budget, a stranger sending about
- * a MB a second (each frame within its protocol's time bound) kept it spent,
- * and members' push-pulls and catalog merges, and tabs' feeds, were refused
- * while it did.
+ * knows as members, one for the tabs it admitted, one for every other peer
+ * (strangers without the cluster key or an admission). Any peer can open a
+ * stream of any protocol and send a first frame it cannot seal, so each kind
+ * spends only its own: with one budget, a stranger sending about a MB a
+ * second (each frame within its protocol's time bound) kept it spent, and
+ * members' push-pulls and catalog merges, and tabs' feeds, were refused while
+ * it did; and an admitted tab (any valid key admits one) must not be able to
+ * do to members what a stranger no longer can.
  */
 export class FirstFrameBudgets {
-  private readonly knownLists = new Set<(peer: string) => boolean>()
+  private readonly lists = new Set<{ isMember: (peer: string) => boolean, isTab: (peer: string) => boolean }>()
 
-  constructor (readonly known: HeldBytes, readonly others: HeldBytes) {}
+  constructor (readonly members: HeldBytes, readonly tabs: HeldBytes, readonly others: HeldBytes) {}
 
-  /** Counts the peers `isKnown` names as known (a node's members and admitted tabs), until the function returned is called. */
-  knowPeers (isKnown: (peer: string) => boolean): () => void {
-    this.knownLists.add(isKnown)
-    return () => { this.knownLists.delete(isKnown) }
+  /** Counts the peers a node knows (its members, the tabs it admitted), until the function returned is called. */
+  knowPeers (known: { isMember: (peer: string) => boolean, isTab: (peer: string) => boolean }): () => void {
+    this.lists.add(known)
+    return () => { this.lists.delete(known) }
   }
 
   /** The budget a first frame on a stream `peer` opened is held against. */
   for (peer: string): HeldBytes {
-    for (const isKnown of this.knownLists) if (isKnown(peer)) return this.known
+    for (const known of this.lists) if (known.isMember(peer)) return this.members
+    for (const known of this.lists) if (known.isTab(peer)) return this.tabs
     return this.others
   }
 }
 
 /**
- * The process's budgets for the bytes of first frames not yet whole. Known
- * peers: 64 MiB, sixteen of the largest (4 MiB, MAX_FRAME_BYTES); honest
- * first frames mostly arrive whole and hold nothing, a few large ones (a
- * catalog merge, a membership push-pull, a tab's feed naming its held keys)
- * hold their bytes for as long as they take to arrive. Other peers: 16 MiB,
- * for strangers, and a member yet to be known (one joining, until its first
- * push-pull names it) or a tab a node did not admit itself (until its first
+ * The process's budgets for the bytes of first frames not yet whole. Members:
+ * 64 MiB, sixteen of the largest (4 MiB, MAX_FRAME_BYTES); honest first
+ * frames mostly arrive whole and hold nothing, a few large ones (a catalog
+ * merge, a membership push-pull) hold their bytes for as long as they take to
+ * arrive. Tabs: 16 MiB, for feeds naming their held keys. Other peers: 16
+ * MiB, for strangers, a member yet to be known (one joining, until its first
+ * push-pull names it) and a tab a node did not admit itself (until its first
  * request shows its admission).
  */
-export const FIRST_FRAMES = new FirstFrameBudgets(new HeldBytes(64 * 1024 * 1024), new HeldBytes(16 * 1024 * 1024))
+export const FIRST_FRAMES = new FirstFrameBudgets(new HeldBytes(64 * 1024 * 1024), new HeldBytes(16 * 1024 * 1024), new HeldBytes(16 * 1024 * 1024))

@@ -53,8 +53,9 @@ class CountingTokenizer extends Tokenizer {
 /**
  * The first step of reading anything a peer sent (membership messages,
  * catalog messages, mesh control frames): at most `maxBytes` and `maxItems`,
- * strict CBOR (no duplicate keys, no indefinite lengths), and a map at the
- * top. Throws DroppedMessageError with the reason.
+ * strict CBOR (minimal encodings, no duplicate keys; indefinite lengths are
+ * taken, as cborg's defaults do), and a map at the top. Throws
+ * DroppedMessageError with the reason.
  */
 export function decodeStrictMap (data: Uint8Array, what: string, maxBytes = Infinity, maxItems = MAX_ITEMS): Record<string, unknown> {
   if (data.byteLength > maxBytes) throw new DroppedMessageError('too-large', `A ${data.byteLength}-byte ${what} exceeds ${maxBytes} bytes.`)
