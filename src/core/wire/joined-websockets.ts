@@ -57,29 +57,26 @@ function guardedListeners (transport: Transport): Transport {
       const raw = (listener as unknown as { server?: RawServer }).server
       if (typeof server?.options?.maxPayload === 'number' && typeof server.handleUpgrade === 'function' && typeof raw?.on === 'function') {
         server.options.maxPayload = MAX_INCOMING_MESSAGE_BYTES
-        // A socket (or, under TLS, the one its TLS socket wraps) that became a WebSocket: it stays.
-        const upgraded = new WeakSet<object>()
-        // Not yet WebSockets: the listener's close does not know them, and would wait for their deadline.
-        const pending = new Set<{ destroy: () => void }>()
+        // Sockets not yet WebSockets: closed at their deadline, and by the listener's close, which does not know them.
+        const pending = new Set<object>()
         raw.on('connection', socket => {
           pending.add(socket)
-          const deadline = setTimeout(() => { pending.delete(socket); if (!upgraded.has(socket)) socket.destroy() }, UPGRADE_WITHIN_MS)
+          const deadline = setTimeout(() => { if (pending.delete(socket)) socket.destroy() }, UPGRADE_WITHIN_MS)
           socket.once('close', () => { clearTimeout(deadline); pending.delete(socket) })
         })
         const close = listener.close.bind(listener)
         listener.close = async () => {
-          for (const socket of pending) socket.destroy()
+          for (const socket of pending) (socket as { destroy: () => void }).destroy()
           pending.clear()
           await close()
         }
         // The listener hands each upgrade's socket to its own callback (no 'connection' event): wrapped here.
         const handleUpgrade = server.handleUpgrade.bind(server)
         server.handleUpgrade = (req, socket, head, taken) => {
-          upgraded.add(socket)
+          // The socket, or under TLS the one its TLS socket wraps, is a WebSocket's now: it stays.
+          pending.delete(socket)
           const parent = (socket as { _parent?: unknown })._parent
-          if (typeof parent === 'object' && parent !== null) upgraded.add(parent)
-          pending.delete(socket as { destroy: () => void })
-          pending.delete(parent as { destroy: () => void })
+          if (typeof parent === 'object' && parent !== null) pending.delete(parent)
           handleUpgrade(req, socket, head, (ws, ...rest) => {
             ws.on('error', () => {})
             taken(ws, ...rest)
