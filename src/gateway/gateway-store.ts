@@ -288,7 +288,9 @@ export class GatewayStore implements ObjectStore {
    */
   private async infoOf (bucket: string, key: string, h: Headers, options: VersionOptions): Promise<ObjectInfo> {
     const { signal } = options
-    const parts = h.get('x-amz-mp-parts-count')
+    const partSizes = parsePartSizes(h.get('x-s3mesh-part-sizes'))
+    // The node sends S3's part count with a part's read only; its part sizes say it for any read.
+    const parts = h.get('x-amz-mp-parts-count') ?? (partSizes === undefined ? null : String(partSizes.reduce((n, [, count]) => n + count, 0)))
     let tags: Record<string, string> = {}
     if (Number(h.get('x-amz-tagging-count') ?? 0) > 0) {
       const { response } = await this.remote.send({ method: 'GET', bucket, key, query: { tagging: '', ...versionQuery(options) }, signal })
@@ -301,7 +303,7 @@ export class GatewayStore implements ObjectStore {
       etag: unquote(h.get('etag') ?? ''),
       lastModified: new Date(h.get('last-modified') ?? 0),
       sha256: h.get('x-s3mesh-sha256') ?? '',
-      metadata: withPartSizes(withChecksum(metadataFromHeaders(h), checksumFromHeaders(h)), parsePartSizes(h.get('x-s3mesh-part-sizes'))),
+      metadata: withPartSizes(withChecksum(metadataFromHeaders(h), checksumFromHeaders(h)), partSizes),
       tags,
       ...(parts === null ? {} : { parts: Number(parts) }),
       ...versionHeader(h),

@@ -55,14 +55,19 @@ function meshAddressArg (value: string): { host: string, port: number } {
   return address
 }
 
-/** Stops on SIGINT/SIGTERM after requests in flight finish; a second signal stops at once. */
 function positiveInt (value: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value) || n < 1 || n > 16) throw new InvalidArgumentError('give a whole number from 1 to 16.')
   return n
 }
 
-function stopOnSignals (server: RunningServer): void {
+/**
+ * Stops on SIGINT/SIGTERM after requests in flight finish; a second signal
+ * stops at once. SIGHUP too when it reloads nothing (no --certs-dir): the
+ * terminal the node ran in closed, and its default, dying on the spot, would
+ * cut off the requests under way and leave the others to find the node dead.
+ */
+function stopOnSignals (server: RunningServer, hangup: boolean): void {
   let stopping = false
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -78,6 +83,7 @@ function stopOnSignals (server: RunningServer): void {
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+  if (hangup) process.on('SIGHUP', stop)
 }
 
 /** SIGHUP reads the certificate again; a bad one is reported and the old one kept. */
@@ -224,7 +230,7 @@ Examples:
         ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
       })
       process.stdout.write(banner(running, dir, pkg.version, opts.address.host))
-      stopOnSignals(running)
+      stopOnSignals(running, opts.certsDir === undefined)
       if (opts.certsDir !== undefined) reloadOnHangup(running)
     })
   const relay = program.command('relay')
@@ -255,7 +261,7 @@ Example:
         ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
       })
       process.stdout.write(banner(running, dir, pkg.version, opts.address.host))
-      stopOnSignals(running)
+      stopOnSignals(running, opts.certsDir === undefined)
       if (opts.certsDir !== undefined) reloadOnHangup(running)
     })
   program.command('members')

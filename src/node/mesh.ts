@@ -1,13 +1,11 @@
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { Libp2p, Libp2pEvents, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, Libp2pEvents } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import { quietNoise } from '../core/wire/noise-reads.js'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { createLibp2p } from 'libp2p'
-import { readFile, statfs } from 'node:fs/promises'
-import { join } from 'node:path'
+import { statfs } from 'node:fs/promises'
 import { PRESETS, type MembershipConfig } from '../core/membership/config.js'
 import { decodeNodeMeta } from '../core/membership/node-meta.js'
 import { Keyring } from '../core/wire/keyring.js'
@@ -24,8 +22,6 @@ import { AccessSync } from '../core/mesh/access-sync.js'
 import type { AccessControl, Principal } from '../core/access/access-control.js'
 import { DEFAULT_ADMISSION_MS, issueAdmission } from '../core/access/admission.js'
 import { GuestGate } from '../core/mesh/guest-gate.js'
-import { ADMISSION_WAIT_MS, AdmittedPeers } from '../core/mesh/admitted-peers.js'
-import { FIRST_FRAMES } from '../core/wire/held-bytes.js'
 import { joinSeeds } from '../core/mesh/join-seeds.js'
 import { GuestService } from '../core/mesh/guest-service.js'
 import type { BrowserJoinInfo } from '../gateway/mesh-api.js'
@@ -35,12 +31,14 @@ import { corkedTcp } from './corked-tcp.js'
 import { noiseCrypto } from './noise-crypto.js'
 import { webRTCDirectCertificate } from './webrtc-direct-cert.js'
 import { guardedWebRTCDirect } from './guarded-webrtc-direct.js'
-import { closeStrangers, strangerGrace } from './stranger-connections.js'
+import { strangerGrace } from './stranger-connections.js'
+import { KnownPeers } from './known-peers.js'
+import { clusterKeys, peerKey, type ClusterKey } from './node-keys.js'
 import { transportOf } from '../core/wire/dial-first.js'
 import { nodeHashes } from './node-hashes.js'
 import { CliError } from './cli-error.js'
 import { freeUdpPort } from './free-udp-port.js'
-import { codeOf, renameInto, writeDurable } from './disk-files.js'
+import { codeOf } from './disk-files.js'
 import type { DiskLayout } from './disk-layout.js'
 
 export type PresetName = 'lan' | 'wan' | 'local'
@@ -132,7 +130,7 @@ export interface RunningMesh {
   node: MeshNode
   /** Dialable addresses (what another node's --join takes). */
   addresses: string[]
-  clusterKey: { base64: string, source: 'environment' | 'file' | 'generated', file: string }
+  clusterKey: ClusterKey
   /** Gossips and reconciles the access state, when one was given. */
   accessSync?: AccessSync
   /**
@@ -157,57 +155,6 @@ function certificateRenewer () {
   return (components: { events: TypedEventTarget<Libp2pEvents> }) => ({
     renew: (detail: { key: string, cert: string }) => { components.events.safeDispatchEvent('certificate:renew', { detail }) },
   })
-}
-
-/** The node's libp2p identity, kept in the data folder so a restart keeps its peer id. */
-async function peerKey (layout: DiskLayout): Promise<PrivateKey> {
-  const file = join(layout.system, 'peer-key')
-  try {
-    return privateKeyFromProtobuf(await readFile(file))
-  } catch (err) {
-    if (codeOf(err) !== 'ENOENT') throw new CliError(`${file} is damaged (${String(err)}): delete it to give this node a new identity.`)
-  }
-  const key = await generateKeyPair('Ed25519')
-  const tmp = layout.tmpPath('peer-key')
-  await writeDurable(tmp, privateKeyToProtobuf(key), true, 0o600)
-  await renameInto(tmp, file)
-  return key
-}
-
-/**
- * The cluster keys, as memberlist's keyring takes them: S3MESH_CLUSTER_KEY
- * (base64 of 16, 24 or 32 bytes; several separated by commas, the first
- * sealing and all opening, so keys rotate without downtime as memberlist's do:
- * "old,new" everywhere, then "new,old" everywhere, then "new") when set; else the key saved in the data
- * folder; else, for the first node of a new cluster, a new one saved 0600.
- */
-async function clusterKeys (layout: DiskLayout, env: NodeJS.ProcessEnv, joining: boolean): Promise<RunningMesh['clusterKey'] & { raw: Uint8Array[] }> {
-  const file = join(layout.system, 'cluster-key')
-  const parse = (text: string, where: string): Uint8Array => {
-    const raw = Buffer.from(text.trim(), 'base64')
-    if (![16, 24, 32].includes(raw.length) || raw.toString('base64') !== text.trim()) {
-      throw new CliError(`${where} must be base64 of 16, 24 or 32 bytes (as the first node prints it), or several separated by commas.`, 2)
-    }
-    return new Uint8Array(raw)
-  }
-  if (env.S3MESH_CLUSTER_KEY !== undefined) {
-    const texts = env.S3MESH_CLUSTER_KEY.split(',').map(k => k.trim()).filter(k => k !== '')
-    if (texts.length === 0) throw new CliError('S3MESH_CLUSTER_KEY is empty.', 2)
-    return { raw: texts.map(t => parse(t, 'S3MESH_CLUSTER_KEY')), base64: texts[0]!, source: 'environment', file }
-  }
-  try {
-    const text = await readFile(file, 'utf8')
-    return { raw: [parse(text, file)], base64: text.trim(), source: 'file', file }
-  } catch (err) {
-    if (err instanceof CliError || codeOf(err) !== 'ENOENT') throw err
-  }
-  if (joining) throw new CliError('This node joins an existing cluster: set S3MESH_CLUSTER_KEY to the cluster key the first node printed.', 2)
-  const raw = Keyring.generateKey()
-  const base64 = Buffer.from(raw).toString('base64')
-  const tmp = layout.tmpPath('cluster-key')
-  await writeDurable(tmp, base64 + '\n', true, 0o600)
-  await renameInto(tmp, file)
-  return { raw: [raw], base64, source: 'generated', file }
 }
 
 /** S3MESH_ADMISSION_SECONDS: how long a tab's admission lasts (default 60 s): revocation reaches tab-to-tab traffic within it. */
@@ -249,14 +196,9 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
   const direct = o.webrtcDirect === false ? undefined : await webRTCDirectCertificate(o.layout)
   // Port 0: a port the kernel just gave UDP, and another if it was taken before libjuice bound it.
   let udpPort = direct === undefined || o.port !== 0 ? o.port : await freeUdpPort()
-  // Tabs this node admitted, and the members (known once the membership runs): the only peers its relay serves, and the
-  // only ones that stay connected.
-  const admitted = new AdmittedPeers()
-  let isMember = (_peer: string): boolean => false
-  const known = (peer: string): boolean => admitted.has(peer) || isMember(peer)
-  // A tab's relay request may come a moment before its first request shows its admission (a node it fails over to).
-  const mayRelay = async (peer: string): Promise<boolean> => isMember(peer) || await admitted.waitFor(peer, ADMISSION_WAIT_MS) || isMember(peer)
-  const strangerMs = strangerGrace(o.env)
+  // The members (once the membership runs) and the tabs this node admitted: the only peers its relay serves, and the only
+  // ones that stay connected.
+  const known = new KnownPeers(strangerGrace(o.env))
   for (let attempt = 1; ; attempt++) try {
     libp2p = await createLibp2p({
       privateKey,
@@ -277,12 +219,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       // Room for every reservation the relay offers (each is a tab's connection), beyond libp2p's default of 300.
       // And room for connections mid-handshake beyond libp2p's 10, which ten idle sockets held (turning every other dial away).
       connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, maxConnections: Math.max(300, (o.circuits ?? CIRCUIT_DEFAULTS).reservations + 256), maxIncomingPendingConnections: 256 },
-      // A reservation, and a circuit opened through this node, only for a tab it admitted or a member: a stranger would
-      // otherwise take every reservation (one per peer id, and peer ids cost nothing) and carry its traffic here.
-      connectionGater: {
-        denyInboundRelayReservation: async peer => !await mayRelay(peer.toString()),
-        denyOutboundRelayedConnection: async source => !await mayRelay(source.toString()),
-      },
+      connectionGater: known.gater(),
       services: {
         // gossipsub needs identify to learn which peers speak it.
         identify: identify(),
@@ -324,15 +261,11 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     onRefused: refusedOnce(o.cluster),
   }).catch(async err => { await catalogStore.close(); await libp2p.stop(); throw err })
   const { transport, node } = member
-  isMember = peer => transport.membership.get(peer) !== undefined
+  known.start(libp2p, peer => transport.membership.get(peer) !== undefined)
   const accessSync = o.access === undefined
     ? undefined
     : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
   await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
-  // Members' and admitted tabs' first frames are held against budgets of their own, out of strangers' reach.
-  const forgetMembers = FIRST_FRAMES.knowPeers({ isMember, isTab: peer => admitted.has(peer) })
-  // Neither a member nor a tab this node admitted, a while after connecting: let go.
-  const stopClosing = closeStrangers(libp2p, known, strangerMs)
   /** Aborted when the node stops: what waits (a join asked again) ends at once, and timers find it stopped. */
   const stopping = new AbortController()
   let guests: GuestService | undefined
@@ -391,7 +324,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         const m = transport.membership.get(id)
         const role = m === undefined ? undefined : decodeNodeMeta(m.meta)?.role
         return role === 'durable' || role === 'relay'
-      }, onAdmitted: (peer, expires) => { admitted.admit(peer, expires) } })
+      }, onAdmitted: (peer, expires) => { known.admitted.admit(peer, expires) } })
       guests = new GuestService({ libp2p, catalog: node.catalog, partition: node.partition, heard: node.heard, follow: b => node.follow(b), copies: node.copies, membership: transport.membership, hashes: nodeHashes, gate })
       guestAccess = access
       await guests.start()
@@ -404,7 +337,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
         access: guestAccess, principal, peer, issuer: libp2p.peerId.toString(), sign: async data => await privateKey.sign(data), cluster: o.cluster, now, lifetimeMs: admissionMs,
         ...(sourceIp === undefined ? {} : { sourceIp }),
       })
-      admitted.admit(peer, admission.expires, now)
+      known.admitted.admit(peer, admission.expires, now)
       return {
         cluster: o.cluster,
         // WebSockets and WebRTC-direct: the tab tries them in that order.
@@ -424,9 +357,8 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       await guests?.stop().catch(() => {})
       await joining.catch(() => {})
       await accessSync?.stop().catch(() => {})
-      stopClosing()
       await member.stop({ leave })
-      forgetMembers()
+      known.stop()
     },
   }
 }

@@ -17,3 +17,16 @@ export function requestWithBlob (url: string, init: Omit<RequestInit, 'body'>, b
 export function blobBodyOf (request: Request): Blob | undefined {
   return blobs.get(request)
 }
+
+/**
+ * `request` with other headers: its method, body and signal kept, and its
+ * Blob (requestWithBlob) still known as its body.
+ */
+export function requestWithHeaders (request: Request, headers: Headers): Request {
+  const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers, signal: request.signal }
+  if (request.body !== null) Object.assign(init, { body: request.body, duplex: 'half' })
+  const copy = new Request(request.url, init)
+  const blob = blobs.get(request)
+  if (blob !== undefined) blobs.set(copy, blob)
+  return copy
+}

@@ -4,6 +4,7 @@ import { requestIdSource } from '../core/ids.js'
 import { assertBucketName, assertObjectKey } from '../core/names.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { authenticatePrincipal } from './auth/authenticate.js'
+import { withPresignedHeaders } from './auth/presigned-headers.js'
 import { DEFAULT_CLOCK_SKEW_MS, type CredentialProvider } from './auth/sigv4.js'
 import { Context, type OperationHandler } from './context.js'
 import { refuseObjectLock } from './http/object-lock.js'
@@ -216,7 +217,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     return out
   }
 
-  async function run (request: Request, url: URL, r: Route, requestId: string, client: ClientInfo): Promise<Response> {
+  async function run (request: Request, asSent: Request, url: URL, r: Route, requestId: string, client: ClientInfo): Promise<Response> {
     if (r.operation === 'Preflight') return await preflight(request, r.bucket, store)
     if (r.operation === 'PostObject') {
       return await postObject(request, url, r, {
@@ -224,7 +225,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
         unsigned: () => unsignedPrincipal(request, r),
       })
     }
-    const signed = await authenticatePrincipal(request, url, access, { ...(options.credentials === undefined ? {} : { credentials: options.credentials }), hashes, now: client.now, clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
+    const signed = await authenticatePrincipal(asSent, url, access, { ...(options.credentials === undefined ? {} : { credentials: options.credentials }), hashes, now: client.now, clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
     const identity = signed?.identity
     const principal = signed?.principal ?? unsignedPrincipal(request, r)
     // Names are checked before any store sees them: a store may map them to file paths.
@@ -271,9 +272,12 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
         response.headers.set('x-amz-request-id', requestId)
         return response
       }
+      // What S3 reads as headers of a presigned URL; the signature is checked on the request as it came.
+      const asSent = request
+      request = withPresignedHeaders(request, url)
       r = route(request, url, options)
       info.operation = r.operation
-      response = await run(request, url, r, requestId, client)
+      response = await run(request, asSent, url, r, requestId, client)
     } catch (err) {
       const e = asS3Error(err)
       if (e.code === 'InternalError') onInternalError(err, requestId)

@@ -167,6 +167,8 @@ describe('checksums on one node', () => {
       const head = await s3.send(new HeadObjectCommand({ Bucket: B, Key: key, PartNumber: i + 1 }))
       assert.deepEqual([head.ContentLength, head.PartsCount], [part.length, 3])
     }
+    const whole = await s3.send(new HeadObjectCommand({ Bucket: B, Key: key }))
+    assert.deepEqual([whole.ContentLength, whole.PartsCount], [whole3.length, undefined], 'S3 counts the parts only for a read of one part')
     assert.equal(await sdkOutcome(s3.send(new GetObjectCommand({ Bucket: B, Key: key, PartNumber: 4 }))), '416 InvalidPartNumber')
     assert.equal(await sdkOutcome(s3.send(new GetObjectCommand({ Bucket: B, Key: key, PartNumber: 1, Range: 'bytes=0-1' }))), '400 InvalidRequest')
     const single = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'CRC32-header', PartNumber: 1 }))

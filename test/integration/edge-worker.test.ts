@@ -63,6 +63,20 @@ describe('the edge worker in Deno and in Node', () => {
     const forged = await signer('not-the-secret-key').sign('http://edge.test/plain/a.txt')
     assert.equal((await worker.fetch(forged, env)).status, 403)
     assert.equal((await worker.fetch(new Request('http://edge.test/plain/a.txt'), env)).status, 403, 'anonymous')
+
+    // A multipart object's part read through the edge, counted as S3 counts it: only for a read of one part.
+    const started = await (await send('/plain/two-parts.bin?uploads', { method: 'POST' })).text()
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(started)![1]!
+    const etags = []
+    for (const [n, body] of [[1, new Uint8Array(5 * 1024 * 1024)], [2, 'the end']] as const) {
+      etags.push((await send(`/plain/two-parts.bin?partNumber=${n}&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', body })).headers.get('etag')!)
+    }
+    const parts = etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join('')
+    assert.equal((await send(`/plain/two-parts.bin?uploadId=${encodeURIComponent(uploadId)}`, { method: 'POST', body: `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>` })).status, 200)
+    const second = await send('/plain/two-parts.bin?partNumber=2', { method: 'HEAD' })
+    assert.deepEqual([second.status, second.headers.get('content-length'), second.headers.get('x-amz-mp-parts-count')], [206, '7', '2'])
+    const whole = await send('/plain/two-parts.bin', { method: 'HEAD' })
+    assert.deepEqual([whole.status, whole.headers.get('content-length'), whole.headers.get('x-amz-mp-parts-count')], [200, String(5 * 1024 * 1024 + 7), null])
   })
 
   it('enforces the mesh\'s users and policies at the edge, and stops a disabled user within its TTL', async () => {

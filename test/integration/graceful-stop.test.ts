@@ -85,4 +85,13 @@ describe('a node stopped while a PUT streams in', () => {
       assert.equal(await (await sign.fetch(`${node.url}/continued/k`)).text(), body.toString())
     }
   })
+
+  it('stops as SIGTERM has it on SIGHUP when there is no certificate to reload (the terminal it ran in closed)', async () => {
+    const node = await startServerProcess()
+    nodes.push(node)
+    assert.equal((await sign.fetch(`${node.url}/hangup`, { method: 'PUT' })).status, 200)
+    const code = await node.stop({ remove: false, signal: 'SIGHUP' })
+    assert.deepEqual([code, node.child.signalCode], [0, null], 'it stopped by itself, not killed by the signal')
+    assert.match(node.output(), /SIGHUP, finishing requests in flight/)
+  })
 })

@@ -286,6 +286,28 @@ describe('AWS SDK v3 against s3mesh server', () => {
     assert.equal((await fetch(week)).status, 200)
   })
 
+  it('a presigned URL\'s x-amz-* query parameters are its headers, as S3 reads them: metadata, tags and ACL kept, a copy copies; its checksums are not checked', async () => {
+    const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: B, Key: 'shared/described.txt', Metadata: { owner: 'Ana Lee' }, Tagging: 'team=blue', ACL: 'public-read' }), { expiresIn: 60 })
+    const query = new URL(putUrl).searchParams
+    assert.deepEqual([query.get('x-amz-meta-owner'), query.get('x-amz-tagging'), query.get('x-amz-acl'), query.get('x-amz-checksum-crc32')], ['Ana Lee', 'team=blue', 'public-read', 'AAAAAA=='],
+      'the precondition: the SDK moved the headers into the query, with the CRC32 of an empty body')
+    assert.equal((await fetch(putUrl, { method: 'PUT', body: 'described' })).status, 200)
+    const head = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'shared/described.txt' }))
+    assert.deepEqual([head.Metadata, head.ContentLength], [{ owner: 'Ana Lee' }, 9])
+    assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: B, Key: 'shared/described.txt' }))).TagSet, [{ Key: 'team', Value: 'blue' }])
+    assert.equal((await fetch(`${server.url}/${B}/shared/described.txt`)).status, 200, 'public-read: anyone may read it')
+    // A presigned CopyObject copies (it was a PutObject of no bytes, which emptied the destination).
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'shared/copy-target.txt', Body: 'kept until copied over' }))
+    const copyUrl = await getSignedUrl(s3, new CopyObjectCommand({ Bucket: B, Key: 'shared/copy-target.txt', CopySource: `${B}/shared/described.txt` }), { expiresIn: 60 })
+    const copied = await fetch(copyUrl, { method: 'PUT' })
+    assert.equal(copied.status, 200)
+    assert.match(await copied.text(), /<CopyObjectResult[ >]/)
+    assert.equal(await (await s3.send(new GetObjectCommand({ Bucket: B, Key: 'shared/copy-target.txt' }))).Body!.transformToString(), 'described')
+    // A header added to the URL by its holder is still refused: only what was signed counts.
+    const added = await fetch(putUrl, { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'private' } })
+    assert.equal(added.status, 403)
+  })
+
   it('bucket CORS: rules, preflight and response headers for browsers', async () => {
     assert.equal(await errorName(s3.send(new GetBucketCorsCommand({ Bucket: B }))), 'NoSuchCORSConfiguration')
     const preflight = (origin: string, method: string, headers = 'content-type'): Promise<Response> => fetch(`${server.url}/${B}/digits`, {

@@ -13,9 +13,10 @@ import { Catalog } from '../../src/core/mesh/catalog.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import type { Guest, GuestGate } from '../../src/core/mesh/guest-gate.js'
 import { GuestHoldings } from '../../src/core/mesh/guest-holdings.js'
-import { MAX_FEEDS_PER_USER, MAX_QUEUED_FRAMES, MAX_WATCHED, serveFeed, type FeedHost } from '../../src/core/mesh/guest-feed.js'
+import { MAX_FEEDS_PER_USER, MAX_WAITING_CHANGES, MAX_WATCHED, serveFeed, type FeedHost } from '../../src/core/mesh/guest-feed.js'
 import type { GuestServiceOptions, GuestStats } from '../../src/core/mesh/guest-service.js'
 import type { SealedFrames } from '../../src/core/wire/sealed-frames.js'
+import { decodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
 
 const version = { ms: 1, counter: 0, node: 'n' }
 
@@ -164,23 +165,62 @@ describe('a guest\'s feed', () => {
     assert.equal(h.feedsByUser.size, 0, 'forgotten with the feeds')
   })
 
-  it('cuts off a guest that stops reading its feed once MAX_QUEUED_FRAMES wait, rather than queue every change for it', async () => {
+  it('cuts off a guest that stops reading its feed once MAX_WAITING_CHANGES wait, rather than queue every change for it', async () => {
     const { h } = host(['watched'], () => true)
-    const { f, end, aborted } = frames([], true)
+    const { f, sent, end, aborted } = frames([], true)
     const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['watched'] })
     try {
       await new Promise(resolve => setTimeout(resolve, 20))
-      // Changes of the bucket it follows, each its own frame (a microtask apart), while its first frame is not taken.
-      for (let i = 0; i < MAX_QUEUED_FRAMES - 5 && aborted() === undefined; i++) {
+      const before = sent.length
+      // Changes of the bucket it follows, each a turn of the event loop apart, while its first frame is not taken.
+      for (let i = 0; i < MAX_WAITING_CHANGES && aborted() === undefined; i++) {
+        h.o.catalog.apply({ bucket: 'watched', key: `k${i}`, version: { ms: 10 + i, counter: 0, node: 'n' }, deleted: true, holders: [] })
+        if (i % 64 === 0) await new Promise(resolve => setImmediate(resolve))
+      }
+      assert.equal(aborted(), undefined, 'the precondition: fewer waiting changes are kept')
+      assert.ok(sent.length <= before + 1, `and wait unsent: ${sent.length - before} frames went`)
+      h.o.catalog.apply({ bucket: 'watched', key: 'one-more', version: { ms: 100_000, counter: 0, node: 'n' }, deleted: true, holders: [] })
+      assert.match(String(aborted()?.message), new RegExp(`${MAX_WAITING_CHANGES} changes waited for it`))
+    } finally {
+      end()
+      await served.catch(() => {})
+    }
+  })
+
+  it('sends the changes that waited while the guest read slowly together, a batch a frame, however many turns they came in', async () => {
+    const { h } = host(['watched'], () => true)
+    let release = (): void => {}
+    const slow = new Promise<void>(resolve => { release = resolve })
+    const sent: Array<Record<string, unknown>> = []
+    let end = (): void => {}
+    const ended = new Promise<never>((_resolve, reject) => { end = () => { reject(new Error('ended')) } })
+    ended.catch(() => {})
+    let aborted: Error | undefined
+    // A guest that takes its snapshot, then reads nothing until released.
+    const f = {
+      send: async (m: Record<string, unknown>) => { sent.push(m); if (m.synced !== true && sent.some(x => x.synced === true)) await slow },
+      receive: async () => await ended,
+      close: async () => {},
+      abort: (err: Error) => { aborted ??= err; end() },
+    } as unknown as SealedFrames
+    const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['watched'] })
+    try {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      assert.ok(sent.some(m => m.synced === true), 'the precondition: the snapshot went')
+      const afterSnapshot = sent.length
+      // 5,000 changes, each a turn apart (more than the 4,096 frames that used to cut a guest off).
+      for (let i = 0; i < 5000; i++) {
         h.o.catalog.apply({ bucket: 'watched', key: `k${i}`, version: { ms: 10 + i, counter: 0, node: 'n' }, deleted: true, holders: [] })
         await new Promise(resolve => setImmediate(resolve))
       }
-      assert.equal(aborted(), undefined, 'the precondition: fewer waiting frames are kept')
-      for (let i = 0; i < 10 && aborted() === undefined; i++) {
-        h.o.catalog.apply({ bucket: 'watched', key: `more${i}`, version: { ms: 1000 + i, counter: 0, node: 'n' }, deleted: true, holders: [] })
-        await new Promise(resolve => setImmediate(resolve))
-      }
-      assert.match(String(aborted()?.message), new RegExp(`read none of its feed's last ${MAX_QUEUED_FRAMES} frames`))
+      assert.equal(sent.length, afterSnapshot + 1, 'one frame taken (and stuck), the rest waiting')
+      release()
+      await new Promise(resolve => setTimeout(resolve, 50))
+      assert.equal(aborted, undefined, 'not cut off')
+      const frames = sent.slice(afterSnapshot)
+      const keys = frames.flatMap(m => decodeCatalogMessage(m.entries as Uint8Array).entries.map(e => e.key))
+      assert.deepEqual(new Set(keys), new Set(Array.from({ length: 5000 }, (_, i) => `k${i}`)), 'every change reached it')
+      assert.ok(frames.length <= 1 + Math.ceil(4999 / 500), `in ${frames.length} frames`)
     } finally {
       end()
       await served.catch(() => {})

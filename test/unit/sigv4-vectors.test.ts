@@ -11,6 +11,7 @@ import { describe, it } from 'node:test'
 import { MemoryStore } from '../../src/core/memory-store.js'
 import { streamOfBytes } from '../../src/core/streams.js'
 import { createS3Handler } from '../../src/s3-shim/index.js'
+import type { PutOptions } from '../../src/core/object-store.js'
 
 const AK = 'AKIAIOSFODNN7EXAMPLE'
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'
@@ -159,5 +160,22 @@ describe('SigV4: AWS documentation examples', () => {
     assert.equal(res.status, 403)
     assert.match(await res.text(), /SignatureDoesNotMatch/)
     await assert.rejects(store.headObject('examplebucket', 'chunkObject.txt'))
+  })
+
+  it('a forged last chunk: the store never sees the whole declared body (a gateway that streams it on would have the node commit it)', async () => {
+    const { store } = await setup()
+    let seen = 0
+    // What a store streaming the body on is handed, counted as it goes.
+    const counting = Object.assign(Object.create(store) as MemoryStore, {
+      putObject: async (bucket: string, key: string, body: ReadableStream<Uint8Array>, options: PutOptions) =>
+        await store.putObject(bucket, key, body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (c, ctl) => { seen += c.byteLength; ctl.enqueue(c) } })), options),
+    })
+    const handler = createS3Handler({ store: counting, credentials: { secretFor: k => k === AK ? SECRET : undefined }, now: () => NOW, virtualHostDomains: ['s3.amazonaws.com'] })
+    const good = await handler(chunkedRequest(chunkedBody(GOOD)))
+    assert.equal([good.status, seen].join(), '200,66560', 'the precondition: a good body reaches the store whole')
+    seen = 0
+    const res = await handler(chunkedRequest(chunkedBody([GOOD[0], GOOD[1].replace(/^0/, '1'), GOOD[2]])))
+    assert.equal(res.status, 403)
+    assert.ok(seen < 66560, `${seen} bytes reached the store`)
   })
 })

@@ -23,8 +23,13 @@ const RECHECK_MS = 1000
  * naming thousands would have this member subscribe to thousands.
  */
 export const MAX_WATCHED = 256
-/** Frames a feed may have waiting to be sent (a change or a batch each, a few MiB in all): a guest that stops reading (its writes blocked) is cut off past them, not queued for; it opens its feed again when it reads again. */
-export const MAX_QUEUED_FRAMES = 4096
+/**
+ * Changes a feed may have waiting to be sent (a few MiB in all): they wait
+ * while the guest reads slowly and go out together, FEED_BATCH a frame, when
+ * it reads again; a guest that stops reading (its writes blocked) is cut off
+ * past them, not queued for, and opens its feed again when it reads again.
+ */
+export const MAX_WAITING_CHANGES = 16_384
 /** How often a guest's new addresses are told to the other guests at most, ms: each telling sends every feed the peer list. */
 const ADDRS_TOLD_MS = 2000
 /**
@@ -108,20 +113,19 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   const held = new Set(heldPairs.map(([b, k]) => `${b}\n${k}`))
   const interested = (e: CatalogEntry): boolean => e.key === undefined || followed.has(e.bucket) || held.has(`${e.bucket}\n${e.key}`) || host.holdings.holds(g.id, e.bucket, e.key)
   // Sends one after the other (changes may come while the snapshot is being sent); the first failure ends the feed.
+  // A message made when its turn comes (a function) says what is so by then; undefined sends nothing.
   let sending = Promise.resolve()
   let failed = false
-  let queued = 0
-  const send = (m: Record<string, unknown> | (() => Record<string, unknown>)): void => {
+  const cutOff = (err: Error): void => {
+    failed = true
+    frames.abort(err)
+  }
+  const send = (m: Record<string, unknown> | (() => Record<string, unknown> | undefined)): void => {
     if (failed) return
-    if (++queued > MAX_QUEUED_FRAMES) {
-      failed = true
-      frames.abort(new Error(`The guest read none of its feed's last ${MAX_QUEUED_FRAMES} frames: cut off.`))
-      return
-    }
-    sending = sending.then(async () => { if (!failed) await frames.send(typeof m === 'function' ? m() : m) }).catch((err: unknown) => {
-      failed = true
-      frames.abort(err instanceof Error ? err : new Error(String(err)))
-    }).finally(() => { queued-- })
+    sending = sending.then(async () => {
+      const message = failed ? undefined : typeof m === 'function' ? m() : m
+      if (message !== undefined) await frames.send(message)
+    }).catch((err: unknown) => { cutOff(err instanceof Error ? err : new Error(String(err))) })
   }
   /** What the guest may see of entries: those it may list, without what only reading would show it. */
   const visible = (entries: Iterable<CatalogEntry>): CatalogEntry[] => {
@@ -155,15 +159,33 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     for (const [b, unfollow] of watched) if (!want.has(b)) { unfollow(); watched.delete(b) }
     for (const b of want) if (!watched.has(b)) watched.set(b, host.o.follow(b))
   }
+  // Changes not sent yet, and whether a frame that takes them waits for its turn: one at a time, so that a burst,
+  // or many changes while the guest reads slowly, go out in frames of FEED_BATCH.
   const pending: CatalogEntry[] = []
+  let changesQueued = false
+  const sendChanges = (): void => {
+    if (changesQueued) return
+    changesQueued = true
+    send(() => {
+      changesQueued = false
+      const batch = visible(pending.splice(0, FEED_BATCH))
+      if (pending.length > 0) sendChanges()
+      return batch.length > 0 ? { entries: encodeCatalogMessage(batch) } : undefined
+    })
+  }
   const onChange = (e: CatalogEntry): void => {
     if (e.key !== undefined && !watched.has(e.bucket) && host.holdings.holds(g.id, e.bucket, e.key)) watch()
     // A bucket the feed names, made or deleted (heard after the feed opened, or while this member catches up): followed
     // from now on, or no longer. Only such a one: every bucket's change would walk every feed's held buckets.
     if (e.key === undefined && (followed.has(e.bucket) || heldBuckets.has(e.bucket) || watched.has(e.bucket))) watch()
     if (!interested(e)) return
+    if (failed) return
+    if (pending.length >= MAX_WAITING_CHANGES) {
+      cutOff(new Error(`The guest read too slowly: ${MAX_WAITING_CHANGES} changes waited for it. Cut off.`))
+      return
+    }
     pending.push(e)
-    if (pending.length === 1) queueMicrotask(() => { const batch = visible(pending.splice(0)); if (batch.length > 0) send({ entries: encodeCatalogMessage(batch) }) })
+    sendChanges()
   }
   const onCatalog = (e: CustomEvent<CatalogEntry>): void => { onChange(e.detail) }
   // Coalesced: a burst of member or directory changes sends the list once, as it is when sent.

@@ -56,7 +56,9 @@ function checksumName (alg: string): string {
  * aws-chunked chunk signatures, Content-MD5 and x-amz-checksum-* headers or
  * trailers (not the headers with `checksumHeaders: false`: a completion's
  * are the object's). Verification completes in the stream's final step, so a store,
- * which commits only after reading to the end, never commits a body that fails.
+ * which commits only after reading to the end, never commits a body that fails;
+ * the last piece comes only then, so a reader that acts once it has the
+ * declared length (a gateway streaming it on) never has all of one either.
  * `body`: the bytes, when they are not the request's own (a form upload's file).
  */
 export function decodePayload (request: Request, identity: SignedIdentity | undefined, hashes: Hashes, options: { checksumHeaders?: boolean, body?: ReadableStream<Uint8Array> } = {}): Payload {
@@ -133,18 +135,22 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
   const hashers: Array<[Check, ChecksumHasher]> = checks.map(c => [c, checker(hashes, c.algorithm)])
   let total = 0
   const limit = size ?? MAX_PUT_SIZE
+  // The last piece is held back until every check has passed: a reader that acts once it has the declared length (a
+  // gateway streaming the body on to a node, which commits then) must not have all of a body that fails.
+  let held: Uint8Array | undefined
   const transform = new TransformStream<Uint8Array, Uint8Array>({
     transform (chunk, controller) {
       const pass = (data: Uint8Array): void => {
         total += data.byteLength
         if (total > limit) throw size === undefined ? new S3Error('EntityTooLarge') : new S3Error('IncompleteBody', `The body is longer than the declared ${size} bytes.`)
         for (const [, hash] of hashers) hash.update(data)
-        controller.enqueue(data)
+        if (held !== undefined) controller.enqueue(held)
+        held = data
       }
       if (decoder !== undefined) decoder.push(chunk, pass)
       else pass(chunk)
     },
-    async flush () {
+    async flush (controller) {
       decoder?.end()
       // Shorter than declared: a reader that takes the whole body (an XML document's) would not tell.
       if (size !== undefined && total !== size) throw new S3Error('IncompleteBody', `The body is ${total} bytes, not the declared ${size}.`)
@@ -163,6 +169,7 @@ export function decodePayload (request: Request, identity: SignedIdentity | unde
         }
         if (check.kept === true) sentDigest = expected
       }
+      if (held !== undefined) controller.enqueue(held)
     },
   })
   return { body: raw.pipeThrough(transform), size, verified, checksum, ...declared }

@@ -2,10 +2,17 @@ import { S3Error } from '../../core/errors.js'
 import { bytesEqual, digestOf, toHex, utf8, type Hashes } from '../../core/hashes.js'
 import { safeDecode } from '../router.js'
 import { uriEncode } from './uri-encode.js'
-import { BYPASS_GOVERNANCE_HEADER } from '../../core/object-lock.js'
 
-/** Object lock's headers: present, they must be among the signed ones (as S3 requires of x-amz-* headers). */
-const MUST_SIGN = [BYPASS_GOVERNANCE_HEADER, 'x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold', 'x-amz-bucket-object-lock-enabled']
+/**
+ * x-amz-* headers a request may carry unsigned: those the signature covers
+ * another way (the date and the payload's hash are in what is signed),
+ * and what proxies add (CloudFront's request id). Every other x-amz-* header
+ * changes what a request does (x-amz-copy-source makes a PUT a copy,
+ * x-amz-acl makes it public, x-amz-tagging, x-amz-meta-*, object lock's), so
+ * S3 requires it among the signed ones: else whoever sees a signed request
+ * could send it again within the clock skew with one added.
+ */
+const MAY_GO_UNSIGNED = new Set(['x-amz-date', 'x-amz-content-sha256', 'x-amz-cf-id'])
 
 /** Where the handler finds secrets: the root credentials, users' keys, STS sessions. */
 export interface CredentialProvider {
@@ -238,13 +245,11 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
     throw new S3Error(authorization === null ? 'AuthorizationQueryParametersError' : 'AuthorizationHeaderMalformed', `The credential date ${parts.date} does not match the request date ${parts.amzDate.slice(0, 8)}.`)
   }
   if (!parts.signedHeaders.includes('host')) throw new S3Error('AccessDenied', 'The host header must be signed.')
-  // Headers that change what a request may do to a locked version: one added to a presigned URL (or a signed request) must not pass.
-  // To a presigned URL, no x-amz-* header may be added at all, as S3 refuses them: its holder could otherwise make a PUT
-  // a copy of another object (x-amz-copy-source), public (x-amz-acl), tagged or retained. The payload's hash is the query's.
-  const unsigned = [...new Set([
-    ...MUST_SIGN.filter(h => request.headers.has(h)),
-    ...(presigned && authorization === null ? [...request.headers.keys()].filter(h => h.startsWith('x-amz-') && h !== 'x-amz-content-sha256') : []),
-  ])].filter(h => !parts.signedHeaders.includes(h))
+  // No x-amz-* header may be added to a signed request or a presigned URL, as S3 refuses them: its holder could otherwise
+  // make a PUT a copy of another object (x-amz-copy-source), public (x-amz-acl), tagged or retained. A presigned URL's
+  // payload hash is the query's.
+  const unsigned = [...request.headers.keys()]
+    .filter(h => h.startsWith('x-amz-') && !parts.signedHeaders.includes(h) && (presigned && authorization === null ? h !== 'x-amz-content-sha256' : !MAY_GO_UNSIGNED.has(h)))
   if (unsigned.length > 0) throw new S3Error('AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}.`, { detail: { HeadersNotSigned: unsigned.join(', ') } })
   // STS credentials carry their session token, signed with the request (a header, or a presigned URL's query).
   const sessionToken = presigned && authorization === null ? query.find(([k]) => k === 'X-Amz-Security-Token')?.[1] : request.headers.get('x-amz-security-token') ?? undefined

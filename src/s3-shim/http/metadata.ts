@@ -152,7 +152,6 @@ export function objectHeaders (info: ObjectInfo): Headers {
   h.set('content-type', info.metadata.contentType ?? 'binary/octet-stream')
   const tagCount = Object.keys(info.tags).length
   if (tagCount > 0) h.set('x-amz-tagging-count', String(tagCount))
-  if (info.parts !== undefined) h.set('x-amz-mp-parts-count', String(info.parts))
   if (info.versionId !== undefined) h.set('x-amz-version-id', info.versionId)
   // The content's SHA-256, which the mesh verifies copies against: lets a gateway (the edge worker) report it too.
   if (info.sha256 !== '') h.set('x-s3mesh-sha256', info.sha256)

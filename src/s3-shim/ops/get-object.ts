@@ -40,6 +40,8 @@ export async function getObject (ctx: Context): Promise<Response> {
  */
 export function readHeaders (ctx: Context, info: ObjectInfo, partial: boolean): Headers {
   const headers = objectHeaders(info)
+  // A multipart object's part count, as S3 gives it: only to a read of one part.
+  if (info.parts !== undefined && ctx.query.get('partNumber') !== undefined) headers.set('x-amz-mp-parts-count', String(info.parts))
   for (const [name, value] of Object.entries(expirationHeaders(ctx.store, ctx.bucket, info))) headers.set(name, value)
   for (const [name, value] of Object.entries(lockHeaders(info.lock, info.lock === undefined ? { retention: false, legalHold: false } : mayReadLock(ctx)))) headers.set(name, value)
   if (!partial && ctx.query.get('partNumber') === undefined && checksumMode(ctx.headers)) {
