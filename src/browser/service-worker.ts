@@ -59,6 +59,12 @@ async function gatewayStore (): Promise<{ store: GatewayStore, name: string } | 
   return { store: gateway.store, name: `the gateway ${url}` }
 }
 
+/** Whether a request sets an ACL: x-amz-acl or x-amz-grant-*, as headers or in a presigned URL's query. */
+function setsAcl (request: Request): boolean {
+  const names = [...request.headers.keys(), ...[...new URL(request.url).searchParams.keys()].map(n => n.toLowerCase())]
+  return names.some(n => n === 'x-amz-acl' || n.startsWith('x-amz-grant-'))
+}
+
 const idb = new IdbStore()
 const store = new ReadThroughStore({ local: idb, remote: gatewayStore })
 
@@ -202,7 +208,7 @@ async function answer (request: Request): Promise<Response> {
   // page node to send them, or with an ACL, they go to the node signed with the page's keys (IndexedDB alone would
   // acknowledge what no durable member holds).
   const config = await loadWorkerConfig()
-  if (config.admission !== undefined && config.credentials !== undefined && ((write && node === undefined) || request.headers.has('x-amz-acl'))) {
+  if (config.admission !== undefined && config.credentials !== undefined && ((write && node === undefined) || setsAcl(request))) {
     // One the app signed itself goes as it is, to the origin it signed it for (its signature names the host).
     return key !== undefined ? await fetch(request) : await toNode(request, { ...config, credentials: config.credentials })
   }

@@ -289,8 +289,9 @@ export class GatewayStore implements ObjectStore {
   private async infoOf (bucket: string, key: string, h: Headers, options: VersionOptions): Promise<ObjectInfo> {
     const { signal } = options
     const partSizes = parsePartSizes(h.get('x-s3mesh-part-sizes'))
-    // The node sends S3's part count with a part's read only; its part sizes say it for any read.
-    const parts = h.get('x-amz-mp-parts-count') ?? (partSizes === undefined ? null : String(partSizes.reduce((n, [, count]) => n + count, 0)))
+    // The node sends S3's part count with a part's read only; for any read its part sizes say it, or (an object completed
+    // before they were kept) its ETag's -N.
+    const parts = h.get('x-amz-mp-parts-count') ?? (partSizes === undefined ? /-(\d+)"?$/.exec(h.get('etag') ?? '')?.[1] ?? null : String(partSizes.reduce((n, [, count]) => n + count, 0)))
     let tags: Record<string, string> = {}
     if (Number(h.get('x-amz-tagging-count') ?? 0) > 0) {
       const { response } = await this.remote.send({ method: 'GET', bucket, key, query: { tagging: '', ...versionQuery(options) }, signal })

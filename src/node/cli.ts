@@ -70,12 +70,20 @@ function positiveInt (value: string): number {
 function stopOnSignals (server: RunningServer, hangup: boolean): void {
   let stopping = false
   const stop = (signal: NodeJS.Signals): void => {
+    const hungUp = signal === 'SIGHUP'
+    // A closing terminal may send it twice (the kernel, and the shell to its jobs): only SIGINT or SIGTERM stops at once.
+    if (hungUp && stopping) return
     if (stopping) {
       process.stderr.write(`s3mesh: ${signal} again, stopping now\n`)
       process.exit(130)
     }
     stopping = true
-    process.stderr.write(`s3mesh: ${signal}, finishing requests in flight (send it again to stop at once)\n`)
+    if (hungUp) {
+      // The terminal is gone: what is written to it fails (EIO), which must not end the process half-way through its stop.
+      process.stdout.on('error', () => {})
+      process.stderr.on('error', () => {})
+    }
+    process.stderr.write(`s3mesh: ${signal}, finishing requests in flight (${hungUp ? 'SIGINT or SIGTERM stops at once' : 'send it again to stop at once'})\n`)
     server.close().then(() => process.exit(0), err => {
       process.stderr.write(`s3mesh: error while stopping: ${String(err)}\n`)
       process.exit(1)

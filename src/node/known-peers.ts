@@ -14,7 +14,8 @@ export class KnownPeers {
   /** Tabs admitted, each until its admission expires. */
   readonly admitted = new AdmittedPeers()
   private isMember: (peer: string) => boolean = () => false
-  private stopping: Array<() => void> = []
+  private stopClosing = (): void => {}
+  private forgetPeers = (): void => {}
 
   constructor (private readonly graceMs: number) {}
 
@@ -45,21 +46,31 @@ export class KnownPeers {
     }
   }
 
-  /**
-   * Knows the members from now on (`isMember`, once the membership runs):
-   * their and the admitted tabs' first frames are held against budgets out of
-   * strangers' reach, and strangers' connections close after the grace.
-   */
-  start (libp2p: Libp2p, isMember: (peer: string) => boolean): void {
+  /** Knows the members from now on (`isMember`, once the membership runs). */
+  knowMembers (isMember: (peer: string) => boolean): void {
     this.isMember = isMember
-    this.stopping.push(
-      FIRST_FRAMES.knowPeers({ isMember, isTab: peer => this.admitted.has(peer) }),
-      closeStrangers(libp2p, peer => this.known(peer), this.graceMs),
-    )
   }
 
-  /** Stops closing strangers' connections and gives the first-frame budgets back to the process's other nodes. */
+  /**
+   * Members' and admitted tabs' first frames are held against budgets out of
+   * strangers' reach from now on, and strangers' connections close after the
+   * grace.
+   */
+  start (libp2p: Libp2p): void {
+    this.forgetPeers = FIRST_FRAMES.knowPeers({ isMember: peer => this.isMember(peer), isTab: peer => this.admitted.has(peer) })
+    this.stopClosing = closeStrangers(libp2p, peer => this.known(peer), this.graceMs)
+  }
+
+  /** No longer closes strangers' connections (a node stopping: before its member leaves). */
+  stopClosingStrangers (): void {
+    this.stopClosing()
+    this.stopClosing = () => {}
+  }
+
+  /** Stops closing strangers' connections, and gives the first-frame budgets back to the process's other nodes. */
   stop (): void {
-    for (const stop of this.stopping.splice(0)) stop()
+    this.stopClosingStrangers()
+    this.forgetPeers()
+    this.forgetPeers = () => {}
   }
 }

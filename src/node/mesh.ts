@@ -261,11 +261,13 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
     onRefused: refusedOnce(o.cluster),
   }).catch(async err => { await catalogStore.close(); await libp2p.stop(); throw err })
   const { transport, node } = member
-  known.start(libp2p, peer => transport.membership.get(peer) !== undefined)
+  known.knowMembers(peer => transport.membership.get(peer) !== undefined)
   const accessSync = o.access === undefined
     ? undefined
     : new AccessSync({ libp2p, pubsub: libp2p.services.pubsub, keyring: member.keyring, cluster: o.cluster, state: o.access, membership: transport.membership, ...(o.accessSyncMs === undefined ? {} : { intervalMs: o.accessSyncMs }) })
   await accessSync?.start().catch(async (err: unknown) => { await member.stop({ leave: false }); throw err })
+  // From here on, members' and admitted tabs' first frames have budgets of their own, and strangers are let go.
+  known.start(libp2p)
   /** Aborted when the node stops: what waits (a join asked again) ends at once, and timers find it stopped. */
   const stopping = new AbortController()
   let guests: GuestService | undefined
@@ -357,6 +359,7 @@ export async function startMesh (o: MeshOptions): Promise<RunningMesh> {
       await guests?.stop().catch(() => {})
       await joining.catch(() => {})
       await accessSync?.stop().catch(() => {})
+      known.stopClosingStrangers()
       await member.stop({ leave })
       known.stop()
     },

@@ -19,13 +19,20 @@ export function blobBodyOf (request: Request): Blob | undefined {
 }
 
 /**
- * `request` with other headers: its method, body and signal kept, and its
- * Blob (requestWithBlob) still known as its body.
+ * `request` with other headers: its method, body, signal (and, in a
+ * Worker, what the platform adds) kept, and its Blob (requestWithBlob) still
+ * known as its body. A navigation's Request cannot be copied with new
+ * headers (browsers refuse): it is made again from its parts.
  */
 export function requestWithHeaders (request: Request, headers: Headers): Request {
-  const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers, signal: request.signal }
-  if (request.body !== null) Object.assign(init, { body: request.body, duplex: 'half' })
-  const copy = new Request(request.url, init)
+  let copy: Request
+  try {
+    copy = new Request(request, { headers })
+  } catch {
+    const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers, signal: request.signal }
+    if (request.body !== null) Object.assign(init, { body: request.body, duplex: 'half' })
+    copy = new Request(request.url, init)
+  }
   const blob = blobs.get(request)
   if (blob !== undefined) blobs.set(copy, blob)
   return copy

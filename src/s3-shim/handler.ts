@@ -5,7 +5,7 @@ import { assertBucketName, assertObjectKey } from '../core/names.js'
 import type { ObjectStore } from '../core/object-store.js'
 import { authenticatePrincipal } from './auth/authenticate.js'
 import { withPresignedHeaders } from './auth/presigned-headers.js'
-import { DEFAULT_CLOCK_SKEW_MS, type CredentialProvider } from './auth/sigv4.js'
+import { DEFAULT_CLOCK_SKEW_MS, isSigV4Presigned, type CredentialProvider } from './auth/sigv4.js'
 import { Context, type OperationHandler } from './context.js'
 import { refuseObjectLock } from './http/object-lock.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
@@ -43,6 +43,7 @@ import { postObject } from './ops/post-object.js'
 import { putObject } from './ops/put-object.js'
 import { uploadPart } from './ops/upload-part.js'
 import { uploadPartCopy } from './ops/upload-part-copy.js'
+import { unsetSettings } from './ops/bucket-defaults.js'
 import { asS3Error, errorResponse } from './respond.js'
 import { route, type Operation, type Route, type RouterOptions } from './router.js'
 
@@ -122,6 +123,7 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight' | 'PostObject'>, Operati
   PutObjectRetention: putObjectRetention,
   GetObjectLegalHold: getObjectLegalHold,
   PutObjectLegalHold: putObjectLegalHold,
+  ...unsetSettings,
   DeleteBucketCors: deleteBucketCors,
   GetBucketLifecycleConfiguration: getBucketLifecycleConfiguration,
   PutBucketLifecycleConfiguration: putBucketLifecycleConfiguration,
@@ -217,7 +219,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     return out
   }
 
-  async function run (request: Request, asSent: Request, url: URL, r: Route, requestId: string, client: ClientInfo): Promise<Response> {
+  async function run (request: Request, url: URL, r: Route, requestId: string, client: ClientInfo, info: RequestInfo): Promise<Response> {
     if (r.operation === 'Preflight') return await preflight(request, r.bucket, store)
     if (r.operation === 'PostObject') {
       return await postObject(request, url, r, {
@@ -225,7 +227,18 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
         unsigned: () => unsignedPrincipal(request, r),
       })
     }
-    const signed = await authenticatePrincipal(asSent, url, access, { ...(options.credentials === undefined ? {} : { credentials: options.credentials }), hashes, now: client.now, clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
+    const signed = await authenticatePrincipal(request, url, access, { ...(options.credentials === undefined ? {} : { credentials: options.credentials }), hashes, now: client.now, clockSkewMs, ...(r.virtualHosted ? { bucketFromHost: r.bucket } : {}) })
+    if (signed !== undefined && isSigV4Presigned(signed.identity)) {
+      // Its x-amz-* query parameters, signed with it, are headers as S3 reads them (they may make a PUT a copy).
+      const asRead = withPresignedHeaders(request, url)
+      if (asRead !== request) {
+        request = asRead
+        r = route(request, url, options)
+        // (Headers do not make a request a preflight or a form upload: for the types.)
+        if (r.operation === 'Preflight' || r.operation === 'PostObject') throw new S3Error('InvalidRequest', `A presigned URL cannot be a ${r.operation}.`)
+        info.operation = r.operation
+      }
+    }
     const identity = signed?.identity
     const principal = signed?.principal ?? unsignedPrincipal(request, r)
     // Names are checked before any store sees them: a store may map them to file paths.
@@ -272,12 +285,9 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
         response.headers.set('x-amz-request-id', requestId)
         return response
       }
-      // What S3 reads as headers of a presigned URL; the signature is checked on the request as it came.
-      const asSent = request
-      request = withPresignedHeaders(request, url)
       r = route(request, url, options)
       info.operation = r.operation
-      response = await run(request, asSent, url, r, requestId, client)
+      response = await run(request, url, r, requestId, client, info)
     } catch (err) {
       const e = asS3Error(err)
       if (e.code === 'InternalError') onInternalError(err, requestId)

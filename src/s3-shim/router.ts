@@ -12,6 +12,26 @@ export type Operation =
   | 'GetBucketPolicy' | 'PutBucketPolicy' | 'DeleteBucketPolicy' | 'GetBucketPolicyStatus' | 'PutBucketAcl' | 'PutObjectAcl'
   | 'GetBucketLifecycleConfiguration' | 'PutBucketLifecycleConfiguration' | 'DeleteBucketLifecycle'
   | 'GetObjectLockConfiguration' | 'PutObjectLockConfiguration' | 'GetObjectRetention' | 'PutObjectRetention' | 'GetObjectLegalHold' | 'PutObjectLegalHold'
+  | UnsetSettingRead
+
+/**
+ * Bucket settings s3mesh cannot set, whose reads answer as S3 does for a
+ * bucket without them (ops/bucket-defaults.ts), by sub-resource.
+ */
+export const UNSET_SETTING_READS = {
+  encryption: 'GetBucketEncryption',
+  tagging: 'GetBucketTagging',
+  website: 'GetBucketWebsite',
+  replication: 'GetBucketReplication',
+  publicAccessBlock: 'GetPublicAccessBlock',
+  ownershipControls: 'GetBucketOwnershipControls',
+  requestPayment: 'GetBucketRequestPayment',
+  logging: 'GetBucketLogging',
+  accelerate: 'GetBucketAccelerateConfiguration',
+  notification: 'GetBucketNotificationConfiguration',
+} as const
+
+export type UnsetSettingRead = typeof UNSET_SETTING_READS[keyof typeof UNSET_SETTING_READS]
 
 export interface Route {
   operation: Operation
@@ -111,6 +131,10 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
   if (method === 'OPTIONS') return op('Preflight')
   // A bucket's versions are listed (GET); the sub-resource means nothing else.
   if (has('versions') && (method !== 'GET' || key !== '' || bucket === '')) throw new S3Error('NotImplemented', 'The "versions" sub-resource is only listed (GET on a bucket).')
+  // A bucket setting s3mesh cannot set is read as S3 answers for a bucket without it.
+  if (method === 'GET' && bucket !== '' && key === '') {
+    for (const [name, operation] of Object.entries(UNSET_SETTING_READS)) if (has(name)) return op(operation)
+  }
   for (const name of UNSUPPORTED) {
     // A bucket's lifecycle is supported; its object lock configuration and an object's retention and legal hold are read and set (GET, PUT).
     if (name === 'lifecycle' && key === '' && bucket !== '') continue
@@ -137,7 +161,6 @@ export function route (request: Request, url: URL, options: RouterOptions = {}):
         if (has('policy')) return op('GetBucketPolicy')
         if (has('policyStatus')) return op('GetBucketPolicyStatus')
         if (has('object-lock')) return op('GetObjectLockConfiguration')
-        if (has('tagging')) throw new S3Error('NotImplemented', 's3mesh does not implement bucket tagging.')
         return op(query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects')
       case 'HEAD': return op('HeadBucket')
       case 'PUT':

@@ -6,7 +6,7 @@ const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/'
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', suppressEmptyNode: false, processEntities: true })
 
 /** Elements that repeat in the request bodies s3mesh reads, so they always parse as arrays. */
-const REPEATED = new Set(['Object', 'Part', 'Tag', 'Rule', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'])
+const REPEATED = new Set(['Object', 'Part', 'Tag', 'Grant', 'Rule', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'])
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false, // keep "007" and "true" as strings: S3 values are text

@@ -28,7 +28,7 @@ describeClient('s3cmd', S3CMD, 'apt-get install s3cmd', () => {
   })
   after(async () => { await server?.stop(); await fx?.cleanup() })
 
-  it('makes a bucket, puts (multipart), lists, gets, signs a URL, deletes', async () => {
+  it('makes a bucket, puts (multipart), lists, gets, signs a URL, sets ACLs, deletes', async () => {
     await s3cmd('mb', 's3://cli-s3cmd')
     await s3cmd('put', fx.small, 's3://cli-s3cmd/docs/small.txt')
     await s3cmd('put', '--multipart-chunk-size-mb=5', fx.big, 's3://cli-s3cmd/big/fifty.bin')
@@ -46,6 +46,13 @@ describeClient('s3cmd', S3CMD, 'apt-get install s3cmd', () => {
     const res = await fetch(url)
     assert.equal(res.status, 200, await res.clone().text())
     assert.equal(await res.text(), fx.smallText)
+    // setacl sends the object's ACL back with a grant added, as an AccessControlPolicy body.
+    const anonymous = async (): Promise<number> => (await fetch(`${server.url}/cli-s3cmd/docs/small.txt`)).status
+    assert.equal(await anonymous(), 403, 'the precondition: private')
+    await s3cmd('setacl', '--acl-public', 's3://cli-s3cmd/docs/small.txt')
+    assert.equal(await anonymous(), 200)
+    await s3cmd('setacl', '--acl-private', 's3://cli-s3cmd/docs/small.txt')
+    assert.equal(await anonymous(), 403)
     await s3cmd('del', '--recursive', '--force', 's3://cli-s3cmd')
     await s3cmd('rb', 's3://cli-s3cmd')
     assert.doesNotMatch(await s3cmd('ls'), /cli-s3cmd/)

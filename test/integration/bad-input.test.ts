@@ -8,7 +8,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { errorCode, sdkClient, signer } from '../helpers/s3-client.js'
 import { ACCESS_KEY, SECRET_KEY, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 
@@ -112,6 +112,11 @@ describe('bad input', () => {
     const expires = Math.floor(Date.now() / 1000) + 60
     const v2 = (path: string): string => `${server.url}${path}?AWSAccessKeyId=${ACCESS_KEY}&Expires=${expires}&Signature=${encodeURIComponent(createHmac('sha1', SECRET_KEY).update(`PUT\n\n\n${expires}\n${path}`).digest('base64'))}`
     assert.equal((await fetch(v2(`/${B}/dropbox`), { method: 'PUT', body: new Uint8Array([2]) })).status, 200, 'a SigV2 URL as signed works')
+    // A SigV2 signature leaves its query's x-amz-* parameters out: they are not read as headers there (only a SigV4 URL's are).
+    const forged = await fetch(`${v2(`/${B}/dropbox`)}&X-Amz-Algorithm=AWS4-HMAC-SHA256&x-amz-copy-source=${encodeURIComponent(`/${B}/secret`)}&x-amz-acl=public-read`, { method: 'PUT', body: new Uint8Array([3]) })
+    assert.equal(forged.status, 200, await forged.clone().text())
+    assert.deepEqual([...new Uint8Array(await (await s3.send(new GetObjectCommand({ Bucket: B, Key: 'dropbox' }))).Body!.transformToByteArray())], [3], 'the body written, not a copy of the secret')
+    assert.equal((await fetch(`${server.url}/${B}/dropbox`)).status, 403, 'and not public')
     const retention = await fetch(`${v2(`/${B}/dropbox`)}&retention`, { method: 'PUT', body: new TextEncoder().encode('<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>') })
     assert.equal(retention.status, 403)
     assert.match(await retention.text(), /does not sign &quot;retention&quot;/)

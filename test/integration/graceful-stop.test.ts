@@ -86,12 +86,30 @@ describe('a node stopped while a PUT streams in', () => {
     }
   })
 
-  it('stops as SIGTERM has it on SIGHUP when there is no certificate to reload (the terminal it ran in closed)', async () => {
+  it('stops as SIGTERM has it on SIGHUP when there is no certificate to reload (the terminal it ran in closed), a PUT under way answered, a second SIGHUP no reason to stop at once', async () => {
     const node = await startServerProcess()
     nodes.push(node)
     assert.equal((await sign.fetch(`${node.url}/hangup`, { method: 'PUT' })).status, 200)
-    const code = await node.stop({ remove: false, signal: 'SIGHUP' })
-    assert.deepEqual([code, node.child.signalCode], [0, null], 'it stopped by itself, not killed by the signal')
+    const body = randomBytes(64 * 1024)
+    const signed = await sign.sign(`${node.url}/hangup/k`, { method: 'PUT', headers: { 'content-length': String(body.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
+    const headers: Record<string, string> = {}
+    signed.headers.forEach((v, k) => { headers[k] = v })
+    const url = new URL(signed.url)
+    const exited = new Promise<number | null>(resolve => node.child.once('exit', code => { resolve(code) }))
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'PUT', headers }, res => { res.resume(); res.on('end', () => { resolve(res.statusCode ?? 0) }) })
+      req.on('error', reject)
+      // Half the body; then SIGHUP twice, as a closing terminal may send it; then the rest.
+      req.write(body.subarray(0, body.length / 2))
+      setTimeout(() => {
+        node.child.kill('SIGHUP')
+        setTimeout(() => { node.child.kill('SIGHUP') }, 100)
+        setTimeout(() => { req.end(body.subarray(body.length / 2)) }, 400)
+      }, 200)
+    })
+    assert.equal(status, 200, 'the PUT under way was answered')
+    const code = await exited
+    assert.deepEqual([code, node.child.signalCode], [0, null], 'it stopped by itself, not killed by the signal nor at once by the second')
     assert.match(node.output(), /SIGHUP, finishing requests in flight/)
   })
 })

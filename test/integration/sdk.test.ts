@@ -8,6 +8,8 @@ import {
   GetBucketCorsCommand, GetBucketLocationCommand, GetObjectAttributesCommand, GetObjectCommand, GetObjectTaggingCommand, HeadBucketCommand, HeadObjectCommand,
   ListBucketsCommand, ListMultipartUploadsCommand, ListObjectsCommand, ListObjectsV2Command, ListPartsCommand, PutBucketCorsCommand,
   PutObjectCommand, PutObjectTaggingCommand, UploadPartCommand, UploadPartCopyCommand, type S3Client,
+  GetBucketEncryptionCommand, GetBucketTaggingCommand, GetBucketWebsiteCommand, GetBucketReplicationCommand, GetPublicAccessBlockCommand, GetBucketOwnershipControlsCommand,
+  GetObjectAclCommand, PutObjectAclCommand, GetBucketRequestPaymentCommand, GetBucketLoggingCommand, GetBucketAccelerateConfigurationCommand, GetBucketNotificationConfigurationCommand, PutBucketTaggingCommand,
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { sdkClient } from '../helpers/s3-client.js'
@@ -306,6 +308,36 @@ describe('AWS SDK v3 against s3mesh server', () => {
     // A header added to the URL by its holder is still refused: only what was signed counts.
     const added = await fetch(putUrl, { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'private' } })
     assert.equal(added.status, 403)
+  })
+
+  it('takes ACL grants that are a canned ACL (x-amz-grant-* headers, an AccessControlPolicy body) and says plainly that others are not supported', async () => {
+    const Key = 'shared/granted.txt'
+    const anonymous = async (): Promise<number> => (await fetch(`${server.url}/${B}/${Key}`)).status
+    await s3.send(new PutObjectCommand({ Bucket: B, Key, Body: 'granted', GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' }))
+    assert.equal(await anonymous(), 200, 'AllUsers READ by header: public-read')
+    const owner = (await s3.send(new GetObjectAclCommand({ Bucket: B, Key }))).Owner!
+    await s3.send(new PutObjectAclCommand({ Bucket: B, Key, AccessControlPolicy: { Owner: owner, Grants: [{ Grantee: { Type: 'CanonicalUser', ID: owner.ID }, Permission: 'FULL_CONTROL' }] } }))
+    assert.equal(await anonymous(), 403, 'the owner\'s grant alone: private')
+    await s3.send(new PutObjectAclCommand({ Bucket: B, Key, AccessControlPolicy: { Owner: owner, Grants: [{ Grantee: { Type: 'CanonicalUser', ID: owner.ID }, Permission: 'FULL_CONTROL' }, { Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }] } }))
+    assert.equal(await anonymous(), 200, 'AllUsers READ in the body: public-read')
+    assert.equal(await errorName(s3.send(new PutObjectAclCommand({ Bucket: B, Key, AccessControlPolicy: { Owner: owner, Grants: [{ Grantee: { Type: 'CanonicalUser', ID: 'someone-else' }, Permission: 'READ' }] } }))), 'NotImplemented')
+    assert.equal(await errorName(s3.send(new PutObjectCommand({ Bucket: B, Key, Body: 'x', ACL: 'private', GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' }))), 'InvalidRequest')
+    assert.equal(await anonymous(), 200, 'a refused write changes nothing')
+  })
+
+  it('reads a bucket\'s settings s3mesh cannot set as S3 answers for a bucket without them (what Terraform and mc read); setting one is NotImplemented', async () => {
+    const Bucket = B
+    const missing = await Promise.all([
+      s3.send(new GetBucketEncryptionCommand({ Bucket })), s3.send(new GetBucketTaggingCommand({ Bucket })), s3.send(new GetBucketWebsiteCommand({ Bucket })),
+      s3.send(new GetBucketReplicationCommand({ Bucket })), s3.send(new GetPublicAccessBlockCommand({ Bucket })), s3.send(new GetBucketOwnershipControlsCommand({ Bucket })),
+    ].map(errorName))
+    assert.deepEqual(missing, ['ServerSideEncryptionConfigurationNotFoundError', 'NoSuchTagSet', 'NoSuchWebsiteConfiguration', 'ReplicationConfigurationNotFoundError', 'NoSuchPublicAccessBlockConfiguration', 'OwnershipControlsNotFoundError'])
+    assert.equal((await s3.send(new GetBucketRequestPaymentCommand({ Bucket }))).Payer, 'BucketOwner')
+    assert.equal((await s3.send(new GetBucketLoggingCommand({ Bucket }))).LoggingEnabled, undefined)
+    assert.equal((await s3.send(new GetBucketAccelerateConfigurationCommand({ Bucket }))).Status, undefined)
+    assert.equal((await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket }))).TopicConfigurations, undefined)
+    assert.equal(await errorName(s3.send(new GetBucketEncryptionCommand({ Bucket: 'no-such-bucket-here' }))), 'NoSuchBucket')
+    assert.equal(await errorName(s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } }))), 'NotImplemented')
   })
 
   it('bucket CORS: rules, preflight and response headers for browsers', async () => {

@@ -13,7 +13,7 @@ import { Catalog } from '../../src/core/mesh/catalog.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import type { Guest, GuestGate } from '../../src/core/mesh/guest-gate.js'
 import { GuestHoldings } from '../../src/core/mesh/guest-holdings.js'
-import { MAX_FEEDS_PER_USER, MAX_WAITING_CHANGES, MAX_WATCHED, serveFeed, type FeedHost } from '../../src/core/mesh/guest-feed.js'
+import { MAX_FEEDS_PER_USER, MAX_WAITING_CHANGES, MAX_WATCHED, STALLED_MS, serveFeed, type FeedHost } from '../../src/core/mesh/guest-feed.js'
 import type { GuestServiceOptions, GuestStats } from '../../src/core/mesh/guest-service.js'
 import type { SealedFrames } from '../../src/core/wire/sealed-frames.js'
 import { decodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
@@ -165,7 +165,7 @@ describe('a guest\'s feed', () => {
     assert.equal(h.feedsByUser.size, 0, 'forgotten with the feeds')
   })
 
-  it('cuts off a guest that stops reading its feed once MAX_WAITING_CHANGES wait, rather than queue every change for it', async () => {
+  it('cuts off a guest that stops reading its feed once MAX_WAITING_CHANGES wait and it took none for STALLED_MS, rather than queue every change for it', async () => {
     const { h } = host(['watched'], () => true)
     const { f, sent, end, aborted } = frames([], true)
     const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['watched'] })
@@ -180,7 +180,29 @@ describe('a guest\'s feed', () => {
       assert.equal(aborted(), undefined, 'the precondition: fewer waiting changes are kept')
       assert.ok(sent.length <= before + 1, `and wait unsent: ${sent.length - before} frames went`)
       h.o.catalog.apply({ bucket: 'watched', key: 'one-more', version: { ms: 100_000, counter: 0, node: 'n' }, deleted: true, holders: [] })
+      assert.equal(aborted(), undefined, 'a frame was taken a moment ago: it may yet read')
+      await new Promise(resolve => setTimeout(resolve, STALLED_MS + 100))
+      h.o.catalog.apply({ bucket: 'watched', key: 'and-more', version: { ms: 100_001, counter: 0, node: 'n' }, deleted: true, holders: [] })
       assert.match(String(aborted()?.message), new RegExp(`${MAX_WAITING_CHANGES} changes waited for it`))
+    } finally {
+      end()
+      await served.catch(() => {})
+    }
+  })
+
+  it('does not cut off a guest that reads when one burst brings more than MAX_WAITING_CHANGES at once (a catalog catching up): they go out a batch a frame', async () => {
+    const { h } = host(['watched'], () => true)
+    const { f, sent, end, aborted } = frames([])
+    const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['watched'] })
+    try {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      const before = sent.length
+      const burst = MAX_WAITING_CHANGES + 3000
+      for (let i = 0; i < burst; i++) h.o.catalog.apply({ bucket: 'watched', key: `k${i}`, version: { ms: 10 + i, counter: 0, node: 'n' }, deleted: true, holders: [] })
+      await new Promise(resolve => setTimeout(resolve, 200))
+      assert.equal(aborted(), undefined)
+      const keys = sent.slice(before).flatMap(m => decodeCatalogMessage(m.entries as Uint8Array).entries.map(e => e.key))
+      assert.equal(new Set(keys).size, burst, 'every change reached it')
     } finally {
       end()
       await served.catch(() => {})

@@ -13,10 +13,12 @@ const AUTH = 'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a%2F20261207%2Fu
 const presigned = (extra: string, init?: RequestInit): Request => new Request(`http://s3.test/b/k?${AUTH}&${extra}`, init)
 
 describe('withPresignedHeaders', () => {
-  it('makes the query\'s x-amz-* parameters headers, not the URL\'s own parameters nor its checksums', async () => {
-    const request = presigned('x-amz-meta-owner=Ana%20Lee&x-amz-copy-source=b%2Fsrc%2Bplus&x-amz-checksum-crc32=AAAAAA%3D%3D&x-amz-sdk-checksum-algorithm=CRC32&x-id=PutObject', { method: 'PUT', body: 'bytes' })
+  it('makes the query\'s x-amz-* parameters headers, not the URL\'s own parameters nor its checksum values', async () => {
+    const request = presigned('x-amz-meta-owner=Ana%20Lee&x-amz-copy-source=b%2Fsrc%2Bplus&x-amz-checksum-crc32=AAAAAA%3D%3D&x-amz-sdk-checksum-algorithm=CRC32&x-amz-checksum-algorithm=SHA256&x-id=PutObject', { method: 'PUT', body: 'bytes' })
     const out = withPresignedHeaders(request, new URL(request.url))
-    assert.deepEqual([...out.headers].filter(([name]) => name.startsWith('x-amz-')).sort(), [['x-amz-copy-source', 'b/src+plus'], ['x-amz-meta-owner', 'Ana Lee']])
+    assert.deepEqual([...out.headers].filter(([name]) => name.startsWith('x-amz-')).sort(), [
+      ['x-amz-checksum-algorithm', 'SHA256'], ['x-amz-copy-source', 'b/src+plus'], ['x-amz-meta-owner', 'Ana Lee'], ['x-amz-sdk-checksum-algorithm', 'CRC32'],
+    ])
     assert.deepEqual([out.method, out.url, await out.text()], ['PUT', request.url, 'bytes'], 'method, URL and body kept')
   })
 
@@ -27,6 +29,12 @@ describe('withPresignedHeaders', () => {
     assert.equal(withPresignedHeaders(headerSigned, new URL(headerSigned.url)), headerSigned)
     const nothing = presigned('x-id=GetObject')
     assert.equal(withPresignedHeaders(nothing, new URL(nothing.url)), nothing, 'nothing to move: the same request')
+  })
+
+  it('gives a value beyond ASCII as a header carries it: its UTF-8 bytes, one a character', () => {
+    const request = presigned('x-amz-meta-city=%C5%81%C3%B3d%C5%BA', { method: 'PUT', body: 'x' })
+    const value = withPresignedHeaders(request, new URL(request.url)).headers.get('x-amz-meta-city')!
+    assert.equal(new TextDecoder().decode(Uint8Array.from(value, c => c.charCodeAt(0))), 'Łódź')
   })
 
   it('keeps a Blob body known as such', () => {

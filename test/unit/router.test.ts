@@ -68,7 +68,7 @@ describe('router', () => {
   })
 
   it('refuses unsupported sub-resources and methods with S3 errors', () => {
-    for (const [m, t, code] of [['GET', '/b1?replication', 'NotImplemented'], ['GET', '/b1/k?lifecycle', 'NotImplemented'], ['POST', '/b1?lifecycle', 'MethodNotAllowed'], ['POST', '/b1/k', 'MethodNotAllowed'], ['DELETE', '/', 'MethodNotAllowed'], ['PUT', '/b1?tagging', 'NotImplemented']]) {
+    for (const [m, t, code] of [['PUT', '/b1?replication', 'NotImplemented'], ['GET', '/b1/k?encryption', 'NotImplemented'], ['GET', '/b1/k?lifecycle', 'NotImplemented'], ['POST', '/b1?lifecycle', 'MethodNotAllowed'], ['POST', '/b1/k', 'MethodNotAllowed'], ['DELETE', '/', 'MethodNotAllowed'], ['PUT', '/b1?tagging', 'NotImplemented']]) {
       assert.throws(() => op(m!, t!), (e: unknown) => isS3Error(e) && e.code === code, `${m} ${t}`)
     }
   })

@@ -26,10 +26,14 @@ export const MAX_WATCHED = 256
 /**
  * Changes a feed may have waiting to be sent (a few MiB in all): they wait
  * while the guest reads slowly and go out together, FEED_BATCH a frame, when
- * it reads again; a guest that stops reading (its writes blocked) is cut off
- * past them, not queued for, and opens its feed again when it reads again.
+ * it reads again; a guest that stops reading (its writes blocked, no frame
+ * taken for STALLED_MS) is cut off past them, not queued for, and opens its
+ * feed again when it reads again. A guest that reads is not: a burst of more
+ * (a catalog catching up at once) goes out a batch at a time.
  */
 export const MAX_WAITING_CHANGES = 16_384
+/** How long a guest may take no frame of changes, ms, before MAX_WAITING_CHANGES waiting for it cut it off. */
+export const STALLED_MS = 2000
 /** How often a guest's new addresses are told to the other guests at most, ms: each telling sends every feed the peer list. */
 const ADDRS_TOLD_MS = 2000
 /**
@@ -163,11 +167,14 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   // or many changes while the guest reads slowly, go out in frames of FEED_BATCH.
   const pending: CatalogEntry[] = []
   let changesQueued = false
+  /** When the guest last took a frame of changes (its turn came: the one before went out). */
+  let taken = Date.now()
   const sendChanges = (): void => {
     if (changesQueued) return
     changesQueued = true
     send(() => {
       changesQueued = false
+      taken = Date.now()
       const batch = visible(pending.splice(0, FEED_BATCH))
       if (pending.length > 0) sendChanges()
       return batch.length > 0 ? { entries: encodeCatalogMessage(batch) } : undefined
@@ -180,8 +187,8 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     if (e.key === undefined && (followed.has(e.bucket) || heldBuckets.has(e.bucket) || watched.has(e.bucket))) watch()
     if (!interested(e)) return
     if (failed) return
-    if (pending.length >= MAX_WAITING_CHANGES) {
-      cutOff(new Error(`The guest read too slowly: ${MAX_WAITING_CHANGES} changes waited for it. Cut off.`))
+    if (pending.length >= MAX_WAITING_CHANGES && Date.now() - taken >= STALLED_MS) {
+      cutOff(new Error(`The guest stopped reading: ${MAX_WAITING_CHANGES} changes waited for it, none taken for ${STALLED_MS} ms. Cut off.`))
       return
     }
     pending.push(e)

@@ -77,6 +77,16 @@ const ACTIONS: Partial<Record<Route['operation'], [string, 'bucket' | 'object' |
   PutObjectRetention: ['s3:PutObjectRetention', 'object'],
   GetObjectLegalHold: ['s3:GetObjectLegalHold', 'object'],
   PutObjectLegalHold: ['s3:PutObjectLegalHold', 'object'],
+  GetBucketEncryption: ['s3:GetEncryptionConfiguration', 'bucket'],
+  GetBucketTagging: ['s3:GetBucketTagging', 'bucket'],
+  GetBucketWebsite: ['s3:GetBucketWebsite', 'bucket'],
+  GetBucketReplication: ['s3:GetReplicationConfiguration', 'bucket'],
+  GetPublicAccessBlock: ['s3:GetBucketPublicAccessBlock', 'bucket'],
+  GetBucketOwnershipControls: ['s3:GetBucketOwnershipControls', 'bucket'],
+  GetBucketRequestPayment: ['s3:GetBucketRequestPayment', 'bucket'],
+  GetBucketLogging: ['s3:GetBucketLogging', 'bucket'],
+  GetBucketAccelerateConfiguration: ['s3:GetAccelerateConfiguration', 'bucket'],
+  GetBucketNotificationConfiguration: ['s3:GetBucketNotification', 'bucket'],
 }
 
 /** What a request that names a version (`?versionId=`) needs in place of its operation's action: AWS's *Version actions. */

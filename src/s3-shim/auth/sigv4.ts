@@ -279,6 +279,11 @@ export async function verifySigV4 (request: Request, url: URL, options: VerifyOp
   return { accessKeyId: parts.accessKeyId, amzDate: parts.amzDate, scope, signingKey: key, signature: expected, payloadHash, presigned: authorization === null, service: parts.service, ...(sessionToken === undefined ? {} : { sessionToken }) }
 }
 
+/** Whether `id` signed a SigV4 presigned URL (which signs its whole query; a SigV2 one, which has no scope, does not). */
+export function isSigV4Presigned (id: SignedIdentity): boolean {
+  return id.presigned && id.scope !== ''
+}
+
 /** The signature of one aws-chunked chunk, chained from the previous one. */
 export function chunkSignature (hashes: Hashes, id: SignedIdentity, previous: string, chunkSha256Hex: string): string {
   const s = `AWS4-HMAC-SHA256-PAYLOAD\n${id.amzDate}\n${id.scope}\n${previous}\n${EMPTY_SHA256}\n${chunkSha256Hex}`

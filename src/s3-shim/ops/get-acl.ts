@@ -5,10 +5,9 @@ import { NULL_VERSION, tookCurrent, type DeleteResult } from '../../core/version
 import { deleteVersion, requestedVersion } from '../http/version-id.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
 import { OWNER } from '../owner.js'
+import { ALL_USERS, AUTHENTICATED_USERS, cannedOfGrants, grantsOfHeaders, grantsOfPolicy, hasGrantHeaders } from '../http/acl-grants.js'
 
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance'
-const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers'
-const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers'
 
 /** A canned ACL as the grants S3 reports for it. */
 function acl (canned: CannedAcl): Response {
@@ -20,18 +19,25 @@ function acl (canned: CannedAcl): Response {
   return xmlResponse('AccessControlPolicy', { Owner: OWNER, AccessControlList: { Grant: grants } })
 }
 
-/** The x-amz-acl a request sets, if any; grants by header (x-amz-grant-*) are not supported. */
+/** The ACL a request sets, if any: its x-amz-acl, or the canned ACL its x-amz-grant-* headers are. */
 export function requestedAcl (ctx: Context): CannedAcl | undefined {
-  for (const name of ctx.headers.keys()) {
-    if (name.startsWith('x-amz-grant-')) throw new S3Error('NotImplemented', 's3mesh supports canned ACLs (x-amz-acl: private, public-read, public-read-write, authenticated-read), not grants.')
-  }
   const v = ctx.headers.get('x-amz-acl')
+  if (hasGrantHeaders(ctx.headers)) {
+    if (v !== null) throw new S3Error('InvalidRequest', 'Specifying both Canned ACLs and Header Grants is not allowed.')
+    return ownAcl(ctx, cannedOfGrants(grantsOfHeaders(ctx.headers)))
+  }
   if (v === null) return undefined
   // The owner's rights alone, as a write without an ACL has: nothing to keep, so a read-only copy takes them too.
   if ((OWNER_ONLY_ACLS as readonly string[]).includes(v)) return 'private'
-  if (ctx.auth.access?.state.readOnly === true) throw new S3Error('NotImplemented', 'ACLs are set through a mesh node: this endpoint\'s copy of the access state is read-only.')
+  ownAcl(ctx)
   if (!(CANNED_ACLS as readonly string[]).includes(v)) throw new S3Error('InvalidArgument', `x-amz-acl "${v}" is not one s3mesh supports: ${[...CANNED_ACLS, ...OWNER_ONLY_ACLS].join(', ')}.`, { detail: { ArgumentName: 'x-amz-acl', ArgumentValue: v } })
   return v as CannedAcl
+}
+
+/** Refuses to set an ACL where this endpoint's copy of the access state is read-only (an edge worker's); `canned` passes through. */
+function ownAcl<T> (ctx: Context, canned?: T): T {
+  if (ctx.auth.access?.state.readOnly === true) throw new S3Error('NotImplemented', 'ACLs are set through a mesh node: this endpoint\'s copy of the access state is read-only.')
+  return canned as T
 }
 
 /**
@@ -85,12 +91,13 @@ export async function getObjectAcl (ctx: Context): Promise<Response> {
   return acl(ctx.auth.access?.cannedAcl(ctx.bucket, ctx.key) ?? 'private')
 }
 
-/** The ACL body's grants are not supported: a canned ACL in x-amz-acl sets the ACL. */
+/** The ACL a PUT ?acl sets: from x-amz-acl or x-amz-grant-* headers, or from the grants of its AccessControlPolicy body (s3cmd setacl). */
 async function cannedFromRequest (ctx: Context): Promise<CannedAcl> {
-  const canned = requestedAcl(ctx)
+  const fromHeaders = requestedAcl(ctx)
   const body = await ctx.optionalXml('AccessControlPolicy')
-  if (canned === undefined && body !== undefined) throw new S3Error('NotImplemented', 's3mesh sets ACLs from x-amz-acl (private, public-read, public-read-write, authenticated-read), not from grants in the body.')
-  if (canned === undefined) throw new S3Error('MalformedACLError', 'Send x-amz-acl with one of private, public-read, public-read-write, authenticated-read.')
+  if (fromHeaders !== undefined && body !== undefined) throw new S3Error('UnexpectedContent', 'This request takes its ACL from its headers or from its body, not both.')
+  const canned = fromHeaders ?? (body === undefined ? undefined : ownAcl(ctx, cannedOfGrants(grantsOfPolicy(body))))
+  if (canned === undefined) throw new S3Error('MalformedACLError', 'Send x-amz-acl with one of private, public-read, public-read-write, authenticated-read, or an AccessControlPolicy.')
   if (ctx.auth.access === undefined) throw new S3Error('NotImplemented', 'This endpoint keeps no ACLs.')
   return canned
 }
