@@ -69,8 +69,15 @@ function positiveInt (value: string): number {
  */
 function stopOnSignals (server: RunningServer, hangup: boolean): void {
   let stopping = false
+  let hungUpBefore = false
   const stop = (signal: NodeJS.Signals): void => {
     const hungUp = signal === 'SIGHUP'
+    if (hungUp && !hungUpBefore) {
+      hungUpBefore = true
+      // The terminal is gone: what is written to it fails (EIO), which must not end the process half-way through its stop.
+      process.stdout.on('error', () => {})
+      process.stderr.on('error', () => {})
+    }
     // A closing terminal may send it twice (the kernel, and the shell to its jobs): only SIGINT or SIGTERM stops at once.
     if (hungUp && stopping) return
     if (stopping) {
@@ -78,11 +85,6 @@ function stopOnSignals (server: RunningServer, hangup: boolean): void {
       process.exit(130)
     }
     stopping = true
-    if (hungUp) {
-      // The terminal is gone: what is written to it fails (EIO), which must not end the process half-way through its stop.
-      process.stdout.on('error', () => {})
-      process.stderr.on('error', () => {})
-    }
     process.stderr.write(`s3mesh: ${signal}, finishing requests in flight (${hungUp ? 'SIGINT or SIGTERM stops at once' : 'send it again to stop at once'})\n`)
     server.close().then(() => process.exit(0), err => {
       process.stderr.write(`s3mesh: error while stopping: ${String(err)}\n`)

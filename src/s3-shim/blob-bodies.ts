@@ -21,8 +21,8 @@ export function blobBodyOf (request: Request): Blob | undefined {
 /**
  * `request` with other headers: its method, body, signal (and, in a
  * Worker, what the platform adds) kept, and its Blob (requestWithBlob) still
- * known as its body. A navigation's Request cannot be copied with new
- * headers (browsers refuse): it is made again from its parts.
+ * known as its body. Where the platform will not copy it with new headers,
+ * it is made again from its parts.
  */
 export function requestWithHeaders (request: Request, headers: Headers): Request {
   let copy: Request

@@ -54,7 +54,8 @@ describe('permissionsFor', () => {
     const operations: Operation[] = ['ListBuckets', 'CreateBucket', 'HeadBucket', 'DeleteBucket', 'GetBucketLocation', 'GetBucketCors', 'PutBucketCors', 'DeleteBucketCors',
       'GetBucketVersioning', 'GetBucketAcl', 'ListObjects', 'ListObjectsV2', 'ListMultipartUploads', 'PutObject', 'GetObject', 'HeadObject', 'DeleteObject', 'CopyObject',
       'GetObjectAcl', 'GetObjectTagging', 'PutObjectTagging', 'DeleteObjectTagging', 'CreateMultipartUpload', 'UploadPart', 'UploadPartCopy', 'CompleteMultipartUpload',
-      'AbortMultipartUpload', 'ListParts']
+      'AbortMultipartUpload', 'ListParts', 'GetBucketEncryption', 'GetBucketTagging', 'GetBucketWebsite', 'GetBucketReplication', 'GetPublicAccessBlock',
+      'GetBucketOwnershipControls', 'GetBucketRequestPayment', 'GetBucketLogging', 'GetBucketAccelerateConfiguration', 'GetBucketNotificationConfiguration']
     const headers = new Headers()
     for (const operation of operations) {
       const got = permissionsFor({ operation, bucket: 'b', key: 'k', query: new Map(), virtualHosted: false }, headers, CLIENT)
@@ -163,5 +164,14 @@ describe('ACLs set while writing', () => {
     assert.deepEqual(plain.map(p => p.action), ['s3:PutObject'])
     const bucket = permissionsFor(route(new Request('http://h/b', { method: 'PUT', headers: { 'x-amz-acl': 'public-read' } }), new URL('http://h/b')), new Headers({ 'x-amz-acl': 'public-read' }), { secure: false, now: 0 })
     assert.deepEqual(bucket.map(p => p.action), ['s3:CreateBucket', 's3:PutBucketAcl'])
+  })
+
+  it('grants by header need them too, and a policy sees them as s3:x-amz-grant-*', () => {
+    const grant = { 'x-amz-grant-read': 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' }
+    for (const [method, path, actions] of [['PUT', '/b/k', ['s3:PutObject', 's3:PutObjectAcl']], ['POST', '/b/k?uploads', ['s3:PutObject', 's3:PutObjectAcl']], ['PUT', '/b', ['s3:CreateBucket', 's3:PutBucketAcl']]] as const) {
+      const got = permissionsFor(route(new Request(`http://h${path}`, { method, headers: grant }), new URL(`http://h${path}`)), new Headers(grant), { secure: false, now: 0 })
+      assert.deepEqual(got.map(p => p.action), actions, `${method} ${path}`)
+      assert.equal(got[0]!.context['s3:x-amz-grant-read'], grant['x-amz-grant-read'])
+    }
   })
 })

@@ -13,7 +13,7 @@ import { Catalog } from '../../src/core/mesh/catalog.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import type { Guest, GuestGate } from '../../src/core/mesh/guest-gate.js'
 import { GuestHoldings } from '../../src/core/mesh/guest-holdings.js'
-import { MAX_FEEDS_PER_USER, MAX_WAITING_CHANGES, MAX_WATCHED, STALLED_MS, serveFeed, type FeedHost } from '../../src/core/mesh/guest-feed.js'
+import { MAX_FEEDS_PER_USER, MAX_WAITING_CHANGES, MAX_WATCHED, MOST_WAITING_CHANGES, STALLED_MS, serveFeed, type FeedHost } from '../../src/core/mesh/guest-feed.js'
 import type { GuestServiceOptions, GuestStats } from '../../src/core/mesh/guest-service.js'
 import type { SealedFrames } from '../../src/core/wire/sealed-frames.js'
 import { decodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
@@ -23,16 +23,21 @@ const version = { ms: 1, counter: 0, node: 'n' }
 /**
  * Frames whose guest sends `later` one by one (then holds the stream open
  * until `end`, or an abort), and whose sends are kept; `stuck`: after the
- * first, no send completes (a guest that stopped reading).
+ * first, no send completes (a guest that stopped reading); or a function
+ * whose promise a send waits for, given the message and those sent so far.
  */
-function frames (later: Array<Record<string, unknown>>, stuck = false): { f: SealedFrames, sent: Array<Record<string, unknown>>, end: () => void, aborted: () => Error | undefined } {
+function frames (later: Array<Record<string, unknown>>, stuck: boolean | ((m: Record<string, unknown>, sent: Array<Record<string, unknown>>) => Promise<unknown> | undefined) = false): { f: SealedFrames, sent: Array<Record<string, unknown>>, end: () => void, aborted: () => Error | undefined } {
   const sent: Array<Record<string, unknown>> = []
   let end = (): void => {}
   let aborted: Error | undefined
   const ended = new Promise<never>((_resolve, reject) => { end = () => { reject(new Error('ended')) } })
   ended.catch(() => {})
   const f = {
-    send: async (m: Record<string, unknown>) => { sent.push(m); if (stuck && sent.length > 1) await ended },
+    send: async (m: Record<string, unknown>) => {
+      sent.push(m)
+      if (typeof stuck === 'function') await stuck(m, sent)
+      else if (stuck && sent.length > 1) await ended
+    },
     receive: async () => later.length > 0 ? later.shift()! : await ended,
     close: async () => {},
     abort: (err: Error) => { aborted ??= err; end() },
@@ -209,22 +214,31 @@ describe('a guest\'s feed', () => {
     }
   })
 
+  it('cuts off a guest that takes frames but more slowly than the changes come, once MOST_WAITING_CHANGES wait', async () => {
+    const { h } = host(['watched'], () => true)
+    // A frame of changes taken every 1.5 s: never stalled for STALLED_MS.
+    const { f, end, aborted } = frames([], m => m.synced !== true && m.entries !== undefined ? new Promise(resolve => setTimeout(resolve, STALLED_MS * 0.75)) : undefined)
+    const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['watched'] })
+    try {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      for (let i = 0; i < MOST_WAITING_CHANGES + 10 && aborted() === undefined; i++) {
+        h.o.catalog.apply({ bucket: 'watched', key: `k${i}`, version: { ms: 10 + i, counter: 0, node: 'n' }, deleted: true, holders: [] })
+        if (i === MAX_WAITING_CHANGES + 10) assert.equal(aborted(), undefined, 'the precondition: past MAX_WAITING_CHANGES, a guest that takes frames is kept')
+        if (i % 1024 === 0) await new Promise(resolve => setImmediate(resolve))
+      }
+      assert.match(String(aborted()?.message), /reads more slowly than the changes come/)
+    } finally {
+      end()
+      await served.catch(() => {})
+    }
+  })
+
   it('sends the changes that waited while the guest read slowly together, a batch a frame, however many turns they came in', async () => {
     const { h } = host(['watched'], () => true)
     let release = (): void => {}
     const slow = new Promise<void>(resolve => { release = resolve })
-    const sent: Array<Record<string, unknown>> = []
-    let end = (): void => {}
-    const ended = new Promise<never>((_resolve, reject) => { end = () => { reject(new Error('ended')) } })
-    ended.catch(() => {})
-    let aborted: Error | undefined
     // A guest that takes its snapshot, then reads nothing until released.
-    const f = {
-      send: async (m: Record<string, unknown>) => { sent.push(m); if (m.synced !== true && sent.some(x => x.synced === true)) await slow },
-      receive: async () => await ended,
-      close: async () => {},
-      abort: (err: Error) => { aborted ??= err; end() },
-    } as unknown as SealedFrames
+    const { f, sent, end, aborted } = frames([], (m, all) => m.synced !== true && all.some(x => x.synced === true) ? slow : undefined)
     const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['watched'] })
     try {
       await new Promise(resolve => setTimeout(resolve, 20))
@@ -238,7 +252,7 @@ describe('a guest\'s feed', () => {
       assert.equal(sent.length, afterSnapshot + 1, 'one frame taken (and stuck), the rest waiting')
       release()
       await new Promise(resolve => setTimeout(resolve, 50))
-      assert.equal(aborted, undefined, 'not cut off')
+      assert.equal(aborted(), undefined, 'not cut off')
       const frames = sent.slice(afterSnapshot)
       const keys = frames.flatMap(m => decodeCatalogMessage(m.entries as Uint8Array).entries.map(e => e.key))
       assert.deepEqual(new Set(keys), new Set(Array.from({ length: 5000 }, (_, i) => `k${i}`)), 'every change reached it')

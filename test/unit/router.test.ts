@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { isS3Error } from '../../src/core/errors.js'
-import { parseQuery, rawPathProblem, route } from '../../src/s3-shim/router.js'
+import { parseQuery, rawPathProblem, route, UNSET_SETTING_READS } from '../../src/s3-shim/router.js'
 
 function op (method: string, target: string, headers: Record<string, string> = {}, options = {}): string {
   const url = new URL('http://localhost:9000' + target)
@@ -65,6 +65,10 @@ describe('router', () => {
 
   it('virtual-hosted style takes the bucket from the host', () => {
     assert.equal(op('GET', '/k/x', { host: 'photos.localhost:9000' }, { virtualHostDomains: ['localhost'] }), 'GetObject photos|k/x')
+  })
+
+  it('routes a GET of a bucket setting s3mesh cannot set to its read (answered as S3 does for a bucket without it)', () => {
+    for (const [query, operation] of Object.entries(UNSET_SETTING_READS)) assert.equal(op('GET', `/b1?${query}`), `${operation} b1|`, query)
   })
 
   it('refuses unsupported sub-resources and methods with S3 errors', () => {

@@ -34,6 +34,8 @@ export const MAX_WATCHED = 256
 export const MAX_WAITING_CHANGES = 16_384
 /** How long a guest may take no frame of changes, ms, before MAX_WAITING_CHANGES waiting for it cut it off. */
 export const STALLED_MS = 2000
+/** Changes waiting that cut a guest off however recently it took a frame: one that reads more slowly than the changes come. */
+export const MOST_WAITING_CHANGES = 4 * MAX_WAITING_CHANGES
 /** How often a guest's new addresses are told to the other guests at most, ms: each telling sends every feed the peer list. */
 const ADDRS_TOLD_MS = 2000
 /**
@@ -189,6 +191,10 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     if (failed) return
     if (pending.length >= MAX_WAITING_CHANGES && Date.now() - taken >= STALLED_MS) {
       cutOff(new Error(`The guest stopped reading: ${MAX_WAITING_CHANGES} changes waited for it, none taken for ${STALLED_MS} ms. Cut off.`))
+      return
+    }
+    if (pending.length >= MOST_WAITING_CHANGES) {
+      cutOff(new Error(`The guest reads more slowly than the changes come: ${MOST_WAITING_CHANGES} waited for it. Cut off.`))
       return
     }
     pending.push(e)

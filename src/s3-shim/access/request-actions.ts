@@ -11,6 +11,7 @@ import type { ContextValues } from '../../core/access/policy-match.js'
 import type { Route } from '../router.js'
 import { splitCopySource } from '../copy-source.js'
 import { taggingPairs } from '../http/metadata.js'
+import { GRANT_HEADERS, hasGrantHeaders } from '../http/acl-grants.js'
 import { BYPASS_GOVERNANCE_HEADER } from '../../core/object-lock.js'
 
 export type { Permission }
@@ -116,6 +117,7 @@ function s3Keys (route: Route, headers: Headers): ContextValues {
     ...(route.operation === 'PostObject' ? { 's3:authType': 'POST' } : {}),
     ...(signed ? { 's3:authType': presigned ? 'REST-QUERY-STRING' : 'REST-HEADER', 's3:signatureversion': route.query.has('Signature') ? 'AWS' : 'AWS4-HMAC-SHA256' } : {}),
     ...(headers.get('x-amz-acl') === null ? {} : { 's3:x-amz-acl': headers.get('x-amz-acl')! }),
+    ...Object.fromEntries(GRANT_HEADERS.filter(([name]) => headers.has(name)).map(([name]) => [`s3:${name}`, headers.get(name)!])),
     ...(headers.get('x-amz-copy-source') === null ? {} : { 's3:x-amz-copy-source': headers.get('x-amz-copy-source')! }),
     ...(headers.get('x-amz-metadata-directive') === null ? {} : { 's3:x-amz-metadata-directive': headers.get('x-amz-metadata-directive')! }),
     // Conditional writes and deletes: a policy can require them (Null on s3:if-match, s3:if-none-match).
@@ -205,8 +207,8 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   if (tagging !== undefined && tagging.length > 0) permissions.push({ action: 's3:PutObjectTagging', resource, context })
   // GetObjectAttributes tells an object's ETag, size and checksums: AWS asks for the read permission as well.
   if (route.operation === 'GetObjectAttributes') permissions.push(versionId === undefined ? { action: 's3:GetObject', resource, context } : { action: 's3:GetObjectVersion', resource, context })
-  // Setting an ACL while writing needs the ACL permission too (AWS's rule): PutObject alone cannot make an object public.
-  if (headers.get('x-amz-acl') !== null) {
+  // Setting an ACL while writing (x-amz-acl, or grants) needs the ACL permission too (AWS's rule): PutObject alone cannot make an object public.
+  if (headers.get('x-amz-acl') !== null || hasGrantHeaders(headers)) {
     if (route.operation === 'CreateBucket') permissions.push({ action: 's3:PutBucketAcl', resource, context })
     if (makesObject) permissions.push({ action: 's3:PutObjectAcl', resource, context })
   }

@@ -15,7 +15,7 @@ const SUBRESOURCES = new Set(['acl', 'cors', 'delete', 'lifecycle', 'location', 
  * taken with one, which its holder could have added (`&retention` on a PUT's
  * URL makes it PutObjectRetention with a body of the holder's choosing).
  */
-const UNSIGNED_OPERATIONS = ['attributes', 'legal-hold', 'object-lock', 'policyStatus', 'retention']
+const UNSIGNED_OPERATIONS = ['accelerate', 'attributes', 'encryption', 'legal-hold', 'object-lock', 'ownershipControls', 'policyStatus', 'publicAccessBlock', 'replication', 'retention']
 
 export function isSigV2Presigned (url: URL): boolean {
   return url.searchParams.has('AWSAccessKeyId') && url.searchParams.has('Signature') && url.searchParams.has('Expires')

@@ -15,7 +15,7 @@ export interface Grant {
 const PERMISSIONS = new Set(['FULL_CONTROL', 'READ', 'WRITE', 'READ_ACP', 'WRITE_ACP'])
 
 /** The x-amz-grant-* headers and the permission each grants. */
-const GRANT_HEADERS: Array<[string, string]> = [
+export const GRANT_HEADERS: Array<[string, string]> = [
   ['x-amz-grant-full-control', 'FULL_CONTROL'], ['x-amz-grant-read', 'READ'], ['x-amz-grant-write', 'WRITE'],
   ['x-amz-grant-read-acp', 'READ_ACP'], ['x-amz-grant-write-acp', 'WRITE_ACP'],
 ]
@@ -44,10 +44,11 @@ export function grantsOfHeaders (headers: Headers): Grant[] {
     const value = headers.get(name)
     if (value === null) continue
     for (const part of value.split(',').map(p => p.trim()).filter(p => p !== '')) {
-      const m = /^(uri|id|emailAddress)\s*=\s*"?([^"]*)"?$/.exec(part)
+      const m = /^(uri|id|emailaddress)\s*=\s*(?:"([^"]*)"|([^"]*))$/i.exec(part)
       if (m === null) throw new S3Error('InvalidArgument', `${name} takes grantees as uri="…", id="…" or emailAddress="…", not "${part}".`, { detail: { ArgumentName: name, ArgumentValue: value } })
-      const [, kind, v] = m
-      grants.push({ permission, grantee: kind === 'uri' ? { uri: v! } : kind === 'id' ? { id: v! } : { email: v! } })
+      const kind = m[1]!.toLowerCase()
+      const v = m[2] ?? m[3]!
+      grants.push({ permission, grantee: kind === 'uri' ? { uri: v } : kind === 'id' ? { id: v } : { email: v } })
     }
   }
   return grants

@@ -24,7 +24,9 @@ export function requestedAcl (ctx: Context): CannedAcl | undefined {
   const v = ctx.headers.get('x-amz-acl')
   if (hasGrantHeaders(ctx.headers)) {
     if (v !== null) throw new S3Error('InvalidRequest', 'Specifying both Canned ACLs and Header Grants is not allowed.')
-    return ownAcl(ctx, cannedOfGrants(grantsOfHeaders(ctx.headers)))
+    const canned = cannedOfGrants(grantsOfHeaders(ctx.headers))
+    // The owner's grants alone are private, as bucket-owner-full-control is: a read-only copy takes them too.
+    return canned === 'private' ? canned : ownAcl(ctx, canned)
   }
   if (v === null) return undefined
   // The owner's rights alone, as a write without an ACL has: nothing to keep, so a read-only copy takes them too.
