@@ -69,15 +69,9 @@ function positiveInt (value: string): number {
  */
 function stopOnSignals (server: RunningServer, hangup: boolean): void {
   let stopping = false
-  let hungUpBefore = false
   const stop = (signal: NodeJS.Signals): void => {
     const hungUp = signal === 'SIGHUP'
-    if (hungUp && !hungUpBefore) {
-      hungUpBefore = true
-      // The terminal is gone: what is written to it fails (EIO), which must not end the process half-way through its stop.
-      process.stdout.on('error', () => {})
-      process.stderr.on('error', () => {})
-    }
+    if (hungUp) deafWhenHungUp()
     // A closing terminal may send it twice (the kernel, and the shell to its jobs): only SIGINT or SIGTERM stops at once.
     if (hungUp && stopping) return
     if (stopping) {
@@ -96,9 +90,23 @@ function stopOnSignals (server: RunningServer, hangup: boolean): void {
   if (hangup) process.on('SIGHUP', stop)
 }
 
+/**
+ * After a SIGHUP the terminal may be gone: what is written to it then fails
+ * (EIO), which must not end the process (half-way through its stop, or
+ * after a certificate's reload).
+ */
+function deafWhenHungUp (): void {
+  if (deaf) return
+  deaf = true
+  process.stdout.on('error', () => {})
+  process.stderr.on('error', () => {})
+}
+let deaf = false
+
 /** SIGHUP reads the certificate again; a bad one is reported and the old one kept. */
 function reloadOnHangup (server: RunningServer): void {
   process.on('SIGHUP', () => {
+    deafWhenHungUp()
     server.reloadCertificates().then(c => {
       process.stderr.write(`s3mesh: SIGHUP, serving the certificate in ${c.dir}/public.crt (SHA-256 ${c.fingerprint.slice(0, 23)}…, valid until ${c.validTo.toISOString()}) to new connections\n`)
     }, (err: unknown) => {

@@ -220,6 +220,14 @@ describe('access through the handler', () => {
     await edgeStore.createBucket('bkt')
     const edge = createS3Handler({ store: edgeStore, access: new AccessControl({ state: new AccessState('edge', undefined, true), root: ROOT }), serveAccessApi: false })
     assert.equal((await edge(await root.sign('http://edge/bkt/k', { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'bucket-owner-full-control' } }))).status, 200)
+    // A write that asks for the owner's rights alone passes on (the node resets the key to private as it stores it)...
+    assert.equal((await edge(await root.sign('http://edge/bkt/k', { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'private' } }))).status, 200)
+    assert.equal((await edge(await root.sign('http://edge/bkt/k', { method: 'PUT', body: 'x', headers: { 'x-amz-grant-full-control': 'id="s3mesh"' } }))).status, 200)
+    // ...but changing an ACL there, even to private, is refused: the edge would answer it and change nothing.
+    for (const headers of [{ 'x-amz-acl': 'private' }, { 'x-amz-grant-full-control': 'id="s3mesh"' }, { 'x-amz-acl': 'public-read' }] as Array<Record<string, string>>) {
+      assert.equal(await code(await edge(await root.sign('http://edge/bkt/k?acl', { method: 'PUT', headers }))), 'NotImplemented', JSON.stringify(headers))
+    }
+    assert.equal(await code(await edge(await root.sign('http://edge/bkt/k', { method: 'PUT', body: 'x', headers: { 'x-amz-acl': 'public-read' } }))), 'NotImplemented')
   })
 
   it('a secret with a NUL (which peers would refuse) is refused, and nothing is kept', async () => {

@@ -22,7 +22,10 @@ describe('ACL grants', () => {
       { permission: 'READ', grantee: { uri: ALL_USERS } },
       { permission: 'READ', grantee: { id: 's3mesh' } },
     ])
-    assert.throws(() => grantsOfHeaders(new Headers({ 'x-amz-grant-read': 'everyone' })), (e: unknown) => isS3Error(e, 'InvalidArgument'))
+    assert.deepEqual(grantsOfHeaders(new Headers({ 'x-amz-grant-read': 'emailAddress="a,b@example.com", uri=x' })), [{ permission: 'READ', grantee: { email: 'a,b@example.com' } }, { permission: 'READ', grantee: { uri: 'x' } }], 'a quoted value whole')
+    for (const value of ['everyone', '', 'id="a" id="b"', 'id="a",,']) {
+      assert.throws(() => grantsOfHeaders(new Headers({ 'x-amz-grant-read': value })), (e: unknown) => isS3Error(e, 'InvalidArgument'), JSON.stringify(value))
+    }
   })
 
   it('takes the canned ACL grants are, the owner\'s own aside', () => {

@@ -200,7 +200,8 @@ describe('a guest\'s feed', () => {
     const { f, sent, end, aborted } = frames([])
     const served = serveFeed(h, f, guest, { admission: 'a', follow: true, buckets: ['watched'] })
     try {
-      await new Promise(resolve => setTimeout(resolve, 20))
+      // Idle for longer than a stall first: a burst is no stall.
+      await new Promise(resolve => setTimeout(resolve, STALLED_MS + 100))
       const before = sent.length
       const burst = MAX_WAITING_CHANGES + 3000
       for (let i = 0; i < burst; i++) h.o.catalog.apply({ bucket: 'watched', key: `k${i}`, version: { ms: 10 + i, counter: 0, node: 'n' }, deleted: true, holders: [] })

@@ -169,14 +169,14 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
   // or many changes while the guest reads slowly, go out in frames of FEED_BATCH.
   const pending: CatalogEntry[] = []
   let changesQueued = false
-  /** When the guest last took a frame of changes (its turn came: the one before went out). */
-  let taken = Date.now()
+  /** Since when the frame of changes waiting for its turn has waited (while the frame before it goes out). */
+  let queuedAt = 0
   const sendChanges = (): void => {
     if (changesQueued) return
     changesQueued = true
+    queuedAt = Date.now()
     send(() => {
       changesQueued = false
-      taken = Date.now()
       const batch = visible(pending.splice(0, FEED_BATCH))
       if (pending.length > 0) sendChanges()
       return batch.length > 0 ? { entries: encodeCatalogMessage(batch) } : undefined
@@ -189,7 +189,8 @@ export async function serveFeed (host: FeedHost, frames: SealedFrames, first: Gu
     if (e.key === undefined && (followed.has(e.bucket) || heldBuckets.has(e.bucket) || watched.has(e.bucket))) watch()
     if (!interested(e)) return
     if (failed) return
-    if (pending.length >= MAX_WAITING_CHANGES && Date.now() - taken >= STALLED_MS) {
+    // (Changes waiting have a frame queued for them: its wait is how long the guest has taken none.)
+    if (pending.length >= MAX_WAITING_CHANGES && Date.now() - queuedAt >= STALLED_MS) {
       cutOff(new Error(`The guest stopped reading: ${MAX_WAITING_CHANGES} changes waited for it, none taken for ${STALLED_MS} ms. Cut off.`))
       return
     }

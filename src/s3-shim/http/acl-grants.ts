@@ -43,13 +43,20 @@ export function grantsOfHeaders (headers: Headers): Grant[] {
   for (const [name, permission] of GRANT_HEADERS) {
     const value = headers.get(name)
     if (value === null) continue
-    for (const part of value.split(',').map(p => p.trim()).filter(p => p !== '')) {
-      const m = /^(uri|id|emailaddress)\s*=\s*(?:"([^"]*)"|([^"]*))$/i.exec(part)
-      if (m === null) throw new S3Error('InvalidArgument', `${name} takes grantees as uri="…", id="…" or emailAddress="…", not "${part}".`, { detail: { ArgumentName: name, ArgumentValue: value } })
+    const bad = (): S3Error => new S3Error('InvalidArgument', `${name} takes grantees separated by commas, each uri="…", id="…" or emailAddress="…", not "${value}".`, { detail: { ArgumentName: name, ArgumentValue: value } })
+    // One grantee after another, a quoted value whole (it may hold a comma).
+    const grantee = /\s*(uri|id|emailaddress)\s*=\s*(?:"([^"]*)"|([^,"]*?))\s*(?:,|$)/iy
+    let at = 0
+    while (at < value.length) {
+      grantee.lastIndex = at
+      const m = grantee.exec(value)
+      if (m === null || grantee.lastIndex === at) throw bad()
+      at = grantee.lastIndex
       const kind = m[1]!.toLowerCase()
       const v = m[2] ?? m[3]!
       grants.push({ permission, grantee: kind === 'uri' ? { uri: v } : kind === 'id' ? { id: v } : { email: v } })
     }
+    if (value.trim() === '') throw bad()
   }
   return grants
 }

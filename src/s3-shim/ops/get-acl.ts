@@ -25,12 +25,12 @@ export function requestedAcl (ctx: Context): CannedAcl | undefined {
   if (hasGrantHeaders(ctx.headers)) {
     if (v !== null) throw new S3Error('InvalidRequest', 'Specifying both Canned ACLs and Header Grants is not allowed.')
     const canned = cannedOfGrants(grantsOfHeaders(ctx.headers))
-    // The owner's grants alone are private, as bucket-owner-full-control is: a read-only copy takes them too.
+    // The owner's grants alone are private, as bucket-owner-full-control is: a write a read-only copy passes on takes them too.
     return canned === 'private' ? canned : ownAcl(ctx, canned)
   }
   if (v === null) return undefined
-  // The owner's rights alone, as a write without an ACL has: nothing to keep, so a read-only copy takes them too.
-  if ((OWNER_ONLY_ACLS as readonly string[]).includes(v)) return 'private'
+  // The owner's rights alone, as a write without an ACL has: nothing to keep, so a read-only copy passes the write on.
+  if (v === 'private' || (OWNER_ONLY_ACLS as readonly string[]).includes(v)) return 'private'
   ownAcl(ctx)
   if (!(CANNED_ACLS as readonly string[]).includes(v)) throw new S3Error('InvalidArgument', `x-amz-acl "${v}" is not one s3mesh supports: ${[...CANNED_ACLS, ...OWNER_ONLY_ACLS].join(', ')}.`, { detail: { ArgumentName: 'x-amz-acl', ArgumentValue: v } })
   return v as CannedAcl
@@ -95,6 +95,8 @@ export async function getObjectAcl (ctx: Context): Promise<Response> {
 
 /** The ACL a PUT ?acl sets: from x-amz-acl or x-amz-grant-* headers, or from the grants of its AccessControlPolicy body (s3cmd setacl). */
 async function cannedFromRequest (ctx: Context): Promise<CannedAcl> {
+  // Changing an ACL, even to private, is the access state's: a read-only copy would answer it and change nothing.
+  ownAcl(ctx)
   const fromHeaders = requestedAcl(ctx)
   const body = await ctx.optionalXml('AccessControlPolicy')
   if (fromHeaders !== undefined && body !== undefined) throw new S3Error('UnexpectedContent', 'This request takes its ACL from its headers or from its body, not both.')
