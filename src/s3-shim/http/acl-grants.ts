@@ -20,13 +20,13 @@ export const GRANT_HEADERS: Array<[string, string]> = [
   ['x-amz-grant-read-acp', 'READ_ACP'], ['x-amz-grant-write-acp', 'WRITE_ACP'],
 ]
 
-/** The group grants each canned ACL is, beside the owner's FULL_CONTROL (how S3 reports them). */
-const CANNED: Array<[CannedAcl, string[]]> = [
-  ['private', []],
-  ['public-read', [`${ALL_USERS} READ`]],
-  ['public-read-write', [`${ALL_USERS} READ`, `${ALL_USERS} WRITE`]],
-  ['authenticated-read', [`${AUTHENTICATED_USERS} READ`]],
-]
+/** The group grants (URI, permission) each canned ACL is, beside the owner's FULL_CONTROL: how S3 reports it, and what grants are taken as it. */
+export const CANNED_GRANTS: Record<CannedAcl, Array<[string, string]>> = {
+  private: [],
+  'public-read': [[ALL_USERS, 'READ']],
+  'public-read-write': [[ALL_USERS, 'READ'], [ALL_USERS, 'WRITE']],
+  'authenticated-read': [[AUTHENTICATED_USERS, 'READ']],
+}
 
 /** Whether the request names grants in x-amz-grant-* headers. */
 export function hasGrantHeaders (headers: Headers): boolean {
@@ -91,7 +91,7 @@ export function cannedOfGrants (grants: Grant[]): CannedAcl {
     if (!('uri' in grantee)) throw new S3Error('NotImplemented', 's3mesh keeps canned ACLs (private, public-read, public-read-write, authenticated-read): grants to other users or e-mail addresses are not supported.')
     groups.add(`${grantee.uri} ${permission}`)
   }
-  const found = CANNED.find(([, set]) => set.length === groups.size && set.every(g => groups.has(g)))
+  const found = Object.entries(CANNED_GRANTS).find(([, set]) => set.length === groups.size && set.every(([uri, permission]) => groups.has(`${uri} ${permission}`)))
   if (found === undefined) throw new S3Error('NotImplemented', `s3mesh keeps canned ACLs (private, public-read, public-read-write, authenticated-read); these grants are none of them: ${[...groups].join(', ')}.`)
-  return found[0]
+  return found[0] as CannedAcl
 }

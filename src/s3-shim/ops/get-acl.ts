@@ -5,7 +5,7 @@ import { NULL_VERSION, tookCurrent, type DeleteResult } from '../../core/version
 import { deleteVersion, requestedVersion } from '../http/version-id.js'
 import { xmlResponse, type XmlElement } from '../xml.js'
 import { OWNER } from '../owner.js'
-import { ALL_USERS, AUTHENTICATED_USERS, cannedOfGrants, grantsOfHeaders, grantsOfPolicy, hasGrantHeaders } from '../http/acl-grants.js'
+import { CANNED_GRANTS, cannedOfGrants, grantsOfHeaders, grantsOfPolicy, hasGrantHeaders } from '../http/acl-grants.js'
 
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance'
 
@@ -13,9 +13,7 @@ const XSI = 'http://www.w3.org/2001/XMLSchema-instance'
 function acl (canned: CannedAcl): Response {
   const group = (uri: string, permission: string): XmlElement => ({ Grantee: { '@xmlns:xsi': XSI, '@xsi:type': 'Group', URI: uri }, Permission: permission })
   const grants: XmlElement[] = [{ Grantee: { '@xmlns:xsi': XSI, '@xsi:type': 'CanonicalUser', ...OWNER }, Permission: 'FULL_CONTROL' }]
-  if (canned === 'public-read' || canned === 'public-read-write') grants.push(group(ALL_USERS, 'READ'))
-  if (canned === 'public-read-write') grants.push(group(ALL_USERS, 'WRITE'))
-  if (canned === 'authenticated-read') grants.push(group(AUTHENTICATED_USERS, 'READ'))
+  for (const [uri, permission] of CANNED_GRANTS[canned]) grants.push(group(uri, permission))
   return xmlResponse('AccessControlPolicy', { Owner: OWNER, AccessControlList: { Grant: grants } })
 }
 
@@ -26,20 +24,20 @@ export function requestedAcl (ctx: Context): CannedAcl | undefined {
     if (v !== null) throw new S3Error('InvalidRequest', 'Specifying both Canned ACLs and Header Grants is not allowed.')
     const canned = cannedOfGrants(grantsOfHeaders(ctx.headers))
     // The owner's grants alone are private, as bucket-owner-full-control is: a write a read-only copy passes on takes them too.
-    return canned === 'private' ? canned : ownAcl(ctx, canned)
+    if (canned !== 'private') refuseReadOnly(ctx)
+    return canned
   }
   if (v === null) return undefined
   // The owner's rights alone, as a write without an ACL has: nothing to keep, so a read-only copy passes the write on.
   if (v === 'private' || (OWNER_ONLY_ACLS as readonly string[]).includes(v)) return 'private'
-  ownAcl(ctx)
+  refuseReadOnly(ctx)
   if (!(CANNED_ACLS as readonly string[]).includes(v)) throw new S3Error('InvalidArgument', `x-amz-acl "${v}" is not one s3mesh supports: ${[...CANNED_ACLS, ...OWNER_ONLY_ACLS].join(', ')}.`, { detail: { ArgumentName: 'x-amz-acl', ArgumentValue: v } })
   return v as CannedAcl
 }
 
-/** Refuses to set an ACL where this endpoint's copy of the access state is read-only (an edge worker's); `canned` passes through. */
-function ownAcl<T> (ctx: Context, canned?: T): T {
+/** Refuses to set an ACL where this endpoint's copy of the access state is read-only (an edge worker's). */
+function refuseReadOnly (ctx: Context): void {
   if (ctx.auth.access?.state.readOnly === true) throw new S3Error('NotImplemented', 'ACLs are set through a mesh node: this endpoint\'s copy of the access state is read-only.')
-  return canned as T
 }
 
 /**
@@ -96,11 +94,11 @@ export async function getObjectAcl (ctx: Context): Promise<Response> {
 /** The ACL a PUT ?acl sets: from x-amz-acl or x-amz-grant-* headers, or from the grants of its AccessControlPolicy body (s3cmd setacl). */
 async function cannedFromRequest (ctx: Context): Promise<CannedAcl> {
   // Changing an ACL, even to private, is the access state's: a read-only copy would answer it and change nothing.
-  ownAcl(ctx)
+  refuseReadOnly(ctx)
   const fromHeaders = requestedAcl(ctx)
   const body = await ctx.optionalXml('AccessControlPolicy')
   if (fromHeaders !== undefined && body !== undefined) throw new S3Error('UnexpectedContent', 'This request takes its ACL from its headers or from its body, not both.')
-  const canned = fromHeaders ?? (body === undefined ? undefined : ownAcl(ctx, cannedOfGrants(grantsOfPolicy(body))))
+  const canned = fromHeaders ?? (body === undefined ? undefined : cannedOfGrants(grantsOfPolicy(body)))
   if (canned === undefined) throw new S3Error('MalformedACLError', 'Send x-amz-acl with one of private, public-read, public-read-write, authenticated-read, or an AccessControlPolicy.')
   if (ctx.auth.access === undefined) throw new S3Error('NotImplemented', 'This endpoint keeps no ACLs.')
   return canned
