@@ -8,6 +8,7 @@ import { withPresignedHeaders } from './auth/presigned-headers.js'
 import { DEFAULT_CLOCK_SKEW_MS, isSigV4Presigned, type CredentialProvider } from './auth/sigv4.js'
 import { Context, type OperationHandler } from './context.js'
 import { refuseObjectLock } from './http/object-lock.js'
+import { refuseEncryption } from './http/encryption.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
 import { getObjectLegalHold, getObjectLockConfiguration, getObjectRetention, putObjectLegalHold, putObjectLockConfiguration, putObjectRetention } from './ops/object-lock.js'
 import { abortMultipartUpload } from './ops/abort-multipart-upload.js'
@@ -44,6 +45,7 @@ import { putObject } from './ops/put-object.js'
 import { uploadPart } from './ops/upload-part.js'
 import { uploadPartCopy } from './ops/upload-part-copy.js'
 import { unsetSettings } from './ops/bucket-defaults.js'
+import { refuseOtherOwner } from './owner.js'
 import { asS3Error, errorResponse } from './respond.js'
 import { route, type Operation, type Route, type RouterOptions } from './router.js'
 
@@ -244,9 +246,11 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     // Names are checked before any store sees them: a store may map them to file paths.
     if (r.bucket !== '' && r.operation !== 'CreateBucket') assertBucketName(r.bucket)
     if (r.key !== '') assertObjectKey(r.key)
+    if (r.bucket !== '') refuseOtherOwner(request.headers)
     // ListBuckets shows what the caller may see; DeleteObjects checks each key it names.
     if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, await withTagsIfAsked(principal, r, request.headers, permissionsFor(r, request.headers, client), request.signal))
     refuseObjectLock(r.operation, request.headers, store)
+    refuseEncryption(r.operation, request.headers)
     const ctx = new Context(request, url, r, store, hashes, identity, request.signal, requestId, region, { principal, client, ...(access === undefined ? {} : { access }) })
     try {
       return await OPERATIONS[r.operation](ctx)

@@ -196,6 +196,17 @@ describe('POST Object (browser form uploads)', () => {
     assert.equal(Buffer.from(head.CacheControl ?? '', 'latin1').toString('utf8'), 'max-age=60, 日')
   })
 
+  it('a form that asks for server-side encryption is refused with NotImplemented and stores nothing (s3mesh does not encrypt at rest)', async () => {
+    for (const fields of [{ 'x-amz-server-side-encryption': 'AES256' }, { 'x-amz-server-side-encryption-customer-algorithm': 'AES256' }] as Array<Record<string, string>>) {
+      const key = `sse-${Object.keys(fields)[0]!.length}`
+      const p = await presign(key, [fields], fields)
+      const res = await post(p.url, p.fields, { bytes: new TextEncoder().encode('secret') })
+      const body = await res.text()
+      assert.deepEqual([res.status, errorCode(body)], [501, 'NotImplemented'], body)
+      assert.ok(await missing(key), `${key}: nothing stored`)
+    }
+  })
+
   it('boto3\'s generate_presigned_post, sent by curl, with ${filename} in the key', async () => {
     const script = `
 import boto3, botocore.config, json

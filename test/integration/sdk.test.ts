@@ -340,6 +340,26 @@ describe('AWS SDK v3 against s3mesh server', () => {
     assert.equal(await errorName(s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } }))), 'NotImplemented')
   })
 
+  it('refuses server-side encryption (SSE-S3, SSE-KMS, SSE-C) rather than storing in plain text what was to be encrypted, and a customer key on a read of an object stored without one', async () => {
+    const SSECustomerKey = randomBytes(32).toString('base64')
+    const customer = { SSECustomerAlgorithm: 'AES256', SSECustomerKey }
+    const refused = await Promise.all([
+      s3.send(new PutObjectCommand({ Bucket: B, Key: 'sse-s3', Body: 'secret', ServerSideEncryption: 'AES256' })),
+      s3.send(new PutObjectCommand({ Bucket: B, Key: 'sse-kms', Body: 'secret', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'k1' })),
+      s3.send(new PutObjectCommand({ Bucket: B, Key: 'sse-c', Body: 'secret', ...customer })),
+      s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'sse-c-parts', ...customer })),
+    ].map(errorName))
+    assert.deepEqual(refused, ['NotImplemented', 'NotImplemented', 'NotImplemented', 'NotImplemented'])
+    for (const Key of ['sse-s3', 'sse-kms', 'sse-c']) assert.equal(await errorName(s3.send(new HeadObjectCommand({ Bucket: B, Key }))), 'NotFound', `${Key}: nothing stored`)
+    assert.equal((await s3.send(new ListMultipartUploadsCommand({ Bucket: B, Prefix: 'sse-c-parts' }))).Uploads, undefined, 'no upload begun')
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'sse-plain', Body: 'plain' }))
+    assert.equal(await errorName(s3.send(new GetObjectCommand({ Bucket: B, Key: 'sse-plain', ...customer }))), 'InvalidRequest')
+    assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'sse-copied', CopySource: `${B}/sse-plain`, CopySourceSSECustomerAlgorithm: 'AES256', CopySourceSSECustomerKey: SSECustomerKey }))), 'InvalidRequest')
+    assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'sse-copied', CopySource: `${B}/sse-plain`, ServerSideEncryption: 'AES256' }))), 'NotImplemented')
+    assert.equal(await errorName(s3.send(new HeadObjectCommand({ Bucket: B, Key: 'sse-copied' }))), 'NotFound')
+    assert.equal(await (await s3.send(new GetObjectCommand({ Bucket: B, Key: 'sse-plain' }))).Body!.transformToString(), 'plain')
+  })
+
   it('bucket CORS: rules, preflight and response headers for browsers', async () => {
     assert.equal(await errorName(s3.send(new GetBucketCorsCommand({ Bucket: B }))), 'NoSuchCORSConfiguration')
     const preflight = (origin: string, method: string, headers = 'content-type'): Promise<Response> => fetch(`${server.url}/${B}/digits`, {

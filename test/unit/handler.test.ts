@@ -137,19 +137,76 @@ describe('S3 handler', () => {
     assert.match(missing, /<Key>no&#13;such<\/Key>/)
   })
 
-  it('refuses a copy of an object onto itself that changes nothing, and takes one that asks for a storage class or encryption (how tools rewrite an object in place)', async () => {
+  it('refuses a copy of an object onto itself that changes nothing, and takes one that asks for a storage class or a redirect (how tools rewrite an object in place)', async () => {
     const h = await setup()
     assert.equal((await h(await sign.sign('http://localhost/photos/r', { method: 'PUT', body: 'kept', headers: { 'x-amz-meta-who': 'ann' } }))).status, 200)
     const same = await h(await sign.sign('http://localhost/photos/r', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/r' } }))
     assert.equal(same.status, 400)
     assert.match(await same.text(), /<Code>InvalidRequest<\/Code>/)
-    for (const headers of [{ 'x-amz-storage-class': 'STANDARD_IA' }, { 'x-amz-server-side-encryption': 'AES256' }] as Array<Record<string, string>>) {
+    for (const headers of [{ 'x-amz-storage-class': 'STANDARD_IA' }, { 'x-amz-website-redirect-location': '/elsewhere' }] as Array<Record<string, string>>) {
       const copy = await h(await sign.sign('http://localhost/photos/r', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/r', ...headers } }))
       assert.equal(copy.status, 200, await copy.text())
     }
     const got = await h(await sign.sign('http://localhost/photos/r'))
     assert.equal(await got.text(), 'kept')
     assert.equal(got.headers.get('x-amz-meta-who'), 'ann', 'its metadata copied with it')
+  })
+
+  it('refuses server-side encryption rather than storing in plain text what was to be encrypted: writes NotImplemented, a customer key on a read InvalidRequest, x-amz-server-side-encryption on a read InvalidArgument', async () => {
+    const h = await setup()
+    assert.equal((await h(await sign.sign('http://localhost/photos/plain', { method: 'PUT', body: 'plain' }))).status, 200)
+    const customerKey = {
+      'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+      'x-amz-server-side-encryption-customer-key': btoa('k'.repeat(32)),
+      'x-amz-server-side-encryption-customer-key-md5': 'AAAAAAAAAAAAAAAAAAAAAA==',
+    }
+    const writes: Array<[string, RequestInit]> = [
+      ['http://localhost/photos/sse-s3', { method: 'PUT', body: 'secret', headers: { 'x-amz-server-side-encryption': 'AES256' } }],
+      ['http://localhost/photos/sse-kms', { method: 'PUT', body: 'secret', headers: { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'k1' } }],
+      ['http://localhost/photos/sse-c', { method: 'PUT', body: 'secret', headers: customerKey }],
+      ['http://localhost/photos/sse-copy', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/plain', 'x-amz-server-side-encryption': 'AES256' } }],
+      ['http://localhost/photos/plain', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/plain', ...customerKey } }],
+      ['http://localhost/photos/sse-mpu?uploads', { method: 'POST', headers: customerKey }],
+    ]
+    for (const [url, init] of writes) {
+      const res = await h(await sign.sign(url, init))
+      assert.equal(res.status, 501, url)
+      assert.match(await res.text(), /<Code>NotImplemented<\/Code>.*does not encrypt/s)
+    }
+    for (const key of ['sse-s3', 'sse-kms', 'sse-c', 'sse-copy']) assert.equal((await h(await sign.sign(`http://localhost/photos/${key}`))).status, 404, `${key}: nothing stored`)
+    assert.match(await (await h(await sign.sign('http://localhost/photos?uploads'))).text(), /<ListMultipartUploadsResult(?:(?!<Upload>).)*$/s, 'no upload begun')
+    // Nothing is stored with a customer key, so a read that gives one is refused rather than answered without it.
+    for (const method of ['GET', 'HEAD']) {
+      const keyed = await h(await sign.sign('http://localhost/photos/plain', { method, headers: customerKey }))
+      assert.equal(keyed.status, 400, method)
+      if (method === 'GET') assert.match(await keyed.text(), /<Code>InvalidRequest<\/Code>.*not applicable/s)
+      const sse = await h(await sign.sign('http://localhost/photos/plain', { method, headers: { 'x-amz-server-side-encryption': 'AES256' } }))
+      assert.equal(sse.status, 400, method)
+      if (method === 'GET') assert.match(await sse.text(), /<Code>InvalidArgument<\/Code>/)
+    }
+    const sourceKeyed = await h(await sign.sign('http://localhost/photos/copied', {
+      method: 'PUT',
+      headers: { 'x-amz-copy-source': '/photos/plain', 'x-amz-copy-source-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-copy-source-server-side-encryption-customer-key': btoa('k'.repeat(32)) },
+    }))
+    assert.equal(sourceKeyed.status, 400)
+    assert.match(await sourceKeyed.text(), /<Code>InvalidRequest<\/Code>.*source/s)
+    assert.equal((await h(await sign.sign('http://localhost/photos/copied'))).status, 404)
+    const got = await h(await sign.sign('http://localhost/photos/plain'))
+    assert.equal(await got.text(), 'plain', 'the object read without a key as ever')
+  })
+
+  it('refuses a request whose x-amz-expected-bucket-owner (or a copy\'s x-amz-source-expected-bucket-owner) is another account, and takes the owner\'s', async () => {
+    const h = await setup()
+    const owner = { 'x-amz-expected-bucket-owner': '000000000000' }
+    assert.equal((await h(await sign.sign('http://localhost/photos/owned', { method: 'PUT', body: 'mine', headers: owner }))).status, 200)
+    const other = await h(await sign.sign('http://localhost/photos/owned', { method: 'PUT', body: 'theirs', headers: { 'x-amz-expected-bucket-owner': '111122223333' } }))
+    assert.equal(other.status, 403)
+    assert.match(await other.text(), /<Code>AccessDenied<\/Code>.*111122223333/s)
+    assert.equal((await h(await sign.sign('http://localhost/photos/owned', { headers: { 'x-amz-expected-bucket-owner': '111122223333' } }))).status, 403, 'a read too')
+    const copy = await h(await sign.sign('http://localhost/photos/copy', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/owned', ...owner, 'x-amz-source-expected-bucket-owner': '111122223333' } }))
+    assert.equal(copy.status, 403)
+    assert.equal((await h(await sign.sign('http://localhost/photos/copy'))).status, 404, 'no copy made')
+    assert.equal(await (await h(await sign.sign('http://localhost/photos/owned', { headers: owner }))).text(), 'mine')
   })
 
   it('refuses user metadata over 2 KB with MetadataTooLarge, as S3 does', async () => {

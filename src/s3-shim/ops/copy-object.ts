@@ -17,7 +17,7 @@ function directive (ctx: Context, header: string): 'COPY' | 'REPLACE' {
 }
 
 /** Headers with which a copy of an object onto itself changes it, as S3 sees it, though its metadata and tags stay. */
-const IN_PLACE_CHANGES = ['x-amz-storage-class', 'x-amz-server-side-encryption', 'x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-server-side-encryption-customer-algorithm', 'x-amz-website-redirect-location']
+const IN_PLACE_CHANGES = ['x-amz-storage-class', 'x-amz-website-redirect-location']
 
 /** CopyObject: server-side copy, keeping or replacing metadata and tags. */
 export async function copyObject (ctx: Context): Promise<Response> {
@@ -26,8 +26,8 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
   // A version copied onto its own key is a restore, allowed as S3 allows it. So is a copy that asks for another storage
-  // class, encryption or redirect (how S3 changes them in place; s3mesh keeps one class and encrypts nothing, as a PUT
-  // with those headers does), which tools send to rewrite an object.
+  // class or redirect (how S3 changes them in place; s3mesh keeps one class, as a PUT with that header does), which
+  // tools send to rewrite an object. One that asks for encryption was refused before (http/encryption.ts).
   checkStorageClass(ctx.headers)
   const changesAttributes = IN_PLACE_CHANGES.some(h => ctx.headers.has(h))
   const unchanged = source.bucket === ctx.bucket && source.key === ctx.key && metadataDirective === 'COPY' && taggingDirective === 'COPY' && !changesAttributes

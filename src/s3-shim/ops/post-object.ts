@@ -18,6 +18,7 @@ import { uriEncode } from '../auth/uri-encode.js'
 import { Context } from '../context.js'
 import { checksumHeaders } from '../http/checksum-headers.js'
 import { isFormUpload, readFormUpload } from '../http/form-upload.js'
+import { refuseEncryption } from '../http/encryption.js'
 import { checkStorageClass, headerValue, metadataFromHeaders, tagsFromDocument } from '../http/metadata.js'
 import { quoteEtag, meshWriteHeaders } from '../respond.js'
 import type { Route } from '../router.js'
@@ -81,7 +82,7 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
     // The fields as the headers a PUT would have sent: the metadata, ACL and tagging code reads them from there.
     const headers = new Headers()
     for (const [name, value] of fields) {
-      if (HEADER_FIELDS.includes(name) || name.startsWith('x-amz-meta-')) headers.set(name, headerValue(value, name))
+      if (HEADER_FIELDS.includes(name) || name.startsWith('x-amz-meta-') || name.startsWith('x-amz-server-side-encryption')) headers.set(name, headerValue(value, name))
     }
     if (fields.has('acl')) headers.set('x-amz-acl', headerValue(fields.get('acl')!, 'acl'))
     const tags = fields.has('tagging') ? tagsFromDocument(parseXmlBody(new TextEncoder().encode(fields.get('tagging')!), 'Tagging')) : undefined
@@ -94,6 +95,7 @@ export async function postObject (request: Request, url: URL, route: Route, o: P
     }
     const ctx = new Context(new Request(url, { method: 'PUT', headers }), url, target, o.store, o.hashes, undefined, signal, o.requestId, o.region, { principal, client: o.client, ...(o.access === undefined ? {} : { access: o.access }) })
     checkStorageClass(headers)
+    refuseEncryption('PostObject', headers)
     const acl = requestedAcl(ctx)
     // A Content-MD5 or x-amz-checksum-* field is checked as a PUT's header is: a file that does not match is not stored.
     const digests = new Headers()
