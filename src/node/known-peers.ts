@@ -1,6 +1,7 @@
 import type { ConnectionGater, Libp2p } from '@libp2p/interface'
 import { ADMISSION_WAIT_MS, AdmittedPeers } from '../core/mesh/admitted-peers.js'
 import { FIRST_FRAMES } from '../core/wire/held-bytes.js'
+import { forgetDeparted } from './departed-peers.js'
 import { closeStrangers } from './stranger-connections.js'
 
 /**
@@ -16,6 +17,7 @@ export class KnownPeers {
   private isMember: (peer: string) => boolean = () => false
   private stopClosing = (): void => {}
   private forgetPeers = (): void => {}
+  private stopForgetting = (): void => {}
 
   constructor (private readonly graceMs: number) {}
 
@@ -53,12 +55,13 @@ export class KnownPeers {
 
   /**
    * Members' and admitted tabs' first frames are held against budgets out of
-   * strangers' reach from now on, and strangers' connections close after the
-   * grace.
+   * strangers' reach from now on, strangers' connections close after the
+   * grace, and the peer store forgets whoever leaves but members.
    */
   start (libp2p: Libp2p): void {
     this.forgetPeers = FIRST_FRAMES.knowPeers({ isMember: peer => this.isMember(peer), isTab: peer => this.admitted.has(peer) })
     this.stopClosing = closeStrangers(libp2p, peer => this.known(peer), this.graceMs)
+    this.stopForgetting = forgetDeparted(libp2p, peer => this.isMember(peer))
   }
 
   /** No longer closes strangers' connections (a node stopping: before its member leaves). */
@@ -70,6 +73,8 @@ export class KnownPeers {
   /** Stops closing strangers' connections, and gives the first-frame budgets back to the process's other nodes. */
   stop (): void {
     this.stopClosingStrangers()
+    this.stopForgetting()
+    this.stopForgetting = () => {}
     this.forgetPeers()
     this.forgetPeers = () => {}
   }

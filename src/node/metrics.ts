@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { FIRST_FRAMES } from '../core/wire/held-bytes.js'
 import { WEBRTC_DIRECT_HANDSHAKES } from './guarded-webrtc-direct.js'
 import { STRANGERS } from './stranger-connections.js'
+import { FORGOTTEN } from './departed-peers.js'
 import type { GuestService } from '../core/mesh/guest-service.js'
 import type { AccessControl } from '../core/access/access-control.js'
 import type { AccessSync } from '../core/mesh/access-sync.js'
@@ -87,6 +88,7 @@ export class ServerMetrics {
     })
     this.gaugeFrom('s3mesh_webrtc_direct_handshakes_pending', 'WebRTC-direct handshakes under way (guarded-webrtc-direct.ts: at most 64, 16 from one address).', () => WEBRTC_DIRECT_HANDSHAKES.pending)
     counter('s3mesh_webrtc_direct_handshakes_refused_total', 'STUN requests dropped because as many handshakes were under way: a flood, or a burst of tabs larger than the bound.', () => WEBRTC_DIRECT_HANDSHAKES.refused)
+    counter('s3mesh_peer_records_forgotten_total', 'Peer store records forgotten as their peer\'s last connection closed: every peer but members (departed-peers.ts).', () => FORGOTTEN.peers)
     counter('s3mesh_stranger_connections_closed_total', 'Connections closed because their peer was neither a member nor a tab this node admitted 30 s after connecting (stranger-connections.ts).', () => STRANGERS.closed)
     counter('s3mesh_membership_probes_total', 'Direct probes sent.', () => membership.counters.probes)
     counter('s3mesh_membership_failed_probes_total', 'Probes that got no ack, direct or indirect.', () => membership.counters.failedProbes)

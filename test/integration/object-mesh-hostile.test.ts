@@ -248,7 +248,7 @@ describe('a peer that is neither a member nor an admitted tab', () => {
   const nodes: ServerProcess[] = []
   after(async () => { for (const n of nodes) await n.stop() })
 
-  it('is disconnected once the grace after it connected is over; a member that joined and an admitted tab stay', { timeout: 60_000 }, async () => {
+  it('is disconnected once the grace after it connected is over, and forgotten; a member that joined and an admitted tab stay', { timeout: 60_000 }, async () => {
     const env = { S3MESH_CLUSTER_KEY: randomBytes(32).toString('base64'), S3MESH_STRANGER_SECONDS: '5' }
     nodes.push(await startServerProcess({ env }))
     nodes.push(await startServerProcess({ env, args: ['--join', nodes[0]!.meshAddress!] }))
@@ -267,6 +267,7 @@ describe('a peer that is neither a member nor an admitted tab', () => {
       const after = Date.now() - opened
       assert.ok(!connected(stranger) && after >= 4_500, `the stranger was let go ${after} ms after it connected (grace: 5 s)`)
       assert.ok(await metric(nodes[0]!, 's3mesh_stranger_connections_closed_total') >= 1, 'and counted')
+      assert.ok(await metric(nodes[0]!, 's3mesh_peer_records_forgotten_total') >= 1, 'and the peer store forgot it')
       await new Promise(resolve => setTimeout(resolve, 2000))
       assert.ok(connected(tab), 'the admitted tab is still connected')
       const members = (await (await sign.fetch(`${nodes[0]!.url}/_s3mesh/v1/members`)).json() as { members: Array<{ id: string, state: string }> }).members
