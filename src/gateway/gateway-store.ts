@@ -1,4 +1,3 @@
-import { CHECKSUM_ALGORITHMS, checksumElement } from '../core/checksums.js'
 import { isS3Error, S3Error } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type {
@@ -18,6 +17,7 @@ import { parseXmlBody, renderXml } from '../s3-shim/xml.js'
 import { CHECKSUM_MODE, conditionHeaders, digestHeaders, expirationOf, versionHeader, versionQuery, withChecksumOf, withPartSizes, writeHeaders } from './gateway-headers.js'
 import { childrenOf, flat, inOrder, list, ruleOf, text, textIn, unquote, xmlOf, type Ordered, type Xml } from './gateway-xml.js'
 import type { ObjectCache } from './object-cache.js'
+import { listAllParts, listAllUploads } from './gateway-uploads.js'
 import { sha256Hex, type RemoteS3 } from './remote-s3.js'
 
 export interface GatewayStoreOptions {
@@ -435,30 +435,12 @@ export class GatewayStore implements ObjectStore {
 
   async listParts (bucket: string, key: string, uploadId: string, options: Signal = {}): Promise<PartInfo[]> {
     const { endpoint, id } = uploadOn(uploadId)
-    const { response } = await this.remote.send({ method: 'GET', bucket, key, endpoint, query: { uploadId: id }, signal: options.signal })
-    return list(await xmlOf(response, 'ListPartsResult'), 'Part').map(p => {
-      const checksum = CHECKSUM_ALGORITHMS.map(algorithm => ({ algorithm, value: text(p, checksumElement(algorithm)) })).find(c => c.value !== '')
-      return {
-        partNumber: Number(text(p, 'PartNumber')), etag: unquote(text(p, 'ETag')), size: Number(text(p, 'Size')), lastModified: new Date(text(p, 'LastModified')),
-        ...(checksum === undefined ? {} : { checksum }),
-      }
-    })
+    return await listAllParts(this.remote, bucket, key, endpoint, id, options.signal)
   }
 
   /** Uploads live on the node that began them: every node is asked. */
   async listMultipartUploads (bucket: string, options: { prefix?: string } & Signal = {}): Promise<UploadInfo[]> {
-    const query: Record<string, string> = { uploads: '' }
-    if (options.prefix !== undefined && options.prefix !== '') query.prefix = options.prefix
-    const answers = await Promise.allSettled(this.remote.endpoints.map(async (_, endpoint) => {
-      const { response } = await this.remote.send({ method: 'GET', bucket, endpoint, query, signal: options.signal })
-      return list(await xmlOf(response, 'ListMultipartUploadsResult'), 'Upload').map(u => ({ uploadId: `${endpoint}.${text(u, 'UploadId')}`, key: text(u, 'Key'), initiated: new Date(text(u, 'Initiated')) }))
-    }))
-    const found = answers.flatMap(a => a.status === 'fulfilled' ? a.value : [])
-    if (found.length === 0) {
-      const failed = answers.find(a => a.status === 'rejected')
-      if (failed !== undefined && answers.every(a => a.status === 'rejected')) throw failed.reason
-    }
-    return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated.getTime() - b.initiated.getTime())
+    return await listAllUploads(this.remote, bucket, options.prefix, options.signal)
   }
 
   async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: CompletedPart[], options: CompleteOptions = {}): Promise<ObjectInfo> {

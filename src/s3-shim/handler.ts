@@ -246,7 +246,8 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     // Names are checked before any store sees them: a store may map them to file paths.
     if (r.bucket !== '' && r.operation !== 'CreateBucket') assertBucketName(r.bucket)
     if (r.key !== '') assertObjectKey(r.key)
-    if (r.bucket !== '') refuseOtherOwner(request.headers)
+    // (Not on CreateBucket: the bucket is the caller's once made, and S3 does not check it there.)
+    if (r.bucket !== '' && r.operation !== 'CreateBucket') refuseOtherOwner(request.headers)
     // ListBuckets shows what the caller may see; DeleteObjects checks each key it names.
     if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, await withTagsIfAsked(principal, r, request.headers, permissionsFor(r, request.headers, client), request.signal))
     refuseObjectLock(r.operation, request.headers, store)

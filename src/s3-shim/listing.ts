@@ -126,8 +126,16 @@ export function markerCursor (marker: string, prefix: string, delimiter: string)
   return { key: marker, isPrefix }
 }
 
+/**
+ * The cursor further on of two (a v2 token and a StartAfter, which paginators
+ * send with every page). A common prefix's cursor stands after every key
+ * under it: a StartAfter inside that prefix is behind it, or the page after
+ * one that ended on the prefix would list it again, for ever.
+ */
 export function laterCursor (a: Cursor | undefined, b: Cursor | undefined): Cursor | undefined {
   if (a === undefined) return b
   if (b === undefined) return a
+  if (a.isPrefix && b.key.startsWith(a.key)) return a
+  if (b.isPrefix && a.key.startsWith(b.key)) return b
   return compareKeys(a.key, b.key) >= 0 ? a : b
 }

@@ -79,6 +79,44 @@ describe('the edge worker in Deno and in Node', () => {
     assert.deepEqual([whole.status, whole.headers.get('content-length'), whole.headers.get('x-amz-mp-parts-count')], [200, String(5 * 1024 * 1024 + 7), null])
   })
 
+  it('lists an upload\'s parts past 1,000, and uploads past 1,000, page by page as the nodes answer them (a client resuming from ListParts completes the whole object)', { timeout: 120_000 }, async () => {
+    const worker = (await import(BUNDLE) as { default: { fetch: (r: Request, env: unknown) => Promise<Response> } }).default
+    const client = signer()
+    const send = async (path: string, init: RequestInit = {}): Promise<Response> => await worker.fetch(await client.sign(`http://edge.test${path}`, init), mesh.bindings)
+    assert.equal((await send('/many', { method: 'PUT' })).status, 200)
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(await (await send('/many/parts.bin?uploads', { method: 'POST' })).text())![1]!
+    const PARTS = 1003
+    for (let n = 1; n <= PARTS; n += 16) {
+      await Promise.all(Array.from({ length: Math.min(16, PARTS - n + 1) }, async (_, i) => {
+        assert.equal((await send(`/many/parts.bin?partNumber=${n + i}&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', body: `part ${n + i}` })).status, 200)
+      }))
+    }
+    const numbers = (xml: string): number[] => [...xml.matchAll(/<Part><PartNumber>(\d+)<\/PartNumber>/g)].map(m => Number(m[1]))
+    const first = await (await send(`/many/parts.bin?uploadId=${encodeURIComponent(uploadId)}`)).text()
+    assert.deepEqual([numbers(first).length, /<IsTruncated>true<\/IsTruncated>/.test(first), /<NextPartNumberMarker>1000</.test(first)], [1000, true, true], 'the first page: 1,000 parts, truncated')
+    const rest = await (await send(`/many/parts.bin?uploadId=${encodeURIComponent(uploadId)}&part-number-marker=1000`)).text()
+    assert.deepEqual(numbers(rest), [1001, 1002, 1003], 'the rest after the marker')
+    assert.match(rest, /<IsTruncated>false<\/IsTruncated>/)
+
+    // Uploads begun on both nodes, more than a node answers in one page.
+    const UPLOADS = 1004
+    for (let u = 0; u < UPLOADS; u += 16) {
+      await Promise.all(Array.from({ length: Math.min(16, UPLOADS - u) }, async (_, i) => {
+        const node = nodes[(u + i) % 2]!
+        assert.equal((await client.fetch(`${node.url}/many/u/${String(u + i).padStart(4, '0')}?uploads`, { method: 'POST' })).status, 200)
+      }))
+    }
+    const keys: string[] = []
+    let query = 'uploads&prefix=u%2F'
+    for (let page = 0; page < 5; page++) {
+      const xml = await (await send(`/many?${query}`)).text()
+      keys.push(...[...xml.matchAll(/<Upload><Key>([^<]+)<\/Key>/g)].map(m => m[1]!))
+      if (!/<IsTruncated>true<\/IsTruncated>/.test(xml)) break
+      query = `uploads&prefix=u%2F&key-marker=${encodeURIComponent(/<NextKeyMarker>([^<]*)</.exec(xml)![1]!)}&upload-id-marker=${encodeURIComponent(/<NextUploadIdMarker>([^<]*)</.exec(xml)![1]!)}`
+    }
+    assert.deepEqual(keys, Array.from({ length: UPLOADS }, (_, i) => `u/${String(i).padStart(4, '0')}`), 'every upload, once, in order')
+  })
+
   it('enforces the mesh\'s users and policies at the edge, and stops a disabled user within its TTL', async () => {
     const worker = (await import(BUNDLE) as { default: { fetch: (r: Request, env: unknown) => Promise<Response> } }).default
     const env = { ...mesh.bindings, S3MESH_CACHE: 'off', S3MESH_ACCESS_TTL_SECONDS: '1' }

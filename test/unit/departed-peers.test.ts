@@ -14,11 +14,11 @@ const node = async (): Promise<Libp2p> => await createLibp2p({
 })
 
 describe('forgetDeparted', () => {
-  it('forgets the peer store\'s record of a peer whose last connection closed, but a kept one\'s (a member), and learns a returning peer again', async () => {
+  it('forgets the peer store\'s record of a peer whose last connection closed, but a kept one\'s (a member); one written back after it left goes at a sweep; a returning peer is learned again', async () => {
     const hub = await node()
     const peers = [await node(), await node(), await node()]
     const kept = peers[0]!.peerId.toString()
-    const stop = forgetDeparted(hub, peer => peer === kept)
+    const stop = forgetDeparted(hub, peer => peer === kept, { delayMs: 50, sweepMs: 300 })
     try {
       for (const p of peers) await p.dial(hub.getMultiaddrs()[0]!)
       // The precondition: identify filled the hub's store with each of them (protocols and all).
@@ -30,6 +30,11 @@ describe('forgetDeparted', () => {
       await until('the departed are forgotten', async () => !await hub.peerStore.has(peers[1]!.peerId) && !await hub.peerStore.has(peers[2]!.peerId))
       assert.ok(await hub.peerStore.has(peers[0]!.peerId), 'the kept one is remembered')
       assert.equal((await hub.peerStore.all()).length, before - 2)
+      // Written back after its peer left (as an identify answer that lands late writes it): the sweep finds it twice, and forgets it.
+      await hub.peerStore.merge(peers[2]!.peerId, { multiaddrs: peers[2]!.getMultiaddrs(), metadata: { late: new Uint8Array([1]) } })
+      assert.ok(await hub.peerStore.has(peers[2]!.peerId), 'the precondition: the record is back')
+      await until('the sweep forgets the record written back', async () => !await hub.peerStore.has(peers[2]!.peerId))
+      assert.ok(await hub.peerStore.has(peers[0]!.peerId), 'and keeps the kept one')
       // One that comes back is learned again.
       await peers[1]!.start()
       await peers[1]!.dial(hub.getMultiaddrs()[0]!)

@@ -37,6 +37,15 @@ export async function uploadPartCopy (ctx: Context): Promise<Response> {
     await handle.close()
     throw new S3Error('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_SIZE}. Copy a range of it (x-amz-copy-source-range) of at most that.`)
   }
-  const part = await ctx.store.uploadPart(ctx.bucket, ctx.key, uploadId, partNumber, handle.stream(range), { size, signal: ctx.signal })
-  return xmlResponse('CopyPartResult', { ETag: quoteEtag(part.etag), LastModified: isoDate(part.lastModified), ...checksumXml(part.checksum) })
+  let part
+  try {
+    part = await ctx.store.uploadPart(ctx.bucket, ctx.key, uploadId, partNumber, handle.stream(range), { size, signal: ctx.signal })
+  } catch (err) {
+    // A store that refuses before it reads the body (no such upload: aborted while copies of its parts were queued) leaves the source open otherwise.
+    await handle.close()
+    throw err
+  }
+  const sourceVersion = handle.info.versionId ?? source.versionId
+  const headers: Record<string, string> = sourceVersion === undefined ? {} : { 'x-amz-copy-source-version-id': sourceVersion }
+  return xmlResponse('CopyPartResult', { ETag: quoteEtag(part.etag), LastModified: isoDate(part.lastModified), ...checksumXml(part.checksum) }, { headers })
 }
