@@ -29,7 +29,7 @@ async function cacheFor (config: EdgeConfig): Promise<ObjectCache | undefined> {
 
 /** The S3 handler for one configuration: what the worker runs, for callers that build their own. */
 export async function createEdgeHandler (config: EdgeConfig): Promise<S3Handler> {
-  const remote = new RemoteS3({ endpoints: config.nodes, ...config.mesh, timeoutMs: config.timeoutMs, retryAfterMs: config.retryAfterMs })
+  const remote = new RemoteS3({ endpoints: config.nodes, ...config.mesh, timeoutMs: config.timeoutMs, retryAfterMs: config.retryAfterMs, rawBodies: true })
   const store = new GatewayStore({
     remote,
     cache: await cacheFor(config),
@@ -50,7 +50,11 @@ export async function createEdgeHandler (config: EdgeConfig): Promise<S3Handler>
     const ip = request.headers.get('cf-connecting-ip')
     const i = info ?? {}
     if (ip !== null) i.client = { sourceIp: ip, secure: new URL(request.url).protocol === 'https:' }
-    return await handler(request, i)
+    const response = await handler(request, i)
+    // An object stored with a Content-Encoding goes out as stored: Workers would otherwise encode the body again (its
+    // `encodeBody`, unknown elsewhere and ignored there).
+    if (response.headers.has('content-encoding')) return new Response(response.body, { status: response.status, statusText: response.statusText, headers: response.headers, encodeBody: 'manual' } as ResponseInit)
+    return response
   }
 }
 

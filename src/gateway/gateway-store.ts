@@ -11,6 +11,7 @@ import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListRes
 import { readAll } from '../core/streams.js'
 import { checksumFromHeaders, checksumHeaders, checksumXml } from '../s3-shim/http/checksum-headers.js'
 import { metadataFromHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
+import { storedEncodingHeaders } from '../s3-shim/http/stored-encoding.js'
 import { ENTRY_HEADER, quoteEtag } from '../s3-shim/respond.js'
 import { lifecycleFromXml, lifecycleXml } from '../s3-shim/lifecycle-xml.js'
 import { parseXmlBody, renderXml } from '../s3-shim/xml.js'
@@ -304,7 +305,7 @@ export class GatewayStore implements ObjectStore {
       etag: unquote(h.get('etag') ?? ''),
       lastModified: new Date(h.get('last-modified') ?? 0),
       sha256: h.get('x-s3mesh-sha256') ?? '',
-      metadata: withPartSizes(withChecksum(metadataFromHeaders(h), checksumFromHeaders(h)), partSizes),
+      metadata: withPartSizes(withChecksum(metadataFromHeaders(storedEncodingHeaders(h)), checksumFromHeaders(h)), partSizes),
       tags,
       ...(parts === null ? {} : { parts: Number(parts) }),
       ...versionHeader(h),
@@ -336,7 +337,9 @@ export class GatewayStore implements ObjectStore {
     if (response.status === 304) {
       const cached = await lookup
       // The same ETag may be another version (a restore copies an old one's bytes): the 304 names the version it means.
-      if (cached !== undefined && cached.info.etag === etag && (response.headers.get('x-amz-version-id') ?? undefined) === cached.info.versionId) {
+      // Or the same bytes written again with other metadata (a copy onto itself, REPLACE): its Last-Modified moved.
+      if (cached !== undefined && cached.info.etag === etag && (response.headers.get('x-amz-version-id') ?? undefined) === cached.info.versionId &&
+        sameSecond(response.headers.get('last-modified'), cached.info.lastModified)) {
         this.vouch(id, etag)
         return bytesHandle(cached.info, cached.bytes)
       }
@@ -465,4 +468,9 @@ export class GatewayStore implements ObjectStore {
     const { endpoint, id } = uploadOn(uploadId)
     await this.remote.send({ method: 'DELETE', bucket, key, endpoint, query: { uploadId: id }, signal: options.signal })
   }
+}
+
+/** Whether an answer's Last-Modified (HTTP dates count whole seconds) is `date`'s. */
+function sameSecond (header: string | null, date: Date): boolean {
+  return header !== null && Math.floor(Date.parse(header) / 1000) === Math.floor(date.getTime() / 1000)
 }

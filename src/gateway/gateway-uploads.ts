@@ -10,6 +10,9 @@ import type { RemoteS3 } from './remote-s3.js'
 // client. A first page taken as the whole would end an upload's parts at
 // 1,000 (a client resuming it from ListParts would complete it without its
 // tail) and hide uploads past the first 1,000 from whoever cleans them up.
+// Each listing reads a node's whole list (as a node's own store lists all its
+// uploads for each page it answers): a page request to a node per 1,000. A
+// node that cannot be read is left out, as when its first page fails.
 
 /** Pages a node's listing until it is no longer truncated; each page's next markers must move on (a node that repeats one is not followed for ever). */
 async function allPages (page: (marker: Record<string, string>) => Promise<Xml>, next: (doc: Xml) => Record<string, string>): Promise<Xml[]> {
@@ -25,13 +28,25 @@ async function allPages (page: (marker: Record<string, string>) => Promise<Xml>,
   }
 }
 
+/** Each item once (the first with its id), in order. */
+function once<T> (items: T[], id: (item: T) => string): T[] {
+  const seen = new Set<string>()
+  return items.filter(item => {
+    const k = id(item)
+    if (seen.has(k)) return false
+    seen.add(k)
+    return true
+  })
+}
+
 /** Every part of an upload kept by the node at `endpoint` (its id there: `id`). */
 export async function listAllParts (remote: RemoteS3, bucket: string, key: string, endpoint: number, id: string, signal?: AbortSignal): Promise<PartInfo[]> {
   const pages = await allPages(async marker => {
     const { response } = await remote.send({ method: 'GET', bucket, key, endpoint, query: { uploadId: id, ...marker }, ...(signal === undefined ? {} : { signal }) })
     return await xmlOf(response, 'ListPartsResult')
   }, doc => ({ 'part-number-marker': text(doc, 'NextPartNumberMarker') }))
-  return pages.flatMap(doc => list(doc, 'Part')).map(p => {
+  // A part is listed once, though a node that does not move on from a marker repeats a page.
+  return once(pages.flatMap(doc => list(doc, 'Part')), p => text(p, 'PartNumber')).map(p => {
     const checksum = CHECKSUM_ALGORITHMS.map(algorithm => ({ algorithm, value: text(p, checksumElement(algorithm)) })).find(c => c.value !== '')
     return {
       partNumber: Number(text(p, 'PartNumber')), etag: unquote(text(p, 'ETag')), size: Number(text(p, 'Size')), lastModified: new Date(text(p, 'LastModified')),
@@ -51,7 +66,8 @@ export async function listAllUploads (remote: RemoteS3, bucket: string, prefix: 
     }, doc => ({ 'key-marker': text(doc, 'NextKeyMarker'), 'upload-id-marker': text(doc, 'NextUploadIdMarker') }))
     return pages.flatMap(doc => list(doc, 'Upload')).map(u => ({ uploadId: `${endpoint}.${text(u, 'UploadId')}`, key: text(u, 'Key'), initiated: new Date(text(u, 'Initiated')) }))
   }))
-  const found = answers.flatMap(a => a.status === 'fulfilled' ? a.value : [])
+  // An upload is listed once: a node lists a key's uploads again when the one a marker named was completed or aborted between pages.
+  const found = once(answers.flatMap(a => a.status === 'fulfilled' ? a.value : []), u => u.uploadId)
   if (found.length === 0) {
     const failed = answers.find(a => a.status === 'rejected')
     if (failed !== undefined && answers.every(a => a.status === 'rejected')) throw failed.reason

@@ -32,8 +32,14 @@ function encodeInfo (info: ObjectInfo): string {
   return encodeURIComponent(JSON.stringify(info))
 }
 function decodeInfo (header: string): ObjectInfo {
-  const info = JSON.parse(decodeURIComponent(header)) as ObjectInfo & { lastModified: string }
-  return { ...info, lastModified: new Date(info.lastModified) }
+  const info = JSON.parse(decodeURIComponent(header)) as ObjectInfo
+  // Every Date an ObjectInfo holds: its answer's headers format them (a string would fail there).
+  return {
+    ...info,
+    lastModified: new Date(info.lastModified),
+    ...(info.expiration === undefined ? {} : { expiration: { ...info.expiration, date: new Date(info.expiration.date) } }),
+    ...(info.lock?.retention === undefined ? {} : { lock: { ...info.lock, retention: { ...info.lock.retention, until: new Date(info.lock.retention.until) } } }),
+  }
 }
 
 /**

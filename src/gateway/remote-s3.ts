@@ -4,6 +4,8 @@ import { AbortError, isS3ErrorCode, S3Error } from '../core/errors.js'
 import { toHex } from '../core/hashes.js'
 import { objectPath } from '../core/names.js'
 import { UNSIGNED_PAYLOAD } from '../s3-shim/auth/sigv4.js'
+import { uriEncode } from '../s3-shim/auth/uri-encode.js'
+import { RAW_BODY } from '../s3-shim/http/stored-encoding.js'
 
 export interface RemoteS3Options {
   /** S3 endpoints of mesh nodes (`http://node-a:9000`); any of them serves the whole mesh. */
@@ -37,6 +39,13 @@ export interface RemoteS3Options {
    * version had then (its tags count, its lock). The browser's stores set it.
    */
   noHttpCache?: boolean
+  /**
+   * Read objects as stored: a node answers a GET's or HEAD's Content-Encoding
+   * in a header fetch does not act on (s3-shim/http/stored-encoding.ts), so
+   * that a gzip object is not decoded on its way. For a reader that passes
+   * objects on as S3 (an edge worker).
+   */
+  rawBodies?: boolean
   /** The clock (tests pass their own). */
   now?: () => number
 }
@@ -166,8 +175,11 @@ export class RemoteS3 {
   private async attempt (endpoint: number, req: RemoteRequest): Promise<Response> {
     const url = new URL(this.options.endpoints[endpoint]!.replace(/\/+$/, ''))
     url.pathname = `${url.pathname.replace(/\/+$/, '')}${req.bucket === undefined ? '/' : objectPath(req.bucket, req.key)}`
-    for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v)
+    // Percent-encoded as SigV4 encodes (a space is %20): URLSearchParams writes a space as `+`, which S3 (and a node) read as a plus.
+    const query = Object.entries(req.query ?? {}).map(([k, v]) => `${uriEncode(k, false)}=${uriEncode(v, false)}`).join('&')
+    if (query !== '') url.search = query
     const headers: Record<string, string> = { ...this.options.headers, ...req.headers }
+    if (this.options.rawBodies === true && (req.method === 'GET' || req.method === 'HEAD')) headers[RAW_BODY] = '1'
     const body = req.body
     if (body !== undefined) {
       headers['x-amz-content-sha256'] = req.sha256 ?? (body instanceof ReadableStream ? UNSIGNED_PAYLOAD : await sha256Hex(body))

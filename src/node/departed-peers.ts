@@ -25,7 +25,7 @@ export function forgetDeparted (libp2p: Libp2p, keep: (peer: string) => boolean,
   const gone = (peer: PeerId): boolean => !peer.equals(libp2p.peerId) && !keep(peer.toString()) && libp2p.getConnections(peer).length === 0
   const forget = async (peer: PeerId): Promise<void> => {
     // Looked at again when it is due: a connection that opened since keeps the record.
-    if (!gone(peer)) return
+    if (!gone(peer) || !await libp2p.peerStore.has(peer)) return
     FORGOTTEN.peers++
     await libp2p.peerStore.delete(peer)
   }

@@ -54,3 +54,14 @@ export async function openCopySource (ctx: Context, source: CopySource): Promise
   }
   return handle
 }
+
+/**
+ * Lets a copy's source go when the store refused the copy: its body is
+ * cancelled (some handles leave a stream once taken to whoever reads it, and
+ * a fetch from a holder no one reads stalls that version's other reads), then
+ * the handle closed.
+ */
+export async function letGo (body: ReadableStream<Uint8Array>, handle: ObjectHandle, reason: unknown): Promise<void> {
+  await body.cancel(reason).catch(() => {})
+  await handle.close().catch(() => {})
+}

@@ -9,6 +9,7 @@ import { DEFAULT_CLOCK_SKEW_MS, isSigV4Presigned, type CredentialProvider } from
 import { Context, type OperationHandler } from './context.js'
 import { refuseObjectLock } from './http/object-lock.js'
 import { refuseEncryption } from './http/encryption.js'
+import { answerStoredEncoding } from './http/stored-encoding.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
 import { getObjectLegalHold, getObjectLockConfiguration, getObjectRetention, putObjectLegalHold, putObjectLockConfiguration, putObjectRetention } from './ops/object-lock.js'
 import { abortMultipartUpload } from './ops/abort-multipart-upload.js'
@@ -300,7 +301,10 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     }
     response.headers.set('x-amz-request-id', requestId)
     await addCors(request, r, response)
-    if (options.sandboxObjects === true && (r?.operation === 'GetObject' || r?.operation === 'HeadObject')) sandbox(response.headers)
+    if (r?.operation === 'GetObject' || r?.operation === 'HeadObject') {
+      if (options.sandboxObjects === true) sandbox(response.headers)
+      answerStoredEncoding(request, response)
+    }
     return response
   }
 }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { describe, it } from 'node:test'
+import { gzipSync } from 'node:zlib'
 import { ACCESS_KEY, SECRET_KEY } from '../helpers/server-process.js'
 import { signer } from '../helpers/s3-client.js'
 import { until } from '../helpers/until.js'
@@ -64,6 +65,32 @@ describe('the edge worker in Deno and in Node', () => {
     assert.equal((await worker.fetch(forged, env)).status, 403)
     assert.equal((await worker.fetch(new Request('http://edge.test/plain/a.txt'), env)).status, 403, 'anonymous')
 
+    // An object stored gzipped (a site's precompressed file) is answered as stored, whole, by range and from the cache, though fetch decodes what it knows.
+    const gzipped = gzipSync(Buffer.from('<p>hello, compressed world</p>'.repeat(50)))
+    assert.equal((await signer().fetch(`${nodes[0]!.url}/plain/page.html`, { method: 'PUT', body: gzipped, headers: { 'content-encoding': 'gzip', 'content-type': 'text/html' } })).status, 200)
+    for (const round of ['from the node', 'from the cache']) {
+      const got = await send('/plain/page.html')
+      const bytes = Buffer.from(await got.arrayBuffer())
+      assert.deepEqual([got.status, got.headers.get('content-encoding'), got.headers.get('content-length'), bytes.equals(gzipped)], [200, 'gzip', String(gzipped.length), true], round)
+    }
+    const head = await send('/plain/page.html', { method: 'HEAD' })
+    assert.deepEqual([head.headers.get('content-encoding'), head.headers.get('content-length')], ['gzip', String(gzipped.length)])
+    const ranged = await send('/plain/page.html', { headers: { range: 'bytes=0-9' } })
+    assert.deepEqual([ranged.status, Buffer.from(await ranged.arrayBuffer()).equals(gzipped.subarray(0, 10))], [206, true])
+
+    // With a TTL of 0, new metadata on the same bytes (a copy onto itself with REPLACE: the same ETag) is seen at once.
+    const fresh = { ...mesh.bindings, S3MESH_CACHE: 'memory', S3MESH_CACHE_TTL_SECONDS: '0' }
+    const sendFresh = async (path: string): Promise<Response> => await worker.fetch(await client.sign(`http://edge.test${path}`), fresh)
+    assert.equal((await signer().fetch(`${nodes[0]!.url}/plain/meta.txt`, { method: 'PUT', body: 'same bytes', headers: { 'content-type': 'text/plain' } })).status, 200)
+    const before304 = await sendFresh('/plain/meta.txt')
+    assert.equal(before304.headers.get('content-type'), 'text/plain')
+    await new Promise(resolve => setTimeout(resolve, 1100))
+    const replaced = await signer().fetch(`${nodes[0]!.url}/plain/meta.txt`, { method: 'PUT', headers: { 'x-amz-copy-source': '/plain/meta.txt', 'x-amz-metadata-directive': 'REPLACE', 'content-type': 'text/markdown' } })
+    assert.equal(replaced.status, 200)
+    const after = await sendFresh('/plain/meta.txt')
+    assert.equal(after.headers.get('etag'), before304.headers.get('etag'), 'the precondition: the same ETag')
+    assert.equal(after.headers.get('content-type'), 'text/markdown')
+
     // A multipart object's part read through the edge, counted as S3 counts it: only for a read of one part.
     const started = await (await send('/plain/two-parts.bin?uploads', { method: 'POST' })).text()
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(started)![1]!
@@ -103,18 +130,19 @@ describe('the edge worker in Deno and in Node', () => {
     for (let u = 0; u < UPLOADS; u += 16) {
       await Promise.all(Array.from({ length: Math.min(16, UPLOADS - u) }, async (_, i) => {
         const node = nodes[(u + i) % 2]!
-        assert.equal((await client.fetch(`${node.url}/many/u/${String(u + i).padStart(4, '0')}?uploads`, { method: 'POST' })).status, 200)
+        assert.equal((await client.fetch(`${node.url}/many/up%20load/${String(u + i).padStart(4, '0')}?uploads`, { method: 'POST' })).status, 200)
       }))
     }
     const keys: string[] = []
-    let query = 'uploads&prefix=u%2F'
+    // A space in the prefix and the markers: the edge sends it on to the nodes as %20 (a `+` is read as a plus, and the signature fails).
+    let query = 'uploads&prefix=up%20load%2F'
     for (let page = 0; page < 5; page++) {
       const xml = await (await send(`/many?${query}`)).text()
       keys.push(...[...xml.matchAll(/<Upload><Key>([^<]+)<\/Key>/g)].map(m => m[1]!))
       if (!/<IsTruncated>true<\/IsTruncated>/.test(xml)) break
-      query = `uploads&prefix=u%2F&key-marker=${encodeURIComponent(/<NextKeyMarker>([^<]*)</.exec(xml)![1]!)}&upload-id-marker=${encodeURIComponent(/<NextUploadIdMarker>([^<]*)</.exec(xml)![1]!)}`
+      query = `uploads&prefix=up%20load%2F&key-marker=${encodeURIComponent(/<NextKeyMarker>([^<]*)</.exec(xml)![1]!)}&upload-id-marker=${encodeURIComponent(/<NextUploadIdMarker>([^<]*)</.exec(xml)![1]!)}`
     }
-    assert.deepEqual(keys, Array.from({ length: UPLOADS }, (_, i) => `u/${String(i).padStart(4, '0')}`), 'every upload, once, in order')
+    assert.deepEqual(keys, Array.from({ length: UPLOADS }, (_, i) => `up load/${String(i).padStart(4, '0')}`), 'every upload, once, in order')
   })
 
   it('enforces the mesh\'s users and policies at the edge, and stops a disabled user within its TTL', async () => {

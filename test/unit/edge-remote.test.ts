@@ -190,6 +190,20 @@ describe('CacheApiCache', () => {
     await prod.delete('photos', 'a/ü b.txt')
     assert.equal(await prod.get('photos', 'a/ü b.txt'), undefined)
   })
+
+  it('gives back every date of an object\'s info as a Date: its expiration and its retention, which the answer\'s headers format', async () => {
+    const cache = new CacheApiCache(zoneCache(), 'mesh')
+    const info = {
+      key: 'k', size: 1, etag: 'e', lastModified: new Date('2026-11-26T10:00:00Z'), sha256: 'f'.repeat(64), metadata: { user: {} }, tags: {},
+      expiration: { date: new Date('2026-12-27T00:00:00Z'), ruleId: 'old' },
+      lock: { retention: { mode: 'GOVERNANCE' as const, until: new Date('2027-01-01T00:00:00Z') }, legalHold: true },
+    }
+    await cache.put('b', 'k', { info, bytes: new Uint8Array([1]) })
+    const back = (await cache.get('b', 'k'))!.info
+    assert.deepEqual(back, info)
+    assert.equal(back.expiration!.date.toUTCString(), 'Sun, 27 Dec 2026 00:00:00 GMT')
+    assert.equal(back.lock!.retention!.until.toISOString(), '2027-01-01T00:00:00.000Z')
+  })
 })
 
 describe('edgeConfig', () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { s3Signer } from '../../src/core/s3-signer.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
+import { S3Error } from '../../src/core/errors.js'
 import { createS3Handler } from '../../src/s3-shim/index.js'
 import { requestWithBlob } from '../../src/s3-shim/blob-bodies.js'
 import type { PutOptions } from '../../src/core/object-store.js'
@@ -209,6 +210,32 @@ describe('S3 handler', () => {
     assert.deepEqual(seen, ['photos/2020/', 'photos/2021/', 'photos/z'])
   })
 
+  it('a copy (CopyObject, UploadPartCopy) the store refuses before reading lets its source go: the body cancelled, the handle closed', async () => {
+    const store = new MemoryStore()
+    await store.createBucket('photos')
+    await store.putObject('photos', 'src', new Blob(['source bytes']).stream(), { metadata: { user: {} } })
+    // As a mesh member's handle of a fetch from a holder: once its stream is taken, close() leaves the stream to its reader.
+    const released: string[] = []
+    const open = store.openObject.bind(store)
+    store.openObject = async (bucket, key, options) => {
+      const handle = await open(bucket, key, options)
+      let taken = false
+      return {
+        info: handle.info,
+        stream: () => { taken = true; return new ReadableStream<Uint8Array>({ pull: () => {}, cancel: () => { released.push('cancelled') } }, { highWaterMark: 0 }) },
+        close: async () => { if (!taken) released.push('closed') },
+      }
+    }
+    store.putObject = async () => { throw new S3Error('ServiceUnavailable', 'refused before reading') }
+    const h = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined } })
+    assert.equal((await h(await sign.sign('http://localhost/photos/copy', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/src' } }))).status, 503)
+    assert.deepEqual(released, ['cancelled'], 'CopyObject')
+    released.length = 0
+    const part = await h(await sign.sign('http://localhost/photos/dst?partNumber=1&uploadId=no-such-upload', { method: 'PUT', headers: { 'x-amz-copy-source': '/photos/src' } }))
+    assert.equal(part.status, 404)
+    assert.deepEqual(released, ['cancelled'], 'UploadPartCopy')
+  })
+
   it('UploadPartCopy answers which version of its source it copied (x-amz-copy-source-version-id), as CopyObject does', async () => {
     const h = await setup()
     assert.equal((await h(await sign.sign('http://localhost/photos?versioning', { method: 'PUT', body: '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>' }))).status, 200)
@@ -243,6 +270,18 @@ describe('S3 handler', () => {
     assert.equal(res.status, 400)
     assert.match(await res.text(), /<Code>MetadataTooLarge<\/Code>/)
     assert.equal((await h(await sign.sign('http://localhost/photos/meta'))).status, 404, 'nothing kept')
+  })
+
+  it('DeleteObjects reports a key it cannot delete (a NotImplemented condition, a 5xx of the store) in its Errors, and deletes the others', async () => {
+    const h = await setup()
+    for (const key of ['x', 'y', 'z']) assert.equal((await h(await sign.sign(`http://localhost/photos/${key}`, { method: 'PUT', body: key }))).status, 200)
+    const body = '<Delete><Object><Key>x</Key></Object><Object><Key>y</Key><LastModifiedTime>2026-01-01T00:00:00Z</LastModifiedTime></Object><Object><Key>z</Key></Object></Delete>'
+    const res = await h(await sign.sign('http://localhost/photos?delete', { method: 'POST', body }))
+    const xml = await res.text()
+    assert.equal(res.status, 200, xml)
+    assert.deepEqual([...xml.matchAll(/<Deleted><Key>([^<]+)<\/Key>/g)].map(m => m[1]), ['x', 'z'])
+    assert.match(xml, /<Error><Key>y<\/Key><Code>NotImplemented<\/Code>/)
+    assert.deepEqual(await Promise.all(['x', 'y', 'z'].map(async k => (await h(await sign.sign(`http://localhost/photos/${k}`))).status)), [404, 200, 404])
   })
 
   it('deletes only on a matching If-Match (an ETag, or *), in DeleteObject and as an ETag in DeleteObjects; a refused one deletes nothing', async () => {

@@ -7,7 +7,7 @@ import { checkStorageClass, metadataFromHeaders, tagsFromHeader } from '../http/
 import { isoDate, quoteEtag } from '../respond.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
 import { xmlResponse } from '../xml.js'
-import { openCopySource, parseCopySource } from '../copy-source.js'
+import { letGo, openCopySource, parseCopySource } from '../copy-source.js'
 import { applyObjectAcl, requestedAcl } from './get-acl.js'
 
 function directive (ctx: Context, header: string): 'COPY' | 'REPLACE' {
@@ -51,12 +51,13 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const metadata = metadataDirective === 'REPLACE' ? metadataFromHeaders(ctx.headers) : kept
   const checksum = sourceChecksum?.type === 'FULL_OBJECT' ? { algorithm: sourceChecksum.algorithm, value: sourceChecksum.value } : undefined
   const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(ctx.headers) ?? {} : handle.info.tags
+  const body = handle.stream()
   let info
   try {
-    info = await ctx.store.putObject(ctx.bucket, ctx.key, handle.stream(), { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal, ...lock })
+    info = await ctx.store.putObject(ctx.bucket, ctx.key, body, { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal, ...lock })
   } catch (err) {
     // A store that refuses before it reads the body leaves the source open otherwise.
-    await handle.close()
+    await letGo(body, handle, err)
     throw err
   }
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, acl)

@@ -44,7 +44,9 @@ export async function deleteObjects (ctx: Context): Promise<Response> {
         })
       }
     } catch (err) {
-      if (!isS3Error(err) || err.status >= 500) throw err
+      // Any S3 error is this key's, as S3 reports it (a NotImplemented condition, a mesh that cannot reach its owners):
+      // the keys before it are deleted, and failing the whole request would hide which. Anything else is a fault here.
+      if (!isS3Error(err)) throw err
       Errors.push({ Key: key, ...(versionId === undefined ? {} : { VersionId: versionId }), Code: err.code, Message: err.message })
     }
   }

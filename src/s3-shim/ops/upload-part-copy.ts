@@ -5,7 +5,7 @@ import type { Context } from '../context.js'
 import { checksumXml } from '../http/checksum-headers.js'
 import { isoDate, quoteEtag } from '../respond.js'
 import { xmlResponse } from '../xml.js'
-import { openCopySource, parseCopySource } from '../copy-source.js'
+import { letGo, openCopySource, parseCopySource } from '../copy-source.js'
 import { partNumberOf, uploadIdOf } from '../multipart-params.js'
 
 /** x-amz-copy-source-range must be `bytes=first-last` inside the source object. */
@@ -37,12 +37,14 @@ export async function uploadPartCopy (ctx: Context): Promise<Response> {
     await handle.close()
     throw new S3Error('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_SIZE}. Copy a range of it (x-amz-copy-source-range) of at most that.`)
   }
+  const body = handle.stream(range)
   let part
   try {
-    part = await ctx.store.uploadPart(ctx.bucket, ctx.key, uploadId, partNumber, handle.stream(range), { size, signal: ctx.signal })
+    part = await ctx.store.uploadPart(ctx.bucket, ctx.key, uploadId, partNumber, body, { size, signal: ctx.signal })
   } catch (err) {
-    // A store that refuses before it reads the body (no such upload: aborted while copies of its parts were queued) leaves the source open otherwise.
-    await handle.close()
+    // A store that refuses before it reads the body (no such upload: aborted while copies of its parts were queued) leaves
+    // the source open otherwise: a file, or a fetch from a holder that stalls other reads of that version.
+    await letGo(body, handle, err)
     throw err
   }
   const sourceVersion = handle.info.versionId ?? source.versionId
