@@ -263,7 +263,7 @@ describe('a peer that is neither a member nor an admitted tab', () => {
       const opened = Date.now()
       await stranger.dial(multiaddr(nodes[0]!.meshAddress!))
       await tab.dial(multiaddr(nodes[0]!.meshAddress!))
-      const connected = (p: typeof stranger): boolean => p.getConnections().some(c => c.remotePeer.toString() === peerOf(nodes[0]!) && c.status === 'open')
+      const connected = (p: Pick<typeof tab, 'getConnections'>): boolean => p.getConnections().some(c => c.remotePeer.toString() === peerOf(nodes[0]!) && c.status === 'open')
       assert.ok(connected(stranger) && connected(tab), 'the precondition: both connected')
       while (connected(stranger) && Date.now() - opened < 20_000) await new Promise(resolve => setTimeout(resolve, 100))
       const after = Date.now() - opened
