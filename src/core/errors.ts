@@ -102,6 +102,9 @@ export class S3Error extends Error {
   }
 }
 
+/** The cause of a ServiceUnavailable that no node could be reached at all (not one key's trouble): what follows would wait on the same. */
+export const UNREACHABLE = new Error('no node could be reached')
+
 /** True when `err` is an S3Error, optionally of one code. */
 export function isS3Error (err: unknown, code?: S3ErrorCode): err is S3Error {
   return err instanceof S3Error && (code === undefined || err.code === code)

@@ -384,7 +384,8 @@ export class GatewayStore implements ObjectStore {
         void this.remote.send({
           method: 'GET', bucket, key, endpoint, query: versionQuery(named),
           headers: { 'if-match': quoteEtag(info.etag), ...(range === undefined ? {} : { range: `bytes=${range.start}-${range.end}` }) },
-        }).then(async ({ response }) => { await response.body!.pipeTo(writable) }, async (err: unknown) => { await writable.abort(err) })
+        // The reader may cancel (a client gone, a copy the store refused): the pipe's rejection then is no one's to hear.
+        }).then(async ({ response }) => { await response.body!.pipeTo(writable) }, async (err: unknown) => { await writable.abort(err) }).catch(() => {})
         return readable
       },
       close: release,

@@ -23,8 +23,15 @@ export interface ObjectCache {
 /** Cache API keys must be URLs; this host is never fetched. */
 const CACHE_ORIGIN = 'https://s3mesh-cache.invalid'
 
+/**
+ * What entries hold, named in their keys: an entry of another form is never
+ * read. 2: an object stored with a Content-Encoding is kept as stored (the
+ * entries before held the bytes fetch had decoded).
+ */
+const ENTRY_FORM = 2
+
 function cacheUrl (bucket: string, key: string, namespace = ''): string {
-  return `${CACHE_ORIGIN}/${encodeURIComponent(namespace)}${objectPath(bucket, key)}`
+  return `${CACHE_ORIGIN}/v${ENTRY_FORM}/${encodeURIComponent(namespace)}${objectPath(bucket, key)}`
 }
 
 /** Dates become strings in JSON; they come back as Dates. */
@@ -65,7 +72,9 @@ export class CacheApiCache implements ObjectCache {
     const res = await this.cache.match(cacheUrl(bucket, key, this.namespace))
     const info = res?.headers.get('x-s3mesh-info')
     if (res === undefined || info === null || info === undefined) return undefined
-    return { info: decodeInfo(info), bytes: new Uint8Array(await res.arrayBuffer()) }
+    const entry = { info: decodeInfo(info), bytes: new Uint8Array(await res.arrayBuffer()) }
+    // Bytes that are not the object's length are not the object (a runtime that altered them): asked again.
+    return entry.bytes.byteLength === entry.info.size ? entry : undefined
   }
 
   async put (bucket: string, key: string, entry: CachedObject): Promise<void> {

@@ -1,6 +1,6 @@
 import type { AwsClient } from 'aws4fetch'
 import { s3Signer } from '../core/s3-signer.js'
-import { AbortError, isS3ErrorCode, S3Error } from '../core/errors.js'
+import { AbortError, isS3ErrorCode, S3Error, UNREACHABLE } from '../core/errors.js'
 import { toHex } from '../core/hashes.js'
 import { objectPath } from '../core/names.js'
 import { UNSIGNED_PAYLOAD } from '../s3-shim/auth/sigv4.js'
@@ -157,7 +157,7 @@ export class RemoteS3 {
       throw await errorOf(response)
     }
     if (lastError instanceof S3Error) throw lastError
-    throw new S3Error('ServiceUnavailable', `No mesh node answered (${this.options.endpoints.join(', ')}): ${lastError instanceof Error ? lastError.message : String(lastError)}`)
+    throw new S3Error('ServiceUnavailable', `No mesh node answered (${this.options.endpoints.join(', ')}): ${lastError instanceof Error ? lastError.message : String(lastError)}`, { cause: UNREACHABLE })
   }
 
   /** The preferred node first, then the others; nodes recently down go last rather than never. */

@@ -26,6 +26,8 @@ export class Context {
   readonly key: string
   readonly query: Map<string, string>
   private payload?: Payload
+  /** PutObjectTagging: the tags its body sets, read before its check (policies see them as s3:RequestObjectTag). */
+  bodyTags?: Record<string, string>
 
   constructor (
     readonly request: Request,

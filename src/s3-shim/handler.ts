@@ -8,6 +8,7 @@ import { withPresignedHeaders } from './auth/presigned-headers.js'
 import { DEFAULT_CLOCK_SKEW_MS, isSigV4Presigned, type CredentialProvider } from './auth/sigv4.js'
 import { Context, type OperationHandler } from './context.js'
 import { refuseObjectLock } from './http/object-lock.js'
+import { tagsFromDocument } from './http/metadata.js'
 import { refuseEncryption } from './http/encryption.js'
 import { answerStoredEncoding } from './http/stored-encoding.js'
 import { corsHeaders, matchCorsRule } from './http/cors.js'
@@ -243,17 +244,20 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
       }
     }
     const identity = signed?.identity
+    if (identity !== undefined) client = { ...client, signature: { authType: identity.presigned ? 'REST-QUERY-STRING' : 'REST-HEADER', version: identity.presigned && identity.scope === '' ? 'AWS' : 'AWS4-HMAC-SHA256' } }
     const principal = signed?.principal ?? unsignedPrincipal(request, r)
     // Names are checked before any store sees them: a store may map them to file paths.
     if (r.bucket !== '' && r.operation !== 'CreateBucket') assertBucketName(r.bucket)
     if (r.key !== '') assertObjectKey(r.key)
     // (Not on CreateBucket: the bucket is the caller's once made, and S3 does not check it there.)
     if (r.bucket !== '' && r.operation !== 'CreateBucket') refuseOtherOwner(request.headers)
+    const ctx = new Context(request, url, r, store, hashes, identity, request.signal, requestId, region, { principal, client, ...(access === undefined ? {} : { access }) })
+    // The tags PutObjectTagging sets are in its body: read (verified, small) before the check, which policies see them in.
+    if (access !== undefined && r.operation === 'PutObjectTagging') ctx.bodyTags = tagsFromDocument(await ctx.xml('Tagging'))
     // ListBuckets shows what the caller may see; DeleteObjects checks each key it names.
-    if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, await withTagsIfAsked(principal, r, request.headers, permissionsFor(r, request.headers, client), request.signal))
+    if (access !== undefined && r.operation !== 'ListBuckets' && r.operation !== 'DeleteObjects') access.check(principal, await withTagsIfAsked(principal, r, request.headers, permissionsFor(r, request.headers, client, [], ctx.bodyTags), request.signal))
     refuseObjectLock(r.operation, request.headers, store)
     refuseEncryption(r.operation, request.headers)
-    const ctx = new Context(request, url, r, store, hashes, identity, request.signal, requestId, region, { principal, client, ...(access === undefined ? {} : { access }) })
     try {
       return await OPERATIONS[r.operation](ctx)
     } catch (err) {

@@ -54,6 +54,24 @@ describe('access through the handler', () => {
     assert.equal(state.user('mallory'), undefined)
   })
 
+  it('attaching or detaching a policy gives iam:PolicyARN: a delegated administrator kept from giving consoleAdmin cannot give it', async () => {
+    const { h, admin, state } = await setup()
+    await admin.createUser('helpdesk')
+    await admin.putInline('user', 'helpdesk', 'p', doc([
+      { Effect: 'Allow', Action: ['iam:AttachUserPolicy', 'iam:DetachUserPolicy'], Resource: '*' },
+      { Effect: 'Deny', Action: ['iam:AttachUserPolicy', 'iam:DetachUserPolicy'], Resource: '*', Condition: { ArnEquals: { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/consoleAdmin' } } },
+    ]))
+    const key = await admin.createAccessKey('helpdesk')
+    const helpdesk = s3Signer({ accessKeyId: key.id, secretAccessKey: key.secret }, 'iam')
+    const attach = async (arn: string): Promise<Response> => await h(await helpdesk.sign('http://node/', { method: 'POST', headers: form, body: `Action=AttachUserPolicy&UserName=helpdesk&PolicyArn=${encodeURIComponent(arn)}&Version=2010-05-08` }))
+    assert.equal((await attach('arn:aws:iam::aws:policy/readonly')).status, 200, 'another policy is given')
+    // However the parameter names it: the condition sees the policy's own ARN.
+    for (const arn of ['arn:aws:iam::aws:policy/consoleAdmin', 'consoleAdmin', 'arn:aws:iam::000000000000:policy/consoleAdmin', 'arn:aws:iam::aws:policy/x/consoleAdmin']) {
+      assert.equal(await code(await attach(arn)), 'AccessDenied', arn)
+    }
+    assert.deepEqual(state.attached('user', 'helpdesk').map(a => a.policy).sort(), ['readonly'])
+  })
+
   it('a hostile pattern of hundreds of stars is matched in linear time, not by backtracking', () => {
     const pattern = 'arn:aws:s3:::' + '*a'.repeat(300) + '*b'
     assert.equal(wildcardMatch(pattern, 'arn:aws:s3:::' + 'a'.repeat(2000)), false)
@@ -144,6 +162,48 @@ describe('access through the handler', () => {
     }
     assert.equal((await h(await lister.sign('http://node/bkt/mine/missing'))).status, 404, 'listing allowed for the key as a prefix')
     assert.equal((await h(await lister.sign('http://node/bkt/other/missing'))).status, 403)
+  })
+
+  it('s3:authType and s3:signatureversion are the verified signature\'s: an anonymous request that names a signature in its query is no signed one', async () => {
+    const { h } = await setup()
+    assert.equal((await h(await root.sign('http://node/bkt/pub.txt', { method: 'PUT', body: 'public', headers: { 'x-amz-acl': 'public-read' } }))).status, 200)
+    const policy = doc([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringNotEquals: { 's3:signatureversion': 'AWS4-HMAC-SHA256' } } }])
+    assert.equal((await h(await root.sign('http://node/bkt?policy', { method: 'PUT', body: policy }))).status, 204)
+    assert.equal(await code(await h(new Request('http://node/bkt/pub.txt'))), 'AccessDenied', 'the precondition: unsigned reads are denied')
+    for (const forged of ['X-Amz-Signature=x', 'Signature=x']) {
+      assert.equal(await code(await h(new Request(`http://node/bkt/pub.txt?${forged}`))), 'AccessDenied', forged)
+    }
+    const presigned = await root.sign('http://node/bkt/pub.txt', { aws: { signQuery: true } })
+    assert.equal((await h(presigned)).status, 200, 'a URL signed with SigV4 reads it')
+  })
+
+  it('an ACL set with the id of an older version is refused: ACLs are kept per key, and it would open the current version', async () => {
+    const { h } = await setup()
+    assert.equal((await h(await root.sign('http://node/bkt?versioning', { method: 'PUT', body: '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>' }))).status, 200)
+    const v1 = (await h(await root.sign('http://node/bkt/doc', { method: 'PUT', body: 'old' }))).headers.get('x-amz-version-id')!
+    const v2 = (await h(await root.sign('http://node/bkt/doc', { method: 'PUT', body: 'current' }))).headers.get('x-amz-version-id')!
+    assert.ok(v1 !== v2)
+    assert.equal(await code(await h(await root.sign(`http://node/bkt/doc?acl&versionId=${v1}`, { method: 'PUT', headers: { 'x-amz-acl': 'public-read' } }))), 'NotImplemented')
+    assert.equal((await h(new Request('http://node/bkt/doc'))).status, 403, 'the current version stays private')
+    assert.equal((await h(await root.sign(`http://node/bkt/doc?acl&versionId=${v2}`, { method: 'PUT', headers: { 'x-amz-acl': 'public-read' } }))).status, 200, 'the current version\'s id is taken')
+    assert.equal(await (await h(new Request('http://node/bkt/doc'))).text(), 'current')
+  })
+
+  it('PutObjectTagging gives policies the tags its body sets (s3:RequestObjectTag, s3:RequestObjectTagKeys): a Deny on a tag key holds, an Allow on a value opens', async () => {
+    const { h, admin } = await setup()
+    assert.equal((await h(await root.sign('http://node/bkt/doc', { method: 'PUT', body: 'x' }))).status, 200)
+    const user = await userWith(admin, 'tagger', [
+      { Effect: 'Allow', Action: 's3:PutObjectTagging', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringEquals: { 's3:RequestObjectTag/Project': 'blue' } } },
+      { Effect: 'Deny', Action: 's3:PutObjectTagging', Resource: 'arn:aws:s3:::bkt/*', Condition: { 'ForAnyValue:StringEquals': { 's3:RequestObjectTagKeys': ['Owner'] } } },
+    ])
+    const tagging = (tags: Record<string, string>): string => `<Tagging><TagSet>${Object.entries(tags).map(([k, v]) => `<Tag><Key>${k}</Key><Value>${v}</Value></Tag>`).join('')}</TagSet></Tagging>`
+    const put = async (tags: Record<string, string>): Promise<Response> => await h(await user.sign('http://node/bkt/doc?tagging', { method: 'PUT', body: tagging(tags) }))
+    assert.equal((await put({ Project: 'blue' })).status, 200, 'the Allow on the value opens')
+    assert.equal(await code(await put({ Project: 'red' })), 'AccessDenied')
+    assert.equal(await code(await put({ Project: 'blue', Owner: 'mallory' })), 'AccessDenied', 'the Deny on the key holds')
+    const kept = await (await h(await root.sign('http://node/bkt/doc?tagging'))).text()
+    assert.match(kept, /<Key>Project<\/Key><Value>blue<\/Value>/)
+    assert.doesNotMatch(kept, /Owner|red/)
   })
 
   it('anonymous requests may not set response-* headers (a public object cannot be made to answer as HTML)', async () => {

@@ -191,6 +191,16 @@ describe('CacheApiCache', () => {
     assert.equal(await prod.get('photos', 'a/ü b.txt'), undefined)
   })
 
+  it('does not give back an entry whose bytes are not the object\'s length (as an older release kept a gzip object: decoded)', async () => {
+    const zone = zoneCache()
+    const cache = new CacheApiCache(zone, 'mesh')
+    const info = { key: 'k', size: 4, etag: 'e', lastModified: new Date('2026-11-26T10:00:00Z'), sha256: 'f'.repeat(64), metadata: { user: {}, contentEncoding: 'gzip' }, tags: {} }
+    await cache.put('b', 'k', { info, bytes: new Uint8Array([1, 2, 3, 4, 5, 6]) })
+    assert.equal(await cache.get('b', 'k'), undefined)
+    await cache.put('b', 'k', { info, bytes: new Uint8Array([1, 2, 3, 4]) })
+    assert.equal((await cache.get('b', 'k'))?.bytes.byteLength, 4)
+  })
+
   it('gives back every date of an object\'s info as a Date: its expiration and its retention, which the answer\'s headers format', async () => {
     const cache = new CacheApiCache(zoneCache(), 'mesh')
     const info = {

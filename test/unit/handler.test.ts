@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { s3Signer } from '../../src/core/s3-signer.js'
 import { MemoryStore } from '../../src/core/memory-store.js'
-import { S3Error } from '../../src/core/errors.js'
+import { S3Error, UNREACHABLE } from '../../src/core/errors.js'
 import { createS3Handler } from '../../src/s3-shim/index.js'
 import { requestWithBlob } from '../../src/s3-shim/blob-bodies.js'
 import type { PutOptions } from '../../src/core/object-store.js'
@@ -270,6 +270,46 @@ describe('S3 handler', () => {
     assert.equal(res.status, 400)
     assert.match(await res.text(), /<Code>MetadataTooLarge<\/Code>/)
     assert.equal((await h(await sign.sign('http://localhost/photos/meta'))).status, 404, 'nothing kept')
+  })
+
+  it('answers an object\'s Content-Encoding as x-s3mesh-content-encoding to a header-signed reader that asks (x-s3mesh-raw-body), varying on it; to no other', async () => {
+    const h = await setup()
+    assert.equal((await h(await sign.sign('http://localhost/photos/page.html', { method: 'PUT', body: 'gz', headers: { 'content-encoding': 'gzip' } }))).status, 200)
+    for (const method of ['GET', 'HEAD']) {
+      const raw = await h(await sign.sign('http://localhost/photos/page.html', { method, headers: { 'x-s3mesh-raw-body': '1' } }))
+      assert.deepEqual([raw.headers.get('content-encoding'), raw.headers.get('x-s3mesh-content-encoding'), raw.headers.get('vary')], [null, 'gzip', 'x-s3mesh-raw-body'], method)
+    }
+    const plain = await h(await sign.sign('http://localhost/photos/page.html'))
+    assert.deepEqual([plain.headers.get('content-encoding'), plain.headers.get('x-s3mesh-content-encoding')], ['gzip', null])
+    const presigned = await h(await sign.sign('http://localhost/photos/page.html', { headers: { 'x-s3mesh-raw-body': '1' }, aws: { signQuery: true } }))
+    assert.equal(presigned.status, 200)
+    assert.equal(presigned.headers.get('content-encoding'), 'gzip', 'a URL anyone holding it may send (and a cache may keep) is answered as to any client')
+  })
+
+  it('DeleteObjects answers the keys after one for which no node could be reached so too, without waiting for each; one key\'s own ServiceUnavailable leaves the others tried', async () => {
+    const store = new MemoryStore()
+    await store.createBucket('photos')
+    for (const key of ['a', 'b', 'c']) await store.putObject('photos', key, new Blob([key]).stream(), { metadata: { user: {} } })
+    const deleteOne = store.deleteObject.bind(store)
+    let tried = 0
+    let unreachable = true
+    store.deleteObject = async (bucket, key, options) => {
+      tried++
+      if (unreachable) throw new S3Error('ServiceUnavailable', 'no mesh node answered', { cause: UNREACHABLE })
+      if (key === 'a') throw new S3Error('ServiceUnavailable', 'a change to photos/a is half-way')
+      return await deleteOne(bucket, key, options)
+    }
+    const h = createS3Handler({ store, credentials: { secretFor: k => k === 'AK' ? 'SECRET-KEY' : undefined } })
+    const body = '<Delete><Object><Key>a</Key></Object><Object><Key>b</Key></Object><Object><Key>c</Key></Object></Delete>'
+    const res = await h(await sign.sign('http://localhost/photos?delete', { method: 'POST', body }))
+    const xml = await res.text()
+    assert.equal(res.status, 200, xml)
+    assert.equal([...xml.matchAll(/<Error><Key>[abc]<\/Key><Code>ServiceUnavailable<\/Code>/g)].length, 3)
+    assert.equal(tried, 1, 'the store was asked once')
+    unreachable = false
+    const again = await (await h(await sign.sign('http://localhost/photos?delete', { method: 'POST', body }))).text()
+    assert.match(again, /<Error><Key>a<\/Key><Code>ServiceUnavailable<\/Code>/)
+    assert.deepEqual([...again.matchAll(/<Deleted><Key>([^<]+)<\/Key>/g)].map(m => m[1]), ['b', 'c'], 'one key\'s trouble is its own')
   })
 
   it('DeleteObjects reports a key it cannot delete (a NotImplemented condition, a 5xx of the store) in its Errors, and deletes the others', async () => {

@@ -7,7 +7,7 @@
  * passes). ForAnyValue: and ForAllValues: compare sets of request values.
  */
 import type { ConditionBlock } from './policy.js'
-import { lookup, patternMatches, substitute, type ContextValues } from './policy-match.js'
+import { arnMatches, lookup, patternMatches, substitute, type ContextValues } from './policy-match.js'
 
 type Compare = (request: string, policy: string, context: ContextValues) => boolean
 
@@ -36,8 +36,8 @@ const COMPARE: Record<string, Compare> = {
   DateGreaterThanEquals: (r, p) => date(r) >= date(p),
   Bool: (r, p) => r.toLowerCase() === p.toLowerCase(),
   IpAddress: (r, p) => inCidr(r, p),
-  ArnEquals: (r, p, c) => r === lit(p, c),
-  ArnLike: (r, p, c) => patternMatches(p, r, c),
+  ArnEquals: (r, p, c) => arnMatches(p, r, c),
+  ArnLike: (r, p, c) => arnMatches(p, r, c),
 }
 
 /** Whether every operator of a statement's Condition holds for the request. */

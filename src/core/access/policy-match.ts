@@ -102,6 +102,35 @@ export function patternMatches (pattern: string, value: string, context: Context
   return p !== undefined && wildcardMatch(p, value, ignoreCase)
 }
 
+/** An ARN's six components (arn, partition, service, region, account, resource: the last may hold colons of its own). */
+function arnParts (arn: string): string[] | undefined {
+  const parts: string[] = []
+  let rest = arn
+  for (let i = 0; i < 5; i++) {
+    const at = rest.indexOf(':')
+    if (at < 0) return undefined
+    parts.push(rest.slice(0, at))
+    rest = rest.slice(at + 1)
+  }
+  return [...parts, rest]
+}
+
+/**
+ * ArnEquals and ArnLike (IAM treats them alike): each of the six components
+ * matched on its own, case-sensitively, `*` and `?` within it (a `*` does not
+ * reach into the next component). A pattern or value that is not a whole ARN
+ * (`*`, `arn:aws:iam::*`) is matched whole, as before: matching nothing
+ * would turn a Deny with it into none.
+ */
+export function arnMatches (pattern: string, value: string, context: ContextValues): boolean {
+  const p = substitute(pattern, context)
+  if (p === undefined) return false
+  const want = arnParts(p)
+  const got = arnParts(value)
+  if (want === undefined || got === undefined) return wildcardMatch(p, value)
+  return want.every((part, i) => wildcardMatch(part, got[i]!))
+}
+
 /** S3 actions match case-insensitively (s3:getobject is s3:GetObject). */
 export function actionMatches (pattern: string, action: string): boolean {
   return wildcardMatch(pattern, action, true)

@@ -24,6 +24,8 @@ export interface ClientInfo {
   secure: boolean
   /** When the request arrived, ms since the epoch. */
   now: number
+  /** How the request was signed, once its signature verified (s3:authType, s3:signatureversion); none when unsigned. */
+  signature?: { authType: 'REST-HEADER' | 'REST-QUERY-STRING', version: 'AWS' | 'AWS4-HMAC-SHA256' }
 }
 
 /** An S3 resource's ARN: a bucket's, or an object's. */
@@ -108,14 +110,21 @@ export function asksBypass (headers: Headers): boolean {
   return headers.get(BYPASS_GOVERNANCE_HEADER)?.trim().toLowerCase() === 'true'
 }
 
-/** The S3 condition keys a request's headers and signature give (s3:x-amz-acl, s3:authType, ...). */
-function s3Keys (route: Route, headers: Headers): ContextValues {
-  const presigned = route.query.has('X-Amz-Signature') || route.query.has('Signature')
-  const signed = headers.get('authorization') !== null || presigned
+/** s3:authType and s3:signatureversion, of the signature that verified. */
+function signatureKeys (client: ClientInfo): ContextValues {
+  return client.signature === undefined ? {} : { 's3:authType': client.signature.authType, 's3:signatureversion': client.signature.version }
+}
+
+/**
+ * The S3 condition keys a request's headers and signature give (s3:x-amz-acl,
+ * s3:authType, ...). How it was signed is the verified signature's, never
+ * what its query names: an anonymous request with `X-Amz-Signature=x` in it
+ * is no signed one.
+ */
+function s3Keys (route: Route, headers: Headers, client: ClientInfo): ContextValues {
   return {
     // A form upload's signature is over its policy (post-object.ts passes the form's fields as headers).
-    ...(route.operation === 'PostObject' ? { 's3:authType': 'POST' } : {}),
-    ...(signed ? { 's3:authType': presigned ? 'REST-QUERY-STRING' : 'REST-HEADER', 's3:signatureversion': route.query.has('Signature') ? 'AWS' : 'AWS4-HMAC-SHA256' } : {}),
+    ...(route.operation === 'PostObject' ? { 's3:authType': 'POST' } : signatureKeys(client)),
     ...(headers.get('x-amz-acl') === null ? {} : { 's3:x-amz-acl': headers.get('x-amz-acl')! }),
     ...Object.fromEntries(GRANT_HEADERS.filter(([name]) => headers.has(name)).map(([name]) => [`s3:${name}`, headers.get(name)!])),
     ...(headers.get('x-amz-copy-source') === null ? {} : { 's3:x-amz-copy-source': headers.get('x-amz-copy-source')! }),
@@ -162,7 +171,7 @@ export function globalContext (headers: Headers, client: ClientInfo): ContextVal
  * `s3:versionid` condition key. A CORS preflight needs none (it is answered
  * from the bucket's CORS rules).
  */
-export function permissionsFor (route: Route, headers: Headers, client: ClientInfo, deleteKeys: Array<string | { key: string, versionId?: string, ifMatch?: string }> = []): Permission[] {
+export function permissionsFor (route: Route, headers: Headers, client: ClientInfo, deleteKeys: Array<string | { key: string, versionId?: string, ifMatch?: string }> = [], bodyTags?: Record<string, string>): Permission[] {
   const global = globalContext(headers, client)
   if (route.operation === 'Preflight') return []
   if (route.operation === 'DeleteObjects') {
@@ -170,7 +179,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
       const key = typeof k === 'string' ? k : k.key
       const versionId = typeof k === 'string' ? undefined : k.versionId
       const ifMatch = typeof k === 'string' ? undefined : k.ifMatch
-      const context = ifMatch === undefined ? global : { ...global, 's3:if-match': ifMatch }
+      const context = { ...global, ...signatureKeys(client), ...(ifMatch === undefined ? {} : { 's3:if-match': ifMatch }) }
       const perms: Permission[] = [versionId === undefined
         ? { action: 's3:DeleteObject', resource: arn(route.bucket, key), context }
         : { action: 's3:DeleteObjectVersion', resource: arn(route.bucket, key), context: { ...context, 's3:versionid': versionId } }]
@@ -184,7 +193,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   const versionId = route.query.get('versionId')
   const [action, on] = versionId === undefined ? entry : [VERSION_ACTIONS[route.operation] ?? entry[0], entry[1]]
   const resource = on === 'all' ? 'arn:aws:s3:::*' : on === 'bucket' ? arn(route.bucket) : arn(route.bucket, route.key)
-  const context: ContextValues = { ...global, ...s3Keys(route, headers), ...(versionId === undefined || VERSION_ACTIONS[route.operation] === undefined ? {} : { 's3:versionid': versionId }) }
+  const context: ContextValues = { ...global, ...s3Keys(route, headers, client), ...(versionId === undefined || VERSION_ACTIONS[route.operation] === undefined ? {} : { 's3:versionid': versionId }) }
   if (route.operation === 'ListObjects' || route.operation === 'ListObjectsV2' || route.operation === 'ListObjectVersions') {
     for (const [param, key] of [['prefix', 's3:prefix'], ['delimiter', 's3:delimiter'], ['max-keys', 's3:max-keys']] as const) {
       const v = route.query.get(param)
@@ -197,14 +206,15 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   // it keeps the source's, and the header, ignored, tells a policy nothing (it could otherwise pass a condition on tags
   // the copy does not get).
   const setsTags = makesObject && (route.operation !== 'CopyObject' || headers.get('x-amz-tagging-directive')?.toUpperCase() === 'REPLACE')
-  const tagging = setsTags ? taggingPairs(headers) : undefined
+  // PutObjectTagging sets its body's tags (the handler reads them before the check).
+  const tagging = setsTags ? taggingPairs(headers) : route.operation === 'PutObjectTagging' && bodyTags !== undefined ? Object.entries(bodyTags) : undefined
   if (tagging !== undefined) {
     for (const [k, v] of tagging) context[`s3:RequestObjectTag/${k}`] = v
     context['s3:RequestObjectTagKeys'] = tagging.map(([k]) => k)
   }
   const permissions: Permission[] = [{ action, resource, context }]
   // Tags set with the write need the tagging permission too (AWS's rule, and MinIO's): s3:PutObject alone sets none.
-  if (tagging !== undefined && tagging.length > 0) permissions.push({ action: 's3:PutObjectTagging', resource, context })
+  if (makesObject && tagging !== undefined && tagging.length > 0) permissions.push({ action: 's3:PutObjectTagging', resource, context })
   // GetObjectAttributes tells an object's ETag, size and checksums: AWS asks for the read permission as well.
   if (route.operation === 'GetObjectAttributes') permissions.push(versionId === undefined ? { action: 's3:GetObject', resource, context } : { action: 's3:GetObjectVersion', resource, context })
   // Setting an ACL while writing (x-amz-acl, or grants) needs the ACL permission too (AWS's rule): PutObject alone cannot make an object public.

@@ -11,13 +11,20 @@
 export const RAW_BODY = 'x-s3mesh-raw-body'
 export const STORED_ENCODING = 'x-s3mesh-content-encoding'
 
-/** A GET's or HEAD's answer, to a reader that asked for the bytes as stored. */
+/**
+ * A GET's or HEAD's answer, to a reader that asked for the bytes as stored.
+ * Only a request signed in its headers asks (a node's edge worker): shared
+ * caches keep no answer to one by default, and the answer varies on the
+ * header, so that no cache hands it to a browser, which would show gzip as
+ * text.
+ */
 export function answerStoredEncoding (request: Request, response: Response): void {
-  if (request.headers.get(RAW_BODY) !== '1') return
+  if (request.headers.get(RAW_BODY) !== '1' || !request.headers.has('authorization')) return
   const encoding = response.headers.get('content-encoding')
   if (encoding === null) return
   response.headers.delete('content-encoding')
   response.headers.set(STORED_ENCODING, encoding)
+  response.headers.append('vary', RAW_BODY)
 }
 
 /** A node's answer's headers as the object's: its Content-Encoding where the node moved it. */

@@ -76,7 +76,7 @@ export async function accessApi (request: Request, o: AccessApiOptions): Promise
     const call: IamCall = {
       params, principal, access: o.access, admin: new AccessAdmin(o.access.state, o.access.root.accessKeyId, () => o.client.now),
       now: o.client.now,
-      allow: (iamAction, resource, on = service) => { allow(o, principal, `${on}:${iamAction}`, resource, request.headers) },
+      allow: (iamAction, resource, on = service, keys = {}) => { allow(o, principal, `${on}:${iamAction}`, resource, request.headers, keys) },
     }
     const result = await handler(call)
     const ns = service === 'iam' ? IAM_NS : STS_NS
@@ -96,8 +96,8 @@ export async function accessApi (request: Request, o: AccessApiOptions): Promise
 }
 
 /** Root may do anything; anyone else what their policies allow. */
-function allow (o: AccessApiOptions, p: Principal, action: string, resource: string, headers: Headers): void {
-  const decision = o.access.decide(p, { action, resource, context: globalContext(headers, o.client) })
+function allow (o: AccessApiOptions, p: Principal, action: string, resource: string, headers: Headers, keys: Record<string, string>): void {
+  const decision = o.access.decide(p, { action, resource, context: { ...globalContext(headers, o.client), ...keys } })
   if (decision !== 'allow') {
     const who = p.kind === 'user' ? `User ${p.user.name}` : 'This caller'
     throw new IamError('AccessDenied', `${who} is not authorized to perform ${action} on resource ${resource}.`)

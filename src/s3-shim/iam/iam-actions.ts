@@ -18,13 +18,18 @@ export interface IamCall {
   access: AccessControl
   admin: AccessAdmin
   now: number
-  /** Throws AccessDenied unless the caller may do `action` (without the service prefix) on `resource`. */
-  allow: (action: string, resource: string, service?: 'iam' | 'sts') => void
+  /** Throws AccessDenied unless the caller may do `action` (without the service prefix) on `resource`, with the request's condition keys (`keys`: the action's own, as iam:PolicyARN). */
+  allow: (action: string, resource: string, service?: 'iam' | 'sts', keys?: Record<string, string>) => void
 }
 
 export type ActionHandler = (call: IamCall) => Promise<XmlElement | undefined>
 
 const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** The ARN of the policy a PolicyArn parameter leads to; as sent when it leads to none (the action then fails on it, once allowed). */
+function canonicalPolicyArn (call: IamCall, arn: string | undefined): string {
+  try { return policyArn(call.admin.policy(arn)) } catch { return arn ?? '' }
+}
 const groupArn = (name: string): string => `arn:aws:iam::${MESH_ACCOUNT}:group/${name}`
 export const policyArn = (p: { name: string, builtin?: boolean }): string => p.builtin === true ? `arn:aws:iam::aws:policy/${p.name}` : `arn:aws:iam::${MESH_ACCOUNT}:policy/${p.name}`
 
@@ -93,14 +98,20 @@ function inlineActions (owner: OwnerKind): Record<string, ActionHandler> {
     },
     [`Attach${Owner}Policy`]: async call => {
       const name = nameOf(call)
-      call.allow(`Attach${Owner}Policy`, res(name))
-      await call.admin.attach(owner, name, call.params.get('PolicyArn') ?? undefined)
+      // iam:PolicyARN, which delegated administrators' policies limit: which policies may be given (or taken away). The
+      // policy's own ARN, as the parameter names it loosely (a bare name, another path or account lead to the same one).
+      const arn = call.params.get('PolicyArn') ?? undefined
+      call.allow(`Attach${Owner}Policy`, res(name), undefined, { 'iam:PolicyARN': canonicalPolicyArn(call, arn) })
+      await call.admin.attach(owner, name, arn)
       return undefined
     },
     [`Detach${Owner}Policy`]: async call => {
       const name = nameOf(call)
-      call.allow(`Detach${Owner}Policy`, res(name))
-      await call.admin.detach(owner, name, call.params.get('PolicyArn') ?? undefined)
+      // iam:PolicyARN, which delegated administrators' policies limit: which policies may be given (or taken away). The
+      // policy's own ARN, as the parameter names it loosely (a bare name, another path or account lead to the same one).
+      const arn = call.params.get('PolicyArn') ?? undefined
+      call.allow(`Detach${Owner}Policy`, res(name), undefined, { 'iam:PolicyARN': canonicalPolicyArn(call, arn) })
+      await call.admin.detach(owner, name, arn)
       return undefined
     },
     [`ListAttached${Owner}Policies`]: async call => {

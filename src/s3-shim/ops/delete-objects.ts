@@ -1,4 +1,4 @@
-import { S3Error, isS3Error } from '../../core/errors.js'
+import { S3Error, isS3Error, UNREACHABLE } from '../../core/errors.js'
 import { assertObjectKey } from '../../core/names.js'
 import { permissionsFor } from '../access/request-actions.js'
 import type { Context } from '../context.js'
@@ -26,8 +26,12 @@ export async function deleteObjects (ctx: Context): Promise<Response> {
   await ctx.store.headBucket(ctx.bucket, { signal: ctx.signal })
   const Deleted: XmlElement[] = []
   const Errors: XmlElement[] = []
+  // Once no node could be reached at all, the keys after are answered so too rather than each waiting for them in turn
+  // (a ServiceUnavailable of one key's own, a change to it half-way, leaves the others to be tried).
+  let unavailable: S3Error | undefined
   for (const { key, versionId, etag, byTimeOrSize } of keys) {
     try {
+      if (unavailable !== undefined) throw unavailable
       if (byTimeOrSize) throw new S3Error('NotImplemented', DIRECTORY_BUCKET_CONDITIONS)
       assertObjectKey(key)
       // A conditional delete: only if the key's current object has this ETag (any object, for *).
@@ -47,6 +51,7 @@ export async function deleteObjects (ctx: Context): Promise<Response> {
       // Any S3 error is this key's, as S3 reports it (a NotImplemented condition, a mesh that cannot reach its owners):
       // the keys before it are deleted, and failing the whole request would hide which. Anything else is a fault here.
       if (!isS3Error(err)) throw err
+      if (err.code === 'ServiceUnavailable' && err.cause === UNREACHABLE) unavailable = err
       Errors.push({ Key: key, ...(versionId === undefined ? {} : { VersionId: versionId }), Code: err.code, Message: err.message })
     }
   }

@@ -1,5 +1,5 @@
 import { CANNED_ACLS, idOf, OWNER_ONLY_ACLS, type CannedAcl } from '../../core/access/access-records.js'
-import { S3Error } from '../../core/errors.js'
+import { isS3Error, S3Error } from '../../core/errors.js'
 import type { Context } from '../context.js'
 import { NULL_VERSION, tookCurrent, type DeleteResult } from '../../core/versioning.js'
 import { deleteVersion, requestedVersion } from '../http/version-id.js'
@@ -115,7 +115,15 @@ export async function putBucketAcl (ctx: Context): Promise<Response> {
 
 export async function putObjectAcl (ctx: Context): Promise<Response> {
   const canned = await cannedFromRequest(ctx)
-  await ctx.store.headObject(ctx.bucket, ctx.key, await requestedVersion(ctx))
+  const named = await requestedVersion(ctx)
+  const version = await ctx.store.headObject(ctx.bucket, ctx.key, named)
+  // An ACL is kept per key, for its current version: one asked for an older version would open (or close) the current one,
+  // which the caller's rights on the older one (its tags) did not decide.
+  if (named.versionId !== undefined) {
+    // A delete marker current: no current version (anything else, a node unreachable, fails the request as it is).
+    const current = await ctx.store.headObject(ctx.bucket, ctx.key, { signal: ctx.signal }).catch((err: unknown) => { if (isS3Error(err, 'NoSuchKey')) return undefined; throw err })
+    if (current?.versionId !== version.versionId) throw new S3Error('NotImplemented', 'An ACL is kept per key, for its current version: set it without versionId (or with the current version\'s id).')
+  }
   await applyObjectAcl(ctx, ctx.bucket, ctx.key, canned)
   return new Response(null, { status: 200 })
 }

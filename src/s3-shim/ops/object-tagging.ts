@@ -16,7 +16,7 @@ export async function getObjectTagging (ctx: Context): Promise<Response> {
 }
 
 export async function putObjectTagging (ctx: Context): Promise<Response> {
-  const tags = tagsFromDocument(await ctx.xml('Tagging'))
+  const tags = ctx.bodyTags ?? tagsFromDocument(await ctx.xml('Tagging'))
   const version = await requestedVersion(ctx)
   await ctx.store.setObjectTags(ctx.bucket, ctx.key, tags, version)
   return new Response(null, { status: 200, headers: await versionHeader(ctx, version) })
