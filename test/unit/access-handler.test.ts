@@ -165,7 +165,7 @@ describe('access through the handler', () => {
   })
 
   it('s3:authType and s3:signatureversion are the verified signature\'s: an anonymous request that names a signature in its query is no signed one', async () => {
-    const { h } = await setup()
+    const { h, admin } = await setup()
     assert.equal((await h(await root.sign('http://node/bkt/pub.txt', { method: 'PUT', body: 'public', headers: { 'x-amz-acl': 'public-read' } }))).status, 200)
     const policy = doc([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringNotEquals: { 's3:signatureversion': 'AWS4-HMAC-SHA256' } } }])
     assert.equal((await h(await root.sign('http://node/bkt?policy', { method: 'PUT', body: policy }))).status, 204)
@@ -173,8 +173,15 @@ describe('access through the handler', () => {
     for (const forged of ['X-Amz-Signature=x', 'Signature=x']) {
       assert.equal(await code(await h(new Request(`http://node/bkt/pub.txt?${forged}`))), 'AccessDenied', forged)
     }
-    const presigned = await root.sign('http://node/bkt/pub.txt', { aws: { signQuery: true } })
-    assert.equal((await h(presigned)).status, 200, 'a URL signed with SigV4 reads it')
+    // Root passes bucket policies: a user's signatures show the keys are there.
+    const user = await userWith(admin, 'reader', [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:DeleteObject'], Resource: 'arn:aws:s3:::bkt/*' }])
+    assert.equal((await h(await user.sign('http://node/bkt/pub.txt', { aws: { signQuery: true } }))).status, 200, 'a URL signed with SigV4 reads it')
+    assert.equal((await h(await user.sign('http://node/bkt/pub.txt'))).status, 200, 'and a header signed with it')
+    // Each key of a multi-object delete is checked with them too (a Deny on any other signature blocked every one).
+    const del = doc([{ Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringNotEquals: { 's3:authType': 'REST-HEADER' } } }])
+    assert.equal((await h(await root.sign('http://node/bkt?policy', { method: 'PUT', body: del }))).status, 204)
+    const deleted = await (await h(await user.sign('http://node/bkt?delete', { method: 'POST', body: '<Delete><Object><Key>pub.txt</Key></Object></Delete>' }))).text()
+    assert.match(deleted, /<Deleted><Key>pub.txt<\/Key>/)
   })
 
   it('an ACL set with the id of an older version is refused: ACLs are kept per key, and it would open the current version', async () => {

@@ -121,10 +121,10 @@ function signatureKeys (client: ClientInfo): ContextValues {
  * what its query names: an anonymous request with `X-Amz-Signature=x` in it
  * is no signed one.
  */
-function s3Keys (route: Route, headers: Headers, client: ClientInfo): ContextValues {
+function s3Keys (route: Route, headers: Headers): ContextValues {
   return {
     // A form upload's signature is over its policy (post-object.ts passes the form's fields as headers).
-    ...(route.operation === 'PostObject' ? { 's3:authType': 'POST' } : signatureKeys(client)),
+    ...(route.operation === 'PostObject' ? { 's3:authType': 'POST' } : {}),
     ...(headers.get('x-amz-acl') === null ? {} : { 's3:x-amz-acl': headers.get('x-amz-acl')! }),
     ...Object.fromEntries(GRANT_HEADERS.filter(([name]) => headers.has(name)).map(([name]) => [`s3:${name}`, headers.get(name)!])),
     ...(headers.get('x-amz-copy-source') === null ? {} : { 's3:x-amz-copy-source': headers.get('x-amz-copy-source')! }),
@@ -160,6 +160,8 @@ export function globalContext (headers: Headers, client: ClientInfo): ContextVal
     ...(client.sourceIp === undefined ? {} : { 'aws:SourceIp': client.sourceIp }),
     ...(headers.get('referer') === null ? {} : { 'aws:Referer': headers.get('referer')! }),
     ...(headers.get('user-agent') === null ? {} : { 'aws:UserAgent': headers.get('user-agent')! }),
+    // How it was signed: in every check of the request (a listing's, a missing key's, each key of a multi-object delete).
+    ...signatureKeys(client),
   }
 }
 
@@ -179,7 +181,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
       const key = typeof k === 'string' ? k : k.key
       const versionId = typeof k === 'string' ? undefined : k.versionId
       const ifMatch = typeof k === 'string' ? undefined : k.ifMatch
-      const context = { ...global, ...signatureKeys(client), ...(ifMatch === undefined ? {} : { 's3:if-match': ifMatch }) }
+      const context = ifMatch === undefined ? global : { ...global, 's3:if-match': ifMatch }
       const perms: Permission[] = [versionId === undefined
         ? { action: 's3:DeleteObject', resource: arn(route.bucket, key), context }
         : { action: 's3:DeleteObjectVersion', resource: arn(route.bucket, key), context: { ...context, 's3:versionid': versionId } }]
@@ -193,7 +195,7 @@ export function permissionsFor (route: Route, headers: Headers, client: ClientIn
   const versionId = route.query.get('versionId')
   const [action, on] = versionId === undefined ? entry : [VERSION_ACTIONS[route.operation] ?? entry[0], entry[1]]
   const resource = on === 'all' ? 'arn:aws:s3:::*' : on === 'bucket' ? arn(route.bucket) : arn(route.bucket, route.key)
-  const context: ContextValues = { ...global, ...s3Keys(route, headers, client), ...(versionId === undefined || VERSION_ACTIONS[route.operation] === undefined ? {} : { 's3:versionid': versionId }) }
+  const context: ContextValues = { ...global, ...s3Keys(route, headers), ...(versionId === undefined || VERSION_ACTIONS[route.operation] === undefined ? {} : { 's3:versionid': versionId }) }
   if (route.operation === 'ListObjects' || route.operation === 'ListObjectsV2' || route.operation === 'ListObjectVersions') {
     for (const [param, key] of [['prefix', 's3:prefix'], ['delimiter', 's3:delimiter'], ['max-keys', 's3:max-keys']] as const) {
       const v = route.query.get(param)

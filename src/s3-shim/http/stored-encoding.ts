@@ -19,12 +19,13 @@ export const STORED_ENCODING = 'x-s3mesh-content-encoding'
  * text.
  */
 export function answerStoredEncoding (request: Request, response: Response): void {
-  if (request.headers.get(RAW_BODY) !== '1' || !request.headers.has('authorization')) return
   const encoding = response.headers.get('content-encoding')
   if (encoding === null) return
+  // Both answers say they vary on it: a cache that kept a browser's must not hand it to a raw reader either.
+  response.headers.append('vary', RAW_BODY)
+  if (request.headers.get(RAW_BODY) !== '1' || !request.headers.has('authorization')) return
   response.headers.delete('content-encoding')
   response.headers.set(STORED_ENCODING, encoding)
-  response.headers.append('vary', RAW_BODY)
 }
 
 /** A node's answer's headers as the object's: its Content-Encoding where the node moved it. */
