@@ -10,6 +10,7 @@ import { withChecksum } from '../core/object-store.js'
 import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult, VersionSummary } from '../core/versioning.js'
 import { readAll } from '../core/streams.js'
 import { checksumFromHeaders, checksumHeaders, checksumXml } from '../s3-shim/http/checksum-headers.js'
+import { sameSecond } from '../s3-shim/http/conditions.js'
 import { metadataFromHeaders, parsePartSizes } from '../s3-shim/http/metadata.js'
 import { storedEncodingHeaders } from '../s3-shim/http/stored-encoding.js'
 import { ENTRY_HEADER, quoteEtag } from '../s3-shim/respond.js'
@@ -469,9 +470,4 @@ export class GatewayStore implements ObjectStore {
     const { endpoint, id } = uploadOn(uploadId)
     await this.remote.send({ method: 'DELETE', bucket, key, endpoint, query: { uploadId: id }, signal: options.signal })
   }
-}
-
-/** Whether an answer's Last-Modified (HTTP dates count whole seconds) is `date`'s. */
-function sameSecond (header: string | null, date: Date): boolean {
-  return header !== null && Math.floor(Date.parse(header) / 1000) === Math.floor(date.getTime() / 1000)
 }

@@ -21,6 +21,11 @@ function parseDate (s: string | null): number | undefined {
   return Number.isNaN(t) ? undefined : Math.floor(t / 1000)
 }
 
+/** Whether an answer's Last-Modified (HTTP dates count whole seconds) is `date`'s: a cache's check that a 304 vouches for what it holds. */
+export function sameSecond (lastModified: string | null, date: Date): boolean {
+  return parseDate(lastModified) === seconds(date)
+}
+
 export interface ConditionHeaders {
   ifMatch: string | null
   ifNoneMatch: string | null

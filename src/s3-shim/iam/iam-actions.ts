@@ -26,9 +26,18 @@ export type ActionHandler = (call: IamCall) => Promise<XmlElement | undefined>
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
-/** The ARN of the policy a PolicyArn parameter leads to; as sent when it leads to none (the action then fails on it, once allowed). */
-function canonicalPolicyArn (call: IamCall, arn: string | undefined): string {
-  try { return policyArn(call.admin.policy(arn)) } catch { return arn ?? '' }
+/**
+ * An attach's or detach's PolicyArn, and the iam:PolicyARN a delegated
+ * administrator's policy limits (which policies may be given or taken away):
+ * the ARN of the policy it leads to, as the parameter names it loosely (a bare
+ * name, another path or account lead to the same one); as sent when it leads
+ * to none (the action then fails on it, once allowed).
+ */
+function policyParam (call: IamCall): { arn: string | undefined, keys: Record<string, string> } {
+  const arn = call.params.get('PolicyArn') ?? undefined
+  let canonical: string
+  try { canonical = policyArn(call.admin.policy(arn)) } catch { canonical = arn ?? '' }
+  return { arn, keys: { 'iam:PolicyARN': canonical } }
 }
 const groupArn = (name: string): string => `arn:aws:iam::${MESH_ACCOUNT}:group/${name}`
 export const policyArn = (p: { name: string, builtin?: boolean }): string => p.builtin === true ? `arn:aws:iam::aws:policy/${p.name}` : `arn:aws:iam::${MESH_ACCOUNT}:policy/${p.name}`
@@ -98,19 +107,15 @@ function inlineActions (owner: OwnerKind): Record<string, ActionHandler> {
     },
     [`Attach${Owner}Policy`]: async call => {
       const name = nameOf(call)
-      // iam:PolicyARN, which delegated administrators' policies limit: which policies may be given (or taken away). The
-      // policy's own ARN, as the parameter names it loosely (a bare name, another path or account lead to the same one).
-      const arn = call.params.get('PolicyArn') ?? undefined
-      call.allow(`Attach${Owner}Policy`, res(name), undefined, { 'iam:PolicyARN': canonicalPolicyArn(call, arn) })
+      const { arn, keys } = policyParam(call)
+      call.allow(`Attach${Owner}Policy`, res(name), undefined, keys)
       await call.admin.attach(owner, name, arn)
       return undefined
     },
     [`Detach${Owner}Policy`]: async call => {
       const name = nameOf(call)
-      // iam:PolicyARN, which delegated administrators' policies limit: which policies may be given (or taken away). The
-      // policy's own ARN, as the parameter names it loosely (a bare name, another path or account lead to the same one).
-      const arn = call.params.get('PolicyArn') ?? undefined
-      call.allow(`Detach${Owner}Policy`, res(name), undefined, { 'iam:PolicyARN': canonicalPolicyArn(call, arn) })
+      const { arn, keys } = policyParam(call)
+      call.allow(`Detach${Owner}Policy`, res(name), undefined, keys)
       await call.admin.detach(owner, name, arn)
       return undefined
     },
