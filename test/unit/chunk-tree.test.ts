@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { toHex, webHashes } from '../../src/core/hashes.js'
-import { joinHashes, leafHash, rangeProof, rootOfRange, TREE_CHUNK_BYTES, TreeHasher, treeRoot } from '../../src/core/mesh/chunk-tree.js'
+import { toHex, webHashes, type Hashes } from '../../src/core/hashes.js'
+import { ChunkTree, joinHashes, leafHash, rootOfRange, TREE_CHUNK_BYTES, TreeHasher, treeRoot } from '../../src/core/mesh/chunk-tree.js'
 import { RangeCheck, rangeAnswer, rangePieces, type RangeRequest } from '../../src/core/mesh/range-transfer.js'
 
 const C = TREE_CHUNK_BYTES
@@ -49,9 +49,11 @@ describe('chunk tree', () => {
     for (let n = 1; n <= 13; n++) {
       const leaves = Array.from({ length: n }, (_, i) => sha(new Uint8Array([0, i])))
       const root = toHex(mth(leaves))
+      const tree = new ChunkTree(webHashes, leaves)
+      assert.equal(toHex(tree.root), root, `n=${n}`)
       for (let first = 0; first < n; first++) {
         for (let last = first; last < n; last++) {
-          const proof = rangeProof(webHashes, leaves, first, last)
+          const proof = tree.proof(first, last)
           const range = leaves.slice(first, last + 1)
           assert.equal(toHex(rootOfRange(webHashes, n, first, range, proof)!), root, `n=${n} ${first}..${last}`)
           // At most two hashes per level beside the range.
@@ -70,6 +72,20 @@ describe('chunk tree', () => {
       }
     }
   })
+
+  it('hashes each inner node once, when made, so a holder\'s proofs cost no hashing however big the object', () => {
+    let made = 0
+    const counting: Hashes = { ...webHashes, create: algorithm => { made++; return webHashes.create(algorithm) } }
+    const leaves = Array.from({ length: 1000 }, (_, i) => sha(new Uint8Array([0, i >> 8, i & 255])))
+    const tree = new ChunkTree(counting, leaves)
+    assert.equal(made, 999, 'n - 1 inner nodes')
+    assert.equal(toHex(tree.root), toHex(mth(leaves)))
+    for (const [first, last] of [[0, 0], [500, 504], [998, 999], [0, 999], [511, 512]] as const) {
+      const proof = tree.proof(first, last)
+      assert.equal(toHex(rootOfRange(webHashes, 1000, first, leaves.slice(first, last + 1), proof)!), toHex(mth(leaves)), `${first}..${last}`)
+    }
+    assert.equal(made, 999, 'the proofs made no hash')
+  })
 })
 
 describe('range check', () => {
@@ -84,7 +100,7 @@ describe('range check', () => {
     const sent = bytes.subarray(first * C, Math.min((last + 1) * C, bytes.byteLength))
     const pieces: Uint8Array[] = []
     for (let i = 0; i < sent.byteLength; i += piece) pieces.push(sent.subarray(i, i + piece))
-    return { answer: rangeAnswer(webHashes, leaves, first, last), pieces }
+    return { answer: rangeAnswer(new ChunkTree(webHashes, leaves), first, last), pieces }
   }
 
   it('passes on exactly the range, and only once each chunk holding it is whole and checked', () => {
@@ -107,7 +123,7 @@ describe('range check', () => {
   it('refuses leaves that do not lead to the root before any byte, and a chunk whose bytes differ from its leaf', () => {
     const { answer, pieces } = holder(C + 10, 3 * C, C / 4)
     const otherLeaves = leavesOf(new Uint8Array(randomBytes(bytes.byteLength)))
-    assert.throws(() => new RangeCheck(webHashes, request(C + 10, 3 * C), rangeAnswer(webHashes, otherLeaves, 1, 3), 'peer'), /does not lead to its root/)
+    assert.throws(() => new RangeCheck(webHashes, request(C + 10, 3 * C), rangeAnswer(new ChunkTree(webHashes, otherLeaves), 1, 3), 'peer'), /does not lead to its root/)
     assert.throws(() => new RangeCheck(webHashes, request(C + 10, 3 * C), { ...answer, proof: new Uint8Array(0) }, 'peer'), /does not lead to its root/)
     assert.throws(() => new RangeCheck(webHashes, request(C + 10, 3 * C), { ...answer, leaves: (answer.leaves as Uint8Array).subarray(32) }, 'peer'), /does not lead to its root/)
 

@@ -93,27 +93,62 @@ export function leafHash (hashes: Hashes, pieces: Uint8Array[]): Uint8Array {
 
 /** The tree's root over its leaves. */
 export function treeRoot (hashes: Hashes, leaves: Uint8Array[]): Uint8Array {
-  if (leaves.length === 0) throw new RangeError('A tree has at least one leaf.')
-  return subtree(hashes, leaves, 0, leaves.length)
+  return new ChunkTree(hashes, leaves).root
 }
 
 /**
- * The hashes a reader of leaves first..last needs besides them to reach the
- * root: those of the largest subtrees beside the range, left to right as
- * `rootOfRange` takes them.
+ * An object's tree, every inner node hashed once and kept, so that a holder
+ * answers each range's proof with hashes it has: made afresh for every range,
+ * a 256 MiB object's 1,023 inner hashes cost the holder 1.5 ms a range, and
+ * ten times that at 2.5 GiB. The inner nodes take as many bytes as the leaves.
  */
-export function rangeProof (hashes: Hashes, leaves: Uint8Array[], first: number, last: number): Uint8Array[] {
-  checkSpan(leaves.length, first, last)
-  const out: Uint8Array[] = []
-  const walk = (lo: number, hi: number): void => {
-    if (hi <= first || lo > last) { out.push(subtree(hashes, leaves, lo, hi)); return }
-    if (hi - lo === 1) return
-    const k = split(hi - lo)
-    walk(lo, lo + k)
-    walk(lo + k, hi)
+export class ChunkTree {
+  readonly root: Uint8Array
+  /**
+   * Each inner node's hash, at the gap between leaves where the node splits
+   * its leaves in two (every inner node of a tree splits at a gap of its own,
+   * so n leaves have n - 1 of them).
+   */
+  private readonly inner: Uint8Array
+
+  constructor (hashes: Hashes, readonly leaves: Uint8Array[]) {
+    if (leaves.length === 0) throw new RangeError('A tree has at least one leaf.')
+    this.inner = new Uint8Array((leaves.length - 1) * TREE_HASH_BYTES)
+    const build = (lo: number, hi: number): Uint8Array => {
+      if (hi - lo === 1) return leaves[lo]!
+      const k = split(hi - lo)
+      const at = (lo + k - 1) * TREE_HASH_BYTES
+      this.inner.set(node(hashes, build(lo, lo + k), build(lo + k, hi)), at)
+      return this.inner.subarray(at, at + TREE_HASH_BYTES)
+    }
+    this.root = build(0, leaves.length)
   }
-  walk(0, leaves.length)
-  return out
+
+  /**
+   * The hashes a reader of leaves first..last needs besides them to reach the
+   * root: those of the largest subtrees beside the range, left to right as
+   * `rootOfRange` takes them.
+   */
+  proof (first: number, last: number): Uint8Array[] {
+    checkSpan(this.leaves.length, first, last)
+    const out: Uint8Array[] = []
+    const walk = (lo: number, hi: number): void => {
+      if (hi <= first || lo > last) { out.push(this.subtree(lo, hi)); return }
+      if (hi - lo === 1) return
+      const k = split(hi - lo)
+      walk(lo, lo + k)
+      walk(lo + k, hi)
+    }
+    walk(0, this.leaves.length)
+    return out
+  }
+
+  /** The hash of the subtree over leaves lo..hi-1, as the tree splits them. */
+  private subtree (lo: number, hi: number): Uint8Array {
+    if (hi - lo === 1) return this.leaves[lo]!
+    const at = (lo + split(hi - lo) - 1) * TREE_HASH_BYTES
+    return this.inner.subarray(at, at + TREE_HASH_BYTES)
+  }
 }
 
 /**
@@ -175,10 +210,4 @@ function node (hashes: Hashes, left: Uint8Array, right: Uint8Array): Uint8Array 
   h.update(left)
   h.update(right)
   return h.digest()
-}
-
-function subtree (hashes: Hashes, leaves: Uint8Array[], lo: number, hi: number): Uint8Array {
-  if (hi - lo === 1) return leaves[lo]!
-  const k = split(hi - lo)
-  return node(hashes, subtree(hashes, leaves, lo, lo + k), subtree(hashes, leaves, lo + k, hi))
 }

@@ -2,7 +2,7 @@ import { toHex, type Hashes } from '../hashes.js'
 import type { ObjectHandle } from '../object-store.js'
 import { DroppedMessageError } from '../wire/strict-cbor.js'
 import {
-  chunkSpan, joinHashes, leafCount, leafHash, rangeProof, rootOfRange, splitHashes, TREE_CHUNK_BYTES, TreeHasher, treeRoot,
+  ChunkTree, chunkSpan, joinHashes, leafCount, leafHash, rootOfRange, splitHashes, TREE_CHUNK_BYTES, TreeHasher,
 } from './chunk-tree.js'
 import { ContentMismatchError } from './verify-stream.js'
 
@@ -75,50 +75,50 @@ export class UnusableCopyError extends Error {
 }
 
 /**
- * The leaves of the objects this member has served ranges of, by content.
- * They are made from the local copy the first time a range of it is asked
+ * The trees of the objects this member has served ranges of, by content.
+ * Each is made from the local copy the first time a range of it is asked
  * for (one read of the whole copy; leaves that lead to the catalog's root
- * say the copy is that content), then kept, newest used last out, up to `maxLeaves` in all
- * (the default holds the trees of 16 GiB of objects in a few MB).
+ * say the copy is that content), then kept, newest used last out, up to `maxLeaves` leaves in all
+ * (the default holds the trees of 16 GiB of objects, inner nodes too, in a few MB).
  */
-export class TreeLeaves {
-  /** By content: the leaves once made (counted in `held`), and the making, which readers asking meanwhile share. */
-  private readonly known = new Map<string, { making: Promise<Uint8Array[]>, leaves?: Uint8Array[] }>()
+export class ServedTrees {
+  /** By content: the tree once made (its leaves counted in `held`), and the making, which readers asking meanwhile share. */
+  private readonly known = new Map<string, { making: Promise<ChunkTree>, tree?: ChunkTree }>()
   private held = 0
 
   constructor (private readonly hashes: Hashes, private readonly maxLeaves = 65_536) {}
 
-  /** The leaves of content `sha256` with root `tree`, from `open`'s copy unless known; UnusableCopyError if the copy is not that content. */
-  async leaves (sha256: string, tree: string, open: () => Promise<ObjectHandle | undefined>): Promise<Uint8Array[]> {
+  /** The tree of content `sha256` with root `tree`, from `open`'s copy unless known; UnusableCopyError if the copy is not that content. */
+  async tree (sha256: string, tree: string, open: () => Promise<ObjectHandle | undefined>): Promise<ChunkTree> {
     const id = `${sha256}\n${tree}`
     const seen = this.known.get(id)
     if (seen !== undefined) {
       // Most recently used goes last: the first in the map is the next to go.
       this.known.delete(id)
       this.known.set(id, seen)
-      return seen.leaves ?? await seen.making
+      return seen.tree ?? await seen.making
     }
-    const entry: { making: Promise<Uint8Array[]>, leaves?: Uint8Array[] } = { making: this.make(sha256, tree, open) }
+    const entry: { making: Promise<ChunkTree>, tree?: ChunkTree } = { making: this.make(sha256, tree, open) }
     this.known.set(id, entry)
-    let leaves: Uint8Array[]
+    let made: ChunkTree
     try {
-      leaves = await entry.making
+      made = await entry.making
     } catch (err) {
       if (this.known.get(id) === entry) this.known.delete(id)
       throw err
     }
     // Forgotten while it was made: served this once, not kept.
-    if (this.known.get(id) !== entry) return leaves
-    entry.leaves = leaves
-    this.held += leaves.length
+    if (this.known.get(id) !== entry) return made
+    entry.tree = made
+    this.held += made.leaves.length
     // Only made trees go; one being made is skipped (its maker counts it when done).
     for (const [other, e] of this.known) {
       if (this.held <= this.maxLeaves) break
-      if (other === id || e.leaves === undefined) continue
+      if (other === id || e.tree === undefined) continue
       this.known.delete(other)
-      this.held -= e.leaves.length
+      this.held -= e.tree.leaves.length
     }
-    return leaves
+    return made
   }
 
   /** Drops what is known of a content (a reader found a chunk of it bad: the next range read makes the leaves again, and checks the copy). */
@@ -127,14 +127,14 @@ export class TreeLeaves {
     const e = this.known.get(id)
     if (e === undefined) return
     this.known.delete(id)
-    if (e.leaves !== undefined) this.held -= e.leaves.length
+    if (e.tree !== undefined) this.held -= e.tree.leaves.length
   }
 
-  private async make (sha256: string, tree: string, open: () => Promise<ObjectHandle | undefined>): Promise<Uint8Array[]> {
+  private async make (sha256: string, tree: string, open: () => Promise<ObjectHandle | undefined>): Promise<ChunkTree> {
     const hasher = new TreeHasher(this.hashes)
     await this.read(open, chunk => { hasher.update(chunk) })
-    const leaves = hasher.finish()
-    if (toHex(treeRoot(this.hashes, leaves)) === tree) return leaves
+    const made = new ChunkTree(this.hashes, hasher.finish())
+    if (toHex(made.root) === tree) return made
     // Not the tree asked for: either the copy rotted or the tree is not this content's. Its SHA-256 tells which
     // (one more read, only then: checking it every time would double the first range's wait).
     const whole = this.hashes.create('sha256')
@@ -157,9 +157,9 @@ export class TreeLeaves {
 }
 
 /** The holder's answer to a range request: the range's leaves and the hashes beside them. */
-export function rangeAnswer (hashes: Hashes, leaves: Uint8Array[], first: number, last: number): Record<string, unknown> {
-  if (last >= leaves.length) throw new RangeError(`chunk ${last} is past the end (${leaves.length} chunks)`)
-  return { status: 'ok', leaves: joinHashes(leaves.slice(first, last + 1)), proof: joinHashes(rangeProof(hashes, leaves, first, last)) }
+export function rangeAnswer (tree: ChunkTree, first: number, last: number): Record<string, unknown> {
+  if (last >= tree.leaves.length) throw new RangeError(`chunk ${last} is past the end (${tree.leaves.length} chunks)`)
+  return { status: 'ok', leaves: joinHashes(tree.leaves.slice(first, last + 1)), proof: joinHashes(tree.proof(first, last)) }
 }
 
 /** The bytes a holder sends for chunks first..last of an object of `size` bytes. */

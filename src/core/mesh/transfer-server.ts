@@ -3,7 +3,7 @@ import { DroppedMessageError } from '../wire/strict-cbor.js'
 import { decodeCatalogMessage, decodeWriteHead } from './catalog-codec.js'
 import type { CatalogEntry } from './catalog-entry.js'
 import { PeerIdleError, SealedFrames, StreamEndedError, type FrameSeal } from '../wire/sealed-frames.js'
-import { chunkBytes, parseRangeRequest, rangeAnswer, requestedVersion, TreeLeaves, UnusableCopyError } from './range-transfer.js'
+import { chunkBytes, parseRangeRequest, rangeAnswer, requestedVersion, ServedTrees, UnusableCopyError } from './range-transfer.js'
 import type { TransferHost, TransferOptions, TransferStats } from './transfer.js'
 import { FIRST_FRAMES } from '../wire/held-bytes.js'
 
@@ -24,7 +24,7 @@ export class TransferServer {
     private readonly options: TransferOptions,
     private readonly stats: TransferStats,
     /** The chunk trees of what this member has served ranges of. */
-    private readonly trees: TreeLeaves,
+    private readonly trees: ServedTrees,
   ) {}
 
   /** Answers the requests on one stream: one, or one push after another while the pusher keeps the stream. */
@@ -118,9 +118,9 @@ export class TransferServer {
     }
     let answer: Record<string, unknown>
     try {
-      const leaves = await this.trees.leaves(q.sha256, q.tree, async () => await this.host.openLocal(q.bucket, q.key, q.sha256, signal, q.versionId))
-      if (q.last >= leaves.length) return await refuse('bad-range', `chunk ${q.last} is past the end (${leaves.length} chunks)`)
-      answer = rangeAnswer(this.host.hashes, leaves, q.first, q.last)
+      const tree = await this.trees.tree(q.sha256, q.tree, async () => await this.host.openLocal(q.bucket, q.key, q.sha256, signal, q.versionId))
+      if (q.last >= tree.leaves.length) return await refuse('bad-range', `chunk ${q.last} is past the end (${tree.leaves.length} chunks)`)
+      answer = rangeAnswer(tree, q.first, q.last)
     } catch (err) {
       if (!(err instanceof UnusableCopyError)) throw err
       if (err.rotten) this.host.onCorrupt(q.bucket, q.key, q.sha256, q.versionId)

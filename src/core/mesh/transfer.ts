@@ -9,7 +9,7 @@ import { SealedFrames, type FrameSeal } from '../wire/sealed-frames.js'
 import { ContentMismatchError } from './verify-stream.js'
 import { KeptStreams } from './kept-streams.js'
 import { SpareStreams } from './spare-streams.js'
-import { RangeCheck, rangeRequestFields, TreeLeaves, type RangeRequest } from './range-transfer.js'
+import { RangeCheck, rangeRequestFields, ServedTrees, type RangeRequest } from './range-transfer.js'
 import { sendBody, TransferServer } from './transfer-server.js'
 
 export const TRANSFER_PROTOCOL = '/s3mesh/transfer/1.0.0'
@@ -110,7 +110,7 @@ export class TransferService {
   ) {
     this.spares = new SpareStreams(libp2p, this.protocol, options.idleTimeoutMs / 2)
     this.kept = new KeptStreams(options.idleTimeoutMs / 2)
-    this.server = new TransferServer(keyring, host, options, this.stats, new TreeLeaves(host.hashes))
+    this.server = new TransferServer(keyring, host, options, this.stats, new ServedTrees(host.hashes))
   }
 
   /** Answers what peers ask of this member. */
