@@ -54,6 +54,13 @@ export interface ObjectInfo extends ObjectSummary {
   sha256: string
   metadata: ObjectMetadata
   tags: Record<string, string>
+  /**
+   * How many tags the version has, where the store read their number and not
+   * the tags (a GatewayStore's GET and HEAD: the tags need another request,
+   * and s3:GetObjectTagging, which a reader of the object need not have);
+   * `tags` is then empty. The tags themselves: `objectTags`.
+   */
+  tagCount?: number
   /** Number of parts for a multipart object; absent for a single PUT. */
   parts?: number
   /** On a mesh, after a write: how many members hold this version (x-s3mesh-replicas). */
@@ -421,6 +428,12 @@ export interface ObjectStore {
   /** Keys in UTF-8 byte order. */
   listObjects (bucket: string, options: ListOptions): Promise<ListResult>
   setObjectTags (bucket: string, key: string, tags: Record<string, string>, options?: VersionOptions): Promise<void>
+  /**
+   * A version's tags, read apart from the object, where the store's object
+   * info carries only their number (`ObjectInfo.tagCount`: a GatewayStore).
+   * Absent: `headObject`'s tags are the tags. Read them with `objectTags` below.
+   */
+  objectTags?: (bucket: string, key: string, options?: VersionOptions) => Promise<VersionTags>
 
   /** Sets a bucket's versioning (a store that keeps versions; docs/plans/versioning.md says which do). */
   setBucketVersioning?: (name: string, status: VersioningStatus, options?: Signal) => Promise<void>
@@ -473,6 +486,19 @@ export interface ObjectStore {
 }
 
 /** A handle on an object's bytes held in memory (nothing to release). */
+/** A version's tags, and its id in a store that keeps versions. */
+export interface VersionTags {
+  tags: Record<string, string>
+  versionId?: string
+}
+
+/** A version's tags from any store: its own `objectTags`, or its object info's. */
+export async function objectTags (store: ObjectStore, bucket: string, key: string, options: VersionOptions = {}): Promise<VersionTags> {
+  if (store.objectTags !== undefined) return await store.objectTags(bucket, key, options)
+  const info = await store.headObject(bucket, key, options)
+  return { tags: info.tags, ...(info.versionId === undefined ? {} : { versionId: info.versionId }) }
+}
+
 export function bytesHandle (info: ObjectInfo, bytes: Uint8Array): ObjectHandle {
   return {
     info,

@@ -2,7 +2,7 @@ import { isS3Error, S3Error } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type {
   BucketInfo, ByteRange, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, ObjectHandle, ObjectInfo,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, CompleteOptions, VersionOptions, LockOptions,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, CompleteOptions, VersionOptions, VersionTags, LockOptions,
 } from '../core/object-store.js'
 import type { BucketObjectLock, LockChange, VersionLock } from '../core/object-lock.js'
 import { bypassHeader, lockOfAnswer, lockRequestHeaders, objectLockOf, putObjectLock, putVersionLock } from './gateway-object-lock.js'
@@ -280,26 +280,21 @@ export class GatewayStore implements ObjectStore {
 
   async headObject (bucket: string, key: string, options: VersionOptions = {}): Promise<ObjectInfo> {
     const { response } = await this.remote.send({ method: 'HEAD', bucket, key, query: versionQuery(options), headers: CHECKSUM_MODE, signal: options.signal })
-    return await this.infoOf(bucket, key, response.headers, options)
+    return this.infoOf(key, response.headers)
   }
 
   /**
-   * The object's info from the node's GET/HEAD headers; its tags only when
-   * it has some, asked of the version the caller named (a read of the
-   * current one asks as such: naming its id would need the version rights).
+   * The object's info from the node's GET/HEAD headers. Its tags are counted,
+   * not read: reading them is another request, which needs
+   * s3:GetObjectTagging, and a GET or HEAD answers only their number
+   * (`objectTags` reads them).
    */
-  private async infoOf (bucket: string, key: string, h: Headers, options: VersionOptions): Promise<ObjectInfo> {
-    const { signal } = options
+  private infoOf (key: string, h: Headers): ObjectInfo {
     const partSizes = parsePartSizes(h.get('x-s3mesh-part-sizes'))
     // The node sends S3's part count with a part's read only; for any read its part sizes say it, or (an object completed
     // before they were kept) its ETag's -N.
     const parts = h.get('x-amz-mp-parts-count') ?? (partSizes === undefined ? /-(\d+)"?$/.exec(h.get('etag') ?? '')?.[1] ?? null : String(partSizes.reduce((n, [, count]) => n + count, 0)))
-    let tags: Record<string, string> = {}
-    if (Number(h.get('x-amz-tagging-count') ?? 0) > 0) {
-      const { response } = await this.remote.send({ method: 'GET', bucket, key, query: { tagging: '', ...versionQuery(options) }, signal })
-      const set = (await xmlOf(response, 'Tagging')).TagSet as Xml | undefined
-      tags = Object.fromEntries(list(set ?? {}, 'Tag').map(t => [text(t, 'Key'), text(t, 'Value')]))
-    }
+    const tagCount = Number(h.get('x-amz-tagging-count') ?? 0)
     return {
       key,
       size: Number(h.get('content-length') ?? 0),
@@ -307,7 +302,8 @@ export class GatewayStore implements ObjectStore {
       lastModified: new Date(h.get('last-modified') ?? 0),
       sha256: h.get('x-s3mesh-sha256') ?? '',
       metadata: withPartSizes(withChecksum(metadataFromHeaders(storedEncodingHeaders(h)), checksumFromHeaders(h)), partSizes),
-      tags,
+      tags: {},
+      ...(Number.isSafeInteger(tagCount) && tagCount > 0 ? { tagCount } : {}),
       ...(parts === null ? {} : { parts: Number(parts) }),
       ...versionHeader(h),
       ...expirationOf(h.get('x-amz-expiration')),
@@ -320,7 +316,7 @@ export class GatewayStore implements ObjectStore {
     // The cache holds each key's current version; one named by id is read from the mesh.
     if (cache === undefined || options.versionId !== undefined) {
       const { response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, query: versionQuery(options), headers: CHECKSUM_MODE, signal: options.signal })
-      return this.streamingHandle(bucket, key, await this.infoOf(bucket, key, response.headers, options), response, endpoint, options)
+      return this.streamingHandle(bucket, key, this.infoOf(key, response.headers), response, endpoint, options)
     }
     const id = `${bucket}/${key}`
     const known = this.vouched.get(id)
@@ -347,7 +343,7 @@ export class GatewayStore implements ObjectStore {
       // Evicted between the two: ask again, for the bytes this time.
       ({ response, endpoint } = await this.remote.send({ method: 'GET', bucket, key, headers: CHECKSUM_MODE, signal: options.signal }))
     }
-    const info = await this.infoOf(bucket, key, response.headers, options)
+    const info = this.infoOf(key, response.headers)
     if (info.size <= this.options.cacheMaxObjectBytes) {
       // The node declared the size: more bytes than that is EntityTooLarge, not a cache miss.
       const bytes = await bytesOf(response.body!, this.options.cacheMaxObjectBytes, options.signal)
@@ -413,6 +409,13 @@ export class GatewayStore implements ObjectStore {
       objects: list(doc, 'Contents').map(c => ({ key: text(c, 'Key'), size: Number(text(c, 'Size')), etag: unquote(text(c, 'ETag')), lastModified: new Date(text(c, 'LastModified')) })),
       isTruncated: text(doc, 'IsTruncated') === 'true',
     }
+  }
+
+  /** The version's tags, as the node answers GetObjectTagging (the caller's s3:GetObjectTagging, and no more, is asked). */
+  async objectTags (bucket: string, key: string, options: VersionOptions = {}): Promise<VersionTags> {
+    const { response } = await this.remote.send({ method: 'GET', bucket, key, query: { tagging: '', ...versionQuery(options) }, signal: options.signal })
+    const set = (await xmlOf(response, 'Tagging')).TagSet as Xml | undefined
+    return { tags: Object.fromEntries(list(set ?? {}, 'Tag').map(t => [text(t, 'Key'), text(t, 'Value')])), ...versionHeader(response.headers) }
   }
 
   async setObjectTags (bucket: string, key: string, tags: Record<string, string>, options: VersionOptions = {}): Promise<void> {

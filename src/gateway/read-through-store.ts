@@ -2,8 +2,9 @@ import { isS3Error, S3Error, type S3ErrorCode } from '../core/errors.js'
 import type { LifecycleRule } from '../core/lifecycle.js'
 import type {
   BucketInfo, CompleteOptions, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, LockOptions, ObjectHandle, ObjectInfo,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, VersionOptions,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, VersionOptions, VersionTags,
 } from '../core/object-store.js'
+import { objectTags } from '../core/object-store.js'
 import type { BucketObjectLock, LockChange, VersionLock } from '../core/object-lock.js'
 import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult } from '../core/versioning.js'
 
@@ -79,6 +80,7 @@ export class ReadThroughStore implements ObjectStore {
   async listObjects (bucket: string, options: ListOptions): Promise<ListResult> { return await this.read(bucket, async s => await s.listObjects(bucket, options)) }
   async openObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectHandle> { return await this.read(`${bucket}/${key}`, async s => await s.openObject(bucket, key, options)) }
   async headObject (bucket: string, key: string, options?: VersionOptions): Promise<ObjectInfo> { return await this.read(`${bucket}/${key}`, async s => await s.headObject(bucket, key, options)) }
+  async objectTags (bucket: string, key: string, options?: VersionOptions): Promise<VersionTags> { return await this.read(`${bucket}/${key}`, async s => await objectTags(s, bucket, key, options)) }
 
   async createBucket (name: string, options?: Signal): Promise<void> { await this.local.createBucket(name, options) }
   async listBuckets (options?: Signal): Promise<BucketInfo[]> { return await this.local.listBuckets(options) }

@@ -2,7 +2,7 @@ import { isS3Error, S3Error } from '../core/errors.js'
 import { webHashes, type Hashes } from '../core/hashes.js'
 import { requestIdSource } from '../core/ids.js'
 import { assertBucketName, assertObjectKey } from '../core/names.js'
-import type { ObjectStore } from '../core/object-store.js'
+import { objectTags, type ObjectStore } from '../core/object-store.js'
 import { authenticatePrincipal } from './auth/authenticate.js'
 import { withPresignedHeaders } from './auth/presigned-headers.js'
 import { DEFAULT_CLOCK_SKEW_MS, isSigV4Presigned, type CredentialProvider } from './auth/sigv4.js'
@@ -207,7 +207,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
   async function withTagsIfAsked (principal: Principal, r: Route, headers: Headers, permissions: Permission[], signal: AbortSignal): Promise<Permission[]> {
     if (access === undefined) return permissions
     const tagsOf = async (bucket: string, key: string, versionId: string | undefined): Promise<Record<string, string>> =>
-      await store.headObject(bucket, key, { signal, ...(versionId === undefined ? {} : { versionId }) }).then(info => info.tags, (err: unknown) => {
+      await objectTags(store, bucket, key, { signal, ...(versionId === undefined ? {} : { versionId }) }).then(found => found.tags, (err: unknown) => {
         if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchVersion') || isS3Error(err, 'MethodNotAllowed') || isS3Error(err, 'NoSuchBucket')) return {}
         throw err
       })

@@ -1,8 +1,9 @@
 import { S3Error } from '../errors.js'
 import type {
   BucketInfo, CompleteOptions, CompletedPart, CorsRule, DeleteOptions, ListOptions, ListResult, LockOptions, ObjectHandle, ObjectInfo,
-  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, VersionOptions,
+  ObjectStore, PartInfo, PartOptions, PutOptions, Signal, UploadInfo, UploadOptions, VersionOptions, VersionTags,
 } from '../object-store.js'
+import { objectTags } from '../object-store.js'
 import type { BucketObjectLock, LockChange, VersionLock } from '../object-lock.js'
 import { fanOut } from '../fan-out.js'
 import type { DeleteResult, VersioningStatus, VersionListOptions, VersionListResult } from '../versioning.js'
@@ -111,6 +112,13 @@ export class GuestStore extends MeshStore {
     await this.refresh(bucket)
     await this.refresh(bucket, key, !this.guest.trusts(bucket, key))
     return await super.headObject(bucket, key, options)
+  }
+
+  /** A version named by id: its tags from the node, as its reads; the current one's from its entry here. */
+  async objectTags (bucket: string, key: string, options?: VersionOptions): Promise<VersionTags> {
+    if (options?.versionId !== undefined) return await objectTags(this.writer, bucket, key, options)
+    const info = await this.headObject(bucket, key, options)
+    return { tags: info.tags, ...(info.versionId === undefined ? {} : { versionId: info.versionId }) }
   }
 
   // ---- writes: through a node ----

@@ -150,7 +150,7 @@ export function objectHeaders (info: ObjectInfo): Headers {
   h.set('last-modified', httpDate(info.lastModified))
   h.set('accept-ranges', 'bytes')
   h.set('content-type', info.metadata.contentType ?? 'binary/octet-stream')
-  const tagCount = Object.keys(info.tags).length
+  const tagCount = info.tagCount ?? Object.keys(info.tags).length
   if (tagCount > 0) h.set('x-amz-tagging-count', String(tagCount))
   if (info.versionId !== undefined) h.set('x-amz-version-id', info.versionId)
   // The content's SHA-256, which the mesh verifies copies against: lets a gateway (the edge worker) report it too.

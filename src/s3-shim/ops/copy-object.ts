@@ -2,6 +2,7 @@ import { askedLock } from '../http/object-lock.js'
 import { NULL_VERSION } from '../../core/versioning.js'
 import { S3Error } from '../../core/errors.js'
 import { MAX_PUT_SIZE } from '../../core/multipart.js'
+import { objectTags } from '../../core/object-store.js'
 import type { Context } from '../context.js'
 import { checkStorageClass, metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
 import { isoDate, quoteEtag } from '../respond.js'
@@ -50,7 +51,16 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const { checksum: sourceChecksum, checksumPlan: _plan, partSizes: _sizes, ...kept } = handle.info.metadata
   const metadata = metadataDirective === 'REPLACE' ? metadataFromHeaders(ctx.headers) : kept
   const checksum = sourceChecksum?.type === 'FULL_OBJECT' ? { algorithm: sourceChecksum.algorithm, value: sourceChecksum.value } : undefined
-  const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(ctx.headers) ?? {} : handle.info.tags
+  let tags: Record<string, string>
+  try {
+    tags = taggingDirective === 'REPLACE'
+      ? tagsFromHeader(ctx.headers) ?? {}
+      // A store that only counts a version's tags (a gateway) reads them apart, as the version named was asked for.
+      : handle.info.tagCount === undefined ? handle.info.tags : (await objectTags(ctx.store, source.bucket, source.key, { signal: ctx.signal, ...(source.versionId === undefined ? {} : { versionId: source.versionId }) })).tags
+  } catch (err) {
+    await handle.close()
+    throw err
+  }
   const body = handle.stream()
   let info
   try {

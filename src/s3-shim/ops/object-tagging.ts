@@ -1,4 +1,4 @@
-import type { VersionOptions } from '../../core/object-store.js'
+import { objectTags, type VersionOptions } from '../../core/object-store.js'
 import type { Context } from '../context.js'
 import { tagsFromDocument } from '../http/metadata.js'
 import { xmlResponse } from '../xml.js'
@@ -11,8 +11,8 @@ async function versionHeader (ctx: Context, version: VersionOptions): Promise<Re
 }
 
 export async function getObjectTagging (ctx: Context): Promise<Response> {
-  const info = await ctx.store.headObject(ctx.bucket, ctx.key, await requestedVersion(ctx))
-  return xmlResponse('Tagging', { TagSet: { Tag: Object.entries(info.tags).map(([Key, Value]) => ({ Key, Value })) } }, { headers: info.versionId === undefined ? {} : { 'x-amz-version-id': info.versionId } })
+  const { tags, versionId } = await objectTags(ctx.store, ctx.bucket, ctx.key, await requestedVersion(ctx))
+  return xmlResponse('Tagging', { TagSet: { Tag: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }, { headers: versionId === undefined ? {} : { 'x-amz-version-id': versionId } })
 }
 
 export async function putObjectTagging (ctx: Context): Promise<Response> {
