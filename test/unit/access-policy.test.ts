@@ -165,6 +165,17 @@ describe('policy evaluation', () => {
     assert.equal(evaluate({ identity: [listing] }, req('s3:ListBucket', B, { 's3:prefix': 'home/${aws:username}/x' })), 'allow')
   })
 
+  it('a policy without a Version is taken, as IAM and S3 take it: of 2008-10-17, without variables', () => {
+    for (const kind of ['identity', 'bucket'] as const) {
+      const statement = allow('s3:GetObject', 'arn:aws:s3:::home/${aws:username}/*', kind === 'bucket' ? { Principal: '*' } : {})
+      const versionless = parsePolicy(JSON.stringify({ Statement: [statement] }), kind)
+      assert.equal(versionless.version, '2008-10-17', kind)
+      const policies = kind === 'bucket' ? { identity: [], bucket: versionless } : { identity: [versionless] }
+      assert.equal(evaluate(policies, req('s3:GetObject', 'arn:aws:s3:::home/alice/a')), 'implicit-deny', kind)
+      assert.equal(evaluate(policies, req('s3:GetObject', 'arn:aws:s3:::home/${aws:username}/a')), 'allow', kind)
+    }
+  })
+
   it('takes the policies of a user and its groups together (an Allow in one, a Deny in another)', () => {
     const mine = doc([allow('s3:*', '*')])
     const group = doc([deny('s3:DeleteBucket', '*')])
@@ -176,7 +187,7 @@ describe('policy evaluation', () => {
 describe('policy documents', () => {
   const bad: Array<[string, string, RegExp, PolicyKind?]> = [
     ['not JSON', '{', /not JSON/],
-    ['no Version', JSON.stringify({ Statement: [allow('s3:*', '*')] }), /Version/],
+    ['a Version IAM does not have', JSON.stringify({ Version: '2012-10-18', Statement: [allow('s3:*', '*')] }), /Version must be/],
     ['no Statement', JSON.stringify({ Version: '2012-10-17' }), /Statement is missing/],
     ['a bad Effect', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Maybe', Action: 's3:*', Resource: '*' }] }), /Statement 1: Effect/],
     ['Action and NotAction both', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', NotAction: 's3:Get*', Resource: '*' }] }), /exactly one of Action and NotAction/],

@@ -145,7 +145,9 @@ export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new MalformedPolicyError('The policy must be a JSON object.')
   const d = doc as Record<string, unknown>
   for (const k of Object.keys(d)) if (!['Version', 'Id', 'Statement'].includes(k)) throw new MalformedPolicyError(`Unknown field ${k} in the policy.`)
-  if (d.Version !== '2012-10-17' && d.Version !== '2008-10-17') throw new MalformedPolicyError('Version must be "2012-10-17".')
+  // As IAM and S3: a policy without a Version is of the first one, 2008-10-17 (no policy variables).
+  const version = d.Version ?? '2008-10-17'
+  if (version !== '2012-10-17' && version !== '2008-10-17') throw new MalformedPolicyError('Version must be "2012-10-17".')
   if (d.Id !== undefined && typeof d.Id !== 'string') throw new MalformedPolicyError('Id must be a string.')
   const list = Array.isArray(d.Statement) ? d.Statement : d.Statement === undefined ? undefined : [d.Statement]
   if (list === undefined || list.length === 0) throw new MalformedPolicyError('Statement is missing or empty.')
@@ -193,7 +195,7 @@ export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: {
     }
     return out
   })
-  return { version: d.Version, ...(typeof d.Id === 'string' ? { id: d.Id } : {}), statements: d.Version === '2008-10-17' ? statements.map(withoutVariables) : statements }
+  return { version, ...(typeof d.Id === 'string' ? { id: d.Id } : {}), statements: version === '2008-10-17' ? statements.map(withoutVariables) : statements }
 }
 
 /**
