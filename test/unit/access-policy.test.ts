@@ -165,6 +165,19 @@ describe('policy evaluation', () => {
     assert.equal(evaluate({ identity: [listing] }, req('s3:ListBucket', B, { 's3:prefix': 'home/${aws:username}/x' })), 'allow')
   })
 
+  it('tags whose keys differ only in case are two condition keys: each as written, both for a key written in a third case', () => {
+    const tags = { 's3:ExistingObjectTag/Team': 'secret', 's3:ExistingObjectTag/team': 'public' }
+    const read = req('s3:GetObject', 'arn:aws:s3:::b/k', tags)
+    const denyIf = (key: string, value: string): Policy[] => [doc([allow('s3:GetObject', '*')]), doc([deny('s3:GetObject', '*', { Condition: { StringEquals: { [key]: value } } })])]
+    assert.equal(evaluate({ identity: denyIf('s3:ExistingObjectTag/Team', 'secret') }, read), 'explicit-deny')
+    assert.equal(evaluate({ identity: denyIf('s3:ExistingObjectTag/Team', 'public') }, read), 'allow', 'Team is secret, whatever team is')
+    assert.equal(evaluate({ identity: denyIf('s3:ExistingObjectTag/team', 'secret') }, read), 'allow')
+    assert.equal(evaluate({ identity: denyIf('s3:ExistingObjectTag/team', 'public') }, read), 'explicit-deny')
+    assert.equal(evaluate({ identity: denyIf('S3:EXISTINGOBJECTTAG/TEAM', 'secret') }, read), 'explicit-deny', 'a third case sees both')
+    assert.equal(evaluate({ identity: denyIf('S3:EXISTINGOBJECTTAG/TEAM', 'public') }, read), 'explicit-deny')
+    assert.equal(evaluate({ identity: denyIf('AWS:SourceIp', '10.0.0.1') }, req('s3:GetObject', 'arn:aws:s3:::b/k', { 'aws:SourceIp': '10.0.0.1' })), 'explicit-deny', 'a key in another case than the request\'s')
+  })
+
   it('a policy without a Version is taken, as IAM and S3 take it: of 2008-10-17, without variables', () => {
     for (const kind of ['identity', 'bucket'] as const) {
       const statement = allow('s3:GetObject', 'arn:aws:s3:::home/${aws:username}/*', kind === 'bucket' ? { Principal: '*' } : {})

@@ -35,7 +35,7 @@ export type Decision = 'allow' | 'explicit-deny' | 'implicit-deny'
 
 export function evaluate (policies: PoliciesInForce, given: AccessRequest): Decision {
   // Condition keys are case-insensitive: looked up as written, then in lower case.
-  const request = { ...given, context: lowerKeys(given.context) }
+  const request = { ...given, context: withLowerKeys(given.context) }
   const applicable = (p: Policy, withPrincipal: boolean): Statement[] => p.statements.filter(s => applies(s, request, withPrincipal))
   const identity = policies.identity.flatMap(p => applicable(p, false))
   const bucket = policies.bucket === undefined ? [] : applicable(policies.bucket, true)
@@ -68,9 +68,21 @@ function applies (s: Statement, r: AccessRequest, withPrincipal: boolean): boole
   return conditionsHold(s.condition, r.context)
 }
 
-function lowerKeys (context: ContextValues): ContextValues {
-  const out: ContextValues = {}
-  for (const [k, v] of Object.entries(context)) out[k.toLowerCase()] = v
+/**
+ * The context with each key also in lower case, for a policy that writes it
+ * in another case. Keys stay as they are too: two tags whose keys differ only
+ * in case (Team and team, which S3 keeps apart) each answer a policy naming
+ * that key as the tag has it, and one naming them in a third case sees both
+ * values (a Deny on either holds), not whichever came last.
+ */
+function withLowerKeys (context: ContextValues): ContextValues {
+  const out: ContextValues = { ...context }
+  for (const [k, v] of Object.entries(context)) {
+    const lower = k.toLowerCase()
+    if (Object.hasOwn(context, lower) || v === undefined) continue
+    const had = out[lower]
+    out[lower] = had === undefined ? v : [...new Set([...[had].flat(), ...[v].flat()])]
+  }
   return out
 }
 
