@@ -386,6 +386,14 @@ describe('S3 handler', () => {
       assert.match(await refused.text(), /<Code>InvalidRequest<\/Code>/)
     }
     assert.equal((await part('bytes=0-4')).status, 200, 'a range within 5 GiB')
+    // As S3: past the source's end (or backwards) is 400 InvalidArgument with the source's size, as is a range not of the form.
+    for (const [range, message] of [[`bytes=0-${6 * 1024 ** 3}`, /Range specified is not valid for source object of size: 6442450944/], ['bytes=9-5', /not valid for source object/], ['0-4', /must be of the form bytes=first-last/]] as const) {
+      const refused = await part(range)
+      const xml = await refused.text()
+      assert.deepEqual([refused.status, /<Code>([^<]+)/.exec(xml)?.[1]], [400, 'InvalidArgument'], range)
+      assert.match(xml, message)
+      assert.match(xml, new RegExp(`<ArgumentName>x-amz-copy-source-range</ArgumentName><ArgumentValue>${range}</ArgumentValue>`))
+    }
   })
 
   it('renders S3 XML errors with Code, Message, Resource and RequestId', async () => {

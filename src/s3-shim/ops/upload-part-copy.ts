@@ -15,7 +15,8 @@ function copyRange (header: string | null, size: number): ByteRange | undefined 
   if (m === null) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last.', { detail: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header } })
   const start = Number(m[1])
   const end = Number(m[2])
-  if (start > end || end >= size) throw new S3Error('InvalidRange', `The x-amz-copy-source-range ${header} is outside the ${size}-byte source object.`)
+  // S3 answers 400 InvalidArgument here (not a GET's 416 InvalidRange), in these words.
+  if (start > end || end >= size) throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${size}`, { detail: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header } })
   return { start, end }
 }
 
