@@ -25,10 +25,13 @@ const CACHE_ORIGIN = 'https://s3mesh-cache.invalid'
 
 /**
  * What entries hold, named in their keys: an entry of another form is never
- * read. 2: an object stored with a Content-Encoding is kept as stored (the
- * entries before held the bytes fetch had decoded).
+ * read (by this release, or by an older one that shares the cache). 2: an
+ * object stored with a Content-Encoding is kept as stored (the entries before
+ * held the bytes fetch had decoded). 3: a tagged object's info holds the
+ * tags' number, not the tags (ObjectInfo.tagCount), which a release before
+ * would take for an object without tags.
  */
-const ENTRY_FORM = 2
+const ENTRY_FORM = 3
 
 function cacheUrl (bucket: string, key: string, namespace = ''): string {
   return `${CACHE_ORIGIN}/v${ENTRY_FORM}/${encodeURIComponent(namespace)}${objectPath(bucket, key)}`

@@ -200,24 +200,35 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
 
   /**
    * The tags of the object a request acts on, and of a copy's source, as
-   * s3:ExistingObjectTag/<key>, where a policy in force names that key (one
-   * look at the object first). A missing object has none; a look that fails
-   * otherwise fails the request (a Deny on a tag must not pass unread).
+   * s3:ExistingObjectTag/<key>, where a policy in force names that key for an
+   * action the request asks on it (one look at the object first). A missing
+   * object has none; a look that fails otherwise fails the request (a Deny
+   * on a tag must not pass unread).
    */
   async function withTagsIfAsked (principal: Principal, r: Route, headers: Headers, permissions: Permission[], signal: AbortSignal): Promise<Permission[]> {
     if (access === undefined) return permissions
-    const tagsOf = async (bucket: string, key: string, versionId: string | undefined): Promise<Record<string, string>> =>
-      await objectTags(store, bucket, key, { signal, ...(versionId === undefined ? {} : { versionId }) }).then(found => found.tags, (err: unknown) => {
+    const tagsOf = async (bucket: string, key: string, versionId: string | undefined): Promise<Record<string, string>> => {
+      const options = { signal, ...(versionId === undefined ? {} : { versionId }) }
+      try {
+        const info = await store.headObject(bucket, key, options)
+        // A store that counts tags without reading them (a gateway, whose caller may not read them) reads them apart,
+        // only for an object that has some.
+        return info.tagCount === undefined ? info.tags : (await objectTags(store, bucket, key, options)).tags
+      } catch (err) {
         if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchVersion') || isS3Error(err, 'MethodNotAllowed') || isS3Error(err, 'NoSuchBucket')) return {}
         throw err
-      })
+      }
+    }
+    // Only a condition on tags for an action asked on that object counts (one for deletes says nothing of reads).
+    const namesTags = (bucket: string, resource: string): boolean =>
+      permissions.some(p => p.resource === resource && access.conditionsOn(principal, bucket, EXISTING_TAG_KEYS, p.action))
     let out = permissions
-    if (r.key !== '' && EXISTING_TAG_OPERATIONS.has(r.operation) && access.conditionsOn(principal, r.bucket, EXISTING_TAG_KEYS)) {
+    if (r.key !== '' && EXISTING_TAG_OPERATIONS.has(r.operation) && namesTags(r.bucket, arn(r.bucket, r.key))) {
       out = withExistingTags(out, arn(r.bucket, r.key), await tagsOf(r.bucket, r.key, r.query.get('versionId')))
     }
     // A copy reads its source: a Deny on the source's tags must hold there too (a copy would take the bytes away from them).
     const source = copySourceOf(r, headers)
-    if (source !== undefined && source.key !== '' && access.conditionsOn(principal, source.bucket, EXISTING_TAG_KEYS)) {
+    if (source !== undefined && source.key !== '' && namesTags(source.bucket, arn(source.bucket, source.key))) {
       out = withExistingTags(out, arn(source.bucket, source.key), await tagsOf(source.bucket, source.key, source.versionId))
     }
     return out

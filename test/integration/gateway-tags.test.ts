@@ -16,6 +16,7 @@ import { ReadThroughStore } from '../../src/gateway/read-through-store.js'
 import { RemoteS3 } from '../../src/gateway/remote-s3.js'
 import { startServer, type RunningServer } from '../../src/node/server.js'
 import { createS3Handler, type S3Handler } from '../../src/s3-shim/index.js'
+import { s3Signer } from '../../src/core/s3-signer.js'
 import { iamCall, userWithPolicy } from '../helpers/iam.js'
 import { errorCode, signer } from '../helpers/s3-client.js'
 import { ACCESS_KEY, SECRET_KEY } from '../helpers/server-process.js'
@@ -67,6 +68,31 @@ describe('tags read through a gateway with its caller\'s keys', () => {
     assert.equal(tags.status, 200, xml)
     assert.match(xml, /<Tag><Key>team<\/Key><Value>blue<\/Value><\/Tag><Tag><Key>tier<\/Key><Value>gold<\/Value><\/Tag>/)
     assert.equal((await tagReader(new Request(url('/tagged/a.txt')))).status, 403)
+  })
+
+  it('decided here with the mesh\'s policies (a tab\'s own handler), a read looks the tags up only where a policy names them for it, and those of a tagged object only', async () => {
+    const call = iamCall(server.url)
+    const s3 = signer()
+    assert.equal((await s3.fetch(`${server.url}/tagged/plain.txt`, { method: 'PUT', body: 'no tags' })).status, 200)
+    const [id, secret] = await userWithPolicy(call, 'local-reader', [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::tagged/*' }])
+    const user = s3Signer({ accessKeyId: id, secretAccessKey: secret })
+    // Here, as in a tab, the user's own keys reach the node, and the decision is made before with the mesh's policies.
+    const local = createS3Handler({ store: gatewayOf(id, secret), access: server.access })
+    const read = async (key: string): Promise<Response> => await local(await user.sign(url(`/tagged/${key}`)))
+    const setPolicy = async (statement: Record<string, unknown>): Promise<void> => {
+      const res = await s3.fetch(`${server.url}/tagged?policy`, { method: 'PUT', body: JSON.stringify({ Version: '2012-10-17', Statement: [{ Principal: '*', Resource: 'arn:aws:s3:::tagged/*', ...statement }] }) })
+      assert.equal(res.status, 204, await res.text())
+    }
+    // A condition on tags for deletes says nothing of reads: no tag lookup (which this user may not make) for a read.
+    await setPolicy({ Effect: 'Deny', Action: 's3:DeleteObject', Condition: { StringEquals: { 's3:ExistingObjectTag/tier': 'gold' } } })
+    for (const key of ['a.txt', 'plain.txt']) assert.equal((await read(key)).status, 200, key)
+    // One for reads: an object without tags is read (its HEAD says it has none); a tagged one needs its tags, which only
+    // s3:GetObjectTagging may read, so it is refused rather than read unchecked.
+    await setPolicy({ Effect: 'Deny', Action: 's3:GetObject', Condition: { StringEquals: { 's3:ExistingObjectTag/tier': 'silver' } } })
+    assert.equal((await read('plain.txt')).status, 200)
+    const tagged = await read('a.txt')
+    assert.deepEqual([tagged.status, errorCode(await tagged.text())], [403, 'AccessDenied'])
+    assert.equal((await s3.fetch(`${server.url}/tagged?policy`, { method: 'DELETE' })).status, 204)
   })
 
   it('a copy through a gateway keeps the source\'s tags (read apart from its bytes)', async () => {

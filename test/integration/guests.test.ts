@@ -21,6 +21,7 @@ import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { MemoryStore } from '../../src/core/memory-store.js'
+import { objectTags } from '../../src/core/object-store.js'
 import { decodeCatalogMessage, encodeCatalogMessage } from '../../src/core/mesh/catalog-codec.js'
 import type { CatalogEntry } from '../../src/core/mesh/catalog-entry.js'
 import { GuestMember } from '../../src/core/mesh/guest-member.js'
@@ -339,6 +340,37 @@ describe('guests: peers without the cluster key, each with its user\'s rights', 
         versions.push(atNode)
       }
       for (let i = 1; i < versions.length; i++) assert.ok(compareVersions(versions[i]!.version, versions[i - 1]!.version) > 0, `rewrite ${i + 1} is a new version`)
+    } finally {
+      renewing.stop()
+      await guest.stop()
+      await l.stop()
+    }
+  })
+
+  it('a guest reads the tags of an object its user may not read from the node, not as none from its entry (a change of one tag would wipe the rest)', async () => {
+    const n0 = nodes[0]!
+    assert.equal((await root.fetch(`${n0.url}/guest-tags`, { method: 'PUT' })).status, 200)
+    assert.equal((await root.fetch(`${n0.url}/guest-tags/t.txt`, { method: 'PUT', body: 'tagged', headers: { 'x-amz-tagging': 'team=blue&tier=gold' } })).status, 200)
+    const [id, secret] = await userWithPolicy(iam, 'guest-tagger', [
+      { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: 'arn:aws:s3:::guest-tags' },
+      { Effect: 'Allow', Action: ['s3:GetObjectTagging', 's3:PutObjectTagging'], Resource: 'arn:aws:s3:::guest-tags/*' },
+    ])
+    const creds = { accessKeyId: id, secretAccessKey: secret }
+    const key = await generateKeyPair('Ed25519')
+    const guestPeer = peerIdFromPrivateKey(key).toString()
+    const l = await guestNode(key)
+    const joined = await join(n0, creds, guestPeer)
+    await l.dial(multiaddr(joined.relays[0]!))
+    const guest = new GuestMember({ libp2p: l, store: new MemoryStore(), hashes: nodeHashes, cluster: 's3mesh', admission: b64(joined.admission), relays: joined.relays, retryMs: 200 })
+    await guest.start()
+    const renewing = keepRenewed(n0, creds, guestPeer, guest, joined)
+    try {
+      await guest.synced
+      const writer = new GatewayStore({ remote: new RemoteS3({ endpoints: [n0.url], ...creds, timeoutMs: 10_000, retryAfterMs: 0 }), cacheTtlMs: 0, cacheMaxObjectBytes: 0, replayableBytes: 1 << 20 })
+      const store = new GuestStore(guest, writer)
+      const listed = (await guest.list('guest-tags', { limit: 10 })).entries
+      assert.deepEqual(listed.map(e => [e.key, e.object?.tags]), [['t.txt', {}]], 'the precondition: the entry the tab gets holds no tags (its user may not read the object)')
+      assert.deepEqual((await objectTags(store, 'guest-tags', 't.txt')).tags, { team: 'blue', tier: 'gold' })
     } finally {
       renewing.stop()
       await guest.stop()

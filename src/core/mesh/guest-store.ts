@@ -114,11 +114,14 @@ export class GuestStore extends MeshStore {
     return await super.headObject(bucket, key, options)
   }
 
-  /** A version named by id: its tags from the node, as its reads; the current one's from its entry here. */
+  /**
+   * A version's tags, from the node, which decides them with s3:GetObjectTagging:
+   * an entry here lacks the tags of an object its user may not read (the node
+   * held them back), and answering those as none would let a change of one
+   * tag wipe the rest.
+   */
   async objectTags (bucket: string, key: string, options?: VersionOptions): Promise<VersionTags> {
-    if (options?.versionId !== undefined) return await objectTags(this.writer, bucket, key, options)
-    const info = await this.headObject(bucket, key, options)
-    return { tags: info.tags, ...(info.versionId === undefined ? {} : { versionId: info.versionId }) }
+    return await objectTags(this.writer, bucket, key, options)
   }
 
   // ---- writes: through a node ----
