@@ -131,6 +131,11 @@ describe('access through the handler', () => {
     assert.equal((await h(await root.sign('http://node/bkt/shown', { method: 'PUT', body: 'x', headers: { 'x-amz-tagging': 'access=public' } }))).status, 200)
     assert.equal((await h(new Request('http://node/bkt/shown'))).status, 200)
     assert.equal((await h(new Request('http://node/bkt/plain'))).status, 403)
+    // A policy without a Version is taken as 2008-10-17, and kept with it written in (a release before refuses one without).
+    const versionless = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/plain' }] })
+    assert.equal((await h(await root.sign('http://node/bkt?policy', { method: 'PUT', body: versionless }))).status, 204)
+    assert.equal(JSON.parse(await (await h(await root.sign('http://node/bkt?policy'))).text()).Version, '2008-10-17')
+    assert.equal((await h(new Request('http://node/bkt/plain'))).status, 200)
   })
 
   it('a look at an object\'s tags that fails fails the request: a Deny on a tag is never passed unread', async () => {

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test'
 import { evaluate, type AccessRequest, type Decision } from '../../src/core/access/evaluate.js'
 import { inCidr } from '../../src/core/access/conditions.js'
 import { lookup } from '../../src/core/access/policy-match.js'
-import { MalformedPolicyError, parsePolicy, type Policy, type PolicyKind } from '../../src/core/access/policy.js'
+import { MalformedPolicyError, parsePolicy, POLICY_SIZE_LIMITS, policyToKeep, type Policy, type PolicyKind } from '../../src/core/access/policy.js'
 
 const doc = (statements: unknown[], kind: PolicyKind = 'identity'): Policy => parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: statements }), kind)
 const allow = (action: string | string[], resource: string | string[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({ Effect: 'Allow', Action: action, Resource: resource, ...extra })
@@ -165,7 +165,7 @@ describe('policy evaluation', () => {
     assert.equal(evaluate({ identity: [listing] }, req('s3:ListBucket', B, { 's3:prefix': 'home/${aws:username}/x' })), 'allow')
   })
 
-  it('tags whose keys differ only in case are two condition keys: each as written, both for a key written in a third case', () => {
+  it('tags whose keys differ only in case are two condition keys: each as written; for a key written in a third case, a Deny holds with either value, an Allow needs both', () => {
     const tags = { 's3:ExistingObjectTag/Team': 'secret', 's3:ExistingObjectTag/team': 'public' }
     const read = req('s3:GetObject', 'arn:aws:s3:::b/k', tags)
     const denyIf = (key: string, value: string): Policy[] => [doc([allow('s3:GetObject', '*')]), doc([deny('s3:GetObject', '*', { Condition: { StringEquals: { [key]: value } } })])]
@@ -175,7 +175,31 @@ describe('policy evaluation', () => {
     assert.equal(evaluate({ identity: denyIf('s3:ExistingObjectTag/team', 'public') }, read), 'explicit-deny')
     assert.equal(evaluate({ identity: denyIf('S3:EXISTINGOBJECTTAG/TEAM', 'secret') }, read), 'explicit-deny', 'a third case sees both')
     assert.equal(evaluate({ identity: denyIf('S3:EXISTINGOBJECTTAG/TEAM', 'public') }, read), 'explicit-deny')
+    // A negated Deny holds if either value makes it hold (a tag team=alpha added beside Team=beta does not pass it) ...
+    const denyUnless = [doc([allow('s3:GetObject', '*')]), doc([deny('s3:GetObject', '*', { Condition: { StringNotEquals: { 's3:existingobjecttag/TEAM': 'public' } } })])]
+    assert.equal(evaluate({ identity: denyUnless }, read), 'explicit-deny')
+    assert.equal(evaluate({ identity: denyUnless }, req('s3:GetObject', 'arn:aws:s3:::b/k', { 's3:ExistingObjectTag/Team': 'public' })), 'allow', 'the precondition: one tag, public, passes it')
+    // ... and an Allow needs both to meet it.
+    const allowIf = (value: string): Policy[] => [doc([allow('s3:GetObject', '*', { Condition: { StringEquals: { 'S3:EXISTINGOBJECTTAG/TEAM': value } } })])]
+    assert.equal(evaluate({ identity: allowIf('public') }, read), 'implicit-deny')
+    assert.equal(evaluate({ identity: allowIf('public') }, req('s3:GetObject', 'arn:aws:s3:::b/k', { 's3:ExistingObjectTag/team': 'public' })), 'allow')
     assert.equal(evaluate({ identity: denyIf('AWS:SourceIp', '10.0.0.1') }, req('s3:GetObject', 'arn:aws:s3:::b/k', { 'aws:SourceIp': '10.0.0.1' })), 'explicit-deny', 'a key in another case than the request\'s')
+  })
+
+  it('a policy without a Version is kept with the one it is read as written in (a release before refuses it without), its size checked with it', () => {
+    const statement = allow('s3:GetObject', 'arn:aws:s3:::home/${aws:username}/*')
+    const versioned = JSON.stringify({ Version: '2012-10-17', Statement: [statement] })
+    assert.equal(policyToKeep(versioned, 'identity'), versioned, 'a document with a Version is kept as sent')
+    const kept = policyToKeep(`  {"Statement": [${JSON.stringify(statement)}]}`, 'identity')
+    assert.deepEqual(JSON.parse(kept), { Version: '2008-10-17', Statement: [statement] })
+    assert.deepEqual(parsePolicy(kept, 'identity'), parsePolicy(`{"Statement": [${JSON.stringify(statement)}]}`, 'identity'))
+    assert.throws(() => parsePolicy(JSON.stringify({ Version: null, Statement: [statement] }), 'identity'), /Version must be/)
+    // Just under the limit without a Version, over it with: refused, not kept too long to be read back.
+    const padded = (n: number): string => JSON.stringify({ Id: 'x'.repeat(n), Statement: [statement] })
+    const fits = padded(POLICY_SIZE_LIMITS.identity - padded(0).length)
+    assert.equal(fits.length, POLICY_SIZE_LIMITS.identity)
+    assert.doesNotThrow(() => parsePolicy(fits, 'identity'))
+    assert.throws(() => policyToKeep(fits, 'identity'), /at most 6144/)
   })
 
   it('a policy without a Version is taken, as IAM and S3 take it: of 2008-10-17, without variables', () => {

@@ -8,7 +8,7 @@ import { idOf, type GroupRecord, type KeyRecord, type OwnerKind, type PolicyReco
 import type { AccessState } from './access-state.js'
 import { BUILTIN_POLICIES, isBuiltinPolicy } from './builtin-policies.js'
 import { IamError } from './iam-error.js'
-import { MalformedPolicyError, parsePolicy, type PolicyKind } from './policy.js'
+import { MalformedPolicyError, policyToKeep, type PolicyKind } from './policy.js'
 
 /** IAM's quotas that s3mesh keeps (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). */
 export const IAM_LIMITS = {
@@ -45,15 +45,14 @@ export function newSecret (): string {
   return randomText(40, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
 }
 
-/** Throws MalformedPolicyDocument naming the statement and field; returns the text to keep. */
+/** Throws MalformedPolicyDocument naming the statement and field; returns the text to keep (policyToKeep). */
 export function checkPolicy (document: string, kind: PolicyKind = 'identity'): string {
   try {
-    parsePolicy(document, kind)
+    return policyToKeep(document, kind)
   } catch (err) {
     if (err instanceof MalformedPolicyError) throw new IamError('MalformedPolicyDocument', err.message)
     throw err
   }
-  return document
 }
 
 function checkName (what: string, name: string | undefined, max: number): string {

@@ -34,9 +34,11 @@ export interface PoliciesInForce {
 export type Decision = 'allow' | 'explicit-deny' | 'implicit-deny'
 
 export function evaluate (policies: PoliciesInForce, given: AccessRequest): Decision {
-  // Condition keys are case-insensitive: looked up as written, then in lower case.
-  const request = { ...given, context: withLowerKeys(given.context) }
-  const applicable = (p: Policy, withPrincipal: boolean): Statement[] => p.statements.filter(s => applies(s, request, withPrincipal))
+  // Condition keys are case-insensitive: looked up as written, then in lower case (contextViews).
+  const requests = contextViews(given.context).map(context => ({ ...given, context }))
+  // Where keys that differ only in case make a view each, a Deny applies in any of them, an Allow only in all.
+  const applicable = (p: Policy, withPrincipal: boolean): Statement[] => p.statements.filter(s =>
+    s.effect === 'Deny' ? requests.some(r => applies(s, r, withPrincipal)) : requests.every(r => applies(s, r, withPrincipal)))
   const identity = policies.identity.flatMap(p => applicable(p, false))
   const bucket = policies.bucket === undefined ? [] : applicable(policies.bucket, true)
   const session = policies.session === undefined ? undefined : applicable(policies.session, false)
@@ -44,7 +46,7 @@ export function evaluate (policies: PoliciesInForce, given: AccessRequest): Deci
   if (all.some(s => s.effect === 'Deny')) return 'explicit-deny'
   const allowedByIdentity = identity.some(s => s.effect === 'Allow')
   // A bucket policy grants by itself only to the principals it names; naming the account delegates to identity policies.
-  const allowedByBucket = bucket.some(s => s.effect === 'Allow' && grantsDirectly(s, request.caller))
+  const allowedByBucket = bucket.some(s => s.effect === 'Allow' && grantsDirectly(s, given.caller))
   if (session !== undefined) {
     // A session has what its policy grants of the identity's rights. A bucket policy's grant to a user is capped by
     // the session too (AWS: only one naming the session itself is not); a grant to everyone is no more than anyone has.
@@ -69,21 +71,30 @@ function applies (s: Statement, r: AccessRequest, withPrincipal: boolean): boole
 }
 
 /**
- * The context with each key also in lower case, for a policy that writes it
- * in another case. Keys stay as they are too: two tags whose keys differ only
- * in case (Team and team, which S3 keeps apart) each answer a policy naming
- * that key as the tag has it, and one naming them in a third case sees both
- * values (a Deny on either holds), not whichever came last.
+ * The context as a statement reads it: its keys as written, and each in lower
+ * case too, for a policy that writes a key in another case. Two keys that
+ * differ only in case (tags Team and team, which S3 keeps apart) each answer
+ * a policy that names one as written; for a policy that names them in a third
+ * case, each view of the context gives that name one of their values, so a
+ * Deny cannot be passed by adding a tag whose key differs only in case, nor
+ * an Allow met by one.
  */
-function withLowerKeys (context: ContextValues): ContextValues {
-  const out: ContextValues = { ...context }
+function contextViews (context: ContextValues): ContextValues[] {
+  const base: ContextValues = { ...context }
+  const lowered = new Map<string, Array<string | string[]>>()
   for (const [k, v] of Object.entries(context)) {
     const lower = k.toLowerCase()
-    if (Object.hasOwn(context, lower) || v === undefined) continue
-    const had = out[lower]
-    out[lower] = had === undefined ? v : [...new Set([...[had].flat(), ...[v].flat()])]
+    if (v === undefined || Object.hasOwn(context, lower)) continue
+    const values = lowered.get(lower)
+    if (values === undefined) lowered.set(lower, [v])
+    else values.push(v)
   }
-  return out
+  let views = [base]
+  for (const [lower, values] of lowered) {
+    if (values.length === 1) for (const view of views) view[lower] = values[0]
+    else views = views.flatMap(view => values.map(value => ({ ...view, [lower]: value })))
+  }
+  return views
 }
 
 function isEveryone (p: Principal | undefined): boolean {

@@ -146,7 +146,7 @@ export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: {
   const d = doc as Record<string, unknown>
   for (const k of Object.keys(d)) if (!['Version', 'Id', 'Statement'].includes(k)) throw new MalformedPolicyError(`Unknown field ${k} in the policy.`)
   // As IAM and S3: a policy without a Version is of the first one, 2008-10-17 (no policy variables).
-  const version = d.Version ?? '2008-10-17'
+  const version = d.Version === undefined ? '2008-10-17' : d.Version
   if (version !== '2012-10-17' && version !== '2008-10-17') throw new MalformedPolicyError('Version must be "2012-10-17".')
   if (d.Id !== undefined && typeof d.Id !== 'string') throw new MalformedPolicyError('Id must be a string.')
   const list = Array.isArray(d.Statement) ? d.Statement : d.Statement === undefined ? undefined : [d.Statement]
@@ -196,6 +196,21 @@ export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: {
     return out
   })
   return { version, ...(typeof d.Id === 'string' ? { id: d.Id } : {}), statements: version === '2008-10-17' ? statements.map(withoutVariables) : statements }
+}
+
+/**
+ * The text to keep of a policy document parsePolicy takes (MalformedPolicyError
+ * otherwise): one without a Version gets the one it is read as, 2008-10-17,
+ * written in, because releases before this one refuse a document without it
+ * and, as members or edge workers sharing the mesh's access records, would
+ * drop it whole (its Denies too). Its size is checked again with it.
+ */
+export function policyToKeep (text: string, kind: PolicyKind): string {
+  parsePolicy(text, kind)
+  if ((JSON.parse(text) as Record<string, unknown>).Version !== undefined) return text
+  const versioned = `{"Version":"2008-10-17",${text.slice(text.indexOf('{') + 1)}`
+  parsePolicy(versioned, kind)
+  return versioned
 }
 
 /**

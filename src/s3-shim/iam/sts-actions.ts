@@ -32,11 +32,9 @@ export const STS_ACTIONS: Record<string, ActionHandler> = {
     if (!(seconds >= min && seconds <= STS_DURATION.max)) {
       throw new IamError('ValidationError', `DurationSeconds must be between ${min} and ${STS_DURATION.max} (got ${text}).`)
     }
-    const policy = call.params.get('Policy') ?? undefined
-    if (policy !== undefined) {
-      if (policy.length > POLICY_SIZE_LIMITS.session) throw new IamError('PackedPolicyTooLarge', `The session policy is ${policy.length} characters; at most ${POLICY_SIZE_LIMITS.session}.`)
-      checkPolicy(policy, 'session')
-    }
+    const asked = call.params.get('Policy') ?? undefined
+    if (asked !== undefined && asked.length > POLICY_SIZE_LIMITS.session) throw new IamError('PackedPolicyTooLarge', `The session policy is ${asked.length} characters; at most ${POLICY_SIZE_LIMITS.session}.`)
+    const policy = asked === undefined ? undefined : checkPolicy(asked, 'session')
     const tokens = call.access.tokens
     if (tokens === undefined) throw new IamError('InvalidAction', 'This endpoint cannot issue temporary credentials.')
     const accessKeyId = newId('ASIA')

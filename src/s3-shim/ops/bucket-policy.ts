@@ -1,6 +1,6 @@
 import { idOf, type BucketPolicyRecord } from '../../core/access/access-records.js'
 import type { AccessControl } from '../../core/access/access-control.js'
-import { MalformedPolicyError, parsePolicy, POLICY_SIZE_LIMITS } from '../../core/access/policy.js'
+import { MalformedPolicyError, parsePolicy, policyToKeep, POLICY_SIZE_LIMITS } from '../../core/access/policy.js'
 import { S3Error } from '../../core/errors.js'
 import { readAll } from '../../core/streams.js'
 import type { Context } from '../context.js'
@@ -22,15 +22,17 @@ export async function putBucketPolicy (ctx: Context): Promise<Response> {
   const bytes = await readAll(ctx.body().body, POLICY_SIZE_LIMITS.bucket * 4 + 1, ctx.signal)
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes)
   if (text.length > POLICY_SIZE_LIMITS.bucket) throw new S3Error('MalformedPolicy', `The policy is ${text.length} characters; a bucket policy may have at most ${POLICY_SIZE_LIMITS.bucket}.`)
+  let kept: string
   try {
-    const policy = parsePolicy(text, 'bucket')
+    kept = policyToKeep(text, 'bucket')
+    const policy = parsePolicy(kept, 'bucket')
     const outside = policy.statements.flatMap(s => [...s.resources ?? [], ...s.notResources ?? []]).find(r => r !== `arn:aws:s3:::${ctx.bucket}` && !r.startsWith(`arn:aws:s3:::${ctx.bucket}/`))
     if (outside !== undefined) throw new MalformedPolicyError(`Policy has a resource outside the bucket ${ctx.bucket}: ${outside}.`)
   } catch (err) {
     if (err instanceof MalformedPolicyError) throw new S3Error('MalformedPolicy', err.message)
     throw err
   }
-  await access.state.commit([{ kind: 'bucket-policy', bucket: ctx.bucket, document: text }])
+  await access.state.commit([{ kind: 'bucket-policy', bucket: ctx.bucket, document: kept }])
   return new Response(null, { status: 204 })
 }
 
