@@ -158,6 +158,9 @@ const OPERATIONS: Record<Exclude<Operation, 'Preflight' | 'PostObject'>, Operati
   ListParts: listParts,
 }
 
+/** The operations that read the object itself (s3:GetObject or s3:GetObjectVersion), whose HEAD their caller may make. */
+const READS_OBJECT = new Set<Operation>(['GetObject', 'HeadObject', 'GetObjectAttributes'])
+
 /** Reads of one key whose NoSuchKey S3 answers as AccessDenied to a caller that may not list the bucket. */
 const KEY_READS = new Set<Operation>(['GetObject', 'HeadObject', 'GetObjectAttributes', 'GetObjectTagging', 'GetObjectAcl', 'GetObjectRetention', 'GetObjectLegalHold'])
 
@@ -207,12 +210,14 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
    */
   async function withTagsIfAsked (principal: Principal, r: Route, headers: Headers, permissions: Permission[], signal: AbortSignal): Promise<Permission[]> {
     if (access === undefined) return permissions
-    const tagsOf = async (bucket: string, key: string, versionId: string | undefined): Promise<Record<string, string>> => {
+    const tagsOf = async (bucket: string, key: string, versionId: string | undefined, readsObject: boolean): Promise<Record<string, string>> => {
       const options = { signal, ...(versionId === undefined ? {} : { versionId }) }
       try {
+        // A store that reads tags apart (a gateway, with its caller's rights) is asked for them directly, but for a
+        // read of the object: its HEAD needs only the read's own right (not s3:GetObjectTagging), and says whether
+        // there are any to ask for.
+        if (!readsObject) return (await objectTags(store, bucket, key, options)).tags
         const info = await store.headObject(bucket, key, options)
-        // A store that counts tags without reading them (a gateway, whose caller may not read them) reads them apart,
-        // only for an object that has some.
         return info.tagCount === undefined ? info.tags : (await objectTags(store, bucket, key, options)).tags
       } catch (err) {
         if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchVersion') || isS3Error(err, 'MethodNotAllowed') || isS3Error(err, 'NoSuchBucket')) return {}
@@ -224,12 +229,12 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
       permissions.some(p => p.resource === resource && access.conditionsOn(principal, bucket, EXISTING_TAG_KEYS, p.action))
     let out = permissions
     if (r.key !== '' && EXISTING_TAG_OPERATIONS.has(r.operation) && namesTags(r.bucket, arn(r.bucket, r.key))) {
-      out = withExistingTags(out, arn(r.bucket, r.key), await tagsOf(r.bucket, r.key, r.query.get('versionId')))
+      out = withExistingTags(out, arn(r.bucket, r.key), await tagsOf(r.bucket, r.key, r.query.get('versionId'), READS_OBJECT.has(r.operation)))
     }
     // A copy reads its source: a Deny on the source's tags must hold there too (a copy would take the bytes away from them).
     const source = copySourceOf(r, headers)
     if (source !== undefined && source.key !== '' && namesTags(source.bucket, arn(source.bucket, source.key))) {
-      out = withExistingTags(out, arn(source.bucket, source.key), await tagsOf(source.bucket, source.key, source.versionId))
+      out = withExistingTags(out, arn(source.bucket, source.key), await tagsOf(source.bucket, source.key, source.versionId, true))
     }
     return out
   }

@@ -92,6 +92,17 @@ describe('tags read through a gateway with its caller\'s keys', () => {
     assert.equal((await read('plain.txt')).status, 200)
     const tagged = await read('a.txt')
     assert.deepEqual([tagged.status, errorCode(await tagged.text())], [403, 'AccessDenied'])
+    // One for the tags' own reads: a user who may only read tags has them read directly, not after a HEAD it may not make.
+    const [tagId, tagSecret] = await userWithPolicy(call, 'local-tag-reader', [{ Effect: 'Allow', Action: 's3:GetObjectTagging', Resource: 'arn:aws:s3:::tagged/*' }])
+    const tagUser = s3Signer({ accessKeyId: tagId, secretAccessKey: tagSecret })
+    const tagsHere = createS3Handler({ store: gatewayOf(tagId, tagSecret), access: server.access })
+    const readTags = async (): Promise<Response> => await tagsHere(await tagUser.sign(url('/tagged/a.txt?tagging')))
+    await setPolicy({ Effect: 'Deny', Action: 's3:GetObjectTagging', Condition: { StringEquals: { 's3:ExistingObjectTag/tier': 'silver' } } })
+    const allowed = await readTags()
+    assert.equal(allowed.status, 200, await allowed.clone().text())
+    assert.match(await allowed.text(), /<Key>tier<\/Key><Value>gold<\/Value>/)
+    await setPolicy({ Effect: 'Deny', Action: 's3:GetObjectTagging', Condition: { StringEquals: { 's3:ExistingObjectTag/tier': 'gold' } } })
+    assert.equal((await readTags()).status, 403, 'and the Deny holds')
     assert.equal((await s3.fetch(`${server.url}/tagged?policy`, { method: 'DELETE' })).status, 204)
   })
 
