@@ -4,7 +4,7 @@ import { compareKeys, prefixEnd } from '../core/key-order.js'
 import type { ObjectSummary } from '../core/object-store.js'
 import { uriEncode } from './auth/uri-encode.js'
 import type { Context } from './context.js'
-import { isoDate, quoteEtag } from './respond.js'
+import { madeAt, quoteEtag } from './respond.js'
 import type { XmlElement } from './xml.js'
 import { OWNER } from './owner.js'
 
@@ -106,7 +106,7 @@ export function contentsXml (entries: ListingEntry[], encode: (s: string) => str
     } else {
       const o = e.object
       Contents.push({
-        Key: encode(o.key), LastModified: isoDate(o.lastModified), ETag: quoteEtag(o.etag), Size: o.size,
+        Key: encode(o.key), LastModified: madeAt(o.lastModified), ETag: quoteEtag(o.etag), Size: o.size,
         ...(withOwner ? { Owner: OWNER } : {}),
         StorageClass: 'STANDARD',
       })

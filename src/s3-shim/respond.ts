@@ -40,6 +40,15 @@ export function isoDate (d: Date): string {
   return d.toISOString()
 }
 
+/**
+ * When an object, part, upload or bucket was made, as S3's XML gives it: to
+ * the second (`.000Z`), as Last-Modified on GET and HEAD is, so a listing's
+ * time equals the object's (sync tools compare them).
+ */
+export function madeAt (d: Date): string {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString()
+}
+
 export function quoteEtag (etag: string): string {
   return `"${etag}"`
 }

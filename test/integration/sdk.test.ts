@@ -150,6 +150,15 @@ describe('AWS SDK v3 against s3mesh server', () => {
     assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'orig', CopySource: `${B}/orig` }))), 'InvalidRequest')
     assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'c3', CopySource: `${B}/orig`, CopySourceIfMatch: '"zz"' }))), 'PreconditionFailed')
     assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'c3', CopySource: `${B}/nothing` }))), 'NoSuchKey')
+    // A conditional copy is checked against its target, as a conditional PUT is: If-None-Match: * only onto no object,
+    // If-Match only onto the object with that ETag; a refused one writes nothing.
+    assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'copy2', CopySource: `${B}/orig`, IfNoneMatch: '*' }))), 'PreconditionFailed')
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'copy2' }))).ContentType, 'text/x-new', 'copy2 kept')
+    assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'copy2', CopySource: `${B}/orig`, IfMatch: '"0123456789abcdef0123456789abcdef"' }))), 'PreconditionFailed')
+    assert.equal(await errorName(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'c4', CopySource: `${B}/orig`, IfMatch: '"0123456789abcdef0123456789abcdef"' }))), 'NoSuchKey')
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'c4', CopySource: `${B}/orig`, IfNoneMatch: '*' }))
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'c4', CopySource: `${B}/copy2`, IfMatch: c1.CopyObjectResult!.ETag }))
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'c4' }))).ContentType, 'text/x-new', 'the second copy, whose If-Match held, went through')
     await s3.send(new PutObjectTaggingCommand({ Bucket: B, Key: 'copy1', Tagging: { TagSet: [{ Key: 'k', Value: 'v' }, { Key: 'e', Value: '' }] } }))
     assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: B, Key: 'copy1' }))).TagSet, [{ Key: 'k', Value: 'v' }, { Key: 'e', Value: '' }])
     await s3.send(new DeleteObjectTaggingCommand({ Bucket: B, Key: 'copy1' }))

@@ -1,11 +1,12 @@
 import { askedLock } from '../http/object-lock.js'
+import { conditionOf } from '../http/conditions.js'
 import { NULL_VERSION } from '../../core/versioning.js'
 import { S3Error } from '../../core/errors.js'
 import { MAX_PUT_SIZE } from '../../core/multipart.js'
 import { objectTags } from '../../core/object-store.js'
 import type { Context } from '../context.js'
 import { checkStorageClass, metadataFromHeaders, tagsFromHeader } from '../http/metadata.js'
-import { isoDate, quoteEtag } from '../respond.js'
+import { madeAt, quoteEtag } from '../respond.js'
 import { expirationHeaders } from '../lifecycle-xml.js'
 import { xmlResponse } from '../xml.js'
 import { letGo, openCopySource, parseCopySource } from '../copy-source.js'
@@ -36,6 +37,8 @@ export async function copyObject (ctx: Context): Promise<Response> {
   if (unchanged && source.versionId === undefined) throw illegal()
   // The copy's lock is the request's (or the bucket's default), never the source's; a bad one is refused before the source is opened.
   const lock = askedLock(ctx)
+  // A conditional copy (If-None-Match: *, If-Match: <etag>) is checked against the target as a PUT's is, when it commits.
+  const condition = conditionOf(ctx.headers)
   const handle = await openCopySource(ctx, source)
   // As S3: one copy is at most 5 GiB; a larger object is copied in parts (UploadPartCopy with ranges).
   if (handle.info.size > MAX_PUT_SIZE) {
@@ -64,7 +67,7 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const body = handle.stream()
   let info
   try {
-    info = await ctx.store.putObject(ctx.bucket, ctx.key, body, { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal, ...lock })
+    info = await ctx.store.putObject(ctx.bucket, ctx.key, body, { metadata, tags, size: handle.info.size, checksum: () => checksum, signal: ctx.signal, ...lock, ...condition })
   } catch (err) {
     // A store that refuses before it reads the body leaves the source open otherwise.
     await letGo(body, handle, err)
@@ -75,5 +78,5 @@ export async function copyObject (ctx: Context): Promise<Response> {
   const sourceVersion = handle.info.versionId ?? source.versionId
   if (sourceVersion !== undefined) headers['x-amz-copy-source-version-id'] = sourceVersion
   if (info.versionId !== undefined) headers['x-amz-version-id'] = info.versionId
-  return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) }, { headers })
+  return xmlResponse('CopyObjectResult', { ETag: quoteEtag(info.etag), LastModified: madeAt(info.lastModified) }, { headers })
 }

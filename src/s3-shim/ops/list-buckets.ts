@@ -2,7 +2,7 @@ import { S3Error } from '../../core/errors.js'
 import { compareKeys } from '../../core/key-order.js'
 import { globalContext } from '../access/request-actions.js'
 import type { Context } from '../context.js'
-import { isoDate } from '../respond.js'
+import { madeAt } from '../respond.js'
 import { continuationToken, tokenText } from '../listing.js'
 import { xmlResponse } from '../xml.js'
 import { OWNER } from '../owner.js'
@@ -37,7 +37,7 @@ export async function listBuckets (ctx: Context): Promise<Response> {
   const truncated = buckets.length < all.length
   return xmlResponse('ListAllMyBucketsResult', {
     Owner: OWNER,
-    Buckets: { Bucket: buckets.map(b => ({ Name: b.name, CreationDate: isoDate(b.created), ...(paged ? { BucketRegion: ctx.region } : {}) })) },
+    Buckets: { Bucket: buckets.map(b => ({ Name: b.name, CreationDate: madeAt(b.created), ...(paged ? { BucketRegion: ctx.region } : {}) })) },
     ...(truncated ? { ContinuationToken: continuationToken(buckets.at(-1)!.name) } : {}),
     ...(ctx.query.has('prefix') ? { Prefix: prefix } : {}),
   })

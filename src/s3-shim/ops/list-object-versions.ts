@@ -5,7 +5,7 @@ import { checkVersionId, NULL_VERSION, type VersionListOptions, type VersionList
 import type { Context } from '../context.js'
 import { encoderFor, MAX_KEYS, parseMaxKeys } from '../listing.js'
 import { OWNER } from '../owner.js'
-import { isoDate, quoteEtag } from '../respond.js'
+import { madeAt, quoteEtag } from '../respond.js'
 import { xmlResponseInOrder, type XmlElement } from '../xml.js'
 
 type Entry = { kind: 'version', version: VersionSummary } | { kind: 'prefix', prefix: string }
@@ -94,7 +94,7 @@ export async function listObjectVersions (ctx: Context): Promise<Response> {
   for (const e of entries) {
     if (e.kind === 'prefix') { prefixes.push(['CommonPrefixes', { Prefix: encode(e.prefix) }]); continue }
     const v = e.version
-    const common = { Key: encode(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: isoDate(v.lastModified) }
+    const common = { Key: encode(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: madeAt(v.lastModified) }
     sequence.push(v.deleteMarker ? ['DeleteMarker', { Owner: OWNER, ...common }] : ['Version', { ...common, ETag: quoteEtag(v.etag!), Size: v.size!, Owner: OWNER, StorageClass: 'STANDARD' }])
   }
   return xmlResponseInOrder('ListVersionsResult', body, [...sequence, ...prefixes])

@@ -1,5 +1,5 @@
 import type { Context } from '../context.js'
-import { isoDate, quoteEtag } from '../respond.js'
+import { madeAt, quoteEtag } from '../respond.js'
 import { checksumXml } from '../http/checksum-headers.js'
 import { xmlResponse } from '../xml.js'
 import { parseMaxKeys, parsePartNumberMarker } from '../listing.js'
@@ -25,6 +25,6 @@ export async function listParts (ctx: Context): Promise<Response> {
     ...(isTruncated ? { NextPartNumberMarker: parts.at(-1)!.partNumber } : {}),
     MaxParts: maxParts,
     IsTruncated: isTruncated,
-    Part: parts.map(p => ({ PartNumber: p.partNumber, LastModified: isoDate(p.lastModified), ETag: quoteEtag(p.etag), Size: p.size, ...checksumXml(p.checksum) })),
+    Part: parts.map(p => ({ PartNumber: p.partNumber, LastModified: madeAt(p.lastModified), ETag: quoteEtag(p.etag), Size: p.size, ...checksumXml(p.checksum) })),
   })
 }

@@ -3,7 +3,7 @@ import { MAX_PUT_SIZE } from '../../core/multipart.js'
 import type { ByteRange } from '../../core/object-store.js'
 import type { Context } from '../context.js'
 import { checksumXml } from '../http/checksum-headers.js'
-import { isoDate, quoteEtag } from '../respond.js'
+import { madeAt, quoteEtag } from '../respond.js'
 import { xmlResponse } from '../xml.js'
 import { letGo, openCopySource, parseCopySource } from '../copy-source.js'
 import { partNumberOf, uploadIdOf } from '../multipart-params.js'
@@ -50,5 +50,5 @@ export async function uploadPartCopy (ctx: Context): Promise<Response> {
   }
   const sourceVersion = handle.info.versionId ?? source.versionId
   const headers: Record<string, string> = sourceVersion === undefined ? {} : { 'x-amz-copy-source-version-id': sourceVersion }
-  return xmlResponse('CopyPartResult', { ETag: quoteEtag(part.etag), LastModified: isoDate(part.lastModified), ...checksumXml(part.checksum) }, { headers })
+  return xmlResponse('CopyPartResult', { ETag: quoteEtag(part.etag), LastModified: madeAt(part.lastModified), ...checksumXml(part.checksum) }, { headers })
 }
