@@ -287,6 +287,13 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     }
   }
 
+  /** A refused HeadBucket of a bucket that does not exist is 404 NoSuchBucket, as S3 answers it to anyone (a HEAD has no body to say more). */
+  async function refusedHeadBucket (r: Route | undefined, e: S3Error): Promise<S3Error> {
+    if (r?.operation !== 'HeadBucket' || e.code !== 'AccessDenied') return e
+    const exists = await store.headBucket(r.bucket).then(() => true, (err: unknown) => !isS3Error(err, 'NoSuchBucket'))
+    return exists ? e : new S3Error('NoSuchBucket', undefined, { resource: r.bucket, detail: { BucketName: r.bucket } })
+  }
+
   /** CORS headers for an actual (non-preflight) request from a browser, from the bucket's rules. */
   async function addCors (request: Request, r: Route | undefined, response: Response): Promise<void> {
     const origin = request.headers.get('origin')
@@ -315,9 +322,11 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
       info.operation = r.operation
       response = await run(request, url, r, requestId, client, info)
     } catch (err) {
-      const e = asS3Error(err)
+      const e = await refusedHeadBucket(r, asS3Error(err))
       if (e.code === 'InternalError') onInternalError(err, requestId)
       response = errorResponse(e, requestId, request.method)
+      // As S3 answers a HeadBucket it refuses: with the bucket's region (how SDKs find it: Go's GetBucketRegion).
+      if (r?.operation === 'HeadBucket' && e.code === 'AccessDenied') response.headers.set('x-amz-bucket-region', region)
     }
     response.headers.set('x-amz-request-id', requestId)
     await addCors(request, r, response)
