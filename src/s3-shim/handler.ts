@@ -213,10 +213,20 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     const tagsOf = async (bucket: string, key: string, versionId: string | undefined, readsObject: boolean): Promise<Record<string, string>> => {
       const options = { signal, ...(versionId === undefined ? {} : { versionId }) }
       try {
-        // A store that reads tags apart (a gateway, with its caller's rights) is asked for them directly, but for a
-        // read of the object: its HEAD needs only the read's own right (not s3:GetObjectTagging), and says whether
-        // there are any to ask for.
-        if (!readsObject) return (await objectTags(store, bucket, key, options)).tags
+        // A store that reads tags apart (a gateway, with its caller's rights) is asked for them with the right the
+        // caller likely has: a read of the object looks at it first (its HEAD says whether there are any to ask for);
+        // another operation asks the tags, and looks at the object if it may not (a caller that may read it, not its
+        // tags, has them asked only if there are some).
+        if (!readsObject) {
+          try {
+            return (await objectTags(store, bucket, key, options)).tags
+          } catch (err) {
+            if (store.objectTags === undefined || !isS3Error(err, 'AccessDenied')) throw err
+            const info = await store.headObject(bucket, key, options).catch(() => undefined)
+            if (info !== undefined && info.tagCount === undefined) return info.tags
+            throw err
+          }
+        }
         const info = await store.headObject(bucket, key, options)
         return info.tagCount === undefined ? info.tags : (await objectTags(store, bucket, key, options)).tags
       } catch (err) {
@@ -287,13 +297,6 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
     }
   }
 
-  /** A refused HeadBucket of a bucket that does not exist is 404 NoSuchBucket, as S3 answers it to anyone (a HEAD has no body to say more). */
-  async function refusedHeadBucket (r: Route | undefined, e: S3Error): Promise<S3Error> {
-    if (r?.operation !== 'HeadBucket' || e.code !== 'AccessDenied') return e
-    const exists = await store.headBucket(r.bucket).then(() => true, (err: unknown) => !isS3Error(err, 'NoSuchBucket'))
-    return exists ? e : new S3Error('NoSuchBucket', undefined, { resource: r.bucket, detail: { BucketName: r.bucket } })
-  }
-
   /** CORS headers for an actual (non-preflight) request from a browser, from the bucket's rules. */
   async function addCors (request: Request, r: Route | undefined, response: Response): Promise<void> {
     const origin = request.headers.get('origin')
@@ -322,7 +325,7 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
       info.operation = r.operation
       response = await run(request, url, r, requestId, client, info)
     } catch (err) {
-      const e = await refusedHeadBucket(r, asS3Error(err))
+      const e = asS3Error(err)
       if (e.code === 'InternalError') onInternalError(err, requestId)
       response = errorResponse(e, requestId, request.method)
       // As S3 answers a HeadBucket it refuses: with the bucket's region (how SDKs find it: Go's GetBucketRegion).

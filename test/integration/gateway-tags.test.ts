@@ -103,6 +103,17 @@ describe('tags read through a gateway with its caller\'s keys', () => {
     assert.match(await allowed.text(), /<Key>tier<\/Key><Value>gold<\/Value>/)
     await setPolicy({ Effect: 'Deny', Action: 's3:GetObjectTagging', Condition: { StringEquals: { 's3:ExistingObjectTag/tier': 'gold' } } })
     assert.equal((await readTags()).status, 403, 'and the Deny holds')
+    // One for tag changes: a user who may read objects and set tags, not read them, sets those of an object without any
+    // (its HEAD says there are none to check); of a tagged one, whose tags it may not read, it is refused.
+    const [setId, setSecret] = await userWithPolicy(call, 'local-tag-setter', [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObjectTagging'], Resource: 'arn:aws:s3:::tagged/*' }])
+    const setter = s3Signer({ accessKeyId: setId, secretAccessKey: setSecret })
+    const setHere = createS3Handler({ store: gatewayOf(setId, setSecret), access: server.access })
+    const setTags = async (key: string): Promise<Response> => await setHere(await setter.sign(url(`/tagged/${key}?tagging`), { method: 'PUT', body: '<Tagging><TagSet><Tag><Key>tier</Key><Value>bronze</Value></Tag></TagSet></Tagging>' }))
+    await setPolicy({ Effect: 'Deny', Action: 's3:PutObjectTagging', Condition: { StringEquals: { 's3:ExistingObjectTag/tier': 'silver' } } })
+    const set = await setTags('plain.txt')
+    assert.equal(set.status, 200, await set.clone().text())
+    assert.equal((await setTags('a.txt')).status, 403)
+    assert.match(await (await s3.fetch(`${server.url}/tagged/a.txt?tagging`)).text(), /<Value>gold<\/Value>/, 'a.txt\'s tags unchanged')
     assert.equal((await s3.fetch(`${server.url}/tagged?policy`, { method: 'DELETE' })).status, 204)
   })
 

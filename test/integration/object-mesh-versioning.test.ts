@@ -37,8 +37,9 @@ async function read (s3: S3Client, key: string, versionId?: string): Promise<str
 async function versions (s3: S3Client, key: string): Promise<string[]> {
   const page = await s3.send(new ListObjectVersionsCommand({ Bucket: B, Prefix: key }))
   const all = [...(page.Versions ?? []).map(v => ({ id: v.VersionId!, latest: v.IsLatest === true, marker: false, at: v.LastModified!.getTime(), key: v.Key })), ...(page.DeleteMarkers ?? []).map(m => ({ id: m.VersionId!, latest: m.IsLatest === true, marker: true, at: m.LastModified!.getTime(), key: m.Key }))]
-  // The SDK hands versions and markers apart: back in one list, by id (ids sort as they were made), newest first.
-  return all.filter(v => v.key === key).sort((a, b) => a.id === 'null' || b.id === 'null' ? b.at - a.at : a.id < b.id ? 1 : -1).map(v => `${v.marker ? 'm:' : ''}${v.id}${v.latest ? '*' : ''}`)
+  // The SDK hands versions and markers apart: back in one list, by id (ids sort as they were made), newest first; the
+  // null version by its time, which is to the second (in the same second as another, the latest is the newer).
+  return all.filter(v => v.key === key).sort((a, b) => a.id === 'null' || b.id === 'null' ? (b.at - a.at) || (Number(b.latest) - Number(a.latest)) : a.id < b.id ? 1 : -1).map(v => `${v.marker ? 'm:' : ''}${v.id}${v.latest ? '*' : ''}`)
 }
 
 /** Every file under a member's data folder (bucket folder and kept versions) that holds exactly `text`. */

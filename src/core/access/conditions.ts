@@ -40,12 +40,28 @@ const COMPARE: Record<string, Compare> = {
   ArnLike: (r, p, c) => arnMatches(p, r, c),
 }
 
-/** Whether every operator of a statement's Condition holds for the request. */
-export function conditionsHold (block: ConditionBlock | undefined, context: ContextValues): boolean {
+/**
+ * Keys of a request's context that a key written in another case could mean
+ * several of (tags Team and team, which S3 keeps apart, named
+ * s3:ExistingObjectTag/TEAM), by that key in lower case: the values of each.
+ */
+export type AmbiguousKeys = ReadonlyMap<string, ReadonlyArray<string | string[]>>
+
+/**
+ * Whether every operator of a statement's Condition holds for the request.
+ * A key that is `ambiguous` holds, for a Deny, if it holds with any of its
+ * values, and for an Allow only if with all of them.
+ */
+export function conditionsHold (block: ConditionBlock | undefined, context: ContextValues, ambiguous?: AmbiguousKeys, effect: 'Allow' | 'Deny' = 'Allow'): boolean {
   if (block === undefined) return true
   for (const [operator, keys] of Object.entries(block)) {
     for (const [key, values] of Object.entries(keys)) {
-      if (!holds(operator, lookup(context, key), values, context)) return false
+      const value = lookup(context, key)
+      const several = value === undefined ? ambiguous?.get(key.toLowerCase()) : undefined
+      const ok = several === undefined
+        ? holds(operator, value, values, context)
+        : effect === 'Deny' ? several.some(v => holds(operator, v, values, context)) : several.every(v => holds(operator, v, values, context))
+      if (!ok) return false
     }
   }
   return true

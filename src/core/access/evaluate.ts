@@ -6,7 +6,7 @@
  * request must also be allowed by it.
  */
 import type { Policy, Principal, Statement } from './policy.js'
-import { conditionsHold } from './conditions.js'
+import { conditionsHold, type AmbiguousKeys } from './conditions.js'
 import { actionMatches, patternMatches, type ContextValues } from './policy-match.js'
 
 /** Who is asking: an authenticated user (its ARN, for bucket policies' principals), or nobody (anonymous). */
@@ -34,11 +34,10 @@ export interface PoliciesInForce {
 export type Decision = 'allow' | 'explicit-deny' | 'implicit-deny'
 
 export function evaluate (policies: PoliciesInForce, given: AccessRequest): Decision {
-  // Condition keys are case-insensitive: looked up as written, then in lower case (contextViews).
-  const requests = contextViews(given.context).map(context => ({ ...given, context }))
-  // Where keys that differ only in case make a view each, a Deny applies in any of them, an Allow only in all.
-  const applicable = (p: Policy, withPrincipal: boolean): Statement[] => p.statements.filter(s =>
-    s.effect === 'Deny' ? requests.some(r => applies(s, r, withPrincipal)) : requests.every(r => applies(s, r, withPrincipal)))
+  // Condition keys are case-insensitive: looked up as written, then in lower case (withLowerKeys).
+  const { context, ambiguous } = withLowerKeys(given.context)
+  const request = { ...given, context }
+  const applicable = (p: Policy, withPrincipal: boolean): Statement[] => p.statements.filter(s => applies(s, request, withPrincipal, ambiguous))
   const identity = policies.identity.flatMap(p => applicable(p, false))
   const bucket = policies.bucket === undefined ? [] : applicable(policies.bucket, true)
   const session = policies.session === undefined ? undefined : applicable(policies.session, false)
@@ -46,7 +45,7 @@ export function evaluate (policies: PoliciesInForce, given: AccessRequest): Deci
   if (all.some(s => s.effect === 'Deny')) return 'explicit-deny'
   const allowedByIdentity = identity.some(s => s.effect === 'Allow')
   // A bucket policy grants by itself only to the principals it names; naming the account delegates to identity policies.
-  const allowedByBucket = bucket.some(s => s.effect === 'Allow' && grantsDirectly(s, given.caller))
+  const allowedByBucket = bucket.some(s => s.effect === 'Allow' && grantsDirectly(s, request.caller))
   if (session !== undefined) {
     // A session has what its policy grants of the identity's rights. A bucket policy's grant to a user is capped by
     // the session too (AWS: only one naming the session itself is not); a grant to everyone is no more than anyone has.
@@ -57,7 +56,7 @@ export function evaluate (policies: PoliciesInForce, given: AccessRequest): Deci
   return allowedByIdentity || allowedByBucket ? 'allow' : 'implicit-deny'
 }
 
-function applies (s: Statement, r: AccessRequest, withPrincipal: boolean): boolean {
+function applies (s: Statement, r: AccessRequest, withPrincipal: boolean, ambiguous: AmbiguousKeys): boolean {
   if (withPrincipal) {
     if (s.principal !== undefined && !principalMatches(s.principal, r.caller)) return false
     if (s.notPrincipal !== undefined && principalMatches(s.notPrincipal, r.caller)) return false
@@ -67,34 +66,33 @@ function applies (s: Statement, r: AccessRequest, withPrincipal: boolean): boole
   if (s.resources !== undefined && !s.resources.some(p => patternMatches(p, r.resource, r.context))) return false
   if (s.notResources !== undefined && s.notResources.some(p => patternMatches(p, r.resource, r.context))) return false
   if (s.unreadableCondition === true) return s.effect === 'Deny'
-  return conditionsHold(s.condition, r.context)
+  return conditionsHold(s.condition, r.context, ambiguous, s.effect)
 }
 
 /**
- * The context as a statement reads it: its keys as written, and each in lower
- * case too, for a policy that writes a key in another case. Two keys that
- * differ only in case (tags Team and team, which S3 keeps apart) each answer
- * a policy that names one as written; for a policy that names them in a third
- * case, each view of the context gives that name one of their values, so a
- * Deny cannot be passed by adding a tag whose key differs only in case, nor
- * an Allow met by one.
+ * The context with each key in lower case too, for a policy that writes it in
+ * another case. Keys stay as they are: two that differ only in case (tags Team
+ * and team, which S3 keeps apart) each answer a policy naming one as written;
+ * named in a third case they are `ambiguous` (conditionsHold: a Deny holds
+ * with either value, an Allow needs both), so a tag whose key differs only in
+ * case neither passes a Deny nor meets an Allow.
  */
-function contextViews (context: ContextValues): ContextValues[] {
-  const base: ContextValues = { ...context }
+function withLowerKeys (given: ContextValues): { context: ContextValues, ambiguous: AmbiguousKeys } {
+  const context: ContextValues = { ...given }
   const lowered = new Map<string, Array<string | string[]>>()
-  for (const [k, v] of Object.entries(context)) {
+  for (const [k, v] of Object.entries(given)) {
     const lower = k.toLowerCase()
-    if (v === undefined || Object.hasOwn(context, lower)) continue
+    if (v === undefined || Object.hasOwn(given, lower)) continue
     const values = lowered.get(lower)
     if (values === undefined) lowered.set(lower, [v])
     else values.push(v)
   }
-  let views = [base]
+  const ambiguous = new Map<string, Array<string | string[]>>()
   for (const [lower, values] of lowered) {
-    if (values.length === 1) for (const view of views) view[lower] = values[0]
-    else views = views.flatMap(view => values.map(value => ({ ...view, [lower]: value })))
+    if (values.length === 1) context[lower] = values[0]
+    else ambiguous.set(lower, values)
   }
-  return views
+  return { context, ambiguous }
 }
 
 function isEveryone (p: Principal | undefined): boolean {

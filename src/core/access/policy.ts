@@ -135,7 +135,7 @@ export function isOperator (name: string): boolean {
  * dropped whole (see Statement.unreadableCondition).
  */
 export function parsePolicy (text: string, kind: PolicyKind, { kept = false }: { kept?: boolean } = {}): Policy {
-  if (text.length > POLICY_SIZE_LIMITS[kind]) throw new MalformedPolicyError(`The policy is ${text.length} characters; a ${kind} policy may have at most ${POLICY_SIZE_LIMITS[kind]}.`)
+  if (text.length > POLICY_SIZE_LIMITS[kind]) throw new MalformedPolicyError(`The policy is ${text.length} characters; ${kind === 'identity' ? 'an' : 'a'} ${kind} policy may have at most ${POLICY_SIZE_LIMITS[kind]}.`)
   let doc: unknown
   try {
     doc = JSON.parse(text)
@@ -209,7 +209,9 @@ export function policyToKeep (text: string, kind: PolicyKind): string {
   parsePolicy(text, kind)
   if ((JSON.parse(text) as Record<string, unknown>).Version !== undefined) return text
   const versioned = `{"Version":"2008-10-17",${text.slice(text.indexOf('{') + 1)}`
-  parsePolicy(versioned, kind)
+  if (versioned.length > POLICY_SIZE_LIMITS[kind]) {
+    throw new MalformedPolicyError(`The policy has no Version: it is kept with "Version":"2008-10-17" written in, which makes it ${versioned.length} characters, and ${kind === 'identity' ? 'an' : 'a'} ${kind} policy may have at most ${POLICY_SIZE_LIMITS[kind]}. Give it a Version ("2012-10-17"), or shorten it.`)
+  }
   return versioned
 }
 
