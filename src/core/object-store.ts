@@ -434,6 +434,12 @@ export interface ObjectStore {
    * Absent: `headObject`'s tags are the tags. Read them with `objectTags` below.
    */
   objectTags?: (bucket: string, key: string, options?: VersionOptions) => Promise<VersionTags>
+  /**
+   * True where headObject may hold a version's tags back without saying so
+   * (no `tagCount`): a tab's GuestStore, whose entries lack the tags of
+   * objects its user may not read. Its tags are then only what objectTags reads.
+   */
+  readonly holdsTagsBack?: boolean
 
   /** Sets a bucket's versioning (a store that keeps versions; docs/plans/versioning.md says which do). */
   setBucketVersioning?: (name: string, status: VersioningStatus, options?: Signal) => Promise<void>

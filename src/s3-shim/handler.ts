@@ -221,7 +221,8 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
           try {
             return (await objectTags(store, bucket, key, options)).tags
           } catch (err) {
-            if (store.objectTags === undefined || !isS3Error(err, 'AccessDenied')) throw err
+            // (Not where a HEAD may show no tags for an object that has some: a tab's entries.)
+            if (store.objectTags === undefined || store.holdsTagsBack === true || !isS3Error(err, 'AccessDenied')) throw err
             const info = await store.headObject(bucket, key, options).catch(() => undefined)
             if (info !== undefined && info.tagCount === undefined) return info.tags
             throw err

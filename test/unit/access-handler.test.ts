@@ -138,6 +138,31 @@ describe('access through the handler', () => {
     assert.equal((await h(new Request('http://node/bkt/plain'))).status, 200)
   })
 
+  it('a store whose tags are read apart is looked at when the caller may not read them, but not one that holds tags back unsaid (a tab\'s entries)', async () => {
+    for (const holdsTagsBack of [false, true]) {
+      const store = new MemoryStore()
+      await store.createBucket('bkt')
+      await store.putObject('bkt', 'gold', new Response('x').body!, { metadata: { user: {} }, tags: { tier: 'gold' } })
+      // As a gateway or a tab with a user's keys: the tags themselves are refused; the HEAD shows none (a tab's entry of an
+      // object its user may not read has had them taken out).
+      Object.assign(store, {
+        holdsTagsBack,
+        objectTags: async () => { throw new S3Error('AccessDenied', 'may not read tags') },
+        headObject: async (b: string, k: string) => ({ ...await MemoryStore.prototype.headObject.call(store, b, k), tags: {} }),
+      })
+      const state = new AccessState('n')
+      const access = new AccessControl({ state, root: ROOT, tokens: new SessionTokens(await Keyring.create([Keyring.generateKey()], 't')) })
+      const admin = new AccessAdmin(state, ROOT.accessKeyId)
+      const user = await userWith(admin, 'acl-reader', [{ Effect: 'Allow', Action: 's3:GetObjectAcl', Resource: 'arn:aws:s3:::bkt/*' }])
+      await state.commit([{ kind: 'bucket-policy', bucket: 'bkt', document: doc([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObjectAcl', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringEquals: { 's3:ExistingObjectTag/tier': 'gold' } } }]) }])
+      const h = createS3Handler({ store, access })
+      const res = await h(await user.sign('http://node/bkt/gold?acl'))
+      // A store that says nothing of held-back tags is taken at its HEAD (a gateway's HEAD counts them); one that may hold them
+      // back unsaid is not: the tags could not be read, so the request is refused rather than decided without them.
+      assert.equal(res.status, holdsTagsBack ? 403 : 200, `holdsTagsBack ${String(holdsTagsBack)}`)
+    }
+  })
+
   it('a look at an object\'s tags that fails fails the request: a Deny on a tag is never passed unread', async () => {
     const store = new MemoryStore()
     await store.createBucket('bkt')

@@ -186,6 +186,18 @@ describe('policy evaluation', () => {
     assert.equal(evaluate({ identity: denyIf('AWS:SourceIp', '10.0.0.1') }, req('s3:GetObject', 'arn:aws:s3:::b/k', { 'aws:SourceIp': '10.0.0.1' })), 'explicit-deny', 'a key in another case than the request\'s')
   })
 
+  it('a policy variable naming tag keys that differ only in case, in a third case, has no one value: a Deny holds, an Allow does not', () => {
+    // No self-approval: the approver tag may not be the caller. Approver=alice&APPROVER=alice must not pass it.
+    const tagged = req('s3:PutObject', 'arn:aws:s3:::b/k', { 'aws:username': 'alice', 's3:RequestObjectTag/Approver': 'alice', 's3:RequestObjectTag/APPROVER': 'alice' })
+    const noSelf = (key: string): Policy[] => [doc([allow('s3:PutObject', '*')]), doc([deny('s3:PutObject', '*', { Condition: { StringEquals: { 'aws:username': `\${${key}}` } } })])]
+    assert.equal(evaluate({ identity: noSelf('s3:RequestObjectTag/approver') }, tagged), 'explicit-deny')
+    assert.equal(evaluate({ identity: noSelf('s3:RequestObjectTag/Approver') }, tagged), 'explicit-deny', 'named as one tag has it: that tag')
+    assert.equal(evaluate({ identity: noSelf('s3:RequestObjectTag/approver') }, req('s3:PutObject', 'arn:aws:s3:::b/k', { 'aws:username': 'alice', 's3:RequestObjectTag/Approver': 'bob' })), 'allow', 'the precondition: another approver passes')
+    const allowOwn = [doc([allow('s3:PutObject', 'arn:aws:s3:::b/${s3:RequestObjectTag/approver}/*')])]
+    assert.equal(evaluate({ identity: allowOwn }, req('s3:PutObject', 'arn:aws:s3:::b/alice/k', { 's3:RequestObjectTag/Approver': 'alice', 's3:RequestObjectTag/APPROVER': 'bob' })), 'implicit-deny')
+    assert.equal(evaluate({ identity: allowOwn }, req('s3:PutObject', 'arn:aws:s3:::b/alice/k', { 's3:RequestObjectTag/Approver': 'alice' })), 'allow')
+  })
+
   it('takes a request whose tag keys collide in case many times over in one pass (each key once, not every combination of them)', { timeout: 10_000 }, () => {
     // x-amz-tagging is a request's before its tags are checked: a&A&b&B... must not ask for 2^26 decisions.
     const letters = 'abcdefghijklmnopqrstuvwxyz'.split('')

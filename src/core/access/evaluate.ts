@@ -7,7 +7,7 @@
  */
 import type { Policy, Principal, Statement } from './policy.js'
 import { conditionsHold, type AmbiguousKeys } from './conditions.js'
-import { actionMatches, patternMatches, type ContextValues } from './policy-match.js'
+import { actionMatches, patternMatches, variableKeys, type ContextValues } from './policy-match.js'
 
 /** Who is asking: an authenticated user (its ARN, for bucket policies' principals), or nobody (anonymous). */
 export type Caller = { kind: 'user', arn: string } | { kind: 'anonymous' }
@@ -63,10 +63,19 @@ function applies (s: Statement, r: AccessRequest, withPrincipal: boolean, ambigu
   }
   if (s.actions !== undefined && !s.actions.some(a => actionMatches(a, r.action))) return false
   if (s.notActions !== undefined && s.notActions.some(a => actionMatches(a, r.action))) return false
+  // A variable that could be either of two keys differing only in case has no one value: a Deny holds, an Allow does not.
+  if (namesAmbiguous(s, r.context, ambiguous)) return s.effect === 'Deny'
   if (s.resources !== undefined && !s.resources.some(p => patternMatches(p, r.resource, r.context))) return false
   if (s.notResources !== undefined && s.notResources.some(p => patternMatches(p, r.resource, r.context))) return false
   if (s.unreadableCondition === true) return s.effect === 'Deny'
   return conditionsHold(s.condition, r.context, ambiguous, s.effect)
+}
+
+/** Whether a statement's resources or condition values name an ambiguous key (not one of them as written) as a policy variable. */
+function namesAmbiguous (s: Statement, context: ContextValues, ambiguous: AmbiguousKeys): boolean {
+  if (ambiguous.size === 0) return false
+  const texts = [...s.resources ?? [], ...s.notResources ?? [], ...Object.values(s.condition ?? {}).flatMap(keys => Object.values(keys).flat())]
+  return texts.some(t => variableKeys(t).some(k => !Object.hasOwn(context, k) && ambiguous.has(k.toLowerCase())))
 }
 
 /**

@@ -14,14 +14,25 @@ export type ContextValues = Record<string, string | string[] | undefined>
  */
 export function substitute (text: string, context: ContextValues): string | undefined {
   let missing = false
-  const out = text.replace(/\$\{([^}]+)\}/g, (_m, name: string) => {
+  const out = text.replace(VARIABLE, (_m, name: string) => {
     if (name === '*' || name === '?' || name === '$') return `\u0000${name}`
-    const v = lookup(context, name.split(',')[0]!.trim()) ?? defaultOf(name)
+    const v = lookup(context, keyOf(name)) ?? defaultOf(name)
     if (typeof v !== 'string') { missing = true; return '' }
     // A value is matched literally: its own * and ? are not wildcards.
     return v.replace(/[*?]/g, c => `\u0000${c}`)
   })
   return missing ? undefined : out
+}
+
+/** `${key}` or `${key, 'default'}` in a policy's text. */
+const VARIABLE = /\$\{([^}]+)\}/g
+
+/** A variable's key, without its default. */
+const keyOf = (name: string): string => name.split(',')[0]!.trim()
+
+/** The condition keys `text` names as policy variables (the escapes ${*}, ${?} and ${$} aside). */
+export function variableKeys (text: string): string[] {
+  return [...text.matchAll(VARIABLE)].map(m => m[1]!).filter(name => name !== '*' && name !== '?' && name !== '$').map(keyOf)
 }
 
 /** A condition key's value: keys are case-insensitive in IAM (aws:SourceIp is aws:sourceip). */

@@ -114,6 +114,9 @@ export class GuestStore extends MeshStore {
     return await super.headObject(bucket, key, options)
   }
 
+  /** Its entries lack the tags of objects its user may not read (the node holds them back). */
+  readonly holdsTagsBack = true
+
   /**
    * A version's tags, from the node, which decides them with s3:GetObjectTagging:
    * an entry here lacks the tags of an object its user may not read (the node
