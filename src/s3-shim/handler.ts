@@ -217,7 +217,9 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
         // caller likely has: a read of the object looks at it first (its HEAD says whether there are any to ask for);
         // another operation asks the tags, and looks at the object if it may not (a caller that may read it, not its
         // tags, has them asked only if there are some).
-        if (!readsObject) {
+        // A store that may hold tags back unsaid (a tab's entries) has them read, whatever the operation: its HEAD could
+        // show none for an object that has some.
+        if (!readsObject || store.holdsTagsBack === true) {
           try {
             return (await objectTags(store, bucket, key, options)).tags
           } catch (err) {

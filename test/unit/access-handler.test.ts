@@ -160,6 +160,11 @@ describe('access through the handler', () => {
       // A store that says nothing of held-back tags is taken at its HEAD (a gateway's HEAD counts them); one that may hold them
       // back unsaid is not: the tags could not be read, so the request is refused rather than decided without them.
       assert.equal(res.status, holdsTagsBack ? 403 : 200, `holdsTagsBack ${String(holdsTagsBack)}`)
+      // Nor for a read of the object, which otherwise looks at its HEAD first.
+      await state.commit([{ kind: 'bucket-policy', bucket: 'bkt', document: doc([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*', Condition: { StringEquals: { 's3:ExistingObjectTag/tier': 'gold' } } }]) }])
+      await admin.putInline('user', 'acl-reader', 'p', doc([{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bkt/*' }]))
+      const read = await h(await user.sign('http://node/bkt/gold'))
+      assert.equal(read.status, holdsTagsBack ? 403 : 200, `a read, holdsTagsBack ${String(holdsTagsBack)}`)
     }
   })
 
