@@ -491,7 +491,6 @@ export interface ObjectStore {
   readonly session?: { current: string, previous?: string }
 }
 
-/** A handle on an object's bytes held in memory (nothing to release). */
 /** A version's tags, and its id in a store that keeps versions. */
 export interface VersionTags {
   tags: Record<string, string>
@@ -505,6 +504,7 @@ export async function objectTags (store: ObjectStore, bucket: string, key: strin
   return { tags: info.tags, ...(info.versionId === undefined ? {} : { versionId: info.versionId }) }
 }
 
+/** A handle on an object's bytes held in memory (nothing to release). */
 export function bytesHandle (info: ObjectInfo, bytes: Uint8Array): ObjectHandle {
   return {
     info,

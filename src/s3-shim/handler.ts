@@ -216,14 +216,12 @@ export function createS3Handler (options: S3HandlerOptions): S3Handler {
         // A store that reads tags apart (a gateway, with its caller's rights) is asked for them with the right the
         // caller likely has: a read of the object looks at it first (its HEAD says whether there are any to ask for);
         // another operation asks the tags, and looks at the object if it may not (a caller that may read it, not its
-        // tags, has them asked only if there are some).
-        // A store that may hold tags back unsaid (a tab's entries) has them read, whatever the operation: its HEAD could
-        // show none for an object that has some.
+        // tags, has them asked only if there are some). A store that may hold tags back unsaid (a tab's entries) has
+        // them asked whatever the operation, never taken from its HEAD, which could show none for an object with some.
         if (!readsObject || store.holdsTagsBack === true) {
           try {
             return (await objectTags(store, bucket, key, options)).tags
           } catch (err) {
-            // (Not where a HEAD may show no tags for an object that has some: a tab's entries.)
             if (store.objectTags === undefined || store.holdsTagsBack === true || !isS3Error(err, 'AccessDenied')) throw err
             const info = await store.headObject(bucket, key, options).catch(() => undefined)
             if (info !== undefined && info.tagCount === undefined) return info.tags

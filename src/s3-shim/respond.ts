@@ -41,7 +41,7 @@ export function isoDate (d: Date): string {
 }
 
 /**
- * When an object, part, upload or bucket was made, as S3's XML gives it: to
+ * When an object, part or bucket was made, as S3's XML gives it: to
  * the second (`.000Z`), as Last-Modified on GET and HEAD is, so a listing's
  * time equals the object's (sync tools compare them).
  */

@@ -121,7 +121,7 @@ export class ServedTrees {
     return made
   }
 
-  /** Drops what is known of a content (a reader found a chunk of it bad: the next range read makes the leaves again, and checks the copy). */
+  /** Drops what is known of a content (a reader found a chunk of it bad: the next range read makes the tree again, and checks the copy). */
   forget (sha256: string, tree: string): void {
     const id = `${sha256}\n${tree}`
     const e = this.known.get(id)
